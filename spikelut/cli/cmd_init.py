@@ -1,0 +1,33 @@
+"""Build a network from a TOML config with random (or given) tables and write a model file.
+
+Example:
+    spikelut init demos/oscillator.toml -o osc.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..api import build
+from ..io import save_model
+from . import Output
+from .common import check_output_path
+
+NAME = "init"
+HELP = "build a network from a TOML config and write MODEL.h5"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="architecture config (TOML)")
+    p.add_argument("-o", "--output", required=True, help="model file to write (HDF5)")
+    p.add_argument("--seed", type=int, default=None, help="override the config's seed")
+
+
+def run(args: argparse.Namespace) -> Output:
+    out = check_output_path(args.output)
+    net = build(args.config, seed=args.seed)
+    save_model(net, out)
+    s = net.summary()
+    text = (f"wrote {out}: {len(net.layers)} layers, {s['nodes']} LUT nodes, "
+            f"{s['flip_flops']} flip-flops, {net.n_in} inputs")
+    return Output({"model": str(out), **s}, text)

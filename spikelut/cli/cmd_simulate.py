@@ -1,0 +1,49 @@
+"""Simulate a model on a spike file and write a result file (input spikes, every layer's spikes,
+readout counts and predictions). Prints accuracy when the spike file has labels.
+
+Example:
+    spikelut simulate osc.h5 stim.h5 -o result.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..api import simulate
+from ..engine import ENGINES
+from ..io import load_model, load_spikes, save_spikes
+from . import Output
+from .common import check_output_path
+
+NAME = "simulate"
+HELP = "simulate MODEL.h5 on SPIKES.h5 and write RESULT.h5"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model file (HDF5)")
+    p.add_argument("spikes", help="input spike file (HDF5)")
+    p.add_argument("-o", "--output", required=True, help="result file to write (HDF5)")
+    p.add_argument("--engine", default="reference", choices=ENGINES, help="simulation engine")
+    p.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"), help="where to run")
+
+
+def run(args: argparse.Namespace) -> Output:
+    out = check_output_path(args.output)
+    net = load_model(args.model)
+    data = load_spikes(args.spikes)
+    res = simulate(net, data.spikes, engine=args.engine, device=args.device).to_numpy()
+    meta = dict(data.meta)
+    meta.update({"model": str(args.model), "engine": args.engine})
+    save_spikes(out, data.spikes, data.labels, meta, result=res)
+    T, B, _ = data.spikes.shape
+    info = {"result": str(out), "steps": T, "samples": B,
+            "spikes_per_layer": [int(s.sum()) for s in res.layer_spikes],
+            "pred": res.pred.tolist() if B <= 64 else None}
+    text = f"simulated {B} samples x {T} cycles -> {out}"
+    if data.labels is not None:
+        acc = res.accuracy(data.labels)
+        info["accuracy"] = acc
+        text += f"\naccuracy {acc:.4f} ({int(round(acc * B))}/{B})"
+    elif B <= 16:
+        text += f"\npredictions {res.pred.tolist()}"
+    return Output(info, text)

@@ -1,0 +1,39 @@
+"""Write a spike file of random Bernoulli input spikes sized for a model (or a channel count).
+
+Example:
+    spikelut stimulus osc.h5 --steps 16 --batch 4 --rate 1.0 -o stim.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..api import random_spikes
+from ..errors import ConfigError
+from ..io import load_model, save_spikes
+from . import Output
+from .common import check_output_path
+
+NAME = "stimulus"
+HELP = "write random input spikes for a model (MODEL.h5 or --channels N)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", help="model file whose input width to use")
+    p.add_argument("--channels", type=int, help="number of channels (instead of a model)")
+    p.add_argument("--steps", type=int, required=True, help="cycles T")
+    p.add_argument("--batch", type=int, default=1, help="samples B")
+    p.add_argument("--rate", type=float, default=0.5, help="probability of a spike per cycle")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="spike file to write (HDF5)")
+
+
+def run(args: argparse.Namespace) -> Output:
+    out = check_output_path(args.output)
+    if (args.model is None) == (args.channels is None):
+        raise ConfigError("give either a MODEL file or --channels N")
+    channels = load_model(args.model).n_in if args.model else args.channels
+    spikes = random_spikes(channels, args.steps, args.batch, args.rate, args.seed)
+    save_spikes(out, spikes, meta={"coding": "bernoulli", "rate": args.rate, "seed": args.seed})
+    return Output({"spikes": str(out), "shape": list(spikes.shape)},
+                  f"wrote {out}: {args.steps} cycles x {args.batch} samples x {channels} channels")

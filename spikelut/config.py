@@ -1,0 +1,270 @@
+"""Architecture configs in TOML → :class:`~spikelut.network.Network` with random (or given) tables.
+
+A config describes the inputs, the layers (nodes, k, refractory, how each group of taps is drawn),
+the readout and a seed; other tables (``[train]``, ``[data]``, ...) belong to the tools that read
+them. Every key is documented in the README ("Config format"). Unknown keys are errors, so a typo
+never passes silently.
+
+Example:
+    >>> cfg = parse_config('''
+    ... seed = 1
+    ... inputs = 1
+    ... [[layers]]
+    ... name = "osc"
+    ... nodes = 1
+    ... k = 2
+    ... table = [0, 1, 0, 0]
+    ... taps = [{from = "input", index = [0]}, {from = "own", delay = 1}]
+    ... [readout]
+    ... classes = 1
+    ... ''')
+    >>> net = build_network(cfg)
+    >>> net.layers[0].source.tolist(), net.layers[0].delay.tolist()
+    ([[-1, 0]], [[0, 1]])
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, NetworkError
+from .network import INPUT, K_MAX, K_MIN, Layer, Network, Readout, readout_classes
+from .wiring import STRATEGIES, local, random_taps, serial
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+#: top-level keys a config may hold; tables other than the network's belong to other tools
+TOP_LEVEL = {"seed", "name", "description", "inputs", "layers", "readout",
+             "train", "data", "coding", "rtl", "run"}
+LAYER_KEYS = {"name", "nodes", "k", "refractory", "table", "table_p", "taps", "shape"}
+TAP_KEYS = {"from", "count", "wiring", "delay", "index", "window", "allow_own"}
+READOUT_KEYS = {"layer", "classes", "nodes_per_class", "class_of", "start"}
+INPUT_KEYS = {"channels", "shape"}
+
+
+def load_config(path: str | os.PathLike) -> dict:
+    """Read a TOML config file; raise :class:`ConfigError` naming the file on any problem."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config: {e}") from None
+    try:
+        cfg = parse_config(text)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
+    cfg.setdefault("_path", str(p))
+    return cfg
+
+
+def parse_config(text: str) -> dict:
+    """Parse TOML text and check the top-level keys."""
+    try:
+        cfg = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"invalid TOML: {e}") from None
+    _only(cfg, TOP_LEVEL, "config")
+    return cfg
+
+
+def _only(d: Any, allowed: set[str], where: str) -> None:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(d).__name__}")
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _int(d: dict, key: str, where: str, default: Any = None, lo: int | None = None) -> int:
+    v = d.get(key, default)
+    if v is None:
+        raise ConfigError(f"{where}: missing required key {key!r}")
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ConfigError(f"{where}: {key} must be an integer, got {v!r}")
+    if lo is not None and v < lo:
+        raise ConfigError(f"{where}: {key} must be >= {lo}, got {v}")
+    return v
+
+
+def _inputs(cfg: dict) -> tuple[int, tuple[int, ...]]:
+    inp = cfg.get("inputs")
+    if inp is None:
+        raise ConfigError("config: missing 'inputs' (the number of input channels)")
+    if isinstance(inp, int) and not isinstance(inp, bool):
+        if inp < 0:
+            raise ConfigError(f"inputs must be >= 0, got {inp}")
+        return inp, (inp,)
+    _only(inp, INPUT_KEYS, "[inputs]")
+    n = _int(inp, "channels", "[inputs]", lo=0)
+    shape = tuple(inp.get("shape", [n]))
+    if not all(isinstance(s, int) and s > 0 for s in shape) or int(np.prod(shape)) != n:
+        raise ConfigError(f"[inputs]: shape {list(shape)} does not multiply to channels = {n}")
+    return n, shape
+
+
+def _table(spec: Any, n: int, k: int, rng: np.random.Generator, p: float, where: str) -> np.ndarray:
+    size = 1 << k
+    if spec is None or spec == "random":
+        return (rng.random((n, size)) < p).astype(np.uint8)
+    if isinstance(spec, str):
+        try:
+            spec = int(spec, 0)
+        except ValueError:
+            raise ConfigError(f"{where}: table must be 'random', a list of {size} bits, or an INIT "
+                              f"integer such as \"0x6\"; got {spec!r}") from None
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if not 0 <= spec < (1 << size):
+            raise ConfigError(f"{where}: table INIT {spec:#x} does not fit {size} bits")
+        row = [(spec >> a) & 1 for a in range(size)]
+    elif isinstance(spec, list):
+        row = spec
+        if len(row) != size or any(b not in (0, 1) or isinstance(b, bool) for b in row):
+            raise ConfigError(f"{where}: table must list {size} entries of 0/1 (k = {k}), got {row}")
+    else:
+        raise ConfigError(f"{where}: table must be 'random', a list of bits or an INIT integer")
+    return np.tile(np.asarray(row, np.uint8), (n, 1))
+
+
+def _delays(spec: Any, count: int, where: str) -> np.ndarray:
+    ds = spec if isinstance(spec, list) else [spec]
+    if not ds or any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in ds):
+        raise ConfigError(f"{where}: delay must be an integer >= 0 or a list of them, got {spec!r}")
+    return np.asarray([ds[p % len(ds)] for p in range(count)], np.int32)
+
+
+def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[str],
+               n_in: int, in_shape: tuple[int, ...], rng: np.random.Generator) -> tuple:
+    where = f"layer {li} ({names[li]!r}), taps[{gi}]"
+    _only(g, TAP_KEYS, where)
+    frm = g.get("from")
+    if frm is None:
+        raise ConfigError(f"{where}: missing 'from' (\"input\", \"self\", \"own\" or a layer name)")
+    own = frm == "own"
+    if frm == "input":
+        s, n_src, shape = INPUT, n_in, in_shape
+    elif frm in ("self", "own"):
+        s, n_src = li, n
+        shape = tuple(layers_cfg[li].get("shape", [n]))
+    elif frm in names or (isinstance(frm, int) and not isinstance(frm, bool) and 0 <= frm < len(names)):
+        s = names.index(frm) if isinstance(frm, str) else frm
+        n_src = layers_cfg[s]["nodes"]
+        shape = tuple(layers_cfg[s].get("shape", [n_src]))
+    else:
+        raise ConfigError(f"{where}: from = {frm!r} is not \"input\", \"self\", \"own\" or a layer "
+                          f"name ({names})")
+    count = _int(g, "count", where, default=1, lo=1)
+    default_delay = 1 if (own or (s != INPUT and s >= li)) else 0
+    dly = np.tile(_delays(g.get("delay", default_delay), count, where), (n, 1))
+    wiring = g.get("wiring", "random")
+    if own:
+        if any(key in g for key in ("index", "wiring", "window")):
+            raise ConfigError(f"{where}: from = \"own\" taps the node's own output; index, wiring "
+                              f"and window do not apply")
+        idx = np.tile(np.arange(n, dtype=np.int32)[:, None], (1, count))
+    elif "index" in g:
+        idx = np.asarray(g["index"])
+        if idx.ndim == 1:
+            idx = np.tile(idx[None, :], (n, 1))
+        if idx.shape != (n, count) or not np.issubdtype(idx.dtype, np.integer):
+            raise ConfigError(f"{where}: index must be {count} integers (or {n} rows of {count}), "
+                              f"got shape {list(idx.shape)}")
+    elif wiring not in STRATEGIES:
+        raise ConfigError(f"{where}: unknown wiring {wiring!r}; choose one of {', '.join(STRATEGIES)}")
+    elif n_src < 1:
+        raise ConfigError(f"{where}: the source has no channels to wire to")
+    elif wiring == "serial":
+        idx = serial(n, count, n_src)
+    elif wiring == "local":
+        idx = local(rng, n, count, shape, _int(g, "window", where, default=5, lo=1))
+    else:
+        exclude = None
+        if frm == "self" and not g.get("allow_own", False):
+            exclude = np.arange(n)
+        idx = random_taps(rng, n, count, n_src, exclude)
+    return np.full((n, count), s, np.int32), idx.astype(np.int32), dly
+
+
+def build_network(cfg: dict, seed: int | None = None) -> Network:
+    """Build a network from a parsed config; ``seed`` overrides the config's ``seed``.
+
+    Tables are drawn at random (each entry 1 with probability ``table_p``, default 0.5) unless the
+    layer gives ``table``. The same config and seed always give the same network.
+    """
+    seed = cfg.get("seed", 0) if seed is None else seed
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    rng = np.random.default_rng(seed)
+    n_in, in_shape = _inputs(cfg)
+    layers_cfg = cfg.get("layers")
+    if not isinstance(layers_cfg, list) or not layers_cfg:
+        raise ConfigError("config: needs at least one [[layers]] table")
+    names = []
+    for li, lc in enumerate(layers_cfg):
+        _only(lc, LAYER_KEYS, f"layer {li}")
+        names.append(str(lc.get("name", f"L{li}")))
+        _int(lc, "nodes", f"layer {li} ({names[li]!r})", lo=1)
+        if "shape" in lc and int(np.prod(lc["shape"])) != lc["nodes"]:
+            raise ConfigError(f"layer {li} ({names[li]!r}): shape {lc['shape']} does not multiply "
+                              f"to nodes = {lc['nodes']}")
+    layers = []
+    for li, lc in enumerate(layers_cfg):
+        where = f"layer {li} ({names[li]!r})"
+        n = lc["nodes"]
+        k = _int(lc, "k", where, default=6)
+        if not K_MIN <= k <= K_MAX:
+            raise ConfigError(f"{where}: k = {k} is out of range; a node has {K_MIN} to {K_MAX} taps")
+        groups = lc.get("taps")
+        if not isinstance(groups, list) or not groups:
+            raise ConfigError(f"{where}: needs a list of tap groups ([[layers.taps]]) totalling k = {k}")
+        parts = [_tap_group(g, li, gi, n, layers_cfg, names, n_in, in_shape, rng)
+                 for gi, g in enumerate(groups)]
+        total = sum(p[0].shape[1] for p in parts)
+        if total != k:
+            raise ConfigError(f"{where}: tap groups give {total} taps but k = {k}; make the counts "
+                              f"add up to k")
+        src, idx, dly = (np.concatenate([p[t] for p in parts], axis=1) for t in range(3))
+        p_one = lc.get("table_p", 0.5)
+        if not isinstance(p_one, (int, float)) or not 0 <= p_one <= 1:
+            raise ConfigError(f"{where}: table_p must be a probability in [0, 1], got {p_one!r}")
+        table = _table(lc.get("table"), n, k, rng, float(p_one), where)
+        refr = _int(lc, "refractory", where, default=0, lo=0)
+        layers.append(Layer(table, src, idx, dly, refr, names[li]))
+    readout = _readout(cfg.get("readout", {}), layers_cfg, names)
+    try:
+        return Network(n_in, layers, readout, {"config": cfg.get("name", ""), "seed": seed})
+    except NetworkError:
+        raise
+
+
+def _readout(rc: dict, layers_cfg: list, names: list[str]) -> Readout:
+    _only(rc, READOUT_KEYS, "[readout]")
+    layer = rc.get("layer", len(names) - 1)
+    if isinstance(layer, str):
+        if layer not in names:
+            raise ConfigError(f"[readout]: layer {layer!r} does not exist; layers are {names}")
+        layer = names.index(layer)
+    elif not isinstance(layer, int) or isinstance(layer, bool) or not 0 <= layer < len(names):
+        raise ConfigError(f"[readout]: layer must be a layer name or 0..{len(names) - 1}, got {layer!r}")
+    n = layers_cfg[layer]["nodes"]
+    classes = _int(rc, "classes", "[readout]", default=1, lo=1)
+    if "class_of" in rc:
+        class_of = np.asarray(rc["class_of"])
+    else:
+        per = rc.get("nodes_per_class")
+        if per is not None:
+            per = _int(rc, "nodes_per_class", "[readout]", lo=1)
+        try:
+            class_of = readout_classes(n, classes, per)
+        except NetworkError as e:
+            raise ConfigError(f"[readout]: {e}") from None
+    return Readout(layer, class_of, classes, _int(rc, "start", "[readout]", default=0, lo=0))

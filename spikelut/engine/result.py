@@ -1,0 +1,70 @@
+"""What every engine returns, and the readout rule they all share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_module, to_numpy
+from ..errors import ShapeError
+from ..network import Network
+
+
+@dataclass
+class SimResult:
+    """Spikes of every layer ``[T, B, n_i]`` (uint8), readout ``counts [B, classes]`` (int32)
+    and ``pred [B]`` (int32). Arrays live on the engine's device."""
+
+    layer_spikes: list[Any]
+    counts: Any
+    pred: Any
+
+    def to_numpy(self) -> "SimResult":
+        return SimResult([to_numpy(s) for s in self.layer_spikes], to_numpy(self.counts),
+                         to_numpy(self.pred))
+
+    def accuracy(self, labels: Any) -> float:
+        """Fraction of samples whose prediction equals the label."""
+        pred = to_numpy(self.pred)
+        labels = np.asarray(to_numpy(labels))
+        if labels.shape != pred.shape:
+            raise ShapeError(f"labels have shape {labels.shape}, predictions {pred.shape}")
+        return float((pred == labels).mean()) if pred.size else 0.0
+
+
+def readout(net: Network, out_spikes: Any) -> tuple[Any, Any]:
+    """Class counts ``[B, classes]`` and predictions ``[B]`` from the readout layer's spikes.
+
+    ``count[c]`` = spikes of class-``c`` nodes over cycles ``t >= start``; prediction = argmax,
+    ties to the lowest class (``argmax`` returns the first maximum).
+    """
+    xp = array_module(out_spikes)
+    r = net.readout
+    onehot = np.zeros((len(r.class_of), r.classes), np.int32)
+    counted = np.flatnonzero(r.class_of >= 0)
+    onehot[counted, r.class_of[counted]] = 1
+    per_node = out_spikes[r.start:].astype(xp.int32).sum(axis=0)  # [B, n]
+    counts = (per_node @ xp.asarray(onehot)).astype(xp.int32)
+    pred = xp.argmax(counts, axis=1).astype(xp.int32)
+    return counts, pred
+
+
+def check_spikes(net: Network, spikes: Any) -> Any:
+    """Validate input spikes ``[T, B, n_in]`` of 0/1 values; return them as uint8."""
+    xp = array_module(spikes)
+    spikes = xp.asarray(spikes)
+    if spikes.ndim != 3:
+        raise ShapeError(f"input spikes must be 3-D [T, B, n_in], got shape {tuple(spikes.shape)}")
+    T, B, n_in = spikes.shape
+    if n_in != net.n_in:
+        raise ShapeError(f"input spikes have {n_in} channels but the network has {net.n_in} inputs")
+    if T < 1 or B < 1:
+        raise ShapeError(f"input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
+    if spikes.dtype != xp.uint8 and spikes.dtype != xp.bool_:
+        if not bool(((spikes == 0) | (spikes == 1)).all()):
+            raise ShapeError("input spikes must be 0 or 1")
+    elif spikes.dtype == xp.uint8 and bool((spikes > 1).any()):
+        raise ShapeError("input spikes must be 0 or 1")
+    return spikes.astype(xp.uint8, copy=False)

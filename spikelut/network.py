@@ -1,0 +1,341 @@
+"""The network model: layers of k-input LUT nodes, their taps, refractory periods and readout.
+
+This module is the one place where the structure of a network is defined and validated
+(DESIGN.md section 2). Engines, the trainer, the file formats and the RTL generator all take a
+validated :class:`Network` and never re-check its rules.
+
+Example:
+    >>> import numpy as np
+    >>> from spikelut.network import Layer, Network, Readout
+    >>> # one node: fires when input 0 is high and it did not fire last cycle (an oscillator)
+    >>> osc = Layer(table=np.array([[0, 1, 0, 0]], np.uint8),
+    ...             source=np.array([[-1, 0]]), index=np.array([[0, 0]]),
+    ...             delay=np.array([[0, 1]]), name="osc")
+    >>> net = Network(n_in=1, layers=[osc], readout=Readout(layer=0, class_of=[0], classes=1))
+    >>> net.flip_flops()
+    1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from .errors import NetworkError
+
+K_MIN = 2
+K_MAX = 6
+INPUT = -1  # tap source value meaning "network input channel"
+
+
+def _as_int_matrix(a, name: str, where: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.ndim != 2:
+        raise NetworkError(f"{where}: {name} must be a 2-D array [nodes, k], got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.mod(arr, 1) == 0):
+            raise NetworkError(f"{where}: {name} must hold integers")
+    return arr.astype(np.int32, copy=False)
+
+
+@dataclass(eq=False)
+class Layer:
+    """One layer of ``n`` LUT nodes, each with ``k`` taps.
+
+    Attributes:
+        table: uint8 ``[n, 2**k]``; entry ``a`` is the output when tap ``p`` carries ``(a >> p) & 1``.
+        source: int32 ``[n, k]``; ``-1`` = network input, ``s >= 0`` = layer ``s``.
+        index: int32 ``[n, k]``; channel or node index within the source.
+        delay: int32 ``[n, k]``; the tap reads the source at cycle ``t - delay``.
+        refractory: ``R >= 0``; a node that fired stays silent for the next ``R`` cycles.
+        name: a human-readable name (unique within a network).
+        logits: optional float32 ``[n, 2**k]`` trainable parameters; ``table == (logits > 0)``.
+    """
+
+    table: np.ndarray
+    source: np.ndarray
+    index: np.ndarray
+    delay: np.ndarray
+    refractory: int = 0
+    name: str = ""
+    logits: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        where = f"layer {self.name!r}" if self.name else "layer"
+        self.source = _as_int_matrix(self.source, "source", where)
+        self.index = _as_int_matrix(self.index, "index", where)
+        self.delay = _as_int_matrix(self.delay, "delay", where)
+        table = np.asarray(self.table)
+        if table.ndim != 2:
+            raise NetworkError(f"{where}: table must be a 2-D array [nodes, 2**k], got shape {table.shape}")
+        if table.size and not np.isin(table, (0, 1)).all():
+            raise NetworkError(f"{where}: table entries must be 0 or 1")
+        self.table = table.astype(np.uint8, copy=False)
+        if self.logits is not None:
+            self.logits = np.asarray(self.logits, dtype=np.float32)
+        if isinstance(self.refractory, (bool, np.bool_)) or int(self.refractory) != self.refractory:
+            raise NetworkError(f"{where}: refractory must be an integer, got {self.refractory!r}")
+        self.refractory = int(self.refractory)
+
+    @property
+    def n(self) -> int:
+        """Number of nodes."""
+        return int(self.source.shape[0])
+
+    @property
+    def k(self) -> int:
+        """Number of taps (LUT inputs) per node."""
+        return int(self.source.shape[1])
+
+    def copy(self) -> "Layer":
+        return Layer(self.table.copy(), self.source.copy(), self.index.copy(), self.delay.copy(),
+                     self.refractory, self.name, None if self.logits is None else self.logits.copy())
+
+
+@dataclass(eq=False)
+class Readout:
+    """Which layer is read out, the class of each of its nodes (-1 = not counted), and from when.
+
+    ``count[c]`` sums the spikes of class-``c`` nodes over cycles ``t >= start``; the prediction is
+    the argmax of the counts, ties going to the lowest class index.
+    """
+
+    layer: int
+    class_of: np.ndarray
+    classes: int
+    start: int = 0
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.class_of)
+        if arr.ndim != 1:
+            raise NetworkError(f"readout: class_of must be 1-D, got shape {arr.shape}")
+        self.class_of = arr.astype(np.int32, copy=False)
+        for attr in ("layer", "classes", "start"):
+            v = getattr(self, attr)
+            if isinstance(v, (bool, np.bool_)) or int(v) != v:
+                raise NetworkError(f"readout: {attr} must be an integer, got {v!r}")
+            setattr(self, attr, int(v))
+
+
+@dataclass(eq=False)
+class Network:
+    """A validated network: ``n_in`` input channels, layers evaluated in order, one readout.
+
+    Construction validates every rule of DESIGN.md section 2 and raises
+    :class:`~spikelut.errors.NetworkError` naming the layer, node and tap that break one.
+    """
+
+    n_in: int
+    layers: list[Layer]
+    readout: Readout
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.layers = list(self.layers)
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Check every rule; raise :class:`NetworkError` on the first violation."""
+        if isinstance(self.n_in, (bool, np.bool_)) or int(self.n_in) != self.n_in or self.n_in < 0:
+            raise NetworkError(f"inputs must be a non-negative integer, got {self.n_in!r}")
+        self.n_in = int(self.n_in)
+        if not self.layers:
+            raise NetworkError("a network needs at least one layer")
+        names = [layer.name for layer in self.layers]
+        for i, layer in enumerate(self.layers):
+            if not layer.name:
+                layer.name = f"L{i}"
+        names = [layer.name for layer in self.layers]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise NetworkError(f"layer names must be unique; repeated: {sorted(dup)}")
+        sizes = [layer.n for layer in self.layers]
+        for i, layer in enumerate(self.layers):
+            self._validate_layer(i, layer, sizes)
+        self._validate_readout(sizes)
+
+    def _validate_layer(self, i: int, layer: Layer, sizes: list[int]) -> None:
+        where = f"layer {i} ({layer.name!r})"
+        n, k = layer.n, layer.k
+        if n < 1:
+            raise NetworkError(f"{where}: needs at least one node")
+        if not K_MIN <= k <= K_MAX:
+            raise NetworkError(f"{where}: k = {k} is out of range; every node needs "
+                               f"{K_MIN} to {K_MAX} taps (one FPGA LUT{K_MAX})")
+        for name in ("index", "delay"):
+            if getattr(layer, name).shape != (n, k):
+                raise NetworkError(f"{where}: {name} has shape {getattr(layer, name).shape}, "
+                                   f"expected {(n, k)} like source")
+        if layer.table.shape != (n, 1 << k):
+            raise NetworkError(f"{where}: table has shape {layer.table.shape}, expected {(n, 1 << k)}")
+        if layer.logits is not None:
+            if layer.logits.shape != (n, 1 << k):
+                raise NetworkError(f"{where}: logits have shape {layer.logits.shape}, "
+                                   f"expected {(n, 1 << k)}")
+            if not np.array_equal(layer.table, (layer.logits > 0).astype(np.uint8)):
+                raise NetworkError(f"{where}: table must equal (logits > 0)")
+        if layer.refractory < 0:
+            raise NetworkError(f"{where}: refractory must be >= 0, got {layer.refractory}")
+        src, idx, dly = layer.source, layer.index, layer.delay
+        n_layers = len(sizes)
+
+        def fail(mask: np.ndarray, what: str) -> None:
+            j, p = (int(v) for v in np.argwhere(mask)[0])
+            raise NetworkError(f"{where}, node {j}, tap {p} (source {int(src[j, p])}, index "
+                               f"{int(idx[j, p])}, delay {int(dly[j, p])}): {what}")
+
+        bad = (src < INPUT) | (src >= n_layers)
+        if bad.any():
+            fail(bad, f"source must be -1 (input) or a layer 0..{n_layers - 1}")
+        bad = dly < 0
+        if bad.any():
+            fail(bad, "delay must be >= 0")
+        bad = (dly == 0) & (src >= i)
+        if bad.any():
+            fail(bad, "a delay-0 tap may only read the input or an earlier layer; "
+                      "taps to this or a later layer need delay >= 1")
+        limit = np.where(src == INPUT, self.n_in, np.asarray(sizes + [0])[src])
+        bad = (idx < 0) | (idx >= limit)
+        if bad.any():
+            j, p = (int(v) for v in np.argwhere(bad)[0])
+            fail(bad, f"index out of range, source has {int(limit[j, p])} "
+                      f"{'channels' if src[j, p] == INPUT else 'nodes'}")
+
+    def _validate_readout(self, sizes: list[int]) -> None:
+        r = self.readout
+        if not isinstance(r, Readout):
+            raise NetworkError("readout must be a Readout")
+        if not 0 <= r.layer < len(sizes):
+            raise NetworkError(f"readout: layer {r.layer} does not exist (network has {len(sizes)} layers)")
+        if r.classes < 1:
+            raise NetworkError(f"readout: classes must be >= 1, got {r.classes}")
+        if r.start < 0:
+            raise NetworkError(f"readout: start must be >= 0, got {r.start}")
+        if r.class_of.shape != (sizes[r.layer],):
+            raise NetworkError(f"readout: class_of has {r.class_of.shape[0]} entries, but layer "
+                               f"{r.layer} has {sizes[r.layer]} nodes")
+        bad = (r.class_of < -1) | (r.class_of >= r.classes)
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise NetworkError(f"readout: node {j} has class {int(r.class_of[j])}, "
+                               f"expected -1 or 0..{r.classes - 1}")
+
+    # ------------------------------------------------------------------ derived facts
+    @property
+    def sizes(self) -> list[int]:
+        return [layer.n for layer in self.layers]
+
+    @property
+    def n_nodes(self) -> int:
+        return sum(self.sizes)
+
+    @property
+    def n_out(self) -> int:
+        """Width of the readout layer (the RTL core's ``out_spikes``)."""
+        return self.layers[self.readout.layer].n
+
+    def max_delay(self) -> int:
+        """Largest tap delay in the network (0 for a purely combinational one)."""
+        return max(int(layer.delay.max()) for layer in self.layers)
+
+    def register_depths(self) -> dict[tuple[int, int], int]:
+        """Flip-flops each signal needs: ``{(source, index): depth}``.
+
+        A signal tapped at delay ``d >= 1`` needs a shift register as deep as the largest such
+        ``d``; a node of a layer with refractory ``R`` needs its own last ``R`` spikes, so its
+        register is at least ``R`` deep. Signals needing none are absent.
+        """
+        depth: dict[tuple[int, int], int] = {}
+        for layer in self.layers:
+            m = layer.delay >= 1
+            for s, j, d in zip(layer.source[m].tolist(), layer.index[m].tolist(), layer.delay[m].tolist()):
+                if d > depth.get((s, j), 0):
+                    depth[(s, j)] = d
+        for i, layer in enumerate(self.layers):
+            if layer.refractory:
+                for j in range(layer.n):
+                    if layer.refractory > depth.get((i, j), 0):
+                        depth[(i, j)] = layer.refractory
+        return depth
+
+    def flip_flops(self) -> int:
+        """Total registered bits of the circuit (see :meth:`register_depths`)."""
+        return sum(self.register_depths().values())
+
+    def iter_taps(self) -> Iterator[tuple[int, int, int, int, int, int]]:
+        """Yield ``(layer, node, tap, source, index, delay)`` for every tap."""
+        for i, layer in enumerate(self.layers):
+            for j in range(layer.n):
+                for p in range(layer.k):
+                    yield i, j, p, int(layer.source[j, p]), int(layer.index[j, p]), int(layer.delay[j, p])
+
+    def summary(self) -> dict:
+        """A JSON-friendly description (what ``spikelut info`` prints)."""
+        layers = []
+        for i, layer in enumerate(self.layers):
+            src = layer.source
+            layers.append({
+                "index": i, "name": layer.name, "nodes": layer.n, "k": layer.k,
+                "refractory": layer.refractory,
+                "taps_from_input": int((src == INPUT).sum()),
+                "taps_feedforward": int(((src >= 0) & (src < i)).sum()),
+                "taps_recurrent": int((src >= i).sum()),
+                "taps_self": int(((src == i) & (layer.index == np.arange(layer.n)[:, None])).sum()),
+                "max_delay": int(layer.delay.max()),
+                "trainable": layer.logits is not None,
+            })
+        r = self.readout
+        return {
+            "inputs": self.n_in, "layers": layers, "nodes": self.n_nodes, "luts": self.n_nodes,
+            "flip_flops": self.flip_flops(), "max_delay": self.max_delay(),
+            "readout": {"layer": r.layer, "layer_name": self.layers[r.layer].name,
+                        "classes": r.classes, "start": r.start,
+                        "counted_nodes": int((r.class_of >= 0).sum()),
+                        "nodes_per_class": np.bincount(r.class_of[r.class_of >= 0],
+                                                       minlength=r.classes).tolist()},
+        }
+
+    def layer_index(self, name_or_index: str | int) -> int:
+        """Resolve a layer name (or index) to its index."""
+        if isinstance(name_or_index, (int, np.integer)) and not isinstance(name_or_index, bool):
+            if 0 <= name_or_index < len(self.layers):
+                return int(name_or_index)
+            raise NetworkError(f"no layer {name_or_index}; the network has {len(self.layers)} layers")
+        for i, layer in enumerate(self.layers):
+            if layer.name == name_or_index:
+                return i
+        raise NetworkError(f"no layer named {name_or_index!r}; layers are "
+                           f"{[layer.name for layer in self.layers]}")
+
+    def copy(self) -> "Network":
+        r = self.readout
+        return Network(self.n_in, [layer.copy() for layer in self.layers],
+                       Readout(r.layer, r.class_of.copy(), r.classes, r.start), dict(self.meta))
+
+
+def readout_classes(n: int, classes: int, nodes_per_class: int | None = None) -> np.ndarray:
+    """``class_of`` for a readout layer of ``n`` nodes: blocks of ``nodes_per_class`` per class.
+
+    Nodes past ``classes * nodes_per_class`` get -1 (not counted). With ``nodes_per_class``
+    omitted, ``n // classes`` nodes go to each class.
+    """
+    if classes < 1:
+        raise NetworkError(f"readout: classes must be >= 1, got {classes}")
+    per = n // classes if nodes_per_class is None else int(nodes_per_class)
+    if per < 1 or per * classes > n:
+        raise NetworkError(f"readout: {classes} classes x {per} nodes per class does not fit "
+                           f"a layer of {n} nodes")
+    class_of = np.full(n, -1, np.int32)
+    class_of[: per * classes] = np.repeat(np.arange(classes, dtype=np.int32), per)
+    return class_of
+
+
+def stack_taps(groups: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """Concatenate per-group ``(source, index, delay)`` arrays of shape ``[n, c_g]`` along taps."""
+    src = np.concatenate([g[0] for g in groups], axis=1)
+    idx = np.concatenate([g[1] for g in groups], axis=1)
+    dly = np.concatenate([g[2] for g in groups], axis=1)
+    return src.astype(np.int32), idx.astype(np.int32), dly.astype(np.int32)

@@ -1,0 +1,1 @@
+"""Verilog generation, co-simulation and synthesis reports (DESIGN.md section 5)."""

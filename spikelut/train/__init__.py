@@ -1,0 +1,1 @@
+"""Training with surrogate gradients through time (DESIGN.md section 3)."""

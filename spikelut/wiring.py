@@ -1,0 +1,109 @@
+"""How taps are drawn: ``random``, ``serial``, ``local`` and explicit wiring, plus random networks.
+
+Each strategy returns ``index [n, c]``: which of a source's ``n_src`` channels each of ``n`` nodes
+reads with ``c`` taps. Sources and delays are filled in by :mod:`spikelut.config`.
+
+Example:
+    >>> import numpy as np
+    >>> serial(n=3, c=2, n_src=5).tolist()
+    [[0, 1], [2, 3], [4, 0]]
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .errors import ConfigError
+from .network import INPUT, Layer, Network, Readout, readout_classes
+
+STRATEGIES = ("random", "serial", "local")
+
+
+def random_taps(rng: np.random.Generator, n: int, c: int, n_src: int,
+                exclude: np.ndarray | None = None) -> np.ndarray:
+    """Each node draws ``c`` channels uniformly, distinct where the source has enough channels.
+
+    ``exclude[j]`` (optional) is a channel node ``j`` must not draw (its own output).
+    """
+    avail = n_src - (1 if exclude is not None else 0)
+    if avail < 1:
+        raise ConfigError(f"random wiring: the source has no channel to draw from (n_src = {n_src})")
+    if c <= avail:
+        # argsort of random keys gives c distinct picks per row in one vectorized step
+        keys = rng.random((n, n_src))
+        if exclude is not None:
+            keys[np.arange(n), exclude] = np.inf
+        return np.argsort(keys, axis=1)[:, :c].astype(np.int32)
+    idx = rng.integers(0, avail, size=(n, c))
+    if exclude is not None:
+        idx = idx + (idx >= exclude[:, None])
+    return idx.astype(np.int32)
+
+
+def serial(n: int, c: int, n_src: int, offset: int = 0) -> np.ndarray:
+    """BinaryBrain's serial wiring: node ``j`` reads channels ``j*c + p`` (wrapping around)."""
+    return ((np.arange(n)[:, None] * c + np.arange(c)[None, :] + offset) % n_src).astype(np.int32)
+
+
+def local(rng: np.random.Generator, n: int, c: int, shape: Sequence[int], window: int) -> np.ndarray:
+    """A receptive field: node ``j`` draws ``c`` channels inside a ``window`` (1-D) or
+    ``window x window`` (2-D) patch centred at evenly spaced positions over a source of ``shape``
+    (row-major channel order)."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (1, 2) or min(shape) < 1:
+        raise ConfigError(f"local wiring needs a 1-D or 2-D source shape, got {list(shape)}")
+    if window < 1:
+        raise ConfigError(f"local wiring: window must be >= 1, got {window}")
+    size = int(np.prod(shape))
+    centres = np.floor((np.arange(n) + 0.5) * size / n).astype(np.int64)
+    if len(shape) == 1:
+        w = min(window, shape[0])
+        start = np.clip(centres - w // 2, 0, shape[0] - w)
+        patch = start[:, None] + np.arange(w)[None, :]
+    else:
+        H, W = shape
+        wh, ww = min(window, H), min(window, W)
+        r0 = np.clip(centres // W - wh // 2, 0, H - wh)
+        c0 = np.clip(centres % W - ww // 2, 0, W - ww)
+        dr, dc = np.meshgrid(np.arange(wh), np.arange(ww), indexing="ij")
+        patch = (r0[:, None] + dr.ravel()[None, :]) * W + c0[:, None] + dc.ravel()[None, :]
+    pick = random_taps(rng, n, c, patch.shape[1])
+    return np.take_along_axis(patch, pick, axis=1).astype(np.int32)
+
+
+def random_network(seed: int, n_in: int, sizes: Sequence[int], k: int | Sequence[int] = 6,
+                   max_delay: int = 2, refractory: int | Sequence[int] = 0,
+                   recurrent: bool = True, classes: int = 2, start: int = 0) -> Network:
+    """A random valid network (for tests and benchmarks): every tap picks a random legal source.
+
+    Taps read the input or an earlier layer at any delay ``0..max_delay``; with ``recurrent``,
+    also this or a later layer (the node's own output included) at delay ``1..max_delay``.
+
+    Example:
+        >>> net = random_network(0, n_in=8, sizes=[16, 4], k=3, classes=2)
+        >>> net.sizes
+        [16, 4]
+    """
+    rng = np.random.default_rng(seed)
+    m = len(sizes)
+    ks = [k] * m if isinstance(k, int) else list(k)
+    rs = [refractory] * m if isinstance(refractory, int) else list(refractory)
+    layers = []
+    for i, (n, ki, r) in enumerate(zip(sizes, ks, rs)):
+        options = ([INPUT] if n_in else []) + list(range(i))
+        if recurrent and max_delay >= 1:
+            options += list(range(i, m))
+        if not options:
+            raise ConfigError("random_network: layer 0 has nothing to read (no inputs, no recurrence)")
+        src = rng.choice(options, size=(n, ki)).astype(np.int32)
+        lim = np.where(src == INPUT, n_in, np.asarray(list(sizes))[src])
+        idx = (rng.random((n, ki)) * lim).astype(np.int32)
+        lo = (src >= i).astype(np.int32)  # recurrent taps need delay >= 1
+        dly = (lo + rng.integers(0, max_delay + 1, size=(n, ki)) % (max_delay + 1 - lo)).astype(np.int32)
+        table = rng.integers(0, 2, size=(n, 1 << ki), dtype=np.uint8)
+        layers.append(Layer(table, src, idx, dly, int(r), f"L{i}"))
+    n_out = sizes[-1]
+    cls = min(classes, n_out)
+    return Network(n_in, layers, Readout(m - 1, readout_classes(n_out, cls), cls, start))
