@@ -240,10 +240,7 @@ def build_network(cfg: dict, seed: int | None = None) -> Network:
         refr = _int(lc, "refractory", where, default=0, lo=0)
         layers.append(Layer(table, src, idx, dly, refr, names[li]))
     readout = _readout(cfg.get("readout", {}), layers_cfg, names)
-    try:
-        return Network(n_in, layers, readout, {"config": cfg.get("name", ""), "seed": seed})
-    except NetworkError:
-        raise
+    return Network(n_in, layers, readout, {"config": cfg.get("name", ""), "seed": seed})
 
 
 def _readout(rc: dict, layers_cfg: list, names: list[str]) -> Readout:

@@ -46,4 +46,18 @@ def run(args: argparse.Namespace) -> Output:
         text += f"\naccuracy {acc:.4f} ({int(round(acc * B))}/{B})"
     elif B <= 16:
         text += f"\npredictions {res.pred.tolist()}"
+    if net.n_nodes + net.n_in <= 16 and T <= 80:
+        text += "\n" + _text_raster(net, data.spikes, res)
     return Output(info, text)
+
+
+def _text_raster(net, spikes, res) -> str:
+    """Sample 0 of a tiny network as one line per signal ('|' = spike), for a quick look."""
+    rows = [(f"in[{c}]", spikes[:, 0, c]) for c in range(net.n_in)]
+    for layer, s in zip(net.layers, res.layer_spikes):
+        rows += [(f"{layer.name}[{j}]", s[:, 0, j]) for j in range(layer.n)]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"sample 0, cycles 0..{spikes.shape[0] - 1}:"]
+    lines += [f"  {name.ljust(width)}  " + "".join("|" if v else "." for v in train)
+              for name, train in rows]
+    return "\n".join(lines)

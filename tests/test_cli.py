@@ -1,0 +1,99 @@
+"""The command line: init, info, stimulus, simulate; --json; errors are one line and exit 1."""
+
+import json
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from spikelut.cli import main
+from spikelut.io import load_result
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def osc(tmp_path, demos_dir, capsys):
+    m = tmp_path / "osc.h5"
+    assert run(capsys, "init", os.path.join(demos_dir, "oscillator.toml"), "-o", m)[0] == 0
+    return m
+
+
+def test_init_info_stimulus_simulate(tmp_path, osc, capsys):
+    code, out, _ = run(capsys, "info", osc)
+    assert code == 0 and "1 LUTs, 1 flip-flops" in out
+    stim = tmp_path / "s.h5"
+    assert run(capsys, "stimulus", osc, "--steps", 6, "--rate", 1.0, "-o", stim)[0] == 0
+    res = tmp_path / "r.h5"
+    code, out, _ = run(capsys, "simulate", osc, stim, "-o", res)
+    assert code == 0 and "simulated 1 samples x 6 cycles" in out
+    _, result = load_result(res)
+    assert result.layer_spikes[0][:, 0, 0].tolist() == [1, 0, 1, 0, 1, 0]
+
+
+def test_simulate_prints_accuracy_with_labels(tmp_path, osc, capsys):
+    from spikelut.io import save_spikes
+    stim = tmp_path / "s.h5"
+    save_spikes(stim, np.ones((4, 3, 1), np.uint8), labels=[0, 0, 0])
+    code, out, _ = run(capsys, "simulate", osc, stim, "-o", tmp_path / "r.h5", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["ok"] and data["accuracy"] == 1.0 and data["samples"] == 3
+
+
+def test_json_info(osc, capsys):
+    code, out, _ = run(capsys, "info", osc, "--json")
+    data = json.loads(out)
+    assert data["flip_flops"] == 1 and data["layers"][0]["taps_self"] == 1 and data["command"] == "info"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["info", "{tmp}/nope.h5"], "nope.h5: no such file"),
+    (["init", "{tmp}/nope.toml", "-o", "{tmp}/m.h5"], "nope.toml: no such config file"),
+    (["simulate", "{osc}", "{osc}", "-o", "{tmp}/r.h5"], "not a spikelut-spikes file"),
+    (["init", "{bad}", "-o", "{tmp}/m.h5"], "k = 9 is out of range"),
+    (["stimulus", "--steps", "3", "-o", "{tmp}/s.h5"], "give either a MODEL file or --channels N"),
+    (["simulate", "{osc}", "{wide}", "-o", "{tmp}/r.h5"], "3 channels but the network has 1 inputs"),
+    (["init", "{bad}", "-o", "{tmp}"], "is a directory"),
+])
+def test_errors_are_one_line_and_exit_1(tmp_path, osc, capsys, argv, message):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('inputs = 1\n[[layers]]\nnodes = 1\nk = 9\ntaps = [{from = "input", count = 9}]\n')
+    wide = tmp_path / "wide.h5"
+    from spikelut.io import save_spikes
+    save_spikes(wide, np.zeros((2, 1, 3), np.uint8))
+    argv = [a.format(tmp=tmp_path, osc=osc, bad=bad, wide=wide) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 1
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 1 and json.loads(out) == {"ok": False, "command": argv[0], "error": err.split("error: ", 1)[1].strip()}
+
+
+def test_truncated_model_via_cli(tmp_path, osc, capsys):
+    data = osc.read_bytes()
+    (tmp_path / "t.h5").write_bytes(data[:300])
+    code, _, err = run(capsys, "info", tmp_path / "t.h5")
+    assert code == 1 and "t.h5: not a readable HDF5 file" in err
+
+
+def test_console_script_entry_point_runs(osc):
+    p = subprocess.run([sys.executable, "-m", "spikelut", "info", str(osc), "--json"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and json.loads(p.stdout)["nodes"] == 1
+    p = subprocess.run([sys.executable, "-m", "spikelut", "info", "/nonexistent.h5"],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and p.stderr.strip() == "spikelut info: error: /nonexistent.h5: no such file"
+
+
+def test_unknown_option_exits_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["info", "x.h5", "--bogus"])
+    assert e.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err

@@ -1,0 +1,94 @@
+"""Validation of networks: every illegal network is refused naming the layer, node and tap."""
+
+import numpy as np
+import pytest
+
+from spikelut.errors import NetworkError
+from spikelut.network import Layer, Network, Readout, readout_classes
+
+from helpers import chain, layer
+
+COPY = [0, 1, 0, 1]
+
+
+def test_delay0_tap_to_same_layer_is_refused_with_layer_node_tap():
+    with pytest.raises(NetworkError, match=r"layer 0 \('L0'\), node 0, tap 1 .*delay-0 tap"):
+        chain(1, [layer([(-1, 0, 0), (0, 0, 0)], COPY)])
+
+
+def test_delay0_tap_to_later_layer_is_refused():
+    layers = [layer([(1, 0, 0), (-1, 0, 0)], COPY), layer([(-1, 0, 0), (-1, 0, 0)], COPY)]
+    with pytest.raises(NetworkError, match=r"layer 0 .*node 0, tap 0 \(source 1, index 0, delay 0\)"):
+        chain(1, layers)
+
+
+def test_index_out_of_range_names_the_source_size():
+    with pytest.raises(NetworkError, match=r"node 1, tap 0 .*index out of range, source has 2 channels"):
+        chain(2, [layer([[(-1, 0, 0), (-1, 1, 0)], [(-1, 2, 0), (-1, 1, 0)]], COPY)])
+    with pytest.raises(NetworkError, match="index out of range, source has 1 nodes"):
+        chain(1, [layer([(0, 1, 1), (-1, 0, 0)], COPY)])
+
+
+@pytest.mark.parametrize("k", [1, 7])
+def test_k_out_of_range(k):
+    taps = [(-1, 0, 0)] * k
+    with pytest.raises(NetworkError, match=f"k = {k} is out of range"):
+        chain(1, [layer(taps, [0] * (1 << k))])
+
+
+def test_other_rules():
+    with pytest.raises(NetworkError, match="source must be -1"):
+        chain(1, [layer([(-2, 0, 0), (-1, 0, 0)], COPY)])
+    with pytest.raises(NetworkError, match="delay must be >= 0"):
+        chain(1, [layer([(-1, 0, -1), (-1, 0, 0)], COPY)])
+    with pytest.raises(NetworkError, match="refractory must be >= 0"):
+        chain(1, [layer([(-1, 0, 0), (-1, 0, 0)], COPY, refractory=-1)])
+    with pytest.raises(NetworkError, match=r"table has shape \(1, 8\), expected \(1, 4\)"):
+        chain(1, [layer([(-1, 0, 0), (-1, 0, 0)], [0] * 8)])
+    with pytest.raises(NetworkError, match="table entries must be 0 or 1"):
+        chain(1, [layer([(-1, 0, 0), (-1, 0, 0)], [0, 2, 0, 0])])
+    with pytest.raises(NetworkError, match="names must be unique"):
+        chain(1, [layer([(-1, 0, 0), (-1, 0, 0)], COPY, name="a"),
+                  layer([(-1, 0, 0), (-1, 0, 0)], COPY, name="a")])
+
+
+def test_logits_must_agree_with_table():
+    lay = layer([(-1, 0, 0), (-1, 0, 0)], COPY)
+    lay.logits = np.array([[0.5, 0.5, -1, 1]], np.float32)
+    with pytest.raises(NetworkError, match=r"table must equal \(logits > 0\)"):
+        chain(1, [lay])
+
+
+def test_readout_validation():
+    lay = layer([(-1, 0, 0), (-1, 0, 0)], COPY)
+    with pytest.raises(NetworkError, match="readout: layer 3 does not exist"):
+        Network(1, [lay], Readout(3, [0], 1))
+    with pytest.raises(NetworkError, match="class_of has 2 entries, but layer 0 has 1 nodes"):
+        Network(1, [lay], Readout(0, [0, 0], 1))
+    with pytest.raises(NetworkError, match="node 0 has class 1, expected -1 or 0..0"):
+        Network(1, [lay], Readout(0, [1], 1))
+    with pytest.raises(NetworkError, match="start must be >= 0"):
+        Network(1, [lay], Readout(0, [0], 1, -1))
+
+
+def test_flip_flops_count_registered_bits():
+    # input 0 tapped at delays 1 and 3 -> 3 FFs; node tapped at delay 2 by itself -> 2 FFs;
+    # refractory 4 extends that node's register to 4
+    lay = layer([(-1, 0, 1), (-1, 0, 3), (0, 0, 2)], [0] * 8, refractory=4)
+    net = chain(1, [lay])
+    assert net.register_depths() == {(-1, 0): 3, (0, 0): 4}
+    assert net.flip_flops() == 7
+    assert net.summary()["flip_flops"] == 7
+
+
+def test_readout_classes_blocks():
+    assert readout_classes(7, 3, 2).tolist() == [0, 0, 1, 1, 2, 2, -1]
+    assert readout_classes(6, 3).tolist() == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(NetworkError, match="does not fit"):
+        readout_classes(5, 3, 2)
+
+
+def test_layer_accepts_integer_like_arrays_and_reports_k():
+    lay = Layer(np.zeros((2, 8)), [[-1, -1, -1]] * 2, [[0, 1, 0]] * 2, [[0, 0, 1]] * 2)
+    assert (lay.n, lay.k) == (2, 3)
+    assert lay.table.dtype == np.uint8 and lay.source.dtype == np.int32
