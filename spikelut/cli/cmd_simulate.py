@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..api import simulate
 from ..engine import ENGINES
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> Output:
     data = load_spikes(args.spikes)
     res = simulate(net, data.spikes, engine=args.engine, device=args.device).to_numpy()
     meta = dict(data.meta)
-    meta.update({"model": str(args.model), "engine": args.engine})
+    meta.update({"model": str(Path(args.model).resolve()), "engine": args.engine})
     save_spikes(out, data.spikes, data.labels, meta, result=res)
     T, B, _ = data.spikes.shape
     info = {"result": str(out), "steps": T, "samples": B,

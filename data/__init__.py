@@ -1,0 +1,1 @@
+"""Built dataset files, installed as ``spikelut.data`` (see README.md here)."""

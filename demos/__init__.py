@@ -1,0 +1,1 @@
+"""Example configs and demo scripts, installed as ``spikelut.demos`` (the default ``spikelut run`` config lives here)."""

@@ -1,0 +1,71 @@
+"""Figures from result files and training logs.
+
+Subcommands:
+    rates   firing-rate histogram per layer
+    table   LUT tables: which entries are 1, which addresses were visited
+    curves  loss / accuracy / lr per epoch from a JSON-lines training log
+
+Examples:
+    spikelut plot rates result.h5 -o rates.png
+    spikelut plot table result.h5 --model model.h5 --layer 0 -o table.png
+    spikelut plot curves train_log.jsonl -o curves.png
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+from ..plot import DEFAULT_SIZE, lut_table, rate_histogram, training_curves
+from . import Output
+from .cmd_raster import model_for, parse_size
+from .common import check_output_path
+
+NAME = "plot"
+HELP = "draw figures: rates | table | curves"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="figure", metavar="FIGURE")
+    size = f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}"
+
+    def common(q: argparse.ArgumentParser) -> None:
+        # accepted after the subcommand too; SUPPRESS keeps the value given before it
+        q.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="print one JSON object instead of text")
+        q.add_argument("-o", "--output", required=True, help="PNG to write")
+        q.add_argument("--size", default=size, help="pixels, WxH")
+
+    q = sub.add_parser("rates", help="firing-rate histogram per layer")
+    q.add_argument("result", help="result file")
+    q.add_argument("--model", help="model file (layer names)")
+    q.add_argument("--bins", type=int, default=20)
+    common(q)
+    q = sub.add_parser("table", help="LUT table picture: ones and visited addresses")
+    q.add_argument("result", help="result file")
+    q.add_argument("--model", help="model file (default: the one recorded in the result)")
+    q.add_argument("--layer", default="0", help="layer index or name (default 0)")
+    q.add_argument("--max-nodes", type=int, default=64, help="show at most this many nodes")
+    common(q)
+    q = sub.add_parser("curves", help="training curves from a JSON-lines training log")
+    q.add_argument("log", help="training log (JSON lines)")
+    common(q)
+
+
+def run(args: argparse.Namespace) -> Output:
+    if not getattr(args, "figure", None):
+        raise ConfigError("choose a figure: spikelut plot rates|table|curves ... (see --help)")
+    out = check_output_path(args.output)
+    size = parse_size(args.size)
+    if args.figure == "rates":
+        net = model_for(args.result, args.model)
+        rate_histogram(args.result, out, model=net, bins=args.bins, size=size)
+    elif args.figure == "table":
+        net = model_for(args.result, args.model)
+        if net is None:
+            raise ConfigError("plot table needs the model: give --model MODEL.h5")
+        layer = int(args.layer) if args.layer.lstrip("-").isdigit() else args.layer
+        lut_table(args.result, net, out, layer=layer, max_nodes=args.max_nodes, size=size)
+    else:
+        training_curves(args.log, out, size=size)
+    return Output({"png": str(out), "figure": args.figure}, f"wrote {out}")

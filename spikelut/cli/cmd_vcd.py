@@ -1,0 +1,35 @@
+"""Export the spike trains of one sample of a result file as a VCD waveform (GTKWave, Surfer):
+clk, the inputs and one scope per layer with one wire per node; one cycle = one clock period.
+
+Example:
+    spikelut vcd result.h5 --sample 0 -o sample0.vcd
+    gtkwave sample0.vcd
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..vcd import write_vcd
+from . import Output
+from .cmd_raster import model_for
+from .common import check_output_path
+
+NAME = "vcd"
+HELP = "export one sample of RESULT.h5 as a VCD waveform (-o out.vcd)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("result", help="result file (spikelut simulate -o RESULT.h5)")
+    p.add_argument("--sample", type=int, default=0, help="which sample (default 0)")
+    p.add_argument("-o", "--output", required=True, help="VCD file to write")
+    p.add_argument("--model", help="model file (layer names for the scopes)")
+    p.add_argument("--period", type=int, default=10, help="clock period in ns (even, default 10)")
+
+
+def run(args: argparse.Namespace) -> Output:
+    out = check_output_path(args.output)
+    net = model_for(args.result, args.model)
+    write_vcd(args.result, args.sample, out, model=net, period=args.period)
+    return Output({"vcd": str(out), "sample": args.sample, "period_ns": args.period},
+                  f"wrote {out} (sample {args.sample}, {args.period} ns per cycle)")

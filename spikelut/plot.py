@@ -1,0 +1,451 @@
+"""Figures: spike rasters, firing-rate histograms, LUT table pictures and training curves.
+
+Figures are drawn with matplotlib's object API on an Agg canvas (no pyplot, no global backend
+change, works without a display). Each function writes a PNG atomically when given ``path`` and
+returns the path; without ``path`` it returns the :class:`matplotlib.figure.Figure`. The PNG is
+exactly ``size`` pixels (width, height).
+
+Results come as a result file path (``spikelut simulate -o RESULT.h5``), a ``(SpikeData,
+SimResult)`` pair from :func:`spikelut.io.load_result`, or a :class:`SimResult` alone (then no
+input panel unless ``inputs`` is given). Layers with more than ``max_nodes`` nodes are shown
+through evenly spaced nodes, and the panel title says so.
+
+Example:
+    >>> import numpy as np, tempfile, pathlib
+    >>> import spikelut as sl
+    >>> from spikelut.plot import raster
+    >>> net = sl.build("demos/first_of_two.toml")                          # doctest: +SKIP
+    >>> x = np.zeros((8, 1, 2), np.uint8); x[1, 0, 1] = x[4, 0, 0] = 1
+    >>> res = sl.simulate(net, x)                                          # doctest: +SKIP
+    >>> raster(res, 0, "raster.png", inputs=x, model=net)                  # doctest: +SKIP
+    PosixPath('raster.png')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+from tqdm import tqdm
+
+from .engine.result import SimResult
+from .errors import ConfigError, FileFormatError, ShapeError
+from .fileutil import atomic_path
+from .io import SpikeData, load_model, load_result
+from .network import INPUT, Network
+
+DEFAULT_SIZE = (1200, 900)
+DPI = 100
+_CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                 "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+# ---------------------------------------------------------------------------- common
+def _figure(size: Sequence[int]) -> Figure:
+    w, h = (int(v) for v in size)
+    if w < 100 or h < 100 or w > 20000 or h > 20000:
+        raise ConfigError(f"figure size must be 100 .. 20000 pixels each way, got {w}x{h}")
+    fig = Figure(figsize=(w / DPI, h / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _finish(fig: Figure, path: str | os.PathLike | None) -> Path | Figure:
+    if path is None:
+        return fig
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; give a file name for the PNG")
+    with atomic_path(path) as tmp:
+        # no bbox_inches="tight": the PNG keeps exactly the requested pixel size
+        fig.savefig(tmp, format="png", dpi=DPI)
+    return path
+
+
+def _model(model: Network | str | os.PathLike | None) -> Network | None:
+    if model is None or isinstance(model, Network):
+        return model
+    return load_model(model)
+
+
+def _result(result: Any, model: Network | None, inputs: Any = None
+            ) -> tuple[np.ndarray | None, SimResult, np.ndarray | None, str]:
+    """(inputs [T, B, n_in] or None, SimResult on the host, labels or None, a name for titles)."""
+    if isinstance(result, (str, os.PathLike)):
+        data, res = load_result(result, model)
+        return data.spikes, res.to_numpy(), data.labels, Path(result).name
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], SpikeData):
+        data, res = result
+        return data.spikes, res.to_numpy(), data.labels, ""
+    if isinstance(result, SimResult):
+        res = result.to_numpy()
+        x = None if inputs is None else np.asarray(inputs)
+        if x is not None and (x.ndim != 3 or x.shape[:2] != res.layer_spikes[0].shape[:2]):
+            raise ShapeError(f"inputs have shape {x.shape}, expected [T, B, n_in] with "
+                             f"T, B = {res.layer_spikes[0].shape[:2]}")
+        return x, res, None, ""
+    raise ConfigError("expected a result file path, a (SpikeData, SimResult) pair or a SimResult")
+
+
+def _check_sample(sample: int, B: int) -> int:
+    if isinstance(sample, bool) or int(sample) != sample or not 0 <= sample < B:
+        raise ConfigError(f"sample {sample} does not exist; the result has samples 0 .. {B - 1}")
+    return int(sample)
+
+
+def _layer_names(res: SimResult, net: Network | None) -> list[str]:
+    if net is not None and len(net.layers) == len(res.layer_spikes):
+        return [layer.name for layer in net.layers]
+    return [f"L{i}" for i in range(len(res.layer_spikes))]
+
+
+def subsample(n: int, max_nodes: int) -> np.ndarray:
+    """Evenly spaced node indices (all of them when ``n <= max_nodes``).
+
+    Example:
+        >>> subsample(10, 4).tolist()
+        [0, 3, 6, 9]
+    """
+    if max_nodes < 1:
+        raise ConfigError(f"max_nodes must be >= 1, got {max_nodes}")
+    if n <= max_nodes:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, max_nodes)).astype(np.int64))
+
+
+def _shown(n: int, max_nodes: int) -> tuple[np.ndarray, str]:
+    idx = subsample(n, max_nodes)
+    note = "" if len(idx) == n else f", {len(idx)} of {n} nodes shown (evenly spaced)"
+    return idx, note
+
+
+def _hex_rgb(c: str) -> np.ndarray:
+    return np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)], np.float64) / 255
+
+
+# ---------------------------------------------------------------------------- raster
+def _raster_panel(ax, spikes: np.ndarray, colors: np.ndarray, title: str, nodes: np.ndarray) -> None:
+    """spikes [T, rows] 0/1 of nodes ``nodes``; colors [rows, 3]; a coloured pixel per spike."""
+    T, rows = spikes.shape
+    img = np.ones((rows, T, 3))
+    on = spikes.T.astype(bool)
+    img[on] = np.broadcast_to(colors[:, None, :], (rows, T, 3))[on]
+    ax.imshow(img, aspect="auto", interpolation="nearest", extent=(-0.5, T - 0.5, rows - 0.5, -0.5))
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_ylabel("node", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if rows <= 8:
+        ax.set_yticks(range(rows))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    # rows of a subsampled layer are labelled with the node numbers they show
+    ax.yaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: str(int(nodes[int(v)])) if 0 <= v < len(nodes) and v == int(v) else ""))
+
+
+def raster(result: Any, sample: int = 0, path: str | os.PathLike | None = None, *,
+           model: Network | str | os.PathLike | None = None, inputs: Any = None,
+           max_nodes: int = 128, size: Sequence[int] = DEFAULT_SIZE,
+           title: str | None = None) -> Path | Figure:
+    """Spike raster of one sample: the input and every layer stacked over a shared time axis, and
+    the readout's class counts as bars (predicted class outlined, label given when known).
+
+    With ``model`` (a :class:`Network` or model file) the layers carry their names and the readout
+    layer's spikes are coloured by class.
+    """
+    net = _model(model)
+    x, res, labels, name = _result(result, net, inputs)
+    T, B = res.layer_spikes[0].shape[:2]
+    sample = _check_sample(sample, B)
+    names = _layer_names(res, net)
+    panels = []  # (title, spikes [T, rows], colors [rows, 3], layer index or None, node numbers)
+    black = _hex_rgb("#000000")
+    if x is not None:
+        idx, note = _shown(x.shape[2], max_nodes)
+        panels.append((f"input: {x.shape[2]} channels, {int(x[:, sample].sum())} spikes{note}",
+                       x[:, sample][:, idx], np.tile(black, (len(idx), 1)), None, idx))
+    ro = net.readout if net is not None else None
+    for i, s in enumerate(res.layer_spikes):
+        idx, note = _shown(s.shape[2], max_nodes)
+        colors = np.tile(black, (len(idx), 1))
+        tag = ""
+        if ro is not None and ro.layer == i:
+            tag = " (readout, coloured by class)"
+            cls = ro.class_of[idx]
+            for j, c in enumerate(cls):
+                colors[j] = _hex_rgb(_CLASS_COLORS[c % 10]) if c >= 0 else _hex_rgb("#b0b0b0")
+        panels.append((f"layer {i} '{names[i]}'{tag}: {s.shape[2]} nodes, "
+                       f"{int(s[:, sample].sum())} spikes{note}", s[:, sample][:, idx], colors, i, idx))
+
+    fig = _figure(size)
+    ratios = [max(1.0, min(4.0, math.sqrt(p[1].shape[1]) / 2)) for p in panels] + [1.6]
+    gs = fig.add_gridspec(len(panels) + 1, 1, height_ratios=ratios, hspace=0.6,
+                          left=0.08, right=0.98, top=0.93, bottom=0.06)
+    first = None
+    for r, (ptitle, spikes, colors, li, nodes) in enumerate(panels):
+        ax = fig.add_subplot(gs[r], sharex=first)
+        first = first or ax
+        _raster_panel(ax, spikes, colors, ptitle, nodes)
+        if ro is not None and li == ro.layer and ro.start > 0:
+            ax.axvline(ro.start - 0.5, color="#d62728", ls="--", lw=1)
+        if r < len(panels) - 1:
+            ax.tick_params(labelbottom=False)
+    first.set_xlim(-0.5, T - 0.5)
+    first.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.axes[-1].set_xlabel("cycle", fontsize=8)
+
+    counts = res.counts[sample]
+    pred = int(res.pred[sample])
+    ax = fig.add_subplot(gs[len(panels)])
+    k = len(counts)
+    bars = ax.bar(range(k), counts, color=[_CLASS_COLORS[c % 10] for c in range(k)],
+                  edgecolor="black", linewidth=0.5)
+    bars[pred].set_linewidth(2.5)
+    label = "" if labels is None else f", label {int(labels[sample])}"
+    start = f" from cycle {ro.start}" if ro is not None and ro.start else ""
+    ax.set_title(f"readout class counts{start}: predicted {pred}{label}", fontsize=9, loc="left")
+    ax.set_xticks(range(k))
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("class", fontsize=8)
+    fig.suptitle(title or f"{name + ': ' if name else ''}sample {sample}, {T} cycles", fontsize=11)
+    return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------- rates
+def firing_rates(spikes: np.ndarray) -> np.ndarray:
+    """Per-node firing rate (spikes per cycle) of ``[T, B, n]`` spikes, averaged over T and B."""
+    s = np.asarray(spikes)
+    return s.reshape(-1, s.shape[2]).mean(axis=0, dtype=np.float64)
+
+
+def rate_histogram(result: Any, path: str | os.PathLike | None = None, *,
+                   model: Network | str | os.PathLike | None = None, inputs: Any = None,
+                   bins: int = 20, size: Sequence[int] = DEFAULT_SIZE,
+                   title: str | None = None) -> Path | Figure:
+    """Histogram of per-node firing rates (spikes per cycle over all samples), one panel per layer
+    (and the input when known); titles give the mean rate and the silent / always-on nodes."""
+    if bins < 1:
+        raise ConfigError(f"bins must be >= 1, got {bins}")
+    net = _model(model)
+    x, res, _, name = _result(result, net, inputs)
+    names = _layer_names(res, net)
+    series = ([("input", x)] if x is not None else []) + \
+        [(f"layer {i} '{names[i]}'", s) for i, s in enumerate(res.layer_spikes)]
+    fig = _figure(size)
+    cols = 1 if len(series) < 3 else 2
+    rows = math.ceil(len(series) / cols)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for p, (label, s) in enumerate(series):
+        ax = fig.add_subplot(rows, cols, p + 1)
+        r = firing_rates(s)
+        ax.hist(r, bins=edges, color="#1f77b4", edgecolor="white")
+        silent = int((r == 0).sum())
+        full = int((r == 1).sum())
+        ax.set_title(f"{label}: {len(r)} nodes, mean rate {r.mean():.3f}, {silent} silent, "
+                     f"{full} always on", fontsize=9, loc="left")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("spikes per cycle", fontsize=8)
+        ax.set_ylabel("nodes", fontsize=8)
+        ax.tick_params(labelsize=7)
+    T, B = res.layer_spikes[0].shape[:2]
+    fig.suptitle(title or f"{name + ': ' if name else ''}firing rates over {B} samples x {T} cycles",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------- LUT tables
+def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer: int | str,
+                   chunk: int = 64, progress: bool | None = None) -> np.ndarray:
+    """How often each node of ``layer`` saw each table address: int64 ``[n, 2**k]``.
+
+    Addresses are rebuilt from recorded spikes by the tap rule of DESIGN.md section 2 (tap ``p``
+    reads its signal at ``t - delay``, 0 before cycle 0, bit ``p`` of the address). A recorded
+    spike on an address whose table entry is 0 cannot come from this model and raises
+    :class:`ShapeError`. ``progress`` shows a bar over sample chunks (default: when stderr is a
+    terminal).
+
+    Example:
+        >>> import numpy as np
+        >>> from spikelut.network import Layer, Network, Readout
+        >>> osc = Layer(np.array([[0, 1, 0, 0]], np.uint8), np.array([[-1, 0]]),
+        ...             np.array([[0, 0]]), np.array([[0, 1]]))
+        >>> net = Network(1, [osc], Readout(0, [0], 1))
+        >>> x = np.ones((4, 1, 1), np.uint8); s = np.array([1, 0, 1, 0], np.uint8)[:, None, None]
+        >>> address_counts(net, x, [s], 0).tolist()     # addresses 1, 3, 1, 3
+        [[0, 2, 0, 2]]
+    """
+    lay = net.layers[net.layer_index(layer)]
+    i = net.layer_index(layer)
+    x = np.asarray(inputs)
+    sigs = [x] + [np.asarray(s) for s in layer_spikes]
+    if x.ndim != 3 or x.shape[2] != net.n_in:
+        raise ShapeError(f"inputs have shape {x.shape}, expected [T, B, {net.n_in}]")
+    if [s.shape[2] for s in sigs[1:]] != net.sizes:
+        raise ShapeError(f"layer sizes {[s.shape[2] for s in sigs[1:]]} do not match the model's "
+                         f"{net.sizes}")
+    T, B = x.shape[:2]
+    n, k = lay.n, lay.k
+    D = int(lay.delay.max())
+    counts = np.zeros(n * (1 << k), np.int64)
+    base = (np.arange(n) << k)[None, :, None]
+    t_idx = D + np.arange(T)[:, None]
+    show = sys.stderr.isatty() and B > 8 * chunk if progress is None else progress
+    for b0 in tqdm(range(0, B, chunk), desc="addresses", unit="chunk", disable=not show, leave=False):
+        b1 = min(b0 + chunk, B)
+        padded = [np.concatenate([np.zeros((D, b1 - b0, s.shape[2]), np.uint8), s[:, b0:b1]])
+                  for s in sigs]
+        addr = np.zeros((T, n, b1 - b0), np.int64)
+        for p in range(k):
+            for src in np.unique(lay.source[:, p]).tolist():
+                cols = np.flatnonzero(lay.source[:, p] == src)
+                sig = padded[0 if src == INPUT else src + 1]
+                # advanced indices (time, channel) broadcast to [T, cols] and come first: [T, cols, B]
+                bit = sig[t_idx - lay.delay[cols, p][None, :], :, lay.index[cols, p][None, :]]
+                addr[:, cols, :] |= bit.astype(np.int64) << p
+        spk = sigs[i + 1][:, b0:b1].transpose(0, 2, 1)  # [T, n, B]
+        entry = lay.table[np.arange(n)[None, :, None], addr]
+        if np.any(spk > entry):
+            t, j, b = (int(v) for v in np.argwhere(spk > entry)[0])
+            raise ShapeError(f"the result does not come from this model: layer {i} node {j} spiked "
+                             f"at cycle {t} of sample {b0 + b} on address {int(addr[t, j, b])}, "
+                             f"whose table entry is 0")
+        counts += np.bincount((base + addr).ravel(), minlength=counts.size)
+    return counts.reshape(n, 1 << k)
+
+
+def lut_table(result: Any, model: Network | str | os.PathLike, path: str | os.PathLike | None = None,
+              *, layer: int | str = 0, inputs: Any = None, max_nodes: int = 64,
+              size: Sequence[int] = DEFAULT_SIZE, title: str | None = None) -> Path | Figure:
+    """Picture of one layer's truth tables: rows = nodes, columns = addresses; which entries are 1
+    and which addresses the simulation actually visited (over all samples and cycles)."""
+    net = _model(model)
+    if net is None:
+        raise ConfigError("a LUT table picture needs the model (the tables live in the model file)")
+    x, res, _, name = _result(result, net, inputs)
+    if x is None:
+        raise ConfigError("a LUT table picture needs the input spikes (give a result file or inputs=)")
+    i = net.layer_index(layer)
+    lay = net.layers[i]
+    counts = address_counts(net, x, res.layer_spikes, i)
+    idx, note = _shown(lay.n, max_nodes)
+    code = lay.table[idx].astype(np.int64) + 2 * (counts[idx] > 0)  # 0,1 unvisited; 2,3 visited
+    cmap = ListedColormap(["#ffffff", "#c6dbef", "#bdbdbd", "#08519c"])
+    fig = _figure(size)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(code, cmap=cmap, vmin=-0.5, vmax=3.5, aspect="auto", interpolation="nearest")
+    ax.set_xlabel(f"table address (tap p = bit p, {lay.k} taps)", fontsize=9)
+    ax.set_ylabel("node", fontsize=9)
+    if len(idx) <= 32:
+        ax.set_yticks(range(len(idx)))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    ax.yaxis.set_major_formatter(FuncFormatter(
+        lambda v, _: str(int(idx[int(v)])) if 0 <= v < len(idx) and v == int(v) else ""))
+    ax.tick_params(labelsize=7)
+    visited = counts > 0
+    ax.legend(handles=[Patch(facecolor="#ffffff", edgecolor="black", label="0, never visited"),
+                       Patch(facecolor="#c6dbef", label="1, never visited"),
+                       Patch(facecolor="#bdbdbd", label="0, visited"),
+                       Patch(facecolor="#08519c", label="1, visited")],
+              loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=8, frameon=False)
+    ax.set_title(f"layer {i} '{lay.name}': {lay.n} nodes x {1 << lay.k} entries, "
+                 f"{100 * lay.table.mean():.1f}% ones, {100 * visited.mean():.1f}% visited{note}",
+                 fontsize=9, loc="left")
+    fig.suptitle(title or f"{name + ': ' if name else ''}LUT tables", fontsize=11)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.14)
+    return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------- training curves
+LOG_KEYS = ("epoch", "loss", "acc", "val_loss", "val_acc", "lr", "time")
+
+
+def read_training_log(path: str | os.PathLike) -> list[dict]:
+    """Read a JSON-lines training log (one object per epoch with the keys of :data:`LOG_KEYS`;
+    ``val_loss`` / ``val_acc`` may be null). Bad lines raise :class:`FileFormatError`."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as e:
+        raise FileFormatError(f"{path}: cannot read the training log: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise FileFormatError(f"{path}: not a text file (expected JSON lines)") from None
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise FileFormatError(f"{path}: line {n}: not valid JSON") from None
+        if not isinstance(row, dict):
+            raise FileFormatError(f"{path}: line {n}: expected a JSON object")
+        missing = [k for k in ("epoch", "loss", "acc") if k not in row]
+        if missing:
+            raise FileFormatError(f"{path}: line {n}: missing key {missing[0]!r} (a log line has "
+                                  f"{', '.join(LOG_KEYS)})")
+        for k in LOG_KEYS:
+            v = row.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise FileFormatError(f"{path}: line {n}: {k} must be a number or null, got {v!r}")
+        rows.append(row)
+    if not rows:
+        raise FileFormatError(f"{path}: the training log has no epochs")
+    return rows
+
+
+def training_curves(log: str | os.PathLike, path: str | os.PathLike | None = None, *,
+                    size: Sequence[int] = DEFAULT_SIZE, title: str | None = None) -> Path | Figure:
+    """Loss, accuracy (train and validation) and learning rate per epoch from a training log."""
+    rows = read_training_log(log)
+    ep = np.array([r["epoch"] for r in rows], np.float64)
+
+    def col(key: str) -> np.ndarray:
+        return np.array([np.nan if r.get(key) is None else r[key] for r in rows], np.float64)
+
+    fig = _figure(size)
+    gs = fig.add_gridspec(3, 1, height_ratios=[3, 3, 1.5], hspace=0.45)
+    ax_loss = fig.add_subplot(gs[0])
+    ax_acc = fig.add_subplot(gs[1], sharex=ax_loss)
+    ax_lr = fig.add_subplot(gs[2], sharex=ax_loss)
+    for ax, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy")):
+        ax.plot(ep, col(key), "o-", ms=3, label="train", color="#1f77b4")
+        val = col(f"val_{key}")
+        if np.isfinite(val).any():
+            ax.plot(ep, val, "s-", ms=3, label="validation", color="#ff7f0e")
+        ax.set_ylabel(label, fontsize=9)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    lr = col("lr")
+    if np.isfinite(lr).any():
+        ax_lr.plot(ep, lr, "-", color="#2ca02c")
+        if np.nanmin(lr) > 0:
+            ax_lr.set_yscale("log")
+    ax_lr.set_ylabel("lr", fontsize=9)
+    ax_lr.set_xlabel("epoch", fontsize=9)
+    ax_lr.tick_params(labelsize=7)
+    ax_lr.grid(alpha=0.3)
+    val_acc = col("val_acc")
+    acc = val_acc if np.isfinite(val_acc).any() else col("acc")
+    which = "validation" if np.isfinite(val_acc).any() else "train"
+    best = int(np.nanargmax(acc)) if np.isfinite(acc).any() else 0
+    total = sum(float(r.get("time") or 0.0) for r in rows)
+    fig.suptitle(title or f"{Path(log).name}: {len(rows)} epochs, best {which} accuracy "
+                          f"{acc[best]:.4f} at epoch {int(ep[best])}, {total:.1f} s", fontsize=11)
+    return _finish(fig, path)
+
+
+__all__ = ["raster", "rate_histogram", "lut_table", "training_curves", "address_counts",
+           "firing_rates", "read_training_log", "subsample", "LOG_KEYS", "DEFAULT_SIZE"]

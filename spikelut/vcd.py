@@ -1,0 +1,299 @@
+"""Waveforms: export one sample of a result file as a VCD file (GTKWave, Surfer) and read it back.
+
+Layout of the written file:
+
+* ``$timescale 1ns``; one cycle is one clock period ``P`` (default 10 ns): cycle ``t`` spans
+  ``[t P, (t + 1) P)``. ``clk`` is 1 in the first half of each cycle and rises at ``(t + 1) P``,
+  the edge that ends cycle ``t`` (DESIGN.md section 5), so the trace lines up with an RTL
+  simulation in which inputs and spikes change right after each rising edge.
+* scope ``spikelut`` holds ``clk`` and one scope per signal group: ``inputs`` (wires ``in_0`` ..)
+  and one per layer, ``L<i>`` or ``L<i>_<name>`` (wires ``n0`` .. ``n<n-1>``, one per node).
+* the last timestamp is ``T P``, so a reader knows the trace has ``T`` cycles.
+
+Example:
+    >>> import numpy as np, tempfile, pathlib
+    >>> from spikelut.engine.result import SimResult
+    >>> from spikelut.vcd import write_vcd, vcd_spike_trains
+    >>> x = np.array([[[1]], [[0]], [[1]]], np.uint8)                  # T=3, B=1, one input
+    >>> res = SimResult([x.copy()], np.zeros((1, 1), np.int32), np.zeros(1, np.int32))
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "w.vcd"
+    >>> _ = write_vcd(res, 0, p, inputs=x)
+    >>> vcd_spike_trains(p)["L0"][:, 0].tolist()
+    [1, 0, 1]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .engine.result import SimResult
+from .errors import ConfigError, FileFormatError, ShapeError
+from .fileutil import atomic_path
+from .io import SpikeData, load_model, load_result
+from .network import Network
+
+TOP = "spikelut"
+
+
+def _ident(i: int) -> str:
+    """Short VCD identifier: base 94 over the printable characters ``!`` .. ``~``."""
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 94)
+        out = chr(33 + r) + out
+    return out
+
+
+def scope_name(i: int, name: str) -> str:
+    """VCD scope of layer ``i``: ``L<i>`` or ``L<i>_<name>`` with non-identifier characters as ``_``.
+
+    Example:
+        >>> scope_name(0, "L0"), scope_name(2, "hidden layer")
+        ('L0', 'L2_hidden_layer')
+    """
+    if name == f"L{i}" or not name:
+        return f"L{i}"
+    return f"L{i}_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
+              model: Network | str | os.PathLike | None = None, inputs: Any = None,
+              period: int = 10) -> Path:
+    """Write sample ``sample`` of ``result`` (a result file, a ``(SpikeData, SimResult)`` pair, or a
+    :class:`SimResult` with ``inputs``) as a VCD file; layer scopes use the model's layer names
+    when ``model`` is given. Returns the path."""
+    from . import __version__
+
+    if isinstance(period, bool) or int(period) != period or period < 2 or period % 2:
+        raise ConfigError(f"period must be an even number of ns >= 2, got {period}")
+    period = int(period)
+    net = model if model is None or isinstance(model, Network) else load_model(model)
+    source = ""
+    if isinstance(result, (str, os.PathLike)):
+        data, res = load_result(result, net)
+        x, source = data.spikes, str(result)
+    elif isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], SpikeData):
+        x, res = result[0].spikes, result[1]
+    elif isinstance(result, SimResult):
+        x, res = inputs, result
+    else:
+        raise ConfigError("expected a result file path, a (SpikeData, SimResult) pair or a SimResult")
+    res = res.to_numpy()
+    T, B = res.layer_spikes[0].shape[:2]
+    if isinstance(sample, bool) or int(sample) != sample or not 0 <= sample < B:
+        raise ConfigError(f"sample {sample} does not exist; the result has samples 0 .. {B - 1}")
+    sample = int(sample)
+    names = ([layer.name for layer in net.layers]
+             if net is not None and len(net.layers) == len(res.layer_spikes)
+             else [f"L{i}" for i in range(len(res.layer_spikes))])
+    groups: list[tuple[str, str, np.ndarray]] = []  # (scope, wire prefix, spikes [T, n])
+    if x is not None:
+        x = np.asarray(x)
+        if x.ndim != 3 or x.shape[:2] != (T, B):
+            raise ShapeError(f"inputs have shape {x.shape}, expected [{T}, {B}, n_in]")
+        groups.append(("inputs", "in_", x[:, sample]))
+    for i, s in enumerate(res.layer_spikes):
+        groups.append((scope_name(i, names[i]), "n", np.asarray(s)[:, sample]))
+
+    lines = [f"$version spikelut {__version__} $end",
+             f"$comment sample {sample}{' of ' + source if source else ''}; {T} cycles; one cycle = "
+             f"one clock period of {period} ns; cycle t spans [{period} t, {period} (t+1)) $end",
+             "$timescale 1ns $end", f"$scope module {TOP} $end", "$var wire 1 ! clk $end"]
+    ids: list[str] = []
+    code = 1
+    for scope, prefix, s in groups:
+        lines.append(f"$scope module {scope} $end")
+        for j in range(s.shape[1]):
+            ids.append(_ident(code))
+            lines.append(f"$var wire 1 {ids[-1]} {prefix}{j} $end")
+            code += 1
+        lines.append("$upscope $end")
+    lines += ["$upscope $end", "$enddefinitions $end"]
+    trace = np.concatenate([s for _, _, s in groups], axis=1).astype(np.uint8) if groups else \
+        np.zeros((T, 0), np.uint8)
+    idarr = np.array(ids, dtype=object)
+    half = period // 2
+    prev = None
+    for t in range(T):
+        lines.append(f"#{t * period}")
+        if prev is None:
+            lines.append("$dumpvars")
+            lines.append("1!")
+            lines += [f"{v}{i}" for v, i in zip(trace[0].tolist(), ids)]
+            lines.append("$end")
+        else:
+            lines.append("1!")
+            changed = np.flatnonzero(trace[t] != prev)
+            lines += [f"{trace[t, c]}{idarr[c]}" for c in changed.tolist()]
+        lines.append(f"#{t * period + half}")
+        lines.append("0!")
+        prev = trace[t]
+    lines += [f"#{T * period}", "1!"]
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; give a file name for the VCD")
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------------------- reader
+@dataclass
+class VcdData:
+    """A parsed VCD file: ``signals`` maps a dotted name (``spikelut.L0.n3``) to its identifier,
+    ``changes`` an identifier to its ``(time, value)`` list (value an int, ``-1`` for x/z)."""
+
+    timescale: str = ""
+    signals: dict[str, str] = field(default_factory=dict)
+    widths: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    end_time: int = 0
+
+
+def read_vcd(path: str | os.PathLike) -> VcdData:
+    """Parse a VCD file (header, scalar and vector value changes). Malformed input raises
+    :class:`FileFormatError` naming the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise FileFormatError(f"{path}: cannot read the VCD file: {e}") from None
+    out = VcdData()
+    scopes: list[str] = []
+    tokens = text.split()
+    i = 0
+    time = 0
+    in_defs = True
+    n = len(tokens)
+
+    def bad(msg: str) -> FileFormatError:
+        return FileFormatError(f"{path}: {msg}")
+
+    def until_end(j: int) -> tuple[list[str], int]:
+        k = j
+        while k < n and tokens[k] != "$end":
+            k += 1
+        if k == n:
+            raise bad(f"{tokens[j - 1]} without $end")
+        return tokens[j:k], k + 1
+
+    while i < n:
+        tok = tokens[i]
+        if in_defs:
+            if tok == "$timescale":
+                body, i = until_end(i + 1)
+                out.timescale = "".join(body)
+            elif tok == "$scope":
+                body, i = until_end(i + 1)
+                if len(body) < 2:
+                    raise bad("$scope needs a type and a name")
+                scopes.append(body[1])
+            elif tok == "$upscope":
+                _, i = until_end(i + 1)
+                if not scopes:
+                    raise bad("$upscope without $scope")
+                scopes.pop()
+            elif tok == "$var":
+                body, i = until_end(i + 1)
+                if len(body) < 4:
+                    raise bad(f"$var needs type, width, id and name: {' '.join(body)}")
+                try:
+                    width = int(body[1])
+                except ValueError:
+                    raise bad(f"$var width {body[1]!r} is not an integer") from None
+                name = ".".join(scopes + [body[3]])
+                out.signals[name] = body[2]
+                out.widths[body[2]] = width
+                out.changes.setdefault(body[2], [])
+            elif tok == "$enddefinitions":
+                _, i = until_end(i + 1)
+                in_defs = False
+            elif tok.startswith("$"):
+                _, i = until_end(i + 1)
+            else:
+                raise bad(f"unexpected {tok!r} in the header")
+            continue
+        if tok.startswith("#"):
+            try:
+                time = int(tok[1:])
+            except ValueError:
+                raise bad(f"bad timestamp {tok!r}") from None
+            out.end_time = max(out.end_time, time)
+            i += 1
+        elif tok in ("$dumpvars", "$dumpall", "$dumpon", "$dumpoff", "$end"):
+            i += 1
+        elif tok[0] in "01xXzZ":
+            ident = tok[1:]
+            if ident not in out.changes:
+                raise bad(f"value change for undeclared identifier {ident!r} at time {time}")
+            out.changes[ident].append((time, int(tok[0]) if tok[0] in "01" else -1))
+            i += 1
+        elif tok[0] in "bB":
+            if i + 1 >= n or tokens[i + 1] not in out.changes:
+                raise bad(f"vector value {tok!r} without a declared identifier at time {time}")
+            bits = tok[1:]
+            out.changes[tokens[i + 1]].append((time, int(bits, 2) if set(bits) <= {"0", "1"} else -1))
+            i += 2
+        elif tok[0] in "rR":
+            i += 2  # real values: not used by spikelut
+        else:
+            raise bad(f"unexpected {tok!r} at time {time}")
+    if in_defs:
+        raise bad("no $enddefinitions")
+    return out
+
+
+def _value_at(changes: list[tuple[int, int]], times: np.ndarray) -> np.ndarray:
+    """Value of a signal at each of ``times`` (after the changes at that very time); 0 before any."""
+    if not changes:
+        return np.zeros(len(times), np.int64)
+    ct = np.array([c[0] for c in changes], np.int64)
+    cv = np.array([c[1] for c in changes], np.int64)
+    pos = np.searchsorted(ct, times, side="right") - 1
+    return np.where(pos >= 0, cv[np.maximum(pos, 0)], 0)
+
+
+def vcd_spike_trains(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a VCD written by :func:`write_vcd` back into spike trains: scope name (``inputs``,
+    ``L0``, ``L1_hidden``, ...) -> uint8 ``[T, n]``.
+
+    The clock period is the time of ``clk``'s first rising edge; cycle ``t`` is sampled at
+    ``t P``; ``T = end time / P``.
+    """
+    vcd = read_vcd(path)
+    clk = vcd.signals.get(f"{TOP}.clk")
+    if clk is None:
+        raise FileFormatError(f"{path}: no {TOP}.clk signal; not a spikelut VCD")
+    ch = vcd.changes[clk]
+    rises = [t for (t, v), (_, pv) in zip(ch[1:], ch[:-1]) if v == 1 and pv == 0]
+    if not rises:
+        raise FileFormatError(f"{path}: clk never rises; cannot tell the clock period")
+    P = rises[0]
+    T = vcd.end_time // P
+    times = np.arange(T, dtype=np.int64) * P
+    groups: dict[str, dict[int, np.ndarray]] = {}
+    for name, ident in vcd.signals.items():
+        parts = name.split(".")
+        m = re.fullmatch(r"(?:in_|n)(\d+)", parts[-1])
+        if len(parts) != 3 or parts[0] != TOP or m is None:
+            continue
+        vals = _value_at(vcd.changes[ident], times)
+        if np.any(vals < 0):
+            raise FileFormatError(f"{path}: {name} is x or z inside the trace")
+        groups.setdefault(parts[1], {})[int(m.group(1))] = vals
+    out: dict[str, np.ndarray] = {}
+    for scope, cols in groups.items():
+        if sorted(cols) != list(range(len(cols))):
+            raise FileFormatError(f"{path}: scope {scope}: node numbers are not 0 .. {len(cols) - 1}")
+        out[scope] = np.stack([cols[j] for j in range(len(cols))], axis=1).astype(np.uint8)
+    return out
+
+
+__all__ = ["write_vcd", "read_vcd", "vcd_spike_trains", "VcdData", "scope_name"]
