@@ -1,1 +1,29 @@
-"""Verilog generation, co-simulation and synthesis reports (DESIGN.md section 5)."""
+"""Verilog generation, co-simulation and synthesis reports (DESIGN.md section 5).
+
+Example:
+    >>> import tempfile
+    >>> import spikelut.rtl as rtl
+    >>> from spikelut.wiring import random_network
+    >>> net = random_network(0, n_in=4, sizes=[6, 2], k=3, refractory=1)
+    >>> files = rtl.write_verilog(net, tempfile.mkdtemp(), top="demo_core")
+    >>> files.plan.luts, files.plan.flip_flops == net.flip_flops()
+    (8, True)
+    >>> rep = rtl.cosimulate(net, files.stimulus, simulator="iverilog")   # doctest: +SKIP
+    >>> rep.ok                                                            # doctest: +SKIP
+    True
+"""
+
+from .cosim import (CosimReport, Mismatch, build_and_run, compare, cosimulate, find_iverilog,
+                    find_verilator, lint, verify_directory)
+from .plan import NodePlan, RtlPlan, check_top_name, plan_network
+from .synth import SynthReport, find_yosys, synthesize
+from .verilog import emit_core, emit_lut_model
+from .wrapper import emit_testbench, emit_wrapper
+from .writer import MANIFEST, RtlFiles, write_verilog
+
+__all__ = [
+    "write_verilog", "cosimulate", "verify_directory", "build_and_run", "compare", "lint",
+    "synthesize", "plan_network", "check_top_name", "emit_core", "emit_lut_model", "emit_wrapper",
+    "emit_testbench", "find_verilator", "find_iverilog", "find_yosys",
+    "CosimReport", "Mismatch", "SynthReport", "RtlPlan", "NodePlan", "RtlFiles", "MANIFEST",
+]

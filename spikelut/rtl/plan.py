@@ -1,0 +1,224 @@
+"""How a network maps onto LUTs and flip-flops: names, shift registers, refractory folding.
+
+The Verilog emitter, the classifier wrapper, the synthesis report and the tests all read this one
+plan, so "what the generator expects" (LUTs, flip-flops, LUT levels) is computed in one place.
+
+Refractory folding. A node of a layer with refractory ``R >= 1`` computes
+``s = a AND NOT (s[t-1] OR ... OR s[t-R])``. The history bits ``s[t-d]`` are the node's own shift
+register stages ``<node>_d<d>`` (every such node has one at least ``R`` deep). Per node, in order:
+
+* ``taps``: every ``d`` in ``1..R`` is already one of the node's taps (the node reads its own
+  output at those delays) -- the gate is folded into the table: ``table'[a] = table[a]`` with the
+  entries where any of those taps is 1 cleared. Same LUT, same inputs, no extra logic.
+* ``widened``: ``m`` of the history bits are not taps and ``k + m <= 6`` -- the LUT gets those
+  ``m`` bits as extra inputs (a LUT``k+m``) and the gate is folded into its ``2**(k+m)`` table.
+* ``gate``: ``k + m > 6`` -- the LUT keeps the node's table and the gate is emitted as separate
+  logic ``<node> = <node>_a & ~(<history bits>)``: ``ceil(m / 5)`` more LUT6 at most.
+
+Example:
+    >>> import numpy as np
+    >>> from spikelut.network import Layer, Network, Readout
+    >>> osc = Layer(np.array([[0, 1, 0, 0]], np.uint8), np.array([[-1, 0]]), np.array([[0, 0]]),
+    ...             np.array([[0, 1]]), refractory=1)
+    >>> p = plan_network(Network(1, [osc], Readout(0, [0], 1)))
+    >>> p.nodes[0][0].fold, p.nodes[0][0].inputs, p.nodes[0][0].table.tolist()
+    ('taps', ['in_spikes[0]', 'L0_n0_d1'], [0, 1, 0, 0])
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError, NetworkError
+from ..network import INPUT, Network
+
+LUT_MAX = 6
+
+# Verilog-2005 and SystemVerilog-2017 keywords: Verilator parses .v files with SystemVerilog
+# keywords reserved, so a top name must avoid both sets.
+VERILOG_KEYWORDS = frozenset("""
+always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign default
+defparam design disable edge else end endcase endconfig endfunction endgenerate endmodule
+endprimitive endspecify endtable endtask event for force forever fork function generate genvar
+highz0 highz1 if ifnone incdir include initial inout input instance integer join large liblist
+library localparam macromodule medium module nand negedge nmos nor noshowcancelled not notif0
+notif1 or output parameter pmos posedge primitive pull0 pull1 pulldown pullup
+pulsestyle_ondetect pulsestyle_onevent rcmos real realtime reg release repeat rnmos rpmos rtran
+rtranif0 rtranif1 scalared showcancelled signed small specify specparam strong0 strong1 supply0
+supply1 table task time tran tranif0 tranif1 tri tri0 tri1 triand trior trireg unsigned use
+uwire vectored wait wand weak0 weak1 while wire wor xnor xor
+accept_on alias always_comb always_ff always_latch assert assume before bind bins binsof bit
+break byte chandle checker class clocking const constraint context continue cover covergroup
+coverpoint cross dist do endchecker endclass endclocking endgroup endinterface endpackage
+endprogram endproperty endsequence enum eventually expect export extends extern final
+first_match foreach forkjoin global iff ignore_bins illegal_bins implements implies import
+inside int interconnect interface intersect join_any join_none let local logic longint matches
+modport nettype new nexttime null package packed priority program property protected pure rand
+randc randcase randsequence ref reject_on restrict return s_always s_eventually s_nexttime
+s_until s_until_with sequence shortint shortreal soft solve static string strong struct super
+sync_accept_on sync_reject_on tagged this throughout timeprecision timeunit type typedef union
+unique unique0 until until_with untyped var virtual void wait_order weak wildcard with within
+""".split())
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# module names the generated files define or instantiate besides the top
+_RESERVED_MODULES = {f"LUT{w}" for w in range(1, 7)}
+
+
+def check_top_name(top: str) -> str:
+    """Return ``top`` if it is a legal Verilog module name we can use; raise :class:`ConfigError`.
+
+    Example:
+        >>> check_top_name("lut_core")
+        'lut_core'
+    """
+    if not isinstance(top, str) or not _IDENT.match(top):
+        raise ConfigError(f"top name {top!r} is not a legal Verilog identifier; use letters, digits "
+                          f"and '_', not starting with a digit (e.g. 'spikelut_core')")
+    if top in VERILOG_KEYWORDS:
+        raise ConfigError(f"top name {top!r} is a Verilog keyword; choose another name "
+                          f"(e.g. '{top}_core')")
+    if top in _RESERVED_MODULES or top.startswith("tb_"):
+        raise ConfigError(f"top name {top!r} clashes with a module the generator writes "
+                          f"(LUT1..LUT6, tb_*); choose another name")
+    return top
+
+
+def signal_name(source: int, index: int, delay: int = 0) -> str:
+    """Verilog expression of a tapped signal: ``in_spikes[3]``, ``in3_d2``, ``L1_n7``, ``L1_n7_d1``."""
+    if source == INPUT:
+        return f"in_spikes[{index}]" if delay == 0 else f"in{index}_d{delay}"
+    base = f"L{source}_n{index}"
+    return base if delay == 0 else f"{base}_d{delay}"
+
+
+def register_base(source: int, index: int) -> str:
+    """Prefix of a signal's shift register stages (``<base>_d1`` ... ``<base>_dD``)."""
+    return f"in{index}" if source == INPUT else f"L{source}_n{index}"
+
+
+@dataclass
+class NodePlan:
+    """One node: its LUT inputs (LSB first), its (possibly folded) table, and any extra gate."""
+
+    name: str
+    inputs: list[str]
+    table: np.ndarray
+    fold: str                                     # "none" | "taps" | "widened" | "gate"
+    gate: list[str] = field(default_factory=list)  # history bits of an unfolded gate
+
+    @property
+    def width(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def gate_luts(self) -> int:
+        """LUT6s the unfolded gate may need at most (``a`` plus the history bits, 6 per LUT)."""
+        return -(-len(self.gate) // (LUT_MAX - 1)) if self.gate else 0
+
+
+@dataclass
+class RtlPlan:
+    """The mapped network: per-layer node plans, shift register depths and expected resources."""
+
+    net: Network
+    nodes: list[list[NodePlan]]
+    registers: dict[tuple[int, int], int]
+
+    @property
+    def luts(self) -> int:
+        """LUTs holding node tables: one per node."""
+        return sum(len(layer) for layer in self.nodes)
+
+    @property
+    def gate_luts(self) -> int:
+        return sum(n.gate_luts for layer in self.nodes for n in layer)
+
+    @property
+    def max_luts(self) -> int:
+        """Upper bound on LUTs after synthesis: one per node plus the unfoldable gates."""
+        return self.luts + self.gate_luts
+
+    @property
+    def flip_flops(self) -> int:
+        return sum(self.registers.values())
+
+    def luts_by_size(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for layer in self.nodes:
+            for n in layer:
+                key = f"LUT{n.width}"
+                out[key] = out.get(key, 0) + 1
+        return dict(sorted(out.items()))
+
+    def fold_counts(self) -> dict[str, int]:
+        out = {"none": 0, "taps": 0, "widened": 0, "gate": 0}
+        for layer in self.nodes:
+            for n in layer:
+                out[n.fold] += 1
+        return out
+
+    def lut_levels(self) -> int:
+        """Longest chain of LUTs between flip-flops/ports, as generated (gates count one level)."""
+        net = self.net
+        levels: list[np.ndarray] = []
+        for i, layer in enumerate(net.layers):
+            lv = np.ones(layer.n, np.int64)
+            for j in range(layer.n):
+                for p in range(layer.k):
+                    s, d = int(layer.source[j, p]), int(layer.delay[j, p])
+                    if d == 0 and s >= 0:
+                        lv[j] = max(lv[j], 1 + int(levels[s][layer.index[j, p]]))
+                if self.nodes[i][j].gate:
+                    lv[j] += 1
+            levels.append(lv)
+        return int(max(int(lv.max()) for lv in levels))
+
+
+def plan_network(net: Network, lut6: bool = False) -> RtlPlan:
+    """Map ``net`` onto LUTs and shift registers (see the module docstring for the folding rules).
+
+    Raises :class:`NetworkError` when a node cannot be one LUT6 (``k > 6``; a validated
+    :class:`Network` never has one, but a layer changed after validation may).
+    """
+    for i, layer in enumerate(net.layers):
+        if layer.k > LUT_MAX:
+            what = "a Xilinx LUT6 primitive (--lut6)" if lut6 else "one FPGA LUT6"
+            raise NetworkError(f"layer {i} ({layer.name!r}) has k = {layer.k} taps per node; it "
+                               f"cannot map to {what}; use k <= {LUT_MAX}")
+    registers = net.register_depths()
+    nodes: list[list[NodePlan]] = []
+    for i, layer in enumerate(net.layers):
+        R = layer.refractory
+        plans = []
+        for j in range(layer.n):
+            name = signal_name(i, j)
+            taps = [(int(layer.source[j, p]), int(layer.index[j, p]), int(layer.delay[j, p]))
+                    for p in range(layer.k)]
+            inputs = [signal_name(*t) for t in taps]
+            table = layer.table[j].astype(np.uint8)
+            if R == 0:
+                plans.append(NodePlan(name, inputs, table.copy(), "none"))
+                continue
+            hist_pos = {}  # delay -> tap position reading the node's own output at that delay
+            for p, (s, idx, d) in enumerate(taps):
+                if s == i and idx == j and 1 <= d <= R and d not in hist_pos:
+                    hist_pos[d] = p
+            missing = [d for d in range(1, R + 1) if d not in hist_pos]
+            if len(taps) + len(missing) <= LUT_MAX:
+                width = len(taps) + len(missing)
+                positions = list(hist_pos.values()) + list(range(len(taps), width))
+                addr = np.arange(1 << width)
+                busy = np.zeros(addr.shape, bool)
+                for p in positions:
+                    busy |= ((addr >> p) & 1).astype(bool)
+                folded = table[addr & ((1 << len(taps)) - 1)] & ~busy
+                plans.append(NodePlan(name, inputs + [signal_name(i, j, d) for d in missing],
+                                      folded.astype(np.uint8), "widened" if missing else "taps"))
+            else:
+                plans.append(NodePlan(name, inputs, table.copy(), "gate",
+                                      [signal_name(i, j, d) for d in range(1, R + 1)]))
+        nodes.append(plans)
+    return RtlPlan(net, nodes, registers)
