@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -28,14 +28,18 @@ def build(config: str | os.PathLike | dict, seed: int | None = None) -> Network:
     return build_network(cfg, seed=seed)
 
 
-def simulate(net: Network, spikes: Any, engine: str = "reference", device: str = "cpu") -> SimResult:
-    """Simulate ``net`` on input spikes ``[T, B, n_in]``.
+def simulate(net: Network, spikes: Any, engine: str = "auto", device: str = "cpu",
+             record: str | int | Sequence[int] = "all") -> SimResult:
+    """Simulate ``net`` on input spikes ``[T, B, n_in]`` (numpy, CuPy or any DLPack tensor).
 
-    ``engine`` selects the implementation; every engine gives bit-identical spikes.
+    ``engine``: ``"reference"``, ``"bitsliced"``, ``"gpu"`` or ``"auto"`` (the fastest for the
+    device); every engine gives bit-identical spikes. ``record``: which layers' spikes to keep
+    (``"all"``, ``"readout"``, a layer index or a list); the others come back as ``None``.
+    Results are arrays of the same framework as ``spikes``.
     """
     from .engine import get_engine
 
-    return get_engine(engine, device)(net, spikes)
+    return get_engine(engine, device)(net, spikes, record=record)
 
 
 def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,

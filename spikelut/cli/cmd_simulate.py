@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (HDF5)")
     p.add_argument("spikes", help="input spike file (HDF5)")
     p.add_argument("-o", "--output", required=True, help="result file to write (HDF5)")
-    p.add_argument("--engine", default="reference", choices=ENGINES, help="simulation engine")
+    p.add_argument("--engine", default="auto", choices=ENGINES,
+                   help="simulation engine (default: auto, the fastest bit-exact one)")
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"), help="where to run")
 
 

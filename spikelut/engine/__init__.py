@@ -1,33 +1,124 @@
 """Simulation engines. ``reference`` is the oracle; faster engines must equal it bit for bit.
 
+=============  =======  ====================================================================
+engine         device   what
+=============  =======  ====================================================================
+reference      cpu/gpu  numpy/CuPy gather, a Python loop over time and layers (the oracle)
+bitsliced      cpu      numba, 64 samples per word, unrolled mux trees, all cores
+gpu            gpu      CUDA kernel through CuPy, 32 samples per word, time loop fused
+auto           any      the fastest bit-exact engine available for the device
+=============  =======  ====================================================================
+
+Every engine's ``run(net, spikes, record="all")`` takes numpy, CuPy or any DLPack tensor
+(PyTorch, JAX, ...) and returns a :class:`SimResult` whose arrays are of the same framework;
+``record`` ("all", "readout" or layer names/indices) picks the layers whose spikes are kept
+(the others are ``None``).
+
 Example:
-    >>> from spikelut.engine import ENGINES
-    >>> "reference" in ENGINES
+    >>> from spikelut.engine import ENGINES, get_engine
+    >>> "reference" in ENGINES and "bitsliced" in ENGINES
     True
+    >>> run = get_engine("auto", "cpu")
+    >>> run.engine
+    'bitsliced'
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Sequence
 
-from ..backend import get_xp
+import numpy as np
+
+from ..backend import (from_dlpack, get_xp, require_gpu, resolve_device, result_converter,
+                       to_numpy)
 from ..errors import ConfigError
+from ..network import Network
 from .reference import simulate as simulate_reference
 from .result import SimResult, readout
 
-ENGINES = ("reference",)
+ENGINES = ("auto", "reference", "bitsliced", "gpu")
+ENGINE_DEVICE = {"reference": ("cpu", "gpu"), "bitsliced": ("cpu",), "gpu": ("gpu",)}
 
 
-def get_engine(name: str = "reference", device: str = "cpu") -> Callable:
-    """Return ``simulate(net, spikes) -> SimResult`` for engine ``name`` on ``device``."""
-    if name not in ENGINES:
-        raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+def _reference(device: str) -> Callable:
     xp = get_xp(device)
 
-    def run(net, spikes):
-        return simulate_reference(net, xp.asarray(spikes), xp=xp)
+    def run(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
+        from .plan import recorded_layers
+
+        res = simulate_reference(net, xp.asarray(to_numpy(spikes) if xp is np else spikes), xp=xp)
+        keep = set(recorded_layers(net, record))
+        res.layer_spikes = [s if i in keep else None for i, s in enumerate(res.layer_spikes)]
+        return res
 
     return run
 
 
-__all__ = ["ENGINES", "SimResult", "get_engine", "readout", "simulate_reference"]
+def _bitsliced() -> Callable:
+    from .bitsliced import simulate
+
+    return simulate
+
+
+def _gpu() -> Callable:
+    require_gpu()
+    from .gpu import simulate
+
+    return simulate
+
+
+def resolve_engine(name: str = "auto", device: str = "cpu") -> tuple[str, str]:
+    """``(engine, device)`` that ``name`` and ``device`` mean here, after ``auto`` choices.
+
+    Raises :class:`ConfigError` for an engine that cannot run on the device, and
+    :class:`~spikelut.errors.ToolError` when a GPU is asked for and none is usable.
+
+    Example:
+        >>> resolve_engine("auto", "cpu")
+        ('bitsliced', 'cpu')
+    """
+    if name not in ENGINES:
+        raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    if name != "auto" and device in ("cpu", "gpu") and device not in ENGINE_DEVICE[name]:
+        other = "bitsliced" if device == "cpu" else "gpu"
+        raise ConfigError(f"engine {name!r} does not run on the {device.upper()}; use --engine "
+                          f"{other} or --engine auto with --device {device}")
+    dev = resolve_device(device)
+    if name == "auto":
+        return ("gpu" if dev == "gpu" else "bitsliced"), dev
+    if dev not in ENGINE_DEVICE[name]:  # device "auto" found a GPU this engine cannot use
+        dev = "cpu"
+    return name, dev
+
+
+def get_engine(name: str = "reference", device: str = "cpu") -> Callable:
+    """Return ``run(net, spikes, record="all") -> SimResult`` for engine ``name`` on ``device``.
+
+    ``name`` is one of :data:`ENGINES` (``"auto"`` = the fastest bit-exact engine for the
+    device), ``device`` one of ``cpu``, ``gpu``, ``auto``. The returned function accepts numpy,
+    CuPy or DLPack tensors and returns results of the same framework; its ``engine`` and
+    ``device`` attributes say what was chosen.
+
+    Example:
+        >>> import numpy as np
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[6, 2], k=3)
+        >>> res = get_engine("bitsliced")(net, np.ones((5, 4, 3), np.uint8))
+        >>> res.pred.shape
+        (4,)
+    """
+    engine, dev = resolve_engine(name, device)
+    impl = {"reference": lambda: _reference(dev), "bitsliced": _bitsliced, "gpu": _gpu}[engine]()
+
+    def run(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
+        back = result_converter(spikes)
+        res = impl(net, from_dlpack(spikes), record=record)
+        return SimResult([None if s is None else back(s) for s in res.layer_spikes],
+                         back(res.counts), back(res.pred))
+
+    run.engine = engine  # type: ignore[attr-defined]
+    run.device = dev  # type: ignore[attr-defined]
+    return run
+
+
+__all__ = ["ENGINES", "SimResult", "get_engine", "readout", "resolve_engine", "simulate_reference"]

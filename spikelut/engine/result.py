@@ -22,7 +22,8 @@ class SimResult:
     pred: Any
 
     def to_numpy(self) -> "SimResult":
-        return SimResult([to_numpy(s) for s in self.layer_spikes], to_numpy(self.counts),
+        return SimResult([None if s is None else to_numpy(s) for s in self.layer_spikes],
+                         to_numpy(self.counts),
                          to_numpy(self.pred))
 
     def accuracy(self, labels: Any) -> float:

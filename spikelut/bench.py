@@ -1,0 +1,372 @@
+"""Throughput benchmarks: LUT-evaluations per second of every engine, measured in one run.
+
+Inference throughput is ``nodes x batch x steps / seconds`` for one call of
+``simulate(net, spikes, record="readout")`` (input packing, the simulation, unpacking the readout
+layer and the class counts, i.e. everything a classifier needs), best of ``repeats`` calls after
+a warm-up call (numba / NVRTC compilation excluded). For the bit-sliced CPU engine the compiled
+kernel alone (packed input words in, packed readout words out) is also timed ("kernel"). The
+reference engine is far slower, so it runs on the same network with at most 8 cycles and about
+:data:`REFERENCE_EVALS` LUT-evaluations' worth of samples, and its rate is taken per
+LUT-evaluation; the speed-ups in the report are against that rate measured in the same run.
+GPU timings take the input already on the GPU and synchronize before stopping the clock.
+
+Training throughput: one training step (forward + backward of a batch, no optimizer) of the
+reference passes (``train/bptt.py``, numpy) and the compiled ones (``train/kernels_cpu.py``) on
+the set-ups of DESIGN.md section 8 (:data:`TRAIN_CASES`). When :mod:`spikelut.train` exposes a
+hook ``bench_training(nodes, k, batch, steps, seed, device) -> dict`` (the trainer's own
+benchmark, e.g. whole epochs), it is called instead and its dict is reported.
+
+Example:
+    >>> from spikelut.bench import run_bench
+    >>> rep = run_bench(sizes=["tiny"], device="cpu", repeats=1)
+    >>> sorted({r["engine"] for r in rep["inference"][0]["results"]})
+    ['bitsliced', 'reference']
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .backend import gpu_available, require_gpu, resolve_device
+from .errors import ConfigError
+from .network import Network
+from .wiring import random_network
+
+# name: nodes, taps per node, batch, steps (the "default" size is DESIGN.md section 6's target)
+SIZES: dict[str, dict[str, int]] = {
+    "tiny": {"nodes": 200, "k": 6, "batch": 130, "steps": 4},
+    "small": {"nodes": 1_000, "k": 6, "batch": 1_024, "steps": 32},
+    "default": {"nodes": 10_000, "k": 6, "batch": 4_096, "steps": 32},
+    "large": {"nodes": 50_000, "k": 6, "batch": 8_192, "steps": 32},
+}
+INPUTS = 256
+# LUT-evaluations the reference engine is given per size (about 1-2 s of numpy on one core)
+REFERENCE_EVALS = 2e7
+DEFAULT_SIZES = ("small", "default", "large")
+
+
+def bench_network(nodes: int, k: int = 6, seed: int = 0, inputs: int = INPUTS) -> Network:
+    """The benchmark network: two equal hidden layers and a readout layer of 10 classes x 20
+    nodes (or 20 % of ``nodes`` when that is smaller); taps to any layer at delays 0..2
+    (recurrent ones >= 1), refractory 1 in the hidden layers.
+
+    Example:
+        >>> bench_network(10_000).sizes
+        [4900, 4900, 200]
+    """
+    out = min(200, max(10, nodes // 5))
+    a = (nodes - out) // 2
+    sizes = [a, nodes - out - a, out]
+    return random_network(seed, n_in=inputs, sizes=sizes, k=k, max_delay=2, refractory=[1, 1, 0],
+                          recurrent=True, classes=10)
+
+
+def machine_info() -> dict:
+    """CPU model, cores, library versions and (when present) the GPU."""
+    import numba
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu, "cores": os.cpu_count(), "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "python": platform.python_version(), "platform": platform.platform(),
+        "numpy": np.__version__, "numba": numba.__version__, "gpu": None, "cupy": None,
+    }
+    if gpu_available():
+        cp = require_gpu()
+        props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+        name = props["name"]
+        info["gpu"] = name.decode() if isinstance(name, bytes) else str(name)
+        info["cupy"] = cp.__version__
+    return info
+
+
+def _best_time(fn: Callable[[], Any], repeats: int, sync: Callable[[], None] = lambda: None) -> float:
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _entry(engine: str, device: str, threads: int | None, nodes: int, batch: int, steps: int,
+           seconds: float, scaled: bool) -> dict:
+    evals = nodes * batch * steps
+    return {"engine": engine, "device": device, "threads": threads, "batch": batch, "steps": steps,
+            "seconds": seconds, "lut_evals": evals, "lut_evals_per_s": evals / seconds,
+            "scaled_from_smaller_run": scaled, "speedup_vs_reference": None,
+            "kernel_seconds": None, "kernel_lut_evals_per_s": None}
+
+
+def bench_size(name: str, device: str = "auto", repeats: int = 3, threads: int | None = None,
+               seed: int = 0, progress: Callable[[str], None] = lambda s: None) -> dict:
+    """Measure every engine on the size ``name`` (a key of :data:`SIZES`)."""
+    from .engine import bitsliced, reference
+    from .engine.bitpack import pack
+    from .engine.plan import build_plan
+
+    if name not in SIZES:
+        raise ConfigError(f"unknown benchmark size {name!r}; choose from {', '.join(SIZES)}")
+    import numba
+
+    size = SIZES[name]
+    N, k, B, T = size["nodes"], size["k"], size["batch"], size["steps"]
+    net = bench_network(N, k, seed)
+    x = (np.random.default_rng(seed).random((T, B, net.n_in)) < 0.3).astype(np.uint8)
+    all_threads = int(threads or numba.config.NUMBA_NUM_THREADS)
+    results = []
+
+    T_ref = min(T, 8)
+    B_ref = int(min(B, max(16, REFERENCE_EVALS // (N * T_ref))))
+    progress(f"{name}: reference ({B_ref} samples x {T_ref} cycles)")
+    x_ref = np.ascontiguousarray(x[:T_ref, :B_ref])
+    t = _best_time(lambda: reference.simulate(net, x_ref), 1)
+    results.append(_entry("reference", "cpu", 1, N, B_ref, T_ref, t, (B_ref, T_ref) != (B, T)))
+
+    bitsliced.simulate(net, x[:2, :64], record="readout")  # compile (cached on disk after the first run)
+    plan = build_plan(net, "readout")
+    words = pack(x)
+    for th in sorted({1, all_threads}):
+        progress(f"{name}: bitsliced, {th} thread{'s' if th > 1 else ''}")
+        t = _best_time(lambda: bitsliced.simulate(net, x, record="readout", threads=th), repeats)
+        entry = _entry("bitsliced", "cpu", th, N, B, T, t, False)
+        tk = _best_time(lambda: bitsliced.simulate_packed(plan, words, threads=th), repeats)
+        entry.update(kernel_seconds=tk, kernel_lut_evals_per_s=N * B * T / tk)
+        results.append(entry)
+
+    if device == "gpu" or (device == "auto" and gpu_available()):
+        from .engine import gpu
+
+        cp = require_gpu()
+        xg = cp.asarray(x)
+        gpu.simulate(net, xg[:2], record="readout")
+        progress(f"{name}: gpu")
+        t = _best_time(lambda: gpu.simulate(net, xg, record="readout"), repeats,
+                       cp.cuda.Device().synchronize)
+        results.append(_entry("gpu", "gpu", None, N, B, T, t, False))
+
+    ref_rate = results[0]["lut_evals_per_s"]
+    for r in results:
+        r["speedup_vs_reference"] = r["lut_evals_per_s"] / ref_rate
+    return {"size": name, "nodes": N, "k": k, "batch": B, "steps": T, "inputs": net.n_in,
+            "layers": net.sizes, "max_delay": net.max_delay(), "results": results}
+
+
+# training-step cases: the two set-ups of DESIGN.md section 8 (batch 50) and a tiny one for tests
+TRAIN_CASES: dict[str, dict] = {
+    "tiny": {"inputs": 8, "sizes": [40, 10], "k": 6, "batch": 10, "steps": 4, "max_delay": 1,
+             "refractory": 0},
+    "mnist1d": {"inputs": 160, "sizes": [2048, 200], "k": 6, "batch": 50, "steps": 40,
+                "max_delay": 1, "refractory": 0},
+    "mnist5k": {"inputs": 1568, "sizes": [2000, 1000, 300], "k": 6, "batch": 50, "steps": 1,
+                "max_delay": 0, "refractory": 0},
+}
+
+
+def _bench_train_case(name: str, repeats: int, threads: int | None, seed: int) -> list[dict]:
+    import numba
+
+    from .train import bptt, kernels_cpu
+    from .train.surrogates import get_surrogate
+
+    c = TRAIN_CASES[name]
+    net = random_network(seed, n_in=c["inputs"], sizes=c["sizes"], k=c["k"],
+                         max_delay=c["max_delay"], refractory=c["refractory"],
+                         recurrent=c["max_delay"] > 0, classes=10)
+    plan = bptt.compile_plan(net)
+    rng = np.random.default_rng(seed)
+    T, B = c["steps"], c["batch"]
+    x = (rng.random((T, B, net.n_in)) < 0.3).astype(np.uint8)
+    thetas = [rng.normal(0, 0.1, layer.table.shape).astype(np.float32) for layer in net.layers]
+    tables = bptt.tables_of(thetas)
+    g = [None] * (len(net.layers) - 1) + [rng.normal(0, 1, (T, B, net.sizes[-1])).astype(np.float32)]
+    sg = get_surrogate("fast_sigmoid")
+
+    def step(mod):
+        return lambda: mod.backward(plan, thetas, mod.forward(plan, tables, x), g, sg)
+
+    kernels_cpu.backward(plan, thetas, kernels_cpu.forward(plan, tables, x[:, :2]),
+                         [None if a is None else a[:, :2] for a in g], sg)  # compile
+    runs = [("bptt (numpy reference)", bptt, 1)]
+    all_threads = int(threads or numba.config.NUMBA_NUM_THREADS)
+    runs += [("kernels_cpu (numba)", kernels_cpu, th) for th in sorted({1, all_threads})]
+    out = []
+
+    def record(label: str, th: int, t: float) -> None:
+        out.append({"case": name, "nodes": net.n_nodes, "batch": B, "steps": T, "engine": label,
+                    "threads": th, "seconds_per_step": t, "samples_per_s": B / t,
+                    "lut_evals_per_s": net.n_nodes * B * T / t, "speedup_vs_bptt": None})
+
+    old = numba.get_num_threads()
+    try:
+        for label, mod, th in runs:
+            numba.set_num_threads(th)
+            record(label, th, _best_time(step(mod), repeats))
+    finally:
+        numba.set_num_threads(old)
+    from .bench_torch import make_step, torch_available
+
+    if torch_available():
+        import torch
+
+        torch_step, _ = make_step(plan, thetas, x, g)
+        torch_step()  # warm-up
+        old_t = torch.get_num_threads()
+        try:
+            for th in sorted({1, all_threads}):
+                torch.set_num_threads(th)
+                record("pytorch autograd", th, _best_time(torch_step, repeats))
+        finally:
+            torch.set_num_threads(old_t)
+    for r in out:
+        r["speedup_vs_bptt"] = out[0]["seconds_per_step"] / r["seconds_per_step"]
+    return out
+
+
+def bench_training(sizes: Sequence[str], device: str, seed: int = 0, repeats: int = 3,
+                   threads: int | None = None) -> dict:
+    """Training-step throughput (forward + backward of one batch, no optimizer).
+
+    ``spikelut.train.bench_training(nodes, k, batch, steps, seed, device) -> dict``, when the
+    trainer provides it, takes precedence; otherwise the reference passes (``train/bptt.py``)
+    and the compiled ones (``train/kernels_cpu.py``) are timed on the cases of
+    :data:`TRAIN_CASES` (``tiny`` alone when only the tiny size is benchmarked).
+    """
+    try:
+        from . import train
+        from .train import bptt, kernels_cpu  # noqa: F401
+    except Exception as e:  # a half-written trainer must not break the inference benchmark
+        return {"available": False, "reason": f"not available: spikelut.train failed to import: {e}"}
+    hook = getattr(train, "bench_training", None)
+    if callable(hook):
+        out = []
+        for name in sizes:
+            s = SIZES[name]
+            out.append({"size": name, **hook(nodes=s["nodes"], k=s["k"], batch=s["batch"],
+                                             steps=s["steps"], seed=seed, device=device)})
+        return {"available": True, "source": "spikelut.train.bench_training", "results": out}
+    cases = ["tiny"] if list(sizes) == ["tiny"] else ["mnist1d", "mnist5k"]
+    results = [r for name in cases for r in _bench_train_case(name, repeats, threads, seed)]
+    from .bench_torch import torch_available
+
+    return {"available": True, "source": "built-in: train/bptt.py vs train/kernels_cpu.py"
+            + (" vs PyTorch autograd (spikelut/bench_torch.py)" if torch_available() else "")
+            + ", one forward + backward per step, fast_sigmoid, block refractory",
+            "results": results,
+            "pytorch": "measured" if torch_available() else "not measured: PyTorch is not installed"}
+
+
+def run_bench(sizes: Sequence[str] = DEFAULT_SIZES, device: str = "auto", repeats: int = 3,
+              threads: int | None = None, seed: int = 0, training: bool = True,
+              command: str | None = None, progress: bool = False) -> dict:
+    """Run the benchmark; returns the report (the ``--json`` object of ``spikelut bench``).
+
+    ``device`` ``cpu`` skips the GPU, ``gpu`` requires one (:class:`ToolError` otherwise),
+    ``auto`` includes it when usable.
+    """
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown or not sizes:
+        raise ConfigError(f"unknown benchmark size(s) {unknown or sizes}; choose from "
+                          f"{', '.join(SIZES)}")
+    if repeats < 1:
+        raise ConfigError(f"repeats must be >= 1, got {repeats}")
+    resolve_device(device)  # ToolError now, not after minutes of CPU runs
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(sizes), desc="bench", unit="size",
+               disable=not (progress and sys.stderr.isatty()))
+    inference = []
+    for name in sizes:
+        inference.append(bench_size(name, device, repeats, threads, seed,
+                                    progress=lambda s: bar.set_postfix_str(s)))
+        bar.update()
+    bar.close()
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "command_line": command or f"spikelut bench --sizes {','.join(sizes)} --device {device}",
+        "machine": machine_info(),
+        "method": ("LUT-evals/s = nodes x batch x steps / seconds of simulate(record='readout'), "
+                   "best of repeats after a warm-up; the reference engine runs on a smaller "
+                   "batch x steps of the same network and is scaled per LUT-evaluation; speed-ups "
+                   "are against that reference rate measured in the same run"),
+        "repeats": repeats,
+        "inference": inference,
+        "training": bench_training(sizes, device, seed, repeats, threads) if training else
+        {"available": False, "reason": "not requested"},
+    }
+
+
+def format_report(rep: dict) -> str:
+    """Plain-text report: machine, command, date, one table row per engine and size."""
+    m = rep["machine"]
+    lines = [f"date     {rep['date']}", f"command  {rep['command_line']}",
+             f"machine  {m['cpu']}, {m['cores']} cores (numba threads {m['numba_threads']}); "
+             f"python {m['python']}, numpy {m['numpy']}, numba {m['numba']}"
+             + (f"; GPU {m['gpu']} (cupy {m['cupy']})" if m["gpu"] else "; no GPU"),
+             f"method   {rep['method']}", "",
+             format_table(rep)]
+    tr = rep["training"]
+    if tr["available"] and tr.get("source", "").startswith("built-in"):
+        lines += ["", "training step (" + tr["source"] + "):", format_training_table(rep)]
+    elif tr["available"]:
+        lines += ["", "training:"] + [f"  {r}" for r in tr["results"]]
+    else:
+        lines += ["", f"training: {tr['reason']}"]
+    return "\n".join(lines)
+
+
+def format_training_table(rep: dict, markdown: bool = False) -> str:
+    """The built-in training-step table."""
+    header = ["case", "nodes", "B x T", "engine", "threads", "s/step", "samples/s",
+              "LUT-evals/s", "speed-up vs bptt"]
+    rows = [[r["case"], r["nodes"], f"{r['batch']} x {r['steps']}", r["engine"], r["threads"],
+             f"{r['seconds_per_step']:.4g}", f"{r['samples_per_s']:.4g}",
+             f"{r['lut_evals_per_s']:.3g}", f"{r['speedup_vs_bptt']:.3g}x"]
+            for r in rep["training"]["results"]]
+    return _render(rows, header, markdown)
+
+
+def _render(rows: list, header: list[str], markdown: bool) -> str:
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+        return "\n".join(out)
+    from .cli.common import table
+
+    return table(rows, header)
+
+
+def format_table(rep: dict, markdown: bool = False) -> str:
+    """The results table (plain text or markdown)."""
+    header = ["size", "nodes", "engine", "threads", "measured B x T", "seconds", "LUT-evals/s",
+              "speed-up", "kernel LUT-evals/s"]
+    rows = []
+    for size in rep["inference"]:
+        for r in size["results"]:
+            rows.append([size["size"], size["nodes"], r["engine"] + ("" if r["device"] == "cpu"
+                                                                     else f" ({r['device']})"),
+                         "-" if r["threads"] is None else r["threads"],
+                         f"{r['batch']} x {r['steps']}" + (" (scaled)" if r["scaled_from_smaller_run"]
+                                                           else ""),
+                         f"{r['seconds']:.4g}", f"{r['lut_evals_per_s']:.3g}",
+                         f"{r['speedup_vs_reference']:.3g}x",
+                         "-" if r["kernel_lut_evals_per_s"] is None
+                         else f"{r['kernel_lut_evals_per_s']:.3g}"])
+    return _render(rows, header, markdown)

@@ -1,0 +1,68 @@
+"""Measure inference throughput (LUT-evaluations per second) of every engine on this machine:
+the reference engine, the bit-sliced CPU engine on one thread and on all threads, and the GPU
+engine when one is usable, with speed-ups over the reference measured in the same run. Sizes:
+tiny (200 nodes), small (1k), default (10k nodes, k=6, 4096 samples, 32 cycles), large (50k).
+
+Example:
+    spikelut bench
+    spikelut bench --sizes small,default --device cpu --json
+    spikelut bench -o BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..bench import (DEFAULT_SIZES, SIZES, format_report, format_table, format_training_table,
+                     run_bench)
+from ..errors import ConfigError
+from ..fileutil import write_text_atomic
+from . import Output
+from .common import check_output_path
+
+NAME = "bench"
+HELP = "measure engine throughput (LUT-evals/s) on this machine"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sizes", default=",".join(DEFAULT_SIZES),
+                   help=f"comma-separated sizes from {', '.join(SIZES)} (default: %(default)s)")
+    p.add_argument("--device", default="auto", choices=("cpu", "gpu", "auto"),
+                   help="cpu: skip the GPU; gpu: require one; auto: include it when usable")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per engine, best kept")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads of the 'all threads' CPU run (default: numba's maximum)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the network and the stimulus")
+    p.add_argument("--no-training", action="store_true", help="skip the training benchmark hook")
+    p.add_argument("-o", "--output", default=None,
+                   help="also write the report as markdown to this file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> Output:
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    out = check_output_path(args.output) if args.output else None
+    command = "spikelut bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
+    rep = run_bench(sizes, args.device, args.repeats, args.threads, args.seed,
+                    training=not args.no_training, command=command,
+                    progress=not (args.no_progress or args.json))
+    text = format_report(rep)
+    if out is not None:
+        m = rep["machine"]
+        md = (f"# Benchmarks\n\n- date: {rep['date']}\n- command: `{rep['command_line']}`\n"
+              f"- machine: {m['cpu']}, {m['cores']} cores, numba threads {m['numba_threads']}, "
+              f"python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
+              f"GPU: {m['gpu'] or 'none'}\n- method: {rep['method']}\n\n"
+              f"{format_table(rep, markdown=True)}\n\n")
+        tr = rep["training"]
+        if tr["available"] and tr.get("source", "").startswith("built-in"):
+            md += (f"Training step ({tr['source']}):\n\n"
+                   f"{format_training_table(rep, markdown=True)}\n")
+        else:
+            md += f"Training: {tr.get('reason', tr.get('source', ''))}\n"
+        write_text_atomic(out, md)
+        text += f"\nwrote {out}"
+    return Output(rep, text)

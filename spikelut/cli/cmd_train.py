@@ -1,0 +1,90 @@
+"""Train a network's LUT tables with surrogate gradients through time (BPTT).
+
+The config's architecture builds the network; its ``[train]`` table sets the hyper-parameters
+(epochs, batch_size, optimizer, lr, schedule, loss, surrogate, width, clip, seed, ...). Data,
+labels and config are all checked before the first step. The kept model (best validation
+accuracy with --val, else the last epoch) is written with its logits; table == logits > 0.
+
+Example:
+    spikelut train demos/train_first_of_two.toml --data train.h5 --val test.h5 -o model.h5 \\
+        --log train.jsonl --checkpoint ckpt.h5
+    spikelut train demos/train_first_of_two.toml --data train.h5 -o model.h5 \\
+        --checkpoint ckpt.h5 --resume          # continue an interrupted run, bit for bit
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import build_network, load_config
+from ..errors import ConfigError
+from ..io import load_spikes, save_model
+from ..train import Trainer, TrainConfig
+from ..train.trainer import check_data
+from . import Output
+from .common import check_output_path
+
+NAME = "train"
+HELP = "train CONFIG.toml on --data TRAIN.h5 and write MODEL.h5"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="architecture + [train] config (TOML)")
+    p.add_argument("--data", required=True, help="training spike file with /labels (HDF5)")
+    p.add_argument("--val", default=None, help="validation spike file with /labels (HDF5)")
+    p.add_argument("-o", "--output", required=True, help="model file to write (HDF5)")
+    p.add_argument("--log", default=None, help="JSON-lines log, one object per epoch")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file, written after every epoch")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--epochs", type=int, default=None, help="override [train] epochs")
+    p.add_argument("--seed", type=int, default=None, help="override [train] seed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> Output:
+    out = check_output_path(args.output)
+    for opt in ("log", "checkpoint"):
+        if getattr(args, opt) is not None:
+            check_output_path(getattr(args, opt))
+    cfg = load_config(args.config)
+    tcfg_dict = dict(cfg.get("train") or {})
+    if args.epochs is not None:
+        tcfg_dict["epochs"] = args.epochs
+    if args.seed is not None:
+        tcfg_dict["seed"] = args.seed
+    try:
+        tcfg = TrainConfig.from_dict(tcfg_dict, seed=cfg.get("seed", 0))
+    except ConfigError as e:
+        raise ConfigError(f"{args.config}: {e}") from None
+    if args.resume and args.checkpoint is None:
+        raise ConfigError("--resume needs --checkpoint CKPT.h5 (the file to resume from)")
+    net = build_network(cfg)
+    train = load_spikes(args.data)
+    check_data(net, train.spikes, _labels(train, args.data), str(args.data))
+    val = None
+    if args.val is not None:
+        val = load_spikes(args.val)
+        check_data(net, val.spikes, _labels(val, args.val), str(args.val))
+    trainer = Trainer(net, tcfg, progress=False if args.no_progress else None)
+    result = trainer.fit(train, val, log=args.log, checkpoint=args.checkpoint, resume=args.resume)
+    save_model(result.net, out)
+    last = result.history[-1] if result.history else {}
+    kept = next((r for r in result.history if r["epoch"] == result.kept_epoch), last)
+    s = result.net.summary()
+    data = {"model": str(out), "epochs": trainer.epoch, "kept_epoch": result.kept_epoch,
+            "train_acc": kept.get("acc"), "train_loss": kept.get("loss"),
+            "val_acc": kept.get("val_acc"), "val_loss": kept.get("val_loss"),
+            "luts": s["luts"], "flip_flops": s["flip_flops"], "history": result.history}
+    text = (f"trained {trainer.epoch} epochs -> {out} (kept epoch {result.kept_epoch}: "
+            f"train acc {kept.get('acc', float('nan')):.4f}")
+    if kept.get("val_acc") is not None:
+        text += f", val acc {kept['val_acc']:.4f}"
+    text += f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops)"
+    return Output(data, text)
+
+
+def _labels(data, path):
+    if data.labels is None:
+        raise ConfigError(f"{path}: has no /labels; training needs labelled spikes "
+                          f"(spikelut encode writes them)")
+    return data.labels

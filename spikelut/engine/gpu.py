@@ -1,0 +1,164 @@
+"""The CuPy GPU engine: bit-sliced inference with the whole time loop fused into one kernel.
+
+The CUDA source is ``kernels/bitsliced_infer.cu`` (installed as ``spikelut.kernels``), compiled
+at first use by ``cupy.RawModule`` (NVRTC) and cached by CuPy. Each block owns one 32-sample
+word and runs every cycle and every layer for it, threads splitting each layer's nodes,
+``__syncthreads()`` between layers; the history ring sits in shared memory when it fits (see
+:func:`launch_config`). This module only packs, marshals and launches: the numpy-side pieces
+(:func:`launch_config`, :func:`kernel_args`, :func:`to_word_major`) are plain functions so they
+are tested without a GPU, and ``tests/test_gpu.py`` also runs the kernel source itself on the
+CPU through a C++ emulation of one-thread blocks.
+
+Example:
+    >>> import numpy as np                                   # doctest: +SKIP
+    >>> from spikelut.wiring import random_network           # doctest: +SKIP
+    >>> from spikelut.engine import gpu                      # doctest: +SKIP
+    >>> net = random_network(0, n_in=8, sizes=[64, 4], k=6)  # doctest: +SKIP
+    >>> res = gpu.simulate(net, np.ones((10, 100, 8), np.uint8))  # doctest: +SKIP
+    >>> res.pred.get().shape                                 # doctest: +SKIP
+    (100,)
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..backend import require_gpu
+from ..network import Network
+from .bitpack import n_words, pack, unpack
+from .plan import Plan, build_plan
+from .result import SimResult, check_spikes, readout
+
+KERNEL_FILE = "bitsliced_infer.cu"
+KERNEL_NAME = "spikelut_infer"
+MAX_THREADS = 1024
+# shared memory per block without opting in (CUDA's default limit)
+DEFAULT_SMEM = 48 * 1024
+# tests set this to force the global-memory history path; None = the device's opt-in maximum
+SMEM_LIMIT: int | None = None
+
+
+def kernel_source(name: str = KERNEL_FILE) -> str:
+    """Text of a CUDA source shipped in the ``spikelut.kernels`` package."""
+    try:
+        return resources.files("spikelut.kernels").joinpath(name).read_text()
+    except ModuleNotFoundError:  # a source checkout that was never installed: the repo's kernels/
+        return (Path(__file__).resolve().parents[2] / "kernels" / name).read_text()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Grid, block and shared-memory size of one kernel launch."""
+
+    grid: int
+    block: int
+    smem_bytes: int
+    use_smem: bool
+    ghist_words: int  # uint32 words of global history needed when not in shared memory
+
+
+def launch_config(plan: Plan, w32: int, smem_limit: int, max_threads: int = MAX_THREADS,
+                  warp: int = 32) -> Launch:
+    """Geometry for ``w32`` sample words: one block per word, threads over the widest layer.
+
+    The ring (``depth * n_signals`` words of 4 bytes) goes to shared memory when it fits in
+    ``smem_limit`` bytes (the device's opt-in maximum), else to global memory.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> p = build_plan(random_network(0, n_in=4, sizes=[100, 3], k=3, max_delay=1))
+        >>> launch_config(p, w32=5, smem_limit=48 * 1024)
+        Launch(grid=5, block=128, smem_bytes=856, use_smem=True, ghist_words=0)
+    """
+    widest = int((plan.layer_hi - plan.layer_lo).max())
+    block = min(max_threads, max(warp, -(-widest // warp) * warp))
+    ring_bytes = plan.depth * plan.n_signals * 4
+    if ring_bytes <= smem_limit:
+        return Launch(w32, block, ring_bytes, True, 0)
+    return Launch(w32, block, 0, False, w32 * plan.depth * plan.n_signals)
+
+
+def to_word_major(words64: Any, batch: int) -> Any:
+    """``[T, n, W64]`` uint64 words -> ``[T, ceil(batch/32), n]`` uint32 (the kernel's layout).
+
+    Example:
+        >>> w = np.array([[[0x0000000500000003]]], np.uint64)
+        >>> to_word_major(w, 40)[0, :, 0].tolist()
+        [3, 5]
+    """
+    T, n, _ = words64.shape
+    w32 = n_words(batch, 32)
+    v = words64.view(np.uint32).reshape(T, n, -1)[:, :, :w32]  # little-endian: low half first
+    return v.transpose(0, 2, 1).copy()
+
+
+def kernel_args(plan: Plan, inp32: Any, launch: Launch, xp=np) -> tuple[list, Any]:
+    """Arguments of ``spikelut_infer`` in order, with arrays on ``xp``; returns ``(args, out)``.
+
+    ``inp32`` is the word-major input ``[T, W32, n_in]`` (uint32). ``out`` is the zeroed output
+    ``[T, W32, n_recorded]`` the kernel fills.
+    """
+    T, w32, _ = inp32.shape
+    layer = np.stack([plan.layer_lo, plan.layer_hi, plan.layer_k, plan.layer_r], axis=1)
+    out = xp.zeros((T, w32, max(plan.n_recorded, 1)), xp.uint32)
+    ghist = xp.zeros(max(launch.ghist_words, 1), xp.uint32)
+    arrays = [
+        xp.ascontiguousarray(inp32, dtype=xp.uint32), out, ghist,
+        xp.asarray(plan.tap_sig, dtype=xp.int32), xp.asarray(plan.tap_dly, dtype=xp.int32),
+        xp.asarray(plan.table, dtype=xp.uint64), xp.asarray(plan.rec_row, dtype=xp.int32),
+        xp.asarray(np.ascontiguousarray(layer, dtype=np.int32)),
+    ]
+    ints = [T, w32, plan.n_in, plan.n_nodes, plan.n_layers, plan.depth, plan.n_recorded,
+            int(launch.use_smem)]
+    return arrays + [np.int32(v) for v in ints], out
+
+
+def unpack_recorded(plan: Plan, net: Network, out_word_major: Any, batch: int) -> list:
+    """Per-layer spikes ``[T, batch, n_i]`` (``None`` for layers not recorded) from kernel output."""
+    xp_words = out_word_major.transpose(0, 2, 1)  # [T, n_rec, W32]
+    layer_spikes: list = [None] * len(net.layers)
+    row = 0
+    for i in plan.recorded:
+        n = net.layers[i].n
+        layer_spikes[i] = unpack(xp_words[:, row:row + n], batch)
+        row += n
+    return layer_spikes
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel(device_id: int):
+    cp = require_gpu()
+    module = cp.RawModule(code=kernel_source(), options=("--std=c++14",))
+    return module.get_function(KERNEL_NAME)
+
+
+def simulate(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
+    """Simulate ``net`` on input spikes ``[T, B, n_in]`` on the GPU; results are CuPy arrays.
+
+    Bit-exact with the reference engine. ``record`` as in
+    :func:`spikelut.engine.bitsliced.simulate`. Raises :class:`~spikelut.errors.ToolError` when
+    no GPU is usable.
+    """
+    cp = require_gpu()
+    spikes = check_spikes(net, cp.asarray(spikes))
+    T, B, _ = spikes.shape
+    plan = build_plan(net, record)
+    inp32 = to_word_major(pack(spikes), B)
+    dev = cp.cuda.Device()
+    kernel = _kernel(dev.id)
+    optin = SMEM_LIMIT if SMEM_LIMIT is not None else \
+        int(dev.attributes.get("MaxSharedMemoryPerBlockOptin", DEFAULT_SMEM))
+    cfg = launch_config(plan, inp32.shape[1], optin)
+    args, out = kernel_args(plan, inp32, cfg, cp)
+    if cfg.smem_bytes > DEFAULT_SMEM:
+        kernel.max_dynamic_shared_size_bytes = cfg.smem_bytes
+    kernel((cfg.grid,), (cfg.block,), tuple(args), shared_mem=cfg.smem_bytes)
+    layer_spikes = unpack_recorded(plan, net, out, B)
+    counts, pred = readout(net, layer_spikes[net.readout.layer])
+    return SimResult(layer_spikes, counts, pred)

@@ -1,0 +1,383 @@
+"""`spikelut run`: dataset → temporal code → training → evaluation → plots → Verilog →
+co-simulation on the test set → resource report, each stage's output in one directory.
+
+A stage whose settings and input files are unchanged is skipped on a rerun (``force`` redoes
+everything); an interrupted run resumes at the first unfinished stage, and training resumes from
+its last checkpoint (see :mod:`spikelut.stages`).
+
+Example:
+    >>> from spikelut.pipeline import run_pipeline
+    >>> report = run_pipeline("demos/run_first_of_two.toml", "out")      # doctest: +SKIP
+    >>> report["accuracy"], report["cosim"]["ok"], report["luts"]         # doctest: +SKIP
+    (1.0, True, 48)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import __version__
+from .api import simulate
+from .config import build_network, load_config
+from .errors import ConfigError, SpikelutError, ToolError
+from .fileutil import write_text_atomic
+from .io import load_model, load_result, load_spikes, save_model, save_spikes
+from .stages import StageBook
+
+DEFAULT_CONFIG = "run_default.toml"
+DATA_KEYS = {"dataset", "seed", "limit_train", "limit_test", "val_fraction"}
+CODING_KEYS = {"name", "steps"}  # every other key of [coding] is a parameter of the code
+RTL_KEYS = {"top", "lut6", "simulator", "synth", "verify_samples"}
+RUN_KEYS = {"raster_samples", "engine"}
+STAGES = ("encode", "train", "evaluate", "plots", "rtl", "cosim", "synth", "report")
+
+
+def default_config_path() -> Path:
+    """The packaged demo config that ``spikelut run`` uses when given none."""
+    return Path(str(resources.files("spikelut.demos").joinpath(DEFAULT_CONFIG)))
+
+
+@dataclass
+class RunSettings:
+    """The ``[data]``, ``[coding]``, ``[rtl]`` and ``[run]`` tables, checked."""
+
+    dataset: str
+    data_seed: int
+    limit_train: int | None
+    limit_test: int | None
+    val_fraction: float
+    coding: str | None
+    steps: int | None
+    coding_params: dict
+    top: str
+    lut6: bool
+    simulator: str
+    synth: bool
+    verify_samples: int
+    raster_samples: int
+    engine: str
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "RunSettings":
+        def table(name: str, keys: set[str] | None) -> dict:
+            t = cfg.get(name, {})
+            if not isinstance(t, dict):
+                raise ConfigError(f"[{name}]: expected a table")
+            if keys is not None:
+                unknown = sorted(set(t) - keys)
+                if unknown:
+                    raise ConfigError(f"[{name}]: unknown key(s) {unknown}; allowed: {sorted(keys)}")
+            return t
+
+        data, coding = table("data", DATA_KEYS), table("coding", None)
+        rtl, run = table("rtl", RTL_KEYS), table("run", RUN_KEYS)
+        if "dataset" not in data:
+            raise ConfigError("[data]: missing 'dataset' (a built-in name such as mnist1d, or a file)")
+        seed = cfg.get("seed", 0)
+
+        def opt_int(t: dict, key: str, where: str, lo: int, default: Any = None) -> Any:
+            v = t.get(key, default)
+            if v is None:
+                return None
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                raise ConfigError(f"[{where}]: {key} must be an integer >= {lo}, got {v!r}")
+            return v
+
+        val = data.get("val_fraction", 0.0)
+        if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val < 1:
+            raise ConfigError(f"[data]: val_fraction must be in [0, 1), got {val!r}")
+        sim = rtl.get("simulator", "verilator")
+        if sim not in ("verilator", "iverilog"):
+            raise ConfigError(f"[rtl]: simulator must be 'verilator' or 'iverilog', got {sim!r}")
+        for key in ("lut6", "synth"):
+            if not isinstance(rtl.get(key, False), bool):
+                raise ConfigError(f"[rtl]: {key} must be true or false, got {rtl[key]!r}")
+        params = {k: v for k, v in coding.items() if k not in CODING_KEYS}
+        return cls(
+            dataset=str(data["dataset"]), data_seed=opt_int(data, "seed", "data", 0, seed),
+            limit_train=opt_int(data, "limit_train", "data", 1),
+            limit_test=opt_int(data, "limit_test", "data", 1), val_fraction=float(val),
+            coding=coding.get("name"), steps=opt_int(coding, "steps", "coding", 1),
+            coding_params=params, top=str(rtl.get("top", "spikelut_core")),
+            lut6=rtl.get("lut6", False), simulator=sim, synth=rtl.get("synth", True),
+            verify_samples=opt_int(rtl, "verify_samples", "rtl", 0, 0),
+            raster_samples=opt_int(run, "raster_samples", "run", 0, 3),
+            engine=str(run.get("engine", "auto")))
+
+
+class Pipeline:
+    """One run of the main job in ``outdir``; :meth:`run` executes the stages in order."""
+
+    def __init__(self, config: str | os.PathLike | dict | None, outdir: str | os.PathLike,
+                 force: bool = False, progress: bool | None = None,
+                 echo: Callable[[str], None] | None = None) -> None:
+        path = default_config_path() if config is None else config
+        self.cfg = path if isinstance(path, dict) else load_config(path)
+        self.config_path = None if isinstance(path, dict) else str(path)
+        self.settings = RunSettings.from_config(self.cfg)
+        from .train.config import TrainConfig
+
+        self.train_cfg = TrainConfig.from_dict(self.cfg.get("train"), seed=self.cfg.get("seed", 0))
+        build_network(self.cfg)  # refuse a bad network before any work
+        self.out = Path(outdir)
+        if self.out.exists() and not self.out.is_dir():
+            raise ConfigError(f"{self.out}: exists and is not a directory")
+        self.force = force
+        self.progress = progress
+        self.echo = echo or (lambda s: print(s, file=sys.stderr))
+        self.book = StageBook(self.out)
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ paths
+    def p(self, *parts: str) -> Path:
+        return self.out.joinpath(*parts)
+
+    def _section(self, *names: str) -> dict:
+        return {n: self.cfg.get(n) for n in names}
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> dict:
+        self.out.mkdir(parents=True, exist_ok=True)
+        steps = [
+            ("encode", self._encode_fp, self._encode),
+            ("train", self._train_fp, self._train),
+            ("evaluate", self._evaluate_fp, self._evaluate),
+            ("plots", self._plots_fp, self._plots),
+            ("rtl", self._rtl_fp, self._rtl),
+            ("cosim", self._cosim_fp, self._cosim),
+            ("synth", self._synth_fp, self._synth),
+        ]
+        for i, (name, fp_fn, fn) in enumerate(steps, 1):
+            fp = fp_fn()
+            tag = f"[{i}/{len(STAGES)}] {name:<8}"
+            if not self.force and self.book.is_done(name, fp):
+                summary = self.book.summary(name)
+                self.timings[name] = 0.0
+                self.echo(f"{tag} up to date: {summary.get('line', '')}")
+                continue
+            t0 = time.perf_counter()
+            outputs, summary = fn()
+            self.timings[name] = round(time.perf_counter() - t0, 3)
+            summary["seconds"] = self.timings[name]
+            self.book.mark_done(name, fp, outputs, summary)
+            self.echo(f"{tag} {summary['line']} ({self.timings[name]:.1f} s)")
+        t0 = time.perf_counter()
+        report = self._report()
+        self.echo(f"[{len(STAGES)}/{len(STAGES)}] report   {self.p('report.html')} "
+                  f"({time.perf_counter() - t0:.1f} s)")
+        return report
+
+    # ------------------------------------------------------------------ encode
+    def _encode_fp(self) -> str:
+        return self.book.fingerprint(self._section("data", "coding", "seed"), [])
+
+    def _encode(self) -> tuple[list, dict]:
+        from .datasets import encode_dataset
+
+        s = self.settings
+        out = {}
+        for split, limit in (("train", s.limit_train), ("test", s.limit_test)):
+            sd = encode_dataset(s.dataset, s.coding, s.steps, split=split, seed=s.data_seed,
+                                limit=limit, **s.coding_params)
+            save_spikes(self.p("data", f"{split}.h5"), sd.spikes, sd.labels, sd.meta)
+            out[split] = sd
+        tr, te = out["train"], out["test"]
+        T, _, C = tr.spikes.shape
+        line = (f"{s.dataset}, coding {tr.meta.get('coding')}: {tr.spikes.shape[1]} train / "
+                f"{te.spikes.shape[1]} test samples, {T} cycles x {C} channels")
+        return ([self.p("data", "train.h5"), self.p("data", "test.h5")],
+                {"line": line, "train_samples": int(tr.spikes.shape[1]),
+                 "test_samples": int(te.spikes.shape[1]), "steps": int(T), "channels": int(C),
+                 "coding": tr.meta.get("coding"), "dataset": s.dataset})
+
+    # ------------------------------------------------------------------ train
+    def _train_fp(self) -> str:
+        return self.book.fingerprint(self._section("seed", "inputs", "layers", "readout", "train",
+                                                   "data"), [self.p("data", "train.h5")])
+
+    def _train(self) -> tuple[list, dict]:
+        from .train.trainer import Trainer
+
+        s = self.settings
+        data = load_spikes(self.p("data", "train.h5"))
+        x, y = data.spikes, data.labels
+        val = None
+        if s.val_fraction > 0:
+            # a seeded split of the training set: the test set never chooses the kept model
+            order = np.random.default_rng(s.data_seed).permutation(x.shape[1])
+            n_val = max(1, int(round(s.val_fraction * x.shape[1])))
+            vi, ti = np.sort(order[:n_val]), np.sort(order[n_val:])
+            val = (x[:, vi], y[vi])
+            x, y = x[:, ti], y[ti]
+        net = build_network(self.cfg)
+        ckpt = self.p("train", f"checkpoint-{self._train_fp()[:12]}.h5")
+        resume = ckpt.exists()
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.echo(f"             resuming training from {ckpt}")
+        trainer = Trainer(net, self.train_cfg, progress=self.progress)
+        res = trainer.fit((x, y), val, log=self.p("train", "log.jsonl"), checkpoint=ckpt,
+                          resume=resume)
+        save_model(res.net, self.p("model.h5"))
+        last = res.history[-1] if res.history else {}
+        kept = next((r for r in res.history if r["epoch"] == res.kept_epoch), last)
+        line = (f"{len(res.history)} epochs, kept epoch {res.kept_epoch}: train acc "
+                f"{kept.get('acc', 0):.4f}"
+                + (f", val acc {kept['val_acc']:.4f}" if kept.get("val_acc") is not None else ""))
+        return ([self.p("model.h5"), self.p("train", "log.jsonl")],
+                {"line": line, "epochs": len(res.history), "kept_epoch": res.kept_epoch,
+                 "train_acc": kept.get("acc"), "val_acc": kept.get("val_acc"),
+                 "epoch_seconds": [r["time"] for r in res.history]})
+
+    # ------------------------------------------------------------------ evaluate
+    def _evaluate_fp(self) -> str:
+        return self.book.fingerprint({"engine": self.settings.engine},
+                                     [self.p("model.h5"), self.p("data", "test.h5")])
+
+    def _evaluate(self) -> tuple[list, dict]:
+        net = load_model(self.p("model.h5"))
+        data = load_spikes(self.p("data", "test.h5"))
+        res = simulate(net, data.spikes, engine=self.settings.engine).to_numpy()
+        save_spikes(self.p("result_test.h5"), data.spikes, data.labels,
+                    dict(data.meta, model="model.h5"), result=res)
+        C = net.readout.classes
+        conf = np.zeros((C, C), np.int64)
+        np.add.at(conf, (data.labels, res.pred), 1)
+        acc = res.accuracy(data.labels)
+        line = f"test accuracy {acc:.4f} ({int((res.pred == data.labels).sum())}/{len(data.labels)})"
+        return ([self.p("result_test.h5")],
+                {"line": line, "accuracy": acc, "confusion": conf.tolist(),
+                 "samples": int(len(data.labels))})
+
+    # ------------------------------------------------------------------ plots
+    def _plots_fp(self) -> str:
+        return self.book.fingerprint({"raster_samples": self.settings.raster_samples},
+                                     [self.p("model.h5"), self.p("result_test.h5"),
+                                      self.p("train", "log.jsonl")])
+
+    def _plots(self) -> tuple[list, dict]:
+        from . import plot
+
+        net = load_model(self.p("model.h5"))
+        data, res = load_result(self.p("result_test.h5"), net)
+        outs = []
+        for i in range(min(self.settings.raster_samples, data.spikes.shape[1])):
+            path = self.p("plots", f"raster_{i}.png")
+            label = int(data.labels[i]) if data.labels is not None else None
+            plot.raster(res, i, path, model=net, inputs=data.spikes,
+                        title=f"test sample {i}: label {label}, predicted {int(res.pred[i])}")
+            outs.append(path)
+        plot.rate_histogram(res, self.p("plots", "rates.png"), model=net, inputs=data.spikes)
+        plot.training_curves(self.p("train", "log.jsonl"), self.p("plots", "curves.png"))
+        outs += [self.p("plots", "rates.png"), self.p("plots", "curves.png")]
+        return outs, {"line": f"{len(outs)} figures in {self.p('plots')}",
+                      "files": [str(Path(o).relative_to(self.out)) for o in outs]}
+
+    # ------------------------------------------------------------------ rtl
+    def _verify_spikes(self) -> np.ndarray:
+        x = load_spikes(self.p("data", "test.h5")).spikes
+        n = self.settings.verify_samples
+        return x if not n else x[:, :n]
+
+    def _rtl_fp(self) -> str:
+        s = self.settings
+        return self.book.fingerprint({"top": s.top, "lut6": s.lut6, "n": s.verify_samples},
+                                     [self.p("model.h5"), self.p("data", "test.h5")])
+
+    def _rtl(self) -> tuple[list, dict]:
+        from .rtl.writer import write_verilog
+
+        s = self.settings
+        net = load_model(self.p("model.h5"))
+        files = write_verilog(net, self.p("rtl"), top=s.top, lut6=s.lut6,
+                              stimulus=self._verify_spikes(), force=True, model="model.h5")
+        plan = files.plan
+        line = (f"{plan.luts} LUTs, {plan.flip_flops} flip-flops, {plan.lut_levels()} LUT levels "
+                f"-> {self.p('rtl', s.top + '.v')}")
+        return ([self.p("rtl", f"{s.top}.v")],
+                {"line": line, "luts": plan.luts, "flip_flops": plan.flip_flops,
+                 "lut_levels": plan.lut_levels(), "luts_by_size": plan.luts_by_size(),
+                 "top": s.top})
+
+    # ------------------------------------------------------------------ cosim
+    def _cosim_fp(self) -> str:
+        return self.book.fingerprint({"simulator": self.settings.simulator},
+                                     [self.p("rtl", f"{self.settings.top}.v"),
+                                      self.p("rtl", "stimulus.mem")])
+
+    def _cosim(self) -> tuple[list, dict]:
+        from .rtl.cosim import verify_directory
+        from .rtl.writer import write_verilog
+
+        s = self.settings
+        net = load_model(self.p("model.h5"))
+        # rewriting the directory restores the expected outputs from the reference engine
+        files = write_verilog(net, self.p("rtl"), top=s.top, lut6=s.lut6,
+                              stimulus=self._verify_spikes(), force=True, model="model.h5")
+        rep = verify_directory(files, s.simulator, build_dir=self.p("rtl", "build"))
+        if not rep.ok:
+            raise SpikelutError(f"co-simulation FAILED: {rep.describe()}")
+        line = (f"{s.simulator}: 0 mismatches in {rep.bits_compared} output bits and "
+                f"{rep.samples} predictions ({rep.samples} test samples x {rep.steps} cycles)")
+        return [], {"line": line, **rep.to_dict()}
+
+    # ------------------------------------------------------------------ synth
+    def _synth_fp(self) -> str:
+        return self.book.fingerprint({"synth": self.settings.synth, "lut6": self.settings.lut6},
+                                     [self.p("model.h5")])
+
+    def _synth(self) -> tuple[list, dict]:
+        from .rtl.synth import synthesize
+
+        s = self.settings
+        if not s.synth:
+            return [], {"line": "skipped ([rtl] synth = false)", "skipped": "disabled in config"}
+        net = load_model(self.p("model.h5"))
+        try:
+            rep = synthesize(net, top=s.top, lut6=s.lut6, work_dir=self.p("synth"))
+        except ToolError as e:
+            return [], {"line": f"skipped: {e}", "skipped": str(e)}
+        line = (f"yosys synth_xilinx: {rep.luts} LUTs ({', '.join(f'{k} {v}' for k, v in rep.luts_by_size.items())}), "
+                f"{rep.flip_flops} flip-flops, depth {rep.lut_levels} LUT levels")
+        return [], {"line": line, **rep.to_dict()}
+
+    # ------------------------------------------------------------------ report
+    def _report(self) -> dict:
+        from .report import write_report
+
+        stages = {name: self.book.summary(name) for name in STAGES[:-1]}
+        net = load_model(self.p("model.h5"))
+        report = {
+            "spikelut": __version__, "config": self.config_path, "outdir": str(self.out),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "dataset": stages["encode"].get("dataset"), "coding": stages["encode"].get("coding"),
+            "accuracy": stages["evaluate"].get("accuracy"),
+            "confusion": stages["evaluate"].get("confusion"),
+            "test_samples": stages["evaluate"].get("samples"),
+            "luts": net.n_nodes, "flip_flops": net.flip_flops(),
+            "cycles": stages["encode"].get("steps"),
+            "network": net.summary(), "train_config": self.train_cfg.to_dict(),
+            "stages": stages, "timings": {n: stages[n].get("seconds") for n in stages},
+            "cosim": {k: stages["cosim"].get(k) for k in
+                      ("ok", "simulator", "samples", "bits_compared", "bit_mismatches",
+                       "pred_mismatches")},
+            "synth": stages["synth"],
+        }
+        write_report(report, self.out, self.cfg)
+        return report
+
+
+def run_pipeline(config: str | os.PathLike | dict | None, outdir: str | os.PathLike,
+                 force: bool = False, progress: bool | None = None,
+                 echo: Callable[[str], None] | None = None) -> dict:
+    """Run the main job; return the report (also written to ``outdir/report.json``)."""
+    return Pipeline(config, outdir, force, progress, echo).run()

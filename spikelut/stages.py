@@ -1,0 +1,92 @@
+"""Stage bookkeeping for multi-step jobs: skip what is up to date, redo what changed.
+
+A stage is up to date when its fingerprint (a hash of its settings and of the contents of its
+input files) equals the one recorded after its last successful run and all its outputs still
+exist. The record lives in ``OUTDIR/state.json``, rewritten atomically after every stage, so a run
+that is interrupted resumes at the first stage that did not finish.
+
+Example:
+    >>> import tempfile
+    >>> book = StageBook(tempfile.mkdtemp())
+    >>> fp = book.fingerprint({"lr": 0.01}, [])
+    >>> book.is_done("train", fp)
+    False
+    >>> book.mark_done("train", fp, outputs=[], summary={"acc": 1.0})
+    >>> book.is_done("train", fp), book.summary("train")
+    (True, {'acc': 1.0})
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from .fileutil import write_text_atomic
+
+STATE_FILE = "state.json"
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, or of every file below a directory (names and contents)."""
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+    for q in files:
+        h.update(str(q.relative_to(p) if p.is_dir() else q.name).encode())
+        with open(q, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+class StageBook:
+    """The record of which stages of a job in ``outdir`` finished, with what inputs."""
+
+    def __init__(self, outdir: str | os.PathLike) -> None:
+        self.outdir = Path(outdir)
+        self.path = self.outdir / STATE_FILE
+        self.state: dict[str, Any] = {"stages": {}}
+        if self.path.exists():
+            try:
+                self.state = json.loads(self.path.read_text())
+                self.state.setdefault("stages", {})
+            except (OSError, ValueError):
+                # an unreadable record only costs a rerun of every stage
+                self.state = {"stages": {}}
+
+    @staticmethod
+    def fingerprint(settings: Any, inputs: Iterable[str | os.PathLike]) -> str:
+        from . import __version__
+
+        h = hashlib.sha256()
+        h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+        h.update(__version__.encode())
+        for p in inputs:
+            h.update(file_digest(p).encode())
+        return h.hexdigest()
+
+    def is_done(self, name: str, fingerprint: str) -> bool:
+        rec = self.state["stages"].get(name)
+        return bool(rec and rec.get("fingerprint") == fingerprint
+                    and all((self.outdir / o).exists() for o in rec.get("outputs", [])))
+
+    def mark_done(self, name: str, fingerprint: str, outputs: Iterable[str | os.PathLike],
+                  summary: dict) -> None:
+        outs = [str(Path(o).relative_to(self.outdir)) if Path(o).is_absolute() else str(o)
+                for o in outputs]
+        self.state["stages"][name] = {"fingerprint": fingerprint, "outputs": outs, "summary": summary}
+        self.save()
+
+    def forget(self, name: str) -> None:
+        self.state["stages"].pop(name, None)
+        self.save()
+
+    def summary(self, name: str) -> dict:
+        return dict(self.state["stages"].get(name, {}).get("summary", {}))
+
+    def save(self) -> None:
+        self.outdir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self.path, json.dumps(self.state, indent=1, sort_keys=True))

@@ -1,0 +1,415 @@
+"""The reference forward and backward passes of training (DESIGN.md section 3), array code only.
+
+Forward (:func:`forward`) computes exactly the spikes of the deployed circuit (bit-equal with
+:func:`spikelut.engine.reference.simulate`) and keeps only what the backward pass needs, as small
+integers: every signal's spike history (uint8) and every node's LUT address per cycle (uint8,
+k <= 6). Backward (:func:`backward`) runs BPTT over that record:
+
+```
+u        = theta[addr]                                   value of the multilinear extension
+g_u      = g_a * surrogate.grad(u)                       g_a: spike gradient through the gate
+g_theta[addr]  += g_u
+g_tap_p        += g_u * (f(theta)[addr | 1<<p] - f(theta)[addr & ~(1<<p)])
+```
+
+and ``g_tap_p`` is carried to the tapped signal at cycle ``t - delay`` (inputs too, on request),
+so gradient flows through every delayed, recurrent and self-referencing tap. ``f`` is ``tanh``
+(default, bounded: one large logit cannot dominate a tap's gradient) or the identity.
+
+The refractory gate ``s = a * prod_r (1 - s[t-r])`` passes gradient in one of three ways:
+
+* ``"block"`` (default): ``g_a = g_s * (1 - recent)``; a suppressed spike gets no gradient and
+  nothing flows into the history through the gate;
+* ``"pass"``: straight through, ``g_a = g_s``, as if there were no gate;
+* ``"full"``: the product rule, including ``-g_s * a * prod_{r' != r}(1 - s[t-r'])`` into
+  ``s[t-r]`` (exact for the relaxed model).
+
+``tbptt = K > 0`` cuts the gradient at cycles that are multiples of ``K`` (like detaching the
+state every ``K`` steps): a tap or gate read across such a boundary carries no gradient.
+
+The same :func:`backward` also runs on the *relaxed* model of :func:`relaxed_forward`, where
+signals are reals in [0, 1], ``u`` is the multilinear extension of theta at the real tap values
+and ``a = surrogate.fn(u)``. With ``tap_grad="identity"`` and ``refractory_grad="full"`` its
+result is the exact gradient of that smooth model (checked against finite differences in the
+tests), and at binary tap values its local derivatives equal the hard ones, so the hard backward
+is the relaxed model's gradient taken along the circuit's own trajectory.
+
+Arrays in the public signatures use the engine's layout ``[T, B, n]``; internally time-major,
+signal-major, batch-last ``[T, signal, B]`` keeps every gather contiguous along the batch.
+
+:func:`forward` and :func:`backward` are written against the array module of their inputs
+(numpy, or cupy with ``cupyx.scipy.sparse`` for the tap scatter); the CPU path is the tested one.
+:func:`relaxed_forward` and the relaxed branch of :func:`backward` are numpy only (tests).
+
+Example:
+    >>> import numpy as np
+    >>> from spikelut.wiring import random_network
+    >>> from spikelut.train.bptt import compile_plan, forward, backward
+    >>> from spikelut.train.surrogates import get_surrogate
+    >>> net = random_network(0, n_in=4, sizes=[8, 2], k=3, classes=2)
+    >>> plan = compile_plan(net)
+    >>> thetas = [np.where(l.table > 0, 0.1, -0.1).astype(np.float32) for l in net.layers]
+    >>> x = (np.random.default_rng(0).random((5, 3, 4)) < 0.5).astype(np.uint8)
+    >>> fwd = forward(plan, [l.table for l in net.layers], x)
+    >>> g_out = [None, np.ones((5, 3, 2), np.float32)]
+    >>> grads, _ = backward(plan, thetas, fwd, g_out, get_surrogate("fast_sigmoid"))
+    >>> [g.shape for g in grads]
+    [(8, 8), (2, 8)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..backend import array_module
+from ..errors import ConfigError, ShapeError
+from ..network import INPUT, Network
+from .surrogates import Surrogate
+
+REFRACTORY_GRAD = ("block", "pass", "full")
+TAP_GRAD = ("tanh", "identity")
+
+
+# ---------------------------------------------------------------------------- plan
+@dataclass
+class LayerPlan:
+    """Flat indices of one layer: where its taps read and where their gradients go."""
+
+    n: int
+    k: int
+    refractory: int
+    offset: int                   # first signal index of this layer
+    delay: np.ndarray             # int64 [n, k]
+    base: np.ndarray              # int64 [n, k]: flat row of a tap = t_row * n_signals + base
+    node_off: np.ndarray          # int64 [n, 1]: j * 2**k, the row of node j in a flat table
+    targets: np.ndarray           # int64 [m]: signals (within a D+1 row window) the taps feed
+    scatter: sp.csr_matrix        # [m, n*k]: g_tap (flattened [n, k]) -> those targets
+    targets_in: np.ndarray        # the same including input channels
+    scatter_in: sp.csr_matrix
+
+
+@dataclass
+class NetPlan:
+    """A network compiled for training: flat signal numbering, input channels first."""
+
+    n_in: int
+    n_signals: int
+    D: int                        # history rows before cycle 0 (largest delay or refractory)
+    offsets: list[int]
+    layers: list[LayerPlan]
+    sizes: list[int]
+    _device: dict = field(default_factory=dict, repr=False)
+
+    def on(self, xp) -> list[dict]:
+        """Per layer, the index arrays and scatter matrices on ``xp``'s device (cached)."""
+        if xp is np:
+            return [vars(lp) for lp in self.layers]
+        if xp.__name__ not in self._device:
+            import cupyx.scipy.sparse as csp
+
+            self._device[xp.__name__] = [
+                {**vars(lp), **{k: xp.asarray(getattr(lp, k))
+                                for k in ("delay", "base", "node_off", "targets", "targets_in")},
+                 "scatter": csp.csr_matrix(lp.scatter), "scatter_in": csp.csr_matrix(lp.scatter_in)}
+                for lp in self.layers]
+        return self._device[xp.__name__]
+
+
+def compile_plan(net: Network) -> NetPlan:
+    """Flatten ``net``'s taps into gather and scatter indices (done once per network)."""
+    sizes = net.sizes
+    offsets = list(np.cumsum([net.n_in] + sizes[:-1]).astype(int))
+    N = net.n_in + sum(sizes)
+    D = max([net.max_delay()] + [layer.refractory for layer in net.layers])
+    layers = []
+    for i, layer in enumerate(net.layers):
+        n, k = layer.n, layer.k
+        src = layer.source.astype(np.int64)
+        sig_off = np.where(src == INPUT, 0, np.asarray(offsets + [0], np.int64)[np.maximum(src, 0)])
+        gidx = sig_off + layer.index.astype(np.int64)
+        dly = layer.delay.astype(np.int64)
+        base = gidx - dly * N
+        # gradient window: rows row-D .. row, flattened; a tap lands at (D - d) * N + gidx
+        win = ((D - dly) * N + gidx).ravel()
+        cols = np.arange(n * k)
+
+        def scatter(keep: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
+            tg, inv = np.unique(win[keep], return_inverse=True)
+            m = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (inv.ravel(), cols[keep])),
+                              shape=(len(tg), n * k))
+            return tg.astype(np.int64), m
+
+        t_nodes, s_nodes = scatter((src != INPUT).ravel())
+        t_all, s_all = scatter(np.ones(n * k, bool))
+        layers.append(LayerPlan(n, k, layer.refractory, offsets[i], dly, base,
+                                (np.arange(n, dtype=np.int64) << k)[:, None],
+                                t_nodes, s_nodes, t_all, s_all))
+    return NetPlan(net.n_in, N, D, offsets, layers, sizes)
+
+
+# ---------------------------------------------------------------------------- forward
+@dataclass
+class Forward:
+    """What a forward pass keeps for the backward pass.
+
+    ``hist``: every signal's values ``[D + T, n_signals, B]`` (uint8 spikes; float64 in the relaxed
+    model), row ``D + t`` = cycle ``t``. ``addr[i]``: layer ``i``'s LUT addresses ``[T, n, B]``
+    (uint8; hard model only). The relaxed model also keeps tap values ``x[i] [T, n, k, B]``,
+    extension values ``u[i]`` and pre-gate outputs ``a[i]`` ``[T, n, B]``.
+    """
+
+    plan: NetPlan
+    hist: np.ndarray
+    T: int
+    B: int
+    addr: list[np.ndarray] = field(default_factory=list)
+    soft: bool = False
+    x: list[np.ndarray] = field(default_factory=list)
+    u: list[np.ndarray] = field(default_factory=list)
+    a: list[np.ndarray] = field(default_factory=list)
+
+    def spikes(self, i: int) -> np.ndarray:
+        """Layer ``i``'s spikes ``[T, B, n]`` (a view)."""
+        lp = self.plan.layers[i]
+        return self.hist[self.plan.D:, lp.offset:lp.offset + lp.n].transpose(0, 2, 1)
+
+
+def _check_tables(plan: NetPlan, arrays: Sequence[np.ndarray], what: str) -> None:
+    if len(arrays) != len(plan.layers):
+        raise ShapeError(f"{what}: got {len(arrays)} arrays for {len(plan.layers)} layers")
+    for i, (a, lp) in enumerate(zip(arrays, plan.layers)):
+        if a.shape != (lp.n, 1 << lp.k):
+            raise ShapeError(f"{what}[{i}] has shape {a.shape}, expected {(lp.n, 1 << lp.k)}")
+
+
+def _input_history(plan: NetPlan, x, dtype):
+    T, B, _ = x.shape
+    hist = array_module(x).zeros((plan.D + T, plan.n_signals, B), dtype)
+    hist[plan.D:, :plan.n_in] = x.transpose(0, 2, 1)
+    return hist
+
+
+def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bool = True) -> Forward:
+    """Hard forward pass: the circuit's spikes for input spikes ``x [T, B, n_in]``.
+
+    ``tables[i]`` is layer ``i``'s truth table ``[n, 2**k]`` (0/1; ``theta > 0`` in training).
+    With ``save=False`` the addresses are not kept (evaluation only). Runs on the device of ``x``
+    (numpy or cupy).
+    """
+    xp = array_module(x)
+    x = xp.asarray(x)
+    if x.ndim != 3 or x.shape[2] != plan.n_in:
+        raise ShapeError(f"input spikes must be [T, B, {plan.n_in}], got shape {x.shape}")
+    _check_tables(plan, tables, "tables")
+    T, B, _ = x.shape
+    D, N = plan.D, plan.n_signals
+    hist = _input_history(plan, x.astype(xp.uint8, copy=False), xp.uint8)
+    flat = hist.reshape(-1, B)
+    tabs = [xp.ascontiguousarray(xp.asarray(t), dtype=xp.uint8).ravel() for t in tables]
+    addrs = [xp.empty((T, lp.n, B), xp.uint8) for lp in plan.layers] if save else []
+    dev = plan.on(xp)
+    for t in range(T):
+        row = D + t
+        r0 = row * N
+        for i, lp in enumerate(plan.layers):
+            base = dev[i]["base"]
+            addr = flat[r0 + base[:, 0]]
+            for p in range(1, lp.k):
+                addr = addr | (flat[r0 + base[:, p]] << p)
+            s = tabs[i][dev[i]["node_off"] + addr]
+            if lp.refractory:
+                recent = hist[row - lp.refractory:row, lp.offset:lp.offset + lp.n].max(axis=0)
+                s &= 1 - recent
+            hist[row, lp.offset:lp.offset + lp.n] = s
+            if save:
+                addrs[i][t] = addr
+    return Forward(plan, hist, T, B, addrs)
+
+
+def _ml_weights(xv: np.ndarray) -> np.ndarray:
+    """Multilinear weights ``w[n, a, B] = prod_p (x_p if bit p of a else 1 - x_p)``."""
+    n, k, B = xv.shape
+    w = np.ones((n, 1, B), xv.dtype)
+    for p in range(k):  # entries with bit p set come after those without: w = [w*(1-x), w*x]
+        xp_ = xv[:, p:p + 1, :]
+        w = np.concatenate([w * (1.0 - xp_), w * xp_], axis=1)
+    return w
+
+
+def relaxed_forward(plan: NetPlan, thetas: Sequence[np.ndarray], x: np.ndarray,
+                    surrogate: Surrogate) -> Forward:
+    """The smooth model whose exact gradient :func:`backward` computes (float64; tests only).
+
+    Signals are reals; ``u`` = multilinear extension of ``theta`` at the tap values,
+    ``a = surrogate.fn(u)``, ``s = a * prod_r (1 - s[t-r])``.
+    """
+    x = np.asarray(x, np.float64)
+    if x.ndim != 3 or x.shape[2] != plan.n_in:
+        raise ShapeError(f"input must be [T, B, {plan.n_in}], got shape {x.shape}")
+    _check_tables(plan, thetas, "thetas")
+    T, B, _ = x.shape
+    D, N = plan.D, plan.n_signals
+    hist = _input_history(plan, x, np.float64)
+    flat = hist.reshape(-1, B)
+    fwd = Forward(plan, hist, T, B, soft=True)
+    for lp in plan.layers:
+        fwd.x.append(np.empty((T, lp.n, lp.k, B)))
+        fwd.u.append(np.empty((T, lp.n, B)))
+        fwd.a.append(np.empty((T, lp.n, B)))
+    for t in range(T):
+        row = D + t
+        for i, lp in enumerate(plan.layers):
+            xv = flat[row * N + lp.base]  # [n, k, B]
+            u = np.einsum("na,nab->nb", np.asarray(thetas[i], np.float64), _ml_weights(xv))
+            a = surrogate.fn(u)
+            s = a
+            if lp.refractory:
+                s = a * np.prod(1.0 - hist[row - lp.refractory:row, lp.offset:lp.offset + lp.n], axis=0)
+            hist[row, lp.offset:lp.offset + lp.n] = s
+            fwd.x[i][t], fwd.u[i][t], fwd.a[i][t] = xv, u, a
+    return fwd
+
+
+# ---------------------------------------------------------------------------- backward
+def tap_differences(theta: np.ndarray, tap_grad: str = "tanh") -> np.ndarray:
+    """``Dt[p, j * 2**k + a] = f(theta)[j, a | 1<<p] - f(theta)[j, a & ~(1<<p)]`` (float32/64)."""
+    if tap_grad not in TAP_GRAD:
+        raise ConfigError(f"unknown tap_grad {tap_grad!r}; choose one of {', '.join(TAP_GRAD)}")
+    xp = array_module(theta)
+    f = xp.tanh(theta) if tap_grad == "tanh" else theta
+    n, size = f.shape
+    k = size.bit_length() - 1
+    a = np.arange(size)
+    out = xp.empty((k, n * size), f.dtype)
+    for p in range(k):
+        out[p] = (f[:, a | (1 << p)] - f[:, a & ~(1 << p)]).ravel()
+    return out
+
+
+def _soft_local(theta_f: np.ndarray, xv: np.ndarray) -> np.ndarray:
+    """``du/dx_p [n, k, B]`` of the multilinear extension of ``theta_f`` at real tap values."""
+    n, k, B = xv.shape
+    out = np.empty((n, k, B))
+    for p in range(k):
+        others = np.delete(xv, p, axis=1)
+        w = _ml_weights(others)  # [n, 2**(k-1), B] over the other taps' bits
+        a = np.arange(1 << (k - 1))
+        lo = (a & ((1 << p) - 1)) | ((a >> p) << (p + 1))  # insert a 0 bit at position p
+        diff = theta_f[:, lo | (1 << p)] - theta_f[:, lo]
+        out[:, p] = np.einsum("na,nab->nb", diff, w)
+    return out
+
+
+def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
+             g_spikes: Sequence[np.ndarray | None], surrogate: Surrogate,
+             refractory_grad: str = "block", tap_grad: str = "tanh", tbptt: int = 0,
+             input_grad: bool = False) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """BPTT: gradients of the loss w.r.t. every layer's logits (and optionally the input).
+
+    Args:
+        plan: from :func:`compile_plan`.
+        thetas: logits per layer ``[n, 2**k]`` (float32 for training).
+        fwd: from :func:`forward` (hard) or :func:`relaxed_forward` (soft).
+        g_spikes: per layer, ``dL/ds [T, B, n]`` or ``None`` (the loss's and regularizer's terms).
+        surrogate: the step's surrogate derivative.
+        refractory_grad: ``"block"``, ``"pass"`` or ``"full"`` (see the module docstring).
+        tap_grad: ``"tanh"`` or ``"identity"``: ``f`` in the tap gradient.
+        tbptt: cut the gradient at multiples of this many cycles (0 = full BPTT).
+        input_grad: also return ``dL/dx [T, B, n_in]``.
+
+    Returns:
+        ``(grads, g_input)``: ``grads[i]`` like ``thetas[i]``; ``g_input`` or ``None``.
+    """
+    if refractory_grad not in REFRACTORY_GRAD:
+        raise ConfigError(f"unknown refractory_grad {refractory_grad!r}; choose one of "
+                          f"{', '.join(REFRACTORY_GRAD)}")
+    if not isinstance(tbptt, (int, np.integer)) or tbptt < 0:
+        raise ConfigError(f"tbptt must be an integer >= 0, got {tbptt!r}")
+    _check_tables(plan, thetas, "thetas")
+    if len(g_spikes) != len(plan.layers):
+        raise ShapeError(f"g_spikes: got {len(g_spikes)} entries for {len(plan.layers)} layers")
+    T, B, D, N = fwd.T, fwd.B, plan.D, plan.n_signals
+    xp = array_module(fwd.hist)
+    dt = np.float64 if fwd.soft else np.float32
+    thetas = [xp.asarray(th, dtype=dt) for th in thetas]
+    dev = plan.on(xp)
+    G = xp.zeros((D + T, N, B), dt)
+    for lp, g in zip(plan.layers, g_spikes):
+        if g is not None:
+            if g.shape != (T, B, lp.n):
+                raise ShapeError(f"g_spikes entry has shape {g.shape}, expected {(T, B, lp.n)}")
+            G[D:, lp.offset:lp.offset + lp.n] += g.transpose(0, 2, 1)
+    Gf = G.reshape(-1, B)
+    hist = fwd.hist
+    diffs = [tap_differences(th, tap_grad) for th in thetas] if not fwd.soft else []
+    f_thetas = [np.tanh(th) if tap_grad == "tanh" else th for th in thetas] if fwd.soft else []
+    flat_th = [th.ravel() for th in thetas]
+    g_u_all = [xp.zeros((T, lp.n, B), dt) for lp in plan.layers] if not fwd.soft else []
+    grads = [xp.zeros_like(th) for th in thetas]
+
+    for t in range(T - 1, -1, -1):
+        row = D + t
+        phase = t % tbptt if tbptt else None
+        for i in range(len(plan.layers) - 1, -1, -1):
+            lp, dv = plan.layers[i], dev[i]
+            sl = slice(lp.offset, lp.offset + lp.n)
+            g_a = G[row, sl]
+            R = lp.refractory
+            if R and refractory_grad != "pass":
+                past = hist[row - R:row, sl]
+                if fwd.soft:
+                    keep = np.prod(1.0 - past, axis=0)
+                else:
+                    keep = (1 - past.max(axis=0)).astype(dt)
+                g_s = g_a
+                g_a = g_s * keep
+                if refractory_grad == "full":
+                    if fwd.soft:
+                        a = fwd.a[i][t]
+                    else:
+                        a = (flat_th[i][dv["node_off"] + fwd.addr[i][t]] > 0).astype(dt)
+                    one_minus = 1.0 - past.astype(dt)
+                    for r in range(1, R + 1):
+                        if phase is not None and phase < r:
+                            continue  # the read of s[t - r] crosses a tbptt boundary
+                        excl = one_minus[[q for q in range(R) if q != R - r]].prod(axis=0)
+                        G[row - r, sl] -= g_s * a * excl
+            if fwd.soft:
+                u = fwd.u[i][t]
+                g_u = g_a * surrogate.grad(u)
+                grads[i] += np.einsum("nab,nb->na", _ml_weights(fwd.x[i][t]), g_u)
+                g_tap = _soft_local(f_thetas[i], fwd.x[i][t]) * g_u[:, None, :]
+            else:
+                idx = dv["node_off"] + fwd.addr[i][t]
+                g_u = g_a * surrogate.grad(flat_th[i][idx])
+                g_u_all[i][t] = g_u
+                g_tap = xp.empty((lp.n, lp.k, B), dt)
+                for p in range(lp.k):
+                    xp.multiply(diffs[i][p][idx], g_u, out=g_tap[:, p])
+            if phase is not None and phase < D:
+                g_tap *= (dv["delay"] <= phase)[:, :, None]
+            targets, scat = ((dv["targets_in"], dv["scatter_in"]) if input_grad
+                             else (dv["targets"], dv["scatter"]))
+            if len(targets):
+                Gf[(row - D) * N + targets] += scat @ g_tap.reshape(lp.n * lp.k, B)
+
+    if not fwd.soft:
+        for i, lp in enumerate(plan.layers):
+            size = lp.n << lp.k
+            acc = xp.zeros(size)
+            step = max(1, 2_000_000 // max(1, lp.n * B))  # bound the int64 index memory
+            for t0 in range(0, T, step):
+                idx = (dev[i]["node_off"][None] + fwd.addr[i][t0:t0 + step]).ravel()
+                acc += xp.bincount(idx, weights=g_u_all[i][t0:t0 + step].ravel(), minlength=size)
+            grads[i] = acc.reshape(lp.n, 1 << lp.k).astype(dt)
+    g_in = G[D:, :plan.n_in].transpose(0, 2, 1).copy() if input_grad else None
+    return grads, g_in
+
+
+def tables_of(thetas: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The deployed tables ``theta > 0`` (uint8), on the device of ``thetas``."""
+    return [(th > 0).astype(np.uint8) for th in thetas]

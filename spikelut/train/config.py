@@ -1,0 +1,166 @@
+"""The ``[train]`` table of a config: parsed and fully validated before any training starts.
+
+Every key, its type, range and default is listed in :data:`FIELDS`; unknown keys and bad values
+raise :class:`~spikelut.errors.ConfigError` naming the key and what is allowed.
+
+Example:
+    >>> cfg = TrainConfig.from_dict({"epochs": 3, "lr": 0.02, "loss": "ce"})
+    >>> cfg.epochs, cfg.lr, cfg.surrogate, cfg.batch_size
+    (3, 0.02, 'fast_sigmoid', 50)
+    >>> TrainConfig.from_dict({"lr": -1})
+    Traceback (most recent call last):
+    ...
+    spikelut.errors.ConfigError: [train]: lr must be > 0, got -1
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..errors import ConfigError
+from .bptt import REFRACTORY_GRAD, TAP_GRAD
+from .losses import ALIASES as LOSS_ALIASES
+from .losses import LOSSES
+from .optim import OPTIMIZERS, SCHEDULES
+from .surrogates import get_surrogate
+
+INITS = ("normal", "table", "logits")
+KEEP = ("best", "last")
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters (the ``[train]`` table). See ``docs/README_train.md``."""
+
+    epochs: int = 10
+    batch_size: int = 50
+    optimizer: str = "adam"
+    lr: float = 0.01
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "cosine"
+    min_lr: float = 0.0
+    step_size: int = 10
+    gamma: float = 0.1
+    loss: str = "ce"
+    logit_scale: float | None = None
+    ttfs_scale: float | None = None
+    target_rates: tuple[float, float] = (0.5, 0.05)
+    surrogate: str = "fast_sigmoid"
+    width: float | None = None
+    clip: float = 1.0
+    init: str = "normal"
+    init_std: float = 0.1
+    tap_grad: str = "tanh"
+    refractory_grad: str = "block"
+    tbptt: int = 0
+    rate_reg: float = 0.0
+    rate_target: float = 0.0
+    seed: int = 0
+    keep: str = "best"
+    eval_batch_size: int = 1000
+
+    # ------------------------------------------------------------------ parsing
+    @classmethod
+    def from_dict(cls, d: dict | None, seed: int | None = None, where: str = "[train]") -> "TrainConfig":
+        """Validate a ``[train]`` table; ``seed`` is the default seed (the config's top level)."""
+        d = {} if d is None else d
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where}: expected a table, got {type(d).__name__}")
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - allowed)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        values = dict(d)
+        if "seed" not in values and seed is not None:
+            values["seed"] = seed
+        cfg = cls()
+        for key, value in values.items():
+            setattr(cfg, key, value)
+        cfg.validate(where)
+        return cfg
+
+    def validate(self, where: str = "[train]") -> None:
+        """Check every field; normalise aliases (``fast-sigmoid`` → ``fast_sigmoid``)."""
+        def bad(key: str, what: str) -> ConfigError:
+            return ConfigError(f"{where}: {key} must be {what}, got {getattr(self, key)!r}")
+
+        def integer(key: str, lo: int) -> None:
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise bad(key, f"an integer >= {lo}")
+
+        def number(key: str, lo: float, strict: bool, optional: bool = False, hi: float | None = None) -> None:
+            v = getattr(self, key)
+            if v is None and optional:
+                return
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise bad(key, "a number")
+            if (strict and v <= lo) or (not strict and v < lo):
+                raise bad(key, f"{'>' if strict else '>='} {lo:g}")
+            if hi is not None and v > hi:
+                raise bad(key, f"<= {hi:g}")
+            setattr(self, key, float(v))
+
+        def choice(key: str, options, aliases: dict | None = None) -> None:
+            v = getattr(self, key)
+            if isinstance(v, str) and aliases and v in aliases:
+                v = aliases[v]
+                setattr(self, key, v)
+            if v not in options:
+                raise ConfigError(f"{where}: unknown {key} {v!r}; choose one of "
+                                  f"{', '.join(sorted(options))}")
+
+        integer("epochs", 1)
+        integer("batch_size", 1)
+        integer("step_size", 1)
+        integer("tbptt", 0)
+        integer("seed", 0)
+        integer("eval_batch_size", 1)
+        number("lr", 0.0, strict=True)
+        number("momentum", 0.0, strict=False, hi=1.0)
+        number("min_lr", 0.0, strict=False)
+        number("gamma", 0.0, strict=True)
+        number("logit_scale", 0.0, strict=True, optional=True)
+        number("ttfs_scale", 0.0, strict=True, optional=True)
+        number("width", 0.0, strict=True, optional=True)
+        number("clip", 0.0, strict=False)
+        number("init_std", 0.0, strict=True)
+        number("rate_reg", 0.0, strict=False)
+        number("rate_target", 0.0, strict=False, hi=1.0)
+        choice("optimizer", OPTIMIZERS)
+        choice("schedule", SCHEDULES)
+        choice("loss", LOSSES, LOSS_ALIASES)
+        choice("init", INITS)
+        choice("keep", KEEP)
+        choice("tap_grad", TAP_GRAD)
+        choice("refractory_grad", REFRACTORY_GRAD)
+        if not isinstance(self.surrogate, str):
+            raise bad("surrogate", "a name")
+        try:
+            self.surrogate = get_surrogate(self.surrogate, self.width).name
+        except ConfigError as e:
+            raise ConfigError(f"{where}: {e}") from None
+        for key in ("betas", "target_rates"):
+            v = getattr(self, key)
+            if (not isinstance(v, (list, tuple)) or len(v) != 2
+                    or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in v)):
+                raise bad(key, "a list of two numbers")
+            setattr(self, key, (float(v[0]), float(v[1])))
+        if not all(0.0 <= b < 1.0 for b in self.betas):
+            raise bad("betas", "two numbers in [0, 1)")
+        if not all(0.0 <= r <= 1.0 for r in self.target_rates):
+            raise bad("target_rates", "two rates in [0, 1]")
+        if self.min_lr > self.lr:
+            raise ConfigError(f"{where}: min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict (tuples as lists) that :meth:`from_dict` reads back."""
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)

@@ -1,0 +1,167 @@
+"""CUDA forward and backward passes of training (CuPy), drop-in for :mod:`.bptt` on the GPU.
+
+:func:`forward` and :func:`backward` have the signatures and results of
+:func:`spikelut.train.bptt.forward` / :func:`spikelut.train.bptt.backward` with CuPy arrays:
+identical spike history and LUT addresses, gradients within float32 rounding (the kernels sum
+with atomics, in no fixed order). The kernels are ``kernels/train_bptt.cu`` (installed as
+``spikelut.kernels``): one launch per (cycle, layer), one thread per (node, sample); the backward
+kernel scatters tap gradients into the gradient history at ``t - delay`` and the logit gradients
+into a float64 accumulator with ``atomicAdd``. The surrogate derivative and the tap differences
+are computed by CuPy once per table entry (``u = theta[addr]`` takes only the table's values), so
+any registered surrogate works.
+
+The launch loop and argument marshalling are plain Python over any array module: the tests run
+them with numpy arrays against the same ``.cu`` source compiled as C++ (one thread per block,
+``tests/cuda_emulation.h``), and compare with ``bptt.py``; the ``gpu``-marked tests do the same
+on a GPU.
+
+Example:
+    >>> import cupy as cp                                            # doctest: +SKIP
+    >>> from spikelut.train import bptt, kernels_gpu                 # doctest: +SKIP
+    >>> fwd = kernels_gpu.forward(plan, tables, cp.asarray(x))       # doctest: +SKIP
+    >>> grads, _ = kernels_gpu.backward(plan, thetas, fwd, g, sg)    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..backend import array_module, require_gpu, to_numpy
+from ..errors import ConfigError, ShapeError
+from ..network import K_MAX
+from . import bptt
+from .bptt import REFRACTORY_GRAD, Forward, NetPlan, tap_differences
+from .kernels_cpu import _MODES, _flat
+from .surrogates import Surrogate
+
+KERNEL_FILE = "train_bptt.cu"
+FORWARD = "spikelut_train_forward"
+BACKWARD = "spikelut_train_backward"
+THREADS = 256
+
+Launch = Callable[[str, int, int, list], None]
+
+
+@functools.lru_cache(maxsize=None)
+def _module(device_id: int):
+    from ..engine.gpu import kernel_source
+
+    cp = require_gpu()
+    return cp.RawModule(code=kernel_source(KERNEL_FILE), options=("--std=c++14",))
+
+
+def _cupy_launch(name: str, grid: int, block: int, args: list) -> None:
+    cp = require_gpu()
+    _module(cp.cuda.Device().id).get_function(name)((grid,), (block,), tuple(args))
+
+
+def _device(plan: NetPlan, xp) -> dict:
+    """The per-node index arrays on ``xp`` in the kernels' dtypes (cached on the plan)."""
+    key = f"kernels_gpu:{xp.__name__}"
+    if key not in plan._device:
+        f = _flat(plan)
+        plan._device[key] = {
+            "gidx": xp.asarray(f["gidx"], dtype=xp.int32), "dly": xp.asarray(f["dly"], dtype=xp.int32),
+            "is_in": xp.asarray(f["is_in"], dtype=xp.uint8),
+            "tab_off": xp.asarray(f["tab_off"], dtype=xp.int64),
+        }
+    return plan._device[key]
+
+
+def _grid(n: int, B: int) -> int:
+    return -(-(n * B) // THREADS)
+
+
+def forward(plan: NetPlan, tables: Sequence[Any], x: Any, save: bool = True,
+            launch: Launch | None = None) -> Forward:
+    """GPU :func:`spikelut.train.bptt.forward`; ``x`` and the results are CuPy arrays.
+
+    ``launch(kernel_name, grid, block, args)`` replaces the CUDA launch (tests emulate it).
+    """
+    if launch is None:
+        cp = require_gpu()
+        x = cp.asarray(x)
+        launch = _cupy_launch
+    xp = array_module(x)
+    if x.ndim != 3 or x.shape[2] != plan.n_in:
+        raise ShapeError(f"input spikes must be [T, B, {plan.n_in}], got shape {x.shape}")
+    bptt._check_tables(plan, tables, "tables")
+    T, B, _ = x.shape
+    f, dv = _flat(plan), _device(plan, xp)
+    Nn = f["n_nodes"]
+    hist = bptt._input_history(plan, x.astype(xp.uint8, copy=False), xp.uint8)
+    tabs = xp.concatenate([xp.asarray(t, dtype=xp.uint8).ravel() for t in tables])
+    addr = xp.zeros((T, Nn, B) if save else (1, 1, 1), xp.uint8)
+    i32 = np.int32
+    for t in range(T):
+        for li, lp in enumerate(plan.layers):
+            lo, hi = int(f["lo"][li]), int(f["hi"][li])
+            launch(FORWARD, _grid(lp.n, B), THREADS,
+                   [hist, addr, dv["gidx"], dv["dly"], tabs, dv["tab_off"],
+                    i32(t), i32(plan.D), i32(plan.n_signals), i32(B), i32(Nn), i32(lo), i32(hi),
+                    i32(lp.k), i32(lp.refractory), i32(lp.offset), i32(save)])
+    addrs = [xp.ascontiguousarray(addr[:, lo:hi]) for lo, hi in zip(f["lo"], f["hi"])] if save else []
+    return Forward(plan, hist, T, B, addrs)
+
+
+def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Sequence[Any | None],
+             surrogate: Surrogate, refractory_grad: str = "block", tap_grad: str = "tanh",
+             tbptt: int = 0, input_grad: bool = False,
+             launch: Launch | None = None) -> tuple[list[Any], Any | None]:
+    """GPU :func:`spikelut.train.bptt.backward`: same arguments, same results (float32, CuPy)."""
+    if fwd.soft:
+        return bptt.backward(plan, thetas, fwd, g_spikes, surrogate, refractory_grad, tap_grad,
+                             tbptt, input_grad)
+    if refractory_grad not in REFRACTORY_GRAD:
+        raise ConfigError(f"unknown refractory_grad {refractory_grad!r}; choose one of "
+                          f"{', '.join(REFRACTORY_GRAD)}")
+    if not isinstance(tbptt, (int, np.integer)) or tbptt < 0:
+        raise ConfigError(f"tbptt must be an integer >= 0, got {tbptt!r}")
+    bptt._check_tables(plan, thetas, "thetas")
+    if len(g_spikes) != len(plan.layers):
+        raise ShapeError(f"g_spikes: got {len(g_spikes)} entries for {len(plan.layers)} layers")
+    if launch is None:
+        require_gpu()
+        launch = _cupy_launch
+    xp = array_module(fwd.hist)
+    T, B, D, N = fwd.T, fwd.B, plan.D, plan.n_signals
+    f, dv = _flat(plan), _device(plan, xp)
+    Nn, total = f["n_nodes"], int(f["tab_off"][-1])
+    thetas = [xp.asarray(th, dtype=xp.float32) for th in thetas]
+    G = xp.zeros((D + T, N, B), xp.float32)
+    for lp, g in zip(plan.layers, g_spikes):
+        if g is not None:
+            if g.shape != (T, B, lp.n):
+                raise ShapeError(f"g_spikes entry has shape {g.shape}, expected {(T, B, lp.n)}")
+            G[D:, lp.offset:lp.offset + lp.n] += xp.asarray(g).transpose(0, 2, 1)
+    diffs = xp.zeros((K_MAX, total), xp.float32)
+    sg = xp.empty(total, xp.float32)  # surrogate'(u) per table entry: u = theta[addr]
+    tabs = xp.empty(total, xp.uint8)
+    for i, (lp, th) in enumerate(zip(plan.layers, thetas)):
+        o0, o1 = int(f["tab_off"][f["lo"][i]]), int(f["tab_off"][f["hi"][i]])
+        # small ([k, n * 2**k]); computed on the host so it does not depend on CuPy fancy indexing
+        diffs[:lp.k, o0:o1] = xp.asarray(tap_differences(to_numpy(th), tap_grad))
+        flat = th.ravel()
+        sg[o0:o1] = surrogate.grad(flat)
+        tabs[o0:o1] = flat > 0
+    acc = xp.zeros(total, xp.float64)
+    addr = xp.ascontiguousarray(xp.concatenate(fwd.addr, axis=1))
+    i32 = np.int32
+    for t in range(T - 1, -1, -1):
+        for li in range(len(plan.layers) - 1, -1, -1):
+            lp = plan.layers[li]
+            lo, hi = int(f["lo"][li]), int(f["hi"][li])
+            launch(BACKWARD, _grid(lp.n, B), THREADS,
+                   [G, fwd.hist, addr, sg, diffs, tabs, dv["tab_off"], dv["gidx"], dv["dly"],
+                    dv["is_in"], acc, np.int64(total), i32(t), i32(T), i32(D), i32(N), i32(B),
+                    i32(Nn), i32(lo), i32(hi), i32(lp.k), i32(lp.refractory), i32(lp.offset),
+                    i32(_MODES[refractory_grad]), i32(tbptt), i32(bool(input_grad))])
+    grads = []
+    for i, lp in enumerate(plan.layers):
+        o0, o1 = int(f["tab_off"][f["lo"][i]]), int(f["tab_off"][f["hi"][i]])
+        grads.append(acc[o0:o1].reshape(lp.n, 1 << lp.k).astype(xp.float32))
+    g_in = G[D:, :plan.n_in].transpose(0, 2, 1).copy() if input_grad else None
+    return grads, g_in

@@ -1,0 +1,124 @@
+"""Optimizers (Adam, SGD with momentum), learning-rate schedules and logit clipping.
+
+Optimizers update a list of float32 arrays in place. Their whole state is arrays plus a step
+counter, exposed by :meth:`state_arrays` / :meth:`load_state_arrays` so that checkpoints store it
+in HDF5 (never pickle) and a resumed run continues bit for bit.
+
+Example:
+    >>> import numpy as np
+    >>> p = [np.zeros(3, np.float32)]
+    >>> opt = make_optimizer("adam", p)
+    >>> opt.step(p, [np.array([1.0, -1.0, 0.0], np.float32)], lr=0.1)
+    >>> clip_(p, 1.0); [round(float(v), 3) for v in p[0]]
+    [-0.1, 0.1, 0.0]
+    >>> lr_at("cosine", 0.01, step=50, total_steps=100)
+    0.005
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cosine", "step")
+
+
+class Adam:
+    """Adam (Kingma & Ba) with bias correction; ``m``, ``v`` kept in float32."""
+
+    name = "adam"
+
+    def __init__(self, params: Sequence[np.ndarray], betas: Sequence[float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.b1, self.b2 = float(betas[0]), float(betas[1])
+        self.eps = float(eps)
+        self.t = 0
+        self.m = [np.zeros_like(p, np.float32) for p in params]
+        self.v = [np.zeros_like(p, np.float32) for p in params]
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray], lr: float) -> None:
+        """One update of every parameter array, in place."""
+        self.t += 1
+        c1 = 1.0 - self.b1 ** self.t
+        c2 = 1.0 - self.b2 ** self.t
+        a = np.float32(lr * math.sqrt(c2) / c1)
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            g = g.astype(np.float32, copy=False)
+            m *= np.float32(self.b1)
+            m += np.float32(1.0 - self.b1) * g
+            v *= np.float32(self.b2)
+            v += np.float32(1.0 - self.b2) * g * g
+            p -= a * m / (np.sqrt(v) + np.float32(self.eps))
+
+    def state_arrays(self) -> tuple[dict[str, list[np.ndarray]], dict]:
+        """``({"m": [...], "v": [...]}, {"step": t})``."""
+        return {"m": self.m, "v": self.v}, {"step": self.t}
+
+    def load_state_arrays(self, arrays: dict[str, list[np.ndarray]], scalars: dict) -> None:
+        self.m = [np.asarray(a, np.float32).copy() for a in arrays["m"]]
+        self.v = [np.asarray(a, np.float32).copy() for a in arrays["v"]]
+        self.t = int(scalars["step"])
+
+
+class SGD:
+    """Stochastic gradient descent with (heavy-ball) momentum."""
+
+    name = "sgd"
+
+    def __init__(self, params: Sequence[np.ndarray], momentum: float = 0.9) -> None:
+        self.momentum = float(momentum)
+        self.t = 0
+        self.buf = [np.zeros_like(p, np.float32) for p in params]
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray], lr: float) -> None:
+        self.t += 1
+        for p, g, b in zip(params, grads, self.buf):
+            b *= np.float32(self.momentum)
+            b += g.astype(np.float32, copy=False)
+            p -= np.float32(lr) * b
+
+    def state_arrays(self) -> tuple[dict[str, list[np.ndarray]], dict]:
+        return {"buf": self.buf}, {"step": self.t}
+
+    def load_state_arrays(self, arrays: dict[str, list[np.ndarray]], scalars: dict) -> None:
+        self.buf = [np.asarray(a, np.float32).copy() for a in arrays["buf"]]
+        self.t = int(scalars["step"])
+
+
+def make_optimizer(name: str, params: Sequence[np.ndarray], momentum: float = 0.9,
+                   betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8):
+    """``Adam`` or ``SGD`` for ``params``."""
+    if name == "adam":
+        return Adam(params, betas, eps)
+    if name == "sgd":
+        return SGD(params, momentum)
+    raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def lr_at(schedule: str, base_lr: float, step: int, total_steps: int, epoch: int = 0,
+          min_lr: float = 0.0, step_size: int = 10, gamma: float = 0.1) -> float:
+    """Learning rate at global ``step`` (0-based) of ``total_steps``.
+
+    ``constant``; ``cosine``: from ``base_lr`` down to ``min_lr`` over all steps; ``step``:
+    ``base_lr * gamma ** (epoch // step_size)``.
+    """
+    if schedule == "constant":
+        return float(base_lr)
+    if schedule == "cosine":
+        frac = min(step / max(total_steps, 1), 1.0)
+        return float(min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * frac)))
+    if schedule == "step":
+        return float(base_lr * gamma ** (epoch // step_size))
+    raise ConfigError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+def clip_(params: Sequence[np.ndarray], bound: float) -> None:
+    """Clip every logit to ``[-bound, bound]`` in place (``bound <= 0``: no clipping)."""
+    if bound > 0:
+        for p in params:
+            np.clip(p, -bound, bound, out=p)

@@ -1,0 +1,139 @@
+"""Surrogate derivatives of the Heaviside step, pluggable by name (DESIGN.md section 3).
+
+The forward pass of training is always the hard step ``s = (u > 0)``; the backward pass replaces
+its derivative by ``grad(u)``. Every surrogate here is the derivative of a smooth (or piecewise
+smooth) cumulative function ``fn(u)`` that rises from 0 to 1, so ``grad`` integrates to 1 and
+``fn`` is the "relaxed" output used by the soft model of the gradient checks. ``width`` sets how
+far from ``u = 0`` the gradient reaches; every default gives a peak derivative of 1 at ``u = 0``.
+
+===============  =====================================  ===============
+name             grad(u)                                default width
+===============  =====================================  ===============
+sigmoid          sig(u/w) (1 - sig(u/w)) / w            0.25
+fast_sigmoid     0.5 / (w (1 + |u|/w)**2)               0.5
+arctan           1 / (pi w (1 + (u/w)**2))              1/pi
+triangular       max(0, 1 - |u|/w) / w                  1.0
+rectangular      1 / (2w) where |u| < w, else 0         0.5
+===============  =====================================  ===============
+
+``fast_sigmoid`` with its default is ``1 / (1 + |2u|)**2``, the one that worked best in the
+prototype. ``fast-sigmoid`` and ``boxcar`` are accepted as aliases.
+
+Example:
+    >>> import numpy as np
+    >>> sg = get_surrogate("fast_sigmoid")
+    >>> sg.grad(np.array([0.0, 0.5])).tolist()
+    [1.0, 0.25]
+    >>> get_surrogate("boxcar", width=1.0).grad(np.array([0.5, 1.5])).tolist()
+    [0.5, 0.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConfigError
+
+ArrayFn = Callable[[np.ndarray, float], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A surrogate of the step: ``fn(u)`` (relaxed output) and ``grad(u)`` (its derivative)."""
+
+    name: str
+    width: float
+    _fn: ArrayFn
+    _grad: ArrayFn
+
+    def fn(self, u: np.ndarray) -> np.ndarray:
+        """The relaxed step, rising from 0 to 1 (used by the soft model only)."""
+        return self._fn(u if hasattr(u, "dtype") else np.asarray(u), self.width)
+
+    def grad(self, u: np.ndarray) -> np.ndarray:
+        """The surrogate derivative used by the backward pass; keeps the dtype of ``u``."""
+        u = u if hasattr(u, "dtype") else np.asarray(u)  # numpy or cupy arrays pass through
+        return self._grad(u, self.width).astype(u.dtype if u.dtype.kind == "f" else np.float64,
+                                                copy=False)
+
+
+def _sig(u, w):
+    return 0.5 * (1.0 + np.tanh(0.5 * u / w))  # numerically safe logistic
+
+
+def _sig_grad(u, w):
+    s = _sig(u, w)
+    return s * (1.0 - s) / w
+
+
+def _fast(u, w):
+    x = u / w
+    return 0.5 + 0.5 * x / (1.0 + np.abs(x))
+
+
+def _fast_grad(u, w):
+    return 0.5 / (w * (1.0 + np.abs(u) / w) ** 2)
+
+
+def _atan(u, w):
+    return 0.5 + np.arctan(u / w) / np.pi
+
+
+def _atan_grad(u, w):
+    return 1.0 / (np.pi * w * (1.0 + (u / w) ** 2))
+
+
+def _tri(u, w):
+    x = np.clip(u / w, -1.0, 1.0)
+    return np.where(x < 0, 0.5 * (1.0 + x) ** 2, 1.0 - 0.5 * (1.0 - x) ** 2)
+
+
+def _tri_grad(u, w):
+    return np.maximum(0.0, 1.0 - np.abs(u) / w) / w
+
+
+def _rect(u, w):
+    return np.clip(0.5 + u / (2.0 * w), 0.0, 1.0)
+
+
+def _rect_grad(u, w):
+    return np.where(np.abs(u) < w, 1.0 / (2.0 * w), 0.0)
+
+
+#: name -> (fn, grad, default width)
+SURROGATES: dict[str, tuple[ArrayFn, ArrayFn, float]] = {
+    "sigmoid": (_sig, _sig_grad, 0.25),
+    "fast_sigmoid": (_fast, _fast_grad, 0.5),
+    "arctan": (_atan, _atan_grad, 1.0 / np.pi),
+    "triangular": (_tri, _tri_grad, 1.0),
+    "rectangular": (_rect, _rect_grad, 0.5),
+}
+ALIASES = {"fast-sigmoid": "fast_sigmoid", "boxcar": "rectangular", "rect": "rectangular",
+           "triangle": "triangular", "atan": "arctan"}
+
+
+def register_surrogate(name: str, fn: ArrayFn, grad: ArrayFn, default_width: float) -> None:
+    """Add a surrogate: ``fn(u, width)`` rising 0 → 1 and ``grad(u, width)`` its derivative."""
+    if not default_width > 0:
+        raise ConfigError(f"surrogate {name!r}: default width must be > 0, got {default_width}")
+    SURROGATES[name] = (fn, grad, float(default_width))
+
+
+def surrogate_names() -> list[str]:
+    """Registered surrogate names (aliases not included)."""
+    return sorted(SURROGATES)
+
+
+def get_surrogate(name: str, width: float | None = None) -> Surrogate:
+    """The surrogate ``name`` with ``width`` (its default when ``None``)."""
+    key = ALIASES.get(name, name)
+    if key not in SURROGATES:
+        raise ConfigError(f"unknown surrogate {name!r}; choose one of {', '.join(surrogate_names())}")
+    fn, grad, default = SURROGATES[key]
+    w = default if width is None else width
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) or w <= 0:
+        raise ConfigError(f"surrogate width must be a number > 0, got {width!r}")
+    return Surrogate(key, float(w), fn, grad)

@@ -1,0 +1,409 @@
+"""The training loop: seeded batches, BPTT steps, validation, best model, log, checkpoints, resume.
+
+One epoch shuffles the training set with the trainer's own ``numpy`` generator (seeded by
+``[train] seed``), runs :func:`~spikelut.train.bptt.forward` / :func:`~spikelut.train.bptt.backward`
+per batch, updates the logits, clips them, and evaluates the validation set. After every epoch the
+JSON-lines log is rewritten and the checkpoint saved, both atomically. A checkpoint holds the
+logits, the kept (best) logits, the optimizer's arrays, the generator's state and the history, so
+``resume`` continues exactly where the run stopped: the result is bit-equal to an uninterrupted run.
+
+Log format: one JSON object per epoch, ``{"epoch", "loss", "acc", "val_loss", "val_acc", "lr",
+"time"}`` (``val_*`` are ``null`` without validation data; ``lr`` is the rate of the epoch's first
+step; ``time`` the epoch's wall time in seconds).
+
+Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): root attributes
+``epoch`` (completed epochs), ``config`` (the ``[train]`` table as JSON), ``network`` (structure
+fingerprint), ``rng`` (generator state as JSON), ``best`` and ``history`` (JSON), ``optimizer``
+(name and scalars as JSON); groups ``/params``, ``/best`` and ``/optim/<array>`` with one float32
+dataset ``L<i>`` per layer.
+
+Example:
+    >>> import numpy as np
+    >>> from spikelut.wiring import random_network
+    >>> from spikelut.train import Trainer, TrainConfig
+    >>> net = random_network(0, n_in=4, sizes=[16, 4], k=3, classes=2)
+    >>> x = (np.random.default_rng(0).random((6, 20, 4)) < 0.5).astype(np.uint8)
+    >>> y = x[:, :, 0].sum(axis=0) > 3                       # a toy rule
+    >>> tr = Trainer(net, TrainConfig(epochs=2, batch_size=10, seed=1), progress=False)
+    >>> result = tr.fit((x, y.astype(np.int64)))
+    >>> [sorted(r) for r in result.history][0]
+    ['acc', 'epoch', 'loss', 'lr', 'time', 'val_acc', 'val_loss']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from ..engine.result import readout
+from ..errors import ConfigError, FileFormatError, ShapeError
+from ..fileutil import atomic_path, write_text_atomic
+from ..io import SpikeData
+from ..network import Network
+from .bptt import backward, compile_plan, forward, tables_of
+from .config import TrainConfig
+from .losses import get_loss, rate_regularizer
+from .optim import clip_, lr_at, make_optimizer
+from .surrogates import get_surrogate
+
+CHECKPOINT_FORMAT = "spikelut-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+# ---------------------------------------------------------------------------- data checks
+def _as_data(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(data, SpikeData):
+        spikes, labels = data.spikes, data.labels
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        spikes, labels = data
+    else:
+        raise ShapeError(f"{name}: expected SpikeData or (spikes, labels)")
+    if labels is None:
+        raise ShapeError(f"{name}: has no labels; training and evaluation need /labels in the spike file")
+    return np.asarray(spikes), np.asarray(labels)
+
+
+def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str = "data") -> None:
+    """Refuse data that does not fit ``net``: channels, 0/1 values, T vs readout start, labels."""
+    spikes = np.asarray(spikes)
+    labels = np.asarray(labels)
+    if spikes.ndim != 3:
+        raise ShapeError(f"{name}: spikes must be [T, B, channels], got shape {spikes.shape}")
+    T, B, n_in = spikes.shape
+    if n_in != net.n_in:
+        raise ShapeError(f"{name}: spikes have {n_in} channels but the network has {net.n_in} inputs; "
+                         f"encode the data for this network or change 'inputs' in the config")
+    if B < 1:
+        raise ShapeError(f"{name}: has no samples")
+    if spikes.dtype != np.uint8 or (spikes.size and spikes.max() > 1):
+        if not np.isin(spikes, (0, 1)).all():
+            raise ShapeError(f"{name}: spikes must be 0 or 1")
+    if T <= net.readout.start:
+        raise ShapeError(f"{name}: {T} cycles, but the readout starts counting at cycle "
+                         f"{net.readout.start}; lower [readout] start or use longer inputs")
+    if labels.shape != (B,):
+        raise ShapeError(f"{name}: {labels.shape} labels for {B} samples")
+    if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
+        raise ShapeError(f"{name}: labels must be integers")
+    C = net.readout.classes
+    bad = (labels < 0) | (labels >= C)
+    if bad.any():
+        raise ShapeError(f"{name}: label {int(labels[np.argmax(bad)])} is out of range: the readout "
+                         f"has {C} classes (labels 0..{C - 1}); set [readout] classes to match the data")
+
+
+def fingerprint(net: Network) -> str:
+    """A hash of the network's structure (taps, refractory, readout), not of its tables."""
+    h = hashlib.sha256()
+    h.update(np.int64(net.n_in).tobytes())
+    for layer in net.layers:
+        for a in (layer.source, layer.index, layer.delay):
+            h.update(np.ascontiguousarray(a, np.int32).tobytes())
+        h.update(np.int64([layer.refractory, layer.k]).tobytes())
+    r = net.readout
+    h.update(np.ascontiguousarray(r.class_of, np.int32).tobytes())
+    h.update(np.int64([r.layer, r.classes, r.start]).tobytes())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass
+class Evaluation:
+    """Predictions ``pred [B]``, class ``counts [B, C]``, mean ``loss`` and ``acc`` (None without labels)."""
+
+    pred: np.ndarray
+    counts: np.ndarray
+    loss: float | None
+    acc: float | None
+
+
+@dataclass
+class TrainResult:
+    """The kept network (with ``logits``), the per-epoch history, and the kept epoch (1-based)."""
+
+    net: Network
+    history: list[dict]
+    kept_epoch: int
+
+
+# ---------------------------------------------------------------------------- trainer
+class Trainer:
+    """Trains the tables of ``net`` as logits with surrogate-gradient BPTT.
+
+    Args:
+        net: a validated network (its structure is kept; tables are learned).
+        cfg: the ``[train]`` settings.
+        progress: show a tqdm bar per epoch; ``None`` = only when stderr is a terminal.
+    """
+
+    def __init__(self, net: Network, cfg: TrainConfig, progress: bool | None = None) -> None:
+        cfg.validate()
+        self.net = net
+        self.cfg = cfg
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.plan = compile_plan(net)
+        self.surrogate = get_surrogate(cfg.surrogate, cfg.width)
+        self.loss_fn = get_loss(cfg.loss)
+        self.loss_kw = {"ce": {"logit_scale": cfg.logit_scale}, "ttfs": {"ttfs_scale": cfg.ttfs_scale},
+                        "mse": {"target_rates": cfg.target_rates}}[cfg.loss]
+        self.rng = np.random.default_rng(cfg.seed)
+        self.params = self._init_params()
+        self.opt = make_optimizer(cfg.optimizer, self.params, cfg.momentum, cfg.betas)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.best: dict | None = None
+        self.best_params = [p.copy() for p in self.params]
+
+    def _init_params(self) -> list[np.ndarray]:
+        cfg = self.cfg
+        params = []
+        for i, layer in enumerate(self.net.layers):
+            shape = layer.table.shape
+            if cfg.init == "normal":
+                p = self.rng.normal(0.0, cfg.init_std, shape)
+            elif cfg.init == "table":
+                p = (2.0 * layer.table - 1.0) * cfg.init_std
+            else:
+                if layer.logits is None:
+                    raise ConfigError(f"[train]: init = \"logits\" but layer {i} ({layer.name!r}) has no "
+                                      f"logits; use init = \"normal\" or \"table\"")
+                p = layer.logits
+            params.append(np.asarray(p, np.float32).copy())
+        clip_(params, cfg.clip)
+        return params
+
+    # ------------------------------------------------------------------ one batch
+    def loss_and_grad(self, x: np.ndarray, y: np.ndarray,
+                      params: Sequence[np.ndarray] | None = None) -> tuple[float, np.ndarray, list[np.ndarray]]:
+        """Loss, predictions and logit gradients on one batch ``x [T, B, n_in]``, ``y [B]``."""
+        params = self.params if params is None else params
+        fwd = forward(self.plan, tables_of(params), x)
+        ro = self.net.readout
+        out = fwd.spikes(ro.layer)
+        loss, g_out = self.loss_fn(out, y, ro, **self.loss_kw)
+        g_spikes: list[np.ndarray | None] = [None] * len(self.plan.layers)
+        g_spikes[ro.layer] = g_out
+        if self.cfg.rate_reg > 0:
+            spikes = [fwd.spikes(i) for i in range(len(self.plan.layers))]
+            reg, g_reg = rate_regularizer(spikes, self.cfg.rate_reg, self.cfg.rate_target)
+            loss += reg
+            g_spikes = [g if g_spikes[i] is None else g_spikes[i] + g for i, g in enumerate(g_reg)]
+        grads, _ = backward(self.plan, params, fwd, g_spikes, self.surrogate,
+                            refractory_grad=self.cfg.refractory_grad, tap_grad=self.cfg.tap_grad,
+                            tbptt=self.cfg.tbptt)
+        _, pred = readout(self.net, out)
+        return loss, pred, grads
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, spikes: np.ndarray, labels: np.ndarray | None = None,
+                 params: Sequence[np.ndarray] | None = None) -> Evaluation:
+        """Hard-forward evaluation in batches: predictions by the readout rule, loss, accuracy."""
+        params = self.params if params is None else params
+        tables = tables_of(params)
+        ro = self.net.readout
+        B = spikes.shape[1]
+        preds, counts, loss_sum = [], [], 0.0
+        for b0 in range(0, B, self.cfg.eval_batch_size):
+            x = spikes[:, b0:b0 + self.cfg.eval_batch_size]
+            fwd = forward(self.plan, tables, x, save=False)
+            out = fwd.spikes(ro.layer)
+            c, p = readout(self.net, out)
+            preds.append(p)
+            counts.append(c)
+            if labels is not None:
+                y = labels[b0:b0 + self.cfg.eval_batch_size]
+                loss_sum += self.loss_fn(out, y, ro, **self.loss_kw)[0] * x.shape[1]
+        pred = np.concatenate(preds)
+        if labels is None:
+            return Evaluation(pred, np.concatenate(counts), None, None)
+        return Evaluation(pred, np.concatenate(counts), loss_sum / B,
+                          float((pred == np.asarray(labels)).mean()))
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, train: Any, val: Any = None, log: str | os.PathLike | None = None,
+            checkpoint: str | os.PathLike | None = None, resume: bool = False,
+            callback: Callable[["Trainer", dict], None] | None = None) -> TrainResult:
+        """Train for ``cfg.epochs`` epochs (continuing from ``checkpoint`` with ``resume``).
+
+        ``train`` / ``val`` are :class:`~spikelut.io.SpikeData` with labels or ``(spikes, labels)``.
+        ``callback(trainer, record)`` runs after each epoch's log and checkpoint are written.
+        """
+        x, y = _as_data(train, "training data")
+        check_data(self.net, x, y, "training data")
+        x = x.astype(np.uint8, copy=False)
+        y = y.astype(np.int64)
+        if val is not None:
+            xv, yv = _as_data(val, "validation data")
+            check_data(self.net, xv, yv, "validation data")
+            xv, yv = xv.astype(np.uint8, copy=False), yv.astype(np.int64)
+        if resume:
+            if checkpoint is None:
+                raise ConfigError("resume needs a checkpoint file (--checkpoint CKPT.h5)")
+            if not Path(checkpoint).exists():
+                raise ConfigError(f"{checkpoint}: no checkpoint to resume from; run without --resume "
+                                  f"to start training")
+            self.load_checkpoint(checkpoint)
+        cfg = self.cfg
+        N = x.shape[1]
+        steps = math.ceil(N / cfg.batch_size)
+        total = steps * cfg.epochs
+        for epoch in range(self.epoch, cfg.epochs):
+            t0 = time.perf_counter()
+            order = self.rng.permutation(N)
+            loss_sum, correct = 0.0, 0
+            lr0 = None
+            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not self.progress,
+                       leave=False, file=sys.stderr)
+            for b in range(steps):
+                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                lr = lr_at(cfg.schedule, cfg.lr, epoch * steps + b, total, epoch, cfg.min_lr,
+                           cfg.step_size, cfg.gamma)
+                lr0 = lr if lr0 is None else lr0
+                loss, pred, grads = self.loss_and_grad(x[:, idx], y[idx])
+                self.opt.step(self.params, grads, lr)
+                clip_(self.params, cfg.clip)
+                loss_sum += loss * len(idx)
+                correct += int((pred == y[idx]).sum())
+                seen = b * cfg.batch_size + len(idx)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+            bar.close()
+            record = {"epoch": epoch + 1, "loss": loss_sum / N, "acc": correct / N,
+                      "val_loss": None, "val_acc": None, "lr": lr0}
+            if val is not None:
+                ev = self.evaluate(xv, yv)
+                record["val_loss"], record["val_acc"] = ev.loss, ev.acc
+            record["time"] = time.perf_counter() - t0
+            self._keep(record)
+            self.history.append(record)
+            self.epoch = epoch + 1
+            if log is not None:
+                write_text_atomic(log, "".join(json.dumps(r) + "\n" for r in self.history))
+            if checkpoint is not None:
+                self.save_checkpoint(checkpoint)
+            if self.progress:
+                tqdm.write(_describe(record), file=sys.stderr)
+            if callback is not None:
+                callback(self, record)
+        kept = self.best_params if cfg.keep == "best" and self.best is not None else self.params
+        kept_epoch = self.best["epoch"] if cfg.keep == "best" and self.best is not None else self.epoch
+        return TrainResult(self.network(kept), list(self.history), kept_epoch)
+
+    def _keep(self, record: dict) -> None:
+        """Keep the best validation model (accuracy, then loss); without validation, the last."""
+        if record["val_acc"] is None:
+            self.best = {"epoch": record["epoch"], "val_acc": None, "val_loss": None}
+            self.best_params = [p.copy() for p in self.params]
+            return
+        key = (record["val_acc"], -record["val_loss"])
+        if self.best is None or self.best["val_acc"] is None or \
+                key > (self.best["val_acc"], -self.best["val_loss"]):
+            self.best = {"epoch": record["epoch"], "val_acc": record["val_acc"],
+                         "val_loss": record["val_loss"]}
+            self.best_params = [p.copy() for p in self.params]
+
+    def network(self, params: Sequence[np.ndarray] | None = None) -> Network:
+        """The network with ``params`` (default: current) as logits and ``table = logits > 0``."""
+        params = self.params if params is None else params
+        net = self.net.copy()
+        for layer, p in zip(net.layers, params):
+            layer.logits = np.asarray(p, np.float32).copy()
+            layer.table = (layer.logits > 0).astype(np.uint8)
+        net.meta = dict(net.meta)
+        net.meta["train"] = {"epochs": self.epoch, "loss": self.cfg.loss,
+                             "surrogate": self.cfg.surrogate, "seed": self.cfg.seed}
+        net.validate()
+        return net
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, path: str | os.PathLike) -> None:
+        """Write the whole training state to an HDF5 checkpoint, atomically."""
+        arrays, scalars = self.opt.state_arrays()
+        with atomic_path(path) as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["format"] = CHECKPOINT_FORMAT
+                f.attrs["version"] = CHECKPOINT_VERSION
+                f.attrs["epoch"] = self.epoch
+                f.attrs["config"] = self.cfg.to_json()
+                f.attrs["network"] = fingerprint(self.net)
+                f.attrs["rng"] = json.dumps(self.rng.bit_generator.state)
+                f.attrs["best"] = json.dumps(self.best)
+                f.attrs["history"] = json.dumps(self.history)
+                f.attrs["optimizer"] = json.dumps({"name": self.opt.name, **scalars})
+                for group, arrs in (("params", self.params), ("best", self.best_params)):
+                    g = f.create_group(group)
+                    for i, a in enumerate(arrs):
+                        g.create_dataset(f"L{i}", data=a)
+                og = f.create_group("optim")
+                for name, arrs in arrays.items():
+                    g = og.create_group(name)
+                    for i, a in enumerate(arrs):
+                        g.create_dataset(f"L{i}", data=a)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore the state saved by :meth:`save_checkpoint`; the network and config must match
+        (``epochs`` may differ, to extend a run)."""
+        path = Path(path)
+        try:
+            f = h5py.File(path, "r")
+        except OSError as e:
+            raise FileFormatError(f"{path}: not a readable checkpoint: {e}") from None
+        with f:
+            fmt = f.attrs.get("format")
+            if fmt != CHECKPOINT_FORMAT or int(f.attrs.get("version", -1)) != CHECKPOINT_VERSION:
+                raise FileFormatError(f"{path}: not a spikelut checkpoint (format {fmt!r}, version "
+                                      f"{f.attrs.get('version')!r}; expected {CHECKPOINT_FORMAT!r} v1)")
+            if f.attrs["network"] != fingerprint(self.net):
+                raise ConfigError(f"{path}: the checkpoint was made for a different network; resume "
+                                  f"with the same config, or start without --resume")
+            saved = json.loads(f.attrs["config"])
+            mine = self.cfg.to_dict()
+            diff = sorted(k for k in set(saved) | set(mine) if k != "epochs" and saved.get(k) != mine.get(k))
+            if diff:
+                k = diff[0]
+                raise ConfigError(f"{path}: the checkpoint was made with a different [train] config "
+                                  f"({k} = {saved.get(k)!r}, now {mine.get(k)!r}); resume with the same "
+                                  f"settings (only epochs may change), or start without --resume")
+            opt = json.loads(f.attrs["optimizer"])
+            n = len(self.params)
+
+            def read(group: str) -> list[np.ndarray]:
+                arrs = [np.asarray(f[group][f"L{i}"][()], np.float32) for i in range(n)]
+                for a, p in zip(arrs, self.params):
+                    if a.shape != p.shape:
+                        raise FileFormatError(f"{path}: /{group}: shape {a.shape}, expected {p.shape}")
+                return arrs
+
+            self.params = read("params")
+            self.best_params = read("best")
+            arrays = {name: read(f"optim/{name}") for name in f["optim"]}
+            self.opt.load_state_arrays(arrays, opt)
+            self.epoch = int(f.attrs["epoch"])
+            self.rng.bit_generator.state = json.loads(f.attrs["rng"])
+            self.best = json.loads(f.attrs["best"])
+            self.history = json.loads(f.attrs["history"])
+
+
+def _describe(r: dict) -> str:
+    s = f"epoch {r['epoch']}: loss {r['loss']:.4f} acc {r['acc']:.4f}"
+    if r["val_acc"] is not None:
+        s += f" | val_loss {r['val_loss']:.4f} val_acc {r['val_acc']:.4f}"
+    return s + f" | lr {r['lr']:.3g} | {r['time']:.1f}s"
+
+
+def train(net: Network, cfg: TrainConfig, train_data: Any, val_data: Any = None,
+          **kwargs: Any) -> TrainResult:
+    """Shorthand for ``Trainer(net, cfg).fit(train_data, val_data, **kwargs)``."""
+    progress = kwargs.pop("progress", None)
+    return Trainer(net, cfg, progress=progress).fit(train_data, val_data, **kwargs)

@@ -1,0 +1,180 @@
+"""`spikelut run` end to end on a tiny config: stages, skipping, resuming, the report."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from spikelut.cli import main
+from spikelut.errors import ConfigError
+from spikelut.io import load_model
+from spikelut.pipeline import Pipeline, default_config_path, run_pipeline
+
+SIM = "iverilog" if shutil.which("iverilog") else "verilator"
+
+TINY = f"""
+name = "tiny"
+seed = 1
+inputs = 2
+[data]
+dataset = "first_of_two"
+limit_train = 120
+limit_test = 12
+val_fraction = 0.25
+[coding]
+steps = 20
+[[layers]]
+name = "mem"
+nodes = 12
+k = 3
+taps = [{{from = "input", count = 2}}, {{from = "self", count = 1, delay = 1}}]
+[[layers]]
+name = "out"
+nodes = 4
+k = 3
+taps = [{{from = "mem", count = 3}}]
+[readout]
+classes = 2
+[train]
+epochs = 3
+batch_size = 20
+[rtl]
+top = "tiny_core"
+simulator = "{SIM}"
+synth = false
+verify_samples = 6
+[run]
+raster_samples = 2
+"""
+
+pytestmark = pytest.mark.rtl
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    p = tmp_path / "tiny.toml"
+    p.write_text(TINY)
+    return p
+
+
+def _have_simulator():
+    from spikelut.errors import ToolError
+    try:
+        if SIM == "verilator":
+            from spikelut.rtl.cosim import find_verilator
+            find_verilator()
+        return True
+    except ToolError:
+        return False
+
+
+needs_sim = pytest.mark.skipif(not _have_simulator(), reason="no Verilog simulator (verilator/iverilog)")
+
+
+@needs_sim
+def test_run_writes_every_stage_and_a_report(tiny, tmp_path):
+    lines = []
+    out = tmp_path / "out"
+    rep = run_pipeline(tiny, out, progress=False, echo=lines.append)
+    assert [l.split()[1] for l in lines] == ["encode", "train", "evaluate", "plots", "rtl", "cosim",
+                                             "synth", "report"]
+    for f in ("model.h5", "result_test.h5", "data/train.h5", "data/test.h5", "train/log.jsonl",
+              "plots/raster_0.png", "plots/raster_1.png", "plots/curves.png", "plots/rates.png",
+              "rtl/tiny_core.v", "report.html", "report.json"):
+        assert (out / f).exists(), f
+    js = json.loads((out / "report.json").read_text())
+    # the report carries exactly the numbers the stages printed
+    assert f"test accuracy {js['accuracy']:.4f}" in lines[2]
+    assert js["cosim"]["ok"] is True and js["cosim"]["bit_mismatches"] == 0
+    assert js["cosim"]["samples"] == 6 and f"{js['cosim']['bits_compared']} output bits" in lines[5]
+    net = load_model(out / "model.h5")
+    assert js["luts"] == net.n_nodes == 16 and js["flip_flops"] == net.flip_flops()
+    assert sum(map(sum, js["confusion"])) == 12 == js["test_samples"]
+    assert js["synth"]["skipped"] == "disabled in config"
+    page = (out / "report.html").read_text()
+    assert f"{js['accuracy']:.2%}" in page and "bit-exact" in page and "data:image/png;base64," in page
+    assert rep["accuracy"] == js["accuracy"]
+
+
+@needs_sim
+def test_rerun_skips_up_to_date_stages_and_redoes_changed_ones(tiny, tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(tiny, out, progress=False, echo=lambda s: None)
+    lines = []
+    run_pipeline(tiny, out, progress=False, echo=lines.append)
+    assert all("up to date" in l for l in lines[:7])
+    # a changed training setting redoes training and everything after it, not the encoding
+    tiny.write_text(TINY.replace("epochs = 3", "epochs = 2"))
+    lines = []
+    run_pipeline(tiny, out, progress=False, echo=lines.append)
+    assert "up to date" in lines[0] and "up to date" not in lines[1]
+    assert "2 epochs" in lines[1]
+    lines = []
+    run_pipeline(tiny, out, force=True, progress=False, echo=lines.append)
+    assert not any("up to date" in l for l in lines)
+
+
+@needs_sim
+def test_interrupted_run_resumes_training_and_matches_an_uninterrupted_run(tiny, tmp_path, monkeypatch):
+    from spikelut.train.trainer import Trainer
+
+    ref = tmp_path / "ref"
+    run_pipeline(tiny, ref, progress=False, echo=lambda s: None)
+
+    out = tmp_path / "out"
+    orig = Trainer.save_checkpoint
+    calls = {"n": 0}
+
+    def interrupt_after_first_epoch(self, path):
+        orig(self, path)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "save_checkpoint", interrupt_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(tiny, out, progress=False, echo=lambda s: None)
+    assert (out / "data" / "train.h5").exists() and not (out / "model.h5").exists()
+    lines = []
+    run_pipeline(tiny, out, progress=False, echo=lines.append)
+    assert "up to date" in lines[0]
+    assert any("resuming training" in l for l in lines)
+    a, b = load_model(ref / "model.h5"), load_model(out / "model.h5")
+    for la, lb in zip(a.layers, b.layers):
+        assert np.array_equal(la.logits, lb.logits) and np.array_equal(la.table, lb.table)
+
+
+def test_bad_run_configs_are_refused_before_any_work(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text(TINY.replace('dataset = "first_of_two"', 'dataset = "nope"'))
+    with pytest.raises(Exception, match="nope"):
+        run_pipeline(p, tmp_path / "o", progress=False, echo=lambda s: None)
+    p.write_text(TINY.replace("[run]", "[run]\nbogus = 1"))
+    with pytest.raises(ConfigError, match=r"\[run\]: unknown key\(s\) \['bogus'\]"):
+        Pipeline(p, tmp_path / "o")
+    p.write_text(TINY.replace('simulator = "', 'simulator = "x'))
+    with pytest.raises(ConfigError, match="simulator must be 'verilator' or 'iverilog'"):
+        Pipeline(p, tmp_path / "o")
+    p.write_text(TINY.replace("epochs = 3", "epochs = 3\nlr = -1.0"))
+    with pytest.raises(ConfigError, match="lr"):
+        Pipeline(p, tmp_path / "o")
+    p.write_text(TINY)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="exists and is not a directory"):
+        Pipeline(p, tmp_path / "file")
+
+
+def test_cli_run_error_is_one_line(tmp_path, capsys):
+    p = tmp_path / "bad.toml"
+    p.write_text(TINY.replace("[data]", "[data]\nfoo = 2"))
+    assert main(["run", str(p), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[data]: unknown key(s) ['foo']" in err
+
+
+def test_default_config_is_packaged_and_valid():
+    p = default_config_path()
+    assert p.exists()
+    pipe = Pipeline(None, "unused-out-dir")
+    assert pipe.settings.dataset and pipe.train_cfg.epochs >= 1
