@@ -142,6 +142,10 @@ def test_resume_refuses_a_different_config(tmp_path):
     net, tc = _setup(epochs=2, lr=0.2)
     with pytest.raises(ConfigError, match=r"different \[train\] config \(lr = 0.05, now 0.2\)"):
         Trainer(net, tc, progress=False).fit((x, y), checkpoint=tmp_path / "c.h5", resume=True)
+    other = build_network(parse_config(CONFIG), seed=5)   # other random wiring
+    with pytest.raises(ConfigError, match="the checkpoint was made for a different network"):
+        Trainer(other, _setup(epochs=2)[1], progress=False).fit((x, y), checkpoint=tmp_path / "c.h5",
+                                                                 resume=True)
     with pytest.raises(ConfigError, match="no checkpoint to resume from"):
         Trainer(net, tc, progress=False).fit((x, y), checkpoint=tmp_path / "none.h5", resume=True)
 
@@ -266,3 +270,17 @@ def test_training_demo_configs_build_and_respect_the_lut_budget(demos_dir):
     norec = build_network(load_config(os.path.join(demos_dir, "train_first_of_two_norec.toml")))
     assert rec.sizes == norec.sizes and rec.summary()["layers"][0]["taps_recurrent"] == 128
     assert norec.summary()["layers"][0]["taps_recurrent"] == 0 and norec.flip_flops() == 0
+
+
+def test_numba_kernels_train_like_the_reference():
+    x, y = first_of_two()
+    results = {}
+    for kernels in ("reference", "numba"):
+        net, tc = _setup(epochs=3, kernels=kernels)
+        tr = Trainer(net, tc, progress=False)
+        res = tr.fit((x, y))
+        results[kernels] = (tr.params, [r["loss"] for r in res.history])
+    # gradients agree within float32 rounding (sums in another order), so the runs stay together
+    np.testing.assert_allclose(results["numba"][1], results["reference"][1], rtol=1e-4)
+    for a, b in zip(results["numba"][0], results["reference"][0]):
+        np.testing.assert_allclose(a, b, atol=1e-4)

@@ -28,6 +28,7 @@ from .optim import OPTIMIZERS, SCHEDULES
 from .surrogates import get_surrogate
 
 INITS = ("normal", "table", "logits")
+KERNELS = ("reference", "numba")
 KEEP = ("best", "last")
 
 
@@ -62,6 +63,7 @@ class TrainConfig:
     seed: int = 0
     keep: str = "best"
     eval_batch_size: int = 1000
+    kernels: str = "reference"
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -136,6 +138,7 @@ class TrainConfig:
         choice("loss", LOSSES, LOSS_ALIASES)
         choice("init", INITS)
         choice("keep", KEEP)
+        choice("kernels", KERNELS)
         choice("tap_grad", TAP_GRAD)
         choice("refractory_grad", REFRACTORY_GRAD)
         if not isinstance(self.surrogate, str):

@@ -153,6 +153,13 @@ class Trainer:
         self.cfg = cfg
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.plan = compile_plan(net)
+        if cfg.kernels == "numba":
+            # compiled drop-in of bptt.forward / bptt.backward, tested against them
+            from .kernels_cpu import backward as _backward
+            from .kernels_cpu import forward as _forward
+            self._forward, self._backward = _forward, _backward
+        else:
+            self._forward, self._backward = forward, backward
         self.surrogate = get_surrogate(cfg.surrogate, cfg.width)
         self.loss_fn = get_loss(cfg.loss)
         self.loss_kw = {"ce": {"logit_scale": cfg.logit_scale}, "ttfs": {"ttfs_scale": cfg.ttfs_scale},
@@ -188,7 +195,7 @@ class Trainer:
                       params: Sequence[np.ndarray] | None = None) -> tuple[float, np.ndarray, list[np.ndarray]]:
         """Loss, predictions and logit gradients on one batch ``x [T, B, n_in]``, ``y [B]``."""
         params = self.params if params is None else params
-        fwd = forward(self.plan, tables_of(params), x)
+        fwd = self._forward(self.plan, tables_of(params), x)
         ro = self.net.readout
         out = fwd.spikes(ro.layer)
         loss, g_out = self.loss_fn(out, y, ro, **self.loss_kw)
@@ -199,7 +206,7 @@ class Trainer:
             reg, g_reg = rate_regularizer(spikes, self.cfg.rate_reg, self.cfg.rate_target)
             loss += reg
             g_spikes = [g if g_spikes[i] is None else g_spikes[i] + g for i, g in enumerate(g_reg)]
-        grads, _ = backward(self.plan, params, fwd, g_spikes, self.surrogate,
+        grads, _ = self._backward(self.plan, params, fwd, g_spikes, self.surrogate,
                             refractory_grad=self.cfg.refractory_grad, tap_grad=self.cfg.tap_grad,
                             tbptt=self.cfg.tbptt)
         _, pred = readout(self.net, out)
@@ -216,7 +223,7 @@ class Trainer:
         preds, counts, loss_sum = [], [], 0.0
         for b0 in range(0, B, self.cfg.eval_batch_size):
             x = spikes[:, b0:b0 + self.cfg.eval_batch_size]
-            fwd = forward(self.plan, tables, x, save=False)
+            fwd = self._forward(self.plan, tables, x, save=False)
             out = fwd.spikes(ro.layer)
             c, p = readout(self.net, out)
             preds.append(p)
