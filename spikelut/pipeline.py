@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -29,7 +28,6 @@ from . import __version__
 from .api import simulate
 from .config import build_network, load_config
 from .errors import ConfigError, SpikelutError, ToolError
-from .fileutil import write_text_atomic
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
 from .stages import StageBook
 

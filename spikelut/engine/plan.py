@@ -101,7 +101,6 @@ def recorded_layers(net: Network, record: str | int | Sequence[int]) -> list[int
 def build_plan(net: Network, record: str | int | Sequence[int] = "all") -> Plan:
     """Flatten ``net`` for the compiled engines; ``record`` picks the layers whose spikes are kept."""
     sizes = net.sizes
-    m = len(sizes)
     N = sum(sizes)
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     sig_base = np.concatenate([[0], net.n_in + starts[:-1]]).astype(np.int64)  # by source + 1

@@ -81,8 +81,8 @@ def _header(net: Network, plan: RtlPlan, top: str, lut6: bool, model: str | None
         f"{folds['widened']} folded into a wider LUT, {folds['gate']} emitted as extra logic",
         f"// LUT form: {'Xilinx LUTn primitives' if lut6 else 'INIT[addr] on a localparam'}; "
         f"LUT input p = address bit p; rst is synchronous, active high, clears every flip-flop.",
-        f"// Timing: during cycle t drive in_spikes = x[t]; out_spikes = s[t] (combinational); "
-        f"the rising clk edge ends cycle t.",
+        "// Timing: during cycle t drive in_spikes = x[t]; out_spikes = s[t] (combinational); "
+        "the rising clk edge ends cycle t.",
     ]
     return lines
 
