@@ -284,3 +284,37 @@ def test_numba_kernels_train_like_the_reference():
     np.testing.assert_allclose(results["numba"][1], results["reference"][1], rtol=1e-4)
     for a, b in zip(results["numba"][0], results["reference"][0]):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_auto_kernels_are_the_default_and_resolve_to_numba_when_it_imports(monkeypatch):
+    from spikelut.train import trainer as trainer_mod
+
+    assert TrainConfig().kernels == "auto"
+    net, tc = _setup()
+    assert tc.kernels == "auto"
+    assert Trainer(net, tc, progress=False).kernels == "numba"  # numba is installed here
+    from spikelut.train import kernels_cpu
+
+    assert Trainer(net, tc, progress=False)._forward is kernels_cpu.forward
+    assert Trainer(net, _setup(kernels="reference")[1], progress=False).kernels == "reference"
+    # without numba, "auto" falls back to the numpy passes and "numba" is a clear error
+    monkeypatch.setattr(trainer_mod, "numba_kernels_usable", lambda: False)
+    assert trainer_mod.resolve_kernels("auto") == "reference"
+    assert Trainer(net, tc, progress=False)._forward is trainer_mod.forward
+    with pytest.raises(ConfigError, match=r'kernels = "numba" but numba does not import'):
+        Trainer(net, _setup(kernels="numba")[1], progress=False)
+    with pytest.raises(ConfigError, match=r"unknown kernels 'cuda'; choose one of auto, numba, reference"):
+        _setup(kernels="cuda")
+
+
+def test_auto_kernels_train_bit_equal_to_explicit_numba():
+    x, y = first_of_two()
+    runs = []
+    for kernels in ("auto", "numba"):
+        net, tc = _setup(epochs=2, kernels=kernels)
+        tr = Trainer(net, tc, progress=False)
+        res = tr.fit((x, y))
+        runs.append((tr.params, [r["loss"] for r in res.history]))
+    assert runs[0][1] == runs[1][1]
+    for a, b in zip(runs[0][0], runs[1][0]):
+        assert np.array_equal(a, b)

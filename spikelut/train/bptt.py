@@ -60,7 +60,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -184,6 +184,21 @@ def _check_tables(plan: NetPlan, arrays: Sequence[np.ndarray], what: str) -> Non
     for i, (a, lp) in enumerate(zip(arrays, plan.layers)):
         if a.shape != (lp.n, 1 << lp.k):
             raise ShapeError(f"{what}[{i}] has shape {a.shape}, expected {(lp.n, 1 << lp.k)}")
+
+
+def check_backward_args(plan: NetPlan, thetas: Sequence[Any], g_spikes: Sequence[Any],
+                        refractory_grad: str, tbptt: Any) -> None:
+    """The argument checks shared by every ``backward`` (this module's, ``kernels_cpu``'s and
+    ``kernels_gpu``'s): the refractory gradient mode, ``tbptt``, the logit shapes and one
+    ``g_spikes`` entry per layer."""
+    if refractory_grad not in REFRACTORY_GRAD:
+        raise ConfigError(f"unknown refractory_grad {refractory_grad!r}; choose one of "
+                          f"{', '.join(REFRACTORY_GRAD)}")
+    if not isinstance(tbptt, (int, np.integer)) or tbptt < 0:
+        raise ConfigError(f"tbptt must be an integer >= 0, got {tbptt!r}")
+    _check_tables(plan, thetas, "thetas")
+    if len(g_spikes) != len(plan.layers):
+        raise ShapeError(f"g_spikes: got {len(g_spikes)} entries for {len(plan.layers)} layers")
 
 
 def _input_history(plan: NetPlan, x, dtype):
@@ -324,14 +339,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     Returns:
         ``(grads, g_input)``: ``grads[i]`` like ``thetas[i]``; ``g_input`` or ``None``.
     """
-    if refractory_grad not in REFRACTORY_GRAD:
-        raise ConfigError(f"unknown refractory_grad {refractory_grad!r}; choose one of "
-                          f"{', '.join(REFRACTORY_GRAD)}")
-    if not isinstance(tbptt, (int, np.integer)) or tbptt < 0:
-        raise ConfigError(f"tbptt must be an integer >= 0, got {tbptt!r}")
-    _check_tables(plan, thetas, "thetas")
-    if len(g_spikes) != len(plan.layers):
-        raise ShapeError(f"g_spikes: got {len(g_spikes)} entries for {len(plan.layers)} layers")
+    check_backward_args(plan, thetas, g_spikes, refractory_grad, tbptt)
     T, B, D, N = fwd.T, fwd.B, plan.D, plan.n_signals
     xp = array_module(fwd.hist)
     dt = np.float64 if fwd.soft else np.float32

@@ -28,7 +28,7 @@ from .optim import OPTIMIZERS, SCHEDULES
 from .surrogates import get_surrogate
 
 INITS = ("normal", "table", "logits")
-KERNELS = ("reference", "numba")
+KERNELS = ("auto", "reference", "numba")
 KEEP = ("best", "last")
 
 
@@ -63,7 +63,9 @@ class TrainConfig:
     seed: int = 0
     keep: str = "best"
     eval_batch_size: int = 1000
-    kernels: str = "reference"
+    #: training passes: "auto" (numba when it imports, else reference), "numba" or "reference";
+    #: resolved by :func:`spikelut.train.trainer.resolve_kernels`
+    kernels: str = "auto"
 
     # ------------------------------------------------------------------ parsing
     @classmethod

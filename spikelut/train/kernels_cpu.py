@@ -44,10 +44,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ..errors import ConfigError, ShapeError
+from ..errors import ShapeError
 from ..network import K_MAX
 from . import bptt
-from .bptt import REFRACTORY_GRAD, Forward, NetPlan, tap_differences
+from .bptt import Forward, NetPlan, tap_differences
 from .surrogates import Surrogate
 
 # Samples per thread slice: enough for the inner loops to vectorize.
@@ -215,14 +215,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     if fwd.soft:
         return bptt.backward(plan, thetas, fwd, g_spikes, surrogate, refractory_grad, tap_grad,
                              tbptt, input_grad)
-    if refractory_grad not in REFRACTORY_GRAD:
-        raise ConfigError(f"unknown refractory_grad {refractory_grad!r}; choose one of "
-                          f"{', '.join(REFRACTORY_GRAD)}")
-    if not isinstance(tbptt, (int, np.integer)) or tbptt < 0:
-        raise ConfigError(f"tbptt must be an integer >= 0, got {tbptt!r}")
-    bptt._check_tables(plan, thetas, "thetas")
-    if len(g_spikes) != len(plan.layers):
-        raise ShapeError(f"g_spikes: got {len(g_spikes)} entries for {len(plan.layers)} layers")
+    bptt.check_backward_args(plan, thetas, g_spikes, refractory_grad, tbptt)
     T, B, D, N = fwd.T, fwd.B, plan.D, plan.n_signals
     f = _flat(plan)
     thetas = [np.asarray(th, dtype=np.float32) for th in thetas]

@@ -30,10 +30,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..backend import array_module, require_gpu, to_numpy
-from ..errors import ConfigError, ShapeError
+from ..errors import ShapeError
 from ..network import K_MAX
 from . import bptt
-from .bptt import REFRACTORY_GRAD, Forward, NetPlan, tap_differences
+from .bptt import Forward, NetPlan, tap_differences
 from .kernels_cpu import _MODES, _flat
 from .surrogates import Surrogate
 
@@ -115,14 +115,7 @@ def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Seque
     if fwd.soft:
         return bptt.backward(plan, thetas, fwd, g_spikes, surrogate, refractory_grad, tap_grad,
                              tbptt, input_grad)
-    if refractory_grad not in REFRACTORY_GRAD:
-        raise ConfigError(f"unknown refractory_grad {refractory_grad!r}; choose one of "
-                          f"{', '.join(REFRACTORY_GRAD)}")
-    if not isinstance(tbptt, (int, np.integer)) or tbptt < 0:
-        raise ConfigError(f"tbptt must be an integer >= 0, got {tbptt!r}")
-    bptt._check_tables(plan, thetas, "thetas")
-    if len(g_spikes) != len(plan.layers):
-        raise ShapeError(f"g_spikes: got {len(g_spikes)} entries for {len(plan.layers)} layers")
+    bptt.check_backward_args(plan, thetas, g_spikes, refractory_grad, tbptt)
     if launch is None:
         require_gpu()
         launch = _cupy_launch

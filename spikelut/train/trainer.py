@@ -117,6 +117,43 @@ def fingerprint(net: Network) -> str:
     return h.hexdigest()[:16]
 
 
+# ---------------------------------------------------------------------------- kernels
+def numba_kernels_usable() -> bool:
+    """True when the compiled passes (:mod:`spikelut.train.kernels_cpu`, numba) import."""
+    try:
+        from . import kernels_cpu  # noqa: F401
+    except Exception:  # numba missing or broken on this machine: fall back to numpy
+        return False
+    return True
+
+
+def resolve_kernels(kernels: str) -> str:
+    """The passes ``[train] kernels`` selects: ``"numba"`` or ``"reference"``.
+
+    ``"auto"`` (the default) is ``"numba"`` whenever the compiled passes import; they support
+    every training option (all ``refractory_grad`` / ``tap_grad`` modes, ``tbptt``, rate
+    regularization), so the choice depends only on the machine, never on the data, and a resumed
+    run makes the same choice. Both give equal spikes and gradients within float32 rounding.
+    ``"numba"`` asked for explicitly where numba does not import is an error.
+
+    Example:
+        >>> resolve_kernels("reference")
+        'reference'
+        >>> resolve_kernels("auto") in ("numba", "reference")
+        True
+    """
+    if kernels == "reference":
+        return "reference"
+    if kernels not in ("auto", "numba"):
+        raise ConfigError(f"[train]: unknown kernels {kernels!r}; choose one of auto, numba, reference")
+    if numba_kernels_usable():
+        return "numba"
+    if kernels == "numba":
+        raise ConfigError('[train]: kernels = "numba" but numba does not import on this machine; '
+                          'pip install numba, or set kernels = "auto" or "reference"')
+    return "reference"
+
+
 # ---------------------------------------------------------------------------- results
 @dataclass
 class Evaluation:
@@ -153,7 +190,9 @@ class Trainer:
         self.cfg = cfg
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.plan = compile_plan(net)
-        if cfg.kernels == "numba":
+        #: the passes in use, ``"numba"`` or ``"reference"`` (``[train] kernels`` resolved)
+        self.kernels = resolve_kernels(cfg.kernels)
+        if self.kernels == "numba":
             # compiled drop-in of bptt.forward / bptt.backward, tested against them
             from .kernels_cpu import backward as _backward
             from .kernels_cpu import forward as _forward

@@ -1,0 +1,43 @@
+"""demos/bench_train_epoch.py: PyTorch is optional (one clear line without it), and the table."""
+
+import importlib.util
+import os
+import sys
+
+import pytest
+
+from spikelut.bench_torch import torch_available
+
+
+def _load(demos_dir):
+    spec = importlib.util.spec_from_file_location("bench_train_epoch",
+                                                  os.path.join(demos_dir, "bench_train_epoch.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_without_torch_the_script_stops_with_one_line(demos_dir, capsys, monkeypatch):
+    if torch_available():
+        monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    mod = _load(demos_dir)
+    assert mod.main(["mnist1d"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("bench_train_epoch: PyTorch is not installed")
+
+
+def test_unknown_network_is_refused(demos_dir, capsys):
+    mod = _load(demos_dir)
+    with pytest.raises(SystemExit):
+        mod.main(["--no-torch", "cifar"])
+    assert "unknown network 'cifar'; choose from mnist1d, mnist5k" in capsys.readouterr().err
+
+
+def test_report_table_and_speedups(demos_dir):
+    mod = _load(demos_dir)
+    rows = [{"demo": "mnist1d", "luts": 3272, "T": 40, "samples": 4000, "batches": 10, "full": 80,
+             "times": {"numba": 10.0, "reference": 20.0, "torch": 60.0},
+             "losses": {"numba": 2.0, "reference": 2.0, "torch": 2.01}}]
+    text = mod.report(rows, 1, "python demos/bench_train_epoch.py --batches 10")
+    assert "| mnist1d | 3272 | 40 | 4000 | 10 of 80 | 10.0 | 20.0 | 60.0 | 6.0x | 3.0x |" in text
+    assert "per-sample scaling" in text and "Threads: 1" in text
