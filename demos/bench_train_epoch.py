@@ -20,9 +20,8 @@ the table says so. Threads: numba, PyTorch and BLAS are all set to ``--threads``
 PyTorch is needed only here. Install it in a separate virtual environment:
 
     python -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch \\
-        --index-url https://download.pytorch.org/whl/cpu && /tmp/torchvenv/bin/pip install -e .
-    nice -n 10 /tmp/torchvenv/bin/python demos/bench_train_epoch.py --batches 10 \\
-        -o docs/BENCHMARKS_epoch.md
+        && /tmp/torchvenv/bin/pip install -e .
+    nice -n 10 /tmp/torchvenv/bin/python demos/bench_train_epoch.py --batches 10 -o epoch.md
 
 Without PyTorch the script stops with one line saying so (``--no-torch`` times spikelut alone).
 """

@@ -35,10 +35,18 @@ def run(args: argparse.Namespace) -> Output:
     text = "\n".join([
         f"test accuracy {rep['accuracy']:.4f} on {rep['test_samples']} samples of {rep['dataset']}",
         f"circuit: {rep['luts']} LUTs, {rep['flip_flops']} flip-flops, {rep['cycles']} cycles per sample",
-        f"co-simulation ({cos['simulator']}): "
-        + ("matched the simulator on every test sample, bit for bit" if cos["ok"] else "MISMATCH"),
+        f"co-simulation ({cos['simulator']}): " + _cosim_words(cos, rep["test_samples"]),
         f"report: {args.output}/report.html",
     ])
     return Output({k: rep[k] for k in ("accuracy", "test_samples", "dataset", "coding", "luts",
                                        "flip_flops", "cycles", "cosim", "synth", "timings",
                                        "confusion", "outdir")}, text)
+
+
+def _cosim_words(cos: dict, test_samples: int) -> str:
+    if not cos.get("ok"):
+        return "MISMATCH (see the report)"
+    if cos.get("samples") == test_samples:
+        return "matched the simulator on every test sample, bit for bit"
+    return (f"matched the simulator bit for bit on the {cos.get('samples')} co-simulated test samples "
+            f"(of {test_samples}; [rtl] verify_samples)")

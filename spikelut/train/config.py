@@ -34,7 +34,7 @@ KEEP = ("best", "last")
 
 @dataclass
 class TrainConfig:
-    """Training hyper-parameters (the ``[train]`` table). See ``docs/README_train.md``."""
+    """Training hyper-parameters (the ``[train]`` table). See the README, section "Training"."""
 
     epochs: int = 10
     batch_size: int = 50
