@@ -37,8 +37,8 @@ from numba import njit, prange
 from ..backend import to_numpy
 from ..network import Network
 from ._luts import lut2, lut3, lut4, lut5, lut6
-from .bitpack import pack, unpack
-from .plan import Plan, build_plan
+from .bitpack import pack
+from .plan import Plan, build_plan, split_recorded
 from .result import SimResult, check_spikes, readout
 
 # Fewest words a thread's slice of the batch gets: 8 words = one AVX-512 vector per tap.
@@ -142,11 +142,6 @@ def simulate(net: Network, spikes: Any, record: str | int | Sequence[int] = "all
     T, B, _ = spikes.shape
     plan = build_plan(net, record)
     out = simulate_packed(plan, pack(spikes), threads)
-    layer_spikes: list = [None] * len(net.layers)
-    row = 0
-    for i in plan.recorded:
-        n = net.layers[i].n
-        layer_spikes[i] = unpack(out[:, row:row + n], B)
-        row += n
+    layer_spikes = split_recorded(plan, net, out, B)
     counts, pred = readout(net, layer_spikes[net.readout.layer])
     return SimResult(layer_spikes, counts, pred)

@@ -31,8 +31,8 @@ import numpy as np
 
 from ..backend import require_gpu
 from ..network import Network
-from .bitpack import n_words, pack, unpack
-from .plan import Plan, build_plan
+from .bitpack import n_words, pack
+from .plan import Plan, build_plan, split_recorded
 from .result import SimResult, check_spikes, readout
 
 KERNEL_FILE = "bitsliced_infer.cu"
@@ -121,14 +121,7 @@ def kernel_args(plan: Plan, inp32: Any, launch: Launch, xp=np) -> tuple[list, An
 
 def unpack_recorded(plan: Plan, net: Network, out_word_major: Any, batch: int) -> list:
     """Per-layer spikes ``[T, batch, n_i]`` (``None`` for layers not recorded) from kernel output."""
-    xp_words = out_word_major.transpose(0, 2, 1)  # [T, n_rec, W32]
-    layer_spikes: list = [None] * len(net.layers)
-    row = 0
-    for i in plan.recorded:
-        n = net.layers[i].n
-        layer_spikes[i] = unpack(xp_words[:, row:row + n], batch)
-        row += n
-    return layer_spikes
+    return split_recorded(plan, net, out_word_major.transpose(0, 2, 1), batch)  # [T, n_rec, W32]
 
 
 @functools.lru_cache(maxsize=None)

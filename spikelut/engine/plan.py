@@ -17,12 +17,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..network import INPUT, K_MAX, Network
+from .bitpack import unpack
 
 
 @dataclass
@@ -128,3 +129,14 @@ def build_plan(net: Network, record: str | int | Sequence[int] = "all") -> Plan:
         layer_r=np.array([layer.refractory for layer in net.layers], np.int64),
         tap_sig=tap_sig, tap_dly=tap_dly, table=table, rec_row=rec_row, recorded=recorded)
 
+
+def split_recorded(plan: Plan, net: Network, words: Any, batch: int) -> list:
+    """Per-layer spikes ``[T, batch, n_i]`` from the recorded rows ``[T, n_recorded, W]`` of a
+    fast engine's output (``None`` for layers not recorded)."""
+    layer_spikes: list = [None] * len(net.layers)
+    row = 0
+    for i in plan.recorded:
+        n = net.layers[i].n
+        layer_spikes[i] = unpack(words[:, row:row + n], batch)
+        row += n
+    return layer_spikes
