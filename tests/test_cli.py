@@ -96,3 +96,59 @@ def test_unknown_option_exits_2(capsys):
         main(["info", "x.h5", "--bogus"])
     assert e.value.code == 2
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def _bad_model_cases():
+    from test_io import BAD_MODELS
+    return BAD_MODELS
+
+
+@pytest.mark.parametrize("edit, message", _bad_model_cases())
+def test_every_bad_model_file_exits_1_with_its_message(tmp_path, capsys, edit, message):
+    from spikelut.io import save_model
+    from spikelut.wiring import random_network
+    import h5py
+
+    path = tmp_path / "m.h5"
+    save_model(random_network(3, 4, [6, 3], k=[3, 4], max_delay=2, refractory=[1, 0]), path)
+    with h5py.File(path, "a") as f:
+        edit(f)
+    code, _, err = run(capsys, "info", path)
+    assert code == 1 and message in err and err.count("\n") == 1 and str(path) in err
+
+
+def _bad_config_cases():
+    from test_config import BAD_CONFIGS
+    return BAD_CONFIGS
+
+
+@pytest.mark.parametrize("mutate, message", _bad_config_cases())
+def test_every_bad_config_exits_1_with_its_message(tmp_path, capsys, mutate, message):
+    import re
+
+    from spikelut.config import tomllib
+    from test_config import cfg
+
+    c = cfg()
+    mutate(c)
+
+    def toml(v):
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{json.dumps(k)} = {toml(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, list):
+            return "[" + ", ".join(toml(x) for x in v) + "]"
+        return json.dumps(v)
+
+    lines = [f"{k} = {toml(v)}" for k, v in c.items() if not isinstance(v, (dict, list))]
+    lines += [f"inputs = {toml(c['inputs'])}"] if isinstance(c.get("inputs"), dict) else []
+    for layer in c["layers"]:
+        lines.append("[[layers]]")
+        lines += [f"{k} = {toml(v)}" for k, v in layer.items()]
+    lines.append("[readout]")
+    lines += [f"{k} = {toml(v)}" for k, v in c["readout"].items()]
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    code, _, err = run(capsys, "init", p, "-o", tmp_path / "m.h5")
+    assert code == 1 and re.search(message, err) and err.count("\n") == 1

@@ -95,7 +95,7 @@ taps = [{from = "h", count = 2, delay = 1}, {from = "out", count = 1, delay = 1}
     assert res.layer_spikes[1].shape == (5, 2, 4)
 
 
-@pytest.mark.parametrize("mutate, message", [
+BAD_CONFIGS = [
     (lambda c: c["layers"][0].update(k=7), "k = 7 is out of range"),
     (lambda c: c["layers"][0].update(bogus=1), r"unknown key\(s\) \['bogus'\]"),
     (lambda c: c["layers"][0]["taps"][0].update(wiring="spiral"), "unknown wiring 'spiral'"),
@@ -107,7 +107,10 @@ taps = [{from = "h", count = 2, delay = 1}, {from = "out", count = 1, delay = 1}
     (lambda c: c["readout"].update(layer="zzz"), "layer 'zzz' does not exist"),
     (lambda c: c.update(seed=-1), "seed must be a non-negative integer"),
     (lambda c: c["layers"][0]["taps"][0].update(delay=-2), "delay must be an integer >= 0"),
-])
+]
+
+
+@pytest.mark.parametrize("mutate, message", BAD_CONFIGS)
 def test_bad_configs(mutate, message):
     c = cfg()
     mutate(c)
