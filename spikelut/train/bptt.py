@@ -201,6 +201,19 @@ def check_backward_args(plan: NetPlan, thetas: Sequence[Any], g_spikes: Sequence
         raise ShapeError(f"g_spikes: got {len(g_spikes)} entries for {len(plan.layers)} layers")
 
 
+
+def spike_grad_history(plan: NetPlan, T: int, B: int, g_spikes: Sequence[Any], xp: Any,
+                       dtype: Any = np.float32) -> Any:
+    """``dL/ds`` of every signal as ``[D + T, n_signals, B]`` (rows ``D + t`` = cycle ``t``), the
+    accumulator every backward pass starts from; ``None`` entries of ``g_spikes`` add nothing."""
+    G = xp.zeros((plan.D + T, plan.n_signals, B), dtype)
+    for lp, g in zip(plan.layers, g_spikes):
+        if g is not None:
+            if g.shape != (T, B, lp.n):
+                raise ShapeError(f"g_spikes entry has shape {g.shape}, expected {(T, B, lp.n)}")
+            G[plan.D:, lp.offset:lp.offset + lp.n] += xp.asarray(g).transpose(0, 2, 1)
+    return G
+
 def _input_history(plan: NetPlan, x, dtype):
     T, B, _ = x.shape
     hist = array_module(x).zeros((plan.D + T, plan.n_signals, B), dtype)
@@ -345,12 +358,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     dt = np.float64 if fwd.soft else np.float32
     thetas = [xp.asarray(th, dtype=dt) for th in thetas]
     dev = plan.on(xp)
-    G = xp.zeros((D + T, N, B), dt)
-    for lp, g in zip(plan.layers, g_spikes):
-        if g is not None:
-            if g.shape != (T, B, lp.n):
-                raise ShapeError(f"g_spikes entry has shape {g.shape}, expected {(T, B, lp.n)}")
-            G[D:, lp.offset:lp.offset + lp.n] += g.transpose(0, 2, 1)
+    G = spike_grad_history(plan, T, B, g_spikes, xp, dt)
     Gf = G.reshape(-1, B)
     hist = fwd.hist
     diffs = [tap_differences(th, tap_grad) for th in thetas] if not fwd.soft else []

@@ -216,15 +216,10 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
         return bptt.backward(plan, thetas, fwd, g_spikes, surrogate, refractory_grad, tap_grad,
                              tbptt, input_grad)
     bptt.check_backward_args(plan, thetas, g_spikes, refractory_grad, tbptt)
-    T, B, D, N = fwd.T, fwd.B, plan.D, plan.n_signals
+    T, B, D = fwd.T, fwd.B, plan.D
     f = _flat(plan)
     thetas = [np.asarray(th, dtype=np.float32) for th in thetas]
-    G = np.zeros((D + T, N, B), np.float32)
-    for lp, g in zip(plan.layers, g_spikes):
-        if g is not None:
-            if g.shape != (T, B, lp.n):
-                raise ShapeError(f"g_spikes entry has shape {g.shape}, expected {(T, B, lp.n)}")
-            G[D:, lp.offset:lp.offset + lp.n] += g.transpose(0, 2, 1)
+    G = bptt.spike_grad_history(plan, T, B, g_spikes, np)
     total = int(f["tab_off"][-1])
     diffs = np.zeros((K_MAX, total), np.float32)
     # surrogate'(theta[addr]) depends on the table entry only: evaluate it once per entry

@@ -124,12 +124,7 @@ def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Seque
     f, dv = _flat(plan), _device(plan, xp)
     Nn, total = f["n_nodes"], int(f["tab_off"][-1])
     thetas = [xp.asarray(th, dtype=xp.float32) for th in thetas]
-    G = xp.zeros((D + T, N, B), xp.float32)
-    for lp, g in zip(plan.layers, g_spikes):
-        if g is not None:
-            if g.shape != (T, B, lp.n):
-                raise ShapeError(f"g_spikes entry has shape {g.shape}, expected {(T, B, lp.n)}")
-            G[D:, lp.offset:lp.offset + lp.n] += xp.asarray(g).transpose(0, 2, 1)
+    G = bptt.spike_grad_history(plan, T, B, g_spikes, xp)
     diffs = xp.zeros((K_MAX, total), xp.float32)
     sg = xp.empty(total, xp.float32)  # surrogate'(u) per table entry: u = theta[addr]
     tabs = xp.empty(total, xp.uint8)
