@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from .config import build_network, load_config
 from .errors import ConfigError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
 from .stages import StageBook
+
+if TYPE_CHECKING:
+    from .rtl.writer import RtlFiles
 
 DEFAULT_CONFIG = "run_default.toml"
 DATA_KEYS = {"dataset", "seed", "limit_train", "limit_test", "val_fraction"}
@@ -134,6 +137,7 @@ class Pipeline:
         self.echo = echo or (lambda s: print(s, file=sys.stderr))
         self.book = StageBook(self.out)
         self.timings: dict[str, float] = {}
+        self._rtl_files = None
 
     # ------------------------------------------------------------------ paths
     def p(self, *parts: str) -> Path:
@@ -286,19 +290,25 @@ class Pipeline:
         n = self.settings.verify_samples
         return x if not n else x[:, :n]
 
+    def _write_rtl(self) -> "RtlFiles":
+        """Write the Verilog of ``model.h5`` with the test stimuli; the files (and the reference
+        run they compare against) are kept for the cosim stage of the same run."""
+        from .rtl.writer import write_verilog
+
+        s = self.settings
+        self._rtl_files = write_verilog(load_model(self.p("model.h5")), self.p("rtl"), top=s.top,
+                                        lut6=s.lut6, stimulus=self._verify_spikes(), force=True,
+                                        model="model.h5")
+        return self._rtl_files
+
     def _rtl_fp(self) -> str:
         s = self.settings
         return self.book.fingerprint({"top": s.top, "lut6": s.lut6, "n": s.verify_samples},
                                      [self.p("model.h5"), self.p("data", "test.h5")])
 
     def _rtl(self) -> tuple[list, dict]:
-        from .rtl.writer import write_verilog
-
         s = self.settings
-        net = load_model(self.p("model.h5"))
-        files = write_verilog(net, self.p("rtl"), top=s.top, lut6=s.lut6,
-                              stimulus=self._verify_spikes(), force=True, model="model.h5")
-        plan = files.plan
+        plan = self._write_rtl().plan
         line = (f"{plan.luts} LUTs, {plan.flip_flops} flip-flops, {plan.lut_levels()} LUT levels "
                 f"-> {self.p('rtl', s.top + '.v')}")
         return ([self.p("rtl", f"{s.top}.v")],
@@ -314,13 +324,10 @@ class Pipeline:
 
     def _cosim(self) -> tuple[list, dict]:
         from .rtl.cosim import verify_directory
-        from .rtl.writer import write_verilog
 
         s = self.settings
-        net = load_model(self.p("model.h5"))
-        # rewriting the directory restores the expected outputs from the reference engine
-        files = write_verilog(net, self.p("rtl"), top=s.top, lut6=s.lut6,
-                              stimulus=self._verify_spikes(), force=True, model="model.h5")
+        # when the rtl stage was up to date, rewriting restores the reference run to compare with
+        files = self._rtl_files if self._rtl_files is not None else self._write_rtl()
         rep = verify_directory(files, s.simulator, build_dir=self.p("rtl", "build"))
         if not rep.ok:
             raise SpikelutError(f"co-simulation FAILED: {rep.describe()}")
