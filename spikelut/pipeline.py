@@ -207,19 +207,14 @@ class Pipeline:
                                                    "data"), [self.p("data", "train.h5")])
 
     def _train(self) -> tuple[list, dict]:
-        from .train.trainer import Trainer
+        from .train.trainer import Trainer, holdout
 
         s = self.settings
         data = load_spikes(self.p("data", "train.h5"))
         x, y = data.spikes, data.labels
         val = None
-        if s.val_fraction > 0:
-            # a seeded split of the training set: the test set never chooses the kept model
-            order = np.random.default_rng(s.data_seed).permutation(x.shape[1])
-            n_val = max(1, int(round(s.val_fraction * x.shape[1])))
-            vi, ti = np.sort(order[:n_val]), np.sort(order[n_val:])
-            val = (x[:, vi], y[vi])
-            x, y = x[:, ti], y[ti]
+        if s.val_fraction > 0:  # the test set never chooses the kept model
+            (x, y), val = holdout(x, y, s.val_fraction, s.data_seed)
         net = build_network(self.cfg)
         ckpt = self.p("train", f"checkpoint-{self._train_fp()[:12]}.h5")
         resume = ckpt.exists()

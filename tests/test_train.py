@@ -12,6 +12,7 @@ from spikelut.engine.reference import simulate
 from spikelut.errors import ConfigError, ShapeError
 from spikelut.io import load_model, save_model, save_spikes
 from spikelut.train import Trainer, TrainConfig
+from spikelut.train.trainer import holdout
 
 T = 5
 CONFIG = """
@@ -164,6 +165,31 @@ def test_data_checks_before_training():
     assert tr.epoch == 0 and tr.history == []
 
 
+def test_holdout_draws_a_seeded_disjoint_validation_set_in_file_order():
+    x = np.arange(3 * 40 * 2, dtype=np.int64).reshape(3, 40, 2)
+    y = np.arange(40)
+    (xt, yt), (xv, yv) = holdout(x, y, 0.25, seed=3)
+    assert len(yv) == 10 and len(yt) == 30
+    assert sorted(np.concatenate([yt, yv]).tolist()) == list(range(40))
+    assert (np.diff(yt) > 0).all() and (np.diff(yv) > 0).all()
+    np.testing.assert_array_equal(xv, x[:, yv])  # spikes travel with their labels
+    np.testing.assert_array_equal(holdout(x, y, 0.25, seed=3)[1][1], yv)
+    assert holdout(x, y, 0.25, seed=4)[1][1].tolist() != yv.tolist()
+    assert len(holdout(x, y, 0.001, seed=0)[1][1]) == 1  # at least one validation sample
+
+
+@pytest.mark.parametrize("fraction,message", [
+    (0.0, "validation fraction must be in (0, 1), got 0.0"),
+    (1.0, "validation fraction must be in (0, 1), got 1.0"),
+    (True, "validation fraction must be in (0, 1), got True"),
+    (0.9, "validation fraction 0.9 of 2 samples leaves none to train on"),
+])
+def test_holdout_refuses_fractions_that_leave_nothing(fraction, message):
+    with pytest.raises(ConfigError) as e:
+        holdout(np.zeros((1, 2, 1), np.uint8), np.zeros(2, np.int64), fraction, seed=0)
+    assert message in str(e.value)
+
+
 # ---------------------------------------------------------------------------- CLI
 @pytest.fixture
 def files(tmp_path):
@@ -217,6 +243,33 @@ def test_cli_train_stops_with_one_clear_line_before_training(files, capsys, chan
     assert err.count("\n") == 1 and err.startswith("spikelut train: error: ")
     assert message in err
     assert not (d / "m.h5").exists() and not (d / "log.jsonl").exists()
+
+
+def test_cli_train_val_fraction_holds_out_part_of_the_training_file(files, capsys):
+    d, cfg = files
+    rc = main(["train", str(cfg), "--data", str(d / "train.h5"), "--val-fraction", "0.25",
+               "-o", str(d / "m.h5"), "--log", str(d / "log.jsonl"), "--epochs", "3", "--json",
+               "--no-progress"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    log = [json.loads(line) for line in (d / "log.jsonl").read_text().splitlines()]
+    assert [r["val_acc"] for r in log] == [r["val_acc"] for r in out["history"]]
+    # accuracies over the 5 held-out samples and the 15 left to train on
+    assert all(r["val_acc"] * 5 == round(r["val_acc"] * 5) for r in log)
+    assert all(r["acc"] * 15 == pytest.approx(round(r["acc"] * 15)) for r in log)
+
+
+def test_cli_train_refuses_bad_val_fraction(files, capsys):
+    d, cfg = files
+    base = ["train", str(cfg), "--data", str(d / "train.h5"), "-o", str(d / "m.h5")]
+    assert main(base + ["--val-fraction", "1.5"]) == 1
+    assert capsys.readouterr().err == ("spikelut train: error: validation fraction must be in "
+                                       "(0, 1), got 1.5\n")
+    with pytest.raises(SystemExit) as e:  # argparse: usage line, then the error, status 2
+        main(base + ["--val-fraction", "0.5", "--val", "x.h5"])
+    assert e.value.code == 2
+    assert "argument --val: not allowed with argument --val-fraction" in capsys.readouterr().err
+    assert not (d / "m.h5").exists()
 
 
 def test_cli_eval_refuses_unlabelled_spikes(files, capsys):

@@ -10,6 +10,7 @@ Example:
         --log train.jsonl --checkpoint ckpt.h5
     spikelut train demos/train_first_of_two.toml --data train.h5 -o model.h5 \\
         --checkpoint ckpt.h5 --resume          # continue an interrupted run, bit for bit
+    spikelut train demos/train_mnist1d.toml --data train.h5 --val-fraction 0.125 -o model.h5
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..config import build_network, load_config
 from ..errors import ConfigError
 from ..io import load_spikes, save_model
 from ..train import Trainer, TrainConfig
-from ..train.trainer import check_data
+from ..train.trainer import check_data, holdout
 from . import Output
 from .common import check_output_path
 
@@ -31,7 +32,11 @@ HELP = "train CONFIG.toml on --data TRAIN.h5 and write MODEL.h5"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="architecture + [train] config (TOML)")
     p.add_argument("--data", required=True, help="training spike file with /labels (HDF5)")
-    p.add_argument("--val", default=None, help="validation spike file with /labels (HDF5)")
+    val = p.add_mutually_exclusive_group()
+    val.add_argument("--val", default=None, help="validation spike file with /labels (HDF5)")
+    val.add_argument("--val-fraction", type=float, default=None, metavar="F",
+                     help="hold out a seeded fraction F of --data as the validation set "
+                          "(the [train] seed draws it)")
     p.add_argument("-o", "--output", required=True, help="model file to write (HDF5)")
     p.add_argument("--log", default=None, help="JSON-lines log, one object per epoch")
     p.add_argument("--checkpoint", default=None, help="checkpoint file, written after every epoch")
@@ -65,6 +70,8 @@ def run(args: argparse.Namespace) -> Output:
     if args.val is not None:
         val = load_spikes(args.val)
         check_data(net, val.spikes, _labels(val, args.val), str(args.val))
+    elif args.val_fraction is not None:
+        train, val = holdout(train.spikes, train.labels, args.val_fraction, tcfg.seed)
     trainer = Trainer(net, tcfg, progress=False if args.no_progress else None)
     result = trainer.fit(train, val, log=args.log, checkpoint=args.checkpoint, resume=args.resume)
     save_model(result.net, out)

@@ -74,6 +74,32 @@ def _as_data(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(spikes), np.asarray(labels)
 
 
+def holdout(spikes: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+            ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Split labelled data into ``(train, val)``: a seeded draw of ``round(fraction * B)`` samples
+    (at least one) is held out for validation; both parts keep the file's sample order.
+
+    Choosing the kept epoch or a config on this split, never on the test set, keeps the test
+    accuracy honest.
+
+    Example:
+        >>> x, y = np.zeros((4, 10, 2), np.uint8), np.arange(10) % 2
+        >>> (xt, yt), (xv, yv) = holdout(x, y, 0.2, seed=0)
+        >>> xt.shape, xv.shape
+        ((4, 8, 2), (4, 2, 2))
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise ConfigError(f"validation fraction must be in (0, 1), got {fraction!r}")
+    B = spikes.shape[1]
+    n_val = max(1, int(round(fraction * B)))
+    if n_val >= B:
+        raise ConfigError(f"validation fraction {fraction} of {B} samples leaves none to train on; "
+                          f"lower it or use more data")
+    order = np.random.default_rng(seed).permutation(B)
+    vi, ti = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return (spikes[:, ti], labels[ti]), (spikes[:, vi], labels[vi])
+
+
 def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str = "data") -> None:
     """Refuse data that does not fit ``net``: channels, 0/1 values, T vs readout start, labels."""
     spikes = np.asarray(spikes)
