@@ -58,6 +58,16 @@ def _local_front(cfg: dict) -> None:
     _layer(cfg, "front")["taps"][0].update(wiring="local", window=8)
 
 
+def _pulse_only(cfg: dict) -> None:
+    for layer in cfg["layers"]:
+        layer["refractory"] = 1
+
+
+def _own_delay2(cfg: dict) -> None:
+    _layer(cfg, "rec")["taps"][1:] = [{"from": "self", "count": 2, "delay": [1, 2]},
+                                      {"from": "own", "delay": 2}]
+
+
 #: name -> (what changes from the demo config, the change)
 VARIANTS: dict[str, tuple[str, Callable[[dict], None]]] = {
     "base": ("earlier demo: one front layer, 20 epochs, batch 50",
@@ -76,6 +86,11 @@ VARIANTS: dict[str, tuple[str, Callable[[dict], None]]] = {
                         _train(epochs=40, batch_size=50))),
     "b25": ("40 epochs, batch 25 (the demo)", _train(epochs=40, batch_size=25)),
     "b10": ("40 epochs, batch 10", _train(epochs=40, batch_size=10)),
+    # the open problem of DESIGN.md section 8: pulse-only networks (R = 1 in every layer)
+    "pulse": ("R = 1 in every layer, 20 epochs, batch 50",
+              _chain(_pulse_only, _train(epochs=20, batch_size=50))),
+    "pulse_own2": ("R = 1 everywhere, recurrent taps self at delays 1, 2 + own output at delay 2",
+                   _chain(_pulse_only, _own_delay2, _train(epochs=20, batch_size=50))),
 }
 
 

@@ -36,6 +36,12 @@ def test_variants_change_what_they_say_and_nothing_else():
             for f in ("table", "source", "index", "delay"):
                 np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
     assert [sel.variant_config(n)["train"]["batch_size"] for n in ("e40", "b25", "b10")] == [50, 25, 10]
+    pulse, own2 = _net("pulse"), _net("pulse_own2")
+    assert [layer.refractory for layer in pulse.layers] == [1, 1, 1, 1]
+    rec = own2.layers[2]
+    assert rec.delay[0, 3:].tolist() == [1, 2, 2]
+    np.testing.assert_array_equal(rec.index[:, 5], np.arange(rec.n))  # tap 5: its own output
+    assert (rec.index[:, 3:5] != np.arange(rec.n)[:, None]).all()
 
 
 def test_unknown_variant_is_one_line(capsys):
