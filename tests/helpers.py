@@ -1,6 +1,12 @@
 """Small builders shared by the tests."""
 
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from spikelut.network import Layer, Network, Readout
 
@@ -27,3 +33,18 @@ def chain(n_in, layers, readout_layer=-1, classes=1, class_of=None, start=0):
 def train(bits):
     """A [T, 1, 1] input from a list of bits."""
     return np.asarray(bits, np.uint8)[:, None, None]
+
+
+TESTS = Path(__file__).parent
+
+
+def cuda_emulation_library(tmp_dir: Path, source: str, what: str) -> ctypes.CDLL:
+    """Build ``tests/<source>`` (a kernels/*.cu file under tests/cuda_emulation.h) as a shared
+    library and load it; skip the test, saying ``what`` is not emulated, without g++."""
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip(f"g++ not found: cannot emulate {what} on the CPU")
+    so = tmp_dir / (Path(source).stem + ".so")
+    subprocess.run([gxx, "-O1", "-shared", "-fPIC", "-std=c++14", f"-I{TESTS}",
+                    f"-I{TESTS.parent / 'kernels'}", str(TESTS / source), "-o", str(so)], check=True)
+    return ctypes.CDLL(str(so))

@@ -21,6 +21,8 @@ from spikelut.engine.plan import build_plan
 from spikelut.network import Layer, Network, Readout
 from spikelut.wiring import random_network
 
+from helpers import cuda_emulation_library
+
 TESTS = Path(__file__).parent
 KERNELS = TESTS.parent / "kernels"
 
@@ -101,13 +103,8 @@ def test_kernel_args_order_and_types():
 # ----------------------------------------------------------------------------- emulated kernel
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    gxx = shutil.which("g++")
-    if gxx is None:
-        pytest.skip("g++ not found: cannot emulate the CUDA kernel on the CPU")
-    so = tmp_path_factory.mktemp("emu") / "emu_infer.so"
-    subprocess.run([gxx, "-O1", "-shared", "-fPIC", "-std=c++14", f"-I{TESTS}", f"-I{KERNELS}",
-                    str(TESTS / "cuda_emulation_infer.cpp"), "-o", str(so)], check=True)
-    lib = ctypes.CDLL(str(so))
+    lib = cuda_emulation_library(tmp_path_factory.mktemp("emu"), "cuda_emulation_infer.cpp",
+                                 "the CUDA kernel")
     lib.emulate_infer.restype = None
     return lib.emulate_infer
 

@@ -3,9 +3,6 @@ against the reference bptt.py: spikes and addresses exactly equal, gradients equ
 rounding, for every option. The CUDA kernels are also run on the CPU through a C++ emulation."""
 
 import ctypes
-import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +16,7 @@ from spikelut.train import bptt, kernels_cpu, kernels_gpu
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
-TESTS = Path(__file__).parent
+from helpers import cuda_emulation_library
 
 
 def case(seed, ks=(6, 3, 2), max_delay=2, refractory=(1, 2, 0), T=6, B=40, n_in=4):
@@ -129,14 +126,8 @@ def test_errors_match_the_reference():
 
 @pytest.fixture(scope="module")
 def emulated_launch(tmp_path_factory):
-    gxx = shutil.which("g++")
-    if gxx is None:
-        pytest.skip("g++ not found: cannot emulate the CUDA training kernels on the CPU")
-    so = tmp_path_factory.mktemp("emu") / "emu_train.so"
-    subprocess.run([gxx, "-O1", "-shared", "-fPIC", "-std=c++14", f"-I{TESTS}",
-                    f"-I{TESTS.parent / 'kernels'}", str(TESTS / "cuda_emulation_train.cpp"),
-                    "-o", str(so)], check=True)
-    lib = ctypes.CDLL(str(so))
+    lib = cuda_emulation_library(tmp_path_factory.mktemp("emu"), "cuda_emulation_train.cpp",
+                                 "the CUDA training kernels")
     fns = {kernels_gpu.FORWARD: lib.emulate_train_forward,
            kernels_gpu.BACKWARD: lib.emulate_train_backward}
 

@@ -38,7 +38,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numba
 import numpy as np
@@ -226,7 +226,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     sg = np.empty(total, np.float32)
     tabs = np.empty(total, np.uint8)
     for i, (lp, th) in enumerate(zip(plan.layers, thetas)):
-        o0, o1 = int(f["tab_off"][f["lo"][i]]), int(f["tab_off"][f["hi"][i]])
+        o0, o1 = table_span(f, i)
         diffs[:lp.k, o0:o1] = tap_differences(th, tap_grad)
         flat = th.ravel()
         sg[o0:o1] = surrogate.grad(flat)
@@ -237,10 +237,21 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     _backward(G, fwd.hist, D, f["gidx"], f["dly"], f["is_in"], f["lo"], f["hi"], f["k"], f["R"],
               f["sig"], f["tab_off"], tabs, np.ascontiguousarray(addr), sg, diffs,
               _MODES[refractory_grad], int(tbptt), bool(input_grad), n_chunks, gacc)
-    acc = gacc.sum(axis=0)
+    return unflatten_grads(plan, f, gacc.sum(axis=0), G, input_grad)
+
+
+def table_span(f: dict, i: int) -> tuple[int, int]:
+    """Where layer ``i``'s tables sit in the flat (all layers) table arrays of :func:`_flat`."""
+    return int(f["tab_off"][f["lo"][i]]), int(f["tab_off"][f["hi"][i]])
+
+
+def unflatten_grads(plan: NetPlan, f: dict, acc: Any, G: Any, input_grad: bool
+                    ) -> tuple[list[Any], Any | None]:
+    """Per-layer float32 logit gradients ``[n_i, 2**k_i]`` from the flat accumulator ``acc``,
+    and the input gradient ``[T, B, n_in]`` from the gradient history (numpy or CuPy)."""
     grads = []
     for i, lp in enumerate(plan.layers):
-        o0, o1 = int(f["tab_off"][f["lo"][i]]), int(f["tab_off"][f["hi"][i]])
+        o0, o1 = table_span(f, i)
         grads.append(acc[o0:o1].reshape(lp.n, 1 << lp.k).astype(np.float32))
-    g_in = G[D:, :plan.n_in].transpose(0, 2, 1).copy() if input_grad else None
+    g_in = G[plan.D:, :plan.n_in].transpose(0, 2, 1).copy() if input_grad else None
     return grads, g_in

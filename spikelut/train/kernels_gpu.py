@@ -34,7 +34,7 @@ from ..errors import ShapeError
 from ..network import K_MAX
 from . import bptt
 from .bptt import Forward, NetPlan, tap_differences
-from .kernels_cpu import _MODES, _flat
+from .kernels_cpu import _MODES, _flat, table_span, unflatten_grads
 from .surrogates import Surrogate
 
 KERNEL_FILE = "train_bptt.cu"
@@ -129,7 +129,7 @@ def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Seque
     sg = xp.empty(total, xp.float32)  # surrogate'(u) per table entry: u = theta[addr]
     tabs = xp.empty(total, xp.uint8)
     for i, (lp, th) in enumerate(zip(plan.layers, thetas)):
-        o0, o1 = int(f["tab_off"][f["lo"][i]]), int(f["tab_off"][f["hi"][i]])
+        o0, o1 = table_span(f, i)
         # small ([k, n * 2**k]); computed on the host so it does not depend on CuPy fancy indexing
         diffs[:lp.k, o0:o1] = xp.asarray(tap_differences(to_numpy(th), tap_grad))
         flat = th.ravel()
@@ -147,9 +147,4 @@ def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Seque
                     dv["is_in"], acc, np.int64(total), i32(t), i32(T), i32(D), i32(N), i32(B),
                     i32(Nn), i32(lo), i32(hi), i32(lp.k), i32(lp.refractory), i32(lp.offset),
                     i32(_MODES[refractory_grad]), i32(tbptt), i32(bool(input_grad))])
-    grads = []
-    for i, lp in enumerate(plan.layers):
-        o0, o1 = int(f["tab_off"][f["lo"][i]]), int(f["tab_off"][f["hi"][i]])
-        grads.append(acc[o0:o1].reshape(lp.n, 1 << lp.k).astype(xp.float32))
-    g_in = G[D:, :plan.n_in].transpose(0, 2, 1).copy() if input_grad else None
-    return grads, g_in
+    return unflatten_grads(plan, f, acc, G, input_grad)
