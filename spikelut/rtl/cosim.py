@@ -201,9 +201,12 @@ def build_and_run(files: RtlFiles, simulator: str = "verilator", jobs: int = 2,
         exe, env = find_verilator()
         mk = bdir / "Vtb.mk"
         before = (_mk_key(mk), mk.stat().st_mtime_ns) if mk.is_file() else None
-        # generate C++ only; warnings are checked separately by lint()
-        cmd = [exe, "--cc", "--exe", "--main", "--timing", "--top-module", tb, "-Wno-fatal",
-               "-Wno-lint", "-Wno-style", "--Mdir", str(bdir), "--prefix", "Vtb", "-o", "Vtb"] + srcs
+        # generate C++ only; lint and style warnings are checked separately by lint(). Every
+        # other warning stays fatal: a duplicate module (MODDUP) or a second top (MULTITOP) would
+        # let an injected module replace ours and pass the check without simulating our circuit
+        cmd = [exe, "--cc", "--exe", "--main", "--timing", "--top-module", tb,
+               "-Wno-lint", "-Wno-style", "-Werror-MODDUP", "-Werror-MULTITOP",
+               "--Mdir", str(bdir), "--prefix", "Vtb", "-o", "Vtb"] + srcs
         _run(cmd, d, bdir / "verilate.log", "verilator", env)
         if before is not None and _mk_key(mk) == before[0]:
             # Vtb.mk is rewritten on every run and make rebuilds the runtime library (seconds)

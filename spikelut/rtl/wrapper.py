@@ -141,8 +141,8 @@ def emit_testbench(net: Network, top: str, steps: int, samples: int) -> str:
         f"stimulus.mem and checks every",
         "// out_spikes bit of every cycle (expected_out.mem) and every prediction "
         "(expected_pred.mem). Run it from this directory:",
-        f"//   with Icarus:    iverilog -g2001 -o tb.vvp tb_{top}.v {top}_classifier.v {top}.v [sim/LUT*.v] && vvp tb.vvp",
-        f"//   with Verilator: verilator --binary --top-module tb_{top} -Wno-fatal tb_{top}.v {top}_classifier.v "
+        f"//   with Icarus:    iverilog -g2001 -s tb_{top} -o tb.vvp tb_{top}.v {top}_classifier.v {top}.v [sim/LUT*.v] && vvp tb.vvp",
+        f"//   with Verilator: verilator --binary --top-module tb_{top} -Wno-lint -Wno-style tb_{top}.v {top}_classifier.v "
         f"{top}.v [sim/LUT*.v] && ./obj_dir/Vtb_{top}",
         "`timescale 1ns / 1ps",
         "`default_nettype none", "",
