@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..errors import SpikelutError
+from ..escape import terminal
 
 
 @dataclass
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         out = args._run(args)
     except SpikelutError as e:
-        msg = str(e).replace("\n", " ")
+        msg = terminal(str(e).replace("\n", " "))  # names from files: no escape sequences
         print(f"spikelut {args.command}: error: {msg}", file=sys.stderr)
         if args.json:
             print(json.dumps({"ok": False, "command": args.command, "error": msg}))

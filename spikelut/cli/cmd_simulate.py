@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..api import simulate
 from ..engine import ENGINES
+from ..escape import terminal
 from ..io import load_model, load_spikes, save_spikes
 from . import Output
 from .common import check_output_path
@@ -57,7 +58,7 @@ def _text_raster(net, spikes, res) -> str:
     """Sample 0 of a tiny network as one line per signal ('|' = spike), for a quick look."""
     rows = [(f"in[{c}]", spikes[:, 0, c]) for c in range(net.n_in)]
     for layer, s in zip(net.layers, res.layer_spikes):
-        rows += [(f"{layer.name}[{j}]", s[:, 0, j]) for j in range(layer.n)]
+        rows += [(f"{terminal(layer.name)}[{j}]", s[:, 0, j]) for j in range(layer.n)]
     width = max(len(name) for name, _ in rows)
     lines = [f"sample 0, cycles 0..{spikes.shape[0] - 1}:"]
     lines += [f"  {name.ljust(width)}  " + "".join("|" if v else "." for v in train)
