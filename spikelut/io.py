@@ -60,23 +60,27 @@ def _check_links(f: h5py.File, path: Path) -> None:
     """
     count = 0
 
-    def visit(name: bytes) -> None:
+    # the callback returns the problem (a non-None value stops H5Lvisit); raising inside it
+    # would cross HDF5's C stack
+    def visit(name: bytes) -> str | None:
         nonlocal count
         count += 1
         if count > limits.MAX_OBJECTS:
-            raise FileFormatError(f"{path}: more than {limits.MAX_OBJECTS} objects; not a spikelut file")
+            return f"more than {limits.MAX_OBJECTS} objects; not a spikelut file"
         kind = f.id.links.get_info(name).type
         if kind != h5py.h5l.TYPE_HARD:
             what = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link"}
-            raise FileFormatError(f"{path}: /{_name(name)}: is {what.get(kind, 'a user-defined link')}"
-                                  f"; spikelut files hold plain groups and datasets only (links "
-                                  f"could read other files)")
+            return (f"/{_name(name)}: is {what.get(kind, 'a user-defined link')}; spikelut files "
+                    f"hold plain groups and datasets only (links could read other files)")
         try:
             name.decode("utf-8")
         except UnicodeDecodeError:
-            raise FileFormatError(f"{path}: /{_name(name)}: object name is not valid UTF-8") from None
+            return f"/{_name(name)}: object name is not valid UTF-8"
+        return None
 
-    f.id.links.visit(visit)
+    problem = f.id.links.visit(visit)
+    if problem is not None:
+        raise FileFormatError(f"{path}: {problem}")
 
 
 def _name(raw: bytes | str) -> str:
