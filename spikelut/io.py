@@ -47,6 +47,8 @@ _GZ = {"compression": "gzip", "compression_opts": 4}
 #: Others could load a plugin library from the HDF5 plugin path.
 _FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32, 32000}
 _LAYOUTS = {h5py.h5d.COMPACT, h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED}
+#: the most a dataset may expand from its stored bytes (deflate's limit is about 1032:1)
+_MAX_RATIO = 1100
 _READ_ERRORS = (OSError, KeyError, TypeError, ValueError, RuntimeError, UnicodeError, RecursionError,
                 IndexError, AttributeError)
 
@@ -209,6 +211,13 @@ def _declared(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, p
 
 def _read(ds: h5py.Dataset, path: Path) -> np.ndarray:
     """The data of a dataset checked by :func:`_declared`."""
+    declared = limits.array_bytes(ds.shape, ds.dtype.itemsize)
+    stored = ds.id.get_storage_size()
+    if declared > _MAX_RATIO * stored + 4096:
+        # deflate cannot compress more than ~1032:1, so the rest would be HDF5's fill value for
+        # chunks never written: a few bytes that make a reader allocate gigabytes of zeros
+        raise FileFormatError(f"{path}: {ds.name}: declares {declared} bytes of data but the file "
+                              f"stores only {stored}; its data is missing (unwritten chunks)")
     try:
         return ds[()]
     except OSError as e:

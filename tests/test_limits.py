@@ -252,3 +252,17 @@ def test_limits_module_constants_are_documented():
         assert f"``{name}``" in doc, name
     assert limits.MAX_DELAY == limits.MAX_REFRACTORY == 65_535 and limits.MAX_CLASSES == 4096
     assert limits.array_bytes((2**40, 2**40), 8) == 2**83  # Python integers: no wrap-around
+
+
+def test_unwritten_chunks_cannot_expand_a_small_file(capsys, files, tmp_path):
+    """A dataset under the array limit whose chunks were never written would read as gigabytes of
+    fill value from a few bytes; deflate cannot expand more than ~1032:1, so it is refused."""
+    model, _ = files
+    fill = tmp_path / "fill.h5"
+    with h5py.File(fill, "w") as f:
+        f.attrs["format"] = "spikelut-spikes"
+        f.attrs["version"] = 1
+        f.create_dataset("spikes", shape=(1000, 1000, 3), dtype=np.uint8, chunks=(10, 100, 3),
+                         compression="gzip")
+    refused(capsys, "/spikes: declares 3000000 bytes of data but the file stores only 0; its data "
+                    "is missing (unwritten chunks)", "eval", model, fill)
