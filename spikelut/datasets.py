@@ -403,8 +403,10 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
     if not (t.ndim == ch.ndim == smp.ndim == 1 and t.shape == ch.shape == smp.shape):
         raise FileFormatError(f"{path}: t, channel and sample must be 1-D of one length, got "
                               f"{t.shape}, {ch.shape}, {smp.shape}")
+    if not t.size:  # no events: an empty array of any numeric dtype will do
+        ch, smp = ch.astype(np.int64), smp.astype(np.int64)
     for k, a in (("channel", ch), ("sample", smp)):
-        if a.size and (a.dtype.kind not in "iu" or a.min() < 0):
+        if a.dtype.kind not in "iu" or (a.size and a.min() < 0):
             raise FileFormatError(f"{path}: {k}: must be integers >= 0")
     if t.dtype.kind not in "iuf" or (t.size and (not np.isfinite(t).all() or t.min() < 0)):
         raise FileFormatError(f"{path}: t: event times must be finite numbers >= 0")

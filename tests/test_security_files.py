@@ -353,3 +353,18 @@ def test_a_valid_result_keeps_its_metadata(capsys, files, tmp_path):
     assert json.loads(out)["samples"] == 5
     with h5py.File(tmp_path / "r.h5") as f:
         assert f.attrs["levels"] == "[1, 2, 3]" and f.attrs["coding"] == "none"
+
+
+def test_layer_names_cannot_break_the_png_raster(capsys, tmp_path):
+    """A `$` in a layer name used to start matplotlib mathtext, and a bad formula made `raster`
+    end in a traceback."""
+    net = random_network(1, n_in=2, sizes=[3, 2], k=2, classes=2)
+    net.layers[0].name = "a$\\foo{$x\x1b"
+    model = tmp_path / "m$\\bad{.h5"
+    save_model(net, model)
+    spikes = tmp_path / "s.h5"
+    save_spikes(spikes, np.ones((4, 1, 2), np.uint8))
+    assert main(["simulate", str(model), str(spikes), "-o", str(tmp_path / "r.h5")]) == 0
+    status, out, err = run(capsys, "raster", tmp_path / "r.h5", "-o", tmp_path / "r.png",
+                           "--model", model)
+    assert status == 0 and err == [] and (tmp_path / "r.png").stat().st_size > 1000
