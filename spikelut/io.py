@@ -380,8 +380,8 @@ def _layer_datasets(g: h5py.Group, key: str, path: Path) -> dict[str, h5py.Datas
     where = f"{path}: /layers/{key}"
     limits.check_count(n, limits.MAX_NODES_PER_LAYER, "number of nodes", f"{where}/source")
     if not K_MIN <= k <= K_MAX:
-        raise FileFormatError(f"{where}/source: k = {k} taps per node is out of range ({K_MIN} to "
-                              f"{K_MAX})")
+        raise FileFormatError(f"{where}/source: k = {k} is out of range; every node needs {K_MIN} "
+                              f"to {K_MAX} taps")
     for name, kinds, shape in (("index", ("int32",), (n, k)), ("delay", ("int32",), (n, k)),
                                ("table", ("uint8",), (n, 1 << k)),
                                ("logits", ("float32",), (n, 1 << k))):
