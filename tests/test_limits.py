@@ -57,17 +57,22 @@ def test_huge_refractory_attribute_is_refused_before_simulating(capsys, files, t
     refused(capsys, f"refractory period {value} is more than the limit of 65535", "eval", model, spikes)
 
 
-def test_huge_refractory_in_a_config_is_refused(capsys, tmp_path):
+def init_refused(capsys, tmp_path, config, fragment):
+    """``spikelut init`` on the TOML text ``config`` exits 1 with one line holding ``fragment``."""
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f"""inputs = 2
+    cfg.write_text(config)
+    refused(capsys, fragment, "init", cfg, "-o", tmp_path / "m.h5")
+    return cfg
+
+
+def test_huge_refractory_in_a_config_is_refused(capsys, tmp_path):
+    init_refused(capsys, tmp_path, f"""inputs = 2
 [[layers]]
 nodes = 2
 k = 2
 refractory = {2**62}
 taps = [{{from = "input", count = 2}}]
-""")
-    refused(capsys, "layer 0 ('L0'): refractory 4611686018427387904 is more than the limit of 65535",
-            "init", cfg, "-o", tmp_path / "m.h5")
+""", "layer 0 ('L0'): refractory 4611686018427387904 is more than the limit of 65535")
 
 
 def test_delay_of_int32_max_in_a_model_file_is_refused(capsys, files):
@@ -85,14 +90,12 @@ def test_delay_of_int32_max_in_a_model_file_is_refused(capsys, files):
 
 
 def test_delay_in_a_config_is_bounded(tmp_path, capsys):
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("""inputs = 2
+    cfg = init_refused(capsys, tmp_path, """inputs = 2
 [[layers]]
 nodes = 2
 k = 2
 taps = [{from = "input", count = 1}, {from = "self", count = 1, delay = 65536}]
-""")
-    refused(capsys, "delay 65536 is more than the limit of 65535", "init", cfg, "-o", tmp_path / "m.h5")
+""", "delay 65536 is more than the limit of 65535")
     cfg.write_text(cfg.read_text().replace("65536", "65535"))
     assert main(["init", str(cfg), "-o", str(tmp_path / "m.h5")]) == 0
 
@@ -180,27 +183,21 @@ def test_table_shape_must_match_k_before_reading(capsys, files):
 
 
 def test_config_with_a_tap_count_of_1e9_is_refused_before_drawing(capsys, tmp_path):
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("""inputs = 4
+    init_refused(capsys, tmp_path, """inputs = 4
 [[layers]]
 nodes = 100000
 taps = [{from = "input", count = 1000000000}]
-""")
-    refused(capsys, "layer 0 ('L0'): tap groups give 1000000000 taps but k = 6", "init", cfg,
-            "-o", tmp_path / "m.h5")
+""", "layer 0 ('L0'): tap groups give 1000000000 taps but k = 6")
 
 
 def test_config_random_wiring_too_large_to_draw_is_refused(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(1 << 20))
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("""inputs = 1000
+    init_refused(capsys, tmp_path, """inputs = 1000
 [[layers]]
 nodes = 1000
 k = 2
 taps = [{from = "input", count = 2}]
-""")
-    refused(capsys, "random wiring of 1000 nodes over 1000 channels", "init", cfg,
-            "-o", tmp_path / "m.h5")
+""", "random wiring of 1000 nodes over 1000 channels")
 
 
 @pytest.mark.parametrize("key, value, fragment", [
@@ -220,9 +217,7 @@ classes = 2
     text = {"nodes": text.replace("nodes = 4", f"nodes = {value}"),
             "inputs": text.replace("inputs = 2", f"inputs = {value}"),
             "classes": text.replace("classes = 2", f"classes = {value}")}[key]
-    cfg = tmp_path / "c.toml"
-    cfg.write_text(text)
-    refused(capsys, fragment, "init", cfg, "-o", tmp_path / "m.h5")
+    init_refused(capsys, tmp_path, text, fragment)
 
 
 def test_validation_of_20000_one_node_layers(tmp_path):
