@@ -126,21 +126,23 @@ def _reading(path: Path) -> Iterator[None]:
 def _read_attr(obj: h5py.HLObject, name: str, path: Path) -> Any:
     """One attribute as a Python value (str, int, float, bool, or a list of numbers), after
     checking its type and size; strings must be valid UTF-8."""
-    where = f"{path}: {_name(obj.name)}: attribute {_name(name)!r}"
+    def fail(what: str) -> FileFormatError:
+        return FileFormatError(f"{path}: {_name(obj.name)}: attribute {_name(name)!r}: {what}")
+
     aid = obj.attrs.get_id(name)
     shape, dt = aid.shape, aid.dtype
     if shape is None:
-        raise FileFormatError(f"{where}: has no value (empty dataspace)")
+        raise fail("has no value (empty dataspace)")
     if len(shape) > 1:
-        raise FileFormatError(f"{where}: {len(shape)}-D arrays are not supported metadata")
+        raise fail(f"{len(shape)}-D arrays are not supported metadata")
     string = h5py.check_string_dtype(dt)
     if string is None and (dt.kind not in "biuf" or dt.fields is not None or dt.subdtype is not None):
-        raise FileFormatError(f"{where}: type {dt} is not supported (expected a string or numbers)")
+        raise fail(f"type {dt} is not supported (expected a string or numbers)")
     if string is not None and shape != ():
-        raise FileFormatError(f"{where}: arrays of strings are not supported metadata")
+        raise fail("arrays of strings are not supported metadata")
     size = limits.array_bytes(shape, dt.itemsize)
     if size > limits.MAX_ATTR_BYTES or aid.get_storage_size() > limits.MAX_ATTR_BYTES:
-        raise FileFormatError(f"{where}: larger than the limit of {limits.MAX_ATTR_BYTES} bytes")
+        raise fail(f"larger than the limit of {limits.MAX_ATTR_BYTES} bytes")
     v = obj.attrs[name]
     if string is not None:
         if isinstance(v, (bytes, np.bytes_)):
@@ -148,11 +150,11 @@ def _read_attr(obj: h5py.HLObject, name: str, path: Path) -> Any:
         else:
             raw = str(v).encode("utf-8", "surrogateescape")
         if len(raw) > limits.MAX_ATTR_BYTES:
-            raise FileFormatError(f"{where}: larger than the limit of {limits.MAX_ATTR_BYTES} bytes")
+            raise fail(f"larger than the limit of {limits.MAX_ATTR_BYTES} bytes")
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise FileFormatError(f"{where}: not valid UTF-8 text") from None
+            raise fail("not valid UTF-8 text") from None
     if isinstance(v, np.ndarray):
         return v.tolist()
     return v.item() if isinstance(v, np.generic) else v
@@ -186,7 +188,8 @@ def _declared(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, p
     if not isinstance(ds, h5py.Dataset):
         raise FileFormatError(f"{path}: {full}: expected a dataset")
     dcpl = ds.id.get_create_plist()
-    if dcpl.get_layout() not in _LAYOUTS:
+    layout = dcpl.get_layout()
+    if layout not in _LAYOUTS:
         raise FileFormatError(f"{path}: {full}: is a virtual dataset (it would read other files); "
                               f"store the data in the file")
     if dcpl.get_external_count():
@@ -197,15 +200,16 @@ def _declared(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, p
         if code not in _FILTERS:
             raise FileFormatError(f"{path}: {full}: compressed with HDF5 filter {code}; spikelut reads "
                                   f"gzip, shuffle, fletcher32 and lzf only")
-    if ds.shape is None:
+    shape, dt = ds.shape, ds.dtype
+    if shape is None:
         raise FileFormatError(f"{path}: {full}: has no data (empty dataspace)")
-    if ds.dtype.name not in kinds or ds.dtype.fields is not None:
-        raise FileFormatError(f"{path}: {full}: dtype {ds.dtype}, expected {' or '.join(kinds)}")
-    if ds.ndim != ndim:
-        raise FileFormatError(f"{path}: {full}: {ds.ndim}-D with shape {ds.shape}, expected {ndim}-D")
-    limits.check_array_bytes(ds.shape, ds.dtype.itemsize, f"{path}: {full}")
-    if dcpl.get_layout() == h5py.h5d.CHUNKED:
-        limits.check_array_bytes(dcpl.get_chunk(), ds.dtype.itemsize, f"{path}: {full} (one chunk)")
+    if dt.name not in kinds or dt.fields is not None:
+        raise FileFormatError(f"{path}: {full}: dtype {dt}, expected {' or '.join(kinds)}")
+    if len(shape) != ndim:
+        raise FileFormatError(f"{path}: {full}: {len(shape)}-D with shape {shape}, expected {ndim}-D")
+    limits.check_array_bytes(shape, dt.itemsize, f"{path}: {full}")
+    if layout == h5py.h5d.CHUNKED:
+        limits.check_array_bytes(dcpl.get_chunk(), dt.itemsize, f"{path}: {full} (one chunk)")
     return ds
 
 

@@ -189,7 +189,7 @@ def apply(f: h5py.File, m, canary: Path, canary_h5: Path) -> bool:
             f.move(path, target)
         return False
     if kind == "filter":
-        if isinstance(old, h5py.Dataset) and old.shape and dtype.kind in "iu":
+        if isinstance(old, h5py.Dataset) and old.shape and dtype.kind in "iu" and old.size < 10**6:
             data = old[()]
             del f[path]
             f.create_dataset(path, data=data, scaleoffset=0)
