@@ -2,7 +2,10 @@
 
 Writers compress with gzip and write atomically. Readers check format, version, every dataset's
 presence, dtype and shape, table values and index ranges, and refuse anything else with one
-:class:`~spikelut.errors.FileFormatError` that names the file and the field.
+:class:`~spikelut.errors.FileFormatError` that names the file and the field. Files are untrusted
+(``docs/threat-model.md``): readers refuse special files, links, external storage, virtual
+datasets and unknown filters, and check every declared size against :mod:`spikelut.limits`
+before reading it.
 
 Example:
     >>> import tempfile, pathlib, numpy as np

@@ -133,10 +133,11 @@ def test_array_limit_can_be_raised_by_the_user(files, monkeypatch):
 
 
 def test_classes_of_int32_max_is_refused(capsys, files):
-    model, _ = files
+    model, spikes = files
     _edit(model, _set_attr("readout", "classes", np.int64(2**31 - 1)))
-    refused(capsys, "/readout: attribute 'classes': number of classes 2147483647 is more than the "
-                    "limit of 4096", "info", model)
+    for argv in (["info", model], ["eval", model, spikes]):
+        refused(capsys, "/readout: attribute 'classes': number of classes 2147483647 is more than "
+                        "the limit of 4096", *argv)
 
 
 def test_table_declared_with_k_30_is_refused_before_it_is_read(capsys, files):

@@ -356,3 +356,18 @@ def test_layer_names_cannot_break_the_png_raster(capsys, tmp_path):
     status, out, err = run(capsys, "raster", tmp_path / "r.h5", "-o", tmp_path / "r.png",
                            "--model", model)
     assert status == 0 and err == [] and (tmp_path / "r.png").stat().st_size > 1000
+
+
+def test_an_engine_out_of_memory_says_so_in_one_line(capsys, files, monkeypatch):
+    """A legal but huge model (200,000 nodes with refractory 65,535 asks the reference engine for
+    12 GiB of history) ends in one line, not a MemoryError traceback."""
+    import spikelut.cli.cmd_eval as cmd_eval
+
+    def huge(*args, **kwargs):
+        raise MemoryError("Unable to allocate 12.2 GiB for an array with shape (65539, 1, 200000)")
+
+    model, spikes, _ = files
+    monkeypatch.setattr(cmd_eval, "simulate", huge)
+    line = refused(capsys, "spikelut eval: error: not enough memory (Unable to allocate 12.2 GiB",
+                   "eval", model, spikes)
+    assert line.endswith("; use a smaller batch, model or file")

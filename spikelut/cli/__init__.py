@@ -74,8 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         out = args._run(args)
-    except SpikelutError as e:
+    except (SpikelutError, MemoryError) as e:
         msg = terminal(str(e).replace("\n", " "))  # names from files: no escape sequences
+        if isinstance(e, MemoryError):  # a valid but huge model or data set: one line, not a traceback
+            msg = f"not enough memory ({msg or 'MemoryError'}); use a smaller batch, model or file"
         print(f"spikelut {args.command}: error: {msg}", file=sys.stderr)
         if args.json:
             print(json.dumps({"ok": False, "command": args.command, "error": msg}))
