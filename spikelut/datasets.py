@@ -342,10 +342,15 @@ def _labels(y: Any, n: int, path: Path, field_name: str, classes: int | None) ->
     integral = y.dtype.kind in "iub" or (y.dtype.kind == "f" and bool(np.all(np.mod(y, 1) == 0)))
     if y.size and (not integral or y.min() < 0):
         raise FileFormatError(f"{path}: {field_name}: labels must be integers >= 0")
+    if y.size and y.max() >= limits.MAX_CLASSES:  # before the cast: 1e300 would wrap around
+        raise FileFormatError(f"{path}: {field_name}: label {y.max()} is more than the limit of "
+                              f"{limits.MAX_CLASSES - 1} (at most {limits.MAX_CLASSES} classes)")
     y = y.astype(np.int64)
     top = int(y.max()) + 1 if y.size else 1
     if classes is None:
         classes = top
+    elif not 1 <= classes <= limits.MAX_CLASSES:
+        raise FileFormatError(f"{path}: classes: {classes} is outside 1..{limits.MAX_CLASSES}")
     elif top > classes:
         raise FileFormatError(f"{path}: {field_name}: label {top - 1} >= classes = {classes}")
     return y, int(classes)

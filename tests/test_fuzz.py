@@ -27,6 +27,8 @@ from spikelut.cli import main
 from spikelut.io import load_model, load_result, save_model, save_spikes
 from spikelut.wiring import random_network
 
+# a float or integer that wraps around in a cast is a bound checked too late
+pytestmark = pytest.mark.filterwarnings("error:.*encountered in cast:RuntimeWarning")
 EXAMPLES = int(os.environ.get("SPIKELUT_FUZZ_EXAMPLES", "30"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))

@@ -262,3 +262,14 @@ def test_unwritten_chunks_cannot_expand_a_small_file(capsys, files, tmp_path):
                          compression="gzip")
     refused(capsys, "/spikes: declares 3000000 bytes of data but the file stores only 0; its data "
                     "is missing (unwritten chunks)", "eval", model, fill)
+
+
+@pytest.mark.parametrize("label, fragment", [
+    (1e300, "label: label 1e+300 is more than the limit of 4095 (at most 4096 classes)"),
+    (2**62, "label: label 4611686018427387904 is more than the limit of 4095"),
+])
+def test_event_file_labels_are_bounded_before_the_cast(capsys, tmp_path, label, fragment):
+    path = tmp_path / "ev.npz"
+    np.savez(path, t=np.array([0.0]), channel=np.array([0]), sample=np.array([0]),
+             label=np.array([label]))
+    refused(capsys, fragment, "encode", "--dataset", path, "-o", tmp_path / "s.h5")
