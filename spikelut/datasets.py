@@ -532,7 +532,9 @@ def _load_spike_file(path: Path, split: str) -> Dataset:
                               f"largest label + 1), got {str(classes)[:40]!r}")
     limits.check_count(classes, limits.MAX_CLASSES, "number of classes", f"{path}: classes")
     return Dataset(str(path), d.spikes, d.labels.astype(np.int64), classes, "spikes",
-                   (d.spikes.shape[0], d.spikes.shape[2]), str(d.meta.get("split", "all")),
+                   (d.spikes.shape[0], d.spikes.shape[2]),
+                   # printed by encode: only the known values, never a string from the file
+                   d.meta.get("split") if d.meta.get("split") in SPLITS else "all",
                    {"source": str(path)})
 
 

@@ -371,3 +371,10 @@ def test_an_engine_out_of_memory_says_so_in_one_line(capsys, files, monkeypatch)
     line = refused(capsys, "spikelut eval: error: not enough memory (Unable to allocate 12.2 GiB",
                    "eval", model, spikes)
     assert line.endswith("; use a smaller batch, model or file")
+
+
+def test_encode_prints_no_string_from_a_spike_file(capsys, tmp_path):
+    data = tmp_path / "d.h5"
+    save_spikes(data, np.zeros((3, 2, 2), np.uint8), labels=[0, 1], meta={"split": "\x1b[2Jtrain"})
+    status, out, err = run(capsys, "encode", "--dataset", data, "-o", tmp_path / "s.h5")
+    assert status == 0 and "\x1b" not in out and " all, coding none" in out
