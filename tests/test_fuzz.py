@@ -124,7 +124,8 @@ def mutation(draw, datasets, groups, attrs):
         obj, name = draw(st.sampled_from(attrs))
         return kind, obj, name, draw(ATTR_VALUES)
     if kind == "extra":
-        return kind, draw(st.sampled_from(groups)), draw(st.sampled_from(["x", "L\x1b", "L9"])), None
+        names = st.sampled_from(["x", "L\x1b", "L9", b"L\xff"])
+        return kind, draw(st.sampled_from(groups)), draw(names), None
     if kind in ("delete", "soft", "extlink", "rename"):
         return kind, draw(st.sampled_from(datasets + groups[1:])), None, draw(
             st.sampled_from(datasets + groups + ["/nowhere"]))
