@@ -40,6 +40,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "cliref",
     "docstring_debt",
+    "repolinks",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
@@ -50,6 +51,8 @@ templates_path = ["_templates"]
 # MyST: ``{directive}`` fences, $math$, definition lists, and #anchors for headings up to ###.
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
+# Links to ../README.md and ../BENCHMARKS.md (which work on a code host) go to these pages.
+repo_docs = {"README.md": "index", "BENCHMARKS.md": "guide/benchmark-results"}
 
 # autodoc / autosummary / napoleon (the code uses Google-style docstrings).
 autosummary_generate = True
