@@ -48,7 +48,9 @@ def _invocation(action: argparse.Action, formatter: argparse.HelpFormatter) -> s
 def _help(action: argparse.Action, formatter: argparse.HelpFormatter) -> str:
     text = formatter._expand_help(action) if action.help else ""
     extras = []
-    if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
+    if (action.choices is not None and action.metavar is not None
+            and not isinstance(action, argparse._SubParsersAction)):
+        # without a metavar the invocation already lists the choices as {a,b,c}
         extras.append("choices: " + ", ".join(str(c) for c in action.choices))
     default = action.default
     if (action.option_strings and action.nargs != 0 and default is not None
@@ -139,8 +141,9 @@ class CliDirective(SphinxDirective):
         formatter = parser._get_formatter()
         rows = []
         for action in parser._actions:
-            if action.help is _SUPPRESS or isinstance(action, argparse._SubParsersAction):
-                continue
+            if action.help is _SUPPRESS or isinstance(
+                    action, (argparse._SubParsersAction, argparse._HelpAction)):
+                continue  # every command has --help; the page says so once
             rows.append((_invocation(action, formatter), _help(action, formatter)))
         return rows
 
@@ -151,7 +154,7 @@ class CliDirective(SphinxDirective):
         self.state.document.note_implicit_target(section, section)
         if short:
             section += nodes.paragraph("", "", nodes.emphasis(text=short))
-        section += nodes.literal_block(text=parser.format_usage().strip().removeprefix("usage: "))
+        section += nodes.literal_block(text=parser.format_usage().strip())
         if parser.description and parser.description.strip() != short.strip():
             section.extend(_paragraphs(parser.description))
         rows = self._rows(parser)
