@@ -1,4 +1,22 @@
-"""Atomic file writing: a reader never sees a half-written file, a crash never loses the old one."""
+"""Atomic file writing: a reader never sees a half-written file, a crash never loses the old one.
+
+Every file spikelut writes (models, spike files, checkpoints, logs, reports, Verilog) goes
+through :func:`atomic_path`: the data is written to a temporary file in the same directory,
+which is then renamed onto the final name.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "log.jsonl"
+    >>> write_text_atomic(p, "old")
+    >>> try:
+    ...     with atomic_path(p) as tmp:
+    ...         _ = tmp.write_text("half of the new")
+    ...         raise KeyboardInterrupt
+    ... except KeyboardInterrupt:
+    ...     pass
+    >>> p.read_text(), [f.name for f in p.parent.iterdir()]
+    ('old', ['log.jsonl'])
+"""
 
 from __future__ import annotations
 

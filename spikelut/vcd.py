@@ -54,6 +54,13 @@ def _ident(i: int) -> str:
 def scope_name(i: int, name: str) -> str:
     """VCD scope of layer ``i``: ``L<i>`` or ``L<i>_<name>`` with non-identifier characters as ``_``.
 
+    Args:
+        i: the layer's index.
+        name: the layer's name (untrusted: it comes from a model file).
+
+    Returns:
+        A name of ASCII letters, digits and ``_``; ``L<i>`` when ``name`` is empty or the default.
+
     Example:
         >>> scope_name(0, "L0"), scope_name(2, "hidden layer")
         ('L0', 'L2_hidden_layer')
