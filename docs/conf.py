@@ -55,6 +55,9 @@ myst_heading_anchors = 3
 repo_docs = {"README.md": "index", "BENCHMARKS.md": "guide/benchmark-results"}
 
 # autodoc / autosummary / napoleon (the code uses Google-style docstrings).
+# One page per module: its docstring, then every public member (automodule). The module template
+# (docs/_templates/autosummary/module.rst) lists submodules only, not one-line member summaries:
+# autosummary cuts a summary at the first ". ", which breaks a docstring like ``a OR ... OR b``.
 autosummary_generate = True
 autosummary_imported_members = False
 autodoc_default_options = {
