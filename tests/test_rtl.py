@@ -18,11 +18,12 @@ from spikelut.io import save_model, save_spikes
 from spikelut.network import Layer, Network, Readout
 from spikelut.rtl import (MANIFEST, check_top_name, emit_core, emit_wrapper, plan_network,
                           write_verilog)
+from spikelut.rtl.netlist import simulate_network_layers
 from spikelut.rtl.verilog import init_literal
 from spikelut.rtl.wrapper import mem_lines
 from spikelut.wiring import random_network
 
-from rtl_nets import arbitrary_network, run_plan
+from rtl_nets import arbitrary_network
 
 
 def one_node(table, taps, R=0, n_in=1):
@@ -80,10 +81,10 @@ def test_gate_stays_extra_logic_when_the_lut_is_full():
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 10), batch=st.integers(1, 3))
-def test_plan_evaluates_exactly_like_the_reference_engine(seed, steps, batch):
+def test_netlist_evaluates_exactly_like_the_reference_engine(seed, steps, batch):
     net = arbitrary_network(seed)
     spikes = random_spikes(net.n_in, steps, batch, rate=0.6, seed=seed % 1000)
-    got = run_plan(plan_network(net), spikes)
+    got = simulate_network_layers(net, spikes)
     want = simulate(net, spikes).layer_spikes
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
