@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import ConfigError, NetworkError
 from ..network import INPUT, Network
 from ..transforms import fold_refractory, gate_is_folded
+from .cells import vendor_cell_names
 
 LUT_MAX = 6
 
@@ -72,6 +73,14 @@ _RESERVED_MODULES = {f"LUT{w}" for w in range(1, 7)}
 def check_top_name(top: str) -> str:
     """Return ``top`` if it is a legal Verilog module name we can use; raise :class:`ConfigError`.
 
+    Refused: anything but a Verilog identifier, Verilog and SystemVerilog keywords, the modules
+    the generator writes (``LUT1`` .. ``LUT6``, ``tb_*``) and every cell of the vendor library
+    that synthesis loads (:func:`spikelut.rtl.cells.vendor_cell_names`: ``FDRE``, ``CARRY4``,
+    ``DSP48E1``, ...), compared case-sensitively as Verilog does.
+
+    Raises:
+        ConfigError: ``top`` is one of those, with one line saying what to do.
+
     Example:
         >>> check_top_name("lut_core")
         'lut_core'
@@ -85,6 +94,10 @@ def check_top_name(top: str) -> str:
     if top in _RESERVED_MODULES or top.startswith("tb_"):
         raise ConfigError(f"top name {top!r} clashes with a module the generator writes "
                           f"(LUT1..LUT6, tb_*); choose another name")
+    if top in vendor_cell_names():
+        raise ConfigError(f"top name {top!r} is a cell of the Xilinx library that synthesis loads "
+                          f"(yosys synth_xilinx would fail: re-definition of module); choose "
+                          f"another name (e.g. '{top}_core')")
     return top
 
 
