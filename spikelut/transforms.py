@@ -48,7 +48,7 @@ def clear_where_any(table: np.ndarray, positions: list[int], width: int) -> np.n
         >>> clear_where_any(np.array([0, 1, 1, 1], np.uint8), [1], 3).tolist()
         [0, 1, 0, 0, 0, 1, 0, 0]
     """
-    k = int(np.log2(len(table)))
+    k = len(table).bit_length() - 1
     addr = np.arange(1 << width)
     busy = np.zeros(addr.shape, bool)
     for p in positions:

@@ -143,6 +143,8 @@ def test_input_shape_errors():
     with pytest.raises(ShapeError, match=r"netlist 'ok': input spikes must be \[T, B, 2\], got "
                                          r"shape \(3, 1, 3\)"):
         simulate(m, np.zeros((3, 1, 3), np.uint8))
+    with pytest.raises(ShapeError, match=r"netlist 'ok': input spikes must be 0 or 1"):
+        simulate(m, np.full((3, 1, 2), 2, np.uint8))
     with pytest.raises(NetworkError, match="no signal 'zz' to watch"):
         trace(m, np.zeros((3, 1, 2), np.uint8), ["zz"])
     net = random_network(0, 2, [3], k=2)

@@ -353,6 +353,9 @@ def _run(module: Module, x: Any, watch: Sequence[str]) -> tuple[np.ndarray, np.n
     if x.ndim != 3 or x.shape[2] not in (n_data, 0):
         raise ShapeError(f"netlist {module.name!r}: input spikes must be [T, B, {n_data}], got "
                          f"shape {tuple(x.shape)}")
+    if x.size and not np.isin(x, (0, 1)).all():
+        raise ShapeError(f"netlist {module.name!r}: input spikes must be 0 or 1")
+    x = x.astype(np.uint8, copy=False)
     T, B = x.shape[0], x.shape[1]
     missing = [w for w in watch if w not in c.index]
     if missing:
@@ -398,7 +401,7 @@ def simulate(module: Module, x: Any) -> np.ndarray:
         uint8 ``[T, B, m]``: the output ports' bits (in port order, bit 0 first) in each cycle.
 
     Raises:
-        ShapeError: ``x`` does not fit the data inputs.
+        ShapeError: ``x`` does not fit the data inputs or holds values other than 0 and 1.
         NetworkError: the netlist is broken (an undriven or doubly driven signal, a
             combinational loop, an output port without its :class:`Assign`).
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, NetworkError
-from ..network import INPUT, Network
+from ..network import INPUT, Layer, Network
 from ..transforms import fold_refractory, gate_is_folded
 from .cells import vendor_cell_names
 
@@ -231,7 +231,7 @@ def plan_network(net: Network, lut6: bool = False) -> RtlPlan:
     return RtlPlan(net, nodes, registers)
 
 
-def _drop_padding(layer, j: int, k: int) -> tuple[list[tuple[int, int, int]], np.ndarray]:
+def _drop_padding(layer: Layer, j: int, k: int) -> tuple[list[tuple[int, int, int]], np.ndarray]:
     """Node ``j``'s taps and table without the taps at positions ``>= k`` that repeat an earlier
     tap (the table is read where the repeated bit equals its original)."""
     taps = [(int(layer.source[j, p]), int(layer.index[j, p]), int(layer.delay[j, p]))
