@@ -127,7 +127,7 @@ def test_errors_match_the_reference():
 @pytest.fixture(scope="module")
 def emulated_launch(tmp_path_factory):
     lib = cuda_emulation_library(tmp_path_factory.mktemp("emu"), "cuda_emulation_train.cpp",
-                                 "the CUDA training kernels")
+                                 "the CUDA training kernels", kernels_gpu.compile_spec())
     fns = {kernels_gpu.FORWARD: lib.emulate_train_forward,
            kernels_gpu.BACKWARD: lib.emulate_train_backward}
 
@@ -151,8 +151,8 @@ def test_gpu_kernel_source_ships_in_package():
     from spikelut.engine.gpu import kernel_source
 
     src = kernel_source(kernels_gpu.KERNEL_FILE)
-    assert 'extern "C" __global__ void spikelut_train_forward(' in src
-    assert 'extern "C" __global__ void spikelut_train_backward(' in src
+    assert 'spikelut_train_forward(' in src
+    assert 'spikelut_train_backward(' in src
 
 
 @pytest.mark.parametrize("mode", ["block", "pass", "full"])
