@@ -14,6 +14,7 @@ are checked against the ``extern "C" __global__`` signatures parsed from the sou
 """
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -42,7 +43,8 @@ def _nvrtc():
         except ImportError:
             pytest.skip("cuda-bindings is not installed (pip install -e '.[dev]'): NVRTC not run")
     try:
-        err, *_ = nvrtc.nvrtcVersion()
+        with ThreadPoolExecutor(max_workers=1) as pool:  # loading NVRTC may touch the locale too
+            err, *_ = pool.submit(nvrtc.nvrtcVersion).result()
     except Exception as e:  # libnvrtc.so.12 not found
         pytest.skip(f"NVRTC library not loadable ({e}); pip install nvidia-cuda-nvrtc-cu12")
     if int(err) != 0:
@@ -51,8 +53,17 @@ def _nvrtc():
 
 
 def compile_nvrtc(spec, arch: int, extra=()) -> tuple[int, str, bytes, str]:
-    """``(result code, log, cubin, ptx)`` of compiling ``spec`` as CuPy does for ``sm_<arch>``."""
+    """``(result code, log, cubin, ptx)`` of compiling ``spec`` as CuPy does for ``sm_<arch>``.
+
+    NVRTC switches the calling thread's C locale to "C" and leaves it so (Python's default file
+    encoding would become ASCII for every later test): it runs in a thread of its own.
+    """
     nvrtc = _nvrtc()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_compile, nvrtc, spec, arch, extra).result()
+
+
+def _compile(nvrtc, spec, arch, extra):
     err, prog = nvrtc.nvrtcCreateProgram(spec.source.encode(), spec.file.encode(), 0, [], [])
     assert int(err) == 0
     try:
