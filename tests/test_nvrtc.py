@@ -22,7 +22,7 @@ import pytest
 from spikelut.engine import gpu
 from spikelut.engine.kernel_spec import KernelSpec, defines, parse_signature
 from spikelut.engine.plan import build_plan
-from spikelut.train import kernels_gpu
+from spikelut.train import bptt, kernels_gpu
 from spikelut.wiring import random_network
 
 SPECS = {"infer": gpu.compile_spec, "train": kernels_gpu.compile_spec}
@@ -137,6 +137,7 @@ def test_generated_defines_follow_the_python_constants():
 
     train = kernels_gpu.compile_spec().options
     assert f"-DSPIKELUT_K_MAX={K_MAX}" in train and f"-DSPIKELUT_THREADS={kernels_gpu.THREADS}" in train
+    assert f"-DSPIKELUT_FUSED_THREADS={kernels_gpu.FUSED_THREADS}" in train
     assert [o for o in train if "GRAD" in o] == [f"-DSPIKELUT_GRAD_{m.upper()}={v}" for m, v in _MODES.items()]
     infer = gpu.compile_spec().options
     assert infer[1:] == defines({"SPIKELUT_K_MAX": K_MAX, "SPIKELUT_MAX_THREADS": gpu.MAX_THREADS})
@@ -217,14 +218,23 @@ def test_training_launches_fit_the_compiled_kernels(arch):
     spec = kernels_gpu.compile_spec()
     _, _, _, ptx = compile_nvrtc(spec, arch)
     res = resources(spec, arch)
+    # the largest block each kernel is launched with: per-(cycle, layer) launches use THREADS;
+    # fused ones up to FUSED_THREADS (fused_block of the widest layer)
+    wide = bptt.compile_plan(random_network(0, n_in=8, sizes=[5000, 10], k=6))
+    largest = {kernels_gpu.FORWARD: kernels_gpu.THREADS, kernels_gpu.BACKWARD: kernels_gpu.THREADS,
+               kernels_gpu.FORWARD_FUSED: kernels_gpu.fused_block(wide),
+               kernels_gpu.BACKWARD_FUSED: kernels_gpu.fused_block(wide)}
+    assert largest[kernels_gpu.FORWARD_FUSED] == kernels_gpu.FUSED_THREADS
+    assert sorted(largest) == sorted(k.name for k in spec.kernels)
     for k in spec.kernels:
-        assert re.search(rf"\.entry {k.name}\([^{{]*\.maxntid {kernels_gpu.THREADS}, 1, 1", ptx, re.S)
+        bound = kernels_gpu.FUSED_THREADS if k.name.endswith("_fused") else kernels_gpu.THREADS
+        assert re.search(rf"\.entry {k.name}\([^{{]*\.maxntid {bound}, 1, 1", ptx, re.S), k.name
         r = res[k.name]
-        assert r["smem"] == 0 and r["spill"] == 0
-        assert kernels_gpu.THREADS <= lim["threads"] and kernels_gpu.THREADS % 32 == 0
-        assert kernels_gpu.THREADS * r["registers"] <= lim["regs"]
+        assert r["smem"] == 0 and r["spill"] == 0, (k.name, r)
+        assert largest[k.name] <= bound <= lim["threads"] and largest[k.name] % 32 == 0
+        assert largest[k.name] * r["registers"] <= lim["regs"], (k.name, r)
     # one thread per (node, sample): the grid covers every pair and stays within gridDim.x
     for n, B in ((1, 1), (2048, 25), (4096, 4096), (100_000, 20_000)):
         g = kernels_gpu._grid(n, B)
-        assert (g - 1) * kernels_gpu.THREADS < n * B <= g * kernels_gpu.THREADS <= 2**31 * kernels_gpu.THREADS
+        assert (g - 1) * kernels_gpu.THREADS < n * B <= g * kernels_gpu.THREADS
         assert g <= 2**31 - 1
