@@ -40,6 +40,16 @@
 #define SPIKELUT_ATOMIC_ADD(p, v) (*(p) += (v))
 #endif
 
+// one row of `layer` (fused kernels)
+struct LayerRow {
+    int lo, hi, k, R, sig0;
+};
+
+__device__ __forceinline__ LayerRow layer_row(const int* __restrict__ layer, int l)
+{
+    return LayerRow{layer[5 * l], layer[5 * l + 1], layer[5 * l + 2], layer[5 * l + 3], layer[5 * l + 4]};
+}
+
 // ---------------------------------------------------------------------------------- forward
 // node j of the layer whose nodes are lo..hi-1 (signals sig0..), sample b, cycle t
 __device__ __forceinline__ void forward_node(
@@ -84,11 +94,10 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_FUSED_THREADS) spikelut_tr
     if (b >= B) return;  // the whole block: no __syncthreads() is skipped by part of it
     for (int t = 0; t < T; ++t) {
         for (int l = 0; l < m; ++l) {
-            const int lo = layer[5 * l], hi = layer[5 * l + 1], k = layer[5 * l + 2];
-            const int R = layer[5 * l + 3], sig0 = layer[5 * l + 4];
-            for (int j = lo + threadIdx.x; j < hi; j += blockDim.x)
-                forward_node(hist, addr, gidx, dly, tabs, tab_off, t, D, N, B, Nn, j, b, lo, k, R,
-                             sig0, save);
+            const LayerRow L = layer_row(layer, l);
+            for (int j = L.lo + threadIdx.x; j < L.hi; j += blockDim.x)
+                forward_node(hist, addr, gidx, dly, tabs, tab_off, t, D, N, B, Nn, j, b, L.lo, L.k,
+                             L.R, L.sig0, save);
             __syncthreads();  // the next layer (or cycle) reads this layer's spikes
         }
     }
@@ -167,11 +176,11 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_FUSED_THREADS) spikelut_tr
     if (b >= B) return;  // the whole block: no __syncthreads() is skipped by part of it
     for (int t = T - 1; t >= 0; --t) {
         for (int l = m - 1; l >= 0; --l) {
-            const int lo = layer[5 * l], hi = layer[5 * l + 1], k = layer[5 * l + 2];
-            const int R = layer[5 * l + 3], sig0 = layer[5 * l + 4];
-            for (int j = lo + threadIdx.x; j < hi; j += blockDim.x)
+            const LayerRow L = layer_row(layer, l);
+            for (int j = L.lo + threadIdx.x; j < L.hi; j += blockDim.x)
                 backward_node(G, hist, addr, sg, diffs, tabs, tab_off, gidx, dly, is_in, acc, total,
-                              t, T, D, N, B, Nn, j, b, lo, k, R, sig0, mode, tbptt, input_grad);
+                              t, T, D, N, B, Nn, j, b, L.lo, L.k, L.R, L.sig0, mode, tbptt,
+                              input_grad);
             __syncthreads();  // earlier layers (and cycles) read what this layer added to G
         }
     }

@@ -19,9 +19,9 @@ from spikelut.wiring import random_network
 from helpers import cuda_emulation_library
 
 
-def case(seed, ks=(6, 3, 2), max_delay=2, refractory=(1, 2, 0), T=6, B=40, n_in=4):
+def case(seed, ks=(6, 3, 2), max_delay=2, refractory=(1, 2, 0), T=6, B=40, n_in=4, sizes=(12, 6, 3)):
     rng = np.random.default_rng(seed)
-    net = random_network(seed, n_in=n_in, sizes=[12, 6, 3], k=list(ks), max_delay=max_delay,
+    net = random_network(seed, n_in=n_in, sizes=list(sizes), k=list(ks), max_delay=max_delay,
                          refractory=list(refractory), classes=3)
     plan = bptt.compile_plan(net)
     x = (rng.random((T, B, n_in)) < 0.5).astype(np.uint8)
@@ -220,13 +220,8 @@ def test_gpu_fused_kernels_on_a_wide_layer_and_a_large_batch():
     # more nodes than a block has threads (the node loop wraps), more samples than SMs
     import cupy as cp
 
-    rng = np.random.default_rng(31)
-    net = random_network(31, n_in=6, sizes=[1500, 700, 10], k=[6, 5, 4], max_delay=2,
-                         refractory=[1, 0, 2], classes=5)
-    plan = bptt.compile_plan(net)
-    x = (rng.random((10, 300, 6)) < 0.3).astype(np.uint8)
-    thetas = [rng.normal(0, 0.3, layer.table.shape).astype(np.float32) for layer in net.layers]
-    g = [rng.normal(0, 1, (10, 300, layer.n)).astype(np.float32) for layer in net.layers]
+    net, plan, x, thetas, g = case(31, ks=(6, 5, 4), refractory=(1, 0, 2), T=10, B=300, n_in=6,
+                                   sizes=(1500, 700, 10))
     sg = get_surrogate("fast_sigmoid")
     tables = bptt.tables_of(thetas)
     fa = bptt.forward(plan, tables, x)
