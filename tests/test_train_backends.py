@@ -279,6 +279,26 @@ def test_unavailable_backends_say_why_in_one_line(no_cupy, no_numba):
         Trainer(*_setup(backend="cuda"), progress=False)
 
 
+@pytest.mark.parametrize("count,why", [
+    (RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient\nmore"),
+     "CuPy sees no usable CUDA device (cudaErrorInsufficientDriver: CUDA driver version is insufficient)"),
+    (0, "CuPy sees no CUDA device"),
+])
+def test_cupy_without_a_device_is_unavailable_and_auto_falls_back(monkeypatch, count, why):
+    def get_device_count():
+        if isinstance(count, Exception):
+            raise count
+        return count
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=get_device_count))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    assert why_unavailable("cuda") == why
+    assert resolve_backend("auto").name == "numba"
+    with pytest.raises(ConfigError, match=r"^backend 'cuda' is not available here: CuPy sees no"):
+        resolve_backend("cuda")
+
+
 @pytest.fixture
 def files(tmp_path):
     x, y = first_of_two()
