@@ -2,10 +2,10 @@
 
 Example:
     >>> import spikelut as sl
-    >>> net = sl.build("demos/oscillator.toml")               # doctest: +SKIP
+    >>> net = sl.build("demos/oscillator.toml")      # paths are relative to the repository root
     >>> spikes = sl.random_spikes(net.n_in, steps=8, batch=2, rate=1.0)
-    >>> res = sl.simulate(net, spikes)                        # doctest: +SKIP
-    >>> res.layer_spikes[0][:, 0, 0]                          # doctest: +SKIP
+    >>> res = sl.simulate(net, spikes)
+    >>> res.layer_spikes[0][:, 0, 0]
     array([1, 0, 1, 0, 1, 0, 1, 0], dtype=uint8)
 """
 
