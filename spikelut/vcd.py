@@ -34,6 +34,7 @@ import numpy as np
 
 from .engine.result import SimResult
 from .errors import ConfigError, FileFormatError, ShapeError
+from .escape import vcd_text
 from .fileutil import atomic_path
 from .io import SpikeData, load_model, load_result
 from .network import Network
@@ -138,7 +139,7 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
         groups.append((scope_name(i, names[i]), "n", np.asarray(s)[:, sample]))
 
     lines = [f"$version spikelut {__version__} $end",
-             f"$comment sample {sample}{' of ' + source if source else ''}; {T} cycles; one cycle = "
+             f"$comment sample {sample}{' of ' + vcd_text(source) if source else ''}; {T} cycles; one cycle = "
              f"one clock period of {period} ns; cycle t spans [{period} t, {period} (t+1)) $end",
              "$timescale 1ns $end", f"$scope module {TOP} $end", "$var wire 1 ! clk $end"]
     ids: list[str] = []
