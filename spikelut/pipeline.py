@@ -243,6 +243,8 @@ class Pipeline:
     def _evaluate(self) -> tuple[list, dict]:
         net = load_model(self.p("model.h5"))
         data = load_spikes(self.p("data", "test.h5"))
+        from .metrics import check_scorable  # the one accuracy rule of simulate, eval and train
+        check_scorable(net.readout, data.spikes.shape[0], data.labels, str(self.p("data", "test.h5")))
         res = simulate(net, data.spikes, engine=self.settings.engine).to_numpy()
         save_spikes(self.p("result_test.h5"), data.spikes, data.labels,
                     dict(data.meta, model="model.h5"), result=res)

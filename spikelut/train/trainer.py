@@ -58,6 +58,7 @@ from ..engine.result import readout
 from ..errors import ConfigError, FileFormatError, ShapeError
 from ..fileutil import atomic_path, write_text_atomic
 from ..io import SpikeData
+from ..metrics import check_scorable
 from ..network import Network
 from .bptt import compile_plan, tables_of
 from .config import TrainConfig
@@ -124,18 +125,12 @@ def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str =
     if spikes.dtype != np.uint8 or (spikes.size and spikes.max() > 1):
         if not np.isin(spikes, (0, 1)).all():
             raise ShapeError(f"{name}: spikes must be 0 or 1")
-    if T <= net.readout.start:
-        raise ShapeError(f"{name}: {T} cycles, but the readout starts counting at cycle "
-                         f"{net.readout.start}; lower [readout] start or use longer inputs")
+    check_scorable(net.readout, T, None, name)
     if labels.shape != (B,):
         raise ShapeError(f"{name}: {labels.shape} labels for {B} samples")
     if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
         raise ShapeError(f"{name}: labels must be integers")
-    C = net.readout.classes
-    bad = (labels < 0) | (labels >= C)
-    if bad.any():
-        raise ShapeError(f"{name}: label {int(labels[np.argmax(bad)])} is out of range: the readout "
-                         f"has {C} classes (labels 0..{C - 1}); set [readout] classes to match the data")
+    check_scorable(net.readout, T, labels, name)  # the one accuracy rule (spikelut.metrics)
 
 
 def fingerprint(net: Network) -> str:
