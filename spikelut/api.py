@@ -3,7 +3,7 @@
 Example:
     >>> import spikelut as sl
     >>> net = sl.build("demos/oscillator.toml")               # doctest: +SKIP
-    >>> spikes = sl.random_spikes(net.n_in, steps=8, batch=2, rate=1.0)
+    >>> spikes = sl.random_spikes(net.n_in, steps=8, batch=2, rate=1.0)  # doctest: +SKIP
     >>> res = sl.simulate(net, spikes)                        # doctest: +SKIP
     >>> res.layer_spikes[0][:, 0, 0]                          # doctest: +SKIP
     array([1, 0, 1, 0, 1, 0, 1, 0], dtype=uint8)
@@ -197,6 +197,67 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
                    meta_in, sample0)
 
 
+@dataclass
+class EncodeRun:
+    """What :func:`encode_file` wrote: ``shape (T, N, channels)``, the file's ``meta``, the mean
+    spike rate, and the samples per chunk."""
+
+    output: Path
+    shape: tuple
+    meta: dict
+    rate: float
+    chunk: int
+
+
+def encode_file(output: str | os.PathLike, dataset: str | os.PathLike, coding: str | None,
+                steps: int | None, split: str = "train", seed: int = 0, limit: int | None = None,
+                chunk: int | None = None, progress: bool | None = None, **params: Any) -> EncodeRun:
+    """Encode a dataset split into a spike file, chunk of samples by chunk (atomically).
+
+    The spikes equal :func:`spikelut.datasets.encode_dataset`'s bit for bit (random codes draw
+    per block of 256 samples, and chunks of a random code start on those blocks); memory holds
+    the dataset's values and one chunk of spikes.
+
+    Args:
+        output: the spike file to write.
+        dataset, coding, steps, split, seed, limit, params: as in
+            :func:`spikelut.datasets.encode_dataset`.
+        chunk: samples per chunk (default :func:`auto_chunk`; rounded up to 256 for a random code).
+        progress: as in :func:`simulate_file`.
+
+    Returns:
+        An :class:`EncodeRun`.
+
+    Raises:
+        ConfigError, FileFormatError: as :func:`~spikelut.datasets.encode_dataset`; ConfigError for
+        a bad ``chunk``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "e.h5"
+        >>> encode_file(p, "first_of_two", None, None, split="test", progress=False).shape
+        (20, 200, 2)
+    """
+    from .datasets import plan_encoding
+    from .io import spike_writer
+
+    plan = plan_encoding(dataset, coding, steps, split=split, seed=seed, limit=limit, **params)
+    T, N, C = plan.shape
+    step = _check_chunk(chunk, auto_chunk(T, C, [], max(N, 1)))
+    step = -(-step // plan.align) * plan.align
+    on = 0
+    with spike_writer(output, plan.shape, plan.labels, plan.meta) as w, \
+            Progress(N, "encode", show=progress) as bar:
+        for b0 in range(0, N, step):
+            b1 = min(b0 + step, N)
+            x = plan.encode(b0, b1)
+            w.write(b0, x)
+            on += int(x.sum(dtype=np.int64))
+            bar.update(b1 - b0)
+    size = T * N * C
+    return EncodeRun(Path(output), plan.shape, plan.meta, on / size if size else 0.0, step)
+
+
 def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
                   seed: int = 0) -> np.ndarray:
     """Bernoulli spikes ``[steps, batch, channels]`` (uint8), each 1 with probability ``rate``."""
@@ -208,4 +269,5 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
     return (rng.random((steps, batch, channels)) < rate).astype(np.uint8)
 
 
-__all__ = ["build", "simulate", "simulate_file", "auto_chunk", "FileRun", "random_spikes"]
+__all__ = ["build", "simulate", "simulate_file", "auto_chunk", "FileRun", "encode_file", "EncodeRun",
+           "random_spikes"]

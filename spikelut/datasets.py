@@ -511,24 +511,55 @@ DEFAULT_PARAMS = {
 them)."""
 
 
-def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
-                   split: str = "train", seed: int = 0, limit: int | None = None,
-                   **params: Any) -> SpikeData:
-    """Load a dataset split and encode it: a :class:`SpikeData` with spikes ``[T, N, channels]``,
-    labels, and metadata (dataset, split, coding, params, steps, seed, classes, shape, ...).
+@dataclass
+class EncodingPlan:
+    """A dataset split with its coding settled, encoded on demand one range of samples at a time
+    (made by :func:`plan_encoding`), so a spike file can be written chunk by chunk.
 
-    * image datasets: every value is spread over ``steps`` cycles (``steps`` required);
-    * sequence datasets: one value per cycle (``sequence=True``), so ``steps`` must be the sequence
-      length or ``None``; ``sequence=false`` treats a sequence as a vector of static values;
-    * spike datasets: ``coding`` is ignored (recorded as ``"none"``); ``steps`` may be ``None``,
-      the dataset's length, or longer (silent cycles are appended).
+    Attributes:
+        values: the samples to encode (``Dataset.x`` after ``limit``; spikes ``[T, N, C]`` for a
+            spike dataset).
+        labels: int64 ``[N]``.
+        meta: the spike file's metadata (dataset, split, coding, params, steps, ...).
+        shape: ``(T, N, channels)`` of the whole encoding.
+        align: chunk starts must be multiples of this (``RANDOM_BLOCK`` for a random code, so
+            chunked spikes equal the one-shot ones).
+    """
 
-    ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples.
+    values: np.ndarray
+    labels: np.ndarray
+    meta: dict
+    coding: str
+    params: dict
+    steps: int
+    seed: int
+    spikes: bool
+    shape: tuple = ()
+    align: int = 1
+
+    def encode(self, b0: int, b1: int) -> np.ndarray:
+        """Spikes of samples ``b0 .. b1 - 1``: uint8 ``[T, b1 - b0, channels]``."""
+        if b0 % self.align:
+            raise ConfigError(f"encoding chunks must start at multiples of {self.align}, got {b0}")
+        if self.spikes:
+            x = self.values[:, b0:b1]
+            if self.steps > x.shape[0]:
+                x = np.concatenate([x, np.zeros((self.steps - x.shape[0],) + x.shape[1:], np.uint8)])
+            return np.ascontiguousarray(x, np.uint8)
+        return np.ascontiguousarray(_coding.encode(self.values[b0:b1], self.coding, self.steps,
+                                                   seed=self.seed, first_sample=b0, **self.params))
+
+
+def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
+                  split: str = "train", seed: int = 0, limit: int | None = None,
+                  **params: Any) -> EncodingPlan:
+    """Load a dataset split and settle how to encode it (see :func:`encode_dataset`, which is
+    ``plan.encode(0, N)``); ``spikelut encode`` writes ``plan.encode`` chunk by chunk.
 
     Example:
-        >>> sd = encode_dataset("mnist5k", "rate", steps=4, split="test", limit=10)
-        >>> sd.spikes.shape, sd.labels.shape
-        ((4, 10, 784), (10,))
+        >>> plan = plan_encoding("mnist5k", "rate", steps=4, split="test", limit=10)
+        >>> plan.shape, plan.align, plan.encode(0, 3).shape
+        ((4, 10, 784), 256, (4, 3, 784))
     """
     ds = load_dataset(name_or_path, split, seed)
     if limit is not None:
@@ -546,13 +577,11 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
             if isinstance(steps, bool) or int(steps) != steps or steps < T:
                 raise ConfigError(f"dataset {ds.name} is spikes of {T} cycles: steps must be {T} or "
                                   f"more (extra cycles are silent), got {steps}")
-            if steps > T:
-                x = np.concatenate([x, np.zeros((int(steps) - T,) + x.shape[1:], np.uint8)])
+            T = int(steps)
         if coding not in (None, "none"):
             meta["coding_ignored"] = coding
-        meta.update({"coding": "none", "params": {}, "steps": int(x.shape[0]),
-                     "channels_per_value": 1})
-        return SpikeData(np.ascontiguousarray(x, np.uint8), y, meta)
+        meta.update({"coding": "none", "params": {}, "steps": T, "channels_per_value": 1})
+        return EncodingPlan(x, y, meta, "none", {}, T, int(seed), True, (T, x.shape[1], x.shape[2]))
 
     coding = coding or DEFAULT_CODING[ds.kind]
     c = _coding.get_coding(coding)
@@ -578,10 +607,39 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
         raise ConfigError(f"coding {coding!r} spreads each value over many cycles: give steps")
     elif ds.kind == "sequence":
         x = x.reshape(x.shape[0], -1)
-    spikes = _coding.encode(x, coding, steps, seed=seed, **resolved)
-    meta.update({"coding": coding, "params": resolved, "steps": int(spikes.shape[0]),
+    plan = EncodingPlan(x, y, meta, coding, resolved, steps, int(seed), False,
+                        align=_coding.RANDOM_BLOCK if c.random else 1)
+    # one sample settles T and the channels (and checks steps and the parameters)
+    T, _, C = plan.encode(0, 1).shape if len(y) else _coding.encode(
+        x[:0], coding, steps, seed=seed, **resolved).shape
+    plan.steps, plan.shape = T, (T, len(y), C)
+    meta.update({"coding": coding, "params": resolved, "steps": int(T),
                  "channels_per_value": c.per_value(resolved)})
-    return SpikeData(np.ascontiguousarray(spikes), y, meta)
+    return plan
+
+
+def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
+                   split: str = "train", seed: int = 0, limit: int | None = None,
+                   **params: Any) -> SpikeData:
+    """Load a dataset split and encode it: a :class:`SpikeData` with spikes ``[T, N, channels]``,
+    labels, and metadata (dataset, split, coding, params, steps, seed, classes, shape, ...).
+
+    * image datasets: every value is spread over ``steps`` cycles (``steps`` required);
+    * sequence datasets: one value per cycle (``sequence=True``), so ``steps`` must be the sequence
+      length or ``None``; ``sequence=false`` treats a sequence as a vector of static values;
+    * spike datasets: ``coding`` is ignored (recorded as ``"none"``); ``steps`` may be ``None``,
+      the dataset's length, or longer (silent cycles are appended).
+
+    ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples.
+    The same as :func:`plan_encoding` then ``plan.encode(0, N)``.
+
+    Example:
+        >>> sd = encode_dataset("mnist5k", "rate", steps=4, split="test", limit=10)
+        >>> sd.spikes.shape, sd.labels.shape
+        ((4, 10, 784), (10,))
+    """
+    plan = plan_encoding(name_or_path, coding, steps, split, seed, limit, **params)
+    return SpikeData(plan.encode(0, plan.shape[1]), plan.labels, plan.meta)
 
 
 def describe() -> list[dict]:
@@ -596,5 +654,5 @@ def describe() -> list[dict]:
 
 
 __all__ = ["Dataset", "DATASETS", "SPLITS", "KINDS", "DEFAULT_CODING", "DEFAULT_PARAMS", "data_dir",
-           "load_dataset", "encode_dataset", "make_first_of_two", "make_patterns", "mnist5k_split",
+           "load_dataset", "encode_dataset", "plan_encoding", "EncodingPlan", "make_first_of_two", "make_patterns", "mnist5k_split",
            "read_idx", "describe"]
