@@ -32,11 +32,13 @@ User files (``name_or_path`` is a path):
 * ``.npz`` with ``x`` and ``y`` (the whole file is the dataset, whatever the split), or
   ``x_train``/``y_train``/``x_test``/``y_test``. ``x`` is ``[N, features...]`` (kind image, the
   default), ``[N, L]`` / ``[N, L, F]`` with ``kind = "sequence"``, or spikes ``[T, N, C]`` with
-  ``kind = "spikes"``. Optional scalars ``kind`` and ``classes``. uint8 values are divided by 255.
+  ``kind = "spikes"``. Optional scalars ``kind`` and ``classes``. uint8 values are divided by 255;
+  float32 and float64 values keep their precision, other integers become float64.
 * ``.npz`` event stream: ``t``, ``channel``, ``sample`` (one entry per event) and ``label`` (one per
   sample); optional scalars ``dt`` (time per cycle, default 1), ``channels`` (default max + 1),
-  ``steps`` (default: last cycle + 1). Event ``i`` lands in cycle ``floor(t_i / dt)``; several
-  events of one channel in one cycle make one spike.
+  ``steps`` (default: last cycle + 1). Event ``i`` lands in cycle ``floor(t_i / dt)``, a quotient
+  within a relative 1e-9 of an integer counting as that integer (so ``t = 0.3, dt = 0.1`` is cycle
+  3, see :func:`bin_events`); several events of one channel in one cycle make one spike.
 * a spikelut spike file (``.h5``, DESIGN.md section 4) with ``/labels``.
 
 Example:
@@ -79,8 +81,10 @@ class Dataset:
 
     Attributes:
         name: built-in name or file path.
-        x: ``image``: float32 ``[N, features]`` (flattened; ``shape`` says the layout);
-           ``sequence``: float32 ``[N, L]`` or ``[N, L, F]``; ``spikes``: uint8 ``[T, N, C]``.
+        x: ``image``: float ``[N, features]`` (flattened; ``shape`` says the layout);
+           ``sequence``: float ``[N, L]`` or ``[N, L, F]``; ``spikes``: uint8 ``[T, N, C]``.
+           Floats are float32 for the built-ins and uint8 pixels / 255, else the file's own
+           float32 or float64 (never cast down).
         y: int64 ``[N]`` labels in ``0 .. classes-1``.
         classes: number of classes.
         kind: ``"image"``, ``"sequence"`` or ``"spikes"``.
@@ -306,7 +310,9 @@ def _scale_values(x: np.ndarray, path: Path, field_name: str) -> tuple[np.ndarra
         return x.astype(np.float32) / np.float32(255), "uint8 / 255"
     if x.dtype.kind not in "biuf":
         raise FileFormatError(f"{path}: {field_name}: dtype {x.dtype} is not numeric")
-    x = x.astype(np.float32)
+    # keep the file's precision: a float32 cast moves values that sit on a coding threshold
+    # (0.35 becomes 0.3499999940...), so float32/float64 stay as stored, integers become float64
+    x = x.astype(x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
     if x.size and not np.isfinite(x).all():
         raise FileFormatError(f"{path}: {field_name}: contains NaN or infinity")
     return x, "as stored"
@@ -394,7 +400,7 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
     dt = _npz_scalar(z, "dt", path, float) if "dt" in z else 1.0
     if not dt > 0:
         raise FileFormatError(f"{path}: dt: must be > 0, got {dt}")
-    cycle = np.floor(t.astype(np.float64) / dt).astype(np.int64)
+    cycle = bin_events(t, dt)
     C = _npz_scalar(z, "channels", path, int) if "channels" in z else (int(ch.max()) + 1 if ch.size else 1)
     if ch.size and ch.max() >= C:
         raise FileFormatError(f"{path}: channel: index {int(ch.max())} but channels = {C}")
@@ -405,8 +411,39 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
     x = np.zeros((T, n, C), np.uint8)
     x[cycle, smp, ch] = 1
     return Dataset(str(path), x, y, classes, "spikes", (T, C), "all",
-                   {"source": str(path), "binning": f"cycle = floor(t / {dt!r})",
+                   {"source": str(path), "binning": f"cycle = floor(t / {dt!r}), t / dt within "
+                                                    f"{EDGE_TOLERANCE:g} (relative) of an integer "
+                                                    f"counting as that integer",
                     "events": int(t.size)})
+
+
+EDGE_TOLERANCE = 1e-9
+"""Relative distance of ``t / dt`` from an integer ``c`` within which an event is on the edge of
+cycle ``c`` (decimal times are not exact in binary: ``0.3 / 0.1 = 2.9999999999999996``)."""
+
+
+def bin_events(t: Any, dt: float) -> np.ndarray:
+    """The cycle of each event time: ``floor(t / dt)``, where ``t / dt`` within
+    :data:`EDGE_TOLERANCE` (relative) of an integer counts as that integer, so events written as
+    decimals land on the bin edge they name.
+
+    Args:
+        t: event times ``[E]`` (any real dtype, >= 0), in the unit of ``dt``.
+        dt: time per cycle (> 0).
+
+    Returns:
+        int64 cycles ``[E]``.
+
+    Example:
+        >>> bin_events([0.1, 0.2, 0.3, 0.6, 0.7], 0.1).tolist()
+        [1, 2, 3, 6, 7]
+        >>> bin_events([0.29, 0.35], 0.1).tolist()
+        [2, 3]
+    """
+    q = np.asarray(t, np.float64) / float(dt)
+    edge = np.round(q)
+    on_edge = np.abs(q - edge) <= EDGE_TOLERANCE * np.maximum(1.0, np.abs(edge))
+    return np.where(on_edge, edge, np.floor(q)).astype(np.int64)
 
 
 _NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
