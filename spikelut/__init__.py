@@ -8,6 +8,10 @@ Example:
 
 __version__ = "0.1.0"
 
+from . import threads as _threads
+
+_threads.configure()  # before anything imports numba: how its threads wait (docs/threads.md)
+
 from .api import build, random_spikes, simulate
 from .engine.result import SimResult
 from .errors import (ConfigError, FileFormatError, NetworkError, ShapeError, SpikelutError,

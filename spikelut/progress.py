@@ -15,9 +15,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
 EVERY = 5.0
 """Seconds between two plain progress lines (without a terminal)."""
@@ -91,6 +93,39 @@ class Progress:
         self.close()
 
 
+@contextlib.contextmanager
+def heartbeat(what: str, stream: TextIO | None = None, every: float = EVERY) -> Iterator[None]:
+    """Around a step that cannot count its progress (an external simulator, a compiler): without
+    a terminal, print ``"<what>: running, 5.0 s"`` every ``every`` seconds until it ends.
+
+    Example:
+        >>> import io, time
+        >>> out = io.StringIO()
+        >>> with heartbeat("verilator", stream=out, every=0.01):
+        ...     time.sleep(0.05)
+        >>> out.getvalue().splitlines()[0].startswith("verilator: running, ")
+        True
+    """
+    stream = stream or sys.stderr
+    if bool(getattr(stream, "isatty", lambda: False)()):
+        yield
+        return
+    done = threading.Event()
+    t0 = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(every):
+            print(f"{what}: running, {time.monotonic() - t0:.1f} s", file=stream, flush=True)
+
+    thread = threading.Thread(target=beat, name="spikelut-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def write(line: str, stream: TextIO | None = None) -> None:
     """Print a line without breaking a tqdm bar that may be on the terminal."""
     from tqdm import tqdm
@@ -98,4 +133,4 @@ def write(line: str, stream: TextIO | None = None) -> None:
     tqdm.write(line, file=stream or sys.stderr)
 
 
-__all__ = ["EVERY", "Progress", "write"]
+__all__ = ["EVERY", "Progress", "heartbeat", "write"]

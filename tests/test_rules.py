@@ -51,7 +51,7 @@ BAD_LABEL = ("label 2 is out of range: the readout has 2 classes (labels 0..1); 
 
 @pytest.mark.parametrize("model,data,reason", [("m6.h5", "ok.h5", NO_CYCLE),
                                                ("m0.h5", "three.h5", BAD_LABEL)])
-@pytest.mark.parametrize("command", ["simulate", "eval", "train"])
+@pytest.mark.parametrize("command", ["simulate", "eval", "train", "rtl"])
 def test_one_accuracy_rule_for_every_command(files, tmp_path, capsys, command, model, data, reason):
     d = files
     out = tmp_path / "out.h5"
@@ -59,6 +59,9 @@ def test_one_accuracy_rule_for_every_command(files, tmp_path, capsys, command, m
         args = ["simulate", str(d / model), str(d / data), "-o", str(out)]
     elif command == "eval":
         args = ["eval", str(d / model), str(d / data)]
+    elif command == "rtl":  # --verify reports the circuit's accuracy
+        out = tmp_path / "rtl"
+        args = ["rtl", str(d / model), "-o", str(out), "--verify", str(d / data)]
     else:
         cfg = _cfg(tmp_path, start=6 if model == "m6.h5" else 0)
         args = ["train", str(cfg), "--data", str(d / data), "-o", str(out), "--no-progress"]
