@@ -283,7 +283,7 @@ class SpikeWriter:
         self.shape = shape
         self._f = f
         self._copied = spikes_copied
-        self._filled = np.zeros(shape[1], bool)
+        self._written: list[tuple[int, int]] = []  # sample ranges, checked at the end
         self._result = layer_sizes is not None
 
     def write(self, b0: int, spikes: Any = None, result: Any = None) -> None:
@@ -297,7 +297,7 @@ class SpikeWriter:
                                  f"the file's [{T}, {B}, {n}]")
             self._f["spikes"][:, b0:b1, :] = spikes
             if not self._result:
-                self._filled[b0:b1] = True
+                self._written.append((b0, b1))
         if result is not None:
             res = result.to_numpy()
             b1 = b0 + res.pred.shape[0]
@@ -305,11 +305,16 @@ class SpikeWriter:
                 self._f[f"layers/L{i}/spikes"][:, b0:b1, :] = s
             self._f["readout/counts"][b0:b1] = res.counts
             self._f["readout/pred"][b0:b1] = res.pred
-            self._filled[b0:b1] = True
+            self._written.append((b0, b1))
 
     def _check_filled(self) -> None:
-        if not self._filled.all():
-            raise ShapeError(f"samples {int(np.argmin(self._filled))}.. were never written")
+        end = 0
+        for b0, b1 in sorted(self._written):
+            if b0 > end:
+                break
+            end = max(end, b1)
+        if end < self.shape[1]:
+            raise ShapeError(f"samples {end}.. were never written")
 
 
 @contextlib.contextmanager
