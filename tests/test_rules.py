@@ -183,3 +183,14 @@ def test_progress_is_silent_when_asked_or_between_lines():
     with Progress(3, "x", show=None, stream=out, every=3600.0) as p:
         p.update(3)
     assert out.getvalue() == ""
+
+
+def test_training_without_a_terminal_logs_one_line_per_epoch(files, tmp_path, capsys):
+    cfg = _cfg(tmp_path, extra="").read_text().replace("epochs = 1", "epochs = 2")
+    (tmp_path / "c.toml").write_text(cfg)
+    args = ["train", str(tmp_path / "c.toml"), "--data", str(files / "ok.h5"), "-o", str(tmp_path / "m.h5")]
+    assert main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in err] == ["epoch 1", "epoch 2"]
+    assert main(args + ["--no-progress"]) == 0
+    assert capsys.readouterr().err == ""

@@ -368,7 +368,7 @@ class Trainer:
                 write_text_atomic(log, "".join(json.dumps(r) + "\n" for r in self.history))
             if checkpoint is not None:
                 self.save_checkpoint(checkpoint)
-            if self.progress:
+            if not self._quiet:  # one line per epoch in a log too
                 tqdm.write(_describe(record), file=sys.stderr)
             if callback is not None:
                 callback(self, record)
