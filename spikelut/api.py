@@ -47,22 +47,28 @@ def simulate(net: Network, spikes: Any, engine: str = "auto", device: str = "cpu
     return get_engine(engine, device)(net, spikes, record=record)
 
 
-CHUNK_MEMORY = 256 << 20
-"""Bytes of spikes (input and every layer, uint8) one chunk of a streamed file may hold."""
+CHUNK_MEMORY = 64 << 20
+"""Bytes of spikes (input and every layer, uint8) one chunk of a streamed file aims at; peak
+memory is about three times this on top of the libraries (the chunk read, the engine's copy,
+the recorded layers)."""
+
+MIN_CHUNK = 1024
+"""Fewest samples per chunk by default: 16 words of 64 samples, so the bit-sliced engine's
+threads each get a full slice even for networks whose spikes exceed :data:`CHUNK_MEMORY`."""
 
 
 def auto_chunk(steps: int, channels: int, layer_sizes: Sequence[int], samples: int,
-               memory: int = CHUNK_MEMORY, align: int = 64) -> int:
+               memory: int = CHUNK_MEMORY, align: int = 64, least: int = MIN_CHUNK) -> int:
     """Samples per chunk of a streamed command: as many as fit ``memory`` bytes of uint8 spikes
     (input channels plus every layer, over ``steps`` cycles), a multiple of ``align`` (the
-    engine's word and the files' storage chunk), at least ``align``, at most ``samples``.
+    engine's word and the files' storage chunk), at least ``least``, at most ``samples``.
 
     Example:
         >>> auto_chunk(40, 16, [500, 100], samples=10**6)
-        10880
+        2688
     """
     per_sample = max(1, int(steps) * (int(channels) + sum(int(n) for n in layer_sizes)))
-    fit = max(align, (memory // per_sample) // align * align)
+    fit = max(least, (memory // per_sample) // align * align)
     return int(max(1, min(fit, samples)))
 
 

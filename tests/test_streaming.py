@@ -125,8 +125,9 @@ def test_spike_chunks_are_engine_words():
 
 
 def test_auto_chunk_fits_the_budget():
-    assert auto_chunk(40, 16, [500, 100], 10**6, memory=1 << 20) == 64  # at least one word
-    assert auto_chunk(10, 10, [], 10**6, memory=64_000) == 640
+    assert auto_chunk(40, 16, [500, 100], 10**6) == 2688  # 64 MB / (40 * 616) = 2723
+    assert auto_chunk(40, 16, [500, 100], 10**6, memory=1 << 20) == 1024  # the engine's floor
+    assert auto_chunk(10, 10, [], 10**6, memory=64_000, least=64) == 640
     assert auto_chunk(10, 10, [], 100) == 100
 
 
