@@ -228,3 +228,16 @@ def test_simulate_file_larger_than_memory_limit(tmp_path):
     labels = np.arange(B_BIG) % 3
     assert info["accuracy"] == float((want_pred == labels).mean())
     assert info["spikes_per_layer"] == [int(s.sum()) * reps for s in ref.layer_spikes]
+
+
+def test_random_code_chunks_start_on_its_blocks(tmp_path):
+    """A chunk of a random code is rounded up to whole 256-sample blocks, so the stream of every
+    sample is the one-shot encoding's."""
+    from spikelut.api import encode_file
+
+    run = encode_file(tmp_path / "e.h5", "mnist5k", "rate", 2, split="test", seed=5, limit=700,
+                      chunk=100, progress=False)
+    assert run.chunk == 256
+    want = encode_dataset("mnist5k", "rate", 2, split="test", seed=5, limit=700)
+    assert (load_spikes(tmp_path / "e.h5").spikes == want.spikes).all()
+    assert run.rate == float(want.spikes.mean())
