@@ -12,12 +12,11 @@ import pytest
 
 from spikelut import coding
 from spikelut.cli import main
-from spikelut.io import load_spikes, save_model, save_spikes
+from spikelut.io import load_spikes, save_spikes
 from spikelut.metrics import Tally, scoring_problem
 from spikelut.network import Readout
 from spikelut.progress import Progress
 from spikelut.train.config import TrainConfig
-from spikelut.wiring import random_network
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_CFG = (ROOT / "demos" / "train_first_of_two.toml").read_text()
