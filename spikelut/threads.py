@@ -5,8 +5,8 @@ package is installed, ``workqueue`` otherwise). After each parallel region GNU O
 worker threads *spin* for a while (``OMP_WAIT_POLICY`` unset: about 300,000 polls) in case another
 region follows. Training launches two short regions per batch with numpy work in between, so the
 spinning threads take the cores the main thread needs; with one other busy process on a 2-core
-machine, ``spikelut train demos/train_first_of_two.toml`` took 18-20 s with the default 2 threads
-against 3-6 s with one thread. Passive waiting (threads sleep on a futex between regions) removes
+machine, ``spikelut train demos/train_first_of_two.toml`` took 19-21 s with the default 2 threads
+against 3.1 s with one thread. Passive waiting (threads sleep on a futex between regions) removes
 that; the measurements are in ``docs/threads.md``.
 
 :func:`configure` runs when :mod:`spikelut` is imported, before any module imports numba, so it
