@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from . import __version__
-from .api import simulate
+from .api import simulate_file
 from .config import build_network, load_config
 from .errors import ConfigError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
@@ -242,18 +242,14 @@ class Pipeline:
 
     def _evaluate(self) -> tuple[list, dict]:
         net = load_model(self.p("model.h5"))
-        data = load_spikes(self.p("data", "test.h5"))
-        res = simulate(net, data.spikes, engine=self.settings.engine).to_numpy()
-        save_spikes(self.p("result_test.h5"), data.spikes, data.labels,
-                    dict(data.meta, model="model.h5"), result=res)
-        C = net.readout.classes
-        conf = np.zeros((C, C), np.int64)
-        np.add.at(conf, (data.labels, res.pred), 1)
-        acc = res.accuracy(data.labels)
-        line = f"test accuracy {acc:.4f} ({int((res.pred == data.labels).sum())}/{len(data.labels)})"
+        # in chunks, scored by the one accuracy rule of every command (spikelut.metrics)
+        r = simulate_file(net, self.p("data", "test.h5"), self.p("result_test.h5"),
+                          engine=self.settings.engine, require_labels=True,
+                          progress=self.progress, meta={"model": "model.h5"})
+        t = r.tally
         return ([self.p("result_test.h5")],
-                {"line": line, "accuracy": acc, "confusion": conf.tolist(),
-                 "samples": int(len(data.labels))})
+                {"line": f"test {t.describe()}", "accuracy": t.accuracy,
+                 "confusion": t.confusion.tolist(), "samples": t.samples})
 
     # ------------------------------------------------------------------ plots
     def _plots_fp(self) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 
 from ..io import load_model, load_spikes
+from ..metrics import check_scorable
 from . import Output
 
 NAME = "rtl"
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> Output:
     check_top_name(args.top)
     net = load_model(args.model)
     spikes = load_spikes(args.verify) if args.verify else None
+    if spikes is not None and spikes.labels is not None:  # it reports the circuit's accuracy
+        check_scorable(net.readout, spikes.spikes.shape[0], spikes.labels, str(args.verify))
     files = write_verilog(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
                           stimulus=None if spikes is None else spikes.spikes, force=args.force,
                           model=str(args.model))
