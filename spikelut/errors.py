@@ -24,6 +24,11 @@ class FileFormatError(SpikelutError, ValueError):
     """A model, spike or result file that is malformed, truncated or of the wrong kind."""
 
 
+class OutputError(SpikelutError, RuntimeError):
+    """An output that cannot be written: bad path, no permission, disk full, the same file as an
+    input, a file of another kind, or in use by another spikelut process."""
+
+
 class ShapeError(SpikelutError, ValueError):
     """Arrays whose shape or dtype does not fit the network."""
 

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ import h5py
 import numpy as np
 
 from .errors import FileFormatError, NetworkError
-from .fileutil import atomic_path
+from .fileutil import atomic_h5
 from .network import Layer, Network, Readout
 
 MODEL_FORMAT = "spikelut-model"
@@ -45,6 +46,9 @@ def _open(path: str | os.PathLike) -> h5py.File:
     try:
         return h5py.File(p, "r")
     except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(e):
+            raise FileFormatError(f"{p}: locked by another process that has it open for writing; "
+                                  f"wait until that process closes it, then run again") from None
         raise FileFormatError(f"{p}: not a readable HDF5 file (truncated or corrupt?): {e}") from None
 
 
@@ -121,29 +125,28 @@ def _read_meta(obj: h5py.HLObject, skip: set[str]) -> dict:
 # ---------------------------------------------------------------------------- models
 def save_model(net: Network, path: str | os.PathLike) -> None:
     """Write ``net`` to an HDF5 model file (format v1), atomically."""
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = MODEL_FORMAT
-            f.attrs["version"] = VERSION
-            f.attrs["inputs"] = net.n_in
-            if net.meta:
-                f.attrs["meta"] = json.dumps(net.meta)
-            layers = f.create_group("layers")
-            for i, layer in enumerate(net.layers):
-                g = layers.create_group(f"L{i}")
-                g.attrs["name"] = layer.name
-                g.attrs["refractory"] = layer.refractory
-                g.create_dataset("table", data=layer.table.astype(np.uint8), **_GZ)
-                g.create_dataset("source", data=layer.source.astype(np.int32), **_GZ)
-                g.create_dataset("index", data=layer.index.astype(np.int32), **_GZ)
-                g.create_dataset("delay", data=layer.delay.astype(np.int32), **_GZ)
-                if layer.logits is not None:
-                    g.create_dataset("logits", data=layer.logits.astype(np.float32), **_GZ)
-            r = f.create_group("readout")
-            r.attrs["layer"] = net.readout.layer
-            r.attrs["classes"] = net.readout.classes
-            r.attrs["start"] = net.readout.start
-            r.create_dataset("class_of", data=net.readout.class_of.astype(np.int32))
+    with atomic_h5(path) as f:
+        f.attrs["format"] = MODEL_FORMAT
+        f.attrs["version"] = VERSION
+        f.attrs["inputs"] = net.n_in
+        if net.meta:
+            f.attrs["meta"] = json.dumps(net.meta)
+        layers = f.create_group("layers")
+        for i, layer in enumerate(net.layers):
+            g = layers.create_group(f"L{i}")
+            g.attrs["name"] = layer.name
+            g.attrs["refractory"] = layer.refractory
+            g.create_dataset("table", data=layer.table.astype(np.uint8), **_GZ)
+            g.create_dataset("source", data=layer.source.astype(np.int32), **_GZ)
+            g.create_dataset("index", data=layer.index.astype(np.int32), **_GZ)
+            g.create_dataset("delay", data=layer.delay.astype(np.int32), **_GZ)
+            if layer.logits is not None:
+                g.create_dataset("logits", data=layer.logits.astype(np.float32), **_GZ)
+        r = f.create_group("readout")
+        r.attrs["layer"] = net.readout.layer
+        r.attrs["classes"] = net.readout.classes
+        r.attrs["start"] = net.readout.start
+        r.create_dataset("class_of", data=net.readout.class_of.astype(np.int32))
 
 
 def load_model(path: str | os.PathLike) -> Network:
@@ -231,23 +234,22 @@ def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: 
         spikes = spikes.astype(np.uint8)
     lab = None if labels is None else np.asarray(labels).astype(np.int64)
     _check_spikes_array(spikes, lab, str(path))
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            _meta_attrs(f, dict(meta or {}))
-            f.attrs["format"] = SPIKES_FORMAT
-            f.attrs["version"] = VERSION
-            f.create_dataset("spikes", data=spikes, chunks=True, **_GZ)
-            if lab is not None:
-                f.create_dataset("labels", data=lab)
-            if result is not None:
-                res = result.to_numpy()
-                lg = f.create_group("layers")
-                for i, s in enumerate(res.layer_spikes):
-                    lg.create_group(f"L{i}").create_dataset("spikes", data=s.astype(np.uint8),
-                                                            chunks=True, **_GZ)
-                rg = f.create_group("readout")
-                rg.create_dataset("counts", data=res.counts.astype(np.int32))
-                rg.create_dataset("pred", data=res.pred.astype(np.int32))
+    with atomic_h5(path) as f:
+        _meta_attrs(f, dict(meta or {}))
+        f.attrs["format"] = SPIKES_FORMAT
+        f.attrs["version"] = VERSION
+        f.create_dataset("spikes", data=spikes, chunks=True, **_GZ)
+        if lab is not None:
+            f.create_dataset("labels", data=lab)
+        if result is not None:
+            res = result.to_numpy()
+            lg = f.create_group("layers")
+            for i, s in enumerate(res.layer_spikes):
+                lg.create_group(f"L{i}").create_dataset("spikes", data=s.astype(np.uint8),
+                                                        chunks=True, **_GZ)
+            rg = f.create_group("readout")
+            rg.create_dataset("counts", data=res.counts.astype(np.int32))
+            rg.create_dataset("pred", data=res.pred.astype(np.int32))
 
 
 def load_spikes(path: str | os.PathLike) -> SpikeData:

@@ -17,9 +17,10 @@ import argparse
 from ..coding import CODINGS, get_coding
 from ..datasets import DATASETS, SPLITS, describe, encode_dataset
 from ..errors import ConfigError
+from ..fileutil import check_output
 from ..io import save_spikes
 from . import Output
-from .common import check_output_path, table
+from .common import FORCE_HELP, table
 
 NAME = "encode"
 HELP = "encode a dataset into a spike file (--dataset NAME|FILE --coding CODING --steps T -o OUT.h5)"
@@ -38,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="encode only the first N samples")
     p.add_argument("-o", "--output", help="spike file to write (HDF5)")
     p.add_argument("--list", action="store_true", help="list the built-in datasets and the codings")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def parse_params(items: list[str]) -> dict:
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> Output:
         raise ConfigError("give --dataset NAME|FILE (see spikelut encode --list)")
     if not args.output:
         raise ConfigError("give -o OUT.h5, the spike file to write")
-    out = check_output_path(args.output)
+    out = check_output(args.output, inputs=[args.dataset], kind="spikes", force=args.force)
     sd = encode_dataset(args.dataset, args.coding, args.steps, split=args.split, seed=args.seed,
                         limit=args.limit, **parse_params(args.param))
     save_spikes(out, sd.spikes, sd.labels, sd.meta)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..fileutil import check_output
 from ..io import load_model, load_spikes
 from . import Output
 
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> Output:
     from ..rtl.plan import check_top_name
 
     check_top_name(args.top)
+    check_output(args.output, inputs=[args.model, args.verify], kind="dir", force=args.force)
     net = load_model(args.model)
     spikes = load_spikes(args.verify) if args.verify else None
     files = write_verilog(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
