@@ -151,34 +151,82 @@ def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------- interrupts
+_GUARDS: list[dict] = []          # one state per active _interrupt_guard, innermost last
+_H5PY_DIR: str | None = None
+_RESEND_S = 0.05
+
+
+def _interrupted() -> bool:
+    return any(g["hit"] for g in _GUARDS)
+
+
+def _unsafe_frame(frame) -> bool:
+    """True where raising KeyboardInterrupt would be lost or would corrupt a write: Python code
+    that HDF5 calls back from C (h5py's file-object driver, weakref callbacks of h5py objects):
+    an exception there is swallowed ("Exception ignored") or turns into an HDF5 write error."""
+    global _H5PY_DIR
+    if frame is None:
+        return False
+    if _H5PY_DIR is None:
+        h5 = sys.modules.get("h5py")
+        _H5PY_DIR = os.path.dirname(h5.__file__) if h5 is not None else ""
+    name = frame.f_code.co_filename
+    return (frame.f_code in _SOFTFILE_CODES or name.endswith("weakref.py")
+            or bool(_H5PY_DIR) and name.startswith(_H5PY_DIR))
+
+
 @contextlib.contextmanager
 def _interrupt_guard() -> Iterator[dict]:
-    """While writing: a SIGINT raises KeyboardInterrupt as usual *and* is remembered, so that an
-    interrupt swallowed by a callback (reported as "Exception ignored ... KeyboardInterrupt")
-    still aborts the write when the block ends. Only the main thread can own signal handlers."""
-    state = {"hit": False}
+    """While writing, make Ctrl-C abort the write for sure.
+
+    Without it, a SIGINT that lands in a callback from C (h5py's weakref callbacks) is printed as
+    "Exception ignored ... KeyboardInterrupt" and lost: the write went on and the command exited
+    0. Here the interrupt is remembered; where raising is unsafe it is re-sent to this process
+    every 50 ms until it lands in ordinary code, and the block end raises it in any case (the
+    temporary is then removed). Only the main thread can own signal handlers."""
+    state = {"hit": False, "active": True}
     old = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() \
         else None
     if not callable(old):  # SIG_IGN / SIG_DFL / not the main thread: leave it alone
         yield state
         return
+    lock = threading.Lock()
+
+    def resend() -> None:
+        with lock:
+            if state["active"]:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    def later() -> None:
+        t = threading.Timer(_RESEND_S, resend)
+        t.daemon = True
+        t.start()
 
     def handler(signum, frame):
         state["hit"] = True
+        if _unsafe_frame(frame):
+            later()
+            return
         old(signum, frame)
 
     old_hook = sys.unraisablehook
 
     def hook(unraisable):
-        if state["hit"] and isinstance(unraisable.exc_value, KeyboardInterrupt):
-            return  # recorded: the write is aborted below, no "Exception ignored" noise
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            state["hit"] = True
+            later()  # swallowed where it landed: deliver it again
+            return
         old_hook(unraisable)
 
     signal.signal(signal.SIGINT, handler)
     sys.unraisablehook = hook
+    _GUARDS.append(state)
     try:
         yield state
     finally:
+        with lock:
+            state["active"] = False
+        _GUARDS.remove(state)
         signal.signal(signal.SIGINT, old)
         sys.unraisablehook = old_hook
 
@@ -274,7 +322,7 @@ class _SoftFile(io.RawIOBase):
 
     def write(self, b) -> int:
         n = len(memoryview(b).cast("B"))
-        if self.error is None:
+        if self.error is None and not _interrupted():  # interrupted: the file is discarded
             try:
                 self._f.seek(self._pos)
                 mv, done = memoryview(b).cast("B"), 0
@@ -349,6 +397,9 @@ def atomic_h5(path: str | os.PathLike) -> Iterator:
             soft.close()
         if soft.error is not None:
             raise write_error(path, soft.error)
+
+
+_SOFTFILE_CODES = {f.__code__ for f in vars(_SoftFile).values() if hasattr(f, "__code__")}
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
@@ -546,9 +597,10 @@ class OutputLock:
                     continue
                 info = {"pid": os.getpid(), "host": HOST, "started": time.time(),
                         "command": _command_line(), "target": str(self.target)}
-                os.ftruncate(fd, 0)
-                os.lseek(fd, 0, os.SEEK_SET)
-                os.write(fd, (json.dumps(info) + "\n").encode())
+                with contextlib.suppress(OSError):  # a full disk: the flock still holds
+                    os.ftruncate(fd, 0)
+                    os.lseek(fd, 0, os.SEEK_SET)
+                    os.write(fd, (json.dumps(info) + "\n").encode())
             except BaseException:
                 os.close(fd)
                 raise
@@ -768,8 +820,9 @@ def check_output(path: str | os.PathLike, *, inputs: Sequence[str | os.PathLike 
     if lock:
         lock_output(p)  # creating the lock file beside the output also proves we can write there
     else:
+        where = p if want_dir and p.is_dir() else p.parent
         try:
-            fd, probe = tempfile.mkstemp(prefix=_tmp_prefix(p.name), suffix=".tmp", dir=p.parent)
+            fd, probe = tempfile.mkstemp(prefix=_tmp_prefix(p.name), suffix=".tmp", dir=where)
             os.close(fd)
             os.unlink(probe)
         except OSError as e:

@@ -75,8 +75,10 @@ class StageBook:
 
     def mark_done(self, name: str, fingerprint: str, outputs: Iterable[str | os.PathLike],
                   summary: dict) -> None:
-        outs = [str(Path(o).relative_to(self.outdir)) if Path(o).is_absolute() else str(o)
-                for o in outputs]
+        # outputs are recorded relative to the job's directory, however both were given
+        # (``-o out`` made them ``out/model.h5``, which was then looked for as out/out/model.h5)
+        base = os.path.abspath(self.outdir)
+        outs = [os.path.relpath(os.path.abspath(o), base) for o in outputs]
         self.state["stages"][name] = {"fingerprint": fingerprint, "outputs": outs, "summary": summary}
         self.save()
 
