@@ -231,6 +231,21 @@ def _interrupt_guard() -> Iterator[dict]:
         sys.unraisablehook = old_hook
 
 
+@contextlib.contextmanager
+def _producing(path: Path) -> Iterator[None]:
+    """The block that fills a temporary of ``path``: write errors become one-line
+    :class:`OutputError`, and an interrupt remembered during it is raised when it ends."""
+    with _interrupt_guard() as guard:
+        try:
+            yield
+        except OSError as e:
+            if _is_write_error(e):
+                raise write_error(path, e) from None
+            raise
+        if guard["hit"]:
+            raise KeyboardInterrupt
+
+
 # ---------------------------------------------------------------------------- atomic files
 def _umask() -> int:
     mask = os.umask(0)
@@ -268,21 +283,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise write_error(path, e) from None
     tmp_path = Path(tmp)
     try:
-        with _interrupt_guard() as guard:
-            try:
-                yield tmp_path
-            except OSError as e:
-                if _is_write_error(e):
-                    raise write_error(path, e) from None
-                raise
-            if guard["hit"]:
-                raise KeyboardInterrupt
-            try:
-                # mkstemp creates 0600; give the file the permissions a plain open() would have
-                os.chmod(tmp_path, 0o666 & ~_umask())
-                os.replace(tmp_path, path)
-            except OSError as e:
-                raise write_error(path, e) from None
+        with _producing(path):
+            yield tmp_path
+        try:
+            # mkstemp creates 0600; give the file the permissions a plain open() would have
+            os.chmod(tmp_path, 0o666 & ~_umask())
+            os.replace(tmp_path, path)
+        except OSError as e:
+            raise write_error(path, e) from None
     finally:
         with contextlib.suppress(OSError):
             if tmp_path.exists():
@@ -468,35 +476,28 @@ def atomic_dir(path: str | os.PathLike, keep: Iterable[str] = ()) -> Iterator[Pa
         raise write_error(path, e) from None
     old = None
     try:
-        with _interrupt_guard() as guard:
-            try:
-                yield tmp
-                for name in keep:
-                    src = path / name
-                    if src.is_dir() and not src.is_symlink():
-                        shutil.copytree(src, tmp / name, symlinks=True, copy_function=_link_or_copy)
-                    elif src.exists() or src.is_symlink():
-                        _link_or_copy(src, tmp / name)
-                os.chmod(tmp, 0o777 & ~_umask())
-            except OSError as e:
-                if _is_write_error(e):
-                    raise write_error(path, e) from None
-                raise
-            if guard["hit"]:
-                raise KeyboardInterrupt
-            try:
-                if path.is_dir() and not path.is_symlink():
-                    if _exchange(tmp, path):
-                        old = tmp  # tmp now holds the old directory
-                    else:
-                        old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path.name), suffix=".old",
-                                                    dir=path.parent))
-                        os.rename(path, old / "d")  # keeps the old one if the next step fails
-                        os.rename(tmp, path)
+        with _producing(path):
+            yield tmp
+            for name in keep:
+                src = path / name
+                if src.is_dir() and not src.is_symlink():
+                    shutil.copytree(src, tmp / name, symlinks=True, copy_function=_link_or_copy)
+                elif src.exists() or src.is_symlink():
+                    _link_or_copy(src, tmp / name)
+            os.chmod(tmp, 0o777 & ~_umask())
+        try:
+            if path.is_dir() and not path.is_symlink():
+                if _exchange(tmp, path):
+                    old = tmp  # tmp now holds the old directory
                 else:
+                    old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path.name), suffix=".old",
+                                                dir=path.parent))
+                    os.rename(path, old / "d")  # keeps the old one if the next step fails
                     os.rename(tmp, path)
-            except OSError as e:
-                raise write_error(path, e) from None
+            else:
+                os.rename(tmp, path)
+        except OSError as e:
+            raise write_error(path, e) from None
     finally:
         for q in (tmp, old):
             if q is not None and q.exists():

@@ -87,10 +87,19 @@ WRITERS = {
 }
 
 
+def _tmpfs(d: Path, options: str):
+    """Mount a tmpfs on ``d`` (root only): yields, then unmounts; skips where refused."""
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(d)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"mounting a tmpfs ({options}) is not permitted here")
+    yield d
+    subprocess.run(["umount", str(d)], capture_output=True)
+
+
 @pytest.fixture
 def readonly_dir(tmp_path):
     """A directory nobody may write into: chmod 555 for a normal user; for root (who ignores
-    permission bits) a read-only tmpfs; skipped where neither works."""
+    permission bits) a read-only tmpfs."""
     d = tmp_path / "ro"
     d.mkdir()
     if os.geteuid() != 0:
@@ -98,27 +107,17 @@ def readonly_dir(tmp_path):
         yield d
         d.chmod(0o755)
         return
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(d)],
-                       capture_output=True)
-    if r.returncode != 0:
-        pytest.skip("root, and mounting a read-only tmpfs is not permitted here")
-    yield d
-    subprocess.run(["umount", str(d)], capture_output=True)
+    yield from _tmpfs(d, "ro,size=64k")
 
 
 @pytest.fixture
 def full_dir(tmp_path):
-    """A 2 MiB tmpfs, filled by the test (root only; skipped where mount is refused)."""
-    d = tmp_path / "full"
-    d.mkdir()
+    """A 2 MiB tmpfs, filled by the test (root only)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)],
-                       capture_output=True)
-    if r.returncode != 0:
-        pytest.skip("mounting a tmpfs is not permitted here")
-    yield d
-    subprocess.run(["umount", str(d)], capture_output=True)
+    d = tmp_path / "full"
+    d.mkdir()
+    yield from _tmpfs(d, "size=2m")
 
 
 def bad_paths(w, readonly=None):
