@@ -67,6 +67,7 @@ _WRITE_ERRNOS = {
     errno.EISDIR: "is a directory",
     errno.ENOENT: "the directory does not allow creating files there",
     errno.ENAMETOOLONG: "file name too long",
+    errno.ELOOP: "too many levels of symbolic links",
     errno.EEXIST: "already exists",
     errno.ETXTBSY: "file busy",
     errno.EBUSY: "device or resource busy",
@@ -771,14 +772,25 @@ def check_output(path: str | os.PathLike, *, inputs: Sequence[str | os.PathLike 
         >>> import tempfile, pathlib
         >>> d = pathlib.Path(tempfile.mkdtemp())
         >>> cfg = d / "c.toml"; _ = cfg.write_text("inputs = 2\\n")
-        >>> check_output(cfg, inputs=[cfg], kind="model", lock=False)
-        Traceback (most recent call last):
-        ...
-        spikelut.errors.OutputError: ...c.toml: is also an input (...c.toml); choose another output
+        >>> try:
+        ...     check_output(cfg, inputs=[cfg], kind="model", lock=False)
+        ... except OutputError as e:
+        ...     print(str(e) == f"{cfg}: is also an input ({cfg}); choose another output")
+        True
+        >>> check_output(d / "m.h5", inputs=[cfg], kind="model", lock=False) == d / "m.h5"
+        True
     """
     if path is None or str(path) == "":
         raise OutputError("empty output path; give a file name")
     p = Path(path)
+    try:
+        return _check_output(p, inputs, kind, force, others, lock)
+    except OSError as e:  # the path itself is unusable (too long a name, a loop of links, ...)
+        raise write_error(p, e) from None
+
+
+def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Sequence,
+                  lock: bool) -> Path:
     want_dir = kind == "dir"
     # the first existing ancestor must be a directory we can write into
     anc = p.parent

@@ -138,7 +138,7 @@ class Pipeline:
 
         check_top_name(self.settings.top)
         self.out = Path(outdir)
-        if self.out.exists() and not self.out.is_dir():
+        if os.path.exists(self.out) and not os.path.isdir(self.out):  # (os.path: never raises)
             raise ConfigError(f"{self.out}: exists and is not a directory")
         self.force = force
         self.progress = progress

@@ -49,7 +49,7 @@ class StageBook:
         self.outdir = Path(outdir)
         self.path = self.outdir / STATE_FILE
         self.state: dict[str, Any] = {"stages": {}}
-        if self.path.exists():
+        if os.path.isfile(self.path):  # (os.path: an unusable path is checked by the writer)
             try:
                 self.state = json.loads(self.path.read_text())
                 self.state.setdefault("stages", {})

@@ -126,6 +126,7 @@ def bad_paths(w, readonly=None):
     paths = {
         "parent is a file": (w.dir / "afile.txt" / "out.h5", "afile.txt is a file, not a directory"),
         "in /proc": (Path("/proc/out.h5"), "cannot write /proc/out.h5"),
+        "name too long": (w.dir / ("x" * 300 + ".h5"), "file name too long"),
     }
     if readonly is not None:
         paths["read-only directory"] = (readonly / "out.h5", "cannot write")
@@ -192,6 +193,29 @@ def test_output_that_is_an_input_is_refused(w, capsys):
     # --force never lets an output replace an input
     code, _, err = run(capsys, "simulate", w.model, w.stim, "-o", w.stim, "--force")
     assert code == 1 and "is also an input" in err
+
+
+# each writing command and the input files it reads
+INPUTS = {"init": ["cfg"], "stimulus": ["model"], "simulate": ["model", "stim"],
+          "train": ["tcfg", "data"], "train --checkpoint": ["tcfg", "data"],
+          "train --log": ["tcfg", "data"], "vcd": ["result"], "raster": ["result"],
+          "plot rates": ["result"], "rtl": ["model"]}
+
+
+@pytest.mark.parametrize("command", sorted(INPUTS))
+def test_no_writer_replaces_an_input(w, capsys, command):
+    """Property: whatever the command, an output that is one of its inputs is refused, with or
+    without --force, and the input stays byte for byte."""
+    for name in INPUTS[command]:
+        src = getattr(w, name)
+        before = digest(src)
+        for extra in ([], ["--force"]):
+            code, _, err = run(capsys, *WRITERS[command](w, src), *extra)
+            assert code == 1 and err.count("\n") == 1, (command, name, err)
+            expect = "exists and is not a directory" if command == "rtl" else \
+                f"{src}: is also an input ({src}); choose another output"
+            assert expect in err, (command, name, err)
+        assert digest(src) == before
 
 
 def test_hard_and_symbolic_links_to_an_input_are_the_input(w, capsys):
