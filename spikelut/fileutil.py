@@ -469,6 +469,8 @@ def atomic_dir(path: str | os.PathLike, keep: Iterable[str] = ()) -> Iterator[Pa
         ['a.v']
     """
     path = Path(path)
+    if path.is_symlink() and path.is_dir():  # a link to the real output: replace that one
+        path = path.resolve()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         clean_stale_temporaries(path)

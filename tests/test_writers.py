@@ -342,6 +342,14 @@ def test_rtl_keeps_the_old_directory_until_the_new_one_is_complete(w, capsys, mo
     assert [p.name for p in w.dir.iterdir() if p.name.startswith(".rtl.")] == []
 
 
+def test_rtl_through_a_symbolic_link_replaces_the_linked_directory(w, capsys):
+    real, link = w.dir / "real", w.dir / "link"
+    assert run(capsys, "rtl", w.model, "-o", real)[0] == 0
+    link.symlink_to(real)
+    assert run(capsys, "rtl", w.model, "-o", link, "--top", "other")[0] == 0
+    assert link.is_symlink() and (real / "other.v").is_file() and not (real / "spikelut_core.v").exists()
+
+
 def test_rtl_refuses_the_current_directory(w, capsys, monkeypatch):
     d = w.dir / "rtl"
     assert run(capsys, "rtl", w.model, "-o", d)[0] == 0

@@ -41,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synth", action="store_true",
                    help="run yosys synth_xilinx and report LUTs, flip-flops and LUT levels")
     p.add_argument("--force", action="store_true",
-                   help="write into an existing directory that spikelut did not create")
+                   help="replace an existing directory that spikelut did not create (its "
+                        "other files are carried over)")
     p.add_argument("--jobs", type=int, default=2, help="parallel C++ compile jobs for Verilator")
 
 
