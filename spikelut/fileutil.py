@@ -95,9 +95,19 @@ def _is_write_error(e: BaseException) -> bool:
 
 
 # ---------------------------------------------------------------------------- temporaries
+def _stem(name: str) -> str:
+    """``name`` for the hidden files beside it; a long name is shortened (with a hash to keep it
+    unique) so that the temporary's and the lock's names stay within the system's limit."""
+    if len(name.encode()) <= 120:
+        return name
+    import hashlib
+
+    return name[:100] + "~" + hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
 def _tmp_prefix(name: str) -> str:
     # the pid (and host) tell a later write whether the writer of a leftover is still running
-    return f".{name}.{os.getpid()}@{HOST}."
+    return f".{_stem(name)}.{os.getpid()}@{HOST}."
 
 
 def _pid_alive(pid: int) -> bool:
@@ -126,7 +136,7 @@ def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
         True
     """
     p = Path(path)
-    pat = re.compile(r"^\." + re.escape(p.name) + r"\.(\d+)@(.*)\.[A-Za-z0-9_]+\.(tmp|old)$")
+    pat = re.compile(r"^\." + re.escape(_stem(p.name)) + r"\.(\d+)@(.*)\.[A-Za-z0-9_]+\.(tmp|old)$")
     removed = []
     try:
         entries = list(p.parent.iterdir())
@@ -518,7 +528,7 @@ def _link_or_copy(src, dst) -> None:
 def lock_path_for(path: str | os.PathLike) -> Path:
     """The lock file guarding output ``path``: ``.NAME.lock`` beside it."""
     p = Path(path)
-    return p.parent / f".{p.name}.lock"
+    return p.parent / f".{_stem(p.name)}.lock"
 
 
 def _command_line() -> str:
