@@ -131,3 +131,18 @@ def test_an_interrupt_in_ordinary_code_stops_at_once(tmp_path):
             signal.raise_signal(signal.SIGINT)
             reached.append(True)
     assert reached == [] and out.read_text() == "old" and leftovers(tmp_path, "x.txt") == []
+
+
+def test_interrupt_with_json_prints_one_object(monkeypatch, capsys):
+    import json
+
+    import spikelut.cli.cmd_info as cmd_info
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmd_info, "run", interrupted)
+    assert main(["info", "m.h5", "--json"]) == 130
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"ok": False, "command": "info", "error": "interrupted"}
+    assert err == "spikelut info: interrupted\n"

@@ -118,6 +118,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(args, f"{where}{e.strerror or e}")
     except KeyboardInterrupt:
         print(f"spikelut {args.command}: interrupted", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "command": args.command, "error": "interrupted"}))
         return 130
     if args.json:
         print(json.dumps({"ok": out.status == 0, "command": args.command, **out.data},
