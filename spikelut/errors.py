@@ -61,6 +61,11 @@ class FileFormatError(SpikelutError, ValueError):
     """
 
 
+class OutputError(SpikelutError, RuntimeError):
+    """An output that cannot be written: bad path, no permission, disk full, the same file as an
+    input, a file of another kind, or in use by another spikelut process."""
+
+
 class ShapeError(SpikelutError, ValueError):
     """Arrays whose shape or dtype does not fit the network.
 

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import h5py
 import numpy as np
 
 from .errors import FileFormatError, NetworkError, ShapeError
-from .fileutil import atomic_path
+from .fileutil import atomic_h5
 from .network import Layer, Network, Readout
 
 MODEL_FORMAT = "spikelut-model"
@@ -46,6 +47,9 @@ def _open(path: str | os.PathLike) -> h5py.File:
     try:
         return h5py.File(p, "r")
     except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(e):
+            raise FileFormatError(f"{p}: locked by another process that has it open for writing; "
+                                  f"wait until that process closes it, then run again") from None
         raise FileFormatError(f"{p}: not a readable HDF5 file (truncated or corrupt?): {e}") from None
 
 
@@ -131,29 +135,28 @@ def _read_meta(obj: h5py.HLObject, skip: set[str]) -> dict:
 # ---------------------------------------------------------------------------- models
 def save_model(net: Network, path: str | os.PathLike) -> None:
     """Write ``net`` to an HDF5 model file (format v1), atomically."""
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = MODEL_FORMAT
-            f.attrs["version"] = VERSION
-            f.attrs["inputs"] = net.n_in
-            if net.meta:
-                f.attrs["meta"] = json.dumps(net.meta)
-            layers = f.create_group("layers")
-            for i, layer in enumerate(net.layers):
-                g = layers.create_group(f"L{i}")
-                g.attrs["name"] = layer.name
-                g.attrs["refractory"] = layer.refractory
-                g.create_dataset("table", data=layer.table.astype(np.uint8), **_GZ)
-                g.create_dataset("source", data=layer.source.astype(np.int32), **_GZ)
-                g.create_dataset("index", data=layer.index.astype(np.int32), **_GZ)
-                g.create_dataset("delay", data=layer.delay.astype(np.int32), **_GZ)
-                if layer.logits is not None:
-                    g.create_dataset("logits", data=layer.logits.astype(np.float32), **_GZ)
-            r = f.create_group("readout")
-            r.attrs["layer"] = net.readout.layer
-            r.attrs["classes"] = net.readout.classes
-            r.attrs["start"] = net.readout.start
-            r.create_dataset("class_of", data=net.readout.class_of.astype(np.int32))
+    with atomic_h5(path) as f:
+        f.attrs["format"] = MODEL_FORMAT
+        f.attrs["version"] = VERSION
+        f.attrs["inputs"] = net.n_in
+        if net.meta:
+            f.attrs["meta"] = json.dumps(net.meta)
+        layers = f.create_group("layers")
+        for i, layer in enumerate(net.layers):
+            g = layers.create_group(f"L{i}")
+            g.attrs["name"] = layer.name
+            g.attrs["refractory"] = layer.refractory
+            g.create_dataset("table", data=layer.table.astype(np.uint8), **_GZ)
+            g.create_dataset("source", data=layer.source.astype(np.int32), **_GZ)
+            g.create_dataset("index", data=layer.index.astype(np.int32), **_GZ)
+            g.create_dataset("delay", data=layer.delay.astype(np.int32), **_GZ)
+            if layer.logits is not None:
+                g.create_dataset("logits", data=layer.logits.astype(np.float32), **_GZ)
+        r = f.create_group("readout")
+        r.attrs["layer"] = net.readout.layer
+        r.attrs["classes"] = net.readout.classes
+        r.attrs["start"] = net.readout.start
+        r.create_dataset("class_of", data=net.readout.class_of.astype(np.int32))
 
 
 def load_model(path: str | os.PathLike) -> Network:
@@ -354,28 +357,28 @@ def spike_writer(path: str | os.PathLike, shape: tuple[int, int, int], labels: A
     lab = None if labels is None else np.asarray(labels).astype(np.int64)
     _check_labels(lab, B, str(path))
     copied = copy_spikes is not None and copy_spikes.shape == (T, B, n) and _raw_copyable(copy_spikes)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            _meta_attrs(f, dict(meta or {}))
-            f.attrs["format"] = SPIKES_FORMAT
-            f.attrs["version"] = VERSION
-            if copied:
-                # H5Ocopy moves the compressed chunks one by one: no decompression, bounded memory
-                f.copy(copy_spikes, "spikes", without_attrs=True)
-            else:
-                _create_spikes(f, "spikes", (T, B, n))
-            if lab is not None:
-                f.create_dataset("labels", data=lab)
-            if layer_sizes is not None:
-                lg = f.create_group("layers")
-                for i, size in enumerate(layer_sizes):
-                    _create_spikes(lg.create_group(f"L{i}"), "spikes", (T, B, int(size)))
-                rg = f.create_group("readout")
-                rg.create_dataset("counts", shape=(B, int(classes or 0)), dtype=np.int32)
-                rg.create_dataset("pred", shape=(B,), dtype=np.int32)
-            w = SpikeWriter(f, (T, B, n), layer_sizes, classes, copied)
-            yield w
-            w._check_filled()
+    # atomic_h5: a write error inside HDF5 (disk full) becomes one OutputError, not a crash
+    with atomic_h5(path) as f:
+        _meta_attrs(f, dict(meta or {}))
+        f.attrs["format"] = SPIKES_FORMAT
+        f.attrs["version"] = VERSION
+        if copied:
+            # H5Ocopy moves the compressed chunks one by one: no decompression, bounded memory
+            f.copy(copy_spikes, "spikes", without_attrs=True)
+        else:
+            _create_spikes(f, "spikes", (T, B, n))
+        if lab is not None:
+            f.create_dataset("labels", data=lab)
+        if layer_sizes is not None:
+            lg = f.create_group("layers")
+            for i, size in enumerate(layer_sizes):
+                _create_spikes(lg.create_group(f"L{i}"), "spikes", (T, B, int(size)))
+            rg = f.create_group("readout")
+            rg.create_dataset("counts", shape=(B, int(classes or 0)), dtype=np.int32)
+            rg.create_dataset("pred", shape=(B,), dtype=np.int32)
+        w = SpikeWriter(f, (T, B, n), layer_sizes, classes, copied)
+        yield w
+        w._check_filled()
 
 
 def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: dict | None = None,

@@ -18,8 +18,9 @@ from ..api import encode_file
 from ..coding import CODINGS, get_coding
 from ..datasets import DATASETS, SPLITS, describe
 from ..errors import ConfigError
+from ..fileutil import check_output
 from . import Output
-from .common import check_output_path, table
+from .common import FORCE_HELP, table
 
 NAME = "encode"
 HELP = "encode a dataset into a spike file (--dataset NAME|FILE --coding CODING --steps T -o OUT.h5)"
@@ -40,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default: about 256 MB of spikes); memory is set by the chunk")
     p.add_argument("-o", "--output", help="spike file to write (HDF5)")
     p.add_argument("--list", action="store_true", help="list the built-in datasets and the codings")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def parse_params(items: list[str]) -> dict:
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> Output:
         raise ConfigError("give --dataset NAME|FILE (see spikelut encode --list)")
     if not args.output:
         raise ConfigError("give -o OUT.h5, the spike file to write")
-    out = check_output_path(args.output)
+    out = check_output(args.output, inputs=[args.dataset], kind="spikes", force=args.force)
     r = encode_file(out, args.dataset, args.coding, args.steps, split=args.split, seed=args.seed,
                     limit=args.limit, chunk=args.chunk, **parse_params(args.param))
     T, B, C = r.shape

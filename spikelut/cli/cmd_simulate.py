@@ -16,9 +16,10 @@ from pathlib import Path
 
 from ..api import CHUNK_MEMORY, simulate_file
 from ..engine import ENGINES
+from ..fileutil import check_output
 from ..io import load_model
 from . import Output
-from .common import check_output_path
+from .common import FORCE_HELP
 
 NAME = "simulate"
 HELP = "simulate MODEL.h5 on SPIKES.h5 and write RESULT.h5"
@@ -28,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (HDF5)")
     p.add_argument("spikes", help="input spike file (HDF5)")
     p.add_argument("-o", "--output", required=True, help="result file to write (HDF5)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--engine", default="auto", choices=ENGINES,
                    help="simulation engine (default: auto, the fastest bit-exact one)")
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"), help="where to run")
@@ -42,7 +44,8 @@ def add_chunk_argument(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> Output:
-    out = check_output_path(args.output)
+    out = check_output(args.output, inputs=[args.model, args.spikes], kind="spikes",
+                       force=args.force)
     net = load_model(args.model)
     r = simulate_file(net, args.spikes, out, engine=args.engine, device=args.device,
                       chunk=args.chunk, meta={"model": str(Path(args.model).resolve()),

@@ -56,7 +56,7 @@ from tqdm import tqdm
 
 from ..engine.result import readout
 from ..errors import ConfigError, FileFormatError, ShapeError
-from ..fileutil import atomic_path, write_text_atomic
+from ..fileutil import atomic_h5, write_text_atomic
 from ..io import SpikeData
 from ..metrics import check_scorable
 from ..network import Network
@@ -406,27 +406,26 @@ class Trainer:
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Write the whole training state to an HDF5 checkpoint, atomically."""
         arrays, scalars = self.opt.state_arrays()
-        with atomic_path(path) as tmp:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["format"] = CHECKPOINT_FORMAT
-                f.attrs["version"] = CHECKPOINT_VERSION
-                f.attrs["epoch"] = self.epoch
-                f.attrs["config"] = self.cfg.to_json()
-                f.attrs["network"] = fingerprint(self.net)
-                f.attrs["rng"] = json.dumps(self.rng.bit_generator.state)
-                f.attrs["best"] = json.dumps(self.best)
-                f.attrs["history"] = json.dumps(self.history)
-                f.attrs["optimizer"] = json.dumps({"name": self.opt.name, **scalars})
-                # host numpy arrays only: the file does not depend on where the run was
-                for group, arrs in (("params", self.params), ("best", self.best_params)):
-                    g = f.create_group(group)
-                    for i, a in enumerate(arrs):
-                        g.create_dataset(f"L{i}", data=self._host(a))
-                og = f.create_group("optim")
-                for name, arrs in arrays.items():
-                    g = og.create_group(name)
-                    for i, a in enumerate(arrs):
-                        g.create_dataset(f"L{i}", data=self._host(a))
+        with atomic_h5(path) as f:
+            f.attrs["format"] = CHECKPOINT_FORMAT
+            f.attrs["version"] = CHECKPOINT_VERSION
+            f.attrs["epoch"] = self.epoch
+            f.attrs["config"] = self.cfg.to_json()
+            f.attrs["network"] = fingerprint(self.net)
+            f.attrs["rng"] = json.dumps(self.rng.bit_generator.state)
+            f.attrs["best"] = json.dumps(self.best)
+            f.attrs["history"] = json.dumps(self.history)
+            f.attrs["optimizer"] = json.dumps({"name": self.opt.name, **scalars})
+            # host numpy arrays only: the file does not depend on where the run was
+            for group, arrs in (("params", self.params), ("best", self.best_params)):
+                g = f.create_group(group)
+                for i, a in enumerate(arrs):
+                    g.create_dataset(f"L{i}", data=self._host(a))
+            og = f.create_group("optim")
+            for name, arrs in arrays.items():
+                g = og.create_group(name)
+                for i, a in enumerate(arrs):
+                    g.create_dataset(f"L{i}", data=self._host(a))
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore the state saved by :meth:`save_checkpoint`; the network and config must match
