@@ -115,8 +115,15 @@ def test_tiny_spike_file_declaring_93_gib_is_refused_before_reading(capsys, file
         f.create_dataset("spikes", shape=(1000, 10**6, 100), dtype=np.uint8, chunks=(1, 1000, 100),
                          compression="gzip")
     assert big.stat().st_size < 10_000
+    # simulate and eval stream the file in chunks: its chunks were never written, so refused
+    for argv in (["simulate", model, big, "-o", tmp_path / "r.h5"], ["eval", model, big]):
+        refused(capsys, "/spikes: declares 100000000000 bytes of data but the file stores only 0; "
+                        "its data is missing (unwritten chunks)", *argv)
+    # train reads it whole: the array limit refuses it before the data are looked at
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('inputs = 100\n[[layers]]\nnodes = 2\nk = 2\ntaps = [{from = "input", count = 2}]\n')
     refused(capsys, "/spikes: shape (1000, 1000000, 100) x 1 byte = 93.1 GiB, more than the limit "
-                    "of 4.0 GiB", "simulate", model, big, "-o", tmp_path / "r.h5")
+                    "of 4.0 GiB", "train", cfg, "--data", big, "-o", tmp_path / "t.h5")
 
 
 def test_array_limit_can_be_raised_by_the_user(files, monkeypatch):

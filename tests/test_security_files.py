@@ -367,7 +367,7 @@ def test_an_engine_out_of_memory_says_so_in_one_line(capsys, files, monkeypatch)
         raise MemoryError("Unable to allocate 12.2 GiB for an array with shape (65539, 1, 200000)")
 
     model, spikes, _ = files
-    monkeypatch.setattr(cmd_eval, "simulate", huge)
+    monkeypatch.setattr(cmd_eval, "simulate_file", huge)
     line = refused(capsys, "spikelut eval: error: not enough memory (Unable to allocate 12.2 GiB",
                    "eval", model, spikes)
     assert line.endswith("; use a smaller batch, model or file")
