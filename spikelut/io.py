@@ -185,12 +185,12 @@ def _declared(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, p
     in this file (no external storage, not virtual, known filters), of one of ``kinds`` and
     ``ndim`` dimensions, no larger than the array limit when it is to be read ``whole`` (a
     dataset read in chunks of samples is bounded by its chunk). Nothing is read yet."""
-    full = f"{group.name.rstrip('/')}/{name}"
-    if name not in group:  # safe: _open refused every non-hard link
+    ds = group.get(name)  # one lookup; safe: _open refused every non-hard link
+    if ds is None:
         if optional:
             return None
-        raise FileFormatError(f"{path}: {full}: missing dataset")
-    ds = group[name]
+        raise FileFormatError(f"{path}: {group.name.rstrip('/')}/{name}: missing dataset")
+    full = ds.name
     if not isinstance(ds, h5py.Dataset):
         raise FileFormatError(f"{path}: {full}: expected a dataset")
     dcpl = ds.id.get_create_plist()
