@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import FileFormatError
+from ..escape import terminal
 from ..fileutil import check_output
 from ..io import load_model, load_result, load_spikes
 from ..plot import DEFAULT_SIZE, raster
@@ -69,4 +70,5 @@ def run(args: argparse.Namespace) -> Output:
            size=parse_size(args.size))
     used = args.model or (load_spikes(args.result).meta.get("model") if net is not None else None)
     return Output({"png": str(out), "sample": args.sample, "model": used},
-                  f"wrote {out} (sample {args.sample}{', model ' + str(used) if used else ''})")
+                  f"wrote {terminal(out)} (sample {args.sample}"
+                  f"{', model ' + terminal(used) if used else ''})")
