@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .backend import gpu_available, require_gpu, resolve_device
+from .xp import gpu_available, require_gpu, resolve_device
 from .errors import ConfigError
 from .network import Network
 from .wiring import random_network

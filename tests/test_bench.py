@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from spikelut import backend
+from spikelut import xp as backend
 from spikelut.bench import SIZES, bench_network, format_report, run_bench
 from spikelut.cli import main
 from spikelut.errors import ConfigError

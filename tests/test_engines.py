@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spikelut as sl
-from spikelut import backend
+from spikelut import xp as backend
 from spikelut.engine import ENGINES, bitsliced, get_engine, reference, resolve_engine
 from spikelut.engine.lutgen import module_source
 from spikelut.errors import ConfigError, ToolError
@@ -87,8 +87,7 @@ def test_constant_tables_and_no_input_channels():
 
 def test_empty_readout_all_nodes_unclassified():
     net = random_network(3, n_in=3, sizes=[10, 4], k=4, max_delay=1)
-    net.readout = Readout(1, [-1, -1, -1, -1], 2)
-    net.validate()
+    net = net.replace(readout=Readout(1, [-1, -1, -1, -1], 2))
     x = stimulus(3, 6, 65, 3)
     res = bitsliced.simulate(net, x)
     assert res.counts.shape == (65, 2) and not res.counts.any() and not res.pred.any()

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikelut.backend import gpu_available
+from spikelut.xp import gpu_available
 from spikelut.engine import gpu, reference
 from spikelut.engine.bitpack import pack
 from spikelut.engine.plan import build_plan

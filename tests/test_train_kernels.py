@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikelut.backend import gpu_available
+from spikelut.xp import gpu_available
 from spikelut.engine.reference import simulate
 from spikelut.errors import ConfigError, ShapeError
 from spikelut.train import bptt, kernels_cpu, kernels_gpu
@@ -53,8 +53,8 @@ def test_forward_equals_reference_exactly(seed, k0, k1, max_delay, r0, r1, T, B)
 
 def test_forward_spikes_are_the_circuits():
     net, plan, x, thetas, _ = case(3)
-    for layer, th in zip(net.layers, thetas):
-        layer.table = (th > 0).astype(np.uint8)
+    net = net.replace(layers=[layer.replace(table=(th > 0).astype(np.uint8))
+                              for layer, th in zip(net.layers, thetas)])
     fwd = kernels_cpu.forward(plan, bptt.tables_of(thetas), x, save=False)
     ref = simulate(net, x)
     assert fwd.addr == []

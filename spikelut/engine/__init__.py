@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..backend import (from_dlpack, get_xp, require_gpu, resolve_device, result_converter,
+from ..xp import (from_dlpack, get_xp, require_gpu, resolve_device, result_converter,
                        to_numpy)
 from ..errors import ConfigError
 from ..network import Network

@@ -29,7 +29,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..backend import require_gpu
+from ..xp import require_gpu
+from ..lowering import Lowered
 from ..network import Network
 from .bitpack import n_words, pack
 from .plan import Plan, build_plan, split_recorded
@@ -119,7 +120,7 @@ def kernel_args(plan: Plan, inp32: Any, launch: Launch, xp=np) -> tuple[list, An
     return arrays + [np.int32(v) for v in ints], out
 
 
-def unpack_recorded(plan: Plan, net: Network, out_word_major: Any, batch: int) -> list:
+def unpack_recorded(plan: Plan, net: Network | Lowered, out_word_major: Any, batch: int) -> list:
     """Per-layer spikes ``[T, batch, n_i]`` (``None`` for layers not recorded) from kernel output."""
     return split_recorded(plan, net, out_word_major.transpose(0, 2, 1), batch)  # [T, n_rec, W32]
 
@@ -131,7 +132,7 @@ def _kernel(device_id: int):
     return module.get_function(KERNEL_NAME)
 
 
-def simulate(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
+def simulate(net: Network | Lowered, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
     """Simulate ``net`` on input spikes ``[T, B, n_in]`` on the GPU; results are CuPy arrays.
 
     Bit-exact with the reference engine. ``record`` as in
@@ -141,7 +142,7 @@ def simulate(net: Network, spikes: Any, record: str | int | Sequence[int] = "all
     cp = require_gpu()
     spikes = check_spikes(net, cp.asarray(spikes))
     T, B, _ = spikes.shape
-    plan = build_plan(net, record)
+    plan = build_plan(net, record, steps=T)
     inp32 = to_word_major(pack(spikes), B)
     dev = cp.cuda.Device()
     kernel = _kernel(dev.id)

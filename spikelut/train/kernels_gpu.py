@@ -25,12 +25,14 @@ Example:
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..backend import array_module, require_gpu, to_numpy
+from ..xp import array_module, require_gpu, to_numpy
 from ..errors import ShapeError
+from ..lowering import Lowered
 from ..network import K_MAX
 from . import bptt
 from .bptt import Forward, NetPlan, tap_differences
@@ -58,17 +60,21 @@ def _cupy_launch(name: str, grid: int, block: int, args: list) -> None:
     _module(cp.cuda.Device().id).get_function(name)((grid,), (block,), tuple(args))
 
 
+# the per-node index arrays on each array module, per lowered network
+_DEVICE: "weakref.WeakKeyDictionary[Lowered, dict]" = weakref.WeakKeyDictionary()
+
+
 def _device(plan: NetPlan, xp) -> dict:
-    """The per-node index arrays on ``xp`` in the kernels' dtypes (cached on the plan)."""
-    key = f"kernels_gpu:{xp.__name__}"
-    if key not in plan._device:
+    """The per-node index arrays on ``xp`` in the kernels' dtypes (cached per lowered network)."""
+    per_xp = _DEVICE.setdefault(plan.lowered, {})
+    if xp not in per_xp:
         f = _flat(plan)
-        plan._device[key] = {
+        per_xp[xp] = {
             "gidx": xp.asarray(f["gidx"], dtype=xp.int32), "dly": xp.asarray(f["dly"], dtype=xp.int32),
             "is_in": xp.asarray(f["is_in"], dtype=xp.uint8),
             "tab_off": xp.asarray(f["tab_off"], dtype=xp.int64),
         }
-    return plan._device[key]
+    return per_xp[xp]
 
 
 def _grid(n: int, B: int) -> int:
