@@ -26,6 +26,7 @@ import numpy as np
 
 from . import __version__
 from .api import simulate
+from .backends import backend_from_legacy
 from .config import build_network, load_config
 from .errors import ConfigError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
@@ -38,7 +39,7 @@ DEFAULT_CONFIG = "run_default.toml"
 DATA_KEYS = {"dataset", "seed", "limit_train", "limit_test", "val_fraction"}
 CODING_KEYS = {"name", "steps"}  # every other key of [coding] is a parameter of the code
 RTL_KEYS = {"top", "lut6", "simulator", "synth", "verify_samples"}
-RUN_KEYS = {"raster_samples", "engine"}
+RUN_KEYS = {"raster_samples", "backend", "engine"}  # engine: deprecated alias of backend
 STAGES = ("encode", "train", "evaluate", "plots", "rtl", "cosim", "synth", "report")
 
 
@@ -65,7 +66,7 @@ class RunSettings:
     synth: bool
     verify_samples: int
     raster_samples: int
-    engine: str
+    engine: str  # the backend name ([run] backend; the deprecated [run] engine maps onto it)
 
     @classmethod
     def from_config(cls, cfg: dict) -> "RunSettings":
@@ -112,7 +113,8 @@ class RunSettings:
             lut6=rtl.get("lut6", False), simulator=sim, synth=rtl.get("synth", True),
             verify_samples=opt_int(rtl, "verify_samples", "rtl", 0, 0),
             raster_samples=opt_int(run, "raster_samples", "run", 0, 3),
-            engine=str(run.get("engine", "auto")))
+            engine=backend_from_legacy(run.get("backend"), run.get("engine"), None,
+                                       ("[run] engine", ""))[0])
 
 
 class Pipeline:
@@ -243,7 +245,7 @@ class Pipeline:
     def _evaluate(self) -> tuple[list, dict]:
         net = load_model(self.p("model.h5"))
         data = load_spikes(self.p("data", "test.h5"))
-        res = simulate(net, data.spikes, engine=self.settings.engine).to_numpy()
+        res = simulate(net, data.spikes, backend=self.settings.engine).to_numpy()
         save_spikes(self.p("result_test.h5"), data.spikes, data.labels,
                     dict(data.meta, model="model.h5"), result=res)
         C = net.readout.classes

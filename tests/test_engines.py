@@ -200,12 +200,15 @@ def test_unknown_engine_and_device():
         get_engine("auto", "tpu")
 
 
-def test_api_simulate_accepts_every_engine_name():
+def test_api_simulate_accepts_every_backend_and_old_engine_name():
     net = random_network(1, n_in=2, sizes=[5, 2], k=2)
     x = stimulus(1, 4, 3, 2)
     ref = reference.simulate(net, x)
-    for name in ("auto", "reference", "bitsliced"):
-        assert_same(ref, sl.simulate(net, x, engine=name, device="cpu"))
+    for name in ("auto", "numpy", "numba"):
+        assert_same(ref, sl.simulate(net, x, backend=name))
+    for name, backend in (("auto", "numba"), ("reference", "numpy"), ("bitsliced", "numba")):
+        with pytest.warns(DeprecationWarning, match=f"deprecated; use backend={backend}$"):
+            assert_same(ref, sl.simulate(net, x, engine=name, device="cpu"))
 
 
 # ----------------------------------------------------------------------------- DLPack

@@ -11,10 +11,10 @@ import argparse
 from pathlib import Path
 
 from ..api import simulate
-from ..engine import ENGINES
+from ..backends import get_backend
 from ..io import load_model, load_spikes, save_spikes
 from . import Output
-from .common import check_output_path
+from .common import add_backend_arguments, backend_name, check_output_path
 
 NAME = "simulate"
 HELP = "simulate MODEL.h5 on SPIKES.h5 and write RESULT.h5"
@@ -24,21 +24,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (HDF5)")
     p.add_argument("spikes", help="input spike file (HDF5)")
     p.add_argument("-o", "--output", required=True, help="result file to write (HDF5)")
-    p.add_argument("--engine", default="auto", choices=ENGINES,
-                   help="simulation engine (default: auto, the fastest bit-exact one)")
-    p.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"), help="where to run")
+    add_backend_arguments(p)
 
 
 def run(args: argparse.Namespace) -> Output:
     out = check_output_path(args.output)
+    backend = get_backend(backend_name(args, NAME))
     net = load_model(args.model)
     data = load_spikes(args.spikes)
-    res = simulate(net, data.spikes, engine=args.engine, device=args.device).to_numpy()
+    res = simulate(net, data.spikes, backend=backend).to_numpy()
     meta = dict(data.meta)
-    meta.update({"model": str(Path(args.model).resolve()), "engine": args.engine})
+    meta.update({"model": str(Path(args.model).resolve()), "backend": backend.name})
     save_spikes(out, data.spikes, data.labels, meta, result=res)
     T, B, _ = data.spikes.shape
-    info = {"result": str(out), "steps": T, "samples": B,
+    info = {"result": str(out), "steps": T, "samples": B, "backend": backend.name,
             "spikes_per_layer": [int(s.sum()) for s in res.layer_spikes],
             "pred": res.pred.tolist() if B <= 64 else None}
     text = f"simulated {B} samples x {T} cycles -> {out}"

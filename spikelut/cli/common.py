@@ -25,3 +25,32 @@ def table(rows: list[list], header: list[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def add_backend_arguments(p, deprecated_engine: bool = True) -> None:
+    """``--backend`` (one of :data:`spikelut.backends.CHOICES`) and the deprecated
+    ``--engine``/``--device`` words that map onto it."""
+    from ..backends import CHOICES
+
+    p.add_argument("--backend", default=None, choices=CHOICES,
+                   help="numpy, numba, cuda, or auto: the fastest usable (default); "
+                        "see 'spikelut backends'")
+    if deprecated_engine:
+        p.add_argument("--engine", default=None, choices=("auto", "reference", "bitsliced", "gpu"),
+                       help="deprecated: use --backend (reference = numpy, bitsliced = numba, "
+                            "gpu = cuda)")
+    p.add_argument("--device", default=None, choices=("cpu", "gpu", "auto"),
+                   help="deprecated: use --backend (cpu = numba, gpu = cuda)")
+
+
+def backend_name(args, command: str) -> str:
+    """The backend that ``--backend`` (or a deprecated ``--engine``/``--device``) names; prints
+    the one-line deprecation note on stderr when an old word was used."""
+    import sys
+
+    from ..backends import backend_from_legacy
+
+    name, note = backend_from_legacy(args.backend, getattr(args, "engine", None), args.device)
+    if note:
+        print(f"spikelut {command}: note: {note}", file=sys.stderr)
+    return name

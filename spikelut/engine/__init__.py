@@ -1,5 +1,9 @@
 """Simulation engines. ``reference`` is the oracle; faster engines must equal it bit for bit.
 
+Select one through the backend registry (:mod:`spikelut.backends`: ``numpy`` = reference,
+``numba`` = bitsliced, ``cuda`` = gpu); :func:`get_engine` and :func:`resolve_engine` are the
+older words, kept for one release.
+
 =============  =======  ====================================================================
 engine         device   what
 =============  =======  ====================================================================
