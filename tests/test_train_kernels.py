@@ -2,7 +2,6 @@
 against the reference bptt.py: spikes and addresses exactly equal, gradients equal within float32
 rounding, for every option. The CUDA kernels are also run on the CPU through a C++ emulation."""
 
-import ctypes
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from spikelut.train import bptt, kernels_cpu, kernels_gpu
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
-from helpers import cuda_emulation_library
+from helpers import cuda_emulation_library, emulated_train_launch
 
 
 def case(seed, ks=(6, 3, 2), max_delay=2, refractory=(1, 2, 0), T=6, B=40, n_in=4):
@@ -126,25 +125,8 @@ def test_errors_match_the_reference():
 
 @pytest.fixture(scope="module")
 def emulated_launch(tmp_path_factory):
-    lib = cuda_emulation_library(tmp_path_factory.mktemp("emu"), "cuda_emulation_train.cpp",
-                                 "the CUDA training kernels")
-    fns = {kernels_gpu.FORWARD: lib.emulate_train_forward,
-           kernels_gpu.BACKWARD: lib.emulate_train_backward}
-
-    def launch(name, grid, block, args):
-        c_args = [ctypes.c_longlong(grid * block)]
-        for a in args:
-            if isinstance(a, np.ndarray) and a.ndim:
-                assert a.flags.c_contiguous
-                c_args.append(ctypes.c_void_p(a.ctypes.data))
-            elif isinstance(a, np.int64):
-                c_args.append(ctypes.c_longlong(int(a)))
-            else:
-                assert isinstance(a, np.int32), type(a)
-                c_args.append(ctypes.c_int(int(a)))
-        fns[name](*c_args)
-
-    return launch
+    return emulated_train_launch(cuda_emulation_library(
+        tmp_path_factory.mktemp("emu"), "cuda_emulation_train.cpp", "the CUDA training kernels"))
 
 
 def test_gpu_kernel_source_ships_in_package():
