@@ -1,4 +1,5 @@
-"""The Python API, mirroring the CLI: build, simulate, evaluate, bench, backends.
+"""The Python API, mirroring the CLI: build, encode, simulate, evaluate, train, compile_rtl, run,
+bench, backends.
 
 Each ``spikelut`` command parses its arguments, calls one function here and formats the result;
 everything a command computes is reachable from Python without the CLI.
@@ -77,7 +78,7 @@ def simulate(net: Network, spikes: Any, backend: str | Backend = "auto",
 
 
 @dataclass
-class Evaluation:
+class EvalResult:
     """What :func:`evaluate` measured.
 
     Attributes:
@@ -105,7 +106,7 @@ class Evaluation:
 
 def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "auto",
              batch_size: int | None = None, engine: str | None = None,
-             device: str | None = None) -> Evaluation:
+             device: str | None = None) -> EvalResult:
     """Accuracy and confusion matrix of ``net`` on labelled spikes.
 
     Args:
@@ -117,7 +118,7 @@ def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "a
         engine, device: deprecated words, as in :func:`simulate`.
 
     Returns:
-        An :class:`Evaluation`.
+        An :class:`EvalResult`.
 
     Raises:
         ConfigError: ``batch_size < 1``, or an unknown backend.
@@ -149,7 +150,7 @@ def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "a
     confusion = np.zeros((C, C), np.int64)
     np.add.at(confusion, (labels, pred), 1)
     correct = int((pred == labels).sum())
-    return Evaluation(correct / B if B else 0.0, correct, int(B), C, confusion, pred, b.name)
+    return EvalResult(correct / B if B else 0.0, correct, int(B), C, confusion, pred, b.name)
 
 
 def backends() -> list[dict]:
@@ -180,6 +181,88 @@ def bench(sizes: Sequence[str] = ("small", "default", "large"), backends: Sequen
                      command=command, progress=progress, backends=backends)
 
 
+def encode(dataset: str | os.PathLike, coding: str | None = None, steps: int | None = None,
+           split: str = "train", seed: int = 0, limit: int | None = None, **params: Any):
+    """Load a dataset split and encode it as spikes (``spikelut encode``).
+
+    Returns:
+        :class:`~spikelut.io.SpikeData`: spikes ``[T, N, channels]`` (uint8), labels ``[N]``
+        (int64) and metadata. See :func:`spikelut.datasets.encode_dataset`.
+
+    Raises:
+        ConfigError: unknown dataset, coding or parameter.
+        FileFormatError: a user file that cannot be read.
+    """
+    from .datasets import encode_dataset
+
+    return encode_dataset(dataset, coding, steps, split=split, seed=seed, limit=limit, **params)
+
+
+def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
+          progress: bool | None = False, **fit: Any):
+    """Train ``net``'s tables on labelled spikes (``spikelut train``).
+
+    Args:
+        net: the network to train (its layers' logits or tables are the starting point).
+        data: :class:`~spikelut.io.SpikeData` with labels, or ``(spikes [T, N, n_in], labels [N])``.
+        config: the ``[train]`` table as a dict, or a :class:`~spikelut.train.TrainConfig`.
+        val: validation data like ``data``, or ``None``.
+        progress: show a progress bar (``None``: when on a terminal).
+        **fit: ``log``, ``checkpoint``, ``resume``, ``callback`` of
+            :meth:`spikelut.train.Trainer.fit`.
+
+    Returns:
+        :class:`~spikelut.train.trainer.TrainResult`: the kept network, the per-epoch history and
+        the kept epoch.
+
+    Raises:
+        ConfigError: a bad ``[train]`` key or value.
+        ShapeError: data that do not fit the network.
+    """
+    from .train import Trainer, TrainConfig
+
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
+    return Trainer(net, cfg, progress=progress).fit(data, val, **fit)
+
+
+def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
+                lut6: bool = False, steps: int | None = None, stimulus: Any = None,
+                verify: str | None = None, force: bool = False, model: str | None = None):
+    """Write the Verilog core, classifier wrapper and testbench for ``net`` (``spikelut rtl``).
+
+    Args:
+        verify: ``"verilator"`` or ``"iverilog"``: also co-simulate ``stimulus`` (input spikes
+            ``[T, B, n_in]``) and compare every output bit with the simulator.
+
+    Returns:
+        ``(files, report)``: the :class:`~spikelut.rtl.writer.RtlFiles` written and the
+        :class:`~spikelut.rtl.cosim.CosimReport` (``None`` without ``verify``).
+
+    Raises:
+        ConfigError: a bad top name or output directory.
+        ToolError: the simulator is missing or fails.
+    """
+    from .rtl import verify_directory, write_verilog
+
+    files = write_verilog(net, out_dir, top=top, lut6=lut6, steps=steps, stimulus=stimulus,
+                          force=force, model=model)
+    return files, (verify_directory(files, verify) if verify else None)
+
+
+def run(config: str | os.PathLike | dict | None = None, outdir: str | os.PathLike = "spikelut-run",
+        force: bool = False, progress: bool | None = None) -> dict:
+    """The main job (``spikelut run``): encode, train, evaluate, plots, RTL, co-simulation,
+    synthesis and report in ``outdir``; returns the report (also ``outdir/report.json``).
+
+    Raises:
+        ConfigError: a bad run config.
+        ToolError: a stage's tool is missing or fails.
+    """
+    from .pipeline import run_pipeline
+
+    return run_pipeline(config, outdir, force=force, progress=progress)
+
+
 def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
                   seed: int = 0) -> np.ndarray:
     """Bernoulli spikes ``[steps, batch, channels]`` (uint8), each 1 with probability ``rate``.
@@ -195,4 +278,5 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
     return (rng.random((steps, batch, channels)) < rate).astype(np.uint8)
 
 
-__all__ = ["Evaluation", "backends", "bench", "build", "evaluate", "random_spikes", "simulate"]
+__all__ = ["EvalResult", "backends", "bench", "build", "compile_rtl", "encode", "evaluate",
+           "random_spikes", "run", "simulate", "train"]
