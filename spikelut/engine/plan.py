@@ -28,44 +28,38 @@ from .bitpack import unpack
 
 @dataclass
 class Plan:
-    """Flat, engine-ready description of a network (all arrays C-contiguous numpy); the arrays
-    are :class:`~spikelut.lowering.Lowered`'s own (shared, read-only).
+    """A lowered network as one call of a compiled engine (CPU or GPU) reads it: the
+    :class:`~spikelut.lowering.Lowered` arrays (shared, read-only) plus what the call decides.
 
     Attributes:
-        n_in: input channels.
-        n_nodes: nodes of all layers.
-        depth: ring-buffer slots of history per signal.
-        layer_lo, layer_hi: int64 ``[m]``: global node range ``[lo, hi)`` of each layer.
-        layer_k, layer_r: int64 ``[m]``: taps per node and refractory period of each layer.
-        tap_sig: int32 ``[N, 6]``: signal each tap reads (taps past ``k`` are 0 and unused).
-        tap_dly: int32 ``[N, 6]``: delay of each tap.
-        table: uint64 ``[N]``: bit ``a`` = table entry ``a``.
+        lowered: the lowered network.
+        depth: ring-buffer slots of history per signal (``lowered.depth_for(T)``).
+        tap_dly: int32 ``[N, 6]``: delay of each tap, clipped to ``depth - 1``.
+        layer_r: int64 ``[m]``: refractory period of each layer, clipped to ``depth - 1``.
         rec_row: int32 ``[N]``: output row of each node, -1 when its layer is not recorded.
         recorded: the recorded layers, in order; their rows are contiguous in that order.
-        lowered: the lowered network the arrays come from.
+
+    The other arrays are the lowered network's: ``n_in``, ``n_nodes``, ``n_signals``,
+    ``n_layers``, ``layer_lo``/``layer_hi``/``layer_k`` (int64 ``[m]``), ``tap_sig`` (int32
+    ``[N, 6]``) and ``table`` (uint64 ``[N]``, bit ``a`` = table entry ``a``).
     """
 
-    n_in: int
-    n_nodes: int
+    lowered: Lowered
     depth: int
-    layer_lo: np.ndarray
-    layer_hi: np.ndarray
-    layer_k: np.ndarray
-    layer_r: np.ndarray
-    tap_sig: np.ndarray
     tap_dly: np.ndarray
-    table: np.ndarray
+    layer_r: np.ndarray
     rec_row: np.ndarray
     recorded: list[int]
-    lowered: Lowered
 
-    @property
-    def n_signals(self) -> int:
-        return self.n_in + self.n_nodes
-
-    @property
-    def n_layers(self) -> int:
-        return len(self.layer_lo)
+    n_in = property(lambda self: self.lowered.n_in)
+    n_nodes = property(lambda self: self.lowered.n_nodes)
+    n_signals = property(lambda self: self.lowered.n_signals)
+    n_layers = property(lambda self: self.lowered.n_layers)
+    layer_lo = property(lambda self: self.lowered.layer_lo)
+    layer_hi = property(lambda self: self.lowered.layer_hi)
+    layer_k = property(lambda self: self.lowered.layer_k)
+    tap_sig = property(lambda self: self.lowered.tap_sig)
+    table = property(lambda self: self.lowered.table_word)
 
     @property
     def n_recorded(self) -> int:
@@ -127,12 +121,8 @@ def build_plan(net: Network | Lowered, record: str | int | Sequence[int] = "all"
         lo, hi = int(low.layer_lo[i]), int(low.layer_hi[i])
         rec_row[lo:hi] = np.arange(row, row + sizes[i], dtype=np.int32)
         row += sizes[i]
-    return Plan(
-        n_in=low.n_in, n_nodes=low.n_nodes, depth=depth,
-        layer_lo=low.layer_lo, layer_hi=low.layer_hi, layer_k=low.layer_k,
-        layer_r=np.minimum(low.layer_r, depth - 1) if depth < low.depth else low.layer_r,
-        tap_sig=low.tap_sig, tap_dly=tap_dly, table=low.table_word, rec_row=rec_row,
-        recorded=recorded, lowered=low)
+    layer_r = np.minimum(low.layer_r, depth - 1) if depth < low.depth else low.layer_r
+    return Plan(low, depth, tap_dly, layer_r, rec_row, recorded)
 
 
 def split_recorded(plan: Plan, net: Network | Lowered, words: Any, batch: int) -> list:
