@@ -24,7 +24,9 @@ import pytest
 from spikelut.engine import bitsliced, reference
 from spikelut.engine.result import readout
 from spikelut.network import Layer, Network, Readout
+from spikelut.rtl.netlist import simulate_network_layers
 from spikelut.train import bptt
+from spikelut.transforms import fold_refractory
 from spikelut.xp import gpu_available
 
 from helpers import chain, cuda_emulation_library, emulate_infer, emulated_train_launch, layer
@@ -238,6 +240,9 @@ IMPLEMENTATIONS: dict[str, Callable] = {
     "CUDA training forward (C++ emulation)": _cuda_train_emulated,
     "CUDA inference (GPU)": _cuda_infer,
     "CUDA training forward (GPU)": _cuda_train,
+    "RTL netlist interpreter": lambda net, x: simulate_network_layers(net, x),
+    "reference after fold_refractory": lambda net, x: reference.simulate(fold_refractory(net),
+                                                                         x).layer_spikes,
     "co-simulation (iverilog)": _cosim("iverilog"),
     "co-simulation (verilator)": _cosim("verilator"),
 }
