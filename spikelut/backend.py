@@ -1,16 +1,21 @@
 """Deprecated alias of :mod:`spikelut.xp` (the array-module helper), kept for one release.
 
 "Backend" now means a registered simulation/training backend (:mod:`spikelut.backends`).
-Import ``spikelut.xp`` instead.
+Import ``spikelut.xp`` instead; every name read from here warns once per use.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
-from .xp import *  # noqa: F401,F403
-from .xp import (_DL_CPU, _DL_CUDA, _DL_CUDA_HOST, _DL_CUDA_MANAGED, _NO_GPU,  # noqa: F401
-                 _cupy, _framework_from_dlpack, _is_native)
+from . import xp as _xp
 
-warnings.warn("spikelut.backend is deprecated; import spikelut.xp (array modules) or "
-              "spikelut.backends (the backend registry)", DeprecationWarning, stacklevel=2)
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    value = getattr(_xp, name)  # AttributeError for names xp does not have either
+    warnings.warn(f"spikelut.backend.{name} is deprecated; use spikelut.xp.{name} (array modules) "
+                  "or spikelut.backends (the backend registry)", DeprecationWarning, stacklevel=2)
+    return value

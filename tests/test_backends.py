@@ -178,3 +178,12 @@ def test_run_config_backend_key():
     assert RunSettings.from_config(cfg).engine == "auto"
     with pytest.raises(ConfigError, match="unknown backend 'fast'"):
         RunSettings.from_config({**cfg, "run": {"backend": "fast"}})
+
+
+def test_old_array_module_name_still_imports_with_a_warning():
+    import spikelut.backend as old
+    import spikelut.xp as xp
+
+    with pytest.warns(DeprecationWarning, match=r"spikelut\.backend\.get_xp is deprecated; use "
+                                                r"spikelut\.xp\.get_xp"):
+        assert old.get_xp is xp.get_xp
