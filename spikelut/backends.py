@@ -66,13 +66,9 @@ def _cuda_missing() -> str | None:
 
 def _simulate_numpy(low: Lowered, spikes: Any, record: Any) -> Any:
     from .engine import reference
-    from .engine.plan import recorded_layers
     from .xp import to_numpy
 
-    res = reference.simulate(low, to_numpy(spikes))
-    keep = set(recorded_layers(low, record))
-    res.layer_spikes = [s if i in keep else None for i, s in enumerate(res.layer_spikes)]
-    return res
+    return reference.simulate(low, to_numpy(spikes), record=record)
 
 
 def _simulate_numba(low: Lowered, spikes: Any, record: Any) -> Any:

@@ -26,14 +26,16 @@ from ..lowering import Lowered, lower
 from ..network import Network
 from ..semantics import run
 from ..xp import array_module
+from .plan import recorded_layers
 from .result import SimResult, check_spikes, readout
 
 
-def simulate(net: Network | Lowered, spikes: Any, xp=None) -> SimResult:
+def simulate(net: Network | Lowered, spikes: Any, xp=None, record: Any = "all") -> SimResult:
     """Simulate ``net`` on input spikes ``[T, B, n_in]`` (0/1); every sample starts from zero state.
 
-    Returns every layer's spikes ``[T, B, n_i]`` (uint8, C-contiguous), the readout counts and
-    predictions, on the device of ``spikes`` (or of ``xp`` when given).
+    Returns every layer's spikes ``[T, B, n_i]`` (uint8, C-contiguous; ``None`` for the layers
+    ``record`` leaves out, as in :func:`spikelut.engine.plan.recorded_layers`), the readout
+    counts and predictions, on the device of ``spikes`` (or of ``xp`` when given).
 
     Raises:
         ShapeError: ``spikes`` are not ``[T, B, n_in]`` of 0/1 with ``T, B >= 1``.
@@ -42,6 +44,8 @@ def simulate(net: Network | Lowered, spikes: Any, xp=None) -> SimResult:
     xp = xp or array_module(spikes)
     spikes = check_spikes(low, xp.asarray(spikes))
     trace = run(low, spikes, xp=xp)
-    layer_spikes = [xp.ascontiguousarray(trace.layer_spikes(i)) for i in range(low.n_layers)]
+    keep = recorded_layers(low, record)
+    layer_spikes = [xp.ascontiguousarray(trace.layer_spikes(i)) if i in keep else None
+                    for i in range(low.n_layers)]
     counts, pred = readout(low, layer_spikes[low.readout.layer])
     return SimResult(layer_spikes, counts, pred)
