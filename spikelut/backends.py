@@ -17,7 +17,8 @@ name into a usable backend or stops with one line saying why.
 
 Deprecated words map onto backends (:func:`backend_from_legacy`): ``--engine reference`` =
 ``numpy``, ``bitsliced`` = ``numba``, ``gpu`` = ``cuda``; ``--device cpu`` = the fastest CPU
-backend, ``--device gpu`` = ``cuda``; ``[train] kernels = "reference"`` = ``numpy``.
+backend, ``--device gpu`` = ``cuda``; ``[train] kernels = "reference"`` = ``numpy``
+(:mod:`spikelut.train.passes`, the training view of this registry).
 
 Example:
     >>> from spikelut.backends import get_backend, list_backends
@@ -30,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, Sequence
@@ -39,7 +41,7 @@ import numpy as np
 from .errors import ConfigError, ToolError
 from .lowering import Lowered
 from .network import Network
-from .xp import _cupy, from_dlpack, result_converter
+from .xp import from_dlpack, require_gpu, result_converter
 
 NAMES = ("numpy", "numba", "cuda")
 CHOICES = ("auto",) + NAMES
@@ -48,20 +50,28 @@ NEEDS = ("simulate", "train_forward", "train_backward")
 FASTEST_FIRST = ("cuda", "numba", "numpy")
 
 
+def _first_line(e: Exception) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
 def _numba_missing() -> str | None:
     try:
-        import numba  # noqa: F401
-    except Exception as e:  # ImportError, or a numba that does not match this numpy
-        return f"numba does not import ({e}); pip install numba"
+        importlib.import_module("spikelut.train.kernels_cpu")  # numba and the compiled passes
+    except Exception as e:  # numba missing, or one that does not match this numpy: say which
+        return f"numba does not import ({type(e).__name__}: {_first_line(e)})"
     return None
 
 
 def _cuda_missing() -> str | None:
-    if _cupy() is None:
-        return ("no usable GPU: CuPy is not installed or sees no CUDA device; install CuPy for "
-                "your CUDA version (pip install 'spikelut[gpu]') on a machine with an NVIDIA GPU, "
-                "or use --backend numba")
-    return None
+    try:
+        import cupy
+    except Exception:
+        return "CuPy is not installed (pip install 'spikelut[gpu]' on a machine with an NVIDIA GPU)"
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # no driver, no device
+        return f"CuPy sees no usable CUDA device ({_first_line(e)})"
+    return None if n > 0 else "CuPy sees no CUDA device"
 
 
 def _simulate_numpy(low: Lowered, spikes: Any, record: Any) -> Any:
@@ -84,19 +94,6 @@ def _simulate_cuda(low: Lowered, spikes: Any, record: Any) -> Any:
     return gpu.simulate(low, spikes, record=record)
 
 
-def _train(module: str, name: str) -> Callable:
-    """A training pass imported on first call (numba and CuPy load only when used)."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        import importlib
-
-        return getattr(importlib.import_module(f"spikelut.train.{module}"), name)(*args, **kwargs)
-
-    call.__name__ = f"{module}.{name}"
-    call.__qualname__ = call.__name__
-    return call
-
-
 @dataclass(frozen=True)
 class Backend:
     """One way to run networks.
@@ -105,8 +102,9 @@ class Backend:
         name: ``"numpy"``, ``"numba"`` or ``"cuda"``.
         device: ``"cpu"`` or ``"gpu"``.
         supports: what it does, a subset of ``{"simulate", "train_forward", "train_backward"}``.
+        summary: one line for listings.
         train_forward: ``forward(plan, tables, x, save=True) -> Forward`` with the signature of
-            :func:`spikelut.train.bptt.forward`, or ``None``.
+            :func:`spikelut.train.bptt.forward` (imported on first use), or ``None``.
         train_backward: ``backward(plan, thetas, fwd, g_spikes, surrogate, ...)`` as
             :func:`spikelut.train.bptt.backward`, or ``None``.
     """
@@ -115,10 +113,22 @@ class Backend:
     device: str
     supports: frozenset
     summary: str
-    train_forward: Callable | None
-    train_backward: Callable | None
+    _train_module: str | None  # spikelut.train.<module> holds forward() and backward()
     _missing: Callable[[], str | None]
     _simulate: Callable[[Lowered, Any, Any], Any]
+
+    def _train_pass(self, name: str) -> Callable | None:
+        if self._train_module is None:
+            return None
+        return getattr(importlib.import_module(f"spikelut.train.{self._train_module}"), name)
+
+    @property
+    def train_forward(self) -> Callable | None:
+        return self._train_pass("forward")
+
+    @property
+    def train_backward(self) -> Callable | None:
+        return self._train_pass("backward")
 
     def why_unavailable(self) -> str | None:
         """``None`` when usable on this machine, else one line saying why and what to do."""
@@ -131,9 +141,7 @@ class Backend:
             ToolError: the backend is not usable here.
         """
         self.require()
-        if self.device == "gpu":
-            return _cupy()
-        return np
+        return require_gpu() if self.device == "gpu" else np
 
     def require(self, need: str = "simulate") -> "Backend":
         """``self`` when usable for ``need``.
@@ -148,7 +156,9 @@ class Backend:
             raise ConfigError(f"backend {self.name!r} does not support {need}")
         why = self.why_unavailable()
         if why is not None:
-            raise ToolError(f"backend {self.name!r} is not usable here: {why}")
+            other = "numba" if _REGISTRY["numba"].why_unavailable() is None else "numpy"
+            raise ToolError(f"backend {self.name!r} is not available here: {why}; use --backend "
+                            f"{other} or --backend auto")
         return self
 
     def simulate(self, net: Network | Lowered, spikes: Any, record: str | int | Sequence[int] = "all"):
@@ -192,14 +202,11 @@ class Backend:
 _ALL = frozenset(NEEDS)
 _REGISTRY: dict[str, Backend] = {
     "numpy": Backend("numpy", "cpu", _ALL, "reference semantics and training passes in numpy",
-                     _train("bptt", "forward"), _train("bptt", "backward"), lambda: None,
-                     _simulate_numpy),
+                     "bptt", lambda: None, _simulate_numpy),
     "numba": Backend("numba", "cpu", _ALL, "bit-sliced engine and compiled training passes (numba)",
-                     _train("kernels_cpu", "forward"), _train("kernels_cpu", "backward"),
-                     _numba_missing, _simulate_numba),
+                     "kernels_cpu", _numba_missing, _simulate_numba),
     "cuda": Backend("cuda", "gpu", _ALL, "CUDA kernels through CuPy (inference and training)",
-                    _train("kernels_gpu", "forward"), _train("kernels_gpu", "backward"),
-                    _cuda_missing, _simulate_cuda),
+                    "kernels_gpu", _cuda_missing, _simulate_cuda),
 }
 
 
@@ -282,23 +289,4 @@ def backend_from_legacy(backend: str | None, engine: str | None = None,
     return name, f"{used} {'is' if ' and ' not in used else 'are'} deprecated; use --backend {name}"
 
 
-_KERNEL_WORDS = {"auto": "auto", "numba": "numba", "reference": "numpy"}
-
-
-def backend_for_kernels(kernels: str) -> str:
-    """The backend meant by the deprecated ``[train] kernels`` word (``reference`` = ``numpy``).
-
-    Raises:
-        ConfigError: an unknown word.
-
-    Example:
-        >>> backend_for_kernels("reference")
-        'numpy'
-    """
-    if kernels not in _KERNEL_WORDS:
-        raise ConfigError(f"[train]: unknown kernels {kernels!r}; choose one of auto, numba, "
-                          "reference (deprecated: use backend = auto, numpy, numba or cuda)")
-    return _KERNEL_WORDS[kernels]
-
-
-__all__ = ["Backend", "CHOICES", "NAMES", "backend_for_kernels", "backend_from_legacy", "get_backend", "list_backends"]
+__all__ = ["Backend", "CHOICES", "NAMES", "backend_from_legacy", "get_backend", "list_backends"]

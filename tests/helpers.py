@@ -38,15 +38,17 @@ def train(bits):
 TESTS = Path(__file__).parent
 
 
-def cuda_emulation_library(tmp_dir: Path, source: str, what: str) -> ctypes.CDLL:
+def cuda_emulation_library(tmp_dir: Path, source: str, what: str, spec=None) -> ctypes.CDLL:
     """Build ``tests/<source>`` (a kernels/*.cu file under tests/cuda_emulation.h) as a shared
-    library and load it; skip the test, saying ``what`` is not emulated, without g++."""
+    library and load it; skip the test, saying ``what`` is not emulated, without g++. ``spec``
+    (a kernel module's ``compile_spec()``) gives the ``-D`` defines, as for NVRTC."""
+    defines = [o for o in (spec.options if spec is not None else ()) if o.startswith("-D")]
     gxx = shutil.which("g++")
     if gxx is None:
         pytest.skip(f"g++ not found: cannot emulate {what} on the CPU")
     so = tmp_dir / (Path(source).stem + ".so")
     subprocess.run([gxx, "-O1", "-shared", "-fPIC", "-std=c++14", f"-I{TESTS}",
-                    f"-I{TESTS.parent / 'kernels'}", str(TESTS / source), "-o", str(so)], check=True)
+                    f"-I{TESTS.parent / 'kernels'}", *defines, str(TESTS / source), "-o", str(so)], check=True)
     return ctypes.CDLL(str(so))
 
 
@@ -73,14 +75,18 @@ def emulate_infer(fn, net, x, record="all"):
 
 def emulated_train_launch(lib):
     """``launch(kernel_name, grid, block, args)`` for :mod:`spikelut.train.kernels_gpu` that runs
-    ``kernels/train_bptt.cu`` emulated on the CPU (``lib`` from :func:`cuda_emulation_library`)."""
+    ``kernels/train_bptt.cu`` emulated on the CPU (``lib`` from :func:`cuda_emulation_library`
+    built with ``kernels_gpu.compile_spec()``), the per-(cycle, layer) and the fused kernels."""
     from spikelut.train import kernels_gpu
 
     fns = {kernels_gpu.FORWARD: lib.emulate_train_forward,
-           kernels_gpu.BACKWARD: lib.emulate_train_backward}
+           kernels_gpu.BACKWARD: lib.emulate_train_backward,
+           kernels_gpu.FORWARD_FUSED: lib.emulate_train_forward_fused,
+           kernels_gpu.BACKWARD_FUSED: lib.emulate_train_backward_fused}
 
     def launch(name, grid, block, args):
-        c_args = [ctypes.c_longlong(grid * block)]
+        # per-(cycle, layer) kernels: every thread of the launch; fused ones: every block (sample)
+        c_args = [ctypes.c_longlong(grid if name.endswith("_fused") else grid * block)]
         for a in args:
             if isinstance(a, np.ndarray) and a.ndim:
                 assert a.flags.c_contiguous

@@ -105,7 +105,7 @@ def test_bad_repeats():
 def test_gpu_asked_without_gpu(capsys):
     code = main(["bench", "--sizes", "tiny", "--device", "gpu"])
     assert code == 1
-    assert "backend 'cuda' is not usable here: no usable GPU" in capsys.readouterr().err
+    assert "backend 'cuda' is not available here: CuPy " in capsys.readouterr().err
 
 
 def test_pytorch_model_is_the_same_model():

@@ -146,9 +146,9 @@ _WORK = tempfile.TemporaryDirectory(prefix="spikelut-semantics-")
 _LIBS: dict[str, object] = {}
 
 
-def _emulation(source: str, what: str):
+def _emulation(source: str, what: str, spec):
     if source not in _LIBS:
-        _LIBS[source] = cuda_emulation_library(Path(_WORK.name), source, what)
+        _LIBS[source] = cuda_emulation_library(Path(_WORK.name), source, what, spec)
     return _LIBS[source]
 
 
@@ -172,7 +172,9 @@ def _numba_forward(net, x):
 
 
 def _cuda_infer_emulated(net, x):
-    lib = _emulation("cuda_emulation_infer.cpp", "the CUDA inference kernel")
+    from spikelut.engine import gpu
+
+    lib = _emulation("cuda_emulation_infer.cpp", "the CUDA inference kernel", gpu.compile_spec())
     lib.emulate_infer.restype = None
     return emulate_infer(lib.emulate_infer, net, x)[1]
 
@@ -181,7 +183,7 @@ def _cuda_train_emulated(net, x):
     from spikelut.train import kernels_gpu
 
     launch = emulated_train_launch(_emulation("cuda_emulation_train.cpp",
-                                              "the CUDA training kernels"))
+                                              "the CUDA training kernels", kernels_gpu.compile_spec()))
     return _training_forward(kernels_gpu.forward, launch=launch)(net, x)
 
 
@@ -249,7 +251,11 @@ IMPLEMENTATIONS: dict[str, Callable] = {
 
 
 # ----------------------------------------------------------------------------- the matrix
-@pytest.mark.parametrize("impl", list(IMPLEMENTATIONS))
+GPU_ROWS = {"CUDA inference (GPU)", "CUDA training forward (GPU)"}
+
+
+@pytest.mark.parametrize("impl", [pytest.param(n, marks=pytest.mark.gpu) if n in GPU_ROWS else n
+                                  for n in IMPLEMENTATIONS])
 @pytest.mark.parametrize("case", list(CASES))
 def test_semantic_case(case, impl):
     c = CASES[case]()

@@ -25,10 +25,11 @@ from .bptt import REFRACTORY_GRAD, TAP_GRAD
 from .losses import ALIASES as LOSS_ALIASES
 from .losses import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
+from .passes import BACKENDS, KERNELS_ALIASES
 from .surrogates import get_surrogate
 
 INITS = ("normal", "table", "logits")
-KERNELS = ("auto", "reference", "numba")
+KERNELS = tuple(KERNELS_ALIASES)
 KEEP = ("best", "last")
 
 
@@ -63,9 +64,12 @@ class TrainConfig:
     seed: int = 0
     keep: str = "best"
     eval_batch_size: int = 1000
-    #: training passes: "auto" (numba when it imports, else reference), "numba" or "reference";
-    #: resolved by :func:`spikelut.train.trainer.resolve_kernels`
-    kernels: str = "auto"
+    #: where training runs: "auto" (cuda, else numba, else numpy: the first usable), "numpy",
+    #: "numba" or "cuda"; resolved by :func:`spikelut.train.passes.resolve_backend`
+    backend: str = "auto"
+    #: deprecated spelling of ``backend`` ("reference" = numpy, "numba", "auto"); folded into
+    #: ``backend`` by :meth:`validate` and then ``None``
+    kernels: str | None = None
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -140,7 +144,15 @@ class TrainConfig:
         choice("loss", LOSSES, LOSS_ALIASES)
         choice("init", INITS)
         choice("keep", KEEP)
-        choice("kernels", KERNELS)
+        choice("backend", BACKENDS)
+        if self.kernels is not None:
+            choice("kernels", KERNELS)
+            meant = KERNELS_ALIASES[self.kernels]
+            if meant != "auto" and self.backend not in ("auto", meant):
+                raise ConfigError(f"{where}: kernels = {self.kernels!r} (the old name of backend) "
+                                  f"disagrees with backend = {self.backend!r}; keep only backend")
+            self.backend = self.backend if self.backend != "auto" else meant
+            self.kernels = None
         choice("tap_grad", TAP_GRAD)
         choice("refractory_grad", REFRACTORY_GRAD)
         if not isinstance(self.surrogate, str):
