@@ -111,3 +111,28 @@ def test_lowered_random_network_matches_its_layers():
                 assert low.tap_dly[u, p] == layer.delay[j, p]
             o = int(low.table_off[u])
             assert low.flat_tables()[o:o + (1 << layer.k)].tolist() == layer.table[j].tolist()
+
+
+def test_gpu_inputs_are_copied_once_per_lowered_network():
+    import types
+
+    from spikelut.engine import gpu
+
+    copies = []
+
+    def asarray(a, dtype=None):
+        copies.append(1)
+        return np.asarray(a, dtype)
+
+    # an array module that is not numpy (as CuPy is), counting host-to-device copies
+    fake = types.ModuleType("fake_cupy")
+    fake.__dict__.update(asarray=asarray, ascontiguousarray=np.ascontiguousarray, int32=np.int32,
+                         uint64=np.uint64)
+    net = small_net()
+    first = gpu.plan_inputs(build_plan(net, "all", steps=10), fake)
+    assert len(copies) == 5  # tap_sig, table, tap_dly, layer, rec_row
+    again = gpu.plan_inputs(build_plan(net, "readout", steps=10), fake)
+    assert len(copies) == 6  # only rec_row again
+    assert all(again[k] is first[k] for k in ("tap_sig", "table", "tap_dly", "layer"))
+    clipped = gpu.plan_inputs(build_plan(net, "all", steps=1), fake)  # depth 2 < 4: delays clipped
+    assert len(copies) == 9 and clipped["tap_dly"].max() == 1 and clipped["table"] is first["table"]
