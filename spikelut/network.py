@@ -37,6 +37,9 @@ class _FreezeAfterValidation:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self.__dict__.get("_frozen"):
+            old = self.__dict__.get(name)
+            if not isinstance(old, np.ndarray) and type(old) is type(value) and old == value:
+                return  # re-validating assigns what is already there (n_in = int(n_in))
             raise dataclasses.FrozenInstanceError(
                 f"cannot assign {type(self).__name__}.{name}: a validated network is immutable; "
                 f"build a changed copy with .replace({name}=...)")

@@ -66,6 +66,7 @@ def test_lowered_once_and_network_immutable():
         net.layers[0].name = "c"
     with pytest.raises(dataclasses.FrozenInstanceError):
         net.n_in = 3
+    net.validate()  # re-validating a validated network changes nothing and is allowed
     with pytest.raises(dataclasses.FrozenInstanceError):
         net.readout.start = 0
     with pytest.raises(ValueError, match="read-only"):
