@@ -40,8 +40,29 @@ from .lowering import Lowered
 from .xp import array_module
 
 
+def tap_values(history: Any, row: int, tap_sig: Any, tap_dly: Any) -> Any:
+    """What every tap reads: ``history[row - tap_dly[j, p], tap_sig[j, p]]``.
+
+    Args:
+        history: ``[rows, n_signals, B]`` signal history (uint8 spikes; reals in the relaxed
+            training model).
+        row: history row of the current cycle.
+        tap_sig, tap_dly: int ``[n, k]``: signal and delay (cycles) of each node's taps.
+
+    Returns:
+        ``[n, k, B]`` of the history's dtype.
+
+    Example:
+        >>> h = np.array([[[1], [0]], [[0], [1]]], np.uint8)   # 2 rows, 2 signals, 1 sample
+        >>> tap_values(h, 1, np.array([[0, 1]]), np.array([[1, 0]]))[:, :, 0].tolist()
+        [[1, 1]]
+    """
+    n_signals, B = history.shape[1], history.shape[2]
+    return history.reshape(-1, B)[(row - tap_dly) * n_signals + tap_sig]
+
+
 def tap_address(history: Any, row: int, tap_sig: Any, tap_dly: Any) -> Any:
-    """LUT address of every node: ``addr = sum_p history[row - tap_dly[:, p], tap_sig[:, p]] << p``.
+    """LUT address of every node: ``addr = sum_p tap_p << p`` of :func:`tap_values`.
 
     Args:
         history: uint8 ``[rows, n_signals, B]`` spike history (0/1).
@@ -56,12 +77,10 @@ def tap_address(history: Any, row: int, tap_sig: Any, tap_dly: Any) -> Any:
         >>> tap_address(h, 1, np.array([[0, 1]]), np.array([[1, 0]])).tolist()
         [[3]]
     """
-    n_signals, B = history.shape[1], history.shape[2]
-    flat = history.reshape(-1, B)
-    rows = (row - tap_dly) * n_signals + tap_sig  # [n, k] rows of the flattened history
-    addr = flat[rows[:, 0]]
-    for p in range(1, tap_sig.shape[1]):
-        addr = addr | (flat[rows[:, p]] << p)
+    bits = tap_values(history, row, tap_sig, tap_dly)
+    addr = bits[:, 0]
+    for p in range(1, bits.shape[1]):
+        addr = addr | (bits[:, p] << p)
     return addr
 
 
@@ -103,6 +122,19 @@ def refractory_gate(a: Any, recent: Any) -> Any:
     if recent.shape[0] == 0:
         return a
     return a & (1 - recent.max(axis=0))
+
+
+def relaxed_refractory_gate(a: Any, recent: Any) -> Any:
+    """The relaxed model's gate for real-valued signals: ``s = a * prod_r (1 - s[t-r])``; on 0/1
+    values it is :func:`refractory_gate`.
+
+    Example:
+        >>> relaxed_refractory_gate(np.array([[0.8]]), np.array([[[0.5]], [[0.0]]])).tolist()
+        [[0.4]]
+    """
+    if recent.shape[0] == 0:
+        return a
+    return a * (1.0 - recent).prod(axis=0)
 
 
 @dataclass
@@ -170,4 +202,5 @@ def run(lowered: Lowered, spikes: Any, tables: Sequence[Any] | None = None,
     return Trace(lowered, history, D, addrs)
 
 
-__all__ = ["Trace", "refractory_gate", "run", "table_lookup", "tap_address"]
+__all__ = ["Trace", "refractory_gate", "relaxed_refractory_gate", "run", "table_lookup",
+           "tap_address", "tap_values"]

@@ -70,7 +70,7 @@ from ..xp import array_module
 from ..errors import ConfigError, ShapeError
 from ..lowering import Lowered, lower
 from ..network import Network
-from ..semantics import run
+from ..semantics import relaxed_refractory_gate, run, tap_values
 from .surrogates import Surrogate
 
 REFRACTORY_GRAD = ("block", "pass", "full")
@@ -268,10 +268,12 @@ def relaxed_forward(plan: NetPlan, thetas: Sequence[np.ndarray], x: np.ndarray,
         raise ShapeError(f"input must be [T, B, {plan.n_in}], got shape {x.shape}")
     _check_tables(plan, thetas, "thetas")
     T, B, _ = x.shape
-    D, N = plan.D, plan.n_signals
+    D = plan.D
     hist = _input_history(plan, x, np.float64)
-    flat = hist.reshape(-1, B)
     fwd = Forward(plan, hist, T, B, soft=True)
+    low = plan.lowered
+    taps = [(low.tap_sig[lo:hi, :lp.k], low.tap_dly[lo:hi, :lp.k]) for lp, lo, hi in
+            zip(plan.layers, low.layer_lo.tolist(), low.layer_hi.tolist())]
     for lp in plan.layers:
         fwd.x.append(np.empty((T, lp.n, lp.k, B)))
         fwd.u.append(np.empty((T, lp.n, B)))
@@ -279,13 +281,12 @@ def relaxed_forward(plan: NetPlan, thetas: Sequence[np.ndarray], x: np.ndarray,
     for t in range(T):
         row = D + t
         for i, lp in enumerate(plan.layers):
-            xv = flat[row * N + lp.base]  # [n, k, B]
+            nodes = slice(lp.offset, lp.offset + lp.n)
+            xv = tap_values(hist, row, *taps[i])  # [n, k, B]
             u = np.einsum("na,nab->nb", np.asarray(thetas[i], np.float64), _ml_weights(xv))
             a = surrogate.fn(u)
-            s = a
-            if lp.refractory:
-                s = a * np.prod(1.0 - hist[row - lp.refractory:row, lp.offset:lp.offset + lp.n], axis=0)
-            hist[row, lp.offset:lp.offset + lp.n] = s
+            s = relaxed_refractory_gate(a, hist[row - lp.refractory:row, nodes])
+            hist[row, nodes] = s
             fwd.x[i][t], fwd.u[i][t], fwd.a[i][t] = xv, u, a
     return fwd
 
