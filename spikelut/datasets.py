@@ -32,11 +32,13 @@ User files (``name_or_path`` is a path):
 * ``.npz`` with ``x`` and ``y`` (the whole file is the dataset, whatever the split), or
   ``x_train``/``y_train``/``x_test``/``y_test``. ``x`` is ``[N, features...]`` (kind image, the
   default), ``[N, L]`` / ``[N, L, F]`` with ``kind = "sequence"``, or spikes ``[T, N, C]`` with
-  ``kind = "spikes"``. Optional scalars ``kind`` and ``classes``. uint8 values are divided by 255.
+  ``kind = "spikes"``. Optional scalars ``kind`` and ``classes``. uint8 values are divided by 255;
+  float32 and float64 values keep their precision, other integers become float64.
 * ``.npz`` event stream: ``t``, ``channel``, ``sample`` (one entry per event) and ``label`` (one per
   sample); optional scalars ``dt`` (time per cycle, default 1), ``channels`` (default max + 1),
-  ``steps`` (default: last cycle + 1). Event ``i`` lands in cycle ``floor(t_i / dt)``; several
-  events of one channel in one cycle make one spike.
+  ``steps`` (default: last cycle + 1). Event ``i`` lands in cycle ``floor(t_i / dt)``, a quotient
+  within a relative 1e-9 of an integer counting as that integer (so ``t = 0.3, dt = 0.1`` is cycle
+  3, see :func:`bin_events`); several events of one channel in one cycle make one spike.
 * a spikelut spike file (``.h5``, DESIGN.md section 4) with ``/labels``.
 
 Example:
@@ -79,8 +81,10 @@ class Dataset:
 
     Attributes:
         name: built-in name or file path.
-        x: ``image``: float32 ``[N, features]`` (flattened; ``shape`` says the layout);
-           ``sequence``: float32 ``[N, L]`` or ``[N, L, F]``; ``spikes``: uint8 ``[T, N, C]``.
+        x: ``image``: float ``[N, features]`` (flattened; ``shape`` says the layout);
+           ``sequence``: float ``[N, L]`` or ``[N, L, F]``; ``spikes``: uint8 ``[T, N, C]``.
+           Floats are float32 for the built-ins and uint8 pixels / 255, else the file's own
+           float32 or float64 (never cast down).
         y: int64 ``[N]`` labels in ``0 .. classes-1``.
         classes: number of classes.
         kind: ``"image"``, ``"sequence"`` or ``"spikes"``.
@@ -306,7 +310,9 @@ def _scale_values(x: np.ndarray, path: Path, field_name: str) -> tuple[np.ndarra
         return x.astype(np.float32) / np.float32(255), "uint8 / 255"
     if x.dtype.kind not in "biuf":
         raise FileFormatError(f"{path}: {field_name}: dtype {x.dtype} is not numeric")
-    x = x.astype(np.float32)
+    # keep the file's precision: a float32 cast moves values that sit on a coding threshold
+    # (0.35 becomes 0.3499999940...), so float32/float64 stay as stored, integers become float64
+    x = x.astype(x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
     if x.size and not np.isfinite(x).all():
         raise FileFormatError(f"{path}: {field_name}: contains NaN or infinity")
     return x, "as stored"
@@ -394,7 +400,7 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
     dt = _npz_scalar(z, "dt", path, float) if "dt" in z else 1.0
     if not dt > 0:
         raise FileFormatError(f"{path}: dt: must be > 0, got {dt}")
-    cycle = np.floor(t.astype(np.float64) / dt).astype(np.int64)
+    cycle = bin_events(t, dt)
     C = _npz_scalar(z, "channels", path, int) if "channels" in z else (int(ch.max()) + 1 if ch.size else 1)
     if ch.size and ch.max() >= C:
         raise FileFormatError(f"{path}: channel: index {int(ch.max())} but channels = {C}")
@@ -405,8 +411,39 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
     x = np.zeros((T, n, C), np.uint8)
     x[cycle, smp, ch] = 1
     return Dataset(str(path), x, y, classes, "spikes", (T, C), "all",
-                   {"source": str(path), "binning": f"cycle = floor(t / {dt!r})",
+                   {"source": str(path), "binning": f"cycle = floor(t / {dt!r}), t / dt within "
+                                                    f"{EDGE_TOLERANCE:g} (relative) of an integer "
+                                                    f"counting as that integer",
                     "events": int(t.size)})
+
+
+EDGE_TOLERANCE = 1e-9
+"""Relative distance of ``t / dt`` from an integer ``c`` within which an event is on the edge of
+cycle ``c`` (decimal times are not exact in binary: ``0.3 / 0.1 = 2.9999999999999996``)."""
+
+
+def bin_events(t: Any, dt: float) -> np.ndarray:
+    """The cycle of each event time: ``floor(t / dt)``, where ``t / dt`` within
+    :data:`EDGE_TOLERANCE` (relative) of an integer counts as that integer, so events written as
+    decimals land on the bin edge they name.
+
+    Args:
+        t: event times ``[E]`` (any real dtype, >= 0), in the unit of ``dt``.
+        dt: time per cycle (> 0).
+
+    Returns:
+        int64 cycles ``[E]``.
+
+    Example:
+        >>> bin_events([0.1, 0.2, 0.3, 0.6, 0.7], 0.1).tolist()
+        [1, 2, 3, 6, 7]
+        >>> bin_events([0.29, 0.35], 0.1).tolist()
+        [2, 3]
+    """
+    q = np.asarray(t, np.float64) / float(dt)
+    edge = np.round(q)
+    on_edge = np.abs(q - edge) <= EDGE_TOLERANCE * np.maximum(1.0, np.abs(edge))
+    return np.where(on_edge, edge, np.floor(q)).astype(np.int64)
 
 
 _NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
@@ -511,24 +548,55 @@ DEFAULT_PARAMS = {
 them)."""
 
 
-def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
-                   split: str = "train", seed: int = 0, limit: int | None = None,
-                   **params: Any) -> SpikeData:
-    """Load a dataset split and encode it: a :class:`SpikeData` with spikes ``[T, N, channels]``,
-    labels, and metadata (dataset, split, coding, params, steps, seed, classes, shape, ...).
+@dataclass
+class EncodingPlan:
+    """A dataset split with its coding settled, encoded on demand one range of samples at a time
+    (made by :func:`plan_encoding`), so a spike file can be written chunk by chunk.
 
-    * image datasets: every value is spread over ``steps`` cycles (``steps`` required);
-    * sequence datasets: one value per cycle (``sequence=True``), so ``steps`` must be the sequence
-      length or ``None``; ``sequence=false`` treats a sequence as a vector of static values;
-    * spike datasets: ``coding`` is ignored (recorded as ``"none"``); ``steps`` may be ``None``,
-      the dataset's length, or longer (silent cycles are appended).
+    Attributes:
+        values: the samples to encode (``Dataset.x`` after ``limit``; spikes ``[T, N, C]`` for a
+            spike dataset).
+        labels: int64 ``[N]``.
+        meta: the spike file's metadata (dataset, split, coding, params, steps, ...).
+        shape: ``(T, N, channels)`` of the whole encoding.
+        align: chunk starts must be multiples of this (``RANDOM_BLOCK`` for a random code, so
+            chunked spikes equal the one-shot ones).
+    """
 
-    ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples.
+    values: np.ndarray
+    labels: np.ndarray
+    meta: dict
+    coding: str
+    params: dict
+    steps: int
+    seed: int
+    spikes: bool
+    shape: tuple = ()
+    align: int = 1
+
+    def encode(self, b0: int, b1: int) -> np.ndarray:
+        """Spikes of samples ``b0 .. b1 - 1``: uint8 ``[T, b1 - b0, channels]``."""
+        if b0 % self.align:
+            raise ConfigError(f"encoding chunks must start at multiples of {self.align}, got {b0}")
+        if self.spikes:
+            x = self.values[:, b0:b1]
+            if self.steps > x.shape[0]:
+                x = np.concatenate([x, np.zeros((self.steps - x.shape[0],) + x.shape[1:], np.uint8)])
+            return np.ascontiguousarray(x, np.uint8)
+        return np.ascontiguousarray(_coding.encode(self.values[b0:b1], self.coding, self.steps,
+                                                   seed=self.seed, first_sample=b0, **self.params))
+
+
+def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
+                  split: str = "train", seed: int = 0, limit: int | None = None,
+                  **params: Any) -> EncodingPlan:
+    """Load a dataset split and settle how to encode it (see :func:`encode_dataset`, which is
+    ``plan.encode(0, N)``); ``spikelut encode`` writes ``plan.encode`` chunk by chunk.
 
     Example:
-        >>> sd = encode_dataset("mnist5k", "rate", steps=4, split="test", limit=10)
-        >>> sd.spikes.shape, sd.labels.shape
-        ((4, 10, 784), (10,))
+        >>> plan = plan_encoding("mnist5k", "rate", steps=4, split="test", limit=10)
+        >>> plan.shape, plan.align, plan.encode(0, 3).shape
+        ((4, 10, 784), 256, (4, 3, 784))
     """
     ds = load_dataset(name_or_path, split, seed)
     if limit is not None:
@@ -546,13 +614,11 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
             if isinstance(steps, bool) or int(steps) != steps or steps < T:
                 raise ConfigError(f"dataset {ds.name} is spikes of {T} cycles: steps must be {T} or "
                                   f"more (extra cycles are silent), got {steps}")
-            if steps > T:
-                x = np.concatenate([x, np.zeros((int(steps) - T,) + x.shape[1:], np.uint8)])
+            T = int(steps)
         if coding not in (None, "none"):
             meta["coding_ignored"] = coding
-        meta.update({"coding": "none", "params": {}, "steps": int(x.shape[0]),
-                     "channels_per_value": 1})
-        return SpikeData(np.ascontiguousarray(x, np.uint8), y, meta)
+        meta.update({"coding": "none", "params": {}, "steps": T, "channels_per_value": 1})
+        return EncodingPlan(x, y, meta, "none", {}, T, int(seed), True, (T, x.shape[1], x.shape[2]))
 
     coding = coding or DEFAULT_CODING[ds.kind]
     c = _coding.get_coding(coding)
@@ -578,10 +644,39 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
         raise ConfigError(f"coding {coding!r} spreads each value over many cycles: give steps")
     elif ds.kind == "sequence":
         x = x.reshape(x.shape[0], -1)
-    spikes = _coding.encode(x, coding, steps, seed=seed, **resolved)
-    meta.update({"coding": coding, "params": resolved, "steps": int(spikes.shape[0]),
+    plan = EncodingPlan(x, y, meta, coding, resolved, steps, int(seed), False,
+                        align=_coding.RANDOM_BLOCK if c.random else 1)
+    # one sample settles T and the channels (and checks steps and the parameters)
+    T, _, C = plan.encode(0, 1).shape if len(y) else _coding.encode(
+        x[:0], coding, steps, seed=seed, **resolved).shape
+    plan.steps, plan.shape = T, (T, len(y), C)
+    meta.update({"coding": coding, "params": resolved, "steps": int(T),
                  "channels_per_value": c.per_value(resolved)})
-    return SpikeData(np.ascontiguousarray(spikes), y, meta)
+    return plan
+
+
+def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
+                   split: str = "train", seed: int = 0, limit: int | None = None,
+                   **params: Any) -> SpikeData:
+    """Load a dataset split and encode it: a :class:`SpikeData` with spikes ``[T, N, channels]``,
+    labels, and metadata (dataset, split, coding, params, steps, seed, classes, shape, ...).
+
+    * image datasets: every value is spread over ``steps`` cycles (``steps`` required);
+    * sequence datasets: one value per cycle (``sequence=True``), so ``steps`` must be the sequence
+      length or ``None``; ``sequence=false`` treats a sequence as a vector of static values;
+    * spike datasets: ``coding`` is ignored (recorded as ``"none"``); ``steps`` may be ``None``,
+      the dataset's length, or longer (silent cycles are appended).
+
+    ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples.
+    The same as :func:`plan_encoding` then ``plan.encode(0, N)``.
+
+    Example:
+        >>> sd = encode_dataset("mnist5k", "rate", steps=4, split="test", limit=10)
+        >>> sd.spikes.shape, sd.labels.shape
+        ((4, 10, 784), (10,))
+    """
+    plan = plan_encoding(name_or_path, coding, steps, split, seed, limit, **params)
+    return SpikeData(plan.encode(0, plan.shape[1]), plan.labels, plan.meta)
 
 
 def describe() -> list[dict]:
@@ -596,5 +691,5 @@ def describe() -> list[dict]:
 
 
 __all__ = ["Dataset", "DATASETS", "SPLITS", "KINDS", "DEFAULT_CODING", "DEFAULT_PARAMS", "data_dir",
-           "load_dataset", "encode_dataset", "make_first_of_two", "make_patterns", "mnist5k_split",
+           "load_dataset", "encode_dataset", "plan_encoding", "EncodingPlan", "make_first_of_two", "make_patterns", "mnist5k_split",
            "read_idx", "describe"]

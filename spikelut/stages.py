@@ -49,7 +49,7 @@ class StageBook:
         self.outdir = Path(outdir)
         self.path = self.outdir / STATE_FILE
         self.state: dict[str, Any] = {"stages": {}}
-        if self.path.exists():
+        if os.path.isfile(self.path):  # (os.path: an unusable path is checked by the writer)
             try:
                 self.state = json.loads(self.path.read_text())
                 self.state.setdefault("stages", {})
@@ -75,8 +75,10 @@ class StageBook:
 
     def mark_done(self, name: str, fingerprint: str, outputs: Iterable[str | os.PathLike],
                   summary: dict) -> None:
-        outs = [str(Path(o).relative_to(self.outdir)) if Path(o).is_absolute() else str(o)
-                for o in outputs]
+        # outputs are recorded relative to the job's directory, however both were given
+        # (``-o out`` made them ``out/model.h5``, which was then looked for as out/out/model.h5)
+        base = os.path.abspath(self.outdir)
+        outs = [os.path.relpath(os.path.abspath(o), base) for o in outputs]
         self.state["stages"][name] = {"fingerprint": fingerprint, "outputs": outs, "summary": summary}
         self.save()
 

@@ -1,4 +1,5 @@
-"""Accuracy of a model on a labelled spike file, simulated by the chosen (bit-exact) engine.
+"""Accuracy of a model on a labelled spike file, simulated by the chosen (bit-exact) engine
+(default: auto, the fastest one here), in chunks of samples so memory is set by the chunk.
 
 Example:
     spikelut eval model.h5 test.h5
@@ -9,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..api import evaluate
+from ..api import simulate_file
 from ..backends import get_backend
-from ..errors import ConfigError
-from ..io import load_model, load_spikes
-from ..train.trainer import check_data
+from ..io import load_model
 from . import Output
-from .common import add_backend_arguments, backend_name
+from .common import add_backend_arguments, add_chunk_argument, backend_name
 
 NAME = "eval"
 HELP = "accuracy of MODEL.h5 on labelled SPIKES.h5"
@@ -25,18 +24,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (HDF5)")
     p.add_argument("spikes", help="labelled spike file (HDF5)")
     add_backend_arguments(p)
-    p.add_argument("--batch-size", type=int, default=1000, help="samples simulated at once")
+    add_chunk_argument(p)
+    p.add_argument("--batch-size", dest="chunk", type=int, help=argparse.SUPPRESS)  # old name
 
 
 def run(args: argparse.Namespace) -> Output:
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     backend = get_backend(backend_name(args, NAME))
     net = load_model(args.model)
-    data = load_spikes(args.spikes)
-    if data.labels is None:
-        raise ConfigError(f"{args.spikes}: has no /labels; eval needs labelled spikes "
-                          f"(use 'spikelut simulate' for unlabelled data)")
-    check_data(net, data.spikes, data.labels, str(args.spikes))
-    ev = evaluate(net, data.spikes, data.labels, backend=backend, batch_size=args.batch_size)
-    return Output(ev.to_dict(), f"accuracy {ev.accuracy:.4f} ({ev.correct}/{ev.samples})")
+    r = simulate_file(net, args.spikes, None, backend=backend, chunk=args.chunk,
+                      require_labels=True)
+    t = r.tally
+    info = {"accuracy": t.accuracy, "correct": t.correct, "samples": t.samples,
+            "classes": t.classes, "confusion": t.confusion.tolist(), "backend": r.backend}
+    return Output(info, t.describe())

@@ -13,10 +13,11 @@ import argparse
 from pathlib import Path
 
 from ..errors import FileFormatError
+from ..fileutil import check_output
 from ..io import load_model, load_result, load_spikes
 from ..plot import DEFAULT_SIZE, raster
 from . import Output
-from .common import check_output_path
+from .common import FORCE_HELP
 
 NAME = "raster"
 HELP = "draw the spike raster of one sample of RESULT.h5 (-o raster.png)"
@@ -58,10 +59,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model file (layer names, readout classes)")
     p.add_argument("--max-nodes", type=int, default=128, help="show at most this many nodes per layer")
     p.add_argument("--size", default=f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}", help="pixels, WxH")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def run(args: argparse.Namespace) -> Output:
-    out = check_output_path(args.output)
+    out = check_output(args.output, inputs=[args.result, args.model], kind="png", force=args.force)
     net = model_for(args.result, args.model)
     raster(args.result, args.sample, out, model=net, max_nodes=args.max_nodes,
            size=parse_size(args.size))

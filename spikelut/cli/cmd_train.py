@@ -20,12 +20,13 @@ import argparse
 
 from ..config import build_network, load_config
 from ..errors import ConfigError
+from ..fileutil import check_output
 from ..io import load_spikes, save_model
 from ..train import Trainer, TrainConfig
 from ..train.passes import BACKENDS, resolve_backend
 from ..train.trainer import check_data, holdout
 from . import Output
-from .common import check_output_path
+from .common import FORCE_HELP
 
 NAME = "train"
 HELP = "train CONFIG.toml on --data TRAIN.h5 and write MODEL.h5"
@@ -50,13 +51,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(CuPy on an NVIDIA GPU), or auto = the fastest usable; a checkpoint "
                         "resumes on any backend")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def run(args: argparse.Namespace) -> Output:
-    out = check_output_path(args.output)
-    for opt in ("log", "checkpoint"):
-        if getattr(args, opt) is not None:
-            check_output_path(getattr(args, opt))
+    # every output checked (writable, not an input, not another kind, not in use) before training
+    inputs = [args.config, args.data, args.val]
+    out = check_output(args.output, inputs=inputs, kind="model", force=args.force)
+    if args.checkpoint is not None:  # with --resume the checkpoint is also read: same kind, fine
+        check_output(args.checkpoint, inputs=inputs, kind="checkpoint", force=args.force,
+                     others=[args.output])
+    if args.log is not None:
+        check_output(args.log, inputs=inputs, kind="log", force=args.force,
+                     others=[args.output, args.checkpoint])
     cfg = load_config(args.config)
     tcfg_dict = dict(cfg.get("train") or {})
     if args.epochs is not None:

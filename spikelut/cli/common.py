@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
-from ..errors import ConfigError
+from ..fileutil import check_output
 
 
-def check_output_path(path: str | os.PathLike, force: bool = True) -> Path:
-    """Refuse an output path that is a directory or whose parent cannot be created."""
-    p = Path(path)
-    if p.is_dir():
-        raise ConfigError(f"{p}: is a directory; give a file name for the output")
-    if p.exists() and not force:
-        raise ConfigError(f"{p}: already exists; pass --force to overwrite it")
-    return p
+FORCE_HELP = "overwrite an existing output of another kind"
+
+
+def check_output_path(path: str | os.PathLike, force: bool = True, *, kind: str = "any",
+                      inputs: Sequence[str | os.PathLike | None] = ()) -> Path:
+    """Legacy name of :func:`spikelut.fileutil.check_output` (commands call that directly with
+    their inputs, the kind of file they write and ``--force``)."""
+    return check_output(path, inputs=inputs, kind=kind, force=force)
 
 
 def table(rows: list[list], header: list[str]) -> str:
@@ -54,3 +55,12 @@ def backend_name(args, command: str) -> str:
     if note:
         print(f"spikelut {command}: note: {note}", file=sys.stderr)
     return name
+
+
+def add_chunk_argument(p) -> None:
+    """``--chunk N``: samples per chunk of a streamed file (simulate and eval)."""
+    from ..api import CHUNK_MEMORY
+
+    p.add_argument("--chunk", type=int, default=None, metavar="N",
+                   help=f"samples simulated at once (default: what fits {CHUNK_MEMORY >> 20} MB of "
+                        f"spikes, a multiple of 64); memory is set by the chunk, not the file")

@@ -28,6 +28,11 @@ from .optim import OPTIMIZERS, SCHEDULES
 from .passes import BACKENDS, KERNELS_ALIASES
 from .surrogates import get_surrogate
 
+FLOAT32_MAX = 3.4028234663852886e38
+"""Largest finite float32: float settings beyond it overflow in training."""
+FLOAT32_TINY = 1.401298464324817e-45
+"""Smallest positive float32 (subnormal): nonzero settings below it become 0 in training."""
+
 INITS = ("normal", "table", "logits")
 KERNELS = tuple(KERNELS_ALIASES)
 KEEP = ("best", "last")
@@ -107,11 +112,18 @@ class TrainConfig:
                 return
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise bad(key, "a number")
+            float32_range(key, v)
             if (strict and v <= lo) or (not strict and v < lo):
                 raise bad(key, f"{'>' if strict else '>='} {lo:g}")
             if hi is not None and v > hi:
                 raise bad(key, f"<= {hi:g}")
             setattr(self, key, float(v))
+
+        def float32_range(key: str, v: float) -> None:
+            # training runs in float32: 1e39 would become inf (and NaN logits), 1e-50 zero
+            if abs(v) > FLOAT32_MAX or (v != 0 and abs(v) < FLOAT32_TINY):
+                raise bad(key, f"a number within float32 range ({FLOAT32_TINY:.3g} .. "
+                               f"{FLOAT32_MAX:.4g} in magnitude, or 0), as training computes in float32")
 
         def choice(key: str, options, aliases: dict | None = None) -> None:
             v = getattr(self, key)
@@ -166,6 +178,8 @@ class TrainConfig:
             if (not isinstance(v, (list, tuple)) or len(v) != 2
                     or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in v)):
                 raise bad(key, "a list of two numbers")
+            for x in v:
+                float32_range(key, x)
             setattr(self, key, (float(v[0]), float(v[1])))
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise bad("betas", "two numbers in [0, 1)")

@@ -6,7 +6,7 @@ backend    array module     passes
 ``numpy``  numpy            :mod:`spikelut.train.bptt` (the reference)
 ``numba``  numpy            :mod:`spikelut.train.kernels_cpu` (compiled, multi-threaded)
 ``cuda``   CuPy             :mod:`spikelut.train.kernels_gpu` (``kernels/train_bptt.cu``)
-``auto``   the first of cuda, numba, numpy that is usable on this machine
+``auto``   numpy or CuPy    the first of cuda, numba, numpy that is usable on this machine
 =========  ===============  ==========================================================
 
 All three give the same spikes; gradients agree within float32 rounding. The parameters, the

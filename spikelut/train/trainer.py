@@ -56,9 +56,11 @@ from tqdm import tqdm
 
 from ..engine.result import readout
 from ..errors import ConfigError, FileFormatError, ShapeError
-from ..fileutil import atomic_path, write_text_atomic
+from ..fileutil import atomic_h5, write_text_atomic
 from ..io import SpikeData
+from ..metrics import check_scorable
 from ..network import Network
+from ..progress import Progress
 from .bptt import compile_plan, tables_of
 from .config import TrainConfig
 from .losses import get_loss, rate_regularizer
@@ -124,18 +126,12 @@ def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str =
     if spikes.dtype != np.uint8 or (spikes.size and spikes.max() > 1):
         if not np.isin(spikes, (0, 1)).all():
             raise ShapeError(f"{name}: spikes must be 0 or 1")
-    if T <= net.readout.start:
-        raise ShapeError(f"{name}: {T} cycles, but the readout starts counting at cycle "
-                         f"{net.readout.start}; lower [readout] start or use longer inputs")
+    check_scorable(net.readout, T, None, name)
     if labels.shape != (B,):
         raise ShapeError(f"{name}: {labels.shape} labels for {B} samples")
     if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
         raise ShapeError(f"{name}: labels must be integers")
-    C = net.readout.classes
-    bad = (labels < 0) | (labels >= C)
-    if bad.any():
-        raise ShapeError(f"{name}: label {int(labels[np.argmax(bad)])} is out of range: the readout "
-                         f"has {C} classes (labels 0..{C - 1}); set [readout] classes to match the data")
+    check_scorable(net.readout, T, labels, name)  # the one accuracy rule (spikelut.metrics)
 
 
 def fingerprint(net: Network) -> str:
@@ -193,6 +189,7 @@ class Trainer:
         self.net = net
         self.cfg = cfg
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self._quiet = progress is False  # None without a terminal: plain progress lines
         self.plan = compile_plan(net)
         #: where training runs: its name, array module and passes (``[train] backend`` resolved)
         self.backend = resolve_backend(cfg.backend) if backend is None else backend
@@ -328,25 +325,35 @@ class Trainer:
             order = xp.asarray(self.rng.permutation(N))  # drawn on the host: same on every backend
             loss_sum, correct = 0.0, 0  # become 0-d arrays of xp: summed without a sync
             lr0 = None
-            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not self.progress,
-                       leave=False, file=sys.stderr)
+            # a bar on a terminal, a line every few seconds in a log; nothing with progress=False
+            bar = Progress(steps, f"epoch {epoch + 1}/{cfg.epochs}", "batches",
+                           show=True if self.progress else (False if self._quiet else None))
             for b in range(steps):
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                 lr = lr_at(cfg.schedule, cfg.lr, epoch * steps + b, total, epoch, cfg.min_lr,
                            cfg.step_size, cfg.gamma)
                 lr0 = lr if lr0 is None else lr0
                 yb = y[idx]
-                loss, pred, grads = self.loss_and_grad(x[:, idx], yb)
-                self.opt.step(self.params, grads, lr)
+                with np.errstate(over="ignore", invalid="ignore"):  # checked after the epoch
+                    loss, pred, grads = self.loss_and_grad(x[:, idx], yb)
+                    self.opt.step(self.params, grads, lr)
                 clip_(self.params, cfg.clip)
                 loss_sum = loss_sum + loss * len(idx)
                 correct = correct + (pred == yb).sum()
-                bar.update(1)
                 if self.progress:  # the only per-step copy to the host, and only for the bar
                     seen = b * cfg.batch_size + len(idx)
-                    bar.set_postfix(loss=f"{float(self._host(loss_sum)) / seen:.4f}",
-                                    acc=f"{int(self._host(correct)) / seen:.4f}")
+                    bar.update(1, loss=f"{float(self._host(loss_sum)) / seen:.4f}",
+                               acc=f"{int(self._host(correct)) / seen:.4f}")
+                else:
+                    bar.update(1)
             bar.close()
+            bad = [what for what, ok in (("loss", math.isfinite(float(self._host(loss_sum)))),
+                                         ("logits", all(bool(xp.isfinite(p).all()) for p in self.params)))
+                   if not ok]
+            if bad:  # before anything of this epoch is kept, logged or saved
+                raise ConfigError(f"training diverged in epoch {epoch + 1}: the {' and '.join(bad)} "
+                                  f"became non-finite (lr {lr0:.3g}); lower [train] lr; nothing of "
+                                  f"this epoch was saved")
             record = {"epoch": epoch + 1, "loss": float(self._host(loss_sum)) / N,
                       "acc": int(self._host(correct)) / N, "val_loss": None, "val_acc": None,
                       "lr": lr0}
@@ -361,7 +368,7 @@ class Trainer:
                 write_text_atomic(log, "".join(json.dumps(r) + "\n" for r in self.history))
             if checkpoint is not None:
                 self.save_checkpoint(checkpoint)
-            if self.progress:
+            if not self._quiet:  # one line per epoch in a log too
                 tqdm.write(_describe(record), file=sys.stderr)
             if callback is not None:
                 callback(self, record)
@@ -398,27 +405,26 @@ class Trainer:
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Write the whole training state to an HDF5 checkpoint, atomically."""
         arrays, scalars = self.opt.state_arrays()
-        with atomic_path(path) as tmp:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["format"] = CHECKPOINT_FORMAT
-                f.attrs["version"] = CHECKPOINT_VERSION
-                f.attrs["epoch"] = self.epoch
-                f.attrs["config"] = self.cfg.to_json()
-                f.attrs["network"] = fingerprint(self.net)
-                f.attrs["rng"] = json.dumps(self.rng.bit_generator.state)
-                f.attrs["best"] = json.dumps(self.best)
-                f.attrs["history"] = json.dumps(self.history)
-                f.attrs["optimizer"] = json.dumps({"name": self.opt.name, **scalars})
-                # host numpy arrays only: the file does not depend on where the run was
-                for group, arrs in (("params", self.params), ("best", self.best_params)):
-                    g = f.create_group(group)
-                    for i, a in enumerate(arrs):
-                        g.create_dataset(f"L{i}", data=self._host(a))
-                og = f.create_group("optim")
-                for name, arrs in arrays.items():
-                    g = og.create_group(name)
-                    for i, a in enumerate(arrs):
-                        g.create_dataset(f"L{i}", data=self._host(a))
+        with atomic_h5(path) as f:
+            f.attrs["format"] = CHECKPOINT_FORMAT
+            f.attrs["version"] = CHECKPOINT_VERSION
+            f.attrs["epoch"] = self.epoch
+            f.attrs["config"] = self.cfg.to_json()
+            f.attrs["network"] = fingerprint(self.net)
+            f.attrs["rng"] = json.dumps(self.rng.bit_generator.state)
+            f.attrs["best"] = json.dumps(self.best)
+            f.attrs["history"] = json.dumps(self.history)
+            f.attrs["optimizer"] = json.dumps({"name": self.opt.name, **scalars})
+            # host numpy arrays only: the file does not depend on where the run was
+            for group, arrs in (("params", self.params), ("best", self.best_params)):
+                g = f.create_group(group)
+                for i, a in enumerate(arrs):
+                    g.create_dataset(f"L{i}", data=self._host(a))
+            og = f.create_group("optim")
+            for name, arrs in arrays.items():
+                g = og.create_group(name)
+                for i, a in enumerate(arrs):
+                    g.create_dataset(f"L{i}", data=self._host(a))
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore the state saved by :meth:`save_checkpoint`; the network and config must match
