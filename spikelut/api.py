@@ -358,8 +358,11 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
         A :class:`FileRun`.
 
     Raises:
-        FileFormatError: a malformed spike file; ShapeError: input that does not fit ``net`` or
-        cannot be scored (:func:`spikelut.metrics.check_scorable`); ConfigError: a bad ``chunk``.
+        FileFormatError: a malformed spike file.
+        ShapeError: input that does not fit ``net`` or cannot be scored
+            (:func:`spikelut.metrics.check_scorable`).
+        ConfigError: a bad ``chunk`` or backend.
+        ToolError: the backend is not usable here.
 
     Example:
         >>> import tempfile, pathlib
