@@ -10,46 +10,15 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..errors import FileFormatError
 from ..fileutil import check_output
-from ..io import load_model, load_result, load_spikes
+from ..io import load_spikes
 from ..plot import DEFAULT_SIZE, raster
 from . import Output
-from .common import FORCE_HELP
+from .common import FORCE_HELP, model_for, parse_size
 
 NAME = "raster"
 HELP = "draw the spike raster of one sample of RESULT.h5 (-o raster.png)"
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"1200x900"`` -> ``(1200, 900)``."""
-    from ..errors import ConfigError
-
-    w, sep, h = text.lower().partition("x")
-    try:
-        if not sep:
-            raise ValueError
-        return int(w), int(h)
-    except ValueError:
-        raise ConfigError(f"--size expects WIDTHxHEIGHT in pixels, e.g. 1200x900, got {text!r}") from None
-
-
-def model_for(result: str, model: str | None):
-    """The network named by --model, else the one recorded in the result file when that file
-    still exists, loads, and has the result's layer sizes (else None: plots without names)."""
-    if model:
-        return load_model(model)
-    recorded = load_spikes(result).meta.get("model")
-    if not (isinstance(recorded, str) and Path(recorded).is_file()):
-        return None
-    try:
-        net = load_model(recorded)
-        load_result(result, net)  # checks the layer sizes against the result
-    except FileFormatError:
-        return None
-    return net
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from ..errors import ConfigError, FileFormatError
 from ..fileutil import check_output
+from ..io import load_model, load_result, load_spikes
 
 
 FORCE_HELP = "overwrite an existing output of another kind"
@@ -64,3 +66,30 @@ def add_chunk_argument(p) -> None:
     p.add_argument("--chunk", type=int, default=None, metavar="N",
                    help=f"samples simulated at once (default: what fits {CHUNK_MEMORY >> 20} MB of "
                         f"spikes, a multiple of 64); memory is set by the chunk, not the file")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1200x900"`` -> ``(1200, 900)``."""
+    w, sep, h = text.lower().partition("x")
+    try:
+        if not sep:
+            raise ValueError
+        return int(w), int(h)
+    except ValueError:
+        raise ConfigError(f"--size expects WIDTHxHEIGHT in pixels, e.g. 1200x900, got {text!r}") from None
+
+
+def model_for(result: str, model: str | None):
+    """The network named by --model, else the one recorded in the result file when that file
+    still exists, loads, and has the result's layer sizes (else None: plots without names)."""
+    if model:
+        return load_model(model)
+    recorded = load_spikes(result).meta.get("model")
+    if not (isinstance(recorded, str) and Path(recorded).is_file()):
+        return None
+    try:
+        net = load_model(recorded)
+        load_result(result, net)  # checks the layer sizes against the result
+    except FileFormatError:
+        return None
+    return net
