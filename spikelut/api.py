@@ -230,12 +230,14 @@ def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
 
 def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
                 lut6: bool = False, steps: int | None = None, stimulus: Any = None,
-                verify: str | None = None, force: bool = False, model: str | None = None):
+                verify: str | None = None, force: bool = False, model: str | None = None,
+                jobs: int = 2):
     """Write the Verilog core, classifier wrapper and testbench for ``net`` (``spikelut rtl``).
 
     Args:
         verify: ``"verilator"`` or ``"iverilog"``: also co-simulate ``stimulus`` (input spikes
             ``[T, B, n_in]``) and compare every output bit with the simulator.
+        jobs: parallel C++ compile jobs for Verilator.
 
     Returns:
         ``(files, report)``: the :class:`~spikelut.rtl.writer.RtlFiles` written and the
@@ -249,7 +251,7 @@ def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_c
 
     files = write_verilog(net, out_dir, top=top, lut6=lut6, steps=steps, stimulus=stimulus,
                           force=force, model=model)
-    return files, (verify_directory(files, verify) if verify else None)
+    return files, (verify_directory(files, verify, jobs) if verify else None)
 
 
 def run(config: str | os.PathLike | dict | None = None, outdir: str | os.PathLike = "spikelut-run",
