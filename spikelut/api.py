@@ -202,7 +202,7 @@ def encode(dataset: str | os.PathLike, coding: str | None = None, steps: int | N
 
 
 def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
-          progress: bool | None = False, **fit: Any):
+          progress: bool | None = False, backend: Any = None, **fit: Any):
     """Train ``net``'s tables on labelled spikes (``spikelut train``).
 
     Args:
@@ -211,12 +211,15 @@ def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
         config: the ``[train]`` table as a dict, or a :class:`~spikelut.train.TrainConfig`.
         val: validation data like ``data``, or ``None``.
         progress: show a progress bar (``None``: when on a terminal).
+        backend: a resolved :class:`~spikelut.train.passes.TrainBackend` (default: the config's
+            ``backend``).
         **fit: ``log``, ``checkpoint``, ``resume``, ``callback`` of
             :meth:`spikelut.train.Trainer.fit`.
 
     Returns:
-        :class:`~spikelut.train.trainer.TrainResult`: the kept network, the per-epoch history and
-        the kept epoch.
+        :class:`~spikelut.train.trainer.TrainResult`: the kept network (its
+        ``meta["train"]["epochs"]`` = epochs trained, a resumed run's included), the per-epoch
+        history and the kept epoch.
 
     Raises:
         ConfigError: a bad ``[train]`` key or value.
@@ -225,7 +228,7 @@ def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
     from .train import Trainer, TrainConfig
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
-    return Trainer(net, cfg, progress=progress).fit(data, val, **fit)
+    return Trainer(net, cfg, progress=progress, backend=backend).fit(data, val, **fit)
 
 
 def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
