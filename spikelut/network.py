@@ -18,8 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -29,6 +30,35 @@ from .errors import NetworkError
 K_MIN = 2
 K_MAX = limits.MAX_K
 INPUT = -1  # tap source value meaning "network input channel"
+
+
+class _FreezeAfterValidation:
+    """Refuses attribute assignment once :meth:`_freeze` ran (a validated network is immutable:
+    its lowered form is cached on it, :mod:`spikelut.lowering`). Arrays become read-only copies."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen"):
+            old = self.__dict__.get(name)
+            if not isinstance(old, np.ndarray) and type(old) is type(value) and old == value:
+                return  # re-validating assigns what is already there (n_in = int(n_in))
+            raise dataclasses.FrozenInstanceError(
+                f"cannot assign {type(self).__name__}.{name}: a validated network is immutable; "
+                f"build a changed copy with .replace({name}=...)")
+        object.__setattr__(self, name, value)
+
+    def _freeze(self) -> None:
+        if self.__dict__.get("_frozen"):
+            return
+        for name, v in list(vars(self).items()):
+            if isinstance(v, np.ndarray):
+                v = np.array(v, copy=True)  # the caller's array stays theirs (and writable)
+                v.setflags(write=False)
+                object.__setattr__(self, name, v)
+        object.__setattr__(self, "_frozen", True)
+
+    def replace(self, **changes: Any):
+        """A new (unfrozen until validated) instance with ``changes`` applied to its fields."""
+        return dataclasses.replace(self, **changes)
 
 
 def _as_int_matrix(a, name: str, where: str) -> np.ndarray:
@@ -63,7 +93,7 @@ def _is_int(v) -> bool:
 
 
 @dataclass(eq=False)
-class Layer:
+class Layer(_FreezeAfterValidation):
     """One layer of ``n`` LUT nodes, each with ``k`` taps.
 
     Attributes:
@@ -117,7 +147,7 @@ class Layer:
 
 
 @dataclass(eq=False)
-class Readout:
+class Readout(_FreezeAfterValidation):
     """Which layer is read out, the class of each of its nodes (-1 = not counted), and from when.
 
     ``count[c]`` sums the spikes of class-``c`` nodes over cycles ``t >= start``; the prediction is
@@ -149,11 +179,13 @@ class Readout:
 
 
 @dataclass(eq=False)
-class Network:
+class Network(_FreezeAfterValidation):
     """A validated network: ``n_in`` input channels, layers evaluated in order, one readout.
 
     Construction validates every rule of DESIGN.md section 2 and raises
-    :class:`~spikelut.errors.NetworkError` naming the layer, node and tap that break one.
+    :class:`~spikelut.errors.NetworkError` naming the layer, node and tap that break one. A
+    validated network is immutable (its layers, readout and arrays too): use
+    ``net.replace(layers=[...])`` or :meth:`replace_layer` to get a changed, re-validated copy.
     """
 
     n_in: int
@@ -162,8 +194,10 @@ class Network:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.layers = list(self.layers)
+        self.layers = tuple(self.layers)
         self.validate()
+        for part in (*self.layers, self.readout, self):
+            part._freeze()
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -358,6 +392,24 @@ class Network:
                 return i
         raise NetworkError(f"no layer named {name_or_index!r}; layers are "
                            f"{[layer.name for layer in self.layers]}")
+
+    def replace(self, **changes: Any) -> "Network":
+        """A validated copy with ``changes`` (``n_in``, ``layers``, ``readout``, ``meta``) applied;
+        ``meta`` is copied so the two networks do not share it."""
+        changes.setdefault("meta", dict(self.meta))
+        return dataclasses.replace(self, **changes)
+
+    def replace_layer(self, i: int, **changes: Any) -> "Network":
+        """A validated copy with layer ``i``'s fields changed, e.g. ``replace_layer(0, name="a")``.
+
+        Example:
+            >>> from spikelut.wiring import random_network
+            >>> random_network(0, n_in=2, sizes=[3, 1], k=2).replace_layer(0, name="a").layers[0].name
+            'a'
+        """
+        layers = list(self.layers)
+        layers[i] = layers[i].replace(**changes)
+        return self.replace(layers=layers)
 
     def copy(self) -> "Network":
         r = self.readout

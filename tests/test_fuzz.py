@@ -249,7 +249,8 @@ class World:
     def __init__(self, d: Path):
         self.d = d
         net = random_network(3, n_in=3, sizes=[6, 4], k=3, classes=2, refractory=[1, 0])
-        net.layers[0].logits = np.where(net.layers[0].table > 0, 0.5, -0.5).astype(np.float32)
+        net = net.replace_layer(
+            0, logits=np.where(net.layers[0].table > 0, 0.5, -0.5).astype(np.float32))
         self.model = d / "m.h5"
         save_model(net, self.model)
         x = np.random.default_rng(0).integers(0, 2, (8, 6, 3)).astype(np.uint8)

@@ -269,7 +269,7 @@ ESC = "L\x1b[2J\x1b]0;owned\x07\r"
 
 def test_layer_names_with_escape_sequences_are_escaped_in_info_and_the_text_raster(capsys, tmp_path):
     net = random_network(1, n_in=2, sizes=[3, 2], k=2, classes=2)
-    net.layers[0].name = ESC
+    net = net.replace_layer(0, name=ESC)
     model = tmp_path / "m.h5"
     save_model(net, model)
     status, out, err = run(capsys, "info", model)
@@ -347,7 +347,7 @@ def test_layer_names_cannot_break_the_png_raster(capsys, tmp_path):
     """A `$` in a layer name used to start matplotlib mathtext, and a bad formula made `raster`
     end in a traceback."""
     net = random_network(1, n_in=2, sizes=[3, 2], k=2, classes=2)
-    net.layers[0].name = "a$\\foo{$x\x1b"
+    net = net.replace_layer(0, name="a$\\foo{$x\x1b")
     model = tmp_path / "m$\\bad{.h5"
     save_model(net, model)
     spikes = tmp_path / "s.h5"

@@ -17,7 +17,7 @@ def recurrent(tmp_path):
     """A random recurrent 3-layer network simulated on 3 samples, saved as model + result."""
     net = random_network(5, n_in=4, sizes=[30, 12, 6], k=3, max_delay=2, refractory=[0, 1, 0],
                          classes=3)
-    net.layers[1].name = "hidden two"
+    net = net.replace_layer(1, name="hidden two")
     x = sl.random_spikes(4, steps=25, batch=3, rate=0.4, seed=2)
     res = sl.simulate(net, x)
     model, result = tmp_path / "m.h5", tmp_path / "r.h5"

@@ -392,15 +392,14 @@ class Trainer:
     def network(self, params: Sequence[Any] | None = None) -> Network:
         """The network with ``params`` (default: current) as logits and ``table = logits > 0``."""
         params = self.params if params is None else params
-        net = self.net.copy()
-        for layer, p in zip(net.layers, params):
-            layer.logits = np.array(self._host(p), np.float32)
-            layer.table = (layer.logits > 0).astype(np.uint8)
-        net.meta = dict(net.meta)
-        net.meta["train"] = {"epochs": self.epoch, "loss": self.cfg.loss,
-                             "surrogate": self.cfg.surrogate, "seed": self.cfg.seed}
-        net.validate()
-        return net
+        layers = []
+        for layer, p in zip(self.net.layers, params):
+            logits = np.array(self._host(p), np.float32)
+            layers.append(layer.replace(logits=logits, table=(logits > 0).astype(np.uint8)))
+        meta = dict(self.net.meta)
+        meta["train"] = {"epochs": self.epoch, "loss": self.cfg.loss,
+                         "surrogate": self.cfg.surrogate, "seed": self.cfg.seed}
+        return self.net.replace(layers=layers, meta=meta)  # validated, immutable
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: str | os.PathLike) -> None:
