@@ -495,7 +495,7 @@ def _with_driver(url: str) -> str:
 
 
 def open_storage(url: str, heartbeat: int) -> "optuna.storages.RDBStorage":
-    """An Optuna RDB storage with heartbeats (a dead worker's trial is failed after 3 beats).
+    """An Optuna RDB storage with heartbeats (a dead worker's trial is failed after 6 missed beats).
 
     Raises:
         ToolError: the database driver is not installed.
@@ -507,7 +507,7 @@ def open_storage(url: str, heartbeat: int) -> "optuna.storages.RDBStorage":
         kwargs = {"connect_args": {"timeout": 120}}  # workers take turns writing the file
     try:
         return optuna.storages.RDBStorage(_with_driver(url), engine_kwargs=kwargs,
-                                          heartbeat_interval=heartbeat, grace_period=3 * heartbeat)
+                                          heartbeat_interval=heartbeat, grace_period=6 * heartbeat)
     except ImportError as e:
         cause = e.__cause__ if isinstance(e.__cause__, ImportError) else e
         raise ToolError(f"storage {mask_url(url)}: the database driver "
@@ -532,8 +532,12 @@ def _pruner(space: SweepSpace) -> Any:
     return optuna.pruners.NopPruner()
 
 
-def _chance(cfg: dict) -> float:
-    return 1.0 / max(1, int(cfg.get("readout", {}).get("classes", 2)))
+def chance_level(cfg: dict) -> float:
+    """The validation accuracy of always answering the commonest class (and at least 1/classes):
+    a trial that does not beat it after ``prune_after`` epochs has learned nothing yet."""
+    _, (_xv, yv), _ = validation_split(cfg)
+    classes = max(1, int(cfg.get("readout", {}).get("classes", 2)))
+    return max(1.0 / classes, float(np.bincount(yv).max() / len(yv)))
 
 
 def _open_study(space: SweepSpace, url: str, seed: int, create: bool = False) -> Any:
@@ -630,7 +634,7 @@ class Objective:
         trial.set_user_attr("host", socket.gethostname())
         values = {p.key: p.suggest(trial) for p in self.space.params}
         cfg = self.space.config_for(values)
-        chance = _chance(cfg)
+        chance = chance_level(cfg) if self.space.pruner == "chance" else 0.0
         single = len(self.space.objectives) == 1
         curve: list[float] = []
 
@@ -679,8 +683,15 @@ def _quiet_optuna() -> None:
 
 
 def _run_trials(study: Any, objective: Objective, claim: Callable[[], bool]) -> None:
+    optuna = require_optuna()
     while claim():
-        study.optimize(objective, n_trials=1, catch=(SpikelutError,))
+        try:
+            study.optimize(objective, n_trials=1, catch=(SpikelutError,))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # another worker found this trial's heartbeat stale and failed it; its result is lost
+            # but the study goes on
+            objective.echo("a trial finished after another worker had marked it failed (its "
+                           "heartbeat was late); [sweep] heartbeat may be too short for this machine")
         if objective.current is not None:
             objective.current[objective.slot] = -1
 

@@ -30,7 +30,6 @@ base = {json.dumps(str(BASE))}
 [sweep]
 objectives = ["val_acc", "luts"]
 pruner = "none"
-heartbeat = 1
 population = 2
 verify = {{verify}}
 [set]
@@ -151,6 +150,16 @@ def test_rerun_continues_the_study(sqlite_sweep, capsys):
     assert rep["total_trials"] == 6 and [t["number"] for t in rep["all"]] == [0, 1, 2, 3, 4, 5]
 
 
+def test_seeded_sampler_repeats_its_trials(tmp_path, capsys):
+    space = write_space(tmp_path / "s.toml", verify=0)
+    params = []
+    for run in ("a", "b"):
+        assert main(["sweep", str(space), "-o", str(tmp_path / run), "--trials", "2", "--seed", "3",
+                     "--json"]) == 0
+        params.append([t["params"] for t in json.loads(capsys.readouterr().out)["all"]])
+    assert params[0] == params[1] and params[0][0] != params[0][1]
+
+
 def _running_pid(db: Path) -> tuple[int, int] | None:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
@@ -189,31 +198,44 @@ def test_killed_worker_trial_fails_and_study_continues(tmp_path):
     assert f"trial {failed.number}: worker " in stderr and "marked failed" in stderr
 
 
-def test_interrupted_trial_fails_and_a_rerun_continues(tmp_path):
-    """Ctrl-C: exit 130, the running trial is failed, and the next command continues the study."""
+def _start_and_wait_for_a_trial(space: Path, out: Path, trials: int) -> tuple[subprocess.Popen, int, int]:
+    proc = subprocess.Popen([sys.executable, "-m", "spikelut", "sweep", str(space), "-o", str(out),
+                             "--trials", str(trials)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env())
+    deadline = time.monotonic() + 120
+    found = None
+    while found is None and time.monotonic() < deadline and proc.poll() is None:
+        found = _running_pid(out / "study.db")
+        time.sleep(0.02)
+    if found is None:
+        proc.kill()
+        pytest.fail(f"no running trial seen: {proc.communicate()[1]}")
+    return proc, found[0], found[1]
+
+
+def test_ctrl_c_and_a_killed_command_then_the_study_continues(tmp_path, capsys):
     space = write_space(tmp_path / "s.toml", epochs=3, verify=0)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "spikelut", "sweep", str(space), "-o", str(out),
-                             "--trials", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env())
-    try:
-        deadline = time.monotonic() + 120
-        found = None
-        while found is None and time.monotonic() < deadline and proc.poll() is None:
-            found = _running_pid(out / "study.db")
-            time.sleep(0.02)
-        assert found is not None, "no running trial seen"
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
     url = f"sqlite:///{out / 'study.db'}"
-    assert states(url)[found[0]] == "FAIL"
+    # Ctrl-C: exit 130, the running trial failed
+    proc, number, _ = _start_and_wait_for_a_trial(space, out, 3)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert stderr.endswith("spikelut sweep: interrupted\n")
+    assert states(url)[number] == "FAIL"
+    # kill -9 of the whole command: nobody is left to fail its trial now...
+    proc, number, pid = _start_and_wait_for_a_trial(space, out, 3)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert states(url)[number] == "RUNNING"
+    # ... so the next command does, because the trial's process is gone, and the study goes on
     n = len(states(url))
     assert main(["sweep", str(space), "-o", str(out), "--trials", "1"]) == 0
-    assert states(url) == states(url)[:n] + ["COMPLETE"] and len(states(url)) == n + 1
+    assert f"trial {number}: its worker died; marked failed" in capsys.readouterr().err
+    study = optuna.load_study(study_name="s", storage=url)
+    assert study.trials[number].user_attrs["failure"] == f"worker process {pid} on {socket.gethostname()} is gone"
+    assert states(url)[number] == "FAIL" and states(url)[n:] == ["COMPLETE"]
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
