@@ -1,0 +1,218 @@
+"""The objective Optuna calls, and the worker processes that run trials on this machine."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import socket
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from ..errors import SpikelutError
+from ..escape import terminal
+from .deps import require_optuna
+from .space import SweepSpace, load_space
+from .storage import fail_trial, open_study
+from .trial import chance_level, run_trial
+
+if TYPE_CHECKING:
+    import optuna
+
+
+# ---------------------------------------------------------------------------- objective
+class Objective:
+    """The function Optuna calls per trial (picklable settings only: it runs in spawned workers)."""
+
+    def __init__(self, space: SweepSpace, outdir: Path, slot: int = 0, current: Any = None,
+                 echo: Callable[[str], None] | None = None) -> None:
+        self.space, self.out, self.slot, self.current = space, outdir, slot, current
+        self.echo = echo or stderr_line
+
+    def __call__(self, trial: "optuna.Trial") -> float | tuple[float, ...]:
+        optuna = require_optuna()
+        if self.current is not None:
+            self.current[self.slot] = trial._trial_id
+        trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("host", socket.gethostname())
+        values = {p.key: p.suggest(trial) for p in self.space.params}
+        cfg = self.space.config_for(values)
+        chance = chance_level(cfg) if self.space.pruner == "chance" else 0.0
+        single = len(self.space.objectives) == 1
+        curve: list[float] = []
+
+        def on_epoch(epoch: int, acc: float) -> None:
+            curve.append(acc)
+            if self.space.pruner == "median":
+                trial.report(acc, epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"val_acc {acc:.4f} after epoch {epoch} is below the "
+                                             f"median of earlier trials")
+            elif (self.space.pruner == "chance" and epoch >= self.space.prune_after
+                  and acc <= chance + 1e-9):
+                raise optuna.TrialPruned(f"val_acc {acc:.4f} after epoch {epoch} is not above "
+                                         f"chance ({chance:.4f})")
+
+        try:
+            r = run_trial(cfg, self.out / "trials" / f"{trial.number:05d}", on_epoch)
+        except optuna.TrialPruned as e:
+            trial.set_user_attr("curve", curve)
+            self.echo(f"trial {trial.number}: pruned: {e}")
+            raise
+        except SpikelutError as e:
+            trial.set_user_attr("failure", str(e))
+            self.echo(f"trial {trial.number}: failed: {terminal(str(e))}")
+            raise
+        for k in ("val_acc", "luts", "flip_flops", "epochs", "kept_epoch", "curve", "seconds"):
+            trial.set_user_attr(k, r[k])
+        self.echo(f"trial {trial.number}: val_acc {r['val_acc']:.4f}, {r['luts']} LUTs, "
+                  f"{r['flip_flops']} flip-flops, {r['epochs']} epochs ({r['seconds']:.1f} s)")
+        vals = tuple(float(r[o]) for o in self.space.objectives)
+        return vals[0] if single else vals
+
+
+def stderr_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def quiet_optuna() -> None:
+    optuna = require_optuna()
+    # spikelut prints one line per trial; Optuna's own lines (with tracebacks of failed trials)
+    # would bury them
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    import warnings
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def run_trials(study: Any, objective: Objective, claim: Callable[[], bool]) -> None:
+    optuna = require_optuna()
+    while claim():
+        try:
+            study.optimize(objective, n_trials=1, catch=(SpikelutError,))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # another worker found this trial's heartbeat stale and failed it; its result is lost
+            # but the study goes on
+            objective.echo("a trial finished after another worker had marked it failed (its "
+                           "heartbeat was late); [sweep] heartbeat may be too short for this machine")
+        if objective.current is not None:
+            objective.current[objective.slot] = -1
+
+
+def _worker_main(slot: int, space_path: str, outdir: str, url: str, seed: int, threads: int,
+                 remaining: Any, current: Any) -> None:
+    """Entry point of a spawned worker: claim trials from ``remaining`` until none are left."""
+    try:
+        try:
+            import numba
+
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        except ImportError:
+            pass
+        quiet_optuna()
+        space = load_space(space_path)
+        study = open_study(space, url, seed + slot)
+
+        def claim() -> bool:
+            with remaining.get_lock():
+                if remaining.value <= 0:
+                    return False
+                remaining.value -= 1
+                return True
+
+        run_trials(study, Objective(space, Path(outdir), slot, current), claim)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except SpikelutError as e:
+        stderr_line(f"spikelut sweep: worker {slot}: error: {terminal(str(e))}")
+        sys.exit(1)
+
+
+@contextmanager
+def _env(**values: str) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return f"signal {-code} ({signal.Signals(-code).name})"
+    except ValueError:
+        return f"signal {-code}"
+
+
+def run_workers(space: SweepSpace, study: Any, out: Path, url: str, n: int, workers: int,
+                 seed: int, threads: int, echo: Callable[[str], None]) -> int:
+    """Run ``n`` trials on ``workers`` spawned processes; return the number of workers that
+    stopped with an error. A worker killed by a signal has its trial failed and is replaced."""
+    ctx = mp.get_context("spawn")
+    remaining = ctx.Value("i", n)
+    current = ctx.Array("i", [-1] * workers)
+    procs: dict[int, Any] = {}
+    thread_env = {k: str(threads) for k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                                            "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+    def start(slot: int) -> None:
+        current[slot] = -1
+        p = ctx.Process(target=_worker_main, name=f"spikelut-sweep-{slot}",
+                        args=(slot, str(space.path), str(out), url, seed, threads, remaining, current))
+        with _env(**thread_env):  # spawn copies the environment: numba reads it at import
+            p.start()
+        procs[slot] = p
+
+    errors, respawns = 0, 0
+    try:
+        for slot in range(workers):
+            start(slot)
+        while procs:
+            for slot, p in list(procs.items()):
+                if p.is_alive():
+                    continue
+                p.join()
+                del procs[slot]
+                code = p.exitcode
+                tid = current[slot]
+                if code == 0:
+                    continue
+                if code is not None and code < 0:
+                    why = f"worker {slot} (pid {p.pid}) was killed by {_signal_name(code)}"
+                    if tid >= 0 and fail_trial(study, tid, why):
+                        echo(f"trial {study._storage.get_trial(tid).number}: {why}; marked failed")
+                    else:
+                        echo(why)
+                    if remaining.value > 0 and respawns < n:
+                        respawns += 1
+                        start(slot)
+                else:
+                    errors += 1
+                    if tid >= 0:
+                        fail_trial(study, tid, f"worker {slot} (pid {p.pid}) stopped with exit code {code}")
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        for p in procs.values():
+            if p.is_alive():
+                try:
+                    os.kill(p.pid, signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 20
+        for slot, p in procs.items():
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.is_alive():
+                p.terminate()
+                p.join(5)
+            if current[slot] >= 0:
+                fail_trial(study, current[slot], "interrupted (Ctrl-C)")
+        raise
+    return errors
