@@ -105,6 +105,19 @@ def test_missing_extra_says_what_to_install(tmp_path, monkeypatch, capsys):
 optuna = pytest.importorskip("optuna", reason="optuna not installed (pip install 'spikelut[sweep]')")
 
 
+def test_bad_storage_is_one_line_with_the_password_masked(tmp_path, capsys):
+    space = write_space(tmp_path / "s.toml")
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"
+    assert main(["sweep", str(space), "-o", str(tmp_path / "o"), "--storage", url, "--trials", "0"]) == 1
+    assert capsys.readouterr().err == (f"spikelut sweep: error: storage {url}: cannot open: "
+                                       f"(sqlite3.OperationalError) unable to open database file\n")
+    assert main(["sweep", str(space), "-o", str(tmp_path / "o"), "--storage",
+                 "postgresql://ann:sekret@127.0.0.1:1/db", "--trials", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("spikelut sweep: error: storage postgresql://ann:***@127.0.0.1:1/db: ")
+    assert "sekret" not in err and err.count("\n") == 1
+
+
 def states(url: str, study: str = "s") -> list[str]:
     s = optuna.load_study(study_name=study, storage=url)
     return [t.state.name for t in sorted(s.get_trials(), key=lambda t: t.number)]
@@ -306,3 +319,13 @@ def test_sweep_on_postgresql_two_commands_share_one_study(postgres, tmp_path, ca
     assert rep["storage"] == postgres and rep["total_trials"] == 3
     assert [p.name for p in (tmp_path / "b" / "trials").iterdir()] == ["00002"]
     assert (tmp_path / "b" / "report.html").exists()
+    # a third machine only reports: it retrains the front trials to compile and co-simulate them
+    write_space(space, verify=5)
+    assert main(["sweep", str(space), "-o", str(tmp_path / "c"), "--trials", "0", "--storage",
+                 postgres, "--json"]) == 0
+    captured = capsys.readouterr()
+    rep = json.loads(captured.out)
+    assert rep["total_trials"] == 3 and rep["front"]
+    for t in rep["front"]:
+        assert f"trial {t['number']}: retraining here to verify it" in captured.err
+        assert (t["circuit"]["luts"], t["circuit"]["flip_flops"]) == (t["luts"], t["flip_flops"])

@@ -44,12 +44,15 @@ def verify_trial(space: SweepSpace, trial: Any, out: Path, echo: Callable[[str],
 
     cfg = space.config_for(trial.params)
     s = RunSettings.from_config(cfg)
-    model = out / "trials" / f"{trial.number:05d}" / "model.h5"
-    if model.exists():
+    trial_dir = out / "trials" / f"{trial.number:05d}"
+    model = trial_dir / "model.h5"
+    saved = trial_dir / "config.toml"
+    text = dump_toml({k: v for k, v in cfg.items() if not k.startswith("_")})
+    if model.exists() and saved.exists() and saved.read_text() == text:
         net = load_model(model)
-    else:
-        echo(f"trial {trial.number}: retraining here to verify it (trained elsewhere)")
-        net = run_trial(cfg, out / "trials" / f"{trial.number:05d}")["_net"]
+    else:  # trained on another machine (or this directory held another study's trial)
+        echo(f"trial {trial.number}: retraining here to verify it (not trained in {out})")
+        net = run_trial(cfg, trial_dir)[1]
     _, (xv, _yv), _ = validation_split(cfg)
     stim = xv if not s.verify_samples else xv[:, :s.verify_samples]
     rtl_dir = out / "front" / f"{trial.number:05d}" / "rtl"
@@ -93,22 +96,21 @@ def importances(study: Any, objectives: list[str]) -> dict:
         try:
             imp = optuna.importance.get_param_importances(
                 study, target=lambda t, i=i: t.values[i], target_name=name)
-        except Exception as e:  # too little variation for the evaluator; say so, do not fail
+        except (ValueError, RuntimeError) as e:  # too little variation: say so, do not fail
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
             return {"unavailable": f"{len(done)} finished trials; the importance evaluator "
-                                   f"refused them: {str(e).splitlines()[0] if str(e) else type(e).__name__}"}
+                                   f"refused them: {why}"}
         result[name] = {k: round(float(v), 4) for k, v in imp.items()}
     return result
 
 
 def _plot(points: list[dict], front: list[dict], path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
     if not points:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    fig = Figure(figsize=(7, 4.5), dpi=100)
+    ax = fig.subplots()
     ax.scatter([p["luts"] for p in points], [p["val_acc"] for p in points], s=18, c="#999",
                label="finished trials")
     fr = sorted(front, key=lambda t: t["luts"])
@@ -123,7 +125,6 @@ def _plot(points: list[dict], front: list[dict], path: Path) -> bool:
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return True
 
 

@@ -84,7 +84,7 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
         run_trials(study, Objective(space, out, echo=echo), claim)
     elif n:
         errors = run_workers(space, study, out, url, n, workers, seed,
-                              1 if threads is None else threads, echo)
+                             1 if threads is None else threads, echo)
     fail_dead_trials(study, echo)
     report = build_report(study, space, out, url, echo)
     if errors:

@@ -48,6 +48,8 @@ def open_storage(url: str, heartbeat: int) -> "optuna.storages.RDBStorage":
         ConfigError: the URL is malformed or the database cannot be reached.
     """
     optuna = require_optuna()
+    from sqlalchemy.exc import SQLAlchemyError  # installed with optuna
+
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 120}}  # workers take turns writing the file
@@ -59,9 +61,16 @@ def open_storage(url: str, heartbeat: int) -> "optuna.storages.RDBStorage":
         raise ToolError(f"storage {mask_url(url)}: the database driver "
                         f"{getattr(cause, 'name', None) or 'for this URL'} is not installed: "
                         f"{INSTALL_HINT} (PostgreSQL: psycopg)") from None
-    except Exception as e:  # sqlalchemy's errors: bad URL, unreachable server, bad password
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"storage {mask_url(url)}: cannot open: {msg}") from None
+    except (SQLAlchemyError, ValueError) as e:  # bad URL, unreachable server, bad password
+        raise ConfigError(f"storage {mask_url(url)}: cannot open: {_first_line(e, url)}") from None
+
+
+def _first_line(e: BaseException, url: str) -> str:
+    """The first line of an error's message, with the URL's password (if any) masked."""
+    text = str(e).strip()
+    line = text.splitlines()[0] if text else type(e).__name__
+    m = re.match(r"^[a-zA-Z0-9+.-]+://[^:/@]*:([^@]*)@", url)
+    return line.replace(m.group(1), "***") if m and m.group(1) else line
 
 
 def _sampler(space: SweepSpace, seed: int) -> Any:
@@ -79,16 +88,24 @@ def _pruner(space: SweepSpace) -> Any:
 
 
 def open_study(space: SweepSpace, url: str, seed: int, create: bool = False) -> Any:
+    """Load the space's study from ``url`` with a seeded sampler and the space's pruner;
+    ``create`` makes it when missing (load_if_exists) and checks that an existing one has the
+    space's objectives.
+
+    Raises:
+        ConfigError: the storage cannot be opened, or the study optimizes other objectives.
+    """
     optuna = require_optuna()
+    from sqlalchemy.exc import SQLAlchemyError
     storage = open_storage(url, space.heartbeat)
     if create:
         try:
             study = optuna.create_study(storage=storage, study_name=space.study,
                                         directions=space.directions, load_if_exists=True,
                                         sampler=_sampler(space, seed), pruner=_pruner(space))
-        except Exception as e:
+        except (SQLAlchemyError, ValueError) as e:
             raise ConfigError(f"storage {mask_url(url)}: cannot create study {space.study!r}: "
-                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+                              f"{_first_line(e, url)}") from None
         have = [d.name.lower() for d in study.directions]
         if have != space.directions:
             raise ConfigError(f"study {space.study!r} in {mask_url(url)} has directions {have}, but "

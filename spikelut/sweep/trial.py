@@ -6,13 +6,16 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..config import build_network
 from ..errors import ConfigError
 from .tomlwrite import dump_toml
+
+if TYPE_CHECKING:
+    from ..network import Network
 
 
 # ---------------------------------------------------------------------------- one trial
@@ -47,7 +50,7 @@ def validation_split(cfg: dict) -> tuple[tuple, tuple, Any]:
 
 
 def run_trial(cfg: dict, trial_dir: str | os.PathLike | None = None,
-              on_epoch: Callable[[int, float], None] | None = None) -> dict:
+              on_epoch: Callable[[int, float], None] | None = None) -> tuple[dict, "Network"]:
     """Train one trial config and score it on its validation split.
 
     Args:
@@ -56,9 +59,10 @@ def run_trial(cfg: dict, trial_dir: str | os.PathLike | None = None,
         on_epoch: ``on_epoch(epoch, val_acc)`` after every epoch (1-based); it may raise to stop.
 
     Returns:
-        ``{"val_acc", "luts", "flip_flops", "epochs", "kept_epoch", "curve", "seconds"}``:
-        ``val_acc`` is the simulator's accuracy of the kept model on the validation samples,
-        ``curve`` the per-epoch validation accuracies.
+        ``(summary, net)``: ``summary`` is ``{"val_acc", "luts", "flip_flops", "epochs",
+        "kept_epoch", "curve", "seconds"}`` (``val_acc``: the simulator's accuracy of the kept
+        model on the validation samples; ``curve``: the per-epoch validation accuracies), ``net``
+        the kept trained network.
 
     Raises:
         ConfigError: a config ``spikelut run`` would refuse.
@@ -66,7 +70,7 @@ def run_trial(cfg: dict, trial_dir: str | os.PathLike | None = None,
     Example:
         >>> cfg = load_config("demos/run_default.toml")                        # doctest: +SKIP
         >>> cfg["data"]["val_fraction"] = 0.2; cfg["train"]["epochs"] = 1      # doctest: +SKIP
-        >>> run_trial(cfg)["luts"]                                              # doctest: +SKIP
+        >>> run_trial(cfg)[0]["luts"]                                           # doctest: +SKIP
         72
     """
     from ..api import simulate
@@ -99,7 +103,7 @@ def run_trial(cfg: dict, trial_dir: str | os.PathLike | None = None,
     return {"val_acc": float(acc), "luts": int(res.net.n_nodes),
             "flip_flops": int(res.net.flip_flops()), "epochs": len(res.history),
             "kept_epoch": int(res.kept_epoch), "curve": [r["val_acc"] for r in res.history],
-            "seconds": round(time.perf_counter() - t0, 3), "_net": res.net}
+            "seconds": round(time.perf_counter() - t0, 3)}, res.net
 
 
 def chance_level(cfg: dict) -> float:

@@ -25,7 +25,19 @@ if TYPE_CHECKING:
 
 # ---------------------------------------------------------------------------- objective
 class Objective:
-    """The function Optuna calls per trial (picklable settings only: it runs in spawned workers)."""
+    """What Optuna calls per trial: draw the parameters, build the run config, train it with the
+    pruner watching every epoch, and keep the numbers as the trial's user attributes (``val_acc``,
+    ``luts``, ``flip_flops``, ``curve``, ..., plus ``pid`` and ``host`` of the worker, so a dead
+    worker's trial can be found).
+
+    Args:
+        space: the parsed space file.
+        outdir: the command's output directory (trial files go to ``trials/NNNNN``).
+        slot: this worker's index; ``current[slot]`` holds the running trial's storage id so the
+            parent can fail it if the worker dies.
+        current: a shared ``multiprocessing`` int array, or None in the command's own process.
+        echo: where progress lines go (default stderr).
+    """
 
     def __init__(self, space: SweepSpace, outdir: Path, slot: int = 0, current: Any = None,
                  echo: Callable[[str], None] | None = None) -> None:
@@ -57,7 +69,7 @@ class Objective:
                                          f"chance ({chance:.4f})")
 
         try:
-            r = run_trial(cfg, self.out / "trials" / f"{trial.number:05d}", on_epoch)
+            r, _net = run_trial(cfg, self.out / "trials" / f"{trial.number:05d}", on_epoch)
         except optuna.TrialPruned as e:
             trial.set_user_attr("curve", curve)
             self.echo(f"trial {trial.number}: pruned: {e}")
@@ -75,10 +87,12 @@ class Objective:
 
 
 def stderr_line(line: str) -> None:
+    """Print one progress line on stderr at once (workers' lines interleave by line)."""
     print(line, file=sys.stderr, flush=True)
 
 
 def quiet_optuna() -> None:
+    """Leave progress to spikelut's lines: Optuna logs errors only, no experimental warnings."""
     optuna = require_optuna()
     # spikelut prints one line per trial; Optuna's own lines (with tracebacks of failed trials)
     # would bury them
@@ -89,6 +103,8 @@ def quiet_optuna() -> None:
 
 
 def run_trials(study: Any, objective: Objective, claim: Callable[[], bool]) -> None:
+    """Run one trial at a time while ``claim()`` grants one; a trial failing with a
+    :class:`SpikelutError` (a bad config inside the space) is marked failed and the loop goes on."""
     optuna = require_optuna()
     while claim():
         try:
@@ -153,7 +169,7 @@ def _signal_name(code: int) -> str:
 
 
 def run_workers(space: SweepSpace, study: Any, out: Path, url: str, n: int, workers: int,
-                 seed: int, threads: int, echo: Callable[[str], None]) -> int:
+                seed: int, threads: int, echo: Callable[[str], None]) -> int:
     """Run ``n`` trials on ``workers`` spawned processes; return the number of workers that
     stopped with an error. A worker killed by a signal has its trial failed and is replaced."""
     ctx = mp.get_context("spawn")
@@ -197,7 +213,8 @@ def run_workers(space: SweepSpace, study: Any, out: Path, url: str, n: int, work
                 else:
                     errors += 1
                     if tid >= 0:
-                        fail_trial(study, tid, f"worker {slot} (pid {p.pid}) stopped with exit code {code}")
+                        fail_trial(study, tid, f"worker {slot} (pid {p.pid}) stopped with exit "
+                                               f"code {code}")
             time.sleep(0.1)
     except KeyboardInterrupt:
         for p in procs.values():
