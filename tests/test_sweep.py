@@ -161,6 +161,11 @@ def test_rerun_continues_the_study(sqlite_sweep, capsys):
     assert rc == 0
     assert states(f"sqlite:///{out / 'study.db'}") == ["COMPLETE"] * 6
     assert rep["total_trials"] == 6 and [t["number"] for t in rep["all"]] == [0, 1, 2, 3, 4, 5]
+    # few trials: the importances fall back to rank correlation; LUTs rise with layer 0's nodes
+    imp = rep["importances"]
+    assert imp["method"] == "|Spearman rank correlation| (fewer than 10 finished trials)"
+    varied = len({t["params"]["layers.0.nodes"] for t in rep["all"]}) > 1
+    assert imp["values"]["luts"]["layers.0.nodes"] == (1.0 if varied else 0.0)
 
 
 def test_seeded_sampler_repeats_its_trials(tmp_path, capsys):
@@ -236,7 +241,9 @@ def test_ctrl_c_and_a_killed_command_then_the_study_continues(tmp_path, capsys):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert stderr.endswith("spikelut sweep: interrupted\n")
-    assert states(url)[number] == "FAIL"
+    study = optuna.load_study(study_name="s", storage=url)
+    assert study.trials[number].state.name == "FAIL"
+    assert study.trials[number].user_attrs["failure"] == "interrupted (Ctrl-C)"
     # kill -9 of the whole command: nobody is left to fail its trial now...
     proc, number, pid = _start_and_wait_for_a_trial(space, out, 3)
     proc.kill()

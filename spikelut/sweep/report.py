@@ -81,27 +81,66 @@ def _cosim_words(c: dict) -> str:
             f"{cos.get('pred_mismatches')} predictions)")
 
 
+#: finished trials from which Optuna's importance evaluator is used (below: rank correlation)
+MIN_TRIALS_IMPORTANCE = 10
+
+
 def importances(study: Any, objectives: list[str]) -> dict:
-    """Parameter importances per objective (fANOVA), or why they are not available."""
+    """How much each searched parameter matters, per objective.
+
+    With at least :data:`MIN_TRIALS_IMPORTANCE` finished trials: Optuna's PED-ANOVA evaluator
+    (importances of one objective sum to 1). With fewer, its estimates are noise, so the
+    fallback is the absolute Spearman rank correlation between the parameter and the objective
+    over the finished trials (choices ranked in their listed order; 0 when either is constant).
+
+    Returns:
+        ``{"method": str, "values": {objective: {param: number}}}``, or ``{"unavailable": reason}``
+        with fewer than 3 finished trials or no searched parameter.
+
+    Example:
+        >>> import optuna                                                    # doctest: +SKIP
+        >>> importances(optuna.create_study(), ["val_acc"])                  # doctest: +SKIP
+        {'unavailable': '0 finished trial(s); importances need at least 3'}
+    """
     optuna = require_optuna()
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if not study.get_trials(deepcopy=False) or not done or not done[0].params:
-        return {"unavailable": "no finished trial with searched parameters yet"}
-    varied = [k for k in done[0].params if len({repr(t.params.get(k)) for t in done}) > 1]
-    if len(done) < 4 or not varied:
-        return {"unavailable": f"{len(done)} finished trial(s); importances need at least 4 with "
-                               f"different parameter values"}
-    result = {}
+    keys = sorted({k for t in done for k in t.params})
+    if len(done) < 3 or not keys:
+        return {"unavailable": f"{len(done)} finished trial(s)"
+                               + ("; importances need at least 3" if keys or not done
+                                  else "; no parameter is searched")}
+    values: dict[str, dict[str, float]] = {}
+    if len(done) >= MIN_TRIALS_IMPORTANCE:
+        method = "PED-ANOVA (optuna.importance)"
+        for i, name in enumerate(objectives):
+            try:
+                imp = optuna.importance.get_param_importances(
+                    study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
+                    target=lambda t, i=i: t.values[i])
+            except (ValueError, RuntimeError, ZeroDivisionError):
+                break  # too little variation for the evaluator: use the fallback
+            values[name] = {k: round(float(v), 4) for k, v in imp.items()}
+        else:
+            return {"method": method, "values": values}
+    from scipy.stats import spearmanr
+
+    def rank(t: Any, k: str) -> float:
+        v = t.params.get(k)
+        choices = getattr(t.distributions.get(k), "choices", None)
+        return float(choices.index(v)) if choices is not None else float(v)
+
+    values = {}
     for i, name in enumerate(objectives):
-        try:
-            imp = optuna.importance.get_param_importances(
-                study, target=lambda t, i=i: t.values[i], target_name=name)
-        except (ValueError, RuntimeError) as e:  # too little variation: say so, do not fail
-            why = str(e).splitlines()[0] if str(e) else type(e).__name__
-            return {"unavailable": f"{len(done)} finished trials; the importance evaluator "
-                                   f"refused them: {why}"}
-        result[name] = {k: round(float(v), 4) for k, v in imp.items()}
-    return result
+        y = [t.values[i] for t in done]
+        row = {}
+        for k in keys:
+            x = [rank(t, k) for t in done if k in t.params]
+            yk = [yy for t, yy in zip(done, y) if k in t.params]
+            const = len(set(x)) < 2 or len(set(yk)) < 2
+            row[k] = 0.0 if const else round(abs(float(spearmanr(x, yk)[0])), 4)
+        values[name] = row
+    return {"method": f"|Spearman rank correlation| (fewer than {MIN_TRIALS_IMPORTANCE} finished "
+                      f"trials)", "values": values}
 
 
 def _plot(points: list[dict], front: list[dict], path: Path) -> bool:
@@ -218,9 +257,11 @@ def render_html(report: dict, png: Path | None) -> str:
     if "unavailable" in imp:
         parts.append(f"<p><i>{e(imp['unavailable'])}</i></p>")
     else:
-        keys = sorted({k for v in imp.values() for k in v})
-        parts.append(_table([[k] + [imp[o].get(k, "") for o in imp] for k in keys],
-                            ["parameter"] + list(imp)))
+        vals = imp["values"]
+        keys = sorted({k for v in vals.values() for k in v})
+        parts.append(f"<p>{e(imp['method'])}</p>")
+        parts.append(_table([[k] + [vals[o].get(k, "") for o in vals] for k in keys],
+                            ["parameter"] + list(vals)))
     parts.append("<h2>Front trials' configs</h2>")
     for t in report["front"]:
         params = ", ".join(f"{k} = {v}" for k, v in t["params"].items())

@@ -12,7 +12,7 @@ from .deps import require_optuna
 from .report import build_report
 from .space import load_space
 from .storage import fail_dead_trials, mask_url, open_study
-from .workers import Objective, quiet_optuna, run_trials, run_workers, stderr_line
+from .workers import Interrupts, Objective, quiet_optuna, run_trials, run_workers, stderr_line
 
 
 # ---------------------------------------------------------------------------- the command
@@ -81,7 +81,11 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
             left[0] -= 1
             return left[0] >= 0
 
-        run_trials(study, Objective(space, out, echo=echo), claim)
+        irq = Interrupts().install()
+        try:
+            run_trials(study, Objective(space, out, echo=echo, interrupts=irq), claim)
+        finally:
+            irq.uninstall()
     elif n:
         errors = run_workers(space, study, out, url, n, workers, seed,
                              1 if threads is None else threads, echo)

@@ -23,6 +23,75 @@ if TYPE_CHECKING:
     import optuna
 
 
+# ---------------------------------------------------------------------------- Ctrl-C
+class Interrupts:
+    """Ctrl-C (SIGINT) that stops a trial while it trains, never inside a database call.
+
+    Python raises KeyboardInterrupt wherever the main thread is; inside an Optuna storage call
+    that can leave a transaction open while the trial's heartbeat thread waits for the same
+    database, and the process hangs instead of exiting. With :meth:`install`, SIGINT raises at
+    once inside :meth:`allowed` (training) and is held elsewhere until the next
+    :meth:`allowed` or :meth:`check`.
+
+    Example:
+        >>> irq = Interrupts()
+        >>> with irq.allowed():
+        ...     pass
+        >>> irq.pending
+        False
+    """
+
+    def __init__(self) -> None:
+        self.safe = False
+        self.pending = False
+        self._old: Any = None
+
+    def install(self) -> "Interrupts":
+        try:
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: leave Python's default behaviour
+            self._old = None
+        return self
+
+    def uninstall(self) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.safe:
+            self.safe = False
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if Ctrl-C was held."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def allowed(self) -> Iterator[None]:
+        """Ctrl-C raises at once in here."""
+        self.check()
+        self.safe = True
+        try:
+            yield
+        finally:
+            self.safe = False
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Ctrl-C waits in here (inside :meth:`allowed`: until the block ends)."""
+        was, self.safe = self.safe, False
+        try:
+            yield
+        finally:
+            self.safe = was
+            if was:
+                self.check()
+
+
 # ---------------------------------------------------------------------------- objective
 class Objective:
     """What Optuna calls per trial: draw the parameters, build the run config, train it with the
@@ -37,12 +106,15 @@ class Objective:
             parent can fail it if the worker dies.
         current: a shared ``multiprocessing`` int array, or None in the command's own process.
         echo: where progress lines go (default stderr).
+        interrupts: the installed :class:`Interrupts` of this process, if any.
     """
 
     def __init__(self, space: SweepSpace, outdir: Path, slot: int = 0, current: Any = None,
-                 echo: Callable[[str], None] | None = None) -> None:
+                 echo: Callable[[str], None] | None = None,
+                 interrupts: Interrupts | None = None) -> None:
         self.space, self.out, self.slot, self.current = space, outdir, slot, current
         self.echo = echo or stderr_line
+        self.interrupts = interrupts or Interrupts()  # not installed: Python's default Ctrl-C
 
     def __call__(self, trial: "optuna.Trial") -> float | tuple[float, ...]:
         optuna = require_optuna()
@@ -59,8 +131,10 @@ class Objective:
         def on_epoch(epoch: int, acc: float) -> None:
             curve.append(acc)
             if self.space.pruner == "median":
-                trial.report(acc, epoch)
-                if trial.should_prune():
+                with self.interrupts.held():  # database calls
+                    trial.report(acc, epoch)
+                    prune = trial.should_prune()
+                if prune:
                     raise optuna.TrialPruned(f"val_acc {acc:.4f} after epoch {epoch} is below the "
                                              f"median of earlier trials")
             elif (self.space.pruner == "chance" and epoch >= self.space.prune_after
@@ -69,10 +143,15 @@ class Objective:
                                          f"chance ({chance:.4f})")
 
         try:
-            r, _net = run_trial(cfg, self.out / "trials" / f"{trial.number:05d}", on_epoch)
+            with self.interrupts.allowed():
+                r, _net = run_trial(cfg, self.out / "trials" / f"{trial.number:05d}", on_epoch)
         except optuna.TrialPruned as e:
             trial.set_user_attr("curve", curve)
             self.echo(f"trial {trial.number}: pruned: {e}")
+            raise
+        except KeyboardInterrupt:
+            with self.interrupts.held():
+                trial.set_user_attr("failure", "interrupted (Ctrl-C)")
             raise
         except SpikelutError as e:
             trial.set_user_attr("failure", str(e))
@@ -106,7 +185,10 @@ def run_trials(study: Any, objective: Objective, claim: Callable[[], bool]) -> N
     """Run one trial at a time while ``claim()`` grants one; a trial failing with a
     :class:`SpikelutError` (a bad config inside the space) is marked failed and the loop goes on."""
     optuna = require_optuna()
-    while claim():
+    while True:
+        objective.interrupts.check()
+        if not claim():
+            break
         try:
             study.optimize(objective, n_trials=1, catch=(SpikelutError,))
         except optuna.exceptions.UpdateFinishedTrialError:
@@ -121,6 +203,7 @@ def run_trials(study: Any, objective: Objective, claim: Callable[[], bool]) -> N
 def _worker_main(slot: int, space_path: str, outdir: str, url: str, seed: int, threads: int,
                  remaining: Any, current: Any) -> None:
     """Entry point of a spawned worker: claim trials from ``remaining`` until none are left."""
+    irq = Interrupts().install()
     try:
         try:
             import numba
@@ -139,7 +222,7 @@ def _worker_main(slot: int, space_path: str, outdir: str, url: str, seed: int, t
                 remaining.value -= 1
                 return True
 
-        run_trials(study, Objective(space, Path(outdir), slot, current), claim)
+        run_trials(study, Objective(space, Path(outdir), slot, current, interrupts=irq), claim)
     except KeyboardInterrupt:
         sys.exit(130)
     except SpikelutError as e:
