@@ -178,6 +178,22 @@ def test_seeded_sampler_repeats_its_trials(tmp_path, capsys):
     assert params[0] == params[1] and params[0][0] != params[0][1]
 
 
+def test_repeated_parameters_reuse_the_earlier_result(tmp_path, capsys):
+    space = tmp_path / "s.toml"
+    text = SPACE.format(epochs=1, verify=0)
+    space.write_text(text[:text.index("[params]")] + '[params]\n"train.lr" = { choices = [0.03] }\n')
+    assert main(["sweep", str(space), "-o", str(tmp_path / "o"), "--trials", "3", "--json"]) == 0
+    captured = capsys.readouterr()
+    rep = json.loads(captured.out)
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o' / 'study.db'}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+    assert [t.user_attrs.get("duplicate_of") for t in study.trials] == [None, 0, 0]
+    assert study.trials[1].values == study.trials[2].values == study.trials[0].values
+    assert "trial 2: same parameters as trial 0: its result reused" in captured.err
+    assert [t["number"] for t in rep["front"]] == [0]
+    assert sorted(p.name for p in (tmp_path / "o" / "trials").iterdir()) == ["00000"]
+
+
 def _running_pid(db: Path) -> tuple[int, int] | None:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:

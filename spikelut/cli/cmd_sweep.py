@@ -18,6 +18,7 @@ import argparse
 
 from ..escape import terminal
 from ..sweep import run_sweep
+from ..sweep.report import describe_params
 from . import Output
 from .common import table
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> Output:
                  else "MISMATCH" if cos else "not verified")
         rows.append([t["number"], f"{t['val_acc']:.4f}", t["luts"], t["flip_flops"],
                      c.get("luts", "-"), c.get("flip_flops", "-"), words,
-                     terminal(", ".join(f"{k}={v}" for k, v in t["params"].items()))])
+                     terminal(describe_params(t["params"]))])
     counts = ", ".join(f"{v} {k.lower()}" for k, v in rep["trials"].items() if v)
     text = "\n".join([
         f"study {terminal(rep['study'])}: {rep['total_trials']} trials ({counts})",

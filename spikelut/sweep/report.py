@@ -20,12 +20,18 @@ from .trial import run_trial, validation_split
 
 # ---------------------------------------------------------------------------- front and report
 def front_trials(study: Any) -> list:
-    """The Pareto front (several objectives) or the best trial (one), best accuracy first."""
+    """The Pareto front (several objectives) or the best trial (one), best accuracy first; of
+    trials with equal parameters only the first."""
     optuna = require_optuna()
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not done:
         return []
-    front = list(study.best_trials)
+    front, seen = [], set()
+    for t in sorted(study.best_trials, key=lambda t: t.number):
+        key = repr(sorted(t.params.items()))
+        if key not in seen:  # a repeat of an earlier trial (same parameters) adds nothing
+            seen.add(key)
+            front.append(t)
     return sorted(front, key=lambda t: (-t.user_attrs.get("val_acc", 0.0),
                                         t.user_attrs.get("luts", 0), t.number))
 
@@ -220,6 +226,17 @@ pre{background:#f6f8fa;padding:1em;overflow-x:auto;font-size:.85em}.sub{color:#6
 """
 
 
+def describe_params(params: dict[str, Any], eq: str = "=") -> str:
+    """Parameters on one line, floats to 4 significant digits.
+
+    Example:
+        >>> describe_params({"train.lr": 0.023425112449960254, "layers.0.nodes": 128})
+        'train.lr=0.02343, layers.0.nodes=128'
+    """
+    return ", ".join(f"{k}{eq}{v:.4g}" if isinstance(v, float) else f"{k}{eq}{v}"
+                     for k, v in params.items())
+
+
 def _table(rows: list[list[Any]], header: list[str]) -> str:
     head = "".join(f"<th>{html_text(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in r) + "</tr>" for r in rows)
@@ -264,12 +281,12 @@ def render_html(report: dict, png: Path | None) -> str:
                             ["parameter"] + list(vals)))
     parts.append("<h2>Front trials' configs</h2>")
     for t in report["front"]:
-        params = ", ".join(f"{k} = {v}" for k, v in t["params"].items())
+        params = describe_params(t["params"], " = ")
         parts.append(f"<h3>trial {e(t['number'])}</h3><p>{e(params)}</p>"
                      f"<details><summary>run config (spikelut run)</summary>"
                      f"<pre>{e(t['config_toml'])}</pre></details>")
     parts.append("<h2>All trials</h2>")
-    parts.append(_table([[t["number"], t["state"], ", ".join(f"{k}={v}" for k, v in t["params"].items()),
+    parts.append(_table([[t["number"], t["state"], describe_params(t["params"]),
                           ", ".join(f"{v:.4g}" for v in t["values"]) if t["values"] else "",
                           t.get("failure") or ""] for t in report["all"]],
                         ["trial", "state", "params", "values", "failure"]))

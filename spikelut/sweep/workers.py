@@ -123,6 +123,9 @@ class Objective:
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("host", socket.gethostname())
         values = {p.key: p.suggest(trial) for p in self.space.params}
+        earlier = self._same_params(trial)
+        if earlier is not None:  # training is seeded: the same parameters give the same result
+            return self._repeat(trial, earlier)
         cfg = self.space.config_for(values)
         chance = chance_level(cfg) if self.space.pruner == "chance" else 0.0
         single = len(self.space.objectives) == 1
@@ -163,6 +166,32 @@ class Objective:
                   f"{r['flip_flops']} flip-flops, {r['epochs']} epochs ({r['seconds']:.1f} s)")
         vals = tuple(float(r[o]) for o in self.space.objectives)
         return vals[0] if single else vals
+
+
+    def _same_params(self, trial: "optuna.Trial") -> Any:
+        optuna = require_optuna()
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        for t in trial.study.get_trials(deepcopy=False, states=states):
+            if t.params == trial.params and t.number != trial.number:
+                return t
+        return None
+
+    def _repeat(self, trial: "optuna.Trial", earlier: Any) -> float | tuple[float, ...]:
+        """Give ``trial`` the result of ``earlier``, a finished trial with the same parameters
+        (samplers such as NSGA-II propose repeats in small spaces)."""
+        optuna = require_optuna()
+        trial.set_user_attr("duplicate_of", earlier.number)
+        for k, v in earlier.user_attrs.items():
+            if k in ("val_acc", "luts", "flip_flops", "epochs", "kept_epoch", "curve", "seconds"):
+                trial.set_user_attr(k, v)
+        if earlier.state == optuna.trial.TrialState.PRUNED:
+            self.echo(f"trial {trial.number}: pruned: same parameters as trial {earlier.number}, "
+                      f"which was pruned")
+            raise optuna.TrialPruned(f"same parameters as trial {earlier.number}")
+        self.echo(f"trial {trial.number}: same parameters as trial {earlier.number}: its result "
+                  f"reused (val_acc {earlier.user_attrs.get('val_acc', float('nan')):.4f})")
+        vals = tuple(earlier.values)
+        return vals[0] if len(vals) == 1 else vals
 
 
 def stderr_line(line: str) -> None:
