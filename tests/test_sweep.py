@@ -92,6 +92,12 @@ def test_space_errors_name_the_field(tmp_path):
         load_space(p)
 
 
+def test_demo_spaces_load():
+    for p in sorted((REPO / "demos").glob("sweep_*.toml")):
+        space = load_space(p)  # builds the run configs at every corner of the space
+        assert space.params and space.objectives
+
+
 def test_missing_extra_says_what_to_install(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna -> ImportError
     rc = main(["sweep", str(write_space(tmp_path / "s.toml")), "-o", str(tmp_path / "o")])

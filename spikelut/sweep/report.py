@@ -12,7 +12,7 @@ from ..errors import ToolError
 from ..escape import html_text
 from ..fileutil import write_text_atomic
 from .deps import require_optuna
-from .space import SweepSpace
+from .space import OBJECTIVES, SweepSpace
 from .storage import mask_url
 from .tomlwrite import dump_toml
 from .trial import run_trial, validation_split
@@ -117,12 +117,18 @@ def importances(study: Any, objectives: list[str]) -> dict:
                                   else "; no parameter is searched")}
     values: dict[str, dict[str, float]] = {}
     if len(done) >= MIN_TRIALS_IMPORTANCE:
+        import warnings
+
         method = "PED-ANOVA (optuna.importance)"
         for i, name in enumerate(objectives):
+            # PED-ANOVA rates what it takes to reach *low* values: negate what is maximized
+            sign = -1.0 if OBJECTIVES[name] == "maximize" else 1.0
             try:
-                imp = optuna.importance.get_param_importances(
-                    study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
-                    target=lambda t, i=i: t.values[i])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # its note about low values
+                    imp = optuna.importance.get_param_importances(
+                        study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
+                        target=lambda t, i=i, sign=sign: sign * t.values[i])
             except (ValueError, RuntimeError, ZeroDivisionError):
                 break  # too little variation for the evaluator: use the fallback
             values[name] = {k: round(float(v), 4) for k, v in imp.items()}

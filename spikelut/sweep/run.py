@@ -61,14 +61,15 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     if not isinstance(n, int) or n < 0:
         raise ConfigError(f"--trials must be >= 0, got {n!r}")
     seed = space.seed if seed is None else seed
+    workers = max(1, min(workers, n))  # no idle processes
     out.mkdir(parents=True, exist_ok=True)
     url = storage or f"sqlite:///{out.resolve() / 'study.db'}"
     quiet_optuna()
     study = open_study(space, url, seed, create=True)
     fail_dead_trials(study, echo)
     done = len(study.get_trials(deepcopy=False))
-    echo(f"study {terminal(repr(space.study))} in {terminal(mask_url(url))}: {done} trials so far; running {n} more on "
-         f"{workers} worker(s)")
+    echo(f"study {terminal(repr(space.study))} in {terminal(mask_url(url))}: {done} trials so "
+         f"far; running {n} more on {workers} worker(s)")
     errors = 0
     if n and workers == 1:
         if threads is not None:
