@@ -155,8 +155,11 @@ def test_tiny_sweep_two_workers_sqlite(sqlite_sweep):
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and f"trial {best['number']}" in html
     assert json.loads((out / "report.json").read_text())["total_trials"] == 4
-    # every trial ran here: its config, log and model are kept
-    assert sorted(p.name for p in (out / "trials").iterdir()) == ["00000", "00001", "00002", "00003"]
+    # every trial trained here keeps its config, log and model (a repeat of earlier parameters
+    # reuses that trial's result and trains nothing)
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{out / 'study.db'}")
+    trained = [f"{t.number:05d}" for t in study.trials if "duplicate_of" not in t.user_attrs]
+    assert sorted(p.name for p in (out / "trials").iterdir()) == trained
     assert parse_config((out / "trials" / "00000" / "config.toml").read_text())["data"]["val_fraction"] == 0.2
 
 
@@ -346,7 +349,9 @@ def test_sweep_on_postgresql_two_commands_share_one_study(postgres, tmp_path, ca
     rep = json.loads(capsys.readouterr().out)
     assert states(postgres) == ["COMPLETE"] * 3
     assert rep["storage"] == postgres and rep["total_trials"] == 3
-    assert [p.name for p in (tmp_path / "b" / "trials").iterdir()] == ["00002"]
+    third = optuna.load_study(study_name="s", storage=postgres).trials[2]
+    trained_here = [] if "duplicate_of" in third.user_attrs else ["00002"]
+    assert sorted(p.name for p in (tmp_path / "b" / "trials").glob("*")) == trained_here
     assert (tmp_path / "b" / "report.html").exists()
     # a third machine only reports: it retrains the front trials to compile and co-simulate them
     write_space(space, verify=5)
