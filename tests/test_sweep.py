@@ -98,6 +98,23 @@ def test_demo_spaces_load():
         assert space.params and space.objectives
 
 
+def test_report_html_escapes_every_string():
+    from spikelut.sweep.report import render_html
+
+    bad = "<script>alert('x')</script>"
+    rep = {"study": bad, "date": "d", "spikelut": "0", "space": bad, "base": bad, "storage": bad,
+           "objectives": ["val_acc"], "directions": ["maximize"], "trials": {"COMPLETE": 1},
+           "front": [{"number": 0, "val_acc": 0.5, "luts": 3, "flip_flops": 2,
+                      "params": {"layers.0.name": bad}, "config_toml": bad,
+                      "circuit": {"luts": 3, "flip_flops": 2, "lut_levels": 1,
+                                  "cosim": {"skipped": bad}}}],
+           "importances": {"unavailable": bad},
+           "all": [{"number": 0, "state": "FAIL", "params": {"k": bad}, "values": None,
+                    "failure": bad}]}
+    html = render_html(rep, None)
+    assert "<script>" not in html and "alert(&#x27;x&#x27;)" in html
+
+
 def test_missing_extra_says_what_to_install(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna -> ImportError
     rc = main(["sweep", str(write_space(tmp_path / "s.toml")), "-o", str(tmp_path / "o")])
@@ -201,6 +218,39 @@ def test_repeated_parameters_reuse_the_earlier_result(tmp_path, capsys):
     assert "trial 2: same parameters as trial 0: its result reused" in captured.err
     assert [t["number"] for t in rep["front"]] == [0]
     assert sorted(p.name for p in (tmp_path / "o" / "trials").iterdir()) == ["00000"]
+
+
+def test_single_objective_reports_every_epoch_to_the_median_pruner(tmp_path):
+    space = tmp_path / "s.toml"
+    space.write_text(SPACE.format(epochs=2, verify=0).replace('["val_acc", "luts"]', '["val_acc"]')
+                     .replace('pruner = "none"', 'pruner = "median"'))
+    assert main(["sweep", str(space), "-o", str(tmp_path / "o"), "--trials", "3"]) == 0
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 'o' / 'study.db'}")
+    for t in study.trials:
+        assert t.state.name in ("COMPLETE", "PRUNED")
+        if "duplicate_of" not in t.user_attrs:
+            assert list(t.intermediate_values) == [1, 2][:len(t.user_attrs["curve"])]
+            assert list(t.intermediate_values.values()) == t.user_attrs["curve"]
+
+
+def test_a_trial_whose_heartbeat_stopped_elsewhere_is_failed(tmp_path, capsys):
+    space = tmp_path / "s.toml"
+    space.write_text(SPACE.format(epochs=1, verify=0).replace("verify = ", "heartbeat = 1\nverify = "))
+    out = tmp_path / "o"
+    assert main(["sweep", str(space), "-o", str(out), "--trials", "0"]) == 0
+    url = f"sqlite:///{out / 'study.db'}"
+    storage = optuna.storages.RDBStorage(url, heartbeat_interval=1)
+    study = optuna.load_study(study_name="s", storage=storage)
+    with pytest.warns(UserWarning, match="Heartbeat of storage"):
+        trial = study.ask()  # a worker on another machine took it ...
+    trial.set_user_attr("host", "another-machine")
+    trial.set_user_attr("pid", 1)
+    storage.record_heartbeat(trial._trial_id)  # ... and went silent
+    time.sleep(7.5)  # the grace period is 6 heartbeats; SQLite's clock counts whole seconds
+    capsys.readouterr()
+    assert main(["sweep", str(space), "-o", str(out), "--trials", "0"]) == 0
+    assert "trial 0: its worker died; marked failed" in capsys.readouterr().err
+    assert states(url) == ["FAIL"]
 
 
 def _running_pid(db: Path) -> tuple[int, int] | None:
