@@ -446,7 +446,7 @@ def table_dynamics(before: list[Any], after: list[Any], xp: Any = np, near: floa
     """
     flips, mean_abs, near_zero = [], [], []
     for b, a in zip(before, after):
-        flips.append(int((xp.asarray(b) > 0).__ne__(xp.asarray(a) > 0).sum()))
+        flips.append(int(((xp.asarray(b) > 0) != (xp.asarray(a) > 0)).sum()))
         mean_abs.append(round(float(xp.abs(a).mean()), 6))
         near_zero.append(round(float((xp.abs(a) < near).mean()), 6))
     return {"flips": flips, "mean_abs_logit": mean_abs, "near_zero": near_zero}
