@@ -396,6 +396,8 @@ class Occlusion:
     delta_pred: np.ndarray     # int32 [T, n_in]: change of the predicted class's count
     votes_changed: np.ndarray  # int32 [T, n_in]: sum over classes of |count change|
     pred_changed: np.ndarray   # bool [T, n_in]: the flip changes the prediction
+    effect: np.ndarray         # int32 [T, n_in]: predicted count with a spike there minus without
+                               # (the finite difference the surrogate gradient approximates)
 
 
 def occlusion_map(net: Network, x: Any, engine: str = "auto", device: str = "cpu",
@@ -429,9 +431,9 @@ def occlusion_map(net: Network, x: Any, engine: str = "auto", device: str = "cpu
         counts[f0:f1] = np.asarray(res.counts)
         preds[f0:f1] = np.asarray(res.pred)
     delta = counts - c0[None, :]
-    return Occlusion(c0, p0, delta[:, p0].reshape(T, n_in),
-                     np.abs(delta).sum(axis=1).reshape(T, n_in).astype(np.int32),
-                     (preds != p0).reshape(T, n_in))
+    dp = delta[:, p0].reshape(T, n_in).astype(np.int32)
+    return Occlusion(c0, p0, dp, np.abs(delta).sum(axis=1).reshape(T, n_in).astype(np.int32),
+                     (preds != p0).reshape(T, n_in), np.where(x == 1, -dp, dp).astype(np.int32))
 
 
 # ---------------------------------------------------------------------------- learning dynamics
@@ -450,3 +452,133 @@ def table_dynamics(before: list[Any], after: list[Any], xp: Any = np, near: floa
         mean_abs.append(round(float(xp.abs(a).mean()), 6))
         near_zero.append(round(float((xp.abs(a) < near).mean()), 6))
     return {"flips": flips, "mean_abs_logit": mean_abs, "near_zero": near_zero}
+
+
+# ---------------------------------------------------------------------------- the whole report
+def _top_cells(m: np.ndarray, n: int = 5) -> list[dict]:
+    """The ``n`` cells of a ``[T, n_in]`` map with the largest ``|value|`` (nonzero only)."""
+    flat = np.argsort(-np.abs(m), axis=None, kind="stable")[:n]
+    return [{"cycle": int(f // m.shape[1]), "channel": int(f % m.shape[1]),
+             "value": float(m.flat[f])} for f in flat if m.flat[f] != 0]
+
+
+def summary_text(report: dict) -> str:
+    """The text summary of :func:`run_analysis`'s report (one terminal-safe line per fact)."""
+    from .escape import terminal
+
+    n = report["network"]
+    lines = [f"network: {n['nodes']} LUTs, {n['flip_flops']} flip-flops, {n['layers']} layers; "
+             f"data: {report['data']['samples']} samples x {report['data']['steps']} cycles"]
+    for s in report["layers"]:
+        line = (f"layer {s['layer']} {terminal(repr(s['name']))}: {s['nodes']} nodes k={s['k']}, "
+                f"constant {s['constant']}, dead {s['dead']}, unused taps {s['unused_taps']}, "
+                f"mean total influence {s['mean_total_influence']:.3f}, degrees "
+                f"{s['degree_histogram']}")
+        if "stuck_on_data" in s:
+            line += (f"; on the data: stuck {s['stuck_on_data']}, taps never pivotal "
+                     f"{s['never_pivotal_taps_on_data']}, spike rate {s['spike_rate']:.3f}, "
+                     f"output entropy {s['mean_data_entropy']:.3f} bit, refractory gate "
+                     f"suppressed {s['gate_suppressed']} ({100 * s['gate_suppressed_fraction']:.1f}%"
+                     f" of a = 1)")
+        lines.append(line)
+    p = report["prunable"]
+    lines.append(f"exact pruning would save {p['luts']['saved']} of {p['luts']['before']} LUTs and "
+                 f"{p['flip_flops']['saved']} of {p['flip_flops']['before']} flip-flops "
+                 f"(spikelut prune)")
+    for a in report["attribution"]:
+        top = ", ".join(f"ch {c['channel']} @ t={c['cycle']} ({c['value']:+d})"
+                        for c in a["occlusion_top"]) or "none"
+        lab = "" if a["label"] is None else f", label {a['label']}"
+        lines.append(f"sample {a['sample']}: predicted {a['pred']}{lab}; {a['deciding_flips']} "
+                     f"single-spike flips change the prediction; largest occlusion effects on the "
+                     f"predicted count: {top}")
+    for f in report.get("files", []):
+        lines.append(f"wrote {terminal(f)}")
+    return "\n".join(lines)
+
+
+def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = None,
+                 samples: Any = (0,), limit: int | None = None, engine: str = "auto",
+                 device: str = "cpu", log: Any = None, size: Any = None) -> dict:
+    """Everything ``spikelut analyze`` reports: per-layer and per-node statistics on ``spikes``
+    ``[T, B, n_in]``, what exact pruning would save, gradient and occlusion attribution of the
+    chosen ``samples``, and (with ``outdir``) ``nodes.csv``, ``summary.txt``, one
+    ``attribution_<sample>.png`` per sample and ``dynamics.png`` from a training ``log``.
+
+    Args:
+        limit: use only the first ``limit`` samples for the statistics (``None``: all).
+
+    Returns:
+        A JSON-friendly dict (``network``, ``data``, ``layers``, ``prunable``, ``attribution``,
+        ``files``).
+
+    Raises:
+        ShapeError: spikes that do not fit ``net``; ConfigError: a sample index out of range.
+    """
+    import csv
+    import io as _io
+    from pathlib import Path
+
+    from .prune import prune_network
+
+    x = np.asarray(spikes)
+    if x.ndim != 3 or x.shape[2] != net.n_in:
+        raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
+    B = x.shape[1]
+    samples = [int(s) for s in samples]
+    for s in samples:
+        if not 0 <= s < B:
+            raise ConfigError(f"sample {s} out of range: the data has {B} samples (0..{B - 1})")
+    if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
+        raise ConfigError(f"limit must be a positive number of samples, got {limit!r}")
+    xs = x if limit is None else x[:, :int(limit)]
+    an = analyze_network(net, xs)
+    _, prep = prune_network(net, verify_samples=8, engine=engine)
+    attribution = []
+    maps = {}
+    for s in samples:
+        grad, target = gradient_map(net, x[:, s])
+        occ = occlusion_map(net, x[:, s], engine=engine, device=device)
+        maps[s] = (grad, occ)
+        attribution.append({
+            "sample": s, "pred": occ.pred, "counts": occ.counts.tolist(),
+            "label": None if labels is None else int(np.asarray(labels)[s]),
+            "deciding_flips": int(occ.pred_changed.sum()),
+            "votes_changed": int(occ.votes_changed.sum()),
+            "occlusion_top": [dict(c, value=int(c["value"])) for c in _top_cells(occ.delta_pred)],
+            "gradient_top": _top_cells(grad)})
+    report = {"network": {"nodes": net.n_nodes, "flip_flops": net.flip_flops(),
+                          "layers": len(net.layers), "inputs": net.n_in},
+              "data": {"samples": int(xs.shape[1]), "steps": int(xs.shape[0])},
+              **an.summary(),
+              "prunable": {k: prep[k] for k in ("luts", "flip_flops", "taps")},
+              "attribution": attribution, "files": []}
+    if outdir is None:
+        return report
+    from .fileutil import atomic_dir
+    from .plot import DEFAULT_SIZE, attribution_heatmap, learning_dynamics
+
+    size = size or DEFAULT_SIZE
+    out = Path(outdir)
+    names = ["nodes.csv", "summary.txt"] + [f"attribution_{s}.png" for s in samples]
+    names += ["dynamics.png"] if log is not None else []
+    report["files"] = [str(out / n) for n in names]
+    with atomic_dir(out) as tmp:
+        buf = _io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(ANALYSIS_COLUMNS), lineterminator="\n")
+        w.writeheader()
+        w.writerows(an.rows())
+        (tmp / "nodes.csv").write_text(buf.getvalue())
+        for s in samples:
+            grad, occ = maps[s]
+            lab = attribution[samples.index(s)]["label"]
+            attribution_heatmap(
+                x[:, s], {f"surrogate gradient of class {occ.pred}'s count": grad,
+                          f"occlusion: class {occ.pred}'s count with a spike there minus "
+                          f"without": occ.effect},
+                tmp / f"attribution_{s}.png", size=size,
+                title=f"sample {s}: predicted {occ.pred}" + ("" if lab is None else f", label {lab}"))
+        if log is not None:
+            learning_dynamics(log, tmp / "dynamics.png", size=size)
+        (tmp / "summary.txt").write_text(summary_text(report) + "\n")
+    return report
