@@ -174,8 +174,10 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
                               "nodes_after": 0, "k_before": layer.k, "k_after": None})
     per_layer.sort(key=lambda r: r["layer"])
     r = net.readout
+    meta = dict(net.meta)
+    meta["pruned"] = {"luts_before": net.n_nodes, "flip_flops_before": net.flip_flops()}
     pruned = Network(net.n_in, layers, Readout(new_of_layer[ro], np.array(r.class_of), r.classes,
-                                               r.start), dict(net.meta))
+                                               r.start), meta)
     taps_before = sum(layer.n * layer.k for layer in net.layers)
     used_after = sum(int(simp.relevant[i][keep[i]].sum()) for i in kept_layers)
 
