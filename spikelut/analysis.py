@@ -101,7 +101,7 @@ def walsh(table: np.ndarray) -> np.ndarray:
 
 
 def degree(table: np.ndarray) -> np.ndarray:
-    """Fourier degree: the largest ``|S|`` with ``hat F(S) != 0`` (O'Donnell def. 1.8); int64 ``[n]``.
+    """Fourier degree: the largest ``|S|`` with ``hat F(S) != 0`` (O'Donnell, chapter 1); int64 ``[n]``.
     A constant table has degree 0; parity of ``k`` taps has degree ``k``.
 
     Example:

@@ -50,7 +50,7 @@ def test_degree_of_small_functions():
 
 
 def test_total_influence_equals_fourier_formula():
-    # O'Donnell Theorem 2.38: I[f] = sum_S |S| hat f(S)^2 for the +-1 function
+    # O'Donnell section 2.3, Fourier formula for total influence: I[f] = sum_S |S| hat f(S)^2
     rng = np.random.default_rng(0)
     t = rng.integers(0, 2, (50, 32)).astype(np.uint8)
     hat = walsh(t) / 32.0
