@@ -287,11 +287,14 @@ def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network,
         net = load_model(net)
     if data is None:
         return net, None, None
+    where = "the data"
     if isinstance(data, (str, os.PathLike)):
-        data = load_spikes(data)
-    if isinstance(data, SpikeData):
-        return net, data.spikes, data.labels
-    return net, np.asarray(data), None
+        where, data = str(data), load_spikes(data)
+    spikes, labels = (data.spikes, data.labels) if isinstance(data, SpikeData) else (np.asarray(data), None)
+    if spikes.ndim != 3 or spikes.shape[2] != net.n_in or spikes.shape[1] < 1:
+        raise ShapeError(f"{where}: spikes of shape {tuple(spikes.shape)} do not fit the model, which "
+                         f"needs [T, B >= 1, {net.n_in}]; encode the data for this model")
+    return net, spikes, labels
 
 
 def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLike | None = None,

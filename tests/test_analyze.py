@@ -247,6 +247,7 @@ def files(tmp_path):
     save_model(net, tmp_path / "m.h5")
     x = (np.random.default_rng(0).random((8, 6, 2)) < 0.5).astype(np.uint8)
     save_spikes(tmp_path / "d.h5", x, labels=np.zeros(6, np.int64))
+    save_spikes(tmp_path / "d3.h5", np.zeros((8, 6, 3), np.uint8))
     return tmp_path
 
 
@@ -281,6 +282,10 @@ def test_cli_prune_writes_an_equivalent_model(files, capsys):
     (["analyze", "m.h5", "missing.h5"], "missing.h5"),
     (["analyze", "m.h5", "d.h5", "--samples", "9"], "sample 9 out of range: the data has 6 samples"),
     (["analyze", "d.h5", "d.h5"], "d.h5"),
+    (["analyze", "m.h5", "d3.h5"], "d3.h5: spikes of shape (8, 6, 3) do not fit the model, which needs "
+                                   "[T, B >= 1, 2]"),
+    (["prune", "m.h5", "--data", "d3.h5", "-o", "p.h5"], "d3.h5: spikes of shape (8, 6, 3)"),
+    (["analyze", "m.h5", "d.h5", "--limit", "0"], "limit must be a positive number of samples"),
     (["prune", "m.h5", "-o", "m.h5"], "is also an input"),
     (["prune", "m.h5", "-o", "p.h5", "--verify-samples", "0"], "--verify-samples must be >= 1"),
 ])
