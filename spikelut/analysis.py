@@ -163,7 +163,7 @@ def live_nodes(net: Network, relevant: list[np.ndarray] | None = None) -> list[n
 
 # ---------------------------------------------------------------------------- per node
 ANALYSIS_COLUMNS = ("layer", "layer_name", "node", "k", "refractory", "bias", "degree",
-                    "total_influence", "influence", "unused_taps", "constant", "dead",
+                    "total_influence", "influence", "unused_taps", "constant", "dead", "removable",
                     "data_bias", "data_entropy", "address_entropy", "data_influence",
                     "data_unused_taps", "spike_rate", "stuck", "gate_suppressed",
                     "gate_suppressed_fraction")
@@ -179,6 +179,8 @@ class NodeStats:
     degree: np.ndarray           # int64 [n]
     constant: np.ndarray         # bool [n]: the table is all 0 or all 1
     dead: np.ndarray             # bool [n]: no path to the readout layer
+    removable: np.ndarray        # bool [n]: exact pruning removes it (spikelut.prune: dead once
+                                 # taps on constant signals and unused taps are dropped)
 
 
 @dataclass
@@ -203,13 +205,17 @@ class DataStats:
 
 def table_stats(net: Network) -> list[NodeStats]:
     """Exact per-node statistics of every layer (no data needed)."""
+    from .prune import simplify
+
     live = live_nodes(net)
+    simp = simplify(net)
     out = []
     for i, layer in enumerate(net.layers):
         inf = influences(layer.table)
         t = layer.table
+        removable = ~simp.live[i] & (i != net.readout.layer)
         out.append(NodeStats(t.mean(axis=1), inf, inf.sum(axis=1), degree(t),
-                             (t.min(axis=1) == t.max(axis=1)), ~live[i]))
+                             (t.min(axis=1) == t.max(axis=1)), ~live[i], removable))
     return out
 
 
@@ -270,7 +276,8 @@ class Analysis:
                      "degree": int(ex.degree[j]), "total_influence": float(ex.total_influence[j]),
                      "influence": " ".join(f"{v:.4g}" for v in ex.influence[j]),
                      "unused_taps": " ".join(str(p) for p in np.flatnonzero(ex.influence[j] == 0)),
-                     "constant": bool(ex.constant[j]), "dead": bool(ex.dead[j])}
+                     "constant": bool(ex.constant[j]), "dead": bool(ex.dead[j]),
+                     "removable": bool(ex.removable[j])}
                 if d is None:
                     r.update({c: None for c in ANALYSIS_COLUMNS if c not in r})
                 else:
@@ -293,6 +300,7 @@ class Analysis:
         for i, (layer, ex) in enumerate(zip(self.net.layers, self.exact)):
             s = {"layer": i, "name": layer.name, "nodes": layer.n, "k": layer.k,
                  "constant": int(ex.constant.sum()), "dead": int(ex.dead.sum()),
+                 "removable": int(ex.removable.sum()),
                  "unused_taps": int((ex.influence == 0).sum()),
                  "mean_total_influence": float(ex.total_influence.mean()),
                  "mean_degree": float(ex.degree.mean()),

@@ -80,6 +80,8 @@ def test_constant_and_dead_nodes_are_found():
     an = analyze_network(chain(2, [hid, out]))
     assert an.exact[0].constant.tolist() == [False, True, False]
     assert an.exact[0].dead.tolist() == [False, True, True]
+    assert an.exact[0].removable.tolist() == [False, True, True]
+    assert an.exact[1].removable.tolist() == [False]             # readout nodes are outputs
     assert an.exact[1].influence.tolist() == [[1.0, 0.0]]
 
 
@@ -257,7 +259,7 @@ def test_cli_analyze_json_and_files(files, capsys):
     assert code == 0
     rep = json.loads(out)
     assert rep["ok"] and rep["network"] == {"nodes": 4, "flip_flops": 6, "layers": 2, "inputs": 2}
-    assert [(s["dead"], s["constant"]) for s in rep["layers"]] == [(1, 1), (0, 0)]
+    assert [(s["dead"], s["constant"], s["removable"]) for s in rep["layers"]] == [(1, 1, 2), (0, 0, 0)]
     assert rep["prunable"]["luts"]["saved"] == 2
     assert [a["sample"] for a in rep["attribution"]] == [0, 2]
     names = sorted(p.name for p in (files / "an").iterdir())
