@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..api import CHUNK_MEMORY, simulate_file
 from ..engine import ENGINES
+from ..escape import terminal
 from ..fileutil import check_output
 from ..io import load_model
 from . import Output
@@ -70,7 +71,7 @@ def _text_raster(net, inputs, layer_spikes) -> str:
     ``inputs [T, n_in]``, ``layer_spikes`` one ``[T, n_i]`` per layer."""
     rows = [(f"in[{c}]", inputs[:, c]) for c in range(net.n_in)]
     for layer, s in zip(net.layers, layer_spikes):
-        rows += [(f"{layer.name}[{j}]", s[:, j]) for j in range(layer.n)]
+        rows += [(f"{terminal(layer.name)}[{j}]", s[:, j]) for j in range(layer.n)]
     width = max(len(name) for name, _ in rows)
     lines = [f"sample 0, cycles 0..{inputs.shape[0] - 1}:"]
     lines += [f"  {name.ljust(width)}  " + "".join("|" if v else "." for v in train)
