@@ -507,4 +507,71 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
 
 __all__ = ["EncodeRun", "EvalResult", "FileRun", "auto_chunk", "backends", "bench", "build",
            "compile_rtl", "encode", "encode_file", "evaluate", "random_spikes", "run", "simulate",
-           "simulate_file", "train"]
+           "simulate_file", "train", "analyze", "prune"]
+
+
+# ---------------------------------------------------------------------------- analysis, pruning
+def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network, Any, Any]:
+    from .io import SpikeData, load_model, load_spikes
+
+    if not isinstance(net, Network):
+        net = load_model(net)
+    if data is None:
+        return net, None, None
+    where = "the data"
+    if isinstance(data, (str, os.PathLike)):
+        where, data = str(data), load_spikes(data)
+    spikes, labels = (data.spikes, data.labels) if isinstance(data, SpikeData) else (np.asarray(data), None)
+    if spikes.ndim != 3 or spikes.shape[2] != net.n_in or spikes.shape[1] < 1:
+        raise ShapeError(f"{where}: spikes of shape {tuple(spikes.shape)} do not fit the model, which "
+                         f"needs [T, B >= 1, {net.n_in}]; encode the data for this model")
+    return net, spikes, labels
+
+
+def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLike | None = None,
+            *, samples: Sequence[int] = (0,), limit: int | None = None, engine: str = "auto",
+            device: str = "cpu", log: str | os.PathLike | None = None) -> dict:
+    """Per-node Boolean-function statistics, data statistics, exact-pruning potential and the
+    attribution of ``samples`` (``spikelut analyze``; see :func:`spikelut.analysis.run_analysis`
+    and docs/analyze.md).
+
+    ``net``: a network or model file; ``data``: a spike file, :class:`~spikelut.io.SpikeData` or
+    spikes ``[T, B, n_in]``; ``outdir``: write ``nodes.csv``, ``summary.txt`` and the figures
+    there; ``log``: a training log for the table-dynamics figure.
+
+    Example:
+        >>> import spikelut as sl
+        >>> from spikelut.wiring import random_network
+        >>> rep = sl.api.analyze(random_network(0, n_in=3, sizes=[4, 2], k=2),
+        ...                      np.ones((5, 2, 3), np.uint8))
+        >>> sorted(rep)[:3]
+        ['attribution', 'data', 'files']
+    """
+    from .analysis import run_analysis
+
+    net, spikes, labels = _net_and_data(net, data)
+    return run_analysis(net, spikes, labels, outdir, samples=samples, limit=limit, engine=engine,
+                        device=device, log=log)
+
+
+def prune(net: Network | str | os.PathLike, data: Any = None,
+          output: str | os.PathLike | None = None, *, verify_samples: int = 64, seed: int = 0,
+          engine: str = "auto") -> tuple[Network, dict]:
+    """Remove dead and constant nodes and unused taps, exactly (``spikelut prune``; see
+    :func:`spikelut.prune.prune_network`); with ``output``, save the pruned model there.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> small, rep = prune(random_network(0, n_in=2, sizes=[3, 2], k=2))
+        >>> rep["luts"], rep["verified"]["mismatches"]
+        ({'before': 5, 'after': 2, 'saved': 3}, 0)
+    """
+    from .io import save_model
+    from .prune import prune_network
+
+    net, spikes, _ = _net_and_data(net, data)
+    pruned, report = prune_network(net, spikes, verify_samples=verify_samples, seed=seed,
+                                   engine=engine)
+    if output is not None:
+        save_model(pruned, output)
+    return pruned, report

@@ -336,8 +336,16 @@ class Pipeline:
         plot.rate_histogram(res, self.p("plots", "rates.png"), model=net, inputs=data.spikes)
         plot.training_curves(self.p("train", "log.jsonl"), self.p("plots", "curves.png"))
         outs += [self.p("plots", "rates.png"), self.p("plots", "curves.png")]
-        return outs, {"line": f"{len(outs)} figures in {self.p('plots')}",
-                      "files": [str(Path(o).relative_to(self.out)) for o in outs]}
+        # per-node statistics, pruning potential and attribution of test sample 0 (docs/analyze.md)
+        from .analysis import run_analysis
+
+        an = run_analysis(net, data.spikes, data.labels, self.p("analysis"), samples=[0],
+                          limit=500, log=self.p("train", "log.jsonl"))
+        outs += [Path(f) for f in an["files"]]
+        return outs, {"line": f"{len(outs)} figures and tables in {self.p('plots')}, "
+                              f"{self.p('analysis')}",
+                      "files": [str(Path(o).relative_to(self.out)) for o in outs],
+                      "analysis": {k: an[k] for k in ("layers", "prunable", "attribution", "data")}}
 
     # ------------------------------------------------------------------ rtl
     def _verify_spikes(self) -> np.ndarray:
@@ -431,6 +439,7 @@ class Pipeline:
                       ("ok", "simulator", "samples", "bits_compared", "bit_mismatches",
                        "pred_mismatches")},
             "synth": stages["synth"],
+            "analysis": stages["plots"].get("analysis"),
         }
         write_report(report, self.out, self.cfg)
         return report
