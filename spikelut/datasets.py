@@ -64,12 +64,13 @@ import h5py
 import numpy as np
 
 from . import coding as _coding
+from . import ucr as _ucr
 from .errors import ConfigError, FileFormatError
 from .io import SpikeData
 
 SPLITS = ("train", "test")
 KINDS = ("image", "sequence", "spikes")
-DATASETS = ("mnist5k", "mnist1d", "first_of_two", "patterns")
+DATASETS = ("mnist5k", "mnist1d", "first_of_two", "patterns") + _ucr.NAMES
 DATASET_FORMAT = "spikelut-dataset"
 
 
@@ -270,7 +271,7 @@ def _patterns(split: str, seed: int) -> Dataset:
 
 
 _BUILTIN = {"mnist5k": _mnist5k, "mnist1d": _mnist1d, "first_of_two": _first_of_two,
-            "patterns": _patterns}
+            "patterns": _patterns, **_ucr.loaders()}
 
 
 # ---------------------------------------------------------------------------- user files
@@ -479,7 +480,7 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
         raise ConfigError(f"unknown split {split!r}; choose train or test")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
-    name = str(name_or_path)
+    name = _ucr.canonical(str(name_or_path))
     if name in _BUILTIN and not (os.sep in name or Path(name).suffix):
         return _BUILTIN[name](split, int(seed))
     path = Path(name_or_path)
@@ -537,7 +538,8 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
         limit = int(limit)
     meta: dict[str, Any] = {"dataset": ds.name, "split": ds.split, "kind": ds.kind,
                             "classes": ds.classes, "shape": list(ds.shape), "seed": int(seed)}
-    meta.update({k: v for k, v in ds.meta.items() if k in ("source", "scale", "binning")})
+    meta.update({k: v for k, v in ds.meta.items() if k in ("source", "scale", "binning", "scale_lo",
+                                                          "scale_hi", "class_names", "lengths")})
     if ds.kind == "spikes":
         x = ds.x if limit is None else ds.x[:, :limit]
         y = ds.y if limit is None else ds.y[:limit]
@@ -579,6 +581,7 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
     elif ds.kind == "sequence":
         x = x.reshape(x.shape[0], -1)
     spikes = _coding.encode(x, coding, steps, seed=seed, **resolved)
+    spikes = _ucr.blank_padding(spikes, meta, blank=resolved["sequence"])  # "no data" after the end
     meta.update({"coding": coding, "params": resolved, "steps": int(spikes.shape[0]),
                  "channels_per_value": c.per_value(resolved)})
     return SpikeData(np.ascontiguousarray(spikes), y, meta)
@@ -592,7 +595,7 @@ def describe() -> list[dict]:
         {"name": "first_of_two", "kind": "spikes", "classes": 2, "shape": [20, 2], "train": 1000,
          "test": 200},
         {"name": "patterns", "kind": "spikes", "classes": 4, "shape": [20, 8], "train": 1000, "test": 200},
-    ]
+    ] + _ucr.describe()
 
 
 __all__ = ["Dataset", "DATASETS", "SPLITS", "KINDS", "DEFAULT_CODING", "DEFAULT_PARAMS", "data_dir",
