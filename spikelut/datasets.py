@@ -70,7 +70,7 @@ from .io import SpikeData
 
 SPLITS = ("train", "test")
 KINDS = ("image", "sequence", "spikes")
-DATASETS = ("mnist5k", "mnist1d", "first_of_two", "patterns") + _ucr.NAMES
+DATASETS = ("mnist5k", "mnist1d", "first_of_two", "patterns")
 DATASET_FORMAT = "spikelut-dataset"
 
 
@@ -485,8 +485,8 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
         return _BUILTIN[name](split, int(seed))
     path = Path(name_or_path)
     if not path.exists():
-        raise ConfigError(f"unknown dataset {name!r}: not a built-in ({', '.join(DATASETS)}) and no "
-                          f"such file")
+        raise ConfigError(f"unknown dataset {name!r}: not a built-in ({', '.join(DATASETS)}), a UCR/UEA "
+                          f"set (spikelut encode --list) or a file")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     if path.is_dir() or "idx" in path.name.lower():
         return _load_idx(path, split)

@@ -27,7 +27,8 @@ HELP = "encode a dataset into a spike file (--dataset NAME|FILE --coding CODING 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", help=f"built-in dataset ({', '.join(DATASETS)}) or a file: "
+    p.add_argument("--dataset", help=f"built-in dataset ({', '.join(DATASETS)}, UCR/UEA sets "
+                                     f"such as GunPoint: see --list) or a file: "
                                      f"IDX, .npz, event .npz, spike .h5")
     p.add_argument("--coding", choices=CODINGS, help="how values become spikes (default: rate for "
                    "images, thermometer for sequences, none for spike datasets)")
