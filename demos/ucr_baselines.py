@@ -74,8 +74,13 @@ def baselines(name: str, which: tuple[str, ...] = ("ed", "dtw", "minirocket")) -
 
 
 def _set(cfg: dict, assignment: str) -> None:
-    """``nodes=64`` (first layer), ``out.nodes=16``, ``train.epochs=40``, ``coding.levels=8``."""
+    """``nodes=64`` (first layer), ``out.nodes=16``, ``train.epochs=40``, ``coding.levels=8``;
+    ``coding.levels=null`` removes the key."""
     key, _, value = assignment.partition("=")
+    if value == "null":
+        parts = key.split(".")
+        cfg.get(parts[0], {}).pop(parts[-1], None)
+        return
     v = json.loads(value) if value[:1] in "[{0123456789-tf" or value in ("true", "false") else value
     parts = key.split(".")
     if len(parts) == 1:
