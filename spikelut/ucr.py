@@ -18,9 +18,10 @@ Rules (``docs/ucr.md`` says the same for users):
 * **variable length** (JapaneseVowels, PickupGestureWiimoteZ): every sample is fed from cycle 0 and
   followed by "no data" cycles, in which every input channel is 0 whatever the coding, up to the
   longest series of the archive (both splits: a shape, not a statistic). The true lengths go into
-  the metadata (``lengths``). The class of a sample is read from the readout counts over its own
-  cycles ``start <= t < length`` (:func:`own_cycle_counts`): the circuit reads its counters when
-  the stream ends, so what follows can change no count. ``<name>_eq`` are aeon's equal-length
+  the metadata (``lengths``). Read over each sample's own cycles ``start <= t < length``
+  (:func:`own_cycle_counts`: the circuit reads its counters when the stream ends), what follows
+  the end can change no count; the plain readout instead counts the whole padded window (the
+  circuit reads its counters at the window's end). ``<name>_eq`` are aeon's equal-length
   versions of the two sets (resampled by the archive's maintainers to one length; not a rule a
   streaming circuit can apply, offered for comparison).
 
