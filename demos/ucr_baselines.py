@@ -91,6 +91,25 @@ def _set(cfg: dict, assignment: str) -> None:
     target[parts[1]] = v
 
 
+def _split(variant: str) -> list[str]:
+    """``a=1,b=[1,2]`` -> ``["a=1", "b=[1,2]"]``: commas inside brackets stay.
+
+    Example:
+        >>> _split('front.nodes=64,front.taps=[{"delay":[0,2]}]')
+        ['front.nodes=64', 'front.taps=[{"delay":[0,2]}]']
+    """
+    out, depth, cur = [], 0, ""
+    for ch in variant:
+        depth += ch in "[{"
+        depth -= ch in "]}"
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [a for a in out + [cur] if a]
+
+
 def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: int = 1) -> list[dict]:
     """Train the config and each variant (``a=1,b=2`` per variant) on the training split minus a
     seeded holdout (``folds`` holdouts, seeds 0 .. folds-1, averaged); report train and validation
@@ -105,7 +124,7 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
     rows = []
     for var in [""] + variants:
         cfg = copy.deepcopy(base)
-        for a in filter(None, var.split(",")):
+        for a in _split(var):
             _set(cfg, a)
         s = RunSettings.from_config(cfg)
         sd = encode_dataset(s.dataset, s.coding, s.steps, split="train", seed=s.data_seed,
