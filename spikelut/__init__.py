@@ -8,7 +8,11 @@ Example:
 
 __version__ = "0.1.0"
 
-from .api import build, random_spikes, simulate
+from . import threads as _threads
+
+_threads.configure()  # before anything imports numba: how its threads wait (docs/threads.md)
+
+from .api import build, encode_file, random_spikes, simulate, simulate_file
 from .engine.result import SimResult
 from .errors import (ConfigError, FileFormatError, NetworkError, ShapeError, SpikelutError,
                      ToolError)
@@ -16,7 +20,7 @@ from .io import SpikeData, load_model, load_result, load_spikes, save_model, sav
 from .network import Layer, Network, Readout
 
 __all__ = [
-    "__version__", "build", "simulate", "random_spikes", "SimResult",
+    "__version__", "build", "simulate", "simulate_file", "encode_file", "random_spikes", "SimResult",
     "Layer", "Network", "Readout", "SpikeData",
     "load_model", "save_model", "load_spikes", "save_spikes", "load_result",
     "SpikelutError", "ConfigError", "FileFormatError", "NetworkError", "ShapeError", "ToolError",

@@ -1,3 +1,4 @@
 from .cli import run
 
-run()
+if __name__ == "__main__":   # `python -m spikelut`; importing this module (the docs do) runs nothing
+    run()

@@ -172,27 +172,35 @@ RANDOM_BLOCK = 256
 sample's spikes do not depend on how many samples follow it in the batch."""
 
 
-def _bernoulli(seed: int, p, xp):
-    """``u < p`` for ``p [T, B, F]``, ``u`` uniform float32, drawn per block of samples."""
+def _bernoulli(seed: int, p, xp, first_sample: int = 0):
+    """``u < p`` for ``p [T, B, F]``, ``u`` uniform float32, drawn per block of samples.
+
+    ``first_sample`` (a multiple of :data:`RANDOM_BLOCK`) is the batch's first sample in a larger
+    one, so encoding a dataset chunk by chunk gives the spikes of encoding it at once.
+    """
+    if first_sample % RANDOM_BLOCK:
+        raise ConfigError(f"first_sample must be a multiple of {RANDOM_BLOCK}, got {first_sample}")
     T, B, F = p.shape
     out = xp.empty((T, B, F), xp.uint8)
     for b0 in range(0, B, RANDOM_BLOCK):
         b1 = min(b0 + RANDOM_BLOCK, B)
+        block = (first_sample + b0) // RANDOM_BLOCK
         # drawn on the host so one seed gives the same spikes on every device
         # sample-major draws: sample j of a block always gets the same numbers, whatever the
         # block's length, so encoding a prefix of a batch gives a prefix of the spikes
-        u = np.random.default_rng([seed, b0 // RANDOM_BLOCK]).random((b1 - b0, T, F), dtype=np.float32)
+        u = np.random.default_rng([seed, block]).random((b1 - b0, T, F), dtype=np.float32)
         out[:, b0:b1] = xp.asarray(u.transpose(1, 0, 2)) < p[:, b0:b1]
     return out
 
 
 # ---------------------------------------------------------------------------- encoders
-def rate(x: Any, steps: int, seed: int = 0, sequence: bool = False) -> Any:
+def rate(x: Any, steps: int, seed: int = 0, sequence: bool = False, first_sample: int = 0) -> Any:
     """Bernoulli rate code: ``s[t, b, f] = 1`` with probability ``x[b, f]``, independently per cycle.
 
     Static: ``x [B, F]`` -> ``[steps, B, F]``. Sequence: ``x [B, L(, F)]`` -> ``[L, B, F]`` with
     ``s[t] = u[t] < x[t]``. The mean firing rate converges to ``x`` as ``1/sqrt(T)``. Sample ``b``
-    draws from ``default_rng([seed, b // 256])`` (see :data:`RANDOM_BLOCK`).
+    draws from ``default_rng([seed, b // 256])`` (see :data:`RANDOM_BLOCK`); ``first_sample`` (a
+    multiple of 256) numbers the samples from there, for encoding a dataset in chunks.
 
     Example:
         >>> rate(np.array([[0.0, 1.0]]), steps=3).sum(axis=0).tolist()
@@ -201,10 +209,10 @@ def rate(x: Any, steps: int, seed: int = 0, sequence: bool = False) -> Any:
     if sequence:
         xp, v = _sequence_input(x, "rate")
         _check_unit(xp, v, "rate")
-        return _bernoulli(seed, v.transpose(1, 0, 2), xp)
+        return _bernoulli(seed, v.transpose(1, 0, 2), xp, first_sample)
     xp, v = _static_input(x, "rate")
     _check_unit(xp, v, "rate")
-    return _bernoulli(seed, xp.broadcast_to(v[None], (steps,) + tuple(v.shape)), xp)
+    return _bernoulli(seed, xp.broadcast_to(v[None], (steps,) + tuple(v.shape)), xp, first_sample)
 
 
 def rate_even(x: Any, steps: int) -> Any:
@@ -590,11 +598,14 @@ def channels_per_value(coding: str, **params: Any) -> int:
     return get_coding(coding).per_value(resolve_params(coding, params))
 
 
-def encode(x: Any, coding: str, steps: int | None, seed: int = 0, **params: Any) -> Any:
+def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: int = 0,
+           **params: Any) -> Any:
     """Encode values ``x`` as spikes ``[T, B, channels]`` (uint8, on ``x``'s device).
 
     ``steps`` is ``T``; in sequence mode it must equal the sequence length (or be ``None``).
     ``params`` are the coding's parameters (strings are accepted, as from the command line).
+    ``first_sample`` says ``x`` starts at that sample of a larger batch (a multiple of
+    :data:`RANDOM_BLOCK`), so random codes encode a dataset in chunks exactly as at once.
     Unknown codings, unknown parameters and bad values raise :class:`ConfigError`.
 
     Example:
@@ -626,6 +637,7 @@ def encode(x: Any, coding: str, steps: int | None, seed: int = 0, **params: Any)
         if isinstance(seed, bool) or int(seed) != seed or seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
         p["seed"] = int(seed)
+        p["first_sample"] = int(first_sample)
     if c.modes == "both":
         p["sequence"] = sequence
     return c.encoder(x, steps, **p)

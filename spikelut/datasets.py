@@ -32,11 +32,13 @@ User files (``name_or_path`` is a path):
 * ``.npz`` with ``x`` and ``y`` (the whole file is the dataset, whatever the split), or
   ``x_train``/``y_train``/``x_test``/``y_test``. ``x`` is ``[N, features...]`` (kind image, the
   default), ``[N, L]`` / ``[N, L, F]`` with ``kind = "sequence"``, or spikes ``[T, N, C]`` with
-  ``kind = "spikes"``. Optional scalars ``kind`` and ``classes``. uint8 values are divided by 255.
+  ``kind = "spikes"``. Optional scalars ``kind`` and ``classes``. uint8 values are divided by 255;
+  float32 and float64 values keep their precision, other integers become float64.
 * ``.npz`` event stream: ``t``, ``channel``, ``sample`` (one entry per event) and ``label`` (one per
   sample); optional scalars ``dt`` (time per cycle, default 1), ``channels`` (default max + 1),
-  ``steps`` (default: last cycle + 1). Event ``i`` lands in cycle ``floor(t_i / dt)``; several
-  events of one channel in one cycle make one spike.
+  ``steps`` (default: last cycle + 1). Event ``i`` lands in cycle ``floor(t_i / dt)``, a quotient
+  within a relative 1e-9 of an integer counting as that integer (so ``t = 0.3, dt = 0.1`` is cycle
+  3, see :func:`bin_events`); several events of one channel in one cycle make one spike.
 * a spikelut spike file (``.h5``, DESIGN.md section 4) with ``/labels``.
 
 Example:
@@ -64,6 +66,7 @@ import h5py
 import numpy as np
 
 from . import coding as _coding
+from . import limits
 from . import ucr as _ucr
 from .errors import ConfigError, FileFormatError
 from .io import SpikeData
@@ -80,8 +83,10 @@ class Dataset:
 
     Attributes:
         name: built-in name or file path.
-        x: ``image``: float32 ``[N, features]`` (flattened; ``shape`` says the layout);
-           ``sequence``: float32 ``[N, L]`` or ``[N, L, F]``; ``spikes``: uint8 ``[T, N, C]``.
+        x: ``image``: float ``[N, features]`` (flattened; ``shape`` says the layout);
+           ``sequence``: float ``[N, L]`` or ``[N, L, F]``; ``spikes``: uint8 ``[T, N, C]``.
+           Floats are float32 for the built-ins and uint8 pixels / 255, else the file's own
+           float32 or float64 (never cast down).
         y: int64 ``[N]`` labels in ``0 .. classes-1``.
         classes: number of classes.
         kind: ``"image"``, ``"sequence"`` or ``"spikes"``.
@@ -278,14 +283,35 @@ _BUILTIN = {"mnist5k": _mnist5k, "mnist1d": _mnist1d, "first_of_two": _first_of_
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of ``path``, gunzipped when it starts with the gzip magic, never more than
+    :func:`spikelut.limits.max_array_bytes` (a 2 MB gzip bomb cannot expand to 10 GB)."""
+    limit = limits.max_array_bytes()
+    limits.check_regular_file(path, "an IDX file")
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+        fh.seek(0)
+        stream = gzip.GzipFile(fileobj=fh) if gz else fh
+        raw = stream.read(limit + 1)  # one byte over the limit tells "too large"
+    if len(raw) > limit:
+        what = "decompressed IDX data" if gz else "IDX file"
+        raise FileFormatError(f"{path}: {what} is larger than the limit of {limit} bytes (set "
+                              f"SPIKELUT_MAX_ARRAY_BYTES to read larger files)")
+    return raw
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an MNIST-style IDX file (optionally gzip-compressed) into a native-endian array."""
+    """Read an MNIST-style IDX file (optionally gzip-compressed) into a native-endian array.
+
+    The decompressed size is bounded by :func:`spikelut.limits.max_array_bytes`.
+
+    Raises:
+        FileFormatError: not a regular file, unreadable, corrupt, or over the size limit.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError) as e:
+        raw = _read_bounded(path)
+    except (OSError, EOFError, zlib.error) as e:
         raise FileFormatError(f"{path}: cannot read IDX file: {e}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] < 1:
         raise FileFormatError(f"{path}: not an IDX file (bad magic number)")
@@ -295,7 +321,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise FileFormatError(f"{path}: truncated IDX header")
     dims = tuple(int(d) for d in np.frombuffer(raw[4:head], ">u4"))
     dt = np.dtype(_IDX_DTYPES[raw[2]])
-    need = int(np.prod(dims)) * dt.itemsize
+    need = limits.array_bytes(dims, dt.itemsize)  # Python integers: no overflow
     if len(raw) - head != need:
         raise FileFormatError(f"{path}: IDX data has {len(raw) - head} bytes, the header {dims} "
                               f"says {need} (truncated or corrupt file)")
@@ -307,7 +333,9 @@ def _scale_values(x: np.ndarray, path: Path, field_name: str) -> tuple[np.ndarra
         return x.astype(np.float32) / np.float32(255), "uint8 / 255"
     if x.dtype.kind not in "biuf":
         raise FileFormatError(f"{path}: {field_name}: dtype {x.dtype} is not numeric")
-    x = x.astype(np.float32)
+    # keep the file's precision: a float32 cast moves values that sit on a coding threshold
+    # (0.35 becomes 0.3499999940...), so float32/float64 stay as stored, integers become float64
+    x = x.astype(x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
     if x.size and not np.isfinite(x).all():
         raise FileFormatError(f"{path}: {field_name}: contains NaN or infinity")
     return x, "as stored"
@@ -321,10 +349,15 @@ def _labels(y: Any, n: int, path: Path, field_name: str, classes: int | None) ->
     integral = y.dtype.kind in "iub" or (y.dtype.kind == "f" and bool(np.all(np.mod(y, 1) == 0)))
     if y.size and (not integral or y.min() < 0):
         raise FileFormatError(f"{path}: {field_name}: labels must be integers >= 0")
+    if y.size and y.max() >= limits.MAX_CLASSES:  # before the cast: 1e300 would wrap around
+        raise FileFormatError(f"{path}: {field_name}: label {y.max()} is more than the limit of "
+                              f"{limits.MAX_CLASSES - 1} (at most {limits.MAX_CLASSES} classes)")
     y = y.astype(np.int64)
     top = int(y.max()) + 1 if y.size else 1
     if classes is None:
         classes = top
+    elif not 1 <= classes <= limits.MAX_CLASSES:
+        raise FileFormatError(f"{path}: classes: {classes} is outside 1..{limits.MAX_CLASSES}")
     elif top > classes:
         raise FileFormatError(f"{path}: {field_name}: label {top - 1} >= classes = {classes}")
     return y, int(classes)
@@ -382,8 +415,10 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
     if not (t.ndim == ch.ndim == smp.ndim == 1 and t.shape == ch.shape == smp.shape):
         raise FileFormatError(f"{path}: t, channel and sample must be 1-D of one length, got "
                               f"{t.shape}, {ch.shape}, {smp.shape}")
+    if not t.size:  # no events: an empty array of any numeric dtype will do
+        ch, smp = ch.astype(np.int64), smp.astype(np.int64)
     for k, a in (("channel", ch), ("sample", smp)):
-        if a.size and (a.dtype.kind not in "iu" or a.min() < 0):
+        if a.dtype.kind not in "iu" or (a.size and a.min() < 0):
             raise FileFormatError(f"{path}: {k}: must be integers >= 0")
     if t.dtype.kind not in "iuf" or (t.size and (not np.isfinite(t).all() or t.min() < 0)):
         raise FileFormatError(f"{path}: t: event times must be finite numbers >= 0")
@@ -395,26 +430,95 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
     dt = _npz_scalar(z, "dt", path, float) if "dt" in z else 1.0
     if not dt > 0:
         raise FileFormatError(f"{path}: dt: must be > 0, got {dt}")
-    cycle = np.floor(t.astype(np.float64) / dt).astype(np.int64)
+    if not np.isfinite(dt):
+        raise FileFormatError(f"{path}: dt: must be finite, got {dt}")
+    # the last cycle, in float64 before any integer conversion (a huge t / dt cannot wrap around)
+    last = float(np.floor(t.max() / dt)) if t.size else 0.0
+    if last > limits.MAX_CYCLES - 1:
+        raise FileFormatError(f"{path}: t: events reach cycle {last:.0f}, more than the limit of "
+                              f"{limits.MAX_CYCLES} cycles; raise dt")
+    cycle = bin_events(t, dt)
     C = _npz_scalar(z, "channels", path, int) if "channels" in z else (int(ch.max()) + 1 if ch.size else 1)
+    limits.check_count(C, limits.MAX_INPUTS, "channels", f"{path}: channels")
     if ch.size and ch.max() >= C:
         raise FileFormatError(f"{path}: channel: index {int(ch.max())} but channels = {C}")
     T = _npz_scalar(z, "steps", path, int) if "steps" in z else (int(cycle.max()) + 1 if cycle.size else 1)
+    limits.check_count(T, limits.MAX_CYCLES, "steps", f"{path}: steps")
     if cycle.size and cycle.max() >= T:
         raise FileFormatError(f"{path}: events reach cycle {int(cycle.max())} but steps = {T}; "
                               f"raise steps or dt")
+    limits.check_count(n, limits.MAX_SAMPLES, "number of samples", f"{path}: label")
+    limits.check_array_bytes((T, n, C), 1, f"{path}: the spike raster [steps, samples, channels]")
     x = np.zeros((T, n, C), np.uint8)
     x[cycle, smp, ch] = 1
     return Dataset(str(path), x, y, classes, "spikes", (T, C), "all",
-                   {"source": str(path), "binning": f"cycle = floor(t / {dt!r})",
+                   {"source": str(path), "binning": f"cycle = floor(t / {dt!r}), t / dt within "
+                                                    f"{EDGE_TOLERANCE:g} (relative) of an integer "
+                                                    f"counting as that integer",
                     "events": int(t.size)})
+
+
+EDGE_TOLERANCE = 1e-9
+"""Relative distance of ``t / dt`` from an integer ``c`` within which an event is on the edge of
+cycle ``c`` (decimal times are not exact in binary: ``0.3 / 0.1 = 2.9999999999999996``)."""
+
+
+def bin_events(t: Any, dt: float) -> np.ndarray:
+    """The cycle of each event time: ``floor(t / dt)``, where ``t / dt`` within
+    :data:`EDGE_TOLERANCE` (relative) of an integer counts as that integer, so events written as
+    decimals land on the bin edge they name.
+
+    Args:
+        t: event times ``[E]`` (any real dtype, >= 0), in the unit of ``dt``.
+        dt: time per cycle (> 0).
+
+    Returns:
+        int64 cycles ``[E]``.
+
+    Example:
+        >>> bin_events([0.1, 0.2, 0.3, 0.6, 0.7], 0.1).tolist()
+        [1, 2, 3, 6, 7]
+        >>> bin_events([0.29, 0.35], 0.1).tolist()
+        [2, 3]
+    """
+    q = np.asarray(t, np.float64) / float(dt)
+    edge = np.round(q)
+    on_edge = np.abs(q - edge) <= EDGE_TOLERANCE * np.maximum(1.0, np.abs(edge))
+    return np.where(on_edge, edge, np.floor(q)).astype(np.int64)
 
 
 _NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse a ``.npz`` whose members would decompress (or declare arrays) over the array limit,
+    before numpy allocates them: the zip directory and each ``.npy`` header are read first."""
+    limit = limits.max_array_bytes()
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        if len(infos) > limits.MAX_ATTRS:
+            raise FileFormatError(f"{path}: {len(infos)} members, more than the limit of "
+                                  f"{limits.MAX_ATTRS}")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if total > limit:
+                raise FileFormatError(f"{path}: members decompress to more than the limit of "
+                                      f"{limit} bytes (set SPIKELUT_MAX_ARRAY_BYTES to read larger "
+                                      f"files)")
+            with zf.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            limits.check_array_bytes(shape, dtype.itemsize, f"{path}: {info.filename}")
+
+
 def _load_npz(path: Path, split: str) -> Dataset:
+    limits.check_regular_file(path, "a .npz file")
     try:
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as f:
             z = {k: f[k] for k in f.files}  # read every member now: corruption shows up here
     except _NPZ_ERRORS as e:
@@ -459,9 +563,16 @@ def _load_spike_file(path: Path, split: str) -> Dataset:
     d = load_spikes(path)
     if d.labels is None:
         raise FileFormatError(f"{path}: /labels: missing; a dataset needs one label per sample")
-    classes = int(d.meta.get("classes", int(d.labels.max()) + 1 if d.labels.size else 1))
+    top = int(d.labels.max()) + 1 if d.labels.size else 1
+    classes = d.meta.get("classes", top)
+    if not isinstance(classes, int) or isinstance(classes, bool) or classes < top:
+        raise FileFormatError(f"{path}: attribute 'classes' must be an integer >= {top} (the "
+                              f"largest label + 1), got {str(classes)[:40]!r}")
+    limits.check_count(classes, limits.MAX_CLASSES, "number of classes", f"{path}: classes")
     return Dataset(str(path), d.spikes, d.labels.astype(np.int64), classes, "spikes",
-                   (d.spikes.shape[0], d.spikes.shape[2]), str(d.meta.get("split", "all")),
+                   (d.spikes.shape[0], d.spikes.shape[2]),
+                   # printed by encode: only the known values, never a string from the file
+                   d.meta.get("split") if d.meta.get("split") in SPLITS else "all",
                    {"source": str(path)})
 
 
@@ -512,24 +623,58 @@ DEFAULT_PARAMS = {
 them)."""
 
 
-def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
-                   split: str = "train", seed: int = 0, limit: int | None = None,
-                   **params: Any) -> SpikeData:
-    """Load a dataset split and encode it: a :class:`SpikeData` with spikes ``[T, N, channels]``,
-    labels, and metadata (dataset, split, coding, params, steps, seed, classes, shape, ...).
+@dataclass
+class EncodingPlan:
+    """A dataset split with its coding settled, encoded on demand one range of samples at a time
+    (made by :func:`plan_encoding`), so a spike file can be written chunk by chunk.
 
-    * image datasets: every value is spread over ``steps`` cycles (``steps`` required);
-    * sequence datasets: one value per cycle (``sequence=True``), so ``steps`` must be the sequence
-      length or ``None``; ``sequence=false`` treats a sequence as a vector of static values;
-    * spike datasets: ``coding`` is ignored (recorded as ``"none"``); ``steps`` may be ``None``,
-      the dataset's length, or longer (silent cycles are appended).
+    Attributes:
+        values: the samples to encode (``Dataset.x`` after ``limit``; spikes ``[T, N, C]`` for a
+            spike dataset).
+        labels: int64 ``[N]``.
+        meta: the spike file's metadata (dataset, split, coding, params, steps, ...).
+        shape: ``(T, N, channels)`` of the whole encoding.
+        align: chunk starts must be multiples of this (``RANDOM_BLOCK`` for a random code, so
+            chunked spikes equal the one-shot ones).
+    """
 
-    ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples.
+    values: np.ndarray
+    labels: np.ndarray
+    meta: dict
+    coding: str
+    params: dict
+    steps: int
+    seed: int
+    spikes: bool
+    shape: tuple = ()
+    align: int = 1
+
+    def encode(self, b0: int, b1: int) -> np.ndarray:
+        """Spikes of samples ``b0 .. b1 - 1``: uint8 ``[T, b1 - b0, channels]``."""
+        if b0 % self.align:
+            raise ConfigError(f"encoding chunks must start at multiples of {self.align}, got {b0}")
+        if self.spikes:
+            x = self.values[:, b0:b1]
+            if self.steps > x.shape[0]:
+                x = np.concatenate([x, np.zeros((self.steps - x.shape[0],) + x.shape[1:], np.uint8)])
+            return np.ascontiguousarray(x, np.uint8)
+        s = _coding.encode(self.values[b0:b1], self.coding, self.steps, seed=self.seed,
+                           first_sample=b0, **self.params)
+        if self.params.get("sequence") and "lengths" in self.meta:  # "no data" after each end
+            s = _ucr.blank_padding(s, self.meta["lengths"][b0:b1])
+        return np.ascontiguousarray(s)
+
+
+def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
+                  split: str = "train", seed: int = 0, limit: int | None = None,
+                  **params: Any) -> EncodingPlan:
+    """Load a dataset split and settle how to encode it (see :func:`encode_dataset`, which is
+    ``plan.encode(0, N)``); ``spikelut encode`` writes ``plan.encode`` chunk by chunk.
 
     Example:
-        >>> sd = encode_dataset("mnist5k", "rate", steps=4, split="test", limit=10)
-        >>> sd.spikes.shape, sd.labels.shape
-        ((4, 10, 784), (10,))
+        >>> plan = plan_encoding("mnist5k", "rate", steps=4, split="test", limit=10)
+        >>> plan.shape, plan.align, plan.encode(0, 3).shape
+        ((4, 10, 784), 256, (4, 3, 784))
     """
     ds = load_dataset(name_or_path, split, seed)
     if limit is not None:
@@ -540,6 +685,8 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
                             "classes": ds.classes, "shape": list(ds.shape), "seed": int(seed)}
     meta.update({k: v for k, v in ds.meta.items() if k in ("source", "scale", "binning", "scale_lo",
                                                           "scale_hi", "class_names", "lengths")})
+    if "lengths" in meta:  # variable-length series (spikelut.ucr): one length per kept sample
+        meta["lengths"] = meta["lengths"][:limit]
     if ds.kind == "spikes":
         x = ds.x if limit is None else ds.x[:, :limit]
         y = ds.y if limit is None else ds.y[:limit]
@@ -548,13 +695,11 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
             if isinstance(steps, bool) or int(steps) != steps or steps < T:
                 raise ConfigError(f"dataset {ds.name} is spikes of {T} cycles: steps must be {T} or "
                                   f"more (extra cycles are silent), got {steps}")
-            if steps > T:
-                x = np.concatenate([x, np.zeros((int(steps) - T,) + x.shape[1:], np.uint8)])
+            T = int(steps)
         if coding not in (None, "none"):
             meta["coding_ignored"] = coding
-        meta.update({"coding": "none", "params": {}, "steps": int(x.shape[0]),
-                     "channels_per_value": 1})
-        return SpikeData(np.ascontiguousarray(x, np.uint8), y, meta)
+        meta.update({"coding": "none", "params": {}, "steps": T, "channels_per_value": 1})
+        return EncodingPlan(x, y, meta, "none", {}, T, int(seed), True, (T, x.shape[1], x.shape[2]))
 
     coding = coding or DEFAULT_CODING[ds.kind]
     c = _coding.get_coding(coding)
@@ -580,11 +725,39 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
         raise ConfigError(f"coding {coding!r} spreads each value over many cycles: give steps")
     elif ds.kind == "sequence":
         x = x.reshape(x.shape[0], -1)
-    spikes = _coding.encode(x, coding, steps, seed=seed, **resolved)
-    spikes = _ucr.blank_padding(spikes, meta, blank=resolved["sequence"])  # "no data" after the end
-    meta.update({"coding": coding, "params": resolved, "steps": int(spikes.shape[0]),
+    plan = EncodingPlan(x, y, meta, coding, resolved, steps, int(seed), False,
+                        align=_coding.RANDOM_BLOCK if c.random else 1)
+    # one sample settles T and the channels (and checks steps and the parameters)
+    T, _, C = plan.encode(0, 1).shape if len(y) else _coding.encode(
+        x[:0], coding, steps, seed=seed, **resolved).shape
+    plan.steps, plan.shape = T, (T, len(y), C)
+    meta.update({"coding": coding, "params": resolved, "steps": int(T),
                  "channels_per_value": c.per_value(resolved)})
-    return SpikeData(np.ascontiguousarray(spikes), y, meta)
+    return plan
+
+
+def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
+                   split: str = "train", seed: int = 0, limit: int | None = None,
+                   **params: Any) -> SpikeData:
+    """Load a dataset split and encode it: a :class:`SpikeData` with spikes ``[T, N, channels]``,
+    labels, and metadata (dataset, split, coding, params, steps, seed, classes, shape, ...).
+
+    * image datasets: every value is spread over ``steps`` cycles (``steps`` required);
+    * sequence datasets: one value per cycle (``sequence=True``), so ``steps`` must be the sequence
+      length or ``None``; ``sequence=false`` treats a sequence as a vector of static values;
+    * spike datasets: ``coding`` is ignored (recorded as ``"none"``); ``steps`` may be ``None``,
+      the dataset's length, or longer (silent cycles are appended).
+
+    ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples.
+    The same as :func:`plan_encoding` then ``plan.encode(0, N)``.
+
+    Example:
+        >>> sd = encode_dataset("mnist5k", "rate", steps=4, split="test", limit=10)
+        >>> sd.spikes.shape, sd.labels.shape
+        ((4, 10, 784), (10,))
+    """
+    plan = plan_encoding(name_or_path, coding, steps, split, seed, limit, **params)
+    return SpikeData(plan.encode(0, plan.shape[1]), plan.labels, plan.meta)
 
 
 def describe() -> list[dict]:
@@ -599,5 +772,5 @@ def describe() -> list[dict]:
 
 
 __all__ = ["Dataset", "DATASETS", "SPLITS", "KINDS", "DEFAULT_CODING", "DEFAULT_PARAMS", "data_dir",
-           "load_dataset", "encode_dataset", "make_first_of_two", "make_patterns", "mnist5k_split",
+           "load_dataset", "encode_dataset", "plan_encoding", "EncodingPlan", "make_first_of_two", "make_patterns", "mnist5k_split",
            "read_idx", "describe"]

@@ -29,8 +29,10 @@ import html
 
 
 def _ascii_escape(text: str) -> str:
-    """Printable ASCII passes; everything else (newlines, controls, non-ASCII) becomes a
-    backslash escape (``\\n``, ``\\x1b``, ``\\u2028``, ...)."""
+    """Printable ASCII passes; everything else becomes a backslash escape.
+
+    Newlines, controls and non-ASCII characters become ``\\n``, ``\\x1b``, ``\\u2028``, ...
+    """
     out = []
     for ch in str(text):
         o = ord(ch)
@@ -59,6 +61,12 @@ def verilog_comment(text: str) -> str:
     tools treat U+2028 or a bare CR as a line break). ``/*`` and ``*/`` are harmless inside a
     line comment, and a backslash at the end of a ``//`` line does not continue it in Verilog.
 
+    Args:
+        text: any text (converted with ``str``).
+
+    Returns:
+        One line of printable ASCII.
+
     Example:
         >>> verilog_comment("a\\rb\\u2028c")
         'a\\\\rb\\\\u2028c'
@@ -67,9 +75,16 @@ def verilog_comment(text: str) -> str:
 
 
 def verilog_string(text: str) -> str:
-    """``text`` made safe for the inside of a Verilog string literal ``"..."`` (IEEE 1364 escapes:
-    ``\\\\``, ``\\"``, ``\\n``, ``\\t`` and octal ``\\ddd`` for every other byte outside printable
-    ASCII, non-ASCII as its UTF-8 bytes).
+    """``text`` made safe for the inside of a Verilog string literal ``"..."``.
+
+    IEEE 1364 escapes: ``\\\\``, ``\\"``, ``\\n``, ``\\t`` and octal ``\\ddd`` for every other byte
+    outside printable ASCII; non-ASCII characters are written as their UTF-8 bytes.
+
+    Args:
+        text: any text (converted with ``str``).
+
+    Returns:
+        Printable ASCII that cannot close the literal.
 
     Example:
         >>> verilog_string('x"); $system("id')
@@ -99,6 +114,12 @@ def vcd_text(text: str) -> str:
     VCD sections end at the keyword ``$end``; every ``$`` becomes ``\\x24`` so no keyword can
     appear, and controls and non-ASCII are escaped as in :func:`verilog_comment`.
 
+    Args:
+        text: any text (converted with ``str``).
+
+    Returns:
+        One line of printable ASCII without ``$``.
+
     Example:
         >>> vcd_text("x $end $var wire 1 ! y $end")
         'x \\\\x24end \\\\x24var wire 1 ! y \\\\x24end'
@@ -107,9 +128,17 @@ def vcd_text(text: str) -> str:
 
 
 def terminal(text: str) -> str:
-    """``text`` made safe to print on one terminal line: control characters (ESC, CR, newline,
-    backspace, C1 controls, ...) and Unicode format/line-separator characters are shown as
-    backslash escapes; other printable Unicode (accents, CJK) is kept.
+    """``text`` made safe to print on one terminal line.
+
+    Control characters (ESC, CR, newline, backspace, C1 controls, ...) and Unicode
+    format/line-separator characters are shown as backslash escapes; other printable Unicode
+    (accents, CJK) is kept.
+
+    Args:
+        text: any text (converted with ``str``).
+
+    Returns:
+        Text without control or escape sequences.
 
     Example:
         >>> terminal("caf\\u00e9\\n")
@@ -130,6 +159,12 @@ def terminal(text: str) -> str:
 
 def html_text(text: str) -> str:
     """``text`` escaped for HTML text and quoted attribute values (``&<>"'``).
+
+    Args:
+        text: any text (converted with ``str``).
+
+    Returns:
+        Text in which ``&``, ``<``, ``>``, ``"`` and ``'`` are character references.
 
     Example:
         >>> html_text('<script>"x"</script>')

@@ -2,7 +2,10 @@
 
 Writers compress with gzip and write atomically. Readers check format, version, every dataset's
 presence, dtype and shape, table values and index ranges, and refuse anything else with one
-:class:`~spikelut.errors.FileFormatError` that names the file and the field.
+:class:`~spikelut.errors.FileFormatError` that names the file and the field. Files are untrusted
+(``docs/threat-model.md``): readers refuse special files, links, external storage, virtual
+datasets and unknown filters, and check every declared size against :mod:`spikelut.limits`
+before reading it.
 
 Example:
     >>> import tempfile, pathlib, numpy as np
@@ -16,18 +19,22 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import h5py
 import numpy as np
 
-from .errors import FileFormatError, NetworkError
-from .fileutil import atomic_path
-from .network import Layer, Network, Readout
+from . import limits
+from .errors import FileFormatError, NetworkError, ShapeError, SpikelutError
+from .escape import terminal
+from .fileutil import atomic_h5
+from .network import K_MAX, K_MIN, Layer, Network, Readout
 
 MODEL_FORMAT = "spikelut-model"
 SPIKES_FORMAT = "spikelut-spikes"
@@ -36,61 +43,214 @@ _GZ = {"compression": "gzip", "compression_opts": 4}
 
 
 # ---------------------------------------------------------------------------- helpers
+# Files come from others (docs/threat-model.md): before a dataset or attribute is read, its links,
+# storage, type and declared size are checked, so a file can neither make spikelut read another
+# file nor make it allocate more than the limits of spikelut.limits.
+
+#: HDF5 filters a dataset may use: deflate (gzip), shuffle, fletcher32, LZF (h5py's own).
+#: Others could load a plugin library from the HDF5 plugin path.
+_FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32, 32000}
+_LAYOUTS = {h5py.h5d.COMPACT, h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED}
+#: the most a dataset may expand from its stored bytes (deflate's limit is about 1032:1)
+_MAX_RATIO = 1100
+_READ_ERRORS = (OSError, KeyError, TypeError, ValueError, RuntimeError, UnicodeError, RecursionError,
+                IndexError, AttributeError)
+
+
+def _check_links(f: h5py.File, path: Path) -> None:
+    """Refuse every soft, external or user-defined link and files with too many objects.
+
+    Runs before any other access: h5py resolves a link when a name is looked up (even by ``in``),
+    and an external link opens another file. H5Lvisit follows hard links only, so this walk
+    itself never leaves the file.
+    """
+    count = 0
+
+    # the callback returns the problem (a non-None value stops H5Lvisit); raising inside it
+    # would cross HDF5's C stack
+    def visit(name: bytes) -> str | None:
+        nonlocal count
+        count += 1
+        if count > limits.MAX_OBJECTS:
+            return f"more than {limits.MAX_OBJECTS} objects; not a spikelut file"
+        kind = f.id.links.get_info(name).type
+        if kind != h5py.h5l.TYPE_HARD:
+            what = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link"}
+            return (f"/{_name(name)}: is {what.get(kind, 'a user-defined link')}; spikelut files "
+                    f"hold plain groups and datasets only (links could read other files)")
+        try:
+            name.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"/{_name(name)}: object name is not valid UTF-8"
+        return None
+
+    problem = f.id.links.visit(visit)
+    if problem is not None:
+        raise FileFormatError(f"{path}: {problem}")
+
+
+def _name(raw: bytes | str) -> str:
+    """A name from the file, safe to put in a one-line message."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "backslashreplace")
+    return terminal(raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+
+
 def _open(path: str | os.PathLike) -> h5py.File:
-    p = Path(path)
-    if not p.exists():
-        raise FileFormatError(f"{p}: no such file")
-    if p.is_dir():
-        raise FileFormatError(f"{p}: is a directory, expected an HDF5 file")
+    p = limits.check_regular_file(path, "an HDF5 file")
     try:
-        return h5py.File(p, "r")
+        f = h5py.File(p, "r")
     except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(e):
+            raise FileFormatError(f"{p}: locked by another process that has it open for writing; "
+                                  f"wait until that process closes it, then run again") from None
         raise FileFormatError(f"{p}: not a readable HDF5 file (truncated or corrupt?): {e}") from None
+    try:
+        _check_links(f, p)
+    except FileFormatError:
+        f.close()
+        raise
+    except _READ_ERRORS as e:
+        f.close()
+        raise FileFormatError(f"{p}: unreadable HDF5 structure: {e}") from None
+    return f
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn any error of h5py or numpy on a malformed file into one :class:`FileFormatError`."""
+    try:
+        yield
+    except SpikelutError:
+        raise
+    except _READ_ERRORS as e:  # MemoryError passes: the CLI says "not enough memory" in one line
+        msg = str(e).replace("\n", " ")
+        raise FileFormatError(f"{path}: malformed HDF5 content ({type(e).__name__}: {msg})") from None
+
+
+def _read_attr(obj: h5py.HLObject, name: str, path: Path) -> Any:
+    """One attribute as a Python value (str, int, float, bool, or a list of numbers), after
+    checking its type and size; strings must be valid UTF-8."""
+    def fail(what: str) -> FileFormatError:
+        return FileFormatError(f"{path}: {_name(obj.name)}: attribute {_name(name)!r}: {what}")
+
+    aid = obj.attrs.get_id(name)
+    shape, dt = aid.shape, aid.dtype
+    if shape is None:
+        raise fail("has no value (empty dataspace)")
+    if len(shape) > 1:
+        raise fail(f"{len(shape)}-D arrays are not supported metadata")
+    string = h5py.check_string_dtype(dt)
+    if string is None and (dt.kind not in "biuf" or dt.fields is not None or dt.subdtype is not None):
+        raise fail(f"type {dt} is not supported (expected a string or numbers)")
+    if string is not None and shape != ():
+        raise fail("arrays of strings are not supported metadata")
+    size = limits.array_bytes(shape, dt.itemsize)
+    if size > limits.MAX_ATTR_BYTES or aid.get_storage_size() > limits.MAX_ATTR_BYTES:
+        raise fail(f"larger than the limit of {limits.MAX_ATTR_BYTES} bytes")
+    v = obj.attrs[name]
+    if string is not None:
+        if isinstance(v, (bytes, np.bytes_)):
+            raw = bytes(v)
+        else:
+            raw = str(v).encode("utf-8", "surrogateescape")
+        if len(raw) > limits.MAX_ATTR_BYTES:
+            raise fail(f"larger than the limit of {limits.MAX_ATTR_BYTES} bytes")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise fail("not valid UTF-8 text") from None
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _attr(f: h5py.File, obj: h5py.HLObject, name: str, kind: type, path: Path) -> Any:
     if name not in obj.attrs:
-        raise FileFormatError(f"{path}: {obj.name}: missing attribute {name!r}")
-    v = obj.attrs[name]
-    if isinstance(v, bytes):
-        v = v.decode()
+        raise FileFormatError(f"{path}: {_name(obj.name)}: missing attribute {name!r}")
+    v = _read_attr(obj, name, path)
     if kind is str:
         if not isinstance(v, str):
-            raise FileFormatError(f"{path}: {obj.name}: attribute {name!r} must be a string")
+            raise FileFormatError(f"{path}: {_name(obj.name)}: attribute {name!r} must be a string")
         return v
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v[()]
-    if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
-        raise FileFormatError(f"{path}: {obj.name}: attribute {name!r} must be an integer, got {v!r}")
-    return int(v)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise FileFormatError(f"{path}: {_name(obj.name)}: attribute {name!r} must be an integer, "
+                              f"got {_name(repr(v)[:80])}")
+    return v
+
+
+def _declared(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, path: Path,
+              optional: bool = False, whole: bool = True) -> h5py.Dataset | None:
+    """The dataset ``group/name`` after checking everything but its data: a plain dataset stored
+    in this file (no external storage, not virtual, known filters), of one of ``kinds`` and
+    ``ndim`` dimensions, no larger than the array limit when it is to be read ``whole`` (a
+    dataset read in chunks of samples is bounded by its chunk). Nothing is read yet."""
+    ds = group.get(name)  # one lookup; safe: _open refused every non-hard link
+    if ds is None:
+        if optional:
+            return None
+        raise FileFormatError(f"{path}: {group.name.rstrip('/')}/{name}: missing dataset")
+    full = ds.name
+    if not isinstance(ds, h5py.Dataset):
+        raise FileFormatError(f"{path}: {full}: expected a dataset")
+    dcpl = ds.id.get_create_plist()
+    layout = dcpl.get_layout()
+    if layout not in _LAYOUTS:
+        raise FileFormatError(f"{path}: {full}: is a virtual dataset (it would read other files); "
+                              f"store the data in the file")
+    if dcpl.get_external_count():
+        raise FileFormatError(f"{path}: {full}: uses external raw storage (its data would come from "
+                              f"another file); store the data in the file")
+    for i in range(dcpl.get_nfilters()):
+        code = dcpl.get_filter(i)[0]
+        if code not in _FILTERS:
+            raise FileFormatError(f"{path}: {full}: compressed with HDF5 filter {code}; spikelut reads "
+                                  f"gzip, shuffle, fletcher32 and lzf only")
+    shape, dt = ds.shape, ds.dtype
+    if shape is None:
+        raise FileFormatError(f"{path}: {full}: has no data (empty dataspace)")
+    if dt.name not in kinds or dt.fields is not None:
+        raise FileFormatError(f"{path}: {full}: dtype {dt}, expected {' or '.join(kinds)}")
+    if len(shape) != ndim:
+        raise FileFormatError(f"{path}: {full}: {len(shape)}-D with shape {shape}, expected {ndim}-D")
+    if whole:
+        limits.check_array_bytes(shape, dt.itemsize, f"{path}: {full}")
+    if layout == h5py.h5d.CHUNKED:
+        limits.check_array_bytes(dcpl.get_chunk(), dt.itemsize, f"{path}: {full} (one chunk)")
+    return ds
+
+
+def _check_stored(ds: h5py.Dataset, path: Path) -> None:
+    """Refuse a dataset that declares more data than its stored bytes could expand to."""
+    declared = limits.array_bytes(ds.shape, ds.dtype.itemsize)
+    stored = ds.id.get_storage_size()
+    if declared > _MAX_RATIO * stored + 4096:
+        # deflate cannot compress more than ~1032:1, so the rest would be HDF5's fill value for
+        # chunks never written: a few bytes that make a reader allocate gigabytes of zeros
+        raise FileFormatError(f"{path}: {ds.name}: declares {declared} bytes of data but the file "
+                              f"stores only {stored}; its data is missing (unwritten chunks)")
+
+
+def _read(ds: h5py.Dataset, path: Path) -> np.ndarray:
+    """The data of a dataset checked by :func:`_declared`."""
+    _check_stored(ds, path)
+    try:
+        return ds[()]
+    except OSError as e:
+        raise FileFormatError(f"{path}: {ds.name}: cannot read the data (truncated file?): {e}") from None
 
 
 def _dataset(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, path: Path,
              optional: bool = False) -> np.ndarray | None:
-    full = f"{group.name.rstrip('/')}/{name}"
-    if name not in group:
-        if optional:
-            return None
-        raise FileFormatError(f"{path}: {full}: missing dataset")
-    ds = group[name]
-    if not isinstance(ds, h5py.Dataset):
-        raise FileFormatError(f"{path}: {full}: expected a dataset")
-    if ds.dtype.name not in kinds:
-        raise FileFormatError(f"{path}: {full}: dtype {ds.dtype.name}, expected {' or '.join(kinds)}")
-    if ds.ndim != ndim:
-        raise FileFormatError(f"{path}: {full}: {ds.ndim}-D with shape {ds.shape}, expected {ndim}-D")
-    try:
-        return ds[()]
-    except OSError as e:
-        raise FileFormatError(f"{path}: {full}: cannot read the data (truncated file?): {e}") from None
+    ds = _declared(group, name, kinds, ndim, path, optional)
+    return None if ds is None else _read(ds, path)
 
 
 def _check_format(f: h5py.File, fmt: str, path: Path) -> None:
-    got = f.attrs.get("format")
-    if isinstance(got, bytes):
-        got = got.decode()
+    got = _read_attr(f, "format", path) if "format" in f.attrs else None
     if got != fmt:
-        raise FileFormatError(f"{path}: not a {fmt} file (root attribute format = {got!r})")
+        raise FileFormatError(f"{path}: not a {fmt} file (root attribute format = "
+                              f"{_name(repr(got)[:80])})")
     version = _attr(f, f, "version", int, path)
     if version != VERSION:
         raise FileFormatError(f"{path}: {fmt} version {version} is not supported (this spikelut "
@@ -105,93 +265,148 @@ def _meta_attrs(obj: h5py.HLObject, meta: dict) -> None:
             obj.attrs[key] = json.dumps(value)
 
 
-def _read_meta(obj: h5py.HLObject, skip: set[str]) -> dict:
+def _read_meta(obj: h5py.HLObject, skip: set[str], path: Path) -> dict:
+    """Free metadata: every attribute but ``skip``, each a string, a number or a list of numbers."""
+    keys = list(obj.attrs.keys())
+    if len(keys) > limits.MAX_ATTRS:
+        raise FileFormatError(f"{path}: {obj.name}: {len(keys)} attributes, more than the limit of "
+                              f"{limits.MAX_ATTRS}")
     meta = {}
-    for key, value in obj.attrs.items():
+    for key in keys:
         if key in skip:
             continue
-        if isinstance(value, bytes):
-            value = value.decode()
-        if isinstance(value, np.generic):
-            value = value.item()
-        meta[key] = value
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FileFormatError(f"{path}: {obj.name}: attribute name {_name(key)!r} is not valid "
+                                  f"UTF-8") from None
+        meta[key] = _read_attr(obj, key, path)
     return meta
+
+
+def _json_attr(obj: h5py.HLObject, name: str, path: Path) -> Any:
+    """A JSON attribute (model ``meta``), nesting bounded before parsing."""
+    text = _read_attr(obj, name, path)
+    where = f"{path}: {_name(obj.name)}: attribute {name!r}"
+    if not isinstance(text, str):
+        raise FileFormatError(f"{where}: expected a JSON string")
+    if not limits.json_depth_ok(text):
+        raise FileFormatError(f"{where}: JSON nested deeper than {limits.MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise FileFormatError(f"{where}: is not valid JSON") from None
 
 
 # ---------------------------------------------------------------------------- models
 def save_model(net: Network, path: str | os.PathLike) -> None:
     """Write ``net`` to an HDF5 model file (format v1), atomically."""
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = MODEL_FORMAT
-            f.attrs["version"] = VERSION
-            f.attrs["inputs"] = net.n_in
-            if net.meta:
-                f.attrs["meta"] = json.dumps(net.meta)
-            layers = f.create_group("layers")
-            for i, layer in enumerate(net.layers):
-                g = layers.create_group(f"L{i}")
-                g.attrs["name"] = layer.name
-                g.attrs["refractory"] = layer.refractory
-                g.create_dataset("table", data=layer.table.astype(np.uint8), **_GZ)
-                g.create_dataset("source", data=layer.source.astype(np.int32), **_GZ)
-                g.create_dataset("index", data=layer.index.astype(np.int32), **_GZ)
-                g.create_dataset("delay", data=layer.delay.astype(np.int32), **_GZ)
-                if layer.logits is not None:
-                    g.create_dataset("logits", data=layer.logits.astype(np.float32), **_GZ)
-            r = f.create_group("readout")
-            r.attrs["layer"] = net.readout.layer
-            r.attrs["classes"] = net.readout.classes
-            r.attrs["start"] = net.readout.start
-            r.create_dataset("class_of", data=net.readout.class_of.astype(np.int32))
+    with atomic_h5(path) as f:
+        f.attrs["format"] = MODEL_FORMAT
+        f.attrs["version"] = VERSION
+        f.attrs["inputs"] = net.n_in
+        if net.meta:
+            f.attrs["meta"] = json.dumps(net.meta)
+        layers = f.create_group("layers")
+        for i, layer in enumerate(net.layers):
+            g = layers.create_group(f"L{i}")
+            g.attrs["name"] = layer.name
+            g.attrs["refractory"] = layer.refractory
+            g.create_dataset("table", data=layer.table.astype(np.uint8), **_GZ)
+            g.create_dataset("source", data=layer.source.astype(np.int32), **_GZ)
+            g.create_dataset("index", data=layer.index.astype(np.int32), **_GZ)
+            g.create_dataset("delay", data=layer.delay.astype(np.int32), **_GZ)
+            if layer.logits is not None:
+                g.create_dataset("logits", data=layer.logits.astype(np.float32), **_GZ)
+        r = f.create_group("readout")
+        r.attrs["layer"] = net.readout.layer
+        r.attrs["classes"] = net.readout.classes
+        r.attrs["start"] = net.readout.start
+        r.create_dataset("class_of", data=net.readout.class_of.astype(np.int32))
 
 
 def load_model(path: str | os.PathLike) -> Network:
-    """Read and validate a model file; raise :class:`FileFormatError` naming the bad field."""
+    """Read and validate a model file; raise :class:`FileFormatError` naming the bad field.
+
+    Every declared size is checked against :mod:`spikelut.limits` before it is read (k before a
+    ``2**k`` table, layer and node counts before the layers); see ``docs/threat-model.md``.
+    """
     path = Path(path)
-    with _open(path) as f:
+    with _open(path) as f, _reading(path):
         _check_format(f, MODEL_FORMAT, path)
-        n_in = _attr(f, f, "inputs", int, path)
-        meta = {}
-        if "meta" in f.attrs:
-            try:
-                meta = json.loads(f.attrs["meta"])
-            except (TypeError, ValueError):
-                raise FileFormatError(f"{path}: /: attribute 'meta' is not valid JSON") from None
+        n_in = limits.check_count(_attr(f, f, "inputs", int, path), limits.MAX_INPUTS,
+                                  "number of inputs", f"{path}: /: attribute 'inputs'")
+        meta = _json_attr(f, "meta", path) if "meta" in f.attrs else {}
+        if not isinstance(meta, dict):
+            raise FileFormatError(f"{path}: /: attribute 'meta' must be a JSON object")
         if "layers" not in f or not isinstance(f["layers"], h5py.Group):
             raise FileFormatError(f"{path}: /layers: missing group")
         lg = f["layers"]
-        names = list(lg.keys())
+        limits.check_count(len(lg), limits.MAX_LAYERS, "number of layers", f"{path}: /layers")
+        names = [_name(n) for n in lg.keys()]
         expected = [f"L{i}" for i in range(len(names))]
         if not names or sorted(names, key=lambda s: (len(s), s)) != expected:
+            shown = sorted(names)[:10] + (["..."] if len(names) > 10 else [])
             raise FileFormatError(f"{path}: /layers: expected groups L0..L{max(len(names) - 1, 0)}, "
-                                  f"found {sorted(names)}")
+                                  f"found {shown}")
         layers = []
+        total = 0
         for i, key in enumerate(expected):
             g = lg[key]
-            table = _dataset(g, "table", ("uint8",), 2, path)
-            source = _dataset(g, "source", ("int32",), 2, path)
-            index = _dataset(g, "index", ("int32",), 2, path)
-            delay = _dataset(g, "delay", ("int32",), 2, path)
-            logits = _dataset(g, "logits", ("float32",), 2, path, optional=True)
+            if not isinstance(g, h5py.Group):
+                raise FileFormatError(f"{path}: /layers/{key}: expected a group")
+            decl = _layer_datasets(g, key, path)
+            total += decl["source"].shape[0]
+            limits.check_count(total, limits.MAX_NODES, "total number of nodes", f"{path}: /layers")
+            arrays = {name: (None if ds is None else _read(ds, path)) for name, ds in decl.items()}
+            table = arrays["table"]
             if table.size and not np.isin(table, (0, 1)).all():
                 raise FileFormatError(f"{path}: /layers/{key}/table: entries must be 0 or 1")
+            refractory = limits.check_count(_attr(f, g, "refractory", int, path), limits.MAX_REFRACTORY,
+                                            "refractory period", f"{path}: /layers/{key}: attribute "
+                                            f"'refractory'")
             try:
-                layers.append(Layer(table, source, index, delay,
-                                    _attr(f, g, "refractory", int, path), _attr(f, g, "name", str, path),
-                                    logits))
+                layers.append(Layer(table, arrays["source"], arrays["index"], arrays["delay"],
+                                    refractory, _attr(f, g, "name", str, path), arrays["logits"]))
             except NetworkError as e:
                 raise FileFormatError(f"{path}: /layers/{key}: {e}") from None
-        if "readout" not in f:
+        if "readout" not in f or not isinstance(f["readout"], h5py.Group):
             raise FileFormatError(f"{path}: /readout: missing group")
         rg = f["readout"]
+        classes = limits.check_count(_attr(f, rg, "classes", int, path), limits.MAX_CLASSES,
+                                     "number of classes", f"{path}: /readout: attribute 'classes'")
         class_of = _dataset(rg, "class_of", ("int32",), 1, path)
-        readout = Readout(_attr(f, rg, "layer", int, path), class_of,
-                          _attr(f, rg, "classes", int, path), _attr(f, rg, "start", int, path))
+        try:
+            readout = Readout(_attr(f, rg, "layer", int, path), class_of, classes,
+                              _attr(f, rg, "start", int, path))
+        except NetworkError as e:
+            raise FileFormatError(f"{path}: /readout: {e}") from None
     try:
         return Network(n_in, layers, readout, meta)
     except NetworkError as e:
         raise FileFormatError(f"{path}: invalid network: {e}") from None
+
+
+def _layer_datasets(g: h5py.Group, key: str, path: Path) -> dict[str, h5py.Dataset | None]:
+    """The datasets of one layer group with their declared shapes checked against each other and
+    the limits (k from ``source`` before a ``2**k`` table is read)."""
+    decl = {"source": _declared(g, "source", ("int32",), 2, path)}
+    n, k = decl["source"].shape
+    where = f"{path}: /layers/{key}"
+    limits.check_count(n, limits.MAX_NODES_PER_LAYER, "number of nodes", f"{where}/source")
+    if not K_MIN <= k <= K_MAX:
+        raise FileFormatError(f"{where}/source: k = {k} is out of range; every node needs {K_MIN} "
+                              f"to {K_MAX} taps")
+    for name, kinds, shape in (("index", ("int32",), (n, k)), ("delay", ("int32",), (n, k)),
+                               ("table", ("uint8",), (n, 1 << k)),
+                               ("logits", ("float32",), (n, 1 << k))):
+        ds = _declared(g, name, kinds, 2, path, optional=name == "logits")
+        if ds is not None and ds.shape != shape:
+            raise FileFormatError(f"{where}: {name} has shape {ds.shape}, expected {shape} (nodes x "
+                                  f"{'k' if name in ('index', 'delay') else '2**k'} with k = {k} "
+                                  f"from source)")
+        decl[name] = ds
+    return decl
 
 
 # ---------------------------------------------------------------------------- spikes / results
@@ -205,24 +420,175 @@ class SpikeData:
     meta: dict = field(default_factory=dict)
 
 
+def _check_labels(labels: np.ndarray | None, samples: int, where: str) -> None:
+    if labels is None:
+        return
+    if labels.shape != (samples,):
+        raise FileFormatError(f"{where}: /labels: shape {labels.shape}, expected ({samples},) "
+                              f"(one label per sample of /spikes)")
+    if labels.size and labels.min() < 0:
+        raise FileFormatError(f"{where}: /labels: labels must be >= 0")
+
+
 def _check_spikes_array(spikes: np.ndarray, labels: np.ndarray | None, where: str) -> None:
     if spikes.ndim != 3:
         raise FileFormatError(f"{where}: /spikes must be [T, B, n], got shape {spikes.shape}")
     if spikes.size and spikes.max() > 1:
         raise FileFormatError(f"{where}: /spikes: entries must be 0 or 1")
-    if labels is not None:
-        if labels.shape != (spikes.shape[1],):
-            raise FileFormatError(f"{where}: /labels: shape {labels.shape}, expected ({spikes.shape[1]},) "
-                                  f"(one label per sample of /spikes)")
-        if labels.size and labels.min() < 0:
-            raise FileFormatError(f"{where}: /labels: labels must be >= 0")
+    _check_labels(labels, spikes.shape[1], where)
+
+
+CHUNK_BYTES = 1 << 20
+"""Target size of one HDF5 storage chunk of a spike dataset (uncompressed bytes)."""
+
+
+def spike_chunks(shape: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """HDF5 storage chunk shape for a ``[T, B, n]`` uint8 spike dataset (``None``: empty).
+
+    64 samples wide (one engine word), so a write of a multiple of 64 samples covers whole chunks
+    and a reader of a sample range decompresses only its own chunks; time and channels are cut so
+    a chunk holds about :data:`CHUNK_BYTES`.
+
+    Example:
+        >>> spike_chunks((40, 4000, 16))
+        (40, 64, 16)
+    """
+    T, B, n = (int(v) for v in shape)
+    if 0 in (T, B, n):
+        return None
+    b = min(B, 64)
+    t = min(T, max(1, CHUNK_BYTES // (b * min(n, 1024))))
+    return t, b, min(n, max(1, CHUNK_BYTES // (t * b)))
+
+
+def _create_spikes(group: h5py.Group, name: str, shape: tuple[int, int, int]) -> h5py.Dataset:
+    chunks = spike_chunks(shape)
+    if chunks is None:  # HDF5 cannot chunk (so cannot compress) an empty dataset
+        return group.create_dataset(name, shape=shape, dtype=np.uint8)
+    return group.create_dataset(name, shape=shape, dtype=np.uint8, chunks=chunks, **_GZ)
+
+
+def _raw_copyable(ds: h5py.Dataset) -> bool:
+    """A dataset whose compressed chunks can be copied as they are (gzip, in this file)."""
+    return (ds.chunks is not None and ds.compression == "gzip" and not ds.is_virtual
+            and ds.external is None and ds.dtype == np.uint8)
+
+
+class SpikeWriter:
+    """An open spike (or result) file being filled chunk of samples by chunk of samples.
+
+    Made by :func:`spike_writer`, which creates every dataset with its final shape, so memory is
+    set by the chunk, not the file. ``write(b0, spikes, result)`` fills samples
+    ``b0 .. b0 + b - 1``: ``spikes [T, b, n]`` (unless the input spikes were copied), and with a
+    result file ``result`` (a :class:`~spikelut.engine.result.SimResult` of those samples).
+    """
+
+    def __init__(self, f: h5py.File, shape: tuple[int, int, int], layer_sizes: Sequence[int] | None,
+                 classes: int | None, spikes_copied: bool) -> None:
+        self.shape = shape
+        self._f = f
+        self._copied = spikes_copied
+        self._written: list[tuple[int, int]] = []  # sample ranges, checked at the end
+        self._result = layer_sizes is not None
+
+    def write(self, b0: int, spikes: Any = None, result: Any = None) -> None:
+        """Write samples ``b0 ..`` of the input spikes and (for a result file) of the result."""
+        T, B, n = self.shape
+        if spikes is not None and not self._copied:
+            spikes = np.asarray(spikes)
+            b1 = b0 + spikes.shape[1]
+            if spikes.shape != (T, b1 - b0, n) or b0 < 0 or b1 > B:
+                raise ShapeError(f"spike chunk of shape {spikes.shape} at sample {b0} does not fit "
+                                 f"the file's [{T}, {B}, {n}]")
+            self._f["spikes"][:, b0:b1, :] = spikes
+            if not self._result:
+                self._written.append((b0, b1))
+        if result is not None:
+            res = result.to_numpy()
+            b1 = b0 + res.pred.shape[0]
+            for i, s in enumerate(res.layer_spikes):
+                self._f[f"layers/L{i}/spikes"][:, b0:b1, :] = s
+            self._f["readout/counts"][b0:b1] = res.counts
+            self._f["readout/pred"][b0:b1] = res.pred
+            self._written.append((b0, b1))
+
+    def _check_filled(self) -> None:
+        end = 0
+        for b0, b1 in sorted(self._written):
+            if b0 > end:
+                break
+            end = max(end, b1)
+        if end < self.shape[1]:
+            raise ShapeError(f"samples {end}.. were never written")
+
+
+@contextlib.contextmanager
+def spike_writer(path: str | os.PathLike, shape: tuple[int, int, int], labels: Any = None,
+                 meta: dict | None = None, layer_sizes: Sequence[int] | None = None,
+                 classes: int | None = None, copy_spikes: h5py.Dataset | None = None
+                 ) -> Iterator[SpikeWriter]:
+    """Open a spike file (format v1) for writing in chunks of samples; atomic as a whole.
+
+    The file is written beside ``path`` and renamed onto it only when the block ends without an
+    error; an error (or Ctrl-C) leaves the old file as it was. Every sample must be written.
+
+    Args:
+        path: the file to write.
+        shape: ``(T, B, n)`` of ``/spikes``.
+        labels: optional ``[B]`` integer labels (written at once; they are small).
+        meta: free metadata for the root attributes (non-scalar values as JSON strings).
+        layer_sizes: for a result file, the nodes of each layer (``/layers/L<i>/spikes [T, B, n_i]``).
+        classes: for a result file, the readout classes (``/readout/counts [B, classes]``).
+        copy_spikes: an input file's ``/spikes`` dataset (already checked) whose compressed chunks
+            are copied as they are instead of being written again, when its storage allows.
+
+    Raises:
+        FileFormatError: labels that do not fit ``shape``.
+        ShapeError: a chunk that does not fit, or samples left unwritten.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> with spike_writer(p, (3, 4, 2), labels=[0, 1, 0, 1]) as w:
+        ...     for b0 in (0, 2):
+        ...         w.write(b0, np.ones((3, 2, 2), np.uint8))
+        >>> int(load_spikes(p).spikes.sum())
+        24
+    """
+    T, B, n = (int(v) for v in shape)
+    lab = None if labels is None else np.asarray(labels).astype(np.int64)
+    _check_labels(lab, B, str(path))
+    copied = copy_spikes is not None and copy_spikes.shape == (T, B, n) and _raw_copyable(copy_spikes)
+    # atomic_h5: a write error inside HDF5 (disk full) becomes one OutputError, not a crash
+    with atomic_h5(path) as f:
+        _meta_attrs(f, dict(meta or {}))
+        f.attrs["format"] = SPIKES_FORMAT
+        f.attrs["version"] = VERSION
+        if copied:
+            # H5Ocopy moves the compressed chunks one by one: no decompression, bounded memory
+            f.copy(copy_spikes, "spikes", without_attrs=True)
+        else:
+            _create_spikes(f, "spikes", (T, B, n))
+        if lab is not None:
+            f.create_dataset("labels", data=lab)
+        if layer_sizes is not None:
+            lg = f.create_group("layers")
+            for i, size in enumerate(layer_sizes):
+                _create_spikes(lg.create_group(f"L{i}"), "spikes", (T, B, int(size)))
+            rg = f.create_group("readout")
+            rg.create_dataset("counts", shape=(B, int(classes or 0)), dtype=np.int32)
+            rg.create_dataset("pred", shape=(B,), dtype=np.int32)
+        w = SpikeWriter(f, (T, B, n), layer_sizes, classes, copied)
+        yield w
+        w._check_filled()
 
 
 def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: dict | None = None,
                 result: Any = None) -> None:
     """Write a spike file (format v1); with ``result`` (a :class:`SimResult`) a result file.
 
-    ``meta`` goes into root attributes (non-scalar values as JSON strings).
+    ``meta`` goes into root attributes (non-scalar values as JSON strings). One chunk of
+    :func:`spike_writer`, so atomic.
     """
     spikes = np.ascontiguousarray(spikes)
     if spikes.dtype != np.uint8:
@@ -231,33 +597,38 @@ def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: 
         spikes = spikes.astype(np.uint8)
     lab = None if labels is None else np.asarray(labels).astype(np.int64)
     _check_spikes_array(spikes, lab, str(path))
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            _meta_attrs(f, dict(meta or {}))
-            f.attrs["format"] = SPIKES_FORMAT
-            f.attrs["version"] = VERSION
-            f.create_dataset("spikes", data=spikes, chunks=True, **_GZ)
-            if lab is not None:
-                f.create_dataset("labels", data=lab)
-            if result is not None:
-                res = result.to_numpy()
-                lg = f.create_group("layers")
-                for i, s in enumerate(res.layer_spikes):
-                    lg.create_group(f"L{i}").create_dataset("spikes", data=s.astype(np.uint8),
-                                                            chunks=True, **_GZ)
-                rg = f.create_group("readout")
-                rg.create_dataset("counts", data=res.counts.astype(np.int32))
-                rg.create_dataset("pred", data=res.pred.astype(np.int32))
+    res = None if result is None else result.to_numpy()
+    sizes = None if res is None else [s.shape[2] for s in res.layer_spikes]
+    classes = None if res is None else res.counts.shape[1]
+    with spike_writer(path, spikes.shape, lab, meta, sizes, classes) as w:
+        w.write(0, spikes, res)
+
+
+def _spikes_declared(f: h5py.File, path: Path, whole: bool = True
+                     ) -> tuple[h5py.Dataset, h5py.Dataset | None]:
+    """``/spikes`` and ``/labels`` with shapes checked against the limits and each other
+    (``whole``: ``/spikes`` will be read at once, so it must fit the array limit too)."""
+    ds = _declared(f, "spikes", ("uint8",), 3, path, whole=whole)
+    T, B, n = ds.shape
+    limits.check_count(T, limits.MAX_CYCLES, "number of cycles T", f"{path}: /spikes")
+    limits.check_count(B, limits.MAX_SAMPLES, "number of samples B", f"{path}: /spikes")
+    limits.check_count(n, limits.MAX_INPUTS, "number of channels", f"{path}: /spikes")
+    labels = _declared(f, "labels", ("int64",), 1, path, optional=True)
+    if labels is not None and labels.shape != (B,):
+        raise FileFormatError(f"{path}: /labels: shape {labels.shape}, expected ({B},) "
+                              f"(one label per sample of /spikes)")
+    return ds, labels
 
 
 def load_spikes(path: str | os.PathLike) -> SpikeData:
     """Read and validate a spike (or result) file's input spikes, labels and metadata."""
     path = Path(path)
-    with _open(path) as f:
+    with _open(path) as f, _reading(path):
         _check_format(f, SPIKES_FORMAT, path)
-        spikes = _dataset(f, "spikes", ("uint8",), 3, path)
-        labels = _dataset(f, "labels", ("int64",), 1, path, optional=True)
-        meta = _read_meta(f, {"format", "version"})
+        ds, lab = _spikes_declared(f, path)
+        meta = _read_meta(f, {"format", "version"}, path)
+        spikes = _read(ds, path)
+        labels = None if lab is None else _read(lab, path)
     _check_spikes_array(spikes, labels, str(path))
     return SpikeData(spikes, labels, meta)
 
@@ -269,27 +640,116 @@ def load_result(path: str | os.PathLike, net: Network | None = None):
     path = Path(path)
     data = load_spikes(path)
     T, B, _ = data.spikes.shape
-    with _open(path) as f:
-        if "layers" not in f or "readout" not in f:
+    with _open(path) as f, _reading(path):
+        if not all(isinstance(f.get(g), h5py.Group) for g in ("layers", "readout")):
             raise FileFormatError(f"{path}: not a simulation result (no /layers or /readout); "
                                   f"run 'spikelut simulate' to make one")
         lg = f["layers"]
-        layer_spikes = []
-        for i in range(len(lg)):
-            if f"L{i}" not in lg:
-                raise FileFormatError(f"{path}: /layers: expected groups L0..L{len(lg) - 1}")
-            s = _dataset(lg[f"L{i}"], "spikes", ("uint8",), 3, path)
-            if s.shape[:2] != (T, B):
-                raise FileFormatError(f"{path}: /layers/L{i}/spikes: shape {s.shape}, expected "
+        m = limits.check_count(len(lg), limits.MAX_LAYERS, "number of layers", f"{path}: /layers")
+        decl = []
+        total = 0
+        for i in range(m):
+            if f"L{i}" not in lg or not isinstance(lg[f"L{i}"], h5py.Group):
+                raise FileFormatError(f"{path}: /layers: expected groups L0..L{m - 1}")
+            ds = _declared(lg[f"L{i}"], "spikes", ("uint8",), 3, path)
+            if ds.shape[:2] != (T, B):
+                raise FileFormatError(f"{path}: /layers/L{i}/spikes: shape {ds.shape}, expected "
                                       f"[{T}, {B}, n] like /spikes")
-            layer_spikes.append(s)
-        counts = _dataset(f["readout"], "counts", ("int32",), 2, path)
-        pred = _dataset(f["readout"], "pred", ("int32",), 1, path)
-    if counts.shape[0] != B or pred.shape != (B,):
-        raise FileFormatError(f"{path}: /readout: counts {counts.shape} / pred {pred.shape} do not "
-                              f"match {B} samples")
-    if net is not None:
-        if [s.shape[2] for s in layer_spikes] != net.sizes:
-            raise FileFormatError(f"{path}: layer sizes {[s.shape[2] for s in layer_spikes]} do not "
+            total += limits.array_bytes(ds.shape, 1)
+            limits.check_array_bytes((total,), 1, f"{path}: /layers (all layers together)")
+            decl.append(ds)
+        counts_ds = _declared(f["readout"], "counts", ("int32",), 2, path)
+        pred_ds = _declared(f["readout"], "pred", ("int32",), 1, path)
+        if counts_ds.shape[0] != B or pred_ds.shape != (B,):
+            raise FileFormatError(f"{path}: /readout: counts {counts_ds.shape} / pred {pred_ds.shape} "
+                                  f"do not match {B} samples")
+        limits.check_count(counts_ds.shape[1], limits.MAX_CLASSES, "number of classes",
+                           f"{path}: /readout/counts")
+        if net is not None and [ds.shape[2] for ds in decl] != net.sizes:
+            raise FileFormatError(f"{path}: layer sizes {[ds.shape[2] for ds in decl]} do not "
                                   f"match the model's {net.sizes}")
+        layer_spikes = [_read(ds, path) for ds in decl]
+        counts = _read(counts_ds, path)
+        pred = _read(pred_ds, path)
     return data, SimResult(layer_spikes, counts, pred)
+
+
+# ---------------------------------------------------------------------------- chunked reading
+class SpikeReader:
+    """A spike file open for reading in chunks of samples (made by :func:`open_spikes`).
+
+    Opening reads and checks the header, ``/labels`` and the metadata; ``/spikes`` is read only
+    by :meth:`read`, one sample range at a time, so memory is set by the range, not the file.
+
+    Attributes:
+        path: the file.
+        shape: ``(T, B, n)`` of ``/spikes``.
+        labels: int64 ``[B]`` or ``None``.
+        meta: the root attributes other than format and version.
+        dataset: the open ``/spikes`` dataset (checked kind, dtype and rank).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._f = _open(self.path)
+        try:
+            with _reading(self.path):
+                _check_format(self._f, SPIKES_FORMAT, self.path)
+                # read in ranges of samples: no whole-array limit, but the same checks of links,
+                # storage and declared sizes, and no more data than the file really stores
+                self.dataset, lab = _spikes_declared(self._f, self.path, whole=False)
+                _check_stored(self.dataset, self.path)
+                self.labels = None if lab is None else _read(lab, self.path)
+                self.meta = _read_meta(self._f, {"format", "version"}, self.path)
+            self.shape: tuple[int, int, int] = tuple(int(v) for v in self.dataset.shape)
+            _check_labels(self.labels, self.shape[1], str(self.path))
+        except BaseException:
+            self._f.close()
+            raise
+
+    def read(self, b0: int, b1: int) -> np.ndarray:
+        """Spikes of samples ``b0 .. b1 - 1``: uint8 ``[T, b1 - b0, n]``, checked to be 0 or 1.
+
+        Raises:
+            FileFormatError: unreadable data or values other than 0 and 1.
+        """
+        with _reading(self.path):
+            try:
+                x = self.dataset[:, b0:b1, :]
+            except OSError as e:
+                raise FileFormatError(f"{self.path}: /spikes: cannot read the data (truncated "
+                                      f"file?): {e}") from None
+        if x.size and x.max() > 1:
+            raise FileFormatError(f"{self.path}: /spikes: entries must be 0 or 1")
+        return x
+
+    @property
+    def chunk_samples(self) -> int:
+        """Samples per storage chunk of ``/spikes`` (1 when stored contiguously)."""
+        return int(self.dataset.chunks[1]) if self.dataset.chunks else 1
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> "SpikeReader":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_spikes(path: str | os.PathLike) -> SpikeReader:
+    """Open a spike (or result) file for reading in chunks of samples; use it in a ``with``.
+
+    Raises:
+        FileFormatError: a missing, unreadable or malformed file, naming the field.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> save_spikes(p, np.eye(3, dtype=np.uint8)[None], labels=[0, 1, 2])
+        >>> with open_spikes(p) as r:
+        ...     r.shape, r.read(1, 3)[0].tolist()
+        ((1, 3, 3), [[0, 1, 0], [0, 0, 1]])
+    """
+    return SpikeReader(path)

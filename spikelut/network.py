@@ -23,21 +23,43 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from . import limits
 from .errors import NetworkError
 
 K_MIN = 2
-K_MAX = 6
+K_MAX = limits.MAX_K
 INPUT = -1  # tap source value meaning "network input channel"
 
 
 def _as_int_matrix(a, name: str, where: str) -> np.ndarray:
-    arr = np.asarray(a)
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError, OverflowError):
+        raise NetworkError(f"{where}: {name} must be a 2-D array of integers [nodes, k] "
+                           f"(ragged or non-numeric rows given)") from None
     if arr.ndim != 2:
         raise NetworkError(f"{where}: {name} must be a 2-D array [nodes, k], got shape {arr.shape}")
+    if arr.dtype.kind not in "iub" and not (arr.dtype.kind == "f" or arr.size == 0):
+        raise NetworkError(f"{where}: {name} must hold integers, got dtype {arr.dtype}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.mod(arr, 1) == 0):
+        if not np.all(np.isfinite(arr) & (np.mod(arr, 1) == 0)):
             raise NetworkError(f"{where}: {name} must hold integers")
+    if arr.size and arr.dtype != np.int32:
+        # an int64 or float value outside int32 would wrap around silently in astype
+        lo, hi = arr.min(), arr.max()
+        if lo < np.iinfo(np.int32).min or hi > np.iinfo(np.int32).max:
+            bad = int(hi) if hi > np.iinfo(np.int32).max else int(lo)
+            raise NetworkError(f"{where}: {name} holds {bad}, outside the 32-bit range")
     return arr.astype(np.int32, copy=False)
+
+
+def _is_int(v) -> bool:
+    """Whether ``v`` is an integer value (Python, numpy or an integral float), not a bool."""
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, np.integer)):
+        return True
+    return isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer()
 
 
 @dataclass(eq=False)
@@ -75,7 +97,7 @@ class Layer:
         self.table = table.astype(np.uint8, copy=False)
         if self.logits is not None:
             self.logits = np.asarray(self.logits, dtype=np.float32)
-        if isinstance(self.refractory, (bool, np.bool_)) or int(self.refractory) != self.refractory:
+        if not _is_int(self.refractory):
             raise NetworkError(f"{where}: refractory must be an integer, got {self.refractory!r}")
         self.refractory = int(self.refractory)
 
@@ -108,13 +130,20 @@ class Readout:
     start: int = 0
 
     def __post_init__(self) -> None:
-        arr = np.asarray(self.class_of)
+        try:
+            arr = np.asarray(self.class_of)
+        except (ValueError, TypeError, OverflowError):
+            raise NetworkError("readout: class_of must be a 1-D list of integers") from None
         if arr.ndim != 1:
             raise NetworkError(f"readout: class_of must be 1-D, got shape {arr.shape}")
+        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < -1
+                         or arr.max() > np.iinfo(np.int32).max):
+            raise NetworkError(f"readout: class_of must hold integers -1 (not counted) or class "
+                               f"numbers, got {arr.dtype} values")
         self.class_of = arr.astype(np.int32, copy=False)
         for attr in ("layer", "classes", "start"):
             v = getattr(self, attr)
-            if isinstance(v, (bool, np.bool_)) or int(v) != v:
+            if not _is_int(v):
                 raise NetworkError(f"readout: {attr} must be an integer, got {v!r}")
             setattr(self, attr, int(v))
 
@@ -139,29 +168,41 @@ class Network:
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
         """Check every rule; raise :class:`NetworkError` on the first violation."""
-        if isinstance(self.n_in, (bool, np.bool_)) or int(self.n_in) != self.n_in or self.n_in < 0:
+        if not _is_int(self.n_in) or self.n_in < 0:
             raise NetworkError(f"inputs must be a non-negative integer, got {self.n_in!r}")
-        self.n_in = int(self.n_in)
+        self.n_in = limits.check_count(self.n_in, limits.MAX_INPUTS, "input channels", "network",
+                                       NetworkError)
         if not self.layers:
             raise NetworkError("a network needs at least one layer")
-        names = [layer.name for layer in self.layers]
+        limits.check_count(len(self.layers), limits.MAX_LAYERS, "number of layers", "network",
+                           NetworkError)
         for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise NetworkError(f"layer {i}: expected a Layer, got {type(layer).__name__}")
             if not layer.name:
                 layer.name = f"L{i}"
-        names = [layer.name for layer in self.layers]
-        dup = {n for n in names if names.count(n) > 1}
+        # one pass with a set: validation stays linear in the number of layers
+        seen: set[str] = set()
+        dup: set[str] = set()
+        for layer in self.layers:
+            (dup if layer.name in seen else seen).add(layer.name)
         if dup:
-            raise NetworkError(f"layer names must be unique; repeated: {sorted(dup)}")
+            raise NetworkError(f"layer names must be unique; repeated: {sorted(dup)[:10]}")
         sizes = [layer.n for layer in self.layers]
+        limits.check_count(sum(sizes), limits.MAX_NODES, "total number of nodes", "network",
+                           NetworkError)
+        # source -> size lookup, built once (index -1 = the input; see _validate_layer)
+        size_of = np.asarray(sizes + [self.n_in], np.int64)
         for i, layer in enumerate(self.layers):
-            self._validate_layer(i, layer, sizes)
+            self._validate_layer(i, layer, sizes, size_of)
         self._validate_readout(sizes)
 
-    def _validate_layer(self, i: int, layer: Layer, sizes: list[int]) -> None:
+    def _validate_layer(self, i: int, layer: Layer, sizes: list[int], size_of: np.ndarray) -> None:
         where = f"layer {i} ({layer.name!r})"
         n, k = layer.n, layer.k
         if n < 1:
             raise NetworkError(f"{where}: needs at least one node")
+        limits.check_count(n, limits.MAX_NODES_PER_LAYER, "number of nodes", where, NetworkError)
         if not K_MIN <= k <= K_MAX:
             raise NetworkError(f"{where}: k = {k} is out of range; every node needs "
                                f"{K_MIN} to {K_MAX} taps (one FPGA LUT{K_MAX})")
@@ -179,6 +220,8 @@ class Network:
                 raise NetworkError(f"{where}: table must equal (logits > 0)")
         if layer.refractory < 0:
             raise NetworkError(f"{where}: refractory must be >= 0, got {layer.refractory}")
+        limits.check_count(layer.refractory, limits.MAX_REFRACTORY, "refractory period", where,
+                           NetworkError)
         src, idx, dly = layer.source, layer.index, layer.delay
         n_layers = len(sizes)
 
@@ -193,11 +236,14 @@ class Network:
         bad = dly < 0
         if bad.any():
             fail(bad, "delay must be >= 0")
+        bad = dly > limits.MAX_DELAY
+        if bad.any():
+            fail(bad, f"delay is more than the limit of {limits.MAX_DELAY}")
         bad = (dly == 0) & (src >= i)
         if bad.any():
             fail(bad, "a delay-0 tap may only read the input or an earlier layer; "
                       "taps to this or a later layer need delay >= 1")
-        limit = np.where(src == INPUT, self.n_in, np.asarray(sizes + [0])[src])
+        limit = size_of[src]  # src is -1..m-1 here; size_of[-1] is n_in
         bad = (idx < 0) | (idx >= limit)
         if bad.any():
             j, p = (int(v) for v in np.argwhere(bad)[0])
@@ -212,8 +258,11 @@ class Network:
             raise NetworkError(f"readout: layer {r.layer} does not exist (network has {len(sizes)} layers)")
         if r.classes < 1:
             raise NetworkError(f"readout: classes must be >= 1, got {r.classes}")
+        limits.check_count(r.classes, limits.MAX_CLASSES, "number of classes", "readout",
+                           NetworkError)
         if r.start < 0:
             raise NetworkError(f"readout: start must be >= 0, got {r.start}")
+        limits.check_count(r.start, limits.MAX_CYCLES, "start cycle", "readout", NetworkError)
         if r.class_of.shape != (sizes[r.layer],):
             raise NetworkError(f"readout: class_of has {r.class_of.shape[0]} entries, but layer "
                                f"{r.layer} has {sizes[r.layer]} nodes")

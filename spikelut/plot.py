@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from .engine.result import SimResult
 from .errors import ConfigError, FileFormatError, ShapeError
+from .escape import terminal
 from .fileutil import atomic_path
 from .io import SpikeData, load_model, load_result
 from .network import INPUT, Network
@@ -83,7 +84,7 @@ def _result(result: Any, model: Network | None, inputs: Any = None
     """(inputs [T, B, n_in] or None, SimResult on the host, labels or None, a name for titles)."""
     if isinstance(result, (str, os.PathLike)):
         data, res = load_result(result, model)
-        return data.spikes, res.to_numpy(), data.labels, Path(result).name
+        return data.spikes, res.to_numpy(), data.labels, _text(Path(result).name)
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], SpikeData):
         data, res = result
         return data.spikes, res.to_numpy(), data.labels, ""
@@ -103,9 +104,15 @@ def _check_sample(sample: int, B: int) -> int:
     return int(sample)
 
 
+def _text(s: str) -> str:
+    """A name from a file made safe for a matplotlib title: no control characters, and ``$``
+    escaped so it cannot start mathtext (a bad formula made savefig raise)."""
+    return terminal(s).replace("$", r"\$")
+
+
 def _layer_names(res: SimResult, net: Network | None) -> list[str]:
     if net is not None and len(net.layers) == len(res.layer_spikes):
-        return [layer.name for layer in net.layers]
+        return [_text(layer.name) for layer in net.layers]
     return [f"L{i}" for i in range(len(res.layer_spikes))]
 
 
@@ -359,7 +366,7 @@ def lut_table(result: Any, model: Network | str | os.PathLike, path: str | os.Pa
                        Patch(facecolor="#bdbdbd", label="0, visited"),
                        Patch(facecolor="#08519c", label="1, visited")],
               loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=8, frameon=False)
-    ax.set_title(f"layer {i} '{lay.name}': {lay.n} nodes x {1 << lay.k} entries, "
+    ax.set_title(f"layer {i} '{_text(lay.name)}': {lay.n} nodes x {1 << lay.k} entries, "
                  f"{100 * lay.table.mean():.1f}% ones, {100 * visited.mean():.1f}% visited{note}",
                  fontsize=9, loc="left")
     fig.suptitle(title or f"{name + ': ' if name else ''}LUT tables", fontsize=11)
@@ -442,7 +449,7 @@ def training_curves(log: str | os.PathLike, path: str | os.PathLike | None = Non
     which = "validation" if np.isfinite(val_acc).any() else "train"
     best = int(np.nanargmax(acc)) if np.isfinite(acc).any() else 0
     total = sum(float(r.get("time") or 0.0) for r in rows)
-    fig.suptitle(title or f"{Path(log).name}: {len(rows)} epochs, best {which} accuracy "
+    fig.suptitle(title or f"{_text(Path(log).name)}: {len(rows)} epochs, best {which} accuracy "
                           f"{acc[best]:.4f} at epoch {int(ep[best])}, {total:.1f} s", fontsize=11)
     return _finish(fig, path)
 

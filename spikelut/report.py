@@ -3,8 +3,13 @@
 The page embeds its figures as base64 PNGs, so it can be mailed or archived alone.
 
 Example:
-    >>> from spikelut.report import write_report                    # doctest: +SKIP
-    >>> write_report(report_dict, "out", config_dict)               # doctest: +SKIP
+    >>> import json, tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> write_report({"accuracy": 0.75, "luts": 72, "cosim": {"ok": True}}, out)
+    >>> json.loads((out / "report.json").read_text())["luts"]
+    72
+    >>> "bit-exact" in (out / "report.html").read_text()
+    True
 """
 
 from __future__ import annotations
@@ -53,7 +58,25 @@ def _confusion(conf: list[list[int]] | None) -> str:
 
 
 def render_html(report: dict, outdir: str | os.PathLike, config: dict | None = None) -> str:
-    """The report page as one HTML string with embedded figures."""
+    """The report page as one HTML string with its figures embedded (base64 PNGs).
+
+    Every value taken from ``report`` or ``config`` is HTML-escaped; a missing key shows as
+    ``n/a`` / ``None`` and a missing figure as "not available", so a partial report renders.
+
+    Args:
+        report: the run's numbers, as in ``report.json`` (keys ``accuracy``, ``confusion``,
+            ``luts``, ``flip_flops``, ``cycles``, ``cosim``, ``synth``, ``network``, ``timings``,
+            ...; see the file-formats page of the documentation).
+        outdir: the run directory; figures are read from ``outdir/plots/`` (``curves.png``,
+            ``rates.png``, ``raster_*.png``).
+        config: the run config, shown on the page (keys starting with ``_`` are left out).
+
+    Returns:
+        A complete HTML document.
+
+    Raises:
+        OSError: a figure exists but cannot be read.
+    """
     out = Path(outdir)
     cos = report.get("cosim") or {}
     syn = report.get("synth") or {}
@@ -119,7 +142,16 @@ def render_html(report: dict, outdir: str | os.PathLike, config: dict | None = N
 
 
 def write_report(report: dict, outdir: str | os.PathLike, config: dict | None = None) -> None:
-    """Write ``report.json`` and ``report.html`` into ``outdir`` (atomically)."""
+    """Write ``report.json`` and ``report.html`` into ``outdir`` (each atomically).
+
+    Args:
+        report: the run's numbers (JSON-serialisable; other values are written with ``str``).
+        outdir: the run directory (created if missing); figures come from ``outdir/plots/``.
+        config: the run config shown on the page.
+
+    Raises:
+        OSError: ``outdir`` cannot be written.
+    """
     out = Path(outdir)
     write_text_atomic(out / "report.json", json.dumps(report, indent=1, default=str))
     write_text_atomic(out / "report.html", render_html(report, out, config))

@@ -49,11 +49,16 @@ class StageBook:
         self.outdir = Path(outdir)
         self.path = self.outdir / STATE_FILE
         self.state: dict[str, Any] = {"stages": {}}
-        if self.path.exists():
+        if os.path.isfile(self.path):  # (os.path: an unusable path is checked by the writer)
             try:
                 self.state = json.loads(self.path.read_text())
                 self.state.setdefault("stages", {})
-            except (OSError, ValueError):
+                # keep only well-formed records (a hand-edited or foreign file must not crash)
+                self.state["stages"] = {k: r for k, r in self.state["stages"].items()
+                                        if isinstance(r, dict) and isinstance(r.get("outputs", []), list)
+                                        and all(isinstance(o, str) for o in r.get("outputs", []))
+                                        and isinstance(r.get("summary", {}), dict)}
+            except (OSError, ValueError, AttributeError, TypeError, RecursionError):
                 # an unreadable record only costs a rerun of every stage
                 self.state = {"stages": {}}
 
@@ -75,8 +80,10 @@ class StageBook:
 
     def mark_done(self, name: str, fingerprint: str, outputs: Iterable[str | os.PathLike],
                   summary: dict) -> None:
-        outs = [str(Path(o).relative_to(self.outdir)) if Path(o).is_absolute() else str(o)
-                for o in outputs]
+        # outputs are recorded relative to the job's directory, however both were given
+        # (``-o out`` made them ``out/model.h5``, which was then looked for as out/out/model.h5)
+        base = os.path.abspath(self.outdir)
+        outs = [os.path.relpath(os.path.abspath(o), base) for o in outputs]
         self.state["stages"][name] = {"fingerprint": fingerprint, "outputs": outs, "summary": summary}
         self.save()
 

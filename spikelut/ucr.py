@@ -233,26 +233,23 @@ def loaders() -> dict[str, Callable[[str, int], Any]]:
     return {n: (lambda split, seed, n=n: load(n, split)) for n in NAMES}
 
 
-def blank_padding(spikes: np.ndarray, meta: dict, blank: bool = True) -> np.ndarray:
-    """Zero every input channel after each sample's end (the "no data" code) and cut
-    ``meta["lengths"]`` to the samples kept; data without ``lengths`` come back unchanged.
+def blank_padding(spikes: np.ndarray, lengths: Any) -> np.ndarray:
+    """Zero every input channel from each sample's end on: the "no data" code of padded cycles.
 
     Args:
         spikes: uint8 ``[T, B, channels]`` (changed in place).
-        meta: a spike file's metadata; ``lengths`` (if present) has at least ``B`` entries.
-        blank: False for a static code (whole series as one vector, no time axis to blank).
+        lengths: int ``[B]``, the samples' own lengths in cycles.
+
+    Returns:
+        ``spikes``, with ``spikes[t, b] = 0`` for every ``t >= lengths[b]``.
 
     Example:
         >>> s = np.ones((3, 2, 1), np.uint8)
-        >>> blank_padding(s, {"lengths": [1, 3, 2]})[:, :, 0].T.tolist()
+        >>> blank_padding(s, [1, 3])[:, :, 0].T.tolist()
         [[1, 0, 0], [1, 1, 1]]
     """
-    if meta.get("lengths") is None:
-        return spikes
-    lengths = np.asarray(meta["lengths"][:spikes.shape[1]], np.int64)
-    meta["lengths"] = lengths.tolist()
-    if blank:
-        spikes[np.arange(spikes.shape[0])[:, None] >= lengths[None, :]] = 0
+    lengths = np.asarray(lengths, np.int64)
+    spikes[np.arange(spikes.shape[0])[:, None] >= lengths[None, :]] = 0
     return spikes
 
 

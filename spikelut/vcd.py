@@ -4,7 +4,7 @@ Layout of the written file:
 
 * ``$timescale 1ns``; one cycle is one clock period ``P`` (default 10 ns): cycle ``t`` spans
   ``[t P, (t + 1) P)``. ``clk`` is 1 in the first half of each cycle and rises at ``(t + 1) P``,
-  the edge that ends cycle ``t`` (DESIGN.md section 5), so the trace lines up with an RTL
+  the edge that ends cycle ``t`` (the RTL contract, ``docs/guide/rtl.md``), so the trace lines up with an RTL
   simulation in which inputs and spikes change right after each rising edge.
 * scope ``spikelut`` holds ``clk`` and one scope per signal group: ``inputs`` (wires ``in_0`` ..)
   and one per layer, ``L<i>`` or ``L<i>_<name>`` (wires ``n0`` .. ``n<n-1>``, one per node).
@@ -34,6 +34,7 @@ import numpy as np
 
 from .engine.result import SimResult
 from .errors import ConfigError, FileFormatError, ShapeError
+from .escape import vcd_text
 from .fileutil import atomic_path
 from .io import SpikeData, load_model, load_result
 from .network import Network
@@ -54,6 +55,13 @@ def _ident(i: int) -> str:
 def scope_name(i: int, name: str) -> str:
     """VCD scope of layer ``i``: ``L<i>`` or ``L<i>_<name>`` with non-identifier characters as ``_``.
 
+    Args:
+        i: the layer's index.
+        name: the layer's name (untrusted: it comes from a model file).
+
+    Returns:
+        A name of ASCII letters, digits and ``_``; ``L<i>`` when ``name`` is empty or the default.
+
     Example:
         >>> scope_name(0, "L0"), scope_name(2, "hidden layer")
         ('L0', 'L2_hidden_layer')
@@ -66,9 +74,37 @@ def scope_name(i: int, name: str) -> str:
 def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
               model: Network | str | os.PathLike | None = None, inputs: Any = None,
               period: int = 10) -> Path:
-    """Write sample ``sample`` of ``result`` (a result file, a ``(SpikeData, SimResult)`` pair, or a
-    :class:`SimResult` with ``inputs``) as a VCD file; layer scopes use the model's layer names
-    when ``model`` is given. Returns the path."""
+    """Write one sample of a simulation result as a VCD file (written atomically).
+
+    Args:
+        result: a result file path (from ``spikelut simulate``), a ``(SpikeData, SimResult)``
+            pair, or a :class:`~spikelut.engine.result.SimResult` (then the input scope comes from
+            ``inputs``, or is left out).
+        sample: index of the sample in the batch.
+        path: the VCD file to write.
+        model: the network (or its model file); its layer names name the layer scopes
+            (``L<i>_<name>``). Without it the scopes are ``L<i>``.
+        inputs: input spikes ``uint8 [T, B, n_in]`` when ``result`` is a bare ``SimResult``.
+        period: clock period in ns, even and >= 2 (one cycle = one period).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ConfigError: an odd or too small ``period``, a ``sample`` outside the batch, a ``result``
+            of another type, or ``path`` is a directory.
+        ShapeError: ``inputs`` is not ``[T, B, n_in]`` with the result's ``T`` and ``B``.
+        FileFormatError: a result or model file that cannot be read.
+
+    Example:
+        >>> import numpy as np, tempfile, pathlib
+        >>> from spikelut.engine.result import SimResult
+        >>> s = np.array([[[1, 0]], [[0, 1]]], np.uint8)                  # T=2, B=1, 2 nodes
+        >>> res = SimResult([s], np.zeros((1, 1), np.int32), np.zeros(1, np.int32))
+        >>> p = write_vcd(res, 0, pathlib.Path(tempfile.mkdtemp()) / "s.vcd", period=4)
+        >>> [line for line in p.read_text().splitlines() if line.startswith("#")]
+        ['#0', '#2', '#4', '#6', '#8']
+    """
     from . import __version__
 
     if isinstance(period, bool) or int(period) != period or period < 2 or period % 2:
@@ -103,7 +139,7 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
         groups.append((scope_name(i, names[i]), "n", np.asarray(s)[:, sample]))
 
     lines = [f"$version spikelut {__version__} $end",
-             f"$comment sample {sample}{' of ' + source if source else ''}; {T} cycles; one cycle = "
+             f"$comment sample {sample}{' of ' + vcd_text(source) if source else ''}; {T} cycles; one cycle = "
              f"one clock period of {period} ns; cycle t spans [{period} t, {period} (t+1)) $end",
              "$timescale 1ns $end", f"$scope module {TOP} $end", "$var wire 1 ! clk $end"]
     ids: list[str] = []
@@ -147,8 +183,16 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
 # ---------------------------------------------------------------------------- reader
 @dataclass
 class VcdData:
-    """A parsed VCD file: ``signals`` maps a dotted name (``spikelut.L0.n3``) to its identifier,
-    ``changes`` an identifier to its ``(time, value)`` list (value an int, ``-1`` for x/z)."""
+    """A parsed VCD file (from :func:`read_vcd`).
+
+    Attributes:
+        timescale: the ``$timescale`` text, e.g. ``"1ns"``.
+        signals: dotted signal name (``spikelut.L0.n3``) -> VCD identifier.
+        widths: identifier -> width in bits.
+        changes: identifier -> ``(time, value)`` list in file order; ``value`` is an int, ``-1``
+            for x/z.
+        end_time: the last timestamp in the file (in ``timescale`` units).
+    """
 
     timescale: str = ""
     signals: dict[str, str] = field(default_factory=dict)
@@ -158,8 +202,18 @@ class VcdData:
 
 
 def read_vcd(path: str | os.PathLike) -> VcdData:
-    """Parse a VCD file (header, scalar and vector value changes). Malformed input raises
-    :class:`FileFormatError` naming the file and the line."""
+    """Parse a VCD file: header, scopes, scalar and vector value changes.
+
+    Args:
+        path: the VCD file (any writer; not only :func:`write_vcd`).
+
+    Returns:
+        A :class:`VcdData`.
+
+    Raises:
+        FileFormatError: the file cannot be read, or is malformed (the message names the file and
+            what is wrong).
+    """
     path = Path(path)
     try:
         text = path.read_text()
@@ -261,11 +315,30 @@ def _value_at(changes: list[tuple[int, int]], times: np.ndarray) -> np.ndarray:
 
 
 def vcd_spike_trains(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a VCD written by :func:`write_vcd` back into spike trains: scope name (``inputs``,
-    ``L0``, ``L1_hidden``, ...) -> uint8 ``[T, n]``.
+    """Read a VCD written by :func:`write_vcd` back into spike trains.
 
-    The clock period is the time of ``clk``'s first rising edge; cycle ``t`` is sampled at
+    The clock period ``P`` is the time of ``clk``'s first rising edge; cycle ``t`` is sampled at
     ``t P``; ``T = end time / P``.
+
+    Args:
+        path: the VCD file.
+
+    Returns:
+        Scope name (``inputs``, ``L0``, ``L1_hidden``, ...) -> spikes ``uint8 [T, n]`` of that
+        scope's wires ``in_<j>`` / ``n<j>`` in order.
+
+    Raises:
+        FileFormatError: no ``spikelut.clk``, a clock that never rises, x/z values, node numbers
+            with gaps, or a malformed file.
+
+    Example:
+        >>> import numpy as np, tempfile, pathlib
+        >>> from spikelut.engine.result import SimResult
+        >>> s = np.array([[[1, 0]], [[1, 1]], [[0, 1]]], np.uint8)
+        >>> res = SimResult([s], np.zeros((1, 1), np.int32), np.zeros(1, np.int32))
+        >>> p = write_vcd(res, 0, pathlib.Path(tempfile.mkdtemp()) / "s.vcd")
+        >>> vcd_spike_trains(p)["L0"].tolist()
+        [[1, 0], [1, 1], [0, 1]]
     """
     vcd = read_vcd(path)
     clk = vcd.signals.get(f"{TOP}.clk")

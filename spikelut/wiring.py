@@ -1,7 +1,7 @@
 """How taps are drawn: ``random``, ``serial``, ``local`` and explicit wiring, plus random networks.
 
-Each strategy returns ``index [n, c]``: which of a source's ``n_src`` channels each of ``n`` nodes
-reads with ``c`` taps. Sources and delays are filled in by :mod:`spikelut.config`.
+Each strategy returns ``index``, ``int32 [n, c]``: which of a source's ``n_src`` channels each of
+``n`` nodes reads with ``c`` taps. Sources and delays are filled in by :mod:`spikelut.config`.
 
 Example:
     >>> import numpy as np
@@ -25,7 +25,29 @@ def random_taps(rng: np.random.Generator, n: int, c: int, n_src: int,
                 exclude: np.ndarray | None = None) -> np.ndarray:
     """Each node draws ``c`` channels uniformly, distinct where the source has enough channels.
 
-    ``exclude[j]`` (optional) is a channel node ``j`` must not draw (its own output).
+    Args:
+        rng: the random generator (the config's seed).
+        n: number of nodes drawing.
+        c: taps per node.
+        n_src: number of channels of the source (input channels or nodes of a layer).
+        exclude: optional ``int [n]``: ``exclude[j]`` is a channel node ``j`` must not draw (its
+            own output, for ``from = "self"`` wiring).
+
+    Returns:
+        ``int32 [n, c]``: the channel each tap reads, in ``0 .. n_src-1``. The ``c`` channels of
+        a node are distinct when ``c <= n_src`` (minus the excluded one), else drawn with
+        replacement.
+
+    Raises:
+        ConfigError: the source has no channel left to draw from.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> idx = random_taps(rng, n=4, c=3, n_src=5)
+        >>> idx.shape, idx.dtype.name, all(len(set(row)) == 3 for row in idx.tolist())
+        ((4, 3), 'int32', True)
+        >>> int((random_taps(rng, 3, 2, 3, exclude=np.arange(3)) == np.arange(3)[:, None]).sum())
+        0
     """
     avail = n_src - (1 if exclude is not None else 0)
     if avail < 1:
@@ -43,14 +65,49 @@ def random_taps(rng: np.random.Generator, n: int, c: int, n_src: int,
 
 
 def serial(n: int, c: int, n_src: int, offset: int = 0) -> np.ndarray:
-    """BinaryBrain's serial wiring: node ``j`` reads channels ``j*c + p`` (wrapping around)."""
+    """BinaryBrain's serial wiring: tap ``p`` of node ``j`` reads channel ``(j*c + p + offset) % n_src``.
+
+    Args:
+        n: number of nodes.
+        c: taps per node.
+        n_src: number of channels of the source (must be >= 1).
+        offset: channel of tap 0 of node 0.
+
+    Returns:
+        ``int32 [n, c]``: the channel each tap reads.
+
+    Example:
+        >>> serial(n=3, c=2, n_src=5, offset=1).tolist()
+        [[1, 2], [3, 4], [0, 1]]
+    """
     return ((np.arange(n)[:, None] * c + np.arange(c)[None, :] + offset) % n_src).astype(np.int32)
 
 
 def local(rng: np.random.Generator, n: int, c: int, shape: Sequence[int], window: int) -> np.ndarray:
-    """A receptive field: node ``j`` draws ``c`` channels inside a ``window`` (1-D) or
-    ``window x window`` (2-D) patch centred at evenly spaced positions over a source of ``shape``
-    (row-major channel order)."""
+    """A receptive field: each node draws ``c`` channels inside a patch of the source.
+
+    Node ``j``'s patch is ``window`` channels (1-D source) or ``window x window`` channels (2-D
+    source, row-major channel order) centred at evenly spaced positions over the source's
+    ``shape``, shifted to stay inside it and clipped to the source's size.
+
+    Args:
+        rng: the random generator (the config's seed).
+        n: number of nodes.
+        c: taps per node.
+        shape: the source's arrangement, ``[L]`` or ``[H, W]`` (``prod(shape)`` channels).
+        window: patch width in channels (>= 1).
+
+    Returns:
+        ``int32 [n, c]``: the channel each tap reads, in ``0 .. prod(shape)-1``.
+
+    Raises:
+        ConfigError: ``shape`` is not 1-D or 2-D with positive sizes, or ``window < 1``.
+
+    Example:
+        >>> idx = local(np.random.default_rng(0), n=4, c=2, shape=[6, 6], window=3)
+        >>> idx.shape, bool((idx // 6 < 3)[0].all())     # node 0 sits in the top rows
+        ((4, 2), True)
+    """
     shape = tuple(int(s) for s in shape)
     if len(shape) not in (1, 2) or min(shape) < 1:
         raise ConfigError(f"local wiring needs a 1-D or 2-D source shape, got {list(shape)}")
@@ -80,6 +137,25 @@ def random_network(seed: int, n_in: int, sizes: Sequence[int], k: int | Sequence
 
     Taps read the input or an earlier layer at any delay ``0..max_delay``; with ``recurrent``,
     also this or a later layer (the node's own output included) at delay ``1..max_delay``.
+    Tables are uniform random bits; the readout is the last layer.
+
+    Args:
+        seed: seeds everything drawn.
+        n_in: number of input channels (may be 0 when ``recurrent``).
+        sizes: nodes per layer.
+        k: taps per node, one value or one per layer (1..6).
+        max_delay: largest tap delay in cycles.
+        refractory: refractory period ``R`` in cycles, one value or one per layer.
+        recurrent: allow taps to this and later layers (at delay >= 1).
+        classes: readout classes (at most the last layer's size), nodes in equal blocks.
+        start: first cycle the readout counts.
+
+    Returns:
+        A validated :class:`~spikelut.network.Network`.
+
+    Raises:
+        ConfigError: layer 0 has nothing to read (no inputs and no recurrence).
+        NetworkError: the arguments give an illegal network (e.g. ``k`` out of range).
 
     Example:
         >>> net = random_network(0, n_in=8, sizes=[16, 4], k=3, classes=2)

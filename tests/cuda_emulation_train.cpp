@@ -29,3 +29,32 @@ extern "C" void emulate_train_backward(
                                 input_grad);
     }
 }
+
+// the fused kernels: one block per sample; with one thread per block each block's node loops
+// cover the whole layer
+extern "C" void emulate_train_forward_fused(
+    long long blocks, unsigned char* hist, unsigned char* addr, const int* gidx, const int* dly,
+    const unsigned char* tabs, const long long* tab_off, const int* layer,
+    int T, int D, int N, int B, int Nn, int m, int save)
+{
+    for (long long b = 0; b < blocks; ++b) {
+        blockIdx.x = (unsigned int)b;
+        spikelut_train_forward_fused(hist, addr, gidx, dly, tabs, tab_off, layer, T, D, N, B, Nn,
+                                     m, save);
+    }
+}
+
+extern "C" void emulate_train_backward_fused(
+    long long blocks, float* G, const unsigned char* hist, const unsigned char* addr,
+    const float* sg, const float* diffs, const unsigned char* tabs, const long long* tab_off,
+    const int* gidx, const int* dly, const unsigned char* is_in, double* acc, long long total,
+    const int* layer, int T, int D, int N, int B, int Nn, int m, int mode, int tbptt,
+    int input_grad)
+{
+    for (long long b = 0; b < blocks; ++b) {
+        blockIdx.x = (unsigned int)b;
+        spikelut_train_backward_fused(G, hist, addr, sg, diffs, tabs, tab_off, gidx, dly, is_in,
+                                      acc, total, layer, T, D, N, B, Nn, m, mode, tbptt,
+                                      input_grad);
+    }
+}

@@ -38,13 +38,15 @@ def train(bits):
 TESTS = Path(__file__).parent
 
 
-def cuda_emulation_library(tmp_dir: Path, source: str, what: str) -> ctypes.CDLL:
+def cuda_emulation_library(tmp_dir: Path, source: str, what: str, spec=None) -> ctypes.CDLL:
     """Build ``tests/<source>`` (a kernels/*.cu file under tests/cuda_emulation.h) as a shared
-    library and load it; skip the test, saying ``what`` is not emulated, without g++."""
+    library and load it; skip the test, saying ``what`` is not emulated, without g++. ``spec``
+    (a kernel module's ``compile_spec()``) gives the ``-D`` defines, as for NVRTC."""
+    defines = [o for o in (spec.options if spec is not None else ()) if o.startswith("-D")]
     gxx = shutil.which("g++")
     if gxx is None:
         pytest.skip(f"g++ not found: cannot emulate {what} on the CPU")
     so = tmp_dir / (Path(source).stem + ".so")
     subprocess.run([gxx, "-O1", "-shared", "-fPIC", "-std=c++14", f"-I{TESTS}",
-                    f"-I{TESTS.parent / 'kernels'}", str(TESTS / source), "-o", str(so)], check=True)
+                    f"-I{TESTS.parent / 'kernels'}", *defines, str(TESTS / source), "-o", str(so)], check=True)
     return ctypes.CDLL(str(so))

@@ -1,8 +1,6 @@
 """Random networks for the RTL tests: arbitrary (every rule of DESIGN.md section 2 exercised) and
 "live" ones (every node and flip-flop can reach out_spikes, so synthesis keeps all of them)."""
 
-import re
-
 import numpy as np
 
 from spikelut.network import INPUT, Layer, Network, Readout
@@ -89,36 +87,3 @@ def live_network(seed: int, n_in: int, sizes, k, refractory, max_delay: int = 3)
         layers.append(Layer(parity[None, :] ^ flip, arr[..., 0], arr[..., 1], arr[..., 2], rs[i]))
     n_out = sizes[-1]
     return Network(n_in, layers, Readout(m - 1, np.arange(n_out) % 2, 2))
-
-
-_SIG = re.compile(r"in_spikes\[(\d+)\]|in(\d+)_d(\d+)|L(\d+)_n(\d+)(?:_d(\d+))?\Z")
-
-
-def run_plan(plan, spikes: np.ndarray) -> list[np.ndarray]:
-    """Evaluate an RtlPlan in Python -- the folded tables, the extra gates and the signal names the
-    emitter uses -- and return every layer's spikes ``[T, B, n]``."""
-    net = plan.net
-    T, B, _ = spikes.shape
-    out = [np.zeros((T, B, layer.n), np.uint8) for layer in net.layers]
-
-    def value(name: str, t: int) -> np.ndarray:
-        g = _SIG.match(name).groups()
-        if g[0] is not None:
-            return spikes[t, :, int(g[0])]
-        if g[1] is not None:
-            c, d = int(g[1]), int(g[2])
-            return spikes[t - d, :, c] if t - d >= 0 else np.zeros(B, np.uint8)
-        i, j, d = int(g[3]), int(g[4]), int(g[5] or 0)
-        return out[i][t - d, :, j] if t - d >= 0 else np.zeros(B, np.uint8)
-
-    for t in range(T):
-        for i, nodes in enumerate(plan.nodes):
-            for j, node in enumerate(nodes):
-                addr = np.zeros(B, np.int64)
-                for p, x in enumerate(node.inputs):
-                    addr |= value(x, t).astype(np.int64) << p
-                s = node.table[addr]
-                for x in node.gate:
-                    s = s & (1 - value(x, t))
-                out[i][t, :, j] = s
-    return out

@@ -7,8 +7,6 @@ indexing, ring buffer, refractory gate and argument order are tested on every ma
 """
 
 import ctypes
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -45,22 +43,8 @@ def _random_case(seed):
 # ----------------------------------------------------------------------------- CPU-side logic
 def test_kernel_source_ships_in_package():
     src = gpu.kernel_source()
-    assert 'extern "C" __global__ void spikelut_infer(' in src
+    assert "spikelut_infer(" in src and gpu.INFER.name == "spikelut_infer"
     assert src == (KERNELS / gpu.KERNEL_FILE).read_text()
-
-
-@pytest.mark.parametrize("name", ["bitsliced_infer.cu", "train_bptt.cu"])
-def test_kernels_compile_for_hopper_without_headers(name, tmp_path):
-    # CuPy compiles with NVRTC, which has no standard headers: the sources include none
-    src = KERNELS / name
-    assert "#include" not in src.read_text()
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        pytest.skip("nvcc not found: CUDA sources not compiled here")
-    res = subprocess.run([nvcc, "-ptx", "-arch=sm_90", "--std=c++14", str(src), "-o",
-                          str(tmp_path / "k.ptx")], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    assert ".entry spikelut_" in (tmp_path / "k.ptx").read_text()
 
 
 def test_launch_config_shared_and_global():
@@ -104,7 +88,7 @@ def test_kernel_args_order_and_types():
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
     lib = cuda_emulation_library(tmp_path_factory.mktemp("emu"), "cuda_emulation_infer.cpp",
-                                 "the CUDA kernel")
+                                 "the CUDA kernel", gpu.compile_spec())
     lib.emulate_infer.restype = None
     return lib.emulate_infer
 

@@ -18,11 +18,12 @@ from spikelut.io import save_model, save_spikes
 from spikelut.network import Layer, Network, Readout
 from spikelut.rtl import (MANIFEST, check_top_name, emit_core, emit_wrapper, plan_network,
                           write_verilog)
+from spikelut.rtl.netlist import simulate_network_layers
 from spikelut.rtl.verilog import init_literal
 from spikelut.rtl.wrapper import mem_lines
 from spikelut.wiring import random_network
 
-from rtl_nets import arbitrary_network, run_plan
+from rtl_nets import arbitrary_network
 
 
 def one_node(table, taps, R=0, n_in=1):
@@ -80,10 +81,10 @@ def test_gate_stays_extra_logic_when_the_lut_is_full():
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 10), batch=st.integers(1, 3))
-def test_plan_evaluates_exactly_like_the_reference_engine(seed, steps, batch):
+def test_netlist_evaluates_exactly_like_the_reference_engine(seed, steps, batch):
     net = arbitrary_network(seed)
     spikes = random_spikes(net.n_in, steps, batch, rate=0.6, seed=seed % 1000)
-    got = run_plan(plan_network(net), spikes)
+    got = simulate_network_layers(net, spikes)
     want = simulate(net, spikes).layer_spikes
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
@@ -263,3 +264,55 @@ def test_cli_writes_and_prints_counts(tmp_path, capsys):
     assert data["flip_flops"] == net.flip_flops() and data["steps"] == 9
     code, out, _ = run(capsys, "rtl", model, "-o", tmp_path / "o")
     assert code == 0 and f"LUTs 8 (LUT2 2, LUT6 6), flip-flops {net.flip_flops()}" in out
+
+
+# ---------------------------------------------------------------------------- vendor cell names
+@pytest.mark.parametrize("top, msg", [
+    ("FDRE", "top name 'FDRE' is a cell of the Xilinx library that synthesis loads (yosys "
+             "synth_xilinx would fail: re-definition of module); choose another name "
+             "(e.g. 'FDRE_core')"),
+    ("CARRY4", "top name 'CARRY4' is a cell of the Xilinx library that synthesis loads"),
+    ("DSP48E1", "top name 'DSP48E1' is a cell of the Xilinx library that synthesis loads"),
+    ("LUT6", "top name 'LUT6' clashes with a module the generator writes (LUT1..LUT6, tb_*)"),
+])
+def test_cli_refuses_vendor_cell_names_before_writing(tmp_path, capsys, top, msg):
+    model = tmp_path / "m.h5"
+    save_model(random_network(0, 2, [3], k=2), model)
+    code, out, err = run(capsys, "rtl", model, "-o", tmp_path / "o", "--top", top, "--synth")
+    assert code == 1 and out == "" and err.count("\n") == 1 and msg in err
+    assert not (tmp_path / "o").exists()
+    code, out, _ = run(capsys, "rtl", model, "-o", tmp_path / "o", "--top", top, "--json")
+    assert code == 1 and msg in json.loads(out)["error"]
+
+
+def test_vendor_cell_names_are_case_sensitive_and_cover_the_common_primitives():
+    from spikelut.rtl.cells import XILINX_CELLS
+
+    for name in ("FDRE", "FDCE", "LUT6_2", "CARRY4", "CARRY8", "MUXF7", "DSP48E1", "DSP48E2",
+                 "RAMB36E1", "SRL16E", "IBUF", "OBUF", "BUFG", "VCC", "GND"):
+        assert name in XILINX_CELLS
+        with pytest.raises(ConfigError, match="is a cell of the Xilinx library"):
+            check_top_name(name)
+    assert check_top_name("fdre") == "fdre" and check_top_name("Carry4") == "Carry4"
+
+
+def test_cell_names_are_read_from_the_installed_yosys(tmp_path, monkeypatch):
+    import shutil as sh
+
+    from spikelut.rtl import cells
+
+    (tmp_path / "xilinx").mkdir()
+    (tmp_path / "xilinx" / "cells_sim.v").write_text(
+        "module NEWCELL (output O);\n  assign O = 1'b0;\nendmodule\n  module \\$__internal (); "
+        "endmodule\n")
+    (tmp_path / "xilinx" / "cells_xtra.v").write_text("(* blackbox *)\nmodule NEWER_E2 #(\n);\n")
+    assert cells.installed_cell_names(tmp_path) == {"NEWCELL", "NEWER_E2"}
+    # without yosys: the shipped list alone
+    monkeypatch.setattr(sh, "which", lambda name: None)
+    assert cells.yosys_datdir() is None and cells.installed_cell_names() == frozenset()
+    monkeypatch.undo()
+    real = cells.yosys_datdir()
+    if real is None:
+        pytest.skip("yosys not installed: no cell library to compare with")
+    assert cells.installed_cell_names(real) <= cells.vendor_cell_names()
+    assert {"FDRE", "LUT6", "CARRY4", "DSP48E1"} <= cells.installed_cell_names(real)

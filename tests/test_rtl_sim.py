@@ -232,6 +232,13 @@ def test_synth_lut6_primitives_are_one_lut_per_node():
     assert rep.lut_levels == plan.lut_levels()
 
 
+@needs_yosys
+def test_synth_accepts_a_cell_name_in_another_case():
+    # Verilog names are case-sensitive: 'fdre' is not the library's FDRE (which check_top_name refuses)
+    rep = synthesize(live_network(1, 3, [4, 2], 3, 0), "fdre")
+    assert rep.flip_flops == rep.expected_flip_flops
+
+
 def test_synth_without_yosys_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(ToolError, match=r"yosys not found on PATH; install it"):

@@ -78,3 +78,21 @@ def test_rtl_verify_with_hostile_file_name_runs_no_code(tmp_path, monkeypatch):
     assert len(re.findall(r"^\s*module\b", core, re.M)) == 1
     assert len(re.findall(r"^\s*endmodule\b", core, re.M)) == 1
     _comment_lines_only(core, "PWNED")
+
+
+def test_vcd_comment_cannot_end_early(tmp_path):
+    """A result file named with ``$end`` and a newline stays inside the VCD's $comment."""
+    from spikelut.engine import get_engine
+    from spikelut.vcd import write_vcd
+
+    net = random_network(0, n_in=2, sizes=[3, 2], k=2)
+    x = np.ones((4, 1, 2), np.uint8)
+    res = get_engine("reference")(net, x)
+    evil = tmp_path / "r $end\n$var wire 1 # evil $end.h5"
+    save_spikes(evil, x, result=res)
+    out = tmp_path / "w.vcd"
+    write_vcd(str(evil), 0, out, model=net)
+    head = out.read_text().split("$enddefinitions")[0]
+    comment = [ln for ln in head.splitlines() if ln.startswith("$comment")]
+    assert len(comment) == 1 and comment[0].count("$end") == 1 and comment[0].endswith("$end")
+    assert "evil" not in "".join(ln for ln in head.splitlines() if ln.startswith("$var"))

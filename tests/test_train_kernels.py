@@ -19,9 +19,9 @@ from spikelut.wiring import random_network
 from helpers import cuda_emulation_library
 
 
-def case(seed, ks=(6, 3, 2), max_delay=2, refractory=(1, 2, 0), T=6, B=40, n_in=4):
+def case(seed, ks=(6, 3, 2), max_delay=2, refractory=(1, 2, 0), T=6, B=40, n_in=4, sizes=(12, 6, 3)):
     rng = np.random.default_rng(seed)
-    net = random_network(seed, n_in=n_in, sizes=[12, 6, 3], k=list(ks), max_delay=max_delay,
+    net = random_network(seed, n_in=n_in, sizes=list(sizes), k=list(ks), max_delay=max_delay,
                          refractory=list(refractory), classes=3)
     plan = bptt.compile_plan(net)
     x = (rng.random((T, B, n_in)) < 0.5).astype(np.uint8)
@@ -127,12 +127,15 @@ def test_errors_match_the_reference():
 @pytest.fixture(scope="module")
 def emulated_launch(tmp_path_factory):
     lib = cuda_emulation_library(tmp_path_factory.mktemp("emu"), "cuda_emulation_train.cpp",
-                                 "the CUDA training kernels")
+                                 "the CUDA training kernels", kernels_gpu.compile_spec())
     fns = {kernels_gpu.FORWARD: lib.emulate_train_forward,
-           kernels_gpu.BACKWARD: lib.emulate_train_backward}
+           kernels_gpu.BACKWARD: lib.emulate_train_backward,
+           kernels_gpu.FORWARD_FUSED: lib.emulate_train_forward_fused,
+           kernels_gpu.BACKWARD_FUSED: lib.emulate_train_backward_fused}
 
     def launch(name, grid, block, args):
-        c_args = [ctypes.c_longlong(grid * block)]
+        # per-(cycle, layer) kernels: every thread of the launch; fused ones: every block (sample)
+        c_args = [ctypes.c_longlong(grid if name.endswith("_fused") else grid * block)]
         for a in args:
             if isinstance(a, np.ndarray) and a.ndim:
                 assert a.flags.c_contiguous
@@ -151,33 +154,35 @@ def test_gpu_kernel_source_ships_in_package():
     from spikelut.engine.gpu import kernel_source
 
     src = kernel_source(kernels_gpu.KERNEL_FILE)
-    assert 'extern "C" __global__ void spikelut_train_forward(' in src
-    assert 'extern "C" __global__ void spikelut_train_backward(' in src
+    assert 'spikelut_train_forward(' in src
+    assert 'spikelut_train_backward(' in src
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("mode", ["block", "pass", "full"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_emulated_gpu_kernels_equal_reference(emulated_launch, mode, seed):
+def test_emulated_gpu_kernels_equal_reference(emulated_launch, mode, seed, fused):
     net, plan, x, thetas, g = case(20 + seed, ks=(5, 6, 2), refractory=(2, 1, 1), B=9)
     sg = get_surrogate("fast_sigmoid")
     tables = bptt.tables_of(thetas)
     fa = bptt.forward(plan, tables, x)
-    fb = kernels_gpu.forward(plan, tables, x, launch=emulated_launch)
+    fb = kernels_gpu.forward(plan, tables, x, launch=emulated_launch, fused=fused)
     np.testing.assert_array_equal(fa.hist, fb.hist)
     for p, q in zip(fa.addr, fb.addr):
         np.testing.assert_array_equal(p, q)
     for tbptt, tap_grad in ((0, "tanh"), (2, "identity")):
         ra, ia = bptt.backward(plan, thetas, fa, g, sg, mode, tap_grad, tbptt, input_grad=True)
         rb, ib = kernels_gpu.backward(plan, thetas, fb, g, sg, mode, tap_grad, tbptt,
-                                      input_grad=True, launch=emulated_launch)
+                                      input_grad=True, launch=emulated_launch, fused=fused)
         assert_grads_close(ra, rb)
         np.testing.assert_allclose(ia, ib, rtol=1e-4, atol=1e-5)
 
 
-def test_emulated_gpu_forward_without_save(emulated_launch):
+@pytest.mark.parametrize("fused", [True, False])
+def test_emulated_gpu_forward_without_save(emulated_launch, fused):
     net, plan, x, thetas, _ = case(7)
     tables = bptt.tables_of(thetas)
-    fwd = kernels_gpu.forward(plan, tables, x, save=False, launch=emulated_launch)
+    fwd = kernels_gpu.forward(plan, tables, x, save=False, launch=emulated_launch, fused=fused)
     assert fwd.addr == []
     np.testing.assert_array_equal(fwd.hist, bptt.forward(plan, tables, x, save=False).hist)
 
@@ -188,17 +193,43 @@ needs_gpu = pytest.mark.skipif(not gpu_available(),
 
 @pytest.mark.gpu
 @needs_gpu
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("mode", ["block", "full"])
-def test_gpu_training_kernels_equal_reference(mode):
+def test_gpu_training_kernels_equal_reference(mode, fused):
     import cupy as cp
 
     net, plan, x, thetas, g = case(30, refractory=(2, 1, 0), B=70, T=8)
     sg = get_surrogate("fast_sigmoid")
     tables = bptt.tables_of(thetas)
     fa = bptt.forward(plan, tables, x)
+    fb = kernels_gpu.forward(plan, [cp.asarray(t) for t in tables], cp.asarray(x), fused=fused)
+    np.testing.assert_array_equal(fa.hist, fb.hist.get())
+    for p, q in zip(fa.addr, fb.addr):
+        np.testing.assert_array_equal(p, q.get())
+    ra, ia = bptt.backward(plan, thetas, fa, g, sg, mode, tbptt=3, input_grad=True)
+    rb, ib = kernels_gpu.backward(plan, [cp.asarray(t) for t in thetas], fb,
+                                  [cp.asarray(a) for a in g], sg, mode, tbptt=3, input_grad=True,
+                                  fused=fused)
+    assert_grads_close(ra, [r.get() for r in rb])
+    np.testing.assert_allclose(ia, ib.get(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_fused_kernels_on_a_wide_layer_and_a_large_batch():
+    # more nodes than a block has threads (the node loop wraps), more samples than SMs
+    import cupy as cp
+
+    net, plan, x, thetas, g = case(31, ks=(6, 5, 4), refractory=(1, 0, 2), T=10, B=300, n_in=6,
+                                   sizes=(1500, 700, 10))
+    sg = get_surrogate("fast_sigmoid")
+    tables = bptt.tables_of(thetas)
+    fa = bptt.forward(plan, tables, x)
     fb = kernels_gpu.forward(plan, [cp.asarray(t) for t in tables], cp.asarray(x))
     np.testing.assert_array_equal(fa.hist, fb.hist.get())
-    ra, _ = bptt.backward(plan, thetas, fa, g, sg, mode, tbptt=3)
+    ra, _ = bptt.backward(plan, thetas, fa, g, sg, "full")
     rb, _ = kernels_gpu.backward(plan, [cp.asarray(t) for t in thetas], fb,
-                                 [cp.asarray(a) for a in g], sg, mode, tbptt=3)
-    assert_grads_close(ra, [r.get() for r in rb])
+                                 [cp.asarray(a) for a in g], sg, "full")
+    for i, (p, q) in enumerate(zip(ra, rb)):
+        np.testing.assert_allclose(p, q.get(), rtol=1e-4, atol=1e-4 * float(np.abs(p).max()),
+                                   err_msg=f"layer {i}")

@@ -4,20 +4,30 @@ Each subcommand lives in its own module ``spikelut/cli/cmd_<name>.py`` defining 
 ``HELP``, ``add_arguments(parser)`` and ``run(args) -> Output``; they are discovered here, so
 adding a command touches no shared file. Errors a user can cause (:class:`SpikelutError`) print
 one line on stderr and exit 1; with ``--json`` an ``{"ok": false, "error": ...}`` object is also
-printed on stdout.
+printed on stdout. An ``OSError`` about a path (a file system that fails under a command) is
+reported the same way.
+
+Exit status: 0 success; 1 an error the user can fix (one line); 2 bad command-line usage;
+130 interrupted (Ctrl-C; outputs being written are left as they were); 141 the reader of stdout
+went away (``spikelut info m.h5 | head -1``): the command stops quietly, like other Unix tools
+killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..errors import SpikelutError
+from ..escape import terminal
+from ..fileutil import release_locks
 
 
 @dataclass
@@ -65,7 +75,32 @@ def _default(o):
     return str(o)
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a C tool killed by the signal reports
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # the reader of stdout is gone: stop quietly; devnull over stdout keeps the interpreter's
+        # final flush from raising again ("Exception ignored ... BrokenPipeError")
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    finally:
+        release_locks()
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    msg = terminal(message.replace("\n", " "))
+    print(f"spikelut {args.command}: error: {msg}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"ok": False, "command": args.command, "error": msg}))
+    return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
@@ -74,19 +109,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         out = args._run(args)
     except SpikelutError as e:
-        msg = str(e).replace("\n", " ")
-        print(f"spikelut {args.command}: error: {msg}", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"ok": False, "command": args.command, "error": msg}))
-        return 1
+        return _fail(args, str(e))
+    except OSError as e:
+        if isinstance(e, BrokenPipeError) or e.errno is None:
+            raise
+        # a path the command met while working (a file system failing under it): one line
+        where = f"{e.filename}: " if e.filename else ""
+        return _fail(args, f"{where}{e.strerror or e}")
+    except MemoryError as e:
+        # a valid but huge model or data set (engine history, a large batch): one line
+        return _fail(args, f"not enough memory ({e or 'MemoryError'}); use a smaller batch, model "
+                           f"or file")
     except KeyboardInterrupt:
         print(f"spikelut {args.command}: interrupted", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "command": args.command, "error": "interrupted"}))
         return 130
     if args.json:
         print(json.dumps({"ok": out.status == 0, "command": args.command, **out.data},
                          default=_default))
     elif out.text:
         print(out.text)
+    sys.stdout.flush()  # a closed pipe shows here, inside main, not at interpreter exit
     return out.status
 
 

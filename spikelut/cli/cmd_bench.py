@@ -17,9 +17,9 @@ import sys
 from ..bench import (DEFAULT_SIZES, SIZES, format_report, format_table, format_training_table,
                      run_bench)
 from ..errors import ConfigError
-from ..fileutil import write_text_atomic
+from ..fileutil import check_output, write_text_atomic
 from . import Output
-from .common import check_output_path
+from .common import FORCE_HELP
 
 NAME = "bench"
 HELP = "measure engine throughput (LUT-evals/s) on this machine"
@@ -38,13 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default=None,
                    help="also write the report as markdown to this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def run(args: argparse.Namespace) -> Output:
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    out = check_output_path(args.output) if args.output else None
+    out = check_output(args.output, kind="text", force=args.force) if args.output else None
     command = "spikelut bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
     rep = run_bench(sizes, args.device, args.repeats, args.threads, args.seed,
                     training=not args.no_training, command=command,

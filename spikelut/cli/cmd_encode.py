@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 
+from ..api import encode_file
 from ..coding import CODINGS, get_coding
-from ..datasets import DATASETS, SPLITS, describe, encode_dataset
+from ..datasets import DATASETS, SPLITS, describe
 from ..errors import ConfigError
-from ..io import save_spikes
+from ..fileutil import check_output
 from . import Output
-from .common import check_output_path, table
+from .common import FORCE_HELP, table
 
 NAME = "encode"
 HELP = "encode a dataset into a spike file (--dataset NAME|FILE --coding CODING --steps T -o OUT.h5)"
@@ -38,8 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="coding parameter, repeatable (e.g. levels=16, thresholds=0.25,0.6)")
     p.add_argument("--limit", type=int, help="encode only the first N samples")
+    p.add_argument("--chunk", type=int, metavar="N", help="samples encoded and written at once "
+                   "(default: about 256 MB of spikes); memory is set by the chunk")
     p.add_argument("-o", "--output", help="spike file to write (HDF5)")
     p.add_argument("--list", action="store_true", help="list the built-in datasets and the codings")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def parse_params(items: list[str]) -> dict:
@@ -77,16 +81,14 @@ def run(args: argparse.Namespace) -> Output:
         raise ConfigError("give --dataset NAME|FILE (see spikelut encode --list)")
     if not args.output:
         raise ConfigError("give -o OUT.h5, the spike file to write")
-    out = check_output_path(args.output)
-    sd = encode_dataset(args.dataset, args.coding, args.steps, split=args.split, seed=args.seed,
-                        limit=args.limit, **parse_params(args.param))
-    save_spikes(out, sd.spikes, sd.labels, sd.meta)
-    T, B, C = sd.spikes.shape
-    m = sd.meta
+    out = check_output(args.output, inputs=[args.dataset], kind="spikes", force=args.force)
+    r = encode_file(out, args.dataset, args.coding, args.steps, split=args.split, seed=args.seed,
+                    limit=args.limit, chunk=args.chunk, **parse_params(args.param))
+    T, B, C = r.shape
+    m = r.meta
     text = (f"wrote {out}: {T} cycles x {B} samples x {C} channels "
             f"({m['dataset']} {m['split']}, coding {m['coding']}, {m['classes']} classes, "
-            f"mean rate {float(sd.spikes.mean()):.4f})")
+            f"mean rate {r.rate:.4f})")
     if "coding_ignored" in m:
         text += f"\nnote: {m['dataset']} already is spikes; --coding {m['coding_ignored']} was ignored"
-    return Output({"spikes": str(out), "shape": [T, B, C], "channels": C,
-                   "rate": float(sd.spikes.mean()), **m}, text)
+    return Output({"spikes": str(out), "shape": [T, B, C], "channels": C, "rate": r.rate, **m}, text)

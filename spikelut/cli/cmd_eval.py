@@ -1,4 +1,5 @@
-"""Accuracy of a model on a labelled spike file, simulated by the chosen (bit-exact) engine.
+"""Accuracy of a model on a labelled spike file, simulated by the chosen (bit-exact) engine
+(default: auto, the fastest one here), in chunks of samples so memory is set by the chunk.
 
 Example:
     spikelut eval model.h5 test.h5
@@ -9,14 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from ..api import simulate
+from ..api import simulate_file
 from ..engine import ENGINES
-from ..errors import ConfigError
-from ..io import load_model, load_spikes
-from ..train.trainer import check_data
+from ..io import load_model
 from . import Output
+from .cmd_simulate import add_chunk_argument
 
 NAME = "eval"
 HELP = "accuracy of MODEL.h5 on labelled SPIKES.h5"
@@ -25,33 +23,18 @@ HELP = "accuracy of MODEL.h5 on labelled SPIKES.h5"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (HDF5)")
     p.add_argument("spikes", help="labelled spike file (HDF5)")
-    p.add_argument("--engine", default="reference", choices=ENGINES, help="simulation engine")
+    p.add_argument("--engine", default="auto", choices=ENGINES,
+                   help="simulation engine (default: auto, the fastest bit-exact one)")
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"), help="where to run")
-    p.add_argument("--batch-size", type=int, default=1000, help="samples simulated at once")
+    add_chunk_argument(p)
+    p.add_argument("--batch-size", dest="chunk", type=int, help=argparse.SUPPRESS)  # old name
 
 
 def run(args: argparse.Namespace) -> Output:
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     net = load_model(args.model)
-    data = load_spikes(args.spikes)
-    if data.labels is None:
-        raise ConfigError(f"{args.spikes}: has no /labels; eval needs labelled spikes "
-                          f"(use 'spikelut simulate' for unlabelled data)")
-    check_data(net, data.spikes, data.labels, str(args.spikes))
-    B = data.spikes.shape[1]
-    preds = []
-    for b0 in range(0, B, args.batch_size):
-        res = simulate(net, data.spikes[:, b0:b0 + args.batch_size], engine=args.engine,
-                       device=args.device).to_numpy()
-        preds.append(res.pred)
-    pred = np.concatenate(preds).astype(np.int64)
-    labels = data.labels.astype(np.int64)
-    C = net.readout.classes
-    confusion = np.zeros((C, C), np.int64)
-    np.add.at(confusion, (labels, pred), 1)
-    correct = int((pred == labels).sum())
-    acc = correct / B
-    info = {"accuracy": acc, "correct": correct, "samples": B, "classes": C,
-            "confusion": confusion.tolist(), "engine": args.engine}
-    return Output(info, f"accuracy {acc:.4f} ({correct}/{B})")
+    r = simulate_file(net, args.spikes, None, engine=args.engine, device=args.device,
+                      chunk=args.chunk, require_labels=True)
+    t = r.tally
+    info = {"accuracy": t.accuracy, "correct": t.correct, "samples": t.samples,
+            "classes": t.classes, "confusion": t.confusion.tolist(), "engine": r.engine}
+    return Output(info, t.describe())

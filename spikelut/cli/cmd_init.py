@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 
 from ..api import build
+from ..fileutil import check_output
 from ..io import save_model
 from . import Output
-from .common import check_output_path
+from .common import FORCE_HELP
 
 NAME = "init"
 HELP = "build a network from a TOML config and write MODEL.h5"
@@ -21,10 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="architecture config (TOML)")
     p.add_argument("-o", "--output", required=True, help="model file to write (HDF5)")
     p.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def run(args: argparse.Namespace) -> Output:
-    out = check_output_path(args.output)
+    out = check_output(args.output, inputs=[args.config], kind="model", force=args.force)
     net = build(args.config, seed=args.seed)
     save_model(net, out)
     s = net.summary()

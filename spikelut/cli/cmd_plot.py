@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
+from ..fileutil import check_output
 from ..plot import DEFAULT_SIZE, lut_table, rate_histogram, training_curves
 from . import Output
-from .cmd_raster import model_for, parse_size
-from .common import check_output_path
+from .common import FORCE_HELP, model_for, parse_size
 
 NAME = "plot"
 HELP = "draw figures: rates | table | curves"
@@ -35,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="print one JSON object instead of text")
         q.add_argument("-o", "--output", required=True, help="PNG to write")
         q.add_argument("--size", default=size, help="pixels, WxH")
+        q.add_argument("--force", action="store_true", help=FORCE_HELP)
 
     q = sub.add_parser("rates", help="firing-rate histogram per layer")
     q.add_argument("result", help="result file")
@@ -55,7 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> Output:
     if not getattr(args, "figure", None):
         raise ConfigError("choose a figure: spikelut plot rates|table|curves ... (see --help)")
-    out = check_output_path(args.output)
+    inputs = [getattr(args, k, None) for k in ("result", "model", "log")]
+    out = check_output(args.output, inputs=inputs, kind="png", force=args.force)
     size = parse_size(args.size)
     if args.figure == "rates":
         net = model_for(args.result, args.model)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..fileutil import check_output
 from ..io import load_model, load_spikes
+from ..metrics import check_scorable
 from . import Output
 
 NAME = "rtl"
@@ -40,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synth", action="store_true",
                    help="run yosys synth_xilinx and report LUTs, flip-flops and LUT levels")
     p.add_argument("--force", action="store_true",
-                   help="write into an existing directory that spikelut did not create")
+                   help="replace an existing directory that spikelut did not create (its "
+                        "other files are carried over)")
     p.add_argument("--jobs", type=int, default=2, help="parallel C++ compile jobs for Verilator")
 
 
@@ -49,8 +52,11 @@ def run(args: argparse.Namespace) -> Output:
     from ..rtl.plan import check_top_name
 
     check_top_name(args.top)
+    check_output(args.output, inputs=[args.model, args.verify], kind="dir", force=args.force)
     net = load_model(args.model)
     spikes = load_spikes(args.verify) if args.verify else None
+    if spikes is not None and spikes.labels is not None:  # it reports the circuit's accuracy
+        check_scorable(net.readout, spikes.spikes.shape[0], spikes.labels, str(args.verify))
     files = write_verilog(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
                           stimulus=None if spikes is None else spikes.spikes, force=args.force,
                           model=str(args.model))

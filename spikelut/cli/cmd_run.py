@@ -3,7 +3,9 @@ co-simulation on the test set → resource report, all in OUTDIR (report.html, r
 
 Without CONFIG, runs the packaged demo (a self-referencing network on a temporal task).
 Stages whose inputs are unchanged are skipped on a rerun; --force redoes them. An interrupted
-run resumes where it stopped (training from its last checkpoint).
+run resumes where it stopped (training from its last checkpoint). A missing Verilog simulator is
+found before the first stage (the other one is used when installed); a second run on the same
+OUTDIR is refused while the first one works (docs/files-and-outputs.md).
 
 Example:
     spikelut run -o out
@@ -24,7 +26,8 @@ HELP = "run the whole job: data -> training -> Verilog -> co-simulation -> repor
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="run config (TOML); default: the packaged demo")
     p.add_argument("-o", "--output", default="spikelut-run", help="output directory (default: spikelut-run)")
-    p.add_argument("--force", action="store_true", help="redo every stage, even if up to date")
+    p.add_argument("--force", action="store_true", help="redo every stage from scratch (training too), and write into a non-empty "
+                        "directory that spikelut run did not create")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

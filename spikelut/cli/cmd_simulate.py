@@ -1,8 +1,12 @@
 """Simulate a model on a spike file and write a result file (input spikes, every layer's spikes,
 readout counts and predictions). Prints accuracy when the spike file has labels.
 
+The file is worked through in chunks of samples (``--chunk``), so memory is set by the chunk, not
+the file; the result file is written chunk by chunk and still atomically.
+
 Example:
     spikelut simulate osc.h5 stim.h5 -o result.h5
+    spikelut simulate big.h5 huge_stim.h5 -o result.h5 --chunk 4096
 """
 
 from __future__ import annotations
@@ -10,11 +14,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..api import simulate
+from ..api import CHUNK_MEMORY, simulate_file
 from ..engine import ENGINES
-from ..io import load_model, load_spikes, save_spikes
+from ..escape import terminal
+from ..fileutil import check_output
+from ..io import load_model
 from . import Output
-from .common import check_output_path
+from .common import FORCE_HELP
 
 NAME = "simulate"
 HELP = "simulate MODEL.h5 on SPIKES.h5 and write RESULT.h5"
@@ -24,42 +30,50 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (HDF5)")
     p.add_argument("spikes", help="input spike file (HDF5)")
     p.add_argument("-o", "--output", required=True, help="result file to write (HDF5)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.add_argument("--engine", default="auto", choices=ENGINES,
                    help="simulation engine (default: auto, the fastest bit-exact one)")
     p.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"), help="where to run")
+    add_chunk_argument(p)
+
+
+def add_chunk_argument(p: argparse.ArgumentParser) -> None:
+    """``--chunk N``: samples per chunk of a streamed file (shared by simulate and eval)."""
+    p.add_argument("--chunk", type=int, default=None, metavar="N",
+                   help=f"samples simulated at once (default: what fits {CHUNK_MEMORY >> 20} MB of "
+                        f"spikes, a multiple of 64); memory is set by the chunk, not the file")
 
 
 def run(args: argparse.Namespace) -> Output:
-    out = check_output_path(args.output)
+    out = check_output(args.output, inputs=[args.model, args.spikes], kind="spikes",
+                       force=args.force)
     net = load_model(args.model)
-    data = load_spikes(args.spikes)
-    res = simulate(net, data.spikes, engine=args.engine, device=args.device).to_numpy()
-    meta = dict(data.meta)
-    meta.update({"model": str(Path(args.model).resolve()), "engine": args.engine})
-    save_spikes(out, data.spikes, data.labels, meta, result=res)
-    T, B, _ = data.spikes.shape
-    info = {"result": str(out), "steps": T, "samples": B,
-            "spikes_per_layer": [int(s.sum()) for s in res.layer_spikes],
-            "pred": res.pred.tolist() if B <= 64 else None}
+    r = simulate_file(net, args.spikes, out, engine=args.engine, device=args.device,
+                      chunk=args.chunk, meta={"model": str(Path(args.model).resolve()),
+                                              "engine": args.engine})
+    T, B = r.steps, r.samples
+    info = {"result": str(out), "steps": T, "samples": B, "chunk": r.chunk,
+            "spikes_per_layer": r.spikes_per_layer,
+            "pred": r.pred_head.tolist() if B <= 64 else None}
     text = f"simulated {B} samples x {T} cycles -> {out}"
-    if data.labels is not None:
-        acc = res.accuracy(data.labels)
-        info["accuracy"] = acc
-        text += f"\naccuracy {acc:.4f} ({int(round(acc * B))}/{B})"
+    if r.tally is not None:
+        info["accuracy"] = r.tally.accuracy
+        text += "\n" + r.tally.describe()
     elif B <= 16:
-        text += f"\npredictions {res.pred.tolist()}"
+        text += f"\npredictions {r.pred_head.tolist()}"
     if net.n_nodes + net.n_in <= 16 and T <= 80:
-        text += "\n" + _text_raster(net, data.spikes, res)
+        text += "\n" + _text_raster(net, *r.sample0)
     return Output(info, text)
 
 
-def _text_raster(net, spikes, res) -> str:
-    """Sample 0 of a tiny network as one line per signal ('|' = spike), for a quick look."""
-    rows = [(f"in[{c}]", spikes[:, 0, c]) for c in range(net.n_in)]
-    for layer, s in zip(net.layers, res.layer_spikes):
-        rows += [(f"{layer.name}[{j}]", s[:, 0, j]) for j in range(layer.n)]
+def _text_raster(net, inputs, layer_spikes) -> str:
+    """Sample 0 of a tiny network as one line per signal ('|' = spike), for a quick look:
+    ``inputs [T, n_in]``, ``layer_spikes`` one ``[T, n_i]`` per layer."""
+    rows = [(f"in[{c}]", inputs[:, c]) for c in range(net.n_in)]
+    for layer, s in zip(net.layers, layer_spikes):
+        rows += [(f"{terminal(layer.name)}[{j}]", s[:, j]) for j in range(layer.n)]
     width = max(len(name) for name, _ in rows)
-    lines = [f"sample 0, cycles 0..{spikes.shape[0] - 1}:"]
+    lines = [f"sample 0, cycles 0..{inputs.shape[0] - 1}:"]
     lines += [f"  {name.ljust(width)}  " + "".join("|" if v else "." for v in train)
               for name, train in rows]
     return "\n".join(lines)

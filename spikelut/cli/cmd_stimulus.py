@@ -10,9 +10,10 @@ import argparse
 
 from ..api import random_spikes
 from ..errors import ConfigError
+from ..fileutil import check_output
 from ..io import load_model, save_spikes
 from . import Output
-from .common import check_output_path
+from .common import FORCE_HELP
 
 NAME = "stimulus"
 HELP = "write random input spikes for a model (MODEL.h5 or --channels N)"
@@ -26,10 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, default=0.5, help="probability of a spike per cycle")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="spike file to write (HDF5)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def run(args: argparse.Namespace) -> Output:
-    out = check_output_path(args.output)
+    out = check_output(args.output, inputs=[args.model], kind="spikes", force=args.force)
     if (args.model is None) == (args.channels is None):
         raise ConfigError("give either a MODEL file or --channels N")
     channels = load_model(args.model).n_in if args.model else args.channels

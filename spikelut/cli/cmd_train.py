@@ -11,6 +11,7 @@ Example:
     spikelut train demos/train_first_of_two.toml --data train.h5 -o model.h5 \\
         --checkpoint ckpt.h5 --resume          # continue an interrupted run, bit for bit
     spikelut train demos/train_mnist1d.toml --data train.h5 --val-fraction 0.125 -o model.h5
+    spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --backend cuda   # on the GPU
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import argparse
 
 from ..config import build_network, load_config
 from ..errors import ConfigError
+from ..fileutil import check_output
 from ..io import load_spikes, save_model
 from ..train import Trainer, TrainConfig
+from ..train.passes import BACKENDS, resolve_backend
 from ..train.trainer import check_data, holdout
 from . import Output
-from .common import check_output_path
+from .common import FORCE_HELP
 
 NAME = "train"
 HELP = "train CONFIG.toml on --data TRAIN.h5 and write MODEL.h5"
@@ -43,26 +46,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--epochs", type=int, default=None, help="override [train] epochs")
     p.add_argument("--seed", type=int, default=None, help="override [train] seed")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="where training runs (overrides [train] backend): numpy, numba, cuda "
+                        "(CuPy on an NVIDIA GPU), or auto = the fastest usable; a checkpoint "
+                        "resumes on any backend")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def run(args: argparse.Namespace) -> Output:
-    out = check_output_path(args.output)
-    for opt in ("log", "checkpoint"):
-        if getattr(args, opt) is not None:
-            check_output_path(getattr(args, opt))
+    # every output checked (writable, not an input, not another kind, not in use) before training
+    inputs = [args.config, args.data, args.val]
+    out = check_output(args.output, inputs=inputs, kind="model", force=args.force)
+    if args.checkpoint is not None:  # with --resume the checkpoint is also read: same kind, fine
+        check_output(args.checkpoint, inputs=inputs, kind="checkpoint", force=args.force,
+                     others=[args.output])
+    if args.log is not None:
+        check_output(args.log, inputs=inputs, kind="log", force=args.force,
+                     others=[args.output, args.checkpoint])
     cfg = load_config(args.config)
     tcfg_dict = dict(cfg.get("train") or {})
     if args.epochs is not None:
         tcfg_dict["epochs"] = args.epochs
     if args.seed is not None:
         tcfg_dict["seed"] = args.seed
+    if args.backend is not None:
+        tcfg_dict.pop("kernels", None)  # the flag wins over the config's old spelling too
+        tcfg_dict["backend"] = args.backend
     try:
         tcfg = TrainConfig.from_dict(tcfg_dict, seed=cfg.get("seed", 0))
     except ConfigError as e:
         raise ConfigError(f"{args.config}: {e}") from None
     if args.resume and args.checkpoint is None:
         raise ConfigError("--resume needs --checkpoint CKPT.h5 (the file to resume from)")
+    backend = resolve_backend(tcfg.backend)  # before loading data: an unusable backend stops here
     net = build_network(cfg)
     train = load_spikes(args.data)
     check_data(net, train.spikes, _labels(train, args.data), str(args.data))
@@ -72,13 +89,14 @@ def run(args: argparse.Namespace) -> Output:
         check_data(net, val.spikes, _labels(val, args.val), str(args.val))
     elif args.val_fraction is not None:
         train, val = holdout(train.spikes, train.labels, args.val_fraction, tcfg.seed)
-    trainer = Trainer(net, tcfg, progress=False if args.no_progress else None)
+    trainer = Trainer(net, tcfg, progress=False if args.no_progress else None, backend=backend)
     result = trainer.fit(train, val, log=args.log, checkpoint=args.checkpoint, resume=args.resume)
     save_model(result.net, out)
     last = result.history[-1] if result.history else {}
     kept = next((r for r in result.history if r["epoch"] == result.kept_epoch), last)
     s = result.net.summary()
-    data = {"model": str(out), "epochs": trainer.epoch, "kept_epoch": result.kept_epoch,
+    data = {"model": str(out), "backend": backend.name, "epochs": trainer.epoch,
+            "kept_epoch": result.kept_epoch,
             "train_acc": kept.get("acc"), "train_loss": kept.get("loss"),
             "val_acc": kept.get("val_acc"), "val_loss": kept.get("val_loss"),
             "luts": s["luts"], "flip_flops": s["flip_flops"], "history": result.history}
@@ -86,7 +104,7 @@ def run(args: argparse.Namespace) -> Output:
             f"train acc {kept.get('acc', float('nan')):.4f}")
     if kept.get("val_acc") is not None:
         text += f", val acc {kept['val_acc']:.4f}"
-    text += f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops)"
+    text += f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops; backend {backend.name})"
     return Output(data, text)
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..fileutil import check_output
 from ..vcd import write_vcd
 from . import Output
-from .cmd_raster import model_for
-from .common import check_output_path
+from .common import FORCE_HELP, model_for
 
 NAME = "vcd"
 HELP = "export one sample of RESULT.h5 as a VCD waveform (-o out.vcd)"
@@ -25,10 +25,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="VCD file to write")
     p.add_argument("--model", help="model file (layer names for the scopes)")
     p.add_argument("--period", type=int, default=10, help="clock period in ns (even, default 10)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def run(args: argparse.Namespace) -> Output:
-    out = check_output_path(args.output)
+    out = check_output(args.output, inputs=[args.result, args.model], kind="vcd", force=args.force)
     net = model_for(args.result, args.model)
     write_vcd(args.result, args.sample, out, model=net, period=args.period)
     return Output({"vcd": str(out), "sample": args.sample, "period_ns": args.period},

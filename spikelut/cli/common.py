@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
-from ..errors import ConfigError
+from ..fileutil import check_output
+from ..io import load_model, load_result
 
 
-def check_output_path(path: str | os.PathLike, force: bool = True) -> Path:
-    """Refuse an output path that is a directory or whose parent cannot be created."""
-    p = Path(path)
-    if p.is_dir():
-        raise ConfigError(f"{p}: is a directory; give a file name for the output")
-    if p.exists() and not force:
-        raise ConfigError(f"{p}: already exists; pass --force to overwrite it")
-    return p
+FORCE_HELP = "overwrite an existing output of another kind"
+
+
+def check_output_path(path: str | os.PathLike, force: bool = True, *, kind: str = "any",
+                      inputs: Sequence[str | os.PathLike | None] = ()) -> Path:
+    """Legacy name of :func:`spikelut.fileutil.check_output` (commands call that directly with
+    their inputs, the kind of file they write and ``--force``)."""
+    return check_output(path, inputs=inputs, kind=kind, force=force)
 
 
 def table(rows: list[list], header: list[str]) -> str:
@@ -25,3 +27,33 @@ def table(rows: list[list], header: list[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1200x900"`` -> ``(1200, 900)``."""
+    from ..errors import ConfigError
+
+    w, sep, h = text.lower().partition("x")
+    try:
+        if not sep:
+            raise ValueError
+        return int(w), int(h)
+    except ValueError:
+        raise ConfigError(f"--size expects WIDTHxHEIGHT in pixels, e.g. 1200x900, got {text!r}") from None
+
+
+def model_for(result: str, model: str | None):
+    """The network of ``--model`` (for layer names and readout classes), checked against the
+    result's layer sizes; ``None`` without ``--model``.
+
+    A model path recorded inside the result file is deliberately not followed: a file from
+    elsewhere must not make spikelut open another file (docs/threat-model.md).
+
+    Raises:
+        FileFormatError: the model cannot be read or does not fit the result.
+    """
+    if not model:
+        return None
+    net = load_model(model)
+    load_result(result, net)  # checks the layer sizes against the result
+    return net

@@ -30,14 +30,23 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..backend import require_gpu
-from ..network import Network
+from ..network import K_MAX, Network
 from .bitpack import n_words, pack
+from .kernel_spec import CompileSpec, KernelSpec, cupy_module, defines
 from .plan import Plan, build_plan, split_recorded
 from .result import SimResult, check_spikes, readout
 
 KERNEL_FILE = "bitsliced_infer.cu"
 KERNEL_NAME = "spikelut_infer"
 MAX_THREADS = 1024
+#: the parameters of ``spikelut_infer`` in signature order (checked against the source by a test)
+INFER = KernelSpec(KERNEL_NAME, (
+    ("const unsigned int*", "inp"), ("unsigned int*", "out"), ("unsigned int*", "ghist"),
+    ("const int*", "tap_sig"), ("const int*", "tap_dly"), ("const unsigned long long*", "table"),
+    ("const int*", "rec_row"), ("const int*", "layer"),
+    ("int", "T"), ("int", "W32"), ("int", "n_in"), ("int", "N"), ("int", "m"), ("int", "depth"),
+    ("int", "n_rec"), ("int", "use_smem"),
+))
 # shared memory per block without opting in (CUDA's default limit)
 DEFAULT_SMEM = 48 * 1024
 # tests set this to force the global-memory history path; None = the device's opt-in maximum
@@ -45,11 +54,29 @@ SMEM_LIMIT: int | None = None
 
 
 def kernel_source(name: str = KERNEL_FILE) -> str:
-    """Text of a CUDA source shipped in the ``spikelut.kernels`` package."""
-    try:
-        return resources.files("spikelut.kernels").joinpath(name).read_text()
-    except ModuleNotFoundError:  # a source checkout that was never installed: the repo's kernels/
-        return (Path(__file__).resolve().parents[2] / "kernels" / name).read_text()
+    """Text of a CUDA source shipped in the ``spikelut.kernels`` package.
+
+    In a source checkout the repository's ``kernels/`` wins, so the sources next to this code are
+    the ones compiled even when another checkout is the installed (editable) one.
+    """
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "pyproject.toml").is_file() and (repo / "kernels" / name).is_file():
+        return (repo / "kernels" / name).read_text()
+    return resources.files("spikelut.kernels").joinpath(name).read_text()
+
+
+def compile_spec() -> CompileSpec:
+    """Source, NVRTC options and kernels of ``kernels/bitsliced_infer.cu`` as :func:`simulate`
+    compiles it (``tests/test_nvrtc.py`` compiles exactly this for sm_80 and sm_90).
+
+    Example:
+        >>> compile_spec().options
+        ('--std=c++14', '-DSPIKELUT_K_MAX=6', '-DSPIKELUT_MAX_THREADS=1024')
+    """
+    return CompileSpec(KERNEL_FILE, kernel_source(KERNEL_FILE),
+                       ("--std=c++14",) + defines({"SPIKELUT_K_MAX": K_MAX,
+                                                   "SPIKELUT_MAX_THREADS": MAX_THREADS}),
+                       (), (INFER,))
 
 
 @dataclass(frozen=True)
@@ -108,15 +135,17 @@ def kernel_args(plan: Plan, inp32: Any, launch: Launch, xp=np) -> tuple[list, An
     layer = np.stack([plan.layer_lo, plan.layer_hi, plan.layer_k, plan.layer_r], axis=1)
     out = xp.zeros((T, w32, max(plan.n_recorded, 1)), xp.uint32)
     ghist = xp.zeros(max(launch.ghist_words, 1), xp.uint32)
-    arrays = [
-        xp.ascontiguousarray(inp32, dtype=xp.uint32), out, ghist,
-        xp.asarray(plan.tap_sig, dtype=xp.int32), xp.asarray(plan.tap_dly, dtype=xp.int32),
-        xp.asarray(plan.table, dtype=xp.uint64), xp.asarray(plan.rec_row, dtype=xp.int32),
-        xp.asarray(np.ascontiguousarray(layer, dtype=np.int32)),
-    ]
-    ints = [T, w32, plan.n_in, plan.n_nodes, plan.n_layers, plan.depth, plan.n_recorded,
-            int(launch.use_smem)]
-    return arrays + [np.int32(v) for v in ints], out
+    c = xp.ascontiguousarray
+    args = INFER.marshal({
+        "inp": c(inp32, dtype=xp.uint32), "out": out, "ghist": ghist,
+        "tap_sig": c(xp.asarray(plan.tap_sig), dtype=xp.int32),
+        "tap_dly": c(xp.asarray(plan.tap_dly), dtype=xp.int32),
+        "table": c(xp.asarray(plan.table), dtype=xp.uint64),
+        "rec_row": c(xp.asarray(plan.rec_row), dtype=xp.int32),
+        "layer": c(xp.asarray(layer), dtype=xp.int32),
+        "T": T, "W32": w32, "n_in": plan.n_in, "N": plan.n_nodes, "m": plan.n_layers,
+        "depth": plan.depth, "n_rec": plan.n_recorded, "use_smem": int(launch.use_smem)})
+    return list(args), out
 
 
 def unpack_recorded(plan: Plan, net: Network, out_word_major: Any, batch: int) -> list:
@@ -126,9 +155,7 @@ def unpack_recorded(plan: Plan, net: Network, out_word_major: Any, batch: int) -
 
 @functools.lru_cache(maxsize=None)
 def _kernel(device_id: int):
-    cp = require_gpu()
-    module = cp.RawModule(code=kernel_source(), options=("--std=c++14",))
-    return module.get_function(KERNEL_NAME)
+    return cupy_module(compile_spec()).get_function(KERNEL_NAME)
 
 
 def simulate(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:

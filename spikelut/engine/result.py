@@ -46,7 +46,8 @@ def readout(net: Network, out_spikes: Any) -> tuple[Any, Any]:
     onehot = np.zeros((len(r.class_of), r.classes), np.int32)
     counted = np.flatnonzero(r.class_of >= 0)
     onehot[counted, r.class_of[counted]] = 1
-    per_node = out_spikes[r.start:].astype(xp.int32).sum(axis=0)  # [B, n]
+    # summed in int32 without an int32 copy of the spikes (4 bytes per spike bit of the layer)
+    per_node = out_spikes[r.start:].sum(axis=0, dtype=xp.int32)  # [B, n]
     counts = (per_node @ xp.asarray(onehot)).astype(xp.int32)
     pred = xp.argmax(counts, axis=1).astype(xp.int32)
     return counts, pred

@@ -1,5 +1,9 @@
 """Verilog generation, co-simulation and synthesis reports (DESIGN.md section 5).
 
+Flow: network -> :func:`plan_network` (LUTs, shift registers, refractory folding) ->
+:func:`from_plan` (a netlist :class:`Module`) -> :func:`print_module` (Verilog text); the
+netlist's interpreter :func:`spikelut.rtl.netlist.simulate` runs the same cells.
+
 Example:
     >>> import tempfile
     >>> import spikelut.rtl as rtl
@@ -15,15 +19,18 @@ Example:
 
 from .cosim import (CosimReport, Mismatch, build_and_run, compare, cosimulate, find_iverilog,
                     find_verilator, lint, verify_directory)
+from .cells import vendor_cell_names
+from .netlist import Module, from_plan, simulate_network
 from .plan import NodePlan, RtlPlan, check_top_name, plan_network
 from .synth import SynthReport, find_yosys, synthesize
-from .verilog import emit_core, emit_lut_model
+from .verilog import emit_core, emit_lut_model, print_module
 from .wrapper import emit_testbench, emit_wrapper
 from .writer import MANIFEST, RtlFiles, write_verilog
 
 __all__ = [
     "write_verilog", "cosimulate", "verify_directory", "build_and_run", "compare", "lint",
     "synthesize", "plan_network", "check_top_name", "emit_core", "emit_lut_model", "emit_wrapper",
-    "emit_testbench", "find_verilator", "find_iverilog", "find_yosys",
+    "emit_testbench", "find_verilator", "find_iverilog", "find_yosys", "from_plan", "print_module",
+    "simulate_network", "vendor_cell_names", "Module",
     "CosimReport", "Mismatch", "SynthReport", "RtlPlan", "NodePlan", "RtlFiles", "MANIFEST",
 ]

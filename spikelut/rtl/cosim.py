@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import ToolError
 from ..network import Network
+from ..progress import heartbeat
 from .writer import RtlFiles, write_verilog
 
 SIMULATORS = ("verilator", "iverilog")
@@ -72,7 +73,7 @@ def find_iverilog() -> tuple[str, str]:
 
 
 def _run(cmd: list[str], cwd: Path, log: Path, what: str, env: dict | None = None) -> str:
-    with open(log, "w") as fh:
+    with open(log, "w") as fh, heartbeat(what):  # a line every few seconds in a log / CI
         proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     text = log.read_text(errors="replace")
     if proc.returncode != 0:

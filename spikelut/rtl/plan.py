@@ -3,9 +3,10 @@
 The Verilog emitter, the classifier wrapper, the synthesis report and the tests all read this one
 plan, so "what the generator expects" (LUTs, flip-flops, LUT levels) is computed in one place.
 
-Refractory folding. A node of a layer with refractory ``R >= 1`` computes
-``s = a AND NOT (s[t-1] OR ... OR s[t-R])``. The history bits ``s[t-d]`` are the node's own shift
-register stages ``<node>_d<d>`` (every such node has one at least ``R`` deep). Per node, in order:
+Refractory folding (the tables come from :func:`spikelut.transforms.fold_refractory`). A node of
+a layer with refractory ``R >= 1`` computes ``s = a AND NOT (s[t-1] OR ... OR s[t-R])``. The
+history bits ``s[t-d]`` are the node's own shift register stages ``<node>_d<d>`` (every such node
+has one at least ``R`` deep). Per node, in order:
 
 * ``taps``: every ``d`` in ``1..R`` is already one of the node's taps (the node reads its own
   output at those delays) -- the gate is folded into the table: ``table'[a] = table[a]`` with the
@@ -33,7 +34,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, NetworkError
-from ..network import INPUT, Network
+from ..network import INPUT, Layer, Network
+from ..transforms import fold_refractory, gate_is_folded
+from .cells import vendor_cell_names
 
 LUT_MAX = 6
 
@@ -70,6 +73,14 @@ _RESERVED_MODULES = {f"LUT{w}" for w in range(1, 7)}
 def check_top_name(top: str) -> str:
     """Return ``top`` if it is a legal Verilog module name we can use; raise :class:`ConfigError`.
 
+    Refused: anything but a Verilog identifier, Verilog and SystemVerilog keywords, the modules
+    the generator writes (``LUT1`` .. ``LUT6``, ``tb_*``) and every cell of the vendor library
+    that synthesis loads (:func:`spikelut.rtl.cells.vendor_cell_names`: ``FDRE``, ``CARRY4``,
+    ``DSP48E1``, ...), compared case-sensitively as Verilog does.
+
+    Raises:
+        ConfigError: ``top`` is one of those, with one line saying what to do.
+
     Example:
         >>> check_top_name("lut_core")
         'lut_core'
@@ -83,6 +94,10 @@ def check_top_name(top: str) -> str:
     if top in _RESERVED_MODULES or top.startswith("tb_"):
         raise ConfigError(f"top name {top!r} clashes with a module the generator writes "
                           f"(LUT1..LUT6, tb_*); choose another name")
+    if top in vendor_cell_names():
+        raise ConfigError(f"top name {top!r} is a cell of the Xilinx library that synthesis loads "
+                          f"(yosys synth_xilinx would fail: re-definition of module); choose "
+                          f"another name (e.g. '{top}_core')")
     return top
 
 
@@ -180,8 +195,13 @@ class RtlPlan:
 def plan_network(net: Network, lut6: bool = False) -> RtlPlan:
     """Map ``net`` onto LUTs and shift registers (see the module docstring for the folding rules).
 
-    Raises :class:`NetworkError` when a node cannot be one LUT6 (``k > 6``; a validated
-    :class:`Network` never has one, but a layer changed after validation may).
+    The tables come from :func:`spikelut.transforms.fold_refractory`; the taps that transform
+    appends only to pad a node to its layer's width (copies of an earlier tap) are dropped here,
+    so each LUT has exactly the inputs its node needs.
+
+    Raises:
+        NetworkError: a node cannot be one LUT6 (``k > 6``; a validated :class:`Network` never
+            has one, but a layer changed after validation may).
     """
     for i, layer in enumerate(net.layers):
         if layer.k > LUT_MAX:
@@ -189,36 +209,38 @@ def plan_network(net: Network, lut6: bool = False) -> RtlPlan:
             raise NetworkError(f"layer {i} ({layer.name!r}) has k = {layer.k} taps per node; it "
                                f"cannot map to {what}; use k <= {LUT_MAX}")
     registers = net.register_depths()
+    folded = fold_refractory(net)
     nodes: list[list[NodePlan]] = []
-    for i, layer in enumerate(net.layers):
+    for i, (layer, flayer) in enumerate(zip(net.layers, folded.layers)):
         R = layer.refractory
         plans = []
         for j in range(layer.n):
-            name = signal_name(i, j)
-            taps = [(int(layer.source[j, p]), int(layer.index[j, p]), int(layer.delay[j, p]))
-                    for p in range(layer.k)]
+            taps, table = _drop_padding(flayer, j, layer.k)
             inputs = [signal_name(*t) for t in taps]
-            table = layer.table[j].astype(np.uint8)
+            name = signal_name(i, j)
             if R == 0:
-                plans.append(NodePlan(name, inputs, table.copy(), "none"))
-                continue
-            hist_pos = {}  # delay -> tap position reading the node's own output at that delay
-            for p, (s, idx, d) in enumerate(taps):
-                if s == i and idx == j and 1 <= d <= R and d not in hist_pos:
-                    hist_pos[d] = p
-            missing = [d for d in range(1, R + 1) if d not in hist_pos]
-            if len(taps) + len(missing) <= LUT_MAX:
-                width = len(taps) + len(missing)
-                positions = list(hist_pos.values()) + list(range(len(taps), width))
-                addr = np.arange(1 << width)
-                busy = np.zeros(addr.shape, bool)
-                for p in positions:
-                    busy |= ((addr >> p) & 1).astype(bool)
-                folded = table[addr & ((1 << len(taps)) - 1)] & ~busy
-                plans.append(NodePlan(name, inputs + [signal_name(i, j, d) for d in missing],
-                                      folded.astype(np.uint8), "widened" if missing else "taps"))
-            else:
-                plans.append(NodePlan(name, inputs, table.copy(), "gate",
+                fold = "none"
+            elif flayer.refractory and not gate_is_folded(flayer, i, j):
+                plans.append(NodePlan(name, inputs, table, "gate",
                                       [signal_name(i, j, d) for d in range(1, R + 1)]))
+                continue
+            else:
+                fold = "widened" if len(taps) > layer.k else "taps"
+            plans.append(NodePlan(name, inputs, table, fold))
         nodes.append(plans)
     return RtlPlan(net, nodes, registers)
+
+
+def _drop_padding(layer: Layer, j: int, k: int) -> tuple[list[tuple[int, int, int]], np.ndarray]:
+    """Node ``j``'s taps and table without the taps at positions ``>= k`` that repeat an earlier
+    tap (the table is read where the repeated bit equals its original)."""
+    taps = [(int(layer.source[j, p]), int(layer.index[j, p]), int(layer.delay[j, p]))
+            for p in range(layer.k)]
+    keep = [p for p, t in enumerate(taps) if p < k or t not in taps[:p]]
+    # the kept position whose bit each position carries
+    source_bit = [keep.index(p if p in keep else taps.index(t)) for p, t in enumerate(taps)]
+    addr = np.arange(1 << len(keep))
+    full = np.zeros_like(addr)
+    for p, q in enumerate(source_bit):
+        full |= ((addr >> q) & 1) << p
+    return [taps[p] for p in keep], layer.table[j][full].astype(np.uint8)

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..network import Network
 from .plan import check_top_name
-from .verilog import bit_width, zext
+from .verilog import Printer, bit_width, zext
 
 
 def pred_width(net: Network) -> int:
@@ -38,7 +38,11 @@ def pred_width(net: Network) -> int:
 
 
 def emit_wrapper(net: Network, top: str, steps: int) -> str:
-    """Verilog-2001 text of ``<top>_classifier`` (see the module docstring)."""
+    """Verilog-2001 text of ``<top>_classifier`` (see the module docstring).
+
+    Raises:
+        ConfigError: ``top`` cannot be a module name, or ``steps < 1``.
+    """
     check_top_name(top)
     if steps < 1:
         raise ConfigError(f"steps must be >= 1, got {steps}")
@@ -49,79 +53,90 @@ def emit_wrapper(net: Network, top: str, steps: int) -> str:
     cw = bit_width(counted_steps * max([len(m) for m in members] + [1]))
     tw = bit_width(steps - 1)
     pw = pred_width(net)
-    I = "  "
-    o = [f"// {top}_classifier: counts the readout spikes of each class over {steps} cycles, "
-         f"argmax -> pred.",
-         f"// Protocol: start high for one cycle (clears core state and counters); then cycles "
-         f"t = 0..{steps - 1} with in_spikes = x[t];",
-         f"// spikes count from t = {r.start}; the edge ending t = {steps - 1} sets done and pred "
-         f"(argmax, ties to the lowest class).",
-         "`timescale 1ns / 1ps",
-         "`default_nettype none", "",
-         f"module {top}_classifier (",
-         f"{I}input clk,", f"{I}input rst,", f"{I}input start,",
-         f"{I}input [{n_in_w - 1}:0] in_spikes,",
-         f"{I}output [{n_out - 1}:0] out_spikes,",
-         f"{I}output reg [{pw - 1}:0] pred,",
-         f"{I}output reg done",
-         ");",
-         f"{I}localparam [{tw - 1}:0] LAST = {tw}'d{steps - 1};  // STEPS = {steps}"]
-    if r.start > 0 and r.start <= steps - 1:
-        o.append(f"{I}localparam [{tw - 1}:0] START = {tw}'d{r.start};")
-    o += ["", f"{I}{top} core (.clk(clk), .rst(rst | start), .in_spikes(in_spikes), "
-              f".out_spikes(out_spikes));", "",
-          f"{I}reg busy;", f"{I}reg [{tw - 1}:0] t;"]
-    if r.start == 0:
-        o.append(f"{I}wire counting = busy;")
-    elif r.start <= steps - 1:
-        o.append(f"{I}wire counting = busy && (t >= START);")
-    else:
-        o.append(f"{I}wire counting = 1'b0;  // readout starts after the last cycle")
-    used_out = set()
-    for c, m in enumerate(members):
-        o.append(f"{I}reg [{cw - 1}:0] count{c};")
-        if m:
-            terms = " + ".join(zext(f"out_spikes[{j}]", cw) for j in m)
-            used_out.update(m)
-        else:
-            terms = f"{cw}'d0"
-        o.append(f"{I}wire [{cw - 1}:0] inc{c} = {terms};")
-        o.append(f"{I}wire [{cw - 1}:0] next{c} = counting ? count{c} + inc{c} : count{c};")
-    # argmax chain: strict '>' keeps the lower class on ties
-    o.append(f"{I}wire [{cw - 1}:0] best_v0 = next0;")
-    o.append(f"{I}wire [{pw - 1}:0] best_i0 = {pw}'d0;")
-    for c in range(1, r.classes):
-        o.append(f"{I}wire take{c} = next{c} > best_v{c - 1};")
-        o.append(f"{I}wire [{cw - 1}:0] best_v{c} = take{c} ? next{c} : best_v{c - 1};")
-        o.append(f"{I}wire [{pw - 1}:0] best_i{c} = take{c} ? {pw}'d{c} : best_i{c - 1};")
     last = r.classes - 1
-    resets = [f"count{c} <= {cw}'d0;" for c in range(r.classes)]
-    o += ["",
-          f"{I}always @(posedge clk) begin",
-          f"{I}{I}if (rst) begin",
-          f"{I * 3}busy <= 1'b0; done <= 1'b0; t <= {tw}'d0; pred <= {pw}'d0;",
-          *[f"{I * 3}{x}" for x in resets],
-          f"{I}{I}end else if (start) begin",
-          f"{I * 3}busy <= 1'b1; done <= 1'b0; t <= {tw}'d0;",
-          *[f"{I * 3}{x}" for x in resets],
-          f"{I}{I}end else if (busy) begin",
-          *[f"{I * 3}count{c} <= next{c};" for c in range(r.classes)],
-          f"{I * 3}if (t == LAST) begin",
-          f"{I * 4}busy <= 1'b0; done <= 1'b1; pred <= best_i{last};",
-          f"{I * 3}end else begin",
-          f"{I * 4}t <= t + 1'b1;",
-          f"{I * 3}end",
-          f"{I}{I}end",
-          f"{I}end"]
-    # the counters only exist to produce pred; flag what nothing reads for 'verilator -Wall'
-    unused = [f"best_v{last}"]
-    if r.start > steps - 1:
-        unused += [f"count{c}" for c in range(r.classes)] + [f"inc{c}" for c in range(r.classes)]
-    o += ["", f"{I}/* verilator lint_off UNUSED */",
-          f"{I}wire unused_sink = &{{1'b0, {', '.join(unused)}, 1'b0}};",
-          f"{I}/* verilator lint_on UNUSED */",
-          "endmodule", "", "`default_nettype wire", ""]
-    return "\n".join(o)
+    p = Printer()
+    p.line(f"// {top}_classifier: counts the readout spikes of each class over {steps} cycles, "
+           f"argmax -> pred.")
+    p.line(f"// Protocol: start high for one cycle (clears core state and counters); then cycles "
+           f"t = 0..{steps - 1} with in_spikes = x[t];")
+    p.line(f"// spikes count from t = {r.start}; the edge ending t = {steps - 1} sets done and pred "
+           f"(argmax, ties to the lowest class).")
+    p.line("`timescale 1ns / 1ps")
+    p.line("`default_nettype none")
+    p.line()
+    p.line(f"module {top}_classifier (")
+    with p.indent():
+        for port in ("input clk,", "input rst,", "input start,", f"input [{n_in_w - 1}:0] in_spikes,",
+                     f"output [{n_out - 1}:0] out_spikes,", f"output reg [{pw - 1}:0] pred,",
+                     "output reg done"):
+            p.line(port)
+    p.line(");")
+    with p.indent():
+        p.line(f"localparam [{tw - 1}:0] LAST = {tw}'d{steps - 1};  // STEPS = {steps}")
+        if 0 < r.start <= steps - 1:
+            p.line(f"localparam [{tw - 1}:0] START = {tw}'d{r.start};")
+        p.line()
+        p.line(f"{top} core (.clk(clk), .rst(rst | start), .in_spikes(in_spikes), "
+               f".out_spikes(out_spikes));")
+        p.line()
+        p.line("reg busy;")
+        p.line(f"reg [{tw - 1}:0] t;")
+        if r.start == 0:
+            p.line("wire counting = busy;")
+        elif r.start <= steps - 1:
+            p.line("wire counting = busy && (t >= START);")
+        else:
+            p.line("wire counting = 1'b0;  // readout starts after the last cycle")
+        for c, m in enumerate(members):
+            terms = " + ".join(zext(f"out_spikes[{j}]", cw) for j in m) if m else f"{cw}'d0"
+            p.line(f"reg [{cw - 1}:0] count{c};")
+            p.line(f"wire [{cw - 1}:0] inc{c} = {terms};")
+            p.line(f"wire [{cw - 1}:0] next{c} = counting ? count{c} + inc{c} : count{c};")
+        # argmax chain: strict '>' keeps the lower class on ties
+        p.line(f"wire [{cw - 1}:0] best_v0 = next0;")
+        p.line(f"wire [{pw - 1}:0] best_i0 = {pw}'d0;")
+        for c in range(1, r.classes):
+            p.line(f"wire take{c} = next{c} > best_v{c - 1};")
+            p.line(f"wire [{cw - 1}:0] best_v{c} = take{c} ? next{c} : best_v{c - 1};")
+            p.line(f"wire [{pw - 1}:0] best_i{c} = take{c} ? {pw}'d{c} : best_i{c - 1};")
+        p.line()
+        p.line("always @(posedge clk) begin")
+        with p.indent():
+            p.line("if (rst) begin")
+            with p.indent():
+                p.line(f"busy <= 1'b0; done <= 1'b0; t <= {tw}'d0; pred <= {pw}'d0;")
+                for c in range(r.classes):
+                    p.line(f"count{c} <= {cw}'d0;")
+            p.line("end else if (start) begin")
+            with p.indent():
+                p.line(f"busy <= 1'b1; done <= 1'b0; t <= {tw}'d0;")
+                for c in range(r.classes):
+                    p.line(f"count{c} <= {cw}'d0;")
+            p.line("end else if (busy) begin")
+            with p.indent():
+                for c in range(r.classes):
+                    p.line(f"count{c} <= next{c};")
+                p.line("if (t == LAST) begin")
+                with p.indent():
+                    p.line(f"busy <= 1'b0; done <= 1'b1; pred <= best_i{last};")
+                p.line("end else begin")
+                with p.indent():
+                    p.line("t <= t + 1'b1;")
+                p.line("end")
+            p.line("end")
+        p.line("end")
+        # the counters only exist to produce pred; flag what nothing reads for 'verilator -Wall'
+        unused = [f"best_v{last}"]
+        if r.start > steps - 1:
+            unused += [f"count{c}" for c in range(r.classes)] + [f"inc{c}" for c in range(r.classes)]
+        p.line()
+        p.line("/* verilator lint_off UNUSED */")
+        p.line(f"wire unused_sink = &{{1'b0, {', '.join(unused)}, 1'b0}};")
+        p.line("/* verilator lint_on UNUSED */")
+    p.line("endmodule")
+    p.line()
+    p.line("`default_nettype wire")
+    return p.text()
 
 
 def emit_testbench(net: Network, top: str, steps: int, samples: int) -> str:
@@ -134,73 +149,76 @@ def emit_testbench(net: Network, top: str, steps: int, samples: int) -> str:
     ``PASS`` or ``FAIL`` line. Runs in any Verilog-2001 simulator (Icarus, Verilator --binary, ...).
     """
     n_in_w, n_out, pw = max(net.n_in, 1), net.n_out, pred_width(net)
-    I = "  "
     cycles = steps * samples
-    return "\n".join([
-        f"// tb_{top}: drives {top}_classifier with {samples} samples x {steps} cycles from "
-        f"stimulus.mem and checks every",
-        "// out_spikes bit of every cycle (expected_out.mem) and every prediction "
-        "(expected_pred.mem). Run it from this directory:",
-        f"//   with Icarus:    iverilog -g2001 -s tb_{top} -o tb.vvp tb_{top}.v {top}_classifier.v {top}.v [sim/LUT*.v] && vvp tb.vvp",
-        f"//   with Verilator: verilator --binary --top-module tb_{top} -Wno-lint -Wno-style tb_{top}.v {top}_classifier.v "
-        f"{top}.v [sim/LUT*.v] && ./obj_dir/Vtb_{top}",
-        "`timescale 1ns / 1ps",
-        "`default_nettype none", "",
-        f"module tb_{top};",
-        f"{I}localparam STEPS = {steps};",
-        f"{I}localparam SAMPLES = {samples};",
-        f"{I}localparam CYCLES = {cycles};",
-        f"{I}reg clk, rst, start;",
-        f"{I}reg [{n_in_w - 1}:0] in_spikes;",
-        f"{I}wire [{n_out - 1}:0] out_spikes;",
-        f"{I}wire [{pw - 1}:0] pred;",
-        f"{I}wire done;",
-        f"{I}reg [{n_in_w - 1}:0] stim [0:CYCLES-1];",
-        f"{I}reg [{n_out - 1}:0] want_out [0:CYCLES-1];",
-        f"{I}reg [{pw - 1}:0] want_pred [0:SAMPLES-1];",
-        f"{I}integer b, t, errors, fo, fp;", "",
-        f"{I}{top}_classifier dut (.clk(clk), .rst(rst), .start(start), .in_spikes(in_spikes),",
-        f"{I}    .out_spikes(out_spikes), .pred(pred), .done(done));", "",
-        f"{I}task tick; begin #4 clk = 1'b1; #5 clk = 1'b0; #1; end endtask", "",
-        f"{I}initial begin",
-        f"{I}{I}$readmemb(\"stimulus.mem\", stim);",
-        f"{I}{I}$readmemb(\"expected_out.mem\", want_out);",
-        f"{I}{I}$readmemb(\"expected_pred.mem\", want_pred);",
-        f"{I}{I}fo = $fopen(\"got_out.txt\", \"w\");",
-        f"{I}{I}fp = $fopen(\"got_pred.txt\", \"w\");",
-        f"{I}{I}errors = 0;",
-        f"{I}{I}clk = 1'b0; rst = 1'b1; start = 1'b0; in_spikes = 0;",
-        f"{I}{I}#1; tick;",
-        f"{I}{I}rst = 1'b0;",
-        f"{I}{I}for (b = 0; b < SAMPLES; b = b + 1) begin",
-        f"{I * 3}start = 1'b1; in_spikes = 0; #1; tick;",
-        f"{I * 3}start = 1'b0;",
-        f"{I * 3}for (t = 0; t < STEPS; t = t + 1) begin",
-        f"{I * 4}in_spikes = stim[b * STEPS + t];",
-        f"{I * 4}#1;",
-        f"{I * 4}$fwrite(fo, \"%b\\n\", out_spikes);",
-        f"{I * 4}if (out_spikes !== want_out[b * STEPS + t]) begin",
-        f"{I * 5}errors = errors + 1;",
-        f"{I * 5}if (errors <= 10) $display(\"MISMATCH sample %0d cycle %0d: out_spikes %b, "
-        f"expected %b\", b, t, out_spikes, want_out[b * STEPS + t]);",
-        f"{I * 4}end",
-        f"{I * 4}tick;",
-        f"{I * 3}end",
-        f"{I * 3}$fwrite(fp, \"%0d %0d\\n\", done, pred);",
-        f"{I * 3}if (done !== 1'b1 || pred !== want_pred[b]) begin",
-        f"{I * 4}errors = errors + 1;",
-        f"{I * 4}if (errors <= 10) $display(\"MISMATCH sample %0d: done %b pred %0d, expected "
-        f"pred %0d\", b, done, pred, want_pred[b]);",
-        f"{I * 3}end",
-        f"{I}{I}end",
-        f"{I}{I}$fclose(fo);",
-        f"{I}{I}$fclose(fp);",
-        f"{I}{I}if (errors == 0) $display(\"PASS: %0d samples x %0d cycles, every out_spikes bit "
-        f"and prediction as expected\", SAMPLES, STEPS);",
-        f"{I}{I}else $display(\"FAIL: %0d mismatches\", errors);",
-        f"{I}{I}$finish;",
-        f"{I}end",
-        "endmodule", "", "`default_nettype wire", ""])
+    p = Printer()
+    for text in (
+            f"// tb_{top}: drives {top}_classifier with {samples} samples x {steps} cycles from "
+            f"stimulus.mem and checks every",
+            "// out_spikes bit of every cycle (expected_out.mem) and every prediction "
+            "(expected_pred.mem). Run it from this directory:",
+            f"//   with Icarus:    iverilog -g2001 -s tb_{top} -o tb.vvp tb_{top}.v "
+            f"{top}_classifier.v {top}.v [sim/LUT*.v] && vvp tb.vvp",
+            f"//   with Verilator: verilator --binary --top-module tb_{top} -Wno-lint -Wno-style "
+            f"tb_{top}.v {top}_classifier.v {top}.v [sim/LUT*.v] && ./obj_dir/Vtb_{top}",
+            "`timescale 1ns / 1ps", "`default_nettype none", "", f"module tb_{top};"):
+        p.line(text)
+    with p.indent():
+        for text in (
+                f"localparam STEPS = {steps};", f"localparam SAMPLES = {samples};",
+                f"localparam CYCLES = {cycles};", "reg clk, rst, start;",
+                f"reg [{n_in_w - 1}:0] in_spikes;", f"wire [{n_out - 1}:0] out_spikes;",
+                f"wire [{pw - 1}:0] pred;", "wire done;",
+                f"reg [{n_in_w - 1}:0] stim [0:CYCLES-1];",
+                f"reg [{n_out - 1}:0] want_out [0:CYCLES-1];",
+                f"reg [{pw - 1}:0] want_pred [0:SAMPLES-1];", "integer b, t, errors, fo, fp;", "",
+                f"{top}_classifier dut (.clk(clk), .rst(rst), .start(start), .in_spikes(in_spikes),",
+                "    .out_spikes(out_spikes), .pred(pred), .done(done));", "",
+                "task tick; begin #4 clk = 1'b1; #5 clk = 1'b0; #1; end endtask", "",
+                "initial begin"):
+            p.line(text)
+        with p.indent():
+            for text in (
+                    '$readmemb("stimulus.mem", stim);', '$readmemb("expected_out.mem", want_out);',
+                    '$readmemb("expected_pred.mem", want_pred);', 'fo = $fopen("got_out.txt", "w");',
+                    'fp = $fopen("got_pred.txt", "w");', "errors = 0;",
+                    "clk = 1'b0; rst = 1'b1; start = 1'b0; in_spikes = 0;", "#1; tick;",
+                    "rst = 1'b0;", "for (b = 0; b < SAMPLES; b = b + 1) begin"):
+                p.line(text)
+            with p.indent():
+                p.line("start = 1'b1; in_spikes = 0; #1; tick;")
+                p.line("start = 1'b0;")
+                p.line("for (t = 0; t < STEPS; t = t + 1) begin")
+                with p.indent():
+                    p.line("in_spikes = stim[b * STEPS + t];")
+                    p.line("#1;")
+                    p.line('$fwrite(fo, "%b\\n", out_spikes);')
+                    p.line("if (out_spikes !== want_out[b * STEPS + t]) begin")
+                    with p.indent():
+                        p.line("errors = errors + 1;")
+                        p.line('if (errors <= 10) $display("MISMATCH sample %0d cycle %0d: '
+                               'out_spikes %b, expected %b", b, t, out_spikes, '
+                               'want_out[b * STEPS + t]);')
+                    p.line("end")
+                    p.line("tick;")
+                p.line("end")
+                p.line('$fwrite(fp, "%0d %0d\\n", done, pred);')
+                p.line("if (done !== 1'b1 || pred !== want_pred[b]) begin")
+                with p.indent():
+                    p.line("errors = errors + 1;")
+                    p.line('if (errors <= 10) $display("MISMATCH sample %0d: done %b pred %0d, '
+                           'expected pred %0d", b, done, pred, want_pred[b]);')
+                p.line("end")
+            p.line("end")
+            for text in ("$fclose(fo);", "$fclose(fp);",
+                         'if (errors == 0) $display("PASS: %0d samples x %0d cycles, every '
+                         'out_spikes bit and prediction as expected", SAMPLES, STEPS);',
+                         'else $display("FAIL: %0d mismatches", errors);', "$finish;"):
+                p.line(text)
+        p.line("end")
+    p.line("endmodule")
+    p.line()
+    p.line("`default_nettype wire")
+    return p.text()
 
 
 def mem_lines(bits: np.ndarray) -> str:

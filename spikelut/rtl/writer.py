@@ -11,8 +11,10 @@ Layout of ``DIR`` (``<top>`` = the core's module name)::
     sim/LUT<w>.v           (with lut6) simulation models of the Xilinx LUT primitives
     spikelut-rtl.json      manifest: marks the directory as ours, lists the files
 
-A directory is only written into when it does not exist, is empty, or holds our manifest (then
-the files the old manifest lists are replaced); ``force=True`` writes into any other directory.
+A directory is only written when it does not exist, is empty, or holds our manifest (then the
+files the old manifest lists are replaced); ``force=True`` writes over any other directory. The
+new directory is written beside the old one and swapped in when complete (other files of the
+old directory are carried over), so a failed or interrupted write leaves the old one intact.
 
 Example:
     >>> import tempfile, pathlib
@@ -27,10 +29,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from .. import __version__
 from ..engine.reference import simulate
 from ..engine.result import SimResult, check_spikes
 from ..errors import ConfigError
-from ..fileutil import write_text_atomic
+from ..fileutil import atomic_dir
 from ..network import Network
 from .plan import RtlPlan, check_top_name, plan_network
 from .verilog import emit_core, emit_lut_model, lut_widths
@@ -70,16 +71,6 @@ class RtlFiles:
         return [self.directory / f for f in self.files if f.endswith(".v")]
 
 
-def _readable(path: Path) -> None:
-    """Source files for other tools and people: the usual 0666 & ~umask, not mkstemp's 0600."""
-    mask = os.umask(0)
-    os.umask(mask)
-    try:
-        os.chmod(path, 0o666 & ~mask)
-    except OSError:
-        pass
-
-
 def _read_manifest(d: Path) -> dict | None:
     p = d / MANIFEST
     if not p.is_file():
@@ -91,28 +82,36 @@ def _read_manifest(d: Path) -> dict | None:
     return m if isinstance(m, dict) and m.get("format") == MANIFEST_FORMAT else None
 
 
-def prepare_directory(out_dir: str | os.PathLike, force: bool = False) -> Path:
-    """Check that ``out_dir`` may be written (see the module docstring) and clear our old files."""
+def prepare_directory(out_dir: str | os.PathLike, force: bool = False,
+                      writes: Sequence[str] = ()) -> list[str]:
+    """Check that ``out_dir`` may be written (see the module docstring); nothing is changed.
+
+    Returns the names of the old directory's entries to carry into the new one: everything but
+    the files the old manifest lists, the build directory and the names in ``writes`` (the
+    top-level names about to be written).
+
+    Raises:
+        ConfigError: ``out_dir`` is a file, holds the current directory, or is a directory that
+            ``spikelut rtl`` did not write (without ``force``).
+    """
     d = Path(out_dir)
     if d.exists() and not d.is_dir():
         raise ConfigError(f"{d}: exists and is not a directory; give a directory for the RTL output")
-    if d.is_dir():
-        old = _read_manifest(d)
-        if old is not None:
-            for name in old.get("files", []) + ["build"]:
-                # only plain names inside d: a tampered manifest must not reach outside it
-                if not isinstance(name, str) or os.path.isabs(name) or ".." in Path(name).parts:
-                    continue
-                p = d / name
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                elif p.exists() or p.is_symlink():
-                    p.unlink()
-        elif any(d.iterdir()) and not force:
-            raise ConfigError(f"{d}: directory exists and was not written by 'spikelut rtl' (no "
-                              f"{MANIFEST}); choose a new directory, empty it, or pass --force")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    if not d.is_dir():
+        return []
+    cwd = Path.cwd().resolve()
+    if cwd == d.resolve() or d.resolve() in cwd.parents:
+        raise ConfigError(f"{d}: is the current directory or holds it; the output directory is "
+                          f"replaced as a whole, so give another one")
+    old = _read_manifest(d)
+    drop = set(writes) | {MANIFEST}
+    if old is not None:
+        drop |= {"build"} | {Path(n).parts[0] for n in old.get("files", [])
+                             if isinstance(n, str) and n and not os.path.isabs(n)}
+    elif any(d.iterdir()) and not force:
+        raise ConfigError(f"{d}: directory exists and was not written by 'spikelut rtl' (no "
+                          f"{MANIFEST}); choose a new directory, empty it, or pass --force")
+    return sorted(e.name for e in d.iterdir() if e.name not in drop)
 
 
 def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
@@ -126,6 +125,7 @@ def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut
     The wrapper counts over ``steps`` cycles (``T`` of the stimulus when given).
     """
     check_top_name(top)
+    prepare_directory(out_dir, force)  # refuse a directory that is not ours before any work
     plan = plan_network(net, lut6)
     if stimulus is not None:
         stimulus = np.asarray(check_spikes(net, np.asarray(stimulus)))
@@ -142,13 +142,12 @@ def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut
     T, B, _ = stimulus.shape
     expected = simulate(net, stimulus).to_numpy()
 
-    d = prepare_directory(out_dir, force)
+    d = Path(out_dir)
     texts: dict[str, str] = {
         f"{top}.v": emit_core(net, top, lut6, plan, model),
         f"{top}_classifier.v": emit_wrapper(net, top, steps),
     }
     if lut6:
-        (d / "sim").mkdir(exist_ok=True)
         for w in lut_widths(plan):
             texts[f"sim/LUT{w}.v"] = emit_lut_model(w)
     texts[f"tb_{top}.v"] = emit_testbench(net, top, steps, B)
@@ -159,17 +158,20 @@ def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut
     texts["stimulus.mem"] = mem_lines(stim_rows)
     texts["expected_out.mem"] = mem_lines(out_rows)
     texts["expected_pred.mem"] = mem_lines(pred_rows)
-    for name, text in texts.items():
-        write_text_atomic(d / name, text)
-        _readable(d / name)
     files = list(texts) + ["got_out.txt", "got_pred.txt", "sim", MANIFEST]
-    manifest = {
-        "format": MANIFEST_FORMAT, "version": 1, "spikelut": __version__, "top": top,
-        "lut6": lut6, "model": model, "steps": steps, "samples": B,
-        "luts": plan.luts, "luts_by_size": plan.luts_by_size(), "max_luts": plan.max_luts,
-        "flip_flops": plan.flip_flops, "lut_levels": plan.lut_levels(),
-        "refractory_folding": plan.fold_counts(), "files": files,
-    }
-    write_text_atomic(d / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    _readable(d / MANIFEST)
+    keep = prepare_directory(d, force, writes={Path(n).parts[0] for n in files})
+    # the new directory is written beside the old one and swapped in when complete: an error or
+    # an interrupt leaves the old one as it was
+    with atomic_dir(d, keep=keep) as tmp:
+        for name, text in texts.items():
+            (tmp / name).parent.mkdir(exist_ok=True)
+            (tmp / name).write_text(text)
+        manifest = {
+            "format": MANIFEST_FORMAT, "version": 1, "spikelut": __version__, "top": top,
+            "lut6": lut6, "model": model, "steps": steps, "samples": B,
+            "luts": plan.luts, "luts_by_size": plan.luts_by_size(), "max_luts": plan.max_luts,
+            "flip_flops": plan.flip_flops, "lut_levels": plan.lut_levels(),
+            "refractory_folding": plan.fold_counts(), "files": files,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return RtlFiles(d, top, lut6, plan, steps, B, stimulus, expected, list(texts))

@@ -1,8 +1,10 @@
 """Training with surrogate gradients through time (DESIGN.md section 3).
 
 Modules: :mod:`.surrogates` (step surrogates by name), :mod:`.bptt` (the reference forward and
-backward passes), :mod:`.losses`, :mod:`.optim`, :mod:`.config` (the ``[train]`` table) and
-:mod:`.trainer` (the loop, logs, checkpoints, resume).
+backward passes), :mod:`.kernels_cpu` / :mod:`.kernels_gpu` (the same passes compiled with numba
+and in CUDA), :mod:`.passes` (``[train] backend``: which passes and array module a run uses),
+:mod:`.losses`, :mod:`.optim`, :mod:`.config` (the ``[train]`` table) and :mod:`.trainer` (the
+loop, logs, checkpoints, resume).
 
 Example:
     >>> import numpy as np

@@ -311,7 +311,7 @@ def tap_differences(theta: np.ndarray, tap_grad: str = "tanh") -> np.ndarray:
     f = xp.tanh(theta) if tap_grad == "tanh" else theta
     n, size = f.shape
     k = size.bit_length() - 1
-    a = np.arange(size)
+    a = xp.arange(size)  # index on the device of theta (CuPy needs a CuPy index)
     out = xp.empty((k, n * size), f.dtype)
     for p in range(k):
         out[p] = (f[:, a | (1 << p)] - f[:, a & ~(1 << p)]).ravel()

@@ -25,10 +25,16 @@ from .bptt import REFRACTORY_GRAD, TAP_GRAD
 from .losses import ALIASES as LOSS_ALIASES
 from .losses import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
+from .passes import BACKENDS, KERNELS_ALIASES
 from .surrogates import get_surrogate
 
+FLOAT32_MAX = 3.4028234663852886e38
+"""Largest finite float32: float settings beyond it overflow in training."""
+FLOAT32_TINY = 1.401298464324817e-45
+"""Smallest positive float32 (subnormal): nonzero settings below it become 0 in training."""
+
 INITS = ("normal", "table", "logits")
-KERNELS = ("auto", "reference", "numba")
+KERNELS = tuple(KERNELS_ALIASES)
 KEEP = ("best", "last")
 
 
@@ -63,9 +69,12 @@ class TrainConfig:
     seed: int = 0
     keep: str = "best"
     eval_batch_size: int = 1000
-    #: training passes: "auto" (numba when it imports, else reference), "numba" or "reference";
-    #: resolved by :func:`spikelut.train.trainer.resolve_kernels`
-    kernels: str = "auto"
+    #: where training runs: "auto" (cuda, else numba, else numpy: the first usable), "numpy",
+    #: "numba" or "cuda"; resolved by :func:`spikelut.train.passes.resolve_backend`
+    backend: str = "auto"
+    #: deprecated spelling of ``backend`` ("reference" = numpy, "numba", "auto"); folded into
+    #: ``backend`` by :meth:`validate` and then ``None``
+    kernels: str | None = None
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -103,11 +112,18 @@ class TrainConfig:
                 return
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise bad(key, "a number")
+            float32_range(key, v)
             if (strict and v <= lo) or (not strict and v < lo):
                 raise bad(key, f"{'>' if strict else '>='} {lo:g}")
             if hi is not None and v > hi:
                 raise bad(key, f"<= {hi:g}")
             setattr(self, key, float(v))
+
+        def float32_range(key: str, v: float) -> None:
+            # training runs in float32: 1e39 would become inf (and NaN logits), 1e-50 zero
+            if abs(v) > FLOAT32_MAX or (v != 0 and abs(v) < FLOAT32_TINY):
+                raise bad(key, f"a number within float32 range ({FLOAT32_TINY:.3g} .. "
+                               f"{FLOAT32_MAX:.4g} in magnitude, or 0), as training computes in float32")
 
         def choice(key: str, options, aliases: dict | None = None) -> None:
             v = getattr(self, key)
@@ -140,7 +156,15 @@ class TrainConfig:
         choice("loss", LOSSES, LOSS_ALIASES)
         choice("init", INITS)
         choice("keep", KEEP)
-        choice("kernels", KERNELS)
+        choice("backend", BACKENDS)
+        if self.kernels is not None:
+            choice("kernels", KERNELS)
+            meant = KERNELS_ALIASES[self.kernels]
+            if meant != "auto" and self.backend not in ("auto", meant):
+                raise ConfigError(f"{where}: kernels = {self.kernels!r} (the old name of backend) "
+                                  f"disagrees with backend = {self.backend!r}; keep only backend")
+            self.backend = self.backend if self.backend != "auto" else meant
+            self.kernels = None
         choice("tap_grad", TAP_GRAD)
         choice("refractory_grad", REFRACTORY_GRAD)
         if not isinstance(self.surrogate, str):
@@ -154,6 +178,8 @@ class TrainConfig:
             if (not isinstance(v, (list, tuple)) or len(v) != 2
                     or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in v)):
                 raise bad(key, "a list of two numbers")
+            for x in v:
+                float32_range(key, x)
             setattr(self, key, (float(v[0]), float(v[1])))
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise bad("betas", "two numbers in [0, 1)")

@@ -29,7 +29,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..backend import array_module, require_gpu, to_numpy
+from ..backend import array_module, require_gpu
+from ..engine.kernel_spec import CompileSpec, KernelSpec, cupy_module, defines
 from ..errors import ShapeError
 from ..network import K_MAX
 from . import bptt
@@ -40,22 +41,75 @@ from .surrogates import Surrogate
 KERNEL_FILE = "train_bptt.cu"
 FORWARD = "spikelut_train_forward"
 BACKWARD = "spikelut_train_backward"
+FORWARD_FUSED = "spikelut_train_forward_fused"
+BACKWARD_FUSED = "spikelut_train_backward_fused"
+#: block size of the per-(cycle, layer) launches
 THREADS = 256
+#: largest block of the fused launches (threads split the widest layer's nodes)
+FUSED_THREADS = 512
 
-Launch = Callable[[str, int, int, list], None]
+#: the kernels' parameters in signature order (checked against the source by tests/test_nvrtc.py)
+FORWARD_SPEC = KernelSpec(FORWARD, (
+    ("unsigned char*", "hist"), ("unsigned char*", "addr"), ("const int*", "gidx"),
+    ("const int*", "dly"), ("const unsigned char*", "tabs"), ("const long long*", "tab_off"),
+    ("int", "t"), ("int", "D"), ("int", "N"), ("int", "B"), ("int", "Nn"), ("int", "lo"),
+    ("int", "hi"), ("int", "k"), ("int", "R"), ("int", "sig0"), ("int", "save"),
+))
+BACKWARD_SPEC = KernelSpec(BACKWARD, (
+    ("float*", "G"), ("const unsigned char*", "hist"), ("const unsigned char*", "addr"),
+    ("const float*", "sg"), ("const float*", "diffs"), ("const unsigned char*", "tabs"),
+    ("const long long*", "tab_off"), ("const int*", "gidx"), ("const int*", "dly"),
+    ("const unsigned char*", "is_in"), ("double*", "acc"), ("long long", "total"),
+    ("int", "t"), ("int", "T"), ("int", "D"), ("int", "N"), ("int", "B"), ("int", "Nn"),
+    ("int", "lo"), ("int", "hi"), ("int", "k"), ("int", "R"), ("int", "sig0"),
+    ("int", "mode"), ("int", "tbptt"), ("int", "input_grad"),
+))
+FORWARD_FUSED_SPEC = KernelSpec(FORWARD_FUSED, (
+    ("unsigned char*", "hist"), ("unsigned char*", "addr"), ("const int*", "gidx"),
+    ("const int*", "dly"), ("const unsigned char*", "tabs"), ("const long long*", "tab_off"),
+    ("const int*", "layer"), ("int", "T"), ("int", "D"), ("int", "N"), ("int", "B"),
+    ("int", "Nn"), ("int", "m"), ("int", "save"),
+))
+BACKWARD_FUSED_SPEC = KernelSpec(BACKWARD_FUSED, (
+    ("float*", "G"), ("const unsigned char*", "hist"), ("const unsigned char*", "addr"),
+    ("const float*", "sg"), ("const float*", "diffs"), ("const unsigned char*", "tabs"),
+    ("const long long*", "tab_off"), ("const int*", "gidx"), ("const int*", "dly"),
+    ("const unsigned char*", "is_in"), ("double*", "acc"), ("long long", "total"),
+    ("const int*", "layer"), ("int", "T"), ("int", "D"), ("int", "N"), ("int", "B"),
+    ("int", "Nn"), ("int", "m"), ("int", "mode"), ("int", "tbptt"), ("int", "input_grad"),
+))
+
+#: ``launch(kernel_name, grid, block, args)``: the CUDA launch, or the tests' C++ emulation
+Launch = Callable[[str, int, int, tuple], None]
+
+
+def compile_spec() -> CompileSpec:
+    """Source, NVRTC options and kernels of ``kernels/train_bptt.cu`` as the trainer compiles it
+    (``tests/test_nvrtc.py`` compiles exactly this for sm_80 and sm_90; the C++ emulation of the
+    tests is built with the same defines).
+
+    Example:
+        >>> compile_spec().options[1:]
+        ('-DSPIKELUT_K_MAX=6', '-DSPIKELUT_THREADS=256', '-DSPIKELUT_FUSED_THREADS=512', \
+'-DSPIKELUT_GRAD_BLOCK=0', '-DSPIKELUT_GRAD_PASS=1', '-DSPIKELUT_GRAD_FULL=2')
+    """
+    from ..engine.gpu import kernel_source
+
+    consts = {"SPIKELUT_K_MAX": K_MAX, "SPIKELUT_THREADS": THREADS,
+              "SPIKELUT_FUSED_THREADS": FUSED_THREADS}
+    consts.update({f"SPIKELUT_GRAD_{mode.upper()}": v for mode, v in _MODES.items()})
+    return CompileSpec(KERNEL_FILE, kernel_source(KERNEL_FILE), ("--std=c++14",) + defines(consts),
+                       (), (FORWARD_SPEC, BACKWARD_SPEC, FORWARD_FUSED_SPEC, BACKWARD_FUSED_SPEC))
 
 
 @functools.lru_cache(maxsize=None)
 def _module(device_id: int):
-    from ..engine.gpu import kernel_source
+    return cupy_module(compile_spec())
 
+
+def _cupy_launch(name: str, grid: int, block: int, args: tuple) -> None:
     cp = require_gpu()
-    return cp.RawModule(code=kernel_source(KERNEL_FILE), options=("--std=c++14",))
-
-
-def _cupy_launch(name: str, grid: int, block: int, args: list) -> None:
-    cp = require_gpu()
-    _module(cp.cuda.Device().id).get_function(name)((grid,), (block,), tuple(args))
+    _module(cp.cuda.Device().id).get_function(name)((grid,), (block,), args)
 
 
 def _device(plan: NetPlan, xp) -> dict:
@@ -75,11 +129,32 @@ def _grid(n: int, B: int) -> int:
     return -(-(n * B) // THREADS)
 
 
+def fused_block(plan: NetPlan, max_threads: int = FUSED_THREADS, warp: int = 32) -> int:
+    """Block size of the fused launches: the widest layer rounded up to warps, at most
+    ``max_threads`` (a block loops over a layer's nodes in steps of its size).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> fused_block(bptt.compile_plan(random_network(0, n_in=4, sizes=[100, 3], k=3)))
+        128
+    """
+    widest = max(lp.n for lp in plan.layers)
+    return min(max_threads, max(warp, -(-widest // warp) * warp))
+
+
+def _layer_table(f: dict, xp: Any) -> Any:
+    """``[m, 5]`` int32 rows ``lo, hi, k, R, first signal`` of every layer (the fused kernels')."""
+    rows = np.stack([f["lo"], f["hi"], f["k"], f["R"], f["sig"]], axis=1).astype(np.int32)
+    return xp.asarray(np.ascontiguousarray(rows))
+
+
 def forward(plan: NetPlan, tables: Sequence[Any], x: Any, save: bool = True,
-            launch: Launch | None = None) -> Forward:
+            launch: Launch | None = None, fused: bool = True) -> Forward:
     """GPU :func:`spikelut.train.bptt.forward`; ``x`` and the results are CuPy arrays.
 
     ``launch(kernel_name, grid, block, args)`` replaces the CUDA launch (tests emulate it).
+    ``fused``: one launch for the whole batch (one block per sample runs every cycle and layer)
+    instead of one launch per (cycle, layer); the results are identical.
     """
     if launch is None:
         cp = require_gpu()
@@ -95,14 +170,21 @@ def forward(plan: NetPlan, tables: Sequence[Any], x: Any, save: bool = True,
     hist = bptt._input_history(plan, x.astype(xp.uint8, copy=False), xp.uint8)
     tabs = xp.concatenate([xp.asarray(t, dtype=xp.uint8).ravel() for t in tables])
     addr = xp.zeros((T, Nn, B) if save else (1, 1, 1), xp.uint8)
-    i32 = np.int32
-    for t in range(T):
-        for li, lp in enumerate(plan.layers):
-            lo, hi = int(f["lo"][li]), int(f["hi"][li])
-            launch(FORWARD, _grid(lp.n, B), THREADS,
-                   [hist, addr, dv["gidx"], dv["dly"], tabs, dv["tab_off"],
-                    i32(t), i32(plan.D), i32(plan.n_signals), i32(B), i32(Nn), i32(lo), i32(hi),
-                    i32(lp.k), i32(lp.refractory), i32(lp.offset), i32(save)])
+    if fused:
+        launch(FORWARD_FUSED, B, fused_block(plan), FORWARD_FUSED_SPEC.marshal({
+            "hist": hist, "addr": addr, "gidx": dv["gidx"], "dly": dv["dly"], "tabs": tabs,
+            "tab_off": dv["tab_off"], "layer": _layer_table(f, xp), "T": T, "D": plan.D,
+            "N": plan.n_signals, "B": B, "Nn": Nn, "m": len(plan.layers), "save": int(save)}))
+    else:
+        args = FORWARD_SPEC.bind({
+            "hist": hist, "addr": addr, "gidx": dv["gidx"], "dly": dv["dly"], "tabs": tabs,
+            "tab_off": dv["tab_off"], "D": plan.D, "N": plan.n_signals, "B": B, "Nn": Nn,
+            "save": int(save)})
+        for t in range(T):
+            for li, lp in enumerate(plan.layers):
+                launch(FORWARD, _grid(lp.n, B), THREADS,
+                       args(t=t, lo=int(f["lo"][li]), hi=int(f["hi"][li]), k=lp.k,
+                            R=lp.refractory, sig0=lp.offset))
     addrs = [xp.ascontiguousarray(addr[:, lo:hi]) for lo, hi in zip(f["lo"], f["hi"])] if save else []
     return Forward(plan, hist, T, B, addrs)
 
@@ -110,8 +192,11 @@ def forward(plan: NetPlan, tables: Sequence[Any], x: Any, save: bool = True,
 def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Sequence[Any | None],
              surrogate: Surrogate, refractory_grad: str = "block", tap_grad: str = "tanh",
              tbptt: int = 0, input_grad: bool = False,
-             launch: Launch | None = None) -> tuple[list[Any], Any | None]:
-    """GPU :func:`spikelut.train.bptt.backward`: same arguments, same results (float32, CuPy)."""
+             launch: Launch | None = None, fused: bool = True) -> tuple[list[Any], Any | None]:
+    """GPU :func:`spikelut.train.bptt.backward`: same arguments, same results (float32, CuPy).
+
+    ``fused`` as in :func:`forward` (gradients equal within float32 rounding either way).
+    """
     if fwd.soft:
         return bptt.backward(plan, thetas, fwd, g_spikes, surrogate, refractory_grad, tap_grad,
                              tbptt, input_grad)
@@ -130,21 +215,29 @@ def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Seque
     tabs = xp.empty(total, xp.uint8)
     for i, (lp, th) in enumerate(zip(plan.layers, thetas)):
         o0, o1 = table_span(f, i)
-        # small ([k, n * 2**k]); computed on the host so it does not depend on CuPy fancy indexing
-        diffs[:lp.k, o0:o1] = xp.asarray(tap_differences(to_numpy(th), tap_grad))
+        diffs[:lp.k, o0:o1] = tap_differences(th, tap_grad)  # on the device: no host round trip
         flat = th.ravel()
         sg[o0:o1] = surrogate.grad(flat)
         tabs[o0:o1] = flat > 0
     acc = xp.zeros(total, xp.float64)
     addr = xp.ascontiguousarray(xp.concatenate(fwd.addr, axis=1))
-    i32 = np.int32
+    mode, tb, ig = _MODES[refractory_grad], int(tbptt), int(bool(input_grad))
+    if fused:
+        launch(BACKWARD_FUSED, B, fused_block(plan), BACKWARD_FUSED_SPEC.marshal({
+            "G": G, "hist": fwd.hist, "addr": addr, "sg": sg, "diffs": diffs, "tabs": tabs,
+            "tab_off": dv["tab_off"], "gidx": dv["gidx"], "dly": dv["dly"], "is_in": dv["is_in"],
+            "acc": acc, "total": total, "layer": _layer_table(f, xp), "T": T, "D": D, "N": N,
+            "B": B, "Nn": Nn, "m": len(plan.layers), "mode": mode, "tbptt": tb, "input_grad": ig}))
+        return unflatten_grads(plan, f, acc, G, input_grad)
+    args = BACKWARD_SPEC.bind({
+        "G": G, "hist": fwd.hist, "addr": addr, "sg": sg, "diffs": diffs, "tabs": tabs,
+        "tab_off": dv["tab_off"], "gidx": dv["gidx"], "dly": dv["dly"], "is_in": dv["is_in"],
+        "acc": acc, "total": total, "T": T, "D": D, "N": N, "B": B, "Nn": Nn,
+        "mode": mode, "tbptt": tb, "input_grad": ig})
     for t in range(T - 1, -1, -1):
         for li in range(len(plan.layers) - 1, -1, -1):
             lp = plan.layers[li]
-            lo, hi = int(f["lo"][li]), int(f["hi"][li])
             launch(BACKWARD, _grid(lp.n, B), THREADS,
-                   [G, fwd.hist, addr, sg, diffs, tabs, dv["tab_off"], dv["gidx"], dv["dly"],
-                    dv["is_in"], acc, np.int64(total), i32(t), i32(T), i32(D), i32(N), i32(B),
-                    i32(Nn), i32(lo), i32(hi), i32(lp.k), i32(lp.refractory), i32(lp.offset),
-                    i32(_MODES[refractory_grad]), i32(tbptt), i32(bool(input_grad))])
+                   args(t=t, lo=int(f["lo"][li]), hi=int(f["hi"][li]), k=lp.k, R=lp.refractory,
+                        sig0=lp.offset))
     return unflatten_grads(plan, f, acc, G, input_grad)

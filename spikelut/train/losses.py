@@ -5,6 +5,10 @@ relaxed model of the gradient checks), the labels ``[B]`` and the network's
 :class:`~spikelut.network.Readout`, and returns ``(loss, dL/dspikes)`` with the loss averaged over
 the batch. Only cycles ``t >= readout.start`` and nodes with a class count, as in the readout rule.
 
+Every function runs on the array module of the spikes (numpy or CuPy): the loss comes back as a
+0-d value of that module (a ``numpy.float64``, which is a ``float``, on the CPU), so a training
+step on the GPU never waits for the host; call ``float()`` when the number is needed.
+
 * ``ce`` — cross-entropy of ``softmax(count * logit_scale)``; ``logit_scale`` defaults to
   ``4 / (P * sqrt(T'))`` (``P`` = readout nodes per class, ``T'`` = counted cycles), which keeps the
   logits in a useful range whatever the readout size (prototype finding, DESIGN.md section 8).
@@ -22,7 +26,7 @@ Example:
     >>> ro = Readout(layer=0, class_of=[0, 1], classes=2)
     >>> s = np.zeros((4, 1, 2), np.uint8); s[:, 0, 0] = 1          # class 0 fires every cycle
     >>> loss, g = cross_entropy(s, np.array([0]), ro, logit_scale=1.0)
-    >>> round(loss, 4), g.shape
+    >>> round(float(loss), 4), g.shape
     (0.0181, (4, 1, 2))
 """
 
@@ -32,6 +36,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..backend import array_module
 from ..errors import ConfigError, ShapeError
 from ..network import Readout
 
@@ -39,38 +44,41 @@ LossFn = Callable[..., tuple[float, np.ndarray]]
 
 
 def _setup(spikes: np.ndarray, labels: np.ndarray, readout: Readout):
-    spikes = np.asarray(spikes)
+    xp = array_module(spikes)
+    spikes = xp.asarray(spikes)
     if spikes.ndim != 3 or spikes.shape[2] != len(readout.class_of):
         raise ShapeError(f"readout spikes must be [T, B, {len(readout.class_of)}], got {spikes.shape}")
     T, B, n = spikes.shape
     if readout.start >= T:
         raise ShapeError(f"readout start {readout.start} leaves no cycle to count in T = {T} steps")
-    labels = np.asarray(labels).astype(np.int64)
+    labels = xp.asarray(labels).astype(np.int64)
     if labels.shape != (B,):
         raise ShapeError(f"labels have shape {labels.shape}, expected ({B},)")
     dt = np.float64 if spikes.dtype == np.float64 else np.float32
     onehot = np.zeros((n, readout.classes), dt)
     counted = np.flatnonzero(readout.class_of >= 0)
     onehot[counted, readout.class_of[counted]] = 1
-    return spikes, labels, onehot, T - readout.start, dt
+    return spikes, labels, xp.asarray(onehot), T - readout.start, dt
 
 
 def _softmax_ce(z: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of logits ``z [B, C]`` and its gradient w.r.t. ``z``."""
+    xp = array_module(z)
     B = z.shape[0]
+    rows = xp.arange(B)
     zs = z - z.max(axis=1, keepdims=True)
-    e = np.exp(zs)
+    e = xp.exp(zs)
     p = e / e.sum(axis=1, keepdims=True)
-    loss = float(np.mean(np.log(e.sum(axis=1)) - zs[np.arange(B), labels]))
+    loss = xp.mean(xp.log(e.sum(axis=1)) - zs[rows, labels])
     g = p
-    g[np.arange(B), labels] -= 1.0
+    g[rows, labels] -= 1.0
     return loss, g / B
 
 
 def _spread(g_count: np.ndarray, onehot: np.ndarray, T: int, start: int, dt) -> np.ndarray:
     """dL/ds from dL/dcount: every counted cycle of a class-c node gets dL/dcount[c]."""
     g_node = (g_count @ onehot.T).astype(dt)  # [B, n]
-    out = np.zeros((T,) + g_node.shape, dt)
+    out = array_module(g_node).zeros((T,) + g_node.shape, dt)
     out[start:] = g_node
     return out
 
@@ -94,41 +102,46 @@ def cross_entropy(spikes: np.ndarray, labels: np.ndarray, readout: Readout,
 
 def _excl_prod(v: np.ndarray, axis: int) -> np.ndarray:
     """``prod`` of ``v`` along ``axis`` leaving out each element in turn (no division)."""
-    v = np.moveaxis(v, axis, -1)
-    ones = np.ones(v.shape[:-1] + (1,), v.dtype)
-    before = np.concatenate([ones, np.cumprod(v, axis=-1)[..., :-1]], axis=-1)
-    after = np.concatenate([np.cumprod(v[..., ::-1], axis=-1)[..., -2::-1], ones], axis=-1)
-    return np.moveaxis(before * after, -1, axis)
+    xp = array_module(v)
+    v = xp.moveaxis(v, axis, -1)
+    ones = xp.ones(v.shape[:-1] + (1,), v.dtype)
+    before = xp.concatenate([ones, xp.cumprod(v, axis=-1)[..., :-1]], axis=-1)
+    after = xp.concatenate([xp.cumprod(v[..., ::-1], axis=-1)[..., -2::-1], ones], axis=-1)
+    return xp.moveaxis(before * after, -1, axis)
 
 
 def first_spike_times(spikes: np.ndarray, readout: Readout) -> np.ndarray:
     """Cycles from ``start`` before each class first fires ``[B, C]`` (``T'`` when it never does)."""
-    spikes, _, onehot, Tc, _ = _setup(spikes, np.zeros(np.shape(spikes)[1], np.int64), readout)
+    xp = array_module(spikes)
+    spikes = xp.asarray(spikes)
+    spikes, _, onehot, Tc, _ = _setup(spikes, xp.zeros(spikes.shape[1], np.int64), readout)
     fired = (spikes[readout.start:].astype(np.float64) @ onehot) > 0  # [T', B, C]
     never = ~fired.any(axis=0)
-    return np.where(never, Tc, fired.argmax(axis=0)).astype(np.float64)
+    return xp.where(never, Tc, fired.argmax(axis=0)).astype(np.float64)
 
 
 def time_to_first_spike(spikes: np.ndarray, labels: np.ndarray, readout: Readout,
                         ttfs_scale: float | None = None) -> tuple[float, np.ndarray]:
     """Cross-entropy on ``-first_spike_time``: the correct class should fire first."""
     spikes, labels, onehot, Tc, dt = _setup(spikes, labels, readout)
+    xp = array_module(spikes)
     T, B, n = spikes.shape
     scale = 10.0 / Tc if ttfs_scale is None else ttfs_scale
     s = spikes[readout.start:].astype(np.float64)
     C = readout.classes
-    first = np.zeros((B, C))
-    g_s = np.zeros((T, B, n), np.float64)
+    first = xp.zeros((B, C))
+    g_s = xp.zeros((T, B, n), np.float64)
     per_class = []
     for c in range(C):
-        nodes = np.flatnonzero(readout.class_of == c)
+        nodes = np.flatnonzero(readout.class_of == c)      # host metadata
         if nodes.size == 0:
             first[:, c] = Tc
             per_class.append(None)
             continue
+        nodes = xp.asarray(nodes)
         quiet = 1.0 - s[:, :, nodes]                       # [T', B, P]
-        q = 1.0 - np.prod(quiet, axis=2)                   # class fired at t
-        surv = np.cumprod(1.0 - q, axis=0)                 # no spike up to and including t
+        q = 1.0 - xp.prod(quiet, axis=2)                   # class fired at t
+        surv = xp.cumprod(1.0 - q, axis=0)                 # no spike up to and including t
         first[:, c] = surv.sum(axis=0)
         per_class.append((nodes, quiet, q, surv))
     loss, gz = _softmax_ce(-first * scale, labels)
@@ -138,10 +151,10 @@ def time_to_first_spike(spikes: np.ndarray, labels: np.ndarray, readout: Readout
             continue
         nodes, quiet, q, surv = item
         # d first / d q[t'] = -prod_{t < t'} (1 - q) * Q[t'],  Q[t'] = 1 + (1 - q[t'+1]) Q[t'+1]
-        Q = np.ones_like(q)
+        Q = xp.ones_like(q)
         for t in range(Tc - 2, -1, -1):
             Q[t] = 1.0 + (1.0 - q[t + 1]) * Q[t + 1]
-        before = np.concatenate([np.ones((1, B)), surv[:-1]], axis=0)
+        before = xp.concatenate([xp.ones((1, B)), surv[:-1]], axis=0)
         g_q = -before * Q * g_first[:, c]                  # [T', B]
         g_s[readout.start:, :, nodes] = g_q[:, :, None] * _excl_prod(quiet, axis=2)
     return loss, g_s.astype(dt)
@@ -151,15 +164,16 @@ def mse_rates(spikes: np.ndarray, labels: np.ndarray, readout: Readout,
               target_rates: Sequence[float] = (0.5, 0.05)) -> tuple[float, np.ndarray]:
     """Mean squared error of each class's firing rate against its target rate."""
     spikes, labels, onehot, Tc, dt = _setup(spikes, labels, readout)
+    xp = array_module(spikes)
     B = spikes.shape[1]
     P = onehot.sum(axis=0).astype(np.float64)             # nodes per class
-    denom = np.maximum(P, 1.0) * Tc
+    denom = xp.maximum(P, 1.0) * Tc
     rates = (spikes[readout.start:].sum(axis=0, dtype=np.float64) @ onehot) / denom
-    target = np.full(rates.shape, float(target_rates[1]))
-    target[np.arange(B), labels] = float(target_rates[0])
-    err = np.where(P > 0, rates - target, 0.0)
+    target = xp.full(rates.shape, float(target_rates[1]))
+    target[xp.arange(B), labels] = float(target_rates[0])
+    err = xp.where(P > 0, rates - target, 0.0)
     C = readout.classes
-    loss = float(np.sum(err ** 2) / (B * C))
+    loss = xp.sum(err ** 2) / (B * C)
     g_count = 2.0 * err / (B * C) / denom
     return loss, _spread(g_count, onehot, spikes.shape[0], readout.start, dt)
 
@@ -174,12 +188,13 @@ def rate_regularizer(layer_spikes: Sequence[np.ndarray], weight: float,
     n_total = sum(s.shape[2] for s in layer_spikes)
     grads, loss = [], 0.0
     for s in layer_spikes:
+        xp = array_module(s)
         T, B, _ = s.shape
         dt = np.float64 if s.dtype == np.float64 else np.float32
         r = s.mean(axis=0, dtype=np.float64) - target       # [B, n]
-        loss += weight * float(np.sum(r ** 2)) / (B * n_total)
+        loss += weight * xp.sum(r ** 2) / (B * n_total)
         g = (2.0 * weight / (B * n_total * T)) * r
-        grads.append(np.broadcast_to(g.astype(dt), s.shape))
+        grads.append(xp.broadcast_to(g.astype(dt), s.shape))
     return loss, grads
 
 

@@ -1,8 +1,11 @@
 """Optimizers (Adam, SGD with momentum), learning-rate schedules and logit clipping.
 
-Optimizers update a list of float32 arrays in place. Their whole state is arrays plus a step
-counter, exposed by :meth:`state_arrays` / :meth:`load_state_arrays` so that checkpoints store it
-in HDF5 (never pickle) and a resumed run continues bit for bit.
+Optimizers update a list of float32 arrays in place, on the array module the arrays live on
+(numpy, CuPy, or any module with numpy's API passed as ``xp``): moments are kept beside the
+parameters, so an update moves nothing between host and device. Their whole state is arrays plus
+a step counter, exposed by :meth:`state_arrays` / :meth:`load_state_arrays` so that checkpoints
+store it in HDF5 (never pickle; the trainer copies the arrays to the host) and a resumed run
+continues bit for bit, on the same or another array module.
 
 Example:
     >>> import numpy as np
@@ -18,10 +21,11 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from ..backend import array_module
 from ..errors import ConfigError
 
 OPTIMIZERS = ("adam", "sgd")
@@ -33,13 +37,14 @@ class Adam:
 
     name = "adam"
 
-    def __init__(self, params: Sequence[np.ndarray], betas: Sequence[float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
+    def __init__(self, params: Sequence[Any], betas: Sequence[float] = (0.9, 0.999),
+                 eps: float = 1e-8, xp: Any = None) -> None:
+        self.xp = _module(params, xp)
         self.b1, self.b2 = float(betas[0]), float(betas[1])
         self.eps = float(eps)
         self.t = 0
-        self.m = [np.zeros_like(p, np.float32) for p in params]
-        self.v = [np.zeros_like(p, np.float32) for p in params]
+        self.m = [self.xp.zeros_like(p, dtype=np.float32) for p in params]
+        self.v = [self.xp.zeros_like(p, dtype=np.float32) for p in params]
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray], lr: float) -> None:
         """One update of every parameter array, in place."""
@@ -53,15 +58,16 @@ class Adam:
             m += np.float32(1.0 - self.b1) * g
             v *= np.float32(self.b2)
             v += np.float32(1.0 - self.b2) * g * g
-            p -= a * m / (np.sqrt(v) + np.float32(self.eps))
+            p -= a * m / (self.xp.sqrt(v) + np.float32(self.eps))
 
-    def state_arrays(self) -> tuple[dict[str, list[np.ndarray]], dict]:
-        """``({"m": [...], "v": [...]}, {"step": t})``."""
+    def state_arrays(self) -> tuple[dict[str, list[Any]], dict]:
+        """``({"m": [...], "v": [...]}, {"step": t})`` (arrays on the optimizer's module)."""
         return {"m": self.m, "v": self.v}, {"step": self.t}
 
-    def load_state_arrays(self, arrays: dict[str, list[np.ndarray]], scalars: dict) -> None:
-        self.m = [np.asarray(a, np.float32).copy() for a in arrays["m"]]
-        self.v = [np.asarray(a, np.float32).copy() for a in arrays["v"]]
+    def load_state_arrays(self, arrays: dict[str, list[Any]], scalars: dict) -> None:
+        """Restore from host (or device) arrays; they are copied onto the optimizer's module."""
+        self.m = _load(self.xp, arrays["m"])
+        self.v = _load(self.xp, arrays["v"])
         self.t = int(scalars["step"])
 
 
@@ -70,10 +76,11 @@ class SGD:
 
     name = "sgd"
 
-    def __init__(self, params: Sequence[np.ndarray], momentum: float = 0.9) -> None:
+    def __init__(self, params: Sequence[Any], momentum: float = 0.9, xp: Any = None) -> None:
+        self.xp = _module(params, xp)
         self.momentum = float(momentum)
         self.t = 0
-        self.buf = [np.zeros_like(p, np.float32) for p in params]
+        self.buf = [self.xp.zeros_like(p, dtype=np.float32) for p in params]
 
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray], lr: float) -> None:
         self.t += 1
@@ -85,18 +92,29 @@ class SGD:
     def state_arrays(self) -> tuple[dict[str, list[np.ndarray]], dict]:
         return {"buf": self.buf}, {"step": self.t}
 
-    def load_state_arrays(self, arrays: dict[str, list[np.ndarray]], scalars: dict) -> None:
-        self.buf = [np.asarray(a, np.float32).copy() for a in arrays["buf"]]
+    def load_state_arrays(self, arrays: dict[str, list[Any]], scalars: dict) -> None:
+        self.buf = _load(self.xp, arrays["buf"])
         self.t = int(scalars["step"])
 
 
-def make_optimizer(name: str, params: Sequence[np.ndarray], momentum: float = 0.9,
-                   betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8):
-    """``Adam`` or ``SGD`` for ``params``."""
+def _module(params: Sequence[Any], xp: Any) -> Any:
+    """``xp``, or the array module of the first parameter (numpy when there is none)."""
+    if xp is not None:
+        return xp
+    return array_module(params[0]) if len(params) else np
+
+
+def _load(xp: Any, arrays: Sequence[Any]) -> list[Any]:
+    return [xp.array(a, dtype=np.float32, copy=True) for a in arrays]
+
+
+def make_optimizer(name: str, params: Sequence[Any], momentum: float = 0.9,
+                   betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8, xp: Any = None):
+    """``Adam`` or ``SGD`` for ``params``, on array module ``xp`` (default: the params' own)."""
     if name == "adam":
-        return Adam(params, betas, eps)
+        return Adam(params, betas, eps, xp)
     if name == "sgd":
-        return SGD(params, momentum)
+        return SGD(params, momentum, xp)
     raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
@@ -117,8 +135,8 @@ def lr_at(schedule: str, base_lr: float, step: int, total_steps: int, epoch: int
     raise ConfigError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
 
 
-def clip_(params: Sequence[np.ndarray], bound: float) -> None:
+def clip_(params: Sequence[Any], bound: float) -> None:
     """Clip every logit to ``[-bound, bound]`` in place (``bound <= 0``: no clipping)."""
     if bound > 0:
         for p in params:
-            np.clip(p, -bound, bound, out=p)
+            array_module(p).clip(p, -bound, bound, out=p)

@@ -35,6 +35,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..backend import array_module
 from ..errors import ConfigError
 
 ArrayFn = Callable[[np.ndarray, float], np.ndarray]
@@ -60,8 +61,13 @@ class Surrogate:
                                                 copy=False)
 
 
+def _xp(u):
+    """The array module of ``u``: the built-in surrogates run where the logits live (numpy, CuPy)."""
+    return array_module(u)
+
+
 def _sig(u, w):
-    return 0.5 * (1.0 + np.tanh(0.5 * u / w))  # numerically safe logistic
+    return 0.5 * (1.0 + _xp(u).tanh(0.5 * u / w))  # numerically safe logistic
 
 
 def _sig_grad(u, w):
@@ -71,15 +77,15 @@ def _sig_grad(u, w):
 
 def _fast(u, w):
     x = u / w
-    return 0.5 + 0.5 * x / (1.0 + np.abs(x))
+    return 0.5 + 0.5 * x / (1.0 + _xp(u).abs(x))
 
 
 def _fast_grad(u, w):
-    return 0.5 / (w * (1.0 + np.abs(u) / w) ** 2)
+    return 0.5 / (w * (1.0 + _xp(u).abs(u) / w) ** 2)
 
 
 def _atan(u, w):
-    return 0.5 + np.arctan(u / w) / np.pi
+    return 0.5 + _xp(u).arctan(u / w) / np.pi
 
 
 def _atan_grad(u, w):
@@ -87,20 +93,20 @@ def _atan_grad(u, w):
 
 
 def _tri(u, w):
-    x = np.clip(u / w, -1.0, 1.0)
-    return np.where(x < 0, 0.5 * (1.0 + x) ** 2, 1.0 - 0.5 * (1.0 - x) ** 2)
+    x = _xp(u).clip(u / w, -1.0, 1.0)
+    return _xp(u).where(x < 0, 0.5 * (1.0 + x) ** 2, 1.0 - 0.5 * (1.0 - x) ** 2)
 
 
 def _tri_grad(u, w):
-    return np.maximum(0.0, 1.0 - np.abs(u) / w) / w
+    return _xp(u).maximum(0.0, 1.0 - _xp(u).abs(u) / w) / w
 
 
 def _rect(u, w):
-    return np.clip(0.5 + u / (2.0 * w), 0.0, 1.0)
+    return _xp(u).clip(0.5 + u / (2.0 * w), 0.0, 1.0)
 
 
 def _rect_grad(u, w):
-    return np.where(np.abs(u) < w, 1.0 / (2.0 * w), 0.0)
+    return _xp(u).where(_xp(u).abs(u) < w, 1.0 / (2.0 * w), 0.0)
 
 
 #: name -> (fn, grad, default width)

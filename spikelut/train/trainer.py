@@ -7,6 +7,14 @@ JSON-lines log is rewritten and the checkpoint saved, both atomically. A checkpo
 logits, the kept (best) logits, the optimizer's arrays, the generator's state and the history, so
 ``resume`` continues exactly where the run stopped: the result is bit-equal to an uninterrupted run.
 
+Where it runs: ``[train] backend`` (:func:`~spikelut.train.passes.resolve_backend`: numpy, numba
+or cuda). The parameters, the optimizer's moments, the training and validation sets and the BPTT
+history live on the backend's array module ``xp``; a step moves nothing between host and device
+(the shuffled order goes up once per epoch, the summed loss and accuracy come down once per
+epoch, and once per step only when the progress bar shows them). Checkpoints hold host numpy
+arrays only and do not record the backend, so a run checkpointed on one backend resumes on
+another (on the same backend the result stays bit-equal to an uninterrupted run).
+
 Log format: one JSON object per epoch, ``{"epoch", "loss", "acc", "val_loss", "val_acc", "lr",
 "time"}`` (``val_*`` are ``null`` without validation data; ``lr`` is the rate of the epoch's first
 step; ``time`` the epoch's wall time in seconds).
@@ -48,13 +56,16 @@ from tqdm import tqdm
 
 from ..engine.result import readout
 from ..errors import ConfigError, FileFormatError, ShapeError
-from ..fileutil import atomic_path, write_text_atomic
+from ..fileutil import atomic_h5, write_text_atomic
 from ..io import SpikeData
+from ..metrics import check_scorable
 from ..network import Network
-from .bptt import backward, compile_plan, forward, tables_of
+from ..progress import Progress
+from .bptt import compile_plan, tables_of
 from .config import TrainConfig
 from .losses import get_loss, rate_regularizer
 from .optim import clip_, lr_at, make_optimizer
+from .passes import TrainBackend, resolve_backend, to_host
 from .surrogates import get_surrogate
 
 CHECKPOINT_FORMAT = "spikelut-checkpoint"
@@ -115,18 +126,12 @@ def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str =
     if spikes.dtype != np.uint8 or (spikes.size and spikes.max() > 1):
         if not np.isin(spikes, (0, 1)).all():
             raise ShapeError(f"{name}: spikes must be 0 or 1")
-    if T <= net.readout.start:
-        raise ShapeError(f"{name}: {T} cycles, but the readout starts counting at cycle "
-                         f"{net.readout.start}; lower [readout] start or use longer inputs")
+    check_scorable(net.readout, T, None, name)
     if labels.shape != (B,):
         raise ShapeError(f"{name}: {labels.shape} labels for {B} samples")
     if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
         raise ShapeError(f"{name}: labels must be integers")
-    C = net.readout.classes
-    bad = (labels < 0) | (labels >= C)
-    if bad.any():
-        raise ShapeError(f"{name}: label {int(labels[np.argmax(bad)])} is out of range: the readout "
-                         f"has {C} classes (labels 0..{C - 1}); set [readout] classes to match the data")
+    check_scorable(net.readout, T, labels, name)  # the one accuracy rule (spikelut.metrics)
 
 
 def fingerprint(net: Network) -> str:
@@ -141,43 +146,6 @@ def fingerprint(net: Network) -> str:
     h.update(np.ascontiguousarray(r.class_of, np.int32).tobytes())
     h.update(np.int64([r.layer, r.classes, r.start]).tobytes())
     return h.hexdigest()[:16]
-
-
-# ---------------------------------------------------------------------------- kernels
-def numba_kernels_usable() -> bool:
-    """True when the compiled passes (:mod:`spikelut.train.kernels_cpu`, numba) import."""
-    try:
-        from . import kernels_cpu  # noqa: F401
-    except Exception:  # numba missing or broken on this machine: fall back to numpy
-        return False
-    return True
-
-
-def resolve_kernels(kernels: str) -> str:
-    """The passes ``[train] kernels`` selects: ``"numba"`` or ``"reference"``.
-
-    ``"auto"`` (the default) is ``"numba"`` whenever the compiled passes import; they support
-    every training option (all ``refractory_grad`` / ``tap_grad`` modes, ``tbptt``, rate
-    regularization), so the choice depends only on the machine, never on the data, and a resumed
-    run makes the same choice. Both give equal spikes and gradients within float32 rounding.
-    ``"numba"`` asked for explicitly where numba does not import is an error.
-
-    Example:
-        >>> resolve_kernels("reference")
-        'reference'
-        >>> resolve_kernels("auto") in ("numba", "reference")
-        True
-    """
-    if kernels == "reference":
-        return "reference"
-    if kernels not in ("auto", "numba"):
-        raise ConfigError(f"[train]: unknown kernels {kernels!r}; choose one of auto, numba, reference")
-    if numba_kernels_usable():
-        return "numba"
-    if kernels == "numba":
-        raise ConfigError('[train]: kernels = "numba" but numba does not import on this machine; '
-                          'pip install numba, or set kernels = "auto" or "reference"')
-    return "reference"
 
 
 # ---------------------------------------------------------------------------- results
@@ -208,36 +176,42 @@ class Trainer:
         net: a validated network (its structure is kept; tables are learned).
         cfg: the ``[train]`` settings.
         progress: show a tqdm bar per epoch; ``None`` = only when stderr is a terminal.
+        backend: run here instead of ``cfg.backend`` (any array module with numpy's API and the
+            two passes; the tests use it to run the GPU logic on an emulated device).
+
+    Raises:
+        ConfigError: ``cfg.backend`` cannot run on this machine (one line saying why).
     """
 
-    def __init__(self, net: Network, cfg: TrainConfig, progress: bool | None = None) -> None:
+    def __init__(self, net: Network, cfg: TrainConfig, progress: bool | None = None,
+                 backend: TrainBackend | None = None) -> None:
         cfg.validate()
         self.net = net
         self.cfg = cfg
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self._quiet = progress is False  # None without a terminal: plain progress lines
         self.plan = compile_plan(net)
-        #: the passes in use, ``"numba"`` or ``"reference"`` (``[train] kernels`` resolved)
-        self.kernels = resolve_kernels(cfg.kernels)
-        if self.kernels == "numba":
-            # compiled drop-in of bptt.forward / bptt.backward, tested against them
-            from .kernels_cpu import backward as _backward
-            from .kernels_cpu import forward as _forward
-            self._forward, self._backward = _forward, _backward
-        else:
-            self._forward, self._backward = forward, backward
+        #: where training runs: its name, array module and passes (``[train] backend`` resolved)
+        self.backend = resolve_backend(cfg.backend) if backend is None else backend
+        self.xp = self.backend.xp
+        self._forward, self._backward = self.backend.forward, self.backend.backward
         self.surrogate = get_surrogate(cfg.surrogate, cfg.width)
         self.loss_fn = get_loss(cfg.loss)
         self.loss_kw = {"ce": {"logit_scale": cfg.logit_scale}, "ttfs": {"ttfs_scale": cfg.ttfs_scale},
                         "mse": {"target_rates": cfg.target_rates}}[cfg.loss]
         self.rng = np.random.default_rng(cfg.seed)
         self.params = self._init_params()
-        self.opt = make_optimizer(cfg.optimizer, self.params, cfg.momentum, cfg.betas)
+        self.opt = make_optimizer(cfg.optimizer, self.params, cfg.momentum, cfg.betas, xp=self.xp)
         self.epoch = 0
         self.history: list[dict] = []
         self.best: dict | None = None
         self.best_params = [p.copy() for p in self.params]
 
-    def _init_params(self) -> list[np.ndarray]:
+    def _host(self, a: Any) -> np.ndarray:
+        """``a`` copied to host memory (the only way arrays leave the backend's module)."""
+        return to_host(self.xp, a)
+
+    def _init_params(self) -> list[Any]:
         cfg = self.cfg
         params = []
         for i, layer in enumerate(self.net.layers):
@@ -253,13 +227,18 @@ class Trainer:
                 p = layer.logits
             params.append(np.asarray(p, np.float32).copy())
         clip_(params, cfg.clip)
-        return params
+        return [self.xp.asarray(p) for p in params]  # drawn on the host: the same on every backend
 
     # ------------------------------------------------------------------ one batch
-    def loss_and_grad(self, x: np.ndarray, y: np.ndarray,
-                      params: Sequence[np.ndarray] | None = None) -> tuple[float, np.ndarray, list[np.ndarray]]:
-        """Loss, predictions and logit gradients on one batch ``x [T, B, n_in]``, ``y [B]``."""
+    def loss_and_grad(self, x: Any, y: Any, params: Sequence[Any] | None = None
+                      ) -> tuple[Any, Any, list[Any]]:
+        """Loss, predictions and logit gradients on one batch ``x [T, B, n_in]``, ``y [B]``.
+
+        Everything stays on the backend's array module: the loss is a 0-d value there (a
+        ``numpy.float64`` on the CPU), ``pred [B]`` int32 and the gradients like ``params``.
+        """
         params = self.params if params is None else params
+        x, y = self.xp.asarray(x), self.xp.asarray(y)
         fwd = self._forward(self.plan, tables_of(params), x)
         ro = self.net.readout
         out = fwd.spikes(ro.layer)
@@ -278,12 +257,19 @@ class Trainer:
         return loss, pred, grads
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, spikes: np.ndarray, labels: np.ndarray | None = None,
-                 params: Sequence[np.ndarray] | None = None) -> Evaluation:
-        """Hard-forward evaluation in batches: predictions by the readout rule, loss, accuracy."""
+    def evaluate(self, spikes: Any, labels: Any | None = None,
+                 params: Sequence[Any] | None = None) -> Evaluation:
+        """Hard-forward evaluation in batches: predictions by the readout rule, loss, accuracy.
+
+        ``spikes`` / ``labels`` may be host arrays or already on the backend's module; the
+        result holds host numpy arrays (copied once, at the end).
+        """
+        xp = self.xp
         params = self.params if params is None else params
         tables = tables_of(params)
         ro = self.net.readout
+        spikes = xp.asarray(spikes)
+        labels = None if labels is None else xp.asarray(labels)
         B = spikes.shape[1]
         preds, counts, loss_sum = [], [], 0.0
         for b0 in range(0, B, self.cfg.eval_batch_size):
@@ -295,12 +281,14 @@ class Trainer:
             counts.append(c)
             if labels is not None:
                 y = labels[b0:b0 + self.cfg.eval_batch_size]
-                loss_sum += self.loss_fn(out, y, ro, **self.loss_kw)[0] * x.shape[1]
-        pred = np.concatenate(preds)
+                loss_sum = loss_sum + self.loss_fn(out, y, ro, **self.loss_kw)[0] * x.shape[1]
+        pred = xp.concatenate(preds)
+        count = self._host(xp.concatenate(counts))
         if labels is None:
-            return Evaluation(pred, np.concatenate(counts), None, None)
-        return Evaluation(pred, np.concatenate(counts), loss_sum / B,
-                          float((pred == np.asarray(labels)).mean()))
+            return Evaluation(self._host(pred), count, None, None)
+        acc = (pred == labels).mean()
+        return Evaluation(self._host(pred), count, float(self._host(loss_sum)) / B,
+                          float(self._host(acc)))
 
     # ------------------------------------------------------------------ the loop
     def fit(self, train: Any, val: Any = None, log: str | os.PathLike | None = None,
@@ -313,12 +301,14 @@ class Trainer:
         """
         x, y = _as_data(train, "training data")
         check_data(self.net, x, y, "training data")
-        x = x.astype(np.uint8, copy=False)
-        y = y.astype(np.int64)
+        xp = self.xp
+        # the data sets go to the backend's module once; batches are gathered there
+        x = xp.asarray(x.astype(np.uint8, copy=False))
+        y = xp.asarray(y.astype(np.int64))
         if val is not None:
             xv, yv = _as_data(val, "validation data")
             check_data(self.net, xv, yv, "validation data")
-            xv, yv = xv.astype(np.uint8, copy=False), yv.astype(np.int64)
+            xv, yv = xp.asarray(xv.astype(np.uint8, copy=False)), xp.asarray(yv.astype(np.int64))
         if resume:
             if checkpoint is None:
                 raise ConfigError("resume needs a checkpoint file (--checkpoint CKPT.h5)")
@@ -332,27 +322,41 @@ class Trainer:
         total = steps * cfg.epochs
         for epoch in range(self.epoch, cfg.epochs):
             t0 = time.perf_counter()
-            order = self.rng.permutation(N)
-            loss_sum, correct = 0.0, 0
+            order = xp.asarray(self.rng.permutation(N))  # drawn on the host: same on every backend
+            loss_sum, correct = 0.0, 0  # become 0-d arrays of xp: summed without a sync
             lr0 = None
-            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not self.progress,
-                       leave=False, file=sys.stderr)
+            # a bar on a terminal, a line every few seconds in a log; nothing with progress=False
+            bar = Progress(steps, f"epoch {epoch + 1}/{cfg.epochs}", "batches",
+                           show=True if self.progress else (False if self._quiet else None))
             for b in range(steps):
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                 lr = lr_at(cfg.schedule, cfg.lr, epoch * steps + b, total, epoch, cfg.min_lr,
                            cfg.step_size, cfg.gamma)
                 lr0 = lr if lr0 is None else lr0
-                loss, pred, grads = self.loss_and_grad(x[:, idx], y[idx])
-                self.opt.step(self.params, grads, lr)
+                yb = y[idx]
+                with np.errstate(over="ignore", invalid="ignore"):  # checked after the epoch
+                    loss, pred, grads = self.loss_and_grad(x[:, idx], yb)
+                    self.opt.step(self.params, grads, lr)
                 clip_(self.params, cfg.clip)
-                loss_sum += loss * len(idx)
-                correct += int((pred == y[idx]).sum())
-                seen = b * cfg.batch_size + len(idx)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+                loss_sum = loss_sum + loss * len(idx)
+                correct = correct + (pred == yb).sum()
+                if self.progress:  # the only per-step copy to the host, and only for the bar
+                    seen = b * cfg.batch_size + len(idx)
+                    bar.update(1, loss=f"{float(self._host(loss_sum)) / seen:.4f}",
+                               acc=f"{int(self._host(correct)) / seen:.4f}")
+                else:
+                    bar.update(1)
             bar.close()
-            record = {"epoch": epoch + 1, "loss": loss_sum / N, "acc": correct / N,
-                      "val_loss": None, "val_acc": None, "lr": lr0}
+            bad = [what for what, ok in (("loss", math.isfinite(float(self._host(loss_sum)))),
+                                         ("logits", all(bool(xp.isfinite(p).all()) for p in self.params)))
+                   if not ok]
+            if bad:  # before anything of this epoch is kept, logged or saved
+                raise ConfigError(f"training diverged in epoch {epoch + 1}: the {' and '.join(bad)} "
+                                  f"became non-finite (lr {lr0:.3g}); lower [train] lr; nothing of "
+                                  f"this epoch was saved")
+            record = {"epoch": epoch + 1, "loss": float(self._host(loss_sum)) / N,
+                      "acc": int(self._host(correct)) / N, "val_loss": None, "val_acc": None,
+                      "lr": lr0}
             if val is not None:
                 ev = self.evaluate(xv, yv)
                 record["val_loss"], record["val_acc"] = ev.loss, ev.acc
@@ -364,7 +368,7 @@ class Trainer:
                 write_text_atomic(log, "".join(json.dumps(r) + "\n" for r in self.history))
             if checkpoint is not None:
                 self.save_checkpoint(checkpoint)
-            if self.progress:
+            if not self._quiet:  # one line per epoch in a log too
                 tqdm.write(_describe(record), file=sys.stderr)
             if callback is not None:
                 callback(self, record)
@@ -385,12 +389,12 @@ class Trainer:
                          "val_loss": record["val_loss"]}
             self.best_params = [p.copy() for p in self.params]
 
-    def network(self, params: Sequence[np.ndarray] | None = None) -> Network:
+    def network(self, params: Sequence[Any] | None = None) -> Network:
         """The network with ``params`` (default: current) as logits and ``table = logits > 0``."""
         params = self.params if params is None else params
         net = self.net.copy()
         for layer, p in zip(net.layers, params):
-            layer.logits = np.asarray(p, np.float32).copy()
+            layer.logits = np.array(self._host(p), np.float32)
             layer.table = (layer.logits > 0).astype(np.uint8)
         net.meta = dict(net.meta)
         net.meta["train"] = {"epochs": self.epoch, "loss": self.cfg.loss,
@@ -402,30 +406,31 @@ class Trainer:
     def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Write the whole training state to an HDF5 checkpoint, atomically."""
         arrays, scalars = self.opt.state_arrays()
-        with atomic_path(path) as tmp:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["format"] = CHECKPOINT_FORMAT
-                f.attrs["version"] = CHECKPOINT_VERSION
-                f.attrs["epoch"] = self.epoch
-                f.attrs["config"] = self.cfg.to_json()
-                f.attrs["network"] = fingerprint(self.net)
-                f.attrs["rng"] = json.dumps(self.rng.bit_generator.state)
-                f.attrs["best"] = json.dumps(self.best)
-                f.attrs["history"] = json.dumps(self.history)
-                f.attrs["optimizer"] = json.dumps({"name": self.opt.name, **scalars})
-                for group, arrs in (("params", self.params), ("best", self.best_params)):
-                    g = f.create_group(group)
-                    for i, a in enumerate(arrs):
-                        g.create_dataset(f"L{i}", data=a)
-                og = f.create_group("optim")
-                for name, arrs in arrays.items():
-                    g = og.create_group(name)
-                    for i, a in enumerate(arrs):
-                        g.create_dataset(f"L{i}", data=a)
+        with atomic_h5(path) as f:
+            f.attrs["format"] = CHECKPOINT_FORMAT
+            f.attrs["version"] = CHECKPOINT_VERSION
+            f.attrs["epoch"] = self.epoch
+            f.attrs["config"] = self.cfg.to_json()
+            f.attrs["network"] = fingerprint(self.net)
+            f.attrs["rng"] = json.dumps(self.rng.bit_generator.state)
+            f.attrs["best"] = json.dumps(self.best)
+            f.attrs["history"] = json.dumps(self.history)
+            f.attrs["optimizer"] = json.dumps({"name": self.opt.name, **scalars})
+            # host numpy arrays only: the file does not depend on where the run was
+            for group, arrs in (("params", self.params), ("best", self.best_params)):
+                g = f.create_group(group)
+                for i, a in enumerate(arrs):
+                    g.create_dataset(f"L{i}", data=self._host(a))
+            og = f.create_group("optim")
+            for name, arrs in arrays.items():
+                g = og.create_group(name)
+                for i, a in enumerate(arrs):
+                    g.create_dataset(f"L{i}", data=self._host(a))
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore the state saved by :meth:`save_checkpoint`; the network and config must match
-        (``epochs`` may differ, to extend a run)."""
+        (``epochs`` may differ, to extend a run; ``backend`` may differ, to move a run between
+        the CPU and the GPU)."""
         path = Path(path)
         try:
             f = h5py.File(path, "r")
@@ -441,7 +446,8 @@ class Trainer:
                                   f"with the same config, or start without --resume")
             saved = json.loads(f.attrs["config"])
             mine = self.cfg.to_dict()
-            diff = sorted(k for k in set(saved) | set(mine) if k != "epochs" and saved.get(k) != mine.get(k))
+            free = {"epochs", "backend", "kernels"}  # a run may be extended, and moved between backends
+            diff = sorted(k for k in set(saved) | set(mine) if k not in free and saved.get(k) != mine.get(k))
             if diff:
                 k = diff[0]
                 raise ConfigError(f"{path}: the checkpoint was made with a different [train] config "
@@ -457,8 +463,8 @@ class Trainer:
                         raise FileFormatError(f"{path}: /{group}: shape {a.shape}, expected {p.shape}")
                 return arrs
 
-            self.params = read("params")
-            self.best_params = read("best")
+            self.params = [self.xp.asarray(a) for a in read("params")]
+            self.best_params = [self.xp.asarray(a) for a in read("best")]
             arrays = {name: read(f"optim/{name}") for name in f["optim"]}
             self.opt.load_state_arrays(arrays, opt)
             self.epoch = int(f.attrs["epoch"])

@@ -1,0 +1,126 @@
+"""Which array module and which forward / backward passes a training run uses (``[train] backend``).
+
+=========  ===============  ==========================================================
+backend    array module     passes
+=========  ===============  ==========================================================
+``numpy``  numpy            :mod:`spikelut.train.bptt` (the reference)
+``numba``  numpy            :mod:`spikelut.train.kernels_cpu` (compiled, multi-threaded)
+``cuda``   CuPy             :mod:`spikelut.train.kernels_gpu` (``kernels/train_bptt.cu``)
+``auto``   numpy or CuPy    the first of cuda, numba, numpy that is usable on this machine
+=========  ===============  ==========================================================
+
+All three give the same spikes; gradients agree within float32 rounding. The parameters, the
+optimizer state, the batches and the BPTT history live on the backend's array module;
+checkpoints hold host numpy arrays only, so a run may resume on another backend.
+
+Asking for a backend this machine cannot run is a :class:`~spikelut.errors.ConfigError` whose
+one line says why and what to do. (This is the training side of the backend registry; when
+``spikelut.backends`` lands, :func:`resolve_backend`'s body becomes a call to it.)
+
+Example:
+    >>> resolve_backend("numpy").name, resolve_backend("numpy").xp.__name__
+    ('numpy', 'numpy')
+    >>> resolve_backend("reference").name          # the deprecated [train] kernels spelling
+    'numpy'
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ConfigError
+
+BACKENDS = ("auto", "numpy", "numba", "cuda")
+#: the deprecated ``[train] kernels`` values and the backend each means
+KERNELS_ALIASES = {"auto": "auto", "reference": "numpy", "numba": "numba"}
+
+
+@dataclass(frozen=True)
+class TrainBackend:
+    """A resolved training backend: its ``name``, array module ``xp`` and the two passes (the
+    signatures of :func:`spikelut.train.bptt.forward` / :func:`~spikelut.train.bptt.backward`)."""
+
+    name: str
+    xp: Any
+    forward: Callable[..., Any]
+    backward: Callable[..., Any]
+
+
+def why_unavailable(name: str) -> str | None:
+    """Why backend ``name`` cannot run on this machine (one clause), or ``None`` when it can.
+
+    Example:
+        >>> why_unavailable("numpy") is None
+        True
+    """
+    if name == "numpy":
+        return None
+    if name == "numba":
+        try:
+            importlib.import_module(f"{__package__}.kernels_cpu")
+        except Exception as e:  # numba missing or broken: say which
+            return f"numba does not import ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        return None
+    if name == "cuda":
+        try:
+            import cupy
+        except Exception:
+            return "CuPy is not installed (pip install 'spikelut[gpu]' on a machine with an NVIDIA GPU)"
+        try:
+            n = cupy.cuda.runtime.getDeviceCount()
+        except Exception as e:  # no driver, no device
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            return f"CuPy sees no usable CUDA device ({first})"
+        return None if n > 0 else "CuPy sees no CUDA device"
+    raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def resolve_backend(name: str = "auto") -> TrainBackend:
+    """The backend ``name`` (``auto``, ``numpy``, ``numba``, ``cuda``; the deprecated ``kernels``
+    values ``reference`` and ``numba`` are accepted) with its array module and passes.
+
+    ``auto`` picks the fastest usable one: cuda, then numba, then numpy.
+
+    Raises:
+        ConfigError: an unknown name, or a backend that cannot run here (the message says why
+            and which backend to use instead).
+    """
+    key = KERNELS_ALIASES.get(name, name)
+    if key not in BACKENDS:
+        raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if key == "auto":
+        key = next(b for b in ("cuda", "numba", "numpy") if why_unavailable(b) is None)
+    why = why_unavailable(key)
+    if why is not None:
+        other = "numba" if why_unavailable("numba") is None else "numpy"
+        raise ConfigError(f"backend {key!r} is not available here: {why}; use --backend {other} "
+                          f"or --backend auto")
+    if key == "numpy":
+        from . import bptt
+
+        return TrainBackend("numpy", np, bptt.forward, bptt.backward)
+    if key == "numba":
+        from . import kernels_cpu
+
+        return TrainBackend("numba", np, kernels_cpu.forward, kernels_cpu.backward)
+    import cupy
+
+    from . import kernels_gpu
+
+    return TrainBackend("cuda", cupy, kernels_gpu.forward, kernels_gpu.backward)
+
+
+def to_host(xp: ModuleType | Any, a: Any) -> np.ndarray:
+    """``a`` as a host numpy array: ``xp.asnumpy`` where the module has one (CuPy), else numpy.
+
+    Example:
+        >>> to_host(np, [1, 2]).tolist()
+        [1, 2]
+    """
+    fn = getattr(xp, "asnumpy", None)
+    return np.asarray(fn(a) if fn is not None else a)

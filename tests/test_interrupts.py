@@ -1,0 +1,148 @@
+"""Ctrl-C and SIGKILL while a large result is being written (issue 12 item 3): exit 130, the old
+file byte for byte, no "Exception ignored"; a killed writer's temporary is removed next time."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikelut.cli import main
+from spikelut.fileutil import HOST, atomic_h5, atomic_path
+from spikelut.io import save_model, save_spikes
+from spikelut.wiring import random_network
+
+# the CLI, announcing on stdout when it starts writing an output (so the signal lands mid-write)
+RUNNER = """
+import contextlib, sys
+import spikelut.fileutil as fu
+orig = fu.atomic_path
+
+@contextlib.contextmanager
+def announced(path):
+    with orig(path) as tmp:
+        print("writing", flush=True)
+        yield tmp
+
+fu.atomic_path = announced
+from spikelut.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def digest(p) -> str:
+    return hashlib.sha256(Path(p).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A model and a spike file whose result takes seconds to compress and write."""
+    d = tmp_path_factory.mktemp("big")
+    channels = 100
+    save_model(random_network(0, channels, [6, 2], k=3), d / "m.h5")
+    rng = np.random.default_rng(0)
+    save_spikes(d / "big.h5", (rng.random((40, 12000, channels)) < 0.5).astype(np.uint8))
+    save_spikes(d / "small.h5", (rng.random((4, 2, channels)) < 0.5).astype(np.uint8))
+    return d
+
+
+def start_writing(big, out):
+    p = subprocess.Popen([sys.executable, "-c", RUNNER, "simulate", str(big / "m.h5"),
+                          str(big / "big.h5"), "-o", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(Path.cwd())))
+    assert p.stdout.readline().strip() == "writing"
+    return p
+
+
+def leftovers(d: Path, name: str) -> list[str]:
+    return sorted(p.name for p in d.iterdir() if p.name.startswith(f".{name}."))
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+def test_ctrl_c_while_writing_a_large_result_exits_130_and_keeps_the_old_file(big, tmp_path, delay):
+    out = tmp_path / "out.h5"
+    assert main(["simulate", str(big / "m.h5"), str(big / "small.h5"), "-o", str(out)]) == 0
+    before = digest(out)
+    p = start_writing(big, out)
+    try:
+        p.wait(timeout=delay) if delay else None
+    except subprocess.TimeoutExpired:
+        pass
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert err == "spikelut simulate: interrupted\n"  # no "Exception ignored ... KeyboardInterrupt"
+    assert digest(out) == before
+    assert leftovers(tmp_path, "out.h5") == []  # no temporary, no lock
+
+
+def test_sigkill_leaves_a_temporary_that_the_next_write_removes(big, tmp_path, capsys):
+    out = tmp_path / "out.h5"
+    assert main(["simulate", str(big / "m.h5"), str(big / "small.h5"), "-o", str(out)]) == 0
+    before = digest(out)
+    p = start_writing(big, out)
+    p.kill()
+    p.communicate(timeout=60)
+    assert digest(out) == before
+    left = leftovers(tmp_path, "out.h5")
+    assert f".out.h5.{p.pid}@{HOST}." in left[0] and left[0].endswith(".tmp")
+    assert left[1:] == [".out.h5.lock"]  # stale: its process is gone
+    assert main(["simulate", str(big / "m.h5"), str(big / "small.h5"), "-o", str(out)]) == 0
+    assert leftovers(tmp_path, "out.h5") == []
+    assert digest(out) == before  # the same inputs again: the same file
+
+
+def test_an_interrupt_swallowed_by_a_callback_still_aborts_the_write(tmp_path, capfd):
+    """The cause of the bug: a SIGINT handled inside a weakref callback (as in h5py's object
+    registry) raises there, Python can only print "Exception ignored" and the write goes on.
+    The guard remembers it and aborts the write at the end of the block."""
+    out = tmp_path / "x.h5"
+    save_spikes(out, np.ones((2, 1, 1), np.uint8))
+    before = digest(out)
+
+    class Obj:
+        pass
+
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_h5(out) as f:
+            o = Obj()
+            keep = weakref.ref(o, lambda r: signal.raise_signal(signal.SIGINT))
+            del o  # the callback runs now; its KeyboardInterrupt cannot propagate
+            f.attrs["format"] = "spikelut-spikes"  # the write goes on ...
+            assert keep() is None
+    assert digest(out) == before  # ... but is discarded
+    assert "Exception ignored" not in capfd.readouterr().err
+    assert leftovers(tmp_path, "x.h5") == []
+
+
+def test_an_interrupt_in_ordinary_code_stops_at_once(tmp_path):
+    out = tmp_path / "x.txt"
+    out.write_text("old")
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(out) as tmp:
+            tmp.write_text("new")
+            signal.raise_signal(signal.SIGINT)
+            reached.append(True)
+    assert reached == [] and out.read_text() == "old" and leftovers(tmp_path, "x.txt") == []
+
+
+def test_interrupt_with_json_prints_one_object(monkeypatch, capsys):
+    import json
+
+    import spikelut.cli.cmd_info as cmd_info
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmd_info, "run", interrupted)
+    assert main(["info", "m.h5", "--json"]) == 130
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"ok": False, "command": "info", "error": "interrupted"}
+    assert err == "spikelut info: interrupted\n"
