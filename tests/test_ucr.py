@@ -194,6 +194,24 @@ def test_padding_is_no_data_and_padded_cycles_change_no_count():
 
 
 @needs_aeon
+def test_chunked_encoding_blanks_each_chunk_with_its_own_lengths():
+    from spikelut.coding import encode
+    from spikelut.datasets import load_dataset, plan_encoding
+
+    plan = plan_encoding("JapaneseVowels", "delta", None, split="test", limit=50, threshold=0.05)
+    lengths = np.array(plan.meta["lengths"])
+    assert len(lengths) == 50 and lengths.min() < 29
+    whole = plan.encode(0, 50)
+    np.testing.assert_array_equal(np.concatenate([plan.encode(0, 20), plan.encode(20, 50)], axis=1), whole)
+    pad = np.arange(29)[:, None] >= lengths
+    assert not whole[pad].any()
+    # without the rule, delta would spike in the padding (the value drops to 0 after the end)
+    raw = encode(load_dataset("JapaneseVowels", split="test").x[:50], "delta", None, sequence=True,
+                 threshold=0.05)
+    assert raw[pad].any() and np.array_equal(raw[~pad], whole[~pad])
+
+
+@needs_aeon
 def test_equal_length_variants_and_static_codes_keep_every_cycle():
     sd = encode_dataset("PickupGestureWiimoteZ_eq", "delta", None, split="train", limit=4)
     assert sd.spikes.shape[0] == 361 and "lengths" not in sd.meta
