@@ -67,6 +67,7 @@ import numpy as np
 
 from . import coding as _coding
 from . import limits
+from . import ucr as _ucr
 from .errors import ConfigError, FileFormatError
 from .io import SpikeData
 
@@ -275,7 +276,7 @@ def _patterns(split: str, seed: int) -> Dataset:
 
 
 _BUILTIN = {"mnist5k": _mnist5k, "mnist1d": _mnist1d, "first_of_two": _first_of_two,
-            "patterns": _patterns}
+            "patterns": _patterns, **_ucr.loaders()}
 
 
 # ---------------------------------------------------------------------------- user files
@@ -590,13 +591,13 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
         raise ConfigError(f"unknown split {split!r}; choose train or test")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
-    name = str(name_or_path)
+    name = _ucr.canonical(str(name_or_path))
     if name in _BUILTIN and not (os.sep in name or Path(name).suffix):
         return _BUILTIN[name](split, int(seed))
     path = Path(name_or_path)
     if not path.exists():
-        raise ConfigError(f"unknown dataset {name!r}: not a built-in ({', '.join(DATASETS)}) and no "
-                          f"such file")
+        raise ConfigError(f"unknown dataset {name!r}: not a built-in ({', '.join(DATASETS)}), a UCR/UEA "
+                          f"set (spikelut encode --list) or a file")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     if path.is_dir() or "idx" in path.name.lower():
         return _load_idx(path, split)
@@ -657,8 +658,11 @@ class EncodingPlan:
             if self.steps > x.shape[0]:
                 x = np.concatenate([x, np.zeros((self.steps - x.shape[0],) + x.shape[1:], np.uint8)])
             return np.ascontiguousarray(x, np.uint8)
-        return np.ascontiguousarray(_coding.encode(self.values[b0:b1], self.coding, self.steps,
-                                                   seed=self.seed, first_sample=b0, **self.params))
+        s = _coding.encode(self.values[b0:b1], self.coding, self.steps, seed=self.seed,
+                           first_sample=b0, **self.params)
+        if self.params.get("sequence") and "lengths" in self.meta:  # "no data" after each end
+            s = _ucr.blank_padding(s, self.meta["lengths"][b0:b1])
+        return np.ascontiguousarray(s)
 
 
 def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
@@ -679,7 +683,10 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
         limit = int(limit)
     meta: dict[str, Any] = {"dataset": ds.name, "split": ds.split, "kind": ds.kind,
                             "classes": ds.classes, "shape": list(ds.shape), "seed": int(seed)}
-    meta.update({k: v for k, v in ds.meta.items() if k in ("source", "scale", "binning")})
+    meta.update({k: v for k, v in ds.meta.items() if k in ("source", "scale", "binning", "scale_lo",
+                                                          "scale_hi", "class_names", "lengths")})
+    if "lengths" in meta:  # variable-length series (spikelut.ucr): one length per kept sample
+        meta["lengths"] = meta["lengths"][:limit]
     if ds.kind == "spikes":
         x = ds.x if limit is None else ds.x[:, :limit]
         y = ds.y if limit is None else ds.y[:limit]
@@ -761,7 +768,7 @@ def describe() -> list[dict]:
         {"name": "first_of_two", "kind": "spikes", "classes": 2, "shape": [20, 2], "train": 1000,
          "test": 200},
         {"name": "patterns", "kind": "spikes", "classes": 4, "shape": [20, 8], "train": 1000, "test": 200},
-    ]
+    ] + _ucr.describe()
 
 
 __all__ = ["Dataset", "DATASETS", "SPLITS", "KINDS", "DEFAULT_CODING", "DEFAULT_PARAMS", "data_dir",

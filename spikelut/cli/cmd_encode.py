@@ -7,6 +7,7 @@ Examples:
     spikelut encode --dataset mnist5k --coding thermometer --steps 1 --param thresholds=0.25,0.6 -o t.h5
     spikelut encode --dataset first_of_two --split test -o fot.h5
     spikelut encode --dataset my_data.npz --coding latency --steps 16 -o mine.h5
+    spikelut encode --dataset GunPoint --split test -o gunpoint_test.h5     (needs spikelut[ucr])
     spikelut encode --list
 """
 
@@ -27,7 +28,8 @@ HELP = "encode a dataset into a spike file (--dataset NAME|FILE --coding CODING 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", help=f"built-in dataset ({', '.join(DATASETS)}) or a file: "
+    p.add_argument("--dataset", help=f"built-in dataset ({', '.join(DATASETS)}, UCR/UEA sets "
+                                     f"such as GunPoint: see --list) or a file: "
                                      f"IDX, .npz, event .npz, spike .h5")
     p.add_argument("--coding", choices=CODINGS, help="how values become spikes (default: rate for "
                    "images, thermometer for sequences, none for spike datasets)")
@@ -58,14 +60,15 @@ def parse_params(items: list[str]) -> dict:
 
 def _listing() -> Output:
     ds = describe()
-    rows = [[d["name"], d["kind"], d["classes"], "x".join(map(str, d["shape"])), d["train"], d["test"]]
-            for d in ds]
+    rows = [[d["name"], d["kind"], d["classes"], "x".join(map(str, d["shape"])), d["train"], d["test"],
+             d.get("length", "-"), d.get("channels", "-"), d.get("needs", "-")] for d in ds]
     codings = []
     for name in CODINGS:
         c = get_coding(name)
         params = ", ".join(f"{k}={v[1]}" for k, v in c.params.items()) or "-"
         codings.append([name, c.modes, params, c.summary])
-    text = "\n".join([table(rows, ["dataset", "kind", "classes", "shape", "train", "test"]), "",
+    text = "\n".join([table(rows, ["dataset", "kind", "classes", "shape", "train", "test", "length",
+                                       "channels", "needs"]), "",
                       table(codings, ["coding", "feeds", "parameters", "rule"])])
     return Output({"datasets": ds, "codings": [dict(zip(("name", "feeds", "params", "rule"), r))
                                                for r in codings]}, text)

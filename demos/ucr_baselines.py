@@ -1,0 +1,176 @@
+"""Baselines on the UCR/UEA sets aeon ships, on the official splits: 1-NN Euclidean, 1-NN DTW (full
+window) and MiniRocket, computed with aeon; and ``select``: architecture variants of a spikelut
+config scored on a seeded holdout of the TRAINING split (never the test split).
+
+Usage:
+    python demos/ucr_baselines.py baselines GunPoint ItalyPowerDemand --json out.json
+    python demos/ucr_baselines.py select demos/run_gunpoint.toml --variant nodes=64 --variant nodes=256
+
+Each baseline reads the series exactly as aeon's loader gives them (the archive's own values;
+aeon's classifiers need no further scaling). MiniRocket needs equal lengths: on the two
+variable-length sets it is fed aeon's ``_eq`` versions and marked so. Needs ``spikelut[ucr]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+
+import numpy as np
+
+from spikelut import ucr
+
+PUBLISHED = {
+    # UCR 2018 archive summary table (Dau et al., "The UCR Time Series Archive", 2018;
+    # www.cs.ucr.edu/~eamonn/time_series_data_2018/): 1 - error rate, ED and DTW (full window)
+    "GunPoint": {"ed": 0.913, "dtw": 0.907},
+    "ItalyPowerDemand": {"ed": 0.955, "dtw": 0.950},
+    "ArrowHead": {"ed": 0.800, "dtw": 0.703},
+    "OSULeaf": {"ed": 0.521, "dtw": 0.591},
+}
+"""Published accuracies quoted in docs/ucr.md (only those whose source is certain)."""
+
+
+def _load(name: str, split: str):
+    from aeon.datasets import load_from_ts_file
+
+    f = ucr.SETS[name]
+    X, y = load_from_ts_file(str(ucr.aeon_data_dir(name) / f.folder / f"{f.file}_{split.upper()}.ts"))
+    return X, np.asarray(y).astype(str)
+
+
+def baselines(name: str, which: tuple[str, ...] = ("ed", "dtw", "minirocket")) -> dict:
+    """Test accuracy and seconds (fit + predict) of each baseline on ``name``'s official split."""
+    from aeon.classification.convolution_based import MiniRocketClassifier
+    from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
+
+    Xtr, ytr = _load(name, "train")
+    Xte, yte = _load(name, "test")
+    out: dict = {"dataset": name}
+    for b in which:
+        Xa, Xb, note = Xtr, Xte, ""
+        if b == "ed":
+            clf = KNeighborsTimeSeriesClassifier(distance="euclidean", n_neighbors=1)
+            if isinstance(Xa, list):  # Euclidean needs equal lengths: the _eq version
+                Xa, _ = _load(name + "_eq", "train")
+                Xb, _ = _load(name + "_eq", "test")
+                note = "_eq"
+        elif b == "dtw":
+            clf = KNeighborsTimeSeriesClassifier(distance="dtw", n_neighbors=1)
+        else:
+            clf = MiniRocketClassifier(random_state=0)
+            if isinstance(Xa, list):
+                Xa, _ = _load(name + "_eq", "train")
+                Xb, _ = _load(name + "_eq", "test")
+                note = "_eq"
+        t = time.perf_counter()
+        clf.fit(Xa, ytr)
+        acc = float((clf.predict(Xb) == yte).mean())
+        out[b] = {"acc": acc, "seconds": round(time.perf_counter() - t, 2), "note": note}
+        print(f"{name:24s} {b:10s} {acc:.3f} {out[b]['seconds']:8.1f}s {note}", flush=True)
+    return out
+
+
+def _set(cfg: dict, assignment: str) -> None:
+    """``nodes=64`` (first layer), ``out.nodes=16``, ``train.epochs=40``, ``coding.levels=8``;
+    ``coding.levels=null`` removes the key."""
+    key, _, value = assignment.partition("=")
+    if value == "null":
+        parts = key.split(".")
+        cfg.get(parts[0], {}).pop(parts[-1], None)
+        return
+    v = json.loads(value) if value[:1] in "[{0123456789-tf" or value in ("true", "false") else value
+    parts = key.split(".")
+    if len(parts) == 1:
+        cfg["layers"][0][parts[0]] = v
+        return
+    layers = {L["name"]: L for L in cfg["layers"]}
+    target = layers.get(parts[0], cfg.get(parts[0]))
+    target[parts[1]] = v
+
+
+def _split(variant: str) -> list[str]:
+    """``a=1,b=[1,2]`` -> ``["a=1", "b=[1,2]"]``: commas inside brackets stay.
+
+    Example:
+        >>> _split('front.nodes=64,front.taps=[{"delay":[0,2]}]')
+        ['front.nodes=64', 'front.taps=[{"delay":[0,2]}]']
+    """
+    out, depth, cur = [], 0, ""
+    for ch in variant:
+        depth += ch in "[{"
+        depth -= ch in "]}"
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [a for a in out + [cur] if a]
+
+
+def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: int = 1) -> list[dict]:
+    """Train the config and each variant (``a=1,b=2`` per variant) on the training split minus a
+    seeded holdout (``folds`` holdouts, seeds 0 .. folds-1, averaged); report train and validation
+    accuracy at the last epoch and at the best-validation epoch. The test split is never read."""
+    from spikelut.config import build_network, load_config
+    from spikelut.datasets import encode_dataset
+    from spikelut.pipeline import RunSettings
+    from spikelut.train.config import TrainConfig
+    from spikelut.train.trainer import Trainer, holdout
+
+    base = load_config(config)
+    rows = []
+    for var in [""] + variants:
+        cfg = copy.deepcopy(base)
+        for a in _split(var):
+            _set(cfg, a)
+        s = RunSettings.from_config(cfg)
+        sd = encode_dataset(s.dataset, s.coding, s.steps, split="train", seed=s.data_seed,
+                            **s.coding_params)
+        cfg["inputs"] = int(sd.spikes.shape[2])
+        t = time.perf_counter()
+        last_tr, last_va, best_va = [], [], []
+        for fold in range(folds):
+            (x, y), val = holdout(sd.spikes, sd.labels, val_fraction, fold)
+            net = build_network(cfg)
+            res = Trainer(net, TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)),
+                          progress=False).fit((x, y), val)
+            last_tr.append(res.history[-1]["acc"])
+            last_va.append(res.history[-1]["val_acc"])
+            best_va.append(max(r["val_acc"] for r in res.history))
+        row = {"variant": var or "(config)", "luts": net.n_nodes, "folds": folds,
+               "train_acc_last": round(float(np.mean(last_tr)), 4),
+               "val_acc_last": round(float(np.mean(last_va)), 4),
+               "val_acc_best": round(float(np.mean(best_va)), 4),
+               "seconds": round(time.perf_counter() - t, 1)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("baselines")
+    b.add_argument("datasets", nargs="*", default=[n for n in ucr.NAMES if not n.endswith("_eq")])
+    b.add_argument("--only", default="ed,dtw,minirocket")
+    b.add_argument("--json")
+    s = sub.add_parser("select")
+    s.add_argument("config")
+    s.add_argument("--variant", action="append", default=[])
+    s.add_argument("--val-fraction", type=float, default=0.25)
+    s.add_argument("--folds", type=int, default=1, help="repeated holdouts (seeds 0 .. N-1)")
+    a = p.parse_args(argv)
+    if a.cmd == "baselines":
+        rows = [baselines(ucr.canonical(n), tuple(a.only.split(","))) for n in a.datasets]
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(rows, f, indent=1)
+    else:
+        select(a.config, a.variant, a.val_fraction, a.folds)
+
+
+if __name__ == "__main__":
+    main()
