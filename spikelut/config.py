@@ -45,7 +45,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 TOP_LEVEL = {"seed", "name", "description", "inputs", "layers", "readout",
              "train", "data", "coding", "rtl", "run"}
 LAYER_KEYS = {"name", "nodes", "k", "refractory", "table", "table_p", "taps", "shape"}
-TAP_KEYS = {"from", "count", "wiring", "delay", "index", "window", "allow_own"}
+TAP_KEYS = {"from", "count", "wiring", "delay", "index", "window", "allow_own", "same_channel"}
 READOUT_KEYS = {"layer", "classes", "nodes_per_class", "class_of", "start"}
 INPUT_KEYS = {"channels", "shape"}
 
@@ -166,6 +166,16 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
     default_delay = 1 if (own or (s != INPUT and s >= li)) else 0
     dly = np.tile(_delays(g.get("delay", default_delay), count, where), (n, 1))
     wiring = g.get("wiring", "random")
+    # same_channel: each drawn channel is read at every delay of the list (neighbouring delays of
+    # one signal: a node sees its change, e.g. a pulse's edge), so fewer channels are drawn
+    same = g.get("same_channel", False)
+    if not isinstance(same, bool):
+        raise ConfigError(f"{where}: same_channel must be true or false, got {same!r}")
+    per = len(g["delay"]) if same and isinstance(g.get("delay"), list) else 1
+    if same and (per < 2 or own or "index" in g):
+        raise ConfigError(f"{where}: same_channel = true needs a list of at least two delays and "
+                          f"drawn wiring (not from = \"own\" or index), e.g. delay = [1, 2]")
+    drawn = -(-count // per)  # channels to draw; tap p reads channel p // per at delay[p % per]
     if own:
         if any(key in g for key in ("index", "wiring", "window")):
             raise ConfigError(f"{where}: from = \"own\" taps the node's own output; index, wiring "
@@ -183,14 +193,16 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
     elif n_src < 1:
         raise ConfigError(f"{where}: the source has no channels to wire to")
     elif wiring == "serial":
-        idx = serial(n, count, n_src)
+        idx = serial(n, drawn, n_src)
     elif wiring == "local":
-        idx = local(rng, n, count, shape, _int(g, "window", where, default=5, lo=1))
+        idx = local(rng, n, drawn, shape, _int(g, "window", where, default=5, lo=1))
     else:
         exclude = None
         if frm == "self" and not g.get("allow_own", False):
             exclude = np.arange(n)
-        idx = random_taps(rng, n, count, n_src, exclude)
+        idx = random_taps(rng, n, drawn, n_src, exclude)
+    if per > 1:
+        idx = np.repeat(idx, per, axis=1)[:, :count]
     return np.full((n, count), s, np.int32), idx.astype(np.int32), dly
 
 
