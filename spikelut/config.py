@@ -168,13 +168,22 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
     wiring = g.get("wiring", "random")
     # same_channel: each drawn channel is read at every delay of the list (neighbouring delays of
     # one signal: a node sees its change, e.g. a pulse's edge), so fewer channels are drawn
+    # (true: one channel per len(delay) taps; an integer m >= 2: every m consecutive taps)
     same = g.get("same_channel", False)
-    if not isinstance(same, bool):
-        raise ConfigError(f"{where}: same_channel must be true or false, got {same!r}")
-    per = len(g["delay"]) if same and isinstance(g.get("delay"), list) else 1
-    if same and (per < 2 or own or "index" in g):
-        raise ConfigError(f"{where}: same_channel = true needs a list of at least two delays and "
-                          f"drawn wiring (not from = \"own\" or index), e.g. delay = [1, 2]")
+    delays = g.get("delay")
+    if same is True:
+        per = len(delays) if isinstance(delays, list) else 1
+    elif same is False:
+        per = 1
+    elif isinstance(same, int) and same >= 2:
+        per = same
+    else:
+        raise ConfigError(f"{where}: same_channel must be true, false or an integer >= 2 (taps "
+                          f"per channel), got {same!r}")
+    if same is not False and (per < 2 or own or "index" in g or not isinstance(delays, list)):
+        raise ConfigError(f"{where}: same_channel needs a list of delays (at least two per "
+                          f"channel) and drawn wiring (not from = \"own\" or index), e.g. "
+                          f"delay = [1, 2], same_channel = true")
     drawn = -(-count // per)  # channels to draw; tap p reads channel p // per at delay[p % per]
     if own:
         if any(key in g for key in ("index", "wiring", "window")):

@@ -199,7 +199,9 @@ class Trainer:
         self.surrogate = get_surrogate(cfg.surrogate, cfg.width)
         self.loss_fn = get_loss(cfg.loss)
         self.loss_kw = {"ce": {"logit_scale": cfg.logit_scale}, "ttfs": {"ttfs_scale": cfg.ttfs_scale},
-                        "mse": {"target_rates": cfg.target_rates}}[cfg.loss]
+                        "mse": {"target_rates": cfg.target_rates},
+                        "ce_ttfs": {"logit_scale": cfg.logit_scale, "ttfs_scale": cfg.ttfs_scale}
+                        }[cfg.loss]
         self.rng = np.random.default_rng(cfg.seed)
         self.params = self._init_params()
         self.opt = make_optimizer(cfg.optimizer, self.params, cfg.momentum, cfg.betas, xp=self.xp)
