@@ -111,6 +111,10 @@ VARIANTS: dict[str, tuple[str, Callable[[dict, str], None]]] = {
                       _chain(R1, _pairs, _train(refractory_grad="full"))),
     "r1_full": ("R = 1, refractory_grad = full", _chain(R1, _train(refractory_grad="full"))),
     "r1_pass": ("R = 1, refractory_grad = pass", _chain(R1, _train(refractory_grad="pass"))),
+    "r1_sparse": ("R = 1, firing-rate regularizer toward 0.1 spikes per cycle (rate_reg = 1)",
+                  _chain(R1, _train(rate_reg=1.0, rate_target=0.1))),
+    "r1_pairs_sparse": ("R = 1, pairs at delays d, d + 1, rate regularizer toward 0.1",
+                        _chain(R1, _pairs, _train(rate_reg=1.0, rate_target=0.1))),
     "r1_wide": ("R = 1, surrogate width 2 (wider)", _chain(R1, _train(width=2.0))),
     "r1_own2_full": ("R = 1, own output at delay 2, refractory_grad = full",
                      _chain(R1, _own2, _train(refractory_grad="full"))),
@@ -121,7 +125,7 @@ VARIANTS: dict[str, tuple[str, Callable[[dict, str], None]]] = {
 }
 #: input codes for MNIST-1D (coding, parameters); the demo's is the 32-level thermometer
 CODES = {"thermometer": ("thermometer", {"levels": 32}), "delta": ("delta", {"threshold": 0.05}),
-         "sigma_delta": ("sigma_delta", {"threshold": 0.25})}
+         "sigma_delta": ("sigma_delta", {"threshold": 1.0})}
 
 
 def task_config(task: str, variant: str) -> dict:
@@ -186,6 +190,27 @@ def run(task: str, variant: str, code: str = "thermometer", mnist_train: int = 1
             "seed": cfg["seed"], "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def table(path: Path) -> str:
+    """The study's Markdown table from ``study.jsonl``: one row per (task, code, variant), the
+    mean over the seeds run, validation accuracy with the train accuracy beside it."""
+    rows: dict[tuple, list[dict]] = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        rows.setdefault((r["task"], r["code"], r["variant"]), []).append(r)
+    order = list(VARIANTS)
+    out = ["| task | input code | variant | what | seeds | val acc | train acc | spikes / sample | LUTs |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for (task, code, variant), rs in sorted(rows.items(), key=lambda kv: (
+            list(TASKS).index(kv[0][0]), kv[0][1], order.index(kv[0][2]))):
+        val = [r["val_acc"] for r in rs]
+        each = "" if len(rs) == 1 else " (" + ", ".join(f"{v:.1%}" for v in val) + ")"
+        out.append(f"| {task} | {code if task == 'mnist1d' else 'spikes'} | {variant} | "
+                   f"{VARIANTS[variant][0]} | {len(rs)} | {np.mean(val):.1%}{each} | "
+                   f"{np.mean([r['train_acc'] for r in rs]):.1%} | "
+                   f"{np.mean([r['spikes_per_sample'] for r in rs]):,.0f} | {rs[0]['luts']:,} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("task", nargs="?", choices=sorted(TASKS))
@@ -196,7 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=None, help="network seed (default: the config's)")
     p.add_argument("--out", default="runs/pulse", help="folder for study.jsonl")
     p.add_argument("--list", action="store_true", help="list the variants and exit")
+    p.add_argument("--table", action="store_true", help="print <out>/study.jsonl as a Markdown table")
     args = p.parse_args(argv)
+    if args.table:
+        print(table(Path(args.out) / "study.jsonl"))
+        return 0
     if args.list or not args.task or not args.variants:
         for name, (what, _) in VARIANTS.items():
             print(f"{name:10s} {what}")
