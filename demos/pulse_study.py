@@ -66,19 +66,26 @@ def _own2(cfg: dict, task: str) -> None:
     rec["taps"].append({"from": "own", "delay": 2})
 
 
-def _pairs(cfg: dict, task: str) -> None:
-    """Every tap group reading a layer (not the input, not ``own``) reads each drawn node at two
-    neighbouring delays ``d, d + 1``: a pulse train 1010.. seen through both is a level again."""
-    for layer in cfg["layers"]:
-        for g in layer["taps"]:
-            if g["from"] in ("input", "own") or g.get("count", 1) < 2:
-                continue
-            names = [l["name"] for l in cfg["layers"]]
-            d = g.get("delay", 1 if g["from"] == "self" or names.index(g["from"]) >= names.index(layer["name"]) else 0)
-            ds = d if isinstance(d, list) else [d] * g["count"]
-            ds = [ds[p % len(ds)] for p in range(g["count"])]
-            g["delay"] = [ds[p - p % 2] + p % 2 for p in range(g["count"])]
-            g["same_channel"] = 2
+def _groups(m: int) -> Callable[[dict, str], None]:
+    """Every tap group reading a layer (not the input, not ``own``) reads each drawn node at ``m``
+    neighbouring delays ``d .. d + m - 1``: a pulse train of period ``m`` (R = m - 1 at its maximum
+    rate) seen through all of them is a level again."""
+    def apply(cfg: dict, task: str) -> None:
+        names = [layer["name"] for layer in cfg["layers"]]
+        for layer in cfg["layers"]:
+            for g in layer["taps"]:
+                if g["from"] in ("input", "own") or g.get("count", 1) < 2:
+                    continue
+                later = g["from"] == "self" or names.index(g["from"]) >= names.index(layer["name"])
+                d = g.get("delay", 1 if later else 0)
+                ds = d if isinstance(d, list) else [d] * g["count"]
+                ds = [ds[p % len(ds)] for p in range(g["count"])]
+                g["delay"] = [ds[p - p % m] + p % m for p in range(g["count"])]
+                g["same_channel"] = m
+    return apply
+
+
+_pairs = _groups(2)
 
 
 def _chain(*fs: Callable[[dict, str], None]) -> Callable[[dict, str], None]:
@@ -112,6 +119,8 @@ VARIANTS: dict[str, tuple[str, Callable[[dict, str], None]]] = {
     "r1_pairs_full_ramp": ("R = 1, pairs at delays d, d + 1, refractory_grad = full, curriculum",
                            _chain(R1, _pairs, _ramp, _train(refractory_grad="full"))),
     "r2_pairs": ("R = 2, pairs at delays d, d + 1", _chain(_refractory(2), _pairs)),
+    "r2_triples": ("R = 2, every layer-to-layer tap triple reads one node at delays d, d + 1, d + 2",
+                   _chain(_refractory(2), _groups(3))),
     "r1_full": ("R = 1, refractory_grad = full", _chain(R1, _train(refractory_grad="full"))),
     "r1_pass": ("R = 1, refractory_grad = pass", _chain(R1, _train(refractory_grad="pass"))),
     "r1_sparse": ("R = 1, firing-rate regularizer toward 0.1 spikes per cycle (rate_reg = 1)",
