@@ -249,3 +249,33 @@ def test_the_mnist1d_pulse_demo_is_the_studied_pairs_network(demos_dir):
     front2 = net.layers[1]
     assert front2.delay[0].tolist() == [0, 1, 2, 3, 4, 5]
     assert (front2.index[:, 0::2] == front2.index[:, 1::2]).all()   # one node at d and d + 1
+
+
+def test_curriculum_resumes_bit_for_bit(fot, tmp_path):
+    (xt, yt), _ = fot
+    cfg = pulse_study.task_config("first_of_two", "r1_own2_ramp")
+    cfg["train"].update(epochs=4, refractory_ramp=3, keep="last", backend="numpy")
+    data = (xt[:, :100], yt[:100])
+
+    def trainer(epochs):
+        c = TrainConfig.from_dict({**cfg["train"], "epochs": epochs}, seed=0)
+        return Trainer(build_network(cfg), c, progress=False)
+
+    full = trainer(4)
+    full.fit(data)
+    ck = tmp_path / "ckpt.h5"
+
+    class Stop(Exception):
+        pass
+
+    def stop(tr, record):
+        if record["epoch"] == 2:                      # interrupted inside the ramp
+            raise Stop
+
+    with pytest.raises(Stop):
+        trainer(4).fit(data, checkpoint=ck, callback=stop)
+    resumed = trainer(4)
+    resumed.fit(data, checkpoint=ck, resume=True)
+    assert [r["gate"] for r in resumed.history] == [0.0, 1 / 3, 2 / 3, 1.0]
+    for a, b in zip(full.params, resumed.params):
+        assert np.array_equal(a, b)

@@ -17,7 +17,8 @@ another (on the same backend the result stays bit-equal to an uninterrupted run)
 
 Log format: one JSON object per epoch, ``{"epoch", "loss", "acc", "val_loss", "val_acc", "lr",
 "time"}`` (``val_*`` are ``null`` without validation data; ``lr`` is the rate of the epoch's first
-step; ``time`` the epoch's wall time in seconds).
+step; ``time`` the epoch's wall time in seconds). With ``[train] refractory_ramp`` every record
+also holds ``gate``, the refractory gate's strength that epoch trained with (1.0 = exact).
 
 Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): root attributes
 ``epoch`` (completed epochs), ``config`` (the ``[train]`` table as JSON), ``network`` (structure
