@@ -239,16 +239,18 @@ def test_the_run_demo_is_pulse_only_and_learns(demos_dir, fot):
     assert res.history[-1]["val_acc"] == 1.0 and reference_accuracy(res.net, xv, yv) == 1.0
 
 
-def test_the_mnist1d_pulse_demo_is_the_studied_pairs_network(demos_dir):
+def test_the_mnist1d_pulse_demo_is_the_studied_triples_network(demos_dir):
     net = build_network(load_config(os.path.join(demos_dir, "train_mnist1d_pulse.toml")))
-    studied = build_network(pulse_study.task_config("mnist1d", "r1_pairs"))
+    studied = build_network(pulse_study.task_config("mnist1d", "r1_triples"))
     assert [layer.refractory for layer in net.layers] == [1, 1, 1, 1]
     for a, b in zip(net.layers, studied.layers):
         for field in ("source", "index", "delay", "table"):
             assert np.array_equal(getattr(a, field), getattr(b, field))
     front2 = net.layers[1]
     assert front2.delay[0].tolist() == [0, 1, 2, 3, 4, 5]
-    assert (front2.index[:, 0::2] == front2.index[:, 1::2]).all()   # one node at d and d + 1
+    assert (front2.index[:, [0, 3]] == front2.index[:, [1, 4]]).all()   # one node at d .. d + 2
+    assert (front2.index[:, [0, 3]] == front2.index[:, [2, 5]]).all()
+    assert net.layers[2].delay[0].tolist() == [0, 1, 2, 1, 2, 3]
 
 
 def test_curriculum_resumes_bit_for_bit(fot, tmp_path):
