@@ -46,7 +46,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 TOP_LEVEL = {"seed", "name", "description", "inputs", "layers", "readout",
              "train", "data", "coding", "rtl", "run"}
 LAYER_KEYS = {"name", "nodes", "k", "refractory", "table", "table_p", "taps", "shape"}
-TAP_KEYS = {"from", "count", "wiring", "delay", "index", "window", "allow_own"}
+TAP_KEYS = {"from", "count", "wiring", "delay", "index", "window", "allow_own", "same_channel"}
 READOUT_KEYS = {"layer", "classes", "nodes_per_class", "class_of", "start"}
 INPUT_KEYS = {"channels", "shape"}
 
@@ -181,6 +181,25 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
     default_delay = 1 if (own or (s != INPUT and s >= li)) else 0
     dly = np.tile(_delays(g.get("delay", default_delay), count, where), (n, 1))
     wiring = g.get("wiring", "random")
+    # same_channel: each drawn channel is read at every delay of the list (neighbouring delays of
+    # one signal: a node sees its change, e.g. a pulse's edge), so fewer channels are drawn
+    # (true: one channel per len(delay) taps; an integer m >= 2: every m consecutive taps)
+    same = g.get("same_channel", False)
+    delays = g.get("delay")
+    if same is True:
+        per = len(delays) if isinstance(delays, list) else 1
+    elif same is False:
+        per = 1
+    elif isinstance(same, int) and same >= 2:
+        per = same
+    else:
+        raise ConfigError(f"{where}: same_channel must be true, false or an integer >= 2 (taps "
+                          f"per channel), got {same!r}")
+    if same is not False and (per < 2 or own or "index" in g or not isinstance(delays, list)):
+        raise ConfigError(f"{where}: same_channel needs a list of delays (at least two per "
+                          f"channel) and drawn wiring (not from = \"own\" or index), e.g. "
+                          f"delay = [1, 2], same_channel = true")
+    drawn = -(-count // per)  # channels to draw; tap p reads channel p // per at delay[p % per]
     if own:
         if any(key in g for key in ("index", "wiring", "window")):
             raise ConfigError(f"{where}: from = \"own\" taps the node's own output; index, wiring "
@@ -205,22 +224,24 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
     elif n_src < 1:
         raise ConfigError(f"{where}: the source has no channels to wire to")
     elif wiring == "serial":
-        idx = serial(n, count, n_src)
+        idx = serial(n, drawn, n_src)
     elif wiring == "local":
         window = _int(g, "window", where, default=5, lo=1)
         limits.check_array_bytes((n, min(window * window, n_src)), 8,
                                  f"{where}: local wiring of {n} nodes, window {window}", ConfigError)
-        idx = local(rng, n, count, shape, window)
+        idx = local(rng, n, drawn, shape, window)
     else:
         exclude = None
         if frm == "self" and not g.get("allow_own", False):
             exclude = np.arange(n)
-        if count < n_src:
+        if drawn < n_src:
             # random_taps sorts one random key per (node, source channel): bound that first
             limits.check_array_bytes((n, n_src), 8, f"{where}: random wiring of {n} nodes over "
                                      f"{n_src} channels (use wiring = \"local\" or \"serial\")",
                                      ConfigError)
-        idx = random_taps(rng, n, count, n_src, exclude)
+        idx = random_taps(rng, n, drawn, n_src, exclude)
+    if per > 1:
+        idx = np.repeat(idx, per, axis=1)[:, :count]
     return np.full((n, count), s, np.int32), idx.astype(np.int32), dly
 
 

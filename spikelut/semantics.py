@@ -104,13 +104,16 @@ def table_lookup(tables: Any, table_off: Any, addr: Any) -> Any:
     return tables[table_off[:, None] + addr]
 
 
-def refractory_gate(a: Any, recent: Any) -> Any:
+def refractory_gate(a: Any, recent: Any, suppress: Any = None) -> Any:
     """The spike: ``s = a AND NOT (s[t-1] OR ... OR s[t-R])``.
 
     Args:
         a: uint8 ``[n, B]`` table output.
         recent: uint8 ``[R, n, B]``: the node's own *spikes* (not table outputs) of the last
             ``R`` cycles; ``R = 0`` (an empty first axis) means no gate.
+        suppress: optional uint8 ``[n, B]``: where 0, a recent spike does not silence the node
+            (the training curriculum's relaxed gate, ``[train] refractory_ramp``); ``None`` is
+            the exact circuit.
 
     Returns:
         uint8 ``[n, B]``.
@@ -121,7 +124,10 @@ def refractory_gate(a: Any, recent: Any) -> Any:
     """
     if recent.shape[0] == 0:
         return a
-    return a & (1 - recent.max(axis=0))
+    r = recent.max(axis=0)
+    if suppress is not None:
+        r = r & suppress
+    return a & (1 - r)
 
 
 def relaxed_refractory_gate(a: Any, recent: Any) -> Any:
@@ -159,7 +165,8 @@ class Trace:
 
 
 def run(lowered: Lowered, spikes: Any, tables: Sequence[Any] | None = None,
-        save_addr: bool = False, rows_before: int | None = None, xp: Any = None) -> Trace:
+        save_addr: bool = False, rows_before: int | None = None, xp: Any = None,
+        gate: float = 1.0, rng: Any = None) -> Trace:
     """Run the network on input spikes ``[T, B, n_in]`` (0/1) from all-zero state.
 
     Args:
@@ -171,6 +178,10 @@ def run(lowered: Lowered, spikes: Any, tables: Sequence[Any] | None = None,
         rows_before: zero history rows before cycle 0; default ``depth_for(T) - 1``, the least
             that is exact. Delays and refractory periods longer than that are clipped to it
             (they read only cycles before 0, which are zero).
+        gate: refractory gate strength; ``1.0`` (default) is the exact circuit. Below 1 a node
+            that fired in its last ``R`` cycles is silenced only with probability ``gate``,
+            drawn per node, sample and cycle from ``rng`` (a ``numpy.random.Generator``, on the
+            host) in layer order: the training curriculum's relaxed gate.
 
     Returns:
         A :class:`Trace`.
@@ -196,7 +207,10 @@ def run(lowered: Lowered, spikes: Any, tables: Sequence[Any] | None = None,
         for i, (nodes, R, sig, dly, off) in enumerate(layers):
             addr = tap_address(history, row, sig, dly)
             a = table_lookup(flat_tables, off, addr)
-            history[row, nodes] = refractory_gate(a, history[row - R:row, nodes])
+            sup = None
+            if R and gate < 1.0:  # relaxed gate: the suppression itself happens with p = gate
+                sup = xp.asarray((rng.random((nodes.stop - nodes.start, B)) < gate).astype(np.uint8))
+            history[row, nodes] = refractory_gate(a, history[row - R:row, nodes], sup)
             if save_addr:
                 addrs[i][t] = addr
     return Trace(lowered, history, D, addrs)

@@ -86,7 +86,7 @@ def test_cross_entropy_default_scale_and_uint8_input():
     z = 4 * 4.0 / (1 * np.sqrt(4))      # counts * 4 / (P sqrt(T))
     assert loss == pytest.approx(np.log1p(np.exp(-z)))
     assert g.dtype == np.float32
-    with pytest.raises(ConfigError, match="unknown loss 'hinge'; choose one of ce, mse, ttfs"):
+    with pytest.raises(ConfigError, match="unknown loss 'hinge'; choose one of ce, ce_ttfs, mse, ttfs"):
         get_loss("hinge")
 
 
@@ -125,7 +125,7 @@ def test_train_config_defaults_and_round_trip():
 @pytest.mark.parametrize("table,message", [
     ({"lr": -0.1}, r"\[train\]: lr must be > 0, got -0.1"),
     ({"lr": "fast"}, r"\[train\]: lr must be a number, got 'fast'"),
-    ({"loss": "hinge"}, r"\[train\]: unknown loss 'hinge'; choose one of ce, mse, ttfs"),
+    ({"loss": "hinge"}, r"\[train\]: unknown loss 'hinge'; choose one of ce, ce_ttfs, mse, ttfs"),
     ({"surrogate": "relu"}, r"\[train\]: unknown surrogate 'relu'; choose one of arctan"),
     ({"optimizer": "lbfgs"}, r"\[train\]: unknown optimizer 'lbfgs'; choose one of adam, sgd"),
     ({"epochs": 0}, r"\[train\]: epochs must be an integer >= 1, got 0"),

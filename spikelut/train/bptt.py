@@ -228,13 +228,21 @@ def _input_history(plan: NetPlan, x, dtype):
     return hist
 
 
-def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bool = True) -> Forward:
+def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bool = True,
+            gate: float = 1.0, rng: np.random.Generator | None = None) -> Forward:
     """Hard forward pass: the circuit's spikes for input spikes ``x [T, B, n_in]``.
 
     ``tables[i]`` is layer ``i``'s truth table ``[n, 2**k]`` (0/1; ``theta > 0`` in training).
     With ``save=False`` the addresses are not kept (evaluation only). Runs on the device of ``x``
     (numpy or cupy). This is :func:`spikelut.semantics.run` with ``D`` history rows kept for BPTT.
+
+    ``gate < 1`` is the *relaxed* refractory gate of the curriculum (``[train] refractory_ramp``):
+    a node that fired in its last ``R`` cycles is silenced only with probability ``gate`` (drawn
+    per node, sample and cycle from ``rng``, on the host), so spikes stay 0/1 and the expected
+    gate is ``1 - gate * recent``. ``gate = 1`` (default) is the exact circuit and draws nothing.
     """
+    if gate < 1.0 and rng is None:
+        raise ConfigError("forward: a relaxed gate (gate < 1) needs a random generator (rng)")
     xp = array_module(x)
     x = xp.asarray(x)
     if x.ndim != 3 or x.shape[2] != plan.n_in:
@@ -242,7 +250,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     _check_tables(plan, tables, "tables")
     T, B, _ = x.shape
     trace = run(plan.lowered, x.astype(xp.uint8, copy=False), tables=tables, save_addr=save,
-                rows_before=plan.D, xp=xp)
+                rows_before=plan.D, xp=xp, gate=gate, rng=rng)
     return Forward(plan, trace.history, T, B, trace.addr)
 
 
@@ -324,7 +332,7 @@ def _soft_local(theta_f: np.ndarray, xv: np.ndarray) -> np.ndarray:
 def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
              g_spikes: Sequence[np.ndarray | None], surrogate: Surrogate,
              refractory_grad: str = "block", tap_grad: str = "tanh", tbptt: int = 0,
-             input_grad: bool = False) -> tuple[list[np.ndarray], np.ndarray | None]:
+             input_grad: bool = False, gate: float = 1.0) -> tuple[list[np.ndarray], np.ndarray | None]:
     """BPTT: gradients of the loss w.r.t. every layer's logits (and optionally the input).
 
     Args:
@@ -337,6 +345,8 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
         tap_grad: ``"tanh"`` or ``"identity"``: ``f`` in the tap gradient.
         tbptt: cut the gradient at multiples of this many cycles (0 = full BPTT).
         input_grad: also return ``dL/dx [T, B, n_in]``.
+        gate: strength of the relaxed refractory gate of :func:`forward` (1 = exact); the gate
+            passes the gradient of its expectation, ``1 - gate * recent`` (hard model only).
 
     Returns:
         ``(grads, g_input)``: ``grads[i]`` like ``thetas[i]``; ``g_input`` or ``None``.
@@ -369,7 +379,8 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
                 if fwd.soft:
                     keep = np.prod(1.0 - past, axis=0)
                 else:
-                    keep = (1 - past.max(axis=0)).astype(dt)
+                    recent = past.max(axis=0)
+                    keep = (1 - recent if gate == 1.0 else 1.0 - gate * recent).astype(dt)
                 g_s = g_a
                 g_a = g_s * keep
                 if refractory_grad == "full":
@@ -382,7 +393,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
                         if phase is not None and phase < r:
                             continue  # the read of s[t - r] crosses a tbptt boundary
                         excl = one_minus[[q for q in range(R) if q != R - r]].prod(axis=0)
-                        G[row - r, sl] -= g_s * a * excl
+                        G[row - r, sl] -= g_s * a * excl * (1.0 if fwd.soft else gate)
             if fwd.soft:
                 u = fwd.u[i][t]
                 g_u = g_a * surrogate.grad(u)

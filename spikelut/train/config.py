@@ -63,6 +63,10 @@ class TrainConfig:
     init_std: float = 0.1
     tap_grad: str = "tanh"
     refractory_grad: str = "block"
+    #: refractory curriculum (docs/pulse.md): for the first ``refractory_ramp`` epochs the
+    #: training forward uses a relaxed gate of strength ``epoch / refractory_ramp`` (0, then
+    #: rising), later epochs the exact rule; only exact epochs may be kept. 0 = off (exact always)
+    refractory_ramp: int = 0
     tbptt: int = 0
     rate_reg: float = 0.0
     rate_target: float = 0.0
@@ -138,6 +142,10 @@ class TrainConfig:
         integer("batch_size", 1)
         integer("step_size", 1)
         integer("tbptt", 0)
+        integer("refractory_ramp", 0)
+        if self.refractory_ramp >= self.epochs:
+            raise ConfigError(f"{where}: refractory_ramp ({self.refractory_ramp}) must be less than "
+                              f"epochs ({self.epochs}): the last epochs must train the exact gate")
         integer("seed", 0)
         integer("eval_batch_size", 1)
         number("lr", 0.0, strict=True)

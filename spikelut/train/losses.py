@@ -17,6 +17,8 @@ step on the GPU never waits for the host; call ``float()`` when the number is ne
   ``q_c[t] = 1 - prod_{j in c} (1 - s_j[t])`` so that it is exact on spikes and differentiable;
   cross-entropy of ``softmax(-first * ttfs_scale)``, default scale ``10 / T'``. The correct class is
   pushed to fire first, the others later.
+* ``ce_ttfs`` — ``ce + ttfs``: the count loss (what the readout rule scores) beside the timing
+  loss (the correct class should also fire first); gradients add.
 * ``mse`` — ``mean_c (count[c] / (P_c T') - target[c])**2`` with target ``target_rates[0]`` for the
   correct class and ``target_rates[1]`` for the others.
 
@@ -160,6 +162,27 @@ def time_to_first_spike(spikes: np.ndarray, labels: np.ndarray, readout: Readout
     return loss, g_s.astype(dt)
 
 
+def count_and_first_spike(spikes: np.ndarray, labels: np.ndarray, readout: Readout,
+                          logit_scale: float | None = None, ttfs_scale: float | None = None
+                          ) -> tuple[float, np.ndarray]:
+    """``cross_entropy + time_to_first_spike``: counts decide the class (the readout rule), the
+    timing term pushes the correct class to fire first (a temporal code beside the rate code).
+
+    Example:
+        >>> from spikelut.network import Readout
+        >>> ro = Readout(layer=0, class_of=[0, 1], classes=2)
+        >>> s = np.zeros((4, 1, 2), np.uint8); s[:, 0, 0] = 1
+        >>> loss, g = count_and_first_spike(s, np.array([0]), ro, logit_scale=1.0)
+        >>> a = cross_entropy(s, np.array([0]), ro, logit_scale=1.0)[0]
+        >>> b = time_to_first_spike(s, np.array([0]), ro)[0]
+        >>> bool(np.isclose(loss, a + b))
+        True
+    """
+    l1, g1 = cross_entropy(spikes, labels, readout, logit_scale)
+    l2, g2 = time_to_first_spike(spikes, labels, readout, ttfs_scale)
+    return l1 + l2, g1 + g2
+
+
 def mse_rates(spikes: np.ndarray, labels: np.ndarray, readout: Readout,
               target_rates: Sequence[float] = (0.5, 0.05)) -> tuple[float, np.ndarray]:
     """Mean squared error of each class's firing rate against its target rate."""
@@ -198,12 +221,13 @@ def rate_regularizer(layer_spikes: Sequence[np.ndarray], weight: float,
     return loss, grads
 
 
-LOSSES: dict[str, LossFn] = {"ce": cross_entropy, "ttfs": time_to_first_spike, "mse": mse_rates}
+LOSSES: dict[str, LossFn] = {"ce": cross_entropy, "ttfs": time_to_first_spike, "mse": mse_rates,
+                             "ce_ttfs": count_and_first_spike}
 ALIASES = {"cross_entropy": "ce", "cross-entropy": "ce", "first_spike": "ttfs", "mse_rates": "mse"}
 
 
 def get_loss(name: str) -> LossFn:
-    """The loss function registered as ``name`` (``ce``, ``ttfs``, ``mse``)."""
+    """The loss function registered as ``name`` (``ce``, ``ttfs``, ``ce_ttfs``, ``mse``)."""
     key = ALIASES.get(name, name)
     if key not in LOSSES:
         raise ConfigError(f"unknown loss {name!r}; choose one of {', '.join(sorted(LOSSES))}")

@@ -20,7 +20,8 @@ Log format: one JSON object per epoch, ``{"epoch", "loss", "acc", "val_loss", "v
 ``lr`` is the rate of the epoch's first step; ``time`` the epoch's wall time in seconds; the last
 three are lists with one value per layer: table entries that changed sign during the epoch, mean
 ``|theta|`` and the fraction of ``|theta| < 0.05`` at its end, see
-:func:`spikelut.analysis.table_dynamics`).
+:func:`spikelut.analysis.table_dynamics`). With ``[train] refractory_ramp`` every record
+also holds ``gate``, the refractory gate's strength that epoch trained with (1.0 = exact).
 
 Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): root attributes
 ``epoch`` (completed epochs), ``config`` (the ``[train]`` table as JSON), ``network`` (structure
@@ -65,6 +66,7 @@ from ..metrics import check_scorable
 from ..network import Network
 from ..progress import Progress
 from ..analysis import table_dynamics
+from . import bptt
 from .bptt import compile_plan, tables_of
 from .config import TrainConfig
 from .losses import get_loss, rate_regularizer
@@ -202,7 +204,9 @@ class Trainer:
         self.surrogate = get_surrogate(cfg.surrogate, cfg.width)
         self.loss_fn = get_loss(cfg.loss)
         self.loss_kw = {"ce": {"logit_scale": cfg.logit_scale}, "ttfs": {"ttfs_scale": cfg.ttfs_scale},
-                        "mse": {"target_rates": cfg.target_rates}}[cfg.loss]
+                        "mse": {"target_rates": cfg.target_rates},
+                        "ce_ttfs": {"logit_scale": cfg.logit_scale, "ttfs_scale": cfg.ttfs_scale}
+                        }[cfg.loss]
         self.rng = np.random.default_rng(cfg.seed)
         self.params = self._init_params()
         self.opt = make_optimizer(cfg.optimizer, self.params, cfg.momentum, cfg.betas, xp=self.xp)
@@ -234,16 +238,37 @@ class Trainer:
         return [self.xp.asarray(p) for p in params]  # drawn on the host: the same on every backend
 
     # ------------------------------------------------------------------ one batch
-    def loss_and_grad(self, x: Any, y: Any, params: Sequence[Any] | None = None
+    def gate_at(self, epoch: int) -> float:
+        """Strength of the refractory gate in 0-based ``epoch``: ``epoch / refractory_ramp`` during
+        the curriculum (``[train] refractory_ramp``), else 1.0 (the exact circuit).
+
+        Example:
+            >>> from spikelut.wiring import random_network
+            >>> net = random_network(0, n_in=2, sizes=[4, 2], k=2, refractory=1)
+            >>> tr = Trainer(net, TrainConfig(epochs=5, refractory_ramp=2), progress=False)
+            >>> [tr.gate_at(e) for e in range(5)]
+            [0.0, 0.5, 1.0, 1.0, 1.0]
+        """
+        ramp = self.cfg.refractory_ramp
+        return 1.0 if epoch >= ramp else epoch / ramp
+
+    def loss_and_grad(self, x: Any, y: Any, params: Sequence[Any] | None = None,
+                      gate: float = 1.0, rng: np.random.Generator | None = None
                       ) -> tuple[Any, Any, list[Any]]:
         """Loss, predictions and logit gradients on one batch ``x [T, B, n_in]``, ``y [B]``.
 
         Everything stays on the backend's array module: the loss is a 0-d value there (a
         ``numpy.float64`` on the CPU), ``pred [B]`` int32 and the gradients like ``params``.
+        ``gate < 1`` trains through the relaxed refractory gate of the curriculum (the reference
+        passes of :mod:`~spikelut.train.bptt`, on any backend's array module), drawn from ``rng``.
         """
         params = self.params if params is None else params
         x, y = self.xp.asarray(x), self.xp.asarray(y)
-        fwd = self._forward(self.plan, tables_of(params), x)
+        relaxed = gate < 1.0
+        if relaxed:
+            fwd = bptt.forward(self.plan, tables_of(params), x, gate=gate, rng=rng)
+        else:
+            fwd = self._forward(self.plan, tables_of(params), x)
         ro = self.net.readout
         out = fwd.spikes(ro.layer)
         loss, g_out = self.loss_fn(out, y, ro, **self.loss_kw)
@@ -254,9 +279,11 @@ class Trainer:
             reg, g_reg = rate_regularizer(spikes, self.cfg.rate_reg, self.cfg.rate_target)
             loss += reg
             g_spikes = [g if g_spikes[i] is None else g_spikes[i] + g for i, g in enumerate(g_reg)]
-        grads, _ = self._backward(self.plan, params, fwd, g_spikes, self.surrogate,
-                            refractory_grad=self.cfg.refractory_grad, tap_grad=self.cfg.tap_grad,
-                            tbptt=self.cfg.tbptt)
+        kw = {"gate": gate} if relaxed else {}
+        grads, _ = (bptt.backward if relaxed else self._backward)(
+            self.plan, params, fwd, g_spikes, self.surrogate,
+            refractory_grad=self.cfg.refractory_grad, tap_grad=self.cfg.tap_grad,
+            tbptt=self.cfg.tbptt, **kw)
         _, pred = readout(self.net, out)
         return loss, pred, grads
 
@@ -327,6 +354,9 @@ class Trainer:
         for epoch in range(self.epoch, cfg.epochs):
             t0 = time.perf_counter()
             order = xp.asarray(self.rng.permutation(N))  # drawn on the host: same on every backend
+            gate = self.gate_at(epoch)
+            # the relaxed gate's draws: their own generator per epoch, so resume stays bit-equal
+            gate_rng = np.random.default_rng([cfg.seed, epoch, 0x6A7E]) if gate < 1.0 else None
             loss_sum, correct = 0.0, 0  # become 0-d arrays of xp: summed without a sync
             lr0 = None
             before = [p.copy() for p in self.params]  # for the table flips of this epoch
@@ -340,7 +370,7 @@ class Trainer:
                 lr0 = lr if lr0 is None else lr0
                 yb = y[idx]
                 with np.errstate(over="ignore", invalid="ignore"):  # checked after the epoch
-                    loss, pred, grads = self.loss_and_grad(x[:, idx], yb)
+                    loss, pred, grads = self.loss_and_grad(x[:, idx], yb, gate=gate, rng=gate_rng)
                     self.opt.step(self.params, grads, lr)
                 clip_(self.params, cfg.clip)
                 loss_sum = loss_sum + loss * len(idx)
@@ -362,6 +392,8 @@ class Trainer:
             record = {"epoch": epoch + 1, "loss": float(self._host(loss_sum)) / N,
                       "acc": int(self._host(correct)) / N, "val_loss": None, "val_acc": None,
                       "lr": lr0}
+            if cfg.refractory_ramp:  # train acc/loss of a relaxed epoch are not the circuit's
+                record["gate"] = gate
             if val is not None:
                 ev = self.evaluate(xv, yv)
                 record["val_loss"], record["val_acc"] = ev.loss, ev.acc
@@ -383,7 +415,12 @@ class Trainer:
         return TrainResult(self.network(kept), list(self.history), kept_epoch)
 
     def _keep(self, record: dict) -> None:
-        """Keep the best validation model (accuracy, then loss); without validation, the last."""
+        """Keep the best validation model (accuracy, then loss); without validation, the last.
+
+        Epochs trained through a relaxed refractory gate (``record["gate"] < 1``) are never kept:
+        the kept model is always one the exact circuit was trained as."""
+        if record.get("gate", 1.0) < 1.0:
+            return
         if record["val_acc"] is None:
             self.best = {"epoch": record["epoch"], "val_acc": None, "val_loss": None}
             self.best_params = [p.copy() for p in self.params]
