@@ -277,3 +277,43 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
 
 __all__ = ["build", "simulate", "simulate_file", "auto_chunk", "FileRun", "encode_file", "EncodeRun",
            "random_spikes"]
+
+
+def export_onnx(model: Network | str | os.PathLike, output: str | os.PathLike, name: str = "spikelut",
+                force: bool = False) -> dict:
+    """Write the circuit of ``model`` (a network or a model file) as a one-cycle ONNX graph.
+
+    The graph's interface and why it is one cycle: :mod:`spikelut.onnx_export` and docs/torch.md.
+
+    Args:
+        model: a :class:`~spikelut.network.Network` or the path of a model file.
+        output: the ``.onnx`` file to write (atomically).
+        name: the graph's name.
+        force: overwrite an existing file of another kind.
+
+    Returns:
+        ``{"path", "bytes", "nodes", "state_depth", "signals", "opset"}``.
+
+    Raises:
+        OutputError: ``output`` cannot be written (or is the model file).
+        FileFormatError: the model file is not a valid model.
+        ToolError: the ``onnx`` package is missing, or the network is too large for one file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.wiring import random_network
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "m.onnx"
+        >>> export_onnx(random_network(0, n_in=3, sizes=[4], k=2), out)["state_depth"]
+        2
+    """
+    from .fileutil import check_output
+    from .io import load_model
+    from .onnx_export import write_onnx
+
+    is_net = isinstance(model, Network)
+    check_output(output, inputs=[] if is_net else [model], kind="binary", force=force, lock=False)
+    net = model if is_net else load_model(model)
+    return write_onnx(net, output, name)
+
+
+__all__.append("export_onnx")
