@@ -119,7 +119,6 @@ def to_onnx(net: Network, name: str = "spikelut") -> Any:
         return out
 
     axis1 = const("axis1", np.array([1], np.int64))
-    zero_u8 = const("zero_i32", np.array(0, np.int32))
     # the state as [B, D*N]: slot (d-1)*N + g holds signal g at cycle t - d
     flat_state = op("Reshape", ["state", const("flat_shape", np.array([0, D * N], np.int64))],
                     "state_flat")
@@ -153,7 +152,7 @@ def to_onnx(net: Network, name: str = "spikelut") -> Any:
                                 const(f"L{i}_ref_axes", np.array([1, 2], np.int64))], f"L{i}_past")
             past = op("Cast", [past], f"L{i}_past_i32", to=TensorProto.INT32)
             recent = op("ReduceSum", [past, axis1], f"L{i}_recent", keepdims=0)
-            quiet = op("Equal", [recent, zero_u8], f"L{i}_quiet")
+            quiet = op("Equal", [recent, const(f"L{i}_zero", np.array(0, np.int32))], f"L{i}_quiet")
             fire = op("And", [op("Cast", [a], f"L{i}_a_bool", to=TensorProto.BOOL), quiet],
                       f"L{i}_fire")
             s = op("Cast", [fire], f"L{i}_s", to=TensorProto.UINT8)

@@ -78,6 +78,8 @@ def test_cli_export_writes_a_checked_graph(tmp_path):
     model = onnx.load(str(tmp_path / "m.onnx"))
     onnx.checker.check_model(model)
     assert [o.name for o in model.graph.output] == list(onnx_export.OUTPUTS)
+    used = {name for node in model.graph.node for name in node.input}
+    assert [i.name for i in model.graph.initializer if i.name not in used] == []
     x = (np.random.default_rng(1).random((8, 5, 4)) < 0.5).astype(np.uint8)
     out, _, _ = run_onnx_session(_session(model), net, x)
     np.testing.assert_array_equal(out, simulate(net, x).layer_spikes[-1])
