@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,19 @@ def _to_backend(t: torch.Tensor) -> Any:
     return from_dlpack(t.detach().contiguous())
 
 
+def _device_context(device: torch.device) -> contextlib.AbstractContextManager:
+    """On a CUDA tensor's device, CuPy works on PyTorch's current stream of that device, so the
+    kernels are ordered with PyTorch's own work without a synchronisation; a no-op on the CPU."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    import cupy
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(cupy.cuda.Device(device.index if device.index is not None else 0))
+    stack.enter_context(cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream))
+    return stack
+
+
 class _Circuit(torch.autograd.Function):
     """Hard forward pass of the circuit; surrogate-gradient BPTT backward pass."""
 
@@ -74,6 +88,13 @@ class _Circuit(torch.autograd.Function):
     def forward(ctx: Any, mod: "SpikeLUT", x: torch.Tensor, *thetas: torch.Tensor) -> torch.Tensor:
         be = mod._backend_for(x.device)
         need_grad = any(ctx.needs_input_grad[1:])
+        ctx.device = x.device
+        with _device_context(x.device):
+            return _Circuit._forward(ctx, mod, be, need_grad, x, thetas)
+
+    @staticmethod
+    def _forward(ctx: Any, mod: "SpikeLUT", be: TrainBackend, need_grad: bool, x: torch.Tensor,
+                 thetas: tuple[torch.Tensor, ...]) -> torch.Tensor:
         xs = _to_backend(x.to(torch.uint8))
         ths = [_to_backend(t) for t in thetas]
         fwd = be.forward(mod._plan, tables_of(ths), xs, save=need_grad)
@@ -84,6 +105,11 @@ class _Circuit(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, g_out: torch.Tensor) -> tuple[Any, ...]:
+        with _device_context(ctx.device):
+            return _Circuit._backward(ctx, g_out)
+
+    @staticmethod
+    def _backward(ctx: Any, g_out: torch.Tensor) -> tuple[Any, ...]:
         mod, be, fwd = ctx.mod, ctx.be, ctx.fwd
         ths = [_to_backend(t) for t in ctx.saved_tensors]
         g = _to_backend(g_out.to(torch.float32))
