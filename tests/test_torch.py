@@ -99,12 +99,12 @@ def test_plain_pytorch_loop_improves_the_loss():
     rng = np.random.default_rng(0)
     x = (rng.random((T, 64, 6)) < 0.4).astype(np.uint8)
     y = (x[:, :, :3].sum(axis=(0, 2)) > x[:, :, 3:].sum(axis=(0, 2))).astype(np.int64)
-    m = SpikeLUT.from_network(net)
+    m = SpikeLUT.from_network(net, backend="numpy")
     opt = torch.optim.Adam(m.parameters(), lr=0.05)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 30)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 20)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     losses = []
-    for _ in range(30):
+    for _ in range(20):
         opt.zero_grad()
         loss = F.cross_entropy(m(xt) * m.logit_scale(T), yt)
         loss.backward()
