@@ -64,6 +64,22 @@ class GRUTeacher(nn.Module):
         return self.head(h[-1])
 
 
+class CNNTeacher(nn.Module):
+    """A small 1-D CNN over the spike stream ``[T, B, C]`` (channels = thermometer levels, length
+    = cycles) -> class logits ``[B, classes]``; the MNIST-1D paper's CNN family."""
+
+    def __init__(self, channels: int, width: int = 64, classes: int = 10) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv1d(channels, width, 5, padding=2), nn.ReLU(),
+            nn.Conv1d(width, width, 5, padding=2, stride=2), nn.ReLU(),
+            nn.Conv1d(width, width, 5, padding=2, stride=2), nn.ReLU())
+        self.head = nn.Linear(width * 10, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x.permute(1, 2, 0)).flatten(1))
+
+
 class HybridStudent(nn.Module):
     """A causal Conv1d front end over raw values ``[T, B]`` -> spikes -> a LUT network."""
 
@@ -93,9 +109,9 @@ def _accuracy(fn, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
 
 
 def train_teacher(x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor,
-                  epochs: int, seed: int, log) -> tuple[nn.Module, list[dict]]:
+                  epochs: int, seed: int, log, kind: str = "gru") -> tuple[nn.Module, list[dict]]:
     torch.manual_seed(seed)
-    teacher = GRUTeacher(x.shape[2])
+    teacher = GRUTeacher(x.shape[2]) if kind == "gru" else CNNTeacher(x.shape[2])
     opt = torch.optim.Adam(teacher.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     gen = torch.Generator().manual_seed(seed)
@@ -138,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alpha", type=float, default=0.7, help="weight of the soft-target term")
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--batch", type=int, default=25)
+    ap.add_argument("--teacher", choices=("gru", "cnn"), default="gru",
+                    help="GRU with 256 hidden units, or a small 1-D CNN (faster on a CPU)")
     ap.add_argument("--student", choices=("lut", "hybrid"), default="lut")
     ap.add_argument("--config", default=str(HERE / "train_mnist1d.toml"), help="student network")
     ap.add_argument("--seed", type=int, default=0)
@@ -171,11 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     log(f"data: {x.shape[1]} training, {xv.shape[1]} validation, {xt.shape[1]} test samples, "
         f"{x.shape[0]} cycles x {x.shape[2]} channels")
 
-    teacher, t_hist = train_teacher(x, y, xv, yv, args.teacher_epochs, args.seed, log)
+    teacher, t_hist = train_teacher(x, y, xv, yv, args.teacher_epochs, args.seed, log, args.teacher)
     with torch.no_grad():
         t_logits = torch.cat([teacher(x[:, b0:b0 + 500]) for b0 in range(0, x.shape[1], 500)])
     teacher_test = _accuracy(teacher, xt, yt)
-    log(f"teacher (GRU 256): test {teacher_test:.4f}")
+    t_name = "GRU 256" if args.teacher == "gru" else "CNN 3x64"
+    log(f"teacher ({t_name}): test {teacher_test:.4f}")
 
     torch.manual_seed(args.seed)
     net = build_network(load_config(args.config), seed=args.seed)
@@ -219,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         assert abs(ref_acc - student_test) < 1e-6, (ref_acc, student_test)
         save_spikes(out / "test.h5", te.spikes, te.labels, {"coding": "thermometer", "levels": 32})
     result = {"command": " ".join(sys.argv), "student": args.student, "luts": model.n_nodes,
-              "teacher": {"model": "GRU 256", "epochs": args.teacher_epochs, "history": t_hist,
+              "teacher": {"model": t_name, "epochs": args.teacher_epochs, "history": t_hist,
                           "test_acc": teacher_test},
               "student_history": s_hist, "kept_epoch": max(s_hist, key=lambda r: r["val_acc"])["epoch"],
               "student_val_acc": best, "student_test_acc": student_test,
