@@ -50,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx  # noqa: F401  (optional dependency: without it this module does not import, and
+#               spikelut.api.export_onnx says so in one line)
 
 from .errors import ToolError
 from .network import INPUT, Network
@@ -207,6 +209,14 @@ def write_onnx(net: Network, path: str | os.PathLike, name: str = "spikelut") ->
     Raises:
         ToolError: as :func:`to_onnx`.
         OutputError: ``path`` cannot be written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.wiring import random_network
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "m.onnx"
+        >>> info = write_onnx(random_network(0, n_in=3, sizes=[4], k=2), out)
+        >>> info["state_depth"], info["signals"], out.stat().st_size == info["bytes"]
+        (2, 7, True)
     """
     from .fileutil import write_bytes_atomic
 
@@ -219,7 +229,13 @@ def write_onnx(net: Network, path: str | os.PathLike, name: str = "spikelut") ->
 
 def run_onnx_session(session: Any, net: Network, spikes: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                                np.ndarray]:
-    """Drive an ``onnxruntime.InferenceSession`` of the exported graph over spikes ``[T, B, n_in]``.
+    """Drive an ``onnxruntime.InferenceSession`` of the exported graph over spikes ``[T, B, n_in]``
+    (start from zero state, feed every ``*_next`` output back, one call per cycle).
+
+    Example (needs onnxruntime)::
+
+        session = onnxruntime.InferenceSession("model.onnx")
+        out, counts, pred = run_onnx_session(session, load_model("model.h5"), spikes)
 
     Returns:
         ``(out_spikes [T, B, n_out] uint8, counts [B, C] int32, pred [B] int64)``.

@@ -92,8 +92,12 @@ def test_export_errors_are_one_line(tmp_path, monkeypatch):
         export_onnx(tmp_path / "m.h5", tmp_path / "m.h5")
     with pytest.raises(OutputError, match=r"exists and is a spikelut model, not a binary file"):
         export_onnx(net, tmp_path / "m.h5")
+    missing = r"^ONNX export needs the 'onnx' package, which does not import here; install it " \
+              r"with pip install 'spikelut\[onnx\]'$"
     monkeypatch.setitem(sys.modules, "onnx", None)
-    with pytest.raises(ToolError, match=r"^ONNX export needs the 'onnx' package, which does not "
-                                        r"import here; install it with pip install 'spikelut\[onnx\]'$"):
+    with pytest.raises(ToolError, match=missing):
+        export_onnx(net, tmp_path / "x.onnx")
+    monkeypatch.setitem(sys.modules, "spikelut.onnx_export", None)  # as on a machine without onnx
+    with pytest.raises(ToolError, match=missing):
         export_onnx(net, tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
