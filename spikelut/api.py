@@ -1,4 +1,8 @@
-"""The Python API, mirroring the CLI: build, load, save, simulate.
+"""The Python API, mirroring the CLI: build, encode (``encode_file``), simulate (``simulate_file``),
+evaluate, train, compile_rtl, run, bench, backends.
+
+Each ``spikelut`` command parses its arguments, calls one function here and formats the result;
+everything a command computes is reachable from Python without the CLI.
 
 Example:
     >>> import spikelut as sl
@@ -13,38 +17,258 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from .backends import Backend, backend_from_legacy, get_backend, list_backends
 from .config import build_network, load_config
 from .engine.result import SimResult
 from .errors import ConfigError, ShapeError, ToolError
 from .metrics import Tally, check_scorable
 from .network import Network
 from .progress import Progress
+from .xp import to_numpy
 
 
 def build(config: str | os.PathLike | dict, seed: int | None = None) -> Network:
-    """Build a network from a TOML config file (or an already parsed config dict)."""
+    """Build a network from a TOML config file (or an already parsed config dict).
+
+    Raises:
+        ConfigError: the config is not valid (the message names the key).
+        NetworkError: the network it describes breaks a rule of DESIGN.md section 2.
+    """
     cfg = config if isinstance(config, dict) else load_config(config)
     return build_network(cfg, seed=seed)
 
 
-def simulate(net: Network, spikes: Any, engine: str = "auto", device: str = "cpu",
-             record: str | int | Sequence[int] = "all") -> SimResult:
+def _backend(backend: str | Backend, engine: str | None, device: str | None) -> Backend:
+    if isinstance(backend, Backend):
+        return backend.require("simulate")
+    name, note = backend_from_legacy(None if backend == "auto" else backend, engine, device,
+                                     ("engine=", "device="))
+    if note:
+        warnings.warn(note.replace("--backend ", "backend="), DeprecationWarning, stacklevel=3)
+    return get_backend(name, "simulate")
+
+
+def simulate(net: Network, spikes: Any, backend: str | Backend = "auto",
+             record: str | int | Sequence[int] = "all", engine: str | None = None,
+             device: str | None = None) -> SimResult:
     """Simulate ``net`` on input spikes ``[T, B, n_in]`` (numpy, CuPy or any DLPack tensor).
 
-    ``engine``: ``"reference"``, ``"bitsliced"``, ``"gpu"`` or ``"auto"`` (the fastest for the
-    device); every engine gives bit-identical spikes. ``record``: which layers' spikes to keep
-    (``"all"``, ``"readout"``, a layer index or a list); the others come back as ``None``.
-    Results are arrays of the same framework as ``spikes``.
-    """
-    from .engine import get_engine
+    Args:
+        net: the network.
+        spikes: 0/1 input spikes ``[T, B, n_in]``.
+        backend: ``"numpy"``, ``"numba"``, ``"cuda"`` or ``"auto"`` (the fastest usable one,
+            :mod:`spikelut.backends`); every backend gives bit-identical spikes.
+        record: which layers' spikes to keep (``"all"``, ``"readout"``, a layer name/index or a
+            list); the others come back as ``None``.
+        engine, device: deprecated words (``engine="bitsliced"`` = ``backend="numba"``, ...).
 
-    return get_engine(engine, device)(net, spikes, record=record)
+    Returns:
+        :class:`SimResult`: spikes ``[T, B, n_i]`` (uint8) per layer, counts ``[B, classes]``
+        and predictions ``[B]`` (int32), as arrays of the same framework as ``spikes``.
+
+    Raises:
+        ConfigError: unknown backend or record.
+        ToolError: the backend is not usable here (one line saying why).
+        ShapeError: the spikes are not ``[T, B, n_in]`` of 0/1.
+    """
+    return _backend(backend, engine, device).simulate(net, spikes, record=record)
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        accuracy: fraction of samples predicted right.
+        correct, samples, classes: counts.
+        confusion: int64 ``[classes, classes]``, rows = true class, columns = prediction.
+        pred: int64 ``[B]`` predictions.
+        backend: the backend that ran.
+    """
+
+    accuracy: float
+    correct: int
+    samples: int
+    classes: int
+    confusion: np.ndarray
+    pred: np.ndarray
+    backend: str
+
+    def to_dict(self) -> dict:
+        """JSON-friendly (what ``spikelut eval --json`` prints)."""
+        return {"accuracy": self.accuracy, "correct": self.correct, "samples": self.samples,
+                "classes": self.classes, "confusion": self.confusion.tolist(),
+                "backend": self.backend}
+
+
+def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "auto",
+             batch_size: int | None = None, engine: str | None = None,
+             device: str | None = None) -> EvalResult:
+    """Accuracy and confusion matrix of ``net`` on labelled spikes.
+
+    Args:
+        net: the network.
+        spikes: 0/1 input spikes ``[T, B, n_in]``.
+        labels: int ``[B]`` classes ``0 .. classes - 1``.
+        backend: as in :func:`simulate`.
+        batch_size: samples simulated at once (default: all).
+        engine, device: deprecated words, as in :func:`simulate`.
+
+    Returns:
+        An :class:`EvalResult`.
+
+    Raises:
+        ConfigError: ``batch_size < 1``, or an unknown backend.
+        ShapeError: labels are not ``[B]`` or hold classes outside ``0 .. classes - 1``.
+        ToolError: the backend is not usable here.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[6, 2], k=3, classes=2)
+        >>> ev = evaluate(net, np.ones((4, 5, 3), np.uint8), [0, 1, 0, 1, 1], backend="numpy")
+        >>> ev.samples, int(ev.confusion.sum()), ev.confusion.shape
+        (5, 5, (2, 2))
+    """
+    b = _backend(backend, engine, device)
+    labels = np.asarray(to_numpy(labels)).astype(np.int64)
+    T, B = spikes.shape[0], spikes.shape[1]
+    if labels.shape != (B,):
+        raise ShapeError(f"labels have shape {labels.shape}, expected ({B},) like the spikes' batch")
+    check_scorable(net.readout, T, labels, "labels")
+    step = B if batch_size is None else int(batch_size)
+    if step < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    tally = Tally(net.readout.classes)  # the one accuracy rule of every command
+    preds = []
+    for b0 in range(0, B, step):
+        pred = to_numpy(b.simulate(net, spikes[:, b0:b0 + step], record="readout").pred)
+        tally.add(pred, labels[b0:b0 + step])
+        preds.append(pred)
+    pred = np.concatenate(preds).astype(np.int64) if preds else np.zeros(0, np.int64)
+    return EvalResult(tally.accuracy, tally.correct, tally.samples, tally.classes, tally.confusion,
+                      pred, b.name)
+
+
+def backends() -> list[dict]:
+    """Every registered backend with what it supports and whether (or why not) it is usable here.
+
+    Example:
+        >>> [b["name"] for b in backends()]
+        ['numpy', 'numba', 'cuda']
+    """
+    return [b.info() for b in list_backends()]
+
+
+def bench(sizes: Sequence[str] = ("small", "default", "large"), backends: Sequence[str] | None = None,
+          repeats: int = 3, threads: int | None = None, seed: int = 0, training: bool = True,
+          command: str | None = None, progress: bool = False) -> dict:
+    """Throughput of the backends on this machine (the report of ``spikelut bench``).
+
+    ``backends``: the backends to time (default: every usable one); the numpy reference always
+    runs, as the base of the speed-ups. See :func:`spikelut.bench.run_bench`.
+
+    Raises:
+        ConfigError: unknown size or backend, ``repeats < 1``.
+        ToolError: a backend asked for by name is not usable here.
+    """
+    from .bench import run_bench
+
+    return run_bench(sizes, repeats=repeats, threads=threads, seed=seed, training=training,
+                     command=command, progress=progress, backends=backends)
+
+
+def encode(dataset: str | os.PathLike, coding: str | None = None, steps: int | None = None,
+           split: str = "train", seed: int = 0, limit: int | None = None, **params: Any):
+    """Load a dataset split and encode it as spikes (``spikelut encode``).
+
+    Returns:
+        :class:`~spikelut.io.SpikeData`: spikes ``[T, N, channels]`` (uint8), labels ``[N]``
+        (int64) and metadata. See :func:`spikelut.datasets.encode_dataset`.
+
+    Raises:
+        ConfigError: unknown dataset, coding or parameter.
+        FileFormatError: a user file that cannot be read.
+    """
+    from .datasets import encode_dataset
+
+    return encode_dataset(dataset, coding, steps, split=split, seed=seed, limit=limit, **params)
+
+
+def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
+          progress: bool | None = False, backend: Any = None, **fit: Any):
+    """Train ``net``'s tables on labelled spikes (``spikelut train``).
+
+    Args:
+        net: the network to train (its layers' logits or tables are the starting point).
+        data: :class:`~spikelut.io.SpikeData` with labels, or ``(spikes [T, N, n_in], labels [N])``.
+        config: the ``[train]`` table as a dict, or a :class:`~spikelut.train.TrainConfig`.
+        val: validation data like ``data``, or ``None``.
+        progress: show a progress bar (``None``: when on a terminal).
+        backend: a resolved :class:`~spikelut.train.passes.TrainBackend` (default: the config's
+            ``backend``).
+        **fit: ``log``, ``checkpoint``, ``resume``, ``callback`` of
+            :meth:`spikelut.train.Trainer.fit`.
+
+    Returns:
+        :class:`~spikelut.train.trainer.TrainResult`: the kept network (its
+        ``meta["train"]["epochs"]`` = epochs trained, a resumed run's included), the per-epoch
+        history and the kept epoch.
+
+    Raises:
+        ConfigError: a bad ``[train]`` key or value.
+        ShapeError: data that do not fit the network.
+    """
+    from .train import Trainer, TrainConfig
+
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
+    return Trainer(net, cfg, progress=progress, backend=backend).fit(data, val, **fit)
+
+
+def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
+                lut6: bool = False, steps: int | None = None, stimulus: Any = None,
+                verify: str | None = None, force: bool = False, model: str | None = None,
+                jobs: int = 2):
+    """Write the Verilog core, classifier wrapper and testbench for ``net`` (``spikelut rtl``).
+
+    Args:
+        verify: ``"verilator"`` or ``"iverilog"``: also co-simulate ``stimulus`` (input spikes
+            ``[T, B, n_in]``) and compare every output bit with the simulator.
+        jobs: parallel C++ compile jobs for Verilator.
+
+    Returns:
+        ``(files, report)``: the :class:`~spikelut.rtl.writer.RtlFiles` written and the
+        :class:`~spikelut.rtl.cosim.CosimReport` (``None`` without ``verify``).
+
+    Raises:
+        ConfigError: a bad top name or output directory.
+        ToolError: the simulator is missing or fails.
+    """
+    from .rtl import verify_directory, write_verilog
+
+    files = write_verilog(net, out_dir, top=top, lut6=lut6, steps=steps, stimulus=stimulus,
+                          force=force, model=model)
+    return files, (verify_directory(files, verify, jobs) if verify else None)
+
+
+def run(config: str | os.PathLike | dict | None = None, outdir: str | os.PathLike = "spikelut-run",
+        force: bool = False, progress: bool | None = None) -> dict:
+    """The main job (``spikelut run``): encode, train, evaluate, plots, RTL, co-simulation,
+    synthesis and report in ``outdir``; returns the report (also ``outdir/report.json``).
+
+    Raises:
+        ConfigError: a bad run config.
+        ToolError: a stage's tool is missing or fails.
+    """
+    from .pipeline import run_pipeline
+
+    return run_pipeline(config, outdir, force=force, progress=progress)
 
 
 CHUNK_MEMORY = 64 << 20
@@ -87,7 +311,7 @@ class FileRun:
     Attributes:
         output: the result file written (``None`` when only scoring).
         steps, samples, channels: ``T, B, n_in`` of the input.
-        engine, device: the engine that ran (``auto`` resolved) and where.
+        backend, device: the backend that ran (``auto`` resolved) and its device.
         chunk: samples per chunk.
         spikes_per_layer: total spikes of each layer (recorded layers; others ``None``).
         pred_head: predictions of the first (up to 64) samples, int32.
@@ -101,7 +325,7 @@ class FileRun:
     steps: int
     samples: int
     channels: int
-    engine: str
+    backend: str
     device: str
     chunk: int
     spikes_per_layer: list
@@ -113,9 +337,10 @@ class FileRun:
 
 
 def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.PathLike | None = None,
-                  engine: str = "auto", device: str = "cpu", chunk: int | None = None,
+                  backend: str | Backend = "auto", chunk: int | None = None,
                   require_labels: bool = False, progress: bool | None = None,
-                  meta: dict | None = None) -> FileRun:
+                  meta: dict | None = None, engine: str | None = None,
+                  device: str | None = None) -> FileRun:
     """Simulate ``net`` on a spike file chunk of samples by chunk; memory is set by the chunk.
 
     Reads ``/spikes[:, b0:b1, :]`` slices, simulates each, and writes each chunk's result into a
@@ -127,7 +352,7 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
         net: the network.
         spikes: a spike file ``[T, B, n_in]``.
         output: the result file to write; ``None`` scores only (only the readout is recorded).
-        engine, device: as in :func:`simulate`.
+        backend: as in :func:`simulate` (``engine``, ``device``: the deprecated words).
         chunk: samples per chunk (default :func:`auto_chunk`).
         require_labels: refuse an unlabelled file (for ``eval``).
         progress: ``True`` a bar, ``False`` nothing, ``None`` a bar on a terminal and a line every
@@ -138,8 +363,11 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
         A :class:`FileRun`.
 
     Raises:
-        FileFormatError: a malformed spike file; ShapeError: input that does not fit ``net`` or
-        cannot be scored (:func:`spikelut.metrics.check_scorable`); ConfigError: a bad ``chunk``.
+        FileFormatError: a malformed spike file.
+        ShapeError: input that does not fit ``net`` or cannot be scored
+            (:func:`spikelut.metrics.check_scorable`).
+        ConfigError: a bad ``chunk`` or backend.
+        ToolError: the backend is not usable here.
 
     Example:
         >>> import tempfile, pathlib
@@ -152,10 +380,9 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
         >>> run.samples, run.tally.samples, (d / "out.h5").exists()
         (10, 10, True)
     """
-    from .engine import get_engine
     from .io import open_spikes, spike_writer
 
-    run_engine = get_engine(engine, device)
+    b = _backend(backend, engine, device)
     with open_spikes(spikes) as reader:
         T, B, n_in = reader.shape
         if n_in != net.n_in:
@@ -185,7 +412,7 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
             for b0 in range(0, B, step):
                 b1 = min(b0 + step, B)
                 x = reader.read(b0, b1)
-                res = run_engine(net, x, record=record).to_numpy()
+                res = b.simulate(net, x, record=record).to_numpy()
                 if writer is not None:
                     writer.write(b0, x, res)
                 for i, s in enumerate(res.layer_spikes):
@@ -198,8 +425,7 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
                                                 for s in res.layer_spikes])
                 bar.update(b1 - b0)
         meta_in = reader.meta
-    return FileRun(None if output is None else Path(output), T, B, n_in, run_engine.engine,
-                   run_engine.device, step, totals, np.asarray(head, np.int32), tally, labels,
+    return FileRun(None if output is None else Path(output), T, B, n_in, b.name, b.device, step, totals, np.asarray(head, np.int32), tally, labels,
                    meta_in, sample0)
 
 
@@ -266,7 +492,11 @@ def encode_file(output: str | os.PathLike, dataset: str | os.PathLike, coding: s
 
 def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
                   seed: int = 0) -> np.ndarray:
-    """Bernoulli spikes ``[steps, batch, channels]`` (uint8), each 1 with probability ``rate``."""
+    """Bernoulli spikes ``[steps, batch, channels]`` (uint8), each 1 with probability ``rate``.
+
+    Raises:
+        ConfigError: ``rate`` outside ``[0, 1]`` or a size below its minimum.
+    """
     if not 0.0 <= rate <= 1.0:
         raise ConfigError(f"rate must be in [0, 1], got {rate}")
     if steps < 1 or batch < 1 or channels < 0:
@@ -275,8 +505,76 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
     return (rng.random((steps, batch, channels)) < rate).astype(np.uint8)
 
 
-__all__ = ["build", "simulate", "simulate_file", "auto_chunk", "FileRun", "encode_file", "EncodeRun",
-           "random_spikes"]
+__all__ = ["EncodeRun", "EvalResult", "FileRun", "auto_chunk", "backends", "bench", "build",
+           "compile_rtl", "encode", "encode_file", "evaluate", "random_spikes", "run", "simulate",
+           "simulate_file", "train", "analyze", "prune"]
+
+
+# ---------------------------------------------------------------------------- analysis, pruning
+def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network, Any, Any]:
+    from .io import SpikeData, load_model, load_spikes
+
+    if not isinstance(net, Network):
+        net = load_model(net)
+    if data is None:
+        return net, None, None
+    where = "the data"
+    if isinstance(data, (str, os.PathLike)):
+        where, data = str(data), load_spikes(data)
+    spikes, labels = (data.spikes, data.labels) if isinstance(data, SpikeData) else (np.asarray(data), None)
+    if spikes.ndim != 3 or spikes.shape[2] != net.n_in or spikes.shape[1] < 1:
+        raise ShapeError(f"{where}: spikes of shape {tuple(spikes.shape)} do not fit the model, which "
+                         f"needs [T, B >= 1, {net.n_in}]; encode the data for this model")
+    return net, spikes, labels
+
+
+def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLike | None = None,
+            *, samples: Sequence[int] = (0,), limit: int | None = None, engine: str = "auto",
+            device: str = "cpu", log: str | os.PathLike | None = None) -> dict:
+    """Per-node Boolean-function statistics, data statistics, exact-pruning potential and the
+    attribution of ``samples`` (``spikelut analyze``; see :func:`spikelut.analysis.run_analysis`
+    and docs/analyze.md).
+
+    ``net``: a network or model file; ``data``: a spike file, :class:`~spikelut.io.SpikeData` or
+    spikes ``[T, B, n_in]``; ``outdir``: write ``nodes.csv``, ``summary.txt`` and the figures
+    there; ``log``: a training log for the table-dynamics figure.
+
+    Example:
+        >>> import spikelut as sl
+        >>> from spikelut.wiring import random_network
+        >>> rep = sl.api.analyze(random_network(0, n_in=3, sizes=[4, 2], k=2),
+        ...                      np.ones((5, 2, 3), np.uint8))
+        >>> sorted(rep)[:3]
+        ['attribution', 'data', 'files']
+    """
+    from .analysis import run_analysis
+
+    net, spikes, labels = _net_and_data(net, data)
+    return run_analysis(net, spikes, labels, outdir, samples=samples, limit=limit, engine=engine,
+                        device=device, log=log)
+
+
+def prune(net: Network | str | os.PathLike, data: Any = None,
+          output: str | os.PathLike | None = None, *, verify_samples: int = 64, seed: int = 0,
+          engine: str = "auto") -> tuple[Network, dict]:
+    """Remove dead and constant nodes and unused taps, exactly (``spikelut prune``; see
+    :func:`spikelut.prune.prune_network`); with ``output``, save the pruned model there.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> small, rep = prune(random_network(0, n_in=2, sizes=[3, 2], k=2))
+        >>> rep["luts"], rep["verified"]["mismatches"]
+        ({'before': 5, 'after': 2, 'saved': 3}, 0)
+    """
+    from .io import save_model
+    from .prune import prune_network
+
+    net, spikes, _ = _net_and_data(net, data)
+    pruned, report = prune_network(net, spikes, verify_samples=verify_samples, seed=seed,
+                                   engine=engine)
+    if output is not None:
+        save_model(pruned, output)
+    return pruned, report
 
 
 def export_onnx(model: Network | str | os.PathLike, output: str | os.PathLike, name: str = "spikelut",

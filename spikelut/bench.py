@@ -34,8 +34,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .backend import gpu_available, require_gpu, resolve_device
 from .errors import ConfigError
+from .xp import gpu_available, require_gpu
 from .network import Network
 from .wiring import random_network
 
@@ -106,18 +106,24 @@ def _best_time(fn: Callable[[], Any], repeats: int, sync: Callable[[], None] = l
     return best
 
 
+_BACKEND_OF = {"reference": "numpy", "bitsliced": "numba", "gpu": "cuda"}
+
+
 def _entry(engine: str, device: str, threads: int | None, nodes: int, batch: int, steps: int,
            seconds: float, scaled: bool) -> dict:
     evals = nodes * batch * steps
-    return {"engine": engine, "device": device, "threads": threads, "batch": batch, "steps": steps,
+    return {"engine": engine, "backend": _BACKEND_OF[engine], "device": device, "threads": threads,
+            "batch": batch, "steps": steps,
             "seconds": seconds, "lut_evals": evals, "lut_evals_per_s": evals / seconds,
             "scaled_from_smaller_run": scaled, "speedup_vs_reference": None,
             "kernel_seconds": None, "kernel_lut_evals_per_s": None}
 
 
-def bench_size(name: str, device: str = "auto", repeats: int = 3, threads: int | None = None,
-               seed: int = 0, progress: Callable[[str], None] = lambda s: None) -> dict:
-    """Measure every engine on the size ``name`` (a key of :data:`SIZES`)."""
+def bench_size(name: str, backends: Sequence[str] = ("numpy", "numba"), repeats: int = 3,
+               threads: int | None = None, seed: int = 0,
+               progress: Callable[[str], None] = lambda s: None) -> dict:
+    """Measure ``backends`` on the size ``name`` (a key of :data:`SIZES`); the numpy reference
+    always runs, as the base of the speed-ups."""
     from .engine import bitsliced, reference
     from .engine.bitpack import pack
     from .engine.plan import build_plan
@@ -140,10 +146,11 @@ def bench_size(name: str, device: str = "auto", repeats: int = 3, threads: int |
     t = _best_time(lambda: reference.simulate(net, x_ref), 1)
     results.append(_entry("reference", "cpu", 1, N, B_ref, T_ref, t, (B_ref, T_ref) != (B, T)))
 
-    bitsliced.simulate(net, x[:2, :64], record="readout")  # compile (cached on disk after the first run)
-    plan = build_plan(net, "readout")
-    words = pack(x)
-    for th in sorted({1, all_threads}):
+    if "numba" in backends:
+        bitsliced.simulate(net, x[:2, :64], record="readout")  # compile (cached on disk after 1st run)
+        plan = build_plan(net, "readout", steps=T)
+        words = pack(x)
+    for th in (sorted({1, all_threads}) if "numba" in backends else []):
         progress(f"{name}: bitsliced, {th} thread{'s' if th > 1 else ''}")
         t = _best_time(lambda: bitsliced.simulate(net, x, record="readout", threads=th), repeats)
         entry = _entry("bitsliced", "cpu", th, N, B, T, t, False)
@@ -151,7 +158,7 @@ def bench_size(name: str, device: str = "auto", repeats: int = 3, threads: int |
         entry.update(kernel_seconds=tk, kernel_lut_evals_per_s=N * B * T / tk)
         results.append(entry)
 
-    if device == "gpu" or (device == "auto" and gpu_available()):
+    if "cuda" in backends:
         from .engine import gpu
 
         cp = require_gpu()
@@ -273,13 +280,44 @@ def bench_training(sizes: Sequence[str], device: str, seed: int = 0, repeats: in
             "pytorch": "measured" if torch_available() else "not measured: PyTorch is not installed"}
 
 
-def run_bench(sizes: Sequence[str] = DEFAULT_SIZES, device: str = "auto", repeats: int = 3,
+def bench_backends(backends: Sequence[str] | None = None, device: str | None = None) -> list[str]:
+    """The backends a benchmark times: ``backends`` by name (each must be usable here), or every
+    usable one; the deprecated ``device`` (``cpu``: numpy and numba, ``gpu``: also cuda, which
+    must be usable, ``auto``: every usable one) is used when ``backends`` is not given.
+
+    Raises:
+        ConfigError: an unknown backend or device.
+        ToolError: a backend named (or the GPU asked for) is not usable here.
+
+    Example:
+        >>> bench_backends(["numba"])
+        ['numpy', 'numba']
+    """
+    from .backends import NAMES, get_backend, list_backends
+
+    if backends is None and device is not None:
+        if device not in ("cpu", "gpu", "auto"):
+            raise ConfigError(f"unknown device {device!r}; choose one of cpu, gpu, auto")
+        backends = {"cpu": ["numpy", "numba"], "gpu": ["numpy", "numba", "cuda"]}.get(device)
+    if backends is None:
+        return [b.name for b in list_backends() if b.why_unavailable() is None]
+    chosen = {"numpy"} | {get_backend(b, "simulate").name for b in backends}
+    return [n for n in NAMES if n in chosen]
+
+
+def run_bench(sizes: Sequence[str] = DEFAULT_SIZES, device: str | None = None, repeats: int = 3,
               threads: int | None = None, seed: int = 0, training: bool = True,
-              command: str | None = None, progress: bool = False) -> dict:
+              command: str | None = None, progress: bool = False,
+              backends: Sequence[str] | None = None) -> dict:
     """Run the benchmark; returns the report (the ``--json`` object of ``spikelut bench``).
 
-    ``device`` ``cpu`` skips the GPU, ``gpu`` requires one (:class:`ToolError` otherwise),
-    ``auto`` includes it when usable.
+    ``backends`` (names) picks what is timed, default every usable backend; the deprecated
+    ``device`` (``cpu`` skips the GPU, ``gpu`` requires one, ``auto`` includes it when usable)
+    applies when ``backends`` is not given (:func:`bench_backends`).
+
+    Raises:
+        ConfigError: unknown size or backend, ``repeats < 1``.
+        ToolError: a backend asked for is not usable here (before any timing starts).
     """
     unknown = [s for s in sizes if s not in SIZES]
     if unknown or not sizes:
@@ -287,20 +325,22 @@ def run_bench(sizes: Sequence[str] = DEFAULT_SIZES, device: str = "auto", repeat
                           f"{', '.join(SIZES)}")
     if repeats < 1:
         raise ConfigError(f"repeats must be >= 1, got {repeats}")
-    resolve_device(device)  # ToolError now, not after minutes of CPU runs
+    chosen = bench_backends(backends, device)  # ToolError now, not after minutes of CPU runs
     from tqdm import tqdm
 
     bar = tqdm(total=len(sizes), desc="bench", unit="size",
                disable=not (progress and sys.stderr.isatty()))
     inference = []
     for name in sizes:
-        inference.append(bench_size(name, device, repeats, threads, seed,
+        inference.append(bench_size(name, chosen, repeats, threads, seed,
                                     progress=lambda s: bar.set_postfix_str(s)))
         bar.update()
     bar.close()
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "command_line": command or f"spikelut bench --sizes {','.join(sizes)} --device {device}",
+        "command_line": command or (f"spikelut bench --sizes {','.join(sizes)} " + (
+            f"--device {device}" if backends is None and device is not None
+            else f"--backend {','.join(chosen)}")),
         "machine": machine_info(),
         "method": ("LUT-evals/s = nodes x batch x steps / seconds of simulate(record='readout'), "
                    "best of repeats after a warm-up; the reference engine runs on a smaller "
@@ -308,7 +348,8 @@ def run_bench(sizes: Sequence[str] = DEFAULT_SIZES, device: str = "auto", repeat
                    "are against that reference rate measured in the same run"),
         "repeats": repeats,
         "inference": inference,
-        "training": bench_training(sizes, device, seed, repeats, threads) if training else
+        "training": bench_training(sizes, "gpu" if "cuda" in chosen else "cpu", seed, repeats,
+                                   threads) if training else
         {"available": False, "reason": "not requested"},
     }
 
@@ -348,9 +389,11 @@ def _render(rows: list, header: list[str], markdown: bool) -> str:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
         return "\n".join(out)
-    from .cli.common import table
-
-    return table(rows, header)
+    cells = [header] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def format_table(rep: dict, markdown: bool = False) -> str:

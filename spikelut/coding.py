@@ -58,7 +58,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .backend import array_module
+from .xp import array_module
 from .errors import ConfigError
 
 # ---------------------------------------------------------------------------- parameters

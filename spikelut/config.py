@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from . import limits
 from .errors import ConfigError, NetworkError
 from .network import INPUT, K_MAX, K_MIN, Layer, Network, Readout, readout_classes
 from .wiring import STRATEGIES, local, random_taps, serial
@@ -96,6 +97,19 @@ def _int(d: dict, key: str, where: str, default: Any = None, lo: int | None = No
     return v
 
 
+def _shape(spec: Any, n: int, where: str, what: str) -> tuple[int, ...]:
+    """A ``shape`` key: a list of positive integers whose product (in Python integers) is ``n``."""
+    if (not isinstance(spec, list) or not spec
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in spec)):
+        raise ConfigError(f"{where}: shape must be a list of positive integers, got {spec!r}")
+    prod = 1
+    for s in spec:
+        prod *= s
+    if prod != n:
+        raise ConfigError(f"{where}: shape {spec} does not multiply to {what} = {n}")
+    return tuple(spec)
+
+
 def _inputs(cfg: dict) -> tuple[int, tuple[int, ...]]:
     inp = cfg.get("inputs")
     if inp is None:
@@ -103,13 +117,12 @@ def _inputs(cfg: dict) -> tuple[int, tuple[int, ...]]:
     if isinstance(inp, int) and not isinstance(inp, bool):
         if inp < 0:
             raise ConfigError(f"inputs must be >= 0, got {inp}")
+        limits.check_count(inp, limits.MAX_INPUTS, "inputs", "config", ConfigError)
         return inp, (inp,)
     _only(inp, INPUT_KEYS, "[inputs]")
     n = _int(inp, "channels", "[inputs]", lo=0)
-    shape = tuple(inp.get("shape", [n]))
-    if not all(isinstance(s, int) and s > 0 for s in shape) or int(np.prod(shape)) != n:
-        raise ConfigError(f"[inputs]: shape {list(shape)} does not multiply to channels = {n}")
-    return n, shape
+    limits.check_count(n, limits.MAX_INPUTS, "channels", "[inputs]", ConfigError)
+    return n, _shape(inp.get("shape", [n]), n, "[inputs]", "channels")
 
 
 def _table(spec: Any, n: int, k: int, rng: np.random.Generator, p: float, where: str) -> np.ndarray:
@@ -139,6 +152,8 @@ def _delays(spec: Any, count: int, where: str) -> np.ndarray:
     ds = spec if isinstance(spec, list) else [spec]
     if not ds or any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in ds):
         raise ConfigError(f"{where}: delay must be an integer >= 0 or a list of them, got {spec!r}")
+    for d in ds:
+        limits.check_count(d, limits.MAX_DELAY, "delay", where, ConfigError)
     return np.asarray([ds[p % len(ds)] for p in range(count)], np.int32)
 
 
@@ -154,7 +169,7 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
         s, n_src, shape = INPUT, n_in, in_shape
     elif frm in ("self", "own"):
         s, n_src = li, n
-        shape = tuple(layers_cfg[li].get("shape", [n]))
+        shape = tuple(layers_cfg[li].get("shape", [n]))  # checked by build_network
     elif frm in names or (isinstance(frm, int) and not isinstance(frm, bool) and 0 <= frm < len(names)):
         s = names.index(frm) if isinstance(frm, str) else frm
         n_src = layers_cfg[s]["nodes"]
@@ -162,7 +177,7 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
     else:
         raise ConfigError(f"{where}: from = {frm!r} is not \"input\", \"self\", \"own\" or a layer "
                           f"name ({names})")
-    count = _int(g, "count", where, default=1, lo=1)
+    count = _int(g, "count", where, default=1, lo=1)  # the total was checked against k already
     default_delay = 1 if (own or (s != INPUT and s >= li)) else 0
     dly = np.tile(_delays(g.get("delay", default_delay), count, where), (n, 1))
     wiring = g.get("wiring", "random")
@@ -172,12 +187,19 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
                               f"and window do not apply")
         idx = np.tile(np.arange(n, dtype=np.int32)[:, None], (1, count))
     elif "index" in g:
-        idx = np.asarray(g["index"])
+        try:
+            idx = np.asarray(g["index"])
+        except (ValueError, TypeError, OverflowError):
+            idx = np.asarray([], object)  # ragged rows: refused just below
         if idx.ndim == 1:
             idx = np.tile(idx[None, :], (n, 1))
         if idx.shape != (n, count) or not np.issubdtype(idx.dtype, np.integer):
             raise ConfigError(f"{where}: index must be {count} integers (or {n} rows of {count}), "
-                              f"got shape {list(idx.shape)}")
+                              f"got {idx.dtype.name if idx.dtype.kind != 'O' else 'ragged rows'} "
+                              f"of shape {list(idx.shape)}")
+        if idx.size and (idx.min() < 0 or idx.max() >= max(n_src, 1)):
+            raise ConfigError(f"{where}: index {int(idx.max() if idx.max() >= n_src else idx.min())}"
+                              f" is out of range; the source has {n_src} channels")
     elif wiring not in STRATEGIES:
         raise ConfigError(f"{where}: unknown wiring {wiring!r}; choose one of {', '.join(STRATEGIES)}")
     elif n_src < 1:
@@ -185,11 +207,19 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
     elif wiring == "serial":
         idx = serial(n, count, n_src)
     elif wiring == "local":
-        idx = local(rng, n, count, shape, _int(g, "window", where, default=5, lo=1))
+        window = _int(g, "window", where, default=5, lo=1)
+        limits.check_array_bytes((n, min(window * window, n_src)), 8,
+                                 f"{where}: local wiring of {n} nodes, window {window}", ConfigError)
+        idx = local(rng, n, count, shape, window)
     else:
         exclude = None
         if frm == "self" and not g.get("allow_own", False):
             exclude = np.arange(n)
+        if count < n_src:
+            # random_taps sorts one random key per (node, source channel): bound that first
+            limits.check_array_bytes((n, n_src), 8, f"{where}: random wiring of {n} nodes over "
+                                     f"{n_src} channels (use wiring = \"local\" or \"serial\")",
+                                     ConfigError)
         idx = random_taps(rng, n, count, n_src, exclude)
     return np.full((n, count), s, np.int32), idx.astype(np.int32), dly
 
@@ -208,14 +238,19 @@ def build_network(cfg: dict, seed: int | None = None) -> Network:
     layers_cfg = cfg.get("layers")
     if not isinstance(layers_cfg, list) or not layers_cfg:
         raise ConfigError("config: needs at least one [[layers]] table")
+    limits.check_count(len(layers_cfg), limits.MAX_LAYERS, "number of layers", "config", ConfigError)
     names = []
+    total = 0
     for li, lc in enumerate(layers_cfg):
         _only(lc, LAYER_KEYS, f"layer {li}")
         names.append(str(lc.get("name", f"L{li}")))
-        _int(lc, "nodes", f"layer {li} ({names[li]!r})", lo=1)
-        if "shape" in lc and int(np.prod(lc["shape"])) != lc["nodes"]:
-            raise ConfigError(f"layer {li} ({names[li]!r}): shape {lc['shape']} does not multiply "
-                              f"to nodes = {lc['nodes']}")
+        where = f"layer {li} ({names[li]!r})"
+        nodes = _int(lc, "nodes", where, lo=1)
+        limits.check_count(nodes, limits.MAX_NODES_PER_LAYER, "nodes", where, ConfigError)
+        total += nodes
+        limits.check_count(total, limits.MAX_NODES, "total number of nodes", "config", ConfigError)
+        if "shape" in lc:
+            _shape(lc["shape"], nodes, where, "nodes")
     layers = []
     for li, lc in enumerate(layers_cfg):
         where = f"layer {li} ({names[li]!r})"
@@ -226,18 +261,23 @@ def build_network(cfg: dict, seed: int | None = None) -> Network:
         groups = lc.get("taps")
         if not isinstance(groups, list) or not groups:
             raise ConfigError(f"{where}: needs a list of tap groups ([[layers.taps]]) totalling k = {k}")
-        parts = [_tap_group(g, li, gi, n, layers_cfg, names, n_in, in_shape, rng)
-                 for gi, g in enumerate(groups)]
-        total = sum(p[0].shape[1] for p in parts)
+        # the counts must add up to k (<= 6): checked before any tap is drawn
+        total = 0
+        for gi, g in enumerate(groups):
+            _only(g, TAP_KEYS, f"{where}, taps[{gi}]")
+            total += _int(g, "count", f"{where}, taps[{gi}]", default=1, lo=1)
         if total != k:
             raise ConfigError(f"{where}: tap groups give {total} taps but k = {k}; make the counts "
                               f"add up to k")
+        parts = [_tap_group(g, li, gi, n, layers_cfg, names, n_in, in_shape, rng)
+                 for gi, g in enumerate(groups)]
         src, idx, dly = (np.concatenate([p[t] for p in parts], axis=1) for t in range(3))
         p_one = lc.get("table_p", 0.5)
         if not isinstance(p_one, (int, float)) or not 0 <= p_one <= 1:
             raise ConfigError(f"{where}: table_p must be a probability in [0, 1], got {p_one!r}")
         table = _table(lc.get("table"), n, k, rng, float(p_one), where)
         refr = _int(lc, "refractory", where, default=0, lo=0)
+        limits.check_count(refr, limits.MAX_REFRACTORY, "refractory", where, ConfigError)
         layers.append(Layer(table, src, idx, dly, refr, names[li]))
     readout = _readout(cfg.get("readout", {}), layers_cfg, names)
     return Network(n_in, layers, readout, {"config": cfg.get("name", ""), "seed": seed})
@@ -254,8 +294,17 @@ def _readout(rc: dict, layers_cfg: list, names: list[str]) -> Readout:
         raise ConfigError(f"[readout]: layer must be a layer name or 0..{len(names) - 1}, got {layer!r}")
     n = layers_cfg[layer]["nodes"]
     classes = _int(rc, "classes", "[readout]", default=1, lo=1)
+    limits.check_count(classes, limits.MAX_CLASSES, "classes", "[readout]", ConfigError)
     if "class_of" in rc:
-        class_of = np.asarray(rc["class_of"])
+        class_of = rc["class_of"]
+        if (not isinstance(class_of, list)
+                or not all(isinstance(c, int) and not isinstance(c, bool) for c in class_of)):
+            raise ConfigError(f"[readout]: class_of must be a list of integers (-1 = not counted), "
+                              f"got {class_of!r}"[:300])
+        if any(not -1 <= c < classes for c in class_of):
+            bad = next(c for c in class_of if not -1 <= c < classes)
+            raise ConfigError(f"[readout]: class_of holds {bad}, expected -1 or 0..{classes - 1}")
+        class_of = np.asarray(class_of, np.int32)
     else:
         per = rc.get("nodes_per_class")
         if per is not None:
@@ -264,4 +313,6 @@ def _readout(rc: dict, layers_cfg: list, names: list[str]) -> Readout:
             class_of = readout_classes(n, classes, per)
         except NetworkError as e:
             raise ConfigError(f"[readout]: {e}") from None
-    return Readout(layer, class_of, classes, _int(rc, "start", "[readout]", default=0, lo=0))
+    start = _int(rc, "start", "[readout]", default=0, lo=0)
+    limits.check_count(start, limits.MAX_CYCLES, "start", "[readout]", ConfigError)
+    return Readout(layer, class_of, classes, start)

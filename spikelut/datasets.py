@@ -66,6 +66,7 @@ import h5py
 import numpy as np
 
 from . import coding as _coding
+from . import limits
 from .errors import ConfigError, FileFormatError
 from .io import SpikeData
 
@@ -281,14 +282,35 @@ _BUILTIN = {"mnist5k": _mnist5k, "mnist1d": _mnist1d, "first_of_two": _first_of_
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of ``path``, gunzipped when it starts with the gzip magic, never more than
+    :func:`spikelut.limits.max_array_bytes` (a 2 MB gzip bomb cannot expand to 10 GB)."""
+    limit = limits.max_array_bytes()
+    limits.check_regular_file(path, "an IDX file")
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+        fh.seek(0)
+        stream = gzip.GzipFile(fileobj=fh) if gz else fh
+        raw = stream.read(limit + 1)  # one byte over the limit tells "too large"
+    if len(raw) > limit:
+        what = "decompressed IDX data" if gz else "IDX file"
+        raise FileFormatError(f"{path}: {what} is larger than the limit of {limit} bytes (set "
+                              f"SPIKELUT_MAX_ARRAY_BYTES to read larger files)")
+    return raw
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an MNIST-style IDX file (optionally gzip-compressed) into a native-endian array."""
+    """Read an MNIST-style IDX file (optionally gzip-compressed) into a native-endian array.
+
+    The decompressed size is bounded by :func:`spikelut.limits.max_array_bytes`.
+
+    Raises:
+        FileFormatError: not a regular file, unreadable, corrupt, or over the size limit.
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError) as e:
+        raw = _read_bounded(path)
+    except (OSError, EOFError, zlib.error) as e:
         raise FileFormatError(f"{path}: cannot read IDX file: {e}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] < 1:
         raise FileFormatError(f"{path}: not an IDX file (bad magic number)")
@@ -298,7 +320,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise FileFormatError(f"{path}: truncated IDX header")
     dims = tuple(int(d) for d in np.frombuffer(raw[4:head], ">u4"))
     dt = np.dtype(_IDX_DTYPES[raw[2]])
-    need = int(np.prod(dims)) * dt.itemsize
+    need = limits.array_bytes(dims, dt.itemsize)  # Python integers: no overflow
     if len(raw) - head != need:
         raise FileFormatError(f"{path}: IDX data has {len(raw) - head} bytes, the header {dims} "
                               f"says {need} (truncated or corrupt file)")
@@ -326,10 +348,15 @@ def _labels(y: Any, n: int, path: Path, field_name: str, classes: int | None) ->
     integral = y.dtype.kind in "iub" or (y.dtype.kind == "f" and bool(np.all(np.mod(y, 1) == 0)))
     if y.size and (not integral or y.min() < 0):
         raise FileFormatError(f"{path}: {field_name}: labels must be integers >= 0")
+    if y.size and y.max() >= limits.MAX_CLASSES:  # before the cast: 1e300 would wrap around
+        raise FileFormatError(f"{path}: {field_name}: label {y.max()} is more than the limit of "
+                              f"{limits.MAX_CLASSES - 1} (at most {limits.MAX_CLASSES} classes)")
     y = y.astype(np.int64)
     top = int(y.max()) + 1 if y.size else 1
     if classes is None:
         classes = top
+    elif not 1 <= classes <= limits.MAX_CLASSES:
+        raise FileFormatError(f"{path}: classes: {classes} is outside 1..{limits.MAX_CLASSES}")
     elif top > classes:
         raise FileFormatError(f"{path}: {field_name}: label {top - 1} >= classes = {classes}")
     return y, int(classes)
@@ -387,8 +414,10 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
     if not (t.ndim == ch.ndim == smp.ndim == 1 and t.shape == ch.shape == smp.shape):
         raise FileFormatError(f"{path}: t, channel and sample must be 1-D of one length, got "
                               f"{t.shape}, {ch.shape}, {smp.shape}")
+    if not t.size:  # no events: an empty array of any numeric dtype will do
+        ch, smp = ch.astype(np.int64), smp.astype(np.int64)
     for k, a in (("channel", ch), ("sample", smp)):
-        if a.size and (a.dtype.kind not in "iu" or a.min() < 0):
+        if a.dtype.kind not in "iu" or (a.size and a.min() < 0):
             raise FileFormatError(f"{path}: {k}: must be integers >= 0")
     if t.dtype.kind not in "iuf" or (t.size and (not np.isfinite(t).all() or t.min() < 0)):
         raise FileFormatError(f"{path}: t: event times must be finite numbers >= 0")
@@ -400,14 +429,25 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
     dt = _npz_scalar(z, "dt", path, float) if "dt" in z else 1.0
     if not dt > 0:
         raise FileFormatError(f"{path}: dt: must be > 0, got {dt}")
+    if not np.isfinite(dt):
+        raise FileFormatError(f"{path}: dt: must be finite, got {dt}")
+    # the last cycle, in float64 before any integer conversion (a huge t / dt cannot wrap around)
+    last = float(np.floor(t.max() / dt)) if t.size else 0.0
+    if last > limits.MAX_CYCLES - 1:
+        raise FileFormatError(f"{path}: t: events reach cycle {last:.0f}, more than the limit of "
+                              f"{limits.MAX_CYCLES} cycles; raise dt")
     cycle = bin_events(t, dt)
     C = _npz_scalar(z, "channels", path, int) if "channels" in z else (int(ch.max()) + 1 if ch.size else 1)
+    limits.check_count(C, limits.MAX_INPUTS, "channels", f"{path}: channels")
     if ch.size and ch.max() >= C:
         raise FileFormatError(f"{path}: channel: index {int(ch.max())} but channels = {C}")
     T = _npz_scalar(z, "steps", path, int) if "steps" in z else (int(cycle.max()) + 1 if cycle.size else 1)
+    limits.check_count(T, limits.MAX_CYCLES, "steps", f"{path}: steps")
     if cycle.size and cycle.max() >= T:
         raise FileFormatError(f"{path}: events reach cycle {int(cycle.max())} but steps = {T}; "
                               f"raise steps or dt")
+    limits.check_count(n, limits.MAX_SAMPLES, "number of samples", f"{path}: label")
+    limits.check_array_bytes((T, n, C), 1, f"{path}: the spike raster [steps, samples, channels]")
     x = np.zeros((T, n, C), np.uint8)
     x[cycle, smp, ch] = 1
     return Dataset(str(path), x, y, classes, "spikes", (T, C), "all",
@@ -449,8 +489,35 @@ def bin_events(t: Any, dt: float) -> np.ndarray:
 _NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse a ``.npz`` whose members would decompress (or declare arrays) over the array limit,
+    before numpy allocates them: the zip directory and each ``.npy`` header are read first."""
+    limit = limits.max_array_bytes()
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        if len(infos) > limits.MAX_ATTRS:
+            raise FileFormatError(f"{path}: {len(infos)} members, more than the limit of "
+                                  f"{limits.MAX_ATTRS}")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if total > limit:
+                raise FileFormatError(f"{path}: members decompress to more than the limit of "
+                                      f"{limit} bytes (set SPIKELUT_MAX_ARRAY_BYTES to read larger "
+                                      f"files)")
+            with zf.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            limits.check_array_bytes(shape, dtype.itemsize, f"{path}: {info.filename}")
+
+
 def _load_npz(path: Path, split: str) -> Dataset:
+    limits.check_regular_file(path, "a .npz file")
     try:
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as f:
             z = {k: f[k] for k in f.files}  # read every member now: corruption shows up here
     except _NPZ_ERRORS as e:
@@ -495,9 +562,16 @@ def _load_spike_file(path: Path, split: str) -> Dataset:
     d = load_spikes(path)
     if d.labels is None:
         raise FileFormatError(f"{path}: /labels: missing; a dataset needs one label per sample")
-    classes = int(d.meta.get("classes", int(d.labels.max()) + 1 if d.labels.size else 1))
+    top = int(d.labels.max()) + 1 if d.labels.size else 1
+    classes = d.meta.get("classes", top)
+    if not isinstance(classes, int) or isinstance(classes, bool) or classes < top:
+        raise FileFormatError(f"{path}: attribute 'classes' must be an integer >= {top} (the "
+                              f"largest label + 1), got {str(classes)[:40]!r}")
+    limits.check_count(classes, limits.MAX_CLASSES, "number of classes", f"{path}: classes")
     return Dataset(str(path), d.spikes, d.labels.astype(np.int64), classes, "spikes",
-                   (d.spikes.shape[0], d.spikes.shape[2]), str(d.meta.get("split", "all")),
+                   (d.spikes.shape[0], d.spikes.shape[2]),
+                   # printed by encode: only the known values, never a string from the file
+                   d.meta.get("split") if d.meta.get("split") in SPLITS else "all",
                    {"source": str(path)})
 
 

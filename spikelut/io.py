@@ -2,7 +2,10 @@
 
 Writers compress with gzip and write atomically. Readers check format, version, every dataset's
 presence, dtype and shape, table values and index ranges, and refuse anything else with one
-:class:`~spikelut.errors.FileFormatError` that names the file and the field.
+:class:`~spikelut.errors.FileFormatError` that names the file and the field. Files are untrusted
+(``docs/threat-model.md``): readers refuse special files, links, external storage, virtual
+datasets and unknown filters, and check every declared size against :mod:`spikelut.limits`
+before reading it.
 
 Example:
     >>> import tempfile, pathlib, numpy as np
@@ -27,9 +30,11 @@ from typing import Any, Iterator, Sequence
 import h5py
 import numpy as np
 
-from .errors import FileFormatError, NetworkError, ShapeError
+from . import limits
+from .errors import FileFormatError, NetworkError, ShapeError, SpikelutError
+from .escape import terminal
 from .fileutil import atomic_h5
-from .network import Layer, Network, Readout
+from .network import K_MAX, K_MIN, Layer, Network, Readout
 
 MODEL_FORMAT = "spikelut-model"
 SPIKES_FORMAT = "spikelut-spikes"
@@ -38,73 +43,214 @@ _GZ = {"compression": "gzip", "compression_opts": 4}
 
 
 # ---------------------------------------------------------------------------- helpers
+# Files come from others (docs/threat-model.md): before a dataset or attribute is read, its links,
+# storage, type and declared size are checked, so a file can neither make spikelut read another
+# file nor make it allocate more than the limits of spikelut.limits.
+
+#: HDF5 filters a dataset may use: deflate (gzip), shuffle, fletcher32, LZF (h5py's own).
+#: Others could load a plugin library from the HDF5 plugin path.
+_FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32, 32000}
+_LAYOUTS = {h5py.h5d.COMPACT, h5py.h5d.CONTIGUOUS, h5py.h5d.CHUNKED}
+#: the most a dataset may expand from its stored bytes (deflate's limit is about 1032:1)
+_MAX_RATIO = 1100
+_READ_ERRORS = (OSError, KeyError, TypeError, ValueError, RuntimeError, UnicodeError, RecursionError,
+                IndexError, AttributeError)
+
+
+def _check_links(f: h5py.File, path: Path) -> None:
+    """Refuse every soft, external or user-defined link and files with too many objects.
+
+    Runs before any other access: h5py resolves a link when a name is looked up (even by ``in``),
+    and an external link opens another file. H5Lvisit follows hard links only, so this walk
+    itself never leaves the file.
+    """
+    count = 0
+
+    # the callback returns the problem (a non-None value stops H5Lvisit); raising inside it
+    # would cross HDF5's C stack
+    def visit(name: bytes) -> str | None:
+        nonlocal count
+        count += 1
+        if count > limits.MAX_OBJECTS:
+            return f"more than {limits.MAX_OBJECTS} objects; not a spikelut file"
+        kind = f.id.links.get_info(name).type
+        if kind != h5py.h5l.TYPE_HARD:
+            what = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link"}
+            return (f"/{_name(name)}: is {what.get(kind, 'a user-defined link')}; spikelut files "
+                    f"hold plain groups and datasets only (links could read other files)")
+        try:
+            name.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"/{_name(name)}: object name is not valid UTF-8"
+        return None
+
+    problem = f.id.links.visit(visit)
+    if problem is not None:
+        raise FileFormatError(f"{path}: {problem}")
+
+
+def _name(raw: bytes | str) -> str:
+    """A name from the file, safe to put in a one-line message."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "backslashreplace")
+    return terminal(raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+
+
 def _open(path: str | os.PathLike) -> h5py.File:
-    p = Path(path)
-    if not p.exists():
-        raise FileFormatError(f"{p}: no such file")
-    if p.is_dir():
-        raise FileFormatError(f"{p}: is a directory, expected an HDF5 file")
+    p = limits.check_regular_file(path, "an HDF5 file")
     try:
-        return h5py.File(p, "r")
+        f = h5py.File(p, "r")
     except OSError as e:
         if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(e):
             raise FileFormatError(f"{p}: locked by another process that has it open for writing; "
                                   f"wait until that process closes it, then run again") from None
         raise FileFormatError(f"{p}: not a readable HDF5 file (truncated or corrupt?): {e}") from None
+    try:
+        _check_links(f, p)
+    except FileFormatError:
+        f.close()
+        raise
+    except _READ_ERRORS as e:
+        f.close()
+        raise FileFormatError(f"{p}: unreadable HDF5 structure: {e}") from None
+    return f
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn any error of h5py or numpy on a malformed file into one :class:`FileFormatError`."""
+    try:
+        yield
+    except SpikelutError:
+        raise
+    except _READ_ERRORS as e:  # MemoryError passes: the CLI says "not enough memory" in one line
+        msg = str(e).replace("\n", " ")
+        raise FileFormatError(f"{path}: malformed HDF5 content ({type(e).__name__}: {msg})") from None
+
+
+def _read_attr(obj: h5py.HLObject, name: str, path: Path) -> Any:
+    """One attribute as a Python value (str, int, float, bool, or a list of numbers), after
+    checking its type and size; strings must be valid UTF-8."""
+    def fail(what: str) -> FileFormatError:
+        return FileFormatError(f"{path}: {_name(obj.name)}: attribute {_name(name)!r}: {what}")
+
+    aid = obj.attrs.get_id(name)
+    shape, dt = aid.shape, aid.dtype
+    if shape is None:
+        raise fail("has no value (empty dataspace)")
+    if len(shape) > 1:
+        raise fail(f"{len(shape)}-D arrays are not supported metadata")
+    string = h5py.check_string_dtype(dt)
+    if string is None and (dt.kind not in "biuf" or dt.fields is not None or dt.subdtype is not None):
+        raise fail(f"type {dt} is not supported (expected a string or numbers)")
+    if string is not None and shape != ():
+        raise fail("arrays of strings are not supported metadata")
+    size = limits.array_bytes(shape, dt.itemsize)
+    if size > limits.MAX_ATTR_BYTES or aid.get_storage_size() > limits.MAX_ATTR_BYTES:
+        raise fail(f"larger than the limit of {limits.MAX_ATTR_BYTES} bytes")
+    v = obj.attrs[name]
+    if string is not None:
+        if isinstance(v, (bytes, np.bytes_)):
+            raw = bytes(v)
+        else:
+            raw = str(v).encode("utf-8", "surrogateescape")
+        if len(raw) > limits.MAX_ATTR_BYTES:
+            raise fail(f"larger than the limit of {limits.MAX_ATTR_BYTES} bytes")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise fail("not valid UTF-8 text") from None
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _attr(f: h5py.File, obj: h5py.HLObject, name: str, kind: type, path: Path) -> Any:
     if name not in obj.attrs:
-        raise FileFormatError(f"{path}: {obj.name}: missing attribute {name!r}")
-    v = obj.attrs[name]
-    if isinstance(v, bytes):
-        v = v.decode()
+        raise FileFormatError(f"{path}: {_name(obj.name)}: missing attribute {name!r}")
+    v = _read_attr(obj, name, path)
     if kind is str:
         if not isinstance(v, str):
-            raise FileFormatError(f"{path}: {obj.name}: attribute {name!r} must be a string")
+            raise FileFormatError(f"{path}: {_name(obj.name)}: attribute {name!r} must be a string")
         return v
-    if isinstance(v, np.ndarray) and v.shape == ():
-        v = v[()]
-    if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
-        raise FileFormatError(f"{path}: {obj.name}: attribute {name!r} must be an integer, got {v!r}")
-    return int(v)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise FileFormatError(f"{path}: {_name(obj.name)}: attribute {name!r} must be an integer, "
+                              f"got {_name(repr(v)[:80])}")
+    return v
 
 
-def _dataset(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, path: Path,
-             optional: bool = False) -> np.ndarray | None:
-    ds = _dataset_handle(group, name, kinds, ndim, path, optional)
+def _declared(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, path: Path,
+              optional: bool = False, whole: bool = True) -> h5py.Dataset | None:
+    """The dataset ``group/name`` after checking everything but its data: a plain dataset stored
+    in this file (no external storage, not virtual, known filters), of one of ``kinds`` and
+    ``ndim`` dimensions, no larger than the array limit when it is to be read ``whole`` (a
+    dataset read in chunks of samples is bounded by its chunk). Nothing is read yet."""
+    ds = group.get(name)  # one lookup; safe: _open refused every non-hard link
     if ds is None:
-        return None
+        if optional:
+            return None
+        raise FileFormatError(f"{path}: {group.name.rstrip('/')}/{name}: missing dataset")
+    full = ds.name
+    if not isinstance(ds, h5py.Dataset):
+        raise FileFormatError(f"{path}: {full}: expected a dataset")
+    dcpl = ds.id.get_create_plist()
+    layout = dcpl.get_layout()
+    if layout not in _LAYOUTS:
+        raise FileFormatError(f"{path}: {full}: is a virtual dataset (it would read other files); "
+                              f"store the data in the file")
+    if dcpl.get_external_count():
+        raise FileFormatError(f"{path}: {full}: uses external raw storage (its data would come from "
+                              f"another file); store the data in the file")
+    for i in range(dcpl.get_nfilters()):
+        code = dcpl.get_filter(i)[0]
+        if code not in _FILTERS:
+            raise FileFormatError(f"{path}: {full}: compressed with HDF5 filter {code}; spikelut reads "
+                                  f"gzip, shuffle, fletcher32 and lzf only")
+    shape, dt = ds.shape, ds.dtype
+    if shape is None:
+        raise FileFormatError(f"{path}: {full}: has no data (empty dataspace)")
+    if dt.name not in kinds or dt.fields is not None:
+        raise FileFormatError(f"{path}: {full}: dtype {dt}, expected {' or '.join(kinds)}")
+    if len(shape) != ndim:
+        raise FileFormatError(f"{path}: {full}: {len(shape)}-D with shape {shape}, expected {ndim}-D")
+    if whole:
+        limits.check_array_bytes(shape, dt.itemsize, f"{path}: {full}")
+    if layout == h5py.h5d.CHUNKED:
+        limits.check_array_bytes(dcpl.get_chunk(), dt.itemsize, f"{path}: {full} (one chunk)")
+    return ds
+
+
+def _check_stored(ds: h5py.Dataset, path: Path) -> None:
+    """Refuse a dataset that declares more data than its stored bytes could expand to."""
+    declared = limits.array_bytes(ds.shape, ds.dtype.itemsize)
+    stored = ds.id.get_storage_size()
+    if declared > _MAX_RATIO * stored + 4096:
+        # deflate cannot compress more than ~1032:1, so the rest would be HDF5's fill value for
+        # chunks never written: a few bytes that make a reader allocate gigabytes of zeros
+        raise FileFormatError(f"{path}: {ds.name}: declares {declared} bytes of data but the file "
+                              f"stores only {stored}; its data is missing (unwritten chunks)")
+
+
+def _read(ds: h5py.Dataset, path: Path) -> np.ndarray:
+    """The data of a dataset checked by :func:`_declared`."""
+    _check_stored(ds, path)
     try:
         return ds[()]
     except OSError as e:
         raise FileFormatError(f"{path}: {ds.name}: cannot read the data (truncated file?): {e}") from None
 
 
-def _dataset_handle(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, path: Path,
-                    optional: bool = False) -> h5py.Dataset | None:
-    """The checked (kind, dtype, ndim) dataset ``name`` of ``group``, not read yet."""
-    full = f"{group.name.rstrip('/')}/{name}"
-    if name not in group:
-        if optional:
-            return None
-        raise FileFormatError(f"{path}: {full}: missing dataset")
-    ds = group[name]
-    if not isinstance(ds, h5py.Dataset):
-        raise FileFormatError(f"{path}: {full}: expected a dataset")
-    if ds.dtype.name not in kinds:
-        raise FileFormatError(f"{path}: {full}: dtype {ds.dtype.name}, expected {' or '.join(kinds)}")
-    if ds.ndim != ndim:
-        raise FileFormatError(f"{path}: {full}: {ds.ndim}-D with shape {ds.shape}, expected {ndim}-D")
-    return ds
+def _dataset(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, path: Path,
+             optional: bool = False) -> np.ndarray | None:
+    ds = _declared(group, name, kinds, ndim, path, optional)
+    return None if ds is None else _read(ds, path)
 
 
 def _check_format(f: h5py.File, fmt: str, path: Path) -> None:
-    got = f.attrs.get("format")
-    if isinstance(got, bytes):
-        got = got.decode()
+    got = _read_attr(f, "format", path) if "format" in f.attrs else None
     if got != fmt:
-        raise FileFormatError(f"{path}: not a {fmt} file (root attribute format = {got!r})")
+        raise FileFormatError(f"{path}: not a {fmt} file (root attribute format = "
+                              f"{_name(repr(got)[:80])})")
     version = _attr(f, f, "version", int, path)
     if version != VERSION:
         raise FileFormatError(f"{path}: {fmt} version {version} is not supported (this spikelut "
@@ -119,17 +265,37 @@ def _meta_attrs(obj: h5py.HLObject, meta: dict) -> None:
             obj.attrs[key] = json.dumps(value)
 
 
-def _read_meta(obj: h5py.HLObject, skip: set[str]) -> dict:
+def _read_meta(obj: h5py.HLObject, skip: set[str], path: Path) -> dict:
+    """Free metadata: every attribute but ``skip``, each a string, a number or a list of numbers."""
+    keys = list(obj.attrs.keys())
+    if len(keys) > limits.MAX_ATTRS:
+        raise FileFormatError(f"{path}: {obj.name}: {len(keys)} attributes, more than the limit of "
+                              f"{limits.MAX_ATTRS}")
     meta = {}
-    for key, value in obj.attrs.items():
+    for key in keys:
         if key in skip:
             continue
-        if isinstance(value, bytes):
-            value = value.decode()
-        if isinstance(value, np.generic):
-            value = value.item()
-        meta[key] = value
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FileFormatError(f"{path}: {obj.name}: attribute name {_name(key)!r} is not valid "
+                                  f"UTF-8") from None
+        meta[key] = _read_attr(obj, key, path)
     return meta
+
+
+def _json_attr(obj: h5py.HLObject, name: str, path: Path) -> Any:
+    """A JSON attribute (model ``meta``), nesting bounded before parsing."""
+    text = _read_attr(obj, name, path)
+    where = f"{path}: {_name(obj.name)}: attribute {name!r}"
+    if not isinstance(text, str):
+        raise FileFormatError(f"{where}: expected a JSON string")
+    if not limits.json_depth_ok(text):
+        raise FileFormatError(f"{where}: JSON nested deeper than {limits.MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise FileFormatError(f"{where}: is not valid JSON") from None
 
 
 # ---------------------------------------------------------------------------- models
@@ -160,51 +326,87 @@ def save_model(net: Network, path: str | os.PathLike) -> None:
 
 
 def load_model(path: str | os.PathLike) -> Network:
-    """Read and validate a model file; raise :class:`FileFormatError` naming the bad field."""
+    """Read and validate a model file; raise :class:`FileFormatError` naming the bad field.
+
+    Every declared size is checked against :mod:`spikelut.limits` before it is read (k before a
+    ``2**k`` table, layer and node counts before the layers); see ``docs/threat-model.md``.
+    """
     path = Path(path)
-    with _open(path) as f:
+    with _open(path) as f, _reading(path):
         _check_format(f, MODEL_FORMAT, path)
-        n_in = _attr(f, f, "inputs", int, path)
-        meta = {}
-        if "meta" in f.attrs:
-            try:
-                meta = json.loads(f.attrs["meta"])
-            except (TypeError, ValueError):
-                raise FileFormatError(f"{path}: /: attribute 'meta' is not valid JSON") from None
+        n_in = limits.check_count(_attr(f, f, "inputs", int, path), limits.MAX_INPUTS,
+                                  "number of inputs", f"{path}: /: attribute 'inputs'")
+        meta = _json_attr(f, "meta", path) if "meta" in f.attrs else {}
+        if not isinstance(meta, dict):
+            raise FileFormatError(f"{path}: /: attribute 'meta' must be a JSON object")
         if "layers" not in f or not isinstance(f["layers"], h5py.Group):
             raise FileFormatError(f"{path}: /layers: missing group")
         lg = f["layers"]
-        names = list(lg.keys())
+        limits.check_count(len(lg), limits.MAX_LAYERS, "number of layers", f"{path}: /layers")
+        names = [_name(n) for n in lg.keys()]
         expected = [f"L{i}" for i in range(len(names))]
         if not names or sorted(names, key=lambda s: (len(s), s)) != expected:
+            shown = sorted(names)[:10] + (["..."] if len(names) > 10 else [])
             raise FileFormatError(f"{path}: /layers: expected groups L0..L{max(len(names) - 1, 0)}, "
-                                  f"found {sorted(names)}")
+                                  f"found {shown}")
         layers = []
+        total = 0
         for i, key in enumerate(expected):
             g = lg[key]
-            table = _dataset(g, "table", ("uint8",), 2, path)
-            source = _dataset(g, "source", ("int32",), 2, path)
-            index = _dataset(g, "index", ("int32",), 2, path)
-            delay = _dataset(g, "delay", ("int32",), 2, path)
-            logits = _dataset(g, "logits", ("float32",), 2, path, optional=True)
+            if not isinstance(g, h5py.Group):
+                raise FileFormatError(f"{path}: /layers/{key}: expected a group")
+            decl = _layer_datasets(g, key, path)
+            total += decl["source"].shape[0]
+            limits.check_count(total, limits.MAX_NODES, "total number of nodes", f"{path}: /layers")
+            arrays = {name: (None if ds is None else _read(ds, path)) for name, ds in decl.items()}
+            table = arrays["table"]
             if table.size and not np.isin(table, (0, 1)).all():
                 raise FileFormatError(f"{path}: /layers/{key}/table: entries must be 0 or 1")
+            refractory = limits.check_count(_attr(f, g, "refractory", int, path), limits.MAX_REFRACTORY,
+                                            "refractory period", f"{path}: /layers/{key}: attribute "
+                                            f"'refractory'")
             try:
-                layers.append(Layer(table, source, index, delay,
-                                    _attr(f, g, "refractory", int, path), _attr(f, g, "name", str, path),
-                                    logits))
+                layers.append(Layer(table, arrays["source"], arrays["index"], arrays["delay"],
+                                    refractory, _attr(f, g, "name", str, path), arrays["logits"]))
             except NetworkError as e:
                 raise FileFormatError(f"{path}: /layers/{key}: {e}") from None
-        if "readout" not in f:
+        if "readout" not in f or not isinstance(f["readout"], h5py.Group):
             raise FileFormatError(f"{path}: /readout: missing group")
         rg = f["readout"]
+        classes = limits.check_count(_attr(f, rg, "classes", int, path), limits.MAX_CLASSES,
+                                     "number of classes", f"{path}: /readout: attribute 'classes'")
         class_of = _dataset(rg, "class_of", ("int32",), 1, path)
-        readout = Readout(_attr(f, rg, "layer", int, path), class_of,
-                          _attr(f, rg, "classes", int, path), _attr(f, rg, "start", int, path))
+        try:
+            readout = Readout(_attr(f, rg, "layer", int, path), class_of, classes,
+                              _attr(f, rg, "start", int, path))
+        except NetworkError as e:
+            raise FileFormatError(f"{path}: /readout: {e}") from None
     try:
         return Network(n_in, layers, readout, meta)
     except NetworkError as e:
         raise FileFormatError(f"{path}: invalid network: {e}") from None
+
+
+def _layer_datasets(g: h5py.Group, key: str, path: Path) -> dict[str, h5py.Dataset | None]:
+    """The datasets of one layer group with their declared shapes checked against each other and
+    the limits (k from ``source`` before a ``2**k`` table is read)."""
+    decl = {"source": _declared(g, "source", ("int32",), 2, path)}
+    n, k = decl["source"].shape
+    where = f"{path}: /layers/{key}"
+    limits.check_count(n, limits.MAX_NODES_PER_LAYER, "number of nodes", f"{where}/source")
+    if not K_MIN <= k <= K_MAX:
+        raise FileFormatError(f"{where}/source: k = {k} is out of range; every node needs {K_MIN} "
+                              f"to {K_MAX} taps")
+    for name, kinds, shape in (("index", ("int32",), (n, k)), ("delay", ("int32",), (n, k)),
+                               ("table", ("uint8",), (n, 1 << k)),
+                               ("logits", ("float32",), (n, 1 << k))):
+        ds = _declared(g, name, kinds, 2, path, optional=name == "logits")
+        if ds is not None and ds.shape != shape:
+            raise FileFormatError(f"{where}: {name} has shape {ds.shape}, expected {shape} (nodes x "
+                                  f"{'k' if name in ('index', 'delay') else '2**k'} with k = {k} "
+                                  f"from source)")
+        decl[name] = ds
+    return decl
 
 
 # ---------------------------------------------------------------------------- spikes / results
@@ -402,14 +604,31 @@ def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: 
         w.write(0, spikes, res)
 
 
+def _spikes_declared(f: h5py.File, path: Path, whole: bool = True
+                     ) -> tuple[h5py.Dataset, h5py.Dataset | None]:
+    """``/spikes`` and ``/labels`` with shapes checked against the limits and each other
+    (``whole``: ``/spikes`` will be read at once, so it must fit the array limit too)."""
+    ds = _declared(f, "spikes", ("uint8",), 3, path, whole=whole)
+    T, B, n = ds.shape
+    limits.check_count(T, limits.MAX_CYCLES, "number of cycles T", f"{path}: /spikes")
+    limits.check_count(B, limits.MAX_SAMPLES, "number of samples B", f"{path}: /spikes")
+    limits.check_count(n, limits.MAX_INPUTS, "number of channels", f"{path}: /spikes")
+    labels = _declared(f, "labels", ("int64",), 1, path, optional=True)
+    if labels is not None and labels.shape != (B,):
+        raise FileFormatError(f"{path}: /labels: shape {labels.shape}, expected ({B},) "
+                              f"(one label per sample of /spikes)")
+    return ds, labels
+
+
 def load_spikes(path: str | os.PathLike) -> SpikeData:
     """Read and validate a spike (or result) file's input spikes, labels and metadata."""
     path = Path(path)
-    with _open(path) as f:
+    with _open(path) as f, _reading(path):
         _check_format(f, SPIKES_FORMAT, path)
-        spikes = _dataset(f, "spikes", ("uint8",), 3, path)
-        labels = _dataset(f, "labels", ("int64",), 1, path, optional=True)
-        meta = _read_meta(f, {"format", "version"})
+        ds, lab = _spikes_declared(f, path)
+        meta = _read_meta(f, {"format", "version"}, path)
+        spikes = _read(ds, path)
+        labels = None if lab is None else _read(lab, path)
     _check_spikes_array(spikes, labels, str(path))
     return SpikeData(spikes, labels, meta)
 
@@ -421,29 +640,37 @@ def load_result(path: str | os.PathLike, net: Network | None = None):
     path = Path(path)
     data = load_spikes(path)
     T, B, _ = data.spikes.shape
-    with _open(path) as f:
-        if "layers" not in f or "readout" not in f:
+    with _open(path) as f, _reading(path):
+        if not all(isinstance(f.get(g), h5py.Group) for g in ("layers", "readout")):
             raise FileFormatError(f"{path}: not a simulation result (no /layers or /readout); "
                                   f"run 'spikelut simulate' to make one")
         lg = f["layers"]
-        layer_spikes = []
-        for i in range(len(lg)):
-            if f"L{i}" not in lg:
-                raise FileFormatError(f"{path}: /layers: expected groups L0..L{len(lg) - 1}")
-            s = _dataset(lg[f"L{i}"], "spikes", ("uint8",), 3, path)
-            if s.shape[:2] != (T, B):
-                raise FileFormatError(f"{path}: /layers/L{i}/spikes: shape {s.shape}, expected "
+        m = limits.check_count(len(lg), limits.MAX_LAYERS, "number of layers", f"{path}: /layers")
+        decl = []
+        total = 0
+        for i in range(m):
+            if f"L{i}" not in lg or not isinstance(lg[f"L{i}"], h5py.Group):
+                raise FileFormatError(f"{path}: /layers: expected groups L0..L{m - 1}")
+            ds = _declared(lg[f"L{i}"], "spikes", ("uint8",), 3, path)
+            if ds.shape[:2] != (T, B):
+                raise FileFormatError(f"{path}: /layers/L{i}/spikes: shape {ds.shape}, expected "
                                       f"[{T}, {B}, n] like /spikes")
-            layer_spikes.append(s)
-        counts = _dataset(f["readout"], "counts", ("int32",), 2, path)
-        pred = _dataset(f["readout"], "pred", ("int32",), 1, path)
-    if counts.shape[0] != B or pred.shape != (B,):
-        raise FileFormatError(f"{path}: /readout: counts {counts.shape} / pred {pred.shape} do not "
-                              f"match {B} samples")
-    if net is not None:
-        if [s.shape[2] for s in layer_spikes] != net.sizes:
-            raise FileFormatError(f"{path}: layer sizes {[s.shape[2] for s in layer_spikes]} do not "
+            total += limits.array_bytes(ds.shape, 1)
+            limits.check_array_bytes((total,), 1, f"{path}: /layers (all layers together)")
+            decl.append(ds)
+        counts_ds = _declared(f["readout"], "counts", ("int32",), 2, path)
+        pred_ds = _declared(f["readout"], "pred", ("int32",), 1, path)
+        if counts_ds.shape[0] != B or pred_ds.shape != (B,):
+            raise FileFormatError(f"{path}: /readout: counts {counts_ds.shape} / pred {pred_ds.shape} "
+                                  f"do not match {B} samples")
+        limits.check_count(counts_ds.shape[1], limits.MAX_CLASSES, "number of classes",
+                           f"{path}: /readout/counts")
+        if net is not None and [ds.shape[2] for ds in decl] != net.sizes:
+            raise FileFormatError(f"{path}: layer sizes {[ds.shape[2] for ds in decl]} do not "
                                   f"match the model's {net.sizes}")
+        layer_spikes = [_read(ds, path) for ds in decl]
+        counts = _read(counts_ds, path)
+        pred = _read(pred_ds, path)
     return data, SimResult(layer_spikes, counts, pred)
 
 
@@ -466,10 +693,14 @@ class SpikeReader:
         self.path = Path(path)
         self._f = _open(self.path)
         try:
-            _check_format(self._f, SPIKES_FORMAT, self.path)
-            self.dataset = _dataset_handle(self._f, "spikes", ("uint8",), 3, self.path)
-            self.labels = _dataset(self._f, "labels", ("int64",), 1, self.path, optional=True)
-            self.meta = _read_meta(self._f, {"format", "version"})
+            with _reading(self.path):
+                _check_format(self._f, SPIKES_FORMAT, self.path)
+                # read in ranges of samples: no whole-array limit, but the same checks of links,
+                # storage and declared sizes, and no more data than the file really stores
+                self.dataset, lab = _spikes_declared(self._f, self.path, whole=False)
+                _check_stored(self.dataset, self.path)
+                self.labels = None if lab is None else _read(lab, self.path)
+                self.meta = _read_meta(self._f, {"format", "version"}, self.path)
             self.shape: tuple[int, int, int] = tuple(int(v) for v in self.dataset.shape)
             _check_labels(self.labels, self.shape[1], str(self.path))
         except BaseException:
@@ -482,11 +713,12 @@ class SpikeReader:
         Raises:
             FileFormatError: unreadable data or values other than 0 and 1.
         """
-        try:
-            x = self.dataset[:, b0:b1, :]
-        except OSError as e:
-            raise FileFormatError(f"{self.path}: /spikes: cannot read the data (truncated file?): "
-                                  f"{e}") from None
+        with _reading(self.path):
+            try:
+                x = self.dataset[:, b0:b1, :]
+            except OSError as e:
+                raise FileFormatError(f"{self.path}: /spikes: cannot read the data (truncated "
+                                      f"file?): {e}") from None
         if x.size and x.max() > 1:
             raise FileFormatError(f"{self.path}: /spikes: entries must be 0 or 1")
         return x

@@ -18,30 +18,82 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from . import limits
 from .errors import NetworkError
 
 K_MIN = 2
-K_MAX = 6
+K_MAX = limits.MAX_K
 INPUT = -1  # tap source value meaning "network input channel"
 
 
+class _FreezeAfterValidation:
+    """Refuses attribute assignment once :meth:`_freeze` ran (a validated network is immutable:
+    its lowered form is cached on it, :mod:`spikelut.lowering`). Arrays become read-only copies."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_frozen"):
+            old = self.__dict__.get(name)
+            if not isinstance(old, np.ndarray) and type(old) is type(value) and old == value:
+                return  # re-validating assigns what is already there (n_in = int(n_in))
+            raise dataclasses.FrozenInstanceError(
+                f"cannot assign {type(self).__name__}.{name}: a validated network is immutable; "
+                f"build a changed copy with .replace({name}=...)")
+        object.__setattr__(self, name, value)
+
+    def _freeze(self) -> None:
+        if self.__dict__.get("_frozen"):
+            return
+        for name, v in list(vars(self).items()):
+            if isinstance(v, np.ndarray):
+                v = np.array(v, copy=True)  # the caller's array stays theirs (and writable)
+                v.setflags(write=False)
+                object.__setattr__(self, name, v)
+        object.__setattr__(self, "_frozen", True)
+
+    def replace(self, **changes: Any):
+        """A new (unfrozen until validated) instance with ``changes`` applied to its fields."""
+        return dataclasses.replace(self, **changes)
+
+
 def _as_int_matrix(a, name: str, where: str) -> np.ndarray:
-    arr = np.asarray(a)
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError, OverflowError):
+        raise NetworkError(f"{where}: {name} must be a 2-D array of integers [nodes, k] "
+                           f"(ragged or non-numeric rows given)") from None
     if arr.ndim != 2:
         raise NetworkError(f"{where}: {name} must be a 2-D array [nodes, k], got shape {arr.shape}")
+    if arr.dtype.kind not in "iub" and not (arr.dtype.kind == "f" or arr.size == 0):
+        raise NetworkError(f"{where}: {name} must hold integers, got dtype {arr.dtype}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.mod(arr, 1) == 0):
+        if not np.all(np.isfinite(arr) & (np.mod(arr, 1) == 0)):
             raise NetworkError(f"{where}: {name} must hold integers")
+    if arr.size and arr.dtype != np.int32:
+        # an int64 or float value outside int32 would wrap around silently in astype
+        lo, hi = arr.min(), arr.max()
+        if lo < np.iinfo(np.int32).min or hi > np.iinfo(np.int32).max:
+            bad = int(hi) if hi > np.iinfo(np.int32).max else int(lo)
+            raise NetworkError(f"{where}: {name} holds {bad}, outside the 32-bit range")
     return arr.astype(np.int32, copy=False)
 
 
+def _is_int(v) -> bool:
+    """Whether ``v`` is an integer value (Python, numpy or an integral float), not a bool."""
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, np.integer)):
+        return True
+    return isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer()
+
+
 @dataclass(eq=False)
-class Layer:
+class Layer(_FreezeAfterValidation):
     """One layer of ``n`` LUT nodes, each with ``k`` taps.
 
     Attributes:
@@ -75,7 +127,7 @@ class Layer:
         self.table = table.astype(np.uint8, copy=False)
         if self.logits is not None:
             self.logits = np.asarray(self.logits, dtype=np.float32)
-        if isinstance(self.refractory, (bool, np.bool_)) or int(self.refractory) != self.refractory:
+        if not _is_int(self.refractory):
             raise NetworkError(f"{where}: refractory must be an integer, got {self.refractory!r}")
         self.refractory = int(self.refractory)
 
@@ -95,7 +147,7 @@ class Layer:
 
 
 @dataclass(eq=False)
-class Readout:
+class Readout(_FreezeAfterValidation):
     """Which layer is read out, the class of each of its nodes (-1 = not counted), and from when.
 
     ``count[c]`` sums the spikes of class-``c`` nodes over cycles ``t >= start``; the prediction is
@@ -108,23 +160,32 @@ class Readout:
     start: int = 0
 
     def __post_init__(self) -> None:
-        arr = np.asarray(self.class_of)
+        try:
+            arr = np.asarray(self.class_of)
+        except (ValueError, TypeError, OverflowError):
+            raise NetworkError("readout: class_of must be a 1-D list of integers") from None
         if arr.ndim != 1:
             raise NetworkError(f"readout: class_of must be 1-D, got shape {arr.shape}")
+        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < -1
+                         or arr.max() > np.iinfo(np.int32).max):
+            raise NetworkError(f"readout: class_of must hold integers -1 (not counted) or class "
+                               f"numbers, got {arr.dtype} values")
         self.class_of = arr.astype(np.int32, copy=False)
         for attr in ("layer", "classes", "start"):
             v = getattr(self, attr)
-            if isinstance(v, (bool, np.bool_)) or int(v) != v:
+            if not _is_int(v):
                 raise NetworkError(f"readout: {attr} must be an integer, got {v!r}")
             setattr(self, attr, int(v))
 
 
 @dataclass(eq=False)
-class Network:
+class Network(_FreezeAfterValidation):
     """A validated network: ``n_in`` input channels, layers evaluated in order, one readout.
 
     Construction validates every rule of DESIGN.md section 2 and raises
-    :class:`~spikelut.errors.NetworkError` naming the layer, node and tap that break one.
+    :class:`~spikelut.errors.NetworkError` naming the layer, node and tap that break one. A
+    validated network is immutable (its layers, readout and arrays too): use
+    ``net.replace(layers=[...])`` or :meth:`replace_layer` to get a changed, re-validated copy.
     """
 
     n_in: int
@@ -133,35 +194,49 @@ class Network:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.layers = list(self.layers)
+        self.layers = tuple(self.layers)
         self.validate()
+        for part in (*self.layers, self.readout, self):
+            part._freeze()
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
         """Check every rule; raise :class:`NetworkError` on the first violation."""
-        if isinstance(self.n_in, (bool, np.bool_)) or int(self.n_in) != self.n_in or self.n_in < 0:
+        if not _is_int(self.n_in) or self.n_in < 0:
             raise NetworkError(f"inputs must be a non-negative integer, got {self.n_in!r}")
-        self.n_in = int(self.n_in)
+        self.n_in = limits.check_count(self.n_in, limits.MAX_INPUTS, "input channels", "network",
+                                       NetworkError)
         if not self.layers:
             raise NetworkError("a network needs at least one layer")
-        names = [layer.name for layer in self.layers]
+        limits.check_count(len(self.layers), limits.MAX_LAYERS, "number of layers", "network",
+                           NetworkError)
         for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise NetworkError(f"layer {i}: expected a Layer, got {type(layer).__name__}")
             if not layer.name:
                 layer.name = f"L{i}"
-        names = [layer.name for layer in self.layers]
-        dup = {n for n in names if names.count(n) > 1}
+        # one pass with a set: validation stays linear in the number of layers
+        seen: set[str] = set()
+        dup: set[str] = set()
+        for layer in self.layers:
+            (dup if layer.name in seen else seen).add(layer.name)
         if dup:
-            raise NetworkError(f"layer names must be unique; repeated: {sorted(dup)}")
+            raise NetworkError(f"layer names must be unique; repeated: {sorted(dup)[:10]}")
         sizes = [layer.n for layer in self.layers]
+        limits.check_count(sum(sizes), limits.MAX_NODES, "total number of nodes", "network",
+                           NetworkError)
+        # source -> size lookup, built once (index -1 = the input; see _validate_layer)
+        size_of = np.asarray(sizes + [self.n_in], np.int64)
         for i, layer in enumerate(self.layers):
-            self._validate_layer(i, layer, sizes)
+            self._validate_layer(i, layer, sizes, size_of)
         self._validate_readout(sizes)
 
-    def _validate_layer(self, i: int, layer: Layer, sizes: list[int]) -> None:
+    def _validate_layer(self, i: int, layer: Layer, sizes: list[int], size_of: np.ndarray) -> None:
         where = f"layer {i} ({layer.name!r})"
         n, k = layer.n, layer.k
         if n < 1:
             raise NetworkError(f"{where}: needs at least one node")
+        limits.check_count(n, limits.MAX_NODES_PER_LAYER, "number of nodes", where, NetworkError)
         if not K_MIN <= k <= K_MAX:
             raise NetworkError(f"{where}: k = {k} is out of range; every node needs "
                                f"{K_MIN} to {K_MAX} taps (one FPGA LUT{K_MAX})")
@@ -179,6 +254,8 @@ class Network:
                 raise NetworkError(f"{where}: table must equal (logits > 0)")
         if layer.refractory < 0:
             raise NetworkError(f"{where}: refractory must be >= 0, got {layer.refractory}")
+        limits.check_count(layer.refractory, limits.MAX_REFRACTORY, "refractory period", where,
+                           NetworkError)
         src, idx, dly = layer.source, layer.index, layer.delay
         n_layers = len(sizes)
 
@@ -193,11 +270,14 @@ class Network:
         bad = dly < 0
         if bad.any():
             fail(bad, "delay must be >= 0")
+        bad = dly > limits.MAX_DELAY
+        if bad.any():
+            fail(bad, f"delay is more than the limit of {limits.MAX_DELAY}")
         bad = (dly == 0) & (src >= i)
         if bad.any():
             fail(bad, "a delay-0 tap may only read the input or an earlier layer; "
                       "taps to this or a later layer need delay >= 1")
-        limit = np.where(src == INPUT, self.n_in, np.asarray(sizes + [0])[src])
+        limit = size_of[src]  # src is -1..m-1 here; size_of[-1] is n_in
         bad = (idx < 0) | (idx >= limit)
         if bad.any():
             j, p = (int(v) for v in np.argwhere(bad)[0])
@@ -212,8 +292,11 @@ class Network:
             raise NetworkError(f"readout: layer {r.layer} does not exist (network has {len(sizes)} layers)")
         if r.classes < 1:
             raise NetworkError(f"readout: classes must be >= 1, got {r.classes}")
+        limits.check_count(r.classes, limits.MAX_CLASSES, "number of classes", "readout",
+                           NetworkError)
         if r.start < 0:
             raise NetworkError(f"readout: start must be >= 0, got {r.start}")
+        limits.check_count(r.start, limits.MAX_CYCLES, "start cycle", "readout", NetworkError)
         if r.class_of.shape != (sizes[r.layer],):
             raise NetworkError(f"readout: class_of has {r.class_of.shape[0]} entries, but layer "
                                f"{r.layer} has {sizes[r.layer]} nodes")
@@ -309,6 +392,24 @@ class Network:
                 return i
         raise NetworkError(f"no layer named {name_or_index!r}; layers are "
                            f"{[layer.name for layer in self.layers]}")
+
+    def replace(self, **changes: Any) -> "Network":
+        """A validated copy with ``changes`` (``n_in``, ``layers``, ``readout``, ``meta``) applied;
+        ``meta`` is copied so the two networks do not share it."""
+        changes.setdefault("meta", dict(self.meta))
+        return dataclasses.replace(self, **changes)
+
+    def replace_layer(self, i: int, **changes: Any) -> "Network":
+        """A validated copy with layer ``i``'s fields changed, e.g. ``replace_layer(0, name="a")``.
+
+        Example:
+            >>> from spikelut.wiring import random_network
+            >>> random_network(0, n_in=2, sizes=[3, 1], k=2).replace_layer(0, name="a").layers[0].name
+            'a'
+        """
+        layers = list(self.layers)
+        layers[i] = layers[i].replace(**changes)
+        return self.replace(layers=layers)
 
     def copy(self) -> "Network":
         r = self.readout

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import __version__
 from .api import simulate_file
+from .backends import backend_from_legacy
 from .config import build_network, load_config
 from .errors import ConfigError, OutputError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
@@ -39,7 +40,7 @@ DEFAULT_CONFIG = "run_default.toml"
 DATA_KEYS = {"dataset", "seed", "limit_train", "limit_test", "val_fraction"}
 CODING_KEYS = {"name", "steps"}  # every other key of [coding] is a parameter of the code
 RTL_KEYS = {"top", "lut6", "simulator", "synth", "verify_samples"}
-RUN_KEYS = {"raster_samples", "engine"}
+RUN_KEYS = {"raster_samples", "backend", "engine"}  # engine: deprecated alias of backend
 STAGES = ("encode", "train", "evaluate", "plots", "rtl", "cosim", "synth", "report")
 LOCK_FILE = ".spikelut-run.lock"
 # what a run writes in its directory (a config there must not be one of them)
@@ -70,7 +71,7 @@ class RunSettings:
     synth: bool
     verify_samples: int
     raster_samples: int
-    engine: str
+    engine: str  # the backend name ([run] backend; the deprecated [run] engine maps onto it)
 
     @classmethod
     def from_config(cls, cfg: dict) -> "RunSettings":
@@ -117,7 +118,8 @@ class RunSettings:
             lut6=rtl.get("lut6", False), simulator=sim, synth=rtl.get("synth", True),
             verify_samples=opt_int(rtl, "verify_samples", "rtl", 0, 0),
             raster_samples=opt_int(run, "raster_samples", "run", 0, 3),
-            engine=str(run.get("engine", "auto")))
+            engine=backend_from_legacy(run.get("backend"), run.get("engine"), None,
+                                       ("[run] engine", ""))[0])
 
 
 class Pipeline:
@@ -306,7 +308,7 @@ class Pipeline:
         net = load_model(self.p("model.h5"))
         # in chunks, scored by the one accuracy rule of every command (spikelut.metrics)
         r = simulate_file(net, self.p("data", "test.h5"), self.p("result_test.h5"),
-                          engine=self.settings.engine, require_labels=True,
+                          backend=self.settings.engine, require_labels=True,
                           progress=self.progress, meta={"model": "model.h5"})
         t = r.tally
         return ([self.p("result_test.h5")],
@@ -334,8 +336,16 @@ class Pipeline:
         plot.rate_histogram(res, self.p("plots", "rates.png"), model=net, inputs=data.spikes)
         plot.training_curves(self.p("train", "log.jsonl"), self.p("plots", "curves.png"))
         outs += [self.p("plots", "rates.png"), self.p("plots", "curves.png")]
-        return outs, {"line": f"{len(outs)} figures in {self.p('plots')}",
-                      "files": [str(Path(o).relative_to(self.out)) for o in outs]}
+        # per-node statistics, pruning potential and attribution of test sample 0 (docs/analyze.md)
+        from .analysis import run_analysis
+
+        an = run_analysis(net, data.spikes, data.labels, self.p("analysis"), samples=[0],
+                          limit=500, log=self.p("train", "log.jsonl"))
+        outs += [Path(f) for f in an["files"]]
+        return outs, {"line": f"{len(outs)} figures and tables in {self.p('plots')}, "
+                              f"{self.p('analysis')}",
+                      "files": [str(Path(o).relative_to(self.out)) for o in outs],
+                      "analysis": {k: an[k] for k in ("layers", "prunable", "attribution", "data")}}
 
     # ------------------------------------------------------------------ rtl
     def _verify_spikes(self) -> np.ndarray:
@@ -429,6 +439,7 @@ class Pipeline:
                       ("ok", "simulator", "samples", "bits_compared", "bit_mismatches",
                        "pred_mismatches")},
             "synth": stages["synth"],
+            "analysis": stages["plots"].get("analysis"),
         }
         write_report(report, self.out, self.cfg)
         return report

@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from .engine.result import SimResult
 from .errors import ConfigError, FileFormatError, ShapeError
+from .escape import terminal
 from .fileutil import atomic_path
 from .io import SpikeData, load_model, load_result
 from .network import INPUT, Network
@@ -83,7 +84,7 @@ def _result(result: Any, model: Network | None, inputs: Any = None
     """(inputs [T, B, n_in] or None, SimResult on the host, labels or None, a name for titles)."""
     if isinstance(result, (str, os.PathLike)):
         data, res = load_result(result, model)
-        return data.spikes, res.to_numpy(), data.labels, Path(result).name
+        return data.spikes, res.to_numpy(), data.labels, _text(Path(result).name)
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], SpikeData):
         data, res = result
         return data.spikes, res.to_numpy(), data.labels, ""
@@ -103,9 +104,15 @@ def _check_sample(sample: int, B: int) -> int:
     return int(sample)
 
 
+def _text(s: str) -> str:
+    """A name from a file made safe for a matplotlib title: no control characters, and ``$``
+    escaped so it cannot start mathtext (a bad formula made savefig raise)."""
+    return terminal(s).replace("$", r"\$")
+
+
 def _layer_names(res: SimResult, net: Network | None) -> list[str]:
     if net is not None and len(net.layers) == len(res.layer_spikes):
-        return [layer.name for layer in net.layers]
+        return [_text(layer.name) for layer in net.layers]
     return [f"L{i}" for i in range(len(res.layer_spikes))]
 
 
@@ -359,7 +366,7 @@ def lut_table(result: Any, model: Network | str | os.PathLike, path: str | os.Pa
                        Patch(facecolor="#bdbdbd", label="0, visited"),
                        Patch(facecolor="#08519c", label="1, visited")],
               loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=8, frameon=False)
-    ax.set_title(f"layer {i} '{lay.name}': {lay.n} nodes x {1 << lay.k} entries, "
+    ax.set_title(f"layer {i} '{_text(lay.name)}': {lay.n} nodes x {1 << lay.k} entries, "
                  f"{100 * lay.table.mean():.1f}% ones, {100 * visited.mean():.1f}% visited{note}",
                  fontsize=9, loc="left")
     fig.suptitle(title or f"{name + ': ' if name else ''}LUT tables", fontsize=11)
@@ -442,10 +449,97 @@ def training_curves(log: str | os.PathLike, path: str | os.PathLike | None = Non
     which = "validation" if np.isfinite(val_acc).any() else "train"
     best = int(np.nanargmax(acc)) if np.isfinite(acc).any() else 0
     total = sum(float(r.get("time") or 0.0) for r in rows)
-    fig.suptitle(title or f"{Path(log).name}: {len(rows)} epochs, best {which} accuracy "
+    fig.suptitle(title or f"{_text(Path(log).name)}: {len(rows)} epochs, best {which} accuracy "
                           f"{acc[best]:.4f} at epoch {int(ep[best])}, {total:.1f} s", fontsize=11)
     return _finish(fig, path)
 
 
+# ---------------------------------------------------------------------------- analysis figures
+def attribution_heatmap(inputs: Any, maps: dict, path: str | os.PathLike | None = None, *,
+                        size: Sequence[int] = DEFAULT_SIZE, title: str | None = None
+                        ) -> Path | Figure:
+    """Heat maps over one sample's input raster: one panel per entry of ``maps``.
+
+    Args:
+        inputs: the sample's input spikes ``[T, n_in]`` (0/1), drawn as black dots.
+        maps: ``{panel title: float [T, n_in]}`` (e.g. the surrogate gradient and the occlusion
+            effect of :mod:`spikelut.analysis`); colours are symmetric around 0 (red positive,
+            blue negative).
+
+    Example:
+        >>> x = np.zeros((4, 2), np.uint8); x[1, 0] = 1
+        >>> fig = attribution_heatmap(x, {"grad": np.ones((4, 2))}, size=(300, 200))
+        >>> len(fig.axes)
+        2
+    """
+    x = np.asarray(inputs)
+    if x.ndim != 2:
+        raise ShapeError(f"the sample's inputs must be [T, n_in], got shape {x.shape}")
+    if not maps:
+        raise ConfigError("attribution_heatmap needs at least one map")
+    fig = _figure(size)
+    axes = fig.subplots(len(maps), 1, squeeze=False)[:, 0]
+    T, n = x.shape
+    ts, cs = np.nonzero(x)
+    for ax, (name, m) in zip(axes, maps.items()):
+        m = np.asarray(m, np.float64)
+        if m.shape != x.shape:
+            raise ShapeError(f"map {name!r} has shape {m.shape}, expected {x.shape} like the inputs")
+        v = float(np.nanmax(np.abs(m))) if m.size and np.isfinite(m).any() else 0.0
+        v = v or 1.0
+        im = ax.imshow(m.T, cmap="RdBu_r", vmin=-v, vmax=v, aspect="auto", interpolation="nearest",
+                       origin="lower", extent=(-0.5, T - 0.5, -0.5, n - 0.5))
+        ax.scatter(ts, cs, s=max(1.0, min(12.0, 4000.0 / max(1, T * n))), c="black", marker="o",
+                   linewidths=0)
+        fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01).ax.tick_params(labelsize=7)
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.set_ylabel("input channel", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+    axes[-1].set_xlabel("cycle (dots: input spikes)", fontsize=8)
+    fig.suptitle(title or f"attribution over the input raster: {T} cycles x {n} channels",
+                 fontsize=11)
+    return _finish(fig, path)
+
+
+def learning_dynamics(log: str | os.PathLike, path: str | os.PathLike | None = None, *,
+                      size: Sequence[int] = DEFAULT_SIZE, title: str | None = None
+                      ) -> Path | Figure:
+    """Table entries flipped per epoch, mean ``|theta|`` and the fraction near zero, per layer,
+    from a training log whose records have ``flips``, ``mean_abs_logit`` and ``near_zero``.
+
+    Raises:
+        FileFormatError: the log has no such records (written before the trainer kept them).
+    """
+    rows = [r for r in read_training_log(log) if isinstance(r.get("flips"), list)]
+    if not rows:
+        raise FileFormatError(f"{log}: the training log has no table dynamics (flips, "
+                              f"mean_abs_logit, near_zero); train again with this version")
+    ep = np.array([r["epoch"] for r in rows], np.float64)
+    fig = _figure(size)
+    axes = fig.subplots(3, 1, sharex=True)
+    for ax, key, label in ((axes[0], "flips", "entries flipped"),
+                           (axes[1], "mean_abs_logit", "mean |theta|"),
+                           (axes[2], "near_zero", "fraction |theta| < 0.05")):
+        try:
+            vals = np.array([r[key] for r in rows], np.float64)  # [epochs, layers]
+        except (KeyError, TypeError, ValueError):
+            raise FileFormatError(f"{log}: {key} must be a list of numbers in every record") from None
+        for i in range(vals.shape[1] if vals.ndim == 2 else 0):
+            ax.plot(ep, vals[:, i], "o-", ms=3, label=f"layer {i}",
+                    color=_CLASS_COLORS[i % len(_CLASS_COLORS)])
+        if key == "flips" and np.nanmin(vals) > 0:
+            ax.set_yscale("log")
+        ax.set_ylabel(label, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=8)
+    axes[-1].set_xlabel("epoch", fontsize=9)
+    fig.suptitle(title or f"{Path(log).name}: table dynamics over {len(rows)} epochs", fontsize=11)
+    return _finish(fig, path)
+
+
 __all__ = ["raster", "rate_histogram", "lut_table", "training_curves", "address_counts",
-           "firing_rates", "read_training_log", "subsample", "LOG_KEYS", "DEFAULT_SIZE"]
+           "firing_rates", "read_training_log", "subsample", "LOG_KEYS", "DEFAULT_SIZE",
+           "attribution_heatmap", "learning_dynamics"]

@@ -57,6 +57,28 @@ def _confusion(conf: list[list[int]] | None) -> str:
     return _table(rows, [""] + [f"pred {j}" for j in range(C)])
 
 
+def _analysis(an: dict | None, out: Path) -> str:
+    """Per-layer node statistics, exact pruning potential and the attribution figure
+    (``spikelut analyze``, docs/analyze.md)."""
+    if not an:
+        return "<p><i>not available</i></p>"
+    rows = [[s.get("name"), s.get("nodes"), s.get("constant"), s.get("dead"), s.get("unused_taps"),
+             f"{s.get('mean_total_influence', 0):.3f}", s.get("degree_histogram"),
+             s.get("stuck_on_data"), s.get("never_pivotal_taps_on_data"),
+             f"{100 * s.get('gate_suppressed_fraction', 0):.1f}%"] for s in an.get("layers", [])]
+    p = an.get("prunable") or {}
+    lut, ff = p.get("luts") or {}, p.get("flip_flops") or {}
+    return "".join([
+        _table(rows, ["layer", "nodes", "constant", "dead", "unused taps", "mean total influence",
+                      "degree histogram", "stuck on data", "taps never pivotal on data",
+                      "refractory suppressed"]),
+        f"<p>Exact pruning (spikelut prune) would save {html.escape(str(lut.get('saved')))} of "
+        f"{html.escape(str(lut.get('before')))} LUTs and {html.escape(str(ff.get('saved')))} of "
+        f"{html.escape(str(ff.get('before')))} flip-flops.</p>",
+        _img(out / "analysis" / "attribution_0.png", "attribution of test sample 0"),
+        _img(out / "analysis" / "dynamics.png", "table dynamics")])
+
+
 def render_html(report: dict, outdir: str | os.PathLike, config: dict | None = None) -> str:
     """The report page as one HTML string with its figures embedded (base64 PNGs).
 
@@ -131,6 +153,7 @@ def render_html(report: dict, outdir: str | os.PathLike, config: dict | None = N
         "<h2>Network</h2>",
         _table(layer_rows, ["layer", "nodes", "k", "R", "in-taps", "ff-taps", "rec-taps", "self",
                             "max delay"]),
+        "<h2>Analysis</h2>", _analysis(report.get("analysis"), out),
         "<h2>Circuit</h2>",
         f"<p class='{'ok' if ok else 'bad'}'>Co-simulation — {html.escape(cos_line)}</p>",
         synth_html,

@@ -53,7 +53,12 @@ class StageBook:
             try:
                 self.state = json.loads(self.path.read_text())
                 self.state.setdefault("stages", {})
-            except (OSError, ValueError):
+                # keep only well-formed records (a hand-edited or foreign file must not crash)
+                self.state["stages"] = {k: r for k, r in self.state["stages"].items()
+                                        if isinstance(r, dict) and isinstance(r.get("outputs", []), list)
+                                        and all(isinstance(o, str) for o in r.get("outputs", []))
+                                        and isinstance(r.get("summary", {}), dict)}
+            except (OSError, ValueError, AttributeError, TypeError, RecursionError):
                 # an unreadable record only costs a rerun of every stage
                 self.state = {"stages": {}}
 

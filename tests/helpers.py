@@ -50,3 +50,52 @@ def cuda_emulation_library(tmp_dir: Path, source: str, what: str, spec=None) -> 
     subprocess.run([gxx, "-O1", "-shared", "-fPIC", "-std=c++14", f"-I{TESTS}",
                     f"-I{TESTS.parent / 'kernels'}", *defines, str(TESTS / source), "-o", str(so)], check=True)
     return ctypes.CDLL(str(so))
+
+
+def emulate_infer(fn, net, x, record="all"):
+    """Run ``kernels/bitsliced_infer.cu`` emulated on the CPU (``fn`` = the library's
+    ``emulate_infer``) through the engine's own plan, launch geometry and argument marshalling;
+    returns ``(plan, per-layer spikes)``."""
+    from spikelut.engine import gpu
+    from spikelut.engine.bitpack import pack
+    from spikelut.engine.plan import build_plan
+
+    T, B, _ = x.shape
+    plan = build_plan(net, record, steps=T)
+    inp = gpu.to_word_major(pack(x), B)
+    cfg = gpu.launch_config(plan, inp.shape[1], smem_limit=0)  # emulation: history in global memory
+    args, out = gpu.kernel_args(plan, inp, cfg)
+    c_args = [ctypes.c_int(cfg.grid)]
+    for a in args:
+        c_args.append(ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) and a.ndim
+                      else ctypes.c_int(int(a)))
+    fn(*c_args)
+    return plan, gpu.unpack_recorded(plan, net, out, B)
+
+
+def emulated_train_launch(lib):
+    """``launch(kernel_name, grid, block, args)`` for :mod:`spikelut.train.kernels_gpu` that runs
+    ``kernels/train_bptt.cu`` emulated on the CPU (``lib`` from :func:`cuda_emulation_library`
+    built with ``kernels_gpu.compile_spec()``), the per-(cycle, layer) and the fused kernels."""
+    from spikelut.train import kernels_gpu
+
+    fns = {kernels_gpu.FORWARD: lib.emulate_train_forward,
+           kernels_gpu.BACKWARD: lib.emulate_train_backward,
+           kernels_gpu.FORWARD_FUSED: lib.emulate_train_forward_fused,
+           kernels_gpu.BACKWARD_FUSED: lib.emulate_train_backward_fused}
+
+    def launch(name, grid, block, args):
+        # per-(cycle, layer) kernels: every thread of the launch; fused ones: every block (sample)
+        c_args = [ctypes.c_longlong(grid if name.endswith("_fused") else grid * block)]
+        for a in args:
+            if isinstance(a, np.ndarray) and a.ndim:
+                assert a.flags.c_contiguous
+                c_args.append(ctypes.c_void_p(a.ctypes.data))
+            elif isinstance(a, np.int64):
+                c_args.append(ctypes.c_longlong(int(a)))
+            else:
+                assert isinstance(a, np.int32), type(a)
+                c_args.append(ctypes.c_int(int(a)))
+        fns[name](*c_args)
+
+    return launch

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from spikelut import backend
+from spikelut import xp as backend
 from spikelut.bench import SIZES, bench_network, format_report, run_bench
 from spikelut.cli import main
 from spikelut.errors import ConfigError
 
-RESULT_KEYS = {"engine", "device", "threads", "batch", "steps", "seconds", "lut_evals",
+RESULT_KEYS = {"engine", "backend", "device", "threads", "batch", "steps", "seconds", "lut_evals",
                "lut_evals_per_s", "scaled_from_smaller_run", "speedup_vs_reference",
                "kernel_seconds", "kernel_lut_evals_per_s"}
 MACHINE_KEYS = {"cpu", "cores", "numba_threads", "python", "platform", "numpy", "numba", "gpu",
@@ -105,7 +105,7 @@ def test_bad_repeats():
 def test_gpu_asked_without_gpu(capsys):
     code = main(["bench", "--sizes", "tiny", "--device", "gpu"])
     assert code == 1
-    assert "a GPU was asked for but none is usable" in capsys.readouterr().err
+    assert "backend 'cuda' is not available here: CuPy " in capsys.readouterr().err
 
 
 def test_pytorch_model_is_the_same_model():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spikelut.backend import gpu_available
+from spikelut.xp import gpu_available
 from spikelut.coding import (CODINGS, RANDOM_BLOCK, channels_per_value, decode, encode,
                              resolve_params)
 from spikelut.errors import ConfigError

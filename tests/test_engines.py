@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import spikelut as sl
-from spikelut import backend
+from spikelut import xp as backend
 from spikelut.engine import ENGINES, bitsliced, get_engine, reference, resolve_engine
 from spikelut.engine.lutgen import module_source
 from spikelut.errors import ConfigError, ToolError
@@ -87,8 +87,7 @@ def test_constant_tables_and_no_input_channels():
 
 def test_empty_readout_all_nodes_unclassified():
     net = random_network(3, n_in=3, sizes=[10, 4], k=4, max_delay=1)
-    net.readout = Readout(1, [-1, -1, -1, -1], 2)
-    net.validate()
+    net = net.replace(readout=Readout(1, [-1, -1, -1, -1], 2))
     x = stimulus(3, 6, 65, 3)
     res = bitsliced.simulate(net, x)
     assert res.counts.shape == (65, 2) and not res.counts.any() and not res.pred.any()
@@ -201,12 +200,15 @@ def test_unknown_engine_and_device():
         get_engine("auto", "tpu")
 
 
-def test_api_simulate_accepts_every_engine_name():
+def test_api_simulate_accepts_every_backend_and_old_engine_name():
     net = random_network(1, n_in=2, sizes=[5, 2], k=2)
     x = stimulus(1, 4, 3, 2)
     ref = reference.simulate(net, x)
-    for name in ("auto", "reference", "bitsliced"):
-        assert_same(ref, sl.simulate(net, x, engine=name, device="cpu"))
+    for name in ("auto", "numpy", "numba"):
+        assert_same(ref, sl.simulate(net, x, backend=name))
+    for name, backend in (("auto", "numba"), ("reference", "numpy"), ("bitsliced", "numba")):
+        with pytest.warns(DeprecationWarning, match=f"deprecated; use backend={backend}$"):
+            assert_same(ref, sl.simulate(net, x, engine=name, device="cpu"))
 
 
 # ----------------------------------------------------------------------------- DLPack

@@ -6,20 +6,19 @@ The emulation tests compile ``kernels/bitsliced_infer.cu`` as C++ with one threa
 indexing, ring buffer, refractory gate and argument order are tested on every machine with g++.
 """
 
-import ctypes
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from spikelut.backend import gpu_available
+from spikelut.xp import gpu_available
 from spikelut.engine import gpu, reference
 from spikelut.engine.bitpack import pack
 from spikelut.engine.plan import build_plan
 from spikelut.network import Layer, Network, Readout
 from spikelut.wiring import random_network
 
-from helpers import cuda_emulation_library
+from helpers import cuda_emulation_library, emulate_infer
 
 TESTS = Path(__file__).parent
 KERNELS = TESTS.parent / "kernels"
@@ -93,18 +92,7 @@ def emulator(tmp_path_factory):
     return lib.emulate_infer
 
 
-def _emulate(fn, net, x, record="all"):
-    T, B, _ = x.shape
-    plan = build_plan(net, record)
-    inp = gpu.to_word_major(pack(x), B)
-    cfg = gpu.launch_config(plan, inp.shape[1], smem_limit=0)  # emulation: history in global memory
-    args, out = gpu.kernel_args(plan, inp, cfg)
-    c_args = [ctypes.c_int(cfg.grid)]
-    for a in args:
-        c_args.append(ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) and a.ndim
-                      else ctypes.c_int(int(a)))
-    fn(*c_args)
-    return plan, gpu.unpack_recorded(plan, net, out, B)
+_emulate = emulate_infer
 
 
 @pytest.mark.parametrize("seed", range(12))

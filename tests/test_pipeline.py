@@ -81,7 +81,8 @@ def test_run_writes_every_stage_and_a_report(tiny, tmp_path):
                                              "synth", "report"]
     for f in ("model.h5", "result_test.h5", "data/train.h5", "data/test.h5", "train/log.jsonl",
               "plots/raster_0.png", "plots/raster_1.png", "plots/curves.png", "plots/rates.png",
-              "rtl/tiny_core.v", "report.html", "report.json"):
+              "rtl/tiny_core.v", "report.html", "report.json", "analysis/nodes.csv",
+              "analysis/attribution_0.png", "analysis/dynamics.png"):
         assert (out / f).exists(), f
     js = json.loads((out / "report.json").read_text())
     # the report carries exactly the numbers the stages printed
@@ -95,6 +96,7 @@ def test_run_writes_every_stage_and_a_report(tiny, tmp_path):
     page = (out / "report.html").read_text()
     assert f"{js['accuracy']:.2%}" in page and "bit-exact" in page and "data:image/png;base64," in page
     assert rep["accuracy"] == js["accuracy"]
+    assert js["analysis"]["prunable"]["luts"]["before"] == 16 and "<h2>Analysis</h2>" in page
 
 
 @needs_sim

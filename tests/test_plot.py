@@ -151,21 +151,26 @@ def test_training_log_errors(tmp_path, text, message):
 
 
 # ---------------------------------------------------------------------------- CLI
-def test_cli_raster_uses_recorded_model(fot, tmp_path, capsys):
-    _, result, _ = fot
-    out = tmp_path / "cli.png"
-    assert main(["raster", str(result), "--sample", "2", "-o", str(out), "--size", "640x480"]) == 0
-    assert png_size(out) == (640, 480)
-    model, _, _ = fot
-    assert f"wrote {out} (sample 2, model {model})" in capsys.readouterr().out
-
-
-def test_cli_raster_ignores_recorded_model_that_does_not_fit(fot, tmp_path, capsys):
+def test_cli_raster_names_come_from_model_option_only(fot, tmp_path, capsys):
     model, result, _ = fot
-    save_model(random_network(0, n_in=2, sizes=[3], k=2), model)  # replaced by another network
     out = tmp_path / "cli.png"
-    assert main(["raster", str(result), "-o", str(out)]) == 0
+    assert main(["raster", str(result), "--sample", "2", "-o", str(out), "--size", "640x480",
+                 "--model", str(model)]) == 0
+    assert png_size(out) == (640, 480)
+    assert f"wrote {out} (sample 2, model {model})" in capsys.readouterr().out
+    # the model path recorded inside the result file is never opened (threat model)
+    assert main(["raster", str(result), "-o", str(out), "--force"]) == 0
     assert capsys.readouterr().out == f"wrote {out} (sample 0)\n"
+
+
+def test_cli_raster_refuses_a_model_that_does_not_fit(fot, tmp_path, capsys):
+    model, result, _ = fot
+    other = tmp_path / "other.h5"
+    save_model(random_network(0, n_in=2, sizes=[3], k=2), other)
+    out = tmp_path / "cli.png"
+    assert main(["raster", str(result), "-o", str(out), "--model", str(other)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("spikelut raster: error: ") and "do not match the model's [3]" in err
 
 
 @pytest.mark.parametrize("argv, message", [

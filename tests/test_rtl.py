@@ -206,11 +206,11 @@ def test_bad_top_names(top, msg):
 
 def test_k_above_six_cannot_map():
     net = random_network(0, 3, [2], k=6)
-    lay = net.layers[0]  # changed after validation: the only way k > 6 reaches the generator
-    lay.source = np.concatenate([lay.source, lay.source[:, :1]], axis=1)
-    lay.index = np.concatenate([lay.index, lay.index[:, :1]], axis=1)
-    lay.delay = np.concatenate([lay.delay, lay.delay[:, :1]], axis=1)
-    lay.table = np.zeros((2, 128), np.uint8)
+    lay = net.layers[0]  # forced past validation (immutability): the only way k > 6 gets here
+    for name in ("source", "index", "delay"):
+        a = getattr(lay, name)
+        object.__setattr__(lay, name, np.concatenate([a, a[:, :1]], axis=1))
+    object.__setattr__(lay, "table", np.zeros((2, 128), np.uint8))
     with pytest.raises(NetworkError, match=r"layer 0 \('L0'\) has k = 7 taps per node; it cannot "
                                            r"map to a Xilinx LUT6 primitive \(--lut6\)"):
         plan_network(net, lut6=True)

@@ -56,8 +56,8 @@ def test_layer_with_an_unfoldable_node_keeps_R_and_pads_to_a_common_width():
 
 def test_logits_are_dropped_where_the_table_changed_and_kept_elsewhere():
     net = random_network(3, 3, [4, 2], k=3, refractory=[1, 0])
-    net.layers[0].logits = np.where(net.layers[0].table > 0, 1.0, -1.0).astype(np.float32)
-    net.layers[1].logits = np.where(net.layers[1].table > 0, 1.0, -1.0).astype(np.float32)
+    net = net.replace(layers=[layer.replace(logits=np.where(layer.table > 0, 1.0, -1.0)
+                                            .astype(np.float32)) for layer in net.layers])
     f = fold_refractory(net)
     assert f.layers[0].logits is None
     np.testing.assert_array_equal(f.layers[1].logits, net.layers[1].logits)

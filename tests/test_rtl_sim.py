@@ -112,8 +112,9 @@ def test_mismatches_are_reported_with_sample_cycle_node(tmp_path, vbuild):
     spikes = random_spikes(3, 10, 3, rate=0.5, seed=0)
     files = write_verilog(net, tmp_path / "rtl", top="dut", stimulus=spikes)
     # a circuit that differs from the model: readout node 1 inverted
-    bad = net.copy()
-    bad.layers[1].table[1] ^= 1
+    table = net.layers[1].table.copy()
+    table[1] ^= 1
+    bad = net.replace_layer(1, table=table)
     from spikelut.rtl import emit_core
 
     (tmp_path / "rtl" / "dut.v").write_text(emit_core(bad, "dut"))
@@ -190,8 +191,9 @@ def test_cli_verify_exits_1_on_mismatch(tmp_path, capsys, monkeypatch):
     real = writer.emit_core
 
     def broken(net, top, lut6, plan, model):  # a generator bug: readout node 0 inverted
-        bad = net.copy()
-        bad.layers[1].table[0] ^= 1
+        table = net.layers[1].table.copy()
+        table[0] ^= 1
+        bad = net.replace_layer(1, table=table)
         return real(bad, top, lut6, None, model)
 
     monkeypatch.setattr(writer, "emit_core", broken)

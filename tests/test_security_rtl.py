@@ -49,7 +49,7 @@ def test_escape_functions_keep_one_line():
 
 def test_model_path_and_layer_names_stay_comments(tmp_path):
     net = random_network(0, n_in=3, sizes=[4, 2], k=3)
-    net.layers[0].name = EVIL
+    net = net.replace_layer(0, name=EVIL)
     text = emit_core(net, "spikelut_core", model=str(tmp_path / EVIL))
     assert text.isascii()
     assert len(re.findall(r"^\s*module\b", text, re.M)) == 1

@@ -65,7 +65,7 @@ def test_eval_chunks_equal_one_shot(case, capsys, chunk):
     np.add.at(conf, (y, ref.pred), 1)
     assert info["confusion"] == conf.tolist()
     assert info["correct"] == int((ref.pred == y).sum()) and info["samples"] == B
-    assert info["engine"] == "bitsliced"  # eval's default is auto, the fastest bit-exact engine
+    assert info["backend"] == "numba"  # eval's default is auto, the fastest usable backend here
 
 
 def test_simulate_cli_chunked_equals_api(case, tmp_path, capsys):
@@ -213,7 +213,7 @@ def test_simulate_file_larger_than_memory_limit(tmp_path):
     assert info["samples"] == B_BIG and info["steps"] == T_BIG
     # the in-memory result of the eight patterns, tiled, is the whole file's result
     x = pats.transpose(1, 0, 2, 3).reshape(T_BIG, PATTERNS * 64, N_BIG)
-    ref = simulate(net, x, engine="reference")
+    ref = simulate(net, x, backend="numpy")
     reps = B_BIG // (PATTERNS * 64)
     want_pred = np.tile(ref.pred, reps)
     with h5py.File(tmp_path / "r.h5", "r") as f:

@@ -138,7 +138,8 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, optimiz
     assert strip == [{k: v for k, v in r.items() if k != "time"} for r in res_full.history]
     lines = [json.loads(s) for s in log.read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2, 3, 4, 5]
-    assert set(lines[0]) == {"epoch", "loss", "acc", "val_loss", "val_acc", "lr", "time"}
+    assert set(lines[0]) == {"epoch", "loss", "acc", "val_loss", "val_acc", "lr", "time",
+                             "flips", "mean_abs_logit", "near_zero"}
 
 
 def test_resume_refuses_a_different_config(tmp_path):

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from spikelut.backend import gpu_available
+from spikelut.xp import gpu_available
 from spikelut.cli import main
 from spikelut.errors import ConfigError
 from spikelut.io import save_spikes

@@ -2,21 +2,20 @@
 against the reference bptt.py: spikes and addresses exactly equal, gradients equal within float32
 rounding, for every option. The CUDA kernels are also run on the CPU through a C++ emulation."""
 
-import ctypes
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikelut.backend import gpu_available
+from spikelut.xp import gpu_available
 from spikelut.engine.reference import simulate
 from spikelut.errors import ConfigError, ShapeError
 from spikelut.train import bptt, kernels_cpu, kernels_gpu
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
-from helpers import cuda_emulation_library
+from helpers import cuda_emulation_library, emulated_train_launch
 
 
 def case(seed, ks=(6, 3, 2), max_delay=2, refractory=(1, 2, 0), T=6, B=40, n_in=4, sizes=(12, 6, 3)):
@@ -53,8 +52,8 @@ def test_forward_equals_reference_exactly(seed, k0, k1, max_delay, r0, r1, T, B)
 
 def test_forward_spikes_are_the_circuits():
     net, plan, x, thetas, _ = case(3)
-    for layer, th in zip(net.layers, thetas):
-        layer.table = (th > 0).astype(np.uint8)
+    net = net.replace(layers=[layer.replace(table=(th > 0).astype(np.uint8))
+                              for layer, th in zip(net.layers, thetas)])
     fwd = kernels_cpu.forward(plan, bptt.tables_of(thetas), x, save=False)
     ref = simulate(net, x)
     assert fwd.addr == []
@@ -126,28 +125,9 @@ def test_errors_match_the_reference():
 
 @pytest.fixture(scope="module")
 def emulated_launch(tmp_path_factory):
-    lib = cuda_emulation_library(tmp_path_factory.mktemp("emu"), "cuda_emulation_train.cpp",
-                                 "the CUDA training kernels", kernels_gpu.compile_spec())
-    fns = {kernels_gpu.FORWARD: lib.emulate_train_forward,
-           kernels_gpu.BACKWARD: lib.emulate_train_backward,
-           kernels_gpu.FORWARD_FUSED: lib.emulate_train_forward_fused,
-           kernels_gpu.BACKWARD_FUSED: lib.emulate_train_backward_fused}
-
-    def launch(name, grid, block, args):
-        # per-(cycle, layer) kernels: every thread of the launch; fused ones: every block (sample)
-        c_args = [ctypes.c_longlong(grid if name.endswith("_fused") else grid * block)]
-        for a in args:
-            if isinstance(a, np.ndarray) and a.ndim:
-                assert a.flags.c_contiguous
-                c_args.append(ctypes.c_void_p(a.ctypes.data))
-            elif isinstance(a, np.int64):
-                c_args.append(ctypes.c_longlong(int(a)))
-            else:
-                assert isinstance(a, np.int32), type(a)
-                c_args.append(ctypes.c_int(int(a)))
-        fns[name](*c_args)
-
-    return launch
+    return emulated_train_launch(cuda_emulation_library(
+        tmp_path_factory.mktemp("emu"), "cuda_emulation_train.cpp", "the CUDA training kernels",
+        kernels_gpu.compile_spec()))
 
 
 def test_gpu_kernel_source_ships_in_package():

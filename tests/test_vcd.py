@@ -17,7 +17,7 @@ def recurrent(tmp_path):
     """A random recurrent 3-layer network simulated on 3 samples, saved as model + result."""
     net = random_network(5, n_in=4, sizes=[30, 12, 6], k=3, max_delay=2, refractory=[0, 1, 0],
                          classes=3)
-    net.layers[1].name = "hidden two"
+    net = net.replace_layer(1, name="hidden two")
     x = sl.random_spikes(4, steps=25, batch=3, rate=0.4, seed=2)
     res = sl.simulate(net, x)
     model, result = tmp_path / "m.h5", tmp_path / "r.h5"
@@ -86,12 +86,13 @@ def test_vcd_errors(recurrent, tmp_path):
 
 
 def test_cli_vcd(recurrent, tmp_path, capsys):
-    net, x, res, _, result = recurrent
+    net, x, res, model, result = recurrent
     out = tmp_path / "cli.vcd"
-    assert main(["vcd", str(result), "--sample", "1", "-o", str(out), "--period", "4"]) == 0
+    assert main(["vcd", str(result), "--sample", "1", "-o", str(out), "--period", "4",
+                 "--model", str(model)]) == 0
     assert "4 ns per cycle" in capsys.readouterr().out
     tr = vcd_spike_trains(out)
-    np.testing.assert_array_equal(tr["L1_hidden_two"], res.layer_spikes[1][:, 1])  # recorded model
+    np.testing.assert_array_equal(tr["L1_hidden_two"], res.layer_spikes[1][:, 1])  # names from --model
     rc = main(["vcd", str(result), "--sample", "9", "-o", str(out)])
     err = capsys.readouterr().err
     assert rc == 1 and err == "spikelut vcd: error: sample 9 does not exist; the result has " \

@@ -116,6 +116,10 @@ def _main(argv: Sequence[str] | None) -> int:
         # a path the command met while working (a file system failing under it): one line
         where = f"{e.filename}: " if e.filename else ""
         return _fail(args, f"{where}{e.strerror or e}")
+    except MemoryError as e:
+        # a valid but huge model or data set (engine history, a large batch): one line
+        return _fail(args, f"not enough memory ({e or 'MemoryError'}); use a smaller batch, model "
+                           f"or file")
     except KeyboardInterrupt:
         print(f"spikelut {args.command}: interrupted", file=sys.stderr)
         if args.json:

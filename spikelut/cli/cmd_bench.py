@@ -5,7 +5,7 @@ tiny (200 nodes), small (1k), default (10k nodes, k=6, 4096 samples, 32 cycles),
 
 Example:
     spikelut bench
-    spikelut bench --sizes small,default --device cpu --json
+    spikelut bench --sizes small,default --backend numba --json
     spikelut bench -o BENCHMARKS.md
 """
 
@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..bench import (DEFAULT_SIZES, SIZES, format_report, format_table, format_training_table,
-                     run_bench)
+from ..api import bench
+from ..backends import CHOICES
+from ..bench import DEFAULT_SIZES, SIZES, format_report, format_table, format_training_table
 from ..errors import ConfigError
 from ..fileutil import check_output, write_text_atomic
 from . import Output
@@ -28,8 +29,11 @@ HELP = "measure engine throughput (LUT-evals/s) on this machine"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sizes", default=",".join(DEFAULT_SIZES),
                    help=f"comma-separated sizes from {', '.join(SIZES)} (default: %(default)s)")
-    p.add_argument("--device", default="auto", choices=("cpu", "gpu", "auto"),
-                   help="cpu: skip the GPU; gpu: require one; auto: include it when usable")
+    p.add_argument("--backend", default=None,
+                   help="comma-separated backends to time, from numpy, numba, cuda (default: every "
+                        "usable one; the numpy reference always runs as the base of the speed-ups)")
+    p.add_argument("--device", default=None, choices=("cpu", "gpu", "auto"),
+                   help="deprecated: use --backend (cpu = numpy,numba; gpu = also cuda)")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per engine, best kept")
     p.add_argument("--threads", type=int, default=None,
                    help="threads of the 'all threads' CPU run (default: numba's maximum)")
@@ -47,9 +51,21 @@ def run(args: argparse.Namespace) -> Output:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     out = check_output(args.output, kind="text", force=args.force) if args.output else None
     command = "spikelut bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
-    rep = run_bench(sizes, args.device, args.repeats, args.threads, args.seed,
-                    training=not args.no_training, command=command,
-                    progress=not (args.no_progress or args.json))
+    backends = None
+    if args.backend is not None:
+        backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+        unknown = [b for b in backends if b not in CHOICES]
+        if unknown or not backends:
+            raise ConfigError(f"--backend: unknown backend(s) {unknown or backends}; choose from "
+                              f"{', '.join(CHOICES[1:])}")
+        backends = None if backends == ["auto"] else backends
+    elif args.device is not None:
+        print(f"spikelut {NAME}: note: --device is deprecated; use --backend "
+              f"{'numpy,numba' if args.device == 'cpu' else 'numpy,numba,cuda'}", file=sys.stderr)
+        backends = {"cpu": ["numpy", "numba"], "gpu": ["numpy", "numba", "cuda"]}.get(args.device)
+    rep = bench(sizes, backends, args.repeats, args.threads, args.seed,
+                training=not args.no_training, command=command,
+                progress=not (args.no_progress or args.json))
     text = format_report(rep)
     if out is not None:
         m = rep["machine"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 
 from ..api import simulate_file
-from ..engine import ENGINES
+from ..backends import get_backend
 from ..io import load_model
 from . import Output
-from .cmd_simulate import add_chunk_argument
+from .common import add_backend_arguments, add_chunk_argument, backend_name
 
 NAME = "eval"
 HELP = "accuracy of MODEL.h5 on labelled SPIKES.h5"
@@ -23,18 +23,17 @@ HELP = "accuracy of MODEL.h5 on labelled SPIKES.h5"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file (HDF5)")
     p.add_argument("spikes", help="labelled spike file (HDF5)")
-    p.add_argument("--engine", default="auto", choices=ENGINES,
-                   help="simulation engine (default: auto, the fastest bit-exact one)")
-    p.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"), help="where to run")
+    add_backend_arguments(p)
     add_chunk_argument(p)
     p.add_argument("--batch-size", dest="chunk", type=int, help=argparse.SUPPRESS)  # old name
 
 
 def run(args: argparse.Namespace) -> Output:
+    backend = get_backend(backend_name(args, NAME))
     net = load_model(args.model)
-    r = simulate_file(net, args.spikes, None, engine=args.engine, device=args.device,
-                      chunk=args.chunk, require_labels=True)
+    r = simulate_file(net, args.spikes, None, backend=backend, chunk=args.chunk,
+                      require_labels=True)
     t = r.tally
     info = {"accuracy": t.accuracy, "correct": t.correct, "samples": t.samples,
-            "classes": t.classes, "confusion": t.confusion.tolist(), "engine": r.engine}
+            "classes": t.classes, "confusion": t.confusion.tolist(), "backend": r.backend}
     return Output(info, t.describe())

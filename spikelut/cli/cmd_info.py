@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..escape import terminal
 from ..io import load_model
 from . import Output
 from .common import table
@@ -23,18 +24,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> Output:
     net = load_model(args.model)
     s = net.summary()
-    rows = [[l["index"], l["name"], l["nodes"], l["k"], l["refractory"], l["taps_from_input"],
+    # layer names come from the file: escaped so they cannot move the cursor or clear the screen
+    rows = [[l["index"], terminal(l["name"]), l["nodes"], l["k"], l["refractory"], l["taps_from_input"],
              l["taps_feedforward"], l["taps_recurrent"], l["taps_self"], l["max_delay"]]
             for l in s["layers"]]
     r = s["readout"]
     text = "\n".join([
-        f"{args.model}: {s['inputs']} inputs, {len(s['layers'])} layers, {s['nodes']} LUTs, "
+        f"{terminal(args.model)}: {s['inputs']} inputs, {len(s['layers'])} layers, {s['nodes']} LUTs, "
         f"{s['flip_flops']} flip-flops",
         "",
         table(rows, ["#", "name", "nodes", "k", "R", "in-taps", "ff-taps", "rec-taps", "self",
                      "max-delay"]),
         "",
-        f"readout: layer {r['layer']} ({r['layer_name']}), {r['classes']} classes, "
+        f"readout: layer {r['layer']} ({terminal(r['layer_name'])}), {r['classes']} classes, "
         f"{r['counted_nodes']} counted nodes, counting from cycle {r['start']}",
     ])
     return Output({"model": str(args.model), **s}, text)

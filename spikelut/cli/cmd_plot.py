@@ -19,8 +19,7 @@ from ..errors import ConfigError
 from ..fileutil import check_output
 from ..plot import DEFAULT_SIZE, lut_table, rate_histogram, training_curves
 from . import Output
-from .cmd_raster import model_for, parse_size
-from .common import FORCE_HELP
+from .common import FORCE_HELP, model_for, parse_size
 
 NAME = "plot"
 HELP = "draw figures: rates | table | curves"

@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> Output:
-    from ..rtl import verify_directory, write_verilog
+    from ..api import compile_rtl
     from ..rtl.plan import check_top_name
 
     check_top_name(args.top)
@@ -57,9 +57,10 @@ def run(args: argparse.Namespace) -> Output:
     spikes = load_spikes(args.verify) if args.verify else None
     if spikes is not None and spikes.labels is not None:  # it reports the circuit's accuracy
         check_scorable(net.readout, spikes.spikes.shape[0], spikes.labels, str(args.verify))
-    files = write_verilog(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
-                          stimulus=None if spikes is None else spikes.spikes, force=args.force,
-                          model=str(args.model))
+    files, rep = compile_rtl(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
+                             stimulus=None if spikes is None else spikes.spikes,
+                             verify=args.simulator if args.verify else None, force=args.force,
+                             model=str(args.model), jobs=args.jobs)
     plan = files.plan
     folds = plan.fold_counts()
     by = ", ".join(f"{k} {v}" for k, v in plan.luts_by_size().items())
@@ -75,8 +76,7 @@ def run(args: argparse.Namespace) -> Output:
              f"refractory gates: {folds['taps']} folded into the table, {folds['widened']} into a "
              f"wider LUT, {folds['gate']} as extra logic (<= {plan.gate_luts} extra LUTs)"]
     status = 0
-    if args.verify:
-        rep = verify_directory(files, args.simulator, args.jobs)
+    if rep is not None:
         data["verify"] = rep.to_dict()
         lines.append(rep.describe())
         status = 0 if rep.ok else 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..pipeline import run_pipeline
+from ..api import run as run_pipeline
 from . import Output
 
 NAME = "run"

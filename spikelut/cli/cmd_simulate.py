@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..api import CHUNK_MEMORY, simulate_file
-from ..engine import ENGINES
+from ..api import simulate_file
+from ..backends import get_backend
+from ..escape import terminal
 from ..fileutil import check_output
 from ..io import load_model
 from . import Output
-from .common import FORCE_HELP
+from .common import FORCE_HELP, add_backend_arguments, add_chunk_argument, backend_name
 
 NAME = "simulate"
 HELP = "simulate MODEL.h5 on SPIKES.h5 and write RESULT.h5"
@@ -30,28 +31,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spikes", help="input spike file (HDF5)")
     p.add_argument("-o", "--output", required=True, help="result file to write (HDF5)")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
-    p.add_argument("--engine", default="auto", choices=ENGINES,
-                   help="simulation engine (default: auto, the fastest bit-exact one)")
-    p.add_argument("--device", default="cpu", choices=("cpu", "gpu", "auto"), help="where to run")
+    add_backend_arguments(p)
     add_chunk_argument(p)
-
-
-def add_chunk_argument(p: argparse.ArgumentParser) -> None:
-    """``--chunk N``: samples per chunk of a streamed file (shared by simulate and eval)."""
-    p.add_argument("--chunk", type=int, default=None, metavar="N",
-                   help=f"samples simulated at once (default: what fits {CHUNK_MEMORY >> 20} MB of "
-                        f"spikes, a multiple of 64); memory is set by the chunk, not the file")
 
 
 def run(args: argparse.Namespace) -> Output:
     out = check_output(args.output, inputs=[args.model, args.spikes], kind="spikes",
                        force=args.force)
+    backend = get_backend(backend_name(args, NAME))
     net = load_model(args.model)
-    r = simulate_file(net, args.spikes, out, engine=args.engine, device=args.device,
-                      chunk=args.chunk, meta={"model": str(Path(args.model).resolve()),
-                                              "engine": args.engine})
+    r = simulate_file(net, args.spikes, out, backend=backend, chunk=args.chunk,
+                      meta={"model": str(Path(args.model).resolve()), "backend": backend.name})
     T, B = r.steps, r.samples
-    info = {"result": str(out), "steps": T, "samples": B, "chunk": r.chunk,
+    info = {"result": str(out), "steps": T, "samples": B, "chunk": r.chunk, "backend": r.backend,
             "spikes_per_layer": r.spikes_per_layer,
             "pred": r.pred_head.tolist() if B <= 64 else None}
     text = f"simulated {B} samples x {T} cycles -> {out}"
@@ -70,7 +62,7 @@ def _text_raster(net, inputs, layer_spikes) -> str:
     ``inputs [T, n_in]``, ``layer_spikes`` one ``[T, n_i]`` per layer."""
     rows = [(f"in[{c}]", inputs[:, c]) for c in range(net.n_in)]
     for layer, s in zip(net.layers, layer_spikes):
-        rows += [(f"{layer.name}[{j}]", s[:, j]) for j in range(layer.n)]
+        rows += [(f"{terminal(layer.name)}[{j}]", s[:, j]) for j in range(layer.n)]
     width = max(len(name) for name, _ in rows)
     lines = [f"sample 0, cycles 0..{inputs.shape[0] - 1}:"]
     lines += [f"  {name.ljust(width)}  " + "".join("|" if v else "." for v in train)

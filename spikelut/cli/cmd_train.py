@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 
+from ..api import train as train_network
 from ..config import build_network, load_config
 from ..errors import ConfigError
 from ..fileutil import check_output
 from ..io import load_spikes, save_model
-from ..train import Trainer, TrainConfig
+from ..train import TrainConfig
 from ..train.passes import BACKENDS, resolve_backend
 from ..train.trainer import check_data, holdout
 from . import Output
@@ -89,18 +90,20 @@ def run(args: argparse.Namespace) -> Output:
         check_data(net, val.spikes, _labels(val, args.val), str(args.val))
     elif args.val_fraction is not None:
         train, val = holdout(train.spikes, train.labels, args.val_fraction, tcfg.seed)
-    trainer = Trainer(net, tcfg, progress=False if args.no_progress else None, backend=backend)
-    result = trainer.fit(train, val, log=args.log, checkpoint=args.checkpoint, resume=args.resume)
+    result = train_network(net, train, tcfg, val=val, progress=False if args.no_progress else None,
+                           backend=backend, log=args.log, checkpoint=args.checkpoint,
+                           resume=args.resume)
+    epochs = result.net.meta["train"]["epochs"]
     save_model(result.net, out)
     last = result.history[-1] if result.history else {}
     kept = next((r for r in result.history if r["epoch"] == result.kept_epoch), last)
     s = result.net.summary()
-    data = {"model": str(out), "backend": backend.name, "epochs": trainer.epoch,
+    data = {"model": str(out), "backend": backend.name, "epochs": epochs,
             "kept_epoch": result.kept_epoch,
             "train_acc": kept.get("acc"), "train_loss": kept.get("loss"),
             "val_acc": kept.get("val_acc"), "val_loss": kept.get("val_loss"),
             "luts": s["luts"], "flip_flops": s["flip_flops"], "history": result.history}
-    text = (f"trained {trainer.epoch} epochs -> {out} (kept epoch {result.kept_epoch}: "
+    text = (f"trained {epochs} epochs -> {out} (kept epoch {result.kept_epoch}: "
             f"train acc {kept.get('acc', float('nan')):.4f}")
     if kept.get("val_acc") is not None:
         text += f", val acc {kept['val_acc']:.4f}"

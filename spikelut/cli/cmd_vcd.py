@@ -13,8 +13,7 @@ import argparse
 from ..fileutil import check_output
 from ..vcd import write_vcd
 from . import Output
-from .cmd_raster import model_for
-from .common import FORCE_HELP
+from .common import FORCE_HELP, model_for
 
 NAME = "vcd"
 HELP = "export one sample of RESULT.h5 as a VCD waveform (-o out.vcd)"

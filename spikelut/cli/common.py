@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from ..errors import ConfigError
 from ..fileutil import check_output
+from ..io import load_model, load_result
 
 
 FORCE_HELP = "overwrite an existing output of another kind"
@@ -26,3 +28,69 @@ def table(rows: list[list], header: list[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def add_backend_arguments(p, deprecated_engine: bool = True) -> None:
+    """``--backend`` (one of :data:`spikelut.backends.CHOICES`) and the deprecated
+    ``--engine``/``--device`` words that map onto it."""
+    from ..backends import CHOICES
+
+    p.add_argument("--backend", default=None, choices=CHOICES,
+                   help="numpy, numba, cuda, or auto: the fastest usable (default); "
+                        "see 'spikelut backends'")
+    if deprecated_engine:
+        p.add_argument("--engine", default=None, choices=("auto", "reference", "bitsliced", "gpu"),
+                       help="deprecated: use --backend (reference = numpy, bitsliced = numba, "
+                            "gpu = cuda)")
+    p.add_argument("--device", default=None, choices=("cpu", "gpu", "auto"),
+                   help="deprecated: use --backend (cpu = numba, gpu = cuda)")
+
+
+def backend_name(args, command: str) -> str:
+    """The backend that ``--backend`` (or a deprecated ``--engine``/``--device``) names; prints
+    the one-line deprecation note on stderr when an old word was used."""
+    import sys
+
+    from ..backends import backend_from_legacy
+
+    name, note = backend_from_legacy(args.backend, getattr(args, "engine", None), args.device)
+    if note:
+        print(f"spikelut {command}: note: {note}", file=sys.stderr)
+    return name
+
+
+def add_chunk_argument(p) -> None:
+    """``--chunk N``: samples per chunk of a streamed file (simulate and eval)."""
+    from ..api import CHUNK_MEMORY
+
+    p.add_argument("--chunk", type=int, default=None, metavar="N",
+                   help=f"samples simulated at once (default: what fits {CHUNK_MEMORY >> 20} MB of "
+                        f"spikes, a multiple of 64); memory is set by the chunk, not the file")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1200x900"`` -> ``(1200, 900)``."""
+    w, sep, h = text.lower().partition("x")
+    try:
+        if not sep:
+            raise ValueError
+        return int(w), int(h)
+    except ValueError:
+        raise ConfigError(f"--size expects WIDTHxHEIGHT in pixels, e.g. 1200x900, got {text!r}") from None
+
+
+def model_for(result: str, model: str | None):
+    """The network of ``--model`` (for layer names and readout classes), checked against the
+    result's layer sizes; ``None`` without ``--model``.
+
+    A model path recorded inside the result file is deliberately not followed: a file from
+    elsewhere must not make spikelut open another file (docs/threat-model.md).
+
+    Raises:
+        FileFormatError: the model cannot be read or does not fit the result.
+    """
+    if not model:
+        return None
+    net = load_model(model)
+    load_result(result, net)  # checks the layer sizes against the result
+    return net

@@ -1,5 +1,9 @@
 """Simulation engines. ``reference`` is the oracle; faster engines must equal it bit for bit.
 
+Select one through the backend registry (:mod:`spikelut.backends`: ``numpy`` = reference,
+``numba`` = bitsliced, ``cuda`` = gpu); :func:`get_engine` and :func:`resolve_engine` are the
+older words, kept for one release.
+
 =============  =======  ====================================================================
 engine         device   what
 =============  =======  ====================================================================
@@ -27,10 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
-from ..backend import (from_dlpack, get_xp, require_gpu, resolve_device, result_converter,
-                       to_numpy)
+from ..xp import from_dlpack, get_xp, resolve_device, result_converter
 from ..errors import ConfigError
 from ..network import Network
 from .reference import simulate as simulate_reference
@@ -38,33 +39,6 @@ from .result import SimResult, readout
 
 ENGINES = ("auto", "reference", "bitsliced", "gpu")
 ENGINE_DEVICE = {"reference": ("cpu", "gpu"), "bitsliced": ("cpu",), "gpu": ("gpu",)}
-
-
-def _reference(device: str) -> Callable:
-    xp = get_xp(device)
-
-    def run(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
-        from .plan import recorded_layers
-
-        res = simulate_reference(net, xp.asarray(to_numpy(spikes) if xp is np else spikes), xp=xp)
-        keep = set(recorded_layers(net, record))
-        res.layer_spikes = [s if i in keep else None for i, s in enumerate(res.layer_spikes)]
-        return res
-
-    return run
-
-
-def _bitsliced() -> Callable:
-    from .bitsliced import simulate
-
-    return simulate
-
-
-def _gpu() -> Callable:
-    require_gpu()
-    from .gpu import simulate
-
-    return simulate
 
 
 def resolve_engine(name: str = "auto", device: str = "cpu") -> tuple[str, str]:
@@ -107,14 +81,22 @@ def get_engine(name: str = "reference", device: str = "cpu") -> Callable:
         >>> res.pred.shape
         (4,)
     """
-    engine, dev = resolve_engine(name, device)
-    impl = {"reference": lambda: _reference(dev), "bitsliced": _bitsliced, "gpu": _gpu}[engine]()
+    from ..backends import get_backend
 
-    def run(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
-        back = result_converter(spikes)
-        res = impl(net, from_dlpack(spikes), record=record)
-        return SimResult([None if s is None else back(s) for s in res.layer_spikes],
-                         back(res.counts), back(res.pred))
+    engine, dev = resolve_engine(name, device)
+    if engine == "reference" and dev == "gpu":  # the oracle on CuPy arrays: no backend of its own
+        cp = get_xp("gpu")
+
+        def run(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
+            back = result_converter(spikes)
+            res = simulate_reference(net, cp.asarray(from_dlpack(spikes)), xp=cp, record=record)
+            return SimResult([None if s is None else back(s) for s in res.layer_spikes],
+                             back(res.counts), back(res.pred))
+    else:
+        backend = get_backend({"reference": "numpy", "bitsliced": "numba", "gpu": "cuda"}[engine])
+
+        def run(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
+            return backend.simulate(net, spikes, record=record)
 
     run.engine = engine  # type: ignore[attr-defined]
     run.device = dev  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ import numpy as np
 
 from numba import njit
 
-from ..backend import array_module
+from ..xp import array_module
 from ..errors import ShapeError
 
 WORD_BITS = 64

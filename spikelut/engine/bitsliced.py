@@ -28,14 +28,16 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 import numba
 import numpy as np
 from numba import njit, prange
 
-from ..backend import to_numpy
+from ..lowering import Lowered
 from ..network import Network
+from ..xp import to_numpy
 from ._luts import lut2, lut3, lut4, lut5, lut6
 from .bitpack import pack
 from .plan import Plan, build_plan, split_recorded
@@ -46,6 +48,17 @@ MIN_CHUNK_WORDS = 8
 # Most words per slice: beyond 64 (4096 samples) the ring of a large network falls out of cache
 # (measured: 50k nodes run 10 % faster in two slices of 64 words than in one of 128).
 MAX_CHUNK_WORDS = 64
+
+# first-level mux masks of each lowered network (derived once per network, not per call)
+_MASKS: "weakref.WeakKeyDictionary[Lowered, tuple[np.ndarray, np.ndarray]]" = weakref.WeakKeyDictionary()
+
+
+def level0_masks(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`Plan.level0_masks` of the plan's lowered network, cached on that network."""
+    masks = _MASKS.get(plan.lowered)
+    if masks is None:
+        masks = _MASKS[plan.lowered] = plan.level0_masks()
+    return masks
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -107,7 +120,7 @@ def simulate_packed(plan: Plan, words: np.ndarray, threads: int | None = None) -
     """
     words = np.ascontiguousarray(words, dtype=np.uint64)
     T, _, W = words.shape
-    c0, d0 = plan.level0_masks()
+    c0, d0 = level0_masks(plan)
     out = np.zeros((T, plan.n_recorded, W), np.uint64)
     old = numba.get_num_threads()
     n_threads = old if threads is None else max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
@@ -121,7 +134,7 @@ def simulate_packed(plan: Plan, words: np.ndarray, threads: int | None = None) -
     return out
 
 
-def simulate(net: Network, spikes: Any, record: str | int | Sequence[int] = "all",
+def simulate(net: Network | Lowered, spikes: Any, record: str | int | Sequence[int] = "all",
              threads: int | None = None) -> SimResult:
     """Simulate ``net`` on input spikes ``[T, B, n_in]`` with the bit-sliced CPU engine.
 
@@ -140,7 +153,7 @@ def simulate(net: Network, spikes: Any, record: str | int | Sequence[int] = "all
     """
     spikes = check_spikes(net, np.asarray(to_numpy(spikes)))
     T, B, _ = spikes.shape
-    plan = build_plan(net, record)
+    plan = build_plan(net, record, steps=T)
     out = simulate_packed(plan, pack(spikes), threads)
     layer_spikes = split_recorded(plan, net, out, B)
     counts, pred = readout(net, layer_spikes[net.readout.layer])

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,8 +30,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..backend import require_gpu
+from ..lowering import Lowered
 from ..network import K_MAX, Network
+from ..xp import require_gpu
 from .bitpack import n_words, pack
 from .kernel_spec import CompileSpec, KernelSpec, cupy_module, defines
 from .plan import Plan, build_plan, split_recorded
@@ -125,6 +127,33 @@ def to_word_major(words64: Any, batch: int) -> Any:
     return v.transpose(0, 2, 1).copy()
 
 
+# device copies of each lowered network's kernel inputs, per array module
+_ON_DEVICE: "weakref.WeakKeyDictionary[Lowered, dict]" = weakref.WeakKeyDictionary()
+
+
+def plan_inputs(plan: Plan, xp=np) -> dict:
+    """The plan's arrays as ``spikelut_infer`` takes them (``tap_sig``, ``tap_dly``, ``table``,
+    ``rec_row`` and the ``[m, 4]`` int32 ``layer`` rows ``lo, hi, k, R``), on ``xp``; on a GPU
+    those of the lowered network are copied once per network, not per call."""
+    low = plan.lowered
+    layer = np.stack([plan.layer_lo, plan.layer_hi, plan.layer_k, plan.layer_r], axis=1)
+    arrays = {  # name: (host array, dtype, the same for every call on this network)
+        "tap_sig": (plan.tap_sig, xp.int32, True), "table": (plan.table, xp.uint64, True),
+        "tap_dly": (plan.tap_dly, xp.int32, plan.tap_dly is low.tap_dly),
+        "layer": (layer, xp.int32, plan.layer_r is low.layer_r),
+        "rec_row": (plan.rec_row, xp.int32, False)}
+    cached = None if xp is np else _ON_DEVICE.setdefault(low, {}).setdefault(xp, {})
+    out = {}
+    for name, (host, dtype, static) in arrays.items():
+        if static and cached is not None:
+            if name not in cached:
+                cached[name] = xp.ascontiguousarray(xp.asarray(host), dtype=dtype)
+            out[name] = cached[name]
+        else:
+            out[name] = xp.ascontiguousarray(xp.asarray(host), dtype=dtype)
+    return out
+
+
 def kernel_args(plan: Plan, inp32: Any, launch: Launch, xp=np) -> tuple[list, Any]:
     """Arguments of ``spikelut_infer`` in order, with arrays on ``xp``; returns ``(args, out)``.
 
@@ -132,23 +161,17 @@ def kernel_args(plan: Plan, inp32: Any, launch: Launch, xp=np) -> tuple[list, An
     ``[T, W32, n_recorded]`` the kernel fills.
     """
     T, w32, _ = inp32.shape
-    layer = np.stack([plan.layer_lo, plan.layer_hi, plan.layer_k, plan.layer_r], axis=1)
     out = xp.zeros((T, w32, max(plan.n_recorded, 1)), xp.uint32)
     ghist = xp.zeros(max(launch.ghist_words, 1), xp.uint32)
-    c = xp.ascontiguousarray
     args = INFER.marshal({
-        "inp": c(inp32, dtype=xp.uint32), "out": out, "ghist": ghist,
-        "tap_sig": c(xp.asarray(plan.tap_sig), dtype=xp.int32),
-        "tap_dly": c(xp.asarray(plan.tap_dly), dtype=xp.int32),
-        "table": c(xp.asarray(plan.table), dtype=xp.uint64),
-        "rec_row": c(xp.asarray(plan.rec_row), dtype=xp.int32),
-        "layer": c(xp.asarray(layer), dtype=xp.int32),
+        "inp": xp.ascontiguousarray(inp32, dtype=xp.uint32), "out": out, "ghist": ghist,
+        **plan_inputs(plan, xp),
         "T": T, "W32": w32, "n_in": plan.n_in, "N": plan.n_nodes, "m": plan.n_layers,
         "depth": plan.depth, "n_rec": plan.n_recorded, "use_smem": int(launch.use_smem)})
     return list(args), out
 
 
-def unpack_recorded(plan: Plan, net: Network, out_word_major: Any, batch: int) -> list:
+def unpack_recorded(plan: Plan, net: Network | Lowered, out_word_major: Any, batch: int) -> list:
     """Per-layer spikes ``[T, batch, n_i]`` (``None`` for layers not recorded) from kernel output."""
     return split_recorded(plan, net, out_word_major.transpose(0, 2, 1), batch)  # [T, n_rec, W32]
 
@@ -158,7 +181,7 @@ def _kernel(device_id: int):
     return cupy_module(compile_spec()).get_function(KERNEL_NAME)
 
 
-def simulate(net: Network, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
+def simulate(net: Network | Lowered, spikes: Any, record: str | int | Sequence[int] = "all") -> SimResult:
     """Simulate ``net`` on input spikes ``[T, B, n_in]`` on the GPU; results are CuPy arrays.
 
     Bit-exact with the reference engine. ``record`` as in
@@ -168,7 +191,7 @@ def simulate(net: Network, spikes: Any, record: str | int | Sequence[int] = "all
     cp = require_gpu()
     spikes = check_spikes(net, cp.asarray(spikes))
     T, B, _ = spikes.shape
-    plan = build_plan(net, record)
+    plan = build_plan(net, record, steps=T)
     inp32 = to_word_major(pack(spikes), B)
     dev = cp.cuda.Device()
     kernel = _kernel(dev.id)

@@ -181,7 +181,7 @@ def cupy_module(spec: CompileSpec) -> Any:
     Raises:
         ToolError: CuPy is not installed or sees no CUDA device.
     """
-    from ..backend import require_gpu
+    from ..xp import require_gpu
 
     cp = require_gpu()
     kw: dict[str, Any] = {"code": spec.source, "options": spec.options}

@@ -1,11 +1,10 @@
-"""A network flattened into the integer tables the compiled engines (CPU and GPU) read.
+"""What the compiled engines (CPU and GPU) read: the lowered network plus the recording choice.
 
-Both fast engines see one flat signal space: signals ``0 .. n_in-1`` are the input channels,
-signal ``n_in + u`` is node ``u`` in global node order (layer 0's nodes first). Their history is a
-ring of ``depth`` time slots (``depth = max(largest delay, largest refractory) + 1``): cycle ``t``
-lives in slot ``t % depth``, and a tap at delay ``d`` reads slot ``(t - d) % depth``. Slots that
-were never written are zero, which is exactly "0 before cycle 0". This module holds no semantics
-of its own: it only renumbers what :class:`~spikelut.network.Network` says.
+The numbering, tables and history depth are :class:`spikelut.lowering.Lowered`'s (one flattening
+for every backend); a :class:`Plan` adds only what one call decides: the layers whose spikes are
+recorded (their output rows) and the history depth for ``T`` cycles. History is a ring of
+``depth`` time slots: cycle ``t`` lives in slot ``t % depth``, and a tap at delay ``d`` reads slot
+``(t - d) % depth``. Slots that were never written are zero, which is exactly "0 before cycle 0".
 
 Example:
     >>> from spikelut.wiring import random_network
@@ -22,47 +21,45 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..network import INPUT, K_MAX, Network
+from ..lowering import Lowered, lower
+from ..network import K_MAX, Network
 from .bitpack import unpack
 
 
 @dataclass
 class Plan:
-    """Flat, engine-ready description of a network (all arrays C-contiguous numpy).
+    """A lowered network as one call of a compiled engine (CPU or GPU) reads it: the
+    :class:`~spikelut.lowering.Lowered` arrays (shared, read-only) plus what the call decides.
 
     Attributes:
-        n_in: input channels.
-        n_nodes: nodes of all layers.
-        depth: ring-buffer slots of history per signal.
-        layer_lo, layer_hi: int64 ``[m]``: global node range ``[lo, hi)`` of each layer.
-        layer_k, layer_r: int64 ``[m]``: taps per node and refractory period of each layer.
-        tap_sig: int32 ``[N, 6]``: signal each tap reads (taps past ``k`` are 0 and unused).
-        tap_dly: int32 ``[N, 6]``: delay of each tap.
-        table: uint64 ``[N]``: bit ``a`` = table entry ``a``.
+        lowered: the lowered network.
+        depth: ring-buffer slots of history per signal (``lowered.depth_for(T)``).
+        tap_dly: int32 ``[N, 6]``: delay of each tap, clipped to ``depth - 1``.
+        layer_r: int64 ``[m]``: refractory period of each layer, clipped to ``depth - 1``.
         rec_row: int32 ``[N]``: output row of each node, -1 when its layer is not recorded.
         recorded: the recorded layers, in order; their rows are contiguous in that order.
+
+    The other arrays are the lowered network's: ``n_in``, ``n_nodes``, ``n_signals``,
+    ``n_layers``, ``layer_lo``/``layer_hi``/``layer_k`` (int64 ``[m]``), ``tap_sig`` (int32
+    ``[N, 6]``) and ``table`` (uint64 ``[N]``, bit ``a`` = table entry ``a``).
     """
 
-    n_in: int
-    n_nodes: int
+    lowered: Lowered
     depth: int
-    layer_lo: np.ndarray
-    layer_hi: np.ndarray
-    layer_k: np.ndarray
-    layer_r: np.ndarray
-    tap_sig: np.ndarray
     tap_dly: np.ndarray
-    table: np.ndarray
+    layer_r: np.ndarray
     rec_row: np.ndarray
     recorded: list[int]
 
-    @property
-    def n_signals(self) -> int:
-        return self.n_in + self.n_nodes
-
-    @property
-    def n_layers(self) -> int:
-        return len(self.layer_lo)
+    n_in = property(lambda self: self.lowered.n_in)
+    n_nodes = property(lambda self: self.lowered.n_nodes)
+    n_signals = property(lambda self: self.lowered.n_signals)
+    n_layers = property(lambda self: self.lowered.n_layers)
+    layer_lo = property(lambda self: self.lowered.layer_lo)
+    layer_hi = property(lambda self: self.lowered.layer_hi)
+    layer_k = property(lambda self: self.lowered.layer_k)
+    tap_sig = property(lambda self: self.lowered.tap_sig)
+    table = property(lambda self: self.lowered.table_word)
 
     @property
     def n_recorded(self) -> int:
@@ -82,61 +79,60 @@ class Plan:
         return (even * ones).astype(np.uint64), ((even ^ odd) * ones).astype(np.uint64)
 
 
-def recorded_layers(net: Network, record: str | int | Sequence[int]) -> list[int]:
+def recorded_layers(net: Network | Lowered, record: str | int | Sequence[int]) -> list[int]:
     """Resolve ``record`` (``"all"``, ``"readout"``, a layer name/index or a list) to layers."""
-    m = len(net.layers)
+    names = list(net.names) if isinstance(net, Lowered) else [layer.name for layer in net.layers]
+    m = len(names)
     if isinstance(record, str) and record == "all":
         return list(range(m))
     if isinstance(record, str) and record == "readout":
         return [net.readout.layer]
     items = [record] if isinstance(record, (str, int, np.integer)) else list(record)
-    try:
-        layers = sorted({net.layer_index(x) for x in items})
-    except Exception as e:  # NetworkError from layer_index names the bad layer
-        raise ConfigError(f"record: {e}") from None
+    layers = set()
+    for x in items:
+        if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+            if not 0 <= x < m:
+                raise ConfigError(f"record: no layer {x}; the network has {m} layers")
+            layers.add(int(x))
+        elif x in names:
+            layers.add(names.index(x))
+        else:
+            raise ConfigError(f"record: no layer named {x!r}; layers are {names}")
     if net.readout.layer not in layers:
-        layers = sorted(layers + [net.readout.layer])  # the readout needs it
-    return layers
+        layers.add(net.readout.layer)  # the readout needs it
+    return sorted(layers)
 
 
-def build_plan(net: Network, record: str | int | Sequence[int] = "all") -> Plan:
-    """Flatten ``net`` for the compiled engines; ``record`` picks the layers whose spikes are kept."""
-    sizes = net.sizes
-    N = sum(sizes)
-    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    sig_base = np.concatenate([[0], net.n_in + starts[:-1]]).astype(np.int64)  # by source + 1
-    depth = max([net.max_delay()] + [layer.refractory for layer in net.layers]) + 1
-    tap_sig = np.zeros((N, K_MAX), np.int32)
-    tap_dly = np.zeros((N, K_MAX), np.int32)
-    table = np.zeros(N, np.uint64)
-    for i, layer in enumerate(net.layers):
-        lo, hi, k = starts[i], starts[i + 1], layer.k
-        src = layer.source.astype(np.int64)
-        tap_sig[lo:hi, :k] = sig_base[src - INPUT] + layer.index
-        tap_dly[lo:hi, :k] = layer.delay
-        weights = np.uint64(1) << np.arange(1 << k, dtype=np.uint64)
-        table[lo:hi] = (layer.table.astype(np.uint64) * weights[None, :]).sum(axis=1, dtype=np.uint64)
-    recorded = recorded_layers(net, record)
-    rec_row = np.full(N, -1, np.int32)
+def build_plan(net: Network | Lowered, record: str | int | Sequence[int] = "all",
+               steps: int | None = None) -> Plan:
+    """The compiled engines' view of ``net`` (lowered once, cached); ``record`` picks the layers
+    whose spikes are kept; ``steps`` (the run's cycles) clips the history depth
+    (:meth:`~spikelut.lowering.Lowered.depth_for`) and, with it, delays longer than the run."""
+    low = net if isinstance(net, Lowered) else lower(net)
+    sizes = low.sizes
+    depth = low.depth if steps is None else low.depth_for(steps)
+    tap_dly = low.tap_dly
+    if depth < low.depth:  # reads before cycle 0 are zero: clip delays so the ring stays small
+        tap_dly = np.minimum(tap_dly, depth - 1).astype(np.int32)
+    recorded = recorded_layers(low, record)
+    rec_row = np.full(low.n_nodes, -1, np.int32)
     row = 0
     for i in recorded:
-        rec_row[starts[i]:starts[i + 1]] = np.arange(row, row + sizes[i], dtype=np.int32)
+        lo, hi = int(low.layer_lo[i]), int(low.layer_hi[i])
+        rec_row[lo:hi] = np.arange(row, row + sizes[i], dtype=np.int32)
         row += sizes[i]
-    return Plan(
-        n_in=net.n_in, n_nodes=N, depth=int(depth),
-        layer_lo=starts[:-1].copy(), layer_hi=starts[1:].copy(),
-        layer_k=np.array([layer.k for layer in net.layers], np.int64),
-        layer_r=np.array([layer.refractory for layer in net.layers], np.int64),
-        tap_sig=tap_sig, tap_dly=tap_dly, table=table, rec_row=rec_row, recorded=recorded)
+    layer_r = np.minimum(low.layer_r, depth - 1) if depth < low.depth else low.layer_r
+    return Plan(low, depth, tap_dly, layer_r, rec_row, recorded)
 
 
-def split_recorded(plan: Plan, net: Network, words: Any, batch: int) -> list:
+def split_recorded(plan: Plan, net: Network | Lowered, words: Any, batch: int) -> list:
     """Per-layer spikes ``[T, batch, n_i]`` from the recorded rows ``[T, n_recorded, W]`` of a
     fast engine's output (``None`` for layers not recorded)."""
-    layer_spikes: list = [None] * len(net.layers)
+    sizes = plan.lowered.sizes
+    layer_spikes: list = [None] * len(sizes)
     row = 0
     for i in plan.recorded:
-        n = net.layers[i].n
+        n = sizes[i]
         layer_spikes[i] = unpack(words[:, row:row + n], batch)
         row += n
     return layer_spikes

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..backend import array_module, to_numpy
+from ..xp import array_module, to_numpy
 from ..errors import ShapeError
 from ..network import Network
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..lowering import Lowered
 
 
 @dataclass
@@ -35,7 +38,7 @@ class SimResult:
         return float((pred == labels).mean()) if pred.size else 0.0
 
 
-def readout(net: Network, out_spikes: Any) -> tuple[Any, Any]:
+def readout(net: "Network | Lowered", out_spikes: Any) -> tuple[Any, Any]:
     """Class counts ``[B, classes]`` and predictions ``[B]`` from the readout layer's spikes.
 
     ``count[c]`` = spikes of class-``c`` nodes over cycles ``t >= start``; prediction = argmax,
@@ -53,7 +56,7 @@ def readout(net: Network, out_spikes: Any) -> tuple[Any, Any]:
     return counts, pred
 
 
-def check_spikes(net: Network, spikes: Any) -> Any:
+def check_spikes(net: "Network | Lowered", spikes: Any) -> Any:
     """Validate input spikes ``[T, B, n_in]`` of 0/1 values; return them as uint8."""
     xp = array_module(spikes)
     spikes = xp.asarray(spikes)

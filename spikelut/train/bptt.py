@@ -59,15 +59,18 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..backend import array_module
+from ..xp import array_module
 from ..errors import ConfigError, ShapeError
-from ..network import INPUT, Network
+from ..lowering import Lowered, lower
+from ..network import Network
+from ..semantics import relaxed_refractory_gate, run, tap_values
 from .surrogates import Surrogate
 
 REFRACTORY_GRAD = ("block", "pass", "full")
@@ -92,46 +95,50 @@ class LayerPlan:
     scatter_in: sp.csr_matrix
 
 
+# device copies of each network's training indices, per array module (keyed on the lowered form)
+_ON_DEVICE: "weakref.WeakKeyDictionary[Lowered, dict]" = weakref.WeakKeyDictionary()
+
+
 @dataclass
 class NetPlan:
-    """A network compiled for training: flat signal numbering, input channels first."""
+    """A network compiled for training: the lowered network (signals numbered as in
+    :mod:`spikelut.lowering`) plus the gather and scatter indices of the backward pass."""
 
     n_in: int
     n_signals: int
-    D: int                        # history rows before cycle 0 (largest delay or refractory)
+    D: int                        # history rows before cycle 0: the lowered depth - 1
     offsets: list[int]
     layers: list[LayerPlan]
     sizes: list[int]
-    _device: dict = field(default_factory=dict, repr=False)
+    lowered: Lowered
 
     def on(self, xp) -> list[dict]:
-        """Per layer, the index arrays and scatter matrices on ``xp``'s device (cached)."""
+        """Per layer, the index arrays and scatter matrices on ``xp``'s device (cached per
+        lowered network and array module)."""
         if xp is np:
             return [vars(lp) for lp in self.layers]
-        if xp.__name__ not in self._device:
+        per_xp = _ON_DEVICE.setdefault(self.lowered, {})
+        if xp not in per_xp:
             import cupyx.scipy.sparse as csp
 
-            self._device[xp.__name__] = [
+            per_xp[xp] = [
                 {**vars(lp), **{k: xp.asarray(getattr(lp, k))
                                 for k in ("delay", "base", "node_off", "targets", "targets_in")},
                  "scatter": csp.csr_matrix(lp.scatter), "scatter_in": csp.csr_matrix(lp.scatter_in)}
                 for lp in self.layers]
-        return self._device[xp.__name__]
+        return per_xp[xp]
 
 
-def compile_plan(net: Network) -> NetPlan:
-    """Flatten ``net``'s taps into gather and scatter indices (done once per network)."""
-    sizes = net.sizes
-    offsets = list(np.cumsum([net.n_in] + sizes[:-1]).astype(int))
-    N = net.n_in + sum(sizes)
-    D = max([net.max_delay()] + [layer.refractory for layer in net.layers])
+def compile_plan(net: Network | Lowered) -> NetPlan:
+    """The training view of ``net``'s lowered form: gather and scatter indices per layer."""
+    low = net if isinstance(net, Lowered) else lower(net)
+    N, D = low.n_signals, low.depth - 1
     layers = []
-    for i, layer in enumerate(net.layers):
-        n, k = layer.n, layer.k
-        src = layer.source.astype(np.int64)
-        sig_off = np.where(src == INPUT, 0, np.asarray(offsets + [0], np.int64)[np.maximum(src, 0)])
-        gidx = sig_off + layer.index.astype(np.int64)
-        dly = layer.delay.astype(np.int64)
+    for i in range(low.n_layers):
+        lo, hi, k = int(low.layer_lo[i]), int(low.layer_hi[i]), int(low.layer_k[i])
+        n = hi - lo
+        gidx = low.tap_sig[lo:hi, :k].astype(np.int64)
+        dly = low.tap_dly[lo:hi, :k].astype(np.int64)
         base = gidx - dly * N
         # gradient window: rows row-D .. row, flattened; a tap lands at (D - d) * N + gidx
         win = ((D - dly) * N + gidx).ravel()
@@ -143,12 +150,12 @@ def compile_plan(net: Network) -> NetPlan:
                               shape=(len(tg), n * k))
             return tg.astype(np.int64), m
 
-        t_nodes, s_nodes = scatter((src != INPUT).ravel())
+        t_nodes, s_nodes = scatter((gidx >= low.n_in).ravel())
         t_all, s_all = scatter(np.ones(n * k, bool))
-        layers.append(LayerPlan(n, k, layer.refractory, offsets[i], dly, base,
+        layers.append(LayerPlan(n, k, int(low.layer_r[i]), low.layer_signals(i).start, dly, base,
                                 (np.arange(n, dtype=np.int64) << k)[:, None],
                                 t_nodes, s_nodes, t_all, s_all))
-    return NetPlan(net.n_in, N, D, offsets, layers, sizes)
+    return NetPlan(low.n_in, N, D, [lp.offset for lp in layers], layers, low.sizes, low)
 
 
 # ---------------------------------------------------------------------------- forward
@@ -226,7 +233,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
 
     ``tables[i]`` is layer ``i``'s truth table ``[n, 2**k]`` (0/1; ``theta > 0`` in training).
     With ``save=False`` the addresses are not kept (evaluation only). Runs on the device of ``x``
-    (numpy or cupy).
+    (numpy or cupy). This is :func:`spikelut.semantics.run` with ``D`` history rows kept for BPTT.
     """
     xp = array_module(x)
     x = xp.asarray(x)
@@ -234,28 +241,9 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         raise ShapeError(f"input spikes must be [T, B, {plan.n_in}], got shape {x.shape}")
     _check_tables(plan, tables, "tables")
     T, B, _ = x.shape
-    D, N = plan.D, plan.n_signals
-    hist = _input_history(plan, x.astype(xp.uint8, copy=False), xp.uint8)
-    flat = hist.reshape(-1, B)
-    tabs = [xp.ascontiguousarray(xp.asarray(t), dtype=xp.uint8).ravel() for t in tables]
-    addrs = [xp.empty((T, lp.n, B), xp.uint8) for lp in plan.layers] if save else []
-    dev = plan.on(xp)
-    for t in range(T):
-        row = D + t
-        r0 = row * N
-        for i, lp in enumerate(plan.layers):
-            base = dev[i]["base"]
-            addr = flat[r0 + base[:, 0]]
-            for p in range(1, lp.k):
-                addr = addr | (flat[r0 + base[:, p]] << p)
-            s = tabs[i][dev[i]["node_off"] + addr]
-            if lp.refractory:
-                recent = hist[row - lp.refractory:row, lp.offset:lp.offset + lp.n].max(axis=0)
-                s &= 1 - recent
-            hist[row, lp.offset:lp.offset + lp.n] = s
-            if save:
-                addrs[i][t] = addr
-    return Forward(plan, hist, T, B, addrs)
+    trace = run(plan.lowered, x.astype(xp.uint8, copy=False), tables=tables, save_addr=save,
+                rows_before=plan.D, xp=xp)
+    return Forward(plan, trace.history, T, B, trace.addr)
 
 
 def _ml_weights(xv: np.ndarray) -> np.ndarray:
@@ -280,10 +268,12 @@ def relaxed_forward(plan: NetPlan, thetas: Sequence[np.ndarray], x: np.ndarray,
         raise ShapeError(f"input must be [T, B, {plan.n_in}], got shape {x.shape}")
     _check_tables(plan, thetas, "thetas")
     T, B, _ = x.shape
-    D, N = plan.D, plan.n_signals
+    D = plan.D
     hist = _input_history(plan, x, np.float64)
-    flat = hist.reshape(-1, B)
     fwd = Forward(plan, hist, T, B, soft=True)
+    low = plan.lowered
+    taps = [(low.tap_sig[lo:hi, :lp.k], low.tap_dly[lo:hi, :lp.k]) for lp, lo, hi in
+            zip(plan.layers, low.layer_lo.tolist(), low.layer_hi.tolist())]
     for lp in plan.layers:
         fwd.x.append(np.empty((T, lp.n, lp.k, B)))
         fwd.u.append(np.empty((T, lp.n, B)))
@@ -291,13 +281,12 @@ def relaxed_forward(plan: NetPlan, thetas: Sequence[np.ndarray], x: np.ndarray,
     for t in range(T):
         row = D + t
         for i, lp in enumerate(plan.layers):
-            xv = flat[row * N + lp.base]  # [n, k, B]
+            nodes = slice(lp.offset, lp.offset + lp.n)
+            xv = tap_values(hist, row, *taps[i])  # [n, k, B]
             u = np.einsum("na,nab->nb", np.asarray(thetas[i], np.float64), _ml_weights(xv))
             a = surrogate.fn(u)
-            s = a
-            if lp.refractory:
-                s = a * np.prod(1.0 - hist[row - lp.refractory:row, lp.offset:lp.offset + lp.n], axis=0)
-            hist[row, lp.offset:lp.offset + lp.n] = s
+            s = relaxed_refractory_gate(a, hist[row - lp.refractory:row, nodes])
+            hist[row, nodes] = s
             fwd.x[i][t], fwd.u[i][t], fwd.a[i][t] = xv, u, a
     return fwd
 

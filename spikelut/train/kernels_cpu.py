@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 import numba
@@ -45,6 +46,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..errors import ShapeError
+from ..lowering import Lowered
 from ..network import K_MAX
 from . import bptt
 from .bptt import Forward, NetPlan, tap_differences
@@ -55,37 +57,28 @@ MIN_CHUNK = 16
 _MODES = {"block": 0, "pass": 1, "full": 2}
 
 
+# the kernels' per-node arrays of each lowered network (int64 copies, input-tap mask)
+_FLAT: "weakref.WeakKeyDictionary[Lowered, dict]" = weakref.WeakKeyDictionary()
+
+
 def _flat(plan: NetPlan) -> dict:
-    """Concatenated per-node arrays of all layers (cached on the plan)."""
-    cache = plan._device.get("kernels_cpu")
+    """The compiled passes' per-node arrays of ``plan``'s lowered network (cached on it):
+    ``gidx``/``dly`` int64 ``[N, K_MAX]`` (tap signal and delay), ``is_in`` (tap reads an input
+    channel), ``tab_off`` int64 ``[N + 1]``, per layer ``lo``/``hi``/``k``/``R``/``sig`` (first
+    signal), and ``n_nodes``."""
+    low = plan.lowered
+    cache = _FLAT.get(low)
     if cache is not None:
         return cache
-    N = plan.n_signals
-    n_nodes = sum(lp.n for lp in plan.layers)
-    gidx = np.zeros((n_nodes, K_MAX), np.int64)
-    dly = np.zeros((n_nodes, K_MAX), np.int64)
-    is_in = np.zeros((n_nodes, K_MAX), np.bool_)
-    tab_off = np.zeros(n_nodes + 1, np.int64)
-    lo = np.zeros(len(plan.layers), np.int64)
-    hi = np.zeros(len(plan.layers), np.int64)
-    j0 = 0
-    for i, lp in enumerate(plan.layers):
-        sl = slice(j0, j0 + lp.n)
-        g = lp.base + lp.delay * N  # base = signal - delay * n_signals
-        gidx[sl, :lp.k] = g
-        dly[sl, :lp.k] = lp.delay
-        is_in[sl, :lp.k] = g < plan.n_in
-        tab_off[j0 + 1:j0 + lp.n + 1] = tab_off[j0] + (np.arange(1, lp.n + 1) << lp.k)
-        lo[i], hi[i] = j0, j0 + lp.n
-        j0 += lp.n
+    k_of_node = np.repeat(low.layer_k, low.layer_hi - low.layer_lo)
+    used = np.arange(K_MAX)[None, :] < k_of_node[:, None]  # taps past a layer's k are padding
     cache = {
-        "gidx": gidx, "dly": dly, "is_in": is_in, "tab_off": tab_off, "lo": lo, "hi": hi,
-        "k": np.array([lp.k for lp in plan.layers], np.int64),
-        "R": np.array([lp.refractory for lp in plan.layers], np.int64),
-        "sig": np.array([lp.offset for lp in plan.layers], np.int64),
-        "n_nodes": n_nodes,
+        "gidx": low.tap_sig.astype(np.int64), "dly": low.tap_dly.astype(np.int64),
+        "is_in": used & (low.tap_sig < low.n_in), "tab_off": low.table_off,
+        "lo": low.layer_lo, "hi": low.layer_hi, "k": low.layer_k, "R": low.layer_r,
+        "sig": low.layer_lo + low.n_in, "n_nodes": low.n_nodes,
     }
-    plan._device["kernels_cpu"] = cache
+    _FLAT[low] = cache
     return cache
 
 

@@ -25,13 +25,15 @@ Example:
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..backend import array_module, require_gpu
 from ..engine.kernel_spec import CompileSpec, KernelSpec, cupy_module, defines
+from ..xp import array_module, require_gpu
 from ..errors import ShapeError
+from ..lowering import Lowered
 from ..network import K_MAX
 from . import bptt
 from .bptt import Forward, NetPlan, tap_differences
@@ -112,17 +114,22 @@ def _cupy_launch(name: str, grid: int, block: int, args: tuple) -> None:
     _module(cp.cuda.Device().id).get_function(name)((grid,), (block,), args)
 
 
+# the per-node index arrays on each array module, per lowered network
+_DEVICE: "weakref.WeakKeyDictionary[Lowered, dict]" = weakref.WeakKeyDictionary()
+
+
 def _device(plan: NetPlan, xp) -> dict:
-    """The per-node index arrays on ``xp`` in the kernels' dtypes (cached on the plan)."""
-    key = f"kernels_gpu:{xp.__name__}"
-    if key not in plan._device:
+    """The per-node index arrays on ``xp`` in the kernels' dtypes (cached per lowered network)."""
+    per_xp = _DEVICE.setdefault(plan.lowered, {})
+    if xp not in per_xp:
         f = _flat(plan)
-        plan._device[key] = {
+        per_xp[xp] = {
             "gidx": xp.asarray(f["gidx"], dtype=xp.int32), "dly": xp.asarray(f["dly"], dtype=xp.int32),
             "is_in": xp.asarray(f["is_in"], dtype=xp.uint8),
             "tab_off": xp.asarray(f["tab_off"], dtype=xp.int64),
+            "layer": _layer_table(f, xp),
         }
-    return plan._device[key]
+    return per_xp[xp]
 
 
 def _grid(n: int, B: int) -> int:
@@ -173,7 +180,7 @@ def forward(plan: NetPlan, tables: Sequence[Any], x: Any, save: bool = True,
     if fused:
         launch(FORWARD_FUSED, B, fused_block(plan), FORWARD_FUSED_SPEC.marshal({
             "hist": hist, "addr": addr, "gidx": dv["gidx"], "dly": dv["dly"], "tabs": tabs,
-            "tab_off": dv["tab_off"], "layer": _layer_table(f, xp), "T": T, "D": plan.D,
+            "tab_off": dv["tab_off"], "layer": dv["layer"], "T": T, "D": plan.D,
             "N": plan.n_signals, "B": B, "Nn": Nn, "m": len(plan.layers), "save": int(save)}))
     else:
         args = FORWARD_SPEC.bind({
@@ -226,7 +233,7 @@ def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Seque
         launch(BACKWARD_FUSED, B, fused_block(plan), BACKWARD_FUSED_SPEC.marshal({
             "G": G, "hist": fwd.hist, "addr": addr, "sg": sg, "diffs": diffs, "tabs": tabs,
             "tab_off": dv["tab_off"], "gidx": dv["gidx"], "dly": dv["dly"], "is_in": dv["is_in"],
-            "acc": acc, "total": total, "layer": _layer_table(f, xp), "T": T, "D": D, "N": N,
+            "acc": acc, "total": total, "layer": dv["layer"], "T": T, "D": D, "N": N,
             "B": B, "Nn": Nn, "m": len(plan.layers), "mode": mode, "tbptt": tb, "input_grad": ig}))
         return unflatten_grads(plan, f, acc, G, input_grad)
     args = BACKWARD_SPEC.bind({

@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..backend import array_module
+from ..xp import array_module
 from ..errors import ConfigError, ShapeError
 from ..network import Readout
 

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..backend import array_module
+from ..xp import array_module
 from ..errors import ConfigError
 
 OPTIMIZERS = ("adam", "sgd")

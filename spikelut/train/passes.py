@@ -14,8 +14,8 @@ optimizer state, the batches and the BPTT history live on the backend's array mo
 checkpoints hold host numpy arrays only, so a run may resume on another backend.
 
 Asking for a backend this machine cannot run is a :class:`~spikelut.errors.ConfigError` whose
-one line says why and what to do. (This is the training side of the backend registry; when
-``spikelut.backends`` lands, :func:`resolve_backend`'s body becomes a call to it.)
+one line says why and what to do. This is the training view of the backend registry,
+:mod:`spikelut.backends` (which probes the machine and holds the passes).
 
 Example:
     >>> resolve_backend("numpy").name, resolve_backend("numpy").xp.__name__
@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
@@ -52,37 +51,24 @@ class TrainBackend:
 
 
 def why_unavailable(name: str) -> str | None:
-    """Why backend ``name`` cannot run on this machine (one clause), or ``None`` when it can.
+    """Why backend ``name`` cannot run on this machine (one clause), or ``None`` when it can
+    (:meth:`spikelut.backends.Backend.why_unavailable`).
 
     Example:
         >>> why_unavailable("numpy") is None
         True
     """
-    if name == "numpy":
-        return None
-    if name == "numba":
-        try:
-            importlib.import_module(f"{__package__}.kernels_cpu")
-        except Exception as e:  # numba missing or broken: say which
-            return f"numba does not import ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-        return None
-    if name == "cuda":
-        try:
-            import cupy
-        except Exception:
-            return "CuPy is not installed (pip install 'spikelut[gpu]' on a machine with an NVIDIA GPU)"
-        try:
-            n = cupy.cuda.runtime.getDeviceCount()
-        except Exception as e:  # no driver, no device
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            return f"CuPy sees no usable CUDA device ({first})"
-        return None if n > 0 else "CuPy sees no CUDA device"
-    raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    from ..backends import NAMES, list_backends
+
+    if name not in NAMES:
+        raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return list_backends()[NAMES.index(name)].why_unavailable()
 
 
 def resolve_backend(name: str = "auto") -> TrainBackend:
     """The backend ``name`` (``auto``, ``numpy``, ``numba``, ``cuda``; the deprecated ``kernels``
-    values ``reference`` and ``numba`` are accepted) with its array module and passes.
+    values ``reference`` and ``numba`` are accepted) with its array module and passes, from the
+    registry of :mod:`spikelut.backends`.
 
     ``auto`` picks the fastest usable one: cuda, then numba, then numpy.
 
@@ -90,29 +76,20 @@ def resolve_backend(name: str = "auto") -> TrainBackend:
         ConfigError: an unknown name, or a backend that cannot run here (the message says why
             and which backend to use instead).
     """
+    from ..backends import FASTEST_FIRST, NAMES, list_backends
+
     key = KERNELS_ALIASES.get(name, name)
     if key not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     if key == "auto":
-        key = next(b for b in ("cuda", "numba", "numpy") if why_unavailable(b) is None)
+        key = next(b for b in FASTEST_FIRST if why_unavailable(b) is None)
     why = why_unavailable(key)
     if why is not None:
         other = "numba" if why_unavailable("numba") is None else "numpy"
         raise ConfigError(f"backend {key!r} is not available here: {why}; use --backend {other} "
                           f"or --backend auto")
-    if key == "numpy":
-        from . import bptt
-
-        return TrainBackend("numpy", np, bptt.forward, bptt.backward)
-    if key == "numba":
-        from . import kernels_cpu
-
-        return TrainBackend("numba", np, kernels_cpu.forward, kernels_cpu.backward)
-    import cupy
-
-    from . import kernels_gpu
-
-    return TrainBackend("cuda", cupy, kernels_gpu.forward, kernels_gpu.backward)
+    b = list_backends()[NAMES.index(key)]
+    return TrainBackend(b.name, b.xp(), b.train_forward, b.train_backward)
 
 
 def to_host(xp: ModuleType | Any, a: Any) -> np.ndarray:

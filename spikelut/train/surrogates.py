@@ -35,7 +35,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..backend import array_module
+from ..xp import array_module
 from ..errors import ConfigError
 
 ArrayFn = Callable[[np.ndarray, float], np.ndarray]

@@ -16,8 +16,11 @@ arrays only and do not record the backend, so a run checkpointed on one backend 
 another (on the same backend the result stays bit-equal to an uninterrupted run).
 
 Log format: one JSON object per epoch, ``{"epoch", "loss", "acc", "val_loss", "val_acc", "lr",
-"time"}`` (``val_*`` are ``null`` without validation data; ``lr`` is the rate of the epoch's first
-step; ``time`` the epoch's wall time in seconds).
+"time", "flips", "mean_abs_logit", "near_zero"}`` (``val_*`` are ``null`` without validation data;
+``lr`` is the rate of the epoch's first step; ``time`` the epoch's wall time in seconds; the last
+three are lists with one value per layer: table entries that changed sign during the epoch, mean
+``|theta|`` and the fraction of ``|theta| < 0.05`` at its end, see
+:func:`spikelut.analysis.table_dynamics`).
 
 Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): root attributes
 ``epoch`` (completed epochs), ``config`` (the ``[train]`` table as JSON), ``network`` (structure
@@ -35,7 +38,7 @@ Example:
     >>> tr = Trainer(net, TrainConfig(epochs=2, batch_size=10, seed=1), progress=False)
     >>> result = tr.fit((x, y.astype(np.int64)))
     >>> [sorted(r) for r in result.history][0]
-    ['acc', 'epoch', 'loss', 'lr', 'time', 'val_acc', 'val_loss']
+    ['acc', 'epoch', 'flips', 'loss', 'lr', 'mean_abs_logit', 'near_zero', 'time', 'val_acc', 'val_loss']
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from ..io import SpikeData
 from ..metrics import check_scorable
 from ..network import Network
 from ..progress import Progress
+from ..analysis import table_dynamics
 from .bptt import compile_plan, tables_of
 from .config import TrainConfig
 from .losses import get_loss, rate_regularizer
@@ -325,6 +329,7 @@ class Trainer:
             order = xp.asarray(self.rng.permutation(N))  # drawn on the host: same on every backend
             loss_sum, correct = 0.0, 0  # become 0-d arrays of xp: summed without a sync
             lr0 = None
+            before = [p.copy() for p in self.params]  # for the table flips of this epoch
             # a bar on a terminal, a line every few seconds in a log; nothing with progress=False
             bar = Progress(steps, f"epoch {epoch + 1}/{cfg.epochs}", "batches",
                            show=True if self.progress else (False if self._quiet else None))
@@ -361,6 +366,7 @@ class Trainer:
                 ev = self.evaluate(xv, yv)
                 record["val_loss"], record["val_acc"] = ev.loss, ev.acc
             record["time"] = time.perf_counter() - t0
+            record.update(table_dynamics(before, self.params, xp))
             self._keep(record)
             self.history.append(record)
             self.epoch = epoch + 1
@@ -392,15 +398,14 @@ class Trainer:
     def network(self, params: Sequence[Any] | None = None) -> Network:
         """The network with ``params`` (default: current) as logits and ``table = logits > 0``."""
         params = self.params if params is None else params
-        net = self.net.copy()
-        for layer, p in zip(net.layers, params):
-            layer.logits = np.array(self._host(p), np.float32)
-            layer.table = (layer.logits > 0).astype(np.uint8)
-        net.meta = dict(net.meta)
-        net.meta["train"] = {"epochs": self.epoch, "loss": self.cfg.loss,
-                             "surrogate": self.cfg.surrogate, "seed": self.cfg.seed}
-        net.validate()
-        return net
+        layers = []
+        for layer, p in zip(self.net.layers, params):
+            logits = np.array(self._host(p), np.float32)
+            layers.append(layer.replace(logits=logits, table=(logits > 0).astype(np.uint8)))
+        meta = dict(self.net.meta)
+        meta["train"] = {"epochs": self.epoch, "loss": self.cfg.loss,
+                         "surrogate": self.cfg.surrogate, "seed": self.cfg.seed}
+        return self.net.replace(layers=layers, meta=meta)  # validated, immutable
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: str | os.PathLike) -> None:

@@ -1,0 +1,592 @@
+"""Looking inside a network: what each LUT computes, what the data makes it do, and which input
+spikes decided a prediction (``spikelut analyze``; definitions and sources in docs/analyze.md).
+
+Three kinds of measure, kept apart because only the first may justify changing a circuit:
+
+* **exact** (the table alone, every input): bias, influence of each tap under the uniform
+  distribution, total influence, Fourier (Walsh) degree, constant tables, structurally dead nodes;
+* **on the data** (addresses that occur when the model runs on a spike file): output entropy,
+  influence weighted by the address distribution, nodes whose spike never changes, taps that were
+  never pivotal, refractory-gate suppressions;
+* **attribution** of one sample's prediction to input spikes: the surrogate gradient of the
+  predicted class's count (:func:`gradient_map`) and exact occlusion (:func:`occlusion_map`).
+
+A function ``f`` is a node's table: ``f(a) = table[a]`` with tap ``p`` = bit ``p`` of ``a``
+(DESIGN.md section 2). Measures follow R. O'Donnell, *Analysis of Boolean Functions* (2014).
+
+Example:
+    >>> import numpy as np
+    >>> parity = np.array([[0, 1, 1, 0]], np.uint8)           # x0 XOR x1
+    >>> influences(parity).tolist(), degree(parity).tolist()
+    ([[1.0, 1.0]], [2])
+    >>> copy0 = np.array([[0, 1, 0, 1]], np.uint8)            # f = x0: tap 1 never matters
+    >>> influences(copy0).tolist()
+    [[1.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine import get_engine
+from .errors import ConfigError, ShapeError
+from .network import INPUT, Network
+
+__all__ = ["influences", "walsh", "degree", "binary_entropy", "NodeStats", "DataStats",
+           "Analysis", "table_stats", "data_stats", "live_nodes", "analyze_network",
+           "gradient_map", "occlusion_map", "ANALYSIS_COLUMNS"]
+
+
+# ---------------------------------------------------------------------------- exact measures
+def _flip_index(k: int, p: int) -> np.ndarray:
+    return np.arange(1 << k) ^ (1 << p)
+
+
+def _check_table(table: np.ndarray) -> tuple[np.ndarray, int]:
+    t = np.asarray(table)
+    if t.ndim != 2 or t.shape[1] < 1 or t.shape[1] & (t.shape[1] - 1):
+        raise ShapeError(f"a table must be [nodes, 2**k], got shape {t.shape}")
+    return t.astype(np.uint8, copy=False), t.shape[1].bit_length() - 1
+
+
+def influences(table: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Influence of every tap: ``Inf_p[f] = Pr_a[f(a) != f(a XOR 2**p)]`` (O'Donnell def. 2.13).
+
+    Args:
+        table: uint8 ``[n, 2**k]`` truth tables.
+        weights: optional ``[n, 2**k]`` non-negative address weights (e.g. how often each address
+            occurred on data); ``None`` = uniform over all ``2**k`` addresses. A row of zero
+            weight gives NaN.
+
+    Returns:
+        float64 ``[n, k]`` in ``[0, 1]``: the probability that tap ``p`` is pivotal.
+
+    Example:
+        >>> influences(np.array([[0, 0, 0, 1]]), np.array([[0, 3, 0, 1]])).tolist()  # AND
+        [[0.25, 1.0]]
+    """
+    t, k = _check_table(table)
+    piv = np.stack([t != t[:, _flip_index(k, p)] for p in range(k)], axis=1)  # [n, k, 2**k]
+    if weights is None:
+        return piv.mean(axis=2)
+    w = np.asarray(weights, np.float64)
+    if w.shape != t.shape:
+        raise ShapeError(f"weights have shape {w.shape}, expected {t.shape} like the table")
+    tot = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (piv * w[:, None, :]).sum(axis=2) / tot[:, None]
+
+
+def walsh(table: np.ndarray) -> np.ndarray:
+    """Unnormalized Walsh–Fourier coefficients of the ±1 function ``F = (-1)**f``.
+
+    ``W[n, S] = sum_a F(a) (-1)**popcount(a & S)`` = ``2**k * hat F(S)`` (O'Donnell section 1.2),
+    exact int64 from the fast Walsh–Hadamard transform.
+
+    Example:
+        >>> walsh(np.array([[0, 1, 1, 0]])).tolist()            # parity: all weight on S = {0, 1}
+        [[0, 0, 0, 4]]
+    """
+    t, k = _check_table(table)
+    w = (1 - 2 * t.astype(np.int64)).copy()
+    n = w.shape[0]
+    for p in range(k):
+        v = w.reshape(n, -1, 2, 1 << p)
+        a, b = v[:, :, 0, :].copy(), v[:, :, 1, :].copy()
+        v[:, :, 0, :], v[:, :, 1, :] = a + b, a - b
+    return w
+
+
+def degree(table: np.ndarray) -> np.ndarray:
+    """Fourier degree: the largest ``|S|`` with ``hat F(S) != 0`` (O'Donnell, chapter 1); int64 ``[n]``.
+    A constant table has degree 0; parity of ``k`` taps has degree ``k``.
+
+    Example:
+        >>> degree(np.array([[0, 0, 0, 1], [1, 1, 1, 1]])).tolist()   # AND, constant
+        [2, 0]
+    """
+    w = walsh(table)
+    size = w.shape[1]
+    pop = np.array([bin(s).count("1") for s in range(size)])
+    return np.where(w != 0, pop[None, :], 0).max(axis=1)
+
+
+def binary_entropy(p: np.ndarray) -> np.ndarray:
+    """``H(p) = -p log2 p - (1-p) log2 (1-p)`` in bits, 0 at p in {0, 1}."""
+    p = np.asarray(p, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+    return np.where((p <= 0) | (p >= 1), 0.0, h)
+
+
+def _entropy_rows(counts: np.ndarray) -> np.ndarray:
+    c = np.asarray(counts, np.float64)
+    tot = c.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = c / tot
+        h = -np.where(q > 0, q * np.log2(q), 0.0).sum(axis=1)
+    return np.where(tot[:, 0] > 0, h, np.nan)
+
+
+# ---------------------------------------------------------------------------- structure
+def live_nodes(net: Network, relevant: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """Which nodes have a path to the readout layer: bool ``[n_i]`` per layer.
+
+    Every node of the readout layer is an output (the RTL core's ``out_spikes``, counted or
+    not); a node is live when a live node has a tap on it that matters. ``relevant[i]`` (bool
+    ``[n_i, k_i]``) says which taps matter; default: those with uniform influence > 0, so a node
+    read only through taps its readers ignore is dead too.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> [m.tolist() for m in live_nodes(random_network(0, n_in=2, sizes=[3, 2], k=2))]
+        [[False, False, False], [True, True]]
+    """
+    if relevant is None:
+        relevant = [influences(layer.table) > 0 for layer in net.layers]
+    live = [np.zeros(layer.n, bool) for layer in net.layers]
+    live[net.readout.layer][:] = True
+    todo = [(net.readout.layer, j) for j in range(net.layers[net.readout.layer].n)]
+    while todo:
+        i, j = todo.pop()
+        layer = net.layers[i]
+        for p in np.flatnonzero(relevant[i][j]).tolist():
+            s, idx = int(layer.source[j, p]), int(layer.index[j, p])
+            if s != INPUT and not live[s][idx]:
+                live[s][idx] = True
+                todo.append((s, idx))
+    return live
+
+
+# ---------------------------------------------------------------------------- per node
+ANALYSIS_COLUMNS = ("layer", "layer_name", "node", "k", "refractory", "bias", "degree",
+                    "total_influence", "influence", "unused_taps", "constant", "dead", "removable",
+                    "data_bias", "data_entropy", "address_entropy", "data_influence",
+                    "data_unused_taps", "spike_rate", "stuck", "gate_suppressed",
+                    "gate_suppressed_fraction")
+
+
+@dataclass
+class NodeStats:
+    """Exact statistics of one layer's tables (arrays over the layer's ``n`` nodes)."""
+
+    bias: np.ndarray             # float64 [n]: Pr_uniform[f = 1]
+    influence: np.ndarray        # float64 [n, k]: uniform influence of each tap
+    total_influence: np.ndarray  # float64 [n]
+    degree: np.ndarray           # int64 [n]
+    constant: np.ndarray         # bool [n]: the table is all 0 or all 1
+    dead: np.ndarray             # bool [n]: no path to the readout layer
+    removable: np.ndarray        # bool [n]: exact pruning removes it (spikelut.prune: dead once
+                                 # taps on constant signals and unused taps are dropped)
+
+
+@dataclass
+class DataStats:
+    """What one layer did on the data (``T * B`` evaluations of every node)."""
+
+    evaluations: int             # T * B
+    address_counts: np.ndarray   # int64 [n, 2**k]
+    data_bias: np.ndarray        # float64 [n]: fraction of evaluations with LUT output a = 1
+    data_entropy: np.ndarray     # float64 [n]: H(a) in bits over the data's addresses
+    address_entropy: np.ndarray  # float64 [n]: H(address) in bits
+    data_influence: np.ndarray   # float64 [n, k]: influence weighted by the address counts
+    spikes: np.ndarray           # int64 [n]: spikes s = 1
+    a_ones: np.ndarray           # int64 [n]: evaluations with a = 1
+    stuck: np.ndarray            # bool [n]: the spike never changes on the data (all 0 or all 1)
+
+    @property
+    def gate_suppressed(self) -> np.ndarray:
+        """Evaluations where the refractory gate removed a spike (``a = 1``, ``s = 0``)."""
+        return self.a_ones - self.spikes
+
+
+def table_stats(net: Network) -> list[NodeStats]:
+    """Exact per-node statistics of every layer (no data needed)."""
+    from .prune import simplify
+
+    live = live_nodes(net)
+    simp = simplify(net)
+    out = []
+    for i, layer in enumerate(net.layers):
+        inf = influences(layer.table)
+        t = layer.table
+        removable = ~simp.live[i] & (i != net.readout.layer)
+        out.append(NodeStats(t.mean(axis=1), inf, inf.sum(axis=1), degree(t),
+                             (t.min(axis=1) == t.max(axis=1)), ~live[i], removable))
+    return out
+
+
+def data_stats(net: Network, spikes: Any, chunk: int = 256) -> list[DataStats]:
+    """Run ``net`` on input spikes ``[T, B, n_in]`` and collect each node's address counts,
+    LUT outputs and spikes (the hard forward pass of training, bit-exact with the engines).
+
+    Raises:
+        ShapeError: spikes of the wrong shape or values.
+    """
+    from .train.bptt import compile_plan, forward
+
+    x = np.asarray(spikes)
+    if x.ndim != 3 or x.shape[2] != net.n_in:
+        raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
+    if x.size and not np.isin(x, (0, 1)).all():
+        raise ShapeError("input spikes must be 0 or 1")
+    T, B = x.shape[:2]
+    plan = compile_plan(net)
+    tables = [np.asarray(layer.table) for layer in net.layers]
+    counts = [np.zeros(layer.n << layer.k, np.int64) for layer in net.layers]
+    spk = [np.zeros(layer.n, np.int64) for layer in net.layers]
+    for b0 in range(0, B, chunk):
+        fwd = forward(plan, tables, x[:, b0:b0 + chunk].astype(np.uint8))
+        for i, layer in enumerate(net.layers):
+            base = (np.arange(layer.n, dtype=np.int64) << layer.k)[None, :, None]
+            counts[i] += np.bincount((base + fwd.addr[i]).ravel(), minlength=counts[i].size)
+            spk[i] += fwd.spikes(i).sum(axis=(0, 1), dtype=np.int64)
+    out = []
+    for i, layer in enumerate(net.layers):
+        c = counts[i].reshape(layer.n, 1 << layer.k)
+        a1 = (c * layer.table).sum(axis=1)
+        ev = T * B
+        out.append(DataStats(ev, c, a1 / ev, binary_entropy(a1 / ev), _entropy_rows(c),
+                             influences(layer.table, c), spk[i], a1,
+                             (spk[i] == 0) | (spk[i] == ev)))
+    return out
+
+
+@dataclass
+class Analysis:
+    """Everything :func:`analyze_network` found; :meth:`rows` is the per-node table."""
+
+    net: Network
+    exact: list[NodeStats]
+    data: list[DataStats] | None = None
+    extra: dict = field(default_factory=dict)
+
+    def rows(self) -> list[dict]:
+        """One dict per node with the keys of :data:`ANALYSIS_COLUMNS` (data columns ``None``
+        without data; per-tap columns as space-separated values)."""
+        rows = []
+        for i, (layer, ex) in enumerate(zip(self.net.layers, self.exact)):
+            d = None if self.data is None else self.data[i]
+            for j in range(layer.n):
+                r = {"layer": i, "layer_name": layer.name, "node": j, "k": layer.k,
+                     "refractory": layer.refractory, "bias": float(ex.bias[j]),
+                     "degree": int(ex.degree[j]), "total_influence": float(ex.total_influence[j]),
+                     "influence": " ".join(f"{v:.4g}" for v in ex.influence[j]),
+                     "unused_taps": " ".join(str(p) for p in np.flatnonzero(ex.influence[j] == 0)),
+                     "constant": bool(ex.constant[j]), "dead": bool(ex.dead[j]),
+                     "removable": bool(ex.removable[j])}
+                if d is None:
+                    r.update({c: None for c in ANALYSIS_COLUMNS if c not in r})
+                else:
+                    supp = int(d.gate_suppressed[j])
+                    r.update({
+                        "data_bias": float(d.data_bias[j]), "data_entropy": float(d.data_entropy[j]),
+                        "address_entropy": float(d.address_entropy[j]),
+                        "data_influence": " ".join(f"{v:.4g}" for v in d.data_influence[j]),
+                        "data_unused_taps": " ".join(
+                            str(p) for p in np.flatnonzero(d.data_influence[j] == 0)),
+                        "spike_rate": float(d.spikes[j]) / d.evaluations, "stuck": bool(d.stuck[j]),
+                        "gate_suppressed": supp,
+                        "gate_suppressed_fraction": supp / int(d.a_ones[j]) if d.a_ones[j] else 0.0})
+                rows.append(r)
+        return rows
+
+    def summary(self) -> dict:
+        """Per-layer totals (JSON-friendly)."""
+        layers = []
+        for i, (layer, ex) in enumerate(zip(self.net.layers, self.exact)):
+            s = {"layer": i, "name": layer.name, "nodes": layer.n, "k": layer.k,
+                 "constant": int(ex.constant.sum()), "dead": int(ex.dead.sum()),
+                 "removable": int(ex.removable.sum()),
+                 "unused_taps": int((ex.influence == 0).sum()),
+                 "mean_total_influence": float(ex.total_influence.mean()),
+                 "mean_degree": float(ex.degree.mean()),
+                 "degree_histogram": np.bincount(ex.degree, minlength=layer.k + 1).tolist()}
+            if self.data is not None:
+                d = self.data[i]
+                s.update({"stuck_on_data": int(d.stuck.sum()),
+                          "never_pivotal_taps_on_data": int((d.data_influence == 0).sum()),
+                          "mean_data_entropy": float(d.data_entropy.mean()),
+                          "spike_rate": float(d.spikes.sum()) / (d.evaluations * layer.n),
+                          "gate_suppressed": int(d.gate_suppressed.sum()),
+                          "gate_suppressed_fraction":
+                              float(d.gate_suppressed.sum()) / max(1, int(d.a_ones.sum()))})
+            layers.append(s)
+        return {"layers": layers, **self.extra}
+
+
+def analyze_network(net: Network, spikes: Any = None, chunk: int = 256) -> Analysis:
+    """Exact statistics of every node, and (with input ``spikes [T, B, n_in]``) what it did on them.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[4, 2], k=2)
+        >>> an = analyze_network(net, np.ones((4, 2, 3), np.uint8))
+        >>> len(an.rows()), an.summary()["layers"][0]["nodes"]
+        (6, 4)
+    """
+    data = None if spikes is None else data_stats(net, spikes, chunk)
+    return Analysis(net, table_stats(net), data)
+
+
+# ---------------------------------------------------------------------------- attribution
+def _one_sample(net: Network, x: Any) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != net.n_in:
+        raise ShapeError(f"a sample must be [T, {net.n_in}] spikes, got shape {x.shape}")
+    if x.size and not np.isin(x, (0, 1)).all():
+        raise ShapeError("input spikes must be 0 or 1")
+    return x.astype(np.uint8)
+
+
+def gradient_map(net: Network, x: Any, target: int | None = None, surrogate: str | None = None,
+                 logit_scale: float = 0.1) -> tuple[np.ndarray, int]:
+    """Surrogate gradient of one class's spike count with respect to the input spikes.
+
+    The trainer's backward pass (:func:`spikelut.train.bptt.backward` with ``input_grad``) is
+    run with ``dL/ds = 1`` on every spike of ``target``'s readout nodes at cycles ``t >= start``
+    (so ``L`` = that class's count). Layers without logits use ``theta = ±logit_scale`` (the
+    table's sign). The surrogate is the one the model was trained with (``meta["train"]``), or
+    the trainer's default.
+
+    Args:
+        net: the network.
+        x: one sample's input spikes, uint8 ``[T, n_in]``.
+        target: the class; default: the predicted one.
+
+    Returns:
+        ``(grad, target)``: float32 ``[T, n_in]`` (positive = a spike there raises the count).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[4, 2], k=2)
+        >>> g, c = gradient_map(net, np.ones((5, 3), np.uint8))
+        >>> g.shape
+        (5, 3)
+    """
+    from .train.bptt import backward, compile_plan, forward
+    from .train.config import TrainConfig
+    from .train.surrogates import get_surrogate
+
+    x = _one_sample(net, x)[:, None, :]
+    r = net.readout
+    if target is None:
+        target = int(np.asarray(get_engine("reference")(net, x, record="readout").pred)[0])
+    if not 0 <= int(target) < r.classes:
+        raise ConfigError(f"target class {target} out of range 0..{r.classes - 1}")
+    cfg = TrainConfig()
+    name = surrogate or (net.meta.get("train") or {}).get("surrogate") or cfg.surrogate
+    plan = compile_plan(net)
+    tables = [np.asarray(layer.table) for layer in net.layers]
+    thetas = [np.asarray(layer.logits, np.float32) if layer.logits is not None
+              else ((2.0 * layer.table - 1.0) * logit_scale).astype(np.float32)
+              for layer in net.layers]
+    fwd = forward(plan, tables, x)
+    T = x.shape[0]
+    g = np.zeros((T, 1, net.layers[r.layer].n), np.float32)
+    g[r.start:, 0, r.class_of == int(target)] = 1.0
+    g_spikes: list[Any] = [None] * len(net.layers)
+    g_spikes[r.layer] = g
+    _, g_in = backward(plan, thetas, fwd, g_spikes, get_surrogate(name, cfg.width),
+                       refractory_grad=cfg.refractory_grad, tap_grad=cfg.tap_grad, input_grad=True)
+    return np.asarray(g_in)[:, 0, :].astype(np.float32), int(target)
+
+
+@dataclass
+class Occlusion:
+    """Exact effect of flipping each input spike of one sample (arrays ``[T, n_in]``)."""
+
+    counts: np.ndarray         # int32 [classes]: the unflipped sample's class counts
+    pred: int                  # its prediction
+    delta_pred: np.ndarray     # int32 [T, n_in]: change of the predicted class's count
+    votes_changed: np.ndarray  # int32 [T, n_in]: sum over classes of |count change|
+    pred_changed: np.ndarray   # bool [T, n_in]: the flip changes the prediction
+    effect: np.ndarray         # int32 [T, n_in]: predicted count with a spike there minus without
+                               # (the finite difference the surrogate gradient approximates)
+
+
+def occlusion_map(net: Network, x: Any, engine: str = "auto", device: str = "cpu",
+                  chunk: int = 4096) -> Occlusion:
+    """Flip every input spike of one sample ``x [T, n_in]`` in turn (0 -> 1 and 1 -> 0) and
+    re-simulate: each flip is one sample of a batch, so a bit-sliced engine runs ``chunk``
+    flips per call.
+
+    Example:
+        >>> from spikelut.network import Layer, Network, Readout
+        >>> copy = Layer(np.array([[0, 1, 0, 1]]), [[-1, -1]], [[0, 0]], [[0, 0]])
+        >>> net = Network(1, [copy], Readout(0, [0], 1))
+        >>> occlusion_map(net, np.array([[1], [0]])).delta_pred[:, 0].tolist()
+        [-1, 1]
+    """
+    x = _one_sample(net, x)
+    T, n_in = x.shape
+    run = get_engine(engine, device)
+    base = run(net, x[:, None, :], record="readout")
+    c0 = np.asarray(base.counts)[0].astype(np.int32)
+    p0 = int(np.asarray(base.pred)[0])
+    m = T * n_in
+    counts = np.zeros((m, c0.size), np.int32)
+    preds = np.zeros(m, np.int32)
+    for f0 in range(0, m, chunk):
+        f1 = min(m, f0 + chunk)
+        batch = np.repeat(x[:, None, :], f1 - f0, axis=1)
+        flat = np.arange(f0, f1)
+        batch[flat // n_in, np.arange(f1 - f0), flat % n_in] ^= 1
+        res = run(net, batch, record="readout")
+        counts[f0:f1] = np.asarray(res.counts)
+        preds[f0:f1] = np.asarray(res.pred)
+    delta = counts - c0[None, :]
+    dp = delta[:, p0].reshape(T, n_in).astype(np.int32)
+    return Occlusion(c0, p0, dp, np.abs(delta).sum(axis=1).reshape(T, n_in).astype(np.int32),
+                     (preds != p0).reshape(T, n_in), np.where(x == 1, -dp, dp).astype(np.int32))
+
+
+# ---------------------------------------------------------------------------- learning dynamics
+def table_dynamics(before: list[Any], after: list[Any], xp: Any = np, near: float = 0.05) -> dict:
+    """Per layer: table entries flipped between two sets of logits, mean ``|theta|`` and the
+    fraction with ``|theta| < near`` (how close the tables are to flipping). Arrays may live on
+    any array module ``xp``; the result is plain Python numbers.
+
+    Example:
+        >>> table_dynamics([np.array([[0.1, -0.2]])], [np.array([[-0.01, -0.3]])])
+        {'flips': [1], 'mean_abs_logit': [0.155], 'near_zero': [0.5]}
+    """
+    flips, mean_abs, near_zero = [], [], []
+    for b, a in zip(before, after):
+        flips.append(int(((xp.asarray(b) > 0) != (xp.asarray(a) > 0)).sum()))
+        mean_abs.append(round(float(xp.abs(a).mean()), 6))
+        near_zero.append(round(float((xp.abs(a) < near).mean()), 6))
+    return {"flips": flips, "mean_abs_logit": mean_abs, "near_zero": near_zero}
+
+
+# ---------------------------------------------------------------------------- the whole report
+def _top_cells(m: np.ndarray, n: int = 5) -> list[dict]:
+    """The ``n`` cells of a ``[T, n_in]`` map with the largest ``|value|`` (nonzero only)."""
+    flat = np.argsort(-np.abs(m), axis=None, kind="stable")[:n]
+    return [{"cycle": int(f // m.shape[1]), "channel": int(f % m.shape[1]),
+             "value": float(m.flat[f])} for f in flat if m.flat[f] != 0]
+
+
+def summary_text(report: dict) -> str:
+    """The text summary of :func:`run_analysis`'s report (one terminal-safe line per fact)."""
+    from .escape import terminal
+
+    n = report["network"]
+    lines = [f"network: {n['nodes']} LUTs, {n['flip_flops']} flip-flops, {n['layers']} layers; "
+             f"data: {report['data']['samples']} samples x {report['data']['steps']} cycles"]
+    for s in report["layers"]:
+        line = (f"layer {s['layer']} {terminal(repr(s['name']))}: {s['nodes']} nodes k={s['k']}, "
+                f"constant {s['constant']}, dead {s['dead']}, unused taps {s['unused_taps']}, "
+                f"mean total influence {s['mean_total_influence']:.3f}, degrees "
+                f"{s['degree_histogram']}")
+        if "stuck_on_data" in s:
+            line += (f"; on the data: stuck {s['stuck_on_data']}, taps never pivotal "
+                     f"{s['never_pivotal_taps_on_data']}, spike rate {s['spike_rate']:.3f}, "
+                     f"output entropy {s['mean_data_entropy']:.3f} bit, refractory gate "
+                     f"suppressed {s['gate_suppressed']} ({100 * s['gate_suppressed_fraction']:.1f}%"
+                     f" of a = 1)")
+        lines.append(line)
+    p = report["prunable"]
+    lines.append(f"exact pruning would save {p['luts']['saved']} of {p['luts']['before']} LUTs and "
+                 f"{p['flip_flops']['saved']} of {p['flip_flops']['before']} flip-flops "
+                 f"(spikelut prune)")
+    for a in report["attribution"]:
+        top = ", ".join(f"ch {c['channel']} @ t={c['cycle']} ({c['value']:+d})"
+                        for c in a["occlusion_top"]) or "none"
+        lab = "" if a["label"] is None else f", label {a['label']}"
+        lines.append(f"sample {a['sample']}: predicted {a['pred']}{lab}; {a['deciding_flips']} "
+                     f"single-spike flips change the prediction; largest occlusion effects on the "
+                     f"predicted count: {top}")
+    for f in report.get("files", []):
+        lines.append(f"wrote {terminal(f)}")
+    return "\n".join(lines)
+
+
+def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = None,
+                 samples: Any = (0,), limit: int | None = None, engine: str = "auto",
+                 device: str = "cpu", log: Any = None, size: Any = None) -> dict:
+    """Everything ``spikelut analyze`` reports: per-layer and per-node statistics on ``spikes``
+    ``[T, B, n_in]``, what exact pruning would save, gradient and occlusion attribution of the
+    chosen ``samples``, and (with ``outdir``) ``nodes.csv``, ``summary.txt``, one
+    ``attribution_<sample>.png`` per sample and ``dynamics.png`` from a training ``log``.
+
+    Args:
+        limit: use only the first ``limit`` samples for the statistics (``None``: all).
+
+    Returns:
+        A JSON-friendly dict (``network``, ``data``, ``layers``, ``prunable``, ``attribution``,
+        ``files``).
+
+    Raises:
+        ShapeError: spikes that do not fit ``net``; ConfigError: a sample index out of range.
+    """
+    import csv
+    import io as _io
+    from pathlib import Path
+
+    from .prune import prune_network
+
+    x = np.asarray(spikes)
+    if x.ndim != 3 or x.shape[2] != net.n_in:
+        raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
+    B = x.shape[1]
+    samples = [int(s) for s in samples]
+    for s in samples:
+        if not 0 <= s < B:
+            raise ConfigError(f"sample {s} out of range: the data has {B} samples (0..{B - 1})")
+    if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
+        raise ConfigError(f"limit must be a positive number of samples, got {limit!r}")
+    xs = x if limit is None else x[:, :int(limit)]
+    an = analyze_network(net, xs)
+    _, prep = prune_network(net, verify_samples=8, engine=engine)
+    attribution = []
+    maps = {}
+    for s in samples:
+        grad, target = gradient_map(net, x[:, s])
+        occ = occlusion_map(net, x[:, s], engine=engine, device=device)
+        maps[s] = (grad, occ)
+        attribution.append({
+            "sample": s, "pred": occ.pred, "counts": occ.counts.tolist(),
+            "label": None if labels is None else int(np.asarray(labels)[s]),
+            "deciding_flips": int(occ.pred_changed.sum()),
+            "votes_changed": int(occ.votes_changed.sum()),
+            "occlusion_top": [dict(c, value=int(c["value"])) for c in _top_cells(occ.delta_pred)],
+            "gradient_top": _top_cells(grad)})
+    report = {"network": {"nodes": net.n_nodes, "flip_flops": net.flip_flops(),
+                          "layers": len(net.layers), "inputs": net.n_in},
+              "data": {"samples": int(xs.shape[1]), "steps": int(xs.shape[0])},
+              **an.summary(),
+              "prunable": {k: prep[k] for k in ("luts", "flip_flops", "taps")},
+              "attribution": attribution, "files": []}
+    if outdir is None:
+        return report
+    from .fileutil import atomic_dir
+    from .plot import DEFAULT_SIZE, attribution_heatmap, learning_dynamics
+
+    size = size or DEFAULT_SIZE
+    out = Path(outdir)
+    names = ["nodes.csv", "summary.txt"] + [f"attribution_{s}.png" for s in samples]
+    names += ["dynamics.png"] if log is not None else []
+    report["files"] = [str(out / n) for n in names]
+    with atomic_dir(out) as tmp:
+        buf = _io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(ANALYSIS_COLUMNS), lineterminator="\n")
+        w.writeheader()
+        w.writerows(an.rows())
+        (tmp / "nodes.csv").write_text(buf.getvalue())
+        for s in samples:
+            grad, occ = maps[s]
+            lab = attribution[samples.index(s)]["label"]
+            attribution_heatmap(
+                x[:, s], {f"surrogate gradient of class {occ.pred}'s count": grad,
+                          f"occlusion: class {occ.pred}'s count with a spike there minus "
+                          f"without": occ.effect},
+                tmp / f"attribution_{s}.png", size=size,
+                title=f"sample {s}: predicted {occ.pred}" + ("" if lab is None else f", label {lab}"))
+        if log is not None:
+            learning_dynamics(log, tmp / "dynamics.png", size=size)
+        (tmp / "summary.txt").write_text(summary_text(report) + "\n")
+    return report

@@ -1,0 +1,50 @@
+"""Look inside a model: per-node Boolean-function statistics (bias, tap influence, degree,
+constant and dead nodes), what each node did on the data (output entropy, taps never pivotal,
+nodes that never change, refractory-gate suppressions), what exact pruning would save, and which
+input spikes decided chosen samples' predictions (surrogate gradient and exact occlusion).
+Measures and sources: docs/analyze.md.
+
+Writes to DIR (with -o): nodes.csv (one row per node), summary.txt, attribution_<sample>.png
+per sample, and dynamics.png with --log (table flips and logit distance from zero per epoch).
+
+Example:
+    spikelut analyze model.h5 test.h5 -o analysis --samples 0 1 2
+    spikelut analyze model.h5 test.h5 --json --limit 500
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..api import analyze
+from ..engine import ENGINES
+from ..fileutil import check_output
+from . import Output
+from .common import FORCE_HELP
+
+NAME = "analyze"
+HELP = "per-node statistics, attribution and pruning potential of MODEL.h5 on DATA.h5"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model file (HDF5)")
+    p.add_argument("data", help="spike file (HDF5), labelled or not")
+    p.add_argument("-o", "--output", help="directory for nodes.csv, summary.txt and the figures")
+    p.add_argument("--samples", type=int, nargs="+", default=[0],
+                   help="samples to attribute (default: 0)")
+    p.add_argument("--limit", type=int, help="use only the first N samples for the statistics")
+    p.add_argument("--log", help="training log (JSON lines) for the table-dynamics figure")
+    p.add_argument("--engine", default="auto", choices=ENGINES,
+                   help="simulation engine for occlusion (default: auto)")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP)
+
+
+def run(args: argparse.Namespace) -> Output:
+    from ..analysis import summary_text
+
+    if args.output is not None:
+        check_output(args.output, inputs=[args.model, args.data, args.log], kind="dir",
+                     force=args.force)
+    rep = analyze(args.model, args.data, args.output, samples=args.samples, limit=args.limit,
+                  engine=args.engine, log=args.log)
+    return Output(rep, summary_text(rep))

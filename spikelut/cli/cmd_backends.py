@@ -1,0 +1,33 @@
+"""List the backends (numpy, numba, cuda): what each supports and whether it is usable on this
+machine, or why not. ``--backend auto`` picks the fastest usable one (cuda, numba, numpy).
+
+Example:
+    spikelut backends
+    spikelut backends --json
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..api import backends
+from ..backends import get_backend
+from ..escape import terminal
+from . import Output
+from .common import table
+
+NAME = "backends"
+HELP = "list the backends and whether each is usable here"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> Output:
+    rows = backends()
+    auto = get_backend("auto").name
+    text = table([[r["name"], r["device"], ", ".join(r["supports"]),
+                   "yes" if r["available"] else "no: " + terminal(r["why_unavailable"])]
+                  for r in rows], ["backend", "device", "supports", "usable here"])
+    return Output({"backends": rows, "auto": auto}, text + f"\nauto = {auto}")

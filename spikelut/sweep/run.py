@@ -1,0 +1,98 @@
+"""``run_sweep``: the whole command (open or continue the study, run trials, report)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ConfigError, SpikelutError
+from ..escape import terminal
+from .deps import require_optuna
+from .report import build_report
+from .space import load_space
+from .storage import fail_dead_trials, mask_url, open_study
+from .workers import Interrupts, Objective, quiet_optuna, run_trials, run_workers, stderr_line
+
+
+# ---------------------------------------------------------------------------- the command
+def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: int | None = None,
+              workers: int = 1, storage: str | None = None, seed: int | None = None,
+              threads: int | None = None, echo: Callable[[str], None] | None = None) -> dict:
+    """Run (or continue) the study of a space file, verify its front, write the report.
+
+    Args:
+        space_path: the space file (TOML, see the module docstring).
+        outdir: output directory: ``study.db`` (default storage), ``trials/NNNNN/`` (config,
+            log, model per trial run here), ``front/NNNNN/rtl`` and ``report.html`` / ``.json``.
+        trials: trials this command adds (default ``[sweep] trials``); 0 only verifies and reports.
+        workers: worker processes on this machine (spawned; 1 = in this process).
+        storage: an Optuna RDB URL (``postgresql://user:pw@host/db``) shared by many machines;
+            default ``sqlite:///OUTDIR/study.db``.
+        seed: sampler seed (default ``[sweep] seed``); worker i uses ``seed + i``. Give every
+            machine sharing a study its own seed.
+        threads: numba threads per worker (default 1 with several workers, else numba's default).
+        echo: where progress lines go (default stderr).
+
+    Returns:
+        The report dict (also ``OUTDIR/report.json``): study, storage (password masked),
+        objectives, trial counts by state, ``front`` (trials with params, values, config and the
+        verified circuit), ``importances`` and the report path.
+
+    Raises:
+        ToolError: Optuna (or the database driver) is not installed.
+        ConfigError: a bad space file, run config, output directory or storage.
+        KeyboardInterrupt: after Ctrl-C, once the workers stopped and their trials are failed.
+
+    Example:
+        >>> rep = run_sweep("demos/sweep_mnist1d.toml", "out", trials=4, workers=2)  # doctest: +SKIP
+        >>> rep["trials"]["COMPLETE"]                                                  # doctest: +SKIP
+        4
+    """
+    require_optuna()
+    echo = echo or stderr_line
+    space = load_space(space_path)
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a directory")
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers!r}")
+    n = space.trials if trials is None else trials
+    if not isinstance(n, int) or n < 0:
+        raise ConfigError(f"--trials must be >= 0, got {n!r}")
+    seed = space.seed if seed is None else seed
+    workers = max(1, min(workers, n))  # no idle processes
+    out.mkdir(parents=True, exist_ok=True)
+    url = storage or f"sqlite:///{out.resolve() / 'study.db'}"
+    quiet_optuna()
+    study = open_study(space, url, seed, create=True)
+    fail_dead_trials(study, echo)
+    done = len(study.get_trials(deepcopy=False))
+    echo(f"study {terminal(repr(space.study))} in {terminal(mask_url(url))}: {done} trials so "
+         f"far; running {n} more on {workers} worker(s)")
+    errors = 0
+    if n and workers == 1:
+        if threads is not None:
+            import numba
+
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        left = [n]
+
+        def claim() -> bool:
+            left[0] -= 1
+            return left[0] >= 0
+
+        irq = Interrupts().install()
+        try:
+            run_trials(study, Objective(space, out, echo=echo, interrupts=irq), claim)
+        finally:
+            irq.uninstall()
+    elif n:
+        errors = run_workers(space, study, out, url, n, workers, seed,
+                             1 if threads is None else threads, echo)
+    fail_dead_trials(study, echo)
+    report = build_report(study, space, out, url, echo)
+    if errors:
+        raise SpikelutError(f"{errors} worker(s) stopped with an error (see above); the report "
+                            f"of the finished trials is in {out / 'report.html'}")
+    return report
