@@ -45,7 +45,7 @@ import numpy as np
 import torch  # the real PyTorch: absolute imports, this module is spikelut.torch
 from torch import nn
 
-from .backend import from_dlpack
+from .xp import from_dlpack
 from .errors import ConfigError, ShapeError
 from .network import Layer, Network, Readout
 from .train.bptt import REFRACTORY_GRAD, TAP_GRAD, NetPlan, compile_plan, tables_of
