@@ -27,7 +27,7 @@ import numpy as np
 from .backends import Backend, backend_from_legacy, get_backend, list_backends
 from .config import build_network, load_config
 from .engine.result import SimResult
-from .errors import ConfigError, ShapeError
+from .errors import ConfigError, ShapeError, ToolError
 from .metrics import Tally, check_scorable
 from .network import Network
 from .progress import Progress
@@ -575,3 +575,47 @@ def prune(net: Network | str | os.PathLike, data: Any = None,
     if output is not None:
         save_model(pruned, output)
     return pruned, report
+
+
+def export_onnx(model: Network | str | os.PathLike, output: str | os.PathLike, name: str = "spikelut",
+                force: bool = False) -> dict:
+    """Write the circuit of ``model`` (a network or a model file) as a one-cycle ONNX graph.
+
+    The graph's interface and why it is one cycle: :mod:`spikelut.onnx_export` and docs/torch.md.
+
+    Args:
+        model: a :class:`~spikelut.network.Network` or the path of a model file.
+        output: the ``.onnx`` file to write (atomically).
+        name: the graph's name.
+        force: overwrite an existing file of another kind.
+
+    Returns:
+        ``{"path", "bytes", "nodes", "state_depth", "signals", "opset"}``.
+
+    Raises:
+        OutputError: ``output`` cannot be written (or is the model file).
+        FileFormatError: the model file is not a valid model.
+        ToolError: the ``onnx`` package is missing, or the network is too large for one file.
+
+    Example (skipped as a test: it needs the optional onnx package):
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[4], k=2)
+        >>> export_onnx(net, "m.onnx")["state_depth"]  # doctest: +SKIP
+        2
+    """
+    from .fileutil import check_output
+    from .io import load_model
+
+    try:
+        from .onnx_export import write_onnx
+    except ImportError:  # the optional onnx package is missing
+        raise ToolError("ONNX export needs the 'onnx' package, which does not import here; "
+                        "install it with pip install 'spikelut[onnx]'") from None
+
+    is_net = isinstance(model, Network)
+    check_output(output, inputs=[] if is_net else [model], kind="binary", force=force, lock=False)
+    net = model if is_net else load_model(model)
+    return write_onnx(net, output, name)
+
+
+__all__.append("export_onnx")

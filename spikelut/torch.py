@@ -1,0 +1,295 @@
+"""Using a spikelut network from PyTorch: an ``nn.Module`` whose forward is the circuit.
+
+:class:`SpikeLUT` wraps a :class:`~spikelut.network.Network`. Its parameters are the table logits
+(one ``nn.Parameter`` ``[n, 2**k]`` float32 per layer; the deployed table is ``logits > 0``), so any
+PyTorch optimizer, scheduler, training loop, ``DistributedDataParallel`` or larger model can
+hold it. Its forward pass is exactly the circuit (the training forward pass of
+:mod:`spikelut.train`, bit-equal with the engine and the RTL); its backward pass is the project's
+surrogate gradient (:func:`spikelut.train.bptt.backward`, DESIGN.md section 3) through a
+``torch.autograd.Function``. Gradients equal the native trainer's within float rounding.
+
+Where it runs: the device of the input. CPU tensors use the ``numba`` training backend (``numpy``
+when numba is missing), CUDA tensors the ``cuda`` backend (CuPy). Tensors cross to the backend
+and back by DLPack, sharing memory: nothing is copied through numpy.
+
+Input: spikes ``[T, B, n_in]`` of 0/1 (any dtype; a float tensor that requires grad, e.g. from
+:func:`spike_threshold`, receives the input gradient, so a float front end trains jointly).
+Output: class counts ``[B, classes]`` float32 (``output="counts"``, the default; feed
+``counts * module.logit_scale(T)`` to ``F.cross_entropy`` to get the native ``ce`` loss) or the
+readout layer's spikes ``[T, B, n_out]`` float32 (``output="spikes"``).
+
+PyTorch is an optional dependency (``pip install 'spikelut[torch]'``); nothing else in spikelut
+imports this module.
+
+Example:
+    >>> import torch
+    >>> from spikelut.wiring import random_network
+    >>> from spikelut.torch import SpikeLUT
+    >>> net = random_network(0, n_in=4, sizes=[8, 4], k=3, classes=2)
+    >>> m = SpikeLUT.from_network(net, backend="numpy")
+    >>> x = (torch.rand(6, 5, 4) < 0.5).float()
+    >>> counts = m(x)
+    >>> counts.shape, [tuple(p.shape) for p in m.parameters()]
+    (torch.Size([5, 2]), [(8, 8), (4, 8)])
+    >>> torch.nn.functional.cross_entropy(counts * m.logit_scale(6), torch.tensor([0, 1, 0, 1, 1])).backward()
+    >>> m.to_network().sizes
+    [8, 4]
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import torch  # the real PyTorch: absolute imports, this module is spikelut.torch
+from torch import nn
+
+from .xp import from_dlpack
+from .errors import ConfigError, ShapeError
+from .network import Layer, Network, Readout
+from .train.bptt import REFRACTORY_GRAD, TAP_GRAD, NetPlan, compile_plan, tables_of
+from .train.losses import default_logit_scale
+from .train.passes import TrainBackend, resolve_backend, why_unavailable
+from .train.surrogates import Surrogate, get_surrogate
+
+OUTPUTS = ("counts", "spikes")
+
+
+def _to_torch(a: Any) -> torch.Tensor:
+    """A numpy / CuPy array as a tensor sharing its memory (DLPack)."""
+    if isinstance(a, np.ndarray) and not a.flags.writeable:
+        a = a.copy()  # numpy refuses to export read-only buffers
+    return torch.from_dlpack(a)
+
+
+def _to_backend(t: torch.Tensor) -> Any:
+    """A tensor as a numpy (CPU) or CuPy (CUDA) array sharing its memory (DLPack)."""
+    return from_dlpack(t.detach().contiguous())
+
+
+def _device_context(device: torch.device) -> contextlib.AbstractContextManager:
+    """On a CUDA tensor's device, CuPy works on PyTorch's current stream of that device, so the
+    kernels are ordered with PyTorch's own work without a synchronisation; a no-op on the CPU."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    import cupy
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(cupy.cuda.Device(device.index if device.index is not None else 0))
+    stack.enter_context(cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream))
+    return stack
+
+
+class _Circuit(torch.autograd.Function):
+    """Hard forward pass of the circuit; surrogate-gradient BPTT backward pass."""
+
+    @staticmethod
+    def forward(ctx: Any, mod: "SpikeLUT", x: torch.Tensor, *thetas: torch.Tensor) -> torch.Tensor:
+        be = mod._backend_for(x.device)
+        need_grad = any(ctx.needs_input_grad[1:])
+        ctx.device = x.device
+        with _device_context(x.device):
+            return _Circuit._forward(ctx, mod, be, need_grad, x, thetas)
+
+    @staticmethod
+    def _forward(ctx: Any, mod: "SpikeLUT", be: TrainBackend, need_grad: bool, x: torch.Tensor,
+                 thetas: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        xs = _to_backend(x.to(torch.uint8))
+        ths = [_to_backend(t) for t in thetas]
+        fwd = be.forward(mod._plan, tables_of(ths), xs, save=need_grad)
+        out = fwd.spikes(mod.net.readout.layer)  # [T, B, n_out] uint8 view of the history
+        ctx.mod, ctx.be, ctx.fwd = mod, be, fwd if need_grad else None
+        ctx.save_for_backward(*thetas)  # in-place edits before backward are caught by autograd
+        return _to_torch(be.xp.ascontiguousarray(out, dtype=np.float32))
+
+    @staticmethod
+    def backward(ctx: Any, g_out: torch.Tensor) -> tuple[Any, ...]:
+        with _device_context(ctx.device):
+            return _Circuit._backward(ctx, g_out)
+
+    @staticmethod
+    def _backward(ctx: Any, g_out: torch.Tensor) -> tuple[Any, ...]:
+        mod, be, fwd = ctx.mod, ctx.be, ctx.fwd
+        ths = [_to_backend(t) for t in ctx.saved_tensors]
+        g = _to_backend(g_out.to(torch.float32))
+        g_spikes: list[Any] = [None] * len(mod._plan.layers)
+        g_spikes[mod.net.readout.layer] = g
+        input_grad = bool(ctx.needs_input_grad[1])
+        grads, g_in = be.backward(mod._plan, ths, fwd, g_spikes, mod.surrogate,
+                                  refractory_grad=mod.refractory_grad, tap_grad=mod.tap_grad,
+                                  tbptt=mod.tbptt, input_grad=input_grad)
+        g_x = _to_torch(be.xp.ascontiguousarray(g_in)) if input_grad else None
+        return (None, g_x, *[_to_torch(be.xp.ascontiguousarray(gr, dtype=np.float32))
+                             for gr in grads])
+
+
+class SpikeLUT(nn.Module):
+    """A spikelut network as a PyTorch module (see the module docstring).
+
+    Args:
+        net: a validated network; its structure is fixed, its tables are the parameters.
+        output: ``"counts"`` (class counts ``[B, classes]``) or ``"spikes"`` (readout spikes
+            ``[T, B, n_out]``), both float32 on the input's device.
+        backend: ``"auto"`` (numba on CPU tensors, numpy without numba; cuda on CUDA tensors),
+            or ``"numpy"`` / ``"numba"`` / ``"cuda"`` to force one (the input must then live
+            where that backend runs).
+        surrogate: surrogate derivative name (:mod:`spikelut.train.surrogates`); ``width`` its
+            width (``None``: the surrogate's default).
+        refractory_grad: ``"block"``, ``"pass"`` or ``"full"`` (:mod:`spikelut.train.bptt`).
+        tap_grad: ``"tanh"`` or ``"identity"``.
+        tbptt: truncate BPTT every this many cycles (0: full).
+        init_std: logits of a network without logits start at ``(2 * table - 1) * init_std``
+            (the trainer's ``init = "table"``), so the module computes the network's own tables.
+
+    Raises:
+        ConfigError: an unknown option value (one line naming it and the choices).
+    """
+
+    def __init__(self, net: Network, *, output: str = "counts", backend: str = "auto",
+                 surrogate: str = "fast_sigmoid", width: float | None = None,
+                 refractory_grad: str = "block", tap_grad: str = "tanh", tbptt: int = 0,
+                 init_std: float = 0.1) -> None:
+        super().__init__()
+        if output not in OUTPUTS:
+            raise ConfigError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
+        if refractory_grad not in REFRACTORY_GRAD:
+            raise ConfigError(f"unknown refractory_grad {refractory_grad!r}; choose one of "
+                              f"{', '.join(REFRACTORY_GRAD)}")
+        if tap_grad not in TAP_GRAD:
+            raise ConfigError(f"unknown tap_grad {tap_grad!r}; choose one of {', '.join(TAP_GRAD)}")
+        if isinstance(tbptt, bool) or not isinstance(tbptt, int) or tbptt < 0:
+            raise ConfigError(f"tbptt must be an integer >= 0, got {tbptt!r}")
+        if backend not in ("auto", "numpy", "numba", "cuda"):
+            raise ConfigError(f"unknown backend {backend!r}; choose one of auto, numpy, numba, cuda")
+        self.net = net
+        self.output = output
+        self.backend = backend
+        self.surrogate: Surrogate = get_surrogate(surrogate, width)
+        self.refractory_grad, self.tap_grad, self.tbptt = refractory_grad, tap_grad, tbptt
+        self._plan: NetPlan = compile_plan(net)
+        self._backends: dict[str, TrainBackend] = {}
+        self.logits = nn.ParameterList(
+            nn.Parameter(torch.from_numpy(
+                np.array(layer.logits if layer.logits is not None
+                         else (2.0 * layer.table - 1.0) * init_std, np.float32)))
+            for layer in net.layers)
+        ro = net.readout
+        onehot = np.zeros((len(ro.class_of), ro.classes), np.float32)
+        counted = np.flatnonzero(ro.class_of >= 0)
+        onehot[counted, ro.class_of[counted]] = 1.0
+        self.register_buffer("onehot", torch.from_numpy(onehot), persistent=False)
+
+    @classmethod
+    def from_network(cls, net: Network, **kwargs: Any) -> "SpikeLUT":
+        """The module for ``net`` (its logits when it has them, else its tables); ``kwargs`` as
+        for the constructor.
+
+        Example:
+            >>> from spikelut.wiring import random_network
+            >>> SpikeLUT.from_network(random_network(0, n_in=2, sizes=[4], k=2)).output
+            'counts'
+        """
+        return cls(net, **kwargs)
+
+    # ------------------------------------------------------------------ where it runs
+    def _backend_for(self, device: torch.device) -> TrainBackend:
+        if device.type == "cuda":
+            name = "cuda"
+            if self.backend not in ("auto", "cuda"):
+                raise ConfigError(f"backend {self.backend!r} runs on the CPU but the input is on "
+                                  f"{device}; move the input with .cpu() or use backend='auto'")
+        elif device.type == "cpu":
+            if self.backend == "cuda":
+                raise ConfigError("backend 'cuda' needs CUDA tensors but the input is on the CPU; "
+                                  "move the module and input with .cuda() or use backend='auto'")
+            name = self.backend if self.backend != "auto" else (
+                "numba" if why_unavailable("numba") is None else "numpy")
+        else:
+            raise ConfigError(f"spikelut runs on CPU and CUDA tensors, not on {device}; move the "
+                              f"module and input with .cpu() or .cuda()")
+        if name not in self._backends:
+            self._backends[name] = resolve_backend(name)
+        return self._backends[name]
+
+    # ------------------------------------------------------------------ the circuit
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the circuit on spikes ``x [T, B, n_in]``.
+
+        Returns:
+            float32 class counts ``[B, classes]`` or readout spikes ``[T, B, n_out]``.
+
+        Raises:
+            ShapeError: ``x`` is not ``[T, B, n_in]`` of 0/1 values, or lives on another device
+                than the parameters.
+        """
+        if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[2] != self.net.n_in:
+            shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+            raise ShapeError(f"input spikes must be a tensor [T, B, {self.net.n_in}], got {shape}")
+        if x.device != self.logits[0].device:
+            raise ShapeError(f"input is on {x.device} but the module is on {self.logits[0].device}; "
+                             f"move one with .to()")
+        if x.dtype != torch.uint8 and x.dtype != torch.bool and ((x != 0) & (x != 1)).any():
+            raise ShapeError("input spikes must be 0 or 1 (threshold a float front end with "
+                             "spikelut.torch.spike_threshold)")
+        spikes = _Circuit.apply(self, x, *self.logits)
+        if self.output == "spikes":
+            return spikes
+        return spikes[self.net.readout.start:].sum(dim=0) @ self.onehot
+
+    def logit_scale(self, steps: int) -> float:
+        """The native ``ce`` loss's default scale ``4 / (P sqrt(T'))`` for windows of ``steps``
+        cycles: ``F.cross_entropy(counts * scale, labels)`` is the trainer's loss."""
+        return float(default_logit_scale(self.net.readout, steps))
+
+    @torch.no_grad()
+    def clip_(self, bound: float = 1.0) -> None:
+        """Clip every logit to ``[-bound, bound]`` in place (the trainer's ``clip``, after each
+        optimizer step)."""
+        for p in self.logits:
+            p.clamp_(-bound, bound)
+
+    # ------------------------------------------------------------------ back to spikelut
+    def to_network(self) -> Network:
+        """A new :class:`~spikelut.network.Network`: this module's structure, its logits
+        (float32 host copies) and tables ``logits > 0``; save it with
+        :func:`spikelut.io.save_model`, compile it with ``spikelut rtl``."""
+        layers = []
+        for layer, p in zip(self.net.layers, self.logits):
+            lg = p.detach().to("cpu", torch.float32).numpy().copy()
+            layers.append(Layer((lg > 0).astype(np.uint8), layer.source.copy(), layer.index.copy(),
+                                layer.delay.copy(), layer.refractory, layer.name, lg))
+        r = self.net.readout
+        return Network(self.net.n_in, layers, Readout(r.layer, r.class_of.copy(), r.classes, r.start),
+                       dict(self.net.meta))
+
+
+class _Threshold(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, z: torch.Tensor, width: float) -> torch.Tensor:
+        ctx.save_for_backward(z)
+        ctx.width = width
+        return (z > 0).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, None]:
+        (z,) = ctx.saved_tensors
+        w = ctx.width
+        return g * 0.5 / (w * (1.0 + z.abs() / w) ** 2), None
+
+
+def spike_threshold(z: torch.Tensor, width: float = 0.5) -> torch.Tensor:
+    """Binarize a float front end into spikes: ``(z > 0)`` forward, the fast-sigmoid surrogate
+    ``0.5 / (w (1 + |z|/w)**2)`` backward (straight-through estimator), so a float network
+    before a :class:`SpikeLUT` trains jointly with it.
+
+    Example:
+        >>> z = torch.tensor([-0.5, 0.0, 1.5], requires_grad=True)
+        >>> s = spike_threshold(z); s.sum().backward()
+        >>> s.tolist(), z.grad.tolist()
+        ([0.0, 0.0, 1.0], [0.25, 1.0, 0.0625])
+    """
+    return _Threshold.apply(z, float(width))
+
+
+__all__ = ["SpikeLUT", "spike_threshold"]
