@@ -10,7 +10,7 @@ from helpers import chain, layer
 from spikelut.analysis import (analyze_network, data_stats, degree, gradient_map, influences,
                                occlusion_map, table_dynamics, walsh)
 from spikelut.cli import main
-from spikelut.engine import get_engine
+from spikelut.backends import get_backend
 from spikelut.errors import FileFormatError
 from spikelut.io import load_model, save_model, save_spikes
 from spikelut.network import Layer, Network, Readout
@@ -94,8 +94,8 @@ def hand_net():
 
 def test_occlusion_on_a_hand_built_network():
     x = np.array([[1, 0], [1, 0], [0, 1]], np.uint8)            # counts [2, 1] -> class 0
-    for engine in ("reference", "bitsliced"):
-        occ = occlusion_map(hand_net(), x, engine=engine, chunk=4)  # two calls of 4 flips
+    for backend in ("numpy", "numba"):
+        occ = occlusion_map(hand_net(), x, backend=backend, chunk=4)  # two calls of 4 flips
         assert occ.counts.tolist() == [2, 1] and occ.pred == 0
         assert occ.delta_pred.T.tolist() == [[-1, -1, 0], [0, 0, 0]]
         assert occ.votes_changed.T.tolist() == [[1, 1, 0], [1, 1, 1]]
@@ -134,7 +134,7 @@ def known_dead():
 
 def assert_same_outputs(a, b, seed=0, T=20, B=200):
     x = (np.random.default_rng(seed).random((T, B, a.n_in)) < 0.5).astype(np.uint8)
-    ref = get_engine("reference")
+    ref = get_backend("numpy").simulate
     ra, rb = ref(a, x), ref(b, x)
     ia, ib = a.readout.layer, b.readout.layer
     np.testing.assert_array_equal(ra.layer_spikes[ia], rb.layer_spikes[ib])
