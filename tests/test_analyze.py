@@ -1,6 +1,7 @@
 """spikelut.analysis and spikelut.prune: Boolean-function measures, data statistics, attribution,
 exact pruning, the trainer's table dynamics, and the analyze / prune commands."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ from helpers import chain, layer
 from spikelut.analysis import (analyze_network, data_stats, degree, gradient_map, influences,
                                occlusion_map, table_dynamics, walsh)
 from spikelut.cli import main
+from spikelut import backends
 from spikelut.backends import get_backend
 from spikelut.errors import FileFormatError
 from spikelut.io import load_model, save_model, save_spikes
@@ -300,3 +302,23 @@ def test_cli_bad_input_is_one_line_and_exit_1(files, capsys, monkeypatch, argv, 
         if extra:
             obj = json.loads(out)
             assert obj["ok"] is False and message in obj["error"]
+
+
+def test_cli_analyze_and_prune_take_backend_and_the_old_engine_word(files, capsys, monkeypatch):
+    code, out, err = cli(capsys, "analyze", files / "m.h5", files / "d.h5", "--backend", "numpy",
+                         "--json")
+    assert code == 0 and err == ""
+    want = json.loads(out)["attribution"]
+    code, out, err = cli(capsys, "analyze", files / "m.h5", files / "d.h5", "--engine", "bitsliced",
+                         "--json")
+    assert code == 0 and json.loads(out)["attribution"] == want
+    assert err == "spikelut analyze: note: --engine is deprecated; use --backend numba\n"
+    code, out, err = cli(capsys, "prune", files / "m.h5", "-o", files / "p.h5", "--backend", "numba")
+    assert code == 0 and "LUTs 4 -> 2 (saved 2)" in out and err == ""
+    monkeypatch.setitem(backends._REGISTRY, "cuda", dataclasses.replace(
+        backends._REGISTRY["cuda"], _missing=lambda: "CuPy is not installed"))
+    code, out, err = cli(capsys, "prune", files / "m.h5", "-o", files / "p3.h5", "--backend", "cuda")
+    assert (code, out) == (1, "")
+    assert err == ("spikelut prune: error: backend 'cuda' is not available here: CuPy is not "
+                   "installed; use --backend numba or --backend auto\n")
+    assert not (files / "p3.h5").exists()
