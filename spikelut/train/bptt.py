@@ -125,7 +125,7 @@ class NetPlan:
 
         Example:
             >>> from spikelut.network import Layer, Network, Readout
-            >>> far = Layer(np.array([[0, 1, 1, 1]]), [[-1, -1]], [[0, 65535]], [[0, 0]])
+            >>> far = Layer(np.array([[0, 1, 1, 1]]), [[-1, -1]], [[0, 0]], [[0, 65535]])
             >>> plan = compile_plan(Network(1, [far], Readout(0, [0], 1)))
             >>> plan.D, plan.for_steps(8).D, plan.for_steps(8).layers[0].delay.tolist()
             (65535, 8, [[0, 8]])
