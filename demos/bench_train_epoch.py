@@ -5,8 +5,8 @@ the demo networks ``demos/train_mnist1d.toml`` (MNIST-1D, 32-level thermometer, 
 ``demos/train_mnist5k.toml`` (MNIST 5k, rate code, 16 cycles), batch size 50, cross-entropy on
 the readout's class counts, Adam, cosine learning rate, logits clipped after every step.
 
-* ``numba``: :class:`spikelut.train.Trainer` with ``kernels = "numba"`` (``train/kernels_cpu.py``)
-* ``reference``: the same trainer with ``kernels = "reference"`` (numpy, ``train/bptt.py``)
+* ``numba``: :class:`spikelut.train.Trainer` with ``backend = "numba"`` (``train/kernels_cpu.py``)
+* ``reference``: the same trainer with ``backend = "numpy"`` (``train/bptt.py``)
 * ``torch``: the same model written with PyTorch autograd (:mod:`spikelut.bench_torch`: a loop
   over cycles and layers, the LUT as an ``autograd.Function``), ``torch.optim.Adam``,
   ``F.cross_entropy`` on the counts, ``loss.backward()``.
@@ -84,7 +84,8 @@ def time_spikelut(net, tc, x, y, kernels: str, batches: int) -> tuple[float, flo
     from spikelut.train import Trainer, TrainConfig
 
     cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": BATCH,
-                                 "kernels": kernels, "keep": "last"})
+                                 "backend": {"reference": "numpy"}.get(kernels, kernels),
+                                 "keep": "last"})
     warm = Trainer(net, cfg, progress=False)  # compile / warm caches on one batch
     warm.fit((x[:, :BATCH], y[:BATCH]))
     tr = Trainer(net, cfg, progress=False)

@@ -93,8 +93,6 @@ if os.environ.get("SPIKELUT_DOCS_INTERSPHINX") != "1":
 # warnings are summarised in one line instead of failing the build. Shrink this to empty; every
 # module not listed is strict. SPIKELUT_DOCS_STRICT=1 shows everything.
 docstring_debt = [
-    "spikelut.train.surrogates",   # |u| in a table parses as a substitution
-    "spikelut.cli.cmd_train",      # backslash-continued example lines
 ]
 
 html_theme = "furo"

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import get_engine
+from .backends import Backend, get_backend
 from .errors import ConfigError, ShapeError
 from .network import INPUT, Network
 
@@ -374,7 +374,7 @@ def gradient_map(net: Network, x: Any, target: int | None = None, surrogate: str
     x = _one_sample(net, x)[:, None, :]
     r = net.readout
     if target is None:
-        target = int(np.asarray(get_engine("reference")(net, x, record="readout").pred)[0])
+        target = int(np.asarray(get_backend("numpy").simulate(net, x, record="readout").pred)[0])
     if not 0 <= int(target) < r.classes:
         raise ConfigError(f"target class {target} out of range 0..{r.classes - 1}")
     cfg = TrainConfig()
@@ -408,11 +408,12 @@ class Occlusion:
                                # (the finite difference the surrogate gradient approximates)
 
 
-def occlusion_map(net: Network, x: Any, engine: str = "auto", device: str = "cpu",
+def occlusion_map(net: Network, x: Any, backend: str | Backend = "auto",
                   chunk: int = 4096) -> Occlusion:
     """Flip every input spike of one sample ``x [T, n_in]`` in turn (0 -> 1 and 1 -> 0) and
-    re-simulate: each flip is one sample of a batch, so a bit-sliced engine runs ``chunk``
-    flips per call.
+    re-simulate: each flip is one sample of a batch, so a bit-sliced backend runs ``chunk``
+    flips per call. ``backend``: a name of :mod:`spikelut.backends` (``"auto"``: the fastest
+    usable) or a :class:`~spikelut.backends.Backend`.
 
     Example:
         >>> from spikelut.network import Layer, Network, Readout
@@ -423,7 +424,7 @@ def occlusion_map(net: Network, x: Any, engine: str = "auto", device: str = "cpu
     """
     x = _one_sample(net, x)
     T, n_in = x.shape
-    run = get_engine(engine, device)
+    run = (backend if isinstance(backend, Backend) else get_backend(backend)).simulate
     base = run(net, x[:, None, :], record="readout")
     c0 = np.asarray(base.counts)[0].astype(np.int32)
     p0 = int(np.asarray(base.pred)[0])
@@ -506,8 +507,8 @@ def summary_text(report: dict) -> str:
 
 
 def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = None,
-                 samples: Any = (0,), limit: int | None = None, engine: str = "auto",
-                 device: str = "cpu", log: Any = None, size: Any = None) -> dict:
+                 samples: Any = (0,), limit: int | None = None,
+                 backend: str | Backend = "auto", log: Any = None, size: Any = None) -> dict:
     """Everything ``spikelut analyze`` reports: per-layer and per-node statistics on ``spikes``
     ``[T, B, n_in]``, what exact pruning would save, gradient and occlusion attribution of the
     chosen ``samples``, and (with ``outdir``) ``nodes.csv``, ``summary.txt``, one
@@ -515,6 +516,7 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
 
     Args:
         limit: use only the first ``limit`` samples for the statistics (``None``: all).
+        backend: simulates the pruning check and the occlusion flips (:mod:`spikelut.backends`).
 
     Returns:
         A JSON-friendly dict (``network``, ``data``, ``layers``, ``prunable``, ``attribution``,
@@ -541,12 +543,14 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
         raise ConfigError(f"limit must be a positive number of samples, got {limit!r}")
     xs = x if limit is None else x[:, :int(limit)]
     an = analyze_network(net, xs)
-    _, prep = prune_network(net, verify_samples=8, engine=engine)
+    if not isinstance(backend, Backend):
+        backend = get_backend(backend)
+    _, prep = prune_network(net, verify_samples=8, backend=backend)
     attribution = []
     maps = {}
     for s in samples:
         grad, target = gradient_map(net, x[:, s])
-        occ = occlusion_map(net, x[:, s], engine=engine, device=device)
+        occ = occlusion_map(net, x[:, s], backend=backend)
         maps[s] = (grad, occ)
         attribution.append({
             "sample": s, "pred": occ.pred, "counts": occ.counts.tolist(),

@@ -529,15 +529,17 @@ def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network,
 
 
 def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLike | None = None,
-            *, samples: Sequence[int] = (0,), limit: int | None = None, engine: str = "auto",
-            device: str = "cpu", log: str | os.PathLike | None = None) -> dict:
+            *, samples: Sequence[int] = (0,), limit: int | None = None,
+            backend: str | Backend = "auto", log: str | os.PathLike | None = None,
+            engine: str | None = None, device: str | None = None) -> dict:
     """Per-node Boolean-function statistics, data statistics, exact-pruning potential and the
     attribution of ``samples`` (``spikelut analyze``; see :func:`spikelut.analysis.run_analysis`
     and docs/analyze.md).
 
     ``net``: a network or model file; ``data``: a spike file, :class:`~spikelut.io.SpikeData` or
     spikes ``[T, B, n_in]``; ``outdir``: write ``nodes.csv``, ``summary.txt`` and the figures
-    there; ``log``: a training log for the table-dynamics figure.
+    there; ``log``: a training log for the table-dynamics figure; ``backend``: as in
+    :func:`simulate` (``engine``, ``device``: the deprecated words).
 
     Example:
         >>> import spikelut as sl
@@ -550,15 +552,17 @@ def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLi
     from .analysis import run_analysis
 
     net, spikes, labels = _net_and_data(net, data)
-    return run_analysis(net, spikes, labels, outdir, samples=samples, limit=limit, engine=engine,
-                        device=device, log=log)
+    b = _backend(backend, engine, device)
+    return run_analysis(net, spikes, labels, outdir, samples=samples, limit=limit, backend=b,
+                        log=log)
 
 
 def prune(net: Network | str | os.PathLike, data: Any = None,
           output: str | os.PathLike | None = None, *, verify_samples: int = 64, seed: int = 0,
-          engine: str = "auto") -> tuple[Network, dict]:
+          backend: str | Backend = "auto", engine: str | None = None) -> tuple[Network, dict]:
     """Remove dead and constant nodes and unused taps, exactly (``spikelut prune``; see
     :func:`spikelut.prune.prune_network`); with ``output``, save the pruned model there.
+    ``backend`` simulates the check, as in :func:`simulate` (``engine``: the deprecated word).
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -570,8 +574,9 @@ def prune(net: Network | str | os.PathLike, data: Any = None,
     from .prune import prune_network
 
     net, spikes, _ = _net_and_data(net, data)
+    b = _backend(backend, engine, None)
     pruned, report = prune_network(net, spikes, verify_samples=verify_samples, seed=seed,
-                                   engine=engine)
+                                   backend=b)
     if output is not None:
         save_model(pruned, output)
     return pruned, report

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from typing import Sequence
 
 import numpy as np
@@ -29,7 +30,7 @@ from .train.bptt import NetPlan
 def torch_available() -> bool:
     """True when PyTorch imports."""
     try:
-        import torch  # noqa: F401
+        importlib.import_module("torch")
     except Exception:
         return False
     return True

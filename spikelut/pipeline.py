@@ -71,7 +71,7 @@ class RunSettings:
     synth: bool
     verify_samples: int
     raster_samples: int
-    engine: str  # the backend name ([run] backend; the deprecated [run] engine maps onto it)
+    backend: str  # [run] backend (the deprecated [run] engine maps onto it)
 
     @classmethod
     def from_config(cls, cfg: dict) -> "RunSettings":
@@ -118,7 +118,7 @@ class RunSettings:
             lut6=rtl.get("lut6", False), simulator=sim, synth=rtl.get("synth", True),
             verify_samples=opt_int(rtl, "verify_samples", "rtl", 0, 0),
             raster_samples=opt_int(run, "raster_samples", "run", 0, 3),
-            engine=backend_from_legacy(run.get("backend"), run.get("engine"), None,
+            backend=backend_from_legacy(run.get("backend"), run.get("engine"), None,
                                        ("[run] engine", ""))[0])
 
 
@@ -301,14 +301,14 @@ class Pipeline:
 
     # ------------------------------------------------------------------ evaluate
     def _evaluate_fp(self) -> str:
-        return self.book.fingerprint({"engine": self.settings.engine},
+        return self.book.fingerprint({"backend": self.settings.backend},
                                      [self.p("model.h5"), self.p("data", "test.h5")])
 
     def _evaluate(self) -> tuple[list, dict]:
         net = load_model(self.p("model.h5"))
         # in chunks, scored by the one accuracy rule of every command (spikelut.metrics)
         r = simulate_file(net, self.p("data", "test.h5"), self.p("result_test.h5"),
-                          backend=self.settings.engine, require_labels=True,
+                          backend=self.settings.backend, require_labels=True,
                           progress=self.progress, meta={"model": "model.h5"})
         t = r.tally
         return ([self.p("result_test.h5")],

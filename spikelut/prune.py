@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .analysis import data_stats, influences, live_nodes
-from .engine import get_engine
+from .backends import Backend, get_backend
 from .network import INPUT, K_MIN, Layer, Network, Readout
 
 __all__ = ["Simplified", "simplify", "prune_network", "verify_equal"]
@@ -106,7 +106,7 @@ def _free_tap(net: Network, i: int, j_new: int, kept_layers: list[int]) -> tuple
 
 
 def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed: int = 0,
-                  engine: str = "auto") -> tuple[Network, dict]:
+                  backend: str | Backend = "auto") -> tuple[Network, dict]:
     """A smaller network with exactly the same readout-layer spikes on every input, and a report.
 
     Args:
@@ -115,7 +115,8 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
             spike never changed and taps never pivotal on the data), which are not pruned.
         verify_samples: random stimuli simulated on both networks (0 = skip the check).
         seed: of those stimuli.
-        engine: simulation engine for the check.
+        backend: simulates the check (a name of :mod:`spikelut.backends` or a
+            :class:`~spikelut.backends.Backend`; ``"auto"``: the fastest usable).
 
     Returns:
         ``(pruned, report)``; ``report`` holds ``luts``, ``flip_flops``, ``taps`` (before, after,
@@ -195,7 +196,7 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
         "fixed_taps": int(sum((f >= 0).sum() for f in simp.fixed)),
     }
     if verify_samples:
-        report["verified"] = verify_equal(net, pruned, keep, verify_samples, seed, engine)
+        report["verified"] = verify_equal(net, pruned, keep, verify_samples, seed, backend)
     if data is not None:
         report["data_only"] = _data_only(net, simp, keep, data)
     return pruned, report
@@ -215,13 +216,13 @@ def _data_only(net: Network, simp: Simplified, keep: list[np.ndarray], data: Any
 
 
 def verify_equal(net: Network, pruned: Network, keep: list[np.ndarray], samples: int = 64,
-                 seed: int = 0, engine: str = "auto") -> dict:
+                 seed: int = 0, backend: str | Backend = "auto") -> dict:
     """Simulate both networks on random stimuli (three spike rates) and compare every kept
     node's spike, readout layer included; raise ``RuntimeError`` on the first difference."""
     rng = np.random.default_rng(seed)
     depth = max([net.max_delay()] + [layer.refractory for layer in net.layers])
     T = max(16, 4 * depth + 4)
-    run = get_engine(engine)
+    run = (backend if isinstance(backend, Backend) else get_backend(backend)).simulate
     kept_layers = [i for i in range(len(net.layers)) if keep[i].any()]
     bits = 0
     for rate in (0.1, 0.5, 0.9):

@@ -55,13 +55,8 @@ timeout 90 $PY -m pytest -q -rs -p no:cacheprovider tests/test_nvrtc.py tests/te
     2>&1 | tee -a "$OUT/gpu_tests.txt" | tail -8
 [ "${PIPESTATUS[0]}" -eq 0 ] || STATUS=1
 
-# 2. inference throughput: reference, bit-sliced CPU and the GPU in one run (the flag is --backend
-# once the backend registry has landed, --device before)
-if $PY -m spikelut bench --help 2>/dev/null | grep -q -- "--backend"; then
-    BENCH_SEL=(--backend cuda)
-else
-    BENCH_SEL=(--device gpu)
-fi
+# 2. inference throughput: reference, bit-sliced CPU and the GPU in one run
+BENCH_SEL=(--backend cuda)
 if $PY -c "from spikelut.backend import gpu_available as g; raise SystemExit(0 if g() else 1)" 2>/dev/null \
     || $PY -c "from spikelut.xp import gpu_available as g; raise SystemExit(0 if g() else 1)" 2>/dev/null; then
     timeout 150 $PY -m spikelut bench --sizes small,default "${BENCH_SEL[@]}" --repeats 3 \

@@ -1,6 +1,7 @@
 """spikelut.analysis and spikelut.prune: Boolean-function measures, data statistics, attribution,
 exact pruning, the trainer's table dynamics, and the analyze / prune commands."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,7 +11,8 @@ from helpers import chain, layer
 from spikelut.analysis import (analyze_network, data_stats, degree, gradient_map, influences,
                                occlusion_map, table_dynamics, walsh)
 from spikelut.cli import main
-from spikelut.engine import get_engine
+from spikelut import backends
+from spikelut.backends import get_backend
 from spikelut.errors import FileFormatError
 from spikelut.io import load_model, save_model, save_spikes
 from spikelut.network import Layer, Network, Readout
@@ -94,8 +96,8 @@ def hand_net():
 
 def test_occlusion_on_a_hand_built_network():
     x = np.array([[1, 0], [1, 0], [0, 1]], np.uint8)            # counts [2, 1] -> class 0
-    for engine in ("reference", "bitsliced"):
-        occ = occlusion_map(hand_net(), x, engine=engine, chunk=4)  # two calls of 4 flips
+    for backend in ("numpy", "numba"):
+        occ = occlusion_map(hand_net(), x, backend=backend, chunk=4)  # two calls of 4 flips
         assert occ.counts.tolist() == [2, 1] and occ.pred == 0
         assert occ.delta_pred.T.tolist() == [[-1, -1, 0], [0, 0, 0]]
         assert occ.votes_changed.T.tolist() == [[1, 1, 0], [1, 1, 1]]
@@ -134,7 +136,7 @@ def known_dead():
 
 def assert_same_outputs(a, b, seed=0, T=20, B=200):
     x = (np.random.default_rng(seed).random((T, B, a.n_in)) < 0.5).astype(np.uint8)
-    ref = get_engine("reference")
+    ref = get_backend("numpy").simulate
     ra, rb = ref(a, x), ref(b, x)
     ia, ib = a.readout.layer, b.readout.layer
     np.testing.assert_array_equal(ra.layer_spikes[ia], rb.layer_spikes[ib])
@@ -300,3 +302,23 @@ def test_cli_bad_input_is_one_line_and_exit_1(files, capsys, monkeypatch, argv, 
         if extra:
             obj = json.loads(out)
             assert obj["ok"] is False and message in obj["error"]
+
+
+def test_cli_analyze_and_prune_take_backend_and_the_old_engine_word(files, capsys, monkeypatch):
+    code, out, err = cli(capsys, "analyze", files / "m.h5", files / "d.h5", "--backend", "numpy",
+                         "--json")
+    assert code == 0 and err == ""
+    want = json.loads(out)["attribution"]
+    code, out, err = cli(capsys, "analyze", files / "m.h5", files / "d.h5", "--engine", "bitsliced",
+                         "--json")
+    assert code == 0 and json.loads(out)["attribution"] == want
+    assert err == "spikelut analyze: note: --engine is deprecated; use --backend numba\n"
+    code, out, err = cli(capsys, "prune", files / "m.h5", "-o", files / "p.h5", "--backend", "numba")
+    assert code == 0 and "LUTs 4 -> 2 (saved 2)" in out and err == ""
+    monkeypatch.setitem(backends._REGISTRY, "cuda", dataclasses.replace(
+        backends._REGISTRY["cuda"], _missing=lambda: "CuPy is not installed"))
+    code, out, err = cli(capsys, "prune", files / "m.h5", "-o", files / "p3.h5", "--backend", "cuda")
+    assert (code, out) == (1, "")
+    assert err == ("spikelut prune: error: backend 'cuda' is not available here: CuPy is not "
+                   "installed; use --backend numba or --backend auto\n")
+    assert not (files / "p3.h5").exists()

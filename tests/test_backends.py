@@ -173,9 +173,9 @@ def test_cli_backends_listing(capsys):
 
 def test_run_config_backend_key():
     cfg = {"data": {"dataset": "mnist1d"}}
-    assert RunSettings.from_config({**cfg, "run": {"backend": "numpy"}}).engine == "numpy"
-    assert RunSettings.from_config({**cfg, "run": {"engine": "reference"}}).engine == "numpy"
-    assert RunSettings.from_config(cfg).engine == "auto"
+    assert RunSettings.from_config({**cfg, "run": {"backend": "numpy"}}).backend == "numpy"
+    assert RunSettings.from_config({**cfg, "run": {"engine": "reference"}}).backend == "numpy"
+    assert RunSettings.from_config(cfg).backend == "auto"
     with pytest.raises(ConfigError, match="unknown backend 'fast'"):
         RunSettings.from_config({**cfg, "run": {"backend": "fast"}})
 

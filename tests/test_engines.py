@@ -206,8 +206,8 @@ def test_api_simulate_accepts_every_backend_and_old_engine_name():
     ref = reference.simulate(net, x)
     for name in ("auto", "numpy", "numba"):
         assert_same(ref, sl.simulate(net, x, backend=name))
-    for name, backend in (("auto", "numba"), ("reference", "numpy"), ("bitsliced", "numba")):
-        with pytest.warns(DeprecationWarning, match=f"deprecated; use backend={backend}$"):
+    for name, want in (("auto", "numba"), ("reference", "numpy"), ("bitsliced", "numba")):
+        with pytest.warns(DeprecationWarning, match=f"deprecated; use backend={want}$"):
             assert_same(ref, sl.simulate(net, x, engine=name, device="cpu"))
 
 

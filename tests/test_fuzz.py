@@ -302,7 +302,7 @@ def check_simulation(world: World, model: Path, spikes: Path) -> None:
     """A result written by ``simulate`` equals the reference engine on what the readers read."""
     net = load_model(model)
     data, res = load_result(world.out, net)
-    ref = simulate(net, data.spikes, engine="reference").to_numpy()
+    ref = simulate(net, data.spikes, backend="numpy").to_numpy()
     assert all(np.array_equal(a, b) for a, b in zip(ref.layer_spikes, res.layer_spikes))
     assert np.array_equal(ref.counts, res.counts) and np.array_equal(ref.pred, res.pred)
 

@@ -19,7 +19,9 @@ from spikelut.train import Trainer, TrainConfig, bptt, kernels_gpu
 from spikelut.train.passes import TrainBackend, resolve_backend, to_host, why_unavailable
 
 from test_train import CONFIG, _setup, first_of_two
-from test_train_kernels import emulated_launch  # noqa: F401  (module fixture: the C++ kernels)
+import test_train_kernels
+
+emulated_launch = test_train_kernels.emulated_launch  # the module fixture: the C++ kernels
 
 
 class Interrupt(Exception):

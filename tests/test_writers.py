@@ -11,14 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from spikelut import fileutil
 from spikelut.cli import main
 from spikelut.errors import OutputError
 from spikelut.fileutil import HOST, OutputLock, atomic_path, check_output, file_kind
-from spikelut.io import load_model, load_spikes, save_spikes
+from spikelut.io import load_spikes
 
 TRAIN_TOML = """
 name = "tr"
@@ -303,8 +302,6 @@ def test_no_writer_leaves_a_target_half_written_when_the_disk_is_full(w, capsys,
 
 def test_write_error_while_writing_is_one_line(w, capsys, monkeypatch):
     """ENOSPC raised by the writer itself (not only by HDF5) becomes the same one line."""
-    import spikelut.vcd as vcd
-
     def full(self, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 import argparse
 
 from ..api import analyze
-from ..engine import ENGINES
 from ..fileutil import check_output
 from . import Output
-from .common import FORCE_HELP
+from .common import FORCE_HELP, add_backend_arguments, backend_name
 
 NAME = "analyze"
 HELP = "per-node statistics, attribution and pruning potential of MODEL.h5 on DATA.h5"
@@ -34,8 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="samples to attribute (default: 0)")
     p.add_argument("--limit", type=int, help="use only the first N samples for the statistics")
     p.add_argument("--log", help="training log (JSON lines) for the table-dynamics figure")
-    p.add_argument("--engine", default="auto", choices=ENGINES,
-                   help="simulation engine for occlusion (default: auto)")
+    add_backend_arguments(p)
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
@@ -46,5 +44,5 @@ def run(args: argparse.Namespace) -> Output:
         check_output(args.output, inputs=[args.model, args.data, args.log], kind="dir",
                      force=args.force)
     rep = analyze(args.model, args.data, args.output, samples=args.samples, limit=args.limit,
-                  engine=args.engine, log=args.log)
+                  backend=backend_name(args, NAME), log=args.log)
     return Output(rep, summary_text(rep))

@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..escape import terminal
 from ..fileutil import check_output
 from . import Output
-from .common import FORCE_HELP
+from .common import FORCE_HELP, add_backend_arguments, backend_name
 
 NAME = "prune"
 HELP = "remove dead and constant nodes and unused taps of MODEL.h5, exactly"
@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify-samples", type=int, default=64,
                    help="random stimuli per spike rate for the equality check (default 64)")
     p.add_argument("--seed", type=int, default=0, help="seed of those stimuli")
+    add_backend_arguments(p)
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> Output:
     if args.verify_samples < 1:
         raise ConfigError(f"--verify-samples must be >= 1, got {args.verify_samples}")
     out = check_output(args.output, inputs=[args.model, args.data], kind="model", force=args.force)
-    _, rep = prune(args.model, args.data, out, verify_samples=args.verify_samples, seed=args.seed)
+    _, rep = prune(args.model, args.data, out, verify_samples=args.verify_samples, seed=args.seed,
+                   backend=backend_name(args, NAME))
     lines = [f"LUTs {rep['luts']['before']} -> {rep['luts']['after']} (saved {rep['luts']['saved']}), "
              f"flip-flops {rep['flip_flops']['before']} -> {rep['flip_flops']['after']} "
              f"(saved {rep['flip_flops']['saved']}), taps {rep['taps']['before']} -> "

@@ -7,9 +7,9 @@ accuracy with --val, else the last epoch) is written with its logits; table == l
 
 Example:
     spikelut train demos/train_first_of_two.toml --data train.h5 --val test.h5 -o model.h5 \\
-        --log train.jsonl --checkpoint ckpt.h5
+    --log train.jsonl --checkpoint ckpt.h5
     spikelut train demos/train_first_of_two.toml --data train.h5 -o model.h5 \\
-        --checkpoint ckpt.h5 --resume          # continue an interrupted run, bit for bit
+    --checkpoint ckpt.h5 --resume          # continue an interrupted run, bit for bit
     spikelut train demos/train_mnist1d.toml --data train.h5 --val-fraction 0.125 -o model.h5
     spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --backend cuda   # on the GPU
 """

@@ -293,7 +293,7 @@ def _compile(module: Module) -> _Compiled:
         driven[name] = by
         sig(name)
 
-    inputs, outputs = [], []
+    inputs = []
     for p in module.ports:
         if p.direction == "input" and p.name not in ("clk", "rst"):
             for b in range(p.width):

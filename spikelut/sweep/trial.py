@@ -99,7 +99,7 @@ def run_trial(cfg: dict, trial_dir: str | os.PathLike | None = None,
     res = Trainer(net, tc, progress=False).fit((xt, yt), (xv, yv), log=log, callback=callback)
     if trial_dir is not None:
         save_model(res.net, Path(trial_dir) / "model.h5")
-    acc = simulate(res.net, xv, engine=s.engine).accuracy(yv)
+    acc = simulate(res.net, xv, backend=s.backend).accuracy(yv)
     return {"val_acc": float(acc), "luts": int(res.net.n_nodes),
             "flip_flops": int(res.net.flip_flops()), "epochs": len(res.history),
             "kept_epoch": int(res.kept_epoch), "curve": [r["val_acc"] for r in res.history],

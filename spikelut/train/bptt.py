@@ -59,6 +59,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -111,6 +112,37 @@ class NetPlan:
     layers: list[LayerPlan]
     sizes: list[int]
     lowered: Lowered
+    #: plans of this network for short runs, by history depth (see :meth:`for_steps`)
+    _short: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def for_steps(self, steps: int) -> "NetPlan":
+        """This plan for a run of ``steps`` cycles: delays and refractory periods longer than
+        ``steps`` clipped to ``steps`` (as every engine does, :meth:`Lowered.depth_for`), so a
+        legal delay of 65,535 keeps ``steps + 1`` history rows, not 65,536. Exact: every clipped
+        read lands before cycle 0 either way, where the history is zero.
+
+        Returns ``self`` when nothing needs clipping; the clipped plan is cached on ``self``.
+
+        Example:
+            >>> from spikelut.network import Layer, Network, Readout
+            >>> far = Layer(np.array([[0, 1, 1, 1]]), [[-1, -1]], [[0, 0]], [[0, 65535]])
+            >>> plan = compile_plan(Network(1, [far], Readout(0, [0], 1)))
+            >>> plan.D, plan.for_steps(8).D, plan.for_steps(8).layers[0].delay.tolist()
+            (65535, 8, [[0, 8]])
+        """
+        D = self.lowered.depth_for(steps) - 1
+        if D >= self.D:
+            return self
+        if D not in self._short:
+            low = self.lowered
+            short = dataclasses.replace(
+                low, tap_dly=np.minimum(low.tap_dly, D).astype(low.tap_dly.dtype),
+                layer_r=np.minimum(low.layer_r, D).astype(low.layer_r.dtype),
+                max_delay=min(low.max_delay, D), max_refractory=min(low.max_refractory, D))
+            if len(self._short) >= 4:  # a few run lengths at a time (train, validation, ...)
+                self._short.clear()
+            self._short[D] = compile_plan(short)
+        return self._short[D]
 
     def on(self, xp) -> list[dict]:
         """Per layer, the index arrays and scatter matrices on ``xp``'s device (cached per
@@ -249,6 +281,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         raise ShapeError(f"input spikes must be [T, B, {plan.n_in}], got shape {x.shape}")
     _check_tables(plan, tables, "tables")
     T, B, _ = x.shape
+    plan = plan.for_steps(T)  # history of T + 1 rows at most: older reads are zero
     trace = run(plan.lowered, x.astype(xp.uint8, copy=False), tables=tables, save_addr=save,
                 rows_before=plan.D, xp=xp, gate=gate, rng=rng)
     return Forward(plan, trace.history, T, B, trace.addr)
@@ -276,6 +309,7 @@ def relaxed_forward(plan: NetPlan, thetas: Sequence[np.ndarray], x: np.ndarray,
         raise ShapeError(f"input must be [T, B, {plan.n_in}], got shape {x.shape}")
     _check_tables(plan, thetas, "thetas")
     T, B, _ = x.shape
+    plan = plan.for_steps(T)
     D = plan.D
     hist = _input_history(plan, x, np.float64)
     fwd = Forward(plan, hist, T, B, soft=True)
@@ -351,6 +385,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     Returns:
         ``(grads, g_input)``: ``grads[i]`` like ``thetas[i]``; ``g_input`` or ``None``.
     """
+    plan = plan.for_steps(fwd.T)  # the plan the forward pass ran
     check_backward_args(plan, thetas, g_spikes, refractory_grad, tbptt)
     T, B, D, N = fwd.T, fwd.B, plan.D, plan.n_signals
     xp = array_module(fwd.hist)

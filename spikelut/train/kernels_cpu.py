@@ -128,6 +128,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         raise ShapeError(f"input spikes must be [T, B, {plan.n_in}], got shape {x.shape}")
     bptt._check_tables(plan, tables, "tables")
     T, B, _ = x.shape
+    plan = plan.for_steps(T)  # history of T + 1 rows at most: older reads are zero
     f = _flat(plan)
     hist = bptt._input_history(plan, x.astype(np.uint8, copy=False), np.uint8)
     tabs = np.concatenate([np.ascontiguousarray(t, dtype=np.uint8).ravel() for t in tables])
@@ -208,6 +209,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     if fwd.soft:
         return bptt.backward(plan, thetas, fwd, g_spikes, surrogate, refractory_grad, tap_grad,
                              tbptt, input_grad)
+    plan = plan.for_steps(fwd.T)  # the plan the forward pass ran
     bptt.check_backward_args(plan, thetas, g_spikes, refractory_grad, tbptt)
     T, B, D = fwd.T, fwd.B, plan.D
     f = _flat(plan)

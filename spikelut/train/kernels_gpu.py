@@ -172,6 +172,7 @@ def forward(plan: NetPlan, tables: Sequence[Any], x: Any, save: bool = True,
         raise ShapeError(f"input spikes must be [T, B, {plan.n_in}], got shape {x.shape}")
     bptt._check_tables(plan, tables, "tables")
     T, B, _ = x.shape
+    plan = plan.for_steps(T)  # history of T + 1 rows at most: older reads are zero
     f, dv = _flat(plan), _device(plan, xp)
     Nn = f["n_nodes"]
     hist = bptt._input_history(plan, x.astype(xp.uint8, copy=False), xp.uint8)
@@ -207,6 +208,7 @@ def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Seque
     if fwd.soft:
         return bptt.backward(plan, thetas, fwd, g_spikes, surrogate, refractory_grad, tap_grad,
                              tbptt, input_grad)
+    plan = plan.for_steps(fwd.T)  # the plan the forward pass ran
     bptt.check_backward_args(plan, thetas, g_spikes, refractory_grad, tbptt)
     if launch is None:
         require_gpu()

@@ -9,11 +9,11 @@ far from ``u = 0`` the gradient reaches; every default gives a peak derivative o
 ===============  =====================================  ===============
 name             grad(u)                                default width
 ===============  =====================================  ===============
-sigmoid          sig(u/w) (1 - sig(u/w)) / w            0.25
-fast_sigmoid     0.5 / (w (1 + |u|/w)**2)               0.5
-arctan           1 / (pi w (1 + (u/w)**2))              1/pi
-triangular       max(0, 1 - |u|/w) / w                  1.0
-rectangular      1 / (2w) where |u| < w, else 0         0.5
+sigmoid          ``sig(u/w) (1 - sig(u/w)) / w``        0.25
+fast_sigmoid     ``0.5 / (w (1 + |u|/w)**2)``           0.5
+arctan           ``1 / (pi w (1 + (u/w)**2))``          1/pi
+triangular       ``max(0, 1 - |u|/w) / w``              1.0
+rectangular      ``1 / (2w) where |u| < w, else 0``     0.5
 ===============  =====================================  ===============
 
 ``fast_sigmoid`` with its default is ``1 / (1 + |2u|)**2``, the one that worked best in the
