@@ -413,3 +413,25 @@ def test_sweep_on_postgresql_two_commands_share_one_study(postgres, tmp_path, ca
     for t in rep["front"]:
         assert f"trial {t['number']}: retraining here to verify it" in captured.err
         assert (t["circuit"]["luts"], t["circuit"]["flip_flops"]) == (t["luts"], t["flip_flops"])
+
+
+def test_an_interrupt_swallowed_inside_training_still_stops():
+    """A KeyboardInterrupt raised in a C callback can be swallowed; the held flag still stops."""
+    import os as _os
+
+    from spikelut.sweep.workers import Interrupts
+
+    irq = Interrupts().install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with irq.allowed():
+                try:
+                    _os.kill(_os.getpid(), signal.SIGINT)
+                    time.sleep(0.5)
+                except KeyboardInterrupt:
+                    pass  # swallowed, as a C callback would
+        assert irq.pending is False
+        with irq.allowed():  # a delivered interrupt is not raised twice
+            pass
+    finally:
+        irq.uninstall()

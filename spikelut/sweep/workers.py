@@ -59,10 +59,13 @@ class Interrupts:
             self._old = None
 
     def _handler(self, signum: int, frame: Any) -> None:
+        # pending stays set until the KeyboardInterrupt is seen to arrive: one raised inside a
+        # C callback (numba, llvmlite, h5py) can be swallowed ("Exception ignored in ..."), and
+        # the next check() must still stop the work
+        self.pending = True
         if self.safe:
             self.safe = False
             raise KeyboardInterrupt
-        self.pending = True
 
     def check(self) -> None:
         """Raise KeyboardInterrupt if Ctrl-C was held."""
@@ -77,8 +80,12 @@ class Interrupts:
         self.safe = True
         try:
             yield
+        except KeyboardInterrupt:
+            self.pending = False  # delivered
+            raise
         finally:
             self.safe = False
+        self.check()  # an interrupt swallowed inside the block still stops here
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -132,6 +139,7 @@ class Objective:
         curve: list[float] = []
 
         def on_epoch(epoch: int, acc: float) -> None:
+            self.interrupts.check()  # a Ctrl-C swallowed by a C callback stops the trial here
             curve.append(acc)
             if self.space.pruner == "median":
                 with self.interrupts.held():  # database calls
