@@ -9,19 +9,19 @@ every gather ``T`` times, making a file ``T`` times larger for no gain.
 Graph inputs and outputs (``B`` is a symbolic batch dimension; ``N = n_in + sum(n_i)`` signals,
 inputs first then every layer's nodes in order; ``D = max(1, largest delay or refractory)``):
 
-============  ===============  =======================================================
-name          type, shape      meaning
-============  ===============  =======================================================
-in_spikes     uint8 [B, n_in]  the input spikes of this cycle, ``x[t]``
-state         uint8 [B, D, N]  every signal's last ``D`` values: ``state[:, d-1]`` = cycle ``t - d``
-counts        int32 [B, C]     class counts so far (zeros at cycle 0)
-cycle         int64 []         ``t`` (0 at the first cycle)
-out_spikes    uint8 [B, n_out] the readout layer's spikes ``s[t]``
-state_next    uint8 [B, D, N]  the state for cycle ``t + 1``
-counts_next   int32 [B, C]     ``counts`` plus this cycle's class spikes when ``t >= start``
-cycle_next    int64 []         ``t + 1``
-pred          int64 [B]        ``argmax(counts_next)``, ties to the lowest class
-============  ===============  =======================================================
+===========  ================  =====================================================================
+name         type, shape       meaning
+===========  ================  =====================================================================
+in_spikes    uint8 [B, n_in]   the input spikes of this cycle, ``x[t]``
+state        uint8 [B, D, N]   every signal's last ``D`` values: ``state[:, d-1]`` = cycle ``t - d``
+counts       int32 [B, C]      class counts so far (zeros at cycle 0)
+cycle        int64 []          ``t`` (0 at the first cycle)
+out_spikes   uint8 [B, n_out]  the readout layer's spikes ``s[t]``
+state_next   uint8 [B, D, N]   the state for cycle ``t + 1``
+counts_next  int32 [B, C]      ``counts`` plus this cycle's class spikes when ``t >= start``
+cycle_next   int64 []          ``t + 1``
+pred         int64 [B]         ``argmax(counts_next)``, ties to the lowest class
+===========  ================  =====================================================================
 
 Start with ``state`` and ``counts`` all zeros and ``cycle = 0``; feed each ``*_next`` back. After
 the last cycle ``pred`` is the network's prediction. The whole graph is integer arithmetic
