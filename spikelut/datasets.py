@@ -557,10 +557,51 @@ def _load_npz(path: Path, split: str) -> Dataset:
     return Dataset(str(path), xs, y, classes, kind, shape, sp, {"source": str(path), "scale": how})
 
 
-def _load_spike_file(path: Path, split: str) -> Dataset:
-    from .io import load_spikes
+class FileSpikes:
+    """Spikes ``[T, N, C]`` of an open spike file, read one range of samples at a time.
 
-    d = load_spikes(path)
+    What :func:`plan_encoding` keeps for a spike-file source, so ``spikelut encode`` of a spike
+    file streams it like a value dataset: ``x.head(n)`` keeps the first ``n`` samples (lazily),
+    ``x[:, b0:b1]`` reads that range (uint8, checked to be 0/1).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.io import open_spikes, save_spikes
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> save_spikes(p, np.eye(3, dtype=np.uint8)[None], labels=[0, 1, 2])
+        >>> x = FileSpikes(open_spikes(p)).head(2)
+        >>> x.shape, x[:, 1:2].tolist()
+        ((1, 2, 3), [[[0, 1, 0]]])
+    """
+
+    ndim = 3
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, reader: Any, n: int | None = None) -> None:
+        self.reader = reader
+        T, N, C = reader.shape
+        self.shape = (T, N if n is None else min(int(n), N), C)
+
+    def __getitem__(self, key: Any) -> Any:
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None)
+                and isinstance(key[1], slice) and key[1].step in (None, 1)):
+            raise TypeError("FileSpikes supports x[:, b0:b1] only")
+        b0, b1, _ = key[1].indices(self.shape[1])
+        return self.reader.read(b0, max(b0, b1))
+
+    def head(self, n: int) -> "FileSpikes":
+        """The first ``n`` samples, still on disk."""
+        return FileSpikes(self.reader, n)
+
+
+def _load_spike_file(path: Path, split: str, lazy: bool = False) -> Dataset:
+    from .io import load_spikes, open_spikes
+
+    if lazy:  # the spikes stay in the file: read a range of samples at a time (FileSpikes)
+        reader = open_spikes(path)
+        d = SpikeData(FileSpikes(reader), reader.labels, reader.meta)
+    else:
+        d = load_spikes(path)
     if d.labels is None:
         raise FileFormatError(f"{path}: /labels: missing; a dataset needs one label per sample")
     top = int(d.labels.max()) + 1 if d.labels.size else 1
@@ -576,8 +617,13 @@ def _load_spike_file(path: Path, split: str) -> Dataset:
                    {"source": str(path)})
 
 
-def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: int = 0) -> Dataset:
+def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: int = 0,
+                 lazy: bool = False) -> Dataset:
     """Load a built-in dataset by name or a user file by path; ``split`` is ``"train"`` or ``"test"``.
+
+    With ``lazy=True`` a spike file's spikes stay on disk (``Dataset.x`` is a :class:`FileSpikes`
+    read one range of samples at a time; what ``spikelut encode`` streams); other sources load
+    as usual.
 
     ``seed`` only matters for the synthetic tasks. Unknown names raise :class:`ConfigError`,
     unreadable or malformed files :class:`FileFormatError`, both naming what is wrong.
@@ -604,7 +650,7 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
     if suffix == ".npz":
         return _load_npz(path, split)
     if suffix in (".h5", ".hdf5"):
-        return _load_spike_file(path, split)
+        return _load_spike_file(path, split, lazy)
     raise ConfigError(f"{path}: unknown dataset file type {suffix or '(no suffix)'!r}; use MNIST-style "
                       f"IDX files, .npz (x, y or an event stream) or a spikelut spike file (.h5)")
 
@@ -676,7 +722,7 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
         >>> plan.shape, plan.align, plan.encode(0, 3).shape
         ((4, 10, 784), 256, (4, 3, 784))
     """
-    ds = load_dataset(name_or_path, split, seed)
+    ds = load_dataset(name_or_path, split, seed, lazy=True)  # a spike file stays on disk
     if limit is not None:
         if isinstance(limit, bool) or int(limit) != limit or limit < 1:
             raise ConfigError(f"limit must be a positive integer, got {limit!r}")
@@ -688,7 +734,8 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     if "lengths" in meta:  # variable-length series (spikelut.ucr): one length per kept sample
         meta["lengths"] = meta["lengths"][:limit]
     if ds.kind == "spikes":
-        x = ds.x if limit is None else ds.x[:, :limit]
+        x = ds.x if limit is None else (ds.x.head(limit) if isinstance(ds.x, FileSpikes)
+                                         else ds.x[:, :limit])
         y = ds.y if limit is None else ds.y[:limit]
         T = x.shape[0]
         if steps is not None:

@@ -241,3 +241,22 @@ def test_random_code_chunks_start_on_its_blocks(tmp_path):
     want = encode_dataset("mnist5k", "rate", 2, split="test", seed=5, limit=700)
     assert (load_spikes(tmp_path / "e.h5").spikes == want.spikes).all()
     assert run.rate == float(want.spikes.mean())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS address-space limit is Linux's")
+def test_encode_of_a_spike_file_larger_than_memory_limit(tmp_path):
+    """`spikelut encode` of a spike-file source streams it too (the source stays on disk)."""
+    pats = _patterns()
+    _write_big(tmp_path / "big.h5", pats)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    child = [sys.executable, "-c", _CHILD.format(limit=LIMIT)]
+    enc = subprocess.run(child + ["cli", "encode", "--dataset", str(tmp_path / "big.h5"),
+                                  "-o", str(tmp_path / "e.h5"), "--chunk", "4096", "--json"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert enc.returncode == 0, enc.stderr[-3000:]
+    assert json.loads(enc.stdout)["channels"] == N_BIG
+    with h5py.File(tmp_path / "e.h5", "r") as f:
+        assert f["spikes"].shape == (T_BIG, B_BIG, N_BIG)
+        for j in (0, 7, 8, B_BIG // 64 - 1):
+            assert (f["spikes"][:, j * 64:(j + 1) * 64] == pats[j % PATTERNS]).all()
+        assert (f["labels"][()] == np.arange(B_BIG) % 3).all()
