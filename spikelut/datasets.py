@@ -406,7 +406,7 @@ def _npz_scalar(z, key: str, path: Path, kind: type):
         raise FileFormatError(f"{path}: {key}: expected a {kind.__name__}, got {v.item()!r}") from None
 
 
-def _load_events(z: dict, path: Path, split: str) -> Dataset:
+def _load_events(z: dict, path: Path, split: str, lazy: bool = False) -> Dataset:
     for k in ("t", "channel", "sample", "label"):
         if k not in z:
             raise FileFormatError(f"{path}: event file needs arrays t, channel, sample, label; "
@@ -448,9 +448,10 @@ def _load_events(z: dict, path: Path, split: str) -> Dataset:
         raise FileFormatError(f"{path}: events reach cycle {int(cycle.max())} but steps = {T}; "
                               f"raise steps or dt")
     limits.check_count(n, limits.MAX_SAMPLES, "number of samples", f"{path}: label")
-    limits.check_array_bytes((T, n, C), 1, f"{path}: the spike raster [steps, samples, channels]")
-    x = np.zeros((T, n, C), np.uint8)
-    x[cycle, smp, ch] = 1
+    x = EventRaster(cycle, smp, ch, (T, n, C))
+    if not lazy:  # the whole raster: bounded before it is allocated
+        limits.check_array_bytes((T, n, C), 1, f"{path}: the spike raster [steps, samples, channels]")
+        x = x[:, 0:n]
     return Dataset(str(path), x, y, classes, "spikes", (T, C), "all",
                    {"source": str(path), "binning": f"cycle = floor(t / {dt!r}), t / dt within "
                                                     f"{EDGE_TOLERANCE:g} (relative) of an integer "
@@ -515,7 +516,7 @@ def _check_npz_sizes(path: Path) -> None:
             limits.check_array_bytes(shape, dtype.itemsize, f"{path}: {info.filename}")
 
 
-def _load_npz(path: Path, split: str) -> Dataset:
+def _load_npz(path: Path, split: str, lazy: bool = False) -> Dataset:
     limits.check_regular_file(path, "a .npz file")
     try:
         _check_npz_sizes(path)
@@ -525,7 +526,7 @@ def _load_npz(path: Path, split: str) -> Dataset:
         raise FileFormatError(f"{path}: not a readable .npz file (truncated or corrupt?): {e}") from None
     keys = set(z)
     if "t" in keys and "channel" in keys:
-        return _load_events(z, path, split)
+        return _load_events(z, path, split, lazy)
     if {"x", "y"} <= keys:
         xk, yk, sp = "x", "y", "all"
     elif {f"x_{split}", f"y_{split}"} <= keys:
@@ -594,6 +595,49 @@ class FileSpikes:
         return FileSpikes(self.reader, n)
 
 
+class EventRaster:
+    """The spike raster ``[T, N, C]`` of an event stream, built one range of samples at a time.
+
+    ``x[:, b0:b1]`` rasterises only the events of samples ``b0 .. b1 - 1`` (uint8), ``x.head(n)``
+    keeps the first ``n`` samples; the events stay sorted by sample, so memory is the events plus
+    one chunk of the raster (what ``spikelut encode`` of an event ``.npz`` streams).
+
+    Example:
+        >>> r = EventRaster(np.array([0, 2, 1]), np.array([1, 0, 1]), np.array([0, 1, 1]), (3, 2, 2))
+        >>> r[:, 1:2][:, 0].tolist()
+        [[1, 0], [0, 1], [0, 0]]
+    """
+
+    ndim = 3
+    dtype = np.dtype(np.uint8)
+
+    def __init__(self, cycle: np.ndarray, sample: np.ndarray, channel: np.ndarray,
+                 shape: tuple[int, int, int], n: int | None = None) -> None:
+        order = np.argsort(sample, kind="stable")
+        self._c, self._s, self._ch = cycle[order], sample[order], channel[order]
+        T, N, C = (int(v) for v in shape)
+        self._full = (T, N, C)
+        self.shape = (T, N if n is None else min(int(n), N), C)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None)
+                and isinstance(key[1], slice) and key[1].step in (None, 1)):
+            raise TypeError("EventRaster supports x[:, b0:b1] only")
+        b0, b1, _ = key[1].indices(self.shape[1])
+        b1 = max(b0, b1)
+        lo, hi = np.searchsorted(self._s, [b0, b1])
+        x = np.zeros((self.shape[0], b1 - b0, self.shape[2]), np.uint8)
+        x[self._c[lo:hi], self._s[lo:hi] - b0, self._ch[lo:hi]] = 1
+        return x
+
+    def head(self, n: int) -> "EventRaster":
+        """The first ``n`` samples, still as events."""
+        r = EventRaster.__new__(EventRaster)
+        r._c, r._s, r._ch, r._full = self._c, self._s, self._ch, self._full
+        r.shape = (self.shape[0], min(int(n), self.shape[1]), self.shape[2])
+        return r
+
+
 def _load_spike_file(path: Path, split: str, lazy: bool = False) -> Dataset:
     from .io import load_spikes, open_spikes
 
@@ -622,8 +666,8 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
     """Load a built-in dataset by name or a user file by path; ``split`` is ``"train"`` or ``"test"``.
 
     With ``lazy=True`` a spike file's spikes stay on disk (``Dataset.x`` is a :class:`FileSpikes`
-    read one range of samples at a time; what ``spikelut encode`` streams); other sources load
-    as usual.
+    read one range of samples at a time) and an event stream stays events (an
+    :class:`EventRaster`); what ``spikelut encode`` streams. Other sources load as usual.
 
     ``seed`` only matters for the synthetic tasks. Unknown names raise :class:`ConfigError`,
     unreadable or malformed files :class:`FileFormatError`, both naming what is wrong.
@@ -648,7 +692,7 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
     if path.is_dir() or "idx" in path.name.lower():
         return _load_idx(path, split)
     if suffix == ".npz":
-        return _load_npz(path, split)
+        return _load_npz(path, split, lazy)
     if suffix in (".h5", ".hdf5"):
         return _load_spike_file(path, split, lazy)
     raise ConfigError(f"{path}: unknown dataset file type {suffix or '(no suffix)'!r}; use MNIST-style "
@@ -734,7 +778,7 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     if "lengths" in meta:  # variable-length series (spikelut.ucr): one length per kept sample
         meta["lengths"] = meta["lengths"][:limit]
     if ds.kind == "spikes":
-        x = ds.x if limit is None else (ds.x.head(limit) if isinstance(ds.x, FileSpikes)
+        x = ds.x if limit is None else (ds.x.head(limit) if hasattr(ds.x, "head")
                                          else ds.x[:, :limit])
         y = ds.y if limit is None else ds.y[:limit]
         T = x.shape[0]

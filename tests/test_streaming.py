@@ -260,3 +260,25 @@ def test_encode_of_a_spike_file_larger_than_memory_limit(tmp_path):
         for j in (0, 7, 8, B_BIG // 64 - 1):
             assert (f["spikes"][:, j * 64:(j + 1) * 64] == pats[j % PATTERNS]).all()
         assert (f["labels"][()] == np.arange(B_BIG) % 3).all()
+
+
+def test_encode_of_an_event_stream_rasterises_one_chunk_at_a_time(tmp_path, monkeypatch, capsys):
+    """An event .npz whose whole raster is over the array limit still encodes, chunk by chunk,
+    and equals the raster the events describe; loading it whole is refused."""
+    from spikelut.cli import main
+    from spikelut.datasets import load_dataset
+
+    rng = np.random.default_rng(3)
+    T, n, C, E = 16, 3000, 32, 20000  # a raster of 1.5 MB
+    t, smp, ch = rng.integers(0, T, E), rng.integers(0, n, E), rng.integers(0, C, E)
+    np.savez(tmp_path / "ev.npz", t=t.astype(np.float64), sample=smp, channel=ch,
+             label=np.arange(n) % 4, steps=T, channels=C)
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(1 << 20))  # 1 MiB: less than the raster
+    with pytest.raises(Exception, match="spike raster"):
+        load_dataset(tmp_path / "ev.npz")
+    assert main(["encode", "--dataset", str(tmp_path / "ev.npz"), "-o", str(tmp_path / "e.h5"),
+                 "--chunk", "512"]) == 0
+    want = np.zeros((T, n, C), np.uint8)
+    want[t, smp, ch] = 1
+    with h5py.File(tmp_path / "e.h5", "r") as f:
+        assert (f["spikes"][()] == want).all()
