@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Sequence
 
 from ..errors import ConfigError
-from ..fileutil import check_output
-from ..io import load_model, load_result
+from ..io import load_model
 
 
 FORCE_HELP = "overwrite an existing output of another kind"
-
-
-def check_output_path(path: str | os.PathLike, force: bool = True, *, kind: str = "any",
-                      inputs: Sequence[str | os.PathLike | None] = ()) -> Path:
-    """Legacy name of :func:`spikelut.fileutil.check_output` (commands call that directly with
-    their inputs, the kind of file they write and ``--force``)."""
-    return check_output(path, inputs=inputs, kind=kind, force=force)
 
 
 def table(rows: list[list], header: list[str]) -> str:
@@ -80,17 +69,14 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def model_for(result: str, model: str | None):
-    """The network of ``--model`` (for layer names and readout classes), checked against the
-    result's layer sizes; ``None`` without ``--model``.
+    """The network of ``--model`` (for layer names and readout classes); ``None`` without it.
 
-    A model path recorded inside the result file is deliberately not followed: a file from
-    elsewhere must not make spikelut open another file (docs/threat-model.md).
+    The commands pass it to the library (``plot``, ``vcd``), whose ``load_result(result, net)``
+    checks the layer sizes against the result. A model path recorded inside the result file is
+    deliberately not followed: a file from elsewhere must not make spikelut open another file
+    (docs/threat-model.md).
 
     Raises:
-        FileFormatError: the model cannot be read or does not fit the result.
+        FileFormatError: the model cannot be read.
     """
-    if not model:
-        return None
-    net = load_model(model)
-    load_result(result, net)  # checks the layer sizes against the result
-    return net
+    return load_model(model) if model else None
