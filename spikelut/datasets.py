@@ -53,6 +53,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import os
@@ -558,12 +559,38 @@ def _load_npz(path: Path, split: str, lazy: bool = False) -> Dataset:
     return Dataset(str(path), xs, y, classes, kind, shape, sp, {"source": str(path), "scale": how})
 
 
-class FileSpikes:
-    """Spikes ``[T, N, C]`` of an open spike file, read one range of samples at a time.
+class SampleRanges:
+    """Spikes ``[T, N, C]`` that stay where they are and are made one range of samples at a time:
+    ``x[:, b0:b1]`` returns uint8 ``[T, b1 - b0, C]`` and ``x.head(n)`` keeps the first ``n``
+    samples. Subclasses implement :meth:`_read`. What :func:`plan_encoding` keeps for a spike
+    file (:class:`FileSpikes`) or an event stream (:class:`EventRaster`), so ``spikelut encode``
+    streams them like a value dataset.
+    """
 
-    What :func:`plan_encoding` keeps for a spike-file source, so ``spikelut encode`` of a spike
-    file streams it like a value dataset: ``x.head(n)`` keeps the first ``n`` samples (lazily),
-    ``x[:, b0:b1]`` reads that range (uint8, checked to be 0/1).
+    ndim = 3
+    dtype = np.dtype(np.uint8)
+    shape: tuple[int, int, int]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None)
+                and isinstance(key[1], slice) and key[1].step in (None, 1)):
+            raise TypeError(f"{type(self).__name__} supports x[:, b0:b1] only")
+        b0, b1, _ = key[1].indices(self.shape[1])
+        return self._read(b0, max(b0, b1))
+
+    def _read(self, b0: int, b1: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def head(self, n: int) -> "SampleRanges":
+        """The first ``n`` samples, still not made."""
+        other = copy.copy(self)
+        other.shape = (self.shape[0], min(int(n), self.shape[1]), self.shape[2])
+        return other
+
+
+class FileSpikes(SampleRanges):
+    """Spikes ``[T, N, C]`` of an open spike file, read one range of samples at a time
+    (uint8, checked to be 0/1).
 
     Example:
         >>> import tempfile, pathlib
@@ -575,32 +602,17 @@ class FileSpikes:
         ((1, 2, 3), [[[0, 1, 0]]])
     """
 
-    ndim = 3
-    dtype = np.dtype(np.uint8)
-
-    def __init__(self, reader: Any, n: int | None = None) -> None:
+    def __init__(self, reader: Any) -> None:
         self.reader = reader
-        T, N, C = reader.shape
-        self.shape = (T, N if n is None else min(int(n), N), C)
+        self.shape = tuple(int(v) for v in reader.shape)
 
-    def __getitem__(self, key: Any) -> Any:
-        if not (isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None)
-                and isinstance(key[1], slice) and key[1].step in (None, 1)):
-            raise TypeError("FileSpikes supports x[:, b0:b1] only")
-        b0, b1, _ = key[1].indices(self.shape[1])
-        return self.reader.read(b0, max(b0, b1))
-
-    def head(self, n: int) -> "FileSpikes":
-        """The first ``n`` samples, still on disk."""
-        return FileSpikes(self.reader, n)
+    def _read(self, b0: int, b1: int) -> np.ndarray:
+        return self.reader.read(b0, b1)
 
 
-class EventRaster:
-    """The spike raster ``[T, N, C]`` of an event stream, built one range of samples at a time.
-
-    ``x[:, b0:b1]`` rasterises only the events of samples ``b0 .. b1 - 1`` (uint8), ``x.head(n)``
-    keeps the first ``n`` samples; the events stay sorted by sample, so memory is the events plus
-    one chunk of the raster (what ``spikelut encode`` of an event ``.npz`` streams).
+class EventRaster(SampleRanges):
+    """The spike raster ``[T, N, C]`` of an event stream, built one range of samples at a time;
+    the events stay sorted by sample, so memory is the events plus one chunk of the raster.
 
     Example:
         >>> r = EventRaster(np.array([0, 2, 1]), np.array([1, 0, 1]), np.array([0, 1, 1]), (3, 2, 2))
@@ -608,34 +620,17 @@ class EventRaster:
         [[1, 0], [0, 1], [0, 0]]
     """
 
-    ndim = 3
-    dtype = np.dtype(np.uint8)
-
     def __init__(self, cycle: np.ndarray, sample: np.ndarray, channel: np.ndarray,
-                 shape: tuple[int, int, int], n: int | None = None) -> None:
+                 shape: tuple[int, int, int]) -> None:
         order = np.argsort(sample, kind="stable")
         self._c, self._s, self._ch = cycle[order], sample[order], channel[order]
-        T, N, C = (int(v) for v in shape)
-        self._full = (T, N, C)
-        self.shape = (T, N if n is None else min(int(n), N), C)
+        self.shape = tuple(int(v) for v in shape)
 
-    def __getitem__(self, key: Any) -> np.ndarray:
-        if not (isinstance(key, tuple) and len(key) == 2 and key[0] == slice(None)
-                and isinstance(key[1], slice) and key[1].step in (None, 1)):
-            raise TypeError("EventRaster supports x[:, b0:b1] only")
-        b0, b1, _ = key[1].indices(self.shape[1])
-        b1 = max(b0, b1)
+    def _read(self, b0: int, b1: int) -> np.ndarray:
         lo, hi = np.searchsorted(self._s, [b0, b1])
         x = np.zeros((self.shape[0], b1 - b0, self.shape[2]), np.uint8)
         x[self._c[lo:hi], self._s[lo:hi] - b0, self._ch[lo:hi]] = 1
         return x
-
-    def head(self, n: int) -> "EventRaster":
-        """The first ``n`` samples, still as events."""
-        r = EventRaster.__new__(EventRaster)
-        r._c, r._s, r._ch, r._full = self._c, self._s, self._ch, self._full
-        r.shape = (self.shape[0], min(int(n), self.shape[1]), self.shape[2])
-        return r
 
 
 def _load_spike_file(path: Path, split: str, lazy: bool = False) -> Dataset:
@@ -778,7 +773,7 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     if "lengths" in meta:  # variable-length series (spikelut.ucr): one length per kept sample
         meta["lengths"] = meta["lengths"][:limit]
     if ds.kind == "spikes":
-        x = ds.x if limit is None else (ds.x.head(limit) if hasattr(ds.x, "head")
+        x = ds.x if limit is None else (ds.x.head(limit) if isinstance(ds.x, SampleRanges)
                                          else ds.x[:, :limit])
         y = ds.y if limit is None else ds.y[:limit]
         T = x.shape[0]
