@@ -9,7 +9,8 @@ from spikelut.bench import SIZES, bench_network, format_report, run_bench
 from spikelut.cli import main
 from spikelut.errors import ConfigError
 
-RESULT_KEYS = {"engine", "backend", "device", "threads", "threads_rule", "batch", "steps", "seconds", "lut_evals",
+RESULT_KEYS = {"engine", "backend", "device", "threads", "threads_rule", "batch", "steps", "seconds",
+               "lut_evals",
                "lut_evals_per_s", "scaled_from_smaller_run", "speedup_vs_reference",
                "kernel_seconds", "kernel_lut_evals_per_s"}
 MACHINE_KEYS = {"cpu", "cores", "numba_threads", "python", "platform", "numpy", "numba", "gpu",

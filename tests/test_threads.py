@@ -26,9 +26,9 @@ net = random_network(4, n_in=6, sizes=[30, 20, 10], k=6, max_delay=3, refractory
                      recurrent=True)
 x = (np.random.default_rng(4).random((12, {SAMPLES}, 6)) < 0.4).astype(np.uint8)
 for th in (1, 2, 3):
-    print(th, bitsliced.choose_threads(60, 12, -(-{SAMPLES} // 64), th), hashlib.sha256(
-        b"".join(np.ascontiguousarray(s).tobytes() for s in bitsliced.simulate(net, x, threads=th).layer_spikes)
-    ).hexdigest())
+    spikes = bitsliced.simulate(net, x, threads=th).layer_spikes
+    digest = hashlib.sha256(b"".join(np.ascontiguousarray(s).tobytes() for s in spikes)).hexdigest()
+    print(th, bitsliced.choose_threads(60, 12, -(-{SAMPLES} // 64), th), digest)
 """
 
 
@@ -39,7 +39,8 @@ def _digest(layer_spikes) -> str:
 def test_one_two_three_threads_give_identical_spikes():
     # numba runs at most NUMBA_NUM_THREADS threads (the CPU count), so 3 threads need a process
     # started with NUMBA_NUM_THREADS=3; the reference engine gives the expected spikes
-    env = dict(os.environ, NUMBA_NUM_THREADS="3", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, NUMBA_NUM_THREADS="3",
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
                          timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr

@@ -146,7 +146,9 @@ def choose_threads(nodes: int, steps: int, words: int, threads: int | None = Non
     An explicit ``threads`` is used as given (up to ``NUMBA_NUM_THREADS`` and the slice limit).
 
     Args:
-        nodes: LUT nodes of the network. steps: cycles ``T``. words: batch words ``W``.
+        nodes: LUT nodes of the network.
+        steps: cycles ``T`` of the call.
+        words: batch words ``W`` (64 samples each).
         threads: a fixed thread count, or ``None`` for the default rule.
         spare: idle CPUs to assume (tests); ``None`` reads the current load.
 
