@@ -277,8 +277,12 @@ memory is about three times this on top of the libraries (the chunk read, the en
 the recorded layers)."""
 
 MIN_CHUNK = 1024
-"""Fewest samples per chunk by default: 16 words of 64 samples, so the bit-sliced engine's
-threads each get a full slice even for networks whose spikes exceed :data:`CHUNK_MEMORY`."""
+"""Fewest samples per chunk by default (16 words of 64 samples), even for networks whose spikes
+exceed :data:`CHUNK_MEMORY`: fewer would make the per-call cost dominate. A second bit-sliced
+thread needs two slices of :data:`spikelut.engine.bitsliced.MIN_CHUNK_WORDS` words (4,096
+samples), so chunks this small run on one thread (docs/threads.md); larger chunks come from
+``memory``, not from this floor, because a higher floor would break the memory bound of long
+or wide networks."""
 
 
 def auto_chunk(steps: int, channels: int, layer_sizes: Sequence[int], samples: int,
