@@ -1,0 +1,306 @@
+"""Tap importance and rewiring during training (docs/rewiring.md): importance values and their
+model-file round trip, table re-mapping, legal wiring after every rewiring, seeded and resumable
+runs, and a needle-in-a-haystack task that random wiring cannot solve and rewiring does."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from spikelut.analysis import influences
+from spikelut.cli import main
+from spikelut.config import build_network, parse_config
+from spikelut.errors import ConfigError, FileFormatError
+from spikelut.importance import importance_score, tap_gradient_from, tap_importance
+from spikelut.io import load_model, save_model, save_spikes
+from spikelut.network import INPUT, Layer, Network, Readout
+from spikelut.train import Trainer, TrainConfig
+from spikelut.train.rewire import Rewirer, remap_theta, tap_slots
+from spikelut.wiring import random_network, random_taps
+
+N_IN, KEY = 32, 21
+
+
+class Interrupt(Exception):
+    pass
+
+
+def needle_data(B=400, seed=0):
+    """T = 1, 32 random input bits; the label is input channel 21."""
+    x = (np.random.default_rng(seed).random((1, B, N_IN)) < 0.5).astype(np.uint8)
+    return x, x[0, :, KEY].astype(np.int64)
+
+
+def needle_net(seed):
+    """Two readout nodes (class 0, class 1) of two randomly drawn input taps each."""
+    idx = random_taps(np.random.default_rng(seed), 2, 2, N_IN)
+    layer = Layer(np.zeros((2, 4), np.uint8), np.full((2, 2), INPUT), idx, np.zeros((2, 2)),
+                  name="out")
+    return Network(N_IN, [layer], Readout(0, [0, 1], 2))
+
+
+def rewire_cfg(**kw):
+    d = dict(epochs=30, batch_size=50, lr=0.05, backend="numpy", rewire_every=2,
+             rewire_fraction=0.5)
+    d.update(kw)
+    return TrainConfig.from_dict(d)
+
+
+# ---------------------------------------------------------------------------- importance
+def test_tap_gradient_from_sums_the_tap_gradient_over_addresses():
+    th = np.array([[-1.0, 1.0, -1.0, 1.0]])  # f = tap 0: diff_0 = 2 everywhere, diff_1 = 0
+    g = np.array([[0.5, 0.0, 0.0, 2.0]])
+    assert tap_gradient_from(th, g, "identity").tolist() == [[5.0, 0.0]]
+    assert tap_gradient_from(th, -g, "identity").tolist() == [[5.0, 0.0]]
+    t = np.tanh(1.0)
+    np.testing.assert_allclose(tap_gradient_from(th, g, "tanh"), [[2.5 * 2 * t, 0.0]])
+
+
+def test_tap_importance_of_a_copy_node_on_data_and_the_model_file_round_trip(tmp_path):
+    # node 0 copies input 0 (tap 1 reads input 1 and never matters); node 1 = AND of both
+    lay = Layer(np.array([[0, 1, 0, 1], [0, 0, 0, 1]], np.uint8), [[-1, -1], [-1, -1]],
+                [[0, 1], [0, 1]], [[0, 0], [0, 0]], name="out")
+    net = Network(2, [lay], Readout(0, [0, 1], 2))
+    x = np.array([[[0, 0], [1, 0], [1, 1], [1, 1]]], np.uint8)  # addresses 0, 1, 3, 3
+    imp = tap_importance(net, x, np.array([0, 0, 1, 1]))
+    np.testing.assert_array_equal(imp.layers[0].tap_influence, [[1.0, 0.0], [0.5, 0.75]])
+    np.testing.assert_array_equal(imp.layers[0].tap_influence,
+                                  influences(lay.table, [[1, 1, 0, 2], [1, 1, 0, 2]]))
+    assert imp.layers[0].tap_gradient.shape == (2, 2)
+    assert imp.layers[0].tap_gradient[0, 1] == 0.0  # the table ignores tap 1: no gradient
+    save_model(imp, tmp_path / "m.h5")
+    back = load_model(tmp_path / "m.h5")
+    np.testing.assert_array_equal(back.layers[0].tap_influence, imp.layers[0].tap_influence)
+    np.testing.assert_array_equal(back.layers[0].tap_gradient, imp.layers[0].tap_gradient)
+    save_model(net, tmp_path / "old.h5")  # a model without importance stays loadable
+    assert load_model(tmp_path / "old.h5").layers[0].tap_influence is None
+    with h5py.File(tmp_path / "m.h5", "r+") as f:
+        del f["layers/L0/tap_gradient"]
+        f["layers/L0"].create_dataset("tap_gradient", data=np.zeros((2, 3), np.float32))
+    with pytest.raises(FileFormatError, match=r"m.h5: /layers/L0: tap_gradient has shape "
+                                              r"\(2, 3\), expected \(2, 2\)"):
+        load_model(tmp_path / "m.h5")
+
+
+def test_importance_score_and_bad_importance_refused():
+    np.testing.assert_array_equal(importance_score(np.array([[0.5, 0.0]]), np.array([[1.0, 2.0]])),
+                                  [[1.0, 1.0]])
+    np.testing.assert_array_equal(importance_score(np.array([[0.5, np.nan]]), None), [[0.5, 0.0]])
+    from spikelut.errors import NetworkError
+    with pytest.raises(NetworkError, match=r"tap_influence must be \(1, 2\) finite values >= 0"):
+        Network(2, [Layer(np.zeros((1, 4)), [[-1, -1]], [[0, 1]], [[0, 0]],
+                          tap_influence=[[-1.0, 0.0]])], Readout(0, [0], 1))
+
+
+def test_analyze_shows_the_stored_importance(tmp_path, capsys):
+    x, y = needle_data(40)
+    net = tap_importance(needle_net(1), x, y)
+    save_model(net, tmp_path / "m.h5")
+    save_spikes(tmp_path / "d.h5", x, y)
+    assert main(["analyze", str(tmp_path / "m.h5"), str(tmp_path / "d.h5"), "--json",
+                 "--backend", "numpy"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["importance"]["source"] == "model"
+    lay = rep["importance"]["layers"][0]
+    assert lay["mean_influence"] == pytest.approx(float(net.layers[0].tap_influence.mean()))
+    assert len(lay["lowest"]) == 4
+
+
+# ---------------------------------------------------------------------------- re-mapping
+@pytest.mark.parametrize("k", [2, 4, 6])
+def test_remapped_table_preserves_the_function_where_the_old_tap_had_its_fixed_value(k):
+    rng = np.random.default_rng(k)
+    theta = rng.normal(size=(5, 1 << k)).astype(np.float32)
+    a = np.arange(1 << k)
+    for p in range(k):
+        v = rng.integers(0, 2, 5)
+        new = remap_theta(theta, p, v)
+        for j in range(5):
+            same = ((a >> p) & 1) == v[j]  # addresses on which the old tap carried v
+            np.testing.assert_array_equal(new[j, same], theta[j, same])
+            # the new input at bit p has no influence: both halves are equal
+            np.testing.assert_array_equal(new[j, a ^ (1 << p)], new[j])
+        assert influences((new > 0).astype(np.uint8))[:, p].tolist() == [0.0] * 5
+
+
+def test_a_rewiring_keeps_each_swapped_nodes_function_on_the_fixed_value():
+    net = random_network(3, n_in=6, sizes=[8, 4], k=3, classes=2, max_delay=2)
+    x = (np.random.default_rng(0).random((6, 60, 6)) < 0.5).astype(np.uint8)
+    y = (x[:, :, 0].sum(axis=0) > 3).astype(np.int64)
+    tr = Trainer(net, rewire_cfg(epochs=3, rewire_fraction=0.25), progress=False)
+    before_net = tr.net
+    before = [p.copy() for p in tr.params]
+    tr.rewirer.rewire(x, y)
+    a = np.arange(8)
+    changed = 0
+    single = 0
+    for i, (old, new) in enumerate(zip(before_net.layers, tr.net.layers)):
+        moved = ((old.source != new.source) | (old.index != new.index) | (old.delay != new.delay))
+        changed += int(moved.sum())
+        for j in np.flatnonzero(moved.sum(axis=1) == 1):  # nodes with one swapped tap
+            p = int(np.flatnonzero(moved[j])[0])
+            row, new_row = before[i][j], tr.params[i][j]
+            # one of the old tap's values was kept: on it the node computes as before
+            kept = [v for v in (0, 1) if np.array_equal(new_row[((a >> p) & 1) == v],
+                                                        row[((a >> p) & 1) == v])]
+            assert kept, (i, j, p)
+            single += 1
+            np.testing.assert_array_equal(new_row[a ^ (1 << p)], new_row)
+    assert changed == sum(max(1, round(0.25 * l.n * l.k)) for l in net.layers)
+    assert single >= 4
+
+
+# ---------------------------------------------------------------------------- legality
+@pytest.mark.parametrize("sources,delays", [("group", None), ("free", (0, 3)), ("group", (0, 2))])
+def test_every_rewired_network_is_legal(sources, delays):
+    net = random_network(7, n_in=5, sizes=[10, 8, 4], k=3, classes=2, max_delay=2)
+    x = (np.random.default_rng(1).random((5, 40, 5)) < 0.5).astype(np.uint8)
+    y = (x[:, :, 1].sum(axis=0) > 2).astype(np.int64)
+    cfg = rewire_cfg(epochs=2, rewire_fraction=0.3, rewire_sources=sources, rewire_delays=delays,
+                     rewire_candidates=2)
+    tr = Trainer(net, cfg, progress=False)
+    slots = tap_slots(net, sources, delays)
+    for _ in range(6):
+        tr.rewirer.rewire(x, y)
+        for i, layer in enumerate(tr.net.layers):
+            # delay-0 taps read only the input or an earlier layer (DESIGN.md section 2)
+            assert not ((layer.delay == 0) & (layer.source >= i)).any()
+            assert ((layer.index >= 0) & (layer.index < np.where(
+                layer.source == INPUT, 5, np.asarray(tr.net.sizes)[layer.source]))).all()
+            for p in range(layer.k):
+                if delays is not None:
+                    assert set(layer.delay[:, p].tolist()) <= set(range(delays[0], delays[1] + 1)) \
+                        | set(net.layers[i].delay[:, p].tolist())
+                if sources == "group":
+                    assert set(layer.source[:, p].tolist()) <= {s for s, _ in slots[i][p].options}
+        Network(tr.net.n_in, [l.copy() for l in tr.net.layers], tr.net.readout)  # re-validates
+
+
+def test_own_taps_are_not_rewired():
+    cfg = parse_config("""
+inputs = 4
+[[layers]]
+nodes = 6
+k = 3
+taps = [{from = "input", count = 2}, {from = "own", delay = 1}]
+[readout]
+classes = 2
+""")
+    slots = tap_slots(build_network(cfg))
+    assert slots[0][2] is None and slots[0][0].options == ((-1, (0,)),)
+    free = tap_slots(build_network(cfg), "free", (0, 2))
+    assert free[0][0].options == ((-1, (0, 1, 2)), (0, (1, 2)))
+
+
+def test_rewire_config_errors():
+    with pytest.raises(ConfigError, match=r"\[train\]: rewire_fraction must be a number >= 0 "
+                                          r"and <= 1, got 2"):
+        TrainConfig.from_dict({"rewire_fraction": 2})
+    with pytest.raises(ConfigError, match=r"\[train\]: rewire_delays must be two integers "
+                                          r"\[lo, hi\] with 0 <= lo <= hi <= 4096, got \[3, 1\]"):
+        TrainConfig.from_dict({"rewire_delays": [3, 1]})
+    with pytest.raises(ConfigError, match=r"unknown rewire_sources 'any'; choose one of group, free"):
+        TrainConfig.from_dict({"rewire_sources": "any"})
+    with pytest.raises(ConfigError, match=r"rewire_every must be an integer >= 0, got -1"):
+        TrainConfig.from_dict({"rewire_every": -1})
+
+
+# ---------------------------------------------------------------------------- learning
+def test_rewiring_solves_a_task_random_wiring_cannot():
+    x, y = needle_data()
+    net = needle_net(1)  # taps [[9, 31], [29, 4]]: channel 21 is not among them
+    assert KEY not in net.layers[0].index
+    fixed = Trainer(net, rewire_cfg(rewire_every=0), progress=False).fit((x, y))
+    assert fixed.history[-1]["acc"] < 0.6
+    for c in (1, 4):
+        res = Trainer(net, rewire_cfg(rewire_candidates=c, seed=1), progress=False).fit((x, y))
+        assert res.history[-1]["acc"] == 1.0
+        assert KEY in res.net.layers[0].index[1]  # the class-1 node found the needle
+        assert sum(sum(r["rewired"]) for r in res.history) > 0
+        assert res.net.layers[0].tap_influence is not None  # the importance rides along
+
+
+def test_rewiring_is_reproducible_and_seeded():
+    x, y = needle_data(100)
+    net = needle_net(2)
+    runs = [Trainer(net, rewire_cfg(epochs=4, seed=s), progress=False).fit((x, y)) for s in (3, 3, 4)]
+    np.testing.assert_array_equal(runs[0].net.layers[0].index, runs[1].net.layers[0].index)
+    np.testing.assert_array_equal(runs[0].net.layers[0].logits, runs[1].net.layers[0].logits)
+    assert [r["rewired"] for r in runs[0].history] == [r["rewired"] for r in runs[1].history]
+    assert not np.array_equal(runs[0].net.layers[0].index, runs[2].net.layers[0].index)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_resume_gives_the_same_wiring_as_an_uninterrupted_run(tmp_path, backend):
+    net = random_network(5, n_in=6, sizes=[12, 4], k=3, classes=2, max_delay=2)
+    x = (np.random.default_rng(2).random((5, 80, 6)) < 0.5).astype(np.uint8)
+    y = (x[:, :, 0].sum(axis=0) > 2).astype(np.int64)
+    kw = dict(epochs=5, batch_size=20, backend=backend, rewire_every=3, rewire_fraction=0.2,
+              rewire_candidates=2, rewire_delays=[0, 3], keep="best")
+    full = Trainer(net, rewire_cfg(**kw), progress=False)
+    res_full = full.fit((x, y), (x, y))
+
+    def stop_after_2(trainer, record):
+        if record["epoch"] == 2:
+            raise Interrupt
+
+    ckpt = tmp_path / "ckpt.h5"
+    with pytest.raises(Interrupt):
+        Trainer(net, rewire_cfg(**kw), progress=False).fit((x, y), (x, y), checkpoint=ckpt,
+                                                           callback=stop_after_2)
+    resumed = Trainer(net, rewire_cfg(**kw), progress=False)
+    res = resumed.fit((x, y), (x, y), checkpoint=ckpt, resume=True)
+    for a, b in zip(full.net.layers, resumed.net.layers):
+        for name in ("source", "index", "delay"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    for a, b in zip(full.params, resumed.params):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(res_full.net.layers, res.net.layers):
+        np.testing.assert_array_equal(a.index, b.index)
+        np.testing.assert_array_equal(a.logits, b.logits)
+    strip = [{k: v for k, v in r.items() if k != "time"} for r in res.history]
+    assert strip == [{k: v for k, v in r.items() if k != "time"} for r in res_full.history]
+    assert sum(sum(r["rewired"]) for r in res.history) > 0
+
+
+def test_train_cli_logs_rewiring_and_plot_draws_it(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("""
+seed = 1
+inputs = 32
+[[layers]]
+name = "out"
+nodes = 2
+k = 2
+taps = [{from = "input", count = 2}]
+[readout]
+classes = 2
+[train]
+epochs = 6
+batch_size = 50
+lr = 0.05
+backend = "numpy"
+rewire_every = 2
+rewire_fraction = 0.5
+rewire_delays = [0, 2]
+""")
+    x, y = needle_data(200)
+    save_spikes(tmp_path / "d.h5", x, y)
+    assert main(["train", str(cfg), "--data", str(tmp_path / "d.h5"), "-o", str(tmp_path / "m.h5"),
+                 "--log", str(tmp_path / "log.jsonl"), "--no-progress"]) == 0
+    capsys.readouterr()
+    recs = [json.loads(s) for s in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [len(r["rewired"]) for r in recs] == [1] * 6
+    assert recs[-1]["rewired"] == [0]  # the last epoch keeps its wiring
+    assert sum(recs[0]["delays_before"].values()) == 4 and "flip_flops" in recs[0]
+    assert load_model(tmp_path / "m.h5").layers[0].tap_influence is not None
+    assert main(["plot", "wiring", str(tmp_path / "log.jsonl"), "-o", str(tmp_path / "w.png")]) == 0
+    assert (tmp_path / "w.png").stat().st_size > 1000
+    save_spikes(tmp_path / "d2.h5", x, y)
+    (tmp_path / "plain.jsonl").write_text(json.dumps(
+        {"epoch": 1, "loss": 1.0, "acc": 0.5, "val_loss": None, "val_acc": None, "lr": 0.1,
+         "time": 1.0}) + "\n")
+    assert main(["plot", "wiring", str(tmp_path / "plain.jsonl"), "-o",
+                 str(tmp_path / "w2.png")]) == 1
+    assert "has no rewiring records" in capsys.readouterr().err
