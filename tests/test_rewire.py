@@ -304,3 +304,46 @@ rewire_delays = [0, 2]
     assert main(["plot", "wiring", str(tmp_path / "plain.jsonl"), "-o",
                  str(tmp_path / "w2.png")]) == 1
     assert "has no rewiring records" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- guided wiring
+def test_signal_scores_mutual_information_and_correlation():
+    from spikelut.guided import signal_scores
+
+    f = np.array([[0, 5, 1], [0, 5, 0], [3, 5, 1], [3, 5, 0]])
+    y = np.array([0, 0, 1, 1])
+    assert signal_scores(f, y, "mi").tolist() == [1.0, 0.0, 0.0]
+    np.testing.assert_allclose(signal_scores(f, y, "corr"), [1.0, 0.0, 0.0])
+    teacher = np.array([[1.0], [0.0], [1.0], [0.0]])  # a teacher feature that follows column 2
+    np.testing.assert_allclose(signal_scores(f, teacher, "corr"), [0.0, 0.0, 1.0])
+    with pytest.raises(ConfigError, match="unknown guided wiring method 'x'; choose one of mi, corr"):
+        signal_scores(f, y, "x")
+
+
+def test_guided_wiring_draws_the_informative_input_and_keeps_sources_and_delays():
+    from spikelut.guided import guided_wiring
+
+    x, y = needle_data(300)
+    net = needle_net(1)
+    g = guided_wiring(net, x, y, "mi", seed=0)
+    assert (g.layers[0].index == KEY).sum() >= 1 and KEY not in net.layers[0].index
+    np.testing.assert_array_equal(g.layers[0].source, net.layers[0].source)
+    np.testing.assert_array_equal(g.layers[0].delay, net.layers[0].delay)
+    again = guided_wiring(net, x, y, "mi", seed=0)
+    np.testing.assert_array_equal(again.layers[0].index, g.layers[0].index)
+    res = Trainer(net, rewire_cfg(rewire_every=0, init_wiring="mi"), progress=False).fit((x, y))
+    np.testing.assert_array_equal(res.net.layers[0].index, g.layers[0].index)
+
+
+def test_analyze_saves_the_importance_measured_on_labelled_data(tmp_path, capsys):
+    x, y = needle_data(40)
+    save_model(needle_net(1), tmp_path / "m.h5")
+    save_spikes(tmp_path / "d.h5", x, y)
+    assert main(["analyze", str(tmp_path / "m.h5"), str(tmp_path / "d.h5"), "--backend", "numpy",
+                 "--save-importance", str(tmp_path / "imp.h5")]) == 0
+    out = capsys.readouterr().out
+    assert "tap importance (data) layer 0: mean influence" in out and "wrote " in out
+    net = load_model(tmp_path / "imp.h5")
+    expect = tap_importance(needle_net(1), x, y)
+    np.testing.assert_array_equal(net.layers[0].tap_influence, expect.layers[0].tap_influence)
+    np.testing.assert_array_equal(net.layers[0].tap_gradient, expect.layers[0].tap_gradient)

@@ -88,6 +88,9 @@ class TrainConfig:
     rewire_sources: str = "group"
     rewire_delays: tuple[int, int] | None = None
     rewire_ff_penalty: float = 0.0
+    #: "config" (the config's wiring), or "mi" / "corr": re-drawn towards signals informative
+    #: about the labels before training (:mod:`spikelut.guided`)
+    init_wiring: str = "config"
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -205,6 +208,7 @@ class TrainConfig:
         from .rewire import validate_rewire
 
         validate_rewire(self, where)
+        choice("init_wiring", ("config", "mi", "corr"))
         if self.min_lr > self.lr:
             raise ConfigError(f"{where}: min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
 

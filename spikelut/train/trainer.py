@@ -344,6 +344,9 @@ class Trainer:
             xv, yv = _as_data(val, "validation data")
             check_data(self.net, xv, yv, "validation data")
             xv, yv = xp.asarray(xv.astype(np.uint8, copy=False)), xp.asarray(yv.astype(np.int64))
+        if self.cfg.init_wiring != "config" and self.net is self.net0:  # deterministic: a resume
+            from ..guided import guide_trainer                            # draws it again
+            guide_trainer(self, x, y)
         if resume:
             if checkpoint is None:
                 raise ConfigError("resume needs a checkpoint file (--checkpoint CKPT.h5)")
