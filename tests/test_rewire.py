@@ -347,3 +347,20 @@ def test_analyze_saves_the_importance_measured_on_labelled_data(tmp_path, capsys
     expect = tap_importance(needle_net(1), x, y)
     np.testing.assert_array_equal(net.layers[0].tap_influence, expect.layers[0].tap_influence)
     np.testing.assert_array_equal(net.layers[0].tap_gradient, expect.layers[0].tap_gradient)
+
+
+def test_flip_flop_penalty_prefers_candidates_without_new_registers():
+    with pytest.raises(ConfigError, match=r"rewire_ff_penalty scores candidates; it needs "
+                                          r"rewire_candidates >= 2, got 1"):
+        TrainConfig.from_dict({"rewire_ff_penalty": 0.5})
+    net = random_network(4, n_in=6, sizes=[10, 4], k=3, classes=2, max_delay=1)
+    x = (np.random.default_rng(3).random((6, 60, 6)) < 0.5).astype(np.uint8)
+    y = (x[:, :, 2].sum(axis=0) > 3).astype(np.int64)
+    ffs = []
+    for lam in (0.0, 100.0):
+        tr = Trainer(net, rewire_cfg(epochs=3, rewire_candidates=4, rewire_delays=[0, 6],
+                                     rewire_ff_penalty=lam, rewire_fraction=0.3), progress=False)
+        for _ in range(4):
+            tr.rewirer.rewire(x, y)
+        ffs.append(tr.net.flip_flops())
+    assert ffs[1] < ffs[0]

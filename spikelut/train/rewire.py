@@ -73,6 +73,9 @@ def validate_rewire(cfg: Any, where: str = "[train]") -> None:
                 or (hi is not None and v > hi):
             raise bad(key, "a number >= 0" + ("" if hi is None else f" and <= {hi:g}"))
         setattr(cfg, key, float(v))
+    if cfg.rewire_ff_penalty > 0 and cfg.rewire_candidates < 2:
+        raise ConfigError(f"{where}: rewire_ff_penalty scores candidates; it needs "
+                          f"rewire_candidates >= 2, got {cfg.rewire_candidates}")
     if cfg.rewire_sources not in SOURCES:
         raise ConfigError(f"{where}: unknown rewire_sources {cfg.rewire_sources!r}; choose one of "
                           f"{', '.join(SOURCES)}")
