@@ -364,3 +364,46 @@ def test_flip_flop_penalty_prefers_candidates_without_new_registers():
             tr.rewirer.rewire(x, y)
         ffs.append(tr.net.flip_flops())
     assert ffs[1] < ffs[0]
+
+
+def test_a_tap_groups_delay_range_is_what_rewiring_chooses_in(tmp_path):
+    text = """
+inputs = 6
+[[layers]]
+name = "h"
+nodes = 10
+k = 4
+taps = [{from = "input", count = 2, delay = [0, 1], delay_range = [0, 5]},
+        {from = "self", count = 2, delay = 1}]
+[[layers]]
+name = "out"
+nodes = 4
+k = 3
+taps = [{from = "h", count = 3, delay = 1, delay_range = [1, 3]}]
+[readout]
+classes = 2
+"""
+    net = build_network(parse_config(text))
+    assert net.meta["delay_range"] == [[[0, 5], [0, 5], None, None], [[1, 3]] * 3]
+    slots = tap_slots(net)
+    assert slots[0][0].options == ((-1, (0, 1, 2, 3, 4, 5)),) and slots[0][0].ranged
+    assert slots[0][2].options == ((0, (1,)),) and not slots[0][2].ranged
+    assert slots[1][0].options == ((0, (1, 2, 3)),)
+    x = (np.random.default_rng(0).random((6, 60, 6)) < 0.5).astype(np.uint8)
+    y = (x[:, :, 2].sum(axis=0) > 3).astype(np.int64)
+    tr = Trainer(net, rewire_cfg(epochs=3, rewire_fraction=0.5), progress=False)
+    for _ in range(5):
+        tr.rewirer.rewire(x, y)
+    h, out = tr.net.layers
+    assert set(h.delay[:, :2].ravel().tolist()) <= set(range(6))
+    assert len(set(h.delay[:, :2].ravel().tolist())) > 2
+    assert (h.delay[:, 2:] == 1).all() and set(out.delay.ravel().tolist()) <= {1, 2, 3}
+    assert tr.rewirer.delay_moves > 0
+    save_model(net, tmp_path / "m.h5")  # the ranges ride in the model's metadata
+    assert tap_slots(load_model(tmp_path / "m.h5"))[1][0].options == ((0, (1, 2, 3)),)
+    bad = text.replace("delay_range = [1, 3]", "delay_range = [2, 3]")
+    with pytest.raises(ConfigError, match=r"layer 1 \('out'\), taps\[0\]: the group's delays \[1\] "
+                                          r"must lie in its delay_range \[2, 3\]"):
+        build_network(parse_config(bad))
+    with pytest.raises(ConfigError, match=r"delay_range must be \[lo, hi\] with 0 <= lo <= hi"):
+        build_network(parse_config(text.replace("[0, 5]", "[5, 0]")))

@@ -10,8 +10,9 @@ settle on a fixed wiring), for every layer with rewirable taps:
 3. each gets a candidate ``(source, index, delay)`` from its *slot*: the sources and delays its
    column of taps was drawn with (``rewire_sources = "group"``), or any legal source
    (``"free"``: the input or an earlier layer at any delay of the range, any layer at delay >= 1);
-   the delays are the column's own or ``rewire_delays = [lo, hi]`` (learnable delays: half of the
-   candidates then keep the tap's signal and move only its delay). With ``rewire_candidates = C >
+   the delays are the column's own, the tap group's ``delay_range = [lo, hi]`` or the run's
+   ``rewire_delays = [lo, hi]`` (learnable delays: half of the candidates then keep the tap's
+   signal and move only its delay). With ``rewire_candidates = C >
    1`` each of C candidates is scored by a probe gradient and the best taken, less
    ``rewire_ff_penalty`` times the flip-flops it would add;
 4. the table is re-mapped so that the node's function changes as little as possible: the old
@@ -111,6 +112,7 @@ class Slot:
     """Where a rewired tap of one column may read: ``options`` = ``(source, delays)`` pairs."""
 
     options: tuple[tuple[int, tuple[int, ...]], ...]
+    ranged: bool = False  # the delays come from a range: candidates may move only the delay
 
 
 def tap_slots(net: Network, sources: str = "group",
@@ -119,8 +121,9 @@ def tap_slots(net: Network, sources: str = "group",
 
     A column whose every tap reads the node's own output (``from = "own"``) is not rewired. In
     ``"group"`` mode a column keeps the sources its taps have; ``"free"`` allows the input and
-    every layer. Delays are the column's own, or ``delays = (lo, hi)``; a source in this or a later
-    layer gets only delays >= 1 (DESIGN.md section 2).
+    every layer. Delays are ``delays = (lo, hi)`` when given, else the tap group's
+    ``delay_range`` (kept by :func:`spikelut.config.build_network` in ``net.meta``), else the
+    column's own; a source in this or a later layer gets only delays >= 1 (DESIGN.md section 2).
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -130,6 +133,7 @@ def tap_slots(net: Network, sources: str = "group",
     """
     out = []
     m = len(net.layers)
+    ranges = _group_ranges(net)
     for i, layer in enumerate(net.layers):
         own = (layer.source == i) & (layer.index == np.arange(layer.n)[:, None])
         cols: list[Slot | None] = []
@@ -138,7 +142,8 @@ def tap_slots(net: Network, sources: str = "group",
                 cols.append(None)
                 continue
             col_d = tuple(sorted(set(layer.delay[:, p].tolist())))
-            ds = col_d if delays is None else tuple(range(delays[0], delays[1] + 1))
+            rng_p = delays if delays is not None else ranges[i][p]
+            ds = col_d if rng_p is None else tuple(range(rng_p[0], rng_p[1] + 1))
             if sources == "free":
                 srcs = ([INPUT] if net.n_in else []) + list(range(m))
             else:
@@ -148,9 +153,30 @@ def tap_slots(net: Network, sources: str = "group",
                 legal = tuple(d for d in ds if d >= 1 or s < i)  # s = -1 (input) < i too
                 if legal:
                     opts.append((s, legal))
-            cols.append(Slot(tuple(opts)) if opts else None)
+            cols.append(Slot(tuple(opts), rng_p is not None) if opts else None)
         out.append(cols)
     return out
+
+
+def _group_ranges(net: Network) -> list[list[tuple[int, int] | None]]:
+    """Per layer and tap column, the tap group's ``delay_range`` from ``net.meta`` (or None)."""
+    meta = net.meta.get("delay_range")
+    out = []
+    for i, layer in enumerate(net.layers):
+        row = meta[i] if isinstance(meta, list) and i < len(meta) else None
+        ok = isinstance(row, list) and len(row) == layer.k
+        out.append([_range(r) for r in (row if ok else [None] * layer.k)])
+    return out
+
+
+def _range(r: Any) -> tuple[int, int] | None:
+    """A stored ``[lo, hi]`` (free metadata of a model file: checked, else ignored)."""
+    from .. import limits
+
+    if (isinstance(r, list) and len(r) == 2 and all(type(v) is int for v in r)
+            and 0 <= r[0] <= r[1] <= limits.MAX_DELAY):
+        return (r[0], r[1])
+    return None
 
 
 def _split_score(g: np.ndarray, tap: int) -> np.ndarray:
@@ -277,7 +303,7 @@ class Rewirer:
         have = set(zip(layer.source[j].tolist(), layer.index[j].tolist(), layer.delay[j].tolist()))
         cur = (int(layer.source[j, p]), int(layer.index[j, p]), int(layer.delay[j, p]))
         sizes = net.sizes
-        move = self.cfg.rewire_delays is not None and rng.random() < 0.5
+        move = slot.ranged and rng.random() < 0.5
         pick = cur
         for _ in range(16):
             if move:  # learnable delay: the same signal, another delay of the range
