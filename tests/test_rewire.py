@@ -202,6 +202,9 @@ def test_rewire_config_errors():
         TrainConfig.from_dict({"rewire_delays": [3, 1]})
     with pytest.raises(ConfigError, match=r"unknown rewire_sources 'any'; choose one of group, free"):
         TrainConfig.from_dict({"rewire_sources": "any"})
+    with pytest.raises(ConfigError, match=r"unknown rewire_schedule 'linear'; choose one of "
+                                          r"cosine, constant"):
+        TrainConfig.from_dict({"rewire_schedule": "linear"})
     with pytest.raises(ConfigError, match=r"rewire_every must be an integer >= 0, got -1"):
         TrainConfig.from_dict({"rewire_every": -1})
 

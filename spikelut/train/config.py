@@ -83,6 +83,7 @@ class TrainConfig:
     #: ``rewire_every`` steps (0 = off) the ``rewire_fraction`` least important taps are regrown
     rewire_every: int = 0
     rewire_fraction: float = 0.1
+    rewire_schedule: str = "cosine"
     rewire_candidates: int = 1
     rewire_batch: int = 256
     rewire_sources: str = "group"

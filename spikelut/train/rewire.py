@@ -6,7 +6,9 @@ settle on a fixed wiring), for every layer with rewirable taps:
 1. a probe batch of ``rewire_batch`` training samples is drawn (from the rewiring's own seeded
    generator) and the importance of every tap measured on it (:mod:`spikelut.importance`:
    influence on the data's addresses + the gradient signal);
-2. the ``rewire_fraction`` of the layer's rewirable taps with the lowest score are pruned;
+2. the ``rewire_fraction`` of the layer's rewirable taps with the lowest score are pruned
+   (``rewire_schedule = "cosine"``, the default, anneals the fraction as RigL does:
+   ``fraction * (1 + cos(pi * step / steps)) / 2`` over the run's steps; ``"constant"`` keeps it);
 3. each gets a candidate ``(source, index, delay)`` from its *slot*: the sources and delays its
    column of taps was drawn with (``rewire_sources = "group"``), or any legal source
    (``"free"``: the input or an earlier layer at any delay of the range, any layer at delay >= 1);
@@ -42,6 +44,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +55,7 @@ from ..importance import importance_score, tap_gradient_from
 from ..network import INPUT, Network
 
 SOURCES = ("group", "free")
+SCHEDULES = ("cosine", "constant")
 
 
 # ---------------------------------------------------------------------------- config
@@ -77,6 +81,9 @@ def validate_rewire(cfg: Any, where: str = "[train]") -> None:
     if cfg.rewire_ff_penalty > 0 and cfg.rewire_candidates < 2:
         raise ConfigError(f"{where}: rewire_ff_penalty scores candidates; it needs "
                           f"rewire_candidates >= 2, got {cfg.rewire_candidates}")
+    if cfg.rewire_schedule not in SCHEDULES:
+        raise ConfigError(f"{where}: unknown rewire_schedule {cfg.rewire_schedule!r}; choose one "
+                          f"of {', '.join(SCHEDULES)}")
     if cfg.rewire_sources not in SOURCES:
         raise ConfigError(f"{where}: unknown rewire_sources {cfg.rewire_sources!r}; choose one of "
                           f"{', '.join(SOURCES)}")
@@ -212,10 +219,14 @@ class Rewirer:
         if step % cfg.rewire_every or epoch >= cfg.epochs - 1:
             return
         N = x.shape[1]
+        fraction = cfg.rewire_fraction
+        if cfg.rewire_schedule == "cosine":
+            total = cfg.epochs * -(-N // cfg.batch_size)
+            fraction *= 0.5 * (1.0 + math.cos(math.pi * step / total))
         pick = np.sort(self.rng.choice(N, size=min(cfg.rewire_batch, N), replace=False))
         xp = self.tr.xp
         idx = xp.asarray(pick)
-        self.rewire(x[:, idx], y[idx])
+        self.rewire(x[:, idx], y[idx], fraction)
 
     def epoch_record(self, epoch: int) -> dict:
         """What the epoch's log record gets: ``rewired`` (taps swapped per layer),
@@ -230,13 +241,15 @@ class Rewirer:
         return rec
 
     # ------------------------------------------------------------------ one rewiring
-    def rewire(self, xb: Any, yb: Any) -> list[int]:
-        """Prune and regrow on the probe batch ``xb [T, B, n_in]``, ``yb [B]``; returns the taps
-        swapped per layer."""
+    def rewire(self, xb: Any, yb: Any, fraction: float | None = None) -> list[int]:
+        """Prune and regrow ``fraction`` (default ``rewire_fraction``) of every layer's rewirable
+        taps on the probe batch ``xb [T, B, n_in]``, ``yb [B]``; returns the taps swapped per
+        layer."""
         from ..analysis import data_stats
         from .passes import to_host
 
         tr, cfg = self.tr, self.cfg
+        fraction = cfg.rewire_fraction if fraction is None else fraction
         xp = tr.xp
         net = tr.network()
         stats = data_stats(net, to_host(xp, xb))
@@ -255,7 +268,7 @@ class Rewirer:
             score = importance_score(stats[i].data_influence, g)
             score[:, ~free] = np.inf
             n_free = int(free.sum()) * layer.n
-            m = max(1, int(round(cfg.rewire_fraction * n_free))) if cfg.rewire_fraction > 0 else 0
+            m = max(1, int(round(fraction * n_free))) if fraction > 0 else 0
             if m == 0:
                 continue
             # lowest scores first; ties broken by the seeded generator, not by position

@@ -22,6 +22,9 @@ three are lists with one value per layer: table entries that changed sign during
 ``|theta|`` and the fraction of ``|theta| < 0.05`` at its end, see
 :func:`spikelut.analysis.table_dynamics`). With ``[train] refractory_ramp`` every record
 also holds ``gate``, the refractory gate's strength that epoch trained with (1.0 = exact).
+With ``[train] rewire_every`` (:mod:`spikelut.train.rewire`, docs/rewiring.md) records also
+hold ``rewired``, ``delay_moves``, ``flip_flops`` and ``delays``, and the checkpoint the rewiring
+generator's state and the ``/wiring`` and ``/best_wiring`` groups.
 
 Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): root attributes
 ``epoch`` (completed epochs), ``config`` (the ``[train]`` table as JSON), ``network`` (structure
