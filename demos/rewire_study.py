@@ -44,15 +44,15 @@ classes = 10
 """
 
 #: variant -> (config wiring, [train] overrides)
+REWIRE = {"rewire_every": 35, "rewire_fraction": 0.04}  # cosine-annealed (the default)
 VARIANTS = {
     "random": ("random", {}),
     "serial": ("serial", {}),
     "guided_mi": ("random", {"init_wiring": "mi"}),
-    "rewired": ("random", {"rewire_every": 35, "rewire_fraction": 0.02}),
-    "rewired_delays": ("random", {"rewire_every": 35, "rewire_fraction": 0.02,
-                                  "rewire_delays": [0, 7]}),
-    "rewired_free": ("random", {"rewire_every": 35, "rewire_fraction": 0.02,
-                                "rewire_sources": "free"}),
+    "rewired": ("random", dict(REWIRE)),
+    "rewired_probe": ("random", {**REWIRE, "rewire_candidates": 4}),
+    "rewired_delays": ("random", {**REWIRE, "rewire_delays": [0, 7]}),
+    "rewired_free": ("random", {**REWIRE, "rewire_sources": "free"}),
 }
 
 
