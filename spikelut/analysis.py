@@ -471,17 +471,18 @@ def _top_cells(m: np.ndarray, n: int = 5) -> list[dict]:
              "value": float(m.flat[f])} for f in flat if m.flat[f] != 0]
 
 
-def _importance(net: Network, xs: np.ndarray, labels: Any, limit: int | None) -> dict | None:
-    """The tap importance of the report: stored with the model, else measured on the data with
-    labels (:mod:`spikelut.importance`), else ``None``."""
-    from .importance import importance_summary, tap_importance
+def _importance(net: Network, an: "Analysis") -> dict | None:
+    """The tap importance of the report: stored with the model (influence and gradient signal,
+    :mod:`spikelut.importance`), else the influence on the analysed data alone."""
+    from .importance import importance_summary
 
     if any(layer.tap_influence is not None for layer in net.layers):
         return {"source": "model", "layers": importance_summary(net)}
-    if labels is None:
+    if an.data is None:
         return None
-    y = np.asarray(labels)[:xs.shape[1]]
-    return {"source": "data", "layers": importance_summary(tap_importance(net, xs, y))}
+    measured = net.replace(layers=[layer.replace(tap_influence=np.nan_to_num(d.data_influence))
+                                   for layer, d in zip(net.layers, an.data)])
+    return {"source": "data", "layers": importance_summary(measured)}
 
 
 def summary_text(report: dict) -> str:
@@ -587,7 +588,7 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
               **an.summary(),
               "prunable": {k: prep[k] for k in ("luts", "flip_flops", "taps")},
               "attribution": attribution, "files": []}
-    report["importance"] = _importance(net, xs, labels, limit)
+    report["importance"] = _importance(net, an)
     if outdir is None:
         return report
     from .fileutil import atomic_dir

@@ -346,6 +346,7 @@ def test_analyze_saves_the_importance_measured_on_labelled_data(tmp_path, capsys
                  "--save-importance", str(tmp_path / "imp.h5")]) == 0
     out = capsys.readouterr().out
     assert "tap importance (data) layer 0: mean influence" in out and "wrote " in out
+    assert "mean gradient" not in out  # measured on the data: influence only
     net = load_model(tmp_path / "imp.h5")
     expect = tap_importance(needle_net(1), x, y)
     np.testing.assert_array_equal(net.layers[0].tap_influence, expect.layers[0].tap_influence)
