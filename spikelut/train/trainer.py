@@ -460,7 +460,9 @@ class Trainer:
         layers = []
         for layer, p in zip(wiring.layers, params):
             logits = np.array(self._host(p), np.float32)
-            layers.append(layer.replace(logits=logits, table=(logits > 0).astype(np.uint8)))
+            # a tap importance the layer carried was measured on other tables: dropped
+            layers.append(layer.replace(logits=logits, table=(logits > 0).astype(np.uint8),
+                                        tap_influence=None, tap_gradient=None))
         meta = dict(self.net.meta)
         meta["train"] = {"epochs": self.epoch, "loss": self.cfg.loss,
                          "surrogate": self.cfg.surrogate, "seed": self.cfg.seed}
