@@ -53,6 +53,7 @@ VARIANTS = {
     "rewired_probe": ("random", {**REWIRE, "rewire_candidates": 4}),
     "rewired_delays": ("random", {**REWIRE, "rewire_delays": [0, 7]}),
     "rewired_free": ("random", {**REWIRE, "rewire_sources": "free"}),
+    "serial_probe": ("serial", {**REWIRE, "rewire_candidates": 4}),
 }
 
 
