@@ -411,3 +411,23 @@ classes = 2
         build_network(parse_config(bad))
     with pytest.raises(ConfigError, match=r"delay_range must be \[lo, hi\] with 0 <= lo <= hi"):
         build_network(parse_config(text.replace("[0, 5]", "[5, 0]")))
+
+
+def test_a_checkpoint_without_the_rewire_keys_still_resumes(tmp_path):
+    x, y = needle_data(100)
+    net = needle_net(1)
+    plain = dict(batch_size=50, lr=0.05, backend="numpy")
+    Trainer(net, TrainConfig.from_dict({"epochs": 1, **plain}), progress=False).fit(
+        (x, y), checkpoint=tmp_path / "c.h5")
+    with h5py.File(tmp_path / "c.h5", "r+") as f:  # as written before these keys existed
+        saved = json.loads(f.attrs["config"])
+        for key in [k for k in saved if k.startswith("rewire_")] + ["init_wiring"]:
+            del saved[key]
+        f.attrs["config"] = json.dumps(saved)
+    tr = Trainer(net, TrainConfig.from_dict({"epochs": 2, **plain}), progress=False)
+    tr.fit((x, y), checkpoint=tmp_path / "c.h5", resume=True)
+    assert tr.epoch == 2
+    with pytest.raises(ConfigError, match=r"different \[train\] config \(rewire_every = 0, now 2\)"):
+        Trainer(net, TrainConfig.from_dict({"epochs": 2, "rewire_every": 2, **plain}),
+                progress=False).fit(
+            (x, y), checkpoint=tmp_path / "c.h5", resume=True)

@@ -515,11 +515,13 @@ class Trainer:
             saved = json.loads(f.attrs["config"])
             mine = self.cfg.to_dict()
             free = {"epochs", "backend", "kernels"}  # a run may be extended, and moved between backends
-            diff = sorted(k for k in set(saved) | set(mine) if k not in free and saved.get(k) != mine.get(k))
+            base = TrainConfig().to_dict()  # a key an older checkpoint lacks had its default
+            diff = sorted(k for k in set(saved) | set(mine)
+                          if k not in free and saved.get(k, base.get(k)) != mine.get(k))
             if diff:
                 k = diff[0]
                 raise ConfigError(f"{path}: the checkpoint was made with a different [train] config "
-                                  f"({k} = {saved.get(k)!r}, now {mine.get(k)!r}); resume with the same "
+                                  f"({k} = {saved.get(k, base.get(k))!r}, now {mine.get(k)!r}); resume with the same "
                                   f"settings (only epochs may change), or start without --resume")
             opt = json.loads(f.attrs["optimizer"])
             n = len(self.params)
