@@ -503,6 +503,8 @@ def wiring_changes(log: str | os.PathLike, path: str | os.PathLike | None = None
         axes[2].bar(ds - w / 2, [before.get(int(d), 0) for d in ds], w, label="before", color="#1f77b4")
     axes[2].bar(ds + w / 2, [after.get(int(d), 0) for d in ds], w, label="after", color="#ff7f0e")
     axes[2].set_xlabel("tap delay (cycles)", fontsize=9)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[2].set_ylabel("taps", fontsize=9)
     axes[2].legend(fontsize=7)
     for ax in axes:
