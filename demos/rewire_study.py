@@ -54,6 +54,9 @@ VARIANTS = {
     "rewired_delays": ("random", {**REWIRE, "rewire_delays": [0, 7]}),
     "rewired_free": ("random", {**REWIRE, "rewire_sources": "free"}),
     "serial_probe": ("serial", {**REWIRE, "rewire_candidates": 4}),
+    # less churn: once per epoch of 140 steps, 5 % (annealed), best of 4 probe-scored candidates
+    "probe_epochly": ("random", {"rewire_every": 140, "rewire_fraction": 0.05,
+                                 "rewire_candidates": 4}),
 }
 
 
