@@ -402,6 +402,8 @@ classes = 2
     assert set(h.delay[:, :2].ravel().tolist()) <= set(range(6))
     assert len(set(h.delay[:, :2].ravel().tolist())) > 2
     assert (h.delay[:, 2:] == 1).all() and set(out.delay.ravel().tolist()) <= {1, 2, 3}
+    # the self group never read a node's own output; rewired, it still does not
+    assert not (h.index[:, 2:] == np.arange(10)[:, None]).any()
     assert tr.rewirer.delay_moves > 0
     save_model(net, tmp_path / "m.h5")  # the ranges ride in the model's metadata
     assert tap_slots(load_model(tmp_path / "m.h5"))[1][0].options == ((0, (1, 2, 3)),)

@@ -120,6 +120,7 @@ class Slot:
 
     options: tuple[tuple[int, tuple[int, ...]], ...]
     ranged: bool = False  # the delays come from a range: candidates may move only the delay
+    avoid_own: bool = False  # no tap of the column reads its node's own output: keep it so
 
 
 def tap_slots(net: Network, sources: str = "group",
@@ -160,7 +161,8 @@ def tap_slots(net: Network, sources: str = "group",
                 legal = tuple(d for d in ds if d >= 1 or s < i)  # s = -1 (input) < i too
                 if legal:
                     opts.append((s, legal))
-            cols.append(Slot(tuple(opts), rng_p is not None) if opts else None)
+            # a "self" group draws other nodes only (unless allow_own): rewiring keeps to that
+            cols.append(Slot(tuple(opts), rng_p is not None, not own[:, p].any()) if opts else None)
         out.append(cols)
     return out
 
@@ -332,7 +334,7 @@ class Rewirer:
                 c = int(rng.integers(n_src))
                 d = int(ds[rng.integers(len(ds))])
             pick = (int(s), c, d)
-            if pick not in have:
+            if pick not in have and not (slot.avoid_own and s == i and c == j):
                 return pick
         return pick
 
