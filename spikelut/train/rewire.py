@@ -64,6 +64,11 @@ def validate_rewire(cfg: Any, where: str = "[train]") -> None:
 
     Raises:
         ConfigError: one line naming the key, the value and what is allowed.
+
+    Example:
+        >>> from spikelut.train import TrainConfig
+        >>> TrainConfig.from_dict({"rewire_every": 10, "rewire_delays": [1, 4]}).rewire_delays
+        (1, 4)
     """
     def bad(key: str, what: str) -> ConfigError:
         return ConfigError(f"{where}: {key} must be {what}, got {getattr(cfg, key)!r}")
@@ -201,6 +206,16 @@ class Rewirer:
 
     Args:
         trainer: the trainer whose ``net``, ``plan``, ``params`` and optimizer it changes.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> from spikelut.train import Trainer, TrainConfig
+        >>> net = random_network(0, n_in=6, sizes=[8, 2], k=3, classes=2)
+        >>> tr = Trainer(net, TrainConfig(epochs=2, rewire_every=5, rewire_fraction=0.25,
+        ...                               backend="numpy"), progress=False)
+        >>> x = (np.random.default_rng(0).random((4, 20, 6)) < 0.5).astype(np.uint8)
+        >>> tr.rewirer.rewire(x, np.arange(20) % 2)       # taps swapped per layer
+        [6, 2]
     """
 
     def __init__(self, trainer: Any) -> None:
