@@ -16,7 +16,7 @@ from spikelut.importance import importance_score, tap_gradient_from, tap_importa
 from spikelut.io import load_model, save_model, save_spikes
 from spikelut.network import INPUT, Layer, Network, Readout
 from spikelut.train import Trainer, TrainConfig
-from spikelut.train.rewire import Rewirer, remap_theta, tap_slots
+from spikelut.train.rewire import remap_theta, tap_slots
 from spikelut.wiring import random_network, random_taps
 
 N_IN, KEY = 32, 21
