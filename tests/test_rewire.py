@@ -433,3 +433,23 @@ def test_a_checkpoint_without_the_rewire_keys_still_resumes(tmp_path):
         Trainer(net, TrainConfig.from_dict({"epochs": 2, "rewire_every": 2, **plain}),
                 progress=False).fit(
             (x, y), checkpoint=tmp_path / "c.h5", resume=True)
+
+
+def test_a_damaged_rewiring_checkpoint_is_refused_in_one_line(tmp_path):
+    x, y = needle_data(100)
+    net = needle_net(2)
+    Trainer(net, rewire_cfg(epochs=1), progress=False).fit((x, y), checkpoint=tmp_path / "c.h5")
+    with h5py.File(tmp_path / "c.h5", "r+") as f:
+        del f["wiring/L0/index"]
+        f["wiring/L0"].create_dataset("index", data=np.zeros((3, 2), np.int32))
+    with pytest.raises(FileFormatError, match=r"c.h5: /wiring/L0/index: missing or not an integer "
+                                              r"array of shape \(2, 2\)"):
+        Trainer(net, rewire_cfg(epochs=2), progress=False).fit(
+            (x, y), checkpoint=tmp_path / "c.h5", resume=True)
+    with h5py.File(tmp_path / "c.h5", "r+") as f:
+        del f["wiring/L0/index"]
+        f["wiring/L0"].create_dataset("index", data=np.full((2, 2), 99, np.int32))
+    with pytest.raises(FileFormatError, match=r"c.h5: /wiring: layer 0 \('out'\), node 0, tap 0 "
+                                              r"\(source -1, index 99, delay 0\): index out of range"):
+        Trainer(net, rewire_cfg(epochs=2), progress=False).fit(
+            (x, y), checkpoint=tmp_path / "c.h5", resume=True)

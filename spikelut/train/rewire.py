@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, FileFormatError
+from ..errors import ConfigError, FileFormatError, NetworkError
 from ..importance import importance_score, tap_gradient_from
 from ..network import INPUT, Network
 
@@ -455,21 +455,28 @@ class Rewirer:
         for group in ("wiring", "best_wiring"):
             layers = []
             for i, layer in enumerate(tr.net0.layers):
-                g = f[group][f"L{i}"]
-                arrs = {n: np.asarray(g[n][()], np.int32) for n in ("source", "index", "delay")}
-                for n, a in arrs.items():
-                    if a.shape != layer.source.shape:
-                        raise FileFormatError(f"{path}: /{group}/L{i}/{n}: shape {a.shape}, "
-                                              f"expected {layer.source.shape}")
+                arrs = {}
+                for n in ("source", "index", "delay"):
+                    ds = f.get(f"{group}/L{i}/{n}")
+                    # the shape is checked before anything is read
+                    if not hasattr(ds, "shape") or ds.shape != layer.source.shape \
+                            or ds.dtype.kind not in "iu":
+                        raise FileFormatError(f"{path}: /{group}/L{i}/{n}: missing or not an "
+                                              f"integer array of shape {layer.source.shape}")
+                    arrs[n] = np.asarray(ds[()], np.int32)
                 layers.append(layer.replace(**arrs))
             try:
                 nets.append(tr.net0.replace(layers=layers))
-            except Exception as e:  # a NetworkError: the stored wiring is not legal
+            except NetworkError as e:  # the stored wiring is not legal
                 raise FileFormatError(f"{path}: /{group}: {e}") from None
-        self.rng.bit_generator.state = json.loads(f.attrs["rewire_rng"])
-        counts = json.loads(f.attrs["rewire_counts"])
-        self.swaps, self.delay_moves = list(counts["swaps"]), int(counts["delay_moves"])
-        self.start_delays = counts["start_delays"]
+        try:
+            self.rng.bit_generator.state = json.loads(f.attrs["rewire_rng"])
+            counts = json.loads(f.attrs["rewire_counts"])
+            self.swaps, self.delay_moves = list(counts["swaps"]), int(counts["delay_moves"])
+            self.start_delays = dict(counts["start_delays"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise FileFormatError(f"{path}: the rewiring state (rewire_rng, rewire_counts) "
+                                  f"cannot be read: {type(e).__name__}") from None
         tr.net = nets[0]
         from .bptt import compile_plan
         tr.plan = compile_plan(nets[0])
