@@ -453,3 +453,22 @@ def test_a_damaged_rewiring_checkpoint_is_refused_in_one_line(tmp_path):
                                               r"\(source -1, index 99, delay 0\): index out of range"):
         Trainer(net, rewire_cfg(epochs=2), progress=False).fit(
             (x, y), checkpoint=tmp_path / "c.h5", resume=True)
+
+
+def test_rewiring_on_an_emulated_device_equals_the_numpy_run():
+    from test_train_backends import emulated_numpy
+
+    net = random_network(6, n_in=6, sizes=[10, 4], k=3, classes=2, max_delay=2)
+    x = (np.random.default_rng(4).random((5, 60, 6)) < 0.5).astype(np.uint8)
+    y = (x[:, :, 3].sum(axis=0) > 2).astype(np.int64)
+    kw = dict(epochs=3, batch_size=20, rewire_every=2, rewire_fraction=0.2, rewire_candidates=2,
+              rewire_delays=[0, 3], init_wiring="mi")
+    ref = Trainer(net, rewire_cfg(**kw), progress=False)
+    res_ref = ref.fit((x, y), (x, y))
+    dev, backend = emulated_numpy()
+    emu = Trainer(net, rewire_cfg(**kw), progress=False, backend=backend)
+    res = emu.fit((x, y), (x, y))
+    assert type(emu.params[0]).__name__ == "DeviceArray"
+    for a, b in zip(res_ref.net.layers, res.net.layers):
+        for name in ("source", "index", "delay", "logits", "tap_influence", "tap_gradient"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
