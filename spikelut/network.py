@@ -104,6 +104,10 @@ class Layer(_FreezeAfterValidation):
         refractory: ``R >= 0``; a node that fired stays silent for the next ``R`` cycles.
         name: a human-readable name (unique within a network).
         logits: optional float32 ``[n, 2**k]`` trainable parameters; ``table == (logits > 0)``.
+        tap_influence: optional float32 ``[n, k]``: each tap's Boolean influence on its table,
+            weighted by how often each address occurred on data (:mod:`spikelut.importance`).
+        tap_gradient: optional float32 ``[n, k]``: the mean magnitude of the surrogate gradient
+            each tap received on data (:mod:`spikelut.importance`).
     """
 
     table: np.ndarray
@@ -113,6 +117,8 @@ class Layer(_FreezeAfterValidation):
     refractory: int = 0
     name: str = ""
     logits: np.ndarray | None = None
+    tap_influence: np.ndarray | None = None
+    tap_gradient: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         where = f"layer {self.name!r}" if self.name else "layer"
@@ -127,6 +133,9 @@ class Layer(_FreezeAfterValidation):
         self.table = table.astype(np.uint8, copy=False)
         if self.logits is not None:
             self.logits = np.asarray(self.logits, dtype=np.float32)
+        for name in ("tap_influence", "tap_gradient"):
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
         if not _is_int(self.refractory):
             raise NetworkError(f"{where}: refractory must be an integer, got {self.refractory!r}")
         self.refractory = int(self.refractory)
@@ -142,8 +151,12 @@ class Layer(_FreezeAfterValidation):
         return int(self.source.shape[1])
 
     def copy(self) -> "Layer":
+        def opt(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a.copy()
+
         return Layer(self.table.copy(), self.source.copy(), self.index.copy(), self.delay.copy(),
-                     self.refractory, self.name, None if self.logits is None else self.logits.copy())
+                     self.refractory, self.name, opt(self.logits), opt(self.tap_influence),
+                     opt(self.tap_gradient))
 
 
 @dataclass(eq=False)
@@ -252,6 +265,11 @@ class Network(_FreezeAfterValidation):
                                    f"expected {(n, 1 << k)}")
             if not np.array_equal(layer.table, (layer.logits > 0).astype(np.uint8)):
                 raise NetworkError(f"{where}: table must equal (logits > 0)")
+        for name in ("tap_influence", "tap_gradient"):  # tap importance (spikelut.importance)
+            a = getattr(layer, name)
+            if a is not None and (a.shape != (n, k) or not np.all(np.isfinite(a) & (a >= 0))):
+                raise NetworkError(f"{where}: {name} must be {(n, k)} finite values >= 0, got "
+                                   f"shape {a.shape}")
         if layer.refractory < 0:
             raise NetworkError(f"{where}: refractory must be >= 0, got {layer.refractory}")
         limits.check_count(layer.refractory, limits.MAX_REFRACTORY, "refractory period", where,
