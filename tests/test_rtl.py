@@ -204,15 +204,15 @@ def test_bad_top_names(top, msg):
         check_top_name(top)
 
 
-def test_k_above_six_cannot_map():
-    net = random_network(0, 3, [2], k=6)
-    lay = net.layers[0]  # forced past validation (immutability): the only way k > 6 gets here
+def test_k_above_twelve_cannot_map():
+    net = random_network(0, 3, [2], k=12)
+    lay = net.layers[0]  # forced past validation (immutability): the only way k > 12 gets here
     for name in ("source", "index", "delay"):
         a = getattr(lay, name)
         object.__setattr__(lay, name, np.concatenate([a, a[:, :1]], axis=1))
-    object.__setattr__(lay, "table", np.zeros((2, 128), np.uint8))
-    with pytest.raises(NetworkError, match=r"layer 0 \('L0'\) has k = 7 taps per node; it cannot "
-                                           r"map to a Xilinx LUT6 primitive \(--lut6\)"):
+    object.__setattr__(lay, "table", np.zeros((2, 1 << 13), np.uint8))
+    with pytest.raises(NetworkError, match=r"^layer 0 \('L0'\): k = 13 is out of range; a node has "
+                                           r"1 to 12 taps"):
         plan_network(net, lut6=True)
 
 
@@ -239,9 +239,9 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert code == 1 and "input spikes have 3 channels but the network has 2 inputs" in err
 
 
-def test_cli_model_with_k7_is_refused_by_the_reader(tmp_path, capsys):
-    model = tmp_path / "k7.h5"
-    save_model(random_network(0, 2, [2], k=6), model)
+def test_cli_model_with_k13_is_refused_by_the_reader(tmp_path, capsys):
+    model = tmp_path / "k13.h5"
+    save_model(random_network(0, 2, [2], k=12), model)
     with h5py.File(model, "a") as f:
         g = f["layers/L0"]
         for name in ("source", "index", "delay"):
@@ -249,9 +249,9 @@ def test_cli_model_with_k7_is_refused_by_the_reader(tmp_path, capsys):
             del g[name]
             g[name] = np.concatenate([a, a[:, :1]], axis=1).astype(np.int32)
         del g["table"]
-        g["table"] = np.zeros((2, 128), np.uint8)
+        g["table"] = np.zeros((2, 1 << 13), np.uint8)
     code, _, err = run(capsys, "rtl", model, "-o", tmp_path / "o", "--lut6")
-    assert code == 1 and "k = 7 is out of range" in err and not (tmp_path / "o").exists()
+    assert code == 1 and "k = 13 is out of range" in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
 
 
 def test_cli_writes_and_prints_counts(tmp_path, capsys):
