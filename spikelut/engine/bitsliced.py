@@ -65,6 +65,25 @@ def level0_masks(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     return masks
 
 
+@njit(cache=True, nogil=True)
+def _lut_wide(ring, cur, rows, cm, dm, j, W, k, scratch):  # pragma: no cover - compiled
+    # k = 7..12, a Shannon decomposition on taps 6..k-1: the 2**(k-6) LUT6 pieces into scratch,
+    # then one mux level per tap. A function of its own (not inlined) keeps the k <= 6 loop of
+    # _run as small as it was: inlined, it slowed k = 6 by about 15 %.
+    n_p = 1 << (k - 6)
+    for s in range(n_p):
+        lut6_piece(ring, rows, cm, dm, j, W, 32 * s, scratch, s)
+    for p in range(6, k):
+        r = rows[p]
+        n_p //= 2
+        for a in range(n_p):
+            for w in range(W):
+                lo = scratch[2 * a, w]
+                scratch[a, w] = lo ^ (ring[r, w] & (lo ^ scratch[2 * a + 1, w]))
+    for w in range(W):
+        ring[cur, w] = scratch[0, w]
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dly, cm, dm,
          rec_row, out, n_chunks):  # pragma: no cover - compiled; covered through simulate()
@@ -106,19 +125,8 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
                         lut2(ring, cur, rows, cm, dm, j, wn)
                     elif k == 1:
                         lut1(ring, cur, rows, cm, dm, j, wn)
-                    else:  # k = 7..12: Shannon decomposition on taps 6..k-1
-                        n_p = 1 << (k - 6)
-                        for s in range(n_p):
-                            lut6_piece(ring, rows, cm, dm, j, wn, 32 * s, scratch, s)
-                        for p in range(6, k):
-                            r = rows[p]
-                            n_p //= 2
-                            for a in range(n_p):
-                                for w in range(wn):
-                                    lo = scratch[2 * a, w]
-                                    scratch[a, w] = lo ^ (ring[r, w] & (lo ^ scratch[2 * a + 1, w]))
-                        for w in range(wn):
-                            ring[cur, w] = scratch[0, w]
+                    else:  # k = 7..12
+                        _lut_wide(ring, cur, rows, cm, dm, j, wn, k, scratch)
                     # refractory gate: silent if the node fired in any of the last R cycles
                     for q in range(1, R + 1):
                         rq = ((t - q + depth) % depth) * n_sig + n_in + j
