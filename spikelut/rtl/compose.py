@@ -10,17 +10,17 @@ expansion on its high address bits (taps 6 .. k-1), the structure of a Xilinx sl
   mux for a last odd tap. Each LUT level of that tree adds one LUT level of depth (a ``MUXF7``
   or ``MUXF8`` adds none: it sits in the slice after its LUTs).
 
-================  =========================================  ===========
-k                 cells                                      LUT levels
-================  =========================================  ===========
-1 .. 6            1 ``LUT<k>``                                1
-7                 2 LUT6 + 1 MUXF7                           1
-8                 4 LUT6 + 2 MUXF7 + 1 MUXF8                 1
-9                 8 LUT6 + 4 MUXF7 + 2 MUXF8 + 1 LUT3        2
-10                16 LUT6 + 8 MUXF7 + 4 MUXF8 + 1 LUT6       2
-11                32 LUT6 + 16 MUXF7 + 8 MUXF8 + 2 LUT6 + 1 LUT3      3
-12                64 LUT6 + 32 MUXF7 + 16 MUXF8 + 5 LUT6     3
-================  =========================================  ===========
+===  ====================================================  ==========
+k    cells                                                 LUT levels
+===  ====================================================  ==========
+1-6  1 ``LUT<k>``                                          1
+7    2 LUT6 + 1 MUXF7                                      1
+8    4 LUT6 + 2 MUXF7 + 1 MUXF8                            1
+9    8 LUT6 + 4 MUXF7 + 2 MUXF8 + 1 LUT3                   2
+10   16 LUT6 + 8 MUXF7 + 4 MUXF8 + 1 LUT6                  2
+11   32 LUT6 + 16 MUXF7 + 8 MUXF8 + 2 LUT6 + 1 LUT3        3
+12   64 LUT6 + 32 MUXF7 + 16 MUXF8 + 5 LUT6                3
+===  ====================================================  ==========
 
 :func:`node_cells` builds those cells for the netlist (:mod:`spikelut.rtl.netlist`): the printer
 writes them as ``LUT6``/``MUXF7``/``MUXF8`` primitives (``--lut6``) or as ``INIT[addr]`` tables
