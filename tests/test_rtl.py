@@ -4,7 +4,6 @@ manifest and every error a user can cause. (Simulation and synthesis: test_rtl_s
 import json
 import os
 
-import h5py
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -240,16 +239,10 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_cli_model_with_k13_is_refused_by_the_reader(tmp_path, capsys):
+    from test_node_sizes import _model_with_k13
+
     model = tmp_path / "k13.h5"
-    save_model(random_network(0, 2, [2], k=12), model)
-    with h5py.File(model, "a") as f:
-        g = f["layers/L0"]
-        for name in ("source", "index", "delay"):
-            a = g[name][()]
-            del g[name]
-            g[name] = np.concatenate([a, a[:, :1]], axis=1).astype(np.int32)
-        del g["table"]
-        g["table"] = np.zeros((2, 1 << 13), np.uint8)
+    _model_with_k13(model)
     code, _, err = run(capsys, "rtl", model, "-o", tmp_path / "o", "--lut6")
     assert code == 1 and "k = 13 is out of range" in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
 

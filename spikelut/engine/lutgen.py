@@ -68,8 +68,14 @@ def piece_source() -> str:
 
 
 def module_source() -> str:
-    """The whole text of ``spikelut/engine/_luts.py``."""
-    return HEADER + "".join("\n\n" + lut_source(k) for k in range(1, 7)) + "\n\n" + piece_source()
+    """The whole text of ``spikelut/engine/_luts.py``: ``lut1`` .. ``lut5`` unrolled,
+    ``lut6_piece`` unrolled and ``lut6`` as the piece at column 0 written to ``ring[cur]``
+    (inlined, the offset folds away: one copy of the 63-mux tree)."""
+    lut6 = ('@njit(cache=True, nogil=True, inline="always")\n'
+            "def lut6(ring, cur, rows, cm, dm, j, W):\n"
+            "    lut6_piece(ring, rows, cm, dm, j, W, 0, ring, cur)\n")
+    return (HEADER + "".join("\n\n" + lut_source(k) for k in range(1, 6)) + "\n\n"
+            + piece_source() + "\n\n" + lut6)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -142,22 +142,9 @@ def synthesize(net: Network, top: str = "spikelut_core", lut6: bool = False,
     Raises :class:`ToolError` when yosys is missing or fails.
     """
     check_top_name(top)
-    exe = find_yosys()
     plan = plan or plan_network(net, lut6)
-    with tempfile.TemporaryDirectory(prefix="spikelut-synth-") as tmp:
-        d = Path(work_dir) if work_dir else Path(tmp)
-        d.mkdir(parents=True, exist_ok=True)
-        src = d / f"{top}.v"
-        src.write_text(emit_core(net, top, lut6, plan))
-        netlist = d / f"{top}_synth.json"
-        log = _run_yosys(exe, d, f"read_verilog {src.name}\n"
-                                 f"synth_xilinx -family {family} -top {top} -flatten -noiopad -nosrl\n"
-                                 f"write_json {netlist.name}\n"
-                                 f"stat\n", "synth_xilinx")
-        data = json.loads(netlist.read_text())
-    mod = data["modules"].get(top)
-    if mod is None:
-        raise ToolError(f"yosys netlist has no module {top!r}")
+    mod, log = _synth_module(net, top, lut6, plan, work_dir, "synth_xilinx",
+                             f"synth_xilinx -family {family} -top {top} -flatten -noiopad -nosrl\n")
     by_size: dict[str, int] = {}
     muxes: dict[str, int] = {}
     other: dict[str, int] = {}
@@ -241,15 +228,31 @@ class GateReport:
         ] + ([f"  other cells                 {self.other_cells}"] if self.other_cells else []))
 
 
-def _run_yosys(exe: str, d: Path, script: str, what: str) -> str:
-    (d / "synth.ys").write_text(script)
-    proc = subprocess.run([exe, "-q", "-l", "synth.log", "-s", "synth.ys"], cwd=d,
-                          capture_output=True, text=True)
-    log = (d / "synth.log").read_text(errors="replace") if (d / "synth.log").exists() else ""
-    if proc.returncode != 0:
-        errs = [ln for ln in (proc.stderr + log).splitlines() if "ERROR" in ln]
-        raise ToolError(f"yosys {what} failed: {escape_text((errs or ['(no message)'])[0].strip()[:300])}")
-    return log
+def _synth_module(net: Network, top: str, lut6: bool, plan: RtlPlan,
+                  work_dir: str | os.PathLike | None, what: str, commands: str) -> tuple[dict, str]:
+    """Write the core, run yosys ``read_verilog`` + ``commands`` + ``write_json`` in ``work_dir``
+    (default: a temporary directory) and return the top module of the JSON netlist and the log."""
+    exe = find_yosys()
+    with tempfile.TemporaryDirectory(prefix="spikelut-synth-") as tmp:
+        d = Path(work_dir) if work_dir else Path(tmp)
+        d.mkdir(parents=True, exist_ok=True)
+        src = d / f"{top}.v"
+        src.write_text(emit_core(net, top, lut6, plan))
+        netlist = d / f"{top}_synth.json"
+        (d / "synth.ys").write_text(f"read_verilog {src.name}\n{commands}"
+                                    f"write_json {netlist.name}\nstat\n")
+        proc = subprocess.run([exe, "-q", "-l", "synth.log", "-s", "synth.ys"], cwd=d,
+                              capture_output=True, text=True)
+        log = (d / "synth.log").read_text(errors="replace") if (d / "synth.log").exists() else ""
+        if proc.returncode != 0:
+            errs = [ln for ln in (proc.stderr + log).splitlines() if "ERROR" in ln]
+            raise ToolError(f"yosys {what} failed: "
+                            f"{escape_text((errs or ['(no message)'])[0].strip()[:300])}")
+        data = json.loads(netlist.read_text())
+    mod = data["modules"].get(top)
+    if mod is None:
+        raise ToolError(f"yosys netlist has no module {top!r}")
+    return mod, log
 
 
 def synthesize_gates(net: Network, top: str = "spikelut_core",
@@ -280,24 +283,9 @@ def synthesize_gates(net: Network, top: str = "spikelut_core",
     """
     check_top_name(top)
     library = gate_list(gates)
-    exe = find_yosys()
     plan = plan or plan_network(net)
-    with tempfile.TemporaryDirectory(prefix="spikelut-gates-") as tmp:
-        d = Path(work_dir) if work_dir else Path(tmp)
-        d.mkdir(parents=True, exist_ok=True)
-        src = d / f"{top}.v"
-        src.write_text(emit_core(net, top, False, plan))
-        netlist = d / f"{top}_gates.json"
-        log = _run_yosys(exe, d, f"read_verilog {src.name}\n"
-                                 f"synth -flatten -top {top}\n"
-                                 f"abc -g {','.join(library)}\n"
-                                 f"opt_clean\n"
-                                 f"write_json {netlist.name}\n"
-                                 f"stat\n", "synth + abc -g")
-        data = json.loads(netlist.read_text())
-    mod = data["modules"].get(top)
-    if mod is None:
-        raise ToolError(f"yosys netlist has no module {top!r}")
+    mod, log = _synth_module(net, top, False, plan, work_dir, "synth + abc -g",
+                             f"synth -flatten -top {top}\nabc -g {','.join(library)}\nopt_clean\n")
     by_type: dict[str, int] = {}
     other: dict[str, int] = {}
     ffs = 0
