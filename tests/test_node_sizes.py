@@ -271,6 +271,16 @@ def test_cli_gates_report_in_text_and_json(tmp_path, capsys):
     assert "gates (yosys synth + abc -g NAND)" in out and "gates   " in out
 
 
+def test_cli_prints_the_slice_muxes_of_large_nodes(tmp_path, capsys):
+    model = tmp_path / "k8.h5"
+    save_model(random_network(1, n_in=9, sizes=[3, 2], k=[8, 1]), model)
+    assert main(["rtl", str(model), "-o", str(tmp_path / "o")]) == 0
+    assert "LUTs 14 (LUT1 2, LUT6 12), MUXF7 6, MUXF8 3, flip-flops" in capsys.readouterr().out
+    assert main(["rtl", str(model), "-o", str(tmp_path / "o"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["muxes"] == {"MUXF7": 6, "MUXF8": 3} and data["luts_by_size"] == {"LUT1": 2, "LUT6": 12}
+
+
 def test_cli_refuses_an_unknown_gate_before_writing(tmp_path, capsys):
     model = tmp_path / "x.h5"
     save_model(_xor_chain(2), model)

@@ -78,13 +78,15 @@ def run(args: argparse.Namespace) -> Output:
     by = ", ".join(f"{k} {v}" for k, v in plan.luts_by_size().items())
     data = {"directory": str(files.directory), "top": args.top, "lut6": args.lut6,
             "files": files.files, "luts": plan.luts, "luts_by_size": plan.luts_by_size(),
+            "muxes": plan.muxes(),
             "max_luts": plan.max_luts, "flip_flops": plan.flip_flops,
             "lut_levels": plan.lut_levels(), "refractory_folding": folds, "steps": files.steps}
     lines = [f"wrote {files.directory}/: {args.top}.v (core), {args.top}_classifier.v (wrapper, "
              f"{files.steps} cycles per sample), tb_{args.top}.v + stimulus.mem "
              f"({files.samples} samples)",
-             f"LUTs {plan.luts} ({by}), flip-flops {plan.flip_flops}, depth {plan.lut_levels()} "
-             f"LUT levels",
+             f"LUTs {plan.luts} ({by}), "
+             + "".join(f"{name} {n}, " for name, n in plan.muxes().items())  # k = 7..12 nodes
+             + f"flip-flops {plan.flip_flops}, depth {plan.lut_levels()} LUT levels",
              f"refractory gates: {folds['taps']} folded into the table, {folds['widened']} into a "
              f"wider LUT, {folds['gate']} as extra logic (<= {plan.gate_luts} extra LUTs)"]
     status = 0
