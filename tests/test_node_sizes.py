@@ -111,6 +111,26 @@ def test_cuda_training_kernels_use_uint16_addresses_beyond_k8(tmp_path):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("ks, backend", [([9, 1], "numba"), ([1, 8], "numpy")])
+def test_trainer_learns_with_k1_and_large_tables(ks, backend, tmp_path):
+    # the class is input channel 0 at cycle 0; a random network starts near chance
+    from spikelut.engine import reference
+    from spikelut.train import TrainConfig, Trainer
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((4, 400, 8)) < 0.5).astype(np.uint8)
+    y = x[0, :, 0].astype(np.int64)
+    net = random_network(0, n_in=8, sizes=[40, 20], k=ks, classes=2, max_delay=1)
+    res = Trainer(net, TrainConfig(epochs=6, batch_size=50, lr=0.03, backend=backend),
+                  progress=False).fit((x, y))
+    assert res.history[-1]["loss"] < 0.6 * res.history[0]["loss"]
+    assert float((reference.simulate(res.net, x).pred == y).mean()) >= 0.9
+    save_model(res.net, tmp_path / "m.h5")
+    back = load_model(tmp_path / "m.h5")
+    assert [lay.k for lay in back.layers] == ks and (back.layers[0].logits > 0).sum() > 0
+    assert all(((lay.logits > 0) == lay.table).all() for lay in back.layers)
+
+
 def test_lowered_tables_of_large_nodes_are_64_entry_words():
     net = random_network(1, n_in=9, sizes=[3, 2], k=[8, 2])
     low = lower(net)
