@@ -94,9 +94,12 @@ def test_netlist_evaluates_exactly_like_the_reference_engine(seed, steps, batch)
 def test_plan_resources_match_the_network(seed):
     net = arbitrary_network(seed)
     p = plan_network(net)
-    assert p.luts == net.n_nodes
+    # one LUT per node up to k = 6; a k = 7..9 node is its composition (2, 4 or 9 LUTs)
+    extra = {7: 1, 8: 3, 9: 8}
+    assert p.luts == net.n_nodes + sum(layer.n * extra.get(layer.k, 0) for layer in net.layers)
     assert p.flip_flops == net.flip_flops()
-    assert all(2 <= n.width <= 6 for layer in p.nodes for n in layer)
+    assert all(1 <= n.width <= 6 or n.width == lay.k for lay, layer in zip(net.layers, p.nodes)
+               for n in layer)
     # every register stage is declared and reset exactly once in the emitted core
     text = emit_core(net, "core")
     assert text.count(" <= 1'b0;") == net.flip_flops()
