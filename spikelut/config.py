@@ -34,7 +34,7 @@ import numpy as np
 
 from . import limits
 from .errors import ConfigError, NetworkError
-from .network import INPUT, K_MAX, K_MIN, Layer, Network, Readout, readout_classes
+from .network import INPUT, Layer, Network, Readout, k_range_problem, readout_classes
 from .wiring import STRATEGIES, local, random_taps, serial
 
 if sys.version_info >= (3, 11):
@@ -291,16 +291,20 @@ def build_network(cfg: dict, seed: int | None = None) -> Network:
         if "shape" in lc:
             _shape(lc["shape"], nodes, where, "nodes")
     layers = []
+    entries = 0
     for li, lc in enumerate(layers_cfg):
         where = f"layer {li} ({names[li]!r})"
         n = lc["nodes"]
         k = _int(lc, "k", where, default=6)
-        if not K_MIN <= k <= K_MAX:
-            raise ConfigError(f"{where}: k = {k} is out of range; a node has {K_MIN} to {K_MAX} taps")
+        if k_range_problem(k):
+            raise ConfigError(f"{where}: {k_range_problem(k)}")
+        entries += n << k  # checked before any table is drawn (2**12 entries per node at k = 12)
+        limits.check_count(entries, limits.MAX_TABLE_ENTRIES, "total number of table entries",
+                           where, ConfigError)
         groups = lc.get("taps")
         if not isinstance(groups, list) or not groups:
             raise ConfigError(f"{where}: needs a list of tap groups ([[layers.taps]]) totalling k = {k}")
-        # the counts must add up to k (<= 6): checked before any tap is drawn
+        # the counts must add up to k (<= 12): checked before any tap is drawn
         total = 0
         for gi, g in enumerate(groups):
             _only(g, TAP_KEYS, f"{where}, taps[{gi}]")

@@ -34,7 +34,7 @@ from . import limits
 from .errors import FileFormatError, NetworkError, ShapeError, SpikelutError
 from .escape import terminal
 from .fileutil import atomic_h5
-from .network import K_MAX, K_MIN, Layer, Network, Readout
+from .network import Layer, Network, Readout, k_range_problem
 
 MODEL_FORMAT = "spikelut-model"
 SPIKES_FORMAT = "spikelut-spikes"
@@ -398,9 +398,8 @@ def _layer_datasets(g: h5py.Group, key: str, path: Path) -> dict[str, h5py.Datas
     n, k = decl["source"].shape
     where = f"{path}: /layers/{key}"
     limits.check_count(n, limits.MAX_NODES_PER_LAYER, "number of nodes", f"{where}/source")
-    if not K_MIN <= k <= K_MAX:
-        raise FileFormatError(f"{where}/source: k = {k} is out of range; every node needs {K_MIN} "
-                              f"to {K_MAX} taps")
+    if k_range_problem(k):
+        raise FileFormatError(f"{where}/source: {k_range_problem(k)}")
     for name, kinds, shape in (("index", ("int32",), (n, k)), ("delay", ("int32",), (n, k)),
                                ("table", ("uint8",), (n, 1 << k)),
                                ("logits", ("float32",), (n, 1 << k)),

@@ -27,8 +27,24 @@ import numpy as np
 from . import limits
 from .errors import NetworkError
 
-K_MIN = 2
+K_MIN = limits.MIN_K
 K_MAX = limits.MAX_K
+#: the largest node that is one FPGA LUT (LUT1..LUT6); larger nodes are compositions (docs/node-sizes.md)
+K_LUT = 6
+
+
+def k_range_problem(k: int) -> str | None:
+    """``None`` if ``k`` taps per node is allowed, else the one-line reason (shared by the network,
+    config and file checks so the three say the same thing).
+
+    Example:
+        >>> k_range_problem(12) is None, k_range_problem(13)
+        (True, 'k = 13 is out of range; a node has 1 to 12 taps (1..6: one FPGA LUT1..LUT6; 7..12: a LUT composition, docs/node-sizes.md)')
+    """
+    if K_MIN <= k <= K_MAX:
+        return None
+    return (f"k = {k} is out of range; a node has {K_MIN} to {K_MAX} taps ({K_MIN}..{K_LUT}: one "
+            f"FPGA LUT{K_MIN}..LUT{K_LUT}; {K_LUT + 1}..{K_MAX}: a LUT composition, docs/node-sizes.md)")
 INPUT = -1  # tap source value meaning "network input channel"
 
 
@@ -242,6 +258,9 @@ class Network(_FreezeAfterValidation):
         size_of = np.asarray(sizes + [self.n_in], np.int64)
         for i, layer in enumerate(self.layers):
             self._validate_layer(i, layer, sizes, size_of)
+        limits.check_count(sum(layer.n << layer.k for layer in self.layers),
+                           limits.MAX_TABLE_ENTRIES, "total number of table entries", "network",
+                           NetworkError)
         self._validate_readout(sizes)
 
     def _validate_layer(self, i: int, layer: Layer, sizes: list[int], size_of: np.ndarray) -> None:
@@ -250,9 +269,8 @@ class Network(_FreezeAfterValidation):
         if n < 1:
             raise NetworkError(f"{where}: needs at least one node")
         limits.check_count(n, limits.MAX_NODES_PER_LAYER, "number of nodes", where, NetworkError)
-        if not K_MIN <= k <= K_MAX:
-            raise NetworkError(f"{where}: k = {k} is out of range; every node needs "
-                               f"{K_MIN} to {K_MAX} taps (one FPGA LUT{K_MAX})")
+        if k_range_problem(k):
+            raise NetworkError(f"{where}: {k_range_problem(k)}")
         for name in ("index", "delay"):
             if getattr(layer, name).shape != (n, k):
                 raise NetworkError(f"{where}: {name} has shape {getattr(layer, name).shape}, "

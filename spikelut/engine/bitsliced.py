@@ -3,9 +3,12 @@
 Every LUT is evaluated for 64 samples at once as a mux tree (Shannon expansion) of bitwise
 operations on words: the first level picks table entry ``2a`` or ``2a + 1`` with tap 0
 (``c ^ (tap0 & d)`` with per-node constant masks, see :meth:`Plan.level0_masks`), each later
-level ``p`` merges pairs with ``lo ^ (tap_p & (lo ^ hi))``. The tree is unrolled per k
+level ``p`` merges pairs with ``lo ^ (tap_p & (lo ^ hi))``. The tree is unrolled per k = 1..6
 (:mod:`spikelut.engine.lutgen`) and its innermost loop runs over contiguous words, so LLVM keeps
 the tree in vector registers and issues SIMD instructions (AVX2/AVX-512: 256/512 samples each).
+A node with k = 7..12 is a Shannon decomposition: ``2**(k-6)`` unrolled LUT6 pieces on taps
+0..5 (the 64-entry slices of its table) into a scratch buffer, then a loop of mux levels on taps
+6..k-1 over that buffer (the same merge), the shape of the LUT6 + MUXF7/MUXF8 tree of the RTL.
 
 The whole time loop and all layers run in one compiled function; history is a ring buffer of
 ``depth = max(delay, refractory) + 1`` slots per signal; the refractory gate is
@@ -42,7 +45,8 @@ from ..lowering import Lowered
 from ..network import Network
 from ..threads import spare_cpus
 from ..xp import to_numpy
-from ._luts import lut2, lut3, lut4, lut5, lut6
+from ..network import K_MAX
+from ._luts import lut1, lut2, lut3, lut4, lut5, lut6, lut6_piece
 from .bitpack import pack
 from .plan import Plan, build_plan, split_recorded
 from .result import SimResult, check_spikes, readout
@@ -73,6 +77,25 @@ def level0_masks(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     return masks
 
 
+@njit(cache=True, nogil=True)
+def _lut_wide(ring, cur, rows, cm, dm, j, W, k, scratch):  # pragma: no cover - compiled
+    # k = 7..12, a Shannon decomposition on taps 6..k-1: the 2**(k-6) LUT6 pieces into scratch,
+    # then one mux level per tap. A function of its own (not inlined) keeps the k <= 6 loop of
+    # _run as small as it was: inlined, it slowed k = 6 by about 15 %.
+    n_p = 1 << (k - 6)
+    for s in range(n_p):
+        lut6_piece(ring, rows, cm, dm, j, W, 32 * s, scratch, s)
+    for p in range(6, k):
+        r = rows[p]
+        n_p //= 2
+        for a in range(n_p):
+            for w in range(W):
+                lo = scratch[2 * a, w]
+                scratch[a, w] = lo ^ (ring[r, w] & (lo ^ scratch[2 * a + 1, w]))
+    for w in range(W):
+        ring[cur, w] = scratch[0, w]
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dly, cm, dm,
          rec_row, out, n_chunks):  # pragma: no cover - compiled; covered through simulate()
@@ -87,7 +110,9 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
         w0 = (c * W) // n_chunks
         wn = ((c + 1) * W) // n_chunks - w0
         ring = np.zeros((depth * n_sig, wn), np.uint64)
-        rows = np.empty(6, np.int64)
+        rows = np.empty(K_MAX, np.int64)
+        # LUT6 pieces of a k > 6 node (cm has 32 columns per 64-entry piece)
+        scratch = np.empty((max(1, cm.shape[1] // 32), wn), np.uint64)
         for t in range(T):
             slot = t % depth
             base = slot * n_sig
@@ -113,8 +138,12 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
                         lut4(ring, cur, rows, cm, dm, j, wn)
                     elif k == 3:
                         lut3(ring, cur, rows, cm, dm, j, wn)
-                    else:
+                    elif k == 2:
                         lut2(ring, cur, rows, cm, dm, j, wn)
+                    elif k == 1:
+                        lut1(ring, cur, rows, cm, dm, j, wn)
+                    else:  # k = 7..12
+                        _lut_wide(ring, cur, rows, cm, dm, j, wn, k, scratch)
                     # refractory gate: silent if the node fired in any of the last R cycles
                     for q in range(1, R + 1):
                         sq = slot - q
