@@ -109,9 +109,11 @@ def load_kernels(path: str):
 
 
 def time_spikelut(net, tc, x, y, kernels: str, batches: int, batch: int = BATCH,
-                  baseline=None) -> tuple[float, float]:
+                  baseline=None, profile: dict | None = None) -> tuple[float, float]:
     """Seconds for ``batches`` training batches with the spikelut trainer; and the first loss.
-    ``kernels``: ``numba``, ``reference`` (numpy) or ``baseline`` (the module ``baseline``)."""
+    ``kernels``: ``numba``, ``reference`` (numpy) or ``baseline`` (the module ``baseline``).
+    With a ``profile`` dict, the run is profiled (cProfile; a compiled kernel is one entry, so
+    this is the time per phase) and ``profile[kernels]`` gets :func:`_top`'s list."""
     from spikelut.train import Trainer, TrainConfig
     from spikelut.train.passes import TrainBackend
 
@@ -125,9 +127,28 @@ def time_spikelut(net, tc, x, y, kernels: str, batches: int, batch: int = BATCH,
     warm.fit((x[:, :batch], y[:batch]))
     tr = Trainer(net, cfg, progress=False, backend=backend)
     n = batches * batch
+    prof = None
+    if profile is not None:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     t0 = time.perf_counter()
     res = tr.fit((x[:, :n], y[:n]))
-    return time.perf_counter() - t0, res.history[0]["loss"]
+    sec = time.perf_counter() - t0
+    if prof is not None:
+        prof.disable()
+        profile[kernels] = _top(prof, batches)
+    return sec, res.history[0]["loss"]
+
+
+def _top(prof, batches: int, n: int = 8) -> list[tuple[str, float]]:
+    """The ``n`` functions with the most own time: ``(name, ms per batch)``."""
+    import pstats
+
+    st = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tottime, cumtime, callers)}
+    top = sorted(st.items(), key=lambda kv: -kv[1][2])[:n]
+    return [(f"{Path(k[0]).name}:{k[2]}", v[2] * 1e3 / batches) for k, v in top]
 
 
 def time_torch(net, tc, x, y, batches: int, batch: int = BATCH) -> tuple[float, float]:
@@ -213,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-reference", action="store_true", help="skip the numpy reference passes")
     p.add_argument("--baseline-kernels", metavar="FILE", default=None,
                    help="also time this kernels_cpu.py (another revision's) as 'baseline'")
+    p.add_argument("--profile", action="store_true",
+                   help="profile the spikelut variants (cProfile: ms per batch of each phase)")
     p.add_argument("--load", action="store_true",
                    help="keep one other busy process running while timing (under load)")
     p.add_argument("--memory", action="store_true",
@@ -257,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     busy = _busy_process() if args.load else None
     try:
         rows = []
+        profiles: dict = {} if args.profile else None
         for demo in args.demos:
             net, tc, x, y = load_demo(demo)
             N = x.shape[1]
@@ -271,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             variants = ["numba"] + (["baseline"] if baseline else []) + (
                 [] if args.no_reference else ["reference"])
             for kernels in variants:
-                s, loss = time_spikelut(net, tc, x, y, kernels, nb, batch, baseline)
+                s, loss = time_spikelut(net, tc, x, y, kernels, nb, batch, baseline, profiles)
                 times[kernels], losses[kernels] = s * per_epoch, loss
                 print(f"  {kernels}: {s:.2f} s for {nb} batches", file=sys.stderr)
             if not args.no_torch:
@@ -279,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
                 times["torch"], losses["torch"] = s * per_epoch, loss
                 print(f"  torch: {s:.2f} s for {nb} batches", file=sys.stderr)
             rows.append({"demo": demo, "luts": net.n_nodes, "T": int(x.shape[0]), "samples": N,
-                         "batches": nb, "full": full, "times": times, "losses": losses})
+                         "batches": nb, "full": full, "times": times, "losses": losses,
+                         "profile": dict(profiles) if profiles is not None else None})
     finally:
         if busy is not None:
             busy.kill()
@@ -450,6 +475,10 @@ def _report_variants(rows: list[dict], threads: int, cmd: str, batch: int, load:
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Mean training loss over the timed batches: " + "; ".join(
         f"{r['demo']}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["losses"].items()) for r in rows), ""]
+    for r in rows:
+        for variant, top in (r.get("profile") or {}).items():
+            lines += [f"Profile of {r['demo']}, {variant} (cProfile own time, ms per batch): "
+                      + ", ".join(f"{name} {ms:.1f}" for name, ms in top), ""]
     return "\n".join(lines)
 
 
