@@ -17,6 +17,10 @@ from spikelut.train import Trainer, TrainConfig, bptt, kernels_cpu
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
+# a random network with delays, taps to this and later layers (self-loops included) and refractory
+# periods; random logits, input spikes and spike gradients for every layer
+from test_train_kernels import assert_grads_close as close, case
+
 
 @contextmanager
 def numba_threads(n):
@@ -27,25 +31,6 @@ def numba_threads(n):
         yield
     finally:
         numba.set_num_threads(old)
-
-
-def case(seed, ks, max_delay, refractory, T, B, n_in=4, sizes=(12, 7, 3)):
-    """A random network with delays, taps to this and later layers (self-loops included) and
-    refractory periods; random logits, input spikes and spike gradients for every layer."""
-    rng = np.random.default_rng(seed)
-    net = random_network(seed, n_in=n_in, sizes=list(sizes), k=list(ks), max_delay=max_delay,
-                         refractory=list(refractory), classes=3)
-    plan = bptt.compile_plan(net)
-    x = (rng.random((T, B, n_in)) < 0.5).astype(np.uint8)
-    thetas = [rng.normal(0, 0.3, layer.table.shape).astype(np.float32) for layer in net.layers]
-    g = [rng.normal(0, 1, (T, B, layer.n)).astype(np.float32) for layer in net.layers]
-    return net, plan, x, thetas, g
-
-
-def close(a, b):
-    for i, (p, q) in enumerate(zip(a, b)):
-        assert p.shape == q.shape and p.dtype == q.dtype == np.float32, f"layer {i}"
-        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-5, err_msg=f"layer {i}")
 
 
 @settings(max_examples=60, deadline=None)

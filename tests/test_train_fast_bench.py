@@ -1,9 +1,7 @@
 """demos/bench_train_epoch.py's speed and memory modes (docs/training-speed.md): another
 revision's passes as a baseline in the same run, the variants table, one memory point on ACSF1."""
 
-import importlib.util
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,20 +10,14 @@ import pytest
 from spikelut.train import bptt, kernels_cpu
 from spikelut.wiring import random_network
 
+from test_bench_train_epoch import _load
+
 try:
     import aeon  # noqa: F401
 
     HAVE_AEON = True
 except ImportError:
     HAVE_AEON = False
-
-
-def _load(demos_dir):
-    spec = importlib.util.spec_from_file_location("bench_train_epoch",
-                                                  os.path.join(demos_dir, "bench_train_epoch.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_baseline_kernels_load_as_their_own_module(demos_dir):
