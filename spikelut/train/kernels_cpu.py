@@ -9,31 +9,31 @@ tbptt, input gradients).
 
 How they are fast and small (``docs/training-speed.md``):
 
-* **Spikes are stored as bits.** The forward pass keeps every signal's history packed along time,
-  ``bits [N, B, ceil((D + T) / 64)]`` uint64 (bit ``row & 63`` of word ``row >> 6``), one bit per
-  spike instead of a byte. Both passes work on a small unpacked window of the last ``D + 1`` rows
-  (a ring buffer, uint8 ``[D + 1, N, b]`` per thread), so the inner loops stay byte-wise and
-  vectorisable while the record grows by ``N * B / 8`` bytes per cycle.
-* **Addresses are recomputed, not stored.** The backward pass rebuilds each node's LUT address
-  from the history window (``k`` byte loads per sample) instead of reading a stored
-  ``[T, N, B]`` array: no address memory, and no dtype limit (``k`` up to ``K_MAX`` taps).
-* **The spike gradient is a ring too.** Row ``t`` of ``dL/ds`` only receives contributions from
-  cycles ``t .. t + D``, so the backward pass keeps ``D + 1`` float32 rows per thread instead of
-  ``D + T``; the loss's ``dL/ds`` is read from the caller's (compact) per-layer arrays when a row
-  is first used. BPTT memory is therefore ``N * B * (D + T) / 8`` bytes of spikes plus a
-  ``T``-independent working set (:func:`memory_estimate`).
 * **Every thread works at any batch size, deterministically.** Samples never interact, so
   threads split the batch (any split: a sample's spikes and spike gradients are computed in the
   same order whatever the split), with no barrier per cycle or layer (a numba parallel region
   costs tens of microseconds, which per cycle and layer would eat the gain): 2 threads split a
   batch of 25 into 12 + 13 samples. The one sum across samples, a logit's gradient, runs in a
-  second pass over nodes: every few cycles (a block of about 1 M node-samples) the backward pass
-  hands over each node's ``g_u`` and table entry, and each table entry sums them in the order
-  (cycle descending, sample) in float64. So 1, 2 or 3 threads give bit-identical gradients and
-  kept tables, and a node's ``2**k`` sums stay in the cache.
-* **Per table entry, one record.** ``surrogate'(theta)`` and the ``k`` tap differences of an entry
-  sit side by side (``[entries, max k + 1]`` float32, one cache line per lookup), computed once
-  per batch in parallel.
+  second pass over nodes (:func:`_accumulate`): per block of cycles (:func:`block_cycles`) the
+  backward pass hands over each node's ``g_u`` and table entry, and each table entry sums them in
+  the order (cycle descending, sample) in float64. So 1, 2 or 3 threads give bit-identical
+  gradients and kept tables, and a node's ``2**k`` sums stay in the cache.
+* **Spikes are stored as bits.** The forward pass keeps every signal's history packed along time,
+  ``bits [N, B, ceil((D + T) / 64)]`` uint64 (bit ``row & 63`` of word ``row >> 6``), one bit per
+  spike instead of a byte. Both passes work on a small unpacked window of the last ``W`` rows
+  (:func:`window_rows`: a ring, uint8 ``[W, N, b]`` per thread; slot ``row & (W - 1)``), so the
+  inner loops stay byte-wise while the record grows by ``N * B / 8`` bytes per cycle.
+* **Addresses are stored while small, else recomputed.** The forward pass stores the LUT addresses
+  (uint8, uint16 where a layer has ``k > 8``) while they fit in :data:`ADDR_BUDGET`; past it the
+  backward pass rebuilds each address from the history ring (``k`` byte loads per sample).
+* **The spike gradient is a ring too.** Row ``t`` of ``dL/ds`` only receives contributions from
+  cycles ``t .. t + D``, so the backward pass keeps ``W`` float32 rows per thread instead of
+  ``D + T``; the loss's ``dL/ds`` is read from the caller's per-layer arrays. BPTT memory is
+  therefore ``N * B / 8`` bytes of spikes per cycle (plus addresses within the budget) and a
+  ``T``-independent working set (:func:`memory_estimate`).
+* **Tap differences on the fly.** ``f(theta)[a | 1<<p] - f(theta)[a & ~(1<<p)]`` is computed from
+  the node's own ``2**k`` values of ``f(theta)`` (a few cache lines) when it is needed, not read
+  from a precomputed ``[k, entries]`` array at random; the float32 values are the reference's.
 
 What stays in numpy: the surrogate derivative (any registered Python surrogate works;
 ``u = theta[addr]`` takes only the table's values, so it is evaluated once per table entry) and
