@@ -8,7 +8,6 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
