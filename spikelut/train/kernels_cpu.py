@@ -16,8 +16,9 @@ How they are fast and small (``docs/training-speed.md``):
   batch of 25 into 12 + 13 samples. The one sum across samples, a logit's gradient, runs in a
   second pass over nodes (:func:`_accumulate`): per block of cycles (:func:`block_cycles`) the
   backward pass hands over each node's ``g_u`` and table entry, and each table entry sums them in
-  the order (cycle descending, sample) in float64. So 1, 2 or 3 threads give bit-identical
-  gradients and kept tables, and a node's ``2**k`` sums stay in the cache.
+  the order (cycle descending, sample) in float64. One thread sums in that same order in the node
+  pass itself, with no hand-over. So 1, 2 or 3 threads give bit-identical gradients and kept
+  tables, and a node's ``2**k`` sums stay in the cache.
 * **Spikes are stored as bits.** The forward pass keeps every signal's history packed along time,
   ``bits [N, B, ceil((D + T) / 64)]`` uint64 (bit ``row & 63`` of word ``row >> 6``), one bit per
   spike instead of a byte. Both passes work on a small unpacked window of the last ``W`` rows
@@ -324,13 +325,15 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
 @njit(cache=True, parallel=True, nogil=True)
 def _backward(bits, D, T, t_hi, t_lo, gidx, dly, is_in, lo, hi, ks, Rs, sigs, n_in, tab_off, tabs,
               sg, fth, gext, ext_of, mode, tbptt, input_grad, g_in, tb, ring, G, gu_blk, ai_blk,
-              addr, have_addr):
+              addr, have_addr, acc):
     # pragma: no cover - compiled
     # cycles t_hi - 1 down to t_lo; ring / G (per thread, row r in slot r & M) carry over between
-    # calls; gu_blk / ai_blk [t_hi - 1 - t, j, b] receive g_u and the table entry of every node
+    # calls; gu_blk / ai_blk [t_hi - 1 - t, j, b] receive g_u and the table entry of every node,
+    # or, with one thread (gu_blk empty), g_u goes straight into acc: the same order per entry
     N = bits.shape[0]
     W = ring.shape[1]
     M = W - 1
+    direct = gu_blk.shape[0] == 0
     for q in prange(tb.shape[0] - 1):
         b0 = tb[q]
         nb = tb[q + 1] - b0
@@ -396,8 +399,13 @@ def _backward(bits, D, T, t_hi, t_lo, gidx, dly, is_in, lo, hi, ks, Rs, sigs, n_
                             gu[b] *= keep[b]
                     for b in range(nb):
                         gu[b] *= sg[ai[b]]
-                        gu_blk[tt, j, b0 + b] = gu[b]
-                        ai_blk[tt, j, b0 + b] = ai[b]
+                    if direct:
+                        for b in range(nb):
+                            acc[ai[b]] += gu[b]
+                    else:
+                        for b in range(nb):
+                            gu_blk[tt, j, b0 + b] = gu[b]
+                            ai_blk[tt, j, b0 + b] = ai[b]
                     for p in range(k):
                         d = dly[j, p]
                         if d > phase or (is_in[j, p] and not input_grad):
@@ -466,9 +474,11 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     tb = thread_bounds(B)
     shape = (len(tb) - 1, window_rows(D), plan.n_signals, int(np.diff(tb).max()))
     ring, G = np.zeros(shape, np.uint8), np.zeros(shape, np.float32)
-    Tb = block_cycles(f["n_nodes"], B, T)
-    gu_blk = np.empty((Tb, f["n_nodes"], B), np.float32)
-    ai_blk = np.empty((Tb, f["n_nodes"], B), np.int32 if total < 2**31 else np.int64)
+    # one thread sums each entry in the order of the node pass itself: no hand-over needed
+    Tb = T if len(tb) == 2 else block_cycles(f["n_nodes"], B, T)
+    blk = (0, 1, 1) if len(tb) == 2 else (Tb, f["n_nodes"], B)
+    gu_blk = np.empty(blk, np.float32)
+    ai_blk = np.empty(blk, np.int32 if total < 2**31 else np.int64)
     acc = np.zeros(total, np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     have = fwd.stored is not None
@@ -478,8 +488,9 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
         _backward(fwd.bits, D, T, t_hi, t_lo, f["gidx"], f["dly"], f["is_in"], f["lo"], f["hi"],
                   f["k"], f["R"], f["sig"], plan.n_in, f["tab_off"], tabs, sg, fth, gext, ext_of,
                   _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, tb, ring, G,
-                  gu_blk, ai_blk, addr, have)
-        _accumulate(gu_blk, ai_blk, t_hi - t_lo, acc)
+                  gu_blk, ai_blk, addr, have, acc)
+        if blk[0]:
+            _accumulate(gu_blk, ai_blk, t_hi - t_lo, acc)
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
@@ -525,7 +536,7 @@ def memory_estimate(plan: NetPlan, T: int, B: int, threads: int | None = None,
     Returns a dict: ``spike_bits`` (the packed record, ``N * B / 8`` bytes per cycle),
     ``addresses`` (stored LUT addresses, 0 past :data:`ADDR_BUDGET` or with ``keep_addr=False``),
     ``window`` (per-thread spike and gradient rings of :func:`window_rows` rows), ``blocks`` (the
-    ``g_u`` / entry hand-over of one block of cycles), ``tables`` (logits, surrogate and ``tanh``
+    ``g_u`` / entry hand-over of one block of cycles; none with one thread), ``tables`` (logits, surrogate and ``tanh``
     values, float64 sums, gradients), ``loss_grad`` (the readout's ``dL/ds`` the loss hands in),
     ``input_grad`` and ``total``. The reference (:mod:`.bptt`) holds a uint8 history, uint8
     addresses and a float32 gradient of ``D + T`` rows each, about ``6 * N * B * (D + T)`` bytes.
@@ -548,7 +559,7 @@ def memory_estimate(plan: NetPlan, T: int, B: int, threads: int | None = None,
         "spike_bits": N * B * ((plan.D + T + 63) >> 6) * 8,
         "addresses": addr if keep_addr else 0,
         "window": W * N * (len(tb) - 1) * int(np.diff(tb).max()) * 5,
-        "blocks": block_cycles(n_nodes, B, T) * n_nodes * B * 8,
+        "blocks": 0 if len(tb) == 2 else block_cycles(n_nodes, B, T) * n_nodes * B * 8,
         "tables": total * (4 + 4 + 4 + 1 + 8 + 4),
         "loss_grad": T * plan.sizes[plan.lowered.readout.layer] * B * 4,
         "input_grad": T * B * plan.n_in * 4 if input_grad else 0,
