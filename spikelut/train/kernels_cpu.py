@@ -405,7 +405,9 @@ def _backward(bits, D, T, t_hi, t_lo, gidx, dly, is_in, lo, hi, ks, Rs, sigs, n_
                     else:
                         for b in range(nb):
                             gu_blk[tt, j, b0 + b] = gu[b]
-                            ai_blk[tt, j, b0 + b] = ai[b]
+                        if not have_addr:  # else _accumulate reads the stored addresses
+                            for b in range(nb):
+                                ai_blk[tt, j, b0 + b] = ai[b]
                     for p in range(k):
                         d = dly[j, p]
                         if d > phase or (is_in[j, p] and not input_grad):
@@ -429,14 +431,22 @@ def _backward(bits, D, T, t_hi, t_lo, gidx, dly, is_in, lo, hi, ks, Rs, sigs, n_
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _accumulate(gu_blk, ai_blk, n_t, acc):  # pragma: no cover - compiled
+def _accumulate(gu_blk, ai_blk, t_hi, n_t, acc, addr, have_addr, tab_off):
+    # pragma: no cover - compiled
     # acc[entry] += g_u per node, in the order (cycle descending, sample): the same order for every
-    # thread count, and a node's 2**k entries stay in the cache
+    # thread count, and a node's 2**k entries stay in the cache. The entry: the stored address
+    # (1 byte) where there is one, else the hand-over (4 bytes)
     _, n, B = gu_blk.shape
     for j in prange(n):
+        off = tab_off[j]
         for tt in range(n_t):
-            for b in range(B):
-                acc[ai_blk[tt, j, b]] += gu_blk[tt, j, b]
+            if have_addr:
+                t = t_hi - 1 - tt
+                for b in range(B):
+                    acc[off + np.int64(addr[t, j, b])] += gu_blk[tt, j, b]
+            else:
+                for b in range(B):
+                    acc[ai_blk[tt, j, b]] += gu_blk[tt, j, b]
 
 
 def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
@@ -477,11 +487,11 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     # one thread sums each entry in the order of the node pass itself: no hand-over needed
     Tb = T if len(tb) == 2 else block_cycles(f["n_nodes"], B, T)
     blk = (0, 1, 1) if len(tb) == 2 else (Tb, f["n_nodes"], B)
+    have = fwd.stored is not None
     gu_blk = np.empty(blk, np.float32)
-    ai_blk = np.empty(blk, np.int32 if total < 2**31 else np.int64)
+    ai_blk = np.empty((0, 1, 1) if have else blk, np.int32 if total < 2**31 else np.int64)
     acc = np.zeros(total, np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
-    have = fwd.stored is not None
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
     for t_hi in range(T, 0, -Tb):
         t_lo = max(0, t_hi - Tb)
@@ -490,7 +500,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
                   _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, tb, ring, G,
                   gu_blk, ai_blk, addr, have, acc)
         if blk[0]:
-            _accumulate(gu_blk, ai_blk, t_hi - t_lo, acc)
+            _accumulate(gu_blk, ai_blk, t_hi, t_hi - t_lo, acc, addr, have, f["tab_off"])
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
@@ -559,7 +569,8 @@ def memory_estimate(plan: NetPlan, T: int, B: int, threads: int | None = None,
         "spike_bits": N * B * ((plan.D + T + 63) >> 6) * 8,
         "addresses": addr if keep_addr else 0,
         "window": W * N * (len(tb) - 1) * int(np.diff(tb).max()) * 5,
-        "blocks": 0 if len(tb) == 2 else block_cycles(n_nodes, B, T) * n_nodes * B * 8,
+        "blocks": 0 if len(tb) == 2 else block_cycles(n_nodes, B, T) * n_nodes * B * (
+            4 if keep_addr else 8),
         "tables": total * (4 + 4 + 4 + 1 + 8 + 4),
         "loss_grad": T * plan.sizes[plan.lowered.readout.layer] * B * 4,
         "input_grad": T * B * plan.n_in * 4 if input_grad else 0,
