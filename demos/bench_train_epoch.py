@@ -24,6 +24,20 @@ PyTorch is needed only here. Install it in a separate virtual environment:
     nice -n 10 /tmp/torchvenv/bin/python demos/bench_train_epoch.py --batches 10 -o epoch.md
 
 Without PyTorch the script stops with one line saying so (``--no-torch`` times spikelut alone).
+
+Also (``docs/training-speed.md``):
+
+* ``--batch-size N`` (default 50; the MNIST-1D demo trains at 25);
+* ``--baseline-kernels FILE``: also time another revision's compiled passes in the same run, e.g.
+  ``git show main:spikelut/train/kernels_cpu.py > /tmp/kernels_main.py`` and
+  ``--baseline-kernels /tmp/kernels_main.py`` (the ``baseline`` column: before/after);
+* ``--load``: keep one busy process (a spinning Python loop) running while timing, to measure
+  "under load";
+* ``--memory``: peak memory against cycles instead of time: trains ``--batches`` batches of
+  ``--batch-size`` on the first ``C`` cycles of ACSF1 (``demos/run_acsf1.toml``, 1,460 cycles,
+  UCR data through aeon) for each ``C`` of ``--cycles``, each in a fresh process, and prints the
+  peak resident memory (``ru_maxrss``) of the compiled passes and of the numpy reference, with
+  :func:`spikelut.train.kernels_cpu.memory_estimate`'s breakdown.
 """
 
 from __future__ import annotations
@@ -54,7 +68,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-BATCH = 50
+BATCH = 50  # default --batch-size
 #: demo -> config file and the encoding of demos/train_demos.py
 DEMOS = {
     "mnist1d": {"config": "train_mnist1d.toml", "dataset": "mnist1d", "coding": "thermometer",
@@ -79,23 +93,65 @@ def load_demo(name: str):
     return net, tc, np.ascontiguousarray(sd.spikes, dtype=np.uint8), np.asarray(sd.labels, np.int64)
 
 
-def time_spikelut(net, tc, x, y, kernels: str, batches: int) -> tuple[float, float]:
-    """Seconds for ``batches`` training batches with the spikelut trainer; and the first loss."""
-    from spikelut.train import Trainer, TrainConfig
+def load_kernels(path: str):
+    """Another revision's ``kernels_cpu.py`` as a module of this package (numba's on-disk cache
+    off: the file has no importable name), for a before/after column in one run."""
+    import importlib.util
 
-    cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": BATCH,
-                                 "backend": {"reference": "numpy"}.get(kernels, kernels),
-                                 "keep": "last"})
-    warm = Trainer(net, cfg, progress=False)  # compile / warm caches on one batch
-    warm.fit((x[:, :BATCH], y[:BATCH]))
-    tr = Trainer(net, cfg, progress=False)
-    n = batches * BATCH
+    src = Path(path).read_text().replace("cache=True", "cache=False")
+    name = "spikelut.train._baseline_kernels"
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    mod = importlib.util.module_from_spec(spec)
+    mod.__package__ = "spikelut.train"
+    sys.modules[name] = mod
+    exec(compile(src, path, "exec"), mod.__dict__)
+    return mod
+
+
+def time_spikelut(net, tc, x, y, kernels: str, batches: int, batch: int = BATCH,
+                  baseline=None, profile: dict | None = None) -> tuple[float, float]:
+    """Seconds for ``batches`` training batches with the spikelut trainer; and the first loss.
+    ``kernels``: ``numba``, ``reference`` (numpy) or ``baseline`` (the module ``baseline``).
+    With a ``profile`` dict, the run is profiled (cProfile; a compiled kernel is one entry, so
+    this is the time per phase) and ``profile[kernels]`` gets :func:`_top`'s list."""
+    from spikelut.train import Trainer, TrainConfig
+    from spikelut.train.passes import TrainBackend
+
+    backend = None
+    if kernels == "baseline":
+        backend = TrainBackend("numba", np, baseline.forward, baseline.backward)
+    cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": batch,
+                                 "backend": {"reference": "numpy", "baseline": "numba"}.get(
+                                     kernels, kernels), "keep": "last"})
+    warm = Trainer(net, cfg, progress=False, backend=backend)  # compile / warm caches on one batch
+    warm.fit((x[:, :batch], y[:batch]))
+    tr = Trainer(net, cfg, progress=False, backend=backend)
+    n = batches * batch
+    prof = None
+    if profile is not None:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     t0 = time.perf_counter()
     res = tr.fit((x[:, :n], y[:n]))
-    return time.perf_counter() - t0, res.history[0]["loss"]
+    sec = time.perf_counter() - t0
+    if prof is not None:
+        prof.disable()
+        profile[kernels] = _top(prof, batches)
+    return sec, res.history[0]["loss"]
 
 
-def time_torch(net, tc, x, y, batches: int) -> tuple[float, float]:
+def _top(prof, batches: int, n: int = 8) -> list[tuple[str, float]]:
+    """The ``n`` functions with the most own time: ``(name, ms per batch)``."""
+    import pstats
+
+    st = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tottime, cumtime, callers)}
+    top = sorted(st.items(), key=lambda kv: -kv[1][2])[:n]
+    return [(f"{Path(k[0]).name}:{k[2]}", v[2] * 1e3 / batches) for k, v in top]
+
+
+def time_torch(net, tc, x, y, batches: int, batch: int = BATCH) -> tuple[float, float]:
     """The same epoch with the PyTorch autograd model of :mod:`spikelut.bench_torch`."""
     import torch
 
@@ -105,7 +161,7 @@ def time_torch(net, tc, x, y, batches: int) -> tuple[float, float]:
     from spikelut.train.losses import default_logit_scale
     from spikelut.train.optim import lr_at
 
-    cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": BATCH, "keep": "last"})
+    cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": batch, "keep": "last"})
     ref = Trainer(net, cfg, progress=False)
     init = ref.params  # the same initial logits as spikelut's
     plan = compile_plan(net)
@@ -119,11 +175,11 @@ def time_torch(net, tc, x, y, batches: int) -> tuple[float, float]:
     thetas = [torch.tensor(p, requires_grad=True) for p in init]
     opt = torch.optim.Adam(thetas, lr=cfg.lr, betas=cfg.betas, eps=1e-8)
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-    n = batches * BATCH
+    n = batches * batch
     order = torch.as_tensor(ref.rng.permutation(n))  # the trainer's first epoch order
 
     def step(b: int, total: int) -> float:
-        idx = order[b * BATCH:(b + 1) * BATCH]
+        idx = order[b * batch:(b + 1) * batch]
         for g in opt.param_groups:
             g["lr"] = lr_at(cfg.schedule, cfg.lr, b, total, 0, cfg.min_lr, cfg.step_size, cfg.gamma)
         opt.zero_grad(set_to_none=True)
@@ -172,11 +228,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("demos", nargs="*", help=f"networks to time: {', '.join(DEMOS)} (default: all)")
     p.add_argument("--batches", type=int, default=0,
                    help="time only the first N batches of the epoch and scale per sample (0 = all)")
+    p.add_argument("--batch-size", type=int, default=BATCH, help=f"samples per batch (default {BATCH})")
     p.add_argument("--threads", type=int, default=1, help="threads for numba, torch and BLAS (default 1)")
     p.add_argument("--no-torch", action="store_true", help="time the spikelut variants only")
+    p.add_argument("--no-reference", action="store_true", help="skip the numpy reference passes")
+    p.add_argument("--baseline-kernels", metavar="FILE", default=None,
+                   help="also time this kernels_cpu.py (another revision's) as 'baseline'")
+    p.add_argument("--profile", action="store_true",
+                   help="profile the spikelut variants (cProfile: ms per batch of each phase)")
+    p.add_argument("--load", action="store_true",
+                   help="keep one other busy process running while timing (under load)")
+    p.add_argument("--memory", action="store_true",
+                   help="peak memory against cycles on ACSF1 instead of time (see --cycles)")
+    p.add_argument("--cycles", default="100,365,730,1460",
+                   help="--memory: the cycle counts to measure (default 100,365,730,1460)")
+    p.add_argument("--memory-point", nargs=2, metavar=("CYCLES", "BACKEND"), help=argparse.SUPPRESS)
     p.add_argument("-o", "--out", default=None, help="also write the table as markdown to this file")
     args = p.parse_args(argv)
     threads = max(1, args.threads)
+    if args.batch_size < 1:
+        p.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.memory_point:
+        return memory_point(int(args.memory_point[0]), args.memory_point[1], args.batch_size,
+                            max(1, args.batches or 3))
+    if args.memory:
+        try:
+            cycles = [int(c) for c in args.cycles.split(",")]
+        except ValueError:
+            p.error(f"--cycles must be integers separated by commas, got {args.cycles!r}")
+        text = memory_report(cycles, args.batch_size, max(1, args.batches or 3), threads,
+                             not args.no_reference)
+        return _emit(text, args.out)
     args.demos = args.demos or list(DEMOS)
     for d in args.demos:
         if d not in DEMOS:
@@ -193,47 +275,153 @@ def main(argv: list[str] | None = None) -> int:
     import numba
 
     numba.set_num_threads(threads)
-    rows = []
-    for demo in args.demos:
-        net, tc, x, y = load_demo(demo)
-        N = x.shape[1]
-        full = math.ceil(N / BATCH)
-        nb = full if args.batches <= 0 else min(args.batches, full)
-        if nb < full:  # whole batches only, so every variant sees the same samples
-            x, y = x[:, :nb * BATCH], y[:nb * BATCH]
-        per_epoch = N / (nb * BATCH) if nb < full else 1.0
-        print(f"{demo}: {net.n_nodes} LUTs, T = {x.shape[0]}, {N} training samples, "
-              f"timing {nb} of {full} batches", file=sys.stderr)
-        times, losses = {}, {}
-        for kernels in ("numba", "reference"):
-            s, loss = time_spikelut(net, tc, x, y, kernels, nb)
-            times[kernels], losses[kernels] = s * per_epoch, loss
-            print(f"  {kernels}: {s:.2f} s for {nb} batches", file=sys.stderr)
-        if not args.no_torch:
-            s, loss = time_torch(net, tc, x, y, nb)
-            times["torch"], losses["torch"] = s * per_epoch, loss
-            print(f"  torch: {s:.2f} s for {nb} batches", file=sys.stderr)
-        rows.append({"demo": demo, "luts": net.n_nodes, "T": int(x.shape[0]), "samples": N,
-                     "batches": nb, "full": full, "times": times, "losses": losses})
+    baseline = load_kernels(args.baseline_kernels) if args.baseline_kernels else None
+    batch = args.batch_size
+    busy = _busy_process() if args.load else None
+    try:
+        rows = []
+        profiles: dict = {} if args.profile else None
+        for demo in args.demos:
+            net, tc, x, y = load_demo(demo)
+            N = x.shape[1]
+            full = math.ceil(N / batch)
+            nb = full if args.batches <= 0 else min(args.batches, full)
+            if nb < full:  # whole batches only, so every variant sees the same samples
+                x, y = x[:, :nb * batch], y[:nb * batch]
+            per_epoch = N / (nb * batch) if nb < full else 1.0
+            print(f"{demo}: {net.n_nodes} LUTs, T = {x.shape[0]}, {N} training samples, "
+                  f"timing {nb} of {full} batches", file=sys.stderr)
+            times, losses = {}, {}
+            variants = ["numba"] + (["baseline"] if baseline else []) + (
+                [] if args.no_reference else ["reference"])
+            for kernels in variants:
+                s, loss = time_spikelut(net, tc, x, y, kernels, nb, batch, baseline, profiles)
+                times[kernels], losses[kernels] = s * per_epoch, loss
+                print(f"  {kernels}: {s:.2f} s for {nb} batches", file=sys.stderr)
+            if not args.no_torch:
+                s, loss = time_torch(net, tc, x, y, nb, batch)
+                times["torch"], losses["torch"] = s * per_epoch, loss
+                print(f"  torch: {s:.2f} s for {nb} batches", file=sys.stderr)
+            rows.append({"demo": demo, "luts": net.n_nodes, "T": int(x.shape[0]), "samples": N,
+                         "batches": nb, "full": full, "times": times, "losses": losses,
+                         "profile": dict(profiles) if profiles is not None else None})
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
     cmd = " ".join(shlex.quote(a) for a in [sys.executable, "demos/bench_train_epoch.py"] + list(
         sys.argv[1:] if argv is None else argv))
-    text = report(rows, threads, cmd)
+    return _emit(report(rows, threads, cmd, batch, args.load), args.out)
+
+
+def _emit(text: str, out: str | None) -> int:
     print(text)
-    if args.out:
+    if out:
         from spikelut.fileutil import write_text_atomic
 
-        write_text_atomic(args.out, text)
+        write_text_atomic(out, text)
     return 0
 
 
-def report(rows: list[dict], threads: int, cmd: str) -> str:
+def _busy_process():
+    """One other process spinning on a core (the "under load" condition)."""
+    import subprocess
+
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+# ---------------------------------------------------------------------------- memory
+def acsf1(cycles: int):
+    """The ACSF1 network of ``demos/run_acsf1.toml`` and its training split encoded as there
+    (16-level thermometer, one time step per cycle), cut to the first ``cycles`` cycles."""
+    from spikelut.config import build_network, load_config
+    from spikelut.datasets import encode_dataset
+    from spikelut.train import TrainConfig
+
+    cfg = load_config(HERE / "run_acsf1.toml")
+    net = build_network(cfg)
+    tc = TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed"))
+    sd = encode_dataset("ACSF1", "thermometer", None, split="train", seed=0, levels=16)
+    x = np.ascontiguousarray(sd.spikes[:cycles], dtype=np.uint8)
+    return net, tc, x, np.asarray(sd.labels, np.int64)
+
+
+def memory_point(cycles: int, backend: str, batch: int, batches: int) -> int:
+    """One point of :func:`memory_report` (run in a fresh process): trains ``batches`` batches
+    and prints one JSON line: peak resident memory, seconds, the estimate."""
+    import json
+    import resource
+
+    from spikelut.train import Trainer, TrainConfig
+    from spikelut.train.bptt import compile_plan
+    from spikelut.train.kernels_cpu import memory_estimate
+
+    net, tc, x, y = acsf1(cycles)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": batch,
+                                 "backend": backend, "keep": "last"})
+    n = min(x.shape[1], batch * batches)
+    t0 = time.perf_counter()
+    Trainer(net, cfg, progress=False).fit((x[:, :n], y[:n]))
+    sec = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    est = memory_estimate(compile_plan(net), x.shape[0], batch)
+    print(json.dumps({"cycles": int(x.shape[0]), "backend": backend, "batch": batch,
+                      "batches": math.ceil(n / batch), "peak_rss": peak, "rss_before": before,
+                      "seconds": sec, "estimate": est}))
+    return 0
+
+
+def memory_report(cycles: list[int], batch: int, batches: int, threads: int,
+                  reference: bool = True) -> str:
+    """Peak resident memory of training on ACSF1 against the number of cycles (markdown)."""
+    import json
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(HERE.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    rows = []
+    for c in cycles:
+        for backend in ["numba"] + (["numpy"] if reference else []):
+            out = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--memory-point", str(c), backend,
+                 "--batch-size", str(batch), "--batches", str(batches), "--threads", str(threads)],
+                capture_output=True, text=True, env=env, check=False)
+            if out.returncode != 0:
+                raise SystemExit(f"bench_train_epoch: the memory run at {c} cycles ({backend}) "
+                                 f"failed: {out.stderr.strip().splitlines()[-1:]}")
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"  {c} cycles, {backend}: peak {rows[-1]['peak_rss'] / 2**20:.0f} MiB",
+                  file=sys.stderr)
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Training memory against cycles: ACSF1 network (demos/run_acsf1.toml)", "",
+        f"Machine: {machine()}. Threads: {threads}. Date: {date}. Batch size {batch}, "
+        f"{batches} batches of the training split, first C cycles of each series.", "",
+        "| cycles | backend | peak RSS MiB | RSS before training MiB | seconds | estimate of the "
+        "compiled passes MiB (spike bits / addresses / rest) |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        e = r["estimate"]
+        rest = e["total"] - e["spike_bits"] - e["addresses"]
+        est = (f"{e['total'] / 2**20:.1f} ({e['spike_bits'] / 2**20:.1f} / "
+               f"{e['addresses'] / 2**20:.1f} / {rest / 2**20:.1f})" if r["backend"] == "numba" else "-")
+        lines.append(f"| {r['cycles']} | {r['backend']} | {r['peak_rss'] / 2**20:.0f} | "
+                     f"{r['rss_before'] / 2**20:.0f} | {r['seconds']:.1f} | {est} |")
+    return "\n".join(lines + [""])
+
+
+def report(rows: list[dict], threads: int, cmd: str, batch: int = BATCH, load: bool = False) -> str:
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     has_torch = any("torch" in r["times"] for r in rows)
+    if any("baseline" in r["times"] or "reference" not in r["times"] for r in rows):
+        return _report_variants(rows, threads, cmd, batch, load, date)
     lines = [
         "# Training: seconds per epoch, spikelut vs PyTorch autograd", "",
         f"Machine: {machine()}. Threads: {threads} (numba, torch and BLAS). Date: {date}.", "",
         f"Command: `{cmd}`", "",
-        "Batch size 50, Adam, cross-entropy on class counts, cosine lr, clip 1.0; the demo configs' "
+        f"Batch size {batch}, Adam, cross-entropy on class counts, cosine lr, clip 1.0; the demo configs' "
         "networks and encodings (`demos/train_demos.py`). Seconds per epoch of the whole training "
         "loop (no validation), after one warm-up batch.", "",
         "| network | LUTs | cycles | train samples | batches timed | numba s/epoch | reference s/epoch "
@@ -259,6 +447,38 @@ def report(rows: list[dict], threads: int, cmd: str) -> str:
               "let its trajectory drift by < 1 %): "
               + "; ".join(f"{r['demo']}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["losses"].items())
                           for r in rows), ""]
+    return "\n".join(lines)
+
+
+def _report_variants(rows: list[dict], threads: int, cmd: str, batch: int, load: bool,
+                     date: str) -> str:
+    """The table with whichever variants ran (numba, baseline, reference, torch)."""
+    names = [v for v in ("numba", "baseline", "reference", "torch") if any(v in r["times"] for r in rows)]
+    lines = [
+        "# Training: seconds per epoch", "",
+        f"Machine: {machine()}. Threads: {threads}. Date: {date}."
+        + (" Under load: one other busy process ran throughout." if load else ""), "",
+        f"Command: `{cmd}`", "",
+        f"Batch size {batch}; the demo configs' networks, encodings and [train] settings; seconds "
+        "per epoch of the whole training loop (no validation), after one warm-up batch. "
+        "baseline = the compiled passes of --baseline-kernels.", "",
+        "| network | LUTs | cycles | batches timed | " + " | ".join(f"{v} s/epoch" for v in names)
+        + (" | baseline / numba |" if "baseline" in names else " |"),
+        "|---|---:|---:|---:|" + "---:|" * len(names) + ("---:|" if "baseline" in names else ""),
+    ]
+    for r in rows:
+        t = r["times"]
+        cells = [r["demo"], str(r["luts"]), str(r["T"]), f"{r['batches']} of {r['full']}"]
+        cells += [f"{t[v]:.2f}" if v in t else "-" for v in names]
+        if "baseline" in names:
+            cells.append(f"{t['baseline'] / t['numba']:.2f}x" if "baseline" in t else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Mean training loss over the timed batches: " + "; ".join(
+        f"{r['demo']}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["losses"].items()) for r in rows), ""]
+    for r in rows:
+        for variant, top in (r.get("profile") or {}).items():
+            lines += [f"Profile of {r['demo']}, {variant} (cProfile own time, ms per batch): "
+                      + ", ".join(f"{name} {ms:.1f}" for name, ms in top), ""]
     return "\n".join(lines)
 
 
