@@ -26,6 +26,8 @@ from .losses import ALIASES as LOSS_ALIASES
 from .losses import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
 from .passes import BACKENDS, KERNELS_ALIASES
+from .relax import ALIASES as RELAX_ALIASES
+from .relax import RELAXATIONS
 from .surrogates import get_surrogate
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -52,7 +54,7 @@ class TrainConfig:
     min_lr: float = 0.0
     step_size: int = 10
     gamma: float = 0.1
-    loss: str = "ce"
+    loss: str = "ce_count"
     logit_scale: float | None = None
     ttfs_scale: float | None = None
     target_rates: tuple[float, float] = (0.5, 0.05)
@@ -62,6 +64,9 @@ class TrainConfig:
     init: str = "normal"
     init_std: float = 0.1
     tap_grad: str = "tanh"
+    #: how a table is parameterised for the backward pass (docs/relaxations.md): multilinear
+    #: (default), bipolar, walsh, dlut, dlut_fixed, mlp; the forward is always the exact circuit
+    relaxation: str = "multilinear"
     refractory_grad: str = "block"
     #: refractory curriculum (docs/pulse.md): for the first ``refractory_ramp`` epochs the
     #: training forward uses a relaxed gate of strength ``epoch / refractory_ramp`` (0, then
@@ -174,6 +179,7 @@ class TrainConfig:
             self.backend = self.backend if self.backend != "auto" else meant
             self.kernels = None
         choice("tap_grad", TAP_GRAD)
+        choice("relaxation", RELAXATIONS, RELAX_ALIASES)
         choice("refractory_grad", REFRACTORY_GRAD)
         if not isinstance(self.surrogate, str):
             raise bad("surrogate", "a name")

@@ -1,0 +1,130 @@
+"""Compare the relaxations of ``[train] relaxation`` (docs/relaxations.md) at the same LUT count,
+data and epochs: train and validation accuracy (validation = a seeded hold-out of the training
+split; the test split is never read), seconds per epoch and peak memory of the run.
+
+Each run is its own process, which reports its own peak resident memory (``ru_maxrss``). Reduced sizes
+so that it fits a shared 2-core machine; run from the repository root:
+
+    NUMBA_NUM_THREADS=1 nice -n 10 python demos/compare_relaxations.py --out runs/relax
+    python demos/compare_relaxations.py --sets mnist1d --relaxations multilinear walsh --epochs 2
+
+``--optimizers adam lion`` adds rows per optimizer. Results: ``<out>/results.json`` and a Markdown
+table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: set -> (network config as a dict, dataset, coding, steps, coding params, train samples)
+SETS = {
+    # MNIST-1D, one value per cycle (40 cycles), 32-level thermometer: the demo's network at a
+    # quarter of its width (1,124 LUT6), all 4,000 training samples (800 held out for validation)
+    "mnist1d": ({"name": "relax_mnist1d", "seed": 0, "inputs": 32, "layers": [
+        {"name": "front", "nodes": 256, "k": 6,
+         "taps": [{"from": "input", "count": 6, "delay": [0, 1, 2, 3, 4, 5]}]},
+        {"name": "front2", "nodes": 256, "k": 6,
+         "taps": [{"from": "front", "count": 6, "delay": [0, 1, 2, 3, 4, 5]}]},
+        {"name": "rec", "nodes": 512, "k": 6,
+         "taps": [{"from": "front2", "count": 3}, {"from": "self", "count": 3, "delay": 1}]},
+        {"name": "out", "nodes": 100, "k": 6, "taps": [{"from": "rec", "count": 6}]}],
+        "readout": {"classes": 10}},
+        "mnist1d", "thermometer", 40, {"levels": 32}, 4000),
+    # MNIST-5k, rate code over 4 cycles: the demo's network at a third of its width (1,700 LUT6),
+    # 2,000 training samples
+    "mnist5k": ({"name": "relax_mnist5k", "seed": 0, "inputs": {"channels": 784, "shape": [28, 28]},
+                 "layers": [
+        {"name": "local", "nodes": 1000, "k": 6,
+         "taps": [{"from": "input", "count": 6, "wiring": "local", "window": 5}]},
+        {"name": "hidden", "nodes": 500, "k": 6, "taps": [{"from": "local", "count": 6}]},
+        {"name": "out", "nodes": 200, "k": 6, "taps": [{"from": "hidden", "count": 6}]}],
+        "readout": {"classes": 10}},
+        "mnist5k", "rate", 4, {}, 2000),
+}
+RELAXATIONS = ["multilinear", "bipolar", "walsh", "dlut", "dlut_fixed", "mlp"]
+
+
+def run_one(set_name: str, relaxation: str, optimizer: str, epochs: int, lr: float,
+            batch: int) -> dict:
+    """One training run in this process; returns its record."""
+    from spikelut.config import build_network
+    from spikelut.datasets import encode_dataset
+    from spikelut.train import Trainer, TrainConfig
+    from spikelut.train.trainer import holdout
+
+    cfg, ds, coding, steps, params, n_train = SETS[set_name]
+    net = build_network(cfg)
+    sd = encode_dataset(ds, coding, steps, split="train", seed=0, limit=n_train, **params)
+    train, val = holdout(sd.spikes, sd.labels, 0.2, seed=0)
+    tcfg = TrainConfig.from_dict({"epochs": epochs, "batch_size": batch, "lr": lr,
+                                  "optimizer": optimizer, "relaxation": relaxation,
+                                  "keep": "best", "backend": "numba", "seed": 0})
+    tr = Trainer(net, tcfg, progress=False)
+    t0 = time.perf_counter()
+    res = tr.fit(train, val)
+    wall = time.perf_counter() - t0
+    kept = next(r for r in res.history if r["epoch"] == res.kept_epoch)
+    n_params = sum(int(p.size) for p in tr.params)
+    return {"set": set_name, "relaxation": relaxation, "optimizer": optimizer, "lr": lr,
+            "epochs": epochs, "luts": net.summary()["luts"], "params": n_params,
+            "kept_epoch": res.kept_epoch, "train_acc": kept["acc"], "val_acc": kept["val_acc"],
+            "last_val_acc": res.history[-1]["val_acc"],
+            "s_per_epoch": sum(r["time"] for r in res.history) / len(res.history),
+            "wall_s": wall, "val_curve": [r["val_acc"] for r in res.history],
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    ap.add_argument("--relaxations", nargs="+", default=RELAXATIONS)
+    ap.add_argument("--optimizers", nargs="+", default=["adam"])
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--lion-lr", type=float, default=0.003, help="lr of the lion rows")
+    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--out", default="runs/relax")
+    ap.add_argument("--one", nargs=3, metavar=("SET", "RELAXATION", "OPTIMIZER"),
+                    help=argparse.SUPPRESS)  # the child process
+    a = ap.parse_args(argv)
+    if a.one:
+        s, r, o = a.one
+        lr = a.lion_lr if o == "lion" else a.lr
+        print(json.dumps(run_one(s, r, o, a.epochs, lr, a.batch)))
+        return
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else []
+    for s in a.sets:
+        for o in a.optimizers:
+            for r in a.relaxations:
+                cmd = [sys.executable, __file__, "--one", s, r, o, "--epochs", str(a.epochs),
+                       "--lr", str(a.lr), "--lion-lr", str(a.lion_lr), "--batch", str(a.batch)]
+                p = subprocess.run(cmd, capture_output=True, text=True)
+                if p.returncode != 0:
+                    print(f"{s} {r} {o}: failed\n{p.stderr[-2000:]}", file=sys.stderr)
+                    continue
+                rec = json.loads(p.stdout.strip().splitlines()[-1])
+                results = [x for x in results if (x["set"], x["relaxation"], x["optimizer"])
+                           != (s, r, o)] + [rec]
+                path.write_text(json.dumps(results, indent=1))
+                print(f"{s} {r} {o}: val {rec['val_acc']:.4f} train {rec['train_acc']:.4f} "
+                      f"{rec['s_per_epoch']:.1f} s/epoch", file=sys.stderr, flush=True)
+    print("| set | relaxation | optimizer | LUTs | params | train acc | val acc (kept epoch) | "
+          "s/epoch | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for x in results:
+        print(f"| {x['set']} | {x['relaxation']} | {x['optimizer']} | {x['luts']} | {x['params']} | "
+              f"{x['train_acc']:.3f} | {x['val_acc']:.3f} ({x['kept_epoch']}) | "
+              f"{x['s_per_epoch']:.1f} | {x['peak_rss_mib']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
