@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> Output:
         raise ConfigError(f"{args.config}: {e}") from None
     if args.resume and args.checkpoint is None:
         raise ConfigError("--resume needs --checkpoint CKPT.h5 (the file to resume from)")
-    backend = resolve_backend(tcfg.backend)  # before loading data: an unusable backend stops here
+    # before loading data: an unusable backend stops here (analog tables: the numpy reference)
+    backend = resolve_backend("numpy" if tcfg.analog_bits else tcfg.backend)
     net = build_network(cfg)
     train = load_spikes(args.data)
     check_data(net, train.spikes, _labels(train, args.data), str(args.data))

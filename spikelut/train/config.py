@@ -25,6 +25,7 @@ from .bptt import REFRACTORY_GRAD, TAP_GRAD
 from .losses import ALIASES as LOSS_ALIASES
 from .losses import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
+from ..analog import MAX_BITS as ANALOG_MAX_BITS
 from .passes import BACKENDS, KERNELS_ALIASES
 from .relax import ALIASES as RELAX_ALIASES
 from .relax import RELAXATIONS
@@ -67,6 +68,11 @@ class TrainConfig:
     #: how a table is parameterised for the backward pass (docs/relaxations.md): multilinear
     #: (default), bipolar, walsh, dlut, dlut_fixed, mlp; the forward is always the exact circuit
     relaxation: str = "multilinear"
+    #: analog tables (research, docs/relaxations.md): b-bit real table values that readers see
+    #: instead of bits, trained and run with the numpy reference; 0 = the binary circuit
+    analog_bits: int = 0
+    #: read noise of an analog table (standard deviation, full scale 1)
+    analog_noise: float = 0.0
     refractory_grad: str = "block"
     #: refractory curriculum (docs/pulse.md): for the first ``refractory_ramp`` epochs the
     #: training forward uses a relaxed gate of strength ``epoch / refractory_ramp`` (0, then
@@ -180,6 +186,20 @@ class TrainConfig:
             self.kernels = None
         choice("tap_grad", TAP_GRAD)
         choice("relaxation", RELAXATIONS, RELAX_ALIASES)
+        integer("analog_bits", 0)
+        if self.analog_bits > ANALOG_MAX_BITS:
+            raise bad("analog_bits", f"an integer in 0 .. {ANALOG_MAX_BITS}")
+        number("analog_noise", 0.0, strict=False)
+        if self.analog_bits:
+            for key, default in (("relaxation", "multilinear"), ("refractory_ramp", 0)):
+                if getattr(self, key) != default:
+                    raise ConfigError(f"{where}: analog_bits = {self.analog_bits} (analog tables) "
+                                      f"works with {key} = {default!r} only, got {getattr(self, key)!r}")
+            if self.backend not in ("auto", "numpy"):
+                raise ConfigError(f"{where}: analog_bits = {self.analog_bits} (analog tables) runs "
+                                  f"on the numpy reference only; use backend = \"numpy\" or \"auto\"")
+        elif self.analog_noise:
+            raise ConfigError(f"{where}: analog_noise = {self.analog_noise} needs analog_bits >= 1")
         choice("refractory_grad", REFRACTORY_GRAD)
         if not isinstance(self.surrogate, str):
             raise bad("surrogate", "a name")

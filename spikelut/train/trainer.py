@@ -67,6 +67,7 @@ from ..metrics import check_scorable
 from ..network import Network
 from ..progress import Progress
 from ..analysis import table_dynamics
+from ..analog import AnalogPasses, AnalogSpec, class_values
 from . import bptt
 from .bptt import compile_plan, tables_of
 from .config import TrainConfig
@@ -200,9 +201,16 @@ class Trainer:
         self._quiet = progress is False  # None without a terminal: plain progress lines
         self.plan = compile_plan(net)
         #: where training runs: its name, array module and passes (``[train] backend`` resolved)
+        #: [train] analog_bits > 0: tables of real values (spikelut.analog), numpy reference only
+        self.analog = AnalogSpec(cfg.analog_bits, cfg.analog_noise) if cfg.analog_bits else None
+        if self.analog is not None:
+            backend = resolve_backend("numpy")
         self.backend = resolve_backend(cfg.backend) if backend is None else backend
         self.xp = self.backend.xp
         self._forward, self._backward = self.backend.forward, self.backend.backward
+        if self.analog is not None:
+            passes = AnalogPasses(self.analog, cfg.seed)
+            self._forward, self._backward = passes.forward, passes.backward
         #: the table parameterisation ([train] relaxation, :mod:`~spikelut.train.relax`)
         self.relax = get_relaxation(cfg.relaxation)
         self.surrogate = self.relax.surrogate(get_surrogate(cfg.surrogate, cfg.width))
@@ -287,7 +295,7 @@ class Trainer:
         if relaxed:
             fwd = bptt.forward(self.plan, tables_of(values), x, gate=gate, rng=rng)
         else:
-            fwd = self._forward(self.plan, tables_of(values), x)
+            fwd = self._forward(self.plan, self._fwd_tables(values), x)
         ro = self.net.readout
         out = fwd.spikes(ro.layer)
         loss, g_out = self.loss_fn(out, y, ro, **self.loss_kw)
@@ -306,8 +314,15 @@ class Trainer:
         grads = [self.relax.vjp(p, layer.k, g) for p, layer, g in zip(params, self.net.layers, grads)]
         if self.relax.needs_histogram:
             self._hist = address_histograms(fwd, [(lp.n, lp.k) for lp in self.plan.layers])
-        _, pred = readout(self.net, out)
+        _, pred = self._readout(out)
         return loss, pred, grads
+
+    def _fwd_tables(self, values: list[Any]) -> list[Any]:
+        """What the forward pass reads: the 0/1 tables, or an analog model's parameters."""
+        return values if self.analog is not None else tables_of(values)
+
+    def _readout(self, out: Any) -> tuple[Any, Any]:
+        return class_values(self.net, out) if self.analog is not None else readout(self.net, out)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, spikes: Any, labels: Any | None = None,
@@ -318,7 +333,7 @@ class Trainer:
         result holds host numpy arrays (copied once, at the end).
         """
         xp = self.xp
-        tables = tables_of(self.tables(params))
+        tables = self._fwd_tables(self.tables(params))
         ro = self.net.readout
         spikes = xp.asarray(spikes)
         labels = None if labels is None else xp.asarray(labels)
@@ -328,7 +343,7 @@ class Trainer:
             x = spikes[:, b0:b0 + self.cfg.eval_batch_size]
             fwd = self._forward(self.plan, tables, x, save=False)
             out = fwd.spikes(ro.layer)
-            c, p = readout(self.net, out)
+            c, p = self._readout(out)
             preds.append(p)
             counts.append(c)
             if labels is not None:
@@ -467,6 +482,8 @@ class Trainer:
                          "surrogate": self.cfg.surrogate, "seed": self.cfg.seed}
         if self.cfg.relaxation != "multilinear":  # the logits written are its table values U
             meta["train"]["relaxation"] = self.cfg.relaxation
+        if self.analog is not None and not self.analog.is_binary:  # logits: analog parameters
+            meta["analog"] = self.analog.to_meta()
         return self.net.replace(layers=layers, meta=meta)  # validated, immutable
 
     # ------------------------------------------------------------------ checkpoints
