@@ -8,7 +8,11 @@ so that it fits a shared 2-core machine; run from the repository root:
     NUMBA_NUM_THREADS=1 nice -n 10 python demos/compare_relaxations.py --out runs/relax
     python demos/compare_relaxations.py --sets mnist1d --relaxations multilinear walsh --epochs 2
 
-``--optimizers adam lion`` adds rows per optimizer. Results: ``<out>/results.json`` and a Markdown
+``--optimizers adam lion`` adds rows per optimizer; a relaxation ``analog:BITS:NOISE`` is a row
+of analog tables (``[train] analog_bits``/``analog_noise``, numpy reference), e.g.
+
+    python demos/compare_relaxations.py --sets first_of_two --epochs 8 --lr 0.03 \
+        --relaxations multilinear analog:1:0 analog:4:0 analog:4:0.05 --out runs/analog Results: ``<out>/results.json`` and a Markdown
 table on stdout.
 """
 
@@ -46,25 +50,40 @@ SETS = {
         {"name": "out", "nodes": 200, "k": 6, "taps": [{"from": "hidden", "count": 6}]}],
         "readout": {"classes": 10}},
         "mnist5k", "rate", 4, {}, 2000),
+    # which channel fired first (demos/train_first_of_two.toml: 72 LUT4, 20 cycles), 1,000 samples
+    "first_of_two": ("demos/train_first_of_two.toml", "first_of_two", None, None, {}, 1000),
+    # MNIST-1D on a small recurrent network (242 LUT6) for the analog rows (numpy reference)
+    "mnist1d_small": ({"name": "relax_mnist1d_small", "seed": 0, "inputs": 32, "layers": [
+        {"name": "front", "nodes": 64, "k": 6,
+         "taps": [{"from": "input", "count": 6, "delay": [0, 1, 2, 3, 4, 5]}]},
+        {"name": "rec", "nodes": 128, "k": 6,
+         "taps": [{"from": "front", "count": 3}, {"from": "self", "count": 3, "delay": 1}]},
+        {"name": "out", "nodes": 50, "k": 6, "taps": [{"from": "rec", "count": 6}]}],
+        "readout": {"classes": 10}},
+        "mnist1d", "thermometer", 40, {"levels": 32}, 1000),
 }
 RELAXATIONS = ["multilinear", "bipolar", "walsh", "dlut", "dlut_fixed", "mlp"]
 
 
 def run_one(set_name: str, relaxation: str, optimizer: str, epochs: int, lr: float,
             batch: int) -> dict:
-    """One training run in this process; returns its record."""
-    from spikelut.config import build_network
+    """One training run in this process; returns its record. ``relaxation`` may be
+    ``analog:BITS:NOISE`` (analog tables, numpy reference)."""
+    from spikelut.config import build_network, load_config
     from spikelut.datasets import encode_dataset
     from spikelut.train import Trainer, TrainConfig
     from spikelut.train.trainer import holdout
 
     cfg, ds, coding, steps, params, n_train = SETS[set_name]
-    net = build_network(cfg)
+    net = build_network(load_config(cfg) if isinstance(cfg, str) else cfg)
     sd = encode_dataset(ds, coding, steps, split="train", seed=0, limit=n_train, **params)
     train, val = holdout(sd.spikes, sd.labels, 0.2, seed=0)
+    extra = {"relaxation": relaxation, "backend": "numba"}
+    if relaxation.startswith("analog:"):
+        _, bits, noise = relaxation.split(":")
+        extra = {"analog_bits": int(bits), "analog_noise": float(noise), "backend": "numpy"}
     tcfg = TrainConfig.from_dict({"epochs": epochs, "batch_size": batch, "lr": lr,
-                                  "optimizer": optimizer, "relaxation": relaxation,
-                                  "keep": "best", "backend": "numba", "seed": 0})
+                                  "optimizer": optimizer, "keep": "best", "seed": 0, **extra})
     tr = Trainer(net, tcfg, progress=False)
     t0 = time.perf_counter()
     res = tr.fit(train, val)

@@ -159,7 +159,7 @@ def test_binary_circuit_commands_refuse_an_analog_model_in_one_line(cmd, analog_
     assert main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
-    assert err.endswith(f"{path}: spikelut {cmd} needs a binary circuit, but this is an analog model "
+    assert err == (f"spikelut {cmd}: error: {path}: {cmd} needs a binary circuit, but this is an analog model "
                         f"(4-bit tables, docs/relaxations.md); evaluate it with spikelut eval, or "
                         f"retrain with [train] analog_bits = 0")
 

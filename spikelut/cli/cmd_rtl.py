@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> Output:
     check_top_name(args.top)
     check_output(args.output, inputs=[args.model, args.verify], kind="dir", force=args.force)
     net = load_model(args.model)
-    require_binary(net, "spikelut rtl", args.model)
+    require_binary(net, "rtl", args.model)
     spikes = load_spikes(args.verify) if args.verify else None
     if spikes is not None and spikes.labels is not None:  # it reports the circuit's accuracy
         check_scorable(net.readout, spikes.spikes.shape[0], spikes.labels, str(args.verify))

@@ -16,16 +16,16 @@ The gradient is therefore the exact gradient of the smooth model
 :func:`spikelut.train.bptt.relaxed_forward` run on ``U = f(P)`` (the tests check it against finite
 differences of that model in ``P``).
 
-==================  ===================================================  ==================
-name                U = f(P)                                             width per node
-==================  ===================================================  ==================
-multilinear         ``U = theta`` (today's model, the default)           ``2**k``
-bipolar             ``U = tanh(theta)``: ±1 entries, tap code ±1          ``2**k``
-walsh               ``U = c @ H / sqrt(2**k)``, H the ±1 parity matrix    ``2**k``
-dlut                BinaryBrain's DifferentiableLut (below), γ, β learned  ``2**(k+1) + 2``
-dlut_fixed          the same with γ = 0.3, β = 0.5 fixed (his constants)  ``2**(k+1) + 2``
-mlp                 BinaryBrain's MicroMlp: affine-ReLU-affine + BN       ``(k+2) h + 3 + 2**k``
-==================  ===================================================  ==================
+============  ======================================================  ========================
+name          U = f(P)                                                width per node
+============  ======================================================  ========================
+multilinear   ``U = theta`` (today's model, the default)              ``2**k``
+bipolar       ``U = tanh(theta)``: ±1 entries, tap code ±1            ``2**k``
+walsh         ``U = c @ H / sqrt(2**k)``, H the ±1 parity matrix      ``2**k``
+dlut          BinaryBrain's DifferentiableLut (below), γ, β learned   ``2**(k+1) + 2``
+dlut_fixed    the same with γ = 0.3, β = 0.5 fixed (his constants)    ``2**(k+1) + 2``
+mlp           BinaryBrain's MicroMlp: affine-ReLU-affine + BN         ``(k+2) h + 3 + 2**k``
+============  ======================================================  ========================
 
 ``dlut`` follows ``include/bb/DifferentiableLutN.h`` of BinaryBrain (R. Fuchikami,
 github.com/ryuz/BinaryBrain, version 4.3): in binary mode every input bit is "unbinarized" to
