@@ -21,6 +21,8 @@ from spikelut.train.relax import (RELAXATIONS, address_histograms, get_relaxatio
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
+from helpers import numeric_grad
+
 NAMES = ["multilinear", "bipolar", "walsh", "dlut", "dlut_fixed", "mlp"]
 
 
@@ -89,18 +91,9 @@ def test_gradient_matches_finite_differences_of_the_relaxations_own_relaxed_mode
     fwd = relaxed_forward(plan, u, x, sg)
     g_u, _ = backward(plan, u, fwd, weights, sg, refractory_grad="full", tap_grad="identity")
     grads = [relax.vjp(p, layer.k, g) for p, layer, g in zip(params, net.layers, g_u)]
-    eps = 1e-6
-    for i, (p, layer) in enumerate(zip(params, net.layers)):
+    for i, layer in enumerate(net.layers):
         cols = _learned_columns(name, layer.k)
-        num = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            if not cols[idx[1]]:
-                continue
-            plus = [q.copy() for q in params]
-            minus = [q.copy() for q in params]
-            plus[i][idx] += eps
-            minus[i][idx] -= eps
-            num[idx] = (loss(plus) - loss(minus)) / (2 * eps)
+        num = numeric_grad(loss, params, i, cols=cols)
         np.testing.assert_allclose(grads[i][:, cols], num[:, cols], atol=1e-6, rtol=1e-4)
         assert not grads[i][:, ~cols].any()  # buffers and fixed constants get no gradient
     assert np.abs(grads[0]).max() > 1e-3  # the check is not vacuous
