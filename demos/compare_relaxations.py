@@ -99,6 +99,37 @@ def run_one(set_name: str, relaxation: str, optimizer: str, epochs: int, lr: flo
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def step_times(set_name: str, relaxations: list[str], rounds: int = 5, steps: int = 4) -> dict:
+    """Milliseconds per training step (forward, backward, VJP, histogram, optimizer, clip) of
+    each relaxation on one batch of ``set_name``, in one process, rounds interleaved so that a
+    shared machine's load falls on every relaxation alike; the median round is reported."""
+    import numpy as np
+
+    from spikelut.config import build_network, load_config
+    from spikelut.datasets import encode_dataset
+    from spikelut.train import Trainer, TrainConfig
+
+    cfg, ds, coding, steps_, params, _ = SETS[set_name]
+    net = build_network(load_config(cfg) if isinstance(cfg, str) else cfg)
+    sd = encode_dataset(ds, coding, steps_, split="train", seed=0, limit=50, **params)
+    x, y = sd.spikes, sd.labels.astype(np.int64)
+    trainers = {r: Trainer(net, TrainConfig.from_dict({"relaxation": r, "backend": "numba"}),
+                           progress=False) for r in relaxations}
+    times: dict[str, list[float]] = {r: [] for r in relaxations}
+    for _ in range(rounds + 1):  # the first round compiles and warms up
+        for r, tr in trainers.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                loss, pred, grads = tr.loss_and_grad(x, y)
+                tr.opt.step(tr.params, grads, 0.01)
+                if tr._hist is not None:
+                    for p, layer, h in zip(tr.params, net.layers, tr._hist):
+                        tr.relax.observe(p, layer.k, h)
+                tr._clip(tr.params)
+            times[r].append((time.perf_counter() - t0) / steps * 1000)
+    return {r: float(np.median(t[1:])) for r, t in times.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
@@ -109,9 +140,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lion-lr", type=float, default=0.003, help="lr of the lion rows")
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--out", default="runs/relax")
+    ap.add_argument("--step-times", metavar="SET", default=None,
+                    help="only measure ms per training step of each relaxation on one batch")
     ap.add_argument("--one", nargs=3, metavar=("SET", "RELAXATION", "OPTIMIZER"),
                     help=argparse.SUPPRESS)  # the child process
     a = ap.parse_args(argv)
+    if a.step_times:
+        for r, ms in step_times(a.step_times, a.relaxations).items():
+            print(f"{a.step_times} {r}: {ms:.1f} ms per step (batch of 50)")
+        return
     if a.one:
         s, r, o = a.one
         lr = a.lion_lr if o == "lion" else a.lr
