@@ -66,9 +66,10 @@ RELAXATIONS = ["multilinear", "bipolar", "walsh", "dlut", "dlut_fixed", "mlp"]
 
 
 def run_one(set_name: str, relaxation: str, optimizer: str, epochs: int, lr: float,
-            batch: int) -> dict:
+            batch: int, seed: int = 0) -> dict:
     """One training run in this process; returns its record. ``relaxation`` may be
-    ``analog:BITS:NOISE`` (analog tables, numpy reference)."""
+    ``analog:BITS:NOISE`` (analog tables, numpy reference); ``seed`` is the training seed
+    (initial tables, batch order), the validation hold-out stays the same."""
     from spikelut.config import build_network, load_config
     from spikelut.datasets import encode_dataset
     from spikelut.train import Trainer, TrainConfig
@@ -83,14 +84,14 @@ def run_one(set_name: str, relaxation: str, optimizer: str, epochs: int, lr: flo
         _, bits, noise = relaxation.split(":")
         extra = {"analog_bits": int(bits), "analog_noise": float(noise), "backend": "numpy"}
     tcfg = TrainConfig.from_dict({"epochs": epochs, "batch_size": batch, "lr": lr,
-                                  "optimizer": optimizer, "keep": "best", "seed": 0, **extra})
+                                  "optimizer": optimizer, "keep": "best", "seed": seed, **extra})
     tr = Trainer(net, tcfg, progress=False)
     t0 = time.perf_counter()
     res = tr.fit(train, val)
     wall = time.perf_counter() - t0
     kept = next(r for r in res.history if r["epoch"] == res.kept_epoch)
     n_params = sum(int(p.size) for p in tr.params)
-    return {"set": set_name, "relaxation": relaxation, "optimizer": optimizer, "lr": lr,
+    return {"set": set_name, "relaxation": relaxation, "optimizer": optimizer, "seed": seed, "lr": lr,
             "epochs": epochs, "luts": net.summary()["luts"], "params": n_params,
             "kept_epoch": res.kept_epoch, "train_acc": kept["acc"], "val_acc": kept["val_acc"],
             "last_val_acc": res.history[-1]["val_acc"],
@@ -139,10 +140,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--lion-lr", type=float, default=0.003, help="lr of the lion rows")
     ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds (rows)")
     ap.add_argument("--out", default="runs/relax")
     ap.add_argument("--step-times", metavar="SET", default=None,
                     help="only measure ms per training step of each relaxation on one batch")
-    ap.add_argument("--one", nargs=3, metavar=("SET", "RELAXATION", "OPTIMIZER"),
+    ap.add_argument("--one", nargs="+", metavar="SET RELAXATION OPTIMIZER [SEED]",
                     help=argparse.SUPPRESS)  # the child process
     a = ap.parse_args(argv)
     if a.step_times:
@@ -150,36 +152,50 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{a.step_times} {r}: {ms:.1f} ms per step (batch of 50)")
         return
     if a.one:
-        s, r, o = a.one
+        s, r, o, seed = (a.one + ["0"])[:4]
         lr = a.lion_lr if o == "lion" else a.lr
-        print(json.dumps(run_one(s, r, o, a.epochs, lr, a.batch)))
+        print(json.dumps(run_one(s, r, o, a.epochs, lr, a.batch, int(seed))))
         return
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
     results = json.loads(path.read_text()) if path.exists() else []
-    for s in a.sets:
-        for o in a.optimizers:
-            for r in a.relaxations:
-                cmd = [sys.executable, __file__, "--one", s, r, o, "--epochs", str(a.epochs),
-                       "--lr", str(a.lr), "--lion-lr", str(a.lion_lr), "--batch", str(a.batch)]
-                p = subprocess.run(cmd, capture_output=True, text=True)
-                if p.returncode != 0:
-                    print(f"{s} {r} {o}: failed\n{p.stderr[-2000:]}", file=sys.stderr)
-                    continue
-                rec = json.loads(p.stdout.strip().splitlines()[-1])
-                results = [x for x in results if (x["set"], x["relaxation"], x["optimizer"])
-                           != (s, r, o)] + [rec]
-                path.write_text(json.dumps(results, indent=1))
-                print(f"{s} {r} {o}: val {rec['val_acc']:.4f} train {rec['train_acc']:.4f} "
-                      f"{rec['s_per_epoch']:.1f} s/epoch", file=sys.stderr, flush=True)
-    print("| set | relaxation | optimizer | LUTs | params | train acc | val acc (kept epoch) | "
-          "s/epoch | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    runs = [(s, o, r, seed) for s in a.sets for o in a.optimizers for r in a.relaxations
+            for seed in a.seeds]
+    for s, o, r, seed in runs:
+        cmd = [sys.executable, __file__, "--one", s, r, o, str(seed), "--epochs", str(a.epochs),
+               "--lr", str(a.lr), "--lion-lr", str(a.lion_lr), "--batch", str(a.batch)]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            print(f"{s} {r} {o}: failed\n{p.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rec = json.loads(p.stdout.strip().splitlines()[-1])
+        results = [x for x in results if (x["set"], x["relaxation"], x["optimizer"],
+                                          x.get("seed", 0)) != (s, r, o, seed)] + [rec]
+        path.write_text(json.dumps(results, indent=1))
+        print(f"{s} {r} {o} seed {seed}: val {rec['val_acc']:.4f} train {rec['train_acc']:.4f} "
+              f"{rec['s_per_epoch']:.1f} s/epoch", file=sys.stderr, flush=True)
+    print(table(results))
+
+
+def table(results: list[dict]) -> str:
+    """Markdown rows per (set, relaxation, optimizer): the mean over seeds of the kept epoch's
+    train and validation accuracy (min..max with several seeds), s/epoch and peak memory."""
+    import numpy as np
+
+    groups: dict[tuple, list[dict]] = {}
     for x in results:
-        print(f"| {x['set']} | {x['relaxation']} | {x['optimizer']} | {x['luts']} | {x['params']} | "
-              f"{x['train_acc']:.3f} | {x['val_acc']:.3f} ({x['kept_epoch']}) | "
-              f"{x['s_per_epoch']:.1f} | {x['peak_rss_mib']:.0f} |")
+        groups.setdefault((x["set"], x["relaxation"], x["optimizer"]), []).append(x)
+    lines = ["| set | relaxation | optimizer | LUTs | params | seeds | train acc | val acc (min..max) "
+             "| s/epoch | peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for (s, r, o), xs in groups.items():
+        val = np.array([x["val_acc"] for x in xs])
+        spread = f" ({val.min():.3f}..{val.max():.3f})" if len(xs) > 1 else ""
+        lines.append(f"| {s} | {r} | {o} | {xs[0]['luts']} | {xs[0]['params']} | {len(xs)} | "
+                     f"{np.mean([x['train_acc'] for x in xs]):.3f} | {val.mean():.3f}{spread} | "
+                     f"{np.median([x['s_per_epoch'] for x in xs]):.1f} | "
+                     f"{max(x['peak_rss_mib'] for x in xs):.0f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
