@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds (rows)")
     ap.add_argument("--out", default="runs/relax")
+    ap.add_argument("--redo", action="store_true",
+                    help="run again the rows already in <out>/results.json (default: skip them)")
     ap.add_argument("--step-times", metavar="SET", default=None,
                     help="only measure ms per training step of each relaxation on one batch")
     ap.add_argument("--one", nargs="+", metavar="SET RELAXATION OPTIMIZER [SEED]",
@@ -162,7 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     results = json.loads(path.read_text()) if path.exists() else []
     runs = [(s, o, r, seed) for s in a.sets for o in a.optimizers for r in a.relaxations
             for seed in a.seeds]
+    done = {(x["set"], x["relaxation"], x["optimizer"], x.get("seed", 0)) for x in results}
     for s, o, r, seed in runs:
+        if (s, r, o, seed) in done and not a.redo:
+            continue
         cmd = [sys.executable, __file__, "--one", s, r, o, str(seed), "--epochs", str(a.epochs),
                "--lr", str(a.lr), "--lion-lr", str(a.lion_lr), "--batch", str(a.batch)]
         p = subprocess.run(cmd, capture_output=True, text=True)
