@@ -292,3 +292,20 @@ def test_lion_moves_every_entry_by_exactly_lr_and_resumes():
     other.load_state_arrays(arrays, scalars)
     assert other.t == 2 and np.array_equal(other.m[0], opt.m[0])
     assert TrainConfig.from_dict({"optimizer": "lion"}).optimizer == "lion"
+
+
+def test_comparison_script_runs_one_row_and_tabulates_seeds(demos_dir):
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location("compare_relaxations",
+                                                  os.path.join(demos_dir, "compare_relaxations.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rec = mod.run_one("first_of_two", "walsh", "adam", epochs=1, lr=0.03, batch=50, seed=1)
+    assert (rec["set"], rec["relaxation"], rec["seed"], rec["luts"], rec["params"]) == \
+        ("first_of_two", "walsh", 1, 72, 72 * 16)
+    assert len(rec["val_curve"]) == 1 and 0.0 <= rec["val_acc"] <= 1.0
+    rows = [dict(rec, val_acc=0.5, train_acc=0.25), dict(rec, seed=2, val_acc=0.75, train_acc=0.75)]
+    assert mod.table(rows).splitlines()[2].startswith(
+        "| first_of_two | walsh | adam | 72 | 1152 | 2 | 0.500 | 0.625 (0.500..0.750) |")
