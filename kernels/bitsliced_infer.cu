@@ -17,7 +17,8 @@
 //   ghist   uint32 [gridDim.x, depth, n_sig]  (unused with use_smem)
 //   tap_sig int32  [N, K_MAX]   signal read by tap p (taps >= k unused)
 //   tap_dly int32  [N, K_MAX]   its delay
-//   table   uint64 [N]      bit a = table entry a
+//   table   uint64 [N, tw]  bit b of word w = table entry 64 w + b (tw = 1 up to k = 6,
+//                           2**(k_max - 6) for the network's largest k_max = 7..12)
 //   rec_row int32  [N]      output row of node, -1 = not recorded
 //   layer   int32  [m, 4]   lo, hi (global node range), k, refractory
 
@@ -27,8 +28,8 @@
 #if !defined(SPIKELUT_K_MAX) || !defined(SPIKELUT_MAX_THREADS)
 #error "compile with the defines of spikelut.engine.gpu.compile_spec()"
 #endif
-#if SPIKELUT_K_MAX != 6
-#error "the mux tree below is written for K_MAX = 6"
+#if SPIKELUT_K_MAX < 6 || SPIKELUT_K_MAX > 12
+#error "the kernel evaluates k = 1..6 as one mux tree and k = 7..SPIKELUT_K_MAX (<= 12) as LUT6 pieces"
 #endif
 
 #ifndef SPIKELUT_EMULATE
@@ -66,12 +67,27 @@ __device__ __forceinline__ unsigned int lut_eval(unsigned long long tab, const u
     return Mux<K - 1, 0>::eval(tab, x);
 }
 
+// k = 7..12: a Shannon decomposition (the LUT6 + MUXF7/MUXF8 tree of the RTL): LUT6 pieces on
+// taps 0..5, one per 64-entry table word, then mux levels on taps 6..k-1.
+__device__ __forceinline__ unsigned int lut_wide(const unsigned long long* tab, int k,
+                                                 const unsigned int* x)
+{
+    unsigned int v[1 << (SPIKELUT_K_MAX - 6)];
+    int n = 1 << (k - 6);
+    for (int w = 0; w < n; ++w) v[w] = lut_eval<6>(tab[w], x);
+    for (int p = 6; p < k; ++p) {
+        n >>= 1;
+        for (int a = 0; a < n; ++a) v[a] = v[2 * a] ^ (x[p] & (v[2 * a] ^ v[2 * a + 1]));
+    }
+    return v[0];
+}
+
 extern "C" __global__ void __launch_bounds__(SPIKELUT_MAX_THREADS) spikelut_infer(
     const unsigned int* __restrict__ inp, unsigned int* __restrict__ out,
     unsigned int* __restrict__ ghist, const int* __restrict__ tap_sig,
     const int* __restrict__ tap_dly, const unsigned long long* __restrict__ table,
     const int* __restrict__ rec_row, const int* __restrict__ layer,
-    int T, int W32, int n_in, int N, int m, int depth, int n_rec, int use_smem)
+    int T, int W32, int n_in, int N, int m, int depth, int n_rec, int use_smem, int tw)
 {
     SPIKELUT_SHARED_DECL
     const int w = blockIdx.x;
@@ -101,14 +117,16 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_MAX_THREADS) spikelut_infe
                         x[p] = 0u;
                     }
                 }
-                const unsigned long long tab = table[j];
+                const unsigned long long tab = table[(unsigned long long)tw * j];
                 unsigned int s;
                 switch (k) {  // uniform within a layer: no divergence
+                    case 1: s = lut_eval<1>(tab, x); break;
                     case 2: s = lut_eval<2>(tab, x); break;
                     case 3: s = lut_eval<3>(tab, x); break;
                     case 4: s = lut_eval<4>(tab, x); break;
                     case 5: s = lut_eval<5>(tab, x); break;
-                    default: s = lut_eval<6>(tab, x); break;
+                    case 6: s = lut_eval<6>(tab, x); break;
+                    default: s = lut_wide(table + (unsigned long long)tw * j, k, x); break;
                 }
                 // refractory gate: silent if the node fired in any of the last R cycles
                 for (int q = 1; q <= R; ++q)

@@ -14,7 +14,8 @@
 //
 // Layouts (C-contiguous, batch last so a warp's accesses are contiguous):
 //   hist   uint8   [D + T, N, B]   every signal's spikes, row D + t = cycle t (inputs first)
-//   addr   uint8   [T, Nn, B]      each node's LUT address per cycle (Nn = nodes of all layers)
+//   addr   uint8   [T, Nn, B]      each node's LUT address per cycle (Nn = nodes of all layers);
+//                                  with addr16 = 1 (some k > 8) the same buffer holds uint16 [T, Nn, B]
 //   gidx   int32   [Nn, K_MAX]     signal read by tap p;  dly int32 [Nn, K_MAX]: its delay
 //   is_in  uint8   [Nn, K_MAX]     tap p reads a network input
 //   tabs   uint8   [total]         tables of all nodes, node j at tab_off[j] (2**k entries)
@@ -50,13 +51,29 @@ __device__ __forceinline__ LayerRow layer_row(const int* __restrict__ layer, int
     return LayerRow{layer[5 * l], layer[5 * l + 1], layer[5 * l + 2], layer[5 * l + 3], layer[5 * l + 4]};
 }
 
+// LUT addresses are uint8 up to k = 8 and uint16 beyond (addr16 = 1, uniform over a launch); the
+// buffer is passed as bytes either way
+__device__ __forceinline__ int load_addr(const unsigned char* __restrict__ addr, unsigned long long i,
+                                         int addr16)
+{
+    return addr16 ? (int)((const unsigned short*)addr)[i] : (int)addr[i];
+}
+
+__device__ __forceinline__ void store_addr(unsigned char* __restrict__ addr, unsigned long long i,
+                                           int a, int addr16)
+{
+    if (addr16) ((unsigned short*)addr)[i] = (unsigned short)a;
+    else addr[i] = (unsigned char)a;
+}
+
 // ---------------------------------------------------------------------------------- forward
 // node j of the layer whose nodes are lo..hi-1 (signals sig0..), sample b, cycle t
 __device__ __forceinline__ void forward_node(
     unsigned char* __restrict__ hist, unsigned char* __restrict__ addr,
     const int* __restrict__ gidx, const int* __restrict__ dly,
     const unsigned char* __restrict__ tabs, const long long* __restrict__ tab_off,
-    int t, int D, int N, int B, int Nn, int j, int b, int lo, int k, int R, int sig0, int save)
+    int t, int D, int N, int B, int Nn, int j, int b, int lo, int k, int R, int sig0, int save,
+    int addr16)
 {
     const int row = D + t;
     int a = 0;
@@ -69,26 +86,26 @@ __device__ __forceinline__ void forward_node(
     for (int q = 1; q <= R; ++q)
         if (hist[((unsigned long long)(row - q) * N + sj) * B + b]) s = 0;  // refractory gate
     hist[((unsigned long long)row * N + sj) * B + b] = s;
-    if (save) addr[((unsigned long long)t * Nn + j) * B + b] = (unsigned char)a;
+    if (save) store_addr(addr, ((unsigned long long)t * Nn + j) * B + b, a, addr16);
 }
 
 extern "C" __global__ void __launch_bounds__(SPIKELUT_THREADS) spikelut_train_forward(
     unsigned char* __restrict__ hist, unsigned char* __restrict__ addr,
     const int* __restrict__ gidx, const int* __restrict__ dly,
     const unsigned char* __restrict__ tabs, const long long* __restrict__ tab_off,
-    int t, int D, int N, int B, int Nn, int lo, int hi, int k, int R, int sig0, int save)
+    int t, int D, int N, int B, int Nn, int lo, int hi, int k, int R, int sig0, int save, int addr16)
 {
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)(hi - lo) * B) return;
     forward_node(hist, addr, gidx, dly, tabs, tab_off, t, D, N, B, Nn, lo + (int)(i / B),
-                 (int)(i % B), lo, k, R, sig0, save);
+                 (int)(i % B), lo, k, R, sig0, save, addr16);
 }
 
 extern "C" __global__ void __launch_bounds__(SPIKELUT_FUSED_THREADS) spikelut_train_forward_fused(
     unsigned char* __restrict__ hist, unsigned char* __restrict__ addr,
     const int* __restrict__ gidx, const int* __restrict__ dly,
     const unsigned char* __restrict__ tabs, const long long* __restrict__ tab_off,
-    const int* __restrict__ layer, int T, int D, int N, int B, int Nn, int m, int save)
+    const int* __restrict__ layer, int T, int D, int N, int B, int Nn, int m, int save, int addr16)
 {
     const int b = blockIdx.x;
     if (b >= B) return;  // the whole block: no __syncthreads() is skipped by part of it
@@ -97,7 +114,7 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_FUSED_THREADS) spikelut_tr
             const LayerRow L = layer_row(layer, l);
             for (int j = L.lo + threadIdx.x; j < L.hi; j += blockDim.x)
                 forward_node(hist, addr, gidx, dly, tabs, tab_off, t, D, N, B, Nn, j, b, L.lo, L.k,
-                             L.R, L.sig0, save);
+                             L.R, L.sig0, save, addr16);
             __syncthreads();  // the next layer (or cycle) reads this layer's spikes
         }
     }
@@ -112,12 +129,12 @@ __device__ __forceinline__ void backward_node(
     const long long* __restrict__ tab_off, const int* __restrict__ gidx,
     const int* __restrict__ dly, const unsigned char* __restrict__ is_in,
     double* __restrict__ acc, long long total, int t, int T, int D, int N, int B, int Nn,
-    int j, int b, int lo, int k, int R, int sig0, int mode, int tbptt, int input_grad)
+    int j, int b, int lo, int k, int R, int sig0, int mode, int tbptt, int input_grad, int addr16)
 {
     const int row = D + t;
     const int phase = tbptt > 0 ? t % tbptt : T + D;  // "no boundary" exceeds every delay
     const int sj = sig0 + (j - lo);
-    const long long ai = tab_off[j] + addr[((unsigned long long)t * Nn + j) * B + b];
+    const long long ai = tab_off[j] + load_addr(addr, ((unsigned long long)t * Nn + j) * B + b, addr16);
     // nothing running beside this node writes row D + t of its layer (see the top), so the value
     // read here is final
     float g_a = G[((unsigned long long)row * N + sj) * B + b];
@@ -155,12 +172,13 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_THREADS) spikelut_train_ba
     const int* __restrict__ dly, const unsigned char* __restrict__ is_in,
     double* __restrict__ acc, long long total,
     int t, int T, int D, int N, int B, int Nn, int lo, int hi, int k, int R, int sig0,
-    int mode, int tbptt, int input_grad)
+    int mode, int tbptt, int input_grad, int addr16)
 {
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (long long)(hi - lo) * B) return;
     backward_node(G, hist, addr, sg, diffs, tabs, tab_off, gidx, dly, is_in, acc, total, t, T, D, N,
-                  B, Nn, lo + (int)(i / B), (int)(i % B), lo, k, R, sig0, mode, tbptt, input_grad);
+                  B, Nn, lo + (int)(i / B), (int)(i % B), lo, k, R, sig0, mode, tbptt, input_grad,
+                  addr16);
 }
 
 extern "C" __global__ void __launch_bounds__(SPIKELUT_FUSED_THREADS) spikelut_train_backward_fused(
@@ -170,7 +188,7 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_FUSED_THREADS) spikelut_tr
     const long long* __restrict__ tab_off, const int* __restrict__ gidx,
     const int* __restrict__ dly, const unsigned char* __restrict__ is_in,
     double* __restrict__ acc, long long total, const int* __restrict__ layer,
-    int T, int D, int N, int B, int Nn, int m, int mode, int tbptt, int input_grad)
+    int T, int D, int N, int B, int Nn, int m, int mode, int tbptt, int input_grad, int addr16)
 {
     const int b = blockIdx.x;
     if (b >= B) return;  // the whole block: no __syncthreads() is skipped by part of it
@@ -180,7 +198,7 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_FUSED_THREADS) spikelut_tr
             for (int j = L.lo + threadIdx.x; j < L.hi; j += blockDim.x)
                 backward_node(G, hist, addr, sg, diffs, tabs, tab_off, gidx, dly, is_in, acc, total,
                               t, T, D, N, B, Nn, j, b, L.lo, L.k, L.R, L.sig0, mode, tbptt,
-                              input_grad);
+                              input_grad, addr16);
             __syncthreads();  // earlier layers (and cycles) read what this layer added to G
         }
     }

@@ -471,6 +471,20 @@ def _top_cells(m: np.ndarray, n: int = 5) -> list[dict]:
              "value": float(m.flat[f])} for f in flat if m.flat[f] != 0]
 
 
+def _importance(net: Network, an: "Analysis") -> dict | None:
+    """The tap importance of the report: stored with the model (influence and gradient signal,
+    :mod:`spikelut.importance`), else the influence on the analysed data alone."""
+    from .importance import importance_summary
+
+    if any(layer.tap_influence is not None for layer in net.layers):
+        return {"source": "model", "layers": importance_summary(net)}
+    if an.data is None:
+        return None
+    measured = net.replace(layers=[layer.replace(tap_influence=np.nan_to_num(d.data_influence))
+                                   for layer, d in zip(net.layers, an.data)])
+    return {"source": "data", "layers": importance_summary(measured)}
+
+
 def summary_text(report: dict) -> str:
     """The text summary of :func:`run_analysis`'s report (one terminal-safe line per fact)."""
     from .escape import terminal
@@ -490,6 +504,15 @@ def summary_text(report: dict) -> str:
                      f"suppressed {s['gate_suppressed']} ({100 * s['gate_suppressed_fraction']:.1f}%"
                      f" of a = 1)")
         lines.append(line)
+    imp = report.get("importance")
+    for s in (imp or {}).get("layers") or []:
+        if s["mean_influence"] is None:
+            continue
+        grad = "" if s["mean_gradient"] is None else f", mean gradient {s['mean_gradient']:.3g}"
+        low = ", ".join(f"node {c['node']} tap {c['tap']} ({c['score']:.3f})" for c in s["lowest"])
+        lines.append(f"tap importance ({imp['source']}) layer {s['layer']}: mean influence "
+                     f"{s['mean_influence']:.3f}{grad}, never pivotal {s['never_pivotal']}; "
+                     f"lowest: {low}")
     p = report["prunable"]
     lines.append(f"exact pruning would save {p['luts']['saved']} of {p['luts']['before']} LUTs and "
                  f"{p['flip_flops']['saved']} of {p['flip_flops']['before']} flip-flops "
@@ -565,6 +588,7 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
               **an.summary(),
               "prunable": {k: prep[k] for k in ("luts", "flip_flops", "taps")},
               "attribution": attribution, "files": []}
+    report["importance"] = _importance(net, an)
     if outdir is None:
         return report
     from .fileutil import atomic_dir

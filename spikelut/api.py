@@ -284,8 +284,12 @@ memory is about three times this on top of the libraries (the chunk read, the en
 the recorded layers)."""
 
 MIN_CHUNK = 1024
-"""Fewest samples per chunk by default: 16 words of 64 samples, so the bit-sliced engine's
-threads each get a full slice even for networks whose spikes exceed :data:`CHUNK_MEMORY`."""
+"""Fewest samples per chunk by default (16 words of 64 samples), even for networks whose spikes
+exceed :data:`CHUNK_MEMORY`: fewer would make the per-call cost dominate. A second bit-sliced
+thread needs two slices of :data:`spikelut.engine.bitsliced.MIN_CHUNK_WORDS` words (4,096
+samples), so chunks this small run on one thread (docs/threads.md); larger chunks come from
+``memory``, not from this floor, because a higher floor would break the memory bound of long
+or wide networks."""
 
 
 def auto_chunk(steps: int, channels: int, layer_sizes: Sequence[int], samples: int,
@@ -515,7 +519,7 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
 
 __all__ = ["EncodeRun", "EvalResult", "FileRun", "auto_chunk", "backends", "bench", "build",
            "compile_rtl", "encode", "encode_file", "evaluate", "random_spikes", "run", "simulate",
-           "simulate_file", "train", "analyze", "prune"]
+           "simulate_file", "train", "analyze", "prune", "tap_importance"]
 
 
 # ---------------------------------------------------------------------------- analysis, pruning
@@ -563,6 +567,32 @@ def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLi
     b = _backend(backend, engine, device)
     return run_analysis(net, spikes, labels, outdir, samples=samples, limit=limit, backend=b,
                         log=log)
+
+
+def tap_importance(net: Network | str | os.PathLike, data: Any,
+                   output: str | os.PathLike | None = None, *, limit: int | None = None) -> Network:
+    """``net`` with each tap's importance measured on ``data`` (influence on the data's addresses;
+    with labels, also the gradient signal): :func:`spikelut.importance.tap_importance`,
+    docs/rewiring.md. With ``output``, the model is saved there (datasets ``tap_influence`` and
+    ``tap_gradient`` under each layer group).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = tap_importance(random_network(0, n_in=3, sizes=[4, 2], k=2),
+        ...                      np.ones((5, 2, 3), np.uint8))
+        >>> net.layers[0].tap_influence.shape
+        (4, 2)
+    """
+    from .importance import tap_importance as measure
+    from .io import save_model
+
+    net, spikes, labels = _net_and_data(net, data)
+    x = np.asarray(spikes) if limit is None else np.asarray(spikes)[:, :int(limit)]
+    y = None if labels is None else np.asarray(labels)[:x.shape[1]]
+    out = measure(net, x, y)
+    if output is not None:
+        save_model(out, output)
+    return out
 
 
 def prune(net: Network | str | os.PathLike, data: Any = None,

@@ -111,9 +111,10 @@ _BACKEND_OF = {"reference": "numpy", "bitsliced": "numba", "gpu": "cuda"}
 
 
 def _entry(engine: str, device: str, threads: int | None, nodes: int, batch: int, steps: int,
-           seconds: float, scaled: bool) -> dict:
+           seconds: float, scaled: bool, threads_rule: str | None = "fixed") -> dict:
     evals = nodes * batch * steps
     return {"engine": engine, "backend": _BACKEND_OF[engine], "device": device, "threads": threads,
+            "threads_rule": threads_rule,
             "batch": batch, "steps": steps,
             "seconds": seconds, "lut_evals": evals, "lut_evals_per_s": evals / seconds,
             "scaled_from_smaller_run": scaled, "speedup_vs_reference": None,
@@ -131,13 +132,10 @@ def bench_size(name: str, backends: Sequence[str] = ("numpy", "numba"), repeats:
 
     if name not in SIZES:
         raise ConfigError(f"unknown benchmark size {name!r}; choose from {', '.join(SIZES)}")
-    import numba
-
     size = SIZES[name]
     N, k, B, T = size["nodes"], size["k"], size["batch"], size["steps"]
     net = bench_network(N, k, seed)
     x = (np.random.default_rng(seed).random((T, B, net.n_in)) < 0.3).astype(np.uint8)
-    all_threads = int(threads or numba.config.NUMBA_NUM_THREADS)
     results = []
 
     T_ref = min(T, 8)
@@ -151,10 +149,14 @@ def bench_size(name: str, backends: Sequence[str] = ("numpy", "numba"), repeats:
         bitsliced.simulate(net, x[:2, :64], record="readout")  # compile (cached on disk after 1st run)
         plan = build_plan(net, "readout", steps=T)
         words = pack(x)
-    for th in (sorted({1, all_threads}) if "numba" in backends else []):
-        progress(f"{name}: bitsliced, {th} thread{'s' if th > 1 else ''}")
+    # one thread, then what a user gets: the engine's default rule (bitsliced.choose_threads,
+    # which looks at the work and the current load), or the fixed count of --threads
+    for th in (([1] if threads == 1 else [1, threads]) if "numba" in backends else []):
+        n = bitsliced.choose_threads(plan.tap_sig.shape[0], T, words.shape[2], th)[0]
+        progress(f"{name}: bitsliced, " + ("default threads" if th is None else f"{th} thread(s)"))
         t = _best_time(lambda: bitsliced.simulate(net, x, record="readout", threads=th), repeats)
-        entry = _entry("bitsliced", "cpu", th, N, B, T, t, False)
+        entry = _entry("bitsliced", "cpu", n, N, B, T, t, False,
+                       "fixed" if th is not None else "default")
         tk = _best_time(lambda: bitsliced.simulate_packed(plan, words, threads=th), repeats)
         entry.update(kernel_seconds=tk, kernel_lut_evals_per_s=N * B * T / tk)
         results.append(entry)
@@ -168,7 +170,7 @@ def bench_size(name: str, backends: Sequence[str] = ("numpy", "numba"), repeats:
         progress(f"{name}: gpu")
         t = _best_time(lambda: gpu.simulate(net, xg, record="readout"), repeats,
                        cp.cuda.Device().synchronize)
-        results.append(_entry("gpu", "gpu", None, N, B, T, t, False))
+        results.append(_entry("gpu", "gpu", None, N, B, T, t, False, None))
 
     ref_rate = results[0]["lut_evals_per_s"]
     for r in results:
@@ -348,7 +350,10 @@ def run_bench(sizes: Sequence[str] = DEFAULT_SIZES, device: str | None = None, r
         "method": ("LUT-evals/s = nodes x batch x steps / seconds of simulate(record='readout'), "
                    "best of repeats after a warm-up; the reference engine runs on a smaller "
                    "batch x steps of the same network and is scaled per LUT-evaluation; speed-ups "
-                   "are against that reference rate measured in the same run"),
+                   "are against that reference rate measured in the same run; the bit-sliced engine "
+                   "runs on one thread and with its default thread rule (threads_rule "
+                   "'default': threads chosen by work size and current load, docs/threads.md) "
+                   "or the fixed --threads count"),
         "repeats": repeats,
         "inference": inference,
         "training": bench_training(sizes, "gpu" if "cuda" in chosen else "cpu", seed, repeats,
@@ -408,7 +413,8 @@ def format_table(rep: dict, markdown: bool = False) -> str:
         for r in size["results"]:
             rows.append([size["size"], size["nodes"], r["engine"] + ("" if r["device"] == "cpu"
                                                                      else f" ({r['device']})"),
-                         "-" if r["threads"] is None else r["threads"],
+                         "-" if r["threads"] is None else
+                         f"{r['threads']}" + (" (default)" if r.get("threads_rule") == "default" else ""),
                          f"{r['batch']} x {r['steps']}" + (" (scaled)" if r["scaled_from_smaller_run"]
                                                            else ""),
                          f"{r['seconds']:.4g}", f"{r['lut_evals_per_s']:.3g}",

@@ -34,7 +34,7 @@ import numpy as np
 
 from . import limits
 from .errors import ConfigError, NetworkError
-from .network import INPUT, K_MAX, K_MIN, Layer, Network, Readout, readout_classes
+from .network import INPUT, Layer, Network, Readout, k_range_problem, readout_classes
 from .wiring import STRATEGIES, local, random_taps, serial
 
 if sys.version_info >= (3, 11):
@@ -46,7 +46,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 TOP_LEVEL = {"seed", "name", "description", "inputs", "layers", "readout",
              "train", "data", "coding", "rtl", "run"}
 LAYER_KEYS = {"name", "nodes", "k", "refractory", "table", "table_p", "taps", "shape"}
-TAP_KEYS = {"from", "count", "wiring", "delay", "index", "window", "allow_own", "same_channel"}
+TAP_KEYS = {"from", "count", "wiring", "delay", "index", "window", "allow_own", "same_channel",
+            "delay_range"}
 READOUT_KEYS = {"layer", "classes", "nodes_per_class", "class_of", "start"}
 INPUT_KEYS = {"channels", "shape"}
 
@@ -180,6 +181,8 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
     count = _int(g, "count", where, default=1, lo=1)  # the total was checked against k already
     default_delay = 1 if (own or (s != INPUT and s >= li)) else 0
     dly = np.tile(_delays(g.get("delay", default_delay), count, where), (n, 1))
+    if "delay_range" in g:  # the delays rewiring may choose in (docs/rewiring.md)
+        _delay_range(g["delay_range"], dly[0], s, li, where)
     wiring = g.get("wiring", "random")
     # same_channel: each drawn channel is read at every delay of the list (neighbouring delays of
     # one signal: a node sees its change, e.g. a pulse's edge), so fewer channels are drawn
@@ -245,6 +248,21 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
     return np.full((n, count), s, np.int32), idx.astype(np.int32), dly
 
 
+def _delay_range(spec: Any, delays: np.ndarray, s: int, li: int, where: str) -> None:
+    """Check a tap group's ``delay_range = [lo, hi]`` against its source and its delays."""
+    if (not isinstance(spec, list) or len(spec) != 2
+            or any(not isinstance(d, int) or isinstance(d, bool) for d in spec)
+            or not 0 <= spec[0] <= spec[1] <= limits.MAX_DELAY):
+        raise ConfigError(f"{where}: delay_range must be [lo, hi] with 0 <= lo <= hi <= "
+                          f"{limits.MAX_DELAY}, got {spec!r}"[:300])
+    if s != INPUT and s >= li and spec[1] < 1:
+        raise ConfigError(f"{where}: delay_range {spec} has no delay >= 1, which taps to this or a "
+                          f"later layer need")
+    if delays.min() < spec[0] or delays.max() > spec[1]:
+        raise ConfigError(f"{where}: the group's delays {sorted(set(delays.tolist()))} must lie in "
+                          f"its delay_range {spec}")
+
+
 def build_network(cfg: dict, seed: int | None = None) -> Network:
     """Build a network from a parsed config; ``seed`` overrides the config's ``seed``.
 
@@ -273,16 +291,20 @@ def build_network(cfg: dict, seed: int | None = None) -> Network:
         if "shape" in lc:
             _shape(lc["shape"], nodes, where, "nodes")
     layers = []
+    entries = 0
     for li, lc in enumerate(layers_cfg):
         where = f"layer {li} ({names[li]!r})"
         n = lc["nodes"]
         k = _int(lc, "k", where, default=6)
-        if not K_MIN <= k <= K_MAX:
-            raise ConfigError(f"{where}: k = {k} is out of range; a node has {K_MIN} to {K_MAX} taps")
+        if k_range_problem(k):
+            raise ConfigError(f"{where}: {k_range_problem(k)}")
+        entries += n << k  # checked before any table is drawn (2**12 entries per node at k = 12)
+        limits.check_count(entries, limits.MAX_TABLE_ENTRIES, "total number of table entries",
+                           where, ConfigError)
         groups = lc.get("taps")
         if not isinstance(groups, list) or not groups:
             raise ConfigError(f"{where}: needs a list of tap groups ([[layers.taps]]) totalling k = {k}")
-        # the counts must add up to k (<= 6): checked before any tap is drawn
+        # the counts must add up to k (<= 12): checked before any tap is drawn
         total = 0
         for gi, g in enumerate(groups):
             _only(g, TAP_KEYS, f"{where}, taps[{gi}]")
@@ -301,7 +323,12 @@ def build_network(cfg: dict, seed: int | None = None) -> Network:
         limits.check_count(refr, limits.MAX_REFRACTORY, "refractory", where, ConfigError)
         layers.append(Layer(table, src, idx, dly, refr, names[li]))
     readout = _readout(cfg.get("readout", {}), layers_cfg, names)
-    return Network(n_in, layers, readout, {"config": cfg.get("name", ""), "seed": seed})
+    meta = {"config": cfg.get("name", ""), "seed": seed}
+    if any("delay_range" in g for lc in layers_cfg for g in lc["taps"]):
+        # per layer, per tap column: [lo, hi] or None (spikelut.train.rewire.tap_slots reads it)
+        meta["delay_range"] = [[g.get("delay_range") for g in lc["taps"]
+                                for _ in range(g.get("count", 1))] for lc in layers_cfg]
+    return Network(n_in, layers, readout, meta)
 
 
 def _readout(rc: dict, layers_cfg: list, names: list[str]) -> Readout:

@@ -34,7 +34,7 @@ from . import limits
 from .errors import FileFormatError, NetworkError, ShapeError, SpikelutError
 from .escape import terminal
 from .fileutil import atomic_h5
-from .network import K_MAX, K_MIN, Layer, Network, Readout
+from .network import Layer, Network, Readout, k_range_problem
 
 MODEL_FORMAT = "spikelut-model"
 SPIKES_FORMAT = "spikelut-spikes"
@@ -318,6 +318,9 @@ def save_model(net: Network, path: str | os.PathLike) -> None:
             g.create_dataset("delay", data=layer.delay.astype(np.int32), **_GZ)
             if layer.logits is not None:
                 g.create_dataset("logits", data=layer.logits.astype(np.float32), **_GZ)
+            for name in ("tap_influence", "tap_gradient"):  # optional (spikelut.importance)
+                if getattr(layer, name) is not None:
+                    g.create_dataset(name, data=getattr(layer, name).astype(np.float32), **_GZ)
         r = f.create_group("readout")
         r.attrs["layer"] = net.readout.layer
         r.attrs["classes"] = net.readout.classes
@@ -367,7 +370,8 @@ def load_model(path: str | os.PathLike) -> Network:
                                             f"'refractory'")
             try:
                 layers.append(Layer(table, arrays["source"], arrays["index"], arrays["delay"],
-                                    refractory, _attr(f, g, "name", str, path), arrays["logits"]))
+                                    refractory, _attr(f, g, "name", str, path), arrays["logits"],
+                                    arrays["tap_influence"], arrays["tap_gradient"]))
             except NetworkError as e:
                 raise FileFormatError(f"{path}: /layers/{key}: {e}") from None
         if "readout" not in f or not isinstance(f["readout"], h5py.Group):
@@ -394,16 +398,18 @@ def _layer_datasets(g: h5py.Group, key: str, path: Path) -> dict[str, h5py.Datas
     n, k = decl["source"].shape
     where = f"{path}: /layers/{key}"
     limits.check_count(n, limits.MAX_NODES_PER_LAYER, "number of nodes", f"{where}/source")
-    if not K_MIN <= k <= K_MAX:
-        raise FileFormatError(f"{where}/source: k = {k} is out of range; every node needs {K_MIN} "
-                              f"to {K_MAX} taps")
+    if k_range_problem(k):
+        raise FileFormatError(f"{where}/source: {k_range_problem(k)}")
     for name, kinds, shape in (("index", ("int32",), (n, k)), ("delay", ("int32",), (n, k)),
                                ("table", ("uint8",), (n, 1 << k)),
-                               ("logits", ("float32",), (n, 1 << k))):
-        ds = _declared(g, name, kinds, 2, path, optional=name == "logits")
+                               ("logits", ("float32",), (n, 1 << k)),
+                               ("tap_influence", ("float32",), (n, k)),
+                               ("tap_gradient", ("float32",), (n, k))):
+        optional = name in ("logits", "tap_influence", "tap_gradient")
+        ds = _declared(g, name, kinds, 2, path, optional=optional)
         if ds is not None and ds.shape != shape:
             raise FileFormatError(f"{where}: {name} has shape {ds.shape}, expected {shape} (nodes x "
-                                  f"{'k' if name in ('index', 'delay') else '2**k'} with k = {k} "
+                                  f"{'2**k' if name in ('table', 'logits') else 'k'} with k = {k} "
                                   f"from source)")
         decl[name] = ds
     return decl

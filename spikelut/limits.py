@@ -9,7 +9,10 @@ holds a few million LUTs) and low enough that no engine index or ring size can o
 ========================  ===========  ========================================================
 constant                  value        why
 ========================  ===========  ========================================================
-``MAX_K``                 6            LUT1..LUT6; a table has ``2**k`` entries (DESIGN.md)
+``MIN_K``, ``MAX_K``      1, 12        LUT1..LUT6 are one FPGA LUT; 7..12 are compositions
+                                       (``docs/node-sizes.md``); a table has ``2**k`` entries
+``MAX_TABLE_ENTRIES``     2**32        table entries of a whole network (``sum n_i * 2**k_i``):
+                                       4 GiB of tables, 16 GiB of float32 logits in training
 ``MAX_NODES_PER_LAYER``   2**24        16.7 M LUTs, four times the largest FPGA
 ``MAX_NODES``             2**24        total over all layers; signal indices stay < 2**31
 ``MAX_LAYERS``            65,536       deep pipelines of one-node layers still fit
@@ -49,7 +52,9 @@ from typing import Sequence
 
 from .errors import FileFormatError
 
-MAX_K = 6
+MIN_K = 1
+MAX_K = 12
+MAX_TABLE_ENTRIES = 1 << 32
 MAX_NODES_PER_LAYER = 1 << 24
 MAX_NODES = 1 << 24
 MAX_LAYERS = 65_536
@@ -225,7 +230,7 @@ def json_depth_ok(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
-__all__ = ["MAX_K", "MAX_NODES_PER_LAYER", "MAX_NODES", "MAX_LAYERS", "MAX_INPUTS", "MAX_CLASSES",
+__all__ = ["MIN_K", "MAX_K", "MAX_TABLE_ENTRIES", "MAX_NODES_PER_LAYER", "MAX_NODES", "MAX_LAYERS", "MAX_INPUTS", "MAX_CLASSES",
            "MAX_DELAY", "MAX_REFRACTORY", "MAX_CYCLES", "MAX_SAMPLES", "DEFAULT_MAX_ARRAY_BYTES",
            "MAX_ATTR_BYTES", "MAX_ATTRS", "MAX_OBJECTS", "MAX_JSON_DEPTH", "max_array_bytes",
            "array_bytes", "check_count", "check_array_bytes", "check_regular_file", "json_depth_ok"]

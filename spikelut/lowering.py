@@ -12,9 +12,13 @@ Numbering (DESIGN.md section 2, flattened):
   global node order (layer 0's nodes first, then layer 1's, ...);
 * **taps**: node ``u``'s tap ``p`` reads signal ``tap_sig[u, p]`` at cycle ``t - tap_dly[u, p]``;
   columns ``p >= k`` of a layer with ``k < K_MAX`` taps are 0 and never read;
-* **tables**: ``table[u, a]`` (0/1, ``2**K_MAX`` columns, zero past ``2**k``), the same as 64-bit
-  words ``table_word[u]`` (bit ``a`` = entry ``a``) and as one flat array of all nodes' tables
-  of their own size, node ``u``'s starting at ``table_off[u]`` (``table_off[N]`` = total);
+* **tables**: ``table[u, a]`` (0/1, ``2**k_max`` columns for the network's largest ``k_max``,
+  zero past ``2**k``), the same as 64-bit words ``table_words[u, w]`` (bit ``b`` of word ``w`` =
+  entry ``64 w + b``; one word per node up to k = 6, ``2**(k_max - 6)`` beyond; ``table_word``
+  is word 0) and as one flat array of all nodes' tables of their own size, node ``u``'s starting
+  at ``table_off[u]`` (``table_off[N]`` = total);
+* **addresses** of recorded LUT lookups (training) are ``addr_dtype``: uint8 up to k = 8,
+  uint16 beyond (k <= 12);
 * **layers**: layer ``i`` holds nodes ``[layer_lo[i], layer_hi[i])``, has ``layer_k[i]`` taps per
   node and refractory period ``layer_r[i]``;
 * **history depth**: ``depth = max(largest delay, largest refractory period) + 1`` cycles of each
@@ -28,8 +32,8 @@ Example:
     >>> a = Layer(np.zeros((2, 4), np.uint8), [[-1, -1], [-1, 0]], [[0, 1], [1, 0]], [[0, 0], [0, 2]])
     >>> b = Layer(np.ones((1, 8), np.uint8), [[0, 0, 1]], [[0, 1, 0]], [[1, 1, 1]], refractory=3)
     >>> low = lower(Network(2, [a, b], Readout(1, [0], 1)))
-    >>> low.n_signals, low.depth, low.tap_sig[:, :3].tolist()
-    (5, 4, [[0, 1, 0], [1, 2, 0], [2, 3, 4]])
+    >>> low.n_signals, low.depth, low.k_max, low.tap_sig[:, :3].tolist()
+    (5, 4, 3, [[0, 1, 0], [1, 2, 0], [2, 3, 4]])
     >>> low.table_off.tolist(), low.depth_for(2)
     ([0, 4, 8, 16], 3)
 """
@@ -68,8 +72,10 @@ class Lowered:
         layer_k, layer_r: int64 ``[m]``: taps per node and refractory period of each layer.
         tap_sig: int32 ``[N, K_MAX]``: signal each tap reads (0 past the layer's ``k``).
         tap_dly: int32 ``[N, K_MAX]``: delay of each tap in cycles (0 past ``k``).
-        table: uint8 ``[N, 2**K_MAX]``: 0/1 truth tables, zero past ``2**k``.
-        table_word: uint64 ``[N]``: the tables packed, bit ``a`` = entry ``a``.
+        table: uint8 ``[N, 2**k_max]``: 0/1 truth tables, zero past ``2**k``.
+        table_words: uint64 ``[N, max(1, 2**(k_max - 6))]``: the tables packed, bit ``b`` of
+            word ``w`` = entry ``64 w + b``.
+        table_word: uint64 ``[N]``: word 0 of ``table_words`` (the whole table when k <= 6).
         table_off: int64 ``[N + 1]``: offset of node ``u``'s ``2**k`` entries in the
             concatenation of all tables (:meth:`flat_tables`).
         max_delay, max_refractory: largest tap delay and refractory period (Python ints).
@@ -86,11 +92,22 @@ class Lowered:
     tap_sig: np.ndarray
     tap_dly: np.ndarray
     table: np.ndarray
+    table_words: np.ndarray
     table_word: np.ndarray
     table_off: np.ndarray
     max_delay: int
     max_refractory: int
     readout: "Readout"
+
+    @property
+    def k_max(self) -> int:
+        """The largest ``k`` of the network's layers."""
+        return int(self.layer_k.max())
+
+    @property
+    def addr_dtype(self) -> type:
+        """dtype of recorded LUT addresses: uint8 when every ``k <= 8``, else uint16."""
+        return address_dtype(self.k_max)
 
     @property
     def n_signals(self) -> int:
@@ -143,14 +160,24 @@ class Lowered:
                                for t in tables])
 
 
+def address_dtype(k: int) -> type:
+    """The smallest unsigned dtype holding a ``k``-bit LUT address (uint8 to k = 8, else uint16).
+
+    Example:
+        >>> address_dtype(8).__name__, address_dtype(12).__name__
+        ('uint8', 'uint16')
+    """
+    return np.uint8 if k <= 8 else np.uint16
+
+
 def lower(net: "Network") -> Lowered:
     """The lowered form of ``net``, built once and cached on the (immutable) network.
 
     Example:
         >>> from spikelut.wiring import random_network
         >>> net = random_network(0, n_in=4, sizes=[8, 3], k=3, max_delay=2)
-        >>> lower(net) is lower(net), lower(net).tap_sig.shape
-        (True, (11, 6))
+        >>> lower(net) is lower(net), lower(net).tap_sig.shape, lower(net).table.shape
+        (True, (11, 12), (11, 8))
     """
     cached = net.__dict__.get("_lowered")
     if cached is not None:
@@ -168,16 +195,20 @@ def _build(net: "Network") -> Lowered:
     sig_base = np.concatenate([[0], net.n_in + starts[:-1]]).astype(np.int64)
     tap_sig = np.zeros((N, K_MAX), np.int32)
     tap_dly = np.zeros((N, K_MAX), np.int32)
-    table = np.zeros((N, 1 << K_MAX), np.uint8)
-    table_word = np.zeros(N, np.uint64)
+    k_max = max(layer.k for layer in net.layers)
+    table = np.zeros((N, 1 << k_max), np.uint8)
+    table_words = np.zeros((N, 1 << max(0, k_max - 6)), np.uint64)
     per_node = np.zeros(N + 1, np.int64)
     for i, layer in enumerate(net.layers):
         lo, hi, k = int(starts[i]), int(starts[i + 1]), layer.k
         tap_sig[lo:hi, :k] = sig_base[layer.source.astype(np.int64) - INPUT] + layer.index
         tap_dly[lo:hi, :k] = layer.delay
         table[lo:hi, :1 << k] = layer.table
-        weights = np.uint64(1) << np.arange(1 << k, dtype=np.uint64)
-        table_word[lo:hi] = (layer.table.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+        # 64 entries a word: bit b of word w is entry 64 w + b
+        n_w, w_len = max(1, (1 << k) >> 6), min(64, 1 << k)
+        weights = np.uint64(1) << np.arange(w_len, dtype=np.uint64)
+        words = layer.table.reshape(hi - lo, n_w, w_len).astype(np.uint64) * weights
+        table_words[lo:hi, :n_w] = words.sum(axis=2, dtype=np.uint64)
         per_node[lo + 1:hi + 1] = 1 << k
     return Lowered(
         n_in=int(net.n_in), n_nodes=int(N), names=tuple(layer.name for layer in net.layers),
@@ -185,10 +216,10 @@ def _build(net: "Network") -> Lowered:
         layer_k=_frozen(np.array([layer.k for layer in net.layers], np.int64)),
         layer_r=_frozen(np.array([layer.refractory for layer in net.layers], np.int64)),
         tap_sig=_frozen(tap_sig), tap_dly=_frozen(tap_dly), table=_frozen(table),
-        table_word=_frozen(table_word), table_off=_frozen(np.cumsum(per_node)),
+        table_words=_frozen(table_words), table_word=_frozen(table_words[:, 0]), table_off=_frozen(np.cumsum(per_node)),
         max_delay=max(int(layer.delay.max()) for layer in net.layers),
         max_refractory=max(int(layer.refractory) for layer in net.layers),
         readout=net.readout)
 
 
-__all__ = ["Lowered", "lower"]
+__all__ = ["Lowered", "address_dtype", "lower"]

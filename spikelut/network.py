@@ -27,8 +27,24 @@ import numpy as np
 from . import limits
 from .errors import NetworkError
 
-K_MIN = 2
+K_MIN = limits.MIN_K
 K_MAX = limits.MAX_K
+#: the largest node that is one FPGA LUT (LUT1..LUT6); larger nodes are compositions (docs/node-sizes.md)
+K_LUT = 6
+
+
+def k_range_problem(k: int) -> str | None:
+    """``None`` if ``k`` taps per node is allowed, else the one-line reason (shared by the network,
+    config and file checks so the three say the same thing).
+
+    Example:
+        >>> k_range_problem(12) is None, k_range_problem(13)
+        (True, 'k = 13 is out of range; a node has 1 to 12 taps (1..6: one FPGA LUT1..LUT6; 7..12: a LUT composition, docs/node-sizes.md)')
+    """
+    if K_MIN <= k <= K_MAX:
+        return None
+    return (f"k = {k} is out of range; a node has {K_MIN} to {K_MAX} taps ({K_MIN}..{K_LUT}: one "
+            f"FPGA LUT{K_MIN}..LUT{K_LUT}; {K_LUT + 1}..{K_MAX}: a LUT composition, docs/node-sizes.md)")
 INPUT = -1  # tap source value meaning "network input channel"
 
 
@@ -104,6 +120,10 @@ class Layer(_FreezeAfterValidation):
         refractory: ``R >= 0``; a node that fired stays silent for the next ``R`` cycles.
         name: a human-readable name (unique within a network).
         logits: optional float32 ``[n, 2**k]`` trainable parameters; ``table == (logits > 0)``.
+        tap_influence: optional float32 ``[n, k]``: each tap's Boolean influence on its table,
+            weighted by how often each address occurred on data (:mod:`spikelut.importance`).
+        tap_gradient: optional float32 ``[n, k]``: the mean magnitude of the surrogate gradient
+            each tap received on data (:mod:`spikelut.importance`).
     """
 
     table: np.ndarray
@@ -113,6 +133,8 @@ class Layer(_FreezeAfterValidation):
     refractory: int = 0
     name: str = ""
     logits: np.ndarray | None = None
+    tap_influence: np.ndarray | None = None
+    tap_gradient: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         where = f"layer {self.name!r}" if self.name else "layer"
@@ -127,6 +149,9 @@ class Layer(_FreezeAfterValidation):
         self.table = table.astype(np.uint8, copy=False)
         if self.logits is not None:
             self.logits = np.asarray(self.logits, dtype=np.float32)
+        for name in ("tap_influence", "tap_gradient"):
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
         if not _is_int(self.refractory):
             raise NetworkError(f"{where}: refractory must be an integer, got {self.refractory!r}")
         self.refractory = int(self.refractory)
@@ -142,8 +167,12 @@ class Layer(_FreezeAfterValidation):
         return int(self.source.shape[1])
 
     def copy(self) -> "Layer":
+        def opt(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a.copy()
+
         return Layer(self.table.copy(), self.source.copy(), self.index.copy(), self.delay.copy(),
-                     self.refractory, self.name, None if self.logits is None else self.logits.copy())
+                     self.refractory, self.name, opt(self.logits), opt(self.tap_influence),
+                     opt(self.tap_gradient))
 
 
 @dataclass(eq=False)
@@ -229,6 +258,9 @@ class Network(_FreezeAfterValidation):
         size_of = np.asarray(sizes + [self.n_in], np.int64)
         for i, layer in enumerate(self.layers):
             self._validate_layer(i, layer, sizes, size_of)
+        limits.check_count(sum(layer.n << layer.k for layer in self.layers),
+                           limits.MAX_TABLE_ENTRIES, "total number of table entries", "network",
+                           NetworkError)
         self._validate_readout(sizes)
 
     def _validate_layer(self, i: int, layer: Layer, sizes: list[int], size_of: np.ndarray) -> None:
@@ -237,9 +269,8 @@ class Network(_FreezeAfterValidation):
         if n < 1:
             raise NetworkError(f"{where}: needs at least one node")
         limits.check_count(n, limits.MAX_NODES_PER_LAYER, "number of nodes", where, NetworkError)
-        if not K_MIN <= k <= K_MAX:
-            raise NetworkError(f"{where}: k = {k} is out of range; every node needs "
-                               f"{K_MIN} to {K_MAX} taps (one FPGA LUT{K_MAX})")
+        if k_range_problem(k):
+            raise NetworkError(f"{where}: {k_range_problem(k)}")
         for name in ("index", "delay"):
             if getattr(layer, name).shape != (n, k):
                 raise NetworkError(f"{where}: {name} has shape {getattr(layer, name).shape}, "
@@ -252,6 +283,11 @@ class Network(_FreezeAfterValidation):
                                    f"expected {(n, 1 << k)}")
             if not np.array_equal(layer.table, (layer.logits > 0).astype(np.uint8)):
                 raise NetworkError(f"{where}: table must equal (logits > 0)")
+        for name in ("tap_influence", "tap_gradient"):  # tap importance (spikelut.importance)
+            a = getattr(layer, name)
+            if a is not None and (a.shape != (n, k) or not np.all(np.isfinite(a) & (a >= 0))):
+                raise NetworkError(f"{where}: {name} must be {(n, k)} finite values >= 0, got "
+                                   f"shape {a.shape}")
         if layer.refractory < 0:
             raise NetworkError(f"{where}: refractory must be >= 0, got {layer.refractory}")
         limits.check_count(layer.refractory, limits.MAX_REFRACTORY, "refractory period", where,

@@ -454,6 +454,68 @@ def training_curves(log: str | os.PathLike, path: str | os.PathLike | None = Non
     return _finish(fig, path)
 
 
+def wiring_changes(log: str | os.PathLike, path: str | os.PathLike | None = None, *,
+                   size: Sequence[int] = DEFAULT_SIZE, title: str | None = None) -> Path | Figure:
+    """Rewiring (docs/rewiring.md) from a training log: taps swapped per epoch and layer, the
+    flip-flops per epoch, and the histogram of tap delays before training and after the last
+    epoch.
+
+    Raises:
+        FileFormatError: the log has no rewiring records (trained without ``[train] rewire_every``).
+
+    Example:
+        >>> import tempfile, json
+        >>> d = tempfile.mkdtemp()
+        >>> rec = {"epoch": 1, "loss": 0.6, "acc": 0.7, "val_loss": None, "val_acc": None,
+        ...        "lr": 0.01, "time": 1.0, "rewired": [3, 1], "flip_flops": 9,
+        ...        "delays": {"0": 4, "1": 6}, "delays_before": {"0": 5, "1": 5}}
+        >>> _ = Path(d, "log.jsonl").write_text(json.dumps(rec) + "\\n")
+        >>> len(wiring_changes(Path(d, "log.jsonl"), size=(400, 300)).axes)
+        3
+    """
+    rows = [r for r in read_training_log(log) if isinstance(r.get("rewired"), list)]
+    if not rows:
+        raise FileFormatError(f"{log}: the training log has no rewiring records (rewired, delays); "
+                              f"train with [train] rewire_every > 0")
+    try:
+        ep = np.array([r["epoch"] for r in rows], np.float64)
+        swaps = np.array([r["rewired"] for r in rows], np.float64)  # [epochs, layers]
+        ff = np.array([r["flip_flops"] for r in rows], np.float64)
+        before = {int(d): int(c) for d, c in rows[0].get("delays_before", {}).items()}
+        after = {int(d): int(c) for d, c in rows[-1]["delays"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise FileFormatError(f"{log}: rewired, flip_flops and delays must be numbers in every "
+                              f"record") from None
+    fig = _figure(size)
+    axes = fig.subplots(3, 1)
+    for i in range(swaps.shape[1] if swaps.ndim == 2 else 0):
+        axes[0].plot(ep, swaps[:, i], "o-", ms=3, label=f"layer {i}",
+                     color=_CLASS_COLORS[i % len(_CLASS_COLORS)])
+    axes[0].set_ylabel("taps swapped", fontsize=9)
+    axes[0].set_xlabel("epoch", fontsize=9)
+    axes[0].legend(fontsize=7)
+    axes[1].plot(ep, ff, "s-", ms=3, color="#2ca02c")
+    axes[1].set_ylabel("flip-flops", fontsize=9)
+    axes[1].set_xlabel("epoch", fontsize=9)
+    ds = np.array(sorted(set(before) | set(after)), np.float64)
+    w = 0.4
+    if before:
+        axes[2].bar(ds - w / 2, [before.get(int(d), 0) for d in ds], w, label="before", color="#1f77b4")
+    axes[2].bar(ds + w / 2, [after.get(int(d), 0) for d in ds], w, label="after", color="#ff7f0e")
+    axes[2].set_xlabel("tap delay (cycles)", fontsize=9)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[2].set_ylabel("taps", fontsize=9)
+    axes[2].legend(fontsize=7)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    fig.subplots_adjust(hspace=0.6)
+    fig.suptitle(title or f"{_text(Path(log).name)}: {int(swaps.sum())} taps swapped in "
+                          f"{len(rows)} epochs", fontsize=11)
+    return _finish(fig, path)
+
+
 # ---------------------------------------------------------------------------- analysis figures
 def attribution_heatmap(inputs: Any, maps: dict, path: str | os.PathLike | None = None, *,
                         size: Sequence[int] = DEFAULT_SIZE, title: str | None = None

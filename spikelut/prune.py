@@ -10,8 +10,8 @@ set is reported (``data_only``) and left alone. Three exact rules, applied to a 
 2. **unused taps**: a tap whose influence on the (restricted) table is 0 (O'Donnell def. 2.13,
    uniform distribution) changes no output for any value and is dropped; the table is re-indexed
    over the remaining taps. A layer's ``k`` becomes the largest number of taps a kept node still
-   uses, but at least :data:`spikelut.network.K_MIN` (padding taps repeat a used tap and are
-   ignored by the table, so they add no flip-flop).
+   uses, but at least :data:`spikelut.network.K_MIN` = 1 (a node left with one used tap is a
+   LUT1; padding taps repeat a used tap and are ignored by the table, so they add no flip-flop).
 3. **dead nodes**: a node with no path of used taps to the readout layer is removed (every
    readout-layer node is an output bit of the circuit and is kept); a layer left empty goes too.
 
@@ -27,7 +27,7 @@ Example:
     >>> net = Network(2, [hid, out], Readout(1, [0], 1))
     >>> small, rep = prune_network(net)
     >>> small.sizes, [layer.k for layer in small.layers], rep["luts"]
-    ([1, 1], [2, 2], {'before': 3, 'after': 2, 'saved': 1})
+    ([1, 1], [2, 1], {'before': 3, 'after': 2, 'saved': 1})
 """
 
 from __future__ import annotations

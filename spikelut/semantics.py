@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .lowering import Lowered
+from .lowering import Lowered, address_dtype
 from .xp import array_module
 
 
@@ -70,7 +70,8 @@ def tap_address(history: Any, row: int, tap_sig: Any, tap_dly: Any) -> Any:
         tap_sig, tap_dly: int ``[n, k]``: signal and delay (cycles) of each node's taps.
 
     Returns:
-        uint8 ``[n, B]``: the address (tap 0 = least significant bit; k <= 8).
+        ``[n, B]``: the address (tap 0 = least significant bit), uint8 for ``k <= 8``, uint16
+        beyond (:func:`spikelut.lowering.address_dtype`).
 
     Example:
         >>> h = np.array([[[1], [0]], [[0], [1]]], np.uint8)   # 2 rows, 2 signals, 1 sample
@@ -78,6 +79,8 @@ def tap_address(history: Any, row: int, tap_sig: Any, tap_dly: Any) -> Any:
         [[3]]
     """
     bits = tap_values(history, row, tap_sig, tap_dly)
+    if bits.shape[1] > 8:  # a 9..12-bit address does not fit the spikes' uint8
+        bits = bits.astype(address_dtype(bits.shape[1]))
     addr = bits[:, 0]
     for p in range(1, bits.shape[1]):
         addr = addr | (bits[:, p] << p)
@@ -151,7 +154,8 @@ class Trace:
         lowered: the network.
         history: uint8 ``[D + T, n_signals, B]``, row ``D + t`` = cycle ``t``.
         D: zero rows before cycle 0.
-        addr: per layer, uint8 ``[T, n_i, B]`` LUT addresses (empty unless ``save_addr``).
+        addr: per layer, ``[T, n_i, B]`` LUT addresses of ``lowered.addr_dtype`` (uint8, or
+            uint16 when some k > 8; empty unless ``save_addr``).
     """
 
     lowered: Lowered
@@ -201,7 +205,8 @@ def run(lowered: Lowered, spikes: Any, tables: Sequence[Any] | None = None,
                        xp.asarray(lowered.tap_sig[lo:hi, :k].astype(np.int64)),
                        xp.asarray(np.minimum(lowered.tap_dly[lo:hi, :k], D).astype(np.int64)),
                        xp.asarray(lowered.table_off[lo:hi])))
-    addrs = [xp.empty((T, sl.stop - sl.start, B), xp.uint8) for sl, *_ in layers] if save_addr else []
+    addrs = [xp.empty((T, sl.stop - sl.start, B), lowered.addr_dtype) for sl, *_ in layers] \
+        if save_addr else []
     for t in range(T):
         row = D + t
         for i, (nodes, R, sig, dly, off) in enumerate(layers):

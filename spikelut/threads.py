@@ -1,4 +1,4 @@
-"""Numba's threads: the one place where spikelut sets how they wait, before numba starts them.
+"""Numba's threads: how they wait (set before numba starts them) and how many are worth starting.
 
 Numba runs ``parallel=True`` code on its OpenMP threading layer here (``omp``; ``tbb`` when that
 package is installed, ``workqueue`` otherwise). After each parallel region GNU OpenMP lets its
@@ -12,6 +12,12 @@ that; the measurements are in ``docs/threads.md``.
 :func:`configure` runs when :mod:`spikelut` is imported, before any module imports numba, so it
 is in effect before numba loads its OpenMP runtime (which reads the variable once, at load).
 A value the user set in the environment is kept.
+
+:func:`spare_cpus` is the load half of the bit-sliced engine's default thread count
+(:func:`spikelut.engine.bitsliced.choose_threads`): the CPUs this process may use that are not
+running another task *right now*. On Linux CPU time is shared between sessions, not threads
+(autogroup scheduling), so while another session's process is busy a second thread gets no more
+CPU and only adds the wait for the slower slice (measured in ``docs/threads.md``).
 
 Example:
     >>> import os, spikelut
@@ -38,4 +44,65 @@ def configure() -> None:
         os.environ.setdefault("KMP_BLOCKTIME", "0")
 
 
-__all__ = ["WAIT_POLICY", "configure"]
+def usable_cpus() -> int:
+    """CPUs this process may run on (``os.sched_getaffinity``, so ``taskset`` and container CPU
+    sets count), or ``os.cpu_count()`` where affinity is not available.
+
+    Example:
+        >>> usable_cpus() >= 1
+        True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def others_running(loadavg: str | None = None) -> int | None:
+    """Tasks of other threads and processes that are runnable right now.
+
+    Reads the fourth field of ``/proc/loadavg`` (``running/total`` scheduling entities, an
+    instantaneous count that includes the calling thread) and subtracts the caller.
+
+    Args:
+        loadavg: the text of ``/proc/loadavg`` (read from the file when ``None``).
+
+    Returns:
+        ``running - 1`` (>= 0), or ``None`` where the file is missing or unreadable (not Linux).
+
+    Example:
+        >>> others_running("0.52 0.58 0.59 3/467 12345")
+        2
+    """
+    if loadavg is None:
+        try:
+            with open("/proc/loadavg") as f:
+                loadavg = f.read()
+        except OSError:
+            return None
+    try:
+        return max(0, int(loadavg.split()[3].split("/")[0]) - 1)
+    except (IndexError, ValueError):
+        return None
+
+
+def spare_cpus(loadavg: str | None = None) -> int:
+    """Usable CPUs minus the other tasks runnable right now (at least 1).
+
+    Where the load cannot be read, all usable CPUs count as spare (numba's own default).
+
+    Args:
+        loadavg: the text of ``/proc/loadavg`` (read from the file when ``None``).
+
+    Example:
+        >>> spare_cpus("4.0 3.0 2.0 1/300 99") == usable_cpus()   # only the caller runs
+        True
+        >>> spare_cpus(f"4.0 3.0 2.0 {usable_cpus() + 1}/300 99")  # every CPU is taken
+        1
+    """
+    cpus = usable_cpus()
+    busy = others_running(loadavg)
+    return cpus if busy is None else max(1, cpus - busy)
+
+
+__all__ = ["WAIT_POLICY", "configure", "others_running", "spare_cpus", "usable_cpus"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import K_MAX, Layer, Network, Readout
+from .network import K_LUT, Layer, Network, Readout
 
 Tap = tuple[int, int, int]
 
@@ -90,7 +90,9 @@ def _fold_layer(layer: Layer, i: int) -> Layer:
     taps = [_node_taps(layer, j) for j in range(layer.n)]
     hist = [history_positions(t, i, j, R) for j, t in enumerate(taps)]
     missing = [[d for d in range(1, R + 1) if d not in h] for h in hist]
-    foldable = [k + len(m) <= K_MAX for m in missing]
+    # a node folds when its history bits are all taps (same width, any k) or when the missing
+    # ones widen it to at most one LUT6; a larger node keeps an explicit gate
+    foldable = [not m or k + len(m) <= K_LUT for m in missing]
     width = k + max([len(m) for m, ok in zip(missing, foldable) if ok] + [0])
     new_taps, tables = [], []
     for j in range(layer.n):
@@ -115,9 +117,9 @@ def fold_refractory(net: Network) -> Network:
     the node's own spike at delays ``1..R``:
 
     * those already tapped stay where they are; the ``m`` missing ones are appended as taps
-      (in increasing delay) when ``k + m <= 6``; the table becomes ``table'[a] = table[a]`` with
-      every entry where a history bit is 1 cleared (the gate, folded);
-    * a node with ``k + m > 6`` keeps its table (its gate cannot fold).
+      (in increasing delay) when ``k + m <= 6`` (or ``m = 0``, any k); the table becomes
+      ``table'[a] = table[a]`` with every entry where a history bit is 1 cleared (the gate, folded);
+    * a node with ``m > 0`` and ``k + m > 6`` keeps its table (its gate cannot fold).
 
     All nodes of a layer share one ``k``: the layer widens to ``k + `` the largest ``m`` of its
     foldable nodes, and narrower nodes are padded with copies of their tap 0 that the table

@@ -6,12 +6,12 @@
 extern "C" void emulate_train_forward(
     long long threads, unsigned char* hist, unsigned char* addr, const int* gidx, const int* dly,
     const unsigned char* tabs, const long long* tab_off,
-    int t, int D, int N, int B, int Nn, int lo, int hi, int k, int R, int sig0, int save)
+    int t, int D, int N, int B, int Nn, int lo, int hi, int k, int R, int sig0, int save, int addr16)
 {
     for (long long b = 0; b < threads; ++b) {
         blockIdx.x = (unsigned int)b;
         spikelut_train_forward(hist, addr, gidx, dly, tabs, tab_off, t, D, N, B, Nn, lo, hi, k, R,
-                               sig0, save);
+                               sig0, save, addr16);
     }
 }
 
@@ -20,13 +20,13 @@ extern "C" void emulate_train_backward(
     const float* sg, const float* diffs, const unsigned char* tabs, const long long* tab_off,
     const int* gidx, const int* dly, const unsigned char* is_in, double* acc, long long total,
     int t, int T, int D, int N, int B, int Nn, int lo, int hi, int k, int R, int sig0,
-    int mode, int tbptt, int input_grad)
+    int mode, int tbptt, int input_grad, int addr16)
 {
     for (long long b = 0; b < threads; ++b) {
         blockIdx.x = (unsigned int)b;
         spikelut_train_backward(G, hist, addr, sg, diffs, tabs, tab_off, gidx, dly, is_in, acc,
                                 total, t, T, D, N, B, Nn, lo, hi, k, R, sig0, mode, tbptt,
-                                input_grad);
+                                input_grad, addr16);
     }
 }
 
@@ -35,12 +35,12 @@ extern "C" void emulate_train_backward(
 extern "C" void emulate_train_forward_fused(
     long long blocks, unsigned char* hist, unsigned char* addr, const int* gidx, const int* dly,
     const unsigned char* tabs, const long long* tab_off, const int* layer,
-    int T, int D, int N, int B, int Nn, int m, int save)
+    int T, int D, int N, int B, int Nn, int m, int save, int addr16)
 {
     for (long long b = 0; b < blocks; ++b) {
         blockIdx.x = (unsigned int)b;
         spikelut_train_forward_fused(hist, addr, gidx, dly, tabs, tab_off, layer, T, D, N, B, Nn,
-                                     m, save);
+                                     m, save, addr16);
     }
 }
 
@@ -49,12 +49,12 @@ extern "C" void emulate_train_backward_fused(
     const float* sg, const float* diffs, const unsigned char* tabs, const long long* tab_off,
     const int* gidx, const int* dly, const unsigned char* is_in, double* acc, long long total,
     const int* layer, int T, int D, int N, int B, int Nn, int m, int mode, int tbptt,
-    int input_grad)
+    int input_grad, int addr16)
 {
     for (long long b = 0; b < blocks; ++b) {
         blockIdx.x = (unsigned int)b;
         spikelut_train_backward_fused(G, hist, addr, sg, diffs, tabs, tab_off, gidx, dly, is_in,
                                       acc, total, layer, T, D, N, B, Nn, m, mode, tbptt,
-                                      input_grad);
+                                      input_grad, addr16);
     }
 }

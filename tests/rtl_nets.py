@@ -16,7 +16,7 @@ def arbitrary_network(seed: int, n_in: int = 3, max_layers: int = 3, max_nodes: 
     sizes = rng.integers(1, max_nodes + 1, size=m).tolist()
     layers = []
     for i, n in enumerate(sizes):
-        k = int(rng.integers(2, 7))
+        k = int(rng.integers(1, 10))  # LUT1 .. LUT6 and compositions up to k = 9
         R = int(rng.integers(0, max_refractory + 1))
         src = np.empty((n, k), np.int32)
         idx = np.empty((n, k), np.int32)

@@ -146,7 +146,7 @@ def assert_same_outputs(a, b, seed=0, T=20, B=200):
 def test_prune_removes_a_known_dead_node_and_keeps_every_output_bit():
     net = known_dead()
     small, rep = prune_network(net, verify_samples=16)
-    assert small.sizes == [1, 1] and [la.k for la in small.layers] == [2, 2]
+    assert small.sizes == [1, 1] and [la.k for la in small.layers] == [2, 1]  # the copy: a LUT1
     assert rep["luts"] == {"before": 4, "after": 2, "saved": 2}
     # before: L0 nodes 0, 1 (R=1) and 2 hold 1 + 2 + 1 flip-flops, input 1 one; after: L0.n0
     assert rep["flip_flops"] == {"before": net.flip_flops(), "after": 2,
@@ -154,8 +154,8 @@ def test_prune_removes_a_known_dead_node_and_keeps_every_output_bit():
     assert rep["constant_nodes"] == 1 and rep["dead_nodes"] == 2 and rep["fixed_taps"] == 1
     assert rep["verified"]["mismatches"] == 0
     out = small.layers[1]
-    assert (out.source.tolist(), out.index.tolist(), out.delay.tolist()) == ([[0, 0]], [[0, 0]], [[1, 1]])
-    assert out.table.tolist() == [[0, 1, 0, 1]]                  # OR with a constant 0 = copy
+    assert (out.source.tolist(), out.index.tolist(), out.delay.tolist()) == ([[0]], [[0]], [[1]])
+    assert out.table.tolist() == [[0, 1]]                        # OR with a constant 0 = copy (LUT1)
     assert_same_outputs(net, small)
     assert small.layers[0].name == "L0" and net.sizes == [3, 1]  # the original is untouched
 
@@ -168,7 +168,7 @@ def test_prune_drops_a_layer_left_empty_and_keeps_logits_consistent():
     net = Network(2, [hid, out], Readout(1, [0], 1))
     small, rep = prune_network(net)
     assert small.sizes == [1] and small.readout.layer == 0
-    assert small.layers[0].logits.tolist() == [[-0.5, 0.5, -0.5, 0.5]]
+    assert small.layers[0].k == 1 and small.layers[0].logits.tolist() == [[-0.5, 0.5]]  # a LUT1
     assert_same_outputs(net, small)
 
 

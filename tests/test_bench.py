@@ -9,7 +9,8 @@ from spikelut.bench import SIZES, bench_network, format_report, run_bench
 from spikelut.cli import main
 from spikelut.errors import ConfigError
 
-RESULT_KEYS = {"engine", "backend", "device", "threads", "batch", "steps", "seconds", "lut_evals",
+RESULT_KEYS = {"engine", "backend", "device", "threads", "threads_rule", "batch", "steps", "seconds",
+               "lut_evals",
                "lut_evals_per_s", "scaled_from_smaller_run", "speedup_vs_reference",
                "kernel_seconds", "kernel_lut_evals_per_s"}
 MACHINE_KEYS = {"cpu", "cores", "numba_threads", "python", "platform", "numpy", "numba", "gpu",
@@ -36,6 +37,9 @@ def test_report_keys(report):
         assert r["lut_evals_per_s"] == pytest.approx(r["lut_evals"] / r["seconds"])
     engines = [(r["engine"], r["threads"]) for r in size["results"]]
     assert engines[0] == ("reference", 1) and ("bitsliced", 1) in engines
+    # the second bit-sliced run is the engine's default rule: 130 samples are one slice, 1 thread
+    assert [(r["threads"], r["threads_rule"]) for r in size["results"] if r["engine"] == "bitsliced"] \
+        == [(1, "fixed"), (1, "default")]
     assert size["results"][0]["speedup_vs_reference"] == 1.0
     assert all(r["device"] == "cpu" for r in size["results"])  # device cpu: no GPU row
 

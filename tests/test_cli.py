@@ -56,14 +56,14 @@ def test_json_info(osc, capsys):
     (["info", "{tmp}/nope.h5"], "nope.h5: no such file"),
     (["init", "{tmp}/nope.toml", "-o", "{tmp}/m.h5"], "nope.toml: no such config file"),
     (["simulate", "{osc}", "{osc}", "-o", "{tmp}/r.h5"], "not a spikelut-spikes file"),
-    (["init", "{bad}", "-o", "{tmp}/m.h5"], "k = 9 is out of range"),
+    (["init", "{bad}", "-o", "{tmp}/m.h5"], "k = 13 is out of range"),
     (["stimulus", "--steps", "3", "-o", "{tmp}/s.h5"], "give either a MODEL file or --channels N"),
     (["simulate", "{osc}", "{wide}", "-o", "{tmp}/r.h5"], "3 channels but the network has 1 inputs"),
     (["init", "{bad}", "-o", "{tmp}"], "is a directory"),
 ])
 def test_errors_are_one_line_and_exit_1(tmp_path, osc, capsys, argv, message):
     bad = tmp_path / "bad.toml"
-    bad.write_text('inputs = 1\n[[layers]]\nnodes = 1\nk = 9\ntaps = [{from = "input", count = 9}]\n')
+    bad.write_text('inputs = 1\n[[layers]]\nnodes = 1\nk = 13\ntaps = [{from = "input", count = 13}]\n')
     wide = tmp_path / "wide.h5"
     from spikelut.io import save_spikes
     save_spikes(wide, np.zeros((2, 1, 3), np.uint8))

@@ -96,7 +96,8 @@ taps = [{from = "h", count = 2, delay = 1}, {from = "out", count = 1, delay = 1}
 
 
 BAD_CONFIGS = [
-    (lambda c: c["layers"][0].update(k=7), "k = 7 is out of range"),
+    (lambda c: c["layers"][0].update(k=13), "k = 13 is out of range; a node has 1 to 12 taps"),
+    (lambda c: c["layers"][0].update(k=0), "k = 0 is out of range"),
     (lambda c: c["layers"][0].update(bogus=1), r"unknown key\(s\) \['bogus'\]"),
     (lambda c: c["layers"][0]["taps"][0].update(wiring="spiral"), "unknown wiring 'spiral'"),
     (lambda c: c["layers"][0]["taps"][0].update(count=3), "tap groups give 3 taps but k = 4"),

@@ -3,6 +3,7 @@ encode_dataset and the `spikelut encode` command."""
 
 import gzip
 import hashlib
+import json
 import shutil
 
 import h5py
@@ -311,6 +312,16 @@ def test_cli_encode_writes_spike_file(tmp_path, capsys):
     assert d.meta["coding"] == "thermometer" and d.meta["dataset"] == "mnist1d"
     assert '"levels": 8' in d.meta["params"]
 
+
+
+def test_cli_encode_json_shape_is_the_spike_files(tmp_path, capsys):
+    # the dataset's own per-sample shape must not overwrite the spike file's [T, B, C]
+    rc = main(["encode", "--dataset", "mnist1d", "--coding", "thermometer", "--steps", "40",
+               "--split", "test", "--limit", "7", "--param", "levels=4", "-o",
+               str(tmp_path / "m.h5"), "--json"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["shape"] == [40, 7, 4] and d["sample_shape"] == [40] and d["channels"] == 4
 
 @pytest.mark.parametrize("argv, message", [
     (["--dataset", "nope", "--coding", "rate", "--steps", "4"], "unknown dataset 'nope'"),

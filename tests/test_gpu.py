@@ -75,12 +75,12 @@ def test_kernel_args_order_and_types():
     inp = np.zeros((5, 2, 3), np.uint32)
     cfg = gpu.launch_config(plan, 2, 0)
     args, out = gpu.kernel_args(plan, inp, cfg)
-    assert len(args) == 16 and args[1] is out and out.shape == (5, 2, 2)
+    assert len(args) == 17 and args[1] is out and out.shape == (5, 2, 2)
     assert [a.dtype for a in args[:8]] == [np.uint32, np.uint32, np.uint32, np.int32, np.int32,
                                            np.uint64, np.int32, np.int32]
     assert args[2].size == 2 * plan.depth * plan.n_signals
     assert args[7].tolist() == [[0, 4, 3, 0], [4, 6, 3, 2]]
-    assert [int(v) for v in args[8:]] == [5, 2, 3, 6, 2, plan.depth, 2, 0]
+    assert [int(v) for v in args[8:]] == [5, 2, 3, 6, 2, plan.depth, 2, 0, 1]  # tw = 1 word
 
 
 # ----------------------------------------------------------------------------- emulated kernel

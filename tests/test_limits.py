@@ -160,7 +160,7 @@ def test_table_declared_with_k_30_is_refused_before_it_is_read(capsys, files):
             g[name] = np.zeros((6, 30), np.int32)
 
     _edit(model, k30)
-    refused(capsys, "/layers/L0/source: k = 30 is out of range; every node needs 2 to 6 taps", "info", model)
+    refused(capsys, "/layers/L0/source: k = 30 is out of range; a node has 1 to 12 taps", "info", model)
 
 
 def test_declared_node_count_over_the_limit_is_refused_before_reading(capsys, files):

@@ -8,7 +8,7 @@ import pytest
 from spikelut.engine import bitsliced, reference
 from spikelut.engine.plan import build_plan
 from spikelut.lowering import lower
-from spikelut.network import Layer, Network, Readout
+from spikelut.network import K_MAX, Layer, Network, Readout
 from spikelut.train import bptt, kernels_cpu
 from spikelut.wiring import random_network
 
@@ -28,14 +28,16 @@ def test_numbering_is_pinned():
     # inputs 0, 1; a[0] = 2, a[1] = 3, b[0] = 4
     assert [low.signal(-1, 1), low.signal(0, 0), low.signal(0, 1), low.signal(1, 0)] == [1, 2, 3, 4]
     assert low.layer_signals(1) == slice(4, 5)
-    assert low.tap_sig.tolist() == [[0, 1, 0, 0, 0, 0], [1, 2, 0, 0, 0, 0], [2, 3, 4, 0, 0, 0]]
-    assert low.tap_dly.tolist() == [[0, 0, 0, 0, 0, 0], [0, 2, 0, 0, 0, 0], [1, 0, 1, 0, 0, 0]]
+    assert low.tap_sig.shape == (3, K_MAX) and not low.tap_sig[:, 3:].any()
+    assert low.tap_sig[:, :3].tolist() == [[0, 1, 0], [1, 2, 0], [2, 3, 4]]
+    assert low.tap_dly[:, :3].tolist() == [[0, 0, 0], [0, 2, 0], [1, 0, 1]] and not low.tap_dly[:, 3:].any()
     assert low.layer_lo.tolist() == [0, 2] and low.layer_hi.tolist() == [2, 3]
     assert low.layer_k.tolist() == [2, 3] and low.layer_r.tolist() == [0, 3]
     assert low.table_off.tolist() == [0, 4, 8, 16]
     assert low.flat_tables().tolist() == [0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]
     assert low.table_word.tolist() == [0b0110, 0b0001, 0b10001000]
-    assert low.table[2, :8].tolist() == [0, 0, 0, 1, 0, 0, 0, 1] and not low.table[:, 8:].any()
+    assert low.table.shape == (3, 8) and low.table[2].tolist() == [0, 0, 0, 1, 0, 0, 0, 1]
+    assert low.table_words.shape == (3, 1) and (low.k_max, low.addr_dtype) == (3, np.uint8)
     assert (low.max_delay, low.max_refractory, low.depth) == (2, 3, 4)
     assert [low.depth_for(T) for T in (1, 2, 3, 50)] == [2, 3, 4, 4]
     assert (low.readout.layer, low.readout.class_of.tolist(), low.readout.start) == (1, [0], 1)

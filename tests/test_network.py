@@ -29,11 +29,14 @@ def test_index_out_of_range_names_the_source_size():
         chain(1, [layer([(0, 1, 1), (-1, 0, 0)], COPY)])
 
 
-@pytest.mark.parametrize("k", [1, 7])
+@pytest.mark.parametrize("k", [0, 13])
 def test_k_out_of_range(k):
-    taps = [(-1, 0, 0)] * k
-    with pytest.raises(NetworkError, match=f"k = {k} is out of range"):
-        chain(1, [layer(taps, [0] * (1 << k))])
+    taps = np.zeros((1, k), np.int32)
+    lay = Layer(np.zeros((1, 1 << k), np.uint8), taps - 1, taps, taps)
+    with pytest.raises(NetworkError, match=rf"^layer 0 \('L0'\): k = {k} is out of range; a node has "
+                                           rf"1 to 12 taps \(1\.\.6: one FPGA LUT1\.\.LUT6; 7\.\.12: a "
+                                           rf"LUT composition, docs/node-sizes\.md\)$"):
+        Network(1, [lay], Readout(0, [0], 1))
 
 
 def test_other_rules():

@@ -44,7 +44,7 @@ def _with_self_loops(net):
     return Network(net.n_in, layers, net.readout)
 
 
-@pytest.mark.parametrize("k", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 9])  # 1..6: one LUT; 7, 9: larger tables
 def test_onnxruntime_equals_the_reference_engine(k):
     net = _with_self_loops(random_network(10 + k, n_in=5, sizes=[16, 9, 6], k=k,
                                           refractory=[0, 2, 1], max_delay=3, classes=3, start=2))

@@ -32,7 +32,7 @@ nets = st.builds(
     lambda seed, sizes, k, d, r: random_network(seed, 5, sizes, k=k, max_delay=d, refractory=r,
                                                 classes=2),
     st.integers(0, 10_000), st.lists(st.integers(2, 9), min_size=1, max_size=3),
-    st.integers(2, 6), st.integers(0, 4), st.integers(0, 3))
+    st.integers(1, 9), st.integers(0, 4), st.integers(0, 3))
 
 
 @settings(max_examples=40, deadline=None)

@@ -4,7 +4,6 @@ manifest and every error a user can cause. (Simulation and synthesis: test_rtl_s
 import json
 import os
 
-import h5py
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -95,9 +94,12 @@ def test_netlist_evaluates_exactly_like_the_reference_engine(seed, steps, batch)
 def test_plan_resources_match_the_network(seed):
     net = arbitrary_network(seed)
     p = plan_network(net)
-    assert p.luts == net.n_nodes
+    # one LUT per node up to k = 6; a k = 7..9 node is its composition (2, 4 or 9 LUTs)
+    extra = {7: 1, 8: 3, 9: 8}
+    assert p.luts == net.n_nodes + sum(layer.n * extra.get(layer.k, 0) for layer in net.layers)
     assert p.flip_flops == net.flip_flops()
-    assert all(2 <= n.width <= 6 for layer in p.nodes for n in layer)
+    assert all(1 <= n.width <= 6 or n.width == lay.k for lay, layer in zip(net.layers, p.nodes)
+               for n in layer)
     # every register stage is declared and reset exactly once in the emitted core
     text = emit_core(net, "core")
     assert text.count(" <= 1'b0;") == net.flip_flops()
@@ -204,15 +206,15 @@ def test_bad_top_names(top, msg):
         check_top_name(top)
 
 
-def test_k_above_six_cannot_map():
-    net = random_network(0, 3, [2], k=6)
-    lay = net.layers[0]  # forced past validation (immutability): the only way k > 6 gets here
+def test_k_above_twelve_cannot_map():
+    net = random_network(0, 3, [2], k=12)
+    lay = net.layers[0]  # forced past validation (immutability): the only way k > 12 gets here
     for name in ("source", "index", "delay"):
         a = getattr(lay, name)
         object.__setattr__(lay, name, np.concatenate([a, a[:, :1]], axis=1))
-    object.__setattr__(lay, "table", np.zeros((2, 128), np.uint8))
-    with pytest.raises(NetworkError, match=r"layer 0 \('L0'\) has k = 7 taps per node; it cannot "
-                                           r"map to a Xilinx LUT6 primitive \(--lut6\)"):
+    object.__setattr__(lay, "table", np.zeros((2, 1 << 13), np.uint8))
+    with pytest.raises(NetworkError, match=r"^layer 0 \('L0'\): k = 13 is out of range; a node has "
+                                           r"1 to 12 taps"):
         plan_network(net, lut6=True)
 
 
@@ -239,19 +241,13 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert code == 1 and "input spikes have 3 channels but the network has 2 inputs" in err
 
 
-def test_cli_model_with_k7_is_refused_by_the_reader(tmp_path, capsys):
-    model = tmp_path / "k7.h5"
-    save_model(random_network(0, 2, [2], k=6), model)
-    with h5py.File(model, "a") as f:
-        g = f["layers/L0"]
-        for name in ("source", "index", "delay"):
-            a = g[name][()]
-            del g[name]
-            g[name] = np.concatenate([a, a[:, :1]], axis=1).astype(np.int32)
-        del g["table"]
-        g["table"] = np.zeros((2, 128), np.uint8)
+def test_cli_model_with_k13_is_refused_by_the_reader(tmp_path, capsys):
+    from test_node_sizes import _model_with_k13
+
+    model = tmp_path / "k13.h5"
+    _model_with_k13(model)
     code, _, err = run(capsys, "rtl", model, "-o", tmp_path / "o", "--lut6")
-    assert code == 1 and "k = 7 is out of range" in err and not (tmp_path / "o").exists()
+    assert code == 1 and "k = 13 is out of range" in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
 
 
 def test_cli_writes_and_prints_counts(tmp_path, capsys):

@@ -81,6 +81,50 @@ def _parity6() -> Case:
     return Case(chain(6, [lay]), x, {0: [0, 1, 0, 1, 0, 1]})
 
 
+def _rows(n: int, *sets) -> np.ndarray:
+    """``[T, n]`` input bits: row t has ones at the channels listed in ``sets[t]``."""
+    x = np.zeros((len(sets), n), np.uint8)
+    for t, on in enumerate(sets):
+        x[t, list(on)] = 1
+    return x
+
+
+def _parity(k: int) -> np.ndarray:
+    return np.array([bin(a).count("1") & 1 for a in range(1 << k)], np.uint8)
+
+
+def _k1_inverter_buffer() -> Case:
+    # k = 1 (LUT1): a = NOT x[t]; b = a[t-1] (a buffer behind a flip-flop); c = x[t] with R = 1
+    a = layer([(-1, 0, 0)], [1, 0], name="a")
+    b = layer([(0, 0, 1)], [0, 1], name="b")
+    c = layer([(-1, 0, 0)], [0, 1], refractory=1, name="c")
+    return Case(chain(1, [a, b, c]), _bits([1, 0, 0, 1, 1, 0]),
+                {0: [0, 1, 1, 0, 0, 1], 1: [0, 0, 1, 1, 0, 0], 2: [1, 0, 0, 1, 0, 0]})
+
+
+def _k7_select() -> Case:
+    # k = 7 (LUT6 + MUXF7): tap 6 selects OR (1) or AND (0) of taps 0..5
+    table = np.array([int((a & 63) != 0) if a >> 6 else int((a & 63) == 63) for a in range(128)],
+                     np.uint8)
+    x = _rows(7, [], range(6), [0], [0, 6], [6], [5, 6])
+    return Case(chain(7, [layer([[(-1, p, 0) for p in range(7)]], table)]), x,
+                {0: [0, 1, 0, 1, 0, 1]})
+
+
+def _k8_parity_r1() -> Case:
+    # k = 8 (4 LUT6 + 2 MUXF7 + MUXF8): parity of eight inputs behind a refractory gate R = 1
+    lay = layer([[(-1, p, 0) for p in range(8)]], _parity(8), refractory=1)
+    x = _rows(8, [7], [0, 1, 7], range(8), [6], range(7), [])
+    return Case(chain(8, [lay]), x, {0: [1, 0, 0, 1, 0, 0]})
+
+
+def _k12_parity_feedback() -> Case:
+    # k = 12 (a tree of LUT6, uint16 addresses in training): s[t] = parity(x[t]) XOR s[t-1]
+    lay = layer([[(-1, p, 0) for p in range(11)] + [(0, 0, 1)]], _parity(12))
+    x = _rows(11, [0], [], [0, 10], [10], range(11), [3, 4, 5])
+    return Case(chain(11, [lay]), x, {0: [1, 1, 1, 0, 1, 0]})
+
+
 def _delay_beyond_run() -> Case:
     # a tap 40 cycles back in a run of 6 cycles reads 0 throughout: OR(input, input 40 ago)
     lay = Layer(np.array([[0, 1, 1, 1]], np.uint8), [[-1, -1]], [[0, 0]], [[0, 40]])
@@ -130,6 +174,10 @@ CASES: dict[str, Callable[[], Case]] = {
         chain(2, [layer([(-1, 0, 0), (-1, 1, 0)], [0, 0, 1, 0])]),
         np.array([[0, 0], [1, 0], [0, 1], [1, 1]], np.uint8), {0: [0, 0, 1, 0]}),
     "k=6 parity": _parity6,
+    "k=1 inverter, buffer and pulse": _k1_inverter_buffer,
+    "k=7 tap 6 selects AND or OR": _k7_select,
+    "k=8 parity, R=1": _k8_parity_r1,
+    "k=12 parity with feedback": _k12_parity_feedback,
     "delay longer than the run": _delay_beyond_run,
     "mixed k, recurrent across layers": _mixed_k_recurrent,
     "readout ties and start": _readout_ties_and_start,

@@ -43,9 +43,11 @@ def _randomize(m, seed=1):
             p.copy_(torch.randn(p.shape, generator=g) * 0.3)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_gradients_equal_the_native_trainer(backend):
-    net = _net()
+@pytest.mark.parametrize("backend, net", [("numpy", _net()), ("numba", _net()),
+                                          ("numba", random_network(4, n_in=6, sizes=[10, 8],
+                                                                   k=[9, 1], refractory=[1, 0],
+                                                                   max_delay=2, classes=4))])
+def test_gradients_equal_the_native_trainer(backend, net):
     x, y = _data()
     m = SpikeLUT.from_network(net, backend=backend)
     _randomize(m)

@@ -4,6 +4,9 @@ nodes that never change, refractory-gate suppressions), what exact pruning would
 input spikes decided chosen samples' predictions (surrogate gradient and exact occlusion).
 Measures and sources: docs/analyze.md.
 
+Tap importance (docs/rewiring.md) is shown when the model carries it or the data has labels;
+--save-importance OUT.h5 writes the model with the importance measured on DATA.
+
 Writes to DIR (with -o): nodes.csv (one row per node), summary.txt, attribution_<sample>.png
 per sample, and dynamics.png with --log (table flips and logit distance from zero per epoch).
 
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..api import analyze
+from ..api import analyze, tap_importance
+from ..escape import terminal
 from ..fileutil import check_output
 from . import Output
 from .common import FORCE_HELP, add_backend_arguments, backend_name
@@ -33,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="samples to attribute (default: 0)")
     p.add_argument("--limit", type=int, help="use only the first N samples for the statistics")
     p.add_argument("--log", help="training log (JSON lines) for the table-dynamics figure")
+    p.add_argument("--save-importance", metavar="OUT.h5",
+                   help="write the model with each tap's importance measured on DATA")
     add_backend_arguments(p)
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
@@ -43,6 +49,15 @@ def run(args: argparse.Namespace) -> Output:
     if args.output is not None:
         check_output(args.output, inputs=[args.model, args.data, args.log], kind="dir",
                      force=args.force)
+    imp_out = None
+    if args.save_importance is not None:
+        imp_out = check_output(args.save_importance, inputs=[args.model, args.data, args.log],
+                               kind="model", force=args.force, others=[args.output])
     rep = analyze(args.model, args.data, args.output, samples=args.samples, limit=args.limit,
                   backend=backend_name(args, NAME), log=args.log)
-    return Output(rep, summary_text(rep))
+    text = summary_text(rep)
+    if imp_out is not None:
+        tap_importance(args.model, args.data, imp_out, limit=args.limit)
+        rep["files"].append(str(imp_out))
+        text += f"\nwrote {terminal(str(imp_out))}"
+    return Output(rep, text)

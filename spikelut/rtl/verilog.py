@@ -17,7 +17,9 @@ Names: node ``j`` of layer ``i`` is the wire ``L<i>_n<j>`` (its spike), its shif
 are ``L<i>_n<j>_d1`` .. ``_d<D>`` (the spike 1..D cycles ago), input channel ``c`` delayed by
 ``d`` is ``in<c>_d<d>``, a node's table is the localparam ``L<i>_n<j>_INIT`` (bit ``a`` = the
 output for LUT address ``a``, LUT input ``p`` = address bit ``p``). With ``lut6=True`` each node is
-a Xilinx ``LUT2``..``LUT6`` primitive ``L<i>_n<j>_lut`` with the same ``INIT``.
+a Xilinx ``LUT1``..``LUT6`` primitive ``L<i>_n<j>_lut`` with the same ``INIT``. A node with
+k = 7..12 is the composition of :mod:`spikelut.rtl.compose`: LUT6 pieces ``L<i>_n<j>_p<s>`` and
+slice muxes (``MUXF7``/``MUXF8`` instances with ``lut6``, ``sel ? i1 : i0`` assigns without).
 
 Example:
     >>> import numpy as np
@@ -37,7 +39,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from ..network import Network
-from .netlist import Assign, Gate, Lut, Module, Port, Reg, from_plan
+from .netlist import Assign, Gate, Lut, Module, Mux, Port, Reg, from_plan
 from .plan import RtlPlan, check_top_name, plan_network
 
 
@@ -113,6 +115,14 @@ def _lut_lines(p: Printer, lut: Lut, form: str) -> None:
         p.line(f"assign {lut.out} = {lut.name}_INIT[{{{', '.join(lut.inputs[::-1])}}}];")
 
 
+def _mux_lines(p: Printer, mux: Mux, form: str) -> None:
+    if form == "xilinx":
+        p.line(f"{mux.prim} {mux.name}_mux (.O({mux.out}), .I0({mux.i0}), .I1({mux.i1}), "
+               f".S({mux.sel}));")
+    else:
+        p.line(f"assign {mux.out} = {mux.sel} ? {mux.i1} : {mux.i0};  // {mux.prim}")
+
+
 def _register_block(p: Printer, regs: list[Reg]) -> None:
     """One ``always`` block: every register of ``regs``, with its reset under ``rst``."""
     if not regs:
@@ -166,7 +176,7 @@ def print_module(module: Module) -> str:
     with p.indent():
         for block in module.blocks:
             inner = [c.a for c in block.cells if isinstance(c, Gate)]
-            wires = [c.out for c in block.cells if isinstance(c, (Lut, Gate))
+            wires = [c.out for c in block.cells if isinstance(c, (Lut, Mux, Gate))
                      and c.out not in ports and c.out not in inner]
             regs = [c.name for c in block.cells if isinstance(c, Reg)]
             if not (wires or inner or regs):
@@ -183,6 +193,8 @@ def print_module(module: Module) -> str:
             for c in block.cells:
                 if isinstance(c, Lut):
                     _lut_lines(p, c, module.lut_form)
+                elif isinstance(c, Mux):
+                    _mux_lines(p, c, module.lut_form)
                 elif isinstance(c, Gate):
                     p.line(f"assign {c.out} = {c.a} & ~({' | '.join(c.inhibit)});"
                            + (f"  // {c.note}" if c.note else ""))
@@ -209,7 +221,7 @@ def emit_core(net: Network, top: str = "spikelut_core", lut6: bool = False,
 
     Raises:
         ConfigError: ``top`` cannot be a module name.
-        NetworkError: a layer has ``k > 6``.
+        NetworkError: a layer has ``k`` outside 1..12.
     """
     check_top_name(top)
     plan = plan or plan_network(net, lut6)
@@ -232,9 +244,27 @@ def emit_lut_model(width: int) -> str:
         "`default_nettype wire", ""])
 
 
+def emit_mux_model(prim: str) -> str:
+    """A behavioural simulation model of the Xilinx ``MUXF7``/``MUXF8`` primitive
+    (``O = S ? I1 : I0``), for simulators without the vendor's UNISIM library.
+
+    Example:
+        >>> "assign O = S ? I1 : I0;" in emit_mux_model("MUXF7")
+        True
+    """
+    return "\n".join([
+        f"// Simulation model of the Xilinx {prim} primitive: O = S ? I1 : I0.",
+        "`timescale 1ns / 1ps",
+        "`default_nettype none",
+        f"module {prim} (output O, input I0, input I1, input S);",
+        "  assign O = S ? I1 : I0;",
+        "endmodule",
+        "`default_nettype wire", ""])
+
+
 def lut_widths(plan: RtlPlan) -> list[int]:
-    """The LUT primitive widths a ``lut6`` core instantiates."""
-    return sorted({n.width for layer in plan.nodes for n in layer})
+    """The LUT primitive widths a ``lut6`` core instantiates (compositions included)."""
+    return sorted(int(name[3:]) for name in plan.luts_by_size())
 
 
 def zext(expr: str, width: int) -> str:

@@ -157,9 +157,9 @@ def emit_testbench(net: Network, top: str, steps: int, samples: int) -> str:
             "// out_spikes bit of every cycle (expected_out.mem) and every prediction "
             "(expected_pred.mem). Run it from this directory:",
             f"//   with Icarus:    iverilog -g2001 -s tb_{top} -o tb.vvp tb_{top}.v "
-            f"{top}_classifier.v {top}.v [sim/LUT*.v] && vvp tb.vvp",
+            f"{top}_classifier.v {top}.v [sim/*.v] && vvp tb.vvp",
             f"//   with Verilator: verilator --binary --top-module tb_{top} -Wno-lint -Wno-style "
-            f"tb_{top}.v {top}_classifier.v {top}.v [sim/LUT*.v] && ./obj_dir/Vtb_{top}",
+            f"tb_{top}.v {top}_classifier.v {top}.v [sim/*.v] && ./obj_dir/Vtb_{top}",
             "`timescale 1ns / 1ps", "`default_nettype none", "", f"module tb_{top};"):
         p.line(text)
     with p.indent():

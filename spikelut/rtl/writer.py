@@ -9,6 +9,7 @@ Layout of ``DIR`` (``<top>`` = the core's module name)::
     expected_out.mem       $readmemb: out_spikes per cycle from the reference engine
     expected_pred.mem      $readmemb: the reference engine's prediction per sample
     sim/LUT<w>.v           (with lut6) simulation models of the Xilinx LUT primitives
+    sim/MUXF7.v, MUXF8.v   (with lut6, nodes with k = 7..12) models of the slice muxes
     spikelut-rtl.json      manifest: marks the directory as ours, lists the files
 
 A directory is only written when it does not exist, is empty, or holds our manifest (then the
@@ -42,7 +43,7 @@ from ..errors import ConfigError
 from ..fileutil import atomic_dir
 from ..network import Network
 from .plan import RtlPlan, check_top_name, plan_network
-from .verilog import emit_core, emit_lut_model, lut_widths
+from .verilog import emit_core, emit_lut_model, emit_mux_model, lut_widths
 from .wrapper import emit_testbench, emit_wrapper, mem_lines, pred_width
 
 MANIFEST = "spikelut-rtl.json"
@@ -150,6 +151,8 @@ def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut
     if lut6:
         for w in lut_widths(plan):
             texts[f"sim/LUT{w}.v"] = emit_lut_model(w)
+        for prim in plan.muxes():  # nodes with k = 7..12
+            texts[f"sim/{prim}.v"] = emit_mux_model(prim)
     texts[f"tb_{top}.v"] = emit_testbench(net, top, steps, B)
     stim_rows = stimulus.transpose(1, 0, 2).reshape(B * T, net.n_in)
     out_rows = expected.layer_spikes[net.readout.layer].transpose(1, 0, 2).reshape(B * T, net.n_out)

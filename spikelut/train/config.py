@@ -90,6 +90,19 @@ class TrainConfig:
     #: deprecated spelling of ``backend`` ("reference" = numpy, "numba", "auto"); folded into
     #: ``backend`` by :meth:`validate` and then ``None``
     kernels: str | None = None
+    #: rewiring during training (docs/rewiring.md, :mod:`spikelut.train.rewire`): every
+    #: ``rewire_every`` steps (0 = off) the ``rewire_fraction`` least important taps are regrown
+    rewire_every: int = 0
+    rewire_fraction: float = 0.1
+    rewire_schedule: str = "cosine"
+    rewire_candidates: int = 1
+    rewire_batch: int = 256
+    rewire_sources: str = "group"
+    rewire_delays: tuple[int, int] | None = None
+    rewire_ff_penalty: float = 0.0
+    #: "config" (the config's wiring), or "mi" / "corr": re-drawn towards signals informative
+    #: about the labels before training (:mod:`spikelut.guided`)
+    init_wiring: str = "config"
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -219,6 +232,15 @@ class TrainConfig:
             raise bad("betas", "two numbers in [0, 1)")
         if not all(0.0 <= r <= 1.0 for r in self.target_rates):
             raise bad("target_rates", "two rates in [0, 1]")
+        from .rewire import validate_rewire
+
+        validate_rewire(self, where)
+        if self.rewire_every and (self.relaxation != "multilinear" or self.analog_bits):
+            # rewiring edits per-address logits and their moments in place
+            raise ConfigError(f"{where}: rewire_every works with relaxation = 'multilinear' and "
+                              f"binary tables only, got relaxation = {self.relaxation!r}, "
+                              f"analog_bits = {self.analog_bits}")
+        choice("init_wiring", ("config", "mi", "corr"))
         if self.min_lr > self.lr:
             raise ConfigError(f"{where}: min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
 

@@ -132,7 +132,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     f = _flat(plan)
     hist = bptt._input_history(plan, x.astype(np.uint8, copy=False), np.uint8)
     tabs = np.concatenate([np.ascontiguousarray(t, dtype=np.uint8).ravel() for t in tables])
-    addr = np.empty((T, f["n_nodes"], B) if save else (1, 1, 1), np.uint8)
+    addr = np.empty((T, f["n_nodes"], B) if save else (1, 1, 1), plan.lowered.addr_dtype)  # uint16: k > 8
     _forward(hist, plan.D, f["gidx"], f["dly"], f["lo"], f["hi"], f["k"], f["R"], f["sig"], tabs,
              f["tab_off"], addr, save, _chunks(B))
     addrs = [np.ascontiguousarray(addr[:, lo:hi]) for lo, hi in zip(f["lo"], f["hi"])] if save else []

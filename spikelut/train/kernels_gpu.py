@@ -55,7 +55,7 @@ FORWARD_SPEC = KernelSpec(FORWARD, (
     ("unsigned char*", "hist"), ("unsigned char*", "addr"), ("const int*", "gidx"),
     ("const int*", "dly"), ("const unsigned char*", "tabs"), ("const long long*", "tab_off"),
     ("int", "t"), ("int", "D"), ("int", "N"), ("int", "B"), ("int", "Nn"), ("int", "lo"),
-    ("int", "hi"), ("int", "k"), ("int", "R"), ("int", "sig0"), ("int", "save"),
+    ("int", "hi"), ("int", "k"), ("int", "R"), ("int", "sig0"), ("int", "save"), ("int", "addr16"),
 ))
 BACKWARD_SPEC = KernelSpec(BACKWARD, (
     ("float*", "G"), ("const unsigned char*", "hist"), ("const unsigned char*", "addr"),
@@ -64,13 +64,13 @@ BACKWARD_SPEC = KernelSpec(BACKWARD, (
     ("const unsigned char*", "is_in"), ("double*", "acc"), ("long long", "total"),
     ("int", "t"), ("int", "T"), ("int", "D"), ("int", "N"), ("int", "B"), ("int", "Nn"),
     ("int", "lo"), ("int", "hi"), ("int", "k"), ("int", "R"), ("int", "sig0"),
-    ("int", "mode"), ("int", "tbptt"), ("int", "input_grad"),
+    ("int", "mode"), ("int", "tbptt"), ("int", "input_grad"), ("int", "addr16"),
 ))
 FORWARD_FUSED_SPEC = KernelSpec(FORWARD_FUSED, (
     ("unsigned char*", "hist"), ("unsigned char*", "addr"), ("const int*", "gidx"),
     ("const int*", "dly"), ("const unsigned char*", "tabs"), ("const long long*", "tab_off"),
     ("const int*", "layer"), ("int", "T"), ("int", "D"), ("int", "N"), ("int", "B"),
-    ("int", "Nn"), ("int", "m"), ("int", "save"),
+    ("int", "Nn"), ("int", "m"), ("int", "save"), ("int", "addr16"),
 ))
 BACKWARD_FUSED_SPEC = KernelSpec(BACKWARD_FUSED, (
     ("float*", "G"), ("const unsigned char*", "hist"), ("const unsigned char*", "addr"),
@@ -79,6 +79,7 @@ BACKWARD_FUSED_SPEC = KernelSpec(BACKWARD_FUSED, (
     ("const unsigned char*", "is_in"), ("double*", "acc"), ("long long", "total"),
     ("const int*", "layer"), ("int", "T"), ("int", "D"), ("int", "N"), ("int", "B"),
     ("int", "Nn"), ("int", "m"), ("int", "mode"), ("int", "tbptt"), ("int", "input_grad"),
+    ("int", "addr16"),
 ))
 
 #: ``launch(kernel_name, grid, block, args)``: the CUDA launch, or the tests' C++ emulation
@@ -92,7 +93,7 @@ def compile_spec() -> CompileSpec:
 
     Example:
         >>> compile_spec().options[1:]
-        ('-DSPIKELUT_K_MAX=6', '-DSPIKELUT_THREADS=256', '-DSPIKELUT_FUSED_THREADS=512', \
+        ('-DSPIKELUT_K_MAX=12', '-DSPIKELUT_THREADS=256', '-DSPIKELUT_FUSED_THREADS=512', \
 '-DSPIKELUT_GRAD_BLOCK=0', '-DSPIKELUT_GRAD_PASS=1', '-DSPIKELUT_GRAD_FULL=2')
     """
     from ..engine.gpu import kernel_source
@@ -177,17 +178,20 @@ def forward(plan: NetPlan, tables: Sequence[Any], x: Any, save: bool = True,
     Nn = f["n_nodes"]
     hist = bptt._input_history(plan, x.astype(xp.uint8, copy=False), xp.uint8)
     tabs = xp.concatenate([xp.asarray(t, dtype=xp.uint8).ravel() for t in tables])
-    addr = xp.zeros((T, Nn, B) if save else (1, 1, 1), xp.uint8)
+    # uint8 addresses up to k = 8, uint16 beyond; the kernels take the buffer as bytes (addr16)
+    addr = xp.zeros((T, Nn, B) if save else (1, 1, 1), plan.lowered.addr_dtype)
+    addr16 = int(addr.dtype == xp.uint16)
     if fused:
         launch(FORWARD_FUSED, B, fused_block(plan), FORWARD_FUSED_SPEC.marshal({
-            "hist": hist, "addr": addr, "gidx": dv["gidx"], "dly": dv["dly"], "tabs": tabs,
-            "tab_off": dv["tab_off"], "layer": dv["layer"], "T": T, "D": plan.D,
-            "N": plan.n_signals, "B": B, "Nn": Nn, "m": len(plan.layers), "save": int(save)}))
+            "hist": hist, "addr": addr.view(xp.uint8), "gidx": dv["gidx"], "dly": dv["dly"],
+            "tabs": tabs, "tab_off": dv["tab_off"], "layer": dv["layer"], "T": T, "D": plan.D,
+            "N": plan.n_signals, "B": B, "Nn": Nn, "m": len(plan.layers), "save": int(save),
+            "addr16": addr16}))
     else:
         args = FORWARD_SPEC.bind({
-            "hist": hist, "addr": addr, "gidx": dv["gidx"], "dly": dv["dly"], "tabs": tabs,
-            "tab_off": dv["tab_off"], "D": plan.D, "N": plan.n_signals, "B": B, "Nn": Nn,
-            "save": int(save)})
+            "hist": hist, "addr": addr.view(xp.uint8), "gidx": dv["gidx"], "dly": dv["dly"],
+            "tabs": tabs, "tab_off": dv["tab_off"], "D": plan.D, "N": plan.n_signals, "B": B,
+            "Nn": Nn, "save": int(save), "addr16": addr16})
         for t in range(T):
             for li, lp in enumerate(plan.layers):
                 launch(FORWARD, _grid(lp.n, B), THREADS,
@@ -229,20 +233,23 @@ def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Seque
         sg[o0:o1] = surrogate.grad(flat)
         tabs[o0:o1] = flat > 0
     acc = xp.zeros(total, xp.float64)
-    addr = xp.ascontiguousarray(xp.concatenate(fwd.addr, axis=1))
+    addr = xp.ascontiguousarray(xp.concatenate(fwd.addr, axis=1), dtype=plan.lowered.addr_dtype)
+    addr16 = int(addr.dtype == xp.uint16)
+    addr = addr.view(xp.uint8)  # the kernels take the buffer as bytes (addr16: two per address)
     mode, tb, ig = _MODES[refractory_grad], int(tbptt), int(bool(input_grad))
     if fused:
         launch(BACKWARD_FUSED, B, fused_block(plan), BACKWARD_FUSED_SPEC.marshal({
             "G": G, "hist": fwd.hist, "addr": addr, "sg": sg, "diffs": diffs, "tabs": tabs,
             "tab_off": dv["tab_off"], "gidx": dv["gidx"], "dly": dv["dly"], "is_in": dv["is_in"],
             "acc": acc, "total": total, "layer": dv["layer"], "T": T, "D": D, "N": N,
-            "B": B, "Nn": Nn, "m": len(plan.layers), "mode": mode, "tbptt": tb, "input_grad": ig}))
+            "B": B, "Nn": Nn, "m": len(plan.layers), "mode": mode, "tbptt": tb, "input_grad": ig,
+            "addr16": addr16}))
         return unflatten_grads(plan, f, acc, G, input_grad)
     args = BACKWARD_SPEC.bind({
         "G": G, "hist": fwd.hist, "addr": addr, "sg": sg, "diffs": diffs, "tabs": tabs,
         "tab_off": dv["tab_off"], "gidx": dv["gidx"], "dly": dv["dly"], "is_in": dv["is_in"],
         "acc": acc, "total": total, "T": T, "D": D, "N": N, "B": B, "Nn": Nn,
-        "mode": mode, "tbptt": tb, "input_grad": ig})
+        "mode": mode, "tbptt": tb, "input_grad": ig, "addr16": addr16})
     for t in range(T - 1, -1, -1):
         for li in range(len(plan.layers) - 1, -1, -1):
             lp = plan.layers[li]

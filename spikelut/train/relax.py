@@ -103,15 +103,17 @@ def _const(xp: Any, kind: str, k: int) -> Any:
     key = (id(xp), kind, k)
     if key not in _CONST:
         a = np.arange(1 << k)
-        bits = ((a[:, None] >> np.arange(k)[None, :]) & 1).astype(np.float64)
         if kind == "bits":
-            m = bits
-        elif kind == "walsh":  # H[S, a] = (-1)**popcount(S & a), symmetric, H H = 2**k I
-            pc = np.array([[bin(s & b).count("1") for b in a] for s in a])
-            m = (1.0 - 2.0 * (pc & 1)) / math.sqrt(1 << k)
-        else:  # "smooth": prod over bits of (0.5 + 0.25) if the bits agree else (0.5 - 0.25)
-            same = (bits[:, None, :] == bits[None, :, :])
-            m = np.where(same, 0.5 + BB_UNBINARIZE, 0.5 - BB_UNBINARIZE).prod(axis=2)
+            m = ((a[:, None] >> np.arange(k)[None, :]) & 1).astype(np.float64)
+        else:  # a product over the k bits of one 2x2 factor: a Kronecker power (k up to 12)
+            # walsh: H[S, a] = (-1)**popcount(S & a) / sqrt(2**k), symmetric, H H = I
+            # smooth: S[a, b] = prod over bits of 0.5 + 0.25 if they agree, else 0.5 - 0.25
+            f = (np.array([[1.0, 1.0], [1.0, -1.0]]) / math.sqrt(2.0) if kind == "walsh" else
+                 np.array([[0.5 + BB_UNBINARIZE, 0.5 - BB_UNBINARIZE],
+                           [0.5 - BB_UNBINARIZE, 0.5 + BB_UNBINARIZE]]))
+            m = np.ones((1, 1))
+            for _ in range(k):
+                m = np.kron(m, f)
         _CONST[key] = xp.asarray(m.astype(np.float32))
     return _CONST[key]
 

@@ -22,6 +22,9 @@ three are lists with one value per layer: table entries that changed sign during
 ``|theta|`` and the fraction of ``|theta| < 0.05`` at its end, see
 :func:`spikelut.analysis.table_dynamics`). With ``[train] refractory_ramp`` every record
 also holds ``gate``, the refractory gate's strength that epoch trained with (1.0 = exact).
+With ``[train] rewire_every`` (:mod:`spikelut.train.rewire`, docs/rewiring.md) records also
+hold ``rewired``, ``delay_moves``, ``flip_flops`` and ``delays``, and the checkpoint the rewiring
+generator's state and the ``/wiring`` and ``/best_wiring`` groups.
 
 Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): root attributes
 ``epoch`` (completed epochs), ``config`` (the ``[train]`` table as JSON), ``network`` (structure
@@ -197,6 +200,7 @@ class Trainer:
         cfg.validate()
         self.net = net
         self.cfg = cfg
+        self.net0 = net  # the wiring the run started from (rewiring changes self.net)
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self._quiet = progress is False  # None without a terminal: plain progress lines
         self.plan = compile_plan(net)
@@ -229,6 +233,9 @@ class Trainer:
         self.history: list[dict] = []
         self.best: dict | None = None
         self.best_params = [p.copy() for p in self.params]
+        self.best_net = net
+        from .rewire import Rewirer
+        self.rewirer = Rewirer(self) if cfg.rewire_every else None
 
     def _host(self, a: Any) -> np.ndarray:
         """``a`` copied to host memory (the only way arrays leave the backend's module)."""
@@ -376,6 +383,9 @@ class Trainer:
             xv, yv = _as_data(val, "validation data")
             check_data(self.net, xv, yv, "validation data")
             xv, yv = xp.asarray(xv.astype(np.uint8, copy=False)), xp.asarray(yv.astype(np.int64))
+        if self.cfg.init_wiring != "config" and self.net is self.net0:  # deterministic: a resume
+            from ..guided import guide_trainer                            # draws it again
+            guide_trainer(self, x, y)
         if resume:
             if checkpoint is None:
                 raise ConfigError("resume needs a checkpoint file (--checkpoint CKPT.h5)")
@@ -412,6 +422,8 @@ class Trainer:
                     for p, layer, h in zip(self.params, self.net.layers, self._hist):
                         self.relax.observe(p, layer.k, h)
                 self._clip(self.params)
+                if self.rewirer is not None:
+                    self.rewirer.step(epoch, epoch * steps + b + 1, x, y)
                 loss_sum = loss_sum + loss * len(idx)
                 correct = correct + (pred == yb).sum()
                 if self.progress:  # the only per-step copy to the host, and only for the bar
@@ -438,6 +450,8 @@ class Trainer:
                 record["val_loss"], record["val_acc"] = ev.loss, ev.acc
             record["time"] = time.perf_counter() - t0
             record.update(table_dynamics(before, self.tables(), xp))
+            if self.rewirer is not None:
+                record.update(self.rewirer.epoch_record(epoch))
             self._keep(record)
             self.history.append(record)
             self.epoch = epoch + 1
@@ -451,7 +465,11 @@ class Trainer:
                 callback(self, record)
         kept = self.best_params if cfg.keep == "best" and self.best is not None else self.params
         kept_epoch = self.best["epoch"] if cfg.keep == "best" and self.best is not None else self.epoch
-        return TrainResult(self.network(kept), list(self.history), kept_epoch)
+        wiring = self.best_net if cfg.keep == "best" and self.best is not None else self.net
+        net = self.network(kept, wiring)
+        if self.rewirer is not None:  # the importance rewiring ranked by, saved with the model
+            net = self.rewirer.importance(net, x, y)
+        return TrainResult(net, list(self.history), kept_epoch)
 
     def _keep(self, record: dict) -> None:
         """Keep the best validation model (accuracy, then loss); without validation, the last.
@@ -463,6 +481,7 @@ class Trainer:
         if record["val_acc"] is None:
             self.best = {"epoch": record["epoch"], "val_acc": None, "val_loss": None}
             self.best_params = [p.copy() for p in self.params]
+            self.best_net = self.net
             return
         key = (record["val_acc"], -record["val_loss"])
         if self.best is None or self.best["val_acc"] is None or \
@@ -470,13 +489,19 @@ class Trainer:
             self.best = {"epoch": record["epoch"], "val_acc": record["val_acc"],
                          "val_loss": record["val_loss"]}
             self.best_params = [p.copy() for p in self.params]
+            self.best_net = self.net
 
-    def network(self, params: Sequence[Any] | None = None) -> Network:
-        """The network with ``params`` (default: current) as logits and ``table = logits > 0``."""
+    def network(self, params: Sequence[Any] | None = None, wiring: Network | None = None) -> Network:
+        """The network with the table values of ``params`` (default: current) as logits and
+        ``table = logits > 0``, on the taps of ``wiring`` (default: the current ones; rewiring
+        changes them)."""
+        wiring = self.net if wiring is None else wiring
         layers = []
-        for layer, p in zip(self.net.layers, self.tables(params)):
+        for layer, p in zip(wiring.layers, self.tables(params)):
             logits = np.array(self._host(p), np.float32)
-            layers.append(layer.replace(logits=logits, table=(logits > 0).astype(np.uint8)))
+            # a tap importance the layer carried was measured on other tables: dropped
+            layers.append(layer.replace(logits=logits, table=(logits > 0).astype(np.uint8),
+                                        tap_influence=None, tap_gradient=None))
         meta = dict(self.net.meta)
         meta["train"] = {"epochs": self.epoch, "loss": self.cfg.loss,
                          "surrogate": self.cfg.surrogate, "seed": self.cfg.seed}
@@ -484,7 +509,7 @@ class Trainer:
             meta["train"]["relaxation"] = self.cfg.relaxation
         if self.analog is not None and not self.analog.is_binary:  # logits: analog parameters
             meta["analog"] = self.analog.to_meta()
-        return self.net.replace(layers=layers, meta=meta)  # validated, immutable
+        return wiring.replace(layers=layers, meta=meta)  # validated, immutable
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: str | os.PathLike) -> None:
@@ -495,7 +520,7 @@ class Trainer:
             f.attrs["version"] = CHECKPOINT_VERSION
             f.attrs["epoch"] = self.epoch
             f.attrs["config"] = self.cfg.to_json()
-            f.attrs["network"] = fingerprint(self.net)
+            f.attrs["network"] = fingerprint(self.net0)
             f.attrs["rng"] = json.dumps(self.rng.bit_generator.state)
             f.attrs["best"] = json.dumps(self.best)
             f.attrs["history"] = json.dumps(self.history)
@@ -510,6 +535,8 @@ class Trainer:
                 g = og.create_group(name)
                 for i, a in enumerate(arrs):
                     g.create_dataset(f"L{i}", data=self._host(a))
+            if self.rewirer is not None:
+                self.rewirer.save(f, self.best_net)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore the state saved by :meth:`save_checkpoint`; the network and config must match
@@ -525,7 +552,7 @@ class Trainer:
             if fmt != CHECKPOINT_FORMAT or int(f.attrs.get("version", -1)) != CHECKPOINT_VERSION:
                 raise FileFormatError(f"{path}: not a spikelut checkpoint (format {fmt!r}, version "
                                       f"{f.attrs.get('version')!r}; expected {CHECKPOINT_FORMAT!r} v1)")
-            if f.attrs["network"] != fingerprint(self.net):
+            if f.attrs["network"] != fingerprint(self.net0):
                 raise ConfigError(f"{path}: the checkpoint was made for a different network; resume "
                                   f"with the same config, or start without --resume")
             saved = json.loads(f.attrs["config"])
@@ -536,11 +563,13 @@ class Trainer:
                 pass  # compared as written: the mismatch is reported below
             mine = self.cfg.to_dict()
             free = {"epochs", "backend", "kernels"}  # a run may be extended, and moved between backends
-            diff = sorted(k for k in set(saved) | set(mine) if k not in free and saved.get(k) != mine.get(k))
+            base = TrainConfig().to_dict()  # a key an older checkpoint lacks had its default
+            diff = sorted(k for k in set(saved) | set(mine)
+                          if k not in free and saved.get(k, base.get(k)) != mine.get(k))
             if diff:
                 k = diff[0]
                 raise ConfigError(f"{path}: the checkpoint was made with a different [train] config "
-                                  f"({k} = {saved.get(k)!r}, now {mine.get(k)!r}); resume with the same "
+                                  f"({k} = {saved.get(k, base.get(k))!r}, now {mine.get(k)!r}); resume with the same "
                                   f"settings (only epochs may change), or start without --resume")
             opt = json.loads(f.attrs["optimizer"])
             n = len(self.params)
@@ -560,6 +589,8 @@ class Trainer:
             self.rng.bit_generator.state = json.loads(f.attrs["rng"])
             self.best = json.loads(f.attrs["best"])
             self.history = json.loads(f.attrs["history"])
+            if self.rewirer is not None:
+                self.best_net = self.rewirer.load(f, path)
 
 
 def _describe(r: dict) -> str:

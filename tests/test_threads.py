@@ -1,0 +1,81 @@
+"""The bit-sliced engine's thread count: the default rule, and bit-exact results for 1, 2, 3 threads."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+from spikelut.engine import bitsliced, reference
+from spikelut.threads import others_running, spare_cpus, usable_cpus
+from spikelut.wiring import random_network
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# three slices of MIN_CHUNK_WORDS words and a ragged end: 3 threads get 33, 33 and 32 words
+SAMPLES = 3 * bitsliced.MIN_CHUNK_WORDS * 64 + 5
+
+SCRIPT = f"""
+import hashlib, numpy as np
+from spikelut.engine import bitsliced
+from spikelut.wiring import random_network
+net = random_network(4, n_in=6, sizes=[30, 20, 10], k=6, max_delay=3, refractory=[1, 2, 0],
+                     recurrent=True)
+x = (np.random.default_rng(4).random((12, {SAMPLES}, 6)) < 0.4).astype(np.uint8)
+for th in (1, 2, 3):
+    spikes = bitsliced.simulate(net, x, threads=th).layer_spikes
+    digest = hashlib.sha256(b"".join(np.ascontiguousarray(s).tobytes() for s in spikes)).hexdigest()
+    print(th, bitsliced.choose_threads(60, 12, -(-{SAMPLES} // 64), th), digest)
+"""
+
+
+def _digest(layer_spikes) -> str:
+    return hashlib.sha256(b"".join(np.ascontiguousarray(s).tobytes() for s in layer_spikes)).hexdigest()
+
+
+def test_one_two_three_threads_give_identical_spikes():
+    # numba runs at most NUMBA_NUM_THREADS threads (the CPU count), so 3 threads need a process
+    # started with NUMBA_NUM_THREADS=3; the reference engine gives the expected spikes
+    env = dict(os.environ, NUMBA_NUM_THREADS="3",
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    net = random_network(4, n_in=6, sizes=[30, 20, 10], k=6, max_delay=3, refractory=[1, 2, 0],
+                         recurrent=True)
+    x = (np.random.default_rng(4).random((12, SAMPLES, 6)) < 0.4).astype(np.uint8)
+    want = _digest(reference.simulate(net, x).layer_spikes)
+    # 97 words: one thread runs two slices (at most MAX_CHUNK_WORDS each), 2 and 3 threads one each
+    assert out.stdout.splitlines() == [f"1 (1, 2) {want}", f"2 (2, 2) {want}", f"3 (3, 3) {want}"]
+
+
+def test_default_rule():
+    words = 2 * bitsliced.MIN_CHUNK_WORDS
+    big = int(bitsliced.MIN_PARALLEL_EVALS) // (32 * 64 * words) + 1   # nodes just above the work limit
+    top = numba.get_num_threads()
+    assert bitsliced.choose_threads(big, 32, words, spare=8) == (min(2, top), min(2, top))
+    assert bitsliced.choose_threads(big, 32, words, spare=1) == (1, 1)         # machine busy
+    assert bitsliced.choose_threads(big - 1, 32, words, spare=8) == (1, 1)     # too little work
+    assert bitsliced.choose_threads(10 * big, 32, words - 1, spare=8) == (1, 1)  # slices too narrow
+    # wide batches: slices of at most MAX_CHUNK_WORDS words, shared by the threads
+    assert bitsliced.choose_threads(big, 32, 5 * bitsliced.MAX_CHUNK_WORDS, threads=1) == (1, 5)
+    # an explicit count is kept (up to numba's maximum), whatever the load
+    assert bitsliced.choose_threads(1, 1, words, threads=2, spare=1) == \
+        (min(2, numba.config.NUMBA_NUM_THREADS),) * 2
+
+
+@pytest.mark.parametrize("text, others", [("0.5 0.6 0.7 1/300 99", 0), ("9.1 4.0 2.0 5/412 7", 4),
+                                          ("", None), ("1 2 3 x/9 4", None)])
+def test_others_running_reads_the_instant_count(text, others):
+    assert others_running(text) == others
+
+
+def test_spare_cpus():
+    n = usable_cpus()
+    assert spare_cpus("1 1 1 1/100 5") == n
+    assert spare_cpus(f"1 1 1 {n}/100 5") == 1
+    assert spare_cpus(f"1 1 1 {n + 7}/100 5") == 1
+    assert spare_cpus("unreadable") == n
