@@ -24,6 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .analog import require_binary, spec_of
+from .analog import simulate as analog_simulate
 from .backends import Backend, backend_from_legacy, get_backend, list_backends
 from .config import build_network, load_config
 from .engine.result import SimResult
@@ -78,6 +80,7 @@ def simulate(net: Network, spikes: Any, backend: str | Backend = "auto",
         ToolError: the backend is not usable here (one line saying why).
         ShapeError: the spikes are not ``[T, B, n_in]`` of 0/1.
     """
+    require_binary(net, "simulate")
     return _backend(backend, engine, device).simulate(net, spikes, record=record)
 
 
@@ -136,7 +139,8 @@ def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "a
         >>> ev.samples, int(ev.confusion.sum()), ev.confusion.shape
         (5, 5, (2, 2))
     """
-    b = _backend(backend, engine, device)
+    analog = spec_of(net)  # an analog model runs its own (numpy) simulation
+    b = None if analog is not None else _backend(backend, engine, device)
     labels = np.asarray(to_numpy(labels)).astype(np.int64)
     T, B = spikes.shape[0], spikes.shape[1]
     if labels.shape != (B,):
@@ -148,12 +152,14 @@ def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "a
     tally = Tally(net.readout.classes)  # the one accuracy rule of every command
     preds = []
     for b0 in range(0, B, step):
-        pred = to_numpy(b.simulate(net, spikes[:, b0:b0 + step], record="readout").pred)
+        x = spikes[:, b0:b0 + step]
+        pred = (analog_simulate(net, to_numpy(x)).pred if analog is not None
+                else to_numpy(b.simulate(net, x, record="readout").pred))
         tally.add(pred, labels[b0:b0 + step])
         preds.append(pred)
     pred = np.concatenate(preds).astype(np.int64) if preds else np.zeros(0, np.int64)
     return EvalResult(tally.accuracy, tally.correct, tally.samples, tally.classes, tally.confusion,
-                      pred, b.name)
+                      pred, "analog" if analog is not None else b.name)
 
 
 def backends() -> list[dict]:
@@ -252,6 +258,7 @@ def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_c
     """
     from .rtl import verify_directory, write_verilog
 
+    require_binary(net, "rtl")
     files = write_verilog(net, out_dir, top=top, lut6=lut6, steps=steps, stimulus=stimulus,
                           force=force, model=model)
     return files, (verify_directory(files, verify, jobs) if verify else None)
@@ -386,6 +393,7 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
     """
     from .io import open_spikes, spike_writer
 
+    require_binary(net, "simulate")
     b = _backend(backend, engine, device)
     with open_spikes(spikes) as reader:
         T, B, n_in = reader.shape
@@ -650,6 +658,7 @@ def export_onnx(model: Network | str | os.PathLike, output: str | os.PathLike, n
     is_net = isinstance(model, Network)
     check_output(output, inputs=[] if is_net else [model], kind="binary", force=force, lock=False)
     net = model if is_net else load_model(model)
+    require_binary(net, "export")
     return write_onnx(net, output, name)
 
 

@@ -111,3 +111,18 @@ def have_tool(finder) -> bool:
         return True
     except ToolError:
         return False
+
+
+def numeric_grad(loss, arrays, i, eps=1e-6, cols=None):
+    """Central finite differences of ``loss(arrays)`` w.r.t. ``arrays[i]`` (float64), entry by
+    entry; with ``cols`` (a bool mask over the last axis) only those columns, the rest 0."""
+    num = np.zeros_like(arrays[i])
+    for idx in np.ndindex(num.shape):
+        if cols is not None and not cols[idx[-1]]:
+            continue
+        plus = [a.copy() for a in arrays]
+        minus = [a.copy() for a in arrays]
+        plus[i][idx] += eps
+        minus[i][idx] -= eps
+        num[idx] = (loss(plus) - loss(minus)) / (2 * eps)
+    return num

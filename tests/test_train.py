@@ -225,7 +225,7 @@ def test_cli_train_then_eval(files, capsys):
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"config": "loss = \"hinge\""}, "unknown loss 'hinge'; choose one of ce, ce_ttfs, mse, ttfs"),
+    ({"config": "loss = \"hinge\""}, "unknown loss 'hinge'; choose one of ce_count, ce_count_temporal, ce_temporal, mse_count"),
     ({"config": "surrogate = \"relu\""}, "unknown surrogate 'relu'"),
     ({"config": "lr = -0.5"}, "[train]: lr must be > 0, got -0.5"),
     ({"labels": 3}, "label 3 is out of range: the readout has 2 classes"),

@@ -86,7 +86,7 @@ def test_cross_entropy_default_scale_and_uint8_input():
     z = 4 * 4.0 / (1 * np.sqrt(4))      # counts * 4 / (P sqrt(T))
     assert loss == pytest.approx(np.log1p(np.exp(-z)))
     assert g.dtype == np.float32
-    with pytest.raises(ConfigError, match="unknown loss 'hinge'; choose one of ce, ce_ttfs, mse, ttfs"):
+    with pytest.raises(ConfigError, match="unknown loss 'hinge'; choose one of ce_count, ce_count_temporal, ce_temporal, mse_count"):
         get_loss("hinge")
 
 
@@ -117,7 +117,7 @@ def test_schedules():
 
 def test_train_config_defaults_and_round_trip():
     cfg = TrainConfig.from_dict({"surrogate": "fast-sigmoid", "loss": "cross_entropy"}, seed=9)
-    assert (cfg.surrogate, cfg.loss, cfg.seed, cfg.lr, cfg.schedule) == ("fast_sigmoid", "ce", 9, 0.01, "cosine")
+    assert (cfg.surrogate, cfg.loss, cfg.seed, cfg.lr, cfg.schedule) == ("fast_sigmoid", "ce_count", 9, 0.01, "cosine")
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     assert TrainConfig.from_dict({"seed": 3}, seed=9).seed == 3
 
@@ -125,9 +125,9 @@ def test_train_config_defaults_and_round_trip():
 @pytest.mark.parametrize("table,message", [
     ({"lr": -0.1}, r"\[train\]: lr must be > 0, got -0.1"),
     ({"lr": "fast"}, r"\[train\]: lr must be a number, got 'fast'"),
-    ({"loss": "hinge"}, r"\[train\]: unknown loss 'hinge'; choose one of ce, ce_ttfs, mse, ttfs"),
+    ({"loss": "hinge"}, r"\[train\]: unknown loss 'hinge'; choose one of ce_count, ce_count_temporal, ce_temporal, mse_count"),
     ({"surrogate": "relu"}, r"\[train\]: unknown surrogate 'relu'; choose one of arctan"),
-    ({"optimizer": "lbfgs"}, r"\[train\]: unknown optimizer 'lbfgs'; choose one of adam, sgd"),
+    ({"optimizer": "lbfgs"}, r"\[train\]: unknown optimizer 'lbfgs'; choose one of adam, lion, sgd"),
     ({"epochs": 0}, r"\[train\]: epochs must be an integer >= 1, got 0"),
     ({"batch_size": 2.5}, r"\[train\]: batch_size must be an integer >= 1, got 2.5"),
     ({"width": 0}, r"\[train\]: width must be > 0, got 0"),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..api import simulate_file
+from ..analog import spec_of
+from ..api import evaluate, simulate_file
 from ..backends import get_backend
-from ..io import load_model
+from ..errors import ConfigError
+from ..io import load_model, load_spikes
 from . import Output
 from .common import add_backend_arguments, add_chunk_argument, backend_name
 
@@ -29,8 +31,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> Output:
-    backend = get_backend(backend_name(args, NAME))
     net = load_model(args.model)
+    if spec_of(net) is not None:  # analog tables: their own simulation (docs/relaxations.md)
+        data = load_spikes(args.spikes)
+        if data.labels is None:
+            raise ConfigError(f"{args.spikes}: has no /labels; eval needs labelled spikes")
+        ev = evaluate(net, data.spikes, data.labels)
+        return Output(ev.to_dict(), f"accuracy {ev.accuracy:.4f} ({ev.correct}/{ev.samples}); "
+                                    f"analog model, {spec_of(net).bits}-bit tables")
+    backend = get_backend(backend_name(args, NAME))
     r = simulate_file(net, args.spikes, None, backend=backend, chunk=args.chunk,
                       require_labels=True)
     t = r.tally

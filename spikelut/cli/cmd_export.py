@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..analog import require_binary
 from ..escape import terminal
 from ..fileutil import check_output
+from ..io import load_model
 from . import Output
 
 NAME = "export"
@@ -31,6 +33,7 @@ def run(args: argparse.Namespace) -> Output:
     from ..api import export_onnx
 
     check_output(args.output, inputs=[args.model], kind="binary", force=args.force)
+    require_binary(load_model(args.model), "export", args.model)
     info = export_onnx(args.model, args.output, name=args.name, force=args.force)
     text = (f"wrote {terminal(info['path'])}: ONNX opset {info['opset']}, {info['nodes']} operators, "
             f"{info['bytes']} bytes; one cycle per call, state [B, {info['state_depth']}, "

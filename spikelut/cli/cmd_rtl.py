@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..analog import require_binary
 from ..fileutil import check_output
 from ..io import load_model, load_spikes
 from ..metrics import check_scorable
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> Output:
     library = gate_list(args.gate_list) if args.gates else None  # a bad list: before any work
     check_output(args.output, inputs=[args.model, args.verify], kind="dir", force=args.force)
     net = load_model(args.model)
+    require_binary(net, "rtl", args.model)
     spikes = load_spikes(args.verify) if args.verify else None
     if spikes is not None and spikes.labels is not None:  # it reports the circuit's accuracy
         check_scorable(net.readout, spikes.spikes.shape[0], spikes.labels, str(args.verify))

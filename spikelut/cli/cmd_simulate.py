@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..analog import require_binary
 from ..api import simulate_file
 from ..backends import get_backend
 from ..escape import terminal
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> Output:
                        force=args.force)
     backend = get_backend(backend_name(args, NAME))
     net = load_model(args.model)
+    require_binary(net, "simulate", args.model)
     r = simulate_file(net, args.spikes, out, backend=backend, chunk=args.chunk,
                       meta={"model": str(Path(args.model).resolve()), "backend": backend.name})
     T, B = r.steps, r.samples

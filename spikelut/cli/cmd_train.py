@@ -12,6 +12,7 @@ Example:
     --checkpoint ckpt.h5 --resume          # continue an interrupted run, bit for bit
     spikelut train demos/train_mnist1d.toml --data train.h5 --val-fraction 0.125 -o model.h5
     spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --backend cuda   # on the GPU
+    spikelut train demos/train_first_of_two.toml --data train.h5 -o model.h5 --relaxation walsh
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where training runs (overrides [train] backend): numpy, numba, cuda "
                         "(CuPy on an NVIDIA GPU), or auto = the fastest usable; a checkpoint "
                         "resumes on any backend")
+    p.add_argument("--relaxation", default=None, metavar="NAME",
+                   help="override [train] relaxation: how tables are parameterised for the "
+                        "backward pass (multilinear, bipolar, walsh, dlut, dlut_fixed, mlp; "
+                        "docs/relaxations.md); the model file stays a plain table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
@@ -71,6 +76,8 @@ def run(args: argparse.Namespace) -> Output:
         tcfg_dict["epochs"] = args.epochs
     if args.seed is not None:
         tcfg_dict["seed"] = args.seed
+    if args.relaxation is not None:
+        tcfg_dict["relaxation"] = args.relaxation
     if args.backend is not None:
         tcfg_dict.pop("kernels", None)  # the flag wins over the config's old spelling too
         tcfg_dict["backend"] = args.backend
@@ -80,7 +87,8 @@ def run(args: argparse.Namespace) -> Output:
         raise ConfigError(f"{args.config}: {e}") from None
     if args.resume and args.checkpoint is None:
         raise ConfigError("--resume needs --checkpoint CKPT.h5 (the file to resume from)")
-    backend = resolve_backend(tcfg.backend)  # before loading data: an unusable backend stops here
+    # before loading data: an unusable backend stops here (analog tables: the numpy reference)
+    backend = resolve_backend("numpy" if tcfg.analog_bits else tcfg.backend)
     net = build_network(cfg)
     train = load_spikes(args.data)
     check_data(net, train.spikes, _labels(train, args.data), str(args.data))

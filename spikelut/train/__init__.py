@@ -3,7 +3,8 @@
 Modules: :mod:`.surrogates` (step surrogates by name), :mod:`.bptt` (the reference forward and
 backward passes), :mod:`.kernels_cpu` / :mod:`.kernels_gpu` (the same passes compiled with numba
 and in CUDA), :mod:`.passes` (``[train] backend``: which passes and array module a run uses),
-:mod:`.losses`, :mod:`.optim`, :mod:`.config` (the ``[train]`` table) and :mod:`.trainer` (the
+:mod:`.losses`, :mod:`.optim`, :mod:`.relax` (``[train] relaxation``: how a table is
+parameterised for the backward pass), :mod:`.config` (the ``[train]`` table) and :mod:`.trainer` (the
 loop, logs, checkpoints, resume).
 
 Example:
@@ -20,8 +21,10 @@ Example:
 
 from .config import TrainConfig
 from .losses import LOSSES, get_loss
+from .relax import RELAXATIONS, get_relaxation, register_relaxation
 from .surrogates import SURROGATES, get_surrogate, register_surrogate
 from .trainer import Evaluation, Trainer, TrainResult, check_data, train
 
 __all__ = ["TrainConfig", "Trainer", "TrainResult", "Evaluation", "train", "check_data",
-           "LOSSES", "get_loss", "SURROGATES", "get_surrogate", "register_surrogate"]
+           "LOSSES", "get_loss", "SURROGATES", "get_surrogate", "register_surrogate",
+           "RELAXATIONS", "get_relaxation", "register_relaxation"]

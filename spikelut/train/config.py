@@ -25,7 +25,10 @@ from .bptt import REFRACTORY_GRAD, TAP_GRAD
 from .losses import ALIASES as LOSS_ALIASES
 from .losses import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
+from ..analog import MAX_BITS as ANALOG_MAX_BITS
 from .passes import BACKENDS, KERNELS_ALIASES
+from .relax import ALIASES as RELAX_ALIASES
+from .relax import RELAXATIONS
 from .surrogates import get_surrogate
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -52,7 +55,7 @@ class TrainConfig:
     min_lr: float = 0.0
     step_size: int = 10
     gamma: float = 0.1
-    loss: str = "ce"
+    loss: str = "ce_count"
     logit_scale: float | None = None
     ttfs_scale: float | None = None
     target_rates: tuple[float, float] = (0.5, 0.05)
@@ -62,6 +65,14 @@ class TrainConfig:
     init: str = "normal"
     init_std: float = 0.1
     tap_grad: str = "tanh"
+    #: how a table is parameterised for the backward pass (docs/relaxations.md): multilinear
+    #: (default), bipolar, walsh, dlut, dlut_fixed, mlp; the forward is always the exact circuit
+    relaxation: str = "multilinear"
+    #: analog tables (research, docs/relaxations.md): b-bit real table values that readers see
+    #: instead of bits, trained and run with the numpy reference; 0 = the binary circuit
+    analog_bits: int = 0
+    #: read noise of an analog table (standard deviation, full scale 1)
+    analog_noise: float = 0.0
     refractory_grad: str = "block"
     #: refractory curriculum (docs/pulse.md): for the first ``refractory_ramp`` epochs the
     #: training forward uses a relaxed gate of strength ``epoch / refractory_ramp`` (0, then
@@ -187,6 +198,21 @@ class TrainConfig:
             self.backend = self.backend if self.backend != "auto" else meant
             self.kernels = None
         choice("tap_grad", TAP_GRAD)
+        choice("relaxation", RELAXATIONS, RELAX_ALIASES)
+        integer("analog_bits", 0)
+        if self.analog_bits > ANALOG_MAX_BITS:
+            raise bad("analog_bits", f"an integer in 0 .. {ANALOG_MAX_BITS}")
+        number("analog_noise", 0.0, strict=False)
+        if self.analog_bits:
+            for key, default in (("relaxation", "multilinear"), ("refractory_ramp", 0)):
+                if getattr(self, key) != default:
+                    raise ConfigError(f"{where}: analog_bits = {self.analog_bits} (analog tables) "
+                                      f"works with {key} = {default!r} only, got {getattr(self, key)!r}")
+            if self.backend not in ("auto", "numpy"):
+                raise ConfigError(f"{where}: analog_bits = {self.analog_bits} (analog tables) runs "
+                                  f"on the numpy reference only; use backend = \"numpy\" or \"auto\"")
+        elif self.analog_noise:
+            raise ConfigError(f"{where}: analog_noise = {self.analog_noise} needs analog_bits >= 1")
         choice("refractory_grad", REFRACTORY_GRAD)
         if not isinstance(self.surrogate, str):
             raise bad("surrogate", "a name")
@@ -209,6 +235,11 @@ class TrainConfig:
         from .rewire import validate_rewire
 
         validate_rewire(self, where)
+        if self.rewire_every and (self.relaxation != "multilinear" or self.analog_bits):
+            # rewiring edits per-address logits and their moments in place
+            raise ConfigError(f"{where}: rewire_every works with relaxation = 'multilinear' and "
+                              f"binary tables only, got relaxation = {self.relaxation!r}, "
+                              f"analog_bits = {self.analog_bits}")
         choice("init_wiring", ("config", "mi", "corr"))
         if self.min_lr > self.lr:
             raise ConfigError(f"{where}: min_lr ({self.min_lr}) must not exceed lr ({self.lr})")

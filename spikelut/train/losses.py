@@ -9,17 +9,21 @@ Every function runs on the array module of the spikes (numpy or CuPy): the loss 
 0-d value of that module (a ``numpy.float64``, which is a ``float``, on the CPU), so a training
 step on the GPU never waits for the host; call ``float()`` when the number is needed.
 
-* ``ce`` — cross-entropy of ``softmax(count * logit_scale)``; ``logit_scale`` defaults to
+Names follow snnTorch's ``snntorch.functional`` (``ce_count_loss``, ``ce_temporal_loss``,
+``mse_count_loss``); the earlier names ``ce``, ``ttfs``, ``mse`` and ``ce_ttfs`` stay accepted as
+aliases (a config is normalised to the new name).
+
+* ``ce_count`` (alias ``ce``) — cross-entropy of ``softmax(count * logit_scale)``; ``logit_scale`` defaults to
   ``4 / (P * sqrt(T'))`` (``P`` = readout nodes per class, ``T'`` = counted cycles), which keeps the
   logits in a useful range whatever the readout size (prototype finding, DESIGN.md section 8).
-* ``ttfs`` — time to first spike: ``first[c]`` = cycles (from ``start``) before any class-``c``
+* ``ce_temporal`` (alias ``ttfs``) — time to first spike: ``first[c]`` = cycles (from ``start``) before any class-``c``
   node fires (``T'`` if none), written as ``sum_t prod_{t' <= t} (1 - q_c[t'])`` with
   ``q_c[t] = 1 - prod_{j in c} (1 - s_j[t])`` so that it is exact on spikes and differentiable;
   cross-entropy of ``softmax(-first * ttfs_scale)``, default scale ``10 / T'``. The correct class is
   pushed to fire first, the others later.
-* ``ce_ttfs`` — ``ce + ttfs``: the count loss (what the readout rule scores) beside the timing
+* ``ce_count_temporal`` (alias ``ce_ttfs``) — ``ce_count + ce_temporal``: the count loss (what the readout rule scores) beside the timing
   loss (the correct class should also fire first); gradients add.
-* ``mse`` — ``mean_c (count[c] / (P_c T') - target[c])**2`` with target ``target_rates[0]`` for the
+* ``mse_count`` (alias ``mse``) — ``mean_c (count[c] / (P_c T') - target[c])**2`` with target ``target_rates[0]`` for the
   correct class and ``target_rates[1]`` for the others.
 
 Example:
@@ -221,13 +225,23 @@ def rate_regularizer(layer_spikes: Sequence[np.ndarray], weight: float,
     return loss, grads
 
 
-LOSSES: dict[str, LossFn] = {"ce": cross_entropy, "ttfs": time_to_first_spike, "mse": mse_rates,
-                             "ce_ttfs": count_and_first_spike}
-ALIASES = {"cross_entropy": "ce", "cross-entropy": "ce", "first_spike": "ttfs", "mse_rates": "mse"}
+LOSSES: dict[str, LossFn] = {"ce_count": cross_entropy, "ce_temporal": time_to_first_spike,
+                             "mse_count": mse_rates, "ce_count_temporal": count_and_first_spike}
+#: earlier names and spellings -> the snnTorch-style name
+ALIASES = {"ce": "ce_count", "ttfs": "ce_temporal", "mse": "mse_count", "ce_ttfs": "ce_count_temporal",
+           "cross_entropy": "ce_count", "cross-entropy": "ce_count", "first_spike": "ce_temporal",
+           "mse_rates": "mse_count"}
 
 
 def get_loss(name: str) -> LossFn:
-    """The loss function registered as ``name`` (``ce``, ``ttfs``, ``ce_ttfs``, ``mse``)."""
+    """The loss function registered as ``name`` (``ce_count``, ``ce_temporal``,
+    ``ce_count_temporal``, ``mse_count``) or one of its aliases (``ce``, ``ttfs``, ``ce_ttfs``,
+    ``mse``, ...).
+
+    Example:
+        >>> get_loss("ce") is get_loss("ce_count") is cross_entropy
+        True
+    """
     key = ALIASES.get(name, name)
     if key not in LOSSES:
         raise ConfigError(f"unknown loss {name!r}; choose one of {', '.join(sorted(LOSSES))}")

@@ -30,7 +30,8 @@ Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): r
 ``epoch`` (completed epochs), ``config`` (the ``[train]`` table as JSON), ``network`` (structure
 fingerprint), ``rng`` (generator state as JSON), ``best`` and ``history`` (JSON), ``optimizer``
 (name and scalars as JSON); groups ``/params``, ``/best`` and ``/optim/<array>`` with one float32
-dataset ``L<i>`` per layer.
+dataset ``L<i>`` per layer: the relaxation's parameters ``[n, width]`` (``[train] relaxation``,
+:mod:`~spikelut.train.relax`; the logits themselves for the default multilinear one).
 
 Example:
     >>> import numpy as np
@@ -69,12 +70,14 @@ from ..metrics import check_scorable
 from ..network import Network
 from ..progress import Progress
 from ..analysis import table_dynamics
+from ..analog import AnalogPasses, AnalogSpec, class_values
 from . import bptt
 from .bptt import compile_plan, tables_of
 from .config import TrainConfig
 from .losses import get_loss, rate_regularizer
-from .optim import clip_, lr_at, make_optimizer
+from .optim import lr_at, make_optimizer
 from .passes import TrainBackend, resolve_backend, to_host
+from .relax import address_histograms, get_relaxation
 from .surrogates import get_surrogate
 
 CHECKPOINT_FORMAT = "spikelut-checkpoint"
@@ -202,14 +205,26 @@ class Trainer:
         self._quiet = progress is False  # None without a terminal: plain progress lines
         self.plan = compile_plan(net)
         #: where training runs: its name, array module and passes (``[train] backend`` resolved)
+        #: [train] analog_bits > 0: tables of real values (spikelut.analog), numpy reference only
+        self.analog = AnalogSpec(cfg.analog_bits, cfg.analog_noise) if cfg.analog_bits else None
+        if self.analog is not None:
+            backend = resolve_backend("numpy")
         self.backend = resolve_backend(cfg.backend) if backend is None else backend
         self.xp = self.backend.xp
         self._forward, self._backward = self.backend.forward, self.backend.backward
-        self.surrogate = get_surrogate(cfg.surrogate, cfg.width)
+        if self.analog is not None:
+            passes = AnalogPasses(self.analog, cfg.seed)
+            self._forward, self._backward = passes.forward, passes.backward
+        #: the table parameterisation ([train] relaxation, :mod:`~spikelut.train.relax`)
+        self.relax = get_relaxation(cfg.relaxation)
+        self.surrogate = self.relax.surrogate(get_surrogate(cfg.surrogate, cfg.width))
+        self.tap_grad = self.relax.tap_grad(cfg.tap_grad)
+        self._hist: list[Any] | None = None  # the last batch's address frequencies (relax)
         self.loss_fn = get_loss(cfg.loss)
-        self.loss_kw = {"ce": {"logit_scale": cfg.logit_scale}, "ttfs": {"ttfs_scale": cfg.ttfs_scale},
-                        "mse": {"target_rates": cfg.target_rates},
-                        "ce_ttfs": {"logit_scale": cfg.logit_scale, "ttfs_scale": cfg.ttfs_scale}
+        self.loss_kw = {"ce_count": {"logit_scale": cfg.logit_scale},
+                        "ce_temporal": {"ttfs_scale": cfg.ttfs_scale},
+                        "mse_count": {"target_rates": cfg.target_rates},
+                        "ce_count_temporal": {"logit_scale": cfg.logit_scale, "ttfs_scale": cfg.ttfs_scale}
                         }[cfg.loss]
         self.rng = np.random.default_rng(cfg.seed)
         self.params = self._init_params()
@@ -240,9 +255,20 @@ class Trainer:
                     raise ConfigError(f"[train]: init = \"logits\" but layer {i} ({layer.name!r}) has no "
                                       f"logits; use init = \"normal\" or \"table\"")
                 p = layer.logits
-            params.append(np.asarray(p, np.float32).copy())
-        clip_(params, cfg.clip)
-        return [self.xp.asarray(p) for p in params]  # drawn on the host: the same on every backend
+            params.append(self.relax.init(np.asarray(p, np.float32).copy(), layer.logits,
+                                          cfg.init, self.rng))
+        self._clip(params)
+        return [self.xp.asarray(p) for p in params]
+
+    def _clip(self, params: Sequence[Any]) -> None:
+        for p, layer in zip(params, self.net.layers):
+            self.relax.clip(p, layer.k, self.cfg.clip)
+
+    def tables(self, params: Sequence[Any] | None = None) -> list[Any]:
+        """Per layer, the table values ``U [n, 2**k]`` of ``params`` (default: current) under the
+        relaxation; the deployed table is ``U > 0`` (multilinear: ``U`` is ``params`` itself)."""
+        params = self.params if params is None else params
+        return [self.relax.values(p, layer.k) for p, layer in zip(params, self.net.layers)]  # drawn on the host: the same on every backend
 
     # ------------------------------------------------------------------ one batch
     def gate_at(self, epoch: int) -> float:
@@ -270,12 +296,13 @@ class Trainer:
         passes of :mod:`~spikelut.train.bptt`, on any backend's array module), drawn from ``rng``.
         """
         params = self.params if params is None else params
+        values = self.tables(params)
         x, y = self.xp.asarray(x), self.xp.asarray(y)
         relaxed = gate < 1.0
         if relaxed:
-            fwd = bptt.forward(self.plan, tables_of(params), x, gate=gate, rng=rng)
+            fwd = bptt.forward(self.plan, tables_of(values), x, gate=gate, rng=rng)
         else:
-            fwd = self._forward(self.plan, tables_of(params), x)
+            fwd = self._forward(self.plan, self._fwd_tables(values), x)
         ro = self.net.readout
         out = fwd.spikes(ro.layer)
         loss, g_out = self.loss_fn(out, y, ro, **self.loss_kw)
@@ -288,11 +315,21 @@ class Trainer:
             g_spikes = [g if g_spikes[i] is None else g_spikes[i] + g for i, g in enumerate(g_reg)]
         kw = {"gate": gate} if relaxed else {}
         grads, _ = (bptt.backward if relaxed else self._backward)(
-            self.plan, params, fwd, g_spikes, self.surrogate,
-            refractory_grad=self.cfg.refractory_grad, tap_grad=self.cfg.tap_grad,
+            self.plan, values, fwd, g_spikes, self.surrogate,
+            refractory_grad=self.cfg.refractory_grad, tap_grad=self.tap_grad,
             tbptt=self.cfg.tbptt, **kw)
-        _, pred = readout(self.net, out)
+        grads = [self.relax.vjp(p, layer.k, g) for p, layer, g in zip(params, self.net.layers, grads)]
+        if self.relax.needs_histogram:
+            self._hist = address_histograms(fwd, [(lp.n, lp.k) for lp in self.plan.layers])
+        _, pred = self._readout(out)
         return loss, pred, grads
+
+    def _fwd_tables(self, values: list[Any]) -> list[Any]:
+        """What the forward pass reads: the 0/1 tables, or an analog model's parameters."""
+        return values if self.analog is not None else tables_of(values)
+
+    def _readout(self, out: Any) -> tuple[Any, Any]:
+        return class_values(self.net, out) if self.analog is not None else readout(self.net, out)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, spikes: Any, labels: Any | None = None,
@@ -303,8 +340,7 @@ class Trainer:
         result holds host numpy arrays (copied once, at the end).
         """
         xp = self.xp
-        params = self.params if params is None else params
-        tables = tables_of(params)
+        tables = self._fwd_tables(self.tables(params))
         ro = self.net.readout
         spikes = xp.asarray(spikes)
         labels = None if labels is None else xp.asarray(labels)
@@ -314,7 +350,7 @@ class Trainer:
             x = spikes[:, b0:b0 + self.cfg.eval_batch_size]
             fwd = self._forward(self.plan, tables, x, save=False)
             out = fwd.spikes(ro.layer)
-            c, p = readout(self.net, out)
+            c, p = self._readout(out)
             preds.append(p)
             counts.append(c)
             if labels is not None:
@@ -369,7 +405,7 @@ class Trainer:
             gate_rng = np.random.default_rng([cfg.seed, epoch, 0x6A7E]) if gate < 1.0 else None
             loss_sum, correct = 0.0, 0  # become 0-d arrays of xp: summed without a sync
             lr0 = None
-            before = [p.copy() for p in self.params]  # for the table flips of this epoch
+            before = [u.copy() for u in self.tables()]  # for the table flips of this epoch
             # a bar on a terminal, a line every few seconds in a log; nothing with progress=False
             bar = Progress(steps, f"epoch {epoch + 1}/{cfg.epochs}", "batches",
                            show=True if self.progress else (False if self._quiet else None))
@@ -382,7 +418,10 @@ class Trainer:
                 with np.errstate(over="ignore", invalid="ignore"):  # checked after the epoch
                     loss, pred, grads = self.loss_and_grad(x[:, idx], yb, gate=gate, rng=gate_rng)
                     self.opt.step(self.params, grads, lr)
-                clip_(self.params, cfg.clip)
+                if self._hist is not None:  # after the step: the next batch's tables use it
+                    for p, layer, h in zip(self.params, self.net.layers, self._hist):
+                        self.relax.observe(p, layer.k, h)
+                self._clip(self.params)
                 if self.rewirer is not None:
                     self.rewirer.step(epoch, epoch * steps + b + 1, x, y)
                 loss_sum = loss_sum + loss * len(idx)
@@ -410,7 +449,7 @@ class Trainer:
                 ev = self.evaluate(xv, yv)
                 record["val_loss"], record["val_acc"] = ev.loss, ev.acc
             record["time"] = time.perf_counter() - t0
-            record.update(table_dynamics(before, self.params, xp))
+            record.update(table_dynamics(before, self.tables(), xp))
             if self.rewirer is not None:
                 record.update(self.rewirer.epoch_record(epoch))
             self._keep(record)
@@ -453,12 +492,12 @@ class Trainer:
             self.best_net = self.net
 
     def network(self, params: Sequence[Any] | None = None, wiring: Network | None = None) -> Network:
-        """The network with ``params`` (default: current) as logits and ``table = logits > 0``,
-        on the taps of ``wiring`` (default: the current ones; rewiring changes them)."""
-        params = self.params if params is None else params
+        """The network with the table values of ``params`` (default: current) as logits and
+        ``table = logits > 0``, on the taps of ``wiring`` (default: the current ones; rewiring
+        changes them)."""
         wiring = self.net if wiring is None else wiring
         layers = []
-        for layer, p in zip(wiring.layers, params):
+        for layer, p in zip(wiring.layers, self.tables(params)):
             logits = np.array(self._host(p), np.float32)
             # a tap importance the layer carried was measured on other tables: dropped
             layers.append(layer.replace(logits=logits, table=(logits > 0).astype(np.uint8),
@@ -466,6 +505,10 @@ class Trainer:
         meta = dict(self.net.meta)
         meta["train"] = {"epochs": self.epoch, "loss": self.cfg.loss,
                          "surrogate": self.cfg.surrogate, "seed": self.cfg.seed}
+        if self.cfg.relaxation != "multilinear":  # the logits written are its table values U
+            meta["train"]["relaxation"] = self.cfg.relaxation
+        if self.analog is not None and not self.analog.is_binary:  # logits: analog parameters
+            meta["analog"] = self.analog.to_meta()
         return wiring.replace(layers=layers, meta=meta)  # validated, immutable
 
     # ------------------------------------------------------------------ checkpoints
@@ -513,6 +556,11 @@ class Trainer:
                 raise ConfigError(f"{path}: the checkpoint was made for a different network; resume "
                                   f"with the same config, or start without --resume")
             saved = json.loads(f.attrs["config"])
+            try:  # keys added since the file was written take their defaults; names normalised
+                saved = TrainConfig.from_dict({k: v for k, v in saved.items()
+                                               if k in TrainConfig.__dataclass_fields__}).to_dict()
+            except ConfigError:
+                pass  # compared as written: the mismatch is reported below
             mine = self.cfg.to_dict()
             free = {"epochs", "backend", "kernels"}  # a run may be extended, and moved between backends
             base = TrainConfig().to_dict()  # a key an older checkpoint lacks had its default
