@@ -24,12 +24,14 @@ from test_train_kernels import assert_grads_close as close, case
 @contextmanager
 def numba_threads(n):
     """numba's thread count set to ``n`` (at most the pool's size) inside the block."""
-    old = numba.get_num_threads()
+    old, spare = numba.get_num_threads(), kernels_cpu.spare_cpus
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    kernels_cpu.spare_cpus = lambda: 64  # the default rule would drop to 1 thread on a busy machine
     try:
         yield
     finally:
         numba.set_num_threads(old)
+        kernels_cpu.spare_cpus = spare
 
 
 @settings(max_examples=60, deadline=None)
@@ -155,6 +157,11 @@ def test_thread_split_and_windows():
     assert kernels_cpu.thread_bounds(25, 2).tolist() == [0, 12, 25]
     assert kernels_cpu.thread_bounds(25, 3).tolist() == [0, 8, 16, 25]
     assert kernels_cpu.thread_bounds(2, 3).tolist() == [0, 1, 2]
+    # the default follows the load: never more threads than idle CPUs, whatever numba's count
+    with numba_threads(2):
+        assert kernels_cpu.thread_bounds(25, spare=1).tolist() == [0, 25]
+        two = [0, 12, 25] if numba.config.NUMBA_NUM_THREADS >= 2 else [0, 25]
+        assert kernels_cpu.thread_bounds(25, spare=2).tolist() == two
     assert [kernels_cpu.window_rows(d) for d in (0, 1, 2, 3, 5, 8)] == [1, 2, 4, 4, 8, 16]
     assert kernels_cpu.block_cycles(4296, 25, 40) == 40
     assert kernels_cpu.block_cycles(4296, 25, 1460) == 78

@@ -69,6 +69,7 @@ from numba import njit, prange
 from ..errors import ConfigError, ShapeError
 from ..lowering import Lowered
 from ..network import K_MAX
+from ..threads import spare_cpus
 from . import bptt
 from .bptt import Forward, NetPlan
 from .surrogates import Surrogate
@@ -109,15 +110,26 @@ def addr_dtype(f: dict) -> type:
     return np.uint8 if int(np.max(f["k"], initial=0)) <= 8 else np.uint16
 
 
-def thread_bounds(B: int, threads: int | None = None) -> np.ndarray:
-    """The samples each thread takes: int64 boundaries ``[Q + 1]``, ``Q = min(threads, B)``
-    (default: numba's thread count), as even as possible.
+def thread_bounds(B: int, threads: int | None = None, spare: int | None = None) -> np.ndarray:
+    """The samples each thread takes: int64 boundaries ``[Q + 1]``, ``Q = min(threads, B)``, as
+    even as possible.
+
+    With ``threads=None`` (the default) ``Q`` is numba's thread count, but never more than the
+    CPUs not running another task right now (``spare``; :func:`spikelut.threads.spare_cpus`
+    when ``None``): a pass waits for its slowest thread, so a thread that must share its core
+    with another process makes the whole batch slower than one thread would (issue 12 item 15,
+    docs/training-speed.md). Results do not depend on ``Q`` (module docstring), so the choice is
+    free to follow the load.
 
     Example:
         >>> thread_bounds(25, 2).tolist()
         [0, 12, 25]
+        >>> len(thread_bounds(25, spare=1)) - 1      # another task holds the other CPU
+        1
     """
-    Q = max(1, min(numba.get_num_threads() if threads is None else threads, B))
+    if threads is None:
+        threads = min(numba.get_num_threads(), spare_cpus() if spare is None else spare)
+    Q = max(1, min(int(threads), B))
     return (np.arange(Q + 1, dtype=np.int64) * B) // Q
 
 
