@@ -39,6 +39,22 @@ def digest(p) -> str:
     return hashlib.sha256(Path(p).read_bytes()).hexdigest()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Ctrl-C as in an interactive run, whoever started pytest: a shell without job control (CI,
+    ``cmd &``) starts background jobs with SIGINT ignored, and children inherit that, so the
+    interrupts below would never arrive."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
     """A model and a spike file whose result takes seconds to compress and write."""
@@ -55,7 +71,7 @@ def start_writing(big, out):
     p = subprocess.Popen([sys.executable, "-c", RUNNER, "simulate", str(big / "m.h5"),
                           str(big / "big.h5"), "-o", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(Path.cwd())))
+                         env=dict(os.environ, PYTHONPATH=str(Path.cwd())), preexec_fn=_default_sigint)
     assert p.stdout.readline().strip() == "writing"
     return p
 
