@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -92,6 +93,10 @@ def missing(system: str) -> str | None:
     """
     if system not in _NEEDS:
         raise ConfigError(f"unknown system {system!r}; choose from {', '.join(SYSTEMS)}")
+    if system == "spikingjelly":
+        # its custom ops ask torch for Triton kernels; a CPU build of torch logs a warning per op
+        # ("Triton not available") that says nothing about the benchmark
+        logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
     for mod in _NEEDS[system]:
         try:
             importlib.import_module(mod)
@@ -437,6 +442,14 @@ def _library(system: str) -> str:
         return name
 
 
+def _load_average() -> float | None:
+    """The 1-minute load average (other processes share the cores: timings depend on it)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):  # not on every system
+        return None
+
+
 def time_to_target(epochs: Sequence[dict], target: float) -> tuple[float | None, int | None]:
     """Summed training seconds and epochs up to the first epoch whose ``test_acc >= target``;
     ``(None, None)`` when none reaches it.
@@ -478,7 +491,8 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
         progress: print one line per system and epoch on stderr (:func:`spikelut.progress.write`).
 
     Returns:
-        ``{"date", "command_line", "machine", "settings", "data", "systems": [...]}``; each system
+        ``{"date", "command_line", "machine", "settings", "data", "systems": [...]}`` (``machine``
+        holds the 1-minute ``load_average`` at the start and the end); each system
         ``{"system", "available", "reason", "library", "model", "size", "size_unit", "lr",
         "epochs": [{"epoch", "seconds", "train_acc", "val_acc", "test_acc"}], "seconds_per_epoch"
         (median), "final_test_acc", "best_test_acc", "time_to_target", "epochs_to_target"}``;
@@ -510,6 +524,7 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
         rates[name] = float(value)
     if config is None:
         config = default_config()
+    load_start = _load_average()
     split = load_split(data, test, val_fraction, seed, limit)
     classes = int(max(split.train[1].max(), split.test[1].max())) + 1
     undo = set_threads(threads)
@@ -550,7 +565,8 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
     finally:
         undo()
     return {"date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command_line": command, "machine": machine_info(),
+            "command_line": command,
+            "machine": {**machine_info(), "load_average": [load_start, _load_average()]},
             "settings": {"systems": systems, "epochs": epochs, "batch_size": batch_size,
                          "threads": threads, "target": target, "seed": seed,
                          "val_fraction": val_fraction, "limit": limit, "hidden": hidden,
@@ -603,7 +619,8 @@ def format_report(rep: dict, markdown: bool = False) -> str:
     m, s, d = rep["machine"], rep["settings"], rep["data"]
     head = [f"date: {rep['date']}", f"command: {rep['command_line'] or '-'}",
             f"machine: {m['cpu']}, {m['cores']} cores; python {m['python']}, numpy {m['numpy']}, "
-            f"numba {m['numba']}",
+            f"numba {m['numba']}; load average (1 min) {m['load_average'][0]} at the start, "
+            f"{m['load_average'][1]} at the end",
             f"threads: {s['threads']} (numba and PyTorch); batch {s['batch_size']}; "
             f"{s['epochs']} epochs; seed {s['seed']}",
             f"data: {d['source']}; {d['train']} train / {d['val']} validation / {d['test']} test "

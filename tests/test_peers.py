@@ -148,6 +148,9 @@ def test_cli_text_and_json_file(tmp_path, capsys):
     assert text.rstrip().endswith(f"wrote {out}")
     rep = json.loads(out.read_text())
     assert rep["settings"]["epochs"] == 1 and rep["systems"][0]["system"] == "spikelut"
+    load = rep["machine"]["load_average"]  # the timings depend on what else runs
+    assert len(load) == 2 and all(v is None or v >= 0 for v in load)
+    assert f"load average (1 min) {load[0]} at the start, {load[1]} at the end" in text
 
 
 @pytest.mark.parametrize("argv, message", [
