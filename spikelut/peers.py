@@ -500,8 +500,9 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
         elsewhere.
 
     Raises:
-        ConfigError: ``epochs``, ``batch_size``, ``threads``, ``hidden`` < 1, ``target`` outside
-            [0, 1], an unknown system or an ``lr`` that is not a positive number for a peer.
+        ConfigError: ``epochs``, ``batch_size``, ``threads``, ``hidden`` < 1, ``seed`` < 0,
+            ``target`` outside [0, 1], an unknown system or an ``lr`` that is not a positive
+            number for a peer.
         ShapeError, FileFormatError: data that cannot be used.
     """
     from .bench import machine_info
@@ -512,6 +513,8 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
                         ("hidden", hidden)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"--{name} must be an integer >= 1, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
     if not 0.0 <= target <= 1.0:
         raise ConfigError(f"--target must be an accuracy in [0, 1], got {target}")
     rates = dict(PEER_LR)

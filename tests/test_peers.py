@@ -166,6 +166,9 @@ def test_cli_text_and_json_file(tmp_path, capsys):
     (["--target", "1.5"], "--target must be an accuracy in [0, 1], got 1.5"),
     (["--threads", "0"], "--threads must be an integer >= 1, got 0"),
     (["--limit", "0"], "--limit must be >= 1, got 0"),
+    (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+    (["--val-fraction", "2"], "validation fraction must be in (0, 1), got 2.0"),
+    (["--config", "/nonexistent/c.toml", "--limit", "4"], "/nonexistent/c.toml: no such config file"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys):
     code = main(["peers", *argv])
