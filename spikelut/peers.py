@@ -69,7 +69,7 @@ ENCODING = {"dataset": "mnist1d", "coding": "thermometer", "steps": 40, "params"
 HIDDEN = 256
 """Hidden units of the peers."""
 
-PEER_LR = {"spikingjelly": 1e-2, "snntorch": 3e-3, "gru": 1e-2}
+PEER_LR = {"spikingjelly": 1e-2, "snntorch": 1e-3, "gru": 3e-3}
 """Adam learning rates of the peers (chosen on the validation part, docs/peers.md)."""
 
 EVAL_BATCH = 500
