@@ -1,0 +1,189 @@
+"""The peer benchmark (spikelut peers) in a tiny form: a few samples, one or two epochs, 8 hidden
+units; a peer whose library is missing is skipped with the reason. No timing assertions."""
+
+import json
+
+import numpy as np
+import pytest
+
+from spikelut import peers
+from spikelut.cli import main
+from spikelut.errors import ConfigError, ToolError
+from spikelut.io import save_spikes
+
+TINY = dict(epochs=2, batch_size=8, limit=24, val_fraction=0.25, hidden=8)
+# weights of the peers at 8 hidden units, 32 inputs, 10 classes (counted by hand):
+# spikingjelly: Linear(32, 8) 264 + recurrent Linear(16, 8) 136 + readout Linear(8, 10) 90
+# snntorch: 264 + recurrent Linear(8, 8) 72 + 90; gru: 3 * (32*8 + 8*8 + 2*8) + 90
+SIZES_8 = {"spikingjelly": 490, "snntorch": 426, "gru": 1098}
+# at 256 hidden units: the sizes of the issue's table (142k, 77k, 225k weights)
+SIZES_256 = {"spikingjelly": 142_346, "snntorch": 76_810, "gru": 225_290}
+
+
+def _need(system):
+    why = peers.missing(system)
+    if why is not None:
+        pytest.skip(f"{system} skipped: {why}")
+
+
+def _check_entry(r, epochs, target):
+    assert r["available"] is True and r["reason"] is None
+    assert [e["epoch"] for e in r["epochs"]] == list(range(1, epochs + 1))
+    for e in r["epochs"]:
+        assert set(e) == {"epoch", "seconds", "train_acc", "val_acc", "test_acc"}
+        assert e["seconds"] > 0
+        for key in ("train_acc", "val_acc", "test_acc"):
+            assert 0.0 <= e[key] <= 1.0
+    assert r["final_test_acc"] == r["epochs"][-1]["test_acc"]
+    assert r["best_test_acc"] == max(e["test_acc"] for e in r["epochs"])
+    assert r["seconds_per_epoch"] == float(np.median([e["seconds"] for e in r["epochs"]]))
+    assert (r["time_to_target"], r["epochs_to_target"]) == peers.time_to_target(r["epochs"], target)
+
+
+@pytest.mark.parametrize("system", peers.SYSTEMS)
+def test_each_system_trains_tiny(system):
+    _need(system)
+    rep = peers.run_peers([system], target=1.0, **TINY)
+    assert rep["data"] == {"source": rep["data"]["source"], "train": 18, "val": 6, "test": 24,
+                           "cycles": 40, "channels": 32}
+    assert rep["settings"]["systems"] == [system] and rep["settings"]["threads"] == 1
+    (r,) = rep["systems"]
+    _check_entry(r, 2, 1.0)
+    if system == "spikelut":
+        assert (r["size"], r["size_unit"], r["lr"]) == (4296, "LUT6", 0.01)  # the demo network
+    else:
+        assert (r["size"], r["size_unit"], r["lr"]) == (SIZES_8[system], "weights", peers.PEER_LR[system])
+    if r["best_test_acc"] < 1.0:  # 100% of 24 test samples is never reached in two epochs
+        assert r["time_to_target"] is None and r["epochs_to_target"] is None
+
+
+@pytest.mark.parametrize("system", ["spikingjelly", "snntorch", "gru"])
+def test_peer_sizes_at_256_hidden(system):
+    _need(system)
+    m = peers.build_peer(system, n_in=32, classes=10)
+    assert sum(p.numel() for p in m.parameters()) == SIZES_256[system]
+
+
+@pytest.mark.parametrize("system", ["spikelut", "gru"])
+def test_same_seed_same_curve(system):
+    _need(system)
+    a = peers.run_peers([system], **TINY)["systems"][0]["epochs"]
+    b = peers.run_peers([system], **TINY)["systems"][0]["epochs"]
+    assert [(e["train_acc"], e["val_acc"], e["test_acc"]) for e in a] == \
+        [(e["train_acc"], e["val_acc"], e["test_acc"]) for e in b]
+
+
+def test_target_zero_is_reached_after_the_first_epoch():
+    rep = peers.run_peers(["spikelut"], target=0.0, **TINY)
+    r = rep["systems"][0]
+    assert r["epochs_to_target"] == 1 and r["time_to_target"] == r["epochs"][0]["seconds"]
+
+
+def test_time_to_target_sums_the_epochs_up_to_the_first_hit():
+    ep = [{"seconds": 1.5, "test_acc": 0.7}, {"seconds": 2.0, "test_acc": 0.9},
+          {"seconds": 4.0, "test_acc": 0.95}]
+    assert peers.time_to_target(ep, 0.88) == (3.5, 2)
+    assert peers.time_to_target(ep, 0.96) == (None, None)
+    assert peers.time_to_target([], 0.5) == (None, None)
+
+
+def test_missing_library_is_skipped_with_the_reason(monkeypatch):
+    real = peers.importlib.import_module
+
+    def fake(name, *a):
+        if name == "snntorch":
+            raise ImportError("No module named 'snntorch'")
+        return real(name, *a)
+
+    monkeypatch.setattr(peers.importlib, "import_module", fake)
+    reason = ("snntorch does not import (ImportError: No module named 'snntorch'); install it with: "
+              "pip install 'spikelut[peers]' && pip install --no-deps spikingjelly==2.0.0")
+    assert peers.missing("snntorch") == reason
+    rep = peers.run_peers(["snntorch", "spikelut"], epochs=1, batch_size=8, limit=16,
+                          val_fraction=0.25)
+    ran, skipped = rep["systems"]  # report order: spikelut first
+    assert skipped == {"system": "snntorch", "available": False, "reason": reason, "library": None,
+                       "model": peers.describe("snntorch"), "size": None, "size_unit": None,
+                       "lr": None, "epochs": [], "seconds_per_epoch": None, "final_test_acc": None,
+                       "best_test_acc": None, "time_to_target": None, "epochs_to_target": None}
+    assert ran["system"] == "spikelut" and ran["available"]
+    text = peers.format_report(rep)
+    assert f"snntorch: skipped: {reason}" in text.splitlines()
+    assert "| snntorch | - | skipped | - | - | - | - | - | - |" in peers.format_report(rep, markdown=True)
+    with pytest.raises(ToolError, match="^snntorch: snntorch does not import"):
+        peers.build_peer("snntorch", 32, 10)
+
+
+def test_spike_files_and_markdown_table(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = (rng.random((40, 20, 32)) < 0.3).astype(np.uint8)
+    y = np.arange(20) % 10
+    save_spikes(tmp_path / "train.h5", x, y)
+    save_spikes(tmp_path / "test.h5", x[:, :10], y[:10])
+    md = tmp_path / "peers.md"
+    code = main(["peers", "--systems", "spikelut", "--data", str(tmp_path / "train.h5"),
+                 "--test", str(tmp_path / "test.h5"), "--epochs", "1", "--batch-size", "5",
+                 "--val-fraction", "0.2", "--target", "0", "--json", "-o", str(md)])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["ok"] is True and data["command"] == "peers"
+    assert data["data"]["train"] == 16 and data["data"]["val"] == 4 and data["data"]["test"] == 10
+    assert data["data"]["source"] == f"{tmp_path / 'train.h5'} and {tmp_path / 'test.h5'}"
+    r = data["systems"][0]
+    _check_entry(r, 1, 0.0)
+    assert r["epochs_to_target"] == 1
+    text = md.read_text()
+    assert text.startswith("# Peer benchmark\n\n- date: ")
+    assert ("| system | size | s/epoch (batch 5) | epochs | train acc | val acc | test acc (last) | "
+            "test acc (best) | time to 0.0% test |") in text
+    assert "| spikelut | 4,296 LUT6 | " in text
+
+
+def test_cli_text_and_json_file(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code = main(["peers", "--systems", "spikelut", "--epochs", "1", "--limit", "16",
+                 "--batch-size", "8", "--val-fraction", "0.25", "--no-progress", "-o", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "threads: 1 (numba and PyTorch); batch 8; 1 epochs; seed 0" in text
+    assert text.rstrip().endswith(f"wrote {out}")
+    rep = json.loads(out.read_text())
+    assert rep["settings"]["epochs"] == 1 and rep["systems"][0]["system"] == "spikelut"
+    load = rep["machine"]["load_average"]  # the timings depend on what else runs
+    assert len(load) == 2 and all(v is None or v >= 0 for v in load)
+    assert f"load average (1 min) {load[0]} at the start, {load[1]} at the end" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--systems", "spikelut,caffe"],
+     "--systems: unknown system(s) ['caffe']; choose from spikelut, spikingjelly, snntorch, gru or all"),
+    (["--data", "a.h5"], "--data and --test go together (a training and a test spike file); give "
+                         "both, or neither for the MNIST-1D demo's encoding"),
+    (["--lr", "gru"], "--lr 'gru': expected PEER=RATE, e.g. gru=0.003"),
+    (["--lr", "spikelut=0.1"], "--lr: 'spikelut' is not a peer; choose from spikingjelly, snntorch, "
+                               "gru (spikelut's rate is its config's [train] lr)"),
+    (["--lr", "gru=-1"], "--lr gru: must be a number > 0, got -1.0"),
+    (["--epochs", "0"], "--epochs must be an integer >= 1, got 0"),
+    (["--target", "1.5"], "--target must be an accuracy in [0, 1], got 1.5"),
+    (["--threads", "0"], "--threads must be an integer >= 1, got 0"),
+    (["--limit", "0"], "--limit must be >= 1, got 0"),
+    (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+    (["--val-fraction", "2"], "validation fraction must be in (0, 1), got 2.0"),
+    (["--config", "/nonexistent/c.toml", "--limit", "4"], "/nonexistent/c.toml: no such config file"),
+])
+def test_cli_errors_are_one_line(argv, message, capsys):
+    code = main(["peers", *argv])
+    cap = capsys.readouterr()
+    assert code == 1
+    assert cap.err == f"spikelut peers: error: {message}\n"
+    code = main(["peers", "--json", *argv])
+    assert code == 1
+    assert json.loads(capsys.readouterr().out) == {"ok": False, "command": "peers", "error": message}
+
+
+def test_more_threads_than_numba_has():
+    import numba
+
+    top = numba.config.NUMBA_NUM_THREADS
+    with pytest.raises(ConfigError, match=rf"^--threads {top + 1} is more than numba's {top} threads; "
+                                          rf"start with NUMBA_NUM_THREADS={top + 1} or ask for fewer$"):
+        peers.set_threads(top + 1)
