@@ -291,9 +291,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def table(results: list[dict]) -> str:
     """Markdown rows per (set, relaxation, optimizer): the mean over seeds of the kept epoch's
-    train and validation accuracy (min..max with several seeds), s/epoch (median), the training
-    step's memory (:func:`step_memory`; ``-`` for rows recorded before it was measured) and the
-    process's peak resident memory (the largest over seeds)."""
+    train and validation accuracy (min..max with several seeds), s/epoch (median, two decimals
+    below 1 s), the training step's memory (:func:`step_memory`; ``-`` for rows recorded before
+    it was measured) and the process's peak resident memory (the largest over seeds)."""
     import numpy as np
 
     groups: dict[tuple, list[dict]] = {}
@@ -306,10 +306,15 @@ def table(results: list[dict]) -> str:
         spread = f" ({val.min():.3f}..{val.max():.3f})" if len(xs) > 1 else ""
         lines.append(f"| {s} | {r} | {o} | {xs[0]['luts']} | {xs[0]['params']} | {len(xs)} | "
                      f"{np.mean([x['train_acc'] for x in xs]):.3f} | {val.mean():.3f}{spread} | "
-                     f"{np.median([x['s_per_epoch'] for x in xs]):.1f} | "
+                     f"{seconds(np.median([x['s_per_epoch'] for x in xs]))} | "
                      f"{step_mib(xs)} | "
                      f"{max(x['peak_rss_mib'] for x in xs):.0f} |")
     return "\n".join(lines)
+
+
+def seconds(s: float) -> str:
+    """Seconds as text: two decimals below 1 s (the small UCR sets), else one."""
+    return f"{s:.2f}" if s < 1 else f"{s:.1f}"
 
 
 def step_mib(xs: list[dict]) -> str:
