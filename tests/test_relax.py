@@ -309,7 +309,7 @@ def test_lion_moves_every_entry_by_exactly_lr_and_resumes():
     assert TrainConfig.from_dict({"optimizer": "lion"}).optimizer == "lion"
 
 
-def test_comparison_script_runs_one_row_and_tabulates_seeds(demos_dir):
+def _compare_module(demos_dir):
     import importlib.util
     import os
 
@@ -317,6 +317,11 @@ def test_comparison_script_runs_one_row_and_tabulates_seeds(demos_dir):
                                                   os.path.join(demos_dir, "compare_relaxations.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def test_comparison_script_runs_one_row_and_tabulates_seeds(demos_dir):
+    mod = _compare_module(demos_dir)
     rec = mod.run_one("first_of_two", "walsh", "adam", epochs=1, lr=0.03, batch=50, seed=1)
     assert (rec["set"], rec["relaxation"], rec["seed"], rec["luts"], rec["params"]) == \
         ("first_of_two", "walsh", 1, 72, 72 * 16)
@@ -324,3 +329,34 @@ def test_comparison_script_runs_one_row_and_tabulates_seeds(demos_dir):
     rows = [dict(rec, val_acc=0.5, train_acc=0.25), dict(rec, seed=2, val_acc=0.75, train_acc=0.75)]
     assert mod.table(rows).splitlines()[2].startswith(
         "| first_of_two | walsh | adam | 72 | 1152 | 2 | 0.500 | 0.625 (0.500..0.750) |")
+    # the memory columns: the state is the float32 tables and Adam's two moments, exactly
+    assert rec["state_mib"] == 3 * 72 * 16 * 4 / 2**20
+    assert isinstance(rec["step_peak_mib"], float) and rec["step_peak_mib"] > 0
+    assert rec["step_mib"] == rec["state_mib"] + rec["step_peak_mib"]
+    cells = mod.table([rec]).splitlines()[2].split(" | ")
+    assert cells[-2] == f"{rec['step_mib']:.2f}" and float(cells[-1].rstrip(" |")) > 0
+    old = {k: v for k, v in rec.items() if not k.endswith("mib") or k == "peak_rss_mib"}
+    assert mod.table([old]).splitlines()[2].split(" | ")[-2] == "-"  # rows of earlier runs
+
+
+def test_comparison_script_memory_mode_prints_one_row_per_relaxation(demos_dir, capsys):
+    mod = _compare_module(demos_dir)
+    mod.main(["--memory", "first_of_two", "--relaxations", "multilinear", "mlp"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| set | relaxation | LUTs | batch | state MiB | step peak MiB |")
+    rows = [ln.split(" | ") for ln in lines[2:]]
+    assert [r[1] for r in rows] == ["multilinear", "mlp"] and {r[2] for r in rows} == {"72"}
+    assert float(rows[0][4]) == round(3 * 72 * 16 * 4 / 2**20, 2)
+    assert float(rows[1][4]) > float(rows[0][4])  # the per-node MLPs hold more parameters
+
+
+def test_comparison_script_ucr_row(demos_dir):
+    pytest.importorskip("aeon", reason="aeon not installed: pip install 'spikelut[ucr]'")
+    mod = _compare_module(demos_dir)
+    net, sd = mod.load_set("gunpoint")
+    assert sd.meta["split"] == "train" and sd.spikes.shape == (150, 50, 16)  # the TRAIN split
+    rec = mod.run_one("gunpoint", "multilinear", "adam", epochs=1, lr=0.03, batch=10, seed=0)
+    assert (rec["set"], rec["luts"], rec["params"]) == ("gunpoint", 276, 276 * 64)
+    assert len(rec["val_curve"]) == 1
+    assert round(rec["val_acc"] * 10, 6) == round(rec["val_acc"] * 10)  # 10 of 50 held out
+    assert rec["state_mib"] == 3 * 276 * 64 * 4 / 2**20 and rec["step_peak_mib"] > 0
