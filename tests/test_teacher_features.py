@@ -158,3 +158,30 @@ def test_teacher_features_of_a_torch_model_are_its_heads_input(tmp_path):
     np.testing.assert_array_equal(load_features(tmp_path / "f.h5", samples=7), got)
     with pytest.raises(ConfigError, match="the model has no nn.Linear"):
         teacher_features(torch.nn.Identity(), x)
+
+
+def test_teacher_features_demo_writes_one_row_per_sample(tmp_path):
+    pytest.importorskip("torch")
+    from demos.teacher_features import main as demo
+
+    x, y, _ = task(40)
+    save_spikes(tmp_path / "d.h5", x, y)
+    assert demo([str(tmp_path / "d.h5"), "-o", str(tmp_path / "f.h5"), "--teacher", "gru",
+                 "--teacher-epochs", "1"]) == 0
+    assert load_features(tmp_path / "f.h5", samples=40).shape == (40, 256)  # the GRU's state
+
+
+def test_rewire_study_runs_on_a_ucr_set(tmp_path, capsys):
+    pytest.importorskip("aeon")
+    import json
+
+    from demos.rewire_study import main as study
+
+    assert study(["--dataset", "ItalyPowerDemand", "--sizes", "8", "--epochs", "2", "--variants",
+                  "random", "rewired", "--backend", "numpy", "--out", str(tmp_path)]) == 0
+    rows = [json.loads(s) for s in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [(r["dataset"], r["variant"], r["luts"]) for r in rows] == [
+        ("ItalyPowerDemand", "random", 36), ("ItalyPowerDemand", "rewired", 36)]
+    assert [(r["train_samples"], r["val_samples"]) for r in rows] == [(50, 17)] * 2
+    assert rows[0]["swapped"] == 0 and rows[1]["swapped"] > 0
+    assert "| ItalyPowerDemand | rewired | 36 |" in capsys.readouterr().out
