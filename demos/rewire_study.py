@@ -13,6 +13,10 @@ layer at delay 1) -> a voting readout (10 nodes per class). Per ``--dataset``:
   readout nodes, batch 10, lr 0.03, every step (about 4 rewirings per epoch, as on MNIST-1D),
   delays in [0, 15] / [0, 7].
 
+Variant ``guided_teacher`` trains a teacher of demos/distill_mnist1d.py on the training part
+(``--teacher-epochs``; a CNN for 40 cycles, else a GRU) and guides the initial wiring by the
+correlation with its hidden features (``spikelut train --teacher-features``).
+
 Accuracy is the kept (best validation) model's on the training set and on a held-out part of
 the training split (12.5 % for the MNIST sets, 25 % for the small UCR sets); the test split is
 never read. ``--limit`` keeps MNIST-1D's first samples and a seeded random subset of the others
@@ -35,6 +39,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # demos.* when run as a script
 
 TEMPLATE = """
 seed = {seed}
@@ -80,6 +86,8 @@ VARIANTS = {
     "random": ("random", {}),
     "serial": ("serial", {}),
     "guided_mi": ("random", {"init_wiring": "mi"}),
+    # a PyTorch teacher's hidden features (demos/teacher_features.py) guide the initial wiring
+    "guided_teacher": ("random", {"init_wiring": "corr", "teacher": True}),
     "rewired": ("random", dict(REWIRE)),
     "rewired_probe": ("random", {**REWIRE, "rewire_candidates": 4}),
     "rewired_delays": ("random", {**REWIRE, "rewire_delays": [0, 7]}),
@@ -89,6 +97,22 @@ VARIANTS = {
     "probe_epochly": ("random", {"rewire_every": 140, "rewire_fraction": 0.05,
                                  "rewire_candidates": 4}),
 }
+
+
+def teacher_features_of(train, val, epochs: int, seed: int):
+    """Hidden features ``[N, F]`` of a teacher of demos/distill_mnist1d.py trained on ``train``
+    (epoch chosen on ``val``): a CNN for 40 cycles, else a GRU."""
+    import torch
+
+    from demos.distill_mnist1d import train_teacher
+    from spikelut.torch import teacher_features
+
+    (x, y), (xv, yv) = train, val
+    as_t = lambda a: torch.from_numpy(a.astype(np.float32))  # noqa: E731
+    teacher, _ = train_teacher(as_t(x), torch.from_numpy(y), as_t(xv), torch.from_numpy(yv),
+                               epochs, seed, lambda m: print(m, file=sys.stderr),
+                               "cnn" if x.shape[0] == 40 else "gru")
+    return teacher_features(teacher, x)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="training samples used (MNIST sets: of 4,000)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backend", default="numba")
+    ap.add_argument("--teacher-epochs", type=int, default=3,
+                    help="guided_teacher: epochs of its teacher (CNN for 40 cycles, else GRU)")
     ap.add_argument("--out", type=Path, default=Path("runs/rewire_study"))
     args = ap.parse_args(argv)
 
@@ -122,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     train, val = holdout(x, y, spec["val"], seed=0)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
+    feats = None
     for size in args.sizes:
         for variant in args.variants:
             wiring, over = VARIANTS[variant]
@@ -130,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                 over["rewire_every"] = spec["every"] * over["rewire_every"] // 35
             if "rewire_delays" in over:
                 over["rewire_delays"] = spec["delay_range"]
+            if over.pop("teacher", False) and feats is None:
+                feats = teacher_features_of(train, val, args.teacher_epochs, args.seed)
             net = build_network(parse_config(TEMPLATE.format(
                 seed=args.seed, front=size, rec=size, wiring=wiring, inputs=spec["inputs"],
                 delays=spec["delays"], out=spec["out"], classes=spec["classes"])))
@@ -139,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                                          "seed": args.seed, **over})
             t0 = time.perf_counter()
             tr = Trainer(net, cfg, progress=False)
-            res = tr.fit(train, val)
+            res = tr.fit(train, val, teacher=feats if variant == "guided_teacher" else None)
             kept = res.history[res.kept_epoch - 1]
             row = {"dataset": args.dataset, "seed": args.seed, "variant": variant, "luts": res.net.n_nodes, "flip_flops": res.net.flip_flops(),
                    "kept_epoch": res.kept_epoch, "train_acc": kept["acc"],
