@@ -219,8 +219,8 @@ def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
         progress: show a progress bar (``None``: when on a terminal).
         backend: a resolved :class:`~spikelut.train.passes.TrainBackend` (default: the config's
             ``backend``).
-        **fit: ``log``, ``checkpoint``, ``resume``, ``callback`` of
-            :meth:`spikelut.train.Trainer.fit`.
+        **fit: ``log``, ``checkpoint``, ``resume``, ``callback``, ``teacher`` (a teacher's
+            features ``[N, F]`` that guide the initial wiring) of :meth:`spikelut.train.Trainer.fit`.
 
     Returns:
         :class:`~spikelut.train.trainer.TrainResult`: the kept network (its

@@ -159,14 +159,56 @@ def guided_wiring(net: Network, spikes: Any, targets: Any, method: str = "mi", s
     return net
 
 
-def guide_trainer(trainer: Any, x: Any, y: Any) -> None:
-    """``[train] init_wiring``: re-draw the trainer's wiring with :func:`guided_wiring` on its
-    training data (host copies of ``x [T, N, n_in]``, ``y [N]``) before the first step."""
+def guide_trainer(trainer: Any, x: Any, y: Any, teacher: Any = None) -> None:
+    """``[train] init_wiring`` or teacher features: re-draw the trainer's wiring with
+    :func:`guided_wiring` on its training data (host copies of ``x [T, N, n_in]``, ``y [N]``)
+    before the first step.
+
+    With ``teacher`` (float ``[N, F]``, one row per training sample) the taps are scored by
+    ``"corr"`` against the teacher's features instead of the labels; ``init_wiring = "config"``
+    then means ``"corr"``.
+
+    Raises:
+        ConfigError: teacher features with ``init_wiring = "mi"`` (mutual information is
+            measured against labels).
+        ShapeError: teacher features that are not ``[N, F]`` finite numbers.
+    """
     from .train.bptt import compile_plan
     from .train.passes import to_host
 
     cfg = trainer.cfg
-    net = guided_wiring(trainer.net, to_host(trainer.xp, x), to_host(trainer.xp, y),
-                        cfg.init_wiring, cfg.seed)
+    method, targets = cfg.init_wiring, to_host(trainer.xp, y)
+    if teacher is not None:
+        if method == "mi":
+            raise ConfigError('init_wiring = "mi" scores taps against the labels; with teacher '
+                              'features use init_wiring = "corr" (or leave it unset)')
+        method, targets = "corr", check_teacher(teacher, int(x.shape[1]))
+    net = guided_wiring(trainer.net, to_host(trainer.xp, x), targets, method, cfg.seed)
     trainer.net = trainer.best_net = net
     trainer.plan = compile_plan(net)
+
+
+def check_teacher(teacher: Any, samples: int, where: str = "teacher features") -> np.ndarray:
+    """``teacher`` as float64 ``[samples, F]`` after checking shape and values.
+
+    Raises:
+        ShapeError: not 2-D, another number of rows, no columns, or values not finite.
+
+    Example:
+        >>> check_teacher([[1.0], [2.0]], 3)
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ShapeError: teacher features: 2 rows for 3 training samples (one row per sample)
+    """
+    try:
+        t = np.asarray(teacher, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ShapeError(f"{where}: not an array of numbers [B, F]") from None
+    if t.ndim != 2 or t.shape[1] == 0:
+        raise ShapeError(f"{where}: shape {t.shape}, expected [B, F] with F >= 1")
+    if t.shape[0] != samples:
+        raise ShapeError(f"{where}: {t.shape[0]} rows for {samples} training samples "
+                         f"(one row per sample)")
+    if not np.isfinite(t).all():
+        raise ShapeError(f"{where}: values must be finite (no NaN or infinity)")
+    return t

@@ -292,4 +292,65 @@ def spike_threshold(z: torch.Tensor, width: float = 0.5) -> torch.Tensor:
     return _Threshold.apply(z, float(width))
 
 
-__all__ = ["SpikeLUT", "spike_threshold"]
+def teacher_features(model: nn.Module, spikes: Any, module: nn.Module | None = None,
+                     batch: int = 500) -> np.ndarray:
+    """A teacher's hidden features for guided wiring (``spikelut train --teacher-features``).
+
+    Runs ``model`` on ``spikes`` in batches of samples (``torch.no_grad``, eval mode) and records
+    the input of ``module`` (default: the model's last ``nn.Linear``, i.e. the features its
+    classifier head reads), flattened per sample. Save them with
+    :func:`spikelut.io.save_features`; the rows keep the samples' order.
+
+    Args:
+        model: a module taking spikes ``[T, B, n_in]`` float32 (a teacher of
+            demos/distill_mnist1d.py, any classifier over the spike stream).
+        spikes: ``[T, B, n_in]`` 0/1 spikes (numpy or torch).
+        module: the submodule whose input is recorded.
+        batch: samples per forward pass.
+
+    Returns:
+        float32 ``[B, F]``.
+
+    Raises:
+        ConfigError: ``model`` has no ``nn.Linear`` and no ``module`` was given, or ``module``
+            did not run once per batch on ``[batch, ...]``.
+
+    Example:
+        >>> class Counts(nn.Module):  # spike counts -> 3 hidden units -> 2 classes
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden, self.head = nn.Linear(2, 3), nn.Linear(3, 2)
+        ...     def forward(self, x):
+        ...         return self.head(torch.relu(self.hidden(x.sum(0))))
+        >>> teacher_features(Counts(), np.ones((3, 4, 2), np.uint8)).shape
+        (4, 3)
+    """
+    if module is None:
+        linears = [mod for mod in model.modules() if isinstance(mod, nn.Linear)]
+        if not linears:
+            raise ConfigError("teacher_features: the model has no nn.Linear; pass module=")
+        module = linears[-1]
+    x = _to_torch(spikes) if not isinstance(spikes, torch.Tensor) else spikes
+    got: list[torch.Tensor] = []
+    hook = module.register_forward_pre_hook(lambda _m, inp: got.append(inp[0].detach()))
+    was_training = model.training
+    model.eval()
+    rows = []
+    try:
+        with torch.no_grad():
+            for b0 in range(0, x.shape[1], batch):
+                got.clear()
+                model(x[:, b0:b0 + batch].float())
+                n = min(batch, x.shape[1] - b0)
+                if not got or got[-1].ndim == 0 or got[-1].shape[0] != n:
+                    raise ConfigError("teacher_features: the module's input is not [batch, ...] "
+                                      "in the forward pass; pass the module that reads the "
+                                      "per-sample features")
+                rows.append(got[-1].reshape(n, -1).float().cpu())
+    finally:
+        hook.remove()
+        model.train(was_training)
+    return torch.cat(rows).numpy().astype(np.float32)
+
+
+__all__ = ["SpikeLUT", "spike_threshold", "teacher_features"]

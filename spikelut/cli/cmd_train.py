@@ -13,17 +13,20 @@ Example:
     spikelut train demos/train_mnist1d.toml --data train.h5 --val-fraction 0.125 -o model.h5
     spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --backend cuda   # on the GPU
     spikelut train demos/train_first_of_two.toml --data train.h5 -o model.h5 --relaxation walsh
+    spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --teacher-features feats.h5
 """
 
 from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from ..api import train as train_network
 from ..config import build_network, load_config
 from ..errors import ConfigError
 from ..fileutil import check_output
-from ..io import load_spikes, save_model
+from ..io import load_features, load_spikes, save_model
 from ..train import TrainConfig
 from ..train.passes import BACKENDS, resolve_backend
 from ..train.trainer import check_data, holdout
@@ -42,6 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     val.add_argument("--val-fraction", type=float, default=None, metavar="F",
                      help="hold out a seeded fraction F of --data as the validation set "
                           "(the [train] seed draws it)")
+    p.add_argument("--teacher-features", default=None, metavar="F.h5",
+                   help="a teacher's features /features [B, F] (one row per sample of --data): "
+                        "the initial wiring is guided by their correlation (docs/rewiring.md)")
     p.add_argument("-o", "--output", required=True, help="model file to write (HDF5)")
     p.add_argument("--log", default=None, help="JSON-lines log, one object per epoch")
     p.add_argument("--checkpoint", default=None, help="checkpoint file, written after every epoch")
@@ -62,7 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> Output:
     # every output checked (writable, not an input, not another kind, not in use) before training
-    inputs = [args.config, args.data, args.val]
+    inputs = [args.config, args.data, args.val, args.teacher_features]
     out = check_output(args.output, inputs=inputs, kind="model", force=args.force)
     if args.checkpoint is not None:  # with --resume the checkpoint is also read: same kind, fine
         check_output(args.checkpoint, inputs=inputs, kind="checkpoint", force=args.force,
@@ -92,15 +98,25 @@ def run(args: argparse.Namespace) -> Output:
     net = build_network(cfg)
     train = load_spikes(args.data)
     check_data(net, train.spikes, _labels(train, args.data), str(args.data))
+    teacher = None
+    if args.teacher_features is not None:
+        if tcfg.init_wiring == "mi":
+            raise ConfigError(f'{args.config}: init_wiring = "mi" scores taps against the labels; '
+                              f'with --teacher-features use "corr" (or leave it unset)')
+        teacher = load_features(args.teacher_features, samples=train.spikes.shape[1])
     val = None
     if args.val is not None:
         val = load_spikes(args.val)
         check_data(net, val.spikes, _labels(val, args.val), str(args.val))
     elif args.val_fraction is not None:
+        B = train.spikes.shape[1]
         train, val = holdout(train.spikes, train.labels, args.val_fraction, tcfg.seed)
+        if teacher is not None:  # the same seeded split: the rows stay aligned with the samples
+            (_, teacher), _ = holdout(np.zeros((0, B, 0), np.uint8), teacher, args.val_fraction,
+                                      tcfg.seed)
     result = train_network(net, train, tcfg, val=val, progress=False if args.no_progress else None,
                            backend=backend, log=args.log, checkpoint=args.checkpoint,
-                           resume=args.resume)
+                           resume=args.resume, teacher=teacher)
     epochs = result.net.meta["train"]["epochs"]
     save_model(result.net, out)
     last = result.history[-1] if result.history else {}

@@ -367,11 +367,14 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self, train: Any, val: Any = None, log: str | os.PathLike | None = None,
             checkpoint: str | os.PathLike | None = None, resume: bool = False,
-            callback: Callable[["Trainer", dict], None] | None = None) -> TrainResult:
+            callback: Callable[["Trainer", dict], None] | None = None,
+            teacher: Any = None) -> TrainResult:
         """Train for ``cfg.epochs`` epochs (continuing from ``checkpoint`` with ``resume``).
 
         ``train`` / ``val`` are :class:`~spikelut.io.SpikeData` with labels or ``(spikes, labels)``.
         ``callback(trainer, record)`` runs after each epoch's log and checkpoint are written.
+        ``teacher``: float ``[N, F]`` features of a teacher, one row per training sample: the
+        initial wiring is guided by them (``init_wiring = "corr"``, :mod:`spikelut.guided`).
         """
         x, y = _as_data(train, "training data")
         check_data(self.net, x, y, "training data")
@@ -383,9 +386,10 @@ class Trainer:
             xv, yv = _as_data(val, "validation data")
             check_data(self.net, xv, yv, "validation data")
             xv, yv = xp.asarray(xv.astype(np.uint8, copy=False)), xp.asarray(yv.astype(np.int64))
-        if self.cfg.init_wiring != "config" and self.net is self.net0:  # deterministic: a resume
-            from ..guided import guide_trainer                            # draws it again
-            guide_trainer(self, x, y)
+        guided = self.cfg.init_wiring != "config" or teacher is not None
+        if guided and self.net is self.net0:  # deterministic: a resume draws it again
+            from ..guided import guide_trainer
+            guide_trainer(self, x, y, teacher)
         if resume:
             if checkpoint is None:
                 raise ConfigError("resume needs a checkpoint file (--checkpoint CKPT.h5)")
