@@ -23,6 +23,7 @@ from spikelut.network import Layer, Network, Readout
 from spikelut.rtl import compose, find_yosys
 from spikelut.rtl.netlist import Lut, Mux, from_plan
 from spikelut.rtl.plan import plan_network
+from spikelut.rtl.synth import gate_list
 from spikelut.train import bptt, kernels_cpu, kernels_gpu
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
@@ -307,4 +308,23 @@ def test_cli_refuses_an_unknown_gate_before_writing(tmp_path, capsys):
     assert main(["rtl", str(model), "-o", str(tmp_path / "o"), "--gates", "--gate-list", "AND,FOO"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gate list 'AND,FOO': unknown gate FOO; choose from AND,NAND" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_gate_list_without_an_and_or_type_gate_is_refused():
+    """ABC aborts (status 134) on a list of muxes, XORs or AOI/OAI cells alone: refused first."""
+    for bad in ("XOR", "MUX", "AOI3,OAI3,MUX,NMUX,XOR,XNOR"):
+        with pytest.raises(ConfigError) as e:
+            gate_list(bad)
+        assert str(e.value) == (f"gate list {bad!r}: ABC needs one of AND,NAND,OR,NOR,ANDNOT,ORNOT "
+                                f"in the list; add one (e.g. AND)")
+    assert gate_list("xor,andnot") == ("XOR", "ANDNOT")
+
+
+def test_cli_gate_list_without_gates_is_refused(tmp_path, capsys):
+    model = tmp_path / "x.h5"
+    save_model(_xor_chain(2), model)
+    assert main(["rtl", str(model), "-o", str(tmp_path / "o"), "--gate-list", "AND,OR"]) == 1
+    assert capsys.readouterr().err == ("spikelut rtl: error: --gate-list needs --gates "
+                                       "(the gate view it configures)\n")
     assert not (tmp_path / "o").exists()
