@@ -351,6 +351,24 @@ def test_analyze_saves_the_importance_measured_on_labelled_data(tmp_path, capsys
     expect = tap_importance(needle_net(1), x, y)
     np.testing.assert_array_equal(net.layers[0].tap_influence, expect.layers[0].tap_influence)
     np.testing.assert_array_equal(net.layers[0].tap_gradient, expect.layers[0].tap_gradient)
+    assert f"wrote {tmp_path / 'imp.h5'} (tap influence and gradient signal)" in out
+
+
+def test_analyze_says_when_the_saved_importance_has_no_gradient(tmp_path, capsys):
+    """Unlabelled data: the file holds the influence only (any stored gradient is replaced)."""
+    x, _ = needle_data(40)
+    save_model(needle_net(1), tmp_path / "m.h5")
+    save_spikes(tmp_path / "d.h5", x)
+    args = ["analyze", str(tmp_path / "m.h5"), str(tmp_path / "d.h5"), "--backend", "numpy",
+            "--save-importance", str(tmp_path / "imp.h5")]
+    assert main(args) == 0
+    assert (f"wrote {tmp_path / 'imp.h5'} (tap influence only: {tmp_path / 'd.h5'} has no labels, "
+            f"so no gradient signal)") in capsys.readouterr().out
+    assert load_model(tmp_path / "imp.h5").layers[0].tap_gradient is None
+    assert main(args + ["--json", "--force"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["saved_importance"] == {"file": str(tmp_path / "imp.h5"), "influence": True,
+                                       "gradient": False}
 
 
 def test_flip_flop_penalty_prefers_candidates_without_new_registers():
