@@ -324,3 +324,28 @@ def test_comparison_script_runs_one_row_and_tabulates_seeds(demos_dir):
     rows = [dict(rec, val_acc=0.5, train_acc=0.25), dict(rec, seed=2, val_acc=0.75, train_acc=0.75)]
     assert mod.table(rows).splitlines()[2].startswith(
         "| first_of_two | walsh | adam | 72 | 1152 | 2 | 0.500 | 0.625 (0.500..0.750) |")
+    assert mod.train_options("analog:4:0.05", "lion") == {"analog_bits": 4, "analog_noise": 0.05,
+                                                         "backend": "numpy"}
+
+
+def test_comparison_script_refuses_a_bad_row_before_training(demos_dir, tmp_path, capsys):
+    """A bad name used to surface as a child process's traceback after the other rows ran."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location("compare_relaxations",
+                                                  os.path.join(demos_dir, "compare_relaxations.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for args, msg in ((["--relaxations", "multilinear", "bogus"],
+                       "[train]: unknown relaxation 'bogus'; choose one of bipolar, dlut, "
+                       "dlut_fixed, mlp, multilinear, walsh"),
+                      (["--relaxations", "analog:4"],
+                       "relaxation 'analog:4': an analog row is analog:BITS:NOISE"),
+                      (["--optimizers", "adamw"],
+                       "[train]: unknown optimizer 'adamw'; choose one of adam, lion, sgd")):
+        with pytest.raises(SystemExit) as e:
+            mod.main(args + ["--out", str(tmp_path / "o")])
+        assert e.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {msg}")
+    assert not (tmp_path / "o").exists()
