@@ -328,3 +328,17 @@ def test_cli_gate_list_without_gates_is_refused(tmp_path, capsys):
     assert capsys.readouterr().err == ("spikelut rtl: error: --gate-list needs --gates "
                                        "(the gate view it configures)\n")
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_lut6_names_the_primitive_models_it_wrote(tmp_path, capsys):
+    """Without sim/*.v the testbench of a --lut6 core does not compile (MUXF8 unknown): say so."""
+    model = tmp_path / "k8.h5"
+    save_model(random_network(1, n_in=9, sizes=[3, 2], k=[8, 1]), model)
+    assert main(["rtl", str(model), "-o", str(tmp_path / "o"), "--lut6"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("(4 samples), sim/ (LUT1, LUT6, MUXF7, MUXF8: models of the Xilinx "
+                          "primitives; add sim/*.v when simulating)")
+    assert sorted(p.name for p in (tmp_path / "o" / "sim").iterdir()) == \
+        ["LUT1.v", "LUT6.v", "MUXF7.v", "MUXF8.v"]
+    assert main(["rtl", str(model), "-o", str(tmp_path / "p")]) == 0
+    assert "sim/" not in capsys.readouterr().out

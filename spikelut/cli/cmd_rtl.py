@@ -90,7 +90,11 @@ def run(args: argparse.Namespace) -> Output:
             "lut_levels": plan.lut_levels(), "refractory_folding": folds, "steps": files.steps}
     lines = [f"wrote {files.directory}/: {args.top}.v (core), {args.top}_classifier.v (wrapper, "
              f"{files.steps} cycles per sample), tb_{args.top}.v + stimulus.mem "
-             f"({files.samples} samples)",
+             f"({files.samples} samples)"
+             # the testbench does not compile without them unless the vendor library is there
+             + (f", sim/ ({', '.join(f[4:-2] for f in files.files if f.startswith('sim/'))}: "
+                f"models of the Xilinx primitives; add sim/*.v when simulating)"
+                if args.lut6 else ""),
              f"LUTs {plan.luts} ({by}), "
              + "".join(f"{name} {n}, " for name, n in plan.muxes().items())  # k = 7..12 nodes
              + f"flip-flops {plan.flip_flops}, depth {plan.lut_levels()} LUT levels",
