@@ -91,6 +91,16 @@ def test_importance_score_and_bad_importance_refused():
     with pytest.raises(NetworkError, match=r"tap_influence must be \(1, 2\) finite values >= 0"):
         Network(2, [Layer(np.zeros((1, 4)), [[-1, -1]], [[0, 1]], [[0, 0]],
                           tap_influence=[[-1.0, 0.0]])], Readout(0, [0], 1))
+    # the shape was right: the message named it instead of the bad value
+    for bad, shown in (([[0.0, -1.0]], "-1.0 at node 0 tap 1"), ([[np.nan, 0.0]], "nan at node 0 tap 0")):
+        with pytest.raises(NetworkError) as e:
+            Network(2, [Layer(np.zeros((1, 4)), [[-1, -1]], [[0, 1]], [[0, 0]],
+                              tap_gradient=bad)], Readout(0, [0], 1))
+        assert str(e.value).endswith(f"tap_gradient must be (1, 2) finite values >= 0, got {shown}")
+    with pytest.raises(NetworkError, match=r"tap_influence must be \(1, 2\) finite values >= 0, "
+                                           r"got shape \(1, 3\)$"):
+        Network(2, [Layer(np.zeros((1, 4)), [[-1, -1]], [[0, 1]], [[0, 0]],
+                          tap_influence=[[0.0, 0.0, 0.0]])], Readout(0, [0], 1))
 
 
 def test_analyze_shows_the_stored_importance(tmp_path, capsys):
