@@ -11,7 +11,7 @@ import pytest
 from spikelut.analysis import influences
 from spikelut.cli import main
 from spikelut.config import build_network, parse_config
-from spikelut.errors import ConfigError, FileFormatError
+from spikelut.errors import ConfigError, FileFormatError, ShapeError
 from spikelut.importance import importance_score, tap_gradient_from, tap_importance
 from spikelut.io import load_model, save_model, save_spikes
 from spikelut.network import INPUT, Layer, Network, Readout
@@ -342,6 +342,12 @@ def test_guided_wiring_draws_the_informative_input_and_keeps_sources_and_delays(
     assert (g.layers[0].index == KEY).sum() >= 1 and KEY not in net.layers[0].index
     np.testing.assert_array_equal(g.layers[0].source, net.layers[0].source)
     np.testing.assert_array_equal(g.layers[0].delay, net.layers[0].delay)
+    with pytest.raises(ShapeError) as e:  # said "10 rows for 40 samples" (the samples used)
+        guided_wiring(net, x, y[:10], "mi", seed=0, samples=40)
+    assert str(e.value) == (f"targets: 10 rows for the {x.shape[1]} samples of the spikes; give "
+                            f"one row per sample")
+    with pytest.raises(ShapeError, match=r"input spikes must be \[T, B, "):
+        guided_wiring(net, x[0], y, "mi")  # 2-D: was an IndexError of the slicing
     again = guided_wiring(net, x, y, "mi", seed=0)
     np.testing.assert_array_equal(again.layers[0].index, g.layers[0].index)
     res = Trainer(net, rewire_cfg(rewire_every=0, init_wiring="mi"), progress=False).fit((x, y))
