@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             cycles = [int(c) for c in args.cycles.split(",")]
         except ValueError:
             p.error(f"--cycles must be integers separated by commas, got {args.cycles!r}")
+        bad = [c for c in cycles if not 1 <= c <= ACSF1_CYCLES]
+        if bad:  # the series have 1,460 cycles: more was measured at 1,460 without a word
+            p.error(f"--cycles: {bad[0]} is outside 1..{ACSF1_CYCLES} (the cycles of an ACSF1 "
+                    f"series)")
         text = memory_report(cycles, args.batch_size, max(1, args.batches or 3), threads,
                              not args.no_reference)
         return _emit(text, args.out)
@@ -275,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     import numba
 
     numba.set_num_threads(threads)
+    if args.baseline_kernels and not Path(args.baseline_kernels).is_file():
+        p.error(f"--baseline-kernels: {args.baseline_kernels!r} is not a file (e.g. git show "
+                f"main:spikelut/train/kernels_cpu.py > /tmp/kernels_main.py)")
     baseline = load_kernels(args.baseline_kernels) if args.baseline_kernels else None
     batch = args.batch_size
     busy = _busy_process() if args.load else None
@@ -331,6 +338,10 @@ def _busy_process():
 
 
 # ---------------------------------------------------------------------------- memory
+#: cycles of one ACSF1 series (the thermometer code runs one time step per cycle)
+ACSF1_CYCLES = 1460
+
+
 def acsf1(cycles: int):
     """The ACSF1 network of ``demos/run_acsf1.toml`` and its training split encoded as there
     (16-level thermometer, one time step per cycle), cut to the first ``cycles`` cycles."""

@@ -45,6 +45,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from spikelut.errors import ConfigError
+
 #: set -> (network config as a dict, dataset, coding, steps, coding params, train samples)
 SETS = {
     # MNIST-1D, one value per cycle (40 cycles), 32-level thermometer: the demo's network at a
@@ -146,6 +148,30 @@ def step_memory(tr: Any, x: Any, y: Any) -> dict:
     return {"state_mib": state / mib, "step_peak_mib": peak / mib, "step_mib": (state + peak) / mib}
 
 
+def train_options(relaxation: str, optimizer: str) -> dict:
+    """The ``[train]`` keys of one row, checked: ``relaxation`` is a name of ``[train]
+    relaxation`` or ``analog:BITS:NOISE``.
+
+    Raises:
+        ConfigError: an unknown relaxation or optimizer, or a bad analog row.
+    """
+    from spikelut.train import TrainConfig
+
+    extra = {"relaxation": relaxation, "backend": "numba"}
+    if relaxation.startswith("analog:"):
+        parts = relaxation.split(":")
+        if len(parts) != 3:
+            raise ConfigError(f"relaxation {relaxation!r}: an analog row is analog:BITS:NOISE")
+        try:
+            extra = {"analog_bits": int(parts[1]), "analog_noise": float(parts[2]),
+                     "backend": "numpy"}
+        except ValueError:
+            raise ConfigError(f"relaxation {relaxation!r}: BITS must be an integer and NOISE a "
+                              f"number (analog:BITS:NOISE)") from None
+    TrainConfig.from_dict(dict(extra, optimizer=optimizer))
+    return extra
+
+
 def run_one(set_name: str, relaxation: str, optimizer: str, epochs: int, lr: float,
             batch: int, seed: int = 0) -> dict:
     """One training run in this process; returns its record. ``relaxation`` may be
@@ -156,10 +182,7 @@ def run_one(set_name: str, relaxation: str, optimizer: str, epochs: int, lr: flo
 
     net, sd = load_set(set_name)
     train, val = holdout(sd.spikes, sd.labels, 0.2, seed=0)
-    extra = {"relaxation": relaxation, "backend": "numba"}
-    if relaxation.startswith("analog:"):
-        _, bits, noise = relaxation.split(":")
-        extra = {"analog_bits": int(bits), "analog_noise": float(noise), "backend": "numpy"}
+    extra = train_options(relaxation, optimizer)
     tcfg = TrainConfig.from_dict({"epochs": epochs, "batch_size": batch, "lr": lr,
                                   "optimizer": optimizer, "keep": "best", "seed": seed, **extra})
     tr = Trainer(net, tcfg, progress=False)
@@ -238,6 +261,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--one", nargs="+", metavar="SET RELAXATION OPTIMIZER [SEED]",
                     help=argparse.SUPPRESS)  # the child process
     a = ap.parse_args(argv)
+    try:  # a bad name fails here, not as a child's traceback after the other rows have run
+        for r in a.relaxations:
+            for o in a.optimizers:
+                train_options(r, o)
+    except (ConfigError, ValueError) as e:
+        ap.error(str(e))
     if a.step_times:
         for r, ms in step_times(a.step_times, a.relaxations).items():
             print(f"{a.step_times} {r}: {ms:.1f} ms per step (batch of 50)")

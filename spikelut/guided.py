@@ -123,12 +123,13 @@ def guided_wiring(net: Network, spikes: Any, targets: Any, method: str = "mi", s
     """
     from .train.rewire import tap_slots
 
-    x = np.asarray(spikes)[:, :samples].astype(np.uint8)
-    t = np.asarray(targets)[:samples]
+    x, t = np.asarray(spikes), np.asarray(targets)
     if x.ndim != 3 or x.shape[2] != net.n_in:
         raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
-    if t.shape[0] != x.shape[1]:
-        raise ShapeError(f"targets: {t.shape[0]} rows for {x.shape[1]} samples")
+    if t.ndim == 0 or t.shape[0] != x.shape[1]:  # compared before the first `samples` are cut
+        raise ShapeError(f"targets: {t.shape[0] if t.ndim else 0} rows for the {x.shape[1]} "
+                         f"samples of the spikes; give one row per sample")
+    x, t = x[:, :samples].astype(np.uint8), t[:samples]
     rng = np.random.default_rng([seed, 0x6E1D])
     slots = tap_slots(net)
     for i in range(len(net.layers)):

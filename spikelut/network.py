@@ -285,9 +285,13 @@ class Network(_FreezeAfterValidation):
                 raise NetworkError(f"{where}: table must equal (logits > 0)")
         for name in ("tap_influence", "tap_gradient"):  # tap importance (spikelut.importance)
             a = getattr(layer, name)
-            if a is not None and (a.shape != (n, k) or not np.all(np.isfinite(a) & (a >= 0))):
+            if a is not None and a.shape != (n, k):
                 raise NetworkError(f"{where}: {name} must be {(n, k)} finite values >= 0, got "
                                    f"shape {a.shape}")
+            if a is not None and not np.all(np.isfinite(a) & (a >= 0)):
+                node, tap = np.argwhere(~(np.isfinite(a) & (a >= 0)))[0]  # name the first bad one
+                raise NetworkError(f"{where}: {name} must be {(n, k)} finite values >= 0, got "
+                                   f"{float(a[node, tap])} at node {node} tap {tap}")
         if layer.refractory < 0:
             raise NetworkError(f"{where}: refractory must be >= 0, got {layer.refractory}")
         limits.check_count(layer.refractory, limits.MAX_REFRACTORY, "refractory period", where,

@@ -23,6 +23,7 @@ from spikelut.network import Layer, Network, Readout
 from spikelut.rtl import compose, find_yosys
 from spikelut.rtl.netlist import Lut, Mux, from_plan
 from spikelut.rtl.plan import plan_network
+from spikelut.rtl.synth import gate_list
 from spikelut.train import bptt, kernels_cpu, kernels_gpu
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
@@ -308,3 +309,36 @@ def test_cli_refuses_an_unknown_gate_before_writing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gate list 'AND,FOO': unknown gate FOO; choose from AND,NAND" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_gate_list_without_an_and_or_type_gate_is_refused():
+    """ABC aborts (status 134) on a list of muxes, XORs or AOI/OAI cells alone: refused first."""
+    for bad in ("XOR", "MUX", "AOI3,OAI3,MUX,NMUX,XOR,XNOR"):
+        with pytest.raises(ConfigError) as e:
+            gate_list(bad)
+        assert str(e.value) == (f"gate list {bad!r}: ABC needs one of AND,NAND,OR,NOR,ANDNOT,ORNOT "
+                                f"in the list; add one (e.g. AND)")
+    assert gate_list("xor,andnot") == ("XOR", "ANDNOT")
+
+
+def test_cli_gate_list_without_gates_is_refused(tmp_path, capsys):
+    model = tmp_path / "x.h5"
+    save_model(_xor_chain(2), model)
+    assert main(["rtl", str(model), "-o", str(tmp_path / "o"), "--gate-list", "AND,OR"]) == 1
+    assert capsys.readouterr().err == ("spikelut rtl: error: --gate-list needs --gates "
+                                       "(the gate view it configures)\n")
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_lut6_names_the_primitive_models_it_wrote(tmp_path, capsys):
+    """Without sim/*.v the testbench of a --lut6 core does not compile (MUXF8 unknown): say so."""
+    model = tmp_path / "k8.h5"
+    save_model(random_network(1, n_in=9, sizes=[3, 2], k=[8, 1]), model)
+    assert main(["rtl", str(model), "-o", str(tmp_path / "o"), "--lut6"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("(4 samples), sim/ (LUT1, LUT6, MUXF7, MUXF8: models of the Xilinx "
+                          "primitives; add sim/*.v when simulating)")
+    assert sorted(p.name for p in (tmp_path / "o" / "sim").iterdir()) == \
+        ["LUT1.v", "LUT6.v", "MUXF7.v", "MUXF8.v"]
+    assert main(["rtl", str(model), "-o", str(tmp_path / "p")]) == 0
+    assert "sim/" not in capsys.readouterr().out

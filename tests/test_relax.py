@@ -337,6 +337,8 @@ def test_comparison_script_runs_one_row_and_tabulates_seeds(demos_dir):
     assert cells[-2] == f"{rec['step_mib']:.2f}" and float(cells[-1].rstrip(" |")) > 0
     old = {k: v for k, v in rec.items() if not k.endswith("mib") or k == "peak_rss_mib"}
     assert mod.table([old]).splitlines()[2].split(" | ")[-2] == "-"  # rows of earlier runs
+    assert mod.train_options("analog:4:0.05", "lion") == {"analog_bits": 4, "analog_noise": 0.05,
+                                                         "backend": "numpy"}
 
 
 def test_comparison_script_memory_mode_prints_one_row_per_relaxation(demos_dir, capsys):
@@ -360,3 +362,26 @@ def test_comparison_script_ucr_row(demos_dir):
     assert len(rec["val_curve"]) == 1
     assert round(rec["val_acc"] * 10, 6) == round(rec["val_acc"] * 10)  # 10 of 50 held out
     assert rec["state_mib"] == 3 * 276 * 64 * 4 / 2**20 and rec["step_peak_mib"] > 0
+
+
+def test_comparison_script_refuses_a_bad_row_before_training(demos_dir, tmp_path, capsys):
+    """A bad name used to surface as a child process's traceback after the other rows ran."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location("compare_relaxations",
+                                                  os.path.join(demos_dir, "compare_relaxations.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for args, msg in ((["--relaxations", "multilinear", "bogus"],
+                       "[train]: unknown relaxation 'bogus'; choose one of bipolar, dlut, "
+                       "dlut_fixed, mlp, multilinear, walsh"),
+                      (["--relaxations", "analog:4"],
+                       "relaxation 'analog:4': an analog row is analog:BITS:NOISE"),
+                      (["--optimizers", "adamw"],
+                       "[train]: unknown optimizer 'adamw'; choose one of adam, lion, sgd")):
+        with pytest.raises(SystemExit) as e:
+            mod.main(args + ["--out", str(tmp_path / "o")])
+        assert e.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1].endswith(f"error: {msg}")
+    assert not (tmp_path / "o").exists()

@@ -11,7 +11,7 @@ import pytest
 from spikelut.analysis import influences
 from spikelut.cli import main
 from spikelut.config import build_network, parse_config
-from spikelut.errors import ConfigError, FileFormatError
+from spikelut.errors import ConfigError, FileFormatError, ShapeError
 from spikelut.importance import importance_score, tap_gradient_from, tap_importance
 from spikelut.io import load_model, save_model, save_spikes
 from spikelut.network import INPUT, Layer, Network, Readout
@@ -91,6 +91,16 @@ def test_importance_score_and_bad_importance_refused():
     with pytest.raises(NetworkError, match=r"tap_influence must be \(1, 2\) finite values >= 0"):
         Network(2, [Layer(np.zeros((1, 4)), [[-1, -1]], [[0, 1]], [[0, 0]],
                           tap_influence=[[-1.0, 0.0]])], Readout(0, [0], 1))
+    # the shape was right: the message named it instead of the bad value
+    for bad, shown in (([[0.0, -1.0]], "-1.0 at node 0 tap 1"), ([[np.nan, 0.0]], "nan at node 0 tap 0")):
+        with pytest.raises(NetworkError) as e:
+            Network(2, [Layer(np.zeros((1, 4)), [[-1, -1]], [[0, 1]], [[0, 0]],
+                              tap_gradient=bad)], Readout(0, [0], 1))
+        assert str(e.value).endswith(f"tap_gradient must be (1, 2) finite values >= 0, got {shown}")
+    with pytest.raises(NetworkError, match=r"tap_influence must be \(1, 2\) finite values >= 0, "
+                                           r"got shape \(1, 3\)$"):
+        Network(2, [Layer(np.zeros((1, 4)), [[-1, -1]], [[0, 1]], [[0, 0]],
+                          tap_influence=[[0.0, 0.0, 0.0]])], Readout(0, [0], 1))
 
 
 def test_analyze_shows_the_stored_importance(tmp_path, capsys):
@@ -332,6 +342,12 @@ def test_guided_wiring_draws_the_informative_input_and_keeps_sources_and_delays(
     assert (g.layers[0].index == KEY).sum() >= 1 and KEY not in net.layers[0].index
     np.testing.assert_array_equal(g.layers[0].source, net.layers[0].source)
     np.testing.assert_array_equal(g.layers[0].delay, net.layers[0].delay)
+    with pytest.raises(ShapeError) as e:  # said "10 rows for 40 samples" (the samples used)
+        guided_wiring(net, x, y[:10], "mi", seed=0, samples=40)
+    assert str(e.value) == (f"targets: 10 rows for the {x.shape[1]} samples of the spikes; give "
+                            f"one row per sample")
+    with pytest.raises(ShapeError, match=r"input spikes must be \[T, B, "):
+        guided_wiring(net, x[0], y, "mi")  # 2-D: was an IndexError of the slicing
     again = guided_wiring(net, x, y, "mi", seed=0)
     np.testing.assert_array_equal(again.layers[0].index, g.layers[0].index)
     res = Trainer(net, rewire_cfg(rewire_every=0, init_wiring="mi"), progress=False).fit((x, y))
@@ -351,6 +367,24 @@ def test_analyze_saves_the_importance_measured_on_labelled_data(tmp_path, capsys
     expect = tap_importance(needle_net(1), x, y)
     np.testing.assert_array_equal(net.layers[0].tap_influence, expect.layers[0].tap_influence)
     np.testing.assert_array_equal(net.layers[0].tap_gradient, expect.layers[0].tap_gradient)
+    assert f"wrote {tmp_path / 'imp.h5'} (tap influence and gradient signal)" in out
+
+
+def test_analyze_says_when_the_saved_importance_has_no_gradient(tmp_path, capsys):
+    """Unlabelled data: the file holds the influence only (any stored gradient is replaced)."""
+    x, _ = needle_data(40)
+    save_model(needle_net(1), tmp_path / "m.h5")
+    save_spikes(tmp_path / "d.h5", x)
+    args = ["analyze", str(tmp_path / "m.h5"), str(tmp_path / "d.h5"), "--backend", "numpy",
+            "--save-importance", str(tmp_path / "imp.h5")]
+    assert main(args) == 0
+    assert (f"wrote {tmp_path / 'imp.h5'} (tap influence only: {tmp_path / 'd.h5'} has no labels, "
+            f"so no gradient signal)") in capsys.readouterr().out
+    assert load_model(tmp_path / "imp.h5").layers[0].tap_gradient is None
+    assert main(args + ["--json", "--force"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["saved_importance"] == {"file": str(tmp_path / "imp.h5"), "influence": True,
+                                       "gradient": False}
 
 
 def test_flip_flop_penalty_prefers_candidates_without_new_registers():

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 
 import numba
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spikelut.errors import ConfigError
 from spikelut.network import Layer, Network, Readout
 from spikelut.train import Trainer, TrainConfig, bptt, kernels_cpu
 from spikelut.train.surrogates import get_surrogate
@@ -196,3 +198,15 @@ def test_memory_estimate_counts_bits():
     assert est["total"] < 128 << 20
     longer = kernels_cpu.memory_estimate(plan, 1460 + 640, 32, threads=2)
     assert longer["spike_bits"] - est["spike_bits"] == N * 32 * 10 * 8  # N * B / 8 per cycle
+
+
+def test_memory_estimate_refuses_sizes_below_one():
+    """A negative T gave negative byte counts (addresses -11520) instead of an error."""
+    plan = bptt.compile_plan(random_network(0, n_in=4, sizes=[8, 2], k=3, classes=2))
+    for T, B, msg in ((-5, 32, "T = -5 must be an integer >= 1 (cycles)"),
+                      (0, 32, "T = 0 must be an integer >= 1 (cycles)"),
+                      (64, 0, "B = 0 must be an integer >= 1 (samples per batch)"),
+                      (64, 2.5, "B = 2.5 must be an integer >= 1 (samples per batch)")):
+        with pytest.raises(ConfigError) as e:
+            kernels_cpu.memory_estimate(plan, T, B)
+        assert str(e.value) == f"memory_estimate: {msg}"

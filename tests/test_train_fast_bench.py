@@ -52,6 +52,20 @@ def test_bad_cycles_are_refused(demos_dir, capsys):
     with pytest.raises(SystemExit):
         mod.main(["--memory", "--cycles", "100,lots"])
     assert "--cycles must be integers separated by commas, got '100,lots'" in capsys.readouterr().err
+    for bad in ("100,5000", "0"):  # 5000 was measured at 1,460 cycles without a word
+        with pytest.raises(SystemExit):
+            mod.main(["--memory", "--cycles", bad])
+        assert (f"--cycles: {bad.split(',')[-1]} is outside 1..1460 (the cycles of an ACSF1 "
+                f"series)") in capsys.readouterr().err
+
+
+def test_missing_baseline_kernels_file_is_refused(demos_dir, capsys, tmp_path):
+    mod = _load(demos_dir)
+    missing = str(tmp_path / "kernels_main.py")
+    with pytest.raises(SystemExit) as e:  # was a FileNotFoundError traceback
+        mod.main(["mnist1d", "--no-torch", "--baseline-kernels", missing])
+    assert e.value.code == 2
+    assert f"--baseline-kernels: {missing!r} is not a file" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not HAVE_AEON, reason="aeon not installed (pip install 'spikelut[ucr]')")

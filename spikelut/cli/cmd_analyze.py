@@ -57,7 +57,14 @@ def run(args: argparse.Namespace) -> Output:
                   backend=backend_name(args, NAME), log=args.log)
     text = summary_text(rep)
     if imp_out is not None:
-        tap_importance(args.model, args.data, imp_out, limit=args.limit)
+        measured = tap_importance(args.model, args.data, imp_out, limit=args.limit)
         rep["files"].append(str(imp_out))
-        text += f"\nwrote {terminal(str(imp_out))}"
+        # without labels only the influence is measured, and the file replaces whatever gradient
+        # signal the model carried: say so instead of leaving it to the reader of the file
+        gradient = all(layer.tap_gradient is not None for layer in measured.layers)
+        rep["saved_importance"] = {"file": str(imp_out), "influence": True, "gradient": gradient}
+        what = ("tap influence and gradient signal" if gradient else
+                f"tap influence only: {terminal(str(args.data))} has no labels, so no gradient "
+                f"signal")
+        text += f"\nwrote {terminal(str(imp_out))} ({what})"
     return Output(rep, text)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 
 from ..analog import require_binary
+from ..errors import ConfigError
 from ..fileutil import check_output
 from ..io import load_model, load_spikes
 from ..metrics import check_scorable
@@ -50,9 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gates", action="store_true",
                    help="map the core to 2-input gates (yosys + ABC) and report gate count by type "
                         "and logic depth (ASIC view)")
-    p.add_argument("--gate-list", default=",".join(DEFAULT_GATES), metavar="G1,G2,...",
+    p.add_argument("--gate-list", default=None, metavar="G1,G2,...",
                    help=f"gates ABC may use with --gates (default {','.join(DEFAULT_GATES)}; also "
-                        f"NMUX, AOI3, OAI3, AOI4, OAI4)")
+                        f"NMUX, AOI3, OAI3, AOI4, OAI4; one of AND, NAND, OR, NOR, ANDNOT, ORNOT "
+                        f"must be in it)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing directory that spikelut did not create (its "
                         "other files are carried over)")
@@ -64,7 +66,10 @@ def run(args: argparse.Namespace) -> Output:
     from ..rtl.plan import check_top_name
 
     check_top_name(args.top)
-    library = gate_list(args.gate_list) if args.gates else None  # a bad list: before any work
+    if args.gate_list is not None and not args.gates:
+        raise ConfigError("--gate-list needs --gates (the gate view it configures)")
+    # a bad list: before any work
+    library = gate_list(args.gate_list or DEFAULT_GATES) if args.gates else None
     check_output(args.output, inputs=[args.model, args.verify], kind="dir", force=args.force)
     net = load_model(args.model)
     require_binary(net, "rtl", args.model)
@@ -85,7 +90,11 @@ def run(args: argparse.Namespace) -> Output:
             "lut_levels": plan.lut_levels(), "refractory_folding": folds, "steps": files.steps}
     lines = [f"wrote {files.directory}/: {args.top}.v (core), {args.top}_classifier.v (wrapper, "
              f"{files.steps} cycles per sample), tb_{args.top}.v + stimulus.mem "
-             f"({files.samples} samples)",
+             f"({files.samples} samples)"
+             # the testbench does not compile without them unless the vendor library is there
+             + (f", sim/ ({', '.join(f[4:-2] for f in files.files if f.startswith('sim/'))}: "
+                f"models of the Xilinx primitives; add sim/*.v when simulating)"
+                if args.lut6 else ""),
              f"LUTs {plan.luts} ({by}), "
              + "".join(f"{name} {n}, " for name, n in plan.muxes().items())  # k = 7..12 nodes
              + f"flip-flops {plan.flip_flops}, depth {plan.lut_levels()} LUT levels",

@@ -168,13 +168,17 @@ def synthesize(net: Network, top: str = "spikelut_core", lut6: bool = False,
 DEFAULT_GATES = ("AND", "NAND", "OR", "NOR", "XOR", "XNOR", "ANDNOT", "ORNOT", "MUX")
 #: every gate type ``abc -g`` accepts (yosys 0.23 and later)
 ABC_GATES = DEFAULT_GATES + ("NMUX", "AOI3", "OAI3", "AOI4", "OAI4")
+#: ABC maps onto a gate list only if it holds one of these (it aborts otherwise: a list of muxes,
+#: XORs or AOI/OAI cells alone is refused before yosys runs)
+ABC_BASE_GATES = ("AND", "NAND", "OR", "NOR", "ANDNOT", "ORNOT")
 
 
 def gate_list(text: str | Sequence[str]) -> tuple[str, ...]:
     """A gate list for :func:`synthesize_gates` from ``"AND,XOR"`` or a sequence, checked.
 
     Raises:
-        ConfigError: an empty list or a gate ABC does not know.
+        ConfigError: an empty list, a gate ABC does not know, or a list without one of
+            :data:`ABC_BASE_GATES` (ABC cannot map onto it).
 
     Example:
         >>> gate_list("and, xor")
@@ -187,6 +191,9 @@ def gate_list(text: str | Sequence[str]) -> tuple[str, ...]:
         raise ConfigError(f"gate list {escape_text(','.join(map(str, items)))!r}: "
                           f"{'unknown gate ' + escape_text(bad[0]) if bad else 'empty'}; choose "
                           f"from {','.join(ABC_GATES)}")
+    if not set(gates) & set(ABC_BASE_GATES):
+        raise ConfigError(f"gate list {escape_text(','.join(gates))!r}: ABC needs one of "
+                          f"{','.join(ABC_BASE_GATES)} in the list; add one (e.g. AND)")
     return gates
 
 

@@ -563,12 +563,19 @@ def memory_estimate(plan: NetPlan, T: int, B: int, threads: int | None = None,
     ``input_grad`` and ``total``. The reference (:mod:`.bptt`) holds a uint8 history, uint8
     addresses and a float32 gradient of ``D + T`` rows each, about ``6 * N * B * (D + T)`` bytes.
 
+    Raises:
+        ConfigError: ``T`` or ``B`` is not an integer >= 1.
+
     Example:
         >>> from spikelut.wiring import random_network
         >>> plan = bptt.compile_plan(random_network(0, n_in=4, sizes=[8, 2], k=3, classes=2))
         >>> memory_estimate(plan, 64, 10, threads=1)["spike_bits"]  # 14 signals, 10 samples, 2 words
         2240
     """
+    for name, v in (("T", T), ("B", B)):  # a negative size gave negative byte counts
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ConfigError(f"memory_estimate: {name} = {v!r} must be an integer >= 1 "
+                              f"({'cycles' if name == 'T' else 'samples per batch'})")
     plan = plan.for_steps(T)
     f = _flat(plan)
     N, W, n_nodes = plan.n_signals, window_rows(plan.D), f["n_nodes"]
