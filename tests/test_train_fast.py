@@ -27,13 +27,17 @@ from test_train_kernels import assert_grads_close as close, case
 def numba_threads(n):
     """numba's thread count set to ``n`` (at most the pool's size) inside the block."""
     old, spare = numba.get_num_threads(), kernels_cpu.spare_cpus
+    least = kernels_cpu.MIN_SAMPLES_PER_THREAD
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    kernels_cpu.spare_cpus = lambda: 64  # the default rule would drop to 1 thread on a busy machine
+    # the default rule would drop to 1 thread on a busy machine and for small batches
+    kernels_cpu.spare_cpus = lambda: 64
+    kernels_cpu.MIN_SAMPLES_PER_THREAD = 1
     try:
         yield
     finally:
         numba.set_num_threads(old)
         kernels_cpu.spare_cpus = spare
+        kernels_cpu.MIN_SAMPLES_PER_THREAD = least
 
 
 @settings(max_examples=60, deadline=None)
@@ -159,6 +163,9 @@ def test_thread_split_and_windows():
     assert kernels_cpu.thread_bounds(25, 2).tolist() == [0, 12, 25]
     assert kernels_cpu.thread_bounds(25, 3).tolist() == [0, 8, 16, 25]
     assert kernels_cpu.thread_bounds(2, 3).tolist() == [0, 1, 2]
+    # the default gives a thread at least MIN_SAMPLES_PER_THREAD samples
+    least = kernels_cpu.MIN_SAMPLES_PER_THREAD
+    assert kernels_cpu.thread_bounds(2 * least - 1, spare=2).tolist() == [0, 2 * least - 1]
     # the default follows the load: never more threads than idle CPUs, whatever numba's count
     with numba_threads(2):
         assert kernels_cpu.thread_bounds(25, spare=1).tolist() == [0, 25]

@@ -60,7 +60,8 @@ Example:
 from __future__ import annotations
 
 import weakref
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import numba
 import numpy as np
@@ -118,19 +119,46 @@ def thread_bounds(B: int, threads: int | None = None, spare: int | None = None) 
     CPUs not running another task right now (``spare``; :func:`spikelut.threads.spare_cpus`
     when ``None``): a pass waits for its slowest thread, so a thread that must share its core
     with another process makes the whole batch slower than one thread would (issue 12 item 15,
-    docs/training-speed.md). Results do not depend on ``Q`` (module docstring), so the choice is
-    free to follow the load.
+    docs/training-speed.md). Nor does a thread get fewer than :data:`MIN_SAMPLES_PER_THREAD`
+    samples: on the 2-core machine of BENCHMARKS.md a second thread gained nothing measurable at
+    batch 25 or 64 and at most 1.1x at 256, and lost up to 13% on a quiet machine. Results do
+    not depend on ``Q`` (module docstring), so the choice is free to follow the load.
 
     Example:
         >>> thread_bounds(25, 2).tolist()
         [0, 12, 25]
-        >>> len(thread_bounds(25, spare=1)) - 1      # another task holds the other CPU
+        >>> len(thread_bounds(25, spare=2)) - 1      # 25 samples: too few to share
+        1
+        >>> len(thread_bounds(512, spare=1)) - 1     # another task holds the other CPU
         1
     """
     if threads is None:
-        threads = min(numba.get_num_threads(), spare_cpus() if spare is None else spare)
+        threads = min(numba.get_num_threads(), spare_cpus() if spare is None else spare,
+                      B // MIN_SAMPLES_PER_THREAD)
     Q = max(1, min(int(threads), B))
     return (np.arange(Q + 1, dtype=np.int64) * B) // Q
+
+
+#: fewest samples a thread of the default rule gets (:func:`thread_bounds`); measured, see there
+MIN_SAMPLES_PER_THREAD = 128
+
+
+@contextmanager
+def _team(n: int) -> Iterator[None]:
+    """numba's parallel regions run with ``n`` threads inside the block (fewer than its count).
+
+    A region's team waits at its end for every thread, also one that got no samples; on a busy
+    machine such a thread may wait a whole scheduler slice for a CPU, so a call that uses fewer
+    threads than numba's count shrinks the team to them (cheap: a thread-local setting)."""
+    old = numba.get_num_threads()
+    if n >= old:
+        yield
+        return
+    numba.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
 
 
 def window_rows(D: int) -> int:
@@ -327,9 +355,11 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         keep_addr = T * f["n_nodes"] * B * np.dtype(dt).itemsize <= ADDR_BUDGET
     keep_addr = bool(save and keep_addr)
     addr = np.empty((T, f["n_nodes"], B) if keep_addr else (1, 1, 1), dt)
-    _forward(bits, np.ascontiguousarray(x, dtype=np.uint8), plan.D, window_rows(plan.D), f["gidx"],
-             f["dly"], f["lo"], f["hi"], f["k"], f["R"], f["sig"], tabs, f["tab_off"],
-             thread_bounds(B), addr, keep_addr)
+    tb = thread_bounds(B)
+    with _team(len(tb) - 1):
+        _forward(bits, np.ascontiguousarray(x, dtype=np.uint8), plan.D, window_rows(plan.D),
+                 f["gidx"], f["dly"], f["lo"], f["hi"], f["k"], f["R"], f["sig"], tabs,
+                 f["tab_off"], tb, addr, keep_addr)
     return PackedForward(plan, bits, T, B, save, addr if keep_addr else None)
 
 
@@ -505,14 +535,15 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     acc = np.zeros(total, np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
-    for t_hi in range(T, 0, -Tb):
-        t_lo = max(0, t_hi - Tb)
-        _backward(fwd.bits, D, T, t_hi, t_lo, f["gidx"], f["dly"], f["is_in"], f["lo"], f["hi"],
-                  f["k"], f["R"], f["sig"], plan.n_in, f["tab_off"], tabs, sg, fth, gext, ext_of,
-                  _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, tb, ring, G,
-                  gu_blk, ai_blk, addr, have, acc)
-        if blk[0]:
-            _accumulate(gu_blk, ai_blk, t_hi, t_hi - t_lo, acc, addr, have, f["tab_off"])
+    with _team(len(tb) - 1):
+        for t_hi in range(T, 0, -Tb):
+            t_lo = max(0, t_hi - Tb)
+            _backward(fwd.bits, D, T, t_hi, t_lo, f["gidx"], f["dly"], f["is_in"], f["lo"],
+                      f["hi"], f["k"], f["R"], f["sig"], plan.n_in, f["tab_off"], tabs, sg, fth,
+                      gext, ext_of, _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in,
+                      tb, ring, G, gu_blk, ai_blk, addr, have, acc)
+            if blk[0]:
+                _accumulate(gu_blk, ai_blk, t_hi, t_hi - t_lo, acc, addr, have, f["tab_off"])
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
