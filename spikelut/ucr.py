@@ -305,7 +305,7 @@ def own_cycle_counts(readout_spikes: np.ndarray, class_of: np.ndarray, classes: 
 
 
 def own_cycle_accuracy(net: Any, spikes: np.ndarray, labels: np.ndarray, lengths: Any = None,
-                       engine: str = "auto") -> float:
+                       backend: str = "auto") -> float:
     """Simulate ``net`` on ``spikes [T, B, n_in]`` and score it with :func:`own_cycle_counts`.
 
     Example:
@@ -314,7 +314,7 @@ def own_cycle_accuracy(net: Any, spikes: np.ndarray, labels: np.ndarray, lengths
     """
     from .api import simulate
 
-    res = simulate(net, spikes, engine=engine, record="readout").to_numpy()
+    res = simulate(net, spikes, backend=backend, record="readout").to_numpy()
     ro = net.readout
     counts = own_cycle_counts(res.layer_spikes[ro.layer], np.asarray(ro.class_of), ro.classes,
                               ro.start, lengths)
