@@ -224,6 +224,13 @@ def test_cli_train_then_eval(files, capsys):
     assert capsys.readouterr().out.strip() == "accuracy 1.0000 (20/20)"
 
 
+
+def test_cli_train_text_counts_one_epoch_in_the_singular(files, capsys):
+    d, cfg = files
+    assert main(["train", str(cfg), "--data", str(d / "train.h5"), "--epochs", "1", "-o",
+                 str(d / "one.h5"), "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith(f"trained 1 epoch -> {d / 'one.h5'} (kept epoch 1")
+
 @pytest.mark.parametrize("change,message", [
     ({"config": "loss = \"hinge\""}, "unknown loss 'hinge'; choose one of ce_count, ce_count_temporal, ce_temporal, mse_count"),
     ({"config": "surrogate = \"relu\""}, "unknown surrogate 'relu'"),

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> Output:
             "train_acc": kept.get("acc"), "train_loss": kept.get("loss"),
             "val_acc": kept.get("val_acc"), "val_loss": kept.get("val_loss"),
             "luts": s["luts"], "flip_flops": s["flip_flops"], "history": result.history}
-    text = (f"trained {epochs} epochs -> {out} (kept epoch {result.kept_epoch}: "
+    text = (f"trained {epochs} epoch{'' if epochs == 1 else 's'} -> {out} (kept epoch {result.kept_epoch}: "
             f"train acc {kept.get('acc', float('nan')):.4f}")
     if kept.get("val_acc") is not None:
         text += f", val acc {kept['val_acc']:.4f}"
