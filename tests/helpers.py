@@ -1,6 +1,7 @@
 """Small builders shared by the tests."""
 
 import ctypes
+import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
@@ -126,3 +127,11 @@ def numeric_grad(loss, arrays, i, eps=1e-6, cols=None):
         minus[i][idx] -= eps
         num[idx] = (loss(plus) - loss(minus)) / (2 * eps)
     return num
+
+
+def load_demo(demos_dir: str, name: str):
+    """demos/<name>.py as a fresh module (its ``__main__`` block does not run)."""
+    spec = importlib.util.spec_from_file_location(name, str(Path(demos_dir) / f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -1,20 +1,16 @@
 """demos/bench_train_epoch.py: PyTorch is optional (one clear line without it), and the table."""
 
-import importlib.util
-import os
 import sys
 
 import pytest
 
 from spikelut.bench_torch import torch_available
 
+from helpers import load_demo
+
 
 def _load(demos_dir):
-    spec = importlib.util.spec_from_file_location("bench_train_epoch",
-                                                  os.path.join(demos_dir, "bench_train_epoch.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_demo(demos_dir, "bench_train_epoch")
 
 
 def test_without_torch_the_script_stops_with_one_line(demos_dir, capsys, monkeypatch):

@@ -21,7 +21,7 @@ from spikelut.train.relax import (RELAXATIONS, address_histograms, get_relaxatio
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
-from helpers import numeric_grad
+from helpers import load_demo, numeric_grad
 
 NAMES = ["multilinear", "bipolar", "walsh", "dlut", "dlut_fixed", "mlp"]
 
@@ -310,14 +310,7 @@ def test_lion_moves_every_entry_by_exactly_lr_and_resumes():
 
 
 def _compare_module(demos_dir):
-    import importlib.util
-    import os
-
-    spec = importlib.util.spec_from_file_location("compare_relaxations",
-                                                  os.path.join(demos_dir, "compare_relaxations.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_demo(demos_dir, "compare_relaxations")
 
 
 def test_comparison_script_runs_one_row_and_tabulates_seeds(demos_dir):
@@ -366,13 +359,7 @@ def test_comparison_script_ucr_row(demos_dir):
 
 def test_comparison_script_refuses_a_bad_row_before_training(demos_dir, tmp_path, capsys):
     """A bad name used to surface as a child process's traceback after the other rows ran."""
-    import importlib.util
-    import os
-
-    spec = importlib.util.spec_from_file_location("compare_relaxations",
-                                                  os.path.join(demos_dir, "compare_relaxations.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _compare_module(demos_dir)
     for args, msg in ((["--relaxations", "multilinear", "bogus"],
                        "[train]: unknown relaxation 'bogus'; choose one of bipolar, dlut, "
                        "dlut_fixed, mlp, multilinear, walsh"),
