@@ -28,6 +28,8 @@ Example:
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 WAIT_POLICY = "passive"
 """OpenMP wait policy spikelut asks for unless ``OMP_WAIT_POLICY`` is already set."""
@@ -105,4 +107,32 @@ def spare_cpus(loadavg: str | None = None) -> int:
     return cpus if busy is None else max(1, cpus - busy)
 
 
-__all__ = ["WAIT_POLICY", "configure", "others_running", "spare_cpus", "usable_cpus"]
+@contextmanager
+def numba_team(n: int) -> Iterator[None]:
+    """numba's parallel regions run with ``n`` threads inside the block (at most numba's pool).
+
+    A region's team waits at its end for every member, also one that got no work; on a busy
+    machine such a member may wait a whole scheduler slice for a CPU. So a call that splits its
+    work into fewer pieces than numba's count runs with a team of that size. The setting is
+    numba's thread-local one (cheap) and is restored on the way out.
+
+    Example:
+        >>> import numba
+        >>> before = numba.get_num_threads()
+        >>> with numba_team(1):
+        ...     numba.get_num_threads()
+        1
+        >>> numba.get_num_threads() == before
+        True
+    """
+    import numba
+
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+__all__ = ["WAIT_POLICY", "configure", "numba_team", "others_running", "spare_cpus", "usable_cpus"]

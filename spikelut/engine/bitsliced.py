@@ -43,7 +43,7 @@ from numba import njit, prange
 
 from ..lowering import Lowered
 from ..network import Network
-from ..threads import spare_cpus
+from ..threads import numba_team, spare_cpus
 from ..xp import to_numpy
 from ..network import K_MAX
 from ._luts import lut1, lut2, lut3, lut4, lut5, lut6, lut6_piece
@@ -215,14 +215,10 @@ def simulate_packed(plan: Plan, words: np.ndarray, threads: int | None = None) -
     T, _, W = words.shape
     c0, d0 = level0_masks(plan)
     out = np.zeros((T, plan.n_recorded, W), np.uint64)
-    old = numba.get_num_threads()
     n_threads, n_chunks = choose_threads(plan.tap_sig.shape[0], T, W, threads)
-    numba.set_num_threads(n_threads)
-    try:
+    with numba_team(n_threads):
         _run(words, plan.n_in, plan.depth, plan.layer_lo, plan.layer_hi, plan.layer_k, plan.layer_r,
              plan.tap_sig, plan.tap_dly, c0, d0, plan.rec_row, out, n_chunks)
-    finally:
-        numba.set_num_threads(old)
     return out
 
 

@@ -60,8 +60,7 @@ Example:
 from __future__ import annotations
 
 import weakref
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numba
 import numpy as np
@@ -70,7 +69,7 @@ from numba import njit, prange
 from ..errors import ConfigError, ShapeError
 from ..lowering import Lowered
 from ..network import K_MAX
-from ..threads import spare_cpus
+from ..threads import numba_team, spare_cpus
 from . import bptt
 from .bptt import Forward, NetPlan
 from .surrogates import Surrogate
@@ -141,24 +140,6 @@ def thread_bounds(B: int, threads: int | None = None, spare: int | None = None) 
 
 #: fewest samples a thread of the default rule gets (:func:`thread_bounds`); measured, see there
 MIN_SAMPLES_PER_THREAD = 128
-
-
-@contextmanager
-def _team(n: int) -> Iterator[None]:
-    """numba's parallel regions run with ``n`` threads inside the block (fewer than its count).
-
-    A region's team waits at its end for every thread, also one that got no samples; on a busy
-    machine such a thread may wait a whole scheduler slice for a CPU, so a call that uses fewer
-    threads than numba's count shrinks the team to them (cheap: a thread-local setting)."""
-    old = numba.get_num_threads()
-    if n >= old:
-        yield
-        return
-    numba.set_num_threads(max(1, n))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
 
 
 def window_rows(D: int) -> int:
@@ -356,7 +337,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     keep_addr = bool(save and keep_addr)
     addr = np.empty((T, f["n_nodes"], B) if keep_addr else (1, 1, 1), dt)
     tb = thread_bounds(B)
-    with _team(len(tb) - 1):
+    with numba_team(len(tb) - 1):
         _forward(bits, np.ascontiguousarray(x, dtype=np.uint8), plan.D, window_rows(plan.D),
                  f["gidx"], f["dly"], f["lo"], f["hi"], f["k"], f["R"], f["sig"], tabs,
                  f["tab_off"], tb, addr, keep_addr)
@@ -535,7 +516,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     acc = np.zeros(total, np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
-    with _team(len(tb) - 1):
+    with numba_team(len(tb) - 1):
         for t_hi in range(T, 0, -Tb):
             t_lo = max(0, t_hi - Tb)
             _backward(fwd.bits, D, T, t_hi, t_lo, f["gidx"], f["dly"], f["is_in"], f["lo"],
