@@ -105,9 +105,8 @@ def _flat(plan: NetPlan) -> dict:
     return cache
 
 
-def addr_dtype(f: dict) -> type:
-    """uint8 addresses while every layer has ``k <= 8`` taps, else uint16 (``k`` up to 16)."""
-    return np.uint8 if int(np.max(f["k"], initial=0)) <= 8 else np.uint16
+#: fewest samples a thread of the default rule gets (:func:`thread_bounds`); measured, see there
+MIN_SAMPLES_PER_THREAD = 128
 
 
 def thread_bounds(B: int, threads: int | None = None, spare: int | None = None) -> np.ndarray:
@@ -136,10 +135,6 @@ def thread_bounds(B: int, threads: int | None = None, spare: int | None = None) 
                       B // MIN_SAMPLES_PER_THREAD)
     Q = max(1, min(int(threads), B))
     return (np.arange(Q + 1, dtype=np.int64) * B) // Q
-
-
-#: fewest samples a thread of the default rule gets (:func:`thread_bounds`); measured, see there
-MIN_SAMPLES_PER_THREAD = 128
 
 
 def window_rows(D: int) -> int:
@@ -247,7 +242,7 @@ class PackedForward(Forward):
         f = _flat(self.plan)
         out = self.stored
         if out is None:
-            out = np.empty((self.T, f["n_nodes"], self.B), addr_dtype(f))
+            out = np.empty((self.T, f["n_nodes"], self.B), self.plan.lowered.addr_dtype)
             _addresses(self.bits, self.plan.D, self.T, f["gidx"], f["dly"], f["lo"], f["hi"],
                        f["k"], out)
         return [np.ascontiguousarray(out[:, lo:hi]) for lo, hi in zip(f["lo"], f["hi"])]
@@ -331,7 +326,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     f = _flat(plan)
     bits = np.zeros((plan.n_signals, B, (plan.D + T + 63) >> 6), np.uint64)
     tabs = np.concatenate([np.ascontiguousarray(t, dtype=np.uint8).ravel() for t in tables])
-    dt = addr_dtype(f)
+    dt = plan.lowered.addr_dtype
     if keep_addr is None:
         keep_addr = T * f["n_nodes"] * B * np.dtype(dt).itemsize <= ADDR_BUDGET
     keep_addr = bool(save and keep_addr)
@@ -593,7 +588,7 @@ def memory_estimate(plan: NetPlan, T: int, B: int, threads: int | None = None,
     N, W, n_nodes = plan.n_signals, window_rows(plan.D), f["n_nodes"]
     tb = thread_bounds(B, threads)
     total = int(f["tab_off"][-1])
-    addr = T * n_nodes * B * np.dtype(addr_dtype(f)).itemsize
+    addr = T * n_nodes * B * np.dtype(plan.lowered.addr_dtype).itemsize
     if keep_addr is None:
         keep_addr = addr <= ADDR_BUDGET
     est = {
