@@ -33,6 +33,10 @@ Also (``docs/training-speed.md``):
   ``--baseline-kernels /tmp/kernels_main.py`` (the ``baseline`` column: before/after);
 * ``--load``: keep one busy process (a spinning Python loop) running while timing, to measure
   "under load";
+* ``--exact-threads``: the compiled training passes run on exactly ``--threads`` threads
+  (``SPIKELUT_TRAIN_THREADS``) instead of the default rule, which uses no more threads than idle
+  CPUs (on a busy machine, one); the table says which, and the 1-minute load average before
+  and after the timing;
 * ``--memory``: peak memory against cycles instead of time: trains ``--batches`` batches of
   ``--batch-size`` on the first ``C`` cycles of ACSF1 (``demos/run_acsf1.toml``, 1,460 cycles,
   UCR data through aeon) for each ``C`` of ``--cycles``, each in a fresh process, and prints the
@@ -238,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="profile the spikelut variants (cProfile: ms per batch of each phase)")
     p.add_argument("--load", action="store_true",
                    help="keep one other busy process running while timing (under load)")
+    p.add_argument("--exact-threads", action="store_true",
+                   help="the training passes use exactly --threads threads, not the default rule "
+                        "(which follows the load)")
     p.add_argument("--memory", action="store_true",
                    help="peak memory against cycles on ACSF1 instead of time (see --cycles)")
     p.add_argument("--cycles", default="100,365,730,1460",
@@ -283,7 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--baseline-kernels: {args.baseline_kernels!r} is not a file (e.g. git show "
                 f"main:spikelut/train/kernels_cpu.py > /tmp/kernels_main.py)")
     baseline = load_kernels(args.baseline_kernels) if args.baseline_kernels else None
+    if args.exact_threads:
+        from spikelut.threads import TRAIN_THREADS_ENV
+
+        os.environ[TRAIN_THREADS_ENV] = str(threads)
     batch = args.batch_size
+    load_before = _loadavg()
     busy = _busy_process() if args.load else None
     try:
         rows = []
@@ -318,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             busy.wait()
     cmd = " ".join(shlex.quote(a) for a in [sys.executable, "demos/bench_train_epoch.py"] + list(
         sys.argv[1:] if argv is None else argv))
-    return _emit(report(rows, threads, cmd, batch, args.load), args.out)
+    return _emit(report(rows, threads, cmd, batch, args.load, args.exact_threads,
+                        (load_before, _loadavg())), args.out)
 
 
 def _emit(text: str, out: str | None) -> int:
@@ -328,6 +341,14 @@ def _emit(text: str, out: str | None) -> int:
 
         write_text_atomic(out, text)
     return 0
+
+
+def _loadavg() -> float | None:
+    """The 1-minute load average (``None`` where ``os.getloadavg`` is missing)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _busy_process():
@@ -423,11 +444,12 @@ def memory_report(cycles: list[int], batch: int, batches: int, threads: int,
     return "\n".join(lines + [""])
 
 
-def report(rows: list[dict], threads: int, cmd: str, batch: int = BATCH, load: bool = False) -> str:
+def report(rows: list[dict], threads: int, cmd: str, batch: int = BATCH, load: bool = False,
+           exact: bool = False, loadavg: tuple[float | None, float | None] = (None, None)) -> str:
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     has_torch = any("torch" in r["times"] for r in rows)
     if any("baseline" in r["times"] or "reference" not in r["times"] for r in rows):
-        return _report_variants(rows, threads, cmd, batch, load, date)
+        return _report_variants(rows, threads, cmd, batch, load, date, exact, loadavg)
     lines = [
         "# Training: seconds per epoch, spikelut vs PyTorch autograd", "",
         f"Machine: {machine()}. Threads: {threads} (numba, torch and BLAS). Date: {date}.", "",
@@ -462,13 +484,17 @@ def report(rows: list[dict], threads: int, cmd: str, batch: int = BATCH, load: b
 
 
 def _report_variants(rows: list[dict], threads: int, cmd: str, batch: int, load: bool,
-                     date: str) -> str:
+                     date: str, exact: bool = False,
+                     loadavg: tuple[float | None, float | None] = (None, None)) -> str:
     """The table with whichever variants ran (numba, baseline, reference, torch)."""
     names = [v for v in ("numba", "baseline", "reference", "torch") if any(v in r["times"] for r in rows)]
+    rule = (" (exactly, SPIKELUT_TRAIN_THREADS)" if exact else
+            " (at most: the default rule uses no more than the idle CPUs)")
+    la = "" if None in loadavg else f" Load average (1 min) before / after: {loadavg[0]:.2f} / {loadavg[1]:.2f}."
     lines = [
         "# Training: seconds per epoch", "",
-        f"Machine: {machine()}. Threads: {threads}. Date: {date}."
-        + (" Under load: one other busy process ran throughout." if load else ""), "",
+        f"Machine: {machine()}. Threads: {threads}{rule}. Date: {date}."
+        + (" Under load: one other busy process ran throughout." if load else "") + la, "",
         f"Command: `{cmd}`", "",
         f"Batch size {batch}; the demo configs' networks, encodings and [train] settings; seconds "
         "per epoch of the whole training loop (no validation), after one warm-up batch. "

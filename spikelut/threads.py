@@ -107,6 +107,45 @@ def spare_cpus(loadavg: str | None = None) -> int:
     return cpus if busy is None else max(1, cpus - busy)
 
 
+TRAIN_THREADS_ENV = "SPIKELUT_TRAIN_THREADS"
+"""Environment variable: run the compiled training passes on exactly this many threads."""
+
+
+def forced_train_threads(value: str | None = None) -> int | None:
+    """The thread count ``SPIKELUT_TRAIN_THREADS`` forces on the compiled training passes
+    (:func:`spikelut.train.kernels_cpu.pass_threads`), or ``None`` when it is unset or empty
+    (the default rule, which follows the load, decides).
+
+    Meant for measuring (two threads under load) and for machines whose ``/proc/loadavg``
+    counts tasks that do not compete for these CPUs. numba's pool still caps the threads that
+    actually run (``NUMBA_NUM_THREADS``); any count gives the same results.
+
+    Args:
+        value: the variable's text (read from the environment when ``None``).
+
+    Raises:
+        ConfigError: the value is not an integer >= 1.
+
+    Example:
+        >>> forced_train_threads("2"), forced_train_threads("")
+        (2, None)
+    """
+    if value is None:
+        value = os.environ.get(TRAIN_THREADS_ENV, "")
+    if not value.strip():
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        from .errors import ConfigError
+
+        raise ConfigError(f"{TRAIN_THREADS_ENV}={value!r} must be an integer >= 1 (threads of "
+                          f"the compiled training passes), or unset for the default rule")
+    return n
+
+
 @contextmanager
 def numba_team(n: int) -> Iterator[None]:
     """numba's parallel regions run with ``n`` threads inside the block (at most numba's pool).
@@ -135,4 +174,5 @@ def numba_team(n: int) -> Iterator[None]:
         numba.set_num_threads(old)
 
 
-__all__ = ["WAIT_POLICY", "configure", "numba_team", "others_running", "spare_cpus", "usable_cpus"]
+__all__ = ["TRAIN_THREADS_ENV", "WAIT_POLICY", "configure", "forced_train_threads", "numba_team",
+           "others_running", "spare_cpus", "usable_cpus"]

@@ -28,23 +28,23 @@ from test_train_kernels import assert_grads_close as close, case
 def numba_threads(n):
     """numba's thread count set to ``n`` (at most the pool's size) inside the block."""
     old, spare = numba.get_num_threads(), kernels_cpu.spare_cpus
-    least = kernels_cpu.MIN_SAMPLES_PER_THREAD
+    least = kernels_cpu.MIN_NODE_SAMPLES_PER_THREAD
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    # the default rule would drop to 1 thread on a busy machine and for small batches
+    # the default rule would drop to 1 thread on a busy machine and for small networks
     kernels_cpu.spare_cpus = lambda: 64
-    kernels_cpu.MIN_SAMPLES_PER_THREAD = 1
+    kernels_cpu.MIN_NODE_SAMPLES_PER_THREAD = 1
     try:
         yield
     finally:
         numba.set_num_threads(old)
         kernels_cpu.spare_cpus = spare
-        kernels_cpu.MIN_SAMPLES_PER_THREAD = least
+        kernels_cpu.MIN_NODE_SAMPLES_PER_THREAD = least
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**20), k0=st.integers(2, 6), k1=st.integers(2, 6),
+@given(seed=st.integers(0, 2**20), k0=st.integers(1, 12), k1=st.integers(1, 6),
        max_delay=st.integers(0, 4), r0=st.integers(0, 3), r1=st.integers(0, 3),
-       T=st.integers(1, 9), B=st.sampled_from([1, 5, 25, 70]),
+       T=st.integers(1, 9), B=st.sampled_from([1, 2, 3, 5, 25, 70]),
        mode=st.sampled_from(["block", "pass", "full"]), tap_grad=st.sampled_from(["tanh", "identity"]),
        tbptt=st.integers(0, 4), input_grad=st.booleans(), keep_addr=st.booleans(),
        n_threads=st.integers(1, 3))
@@ -67,7 +67,7 @@ def _check_against_reference(seed, ks, max_delay, refractory, T, B, mode, tap_gr
     for i in range(len(net.layers)):
         np.testing.assert_array_equal(fa.spikes(i), fb.spikes(i))
     for p, q in zip(fa.addr, fb.addr, strict=True):
-        assert p.dtype == q.dtype == np.uint8
+        assert p.dtype == q.dtype == address_dtype(max(ks))  # uint16 once a layer has k > 8
         np.testing.assert_array_equal(p, q)
     ra, ia = bptt.backward(plan, thetas, fa, g, sg, mode, tap_grad, tbptt, input_grad)
     rb, ib = kernels_cpu.backward(plan, thetas, fb, g, sg, mode, tap_grad, tbptt, input_grad)
@@ -79,9 +79,10 @@ def _check_against_reference(seed, ks, max_delay, refractory, T, B, mode, tap_gr
         assert ia is None and ib is None
 
 
-def test_self_loops_long_refractory_and_many_words(monkeypatch):
+def test_self_loops_long_refractory_and_many_words():
     """Over 64 cycles (the bit record spans several words), R = 3, a node reading itself at delays
-    1 and 2; a backward pass cut into blocks of 7 cycles; the reference's Forward handed in."""
+    1 and 2; stored and recomputed addresses; the reference's Forward handed in; 1, 2, 3 threads
+    bit-identical."""
     self_loop = Layer(np.random.default_rng(1).integers(0, 2, (3, 8)).astype(np.uint8),
                       [[-1, 0, 0], [-1, 0, 0], [0, 0, 0]], [[0, 0, 1], [1, 1, 2], [0, 1, 2]],
                       [[0, 1, 2], [0, 1, 2], [1, 1, 2]], refractory=3)
@@ -100,15 +101,21 @@ def test_self_loops_long_refractory_and_many_words(monkeypatch):
     assert fb.bits.shape == (2 + 5, B, 3) and fb.bits.dtype == np.uint64  # D + T = 152 rows
     np.testing.assert_array_equal(fa.hist, fb.hist)
     assert 0 < fa.spikes(0).mean() < 1
-    monkeypatch.setattr(kernels_cpu, "block_cycles", lambda n, b, t: 7)
     low = kernels_cpu.forward(plan, bptt.tables_of(thetas), x, keep_addr=False)
     for mode in ("block", "full"):
         ra, ia = bptt.backward(plan, thetas, fa, g, sg, mode, input_grad=True)
-        for fwd in (fb, fa, low):
-            with numba_threads(2):
-                rb, ib = kernels_cpu.backward(plan, thetas, fwd, g, sg, mode, input_grad=True)
-            close(ra, rb)
-            np.testing.assert_allclose(ia, ib, rtol=1e-4, atol=1e-5)
+        first = None
+        for n in (1, 2, 3):
+            for fwd in (fb, fa, low):
+                with numba_threads(n):
+                    rb, ib = kernels_cpu.backward(plan, thetas, fwd, g, sg, mode, input_grad=True)
+                close(ra, rb)
+                np.testing.assert_allclose(ia, ib, rtol=1e-4, atol=1e-5)
+                if first is None:
+                    first = rb, ib
+                for p, q in zip(first[0], rb):
+                    np.testing.assert_array_equal(p, q)
+                np.testing.assert_array_equal(first[1], ib)
 
 
 def test_bits_layout():
@@ -125,19 +132,61 @@ def test_bits_layout():
     assert fwd.spikes(0)[:, 1, 0].nonzero()[0].tolist() == [2, 63, 67]
 
 
-def test_thread_counts_give_identical_gradients():
-    net, plan, x, thetas, g = case(7, (6, 4, 3), 3, (2, 1, 0), 12, 25)
+@pytest.mark.parametrize("B", [1, 3, 25])
+@pytest.mark.parametrize("mode,keep_addr,ks", [("full", True, (6, 4, 3)), ("block", False, (12, 4, 3)),
+                                               ("pass", True, (1, 9, 2))])
+def test_thread_counts_give_identical_gradients(B, mode, keep_addr, ks):
+    """Threads split the nodes, so a batch smaller than the thread count (B = 1, 3) still uses
+    every thread; 1 thread (scatter) and 2, 3 threads (gather) give the same bits, and the same
+    as the reference within rounding."""
+    net, plan, x, thetas, g = case(7, ks, 3, (2, 1, 0), 12, B, sizes=(40, 30, 6))
     sg = get_surrogate("fast_sigmoid")
+    fa = bptt.forward(plan, bptt.tables_of(thetas), x)
+    ra, ia = bptt.backward(plan, thetas, fa, g, sg, mode, tbptt=5, input_grad=True)
     out = []
     for n in (1, 2, 3):
         with numba_threads(n):
-            fwd = kernels_cpu.forward(plan, bptt.tables_of(thetas), x)
-            out.append(kernels_cpu.backward(plan, thetas, fwd, g, sg, "full", tbptt=5,
+            assert kernels_cpu.pass_threads(net.n_nodes, B) == min(n, numba.config.NUMBA_NUM_THREADS)
+            fwd = kernels_cpu.forward(plan, bptt.tables_of(thetas), x, keep_addr=keep_addr)
+            out.append(kernels_cpu.backward(plan, thetas, fwd, g, sg, mode, tbptt=5,
                                             input_grad=True))
+        np.testing.assert_array_equal(fa.hist, fwd.hist)
+    close(ra, out[0][0])
+    np.testing.assert_allclose(ia, out[0][1], rtol=1e-4, atol=1e-5)
     for grads, g_in in out[1:]:
         for p, q in zip(out[0][0], grads):
             np.testing.assert_array_equal(p, q)
         np.testing.assert_array_equal(out[0][1], g_in)
+
+
+def test_more_tasks_than_running_threads(monkeypatch):
+    """SPIKELUT_TRAIN_THREADS=3 on a pool of one thread: the three task loops run one after the
+    other (the first does every task), with no deadlock and the same bits as one thread."""
+    net, plan, x, thetas, g = case(3, (6, 4, 3), 2, (1, 2, 0), 9, 4, sizes=(30, 20, 6))
+    sg = get_surrogate("fast_sigmoid")
+    out = []
+    for forced in ("", "3"):
+        monkeypatch.setenv("SPIKELUT_TRAIN_THREADS", forced)
+        with numba_threads(1):
+            assert kernels_cpu.pass_threads(net.n_nodes, 4) == (int(forced) if forced else 1)
+            fwd = kernels_cpu.forward(plan, bptt.tables_of(thetas), x)
+            out.append(kernels_cpu.backward(plan, thetas, fwd, g, sg, "full", input_grad=True))
+    for p, q in zip(out[0][0], out[1][0]):
+        np.testing.assert_array_equal(p, q)
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+
+
+def test_forced_thread_count_is_checked(monkeypatch):
+    monkeypatch.setenv("SPIKELUT_TRAIN_THREADS", "two")
+    with pytest.raises(ConfigError) as e:
+        kernels_cpu.pass_threads(100, 25)
+    assert str(e.value) == ("SPIKELUT_TRAIN_THREADS='two' must be an integer >= 1 (threads of the "
+                            "compiled training passes), or unset for the default rule")
+    monkeypatch.setenv("SPIKELUT_TRAIN_THREADS", "0")
+    with pytest.raises(ConfigError, match="SPIKELUT_TRAIN_THREADS='0' must be an integer >= 1"):
+        kernels_cpu.pass_threads(100, 25)
+    monkeypatch.setenv("SPIKELUT_TRAIN_THREADS", "2")
+    assert kernels_cpu.pass_threads(100, 1, spare=1) == 2  # forced: neither load nor size counts
 
 
 def test_thread_counts_give_the_same_kept_tables():
@@ -160,24 +209,55 @@ def test_thread_counts_give_the_same_kept_tables():
             np.testing.assert_array_equal(a.logits, b.logits)  # bit for bit, not just the signs
 
 
-def test_thread_split_and_windows():
-    assert kernels_cpu.thread_bounds(25, 2).tolist() == [0, 12, 25]
-    assert kernels_cpu.thread_bounds(25, 3).tolist() == [0, 8, 16, 25]
-    assert kernels_cpu.thread_bounds(2, 3).tolist() == [0, 1, 2]
-    # the default gives a thread at least MIN_SAMPLES_PER_THREAD samples
-    least = kernels_cpu.MIN_SAMPLES_PER_THREAD
-    assert kernels_cpu.thread_bounds(2 * least - 1, spare=2).tolist() == [0, 2 * least - 1]
-    # the default follows the load: never more threads than idle CPUs, whatever numba's count
+def test_thread_rule_and_task_blocks(monkeypatch):
+    monkeypatch.delenv("SPIKELUT_TRAIN_THREADS", raising=False)
+    least = kernels_cpu.MIN_NODE_SAMPLES_PER_THREAD
     with numba_threads(2):
-        assert kernels_cpu.thread_bounds(25, spare=1).tolist() == [0, 25]
-        two = [0, 12, 25] if numba.config.NUMBA_NUM_THREADS >= 2 else [0, 25]
-        assert kernels_cpu.thread_bounds(25, spare=2).tolist() == two
+        two = min(2, numba.config.NUMBA_NUM_THREADS)
+        kernels_cpu.MIN_NODE_SAMPLES_PER_THREAD = least
+        # any batch: the demo's 4,296 nodes x 25 samples, or one sample of a wide network
+        assert kernels_cpu.pass_threads(4296, 25, spare=2) == two
+        assert kernels_cpu.pass_threads(2 * least, 1, spare=2) == two
+        # never more threads than idle CPUs, whatever numba's count
+        assert kernels_cpu.pass_threads(4296, 25, spare=1) == 1
+        # too little work per cycle for a second thread
+        assert kernels_cpu.pass_threads(40, 25, spare=2) == 1
+        assert kernels_cpu.pass_threads(40, 25, threads=3) == 3
+    f = {"lo": np.array([0, 100]), "hi": np.array([100, 103])}
+    kind, lo, hi, first = kernels_cpu._pattern(f, 2, [(-1, 0, 20), (0, 0, 100), (1, 100, 103)])
+    # inputs: 2 blocks of 10; layer 0: 8 blocks (4 per thread); layer 1: 3 nodes, one block
+    assert kind.tolist() == [-1] * 2 + [0] * 8 + [1]
+    assert lo.tolist() == [0, 10, 0, 12, 25, 37, 50, 62, 75, 87, 100]
+    assert hi.tolist() == [10, 20, 12, 25, 37, 50, 62, 75, 87, 100, 103]
+    assert first.tolist() == [0, 0] + [2] * 8 + [10]
+    one = kernels_cpu._pattern(f, 1, [(0, 0, 100), (1, 100, 103)])
+    assert [v.tolist() for v in one] == [[0, 1], [0, 100], [100, 103], [0, 1]]
     assert [kernels_cpu.window_rows(d) for d in (0, 1, 2, 3, 5, 8)] == [1, 2, 4, 4, 8, 16]
-    assert kernels_cpu.block_cycles(4296, 25, 40) == 40
-    assert kernels_cpu.block_cycles(4296, 25, 1460) == 78
     # the passes store addresses in the lowered form's dtype (uint8 up to k = 8)
     assert address_dtype(8) == np.uint8
     assert address_dtype(12) == np.uint16
+
+
+def test_reader_lists_keep_the_scatter_order():
+    """The reverse adjacency the gather sums over, in the order one thread's scatter adds:
+    (delay descending, layer descending, node, refractory term before taps, tap).
+
+    Signals: 0 the input, 1..3 nodes 0..2. Node 0 (layer 0, refractory 1) reads itself at delay
+    1 and the input at 1; node 1 (layer 0) the input at 1 and 0; node 2 (layer 1) the input at 1
+    and 0."""
+    l0 = Layer(np.zeros((2, 4), np.uint8), [[0, -1], [-1, -1]], [[0, 0], [0, 0]],
+               [[1, 1], [1, 0]], refractory=1)
+    l1 = Layer(np.zeros((1, 4), np.uint8), [[-1, -1]], [[0, 0]], [[1, 0]])
+    plan = bptt.compile_plan(Network(1, [l0, l1], Readout(1, [0], 1)))
+    f = kernels_cpu._flat(plan)
+    assert f["rev_ptr"].tolist() == [0, 5, 7, 8, 8]
+    # input: (node 2, tap 0, d 1), (node 0, tap 1, d 1), (node 1, tap 0, d 1), (node 2, tap 1,
+    # d 0), (node 1, tap 1, d 0); node 0's signal: its refractory term, then its tap 0; node 1's
+    # signal: its refractory term
+    assert f["rev_dly"].tolist() == [1, 1, 1, 0, 0, 1, 1, 1]
+    assert f["rev_refr"].tolist() == [False] * 5 + [True, False, True]
+    assert f["kc"] == 2 and f["rc"] == 1
+    assert f["rev_pos"].tolist() == [[6, 1, 5], [2, 4, 7], [0, 3, 0]]  # columns: tap 0, 1, r = 1
 
 
 def test_addresses_are_stored_within_the_budget(monkeypatch):
@@ -197,15 +277,15 @@ def test_addresses_are_stored_within_the_budget(monkeypatch):
 def test_memory_estimate_counts_bits():
     net = random_network(0, n_in=16, sizes=[128, 128, 100], k=6, max_delay=1, classes=10)
     plan = bptt.compile_plan(net)
-    est = kernels_cpu.memory_estimate(plan, 1460, 32, threads=2)
+    est = kernels_cpu.memory_estimate(plan, 1460, 32)
     N = 16 + 356
     assert est["spike_bits"] == N * 32 * ((1 + 1460 + 63) // 64) * 8  # 24 words of 64 cycles
-    assert est["window"] == 2 * N * 2 * 16 * 5                        # 2 rows, 2 threads of 16
+    assert est["window"] == 2 * N * 32                                # 2 rows, shared
     assert est["addresses"] == 1460 * 356 * 32                        # uint8, within the budget
     assert est["total"] == sum(v for k, v in est.items() if k != "total")
-    assert est["blocks"] == 736 * 356 * 32 * 4  # 736 cycles per block, g_u only (addresses stored)
+    assert est["contributions"] == 2 * 356 * 6 * 32 * 4  # 2 rows of 6 taps per node, float32
     assert est["total"] < 128 << 20
-    longer = kernels_cpu.memory_estimate(plan, 1460 + 640, 32, threads=2)
+    longer = kernels_cpu.memory_estimate(plan, 1460 + 640, 32)
     assert longer["spike_bits"] - est["spike_bits"] == N * 32 * 10 * 8  # N * B / 8 per cycle
 
 

@@ -41,7 +41,11 @@ def test_variants_table(demos_dir):
     assert "| network | LUTs | cycles | batches timed | numba s/epoch | baseline s/epoch | " \
            "baseline / numba |" in text
     assert "| mnist1d | 4296 | 40 | 40 of 160 | 5.00 | 9.00 | 1.80x |" in text
-    assert "Threads: 2." in text and "Under load: one other busy process ran throughout." in text
+    assert "Threads: 2 (at most: the default rule uses no more than the idle CPUs). " in text
+    assert "Under load: one other busy process ran throughout." in text
+    exact = mod.report(rows, 2, "cmd", 25, load=False, exact=True, loadavg=(3.5, 4.25))
+    assert "Threads: 2 (exactly, SPIKELUT_TRAIN_THREADS). " in exact
+    assert "Load average (1 min) before / after: 3.50 / 4.25." in exact
     assert "Batch size 25;" in text
     assert "Profile of mnist1d, numba (cProfile own time, ms per batch): " \
            "kernels_cpu.py:_backward 20.0" in text

@@ -59,17 +59,21 @@ Example:
 
 from __future__ import annotations
 
+import os
 import weakref
 from typing import Any, Sequence
 
 import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..errors import ConfigError, ShapeError
 from ..lowering import Lowered
 from ..network import K_MAX
-from ..threads import numba_team, spare_cpus
+from ..threads import forced_train_threads, numba_team, spare_cpus
 from . import bptt
 from .bptt import Forward, NetPlan
 from .surrogates import Surrogate
@@ -100,41 +104,102 @@ def _flat(plan: NetPlan) -> dict:
         "is_in": used & (low.tap_sig < low.n_in), "tab_off": low.table_off,
         "lo": low.layer_lo, "hi": low.layer_hi, "k": low.layer_k, "R": low.layer_r,
         "sig": low.layer_lo + low.n_in, "n_nodes": low.n_nodes,
+        "kc": int(low.layer_k.max()), "rc": int(low.layer_r.max()),
     }
+    cache.update(_readers(low, used, cache["kc"]))
     _FLAT[low] = cache
     return cache
 
 
-#: fewest samples a thread of the default rule gets (:func:`thread_bounds`); measured, see there
-MIN_SAMPLES_PER_THREAD = 128
+def _readers(low: Lowered, used: np.ndarray, kc: int) -> dict:
+    """The reverse adjacency the backward pass gathers over: per signal ``s`` the entries
+    ``rev_ptr[s] .. rev_ptr[s + 1]`` of ``rev_dly`` (the reader's delay: it runs ``d`` cycles
+    later) and ``rev_refr`` (the entry is the "full" refractory term of a node's own
+    ``s[t - r]``, ``d = r``); ``rev_pos[j, col]``: where node ``j``'s tap ``p`` (``col = p``) or
+    refractory term ``r`` (``col = kc + r - 1``) sits in that list. Sorted by (delay descending, layer descending, node, refractory before taps,
+    tap): the order in which a scatter pass over (cycle descending, layer descending, node, tap)
+    added them, so the sums keep that pass's float order."""
+    n_nodes = low.n_nodes
+    layer_of = np.repeat(np.arange(len(low.layer_k)), low.layer_hi - low.layer_lo)
+    j, p = np.nonzero(used)
+    r_of = low.layer_r[layer_of]
+    rj = np.repeat(np.arange(n_nodes), r_of)
+    rr = np.arange(rj.size) - np.repeat(np.cumsum(r_of) - r_of, r_of) + 1  # 1 .. R per node
+    node = np.concatenate([j, rj]).astype(np.int64)
+    target = np.concatenate([low.tap_sig[j, p], low.n_in + rj]).astype(np.int64)
+    dly = np.concatenate([low.tap_dly[j, p], rr]).astype(np.int64)
+    refr = np.concatenate([np.zeros(j.size, bool), np.ones(rj.size, bool)])
+    col = np.concatenate([p, kc + rr - 1]).astype(np.int64)
+    order = np.lexsort((col, ~refr, node, -layer_of[node], -dly, target))
+    ptr = np.zeros(low.n_signals + 1, np.int64)
+    np.cumsum(np.bincount(target, minlength=low.n_signals), out=ptr[1:])
+    pos = np.zeros((n_nodes, kc + int(low.layer_r.max())), np.int64)
+    pos[node[order], col[order]] = np.arange(order.size)
+    return {"rev_ptr": ptr, "rev_dly": dly[order], "rev_refr": refr[order], "rev_pos": pos}
 
 
-def thread_bounds(B: int, threads: int | None = None, spare: int | None = None) -> np.ndarray:
-    """The samples each thread takes: int64 boundaries ``[Q + 1]``, ``Q = min(threads, B)``, as
-    even as possible.
 
-    With ``threads=None`` (the default) ``Q`` is numba's thread count, but never more than the
-    CPUs not running another task right now (``spare``; :func:`spikelut.threads.spare_cpus`
-    when ``None``): a pass waits for its slowest thread, so a thread that must share its core
-    with another process makes the whole batch slower than one thread would (issue 12 item 15,
-    docs/training-speed.md). Nor does a thread get fewer than :data:`MIN_SAMPLES_PER_THREAD`
-    samples: on the 2-core machine of BENCHMARKS.md a second thread gained nothing measurable at
-    batch 25 or 64 and at most 1.1x at 256, and lost up to 13% on a quiet machine. Results do
-    not depend on ``Q`` (module docstring), so the choice is free to follow the load.
+#: default thread rule (:func:`pass_threads`): a thread is worth starting once the network has
+#: this many node-samples per cycle for each thread (``n_nodes * B``); measured, see there
+MIN_NODE_SAMPLES_PER_THREAD = 4096
+#: a layer's nodes are cut into blocks of at least this many nodes (the unit a thread claims)
+MIN_BLOCK_NODES = 8
+#: blocks per layer and cycle for each thread: more than one, so that a thread that another
+#: process slows down claims fewer blocks and the others take the rest (dynamic scheduling)
+BLOCKS_PER_THREAD = 4
+
+
+def pass_threads(n_nodes: int, B: int, threads: int | None = None,
+                 spare: int | None = None) -> int:
+    """Threads a compiled pass runs with (any count gives the same bits: module docstring).
+
+    With ``threads=None`` (the default): the count ``SPIKELUT_TRAIN_THREADS`` forces
+    (:func:`spikelut.threads.forced_train_threads`) if set; else numba's thread count, but never
+    more than the CPUs not running another task right now (``spare``;
+    :func:`spikelut.threads.spare_cpus` when ``None``: a pass waits at the end of each layer
+    and cycle for the block a descheduled thread holds), nor more than one thread per
+    :data:`MIN_NODE_SAMPLES_PER_THREAD` node-samples of a cycle (below, the per-cycle
+    synchronisation costs more than a thread gains). The batch size alone does not limit it:
+    threads split the nodes, not the samples.
+
+    Raises:
+        ConfigError: ``SPIKELUT_TRAIN_THREADS`` is set to something other than an integer >= 1.
 
     Example:
-        >>> thread_bounds(25, 2).tolist()
-        [0, 12, 25]
-        >>> len(thread_bounds(25, spare=2)) - 1      # 25 samples: too few to share
+        >>> pass_threads(4296, 25, threads=2)
+        2
+        >>> pass_threads(4296, 25, spare=1)           # another task holds the other CPU
         1
-        >>> len(thread_bounds(512, spare=1)) - 1     # another task holds the other CPU
+        >>> pass_threads(20, 5, spare=2)              # 100 node-samples a cycle: not worth it
         1
     """
     if threads is None:
+        threads = forced_train_threads()
+    if threads is None:
         threads = min(numba.get_num_threads(), spare_cpus() if spare is None else spare,
-                      B // MIN_SAMPLES_PER_THREAD)
-    Q = max(1, min(int(threads), B))
-    return (np.arange(Q + 1, dtype=np.int64) * B) // Q
+                      n_nodes * B // MIN_NODE_SAMPLES_PER_THREAD)
+    return max(1, int(threads))
+
+
+def _pattern(f: dict, Q: int, stages: Sequence[tuple[int, int, int]]) -> tuple[np.ndarray, ...]:
+    """The tasks of one cycle: ``stages`` is a list of ``(kind, lo, hi)`` (a layer's nodes, or a
+    special kind with an item range), each cut into blocks for ``Q`` threads. Returns int64
+    arrays ``kind``, ``lo``, ``hi`` per task and ``first``: the index of its stage's first task
+    (a task may start once that many tasks of the cycle's earlier stages are done)."""
+    kind, los, his, first = [], [], [], []
+    for kd, lo, hi in stages:
+        n = hi - lo
+        if n <= 0:
+            continue
+        nblk = 1 if Q == 1 else max(1, min(Q * BLOCKS_PER_THREAD, n // MIN_BLOCK_NODES))
+        cuts = lo + (np.arange(nblk + 1) * n) // nblk
+        start = len(kind)
+        for b in range(nblk):
+            kind.append(kd)
+            los.append(int(cuts[b]))
+            his.append(int(cuts[b + 1]))
+            first.append(start)
+    return tuple(np.array(v, np.int64) for v in (kind, los, his, first))
 
 
 def window_rows(D: int) -> int:
@@ -143,12 +208,74 @@ def window_rows(D: int) -> int:
     return 1 << max(0, int(D)).bit_length()
 
 
-def block_cycles(n_nodes: int, B: int, T: int) -> int:
-    """Cycles per backward block: the block's ``g_u`` and table-entry buffers ``[cycles, N, B]``
-    hold at most 8 M values (64 MB) whatever ``T``; few blocks, because each block is two
-    parallel regions, and a parallel region waits for its slowest thread (costly on a busy
-    machine)."""
-    return max(1, min(T, (1 << 23) // max(1, n_nodes * B)))
+# ---------------------------------------------------------------------------- team work
+# The threads of a pass claim tasks (a block of nodes of one layer at one cycle) in one global
+# order from a shared counter, and a task starts once every task of the earlier stages (layers,
+# cycles) is done: the count of finished tasks says so, because no task of a stage can finish
+# before that stage's start condition held. Deadlock-free with any number of threads that
+# actually run (one thread runs every task in order), so a region never depends on numba
+# starting all of its team. Atomic read-modify-write and acquire loads come from LLVM directly
+# (numba has none for the CPU).
+_CLAIM, _DONE = 0, 8  # the two counters, on separate cache lines of an int64 [16] array
+_SPINS = 200          # polls before a waiting thread yields its CPU (to the thread it waits for)
+_YIELD = os.name != "nt"
+
+
+@intrinsic
+def _fetch_add(typingctx, arr, idx, val):  # pragma: no cover - compiled
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [args[1]])
+        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
+
+    return types.int64(arr, idx, val), codegen
+
+
+@intrinsic
+def _load_acquire(typingctx, arr, idx):  # pragma: no cover - compiled
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [args[1]])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return types.int64(arr, idx), codegen
+
+
+@intrinsic
+def _sched_yield(typingctx):  # pragma: no cover - compiled
+    def codegen(context, builder, sig, args):
+        if not _YIELD:
+            return context.get_constant(types.int32, 0)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []),
+                                            "sched_yield")
+        return builder.call(fn, [])
+
+    return types.int32(), codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _claim(ctr):  # pragma: no cover - compiled
+    return _fetch_add(ctr, _CLAIM, np.int64(1))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _finish(ctr):  # pragma: no cover - compiled
+    _fetch_add(ctr, _DONE, np.int64(1))
+
+
+@njit(cache=True, nogil=True)
+def _wait(ctr, need):  # pragma: no cover - compiled
+    # until `need` tasks are done; spin briefly, then yield (the task we wait for may belong to a
+    # thread that lost its CPU to another process)
+    n = 0
+    while _load_acquire(ctr, _DONE) < need:
+        n += 1
+        if n > _SPINS:
+            _sched_yield()
+
+
+def _counters() -> np.ndarray:
+    return np.zeros(16, np.int64)
 
 
 # ---------------------------------------------------------------------------- bit history
@@ -255,53 +382,69 @@ class PackedForward(Forward):
         return out
 
 
+
 # ---------------------------------------------------------------------------- forward
+_INPUTS, _LOAD = -1, -2  # task kinds besides a layer's index: the input channels, a ring reload
+
+
 @njit(cache=True, parallel=True, nogil=True)
-def _forward(bits, x, D, W, gidx, dly, lo, hi, ks, Rs, sigs, tabs, tab_off, tb, addr, save):
+def _forward(bits, x, D, W, gidx, dly, lo, hi, ks, Rs, sigs, tabs, tab_off, addr, save, ring,
+             p_kind, p_lo, p_hi, p_first, Q, ctr):
     # pragma: no cover - compiled
-    N = bits.shape[0]
-    T, _, n_in = x.shape
+    # tasks in the order (cycle, stage, block): the inputs of cycle t, then each layer's nodes;
+    # ring [W, N, B] is shared (row r in slot r & M); every node writes only its own signal
+    T, B, n_in = x.shape
     M = W - 1
-    for q in prange(tb.shape[0] - 1):
-        b0 = tb[q]
-        nb = tb[q + 1] - b0
-        ring = np.zeros((W, N, nb), np.uint8)  # the last W rows; row r in slot r & M
-        a = np.empty(nb, np.int64)
-        for t in range(T):
+    P = p_kind.shape[0]
+    n_tasks = T * P
+    for _q in prange(Q):
+        a = np.empty(B, np.int64)
+        while True:
+            i = _claim(ctr)
+            if i >= n_tasks:
+                break
+            t = i // P
+            w_ = i - t * P
+            _wait(ctr, t * P + p_first[w_])
             row = D + t
             slot = row & M
             w = row >> 6
             sh = np.uint64(row & 63)
-            # no clearing of the slot (it held row - W): every signal is written before it is read
-            # (a tap at delay 0 reads an earlier layer or an input, checked by Network.validate)
-            for i in range(n_in):
-                for b in range(nb):
-                    v = x[t, b0 + b, i]
-                    ring[slot, i, b] = v
-                    bits[i, b0 + b, w] |= np.uint64(v) << sh
-            for li in range(lo.shape[0]):
+            kind = p_kind[w_]
+            # no clearing of the slot (it held row - W, no longer read: every task of the previous
+            # cycle is done): every signal is written before it is read (a tap at delay 0 reads an
+            # earlier layer or an input, checked by Network.validate)
+            if kind == _INPUTS:
+                for ii in range(p_lo[w_], p_hi[w_]):
+                    for b in range(B):
+                        v = x[t, b, ii]
+                        ring[slot, ii, b] = v
+                        bits[ii, b, w] |= np.uint64(v) << sh
+            else:
+                li = kind
                 k = ks[li]
                 R = Rs[li]
-                for j in range(lo[li], hi[li]):
+                for j in range(p_lo[w_], p_hi[w_]):
                     s_j = sigs[li] + j - lo[li]
-                    for b in range(nb):
+                    for b in range(B):
                         a[b] = 0
                     for p in range(k):
                         rs = (row - dly[j, p]) & M
                         g = gidx[j, p]
-                        for b in range(nb):
+                        for b in range(B):
                             a[b] |= np.int64(ring[rs, g, b]) << p
                     off = tab_off[j]
-                    for b in range(nb):
+                    for b in range(B):
                         s = tabs[off + a[b]]
                         for r in range(1, R + 1):
                             if ring[(row - r) & M, s_j, b]:
                                 s = 0
                         ring[slot, s_j, b] = s
-                        bits[s_j, b0 + b, w] |= np.uint64(s) << sh
+                        bits[s_j, b, w] |= np.uint64(s) << sh
                     if save:
-                        for b in range(nb):
-                            addr[t, j, b0 + b] = a[b]
+                        for b in range(B):
+                            addr[t, j, b] = a[b]
+            _finish(ctr)
 
 
 def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bool = True,
@@ -331,140 +474,163 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         keep_addr = T * f["n_nodes"] * B * np.dtype(dt).itemsize <= ADDR_BUDGET
     keep_addr = bool(save and keep_addr)
     addr = np.empty((T, f["n_nodes"], B) if keep_addr else (1, 1, 1), dt)
-    tb = thread_bounds(B)
-    with numba_team(len(tb) - 1):
-        _forward(bits, np.ascontiguousarray(x, dtype=np.uint8), plan.D, window_rows(plan.D),
-                 f["gidx"], f["dly"], f["lo"], f["hi"], f["k"], f["R"], f["sig"], tabs,
-                 f["tab_off"], tb, addr, keep_addr)
+    Q = pass_threads(f["n_nodes"], B)
+    W = window_rows(plan.D)
+    pat = _pattern(f, Q, [(_INPUTS, 0, plan.n_in)] + [
+        (li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))])
+    with numba_team(Q):
+        _forward(bits, np.ascontiguousarray(x, dtype=np.uint8), plan.D, W, f["gidx"], f["dly"],
+                 f["lo"], f["hi"], f["k"], f["R"], f["sig"], tabs, f["tab_off"], addr, keep_addr,
+                 np.zeros((W, plan.n_signals, B), np.uint8), *pat, Q, _counters())
     return PackedForward(plan, bits, T, B, save, addr if keep_addr else None)
 
 
 # ---------------------------------------------------------------------------- backward
-@njit(cache=True, parallel=True, nogil=True)
-def _backward(bits, D, T, t_hi, t_lo, gidx, dly, is_in, lo, hi, ks, Rs, sigs, n_in, tab_off, tabs,
-              sg, fth, gext, ext_of, mode, tbptt, input_grad, g_in, tb, ring, G, gu_blk, ai_blk,
-              addr, have_addr, acc):
+@njit(cache=True, nogil=True, inline="always")
+def _gather(out, s, t, T, D, M, tbptt, mode, C, rev_ptr, rev_dly, rev_refr):
     # pragma: no cover - compiled
-    # cycles t_hi - 1 down to t_lo; ring / G (per thread, row r in slot r & M) carry over between
-    # calls; gu_blk / ai_blk [t_hi - 1 - t, j, b] receive g_u and the table entry of every node,
-    # or, with one thread (gu_blk empty), g_u goes straight into acc: the same order per entry
-    N = bits.shape[0]
-    W = ring.shape[1]
+    # dL/ds of signal s at cycle t: the contributions its readers left in C's slot of row D + t
+    # (at their positions in s's reader list: one contiguous run), summed in the list's order,
+    # the order in which the scatter of one thread adds them
+    cs = (D + t) & M
+    for b in range(out.shape[0]):
+        out[b] = 0.0
+    for e in range(rev_ptr[s], rev_ptr[s + 1]):
+        d = rev_dly[e]
+        t2 = t + d  # the reader's cycle
+        if t2 >= T or (rev_refr[e] and mode != 2):
+            continue
+        if tbptt > 0 and d > t2 % tbptt:
+            continue  # the reader's tap (or refractory read) crosses a tbptt boundary
+        for b in range(out.shape[0]):
+            out[b] += C[cs, e, b]
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs, sg, fth, gext,
+              ext_of, mode, tbptt, input_grad, g_in, W, ring, scatter, G, C, kc, addr, have_addr, acc, rev_ptr,
+              rev_dly, rev_refr, rev_pos, p_kind, p_lo, p_hi, p_first, Q, ctr):
+    # pragma: no cover - compiled
+    # tasks in the order (cycle descending, stage, block): each layer's nodes (last layer first),
+    # the input gradient, the reload of the address ring. A node reads its dL/ds from its
+    # readers' contributions and leaves its own for its sources. One thread (G given) adds them
+    # into the sources' rows of G at once (a scatter; a cell is read, then cleared, when its
+    # signal's turn comes). Several threads cannot (two nodes of one stage may share a source):
+    # a node writes its contribution to the slot of the source's row in C, at its position in
+    # the source's reader list (rev_pos[j, col]: taps, and the "full" refractory terms), and a
+    # source sums its list in order (_gather): the scatter's order. Every write is the node's
+    # own, and acc's entries of node j are node j's, so any thread count gives the same bits
+    B = bits.shape[1]
     M = W - 1
-    direct = gu_blk.shape[0] == 0
-    for q in prange(tb.shape[0] - 1):
-        b0 = tb[q]
-        nb = tb[q + 1] - b0
-        rq = ring[q]
-        Gq = G[q]
-        gu = np.empty(nb, np.float32)
-        gs = np.empty(nb, np.float32)
-        ai = np.empty(nb, np.int64)
-        keep = np.empty(nb, np.float32)
-        if t_hi == T and not have_addr:  # first call: the last W rows of the record
-            for row in range(max(0, D + T - W), D + T):
-                _load_row(bits, row, b0, nb, rq, row & M)
-        for t in range(t_hi - 1, t_lo - 1, -1):
+    P = p_kind.shape[0]
+    n_tasks = T * P
+    for _q in prange(Q):
+        gu = np.empty(B, np.float32)
+        gs = np.empty(B, np.float32)
+        ai = np.empty(B, np.int64)
+        keep = np.empty(B, np.float32)
+        while True:
+            i = _claim(ctr)
+            if i >= n_tasks:
+                break
+            c_ = i // P
+            w_ = i - c_ * P
+            _wait(ctr, c_ * P + p_first[w_])
+            t = T - 1 - c_
             row = D + t
             slot = row & M
-            tt = t_hi - 1 - t
             phase = t % tbptt if tbptt > 0 else T + D  # "no boundary" is larger than any delay
-            for li in range(lo.shape[0] - 1, -1, -1):
+            kind = p_kind[w_]
+            if kind == _LOAD:  # cycle t is done with its row: the slot takes row - W
+                if row - W >= 0:
+                    for s in range(p_lo[w_], p_hi[w_]):
+                        for b in range(B):
+                            ring[slot, s, b] = _bit(bits, s, b, row - W)
+            elif kind == _INPUTS:
+                for ii in range(p_lo[w_], p_hi[w_]):
+                    if scatter:
+                        for b in range(B):
+                            g_in[t, b, ii] = G[slot, ii, b]
+                            G[slot, ii, b] = 0.0
+                    else:
+                        _gather(gu, ii, t, T, D, M, tbptt, mode, C, rev_ptr, rev_dly, rev_refr)
+                        for b in range(B):
+                            g_in[t, b, ii] = gu[b]
+            else:
+                li = kind
                 k = ks[li]
                 R = Rs[li]
-                for j in range(lo[li], hi[li]):
+                for j in range(p_lo[w_], p_hi[w_]):
                     s_j = sigs[li] + j - lo[li]
                     off = tab_off[j]
+                    if scatter:
+                        for b in range(B):
+                            gu[b] = G[slot, s_j, b]
+                            G[slot, s_j, b] = 0.0
+                    else:
+                        _gather(gu, s_j, t, T, D, M, tbptt, mode, C, rev_ptr, rev_dly, rev_refr)
                     e = ext_of[s_j]
                     if e >= 0:
-                        for b in range(nb):
-                            gu[b] = Gq[slot, s_j, b] + gext[t, e, b0 + b]
-                    else:
-                        for b in range(nb):
-                            gu[b] = Gq[slot, s_j, b]
+                        for b in range(B):
+                            gu[b] += gext[t, e, b]
                     if have_addr:
-                        for b in range(nb):
-                            ai[b] = off + np.int64(addr[t, j, b0 + b])
+                        for b in range(B):
+                            ai[b] = off + np.int64(addr[t, j, b])
                     else:  # the address, recomputed from the window
-                        for b in range(nb):
+                        for b in range(B):
                             ai[b] = off
                         for p in range(k):
                             rs = (row - dly[j, p]) & M
                             g = gidx[j, p]
-                            for b in range(nb):
-                                ai[b] += np.int64(rq[rs, g, b]) << p
+                            for b in range(B):
+                                ai[b] += np.int64(ring[rs, g, b]) << p
                     if R > 0 and mode != 1:
-                        for b in range(nb):
+                        for b in range(B):
                             keep[b] = 1.0
                         for r in range(1, R + 1):
-                            for b in range(nb):
-                                if _bit(bits, s_j, b0 + b, row - r):
+                            for b in range(B):
+                                if _bit(bits, s_j, b, row - r):
                                     keep[b] = 0.0
                         if mode == 2:
-                            for b in range(nb):
+                            for b in range(B):
                                 gs[b] = gu[b] * np.float32(tabs[ai[b]])
                             for r in range(1, R + 1):
                                 if phase < r:
                                     continue  # reading s[t - r] crosses a tbptt boundary
                                 rr = (row - r) & M
-                                for b in range(nb):
+                                e = rev_pos[j, kc + r - 1]
+                                for b in range(B):
                                     excl = np.float32(1.0)
                                     for qq in range(1, R + 1):
                                         if qq != r:
-                                            excl *= np.float32(1 - _bit(bits, s_j, b0 + b, row - qq))
-                                    Gq[rr, s_j, b] -= gs[b] * excl
-                        for b in range(nb):
+                                            excl *= np.float32(1 - _bit(bits, s_j, b, row - qq))
+                                    if scatter:
+                                        G[rr, s_j, b] -= gs[b] * excl
+                                    else:  # s - y == s + (-y) exactly: the gather adds it
+                                        C[rr, e, b] = -(gs[b] * excl)
+                        for b in range(B):
                             gu[b] *= keep[b]
-                    for b in range(nb):
+                    for b in range(B):
                         gu[b] *= sg[ai[b]]
-                    if direct:
-                        for b in range(nb):
-                            acc[ai[b]] += gu[b]
-                    else:
-                        for b in range(nb):
-                            gu_blk[tt, j, b0 + b] = gu[b]
-                        if not have_addr:  # else _accumulate reads the stored addresses
-                            for b in range(nb):
-                                ai_blk[tt, j, b0 + b] = ai[b]
+                    for b in range(B):  # node j's own entries: order (cycle descending, sample)
+                        acc[ai[b]] += gu[b]
                     for p in range(k):
                         d = dly[j, p]
                         if d > phase or (is_in[j, p] and not input_grad):
-                            continue
-                        rs = (row - d) & M
-                        g = gidx[j, p]
+                            continue  # _gather skips it by the same rule
                         bit = np.int64(1) << p
-                        for b in range(nb):  # f(theta)[a | bit] - f(theta)[a & ~bit]: 4 cache lines
-                            a = ai[b] - off
-                            Gq[rs, g, b] += (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
-            # row is final: hand out the input gradient, then reuse the slot for row - W
-            if input_grad:
-                for i in range(n_in):
-                    for b in range(nb):
-                        g_in[t, b0 + b, i] = Gq[slot, i, b]
-            for s in range(N):
-                for b in range(nb):
-                    Gq[slot, s, b] = 0.0
-            if row - W >= 0 and not have_addr:
-                _load_row(bits, row - W, b0, nb, rq, slot)
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def _accumulate(gu_blk, ai_blk, t_hi, n_t, acc, addr, have_addr, tab_off):
-    # pragma: no cover - compiled
-    # acc[entry] += g_u per node, in the order (cycle descending, sample): the same order for every
-    # thread count, and a node's 2**k entries stay in the cache. The entry: the stored address
-    # (1 byte) where there is one, else the hand-over (4 bytes)
-    _, n, B = gu_blk.shape
-    for j in prange(n):
-        off = tab_off[j]
-        for tt in range(n_t):
-            if have_addr:
-                t = t_hi - 1 - tt
-                for b in range(B):
-                    acc[off + np.int64(addr[t, j, b])] += gu_blk[tt, j, b]
-            else:
-                for b in range(B):
-                    acc[ai_blk[tt, j, b]] += gu_blk[tt, j, b]
+                        rs = (row - d) & M
+                        if scatter:
+                            g = gidx[j, p]
+                            for b in range(B):  # f(theta)[a | bit] - f(theta)[a & ~bit]: 4 lines
+                                a = ai[b] - off
+                                G[rs, g, b] += (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
+                        else:
+                            e = rev_pos[j, p]
+                            for b in range(B):
+                                a = ai[b] - off
+                                C[rs, e, b] = (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
+            _finish(ctr)
 
 
 def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
@@ -474,7 +640,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     """Compiled :func:`spikelut.train.bptt.backward`: same arguments, same results (float32).
 
     ``fwd`` is this module's :class:`PackedForward` (a reference :class:`Forward` is packed first;
-    a relaxed one goes to the reference). Logit gradients are bit-identical for every thread count.
+    a relaxed one goes to the reference). Gradients are bit-identical for every thread count.
 
     Raises:
         ConfigError: an unknown ``refractory_grad`` or ``tap_grad``, or a negative ``tbptt``.
@@ -492,34 +658,35 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     T, B, D = fwd.T, fwd.B, plan.D
     f = _flat(plan)
     th = np.concatenate([np.asarray(t, dtype=np.float32).ravel() for t in thetas])
-    total = th.size
     # surrogate'(theta[addr]) depends on the table entry only: evaluate it once per entry
     sg = np.asarray(surrogate.grad(th), np.float32)
     fth = np.tanh(th) if tap_grad == "tanh" else th
     fth = np.ascontiguousarray(fth, dtype=np.float32)
     tabs = (th > 0).view(np.uint8)
     gext, ext_of = _loss_grads(plan, T, B, g_spikes)
-    tb = thread_bounds(B)
-    shape = (len(tb) - 1, window_rows(D), plan.n_signals, int(np.diff(tb).max()))
-    ring, G = np.zeros(shape, np.uint8), np.zeros(shape, np.float32)
-    # one thread sums each entry in the order of the node pass itself: no hand-over needed
-    Tb = T if len(tb) == 2 else block_cycles(f["n_nodes"], B, T)
-    blk = (0, 1, 1) if len(tb) == 2 else (Tb, f["n_nodes"], B)
+    Q = pass_threads(f["n_nodes"], B)
+    W = window_rows(D)
     have = fwd.stored is not None
-    gu_blk = np.empty(blk, np.float32)
-    ai_blk = np.empty((0, 1, 1) if have else blk, np.int32 if total < 2**31 else np.int64)
-    acc = np.zeros(total, np.float64)
+    N = plan.n_signals
+    ring = np.zeros((W, N, B) if not have else (1, 1, 1), np.uint8)
+    if not have:  # the last W rows of the record; the _LOAD tasks slide the window down
+        for row in range(max(0, D + T - W), D + T):
+            _load_row(fwd.bits, row, 0, B, ring, row & (W - 1))
+    stages = [(li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]) - 1, -1, -1)]
+    stages += [(_INPUTS, 0, plan.n_in)] if input_grad else []
+    stages += [] if have else [(_LOAD, 0, N)]
+    # one thread scatters into G [W, N, B]; several gather from C [W, entries, B] (same order)
+    G = np.zeros((W, N, B) if Q == 1 else (1, 1, 1), np.float32)
+    C = np.empty((1, 1, 1) if Q == 1 else (W, f["rev_dly"].size, B), np.float32)
+    acc = np.zeros(int(f["tab_off"][-1]), np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
-    with numba_team(len(tb) - 1):
-        for t_hi in range(T, 0, -Tb):
-            t_lo = max(0, t_hi - Tb)
-            _backward(fwd.bits, D, T, t_hi, t_lo, f["gidx"], f["dly"], f["is_in"], f["lo"],
-                      f["hi"], f["k"], f["R"], f["sig"], plan.n_in, f["tab_off"], tabs, sg, fth,
-                      gext, ext_of, _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in,
-                      tb, ring, G, gu_blk, ai_blk, addr, have, acc)
-            if blk[0]:
-                _accumulate(gu_blk, ai_blk, t_hi, t_hi - t_lo, acc, addr, have, f["tab_off"])
+    with numba_team(Q):
+        _backward(fwd.bits, D, T, f["gidx"], f["dly"], f["is_in"], f["lo"], f["hi"], f["k"],
+                  f["R"], f["sig"], f["tab_off"], tabs, sg, fth, gext, ext_of,
+                  _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, Q == 1, G, C, f["kc"],
+                  addr, have, acc, f["rev_ptr"], f["rev_dly"], f["rev_refr"], f["rev_pos"],
+                  *_pattern(f, Q, stages), Q, _counters())
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
@@ -558,16 +725,17 @@ def _pack(fwd: Forward) -> PackedForward:
     return PackedForward(fwd.plan, np.ascontiguousarray(bits), fwd.T, fwd.B, bool(fwd.addr), stored)
 
 
-def memory_estimate(plan: NetPlan, T: int, B: int, threads: int | None = None,
-                    input_grad: bool = False, keep_addr: bool | None = None) -> dict[str, int]:
+def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
+                    keep_addr: bool | None = None) -> dict[str, int]:
     """Bytes the compiled passes hold for one training batch of ``B`` samples and ``T`` cycles.
 
     Returns a dict: ``spike_bits`` (the packed record, ``N * B / 8`` bytes per cycle),
     ``addresses`` (stored LUT addresses, 0 past :data:`ADDR_BUDGET` or with ``keep_addr=False``),
-    ``window`` (per-thread spike and gradient rings of :func:`window_rows` rows), ``blocks`` (the
-    ``g_u`` / entry hand-over of one block of cycles; none with one thread), ``tables`` (logits, surrogate and ``tanh``
-    values, float64 sums, gradients), ``loss_grad`` (the readout's ``dL/ds`` the loss hands in),
-    ``input_grad`` and ``total``. The reference (:mod:`.bptt`) holds a uint8 history, uint8
+    ``window`` (the spike ring of :func:`window_rows` rows, shared by the threads),
+    ``contributions`` (the backward pass's per-tap gradient contributions of the last
+    :func:`window_rows` cycles, float32), ``tables`` (logits, surrogate and ``tanh`` values,
+    float64 sums, gradients), ``loss_grad`` (the readout's ``dL/ds`` the loss hands in),
+    ``input_grad`` and ``total``. None of it depends on the thread count. The reference (:mod:`.bptt`) holds a uint8 history, uint8
     addresses and a float32 gradient of ``D + T`` rows each, about ``6 * N * B * (D + T)`` bytes.
 
     Raises:
@@ -576,7 +744,7 @@ def memory_estimate(plan: NetPlan, T: int, B: int, threads: int | None = None,
     Example:
         >>> from spikelut.wiring import random_network
         >>> plan = bptt.compile_plan(random_network(0, n_in=4, sizes=[8, 2], k=3, classes=2))
-        >>> memory_estimate(plan, 64, 10, threads=1)["spike_bits"]  # 14 signals, 10 samples, 2 words
+        >>> memory_estimate(plan, 64, 10)["spike_bits"]  # 14 signals, 10 samples, 2 words
         2240
     """
     for name, v in (("T", T), ("B", B)):  # a negative size gave negative byte counts
@@ -586,7 +754,6 @@ def memory_estimate(plan: NetPlan, T: int, B: int, threads: int | None = None,
     plan = plan.for_steps(T)
     f = _flat(plan)
     N, W, n_nodes = plan.n_signals, window_rows(plan.D), f["n_nodes"]
-    tb = thread_bounds(B, threads)
     total = int(f["tab_off"][-1])
     addr = T * n_nodes * B * np.dtype(plan.lowered.addr_dtype).itemsize
     if keep_addr is None:
@@ -594,9 +761,8 @@ def memory_estimate(plan: NetPlan, T: int, B: int, threads: int | None = None,
     est = {
         "spike_bits": N * B * ((plan.D + T + 63) >> 6) * 8,
         "addresses": addr if keep_addr else 0,
-        "window": W * N * (len(tb) - 1) * int(np.diff(tb).max()) * 5,
-        "blocks": 0 if len(tb) == 2 else block_cycles(n_nodes, B, T) * n_nodes * B * (
-            4 if keep_addr else 8),
+        "window": W * N * B,
+        "contributions": W * f["rev_dly"].size * B * 4,
         "tables": total * (4 + 4 + 4 + 1 + 8 + 4),
         "loss_grad": T * plan.sizes[plan.lowered.readout.layer] * B * 4,
         "input_grad": T * B * plan.n_in * 4 if input_grad else 0,
