@@ -238,26 +238,29 @@ def test_thread_rule_and_task_blocks(monkeypatch):
     assert address_dtype(12) == np.uint16
 
 
-def test_reader_lists_keep_the_scatter_order():
-    """The reverse adjacency the gather sums over, in the order one thread's scatter adds:
-    (delay descending, layer descending, node, refractory term before taps, tap).
+def test_scatter_groups_keep_the_serial_order():
+    """What the backward pass's scatter stages add, per layer and target signal, in the order of
+    a serial scatter: (node, refractory term before taps, tap).
 
     Signals: 0 the input, 1..3 nodes 0..2. Node 0 (layer 0, refractory 1) reads itself at delay
-    1 and the input at 1; node 1 (layer 0) the input at 1 and 0; node 2 (layer 1) the input at 1
-    and 0."""
+    1 and the input at 1; node 1 (layer 0, refractory 1) the input at 1 and 0; node 2 (layer 1)
+    the input at 1 and 0."""
     l0 = Layer(np.zeros((2, 4), np.uint8), [[0, -1], [-1, -1]], [[0, 0], [0, 0]],
                [[1, 1], [1, 0]], refractory=1)
     l1 = Layer(np.zeros((1, 4), np.uint8), [[-1, -1]], [[0, 0]], [[1, 0]])
     plan = bptt.compile_plan(Network(1, [l0, l1], Readout(1, [0], 1)))
     f = kernels_cpu._flat(plan)
-    assert f["rev_ptr"].tolist() == [0, 5, 7, 8, 8]
-    # input: (node 2, tap 0, d 1), (node 0, tap 1, d 1), (node 1, tap 0, d 1), (node 2, tap 1,
-    # d 0), (node 1, tap 1, d 0); node 0's signal: its refractory term, then its tap 0; node 1's
-    # signal: its refractory term
-    assert f["rev_dly"].tolist() == [1, 1, 1, 0, 0, 1, 1, 1]
-    assert f["rev_refr"].tolist() == [False] * 5 + [True, False, True]
-    assert f["kc"] == 2 and f["rc"] == 1
-    assert f["rev_pos"].tolist() == [[6, 1, 5], [2, 4, 7], [0, 3, 0]]  # columns: tap 0, 1, r = 1
+    assert f["kc"] == 2 and f["rc"] == 1  # columns of the stage buffer: taps 0, 1; r = 1
+    # layer 0 -> input: (node 0, tap 1), (node 1, tap 0), (node 1, tap 1); -> node 0's signal:
+    # node 0's refractory term, then its tap 0; -> node 1's signal: node 1's refractory term;
+    # layer 1 -> input: (node 2, tap 0), (node 2, tap 1)
+    assert f["sc_node"].tolist() == [0, 1, 1, 0, 0, 1, 2, 2]
+    assert f["sc_col"].tolist() == [1, 0, 1, 2, 0, 2, 0, 1]
+    assert f["sc_dly"].tolist() == [1, 1, 0, 1, 1, 1, 1, 0]
+    assert f["sc_refr"].tolist() == [False] * 3 + [True, False, True, False, False]
+    assert f["sc_isin"].tolist() == [True] * 3 + [False] * 3 + [True] * 2
+    assert f["grp_ptr"].tolist() == [0, 3, 5, 6, 8] and f["grp_tgt"].tolist() == [0, 1, 2, 0]
+    assert f["grp_lo"].tolist() == [0, 3] and f["grp_hi"].tolist() == [3, 4]
 
 
 def test_addresses_are_stored_within_the_budget(monkeypatch):
@@ -283,7 +286,8 @@ def test_memory_estimate_counts_bits():
     assert est["window"] == 2 * N * 32                                # 2 rows, shared
     assert est["addresses"] == 1460 * 356 * 32                        # uint8, within the budget
     assert est["total"] == sum(v for k, v in est.items() if k != "total")
-    assert est["contributions"] == 2 * 356 * 6 * 32 * 4  # 2 rows of 6 taps per node, float32
+    assert est["gradient"] == 2 * N * 32 * 4                         # dL/ds, 2 rows, float32
+    assert est["stage_buffer"] == 128 * 6 * 32 * 4    # the widest layer's 6 taps per node
     assert est["total"] < 128 << 20
     longer = kernels_cpu.memory_estimate(plan, 1460 + 640, 32)
     assert longer["spike_bits"] - est["spike_bits"] == N * 32 * 10 * 8  # N * B / 8 per cycle

@@ -106,37 +106,45 @@ def _flat(plan: NetPlan) -> dict:
         "sig": low.layer_lo + low.n_in, "n_nodes": low.n_nodes,
         "kc": int(low.layer_k.max()), "rc": int(low.layer_r.max()),
     }
-    cache.update(_readers(low, used, cache["kc"]))
+    cache.update(_scatter_groups(low, used, cache["kc"]))
     _FLAT[low] = cache
     return cache
 
 
-def _readers(low: Lowered, used: np.ndarray, kc: int) -> dict:
-    """The reverse adjacency the backward pass gathers over: per signal ``s`` the entries
-    ``rev_ptr[s] .. rev_ptr[s + 1]`` of ``rev_dly`` (the reader's delay: it runs ``d`` cycles
-    later) and ``rev_refr`` (the entry is the "full" refractory term of a node's own
-    ``s[t - r]``, ``d = r``); ``rev_pos[j, col]``: where node ``j``'s tap ``p`` (``col = p``) or
-    refractory term ``r`` (``col = kc + r - 1``) sits in that list. Sorted by (delay descending, layer descending, node, refractory before taps,
-    tap): the order in which a scatter pass over (cycle descending, layer descending, node, tap)
-    added them, so the sums keep that pass's float order."""
-    n_nodes = low.n_nodes
-    layer_of = np.repeat(np.arange(len(low.layer_k)), low.layer_hi - low.layer_lo)
+def _scatter_groups(low: Lowered, used: np.ndarray, kc: int) -> dict:
+    """What the backward pass's scatter stages walk (several threads): per layer, its nodes'
+    contributions grouped by the signal they go to. Entries (``sc_node``: the node, ``sc_col``:
+    its column of the stage buffer, tap ``p`` or ``kc + r - 1`` for the "full" refractory term
+    of its own ``s[t - r]``; ``sc_dly``: the delay ``d`` or ``r``; ``sc_refr``; ``sc_isin``: the
+    tap reads an input) sorted by (layer, target signal, node, refractory term before taps,
+    tap); group ``u`` (``grp_tgt[u]``, entries ``grp_ptr[u] .. grp_ptr[u + 1]``) is one layer's
+    entries of one target, and layer ``i`` has groups ``grp_lo[i] .. grp_hi[i]``. Within a group
+    the order is the one in which one thread's scatter adds them, so a row of a target receives
+    its sums in the same order."""
+    n_layers = len(low.layer_k)
+    layer_of = np.repeat(np.arange(n_layers), low.layer_hi - low.layer_lo)
     j, p = np.nonzero(used)
     r_of = low.layer_r[layer_of]
-    rj = np.repeat(np.arange(n_nodes), r_of)
+    rj = np.repeat(np.arange(low.n_nodes), r_of)
     rr = np.arange(rj.size) - np.repeat(np.cumsum(r_of) - r_of, r_of) + 1  # 1 .. R per node
     node = np.concatenate([j, rj]).astype(np.int64)
     target = np.concatenate([low.tap_sig[j, p], low.n_in + rj]).astype(np.int64)
-    dly = np.concatenate([low.tap_dly[j, p], rr]).astype(np.int64)
     refr = np.concatenate([np.zeros(j.size, bool), np.ones(rj.size, bool)])
     col = np.concatenate([p, kc + rr - 1]).astype(np.int64)
-    order = np.lexsort((col, ~refr, node, -layer_of[node], -dly, target))
-    ptr = np.zeros(low.n_signals + 1, np.int64)
-    np.cumsum(np.bincount(target, minlength=low.n_signals), out=ptr[1:])
-    pos = np.zeros((n_nodes, kc + int(low.layer_r.max())), np.int64)
-    pos[node[order], col[order]] = np.arange(order.size)
-    return {"rev_ptr": ptr, "rev_dly": dly[order], "rev_refr": refr[order], "rev_pos": pos}
-
+    order = np.lexsort((col, ~refr, node, target, layer_of[node]))
+    node, target, refr, col = node[order], target[order], refr[order], col[order]
+    dly = np.concatenate([low.tap_dly[j, p], rr]).astype(np.int64)[order]
+    isin = (target < low.n_in) & ~refr
+    lay = layer_of[node]
+    new = np.ones(node.size, bool)
+    new[1:] = (target[1:] != target[:-1]) | (lay[1:] != lay[:-1])
+    starts = np.flatnonzero(new)
+    grp_ptr = np.append(starts, node.size).astype(np.int64)
+    grp_lay = lay[starts]
+    return {"sc_node": node, "sc_col": col, "sc_dly": dly, "sc_refr": refr, "sc_isin": isin,
+            "grp_ptr": grp_ptr, "grp_tgt": target[starts],
+            "grp_lo": np.searchsorted(grp_lay, np.arange(n_layers), "left").astype(np.int64),
+            "grp_hi": np.searchsorted(grp_lay, np.arange(n_layers), "right").astype(np.int64)}
 
 
 #: default thread rule (:func:`pass_threads`): a thread is worth starting once the network has
@@ -384,7 +392,9 @@ class PackedForward(Forward):
 
 
 # ---------------------------------------------------------------------------- forward
-_INPUTS, _LOAD = -1, -2  # task kinds besides a layer's index: the input channels, a ring reload
+# task kinds besides a layer's index: the input channels, a ring reload, and layer i's scatter
+# stage (_SCATTER - i)
+_INPUTS, _LOAD, _SCATTER = -1, -2, -3
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -486,40 +496,21 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
 
 
 # ---------------------------------------------------------------------------- backward
-@njit(cache=True, nogil=True, inline="always")
-def _gather(out, s, t, T, D, M, tbptt, mode, C, rev_ptr, rev_dly, rev_refr):
-    # pragma: no cover - compiled
-    # dL/ds of signal s at cycle t: the contributions its readers left in C's slot of row D + t
-    # (at their positions in s's reader list: one contiguous run), summed in the list's order,
-    # the order in which the scatter of one thread adds them
-    cs = (D + t) & M
-    for b in range(out.shape[0]):
-        out[b] = 0.0
-    for e in range(rev_ptr[s], rev_ptr[s + 1]):
-        d = rev_dly[e]
-        t2 = t + d  # the reader's cycle
-        if t2 >= T or (rev_refr[e] and mode != 2):
-            continue
-        if tbptt > 0 and d > t2 % tbptt:
-            continue  # the reader's tap (or refractory read) crosses a tbptt boundary
-        for b in range(out.shape[0]):
-            out[b] += C[cs, e, b]
-
-
 @njit(cache=True, parallel=True, nogil=True)
 def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs, sg, fth, gext,
-              ext_of, mode, tbptt, input_grad, g_in, W, ring, scatter, G, C, kc, addr, have_addr, acc, rev_ptr,
-              rev_dly, rev_refr, rev_pos, p_kind, p_lo, p_hi, p_first, Q, ctr):
+              ext_of, mode, tbptt, input_grad, g_in, W, ring, G, S, kc, addr, have_addr, acc, sc_node,
+              sc_col, sc_dly, sc_refr, sc_isin, grp_ptr, grp_tgt, p_kind, p_lo, p_hi, p_first, Q,
+              ctr):
     # pragma: no cover - compiled
-    # tasks in the order (cycle descending, stage, block): each layer's nodes (last layer first),
-    # the input gradient, the reload of the address ring. A node reads its dL/ds from its
-    # readers' contributions and leaves its own for its sources. One thread (G given) adds them
-    # into the sources' rows of G at once (a scatter; a cell is read, then cleared, when its
-    # signal's turn comes). Several threads cannot (two nodes of one stage may share a source):
-    # a node writes its contribution to the slot of the source's row in C, at its position in
-    # the source's reader list (rev_pos[j, col]: taps, and the "full" refractory terms), and a
-    # source sums its list in order (_gather): the scatter's order. Every write is the node's
-    # own, and acc's entries of node j are node j's, so any thread count gives the same bits
+    # tasks in the order (cycle descending, stage, block): per layer (last layer first) its
+    # nodes, then (several threads) its scatter; the input gradient; the reload of the address
+    # ring. A node reads its dL/ds from its row of G (then clears it: the slot serves row - W
+    # next). It cannot add its contributions into its sources' rows of G itself (two nodes of a
+    # stage may share a source): it writes them to its row of the stage buffer S, and the layer's
+    # scatter stage adds them per target signal (groups of grp_ptr) in the order (node, tap), the
+    # order of a serial scatter. Every write is a task's own, and acc's entries of node j are
+    # node j's, so any thread count gives the same bits (and S stays in the cache: faster than a
+    # serial scatter into G, measured)
     B = bits.shape[1]
     M = W - 1
     P = p_kind.shape[0]
@@ -548,14 +539,25 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                             ring[slot, s, b] = _bit(bits, s, b, row - W)
             elif kind == _INPUTS:
                 for ii in range(p_lo[w_], p_hi[w_]):
-                    if scatter:
-                        for b in range(B):
-                            g_in[t, b, ii] = G[slot, ii, b]
-                            G[slot, ii, b] = 0.0
-                    else:
-                        _gather(gu, ii, t, T, D, M, tbptt, mode, C, rev_ptr, rev_dly, rev_refr)
-                        for b in range(B):
-                            g_in[t, b, ii] = gu[b]
+                    for b in range(B):
+                        g_in[t, b, ii] = G[slot, ii, b]
+                        G[slot, ii, b] = 0.0
+            elif kind <= _SCATTER:  # layer _SCATTER - kind's contributions, per target signal
+                l0 = lo[_SCATTER - kind]
+                for u in range(p_lo[w_], p_hi[w_]):
+                    g = grp_tgt[u]
+                    for e in range(grp_ptr[u], grp_ptr[u + 1]):
+                        d = sc_dly[e]
+                        if sc_refr[e]:
+                            if mode != 2 or phase < d:
+                                continue
+                        elif d > phase or (sc_isin[e] and not input_grad):
+                            continue  # the node skipped it by the same rule
+                        rs = (row - d) & M
+                        jl = sc_node[e] - l0
+                        col = sc_col[e]
+                        for b in range(B):  # G - y == G + (-y) exactly for the refractory terms
+                            G[rs, g, b] += S[jl, col, b]
             else:
                 li = kind
                 k = ks[li]
@@ -563,12 +565,10 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                 for j in range(p_lo[w_], p_hi[w_]):
                     s_j = sigs[li] + j - lo[li]
                     off = tab_off[j]
-                    if scatter:
-                        for b in range(B):
-                            gu[b] = G[slot, s_j, b]
-                            G[slot, s_j, b] = 0.0
-                    else:
-                        _gather(gu, s_j, t, T, D, M, tbptt, mode, C, rev_ptr, rev_dly, rev_refr)
+                    jl = j - lo[li]
+                    for b in range(B):
+                        gu[b] = G[slot, s_j, b]
+                        G[slot, s_j, b] = 0.0
                     e = ext_of[s_j]
                     if e >= 0:
                         for b in range(B):
@@ -597,17 +597,13 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                             for r in range(1, R + 1):
                                 if phase < r:
                                     continue  # reading s[t - r] crosses a tbptt boundary
-                                rr = (row - r) & M
-                                e = rev_pos[j, kc + r - 1]
                                 for b in range(B):
                                     excl = np.float32(1.0)
                                     for qq in range(1, R + 1):
                                         if qq != r:
                                             excl *= np.float32(1 - _bit(bits, s_j, b, row - qq))
-                                    if scatter:
-                                        G[rr, s_j, b] -= gs[b] * excl
-                                    else:  # s - y == s + (-y) exactly: the gather adds it
-                                        C[rr, e, b] = -(gs[b] * excl)
+                                    # the scatter stage adds it: G + (-y) == G - y exactly
+                                    S[jl, kc + r - 1, b] = -(gs[b] * excl)
                         for b in range(B):
                             gu[b] *= keep[b]
                     for b in range(B):
@@ -617,19 +613,11 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                     for p in range(k):
                         d = dly[j, p]
                         if d > phase or (is_in[j, p] and not input_grad):
-                            continue  # _gather skips it by the same rule
+                            continue  # the scatter stage skips it by the same rule
                         bit = np.int64(1) << p
-                        rs = (row - d) & M
-                        if scatter:
-                            g = gidx[j, p]
-                            for b in range(B):  # f(theta)[a | bit] - f(theta)[a & ~bit]: 4 lines
-                                a = ai[b] - off
-                                G[rs, g, b] += (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
-                        else:
-                            e = rev_pos[j, p]
-                            for b in range(B):
-                                a = ai[b] - off
-                                C[rs, e, b] = (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
+                        for b in range(B):
+                            a = ai[b] - off
+                            S[jl, p, b] = (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
             _finish(ctr)
 
 
@@ -672,21 +660,23 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     if not have:  # the last W rows of the record; the _LOAD tasks slide the window down
         for row in range(max(0, D + T - W), D + T):
             _load_row(fwd.bits, row, 0, B, ring, row & (W - 1))
-    stages = [(li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]) - 1, -1, -1)]
+    stages = []
+    for li in range(len(f["lo"]) - 1, -1, -1):
+        stages.append((li, int(f["lo"][li]), int(f["hi"][li])))
+        stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
     stages += [(_INPUTS, 0, plan.n_in)] if input_grad else []
     stages += [] if have else [(_LOAD, 0, N)]
-    # one thread scatters into G [W, N, B]; several gather from C [W, entries, B] (same order)
-    G = np.zeros((W, N, B) if Q == 1 else (1, 1, 1), np.float32)
-    C = np.empty((1, 1, 1) if Q == 1 else (W, f["rev_dly"].size, B), np.float32)
+    G = np.zeros((W, N, B), np.float32)
+    S = np.empty((max(f["hi"] - f["lo"]), f["kc"] + f["rc"], B), np.float32)  # one layer's hand-over
     acc = np.zeros(int(f["tab_off"][-1]), np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
     with numba_team(Q):
         _backward(fwd.bits, D, T, f["gidx"], f["dly"], f["is_in"], f["lo"], f["hi"], f["k"],
                   f["R"], f["sig"], f["tab_off"], tabs, sg, fth, gext, ext_of,
-                  _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, Q == 1, G, C, f["kc"],
-                  addr, have, acc, f["rev_ptr"], f["rev_dly"], f["rev_refr"], f["rev_pos"],
-                  *_pattern(f, Q, stages), Q, _counters())
+                  _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, G, S, f["kc"],
+                  addr, have, acc, f["sc_node"], f["sc_col"], f["sc_dly"], f["sc_refr"],
+                  f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *_pattern(f, Q, stages), Q, _counters())
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
@@ -732,8 +722,8 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
     Returns a dict: ``spike_bits`` (the packed record, ``N * B / 8`` bytes per cycle),
     ``addresses`` (stored LUT addresses, 0 past :data:`ADDR_BUDGET` or with ``keep_addr=False``),
     ``window`` (the spike ring of :func:`window_rows` rows, shared by the threads),
-    ``contributions`` (the backward pass's per-tap gradient contributions of the last
-    :func:`window_rows` cycles, float32), ``tables`` (logits, surrogate and ``tanh`` values,
+    ``gradient`` (the ring of ``dL/ds``, float32, as many rows), ``stage_buffer`` (the widest
+    layer's tap contributions of one cycle, handed to the scatter stage), ``tables`` (logits, surrogate and ``tanh`` values,
     float64 sums, gradients), ``loss_grad`` (the readout's ``dL/ds`` the loss hands in),
     ``input_grad`` and ``total``. None of it depends on the thread count. The reference (:mod:`.bptt`) holds a uint8 history, uint8
     addresses and a float32 gradient of ``D + T`` rows each, about ``6 * N * B * (D + T)`` bytes.
@@ -762,7 +752,8 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
         "spike_bits": N * B * ((plan.D + T + 63) >> 6) * 8,
         "addresses": addr if keep_addr else 0,
         "window": W * N * B,
-        "contributions": W * f["rev_dly"].size * B * 4,
+        "gradient": W * N * B * 4,
+        "stage_buffer": int(max(f["hi"] - f["lo"])) * (f["kc"] + f["rc"]) * B * 4,
         "tables": total * (4 + 4 + 4 + 1 + 8 + 4),
         "loss_grad": T * plan.sizes[plan.lowered.readout.layer] * B * 4,
         "input_grad": T * B * plan.n_in * 4 if input_grad else 0,
