@@ -225,8 +225,9 @@ def window_rows(D: int) -> int:
 # starting all of its team. Atomic read-modify-write and acquire loads come from LLVM directly
 # (numba has none for the CPU).
 _CLAIM, _DONE = 0, 8  # the two counters, on separate cache lines of an int64 [16] array
-_SPINS = 200          # polls before a waiting thread yields its CPU (to the thread it waits for)
-_YIELD = os.name != "nt"
+_SPINS = 2000         # polls (tens of microseconds) before a waiting thread sleeps
+_NAP_US = 20          # then it sleeps this long between polls (usleep; 50-100 us in practice)
+_SLEEP = os.name != "nt"
 
 
 @intrinsic
@@ -250,15 +251,15 @@ def _load_acquire(typingctx, arr, idx):  # pragma: no cover - compiled
 
 
 @intrinsic
-def _sched_yield(typingctx):  # pragma: no cover - compiled
+def _usleep(typingctx, us):  # pragma: no cover - compiled
     def codegen(context, builder, sig, args):
-        if not _YIELD:
+        if not _SLEEP:
             return context.get_constant(types.int32, 0)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []),
-                                            "sched_yield")
-        return builder.call(fn, [])
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(32), [ir.IntType(32)]), "usleep")
+        return builder.call(fn, [builder.trunc(args[0], ir.IntType(32))])
 
-    return types.int32(), codegen
+    return types.int32(us), codegen
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -273,13 +274,15 @@ def _finish(ctr):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _wait(ctr, need):  # pragma: no cover - compiled
-    # until `need` tasks are done; spin briefly, then yield (the task we wait for may belong to a
-    # thread that lost its CPU to another process)
+    # until `need` tasks are done: spin briefly (on a quiet machine a stage ends within a task's
+    # time), then sleep: the task we wait for belongs to a thread that lost its CPU to another
+    # process, and a spinning (or merely yielding) waiter would take CPU time from it (Linux
+    # shares CPU time between sessions, so our threads share one session's part)
     n = 0
     while _load_acquire(ctr, _DONE) < need:
         n += 1
         if n > _SPINS:
-            _sched_yield()
+            _usleep(np.int64(_NAP_US))
 
 
 def _counters() -> np.ndarray:
