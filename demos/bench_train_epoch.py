@@ -490,7 +490,8 @@ def _report_variants(rows: list[dict], threads: int, cmd: str, batch: int, load:
     names = [v for v in ("numba", "baseline", "reference", "torch") if any(v in r["times"] for r in rows)]
     rule = (" (exactly, SPIKELUT_TRAIN_THREADS)" if exact else
             " (at most: the default rule uses no more than the idle CPUs)")
-    la = "" if None in loadavg else f" Load average (1 min) before / after: {loadavg[0]:.2f} / {loadavg[1]:.2f}."
+    la = ("" if None in loadavg else
+          f" Load average (1 min) before / after: {loadavg[0]:.2f} / {loadavg[1]:.2f}.")
     lines = [
         "# Training: seconds per epoch", "",
         f"Machine: {machine()}. Threads: {threads}{rule}. Date: {date}."

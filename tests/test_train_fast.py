@@ -223,14 +223,13 @@ def test_thread_rule_and_task_blocks(monkeypatch):
         # too little work per cycle for a second thread
         assert kernels_cpu.pass_threads(40, 25, spare=2) == 1
         assert kernels_cpu.pass_threads(40, 25, threads=3) == 3
-    f = {"lo": np.array([0, 100]), "hi": np.array([100, 103])}
-    kind, lo, hi, first = kernels_cpu._pattern(f, 2, [(-1, 0, 20), (0, 0, 100), (1, 100, 103)])
+    kind, lo, hi, first = kernels_cpu._pattern(2, [(-1, 0, 20), (0, 0, 100), (1, 100, 103)])
     # inputs: 2 blocks of 10; layer 0: 8 blocks (4 per thread); layer 1: 3 nodes, one block
     assert kind.tolist() == [-1] * 2 + [0] * 8 + [1]
     assert lo.tolist() == [0, 10, 0, 12, 25, 37, 50, 62, 75, 87, 100]
     assert hi.tolist() == [10, 20, 12, 25, 37, 50, 62, 75, 87, 100, 103]
     assert first.tolist() == [0, 0] + [2] * 8 + [10]
-    one = kernels_cpu._pattern(f, 1, [(0, 0, 100), (1, 100, 103)])
+    one = kernels_cpu._pattern(1, [(0, 0, 100), (1, 100, 103)])
     assert [v.tolist() for v in one] == [[0, 1], [0, 100], [100, 103], [0, 1]]
     assert [kernels_cpu.window_rows(d) for d in (0, 1, 2, 3, 5, 8)] == [1, 2, 4, 4, 8, 16]
     # the passes store addresses in the lowered form's dtype (uint8 up to k = 8)

@@ -9,27 +9,29 @@ tbptt, input gradients).
 
 How they are fast and small (``docs/training-speed.md``):
 
-* **Every thread works at any batch size, deterministically.** Samples never interact, so
-  threads split the batch (any split: a sample's spikes and spike gradients are computed in the
-  same order whatever the split), with no barrier per cycle or layer (a numba parallel region
-  costs tens of microseconds, which per cycle and layer would eat the gain): 2 threads split a
-  batch of 25 into 12 + 13 samples. The one sum across samples, a logit's gradient, runs in a
-  second pass over nodes (:func:`_accumulate`): per block of cycles (:func:`block_cycles`) the
-  backward pass hands over each node's ``g_u`` and table entry, and each table entry sums them in
-  the order (cycle descending, sample) in float64. One thread sums in that same order in the node
-  pass itself, with no hand-over. So 1, 2 or 3 threads give bit-identical gradients and kept
-  tables, and a node's ``2**k`` sums stay in the cache.
+* **Every thread works at any batch size, deterministically.** Within a cycle the nodes of a
+  layer are independent, so threads split the *nodes*: a pass is one parallel region whose
+  threads claim tasks (a block of one layer's nodes at one cycle, :func:`_pattern`) from a shared
+  counter in one fixed order, and a task starts once every task of the earlier stages is done
+  (the "team work" section below; no numba parallel region per cycle and layer, which would cost
+  tens of microseconds each). A slower thread claims fewer blocks. Every value is computed by
+  the one task of its node, in the same order whatever the split: a node's table entries sum
+  their gradient over (cycle descending, sample) in float64, and the tap gradients go to their
+  sources through a scatter stage per layer and cycle (:func:`_scatter_groups`) in the order of
+  a serial scatter. So 1, 2 or 3 threads give bit-identical gradients and kept tables (also at
+  batch 1), equal to the previous passes'. :func:`pass_threads` chooses the count.
 * **Spikes are stored as bits.** The forward pass keeps every signal's history packed along time,
   ``bits [N, B, ceil((D + T) / 64)]`` uint64 (bit ``row & 63`` of word ``row >> 6``), one bit per
-  spike instead of a byte. Both passes work on a small unpacked window of the last ``W`` rows
-  (:func:`window_rows`: a ring, uint8 ``[W, N, b]`` per thread; slot ``row & (W - 1)``), so the
-  inner loops stay byte-wise while the record grows by ``N * B / 8`` bytes per cycle.
+  spike instead of a byte; a node's task is the only writer of its signal's words. Both passes
+  work on a small unpacked window of the last ``W`` rows (:func:`window_rows`: a ring, uint8
+  ``[W, N, B]`` shared by the threads; slot ``row & (W - 1)``), so the inner loops stay
+  byte-wise while the record grows by ``N * B / 8`` bytes per cycle.
 * **Addresses are stored while small, else recomputed.** The forward pass stores the LUT addresses
   (uint8, uint16 where a layer has ``k > 8``) while they fit in :data:`ADDR_BUDGET`; past it the
   backward pass rebuilds each address from the history ring (``k`` byte loads per sample).
 * **The spike gradient is a ring too.** Row ``t`` of ``dL/ds`` only receives contributions from
-  cycles ``t .. t + D``, so the backward pass keeps ``W`` float32 rows per thread instead of
-  ``D + T``; the loss's ``dL/ds`` is read from the caller's per-layer arrays. BPTT memory is
+  cycles ``t .. t + D``, so the backward pass keeps ``W`` float32 rows instead of ``D + T``;
+  the loss's ``dL/ds`` is read from the caller's per-layer arrays. BPTT memory is
   therefore ``N * B / 8`` bytes of spikes per cycle (plus addresses within the budget) and a
   ``T``-independent working set (:func:`memory_estimate`).
 * **Tap differences on the fly.** ``f(theta)[a | 1<<p] - f(theta)[a & ~(1<<p)]`` is computed from
@@ -148,7 +150,9 @@ def _scatter_groups(low: Lowered, used: np.ndarray, kc: int) -> dict:
 
 
 #: default thread rule (:func:`pass_threads`): a thread is worth starting once the network has
-#: this many node-samples per cycle for each thread (``n_nodes * B``); measured, see there
+#: this many node-samples per cycle for each thread (``n_nodes * B``: about 10 us of work per
+#: cycle, against a wait at the end of every stage). An estimate: the 2-core machine was never
+#: idle enough to measure the break-even (docs/training-speed.md, "Threads")
 MIN_NODE_SAMPLES_PER_THREAD = 4096
 #: a layer's nodes are cut into blocks of at least this many nodes (the unit a thread claims)
 MIN_BLOCK_NODES = 8
@@ -189,7 +193,7 @@ def pass_threads(n_nodes: int, B: int, threads: int | None = None,
     return max(1, int(threads))
 
 
-def _pattern(f: dict, Q: int, stages: Sequence[tuple[int, int, int]]) -> tuple[np.ndarray, ...]:
+def _pattern(Q: int, stages: Sequence[tuple[int, int, int]]) -> tuple[np.ndarray, ...]:
     """The tasks of one cycle: ``stages`` is a list of ``(kind, lo, hi)`` (a layer's nodes, or a
     special kind with an item range), each cut into blocks for ``Q`` threads. Returns int64
     arrays ``kind``, ``lo``, ``hi`` per task and ``first``: the index of its stage's first task
@@ -283,6 +287,19 @@ def _wait(ctr, need):  # pragma: no cover - compiled
         n += 1
         if n > _SPINS:
             _usleep(np.int64(_NAP_US))
+
+
+@njit(cache=True, nogil=True)
+def _next_task(ctr, P, T, p_first):  # pragma: no cover - compiled
+    # the next task of T cycles of P tasks: (c, w), step c of the cycle order and task w of the
+    # cycle's pattern, returned once its stage may start; (-1, -1) when every task is claimed
+    i = _claim(ctr)
+    if i >= T * P:
+        return -1, -1
+    c = i // P
+    w = i - c * P
+    _wait(ctr, c * P + p_first[w])
+    return c, w
 
 
 def _counters() -> np.ndarray:
@@ -409,16 +426,12 @@ def _forward(bits, x, D, W, gidx, dly, lo, hi, ks, Rs, sigs, tabs, tab_off, addr
     T, B, n_in = x.shape
     M = W - 1
     P = p_kind.shape[0]
-    n_tasks = T * P
     for _q in prange(Q):
         a = np.empty(B, np.int64)
         while True:
-            i = _claim(ctr)
-            if i >= n_tasks:
+            t, w_ = _next_task(ctr, P, T, p_first)
+            if t < 0:
                 break
-            t = i // P
-            w_ = i - t * P
-            _wait(ctr, t * P + p_first[w_])
             row = D + t
             slot = row & M
             w = row >> 6
@@ -489,7 +502,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     addr = np.empty((T, f["n_nodes"], B) if keep_addr else (1, 1, 1), dt)
     Q = pass_threads(f["n_nodes"], B)
     W = window_rows(plan.D)
-    pat = _pattern(f, Q, [(_INPUTS, 0, plan.n_in)] + [
+    pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + [
         (li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))])
     with numba_team(Q):
         _forward(bits, np.ascontiguousarray(x, dtype=np.uint8), plan.D, W, f["gidx"], f["dly"],
@@ -517,19 +530,15 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
     B = bits.shape[1]
     M = W - 1
     P = p_kind.shape[0]
-    n_tasks = T * P
     for _q in prange(Q):
         gu = np.empty(B, np.float32)
         gs = np.empty(B, np.float32)
         ai = np.empty(B, np.int64)
         keep = np.empty(B, np.float32)
         while True:
-            i = _claim(ctr)
-            if i >= n_tasks:
+            c_, w_ = _next_task(ctr, P, T, p_first)
+            if c_ < 0:
                 break
-            c_ = i // P
-            w_ = i - c_ * P
-            _wait(ctr, c_ * P + p_first[w_])
             t = T - 1 - c_
             row = D + t
             slot = row & M
@@ -679,7 +688,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
                   f["R"], f["sig"], f["tab_off"], tabs, sg, fth, gext, ext_of,
                   _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, G, S, f["kc"],
                   addr, have, acc, f["sc_node"], f["sc_col"], f["sc_dly"], f["sc_refr"],
-                  f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *_pattern(f, Q, stages), Q, _counters())
+                  f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *_pattern(Q, stages), Q, _counters())
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
@@ -726,10 +735,11 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
     ``addresses`` (stored LUT addresses, 0 past :data:`ADDR_BUDGET` or with ``keep_addr=False``),
     ``window`` (the spike ring of :func:`window_rows` rows, shared by the threads),
     ``gradient`` (the ring of ``dL/ds``, float32, as many rows), ``stage_buffer`` (the widest
-    layer's tap contributions of one cycle, handed to the scatter stage), ``tables`` (logits, surrogate and ``tanh`` values,
-    float64 sums, gradients), ``loss_grad`` (the readout's ``dL/ds`` the loss hands in),
-    ``input_grad`` and ``total``. None of it depends on the thread count. The reference (:mod:`.bptt`) holds a uint8 history, uint8
-    addresses and a float32 gradient of ``D + T`` rows each, about ``6 * N * B * (D + T)`` bytes.
+    layer's tap contributions of one cycle, handed to the scatter stage), ``tables`` (logits,
+    surrogate and ``tanh`` values, float64 sums, gradients), ``loss_grad`` (the readout's
+    ``dL/ds`` the loss hands in), ``input_grad`` and ``total``. None of it depends on the thread
+    count. The reference (:mod:`.bptt`) holds a uint8 history, uint8 addresses and a float32
+    gradient of ``D + T`` rows each, about ``6 * N * B * (D + T)`` bytes.
 
     Raises:
         ConfigError: ``T`` or ``B`` is not an integer >= 1.
