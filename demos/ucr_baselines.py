@@ -5,6 +5,7 @@ config scored on a seeded holdout of the TRAINING split (never the test split).
 Usage:
     python demos/ucr_baselines.py baselines GunPoint ItalyPowerDemand --json out.json
     python demos/ucr_baselines.py select demos/run_gunpoint.toml --variant nodes=64 --variant nodes=256
+    python demos/ucr_baselines.py thresholds ACSF1 --levels 16     # [coding] thresholds line
 
 Each baseline reads the series exactly as aeon's loader gives them (the archive's own values;
 aeon's classifiers need no further scaling). MiniRocket needs equal lengths: on the two
@@ -162,8 +163,14 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--variant", action="append", default=[])
     s.add_argument("--val-fraction", type=float, default=0.25)
     s.add_argument("--folds", type=int, default=1, help="repeated holdouts (seeds 0 .. N-1)")
+    t = sub.add_parser("thresholds", help="thermometer thresholds at the training split's quantiles")
+    t.add_argument("dataset")
+    t.add_argument("--levels", type=int, default=16)
     a = p.parse_args(argv)
-    if a.cmd == "baselines":
+    if a.cmd == "thresholds":
+        th = ucr.quantile_thresholds(a.dataset, a.levels)
+        print(f"thresholds = [{', '.join(repr(v) for v in th)}]")
+    elif a.cmd == "baselines":
         rows = [baselines(ucr.canonical(n), tuple(a.only.split(","))) for n in a.datasets]
         if a.json:
             with open(a.json, "w") as f:
