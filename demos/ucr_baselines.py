@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from spikelut import ucr
+from spikelut.errors import SpikelutError
 
 PUBLISHED = {
     # UCR 2018 archive summary table (Dau et al., "The UCR Time Series Archive", 2018;
@@ -133,14 +134,21 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
         cfg["inputs"] = int(sd.spikes.shape[2])
         t = time.perf_counter()
         last_tr, last_va, best_va = [], [], []
-        for fold in range(folds):
-            (x, y), val = holdout(sd.spikes, sd.labels, val_fraction, fold)
-            net = build_network(cfg)
-            res = Trainer(net, TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)),
-                          progress=False).fit((x, y), val)
-            last_tr.append(res.history[-1]["acc"])
-            last_va.append(res.history[-1]["val_acc"])
-            best_va.append(max(r["val_acc"] for r in res.history))
+        try:
+            for fold in range(folds):
+                (x, y), val = holdout(sd.spikes, sd.labels, val_fraction, fold)
+                net = build_network(cfg)
+                res = Trainer(net, TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)),
+                              progress=False).fit((x, y), val)
+                last_tr.append(res.history[-1]["acc"])
+                last_va.append(res.history[-1]["val_acc"])
+                best_va.append(max(r["val_acc"] for r in res.history))
+        except SpikelutError as e:      # e.g. a relaxation diverging: report it, go on with the rest
+            row = {"variant": var or "(config)", "error": str(e), "fold": fold,
+                   "seconds": round(time.perf_counter() - t, 1)}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            continue
         row = {"variant": var or "(config)", "luts": net.n_nodes, "folds": folds,
                "train_acc_last": round(float(np.mean(last_tr)), 4),
                "val_acc_last": round(float(np.mean(last_va)), 4),

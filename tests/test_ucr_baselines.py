@@ -1,5 +1,5 @@
-"""Thermometer thresholds at the training split's quantiles (spikelut.ucr.quantile_thresholds) and
-the ``thresholds`` command of demos/ucr_baselines.py."""
+"""Thermometer thresholds at the training split's quantiles (spikelut.ucr.quantile_thresholds), the
+``thresholds`` command of demos/ucr_baselines.py and its ``select`` going on past a failing variant."""
 
 from pathlib import Path
 
@@ -75,3 +75,40 @@ def test_thresholds_command_prints_a_toml_line(monkeypatch, capsys):
     _fake(monkeypatch, [[0, 2, 4], [6, 8]], [[0]])
     load_demo(DEMOS, "ucr_baselines").main(["thresholds", "ItalyPowerDemand", "--levels", "3"])
     assert capsys.readouterr().out == "thresholds = [0.125, 0.375, 0.875]\n"
+
+
+SMALL = """
+name = "small"
+seed = 0
+inputs = 4
+[data]
+dataset = "ItalyPowerDemand"
+[coding]
+name = "thermometer"
+levels = 4
+[[layers]]
+name = "front"
+nodes = 16
+k = 4
+taps = [{ from = "input", count = 4, delay = [0, 4, 8, 12] }]
+[readout]
+classes = 2
+start = 23
+[train]
+epochs = 2
+batch_size = 16
+"""
+
+
+@needs_aeon
+def test_select_reports_a_failing_variant_and_goes_on(tmp_path, capsys):
+    cfg = tmp_path / "small.toml"
+    cfg.write_text(SMALL)
+    rows = load_demo(DEMOS, "ucr_baselines").select(
+        str(cfg), ["train.relaxation=nope", "coding.levels=2"], folds=1)
+    assert [r["variant"] for r in rows] == ["(config)", "train.relaxation=nope", "coding.levels=2"]
+    assert rows[1]["error"] == ("[train]: unknown relaxation 'nope'; choose one of bipolar, dlut, "
+                                "dlut_fixed, mlp, multilinear, walsh") and rows[1]["fold"] == 0
+    assert "error" not in rows[2] and rows[2]["luts"] == 16 and rows[2]["folds"] == 1
+    assert 0 <= rows[2]["val_acc_last"] <= 1 and 0 <= rows[0]["train_acc_last"] <= 1
+    assert len(capsys.readouterr().out.splitlines()) == 3          # one JSON line per variant
