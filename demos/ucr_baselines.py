@@ -5,6 +5,7 @@ config scored on a seeded holdout of the TRAINING split (never the test split).
 Usage:
     python demos/ucr_baselines.py baselines GunPoint ItalyPowerDemand --json out.json
     python demos/ucr_baselines.py select demos/run_gunpoint.toml --variant nodes=64 --variant nodes=256
+    python demos/ucr_baselines.py thresholds ACSF1 --levels 16     # [coding] thresholds line
 
 Each baseline reads the series exactly as aeon's loader gives them (the archive's own values;
 aeon's classifiers need no further scaling). MiniRocket needs equal lengths: on the two
@@ -21,6 +22,7 @@ import time
 import numpy as np
 
 from spikelut import ucr
+from spikelut.errors import SpikelutError
 
 PUBLISHED = {
     # UCR 2018 archive summary table (Dau et al., "The UCR Time Series Archive", 2018;
@@ -132,14 +134,21 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
         cfg["inputs"] = int(sd.spikes.shape[2])
         t = time.perf_counter()
         last_tr, last_va, best_va = [], [], []
-        for fold in range(folds):
-            (x, y), val = holdout(sd.spikes, sd.labels, val_fraction, fold)
-            net = build_network(cfg)
-            res = Trainer(net, TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)),
-                          progress=False).fit((x, y), val)
-            last_tr.append(res.history[-1]["acc"])
-            last_va.append(res.history[-1]["val_acc"])
-            best_va.append(max(r["val_acc"] for r in res.history))
+        try:
+            for fold in range(folds):
+                (x, y), val = holdout(sd.spikes, sd.labels, val_fraction, fold)
+                net = build_network(cfg)
+                res = Trainer(net, TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)),
+                              progress=False).fit((x, y), val)
+                last_tr.append(res.history[-1]["acc"])
+                last_va.append(res.history[-1]["val_acc"])
+                best_va.append(max(r["val_acc"] for r in res.history))
+        except SpikelutError as e:      # e.g. a relaxation diverging: report it, go on with the rest
+            row = {"variant": var or "(config)", "error": str(e), "fold": fold,
+                   "seconds": round(time.perf_counter() - t, 1)}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            continue
         row = {"variant": var or "(config)", "luts": net.n_nodes, "folds": folds,
                "train_acc_last": round(float(np.mean(last_tr)), 4),
                "val_acc_last": round(float(np.mean(last_va)), 4),
@@ -162,8 +171,14 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--variant", action="append", default=[])
     s.add_argument("--val-fraction", type=float, default=0.25)
     s.add_argument("--folds", type=int, default=1, help="repeated holdouts (seeds 0 .. N-1)")
+    t = sub.add_parser("thresholds", help="thermometer thresholds at the training split's quantiles")
+    t.add_argument("dataset")
+    t.add_argument("--levels", type=int, default=16)
     a = p.parse_args(argv)
-    if a.cmd == "baselines":
+    if a.cmd == "thresholds":
+        th = ucr.quantile_thresholds(a.dataset, a.levels)
+        print(f"thresholds = [{', '.join(repr(v) for v in th)}]")
+    elif a.cmd == "baselines":
         rows = [baselines(ucr.canonical(n), tuple(a.only.split(","))) for n in a.datasets]
         if a.json:
             with open(a.json, "w") as f:

@@ -183,6 +183,48 @@ def scale(series: list[np.ndarray], lo: np.ndarray, hi: np.ndarray, steps: int) 
     return x
 
 
+def quantile_thresholds(name: str, levels: int) -> list[float]:
+    """Thermometer thresholds at the quantiles of the TRAIN split's scaled values.
+
+    Threshold ``l`` lies at the ``(l + 1/2) / levels`` quantile of every scaled value of every
+    training series (own cycles only, all channels pooled), moved down to the midpoint between
+    that value and the next smaller distinct value, so ``x >= threshold`` holds exactly for the
+    values at or above the quantile. Repeated thresholds (discrete data) are merged and a
+    threshold at or below 0 is dropped (it would be a constant channel), so the list may be
+    shorter than ``levels``. A circuit applies them as a bank of comparators on its scaled
+    stream, like the uniform thresholds; no test-split value is read.
+
+    Args:
+        name: a UCR/UEA problem (any case).
+        levels: thresholds wanted, >= 1.
+
+    Returns:
+        Strictly increasing floats in (0, 1]: ``[coding] thresholds`` of a thermometer config.
+
+    Raises:
+        ConfigError: unknown name or ``levels < 1``.
+        ToolError: aeon is missing.
+
+    Example:
+        >>> quantile_thresholds("ItalyPowerDemand", 4)      # doctest: +SKIP
+        [0.1867..., 0.4866..., 0.6588..., 0.8155...]
+    """
+    check_name(name)
+    if not isinstance(levels, int) or isinstance(levels, bool) or levels < 1:
+        raise ConfigError(f"quantile thresholds: levels must be an integer >= 1, got {levels!r}")
+    series = _raw(canonical(name))["train"][0]
+    lo, hi = train_range(series)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    v = np.concatenate([np.clip((s.T - lo) / span, 0.0, 1.0).ravel() for s in series])
+    # the same float32 rounding as the encoded stream, so a threshold never splits a value
+    v = v.astype(np.float32).astype(np.float64)
+    distinct = np.unique(v)
+    q = np.quantile(v, (np.arange(levels) + 0.5) / levels, method="higher")
+    at = np.unique(np.searchsorted(distinct, q))
+    at = at[at > 0]                                  # at the smallest value: always on
+    return [float((distinct[i - 1] + distinct[i]) / 2) for i in at]
+
+
 def load(name: str, split: str) -> "Dataset":  # noqa: F821 (lazy import: datasets imports us)
     """Load one split of a UCR/UEA problem as a sequence :class:`~spikelut.datasets.Dataset`.
 
@@ -344,5 +386,5 @@ def check_name(name: str) -> None:
 
 
 __all__ = ["Facts", "SETS", "NAMES", "EXTRA", "canonical", "aeon_data_dir", "train_range", "scale",
-           "load", "loaders", "blank_padding", "meta_list", "own_cycle_counts", "own_cycle_accuracy", "describe",
+           "quantile_thresholds", "load", "loaders", "blank_padding", "meta_list", "own_cycle_counts", "own_cycle_accuracy", "describe",
            "check_name"]
