@@ -365,7 +365,7 @@ ACSF1_CYCLES = 1460
 
 def acsf1(cycles: int):
     """The ACSF1 network of ``demos/run_acsf1.toml`` and its training split encoded as there
-    (16-level thermometer, one time step per cycle), cut to the first ``cycles`` cycles."""
+    (its ``[coding]`` section, one time step per cycle), cut to the first ``cycles`` cycles."""
     from spikelut.config import build_network, load_config
     from spikelut.datasets import encode_dataset
     from spikelut.train import TrainConfig
@@ -373,7 +373,10 @@ def acsf1(cycles: int):
     cfg = load_config(HERE / "run_acsf1.toml")
     net = build_network(cfg)
     tc = TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed"))
-    sd = encode_dataset("ACSF1", "thermometer", None, split="train", seed=0, levels=16)
+    coding = dict(cfg.get("coding"))
+    name = coding.pop("name")
+    coding.pop("steps", None)
+    sd = encode_dataset("ACSF1", name, None, split="train", seed=0, **coding)
     x = np.ascontiguousarray(sd.spikes[:cycles], dtype=np.uint8)
     return net, tc, x, np.asarray(sd.labels, np.int64)
 
