@@ -11,7 +11,7 @@ import pytest
 from spikelut import peers
 from spikelut.cli import main
 from spikelut.errors import ConfigError
-from spikelut.io import save_spikes
+from spikelut.io import load_model, save_spikes
 from spikelut.train import Trainer, TrainConfig
 from spikelut.train.optim import (ONECYCLE_WARMUP, batch_size_at, epoch_steps, lr_at,
                                   parse_batch_schedule)
@@ -244,12 +244,20 @@ def test_cli_schedule_flags(tmp_path, capsys):
     code = main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
                  str(tmp_path / "m.h5"), "--log", str(tmp_path / "log.jsonl"), "--epochs", "3",
                  "--backend", "numba", "--lr", "0.2", "--schedule", "linear", "--warmup", "0.5",
-                 "--batch-size", "5", "--batch-schedule", "3:20", "--no-progress"])
+                 "--batch-size", "5", "--batch-schedule", "3:20", "--init-std", "0.001",
+                 "--no-progress"])
     assert code == 0, capsys.readouterr().err
     log = [json.loads(s) for s in (tmp_path / "log.jsonl").read_text().splitlines()]
     # 4 + 4 + 1 = 9 steps, warm-up over 4.5 of them from 0.2 / 25
     assert [r["batch_size"] for r in log] == [5, 5, 20]
     assert [r["lr"] for r in log] == [0.008, 0.008 + (0.2 - 0.008) * 4 / 4.5, 0.2 * (1 - 3.5 / 4.5)]
+    # --init-std reaches the trainer: at a rate of 1e-9 the logits stay at their N(0, 0.001) draws
+    code = main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
+                 str(tmp_path / "m1.h5"), "--epochs", "1", "--backend", "numba", "--lr", "1e-9",
+                 "--init-std", "0.001", "--no-progress"])
+    assert code == 0
+    top = max(float(np.abs(layer.logits).max()) for layer in load_model(tmp_path / "m1.h5").layers)
+    assert 0 < top < 0.006  # the config's init_std of 0.1 gives about 0.3
     capsys.readouterr()
     code = main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
                  str(tmp_path / "m2.h5"), "--batch-schedule", "1:20"])

@@ -15,7 +15,7 @@ Example:
     spikelut train demos/train_first_of_two.toml --data train.h5 -o model.h5 --relaxation walsh
     spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --teacher-features feats.h5
     spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --epochs 20 \\
-    --schedule onecycle --lr 0.03 --batch-schedule 11:50     # docs/epochs.md
+    --init-std 0.001 --schedule onecycle --lr 0.03 --batch-schedule 11:50     # docs/epochs.md
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=float, default=None, metavar="F",
                    help="override [train] warmup: part of the steps ramping the rate up")
     p.add_argument("--batch-size", type=int, default=None, help="override [train] batch_size")
+    p.add_argument("--init-std", type=float, default=None, metavar="STD",
+                   help="override [train] init_std: spread of the initial logits (0.001 trains the "
+                        "MNIST-1D demo in half the epochs, docs/epochs.md)")
     p.add_argument("--batch-schedule", default=None, metavar="EPOCH:SIZE,...",
                    help="override [train] batch_schedule, e.g. 11:50,21:100 (batch 50 from "
                         "epoch 11, 100 from epoch 21); 'none' = the constant batch_size")
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> Output:
         tcfg_dict["seed"] = args.seed
     if args.relaxation is not None:
         tcfg_dict["relaxation"] = args.relaxation
-    for key in ("lr", "schedule", "warmup", "batch_size"):  # docs/epochs.md
+    for key in ("lr", "schedule", "warmup", "batch_size", "init_std"):  # docs/epochs.md
         if getattr(args, key) is not None:
             tcfg_dict[key] = getattr(args, key)
     if args.batch_schedule is not None:
