@@ -16,6 +16,7 @@ from spikelut.train import Trainer, TrainConfig
 from spikelut.train.optim import (ONECYCLE_WARMUP, batch_size_at, epoch_steps, lr_at,
                                   parse_batch_schedule)
 
+from helpers import assert_same_training
 from test_train import CONFIG, Interrupt, _setup, first_of_two
 
 
@@ -170,12 +171,7 @@ def test_resume_in_the_middle_of_a_schedule_continues_bit_for_bit(tmp_path):
     resumed = Trainer(net, tc, progress=False)
     res = resumed.fit((x, y), (x, y), checkpoint=ckpt, resume=True)
     assert resumed.opt.t == full.opt.t == 2 + 2 + 5 + 5 + 5
-    for a, b in zip(full.params, resumed.params):
-        np.testing.assert_array_equal(a, b)
-    for la, lb in zip(res_full.net.layers, res.net.layers):
-        np.testing.assert_array_equal(la.logits, lb.logits)
-    strip = [{k: v for k, v in r.items() if k != "time"} for r in res.history]
-    assert strip == [{k: v for k, v in r.items() if k != "time"} for r in res_full.history]
+    assert_same_training(full, res_full, resumed, res)
     # another batch schedule is another run: refused
     net, tc = _setup(**{**overrides, "batch_schedule": [[3, 5]]})
     with pytest.raises(ConfigError, match=r"different \[train\] config \(batch_schedule = \[\[3, 4\]\], "
