@@ -14,6 +14,15 @@ a step counter, exposed by :meth:`state_arrays` / :meth:`load_state_arrays` so t
 store it in HDF5 (never pickle; the trainer copies the arrays to the host) and a resumed run
 continues bit for bit, on the same or another array module.
 
+Schedules (docs/epochs.md): ``constant``, ``cosine`` (down to ``min_lr``), ``linear`` (down to
+``min_lr``), ``step`` (``gamma`` every ``step_size`` epochs) and ``onecycle`` (PyTorch's
+``OneCycleLR`` with cosine annealing: up from ``lr / div_factor`` to ``lr`` over the first
+``warmup`` part of the steps, then down to ``lr / (div_factor * final_div_factor)``). ``warmup``
+on the other schedules ramps linearly from ``lr / div_factor`` to ``lr`` over that part of the
+steps; the decay then spans the remaining steps. A batch-size schedule (:func:`epoch_steps`) gives
+each epoch its own batch size, so the number of steps per epoch varies; the learning rate follows
+the global step.
+
 Example:
     >>> import numpy as np
     >>> p = [np.zeros(3, np.float32)]
@@ -25,15 +34,6 @@ Example:
     0.005
     >>> round(lr_at("onecycle", 0.01, step=0, total_steps=100), 6)     # lr / div_factor
     0.0004
-
-Schedules (docs/epochs.md): ``constant``, ``cosine`` (down to ``min_lr``), ``linear`` (down to
-``min_lr``), ``step`` (``gamma`` every ``step_size`` epochs) and ``onecycle`` (PyTorch's
-``OneCycleLR`` with cosine annealing: up from ``lr / div_factor`` to ``lr`` over the first
-``warmup`` part of the steps, then down to ``lr / (div_factor * final_div_factor)``). ``warmup``
-on the other schedules ramps linearly from ``lr / div_factor`` to ``lr`` over that part of the
-steps; the decay then spans the remaining steps. A batch-size schedule (:func:`epoch_steps`) gives
-each epoch its own batch size, so the number of steps per epoch varies; the learning rate follows
-the global step.
 """
 
 from __future__ import annotations
