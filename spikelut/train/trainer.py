@@ -17,10 +17,11 @@ another (on the same backend the result stays bit-equal to an uninterrupted run)
 
 Log format: one JSON object per epoch, ``{"epoch", "loss", "acc", "val_loss", "val_acc", "lr",
 "time", "flips", "mean_abs_logit", "near_zero"}`` (``val_*`` are ``null`` without validation data;
-``lr`` is the rate of the epoch's first step; with ``[train] batch_schedule`` also ``batch_size``; ``time`` the epoch's wall time in seconds; the last
+``lr`` is the rate of the epoch's first step; ``time`` the epoch's wall time in seconds; the last
 three are lists with one value per layer: table entries that changed sign during the epoch, mean
 ``|theta|`` and the fraction of ``|theta| < 0.05`` at its end, see
-:func:`spikelut.analysis.table_dynamics`). With ``[train] refractory_ramp`` every record
+:func:`spikelut.analysis.table_dynamics`). With ``[train] batch_schedule`` every record also
+holds the epoch's ``batch_size`` (docs/epochs.md). With ``[train] refractory_ramp`` every record
 also holds ``gate``, the refractory gate's strength that epoch trained with (1.0 = exact).
 With ``[train] rewire_every`` (:mod:`spikelut.train.rewire`, docs/rewiring.md) records also
 hold ``rewired``, ``delay_moves``, ``flip_flops`` and ``delays``, and the checkpoint the rewiring
