@@ -377,8 +377,43 @@ def _train_peer(system: str, split: Split, classes: int, epochs: int, batch_size
 
 
 # ---------------------------------------------------------------------------- spikelut
+TRAIN_FIXED = ("epochs", "batch_size", "seed", "backend", "kernels")
+"""``[train]`` keys the benchmark sets itself (``--epochs``, ``--batch-size``, ``--seed``, the numba
+passes): ``train`` overrides may not name them."""
+
+
+def parse_train_overrides(items: Sequence[str]) -> dict:
+    """``["lr=0.03", "schedule=onecycle", "batch_schedule=[[11, 50]]"]`` -> a dict of ``[train]``
+    keys; each value is read as JSON when it parses, else kept as a string.
+
+    Raises:
+        ConfigError: an item without ``=``, or a key the benchmark sets itself (:data:`TRAIN_FIXED`).
+
+    Example:
+        >>> parse_train_overrides(["lr=0.03", "schedule=onecycle", "batch_schedule=[[11, 50]]"])
+        {'lr': 0.03, 'schedule': 'onecycle', 'batch_schedule': [[11, 50]]}
+    """
+    import json
+
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--train {item!r}: expected KEY=VALUE, e.g. schedule=onecycle")
+        if key in TRAIN_FIXED:
+            raise ConfigError(f"--train {key}: the benchmark sets it (--epochs, --batch-size, "
+                              f"--seed; the numba passes); set it there instead")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key] = text.strip()
+    return out
+
+
 def _train_spikelut(config: str | os.PathLike, split: Split, epochs: int, batch_size: int,
-                    seed: int, on_epoch: Callable[[dict], None]) -> dict:
+                    seed: int, on_epoch: Callable[[dict], None],
+                    overrides: dict | None = None) -> dict:
     from .api import train
     from .config import build_network, load_config
     from .train import Trainer, TrainConfig
@@ -386,12 +421,14 @@ def _train_spikelut(config: str | os.PathLike, split: Split, epochs: int, batch_
     cfg = load_config(config)
     tdict = dict(cfg.get("train") or {})
     tdict.pop("kernels", None)
+    tdict.update(overrides or {})  # --train KEY=VALUE (docs/epochs.md): a variant of the config
     # the CPU passes: the peers run on the CPU too ("auto" would take a GPU where there is one)
     tdict.update(epochs=epochs, batch_size=batch_size, seed=seed, backend="numba")
     try:
         tcfg = TrainConfig.from_dict(tdict, seed=seed)
     except ConfigError as e:
-        raise ConfigError(f"{config}: {e}") from None
+        via = " (with --train)" if overrides else ""
+        raise ConfigError(f"{config}{via}: {e}") from None
     net = build_network(cfg, seed=seed)
     x, y = split.train
     # warm-up: one batch through a throw-away trainer loads the compiled kernels
@@ -407,7 +444,8 @@ def _train_spikelut(config: str | os.PathLike, split: Split, epochs: int, batch_
     result = train(net, (x, y), tcfg, progress=False, callback=callback)
     s = result.net.summary()
     return {"size": int(s["luts"]), "size_unit": f"LUT{max(lay.k for lay in net.layers)}",
-            "lr": tcfg.lr, "flip_flops": int(s["flip_flops"])}
+            "lr": tcfg.lr, "flip_flops": int(s["flip_flops"]),
+            "train": {k: tcfg.to_dict()[k] for k in sorted(overrides or {})}}
 
 
 def describe(system: str, hidden: int = HIDDEN, config: str | None = None) -> str:
@@ -473,7 +511,8 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
               data: str | os.PathLike | None = None, test: str | os.PathLike | None = None,
               val_fraction: float = 0.125, limit: int | None = None,
               config: str | os.PathLike | None = None, hidden: int = HIDDEN,
-              lr: dict | None = None, command: str | None = None, progress: bool = False) -> dict:
+              lr: dict | None = None, command: str | None = None, progress: bool = False,
+              train: dict | None = None) -> dict:
     """Train every system in ``systems`` on the same data, split and threads; the report.
 
     Args:
@@ -489,6 +528,8 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
         lr: learning rate per peer, overriding :data:`PEER_LR` (``{"gru": 0.01}``).
         command: the command line, recorded in the report.
         progress: print one line per system and epoch on stderr (:func:`spikelut.progress.write`).
+        train: ``[train]`` keys that override spikelut's config (a schedule variant, e.g.
+            ``{"schedule": "onecycle", "lr": 0.03}``; not :data:`TRAIN_FIXED`).
 
     Returns:
         ``{"date", "command_line", "machine", "settings", "data", "systems": [...]}`` (``machine``
@@ -501,6 +542,7 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
 
     Raises:
         ConfigError: ``epochs``, ``batch_size``, ``threads``, ``hidden`` < 1, ``seed`` < 0,
+            a ``train`` key of :data:`TRAIN_FIXED` or a ``[train]`` value the config refuses,
             ``target`` outside [0, 1], an unknown system or an ``lr`` that is not a positive
             number for a peer.
         ShapeError, FileFormatError: data that cannot be used.
@@ -525,6 +567,10 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ConfigError(f"--lr {name}: must be a number > 0, got {value!r}")
         rates[name] = float(value)
+    fixed = sorted(set(train or {}) & set(TRAIN_FIXED))
+    if fixed:
+        raise ConfigError(f"--train {fixed[0]}: the benchmark sets it (--epochs, --batch-size, "
+                          f"--seed; the numba passes); set it there instead")
     if config is None:
         config = default_config()
     load_start = _load_average()
@@ -555,7 +601,7 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
                           f"test {rec['test_acc']:.4f}")
 
             if system == "spikelut":
-                info = _train_spikelut(config, split, epochs, batch_size, seed, on_epoch)
+                info = _train_spikelut(config, split, epochs, batch_size, seed, on_epoch, train)
             else:
                 info = _train_peer(system, split, classes, epochs, batch_size, rates[system], seed,
                                    hidden, on_epoch)
@@ -573,7 +619,7 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
             "settings": {"systems": systems, "epochs": epochs, "batch_size": batch_size,
                          "threads": threads, "target": target, "seed": seed,
                          "val_fraction": val_fraction, "limit": limit, "hidden": hidden,
-                         "config": str(config)},
+                         "config": str(config), "train": dict(train or {})},
             "data": {"source": split.source, **split.sizes()},
             "systems": out}
 
@@ -613,6 +659,13 @@ def format_curves(rep: dict, markdown: bool = False) -> str:
     return _render(rows, ["system", "epoch", "seconds", "train acc", "val acc", "test acc"], markdown)
 
 
+def _overrides(train: dict) -> str:
+    """``--train`` overrides as ``key = value`` (JSON values), for the report's model line."""
+    import json
+
+    return ", ".join(f"{k} = {json.dumps(v)}" for k, v in train.items())
+
+
 def format_report(rep: dict, markdown: bool = False) -> str:
     """The whole report: settings, machine, the table, each system's model (or why it was
     skipped), the per-epoch curves. Plain text goes through :func:`spikelut.escape.terminal`
@@ -628,8 +681,10 @@ def format_report(rep: dict, markdown: bool = False) -> str:
             f"{s['epochs']} epochs; seed {s['seed']}",
             f"data: {d['source']}; {d['train']} train / {d['val']} validation / {d['test']} test "
             f"samples, {d['cycles']} cycles x {d['channels']} channels"]
-    models = [f"{r['system']}: {r['model']}; {r['library']}; lr {r['lr']:g}" if r["available"]
-              else f"{r['system']}: skipped: {r['reason']}" for r in rep["systems"]]
+    models = [f"{r['system']}: {r['model']}; {r['library']}; lr {r['lr']:g}"
+              + (f"; [train] {_overrides(r['train'])}" if r.get("train") else "")
+              if r["available"] else f"{r['system']}: skipped: {r['reason']}"
+              for r in rep["systems"]]
     if markdown:
         head, models = [f"- {x}" for x in head], [f"- {x}" for x in models]
     else:
@@ -638,6 +693,6 @@ def format_report(rep: dict, markdown: bool = False) -> str:
                      + ["", format_curves(rep, markdown)])
 
 
-__all__ = ["SYSTEMS", "PEER_LR", "ENCODING", "Split", "build_peer", "describe", "format_curves",
-           "format_report", "format_table", "load_split", "missing", "parse_systems", "run_peers",
-           "set_threads", "time_to_target"]
+__all__ = ["SYSTEMS", "PEER_LR", "ENCODING", "TRAIN_FIXED", "Split", "build_peer", "describe",
+           "format_curves", "format_report", "format_table", "load_split", "missing",
+           "parse_systems", "parse_train_overrides", "run_peers", "set_threads", "time_to_target"]

@@ -135,3 +135,15 @@ def load_demo(demos_dir: str, name: str):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def assert_same_training(a, res_a, b, res_b):
+    """Two trainers (and their fit results) hold the same parameters bit for bit, kept the same
+    logits and logged the same history (apart from the wall time): a resumed run equals an
+    uninterrupted one."""
+    for pa, pb in zip(a.params, b.params):
+        np.testing.assert_array_equal(pa, pb)
+    for la, lb in zip(res_a.net.layers, res_b.net.layers):
+        np.testing.assert_array_equal(la.logits, lb.logits)
+    strip = [{k: v for k, v in r.items() if k != "time"} for r in res_b.history]
+    assert strip == [{k: v for k, v in r.items() if k != "time"} for r in res_a.history]

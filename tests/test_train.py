@@ -14,6 +14,8 @@ from spikelut.io import load_model, save_model, save_spikes
 from spikelut.train import Trainer, TrainConfig
 from spikelut.train.trainer import holdout
 
+from helpers import assert_same_training
+
 T = 5
 CONFIG = """
 seed = 0
@@ -130,12 +132,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, optimiz
     resumed = Trainer(net, tc, progress=False)
     res = resumed.fit((x, y), (x, y), log=log, checkpoint=ckpt, resume=True)
     assert resumed.epoch == 5
-    for a, b in zip(full.params, resumed.params):
-        np.testing.assert_array_equal(a, b)
-    for la, lb in zip(res_full.net.layers, res.net.layers):
-        np.testing.assert_array_equal(la.logits, lb.logits)
-    strip = [{k: v for k, v in r.items() if k != "time"} for r in res.history]
-    assert strip == [{k: v for k, v in r.items() if k != "time"} for r in res_full.history]
+    assert_same_training(full, res_full, resumed, res)
     lines = [json.loads(s) for s in log.read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2, 3, 4, 5]
     assert set(lines[0]) == {"epoch", "loss", "acc", "val_loss", "val_acc", "lr", "time",

@@ -11,6 +11,7 @@ Example:
     spikelut peers --epochs 5 --batch-size 25 --threads 1
     spikelut peers --systems spikelut,gru --epochs 2 --json
     spikelut peers --data train.h5 --test test.h5 --epochs 3 -o peers.md
+    spikelut peers --systems spikelut,gru --epochs 20 --train schedule=onecycle --train lr=0.03
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import sys
 
 from ..errors import ConfigError
 from ..fileutil import check_output, write_text_atomic
-from ..peers import HIDDEN, PEER_LR, SYSTEMS, format_report, parse_systems, run_peers
+from ..peers import (HIDDEN, PEER_LR, SYSTEMS, format_report, parse_systems,
+                     parse_train_overrides, run_peers)
 from . import Output
 from .common import FORCE_HELP
 
@@ -55,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", action="append", default=[], metavar="PEER=RATE",
                    help="a peer's Adam learning rate (repeatable; default: "
                         + ", ".join(f"{k}={v:g}" for k, v in PEER_LR.items()) + ")")
+    p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a [train] key of spikelut's config (repeatable; VALUE as JSON, "
+                        "e.g. schedule=onecycle lr=0.03 'batch_schedule=[[11,50]]'; docs/epochs.md)")
     p.add_argument("-o", "--output", default=None,
                    help="also write the report: JSON when the name ends in .json, else Markdown")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
@@ -77,6 +82,7 @@ def _rates(items: list[str]) -> dict:
 def run(args: argparse.Namespace) -> Output:
     systems = parse_systems(args.systems)
     rates = _rates(args.lr)
+    train = parse_train_overrides(args.train)
     out = None
     if args.output:
         out = check_output(args.output, inputs=[args.data, args.test, args.config], kind="text",
@@ -86,7 +92,7 @@ def run(args: argparse.Namespace) -> Output:
                     target=args.target, seed=args.seed, data=args.data, test=args.test,
                     val_fraction=args.val_fraction, limit=args.limit, config=args.config,
                     hidden=args.hidden, lr=rates, command=command,
-                    progress=not (args.no_progress or args.json))
+                    progress=not (args.no_progress or args.json), train=train)
     text = format_report(rep)
     if out is not None:
         if str(out).endswith(".json"):

@@ -14,6 +14,8 @@ Example:
     spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --backend cuda   # on the GPU
     spikelut train demos/train_first_of_two.toml --data train.h5 -o model.h5 --relaxation walsh
     spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --teacher-features feats.h5
+    spikelut train demos/train_mnist1d.toml --data train.h5 -o model.h5 --epochs 20 \\
+    --init-std 0.001 --schedule onecycle --lr 0.03 --batch-schedule 11:50     # docs/epochs.md
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..errors import ConfigError
 from ..fileutil import check_output
 from ..io import load_features, load_spikes, save_model
 from ..train import TrainConfig
+from ..train.optim import SCHEDULES, parse_batch_schedule
 from ..train.passes import BACKENDS, resolve_backend
 from ..train.trainer import check_data, holdout
 from . import Output
@@ -62,6 +65,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override [train] relaxation: how tables are parameterised for the "
                         "backward pass (multilinear, bipolar, walsh, dlut, dlut_fixed, mlp; "
                         "docs/relaxations.md); the model file stays a plain table")
+    p.add_argument("--lr", type=float, default=None, help="override [train] lr (the peak rate)")
+    p.add_argument("--schedule", choices=SCHEDULES, default=None,
+                   help="override [train] schedule (docs/epochs.md)")
+    p.add_argument("--warmup", type=float, default=None, metavar="F",
+                   help="override [train] warmup: part of the steps ramping the rate up")
+    p.add_argument("--batch-size", type=int, default=None, help="override [train] batch_size")
+    p.add_argument("--init-std", type=float, default=None, metavar="STD",
+                   help="override [train] init_std: spread of the initial logits (0.001: the "
+                        "MNIST-1D demo's accuracy in 20 epochs instead of 40, docs/epochs.md)")
+    p.add_argument("--batch-schedule", default=None, metavar="EPOCH:SIZE,...",
+                   help="override [train] batch_schedule, e.g. 11:50,21:100 (batch 50 from "
+                        "epoch 11, 100 from epoch 21); 'none' = the constant batch_size")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
@@ -84,6 +99,11 @@ def run(args: argparse.Namespace) -> Output:
         tcfg_dict["seed"] = args.seed
     if args.relaxation is not None:
         tcfg_dict["relaxation"] = args.relaxation
+    for key in ("lr", "schedule", "warmup", "batch_size", "init_std"):  # docs/epochs.md
+        if getattr(args, key) is not None:
+            tcfg_dict[key] = getattr(args, key)
+    if args.batch_schedule is not None:
+        tcfg_dict["batch_schedule"] = parse_batch_schedule(args.batch_schedule)
     if args.backend is not None:
         tcfg_dict.pop("kernels", None)  # the flag wins over the config's old spelling too
         tcfg_dict["backend"] = args.backend

@@ -103,6 +103,15 @@ class TrainConfig:
     #: "config" (the config's wiring), or "mi" / "corr": re-drawn towards signals informative
     #: about the labels before training (:mod:`spikelut.guided`)
     init_wiring: str = "config"
+    #: epochs to accuracy (docs/epochs.md): ``warmup`` = part of the run's steps spent ramping the
+    #: learning rate up from ``lr / div_factor`` (None: 0, or 0.3 with schedule = "onecycle");
+    #: ``onecycle`` ends at ``lr / (div_factor * final_div_factor)``; ``batch_schedule`` = a list
+    #: of ``[epoch, batch_size]`` pairs (1-based first epoch of each size, ascending; before the
+    #: first pair ``batch_size`` holds)
+    warmup: float | None = None
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    batch_schedule: tuple[tuple[int, int], ...] = ()
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -243,11 +252,30 @@ class TrainConfig:
         choice("init_wiring", ("config", "mi", "corr"))
         if self.min_lr > self.lr:
             raise ConfigError(f"{where}: min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
+        # epochs to accuracy (docs/epochs.md): warm-up, one-cycle and batch-size schedules
+        number("warmup", 0.0, strict=False, optional=True, hi=1.0)
+        if self.warmup == 1.0:
+            raise bad("warmup", "a part of the steps in [0, 1)")
+        number("div_factor", 1.0, strict=False)
+        number("final_div_factor", 1.0, strict=False)
+        pairs = self.batch_schedule
+        if not isinstance(pairs, (list, tuple)) or any(
+                not isinstance(p, (list, tuple)) or len(p) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in p) for p in pairs):
+            raise bad("batch_schedule", "a list of [epoch, batch_size] pairs of integers, "
+                                        "e.g. [[11, 50], [21, 100]]")
+        firsts = [p[0] for p in pairs]
+        if any(e < 2 for e in firsts) or firsts != sorted(set(firsts)):
+            raise bad("batch_schedule", "pairs with ascending epochs >= 2 (epoch 1 uses batch_size)")
+        if any(p[1] < 1 for p in pairs):
+            raise bad("batch_schedule", "pairs with batch sizes >= 1")
+        self.batch_schedule = tuple((int(e), int(b)) for e, b in pairs)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (tuples as lists) that :meth:`from_dict` reads back."""
         d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        return {k: [list(x) if isinstance(x, tuple) else x for x in v] if isinstance(v, tuple) else v
+                for k, v in d.items()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

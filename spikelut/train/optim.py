@@ -14,6 +14,15 @@ a step counter, exposed by :meth:`state_arrays` / :meth:`load_state_arrays` so t
 store it in HDF5 (never pickle; the trainer copies the arrays to the host) and a resumed run
 continues bit for bit, on the same or another array module.
 
+Schedules (docs/epochs.md): ``constant``, ``cosine`` (down to ``min_lr``), ``linear`` (down to
+``min_lr``), ``step`` (``gamma`` every ``step_size`` epochs) and ``onecycle`` (PyTorch's
+``OneCycleLR`` with cosine annealing: up from ``lr / div_factor`` to ``lr`` over the first
+``warmup`` part of the steps, then down to ``lr / (div_factor * final_div_factor)``). ``warmup``
+on the other schedules ramps linearly from ``lr / div_factor`` to ``lr`` over that part of the
+steps; the decay then spans the remaining steps. A batch-size schedule (:func:`epoch_steps`) gives
+each epoch its own batch size, so the number of steps per epoch varies; the learning rate follows
+the global step.
+
 Example:
     >>> import numpy as np
     >>> p = [np.zeros(3, np.float32)]
@@ -23,6 +32,8 @@ Example:
     [-0.1, 0.1, 0.0]
     >>> lr_at("cosine", 0.01, step=50, total_steps=100)
     0.005
+    >>> round(lr_at("onecycle", 0.01, step=0, total_steps=100), 6)     # lr / div_factor
+    0.0004
 """
 
 from __future__ import annotations
@@ -36,7 +47,9 @@ from ..xp import array_module
 from ..errors import ConfigError
 
 OPTIMIZERS = ("adam", "sgd", "lion")
-SCHEDULES = ("constant", "cosine", "step")
+SCHEDULES = ("constant", "cosine", "linear", "step", "onecycle")
+ONECYCLE_WARMUP = 0.3
+"""``warmup`` of ``onecycle`` when it is not set (PyTorch's ``pct_start``)."""
 
 
 class Adam:
@@ -165,20 +178,140 @@ def make_optimizer(name: str, params: Sequence[Any], momentum: float = 0.9,
 
 
 def lr_at(schedule: str, base_lr: float, step: int, total_steps: int, epoch: int = 0,
-          min_lr: float = 0.0, step_size: int = 10, gamma: float = 0.1) -> float:
+          min_lr: float = 0.0, step_size: int = 10, gamma: float = 0.1,
+          warmup: float | None = None, div_factor: float = 25.0,
+          final_div_factor: float = 1e4) -> float:
     """Learning rate at global ``step`` (0-based) of ``total_steps``.
 
-    ``constant``; ``cosine``: from ``base_lr`` down to ``min_lr`` over all steps; ``step``:
-    ``base_lr * gamma ** (epoch // step_size)``.
+    Args:
+        schedule: ``constant``; ``cosine``: from ``base_lr`` down to ``min_lr`` over the steps;
+            ``linear``: the same along a straight line; ``step``: ``base_lr * gamma ** (epoch //
+            step_size)``; ``onecycle``: PyTorch's ``OneCycleLR(max_lr=base_lr, total_steps,
+            pct_start=warmup, div_factor, final_div_factor)`` (cosine annealing, two phases),
+            value for value.
+        base_lr: the peak learning rate (``[train] lr``).
+        step: 0-based step counted over the whole run; ``total_steps``: the run's steps.
+        epoch: 0-based epoch of ``step`` (the ``step`` schedule).
+        warmup: part of ``total_steps`` (in [0, 1)) spent ramping up; ``None`` = 0, or
+            :data:`ONECYCLE_WARMUP` for ``onecycle``. For every schedule but ``onecycle`` the
+            ramp is linear from ``base_lr / div_factor`` to ``base_lr`` and the decay spans
+            the remaining steps.
+        div_factor: the ramp starts at ``base_lr / div_factor``.
+        final_div_factor: ``onecycle`` ends at ``base_lr / (div_factor * final_div_factor)``.
+
+    Returns:
+        The learning rate (a Python float).
+
+    Raises:
+        ConfigError: an unknown schedule.
+
+    Example:
+        >>> lr_at("linear", 0.1, step=3, total_steps=4)
+        0.025
+        >>> round(lr_at("constant", 0.1, step=1, total_steps=10, warmup=0.2, div_factor=10), 6)
+        0.055
     """
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if schedule == "onecycle":
+        return _onecycle(base_lr, step, total_steps,
+                         ONECYCLE_WARMUP if warmup is None else warmup, div_factor,
+                         final_div_factor)
+    frac = min(step / max(total_steps, 1), 1.0)  # where the decay is, in [0, 1]
+    if warmup:
+        ramp = warmup * total_steps
+        if step < ramp:
+            start = base_lr / div_factor
+            rate = float(start + (base_lr - start) * step / ramp)
+            if schedule == "step":
+                rate *= gamma ** (epoch // step_size)
+            return rate
+        frac = min((step - ramp) / max(total_steps - ramp, 1), 1.0)
     if schedule == "constant":
         return float(base_lr)
     if schedule == "cosine":
-        frac = min(step / max(total_steps, 1), 1.0)
         return float(min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * frac)))
-    if schedule == "step":
-        return float(base_lr * gamma ** (epoch // step_size))
-    raise ConfigError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if schedule == "linear":
+        return float(min_lr + (base_lr - min_lr) * (1.0 - frac))
+    return float(base_lr * gamma ** (epoch // step_size))
+
+
+def _onecycle(max_lr: float, step: int, total: int, pct: float, div: float,
+              final_div: float) -> float:
+    """``torch.optim.lr_scheduler.OneCycleLR``'s rate at ``step`` (its ``_anneal_func`` =
+    cosine, ``three_phase=False``), in the same float operations."""
+    initial = max_lr / div
+    final = initial / final_div
+    step = min(step, total - 1)  # a run extended past its schedule stays at the final rate
+    phases = ((float(pct * total) - 1, initial, max_lr), (total - 1, max_lr, final))
+    start_step = 0.0
+    for i, (end_step, lo, hi) in enumerate(phases):
+        if step <= end_step or i == len(phases) - 1:
+            span = end_step - start_step
+            frac = (step - start_step) / span if span > 0 else 1.0
+            return float(hi + (lo - hi) / 2.0 * (math.cos(math.pi * frac) + 1))
+        start_step = end_step
+    raise AssertionError("unreachable")  # the last phase always returns
+
+
+def batch_size_at(epoch: int, batch_size: int,
+                  batch_schedule: Sequence[Sequence[int]] = ()) -> int:
+    """Batch size of 0-based ``epoch``: ``batch_size`` until the first ``[epoch, size]`` pair of
+    ``batch_schedule`` (1-based epochs, ascending) is reached, then that pair's size.
+
+    Example:
+        >>> [batch_size_at(e, 25, [[3, 50], [5, 100]]) for e in range(6)]
+        [25, 25, 50, 50, 100, 100]
+    """
+    size = batch_size
+    for first, b in batch_schedule:
+        if epoch + 1 >= first:
+            size = int(b)
+    return size
+
+
+def epoch_steps(n_samples: int, epochs: int, batch_size: int,
+                batch_schedule: Sequence[Sequence[int]] = ()) -> list[tuple[int, int, int]]:
+    """Per 0-based epoch: ``(batch size, steps, global step of its first batch)``; the run has
+    ``sum(steps)`` steps (the last batch of an epoch may be smaller).
+
+    Example:
+        >>> epoch_steps(100, 3, 25, [[2, 50]])
+        [(25, 4, 0), (50, 2, 4), (50, 2, 6)]
+    """
+    out, first = [], 0
+    for e in range(epochs):
+        b = batch_size_at(e, batch_size, batch_schedule)
+        steps = -(-n_samples // b)
+        out.append((b, steps, first))
+        first += steps
+    return out
+
+
+def parse_batch_schedule(text: str) -> list[list[int]]:
+    """``"11:50,21:100"`` (the CLI's spelling) -> ``[[11, 50], [21, 100]]``; ``"none"`` -> ``[]``.
+    The pairs are checked by :class:`~spikelut.train.TrainConfig`.
+
+    Raises:
+        ConfigError: an item that is not ``EPOCH:SIZE`` with two integers.
+
+    Example:
+        >>> parse_batch_schedule("11:50, 21:100")
+        [[11, 50], [21, 100]]
+    """
+    if text.strip().lower() == "none":
+        return []
+    pairs = []
+    for item in text.split(","):
+        first, sep, size = item.strip().partition(":")
+        try:
+            pairs.append([int(first), int(size)])
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ConfigError(f"--batch-schedule: {item.strip()!r} is not EPOCH:SIZE (two integers, "
+                              f"e.g. 11:50,21:100)")
+    return pairs
 
 
 def clip_(params: Sequence[Any], bound: float) -> None:

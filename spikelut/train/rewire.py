@@ -238,7 +238,7 @@ class Rewirer:
         N = x.shape[1]
         fraction = cfg.rewire_fraction
         if cfg.rewire_schedule == "cosine":
-            total = cfg.epochs * -(-N // cfg.batch_size)
+            total = self.tr.total_steps  # the run's steps ([train] batch_schedule included)
             fraction *= 0.5 * (1.0 + math.cos(math.pi * step / total))
         pick = np.sort(self.rng.choice(N, size=min(cfg.rewire_batch, N), replace=False))
         xp = self.tr.xp

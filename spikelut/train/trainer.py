@@ -20,7 +20,8 @@ Log format: one JSON object per epoch, ``{"epoch", "loss", "acc", "val_loss", "v
 ``lr`` is the rate of the epoch's first step; ``time`` the epoch's wall time in seconds; the last
 three are lists with one value per layer: table entries that changed sign during the epoch, mean
 ``|theta|`` and the fraction of ``|theta| < 0.05`` at its end, see
-:func:`spikelut.analysis.table_dynamics`). With ``[train] refractory_ramp`` every record
+:func:`spikelut.analysis.table_dynamics`). With ``[train] batch_schedule`` every record also
+holds the epoch's ``batch_size`` (docs/epochs.md). With ``[train] refractory_ramp`` every record
 also holds ``gate``, the refractory gate's strength that epoch trained with (1.0 = exact).
 With ``[train] rewire_every`` (:mod:`spikelut.train.rewire`, docs/rewiring.md) records also
 hold ``rewired``, ``delay_moves``, ``flip_flops`` and ``delays``, and the checkpoint the rewiring
@@ -75,7 +76,7 @@ from . import bptt
 from .bptt import compile_plan, tables_of
 from .config import TrainConfig
 from .losses import get_loss, rate_regularizer
-from .optim import lr_at, make_optimizer
+from .optim import epoch_steps, lr_at, make_optimizer
 from .passes import TrainBackend, resolve_backend, to_host
 from .relax import address_histograms, get_relaxation
 from .surrogates import get_surrogate
@@ -399,9 +400,13 @@ class Trainer:
             self.load_checkpoint(checkpoint)
         cfg = self.cfg
         N = x.shape[1]
-        steps = math.ceil(N / cfg.batch_size)
-        total = steps * cfg.epochs
+        # per epoch (batch size, steps, first global step): [train] batch_schedule may change
+        # the batch size, and the learning rate follows the step counted over the whole run
+        plan = epoch_steps(N, cfg.epochs, cfg.batch_size, cfg.batch_schedule)
+        #: optimizer steps of the whole run (the schedules' and rewiring's horizon)
+        self.total_steps = total = sum(p[1] for p in plan)
         for epoch in range(self.epoch, cfg.epochs):
+            batch, steps, first = plan[epoch]
             t0 = time.perf_counter()
             order = xp.asarray(self.rng.permutation(N))  # drawn on the host: same on every backend
             gate = self.gate_at(epoch)
@@ -414,9 +419,10 @@ class Trainer:
             bar = Progress(steps, f"epoch {epoch + 1}/{cfg.epochs}", "batches",
                            show=True if self.progress else (False if self._quiet else None))
             for b in range(steps):
-                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-                lr = lr_at(cfg.schedule, cfg.lr, epoch * steps + b, total, epoch, cfg.min_lr,
-                           cfg.step_size, cfg.gamma)
+                idx = order[b * batch:(b + 1) * batch]
+                lr = lr_at(cfg.schedule, cfg.lr, first + b, total, epoch, cfg.min_lr,
+                           cfg.step_size, cfg.gamma, cfg.warmup, cfg.div_factor,
+                           cfg.final_div_factor)
                 lr0 = lr if lr0 is None else lr0
                 yb = y[idx]
                 with np.errstate(over="ignore", invalid="ignore"):  # checked after the epoch
@@ -427,11 +433,11 @@ class Trainer:
                         self.relax.observe(p, layer.k, h)
                 self._clip(self.params)
                 if self.rewirer is not None:
-                    self.rewirer.step(epoch, epoch * steps + b + 1, x, y)
+                    self.rewirer.step(epoch, first + b + 1, x, y)
                 loss_sum = loss_sum + loss * len(idx)
                 correct = correct + (pred == yb).sum()
                 if self.progress:  # the only per-step copy to the host, and only for the bar
-                    seen = b * cfg.batch_size + len(idx)
+                    seen = b * batch + len(idx)
                     bar.update(1, loss=f"{float(self._host(loss_sum)) / seen:.4f}",
                                acc=f"{int(self._host(correct)) / seen:.4f}")
                 else:
@@ -447,6 +453,8 @@ class Trainer:
             record = {"epoch": epoch + 1, "loss": float(self._host(loss_sum)) / N,
                       "acc": int(self._host(correct)) / N, "val_loss": None, "val_acc": None,
                       "lr": lr0}
+            if cfg.batch_schedule:  # the epoch's batch size (docs/epochs.md)
+                record["batch_size"] = batch
             if cfg.refractory_ramp:  # train acc/loss of a relaxed epoch are not the circuit's
                 record["gate"] = gate
             if val is not None:
