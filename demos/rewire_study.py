@@ -27,7 +27,15 @@ Usage (reduced budgets on a shared machine):
         --limit 2000 --out runs/rewire_study
     NUMBA_NUM_THREADS=1 nice -n 10 python demos/rewire_study.py --dataset GunPoint --sizes 64 \\
         --epochs 30 --variants random serial rewired rewired_delays --out runs/rewire_ucr
-Writes <out>/results.jsonl (one line per run) and prints a Markdown table.
+    NUMBA_NUM_THREADS=1 nice -n 10 python demos/rewire_study.py --sizes 18 64 128 256 --epochs 15 \
+        --limit 4000 --seeds 0 1 2 --variants random rewired_f10 serial \
+        --define probe8 random '{"rewire_every": 35, "rewire_fraction": 0.1, "rewire_candidates": 8}'
+Writes <out>/results.jsonl (one line per run) and prints a Markdown table; with several
+``--seeds`` also the mean and spread per variant and size and the difference to ``random`` of the
+same seed, and with several ``--sizes`` the LUT count ``random`` needs (interpolated) for each
+variant's accuracy. ``--define NAME WIRING JSON`` adds a variant (``[train]`` overrides; the key
+``epochs`` overrides ``--epochs``; ``rewire_every`` is in MNIST-1D's steps, as for the built-in
+variants).
 """
 
 from __future__ import annotations
@@ -90,12 +98,17 @@ VARIANTS = {
     "guided_teacher": ("random", {"init_wiring": "corr", "teacher": True}),
     "rewired": ("random", dict(REWIRE)),
     "rewired_probe": ("random", {**REWIRE, "rewire_candidates": 4}),
-    "rewired_delays": ("random", {**REWIRE, "rewire_delays": [0, 7]}),
+    "rewired_delays": ("random", {**REWIRE, "rewire_delays": "dataset"}),
     "rewired_free": ("random", {**REWIRE, "rewire_sources": "free"}),
     "serial_probe": ("serial", {**REWIRE, "rewire_candidates": 4}),
     # less churn: once per epoch of 140 steps, 5 % (annealed), best of 4 probe-scored candidates
     "probe_epochly": ("random", {"rewire_every": 140, "rewire_fraction": 0.05,
                                  "rewire_candidates": 4}),
+    # session c: 10 % (annealed) every 35 steps, one random candidate (the [train] defaults but
+    # for rewire_every; demos/train_mnist1d_rewire.toml), from random and from serial wiring
+    "rewired_f10": ("random", {"rewire_every": 35, "rewire_fraction": 0.1}),
+    "serial_f10": ("serial", {"rewire_every": 35, "rewire_fraction": 0.1}),
+    "probe8_f10": ("random", {"rewire_every": 35, "rewire_fraction": 0.1, "rewire_candidates": 8}),
 }
 
 
@@ -115,16 +128,92 @@ def teacher_features_of(train, val, epochs: int, seed: int):
     return teacher_features(teacher, x)
 
 
+def summary(rows: list[dict]) -> str:
+    """Markdown table over seeds: per variant and LUT count the mean and sample standard deviation
+    of the validation and train accuracy, and the mean and range of the paired difference to
+    ``random`` (same seed, same size) where that was run.
+
+    Example:
+        >>> rows = [dict(variant=v, luts=228, seed=s, val_acc=a, train_acc=a)
+        ...         for v, s, a in [("random", 0, 0.70), ("random", 1, 0.72),
+        ...                         ("rewired", 0, 0.73), ("rewired", 1, 0.74)]]
+        >>> print(summary(rows).splitlines()[-1])
+        | rewired | 228 | 2 | 73.5 ± 0.7 | 73.5 ± 0.7 | +2.5 (+2.0 .. +3.0) |
+    """
+    base = {(r["luts"], r["seed"]): r["val_acc"] for r in rows if r["variant"] == "random"}
+    out = ["| variant | LUTs | seeds | val acc % (mean ± sd) | train acc % | vs random, same seed "
+           "(mean, min .. max) |", "|---|---|---|---|---|---|"]
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["variant"], r["luts"]), []).append(r)
+    for (variant, luts), rs in groups.items():
+        v = 100 * np.array([r["val_acc"] for r in rs])
+        t = 100 * np.array([r["train_acc"] for r in rs])
+        sd = lambda a: f"{a.mean():.1f} ± {a.std(ddof=1) if a.size > 1 else 0.0:.1f}"  # noqa: E731
+        d = [100 * (r["val_acc"] - base[luts, r["seed"]]) for r in rs if (luts, r["seed"]) in base]
+        diff = (f"{np.mean(d):+.1f} ({min(d):+.1f} .. {max(d):+.1f})"
+                if d and variant != "random" else "")
+        out.append(f"| {variant} | {luts} | {len(rs)} | {sd(v)} | {sd(t)} | {diff} |")
+    return "\n".join(out)
+
+
+def luts_to_match(rows: list[dict], variant: str, base: str = "random") -> str:
+    """Markdown table: for each LUT count of ``variant``, the LUT count ``base`` needs for the same
+    mean validation accuracy (over seeds), linearly interpolated on ``base``'s curve of mean
+    accuracy against LUTs (made non-decreasing: the fewest LUTs at which ``base`` reached it),
+    and the ratio of the two.
+
+    Example:
+        >>> rows = [dict(variant=v, luts=n, seed=0, val_acc=a) for v, n, a in
+        ...         [("random", 100, 0.60), ("random", 200, 0.70), ("rewired", 100, 0.65)]]
+        >>> print(luts_to_match(rows, "rewired").splitlines()[-1])
+        | rewired | 100 | 65.0 | 150 | 67% |
+    """
+    def curve(name: str) -> tuple[np.ndarray, np.ndarray]:
+        by: dict[int, list[float]] = {}
+        for r in rows:
+            if r["variant"] == name:
+                by.setdefault(r["luts"], []).append(100 * r["val_acc"])
+        n = np.array(sorted(by), float)
+        return n, np.array([np.mean(by[int(k)]) for k in n])
+
+    bn, ba = curve(base)
+    ba = np.maximum.accumulate(ba)
+    out = [f"| variant | LUTs | val acc % | LUTs {base} needs | ratio |", "|---|---|---|---|---|"]
+    for n, a in zip(*curve(variant)):
+        if bn.size == 0:
+            need = "(no curve)"
+        elif a > ba[-1]:
+            need = f"> {bn[-1]:.0f}"
+        elif a <= ba[0]:
+            need = f"<= {bn[0]:.0f}"
+        else:
+            j = int(np.argmax(ba >= a))  # first point at or above a; ba[j - 1] < a
+            need = f"{bn[j - 1] + (a - ba[j - 1]) / (ba[j] - ba[j - 1]) * (bn[j] - bn[j - 1]):.0f}"
+        ratio = (f"{100 * n / float(need):.0f}%" if need[0].isdigit()
+                 else f"< {100 * n / bn[-1]:.0f}%" if need[0] == ">" else "")
+        out.append(f"| {variant} | {n:.0f} | {a:.1f} | {need} | {ratio} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--dataset", choices=list(DATASETS), default="mnist1d")
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256],
                     help="nodes of front and of rec (LUTs = 2 * size + readout nodes)")
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--variants", nargs="+", default=None,
+                    help=f"variants to run (default: all of {', '.join(VARIANTS)})")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--limit", type=int, default=2000,
                     help="training samples used (MNIST sets: of 4,000)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="several seeds, one run per seed, variant and size (overrides --seed)")
+    ap.add_argument("--define", nargs=3, action="append", default=[],
+                    metavar=("NAME", "WIRING", "JSON"),
+                    help="an extra variant: config wiring (random/serial) and [train] overrides "
+                         "as a JSON object, e.g. --define fast random '{\"rewire_every\": 35}'; "
+                         "add its NAME to --variants (or it runs after them)")
     ap.add_argument("--backend", default="numba")
     ap.add_argument("--teacher-epochs", type=int, default=3,
                     help="guided_teacher: epochs of its teacher (CNN for 40 cycles, else GRU)")
@@ -135,6 +224,24 @@ def main(argv: list[str] | None = None) -> int:
     from spikelut.datasets import encode_dataset
     from spikelut.train import Trainer, TrainConfig
     from spikelut.train.trainer import holdout
+
+    variants = dict(VARIANTS)
+    for name, wiring, over in args.define:
+        try:
+            extra = json.loads(over)
+        except json.JSONDecodeError as e:
+            ap.error(f"--define {name}: {over!r} is not a JSON object ({e.msg})")
+        if wiring not in ("random", "serial") or not isinstance(extra, dict):
+            ap.error(f"--define {name}: wiring must be random or serial and the overrides a JSON "
+                     f"object")
+        variants[name] = (wiring, extra)
+    chosen = args.variants if args.variants is not None else list(VARIANTS)
+    chosen += [n for n, _, _ in args.define if n not in chosen]
+    unknown = [v for v in chosen if v not in variants]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(variants)} "
+                 f"or --define them")
+    seeds = args.seeds if args.seeds is not None else [args.seed]
 
     spec = DATASETS[args.dataset]
     coding, steps, params = spec["coding"]
@@ -148,43 +255,57 @@ def main(argv: list[str] | None = None) -> int:
     train, val = holdout(x, y, spec["val"], seed=0)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    feats = None
-    for size in args.sizes:
-        for variant in args.variants:
-            wiring, over = VARIANTS[variant]
-            over = dict(over)
-            if "rewire_every" in over:  # in units of MNIST-1D's 35 steps
-                over["rewire_every"] = spec["every"] * over["rewire_every"] // 35
-            if "rewire_delays" in over:
-                over["rewire_delays"] = spec["delay_range"]
-            if over.pop("teacher", False) and feats is None:
-                feats = teacher_features_of(train, val, args.teacher_epochs, args.seed)
-            net = build_network(parse_config(TEMPLATE.format(
-                seed=args.seed, front=size, rec=size, wiring=wiring, inputs=spec["inputs"],
-                delays=spec["delays"], out=spec["out"], classes=spec["classes"])))
-            cfg = TrainConfig.from_dict({"epochs": args.epochs, "batch_size": spec["batch"],
-                                         "lr": spec["lr"],
-                                         "keep": "best", "backend": args.backend,
-                                         "seed": args.seed, **over})
-            t0 = time.perf_counter()
-            tr = Trainer(net, cfg, progress=False)
-            res = tr.fit(train, val, teacher=feats if variant == "guided_teacher" else None)
-            kept = res.history[res.kept_epoch - 1]
-            row = {"dataset": args.dataset, "seed": args.seed, "variant": variant, "luts": res.net.n_nodes, "flip_flops": res.net.flip_flops(),
-                   "kept_epoch": res.kept_epoch, "train_acc": kept["acc"],
-                   "val_acc": kept["val_acc"], "best_val_acc": max(r["val_acc"] for r in res.history),
-                   "swapped": sum(sum(r.get("rewired", [0])) for r in res.history),
-                   "time_s": round(time.perf_counter() - t0, 1), "epochs": args.epochs,
-                   "train_samples": int(train[0].shape[1]), "val_samples": int(val[0].shape[1])}
-            rows.append(row)
-            with open(args.out / "results.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
-            print(json.dumps(row), file=sys.stderr, flush=True)
-    print("| dataset | variant | LUTs | flip-flops | train acc | val acc (kept) | taps swapped | time s |")
-    print("|---|---|---|---|---|---|---|---|")
+    for seed in seeds:
+        feats = None  # the teacher of this seed
+        for size in args.sizes:
+            for variant in chosen:
+                wiring, over = variants[variant]
+                over = dict(over)
+                if "rewire_every" in over:  # in units of MNIST-1D's 35 steps
+                    over["rewire_every"] = max(1, spec["every"] * over["rewire_every"] // 35)
+                if over.get("rewire_delays") == "dataset":
+                    over["rewire_delays"] = spec["delay_range"]
+                if over.pop("teacher", False) and feats is None:
+                    feats = teacher_features_of(train, val, args.teacher_epochs, seed)
+                epochs = over.pop("epochs", args.epochs)
+                net = build_network(parse_config(TEMPLATE.format(
+                    seed=seed, front=size, rec=size, wiring=wiring, inputs=spec["inputs"],
+                    delays=spec["delays"], out=spec["out"], classes=spec["classes"])))
+                cfg = TrainConfig.from_dict({"epochs": epochs, "batch_size": spec["batch"],
+                                             "lr": spec["lr"], "keep": "best",
+                                             "backend": args.backend, "seed": seed, **over})
+                t0 = time.perf_counter()
+                tr = Trainer(net, cfg, progress=False)
+                res = tr.fit(train, val, teacher=feats if variant == "guided_teacher" else None)
+                kept = res.history[res.kept_epoch - 1]
+                row = {"dataset": args.dataset, "seed": seed, "variant": variant,
+                       "luts": res.net.n_nodes, "flip_flops": res.net.flip_flops(),
+                       "kept_epoch": res.kept_epoch, "train_acc": kept["acc"],
+                       "val_acc": kept["val_acc"],
+                       "best_val_acc": max(r["val_acc"] for r in res.history),
+                       "swapped": sum(sum(r.get("rewired", [0])) for r in res.history),
+                       "time_s": round(time.perf_counter() - t0, 1), "epochs": epochs,
+                       "train_samples": int(train[0].shape[1]),
+                       "val_samples": int(val[0].shape[1])}
+                rows.append(row)
+                with open(args.out / "results.jsonl", "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(json.dumps(row), file=sys.stderr, flush=True)
+    print("| dataset | variant | LUTs | flip-flops | train acc | val acc (kept) | taps swapped "
+          "| time s | seed |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['dataset']} | {r['variant']} | {r['luts']} | {r['flip_flops']} | {r['train_acc']:.3f} | "
-              f"{r['val_acc']:.3f} | {r['swapped']} | {r['time_s']} |")
+        print(f"| {r['dataset']} | {r['variant']} | {r['luts']} | {r['flip_flops']} | "
+              f"{r['train_acc']:.3f} | {r['val_acc']:.3f} | {r['swapped']} | {r['time_s']} | "
+              f"{r['seed']} |")
+    if len(seeds) > 1:
+        print()
+        print(summary(rows))
+    if "random" in chosen and len(args.sizes) > 1:
+        for variant in chosen:
+            if variant != "random":
+                print()
+                print(luts_to_match(rows, variant))
     return 0
 
 

@@ -506,3 +506,74 @@ def test_rewiring_on_an_emulated_device_equals_the_numpy_run():
     for a, b in zip(res_ref.net.layers, res.net.layers):
         for name in ("source", "index", "delay", "logits", "tap_influence", "tap_gradient"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+# ---------------------------------------------------------------------------- the study and demo
+def test_the_rewire_demo_config_is_the_studied_variant(demos_dir):
+    """demos/train_mnist1d_rewire.toml is demos/rewire_study.py's rewired_f10 at size 64, seed 0."""
+    from demos.rewire_study import DATASETS, TEMPLATE, VARIANTS
+    from spikelut.config import load_config
+
+    spec = DATASETS["mnist1d"]
+    wiring, over = VARIANTS["rewired_f10"]
+    study = build_network(parse_config(TEMPLATE.format(
+        seed=0, front=64, rec=64, wiring=wiring, inputs=spec["inputs"], delays=spec["delays"],
+        out=spec["out"], classes=spec["classes"])))
+    cfg = load_config(f"{demos_dir}/train_mnist1d_rewire.toml")
+    demo = build_network(cfg)
+    assert demo.n_nodes == study.n_nodes == 228
+    for a, b in zip(demo.layers, study.layers):
+        for f in ("table", "source", "index", "delay"):
+            np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    train = TrainConfig.from_dict(cfg["train"])
+    want = TrainConfig.from_dict({"epochs": 15, "batch_size": spec["batch"], "lr": spec["lr"],
+                                  "keep": "best", "seed": 0, **over})
+    for key in ("epochs", "batch_size", "lr", "keep", "rewire_every", "rewire_fraction",
+                "rewire_schedule", "rewire_candidates", "rewire_batch", "rewire_sources"):
+        assert getattr(train, key) == getattr(want, key), key
+    assert (train.rewire_every, train.rewire_fraction) == (35, 0.1)
+
+
+def test_study_summary_pairs_seeds_and_interpolates_the_luts_random_needs():
+    from demos.rewire_study import luts_to_match, summary
+
+    rows = [dict(variant=v, luts=n, seed=s, val_acc=a, train_acc=t) for v, n, s, a, t in [
+        ("random", 136, 0, 0.60, 0.61), ("random", 136, 1, 0.62, 0.63),
+        ("random", 228, 0, 0.70, 0.70), ("random", 228, 1, 0.72, 0.74),
+        ("random", 356, 0, 0.69, 0.75), ("random", 356, 1, 0.71, 0.75),
+        ("rewired", 136, 0, 0.66, 0.70), ("rewired", 136, 1, 0.64, 0.66),
+        ("rewired", 228, 0, 0.75, 0.80), ("rewired", 228, 1, 0.75, 0.78)]]
+    assert summary(rows).splitlines()[2:] == [
+        "| random | 136 | 2 | 61.0 ± 1.4 | 62.0 ± 1.4 |  |",
+        "| random | 228 | 2 | 71.0 ± 1.4 | 72.0 ± 2.8 |  |",
+        "| random | 356 | 2 | 70.0 ± 1.4 | 75.0 ± 0.0 |  |",
+        "| rewired | 136 | 2 | 65.0 ± 1.4 | 68.0 ± 2.8 | +4.0 (+2.0 .. +6.0) |",
+        "| rewired | 228 | 2 | 75.0 ± 0.0 | 79.0 ± 1.4 | +4.0 (+3.0 .. +5.0) |"]
+    # random's curve 61 / 71 / 70 % is taken as 61 / 71 / 71 (the fewest LUTs reaching it):
+    # 65 % lies 4/10 of the way from 136 to 228 LUTs; 75 % is beyond the largest random network
+    assert luts_to_match(rows, "rewired").splitlines()[2:] == [
+        "| rewired | 136 | 65.0 | 173 | 79% |",
+        "| rewired | 228 | 75.0 | > 356 | < 64% |"]
+
+
+def test_study_defines_variants_and_refuses_bad_ones(tmp_path, capsys):
+    pytest.importorskip("aeon")
+    from demos.rewire_study import main as study
+
+    assert study(["--dataset", "ItalyPowerDemand", "--sizes", "8", "--epochs", "2", "--seeds",
+                  "0", "1", "--variants", "random", "--define", "often", "serial",
+                  '{"rewire_every": 1, "rewire_fraction": 0.5}', "--backend", "numpy",
+                  "--out", str(tmp_path)]) == 0
+    rows = [json.loads(s) for s in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [(r["seed"], r["variant"]) for r in rows] == [
+        (0, "random"), (0, "often"), (1, "random"), (1, "often")]
+    assert rows[0]["swapped"] == 0 and rows[1]["swapped"] > 0
+    out = capsys.readouterr().out
+    assert "| often | 36 | 2 |" in out  # the summary over the two seeds
+    with pytest.raises(SystemExit) as e:
+        study(["--define", "x", "random", "{rewire_every: 1}", "--out", str(tmp_path)])
+    assert e.value.code == 2
+    assert "--define x: '{rewire_every: 1}' is not a JSON object" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        study(["--variants", "nope", "--out", str(tmp_path)])
+    assert "unknown variant(s) nope" in capsys.readouterr().err
