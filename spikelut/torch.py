@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch  # the real PyTorch: absolute imports, this module is spikelut.torch
 from torch import nn
+from torch.nn import functional as F
 
 from .xp import from_dlpack
 from .errors import ConfigError, ShapeError
@@ -292,6 +293,131 @@ def spike_threshold(z: torch.Tensor, width: float = 0.5) -> torch.Tensor:
     return _Threshold.apply(z, float(width))
 
 
+FRONT_INITS = ("thermometer", "random")
+
+
+class ConvFrontEnd(nn.Module):
+    """A float front end for a hybrid network: a causal 1-D convolution over raw values.
+
+    Input: values ``[T, B]`` (one value per cycle) or ``[T, B, F]`` (``F`` features per cycle),
+    float, in ``[0, 1]`` for the thermometer initialisation (the scale of
+    :func:`spikelut.datasets.load_dataset`). Output: the pre-threshold activations ``z``
+    ``[T, B, C]`` float32; ``spike_threshold(z)`` are the spikes a :class:`SpikeLUT` reads. Cycle
+    ``t`` sees the values of cycles ``t - width + 1 .. t`` (zeros before the window), so the front
+    end is causal like the circuit.
+
+    ``init="thermometer"`` (the default) starts the front end as the
+    :func:`spikelut.coding.thermometer` code of the current value: feature ``f``'s ``L = C / F``
+    channels ``f L + l`` get weight ``L`` on the current cycle's value (0 on the earlier ones) and
+    bias ``-(l + 1/2)``, so ``z > 0`` iff ``x >= (l + 1/2) / L`` (equal for every value except one
+    lying exactly on a threshold, where ``z = 0`` does not fire); one level is one unit of ``z``,
+    the scale of the threshold's surrogate. Joint training then moves the thresholds and mixes in
+    earlier cycles. ``init="random"`` is PyTorch's default ``Conv1d`` initialisation: on values in
+    ``[0, 1]`` most of its channels are constant (always or never firing) and the rest are
+    random hyperplanes over ``width`` cycles (docs/torch.md, "Hybrid networks").
+
+    Args:
+        channels: output channels ``C`` (the LUT network's ``n_in``).
+        features: values per cycle ``F``; ``C`` must be a multiple of ``F`` for the thermometer
+            initialisation.
+        width: cycles the convolution sees (``>= 1``).
+        init: ``"thermometer"`` or ``"random"``.
+
+    Raises:
+        ConfigError: an unknown ``init``, ``width < 1``, or ``C`` not a multiple of ``F`` with the
+            thermometer initialisation.
+
+    Example:
+        >>> fe = ConvFrontEnd(4)
+        >>> v = torch.tensor([[0.1], [0.4], [0.9]])          # [T=3, B=1]
+        >>> spike_threshold(fe(v))[:, 0].int().tolist()    # the 4-level thermometer code
+        [[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]]
+    """
+
+    def __init__(self, channels: int, features: int = 1, width: int = 5,
+                 init: str = "thermometer") -> None:
+        super().__init__()
+        if init not in FRONT_INITS:
+            raise ConfigError(f"unknown front-end init {init!r}; choose one of {', '.join(FRONT_INITS)}")
+        if width < 1:
+            raise ConfigError(f"front-end width must be >= 1 cycle, got {width}")
+        if init == "thermometer" and channels % features:
+            raise ConfigError(f"the thermometer front end needs channels ({channels}) to be a "
+                              f"multiple of features ({features})")
+        self.features, self.width = features, width
+        self.conv = nn.Conv1d(features, channels, width)
+        if init == "thermometer":
+            self.thermometer_()
+
+    @torch.no_grad()
+    def thermometer_(self) -> None:
+        """Set the weights to the thermometer code of the current value (see the class)."""
+        c, f = self.conv.out_channels, self.features
+        levels = c // f
+        self.conv.weight.zero_()
+        for feat in range(f):
+            rows = slice(feat * levels, (feat + 1) * levels)
+            self.conv.weight[rows, feat, self.width - 1] = float(levels)
+            self.conv.bias[rows] = -(torch.arange(levels, dtype=torch.float32) + 0.5)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        """Values ``[T, B]`` or ``[T, B, F]`` -> activations ``z [T, B, C]`` (threshold at 0).
+
+        Raises:
+            ShapeError: ``v`` is not ``[T, B]`` / ``[T, B, F]`` with this front end's ``F``.
+        """
+        if v.ndim == 2 and self.features == 1:
+            v = v[:, :, None]
+        if v.ndim != 3 or v.shape[2] != self.features:
+            raise ShapeError(f"front-end values must be a tensor [T, B, {self.features}]"
+                             f"{' or [T, B]' if self.features == 1 else ''}, got {tuple(v.shape)}")
+        x = F.pad(v.permute(1, 2, 0).to(self.conv.weight.dtype), (self.width - 1, 0))
+        return self.conv(x).permute(2, 0, 1).contiguous()  # [T, B, C]
+
+
+class Hybrid(nn.Module):
+    """A float front end trained jointly with a LUT back end: ``lut(spike_threshold(front(v)))``.
+
+    The LUT part (``to_network()``) is the circuit that goes to the FPGA; the front end runs on
+    the CPU (or GPU) that feeds it, one bit per channel per cycle (:meth:`front_spikes`).
+
+    Args:
+        front: a module mapping values to activations ``[T, B, n_in]`` (e.g. :class:`ConvFrontEnd`).
+        lut: the back end, a :class:`SpikeLUT` with ``n_in`` inputs.
+        threshold_width: the straight-through threshold's surrogate width (in units of ``z``).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> h = Hybrid(ConvFrontEnd(4), SpikeLUT.from_network(random_network(0, n_in=4, sizes=[8, 4], k=3, classes=2)))
+        >>> h(torch.rand(6, 5)).shape, h.front_spikes(torch.rand(6, 5)).dtype
+        (torch.Size([5, 2]), torch.uint8)
+    """
+
+    def __init__(self, front: nn.Module, lut: SpikeLUT, threshold_width: float = 0.5) -> None:
+        super().__init__()
+        self.front, self.lut, self.threshold_width = front, lut, float(threshold_width)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        """The LUT back end's output (class counts or spikes) for values ``v``."""
+        return self.lut(spike_threshold(self.front(v), self.threshold_width))
+
+    @torch.no_grad()
+    def front_spikes(self, v: torch.Tensor) -> torch.Tensor:
+        """The spikes the front end sends to the circuit, uint8 ``[T, B, n_in]`` (save them with
+        :func:`spikelut.io.save_spikes` to run or co-simulate the LUT part alone)."""
+        return (self.front(v) > 0).to(torch.uint8)
+
+    def param_groups(self, lr: float, front_lr: float) -> list[dict[str, Any]]:
+        """Optimizer parameter groups: the front end at ``front_lr``, the LUT tables at ``lr``
+        (``torch.optim.Adam(h.param_groups(0.01, 0.001))``)."""
+        return [{"params": list(self.front.parameters()), "lr": front_lr},
+                {"params": list(self.lut.parameters()), "lr": lr}]
+
+    def to_network(self) -> Network:
+        """The LUT back end as a :class:`~spikelut.network.Network` (what goes to the FPGA)."""
+        return self.lut.to_network()
+
+
 def teacher_features(model: nn.Module, spikes: Any, module: nn.Module | None = None,
                      batch: int = 500) -> np.ndarray:
     """A teacher's hidden features for guided wiring (``spikelut train --teacher-features``).
@@ -353,4 +479,4 @@ def teacher_features(model: nn.Module, spikes: Any, module: nn.Module | None = N
     return torch.cat(rows).numpy().astype(np.float32)
 
 
-__all__ = ["SpikeLUT", "spike_threshold", "teacher_features"]
+__all__ = ["ConvFrontEnd", "Hybrid", "SpikeLUT", "spike_threshold", "teacher_features"]
