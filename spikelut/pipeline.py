@@ -49,7 +49,11 @@ RUN_OUTPUTS = ("data/train.h5", "data/test.h5", "model.h5", "train/log.jsonl", "
 
 
 def default_config_path() -> Path:
-    """The packaged demo config that ``spikelut run`` uses when given none."""
+    """The demo config that ``spikelut run`` uses when given none: ``demos/`` of a source
+    checkout (run without installing it), else the installed ``spikelut.demos``."""
+    here = Path(__file__).resolve().parent.parent / "demos" / DEFAULT_CONFIG
+    if here.exists():
+        return here
     return Path(str(resources.files("spikelut.demos").joinpath(DEFAULT_CONFIG)))
 
 

@@ -176,8 +176,12 @@ def test_cli_run_error_is_one_line(tmp_path, capsys):
 
 
 def test_default_config_is_packaged_and_valid():
+    from importlib import resources
     p = default_config_path()
     assert p.exists()
+    # the installed package ships the same file (a wheel has no demos/ beside the package)
+    packaged = resources.files("spikelut.demos").joinpath(p.name)
+    assert packaged.read_bytes() == p.read_bytes()
     pipe = Pipeline(None, "unused-out-dir")
     assert pipe.settings.dataset and pipe.train_cfg.epochs >= 1
 

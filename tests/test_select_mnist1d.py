@@ -1,9 +1,14 @@
 """demos/select_mnist1d.py: each variant is the demo config with exactly its stated change."""
 
+from pathlib import Path
+
 import numpy as np
+from helpers import load_demo
 
 from spikelut.config import build_network, load_config
-from spikelut.demos import select_mnist1d as sel
+
+# the checkout's demos/ (not the installed spikelut.demos, which may be another tree's)
+sel = load_demo(str(Path(__file__).resolve().parent.parent / "demos"), "select_mnist1d")
 
 
 def _net(name):
