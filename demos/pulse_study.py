@@ -10,6 +10,8 @@ One JSON line per finished run goes to ``<out>/study.jsonl``: validation and tra
 kept (exact) model, spikes per sample (all layers, validation set), seconds.
 
     NUMBA_NUM_THREADS=1 nice -n 10 python demos/pulse_study.py first_of_two r0 r1 r1_ramp --out runs/pulse
+    NUMBA_NUM_THREADS=1 nice -n 10 python demos/pulse_study.py mnist1d r1_triples_out400_scale2 \
+        --mnist-train 3500 --mnist-epochs 8 --out runs/pulse_med    # the medium budget
     python demos/pulse_study.py --list
 """
 
