@@ -189,6 +189,10 @@ VARIANTS: dict[str, tuple[str, Callable[[dict, str], None]]] = {
                           _chain(R1, _groups(3), _logit_x(4.0))),
     "r1_triples_out400_scale2": ("R = 1, triples, 400 readout nodes, 1,848 rec, logit_scale 2 x default",
                                  _chain(R1, _groups(3), _out_nodes(400), _logit_x(2.0))),
+    "r1_triples_out400_scale2_lr2": ("R = 1, triples, 400 readout nodes, 1,848 rec, logit_scale "
+                                     "2 x default, lr 0.02",
+                                     _chain(R1, _groups(3), _out_nodes(400), _logit_x(2.0),
+                                            _train(lr=0.02))),
     "r1_triples_lr2": ("R = 1, triples, lr 0.02", _chain(R1, _groups(3), _train(lr=0.02))),
     "r1_triples_ramp": ("R = 1, triples, curriculum", _chain(R1, _groups(3), _ramp)),
     "r1_triples_full": ("R = 1, triples, refractory_grad = full",
