@@ -10,6 +10,8 @@ One JSON line per finished run goes to ``<out>/study.jsonl``: validation and tra
 kept (exact) model, spikes per sample (all layers, validation set), seconds.
 
     NUMBA_NUM_THREADS=1 nice -n 10 python demos/pulse_study.py first_of_two r0 r1 r1_ramp --out runs/pulse
+    NUMBA_NUM_THREADS=1 nice -n 10 python demos/pulse_study.py mnist1d r1_triples_out400_scale2 \
+        --mnist-train 3500 --mnist-epochs 8 --out runs/pulse_med    # the medium budget
     python demos/pulse_study.py --list
 """
 
@@ -66,13 +68,15 @@ def _own2(cfg: dict, task: str) -> None:
     rec["taps"].append({"from": "own", "delay": 2})
 
 
-def _groups(m: int) -> Callable[[dict, str], None]:
+def _groups(m: int, only: tuple[str, ...] | None = None) -> Callable[[dict, str], None]:
     """Every tap group reading a layer (not the input, not ``own``) reads each drawn node at ``m``
     neighbouring delays ``d .. d + m - 1``: a pulse train of period ``m`` (R = m - 1 at its maximum
-    rate) seen through all of them is a level again."""
+    rate) seen through all of them is a level again. ``only``: in these layers only (default all)."""
     def apply(cfg: dict, task: str) -> None:
         names = [layer["name"] for layer in cfg["layers"]]
         for layer in cfg["layers"]:
+            if only is not None and layer["name"] not in only:
+                continue
             for g in layer["taps"]:
                 if g["from"] in ("input", "own") or g.get("count", 1) < 2:
                     continue
@@ -86,6 +90,48 @@ def _groups(m: int) -> Callable[[dict, str], None]:
 
 
 _pairs = _groups(2)
+
+
+def _layer(cfg: dict, name: str) -> dict:
+    return next(layer for layer in cfg["layers"] if layer["name"] == name)
+
+
+def _mix(cfg: dict, task: str) -> None:
+    """Triples where the thermometer levels enter (``front`` -> ``front2``), pairs deeper (``rec``,
+    ``out``): the deeper LUT6 read three or four signals instead of two, at the same LUT count."""
+    _groups(3, ("front2",))(cfg, task)
+    _groups(2, ("rec", "out"))(cfg, task)
+
+
+def _out_k(k: int) -> Callable[[dict, str], None]:
+    """The readout layer reads ``k // 3`` ``rec`` signals as triples (LUT with ``k`` inputs: more
+    LUT6-equivalents than the demo's LUT6, docs/node-sizes.md)."""
+    def apply(cfg: dict, task: str) -> None:
+        out = _layer(cfg, "out")
+        out["k"] = k
+        out["taps"] = [{"from": "rec", "count": k, "delay": [0, 1, 2] * (k // 3), "same_channel": 3}]
+    return apply
+
+
+def _out_nodes(n: int) -> Callable[[dict, str], None]:
+    """``n`` readout nodes instead of 200, the recurrent layer shrunk by as many (same LUT count):
+    the readout reads more of ``rec``."""
+    def apply(cfg: dict, task: str) -> None:
+        out, rec = _layer(cfg, "out"), _layer(cfg, "rec")
+        rec["nodes"] -= n - out["nodes"]
+        out["nodes"] = n
+    return apply
+
+
+def _logit_x(f: float) -> Callable[[dict, str], None]:
+    """``logit_scale`` = ``f`` x the default ``4 / (P sqrt(T'))`` of the task's readout."""
+    def apply(cfg: dict, task: str) -> None:
+        from spikelut.config import build_network
+        from spikelut.train.losses import default_logit_scale
+
+        net = build_network(cfg)
+        cfg["train"]["logit_scale"] = f * default_logit_scale(net.readout, 40 if task == "mnist1d" else 20)
+    return apply
 
 
 def _chain(*fs: Callable[[dict, str], None]) -> Callable[[dict, str], None]:
@@ -125,6 +171,32 @@ VARIANTS: dict[str, tuple[str, Callable[[dict, str], None]]] = {
                       _chain(R1, _pairs, _train(width=2.0))),
     "r1_triples_wide": ("R = 1, triples at delays d, d + 1, d + 2, surrogate width 2",
                         _chain(R1, _groups(3), _train(width=2.0))),
+    "r1_mix": ("R = 1, triples front -> front2, pairs deeper (rec, out read 3 signals)",
+               _chain(R1, _mix)),
+    "r1_triples_out9": ("R = 1, triples, readout LUT9 reading 3 rec signals (+1,600 LUT6-eq.)",
+                        _chain(R1, _groups(3), _out_k(9))),
+    "r1_triples_out400": ("R = 1, triples, 400 readout nodes, 1,848 rec (same LUT count)",
+                          _chain(R1, _groups(3), _out_nodes(400))),
+    "r1_triples_out600": ("R = 1, triples, 600 readout nodes, 1,648 rec (same LUT count)",
+                          _chain(R1, _groups(3), _out_nodes(600))),
+    "r1_triples_out400_lr2": ("R = 1, triples, 400 readout nodes, 1,848 rec, lr 0.02",
+                              _chain(R1, _groups(3), _out_nodes(400), _train(lr=0.02))),
+    "r1_triples_out400_wide": ("R = 1, triples, 400 readout nodes, 1,848 rec, surrogate width 2",
+                               _chain(R1, _groups(3), _out_nodes(400), _train(width=2.0))),
+    "r1_triples_scale2": ("R = 1, triples, logit_scale twice the default",
+                          _chain(R1, _groups(3), _logit_x(2.0))),
+    "r1_triples_scale4": ("R = 1, triples, logit_scale 4 x the default",
+                          _chain(R1, _groups(3), _logit_x(4.0))),
+    "r1_triples_out400_scale2": ("R = 1, triples, 400 readout nodes, 1,848 rec, logit_scale 2 x default",
+                                 _chain(R1, _groups(3), _out_nodes(400), _logit_x(2.0))),
+    "r1_triples_out400_scale2_lr2": ("R = 1, triples, 400 readout nodes, 1,848 rec, logit_scale "
+                                     "2 x default, lr 0.02",
+                                     _chain(R1, _groups(3), _out_nodes(400), _logit_x(2.0),
+                                            _train(lr=0.02))),
+    "r1_triples_lr2": ("R = 1, triples, lr 0.02", _chain(R1, _groups(3), _train(lr=0.02))),
+    "r1_triples_ramp": ("R = 1, triples, curriculum", _chain(R1, _groups(3), _ramp)),
+    "r1_triples_full": ("R = 1, triples, refractory_grad = full",
+                        _chain(R1, _groups(3), _train(refractory_grad="full"))),
     "r2_triples": ("R = 2, every layer-to-layer tap triple reads one node at delays d, d + 1, d + 2",
                    _chain(_refractory(2), _groups(3))),
     "r1_full": ("R = 1, refractory_grad = full", _chain(R1, _train(refractory_grad="full"))),
@@ -178,8 +250,8 @@ def spikes_per_sample(trainer, net, x) -> float:
 
 
 def run(task: str, variant: str, code: str = "thermometer", mnist_train: int = 1000,
-        mnist_epochs: int = 10, seed: int | None = None) -> dict:
-    """Train one variant on one task; return the study's record."""
+        mnist_epochs: int = 10, seed: int | None = None, log: Path | None = None) -> dict:
+    """Train one variant on one task; return the study's record (``log``: the per-epoch log)."""
     from spikelut.config import build_network
     from spikelut.train import Trainer, TrainConfig
 
@@ -198,7 +270,7 @@ def run(task: str, variant: str, code: str = "thermometer", mnist_train: int = 1
     tcfg = TrainConfig.from_dict(cfg["train"], seed=cfg["seed"])
     t0 = time.perf_counter()
     trainer = Trainer(net, tcfg, progress=False)
-    res = trainer.fit((xt, yt), (xv, yv))
+    res = trainer.fit((xt, yt), (xv, yv), log=log)
     kept = res.history[res.kept_epoch - 1]
     train_acc = trainer.evaluate(xt, yt, params=[layer.logits for layer in res.net.layers]).acc
     return {"task": task, "variant": variant, "what": VARIANTS[variant][0], "code": code,
@@ -256,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in args.variants:
-        r = run(args.task, name, args.code, args.mnist_train, args.mnist_epochs, args.seed)
+        log = out / f"{args.task}_{name}_{args.code}_s{args.seed}.log.jsonl"  # per epoch, to follow
+        r = run(args.task, name, args.code, args.mnist_train, args.mnist_epochs, args.seed, log)
         with open(out / "study.jsonl", "a") as f:  # one line per finished run; a log, not state
             f.write(json.dumps(r) + "\n")
         print(json.dumps(r), flush=True)

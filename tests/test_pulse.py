@@ -240,18 +240,46 @@ def test_the_run_demo_is_pulse_only_and_learns(demos_dir, fot):
     assert res.history[-1]["val_acc"] == 1.0 and reference_accuracy(res.net, xv, yv) == 1.0
 
 
-def test_the_mnist1d_pulse_demo_is_the_studied_triples_network(demos_dir):
-    net = build_network(load_config(os.path.join(demos_dir, "train_mnist1d_pulse.toml")))
-    studied = build_network(pulse_study.task_config("mnist1d", "r1_triples"))
+def test_the_mnist1d_pulse_demo_is_the_studied_network(demos_dir):
+    """demos/train_mnist1d_pulse.toml is the study's best pulse-only variant: triples of
+    neighbouring delays, a 400-node readout, twice the readout's default logit scale, lr 0.02."""
+    cfg = load_config(os.path.join(demos_dir, "train_mnist1d_pulse.toml"))
+    studied_cfg = pulse_study.task_config("mnist1d", "r1_triples_out400_scale2_lr2")
+    net, studied = build_network(cfg), build_network(studied_cfg)
     assert [layer.refractory for layer in net.layers] == [1, 1, 1, 1]
-    for a, b in zip(net.layers, studied.layers):
+    for a, b in zip(net.layers, studied.layers, strict=True):
         for field in ("source", "index", "delay", "table"):
             assert np.array_equal(getattr(a, field), getattr(b, field))
+    assert cfg["train"]["logit_scale"] == pytest.approx(studied_cfg["train"]["logit_scale"])
+    assert cfg["train"]["lr"] == studied_cfg["train"]["lr"] == 0.02
     front2 = net.layers[1]
     assert front2.delay[0].tolist() == [0, 1, 2, 3, 4, 5]
     assert (front2.index[:, [0, 3]] == front2.index[:, [1, 4]]).all()   # one node at d .. d + 2
     assert (front2.index[:, [0, 3]] == front2.index[:, [2, 5]]).all()
     assert net.layers[2].delay[0].tolist() == [0, 1, 2, 1, 2, 3]
+    assert [layer.n for layer in net.layers] == [1024, 1024, 1848, 400]
+
+
+def test_mnist1d_readout_variants_keep_the_lut_count():
+    """The study's MNIST-1D levers at the same LUT count: a wider readout (more ``out`` nodes,
+    as many fewer ``rec`` nodes) and a logit scale that is a multiple of the readout's default."""
+    from spikelut.train.losses import default_logit_scale
+
+    base = build_network(pulse_study.task_config("mnist1d", "r1_triples"))
+    cfg = pulse_study.task_config("mnist1d", "r1_triples_out400_scale2")
+    wide = build_network(cfg)
+    assert wide.n_nodes == base.n_nodes == 4296
+    assert [layer.n for layer in wide.layers] == [1024, 1024, 1848, 400]
+    assert np.bincount(wide.readout.class_of).tolist() == [40] * 10
+    # twice the default of the 400-node readout: 2 * 4 / (40 * sqrt(40))
+    assert cfg["train"]["logit_scale"] == pytest.approx(2 * default_logit_scale(wide.readout, 40))
+    assert cfg["train"]["logit_scale"] == pytest.approx(0.1 / np.sqrt(10))
+    assert "logit_scale" not in pulse_study.task_config("mnist1d", "r1_triples_out400")["train"]
+    mix = build_network(pulse_study.task_config("mnist1d", "r1_mix"))
+    assert mix.n_nodes == 4296
+    assert mix.layers[1].delay[0].tolist() == [0, 1, 2, 3, 4, 5]       # triples into front2
+    assert mix.layers[3].delay[0].tolist() == [0, 1, 0, 1, 0, 1]       # pairs into out
+    assert (mix.layers[3].index[:, 0::2] == mix.layers[3].index[:, 1::2]).all()
 
 
 def test_curriculum_resumes_bit_for_bit(fot, tmp_path):
