@@ -4,14 +4,20 @@ scored on a validation split, never on the test set.
 Tasks: ``first_of_two`` (demos/train_first_of_two.toml: the ``spikelut run`` network before it
 became pulse-only, i.e. R = 0, 64 + 8 LUT4), ``patterns`` (demos/run_patterns.toml) and ``mnist1d``
 (demos/train_mnist1d.toml, a REDUCED budget: the first ``--mnist-train`` training samples, the last
-500 of the training split as validation, ``--mnist-epochs`` epochs). Each variant changes the
-task's config (see ``VARIANTS``); every variant has the same LUT count as the task's network.
+500 of the training split as validation, ``--mnist-epochs`` epochs), and the UCR/UEA sets
+``italypowerdemand``, ``gunpoint``, ``basicmotions`` (demos/run_<set>.toml with its coding, one
+value per cycle; validation = a seeded 25% holdout of the training split, the test split is never
+read; the last epoch is kept). Each variant changes the task's config (see ``VARIANTS``); every
+variant has the same LUT count as the task's network, and one that cannot apply to a task's
+layers is refused with an error (``VariantError``).
 One JSON line per finished run goes to ``<out>/study.jsonl``: validation and train accuracy of the
 kept (exact) model, spikes per sample (all layers, validation set), seconds.
 
     NUMBA_NUM_THREADS=1 nice -n 10 python demos/pulse_study.py first_of_two r0 r1 r1_ramp --out runs/pulse
     NUMBA_NUM_THREADS=1 nice -n 10 python demos/pulse_study.py mnist1d r1_triples_out400_scale2 \
         --mnist-train 3500 --mnist-epochs 8 --out runs/pulse_med    # the medium budget
+    NUMBA_NUM_THREADS=1 nice -n 10 python demos/pulse_study.py gunpoint r0 r1 r1_triples r2 r2_triples \
+        --seed 0 --out runs/pulse_ucr
     python demos/pulse_study.py --list
 """
 
@@ -29,9 +35,22 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 TASKS = {"first_of_two": "train_first_of_two.toml", "patterns": "run_patterns.toml",
-         "mnist1d": "train_mnist1d.toml"}
+         "mnist1d": "train_mnist1d.toml", "italypowerdemand": "run_italypowerdemand.toml",
+         "gunpoint": "run_gunpoint.toml", "basicmotions": "run_basicmotions.toml"}
+#: the UCR/UEA tasks (docs/ucr.md): the demo config's network and coding, one value per cycle,
+#: validation = a seeded 25% holdout of the TRAINING split (the test split is never read)
+UCR = ("italypowerdemand", "gunpoint", "basicmotions")
+UCR_VAL_FRACTION = 0.25
+#: cycles per sample (the logit scale of ``_logit_x``)
+CYCLES = {"first_of_two": 20, "patterns": 20, "mnist1d": 40, "italypowerdemand": 24,
+          "gunpoint": 150, "basicmotions": 100}
 #: the recurrent layer of each task's network (where memory lives)
-REC = {"first_of_two": "mem", "patterns": "mem", "mnist1d": "rec"}
+REC = {"first_of_two": "mem", "patterns": "mem", "mnist1d": "rec", "italypowerdemand": "rec",
+       "gunpoint": "rec", "basicmotions": "mem"}
+
+
+class VariantError(ValueError):
+    """A variant that does not apply to a task's network (raised, never a silent no-op)."""
 
 
 def _refractory(r: int) -> Callable[[dict, str], None]:
@@ -50,8 +69,11 @@ def _ramp(cfg: dict, task: str) -> None:
 
 
 def _self_group(cfg: dict, task: str) -> dict:
-    rec = next(layer for layer in cfg["layers"] if layer["name"] == REC[task])
-    return next(g for g in rec["taps"] if g["from"] == "self")
+    rec = _layer(cfg, REC[task])
+    for g in rec["taps"]:
+        if g["from"] == "self":
+            return g
+    raise VariantError(f"{task}: layer {rec['name']!r} has no recurrent (from = \"self\") tap group")
 
 
 def _pair(cfg: dict, task: str) -> None:
@@ -62,8 +84,10 @@ def _pair(cfg: dict, task: str) -> None:
 
 def _own2(cfg: dict, task: str) -> None:
     """One recurrent tap becomes the node's own output at delay 2 (a period-2 memory loop)."""
-    rec = next(layer for layer in cfg["layers"] if layer["name"] == REC[task])
+    rec = _layer(cfg, REC[task])
     g = _self_group(cfg, task)
+    if g.get("count", 1) < 2:
+        raise VariantError(f"{task}: the recurrent tap group of {rec['name']!r} has one tap only")
     g["count"] -= 1
     rec["taps"].append({"from": "own", "delay": 2})
 
@@ -74,6 +98,11 @@ def _groups(m: int, only: tuple[str, ...] | None = None) -> Callable[[dict, str]
     rate) seen through all of them is a level again. ``only``: in these layers only (default all)."""
     def apply(cfg: dict, task: str) -> None:
         names = [layer["name"] for layer in cfg["layers"]]
+        missing = [n for n in only or () if n not in names]
+        if missing:
+            raise VariantError(f"{task}: the network has no layer {missing[0]!r} (layers: "
+                               f"{', '.join(names)})")
+        changed = 0
         for layer in cfg["layers"]:
             if only is not None and layer["name"] not in only:
                 continue
@@ -86,6 +115,10 @@ def _groups(m: int, only: tuple[str, ...] | None = None) -> Callable[[dict, str]
                 ds = [ds[p % len(ds)] for p in range(g["count"])]
                 g["delay"] = [ds[p - p % m] + p % m for p in range(g["count"])]
                 g["same_channel"] = m
+                changed += 1
+        if not changed:
+            raise VariantError(f"{task}: no layer-to-layer tap group of two or more taps to read "
+                               f"at {m} neighbouring delays")
     return apply
 
 
@@ -93,7 +126,11 @@ _pairs = _groups(2)
 
 
 def _layer(cfg: dict, name: str) -> dict:
-    return next(layer for layer in cfg["layers"] if layer["name"] == name)
+    for layer in cfg["layers"]:
+        if layer["name"] == name:
+            return layer
+    raise VariantError(f"{cfg.get('name', 'the network')}: no layer {name!r} (layers: "
+                       f"{', '.join(layer['name'] for layer in cfg['layers'])})")
 
 
 def _mix(cfg: dict, task: str) -> None:
@@ -130,7 +167,7 @@ def _logit_x(f: float) -> Callable[[dict, str], None]:
         from spikelut.train.losses import default_logit_scale
 
         net = build_network(cfg)
-        cfg["train"]["logit_scale"] = f * default_logit_scale(net.readout, 40 if task == "mnist1d" else 20)
+        cfg["train"]["logit_scale"] = f * default_logit_scale(net.readout, CYCLES[task])
     return apply
 
 
@@ -213,6 +250,9 @@ VARIANTS: dict[str, tuple[str, Callable[[dict, str], None]]] = {
     "r2_best": ("R = 2, curriculum + delays 1, 2 on the recurrent taps",
                 _chain(_refractory(2), _ramp, _pair)),
 }
+#: variants written for the MNIST-1D network's layers (``front2``, ``rec`` with 2,248 nodes, a
+#: 200-node readout): on another task they are refused with an error, never silently changed
+MNIST1D_ONLY = {name for name in VARIANTS if name == "r1_mix" or "_out" in name}
 #: input codes for MNIST-1D (coding, parameters); the demo's is the 32-level thermometer
 CODES = {"thermometer": ("thermometer", {"levels": 32}), "delta": ("delta", {"threshold": 0.05}),
          "sigma_delta": ("sigma_delta", {"threshold": 1.0})}
@@ -222,15 +262,27 @@ def task_config(task: str, variant: str) -> dict:
     """The task's config with ``variant`` applied."""
     from spikelut.config import load_config
 
+    if variant in MNIST1D_ONLY and task != "mnist1d":
+        raise VariantError(f"variant {variant!r} ({VARIANTS[variant][0]}) is written for the mnist1d "
+                           f"network's layers and does not apply to {task!r}")
     cfg = copy.deepcopy(load_config(HERE / TASKS[task]))
     VARIANTS[variant][1](cfg, task)
     return cfg
 
 
 def task_data(task: str, code: str, mnist_train: int) -> tuple[tuple, tuple]:
-    """``(train, val)`` as ``(spikes, labels)``: a validation split of the training split only."""
+    """``(train, val)`` as ``(spikes, labels)``: a validation split of the training split only
+    (UCR/UEA tasks: the demo config's coding, a seeded 25% holdout of the training split)."""
+    from spikelut.config import load_config
     from spikelut.datasets import encode_dataset
     from spikelut.train.trainer import holdout
+
+    if task in UCR:
+        cfg = load_config(HERE / TASKS[task])
+        params = {k: v for k, v in cfg["coding"].items() if k != "name"}
+        sd = encode_dataset(cfg["data"]["dataset"], cfg["coding"]["name"], None, split="train",
+                            seed=0, **params)
+        return holdout(sd.spikes, sd.labels, UCR_VAL_FRACTION, seed=0)
 
     if task == "mnist1d":
         coding, params = CODES[code]
@@ -262,7 +314,9 @@ def run(task: str, variant: str, code: str = "thermometer", mnist_train: int = 1
             cfg["train"]["refractory_ramp"] = max(1, mnist_epochs // 3)
         if code != "thermometer":  # event codes: on/off channels instead of 32 levels
             cfg["inputs"] = 2
-    cfg["train"]["keep"] = "best"  # chosen on the validation split (exact epochs only)
+    # kept epoch chosen on the validation split (exact epochs only); the UCR holdouts (10-17
+    # samples) are too small to pick an epoch on, so there the last epoch is kept (docs/ucr.md)
+    cfg["train"]["keep"] = "last" if task in UCR else "best"
     if seed is not None:
         cfg["seed"] = seed
     (xt, yt), (xv, yv) = task_data(task, code, mnist_train)
@@ -280,6 +334,18 @@ def run(task: str, variant: str, code: str = "thermometer", mnist_train: int = 1
             "seed": cfg["seed"], "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def _code_name(task: str, code: str) -> str:
+    """The input code of a task's row: MNIST-1D's chosen code, a UCR config's coding."""
+    if task == "mnist1d":
+        return code
+    if task in UCR:
+        from spikelut.config import load_config
+
+        c = load_config(HERE / TASKS[task])["coding"]
+        return f"{c['name']} {c['levels']}" if "levels" in c else c["name"]
+    return "spikes"
+
+
 def table(path: Path) -> str:
     """The study's Markdown table from ``study.jsonl``: one row per (task, code, variant), the
     mean over the seeds run, validation accuracy with the train accuracy beside it."""
@@ -294,7 +360,7 @@ def table(path: Path) -> str:
             list(TASKS).index(kv[0][0]), kv[0][1], order.index(kv[0][2]))):
         val = [r["val_acc"] for r in rs]
         each = "" if len(rs) == 1 else " (" + ", ".join(f"{v:.1%}" for v in val) + ")"
-        out.append(f"| {task} | {code if task == 'mnist1d' else 'spikes'} | {variant} | "
+        out.append(f"| {task} | {_code_name(task, code)} | {variant} | "
                    f"{VARIANTS[variant][0]} | {len(rs)} | {np.mean(val):.1%}{each} | "
                    f"{np.mean([r['train_acc'] for r in rs]):.1%} | "
                    f"{np.mean([r['spikes_per_sample'] for r in rs]):,.0f} | {rs[0]['luts']:,} |")
@@ -325,6 +391,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pulse_study: error: unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}",
               file=sys.stderr)
         return 1
+    if args.code != "thermometer" and args.task != "mnist1d":
+        print(f"pulse_study: error: --code applies to mnist1d only; {args.task} uses its config's "
+              f"coding", file=sys.stderr)
+        return 1
+    for name in args.variants:  # refuse before training anything: a variant that cannot apply
+        try:
+            task_config(args.task, name)
+        except VariantError as e:
+            print(f"pulse_study: error: {e}", file=sys.stderr)
+            return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in args.variants:

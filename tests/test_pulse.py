@@ -310,3 +310,70 @@ def test_curriculum_resumes_bit_for_bit(fot, tmp_path):
     assert [r["gate"] for r in resumed.history] == [0.0, 1 / 3, 2 / 3, 1.0]
     for a, b in zip(full.params, resumed.params):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("task", pulse_study.UCR)
+def test_ucr_tasks_build_every_variant_at_the_same_lut_count(task):
+    """Every study variant of a UCR/UEA task's demo network has the demo's LUT count (nodes and
+    inputs per LUT), does what its name says, and a variant written for another network's layers
+    is refused with an error naming it (never a silent no-op)."""
+    base = build_network(load_config(pulse_study.HERE / pulse_study.TASKS[task]))
+    for name in pulse_study.VARIANTS:
+        if name in pulse_study.MNIST1D_ONLY:
+            with pytest.raises(pulse_study.VariantError, match=name):
+                pulse_study.task_config(task, name)
+            continue
+        net = build_network(pulse_study.task_config(task, name))
+        assert net.n_nodes == base.n_nodes, name
+        assert [(layer.n, layer.k) for layer in net.layers] == \
+            [(layer.n, layer.k) for layer in base.layers], name
+    for name, r in (("r0", 0), ("r1", 1), ("r1_triples", 1), ("r2", 2), ("r2_triples", 2)):
+        cfg = pulse_study.task_config(task, name)
+        assert [layer.get("refractory", 0) for layer in cfg["layers"]] == [r] * len(cfg["layers"])
+    # triples: every layer-to-layer group reads each drawn node at three neighbouring delays
+    net = build_network(pulse_study.task_config(task, "r2_triples"))
+    out = net.layers[-1]
+    assert out.delay[0].tolist() == [0, 1, 2, 0, 1, 2]
+    assert (out.index[:, 0::3] == out.index[:, 1::3]).all()
+    assert (out.index[:, 0::3] == out.index[:, 2::3]).all()
+    rec = net.layers[-2]
+    assert rec.delay[0].tolist()[-3:] == [1, 2, 3]                      # own layer at 1, 2, 3
+    assert (rec.index[:, -3] == rec.index[:, -1]).all()
+
+
+def test_pulse_study_refuses_a_variant_that_does_not_apply(capsys):
+    assert pulse_study.main(["basicmotions", "r1", "r1_triples_out400"]) == 1
+    assert "does not apply to 'basicmotions'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task", ["italypowerdemand", "basicmotions"])
+def test_ucr_validation_is_a_holdout_of_the_training_split_only(task, monkeypatch):
+    """The UCR validation split is a seeded 25% holdout of the TRAINING split: the test split is
+    never loaded, and train + validation are exactly the training split's samples, disjoint."""
+    pytest.importorskip("aeon")
+    import spikelut.datasets as datasets
+
+    splits = []
+    real = datasets.encode_dataset
+
+    def recording(name, coding, steps, split="train", *a, **kw):
+        splits.append(split)
+        return real(name, coding, steps, split, *a, **kw)
+
+    monkeypatch.setattr(datasets, "encode_dataset", recording)
+    (xt, yt), (xv, yv) = pulse_study.task_data(task, "thermometer", 0)
+    assert splits == ["train"]
+    monkeypatch.undo()
+    cfg = load_config(pulse_study.HERE / pulse_study.TASKS[task])
+    params = {k: v for k, v in cfg["coding"].items() if k != "name"}
+    full = encode_dataset(cfg["data"]["dataset"], cfg["coding"]["name"], None, split="train", **params)
+    n = full.labels.shape[0]
+    assert xv.shape[1] == round(0.25 * n) and xt.shape[1] + xv.shape[1] == n
+    # train + validation are the training split's (coded sample, label) pairs, each once (a
+    # multiset: some coded samples repeat); a test sample would show up as an extra pair
+    from collections import Counter
+
+    def pairs(x, y):
+        return Counter((x[:, i].tobytes(), int(y[i])) for i in range(x.shape[1]))
+
+    assert pairs(xt, yt) + pairs(xv, yv) == pairs(full.spikes, full.labels)
