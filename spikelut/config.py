@@ -52,6 +52,22 @@ READOUT_KEYS = {"layer", "classes", "nodes_per_class", "class_of", "start"}
 INPUT_KEYS = {"channels", "shape"}
 
 
+def demo_path(name: str) -> Path:
+    """``demos/<name>`` of a source checkout (run without installing it), else the installed
+    ``spikelut.demos`` package's copy (pyproject maps that package to ``demos/``).
+
+    Example:
+        >>> demo_path("run_default.toml").name
+        'run_default.toml'
+    """
+    here = Path(__file__).resolve().parent.parent / "demos" / name
+    if here.exists():
+        return here
+    from importlib import resources
+
+    return Path(str(resources.files("spikelut.demos").joinpath(name)))
+
+
 def load_config(path: str | os.PathLike) -> dict:
     """Read a TOML config file; raise :class:`ConfigError` naming the file on any problem."""
     p = Path(path)

@@ -49,7 +49,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -207,10 +206,9 @@ def load_split(data: str | os.PathLike | None = None, test: str | os.PathLike | 
 
 def default_config() -> Path:
     """``demos/train_mnist1d.toml`` of a checkout, or of the installed ``spikelut.demos``."""
-    here = Path(__file__).resolve().parent.parent / "demos" / DEFAULT_CONFIG
-    if here.exists():
-        return here
-    return Path(str(resources.files("spikelut.demos").joinpath(DEFAULT_CONFIG)))
+    from .config import demo_path
+
+    return demo_path(DEFAULT_CONFIG)
 
 
 # ---------------------------------------------------------------------------- threads
@@ -382,6 +380,14 @@ TRAIN_FIXED = ("epochs", "batch_size", "seed", "backend", "kernels")
 passes): ``train`` overrides may not name them."""
 
 
+def _refuse_fixed(keys) -> None:
+    """ConfigError for the first (sorted) key of ``keys`` that is in :data:`TRAIN_FIXED`."""
+    fixed = sorted(set(keys) & set(TRAIN_FIXED))
+    if fixed:
+        raise ConfigError(f"--train {fixed[0]}: the benchmark sets it (--epochs, --batch-size, "
+                          f"--seed; the numba passes); set it there instead")
+
+
 def parse_train_overrides(items: Sequence[str]) -> dict:
     """``["lr=0.03", "schedule=onecycle", "batch_schedule=[[11, 50]]"]`` -> a dict of ``[train]``
     keys; each value is read as JSON when it parses, else kept as a string.
@@ -401,9 +407,7 @@ def parse_train_overrides(items: Sequence[str]) -> dict:
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"--train {item!r}: expected KEY=VALUE, e.g. schedule=onecycle")
-        if key in TRAIN_FIXED:
-            raise ConfigError(f"--train {key}: the benchmark sets it (--epochs, --batch-size, "
-                              f"--seed; the numba passes); set it there instead")
+        _refuse_fixed([key])
         try:
             out[key] = json.loads(text)
         except json.JSONDecodeError:
@@ -567,10 +571,7 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ConfigError(f"--lr {name}: must be a number > 0, got {value!r}")
         rates[name] = float(value)
-    fixed = sorted(set(train or {}) & set(TRAIN_FIXED))
-    if fixed:
-        raise ConfigError(f"--train {fixed[0]}: the benchmark sets it (--epochs, --batch-size, "
-                          f"--seed; the numba passes); set it there instead")
+    _refuse_fixed(train or {})
     if config is None:
         config = default_config()
     load_start = _load_average()

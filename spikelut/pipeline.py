@@ -18,7 +18,6 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -27,7 +26,7 @@ import numpy as np
 from . import __version__
 from .api import simulate_file
 from .backends import backend_from_legacy
-from .config import build_network, load_config
+from .config import build_network, demo_path, load_config
 from .errors import ConfigError, OutputError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
 from .fileutil import OutputLock, check_output, write_error
@@ -49,12 +48,8 @@ RUN_OUTPUTS = ("data/train.h5", "data/test.h5", "model.h5", "train/log.jsonl", "
 
 
 def default_config_path() -> Path:
-    """The demo config that ``spikelut run`` uses when given none: ``demos/`` of a source
-    checkout (run without installing it), else the installed ``spikelut.demos``."""
-    here = Path(__file__).resolve().parent.parent / "demos" / DEFAULT_CONFIG
-    if here.exists():
-        return here
-    return Path(str(resources.files("spikelut.demos").joinpath(DEFAULT_CONFIG)))
+    """The demo config that ``spikelut run`` uses when given none (:func:`~spikelut.config.demo_path`)."""
+    return demo_path(DEFAULT_CONFIG)
 
 
 @dataclass

@@ -175,12 +175,17 @@ def scale(series: list[np.ndarray], lo: np.ndarray, hi: np.ndarray, steps: int) 
         >>> scale([np.array([[0.0, 2.0, 4.0]])], np.array([0.0]), np.array([2.0]), 4)[0, :, 0].tolist()
         [0.0, 1.0, 1.0, 0.0]
     """
-    C = len(lo)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    x = np.zeros((len(series), steps, C), np.float32)
+    x = np.zeros((len(series), steps, len(lo)), np.float32)
     for i, s in enumerate(series):
-        x[i, :s.shape[1]] = np.clip((s.T - lo) / span, 0.0, 1.0)
+        x[i, :s.shape[1]] = _unit(s, lo, hi)
     return x
+
+
+def _unit(s: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """One ``[channels, L]`` series as ``[L, channels]`` in [0, 1]: the rule of :func:`scale`
+    (a constant channel, ``hi == lo``, divides by 1)."""
+    span = np.where(hi > lo, hi - lo, 1.0)
+    return np.clip((s.T - lo) / span, 0.0, 1.0)
 
 
 def quantile_thresholds(name: str, levels: int) -> list[float]:
@@ -214,8 +219,7 @@ def quantile_thresholds(name: str, levels: int) -> list[float]:
         raise ConfigError(f"quantile thresholds: levels must be an integer >= 1, got {levels!r}")
     series = _raw(canonical(name))["train"][0]
     lo, hi = train_range(series)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    v = np.concatenate([np.clip((s.T - lo) / span, 0.0, 1.0).ravel() for s in series])
+    v = np.concatenate([_unit(s, lo, hi).ravel() for s in series])
     # the same float32 rounding as the encoded stream, so a threshold never splits a value
     v = v.astype(np.float32).astype(np.float64)
     distinct = np.unique(v)

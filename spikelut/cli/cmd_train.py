@@ -93,13 +93,9 @@ def run(args: argparse.Namespace) -> Output:
                      others=[args.output, args.checkpoint])
     cfg = load_config(args.config)
     tcfg_dict = dict(cfg.get("train") or {})
-    if args.epochs is not None:
-        tcfg_dict["epochs"] = args.epochs
-    if args.seed is not None:
-        tcfg_dict["seed"] = args.seed
-    if args.relaxation is not None:
-        tcfg_dict["relaxation"] = args.relaxation
-    for key in ("lr", "schedule", "warmup", "batch_size", "init_std"):  # docs/epochs.md
+    # flags named after their [train] key override it
+    for key in ("epochs", "seed", "relaxation", "lr", "schedule", "warmup", "batch_size",
+                "init_std"):
         if getattr(args, key) is not None:
             tcfg_dict[key] = getattr(args, key)
     if args.batch_schedule is not None:
