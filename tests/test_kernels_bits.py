@@ -247,3 +247,20 @@ def test_cli_forward_flag(tmp_path, capsys):
         f"spikelut train: error: {tmp_path / 'c.toml'}: [train]: forward = 'bitsliced' chooses a "
         f"pass of the numba backend; this config trains on 'numpy': use backend = \"numba\" or "
         f"forward = \"auto\"\n")
+
+
+def test_bench_forward_costs_mode(demos_dir, monkeypatch):
+    from test_bench_train_epoch import _load
+
+    mod = _load(demos_dir)
+    monkeypatch.setattr(mod, "COST_BATCHES", (1, 70))
+    text = mod.forward_costs([1, 2], threads=1, steps=2)
+    lines = text.splitlines()
+    assert lines[0] == "# Training forward passes: lookup / bitsliced time against k and batch"
+    table = [s for s in lines if s.startswith("| ")]
+    assert table[0] == "| k | B = 1 | B = 70 |" and [s.split(" | ")[0] for s in table[1:]] == ["| 1", "| 2"]
+    assert all(len(s.split(" / ")) == 3 for s in table[1:])  # two cells "train / eval" a row
+    fits = [s.strip() for s in lines if s.startswith("    (")]
+    assert [s.split(":")[0] for s in fits] == ["('lookup', True)", "('lookup', False)",
+                                              "('bitsliced', True)", "('bitsliced', False)"]
+    assert fits[3].endswith(", 0, 0),")  # the evaluation pass unpacks no addresses
