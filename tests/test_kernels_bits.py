@@ -17,7 +17,6 @@ from spikelut.cli import main
 from spikelut.errors import ConfigError, ShapeError
 from spikelut.io import load_model, save_spikes
 from spikelut.lowering import address_dtype
-from spikelut.network import Layer, Network, Readout
 from spikelut.train import Trainer, TrainConfig, bptt, kernels_bits, kernels_cpu
 from spikelut.train.kernels_bits import _transpose64
 from spikelut.train.surrogates import get_surrogate
@@ -83,32 +82,29 @@ def test_random_networks_equal_the_reference(seed, k0, k1, max_delay, r0, r1, T,
     assert (bits.stored is None) == (keep_addr is False)
 
 
-def test_self_loops_long_refractory_over_several_time_words():
-    """150 cycles (the time-major record spans 3 words), R = 3, a node reading itself at delays
-    1 and 2, 130 samples (3 sample words); 1, 2 and 3 threads give the same words."""
-    self_loop = Layer(np.random.default_rng(1).integers(0, 2, (3, 8)).astype(np.uint8),
-                      [[-1, 0, 0], [-1, 0, 0], [0, 0, 0]], [[0, 0, 1], [1, 1, 2], [0, 1, 2]],
-                      [[0, 1, 2], [0, 1, 2], [1, 1, 2]], refractory=3)
-    out = Layer(np.random.default_rng(2).integers(0, 2, (2, 4)).astype(np.uint8),
-                [[0, 0], [0, -1]], [[0, 2], [1, 0]], [[0, 1], [0, 3]])
-    net = Network(2, [self_loop, out], Readout(1, [0, 1], 2))
-    plan = bptt.compile_plan(net)
-    rng = np.random.default_rng(3)
-    T, B = 150, 130
-    x = (rng.random((T, B, 2)) < 0.4).astype(np.uint8)
-    tables = [layer.table for layer in net.layers]
+def test_long_refractory_over_several_time_words():
+    """150 cycles (the time-major record spans 3 words), R = 3 and 2, delays up to 4, self-loops,
+    130 samples (3 sample words); 1, 2 and 3 threads give the same words."""
+    net, plan, x, thetas, g = case(11, (6, 3, 2), 4, (3, 2, 0), 150, 130)
+    tables = bptt.tables_of(thetas)
     ref = bptt.forward(plan, tables, x)
+    look = kernels_cpu.forward(plan, tables, x)
     words = None
     for n in (1, 2, 3):
         with numba_threads(n):
             fb = kernels_bits.forward(plan, tables, x)
-        assert fb.words.shape == ((3 + T) * 7, 3) and fb.bits.shape == (7, B, 3)  # D = 3
+        assert fb.plan.D == 4 and fb.words.shape == ((4 + 150) * 25, 3)  # 4 inputs + 21 nodes
+        assert fb.bits.shape == (25, 130, 3)
+        np.testing.assert_array_equal(look.bits, fb.bits)
         np.testing.assert_array_equal(ref.hist, fb.hist)
         for p, q in zip(ref.addr, fb.addr):
             np.testing.assert_array_equal(p, q)
         words = fb.words if words is None else words
         np.testing.assert_array_equal(words[:, :2], fb.words[:, :2])  # full words: all 64 lanes
     assert 0 < ref.spikes(0).mean() < 1
+    sg = get_surrogate("sigmoid")
+    ra, _ = bptt.backward(plan, thetas, ref, g, sg, "full")
+    close(ra, kernels_bits.backward(plan, thetas, fb, g, sg, "full")[0])
 
 
 def test_transpose64_swaps_rows_and_columns():

@@ -15,8 +15,8 @@ How it works:
   ``(D + t) * N + s`` = signal ``s`` at cycle ``t`` for all samples, bit ``b & 63`` of word
   ``b >> 6`` = sample ``b`` (the layout of :mod:`spikelut.engine.bitpack`; rows ``0 .. D - 1`` are
   the zero history before cycle 0). A node's output word is computed from its ``k`` tap words by
-  the bit-sliced engine's unrolled mux trees (:mod:`spikelut.engine._luts`, ``k = 7..12``:
-  :func:`spikelut.engine.bitsliced._lut_wide`), whose first-level masks come from this batch's
+  the bit-sliced engine's unrolled mux trees (:mod:`spikelut.engine._luts`; ``k = 7..12``: its
+  Shannon decomposition; both through :func:`spikelut.engine.bitsliced.eval_lut`), whose first-level masks come from this batch's
   tables (:func:`_masks`, once per call). The refractory gate is a word mask:
   ``out &= ~(s[t - 1] | ... | s[t - R])``. Padding samples (past ``B`` in the last word) are
   computed and never read.
@@ -27,7 +27,8 @@ How it works:
   :data:`~spikelut.train.kernels_cpu.ADDR_BUDGET`) each node unpacks its ``[B]`` addresses from
   its tap words while they are in the cache (tap by tap, a vectorised loop over the samples of a
   word). Without, the backward pass recomputes them from the bit record
-  (:mod:`.kernels_cpu`'s ring). Which is cheaper was measured (docs).
+  (:mod:`.kernels_cpu`'s ring): on the MNIST-1D demo that cost the backward pass 13-18 ms a
+  batch of 25 where the unpacking cost the forward pass 3.7 ms (docs).
 * **The backward pass's layout.** :mod:`.kernels_cpu`'s record is packed along *time*
   (``bits [N, B, ceil((D + T) / 64)]``); :class:`BitsForward` builds it from the words on first
   access (64 x 64 bit-matrix transposes, :func:`_transpose64`), so an evaluation forward
@@ -36,13 +37,14 @@ How it works:
 Example:
     >>> import numpy as np
     >>> from spikelut.wiring import random_network
-    >>> from spikelut.train import bptt, kernels_bits
+    >>> from spikelut.train import bptt, kernels_bits, kernels_cpu
     >>> net = random_network(0, n_in=4, sizes=[8, 2], k=3, classes=2, refractory=1)
-    >>> plan = bptt.compile_plan(net)
+    >>> plan, tables = bptt.compile_plan(net), [layer.table for layer in net.layers]
     >>> x = (np.random.default_rng(0).random((5, 70, 4)) < 0.5).astype(np.uint8)
-    >>> tables = [l.table for l in net.layers]
-    >>> a, b = bptt.forward(plan, tables, x), kernels_bits.forward(plan, tables, x)
-    >>> bool((a.hist == b.hist).all()) and all((p == q).all() for p, q in zip(a.addr, b.addr))
+    >>> fwd = kernels_bits.forward(plan, tables, x)   # 70 samples: two words per signal and cycle
+    >>> fwd.words.shape, fwd.bits.shape              # (D + T = 7) * 14 signals; time-major record
+    ((98, 2), (14, 70, 1))
+    >>> bool((fwd.bits == kernels_cpu.forward(plan, tables, x).bits).all())
     True
 """
 
@@ -53,17 +55,16 @@ from typing import Callable, Sequence
 import numpy as np
 from numba import njit, prange
 
-from ..engine._luts import lut1, lut2, lut3, lut4, lut5, lut6
 from ..engine.bitpack import n_words, pack
-from ..engine.bitsliced import _lut_wide
-from ..errors import ConfigError, ShapeError
+from ..engine.bitsliced import eval_lut
+from ..errors import ConfigError
 from ..network import K_MAX
 from ..threads import numba_team
 from . import bptt
 from .bptt import NetPlan
 from .passes import FORWARDS
-from .kernels_cpu import (ADDR_BUDGET, _INPUTS, PackedForward, _counters, _finish, _flat,
-                          _next_task, _pattern, pass_threads)
+from .kernels_cpu import (_INPUTS, PackedForward, _counters, _finish, _flat, _next_task,
+                          _pattern, memory_estimate, pass_threads)
 from .kernels_cpu import backward as backward  # the backward pass takes either forward's result
 from .kernels_cpu import forward as lookup_forward
 
@@ -152,20 +153,7 @@ def _forward(hist, xw, D, N, gidx, dly, lo, hi, ks, Rs, sigs, cm, dm, addr, save
                     for p in range(k):
                         rows[p] = (row - dly[j, p]) * N + gidx[j, p]
                     cur = base + sigs[li] + j - lo[li]
-                    if k == 6:
-                        lut6(hist, cur, rows, cm, dm, j, Wb)
-                    elif k == 5:
-                        lut5(hist, cur, rows, cm, dm, j, Wb)
-                    elif k == 4:
-                        lut4(hist, cur, rows, cm, dm, j, Wb)
-                    elif k == 3:
-                        lut3(hist, cur, rows, cm, dm, j, Wb)
-                    elif k == 2:
-                        lut2(hist, cur, rows, cm, dm, j, Wb)
-                    elif k == 1:
-                        lut1(hist, cur, rows, cm, dm, j, Wb)
-                    else:
-                        _lut_wide(hist, cur, rows, cm, dm, j, Wb, k, scratch)
+                    eval_lut(hist, cur, rows, cm, dm, j, Wb, k, scratch)
                     for r in range(1, R + 1):  # silent where it fired in the last R cycles
                         rq = cur - r * N
                         for w in range(Wb):
@@ -297,19 +285,15 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         True
     """
     x = np.asarray(x)
-    if x.ndim != 3 or x.shape[2] != plan.n_in:
-        raise ShapeError(f"input spikes must be [T, B, {plan.n_in}], got shape {x.shape}")
-    bptt._check_tables(plan, tables, "tables")
+    plan = bptt.check_forward_args(plan, tables, x)
     T, B, _ = x.shape
-    plan = plan.for_steps(T)  # history of T + 1 rows at most: older reads are zero
     f = _flat(plan)
     N, D = plan.n_signals, plan.D
-    tabs = np.concatenate([np.ascontiguousarray(t, dtype=np.uint8).ravel() for t in tables])
-    dt = plan.lowered.addr_dtype
-    if keep_addr is None:
-        keep_addr = T * f["n_nodes"] * B * np.dtype(dt).itemsize <= ADDR_BUDGET
+    if keep_addr is None:  # the per-sample pass's rule: while they fit ADDR_BUDGET
+        keep_addr = memory_estimate(plan, T, B)["addresses"] > 0
     keep_addr = bool(save and keep_addr)
-    addr = np.empty((T, f["n_nodes"], B) if keep_addr else (1, 1, 1), dt)
+    addr = np.empty((T, f["n_nodes"], B) if keep_addr else (1, 1, 1), plan.lowered.addr_dtype)
+    tabs = np.concatenate([np.ascontiguousarray(t, dtype=np.uint8).ravel() for t in tables])
     ncol = 1 << (max(6, int(f["k"].max())) - 1)
     cm = np.empty((f["n_nodes"], ncol), np.uint64)  # columns past a node's 2**(k-1) are unread
     dm = np.empty_like(cm)
