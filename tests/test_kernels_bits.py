@@ -107,6 +107,27 @@ def test_long_refractory_over_several_time_words():
     close(ra, kernels_bits.backward(plan, thetas, fb, g, sg, "full")[0])
 
 
+@pytest.mark.parametrize("refractory, mode, keep_addr, built", [
+    ((0, 0, 0), "full", None, False),   # no refractory period, addresses stored: not read
+    ((2, 0, 0), "pass", None, False),   # the gate passes the gradient: not read
+    ((2, 0, 0), "block", None, True),   # the gate's keep mask reads the record
+    ((0, 0, 0), "block", False, True),  # addresses recomputed from the record
+])
+def test_backward_builds_the_time_major_record_only_where_it_reads_it(refractory, mode,
+                                                                      keep_addr, built):
+    net, plan, x, thetas, g = case(21, (6, 4, 3), 2, refractory, 9, 70)
+    tables = bptt.tables_of(thetas)
+    sg = get_surrogate("fast_sigmoid")
+    fb = kernels_bits.forward(plan, tables, x, keep_addr=keep_addr)
+    rb, ib = kernels_bits.backward(plan, thetas, fb, g, sg, mode, input_grad=True)
+    assert (fb._bits is not None) == built
+    rl, il = kernels_cpu.backward(plan, thetas, kernels_cpu.forward(plan, tables, x), g, sg, mode,
+                                  input_grad=True)
+    for p, q in zip(rl, rb):
+        np.testing.assert_array_equal(p, q)
+    np.testing.assert_array_equal(il, ib)
+
+
 def test_transpose64_swaps_rows_and_columns():
     @njit
     def tr(a):
@@ -202,7 +223,7 @@ def test_trainer_uses_the_chosen_forward_and_keeps_the_same_tables():
                      ("auto", kernels_bits.auto_forward)):
         net, tc = _setup(epochs=3, forward=name)
         tr = Trainer(net, tc, progress=False)
-        assert tr._forward is fn
+        assert tr._forward is fn and tr._backward is kernels_bits.backward
         runs[name] = tr, tr.fit((x, y))
     assert_same_training(*runs["lookup"], *runs["bitsliced"])
     assert_same_training(*runs["lookup"], *runs["auto"])

@@ -65,8 +65,9 @@ from .bptt import NetPlan
 from .passes import FORWARDS
 from .kernels_cpu import (_INPUTS, PackedForward, _counters, _finish, _flat, _next_task,
                           _pattern, memory_estimate, pass_threads)
-from .kernels_cpu import backward as backward  # the backward pass takes either forward's result
+from .kernels_cpu import backward as lookup_backward
 from .kernels_cpu import forward as lookup_forward
+from .surrogates import Surrogate
 
 #: Time per node and cycle (ns, one thread) of each forward pass, fitted to 96 measurements on
 #: the 2-core AMD EPYC machine (k = 1..12, B = 1..256, 4,010-node networks, 20 cycles;
@@ -374,6 +375,40 @@ def auto_forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, sav
     if choose_forward(plan, B, save) == "bitsliced":
         return forward(plan, tables, x, save, keep_addr)
     return lookup_forward(plan, tables, x, save, keep_addr)
+
+
+def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: bptt.Forward,
+             g_spikes: Sequence[np.ndarray | None], surrogate: Surrogate,
+             refractory_grad: str = "block", tap_grad: str = "tanh", tbptt: int = 0,
+             input_grad: bool = False) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """:func:`spikelut.train.kernels_cpu.backward` (same arguments, same results), which skips
+    building a :class:`BitsForward`'s time-major record where that pass would not read it: the
+    addresses are stored, and no layer has a refractory period (or ``refractory_grad =
+    "pass"``). Any other ``fwd`` goes to it unchanged.
+
+    Raises:
+        ConfigError: an unknown ``refractory_grad`` or ``tap_grad``, or a negative ``tbptt``.
+        ShapeError: logits or ``g_spikes`` of the wrong shape.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> from spikelut.train.surrogates import get_surrogate
+        >>> net = random_network(0, n_in=3, sizes=[6, 2], k=3, classes=2)   # no refractory period
+        >>> plan, th = bptt.compile_plan(net), [np.ones(l.table.shape, np.float32) for l in net.layers]
+        >>> fwd = forward(plan, bptt.tables_of(th), np.ones((4, 5, 3), np.uint8))
+        >>> g = [None, np.ones((4, 5, 2), np.float32)]
+        >>> grads, _ = backward(plan, th, fwd, g, get_surrogate("sigmoid"))
+        >>> [a.shape for a in grads], fwd._bits is None        # the record was never built
+        ([(6, 8), (2, 8)], True)
+    """
+    if (isinstance(fwd, BitsForward) and fwd._bits is None and fwd.stored is not None
+            and (refractory_grad == "pass" or not fwd.plan.lowered.layer_r.any())):
+        # the compiled pass reads the record only for the refractory gate and to recompute
+        # addresses (and its batch size from its shape): hand it an empty one of the same type
+        fwd = PackedForward(fwd.plan, np.zeros((1, fwd.B, 1), np.uint64), fwd.T, fwd.B,
+                            fwd.save, fwd.stored)
+    return lookup_backward(plan, thetas, fwd, g_spikes, surrogate, refractory_grad, tap_grad,
+                           tbptt, input_grad)
 
 
 def select_forward(name: str) -> Callable[..., PackedForward]:

@@ -253,6 +253,7 @@ class Trainer:
 
         if self._forward is kernels_cpu.forward:  # the registry's numba pass, not one handed in
             self._forward = kernels_bits.select_forward(name)
+            self._backward = kernels_bits.backward  # kernels_cpu's, told what it will not read
 
     def _host(self, a: Any) -> np.ndarray:
         """``a`` copied to host memory (the only way arrays leave the backend's module)."""
