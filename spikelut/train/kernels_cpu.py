@@ -151,10 +151,11 @@ def _scatter_groups(low: Lowered, used: np.ndarray, kc: int) -> dict:
 
 
 #: default thread rule (:func:`pass_threads`): a thread is worth starting once the network has
-#: this many node-samples per cycle for each thread (``n_nodes * B``: about 10 us of work per
-#: cycle, against a wait at the end of every stage). An estimate: the 2-core machine was never
-#: idle enough to measure the break-even (docs/training-speed.md, "Threads")
-MIN_NODE_SAMPLES_PER_THREAD = 4096
+#: this many node-samples per cycle for each thread (``n_nodes * B``). Measured on an idle
+#: 2-core machine (forward + backward, 40 cycles, random 3-layer LUT6 networks,
+#: demos/bench_pass_threads.py): two threads broke even near 600 node-samples at batch 5 and
+#: 1,400-2,800 at batch 25, and won 1.29-1.38x from 2,240 (batch 5) / 2,800 (batch 25) up
+MIN_NODE_SAMPLES_PER_THREAD = 1024
 #: a layer's nodes are cut into blocks of at least this many nodes (the unit a thread claims)
 MIN_BLOCK_NODES = 8
 #: blocks per layer and cycle for each thread: more than one, so that a thread that another
