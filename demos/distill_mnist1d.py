@@ -261,6 +261,13 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
     teacher_test = _accuracy(teacher, xt, yt)
 
     t_name = "GRU 256" if args.teacher == "gru" else "CNN 3x64"
+    per_cycle_val = None
+    if args.per_cycle:
+        # how good the targets of each cycle are: the head on the GRU's state after cycle t
+        with torch.no_grad():
+            per_cycle_val = (teacher(xv, per_step=True).argmax(-1) == yv).float().mean(1).tolist()
+        log("teacher val accuracy after cycle 10, 20, 30, 40: "
+            + ", ".join(f"{per_cycle_val[t - 1]:.4f}" for t in (10, 20, 30, 40) if t <= len(per_cycle_val)))
     log(f"teacher ({t_name}): train {teacher_train:.4f}, val {teacher_val:.4f}, test {teacher_test:.4f}")
 
     feed = ({"fit": rv["fit"], "val": rv["val"], "test": rv["test"]} if args.student == "hybrid"
@@ -299,7 +306,7 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
               "teacher": {"model": t_name, "epochs": args.teacher_epochs, "lr": t_lr,
                           "batch": t_batch, "history": t_hist,
                           "train_acc": teacher_train, "val_acc": teacher_val,
-                          "test_acc": teacher_test},
+                          "test_acc": teacher_test, "val_acc_per_cycle": per_cycle_val},
               "per_cycle": args.per_cycle,
               "runs": runs, "tau": chosen["tau"], "alpha": chosen["alpha"],
               "fade": chosen["fade"], "until": chosen["until"],

@@ -139,6 +139,12 @@ def test_tiny_gru_distillation_repeats_with_a_seed(tmp_path, per_cycle):
     b, net_b = _run(demo, tmp_path, "b", *pairs, *per_cycle)
     c, _ = _run(demo, tmp_path, "c", *pairs, *per_cycle, "--seed", "1")
     assert a["teacher"]["model"] == "GRU 256" and a["per_cycle"] == bool(per_cycle)
+    assert (a["teacher"]["lr"], a["teacher"]["batch"]) == (0.003, 25)
+    if per_cycle:  # the teacher's accuracy after each cycle; after the last, its own
+        assert len(a["teacher"]["val_acc_per_cycle"]) == 40
+        assert a["teacher"]["val_acc_per_cycle"][-1] == pytest.approx(a["teacher"]["val_acc"], abs=1e-6)
+    else:
+        assert a["teacher"]["val_acc_per_cycle"] is None
     assert [(r["tau"], r["alpha"], r["fade"], r["until"]) for r in a["runs"]] == [
         (2.0, 0.6, "linear", None), (1.0, 0.4, "cosine", 2)]
     # the weight of each epoch, as the schedule says
