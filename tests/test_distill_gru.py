@@ -3,7 +3,6 @@ seeded run of demos/distill_mnist1d.py that repeats exactly."""
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -14,26 +13,8 @@ from helpers import load_demo  # noqa: E402
 from spikelut.errors import ConfigError, ShapeError  # noqa: E402
 from spikelut.io import load_model  # noqa: E402
 from spikelut.torch import distill_alpha, distill_loss  # noqa: E402
+from test_torch_distill_demo import DEMOS, TINY  # noqa: E402  the tiny student network
 from torch.nn import functional as F  # noqa: E402
-
-DEMOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "demos")
-TINY = """
-name = "tiny"
-seed = 0
-inputs = 32
-[[layers]]
-name = "a"
-nodes = 40
-k = 4
-taps = [{ from = "input", count = 4, delay = [0, 1, 2, 3] }]
-[[layers]]
-name = "out"
-nodes = 20
-k = 4
-taps = [{ from = "a", count = 4 }]
-[readout]
-classes = 10
-"""
 
 
 # ---------------------------------------------------------------------------- the alpha schedule
