@@ -479,4 +479,101 @@ def teacher_features(model: nn.Module, spikes: Any, module: nn.Module | None = N
     return torch.cat(rows).numpy().astype(np.float32)
 
 
-__all__ = ["ConvFrontEnd", "Hybrid", "SpikeLUT", "spike_threshold", "teacher_features"]
+# ---------------------------------------------------------------------------- distillation
+FADES = ("none", "linear", "cosine")
+
+
+def distill_alpha(alpha: float, epoch: int, epochs: int, fade: str = "none",
+                  until: int | None = None) -> float:
+    """The weight of the soft-target term in epoch ``epoch`` (1-based) of ``epochs``.
+
+    ``fade="none"`` keeps ``alpha`` in every epoch. ``"linear"`` and ``"cosine"`` start at
+    ``alpha`` in epoch 1 and reach 0 in epoch ``until`` (default: the last epoch), staying 0
+    after it, so the student ends on the labels alone: with ``p = (epoch - 1) / (until - 1)``
+    the weight is ``alpha * (1 - p)`` (linear) or ``alpha * (1 + cos(pi p)) / 2`` (cosine).
+    ``until = 1`` is labels only from the first epoch.
+
+    Args:
+        alpha: the starting weight, ``0 <= alpha <= 1``.
+        epoch: the epoch, ``1 <= epoch``.
+        epochs: the run's epoch count (the default ``until``).
+        fade: ``"none"``, ``"linear"`` or ``"cosine"``.
+        until: the epoch where a fading weight reaches 0 (``>= 1``).
+
+    Returns:
+        the weight, a float in ``[0, alpha]``.
+
+    Raises:
+        ConfigError: an unknown ``fade``, ``alpha`` outside ``[0, 1]``, ``epoch < 1``,
+            ``epochs < 1`` or ``until < 1``.
+
+    Example:
+        >>> [round(distill_alpha(0.8, e, 5, "linear"), 3) for e in range(1, 6)]
+        [0.8, 0.6, 0.4, 0.2, 0.0]
+        >>> [round(distill_alpha(0.8, e, 5, "cosine", until=3), 3) for e in range(1, 6)]
+        [0.8, 0.4, 0.0, 0.0, 0.0]
+    """
+    if fade not in FADES:
+        raise ConfigError(f"unknown fade {fade!r}; choose one of {', '.join(FADES)}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"alpha must be in [0, 1], got {alpha!r}")
+    if epoch < 1 or epochs < 1:
+        raise ConfigError(f"epoch and epochs must be >= 1, got epoch {epoch!r} of {epochs!r}")
+    until = epochs if until is None else until
+    if until < 1:
+        raise ConfigError(f"fade until must be an epoch >= 1, got {until!r}")
+    if fade == "none":
+        return float(alpha)
+    if epoch >= until:
+        return 0.0
+    p = (epoch - 1) / (until - 1)
+    if fade == "linear":
+        return float(alpha * (1.0 - p))
+    return float(alpha * 0.5 * (1.0 + np.cos(np.pi * p)))
+
+
+def distill_loss(z: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor, tau: float,
+                 alpha: float) -> torch.Tensor:
+    """Knowledge-distillation loss: ``alpha * tau**2 * KL(p_teacher || p_student) + (1 - alpha)
+    * CE(z, y)`` at temperature ``tau`` (Hinton et al.; ``tau**2`` keeps the soft term's
+    gradient scale independent of ``tau``).
+
+    ``z`` are the student's logits (for a :class:`SpikeLUT`: class counts times
+    :meth:`SpikeLUT.logit_scale`). Per cycle: with ``z`` and ``teacher_logits`` both
+    ``[T, B, classes]`` (the student's running counts and a recurrent teacher's per-step logits)
+    the KL term is the mean over cycles and the label term reads the last cycle's ``z``.
+
+    Args:
+        z: float ``[B, classes]`` or ``[T, B, classes]``.
+        teacher_logits: the teacher's logits, the shape of ``z`` (no gradient flows into them).
+        y: int64 labels ``[B]``.
+        tau: temperature ``> 0``.
+        alpha: weight of the soft term in ``[0, 1]`` (e.g. :func:`distill_alpha`).
+
+    Returns:
+        the scalar loss.
+
+    Raises:
+        ShapeError: ``z`` and ``teacher_logits`` differ in shape, or are not 2-D / 3-D.
+
+    Example:
+        >>> z = torch.tensor([[2.0, 0.0]]); t = torch.tensor([[0.0, 2.0]]); y = torch.tensor([0])
+        >>> round(float(distill_loss(z, t, y, 1.0, 0.0)), 4)   # labels only: CE(z, y)
+        0.1269
+        >>> round(float(distill_loss(z, z, y, 2.0, 1.0)), 4)   # student = teacher: KL 0
+        0.0
+    """
+    if z.shape != teacher_logits.shape or z.ndim not in (2, 3):
+        raise ShapeError(f"distill_loss: student logits {tuple(z.shape)} and teacher logits "
+                         f"{tuple(teacher_logits.shape)} must both be [B, classes] or "
+                         f"[T, B, classes]")
+    t = teacher_logits.detach()
+    rows = z.shape[0] * z.shape[1] if z.ndim == 3 else z.shape[0]  # the mean over samples, cycles
+    soft = F.kl_div(F.log_softmax(z / tau, dim=-1), F.log_softmax(t / tau, dim=-1),
+                    log_target=True, reduction="sum") / rows
+    last = z[-1] if z.ndim == 3 else z
+    return alpha * tau * tau * soft + (1.0 - alpha) * F.cross_entropy(last, y)
+
+
+__all__ = ["ConvFrontEnd", "FADES", "Hybrid", "SpikeLUT", "distill_alpha", "distill_loss",
+           "spike_threshold", "teacher_features"]
