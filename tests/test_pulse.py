@@ -242,22 +242,26 @@ def test_the_run_demo_is_pulse_only_and_learns(demos_dir, fot):
 
 def test_the_mnist1d_pulse_demo_is_the_studied_network(demos_dir):
     """demos/train_mnist1d_pulse.toml is the study's best pulse-only variant: triples of
-    neighbouring delays, a 400-node readout, twice the readout's default logit scale, lr 0.02."""
+    neighbouring delays, a 600-node readout, twice the readout's default logit scale, one-cycle
+    to lr 0.03."""
     cfg = load_config(os.path.join(demos_dir, "train_mnist1d_pulse.toml"))
-    studied_cfg = pulse_study.task_config("mnist1d", "r1_triples_out400_scale2_lr2")
+    studied_cfg = pulse_study.task_config("mnist1d", "r1_triples_out600_scale2_onecycle")
     net, studied = build_network(cfg), build_network(studied_cfg)
     assert [layer.refractory for layer in net.layers] == [1, 1, 1, 1]
     for a, b in zip(net.layers, studied.layers, strict=True):
         for field in ("source", "index", "delay", "table"):
             assert np.array_equal(getattr(a, field), getattr(b, field))
     assert cfg["train"]["logit_scale"] == pytest.approx(studied_cfg["train"]["logit_scale"])
-    assert cfg["train"]["lr"] == studied_cfg["train"]["lr"] == 0.02
+    assert cfg["train"]["lr"] == studied_cfg["train"]["lr"] == 0.03
+    assert cfg["train"]["schedule"] == studied_cfg["train"]["schedule"] == "onecycle"
+    assert cfg["train"]["logit_scale"] == pytest.approx(2 * 4 / (60 * np.sqrt(40)))
     front2 = net.layers[1]
     assert front2.delay[0].tolist() == [0, 1, 2, 3, 4, 5]
     assert (front2.index[:, [0, 3]] == front2.index[:, [1, 4]]).all()   # one node at d .. d + 2
     assert (front2.index[:, [0, 3]] == front2.index[:, [2, 5]]).all()
     assert net.layers[2].delay[0].tolist() == [0, 1, 2, 1, 2, 3]
-    assert [layer.n for layer in net.layers] == [1024, 1024, 1848, 400]
+    assert [layer.n for layer in net.layers] == [1024, 1024, 1648, 600]
+    assert net.n_nodes == 4296
 
 
 def test_mnist1d_readout_variants_keep_the_lut_count():
