@@ -60,8 +60,10 @@ def pass_through_taps(net: Network) -> list[np.ndarray]:
     Example:
         >>> from spikelut.wiring import random_network
         >>> net = random_network(0, n_in=3, sizes=[2, 2], k=2)
-        >>> [t.tolist() for t in pass_through_taps(net)]
-        [[0, 0], [0, 0]]
+        >>> net.layers[0].source.tolist(), net.layers[0].delay.tolist()
+        ([[1, 0], [0, -1]], [[2, 2], [1, 2]])
+        >>> [t.tolist() for t in pass_through_taps(net)]  # node 0 of layer 0: recurrent taps only
+        [[0, 1], [0, 0]]
     """
     out = []
     for i, layer in enumerate(net.layers):
