@@ -12,7 +12,8 @@ summed seconds so far. Run from the repository root, one study at a time:
         --out runs/epochs
 
 ``--test`` also scores the final model of each variant on the test split (for the chosen
-variant only: choosing on it would make the test accuracy dishonest).
+variant only: choosing on it would make the test accuracy dishonest); ``--save`` writes each
+variant's final model to ``<out>/<variant>.h5``, to score only the chosen one afterwards.
 
 ``--preset init`` adds the initialisation screening of docs/epochs.md (section
 "Initialisation"): ``init = "normal"`` at ``init_std`` 0.001 (the baseline) and 0.1 (the demo's),
@@ -61,7 +62,7 @@ def parse_variant(spec: str) -> tuple[str, dict]:
     return name, upd
 
 
-def run_variant(name: str, upd: dict, x, y, out: Path, test=None) -> dict:
+def run_variant(name: str, upd: dict, x, y, out: Path, test=None, save: bool = False) -> dict:
     from spikelut.config import build_network, load_config
     from spikelut.train import Trainer, TrainConfig
 
@@ -95,6 +96,10 @@ def run_variant(name: str, upd: dict, x, y, out: Path, test=None) -> dict:
     last = res.history[-1]
     r = {"variant": name, "train": upd, "val_acc": last["val_acc"], "train_acc": last["acc"],
          "epochs": len(res.history), "seconds": round(total[0], 1)}
+    if save:  # the last epoch's model (keep = "last" in the demo), to score the chosen one later
+        from spikelut.io import save_model
+
+        save_model(res.net, out / f"{name}.h5")
     if test is not None:
         r["test_acc"] = trainer.evaluate(*test).acc
         print(f"{name}: test acc of the last epoch {r['test_acc']:.4f}", flush=True)
@@ -110,7 +115,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="add a named list of variants (init: the initialisation screening)")
     p.add_argument("--out", default="runs/epochs", help="folder for epochs.jsonl / final.jsonl")
     p.add_argument("--test", action="store_true", help="also score the final model on the test split")
+    p.add_argument("--save", action="store_true", help="write each variant's final model to "
+                                                        "<out>/<variant>.h5")
+    p.add_argument("--score-test", default=None, metavar="MODEL.h5",
+                   help="only score a saved model (the chosen one) on the test split and exit")
     args = p.parse_args(argv)
+    if args.score_test is not None:
+        from spikelut.api import evaluate
+        from spikelut.datasets import encode_dataset
+        from spikelut.io import load_model
+
+        td = encode_dataset("mnist1d", "thermometer", 40, split="test", seed=0, levels=32)
+        acc = evaluate(load_model(args.score_test), td.spikes, td.labels).accuracy
+        print(f"{args.score_test}: test acc {acc:.4f} ({td.spikes.shape[1]} samples)", flush=True)
+        return 0
     variants = [parse_variant(v) for v in args.variants]
     for preset in args.preset:
         variants += PRESETS[preset]
@@ -126,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, upd in variants:
-        run_variant(name, upd, sd.spikes, sd.labels, out, test)
+        run_variant(name, upd, sd.spikes, sd.labels, out, test, args.save)
     return 0
 
 
