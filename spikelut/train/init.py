@@ -28,7 +28,8 @@ classes) and its addresses are scored by ``f(a | P) - f(a | not P)``:
 
 Turned-on addresses get ``+init_std``, observed ones that stay off ``-init_std``, never observed
 ones 0 (plus the noise): training sets them. A layer that reads its own or a later layer
-(recurrence) is set twice, the second time from the addresses its first setting produces.
+(recurrence) is set again after the sweep, from the addresses its first setting and the later
+layers produce.
 Work: ``(layers + recurrent layers)`` forward passes of ``init_samples`` samples on the numpy
 reference (the same tables on every backend).
 """
@@ -140,6 +141,8 @@ def _positive_classes(net: Network, i: int, rng: np.random.Generator) -> tuple[n
         empty, full = ~half.any(axis=1), half.all(axis=1)
         half[empty, j[empty] % C] = True
         half[full, j[full] % C] = False
+    else:  # one class: no contrast; the score is the address frequency
+        half[:] = True
     out = np.zeros(n, bool)
     if i == ro.layer:
         out = ro.class_of >= 0
@@ -148,8 +151,8 @@ def _positive_classes(net: Network, i: int, rng: np.random.Generator) -> tuple[n
     return half, out
 
 
-def _address_counts(net: Network, plan: Any, thetas: Sequence[np.ndarray], x: np.ndarray,
-                    y: np.ndarray, i: int, C: int) -> np.ndarray:
+def _address_counts(plan: Any, thetas: Sequence[np.ndarray], x: np.ndarray, y: np.ndarray,
+                    i: int, C: int) -> np.ndarray:
     """Layer ``i``'s address counts per node and class ``[n, C, 2**k]`` (float64) on ``x``."""
     from .bptt import forward, tables_of
 
@@ -234,7 +237,7 @@ def data_values(net: Network, thetas: Sequence[np.ndarray], x: np.ndarray, y: np
     # now that what they read is set
     again = [i for i, layer in enumerate(net.layers) if (layer.source >= i).any()]
     for i in [*range(len(net.layers)), *again]:
-        counts = _address_counts(net, plan, cur, xs, ys, i, C)
+        counts = _address_counts(plan, cur, xs, ys, i, C)
         cur[i] = noise[i] + _set_layer(counts, *halves[i], strength)
     return cur
 
