@@ -28,6 +28,8 @@ Without PyTorch the script stops with one line saying so (``--no-torch`` times s
 Also (``docs/training-speed.md``):
 
 * ``--batch-size N`` (default 50; the MNIST-1D demo trains at 25);
+* ``--forward NAME``: the ``numba`` variant's ``[train] forward`` (``auto``, the default;
+  ``lookup``; ``bitsliced``: :mod:`spikelut.train.kernels_bits`); the baseline keeps its own;
 * ``--baseline-kernels FILE``: also time another revision's compiled passes in the same run, e.g.
   ``git show main:spikelut/train/kernels_cpu.py > /tmp/kernels_main.py`` and
   ``--baseline-kernels /tmp/kernels_main.py`` (the ``baseline`` column: before/after);
@@ -37,6 +39,11 @@ Also (``docs/training-speed.md``):
   (``SPIKELUT_TRAIN_THREADS``) instead of the default rule, which uses no more threads than idle
   CPUs (on a busy machine, one); the table says which, and the 1-minute load average before
   and after the timing;
+* ``--forward-costs``: time the two training forward passes (``lookup``, ``bitsliced``;
+  :mod:`spikelut.train.kernels_bits`) on random networks of each ``k`` of ``--ks`` (1..12) at
+  batch sizes 1..256, for training (addresses kept) and evaluation, print the speed-ups and the
+  least-squares fit of :data:`spikelut.train.kernels_bits.COST_NS` that ``[train] forward =
+  "auto"`` uses;
 * ``--memory``: peak memory against cycles instead of time: trains ``--batches`` batches of
   ``--batch-size`` on the first ``C`` cycles of ACSF1 (``demos/run_acsf1.toml``, 1,460 cycles,
   UCR data through aeon) for each ``C`` of ``--cycles``, each in a fresh process, and prints the
@@ -113,11 +120,13 @@ def load_kernels(path: str):
 
 
 def time_spikelut(net, tc, x, y, kernels: str, batches: int, batch: int = BATCH,
-                  baseline=None, profile: dict | None = None) -> tuple[float, float]:
+                  baseline=None, profile: dict | None = None,
+                  forward: str = "auto") -> tuple[float, float]:
     """Seconds for ``batches`` training batches with the spikelut trainer; and the first loss.
     ``kernels``: ``numba``, ``reference`` (numpy) or ``baseline`` (the module ``baseline``).
     With a ``profile`` dict, the run is profiled (cProfile; a compiled kernel is one entry, so
-    this is the time per phase) and ``profile[kernels]`` gets :func:`_top`'s list."""
+    this is the time per phase) and ``profile[kernels]`` gets :func:`_top`'s list. ``forward``:
+    the ``numba`` variant's ``[train] forward``."""
     from spikelut.train import Trainer, TrainConfig
     from spikelut.train.passes import TrainBackend
 
@@ -126,7 +135,8 @@ def time_spikelut(net, tc, x, y, kernels: str, batches: int, batch: int = BATCH,
         backend = TrainBackend("numba", np, baseline.forward, baseline.backward)
     cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": batch,
                                  "backend": {"reference": "numpy", "baseline": "numba"}.get(
-                                     kernels, kernels), "keep": "last"})
+                                     kernels, kernels), "keep": "last",
+                                 "forward": forward if kernels == "numba" else "auto"})
     warm = Trainer(net, cfg, progress=False, backend=backend)  # compile / warm caches on one batch
     warm.fit((x[:, :batch], y[:batch]))
     tr = Trainer(net, cfg, progress=False, backend=backend)
@@ -238,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-reference", action="store_true", help="skip the numpy reference passes")
     p.add_argument("--baseline-kernels", metavar="FILE", default=None,
                    help="also time this kernels_cpu.py (another revision's) as 'baseline'")
+    p.add_argument("--forward", choices=("auto", "lookup", "bitsliced"), default="auto",
+                   help="the numba variant's [train] forward pass (default auto)")
     p.add_argument("--profile", action="store_true",
                    help="profile the spikelut variants (cProfile: ms per batch of each phase)")
     p.add_argument("--load", action="store_true",
@@ -245,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--exact-threads", action="store_true",
                    help="the training passes use exactly --threads threads, not the default rule "
                         "(which follows the load)")
+    p.add_argument("--forward-costs", action="store_true",
+                   help="time the lookup and bitsliced forward passes against k and batch size "
+                        "and fit the cost model of [train] forward = auto")
+    p.add_argument("--ks", default="1,2,3,4,5,6,7,8,9,10,11,12",
+                   help="with --forward-costs: the LUT sizes k (default 1..12)")
     p.add_argument("--memory", action="store_true",
                    help="peak memory against cycles on ACSF1 instead of time (see --cycles)")
     p.add_argument("--cycles", default="100,365,730,1460",
@@ -258,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_point:
         return memory_point(int(args.memory_point[0]), args.memory_point[1], args.batch_size,
                             max(1, args.batches or 3))
+    if args.forward_costs:
+        return _emit(forward_costs([int(k) for k in args.ks.split(",")], threads), args.out)
     if args.memory:
         try:
             cycles = [int(c) for c in args.cycles.split(",")]
@@ -314,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
             variants = ["numba"] + (["baseline"] if baseline else []) + (
                 [] if args.no_reference else ["reference"])
             for kernels in variants:
-                s, loss = time_spikelut(net, tc, x, y, kernels, nb, batch, baseline, profiles)
+                s, loss = time_spikelut(net, tc, x, y, kernels, nb, batch, baseline, profiles,
+                                        args.forward)
                 times[kernels], losses[kernels] = s * per_epoch, loss
                 print(f"  {kernels}: {s:.2f} s for {nb} batches", file=sys.stderr)
             if not args.no_torch:
@@ -405,6 +425,73 @@ def memory_point(cycles: int, backend: str, batch: int, batches: int) -> int:
                       "batches": math.ceil(n / batch), "peak_rss": peak, "rss_before": before,
                       "seconds": sec, "estimate": est}))
     return 0
+
+
+COST_BATCHES = (1, 8, 16, 25, 32, 64, 128, 256)
+
+
+def forward_costs(ks: list[int], threads: int, steps: int = 20) -> str:
+    """ns per node and cycle of both training forward passes on random networks (64 inputs, two
+    layers of ``n`` nodes of one ``k`` and a readout; ``n`` = 2,000 for k <= 6, 800 for 7..9,
+    200 beyond), training (``save``) and evaluation, best of 2 x 3 alternated calls; the
+    speed-up table and the least-squares fit (relative errors) of ``kernels_bits.COST_NS``."""
+    from spikelut.train import bptt, kernels_bits, kernels_cpu
+    from spikelut.wiring import random_network
+
+    def best(fn):
+        fn()
+        ts = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        return min(ts)
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in ks:
+        n = 2000 if k <= 6 else (800 if k <= 9 else 200)
+        net = random_network(k, n_in=64, sizes=[n, n, 10], k=k, max_delay=2,
+                             refractory=[1, 0, 0], classes=10)
+        plan = bptt.compile_plan(net)
+        tables = bptt.tables_of([rng.normal(0, 0.3, l.table.shape).astype(np.float32)
+                                 for l in net.layers])
+        ro = net.readout.layer
+        for B in COST_BATCHES:
+            x = (rng.random((steps, B, 64)) < 0.5).astype(np.uint8)
+            calls = (lambda: kernels_cpu.forward(plan, tables, x),
+                     lambda: kernels_bits.forward(plan, tables, x).bits,  # + the backward's record
+                     lambda: kernels_cpu.forward(plan, tables, x, save=False).spikes(ro),
+                     lambda: kernels_bits.forward(plan, tables, x, save=False).spikes(ro))
+            t = np.min([[best(c) for c in calls] for _ in range(2)], axis=0)
+            rows.append((k, B, *(t * 1e9 / ((2 * n + 10) * steps))))
+            print(f"  k = {k}, B = {B}: " + ", ".join(f"{v:.0f}" for v in rows[-1][2:]) + " ns",
+                  file=sys.stderr)
+    a = np.array(rows)
+    k, B = a[:, 0], a[:, 1]
+    Wb = np.ceil(B / 64)
+
+    def fit(X, y):  # relative errors: the small cells matter as much as the large ones
+        return np.linalg.lstsq(X / y[:, None], np.ones_like(y), rcond=None)[0]
+
+    one = np.ones_like(k)
+    look = np.c_[one, k, B, k * B]
+    fits = {("lookup", True): fit(look, a[:, 2]), ("lookup", False): fit(look, a[:, 4]),
+            ("bitsliced", True): fit(np.c_[one, 2 ** k * Wb, B, k * B], a[:, 3]),
+            ("bitsliced", False): np.r_[fit(np.c_[one, 2 ** k * Wb], a[:, 5]), 0.0, 0.0]}
+    lines = ["# Training forward passes: lookup / bitsliced time against k and batch", "",
+             f"Machine: {machine()}. Threads: {threads}. Date: "
+             f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC. {steps} cycles.", "",
+             "Speed-up of the bit-sliced pass (lookup time / bitsliced time), training forward "
+             "(addresses kept, the time-major record built) / evaluation forward:", "",
+             "| k | " + " | ".join(f"B = {b}" for b in COST_BATCHES) + " |",
+             "|---|" + "---:|" * len(COST_BATCHES)]
+    for kk in ks:
+        cells = [f"{r[2] / r[3]:.2f} / {r[4] / r[5]:.1f}" for r in rows if r[0] == kk]
+        lines.append(f"| {kk} | " + " | ".join(cells) + " |")
+    lines += ["", "Fitted COST_NS (ns per node and cycle; compare spikelut/train/kernels_bits.py):",
+              ""] + [f"    {key}: ({', '.join(f'{c:.4g}' for c in v)})," for key, v in fits.items()]
+    return "\n".join(lines) + "\n"
 
 
 def memory_report(cycles: list[int], batch: int, batches: int, threads: int,
@@ -502,7 +589,8 @@ def _report_variants(rows: list[dict], threads: int, cmd: str, batch: int, load:
         f"Command: `{cmd}`", "",
         f"Batch size {batch}; the demo configs' networks, encodings and [train] settings; seconds "
         "per epoch of the whole training loop (no validation), after one warm-up batch. "
-        "baseline = the compiled passes of --baseline-kernels.", "",
+        "baseline = the compiled passes of --baseline-kernels; numba = this tree's compiled "
+        "passes (forward pass: the command's --forward, default auto).", "",
         "| network | LUTs | cycles | batches timed | " + " | ".join(f"{v} s/epoch" for v in names)
         + (" | baseline / numba |" if "baseline" in names else " |"),
         "|---|---:|---:|---:|" + "---:|" * len(names) + ("---:|" if "baseline" in names else ""),

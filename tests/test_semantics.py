@@ -218,6 +218,12 @@ def _numba_forward(net, x):
     return _training_forward(kernels_cpu.forward)(net, x)
 
 
+def _numba_bits_forward(net, x):
+    from spikelut.train import kernels_bits
+
+    return _training_forward(kernels_bits.forward)(net, x)
+
+
 def _cuda_infer_emulated(net, x):
     from spikelut.engine import gpu
 
@@ -290,6 +296,7 @@ IMPLEMENTATIONS: dict[str, Callable] = {
     "bit-sliced (numba)": lambda net, x: bitsliced.simulate(net, x).layer_spikes,
     "training forward (numpy)": _training_forward(bptt.forward),
     "training forward (numba)": _numba_forward,
+    "training forward (numba, bit-sliced)": _numba_bits_forward,
     "CUDA inference (C++ emulation)": _cuda_infer_emulated,
     "CUDA training forward (C++ emulation)": _cuda_train_emulated,
     "CUDA inference (GPU)": _cuda_infer,

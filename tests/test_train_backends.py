@@ -234,14 +234,15 @@ def test_checkpoint_resumes_on_the_other_cpu_backend(tmp_path, first, second):
 
 
 def test_auto_numba_and_the_deprecated_kernels_key_select_the_same_passes():
-    from spikelut.train import kernels_cpu
+    from spikelut.train import kernels_bits, kernels_cpu
 
     assert TrainConfig().backend == "auto" and TrainConfig().kernels is None
     assert _setup(kernels="reference")[1].backend == "numpy"
     assert _setup(kernels="numba")[1].backend == "numba"
     assert _setup(kernels="auto", backend="numba")[1].backend == "numba"
     tr = Trainer(*_setup(backend="numba"), progress=False)
-    assert (tr.backend.name, tr._forward, tr.xp) == ("numba", kernels_cpu.forward, np)
+    assert (tr.backend.name, tr.backend.forward, tr.xp) == ("numba", kernels_cpu.forward, np)
+    assert tr._forward is kernels_bits.auto_forward  # [train] forward = "auto" (kernels_bits)
     tr = Trainer(*_setup(backend="numpy"), progress=False)
     assert (tr.backend.name, tr._forward) == ("numpy", bptt.forward)
     auto = resolve_backend("auto").name

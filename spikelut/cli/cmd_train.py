@@ -31,7 +31,7 @@ from ..fileutil import check_output
 from ..io import load_features, load_spikes, save_model
 from ..train import TrainConfig
 from ..train.optim import SCHEDULES, parse_batch_schedule
-from ..train.passes import BACKENDS, resolve_backend
+from ..train.passes import BACKENDS, FORWARDS, resolve_backend
 from ..train.trainer import check_data, holdout
 from . import Output
 from .common import FORCE_HELP
@@ -61,6 +61,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where training runs (overrides [train] backend): numpy, numba, cuda "
                         "(CuPy on an NVIDIA GPU), or auto = the fastest usable; a checkpoint "
                         "resumes on any backend")
+    p.add_argument("--forward", choices=FORWARDS, default=None,
+                   help="override [train] forward: the numba backend's forward pass, lookup "
+                        "(per sample), bitsliced (64 samples per word) or auto = the one measured "
+                        "faster for the batch size (docs/training-speed.md); same results")
     p.add_argument("--relaxation", default=None, metavar="NAME",
                    help="override [train] relaxation: how tables are parameterised for the "
                         "backward pass (multilinear, bipolar, walsh, dlut, dlut_fixed, mlp; "
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> Output:
     tcfg_dict = dict(cfg.get("train") or {})
     # flags named after their [train] key override it
     for key in ("epochs", "seed", "relaxation", "lr", "schedule", "warmup", "batch_size",
-                "init_std", "init"):
+                "init_std", "forward", "init"):
         if getattr(args, key) is not None:
             tcfg_dict[key] = getattr(args, key)
     if args.batch_schedule is not None:

@@ -96,6 +96,26 @@ def _lut_wide(ring, cur, rows, cm, dm, j, W, k, scratch):  # pragma: no cover - 
         ring[cur, w] = scratch[0, w]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def eval_lut(ring, cur, rows, cm, dm, j, W, k, scratch):  # pragma: no cover - compiled
+    # node j's output words ring[cur, :W] from its k tap rows (k = 1..12): the unrolled tree of
+    # its k, or the decomposition of k = 7..12; also the training forward's (train/kernels_bits)
+    if k == 6:
+        lut6(ring, cur, rows, cm, dm, j, W)
+    elif k == 5:
+        lut5(ring, cur, rows, cm, dm, j, W)
+    elif k == 4:
+        lut4(ring, cur, rows, cm, dm, j, W)
+    elif k == 3:
+        lut3(ring, cur, rows, cm, dm, j, W)
+    elif k == 2:
+        lut2(ring, cur, rows, cm, dm, j, W)
+    elif k == 1:
+        lut1(ring, cur, rows, cm, dm, j, W)
+    else:
+        _lut_wide(ring, cur, rows, cm, dm, j, W, k, scratch)
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dly, cm, dm,
          rec_row, out, n_chunks):  # pragma: no cover - compiled; covered through simulate()
@@ -130,20 +150,7 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
                             sp += depth
                         rows[p] = sp * n_sig + tap_sig[j, p]
                     cur = base + n_in + j
-                    if k == 6:
-                        lut6(ring, cur, rows, cm, dm, j, wn)
-                    elif k == 5:
-                        lut5(ring, cur, rows, cm, dm, j, wn)
-                    elif k == 4:
-                        lut4(ring, cur, rows, cm, dm, j, wn)
-                    elif k == 3:
-                        lut3(ring, cur, rows, cm, dm, j, wn)
-                    elif k == 2:
-                        lut2(ring, cur, rows, cm, dm, j, wn)
-                    elif k == 1:
-                        lut1(ring, cur, rows, cm, dm, j, wn)
-                    else:  # k = 7..12
-                        _lut_wide(ring, cur, rows, cm, dm, j, wn, k, scratch)
+                    eval_lut(ring, cur, rows, cm, dm, j, wn, k, scratch)
                     # refractory gate: silent if the node fired in any of the last R cycles
                     for q in range(1, R + 1):
                         sq = slot - q

@@ -225,6 +225,21 @@ def _check_tables(plan: NetPlan, arrays: Sequence[np.ndarray], what: str) -> Non
             raise ShapeError(f"{what}[{i}] has shape {a.shape}, expected {(lp.n, 1 << lp.k)}")
 
 
+def check_forward_args(plan: NetPlan, tables: Sequence[Any], x: Any) -> NetPlan:
+    """The argument checks shared by the forward passes (this module's and ``kernels_bits``'s):
+    ``x`` is ``[T, B, n_in]`` and each layer has a table of its shape. Returns the plan for
+    ``T`` cycles (:meth:`NetPlan.for_steps`: a history of ``T + 1`` rows at most, since older
+    reads are zero).
+
+    Raises:
+        ShapeError: ``x`` or a table has the wrong shape.
+    """
+    if x.ndim != 3 or x.shape[2] != plan.n_in:
+        raise ShapeError(f"input spikes must be [T, B, {plan.n_in}], got shape {x.shape}")
+    _check_tables(plan, tables, "tables")
+    return plan.for_steps(x.shape[0])
+
+
 def check_backward_args(plan: NetPlan, thetas: Sequence[Any], g_spikes: Sequence[Any],
                         refractory_grad: str, tbptt: Any) -> None:
     """The argument checks shared by every ``backward`` (this module's, ``kernels_cpu``'s and
@@ -277,11 +292,8 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         raise ConfigError("forward: a relaxed gate (gate < 1) needs a random generator (rng)")
     xp = array_module(x)
     x = xp.asarray(x)
-    if x.ndim != 3 or x.shape[2] != plan.n_in:
-        raise ShapeError(f"input spikes must be [T, B, {plan.n_in}], got shape {x.shape}")
-    _check_tables(plan, tables, "tables")
+    plan = check_forward_args(plan, tables, x)
     T, B, _ = x.shape
-    plan = plan.for_steps(T)  # history of T + 1 rows at most: older reads are zero
     trace = run(plan.lowered, x.astype(xp.uint8, copy=False), tables=tables, save_addr=save,
                 rows_before=plan.D, xp=xp, gate=gate, rng=rng)
     return Forward(plan, trace.history, T, B, trace.addr)

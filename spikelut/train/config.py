@@ -26,7 +26,7 @@ from .losses import ALIASES as LOSS_ALIASES
 from .losses import LOSSES
 from .optim import OPTIMIZERS, SCHEDULES
 from ..analog import MAX_BITS as ANALOG_MAX_BITS
-from .passes import BACKENDS, KERNELS_ALIASES
+from .passes import BACKENDS, FORWARDS, KERNELS_ALIASES
 from .relax import ALIASES as RELAX_ALIASES
 from .relax import RELAXATIONS
 from .surrogates import get_surrogate
@@ -94,6 +94,10 @@ class TrainConfig:
     #: deprecated spelling of ``backend`` ("reference" = numpy, "numba", "auto"); folded into
     #: ``backend`` by :meth:`validate` and then ``None``
     kernels: str | None = None
+    #: the numba backend's forward pass: "auto" (the one measured faster for each batch),
+    #: "lookup" (per-sample table look-ups) or "bitsliced" (64 samples per word); the same
+    #: spikes and gradients either way (docs/training-speed.md, "Bit-sliced forward")
+    forward: str = "auto"
     #: rewiring during training (docs/rewiring.md, :mod:`spikelut.train.rewire`): every
     #: ``rewire_every`` steps (0 = off) the ``rewire_fraction`` least important taps are regrown
     rewire_every: int = 0
@@ -237,6 +241,12 @@ class TrainConfig:
         elif self.analog_noise:
             raise ConfigError(f"{where}: analog_noise = {self.analog_noise} needs analog_bits >= 1")
         choice("refractory_grad", REFRACTORY_GRAD)
+        choice("forward", FORWARDS)
+        if self.forward != "auto" and (self.backend in ("numpy", "cuda") or self.analog_bits):
+            raise ConfigError(f"{where}: forward = {self.forward!r} chooses a pass of the numba "
+                              f"backend; this config trains on "
+                              f"{'numpy (analog_bits)' if self.analog_bits else repr(self.backend)}: "
+                              f"use backend = \"numba\" or forward = \"auto\"")
         if not isinstance(self.surrogate, str):
             raise bad("surrogate", "a name")
         try:

@@ -62,6 +62,7 @@ Example:
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from typing import Any, Sequence
 
@@ -150,10 +151,11 @@ def _scatter_groups(low: Lowered, used: np.ndarray, kc: int) -> dict:
 
 
 #: default thread rule (:func:`pass_threads`): a thread is worth starting once the network has
-#: this many node-samples per cycle for each thread (``n_nodes * B``: about 10 us of work per
-#: cycle, against a wait at the end of every stage). An estimate: the 2-core machine was never
-#: idle enough to measure the break-even (docs/training-speed.md, "Threads")
-MIN_NODE_SAMPLES_PER_THREAD = 4096
+#: this many node-samples per cycle for each thread (``n_nodes * B``). Measured on an idle
+#: 2-core machine (forward + backward, 40 cycles, random 3-layer LUT6 networks,
+#: demos/bench_pass_threads.py): two threads broke even near 600 node-samples at batch 5 and
+#: 1,400-2,800 at batch 25, and won 1.29-1.38x from 2,240 (batch 5) / 2,800 (batch 25) up
+MIN_NODE_SAMPLES_PER_THREAD = 1024
 #: a layer's nodes are cut into blocks of at least this many nodes (the unit a thread claims)
 MIN_BLOCK_NODES = 8
 #: blocks per layer and cycle for each thread: more than one, so that a thread that another
@@ -229,9 +231,17 @@ def window_rows(D: int) -> int:
 # starting all of its team. Atomic read-modify-write and acquire loads come from LLVM directly
 # (numba has none for the CPU).
 _CLAIM, _DONE = 0, 8  # the two counters, on separate cache lines of an int64 [16] array
-_SPINS = 2000         # polls (tens of microseconds) before a waiting thread sleeps
+#: microseconds a waiting thread polls before it starts to sleep. On a quiet machine the task it
+#: waits for is running and ends within about one task's time (tens of microseconds for the
+#: MNIST-1D demo at batch 25); sleeping sooner costs a usleep wake-up (50-100 us in practice) at
+#: nearly every stage, which cancelled the second thread's gain (1.09 s/epoch slower than one
+#: thread with a 0.5 us spin; 1.8x faster with 50 us: docs/threads.md). Longer, and a waiter
+#: holds a CPU that a thread descheduled under load needs.
+SPIN_US = 50
 _NAP_US = 20          # then it sleeps this long between polls (usleep; 50-100 us in practice)
+_POLLS = 256          # polls between two reads of the clock
 _SLEEP = os.name != "nt"
+_CLOCK = int(getattr(time, "CLOCK_MONOTONIC", 1))  # its id differs between Linux and macOS
 
 
 @intrinsic
@@ -266,6 +276,28 @@ def _usleep(typingctx, us):  # pragma: no cover - compiled
     return types.int32(us), codegen
 
 
+@intrinsic
+def _now_us(typingctx):  # pragma: no cover - compiled
+    # monotonic microseconds from clock_gettime (a vDSO call, tens of ns: read every _POLLS
+    # polls); 0 where there is none (Windows), and then _wait never sleeps, as before usleep
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        if not _SLEEP:
+            return context.get_constant(types.int64, 0)
+        ts = cgutils.alloca_once(builder, ir.ArrayType(i64, 2))
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.IntType(32), [ir.IntType(32), ts.type]),
+            "clock_gettime")
+        builder.call(fn, [ir.Constant(ir.IntType(32), _CLOCK), ts])
+        sec = builder.load(builder.gep(ts, [ir.Constant(ir.IntType(32), 0)] * 2))
+        nsec = builder.load(builder.gep(ts, [ir.Constant(ir.IntType(32), 0),
+                                             ir.Constant(ir.IntType(32), 1)]))
+        return builder.add(builder.mul(sec, ir.Constant(i64, 1_000_000)),
+                           builder.sdiv(nsec, ir.Constant(i64, 1000)))
+
+    return types.int64(), codegen
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _claim(ctr):  # pragma: no cover - compiled
     return _fetch_add(ctr, _CLAIM, np.int64(1))
@@ -278,15 +310,20 @@ def _finish(ctr):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _wait(ctr, need):  # pragma: no cover - compiled
-    # until `need` tasks are done: spin briefly (on a quiet machine a stage ends within a task's
-    # time), then sleep: the task we wait for belongs to a thread that lost its CPU to another
-    # process, and a spinning (or merely yielding) waiter would take CPU time from it (Linux
-    # shares CPU time between sessions, so our threads share one session's part)
+    # until `need` tasks are done: poll for SPIN_US (on a quiet machine a stage ends within a
+    # task's time), then sleep: the task we wait for belongs to a thread that lost its CPU to
+    # another process, and a spinning (or merely yielding) waiter would take CPU time from it
+    # (Linux shares CPU time between sessions, so our threads share one session's part)
+    if _load_acquire(ctr, _DONE) >= need:
+        return
+    t0 = _now_us()
     n = 0
     while _load_acquire(ctr, _DONE) < need:
         n += 1
-        if n > _SPINS:
-            _usleep(np.int64(_NAP_US))
+        if n >= _POLLS:
+            n = 0
+            if _now_us() - t0 >= SPIN_US:
+                _usleep(np.int64(_NAP_US))
 
 
 @njit(cache=True, nogil=True)

@@ -35,6 +35,12 @@ import numpy as np
 from ..errors import ConfigError
 
 BACKENDS = ("auto", "numpy", "numba", "cuda")
+#: ``[train] forward``: which forward pass the numba backend runs (``docs/training-speed.md``,
+#: "Bit-sliced forward"): ``lookup`` (per-sample table look-ups, :mod:`.kernels_cpu`),
+#: ``bitsliced`` (64 samples per word, :mod:`.kernels_bits`) or ``auto`` (the one measured faster
+#: for the batch, :func:`spikelut.train.kernels_bits.choose_forward`); the same spikes and
+#: gradients either way
+FORWARDS = ("auto", "lookup", "bitsliced")
 #: the deprecated ``[train] kernels`` values and the backend each means
 KERNELS_ALIASES = {"auto": "auto", "reference": "numpy", "numba": "numba"}
 

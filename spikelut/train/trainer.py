@@ -216,6 +216,7 @@ class Trainer:
         if self.analog is not None:
             passes = AnalogPasses(self.analog, cfg.seed)
             self._forward, self._backward = passes.forward, passes.backward
+        self._select_forward(cfg.forward)
         #: the table parameterisation ([train] relaxation, :mod:`~spikelut.train.relax`)
         self.relax = get_relaxation(cfg.relaxation)
         self.surrogate = self.relax.surrogate(get_surrogate(cfg.surrogate, cfg.width))
@@ -237,6 +238,22 @@ class Trainer:
         self.best_net = net
         from .rewire import Rewirer
         self.rewirer = Rewirer(self) if cfg.rewire_every else None
+
+    def _select_forward(self, name: str) -> None:
+        """``[train] forward``: the numba backend's forward pass (lookup, bitsliced or auto,
+        :mod:`~spikelut.train.kernels_bits`); other backends and other passes handed in keep
+        theirs. The choice changes only the time, never the spikes or the gradients."""
+        if self.analog is not None or self.backend.name != "numba":
+            if name != "auto":
+                raise ConfigError(f"[train] forward = {name!r} chooses a pass of the numba backend; "
+                                  f"this run trains on {self.backend.name!r}: use backend = "
+                                  f"\"numba\" or forward = \"auto\"")
+            return
+        from . import kernels_bits, kernels_cpu
+
+        if self._forward is kernels_cpu.forward:  # the registry's numba pass, not one handed in
+            self._forward = kernels_bits.select_forward(name)
+            self._backward = kernels_bits.backward  # kernels_cpu's, told what it will not read
 
     def _host(self, a: Any) -> np.ndarray:
         """``a`` copied to host memory (the only way arrays leave the backend's module)."""
@@ -582,7 +599,8 @@ class Trainer:
             except ConfigError:
                 pass  # compared as written: the mismatch is reported below
             mine = self.cfg.to_dict()
-            free = {"epochs", "backend", "kernels"}  # a run may be extended, and moved between backends
+            # a run may be extended, and moved between backends and forward passes
+            free = {"epochs", "backend", "kernels", "forward"}
             base = TrainConfig().to_dict()  # a key an older checkpoint lacks had its default
             diff = sorted(k for k in set(saved) | set(mine)
                           if k not in free and saved.get(k, base.get(k)) != mine.get(k))
