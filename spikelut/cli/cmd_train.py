@@ -78,6 +78,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-std", type=float, default=None, metavar="STD",
                    help="override [train] init_std: spread of the initial logits (0.001: the "
                         "MNIST-1D demo's accuracy in 20 epochs instead of 40, docs/epochs.md)")
+    p.add_argument("--init", default=None, metavar="NAME",
+                   help="override [train] init: normal, table, logits, residual (pass-through "
+                        "tables) or data (set from the training data), docs/epochs.md")
     p.add_argument("--batch-schedule", default=None, metavar="EPOCH:SIZE,...",
                    help="override [train] batch_schedule, e.g. 11:50,21:100 (batch 50 from "
                         "epoch 11, 100 from epoch 21); 'none' = the constant batch_size")
@@ -99,7 +102,7 @@ def run(args: argparse.Namespace) -> Output:
     tcfg_dict = dict(cfg.get("train") or {})
     # flags named after their [train] key override it
     for key in ("epochs", "seed", "relaxation", "lr", "schedule", "warmup", "batch_size",
-                "init_std", "forward"):
+                "init_std", "forward", "init"):
         if getattr(args, key) is not None:
             tcfg_dict[key] = getattr(args, key)
     if args.batch_schedule is not None:

@@ -36,7 +36,7 @@ FLOAT32_MAX = 3.4028234663852886e38
 FLOAT32_TINY = 1.401298464324817e-45
 """Smallest positive float32 (subnormal): nonzero settings below it become 0 in training."""
 
-INITS = ("normal", "table", "logits")
+INITS = ("normal", "table", "logits", "residual", "data")
 KERNELS = tuple(KERNELS_ALIASES)
 KEEP = ("best", "last")
 
@@ -64,6 +64,10 @@ class TrainConfig:
     clip: float = 1.0
     init: str = "normal"
     init_std: float = 0.1
+    #: init = "residual" / "data" (docs/epochs.md, :mod:`spikelut.train.init`): entries are
+    #: +-init_std plus N(0, init_noise) noise (0: none); "data" reads init_samples samples
+    init_noise: float = 0.0
+    init_samples: int = 256
     tap_grad: str = "tanh"
     #: how a table is parameterised for the backward pass (docs/relaxations.md): multilinear
     #: (default), bipolar, walsh, dlut, dlut_fixed, mlp; the forward is always the exact circuit
@@ -194,12 +198,18 @@ class TrainConfig:
         number("width", 0.0, strict=True, optional=True)
         number("clip", 0.0, strict=False)
         number("init_std", 0.0, strict=True)
+        number("init_noise", 0.0, strict=False)
+        integer("init_samples", 1)
         number("rate_reg", 0.0, strict=False)
         number("rate_target", 0.0, strict=False, hi=1.0)
         choice("optimizer", OPTIMIZERS)
         choice("schedule", SCHEDULES)
         choice("loss", LOSSES, LOSS_ALIASES)
         choice("init", INITS)
+        if self.init_noise and self.init not in ("residual", "data"):
+            raise ConfigError(f"{where}: init_noise = {self.init_noise} applies to init = "
+                              f"\"residual\" or \"data\" only, got init = {self.init!r}; for "
+                              f"init = \"normal\" the spread is init_std")
         choice("keep", KEEP)
         choice("backend", BACKENDS)
         if self.kernels is not None:
@@ -224,6 +234,10 @@ class TrainConfig:
             if self.backend not in ("auto", "numpy"):
                 raise ConfigError(f"{where}: analog_bits = {self.analog_bits} (analog tables) runs "
                                   f"on the numpy reference only; use backend = \"numpy\" or \"auto\"")
+            if self.init == "data":
+                raise ConfigError(f"{where}: init = \"data\" counts the binary addresses of the "
+                                  f"initial network; analog_bits = {self.analog_bits} (analog "
+                                  f"tables) has none: use another init")
         elif self.analog_noise:
             raise ConfigError(f"{where}: analog_noise = {self.analog_noise} needs analog_bits >= 1")
         choice("refractory_grad", REFRACTORY_GRAD)

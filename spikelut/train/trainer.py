@@ -262,9 +262,14 @@ class Trainer:
     def _init_params(self) -> list[Any]:
         cfg = self.cfg
         params = []
+        if cfg.init in ("residual", "data"):  # spikelut.train.init; "data" completes it in fit
+            from .init import initial_values
+            start = initial_values(self.net, cfg.init, cfg.init_std, cfg.init_noise, self.rng)
         for i, layer in enumerate(self.net.layers):
             shape = layer.table.shape
-            if cfg.init == "normal":
+            if cfg.init in ("residual", "data"):
+                p = start[i]
+            elif cfg.init == "normal":
                 p = self.rng.normal(0.0, cfg.init_std, shape)
             elif cfg.init == "table":
                 p = (2.0 * layer.table - 1.0) * cfg.init_std
@@ -408,6 +413,9 @@ class Trainer:
         if guided and self.net is self.net0:  # deterministic: a resume draws it again
             from ..guided import guide_trainer
             guide_trainer(self, x, y, teacher)
+        if self.cfg.init == "data" and not resume and self.epoch == 0:  # on the (guided) wiring
+            from .init import data_init_trainer
+            data_init_trainer(self, x, y)
         if resume:
             if checkpoint is None:
                 raise ConfigError("resume needs a checkpoint file (--checkpoint CKPT.h5)")
