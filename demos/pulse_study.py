@@ -234,6 +234,11 @@ VARIANTS: dict[str, tuple[str, Callable[[dict, str], None]]] = {
                                           "2 x default, one-cycle schedule to lr 0.03",
                                           _chain(R1, _groups(3), _out_nodes(600), _logit_x(2.0),
                                                  _train(schedule="onecycle", lr=0.03))),
+    "r1_triples_out600_scale2_onecycle_residual": (
+        "R = 1, triples, 600 readout nodes, 1,648 rec, logit_scale 2 x default, one-cycle to "
+        "lr 0.03, residual init (init_noise 0.03)",
+        _chain(R1, _groups(3), _out_nodes(600), _logit_x(2.0),
+               _train(schedule="onecycle", lr=0.03, init="residual", init_noise=0.03))),
     "r1_triples_lr2": ("R = 1, triples, lr 0.02", _chain(R1, _groups(3), _train(lr=0.02))),
     "r1_triples_ramp": ("R = 1, triples, curriculum", _chain(R1, _groups(3), _ramp)),
     "r1_triples_full": ("R = 1, triples, refractory_grad = full",

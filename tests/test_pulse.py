@@ -243,9 +243,9 @@ def test_the_run_demo_is_pulse_only_and_learns(demos_dir, fot):
 def test_the_mnist1d_pulse_demo_is_the_studied_network(demos_dir):
     """demos/train_mnist1d_pulse.toml is the study's best pulse-only variant: triples of
     neighbouring delays, a 600-node readout, twice the readout's default logit scale, one-cycle
-    to lr 0.03."""
+    to lr 0.03, residual (pass-through) initial tables."""
     cfg = load_config(os.path.join(demos_dir, "train_mnist1d_pulse.toml"))
-    studied_cfg = pulse_study.task_config("mnist1d", "r1_triples_out600_scale2_onecycle")
+    studied_cfg = pulse_study.task_config("mnist1d", "r1_triples_out600_scale2_onecycle_residual")
     net, studied = build_network(cfg), build_network(studied_cfg)
     assert [layer.refractory for layer in net.layers] == [1, 1, 1, 1]
     for a, b in zip(net.layers, studied.layers, strict=True):
@@ -254,6 +254,8 @@ def test_the_mnist1d_pulse_demo_is_the_studied_network(demos_dir):
     assert cfg["train"]["logit_scale"] == pytest.approx(studied_cfg["train"]["logit_scale"])
     assert cfg["train"]["lr"] == studied_cfg["train"]["lr"] == 0.03
     assert cfg["train"]["schedule"] == studied_cfg["train"]["schedule"] == "onecycle"
+    assert cfg["train"]["init"] == studied_cfg["train"]["init"] == "residual"
+    assert cfg["train"]["init_noise"] == studied_cfg["train"]["init_noise"] == 0.03
     assert cfg["train"]["logit_scale"] == pytest.approx(2 * 4 / (60 * np.sqrt(40)))
     front2 = net.layers[1]
     assert front2.delay[0].tolist() == [0, 1, 2, 3, 4, 5]
