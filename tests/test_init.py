@@ -209,7 +209,8 @@ def test_data_init_through_the_bipolar_relaxation():
     ({"init": "data", "init_samples": 0}, "[train]: init_samples must be an integer >= 1, got 0"),
     ({"init": "data", "init_samples": 2.5}, "[train]: init_samples must be an integer >= 1, got 2.5"),
     ({"init_noise": 0.1}, '[train]: init_noise = 0.1 applies to init = "residual" or "data" only, '
-                          'got init = \'normal\'; for init = "normal" the spread is init_std'),
+                          'got init = \'normal\'; for init = "normal" the spread is init_std '
+                          '(set init_noise = 0, or --init-noise 0 on the command line)'),
     ({"init": "data", "analog_bits": 4}, '[train]: init = "data" counts the binary addresses of '
                                          'the initial network; analog_bits = 4 (analog tables) '
                                          'has none: use another init'),
@@ -276,3 +277,13 @@ def test_cli_init_flag(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"spikelut train: error: {tmp_path / 'c.toml'}: [train]: unknown init 'bogus'; choose one "
         f"of data, logits, normal, residual, table\n")
+    # a config with init_noise: --init normal alone is refused, with --init-noise 0 it trains
+    (tmp_path / "n.toml").write_text(CONFIG.replace("[train]", '[train]\ninit = "residual"\ninit_noise = 0.03'))
+    nargs = [*args[:1], str(tmp_path / "n.toml"), *args[2:]]
+    assert main([*nargs, "-o", str(tmp_path / "m4.h5"), "--init", "normal"]) == 1
+    assert capsys.readouterr().err.endswith(
+        'init_noise = 0.03 applies to init = "residual" or "data" only, got init = \'normal\'; for '
+        'init = "normal" the spread is init_std (set init_noise = 0, or --init-noise 0 on the '
+        'command line)\n')
+    assert main([*nargs, "-o", str(tmp_path / "m4.h5"), "--init", "normal", "--init-noise", "0"]) == 0
+

@@ -81,6 +81,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", default=None, metavar="NAME",
                    help="override [train] init: normal, table, logits, residual (pass-through "
                         "tables) or data (set from the training data), docs/epochs.md")
+    p.add_argument("--init-noise", type=float, default=None, metavar="STD",
+                   help="override [train] init_noise: noise on residual/data tables (0: none; "
+                        "needed as 0 to try --init normal on a config that sets it)")
     p.add_argument("--batch-schedule", default=None, metavar="EPOCH:SIZE,...",
                    help="override [train] batch_schedule, e.g. 11:50,21:100 (batch 50 from "
                         "epoch 11, 100 from epoch 21); 'none' = the constant batch_size")
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace) -> Output:
     tcfg_dict = dict(cfg.get("train") or {})
     # flags named after their [train] key override it
     for key in ("epochs", "seed", "relaxation", "lr", "schedule", "warmup", "batch_size",
-                "init_std", "forward", "init"):
+                "init_std", "forward", "init", "init_noise"):
         if getattr(args, key) is not None:
             tcfg_dict[key] = getattr(args, key)
     if args.batch_schedule is not None:

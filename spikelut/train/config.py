@@ -209,7 +209,8 @@ class TrainConfig:
         if self.init_noise and self.init not in ("residual", "data"):
             raise ConfigError(f"{where}: init_noise = {self.init_noise} applies to init = "
                               f"\"residual\" or \"data\" only, got init = {self.init!r}; for "
-                              f"init = \"normal\" the spread is init_std")
+                              f"init = \"normal\" the spread is init_std (set init_noise = 0, "
+                              f"or --init-noise 0 on the command line)")
         choice("keep", KEEP)
         choice("backend", BACKENDS)
         if self.kernels is not None:
