@@ -84,6 +84,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-noise", type=float, default=None, metavar="STD",
                    help="override [train] init_noise: noise on residual/data tables (0: none; "
                         "needed as 0 to try --init normal on a config that sets it)")
+    p.add_argument("--label-smoothing", type=float, default=None, metavar="EPS",
+                   help="override [train] label_smoothing: cross-entropy targets (1 - EPS) on the "
+                        "class, EPS spread over all classes (0: none; docs/epochs.md)")
     p.add_argument("--batch-schedule", default=None, metavar="EPOCH:SIZE,...",
                    help="override [train] batch_schedule, e.g. 11:50,21:100 (batch 50 from "
                         "epoch 11, 100 from epoch 21); 'none' = the constant batch_size")
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace) -> Output:
     tcfg_dict = dict(cfg.get("train") or {})
     # flags named after their [train] key override it
     for key in ("epochs", "seed", "relaxation", "lr", "schedule", "warmup", "batch_size",
-                "init_std", "forward", "init", "init_noise"):
+                "init_std", "forward", "init", "init_noise", "label_smoothing"):
         if getattr(args, key) is not None:
             tcfg_dict[key] = getattr(args, key)
     if args.batch_schedule is not None:

@@ -59,6 +59,9 @@ class TrainConfig:
     logit_scale: float | None = None
     ttfs_scale: float | None = None
     target_rates: tuple[float, float] = (0.5, 0.05)
+    #: label smoothing of the cross-entropy losses (ce_count, ce_temporal, ce_count_temporal):
+    #: the target is (1 - eps) onehot + eps / classes, PyTorch's cross_entropy(label_smoothing)
+    label_smoothing: float = 0.0
     surrogate: str = "fast_sigmoid"
     width: float | None = None
     clip: float = 1.0
@@ -205,6 +208,13 @@ class TrainConfig:
         choice("optimizer", OPTIMIZERS)
         choice("schedule", SCHEDULES)
         choice("loss", LOSSES, LOSS_ALIASES)
+        number("label_smoothing", 0.0, strict=False)
+        if self.label_smoothing >= 1.0:
+            raise bad("label_smoothing", "in [0, 1): at 1 the target no longer names the class")
+        if self.label_smoothing and self.loss == "mse_count":
+            raise ConfigError(f"{where}: label_smoothing = {self.label_smoothing:g} applies to the "
+                              f"cross-entropy losses (ce_count, ce_temporal, ce_count_temporal), "
+                              f"not to loss = \"mse_count\" (its targets are target_rates)")
         choice("init", INITS)
         if self.init_noise and self.init not in ("residual", "data"):
             raise ConfigError(f"{where}: init_noise = {self.init_noise} applies to init = "

@@ -67,17 +67,30 @@ def _setup(spikes: np.ndarray, labels: np.ndarray, readout: Readout):
     return spikes, labels, xp.asarray(onehot), T - readout.start, dt
 
 
-def _softmax_ce(z: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of logits ``z [B, C]`` and its gradient w.r.t. ``z``."""
+def _softmax_ce(z: np.ndarray, labels: np.ndarray, smoothing: float = 0.0
+                ) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of logits ``z [B, C]`` and its gradient w.r.t. ``z``.
+
+    ``smoothing`` = ε: the target is ``(1 - ε) onehot + ε / C`` (label smoothing, Szegedy et al.
+    2016, "Rethinking the Inception Architecture"; PyTorch's ``cross_entropy(label_smoothing=ε)``),
+    so the loss stops rewarding ever larger margins; 0 is the plain cross-entropy.
+    """
     xp = array_module(z)
-    B = z.shape[0]
+    B, C = z.shape
     rows = xp.arange(B)
     zs = z - z.max(axis=1, keepdims=True)
     e = xp.exp(zs)
     p = e / e.sum(axis=1, keepdims=True)
-    loss = xp.mean(xp.log(e.sum(axis=1)) - zs[rows, labels])
     g = p
-    g[rows, labels] -= 1.0
+    if not smoothing:
+        loss = xp.mean(xp.log(e.sum(axis=1)) - zs[rows, labels])
+        g[rows, labels] -= 1.0
+        return loss, g / B
+    lse = xp.log(e.sum(axis=1))
+    # -sum_c q_c log p_c = (1 - eps) (lse - z_y) + eps (lse - mean_c z_c)
+    loss = xp.mean((1.0 - smoothing) * (lse - zs[rows, labels]) + smoothing * (lse - zs.mean(axis=1)))
+    g -= smoothing / C
+    g[rows, labels] -= 1.0 - smoothing
     return loss, g / B
 
 
@@ -97,12 +110,26 @@ def default_logit_scale(readout: Readout, steps: int) -> float:
 
 
 def cross_entropy(spikes: np.ndarray, labels: np.ndarray, readout: Readout,
-                  logit_scale: float | None = None) -> tuple[float, np.ndarray]:
-    """Cross-entropy on class spike counts (rate code)."""
+                  logit_scale: float | None = None, label_smoothing: float = 0.0
+                  ) -> tuple[float, np.ndarray]:
+    """Cross-entropy on class spike counts (rate code): softmax over ``logit_scale`` times each
+    class's count, with the targets smoothed by ``label_smoothing`` (:func:`_softmax_ce`).
+
+    Returns the mean loss over the batch and ``dL/ds`` ``[T, B, n]`` (float32 for binary spikes).
+
+    Example:
+        >>> from spikelut.network import Readout
+        >>> ro = Readout(layer=0, class_of=[0, 1], classes=2)
+        >>> s = np.zeros((4, 1, 2), np.uint8); s[:, 0, 0] = 1      # class 0 fires 4 times
+        >>> round(float(cross_entropy(s, np.array([0]), ro, logit_scale=1.0)[0]), 4)
+        0.0181
+        >>> round(float(cross_entropy(s, np.array([0]), ro, 1.0, label_smoothing=0.1)[0]), 4)
+        0.2181
+    """
     spikes, labels, onehot, Tc, dt = _setup(spikes, labels, readout)
     scale = default_logit_scale(readout, spikes.shape[0]) if logit_scale is None else logit_scale
     counts = spikes[readout.start:].sum(axis=0, dtype=dt) @ onehot  # [B, C]
-    loss, gz = _softmax_ce(counts.astype(np.float64) * scale, labels)
+    loss, gz = _softmax_ce(counts.astype(np.float64) * scale, labels, label_smoothing)
     return loss, _spread(gz * scale, onehot, spikes.shape[0], readout.start, dt)
 
 
@@ -127,8 +154,10 @@ def first_spike_times(spikes: np.ndarray, readout: Readout) -> np.ndarray:
 
 
 def time_to_first_spike(spikes: np.ndarray, labels: np.ndarray, readout: Readout,
-                        ttfs_scale: float | None = None) -> tuple[float, np.ndarray]:
-    """Cross-entropy on ``-first_spike_time``: the correct class should fire first."""
+                        ttfs_scale: float | None = None, label_smoothing: float = 0.0
+                        ) -> tuple[float, np.ndarray]:
+    """Cross-entropy on ``-first_spike_time``: the correct class should fire first (targets
+    smoothed by ``label_smoothing``, as in :func:`cross_entropy`)."""
     spikes, labels, onehot, Tc, dt = _setup(spikes, labels, readout)
     xp = array_module(spikes)
     T, B, n = spikes.shape
@@ -150,7 +179,7 @@ def time_to_first_spike(spikes: np.ndarray, labels: np.ndarray, readout: Readout
         surv = xp.cumprod(1.0 - q, axis=0)                 # no spike up to and including t
         first[:, c] = surv.sum(axis=0)
         per_class.append((nodes, quiet, q, surv))
-    loss, gz = _softmax_ce(-first * scale, labels)
+    loss, gz = _softmax_ce(-first * scale, labels, label_smoothing)
     g_first = -gz * scale                                  # [B, C]
     for c, item in enumerate(per_class):
         if item is None:
@@ -167,8 +196,8 @@ def time_to_first_spike(spikes: np.ndarray, labels: np.ndarray, readout: Readout
 
 
 def count_and_first_spike(spikes: np.ndarray, labels: np.ndarray, readout: Readout,
-                          logit_scale: float | None = None, ttfs_scale: float | None = None
-                          ) -> tuple[float, np.ndarray]:
+                          logit_scale: float | None = None, ttfs_scale: float | None = None,
+                          label_smoothing: float = 0.0) -> tuple[float, np.ndarray]:
     """``cross_entropy + time_to_first_spike``: counts decide the class (the readout rule), the
     timing term pushes the correct class to fire first (a temporal code beside the rate code).
 
@@ -182,8 +211,8 @@ def count_and_first_spike(spikes: np.ndarray, labels: np.ndarray, readout: Reado
         >>> bool(np.isclose(loss, a + b))
         True
     """
-    l1, g1 = cross_entropy(spikes, labels, readout, logit_scale)
-    l2, g2 = time_to_first_spike(spikes, labels, readout, ttfs_scale)
+    l1, g1 = cross_entropy(spikes, labels, readout, logit_scale, label_smoothing)
+    l2, g2 = time_to_first_spike(spikes, labels, readout, ttfs_scale, label_smoothing)
     return l1 + l2, g1 + g2
 
 

@@ -223,10 +223,12 @@ class Trainer:
         self.tap_grad = self.relax.tap_grad(cfg.tap_grad)
         self._hist: list[Any] | None = None  # the last batch's address frequencies (relax)
         self.loss_fn = get_loss(cfg.loss)
-        self.loss_kw = {"ce_count": {"logit_scale": cfg.logit_scale},
-                        "ce_temporal": {"ttfs_scale": cfg.ttfs_scale},
+        ls = cfg.label_smoothing
+        self.loss_kw = {"ce_count": {"logit_scale": cfg.logit_scale, "label_smoothing": ls},
+                        "ce_temporal": {"ttfs_scale": cfg.ttfs_scale, "label_smoothing": ls},
                         "mse_count": {"target_rates": cfg.target_rates},
-                        "ce_count_temporal": {"logit_scale": cfg.logit_scale, "ttfs_scale": cfg.ttfs_scale}
+                        "ce_count_temporal": {"logit_scale": cfg.logit_scale,
+                                              "ttfs_scale": cfg.ttfs_scale, "label_smoothing": ls}
                         }[cfg.loss]
         self.rng = np.random.default_rng(cfg.seed)
         self.params = self._init_params()
