@@ -291,19 +291,54 @@ def test_killed_worker_trial_fails_and_study_continues(tmp_path):
     assert f"trial {failed.number}: worker " in stderr and "marked failed" in stderr
 
 
+# `spikelut sweep` with every trial held after its first epoch until a signal ends the process.
+# A trial of this space trains in a few milliseconds: a test that sees it RUNNING and then
+# signals the command can signal after it finished (the test process waits for a CPU on a busy
+# machine), and then a finished trial, or the report, gets the Ctrl-C. Held, the trial is still
+# training when the signal arrives, on any machine.
+HOLD_TRIALS = """
+import sys, time
+from pathlib import Path
+import spikelut.sweep.workers as workers
+from spikelut.cli import main
+
+ready, argv, run_trial = Path(sys.argv[1]), sys.argv[2:], workers.run_trial
+
+def held_trial(cfg, trial_dir, on_epoch):
+    def hold(epoch, acc):
+        on_epoch(epoch, acc)
+        tmp = ready.with_suffix(".tmp")
+        tmp.write_text(Path(trial_dir).name)
+        tmp.replace(ready)  # the test reads a whole trial number or nothing
+        while True:
+            time.sleep(3600)  # inside the training loop: only a signal ends this
+    return run_trial(cfg, trial_dir, hold)
+
+workers.run_trial = held_trial
+sys.exit(main(argv))
+"""
+
+
 def _start_and_wait_for_a_trial(space: Path, out: Path, trials: int) -> tuple[subprocess.Popen, int, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "spikelut", "sweep", str(space), "-o", str(out),
-                             "--trials", str(trials)], stdout=subprocess.PIPE,
+    """Start ``spikelut sweep`` with trials held in training; return it once a trial is held,
+    with the trial's number and the pid the command recorded for it."""
+    ready = out.parent / "trial-held"
+    ready.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_TRIALS, str(ready), "sweep", str(space),
+                             "-o", str(out), "--trials", str(trials)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env())
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # only a bound on a hang; nothing waits this long
     found = None
     while found is None and time.monotonic() < deadline and proc.poll() is None:
-        found = _running_pid(out / "study.db")
-        time.sleep(0.02)
+        time.sleep(0.05)
+        if ready.exists():  # None again while a heartbeat write locks the file
+            found = _running_pid(out / "study.db")
     if found is None:
         proc.kill()
-        pytest.fail(f"no running trial seen: {proc.communicate()[1]}")
-    return proc, found[0], found[1]
+        pytest.fail(f"no held trial: {proc.communicate()[1]}")
+    number = int(ready.read_text())
+    assert found == (number, proc.pid)  # the held trial is the one the study shows RUNNING
+    return proc, number, proc.pid
 
 
 def test_ctrl_c_and_a_killed_command_then_the_study_continues(tmp_path, capsys):
@@ -331,6 +366,71 @@ def test_ctrl_c_and_a_killed_command_then_the_study_continues(tmp_path, capsys):
     study = optuna.load_study(study_name="s", storage=url)
     assert study.trials[number].user_attrs["failure"] == f"worker process {pid} on {socket.gethostname()} is gone"
     assert states(url)[number] == "FAIL" and states(url)[n:] == ["COMPLETE"]
+
+
+# `spikelut sweep` that kills itself (SIGKILL) the moment its trial's pid is in the study: the
+# earliest a test (or the next command) can see whose trial it is
+KILLED_AT_PID = """
+import os, signal, sys
+import optuna
+from spikelut.cli import main
+
+set_user_attr = optuna.trial.Trial.set_user_attr
+
+def set_then_die(self, key, value):
+    set_user_attr(self, key, value)
+    if key == "pid":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+optuna.trial.Trial.set_user_attr = set_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_command_killed_as_its_trial_gets_a_pid_is_found_by_the_next(tmp_path, capsys):
+    # seen under load: kill -9 between the trial's "pid" and "host" attributes (two database
+    # writes) left a RUNNING trial with a pid and no host, which the next command could not tell
+    # from another machine's trial: it stayed RUNNING
+    space = write_space(tmp_path / "s.toml", verify=0)
+    out = tmp_path / "out"
+    url = f"sqlite:///{out / 'study.db'}"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_AT_PID, "sweep", str(space), "-o",
+                             str(out), "--trials", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env())
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, stderr
+    assert states(url) == ["RUNNING"]
+    assert main(["sweep", str(space), "-o", str(out), "--trials", "0"]) == 0
+    assert "trial 0: its worker died; marked failed" in capsys.readouterr().err
+    study = optuna.load_study(study_name="s", storage=url)
+    assert study.trials[0].user_attrs["failure"] == (f"worker process {proc.pid} on "
+                                                     f"{socket.gethostname()} is gone")
+    assert states(url) == ["FAIL"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the point
+def test_a_ctrl_c_python_swallows_while_the_report_is_built_still_stops_the_command(
+        tmp_path, capsys, monkeypatch):
+    # seen under load: Ctrl-C after the last trial landed in a weakref callback while the report
+    # was built, Python printed "Exception ignored in ... KeyboardInterrupt" and the command
+    # went on and exited 0. Here it lands in a finalizer, where Python ignores it the same way.
+    import spikelut.sweep.run as sweep_run
+
+    build_report = sweep_run.build_report
+
+    class CtrlCWhenCollected:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # the handler runs here, inside the finalizer
+
+    def report_with_a_ctrl_c(*args, **kwargs):
+        CtrlCWhenCollected()  # collected at once
+        return build_report(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_run, "build_report", report_with_a_ctrl_c)
+    space = write_space(tmp_path / "s.toml")
+    assert main(["sweep", str(space), "-o", str(tmp_path / "out"), "--trials", "0"]) == 130
+    assert capsys.readouterr().err.endswith("spikelut sweep: interrupted\n")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
