@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from spikelut.cli import main
@@ -12,35 +11,14 @@ from spikelut.errors import ConfigError
 from spikelut.io import save_spikes
 from spikelut.train import TrainConfig
 
-CONFIG = """
-seed = 0
-inputs = 2
-[[layers]]
-name = "h"
-nodes = 6
-k = 2
-taps = [{from = "input", count = 2}]
-[[layers]]
-name = "out"
-nodes = 4
-k = 2
-taps = [{from = "h", count = 2}]
-[readout]
-classes = 2
-[train]
-epochs = 1
-batch_size = 10
-lr = 0.01
-"""
+from test_train import CONFIG, first_of_two  # lr = 0.05
 
 
 @pytest.fixture
 def train_args(tmp_path):
-    """``spikelut train`` of a small config on 20 labelled samples, without the output."""
+    """``spikelut train`` of a small config on first_of_two, without the flags under test."""
     (tmp_path / "c.toml").write_text(CONFIG)
-    rng = np.random.default_rng(0)
-    save_spikes(tmp_path / "d.h5", (rng.random((8, 20, 2)) < 0.3).astype(np.uint8),
-                np.arange(20) % 2)
+    save_spikes(tmp_path / "d.h5", *first_of_two())
     return ["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
             str(tmp_path / "m.h5"), "--no-progress"]
 
@@ -77,19 +55,19 @@ def test_a_bad_flag_value_names_the_flag(train_args, capsys, flags, message):
 
 def test_a_bad_value_in_the_file_still_names_the_file(train_args, tmp_path, capsys):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(CONFIG.replace("lr = 0.01", "lr = -1"))
+    cfg.write_text(CONFIG.replace("lr = 0.05", "lr = -1"))
     assert main(train_args) == 1
     assert capsys.readouterr().err == f"spikelut train: error: {cfg}: [train]: lr must be > 0, got -1\n"
     # another flag leaves the file's value to blame
     assert main([*train_args, "--epochs", "2"]) == 1
     assert capsys.readouterr().err == f"spikelut train: error: {cfg}: [train]: lr must be > 0, got -1\n"
     # the flag replaces the bad value: training runs
-    assert main([*train_args, "--lr", "0.02"]) == 0
+    assert main([*train_args, "--lr", "0.02", "--epochs", "1"]) == 0
 
 
 def test_a_flag_against_a_file_value_names_both(train_args, tmp_path, capsys):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(CONFIG.replace("lr = 0.01", "lr = 0.01\nmin_lr = 0.001"))
+    cfg.write_text(CONFIG.replace("lr = 0.05", "lr = 0.05\nmin_lr = 0.001"))
     assert main([*train_args, "--lr", "0.0001"]) == 1
     assert capsys.readouterr().err == (f"spikelut train: error: {cfg}: [train] with --lr: min_lr "
                                        f"(0.001) must not exceed lr (0.0001)\n")
