@@ -434,9 +434,10 @@ def test_a_ctrl_c_python_swallows_while_the_report_is_built_still_stops_the_comm
 
     monkeypatch.setattr(sweep_run, "build_report", report_with_a_ctrl_c)
     space = write_space(tmp_path / "s.toml")
+    handler = signal.getsignal(signal.SIGINT)
     assert main(["sweep", str(space), "-o", str(tmp_path / "out"), "--trials", "0"]) == 130
     assert capsys.readouterr().err.endswith("spikelut sweep: interrupted\n")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert signal.getsignal(signal.SIGINT) is handler  # the command's own handler is gone again
 
 
 # ---------------------------------------------------------------------------- PostgreSQL

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> Output:
     tcfg_dict = dict(cfg.get("train") or {})
     # flags named after their [train] key override it; the config check names the flag of a
     # bad value (--lr -1), not the file
-    flags = {}
+    flags: dict[str, str] = {}
     for key in ("epochs", "seed", "relaxation", "lr", "schedule", "warmup", "batch_size",
                 "init_std", "forward", "init", "init_noise"):
         if getattr(args, key) is not None:
