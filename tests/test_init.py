@@ -275,8 +275,8 @@ def test_cli_init_flag(tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "-o", str(tmp_path / "m3.h5"), "--init", "bogus"]) == 1
     assert capsys.readouterr().err == (
-        f"spikelut train: error: {tmp_path / 'c.toml'}: [train]: unknown init 'bogus'; choose one "
-        f"of data, logits, normal, residual, table\n")
+        "spikelut train: error: --init: unknown init 'bogus'; choose one of data, logits, normal, "
+        "residual, table\n")
     # a config with init_noise: --init normal alone is refused, with --init-noise 0 it trains
     (tmp_path / "n.toml").write_text(CONFIG.replace("[train]", '[train]\ninit = "residual"\ninit_noise = 0.03'))
     nargs = [*args[:1], str(tmp_path / "n.toml"), *args[2:]]

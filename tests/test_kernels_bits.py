@@ -261,7 +261,7 @@ def test_cli_forward_flag(tmp_path, capsys):
                  str(tmp_path / "n.h5"), "--backend", "numpy", "--forward", "bitsliced"])
     assert code == 1
     assert capsys.readouterr().err == (
-        f"spikelut train: error: {tmp_path / 'c.toml'}: [train]: forward = 'bitsliced' chooses a "
+        "spikelut train: error: --forward, --backend: forward = 'bitsliced' chooses a "
         f"pass of the numba backend; this config trains on 'numpy': use backend = \"numba\" or "
         f"forward = \"auto\"\n")
 

@@ -259,7 +259,7 @@ def test_cli_schedule_flags(tmp_path, capsys):
                  str(tmp_path / "m2.h5"), "--batch-schedule", "1:20"])
     assert code == 1
     assert capsys.readouterr().err == (
-        f"spikelut train: error: {tmp_path / 'c.toml'}: [train]: batch_schedule must be pairs "
+        "spikelut train: error: --batch-schedule must be pairs "
         f"with ascending epochs >= 2 (epoch 1 uses batch_size), got [[1, 20]]\n")
 
 

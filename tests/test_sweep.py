@@ -253,31 +253,86 @@ def test_a_trial_whose_heartbeat_stopped_elsewhere_is_failed(tmp_path, capsys):
     assert states(url) == ["FAIL"]
 
 
-def _running_pid(db: Path) -> tuple[int, int] | None:
+def _running_pid(db: Path, number: int) -> int | None:
+    """The pid that RUNNING trial ``number`` recorded (None: not yet, or the file is locked)."""
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
-            row = con.execute("SELECT t.number, a.value_json FROM trials t JOIN trial_user_attributes a "
+            row = con.execute("SELECT a.value_json FROM trials t JOIN trial_user_attributes a "
                               "ON a.trial_id = t.trial_id WHERE t.state = 'RUNNING' AND a.key = 'pid' "
-                              "LIMIT 1").fetchone()
+                              "AND t.number = ?", (number,)).fetchone()
     except sqlite3.Error:  # not created yet, or locked by a writer
         return None
-    return None if row is None else (int(row[0]), int(row[1]))
+    return None if row is None else int(row[0])
+
+
+# `spikelut sweep` whose first trial to finish an epoch waits there until a signal ends its
+# process; the others train on. A trial of the test space trains in a few milliseconds: a test
+# that sees it RUNNING and then signals can signal after it finished (the test process waits for
+# a CPU on a busy machine), and then another trial, or nothing, gets the signal. Held, the trial
+# is still training when the signal arrives, on any machine. A file, not `python -c`: spawned
+# workers import the main script (as __mp_main__), so they hold too.
+HELD_SWEEP = """
+import os, sys, time
+from pathlib import Path
+
+import spikelut.sweep.workers as workers
+from spikelut.cli import main
+
+ready = Path(os.environ["SPIKELUT_TEST_HOLD"])
+run_trial = workers.run_trial
+
+
+def held_trial(cfg, trial_dir, on_epoch):
+    def hold(epoch, acc):
+        on_epoch(epoch, acc)
+        try:  # the first trial here holds
+            os.close(os.open(f"{ready}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        tmp = ready.with_suffix(".tmp")
+        tmp.write_text(Path(trial_dir).name)
+        tmp.replace(ready)  # the test reads a whole trial number or nothing
+        while True:
+            time.sleep(3600)  # inside the training loop: only a signal ends this
+    return run_trial(cfg, trial_dir, hold)
+
+
+workers.run_trial = held_trial
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _start_held_sweep(space: Path, out: Path, *args: str) -> tuple[subprocess.Popen, int, int]:
+    """Start ``spikelut sweep SPACE -o OUT ARGS`` with its first trial held in training; return it
+    once the trial is held, with the trial's number and the pid the study recorded for it."""
+    script, ready = out.parent / "held_sweep.py", out.parent / "trial-held"
+    script.write_text(HELD_SWEEP)
+    for f in (ready, Path(f"{ready}.claim")):
+        f.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, str(script), "sweep", str(space), "-o", str(out), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(env(), SPIKELUT_TEST_HOLD=str(ready)))
+    deadline = time.monotonic() + 300  # only a bound on a hang; nothing waits this long
+    number, pid = -1, None
+    while pid is None and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if ready.exists():  # None again while a heartbeat write locks the file
+            number = int(ready.read_text())
+            pid = _running_pid(out / "study.db", number)
+    if pid is None:
+        proc.kill()
+        pytest.fail(f"no held trial: {proc.communicate()[1]}")
+    return proc, number, pid
 
 
 def test_killed_worker_trial_fails_and_study_continues(tmp_path):
     space = write_space(tmp_path / "s.toml", epochs=3, verify=0)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "spikelut", "sweep", str(space), "-o", str(out),
-                             "--trials", "3", "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    proc, number, pid = _start_held_sweep(space, out, "--trials", "3", "--workers", "2")
     try:
-        deadline = time.monotonic() + 120
-        found = None
-        while found is None and time.monotonic() < deadline and proc.poll() is None:
-            found = _running_pid(out / "study.db")
-            time.sleep(0.02)
-        assert found is not None, "no running trial seen"
-        os.kill(found[1], signal.SIGKILL)
+        assert pid != proc.pid  # a worker's trial
+        os.kill(pid, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=240)
     finally:
         if proc.poll() is None:
@@ -286,24 +341,9 @@ def test_killed_worker_trial_fails_and_study_continues(tmp_path):
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{out / 'study.db'}")
     trials = sorted(study.get_trials(), key=lambda t: t.number)
     assert sorted(t.state.name for t in trials) == ["COMPLETE", "COMPLETE", "FAIL"]
-    failed = next(t for t in trials if t.state.name == "FAIL")
-    assert "was killed by signal 9 (SIGKILL)" in failed.user_attrs["failure"]
-    assert f"trial {failed.number}: worker " in stderr and "marked failed" in stderr
-
-
-def _start_and_wait_for_a_trial(space: Path, out: Path, trials: int) -> tuple[subprocess.Popen, int, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "spikelut", "sweep", str(space), "-o", str(out),
-                             "--trials", str(trials)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env())
-    deadline = time.monotonic() + 120
-    found = None
-    while found is None and time.monotonic() < deadline and proc.poll() is None:
-        found = _running_pid(out / "study.db")
-        time.sleep(0.02)
-    if found is None:
-        proc.kill()
-        pytest.fail(f"no running trial seen: {proc.communicate()[1]}")
-    return proc, found[0], found[1]
+    assert trials[number].state.name == "FAIL"
+    assert trials[number].user_attrs["failure"].endswith(f"(pid {pid}) was killed by signal 9 (SIGKILL)")
+    assert f"trial {number}: worker " in stderr and "marked failed" in stderr
 
 
 def test_ctrl_c_and_a_killed_command_then_the_study_continues(tmp_path, capsys):
@@ -311,7 +351,8 @@ def test_ctrl_c_and_a_killed_command_then_the_study_continues(tmp_path, capsys):
     out = tmp_path / "out"
     url = f"sqlite:///{out / 'study.db'}"
     # Ctrl-C: exit 130, the running trial failed
-    proc, number, _ = _start_and_wait_for_a_trial(space, out, 3)
+    proc, number, pid = _start_held_sweep(space, out, "--trials", "3")
+    assert pid == proc.pid
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
@@ -320,7 +361,7 @@ def test_ctrl_c_and_a_killed_command_then_the_study_continues(tmp_path, capsys):
     assert study.trials[number].state.name == "FAIL"
     assert study.trials[number].user_attrs["failure"] == "interrupted (Ctrl-C)"
     # kill -9 of the whole command: nobody is left to fail its trial now...
-    proc, number, pid = _start_and_wait_for_a_trial(space, out, 3)
+    proc, number, pid = _start_held_sweep(space, out, "--trials", "3")
     proc.kill()
     proc.communicate(timeout=60)
     assert states(url)[number] == "RUNNING"
@@ -331,6 +372,72 @@ def test_ctrl_c_and_a_killed_command_then_the_study_continues(tmp_path, capsys):
     study = optuna.load_study(study_name="s", storage=url)
     assert study.trials[number].user_attrs["failure"] == f"worker process {pid} on {socket.gethostname()} is gone"
     assert states(url)[number] == "FAIL" and states(url)[n:] == ["COMPLETE"]
+
+
+# `spikelut sweep` that kills itself (SIGKILL) the moment its trial's pid is in the study: the
+# earliest a test (or the next command) can see whose trial it is
+KILLED_AT_PID = """
+import os, signal, sys
+import optuna
+from spikelut.cli import main
+
+set_user_attr = optuna.trial.Trial.set_user_attr
+
+def set_then_die(self, key, value):
+    set_user_attr(self, key, value)
+    if key == "pid":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+optuna.trial.Trial.set_user_attr = set_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_command_killed_as_its_trial_gets_a_pid_is_found_by_the_next(tmp_path, capsys):
+    # seen under load: kill -9 between the trial's "pid" and "host" attributes (two database
+    # writes) left a RUNNING trial with a pid and no host, which the next command could not tell
+    # from another machine's trial: it stayed RUNNING
+    space = write_space(tmp_path / "s.toml", verify=0)
+    out = tmp_path / "out"
+    url = f"sqlite:///{out / 'study.db'}"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_AT_PID, "sweep", str(space), "-o",
+                             str(out), "--trials", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env())
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL, stderr
+    assert states(url) == ["RUNNING"]
+    assert main(["sweep", str(space), "-o", str(out), "--trials", "0"]) == 0
+    assert "trial 0: its worker died; marked failed" in capsys.readouterr().err
+    study = optuna.load_study(study_name="s", storage=url)
+    assert study.trials[0].user_attrs["failure"] == (f"worker process {proc.pid} on "
+                                                     f"{socket.gethostname()} is gone")
+    assert states(url) == ["FAIL"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the point
+def test_a_ctrl_c_python_swallows_while_the_report_is_built_still_stops_the_command(
+        tmp_path, capsys, monkeypatch):
+    # seen under load: Ctrl-C after the last trial landed in a weakref callback while the report
+    # was built, Python printed "Exception ignored in ... KeyboardInterrupt" and the command
+    # went on and exited 0. Here it lands in a finalizer, where Python ignores it the same way.
+    import spikelut.sweep.run as sweep_run
+
+    build_report = sweep_run.build_report
+
+    class CtrlCWhenCollected:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # the handler runs here, inside the finalizer
+
+    def report_with_a_ctrl_c(*args, **kwargs):
+        CtrlCWhenCollected()  # collected at once
+        return build_report(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_run, "build_report", report_with_a_ctrl_c)
+    space = write_space(tmp_path / "s.toml")
+    handler = signal.getsignal(signal.SIGINT)
+    assert main(["sweep", str(space), "-o", str(tmp_path / "out"), "--trials", "0"]) == 130
+    assert capsys.readouterr().err.endswith("spikelut sweep: interrupted\n")
+    assert signal.getsignal(signal.SIGINT) is handler  # the command's own handler is gone again
 
 
 # ---------------------------------------------------------------------------- PostgreSQL

@@ -106,20 +106,23 @@ def run(args: argparse.Namespace) -> Output:
                      others=[args.output, args.checkpoint])
     cfg = load_config(args.config)
     tcfg_dict = dict(cfg.get("train") or {})
-    # flags named after their [train] key override it
+    # flags named after their [train] key override it; the config check names the flag of a
+    # bad value (--lr -1), not the file
+    flags: dict[str, str] = {}
     for key in ("epochs", "seed", "relaxation", "lr", "schedule", "warmup", "batch_size",
                 "init_std", "forward", "init", "init_noise", "label_smoothing"):
         if getattr(args, key) is not None:
             tcfg_dict[key] = getattr(args, key)
+            flags[key] = "--" + key.replace("_", "-")
     if args.batch_schedule is not None:
         tcfg_dict["batch_schedule"] = parse_batch_schedule(args.batch_schedule)
+        flags["batch_schedule"] = "--batch-schedule"
     if args.backend is not None:
         tcfg_dict.pop("kernels", None)  # the flag wins over the config's old spelling too
         tcfg_dict["backend"] = args.backend
-    try:
-        tcfg = TrainConfig.from_dict(tcfg_dict, seed=cfg.get("seed", 0))
-    except ConfigError as e:
-        raise ConfigError(f"{args.config}: {e}") from None
+        flags["backend"] = "--backend"
+    tcfg = TrainConfig.from_dict(tcfg_dict, seed=cfg.get("seed", 0), where=f"{args.config}: [train]",
+                                 flags=flags)
     if args.resume and args.checkpoint is None:
         raise ConfigError("--resume needs --checkpoint CKPT.h5 (the file to resume from)")
     # before loading data: an unusable backend stops here (analog tables: the numpy reference)

@@ -65,33 +65,40 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     out.mkdir(parents=True, exist_ok=True)
     url = storage or f"sqlite:///{out.resolve() / 'study.db'}"
     quiet_optuna()
-    study = open_study(space, url, seed, create=True)
-    fail_dead_trials(study, echo)
-    done = len(study.get_trials(deepcopy=False))
-    echo(f"study {terminal(repr(space.study))} in {terminal(mask_url(url))}: {done} trials so "
-         f"far; running {n} more on {workers} worker(s)")
-    errors = 0
-    if n and workers == 1:
-        if threads is not None:
-            import numba
+    # installed for the whole command, not only around the trials: outside a trial Ctrl-C
+    # raises at once (allowed), and one swallowed where Python ignores exceptions ("Exception
+    # ignored in ...": a finalizer that runs while the report is built) stays pending and still
+    # stops the command at the end of the block
+    irq = Interrupts().install()
+    try:
+        with irq.allowed():  # no trial runs yet (a database that does not answer: stop at once)
+            study = open_study(space, url, seed, create=True)
+            fail_dead_trials(study, echo)
+            done = len(study.get_trials(deepcopy=False))
+            echo(f"study {terminal(repr(space.study))} in {terminal(mask_url(url))}: {done} "
+                 f"trials so far; running {n} more on {workers} worker(s)")
+        errors = 0
+        if n and workers == 1:
+            if threads is not None:
+                import numba
 
-            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        left = [n]
+                numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+            left = [n]
 
-        def claim() -> bool:
-            left[0] -= 1
-            return left[0] >= 0
+            def claim() -> bool:
+                left[0] -= 1
+                return left[0] >= 0
 
-        irq = Interrupts().install()
-        try:
             run_trials(study, Objective(space, out, echo=echo, interrupts=irq), claim)
-        finally:
-            irq.uninstall()
-    elif n:
-        errors = run_workers(space, study, out, url, n, workers, seed,
-                             1 if threads is None else threads, echo)
-    fail_dead_trials(study, echo)
-    report = build_report(study, space, out, url, echo)
+        elif n:
+            with irq.allowed():  # the parent only waits for its workers: Ctrl-C stops it at once
+                errors = run_workers(space, study, out, url, n, workers, seed,
+                                     1 if threads is None else threads, echo)
+        with irq.allowed():  # verifying the front can take minutes: Ctrl-C stops it at once
+            fail_dead_trials(study, echo)
+            report = build_report(study, space, out, url, echo)
+    finally:
+        irq.uninstall()
     if errors:
         raise SpikelutError(f"{errors} worker(s) stopped with an error (see above); the report "
                             f"of the finished trials is in {out / 'report.html'}")

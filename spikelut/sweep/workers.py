@@ -127,8 +127,11 @@ class Objective:
         optuna = require_optuna()
         if self.current is not None:
             self.current[self.slot] = trial._trial_id
-        trial.set_user_attr("pid", os.getpid())
+        # host before pid (two database writes): a process killed between them must not leave a
+        # trial with a pid and no host, which fail_dead_trials cannot tell from another
+        # machine's; with no pid yet, the stale heartbeat fails it
         trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
         values = {p.key: p.suggest(trial) for p in self.space.params}
         earlier = self._same_params(trial)
         if earlier is not None:  # training is seeded: the same parameters give the same result

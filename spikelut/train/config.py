@@ -126,8 +126,27 @@ class TrainConfig:
 
     # ------------------------------------------------------------------ parsing
     @classmethod
-    def from_dict(cls, d: dict | None, seed: int | None = None, where: str = "[train]") -> "TrainConfig":
-        """Validate a ``[train]`` table; ``seed`` is the default seed (the config's top level)."""
+    def from_dict(cls, d: dict | None, seed: int | None = None, where: str = "[train]",
+                  flags: dict[str, str] | None = None) -> "TrainConfig":
+        """Validate a ``[train]`` table; ``seed`` is the default seed (the config's top level).
+
+        Args:
+            d: the table (key -> value).
+            seed: the seed when ``d`` has none.
+            where: what errors about the table's values name (``"demo.toml: [train]"``).
+            flags: keys of ``d`` whose value a command-line flag set, with the flag
+                (``{"lr": "--lr"}``): errors about them name the flag instead of ``where``.
+
+        Raises:
+            ConfigError: an unknown key or a bad value, one line naming its source.
+
+        Example:
+            >>> TrainConfig.from_dict({"epochs": 3, "lr": -1}, where="a.toml: [train]",
+            ...                       flags={"lr": "--lr"})
+            Traceback (most recent call last):
+            ...
+            spikelut.errors.ConfigError: --lr must be > 0, got -1
+        """
         d = {} if d is None else d
         if not isinstance(d, dict):
             raise ConfigError(f"{where}: expected a table, got {type(d).__name__}")
@@ -141,12 +160,29 @@ class TrainConfig:
         cfg = cls()
         for key, value in values.items():
             setattr(cfg, key, value)
-        cfg.validate(where)
+        cfg.validate(where, flags)
         return cfg
 
-    def validate(self, where: str = "[train]") -> None:
-        """Check every field; normalise aliases (``fast-sigmoid`` → ``fast_sigmoid``)."""
+    def validate(self, where: str = "[train]", flags: dict[str, str] | None = None) -> None:
+        """Check every field; normalise aliases (``fast-sigmoid`` → ``fast_sigmoid``).
+
+        ``where`` and ``flags`` name the source of a bad value as in :meth:`from_dict`.
+        """
+        flags = flags or {}
+
+        def at(*keys: str) -> str:
+            # the source of a check of several keys: the flags among them, with the file when
+            # some values come from it (--epochs 2 against the file's refractory_ramp = 3)
+            named = [flags[k] for k in keys if k in flags]
+            if not named:
+                return where
+            if len(named) == len(keys):
+                return ", ".join(named)
+            return f"{where} with {', '.join(named)}"
+
         def bad(key: str, what: str) -> ConfigError:
+            if key in flags:
+                return ConfigError(f"{flags[key]} must be {what}, got {getattr(self, key)!r}")
             return ConfigError(f"{where}: {key} must be {what}, got {getattr(self, key)!r}")
 
         def integer(key: str, lo: int) -> None:
@@ -179,7 +215,7 @@ class TrainConfig:
                 v = aliases[v]
                 setattr(self, key, v)
             if v not in options:
-                raise ConfigError(f"{where}: unknown {key} {v!r}; choose one of "
+                raise ConfigError(f"{at(key)}: unknown {key} {v!r}; choose one of "
                                   f"{', '.join(sorted(options))}")
 
         integer("epochs", 1)
@@ -188,8 +224,9 @@ class TrainConfig:
         integer("tbptt", 0)
         integer("refractory_ramp", 0)
         if self.refractory_ramp >= self.epochs:
-            raise ConfigError(f"{where}: refractory_ramp ({self.refractory_ramp}) must be less than "
-                              f"epochs ({self.epochs}): the last epochs must train the exact gate")
+            raise ConfigError(f"{at('refractory_ramp', 'epochs')}: refractory_ramp "
+                              f"({self.refractory_ramp}) must be less than epochs ({self.epochs}): "
+                              f"the last epochs must train the exact gate")
         integer("seed", 0)
         integer("eval_batch_size", 1)
         number("lr", 0.0, strict=True)
@@ -217,9 +254,9 @@ class TrainConfig:
                               f"not to loss = \"mse_count\" (its targets are target_rates)")
         choice("init", INITS)
         if self.init_noise and self.init not in ("residual", "data"):
-            raise ConfigError(f"{where}: init_noise = {self.init_noise} applies to init = "
-                              f"\"residual\" or \"data\" only, got init = {self.init!r}; for "
-                              f"init = \"normal\" the spread is init_std (set init_noise = 0, "
+            raise ConfigError(f"{at('init_noise', 'init')}: init_noise = {self.init_noise} applies "
+                              f"to init = \"residual\" or \"data\" only, got init = {self.init!r}; "
+                              f"for init = \"normal\" the spread is init_std (set init_noise = 0, "
                               f"or --init-noise 0 on the command line)")
         choice("keep", KEEP)
         choice("backend", BACKENDS)
@@ -227,8 +264,9 @@ class TrainConfig:
             choice("kernels", KERNELS)
             meant = KERNELS_ALIASES[self.kernels]
             if meant != "auto" and self.backend not in ("auto", meant):
-                raise ConfigError(f"{where}: kernels = {self.kernels!r} (the old name of backend) "
-                                  f"disagrees with backend = {self.backend!r}; keep only backend")
+                raise ConfigError(f"{at('kernels', 'backend')}: kernels = {self.kernels!r} (the old "
+                                  f"name of backend) disagrees with backend = {self.backend!r}; "
+                                  f"keep only backend")
             self.backend = self.backend if self.backend != "auto" else meant
             self.kernels = None
         choice("tap_grad", TAP_GRAD)
@@ -240,22 +278,25 @@ class TrainConfig:
         if self.analog_bits:
             for key, default in (("relaxation", "multilinear"), ("refractory_ramp", 0)):
                 if getattr(self, key) != default:
-                    raise ConfigError(f"{where}: analog_bits = {self.analog_bits} (analog tables) "
-                                      f"works with {key} = {default!r} only, got {getattr(self, key)!r}")
+                    raise ConfigError(f"{at('analog_bits', key)}: analog_bits = {self.analog_bits} "
+                                      f"(analog tables) works with {key} = {default!r} only, got "
+                                      f"{getattr(self, key)!r}")
             if self.backend not in ("auto", "numpy"):
-                raise ConfigError(f"{where}: analog_bits = {self.analog_bits} (analog tables) runs "
-                                  f"on the numpy reference only; use backend = \"numpy\" or \"auto\"")
+                raise ConfigError(f"{at('analog_bits', 'backend')}: analog_bits = {self.analog_bits} "
+                                  f"(analog tables) runs on the numpy reference only; use "
+                                  f"backend = \"numpy\" or \"auto\"")
             if self.init == "data":
-                raise ConfigError(f"{where}: init = \"data\" counts the binary addresses of the "
-                                  f"initial network; analog_bits = {self.analog_bits} (analog "
-                                  f"tables) has none: use another init")
+                raise ConfigError(f"{at('init', 'analog_bits')}: init = \"data\" counts the binary "
+                                  f"addresses of the initial network; analog_bits = "
+                                  f"{self.analog_bits} (analog tables) has none: use another init")
         elif self.analog_noise:
             raise ConfigError(f"{where}: analog_noise = {self.analog_noise} needs analog_bits >= 1")
         choice("refractory_grad", REFRACTORY_GRAD)
         choice("forward", FORWARDS)
         if self.forward != "auto" and (self.backend in ("numpy", "cuda") or self.analog_bits):
-            raise ConfigError(f"{where}: forward = {self.forward!r} chooses a pass of the numba "
-                              f"backend; this config trains on "
+            why = "analog_bits" if self.analog_bits else "backend"
+            raise ConfigError(f"{at('forward', why)}: forward = {self.forward!r} chooses a pass of "
+                              f"the numba backend; this config trains on "
                               f"{'numpy (analog_bits)' if self.analog_bits else repr(self.backend)}: "
                               f"use backend = \"numba\" or forward = \"auto\"")
         if not isinstance(self.surrogate, str):
@@ -281,12 +322,13 @@ class TrainConfig:
         validate_rewire(self, where)
         if self.rewire_every and (self.relaxation != "multilinear" or self.analog_bits):
             # rewiring edits per-address logits and their moments in place
-            raise ConfigError(f"{where}: rewire_every works with relaxation = 'multilinear' and "
-                              f"binary tables only, got relaxation = {self.relaxation!r}, "
-                              f"analog_bits = {self.analog_bits}")
+            raise ConfigError(f"{at('rewire_every', 'relaxation', 'analog_bits')}: rewire_every "
+                              f"works with relaxation = 'multilinear' and binary tables only, got "
+                              f"relaxation = {self.relaxation!r}, analog_bits = {self.analog_bits}")
         choice("init_wiring", ("config", "mi", "corr"))
         if self.min_lr > self.lr:
-            raise ConfigError(f"{where}: min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
+            raise ConfigError(f"{at('min_lr', 'lr')}: min_lr ({self.min_lr}) must not exceed lr "
+                              f"({self.lr})")
         # epochs to accuracy (docs/epochs.md): warm-up, one-cycle and batch-size schedules
         number("warmup", 0.0, strict=False, optional=True, hi=1.0)
         if self.warmup == 1.0:
