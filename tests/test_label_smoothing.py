@@ -138,3 +138,16 @@ def test_cli_refuses_a_bad_smoothing_in_one_line(tmp_path, capsys):
                  "--no-progress", "-o", str(tmp_path / "m.h5"), "--label-smoothing", "1.5"]) == 1
     assert capsys.readouterr().err == ("spikelut train: error: --label-smoothing must be in "
                                        "[0, 1): at 1 the target no longer names the class, got 1.5\n")
+
+
+def test_cli_names_the_flag_and_the_file_when_they_clash(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text(CONFIG.replace("[train]", '[train]\nloss = "mse"'))
+    x, y = first_of_two()
+    save_spikes(tmp_path / "d.h5", x, y)
+    assert main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"),
+                 "--no-progress", "-o", str(tmp_path / "m.h5"), "--label-smoothing", "0.1"]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut train: error: {tmp_path / 'c.toml'}: [train] with --label-smoothing: "
+        f"label_smoothing = 0.1 applies to the cross-entropy losses (ce_count, ce_temporal, "
+        f"ce_count_temporal), not to loss = \"mse_count\" (its targets are target_rates)\n")
+

@@ -249,7 +249,8 @@ class TrainConfig:
         if self.label_smoothing >= 1.0:
             raise bad("label_smoothing", "in [0, 1): at 1 the target no longer names the class")
         if self.label_smoothing and self.loss == "mse_count":
-            raise ConfigError(f"{where}: label_smoothing = {self.label_smoothing:g} applies to the "
+            raise ConfigError(f"{at('label_smoothing', 'loss')}: label_smoothing = "
+                              f"{self.label_smoothing:g} applies to the "
                               f"cross-entropy losses (ce_count, ce_temporal, ce_count_temporal), "
                               f"not to loss = \"mse_count\" (its targets are target_rates)")
         choice("init", INITS)
