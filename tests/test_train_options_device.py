@@ -49,3 +49,36 @@ def test_each_relaxation_on_cuda_equals_numpy_within_float32_rounding(name):
 
     for a, b in zip(gpu.params, ref.params):
         np.testing.assert_allclose(cp.asnumpy(a), b, atol=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["ce_count", "ce_temporal", "ce_count_temporal"])
+def test_label_smoothing_trains_on_the_emulated_device_bit_equal_to_numpy(loss):
+    x, y = first_of_two()
+    kw = dict(epochs=2, backend="numpy", loss=loss, label_smoothing=0.2)
+    ref = Trainer(*_setup(**kw), progress=False)
+    res_ref = ref.fit((x, y), (x[:, :7], y[:7]))
+    dev, backend = emulated_numpy()
+    tr = Trainer(*_setup(**kw), progress=False, backend=backend)
+    res = tr.fit((x, y), (x[:, :7], y[:7]))
+    assert all(isinstance(p, DeviceArray) for p in tr.params)
+    assert _strip(res.history) == _strip(res_ref.history)
+    for a, b in zip(tr.params, ref.params):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.gpu
+@needs_gpu
+@pytest.mark.parametrize("loss", ["ce_count", "ce_temporal", "ce_count_temporal"])
+def test_label_smoothing_on_cuda_equals_numpy_within_float32_rounding(loss):
+    x, y = first_of_two()
+    kw = dict(epochs=2, loss=loss, label_smoothing=0.2)
+    ref = Trainer(*_setup(backend="numpy", **kw), progress=False)
+    res_ref = ref.fit((x, y))
+    gpu = Trainer(*_setup(backend="cuda", **kw), progress=False)
+    res = gpu.fit((x, y))
+    np.testing.assert_allclose([r["loss"] for r in res.history],
+                               [r["loss"] for r in res_ref.history], rtol=1e-4)
+    import cupy as cp
+
+    for a, b in zip(gpu.params, ref.params):
+        np.testing.assert_allclose(cp.asnumpy(a), b, atol=1e-4)
