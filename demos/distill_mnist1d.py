@@ -23,6 +23,15 @@ Recipe (docs/torch.md, "Distillation"):
    test.h5`` co-simulates it), ``<out>/test.h5`` (the test spikes), ``<out>/distill.json``
    (every epoch's numbers, the teacher's and the student's test accuracy, the command).
 
+``--init residual|data|normal|config`` starts the student's tables as the native trainer's
+``[train] init`` of that name (:mod:`spikelut.train.init`: ``residual``, every table the
+pass-through of one tap; ``data``, set from the address statistics of ``--init-samples`` training
+samples; ``config``, the config file's own ``[train] init``, ``init_std``, ``init_noise``,
+``init_samples``), with ``--init-noise`` Gaussian noise; the default ``table`` is the module's own
+start (the config's random tables at +-0.1), as in every earlier run. ``--teacher-file T.pt``
+caches the teacher (a ``state_dict`` read back with ``weights_only=True``): trained and saved the
+first time, loaded by later runs with the same teacher settings.
+
 ``--student hybrid`` trains instead a float front end (:class:`spikelut.torch.ConvFrontEnd`, a
 causal 1-D convolution over the raw MNIST-1D values, 32 channels, 5 cycles, binarised by
 :func:`spikelut.torch.spike_threshold`) jointly with the same LUT back end
@@ -406,6 +415,7 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
             + (f" until epoch {st['until']}" if st["fade"] != "none" and st["until"] else ""))
         student, lut, counts, s_hist, best = train_student(args, feed, y, yv, t_logits, st, log)
         runs.append({**st, "student_history": s_hist, "student_val_acc": best,
+                     "student_train_acc": _accuracy(counts, feed["fit"], y),  # at the kept epoch
                      "kept_epoch": max(s_hist, key=lambda r: r["val_acc"])["epoch"],
                      "state": {k: v.clone() for k, v in student.state_dict().items()}})
         partial = [{k: v for k, v in r.items() if k != "state"} for r in runs]

@@ -138,6 +138,8 @@ def test_teacher_file_is_saved_reused_and_checked(demo, tmp_path, capsys):
     assert f"teacher: loaded from {pt}" in capsys.readouterr().out
     assert b["teacher"] == a["teacher"]  # the same teacher: history, accuracies
     assert b["student_test_acc"] == a["student_test_acc"]
+    # every student's train accuracy at its kept epoch; the only one is the chosen one
+    assert a["runs"][0]["student_train_acc"] == a["student_train_acc"]
     with pytest.raises(SystemExit) as err:
         _start(demo, tmp_path, "c", "--teacher-file", str(pt), "--teacher-epochs", "2")
     assert str(err.value) == (f"--teacher-file {pt}: trained with other settings: epochs 1 (now 2); "
