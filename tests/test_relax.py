@@ -349,7 +349,7 @@ def test_comparison_script_ucr_row(demos_dir):
     pytest.importorskip("aeon", reason="aeon not installed: pip install 'spikelut[ucr]'")
     mod = _compare_module(demos_dir)
     net, sd = mod.load_set("gunpoint")
-    assert sd.meta["split"] == "train" and sd.spikes.shape == (150, 50, 16)  # the TRAIN split
+    assert sd.meta["split"] == "train" and sd.spikes.shape == (150, 50, 4)  # the TRAIN split (4 levels)
     rec = mod.run_one("gunpoint", "multilinear", "adam", epochs=1, lr=0.03, batch=10, seed=0)
     assert (rec["set"], rec["luts"], rec["params"]) == ("gunpoint", 276, 276 * 64)
     assert len(rec["val_curve"]) == 1
