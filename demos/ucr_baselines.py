@@ -75,20 +75,42 @@ def baselines(name: str, which: tuple[str, ...] = ("ed", "dtw", "minirocket")) -
     return out
 
 
+#: one-word keys that name the config's own top-level value, not the first layer's
+TOP_KEYS = ("seed",)
+#: the config's tables a variant may set a key of (created when the config has none)
+TABLES = ("train", "data", "coding", "readout", "rtl", "run")
+
+
 def _set(cfg: dict, assignment: str) -> None:
-    """``nodes=64`` (first layer), ``out.nodes=16``, ``train.epochs=40``, ``coding.levels=8``;
-    ``coding.levels=null`` removes the key."""
-    key, _, value = assignment.partition("=")
+    """``nodes=64`` (first layer), ``seed=1`` (the network's wiring seed), ``out.nodes=16``,
+    ``train.epochs=40``, ``coding.levels=8``; ``coding.levels=null`` removes the key.
+
+    Raises:
+        SystemExit: the assignment has no ``=`` or names no layer or table of the config.
+
+    Example:
+        >>> cfg = {"seed": 0, "layers": [{"name": "front", "nodes": 8}], "train": {}}
+        >>> _set(cfg, "seed=2"); _set(cfg, "nodes=16"); _set(cfg, "train.epochs=40")
+        >>> cfg["seed"], cfg["layers"][0]["nodes"], cfg["train"]["epochs"]
+        (2, 16, 40)
+    """
+    key, eq, value = assignment.partition("=")
+    parts = key.split(".")
+    layers = {L["name"]: L for L in cfg["layers"]}
+    if len(parts) == 2 and parts[0] not in layers and parts[0] in TABLES:
+        cfg.setdefault(parts[0], {})
+    if not eq or not key or len(parts) > 2 or (len(parts) == 2 and not isinstance(
+            layers.get(parts[0], cfg.get(parts[0])), dict)):
+        raise SystemExit(f"ucr_baselines: error: variant part {assignment!r}: expected KEY=VALUE "
+                         f"with KEY a first-layer key, {', '.join(TOP_KEYS)}, or SECTION.KEY with "
+                         f"SECTION a layer name or a table of the config")
     if value == "null":
-        parts = key.split(".")
         cfg.get(parts[0], {}).pop(parts[-1], None)
         return
     v = json.loads(value) if value[:1] in "[{0123456789-tf" or value in ("true", "false") else value
-    parts = key.split(".")
     if len(parts) == 1:
-        cfg["layers"][0][parts[0]] = v
+        (cfg if key in TOP_KEYS else cfg["layers"][0])[key] = v
         return
-    layers = {L["name"]: L for L in cfg["layers"]}
     target = layers.get(parts[0], cfg.get(parts[0]))
     target[parts[1]] = v
 

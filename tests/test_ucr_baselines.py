@@ -112,3 +112,19 @@ def test_select_reports_a_failing_variant_and_goes_on(tmp_path, capsys):
     assert "error" not in rows[2] and rows[2]["luts"] == 16 and rows[2]["folds"] == 1
     assert 0 <= rows[2]["val_acc_last"] <= 1 and 0 <= rows[0]["train_acc_last"] <= 1
     assert len(capsys.readouterr().out.splitlines()) == 3          # one JSON line per variant
+
+
+def test_select_variant_keys_reach_the_seed_layers_and_tables():
+    mod = load_demo(DEMOS, "ucr_baselines")
+    cfg = {"seed": 0, "layers": [{"name": "front", "nodes": 8}, {"name": "out", "nodes": 4}]}
+    for part in ("seed=3", "nodes=16", "out.nodes=6", "train.epochs=40", "coding.levels=null"):
+        mod._set(cfg, part)
+    assert cfg == {"seed": 3, "layers": [{"name": "front", "nodes": 16}, {"name": "out", "nodes": 6}],
+                   "train": {"epochs": 40}, "coding": {}}
+    for bad in ("nodes", "rec.nodes=4", "a.b.c=1", "=3"):
+        with pytest.raises(SystemExit) as e:
+            mod._set(cfg, bad)
+        assert str(e.value) == (
+            f"ucr_baselines: error: variant part {bad!r}: expected KEY=VALUE with KEY a "
+            f"first-layer key, seed, or SECTION.KEY with SECTION a layer name or a table of the "
+            f"config")
