@@ -259,19 +259,15 @@ def initial_network(net: "Network", cfg: "TrainConfig", x: np.ndarray, y: np.nda
     :func:`spikelut.train.init.data_init_trainer` (``cfg.init_samples`` of them, as ``fit``
     does). Returns a new network whose ``logits`` are those values (float32 ``[n, 2**k]``) and
     whose tables are ``logits > 0``; :class:`spikelut.torch.SpikeLUT` starts from them."""
-    from spikelut.network import Layer, Network
     from spikelut.train.init import data_init_trainer
     from spikelut.train.trainer import Trainer
 
     tr = Trainer(net, cfg, progress=False)
     if cfg.init == "data":
         data_init_trainer(tr, np.ascontiguousarray(x, np.uint8), np.asarray(y, np.int64))
-    layers = []
-    for layer, p in zip(net.layers, tr.params):
-        lg = np.array(p, np.float32)
-        layers.append(Layer((lg > 0).astype(np.uint8), layer.source.copy(), layer.index.copy(),
-                            layer.delay.copy(), layer.refractory, layer.name, lg))
-    return Network(net.n_in, layers, net.readout, dict(net.meta))
+    # the trainer's own network of its parameters; the student keeps the config's metadata
+    # (no training record: nothing has trained yet)
+    return tr.network().replace(meta=dict(net.meta))
 
 
 def main(argv: list[str] | None = None) -> int:
