@@ -80,17 +80,18 @@ def _softmax_ce(z: np.ndarray, labels: np.ndarray, smoothing: float = 0.0
     rows = xp.arange(B)
     zs = z - z.max(axis=1, keepdims=True)
     e = xp.exp(zs)
-    p = e / e.sum(axis=1, keepdims=True)
-    g = p
+    s = e.sum(axis=1)
+    g = e / s[:, None]                      # the softmax p; becomes p - target
+    lse = xp.log(s)
+    nll = lse - zs[rows, labels]
     if not smoothing:
-        loss = xp.mean(xp.log(e.sum(axis=1)) - zs[rows, labels])
+        loss = xp.mean(nll)
         g[rows, labels] -= 1.0
-        return loss, g / B
-    lse = xp.log(e.sum(axis=1))
-    # -sum_c q_c log p_c = (1 - eps) (lse - z_y) + eps (lse - mean_c z_c)
-    loss = xp.mean((1.0 - smoothing) * (lse - zs[rows, labels]) + smoothing * (lse - zs.mean(axis=1)))
-    g -= smoothing / C
-    g[rows, labels] -= 1.0 - smoothing
+    else:
+        # -sum_c q_c log p_c = (1 - eps) (lse - z_y) + eps (lse - mean_c z_c)
+        loss = xp.mean((1.0 - smoothing) * nll + smoothing * (lse - zs.mean(axis=1)))
+        g -= smoothing / C
+        g[rows, labels] -= 1.0 - smoothing
     return loss, g / B
 
 
