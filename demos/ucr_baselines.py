@@ -97,22 +97,21 @@ def _set(cfg: dict, assignment: str) -> None:
     key, eq, value = assignment.partition("=")
     parts = key.split(".")
     layers = {L["name"]: L for L in cfg["layers"]}
-    if len(parts) == 2 and parts[0] not in layers and parts[0] in TABLES:
-        cfg.setdefault(parts[0], {})
-    if not eq or not key or len(parts) > 2 or (len(parts) == 2 and not isinstance(
-            layers.get(parts[0], cfg.get(parts[0])), dict)):
+    if len(parts) == 1:
+        target = cfg if key in TOP_KEYS else cfg["layers"][0]
+    elif parts[0] in layers:
+        target = layers[parts[0]]
+    else:
+        target = cfg.setdefault(parts[0], {}) if parts[0] in TABLES else cfg.get(parts[0])
+    if not eq or not key or len(parts) > 2 or not isinstance(target, dict):
         raise SystemExit(f"ucr_baselines: error: variant part {assignment!r}: expected KEY=VALUE "
                          f"with KEY a first-layer key, {', '.join(TOP_KEYS)}, or SECTION.KEY with "
                          f"SECTION a layer name or a table of the config")
     if value == "null":
-        cfg.get(parts[0], {}).pop(parts[-1], None)
-        return
-    v = json.loads(value) if value[:1] in "[{0123456789-tf" or value in ("true", "false") else value
-    if len(parts) == 1:
-        (cfg if key in TOP_KEYS else cfg["layers"][0])[key] = v
-        return
-    target = layers.get(parts[0], cfg.get(parts[0]))
-    target[parts[1]] = v
+        target.pop(parts[-1], None)
+    else:
+        target[parts[-1]] = (json.loads(value) if value[:1] in "[{0123456789-tf"
+                             or value in ("true", "false") else value)
 
 
 def _split(variant: str) -> list[str]:

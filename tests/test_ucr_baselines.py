@@ -121,6 +121,11 @@ def test_select_variant_keys_reach_the_seed_layers_and_tables():
         mod._set(cfg, part)
     assert cfg == {"seed": 3, "layers": [{"name": "front", "nodes": 16}, {"name": "out", "nodes": 6}],
                    "train": {"epochs": 40}, "coding": {}}
+    # null removes the key wherever KEY=VALUE would set it: first layer, named layer, table
+    cfg["layers"][1]["k"] = 6
+    for part in ("nodes=null", "out.k=null", "train.epochs=null"):
+        mod._set(cfg, part)
+    assert cfg["layers"] == [{"name": "front"}, {"name": "out", "nodes": 6}] and cfg["train"] == {}
     for bad in ("nodes", "rec.nodes=4", "a.b.c=1", "=3"):
         with pytest.raises(SystemExit) as e:
             mod._set(cfg, bad)
