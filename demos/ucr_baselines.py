@@ -136,9 +136,12 @@ def _split(variant: str) -> list[str]:
 def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: int = 1) -> list[dict]:
     """Train the config and each variant (``a=1,b=2`` per variant) on the training split minus a
     seeded holdout (``folds`` holdouts, seeds 0 .. folds-1, averaged); report train and validation
-    accuracy at the last epoch and at the best-validation epoch. The test split is never read."""
+    accuracy at the last epoch and at the best-validation epoch (with ``train.ensemble=M``: the
+    merged circuit's, both "last" and "best"). The test split is never read."""
+    from spikelut.api import evaluate
     from spikelut.config import build_network, load_config
     from spikelut.datasets import encode_dataset
+    from spikelut.ensemble import train_ensemble
     from spikelut.pipeline import RunSettings
     from spikelut.train.config import TrainConfig
     from spikelut.train.trainer import Trainer, holdout
@@ -158,6 +161,14 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
         try:
             for fold in range(folds):
                 (x, y), val = holdout(sd.spikes, sd.labels, val_fraction, fold)
+                if TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)).ensemble > 1:
+                    # train.ensemble=M: the merged circuit's accuracy (no per-epoch history)
+                    ens = train_ensemble(cfg, (x, y), val)
+                    net = ens.net
+                    last_tr.append(evaluate(net, x, y).accuracy)
+                    last_va.append(evaluate(net, val[0], val[1]).accuracy)
+                    best_va.append(last_va[-1])
+                    continue
                 net = build_network(cfg)
                 res = Trainer(net, TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)),
                               progress=False).fit((x, y), val)

@@ -663,3 +663,60 @@ def export_onnx(model: Network | str | os.PathLike, output: str | os.PathLike, n
 
 
 __all__.append("export_onnx")
+
+
+def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | os.PathLike | None = None,
+                   *, data: Any = None, backend: str | Backend = "auto") -> dict:
+    """Merge model files into one ensemble model (``spikelut ensemble``; see
+    :func:`spikelut.ensemble.ensemble`), optionally scoring every member and the ensemble.
+
+    Args:
+        models: two or more member model files (or networks).
+        output: where to save the ensemble model (``None``: not saved).
+        data: a labelled spike file or :class:`~spikelut.io.SpikeData` (``None``: no scores).
+        backend: simulates the scoring, as in :func:`simulate`.
+
+    Returns:
+        A JSON-friendly report: ``members``, ``luts``, ``flip_flops``, ``classes``,
+        ``counted_nodes``, ``member_reports`` (``member``, ``file``, ``luts``, with ``data`` also
+        ``accuracy``), and with ``data`` the ensemble's ``accuracy`` and ``samples``.
+
+    Raises:
+        NetworkError: fewer than two members, or members that do not fit each other.
+        FileFormatError: a model or spike file that cannot be read.
+        ShapeError: ``data`` without labels or not fitting the members.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> a = random_network(0, n_in=2, sizes=[3, 2], k=2, classes=2)
+        >>> b = random_network(1, n_in=2, sizes=[3, 2], k=2, classes=2)
+        >>> rep = ensemble_files([a, b])
+        >>> rep["members"], rep["luts"], [m["luts"] for m in rep["member_reports"]]
+        (2, 10, [5, 5])
+    """
+    from .ensemble import ensemble
+    from .errors import NetworkError
+    from .io import load_model, load_spikes, save_model
+
+    if len(models) < 2:
+        raise NetworkError(f"an ensemble needs two or more member models, got {len(models)}")
+    nets = [m if isinstance(m, Network) else load_model(m) for m in models]
+    names = [f"network {i}" if isinstance(m, Network) else str(m) for i, m in enumerate(models)]
+    merged = ensemble(nets)
+    r = merged.readout
+    rep: dict = {"members": len(nets), "luts": merged.n_nodes, "flip_flops": merged.flip_flops(),
+                 "classes": r.classes, "counted_nodes": int((r.class_of >= 0).sum()),
+                 "member_reports": [{"member": i, "file": names[i], "luts": n.n_nodes}
+                                    for i, n in enumerate(nets)]}
+    if data is not None:
+        d = data if not isinstance(data, (str, os.PathLike)) else load_spikes(data)
+        if d.labels is None:
+            raise ShapeError(f"{data}: has no /labels; scoring an ensemble needs labelled spikes")
+        for i, net in enumerate(nets):
+            rep["member_reports"][i]["accuracy"] = evaluate(net, d.spikes, d.labels,
+                                                            backend=backend).accuracy
+        ev = evaluate(merged, d.spikes, d.labels, backend=backend)
+        rep["accuracy"], rep["samples"] = ev.accuracy, ev.samples
+    if output is not None:
+        save_model(merged, output)
+    return rep

@@ -277,6 +277,8 @@ class Pipeline:
         val = None
         if s.val_fraction > 0:  # the test set never chooses the kept model
             (x, y), val = holdout(x, y, s.val_fraction, s.data_seed)
+        if self.train_cfg.ensemble > 1:
+            return self._train_ensemble((x, y), val)
         net = build_network(self.cfg)
         ckpt = self.p("train", f"checkpoint-{self._train_fp()[:12]}.h5")
         # --force trains from scratch; otherwise an interrupted run continues from its checkpoint
@@ -297,6 +299,41 @@ class Pipeline:
                 {"line": line, "epochs": len(res.history), "kept_epoch": res.kept_epoch,
                  "train_acc": kept.get("acc"), "val_acc": kept.get("val_acc"),
                  "epoch_seconds": [r["time"] for r in res.history]})
+
+    def _train_ensemble(self, data: tuple, val: tuple | None) -> tuple[list, dict]:
+        """``[train] ensemble = M``: M members (:func:`spikelut.ensemble.member_config` seeds),
+        each with its own checkpoint and log; a finished member's model is kept in ``train/`` so
+        an interrupted run trains only the members still missing."""
+        from .api import evaluate
+        from .ensemble import train_ensemble
+
+        # members do not depend on how many there are: growing an ensemble from 5 to 8 members
+        # trains only the 3 new ones (the fingerprint leaves [train] ensemble out)
+        sec = self._section("seed", "inputs", "layers", "readout", "train", "data")
+        sec["train"] = {k: v for k, v in (sec["train"] or {}).items() if k != "ensemble"}
+        fp = self.book.fingerprint(sec, [self.p("data", "train.h5")])[:12]
+        tdir = self.p("train")
+        tdir.mkdir(parents=True, exist_ok=True)
+        M = self.train_cfg.ensemble
+        res = train_ensemble(
+            self.cfg, data, val, members=M, progress=self.progress,
+            member_file=lambda m: tdir / f"member{m}-{fp}.h5",
+            checkpoint=lambda m: tdir / f"checkpoint-{fp}-member{m}.h5",
+            log=lambda m: tdir / ("log.jsonl" if m == 0 else f"log-member{m}.jsonl"),
+            echo=lambda line: self.echo(f"             {line}"), resume=not self.force)
+        save_model(res.net, self.p("model.h5"))
+        train_acc = evaluate(res.net, data[0], data[1], backend=self.settings.backend).accuracy
+        val_acc = (evaluate(res.net, val[0], val[1], backend=self.settings.backend).accuracy
+                   if val is not None else None)
+        histories = [r.history if r is not None else [] for r in res.members]
+        line = (f"ensemble of {M}: train acc {train_acc:.4f}"
+                + (f", val acc {val_acc:.4f}" if val_acc is not None else "")
+                + f" ({res.net.n_nodes} LUTs)")
+        logs = [tdir / "log.jsonl"] + [tdir / f"log-member{m}.jsonl" for m in range(1, M)]
+        return ([self.p("model.h5"), *[q for q in logs if q.exists()]],
+                {"line": line, "members": M, "epochs": max((len(h) for h in histories), default=0),
+                 "train_acc": train_acc, "val_acc": val_acc,
+                 "epoch_seconds": [r["time"] for h in histories for r in h]})
 
     # ------------------------------------------------------------------ evaluate
     def _evaluate_fp(self) -> str:

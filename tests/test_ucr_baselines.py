@@ -114,6 +114,32 @@ def test_select_reports_a_failing_variant_and_goes_on(tmp_path, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 3          # one JSON line per variant
 
 
+@needs_aeon
+def test_select_scores_an_ensemble_variant_as_its_merged_circuit(tmp_path, capsys):
+    from spikelut.api import evaluate
+    from spikelut.config import load_config
+    from spikelut.datasets import encode_dataset
+    from spikelut.ensemble import train_ensemble
+    from spikelut.pipeline import RunSettings
+    from spikelut.train.trainer import holdout
+
+    cfg = tmp_path / "small.toml"
+    cfg.write_text(SMALL)
+    rows = load_demo(DEMOS, "ucr_baselines").select(str(cfg), ["train.ensemble=2"], folds=1)
+    assert rows[1]["luts"] == 2 * rows[0]["luts"]
+    # the same numbers by hand: two members (seeds 0 and 1) merged, scored on the holdout
+    c = load_config(cfg)
+    c["train"]["ensemble"] = 2
+    s = RunSettings.from_config(c)
+    sd = encode_dataset(s.dataset, s.coding, s.steps, split="train", seed=s.data_seed,
+                        **s.coding_params)
+    c["inputs"] = int(sd.spikes.shape[2])
+    (x, y), (xv, yv) = holdout(sd.spikes, sd.labels, 0.25, 0)
+    net = train_ensemble(c, (x, y), (xv, yv)).net  # each member keeps its best epoch on it
+    assert rows[1]["val_acc_last"] == round(evaluate(net, xv, yv).accuracy, 4)
+    assert rows[1]["train_acc_last"] == round(evaluate(net, x, y).accuracy, 4)
+
+
 def test_select_variant_keys_reach_the_seed_layers_and_tables():
     mod = load_demo(DEMOS, "ucr_baselines")
     cfg = {"seed": 0, "layers": [{"name": "front", "nodes": 8}, {"name": "out", "nodes": 4}]}

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
@@ -90,6 +91,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-schedule", default=None, metavar="EPOCH:SIZE,...",
                    help="override [train] batch_schedule, e.g. 11:50,21:100 (batch 50 from "
                         "epoch 11, 100 from epoch 21); 'none' = the constant batch_size")
+    p.add_argument("--ensemble", type=int, default=None, metavar="N",
+                   help="override [train] ensemble: train N copies of the network (wiring and "
+                        "training seeds moved by 0..N-1) and write their merged circuit, whose "
+                        "class counts add (docs/ensembles.md); with --checkpoint/--log each member "
+                        "gets its own file (CKPT.member<m>.h5, LOG.member<m>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
@@ -110,7 +116,7 @@ def run(args: argparse.Namespace) -> Output:
     # bad value (--lr -1), not the file
     flags: dict[str, str] = {}
     for key in ("epochs", "seed", "relaxation", "lr", "schedule", "warmup", "batch_size",
-                "init_std", "forward", "init", "init_noise", "label_smoothing"):
+                "init_std", "forward", "init", "init_noise", "label_smoothing", "ensemble"):
         if getattr(args, key) is not None:
             tcfg_dict[key] = getattr(args, key)
             flags[key] = "--" + key.replace("_", "-")
@@ -146,6 +152,8 @@ def run(args: argparse.Namespace) -> Output:
         if teacher is not None:  # the same seeded split: the rows stay aligned with the samples
             (_, teacher), _ = holdout(np.zeros((0, B, 0), np.uint8), teacher, args.val_fraction,
                                       tcfg.seed)
+    if tcfg.ensemble > 1:
+        return _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out)
     result = train_network(net, train, tcfg, val=val, progress=False if args.no_progress else None,
                            backend=backend, log=args.log, checkpoint=args.checkpoint,
                            resume=args.resume, teacher=teacher)
@@ -165,6 +173,61 @@ def run(args: argparse.Namespace) -> Output:
         text += f", val acc {kept['val_acc']:.4f}"
     text += f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops; backend {backend.name})"
     return Output(data, text)
+
+
+def _member_path(path: str | None, m: int, model: bool = False) -> str | None:
+    """``ckpt.h5`` -> ``ckpt.member2.h5`` (member 2's checkpoint), ``ckpt.member2.model.h5`` (its
+    finished model, read back on --resume); ``log.jsonl`` -> ``log.member2.jsonl``."""
+    if path is None:
+        return None
+    root, dot, ext = str(path).rpartition(".")
+    if not dot or "/" in ext or os.sep in ext:
+        root, ext = str(path), ""
+    tail = f".member{m}" + (".model" if model else "")
+    return f"{root}{tail}.{ext}" if ext else f"{root}{tail}"
+
+
+def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out) -> Output:
+    from ..api import evaluate
+    from ..ensemble import train_ensemble
+
+    M = int(tcfg_dict.get("ensemble", 1))
+    for m in range(M):  # every member's files checked before the first member trains
+        for path, kind in ((_member_path(args.checkpoint, m), "checkpoint"),
+                           (_member_path(args.checkpoint, m, model=True), "model"),
+                           (_member_path(args.log, m), "log")):
+            if path is not None:
+                check_output(path, inputs=[args.config, args.data, args.val], kind=kind,
+                             force=args.force or args.resume, others=[args.output])
+    mcfg = dict(cfg)
+    mcfg["train"] = tcfg_dict
+    data = (train.spikes, train.labels) if hasattr(train, "spikes") else train
+    vdata = (val.spikes, val.labels) if hasattr(val, "spikes") else val
+    res = train_ensemble(
+        mcfg, data, vdata, members=M, progress=False if args.no_progress else None,
+        member_file=(lambda m: _member_path(args.checkpoint, m, model=True))
+        if args.checkpoint else None,
+        checkpoint=(lambda m: _member_path(args.checkpoint, m)) if args.checkpoint else None,
+        log=(lambda m: _member_path(args.log, m)) if args.log else None,
+        resume=args.resume, backend=backend, teacher=teacher)
+    save_model(res.net, out)
+    train_acc = evaluate(res.net, data[0], data[1]).accuracy
+    val_acc = evaluate(res.net, vdata[0], vdata[1]).accuracy if vdata is not None else None
+    s = res.net.summary()
+    members = []
+    for m, r in enumerate(res.members):
+        last = r.history[-1] if r is not None and r.history else {}
+        members.append({"member": m, "epochs": len(r.history) if r is not None else None,
+                        "kept_epoch": r.kept_epoch if r is not None else None,
+                        "train_acc": last.get("acc"), "val_acc": last.get("val_acc"),
+                        "history": r.history if r is not None else None})
+    data_out = {"model": str(out), "backend": backend.name, "members": M, "train_acc": train_acc,
+                "val_acc": val_acc, "luts": s["luts"], "flip_flops": s["flip_flops"],
+                "member_runs": members}
+    text = (f"trained an ensemble of {M} -> {out} (train acc {train_acc:.4f}"
+            + (f", val acc {val_acc:.4f}" if val_acc is not None else "")
+            + f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops; backend {backend.name})")
+    return Output(data_out, text)
 
 
 def _labels(data, path):

@@ -123,6 +123,10 @@ class TrainConfig:
     div_factor: float = 25.0
     final_div_factor: float = 1e4
     batch_schedule: tuple[tuple[int, int], ...] = ()
+    #: members of a seed ensemble (:mod:`spikelut.ensemble`): ``spikelut run`` / ``spikelut
+    #: train`` train this many copies of the config's network (wiring and training seeds moved
+    #: by 0, 1, ..) and merge them into one circuit whose class counts add; 1 = one network
+    ensemble: int = 1
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -229,6 +233,9 @@ class TrainConfig:
                               f"the last epochs must train the exact gate")
         integer("seed", 0)
         integer("eval_batch_size", 1)
+        e = self.ensemble  # 1..spikelut.ensemble.MAX_MEMBERS (not imported: no cycle)
+        if isinstance(e, bool) or not isinstance(e, int) or not 1 <= e <= 256:
+            raise bad("ensemble", "an integer 1..256")
         number("lr", 0.0, strict=True)
         number("momentum", 0.0, strict=False, hi=1.0)
         number("min_lr", 0.0, strict=False)

@@ -199,6 +199,11 @@ class Trainer:
     def __init__(self, net: Network, cfg: TrainConfig, progress: bool | None = None,
                  backend: TrainBackend | None = None) -> None:
         cfg.validate()
+        if cfg.ensemble != 1:  # silently training one network of the N asked would be wrong
+            raise ConfigError(f"[train] ensemble = {cfg.ensemble}: a Trainer trains the one "
+                              f"network it is given; an ensemble builds its members from the "
+                              f"config: use spikelut.ensemble.train_ensemble(config, data) (or "
+                              f"spikelut run / spikelut train)")
         self.net = net
         self.cfg = cfg
         self.net0 = net  # the wiring the run started from (rewiring changes self.net)

@@ -1,0 +1,282 @@
+"""Ensembles: several networks side by side as one circuit whose class counts add.
+
+An ensemble of ``M`` member networks with the same layer structure is itself a network: layer
+``i`` of the ensemble holds the nodes of layer ``i`` of member 0, then of member 1, and so on;
+every tap keeps its source layer and delay and has its node index moved by the sizes of the
+members before it; input taps are unchanged (all members read the same input channels). The
+members never read each other, so each member's spikes in the ensemble equal its spikes alone,
+bit for bit, and the ensemble's readout counts are the sum of the members' counts:
+
+    count_ens[b, c] = sum_m count_m[b, c]
+
+That is the vote of the members' count vectors (scikit-learn's ``VotingClassifier`` with
+``voting="soft"`` on counts, a member with more readout nodes per class weighing more), and its
+argmax, ties to the lowest class index, is the ensemble's prediction. The circuit is the members'
+LUTs and flip-flops side by side plus the wider readout counters; nothing new is needed in the RTL.
+
+Why: on small training sets (the UCR/UEA sets have 36-1,000 series) every member fits its
+training data exactly and errs differently elsewhere; averaging independently trained members
+(different wiring and initialisation seeds) cuts that variance, the textbook reason for bagging
+and seed ensembles (Breiman 1996, "Bagging predictors"; Lakshminarayanan et al. 2017, "Simple
+and scalable predictive uncertainty estimation using deep ensembles").
+
+:func:`member_config` gives member ``m``'s config (wiring seed and training seed both moved by
+``m``, so member 0 is the config's own network); :func:`train_ensemble` trains the members one
+after another (each resumable) and returns the merged network.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import ConfigError, NetworkError
+from .network import Layer, Network, Readout
+
+__all__ = ["ensemble", "member_config", "member_sizes", "MAX_MEMBERS", "train_ensemble",
+           "EnsembleResult"]
+
+MAX_MEMBERS = 256
+"""Most members one ensemble may have (a bound checked before anything is built)."""
+
+
+def _check_members(nets: Sequence[Network]) -> None:
+    from .analog import spec_of
+
+    if not 1 <= len(nets) <= MAX_MEMBERS:
+        raise NetworkError(f"an ensemble needs 1 to {MAX_MEMBERS} member networks, got {len(nets)}")
+    first = nets[0]
+    for m, net in enumerate(nets):
+        if not isinstance(net, Network):
+            raise NetworkError(f"ensemble member {m}: expected a Network, got {type(net).__name__}")
+        if spec_of(net) is not None:
+            raise NetworkError(f"ensemble member {m} is an analog model; an ensemble is a binary "
+                               f"circuit: train the members without [train] analog_bits")
+        if m == 0:
+            continue
+
+        def differ(what: str, a: Any, b: Any) -> NetworkError:
+            return NetworkError(f"ensemble member {m} does not fit member 0: {what} {b} vs {a}; "
+                                f"every member needs the same inputs, layers (k, refractory), "
+                                f"readout layer, classes and start")
+
+        if net.n_in != first.n_in:
+            raise differ("inputs", first.n_in, net.n_in)
+        if len(net.layers) != len(first.layers):
+            raise differ("number of layers", len(first.layers), len(net.layers))
+        for i, (a, b) in enumerate(zip(first.layers, net.layers)):
+            if a.k != b.k:
+                raise differ(f"layer {i} k", a.k, b.k)
+            if a.refractory != b.refractory:
+                raise differ(f"layer {i} refractory", a.refractory, b.refractory)
+        ra, rb = first.readout, net.readout
+        for attr in ("layer", "classes", "start"):
+            if getattr(ra, attr) != getattr(rb, attr):
+                raise differ(f"readout {attr}", getattr(ra, attr), getattr(rb, attr))
+
+
+def member_sizes(net: Network) -> list[list[int]] | None:
+    """The per-member layer sizes an ensemble records in ``meta["ensemble"]["sizes"]``, or
+    ``None`` for a network that is not an ensemble (or whose record does not fit it).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> a = random_network(0, n_in=2, sizes=[3, 2], k=2, classes=2)
+        >>> member_sizes(ensemble([a, a]))
+        [[3, 2], [3, 2]]
+        >>> member_sizes(a) is None
+        True
+    """
+    rec = net.meta.get("ensemble") if isinstance(net.meta, dict) else None
+    sizes = rec.get("sizes") if isinstance(rec, dict) else None
+    if not isinstance(sizes, list) or not sizes or not all(
+            isinstance(s, list) and len(s) == len(net.layers)
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in s)
+            for s in sizes):
+        return None
+    if [sum(col) for col in zip(*sizes)] != net.sizes:
+        return None
+    return sizes
+
+
+def ensemble(networks: Sequence[Network]) -> Network:
+    """One network holding ``networks`` side by side; its class counts are the members' sums.
+
+    Args:
+        networks: 1 to :data:`MAX_MEMBERS` networks with the same number of inputs, the same
+            number of layers with the same ``k`` and refractory period layer by layer, and the
+            same readout layer, classes and start. Layer widths may differ between members.
+
+    Returns:
+        A validated :class:`~spikelut.network.Network`: layer ``i`` = the members' layer ``i``
+        nodes in member order, taps re-indexed, tables (and logits, when every member has them)
+        copied; layer names and the readout from member 0; ``meta["ensemble"] = {"members": M,
+        "sizes": [[layer sizes of member m] ...]}``. Tap importance is dropped (it was measured
+        per member). Simulating it gives each member's spikes bit for bit in its slice of each
+        layer, and ``counts = sum of the members' counts``.
+
+    Raises:
+        NetworkError: no members, too many, an analog member, or members that do not fit
+            (the message names the member and the field).
+
+    Example:
+        >>> import numpy as np
+        >>> from spikelut.engine.reference import simulate
+        >>> from spikelut.wiring import random_network
+        >>> a = random_network(0, n_in=3, sizes=[4, 2], k=2, classes=2)
+        >>> b = random_network(1, n_in=3, sizes=[5, 4], k=2, classes=2)
+        >>> e = ensemble([a, b])
+        >>> e.sizes
+        [9, 6]
+        >>> x = np.random.default_rng(0).integers(0, 2, (6, 3, 3), dtype=np.uint8)
+        >>> bool((simulate(e, x).counts == simulate(a, x).counts + simulate(b, x).counts).all())
+        True
+    """
+    nets = list(networks)
+    _check_members(nets)
+    n_layers = len(nets[0].layers)
+    # offset[m][s]: where member m's nodes start in ensemble layer s
+    offset = np.zeros((len(nets), n_layers), np.int64)
+    for m in range(1, len(nets)):
+        offset[m] = offset[m - 1] + np.asarray(nets[m - 1].sizes, np.int64)
+    with_logits = [all(net.layers[i].logits is not None for net in nets) for i in range(n_layers)]
+    layers = []
+    for i in range(n_layers):
+        parts = [net.layers[i] for net in nets]
+        index = []
+        for m, layer in enumerate(parts):
+            src = layer.source
+            # input taps (source -1) read the shared channels; node taps move by the offset
+            shift = np.where(src >= 0, offset[m][np.maximum(src, 0)], 0)
+            index.append(layer.index.astype(np.int64) + shift)
+        layers.append(Layer(
+            np.concatenate([L.table for L in parts]),
+            np.concatenate([L.source for L in parts]),
+            np.concatenate(index).astype(np.int32),
+            np.concatenate([L.delay for L in parts]),
+            parts[0].refractory, parts[0].name,
+            np.concatenate([L.logits for L in parts]) if with_logits[i] else None))
+    r = nets[0].readout
+    readout = Readout(r.layer, np.concatenate([net.readout.class_of for net in nets]), r.classes,
+                      r.start)
+    meta = {"ensemble": {"members": len(nets), "sizes": [net.sizes for net in nets]}}
+    return Network(nets[0].n_in, layers, readout, meta)
+
+
+def member_config(cfg: dict, member: int) -> dict:
+    """Member ``member``'s config: a deep copy with the wiring seed (top-level ``seed``) and the
+    ``[train]`` seed both moved by ``member``; member 0 is ``cfg`` itself, unchanged.
+
+    Example:
+        >>> c = member_config({"seed": 3, "layers": [], "train": {"seed": 10}}, 2)
+        >>> c["seed"], c["train"]["seed"]
+        (5, 12)
+        >>> member_config({"layers": []}, 1)["seed"]
+        1
+    """
+    out = copy.deepcopy(cfg)
+    if member:
+        base = out.get("seed", 0)
+        out["seed"] = base + member
+        train = out.setdefault("train", {})
+        # without its own seed the [train] table takes the config's: keep following it
+        train["seed"] = train.get("seed", base) + member
+    return out
+
+
+@dataclass
+class EnsembleResult:
+    """What :func:`train_ensemble` gives back.
+
+    Attributes:
+        net: the merged network (:func:`ensemble` of the members' kept networks).
+        members: each member's :class:`~spikelut.train.trainer.TrainResult` (``None`` for a member
+            loaded from ``member_file``).
+        member_nets: each member's kept network.
+    """
+
+    net: Network
+    members: list
+    member_nets: list[Network]
+
+
+def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None = None,
+                   progress: bool | None = False,
+                   member_file: Callable[[int], Any] | None = None,
+                   checkpoint: Callable[[int], Any] | None = None,
+                   log: Callable[[int], Any] | None = None,
+                   echo: Callable[[str], None] | None = None, resume: bool = True,
+                   backend: Any = None, **fit: Any) -> EnsembleResult:
+    """Train ``members`` copies of ``cfg``'s network (:func:`member_config` seeds) and merge them.
+
+    Args:
+        cfg: a parsed run/train config (architecture, ``seed``, ``[train]``).
+        data: labelled training spikes, as :func:`spikelut.api.train` takes them.
+        val: validation data or ``None`` (each member keeps its epoch on it, as one network does).
+        members: number of members (default: ``[train] ensemble``).
+        progress: progress bars per member.
+        member_file: ``m -> path`` where member ``m``'s kept network is saved when it finishes and
+            read back instead of training it again (a resumed ensemble skips finished members).
+        checkpoint, log: ``m -> path`` for member ``m``'s checkpoint (resumed when it exists)
+            and JSON-lines log.
+        echo: receives one line per member.
+        resume: read back finished members and continue from existing checkpoints (``False``:
+            train every member from the start, overwriting them).
+        backend: a resolved :class:`~spikelut.train.passes.TrainBackend` (default: the config's).
+        **fit: passed to every member's :meth:`spikelut.train.Trainer.fit` (``teacher``,
+            ``callback``).
+
+    Returns:
+        An :class:`EnsembleResult`.
+
+    Raises:
+        ConfigError: ``members`` outside 1 .. :data:`MAX_MEMBERS` or a bad ``[train]`` table.
+        NetworkError: members that cannot be merged (cannot happen for one config).
+    """
+    import os
+
+    from .config import build_network
+    from .io import load_model, save_model
+    from .train.config import TrainConfig
+    from .train.trainer import Trainer
+
+    # the whole [train] table checked once, before any member trains
+    base = TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0))
+    count = base.ensemble if members is None else members
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_MEMBERS:
+        raise ConfigError(f"ensemble members must be an integer 1..{MAX_MEMBERS}, got {count!r}")
+    results, nets = [], []
+    for m in range(count):
+        mcfg = member_config(cfg, m)
+        train = _single(mcfg.get("train"))
+        path = member_file(m) if member_file is not None else None
+        if resume and path is not None and os.path.exists(path):
+            nets.append(load_model(path))
+            results.append(None)
+            if echo:
+                echo(f"member {m + 1}/{count}: up to date ({path})")
+            continue
+        tcfg = TrainConfig.from_dict(train, seed=mcfg.get("seed", 0))
+        ck = checkpoint(m) if checkpoint is not None else None
+        res = Trainer(build_network(mcfg), tcfg, progress=progress, backend=backend).fit(
+            data, val, log=log(m) if log is not None else None, checkpoint=ck,
+            resume=resume and ck is not None and os.path.exists(ck), **fit)
+        if path is not None:
+            save_model(res.net, path)
+        nets.append(res.net)
+        results.append(res)
+        if echo:
+            last = res.history[-1] if res.history else {}
+            echo(f"member {m + 1}/{count}: train acc {last.get('acc', 0):.4f}"
+                 + (f", val acc {last['val_acc']:.4f}" if last.get("val_acc") is not None else ""))
+    return EnsembleResult(ensemble(nets), results, nets)
+
+
+def _single(train: dict | None) -> dict:
+    """The ``[train]`` table of one member: without the ``ensemble`` key (one network each)."""
+    out = dict(train or {})
+    out.pop("ensemble", None)
+    return out
