@@ -413,8 +413,10 @@ def memory_point(cycles: int, backend: str, batch: int, batches: int) -> int:
 
     net, tc, x, y = acsf1(cycles)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # one member of the config's seed ensemble: members train one after another, so the peak
+    # memory of an ensemble's training is one member's
     cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": batch,
-                                 "backend": backend, "keep": "last"})
+                                 "backend": backend, "keep": "last", "ensemble": 1})
     n = min(x.shape[1], batch * batches)
     t0 = time.perf_counter()
     Trainer(net, cfg, progress=False).fit((x[:, :n], y[:n]))

@@ -92,6 +92,18 @@ def test_space_errors_name_the_field(tmp_path):
         load_space(p)
 
 
+def test_a_trial_refuses_an_ensemble_config():
+    from spikelut.config import load_config
+    from spikelut.sweep.trial import run_trial
+
+    cfg = {k: v for k, v in load_config(REPO / "demos" / "run_patterns.toml").items() if k != "_path"}
+    cfg.setdefault("data", {})["val_fraction"] = 0.2
+    cfg.setdefault("train", {})["ensemble"] = 3
+    with pytest.raises(ConfigError, match=r"^\[train\] ensemble = 3: a sweep trial trains one "
+                                          r"network; sweep the members' architecture"):
+        run_trial(cfg)
+
+
 def test_demo_spaces_load():
     for p in sorted((REPO / "demos").glob("sweep_*.toml")):
         space = load_space(p)  # builds the run configs at every corner of the space

@@ -84,6 +84,10 @@ def run_trial(cfg: dict, trial_dir: str | os.PathLike | None = None,
         raise ConfigError("[data] val_fraction is 0: a sweep trial needs a validation split")
     net = build_network(cfg)
     tc = TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0))
+    if tc.ensemble > 1:  # trials report per-epoch validation (pruning): one network each
+        raise ConfigError(f"[train] ensemble = {tc.ensemble}: a sweep trial trains one network; "
+                          f"sweep the members' architecture, then train the chosen one's "
+                          f"ensemble with spikelut run or spikelut train --ensemble")
     log = None
     if trial_dir is not None:
         d = Path(trial_dir)
