@@ -137,7 +137,8 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
     """Train the config and each variant (``a=1,b=2`` per variant) on the training split minus a
     seeded holdout (``folds`` holdouts, seeds 0 .. folds-1, averaged); report train and validation
     accuracy at the last epoch and at the best-validation epoch (with ``train.ensemble=M``: the
-    merged circuit's, both "last" and "best"). The test split is never read."""
+    merged circuit's, both "last" and "best", and each member's own validation accuracy,
+    ``member_val_acc``, with their mean). The test split is never read."""
     from spikelut.api import evaluate
     from spikelut.config import build_network, load_config
     from spikelut.datasets import encode_dataset
@@ -157,7 +158,7 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
                             **s.coding_params)
         cfg["inputs"] = int(sd.spikes.shape[2])
         t = time.perf_counter()
-        last_tr, last_va, best_va = [], [], []
+        last_tr, last_va, best_va, member_va = [], [], [], []
         try:
             for fold in range(folds):
                 (x, y), val = holdout(sd.spikes, sd.labels, val_fraction, fold)
@@ -168,6 +169,7 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
                     last_tr.append(evaluate(net, x, y).accuracy)
                     last_va.append(evaluate(net, val[0], val[1]).accuracy)
                     best_va.append(last_va[-1])
+                    member_va.append([evaluate(n, val[0], val[1]).accuracy for n in ens.member_nets])
                     continue
                 net = build_network(cfg)
                 res = Trainer(net, TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)),
@@ -186,6 +188,9 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
                "val_acc_last": round(float(np.mean(last_va)), 4),
                "val_acc_best": round(float(np.mean(best_va)), 4),
                "seconds": round(time.perf_counter() - t, 1)}
+        if member_va:  # each member alone, averaged over folds: what the ensemble adds to one
+            row["member_val_acc"] = [round(float(v), 4) for v in np.mean(member_va, axis=0)]
+            row["member_val_mean"] = round(float(np.mean(member_va)), 4)
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows

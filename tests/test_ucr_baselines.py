@@ -138,6 +138,9 @@ def test_select_scores_an_ensemble_variant_as_its_merged_circuit(tmp_path, capsy
     net = train_ensemble(c, (x, y), (xv, yv)).net  # each member keeps its best epoch on it
     assert rows[1]["val_acc_last"] == round(evaluate(net, xv, yv).accuracy, 4)
     assert rows[1]["train_acc_last"] == round(evaluate(net, x, y).accuracy, 4)
+    members = train_ensemble(c, (x, y), (xv, yv)).member_nets
+    assert rows[1]["member_val_acc"] == [round(evaluate(n, xv, yv).accuracy, 4) for n in members]
+    assert "member_val_acc" not in rows[0]
 
 
 def test_select_variant_keys_reach_the_seed_layers_and_tables():
