@@ -324,3 +324,13 @@ def test_run_trains_an_ensemble_verifies_its_circuit_and_grows_it(tmp_path):
     assert member_lines[1].startswith("member 2/3: up to date")
     assert member_lines[2].startswith("member 3/3: train acc")
     assert member_sizes(load_model(out / "model.h5")) == [[10, 4]] * 3
+
+
+def test_info_names_the_members(tmp_path, capsys):
+    save_model(ensemble(_members()), tmp_path / "e.h5")
+    assert main(["info", str(tmp_path / "e.h5")]) == 0
+    assert capsys.readouterr().out.strip().endswith(
+        "ensemble of 3 members side by side (class counts add); member sizes: 5-3-4; 7-4-4; 6-5-4")
+    assert main(["info", str(tmp_path / "e.h5"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ensemble"] == {
+        "members": 3, "sizes": [[5, 3, 4], [7, 4, 4], [6, 5, 4]]}

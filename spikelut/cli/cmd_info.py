@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..ensemble import member_sizes
 from ..escape import terminal
 from ..io import load_model
 from . import Output
@@ -39,4 +40,10 @@ def run(args: argparse.Namespace) -> Output:
         f"readout: layer {r['layer']} ({terminal(r['layer_name'])}), {r['classes']} classes, "
         f"{r['counted_nodes']} counted nodes, counting from cycle {r['start']}",
     ])
+    members = member_sizes(net)
+    if members is not None:  # a seed ensemble (docs/ensembles.md): its members' layer sizes
+        s["ensemble"] = {"members": len(members), "sizes": members}
+        text += (f"\nensemble of {len(members)} members side by side (class counts add); "
+                 f"member sizes: {'; '.join('-'.join(map(str, m)) for m in members[:8])}"
+                 + (f"; ... ({len(members) - 8} more)" if len(members) > 8 else ""))
     return Output({"model": str(args.model), **s}, text)
