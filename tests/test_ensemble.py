@@ -6,6 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers import available_simulator
+
 from spikelut.api import ensemble_files, simulate
 from spikelut.cli import main
 from spikelut.config import build_network, load_config
@@ -274,23 +276,8 @@ backend = "numpy"
                                                "integer 1..256, got 0")
 
 
-def _have_simulator():
-    import shutil
-
-    from spikelut.errors import ToolError
-    from spikelut.rtl.cosim import find_verilator
-
-    if shutil.which("iverilog"):
-        return "iverilog"
-    try:
-        find_verilator()
-        return "verilator"
-    except ToolError:
-        return None
-
-
 @pytest.mark.rtl
-@pytest.mark.skipif(_have_simulator() is None, reason="no Verilog simulator (verilator/iverilog)")
+@pytest.mark.skipif(available_simulator() is None, reason="no Verilog simulator (verilator/iverilog)")
 def test_run_trains_an_ensemble_verifies_its_circuit_and_grows_it(tmp_path):
     from spikelut.pipeline import run_pipeline
 
@@ -300,7 +287,7 @@ def test_run_trains_an_ensemble_verifies_its_circuit_and_grows_it(tmp_path):
            "coding": {"steps": 20},
            "layers": CFG["layers"], "readout": {"classes": 2},
            "train": {"epochs": 2, "batch_size": 20, "ensemble": 2},
-           "rtl": {"top": "ens_core", "simulator": _have_simulator(), "synth": False,
+           "rtl": {"top": "ens_core", "simulator": available_simulator(), "synth": False,
                    "verify_samples": 0},
            "run": {"raster_samples": 1}}
     out = tmp_path / "out"

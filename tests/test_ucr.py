@@ -2,11 +2,12 @@
 length ("no data" padding changes no count), the missing-aeon message and one small run."""
 
 import json
-import shutil
 import sys
 
 import numpy as np
 import pytest
+
+from helpers import available_simulator
 
 from spikelut import ucr
 from spikelut.cli import main
@@ -220,17 +221,6 @@ def test_equal_length_variants_and_static_codes_keep_every_cycle():
 
 
 # ---------------------------------------------------------------------------- end to end
-def _simulator():
-    if shutil.which("iverilog"):
-        return "iverilog"
-    try:
-        from spikelut.rtl.cosim import find_verilator
-        find_verilator()
-        return "verilator"
-    except ToolError:
-        return None
-
-
 RUN = """
 name = "ipd_tiny"
 seed = 0
@@ -275,7 +265,7 @@ def test_small_italy_power_demand_run_trains_simulates_and_verifies(tmp_path):
     from spikelut.io import load_model
     from spikelut.pipeline import run_pipeline
 
-    sim = _simulator()
+    sim = available_simulator()
     cfg = tmp_path / "ipd.toml"
     cfg.write_text(RUN.format(sim=sim or "iverilog"))
     out = tmp_path / "out"
