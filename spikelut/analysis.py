@@ -37,7 +37,7 @@ from .network import INPUT, Network
 
 __all__ = ["influences", "walsh", "degree", "binary_entropy", "NodeStats", "DataStats",
            "Analysis", "table_stats", "data_stats", "live_nodes", "analyze_network",
-           "gradient_map", "occlusion_map", "ANALYSIS_COLUMNS"]
+           "gradient_map", "occlusion_map", "ANALYSIS_COLUMNS", "WORK_BYTES"]
 
 
 # ---------------------------------------------------------------------------- exact measures
@@ -219,12 +219,47 @@ def table_stats(net: Network) -> list[NodeStats]:
     return out
 
 
-def data_stats(net: Network, spikes: Any, chunk: int = 256) -> list[DataStats]:
+#: Working memory (bytes) one batch of :func:`data_stats` or one simulator call of
+#: :func:`occlusion_map` may take beyond its inputs: the batch sizes are derived from it, so a
+#: long series on a large network is processed in several batches instead of one that holds
+#: every layer's spikes and addresses at once. Results do not depend on it.
+WORK_BYTES = 512 << 20
+
+
+def _per_batch(bytes_per_item: int, budget: int | None = None, multiple: int = 1,
+               cap: int | None = None) -> int:
+    """How many items of ``bytes_per_item`` fit ``budget`` (default :data:`WORK_BYTES`; at least
+    ``multiple``, rounded down to a multiple of ``multiple``, at most ``cap``).
+
+    Example:
+        >>> _per_batch(10, budget=1000), _per_batch(10, budget=1000, multiple=64), _per_batch(10**9)
+        (100, 64, 1)
+    """
+    budget = WORK_BYTES if budget is None else budget
+    n = max(multiple, budget // max(1, int(bytes_per_item)) // multiple * multiple)
+    return n if cap is None else min(n, cap)
+
+
+def data_stats(net: Network, spikes: Any, chunk: int | None = None) -> list[DataStats]:
     """Run ``net`` on input spikes ``[T, B, n_in]`` and collect each node's address counts,
     LUT outputs and spikes (the hard forward pass of training, bit-exact with the engines).
 
+    The samples are run ``chunk`` at a time (default: as many as :data:`WORK_BYTES` holds, about
+    ``T * (signals + nodes)`` bytes each) and the address counts of a layer are gathered a few
+    cycles at a time, so memory stays bounded whatever ``B``; the counts are exact integer sums
+    and do not depend on ``chunk``.
+
     Raises:
         ShapeError: spikes of the wrong shape or values.
+        ConfigError: a chunk below 1.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[4, 2], k=2)
+        >>> x = np.random.default_rng(0).integers(0, 2, (6, 5, 3), dtype=np.uint8)
+        >>> a, b = data_stats(net, x), data_stats(net, x, chunk=2)
+        >>> all((p.address_counts == q.address_counts).all() for p, q in zip(a, b))
+        True
     """
     from .train.bptt import compile_plan, forward
 
@@ -235,15 +270,28 @@ def data_stats(net: Network, spikes: Any, chunk: int = 256) -> list[DataStats]:
         raise ShapeError("input spikes must be 0 or 1")
     T, B = x.shape[:2]
     plan = compile_plan(net)
+    if chunk is None:
+        # per sample: the forward pass keeps every signal's history and every node's address
+        # (uint8, D + T and T rows) for the whole batch
+        chunk = _per_batch((T + plan.D) * (net.n_in + 2 * net.n_nodes))
+    elif isinstance(chunk, bool) or int(chunk) < 1:
+        raise ConfigError(f"chunk must be a positive number of samples, got {chunk!r}")
+    chunk = int(chunk)
     tables = [np.asarray(layer.table) for layer in net.layers]
     counts = [np.zeros(layer.n << layer.k, np.int64) for layer in net.layers]
     spk = [np.zeros(layer.n, np.int64) for layer in net.layers]
     for b0 in range(0, B, chunk):
         fwd = forward(plan, tables, x[:, b0:b0 + chunk].astype(np.uint8))
+        b = fwd.B
         for i, layer in enumerate(net.layers):
             base = (np.arange(layer.n, dtype=np.int64) << layer.k)[None, :, None]
-            counts[i] += np.bincount((base + fwd.addr[i]).ravel(), minlength=counts[i].size)
+            # int64 flat addresses a few cycles at a time, not for the whole [T, n, b] at once
+            step = _per_batch(16 * layer.n * b, budget=WORK_BYTES // 8)
+            for t0 in range(0, T, step):
+                flat = (base + fwd.addr[i][t0:t0 + step]).ravel()
+                counts[i] += np.bincount(flat, minlength=counts[i].size)
             spk[i] += fwd.spikes(i).sum(axis=(0, 1), dtype=np.int64)
+        del fwd
     out = []
     for i, layer in enumerate(net.layers):
         c = counts[i].reshape(layer.n, 1 << layer.k)
@@ -318,7 +366,7 @@ class Analysis:
         return {"layers": layers, **self.extra}
 
 
-def analyze_network(net: Network, spikes: Any = None, chunk: int = 256) -> Analysis:
+def analyze_network(net: Network, spikes: Any = None, chunk: int | None = None) -> Analysis:
     """Exact statistics of every node, and (with input ``spikes [T, B, n_in]``) what it did on them.
 
     Example:
@@ -409,11 +457,17 @@ class Occlusion:
 
 
 def occlusion_map(net: Network, x: Any, backend: str | Backend = "auto",
-                  chunk: int = 4096) -> Occlusion:
+                  chunk: int | None = None) -> Occlusion:
     """Flip every input spike of one sample ``x [T, n_in]`` in turn (0 -> 1 and 1 -> 0) and
     re-simulate: each flip is one sample of a batch, so a bit-sliced backend runs ``chunk``
-    flips per call. ``backend``: a name of :mod:`spikelut.backends` (``"auto"``: the fastest
-    usable) or a :class:`~spikelut.backends.Backend`.
+    flips per call (default: as many as :data:`WORK_BYTES` holds, a multiple of 64 up to 4096;
+    each flip costs about ``T * (3 * readout nodes + 2 * n_in)`` bytes, the readout layer's
+    unpacked spikes above all). ``backend``: a name of :mod:`spikelut.backends` (``"auto"``:
+    the fastest usable) or a :class:`~spikelut.backends.Backend`. The result does not depend
+    on ``chunk``.
+
+    Raises:
+        ShapeError: ``x`` is not one sample of 0/1 spikes; ConfigError: a chunk below 1.
 
     Example:
         >>> from spikelut.network import Layer, Network, Readout
@@ -429,6 +483,12 @@ def occlusion_map(net: Network, x: Any, backend: str | Backend = "auto",
     c0 = np.asarray(base.counts)[0].astype(np.int32)
     p0 = int(np.asarray(base.pred)[0])
     m = T * n_in
+    if chunk is None:
+        chunk = _per_batch(T * (3 * net.layers[net.readout.layer].n + 2 * n_in), multiple=64,
+                           cap=4096)
+    elif isinstance(chunk, bool) or int(chunk) < 1:
+        raise ConfigError(f"chunk must be a positive number of flips, got {chunk!r}")
+    chunk = int(chunk)
     counts = np.zeros((m, c0.size), np.int32)
     preds = np.zeros(m, np.int32)
     for f0 in range(0, m, chunk):

@@ -375,6 +375,7 @@ class Pipeline:
         # per-node statistics, pruning potential and attribution of test sample 0 (docs/analyze.md)
         from .analysis import run_analysis
 
+        del res  # every layer's spikes: not needed below, free them before the analysis runs
         an = run_analysis(net, data.spikes, data.labels, self.p("analysis"), samples=[0],
                           limit=500, log=self.p("train", "log.jsonl"))
         outs += [Path(f) for f in an["files"]]

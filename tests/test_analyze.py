@@ -114,6 +114,63 @@ def test_occlusion_finds_the_deciding_spike():
     assert occ.pred_changed.T.tolist() == [[False, True, False], [False, True, True]]
 
 
+def _stats_arrays(stats):
+    return [{f.name: getattr(d, f.name) for f in dataclasses.fields(d)} for d in stats]
+
+
+def _assert_same_stats(got, want):
+    for g, w in zip(_stats_arrays(got), _stats_arrays(want)):
+        assert g.keys() == w.keys()
+        for key in w:
+            # exact: integer counts, and floats computed from identical integers
+            np.testing.assert_array_equal(g[key], w[key], err_msg=key)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_data_stats_in_chunks_equal_one_batch(seed, monkeypatch):
+    import spikelut.analysis as analysis
+    from spikelut.engine import reference
+
+    net = random_network(seed, n_in=3, sizes=[6, 5, 4], k=[2, 3, 4], refractory=[0, 1, 2])
+    x = np.random.default_rng(seed).integers(0, 2, (17, 7, 3), dtype=np.uint8)
+    whole = data_stats(net, x, chunk=7)                 # one batch: the unchunked computation
+    spikes = reference.simulate(net, x).layer_spikes    # an independent engine
+    assert [d.spikes.tolist() for d in whole] == [s.sum(axis=(0, 1)).tolist() for s in spikes]
+    assert all(d.address_counts.sum() == 17 * 7 * len(d.spikes) for d in whole)
+    for chunk in (1, 3, 4, 100):                        # 3 and 4: several and a partial last one
+        _assert_same_stats(data_stats(net, x, chunk=chunk), whole)
+    # small working budgets: 1 B = one sample per batch, one cycle per bincount slice;
+    # 40 kB = 7-11 cycles per slice of the 17, the last one partial
+    for budget in (1, 40_000):
+        monkeypatch.setattr(analysis, "WORK_BYTES", budget)
+        _assert_same_stats(data_stats(net, x), whole)
+
+
+def test_occlusion_in_chunks_equals_one_call(monkeypatch):
+    import spikelut.analysis as analysis
+
+    net = random_network(3, n_in=4, sizes=[8, 6], k=3, refractory=1, classes=3)
+    x = np.random.default_rng(3).integers(0, 2, (40, 4), dtype=np.uint8)   # 160 flips
+    whole = occlusion_map(net, x, backend="numba", chunk=160)
+    assert whole.pred_changed.any() or whole.votes_changed.any()      # the flips do something
+    monkeypatch.setattr(analysis, "WORK_BYTES", 1)                    # default: 64 flips a call
+    for chunk in (None, 7, 64, 159):
+        occ = occlusion_map(net, x, backend="numba", chunk=chunk)
+        for f in dataclasses.fields(occ):
+            np.testing.assert_array_equal(getattr(occ, f.name), getattr(whole, f.name),
+                                          err_msg=f"{f.name}, chunk {chunk}")
+
+
+def test_bad_chunks_are_refused():
+    from spikelut.errors import ConfigError
+
+    net = random_network(0, n_in=2, sizes=[3, 2], k=2)
+    with pytest.raises(ConfigError, match=r"^chunk must be a positive number of samples, got 0$"):
+        data_stats(net, np.zeros((3, 2, 2), np.uint8), chunk=0)
+    with pytest.raises(ConfigError, match=r"^chunk must be a positive number of flips, got -1$"):
+        occlusion_map(net, np.zeros((3, 2), np.uint8), chunk=-1)
+
+
 def test_gradient_map_follows_the_taps():
     g, target = gradient_map(hand_net(), np.array([[1, 0], [1, 0], [0, 1]], np.uint8))
     assert target == 0 and g.shape == (3, 2)
