@@ -41,6 +41,20 @@ does not learn here) and trains at its own learning rate (``--front-lr``, defaul
 end stays on the CPU, the LUT network goes to the FPGA; ``test.h5`` then holds the front end's bits
 for the test split, the circuit's input.
 
+``--augment shift:3,splice,noise:1`` (function matching, Beyer et al. 2022, "Knowledge
+distillation: A good teacher is patient and consistent"): every training batch is replaced by an
+augmented view of its spike code (:func:`augment_batch`, its own generator seeded from
+``--seed``), the teacher (eval mode, no gradient) labels that view on the fly and the KL term
+uses these targets, so the student sees far more inputs than the training samples. Every
+transform keeps a valid 32-level thermometer code: ``shift:S`` delays each sample by -S..S
+cycles, padding with its own first or last cycle (an all-zero column would be the lowest level,
+0, which the data almost never shows); ``splice[:P[:drop|mix]]`` is CutMix along time (a
+fraction P of the samples, default 0.5, takes cycles ``[c, T)`` from another sample of the
+batch, ``c`` uniform in ``1..T-1``; the label term is dropped for them, or with ``mix`` weighted
+``c/T`` on their own label and ``1 - c/T`` on the other's); ``noise:L`` moves each cycle's level
+by -L..L (decoded, clipped to 0..32, re-encoded). Validation and test are never augmented;
+without ``--augment`` every number is as before. Not with ``--student hybrid``.
+
 ``--pairs 1:0,2:0.3,2:0.5:linear,4:0.7:cosine:20`` chooses the soft term on validation: one
 student per ``TAU:ALPHA[:FADE[:UNTIL]]`` (same seed, data order and epochs), the best validation
 accuracy wins, only the chosen one is tested.
