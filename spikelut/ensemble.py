@@ -42,6 +42,8 @@ __all__ = ["ensemble", "member_config", "member_sizes", "MAX_MEMBERS", "train_en
 MAX_MEMBERS = 256
 """Most members one ensemble may have (a bound checked before anything is built)."""
 
+_MISSING = object()
+
 
 def _check_members(nets: Sequence[Network]) -> None:
     from .analog import spec_of
@@ -113,8 +115,9 @@ def ensemble(networks: Sequence[Network]) -> Network:
     Returns:
         A validated :class:`~spikelut.network.Network`: layer ``i`` = the members' layer ``i``
         nodes in member order, taps re-indexed, tables (and logits, when every member has them)
-        copied; layer names and the readout from member 0; ``meta["ensemble"] = {"members": M,
-        "sizes": [[layer sizes of member m] ...]}``. Tap importance is dropped (it was measured
+        copied; layer names and the readout from member 0; ``meta``: the entries every member
+        has with equal values (e.g. the ``train`` record of members of one config) and
+        ``meta["ensemble"] = {"members": M, "sizes": [[layer sizes of member m] ...]}``. Tap importance is dropped (it was measured
         per member). Simulating it gives each member's spikes bit for bit in its slice of each
         layer, and ``counts = sum of the members' counts``.
 
@@ -162,7 +165,11 @@ def ensemble(networks: Sequence[Network]) -> Network:
     r = nets[0].readout
     readout = Readout(r.layer, np.concatenate([net.readout.class_of for net in nets]), r.classes,
                       r.start)
-    meta = {"ensemble": {"members": len(nets), "sizes": [net.sizes for net in nets]}}
+    # what every member's metadata agrees on (e.g. the [train] record of members of one config)
+    # still describes the ensemble; anything they differ on does not
+    meta = {k: v for k, v in nets[0].meta.items()
+            if k != "ensemble" and all(net.meta.get(k, _MISSING) == v for net in nets[1:])}
+    meta["ensemble"] = {"members": len(nets), "sizes": [net.sizes for net in nets]}
     return Network(nets[0].n_in, layers, readout, meta)
 
 

@@ -78,6 +78,16 @@ def test_model_file_round_trip_keeps_the_record(tmp_path):
     np.testing.assert_array_equal(reference.simulate(back, x).counts, reference.simulate(e, x).counts)
 
 
+def test_metadata_the_members_agree_on_is_kept():
+    a, b, _ = _members()
+    a = a.replace(meta={"train": {"epochs": 3, "loss": "ce_count"}, "note": "a"})
+    b = b.replace(meta={"train": {"epochs": 3, "loss": "ce_count"}, "note": "b"})
+    assert ensemble([a, b]).meta == {"train": {"epochs": 3, "loss": "ce_count"},
+                                     "ensemble": {"members": 2, "sizes": [[5, 3, 4], [7, 4, 4]]}}
+    inner = ensemble([a, b])  # an ensemble of ensembles records its own members only
+    assert ensemble([inner, inner]).meta["ensemble"]["members"] == 2
+
+
 def test_a_record_that_does_not_fit_the_layers_is_ignored():
     a = _members()[0]
     assert member_sizes(a.replace(meta={"ensemble": {"sizes": [[1, 1, 1]]}})) is None
