@@ -682,7 +682,8 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
         ``accuracy``), and with ``data`` the ensemble's ``accuracy`` and ``samples``.
 
     Raises:
-        NetworkError: fewer than two members, or members that do not fit each other.
+        NetworkError: fewer than two members, a model file given twice, or members that do not
+            fit each other.
         FileFormatError: a model or spike file that cannot be read.
         ShapeError: ``data`` without labels or not fitting the members.
 
@@ -700,6 +701,11 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
 
     if len(models) < 2:
         raise NetworkError(f"an ensemble needs two or more member models, got {len(models)}")
+    files = [m for m in models if not isinstance(m, Network)]
+    for i, a in enumerate(files):  # a model twice only doubles its votes: a slip, not a member
+        for b in files[:i]:
+            if os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b):
+                raise NetworkError(f"{a}: given twice (as {b} too); each member model once")
     nets = [m if isinstance(m, Network) else load_model(m) for m in models]
     names = [f"network {i}" if isinstance(m, Network) else str(m) for i, m in enumerate(models)]
     merged = ensemble(nets)

@@ -36,8 +36,8 @@ import numpy as np
 from .errors import ConfigError, NetworkError
 from .network import Layer, Network, Readout
 
-__all__ = ["ensemble", "member_config", "member_sizes", "MAX_MEMBERS", "train_ensemble",
-           "EnsembleResult"]
+__all__ = ["ensemble", "member_config", "member_sizes", "member_stamp", "MAX_MEMBERS",
+           "train_ensemble", "EnsembleResult"]
 
 MAX_MEMBERS = 256
 """Most members one ensemble may have (a bound checked before anything is built)."""
@@ -225,8 +225,9 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
         val: validation data or ``None`` (each member keeps its epoch on it, as one network does).
         members: number of members (default: ``[train] ensemble``).
         progress: progress bars per member.
-        member_file: ``m -> path`` where member ``m``'s kept network is saved when it finishes and
-            read back instead of training it again (a resumed ensemble skips finished members).
+        member_file: ``m -> path`` where member ``m``'s kept network is saved when it finishes
+            (stamped with :func:`member_stamp`) and read back instead of training it again when
+            its stamp matches (a resumed ensemble skips finished members).
         checkpoint, log: ``m -> path`` for member ``m``'s checkpoint (resumed when it exists)
             and JSON-lines log.
         echo: receives one line per member.
@@ -240,7 +241,9 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
         An :class:`EnsembleResult`.
 
     Raises:
-        ConfigError: ``members`` outside 1 .. :data:`MAX_MEMBERS` or a bad ``[train]`` table.
+        ConfigError: ``members`` outside 1 .. :data:`MAX_MEMBERS`, a bad ``[train]`` table, or
+            (with ``resume``) a finished member file made with another config or other data and
+            no checkpoint to continue from.
         NetworkError: members that cannot be merged (cannot happen for one config).
     """
     import os
@@ -259,27 +262,74 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
     for m in range(count):
         mcfg = member_config(cfg, m)
         train = _single(mcfg.get("train"))
+        tag = f"member {m} ({m + 1}/{count})"
+        stamp = member_stamp(mcfg, data, val)
         path = member_file(m) if member_file is not None else None
-        if resume and path is not None and os.path.exists(path):
-            nets.append(load_model(path))
-            results.append(None)
-            if echo:
-                echo(f"member {m + 1}/{count}: up to date ({path})")
-            continue
-        tcfg = TrainConfig.from_dict(train, seed=mcfg.get("seed", 0))
         ck = checkpoint(m) if checkpoint is not None else None
+        if resume and path is not None and os.path.exists(path):
+            done = load_model(path)
+            if (done.meta.get("ensemble_member") or {}).get("stamp") == stamp:
+                nets.append(done)
+                results.append(None)
+                if echo:
+                    echo(f"{tag}: up to date ({path})")
+                continue
+            if ck is None or not os.path.exists(ck):
+                raise ConfigError(f"{path}: member {m} was trained with another config or other "
+                                  f"data; run without --resume to train it again")
+            # a changed config with a checkpoint: the Trainer's own resume check decides
+            # (only epochs may change: a longer run continues, anything else is refused)
+        tcfg = TrainConfig.from_dict(train, seed=mcfg.get("seed", 0))
+        if echo:
+            echo(f"{tag}: training (wiring seed {mcfg.get('seed', 0)}, [train] seed {tcfg.seed})")
         res = Trainer(build_network(mcfg), tcfg, progress=progress, backend=backend).fit(
             data, val, log=log(m) if log is not None else None, checkpoint=ck,
             resume=resume and ck is not None and os.path.exists(ck), **fit)
+        net = res.net.replace(meta={**res.net.meta,
+                                    "ensemble_member": {"member": m, "stamp": stamp}})
         if path is not None:
-            save_model(res.net, path)
-        nets.append(res.net)
+            save_model(net, path)
+        nets.append(net)
         results.append(res)
         if echo:
             last = res.history[-1] if res.history else {}
-            echo(f"member {m + 1}/{count}: train acc {last.get('acc', 0):.4f}"
+            echo(f"{tag}: train acc {last.get('acc', 0):.4f}"
                  + (f", val acc {last['val_acc']:.4f}" if last.get("val_acc") is not None else ""))
     return EnsembleResult(ensemble(nets), results, nets)
+
+
+def member_stamp(member_cfg: dict, data: Any, val: Any = None) -> str:
+    """A SHA-256 of what a member's training depends on: its architecture, seeds and ``[train]``
+    table (without ``ensemble``) and the training and validation arrays. A finished member file
+    is reused only when its ``meta["ensemble_member"]["stamp"]`` equals this.
+
+    Example:
+        >>> import numpy as np
+        >>> x, y = np.zeros((2, 3, 1), np.uint8), np.array([0, 1, 0])
+        >>> a = member_stamp({"seed": 0, "layers": []}, (x, y))
+        >>> a == member_stamp({"seed": 0, "layers": [], "rtl": {}}, (x, y)), a == member_stamp(
+        ...     {"seed": 1, "layers": []}, (x, y))
+        (True, False)
+    """
+    import hashlib
+    import json
+
+    from .io import SpikeData
+
+    keys = ("seed", "inputs", "layers", "readout")
+    what = {k: member_cfg.get(k) for k in keys}
+    what["train"] = _single(member_cfg.get("train"))
+    h = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode())
+    for part in (data, val):
+        if part is None:
+            h.update(b"none")
+            continue
+        arrays = (part.spikes, part.labels) if isinstance(part, SpikeData) else part
+        for a in arrays:
+            a = np.ascontiguousarray(np.asarray(a))
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _single(train: dict | None) -> dict:

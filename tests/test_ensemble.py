@@ -179,6 +179,24 @@ def test_finished_members_are_read_back_and_resume_false_retrains(tmp_path):
     assert all(r is not None for r in fresh.members)
 
 
+def test_a_member_file_of_another_config_or_data_is_not_reused(tmp_path):
+    x, y = _data()
+    files = lambda m: tmp_path / f"m{m}.h5"  # noqa: E731
+    train_ensemble(CFG, (x, y), members=2, member_file=files)
+    lr = dict(CFG, train=dict(CFG["train"], lr=0.05))
+    with pytest.raises(ConfigError) as e:
+        train_ensemble(lr, (x, y), members=2, member_file=files)
+    assert str(e.value) == (f"{files(0)}: member 0 was trained with another config or other "
+                            f"data; run without --resume to train it again")
+    with pytest.raises(ConfigError, match="member 0 was trained with another config"):
+        train_ensemble(CFG, (x[:, :40], y[:40]), members=2, member_file=files)
+    lines = []
+    again = train_ensemble(CFG, (x, y), members=2, member_file=files, echo=lines.append)
+    assert lines == [f"member 0 (1/2): up to date ({files(0)})",
+                     f"member 1 (2/2): up to date ({files(1)})"]
+    assert again.net.meta["ensemble"]["members"] == 2 and "ensemble_member" not in again.net.meta
+
+
 def test_a_trainer_refuses_an_ensemble_config():
     with pytest.raises(ConfigError) as e:
         Trainer(build_network(CFG), TrainConfig.from_dict({"ensemble": 3}))
@@ -235,6 +253,11 @@ def test_cli_merges_prints_json_and_refuses_bad_members(tmp_path, capsys):
     assert main(["ensemble", str(tmp_path / "m0.h5"), str(tmp_path / "m1.h5"), "-o",
                  str(tmp_path / "m1.h5")]) == 1
     assert "is also an input" in capsys.readouterr().err
+    assert main(["ensemble", str(tmp_path / "m0.h5"), str(tmp_path / "m1.h5"),
+                 str(tmp_path / "." / "m0.h5"), "-o", str(tmp_path / "w.h5")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"spikelut ensemble: error: {tmp_path / '.' / 'm0.h5'}: given twice (as "
+        f"{tmp_path / 'm0.h5'} too); each member model once")
 
 
 def test_train_command_ensemble_writes_member_files_and_resumes(tmp_path, capsys):
@@ -276,10 +299,20 @@ backend = "numpy"
         np.testing.assert_array_equal(a.table, b.table)
     # --resume reads both finished members back: the same model, no member retrained
     assert main(args + ["--resume", "--force"]) == 0
-    rep2 = json.loads(capsys.readouterr().out)
+    cap = capsys.readouterr()
+    rep2 = json.loads(cap.out)
+    assert cap.err.splitlines() == [
+        f"spikelut train: member 0 (1/2): up to date ({tmp_path / 'ck.member0.model.h5'})",
+        f"spikelut train: member 1 (2/2): up to date ({tmp_path / 'ck.member1.model.h5'})"]
     assert [m["epochs"] for m in rep2["member_runs"]] == [None, None]
     with h5py.File(out) as f:
         assert json.loads(f.attrs["meta"])["ensemble"]["members"] == 2
+    assert main(["train", str(cfg), "--data", str(tmp_path / "tr.h5"), "-o",
+                 str(tmp_path / "n.h5"), "--ensemble", "2", "--checkpoint",
+                 str(tmp_path / "none.h5"), "--resume"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"spikelut train: error: {tmp_path / 'none.member0.h5'}: no member checkpoint or finished "
+        f"member to resume from; run without --resume to start training")
     assert main(["train", str(cfg), "--data", str(tmp_path / "tr.h5"), "-o",
                  str(tmp_path / "z.h5"), "--ensemble", "0"]) == 1
     assert capsys.readouterr().err.strip() == ("spikelut train: error: --ensemble must be an "
@@ -303,13 +336,17 @@ def test_run_trains_an_ensemble_verifies_its_circuit_and_grows_it(tmp_path):
     out = tmp_path / "out"
     lines = []
     rep = run_pipeline(cfg, out, progress=False, echo=lines.append)
-    assert lines[1].strip().startswith("member 1/2: train acc")
-    assert lines[2].strip().startswith("member 2/2: train acc")
+    assert [l.strip() for l in lines[1:5]] == [
+        "member 0 (1/2): training (wiring seed 1, [train] seed 1)",
+        lines[2].strip(), "member 1 (2/2): training (wiring seed 2, [train] seed 2)",
+        lines[4].strip()]
+    assert lines[2].strip().startswith("member 0 (1/2): train acc")
+    assert lines[4].strip().startswith("member 1 (2/2): train acc")
     js = json.loads((out / "report.json").read_text())
     assert js["cosim"]["ok"] is True and js["cosim"]["bit_mismatches"] == 0
     net = load_model(out / "model.h5")
     assert member_sizes(net) == [[10, 4], [10, 4]] and js["luts"] == 28
-    assert "ensemble of 2: train acc" in lines[3] and rep["accuracy"] == js["accuracy"]
+    assert "ensemble of 2: train acc" in lines[5] and rep["accuracy"] == js["accuracy"]
     for name in ("train/log.jsonl", "train/log-member1.jsonl"):
         assert (out / name).exists(), name
     # growing to 3 members trains only the new one: members 0 and 1 are read back
@@ -317,9 +354,10 @@ def test_run_trains_an_ensemble_verifies_its_circuit_and_grows_it(tmp_path):
     lines = []
     run_pipeline(cfg, out, progress=False, echo=lines.append)
     member_lines = [l.strip() for l in lines if l.strip().startswith("member ")]
-    assert member_lines[0].startswith("member 1/3: up to date")
-    assert member_lines[1].startswith("member 2/3: up to date")
-    assert member_lines[2].startswith("member 3/3: train acc")
+    assert member_lines[0].startswith("member 0 (1/3): up to date")
+    assert member_lines[1].startswith("member 1 (2/3): up to date")
+    assert member_lines[2] == "member 2 (3/3): training (wiring seed 3, [train] seed 3)"
+    assert member_lines[3].startswith("member 2 (3/3): train acc")
     assert member_sizes(load_model(out / "model.h5")) == [[10, 4]] * 3
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 
@@ -199,6 +200,11 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out) -> 
             if path is not None:
                 check_output(path, inputs=[args.config, args.data, args.val], kind=kind,
                              force=args.force or args.resume, others=[args.output])
+    if args.resume and not any(os.path.exists(q) for m in range(M)
+                               for q in (_member_path(args.checkpoint, m),
+                                         _member_path(args.checkpoint, m, model=True))):
+        raise ConfigError(f"{_member_path(args.checkpoint, 0)}: no member checkpoint or finished "
+                          f"member to resume from; run without --resume to start training")
     mcfg = dict(cfg)
     mcfg["train"] = tcfg_dict
     data = (train.spikes, train.labels) if hasattr(train, "spikes") else train
@@ -209,7 +215,8 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out) -> 
         if args.checkpoint else None,
         checkpoint=(lambda m: _member_path(args.checkpoint, m)) if args.checkpoint else None,
         log=(lambda m: _member_path(args.log, m)) if args.log else None,
-        resume=args.resume, backend=backend, teacher=teacher)
+        resume=args.resume, backend=backend, teacher=teacher,
+        echo=lambda line: print(f"spikelut train: {line}", file=sys.stderr, flush=True))
     save_model(res.net, out)
     train_acc = evaluate(res.net, data[0], data[1]).accuracy
     val_acc = evaluate(res.net, vdata[0], vdata[1]).accuracy if vdata is not None else None
