@@ -29,6 +29,7 @@ from .backends import backend_from_legacy
 from .config import build_network, demo_path, load_config
 from .errors import ConfigError, OutputError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
+from .network import Network
 from .fileutil import OutputLock, check_output, write_error
 from .stages import STATE_FILE, StageBook
 
@@ -119,6 +120,17 @@ class RunSettings:
             raster_samples=opt_int(run, "raster_samples", "run", 0, 3),
             backend=backend_from_legacy(run.get("backend"), run.get("engine"), None,
                                        ("[run] engine", ""))[0])
+
+
+def _network_summary(net: Network) -> dict:
+    """:meth:`Network.summary`, plus an ensemble's members (as ``spikelut info --json``)."""
+    from .ensemble import member_sizes
+
+    s = net.summary()
+    members = member_sizes(net)
+    if members is not None:
+        s["ensemble"] = {"members": len(members), "sizes": members}
+    return s
 
 
 class Pipeline:
@@ -326,12 +338,15 @@ class Pipeline:
         val_acc = (evaluate(res.net, val[0], val[1], backend=self.settings.backend).accuracy
                    if val is not None else None)
         histories = [r.history if r is not None else [] for r in res.members]
+        # epochs of each member, read back ones included (their model records them)
+        epochs = [len(h) if r is not None else int((n.meta.get("train") or {}).get("epochs", 0))
+                  for r, h, n in zip(res.members, histories, res.member_nets)]
         line = (f"ensemble of {M}: train acc {train_acc:.4f}"
                 + (f", val acc {val_acc:.4f}" if val_acc is not None else "")
                 + f" ({res.net.n_nodes} LUTs)")
         logs = [tdir / "log.jsonl"] + [tdir / f"log-member{m}.jsonl" for m in range(1, M)]
         return ([self.p("model.h5"), *[q for q in logs if q.exists()]],
-                {"line": line, "members": M, "epochs": max((len(h) for h in histories), default=0),
+                {"line": line, "members": M, "epochs": max(epochs, default=0),
                  "train_acc": train_acc, "val_acc": val_acc,
                  "epoch_seconds": [r["time"] for h in histories for r in h]})
 
@@ -470,7 +485,7 @@ class Pipeline:
             "test_samples": stages["evaluate"].get("samples"),
             "luts": net.n_nodes, "flip_flops": net.flip_flops(),
             "cycles": stages["encode"].get("steps"),
-            "network": net.summary(), "train_config": self.train_cfg.to_dict(),
+            "network": _network_summary(net), "train_config": self.train_cfg.to_dict(),
             "stages": stages, "timings": {n: stages[n].get("seconds") for n in stages},
             "cosim": {k: stages["cosim"].get(k) for k in
                       ("ok", "simulator", "samples", "bits_compared", "bit_mismatches",

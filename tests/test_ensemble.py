@@ -346,6 +346,7 @@ def test_run_trains_an_ensemble_verifies_its_circuit_and_grows_it(tmp_path):
     assert js["cosim"]["ok"] is True and js["cosim"]["bit_mismatches"] == 0
     net = load_model(out / "model.h5")
     assert member_sizes(net) == [[10, 4], [10, 4]] and js["luts"] == 28
+    assert js["network"]["ensemble"] == {"members": 2, "sizes": [[10, 4], [10, 4]]}
     assert "ensemble of 2: train acc" in lines[5] and rep["accuracy"] == js["accuracy"]
     for name in ("train/log.jsonl", "train/log-member1.jsonl"):
         assert (out / name).exists(), name
@@ -359,6 +360,8 @@ def test_run_trains_an_ensemble_verifies_its_circuit_and_grows_it(tmp_path):
     assert member_lines[2] == "member 2 (3/3): training (wiring seed 3, [train] seed 3)"
     assert member_lines[3].startswith("member 2 (3/3): train acc")
     assert member_sizes(load_model(out / "model.h5")) == [[10, 4]] * 3
+    js = json.loads((out / "report.json").read_text())
+    assert js["stages"]["train"]["epochs"] == 2 and js["stages"]["train"]["members"] == 3
 
 
 def test_info_names_the_members(tmp_path, capsys):
