@@ -238,7 +238,8 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
             ``callback``).
 
     Returns:
-        An :class:`EnsembleResult`.
+        An :class:`EnsembleResult`; its ``net.meta["ensemble"]`` also records ``seeds``,
+        ``[wiring seed, [train] seed]`` of each member.
 
     Raises:
         ConfigError: ``members`` outside 1 .. :data:`MAX_MEMBERS`, a bad ``[train]`` table, or
@@ -258,10 +259,11 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
     count = base.ensemble if members is None else members
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_MEMBERS:
         raise ConfigError(f"ensemble members must be an integer 1..{MAX_MEMBERS}, got {count!r}")
-    results, nets = [], []
+    results, nets, seeds = [], [], []
     for m in range(count):
         mcfg = member_config(cfg, m)
         train = _single(mcfg.get("train"))
+        seeds.append([mcfg.get("seed", 0), TrainConfig.from_dict(train, seed=mcfg.get("seed", 0)).seed])
         tag = f"member {m} ({m + 1}/{count})"
         stamp = member_stamp(mcfg, data, val)
         path = member_file(m) if member_file is not None else None
@@ -295,7 +297,10 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
             last = res.history[-1] if res.history else {}
             echo(f"{tag}: train acc {last.get('acc', 0):.4f}"
                  + (f", val acc {last['val_acc']:.4f}" if last.get("val_acc") is not None else ""))
-    return EnsembleResult(ensemble(nets), results, nets)
+    merged = ensemble(nets)
+    # which seeds built each member: [wiring seed, [train] seed], so a reader can rebuild one
+    record = dict(merged.meta["ensemble"], seeds=seeds)
+    return EnsembleResult(merged.replace(meta={**merged.meta, "ensemble": record}), results, nets)
 
 
 def member_stamp(member_cfg: dict, data: Any, val: Any = None) -> str:

@@ -162,6 +162,8 @@ def test_member_0_is_the_single_network_run_and_the_ensemble_merges_the_members(
     for a, b in zip(res.member_nets[1].layers, m1.net.layers):
         np.testing.assert_array_equal(a.logits, b.logits)
     assert len(res.member_nets) == 3 and res.net.sizes == [30, 12]
+    assert res.net.meta["ensemble"]["seeds"] == [[5, 5], [6, 6], [7, 7]]
+    assert member_sizes(res.net) == [[10, 4]] * 3
     np.testing.assert_array_equal(reference.simulate(res.net, x).counts,
                                   sum(reference.simulate(n, x).counts for n in res.member_nets))
 
