@@ -159,21 +159,22 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
         cfg["inputs"] = int(sd.spikes.shape[2])
         t = time.perf_counter()
         last_tr, last_va, best_va, member_va = [], [], [], []
+        fold = 0  # a [train] table refused before the first fold is reported as fold 0's error
         try:
+            tcfg = TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0))
             for fold in range(folds):
                 (x, y), val = holdout(sd.spikes, sd.labels, val_fraction, fold)
-                if TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)).ensemble > 1:
+                if tcfg.ensemble > 1:
                     # train.ensemble=M: the merged circuit's accuracy (no per-epoch history)
                     ens = train_ensemble(cfg, (x, y), val)
                     net = ens.net
-                    last_tr.append(evaluate(net, x, y).accuracy)
-                    last_va.append(evaluate(net, val[0], val[1]).accuracy)
-                    best_va.append(last_va[-1])
+                    last_tr.append(ens.train_acc)
+                    last_va.append(ens.val_acc)
+                    best_va.append(ens.val_acc)
                     member_va.append([evaluate(n, val[0], val[1]).accuracy for n in ens.member_nets])
                     continue
                 net = build_network(cfg)
-                res = Trainer(net, TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0)),
-                              progress=False).fit((x, y), val)
+                res = Trainer(net, tcfg, progress=False).fit((x, y), val)
                 last_tr.append(res.history[-1]["acc"])
                 last_va.append(res.history[-1]["val_acc"])
                 best_va.append(max(r["val_acc"] for r in res.history))

@@ -29,7 +29,7 @@ from .analog import simulate as analog_simulate
 from .backends import Backend, backend_from_legacy, get_backend, list_backends
 from .config import build_network, load_config
 from .engine.result import SimResult
-from .errors import ConfigError, ShapeError, ToolError
+from .errors import ConfigError, NetworkError, ShapeError, ToolError
 from .metrics import Tally, check_scorable
 from .network import Network
 from .progress import Progress
@@ -696,7 +696,6 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
         (2, 10, [5, 5])
     """
     from .ensemble import ensemble
-    from .errors import NetworkError
     from .io import load_model, load_spikes, save_model
 
     if len(models) < 2:

@@ -36,7 +36,7 @@ import numpy as np
 from .errors import ConfigError, NetworkError
 from .network import Layer, Network, Readout
 
-__all__ = ["ensemble", "member_config", "member_sizes", "member_stamp", "MAX_MEMBERS",
+__all__ = ["ensemble", "member_config", "member_sizes", "member_stamp", "summary", "MAX_MEMBERS",
            "train_ensemble", "EnsembleResult"]
 
 MAX_MEMBERS = 256
@@ -102,6 +102,23 @@ def member_sizes(net: Network) -> list[list[int]] | None:
     if [sum(col) for col in zip(*sizes)] != net.sizes:
         return None
     return sizes
+
+
+def summary(net: Network) -> dict:
+    """:meth:`Network.summary <spikelut.network.Network.summary>`, plus ``ensemble = {"members":
+    M, "sizes": [...]}`` for an ensemble (what ``spikelut info --json`` and ``report.json`` show).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> a = random_network(0, n_in=2, sizes=[3, 2], k=2, classes=2)
+        >>> summary(ensemble([a, a]))["ensemble"], "ensemble" in summary(a)
+        ({'members': 2, 'sizes': [[3, 2], [3, 2]]}, False)
+    """
+    s = net.summary()
+    members = member_sizes(net)
+    if members is not None:
+        s["ensemble"] = {"members": len(members), "sizes": members}
+    return s
 
 
 def ensemble(networks: Sequence[Network]) -> Network:
@@ -203,11 +220,15 @@ class EnsembleResult:
         members: each member's :class:`~spikelut.train.trainer.TrainResult` (``None`` for a member
             loaded from ``member_file``).
         member_nets: each member's kept network.
+        train_acc: the merged network's accuracy on the training data.
+        val_acc: its accuracy on the validation data (``None`` without).
     """
 
     net: Network
     members: list
     member_nets: list[Network]
+    train_acc: float
+    val_acc: float | None
 
 
 def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None = None,
@@ -216,7 +237,7 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
                    checkpoint: Callable[[int], Any] | None = None,
                    log: Callable[[int], Any] | None = None,
                    echo: Callable[[str], None] | None = None, resume: bool = True,
-                   backend: Any = None, **fit: Any) -> EnsembleResult:
+                   backend: Any = None, eval_backend: Any = "auto", **fit: Any) -> EnsembleResult:
     """Train ``members`` copies of ``cfg``'s network (:func:`member_config` seeds) and merge them.
 
     Args:
@@ -234,6 +255,8 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
         resume: read back finished members and continue from existing checkpoints (``False``:
             train every member from the start, overwriting them).
         backend: a resolved :class:`~spikelut.train.passes.TrainBackend` (default: the config's).
+        eval_backend: the simulation backend that scores the merged network on ``data`` and
+            ``val`` (as in :func:`spikelut.api.evaluate`).
         **fit: passed to every member's :meth:`spikelut.train.Trainer.fit` (``teacher``,
             ``callback``).
 
@@ -249,23 +272,25 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
     """
     import os
 
+    from .api import evaluate
     from .config import build_network
     from .io import load_model, save_model
     from .train.config import TrainConfig
-    from .train.trainer import Trainer
+    from .train.trainer import Trainer, _as_data
 
     # the whole [train] table checked once, before any member trains
     base = TrainConfig.from_dict(cfg.get("train"), seed=cfg.get("seed", 0))
     count = base.ensemble if members is None else members
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_MEMBERS:
         raise ConfigError(f"ensemble members must be an integer 1..{MAX_MEMBERS}, got {count!r}")
+    digest = _data_digest(data, val)  # the same data for every member: hashed once
     results, nets, seeds = [], [], []
     for m in range(count):
         mcfg = member_config(cfg, m)
-        train = _single(mcfg.get("train"))
-        seeds.append([mcfg.get("seed", 0), TrainConfig.from_dict(train, seed=mcfg.get("seed", 0)).seed])
+        tcfg = TrainConfig.from_dict(_single(mcfg.get("train")), seed=mcfg.get("seed", 0))
+        seeds.append([mcfg.get("seed", 0), tcfg.seed])
         tag = f"member {m} ({m + 1}/{count})"
-        stamp = member_stamp(mcfg, data, val)
+        stamp = _stamp(mcfg, digest)
         path = member_file(m) if member_file is not None else None
         ck = checkpoint(m) if checkpoint is not None else None
         if resume and path is not None and os.path.exists(path):
@@ -281,7 +306,6 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
                                   f"data; run without --resume to train it again")
             # a changed config with a checkpoint: the Trainer's own resume check decides
             # (only epochs may change: a longer run continues, anything else is refused)
-        tcfg = TrainConfig.from_dict(train, seed=mcfg.get("seed", 0))
         if echo:
             echo(f"{tag}: training (wiring seed {mcfg.get('seed', 0)}, [train] seed {tcfg.seed})")
         res = Trainer(build_network(mcfg), tcfg, progress=progress, backend=backend).fit(
@@ -300,7 +324,14 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
     merged = ensemble(nets)
     # which seeds built each member: [wiring seed, [train] seed], so a reader can rebuild one
     record = dict(merged.meta["ensemble"], seeds=seeds)
-    return EnsembleResult(merged.replace(meta={**merged.meta, "ensemble": record}), results, nets)
+    merged = merged.replace(meta={**merged.meta, "ensemble": record})
+    x, y = _as_data(data, "training data")
+    train_acc = evaluate(merged, x, y, backend=eval_backend).accuracy
+    val_acc = None
+    if val is not None:
+        xv, yv = _as_data(val, "validation data")
+        val_acc = evaluate(merged, xv, yv, backend=eval_backend).accuracy
+    return EnsembleResult(merged, results, nets, train_acc, val_acc)
 
 
 def member_stamp(member_cfg: dict, data: Any, val: Any = None) -> str:
@@ -316,15 +347,16 @@ def member_stamp(member_cfg: dict, data: Any, val: Any = None) -> str:
         ...     {"seed": 1, "layers": []}, (x, y))
         (True, False)
     """
+    return _stamp(member_cfg, _data_digest(data, val))
+
+
+def _data_digest(data: Any, val: Any) -> bytes:
+    """SHA-256 of the training and validation arrays (dtype, shape and bytes of each)."""
     import hashlib
-    import json
 
     from .io import SpikeData
 
-    keys = ("seed", "inputs", "layers", "readout")
-    what = {k: member_cfg.get(k) for k in keys}
-    what["train"] = _single(member_cfg.get("train"))
-    h = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode())
+    h = hashlib.sha256()
     for part in (data, val):
         if part is None:
             h.update(b"none")
@@ -334,6 +366,19 @@ def member_stamp(member_cfg: dict, data: Any, val: Any = None) -> str:
             a = np.ascontiguousarray(np.asarray(a))
             h.update(f"{a.dtype.str}{a.shape}".encode())
             h.update(a.tobytes())
+    return h.digest()
+
+
+def _stamp(member_cfg: dict, digest: bytes) -> str:
+    """:func:`member_stamp` from the data's :func:`_data_digest`."""
+    import hashlib
+    import json
+
+    keys = ("seed", "inputs", "layers", "readout")
+    what = {k: member_cfg.get(k) for k in keys}
+    what["train"] = _single(member_cfg.get("train"))
+    h = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode())
+    h.update(digest)
     return h.hexdigest()
 
 

@@ -27,9 +27,9 @@ from . import __version__
 from .api import simulate_file
 from .backends import backend_from_legacy
 from .config import build_network, demo_path, load_config
+from .ensemble import summary as ensemble_summary
 from .errors import ConfigError, OutputError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
-from .network import Network
 from .fileutil import OutputLock, check_output, write_error
 from .stages import STATE_FILE, StageBook
 
@@ -120,17 +120,6 @@ class RunSettings:
             raster_samples=opt_int(run, "raster_samples", "run", 0, 3),
             backend=backend_from_legacy(run.get("backend"), run.get("engine"), None,
                                        ("[run] engine", ""))[0])
-
-
-def _network_summary(net: Network) -> dict:
-    """:meth:`Network.summary`, plus an ensemble's members (as ``spikelut info --json``)."""
-    from .ensemble import member_sizes
-
-    s = net.summary()
-    members = member_sizes(net)
-    if members is not None:
-        s["ensemble"] = {"members": len(members), "sizes": members}
-    return s
 
 
 class Pipeline:
@@ -316,7 +305,6 @@ class Pipeline:
         """``[train] ensemble = M``: M members (:func:`spikelut.ensemble.member_config` seeds),
         each with its own checkpoint and log; a finished member's model is kept in ``train/`` so
         an interrupted run trains only the members still missing."""
-        from .api import evaluate
         from .ensemble import train_ensemble
 
         # members do not depend on how many there are: growing an ensemble from 5 to 8 members
@@ -332,11 +320,10 @@ class Pipeline:
             member_file=lambda m: tdir / f"member{m}-{fp}.h5",
             checkpoint=lambda m: tdir / f"checkpoint-{fp}-member{m}.h5",
             log=lambda m: tdir / ("log.jsonl" if m == 0 else f"log-member{m}.jsonl"),
-            echo=lambda line: self.echo(f"             {line}"), resume=not self.force)
+            echo=lambda line: self.echo(f"             {line}"), resume=not self.force,
+            eval_backend=self.settings.backend)
         save_model(res.net, self.p("model.h5"))
-        train_acc = evaluate(res.net, data[0], data[1], backend=self.settings.backend).accuracy
-        val_acc = (evaluate(res.net, val[0], val[1], backend=self.settings.backend).accuracy
-                   if val is not None else None)
+        train_acc, val_acc = res.train_acc, res.val_acc
         histories = [r.history if r is not None else [] for r in res.members]
         # epochs of each member, read back ones included (their model records them)
         epochs = [len(h) if r is not None else int((n.meta.get("train") or {}).get("epochs", 0))
@@ -485,7 +472,7 @@ class Pipeline:
             "test_samples": stages["evaluate"].get("samples"),
             "luts": net.n_nodes, "flip_flops": net.flip_flops(),
             "cycles": stages["encode"].get("steps"),
-            "network": _network_summary(net), "train_config": self.train_cfg.to_dict(),
+            "network": ensemble_summary(net), "train_config": self.train_cfg.to_dict(),
             "stages": stages, "timings": {n: stages[n].get("seconds") for n in stages},
             "cosim": {k: stages["cosim"].get(k) for k in
                       ("ok", "simulator", "samples", "bits_compared", "bit_mismatches",

@@ -163,6 +163,8 @@ def test_member_0_is_the_single_network_run_and_the_ensemble_merges_the_members(
         np.testing.assert_array_equal(a.logits, b.logits)
     assert len(res.member_nets) == 3 and res.net.sizes == [30, 12]
     assert res.net.meta["ensemble"]["seeds"] == [[5, 5], [6, 6], [7, 7]]
+    counts = sum(reference.simulate(n, x).counts for n in res.member_nets)
+    assert res.train_acc == float((np.argmax(counts, 1) == y).mean()) and res.val_acc is None
     assert member_sizes(res.net) == [[10, 4]] * 3
     np.testing.assert_array_equal(reference.simulate(res.net, x).counts,
                                   sum(reference.simulate(n, x).counts for n in res.member_nets))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..ensemble import member_sizes
+from ..ensemble import summary
 from ..escape import terminal
 from ..io import load_model
 from . import Output
@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> Output:
     net = load_model(args.model)
-    s = net.summary()
+    s = summary(net)  # with an ensemble's members
     # layer names come from the file: escaped so they cannot move the cursor or clear the screen
     rows = [[l["index"], terminal(l["name"]), l["nodes"], l["k"], l["refractory"], l["taps_from_input"],
              l["taps_feedforward"], l["taps_recurrent"], l["taps_self"], l["max_delay"]]
@@ -40,9 +40,8 @@ def run(args: argparse.Namespace) -> Output:
         f"readout: layer {r['layer']} ({terminal(r['layer_name'])}), {r['classes']} classes, "
         f"{r['counted_nodes']} counted nodes, counting from cycle {r['start']}",
     ])
-    members = member_sizes(net)
-    if members is not None:  # a seed ensemble (docs/ensembles.md): its members' layer sizes
-        s["ensemble"] = {"members": len(members), "sizes": members}
+    if "ensemble" in s:  # a seed ensemble (docs/ensembles.md): its members' layer sizes
+        members = s["ensemble"]["sizes"]
         text += (f"\nensemble of {len(members)} members side by side (class counts add); "
                  f"member sizes: {'; '.join('-'.join(map(str, m)) for m in members[:8])}"
                  + (f"; ... ({len(members) - 8} more)" if len(members) > 8 else ""))

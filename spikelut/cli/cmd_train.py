@@ -189,7 +189,6 @@ def _member_path(path: str | None, m: int, model: bool = False) -> str | None:
 
 
 def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out) -> Output:
-    from ..api import evaluate
     from ..ensemble import train_ensemble
 
     M = int(tcfg_dict.get("ensemble", 1))
@@ -207,10 +206,8 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out) -> 
                           f"member to resume from; run without --resume to start training")
     mcfg = dict(cfg)
     mcfg["train"] = tcfg_dict
-    data = (train.spikes, train.labels) if hasattr(train, "spikes") else train
-    vdata = (val.spikes, val.labels) if hasattr(val, "spikes") else val
     res = train_ensemble(
-        mcfg, data, vdata, members=M, progress=False if args.no_progress else None,
+        mcfg, train, val, members=M, progress=False if args.no_progress else None,
         member_file=(lambda m: _member_path(args.checkpoint, m, model=True))
         if args.checkpoint else None,
         checkpoint=(lambda m: _member_path(args.checkpoint, m)) if args.checkpoint else None,
@@ -218,8 +215,7 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out) -> 
         resume=args.resume, backend=backend, teacher=teacher,
         echo=lambda line: print(f"spikelut train: {line}", file=sys.stderr, flush=True))
     save_model(res.net, out)
-    train_acc = evaluate(res.net, data[0], data[1]).accuracy
-    val_acc = evaluate(res.net, vdata[0], vdata[1]).accuracy if vdata is not None else None
+    train_acc, val_acc = res.train_acc, res.val_acc
     s = res.net.summary()
     members = []
     for m, r in enumerate(res.members):
