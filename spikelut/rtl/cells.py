@@ -23,6 +23,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .launch import run_tool
+
 # every module of yosys 0.23's share/xilinx/cells_sim.v and cells_xtra.v
 XILINX_CELLS = frozenset("""
 AND2B1L BITSLICE_CONTROL BSCANE2 BSCAN_SPARTAN3 BSCAN_SPARTAN3A BSCAN_SPARTAN6 BSCAN_VIRTEX4
@@ -84,7 +86,7 @@ def yosys_datdir() -> Path | None:
     cfg = shutil.which("yosys-config")
     if cfg:
         try:
-            out = subprocess.run([cfg, "--datdir"], capture_output=True, text=True, timeout=20)
+            out = run_tool([cfg, "--datdir"], capture=True, timeout=20)
             if out.returncode == 0 and out.stdout.strip():
                 return Path(out.stdout.strip())
         except (OSError, subprocess.SubprocessError):

@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import numpy as np
 from ..errors import ToolError
 from ..network import Network
 from ..progress import heartbeat
+from .launch import run_tool
 from .writer import RtlFiles, write_verilog
 
 SIMULATORS = ("verilator", "iverilog")
@@ -74,7 +74,8 @@ def find_iverilog() -> tuple[str, str]:
 
 def _run(cmd: list[str], cwd: Path, log: Path, what: str, env: dict | None = None) -> str:
     with open(log, "w") as fh, heartbeat(what):  # a line every few seconds in a log / CI
-        proc = subprocess.run(cmd, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        # its own process group, killed on Ctrl-C or an error: no orphaned verilator_bin or g++
+        proc = run_tool(cmd, cwd=cwd, stdout=fh, env=env)
     text = log.read_text(errors="replace")
     if proc.returncode != 0:
         errs = [ln.strip() for ln in text.splitlines() if "error" in ln.lower()]
@@ -92,8 +93,7 @@ def _make_fixes(exe: str, env: dict[str, str]) -> list[str]:
     root = env.get("VERILATOR_ROOT")
     if not root:
         try:
-            root = subprocess.run([exe, "--getenv", "VERILATOR_ROOT"], capture_output=True,
-                                  text=True, env=env).stdout.strip()
+            root = run_tool([exe, "--getenv", "VERILATOR_ROOT"], capture=True, env=env).stdout.strip()
         except OSError:
             return []
     try:
@@ -172,7 +172,7 @@ def lint(sources: list[str | os.PathLike], top: str) -> str:
     output (empty when clean); :class:`ToolError` with the first warning when not clean."""
     exe, env = find_verilator()
     cmd = [exe, "--lint-only", "-Wall", "--top-module", top] + [str(s) for s in sources]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = run_tool(cmd, capture=True, env=env)
     out = (proc.stdout + proc.stderr).strip()
     if proc.returncode != 0 or "%Warning" in out or "%Error" in out:
         raise ToolError(f"verilator --lint-only -Wall is not clean: {out.splitlines()[0] if out else ''}")

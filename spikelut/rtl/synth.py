@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Sequence
 from ..errors import ConfigError, ToolError
 from ..network import Network
 from ..escape import terminal as escape_text
+from .launch import run_tool
 from .plan import RtlPlan, check_top_name, plan_network
 from .verilog import emit_core
 
@@ -248,8 +248,7 @@ def _synth_module(net: Network, top: str, lut6: bool, plan: RtlPlan,
         netlist = d / f"{top}_synth.json"
         (d / "synth.ys").write_text(f"read_verilog {src.name}\n{commands}"
                                     f"write_json {netlist.name}\nstat\n")
-        proc = subprocess.run([exe, "-q", "-l", "synth.log", "-s", "synth.ys"], cwd=d,
-                              capture_output=True, text=True)
+        proc = run_tool([exe, "-q", "-l", "synth.log", "-s", "synth.ys"], cwd=d, capture=True)
         log = (d / "synth.log").read_text(errors="replace") if (d / "synth.log").exists() else ""
         if proc.returncode != 0:
             errs = [ln for ln in (proc.stderr + log).splitlines() if "ERROR" in ln]

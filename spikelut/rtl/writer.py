@@ -28,11 +28,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -56,7 +57,7 @@ DEFAULT_SAMPLES = 4
 class RtlFiles:
     """What :func:`write_verilog` wrote, the mapping plan, and the reference run of the stimulus."""
 
-    directory: Path
+    directory: Path             # None: a rejected design that could not be kept
     top: str
     lut6: bool
     plan: RtlPlan
@@ -65,6 +66,9 @@ class RtlFiles:
     stimulus: np.ndarray        # [T, B, n_in] uint8
     expected: SimResult         # reference engine on the stimulus (numpy)
     files: list[str]
+    steps_from: str = "stimulus"  # where ``steps`` came from: stimulus, given, model or default
+    synth: Any = None           # SynthReport of spikelut.rtl.compile.compile_directory(synth=True)
+    gates: Any = None           # GateReport of compile_directory(gates=...)
 
     @property
     def sources(self) -> list[Path]:
@@ -115,6 +119,41 @@ def prepare_directory(out_dir: str | os.PathLike, force: bool = False,
     return sorted(e.name for e in d.iterdir() if e.name not in drop)
 
 
+def model_steps(net: Network) -> int | None:
+    """The cycles per sample of the data ``net`` was trained on, when its model file records them
+    (``meta["data"]["steps"]``, written by training), else ``None``.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, 4, [6, 2], k=3)
+        >>> model_steps(net), model_steps(net.replace(meta={"data": {"steps": 20}}))
+        (None, 20)
+    """
+    rec = net.meta.get("data") if isinstance(net.meta, dict) else None
+    steps = rec.get("steps") if isinstance(rec, dict) else None
+    # the meta is read from a file: only a sane positive integer counts
+    if isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= 1 << 20:
+        return steps
+    return None
+
+
+def _choose_steps(net: Network, steps: int | None, stimulus: Any) -> tuple[int, str]:
+    """The wrapper's cycles per sample and where they came from: ``"stimulus"`` (T of the
+    stimulus), ``"given"`` (``steps``), ``"model"`` (:func:`model_steps`) or ``"default"``
+    (:data:`DEFAULT_STEPS`)."""
+    if stimulus is not None:
+        if steps is not None and steps != stimulus.shape[0]:
+            raise ConfigError(f"steps = {steps} but the stimulus has {stimulus.shape[0]} cycles; "
+                              f"leave steps out or give a stimulus of {steps} cycles")
+        return int(stimulus.shape[0]), "stimulus"
+    if steps is not None:
+        if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+            raise ConfigError(f"steps must be >= 1, got {steps}")
+        return int(steps), "given"
+    recorded = model_steps(net)
+    return (recorded, "model") if recorded is not None else (DEFAULT_STEPS, "default")
+
+
 def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
                   lut6: bool = False, steps: int | None = None, stimulus: Any = None,
                   force: bool = False, model: str | None = None, seed: int = 0) -> RtlFiles:
@@ -122,22 +161,52 @@ def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut
 
     ``stimulus`` (input spikes ``[T, B, n_in]``) becomes the testbench's stimulus, with the
     reference engine's outputs as the expected values; without it the testbench gets
-    ``DEFAULT_SAMPLES`` random samples (``seed``) of ``steps`` cycles (default ``DEFAULT_STEPS``).
-    The wrapper counts over ``steps`` cycles (``T`` of the stimulus when given).
+    ``DEFAULT_SAMPLES`` random samples (``seed``) of ``steps`` cycles. The wrapper counts over
+    ``steps`` cycles: ``T`` of the stimulus when given, else ``steps``, else the cycles of the
+    training data the model records (:func:`model_steps`), else :data:`DEFAULT_STEPS`
+    (``RtlFiles.steps_from`` says which).
+
+    Raises:
+        ConfigError: a bad top name, ``steps`` or output directory.
+        ShapeError: a stimulus that does not fit ``net``.
+    """
+    with staged_verilog(net, out_dir, top, lut6, steps, stimulus, force, model, seed) as files:
+        pass
+    return files
+
+
+@contextlib.contextmanager
+def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
+                   lut6: bool = False, steps: int | None = None, stimulus: Any = None,
+                   force: bool = False, model: str | None = None, seed: int = 0
+                   ) -> Iterator[RtlFiles]:
+    """:func:`write_verilog` with a step before the swap: the files are written into a new
+    temporary directory beside ``out_dir`` and yielded (``files.directory`` is that temporary);
+    when the block ends normally the temporary replaces ``out_dir`` and ``files.directory``
+    becomes ``out_dir``. When the block raises (an interrupt, a failed co-simulation), the
+    temporary is removed and ``out_dir`` is left exactly as it was.
+
+    Raises:
+        ConfigError: a bad top name, ``steps`` or output directory.
+        ShapeError: a stimulus that does not fit ``net``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.wiring import random_network
+        >>> d = pathlib.Path(tempfile.mkdtemp()) / "rtl"
+        >>> with staged_verilog(random_network(0, 4, [6, 2], k=3), d, top="demo") as files:
+        ...     print(files.directory != d, d.exists())
+        True False
+        >>> files.directory == d, (d / "demo.v").is_file()
+        (True, True)
     """
     check_top_name(top)
     prepare_directory(out_dir, force)  # refuse a directory that is not ours before any work
     plan = plan_network(net, lut6)
     if stimulus is not None:
         stimulus = np.asarray(check_spikes(net, np.asarray(stimulus)))
-        if steps is not None and steps != stimulus.shape[0]:
-            raise ConfigError(f"steps = {steps} but the stimulus has {stimulus.shape[0]} cycles; "
-                              f"leave steps out or give a stimulus of {steps} cycles")
-        steps = int(stimulus.shape[0])
-    else:
-        steps = DEFAULT_STEPS if steps is None else int(steps)
-        if steps < 1:
-            raise ConfigError(f"steps must be >= 1, got {steps}")
+    steps, steps_from = _choose_steps(net, steps, stimulus)
+    if stimulus is None:
         rng = np.random.default_rng(seed)
         stimulus = (rng.random((steps, DEFAULT_SAMPLES, net.n_in)) < 0.5).astype(np.uint8)
     T, B, _ = stimulus.shape
@@ -164,7 +233,7 @@ def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut
     files = list(texts) + ["got_out.txt", "got_pred.txt", "sim", MANIFEST]
     keep = prepare_directory(d, force, writes={Path(n).parts[0] for n in files})
     # the new directory is written beside the old one and swapped in when complete: an error or
-    # an interrupt leaves the old one as it was
+    # an interrupt (here or in the caller's block) leaves the old one as it was
     with atomic_dir(d, keep=keep) as tmp:
         for name, text in texts.items():
             (tmp / name).parent.mkdir(exist_ok=True)
@@ -177,4 +246,7 @@ def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut
             "refractory_folding": plan.fold_counts(), "files": files,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return RtlFiles(d, top, lut6, plan, steps, B, stimulus, expected, list(texts))
+        staged = RtlFiles(tmp, top, lut6, plan, steps, B, stimulus, expected, list(texts),
+                          steps_from)
+        yield staged
+    staged.directory = d

@@ -207,6 +207,9 @@ class Trainer:
         self.net = net
         self.cfg = cfg
         self.net0 = net  # the wiring the run started from (rewiring changes self.net)
+        #: the training data's cycles per sample (and coding), recorded in the model's
+        #: ``meta["data"]`` by :meth:`network` (``spikelut rtl`` sizes its wrapper by it)
+        self.data_record: dict = {}
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self._quiet = progress is False  # None without a terminal: plain progress lines
         self.plan = compile_plan(net)
@@ -408,6 +411,9 @@ class Trainer:
         """
         x, y = _as_data(train, "training data")
         check_data(self.net, x, y, "training data")
+        coding = train.meta.get("coding") if isinstance(train, SpikeData) else None
+        self.data_record = {"steps": int(x.shape[0]),
+                            **({"coding": coding} if isinstance(coding, str) else {})}
         xp = self.xp
         # the data sets go to the backend's module once; batches are gathered there
         x = xp.asarray(x.astype(np.uint8, copy=False))
@@ -553,6 +559,8 @@ class Trainer:
             meta["train"]["relaxation"] = self.cfg.relaxation
         if self.analog is not None and not self.analog.is_binary:  # logits: analog parameters
             meta["analog"] = self.analog.to_meta()
+        if self.data_record:
+            meta["data"] = dict(self.data_record)
         return wiring.replace(layers=layers, meta=meta)  # validated, immutable
 
     # ------------------------------------------------------------------ checkpoints
