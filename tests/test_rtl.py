@@ -238,7 +238,9 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     spikes = tmp_path / "s.h5"
     save_spikes(spikes, np.zeros((4, 1, 3), np.uint8))
     code, _, err = run(capsys, "rtl", model, "-o", tmp_path / "o", "--verify", spikes)
-    assert code == 1 and "input spikes have 3 channels but the network has 2 inputs" in err
+    assert code == 1 and err == (f"spikelut rtl: error: {spikes}: spikes have 3 channels but the "
+                                 f"network has 2 inputs; encode the data for this network or use "
+                                 f"another model\n")
 
 
 def test_cli_model_with_k13_is_refused_by_the_reader(tmp_path, capsys):
