@@ -16,6 +16,8 @@ A directory is only written when it does not exist, is empty, or holds our manif
 files the old manifest lists are replaced); ``force=True`` writes over any other directory. The
 new directory is written beside the old one and swapped in when complete (other files of the
 old directory are carried over), so a failed or interrupted write leaves the old one intact.
+:func:`staged_verilog` runs a caller's block (co-simulation, synthesis: ``spikelut rtl``) on the
+new directory before the swap, so that an interrupt or a failure there keeps the old one too.
 
 Example:
     >>> import tempfile, pathlib
