@@ -391,7 +391,7 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
         >>> run.samples, run.tally.samples, (d / "out.h5").exists()
         (10, 10, True)
     """
-    from .io import open_spikes, spike_writer
+    from .io import coding_hint, open_spikes, spike_writer
 
     require_binary(net, "simulate")
     b = _backend(backend, engine, device)
@@ -399,7 +399,8 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
         T, B, n_in = reader.shape
         if n_in != net.n_in:
             raise ShapeError(f"{spikes}: spikes have {n_in} channels but the network has {net.n_in} "
-                             f"inputs; encode the data for this network or use another model")
+                             f"inputs; encode the data for this network or use another model"
+                             f"{coding_hint(reader.meta, n_in, net.n_in)}")
         if T < 1 or B < 1:
             raise ShapeError(f"{spikes}: input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
         labels = reader.labels

@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from .api import simulate_file
 from .backends import backend_from_legacy
-from .config import build_network, demo_path, load_config
+from .config import build_network, demo_path, load_config, unknown_keys_message
 from .ensemble import summary as ensemble_summary
 from .errors import ConfigError, OutputError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
@@ -82,7 +82,7 @@ class RunSettings:
             if keys is not None:
                 unknown = sorted(set(t) - keys)
                 if unknown:
-                    raise ConfigError(f"[{name}]: unknown key(s) {unknown}; allowed: {sorted(keys)}")
+                    raise ConfigError(unknown_keys_message(f"[{name}]", unknown, keys))
             return t
 
         data, coding = table("data", DATA_KEYS), table("coding", None)
