@@ -131,10 +131,15 @@ class Pipeline:
         path = default_config_path() if config is None else config
         self.cfg = path if isinstance(path, dict) else load_config(path)
         self.config_path = None if isinstance(path, dict) else str(path)
-        self.settings = RunSettings.from_config(self.cfg)
+        where = f"{self.config_path}: " if self.config_path else ""  # errors name the file
+        try:
+            self.settings = RunSettings.from_config(self.cfg)
+        except ConfigError as e:
+            raise ConfigError(f"{where}{e}") from None
         from .train.config import TrainConfig
 
-        self.train_cfg = TrainConfig.from_dict(self.cfg.get("train"), seed=self.cfg.get("seed", 0))
+        self.train_cfg = TrainConfig.from_dict(self.cfg.get("train"), seed=self.cfg.get("seed", 0),
+                                               where=f"{where}[train]")
         build_network(self.cfg)  # refuse a bad network before any work
         from .rtl.plan import check_top_name
 

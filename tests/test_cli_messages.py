@@ -140,6 +140,22 @@ def test_layer_errors_name_the_file_and_the_layer(capsys, tmp_path, demos_dir):
                    f"did you mean 'nodes'?\n")
 
 
+@pytest.mark.parametrize("old, new, message", [
+    ("epochs = 30", "epoch = 30", "[train]: unknown key(s) ['epoch']; did you mean 'epochs'?"),
+    ("raster_samples = 3", "raster_sample = 3",
+     "[run]: unknown key(s) ['raster_sample']; did you mean 'raster_samples'?"),
+    ("raster_samples = 3", "colour = 3", "[run]: unknown key(s) ['colour']; allowed: backend, "
+                                         "engine, raster_samples"),
+])
+def test_run_config_errors_name_the_file(capsys, tmp_path, demos_dir, old, new, message):
+    text = open(os.path.join(demos_dir, "run_default.toml")).read()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace(old, new))
+    code, _, err = run(capsys, "run", bad, "-o", tmp_path / "out")
+    assert (code, err) == (1, f"spikelut run: error: {bad}: {message}\n")
+    assert not (tmp_path / "out").exists()
+
+
 def test_one_node_self_layer_says_what_to_change(capsys, tmp_path):
     cfg = tmp_path / "solo.toml"
     cfg.write_text('inputs = 1\n[[layers]]\nname = "solo"\nnodes = 1\nk = 2\n'

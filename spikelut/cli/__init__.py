@@ -63,11 +63,14 @@ class _Parser(argparse.ArgumentParser):
     can also answer them with one JSON object under ``--json``; subparsers are of this class
     too (argparse creates them with the parent's class)."""
 
+    #: the subcommands' parsers by name (the top-level parser's; empty on a subparser)
+    subcommands: dict = {}
+
     def error(self, message: str):  # type: ignore[override]
         raise UsageError(self, message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     from .. import __version__
 
     parser = _Parser(
@@ -76,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "spiking lookup tables.")
     parser.add_argument("--version", action="version", version=f"spikelut {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = sub.choices
     for mod in _commands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=(mod.__doc__ or mod.HELP).strip(),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -133,16 +137,13 @@ def _usage_error(err: UsageError, argv: Sequence[str]) -> None:
     raise SystemExit(2)
 
 
-def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
     """``parser.parse_args(argv)``, with unknown options reported against the subcommand that
     was given them (``spikelut encode: error: unrecognized arguments: --levels 4``)."""
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:
-            target = parser
-            if getattr(args, "command", None):
-                sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-                target = sub.choices[args.command]
+            target = parser.subcommands.get(getattr(args, "command", None), parser)
             target.error(f"unrecognized arguments: {' '.join(extra)}")
     except UsageError as e:
         _usage_error(e, argv)
