@@ -352,7 +352,8 @@ class FileRun:
 
 
 def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int],
-                     labels: Any = None, require_labels: bool = False) -> None:
+                     labels: Any = None, require_labels: bool = False,
+                     meta: dict | None = None) -> None:
     """The checks ``simulate``, ``eval`` and ``rtl --verify`` make on a spike file before any work:
     its width is the network's input count, it holds samples, and its labels (if any) can be
     scored by the readout. Shape first: a file of the wrong width is named as such, whatever its
@@ -364,6 +365,8 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
         shape: ``(T, B, n_in)`` of its ``/spikes``.
         labels: its labels ``[B]`` or ``None``.
         require_labels: refuse a file without labels (``eval``).
+        meta: the file's metadata; where it names its coding, a wrong width says how to encode
+            the data for this network (:func:`spikelut.io.coding_hint`).
 
     Raises:
         ShapeError: the wrong channel count, no cycles or samples, or labels the readout cannot
@@ -380,8 +383,10 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
     """
     T, B, n_in = (int(v) for v in shape)
     if n_in != net.n_in:
+        from .io import coding_hint
+        hint = coding_hint(meta, n_in, net.n_in) if meta else ""
         raise ShapeError(f"{path}: spikes have {n_in} channels but the network has {net.n_in} "
-                         f"inputs; encode the data for this network or use another model")
+                         f"inputs; encode the data for this network or use another model{hint}")
     if T < 1 or B < 1:
         raise ShapeError(f"{path}: input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
     if labels is None and require_labels:
@@ -442,7 +447,7 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
     with open_spikes(spikes) as reader:
         T, B, n_in = reader.shape
         labels = reader.labels
-        check_spike_file(net, spikes, reader.shape, labels, require_labels)
+        check_spike_file(net, spikes, reader.shape, labels, require_labels, reader.meta)
         default = auto_chunk(T, n_in, net.sizes if output is not None else [], B)
         if chunk is None and reader.chunk_samples > 1 and default >= reader.chunk_samples:
             # whole storage chunks per read: each is decompressed once

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ import numpy as np
 
 from . import limits
 from .errors import ConfigError, NetworkError
+from .fileutil import _KIND_WORDS, HDF5_MAGIC, file_kind
 from .network import INPUT, Layer, Network, Readout, k_range_problem, readout_classes
 from .wiring import STRATEGIES, local, random_taps, serial
 
@@ -72,11 +74,20 @@ def load_config(path: str | os.PathLike) -> dict:
     """Read a TOML config file; raise :class:`ConfigError` naming the file on any problem."""
     p = Path(path)
     try:
-        text = p.read_text()
+        data = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
         raise ConfigError(f"{p}: cannot read config: {e}") from None
+    if data.startswith(HDF5_MAGIC):  # a model or spike file given where the config goes
+        kind = _KIND_WORDS.get(file_kind(p), "an HDF5 file")
+        raise ConfigError(f"{p}: this is {kind} (HDF5), not a TOML config; give the .toml "
+                          f"config here (e.g. demos/run_default.toml)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: cannot read config: not UTF-8 text ({e}); a config is a TOML "
+                          f"text file") from None
     try:
         cfg = parse_config(text)
     except ConfigError as e:
@@ -95,12 +106,49 @@ def parse_config(text: str) -> dict:
     return cfg
 
 
+LIST_AT_MOST = 16
+"""Allowed keys an unknown-key message lists; a longer table names the page that lists them."""
+
+
+def unknown_keys_message(where: str, unknown: list[str], allowed: set[str] | list[str],
+                         doc: str | None = None) -> str:
+    """The one-line message for unknown keys of a table: a close match for each (a typo, a
+    missing plural ``s``), and the allowed keys only where some key has none.
+
+    Args:
+        where: what the message starts with (``"a.toml: [train]"``).
+        unknown: the unknown keys, sorted.
+        allowed: the keys the table accepts.
+        doc: the page listing the keys, named instead of more than :data:`LIST_AT_MOST` of them.
+
+    Example:
+        >>> unknown_keys_message("[train]", ["epoch"], {"epochs", "lr", "seed"})
+        "[train]: unknown key(s) ['epoch']; did you mean 'epochs'?"
+        >>> unknown_keys_message("layer 0 ('mem')", ["xyz"], {"nodes", "k"})
+        "layer 0 ('mem'): unknown key(s) ['xyz']; allowed: k, nodes"
+    """
+    keys = sorted(allowed)
+    close = {u: difflib.get_close_matches(str(u), keys, n=1, cutoff=0.75) for u in unknown}
+    msg = f"{where}: unknown key(s) {unknown}"
+    found = [(u, c[0]) for u, c in close.items() if c]
+    if len(unknown) == 1 and found:
+        return f"{msg}; did you mean {found[0][1]!r}?"
+    if found:
+        msg += "; did you mean " + ", ".join(f"{c!r} for {u!r}" for u, c in found) + "?"
+    if len(found) < len(unknown):
+        if len(keys) <= LIST_AT_MOST or doc is None:
+            msg += f"; allowed: {', '.join(keys)}"
+        else:
+            msg += f"; the {len(keys)} allowed keys are listed in {doc}"
+    return msg
+
+
 def _only(d: Any, allowed: set[str], where: str) -> None:
     if not isinstance(d, dict):
         raise ConfigError(f"{where}: expected a table, got {type(d).__name__}")
     unknown = sorted(set(d) - allowed)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        raise ConfigError(unknown_keys_message(where, unknown, allowed))
 
 
 def _int(d: dict, key: str, where: str, default: Any = None, lo: int | None = None) -> int:
@@ -253,6 +301,10 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
         exclude = None
         if frm == "self" and not g.get("allow_own", False):
             exclude = np.arange(n)
+            if n_src < 2:  # random_taps would find no channel: say what to change here
+                raise ConfigError(f"{where}: from = \"self\" draws other nodes of the layer, but "
+                                  f"it has only {n_src} node; use from = \"own\" (the node's own "
+                                  f"output), allow_own = true, or more nodes")
         if drawn < n_src:
             # random_taps sorts one random key per (node, source channel): bound that first
             limits.check_array_bytes((n, n_src), 8, f"{where}: random wiring of {n} nodes over "
@@ -284,7 +336,23 @@ def build_network(cfg: dict, seed: int | None = None) -> Network:
 
     Tables are drawn at random (each entry 1 with probability ``table_p``, default 0.5) unless the
     layer gives ``table``. The same config and seed always give the same network.
+
+    Raises:
+        ConfigError: a bad key or value, one line naming the config file (when it was read from
+            one), the layer and the key.
+        NetworkError: the network breaks a rule of DESIGN.md section 2.
     """
+    try:
+        return _build_network(cfg, seed)
+    except (ConfigError, NetworkError) as e:
+        # name the file as the [train] errors do; a dict config built in code has no _path
+        path = cfg.get("_path") if isinstance(cfg, dict) else None
+        if path and not str(e).startswith(f"{path}:"):
+            raise type(e)(f"{path}: {e}") from None
+        raise
+
+
+def _build_network(cfg: dict, seed: int | None) -> Network:
     seed = cfg.get("seed", 0) if seed is None else seed
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
@@ -297,9 +365,10 @@ def build_network(cfg: dict, seed: int | None = None) -> Network:
     names = []
     total = 0
     for li, lc in enumerate(layers_cfg):
-        _only(lc, LAYER_KEYS, f"layer {li}")
-        names.append(str(lc.get("name", f"L{li}")))
+        name = lc.get("name", f"L{li}") if isinstance(lc, dict) else f"L{li}"
+        names.append(str(name))
         where = f"layer {li} ({names[li]!r})"
+        _only(lc, LAYER_KEYS, where)
         nodes = _int(lc, "nodes", where, lo=1)
         limits.check_count(nodes, limits.MAX_NODES_PER_LAYER, "nodes", where, ConfigError)
         total += nodes

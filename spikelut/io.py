@@ -247,11 +247,65 @@ def _dataset(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, pa
     return None if ds is None else _read(ds, path)
 
 
+def coding_hint(meta: dict, channels: int, inputs: int) -> str:
+    """What to encode instead, for a spike file whose ``channels`` do not fit a network's
+    ``inputs``: read from the file's metadata (``coding``, ``channels_per_value``, ``params``,
+    written by ``spikelut encode``). Empty when the metadata does not say enough.
+
+    Args:
+        meta: the spike file's root attributes (``SpikeData.meta``).
+        channels: the file's channel count.
+        inputs: the network's input count.
+
+    Returns:
+        ``"; it was encoded with ... : use --param levels=N"`` or ``""``.
+
+    Example:
+        >>> coding_hint({"coding": "thermometer", "channels_per_value": 16, "params": "{}"}, 16, 4)
+        '; the file is thermometer-coded at 16 channels per value, 1 value per cycle: encode it with --coding thermometer --param levels=4'
+    """
+    from .coding import resolve_params
+
+    coding, per = meta.get("coding"), meta.get("channels_per_value")
+    if not isinstance(coding, str) or not isinstance(per, int) or per < 1 or channels % per:
+        return ""
+    try:
+        params = json.loads(meta.get("params", "{}"))
+        defaults = resolve_params(coding, {})
+    except (ValueError, SpikelutError):
+        return ""
+    values = channels // per  # values per cycle (the series' channels)
+    if (not isinstance(params, dict) or params.get("thresholds") or "levels" not in defaults
+            or inputs % values):
+        return ""
+    name = _name(coding)
+    return (f"; the file is {name}-coded at {per} channels per value, {values} value"
+            f"{'' if values == 1 else 's'} per cycle: encode it with --coding {name} "
+            f"--param levels={inputs // values}")
+
+
+_SWAPPED = {MODEL_FORMAT, SPIKES_FORMAT}
+_FORMAT_WORDS = {MODEL_FORMAT: "a model file", SPIKES_FORMAT: "a spike (or result) file",
+                 FEATURES_FORMAT: "a teacher-features file",
+                 "spikelut-checkpoint": "a training checkpoint (spikelut train --checkpoint)",
+                 "spikelut-dataset": "a dataset file"}
+
+
+def _format_hint(want: str, got: Any) -> str:
+    """What the file is instead, for :func:`_check_format`'s message (empty when unknown)."""
+    words = _FORMAT_WORDS.get(got) if isinstance(got, str) else None
+    if words is None:
+        return ""
+    if {want, got} == _SWAPPED:  # simulate / eval / rtl --verify take MODEL, then SPIKES
+        return f": it is {words}; did you swap MODEL and SPIKES? (the model file comes first)"
+    return f": it is {words}"
+
+
 def _check_format(f: h5py.File, fmt: str, path: Path) -> None:
     got = _read_attr(f, "format", path) if "format" in f.attrs else None
     if got != fmt:
         raise FileFormatError(f"{path}: not a {fmt} file (root attribute format = "
-                              f"{_name(repr(got)[:80])})")
+                              f"{_name(repr(got)[:80])}){_format_hint(fmt, got)}")
     version = _attr(f, f, "version", int, path)
     if version != VERSION:
         raise FileFormatError(f"{path}: {fmt} version {version} is not supported (this spikelut "

@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from .api import simulate_file
 from .backends import backend_from_legacy
-from .config import build_network, demo_path, load_config
+from .config import build_network, demo_path, load_config, unknown_keys_message
 from .ensemble import summary as ensemble_summary
 from .errors import ConfigError, OutputError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, save_model, save_spikes
@@ -82,7 +82,7 @@ class RunSettings:
             if keys is not None:
                 unknown = sorted(set(t) - keys)
                 if unknown:
-                    raise ConfigError(f"[{name}]: unknown key(s) {unknown}; allowed: {sorted(keys)}")
+                    raise ConfigError(unknown_keys_message(f"[{name}]", unknown, keys))
             return t
 
         data, coding = table("data", DATA_KEYS), table("coding", None)
@@ -131,10 +131,15 @@ class Pipeline:
         path = default_config_path() if config is None else config
         self.cfg = path if isinstance(path, dict) else load_config(path)
         self.config_path = None if isinstance(path, dict) else str(path)
-        self.settings = RunSettings.from_config(self.cfg)
+        where = f"{self.config_path}: " if self.config_path else ""  # errors name the file
+        try:
+            self.settings = RunSettings.from_config(self.cfg)
+        except ConfigError as e:
+            raise ConfigError(f"{where}{e}") from None
         from .train.config import TrainConfig
 
-        self.train_cfg = TrainConfig.from_dict(self.cfg.get("train"), seed=self.cfg.get("seed", 0))
+        self.train_cfg = TrainConfig.from_dict(self.cfg.get("train"), seed=self.cfg.get("seed", 0),
+                                               where=f"{where}[train]")
         build_network(self.cfg)  # refuse a bad network before any work
         from .rtl.plan import check_top_name
 

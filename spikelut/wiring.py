@@ -51,7 +51,9 @@ def random_taps(rng: np.random.Generator, n: int, c: int, n_src: int,
     """
     avail = n_src - (1 if exclude is not None else 0)
     if avail < 1:
-        raise ConfigError(f"random wiring: the source has no channel to draw from (n_src = {n_src})")
+        raise ConfigError(f"random wiring: the source has no channel to draw from (n_src = {n_src}"
+                          f"{', minus the node itself' if exclude is not None else ''}); give the "
+                          f"tap group a source with more channels")
     if c <= avail:
         # argsort of random keys gives c distinct picks per row in one vectorized step
         keys = rng.random((n, n_src))

@@ -133,7 +133,9 @@ def test_train_config_defaults_and_round_trip():
     ({"width": 0}, r"\[train\]: width must be > 0, got 0"),
     ({"refractory_grad": "soft"}, r"\[train\]: unknown refractory_grad 'soft'; choose one of block"),
     ({"betas": [0.9]}, r"\[train\]: betas must be a list of two numbers"),
-    ({"learning_rate": 0.1}, r"\[train\]: unknown key\(s\) \['learning_rate'\]; allowed:"),
+    ({"learning_rate": 0.1}, r"^\[train\]: unknown key\(s\) \['learning_rate'\]; the \d+ allowed "
+                             r"keys are listed in docs/guide/training.md$"),
+    ({"epoch": 3}, r"^\[train\]: unknown key\(s\) \['epoch'\]; did you mean 'epochs'\?$"),
     ({"lr": 0.01, "min_lr": 0.1}, r"\[train\]: min_lr \(0.1\) must not exceed lr \(0.01\)"),
 ])
 def test_train_config_errors(table, message):

@@ -5,7 +5,9 @@ Each subcommand lives in its own module ``spikelut/cli/cmd_<name>.py`` defining 
 adding a command touches no shared file. Errors a user can cause (:class:`SpikelutError`) print
 one line on stderr and exit 1; with ``--json`` an ``{"ok": false, "error": ...}`` object is also
 printed on stdout. An ``OSError`` about a path (a file system that fails under a command) is
-reported the same way.
+reported the same way. A usage error (a missing argument, an unknown option, a bad choice) prints
+argparse's usage and ``spikelut COMMAND: error: ...`` on stderr and exits 2; with ``--json``
+anywhere on the command line the same ``{"ok": false, ...}`` object is printed on stdout.
 
 Exit status: 0 success; 1 an error the user can fix (one line); 2 bad command-line usage;
 130 interrupted (Ctrl-C; outputs being written are left as they were); 141 the reader of stdout
@@ -47,15 +49,37 @@ def _commands() -> list:
     return sorted(mods, key=lambda m: m.NAME)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class UsageError(Exception):
+    """A command line argparse rejects: ``parser`` is the (sub)command's parser."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are raised (:class:`UsageError`), so that ``main``
+    can also answer them with one JSON object under ``--json``; subparsers are of this class
+    too (argparse creates them with the parent's class)."""
+
+    #: the subcommands' parsers by name (the top-level parser's; empty on a subparser)
+    subcommands: dict = {}
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(self, message)
+
+
+def build_parser() -> _Parser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="spikelut",
         description="Simulate, train and compile to FPGA circuits networks of self-referencing "
                     "spiking lookup tables.")
     parser.add_argument("--version", action="version", version=f"spikelut {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = sub.choices
     for mod in _commands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=(mod.__doc__ or mod.HELP).strip(),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,9 +124,36 @@ def _fail(args: argparse.Namespace, message: str) -> int:
     return 1
 
 
+def _usage_error(err: UsageError, argv: Sequence[str]) -> None:
+    """Print a usage error as argparse does (usage, then ``PROG: error: MESSAGE``), the JSON
+    object too under ``--json``, and exit 2."""
+    msg = terminal(err.message.replace("\n", " "))
+    err.parser.print_usage(sys.stderr)
+    print(f"{err.parser.prog}: error: {msg}", file=sys.stderr)
+    if "--json" in argv:
+        command = err.parser.prog.partition(" ")[2] or None
+        print(json.dumps({"ok": False, "command": command, "error": msg}))
+    sys.stdout.flush()
+    raise SystemExit(2)
+
+
+def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, with unknown options reported against the subcommand that
+    was given them (``spikelut encode: error: unrecognized arguments: --levels 4``)."""
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            target = parser.subcommands.get(getattr(args, "command", None), parser)
+            target.error(f"unrecognized arguments: {' '.join(extra)}")
+    except UsageError as e:
+        _usage_error(e, argv)
+    return args
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parse(parser, argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

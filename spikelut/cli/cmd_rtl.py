@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> Output:
     require_binary(net, "rtl", args.model)
     spikes = load_spikes(args.verify) if args.verify else None
     if spikes is not None:  # the checks simulate and eval make: width first, then labels
-        check_spike_file(net, args.verify, spikes.spikes.shape, spikes.labels)
+        check_spike_file(net, args.verify, spikes.spikes.shape, spikes.labels, meta=spikes.meta)
     # the directory is replaced only when all of this succeeded (docs/files-and-outputs.md)
     files, rep = compile_rtl(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
                              stimulus=None if spikes is None else spikes.spikes,

@@ -157,7 +157,9 @@ class TrainConfig:
         allowed = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - allowed)
         if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+            from ..config import unknown_keys_message
+
+            raise ConfigError(unknown_keys_message(where, unknown, allowed, "docs/guide/training.md"))
         values = dict(d)
         if "seed" not in values and seed is not None:
             values["seed"] = seed

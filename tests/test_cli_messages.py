@@ -1,0 +1,201 @@
+"""Messages of the fresh-user trial: usage errors under --json, files given in the wrong place,
+config typos (a suggestion, the file and the layer named), and what to encode instead."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from spikelut.cli import main
+from spikelut.config import unknown_keys_message
+from spikelut.errors import ConfigError
+from spikelut.io import coding_hint
+from spikelut.train.config import TrainConfig
+from spikelut.wiring import random_taps
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def usage(capsys, *argv):
+    """Exit status, stdout and the last stderr line of a command line argparse rejects."""
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert err.startswith("usage: ")  # argparse's usage line comes first, as always
+    return e.value.code, out, err.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def osc(tmp_path, demos_dir, capsys):
+    m = tmp_path / "osc.h5"
+    assert run(capsys, "init", os.path.join(demos_dir, "oscillator.toml"), "-o", m)[0] == 0
+    return m
+
+
+@pytest.fixture
+def stim(tmp_path, osc, capsys):
+    s = tmp_path / "s.h5"
+    assert run(capsys, "stimulus", osc, "--steps", "4", "-o", s)[0] == 0
+    return s
+
+
+# ------------------------------------------------------------------ usage errors, --json
+@pytest.mark.parametrize("argv, command, error", [
+    (["encode", "--dataset", "first_of_two", "--levels", "4", "-o", "x.h5"], "encode",
+     "unrecognized arguments: --levels 4"),
+    (["simulate"], "simulate", "the following arguments are required: model, spikes, -o/--output"),
+    (["train", "a.toml", "--data"], "train", "argument --data: expected one argument"),
+    (["encode", "--split", "val"], "encode",
+     "argument --split: invalid choice: 'val' (choose from 'train', 'test')"),
+    (["bogus"], None, "argument COMMAND: invalid choice: 'bogus' (choose from 'analyze', "
+                      "'backends', 'bench', 'encode', 'ensemble', 'eval', 'export', 'info', 'init', "
+                      "'peers', 'plot', 'prune', 'raster', 'rtl', 'run', 'simulate', 'stimulus', "
+                      "'sweep', 'train', 'vcd')"),
+])
+def test_usage_error_with_json_prints_one_object_and_exits_2(capsys, argv, command, error):
+    code, out, last = usage(capsys, *argv, "--json")
+    assert code == 2
+    assert json.loads(out) == {"ok": False, "command": command, "error": error}
+    assert out.count("\n") == 1
+    prog = f"spikelut {command}" if command else "spikelut"
+    assert last == f"{prog}: error: {error}"
+
+
+def test_unknown_option_is_reported_against_the_subcommand(capsys):
+    code, out, last = usage(capsys, "encode", "--dataset", "first_of_two", "--levels", "4")
+    assert (code, out) == (2, "")
+    assert last == "spikelut encode: error: unrecognized arguments: --levels 4"
+
+
+def test_unknown_option_anywhere_is_reported_against_the_command(capsys):
+    code, out, last = usage(capsys, "--bogus", "info", "m.h5")
+    assert (code, out, last) == (2, "", "spikelut info: error: unrecognized arguments: --bogus")
+    code, out, last = usage(capsys, "--json")  # no command: the top-level parser's
+    assert code == 2 and json.loads(out) == {"ok": False, "command": None,
+                                             "error": "unrecognized arguments: --json"}
+    assert last == "spikelut: error: unrecognized arguments: --json"
+
+
+# ------------------------------------------------------------------ files in the wrong place
+def test_model_given_as_config(capsys, osc, stim):
+    code, _, err = run(capsys, "init", osc, "-o", osc.parent / "m2.h5")
+    assert code == 1
+    assert err == (f"spikelut init: error: {osc}: this is a spikelut model (HDF5), not a TOML "
+                   f"config; give the .toml config here (e.g. demos/run_default.toml)\n")
+    code, _, err = run(capsys, "run", stim, "-o", osc.parent / "out")
+    assert err == (f"spikelut run: error: {stim}: this is a spike file (HDF5), not a TOML "
+                   f"config; give the .toml config here (e.g. demos/run_default.toml)\n")
+
+
+def test_binary_config_that_is_not_hdf5(capsys, tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_bytes(b"\xff\xfe inputs = 1")
+    code, _, err = run(capsys, "init", bad, "-o", tmp_path / "m.h5")
+    assert code == 1
+    assert err == (f"spikelut init: error: {bad}: cannot read config: not UTF-8 text ('utf-8' codec "
+                   f"can't decode byte 0xff in position 0: invalid start byte); a config is a "
+                   f"TOML text file\n")
+
+
+def test_swapped_model_and_spikes(capsys, osc, stim, tmp_path):
+    code, _, err = run(capsys, "simulate", stim, osc, "-o", tmp_path / "r.h5")
+    assert code == 1
+    assert err == (f"spikelut simulate: error: {stim}: not a spikelut-model file (root attribute "
+                   f"format = 'spikelut-spikes'): it is a spike (or result) file; did you swap "
+                   f"MODEL and SPIKES? (the model file comes first)\n")
+    code, out, _ = run(capsys, "eval", osc, osc, "--json")
+    assert code == 1 and json.loads(out)["error"] == (
+        f"{osc}: not a spikelut-spikes file (root attribute format = 'spikelut-model'): it is a "
+        f"model file; did you swap MODEL and SPIKES? (the model file comes first)")
+
+
+# ------------------------------------------------------------------ config typos
+def test_unknown_train_key_suggests_the_close_one():
+    with pytest.raises(ConfigError) as e:
+        TrainConfig.from_dict({"epoch": 3}, where="a.toml: [train]")
+    assert str(e.value) == "a.toml: [train]: unknown key(s) ['epoch']; did you mean 'epochs'?"
+
+
+def test_unknown_key_message_shapes():
+    allowed = {f"key{i}" for i in range(20)} | {"epochs"}
+    assert unknown_keys_message("[t]", ["epoch", "zzz"], allowed, "docs/x.md") == (
+        "[t]: unknown key(s) ['epoch', 'zzz']; did you mean 'epochs' for 'epoch'?; the 21 allowed "
+        "keys are listed in docs/x.md")
+    assert unknown_keys_message("[t]", ["zzz"], {"a", "b"}, "docs/x.md") == (
+        "[t]: unknown key(s) ['zzz']; allowed: a, b")
+
+
+def test_layer_errors_name_the_file_and_the_layer(capsys, tmp_path, demos_dir):
+    text = open(os.path.join(demos_dir, "run_default.toml")).read()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("nodes = 64", "nodse = 64"))
+    code, _, err = run(capsys, "init", bad, "-o", tmp_path / "m.h5")
+    assert code == 1
+    assert err == (f"spikelut init: error: {bad}: layer 0 ('mem'): unknown key(s) ['nodse']; "
+                   f"did you mean 'nodes'?\n")
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("epochs = 30", "epoch = 30", "[train]: unknown key(s) ['epoch']; did you mean 'epochs'?"),
+    ("raster_samples = 3", "raster_sample = 3",
+     "[run]: unknown key(s) ['raster_sample']; did you mean 'raster_samples'?"),
+    ("raster_samples = 3", "colour = 3", "[run]: unknown key(s) ['colour']; allowed: backend, "
+                                         "engine, raster_samples"),
+])
+def test_run_config_errors_name_the_file(capsys, tmp_path, demos_dir, old, new, message):
+    text = open(os.path.join(demos_dir, "run_default.toml")).read()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace(old, new))
+    code, _, err = run(capsys, "run", bad, "-o", tmp_path / "out")
+    assert (code, err) == (1, f"spikelut run: error: {bad}: {message}\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_node_self_layer_says_what_to_change(capsys, tmp_path):
+    cfg = tmp_path / "solo.toml"
+    cfg.write_text('inputs = 1\n[[layers]]\nname = "solo"\nnodes = 1\nk = 2\n'
+                   'taps = [{ from = "input" }, { from = "self" }]\n')
+    code, _, err = run(capsys, "init", cfg, "-o", tmp_path / "m.h5")
+    assert code == 1
+    assert err == (f"spikelut init: error: {cfg}: layer 0 ('solo'), taps[1]: from = \"self\" draws "
+                   f"other nodes of the layer, but it has only 1 node; use from = \"own\" (the "
+                   f"node's own output), allow_own = true, or more nodes\n")
+
+
+def test_random_taps_with_nothing_to_draw():
+    with pytest.raises(ConfigError) as e:
+        random_taps(np.random.default_rng(0), 1, 1, 1, exclude=np.arange(1))
+    assert str(e.value) == ("random wiring: the source has no channel to draw from (n_src = 1, "
+                            "minus the node itself); give the tap group a source with more channels")
+
+
+# ------------------------------------------------------------------ what to encode instead
+def test_channel_mismatch_says_which_levels_fit(capsys, tmp_path, demos_dir):
+    data = tmp_path / "m1d.h5"
+    assert run(capsys, "encode", "--dataset", "mnist1d", "--coding", "thermometer", "--param",
+               "levels=4", "--param", "sequence=true", "--steps", "40", "--limit", "4",
+               "-o", data)[0] == 0
+    model = tmp_path / "fot.h5"
+    assert run(capsys, "init", os.path.join(demos_dir, "train_first_of_two.toml"), "-o", model)[0] == 0
+    code, _, err = run(capsys, "eval", model, data)
+    assert code == 1
+    assert err == (f"spikelut eval: error: {data}: spikes have 4 channels but the network has 2 "
+                   f"inputs; encode the data for this network or use another model; the file is "
+                   f"thermometer-coded at 4 channels per value, 1 value per cycle: encode it with "
+                   f"--coding thermometer --param levels=2\n")
+
+
+@pytest.mark.parametrize("meta, channels, inputs", [
+    ({"coding": "none", "channels_per_value": 1, "params": "{}"}, 2, 4),         # no levels
+    ({"coding": "thermometer", "channels_per_value": 4,
+      "params": '{"thresholds": [0.1, 0.2, 0.3, 0.4]}'}, 4, 2),                 # explicit thresholds
+    ({"coding": "thermometer", "channels_per_value": 4, "params": "{}"}, 8, 3),  # 2 values, 3 inputs
+    ({}, 4, 2),                                                                  # not from encode
+])
+def test_coding_hint_is_silent_when_it_cannot_say(meta, channels, inputs):
+    assert coding_hint(meta, channels, inputs) == ""
