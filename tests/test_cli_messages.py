@@ -182,12 +182,17 @@ def test_channel_mismatch_says_which_levels_fit(capsys, tmp_path, demos_dir):
                "-o", data)[0] == 0
     model = tmp_path / "fot.h5"
     assert run(capsys, "init", os.path.join(demos_dir, "train_first_of_two.toml"), "-o", model)[0] == 0
+    hint = (f"{data}: spikes have 4 channels but the network has 2 inputs; encode the data for "
+            f"this network or use another model; the file is thermometer-coded at 4 channels per "
+            f"value, 1 value per cycle: encode it with --coding thermometer --param levels=2\n")
     code, _, err = run(capsys, "eval", model, data)
     assert code == 1
-    assert err == (f"spikelut eval: error: {data}: spikes have 4 channels but the network has 2 "
-                   f"inputs; encode the data for this network or use another model; the file is "
-                   f"thermometer-coded at 4 channels per value, 1 value per cycle: encode it with "
-                   f"--coding thermometer --param levels=2\n")
+    assert err == f"spikelut eval: error: {hint}"
+    # rtl --verify makes the same check (api.check_spike_file), before anything is written
+    code, _, err = run(capsys, "rtl", model, "-o", tmp_path / "rtl", "--verify", data)
+    assert code == 1
+    assert err == f"spikelut rtl: error: {hint}"
+    assert not (tmp_path / "rtl").exists()
 
 
 @pytest.mark.parametrize("meta, channels, inputs", [
