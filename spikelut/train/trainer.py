@@ -177,7 +177,7 @@ def data_digest(data: Any, val: Any = None) -> bytes:
         (:func:`spikelut.ensemble.member_stamp`).
 
     Example:
-        >>> x, y = np.zeros((2, 3, 1), np.uint8), np.array([0, 1, 0])
+        >>> x, y = np.zeros((2, 3, 1), np.uint8), np.array([0, 1, 1])
         >>> data_digest((x, y)) == data_digest((x, y), None), data_digest((x, y)) == data_digest(
         ...     (x, y[::-1]))
         (True, False)
