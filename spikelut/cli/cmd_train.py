@@ -57,7 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="model file to write (HDF5)")
     p.add_argument("--log", default=None, help="JSON-lines log, one object per epoch")
     p.add_argument("--checkpoint", default=None, help="checkpoint file, written after every epoch")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint (same config and data; --epochs may grow)")
     p.add_argument("--epochs", type=int, default=None, help="override [train] epochs")
     p.add_argument("--seed", type=int, default=None, help="override [train] seed")
     p.add_argument("--backend", choices=BACKENDS, default=None,
