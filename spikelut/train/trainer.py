@@ -32,8 +32,8 @@ Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): r
 fingerprint), ``rng`` (generator state as JSON), ``best`` and ``history`` (JSON), ``optimizer``
 (name and scalars as JSON), ``digests`` (JSON: the :func:`data_digest` of the training data,
 the validation data and the teacher features, hex, ``null`` for absent ones; a resume on other
-data is refused, and so is one past ``epochs``); groups ``/params``, ``/best`` and ``/optim/<array>`` with one float32
-dataset ``L<i>`` per layer: the relaxation's parameters ``[n, width]`` (``[train] relaxation``,
+data is refused, and so is one past ``epochs``); groups ``/params``, ``/best`` and
+``/optim/<array>`` with one float32 dataset ``L<i>`` per layer: the relaxation's parameters ``[n, width]`` (``[train] relaxation``,
 :mod:`~spikelut.train.relax`; the logits themselves for the default multilinear one).
 
 Example:
@@ -67,6 +67,7 @@ from tqdm import tqdm
 
 from ..engine.result import readout
 from ..errors import ConfigError, FileFormatError, ShapeError
+from ..escape import terminal
 from ..fileutil import atomic_h5, write_text_atomic
 from ..io import SpikeData
 from ..metrics import check_scorable
@@ -692,7 +693,6 @@ class Trainer:
             if self.rewirer is not None:
                 self.best_net = self.rewirer.load(f, path)
 
-
     def _check_resume(self, path: Path, attrs: Any) -> None:
         """Refuse a checkpoint made on other data than this fit's (:attr:`digests`) or past
         ``cfg.epochs``; an older checkpoint without a record of its data is resumed with a
@@ -702,7 +702,7 @@ class Trainer:
             if saved is None:  # written before checkpoints recorded their data
                 history = json.loads(attrs["history"])
                 saved = {"val": "?" if any(r.get("val_acc") is not None for r in history) else None}
-                print(f"spikelut: warning: {path}: an older checkpoint that does not record its "
+                print(f"spikelut: warning: {terminal(str(path))}: an older checkpoint that does not record its "
                       f"data; resuming without checking that the training data is the same",
                       file=sys.stderr, flush=True)
             else:
