@@ -381,6 +381,40 @@ def format_report(rep: dict) -> str:
     return "\n".join(lines)
 
 
+REPORT_TITLE = "# Engine benchmark (spikelut bench)"
+"""First line of :func:`format_markdown`'s report: ``spikelut bench -o FILE`` replaces ``FILE``
+without ``--force`` only when it starts with this (or is empty), i.e. is an earlier report
+(:func:`spikelut.fileutil.file_kind` reads it; docs/files-and-outputs.md)."""
+
+
+def format_markdown(rep: dict) -> str:
+    """The markdown report ``spikelut bench -o FILE`` writes: :data:`REPORT_TITLE`, date,
+    command, machine and method, the results table and the training-step table.
+
+    Example:
+        >>> rep = {"date": "2026-12-01 23:00:00 UTC", "command_line": "spikelut bench",
+        ...        "machine": {"cpu": "x86_64", "cores": 2, "numba_threads": 2, "python": "3.11",
+        ...                    "numpy": "2.3", "numba": "0.63", "gpu": None},
+        ...        "method": "best of 3", "inference": [],
+        ...        "training": {"available": False, "reason": "not requested"}}
+        >>> print(format_markdown(rep).splitlines()[0])
+        # Engine benchmark (spikelut bench)
+    """
+    m = rep["machine"]
+    md = (f"{REPORT_TITLE}\n\n- date: {rep['date']}\n- command: `{rep['command_line']}`\n"
+          f"- machine: {m['cpu']}, {m['cores']} cores, numba threads {m['numba_threads']}, "
+          f"python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
+          f"GPU: {m['gpu'] or 'none'}\n- method: {rep['method']}\n\n"
+          f"{format_table(rep, markdown=True)}\n\n")
+    tr = rep["training"]
+    if tr["available"] and tr.get("source", "").startswith("built-in"):
+        md += (f"Training step ({tr['source']}):\n\n"
+               f"{format_training_table(rep, markdown=True)}\n")
+    else:
+        md += f"Training: {tr.get('reason', tr.get('source', ''))}\n"
+    return md
+
+
 def format_training_table(rep: dict, markdown: bool = False) -> str:
     """The built-in training-step table."""
     header = ["case", "nodes", "B x T", "engine", "threads", "s/step", "samples/s",

@@ -351,22 +351,10 @@ def member_stamp(member_cfg: dict, data: Any, val: Any = None) -> str:
 
 
 def _data_digest(data: Any, val: Any) -> bytes:
-    """SHA-256 of the training and validation arrays (dtype, shape and bytes of each)."""
-    import hashlib
+    """SHA-256 of the training and validation arrays (:func:`spikelut.train.trainer.data_digest`)."""
+    from .train.trainer import data_digest
 
-    from .io import SpikeData
-
-    h = hashlib.sha256()
-    for part in (data, val):
-        if part is None:
-            h.update(b"none")
-            continue
-        arrays = (part.spikes, part.labels) if isinstance(part, SpikeData) else part
-        for a in arrays:
-            a = np.ascontiguousarray(np.asarray(a))
-            h.update(f"{a.dtype.str}{a.shape}".encode())
-            h.update(a.tobytes())
-    return h.digest()
+    return data_digest(data, val)
 
 
 def _stamp(member_cfg: dict, digest: bytes) -> str:

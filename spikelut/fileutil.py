@@ -716,21 +716,33 @@ _REPLACES = {
     "spikes": {"spikes"},                 # spike files and simulation results
     "png": {"png"},
     "vcd": {"vcd"},
-    "log": {"log"},
-    "text": {"text", "log"},             # reports such as BENCHMARKS.md
+    "log": {"log"},                       # training logs: records with the trainer's keys
+    "bench": {"bench"},                   # spikelut bench -o: only its own earlier report
+    "peers": {"peers"},                   # spikelut peers -o
+    "text": {"text", "log"},
 }
 _KIND_WORDS = {
     "model": "a spikelut model", "checkpoint": "a training checkpoint", "spikes": "a spike file",
-    "png": "a PNG image", "vcd": "a VCD waveform", "log": "a JSON-lines log", "text": "a text file",
+    "png": "a PNG image", "vcd": "a VCD waveform", "log": "a spikelut training log",
+    "bench": "a spikelut bench report", "peers": "a spikelut peers report", "text": "a text file",
     "config": "a TOML config", "hdf5": "an HDF5 file of another program", "binary": "a binary file",
     "json": "a JSON file",
 }
+# the first line of the markdown reports spikelut writes (spikelut.bench.REPORT_TITLE, the peers
+# command's): a report is recognised by it, so a file that merely ends in .md is not replaced
+_REPORT_TITLES = {"# Engine benchmark (spikelut bench)": "bench", "# Peer benchmark": "peers"}
+# keys every record of a training log has (spikelut.train.trainer's log format)
+_LOG_KEYS = {"epoch", "loss", "acc"}
+# keys of the JSON report of spikelut peers (spikelut.peers.run_peers)
+_PEERS_KEYS = {"date", "command_line", "machine", "settings", "systems"}
 
 
 def file_kind(path: str | os.PathLike) -> str:
     """What an existing file holds: ``model``, ``checkpoint``, ``spikes`` (spikes or a result),
-    ``hdf5`` (another HDF5 file), ``png``, ``vcd``, ``config`` (TOML), ``json``, ``log`` (JSON
-    lines), ``text``, ``binary`` or ``empty``.
+    ``hdf5`` (another HDF5 file), ``png``, ``vcd``, ``config`` (TOML), ``json``, ``log`` (a
+    training log: JSON lines whose records have the trainer's ``epoch``, ``loss`` and ``acc``),
+    ``bench`` / ``peers`` (a report of ``spikelut bench`` / ``spikelut peers``, by its first
+    line or, for peers' JSON, its keys), ``text``, ``binary`` or ``empty``.
 
     Example:
         >>> import tempfile, pathlib
@@ -757,14 +769,21 @@ def file_kind(path: str | os.PathLike) -> str:
     stripped = text.lstrip()
     if stripped.startswith("$") and any(k in text for k in ("$timescale", "$scope", "$enddefinitions")):
         return "vcd"
+    lines = text.splitlines()
+    if lines and lines[0].rstrip() in _REPORT_TITLES:
+        return _REPORT_TITLES[lines[0].rstrip()]
+    if lines[:1] == ["# Benchmarks"] and len(lines) > 3 and lines[1] == "" and \
+            lines[2].startswith("- date: ") and lines[3].startswith("- command: "):
+        return "bench"  # spikelut bench's report before it had a title of its own
     if stripped.startswith("{") or stripped.startswith("["):
         first = stripped.splitlines()[0]
         with contextlib.suppress(ValueError, RecursionError):
-            if isinstance(json.loads(first), dict):
+            record = json.loads(first)
+            if isinstance(record, dict) and _LOG_KEYS <= set(record):
                 return "log"
         with contextlib.suppress(ValueError, RecursionError):
-            json.loads(text)
-            return "json"
+            whole = json.loads(text)
+            return "peers" if isinstance(whole, dict) and _PEERS_KEYS <= set(whole) else "json"
     if len(head) < (1 << 16):
         import tomllib
 
@@ -806,7 +825,8 @@ def check_output(path: str | os.PathLike, *, inputs: Sequence[str | os.PathLike 
     file as one of ``inputs`` (symlinks and hard links included) or of ``others`` (the command's
     other outputs); an existing file of another kind than ``kind`` unless ``force``; an output
     in use by another spikelut process. ``kind`` is one of ``model``, ``checkpoint``, ``spikes``,
-    ``png``, ``vcd``, ``log``, ``text`` or ``dir`` (checked by the directory's writer).
+    ``png``, ``vcd``, ``log``, ``bench``, ``peers``, ``text``, ``binary`` or ``dir`` (checked by
+    the directory's writer); see :func:`file_kind` for how an existing file's kind is read.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -886,6 +906,14 @@ def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Seq
             os.unlink(probe)
         except OSError as e:
             raise write_error(p, e) from None
+    if kind == "png" and p.suffix and p.suffix.lower() != ".png":
+        # the figures are PNG whatever the name says: a .jpg holding PNG bytes misleads viewers
+        # (checked last: a path that cannot be written at all is reported as such first)
+        held = _HELD.pop(os.path.abspath(lock_path_for(p)), None)
+        if held is not None:
+            held.release()
+        raise OutputError(f"{p}: the image is written as PNG; give a file name ending in .png "
+                          f"(not {p.suffix})")
     return p
 
 

@@ -205,14 +205,28 @@ class Pipeline:
     def run(self) -> dict:
         self.check_outputs()
         self.check_tools()
+        made = not os.path.lexists(self.out)
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise write_error(self.out, e) from None
-        # one run per output directory at a time: a second one is refused, naming the first
-        with OutputLock(self.out, self.out / LOCK_FILE):
-            self.book.save()  # marks the directory as a run's from the start (resumable)
-            return self._run_stages()
+        try:
+            # one run per output directory at a time: a second one is refused, naming the first
+            with OutputLock(self.out, self.out / LOCK_FILE):
+                self.book.save()  # marks the directory as a run's from the start (resumable)
+                return self._run_stages()
+        except BaseException:
+            # failed before any stage wrote anything (an unknown dataset): leave no state.json,
+            # and no directory this run made, that would mark the directory as a run's
+            try:
+                if not self.book.state["stages"] and \
+                        [q.name for q in self.out.iterdir()] == [STATE_FILE]:
+                    self.book.path.unlink()
+                    if made:
+                        self.out.rmdir()
+            except OSError:
+                pass
+            raise
 
     def _run_stages(self) -> dict:
         steps = [

@@ -89,7 +89,7 @@ def test_cli_json_and_markdown(tmp_path, capsys):
     assert data["training"] == {"available": False, "reason": "not requested"}
     assert data["inference"][0]["size"] == "tiny"
     text = md.read_text()
-    assert text.startswith("# Benchmarks\n") and "| tiny | 200 | reference | 1 |" in text
+    assert text.startswith("# Engine benchmark (spikelut bench)\n") and "| tiny | 200 | reference | 1 |" in text
 
 
 def test_unknown_size_is_one_line_error(capsys):

@@ -265,7 +265,8 @@ def test_two_outputs_of_one_command_are_distinct(w, capsys):
 
 def test_file_kinds(w, tmp_path):
     (tmp_path / "e").write_bytes(b"")
-    (tmp_path / "l.jsonl").write_text('{"epoch": 1}\n{"epoch": 2}\n')
+    (tmp_path / "l.jsonl").write_text('{"epoch": 1, "loss": 0.5, "acc": 0.5}\n'
+                                      '{"epoch": 2, "loss": 0.4, "acc": 0.6}\n')
     (tmp_path / "n.md").write_text("# Benchmarks\n")
     assert [file_kind(p) for p in (w.model, w.stim, w.result, w.cfg, tmp_path / "e",
                                    tmp_path / "l.jsonl", tmp_path / "n.md")] == \

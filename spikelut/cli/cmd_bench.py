@@ -6,7 +6,7 @@ tiny (200 nodes), small (1k), default (10k nodes, k=6, 4096 samples, 32 cycles),
 Example:
     spikelut bench
     spikelut bench --sizes small,default --backend numba --json
-    spikelut bench -o BENCHMARKS.md
+    spikelut bench -o bench-report.md     # also a markdown report (replaces only an earlier one)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 
 from ..api import bench
 from ..backends import CHOICES
-from ..bench import DEFAULT_SIZES, SIZES, format_report, format_table, format_training_table
+from ..bench import DEFAULT_SIZES, SIZES, format_markdown, format_report
 from ..errors import ConfigError
 from ..fileutil import check_output, write_text_atomic
 from . import Output
@@ -41,7 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the network and the stimulus")
     p.add_argument("--no-training", action="store_true", help="skip the training benchmark hook")
     p.add_argument("-o", "--output", default=None,
-                   help="also write the report as markdown to this file")
+                   help="also write the report as markdown to this file; an existing file is "
+                        "replaced only when it is an earlier spikelut bench report (else "
+                        "refused: --force replaces it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> Output:
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    out = check_output(args.output, kind="text", force=args.force) if args.output else None
+    out = check_output(args.output, kind="bench", force=args.force) if args.output else None
     command = "spikelut bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else None
     backends = None
     if args.backend is not None:
@@ -69,18 +71,6 @@ def run(args: argparse.Namespace) -> Output:
                 progress=not (args.no_progress or args.json))
     text = format_report(rep)
     if out is not None:
-        m = rep["machine"]
-        md = (f"# Benchmarks\n\n- date: {rep['date']}\n- command: `{rep['command_line']}`\n"
-              f"- machine: {m['cpu']}, {m['cores']} cores, numba threads {m['numba_threads']}, "
-              f"python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
-              f"GPU: {m['gpu'] or 'none'}\n- method: {rep['method']}\n\n"
-              f"{format_table(rep, markdown=True)}\n\n")
-        tr = rep["training"]
-        if tr["available"] and tr.get("source", "").startswith("built-in"):
-            md += (f"Training step ({tr['source']}):\n\n"
-                   f"{format_training_table(rep, markdown=True)}\n")
-        else:
-            md += f"Training: {tr.get('reason', tr.get('source', ''))}\n"
-        write_text_atomic(out, md)
+        write_text_atomic(out, format_markdown(rep))
         text += f"\nwrote {out}"
     return Output(rep, text)

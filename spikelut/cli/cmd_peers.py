@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> Output:
     train = parse_train_overrides(args.train)
     out = None
     if args.output:
-        out = check_output(args.output, inputs=[args.data, args.test, args.config], kind="text",
+        out = check_output(args.output, inputs=[args.data, args.test, args.config], kind="peers",
                            force=args.force)
     command = "spikelut " + " ".join(sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
     rep = run_peers(systems, epochs=args.epochs, batch_size=args.batch_size, threads=args.threads,

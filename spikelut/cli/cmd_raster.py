@@ -24,7 +24,8 @@ HELP = "draw the spike raster of one sample of RESULT.h5 (-o raster.png)"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("result", help="result file (spikelut simulate -o RESULT.h5)")
     p.add_argument("--sample", type=int, default=0, help="which sample (default 0)")
-    p.add_argument("-o", "--output", required=True, help="PNG to write")
+    p.add_argument("-o", "--output", required=True,
+                   help="PNG image to write (a name ending in .png)")
     p.add_argument("--model", help="model file (layer names, readout classes)")
     p.add_argument("--max-nodes", type=int, default=128, help="show at most this many nodes per layer")
     p.add_argument("--size", default=f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}", help="pixels, WxH")

@@ -29,6 +29,7 @@ import numpy as np
 from ..api import train as train_network
 from ..config import build_network, load_config
 from ..errors import ConfigError
+from ..escape import terminal
 from ..fileutil import check_output
 from ..io import load_features, load_spikes, save_model
 from ..train import TrainConfig
@@ -56,7 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="model file to write (HDF5)")
     p.add_argument("--log", default=None, help="JSON-lines log, one object per epoch")
     p.add_argument("--checkpoint", default=None, help="checkpoint file, written after every epoch")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint (same config and data; --epochs may grow)")
     p.add_argument("--epochs", type=int, default=None, help="override [train] epochs")
     p.add_argument("--seed", type=int, default=None, help="override [train] seed")
     p.add_argument("--backend", choices=BACKENDS, default=None,
@@ -147,6 +149,10 @@ def run(args: argparse.Namespace) -> Output:
     if args.val is not None:
         val = load_spikes(args.val)
         check_data(net, val.spikes, _labels(val, args.val), str(args.val))
+        if _same_data(args.data, args.val, train, val):
+            print(f"spikelut {NAME}: warning: --val {terminal(args.val)} holds the training data "
+                  f"({terminal(args.data)}); validation on the training data says nothing about "
+                  f"generalisation: use a separate file or --val-fraction", file=sys.stderr)
     elif args.val_fraction is not None:
         B = train.spikes.shape[1]
         train, val = holdout(train.spikes, train.labels, args.val_fraction, tcfg.seed)
@@ -231,6 +237,17 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out) -> 
             + (f", val acc {val_acc:.4f}" if val_acc is not None else "")
             + f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops; backend {backend.name})")
     return Output(data_out, text)
+
+
+def _same_data(path_a, path_b, a, b) -> bool:
+    """Whether two spike files are one file or hold the same spikes and labels."""
+    try:
+        if os.path.samefile(path_a, path_b):
+            return True
+    except OSError:
+        pass
+    return (a.spikes.shape == b.spikes.shape and np.array_equal(a.spikes, b.spikes)
+            and np.array_equal(a.labels, b.labels))
 
 
 def _labels(data, path):

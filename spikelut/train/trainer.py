@@ -30,8 +30,10 @@ generator's state and the ``/wiring`` and ``/best_wiring`` groups.
 Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): root attributes
 ``epoch`` (completed epochs), ``config`` (the ``[train]`` table as JSON), ``network`` (structure
 fingerprint), ``rng`` (generator state as JSON), ``best`` and ``history`` (JSON), ``optimizer``
-(name and scalars as JSON); groups ``/params``, ``/best`` and ``/optim/<array>`` with one float32
-dataset ``L<i>`` per layer: the relaxation's parameters ``[n, width]`` (``[train] relaxation``,
+(name and scalars as JSON), ``digests`` (JSON: the :func:`data_digest` of the training data,
+the validation data and the teacher features, hex, ``null`` for absent ones; a resume on other
+data is refused, and so is one past ``epochs``); groups ``/params``, ``/best`` and
+``/optim/<array>`` with one float32 dataset ``L<i>`` per layer: the relaxation's parameters ``[n, width]`` (``[train] relaxation``,
 :mod:`~spikelut.train.relax`; the logits themselves for the default multilinear one).
 
 Example:
@@ -65,6 +67,7 @@ from tqdm import tqdm
 
 from ..engine.result import readout
 from ..errors import ConfigError, FileFormatError, ShapeError
+from ..escape import terminal
 from ..fileutil import atomic_h5, write_text_atomic
 from ..io import SpikeData
 from ..metrics import check_scorable
@@ -161,6 +164,38 @@ def fingerprint(net: Network) -> str:
     return h.hexdigest()[:16]
 
 
+def data_digest(data: Any, val: Any = None) -> bytes:
+    """SHA-256 of training and validation arrays: the dtype, shape and bytes of each.
+
+    Args:
+        data: :class:`~spikelut.io.SpikeData` (spikes and labels), a tuple of arrays such as
+            ``(spikes [T, B, n_in] uint8, labels [B] int64)``, or ``None``.
+        val: the same for the validation data, or ``None``.
+
+    Returns:
+        32 bytes. A checkpoint records the training data's, the validation data's and the teacher
+        features' (:meth:`Trainer.save_checkpoint`); an ensemble's member stamp hashes both
+        (:func:`spikelut.ensemble.member_stamp`).
+
+    Example:
+        >>> x, y = np.zeros((2, 3, 1), np.uint8), np.array([0, 1, 1])
+        >>> data_digest((x, y)) == data_digest((x, y), None), data_digest((x, y)) == data_digest(
+        ...     (x, y[::-1]))
+        (True, False)
+    """
+    h = hashlib.sha256()
+    for part in (data, val):
+        if part is None:
+            h.update(b"none")
+            continue
+        arrays = (part.spikes, part.labels) if isinstance(part, SpikeData) else part
+        for a in arrays:
+            a = np.ascontiguousarray(np.asarray(a))
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+    return h.digest()
+
+
 # ---------------------------------------------------------------------------- results
 @dataclass
 class Evaluation:
@@ -246,6 +281,10 @@ class Trainer:
         self.best: dict | None = None
         self.best_params = [p.copy() for p in self.params]
         self.best_net = net
+        #: SHA-256 (hex) of the training data, validation data and teacher features of the
+        #: current fit (``None`` for absent ones), written to and checked against a checkpoint;
+        #: ``None`` outside a fit with a checkpoint
+        self.digests: dict | None = None
         from .rewire import Rewirer
         self.rewirer = Rewirer(self) if cfg.rewire_every else None
 
@@ -415,17 +454,25 @@ class Trainer:
         self.data_record = {"steps": int(x.shape[0]),
                             **({"coding": coding} if isinstance(coding, str) else {})}
         xp = self.xp
-        # the data sets go to the backend's module once; batches are gathered there
-        x = xp.asarray(x.astype(np.uint8, copy=False))
-        y = xp.asarray(y.astype(np.int64))
+        x, y = x.astype(np.uint8, copy=False), y.astype(np.int64)
         if val is not None:
             xv, yv = _as_data(val, "validation data")
             check_data(self.net, xv, yv, "validation data")
-            xv, yv = xp.asarray(xv.astype(np.uint8, copy=False)), xp.asarray(yv.astype(np.int64))
+            xv, yv = xv.astype(np.uint8, copy=False), yv.astype(np.int64)
+        if checkpoint is not None:  # what the run trains on, recorded and checked on resume
+            self.digests = {"data": data_digest((x, y)).hex(),
+                            "val": None if val is None else data_digest((xv, yv)).hex(),
+                            "teacher": None}
+        # the data sets go to the backend's module once; batches are gathered there
+        x, y = xp.asarray(x), xp.asarray(y)
+        if val is not None:
+            xv, yv = xp.asarray(xv), xp.asarray(yv)
         guided = self.cfg.init_wiring != "config" or teacher is not None
         if guided and self.net is self.net0:  # deterministic: a resume draws it again
             from ..guided import guide_trainer
             guide_trainer(self, x, y, teacher)
+        if checkpoint is not None and teacher is not None:  # (checked by guide_trainer)
+            self.digests["teacher"] = data_digest((np.asarray(teacher, np.float64),)).hex()
         if self.cfg.init == "data" and not resume and self.epoch == 0:  # on the (guided) wiring
             from .init import data_init_trainer
             data_init_trainer(self, x, y)
@@ -577,6 +624,8 @@ class Trainer:
             f.attrs["best"] = json.dumps(self.best)
             f.attrs["history"] = json.dumps(self.history)
             f.attrs["optimizer"] = json.dumps({"name": self.opt.name, **scalars})
+            if self.digests is not None:  # checked on resume (_check_resume)
+                f.attrs["digests"] = json.dumps(self.digests)
             # host numpy arrays only: the file does not depend on where the run was
             for group, arrs in (("params", self.params), ("best", self.best_params)):
                 g = f.create_group(group)
@@ -592,8 +641,14 @@ class Trainer:
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore the state saved by :meth:`save_checkpoint`; the network and config must match
-        (``epochs`` may differ, to extend a run; ``backend`` may differ, to move a run between
-        the CPU and the GPU)."""
+        (``epochs`` may grow, to extend a run; ``backend`` may differ, to move a run between
+        the CPU and the GPU), and in a fit the data too (:attr:`digests`).
+
+        Raises:
+            FileFormatError: not a readable spikelut checkpoint, or arrays of the wrong shape.
+            ConfigError: made for another network, with another ``[train]`` config, on other
+                training or validation data or teacher features, or past ``cfg.epochs``.
+        """
         path = Path(path)
         try:
             f = h5py.File(path, "r")
@@ -624,6 +679,7 @@ class Trainer:
                 raise ConfigError(f"{path}: the checkpoint was made with a different [train] config "
                                   f"({k} = {saved.get(k, base.get(k))!r}, now {mine.get(k)!r}); resume with the same "
                                   f"settings (only epochs may change), or start without --resume")
+            self._check_resume(path, f.attrs)
             opt = json.loads(f.attrs["optimizer"])
             n = len(self.params)
 
@@ -644,6 +700,54 @@ class Trainer:
             self.history = json.loads(f.attrs["history"])
             if self.rewirer is not None:
                 self.best_net = self.rewirer.load(f, path)
+
+    def _check_resume(self, path: Path, attrs: Any) -> None:
+        """Refuse a checkpoint made on other data than this fit's (:attr:`digests`) or past
+        ``cfg.epochs``; an older checkpoint without a record of its data is resumed with a
+        warning on stderr (only whether it had validation data can still be checked)."""
+        if self.digests is not None:
+            saved = json.loads(attrs["digests"]) if "digests" in attrs else None
+            if saved is None:  # written before checkpoints recorded their data
+                history = json.loads(attrs["history"])
+                saved = {"val": "?" if any(r.get("val_acc") is not None for r in history) else None}
+                print(f"spikelut: warning: {terminal(str(path))}: an older checkpoint that does not record its "
+                      f"data; resuming without checking that the training data is the same",
+                      file=sys.stderr, flush=True)
+            else:
+                for key, what, same, without in (
+                        ("data", "training data", "--data (and --val-fraction)", ""),
+                        ("teacher", "teacher features", "--teacher-features",
+                         "--teacher-features")):
+                    mine = self.digests.get(key)
+                    if saved.get(key) != mine:
+                        _refuse_other(path, what, same, without, saved.get(key), mine)
+            mine = self.digests.get("val")
+            if (saved.get("val") is None) != (mine is None) or \
+                    (mine is not None and saved.get("val") not in (mine, "?")):
+                _refuse_other(path, "validation data", "--val (or --val-fraction)",
+                              "--val and --val-fraction", saved.get("val"), mine)
+        epoch = int(attrs["epoch"])
+        if epoch > self.cfg.epochs:
+            raise ConfigError(f"{path}: the checkpoint is at epoch {epoch}, past the "
+                              f"{self.cfg.epochs} epoch{'' if self.cfg.epochs == 1 else 's'} asked "
+                              f"for; give --epochs {epoch} or more to continue it, or start "
+                              f"without --resume")
+
+
+def _refuse_other(path: Path, what: str, same: str, without: str, saved: str | None,
+                  now: str | None) -> None:
+    """The one-line refusal of a checkpoint made with other ``what`` (or with none, or with some
+    where none is given now): the flags to resume it with (``same``) or without (``without``)."""
+    if saved is None:
+        how = f"was made without {what} and {what} is given now"
+        todo = f"resume without {without}"
+    elif now is None:
+        how = f"was made with {what} and none is given now"
+        todo = f"resume with the same {same}"
+    else:
+        how = f"was made with other {what} than given now"
+        todo = f"resume with the same {same}"
+    raise ConfigError(f"{path}: the checkpoint {how}; {todo}, or start without --resume")
 
 
 def _describe(r: dict) -> str:

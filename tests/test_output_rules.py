@@ -1,0 +1,156 @@
+"""Outputs replace only the command's own earlier output (docs/files-and-outputs.md): a bench
+report, a training log, a PNG under a .png name; anything else is kept and refused in one line
+unless --force. A `spikelut run` that fails before its first stage leaves no state.json."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikelut.bench import REPORT_TITLE
+from spikelut.cli import main
+from spikelut.fileutil import file_kind
+from spikelut.io import save_spikes
+
+from helpers import available_simulator
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ["bench", "--sizes", "tiny", "--no-training", "--repeats", "1", "--no-progress"]
+TRAIN_CONFIG = """
+seed = 0
+inputs = 2
+[[layers]]
+name = "out"
+nodes = 4
+k = 2
+taps = [{from = "input", count = 2}]
+[readout]
+classes = 2
+[train]
+epochs = 1
+batch_size = 10
+backend = "numpy"
+"""
+
+
+def refusal(path, found, wanted):
+    return (f"{path}: exists and is {found}, not {wanted}; choose another output or pass --force "
+            f"to overwrite it")
+
+
+@pytest.mark.parametrize("name, content, found", [
+    ("notes.txt", "call the bank\n", "a text file"),
+    ("s.py", "import os\nprint(os.getcwd())\n", "a text file"),
+    ("some.json", '{"theme": "dark"}\n', "a JSON file"),
+    ("BENCHMARKS.md", None, "a text file"),          # the project's own, as `bench --help` had it
+])
+def test_bench_keeps_files_that_are_not_its_report(tmp_path, capsys, name, content, found):
+    p = tmp_path / name
+    if content is None:
+        content = "".join((ROOT / "BENCHMARKS.md").read_text().splitlines(True)[:40])
+    p.write_text(content)
+    assert main([*BENCH, "-o", str(p)]) == 1
+    assert capsys.readouterr().err == \
+        f"spikelut bench: error: {refusal(p, found, 'a spikelut bench report')}\n"
+    assert p.read_text() == content
+
+
+def test_bench_replaces_its_own_report_and_force_replaces_anything(tmp_path, capsys):
+    p = tmp_path / "bench-report.md"
+    assert main([*BENCH, "-o", str(p)]) == 0
+    first = p.read_text()
+    assert first.startswith(REPORT_TITLE + "\n\n- date: ") and "| tiny | 200 | reference |" in first
+    assert file_kind(p) == "bench"
+    assert main([*BENCH, "-o", str(p)]) == 0            # a rerun replaces its own report
+    # a report written before the report had its own title is recognised too
+    old = tmp_path / "old.md"
+    old.write_text("# Benchmarks\n\n- date: 2026-11-28 10:00:00 UTC\n- command: `spikelut bench`\n"
+                   "- machine: x\n")
+    assert file_kind(old) == "bench"
+    assert main([*BENCH, "-o", str(old)]) == 0
+    assert old.read_text().startswith(REPORT_TITLE)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    assert main([*BENCH, "-o", str(notes), "--force"]) == 0
+    assert notes.read_text().startswith(REPORT_TITLE)
+    capsys.readouterr()
+
+
+def test_bench_help_example_names_a_new_report_file():
+    from spikelut.cli import cmd_bench
+
+    examples = [line.strip() for line in cmd_bench.__doc__.splitlines() if " -o " in line]
+    assert examples == ["spikelut bench -o bench-report.md     # also a markdown report "
+                        "(replaces only an earlier one)"]
+
+
+def test_train_log_replaces_only_a_training_log(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text(TRAIN_CONFIG)
+    rng = np.random.default_rng(0)
+    x = (rng.random((4, 20, 2)) < 0.5).astype(np.uint8)
+    save_spikes(tmp_path / "d.h5", x, (x[:, :, 0].sum(axis=0) > 1).astype(np.int64))
+    settings = tmp_path / "settings.json"
+    settings.write_text('{"editor": "vim"}\n')
+    jsonl = tmp_path / "other.jsonl"                   # JSON lines of another program
+    jsonl.write_text('{"step": 1}\n{"step": 2}\n')
+
+    for p, found in ((settings, "a JSON file"), (jsonl, "a text file")):
+        before = p.read_text()
+        assert main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
+                     str(tmp_path / "m.h5"), "--log", str(p), "--no-progress"]) == 1
+        assert capsys.readouterr().err == \
+            f"spikelut train: error: {refusal(p, found, 'a spikelut training log')}\n"
+        assert p.read_text() == before and not (tmp_path / "m.h5").exists()
+    log = tmp_path / "train.jsonl"
+    for _ in range(2):  # written, then replaced by the rerun
+        assert main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
+                     str(tmp_path / "m.h5"), "--log", str(log), "--no-progress"]) == 0
+        assert file_kind(log) == "log"
+        assert [json.loads(s)["epoch"] for s in log.read_text().splitlines()] == [1]
+    capsys.readouterr()
+
+
+def test_file_kinds_of_reports_and_logs(tmp_path):
+    cases = {
+        "peers.md": ("# Peer benchmark\n\n| system | acc |\n", "peers"),
+        "peers.json": (json.dumps({"date": "d", "command_line": "c", "machine": {},
+                                   "settings": {}, "data": {}, "systems": []}, indent=1), "peers"),
+        "log.jsonl": ('{"epoch": 1, "loss": 0.7, "acc": 0.5, "val_acc": null}\n', "log"),
+        "one.json": ('{"epoch": 1}\n', "json"),
+        "BENCHMARKS.md": ("# Benchmarks\n\nEvery number below ...\n", "text"),
+        "bench.md": (REPORT_TITLE + "\n\n- date: x\n", "bench"),
+    }
+    for name, (text, _) in cases.items():
+        (tmp_path / name).write_text(text)
+    assert {name: file_kind(tmp_path / name) for name in cases} == \
+        {name: kind for name, (_, kind) in cases.items()}
+
+
+@pytest.mark.parametrize("name", ["x.jpg", "x.svg", "x.PDF"])
+def test_raster_refuses_a_name_of_another_image_format(tmp_path, capsys, name):
+    result = tmp_path / "r.h5"
+    assert main(["stimulus", "--channels", "2", "--steps", "3", "-o", str(result)]) == 0
+    capsys.readouterr()
+    out = tmp_path / name
+    assert main(["raster", str(result), "-o", str(out)]) == 1
+    suffix = name[1:]
+    assert capsys.readouterr().err == (
+        f"spikelut raster: error: {out}: the image is written as PNG; give a file name ending "
+        f"in .png (not {suffix})\n")
+    assert not out.exists()
+
+
+def test_run_that_fails_before_its_first_stage_leaves_no_state(tmp_path, capsys):
+    if available_simulator() is None:
+        pytest.skip("spikelut run checks for a Verilog simulator before the first stage")
+    text = (ROOT / "demos" / "run_default.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('dataset = "first_of_two"', 'dataset = "nosuchset"'))
+    new, empty = tmp_path / "new", tmp_path / "empty"
+    empty.mkdir()
+    for out in (new, empty):
+        assert main(["run", str(bad), "-o", str(out), "--no-progress"]) == 1
+        assert capsys.readouterr().err.startswith("spikelut run: error: unknown dataset 'nosuchset'")
+    assert not new.exists()
+    assert list(empty.iterdir()) == []
