@@ -108,7 +108,7 @@ def load_set(set_name: str, limit: int | None = None) -> tuple[Any, Any]:
         conf = load_config(str(ROOT / cfg))
         s = RunSettings.from_config(conf)
         sd = encode_dataset(s.dataset, s.coding, s.steps, split="train", seed=s.data_seed,
-                            limit=limit, **s.coding_params)
+                            limit=limit, **s.encode_args())
         conf["inputs"] = int(sd.spikes.shape[2])
         return build_network(conf), sd
     net = build_network(load_config(str(ROOT / cfg)) if isinstance(cfg, str) else cfg)

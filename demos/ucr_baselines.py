@@ -155,7 +155,7 @@ def select(config: str, variants: list[str], val_fraction: float = 0.25, folds: 
             _set(cfg, a)
         s = RunSettings.from_config(cfg)
         sd = encode_dataset(s.dataset, s.coding, s.steps, split="train", seed=s.data_seed,
-                            **s.coding_params)
+                            **s.encode_args())
         cfg["inputs"] = int(sd.spikes.shape[2])
         t = time.perf_counter()
         last_tr, last_va, best_va, member_va = [], [], [], []

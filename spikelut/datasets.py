@@ -752,9 +752,13 @@ class EncodingPlan:
 
 def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
                   split: str = "train", seed: int = 0, limit: int | None = None,
-                  **params: Any) -> EncodingPlan:
+                  differences: Sequence[int] = (), **params: Any) -> EncodingPlan:
     """Load a dataset split and settle how to encode it (see :func:`encode_dataset`, which is
     ``plan.encode(0, N)``); ``spikelut encode`` writes ``plan.encode`` chunk by chunk.
+
+    ``differences`` (lags in cycles, sequences fed one value per cycle only) appends each
+    channel's change over every lag as channels of its own, scaled with the training split's
+    percentiles (:mod:`spikelut.differences`; the constants go to ``meta["differences"]``).
 
     Example:
         >>> plan = plan_encoding("mnist5k", "rate", steps=4, split="test", limit=10)
@@ -798,6 +802,8 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     resolved = _coding.resolve_params(coding, full)
     x = ds.x if limit is None else ds.x[:limit]
     y = ds.y if limit is None else ds.y[:limit]
+    if differences is not None and (not isinstance(differences, (list, tuple)) or differences):
+        x = _with_differences(ds, x, differences, resolved, name_or_path, seed, meta)
     if resolved["sequence"]:
         if ds.kind != "sequence":
             raise ConfigError(f"coding {coding!r} feeds one value per cycle, but dataset {ds.name} is "
@@ -822,9 +828,27 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     return plan
 
 
+def _with_differences(ds: Dataset, x: np.ndarray, differences: Any, resolved: dict,
+                      name_or_path: str | os.PathLike, seed: int, meta: dict) -> np.ndarray:
+    """``x`` with its difference channels appended (constants from the TRAIN split, recorded in
+    ``meta``); refused for anything but a sequence fed one value per cycle."""
+    from .differences import RULE, add_differences, check_lags, difference_range
+
+    if ds.kind != "sequence" or not resolved.get("sequence"):
+        raise ConfigError(f"differences: dataset {ds.name} is {ds.kind}s fed "
+                          f"{'one value per cycle' if resolved.get('sequence') else 'as static values'}"
+                          f"; differences need a sequence fed one value per cycle (coding "
+                          f"sequence=true); drop differences")
+    lags = check_lags(differences, int(ds.shape[0]))
+    train = ds if ds.split == "train" else load_dataset(name_or_path, "train", seed)
+    lo, hi = difference_range(train.x, lags, train.meta.get("lengths"))
+    meta["differences"] = {"lags": list(lags), "lo": lo.tolist(), "hi": hi.tolist(), "rule": RULE}
+    return add_differences(x, lags, lo, hi)
+
+
 def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
                    split: str = "train", seed: int = 0, limit: int | None = None,
-                   **params: Any) -> SpikeData:
+                   differences: Sequence[int] = (), **params: Any) -> SpikeData:
     """Load a dataset split and encode it: a :class:`SpikeData` with spikes ``[T, N, channels]``,
     labels, and metadata (dataset, split, coding, params, steps, seed, classes, shape, ...).
 
@@ -834,15 +858,16 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
     * spike datasets: ``coding`` is ignored (recorded as ``"none"``); ``steps`` may be ``None``,
       the dataset's length, or longer (silent cycles are appended).
 
-    ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples.
-    The same as :func:`plan_encoding` then ``plan.encode(0, N)``.
+    ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples;
+    ``differences`` adds difference channels (:mod:`spikelut.differences`). The same as
+    :func:`plan_encoding` then ``plan.encode(0, N)``.
 
     Example:
         >>> sd = encode_dataset("mnist5k", "rate", steps=4, split="test", limit=10)
         >>> sd.spikes.shape, sd.labels.shape
         ((4, 10, 784), (10,))
     """
-    plan = plan_encoding(name_or_path, coding, steps, split, seed, limit, **params)
+    plan = plan_encoding(name_or_path, coding, steps, split, seed, limit, differences, **params)
     return SpikeData(plan.encode(0, plan.shape[1]), plan.labels, plan.meta)
 
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .rtl.writer import RtlFiles
 
 DEFAULT_CONFIG = "run_default.toml"
-DATA_KEYS = {"dataset", "seed", "limit_train", "limit_test", "val_fraction"}
+DATA_KEYS = {"dataset", "seed", "limit_train", "limit_test", "val_fraction", "differences"}
 CODING_KEYS = {"name", "steps"}  # every other key of [coding] is a parameter of the code
 RTL_KEYS = {"top", "lut6", "simulator", "synth", "verify_samples"}
 RUN_KEYS = {"raster_samples", "backend", "engine"}  # engine: deprecated alias of backend
@@ -72,6 +72,13 @@ class RunSettings:
     verify_samples: int
     raster_samples: int
     backend: str  # [run] backend (the deprecated [run] engine maps onto it)
+    differences: tuple[int, ...] = ()  # [data] differences: lags of spikelut.differences
+
+    def encode_args(self) -> dict:
+        """The keyword arguments of :func:`~spikelut.datasets.encode_dataset` besides the
+        dataset, coding, steps, split, seed and limit: the coding's parameters and
+        ``differences``."""
+        return {"differences": self.differences, **self.coding_params}
 
     @classmethod
     def from_config(cls, cfg: dict) -> "RunSettings":
@@ -109,6 +116,8 @@ class RunSettings:
             if not isinstance(rtl.get(key, False), bool):
                 raise ConfigError(f"[rtl]: {key} must be true or false, got {rtl[key]!r}")
         params = {k: v for k, v in coding.items() if k not in CODING_KEYS}
+        from .differences import check_lags
+        lags = check_lags(data["differences"], where="[data] differences") if "differences" in data else ()
         return cls(
             dataset=str(data["dataset"]), data_seed=opt_int(data, "seed", "data", 0, seed),
             limit_train=opt_int(data, "limit_train", "data", 1),
@@ -119,7 +128,8 @@ class RunSettings:
             verify_samples=opt_int(rtl, "verify_samples", "rtl", 0, 0),
             raster_samples=opt_int(run, "raster_samples", "run", 0, 3),
             backend=backend_from_legacy(run.get("backend"), run.get("engine"), None,
-                                       ("[run] engine", ""))[0])
+                                       ("[run] engine", ""))[0],
+            differences=lags)
 
 
 class Pipeline:
@@ -271,7 +281,7 @@ class Pipeline:
         out = {}
         for split, limit in (("train", s.limit_train), ("test", s.limit_test)):
             sd = encode_dataset(s.dataset, s.coding, s.steps, split=split, seed=s.data_seed,
-                                limit=limit, **s.coding_params)
+                                limit=limit, **s.encode_args())
             save_spikes(self.p("data", f"{split}.h5"), sd.spikes, sd.labels, sd.meta)
             out[split] = sd
         tr, te = out["train"], out["test"]

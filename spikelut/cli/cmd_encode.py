@@ -39,11 +39,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="coding parameter, repeatable (e.g. levels=16, thresholds=0.25,0.6)")
     p.add_argument("--limit", type=int, help="encode only the first N samples")
+    p.add_argument("--differences", metavar="LAGS",
+                   help="sequences: also feed each channel's change over these lags in cycles "
+                        "(comma list, e.g. 1 or 1,4), scaled with the training split's "
+                        "percentiles; docs/streaming.md, 'Difference channels'")
     p.add_argument("--chunk", type=int, metavar="N", help="samples encoded and written at once "
                    "(default: about 256 MB of spikes); memory is set by the chunk")
     p.add_argument("-o", "--output", help="spike file to write (HDF5)")
     p.add_argument("--list", action="store_true", help="list the built-in datasets and the codings")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
+
+
+def parse_lags(text: str | None) -> tuple[int, ...]:
+    """``--differences 1,4`` as ``(1, 4)``; ``None`` as ``()``.
+
+    Raises:
+        ConfigError: an item that is not an integer (the range is checked by the encoder).
+    """
+    if text is None:
+        return ()
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--differences: give lags in cycles as a comma list, e.g. 1 or 1,4; "
+                          f"got {text!r}") from None
 
 
 def parse_params(items: list[str]) -> dict:
@@ -83,7 +102,8 @@ def run(args: argparse.Namespace) -> Output:
         raise ConfigError("give -o OUT.h5, the spike file to write")
     out = check_output(args.output, inputs=[args.dataset], kind="spikes", force=args.force)
     r = encode_file(out, args.dataset, args.coding, args.steps, split=args.split, seed=args.seed,
-                    limit=args.limit, chunk=args.chunk, **parse_params(args.param))
+                    limit=args.limit, chunk=args.chunk, differences=parse_lags(args.differences),
+                    **parse_params(args.param))
     T, B, C = r.shape
     m = r.meta
     text = (f"wrote {out}: {T} cycles x {B} samples x {C} channels "

@@ -27,11 +27,12 @@ def _train_split(settings: Any) -> tuple[np.ndarray, np.ndarray]:
     from ..datasets import encode_dataset
 
     key = json.dumps([settings.dataset, settings.coding, settings.steps, settings.data_seed,
-                      settings.limit_train, settings.coding_params], sort_keys=True, default=str)
+                      settings.limit_train, settings.coding_params, settings.differences],
+                     sort_keys=True, default=str)
     if key not in _DATA_CACHE:
         sd = encode_dataset(settings.dataset, settings.coding, settings.steps, split="train",
                             seed=settings.data_seed, limit=settings.limit_train,
-                            **settings.coding_params)
+                            **settings.encode_args())
         _DATA_CACHE.clear()  # one dataset at a time keeps a worker's memory flat
         _DATA_CACHE[key] = (sd.spikes, sd.labels)
     return _DATA_CACHE[key]

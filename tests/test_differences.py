@@ -1,0 +1,123 @@
+"""Difference channels (spikelut.differences, [data] differences, encode --differences): the rule
+on small arrays, training-only scaling, variable-length padding, and the refusals."""
+
+import numpy as np
+import pytest
+
+from spikelut.cli import main
+from spikelut.datasets import encode_dataset, load_dataset
+from spikelut.differences import add_differences, check_lags, difference_range, raw_differences
+from spikelut.errors import ConfigError
+from spikelut.pipeline import RunSettings
+
+try:
+    import aeon  # noqa: F401
+    HAVE_AEON = True
+except ImportError:  # pragma: no cover - the ucr extra is installed in CI
+    HAVE_AEON = False
+
+needs_aeon = pytest.mark.skipif(not HAVE_AEON, reason="aeon not installed (pip install 'spikelut[ucr]')")
+
+
+def test_rule_lag_major_on_two_channels():
+    x = np.zeros((1, 5, 2), np.float32)
+    x[0, :, 0] = [0.0, 0.25, 0.5, 0.5, 1.0]
+    x[0, :, 1] = [1.0, 0.0, 1.0, 0.0, 1.0]
+    d = raw_differences(x, [1, 2])
+    assert d.shape == (1, 5, 4)
+    assert d[0, :, 0].tolist() == [0.0, 0.25, 0.25, 0.0, 0.5]     # lag 1, channel 0
+    assert d[0, :, 1].tolist() == [0.0, -1.0, 1.0, -1.0, 1.0]     # lag 1, channel 1
+    assert d[0, :, 2].tolist() == [0.0, 0.25, 0.5, 0.25, 0.5]     # lag 2, channel 0: x[t] - x[max(t-2, 0)]
+    assert d[0, :, 3].tolist() == [0.0, -1.0, 0.0, 0.0, 0.0]      # lag 2, channel 1
+    out = add_differences(x, [1, 2], lo=[0.0, -1.0, 0.0, -1.0], hi=[0.5, 1.0, 0.5, 1.0])
+    assert out.shape == (1, 5, 6)
+    assert np.array_equal(out[..., :2], x)                        # the values come first, unchanged
+    assert out[0, :, 2].tolist() == [0.0, 0.5, 0.5, 0.0, 1.0]     # (d - lo) / (hi - lo)
+    assert out[0, :, 3].tolist() == [0.5, 0.0, 1.0, 0.0, 1.0]
+    # clipped to [0, 1]; a constant channel (hi == lo) divides by 1
+    assert add_differences(x[..., :1], [1], lo=[0.1], hi=[0.2])[0, :, 1].tolist() == [0.0, 1.0, 1.0, 0.0, 1.0]
+    assert add_differences(x[..., :1], [1], lo=[0.0], hi=[0.0])[0, :, 1].tolist() == [0.0, 0.25, 0.25, 0.0, 0.5]
+
+
+def test_range_counts_own_cycles_only():
+    # sample 1 ends after 2 cycles: its padding (a fall to 0, then zeros) must not move the range
+    x = np.array([[0.0, 0.5, 1.0, 1.0], [0.5, 1.0, 0.0, 0.0]], np.float32)
+    lo_all, _ = difference_range(x, [1])
+    lo_own, hi_own = difference_range(x, [1], lengths=[4, 2])
+    own = np.array([0.0, 0.5, 0.5, 0.0, 0.0, 0.5])
+    assert lo_own.tolist() == [np.quantile(own, 0.02)] and hi_own.tolist() == [np.quantile(own, 0.98)]
+    assert lo_all[0] < lo_own[0]                                  # the padded fall of -1.0 counted
+
+
+@pytest.mark.parametrize("lags, length, msg", [
+    ([0], None, "differences: lags must be integers >= 1 (cycles), got [0]"),
+    ([1, 1], None, "differences: lags repeat: [1, 1]; give each lag once"),
+    ("1", None, "differences: give a list of lags in cycles, e.g. [1], got '1'"),
+    ([1.5], None, "differences: give a list of lags in cycles, e.g. [1], got [1.5]"),
+    ([True], None, "differences: give a list of lags in cycles, e.g. [1], got [True]"),
+    (list(range(1, 10)), None, "differences: at most 8 lags, got 9"),
+    ([3], 3, "differences: lag 3 is not shorter than the sequences (3 cycles); use lags below 3"),
+])
+def test_bad_lags(lags, length, msg):
+    with pytest.raises(ConfigError) as e:
+        check_lags(lags, length)
+    assert str(e.value) == msg
+
+
+def test_mnist1d_values_unchanged_differences_appended():
+    plain = encode_dataset("mnist1d", "thermometer", None, split="test", limit=6, levels=4)
+    both = encode_dataset("mnist1d", "thermometer", None, split="test", limit=6, levels=4,
+                          differences=[1, 3])
+    assert plain.spikes.shape == (40, 6, 4) and both.spikes.shape == (40, 6, 12)
+    assert np.array_equal(both.spikes[:, :, :4], plain.spikes)
+    # the constants are the TRAIN split's, whatever split or limit is encoded
+    lo, hi = difference_range(load_dataset("mnist1d", "train").x, [1, 3])
+    rec = both.meta["differences"]
+    assert rec["lags"] == [1, 3] and rec["lo"] == lo.tolist() and rec["hi"] == hi.tolist()
+    x = load_dataset("mnist1d", "test").x[:6]
+    from spikelut.coding import thermometer
+    diff = add_differences(x, [1, 3], lo, hi)[:, :, 1:]
+    expect = np.asarray(thermometer(diff, 40, levels=4, sequence=True))
+    assert np.array_equal(both.spikes[:, :, 4:], expect)
+
+
+@needs_aeon
+def test_ucr_test_split_uses_training_constants():
+    tr = encode_dataset("ItalyPowerDemand", "thermometer", None, split="train", levels=4, differences=[1])
+    te = encode_dataset("ItalyPowerDemand", "thermometer", None, split="test", levels=4, differences=[1])
+    assert tr.spikes.shape == (24, 67, 8) and te.spikes.shape == (24, 1029, 8)
+    assert te.meta["differences"] == tr.meta["differences"]
+    lo, hi = difference_range(load_dataset("ItalyPowerDemand", "train").x, [1])
+    assert tr.meta["differences"]["lo"] == lo.tolist() and tr.meta["differences"]["hi"] == hi.tolist()
+
+
+@needs_aeon
+def test_variable_length_padding_stays_blank():
+    sd = encode_dataset("JapaneseVowels", "thermometer", None, split="train", limit=20, levels=2,
+                        differences=[1])
+    lengths = load_dataset("JapaneseVowels", "train").meta["lengths"][:20]
+    T, B, C = sd.spikes.shape
+    assert C == 12 * 2 * 2                                        # 12 channels + 12 differences, 2 levels
+    for b, n in enumerate(lengths):
+        assert not sd.spikes[n:, b].any()                         # "no data" after the end, every channel
+
+
+def test_run_settings_and_cli(tmp_path, capsys):
+    cfg = {"data": {"dataset": "mnist1d", "differences": [1, 2]}}
+    s = RunSettings.from_config(cfg)
+    assert s.differences == (1, 2) and s.encode_args()["differences"] == (1, 2)
+    with pytest.raises(ConfigError) as e:
+        RunSettings.from_config({"data": {"dataset": "mnist1d", "differences": [0]}})
+    assert str(e.value) == "[data] differences: lags must be integers >= 1 (cycles), got [0]"
+    out = tmp_path / "m.h5"
+    assert main(["encode", "--dataset", "mnist1d", "--coding", "thermometer", "--param", "levels=2",
+                 "--limit", "3", "--differences", "1,2", "-o", str(out)]) == 0
+    assert "40 cycles x 3 samples x 6 channels" in capsys.readouterr().out
+    assert main(["encode", "--dataset", "mnist1d", "--differences", "x", "-o", str(tmp_path / "n.h5")]) == 1
+    assert capsys.readouterr().err == ("spikelut encode: error: --differences: give lags in cycles as a "
+                                       "comma list, e.g. 1 or 1,4; got 'x'\n")
+    assert main(["encode", "--dataset", "mnist5k", "--coding", "rate", "--steps", "2", "--limit", "2",
+                 "--differences", "1", "-o", str(tmp_path / "n.h5")]) == 1
+    assert capsys.readouterr().err == (
+        "spikelut encode: error: differences: dataset mnist5k is images fed as static values; "
+        "differences need a sequence fed one value per cycle (coding sequence=true); drop differences\n")
