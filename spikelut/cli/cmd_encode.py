@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--differences", metavar="LAGS",
                    help="sequences: also feed each channel's change over these lags in cycles "
                         "(comma list, e.g. 1 or 1,4), scaled with the training split's "
-                        "percentiles; docs/streaming.md, 'Difference channels'")
+                        "percentiles (docs/guide/encoding.md, 'Difference channels')")
     p.add_argument("--chunk", type=int, metavar="N", help="samples encoded and written at once "
                    "(default: about 256 MB of spikes); memory is set by the chunk")
     p.add_argument("-o", "--output", help="spike file to write (HDF5)")
