@@ -509,6 +509,11 @@ def main(argv: list[str] | None = None) -> int:
                          "batch, fraction P, default 0.5; label term dropped or mixed by c/T) and "
                          "noise:L (each cycle's level moved by -L..L), e.g. shift:3,splice,noise:1 "
                          "(validation and test are never augmented)")
+    ap.add_argument("--differences", default=None, metavar="LAGS",
+                    help="lut student: also feed it each value's change over these lags (comma "
+                         "list, e.g. 1; spikelut.differences), 32 more channels per lag; the "
+                         "teacher keeps the plain code. The --config network needs inputs = "
+                         "32 x (1 + lags)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1,
                     help="PyTorch threads (the teacher, the loss); one thread makes a seeded run "
@@ -524,6 +529,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.student == "hybrid":
             raise SystemExit("--augment transforms the thermometer code: use it with --student lut "
                              "(the hybrid's front end reads the raw values)")
+    if args.differences is not None:
+        from spikelut.cli.cmd_encode import parse_lags
+        from spikelut.errors import SpikelutError
+        try:
+            args.differences = parse_lags(args.differences)
+        except SpikelutError as e:
+            raise SystemExit(str(e)) from None
+        if args.student == "hybrid" or args.augment:
+            raise SystemExit("--differences: only with --student lut and without --augment (both "
+                             "transform the plain thermometer code)")
     students = (parse_students(args.pairs, args.fade, args.fade_until) if args.pairs else
                 parse_students(f"{args.tau}:{args.alpha}", args.fade, args.fade_until))
     before = torch.get_num_threads()
@@ -557,6 +572,13 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
     y = torch.from_numpy(tr.labels[fit])
     xv, yv = torch.from_numpy(tr.spikes[:, val].astype(np.float32)), torch.from_numpy(tr.labels[val])
     xt, yt = torch.from_numpy(te.spikes.astype(np.float32)), torch.from_numpy(te.labels)
+    lags = getattr(args, "differences", None) or ()
+    if lags:  # the student's own input: the code plus its difference channels
+        trd = encode_dataset("mnist1d", "thermometer", 40, split="train", levels=32, differences=lags)
+        ted = encode_dataset("mnist1d", "thermometer", 40, split="test", levels=32, differences=lags)
+        s_in = {"fit": torch.from_numpy(trd.spikes[:, fit].astype(np.float32)),
+                "val": torch.from_numpy(trd.spikes[:, val].astype(np.float32)),
+                "test": torch.from_numpy(ted.spikes.astype(np.float32))}
     rv = {"fit": torch.from_numpy(raw_tr[fit].T.copy()), "val": torch.from_numpy(raw_tr[val].T.copy()),
           "test": torch.from_numpy(raw_te.T.copy())}
     log(f"data: {x.shape[1]} training, {xv.shape[1]} validation, {xt.shape[1]} test samples, "
@@ -605,7 +627,7 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
                 f"{teacher_val_aug:.4f}")
 
     feed = ({"fit": rv["fit"], "val": rv["val"], "test": rv["test"]} if args.student == "hybrid"
-            else {"fit": x, "val": xv, "test": xt})
+            else s_in if lags else {"fit": x, "val": xv, "test": xt})
     runs = []
     for st in students:
         log(f"student ({args.student}) with tau {st['tau']}, alpha {st['alpha']}, fade {st['fade']}"
@@ -630,6 +652,9 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
         # the circuit's input: the front end's bits, computed on the CPU
         test_spikes = student.front_spikes(feed["test"]).numpy()
         s_meta = {"coding": "hybrid front end", "front_init": args.front_init}
+    elif lags:
+        test_spikes = ted.spikes
+        s_meta = {"coding": "thermometer", "levels": 32, "differences": ted.meta["differences"]}
     else:
         test_spikes = te.spikes
         s_meta = {"coding": "thermometer", "levels": 32}
@@ -645,6 +670,7 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
                           "test_acc": teacher_test, "val_acc_per_cycle": per_cycle_val,
                           "val_acc_augmented": teacher_val_aug},
               "augment": [list(a) for a in args.augment] if args.augment else None,
+              "differences": list(lags) or None,
               "per_cycle": args.per_cycle,
               "init": {"init": args.init, "noise": args.init_noise, "samples": args.init_samples},
               "runs": runs, "tau": chosen["tau"], "alpha": chosen["alpha"],

@@ -64,3 +64,22 @@ def test_demo_pairs_errors():
         demo.parse_pairs("2")
     with pytest.raises(SystemExit, match=r"^--pairs: '0:0.5' needs tau > 0 and 0 <= alpha <= 1$"):
         demo.parse_pairs("1:0,0:0.5")
+
+
+def test_demo_student_reads_difference_channels(tmp_path):
+    demo = load_demo(DEMOS, "distill_mnist1d")
+    (tmp_path / "tiny64.toml").write_text(TINY.replace("inputs = 32", "inputs = 64"))
+    out = tmp_path / "run"
+    assert demo.main(["--config", str(tmp_path / "tiny64.toml"), "--teacher", "cnn",
+                      "--teacher-epochs", "1", "--epochs", "1", "--limit", "100", "--pairs", "1:0",
+                      "--differences", "1", "--out", str(out)]) == 0
+    res = json.loads((out / "distill.json").read_text())
+    assert res["differences"] == [1]
+    data = load_spikes(out / "test.h5")                 # the circuit's input: code + differences
+    assert data.spikes.shape == (40, 1000, 64)
+    acc = float((simulate(load_model(out / "student.h5"), data.spikes).pred == data.labels).mean())
+    assert acc == pytest.approx(res["student_test_acc"], abs=1e-6)
+    with pytest.raises(SystemExit, match=r"^--differences: only with --student lut and without "):
+        demo.main(["--differences", "1", "--student", "hybrid", "--out", str(out)])
+    with pytest.raises(SystemExit, match=r"^--differences: give lags in cycles as a comma list"):
+        demo.main(["--differences", "x", "--out", str(out)])
