@@ -55,6 +55,11 @@ batch, ``c`` uniform in ``1..T-1``; the label term is dropped for them, or with 
 by -L..L (decoded, clipped to 0..32, re-encoded). Validation and test are never augmented;
 without ``--augment`` every number is as before. Not with ``--student hybrid``.
 
+``--differences 1`` feeds the LUT student each value's change over the given lags beside the
+thermometer code (:mod:`spikelut.differences`: 32 more channels per lag, so the ``--config``
+network needs ``inputs = 64`` for one lag); the teacher keeps the plain code, ``test.h5`` holds
+the student's input. Not with ``--student hybrid`` or ``--augment``.
+
 ``--pairs 1:0,2:0.3,2:0.5:linear,4:0.7:cosine:20`` chooses the soft term on validation: one
 student per ``TAU:ALPHA[:FADE[:UNTIL]]`` (same seed, data order and epochs), the best validation
 accuracy wins, only the chosen one is tested.
