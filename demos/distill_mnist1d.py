@@ -587,7 +587,17 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
     rv = {"fit": torch.from_numpy(raw_tr[fit].T.copy()), "val": torch.from_numpy(raw_tr[val].T.copy()),
           "test": torch.from_numpy(raw_te.T.copy())}
     log(f"data: {x.shape[1]} training, {xv.shape[1]} validation, {xt.shape[1]} test samples, "
-        f"{x.shape[0]} cycles x {x.shape[2]} channels")
+        f"{x.shape[0]} cycles x {x.shape[2]} channels"
+        + (f"; the student reads {s_in['fit'].shape[2]} (--differences {','.join(map(str, lags))})"
+           if lags else ""))
+    if args.student == "lut":  # before the teacher trains: a config of the wrong width fails fast
+        from spikelut.config import load_config
+        n_in = load_config(args.config).get("inputs")
+        want = int((s_in["fit"] if lags else x).shape[2])
+        if isinstance(n_in, int) and n_in != want:
+            raise SystemExit(f"--config {args.config}: inputs = {n_in}, but the student reads {want} "
+                             f"channels" + (f" (32 for the code, {want - 32} for --differences)"
+                                            if lags else "") + f"; set inputs = {want}")
 
     t_lr = TEACHER_DEFAULTS[args.teacher]["lr"] if args.teacher_lr is None else args.teacher_lr
     t_batch = TEACHER_DEFAULTS[args.teacher]["batch"] if args.teacher_batch is None else args.teacher_batch

@@ -777,6 +777,9 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     if "lengths" in meta:  # variable-length series (spikelut.ucr): one length per kept sample
         meta["lengths"] = meta["lengths"][:limit]
     if ds.kind == "spikes":
+        if differences is not None and (not isinstance(differences, (list, tuple)) or differences):
+            raise ConfigError(f"differences: dataset {ds.name} is spikes already (no values to "
+                              f"take differences of); drop differences")
         x = ds.x if limit is None else (ds.x.head(limit) if isinstance(ds.x, SampleRanges)
                                          else ds.x[:, :limit])
         y = ds.y if limit is None else ds.y[:limit]

@@ -14,7 +14,10 @@ lag ``L`` of ``lags``):
 * scaled with the TRAINING split's 2nd and 98th percentiles of ``d`` over every sample's own
   cycles (``lo``, ``hi``; padding after a variable-length series' end is not counted):
   ``(d - lo) / (hi - lo)`` clipped to [0, 1] (percentiles, not min and max: a difference's
-  extremes are single outliers that would squeeze every ordinary change into one level);
+  extremes are single outliers that would squeeze every ordinary change into one level; a
+  channel whose difference is constant, ``hi == lo``, divides by 1). The whole training split
+  sets them, including any part a later holdout validates on: two label-free numbers per
+  channel, as the values' own ``scale_lo`` / ``scale_hi``;
 * appended after the value channels, lag-major: channel ``C + i * C + c`` is lag ``lags[i]`` of
   channel ``c``; the coding then treats them as any other channel (``spikelut encode``: each
   gets ``channels_per_value`` spike channels).
@@ -130,6 +133,10 @@ def add_differences(x: np.ndarray, lags: Sequence[int], lo: Sequence[float], hi:
     d = raw_differences(x3, lags).astype(np.float64)
     lo = np.asarray(lo, np.float64)
     hi = np.asarray(hi, np.float64)
+    want = x3.shape[2] * len(lags)
+    if lo.shape != (want,) or hi.shape != (want,):
+        raise ConfigError(f"differences: lo and hi need {want} values (channels x lags, lag-major), "
+                          f"got {lo.size} and {hi.size}")
     span = np.where(hi > lo, hi - lo, 1.0)           # a constant channel divides by 1
     scaled = np.clip((d - lo) / span, 0.0, 1.0).astype(np.float32)
     return np.concatenate([x3, scaled], axis=2)

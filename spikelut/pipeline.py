@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -34,6 +35,7 @@ from .fileutil import OutputLock, check_output, write_error
 from .stages import STATE_FILE, StageBook
 
 if TYPE_CHECKING:
+    from .network import Network
     from .rtl.writer import RtlFiles
 
 DEFAULT_CONFIG = "run_default.toml"
@@ -132,6 +134,25 @@ class RunSettings:
             differences=lags)
 
 
+def _record_encoding(net: Network, meta: dict) -> None:
+    """Add to ``net.meta["data"]`` how the run encoded its data (dataset, coding, its parameters,
+    the difference channels' lags and constants), so the model file says how to encode new data
+    for it (``spikelut info``; ``spikelut encode`` with the same options reproduces the run's
+    ``data/test.h5``)."""
+    rec = {}
+    for key in ("dataset", "coding", "params", "differences"):
+        v = meta.get(key)
+        if isinstance(v, str) and v[:1] in "{[":
+            try:
+                v = json.loads(v)
+            except ValueError:
+                continue
+        if v is not None:
+            rec[key] = v
+    if rec:
+        net.meta.setdefault("data", {}).update(rec)
+
+
 class Pipeline:
     """One run of the main job in ``outdir``; :meth:`run` executes the stages in order."""
 
@@ -142,6 +163,7 @@ class Pipeline:
         self.cfg = path if isinstance(path, dict) else load_config(path)
         self.config_path = None if isinstance(path, dict) else str(path)
         where = f"{self.config_path}: " if self.config_path else ""  # errors name the file
+        self.where = where
         try:
             self.settings = RunSettings.from_config(self.cfg)
         except ConfigError as e:
@@ -304,11 +326,17 @@ class Pipeline:
         s = self.settings
         data = load_spikes(self.p("data", "train.h5"))
         x, y = data.spikes, data.labels
+        n_in = self.cfg.get("inputs")
+        if s.differences and isinstance(n_in, int) and x.shape[2] != n_in:
+            per = x.shape[2] // (1 + len(s.differences))
+            raise ConfigError(f"{self.where}inputs = {n_in}, but the data have {x.shape[2]} channels: "
+                              f"{per} for the values and {x.shape[2] - per} for [data] differences "
+                              f"{list(s.differences)}; set inputs = {x.shape[2]}")
         val = None
         if s.val_fraction > 0:  # the test set never chooses the kept model
             (x, y), val = holdout(x, y, s.val_fraction, s.data_seed)
         if self.train_cfg.ensemble > 1:
-            return self._train_ensemble((x, y), val)
+            return self._train_ensemble((x, y), val, data.meta)
         net = build_network(self.cfg)
         ckpt = self.p("train", f"checkpoint-{self._train_fp()[:12]}.h5")
         # --force trains from scratch; otherwise an interrupted run continues from its checkpoint
@@ -319,6 +347,7 @@ class Pipeline:
         trainer = Trainer(net, self.train_cfg, progress=self.progress)
         res = trainer.fit((x, y), val, log=self.p("train", "log.jsonl"), checkpoint=ckpt,
                           resume=resume)
+        _record_encoding(res.net, data.meta)
         save_model(res.net, self.p("model.h5"))
         last = res.history[-1] if res.history else {}
         kept = next((r for r in res.history if r["epoch"] == res.kept_epoch), last)
@@ -330,7 +359,8 @@ class Pipeline:
                  "train_acc": kept.get("acc"), "val_acc": kept.get("val_acc"),
                  "epoch_seconds": [r["time"] for r in res.history]})
 
-    def _train_ensemble(self, data: tuple, val: tuple | None) -> tuple[list, dict]:
+    def _train_ensemble(self, data: tuple, val: tuple | None, meta: dict | None = None
+                        ) -> tuple[list, dict]:
         """``[train] ensemble = M``: M members (:func:`spikelut.ensemble.member_config` seeds),
         each with its own checkpoint and log; a finished member's model is kept in ``train/`` so
         an interrupted run trains only the members still missing."""
@@ -351,6 +381,7 @@ class Pipeline:
             log=lambda m: tdir / ("log.jsonl" if m == 0 else f"log-member{m}.jsonl"),
             echo=lambda line: self.echo(f"             {line}"), resume=not self.force,
             eval_backend=self.settings.backend)
+        _record_encoding(res.net, meta or {})
         save_model(res.net, self.p("model.h5"))
         train_acc, val_acc = res.train_acc, res.val_acc
         histories = [r.history if r is not None else [] for r in res.members]

@@ -121,3 +121,48 @@ def test_run_settings_and_cli(tmp_path, capsys):
     assert capsys.readouterr().err == (
         "spikelut encode: error: differences: dataset mnist5k is images fed as static values; "
         "differences need a sequence fed one value per cycle (coding sequence=true); drop differences\n")
+
+
+def test_spike_datasets_refuse_differences():
+    with pytest.raises(ConfigError) as e:
+        encode_dataset("first_of_two", None, None, limit=2, differences=[1])
+    assert str(e.value) == ("differences: dataset first_of_two is spikes already (no values to take "
+                            "differences of); drop differences")
+
+
+def _run_config(inputs: int) -> dict:
+    return {"seed": 0, "inputs": inputs,
+            "data": {"dataset": "mnist1d", "limit_train": 30, "limit_test": 10, "differences": [1]},
+            "coding": {"name": "thermometer", "levels": 2},
+            "layers": [{"name": "out", "nodes": 10, "k": 2, "taps": [{"from": "input", "count": 2}]}],
+            "readout": {"classes": 10}, "train": {"epochs": 1, "batch_size": 10}}
+
+
+def test_run_records_the_encoding_and_names_a_width_mismatch(tmp_path):
+    from spikelut.io import load_model
+    from spikelut.pipeline import Pipeline
+
+    p = Pipeline(_run_config(4), tmp_path / "run", progress=False, echo=lambda line: None)
+    p.out.mkdir(parents=True)
+    p._encode()
+    p._train()
+    rec = load_model(tmp_path / "run" / "model.h5").meta["data"]
+    test = load_spikes_meta(tmp_path / "run" / "data" / "test.h5")
+    assert rec["dataset"] == "mnist1d" and rec["coding"] == "thermometer" and rec["steps"] == 40
+    assert rec["params"]["levels"] == 2
+    assert rec["differences"]["lags"] == [1] and rec["differences"]["lo"] == test["lo"]
+    bad = Pipeline(_run_config(2), tmp_path / "bad", progress=False, echo=lambda line: None)
+    bad.out.mkdir(parents=True)
+    bad._encode()
+    with pytest.raises(ConfigError) as e:
+        bad._train()
+    assert str(e.value) == ("inputs = 2, but the data have 4 channels: 2 for the values and 2 for "
+                            "[data] differences [1]; set inputs = 4")
+
+
+def load_spikes_meta(path) -> dict:
+    import json
+
+    from spikelut.io import load_spikes
+    meta = load_spikes(path).meta["differences"]
+    return json.loads(meta) if isinstance(meta, str) else meta

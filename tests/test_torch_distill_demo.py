@@ -83,3 +83,14 @@ def test_demo_student_reads_difference_channels(tmp_path):
         demo.main(["--differences", "1", "--student", "hybrid", "--out", str(out)])
     with pytest.raises(SystemExit, match=r"^--differences: give lags in cycles as a comma list"):
         demo.main(["--differences", "x", "--out", str(out)])
+
+
+def test_demo_refuses_a_student_of_the_wrong_width_before_training(tmp_path):
+    demo = load_demo(DEMOS, "distill_mnist1d")
+    (tmp_path / "tiny.toml").write_text(TINY)
+    with pytest.raises(SystemExit) as e:
+        demo.main(["--config", str(tmp_path / "tiny.toml"), "--teacher", "cnn", "--limit", "50",
+                   "--differences", "1", "--out", str(tmp_path / "run")])
+    assert str(e.value) == (f"--config {tmp_path / 'tiny.toml'}: inputs = 32, but the student reads "
+                            f"64 channels (32 for the code, 32 for --differences); set inputs = 64")
+    assert not (tmp_path / "run" / "distill.json").exists()
