@@ -696,7 +696,7 @@ def export_onnx(model: Network | str | os.PathLike, output: str | os.PathLike, n
                         "install it with pip install 'spikelut[onnx]'") from None
 
     is_net = isinstance(model, Network)
-    check_output(output, inputs=[] if is_net else [model], kind="binary", force=force, lock=False)
+    check_output(output, inputs=[] if is_net else [model], kind="onnx", force=force, lock=False)
     net = model if is_net else load_model(model)
     require_binary(net, "export")
     return write_onnx(net, output, name)

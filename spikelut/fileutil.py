@@ -719,6 +719,7 @@ _REPLACES = {
     "log": {"log"},                       # training logs: records with the trainer's keys
     "bench": {"bench"},                   # spikelut bench -o: only its own earlier report
     "peers": {"peers"},                   # spikelut peers -o
+    "onnx": {"onnx"},                     # spikelut export -o: only a graph it wrote
     "text": {"text", "log"},
 }
 _KIND_WORDS = {
@@ -726,11 +727,15 @@ _KIND_WORDS = {
     "png": "a PNG image", "vcd": "a VCD waveform", "log": "a spikelut training log",
     "bench": "a spikelut bench report", "peers": "a spikelut peers report", "text": "a text file",
     "config": "a TOML config", "hdf5": "an HDF5 file of another program", "binary": "a binary file",
-    "json": "a JSON file",
+    "json": "a JSON file", "onnx": "an ONNX graph written by spikelut export",
 }
 # the first line of the markdown reports spikelut writes (spikelut.bench.REPORT_TITLE, the peers
 # command's): a report is recognised by it, so a file that merely ends in .md is not replaced
 _REPORT_TITLES = {"# Engine benchmark (spikelut bench)": "bench", "# Peer benchmark": "peers"}
+# an ONNX ModelProto spikelut export wrote: field 1 (ir_version, a varint) first, then field 2
+# (producer_name) = "spikelut" (spikelut.onnx_export sets it); another program's graph or any
+# other binary file is not replaced without --force
+_ONNX_PRODUCER = b"\x12\x08spikelut"
 # keys every record of a training log has (spikelut.train.trainer's log format)
 _LOG_KEYS = {"epoch", "loss", "acc"}
 # keys of the JSON report of spikelut peers (spikelut.peers.run_peers)
@@ -742,7 +747,8 @@ def file_kind(path: str | os.PathLike) -> str:
     ``hdf5`` (another HDF5 file), ``png``, ``vcd``, ``config`` (TOML), ``json``, ``log`` (a
     training log: JSON lines whose records have the trainer's ``epoch``, ``loss`` and ``acc``),
     ``bench`` / ``peers`` (a report of ``spikelut bench`` / ``spikelut peers``, by its first
-    line or, for peers' JSON, its keys), ``text``, ``binary`` or ``empty``.
+    line or, for peers' JSON, its keys), ``onnx`` (a graph of ``spikelut export``, by its
+    producer name), ``text``, ``binary`` or ``empty``.
 
     Example:
         >>> import tempfile, pathlib
@@ -760,6 +766,8 @@ def file_kind(path: str | os.PathLike) -> str:
         return _hdf5_kind(p)
     if head.startswith(PNG_MAGIC):
         return "png"
+    if head[:1] == b"\x08" and _ONNX_PRODUCER in head[:16]:
+        return "onnx"
     if b"\0" in head:
         return "binary"
     try:
@@ -825,7 +833,7 @@ def check_output(path: str | os.PathLike, *, inputs: Sequence[str | os.PathLike 
     file as one of ``inputs`` (symlinks and hard links included) or of ``others`` (the command's
     other outputs); an existing file of another kind than ``kind`` unless ``force``; an output
     in use by another spikelut process. ``kind`` is one of ``model``, ``checkpoint``, ``spikes``,
-    ``png``, ``vcd``, ``log``, ``bench``, ``peers``, ``text``, ``binary`` or ``dir`` (checked by
+    ``png``, ``vcd``, ``log``, ``bench``, ``peers``, ``onnx``, ``text``, ``binary`` or ``dir`` (checked by
     the directory's writer); see :func:`file_kind` for how an existing file's kind is read.
 
     Returns:

@@ -90,7 +90,7 @@ def test_export_errors_are_one_line(tmp_path, monkeypatch):
     save_model(net, tmp_path / "m.h5")
     with pytest.raises(OutputError, match=r"is also an input .*; choose another output$"):
         export_onnx(tmp_path / "m.h5", tmp_path / "m.h5")
-    with pytest.raises(OutputError, match=r"exists and is a spikelut model, not a binary file"):
+    with pytest.raises(OutputError, match=r"exists and is a spikelut model, not an ONNX graph written by spikelut export"):
         export_onnx(net, tmp_path / "m.h5")
     missing = r"^ONNX export needs the 'onnx' package, which does not import here; install it " \
               r"with pip install 'spikelut\[onnx\]'$"

@@ -154,3 +154,24 @@ def test_run_that_fails_before_its_first_stage_leaves_no_state(tmp_path, capsys)
         assert capsys.readouterr().err.startswith("spikelut run: error: unknown dataset 'nosuchset'")
     assert not new.exists()
     assert list(empty.iterdir()) == []
+
+
+def test_export_replaces_only_its_own_onnx_graph(tmp_path, capsys):
+    pytest.importorskip("onnx", reason="onnx not installed: pip install 'spikelut[onnx]'")
+    cli = main
+    model = tmp_path / "m.h5"
+    demos = Path(__file__).resolve().parent.parent / "demos"
+    assert cli(["init", str(demos / "run_default.toml"), "-o", str(model)]) == 0
+    graph = tmp_path / "m.onnx"
+    assert cli(["export", str(model), "-o", str(graph)]) == 0
+    assert file_kind(graph) == "onnx"
+    assert cli(["export", str(model), "-o", str(graph)]) == 0      # its own earlier graph: replaced
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(b"\x00\x01\x02" * 10)
+    capsys.readouterr()
+    assert cli(["export", str(model), "-o", str(blob)]) == 1
+    assert capsys.readouterr().err == (f"spikelut export: error: {blob}: exists and is a binary file, "
+                                       f"not an ONNX graph written by spikelut export; choose another "
+                                       f"output or pass --force to overwrite it\n")
+    assert blob.read_bytes() == b"\x00\x01\x02" * 10
+    assert cli(["export", str(model), "-o", str(blob), "--force"]) == 0

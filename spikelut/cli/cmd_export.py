@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> Output:
     from ..api import export_onnx
 
-    check_output(args.output, inputs=[args.model], kind="binary", force=args.force)
+    check_output(args.output, inputs=[args.model], kind="onnx", force=args.force)
     require_binary(load_model(args.model), "export", args.model)
     info = export_onnx(args.model, args.output, name=args.name, force=args.force)
     text = (f"wrote {terminal(info['path'])}: ONNX opset {info['opset']}, {info['nodes']} operators, "
