@@ -776,8 +776,10 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
                                                           "scale_hi", "class_names", "lengths")})
     if "lengths" in meta:  # variable-length series (spikelut.ucr): one length per kept sample
         meta["lengths"] = meta["lengths"][:limit]
+    # differences given: anything but None or an empty list (a bad value is refused by name below)
+    diffs = differences is not None and (not isinstance(differences, (list, tuple)) or bool(differences))
     if ds.kind == "spikes":
-        if differences is not None and (not isinstance(differences, (list, tuple)) or differences):
+        if diffs:
             raise ConfigError(f"differences: dataset {ds.name} is spikes already (no values to "
                               f"take differences of); drop differences")
         x = ds.x if limit is None else (ds.x.head(limit) if isinstance(ds.x, SampleRanges)
@@ -805,7 +807,7 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     resolved = _coding.resolve_params(coding, full)
     x = ds.x if limit is None else ds.x[:limit]
     y = ds.y if limit is None else ds.y[:limit]
-    if differences is not None and (not isinstance(differences, (list, tuple)) or differences):
+    if diffs:
         x = _with_differences(ds, x, differences, resolved, name_or_path, seed, meta)
     if resolved["sequence"]:
         if ds.kind != "sequence":

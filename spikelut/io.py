@@ -247,6 +247,30 @@ def _dataset(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, pa
     return None if ds is None else _read(ds, path)
 
 
+def meta_json(meta: dict, key: str) -> Any:
+    """A table or list kept in a spike file's metadata (``params``, ``differences``, ...), whether
+    ``meta`` came from the encoder (the value itself) or from a file (JSON text, its nesting
+    bounded before parsing); any other value as it is, ``None`` when absent.
+
+    Raises:
+        FileFormatError: JSON text that is nested too deep or does not parse.
+
+    Example:
+        >>> meta_json({"params": '{"levels": 4}', "coding": "rate"}, "params"), meta_json(
+        ...     {"coding": "rate"}, "coding")
+        ({'levels': 4}, 'rate')
+    """
+    v = meta.get(key)
+    if not isinstance(v, str) or v[:1] not in ("{", "["):
+        return v
+    if not limits.json_depth_ok(v):
+        raise FileFormatError(f"metadata {key}: JSON nested deeper than {limits.MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(v)
+    except (ValueError, RecursionError):
+        raise FileFormatError(f"metadata {key}: not valid JSON: {_name(v[:40])!r}") from None
+
+
 def coding_hint(meta: dict, channels: int, inputs: int) -> str:
     """What to encode instead, for a spike file whose ``channels`` do not fit a network's
     ``inputs``: read from the file's metadata (``coding``, ``channels_per_value``, ``params``,
@@ -270,7 +294,7 @@ def coding_hint(meta: dict, channels: int, inputs: int) -> str:
     if not isinstance(coding, str) or not isinstance(per, int) or per < 1 or channels % per:
         return ""
     try:
-        params = json.loads(meta.get("params", "{}"))
+        params = meta_json(meta, "params") or {}
         defaults = resolve_params(coding, {})
     except (ValueError, SpikelutError):
         return ""

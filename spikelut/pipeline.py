@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import sys
 import time
@@ -29,8 +29,8 @@ from .api import simulate_file
 from .backends import backend_from_legacy
 from .config import build_network, demo_path, load_config, unknown_keys_message
 from .ensemble import summary as ensemble_summary
-from .errors import ConfigError, OutputError, SpikelutError, ToolError
-from .io import load_model, load_result, load_spikes, save_model, save_spikes
+from .errors import ConfigError, FileFormatError, OutputError, SpikelutError, ToolError
+from .io import load_model, load_result, load_spikes, meta_json, save_model, save_spikes
 from .fileutil import OutputLock, check_output, write_error
 from .stages import STATE_FILE, StageBook
 
@@ -141,14 +141,10 @@ def _record_encoding(net: Network, meta: dict) -> None:
     ``data/test.h5``)."""
     rec = {}
     for key in ("dataset", "coding", "params", "differences"):
-        v = meta.get(key)
-        if isinstance(v, str) and v[:1] in "{[":
-            try:
-                v = json.loads(v)
-            except ValueError:
-                continue
-        if v is not None:
-            rec[key] = v
+        with contextlib.suppress(FileFormatError):  # a record that does not parse is left out
+            v = meta_json(meta, key)
+            if v is not None:
+                rec[key] = v
     if rec:
         net.meta.setdefault("data", {}).update(rec)
 
