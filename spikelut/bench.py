@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .errors import ConfigError
+from .fileutil import BENCH_TITLE
 from .xp import gpu_available, require_gpu
 from .network import Network
 from .wiring import random_network
@@ -381,7 +382,7 @@ def format_report(rep: dict) -> str:
     return "\n".join(lines)
 
 
-REPORT_TITLE = "# Engine benchmark (spikelut bench)"
+REPORT_TITLE = BENCH_TITLE
 """First line of :func:`format_markdown`'s report: ``spikelut bench -o FILE`` replaces ``FILE``
 without ``--force`` only when it starts with this (or is empty), i.e. is an earlier report
 (:func:`spikelut.fileutil.file_kind` reads it; docs/files-and-outputs.md)."""

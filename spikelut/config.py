@@ -35,7 +35,7 @@ import numpy as np
 
 from . import limits
 from .errors import ConfigError, NetworkError
-from .fileutil import _KIND_WORDS, HDF5_MAGIC, file_kind
+from .fileutil import HDF5_MAGIC, file_kind, kind_words
 from .network import INPUT, Layer, Network, Readout, k_range_problem, readout_classes
 from .wiring import STRATEGIES, local, random_taps, serial
 
@@ -80,7 +80,7 @@ def load_config(path: str | os.PathLike) -> dict:
     except OSError as e:
         raise ConfigError(f"{p}: cannot read config: {e}") from None
     if data.startswith(HDF5_MAGIC):  # a model or spike file given where the config goes
-        kind = _KIND_WORDS.get(file_kind(p), "an HDF5 file")
+        kind = kind_words(file_kind(p))
         raise ConfigError(f"{p}: this is {kind} (HDF5), not a TOML config; give the .toml "
                           f"config here (e.g. demos/run_default.toml)")
     try:

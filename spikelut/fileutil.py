@@ -729,9 +729,12 @@ _KIND_WORDS = {
     "config": "a TOML config", "hdf5": "an HDF5 file of another program", "binary": "a binary file",
     "json": "a JSON file", "onnx": "an ONNX graph written by spikelut export",
 }
-# the first line of the markdown reports spikelut writes (spikelut.bench.REPORT_TITLE, the peers
-# command's): a report is recognised by it, so a file that merely ends in .md is not replaced
-_REPORT_TITLES = {"# Engine benchmark (spikelut bench)": "bench", "# Peer benchmark": "peers"}
+#: the first line of ``spikelut bench -o``'s markdown report (spikelut.bench.format_markdown)
+BENCH_TITLE = "# Engine benchmark (spikelut bench)"
+#: the first line of ``spikelut peers -o``'s markdown report
+PEERS_TITLE = "# Peer benchmark"
+# a report is recognised by its first line, so a file that merely ends in .md is not replaced
+_REPORT_TITLES = {BENCH_TITLE: "bench", PEERS_TITLE: "peers"}
 # an ONNX ModelProto spikelut export wrote: field 1 (ir_version, a varint) first, then field 2
 # (producer_name) = "spikelut" (spikelut.onnx_export sets it); another program's graph or any
 # other binary file is not replaced without --force
@@ -740,6 +743,16 @@ _ONNX_PRODUCER = b"\x12\x08spikelut"
 _LOG_KEYS = {"epoch", "loss", "acc"}
 # keys of the JSON report of spikelut peers (spikelut.peers.run_peers)
 _PEERS_KEYS = {"date", "command_line", "machine", "settings", "systems"}
+
+
+def kind_words(kind: str) -> str:
+    """A kind of :func:`file_kind` in words, for messages.
+
+    Example:
+        >>> kind_words("model"), kind_words("hdf5")
+        ('a spikelut model', 'an HDF5 file of another program')
+    """
+    return _KIND_WORDS.get(kind, kind)
 
 
 def file_kind(path: str | os.PathLike) -> str:
@@ -897,8 +910,8 @@ def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Seq
             raise OutputError(f"{p}: exists and cannot be read to see what it is ({e.strerror}); "
                               f"pass --force to overwrite it") from None
         if have != "empty" and have not in _REPLACES.get(kind, {kind}):
-            raise OutputError(f"{p}: exists and is {_KIND_WORDS.get(have, have)}, not "
-                              f"{_KIND_WORDS.get(kind, kind)}; choose another output or pass "
+            raise OutputError(f"{p}: exists and is {kind_words(have)}, not "
+                              f"{kind_words(kind)}; choose another output or pass "
                               f"--force to overwrite it")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)

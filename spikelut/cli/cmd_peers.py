@@ -21,7 +21,7 @@ import json
 import sys
 
 from ..errors import ConfigError
-from ..fileutil import check_output, write_text_atomic
+from ..fileutil import PEERS_TITLE, check_output, write_text_atomic
 from ..peers import (HIDDEN, PEER_LR, SYSTEMS, format_report, parse_systems,
                      parse_train_overrides, run_peers)
 from . import Output
@@ -98,6 +98,6 @@ def run(args: argparse.Namespace) -> Output:
         if str(out).endswith(".json"):
             write_text_atomic(out, json.dumps(rep, indent=1) + "\n")
         else:
-            write_text_atomic(out, "# Peer benchmark\n\n" + format_report(rep, markdown=True) + "\n")
+            write_text_atomic(out, PEERS_TITLE + "\n\n" + format_report(rep, markdown=True) + "\n")
         text += f"\nwrote {out}"
     return Output(rep, text)
