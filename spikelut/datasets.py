@@ -752,13 +752,16 @@ class EncodingPlan:
 
 def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
                   split: str = "train", seed: int = 0, limit: int | None = None,
-                  differences: Sequence[int] = (), **params: Any) -> EncodingPlan:
+                  differences: Sequence[int] = (), second_differences: Sequence[int] = (),
+                  **params: Any) -> EncodingPlan:
     """Load a dataset split and settle how to encode it (see :func:`encode_dataset`, which is
     ``plan.encode(0, N)``); ``spikelut encode`` writes ``plan.encode`` chunk by chunk.
 
     ``differences`` (lags in cycles, sequences fed one value per cycle only) appends each
     channel's change over every lag as channels of its own, scaled with the training split's
-    percentiles (:mod:`spikelut.differences`; the constants go to ``meta["differences"]``).
+    percentiles (:mod:`spikelut.differences`; the constants go to ``meta["differences"]``);
+    ``second_differences`` (lags ``L`` with ``2 L`` below the sequence length) appends each
+    channel's second difference ``x[t] - 2 x[t - L] + x[t - 2 L]`` after them, scaled the same way.
 
     Example:
         >>> plan = plan_encoding("mnist5k", "rate", steps=4, split="test", limit=10)
@@ -776,12 +779,14 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
                                                           "scale_hi", "class_names", "lengths")})
     if "lengths" in meta:  # variable-length series (spikelut.ucr): one length per kept sample
         meta["lengths"] = meta["lengths"][:limit]
-    # differences given: anything but None or an empty list (a bad value is refused by name below)
-    diffs = differences is not None and (not isinstance(differences, (list, tuple)) or bool(differences))
+    # lags given: anything but None or an empty list (a bad value is refused by name below)
+    given = [name for name, v in (("differences", differences),
+                                  ("second_differences", second_differences))
+             if v is not None and (not isinstance(v, (list, tuple)) or bool(v))]
     if ds.kind == "spikes":
-        if diffs:
-            raise ConfigError(f"differences: dataset {ds.name} is spikes already (no values to "
-                              f"take differences of); drop differences")
+        if given:
+            raise ConfigError(f"{given[0]}: dataset {ds.name} is spikes already (no values to "
+                              f"take differences of); drop {given[0]}")
         x = ds.x if limit is None else (ds.x.head(limit) if isinstance(ds.x, SampleRanges)
                                          else ds.x[:, :limit])
         y = ds.y if limit is None else ds.y[:limit]
@@ -807,8 +812,10 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     resolved = _coding.resolve_params(coding, full)
     x = ds.x if limit is None else ds.x[:limit]
     y = ds.y if limit is None else ds.y[:limit]
-    if diffs:
-        x = _with_differences(ds, x, differences, resolved, name_or_path, seed, meta)
+    if given:
+        x = _with_differences(ds, x, differences if "differences" in given else None,
+                              second_differences if "second_differences" in given else None,
+                              given[0], resolved, name_or_path, seed, meta)
     if resolved["sequence"]:
         if ds.kind != "sequence":
             raise ConfigError(f"coding {coding!r} feeds one value per cycle, but dataset {ds.name} is "
@@ -833,27 +840,34 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     return plan
 
 
-def _with_differences(ds: Dataset, x: np.ndarray, differences: Any, resolved: dict,
-                      name_or_path: str | os.PathLike, seed: int, meta: dict) -> np.ndarray:
-    """``x`` with its difference channels appended (constants from the TRAIN split, recorded in
-    ``meta``); refused for anything but a sequence fed one value per cycle."""
+def _with_differences(ds: Dataset, x: np.ndarray, differences: Any, second_differences: Any,
+                      name: str, resolved: dict, name_or_path: str | os.PathLike, seed: int,
+                      meta: dict) -> np.ndarray:
+    """``x`` with its first and second difference channels appended (``None``: not given;
+    constants from the TRAIN split, recorded in ``meta``); refused, naming ``name`` (the first
+    option given), for anything but a sequence fed one value per cycle."""
     from .differences import RULE, add_differences, check_lags, difference_range
 
     if ds.kind != "sequence" or not resolved.get("sequence"):
-        raise ConfigError(f"differences: dataset {ds.name} is {ds.kind}s fed "
+        raise ConfigError(f"{name}: dataset {ds.name} is {ds.kind}s fed "
                           f"{'one value per cycle' if resolved.get('sequence') else 'as static values'}"
-                          f"; differences need a sequence fed one value per cycle (coding "
-                          f"sequence=true); drop differences")
-    lags = check_lags(differences, int(ds.shape[0]))
+                          f"; {name} need a sequence fed one value per cycle (coding "
+                          f"sequence=true); drop {name}")
+    length = int(ds.shape[0])
+    lags = check_lags(differences, length) if differences is not None else ()
+    second = (check_lags(second_differences, length, "second_differences", order=2)
+              if second_differences is not None else ())
     train = ds if ds.split == "train" else load_dataset(name_or_path, "train", seed)
-    lo, hi = difference_range(train.x, lags, train.meta.get("lengths"))
-    meta["differences"] = {"lags": list(lags), "lo": lo.tolist(), "hi": hi.tolist(), "rule": RULE}
-    return add_differences(x, lags, lo, hi)
+    lo, hi = difference_range(train.x, lags, train.meta.get("lengths"), second)
+    meta["differences"] = {"lags": list(lags), "second_lags": list(second), "lo": lo.tolist(),
+                           "hi": hi.tolist(), "rule": RULE}
+    return add_differences(x, lags, lo, hi, second)
 
 
 def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: int | None,
                    split: str = "train", seed: int = 0, limit: int | None = None,
-                   differences: Sequence[int] = (), **params: Any) -> SpikeData:
+                   differences: Sequence[int] = (), second_differences: Sequence[int] = (),
+                   **params: Any) -> SpikeData:
     """Load a dataset split and encode it: a :class:`SpikeData` with spikes ``[T, N, channels]``,
     labels, and metadata (dataset, split, coding, params, steps, seed, classes, shape, ...).
 
@@ -864,7 +878,8 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
       the dataset's length, or longer (silent cycles are appended).
 
     ``seed`` seeds both a synthetic task and a random coding; ``limit`` keeps the first samples;
-    ``differences`` adds difference channels (:mod:`spikelut.differences`). The same as
+    ``differences`` adds difference channels and ``second_differences`` second-difference
+    channels after them (:mod:`spikelut.differences`). The same as
     :func:`plan_encoding` then ``plan.encode(0, N)``.
 
     Example:
@@ -872,7 +887,8 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
         >>> sd.spikes.shape, sd.labels.shape
         ((4, 10, 784), (10,))
     """
-    plan = plan_encoding(name_or_path, coding, steps, split, seed, limit, differences, **params)
+    plan = plan_encoding(name_or_path, coding, steps, split, seed, limit, differences,
+                         second_differences, **params)
     return SpikeData(plan.encode(0, plan.shape[1]), plan.labels, plan.meta)
 
 

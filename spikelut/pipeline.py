@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from .rtl.writer import RtlFiles
 
 DEFAULT_CONFIG = "run_default.toml"
-DATA_KEYS = {"dataset", "seed", "limit_train", "limit_test", "val_fraction", "differences"}
+DATA_KEYS = {"dataset", "seed", "limit_train", "limit_test", "val_fraction", "differences",
+             "second_differences"}
 CODING_KEYS = {"name", "steps"}  # every other key of [coding] is a parameter of the code
 RTL_KEYS = {"top", "lut6", "simulator", "synth", "verify_samples"}
 RUN_KEYS = {"raster_samples", "backend", "engine"}  # engine: deprecated alias of backend
@@ -75,12 +76,14 @@ class RunSettings:
     raster_samples: int
     backend: str  # [run] backend (the deprecated [run] engine maps onto it)
     differences: tuple[int, ...] = ()  # [data] differences: lags of spikelut.differences
+    second_differences: tuple[int, ...] = ()  # [data] second_differences: their second differences
 
     def encode_args(self) -> dict:
         """The keyword arguments of :func:`~spikelut.datasets.encode_dataset` besides the
-        dataset, coding, steps, split, seed and limit: the coding's parameters and
-        ``differences``."""
-        return {"differences": self.differences, **self.coding_params}
+        dataset, coding, steps, split, seed and limit: the coding's parameters,
+        ``differences`` and ``second_differences``."""
+        return {"differences": self.differences, "second_differences": self.second_differences,
+                **self.coding_params}
 
     @classmethod
     def from_config(cls, cfg: dict) -> "RunSettings":
@@ -120,6 +123,8 @@ class RunSettings:
         params = {k: v for k, v in coding.items() if k not in CODING_KEYS}
         from .differences import check_lags
         lags = check_lags(data["differences"], where="[data] differences") if "differences" in data else ()
+        second = (check_lags(data["second_differences"], where="[data] second_differences", order=2)
+                  if "second_differences" in data else ())
         return cls(
             dataset=str(data["dataset"]), data_seed=opt_int(data, "seed", "data", 0, seed),
             limit_train=opt_int(data, "limit_train", "data", 1),
@@ -131,20 +136,22 @@ class RunSettings:
             raster_samples=opt_int(run, "raster_samples", "run", 0, 3),
             backend=backend_from_legacy(run.get("backend"), run.get("engine"), None,
                                        ("[run] engine", ""))[0],
-            differences=lags)
+            differences=lags, second_differences=second)
 
 
 def _record_encoding(net: Network, meta: dict) -> None:
     """Add to ``net.meta["data"]`` how the run encoded its data (dataset, coding, its parameters,
-    the difference channels' lags and constants), so the model file says how to encode new data
-    for it (``spikelut info``; ``spikelut encode`` with the same options reproduces the run's
-    ``data/test.h5``)."""
+    the first and second difference channels' lags and constants: ``lags``, ``second_lags``,
+    ``lo``, ``hi``), so the model file says how to encode new data for it (``spikelut info``;
+    ``spikelut encode`` with the same options reproduces the run's ``data/test.h5``)."""
+    from .differences import read_record
+
     rec = {}
     for key in ("dataset", "coding", "params", "differences"):
         with contextlib.suppress(FileFormatError):  # a record that does not parse is left out
             v = meta_json(meta, key)
-            if v is not None:
-                rec[key] = v
+            if v is not None:  # a file from before second differences records none of them
+                rec[key] = read_record(v) if key == "differences" else v
     if rec:
         net.meta.setdefault("data", {}).update(rec)
 
@@ -323,11 +330,14 @@ class Pipeline:
         data = load_spikes(self.p("data", "train.h5"))
         x, y = data.spikes, data.labels
         n_in = self.cfg.get("inputs")
-        if s.differences and isinstance(n_in, int) and x.shape[2] != n_in:
-            per = x.shape[2] // (1 + len(s.differences))
+        if (s.differences or s.second_differences) and isinstance(n_in, int) and x.shape[2] != n_in:
+            per = x.shape[2] // (1 + len(s.differences) + len(s.second_differences))
+            parts = [f"{per} for the values"] + [
+                f"{per * len(lags)} for [data] {key} {list(lags)}"
+                for key, lags in (("differences", s.differences),
+                                  ("second_differences", s.second_differences)) if lags]
             raise ConfigError(f"{self.where}inputs = {n_in}, but the data have {x.shape[2]} channels: "
-                              f"{per} for the values and {x.shape[2] - per} for [data] differences "
-                              f"{list(s.differences)}; set inputs = {x.shape[2]}")
+                              f"{', '.join(parts[:-1])} and {parts[-1]}; set inputs = {x.shape[2]}")
         val = None
         if s.val_fraction > 0:  # the test set never chooses the kept model
             (x, y), val = holdout(x, y, s.val_fraction, s.data_seed)

@@ -8,6 +8,7 @@ Examples:
     spikelut encode --dataset first_of_two --split test -o fot.h5
     spikelut encode --dataset my_data.npz --coding latency --steps 16 -o mine.h5
     spikelut encode --dataset GunPoint --split test -o gunpoint_test.h5     (needs spikelut[ucr])
+    spikelut encode --dataset mnist1d --param levels=16 --differences 1 --second-differences 8 -o d.h5
     spikelut encode --list
 """
 
@@ -43,6 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sequences: also feed each channel's change over these lags in cycles "
                         "(comma list, e.g. 1 or 1,4), scaled with the training split's "
                         "percentiles (docs/guide/encoding.md, 'Difference channels')")
+    p.add_argument("--second-differences", metavar="LAGS",
+                   help="sequences: also feed each channel's second difference "
+                        "x[t] - 2 x[t-L] + x[t-2L] for these lags L (comma list, e.g. 8 or 8,16; "
+                        "2 L below the length), after any --differences, scaled the same way")
     p.add_argument("--chunk", type=int, metavar="N", help="samples encoded and written at once "
                    "(default: about 256 MB of spikes); memory is set by the chunk")
     p.add_argument("-o", "--output", help="spike file to write (HDF5)")
@@ -50,8 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
-def parse_lags(text: str | None) -> tuple[int, ...]:
-    """``--differences 1,4`` as ``(1, 4)``; ``None`` as ``()``.
+def parse_lags(text: str | None, flag: str = "--differences") -> tuple[int, ...]:
+    """``--differences 1,4`` (or ``flag``'s value) as ``(1, 4)``; ``None`` as ``()``.
 
     Raises:
         ConfigError: an item that is not an integer (the range is checked by the encoder).
@@ -61,7 +66,7 @@ def parse_lags(text: str | None) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise ConfigError(f"--differences: give lags in cycles as a comma list, e.g. 1 or 1,4; "
+        raise ConfigError(f"{flag}: give lags in cycles as a comma list, e.g. 1 or 1,4; "
                           f"got {text!r}") from None
 
 
@@ -103,6 +108,7 @@ def run(args: argparse.Namespace) -> Output:
     out = check_output(args.output, inputs=[args.dataset], kind="spikes", force=args.force)
     r = encode_file(out, args.dataset, args.coding, args.steps, split=args.split, seed=args.seed,
                     limit=args.limit, chunk=args.chunk, differences=parse_lags(args.differences),
+                    second_differences=parse_lags(args.second_differences, "--second-differences"),
                     **parse_params(args.param))
     T, B, C = r.shape
     m = r.meta

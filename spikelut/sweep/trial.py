@@ -27,7 +27,8 @@ def _train_split(settings: Any) -> tuple[np.ndarray, np.ndarray]:
     from ..datasets import encode_dataset
 
     key = json.dumps([settings.dataset, settings.coding, settings.steps, settings.data_seed,
-                      settings.limit_train, settings.coding_params, settings.differences],
+                      settings.limit_train, settings.coding_params, settings.differences,
+                      settings.second_differences],
                      sort_keys=True, default=str)
     if key not in _DATA_CACHE:
         sd = encode_dataset(settings.dataset, settings.coding, settings.steps, split="train",
