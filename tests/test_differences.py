@@ -1,13 +1,16 @@
-"""Difference channels (spikelut.differences, [data] differences, encode --differences): the rule
-on small arrays, training-only scaling, variable-length padding, and the refusals."""
+"""Difference channels (spikelut.differences, [data] differences, encode --differences) and second
+differences ([data] second_differences, encode --second-differences): the rules on small arrays,
+training-only scaling, variable-length padding, the channel order, the stored record, and the
+refusals."""
 
 import numpy as np
 import pytest
 
 from spikelut.cli import main
 from spikelut.datasets import encode_dataset, load_dataset
-from spikelut.differences import add_differences, check_lags, difference_range, raw_differences
-from spikelut.errors import ConfigError
+from spikelut.differences import (add_differences, check_lags, difference_range, raw_differences,
+                                  read_record)
+from spikelut.errors import ConfigError, FileFormatError
 from spikelut.pipeline import RunSettings
 
 try:
@@ -166,3 +169,201 @@ def load_spikes_meta(path) -> dict:
     from spikelut.io import load_spikes
     meta = load_spikes(path).meta["differences"]
     return json.loads(meta) if isinstance(meta, str) else meta
+
+
+# ----------------------------------------------------------------------------- second differences
+
+def test_second_difference_rule_and_edge_clamping():
+    x = np.array([[0.0, 1.0, 4.0, 9.0, 16.0]], np.float32)       # t ** 2: a constant bend of 2
+    assert raw_differences(x, [], second=[1])[0, :, 0].tolist() == [0.0, 1.0, 2.0, 2.0, 2.0]
+    # L = 2: t < 2 reads x[0] twice (x[t] - x[0]); t < 4 reads x[0] as x[t - 4]: 9 - 2 * 1 + 0
+    assert raw_differences(x, [], second=[2])[0, :, 0].tolist() == [0.0, 1.0, 4.0, 7.0, 8.0]
+    # first then second differences, each lag-major, on two channels
+    x2 = np.stack([x[0], 16.0 - x[0]], axis=1)[None]              # [1, 5, 2]
+    d = raw_differences(x2, [1], second=[1, 2])
+    assert d.shape == (1, 5, 6)
+    assert d[0, :, 0].tolist() == [0.0, 1.0, 3.0, 5.0, 7.0]       # lag 1, channel 0
+    assert d[0, :, 1].tolist() == [0.0, -1.0, -3.0, -5.0, -7.0]   # lag 1, channel 1
+    assert d[0, :, 2].tolist() == [0.0, 1.0, 2.0, 2.0, 2.0]       # second, lag 1, channel 0
+    assert d[0, :, 3].tolist() == [0.0, -1.0, -2.0, -2.0, -2.0]   # second, lag 1, channel 1
+    assert d[0, :, 4].tolist() == [0.0, 1.0, 4.0, 7.0, 8.0]       # second, lag 2, channel 0
+    assert d[0, :, 5].tolist() == [0.0, -1.0, -4.0, -7.0, -8.0]   # second, lag 2, channel 1
+    # without second lags every function gives what it gave before
+    assert np.array_equal(raw_differences(x2, [1, 2], second=()), raw_differences(x2, [1, 2]))
+    lo, hi = difference_range(x2, [1], second=[1, 2])
+    assert lo.shape == hi.shape == (6,)
+    assert hi.tolist() == np.quantile(d[0].astype(np.float64), 0.98, axis=0).tolist()
+    out = add_differences(x2, [1], lo=[0, -8, 0, -2, 0, -8], hi=[8, 0, 2, 0, 8, 0], second=[1, 2])
+    assert out.shape == (1, 5, 8)
+    assert np.array_equal(out[..., :2], x2)                       # values | first | second
+    assert out[0, :, 2].tolist() == [0.0, 0.125, 0.375, 0.625, 0.875]
+    assert out[0, :, 4].tolist() == [0.0, 0.5, 1.0, 1.0, 1.0]
+    assert out[0, :, 7].tolist() == [1.0, 0.875, 0.5, 0.125, 0.0]
+    with pytest.raises(ConfigError) as e:
+        add_differences(x2, [1], lo=[0, 0], hi=[1, 1], second=[1])
+    assert str(e.value) == ("differences: lo and hi need 4 values (channels x (lags + second lags), "
+                            "first then second differences, each lag-major), got 2 and 2")
+
+
+@pytest.mark.parametrize("lags, length, msg", [
+    ([0], None, "second_differences: lags must be integers >= 1 (cycles), got [0]"),
+    ([8, 8], None, "second_differences: lags repeat: [8, 8]; give each lag once"),
+    ([5], 10, "second_differences: lag 5 reaches 2 x 5 = 10 cycles back, not shorter than the "
+              "sequences (10 cycles); use lags below 5"),
+    ([2, 6], 11, "second_differences: lag 6 reaches 2 x 6 = 12 cycles back, not shorter than the "
+                 "sequences (11 cycles); use lags below 6"),
+])
+def test_bad_second_lags(lags, length, msg):
+    with pytest.raises(ConfigError) as e:
+        check_lags(lags, length, "second_differences", order=2)
+    assert str(e.value) == msg
+    assert check_lags([4], 9, "second_differences", order=2) == (4,)   # 2 x 4 = 8 < 9
+
+
+def test_mnist1d_second_differences_after_first_with_train_constants():
+    both = encode_dataset("mnist1d", "thermometer", None, split="test", limit=6, levels=4,
+                          differences=[1], second_differences=[8, 2])
+    only = encode_dataset("mnist1d", "thermometer", None, split="test", limit=6, levels=4,
+                          second_differences=[8, 2])
+    first = encode_dataset("mnist1d", "thermometer", None, split="test", limit=6, levels=4,
+                           differences=[1])
+    assert both.spikes.shape == (40, 6, 16) and only.spikes.shape == (40, 6, 12)
+    assert np.array_equal(both.spikes[:, :, :8], first.spikes)    # values | first | second
+    assert np.array_equal(both.spikes[:, :, 8:], only.spikes[:, :, 4:])
+    # the constants are the TRAIN split's: first then second difference channels
+    lo, hi = difference_range(load_dataset("mnist1d", "train").x, [1], second=[8, 2])
+    rec = both.meta["differences"]
+    assert rec["lags"] == [1] and rec["second_lags"] == [8, 2]
+    assert rec["lo"] == lo.tolist() and rec["hi"] == hi.tolist()
+    assert first.meta["differences"]["second_lags"] == [] and only.meta["differences"]["lags"] == []
+    x = load_dataset("mnist1d", "test").x[:6]
+    from spikelut.coding import thermometer
+    chans = add_differences(x, [1], lo, hi, second=[8, 2])[:, :, 2:]   # the second differences
+    expect = np.asarray(thermometer(chans, 40, levels=4, sequence=True))
+    assert np.array_equal(both.spikes[:, :, 8:], expect)
+    with pytest.raises(ConfigError) as e:
+        encode_dataset("mnist1d", "thermometer", None, split="test", limit=2, second_differences=[20])
+    assert str(e.value) == ("second_differences: lag 20 reaches 2 x 20 = 40 cycles back, not shorter "
+                            "than the sequences (40 cycles); use lags below 20")
+
+
+@needs_aeon
+def test_ucr_test_split_uses_training_constants_for_second_differences():
+    tr = encode_dataset("ItalyPowerDemand", "thermometer", None, split="train", levels=4,
+                        second_differences=[3])
+    te = encode_dataset("ItalyPowerDemand", "thermometer", None, split="test", levels=4,
+                        second_differences=[3])
+    assert tr.spikes.shape == (24, 67, 8) and te.spikes.shape == (24, 1029, 8)
+    assert te.meta["differences"] == tr.meta["differences"]
+    lo, hi = difference_range(load_dataset("ItalyPowerDemand", "train").x, [], second=[3])
+    assert tr.meta["differences"]["lo"] == lo.tolist() and tr.meta["differences"]["hi"] == hi.tolist()
+
+
+def test_second_differences_refused_where_differences_are(tmp_path, capsys):
+    with pytest.raises(ConfigError) as e:
+        encode_dataset("first_of_two", None, None, limit=2, second_differences=[1])
+    assert str(e.value) == ("second_differences: dataset first_of_two is spikes already (no values "
+                            "to take differences of); drop second_differences")
+    with pytest.raises(ConfigError) as e:
+        encode_dataset("mnist1d", "thermometer", 40, limit=2, sequence=False, second_differences=[1])
+    assert str(e.value) == ("second_differences: dataset mnist1d is sequences fed as static values; "
+                            "second_differences need a sequence fed one value per cycle (coding "
+                            "sequence=true); drop second_differences")
+    assert main(["encode", "--dataset", "mnist5k", "--coding", "rate", "--steps", "2", "--limit", "2",
+                 "--second-differences", "1", "-o", str(tmp_path / "n.h5")]) == 1
+    assert capsys.readouterr().err == (
+        "spikelut encode: error: second_differences: dataset mnist5k is images fed as static values; "
+        "second_differences need a sequence fed one value per cycle (coding sequence=true); "
+        "drop second_differences\n")
+
+
+def test_cli_second_differences(tmp_path, capsys):
+    from spikelut.io import load_spikes, meta_json
+
+    out = tmp_path / "m.h5"
+    assert main(["encode", "--dataset", "mnist1d", "--coding", "thermometer", "--param", "levels=2",
+                 "--limit", "3", "--differences", "1", "--second-differences", "8,4", "-o", str(out)]) == 0
+    assert "40 cycles x 3 samples x 8 channels" in capsys.readouterr().out
+    sd = load_spikes(out)
+    rec = meta_json(sd.meta, "differences")
+    assert rec["lags"] == [1] and rec["second_lags"] == [8, 4] and len(rec["lo"]) == 3
+    api = encode_dataset("mnist1d", "thermometer", None, limit=3, levels=2, differences=[1],
+                         second_differences=[8, 4])
+    assert np.array_equal(sd.spikes, api.spikes)
+    assert main(["encode", "--dataset", "mnist1d", "--second-differences", "8,x",
+                 "-o", str(tmp_path / "n.h5")]) == 1
+    assert capsys.readouterr().err == ("spikelut encode: error: --second-differences: give lags in "
+                                       "cycles as a comma list, e.g. 1 or 1,4; got '8,x'\n")
+    assert main(["encode", "--dataset", "mnist1d", "--second-differences", "0",
+                 "-o", str(tmp_path / "n.h5")]) == 1
+    assert capsys.readouterr().err == ("spikelut encode: error: second_differences: lags must be "
+                                       "integers >= 1 (cycles), got [0]\n")
+
+
+def test_run_settings_carry_second_differences():
+    s = RunSettings.from_config({"data": {"dataset": "mnist1d", "second_differences": [8]}})
+    assert s.second_differences == (8,) and s.differences == ()
+    assert s.encode_args()["second_differences"] == (8,)
+    for bad, msg in (([0], "lags must be integers >= 1 (cycles), got [0]"),
+                     ([8, 8], "lags repeat: [8, 8]; give each lag once")):
+        with pytest.raises(ConfigError) as e:
+            RunSettings.from_config({"data": {"dataset": "mnist1d", "second_differences": bad}})
+        assert str(e.value) == f"[data] second_differences: {msg}"
+
+
+def test_run_with_both_records_them_and_names_the_channels(tmp_path):
+    from spikelut.io import load_model
+    from spikelut.pipeline import Pipeline
+
+    cfg = _run_config(6)
+    cfg["data"]["second_differences"] = [8]
+    p = Pipeline(cfg, tmp_path / "run", progress=False, echo=lambda line: None)
+    p.out.mkdir(parents=True)
+    p._encode()
+    p._train()
+    rec = load_model(tmp_path / "run" / "model.h5").meta["data"]["differences"]
+    test = load_spikes_meta(tmp_path / "run" / "data" / "test.h5")
+    assert rec["lags"] == [1] and rec["second_lags"] == [8]
+    assert rec["lo"] == test["lo"] and len(rec["lo"]) == 2
+    cfg = _run_config(2)
+    cfg["data"]["second_differences"] = [8]
+    bad = Pipeline(cfg, tmp_path / "bad", progress=False, echo=lambda line: None)
+    bad.out.mkdir(parents=True)
+    bad._encode()
+    with pytest.raises(ConfigError) as e:
+        bad._train()
+    assert str(e.value) == ("inputs = 2, but the data have 6 channels: 2 for the values, 2 for "
+                            "[data] differences [1] and 2 for [data] second_differences [8]; "
+                            "set inputs = 6")
+    del cfg["data"]["differences"]
+    only = Pipeline(cfg, tmp_path / "only", progress=False, echo=lambda line: None)
+    only.out.mkdir(parents=True)
+    only._encode()
+    with pytest.raises(ConfigError) as e:
+        only._train()
+    assert str(e.value) == ("inputs = 2, but the data have 4 channels: 2 for the values and 2 for "
+                            "[data] second_differences [8]; set inputs = 4")
+
+
+def test_old_record_without_second_lags_reads_as_none(tmp_path):
+    import json
+
+    from spikelut.io import load_spikes, save_spikes
+    from spikelut.config import build_network
+    from spikelut.pipeline import _record_encoding
+
+    old = {"lags": [1], "lo": [-0.1], "hi": [0.2], "rule": "d[t] = x[t] - x[max(t - L, 0)] ..."}
+    path = tmp_path / "old.h5"                      # as written before second differences existed
+    save_spikes(path, np.zeros((4, 2, 2), np.uint8), np.zeros(2, np.int64),
+                {"coding": "thermometer", "differences": json.dumps(old)})
+    meta = load_spikes(path).meta
+    assert read_record(json.loads(meta["differences"])) == {**old, "second_lags": []}
+    net = build_network({"seed": 0, "inputs": 2, "readout": {"classes": 2}, "layers": [
+        {"name": "out", "nodes": 2, "k": 1, "taps": [{"from": "input", "count": 1}]}]})
+    _record_encoding(net, meta)
+    assert net.meta["data"]["differences"] == {**old, "second_lags": []}
+    for bad in ({"lags": [1], "second_lags": "8", "lo": [0.0], "hi": [1.0]},
+                {"lags": [1], "second_lags": [8], "lo": [0.0], "hi": [1.0]},
+                [1]):
+        with pytest.raises(FileFormatError):
+            read_record(bad)
