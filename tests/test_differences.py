@@ -311,38 +311,37 @@ def test_run_settings_carry_second_differences():
         assert str(e.value) == f"[data] second_differences: {msg}"
 
 
+def _encoded_run(cfg: dict, outdir):
+    """A Pipeline over ``cfg`` in ``outdir`` with its data encoded, ready for ``_train``."""
+    from spikelut.pipeline import Pipeline
+
+    p = Pipeline(cfg, outdir, progress=False, echo=lambda line: None)
+    p.out.mkdir(parents=True)
+    p._encode()
+    return p
+
+
 def test_run_with_both_records_them_and_names_the_channels(tmp_path):
     from spikelut.io import load_model
-    from spikelut.pipeline import Pipeline
 
     cfg = _run_config(6)
     cfg["data"]["second_differences"] = [8]
-    p = Pipeline(cfg, tmp_path / "run", progress=False, echo=lambda line: None)
-    p.out.mkdir(parents=True)
-    p._encode()
-    p._train()
+    _encoded_run(cfg, tmp_path / "run")._train()
     rec = load_model(tmp_path / "run" / "model.h5").meta["data"]["differences"]
     test = load_spikes_meta(tmp_path / "run" / "data" / "test.h5")
     assert rec["lags"] == [1] and rec["second_lags"] == [8]
     assert rec["lo"] == test["lo"] and len(rec["lo"]) == 2
-    cfg = _run_config(2)
-    cfg["data"]["second_differences"] = [8]
-    bad = Pipeline(cfg, tmp_path / "bad", progress=False, echo=lambda line: None)
-    bad.out.mkdir(parents=True)
-    bad._encode()
-    with pytest.raises(ConfigError) as e:
-        bad._train()
-    assert str(e.value) == ("inputs = 2, but the data have 6 channels: 2 for the values, 2 for "
-                            "[data] differences [1] and 2 for [data] second_differences [8]; "
-                            "set inputs = 6")
-    del cfg["data"]["differences"]
-    only = Pipeline(cfg, tmp_path / "only", progress=False, echo=lambda line: None)
-    only.out.mkdir(parents=True)
-    only._encode()
-    with pytest.raises(ConfigError) as e:
-        only._train()
-    assert str(e.value) == ("inputs = 2, but the data have 4 channels: 2 for the values and 2 for "
-                            "[data] second_differences [8]; set inputs = 4")
+    cfg["inputs"] = 2
+    for name, msg in (
+            ("both", "6 channels: 2 for the values, 2 for [data] differences [1] and 2 for [data] "
+                     "second_differences [8]; set inputs = 6"),
+            ("only", "4 channels: 2 for the values and 2 for [data] second_differences [8]; "
+                     "set inputs = 4")):
+        if name == "only":
+            del cfg["data"]["differences"]
+        with pytest.raises(ConfigError) as e:
+            _encoded_run(cfg, tmp_path / name)._train()
+        assert str(e.value) == f"inputs = 2, but the data have {msg}"
 
 
 def test_old_record_without_second_lags_reads_as_none(tmp_path):
