@@ -10,25 +10,27 @@ seen: one subtraction and a delay line of ``L`` values per channel. A second dif
 ``s[t] = x[t] - 2 x[t - L] + x[t - 2L]`` (the discrete second derivative) gives the series' bend
 the same way (a delay line of ``2L`` values).
 
-Rule (for every channel ``c`` of a sequence ``x[N, L, C]``, already scaled to [0, 1], and every
-lag ``L`` of ``lags``):
+Rule (for every channel ``c`` of a sequence ``x[N, L, C]``, already scaled to [0, 1]):
 
-* ``d[t] = x[t] - x[max(t - L, 0)]`` (0 in the first cycle);
+* for every lag ``L`` of ``lags`` (first differences): ``d[t] = x[t] - x[max(t - L, 0)]``
+  (0 in the first cycle);
 * for every lag ``L`` of ``second`` (second differences, given apart from the first ones):
   ``s[t] = x[t] - 2 * x[max(t - L, 0)] + x[max(t - 2 * L, 0)]`` (the same clamping to cycle 0:
   0 in the first cycle, ``x[t] - x[0]`` while ``t < L``, ``x[t] - 2 x[t - L] + x[0]`` while
-  ``t < 2 L``), scaled below by exactly the same rule as ``d``;
-* scaled with the TRAINING split's 2nd and 98th percentiles of ``d`` over every sample's own
-  cycles (``lo``, ``hi``; padding after a variable-length series' end is not counted):
-  ``(d - lo) / (hi - lo)`` clipped to [0, 1] (percentiles, not min and max: a difference's
-  extremes are single outliers that would squeeze every ordinary change into one level; a
-  channel whose difference is constant, ``hi == lo``, divides by 1). The whole training split
-  sets them, including any part a later holdout validates on: two label-free numbers per
-  channel, as the values' own ``scale_lo`` / ``scale_hi``;
+  ``t < 2 L``);
+* each such channel ``v`` (``d`` or ``s``) scaled with the TRAINING split's 2nd and 98th
+  percentiles of ``v`` over every sample's own cycles (``lo``, ``hi``; padding after a
+  variable-length series' end is not counted): ``(v - lo) / (hi - lo)`` clipped to [0, 1]
+  (percentiles, not min and max: a difference's extremes are single outliers that would squeeze
+  every ordinary change into one level; a channel whose difference is constant, ``hi == lo``,
+  divides by 1). The whole training split sets them, including any part a later holdout
+  validates on: two label-free numbers per channel, as the values' own ``scale_lo`` /
+  ``scale_hi``;
 * appended after the value channels, lag-major: channel ``C + i * C + c`` is lag ``lags[i]`` of
   channel ``c``; the second differences follow the first ones, lag-major as well (channel
-  ``C * (1 + len(lags) + j) + c`` is lag ``second[j]`` of channel ``c``); the coding then treats them as any other channel (``spikelut encode``: each
-  gets ``channels_per_value`` spike channels).
+  ``C * (1 + len(lags) + j) + c`` is lag ``second[j]`` of channel ``c``); the coding then
+  treats them as any other channel (``spikelut encode``: each gets ``channels_per_value`` spike
+  channels).
 
 The constants are stored in the spike file's metadata (``differences``: ``lags``,
 ``second_lags``, then ``lo`` and ``hi`` for the first and then the second difference channels)
