@@ -349,7 +349,10 @@ def test_comparison_script_ucr_row(demos_dir):
     pytest.importorskip("aeon", reason="aeon not installed: pip install 'spikelut[ucr]'")
     mod = _compare_module(demos_dir)
     net, sd = mod.load_set("gunpoint")
-    assert sd.meta["split"] == "train" and sd.spikes.shape == (150, 50, 4)  # the TRAIN split (4 levels)
+    # the TRAIN split in the config's encoding: 4 levels of the values and of their second
+    # differences at lag 4 (demos/run_gunpoint.toml)
+    assert sd.meta["split"] == "train" and sd.spikes.shape == (150, 50, 8)
+    assert sd.meta["differences"]["second_lags"] == [4]
     rec = mod.run_one("gunpoint", "multilinear", "adam", epochs=1, lr=0.03, batch=10, seed=0)
     assert (rec["set"], rec["luts"], rec["params"]) == ("gunpoint", 276, 276 * 64)
     assert len(rec["val_curve"]) == 1
