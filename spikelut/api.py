@@ -381,12 +381,23 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
         ...     print(e)
         x.h5: spikes have 3 channels but the network has 2 inputs; encode the data for this network or use another model
     """
+    from .io import coding_hint, encode_options, encoding_mismatch
+
     T, B, n_in = (int(v) for v in shape)
+    # a model from `spikelut run` records its encoding: the exact options beat a guess from the file
+    rec = net.meta.get("data") if isinstance(net.meta, dict) else None
+    options = encode_options(rec) if isinstance(rec, dict) else ""
     if n_in != net.n_in:
-        from .io import coding_hint
-        hint = coding_hint(meta, n_in, net.n_in) if meta else ""
+        hint = (f"; the model was trained on data encoded with: spikelut encode {options}" if options
+                else coding_hint(meta, n_in, net.n_in) if meta else "")
         raise ShapeError(f"{path}: spikes have {n_in} channels but the network has {net.n_in} "
                          f"inputs; encode the data for this network or use another model{hint}")
+    # the right width in another encoding (e.g. 8 levels where the model read 4 levels and their
+    # second differences) scores without an error, but wrongly
+    other = encoding_mismatch(rec, meta) if meta and options else ""
+    if other:
+        raise ShapeError(f"{path}: encoded differently from the model's training data ({other}); "
+                         f"encode it with: spikelut encode {options}")
     if T < 1 or B < 1:
         raise ShapeError(f"{path}: input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
     if labels is None and require_labels:

@@ -848,11 +848,13 @@ def _with_differences(ds: Dataset, x: np.ndarray, differences: Any, second_diffe
     option given), for anything but a sequence fed one value per cycle."""
     from .differences import RULE, add_differences, check_lags, difference_range
 
-    if ds.kind != "sequence" or not resolved.get("sequence"):
-        raise ConfigError(f"{name}: dataset {ds.name} is {ds.kind}s fed "
-                          f"{'one value per cycle' if resolved.get('sequence') else 'as static values'}"
-                          f"; {name} need a sequence fed one value per cycle (coding "
-                          f"sequence=true); drop {name}")
+    if ds.kind != "sequence":  # images: no time axis to take differences along
+        raise ConfigError(f"{name}: dataset {ds.name} is {ds.kind}s, not sequences; {name} need "
+                          f"a sequence dataset fed one value per cycle; drop {name}")
+    if not resolved.get("sequence"):
+        raise ConfigError(f"{name}: dataset {ds.name} is sequences fed as static values; {name} "
+                          f"need a sequence fed one value per cycle (coding sequence=true); drop "
+                          f"{name} or set sequence=true")
     length = int(ds.shape[0])
     lags = check_lags(differences, length) if differences is not None else ()
     second = (check_lags(second_differences, length, "second_differences", order=2)

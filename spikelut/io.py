@@ -298,14 +298,97 @@ def coding_hint(meta: dict, channels: int, inputs: int) -> str:
         defaults = resolve_params(coding, {})
     except (ValueError, SpikelutError):
         return ""
-    values = channels // per  # values per cycle (the series' channels)
+    try:  # difference channels are coded like the values: each lag adds the series' channels again
+        enc = _encoding_of({"coding": coding, "differences": meta_json(meta, "differences")})
+    except SpikelutError:
+        return ""
+    lags = [f" --differences {','.join(map(str, enc['differences']))}"] if enc["differences"] else []
+    lags += ([f" --second-differences {','.join(map(str, enc['second_differences']))}"]
+             if enc["second_differences"] else [])
+    per_series = 1 + len(enc["differences"]) + len(enc["second_differences"])
+    values = channels // per  # values per cycle (the series' channels and their differences)
     if (not isinstance(params, dict) or params.get("thresholds") or "levels" not in defaults
-            or inputs % values):
+            or inputs % values or values % per_series):
         return ""
     name = _name(coding)
     return (f"; the file is {name}-coded at {per} channels per value, {values} value"
             f"{'' if values == 1 else 's'} per cycle: encode it with --coding {name} "
-            f"--param levels={inputs // values}")
+            f"--param levels={inputs // values}{''.join(lags)}")
+
+
+def _encoding_of(rec: Any) -> dict | None:
+    """The parts of an encoding record that decide a file's spikes: coding, its parameters (the
+    ``None`` ones dropped), the first and second difference lags. ``None`` when ``rec`` is no
+    table or names no coding."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("coding"), str):
+        return None
+    params = rec.get("params") if isinstance(rec.get("params"), dict) else {}
+    diffs = rec.get("differences") if isinstance(rec.get("differences"), dict) else {}
+    return {"coding": rec["coding"],
+            "params": {str(k): v for k, v in params.items() if v is not None},
+            "differences": list(diffs.get("lags") or []),
+            "second_differences": list(diffs.get("second_lags") or [])}
+
+
+def encode_options(rec: dict) -> str:
+    """The ``spikelut encode`` options that reproduce a model's recorded encoding
+    (``net.meta["data"]``, written by ``spikelut run``); empty when it records no coding.
+
+    Example:
+        >>> encode_options({"dataset": "GunPoint", "coding": "thermometer", "steps": 150,
+        ...                 "params": {"levels": 4, "thresholds": None, "sequence": True},
+        ...                 "differences": {"lags": [], "second_lags": [4]}})
+        '--dataset GunPoint --coding thermometer --param levels=4 --param sequence=true --second-differences 4'
+    """
+    enc = _encoding_of(rec)
+    if enc is None:
+        return ""
+    out = [f"--dataset {_name(str(rec['dataset']))}"] if isinstance(rec.get("dataset"), str) else []
+    out.append(f"--coding {_name(enc['coding'])}")
+    if not enc["params"].get("sequence") and isinstance(rec.get("steps"), int):
+        out.append(f"--steps {rec['steps']}")
+    for k, v in enc["params"].items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, list):
+            v = ",".join(str(i) for i in v)
+        out.append(f"--param {_name(k)}={_name(str(v))}")
+    for flag, key in (("--differences", "differences"), ("--second-differences", "second_differences")):
+        if enc[key]:
+            out.append(f"{flag} {','.join(str(int(i)) for i in enc[key])}")
+    return " ".join(out)
+
+
+def encoding_mismatch(model_rec: Any, meta: dict) -> str:
+    """How a spike file's encoding differs from the one a model was trained on: ``""`` when they
+    agree or either side does not record it (a model from ``spikelut train``, a file not written
+    by ``spikelut encode``), else ``"coding ..., the model's ..."`` naming the first difference
+    among the coding, its parameters and the difference lags.
+
+    Args:
+        model_rec: the model's ``meta["data"]`` (``spikelut run`` records it).
+        meta: the spike file's root attributes (``SpikeData.meta``).
+
+    Example:
+        >>> model = {"coding": "thermometer", "params": {"levels": 4},
+        ...          "differences": {"lags": [], "second_lags": [4]}}
+        >>> encoding_mismatch(model, {"coding": "thermometer", "params": '{"levels": 8}'})
+        'the file has params {"levels": 8}, the model was trained on {"levels": 4}'
+    """
+    want = _encoding_of(model_rec)
+    if want is None or not isinstance(meta.get("coding"), str):
+        return ""
+    try:
+        got = _encoding_of({"coding": meta["coding"], "params": meta_json(meta, "params"),
+                            "differences": meta_json(meta, "differences")})
+    except SpikelutError:
+        return ""
+    for key in ("coding", "params", "differences", "second_differences"):
+        if got[key] != want[key]:
+            a, b = (json.dumps(v, sort_keys=True) if not isinstance(v, str) else v
+                    for v in (got[key], want[key]))
+            return f"the file has {key} {_name(a)[:200]}, the model was trained on {_name(b)[:200]}"
+    return ""
 
 
 _SWAPPED = {MODEL_FORMAT, SPIKES_FORMAT}

@@ -10,7 +10,7 @@ from spikelut.cli import main
 from spikelut.datasets import encode_dataset, load_dataset
 from spikelut.differences import (add_differences, check_lags, difference_range, raw_differences,
                                   read_record)
-from spikelut.errors import ConfigError, FileFormatError
+from spikelut.errors import ConfigError, FileFormatError, ShapeError
 from spikelut.pipeline import RunSettings
 
 try:
@@ -122,8 +122,14 @@ def test_run_settings_and_cli(tmp_path, capsys):
     assert main(["encode", "--dataset", "mnist5k", "--coding", "rate", "--steps", "2", "--limit", "2",
                  "--differences", "1", "-o", str(tmp_path / "n.h5")]) == 1
     assert capsys.readouterr().err == (
-        "spikelut encode: error: differences: dataset mnist5k is images fed as static values; "
-        "differences need a sequence fed one value per cycle (coding sequence=true); drop differences\n")
+        "spikelut encode: error: differences: dataset mnist5k is images, not sequences; differences "
+        "need a sequence dataset fed one value per cycle; drop differences\n")
+    # fed one value per cycle, an image is still no sequence (the message said "set sequence=true")
+    assert main(["encode", "--dataset", "mnist5k", "--param", "sequence=true", "--limit", "2",
+                 "--differences", "1", "-o", str(tmp_path / "n.h5")]) == 1
+    assert capsys.readouterr().err == (
+        "spikelut encode: error: differences: dataset mnist5k is images, not sequences; differences "
+        "need a sequence dataset fed one value per cycle; drop differences\n")
 
 
 def test_spike_datasets_refuse_differences():
@@ -268,13 +274,13 @@ def test_second_differences_refused_where_differences_are(tmp_path, capsys):
         encode_dataset("mnist1d", "thermometer", 40, limit=2, sequence=False, second_differences=[1])
     assert str(e.value) == ("second_differences: dataset mnist1d is sequences fed as static values; "
                             "second_differences need a sequence fed one value per cycle (coding "
-                            "sequence=true); drop second_differences")
+                            "sequence=true); drop second_differences or set sequence=true")
     assert main(["encode", "--dataset", "mnist5k", "--coding", "rate", "--steps", "2", "--limit", "2",
                  "--second-differences", "1", "-o", str(tmp_path / "n.h5")]) == 1
     assert capsys.readouterr().err == (
-        "spikelut encode: error: second_differences: dataset mnist5k is images fed as static values; "
-        "second_differences need a sequence fed one value per cycle (coding sequence=true); "
-        "drop second_differences\n")
+        "spikelut encode: error: second_differences: dataset mnist5k is images, not sequences; "
+        "second_differences need a sequence dataset fed one value per cycle; drop "
+        "second_differences\n")
 
 
 def test_cli_second_differences(tmp_path, capsys):
@@ -293,7 +299,7 @@ def test_cli_second_differences(tmp_path, capsys):
     assert main(["encode", "--dataset", "mnist1d", "--second-differences", "8,x",
                  "-o", str(tmp_path / "n.h5")]) == 1
     assert capsys.readouterr().err == ("spikelut encode: error: --second-differences: give lags in "
-                                       "cycles as a comma list, e.g. 1 or 1,4; got '8,x'\n")
+                                       "cycles as a comma list, e.g. 8 or 8,16; got '8,x'\n")
     assert main(["encode", "--dataset", "mnist1d", "--second-differences", "0",
                  "-o", str(tmp_path / "n.h5")]) == 1
     assert capsys.readouterr().err == ("spikelut encode: error: second_differences: lags must be "
@@ -366,3 +372,70 @@ def test_old_record_without_second_lags_reads_as_none(tmp_path):
                 [1]):
         with pytest.raises(FileFormatError):
             read_record(bad)
+
+
+def _recorded_net(n_in: int):
+    """A small network carrying the encoding record `spikelut run` writes (GunPoint's)."""
+    from spikelut.wiring import random_network
+
+    net = random_network(0, n_in, [4, 2], k=2)
+    net.meta["data"] = {"dataset": "GunPoint", "coding": "thermometer", "steps": 150,
+                        "params": {"levels": 4, "thresholds": None, "sequence": True},
+                        "differences": {"lags": [], "second_lags": [4], "lo": [0.0], "hi": [1.0]}}
+    return net
+
+
+def test_a_file_in_another_encoding_is_refused_by_the_models_record():
+    """Found by a fresh-user trial: 8 levels without differences has the width of 4 levels with
+    second differences, so the file scored 0.500 without a word; and the width hint, read from the
+    file alone, suggested exactly that file."""
+    from spikelut.api import check_spike_file
+
+    net = _recorded_net(8)
+    options = ("spikelut encode --dataset GunPoint --coding thermometer --param levels=4 "
+               "--param sequence=true --second-differences 4")
+    file8 = {"coding": "thermometer", "channels_per_value": 8,
+             "params": '{"levels": 8, "thresholds": null, "sequence": true}'}
+    with pytest.raises(ShapeError) as e:
+        check_spike_file(net, "gp8.h5", (150, 3, 8), meta=file8)
+    assert str(e.value) == ('gp8.h5: encoded differently from the model\'s training data (the file '
+                            'has params {"levels": 8, "sequence": true}, the model was trained on '
+                            '{"levels": 4, "sequence": true}); encode it with: ' + options)
+    file4 = {"coding": "thermometer", "channels_per_value": 4,
+             "params": '{"levels": 4, "thresholds": null, "sequence": true}'}
+    with pytest.raises(ShapeError) as e:
+        check_spike_file(net, "gp4.h5", (150, 3, 4), meta=file4)
+    assert str(e.value) == ("gp4.h5: spikes have 4 channels but the network has 8 inputs; encode the "
+                            "data for this network or use another model; the model was trained on "
+                            "data encoded with: " + options)
+    first = dict(file4, differences='{"lags": [4], "second_lags": [], "lo": [0], "hi": [1]}')
+    with pytest.raises(ShapeError, match=r"the file has differences \[4\], the model was trained on \[\]"):
+        check_spike_file(net, "d.h5", (150, 3, 8), meta=first)
+    same = dict(file4, differences='{"lags": [], "second_lags": [4], "lo": [0], "hi": [1]}')
+    check_spike_file(net, "ok.h5", (150, 3, 8), meta=same)       # the model's own encoding passes
+    check_spike_file(net, "bare.h5", (150, 3, 8), meta={})        # a file that records nothing
+
+
+def test_width_hint_from_the_file_counts_its_difference_channels():
+    from spikelut.io import coding_hint
+
+    meta = {"coding": "thermometer", "channels_per_value": 4, "params": '{"levels": 4}',
+            "differences": '{"lags": [1], "second_lags": [4], "lo": [0, 0], "hi": [1, 1]}'}
+    # 12 channels = 4 levels x (values, lag 1, second lag 4); the network reads 24: 8 levels
+    assert coding_hint(meta, 12, 24) == (
+        "; the file is thermometer-coded at 4 channels per value, 3 values per cycle: encode it "
+        "with --coding thermometer --param levels=8 --differences 1 --second-differences 4")
+
+
+def test_info_shows_how_the_models_data_were_encoded(tmp_path, capsys):
+    import json
+
+    from spikelut.io import save_model
+
+    save_model(_recorded_net(8), tmp_path / "m.h5")
+    assert main(["info", str(tmp_path / "m.h5")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "trained on data encoded with: spikelut encode --dataset GunPoint --coding thermometer "
+        "--param levels=4 --param sequence=true --second-differences 4")
+    assert main(["info", "--json", str(tmp_path / "m.h5")]) == 0
+    assert json.loads(capsys.readouterr().out)["encode_options"].endswith("--second-differences 4")

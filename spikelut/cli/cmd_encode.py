@@ -66,7 +66,8 @@ def parse_lags(text: str | None, flag: str = "--differences") -> tuple[int, ...]
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise ConfigError(f"{flag}: give lags in cycles as a comma list, e.g. 1 or 1,4; "
+        example = "8 or 8,16" if "second" in flag else "1 or 1,4"  # as each option's --help says
+        raise ConfigError(f"{flag}: give lags in cycles as a comma list, e.g. {example}; "
                           f"got {text!r}") from None
 
 

@@ -10,7 +10,7 @@ import argparse
 
 from ..ensemble import summary
 from ..escape import terminal
-from ..io import load_model
+from ..io import encode_options, load_model
 from . import Output
 from .common import table
 
@@ -45,4 +45,9 @@ def run(args: argparse.Namespace) -> Output:
         text += (f"\nensemble of {len(members)} members side by side (class counts add); "
                  f"member sizes: {'; '.join('-'.join(map(str, m)) for m in members[:8])}"
                  + (f"; ... ({len(members) - 8} more)" if len(members) > 8 else ""))
-    return Output({"model": str(args.model), **s}, text)
+    data = net.meta.get("data") if isinstance(net.meta, dict) else None
+    options = encode_options(data) if isinstance(data, dict) else ""
+    if options:  # models of `spikelut run` record how their data were encoded
+        text += f"\ntrained on data encoded with: spikelut encode {options}"
+    return Output({"model": str(args.model), **s,
+                   **({"encode_options": options} if options else {})}, text)
