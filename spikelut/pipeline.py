@@ -305,8 +305,13 @@ class Pipeline:
         s = self.settings
         out = {}
         for split, limit in (("train", s.limit_train), ("test", s.limit_test)):
-            sd = encode_dataset(s.dataset, s.coding, s.steps, split=split, seed=s.data_seed,
-                                limit=limit, **s.encode_args())
+            try:
+                sd = encode_dataset(s.dataset, s.coding, s.steps, split=split, seed=s.data_seed,
+                                    limit=limit, **s.encode_args())
+            except ConfigError as e:  # lags are checked against the series' length only here
+                if str(e).startswith(("differences:", "second_differences:")):
+                    raise ConfigError(f"{self.where}[data] {e}") from None
+                raise
             save_spikes(self.p("data", f"{split}.h5"), sd.spikes, sd.labels, sd.meta)
             out[split] = sd
         tr, te = out["train"], out["test"]

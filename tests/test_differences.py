@@ -439,3 +439,16 @@ def test_info_shows_how_the_models_data_were_encoded(tmp_path, capsys):
         "--param levels=4 --param sequence=true --second-differences 4")
     assert main(["info", "--json", str(tmp_path / "m.h5")]) == 0
     assert json.loads(capsys.readouterr().out)["encode_options"].endswith("--second-differences 4")
+
+
+def test_run_names_the_config_table_of_a_lag_too_long_for_the_series(tmp_path):
+    from spikelut.pipeline import Pipeline
+
+    cfg = _run_config(4)
+    cfg["data"]["second_differences"] = [20]          # mnist1d has 40 cycles: 2 x 20 reaches 40
+    p = Pipeline(cfg, tmp_path / "run", progress=False, echo=lambda line: None)
+    p.out.mkdir(parents=True)
+    with pytest.raises(ConfigError) as e:
+        p._encode()
+    assert str(e.value) == ("[data] second_differences: lag 20 reaches 2 x 20 = 40 cycles back, not "
+                            "shorter than the sequences (40 cycles); use lags below 20")
