@@ -530,6 +530,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ report
     def _report(self) -> dict:
+        from .io import encode_options
         from .report import write_report
 
         stages = {name: self.book.summary(name) for name in STAGES[:-1]}
@@ -538,6 +539,9 @@ class Pipeline:
             "spikelut": __version__, "config": self.config_path, "outdir": str(self.out),
             "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": stages["encode"].get("dataset"), "coding": stages["encode"].get("coding"),
+            # how to encode new data for the model (its record of the run's encoding)
+            "encode_options": encode_options(net.meta["data"]) if isinstance(
+                net.meta.get("data"), dict) else "",
             "accuracy": stages["evaluate"].get("accuracy"),
             "confusion": stages["evaluate"].get("confusion"),
             "test_samples": stages["evaluate"].get("samples"),

@@ -142,6 +142,9 @@ def render_html(report: dict, outdir: str | os.PathLike, config: dict | None = N
         f"<p class='sub'>{html.escape(str(report.get('dataset')))} · coding "
         f"{html.escape(str(report.get('coding')))} · {html.escape(str(report.get('date')))} · "
         f"spikelut {html.escape(str(report.get('spikelut')))}</p>",
+        (f"<p class='sub'>data encoded with <code>spikelut encode "
+         f"{html.escape(str(report['encode_options']))}</code></p>"
+         if report.get("encode_options") else ""),
         f"<div class='cards'>{card_html}</div>",
         "<h2>Accuracy</h2>",
         f"<p>{report.get('test_samples')} test samples. Rows: true class, columns: prediction.</p>",

@@ -97,6 +97,11 @@ def test_run_writes_every_stage_and_a_report(tiny, tmp_path):
     assert f"{js['accuracy']:.2%}" in page and "bit-exact" in page and "data:image/png;base64," in page
     assert rep["accuracy"] == js["accuracy"]
     assert js["analysis"]["prunable"]["luts"]["before"] == 16 and "<h2>Analysis</h2>" in page
+    # how to encode new data for the model: the options its record gives, on the page too
+    from spikelut.io import encode_options
+    assert js["encode_options"] == encode_options(net.meta["data"])
+    assert js["encode_options"].startswith("--dataset first_of_two --coding ")
+    assert f"spikelut encode {js['encode_options']}</code>" in page
 
 
 @needs_sim
