@@ -385,8 +385,8 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
 
     T, B, n_in = (int(v) for v in shape)
     # a model from `spikelut run` records its encoding: the exact options beat a guess from the file
-    rec = net.meta.get("data") if isinstance(net.meta, dict) else None
-    options = encode_options(rec) if isinstance(rec, dict) else ""
+    rec = net.meta.get("data")
+    options = encode_options(rec)
     if n_in != net.n_in:
         hint = (f"; the model was trained on data encoded with: spikelut encode {options}" if options
                 else coding_hint(meta, n_in, net.n_in) if meta else "")

@@ -298,9 +298,9 @@ def coding_hint(meta: dict, channels: int, inputs: int) -> str:
         defaults = resolve_params(coding, {})
     except (ValueError, SpikelutError):
         return ""
-    try:  # difference channels are coded like the values: each lag adds the series' channels again
-        enc = _encoding_of({"coding": coding, "differences": meta_json(meta, "differences")})
-    except SpikelutError:
+    # difference channels are coded like the values: each lag adds the series' channels again
+    enc = _encoding_of(encoding_record(meta))
+    if enc is None:
         return ""
     lags = [f" --differences {','.join(map(str, enc['differences']))}"] if enc["differences"] else []
     lags += ([f" --second-differences {','.join(map(str, enc['second_differences']))}"]
@@ -316,28 +316,56 @@ def coding_hint(meta: dict, channels: int, inputs: int) -> str:
             f"--param levels={inputs // values}{''.join(lags)}")
 
 
+def encoding_record(meta: dict) -> dict:
+    """How a spike file's data were encoded, from its metadata, in the shape a model records it
+    (``net.meta["data"]``, written by ``spikelut run``): ``dataset``, ``coding``, ``params`` and
+    ``differences`` (checked by :func:`spikelut.differences.read_record`: a file from before
+    second differences gets ``second_lags = []``). A part that does not parse is left out.
+
+    Example:
+        >>> encoding_record({"coding": "thermometer", "params": '{"levels": 4}', "split": "test"})
+        {'coding': 'thermometer', 'params': {'levels': 4}}
+    """
+    from .differences import read_record
+
+    rec = {}
+    for key in ("dataset", "coding", "params", "differences"):
+        with contextlib.suppress(FileFormatError):
+            v = meta_json(meta, key)
+            if v is not None:
+                rec[key] = read_record(v) if key == "differences" else v
+    return rec
+
+
 def _encoding_of(rec: Any) -> dict | None:
     """The parts of an encoding record that decide a file's spikes: coding, its parameters (the
     ``None`` ones dropped), the first and second difference lags. ``None`` when ``rec`` is no
-    table or names no coding."""
+    table, names no coding, or holds a ``differences`` record that does not parse (a model file
+    is as untrusted as a spike file)."""
+    from .differences import read_record
+
     if not isinstance(rec, dict) or not isinstance(rec.get("coding"), str):
         return None
     params = rec.get("params") if isinstance(rec.get("params"), dict) else {}
-    diffs = rec.get("differences") if isinstance(rec.get("differences"), dict) else {}
+    try:
+        diffs = read_record(rec["differences"]) if "differences" in rec else {}
+    except FileFormatError:
+        return None
     return {"coding": rec["coding"],
             "params": {str(k): v for k, v in params.items() if v is not None},
-            "differences": list(diffs.get("lags") or []),
-            "second_differences": list(diffs.get("second_lags") or [])}
+            "differences": diffs.get("lags", []),
+            "second_differences": diffs.get("second_lags", [])}
 
 
-def encode_options(rec: dict) -> str:
+def encode_options(rec: Any) -> str:
     """The ``spikelut encode`` options that reproduce a model's recorded encoding
-    (``net.meta["data"]``, written by ``spikelut run``); empty when it records no coding.
+    (``net.meta["data"]``, written by ``spikelut run``); empty when it records none (or one that
+    does not parse).
 
     Example:
         >>> encode_options({"dataset": "GunPoint", "coding": "thermometer", "steps": 150,
         ...                 "params": {"levels": 4, "thresholds": None, "sequence": True},
-        ...                 "differences": {"lags": [], "second_lags": [4]}})
+        ...                 "differences": {"lags": [], "second_lags": [4], "lo": [-0.1], "hi": [0.1]}})
         '--dataset GunPoint --coding thermometer --param levels=4 --param sequence=true --second-differences 4'
     """
     enc = _encoding_of(rec)
@@ -371,17 +399,12 @@ def encoding_mismatch(model_rec: Any, meta: dict) -> str:
 
     Example:
         >>> model = {"coding": "thermometer", "params": {"levels": 4},
-        ...          "differences": {"lags": [], "second_lags": [4]}}
+        ...          "differences": {"lags": [], "second_lags": [4], "lo": [-0.1], "hi": [0.1]}}
         >>> encoding_mismatch(model, {"coding": "thermometer", "params": '{"levels": 8}'})
         'the file has params {"levels": 8}, the model was trained on {"levels": 4}'
     """
-    want = _encoding_of(model_rec)
-    if want is None or not isinstance(meta.get("coding"), str):
-        return ""
-    try:
-        got = _encoding_of({"coding": meta["coding"], "params": meta_json(meta, "params"),
-                            "differences": meta_json(meta, "differences")})
-    except SpikelutError:
+    want, got = _encoding_of(model_rec), _encoding_of(encoding_record(meta))
+    if want is None or got is None:
         return ""
     for key in ("coding", "params", "differences", "second_differences"):
         if got[key] != want[key]:

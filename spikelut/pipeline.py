@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -29,8 +28,8 @@ from .api import simulate_file
 from .backends import backend_from_legacy
 from .config import build_network, demo_path, load_config, unknown_keys_message
 from .ensemble import summary as ensemble_summary
-from .errors import ConfigError, FileFormatError, OutputError, SpikelutError, ToolError
-from .io import load_model, load_result, load_spikes, meta_json, save_model, save_spikes
+from .errors import ConfigError, OutputError, SpikelutError, ToolError
+from .io import encoding_record, load_model, load_result, load_spikes, save_model, save_spikes
 from .fileutil import OutputLock, check_output, write_error
 from .stages import STATE_FILE, StageBook
 
@@ -144,14 +143,7 @@ def _record_encoding(net: Network, meta: dict) -> None:
     the first and second difference channels' lags and constants: ``lags``, ``second_lags``,
     ``lo``, ``hi``), so the model file says how to encode new data for it (``spikelut info``;
     ``spikelut encode`` with the same options reproduces the run's ``data/test.h5``)."""
-    from .differences import read_record
-
-    rec = {}
-    for key in ("dataset", "coding", "params", "differences"):
-        with contextlib.suppress(FileFormatError):  # a record that does not parse is left out
-            v = meta_json(meta, key)
-            if v is not None:  # a file from before second differences records none of them
-                rec[key] = read_record(v) if key == "differences" else v
+    rec = encoding_record(meta)  # a part that does not parse is left out
     if rec:
         net.meta.setdefault("data", {}).update(rec)
 
@@ -540,8 +532,7 @@ class Pipeline:
             "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "dataset": stages["encode"].get("dataset"), "coding": stages["encode"].get("coding"),
             # how to encode new data for the model (its record of the run's encoding)
-            "encode_options": encode_options(net.meta["data"]) if isinstance(
-                net.meta.get("data"), dict) else "",
+            "encode_options": encode_options(net.meta.get("data")),
             "accuracy": stages["evaluate"].get("accuracy"),
             "confusion": stages["evaluate"].get("confusion"),
             "test_samples": stages["evaluate"].get("samples"),

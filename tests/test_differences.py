@@ -390,30 +390,38 @@ def test_a_file_in_another_encoding_is_refused_by_the_models_record():
     second differences, so the file scored 0.500 without a word; and the width hint, read from the
     file alone, suggested exactly that file."""
     from spikelut.api import check_spike_file
+    from spikelut.io import encode_options
 
     net = _recorded_net(8)
     options = ("spikelut encode --dataset GunPoint --coding thermometer --param levels=4 "
                "--param sequence=true --second-differences 4")
     file8 = {"coding": "thermometer", "channels_per_value": 8,
              "params": '{"levels": 8, "thresholds": null, "sequence": true}'}
-    with pytest.raises(ShapeError) as e:
-        check_spike_file(net, "gp8.h5", (150, 3, 8), meta=file8)
-    assert str(e.value) == ('gp8.h5: encoded differently from the model\'s training data (the file '
-                            'has params {"levels": 8, "sequence": true}, the model was trained on '
-                            '{"levels": 4, "sequence": true}); encode it with: ' + options)
     file4 = {"coding": "thermometer", "channels_per_value": 4,
              "params": '{"levels": 4, "thresholds": null, "sequence": true}'}
-    with pytest.raises(ShapeError) as e:
-        check_spike_file(net, "gp4.h5", (150, 3, 4), meta=file4)
-    assert str(e.value) == ("gp4.h5: spikes have 4 channels but the network has 8 inputs; encode the "
-                            "data for this network or use another model; the model was trained on "
-                            "data encoded with: " + options)
+    for name, channels, meta, msg in (
+            ("gp8.h5", 8, file8, 'encoded differently from the model\'s training data (the file has '
+                                 'params {"levels": 8, "sequence": true}, the model was trained on '
+                                 '{"levels": 4, "sequence": true}); encode it with: '),
+            ("gp4.h5", 4, file4, "spikes have 4 channels but the network has 8 inputs; encode the "
+                                 "data for this network or use another model; the model was "
+                                 "trained on data encoded with: ")):
+        with pytest.raises(ShapeError) as e:
+            check_spike_file(net, name, (150, 3, channels), meta=meta)
+        assert str(e.value) == f"{name}: {msg}{options}"
     first = dict(file4, differences='{"lags": [4], "second_lags": [], "lo": [0], "hi": [1]}')
     with pytest.raises(ShapeError, match=r"the file has differences \[4\], the model was trained on \[\]"):
         check_spike_file(net, "d.h5", (150, 3, 8), meta=first)
     same = dict(file4, differences='{"lags": [], "second_lags": [4], "lo": [0], "hi": [1]}')
     check_spike_file(net, "ok.h5", (150, 3, 8), meta=same)       # the model's own encoding passes
     check_spike_file(net, "bare.h5", (150, 3, 8), meta={})        # a file that records nothing
+    # records are untrusted: a differences record that does not parse is read as none, no crash
+    broken = dict(file4, differences='{"lags": 5}')
+    with pytest.raises(ShapeError, match=r"the file has second_differences \[\], the model was trained on \[4\]"):
+        check_spike_file(net, "broken.h5", (150, 3, 8), meta=broken)
+    net.meta["data"]["differences"] = {"lags": 5}     # the model's own record broken: no hint from it
+    assert encode_options(net.meta["data"]) == ""
+    check_spike_file(net, "ok.h5", (150, 3, 8), meta=same)
 
 
 def test_width_hint_from_the_file_counts_its_difference_channels():

@@ -45,8 +45,7 @@ def run(args: argparse.Namespace) -> Output:
         text += (f"\nensemble of {len(members)} members side by side (class counts add); "
                  f"member sizes: {'; '.join('-'.join(map(str, m)) for m in members[:8])}"
                  + (f"; ... ({len(members) - 8} more)" if len(members) > 8 else ""))
-    data = net.meta.get("data") if isinstance(net.meta, dict) else None
-    options = encode_options(data) if isinstance(data, dict) else ""
+    options = encode_options(net.meta.get("data"))
     if options:  # models of `spikelut run` record how their data were encoded
         text += f"\ntrained on data encoded with: spikelut encode {options}"
     return Output({"model": str(args.model), **s,
