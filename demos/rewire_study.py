@@ -6,6 +6,8 @@ layer at delay 1) -> a voting readout (10 nodes per class). Per ``--dataset``:
 
 * ``mnist1d``: one value per cycle (40 cycles), 32-level thermometer, input delays 0..5, 100
   readout nodes, batch 25, lr 0.01, rewiring every 35 steps, delays learned in [0, 7];
+* ``mnist1d_diff``: the same with the code's lag-1 difference channels (64 inputs; the
+  difference scale from the training part used);
 * ``mnist5k``: the 28 x 28 images, rate code over 8 cycles (784 channels), input delays 0..5,
   100 readout nodes, batch 25, lr 0.01, every 35 steps, delays in [0, 7];
 * ``GunPoint`` / ``ItalyPowerDemand`` (UCR, spikelut[ucr]): one value per cycle, 16-level
@@ -78,6 +80,10 @@ classes = {classes}
 DATASETS = {
     "mnist1d": dict(coding=("thermometer", 40, {"levels": 32}), inputs=32, delays=[0, 1, 2, 3, 4, 5],
                     out=100, classes=10, batch=25, lr=0.01, every=35, delay_range=[0, 7], val=0.125),
+    # the same code plus its lag-1 difference channels (spikelut encode --differences 1): 64 inputs
+    "mnist1d_diff": dict(coding=("thermometer", 40, {"levels": 32}), inputs=64, name="mnist1d",
+                         differences=[1], delays=[0, 1, 2, 3, 4, 5], out=100, classes=10, batch=25,
+                         lr=0.01, every=35, delay_range=[0, 7], val=0.125),
     "mnist5k": dict(coding=("rate", 8, {}), inputs=784, delays=[0, 1, 2, 3, 4, 5], out=100,
                     classes=10, batch=25, lr=0.01, every=35, delay_range=[0, 7], val=0.125),
     "GunPoint": dict(coding=("thermometer", None, {"levels": 16}), inputs=16,
@@ -245,9 +251,11 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = DATASETS[args.dataset]
     coding, steps, params = spec["coding"]
-    first = args.dataset == "mnist1d"  # MNIST-1D is shuffled: its first samples
-    sd = encode_dataset(args.dataset, coding, steps, split="train", seed=0,
-                        limit=args.limit if first else None, **params)
+    name = spec.get("name", args.dataset)
+    first = name == "mnist1d"  # MNIST-1D is shuffled: its first samples
+    sd = encode_dataset(name, coding, steps, split="train", seed=0,
+                        limit=args.limit if first else None,
+                        differences=spec.get("differences", ()), **params)
     x, y = sd.spikes, sd.labels
     if not first and args.limit < y.size:  # MNIST-5k is sorted by class: a seeded subset
         keep = np.sort(np.random.default_rng(0).permutation(y.size)[:args.limit])

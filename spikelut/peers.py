@@ -143,7 +143,8 @@ class Split:
 
 
 def load_split(data: str | os.PathLike | None = None, test: str | os.PathLike | None = None,
-               val_fraction: float = 0.125, seed: int = 0, limit: int | None = None) -> Split:
+               val_fraction: float = 0.125, seed: int = 0, limit: int | None = None,
+               differences: Sequence[int] = (), second_differences: Sequence[int] = ()) -> Split:
     """The training, validation and test data of the benchmark.
 
     Args:
@@ -154,9 +155,15 @@ def load_split(data: str | os.PathLike | None = None, test: str | os.PathLike | 
             4,000.
         seed: seed of the hold-out draw.
         limit: keep only the first ``limit`` samples of the training and the test split.
+        differences: lags of difference channels added to the demo's encoding (``spikelut
+            encode --differences``, :mod:`spikelut.differences`; scaled by the training
+            split's constants on both splits); only without ``data``.
+        second_differences: lags of second-difference channels added after them (``spikelut
+            encode --second-differences``); only without ``data``.
 
     Raises:
-        ConfigError: only one of ``data`` / ``test``, ``limit < 1``, a bad ``val_fraction``.
+        ConfigError: only one of ``data`` / ``test``, ``limit < 1``, a bad ``val_fraction``,
+            differences with spike files, or lags the encoder refuses.
         ShapeError: files without labels, or with different cycles / channels.
         FileFormatError: a file that is not a spike file.
 
@@ -172,16 +179,29 @@ def load_split(data: str | os.PathLike | None = None, test: str | os.PathLike | 
                           "both, or neither for the MNIST-1D demo's encoding")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {limit}")
+    differences, second_differences = tuple(differences), tuple(second_differences)
+    for flag, lags in (("--differences", differences), ("--second-differences", second_differences)):
+        if lags and data is not None:
+            raise ConfigError(f"{flag} encodes the built-in MNIST-1D; spike files given with "
+                              f"--data carry their own encoding (spikelut encode {flag})")
     parts = []
     if data is None:
         from .datasets import encode_dataset
 
         for split in ("train", "test"):
             sd = encode_dataset(ENCODING["dataset"], ENCODING["coding"], ENCODING["steps"],
-                                split=split, seed=0, limit=limit, **ENCODING["params"])
+                                split=split, seed=0, limit=limit, differences=differences,
+                                second_differences=second_differences, **ENCODING["params"])
             parts.append((sd.spikes, sd.labels))
-        source = ("mnist1d, thermometer 32 levels, 40 cycles (spikelut encode --dataset mnist1d "
-                  "--coding thermometer --steps 40 --param levels=32 --seed 0)")
+        extra, flags = "", ""
+        for what, flag, lags in (("difference", "--differences", differences),
+                                 ("second-difference", "--second-differences", second_differences)):
+            if lags:
+                text = ",".join(str(v) for v in lags)
+                extra += f", {what} channels (lags {text})"
+                flags += f" {flag} {text}"
+        source = (f"mnist1d, thermometer 32 levels, 40 cycles{extra} (spikelut encode --dataset "
+                  f"mnist1d --coding thermometer --steps 40 --param levels=32 --seed 0{flags})")
     else:
         from .io import load_spikes
 
@@ -435,6 +455,10 @@ def _train_spikelut(config: str | os.PathLike, split: Split, epochs: int, batch_
         raise ConfigError(f"{config}{via}: {e}") from None
     net = build_network(cfg, seed=seed)
     x, y = split.train
+    if net.n_in != x.shape[2]:
+        raise ShapeError(f"{config}: the network reads {net.n_in} input channels but the data has "
+                         f"{x.shape[2]}; give a config with inputs = {x.shape[2]} (for "
+                         f"--differences 1 alone: demos/train_mnist1d_diff.toml)")
     # warm-up: one batch through a throw-away trainer loads the compiled kernels
     warm = TrainConfig.from_dict({**tdict, "epochs": 1}, seed=seed)
     Trainer(net, warm, progress=False).fit((x[:, :batch_size], y[:batch_size]))
@@ -516,7 +540,8 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
               val_fraction: float = 0.125, limit: int | None = None,
               config: str | os.PathLike | None = None, hidden: int = HIDDEN,
               lr: dict | None = None, command: str | None = None, progress: bool = False,
-              train: dict | None = None) -> dict:
+              train: dict | None = None, differences: Sequence[int] = (),
+              second_differences: Sequence[int] = ()) -> dict:
     """Train every system in ``systems`` on the same data, split and threads; the report.
 
     Args:
@@ -526,7 +551,8 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
         target: test accuracy whose time to reach is reported.
         seed: seeds the hold-out draw, spikelut's network and trainer, the peers' weights and the
             order of every system's batches.
-        data, test, val_fraction, limit: the data (:func:`load_split`).
+        data, test, val_fraction, limit, differences, second_differences: the data
+            (:func:`load_split`).
         config: spikelut's network and ``[train]`` table (default: ``demos/train_mnist1d.toml``).
         hidden: hidden units of the peers.
         lr: learning rate per peer, overriding :data:`PEER_LR` (``{"gru": 0.01}``).
@@ -575,7 +601,7 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
     if config is None:
         config = default_config()
     load_start = _load_average()
-    split = load_split(data, test, val_fraction, seed, limit)
+    split = load_split(data, test, val_fraction, seed, limit, differences, second_differences)
     classes = int(max(split.train[1].max(), split.test[1].max())) + 1
     undo = set_threads(threads)
     out = []
@@ -620,7 +646,9 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
             "settings": {"systems": systems, "epochs": epochs, "batch_size": batch_size,
                          "threads": threads, "target": target, "seed": seed,
                          "val_fraction": val_fraction, "limit": limit, "hidden": hidden,
-                         "config": str(config), "train": dict(train or {})},
+                         "config": str(config), "train": dict(train or {}),
+                         "differences": list(differences),
+                         "second_differences": list(second_differences)},
             "data": {"source": split.source, **split.sizes()},
             "systems": out}
 

@@ -169,6 +169,14 @@ def test_cli_text_and_json_file(tmp_path, capsys):
     (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
     (["--val-fraction", "2"], "validation fraction must be in (0, 1), got 2.0"),
     (["--config", "/nonexistent/c.toml", "--limit", "4"], "/nonexistent/c.toml: no such config file"),
+    (["--differences", "1,x"], "--differences: give lags in cycles as a comma list, e.g. 1 or 1,4; got '1,x'"),
+    (["--differences", "1", "--data", "a.h5", "--test", "b.h5"],
+     "--differences encodes the built-in MNIST-1D; spike files given with --data carry their own "
+     "encoding (spikelut encode --differences)"),
+    (["--differences", "0", "--limit", "8"], "differences: lags must be integers >= 1 (cycles), got [0]"),
+    (["--second-differences", "4", "--data", "a.h5", "--test", "b.h5"],
+     "--second-differences encodes the built-in MNIST-1D; spike files given with --data carry "
+     "their own encoding (spikelut encode --second-differences)"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys):
     code = main(["peers", *argv])
@@ -187,3 +195,33 @@ def test_more_threads_than_numba_has():
     with pytest.raises(ConfigError, match=rf"^--threads {top + 1} is more than numba's {top} threads; "
                                           rf"start with NUMBA_NUM_THREADS={top + 1} or ask for fewer$"):
         peers.set_threads(top + 1)
+
+
+def test_differences_encode_the_demo_data_with_difference_channels(tmp_path):
+    """--differences 1 feeds the demo's code plus its lag-1 differences (64 channels), the same
+    spikes as spikelut encode --differences 1 of each split; a 32-input config is refused."""
+    from spikelut.config import demo_path
+    from spikelut.datasets import encode_dataset
+    from spikelut.errors import ShapeError
+
+    split = peers.load_split(limit=24, val_fraction=0.25, differences=(1,))
+    assert split.sizes() == {"train": 18, "val": 6, "test": 24, "cycles": 40, "channels": 64}
+    assert "difference channels (lags 1)" in split.source and "--differences 1)" in split.source
+    test = encode_dataset("mnist1d", "thermometer", 40, split="test", seed=0, limit=24,
+                          differences=[1], levels=32)
+    assert np.array_equal(split.test[0], test.spikes)
+    plain = peers.load_split(limit=24, val_fraction=0.25)
+    assert np.array_equal(split.test[0][:, :, :32], plain.test[0])  # the code, then the differences
+    assert split.test[0][:, :, 32:].any()
+    both = peers.load_split(limit=24, val_fraction=0.25, differences=(1,), second_differences=(4,))
+    assert both.sizes()["channels"] == 96 and both.source.endswith(
+        "--seed 0 --differences 1 --second-differences 4)")
+    assert np.array_equal(both.test[0][:, :, :64], split.test[0])
+    rep = peers.run_peers(["spikelut"], target=1.0, differences=[1],
+                          config=demo_path("train_mnist1d_fast.toml"), **TINY)
+    assert rep["settings"]["differences"] == [1] and rep["data"]["channels"] == 64
+    _check_entry(rep["systems"][0], 2, 1.0)
+    with pytest.raises(ShapeError, match=r"the network reads 32 input channels but the data has 64; "
+                                         r"give a config with inputs = 64 \(for --differences 1 alone: "
+                                         r"demos/train_mnist1d_diff.toml\)$"):
+        peers.run_peers(["spikelut"], differences=[1], **TINY)

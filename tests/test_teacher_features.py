@@ -185,3 +185,17 @@ def test_rewire_study_runs_on_a_ucr_set(tmp_path, capsys):
     assert [(r["train_samples"], r["val_samples"]) for r in rows] == [(50, 17)] * 2
     assert rows[0]["swapped"] == 0 and rows[1]["swapped"] > 0
     assert "| ItalyPowerDemand | rewired | 36 |" in capsys.readouterr().out
+
+
+def test_rewire_study_on_mnist1d_with_difference_channels(tmp_path, capsys):
+    """--dataset mnist1d_diff feeds the code and its lag-1 differences: 64 input channels."""
+    import json
+
+    from demos.rewire_study import main as study
+
+    assert study(["--dataset", "mnist1d_diff", "--sizes", "8", "--epochs", "1", "--limit", "40",
+                  "--variants", "random", "--out", str(tmp_path)]) == 0
+    (row,) = [json.loads(s) for s in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert (row["dataset"], row["luts"], row["train_samples"], row["val_samples"]) == (
+        "mnist1d_diff", 116, 35, 5)
+    assert "| mnist1d_diff | random | 116 |" in capsys.readouterr().out

@@ -12,6 +12,7 @@ Example:
     spikelut peers --systems spikelut,gru --epochs 2 --json
     spikelut peers --data train.h5 --test test.h5 --epochs 3 -o peers.md
     spikelut peers --systems spikelut,gru --epochs 20 --train schedule=onecycle --train lr=0.03
+    spikelut peers --systems spikelut,gru --differences 1 --config demos/train_mnist1d_fast.toml
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..fileutil import PEERS_TITLE, check_output, write_text_atomic
 from ..peers import (HIDDEN, PEER_LR, SYSTEMS, format_report, parse_systems,
                      parse_train_overrides, run_peers)
 from . import Output
+from .cmd_encode import parse_lags
 from .common import FORCE_HELP
 
 NAME = "peers"
@@ -46,6 +48,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None,
                    help="training spike file with /labels (default: the MNIST-1D demo's encoding)")
     p.add_argument("--test", default=None, help="test spike file with /labels (with --data)")
+    p.add_argument("--differences", default=None, metavar="LAGS",
+                   help="add difference channels over these lags to the built-in encoding "
+                        "(comma list, e.g. 1; as spikelut encode --differences; not with --data)")
+    p.add_argument("--second-differences", default=None, metavar="LAGS",
+                   help="add second-difference channels x[t] - 2 x[t-L] + x[t-2L] after them "
+                        "(comma list, e.g. 4; as spikelut encode; not with --data)")
     p.add_argument("--val-fraction", type=float, default=0.125, metavar="F",
                    help="part of the training split held out for validation (default: 0.125)")
     p.add_argument("--limit", type=int, default=None,
@@ -92,7 +100,9 @@ def run(args: argparse.Namespace) -> Output:
                     target=args.target, seed=args.seed, data=args.data, test=args.test,
                     val_fraction=args.val_fraction, limit=args.limit, config=args.config,
                     hidden=args.hidden, lr=rates, command=command,
-                    progress=not (args.no_progress or args.json), train=train)
+                    progress=not (args.no_progress or args.json), train=train,
+                    differences=parse_lags(args.differences),
+                    second_differences=parse_lags(args.second_differences, "--second-differences"))
     text = format_report(rep)
     if out is not None:
         if str(out).endswith(".json"):
