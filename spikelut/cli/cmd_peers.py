@@ -12,7 +12,7 @@ Example:
     spikelut peers --systems spikelut,gru --epochs 2 --json
     spikelut peers --data train.h5 --test test.h5 --epochs 3 -o peers.md
     spikelut peers --systems spikelut,gru --epochs 20 --train schedule=onecycle --train lr=0.03
-    spikelut peers --systems spikelut,gru --differences 1 --config demos/train_mnist1d_fast.toml
+    spikelut peers --systems spikelut,gru --differences 1 --config demos/train_mnist1d_fast.toml --epochs 2
 """
 
 from __future__ import annotations
