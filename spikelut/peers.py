@@ -46,6 +46,7 @@ from __future__ import annotations
 import datetime as _dt
 import importlib
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -653,6 +654,84 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
             "systems": out}
 
 
+def median_or_none(values: Sequence[float | None]) -> float | None:
+    """The median of ``values`` where ``None`` (a target not reached) counts as later than any
+    time; ``None`` when the median itself is not reached.
+
+    Example:
+        >>> median_or_none([7.1, None, 6.5]), median_or_none([7.1, None, None]), median_or_none([])
+        (7.1, None, None)
+        >>> median_or_none([4.0, 6.0])
+        5.0
+    """
+    v = sorted(math.inf if x is None else float(x) for x in values)
+    if not v:
+        return None
+    mid = len(v) // 2
+    m = v[mid] if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
+    return None if math.isinf(m) else m
+
+
+def summarize_seeds(reports: Sequence[dict]) -> list[dict]:
+    """Per system, its results over the runs of :func:`run_peers_seeds` (one report per seed).
+
+    Returns:
+        one dict per system, in report order: ``{"system", "available", "reason", "seeds",
+        "seconds_per_epoch": [per seed], "median_seconds_per_epoch", "time_to_target": [per seed,
+        None = not reached], "epochs_to_target": [...], "reached": seeds that reached the target,
+        "median_time_to_target"`` (:func:`median_or_none`)``, "final_test_acc": [...],
+        "mean_final_test_acc"}``; a system skipped in every run has ``available = False``, its
+        ``reason`` and no numbers.
+    """
+    out = []
+    for idx, first in enumerate(reports[0]["systems"]):
+        rows = [rep["systems"][idx] for rep in reports]
+        done = [(rep["settings"]["seed"], r) for rep, r in zip(reports, rows) if r["available"]]
+        entry: dict[str, Any] = {"system": first["system"], "available": bool(done),
+                                 "reason": None if done else first["reason"]}
+        if done:
+            spe = [r["seconds_per_epoch"] for _, r in done]
+            ttt = [r["time_to_target"] for _, r in done]
+            acc = [r["final_test_acc"] for _, r in done]
+            entry.update(seeds=[sd for sd, _ in done], seconds_per_epoch=spe,
+                         median_seconds_per_epoch=float(np.median(spe)), time_to_target=ttt,
+                         epochs_to_target=[r["epochs_to_target"] for _, r in done],
+                         reached=sum(t is not None for t in ttt),
+                         median_time_to_target=median_or_none(ttt), final_test_acc=acc,
+                         mean_final_test_acc=float(np.mean(acc)))
+        out.append(entry)
+    return out
+
+
+def run_peers_seeds(seeds: Sequence[int], **kwargs: Any) -> dict:
+    """:func:`run_peers` once per seed (each draws its own split, networks and batch order), and
+    the per-system summary over the seeds; time-to-target comparisons need more than one seed
+    (on MNIST-1D the first epoch's test accuracy moves by 2-4 points between seeds).
+
+    Args:
+        seeds: two or more distinct seeds >= 0.
+        kwargs: the other arguments of :func:`run_peers` (not ``seed``).
+
+    Returns:
+        ``{"seeds", "runs": [one run_peers report per seed], "summary": summarize_seeds(runs)}``.
+
+    Raises:
+        ConfigError: fewer than two seeds, a repeated or negative seed, ``seed`` in ``kwargs``;
+            whatever :func:`run_peers` raises.
+    """
+    seeds = list(seeds)
+    if "seed" in kwargs:
+        raise ConfigError("give --seed or --seeds, not both")
+    if len(seeds) < 2:
+        raise ConfigError(f"--seeds needs two or more seeds (one seed: --seed), got {seeds}")
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in seeds):
+        raise ConfigError(f"--seeds must be integers >= 0, got {seeds}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds repeats a seed: {seeds}")
+    runs = [run_peers(seed=sd, **kwargs) for sd in seeds]
+    return {"seeds": seeds, "runs": runs, "summary": summarize_seeds(runs)}
+
+
 # ---------------------------------------------------------------------------- formatting
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
@@ -722,6 +801,42 @@ def format_report(rep: dict, markdown: bool = False) -> str:
                      + ["", format_curves(rep, markdown)])
 
 
+def format_seeds_report(rep: dict, markdown: bool = False) -> str:
+    """A :func:`run_peers_seeds` report: the summary over the seeds (per system the median
+    seconds per epoch, the time to the target per seed and its median, the last test accuracy per
+    seed), then each seed's whole report (:func:`format_report`)."""
+    from .bench import _render
+
+    first = rep["runs"][0]
+    s = first["settings"]
+    seeds = ", ".join(str(v) for v in rep["seeds"])
+    header = ["system", "seeds", f"s/epoch (median, batch {s['batch_size']})",
+              f"time to {_pct(s['target'])} test, per seed", "median", "test acc (last), per seed"]
+
+    def t(v: float | None, e: int | None) -> str:
+        return "not reached" if v is None else f"{v:.1f} s ({e} ep)"
+
+    rows = []
+    for r in rep["summary"]:
+        if not r["available"]:
+            rows.append([r["system"], "-", "skipped", "-", "-", "-"])
+            continue
+        rows.append([r["system"], ", ".join(str(v) for v in r["seeds"]),
+                     f"{r['median_seconds_per_epoch']:.2f}",
+                     "; ".join(t(v, e) for v, e in zip(r["time_to_target"], r["epochs_to_target"])),
+                     ("not reached" if r["median_time_to_target"] is None
+                      else f"{r['median_time_to_target']:.1f} s")
+                     + f" ({r['reached']}/{len(r['seeds'])} reached)",
+                     ", ".join(_pct(v) for v in r["final_test_acc"])])
+    intro = f"seeds {seeds}: one run per seed (its own split, networks and batch order)"
+    parts = [f"- {intro}" if markdown else intro, "", _render(rows, header, markdown)]
+    for sd, run in zip(rep["seeds"], rep["runs"]):
+        parts += ["", f"## Seed {sd}" if markdown else f"--- seed {sd} ---", "",
+                  format_report(run, markdown)]
+    return "\n".join(parts)
+
+
 __all__ = ["SYSTEMS", "PEER_LR", "ENCODING", "TRAIN_FIXED", "Split", "build_peer", "describe",
-           "format_curves", "format_report", "format_table", "load_split", "missing",
-           "parse_systems", "parse_train_overrides", "run_peers", "set_threads", "time_to_target"]
+           "format_curves", "format_report", "format_seeds_report", "format_table", "load_split",
+           "median_or_none", "missing", "parse_systems", "parse_train_overrides", "run_peers",
+           "run_peers_seeds", "set_threads", "summarize_seeds", "time_to_target"]

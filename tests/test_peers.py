@@ -174,6 +174,11 @@ def test_cli_text_and_json_file(tmp_path, capsys):
      "--differences encodes the built-in MNIST-1D; spike files given with --data carry their own "
      "encoding (spikelut encode --differences)"),
     (["--differences", "0", "--limit", "8"], "differences: lags must be integers >= 1 (cycles), got [0]"),
+    (["--seeds", "0,x"], "--seeds: give seeds as a comma list, e.g. 0,1,2; got '0,x'"),
+    (["--seeds", "0,1", "--seed", "2"], "give --seed or --seeds, not both"),
+    (["--seeds", "3"], "--seeds needs two or more seeds (one seed: --seed), got [3]"),
+    (["--seeds", "1,1"], "--seeds repeats a seed: [1, 1]"),
+    (["--seeds", "0,-1"], "--seeds must be integers >= 0, got [0, -1]"),
     (["--second-differences", "4", "--data", "a.h5", "--test", "b.h5"],
      "--second-differences encodes the built-in MNIST-1D; spike files given with --data carry "
      "their own encoding (spikelut encode --second-differences)"),
@@ -225,3 +230,41 @@ def test_differences_encode_the_demo_data_with_difference_channels(tmp_path):
                                          r"give a config with inputs = 64 \(for --differences 1 alone: "
                                          r"demos/train_mnist1d_diff.toml\)$"):
         peers.run_peers(["spikelut"], differences=[1], **TINY)
+
+
+def test_seeds_one_run_each_and_a_summary(tmp_path, capsys):
+    """--seeds runs the benchmark once per seed (the same run as --seed S alone) and summarises
+    per system: median s/epoch, time to the target per seed and its median, last test accuracy."""
+    kw = dict(TINY, epochs=1)
+    rep = peers.run_peers_seeds([0, 1], systems=["spikelut"], target=0.0, **kw)
+    assert rep["seeds"] == [0, 1] and [r["settings"]["seed"] for r in rep["runs"]] == [0, 1]
+    alone = peers.run_peers(["spikelut"], target=0.0, seed=1, **kw)
+    assert [e["test_acc"] for e in rep["runs"][1]["systems"][0]["epochs"]] == \
+        [e["test_acc"] for e in alone["systems"][0]["epochs"]]
+    (sm,) = rep["summary"]
+    runs = [r["systems"][0] for r in rep["runs"]]
+    assert sm["seeds"] == [0, 1] and sm["reached"] == 2 and sm["epochs_to_target"] == [1, 1]
+    assert sm["time_to_target"] == [r["time_to_target"] for r in runs]
+    assert sm["median_time_to_target"] == peers.median_or_none(sm["time_to_target"])
+    assert sm["final_test_acc"] == [r["final_test_acc"] for r in runs]
+    assert sm["median_seconds_per_epoch"] == float(np.median([r["seconds_per_epoch"] for r in runs]))
+    text = peers.format_seeds_report(rep)
+    assert text.startswith("seeds 0, 1: one run per seed") and "--- seed 1 ---" in text
+    assert "(2/2 reached)" in text
+    md = tmp_path / "s.md"
+    code = main(["peers", "--systems", "spikelut", "--seeds", "0,1", "--epochs", "1", "--limit",
+                 "24", "--batch-size", "8", "--val-fraction", "0.25", "--target", "1", "--json",
+                 "-o", str(md)])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["seeds"] == [0, 1] and len(data["runs"]) == 2
+    assert data["summary"][0]["reached"] == 0 and data["summary"][0]["median_time_to_target"] is None
+    text = md.read_text()
+    assert "## Seed 0" in text and "## Seed 1" in text and "not reached (0/2 reached)" in text
+
+
+def test_seeds_summary_of_a_skipped_system():
+    rep = {"runs": [{"settings": {"seed": s}, "systems": [
+        {"system": "snntorch", "available": False, "reason": "snntorch does not import"}]}
+        for s in (0, 1)]}
+    assert peers.summarize_seeds(rep["runs"]) == [
+        {"system": "snntorch", "available": False, "reason": "snntorch does not import"}]

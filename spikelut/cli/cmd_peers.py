@@ -13,6 +13,7 @@ Example:
     spikelut peers --data train.h5 --test test.h5 --epochs 3 -o peers.md
     spikelut peers --systems spikelut,gru --epochs 20 --train schedule=onecycle --train lr=0.03
     spikelut peers --systems spikelut,gru --differences 1 --config demos/train_mnist1d_fast.toml --epochs 2
+    spikelut peers --systems spikelut,gru --seeds 0,1,2 --epochs 2 -o peers.md
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import sys
 
 from ..errors import ConfigError
 from ..fileutil import PEERS_TITLE, check_output, write_text_atomic
-from ..peers import (HIDDEN, PEER_LR, SYSTEMS, format_report, parse_systems,
-                     parse_train_overrides, run_peers)
+from ..peers import (HIDDEN, PEER_LR, SYSTEMS, format_report, format_seeds_report,
+                     parse_systems, parse_train_overrides, run_peers, run_peers_seeds)
 from . import Output
 from .cmd_encode import parse_lags
 from .common import FORCE_HELP
@@ -43,8 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="numba's and PyTorch's threads (default: 1)")
     p.add_argument("--target", type=float, default=0.88,
                    help="test accuracy whose time to reach is reported (default: 0.88)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the split, the networks, the weights and the batch order")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the split, the networks, the weights and the batch order (0)")
+    p.add_argument("--seeds", default=None, metavar="LIST",
+                   help="one run per seed (comma list, e.g. 0,1,2) and a summary over them: "
+                        "median s/epoch and time to --target")
     p.add_argument("--data", default=None,
                    help="training spike file with /labels (default: the MNIST-1D demo's encoding)")
     p.add_argument("--test", default=None, help="test spike file with /labels (with --data)")
@@ -74,6 +78,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
+def _seeds(text: str) -> list[int]:
+    """``--seeds 0,1,2`` as ``[0, 1, 2]`` (checked further by :func:`run_peers_seeds`)."""
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--seeds: give seeds as a comma list, e.g. 0,1,2; got {text!r}") from None
+
+
 def _rates(items: list[str]) -> dict:
     rates = {}
     for item in items:
@@ -96,18 +108,26 @@ def run(args: argparse.Namespace) -> Output:
         out = check_output(args.output, inputs=[args.data, args.test, args.config], kind="peers",
                            force=args.force)
     command = "spikelut " + " ".join(sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
-    rep = run_peers(systems, epochs=args.epochs, batch_size=args.batch_size, threads=args.threads,
-                    target=args.target, seed=args.seed, data=args.data, test=args.test,
-                    val_fraction=args.val_fraction, limit=args.limit, config=args.config,
-                    hidden=args.hidden, lr=rates, command=command,
-                    progress=not (args.no_progress or args.json), train=train,
-                    differences=parse_lags(args.differences),
-                    second_differences=parse_lags(args.second_differences, "--second-differences"))
-    text = format_report(rep)
+    common = dict(epochs=args.epochs, batch_size=args.batch_size, threads=args.threads,
+                  target=args.target, data=args.data, test=args.test,
+                  val_fraction=args.val_fraction, limit=args.limit, config=args.config,
+                  hidden=args.hidden, lr=rates, command=command,
+                  progress=not (args.no_progress or args.json), train=train,
+                  differences=parse_lags(args.differences),
+                  second_differences=parse_lags(args.second_differences, "--second-differences"))
+    if args.seeds is not None:
+        if args.seed is not None:
+            raise ConfigError("give --seed or --seeds, not both")
+        rep = run_peers_seeds(_seeds(args.seeds), systems=systems, **common)
+        form = format_seeds_report
+    else:
+        rep = run_peers(systems, seed=0 if args.seed is None else args.seed, **common)
+        form = format_report
+    text = form(rep)
     if out is not None:
         if str(out).endswith(".json"):
             write_text_atomic(out, json.dumps(rep, indent=1) + "\n")
         else:
-            write_text_atomic(out, PEERS_TITLE + "\n\n" + format_report(rep, markdown=True) + "\n")
+            write_text_atomic(out, PEERS_TITLE + "\n\n" + form(rep, markdown=True) + "\n")
         text += f"\nwrote {out}"
     return Output(rep, text)
