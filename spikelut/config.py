@@ -70,13 +70,27 @@ def demo_path(name: str) -> Path:
     return Path(str(resources.files("spikelut.demos").joinpath(name)))
 
 
+def _shipped_hint(p: Path) -> str:
+    """For a missing relative ``demos/<name>`` (the docs' commands, run outside a checkout's
+    root): where the shipped demo config is. Not used in its place: a ``demos/`` folder of the
+    user's own may have meant another file."""
+    parts = p.parts
+    if p.is_absolute() or len(parts) != 2 or parts[0] != "demos":
+        return ""
+    try:
+        shipped = demo_path(parts[1])
+    except (ModuleNotFoundError, OSError, ValueError):
+        return ""
+    return f" here; the shipped demo config is {shipped}" if shipped.is_file() else ""
+
+
 def load_config(path: str | os.PathLike) -> dict:
     """Read a TOML config file; raise :class:`ConfigError` naming the file on any problem."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{p}: no such config file") from None
+        raise ConfigError(f"{p}: no such config file{_shipped_hint(p)}") from None
     except OSError as e:
         raise ConfigError(f"{p}: cannot read config: {e}") from None
     if data.startswith(HDF5_MAGIC):  # a model or spike file given where the config goes

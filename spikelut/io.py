@@ -337,6 +337,26 @@ def encoding_record(meta: dict) -> dict:
     return rec
 
 
+def record_encoding(net: Any, meta: dict) -> None:
+    """Add to ``net.meta["data"]`` how its training data were encoded, from the training spike
+    file's metadata (:func:`encoding_record`: dataset, coding, its parameters, the difference
+    channels' lags and constants), so the model file says how to encode new data for it
+    (``spikelut info``) and ``simulate`` / ``eval`` / ``rtl --verify`` refuse a file encoded
+    otherwise. ``spikelut run`` and ``spikelut train`` call it; a file without these attributes
+    adds nothing.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, 2, [2], k=1)
+        >>> record_encoding(net, {"coding": "thermometer", "params": '{"levels": 2}'})
+        >>> net.meta["data"]
+        {'coding': 'thermometer', 'params': {'levels': 2}}
+    """
+    rec = encoding_record(meta)  # a part that does not parse is left out
+    if rec:
+        net.meta.setdefault("data", {}).update(rec)
+
+
 def _encoding_of(rec: Any) -> dict | None:
     """The parts of an encoding record that decide a file's spikes: coding, its parameters (the
     ``None`` ones dropped), the first and second difference lags. ``None`` when ``rec`` is no

@@ -180,11 +180,15 @@ def load_split(data: str | os.PathLike | None = None, test: str | os.PathLike | 
                           "both, or neither for the MNIST-1D demo's encoding")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {limit}")
+    for name, lags in (("differences", differences), ("second_differences", second_differences)):
+        if isinstance(lags, (str, bytes)) or not isinstance(lags, Sequence):
+            raise ConfigError(f"{name} must be a list of lags in cycles, e.g. [1]; got {lags!r}")
     differences, second_differences = tuple(differences), tuple(second_differences)
     for flag, lags in (("--differences", differences), ("--second-differences", second_differences)):
         if lags and data is not None:
             raise ConfigError(f"{flag} encodes the built-in MNIST-1D; spike files given with "
-                              f"--data carry their own encoding (spikelut encode {flag})")
+                              f"--data carry their own encoding: drop {flag}, or encode the files "
+                              f"with spikelut encode {flag}")
     parts = []
     if data is None:
         from .datasets import encode_dataset
@@ -245,7 +249,8 @@ def set_threads(threads: int) -> Callable[[], None]:
         raise ConfigError(f"--threads must be >= 1, got {threads}")
     top = numba.config.NUMBA_NUM_THREADS
     if threads > top:
-        raise ConfigError(f"--threads {threads} is more than numba's {top} threads; start with "
+        raise ConfigError(f"--threads {threads} is more than numba's {top} thread"
+                          f"{'' if top == 1 else 's'}; start with "
                           f"NUMBA_NUM_THREADS={threads} or ask for fewer")
     old = numba.get_num_threads()
     numba.set_num_threads(threads)
@@ -436,6 +441,49 @@ def parse_train_overrides(items: Sequence[str]) -> dict:
     return out
 
 
+def check_inputs(config: str | os.PathLike, channels: int, builtin: bool) -> None:
+    """Refuse a spikelut config whose ``inputs`` differ from the data's channels, before any
+    system trains, saying what to change.
+
+    Args:
+        config: spikelut's config file.
+        channels: the data's channels.
+        builtin: the data are the built-in MNIST-1D encoding (:data:`ENCODING`: 32 channels, and
+            32 more per difference or second-difference lag), not spike files.
+
+    Raises:
+        ShapeError: the mismatch, in one line.
+        ConfigError: a config that cannot be read.
+
+    Example:
+        >>> check_inputs(default_config(), 64, builtin=True)
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ShapeError: ...reads 32 input channels but the data have 64: drop --differences / --second-differences, or give a config with inputs = 64 (demos/train_mnist1d_fast.toml reads the code and its lag-1 differences)
+    """
+    from .config import load_config
+
+    n_in = load_config(config).get("inputs")
+    if not isinstance(n_in, int) or isinstance(n_in, bool) or n_in == channels:
+        return  # a bad value is the config check's to report, with the rest of the config
+    head = f"{config}: the network reads {n_in} input channels but the data have {channels}"
+    per = ENCODING["params"]["levels"]  # channels of the code; each lag adds as many
+    if not builtin:
+        raise ShapeError(f"{head}; give a config with inputs = {channels}")
+    if n_in > channels and n_in % per == 0:
+        more = (n_in - channels) // per
+        add = ("add --differences 1" if more == 1 and channels == per
+               else f"add {more} more lag{'s' if more > 1 else ''} with --differences / "
+                    f"--second-differences")
+        raise ShapeError(f"{head}: {add} (the built-in code has {per} channels, each lag {per} "
+                         f"more), or give a config with inputs = {channels}")
+    what = ("drop --differences / --second-differences" if n_in == per
+            else "use fewer difference lags")
+    fast = (" (demos/train_mnist1d_fast.toml reads the code and its lag-1 differences)"
+            if channels == 2 * per else "")
+    raise ShapeError(f"{head}: {what}, or give a config with inputs = {channels}{fast}")
+
+
 def _train_spikelut(config: str | os.PathLike, split: Split, epochs: int, batch_size: int,
                     seed: int, on_epoch: Callable[[dict], None],
                     overrides: dict | None = None) -> dict:
@@ -456,10 +504,6 @@ def _train_spikelut(config: str | os.PathLike, split: Split, epochs: int, batch_
         raise ConfigError(f"{config}{via}: {e}") from None
     net = build_network(cfg, seed=seed)
     x, y = split.train
-    if net.n_in != x.shape[2]:
-        raise ShapeError(f"{config}: the network reads {net.n_in} input channels but the data has "
-                         f"{x.shape[2]}; give a config with inputs = {x.shape[2]} (for "
-                         f"--differences 1 alone: demos/train_mnist1d_diff.toml)")
     # warm-up: one batch through a throw-away trainer loads the compiled kernels
     warm = TrainConfig.from_dict({**tdict, "epochs": 1}, seed=seed)
     Trainer(net, warm, progress=False).fit((x[:, :batch_size], y[:batch_size]))
@@ -576,7 +620,9 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
             a ``train`` key of :data:`TRAIN_FIXED` or a ``[train]`` value the config refuses,
             ``target`` outside [0, 1], an unknown system or an ``lr`` that is not a positive
             number for a peer.
-        ShapeError, FileFormatError: data that cannot be used.
+        ShapeError, FileFormatError: data that cannot be used, or a spikelut config whose
+            ``inputs`` differ from the data's channels (:func:`check_inputs`; with
+            ``differences``, 32 more per lag).
     """
     from .bench import machine_info
     from .progress import write
@@ -603,6 +649,8 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
         config = default_config()
     load_start = _load_average()
     split = load_split(data, test, val_fraction, seed, limit, differences, second_differences)
+    if "spikelut" in systems:
+        check_inputs(config, split.sizes()["channels"], builtin=data is None)
     classes = int(max(split.train[1].max(), split.test[1].max())) + 1
     undo = set_threads(threads)
     out = []
@@ -786,7 +834,7 @@ def format_report(rep: dict, markdown: bool = False) -> str:
             f"numba {m['numba']}; load average (1 min) {m['load_average'][0]} at the start, "
             f"{m['load_average'][1]} at the end",
             f"threads: {s['threads']} (numba and PyTorch); batch {s['batch_size']}; "
-            f"{s['epochs']} epochs; seed {s['seed']}",
+            f"{s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}; seed {s['seed']}",
             f"data: {d['source']}; {d['train']} train / {d['val']} validation / {d['test']} test "
             f"samples, {d['cycles']} cycles x {d['channels']} channels"]
     models = [f"{r['system']}: {r['model']}; {r['library']}; lr {r['lr']:g}"
@@ -836,7 +884,8 @@ def format_seeds_report(rep: dict, markdown: bool = False) -> str:
     return "\n".join(parts)
 
 
-__all__ = ["SYSTEMS", "PEER_LR", "ENCODING", "TRAIN_FIXED", "Split", "build_peer", "describe",
-           "format_curves", "format_report", "format_seeds_report", "format_table", "load_split",
+__all__ = ["SYSTEMS", "PEER_LR", "ENCODING", "TRAIN_FIXED", "Split", "build_peer", "check_inputs",
+           "describe", "format_curves", "format_report", "format_seeds_report", "format_table",
+           "load_split",
            "median_or_none", "missing", "parse_systems", "parse_train_overrides", "run_peers",
            "run_peers_seeds", "set_threads", "summarize_seeds", "time_to_target"]

@@ -29,7 +29,7 @@ from .backends import backend_from_legacy
 from .config import build_network, demo_path, load_config, unknown_keys_message
 from .ensemble import summary as ensemble_summary
 from .errors import ConfigError, OutputError, SpikelutError, ToolError
-from .io import encoding_record, load_model, load_result, load_spikes, save_model, save_spikes
+from .io import load_model, load_result, load_spikes, record_encoding, save_model, save_spikes
 from .fileutil import OutputLock, check_output, write_error
 from .stages import STATE_FILE, StageBook
 
@@ -136,16 +136,6 @@ class RunSettings:
             backend=backend_from_legacy(run.get("backend"), run.get("engine"), None,
                                        ("[run] engine", ""))[0],
             differences=lags, second_differences=second)
-
-
-def _record_encoding(net: Network, meta: dict) -> None:
-    """Add to ``net.meta["data"]`` how the run encoded its data (dataset, coding, its parameters,
-    the first and second difference channels' lags and constants: ``lags``, ``second_lags``,
-    ``lo``, ``hi``), so the model file says how to encode new data for it (``spikelut info``;
-    ``spikelut encode`` with the same options reproduces the run's ``data/test.h5``)."""
-    rec = encoding_record(meta)  # a part that does not parse is left out
-    if rec:
-        net.meta.setdefault("data", {}).update(rec)
 
 
 class Pipeline:
@@ -350,7 +340,7 @@ class Pipeline:
         trainer = Trainer(net, self.train_cfg, progress=self.progress)
         res = trainer.fit((x, y), val, log=self.p("train", "log.jsonl"), checkpoint=ckpt,
                           resume=resume)
-        _record_encoding(res.net, data.meta)
+        record_encoding(res.net, data.meta)
         save_model(res.net, self.p("model.h5"))
         last = res.history[-1] if res.history else {}
         kept = next((r for r in res.history if r["epoch"] == res.kept_epoch), last)
@@ -384,7 +374,7 @@ class Pipeline:
             log=lambda m: tdir / ("log.jsonl" if m == 0 else f"log-member{m}.jsonl"),
             echo=lambda line: self.echo(f"             {line}"), resume=not self.force,
             eval_backend=self.settings.backend)
-        _record_encoding(res.net, meta or {})
+        record_encoding(res.net, meta or {})
         save_model(res.net, self.p("model.h5"))
         train_acc, val_acc = res.train_acc, res.val_acc
         histories = [r.history if r is not None else [] for r in res.members]

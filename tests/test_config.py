@@ -142,3 +142,19 @@ def test_demo_configs_build(demos_dir):
     assert len(paths) >= 3
     for p in paths:
         assert build_network(load_config(p)).n_nodes >= 1
+
+
+def test_a_missing_demos_path_names_the_shipped_demo(tmp_path, monkeypatch):
+    """The docs' commands say demos/...; run from another folder they now point at the shipped
+    file (found by a fresh-user trial) without reading it in its place."""
+    from spikelut.config import demo_path
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as e:
+        load_config("demos/train_mnist1d_fast.toml")
+    assert str(e.value) == (f"demos/train_mnist1d_fast.toml: no such config file here; the shipped "
+                            f"demo config is {demo_path('train_mnist1d_fast.toml')}")
+    for other in ("demos/no_such_demo.toml", "mine/train_mnist1d_fast.toml"):
+        with pytest.raises(ConfigError) as e:
+            load_config(other)
+        assert str(e.value) == f"{other}: no such config file"

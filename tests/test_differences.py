@@ -355,7 +355,7 @@ def test_old_record_without_second_lags_reads_as_none(tmp_path):
 
     from spikelut.io import load_spikes, save_spikes
     from spikelut.config import build_network
-    from spikelut.pipeline import _record_encoding
+    from spikelut.io import record_encoding
 
     old = {"lags": [1], "lo": [-0.1], "hi": [0.2], "rule": "d[t] = x[t] - x[max(t - L, 0)] ..."}
     path = tmp_path / "old.h5"                      # as written before second differences existed
@@ -365,7 +365,7 @@ def test_old_record_without_second_lags_reads_as_none(tmp_path):
     assert read_record(json.loads(meta["differences"])) == {**old, "second_lags": []}
     net = build_network({"seed": 0, "inputs": 2, "readout": {"classes": 2}, "layers": [
         {"name": "out", "nodes": 2, "k": 1, "taps": [{"from": "input", "count": 1}]}]})
-    _record_encoding(net, meta)
+    record_encoding(net, meta)
     assert net.meta["data"]["differences"] == {**old, "second_lags": []}
     for bad in ({"lags": [1], "second_lags": "8", "lo": [0.0], "hi": [1.0]},
                 {"lags": [1], "second_lags": [8], "lo": [0.0], "hi": [1.0]},
@@ -460,3 +460,44 @@ def test_run_names_the_config_table_of_a_lag_too_long_for_the_series(tmp_path):
         p._encode()
     assert str(e.value) == ("[data] second_differences: lag 20 reaches 2 x 20 = 40 cycles back, not "
                             "shorter than the sequences (40 cycles); use lags below 20")
+
+
+def test_spikelut_train_records_the_training_files_encoding(tmp_path, capsys):
+    """Found by a fresh-user trial: a model from `spikelut train` recorded no encoding, so eval
+    scored a file with other difference lags (same width) without a word, and the width hint
+    guessed levels=64 for the plain code. Now the model records the training file's encoding."""
+    import json
+
+    from spikelut.cli import main
+    from spikelut.io import load_model
+
+    def enc(name, *extra):
+        assert main(["encode", "--dataset", "mnist1d", "--param", "levels=4", "--limit", "30",
+                     *extra, "-o", str(tmp_path / name)]) == 0
+
+    enc("d1.h5", "--differences", "1")
+    enc("d2.h5", "--differences", "2", "--split", "test")
+    enc("plain.h5", "--split", "test")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('seed = 0\ninputs = 8\n[readout]\nclasses = 10\n[[layers]]\nname = "out"\n'
+                   'nodes = 10\nk = 2\ntaps = [{ from = "input", count = 2 }]\n'
+                   '[train]\nepochs = 1\nbatch_size = 10\nbackend = "numpy"\n')
+    capsys.readouterr()
+    assert main(["train", str(cfg), "--data", str(tmp_path / "d1.h5"), "-o",
+                 str(tmp_path / "m.h5"), "--no-progress"]) == 0
+    rec = load_model(tmp_path / "m.h5").meta["data"]
+    assert (rec["dataset"], rec["coding"], rec["params"]["levels"]) == ("mnist1d", "thermometer", 4)
+    assert rec["differences"]["lags"] == [1] and rec["differences"]["second_lags"] == []
+    options = ("spikelut encode --dataset mnist1d --coding thermometer --param levels=4 "
+               "--param sequence=true --differences 1")
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "m.h5"), str(tmp_path / "d2.h5"), "--json"]) == 1
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err == (f"{tmp_path / 'd2.h5'}: encoded differently from the model's training data "
+                   f"(the file has differences [2], the model was trained on [1]); encode it "
+                   f"with: {options}")
+    assert main(["eval", str(tmp_path / "m.h5"), str(tmp_path / "plain.h5"), "--json"]) == 1
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err.endswith(f"spikes have 4 channels but the network has 8 inputs; encode the data "
+                        f"for this network or use another model; the model was trained on data "
+                        f"encoded with: {options}")

@@ -144,7 +144,7 @@ def test_cli_text_and_json_file(tmp_path, capsys):
                  "--batch-size", "8", "--val-fraction", "0.25", "--no-progress", "-o", str(out)])
     text = capsys.readouterr().out
     assert code == 0
-    assert "threads: 1 (numba and PyTorch); batch 8; 1 epochs; seed 0" in text
+    assert "threads: 1 (numba and PyTorch); batch 8; 1 epoch; seed 0" in text
     assert text.rstrip().endswith(f"wrote {out}")
     rep = json.loads(out.read_text())
     assert rep["settings"]["epochs"] == 1 and rep["systems"][0]["system"] == "spikelut"
@@ -172,7 +172,7 @@ def test_cli_text_and_json_file(tmp_path, capsys):
     (["--differences", "1,x"], "--differences: give lags in cycles as a comma list, e.g. 1 or 1,4; got '1,x'"),
     (["--differences", "1", "--data", "a.h5", "--test", "b.h5"],
      "--differences encodes the built-in MNIST-1D; spike files given with --data carry their own "
-     "encoding (spikelut encode --differences)"),
+     "encoding: drop --differences, or encode the files with spikelut encode --differences"),
     (["--differences", "0", "--limit", "8"], "differences: lags must be integers >= 1 (cycles), got [0]"),
     (["--seeds", "0,x"], "--seeds: give seeds as a comma list, e.g. 0,1,2; got '0,x'"),
     (["--seeds", "0,1", "--seed", "2"], "give --seed or --seeds, not both"),
@@ -181,7 +181,8 @@ def test_cli_text_and_json_file(tmp_path, capsys):
     (["--seeds", "0,-1"], "--seeds must be integers >= 0, got [0, -1]"),
     (["--second-differences", "4", "--data", "a.h5", "--test", "b.h5"],
      "--second-differences encodes the built-in MNIST-1D; spike files given with --data carry "
-     "their own encoding (spikelut encode --second-differences)"),
+     "their own encoding: drop --second-differences, or encode the files with spikelut encode "
+     "--second-differences"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys):
     code = main(["peers", *argv])
@@ -197,7 +198,8 @@ def test_more_threads_than_numba_has():
     import numba
 
     top = numba.config.NUMBA_NUM_THREADS
-    with pytest.raises(ConfigError, match=rf"^--threads {top + 1} is more than numba's {top} threads; "
+    threads = "thread" if top == 1 else "threads"
+    with pytest.raises(ConfigError, match=rf"^--threads {top + 1} is more than numba's {top} {threads}; "
                                           rf"start with NUMBA_NUM_THREADS={top + 1} or ask for fewer$"):
         peers.set_threads(top + 1)
 
@@ -226,10 +228,44 @@ def test_differences_encode_the_demo_data_with_difference_channels(tmp_path):
                           config=demo_path("train_mnist1d_fast.toml"), **TINY)
     assert rep["settings"]["differences"] == [1] and rep["data"]["channels"] == 64
     _check_entry(rep["systems"][0], 2, 1.0)
-    with pytest.raises(ShapeError, match=r"the network reads 32 input channels but the data has 64; "
-                                         r"give a config with inputs = 64 \(for --differences 1 alone: "
-                                         r"demos/train_mnist1d_diff.toml\)$"):
+    with pytest.raises(ShapeError, match=r"train_mnist1d.toml: the network reads 32 input channels "
+                                         r"but the data have 64: drop --differences / "
+                                         r"--second-differences, or give a config with inputs = 64 "
+                                         r"\(demos/train_mnist1d_fast.toml reads the code and its "
+                                         r"lag-1 differences\)$"):
         peers.run_peers(["spikelut"], differences=[1], **TINY)
+
+
+@pytest.mark.parametrize("inputs, channels, builtin, message", [
+    (64, 32, True, "the network reads 64 input channels but the data have 32: add --differences 1 "
+                   "(the built-in code has 32 channels, each lag 32 more), or give a config with "
+                   "inputs = 32"),
+    (96, 32, True, "the network reads 96 input channels but the data have 32: add 2 more lags with "
+                   "--differences / --second-differences (the built-in code has 32 channels, each "
+                   "lag 32 more), or give a config with inputs = 32"),
+    (64, 96, True, "the network reads 64 input channels but the data have 96: use fewer difference "
+                   "lags, or give a config with inputs = 96"),
+    (64, 20, False, "the network reads 64 input channels but the data have 20; give a config with "
+                    "inputs = 20"),
+])
+def test_inputs_that_do_not_match_the_data_say_what_to_change(tmp_path, inputs, channels, builtin,
+                                                              message):
+    from spikelut.errors import ShapeError
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"inputs = {inputs}\n")
+    with pytest.raises(ShapeError) as e:
+        peers.check_inputs(cfg, channels, builtin)
+    assert str(e.value) == f"{cfg}: {message}"
+    peers.check_inputs(cfg, inputs, builtin)  # a match passes
+
+
+def test_lags_given_as_a_number_are_refused_in_one_line():
+    for kw in ({"differences": 1}, {"second_differences": "4"}):
+        name, value = next(iter(kw.items()))
+        with pytest.raises(ConfigError) as e:
+            peers.load_split(limit=4, **kw)
+        assert str(e.value) == f"{name} must be a list of lags in cycles, e.g. [1]; got {value!r}"
 
 
 def test_seeds_one_run_each_and_a_summary(tmp_path, capsys):

@@ -31,7 +31,7 @@ from ..config import build_network, load_config
 from ..errors import ConfigError
 from ..escape import terminal
 from ..fileutil import check_output
-from ..io import load_features, load_spikes, save_model
+from ..io import load_features, load_spikes, record_encoding, save_model
 from ..train import TrainConfig
 from ..train.optim import SCHEDULES, parse_batch_schedule
 from ..train.passes import BACKENDS, FORWARDS, resolve_backend
@@ -139,6 +139,7 @@ def run(args: argparse.Namespace) -> Output:
     net = build_network(cfg)
     train = load_spikes(args.data)
     check_data(net, train.spikes, _labels(train, args.data), str(args.data))
+    encoding = train.meta  # the model records it: new data must be encoded the same way
     teacher = None
     if args.teacher_features is not None:
         if tcfg.init_wiring == "mi":
@@ -160,11 +161,12 @@ def run(args: argparse.Namespace) -> Output:
             (_, teacher), _ = holdout(np.zeros((0, B, 0), np.uint8), teacher, args.val_fraction,
                                       tcfg.seed)
     if tcfg.ensemble > 1:
-        return _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out)
+        return _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out, encoding)
     result = train_network(net, train, tcfg, val=val, progress=False if args.no_progress else None,
                            backend=backend, log=args.log, checkpoint=args.checkpoint,
                            resume=args.resume, teacher=teacher)
     epochs = result.net.meta["train"]["epochs"]
+    record_encoding(result.net, encoding)
     save_model(result.net, out)
     last = result.history[-1] if result.history else {}
     kept = next((r for r in result.history if r["epoch"] == result.kept_epoch), last)
@@ -194,7 +196,7 @@ def _member_path(path: str | None, m: int, model: bool = False) -> str | None:
     return f"{root}{tail}.{ext}" if ext else f"{root}{tail}"
 
 
-def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out) -> Output:
+def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out, encoding) -> Output:
     from ..ensemble import train_ensemble
 
     M = int(tcfg_dict.get("ensemble", 1))
@@ -220,6 +222,7 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out) -> 
         log=(lambda m: _member_path(args.log, m)) if args.log else None,
         resume=args.resume, backend=backend, teacher=teacher,
         echo=lambda line: print(f"spikelut train: {line}", file=sys.stderr, flush=True))
+    record_encoding(res.net, encoding)
     save_model(res.net, out)
     train_acc, val_acc = res.train_acc, res.val_acc
     s = res.net.summary()
