@@ -407,15 +407,17 @@ def encode_options(rec: Any) -> str:
     return " ".join(out)
 
 
-def encoding_mismatch(model_rec: Any, meta: dict) -> str:
+def encoding_mismatch(model_rec: Any, meta: dict, theirs: str = "the model was trained on") -> str:
     """How a spike file's encoding differs from the one a model was trained on: ``""`` when they
-    agree or either side does not record it (a model from ``spikelut train``, a file not written
-    by ``spikelut encode``), else ``"coding ..., the model's ..."`` naming the first difference
+    agree or either side does not record it (a model trained on arrays, a file not written by
+    ``spikelut encode``), else ``"coding ..., the model's ..."`` naming the first difference
     among the coding, its parameters and the difference lags.
 
     Args:
-        model_rec: the model's ``meta["data"]`` (``spikelut run`` records it).
+        model_rec: the model's ``meta["data"]`` (``spikelut run`` and ``spikelut train`` record
+            it), or :func:`encoding_record` of another file.
         meta: the spike file's root attributes (``SpikeData.meta``).
+        theirs: how the message names ``model_rec``'s side.
 
     Example:
         >>> model = {"coding": "thermometer", "params": {"levels": 4},
@@ -426,11 +428,15 @@ def encoding_mismatch(model_rec: Any, meta: dict) -> str:
     want, got = _encoding_of(model_rec), _encoding_of(encoding_record(meta))
     if want is None or got is None:
         return ""
-    for key in ("coding", "params", "differences", "second_differences"):
+    lags = ("differences", "second_differences")
+    if all(got[k] != want[k] for k in lags):  # both kinds differ: name both, or it misleads
+        a, b = (" and ".join(f"{k} {json.dumps(enc[k])}" for k in lags) for enc in (got, want))
+        return f"the file has {_name(a)[:200]}, {theirs} {_name(b)[:200]}"
+    for key in ("coding", "params", *lags):
         if got[key] != want[key]:
             a, b = (json.dumps(v, sort_keys=True) if not isinstance(v, str) else v
                     for v in (got[key], want[key]))
-            return f"the file has {key} {_name(a)[:200]}, the model was trained on {_name(b)[:200]}"
+            return f"the file has {key} {_name(a)[:200]}, {theirs} {_name(b)[:200]}"
     return ""
 
 

@@ -775,7 +775,7 @@ def run_peers_seeds(seeds: Sequence[int], **kwargs: Any) -> dict:
     if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in seeds):
         raise ConfigError(f"--seeds must be integers >= 0, got {seeds}")
     if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds repeats a seed: {seeds}")
+        raise ConfigError(f"--seeds repeats a seed: {seeds}; give distinct seeds")
     runs = [run_peers(seed=sd, **kwargs) for sd in seeds]
     return {"seeds": seeds, "runs": runs, "summary": summarize_seeds(runs)}
 
@@ -828,6 +828,8 @@ def format_report(rep: dict, markdown: bool = False) -> str:
     (file names and library messages reach the terminal)."""
     from .escape import terminal
 
+    if "runs" in rep:  # a run_peers_seeds report
+        return format_seeds_report(rep, markdown)
     m, s, d = rep["machine"], rep["settings"], rep["data"]
     head = [f"date: {rep['date']}", f"command: {rep['command_line'] or '-'}",
             f"machine: {m['cpu']}, {m['cores']} cores; python {m['python']}, numpy {m['numpy']}, "
@@ -877,7 +879,10 @@ def format_seeds_report(rep: dict, markdown: bool = False) -> str:
                      + f" ({r['reached']}/{len(r['seeds'])} reached)",
                      ", ".join(_pct(v) for v in r["final_test_acc"])])
     intro = f"seeds {seeds}: one run per seed (its own split, networks and batch order)"
-    parts = [f"- {intro}" if markdown else intro, "", _render(rows, header, markdown)]
+    note = ("median: over the seeds, a seed that did not reach the target counting as later than "
+            "any time")
+    parts = [f"- {intro}" if markdown else intro, "", _render(rows, header, markdown), "",
+             f"- {note}" if markdown else note]
     for sd, run in zip(rep["seeds"], rep["runs"]):
         parts += ["", f"## Seed {sd}" if markdown else f"--- seed {sd} ---", "",
                   format_report(run, markdown)]

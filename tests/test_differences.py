@@ -410,7 +410,9 @@ def test_a_file_in_another_encoding_is_refused_by_the_models_record():
             check_spike_file(net, name, (150, 3, channels), meta=meta)
         assert str(e.value) == f"{name}: {msg}{options}"
     first = dict(file4, differences='{"lags": [4], "second_lags": [], "lo": [0], "hi": [1]}')
-    with pytest.raises(ShapeError, match=r"the file has differences \[4\], the model was trained on \[\]"):
+    with pytest.raises(ShapeError, match=r"\(the file has differences \[4\] and second_differences "
+                                         r"\[\], the model was trained on differences \[\] and "
+                                         r"second_differences \[4\]\)"):  # both kinds named
         check_spike_file(net, "d.h5", (150, 3, 8), meta=first)
     same = dict(file4, differences='{"lags": [], "second_lags": [4], "lo": [0], "hi": [1]}')
     check_spike_file(net, "ok.h5", (150, 3, 8), meta=same)       # the model's own encoding passes
@@ -496,6 +498,14 @@ def test_spikelut_train_records_the_training_files_encoding(tmp_path, capsys):
     assert err == (f"{tmp_path / 'd2.h5'}: encoded differently from the model's training data "
                    f"(the file has differences [2], the model was trained on [1]); encode it "
                    f"with: {options}")
+    # a validation file in another encoding would choose the kept epoch on the wrong data
+    assert main(["train", str(cfg), "--data", str(tmp_path / "d1.h5"), "--val", str(tmp_path / "d2.h5"),
+                 "-o", str(tmp_path / "m2.h5"), "--json"]) == 1
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err == (f"{tmp_path / 'd2.h5'}: encoded differently from the training data "
+                   f"{tmp_path / 'd1.h5'} (the file has differences [2], the training data have "
+                   f"[1]); encode both the same way")
+    assert not (tmp_path / "m2.h5").exists()
     assert main(["eval", str(tmp_path / "m.h5"), str(tmp_path / "plain.h5"), "--json"]) == 1
     err = json.loads(capsys.readouterr().out)["error"]
     assert err.endswith(f"spikes have 4 channels but the network has 8 inputs; encode the data "

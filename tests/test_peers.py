@@ -177,7 +177,7 @@ def test_cli_text_and_json_file(tmp_path, capsys):
     (["--seeds", "0,x"], "--seeds: give seeds as a comma list, e.g. 0,1,2; got '0,x'"),
     (["--seeds", "0,1", "--seed", "2"], "give --seed or --seeds, not both"),
     (["--seeds", "3"], "--seeds needs two or more seeds (one seed: --seed), got [3]"),
-    (["--seeds", "1,1"], "--seeds repeats a seed: [1, 1]"),
+    (["--seeds", "1,1"], "--seeds repeats a seed: [1, 1]; give distinct seeds"),
     (["--seeds", "0,-1"], "--seeds must be integers >= 0, got [0, -1]"),
     (["--second-differences", "4", "--data", "a.h5", "--test", "b.h5"],
      "--second-differences encodes the built-in MNIST-1D; spike files given with --data carry "
@@ -287,6 +287,8 @@ def test_seeds_one_run_each_and_a_summary(tmp_path, capsys):
     text = peers.format_seeds_report(rep)
     assert text.startswith("seeds 0, 1: one run per seed") and "--- seed 1 ---" in text
     assert "(2/2 reached)" in text
+    assert "median: over the seeds, a seed that did not reach the target counting as later" in text
+    assert peers.format_report(rep) == text  # the one formatter takes either report
     md = tmp_path / "s.md"
     code = main(["peers", "--systems", "spikelut", "--seeds", "0,1", "--epochs", "1", "--limit",
                  "24", "--batch-size", "8", "--val-fraction", "0.25", "--target", "1", "--json",

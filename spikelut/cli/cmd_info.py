@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> Output:
             for l in s["layers"]]
     r = s["readout"]
     text = "\n".join([
-        f"{terminal(args.model)}: {s['inputs']} inputs, {len(s['layers'])} layers, {s['nodes']} LUTs, "
+        f"{terminal(args.model)}: {s['inputs']} inputs, {len(s['layers'])} "
+        f"layer{'' if len(s['layers']) == 1 else 's'}, {s['nodes']} LUTs, "
         f"{s['flip_flops']} flip-flops",
         "",
         table(rows, ["#", "name", "nodes", "k", "R", "in-taps", "ff-taps", "rec-taps", "self",

@@ -28,10 +28,11 @@ import numpy as np
 
 from ..api import train as train_network
 from ..config import build_network, load_config
-from ..errors import ConfigError
+from ..errors import ConfigError, ShapeError
 from ..escape import terminal
 from ..fileutil import check_output
-from ..io import load_features, load_spikes, record_encoding, save_model
+from ..io import (encoding_mismatch, encoding_record, load_features, load_spikes,
+                  record_encoding, save_model)
 from ..train import TrainConfig
 from ..train.optim import SCHEDULES, parse_batch_schedule
 from ..train.passes import BACKENDS, FORWARDS, resolve_backend
@@ -150,6 +151,10 @@ def run(args: argparse.Namespace) -> Output:
     if args.val is not None:
         val = load_spikes(args.val)
         check_data(net, val.spikes, _labels(val, args.val), str(args.val))
+        other = encoding_mismatch(encoding_record(encoding), val.meta, "the training data have")
+        if other:  # the kept epoch would be chosen on data the model will never read
+            raise ShapeError(f"{args.val}: encoded differently from the training data {args.data} "
+                             f"({other}); encode both the same way")
         if _same_data(args.data, args.val, train, val):
             print(f"spikelut {NAME}: warning: --val {terminal(args.val)} holds the training data "
                   f"({terminal(args.data)}); validation on the training data says nothing about "
