@@ -168,7 +168,11 @@ def test_cli_backends_listing(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["backend", "device", "supports", "usable", "here"]
     assert lines[2].split()[:2] == ["numpy", "cpu"] and lines[2].endswith("yes")
-    assert lines[-1] == f"auto = {data['auto']}"
+    assert lines[-2] == f"auto = {data['auto']}"
+    from spikelut.train import simd
+
+    assert data["train_simd"] == {"available": simd.AVAILABLE, "enabled": simd.enabled()}
+    assert lines[-1] == simd.status()
 
 
 def test_run_config_backend_key():

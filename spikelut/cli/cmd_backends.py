@@ -30,4 +30,8 @@ def run(args: argparse.Namespace) -> Output:
     text = table([[r["name"], r["device"], ", ".join(r["supports"]),
                    "yes" if r["available"] else "no: " + terminal(r["why_unavailable"])]
                   for r in rows], ["backend", "device", "supports", "usable here"])
-    return Output({"backends": rows, "auto": auto}, text + f"\nauto = {auto}")
+    from ..train import simd
+
+    simd_rec = {"available": simd.AVAILABLE, "enabled": simd.enabled()}
+    return Output({"backends": rows, "auto": auto, "train_simd": simd_rec},
+                  text + f"\nauto = {auto}\n{simd.status()}")

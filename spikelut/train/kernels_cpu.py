@@ -77,8 +77,9 @@ from ..errors import ConfigError, ShapeError
 from ..lowering import Lowered
 from ..network import K_MAX
 from ..threads import forced_train_threads, numba_team, spare_cpus
-from . import bptt
+from . import bptt, simd
 from .bptt import Forward, NetPlan
+from .simd import scale16, tap_diffs16
 from .surrogates import Surrogate
 
 _MODES = {"block": 0, "pass": 1, "full": 2}
@@ -553,7 +554,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
 def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs, sg, fth, gext,
               ext_of, mode, tbptt, input_grad, g_in, W, ring, G, S, kc, addr, have_addr, acc, sc_node,
               sc_col, sc_dly, sc_refr, sc_isin, grp_ptr, grp_tgt, p_kind, p_lo, p_hi, p_first, Q,
-              ctr):
+              ctr, simd_on, S_flat):
     # pragma: no cover - compiled
     # tasks in the order (cycle descending, stage, block): per layer (last layer first) its
     # nodes, then (several threads) its scatter; the input gradient; the reload of the address
@@ -567,8 +568,11 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
     B = bits.shape[1]
     M = W - 1
     P = p_kind.shape[0]
+    Bp = S.shape[2]  # B rounded up to whole AVX-512 registers (simd.LANES)
+    C = S.shape[1]
     for _q in prange(Q):
-        gu = np.empty(B, np.float32)
+        gu = np.zeros(Bp, np.float32)  # lanes past B stay 0 (the SIMD path reads whole registers)
+        ax = np.zeros(Bp, np.int32)    # node-local addresses for the SIMD path
         gs = np.empty(B, np.float32)
         ai = np.empty(B, np.int64)
         keep = np.empty(B, np.float32)
@@ -655,10 +659,26 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                     S[jl, kc + r - 1, b] = -(gs[b] * excl)
                         for b in range(B):
                             gu[b] *= keep[b]
-                    for b in range(B):
-                        gu[b] *= sg[ai[b]]
+                    vec = simd_on and k <= 6
+                    if vec:  # the node's surrogate derivatives, 16 samples per call (simd.py)
+                        for b in range(B):
+                            ax[b] = np.int32(ai[b] - off)
+                        for b0 in range(0, B, 16):
+                            scale16(sg, off, ax, b0, gu)
+                    else:
+                        for b in range(B):
+                            gu[b] *= sg[ai[b]]
                     for b in range(B):  # node j's own entries: order (cycle descending, sample)
                         acc[ai[b]] += gu[b]
+                    if vec:  # 16 samples x every tap per call (simd.py): the same values
+                        need = False
+                        for p in range(k):
+                            if not (dly[j, p] > phase or (is_in[j, p] and not input_grad)):
+                                need = True
+                        if need:  # a tap the scatter stage skips gets a value it never reads
+                            for b0 in range(0, B, 16):
+                                tap_diffs16(fth, off, ax, b0, gu, S_flat, jl * C * Bp + b0, Bp, k)
+                        continue
                     for p in range(k):
                         d = dly[j, p]
                         if d > phase or (is_in[j, p] and not input_grad):
@@ -697,8 +717,10 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     th = np.concatenate([np.asarray(t, dtype=np.float32).ravel() for t in thetas])
     # surrogate'(theta[addr]) depends on the table entry only: evaluate it once per entry
     sg = np.asarray(surrogate.grad(th), np.float32)
+    sg = np.concatenate([sg, np.zeros(64, np.float32)])  # as fth below: whole tables are loaded
     fth = np.tanh(th) if tap_grad == "tanh" else th
-    fth = np.ascontiguousarray(fth, dtype=np.float32)
+    # 64 values past the last node: the SIMD path loads a whole 64-entry table at each node
+    fth = np.concatenate([np.asarray(fth, np.float32), np.zeros(64, np.float32)])
     tabs = (th > 0).view(np.uint8)
     gext, ext_of = _loss_grads(plan, T, B, g_spikes)
     Q = pass_threads(f["n_nodes"], B)
@@ -716,7 +738,9 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     stages += [(_INPUTS, 0, plan.n_in)] if input_grad else []
     stages += [] if have else [(_LOAD, 0, N)]
     G = np.zeros((W, N, B), np.float32)
-    S = np.empty((max(f["hi"] - f["lo"]), f["kc"] + f["rc"], B), np.float32)  # one layer's hand-over
+    simd_on = simd.enabled()
+    Bp = -(-B // simd.LANES) * simd.LANES if simd_on else B
+    S = np.empty((max(f["hi"] - f["lo"]), f["kc"] + f["rc"], Bp), np.float32)  # one layer's hand-over
     acc = np.zeros(int(f["tab_off"][-1]), np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
@@ -725,7 +749,8 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
                   f["R"], f["sig"], f["tab_off"], tabs, sg, fth, gext, ext_of,
                   _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, G, S, f["kc"],
                   addr, have, acc, f["sc_node"], f["sc_col"], f["sc_dly"], f["sc_refr"],
-                  f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *_pattern(Q, stages), Q, _counters())
+                  f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *_pattern(Q, stages), Q, _counters(),
+                  simd_on, S.reshape(-1))
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):

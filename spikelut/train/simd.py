@@ -1,0 +1,189 @@
+"""AVX-512 table look-ups for the compiled backward pass (:mod:`spikelut.train.kernels_cpu`).
+
+The backward pass spends most of its time on the tap differences of every node, sample and tap
+(docs/training-speed.md, "Where the time goes"):
+
+```
+S[p, b] = (f[a_b | 1 << p] - f[a_b & ~(1 << p)]) * g[b]      f: the node's 2**k table values
+```
+
+two look-ups into the node's own table per value. Compilers do not vectorise them (a gather per
+look-up; LLVM's cost model keeps them scalar on this CPU). But a node's table has at most 64
+entries for ``k <= 6``: it fits in four 512-bit registers, and AVX-512's two-table permute
+(``vpermi2ps``) looks up 16 samples' entries among 32 values in one instruction, so two permutes
+and a blend give 16 look-ups at once. :func:`tap_diffs16` does that for 16 samples and every tap
+of a node; the float32 subtraction and product are the scalar loop's own, so the values are
+**bit-identical** (the tests compare both paths).
+
+Used when the host has AVX-512F (:data:`AVAILABLE`, read from LLVM's host CPU features) and
+``SPIKELUT_TRAIN_SIMD`` is not ``0`` (:func:`enabled`: measuring, or ruling the path out); nodes
+with ``k > 6`` keep the scalar loop.
+
+Example:
+    >>> import numpy as np
+    >>> from numba import njit
+    >>> from spikelut.train import simd
+    >>> @njit
+    ... def one_node(tab, idx, g, out):
+    ...     simd.tap_diffs16(tab, 0, idx, 0, g, out, 0, 16, 2)
+    >>> tab = np.arange(64, dtype=np.float32)            # f[a] = a
+    >>> idx = np.zeros(16, np.int32); idx[1] = 3           # samples 0, 1 at addresses 0 and 3
+    >>> g = np.ones(16, np.float32)
+    >>> out = np.zeros(32, np.float32)
+    >>> if simd.AVAILABLE:
+    ...     one_node(tab, idx, g, out)
+    ... else:                                              # what the permutes compute
+    ...     out[[0, 1, 16, 17]] = 1, 1, 2, 2
+    >>> out[[0, 1, 16, 17]].tolist()                       # tap 0: f[1]-f[0], f[3]-f[2]; tap 1
+    [1.0, 1.0, 2.0, 2.0]
+"""
+
+from __future__ import annotations
+
+import os
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+#: samples per call of :func:`tap_diffs16` (one 512-bit register of float32)
+LANES = 16
+#: the largest ``k`` whose table (``2**k`` float32) fits the four registers
+MAX_K = 6
+
+
+def _host_has_avx512() -> bool:
+    try:
+        from llvmlite import binding
+
+        return bool(binding.get_host_cpu_features().get("avx512f", False))
+    except Exception:  # pragma: no cover - an LLVM without the query: take the scalar path
+        return False
+
+
+#: the host CPU has AVX-512F (the permutes are compiled in; else the intrinsic compiles to a trap
+#: that the kernels never reach, since they ask :func:`enabled` first)
+AVAILABLE = _host_has_avx512()
+
+
+def enabled() -> bool:
+    """Whether the backward pass uses :func:`tap_diffs16`: :data:`AVAILABLE`, unless the
+    environment variable ``SPIKELUT_TRAIN_SIMD`` is ``0``.
+
+    Example:
+        >>> import os
+        >>> os.environ["SPIKELUT_TRAIN_SIMD"] = "0"
+        >>> enabled()
+        False
+        >>> del os.environ["SPIKELUT_TRAIN_SIMD"]
+    """
+    return AVAILABLE and os.environ.get("SPIKELUT_TRAIN_SIMD", "1").strip() != "0"
+
+
+def status() -> str:
+    """One line for ``spikelut backends``: whether the numba backend's backward pass uses the
+    AVX-512 tap differences here, and why not.
+
+    Example:
+        >>> status().startswith("numba training passes: AVX-512 table look-ups ")
+        True
+    """
+    head = "numba training passes: AVX-512 table look-ups "
+    if not AVAILABLE:
+        return head + "off (the CPU has no AVX-512F; the scalar loop gives the same bits)"
+    if not enabled():
+        return head + "off (SPIKELUT_TRAIN_SIMD=0)"
+    return head + "on (bit-identical to the scalar loop; SPIKELUT_TRAIN_SIMD=0 turns them off)"
+
+
+_F16 = ir.VectorType(ir.FloatType(), LANES)
+_I16 = ir.VectorType(ir.IntType(32), LANES)
+_PERMUTE = "llvm.x86.avx512.vpermi2var.ps.512"
+
+
+def _trap(builder) -> None:
+    fn = builder.module.declare_intrinsic("llvm.trap", fnty=ir.FunctionType(ir.VoidType(), []))
+    builder.call(fn, [])
+
+
+def _node_table(context, builder, signature, tab_v, off_v, idx_v, b0_v, g_v):
+    """The node's 64 table values as four registers, the 16 addresses, a pointer to the 16
+    gradients (arguments 0, 2 and 4 of the intrinsic are the arrays)."""
+    def data(i, value):
+        return context.make_array(signature.args[i])(context, builder, value).data
+
+    vptr = _F16.as_pointer()
+    base = builder.gep(data(0, tab_v), [off_v])
+    t = [builder.load(builder.bitcast(builder.gep(base, [ir.Constant(ir.IntType(64), LANES * q)]),
+                                      vptr), align=4) for q in range(4)]
+    x = builder.load(builder.bitcast(builder.gep(data(2, idx_v), [b0_v]), _I16.as_pointer()),
+                     align=4)
+    return t, x, builder.bitcast(builder.gep(data(4, g_v), [b0_v]), vptr)
+
+
+def _lookup(builder, t, i):
+    """``table[i]`` for 16 addresses in 0..63: two two-table permutes (entries 0..31, 32..63)
+    and a blend on bit 5 of the address."""
+    try:
+        permute = builder.module.get_global(_PERMUTE)
+    except KeyError:
+        permute = ir.Function(builder.module, ir.FunctionType(_F16, [_F16, _I16, _F16]),
+                              name=_PERMUTE)
+    lo = builder.call(permute, [t[0], i, t[1]])
+    hi = builder.call(permute, [t[2], i, t[3]])
+    high = builder.and_(i, ir.Constant(_I16, [32] * LANES))
+    return builder.select(builder.icmp_unsigned("!=", high, ir.Constant(_I16, [0] * LANES)), hi, lo)
+
+
+@intrinsic
+def tap_diffs16(typingctx, tab, off, idx, b0, g, out, o0, stride, k):  # pragma: no cover
+    """For 16 samples ``b0 .. b0 + 15`` of one node and each tap ``p < k`` (``k <= 6``):
+    ``out[o0 + p * stride + lane] = (tab[off + (i | 1 << p)] - tab[off + (i & ~(1 << p))]) *
+    g[b0 + lane]`` with ``i = idx[b0 + lane]``.
+
+    ``tab`` float32 (the node's ``2**k`` values at ``off``; 64 values are loaded, so the array
+    must extend 64 past the last node's start), ``idx`` int32 node-local addresses and ``g``
+    float32 gradients (both at least ``b0 + 16`` long: pad with zeros), ``out`` float32 (16
+    values written per tap). No bounds checks: the caller sizes the arrays."""
+    sig = types.void(tab, off, idx, b0, g, out, o0, stride, k)
+
+    def codegen(context, builder, signature, args):
+        tab_v, off_v, idx_v, b0_v, g_v, out_v, o0_v, stride_v, k_v = args
+        if not AVAILABLE:  # never called (the kernels check enabled()); no AVX-512 to emit
+            _trap(builder)
+            return context.get_dummy_value()
+        t, x, gp = _node_table(context, builder, signature, tab_v, off_v, idx_v, b0_v, g_v)
+        gv = builder.load(gp, align=4)
+        dst = context.make_array(signature.args[5])(context, builder, out_v).data
+        for p in range(MAX_K):
+            with builder.if_then(builder.icmp_signed(">", k_v, ir.Constant(k_v.type, p))):
+                one = builder.or_(x, ir.Constant(_I16, [1 << p] * LANES))
+                nil = builder.and_(x, ir.Constant(_I16, [~(1 << p) & 0xFFFFFFFF] * LANES))
+                v = builder.fmul(builder.fsub(_lookup(builder, t, one), _lookup(builder, t, nil)), gv)
+                at = builder.add(o0_v, builder.mul(stride_v, ir.Constant(stride_v.type, p)))
+                builder.store(v, builder.bitcast(builder.gep(dst, [at]), _F16.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def scale16(typingctx, tab, off, idx, b0, g):  # pragma: no cover
+    """``g[b0 + lane] *= tab[off + idx[b0 + lane]]`` for 16 samples of one node (its surrogate
+    derivatives: the scalar loop's float32 product). Array sizes as for :func:`tap_diffs16`."""
+    sig = types.void(tab, off, idx, b0, g)
+
+    def codegen(context, builder, signature, args):
+        tab_v, off_v, idx_v, b0_v, g_v = args
+        if not AVAILABLE:
+            _trap(builder)
+            return context.get_dummy_value()
+        t, x, gp = _node_table(context, builder, signature, tab_v, off_v, idx_v, b0_v, g_v)
+        gv = builder.load(gp, align=4)
+        builder.store(builder.fmul(gv, _lookup(builder, t, x)), gp, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+__all__ = ["AVAILABLE", "LANES", "MAX_K", "enabled", "scale16", "status", "tap_diffs16"]
