@@ -80,3 +80,21 @@ def test_training_keeps_the_same_tables_with_and_without_simd():
         tables.append([layer.logits for layer in res.net.layers])
     for a, b in zip(*tables, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_without_avx512_the_intrinsics_compile_to_a_trap(monkeypatch):
+    """On a CPU without AVX-512F the kernels still compile (the look-ups become a trap that the
+    pass never reaches, since simd.enabled() is False there): compile, do not call."""
+    from numba import njit, types
+
+    monkeypatch.setattr(simd, "AVAILABLE", False)
+    f32, i32 = types.float32[::1], types.int32[::1]
+
+    @njit(types.void(f32, i32, f32, f32))
+    def kernel(tab, idx, g, out):
+        simd.tap_diffs16(tab, 0, idx, 0, g, out, 0, 16, 6)
+        simd.scale16(tab, 0, idx, 0, g)
+
+    assert kernel.signatures  # compiled eagerly
+    assert "llvm.trap" in next(iter(kernel.inspect_llvm().values()))
+    assert simd.enabled() is False
