@@ -17,8 +17,8 @@ from spikelut.wiring import random_network
 
 from test_train_kernels import case
 
-needs_avx512 = pytest.mark.skipif(not simd.AVAILABLE, reason="the CPU has no AVX-512F: the "
-                                  "backward pass runs the scalar loop only")
+needs_avx512 = pytest.mark.skipif(not simd.AVAILABLE, reason="no AVX-512F in the CPU numba "
+                                  "compiles for: the backward pass runs the scalar loop only")
 
 
 @contextmanager
@@ -38,8 +38,8 @@ def test_the_switch():
     with simd_env("0"):
         assert simd.enabled() is False
         assert simd.status().endswith("off (SPIKELUT_TRAIN_SIMD=0)" if simd.AVAILABLE else
-                                      "off (the CPU has no AVX-512F; the scalar loop gives the "
-                                      "same bits)")
+                                      "off (no AVX-512F in the CPU numba compiles for; the "
+                                      "scalar loop gives the same bits)")
     with simd_env("1"):
         assert simd.enabled() is simd.AVAILABLE
 

@@ -52,7 +52,21 @@ LANES = 16
 MAX_K = 6
 
 
-def _host_has_avx512() -> bool:
+def _host_has_avx512(cpu_name: str | None = None, cpu_features: str | None = None) -> bool:
+    """Whether numba compiles for a CPU with AVX-512F: the host's features, unless numba is told
+    to compile for another CPU (``NUMBA_CPU_NAME``, e.g. ``generic`` for portable caches): then
+    only if ``NUMBA_CPU_FEATURES`` names ``+avx512f``.
+
+    Example:
+        >>> _host_has_avx512("generic", None), _host_has_avx512("generic", "+avx2,+avx512f")
+        (False, True)
+    """
+    import numba
+
+    name = numba.config.CPU_NAME if cpu_name is None else cpu_name
+    if name not in (None, "host"):  # another target than this CPU: its features only
+        feats = numba.config.CPU_FEATURES if cpu_features is None else cpu_features
+        return "+avx512f" in (feats or "").split(",")
     try:
         from llvmlite import binding
 
@@ -90,7 +104,8 @@ def status() -> str:
     """
     head = "numba training passes: AVX-512 table look-ups "
     if not AVAILABLE:
-        return head + "off (the CPU has no AVX-512F; the scalar loop gives the same bits)"
+        return head + ("off (no AVX-512F in the CPU numba compiles for; the scalar loop gives the "
+                       "same bits)")
     if not enabled():
         return head + "off (SPIKELUT_TRAIN_SIMD=0)"
     return head + "on (bit-identical to the scalar loop; SPIKELUT_TRAIN_SIMD=0 turns them off)"
