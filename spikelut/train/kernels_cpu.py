@@ -553,6 +553,18 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
 
 
 # ---------------------------------------------------------------------------- backward
+#: the SIMD path's limits as compile-time constants of the kernel (numba freezes module globals)
+_SIMD_K = simd.MAX_K
+_LANES = simd.LANES
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tap_skipped(d, reads_input, phase, input_grad):  # pragma: no cover - compiled
+    # a tap whose delay reaches across a tbptt boundary, or that reads an input channel when no
+    # input gradient is asked for, carries no gradient (the scatter stage skips it too)
+    return d > phase or (reads_input and not input_grad)
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs, sg, fth, gext,
               ext_of, mode, tbptt, input_grad, g_in, W, ring, G, S, kc, addr, have_addr, acc, sc_node,
@@ -607,7 +619,7 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                         if sc_refr[e]:
                             if mode != 2 or phase < d:
                                 continue
-                        elif d > phase or (sc_isin[e] and not input_grad):
+                        elif _tap_skipped(d, sc_isin[e], phase, input_grad):
                             continue  # the node skipped it by the same rule
                         rs = (row - d) & M
                         jl = sc_node[e] - l0
@@ -662,11 +674,11 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                     S[jl, kc + r - 1, b] = -(gs[b] * excl)
                         for b in range(B):
                             gu[b] *= keep[b]
-                    vec = simd_on and k <= 6
+                    vec = simd_on and k <= _SIMD_K
                     if vec:  # the node's surrogate derivatives, 16 samples per call (simd.py)
                         for b in range(B):
                             ax[b] = np.int32(ai[b] - off)
-                        for b0 in range(0, B, 16):
+                        for b0 in range(0, B, _LANES):
                             scale16(sg, off, ax, b0, gu)
                     else:
                         for b in range(B):
@@ -676,20 +688,18 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                     if vec:  # 16 samples x every tap per call (simd.py): the same values
                         need = False
                         for p in range(k):
-                            if not (dly[j, p] > phase or (is_in[j, p] and not input_grad)):
-                                need = True
+                            need = need or not _tap_skipped(dly[j, p], is_in[j, p], phase, input_grad)
                         if need:  # a tap the scatter stage skips gets a value it never reads
-                            for b0 in range(0, B, 16):
+                            for b0 in range(0, B, _LANES):
                                 tap_diffs16(fth, off, ax, b0, gu, S_flat, jl * C * Bp + b0, Bp, k)
-                        continue
-                    for p in range(k):
-                        d = dly[j, p]
-                        if d > phase or (is_in[j, p] and not input_grad):
-                            continue  # the scatter stage skips it by the same rule
-                        bit = np.int64(1) << p
-                        for b in range(B):
-                            a = ai[b] - off
-                            S[jl, p, b] = (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
+                    else:
+                        for p in range(k):
+                            if _tap_skipped(dly[j, p], is_in[j, p], phase, input_grad):
+                                continue  # the scatter stage skips it by the same rule
+                            bit = np.int64(1) << p
+                            for b in range(B):
+                                a = ai[b] - off
+                                S[jl, p, b] = (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
             _finish(ctr)
 
 
@@ -742,7 +752,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     stages += [] if have else [(_LOAD, 0, N)]
     G = np.zeros((W, N, B), np.float32)
     simd_on = simd.enabled()
-    Bp = -(-B // simd.LANES) * simd.LANES if simd_on else B
+    Bp = -(-B // _LANES) * _LANES if simd_on else B
     S = np.empty((max(f["hi"] - f["lo"]), f["kc"] + f["rc"], Bp), np.float32)  # one layer's hand-over
     acc = np.zeros(int(f["tab_off"][-1]), np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
