@@ -384,7 +384,7 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
     from .io import coding_hint, encode_options, encoding_mismatch
 
     T, B, n_in = (int(v) for v in shape)
-    # a model from `spikelut run` records its encoding: the exact options beat a guess from the file
+    # a model from `spikelut run` / `train` records its encoding: the exact options beat a guess
     rec = net.meta.get("data")
     options = encode_options(rec)
     if n_in != net.n_in:

@@ -318,9 +318,10 @@ def coding_hint(meta: dict, channels: int, inputs: int) -> str:
 
 def encoding_record(meta: dict) -> dict:
     """How a spike file's data were encoded, from its metadata, in the shape a model records it
-    (``net.meta["data"]``, written by ``spikelut run``): ``dataset``, ``coding``, ``params`` and
-    ``differences`` (checked by :func:`spikelut.differences.read_record`: a file from before
-    second differences gets ``second_lags = []``). A part that does not parse is left out.
+    (``net.meta["data"]``, written by ``spikelut run`` and ``train``): ``dataset``, ``coding``,
+    ``params`` and ``differences`` (checked by :func:`spikelut.differences.read_record`: a file
+    from before second differences gets ``second_lags = []``). A part that does not parse is
+    left out.
 
     Example:
         >>> encoding_record({"coding": "thermometer", "params": '{"levels": 4}', "split": "test"})
@@ -379,7 +380,7 @@ def _encoding_of(rec: Any) -> dict | None:
 
 def encode_options(rec: Any) -> str:
     """The ``spikelut encode`` options that reproduce a model's recorded encoding
-    (``net.meta["data"]``, written by ``spikelut run``); empty when it records none (or one that
+    (``net.meta["data"]``, written by ``run`` / ``train``); empty when it records none (or one that
     does not parse).
 
     Example:
@@ -410,7 +411,7 @@ def encode_options(rec: Any) -> str:
 def encoding_mismatch(model_rec: Any, meta: dict, theirs: str = "the model was trained on") -> str:
     """How a spike file's encoding differs from the one a model was trained on: ``""`` when they
     agree or either side does not record it (a model trained on arrays, a file not written by
-    ``spikelut encode``), else ``"coding ..., the model's ..."`` naming the first difference
+    ``spikelut encode``), else ``"the file has X, <theirs> Y"`` naming the first difference
     among the coding, its parameters and the difference lags.
 
     Args:

@@ -785,6 +785,10 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
 
 
+def _time_to(seconds: float | None, epochs: int | None) -> str:
+    return "not reached" if seconds is None else f"{seconds:.1f} s ({epochs} ep)"
+
+
 def format_table(rep: dict, markdown: bool = False) -> str:
     """One row per system: size, seconds per epoch, accuracies, time to the target."""
     from .bench import _render
@@ -798,8 +802,7 @@ def format_table(rep: dict, markdown: bool = False) -> str:
             rows.append([r["system"], "-", "skipped", "-", "-", "-", "-", "-", "-"])
             continue
         last = r["epochs"][-1]
-        ttt = "not reached" if r["time_to_target"] is None else \
-            f"{r['time_to_target']:.1f} s ({r['epochs_to_target']} ep)"
+        ttt = _time_to(r["time_to_target"], r["epochs_to_target"])
         rows.append([r["system"], f"{r['size']:,} {r['size_unit']}", f"{r['seconds_per_epoch']:.2f}",
                      len(r["epochs"]), _pct(last["train_acc"]), _pct(last["val_acc"]),
                      _pct(r["final_test_acc"]), _pct(r["best_test_acc"]), ttt])
@@ -863,9 +866,6 @@ def format_seeds_report(rep: dict, markdown: bool = False) -> str:
     header = ["system", "seeds", f"s/epoch (median, batch {s['batch_size']})",
               f"time to {_pct(s['target'])} test, per seed", "median", "test acc (last), per seed"]
 
-    def t(v: float | None, e: int | None) -> str:
-        return "not reached" if v is None else f"{v:.1f} s ({e} ep)"
-
     rows = []
     for r in rep["summary"]:
         if not r["available"]:
@@ -873,7 +873,8 @@ def format_seeds_report(rep: dict, markdown: bool = False) -> str:
             continue
         rows.append([r["system"], ", ".join(str(v) for v in r["seeds"]),
                      f"{r['median_seconds_per_epoch']:.2f}",
-                     "; ".join(t(v, e) for v, e in zip(r["time_to_target"], r["epochs_to_target"])),
+                     "; ".join(_time_to(v, e) for v, e in zip(r["time_to_target"],
+                                                              r["epochs_to_target"])),
                      ("not reached" if r["median_time_to_target"] is None
                       else f"{r['median_time_to_target']:.1f} s")
                      + f" ({r['reached']}/{len(r['seeds'])} reached)",

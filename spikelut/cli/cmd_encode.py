@@ -22,7 +22,7 @@ from ..datasets import DATASETS, SPLITS, describe
 from ..errors import ConfigError
 from ..fileutil import check_output
 from . import Output
-from .common import FORCE_HELP, table
+from .common import FORCE_HELP, parse_int_list, table
 
 NAME = "encode"
 HELP = "encode a dataset into a spike file (--dataset NAME|FILE --coding CODING --steps T -o OUT.h5)"
@@ -63,12 +63,8 @@ def parse_lags(text: str | None, flag: str = "--differences") -> tuple[int, ...]
     """
     if text is None:
         return ()
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        example = "8 or 8,16" if "second" in flag else "1 or 1,4"  # as each option's --help says
-        raise ConfigError(f"{flag}: give lags in cycles as a comma list, e.g. {example}; "
-                          f"got {text!r}") from None
+    example = "8 or 8,16" if "second" in flag else "1 or 1,4"  # as each option's --help says
+    return tuple(parse_int_list(text, flag, "lags in cycles", example))
 
 
 def parse_params(items: list[str]) -> dict:

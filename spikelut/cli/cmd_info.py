@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> Output:
                  f"member sizes: {'; '.join('-'.join(map(str, m)) for m in members[:8])}"
                  + (f"; ... ({len(members) - 8} more)" if len(members) > 8 else ""))
     options = encode_options(net.meta.get("data"))
-    if options:  # models of `spikelut run` record how their data were encoded
+    if options:  # models of `spikelut run` / `train` record how their data were encoded
         text += f"\ntrained on data encoded with: spikelut encode {options}"
     return Output({"model": str(args.model), **s,
                    **({"encode_options": options} if options else {})}, text)

@@ -24,11 +24,11 @@ import sys
 
 from ..errors import ConfigError
 from ..fileutil import PEERS_TITLE, check_output, write_text_atomic
-from ..peers import (HIDDEN, PEER_LR, SYSTEMS, format_report, format_seeds_report,
-                     parse_systems, parse_train_overrides, run_peers, run_peers_seeds)
+from ..peers import (HIDDEN, PEER_LR, SYSTEMS, format_report, parse_systems,
+                     parse_train_overrides, run_peers, run_peers_seeds)
 from . import Output
 from .cmd_encode import parse_lags
-from .common import FORCE_HELP
+from .common import FORCE_HELP, parse_int_list
 
 NAME = "peers"
 HELP = "train spikelut's demo network next to SpikingJelly, snnTorch and a GRU (time and accuracy)"
@@ -78,14 +78,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
-def _seeds(text: str) -> list[int]:
-    """``--seeds 0,1,2`` as ``[0, 1, 2]`` (checked further by :func:`run_peers_seeds`)."""
-    try:
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise ConfigError(f"--seeds: give seeds as a comma list, e.g. 0,1,2; got {text!r}") from None
-
-
 def _rates(items: list[str]) -> dict:
     rates = {}
     for item in items:
@@ -115,19 +107,18 @@ def run(args: argparse.Namespace) -> Output:
                   progress=not (args.no_progress or args.json), train=train,
                   differences=parse_lags(args.differences),
                   second_differences=parse_lags(args.second_differences, "--second-differences"))
+    if args.seed is not None:  # run_peers_seeds refuses it beside --seeds
+        common["seed"] = args.seed
     if args.seeds is not None:
-        if args.seed is not None:
-            raise ConfigError("give --seed or --seeds, not both")
-        rep = run_peers_seeds(_seeds(args.seeds), systems=systems, **common)
-        form = format_seeds_report
+        seeds = parse_int_list(args.seeds, "--seeds", "seeds", "0,1,2")
+        rep = run_peers_seeds(seeds, systems=systems, **common)
     else:
-        rep = run_peers(systems, seed=0 if args.seed is None else args.seed, **common)
-        form = format_report
-    text = form(rep)
+        rep = run_peers(systems, **common)
+    text = format_report(rep)  # either report
     if out is not None:
         if str(out).endswith(".json"):
             write_text_atomic(out, json.dumps(rep, indent=1) + "\n")
         else:
-            write_text_atomic(out, PEERS_TITLE + "\n\n" + form(rep, markdown=True) + "\n")
+            write_text_atomic(out, PEERS_TITLE + "\n\n" + format_report(rep, markdown=True) + "\n")
         text += f"\nwrote {out}"
     return Output(rep, text)

@@ -68,6 +68,23 @@ def parse_size(text: str) -> tuple[int, int]:
         raise ConfigError(f"--size expects WIDTHxHEIGHT in pixels, e.g. 1200x900, got {text!r}") from None
 
 
+def parse_int_list(text: str, flag: str, what: str, example: str) -> list[int]:
+    """A comma list of integers given to ``flag`` (``"1,4"`` -> ``[1, 4]``); the range is the
+    caller's to check.
+
+    Raises:
+        ConfigError: ``"{flag}: give {what} as a comma list, e.g. {example}; got ..."``.
+
+    Example:
+        >>> parse_int_list("0,1,2", "--seeds", "seeds", "0,1,2")
+        [0, 1, 2]
+    """
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{flag}: give {what} as a comma list, e.g. {example}; got {text!r}") from None
+
+
 def model_for(result: str, model: str | None):
     """The network of ``--model`` (for layer names and readout classes); ``None`` without it.
 
