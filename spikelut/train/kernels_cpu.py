@@ -730,10 +730,12 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     th = np.concatenate([np.asarray(t, dtype=np.float32).ravel() for t in thetas])
     # surrogate'(theta[addr]) depends on the table entry only: evaluate it once per entry
     sg = np.asarray(surrogate.grad(th), np.float32)
-    sg = np.concatenate([sg, np.zeros(64, np.float32)])  # as fth below: whole tables are loaded
     fth = np.tanh(th) if tap_grad == "tanh" else th
-    # 64 values past the last node: the SIMD path loads a whole 64-entry table at each node
-    fth = np.concatenate([np.asarray(fth, np.float32), np.zeros(64, np.float32)])
+    simd_on = simd.enabled()
+    # the SIMD path loads a whole 64-entry table at each node: 64 values past the last one
+    pad = np.zeros(64 if simd_on else 0, np.float32)
+    sg = np.concatenate([sg, pad])
+    fth = np.concatenate([np.asarray(fth, np.float32), pad])
     tabs = (th > 0).view(np.uint8)
     gext, ext_of = _loss_grads(plan, T, B, g_spikes)
     Q = pass_threads(f["n_nodes"], B)
@@ -751,7 +753,6 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     stages += [(_INPUTS, 0, plan.n_in)] if input_grad else []
     stages += [] if have else [(_LOAD, 0, N)]
     G = np.zeros((W, N, B), np.float32)
-    simd_on = simd.enabled()
     Bp = -(-B // _LANES) * _LANES if simd_on else B
     S = np.empty((max(f["hi"] - f["lo"]), f["kc"] + f["rc"], Bp), np.float32)  # one layer's hand-over
     acc = np.zeros(int(f["tab_off"][-1]), np.float64)
