@@ -478,9 +478,18 @@ def forward_costs(ks: list[int], threads: int, steps: int = 20) -> str:
 
     one = np.ones_like(k)
     look = np.c_[one, k, B, k * B]
-    fits = {("lookup", True): fit(look, a[:, 2]), ("lookup", False): fit(look, a[:, 4]),
-            ("bitsliced", True): fit(np.c_[one, 2 ** k * Wb, B, k * B], a[:, 3]),
-            ("bitsliced", False): np.r_[fit(np.c_[one, 2 ** k * Wb], a[:, 5]), 0.0, 0.0]}
+    fits = {("lookup", True): fit(look, a[:, 2]), ("lookup", False): fit(look, a[:, 4])}
+    # the bit-sliced pass: the mux tree (2**k - 1 muxes a word), or for k <= 6 where the CPU has
+    # the bit shuffle the fused look-up (bitsimd.lut_word: k mask moves a word); each fitted on the
+    # rows that ran it
+    fused = (k <= 6) & kernels_bits.lut_enabled()
+    for name, rows_of, cols in (("bitsliced", ~fused, lambda k, Wb: 2 ** k * Wb),
+                                ("bitsliced_lut", fused, lambda k, Wb: k * Wb)):
+        if rows_of.any():
+            kk, bb, ww = k[rows_of], B[rows_of], Wb[rows_of]
+            o = np.ones_like(kk)
+            fits[name, True] = fit(np.c_[o, cols(kk, ww), bb, kk * bb], a[rows_of, 3])
+            fits[name, False] = np.r_[fit(np.c_[o, cols(kk, ww)], a[rows_of, 5]), 0.0, 0.0]
     lines = ["# Training forward passes: lookup / bitsliced time against k and batch", "",
              f"Machine: {machine()}. Threads: {threads}. Date: "
              f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC. {steps} cycles.", "",

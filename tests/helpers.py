@@ -1,9 +1,11 @@
 """Small builders shared by the tests."""
 
 import ctypes
+import os
 import importlib.util
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +164,19 @@ def available_simulator():
         return "verilator"
     except ToolError:
         return None
+
+
+@contextmanager
+def simd_env(value):
+    """``SPIKELUT_SIMD`` set to ``value`` inside the block ("0": every AVX-512 path off), restored
+    after (a context manager, not a fixture: hypothesis tests use it too)."""
+    old = os.environ.get("SPIKELUT_SIMD")
+    os.environ["SPIKELUT_SIMD"] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["SPIKELUT_SIMD"]
+        else:
+            os.environ["SPIKELUT_SIMD"] = old
+

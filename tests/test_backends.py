@@ -169,9 +169,12 @@ def test_cli_backends_listing(capsys):
     assert lines[0].split() == ["backend", "device", "supports", "usable", "here"]
     assert lines[2].split()[:2] == ["numpy", "cpu"] and lines[2].endswith("yes")
     assert lines[-2] == f"auto = {data['auto']}"
+    from spikelut.engine import bitsimd
     from spikelut.train import simd
 
-    assert data["train_simd"] == {"available": simd.AVAILABLE, "enabled": simd.enabled()}
+    assert data["train_simd"] == {"available": simd.AVAILABLE, "enabled": simd.enabled(),
+                                  "forward_lut": {"available": bitsimd.LUT_AVAILABLE,
+                                                  "enabled": bitsimd.lut_enabled()}}
     assert lines[-1] == simd.status()
 
 

@@ -17,12 +17,13 @@ from spikelut.cli import main
 from spikelut.errors import ConfigError, ShapeError
 from spikelut.io import load_model, save_spikes
 from spikelut.lowering import address_dtype
+from spikelut.engine import bitsimd
 from spikelut.train import Trainer, TrainConfig, bptt, kernels_bits, kernels_cpu
 from spikelut.train.kernels_bits import _transpose64
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
-from helpers import assert_same_training
+from helpers import assert_same_training, simd_env
 from test_train import CONFIG, _setup, first_of_two
 from test_train_fast import numba_threads
 from test_train_kernels import assert_grads_close as close, case
@@ -60,11 +61,15 @@ def _check(seed, ks, max_delay, refractory, T, B, mode="block", tbptt=0, input_g
 
 @pytest.mark.parametrize("k", range(1, 13))
 @pytest.mark.parametrize("B", BATCHES)
-def test_every_k_and_batch_equals_the_reference(k, B):
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_every_k_and_batch_equals_the_reference(k, B, fast):
     # layer 0 has k (taps to the input, itself and later layers, delays up to 3, R = 2), layer 1
-    # a LUT of at most 6 inputs with R = 1; stored addresses (uint16 where k > 8)
-    ref, _ = _check(100 * k + B, (k, min(k, 6), 3), 3, (2, 1, 0), 7, B, mode="full",
-                    input_grad=True)
+    # a LUT of at most 6 inputs with R = 1; stored addresses (uint16 where k > 8); with the
+    # AVX-512 paths where the CPU has them (fast = "1": bit-shuffle LUTs for k <= 6, mask-move
+    # addresses) and without (the mux tree and the unpacking loop)
+    with simd_env(fast):
+        ref, _ = _check(100 * k + B, (k, min(k, 6), 3), 3, (2, 1, 0), 7, B, mode="full",
+                        input_grad=True)
     assert 0 < ref.hist[ref.plan.D:].mean() < 1  # the spikes are not all 0 or all 1
 
 
@@ -73,10 +78,11 @@ def test_every_k_and_batch_equals_the_reference(k, B):
        max_delay=st.integers(0, 4), r0=st.integers(0, 3), r1=st.integers(0, 3),
        T=st.integers(1, 9), B=st.sampled_from(BATCHES + (2, 63, 65, 128)),
        mode=st.sampled_from(["block", "pass", "full"]), tbptt=st.integers(0, 4),
-       keep_addr=st.sampled_from([None, False]), n_threads=st.integers(1, 3))
+       keep_addr=st.sampled_from([None, False]), n_threads=st.integers(1, 3),
+       fast=st.sampled_from(["1", "0"]))
 def test_random_networks_equal_the_reference(seed, k0, k1, max_delay, r0, r1, T, B, mode, tbptt,
-                                             keep_addr, n_threads):
-    with numba_threads(n_threads):
+                                             keep_addr, n_threads, fast):
+    with numba_threads(n_threads), simd_env(fast):
         _, bits = _check(seed, (k0, k1, 3), max_delay, (r0, r1, 0), T, B, mode, tbptt,
                          input_grad=bool(seed & 1), keep_addr=keep_addr)
     assert (bits.stored is None) == (keep_addr is False)
@@ -271,13 +277,16 @@ def test_bench_forward_costs_mode(demos_dir, monkeypatch):
 
     mod = _load(demos_dir)
     monkeypatch.setattr(mod, "COST_BATCHES", (1, 70))
-    text = mod.forward_costs([1, 2], threads=1, steps=2)
+    text = mod.forward_costs([2, 7], threads=1, steps=2)
     lines = text.splitlines()
     assert lines[0] == "# Training forward passes: lookup / bitsliced time against k and batch"
     table = [s for s in lines if s.startswith("| ")]
-    assert table[0] == "| k | B = 1 | B = 70 |" and [s.split(" | ")[0] for s in table[1:]] == ["| 1", "| 2"]
+    assert table[0] == "| k | B = 1 | B = 70 |" and [s.split(" | ")[0] for s in table[1:]] == ["| 2", "| 7"]
     assert all(len(s.split(" / ")) == 3 for s in table[1:])  # two cells "train / eval" a row
     fits = [s.strip() for s in lines if s.startswith("    (")]
-    assert [s.split(":")[0] for s in fits] == ["('lookup', True)", "('lookup', False)",
-                                              "('bitsliced', True)", "('bitsliced', False)"]
+    # the mux tree's model from the rows that ran it: k = 7, and k = 2 too without BITALG
+    want = ["('lookup', True)", "('lookup', False)", "('bitsliced', True)", "('bitsliced', False)"]
+    if bitsimd.lut_enabled():
+        want += ["('bitsliced_lut', True)", "('bitsliced_lut', False)"]
+    assert [s.split(":")[0] for s in fits] == want
     assert fits[3].endswith(", 0, 0),")  # the evaluation pass unpacks no addresses

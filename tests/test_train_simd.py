@@ -3,45 +3,39 @@ gradients bit for bit as the scalar loop, on random networks with delays, self-l
 taps, refractory periods, every backward option and batches that do not fill a register (k > 6
 nodes keep the scalar loop in the same pass). Skipped where the CPU has no AVX-512F."""
 
-import os
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
+from spikelut.engine import bitsimd
 from spikelut.train import Trainer, TrainConfig, bptt, kernels_cpu, simd
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
+from helpers import simd_env
 from test_train_kernels import case
 
 needs_avx512 = pytest.mark.skipif(not simd.AVAILABLE, reason="no AVX-512F in the CPU numba "
                                   "compiles for: the backward pass runs the scalar loop only")
 
 
-@contextmanager
-def simd_env(value):
-    old = os.environ.get("SPIKELUT_TRAIN_SIMD")
-    os.environ["SPIKELUT_TRAIN_SIMD"] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["SPIKELUT_TRAIN_SIMD"]
-        else:
-            os.environ["SPIKELUT_TRAIN_SIMD"] = old
-
-
 def test_the_switch():
     with simd_env("0"):
         assert simd.enabled() is False
-        assert simd.status().endswith("off (SPIKELUT_TRAIN_SIMD=0)" if simd.AVAILABLE else
+        assert simd.status().endswith("off (SPIKELUT_SIMD=0)" if simd.AVAILABLE else
                                       "off (no AVX-512F in the CPU numba compiles for; the "
-                                      "scalar loop gives the same bits)")
+                                      "scalar loops give the same bits)")
+        assert bitsimd.lut_enabled() is False and bitsimd.spread_enabled() is False
     with simd_env("1"):
         assert simd.enabled() is simd.AVAILABLE
+        assert bitsimd.lut_enabled() is bitsimd.LUT_AVAILABLE
+        assert bitsimd.spread_enabled() is bitsimd.SPREAD_AVAILABLE
+        if bitsimd.LUT_AVAILABLE:
+            assert simd.status().endswith("on, bit-shuffle LUTs (forward) on; bit-identical to "
+                                          "the scalar loops; SPIKELUT_SIMD=0 turns them off")
 
 
 @needs_avx512
@@ -98,3 +92,76 @@ def test_without_avx512_the_intrinsics_compile_to_a_trap(monkeypatch):
     assert kernel.signatures  # compiled eagerly
     assert "llvm.trap" in next(iter(kernel.inspect_llvm().values()))
     assert simd.enabled() is False
+
+
+def test_without_bitalg_the_bit_shuffle_compiles_to_a_trap(monkeypatch):
+    from numba import types
+
+    monkeypatch.setattr(bitsimd, "LUT_AVAILABLE", False)
+    u64, i64 = types.uint64[:, ::1], types.int64[::1]
+
+    @njit(types.uint64(u64, i64, types.uint64, types.uint8[::1]))
+    def kernel(words, rows, table, out):
+        return bitsimd.lut_word(words, rows, 6, 0, table, out, 0, 64, True)
+
+    assert "llvm.trap" in next(iter(kernel.inspect_llvm().values()))
+    assert "vpshufbitqmb" not in next(iter(kernel.inspect_llvm().values()))
+    assert bitsimd.lut_enabled() is False
+
+
+# ---------------------------------------------------------------------------- the forward pass's
+# mask moves (spread64: addresses of 64 samples from the tap words) and bit shuffle (lut_word)
+needs_spread = pytest.mark.skipif(not bitsimd.SPREAD_AVAILABLE, reason="no AVX-512BW in the CPU "
+                                  "numba compiles for: the forward pass unpacks with its loop")
+needs_lut = pytest.mark.skipif(not bitsimd.LUT_AVAILABLE, reason="no AVX-512 BITALG in the CPU "
+                               "numba compiles for: the forward pass runs the mux tree")
+
+
+@njit
+def _spread(words, rows, k, wb, out, at, nb):
+    bitsimd.spread64(words, rows, k, wb, out, at, nb)
+
+
+@njit
+def _lut(words, rows, k, wb, table, out, at, nb, save):
+    return bitsimd.lut_word(words, rows, k, wb, table, out, at, nb, save)
+
+
+def _words_and_rows(seed, k):
+    rng = np.random.default_rng(seed)
+    words = rng.integers(0, 2**64, (20, 3), dtype=np.uint64)
+    return words, rng.choice(20, 12).astype(np.int64)
+
+
+def _addresses(words, rows, k, wb):
+    # sample i's address: bit p = bit i of tap p's word
+    bits = (words[rows[:k], wb][:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+    return (bits.astype(np.int64) << np.arange(k)[:, None]).sum(axis=0)
+
+
+@needs_spread
+@pytest.mark.parametrize("dtype,k", [(np.uint8, 1), (np.uint8, 6), (np.uint8, 8), (np.uint16, 12)])
+@pytest.mark.parametrize("nb", [1, 25, 63, 64])
+def test_spread64_writes_the_first_nb_addresses_only(dtype, k, nb):
+    words, rows = _words_and_rows(10 * k + nb, k)
+    out = np.full(140, 0xAB, dtype)
+    _spread(words, rows, k, 1, out, 7, nb)
+    np.testing.assert_array_equal(out[7:7 + nb], _addresses(words, rows, k, 1)[:nb])
+    assert (out[:7] == 0xAB).all() and (out[7 + nb:] == 0xAB).all()  # a masked store
+
+
+@needs_lut
+@pytest.mark.parametrize("k", range(1, 7))
+@pytest.mark.parametrize("dtype,save", [(np.uint8, False), (np.uint8, True), (np.uint16, True)])
+def test_lut_word_looks_up_64_samples_in_the_table(k, dtype, save):
+    words, rows = _words_and_rows(k, k)
+    table = np.random.default_rng(100 + k).integers(0, 2**64, dtype=np.uint64)
+    table &= np.uint64((1 << (1 << k)) - 1)  # a k-input table has 2**k entries
+    out = np.full(100, 0xAB, dtype)
+    word = _lut(words, rows, k, 2, table, out, 3, 25, save)
+    a = _addresses(words, rows, k, 2)
+    want = sum(((int(table) >> int(ai)) & 1) << i for i, ai in enumerate(a))
+    assert int(word) == want
+    if save:
+        np.testing.assert_array_equal(out[3:28], a[:25])
+    assert (out[:3] == 0xAB).all() and (out[28 if save else 3:] == 0xAB).all()

@@ -30,8 +30,11 @@ def run(args: argparse.Namespace) -> Output:
     text = table([[r["name"], r["device"], ", ".join(r["supports"]),
                    "yes" if r["available"] else "no: " + terminal(r["why_unavailable"])]
                   for r in rows], ["backend", "device", "supports", "usable here"])
+    from ..engine import bitsimd
     from ..train import simd
 
-    simd_rec = {"available": simd.AVAILABLE, "enabled": simd.enabled()}
+    simd_rec = {"available": simd.AVAILABLE, "enabled": simd.enabled(),
+                "forward_lut": {"available": bitsimd.LUT_AVAILABLE,
+                                "enabled": bitsimd.lut_enabled()}}
     return Output({"backends": rows, "auto": auto, "train_simd": simd_rec},
                   text + f"\nauto = {auto}\n{simd.status()}")

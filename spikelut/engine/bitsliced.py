@@ -9,6 +9,10 @@ the tree in vector registers and issues SIMD instructions (AVX2/AVX-512: 256/512
 A node with k = 7..12 is a Shannon decomposition: ``2**(k-6)`` unrolled LUT6 pieces on taps
 0..5 (the 64-entry slices of its table) into a scratch buffer, then a loop of mux levels on taps
 6..k-1 over that buffer (the same merge), the shape of the LUT6 + MUXF7/MUXF8 tree of the RTL.
+Where the CPU has AVX-512 BITALG, a node of k <= 6 skips the tree: its 64 samples' addresses
+are built in one register and looked up in its table word with one bit shuffle per word
+(:func:`spikelut.engine.bitsimd.lut_word`; ``SPIKELUT_SIMD=0`` keeps the tree), with the same
+bits.
 
 The whole time loop and all layers run in one compiled function; history is a ring buffer of
 ``depth = max(delay, refractory) + 1`` slots per signal; the refractory gate is
@@ -47,6 +51,7 @@ from ..threads import numba_team, spare_cpus
 from ..xp import to_numpy
 from ..network import K_MAX
 from ._luts import lut1, lut2, lut3, lut4, lut5, lut6, lut6_piece
+from .bitsimd import lut_enabled, lut_word
 from .bitpack import pack
 from .plan import Plan, build_plan, split_recorded
 from .result import SimResult, check_spikes, readout
@@ -64,6 +69,9 @@ MIN_PARALLEL_EVALS = 5e8
 # Most words per slice: beyond 64 (4096 samples) the ring of a large network falls out of cache
 # (measured: 50k nodes run 10 % faster in two slices of 64 words than in one of 128).
 MAX_CHUNK_WORDS = 64
+
+# the address output of bitsimd.lut_word, never written here (the engine keeps no addresses)
+_NO_ADDR = np.zeros(1, np.uint8)
 
 # first-level mux masks of each lowered network (derived once per network, not per call)
 _MASKS: "weakref.WeakKeyDictionary[Lowered, tuple[np.ndarray, np.ndarray]]" = weakref.WeakKeyDictionary()
@@ -118,7 +126,8 @@ def eval_lut(ring, cur, rows, cm, dm, j, W, k, scratch):  # pragma: no cover - c
 
 @njit(cache=True, parallel=True, nogil=True)
 def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dly, cm, dm,
-         rec_row, out, n_chunks):  # pragma: no cover - compiled; covered through simulate()
+         rec_row, out, n_chunks, lut_on, tword, no_addr):  # pragma: no cover - compiled
+    # (covered through simulate())
     # Samples never interact, so each thread takes a slice of the batch words and runs the whole
     # simulation for it: no barrier per cycle or layer (which costs milliseconds whenever
     # another process holds a core).
@@ -150,7 +159,12 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
                             sp += depth
                         rows[p] = sp * n_sig + tap_sig[j, p]
                     cur = base + n_in + j
-                    eval_lut(ring, cur, rows, cm, dm, j, wn, k, scratch)
+                    if lut_on and k <= 6:  # one bit shuffle per word (bitsimd.lut_word)
+                        for w in range(wn):
+                            ring[cur, w] = lut_word(ring, rows, k, w, tword[j], no_addr, 0, 0,
+                                                    False)
+                    else:
+                        eval_lut(ring, cur, rows, cm, dm, j, wn, k, scratch)
                     # refractory gate: silent if the node fired in any of the last R cycles
                     for q in range(1, R + 1):
                         sq = slot - q
@@ -225,7 +239,8 @@ def simulate_packed(plan: Plan, words: np.ndarray, threads: int | None = None) -
     n_threads, n_chunks = choose_threads(plan.tap_sig.shape[0], T, W, threads)
     with numba_team(n_threads):
         _run(words, plan.n_in, plan.depth, plan.layer_lo, plan.layer_hi, plan.layer_k, plan.layer_r,
-             plan.tap_sig, plan.tap_dly, c0, d0, plan.rec_row, out, n_chunks)
+             plan.tap_sig, plan.tap_dly, c0, d0, plan.rec_row, out, n_chunks, lut_enabled(),
+             plan.lowered.table_word, _NO_ADDR)
     return out
 
 

@@ -39,7 +39,7 @@ How they are fast and small (``docs/training-speed.md``):
   from a precomputed ``[k, entries]`` array at random; the float32 values are the reference's.
   Where the CPU has AVX-512F, nodes with ``k <= 6`` look their table up for 16 samples at once
   with register permutes (:mod:`spikelut.train.simd`: the same values, bit for bit);
-  ``SPIKELUT_TRAIN_SIMD=0`` keeps the scalar loop.
+  ``SPIKELUT_SIMD=0`` keeps the scalar loop.
 
 What stays in numpy: the surrogate derivative (any registered Python surrogate works;
 ``u = theta[addr]`` takes only the table's values, so it is evaluated once per table entry) and

@@ -16,7 +16,7 @@ of a node; the float32 subtraction and product are the scalar loop's own, so the
 **bit-identical** (the tests compare both paths).
 
 Used when the host has AVX-512F (:data:`AVAILABLE`, read from LLVM's host CPU features) and
-``SPIKELUT_TRAIN_SIMD`` is not ``0`` (:func:`enabled`: measuring, or ruling the path out); nodes
+``SPIKELUT_SIMD`` is not ``0`` (:func:`enabled`: measuring, or ruling the path out); nodes
 with ``k > 6`` keep the scalar loop.
 
 Example:
@@ -40,11 +40,11 @@ Example:
 
 from __future__ import annotations
 
-import os
-
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
+
+from ..engine.bitsimd import host_has, lut_enabled, simd_allowed, trap
 
 #: samples per call of :func:`tap_diffs16` (one 512-bit register of float32)
 LANES = 16
@@ -52,73 +52,51 @@ LANES = 16
 MAX_K = 6
 
 
-def _host_has_avx512(cpu_name: str | None = None, cpu_features: str | None = None) -> bool:
-    """Whether numba compiles for a CPU with AVX-512F: the host's features, unless numba is told
-    to compile for another CPU (``NUMBA_CPU_NAME``, e.g. ``generic`` for portable caches): then
-    only if ``NUMBA_CPU_FEATURES`` names ``+avx512f``.
-
-    Example:
-        >>> _host_has_avx512("generic", None), _host_has_avx512("generic", "+avx2,+avx512f")
-        (False, True)
-    """
-    import numba
-
-    name = numba.config.CPU_NAME if cpu_name is None else cpu_name
-    if name not in (None, "host"):  # another target than this CPU: its features only
-        feats = numba.config.CPU_FEATURES if cpu_features is None else cpu_features
-        return "+avx512f" in (feats or "").split(",")
-    try:
-        from llvmlite import binding
-
-        return bool(binding.get_host_cpu_features().get("avx512f", False))
-    except Exception:  # pragma: no cover - an LLVM without the query: take the scalar path
-        return False
-
-
 #: the host CPU has AVX-512F (the permutes are compiled in; else the intrinsic compiles to a trap
 #: that the kernels never reach, since they ask :func:`enabled` first)
-AVAILABLE = _host_has_avx512()
+AVAILABLE = host_has("avx512f")
 
 
 def enabled() -> bool:
     """Whether the backward pass uses :func:`tap_diffs16`: :data:`AVAILABLE`, unless the
-    environment variable ``SPIKELUT_TRAIN_SIMD`` is ``0``.
+    environment variable ``SPIKELUT_SIMD`` (or its older name ``SPIKELUT_TRAIN_SIMD``) is ``0``
+    (:func:`spikelut.engine.bitsimd.simd_allowed`).
 
     Example:
         >>> import os
-        >>> os.environ["SPIKELUT_TRAIN_SIMD"] = "0"
+        >>> os.environ["SPIKELUT_SIMD"] = "0"
         >>> enabled()
         False
-        >>> del os.environ["SPIKELUT_TRAIN_SIMD"]
+        >>> del os.environ["SPIKELUT_SIMD"]
     """
-    return AVAILABLE and os.environ.get("SPIKELUT_TRAIN_SIMD", "1").strip() != "0"
+    return AVAILABLE and simd_allowed()
 
 
 def status() -> str:
-    """One line for ``spikelut backends``: whether the numba backend's backward pass uses the
-    AVX-512 tap differences here, and why not.
+    """One line for ``spikelut backends``: whether the numba backend's training passes use the
+    AVX-512 paths here (the backward pass's table look-ups, the bit-sliced forward pass's
+    bit-shuffle LUTs), and why not.
 
     Example:
-        >>> status().startswith("numba training passes: AVX-512 table look-ups ")
+        >>> status().startswith("numba training passes: AVX-512 table look-ups (backward) ")
         True
     """
-    head = "numba training passes: AVX-512 table look-ups "
+    head = "numba training passes: AVX-512 table look-ups (backward) "
     if not AVAILABLE:
-        return head + ("off (no AVX-512F in the CPU numba compiles for; the scalar loop gives the "
+        return head + ("off (no AVX-512F in the CPU numba compiles for; the scalar loops give the "
                        "same bits)")
     if not enabled():
-        return head + "off (SPIKELUT_TRAIN_SIMD=0)"
-    return head + "on (bit-identical to the scalar loop; SPIKELUT_TRAIN_SIMD=0 turns them off)"
+        return head + "off (SPIKELUT_SIMD=0)"
+    fwd = ("on" if lut_enabled() else
+           "off (no AVX-512 BITALG: the mux tree gives the same bits)")
+    return head + (f"on, bit-shuffle LUTs (forward) {fwd}; bit-identical to the scalar loops; "
+                   "SPIKELUT_SIMD=0 turns them off")
+
 
 
 _F16 = ir.VectorType(ir.FloatType(), LANES)
 _I16 = ir.VectorType(ir.IntType(32), LANES)
 _PERMUTE = "llvm.x86.avx512.vpermi2var.ps.512"
-
-
-def _trap(builder) -> None:
-    fn = builder.module.declare_intrinsic("llvm.trap", fnty=ir.FunctionType(ir.VoidType(), []))
-    builder.call(fn, [])
 
 
 def _node_table(context, builder, signature, tab_v, off_v, idx_v, b0_v, g_v):
@@ -165,7 +143,7 @@ def tap_diffs16(typingctx, tab, off, idx, b0, g, out, o0, stride, k):  # pragma:
     def codegen(context, builder, signature, args):
         tab_v, off_v, idx_v, b0_v, g_v, out_v, o0_v, stride_v, k_v = args
         if not AVAILABLE:  # never called (the kernels check enabled()); no AVX-512 to emit
-            _trap(builder)
+            trap(builder)
             return context.get_dummy_value()
         t, x, gp = _node_table(context, builder, signature, tab_v, off_v, idx_v, b0_v, g_v)
         gv = builder.load(gp, align=4)
@@ -191,7 +169,7 @@ def scale16(typingctx, tab, off, idx, b0, g):  # pragma: no cover
     def codegen(context, builder, signature, args):
         tab_v, off_v, idx_v, b0_v, g_v = args
         if not AVAILABLE:
-            _trap(builder)
+            trap(builder)
             return context.get_dummy_value()
         t, x, gp = _node_table(context, builder, signature, tab_v, off_v, idx_v, b0_v, g_v)
         gv = builder.load(gp, align=4)
