@@ -82,7 +82,7 @@ from ..network import K_MAX
 from ..threads import forced_train_threads, numba_team, spare_cpus
 from . import bptt, simd
 from .bptt import Forward, NetPlan
-from .simd import scale16, tap_diffs16
+from .simd import scale16, tap_add16, tap_diffs16
 from .surrogates import Surrogate
 
 _MODES = {"block": 0, "pass": 1, "full": 2}
@@ -569,7 +569,7 @@ def _tap_skipped(d, reads_input, phase, input_grad):  # pragma: no cover - compi
 def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs, sg, fth, gext,
               ext_of, mode, tbptt, input_grad, g_in, W, ring, G, S, kc, addr, have_addr, acc, sc_node,
               sc_col, sc_dly, sc_refr, sc_isin, grp_ptr, grp_tgt, p_kind, p_lo, p_hi, p_first, Q,
-              ctr, simd_on, S_flat):
+              ctr, simd_on, S_flat, G_flat, direct):
     # pragma: no cover - compiled
     # tasks in the order (cycle descending, stage, block): per layer (last layer first) its
     # nodes, then (several threads) its scatter; the input gradient; the reload of the address
@@ -578,19 +578,24 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
     # stage may share a source): it writes them to its row of the stage buffer S, and the layer's
     # scatter stage adds them per target signal (groups of grp_ptr) in the order (node, tap), the
     # order of a serial scatter. Every write is a task's own, and acc's entries of node j are
-    # node j's, so any thread count gives the same bits (and S stays in the cache: faster than a
-    # serial scatter into G, measured)
+    # node j's, so any thread count gives the same bits. On one thread (`direct`) there is no
+    # scatter stage: the nodes add into G themselves, in the order (node, refractory term, tap)
+    # that the scatter stage would have used for every target row (a later node never adds to a
+    # row before an earlier one), so the bits are the same; faster since the adds became 16-lane
+    # vectors (simd.tap_add16: no stage buffer to write and read back; docs/training-speed.md)
     B = bits.shape[1]
     M = W - 1
     P = p_kind.shape[0]
     Bp = S.shape[2]  # B rounded up to whole AVX-512 registers (simd.LANES)
     C = S.shape[1]
+    NG = G.shape[1]
     for _q in prange(Q):
         gu = np.zeros(Bp, np.float32)  # lanes past B stay 0 (the SIMD path reads whole registers)
         ax = np.zeros(Bp, np.int32)    # node-local addresses for the SIMD path
         gs = np.empty(B, np.float32)
         ai = np.empty(B, np.int64)
         keep = np.empty(B, np.float32)
+        dst = np.empty(K_MAX, np.int64)  # direct: each tap's row of G_flat (-1: no gradient)
         while True:
             c_, w_ = _next_task(ctr, P, T, p_first)
             if c_ < 0:
@@ -670,8 +675,11 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                     for qq in range(1, R + 1):
                                         if qq != r:
                                             excl *= np.float32(1 - _bit(bits, s_j, b, row - qq))
-                                    # the scatter stage adds it: G + (-y) == G - y exactly
-                                    S[jl, kc + r - 1, b] = -(gs[b] * excl)
+                                    # G + (-y) == G - y exactly (the scatter stage adds it)
+                                    if direct:
+                                        G[(row - r) & M, s_j, b] += -(gs[b] * excl)
+                                    else:
+                                        S[jl, kc + r - 1, b] = -(gs[b] * excl)
                         for b in range(B):
                             gu[b] *= keep[b]
                     vec = simd_on and k <= _SIMD_K
@@ -689,7 +697,14 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                         need = False
                         for p in range(k):
                             need = need or not _tap_skipped(dly[j, p], is_in[j, p], phase, input_grad)
-                        if need:  # a tap the scatter stage skips gets a value it never reads
+                        if need and direct:
+                            for p in range(k):
+                                d = dly[j, p]
+                                dst[p] = -1 if _tap_skipped(d, is_in[j, p], phase, input_grad) \
+                                    else (((row - d) & M) * NG + gidx[j, p]) * Bp
+                            for b0 in range(0, B, _LANES):
+                                tap_add16(fth, off, ax, b0, gu, G_flat, dst, k)
+                        elif need:  # a tap the scatter stage skips gets a value it never reads
                             for b0 in range(0, B, _LANES):
                                 tap_diffs16(fth, off, ax, b0, gu, S_flat, jl * C * Bp + b0, Bp, k)
                     else:
@@ -697,9 +712,16 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                             if _tap_skipped(dly[j, p], is_in[j, p], phase, input_grad):
                                 continue  # the scatter stage skips it by the same rule
                             bit = np.int64(1) << p
-                            for b in range(B):
-                                a = ai[b] - off
-                                S[jl, p, b] = (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
+                            if direct:
+                                rs = (row - dly[j, p]) & M
+                                g = gidx[j, p]
+                                for b in range(B):
+                                    a = ai[b] - off
+                                    G[rs, g, b] += (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
+                            else:
+                                for b in range(B):
+                                    a = ai[b] - off
+                                    S[jl, p, b] = (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
             _finish(ctr)
 
 
@@ -749,12 +771,14 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     stages = []
     for li in range(len(f["lo"]) - 1, -1, -1):
         stages.append((li, int(f["lo"][li]), int(f["hi"][li])))
-        stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
+        if Q > 1:  # one thread adds straight into G (`direct` in _backward)
+            stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
     stages += [(_INPUTS, 0, plan.n_in)] if input_grad else []
     stages += [] if have else [(_LOAD, 0, N)]
-    G = np.zeros((W, N, B), np.float32)
     Bp = -(-B // _LANES) * _LANES if simd_on else B
-    S = np.empty((max(f["hi"] - f["lo"]), f["kc"] + f["rc"], Bp), np.float32)  # one layer's hand-over
+    G = np.zeros((W, N, Bp), np.float32)  # rows of whole registers (tap_add16); pads stay 0
+    # one layer's hand-over to its scatter stage (one thread needs none: `direct`)
+    S = np.empty((max(f["hi"] - f["lo"]) if Q > 1 else 1, f["kc"] + f["rc"], Bp), np.float32)
     acc = np.zeros(int(f["tab_off"][-1]), np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
@@ -764,7 +788,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
                   _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, G, S, f["kc"],
                   addr, have, acc, f["sc_node"], f["sc_col"], f["sc_dly"], f["sc_refr"],
                   f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *_pattern(Q, stages), Q, _counters(),
-                  simd_on, S.reshape(-1))
+                  simd_on, S.reshape(-1), G.reshape(-1), Q == 1)
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
@@ -810,11 +834,12 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
     Returns a dict: ``spike_bits`` (the packed record, ``N * B / 8`` bytes per cycle),
     ``addresses`` (stored LUT addresses, 0 past :data:`ADDR_BUDGET` or with ``keep_addr=False``),
     ``window`` (the spike ring of :func:`window_rows` rows, shared by the threads),
-    ``gradient`` (the ring of ``dL/ds``, float32, as many rows), ``stage_buffer`` (the widest
-    layer's tap contributions of one cycle, handed to the scatter stage), ``tables`` (logits,
+    ``gradient`` (the ring of ``dL/ds``, float32, as many rows, each padded to whole 16-lane
+    registers where the AVX-512 path runs), ``stage_buffer`` (the widest layer's tap
+    contributions of one cycle, handed to the scatter stage when several threads run; one
+    thread adds them directly and holds one row: this is the bound), ``tables`` (logits,
     surrogate and ``tanh`` values, float64 sums, gradients), ``loss_grad`` (the readout's
-    ``dL/ds`` the loss hands in), ``input_grad`` and ``total``. None of it depends on the thread
-    count. The reference (:mod:`.bptt`) holds a uint8 history, uint8 addresses and a float32
+    ``dL/ds`` the loss hands in), ``input_grad`` and ``total``. The reference (:mod:`.bptt`) holds a uint8 history, uint8 addresses and a float32
     gradient of ``D + T`` rows each, about ``6 * N * B * (D + T)`` bytes.
 
     Raises:
@@ -833,6 +858,7 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
     plan = plan.for_steps(T)
     f = _flat(plan)
     N, W, n_nodes = plan.n_signals, window_rows(plan.D), f["n_nodes"]
+    Bp = -(-B // _LANES) * _LANES if simd.enabled() else B  # as backward() pads its rows
     total = int(f["tab_off"][-1])
     addr = T * n_nodes * B * np.dtype(plan.lowered.addr_dtype).itemsize
     if keep_addr is None:
@@ -841,8 +867,8 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
         "spike_bits": N * B * ((plan.D + T + 63) >> 6) * 8,
         "addresses": addr if keep_addr else 0,
         "window": W * N * B,
-        "gradient": W * N * B * 4,
-        "stage_buffer": int(max(f["hi"] - f["lo"])) * (f["kc"] + f["rc"]) * B * 4,
+        "gradient": W * N * Bp * 4,
+        "stage_buffer": int(max(f["hi"] - f["lo"])) * (f["kc"] + f["rc"]) * Bp * 4,
         "tables": total * (4 + 4 + 4 + 1 + 8 + 4),
         "loss_grad": T * plan.sizes[plan.lowered.readout.layer] * B * 4,
         "input_grad": T * B * plan.n_in * 4 if input_grad else 0,

@@ -150,11 +150,48 @@ def tap_diffs16(typingctx, tab, off, idx, b0, g, out, o0, stride, k):  # pragma:
         dst = context.make_array(signature.args[5])(context, builder, out_v).data
         for p in range(MAX_K):
             with builder.if_then(builder.icmp_signed(">", k_v, ir.Constant(k_v.type, p))):
-                one = builder.or_(x, ir.Constant(_I16, [1 << p] * LANES))
-                nil = builder.and_(x, ir.Constant(_I16, [~(1 << p) & 0xFFFFFFFF] * LANES))
-                v = builder.fmul(builder.fsub(_lookup(builder, t, one), _lookup(builder, t, nil)), gv)
+                v = _tap_diff(builder, t, x, gv, p)
                 at = builder.add(o0_v, builder.mul(stride_v, ir.Constant(stride_v.type, p)))
                 builder.store(v, builder.bitcast(builder.gep(dst, [at]), _F16.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _tap_diff(builder, t, x, gv, p):
+    """``(f[x | 1 << p] - f[x & ~(1 << p)]) * g`` for 16 lanes (the scalar loop's float32 ops)."""
+    one = builder.or_(x, ir.Constant(_I16, [1 << p] * LANES))
+    nil = builder.and_(x, ir.Constant(_I16, [~(1 << p) & 0xFFFFFFFF] * LANES))
+    return builder.fmul(builder.fsub(_lookup(builder, t, one), _lookup(builder, t, nil)), gv)
+
+
+@intrinsic
+def tap_add16(typingctx, tab, off, idx, b0, g, out, dst, k):  # pragma: no cover
+    """:func:`tap_diffs16`, added where the values go instead of stored: for each tap ``p < k``
+    with ``dst[p] >= 0``, ``out[dst[p] + b0 + lane] += (tab[off + (i | 1 << p)] -
+    tab[off + (i & ~(1 << p))]) * g[b0 + lane]`` (one float32 add per value, in the order of
+    the taps); ``dst`` int64 ``[k]``, ``-1`` for a tap that carries no gradient. The backward
+    pass on one thread adds its tap gradients into ``dL/ds`` this way (no stage buffer). Array
+    sizes as for :func:`tap_diffs16`; ``out`` must hold 16 values at every ``dst[p] + b0``."""
+    sig = types.void(tab, off, idx, b0, g, out, dst, k)
+
+    def codegen(context, builder, signature, args):
+        tab_v, off_v, idx_v, b0_v, g_v, out_v, dst_v, k_v = args
+        if not AVAILABLE:
+            trap(builder)
+            return context.get_dummy_value()
+        t, x, gp = _node_table(context, builder, signature, tab_v, off_v, idx_v, b0_v, g_v)
+        gv = builder.load(gp, align=4)
+        data = context.make_array(signature.args[5])(context, builder, out_v).data
+        rows = context.make_array(signature.args[6])(context, builder, dst_v).data
+        for p in range(MAX_K):
+            with builder.if_then(builder.icmp_signed(">", k_v, ir.Constant(k_v.type, p))):
+                at = builder.load(builder.gep(rows, [ir.Constant(ir.IntType(64), p)]))
+                with builder.if_then(builder.icmp_signed(">=", at, ir.Constant(at.type, 0))):
+                    ptr = builder.bitcast(builder.gep(data, [builder.add(at, b0_v)]),
+                                          _F16.as_pointer())
+                    builder.store(builder.fadd(builder.load(ptr, align=4),
+                                               _tap_diff(builder, t, x, gv, p)), ptr, align=4)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -179,4 +216,5 @@ def scale16(typingctx, tab, off, idx, b0, g):  # pragma: no cover
     return sig, codegen
 
 
-__all__ = ["AVAILABLE", "LANES", "MAX_K", "enabled", "scale16", "status", "tap_diffs16"]
+__all__ = ["AVAILABLE", "LANES", "MAX_K", "enabled", "scale16", "status", "tap_add16",
+           "tap_diffs16"]
