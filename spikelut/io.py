@@ -453,8 +453,9 @@ def _format_hint(want: str, got: Any) -> str:
     words = _FORMAT_WORDS.get(got) if isinstance(got, str) else None
     if words is None:
         return ""
-    if {want, got} == _SWAPPED:  # simulate / eval / rtl --verify take MODEL, then SPIKES
-        return f": it is {words}; did you swap MODEL and SPIKES? (the model file comes first)"
+    if {want, got} == _SWAPPED:  # the io layer does not know the command: name both orders
+        return (f": it is {words}; did you mix up the files? (simulate, eval and analyze take "
+                f"MODEL, then SPIKES; raster, vcd and plot take RESULT, then --model MODEL)")
     return f": it is {words}"
 
 

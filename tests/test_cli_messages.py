@@ -105,13 +105,26 @@ def test_binary_config_that_is_not_hdf5(capsys, tmp_path):
 def test_swapped_model_and_spikes(capsys, osc, stim, tmp_path):
     code, _, err = run(capsys, "simulate", stim, osc, "-o", tmp_path / "r.h5")
     assert code == 1
+    hint = ("did you mix up the files? (simulate, eval and analyze take MODEL, then SPIKES; "
+            "raster, vcd and plot take RESULT, then --model MODEL)")
     assert err == (f"spikelut simulate: error: {stim}: not a spikelut-model file (root attribute "
-                   f"format = 'spikelut-spikes'): it is a spike (or result) file; did you swap "
-                   f"MODEL and SPIKES? (the model file comes first)\n")
+                   f"format = 'spikelut-spikes'): it is a spike (or result) file; {hint}\n")
     code, out, _ = run(capsys, "eval", osc, osc, "--json")
     assert code == 1 and json.loads(out)["error"] == (
         f"{osc}: not a spikelut-spikes file (root attribute format = 'spikelut-model'): it is a "
-        f"model file; did you swap MODEL and SPIKES? (the model file comes first)")
+        f"model file; {hint}")
+
+
+def test_model_given_as_raster_result_names_the_right_order(capsys, osc, tmp_path):
+    # raster takes RESULT first: "the model file comes first" used to send the user the wrong way
+    code, _, err = run(capsys, "raster", osc, "--model", osc, "--sample", "0",
+                       "-o", tmp_path / "r.png")
+    assert code == 1
+    assert err == (f"spikelut raster: error: {osc}: not a spikelut-spikes file (root attribute "
+                   f"format = 'spikelut-model'): it is a model file; did you mix up the files? "
+                   f"(simulate, eval and analyze take MODEL, then SPIKES; raster, vcd and plot "
+                   f"take RESULT, then --model MODEL)\n")
+    assert not (tmp_path / "r.png").exists()
 
 
 # ------------------------------------------------------------------ config typos
