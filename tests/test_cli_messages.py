@@ -128,6 +128,19 @@ def test_model_given_as_raster_result_names_the_right_order(capsys, osc, tmp_pat
 
 
 # ------------------------------------------------------------------ config typos
+def test_bad_top_level_seed_is_named_as_top_level(capsys, tmp_path, demos_dir):
+    # the [train] check ran first and named "[train]: seed", a key the [train] table lacks
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(open(os.path.join(demos_dir, "train_first_of_two.toml")).read()
+                   .replace("seed = 0", "seed = -1"))
+    code, _, err = run(capsys, "train", cfg, "--data", tmp_path / "none.h5",
+                       "-o", tmp_path / "m.h5")
+    assert code == 1
+    assert err == (f"spikelut train: error: {cfg}: [train]: seed must be an integer >= 0, got -1 "
+                   f"(the config's top-level seed; [train] sets none)\n")
+    assert TrainConfig.from_dict({"seed": 3}, seed=-1).seed == 3  # [train]'s own seed wins
+
+
 def test_unknown_train_key_suggests_the_close_one():
     with pytest.raises(ConfigError) as e:
         TrainConfig.from_dict({"epoch": 3}, where="a.toml: [train]")
