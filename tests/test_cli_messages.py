@@ -127,6 +127,20 @@ def test_model_given_as_raster_result_names_the_right_order(capsys, osc, tmp_pat
     assert not (tmp_path / "r.png").exists()
 
 
+@pytest.mark.parametrize("argv", [
+    ["stimulus", "--channels", "2", "--steps", "4", "-o", "{tmp}/s.h5"],
+    ["prune", "{osc}", "-o", "{tmp}/p.h5"],
+    ["bench", "--sizes", "tiny", "--no-training", "--repeats", "1"],
+])
+def test_negative_seed_is_one_line_not_a_traceback(capsys, tmp_path, osc, argv):
+    # numpy's default_rng(-1) raised a ValueError that reached the user as a traceback
+    argv = [a.format(tmp=tmp_path, osc=osc) for a in argv]
+    code, out, err = run(capsys, *argv, "--seed", "-1")
+    assert (code, out) == (1, "")
+    assert err == f"spikelut {argv[0]}: error: --seed must be an integer >= 0, got -1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["osc.h5"]  # nothing written
+
+
 # ------------------------------------------------------------------ config typos
 def test_bad_top_level_seed_is_named_as_top_level(capsys, tmp_path, demos_dir):
     # the [train] check ran first and named "[train]: seed", a key the [train] table lacks

@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> Output:
     out = check_output(args.output, inputs=[args.model], kind="spikes", force=args.force)
     if (args.model is None) == (args.channels is None):
         raise ConfigError("give either a MODEL file or --channels N")
+    if args.seed < 0:  # numpy's ValueError would reach the user as a traceback
+        raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
     channels = load_model(args.model).n_in if args.model else args.channels
     spikes = random_spikes(channels, args.steps, args.batch, args.rate, args.seed)
     save_spikes(out, spikes, meta={"coding": "bernoulli", "rate": args.rate, "seed": args.seed})
