@@ -768,6 +768,10 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
         d = data if not isinstance(data, (str, os.PathLike)) else load_spikes(data)
         if d.labels is None:
             raise ShapeError(f"{data}: has no /labels; scoring an ensemble needs labelled spikes")
+        # eval's checks, width first: a file for another network is named as such, not by
+        # "labels: label 2 is out of range" from the first member's evaluation
+        check_spike_file(merged, data if isinstance(data, (str, os.PathLike)) else "data",
+                         d.spikes.shape, d.labels, meta=d.meta)
         for i, net in enumerate(nets):
             rep["member_reports"][i]["accuracy"] = evaluate(net, d.spikes, d.labels,
                                                             backend=backend).accuracy
