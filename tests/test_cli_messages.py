@@ -115,6 +115,21 @@ def test_swapped_model_and_spikes(capsys, osc, stim, tmp_path):
         f"model file; {hint}")
 
 
+def test_checkpoint_given_as_model_says_which_file_to_give(capsys, tmp_path, demos_dir):
+    data = tmp_path / "d.h5"
+    assert run(capsys, "encode", "--dataset", "first_of_two", "--split", "test", "-o", data)[0] == 0
+    ckpt = tmp_path / "ck.h5"
+    assert run(capsys, "train", os.path.join(demos_dir, "train_first_of_two.toml"), "--data", data,
+               "--epochs", "1", "-o", tmp_path / "m.h5", "--checkpoint", ckpt,
+               "--no-progress")[0] == 0
+    code, _, err = run(capsys, "info", ckpt)
+    assert code == 1
+    assert err == (f"spikelut info: error: {ckpt}: not a spikelut-model file (root attribute "
+                   f"format = 'spikelut-checkpoint'): it is a training checkpoint (spikelut train "
+                   f"--checkpoint); give the model that spikelut train -o writes (the same "
+                   f"command with --resume finishes an interrupted run and writes it)\n")
+
+
 def test_model_given_as_raster_result_names_the_right_order(capsys, osc, tmp_path):
     # raster takes RESULT first: "the model file comes first" used to send the user the wrong way
     code, _, err = run(capsys, "raster", osc, "--model", osc, "--sample", "0",
