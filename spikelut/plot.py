@@ -442,6 +442,7 @@ def training_curves(log: str | os.PathLike, path: str | os.PathLike | None = Non
             ax_lr.set_yscale("log")
     ax_lr.set_ylabel("lr", fontsize=9)
     ax_lr.set_xlabel("epoch", fontsize=9)
+    ax_lr.xaxis.set_major_locator(MaxNLocator(integer=True))  # shared: no "epoch 1.25" ticks
     ax_lr.tick_params(labelsize=7)
     ax_lr.grid(alpha=0.3)
     val_acc = col("val_acc")
