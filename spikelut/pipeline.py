@@ -160,7 +160,10 @@ class Pipeline:
         build_network(self.cfg)  # refuse a bad network before any work
         from .rtl.plan import check_top_name
 
-        check_top_name(self.settings.top)
+        try:
+            check_top_name(self.settings.top)
+        except ConfigError as e:  # name the file and table, as the other config errors do
+            raise ConfigError(f"{where}[rtl]: {e}") from None
         self.out = Path(outdir)
         if os.path.exists(self.out) and not os.path.isdir(self.out):  # (os.path: never raises)
             raise ConfigError(f"{self.out}: exists and is not a directory")

@@ -172,6 +172,17 @@ def test_bad_run_configs_are_refused_before_any_work(tmp_path):
         Pipeline(p, tmp_path / "file")
 
 
+def test_bad_top_name_names_the_config_file_and_table(tmp_path, capsys):
+    # the message named neither the file nor [rtl] (the other config errors name both)
+    p = tmp_path / "bad.toml"
+    p.write_text(TINY.replace('top = "tiny_core"', 'top = "bad name"'))
+    assert main(["run", str(p), "-o", str(tmp_path / "o")]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut run: error: {p}: [rtl]: top name 'bad name' is not a legal Verilog identifier; "
+        f"use letters, digits and '_', not starting with a digit (e.g. 'spikelut_core')\n")
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_run_error_is_one_line(tmp_path, capsys):
     p = tmp_path / "bad.toml"
     p.write_text(TINY.replace("[data]", "[data]\nfoo = 2"))
