@@ -296,7 +296,9 @@ class Pipeline:
             except ConfigError as e:  # lags are checked against the series' length only here
                 if str(e).startswith(("differences:", "second_differences:")):
                     raise ConfigError(f"{self.where}[data] {e}") from None
-                raise
+                # the [data] / [coding] values are the config's: name its file (an unknown
+                # dataset or coding said neither)
+                raise ConfigError(f"{self.where}{e}") from None
             save_spikes(self.p("data", f"{split}.h5"), sd.spikes, sd.labels, sd.meta)
             out[split] = sd
         tr, te = out["train"], out["test"]

@@ -151,7 +151,8 @@ def test_run_that_fails_before_its_first_stage_leaves_no_state(tmp_path, capsys)
     empty.mkdir()
     for out in (new, empty):
         assert main(["run", str(bad), "-o", str(out), "--no-progress"]) == 1
-        assert capsys.readouterr().err.startswith("spikelut run: error: unknown dataset 'nosuchset'")
+        assert capsys.readouterr().err.startswith(
+            f"spikelut run: error: {bad}: unknown dataset 'nosuchset'")
     assert not new.exists()
     assert list(empty.iterdir()) == []
 
