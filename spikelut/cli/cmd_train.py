@@ -99,7 +99,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override [train] ensemble: train N copies of the network (wiring and "
                         "training seeds moved by 0..N-1) and write their merged circuit, whose "
                         "class counts add (docs/ensembles.md); with --checkpoint/--log each member "
-                        "gets its own file (CKPT.member<m>.h5, LOG.member<m>)")
+                        "gets its own file (--checkpoint ck.h5 --log log.jsonl: ck.member<m>.h5, "
+                        "log.member<m>.jsonl)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
