@@ -130,6 +130,19 @@ def test_checkpoint_given_as_model_says_which_file_to_give(capsys, tmp_path, dem
                    f"command with --resume finishes an interrupted run and writes it)\n")
 
 
+def test_init_and_info_print_what_the_networks_page_shows(capsys, tmp_path, demos_dir):
+    # docs/guide/networks.md showed "1 layers" for info, which prints "1 layer"; init printed
+    # "1 layers"
+    m = tmp_path / "fot.h5"
+    code, out, _ = run(capsys, "init", os.path.join(demos_dir, "first_of_two.toml"), "-o", m)
+    assert (code, out) == (0, f"wrote {m}: 1 layer, 2 LUT nodes, 2 flip-flops, 2 inputs\n")
+    code, out, _ = run(capsys, "info", m)
+    assert code == 0 and out.startswith(f"{m}: 2 inputs, 1 layer, 2 LUTs, 2 flip-flops\n")
+    doc = open(os.path.join(os.path.dirname(demos_dir), "docs", "guide", "networks.md")).read()
+    assert "wrote fot.h5: 1 layer, 2 LUT nodes, 2 flip-flops, 2 inputs\n" in doc
+    assert "fot.h5: 2 inputs, 1 layer, 2 LUTs, 2 flip-flops\n" in doc
+
+
 def test_model_given_as_raster_result_names_the_right_order(capsys, osc, tmp_path):
     # raster takes RESULT first: "the model file comes first" used to send the user the wrong way
     code, _, err = run(capsys, "raster", osc, "--model", osc, "--sample", "0",
