@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> Output:
                              stimulus=None if spikes is None else spikes.spikes,
                              verify=args.simulator if args.verify else None, force=args.force,
                              model=str(args.model), jobs=args.jobs, synth=args.synth,
-                             gates=library)
+                             gates=library, inputs=[p for p in (args.model, args.verify) if p])
     plan = files.plan
     folds = plan.fold_counts()
     by = ", ".join(f"{k} {v}" for k, v in plan.luts_by_size().items())
