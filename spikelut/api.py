@@ -591,6 +591,9 @@ def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network,
     if spikes.ndim != 3 or spikes.shape[2] != net.n_in or spikes.shape[1] < 1:
         raise ShapeError(f"{where}: spikes of shape {tuple(spikes.shape)} do not fit the model, which "
                          f"needs [T, B >= 1, {net.n_in}]; encode the data for this model")
+    # labels the readout cannot score: refused as eval and simulate refuse them (the trial:
+    # analyze reported statistics on labels beyond the readout's classes)
+    check_spike_file(net, where, spikes.shape, labels)
     return net, spikes, labels
 
 

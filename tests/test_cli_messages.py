@@ -66,6 +66,28 @@ def test_usage_error_with_json_prints_one_object_and_exits_2(capsys, argv, comma
     assert last == f"{prog}: error: {error}"
 
 
+@pytest.mark.parametrize("argv, command, error", [
+    # counts of samples or cycles: the option is named (the trial: "chunk must be a positive
+    # number of samples, got 0" named no option, "need steps >= 1, ...; got 0, 1, 2" not the one)
+    (["simulate", "m.h5", "s.h5", "-o", "r.h5", "--chunk", "0"], "simulate",
+     "argument --chunk: must be an integer >= 1, got 0"),
+    (["eval", "m.h5", "s.h5", "--chunk", "-3"], "eval", "argument --chunk: must be an integer >= 1, got -3"),
+    (["encode", "--dataset", "mnist1d", "--steps", "0", "-o", "x.h5"], "encode",
+     "argument --steps: must be an integer >= 1, got 0"),
+    (["stimulus", "--channels", "2", "--steps", "0", "-o", "x.h5"], "stimulus",
+     "argument --steps: must be an integer >= 1, got 0"),
+    (["stimulus", "--channels", "2", "--steps", "4", "--batch", "two", "-o", "x.h5"], "stimulus",
+     "argument --batch: must be an integer >= 1, got 'two'"),
+    (["train", "a.toml", "--data", "d.h5", "-o", "m.h5", "--batch-size", "0"], "train",
+     "argument --batch-size: must be an integer >= 1, got 0"),
+    (["rtl", "m.h5", "-o", "d", "--steps", "0"], "rtl", "argument --steps: must be an integer >= 1, got 0"),
+    (["peers", "--batch-size", "0"], "peers", "argument --batch-size: must be an integer >= 1, got 0"),
+])
+def test_a_count_below_one_names_its_option(capsys, argv, command, error):
+    code, out, last = usage(capsys, *argv, "--json")
+    assert code == 2 and json.loads(out) == {"ok": False, "command": command, "error": error}
+
+
 def test_unknown_option_is_reported_against_the_subcommand(capsys):
     code, out, last = usage(capsys, "encode", "--dataset", "first_of_two", "--levels", "4")
     assert (code, out) == (2, "")
