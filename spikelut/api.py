@@ -240,7 +240,8 @@ def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
 def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
                 lut6: bool = False, steps: int | None = None, stimulus: Any = None,
                 verify: str | None = None, force: bool = False, model: str | None = None,
-                jobs: int = 2, synth: bool = False, gates: Any = None):
+                jobs: int = 2, synth: bool = False, gates: Any = None,
+                inputs: Sequence[str | os.PathLike] = ()):
     """Write the Verilog core, classifier wrapper and testbench for ``net`` (``spikelut rtl``);
     ``out_dir`` is replaced only when the whole job (co-simulation, synthesis) succeeded
     (:func:`spikelut.rtl.compile.compile_directory`).
@@ -250,6 +251,8 @@ def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_c
             ``[T, B, n_in]``) and compare every output bit with the simulator.
         jobs: parallel C++ compile jobs for Verilator.
         synth, gates: also the yosys LUT report (``files.synth``) / gate report (``files.gates``).
+        inputs: the files the caller read (model, stimulus file): refused where the new
+            ``out_dir`` would replace one (an input is never overwritten).
 
     Returns:
         ``(files, report)``: the :class:`~spikelut.rtl.writer.RtlFiles` written and the
@@ -265,7 +268,7 @@ def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_c
     require_binary(net, "rtl")
     return compile_directory(net, out_dir, top=top, lut6=lut6, steps=steps, stimulus=stimulus,
                              verify=verify, force=force, model=model, jobs=jobs, synth=synth,
-                             gates=gates)
+                             gates=gates, inputs=inputs)
 
 
 def run(config: str | os.PathLike | dict | None = None, outdir: str | os.PathLike = "spikelut-run",
@@ -588,6 +591,9 @@ def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network,
     if spikes.ndim != 3 or spikes.shape[2] != net.n_in or spikes.shape[1] < 1:
         raise ShapeError(f"{where}: spikes of shape {tuple(spikes.shape)} do not fit the model, which "
                          f"needs [T, B >= 1, {net.n_in}]; encode the data for this model")
+    # labels the readout cannot score: refused as eval and simulate refuse them (the trial:
+    # analyze reported statistics on labels beyond the readout's classes)
+    check_spike_file(net, where, spikes.shape, labels)
     return net, spikes, labels
 
 
@@ -768,6 +774,10 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
         d = data if not isinstance(data, (str, os.PathLike)) else load_spikes(data)
         if d.labels is None:
             raise ShapeError(f"{data}: has no /labels; scoring an ensemble needs labelled spikes")
+        # eval's checks, width first: a file for another network is named as such, not by
+        # "labels: label 2 is out of range" from the first member's evaluation
+        check_spike_file(merged, data if isinstance(data, (str, os.PathLike)) else "data",
+                         d.spikes.shape, d.labels, meta=d.meta)
         for i, net in enumerate(nets):
             rep["member_reports"][i]["accuracy"] = evaluate(net, d.spikes, d.labels,
                                                             backend=backend).accuracy

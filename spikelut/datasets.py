@@ -797,6 +797,7 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
                                   f"more (extra cycles are silent), got {steps}")
             T = int(steps)
         if coding not in (None, "none"):
+            _coding.get_coding(coding)  # ignored, but a typo ([coding] name = "rat") is refused
             meta["coding_ignored"] = coding
         meta.update({"coding": "none", "params": {}, "steps": T, "channels_per_value": 1})
         return EncodingPlan(x, y, meta, "none", {}, T, int(seed), True, (T, x.shape[1], x.shape[2]))

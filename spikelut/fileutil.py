@@ -727,6 +727,7 @@ _KIND_WORDS = {
     "png": "a PNG image", "vcd": "a VCD waveform", "log": "a spikelut training log",
     "bench": "a spikelut bench report", "peers": "a spikelut peers report", "text": "a text file",
     "config": "a TOML config", "hdf5": "an HDF5 file of another program", "binary": "a binary file",
+    "hdf5_unreadable": "an unreadable HDF5 file (truncated or corrupt?)",
     "json": "a JSON file", "onnx": "an ONNX graph written by spikelut export",
 }
 #: the first line of ``spikelut bench -o``'s markdown report (spikelut.bench.format_markdown)
@@ -757,7 +758,8 @@ def kind_words(kind: str) -> str:
 
 def file_kind(path: str | os.PathLike) -> str:
     """What an existing file holds: ``model``, ``checkpoint``, ``spikes`` (spikes or a result),
-    ``hdf5`` (another HDF5 file), ``png``, ``vcd``, ``config`` (TOML), ``json``, ``log`` (a
+    ``hdf5`` (another HDF5 file), ``hdf5_unreadable`` (HDF5's signature, but h5py cannot open
+    it: truncated or corrupt), ``png``, ``vcd``, ``config`` (TOML), ``json``, ``log`` (a
     training log: JSON lines whose records have the trainer's ``epoch``, ``loss`` and ``acc``),
     ``bench`` / ``peers`` (a report of ``spikelut bench`` / ``spikelut peers``, by its first
     line or, for peers' JSON, its keys), ``onnx`` (a graph of ``spikelut export``, by its
@@ -821,7 +823,8 @@ def _hdf5_kind(p: Path) -> str:
         with h5py.File(p, "r", locking=False) as f:
             fmt = f.attrs.get("format")
     except (OSError, ValueError, TypeError):
-        return "hdf5"
+        # not "another program's": a truncated spikelut file lands here too
+        return "hdf5_unreadable"
     if isinstance(fmt, bytes):
         fmt = fmt.decode("utf-8", "replace")
     return {"spikelut-model": "model", "spikelut-spikes": "spikes",

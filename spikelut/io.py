@@ -453,8 +453,12 @@ def _format_hint(want: str, got: Any) -> str:
     words = _FORMAT_WORDS.get(got) if isinstance(got, str) else None
     if words is None:
         return ""
-    if {want, got} == _SWAPPED:  # simulate / eval / rtl --verify take MODEL, then SPIKES
-        return f": it is {words}; did you swap MODEL and SPIKES? (the model file comes first)"
+    if {want, got} == _SWAPPED:  # the io layer does not know the command: name both orders
+        return (f": it is {words}; did you mix up the files? (simulate, eval and analyze take "
+                f"MODEL, then SPIKES; raster, vcd and plot take RESULT, then --model MODEL)")
+    if want == MODEL_FORMAT and got == "spikelut-checkpoint":
+        return (f": it is {words}; give the model that spikelut train -o writes (the same "
+                f"command with --resume finishes an interrupted run and writes it)")
     return f": it is {words}"
 
 
@@ -889,6 +893,17 @@ def load_result(path: str | os.PathLike, net: Network | None = None):
         layer_spikes = [_read(ds, path) for ds in decl]
         counts = _read(counts_ds, path)
         pred = _read(pred_ds, path)
+    # values, as /spikes is checked: the figures index tables and colours by them (a 5 or a
+    # class 99 was an IndexError traceback, or silently wrong rates)
+    for i, s in enumerate(layer_spikes):
+        if s.size and s.max() > 1:
+            raise FileFormatError(f"{path}: /layers/L{i}/spikes: entries must be 0 or 1")
+    if counts.size and counts.min() < 0:
+        raise FileFormatError(f"{path}: /readout/counts: entries must be >= 0 (spike counts)")
+    classes = counts.shape[1]
+    if pred.size and (pred.min() < 0 or pred.max() >= classes):
+        raise FileFormatError(f"{path}: /readout/pred: entries must be classes 0..{classes - 1} "
+                              f"(the columns of /readout/counts)")
     return data, SimResult(layer_spikes, counts, pred)
 
 

@@ -160,7 +160,10 @@ class Pipeline:
         build_network(self.cfg)  # refuse a bad network before any work
         from .rtl.plan import check_top_name
 
-        check_top_name(self.settings.top)
+        try:
+            check_top_name(self.settings.top)
+        except ConfigError as e:  # name the file and table, as the other config errors do
+            raise ConfigError(f"{where}[rtl]: {e}") from None
         self.out = Path(outdir)
         if os.path.exists(self.out) and not os.path.isdir(self.out):  # (os.path: never raises)
             raise ConfigError(f"{self.out}: exists and is not a directory")
@@ -293,7 +296,9 @@ class Pipeline:
             except ConfigError as e:  # lags are checked against the series' length only here
                 if str(e).startswith(("differences:", "second_differences:")):
                     raise ConfigError(f"{self.where}[data] {e}") from None
-                raise
+                # the [data] / [coding] values are the config's: name its file (an unknown
+                # dataset or coding said neither)
+                raise ConfigError(f"{self.where}{e}") from None
             save_spikes(self.p("data", f"{split}.h5"), sd.spikes, sd.labels, sd.meta)
             out[split] = sd
         tr, te = out["train"], out["test"]

@@ -442,7 +442,8 @@ def training_curves(log: str | os.PathLike, path: str | os.PathLike | None = Non
             ax_lr.set_yscale("log")
     ax_lr.set_ylabel("lr", fontsize=9)
     ax_lr.set_xlabel("epoch", fontsize=9)
-    ax_lr.tick_params(labelsize=7)
+    ax_lr.xaxis.set_major_locator(MaxNLocator(integer=True))  # shared: no "epoch 1.25" ticks
+    ax_lr.tick_params(which="both", labelsize=7)  # a log axis labels minor ticks (3e-2) too
     ax_lr.grid(alpha=0.3)
     val_acc = col("val_acc")
     acc = val_acc if np.isfinite(val_acc).any() else col("acc")

@@ -309,6 +309,7 @@ def files(tmp_path):
     x = (np.random.default_rng(0).random((8, 6, 2)) < 0.5).astype(np.uint8)
     save_spikes(tmp_path / "d.h5", x, labels=np.zeros(6, np.int64))
     save_spikes(tmp_path / "d3.h5", np.zeros((8, 6, 3), np.uint8))
+    save_spikes(tmp_path / "d9.h5", x, labels=np.full(6, 9, np.int64))  # beyond the readout's
     return tmp_path
 
 
@@ -346,6 +347,7 @@ def test_cli_prune_writes_an_equivalent_model(files, capsys):
     (["analyze", "m.h5", "d3.h5"], "d3.h5: spikes of shape (8, 6, 3) do not fit the model, which needs "
                                    "[T, B >= 1, 2]"),
     (["prune", "m.h5", "--data", "d3.h5", "-o", "p.h5"], "d3.h5: spikes of shape (8, 6, 3)"),
+    (["analyze", "m.h5", "d9.h5"], "d9.h5: label 9 is out of range"),
     (["analyze", "m.h5", "d.h5", "--limit", "0"], "limit must be a positive number of samples"),
     (["prune", "m.h5", "-o", "m.h5"], "is also an input"),
     (["prune", "m.h5", "-o", "p.h5", "--verify-samples", "0"], "--verify-samples must be >= 1"),

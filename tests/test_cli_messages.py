@@ -66,6 +66,28 @@ def test_usage_error_with_json_prints_one_object_and_exits_2(capsys, argv, comma
     assert last == f"{prog}: error: {error}"
 
 
+@pytest.mark.parametrize("argv, command, error", [
+    # counts of samples or cycles: the option is named (the trial: "chunk must be a positive
+    # number of samples, got 0" named no option, "need steps >= 1, ...; got 0, 1, 2" not the one)
+    (["simulate", "m.h5", "s.h5", "-o", "r.h5", "--chunk", "0"], "simulate",
+     "argument --chunk: must be an integer >= 1, got 0"),
+    (["eval", "m.h5", "s.h5", "--chunk", "-3"], "eval", "argument --chunk: must be an integer >= 1, got -3"),
+    (["encode", "--dataset", "mnist1d", "--steps", "0", "-o", "x.h5"], "encode",
+     "argument --steps: must be an integer >= 1, got 0"),
+    (["stimulus", "--channels", "2", "--steps", "0", "-o", "x.h5"], "stimulus",
+     "argument --steps: must be an integer >= 1, got 0"),
+    (["stimulus", "--channels", "2", "--steps", "4", "--batch", "two", "-o", "x.h5"], "stimulus",
+     "argument --batch: must be an integer >= 1, got 'two'"),
+    (["train", "a.toml", "--data", "d.h5", "-o", "m.h5", "--batch-size", "0"], "train",
+     "argument --batch-size: must be an integer >= 1, got 0"),
+    (["rtl", "m.h5", "-o", "d", "--steps", "0"], "rtl", "argument --steps: must be an integer >= 1, got 0"),
+    (["peers", "--batch-size", "0"], "peers", "argument --batch-size: must be an integer >= 1, got 0"),
+])
+def test_a_count_below_one_names_its_option(capsys, argv, command, error):
+    code, out, last = usage(capsys, *argv, "--json")
+    assert code == 2 and json.loads(out) == {"ok": False, "command": command, "error": error}
+
+
 def test_unknown_option_is_reported_against_the_subcommand(capsys):
     code, out, last = usage(capsys, "encode", "--dataset", "first_of_two", "--levels", "4")
     assert (code, out) == (2, "")
@@ -105,16 +127,84 @@ def test_binary_config_that_is_not_hdf5(capsys, tmp_path):
 def test_swapped_model_and_spikes(capsys, osc, stim, tmp_path):
     code, _, err = run(capsys, "simulate", stim, osc, "-o", tmp_path / "r.h5")
     assert code == 1
+    hint = ("did you mix up the files? (simulate, eval and analyze take MODEL, then SPIKES; "
+            "raster, vcd and plot take RESULT, then --model MODEL)")
     assert err == (f"spikelut simulate: error: {stim}: not a spikelut-model file (root attribute "
-                   f"format = 'spikelut-spikes'): it is a spike (or result) file; did you swap "
-                   f"MODEL and SPIKES? (the model file comes first)\n")
+                   f"format = 'spikelut-spikes'): it is a spike (or result) file; {hint}\n")
     code, out, _ = run(capsys, "eval", osc, osc, "--json")
     assert code == 1 and json.loads(out)["error"] == (
         f"{osc}: not a spikelut-spikes file (root attribute format = 'spikelut-model'): it is a "
-        f"model file; did you swap MODEL and SPIKES? (the model file comes first)")
+        f"model file; {hint}")
+
+
+def test_checkpoint_given_as_model_says_which_file_to_give(capsys, tmp_path, demos_dir):
+    data = tmp_path / "d.h5"
+    assert run(capsys, "encode", "--dataset", "first_of_two", "--split", "test", "-o", data)[0] == 0
+    ckpt = tmp_path / "ck.h5"
+    assert run(capsys, "train", os.path.join(demos_dir, "train_first_of_two.toml"), "--data", data,
+               "--epochs", "1", "-o", tmp_path / "m.h5", "--checkpoint", ckpt,
+               "--no-progress")[0] == 0
+    code, _, err = run(capsys, "info", ckpt)
+    assert code == 1
+    assert err == (f"spikelut info: error: {ckpt}: not a spikelut-model file (root attribute "
+                   f"format = 'spikelut-checkpoint'): it is a training checkpoint (spikelut train "
+                   f"--checkpoint); give the model that spikelut train -o writes (the same "
+                   f"command with --resume finishes an interrupted run and writes it)\n")
+
+
+def test_init_and_info_print_what_the_networks_page_shows(capsys, tmp_path, demos_dir):
+    # docs/guide/networks.md showed "1 layers" for info, which prints "1 layer"; init printed
+    # "1 layers"
+    m = tmp_path / "fot.h5"
+    code, out, _ = run(capsys, "init", os.path.join(demos_dir, "first_of_two.toml"), "-o", m)
+    assert (code, out) == (0, f"wrote {m}: 1 layer, 2 LUT nodes, 2 flip-flops, 2 inputs\n")
+    code, out, _ = run(capsys, "info", m)
+    assert code == 0 and out.startswith(f"{m}: 2 inputs, 1 layer, 2 LUTs, 2 flip-flops\n")
+    doc = open(os.path.join(os.path.dirname(demos_dir), "docs", "guide", "networks.md")).read()
+    assert "wrote fot.h5: 1 layer, 2 LUT nodes, 2 flip-flops, 2 inputs\n" in doc
+    assert "fot.h5: 2 inputs, 1 layer, 2 LUTs, 2 flip-flops\n" in doc
+
+
+def test_model_given_as_raster_result_names_the_right_order(capsys, osc, tmp_path):
+    # raster takes RESULT first: "the model file comes first" used to send the user the wrong way
+    code, _, err = run(capsys, "raster", osc, "--model", osc, "--sample", "0",
+                       "-o", tmp_path / "r.png")
+    assert code == 1
+    assert err == (f"spikelut raster: error: {osc}: not a spikelut-spikes file (root attribute "
+                   f"format = 'spikelut-model'): it is a model file; did you mix up the files? "
+                   f"(simulate, eval and analyze take MODEL, then SPIKES; raster, vcd and plot "
+                   f"take RESULT, then --model MODEL)\n")
+    assert not (tmp_path / "r.png").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["stimulus", "--channels", "2", "--steps", "4", "-o", "{tmp}/s.h5"],
+    ["prune", "{osc}", "-o", "{tmp}/p.h5"],
+    ["bench", "--sizes", "tiny", "--no-training", "--repeats", "1"],
+])
+def test_negative_seed_is_one_line_not_a_traceback(capsys, tmp_path, osc, argv):
+    # numpy's default_rng(-1) raised a ValueError that reached the user as a traceback
+    argv = [a.format(tmp=tmp_path, osc=osc) for a in argv]
+    code, out, err = run(capsys, *argv, "--seed", "-1")
+    assert (code, out) == (1, "")
+    assert err == f"spikelut {argv[0]}: error: --seed must be an integer >= 0, got -1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["osc.h5"]  # nothing written
 
 
 # ------------------------------------------------------------------ config typos
+def test_bad_top_level_seed_is_named_as_top_level(capsys, tmp_path, demos_dir):
+    # the [train] check ran first and named "[train]: seed", a key the [train] table lacks
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(open(os.path.join(demos_dir, "train_first_of_two.toml")).read()
+                   .replace("seed = 0", "seed = -1"))
+    code, _, err = run(capsys, "train", cfg, "--data", tmp_path / "none.h5",
+                       "-o", tmp_path / "m.h5")
+    assert code == 1
+    assert err == (f"spikelut train: error: {cfg}: [train]: seed must be an integer >= 0, got -1 "
+                   f"(the config's top-level seed; [train] sets none)\n")
+    assert TrainConfig.from_dict({"seed": 3}, seed=-1).seed == 3  # [train]'s own seed wins
+
+
 def test_unknown_train_key_suggests_the_close_one():
     with pytest.raises(ConfigError) as e:
         TrainConfig.from_dict({"epoch": 3}, where="a.toml: [train]")

@@ -298,6 +298,9 @@ def test_encode_spike_dataset_pads_and_ignores_coding():
     with pytest.raises(ConfigError, match="dataset first_of_two is spikes of 20 cycles: steps must be "
                                           "20 or more"):
         encode_dataset("first_of_two", None, 10)
+    # ignored, but not unchecked: a typo in the coding's name ran silently ([coding] name = "rat")
+    with pytest.raises(ConfigError, match=r"^unknown coding 'rat'; choose one of rate, "):
+        encode_dataset("first_of_two", "rat", None)
 
 
 # ---------------------------------------------------------------------------- CLI

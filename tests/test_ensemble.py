@@ -229,6 +229,21 @@ def test_ensemble_files_scores_members_and_the_ensemble(tmp_path):
     assert member_sizes(load_model(tmp_path / "e.h5")) == [n.sizes for n in nets]
 
 
+def test_data_for_another_network_is_named_by_its_width_not_a_label(tmp_path, capsys):
+    # 6 channels and labels 0..4 for members with 4 inputs and 2 classes: the message named
+    # "labels: label 2 is out of range" (no file) from the first member's evaluation
+    nets = _members()
+    for i, n in enumerate(nets[:2]):
+        save_model(n, tmp_path / f"m{i}.h5")
+    save_spikes(tmp_path / "d.h5", _x(B=10, n_in=6), np.arange(10) % 5)
+    assert main(["ensemble", str(tmp_path / "m0.h5"), str(tmp_path / "m1.h5"), "-o",
+                 str(tmp_path / "e.h5"), "--data", str(tmp_path / "d.h5")]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut ensemble: error: {tmp_path / 'd.h5'}: spikes have 6 channels but the network "
+        f"has 4 inputs; encode the data for this network or use another model\n")
+    assert not (tmp_path / "e.h5").exists()
+
+
 def test_cli_merges_prints_json_and_refuses_bad_members(tmp_path, capsys):
     nets = _members()
     for i, n in enumerate(nets):

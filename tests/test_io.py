@@ -179,3 +179,30 @@ def test_writes_are_atomic_and_leave_no_temporaries(tmp_path, model):
         io_mod.h5py.File = orig
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.h5", "m.h5"]
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("layers/L0/spikes", 5, "/layers/L0/spikes: entries must be 0 or 1"),
+    ("readout/pred", 99, "/readout/pred: entries must be classes 0..1 (the columns of "
+                         "/readout/counts)"),
+    ("readout/pred", -1, "/readout/pred: entries must be classes 0..1 (the columns of "
+                         "/readout/counts)"),
+    ("readout/counts", -3, "/readout/counts: entries must be >= 0 (spike counts)"),
+])
+def test_result_values_are_checked_like_the_input_spikes(tmp_path, path, value, message):
+    # a spike of 5 reached plot table as an IndexError traceback (and plot rates as wrong
+    # rates); a predicted class 99 reached raster as an IndexError traceback
+    from spikelut.cli import main
+
+    net = random_network(0, 2, [4, 2], k=2, classes=2)
+    x = (np.random.default_rng(0).random((5, 3, 2)) < 0.5).astype(np.uint8)
+    save_spikes(tmp_path / "r.h5", x, result=simulate(net, x))
+    with h5py.File(tmp_path / "r.h5", "r+") as f:
+        ds = f[path]
+        ds[(0,) * ds.ndim] = value
+    with pytest.raises(FileFormatError) as e:
+        load_result(tmp_path / "r.h5", net)
+    assert str(e.value) == f"{tmp_path / 'r.h5'}: {message}"
+    assert main(["raster", str(tmp_path / "r.h5"), "--sample", "0", "-o",
+                 str(tmp_path / "r.png")]) == 1
+    assert not (tmp_path / "r.png").exists()

@@ -151,7 +151,8 @@ def test_run_that_fails_before_its_first_stage_leaves_no_state(tmp_path, capsys)
     empty.mkdir()
     for out in (new, empty):
         assert main(["run", str(bad), "-o", str(out), "--no-progress"]) == 1
-        assert capsys.readouterr().err.startswith("spikelut run: error: unknown dataset 'nosuchset'")
+        assert capsys.readouterr().err.startswith(
+            f"spikelut run: error: {bad}: unknown dataset 'nosuchset'")
     assert not new.exists()
     assert list(empty.iterdir()) == []
 
@@ -175,3 +176,26 @@ def test_export_replaces_only_its_own_onnx_graph(tmp_path, capsys):
                                        f"output or pass --force to overwrite it\n")
     assert blob.read_bytes() == b"\x00\x01\x02" * 10
     assert cli(["export", str(model), "-o", str(blob), "--force"]) == 0
+
+
+def test_truncated_checkpoint_is_called_unreadable_not_another_programs(tmp_path, capsys):
+    # a spikelut file cut short kept HDF5's signature and was called "an HDF5 file of another
+    # program", which sends the user looking for that program
+    (tmp_path / "c.toml").write_text(TRAIN_CONFIG)
+    rng = np.random.default_rng(0)
+    save_spikes(tmp_path / "d.h5", (rng.random((4, 20, 2)) < 0.5).astype(np.uint8),
+                labels=rng.integers(0, 2, 20))
+    ckpt = tmp_path / "ckpt.h5"
+    assert main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
+                 str(tmp_path / "m.h5"), "--checkpoint", str(ckpt), "--no-progress"]) == 0
+    ckpt.write_bytes(ckpt.read_bytes()[:3000])
+    before = ckpt.read_bytes()
+    capsys.readouterr()
+    assert file_kind(ckpt) == "hdf5_unreadable"
+    assert main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
+                 str(tmp_path / "m2.h5"), "--checkpoint", str(ckpt), "--resume",
+                 "--no-progress"]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut train: error: "
+        f"{refusal(ckpt, 'an unreadable HDF5 file (truncated or corrupt?)', 'a training checkpoint')}\n")
+    assert ckpt.read_bytes() == before and not (tmp_path / "m2.h5").exists()

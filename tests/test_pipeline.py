@@ -172,6 +172,31 @@ def test_bad_run_configs_are_refused_before_any_work(tmp_path):
         Pipeline(p, tmp_path / "file")
 
 
+def test_bad_top_name_names_the_config_file_and_table(tmp_path, capsys):
+    # the message named neither the file nor [rtl] (the other config errors name both)
+    p = tmp_path / "bad.toml"
+    p.write_text(TINY.replace('top = "tiny_core"', 'top = "bad name"'))
+    assert main(["run", str(p), "-o", str(tmp_path / "o")]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut run: error: {p}: [rtl]: top name 'bad name' is not a legal Verilog identifier; "
+        f"use letters, digits and '_', not starting with a digit (e.g. 'spikelut_core')\n")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("change, error", [
+    (('dataset = "first_of_two"', 'dataset = "frist_of_two"'),
+     "unknown dataset 'frist_of_two': not a built-in"),
+    (("[coding]", '[coding]\nname = "rat"'), "unknown coding 'rat'; choose one of rate, "),
+])
+def test_unknown_dataset_or_coding_names_the_config_file(tmp_path, capsys, change, error):
+    # neither message named the file; the coding of a spike dataset was not checked at all
+    p = tmp_path / "bad.toml"
+    p.write_text(TINY.replace(*change))
+    assert main(["run", str(p), "-o", str(tmp_path / "o")]) == 1
+    assert capsys.readouterr().err.startswith(f"spikelut run: error: {p}: {error}")
+    assert not (tmp_path / "o" / "state.json").exists()
+
+
 def test_cli_run_error_is_one_line(tmp_path, capsys):
     p = tmp_path / "bad.toml"
     p.write_text(TINY.replace("[data]", "[data]\nfoo = 2"))

@@ -136,6 +136,14 @@ def test_training_curves(tmp_path):
     fig = training_curves(tmp_path / "log.jsonl")
     assert fig._suptitle.get_text() == ("log.jsonl: 3 epochs, best validation accuracy 0.7000 at "
                                         "epoch 3, 4.5 s")
+    # epochs are whole numbers: every axis (they share x) ticks 1, 2, 3, not 1.25, 1.5, ...
+    for ax in fig.axes:
+        ticks = [v for v in ax.get_xticks() if ax.get_xlim()[0] <= v <= ax.get_xlim()[1]]
+        assert ticks == [1.0, 2.0, 3.0]
+    lr_axis = fig.axes[2].yaxis  # log scale: its minor labels (3e-3) were drawn larger than 7 pt
+    fig.canvas.draw()
+    assert {t.get_fontsize() for t in lr_axis.get_majorticklabels() + lr_axis.get_minorticklabels()
+            if t.get_text()} == {7.0}
 
 
 @pytest.mark.parametrize("text, message", [

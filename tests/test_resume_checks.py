@@ -13,7 +13,7 @@ import pytest
 from spikelut.cli import main
 from spikelut.config import build_network, parse_config
 from spikelut.ensemble import member_stamp
-from spikelut.errors import ConfigError
+from spikelut.errors import ConfigError, FileFormatError
 from spikelut.io import save_features, save_spikes
 from spikelut.train import Trainer, TrainConfig
 from spikelut.train.trainer import data_digest
@@ -126,6 +126,44 @@ def test_resume_past_the_epochs_asked_for_is_refused(tmp_path):
     tr = trainer(epochs=4)
     tr.fit(train, checkpoint=ck, resume=True)
     assert tr.epoch == 4 and len(tr.history) == 4
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: f.attrs.__delitem__("network"),
+     "a damaged checkpoint (KeyError: \"Unable to synchronously open attribute (can't locate "
+     "attribute: 'network')\"); resume from another one, or start without --resume"),
+    (lambda f: f.attrs.__setitem__("config", "{not json"),
+     "a damaged checkpoint (JSONDecodeError: Expecting property name enclosed in double quotes: "
+     "line 1 column 2 (char 1)); resume from another one, or start without --resume"),
+    (lambda f: f.__delitem__("params"),
+     "a damaged checkpoint (KeyError: \"Unable to synchronously open object (object 'params' "
+     "doesn't exist)\"); resume from another one, or start without --resume"),
+    (lambda f: f.attrs.__setitem__("version", "abc"),  # int("abc") raised ValueError
+     "not a spikelut checkpoint (format 'spikelut-checkpoint', version 'abc'; expected "
+     "'spikelut-checkpoint' v1)"),
+])
+def test_a_damaged_checkpoint_is_one_line_not_a_traceback(tmp_path, damage, message):
+    train = data(0)
+    ck = checkpoint(tmp_path, train, epochs=2)
+    with h5py.File(ck, "r+") as f:
+        damage(f)
+    before = ck.read_bytes()
+    with pytest.raises(FileFormatError) as e:
+        trainer(epochs=4).fit(train, checkpoint=ck, resume=True)
+    assert str(e.value) == f"{ck}: {message}"
+    assert ck.read_bytes() == before
+
+
+def test_a_model_given_as_checkpoint_names_its_version_plainly(tmp_path):
+    # the version was printed as numpy's repr: "version np.int64(1)"
+    train = data(0)
+    ck = checkpoint(tmp_path, train, epochs=2)
+    with h5py.File(ck, "r+") as f:
+        f.attrs["format"] = "spikelut-model"
+    with pytest.raises(FileFormatError) as e:
+        trainer(epochs=4).fit(train, checkpoint=ck, resume=True)
+    assert str(e.value) == (f"{ck}: not a spikelut checkpoint (format 'spikelut-model', version 1; "
+                            f"expected 'spikelut-checkpoint' v1)")
 
 
 def test_resume_on_other_training_data_is_refused(tmp_path):

@@ -339,3 +339,29 @@ def test_rtl_sizes_the_wrapper_by_the_models_training_data(small, capsys):
 def test_a_bad_recorded_cycle_count_is_ignored(meta):
     net = random_network(0, 4, [6, 2], k=3)
     assert model_steps(net.replace(meta=meta)) is None
+
+
+def test_an_input_inside_the_output_directory_is_never_replaced(tmp_path, capsys):
+    # the trial: `rtl d/spikelut_core.v -o d --verify d/stimulus.mem` (a model and a spike file
+    # saved under names rtl writes) replaced both inputs; an input elsewhere in d is carried over
+    net = random_network(0, 3, [4, 2], k=2, classes=2)
+    d = tmp_path / "d"
+    save_model(net, tmp_path / "m.h5")
+    assert main(["rtl", str(tmp_path / "m.h5"), "-o", str(d)]) == 0
+    capsys.readouterr()
+    model = d / "spikelut_core.v"
+    save_model(net, model)
+    before = model.read_bytes()
+    for extra in ([], ["--force"]):
+        assert main(["rtl", str(model), "-o", str(d)] + extra) == 1
+        err = capsys.readouterr().err.strip()
+        assert err == (f"spikelut rtl: error: {model}: is an input and lies in the output directory {d}, where "
+                       f"the new design replaces it; move it out of {d} or choose another output "
+                       f"directory")
+        assert model.read_bytes() == before
+    kept = d / "notes" / "m.h5"  # not a name the design writes: carried into the new directory
+    kept.parent.mkdir()
+    save_model(net, kept)
+    kept_bytes = kept.read_bytes()
+    assert main(["rtl", str(kept), "-o", str(d)]) == 0
+    assert kept.read_bytes() == kept_bytes and (d / "spikelut_core.v").read_bytes() != before

@@ -81,10 +81,13 @@ def test_simulate_cli_chunked_equals_api(case, tmp_path, capsys):
 
 def test_bad_chunk_is_one_line(case, tmp_path, capsys):
     d, *_ = case
-    assert main(["simulate", str(d / "m.h5"), str(d / "s.h5"), "-o", str(tmp_path / "r.h5"),
-                 "--chunk", "0"]) == 1
+    with pytest.raises(SystemExit) as e:  # a usage error: argparse names the option
+        main(["simulate", str(d / "m.h5"), str(d / "s.h5"), "-o", str(tmp_path / "r.h5"),
+              "--chunk", "0"])
+    assert e.value.code == 2
     err = capsys.readouterr().err
-    assert err.strip() == "spikelut simulate: error: chunk must be a positive number of samples, got 0"
+    assert err.strip().splitlines()[-1] == ("spikelut simulate: error: argument --chunk: must be an "
+                                            "integer >= 1, got 0")
 
 
 def test_bad_chunk_late_in_file_leaves_old_result(case, tmp_path):

@@ -22,7 +22,7 @@ from ..datasets import DATASETS, SPLITS, describe
 from ..errors import ConfigError
 from ..fileutil import check_output
 from . import Output
-from .common import FORCE_HELP, parse_int_list, table
+from .common import FORCE_HELP, parse_int_list, positive_int, table
 
 NAME = "encode"
 HELP = "encode a dataset into a spike file (--dataset NAME|FILE --coding CODING --steps T -o OUT.h5)"
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                      f"IDX, .npz, event .npz, spike .h5")
     p.add_argument("--coding", choices=CODINGS, help="how values become spikes (default: rate for "
                    "images, thermometer for sequences, none for spike datasets)")
-    p.add_argument("--steps", type=int, help="cycles T (a sequence dataset: its length)")
+    p.add_argument("--steps", type=positive_int, help="cycles T (a sequence dataset: its length)")
     p.add_argument("--split", default="train", choices=SPLITS)
     p.add_argument("--seed", type=int, default=0, help="seeds random codings and synthetic tasks")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sequences: also feed each channel's second difference "
                         "x[t] - 2 x[t-L] + x[t-2L] for these lags L (comma list, e.g. 8 or 8,16; "
                         "2 L below the length), after any --differences, scaled the same way")
-    p.add_argument("--chunk", type=int, metavar="N", help="samples encoded and written at once "
+    p.add_argument("--chunk", type=positive_int, metavar="N", help="samples encoded and written at once "
                    "(default: about 256 MB of spikes); memory is set by the chunk")
     p.add_argument("-o", "--output", help="spike file to write (HDF5)")
     p.add_argument("--list", action="store_true", help="list the built-in datasets and the codings")

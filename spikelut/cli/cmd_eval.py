@@ -16,7 +16,7 @@ from ..backends import get_backend
 from ..errors import ConfigError
 from ..io import load_model, load_spikes
 from . import Output
-from .common import add_backend_arguments, add_chunk_argument, backend_name
+from .common import add_backend_arguments, add_chunk_argument, backend_name, positive_int
 
 NAME = "eval"
 HELP = "accuracy of MODEL.h5 on labelled SPIKES.h5"
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spikes", help="labelled spike file (HDF5)")
     add_backend_arguments(p)
     add_chunk_argument(p)
-    p.add_argument("--batch-size", dest="chunk", type=int, help=argparse.SUPPRESS)  # old name
+    p.add_argument("--batch-size", dest="chunk", type=positive_int, help=argparse.SUPPRESS)  # old name
 
 
 def run(args: argparse.Namespace) -> Output:

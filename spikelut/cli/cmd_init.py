@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> Output:
     net = build(args.config, seed=args.seed)
     save_model(net, out)
     s = net.summary()
-    text = (f"wrote {out}: {len(net.layers)} layers, {s['nodes']} LUT nodes, "
+    n = len(net.layers)
+    text = (f"wrote {out}: {n} layer{'' if n == 1 else 's'}, {s['nodes']} LUT nodes, "
             f"{s['flip_flops']} flip-flops, {net.n_in} inputs")
     return Output({"model": str(out), **s}, text)

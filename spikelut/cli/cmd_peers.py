@@ -28,7 +28,7 @@ from ..peers import (HIDDEN, PEER_LR, SYSTEMS, format_report, parse_systems,
                      parse_train_overrides, run_peers, run_peers_seeds)
 from . import Output
 from .cmd_encode import parse_lags
-from .common import FORCE_HELP, parse_int_list
+from .common import FORCE_HELP, parse_int_list, positive_int
 
 NAME = "peers"
 HELP = "train spikelut's demo network next to SpikingJelly, snnTorch and a GRU (time and accuracy)"
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--systems", default="all",
                    help=f"comma-separated systems from {', '.join(SYSTEMS)} (default: all)")
     p.add_argument("--epochs", type=int, default=3, help="epochs of every system (default: 3)")
-    p.add_argument("--batch-size", type=int, default=25,
+    p.add_argument("--batch-size", type=positive_int, default=25,
                    help="batch size of every system (default: 25, the demo's)")
     p.add_argument("--threads", type=int, default=1,
                    help="numba's and PyTorch's threads (default: 1)")

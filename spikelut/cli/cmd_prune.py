@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> Output:
     if args.verify_samples < 1:
         raise ConfigError(f"--verify-samples must be >= 1, got {args.verify_samples}")
+    if args.seed < 0:  # numpy's ValueError would reach the user as a traceback
+        raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
     out = check_output(args.output, inputs=[args.model, args.data], kind="model", force=args.force)
     _, rep = prune(args.model, args.data, out, verify_samples=args.verify_samples, seed=args.seed,
                    backend=backend_name(args, NAME))

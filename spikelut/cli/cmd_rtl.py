@@ -29,6 +29,7 @@ from ..io import load_model, load_spikes
 from ..rtl.compile import unverified_path
 from ..rtl.synth import DEFAULT_GATES, gate_list
 from . import Output
+from .common import positive_int
 
 NAME = "rtl"
 HELP = "compile MODEL.h5 to Verilog (optionally verify against the simulator, synthesize)"
@@ -46,7 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="co-simulate on this spike file and compare with the reference engine")
     p.add_argument("--simulator", default="verilator", choices=("verilator", "iverilog"),
                    help="simulator for --verify (default verilator)")
-    p.add_argument("--steps", type=int, default=None,
+    p.add_argument("--steps", type=positive_int, default=None,
                    help="cycles per sample of the classifier wrapper (default: T of --verify, "
                         "else the cycles of the data the model was trained on when the model "
                         "records them, else 32)")
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> Output:
                              stimulus=None if spikes is None else spikes.spikes,
                              verify=args.simulator if args.verify else None, force=args.force,
                              model=str(args.model), jobs=args.jobs, synth=args.synth,
-                             gates=library)
+                             gates=library, inputs=[p for p in (args.model, args.verify) if p])
     plan = files.plan
     folds = plan.fold_counts()
     by = ", ".join(f"{k} {v}" for k, v in plan.luts_by_size().items())

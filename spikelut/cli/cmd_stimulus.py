@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..fileutil import check_output
 from ..io import load_model, save_spikes
 from . import Output
-from .common import FORCE_HELP
+from .common import FORCE_HELP, positive_int
 
 NAME = "stimulus"
 HELP = "write random input spikes for a model (MODEL.h5 or --channels N)"
@@ -22,8 +22,8 @@ HELP = "write random input spikes for a model (MODEL.h5 or --channels N)"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", help="model file whose input width to use")
     p.add_argument("--channels", type=int, help="number of channels (instead of a model)")
-    p.add_argument("--steps", type=int, required=True, help="cycles T")
-    p.add_argument("--batch", type=int, default=1, help="samples B")
+    p.add_argument("--steps", type=positive_int, required=True, help="cycles T")
+    p.add_argument("--batch", type=positive_int, default=1, help="samples B")
     p.add_argument("--rate", type=float, default=0.5, help="probability of a spike per cycle")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="spike file to write (HDF5)")
@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> Output:
     out = check_output(args.output, inputs=[args.model], kind="spikes", force=args.force)
     if (args.model is None) == (args.channels is None):
         raise ConfigError("give either a MODEL file or --channels N")
+    if args.seed < 0:  # numpy's ValueError would reach the user as a traceback
+        raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
     channels = load_model(args.model).n_in if args.model else args.channels
     spikes = random_spikes(channels, args.steps, args.batch, args.rate, args.seed)
     save_spikes(out, spikes, meta={"coding": "bernoulli", "rate": args.rate, "seed": args.seed})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 
 from ..errors import ConfigError
 from ..io import load_model
@@ -48,11 +50,31 @@ def backend_name(args, command: str) -> str:
     return name
 
 
+def positive_int(text: str) -> int:
+    """argparse type of a count: an integer >= 1 (argparse's message then names the option).
+
+    Example:
+        >>> positive_int("64")
+        64
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be an integer >= 1, got 0
+    """
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {v}")
+    return v
+
+
 def add_chunk_argument(p) -> None:
     """``--chunk N``: samples per chunk of a streamed file (simulate and eval)."""
     from ..api import CHUNK_MEMORY
 
-    p.add_argument("--chunk", type=int, default=None, metavar="N",
+    p.add_argument("--chunk", type=positive_int, default=None, metavar="N",
                    help=f"samples simulated at once (default: what fits {CHUNK_MEMORY >> 20} MB of "
                         f"spikes, a multiple of 64); memory is set by the chunk, not the file")
 

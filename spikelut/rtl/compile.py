@@ -75,7 +75,8 @@ def compile_directory(net: Network, out_dir: str | os.PathLike, top: str = "spik
                       lut6: bool = False, steps: int | None = None, stimulus: Any = None,
                       verify: str | None = None, force: bool = False, model: str | None = None,
                       jobs: int = 2, synth: bool = False,
-                      gates: str | Sequence[str] | None = None
+                      gates: str | Sequence[str] | None = None,
+                      inputs: Sequence[str | os.PathLike] = ()
                       ) -> tuple[RtlFiles, CosimReport | None]:
     """Write ``out_dir`` for ``net`` and, when asked, co-simulate and synthesize it; the new
     directory replaces ``out_dir`` only when all of that succeeded.
@@ -93,6 +94,8 @@ def compile_directory(net: Network, out_dir: str | os.PathLike, top: str = "spik
             ``out_dir/build/synth``).
         gates: also map to 2-input gates with this gate list (``files.gates``; files in
             ``out_dir/build/gates``).
+        inputs: the files the caller read (the model, the stimulus file): refused with a
+            ConfigError where the new ``out_dir`` would replace one of them.
 
     Returns:
         ``(files, report)``: ``report`` is the :class:`~spikelut.rtl.cosim.CosimReport` (``None``
@@ -118,7 +121,8 @@ def compile_directory(net: Network, out_dir: str | os.PathLike, top: str = "spik
     out = Path(out_dir)
     rep = None
     try:
-        with staged_verilog(net, out, top, lut6, steps, stimulus, force, model) as files:
+        with staged_verilog(net, out, top, lut6, steps, stimulus, force, model,
+                            inputs=inputs) as files:
             tmp = files.directory
             if verify is not None:
                 try:

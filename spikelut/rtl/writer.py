@@ -90,7 +90,8 @@ def _read_manifest(d: Path) -> dict | None:
 
 
 def prepare_directory(out_dir: str | os.PathLike, force: bool = False,
-                      writes: Sequence[str] = ()) -> list[str]:
+                      writes: Sequence[str] = (),
+                      inputs: Sequence[str | os.PathLike] = ()) -> list[str]:
     """Check that ``out_dir`` may be written (see the module docstring); nothing is changed.
 
     Returns the names of the old directory's entries to carry into the new one: everything but
@@ -99,7 +100,9 @@ def prepare_directory(out_dir: str | os.PathLike, force: bool = False,
 
     Raises:
         ConfigError: ``out_dir`` is a file, holds the current directory, or is a directory that
-            ``spikelut rtl`` did not write (without ``force``).
+            ``spikelut rtl`` did not write (without ``force``); or one of ``inputs`` (the files
+            the caller reads) lies in ``out_dir`` under a name the new directory replaces
+            (also with ``force``: an input is never overwritten).
     """
     d = Path(out_dir)
     if d.exists() and not d.is_dir():
@@ -118,7 +121,15 @@ def prepare_directory(out_dir: str | os.PathLike, force: bool = False,
     elif any(d.iterdir()) and not force:
         raise ConfigError(f"{d}: directory exists and was not written by 'spikelut rtl' (no "
                           f"{MANIFEST}); choose a new directory, empty it, or pass --force")
-    return sorted(e.name for e in d.iterdir() if e.name not in drop)
+    keep = sorted(e.name for e in d.iterdir() if e.name not in drop)
+    root = d.resolve()
+    for p in inputs:
+        q = Path(p).resolve()
+        if root in q.parents and q.relative_to(root).parts[0] not in keep:
+            raise ConfigError(f"{p}: is an input and lies in the output directory {d}, where the "
+                              f"new design replaces it; move it out of {d} or choose another "
+                              f"output directory")
+    return keep
 
 
 def model_steps(net: Network) -> int | None:
@@ -180,13 +191,14 @@ def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut
 @contextlib.contextmanager
 def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_core",
                    lut6: bool = False, steps: int | None = None, stimulus: Any = None,
-                   force: bool = False, model: str | None = None, seed: int = 0
-                   ) -> Iterator[RtlFiles]:
+                   force: bool = False, model: str | None = None, seed: int = 0,
+                   inputs: Sequence[str | os.PathLike] = ()) -> Iterator[RtlFiles]:
     """:func:`write_verilog` with a step before the swap: the files are written into a new
     temporary directory beside ``out_dir`` and yielded (``files.directory`` is that temporary);
     when the block ends normally the temporary replaces ``out_dir`` and ``files.directory``
     becomes ``out_dir``. When the block raises (an interrupt, a failed co-simulation), the
-    temporary is removed and ``out_dir`` is left exactly as it was.
+    temporary is removed and ``out_dir`` is left exactly as it was. ``inputs``: the files the
+    caller read (model, stimulus file), refused where the new directory would replace one.
 
     Raises:
         ConfigError: a bad top name, ``steps`` or output directory.
@@ -203,7 +215,8 @@ def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelu
         (True, True)
     """
     check_top_name(top)
-    prepare_directory(out_dir, force)  # refuse a directory that is not ours before any work
+    # refuse a directory that is not ours, or an input it would replace, before any work
+    prepare_directory(out_dir, force, inputs=inputs)
     plan = plan_network(net, lut6)
     if stimulus is not None:
         stimulus = np.asarray(check_spikes(net, np.asarray(stimulus)))
@@ -233,7 +246,7 @@ def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelu
     texts["expected_out.mem"] = mem_lines(out_rows)
     texts["expected_pred.mem"] = mem_lines(pred_rows)
     files = list(texts) + ["got_out.txt", "got_pred.txt", "sim", MANIFEST]
-    keep = prepare_directory(d, force, writes={Path(n).parts[0] for n in files})
+    keep = prepare_directory(d, force, writes={Path(n).parts[0] for n in files}, inputs=inputs)
     # the new directory is written beside the old one and swapped in when complete: an error or
     # an interrupt (here or in the caller's block) leaves the old one as it was
     with atomic_dir(d, keep=keep) as tmp:

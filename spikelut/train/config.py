@@ -162,6 +162,10 @@ class TrainConfig:
             raise ConfigError(unknown_keys_message(where, unknown, allowed, "docs/guide/training.md"))
         values = dict(d)
         if "seed" not in values and seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                # the value is not in [train]: say where it is, or the user searches [train]
+                raise ConfigError(f"{where}: seed must be an integer >= 0, got {seed!r} (the "
+                                  f"config's top-level seed; [train] sets none)")
             values["seed"] = seed
         cfg = cls()
         for key, value in values.items():

@@ -66,7 +66,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..engine.result import readout
-from ..errors import ConfigError, FileFormatError, ShapeError
+from ..errors import ConfigError, FileFormatError, ShapeError, SpikelutError
 from ..escape import terminal
 from ..fileutil import atomic_h5, write_text_atomic
 from ..io import SpikeData
@@ -655,51 +655,64 @@ class Trainer:
         except OSError as e:
             raise FileFormatError(f"{path}: not a readable checkpoint: {e}") from None
         with f:
-            fmt = f.attrs.get("format")
-            if fmt != CHECKPOINT_FORMAT or int(f.attrs.get("version", -1)) != CHECKPOINT_VERSION:
-                raise FileFormatError(f"{path}: not a spikelut checkpoint (format {fmt!r}, version "
-                                      f"{f.attrs.get('version')!r}; expected {CHECKPOINT_FORMAT!r} v1)")
-            if f.attrs["network"] != fingerprint(self.net0):
-                raise ConfigError(f"{path}: the checkpoint was made for a different network; resume "
-                                  f"with the same config, or start without --resume")
-            saved = json.loads(f.attrs["config"])
-            try:  # keys added since the file was written take their defaults; names normalised
-                saved = TrainConfig.from_dict({k: v for k, v in saved.items()
-                                               if k in TrainConfig.__dataclass_fields__}).to_dict()
-            except ConfigError:
-                pass  # compared as written: the mismatch is reported below
-            mine = self.cfg.to_dict()
-            # a run may be extended, and moved between backends and forward passes
-            free = {"epochs", "backend", "kernels", "forward"}
-            base = TrainConfig().to_dict()  # a key an older checkpoint lacks had its default
-            diff = sorted(k for k in set(saved) | set(mine)
-                          if k not in free and saved.get(k, base.get(k)) != mine.get(k))
-            if diff:
-                k = diff[0]
-                raise ConfigError(f"{path}: the checkpoint was made with a different [train] config "
-                                  f"({k} = {saved.get(k, base.get(k))!r}, now {mine.get(k)!r}); resume with the same "
-                                  f"settings (only epochs may change), or start without --resume")
-            self._check_resume(path, f.attrs)
-            opt = json.loads(f.attrs["optimizer"])
-            n = len(self.params)
+            try:
+                self._restore(f, path)
+            except SpikelutError:
+                raise
+            except (KeyError, ValueError, TypeError, IndexError) as e:
+                # an attribute or array missing or of the wrong kind: one line, not a traceback
+                raise FileFormatError(f"{path}: a damaged checkpoint ({type(e).__name__}: "
+                                      f"{terminal(str(e))[:120]}); resume from another one, or "
+                                      f"start without --resume") from None
 
-            def read(group: str) -> list[np.ndarray]:
-                arrs = [np.asarray(f[group][f"L{i}"][()], np.float32) for i in range(n)]
-                for a, p in zip(arrs, self.params):
-                    if a.shape != p.shape:
-                        raise FileFormatError(f"{path}: /{group}: shape {a.shape}, expected {p.shape}")
-                return arrs
+    def _restore(self, f: h5py.File, path: Path) -> None:
+        """:meth:`load_checkpoint`'s reading of the open file ``f``."""
+        fmt, version = f.attrs.get("format"), f.attrs.get("version")
+        version = int(version) if isinstance(version, np.integer) else version  # not np.int64(1)
+        if fmt != CHECKPOINT_FORMAT or version != CHECKPOINT_VERSION:
+            raise FileFormatError(f"{path}: not a spikelut checkpoint (format {fmt!r}, version "
+                                  f"{version!r}; expected {CHECKPOINT_FORMAT!r} v1)")
+        if f.attrs["network"] != fingerprint(self.net0):
+            raise ConfigError(f"{path}: the checkpoint was made for a different network; resume "
+                              f"with the same config, or start without --resume")
+        saved = json.loads(f.attrs["config"])
+        try:  # keys added since the file was written take their defaults; names normalised
+            saved = TrainConfig.from_dict({k: v for k, v in saved.items()
+                                           if k in TrainConfig.__dataclass_fields__}).to_dict()
+        except ConfigError:
+            pass  # compared as written: the mismatch is reported below
+        mine = self.cfg.to_dict()
+        # a run may be extended, and moved between backends and forward passes
+        free = {"epochs", "backend", "kernels", "forward"}
+        base = TrainConfig().to_dict()  # a key an older checkpoint lacks had its default
+        diff = sorted(k for k in set(saved) | set(mine)
+                      if k not in free and saved.get(k, base.get(k)) != mine.get(k))
+        if diff:
+            k = diff[0]
+            raise ConfigError(f"{path}: the checkpoint was made with a different [train] config "
+                              f"({k} = {saved.get(k, base.get(k))!r}, now {mine.get(k)!r}); resume with the same "
+                              f"settings (only epochs may change), or start without --resume")
+        self._check_resume(path, f.attrs)
+        opt = json.loads(f.attrs["optimizer"])
+        n = len(self.params)
 
-            self.params = [self.xp.asarray(a) for a in read("params")]
-            self.best_params = [self.xp.asarray(a) for a in read("best")]
-            arrays = {name: read(f"optim/{name}") for name in f["optim"]}
-            self.opt.load_state_arrays(arrays, opt)
-            self.epoch = int(f.attrs["epoch"])
-            self.rng.bit_generator.state = json.loads(f.attrs["rng"])
-            self.best = json.loads(f.attrs["best"])
-            self.history = json.loads(f.attrs["history"])
-            if self.rewirer is not None:
-                self.best_net = self.rewirer.load(f, path)
+        def read(group: str) -> list[np.ndarray]:
+            arrs = [np.asarray(f[group][f"L{i}"][()], np.float32) for i in range(n)]
+            for a, p in zip(arrs, self.params):
+                if a.shape != p.shape:
+                    raise FileFormatError(f"{path}: /{group}: shape {a.shape}, expected {p.shape}")
+            return arrs
+
+        self.params = [self.xp.asarray(a) for a in read("params")]
+        self.best_params = [self.xp.asarray(a) for a in read("best")]
+        arrays = {name: read(f"optim/{name}") for name in f["optim"]}
+        self.opt.load_state_arrays(arrays, opt)
+        self.epoch = int(f.attrs["epoch"])
+        self.rng.bit_generator.state = json.loads(f.attrs["rng"])
+        self.best = json.loads(f.attrs["best"])
+        self.history = json.loads(f.attrs["history"])
+        if self.rewirer is not None:
+            self.best_net = self.rewirer.load(f, path)
 
     def _check_resume(self, path: Path, attrs: Any) -> None:
         """Refuse a checkpoint made on other data than this fit's (:attr:`digests`) or past
