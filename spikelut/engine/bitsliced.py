@@ -9,10 +9,11 @@ the tree in vector registers and issues SIMD instructions (AVX2/AVX-512: 256/512
 A node with k = 7..12 is a Shannon decomposition: ``2**(k-6)`` unrolled LUT6 pieces on taps
 0..5 (the 64-entry slices of its table) into a scratch buffer, then a loop of mux levels on taps
 6..k-1 over that buffer (the same merge), the shape of the LUT6 + MUXF7/MUXF8 tree of the RTL.
-Where the CPU has AVX-512 BITALG, a node of k <= 6 skips the tree: its 64 samples' addresses
+Where the CPU has AVX-512 BITALG, a node of k <= 6 in a slice of fewer than
+:data:`~spikelut.engine.bitsimd.LUT_MAX_WORDS` words skips the tree: its 64 samples' addresses
 are built in one register and looked up in its table word with one bit shuffle per word
 (:func:`spikelut.engine.bitsimd.lut_word`; ``SPIKELUT_SIMD=0`` keeps the tree), with the same
-bits.
+bits; wider slices keep the tree, which is as fast there.
 
 The whole time loop and all layers run in one compiled function; history is a ring buffer of
 ``depth = max(delay, refractory) + 1`` slots per signal; the refractory gate is
@@ -51,7 +52,7 @@ from ..threads import numba_team, spare_cpus
 from ..xp import to_numpy
 from ..network import K_MAX
 from ._luts import lut1, lut2, lut3, lut4, lut5, lut6, lut6_piece
-from .bitsimd import lut_enabled, lut_word
+from .bitsimd import LUT_MAX_WORDS, lut_enabled, lut_word
 from .bitpack import pack
 from .plan import Plan, build_plan, split_recorded
 from .result import SimResult, check_spikes, readout
@@ -159,7 +160,7 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
                             sp += depth
                         rows[p] = sp * n_sig + tap_sig[j, p]
                     cur = base + n_in + j
-                    if lut_on and k <= 6:  # one bit shuffle per word (bitsimd.lut_word)
+                    if lut_on and k <= 6 and wn < LUT_MAX_WORDS:  # a bit shuffle per word
                         for w in range(wn):
                             ring[cur, w] = lut_word(ring, rows, k, w, tword[j], no_addr, 0, 0,
                                                     False)

@@ -61,7 +61,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..engine.bitpack import n_words, pack
-from ..engine.bitsimd import lut_enabled, lut_word, spread64, spread_enabled
+from ..engine.bitsimd import LUT_MAX_WORDS, lut_enabled, lut_word, spread64, spread_enabled
 from ..engine.bitsliced import eval_lut
 from ..errors import ConfigError
 from ..network import K_MAX
@@ -176,7 +176,7 @@ def _forward(hist, xw, D, N, gidx, dly, lo, hi, ks, Rs, sigs, cm, dm, addr, save
                     for p in range(k):
                         rows[p] = (row - dly[j, p]) * N + gidx[j, p]
                     cur = base + sigs[li] + j - lo[li]
-                    fused = lut_on and k <= 6
+                    fused = lut_on and k <= 6 and Wb < LUT_MAX_WORDS
                     if fused:  # the addresses and one bit shuffle per word (bitsimd.lut_word)
                         at = (t * n_addr + j) * B
                         for wb in range(Wb):
@@ -360,7 +360,7 @@ def estimate_ns(plan: NetPlan, B: int, save: bool = True) -> dict[str, float]:
             if name == "lookup":
                 c0, c1, c2, c3 = COST_NS[name, bool(save)]
                 per = c0 + c1 * lp.k
-            elif fused and lp.k <= 6:
+            elif fused and lp.k <= 6 and Wb < LUT_MAX_WORDS:
                 c0, c1, c2, c3 = COST_NS["bitsliced_lut", bool(save)]
                 per = c0 + c1 * lp.k * Wb
             else:
