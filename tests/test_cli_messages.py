@@ -78,8 +78,6 @@ def test_usage_error_with_json_prints_one_object_and_exits_2(capsys, argv, comma
      "argument --steps: must be an integer >= 1, got 0"),
     (["stimulus", "--channels", "2", "--steps", "4", "--batch", "two", "-o", "x.h5"], "stimulus",
      "argument --batch: must be an integer >= 1, got 'two'"),
-    (["train", "a.toml", "--data", "d.h5", "-o", "m.h5", "--batch-size", "0"], "train",
-     "argument --batch-size: must be an integer >= 1, got 0"),
     (["rtl", "m.h5", "-o", "d", "--steps", "0"], "rtl", "argument --steps: must be an integer >= 1, got 0"),
     (["peers", "--batch-size", "0"], "peers", "argument --batch-size: must be an integer >= 1, got 0"),
 ])

@@ -38,7 +38,7 @@ from ..train.optim import SCHEDULES, parse_batch_schedule
 from ..train.passes import BACKENDS, FORWARDS, resolve_backend
 from ..train.trainer import check_data, holdout
 from . import Output
-from .common import FORCE_HELP, positive_int
+from .common import FORCE_HELP
 
 NAME = "train"
 HELP = "train CONFIG.toml on --data TRAIN.h5 and write MODEL.h5"
@@ -79,7 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override [train] schedule (docs/epochs.md)")
     p.add_argument("--warmup", type=float, default=None, metavar="F",
                    help="override [train] warmup: part of the steps ramping the rate up")
-    p.add_argument("--batch-size", type=positive_int, default=None, help="override [train] batch_size")
+    p.add_argument("--batch-size", type=int, default=None, help="override [train] batch_size")
     p.add_argument("--init-std", type=float, default=None, metavar="STD",
                    help="override [train] init_std: spread of the initial logits (0.001: the "
                         "MNIST-1D demo's accuracy in 20 epochs instead of 40, docs/epochs.md)")
