@@ -156,10 +156,15 @@ def _scatter_groups(low: Lowered, used: np.ndarray, kc: int) -> dict:
 
 #: default thread rule (:func:`pass_threads`): a thread is worth starting once the network has
 #: this many node-samples per cycle for each thread (``n_nodes * B``). Measured on an idle
-#: 2-core machine (forward + backward, 40 cycles, random 3-layer LUT6 networks,
-#: demos/bench_pass_threads.py): two threads broke even near 600 node-samples at batch 5 and
-#: 1,400-2,800 at batch 25, and won 1.29-1.38x from 2,240 (batch 5) / 2,800 (batch 25) up
-MIN_NODE_SAMPLES_PER_THREAD = 1024
+#: 2-core machine (forward + backward, 40 cycles, random 3-layer LUT6 networks with delays up
+#: to 16, demos/bench_pass_threads.py, 2026-12-02): since one thread adds its tap gradients
+#: straight into dL/ds (no stage buffer) and the forward is a bit shuffle per word, two threads
+#: lost up to 67,200 node-samples at batch 25 (0.46-0.83x) and won from 89,600 (1.51x; 1.82x
+#: at 134,400); at batch 64 they won from 57,344 (1.37-1.45x), at batch 5 broke even at
+#: 35,840-71,680 (0.95-1.09x). So two threads from 90,112 node-samples a cycle: they never
+#: lose there (some gains at batch 64 are left to one thread). It was 1,024 before the one-thread
+#: path got faster.
+MIN_NODE_SAMPLES_PER_THREAD = 45056
 #: a layer's nodes are cut into blocks of at least this many nodes (the unit a thread claims)
 MIN_BLOCK_NODES = 8
 #: blocks per layer and cycle for each thread: more than one, so that a thread that another
@@ -189,6 +194,8 @@ def pass_threads(n_nodes: int, B: int, threads: int | None = None,
         >>> pass_threads(4296, 25, spare=1)           # another task holds the other CPU
         1
         >>> pass_threads(20, 5, spare=2)              # 100 node-samples a cycle: not worth it
+        1
+        >>> pass_threads(4296, 5, spare=2)            # the demo at batch 5: 21,480, too few
         1
     """
     if threads is None:
