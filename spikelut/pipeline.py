@@ -28,7 +28,7 @@ from .api import simulate_file
 from .backends import backend_from_legacy
 from .config import build_network, demo_path, load_config, unknown_keys_message
 from .ensemble import summary as ensemble_summary
-from .errors import ConfigError, OutputError, SpikelutError, ToolError
+from .errors import ConfigError, FileFormatError, OutputError, SpikelutError, ToolError
 from .io import load_model, load_result, load_spikes, record_encoding, save_model, save_spikes
 from .fileutil import OutputLock, check_output, write_error
 from .stages import STATE_FILE, StageBook
@@ -268,8 +268,15 @@ class Pipeline:
                 self.timings[name] = 0.0
                 self.echo(f"{tag} up to date: {summary.get('line', '')}")
                 continue
+            changed = [] if self.force else self.book.changed_outputs(name)
+            if changed and self.book.state["stages"].get(name, {}).get("fingerprint") == fp:
+                self.echo(f"{tag} {', '.join(str(self.p(o)) for o in changed)}: changed since "
+                          f"this stage wrote it (truncated or edited?); redoing the stage")
             t0 = time.perf_counter()
-            outputs, summary = fn()
+            try:
+                outputs, summary = fn()
+            except FileFormatError as e:
+                raise self._damaged_output(e) from None
             self.timings[name] = round(time.perf_counter() - t0, 3)
             summary["seconds"] = self.timings[name]
             self.book.mark_done(name, fp, outputs, summary)
@@ -279,6 +286,20 @@ class Pipeline:
         self.echo(f"[{len(STAGES)}/{len(STAGES)}] report   {self.p('report.html')} "
                   f"({time.perf_counter() - t0:.1f} s)")
         return report
+
+    def _damaged_output(self, e: FileFormatError) -> FileFormatError:
+        """``e`` (an unreadable file) with how to redo the stage that wrote the file, when the
+        file is an earlier stage's output (a state.json without output digests, or a file
+        damaged in a way that kept its digest, skips that stage)."""
+        msg = str(e)
+        for name, rec in self.book.state["stages"].items():
+            for o in rec.get("outputs", []):
+                q = str(self.p(o))
+                if msg.startswith(f"{q}:"):
+                    return FileFormatError(
+                        f"{msg}; it is an output of the {name} stage: delete {q}, or rerun with "
+                        f"'spikelut run ... --force', to redo that stage")
+        return e
 
     # ------------------------------------------------------------------ encode
     def _encode_fp(self) -> str:

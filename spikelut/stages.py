@@ -2,7 +2,8 @@
 
 A stage is up to date when its fingerprint (a hash of its settings and of the contents of its
 input files) equals the one recorded after its last successful run and all its outputs still
-exist. The record lives in ``OUTDIR/state.json``, rewritten atomically after every stage, so a run
+exist with the contents it wrote (their sha256 is recorded too: a truncated or edited output
+makes the stage run again). The record lives in ``OUTDIR/state.json``, rewritten atomically after every stage, so a run
 that is interrupted resumes at the first stage that did not finish.
 
 Example:
@@ -76,7 +77,44 @@ class StageBook:
     def is_done(self, name: str, fingerprint: str) -> bool:
         rec = self.state["stages"].get(name)
         return bool(rec and rec.get("fingerprint") == fingerprint
-                    and all((self.outdir / o).exists() for o in rec.get("outputs", [])))
+                    and all((self.outdir / o).exists() for o in rec.get("outputs", []))
+                    and not self.changed_outputs(name))
+
+    def changed_outputs(self, name: str) -> list[str]:
+        """The recorded outputs of stage ``name`` (relative to the job's directory) that exist
+        but no longer hold what the stage wrote (a truncated or edited file).
+
+        A record without digests (written by an older version) reports none.
+
+        Example:
+            >>> import tempfile
+            >>> d = Path(tempfile.mkdtemp()); book = StageBook(d)
+            >>> _ = (d / "a.txt").write_text("spikes")
+            >>> book.mark_done("encode", "fp", outputs=[d / "a.txt"], summary={})
+            >>> _ = (d / "a.txt").write_text("spi")
+            >>> book.changed_outputs("encode"), book.is_done("encode", "fp")
+            (['a.txt'], False)
+        """
+        rec = self.state["stages"].get(name) or {}
+        digests = rec.get("digests")
+        if not isinstance(digests, dict):
+            return []
+        changed = []
+        base = os.path.abspath(self.outdir)
+        for o in rec.get("outputs", []):
+            want = digests.get(o)
+            q = self.outdir / o
+            # only the stage's own outputs, inside the directory (a hand-edited record must not
+            # make a rerun read elsewhere)
+            if not isinstance(want, str) or \
+                    os.path.commonpath([base, os.path.abspath(q)]) != base:
+                continue
+            try:
+                if q.exists() and file_digest(q) != want:
+                    changed.append(str(o))
+            except OSError:  # unreadable now: as damaged as a truncated file
+                changed.append(str(o))
+        return changed
 
     def mark_done(self, name: str, fingerprint: str, outputs: Iterable[str | os.PathLike],
                   summary: dict) -> None:
@@ -84,7 +122,11 @@ class StageBook:
         # (``-o out`` made them ``out/model.h5``, which was then looked for as out/out/model.h5)
         base = os.path.abspath(self.outdir)
         outs = [os.path.relpath(os.path.abspath(o), base) for o in outputs]
-        self.state["stages"][name] = {"fingerprint": fingerprint, "outputs": outs, "summary": summary}
+        # what each output held when the stage finished: a later rerun redoes the stage when an
+        # output was damaged (truncated, edited) even though it still exists
+        digests = {o: file_digest(self.outdir / o) for o in outs if (self.outdir / o).exists()}
+        self.state["stages"][name] = {"fingerprint": fingerprint, "outputs": outs,
+                                      "digests": digests, "summary": summary}
         self.save()
 
     def forget(self, name: str) -> None:

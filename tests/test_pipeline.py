@@ -373,3 +373,46 @@ def test_run_refuses_a_directory_it_did_not_write(tiny, tmp_path):
                                          r"directory, empty it, or pass --force"):
         run_pipeline(tiny, out, progress=False, echo=lambda s: None)
     assert (out / "model.h5").read_text() == "my own notes"
+
+
+def _truncate(path, keep=100):
+    data = path.read_bytes()
+    path.write_bytes(data[:keep])
+
+
+@needs_sim
+def test_rerun_redoes_a_stage_whose_output_was_damaged(tiny, tmp_path):
+    """A truncated data/train.h5 still exists: the encode stage is redone, not 'up to date'."""
+    out = tmp_path / "out"
+    run_pipeline(tiny, out, progress=False, echo=lambda s: None)
+    before = (out / "data" / "train.h5").read_bytes()
+    _truncate(out / "data" / "train.h5")
+    lines = []
+    run_pipeline(tiny, out, progress=False, echo=lines.append)
+    assert lines[0] == (f"[1/8] encode   {out}/data/train.h5: changed since this stage wrote it "
+                        f"(truncated or edited?); redoing the stage")
+    assert lines[1].startswith("[1/8] encode   first_of_two, coding ")
+    # the same settings encode the same bytes: training and what follows stay up to date
+    assert (out / "data" / "train.h5").read_bytes() == before
+    assert all("up to date" in l for l in lines[2:8]), lines
+
+
+@needs_sim
+def test_damaged_output_of_an_old_record_names_the_stage_and_how_to_redo_it(tiny, tmp_path, capsys):
+    """A state.json without output digests (an older spikelut) cannot see the damage: the stage
+    that reads the file says which stage wrote it and how to redo that one."""
+    out = tmp_path / "out"
+    run_pipeline(tiny, out, progress=False, echo=lambda s: None)
+    state = json.loads((out / "state.json").read_text())
+    for rec in state["stages"].values():
+        del rec["digests"]
+    (out / "state.json").write_text(json.dumps(state))
+    _truncate(out / "data" / "train.h5")
+    capsys.readouterr()
+    assert main(["run", str(tiny), "-o", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    q = out / "data" / "train.h5"
+    assert err[-1].startswith(f"spikelut run: error: {q}: not a readable HDF5 file (truncated or "
+                              f"corrupt?): ")
+    assert err[-1].endswith(f"; it is an output of the encode stage: delete {q}, or rerun with "
+                            f"'spikelut run ... --force', to redo that stage")
