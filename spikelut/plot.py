@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -378,6 +379,19 @@ def lut_table(result: Any, model: Network | str | os.PathLike, path: str | os.Pa
 LOG_KEYS = ("epoch", "loss", "acc", "val_loss", "val_acc", "lr", "time")
 
 
+def _member_logs(path: Path) -> list[str]:
+    """The member logs that ``spikelut train --ensemble M --log PATH`` wrote beside ``path``
+    (``log.jsonl`` -> ``log.member0.jsonl``, ``log.member1.jsonl``, ...), in member order."""
+    stem, ext = (path.stem, path.suffix) if path.suffix else (path.name, "")
+    pattern = re.compile(re.escape(stem) + r"\.member(\d+)" + re.escape(ext))
+    try:
+        found = [(int(m.group(1)), q) for q in path.parent.iterdir()
+                 if (m := pattern.fullmatch(q.name))]
+    except OSError:
+        return []
+    return [str(q) for _, q in sorted(found)]
+
+
 def read_training_log(path: str | os.PathLike) -> list[dict]:
     """Read a JSON-lines training log (one object per epoch with the keys of :data:`LOG_KEYS`;
     ``val_loss`` / ``val_acc`` may be null). Bad lines raise :class:`FileFormatError`."""
@@ -385,7 +399,11 @@ def read_training_log(path: str | os.PathLike) -> list[dict]:
     try:
         lines = path.read_text().splitlines()
     except OSError as e:
-        raise FileFormatError(f"{path}: cannot read the training log: {e.strerror or e}") from None
+        members = _member_logs(path) if isinstance(e, FileNotFoundError) else []
+        hint = (f"; an ensemble logs each member to its own file: {', '.join(members)} "
+                f"(plot one of them)" if members else "")
+        raise FileFormatError(f"{path}: cannot read the training log: {e.strerror or e}{hint}") \
+            from None
     except UnicodeDecodeError:
         raise FileFormatError(f"{path}: not a text file (expected JSON lines)") from None
     rows = []

@@ -159,6 +159,25 @@ def test_training_log_errors(tmp_path, text, message):
 
 
 # ---------------------------------------------------------------------------- CLI
+def test_missing_log_beside_ensemble_member_logs_names_them(tmp_path, capsys):
+    """`spikelut train --ensemble 2 --log ens.jsonl` writes ens.member0.jsonl, ens.member1.jsonl:
+    plotting ens.jsonl names them (in member order; other files are not listed)."""
+    for name in ("ens.member1.jsonl", "ens.member0.jsonl", "ens.member10.jsonl",
+                 "ens.memberx.jsonl", "other.member0.jsonl", "ens.member2.json"):
+        write_log(tmp_path / name, LOG)
+    log, out = tmp_path / "ens.jsonl", tmp_path / "c.png"
+    assert main(["plot", "curves", str(log), "-o", str(out)]) == 1
+    members = ", ".join(str(tmp_path / f"ens.member{m}.jsonl") for m in (0, 1, 10))
+    assert capsys.readouterr().err == (
+        f"spikelut plot: error: {log}: cannot read the training log: No such file or directory; "
+        f"an ensemble logs each member to its own file: {members} (plot one of them)\n")
+    assert not out.exists()
+    # without member logs the message stays as it was
+    with pytest.raises(FileFormatError) as e:
+        read_training_log(tmp_path / "solo.jsonl")
+    assert str(e.value) == f"{tmp_path / 'solo.jsonl'}: cannot read the training log: No such file or directory"
+
+
 def test_cli_raster_names_come_from_model_option_only(fot, tmp_path, capsys):
     model, result, _ = fot
     out = tmp_path / "cli.png"
