@@ -150,6 +150,30 @@ def test_checkpoint_given_as_model_says_which_file_to_give(capsys, tmp_path, dem
                    f"command with --resume finishes an interrupted run and writes it)\n")
 
 
+def test_resume_from_a_model_says_to_give_the_checkpoint(capsys, tmp_path, demos_dir):
+    """--checkpoint MODEL.h5 --resume: the file is read, so 'pass --force to overwrite it' was
+    the wrong advice."""
+    data = tmp_path / "d.h5"
+    assert run(capsys, "encode", "--dataset", "first_of_two", "--split", "test", "-o", data)[0] == 0
+    cfg, model = os.path.join(demos_dir, "train_first_of_two.toml"), tmp_path / "m.h5"
+    assert run(capsys, "train", cfg, "--data", data, "--epochs", "1", "-o", model,
+               "--no-progress")[0] == 0
+    before = model.read_bytes()
+    code, _, err = run(capsys, "train", cfg, "--data", data, "--epochs", "2", "-o",
+                       tmp_path / "m2.h5", "--checkpoint", model, "--resume", "--no-progress")
+    assert code == 1
+    assert err == (f"spikelut train: error: {model}: is a spikelut model, not a training "
+                   f"checkpoint; --resume continues from the file that spikelut train "
+                   f"--checkpoint wrote: give that file as --checkpoint\n")
+    assert model.read_bytes() == before and not (tmp_path / "m2.h5").exists()
+    # without --resume the checkpoint is only written: overwriting it is the question
+    code, _, err = run(capsys, "train", cfg, "--data", data, "--epochs", "1", "-o",
+                       tmp_path / "m2.h5", "--checkpoint", model, "--no-progress")
+    assert code == 1 and err == (f"spikelut train: error: {model}: exists and is a spikelut "
+                                 f"model, not a training checkpoint; choose another output or "
+                                 f"pass --force to overwrite it\n")
+
+
 def test_init_and_info_print_what_the_networks_page_shows(capsys, tmp_path, demos_dir):
     # docs/guide/networks.md showed "1 layers" for info, which prints "1 layer"; init printed
     # "1 layers"

@@ -195,7 +195,15 @@ def test_truncated_checkpoint_is_called_unreadable_not_another_programs(tmp_path
     assert main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
                  str(tmp_path / "m2.h5"), "--checkpoint", str(ckpt), "--resume",
                  "--no-progress"]) == 1
+    # --resume reads it: overwriting it (--force) alone is not the advice; starting over is
+    assert capsys.readouterr().err == (
+        f"spikelut train: error: {ckpt}: is an unreadable HDF5 file (truncated or corrupt?), not a "
+        f"checkpoint --resume can continue from; resume from another checkpoint, or train from "
+        f"the start without --resume (--force overwrites it)\n")
+    assert ckpt.read_bytes() == before and not (tmp_path / "m2.h5").exists()
+    # without --resume it is only an output in the way
+    assert main(["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
+                 str(tmp_path / "m2.h5"), "--checkpoint", str(ckpt), "--no-progress"]) == 1
     assert capsys.readouterr().err == (
         f"spikelut train: error: "
         f"{refusal(ckpt, 'an unreadable HDF5 file (truncated or corrupt?)', 'a training checkpoint')}\n")
-    assert ckpt.read_bytes() == before and not (tmp_path / "m2.h5").exists()

@@ -28,9 +28,9 @@ import numpy as np
 
 from ..api import train as train_network
 from ..config import build_network, load_config
-from ..errors import ConfigError, ShapeError
+from ..errors import ConfigError, FileFormatError, ShapeError
 from ..escape import terminal
-from ..fileutil import check_output
+from ..fileutil import check_output, file_kind, kind_words
 from ..io import (encoding_mismatch, encoding_record, load_features, load_spikes,
                   record_encoding, save_model)
 from ..train import TrainConfig
@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> Output:
     # every output checked (writable, not an input, not another kind, not in use) before training
     inputs = [args.config, args.data, args.val, args.teacher_features]
     out = check_output(args.output, inputs=inputs, kind="model", force=args.force)
+    if args.checkpoint is not None and args.resume:
+        _check_resume_file(args.checkpoint)
     if args.checkpoint is not None:  # with --resume the checkpoint is also read: same kind, fine
         check_output(args.checkpoint, inputs=inputs, kind="checkpoint", force=args.force,
                      others=[args.output])
@@ -188,6 +190,29 @@ def run(args: argparse.Namespace) -> Output:
         text += f", val acc {kept['val_acc']:.4f}"
     text += f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops; backend {backend.name})"
     return Output(data, text)
+
+
+def _check_resume_file(path: str) -> None:
+    """Refuse, before any work, a ``--checkpoint`` to ``--resume`` from that holds something
+    else (the model that ``-o`` wrote, say): overwriting it with --force is not what was meant.
+
+    Raises:
+        FileFormatError: naming the file, what it is and which file to give.
+    """
+    if not os.path.isfile(path):  # a missing or unusable path: the output check reports it
+        return
+    try:
+        have = file_kind(path)
+    except OSError:
+        return
+    if have == "hdf5_unreadable":  # a checkpoint cut short, most likely: nothing to continue
+        raise FileFormatError(f"{path}: is {kind_words(have)}, not a checkpoint --resume can "
+                              f"continue from; resume from another checkpoint, or train from the "
+                              f"start without --resume (--force overwrites it)")
+    if have not in ("checkpoint", "empty"):  # an empty file: the trainer says it is unreadable
+        raise FileFormatError(f"{path}: is {kind_words(have)}, not a training checkpoint; "
+                              f"--resume continues from the file that spikelut train "
+                              f"--checkpoint wrote: give that file as --checkpoint")
 
 
 def _member_path(path: str | None, m: int, model: bool = False) -> str | None:
