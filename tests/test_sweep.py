@@ -153,6 +153,20 @@ def test_bad_storage_is_one_line_with_the_password_masked(tmp_path, capsys):
     assert "sekret" not in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+    (["--seed", str(2**32 - 1), "--workers", "2", "--trials", "2"],
+     "--seed must be at most 4294967294 with 2 worker(s) (worker i samples with seed + i), got "
+     "4294967295"),
+])
+def test_bad_seed_is_refused_before_any_file(tmp_path, capsys, argv, message):
+    space = write_space(tmp_path / "s.toml")
+    out = tmp_path / "o"
+    assert main(["sweep", str(space), "-o", str(out), *argv]) == 1
+    assert capsys.readouterr().err == f"spikelut sweep: error: {message}\n"
+    assert not out.exists()  # no study.db left behind
+
+
 def states(url: str, study: str = "s") -> list[str]:
     s = optuna.load_study(study_name=study, storage=url)
     return [t.state.name for t in sorted(s.get_trials(), key=lambda t: t.number)]

@@ -60,8 +60,16 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     n = space.trials if trials is None else trials
     if not isinstance(n, int) or n < 0:
         raise ConfigError(f"--trials must be >= 0, got {n!r}")
+    # checked before any file is made (Optuna's own message named no flag, after study.db)
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
+    where = "--seed" if seed is not None else f"{space_path}: [sweep] seed"
     seed = space.seed if seed is None else seed
     workers = max(1, min(workers, n))  # no idle processes
+    top = 2**32 - workers  # worker i samples with seed + i; Optuna takes seeds below 2**32
+    if seed > top:
+        raise ConfigError(f"{where} must be at most {top} with {workers} worker(s) (worker i "
+                          f"samples with seed + i), got {seed}")
     out.mkdir(parents=True, exist_ok=True)
     url = storage or f"sqlite:///{out.resolve() / 'study.db'}"
     quiet_optuna()
