@@ -98,6 +98,24 @@ def test_unknown_option_exits_2(capsys):
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, usage, message", [
+    (["plot", "curves", "--json"], "spikelut plot curves",
+     "the following arguments are required: log, -o/--output"),
+    (["plot", "--json", "wiring", "log.jsonl"], "spikelut plot wiring",
+     "the following arguments are required: -o/--output"),
+    (["plot", "--json", "bogus"], "spikelut plot",
+     "argument FIGURE: invalid choice: 'bogus' (choose from 'rates', 'table', 'curves', 'wiring')"),
+])
+def test_plot_usage_errors_name_the_command_plot_in_json(capsys, argv, usage, message):
+    """A subcommand of plot is named "plot" in the JSON object, as plot's other errors are."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    out, err = capsys.readouterr()
+    assert e.value.code == 2
+    assert err.splitlines()[-1] == f"{usage}: error: {message}"
+    assert json.loads(out) == {"ok": False, "command": "plot", "error": message}
+
+
 def _bad_model_cases():
     from test_io import BAD_MODELS
     return BAD_MODELS

@@ -131,7 +131,8 @@ def _usage_error(err: UsageError, argv: Sequence[str]) -> None:
     err.parser.print_usage(sys.stderr)
     print(f"{err.parser.prog}: error: {msg}", file=sys.stderr)
     if "--json" in argv:
-        command = err.parser.prog.partition(" ")[2] or None
+        # the command, as the command's own errors name it ("plot" for ``plot curves`` too)
+        command = err.parser.prog.partition(" ")[2].partition(" ")[0] or None
         print(json.dumps({"ok": False, "command": command, "error": msg}))
     sys.stdout.flush()
     raise SystemExit(2)
