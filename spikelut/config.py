@@ -124,6 +124,33 @@ LIST_AT_MOST = 16
 """Allowed keys an unknown-key message lists; a longer table names the page that lists them."""
 
 
+def _edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment): insertions, deletions,
+    substitutions and swaps of two neighbours each count 1.
+
+    Example:
+        >>> _edit_distance("rnu", "run"), _edit_distance("rnu", "rtl"), _edit_distance("k", "k")
+        (1, 2, 0)
+    """
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def _one_edit(key: str, keys: list[str]) -> list[str]:
+    """The one allowed key that ``key`` is one typo away from (a swap, a missing, extra or wrong
+    letter; case ignored), for keys of 3 letters or more: difflib's ratio is too strict for
+    short names ('rnu' scores 0.67 against 'run'). Empty when none or more than one is."""
+    if len(key) < 3:  # 'k' is one edit from every one-letter key: no evidence of a typo
+        return []
+    near = [k for k in keys if len(k) >= 3 and _edit_distance(key.lower(), k.lower()) <= 1]
+    return near if len(near) == 1 else []
+
+
 def unknown_keys_message(where: str, unknown: list[str], allowed: set[str] | list[str],
                          doc: str | None = None) -> str:
     """The one-line message for unknown keys of a table: a close match for each (a typo, a
@@ -140,9 +167,12 @@ def unknown_keys_message(where: str, unknown: list[str], allowed: set[str] | lis
         "[train]: unknown key(s) ['epoch']; did you mean 'epochs'?"
         >>> unknown_keys_message("layer 0 ('mem')", ["xyz"], {"nodes", "k"})
         "layer 0 ('mem'): unknown key(s) ['xyz']; allowed: k, nodes"
+        >>> unknown_keys_message("config", ["rnu"], {"run", "rtl", "seed"})
+        "config: unknown key(s) ['rnu']; did you mean 'run'?"
     """
     keys = sorted(allowed)
-    close = {u: difflib.get_close_matches(str(u), keys, n=1, cutoff=0.75) for u in unknown}
+    close = {u: difflib.get_close_matches(str(u), keys, n=1, cutoff=0.75) or _one_edit(str(u), keys)
+             for u in unknown}
     msg = f"{where}: unknown key(s) {unknown}"
     found = [(u, c[0]) for u, c in close.items() if c]
     if len(unknown) == 1 and found:

@@ -242,6 +242,34 @@ def test_unknown_key_message_shapes():
         "[t]: unknown key(s) ['zzz']; allowed: a, b")
 
 
+def test_unknown_short_key_suggests_the_one_a_typo_away():
+    """difflib's 0.75 cutoff missed 'rnu' for 'run' (ratio 0.67): one swap, missing, extra or
+    wrong letter finds it; two edits, or a tie, suggest nothing."""
+    top = {"coding", "data", "description", "inputs", "layers", "name", "readout", "rtl", "run",
+           "seed", "train"}
+    allowed = ", ".join(sorted(top))
+    for typo, key in (("rnu", "run"), ("sed", "seed"), ("nmae", "name"), ("RUN", "run"),
+                      ("dta", "data"), ("runn", "run")):
+        assert unknown_keys_message("c.toml: config", [typo], top) == (
+            f"c.toml: config: unknown key(s) [{typo!r}]; did you mean {key!r}?")
+    for far in ("abc", "xyz", "rxx", "nrt", "sx"):  # 2 edits from run/rtl, or too short
+        assert unknown_keys_message("c.toml: config", [far], top) == (
+            f"c.toml: config: unknown key(s) [{far!r}]; allowed: {allowed}")
+    # one edit from two keys: no guess
+    assert unknown_keys_message("[t]", ["rul"], {"run", "rtl"}) == (
+        "[t]: unknown key(s) ['rul']; allowed: rtl, run")
+
+
+def test_unknown_run_table_in_a_run_config_suggests_run(capsys, tmp_path, demos_dir):
+    text = open(os.path.join(demos_dir, "run_default.toml")).read()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("[run]", "[rnu]"))
+    code, _, err = run(capsys, "run", bad, "-o", tmp_path / "out")
+    assert (code, err) == (1, f"spikelut run: error: {bad}: config: unknown key(s) ['rnu']; did "
+                              f"you mean 'run'?\n")
+    assert not (tmp_path / "out").exists()
+
+
 def test_layer_errors_name_the_file_and_the_layer(capsys, tmp_path, demos_dir):
     text = open(os.path.join(demos_dir, "run_default.toml")).read()
     bad = tmp_path / "bad.toml"
