@@ -764,7 +764,8 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
                 raise NetworkError(f"{a}: given twice (as {b} too); each member model once")
     nets = [m if isinstance(m, Network) else load_model(m) for m in models]
     names = [f"network {i}" if isinstance(m, Network) else str(m) for i, m in enumerate(models)]
-    merged = ensemble(nets)
+    # a member that does not fit is named by its file (member 1 (b.h5) does not fit member 0 (a.h5))
+    merged = ensemble(nets, [None if isinstance(m, Network) else str(m) for m in models])
     r = merged.readout
     rep: dict = {"members": len(nets), "luts": merged.n_nodes, "flip_flops": merged.flip_flops(),
                  "classes": r.classes, "counted_nodes": int((r.class_of >= 0).sum()),

@@ -45,8 +45,12 @@ MAX_MEMBERS = 256
 _MISSING = object()
 
 
-def _check_members(nets: Sequence[Network]) -> None:
+def _check_members(nets: Sequence[Network], names: Sequence[str | None] | None = None) -> None:
     from .analog import spec_of
+
+    def member(m: int) -> str:  # "member 1 (b.h5)": a member read from a file is named by it
+        name = names[m] if names is not None and m < len(names) else None
+        return f"member {m} ({name})" if name else f"member {m}"
 
     if not 1 <= len(nets) <= MAX_MEMBERS:
         raise NetworkError(f"an ensemble needs 1 to {MAX_MEMBERS} member networks, got {len(nets)}")
@@ -55,13 +59,13 @@ def _check_members(nets: Sequence[Network]) -> None:
         if not isinstance(net, Network):
             raise NetworkError(f"ensemble member {m}: expected a Network, got {type(net).__name__}")
         if spec_of(net) is not None:
-            raise NetworkError(f"ensemble member {m} is an analog model; an ensemble is a binary "
+            raise NetworkError(f"ensemble {member(m)} is an analog model; an ensemble is a binary "
                                f"circuit: train the members without [train] analog_bits")
         if m == 0:
             continue
 
         def differ(what: str, a: Any, b: Any) -> NetworkError:
-            return NetworkError(f"ensemble member {m} does not fit member 0: {what} {b} vs {a}; "
+            return NetworkError(f"ensemble {member(m)} does not fit {member(0)}: {what} {b} vs {a}; "
                                 f"every member needs the same inputs, layers (k, refractory), "
                                 f"readout layer, classes and start")
 
@@ -121,13 +125,15 @@ def summary(net: Network) -> dict:
     return s
 
 
-def ensemble(networks: Sequence[Network]) -> Network:
+def ensemble(networks: Sequence[Network], names: Sequence[str | None] | None = None) -> Network:
     """One network holding ``networks`` side by side; its class counts are the members' sums.
 
     Args:
         networks: 1 to :data:`MAX_MEMBERS` networks with the same number of inputs, the same
             number of layers with the same ``k`` and refractory period layer by layer, and the
             same readout layer, classes and start. Layer widths may differ between members.
+        names: what each member was read from (a model file), named in the errors; ``None``
+            (or a ``None`` entry): the member is named by its index only.
 
     Returns:
         A validated :class:`~spikelut.network.Network`: layer ``i`` = the members' layer ``i``
@@ -156,7 +162,7 @@ def ensemble(networks: Sequence[Network]) -> Network:
         True
     """
     nets = list(networks)
-    _check_members(nets)
+    _check_members(nets, names)
     n_layers = len(nets[0].layers)
     # offset[m][s]: where member m's nodes start in ensemble layer s
     offset = np.zeros((len(nets), n_layers), np.int64)

@@ -117,6 +117,27 @@ def test_members_that_do_not_fit_are_refused_naming_the_field(change, message):
                             f"classes and start")
 
 
+def test_members_that_do_not_fit_are_named_by_their_files(tmp_path, capsys):
+    """spikelut ensemble a.h5 b.h5: the mismatch names both model files, not only indices."""
+    a = _members()[0]
+    b = random_network(9, n_in=4, sizes=[5, 3, 4], k=[3, 2, 4], refractory=[0, 0, 2], classes=2,
+                       start=1)
+    fa, fb, out = tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "e.h5"
+    save_model(a, fa)
+    save_model(b, fb)
+    assert main(["ensemble", str(fa), str(fb), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut ensemble: error: ensemble member 1 ({fb}) does not fit member 0 ({fa}): layer 0 "
+        f"refractory 0 vs 1; every member needs the same inputs, layers (k, refractory), readout "
+        f"layer, classes and start\n")
+    assert not out.exists()
+    # networks given directly (no file) keep their index only
+    with pytest.raises(NetworkError) as e:
+        ensemble_files([fa, b])
+    assert str(e.value).startswith(f"ensemble member 1 does not fit member 0 ({fa}): layer 0 "
+                                   f"refractory 0 vs 1; ")
+
+
 def test_no_members_and_analog_members_are_refused():
     with pytest.raises(NetworkError, match=r"needs 1 to 256 member networks, got 0"):
         ensemble([])
@@ -266,8 +287,9 @@ def test_cli_merges_prints_json_and_refuses_bad_members(tmp_path, capsys):
     assert main(["ensemble", str(tmp_path / "m0.h5"), str(tmp_path / "o.h5"), "-o",
                  str(tmp_path / "y.h5")]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("spikelut ensemble: error: ensemble member 1 does not fit member 0: "
-                          "inputs 3 vs 4") and "\n" not in err
+    assert err.startswith(f"spikelut ensemble: error: ensemble member 1 ({tmp_path / 'o.h5'}) "
+                          f"does not fit member 0 ({tmp_path / 'm0.h5'}): inputs 3 vs 4") \
+        and "\n" not in err
     assert not (tmp_path / "y.h5").exists()
     assert main(["ensemble", str(tmp_path / "m0.h5"), str(tmp_path / "m1.h5"), "-o",
                  str(tmp_path / "m1.h5")]) == 1
