@@ -799,6 +799,8 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
         if coding not in (None, "none"):
             _coding.get_coding(coding)  # ignored, but a typo ([coding] name = "rat") is refused
             meta["coding_ignored"] = coding
+        if params:  # no coding runs, so none of its parameters applies (said, not refused)
+            meta["params_ignored"] = {str(k): v for k, v in params.items()}
         meta.update({"coding": "none", "params": {}, "steps": T, "channels_per_value": 1})
         return EncodingPlan(x, y, meta, "none", {}, T, int(seed), True, (T, x.shape[1], x.shape[2]))
 

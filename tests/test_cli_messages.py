@@ -150,6 +150,27 @@ def test_checkpoint_given_as_model_says_which_file_to_give(capsys, tmp_path, dem
                    f"command with --resume finishes an interrupted run and writes it)\n")
 
 
+def test_encode_notes_coding_parameters_a_spike_dataset_ignores(capsys, tmp_path):
+    """--coding got a note on a dataset that is spikes already; --param was ignored silently."""
+    out = tmp_path / "fot.h5"
+    code, text, err = run(capsys, "encode", "--dataset", "first_of_two", "--split", "test",
+                          "--param", "levels=4", "-o", out)
+    assert (code, err) == (0, "")
+    assert text == (f"wrote {out}: 20 cycles x 200 samples x 2 channels (first_of_two test, coding "
+                    f"none, 2 classes, mean rate 0.0500)\n"
+                    f"note: first_of_two already is spikes; --param levels=4 was ignored\n")
+    code, text, _ = run(capsys, "encode", "--dataset", "first_of_two", "--split", "test",
+                        "--coding", "rate", "--param", "levels=4", "--param", "thresholds=0.2,0.5",
+                        "-o", out, "--force")
+    assert code == 0 and text.splitlines()[1:] == [
+        "note: first_of_two already is spikes; --coding rate was ignored",
+        "note: first_of_two already is spikes; --param levels=4 --param thresholds=0.2,0.5 were "
+        "ignored"]
+    code, text, _ = run(capsys, "encode", "--dataset", "first_of_two", "--split", "test",
+                        "--param", "levels=4", "-o", out, "--force", "--json")
+    assert code == 0 and json.loads(text)["params_ignored"] == {"levels": "4"}
+
+
 def test_resume_from_a_model_says_to_give_the_checkpoint(capsys, tmp_path, demos_dir):
     """--checkpoint MODEL.h5 --resume: the file is read, so 'pass --force to overwrite it' was
     the wrong advice."""

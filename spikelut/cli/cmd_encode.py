@@ -20,6 +20,7 @@ from ..api import encode_file
 from ..coding import CODINGS, get_coding
 from ..datasets import DATASETS, SPLITS, describe
 from ..errors import ConfigError
+from ..escape import terminal
 from ..fileutil import check_output
 from . import Output
 from .common import FORCE_HELP, parse_int_list, positive_int, table
@@ -114,6 +115,10 @@ def run(args: argparse.Namespace) -> Output:
             f"mean rate {r.rate:.4f})")
     if "coding_ignored" in m:
         text += f"\nnote: {m['dataset']} already is spikes; --coding {m['coding_ignored']} was ignored"
+    if "params_ignored" in m:
+        given = " ".join(f"--param {k}={v}" for k, v in m["params_ignored"].items())
+        verb = "was" if len(m["params_ignored"]) == 1 else "were"
+        text += f"\nnote: {terminal(m['dataset'])} already is spikes; {terminal(given)} {verb} ignored"
     # the dataset's per-sample shape is "sample_shape" here: "shape" is the spike file's [T, B, C]
     info = {("sample_shape" if k == "shape" else k): v for k, v in m.items()}
     return Output({**info, "spikes": str(out), "shape": [T, B, C], "channels": C, "rate": r.rate}, text)
