@@ -250,5 +250,5 @@ def lut_enabled() -> bool:
     return LUT_AVAILABLE and simd_allowed()
 
 
-__all__ = ["LUT_AVAILABLE", "LUT_MAX_WORDS", "SIMD_ENV", "SPREAD_AVAILABLE", "host_has", "lut_enabled", "lut_word",
-           "simd_allowed", "spread64", "spread_enabled", "trap"]
+__all__ = ["LUT_AVAILABLE", "LUT_MAX_WORDS", "SIMD_ENV", "SPREAD_AVAILABLE", "host_has",
+           "lut_enabled", "lut_word", "simd_allowed", "spread64", "spread_enabled", "trap"]
