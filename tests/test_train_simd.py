@@ -165,3 +165,11 @@ def test_lut_word_looks_up_64_samples_in_the_table(k, dtype, save):
     if save:
         np.testing.assert_array_equal(out[3:28], a[:25])
     assert (out[:3] == 0xAB).all() and (out[28 if save else 3:] == 0xAB).all()
+
+
+def test_lut_fits_is_the_one_rule_of_every_user():
+    # a table of one word (k <= 6), a call narrower than LUT_MAX_WORDS; estimate_ns and both
+    # kernels ask it, so the cost model follows what the passes run
+    assert [bitsimd.lut_fits(k, 1) for k in (1, 6, 7, 12)] == [True, True, False, False]
+    assert [bitsimd.lut_fits(6, w) for w in (1, bitsimd.LUT_MAX_WORDS - 1, bitsimd.LUT_MAX_WORDS)] \
+        == [True, True, False]

@@ -42,7 +42,7 @@ from __future__ import annotations
 import os
 
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.extending import intrinsic
 
 #: the switch (``0`` turns every AVX-512 path of spikelut off), and its older name
@@ -180,6 +180,22 @@ def spread64(typingctx, words, rows, k, wb, out, at, nb):  # pragma: no cover
 #: (measured on a 10,000-node LUT6 network, one thread, 32 cycles: the shuffle 1.5x faster at 8
 #: words, 1.2x at 16, even at 32, 0.87x at 64)
 LUT_MAX_WORDS = 32
+#: the largest ``k`` whose table is one 64-bit word
+LUT_MAX_K = 6
+
+
+@njit(cache=True, nogil=True, inline="always")
+def lut_fits(k, words):  # pragma: no cover - compiled (also callable from Python)
+    """Whether a node of ``k`` inputs on ``words`` words per call takes :func:`lut_word` (where
+    :func:`lut_enabled`): its table is one word and the call narrower than :data:`LUT_MAX_WORDS`.
+    The one rule of the engine, the training forward and its cost model.
+
+    Example:
+        >>> lut_fits(6, 1), lut_fits(7, 1), lut_fits(6, 32)
+        (True, False, False)
+    """
+    return k <= LUT_MAX_K and words < LUT_MAX_WORDS
+
 
 #: the host CPU has AVX-512BW and BITALG: :func:`lut_word` evaluates a LUT of ``k <= 6`` for
 #: 64 samples with one bit shuffle
@@ -250,5 +266,6 @@ def lut_enabled() -> bool:
     return LUT_AVAILABLE and simd_allowed()
 
 
-__all__ = ["LUT_AVAILABLE", "LUT_MAX_WORDS", "SIMD_ENV", "SPREAD_AVAILABLE", "host_has",
-           "lut_enabled", "lut_word", "simd_allowed", "spread64", "spread_enabled", "trap"]
+__all__ = ["LUT_AVAILABLE", "LUT_MAX_K", "LUT_MAX_WORDS", "SIMD_ENV", "SPREAD_AVAILABLE",
+           "host_has", "lut_enabled", "lut_fits", "lut_word", "simd_allowed", "spread64",
+           "spread_enabled", "trap"]

@@ -52,7 +52,7 @@ from ..threads import numba_team, spare_cpus
 from ..xp import to_numpy
 from ..network import K_MAX
 from ._luts import lut1, lut2, lut3, lut4, lut5, lut6, lut6_piece
-from .bitsimd import LUT_MAX_WORDS, lut_enabled, lut_word
+from .bitsimd import lut_enabled, lut_fits, lut_word
 from .bitpack import pack
 from .plan import Plan, build_plan, split_recorded
 from .result import SimResult, check_spikes, readout
@@ -160,7 +160,7 @@ def _run(inp, n_in, depth, layer_lo, layer_hi, layer_k, layer_r, tap_sig, tap_dl
                             sp += depth
                         rows[p] = sp * n_sig + tap_sig[j, p]
                     cur = base + n_in + j
-                    if lut_on and k <= 6 and wn < LUT_MAX_WORDS:  # a bit shuffle per word
+                    if lut_on and lut_fits(k, wn):  # a bit shuffle per word
                         for w in range(wn):
                             ring[cur, w] = lut_word(ring, rows, k, w, tword[j], no_addr, 0, 0,
                                                     False)

@@ -61,7 +61,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..engine.bitpack import n_words, pack
-from ..engine.bitsimd import LUT_MAX_WORDS, lut_enabled, lut_word, spread64, spread_enabled
+from ..engine.bitsimd import lut_enabled, lut_fits, lut_word, spread64, spread_enabled
 from ..engine.bitsliced import eval_lut
 from ..errors import ConfigError
 from ..network import K_MAX
@@ -120,18 +120,19 @@ def _masks(tabs, tab_off, cm, dm, t64):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _node_addresses(hist, rows, k, addr, t, j, B, spread, addr_flat):  # pragma: no cover
-    # addr[t, j, :B] from the node's k tap words (hist rows `rows`). With AVX-512BW
-    # (`spread`: bitsimd.spread64) a mask move and an OR per tap and word; else tap by tap, over
-    # the samples of a word, so the loop over samples vectorises (a variable shift per lane;
-    # measured 1.6-2x faster than spreading a byte of 8 samples at a time through a table)
+def _node_addresses(hist, rows, k, addr, t, j, B, spread, addr_flat, at):  # pragma: no cover
+    # addr[t, j, :B] from the node's k tap words (hist rows `rows`). With AVX-512BW (`spread`:
+    # bitsimd.spread64 into addr_flat from `at`, where addr[t, j, 0] is) a mask move and an OR
+    # per tap and word; else tap by tap, over the samples of a word, so the loop over samples
+    # vectorises (a variable shift per lane; measured 1.6-2x faster than spreading a byte of 8
+    # samples at a time through a table)
     Wb = hist.shape[1]
     one = np.uint64(1)
     for wb in range(Wb):
         nb = min(64, B - wb * 64)
         base = wb * 64
         if spread:
-            spread64(hist, rows, k, wb, addr_flat, (t * addr.shape[1] + j) * B + base, nb)
+            spread64(hist, rows, k, wb, addr_flat, at + base, nb)
             continue
         x = hist[rows[0], wb]
         for b in range(nb):
@@ -176,9 +177,9 @@ def _forward(hist, xw, D, N, gidx, dly, lo, hi, ks, Rs, sigs, cm, dm, addr, save
                     for p in range(k):
                         rows[p] = (row - dly[j, p]) * N + gidx[j, p]
                     cur = base + sigs[li] + j - lo[li]
-                    fused = lut_on and k <= 6 and Wb < LUT_MAX_WORDS
+                    fused = lut_on and lut_fits(k, Wb)
+                    at = (t * n_addr + j) * B  # addr[t, j, 0] in addr_flat
                     if fused:  # the addresses and one bit shuffle per word (bitsimd.lut_word)
-                        at = (t * n_addr + j) * B
                         for wb in range(Wb):
                             hist[cur, wb] = lut_word(hist, rows, k, wb, t64[j], addr_flat,
                                                      at + wb * 64, min(64, B - wb * 64), save)
@@ -189,7 +190,7 @@ def _forward(hist, xw, D, N, gidx, dly, lo, hi, ks, Rs, sigs, cm, dm, addr, save
                         for w in range(Wb):
                             hist[cur, w] &= ~hist[rq, w]
                     if save and not fused:
-                        _node_addresses(hist, rows, k, addr, t, j, B, spread, addr_flat)
+                        _node_addresses(hist, rows, k, addr, t, j, B, spread, addr_flat, at)
             _finish(ctr)
 
 
@@ -360,7 +361,7 @@ def estimate_ns(plan: NetPlan, B: int, save: bool = True) -> dict[str, float]:
             if name == "lookup":
                 c0, c1, c2, c3 = COST_NS[name, bool(save)]
                 per = c0 + c1 * lp.k
-            elif fused and lp.k <= 6 and Wb < LUT_MAX_WORDS:
+            elif fused and lut_fits(lp.k, Wb):
                 c0, c1, c2, c3 = COST_NS["bitsliced_lut", bool(save)]
                 per = c0 + c1 * lp.k * Wb
             else:

@@ -565,6 +565,12 @@ _SIMD_K = simd.MAX_K
 _LANES = simd.LANES
 
 
+def _padded(B: int, simd_on: bool) -> int:
+    """Samples per row of the backward pass's ``dL/ds`` ring and stage buffer: ``B`` rounded up to
+    whole 16-lane registers where the SIMD path runs (its pads stay 0), else ``B``."""
+    return -(-B // _LANES) * _LANES if simd_on else B
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _tap_skipped(d, reads_input, phase, input_grad):  # pragma: no cover - compiled
     # a tap whose delay reaches across a tbptt boundary, or that reads an input channel when no
@@ -701,14 +707,15 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                     for b in range(B):  # node j's own entries: order (cycle descending, sample)
                         acc[ai[b]] += gu[b]
                     if vec:  # 16 samples x every tap per call (simd.py): the same values
-                        need = False
+                        need = False  # some tap carries a gradient (the scatter stage skips the rest)
                         for p in range(k):
-                            need = need or not _tap_skipped(dly[j, p], is_in[j, p], phase, input_grad)
+                            d = dly[j, p]
+                            if _tap_skipped(d, is_in[j, p], phase, input_grad):
+                                dst[p] = -1
+                            else:
+                                need = True
+                                dst[p] = (((row - d) & M) * NG + gidx[j, p]) * Bp
                         if need and direct:
-                            for p in range(k):
-                                d = dly[j, p]
-                                dst[p] = -1 if _tap_skipped(d, is_in[j, p], phase, input_grad) \
-                                    else (((row - d) & M) * NG + gidx[j, p]) * Bp
                             for b0 in range(0, B, _LANES):
                                 tap_add16(fth, off, ax, b0, gu, G_flat, dst, k)
                         elif need:  # a tap the scatter stage skips gets a value it never reads
@@ -782,7 +789,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
             stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
     stages += [(_INPUTS, 0, plan.n_in)] if input_grad else []
     stages += [] if have else [(_LOAD, 0, N)]
-    Bp = -(-B // _LANES) * _LANES if simd_on else B
+    Bp = _padded(B, simd_on)
     G = np.zeros((W, N, Bp), np.float32)  # rows of whole registers (tap_add16); pads stay 0
     # one layer's hand-over to its scatter stage (one thread needs none: `direct`)
     S = np.empty((max(f["hi"] - f["lo"]) if Q > 1 else 1, f["kc"] + f["rc"], Bp), np.float32)
@@ -846,8 +853,9 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
     contributions of one cycle, handed to the scatter stage when several threads run; one
     thread adds them directly and holds one row: this is the bound), ``tables`` (logits,
     surrogate and ``tanh`` values, float64 sums, gradients), ``loss_grad`` (the readout's
-    ``dL/ds`` the loss hands in), ``input_grad`` and ``total``. The reference (:mod:`.bptt`) holds a uint8 history, uint8 addresses and a float32
-    gradient of ``D + T`` rows each, about ``6 * N * B * (D + T)`` bytes.
+    ``dL/ds`` the loss hands in), ``input_grad`` and ``total``. The reference (:mod:`.bptt`)
+    holds a uint8 history, uint8 addresses and a float32 gradient of ``D + T`` rows each, about
+    ``6 * N * B * (D + T)`` bytes.
 
     Raises:
         ConfigError: ``T`` or ``B`` is not an integer >= 1.
@@ -865,7 +873,7 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
     plan = plan.for_steps(T)
     f = _flat(plan)
     N, W, n_nodes = plan.n_signals, window_rows(plan.D), f["n_nodes"]
-    Bp = -(-B // _LANES) * _LANES if simd.enabled() else B  # as backward() pads its rows
+    Bp = _padded(B, simd.enabled())  # as backward() pads its rows
     total = int(f["tab_off"][-1])
     addr = T * n_nodes * B * np.dtype(plan.lowered.addr_dtype).itemsize
     if keep_addr is None:
