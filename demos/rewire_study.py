@@ -115,6 +115,12 @@ VARIANTS = {
     "rewired_f10": ("random", {"rewire_every": 35, "rewire_fraction": 0.1}),
     "serial_f10": ("serial", {"rewire_every": 35, "rewire_fraction": 0.1}),
     "probe8_f10": ("random", {"rewire_every": 35, "rewire_fraction": 0.1, "rewire_candidates": 8}),
+    # regrowth by the gradient over every candidate of the slot (session k), from random and
+    # from serial wiring
+    "grad_f10": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
+                            "rewire_regrow": "gradient"}),
+    "serial_grad_f10": ("serial", {"rewire_every": 35, "rewire_fraction": 0.1,
+                                   "rewire_regrow": "gradient"}),
 }
 
 

@@ -217,6 +217,12 @@ def test_rewire_config_errors():
         TrainConfig.from_dict({"rewire_schedule": "linear"})
     with pytest.raises(ConfigError, match=r"rewire_every must be an integer >= 0, got -1"):
         TrainConfig.from_dict({"rewire_every": -1})
+    with pytest.raises(ConfigError, match=r"unknown rewire_regrow 'best'; choose one of sample, "
+                                          r"gradient"):
+        TrainConfig.from_dict({"rewire_regrow": "best"})
+    with pytest.raises(ConfigError, match=r"rewire_regrow = 'gradient' scores every candidate of "
+                                          r"the slot; leave rewire_candidates at 1 \(got 4\)"):
+        TrainConfig.from_dict({"rewire_regrow": "gradient", "rewire_candidates": 4})
 
 
 # ---------------------------------------------------------------------------- learning
@@ -234,6 +240,43 @@ def test_rewiring_solves_a_task_random_wiring_cannot():
         assert res.net.layers[0].tap_influence is not None  # the importance rides along
 
 
+def test_gradient_regrowth_finds_the_needle_in_one_rewiring():
+    x, y = needle_data()
+    net = needle_net(1)
+    tr = Trainer(net, rewire_cfg(rewire_regrow="gradient", rewire_fraction=0.25), progress=False)
+    swapped = tr.rewirer.rewire(x, y)
+    assert swapped == [1]
+    assert KEY in tr.net.layers[0].index  # of 31 other channels, the one the label is
+    res = Trainer(net, rewire_cfg(rewire_regrow="gradient", seed=1), progress=False).fit((x, y))
+    assert res.history[-1]["acc"] == 1.0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_gradient_scores_equal_one_probe_pass_per_candidate(backend):
+    """The one-pass split score of every candidate equals the probe pass with it wired in."""
+    net = random_network(7, n_in=5, sizes=[6, 5, 3], k=3, classes=3, max_delay=2, refractory=1)
+    x = (np.random.default_rng(5).random((7, 40, 5)) < 0.4).astype(np.uint8)
+    y = np.arange(40) % 3
+    tr = Trainer(net, rewire_cfg(rewire_regrow="gradient", rewire_sources="free", backend=backend),
+                 progress=False)
+    rw = tr.rewirer
+    params = [np.array(p, np.float32) for p in tr.params]
+    plan = [(i, np.array([0, 2, 1]), np.array([1, 0, 1]), np.array([1, 0, 0]))
+            for i in range(len(net.layers))]
+    grad = rw.gradient_scores(plan, params, x, y)
+    picks = [0, 3, 7]  # three candidates of each column, compared with probe passes
+    cands = {i: [[grad[i][int(p)][0][c] for c in picks] for p in taps]
+             for i, _, taps, _ in plan}
+    probe = rw.probe_scores(plan, cands, params, x, y)
+    for i, _, taps, _ in plan:
+        rows = {p: 0 for p in set(taps.tolist())}
+        for r, p in enumerate(taps.tolist()):
+            want = grad[i][p][1][rows[p], picks]
+            rows[p] += 1
+            np.testing.assert_allclose(probe[i][r], want, rtol=1e-4, atol=1e-6)
+    assert all(probe[i].max() > 0 for i in (1, 2))  # not a comparison of zeros
+
+
 def test_rewiring_is_reproducible_and_seeded():
     x, y = needle_data(100)
     net = needle_net(2)
@@ -244,13 +287,15 @@ def test_rewiring_is_reproducible_and_seeded():
     assert not np.array_equal(runs[0].net.layers[0].index, runs[2].net.layers[0].index)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_resume_gives_the_same_wiring_as_an_uninterrupted_run(tmp_path, backend):
+@pytest.mark.parametrize("backend,regrow", [("numpy", "sample"), ("numba", "sample"),
+                                           ("numba", "gradient")])
+def test_resume_gives_the_same_wiring_as_an_uninterrupted_run(tmp_path, backend, regrow):
     net = random_network(5, n_in=6, sizes=[12, 4], k=3, classes=2, max_delay=2)
     x = (np.random.default_rng(2).random((5, 80, 6)) < 0.5).astype(np.uint8)
     y = (x[:, :, 0].sum(axis=0) > 2).astype(np.int64)
     kw = dict(epochs=5, batch_size=20, backend=backend, rewire_every=3, rewire_fraction=0.2,
-              rewire_candidates=2, rewire_delays=[0, 3], keep="best")
+              rewire_candidates=2 if regrow == "sample" else 1, rewire_regrow=regrow,
+              rewire_delays=[0, 3], keep="best")
     full = Trainer(net, rewire_cfg(**kw), progress=False)
     res_full = full.fit((x, y), (x, y))
 
@@ -389,7 +434,8 @@ def test_analyze_says_when_the_saved_importance_has_no_gradient(tmp_path, capsys
 
 def test_flip_flop_penalty_prefers_candidates_without_new_registers():
     with pytest.raises(ConfigError, match=r"rewire_ff_penalty scores candidates; it needs "
-                                          r"rewire_candidates >= 2, got 1"):
+                                          r"rewire_candidates >= 2 or rewire_regrow = "
+                                          r"'gradient', got rewire_candidates = 1"):
         TrainConfig.from_dict({"rewire_ff_penalty": 0.5})
     net = random_network(4, n_in=6, sizes=[10, 4], k=3, classes=2, max_delay=1)
     x = (np.random.default_rng(3).random((6, 60, 6)) < 0.5).astype(np.uint8)

@@ -47,19 +47,21 @@ def numba_threads(n):
        T=st.integers(1, 9), B=st.sampled_from([1, 2, 3, 5, 25, 70]),
        mode=st.sampled_from(["block", "pass", "full"]), tap_grad=st.sampled_from(["tanh", "identity"]),
        tbptt=st.integers(0, 4), input_grad=st.booleans(), keep_addr=st.booleans(),
-       n_threads=st.integers(1, 3))
+       n_threads=st.integers(1, 3),
+       surrogate=st.sampled_from(["fast_sigmoid", "triangular", "rectangular"]))
 def test_every_path_equals_the_reference(seed, k0, k1, max_delay, r0, r1, T, B, mode, tap_grad,
-                                         tbptt, input_grad, keep_addr, n_threads):
+                                         tbptt, input_grad, keep_addr, n_threads, surrogate):
+    # compact surrogates (zero outside their width) exercise the skipped zero gradients
     with numba_threads(n_threads):
         _check_against_reference(seed, (k0, k1, 3), max_delay, (r0, r1, 0), T, B, mode, tap_grad,
-                                 tbptt, input_grad, keep_addr)
+                                 tbptt, input_grad, keep_addr, surrogate)
 
 
 def _check_against_reference(seed, ks, max_delay, refractory, T, B, mode, tap_grad, tbptt,
-                             input_grad, keep_addr):
+                             input_grad, keep_addr, surrogate="fast_sigmoid"):
     net, plan, x, thetas, g = case(seed, ks, max_delay, refractory, T, B)
     tables = bptt.tables_of(thetas)
-    sg = get_surrogate("fast_sigmoid")
+    sg = get_surrogate(surrogate)
     fa = bptt.forward(plan, tables, x)
     fb = kernels_cpu.forward(plan, tables, x, keep_addr=keep_addr)
     assert (fb.stored is not None) == keep_addr
@@ -135,12 +137,14 @@ def test_bits_layout():
 @pytest.mark.parametrize("B", [1, 3, 25])
 @pytest.mark.parametrize("mode,keep_addr,ks", [("full", True, (6, 4, 3)), ("block", False, (12, 4, 3)),
                                                ("pass", True, (1, 9, 2))])
-def test_thread_counts_give_identical_gradients(B, mode, keep_addr, ks):
+@pytest.mark.parametrize("surrogate", ["fast_sigmoid", "rectangular"])
+def test_thread_counts_give_identical_gradients(B, mode, keep_addr, ks, surrogate):
     """Threads split the nodes, so a batch smaller than the thread count (B = 1, 3) still uses
     every thread; 1 thread (scatter) and 2, 3 threads (gather) give the same bits, and the same
-    as the reference within rounding."""
+    as the reference within rounding; with a compact surrogate, nodes and samples without a
+    gradient are skipped on one thread and written as zeros on several, the same bits."""
     net, plan, x, thetas, g = case(7, ks, 3, (2, 1, 0), 12, B, sizes=(40, 30, 6))
-    sg = get_surrogate("fast_sigmoid")
+    sg = get_surrogate(surrogate)
     fa = bptt.forward(plan, bptt.tables_of(thetas), x)
     ra, ia = bptt.backward(plan, thetas, fa, g, sg, mode, tbptt=5, input_grad=True)
     out = []

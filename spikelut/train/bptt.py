@@ -378,7 +378,8 @@ def _soft_local(theta_f: np.ndarray, xv: np.ndarray) -> np.ndarray:
 def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
              g_spikes: Sequence[np.ndarray | None], surrogate: Surrogate,
              refractory_grad: str = "block", tap_grad: str = "tanh", tbptt: int = 0,
-             input_grad: bool = False, gate: float = 1.0) -> tuple[list[np.ndarray], np.ndarray | None]:
+             input_grad: bool = False, gate: float = 1.0,
+             g_u_out: list | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
     """BPTT: gradients of the loss w.r.t. every layer's logits (and optionally the input).
 
     Args:
@@ -393,6 +394,9 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
         input_grad: also return ``dL/dx [T, B, n_in]``.
         gate: strength of the relaxed refractory gate of :func:`forward` (1 = exact); the gate
             passes the gradient of its expectation, ``1 - gate * recent`` (hard model only).
+        g_u_out: a list that receives, per layer, ``dL/du [T, n, B]`` (the gradient at the
+            table's output before the step, i.e. per evaluation; hard model only): what
+            gradient-scored rewiring (:mod:`spikelut.train.rewire`) correlates with candidates.
 
     Returns:
         ``(grads, g_input)``: ``grads[i]`` like ``thetas[i]``; ``g_input`` or ``None``.
@@ -460,6 +464,8 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
             if len(targets):
                 Gf[(row - D) * N + targets] += scat @ g_tap.reshape(lp.n * lp.k, B)
 
+    if g_u_out is not None and not fwd.soft:
+        g_u_out.extend(g_u_all)
     if not fwd.soft:
         for i, lp in enumerate(plan.layers):
             size = lp.n << lp.k

@@ -16,7 +16,9 @@ settle on a fixed wiring), for every layer with rewirable taps:
    ``rewire_delays = [lo, hi]`` (learnable delays: half of the candidates then keep the tap's
    signal and move only its delay). With ``rewire_candidates = C >
    1`` each of C candidates is scored by a probe gradient and the best taken, less
-   ``rewire_ff_penalty`` times the flip-flops it would add;
+   ``rewire_ff_penalty`` times the flip-flops it would add; with ``rewire_regrow = "gradient"``
+   every candidate of the slot is scored from one backward pass (RigL's regrowth by gradient,
+   :meth:`Rewirer.gradient_scores`);
 4. the table is re-mapped so that the node's function changes as little as possible: the old
    tap's input is fixed at the value it carried most often on the probe batch, ``theta'[a] =
    theta[a with bit p set to v]`` (logits and optimizer moments alike), so the node computes on
@@ -56,6 +58,15 @@ from ..network import INPUT, Network
 
 SOURCES = ("group", "free")
 SCHEDULES = ("cosine", "constant")
+#: ``[train] rewire_regrow``: ``"sample"`` draws ``rewire_candidates`` candidates at random (the
+#: best by probe gradient when more than one); ``"gradient"`` scores every legal candidate of the
+#: slot from one backward pass and takes the best (RigL's regrowth by gradient)
+REGROW = ("sample", "gradient")
+#: candidates scored per tap column with ``rewire_regrow = "gradient"``; a larger slot is
+#: subsampled (seeded) to this many
+MAX_SCORED = 1024
+#: float64 entries of one chunk of candidate values ``[T * B, chunk]`` (64 MB)
+SCORE_ENTRIES = 1 << 23
 
 
 # ---------------------------------------------------------------------------- config
@@ -83,9 +94,17 @@ def validate_rewire(cfg: Any, where: str = "[train]") -> None:
                 or (hi is not None and v > hi):
             raise bad(key, "a number >= 0" + ("" if hi is None else f" and <= {hi:g}"))
         setattr(cfg, key, float(v))
-    if cfg.rewire_ff_penalty > 0 and cfg.rewire_candidates < 2:
+    if cfg.rewire_regrow not in REGROW:
+        raise ConfigError(f"{where}: unknown rewire_regrow {cfg.rewire_regrow!r}; choose one of "
+                          f"{', '.join(REGROW)}")
+    if cfg.rewire_regrow == "gradient" and cfg.rewire_candidates != 1:
+        raise ConfigError(f"{where}: rewire_regrow = 'gradient' scores every candidate of the "
+                          f"slot; leave rewire_candidates at 1 (got {cfg.rewire_candidates})")
+    if cfg.rewire_ff_penalty > 0 and cfg.rewire_candidates < 2 \
+            and cfg.rewire_regrow != "gradient":
         raise ConfigError(f"{where}: rewire_ff_penalty scores candidates; it needs "
-                          f"rewire_candidates >= 2, got {cfg.rewire_candidates}")
+                          f"rewire_candidates >= 2 or rewire_regrow = 'gradient', got "
+                          f"rewire_candidates = {cfg.rewire_candidates}")
     if cfg.rewire_schedule not in SCHEDULES:
         raise ConfigError(f"{where}: unknown rewire_schedule {cfg.rewire_schedule!r}; choose one "
                           f"of {', '.join(SCHEDULES)}")
@@ -296,10 +315,13 @@ class Rewirer:
             ones = np.array([counts[j, (a >> p) & 1 == 1].sum() for j, p in zip(nodes, taps)])
             v = (2 * ones > counts[nodes].sum(axis=1)).astype(np.int64)
             plan.append((i, nodes, taps, v))
-            cands[i] = [[self._candidate(i, int(j), int(p)) for _ in range(cfg.rewire_candidates)]
-                        for j, p in zip(nodes, taps)]
+            if cfg.rewire_regrow == "sample":
+                cands[i] = [[self._candidate(i, int(j), int(p))
+                             for _ in range(cfg.rewire_candidates)] for j, p in zip(nodes, taps)]
         if not plan:
             return [0] * len(layers)
+        if cfg.rewire_regrow == "gradient":
+            cands = self._regrow_gradient(plan, params, xb, yb, depth)
         choice = {i: np.zeros(len(c), np.int64) for i, c in cands.items()}
         if cfg.rewire_candidates > 1:
             choice = self._score(plan, cands, params, xb, yb, depth)
@@ -353,14 +375,145 @@ class Rewirer:
                 return pick
         return pick
 
+    def _regrow_gradient(self, plan: list, params: list[np.ndarray], xb: Any, yb: Any,
+                         depth: dict) -> dict[int, list[list[tuple[int, int, int]]]]:
+        """The best candidate of the whole slot for every pruned tap, by the split score of one
+        backward pass (``rewire_regrow = "gradient"``).
+
+        With the pruned taps' tables re-mapped (the old tap no longer matters), the reference
+        passes run once on the probe batch and give ``g_u [T, n, B]``, the gradient at every
+        table evaluation. A candidate ``c`` would split each address ``a'`` of the node's other
+        taps into ``c = 0`` and ``c = 1``; its score is the probe gradient of
+        :meth:`_score` for every candidate at once, ``sum_a' |sum_{(t, b) at a'} g_u *
+        (2 c[t, b] - 1)|``, the same quantity as a probe pass with ``c`` wired in (the table
+        ignores that input, so ``g_u`` does not depend on which candidate it is). The slot's
+        candidates (at most :data:`MAX_SCORED` per column, a seeded subsample beyond) that
+        would repeat one of the node's taps (or read its own output in a column that never
+        does) are skipped; the best score, normalised per layer and less ``rewire_ff_penalty``
+        times the flip-flops a candidate adds, is taken (ties broken by the generator).
+        """
+        net, lam = self.tr.net, self.cfg.rewire_ff_penalty
+        all_scores = self.gradient_scores(plan, params, xb, yb)
+        out: dict[int, list[list[tuple[int, int, int]]]] = {}
+        for i, nodes, taps, _ in plan:
+            layer = net.layers[i]
+            scores = all_scores[i]
+            have = {int(j): set(zip(layer.source[j].tolist(), layer.index[j].tolist(),
+                                    layer.delay[j].tolist())) for j in np.unique(nodes)}
+            top = max((sc.max() for _, sc in scores.values() if sc.size), default=0.0)
+            picks: list[list[tuple[int, int, int]]] = [[] for _ in range(len(nodes))]
+            for p, (cand, sc) in scores.items():
+                sc = sc / top if top > 0 else sc
+                if lam:
+                    sc = sc - lam * np.array([max(0, d - depth.get((s, c), 0)) if d >= 1 else 0
+                                              for s, c, d in cand], np.float64)[None, :]
+                avoid = self.slots[i][p].avoid_own
+                for q, r in enumerate(np.flatnonzero(taps == p).tolist()):
+                    j = int(nodes[r])
+                    ok = np.array([c not in have[j] and not (avoid and c[0] == i and c[1] == j)
+                                   for c in cand], bool)
+                    if not ok.any():  # nothing new to read: the tap stays (its table re-mapped)
+                        picks[r] = [(int(layer.source[j, p]), int(layer.index[j, p]),
+                                     int(layer.delay[j, p]))]
+                        continue
+                    order = np.lexsort((self.rng.random(len(cand)),
+                                        -np.where(ok, sc[q], -np.inf)))
+                    picks[r] = [cand[int(order[0])]]
+                    have[j].add(picks[r][0])
+            out[i] = picks
+        return out
+
+    def gradient_scores(self, plan: list, params: list[np.ndarray], xb: Any, yb: Any
+                        ) -> dict[int, dict[int, tuple[list[tuple[int, int, int]], np.ndarray]]]:
+        """Per layer and pruned tap column ``p``: ``(candidates, scores [R_p, C])``, the slot's
+        candidates ``(source, index, delay)`` and the split score of each for the column's
+        pruned taps (in ``plan`` order), from one reference forward and backward pass with the
+        pruned taps' tables re-mapped (see :meth:`_regrow_gradient`)."""
+        import scipy.sparse as sp
+
+        from .bptt import backward, forward, tables_of
+        from .passes import to_host
+
+        tr, cfg, net = self.tr, self.cfg, self.tr.net
+        x = np.ascontiguousarray(to_host(tr.xp, xb))
+        y = np.asarray(to_host(tr.xp, yb))
+        probe = [p.copy() for p in params]
+        for i, nodes, taps, v in plan:
+            for r, (j, p) in enumerate(zip(nodes.tolist(), taps.tolist())):
+                probe[i][j:j + 1] = remap_theta(probe[i][j:j + 1], p, v[r:r + 1])
+        fwd = forward(tr.plan, tables_of(probe), x)
+        _, g_spikes, _ = tr.spike_grads(fwd, y)
+        g_u: list[np.ndarray] = []
+        backward(tr.plan, probe, fwd, g_spikes, tr.surrogate, refractory_grad=cfg.refractory_grad,
+                 tap_grad=tr.tap_grad, tbptt=cfg.tbptt, g_u_out=g_u)
+        fplan = tr.plan.for_steps(fwd.T)
+        T, B, D = fwd.T, fwd.B, fplan.D
+        TB = T * B
+        out: dict[int, dict[int, tuple[list[tuple[int, int, int]], np.ndarray]]] = {}
+        for i, nodes, taps, _ in plan:
+            layer = net.layers[i]
+            scores: dict[int, tuple[list[tuple[int, int, int]], np.ndarray]] = {}
+            for p in np.unique(taps).tolist():
+                slot = self.slots[i][p]
+                cand = [(s, c, d) for s, ds in slot.options
+                        for c in range(net.n_in if s == INPUT else net.sizes[s]) for d in ds]
+                if len(cand) > MAX_SCORED:
+                    keep = np.sort(self.rng.choice(len(cand), MAX_SCORED, replace=False))
+                    cand = [cand[q] for q in keep.tolist()]
+                sig = np.array([c if s == INPUT else fplan.offsets[s] + c for s, c, _ in cand])
+                dly = np.array([d for _, _, d in cand])
+                sel = np.flatnonzero(taps == p)
+                # per pruned tap: its evaluations' gradients binned by the other taps' address
+                split = []
+                for r in sel.tolist():
+                    j = int(nodes[r])
+                    g = np.asarray(g_u[i][:, j, :], np.float64).ravel()
+                    bins = (fwd.addr[i][:, j, :].astype(np.int64) & ~(1 << p)).ravel()
+                    split.append((sp.csr_matrix((g, (bins, np.arange(TB))),
+                                                shape=(1 << layer.k, TB)),
+                                  np.bincount(bins, weights=g, minlength=1 << layer.k)))
+                sc = np.empty((len(sel), len(cand)))
+                step = max(1, SCORE_ENTRIES // TB)  # candidates per chunk: bounded memory
+                for c0 in range(0, len(cand), step):
+                    rows = D + np.arange(T)[:, None] - dly[None, c0:c0 + step]
+                    Y = fwd.hist[np.maximum(rows, 0)[:, :, None], sig[None, c0:c0 + step, None],
+                                 np.arange(B)[None, None, :]] * (rows >= 0)[:, :, None]
+                    Yf = np.ascontiguousarray(Y.transpose(0, 2, 1).reshape(TB, -1), np.float64)
+                    for q, (M, s0) in enumerate(split):
+                        sc[q, c0:c0 + step] = np.abs(2.0 * (M @ Yf) - s0[:, None]).sum(axis=0)
+                scores[p] = (cand, sc)
+            out[i] = scores
+        return out
+
     def _score(self, plan: list, cands: dict, params: list[np.ndarray], xb: Any, yb: Any,
                depth: dict) -> dict[int, np.ndarray]:
         """Index of the best of the ``C`` candidates of every pruned tap (probe gradient, less the
         flip-flop penalty), one probe forward and backward per candidate rank."""
+        scores = self.probe_scores(plan, cands, params, xb, yb)
+        out = {}
+        lam = self.cfg.rewire_ff_penalty
+        for i, nodes, _, _ in plan:
+            sc = scores[i]
+            top = sc.max()
+            sc = sc / top if top > 0 else sc
+            if lam:
+                added = np.array([[max(0, d - depth.get((s, c), 0)) if d >= 1 else 0
+                                   for s, c, d in row] for row in cands[i]], np.float64)
+                sc = sc - lam * added
+            out[i] = np.argmax(sc, axis=1)
+        return out
+
+    def probe_scores(self, plan: list, cands: dict, params: list[np.ndarray], xb: Any,
+                     yb: Any) -> dict[int, np.ndarray]:
+        """Raw probe scores ``[R, C]`` per layer: row ``r`` = pruned tap ``r`` of the layer's
+        ``plan`` entry ``(layer, nodes, taps, values)``, column ``c`` = its candidate
+        ``cands[layer][r][c]``, each wired in with the re-mapped table for one probe forward and
+        backward pass on ``xb [T, B, n_in]``, ``yb [B]`` (the trainer's own backend)."""
         from .bptt import compile_plan
         from .passes import to_host
 
-        tr, C = self.tr, self.cfg.rewire_candidates
+        tr = self.tr
+        C = len(next(iter(cands.values()))[0])
         scores = {i: np.zeros((len(nodes), C)) for i, nodes, _, _ in plan}
         for c in range(C):
             layers = list(tr.net.layers)
@@ -384,18 +537,7 @@ class Rewirer:
                 g = np.asarray(to_host(tr.xp, grads[i]), np.float64)
                 for r, (j, p) in enumerate(zip(nodes.tolist(), taps.tolist())):
                     scores[i][r, c] = _split_score(g[j:j + 1], p)[0]
-        out = {}
-        lam = self.cfg.rewire_ff_penalty
-        for i, nodes, _, _ in plan:
-            sc = scores[i]
-            top = sc.max()
-            sc = sc / top if top > 0 else sc
-            if lam:
-                added = np.array([[max(0, d - depth.get((s, c), 0)) if d >= 1 else 0
-                                   for s, c, d in row] for row in cands[i]], np.float64)
-                sc = sc - lam * added
-            out[i] = np.argmax(sc, axis=1)
-        return out
+        return scores
 
     def _remap_optimizer(self, i: int, j: int, p: int, v: int) -> None:
         """Apply the table's re-mapping to the optimizer's per-entry arrays (Adam's moments)."""

@@ -375,16 +375,7 @@ class Trainer:
             fwd = bptt.forward(self.plan, tables_of(values), x, gate=gate, rng=rng)
         else:
             fwd = self._forward(self.plan, self._fwd_tables(values), x)
-        ro = self.net.readout
-        out = fwd.spikes(ro.layer)
-        loss, g_out = self.loss_fn(out, y, ro, **self.loss_kw)
-        g_spikes: list[np.ndarray | None] = [None] * len(self.plan.layers)
-        g_spikes[ro.layer] = g_out
-        if self.cfg.rate_reg > 0:
-            spikes = [fwd.spikes(i) for i in range(len(self.plan.layers))]
-            reg, g_reg = rate_regularizer(spikes, self.cfg.rate_reg, self.cfg.rate_target)
-            loss += reg
-            g_spikes = [g if g_spikes[i] is None else g_spikes[i] + g for i, g in enumerate(g_reg)]
+        loss, g_spikes, out = self.spike_grads(fwd, y)
         kw = {"gate": gate} if relaxed else {}
         grads, _ = (bptt.backward if relaxed else self._backward)(
             self.plan, values, fwd, g_spikes, self.surrogate,
@@ -395,6 +386,23 @@ class Trainer:
             self._hist = address_histograms(fwd, [(lp.n, lp.k) for lp in self.plan.layers])
         _, pred = self._readout(out)
         return loss, pred, grads
+
+    def spike_grads(self, fwd: Any, y: Any) -> tuple[Any, list[Any], Any]:
+        """The loss of a forward pass ``fwd`` on labels ``y [B]`` and what the backward pass
+        starts from: ``(loss, g_spikes, out)``, ``g_spikes[i]`` = ``dL/ds [T, B, n]`` of layer
+        ``i`` or ``None`` (the loss's readout term plus the rate regulariser's),
+        ``out [T, B, n]`` the readout layer's spikes."""
+        ro = self.net.readout
+        out = fwd.spikes(ro.layer)
+        loss, g_out = self.loss_fn(out, y, ro, **self.loss_kw)
+        g_spikes: list[Any] = [None] * len(self.plan.layers)
+        g_spikes[ro.layer] = g_out
+        if self.cfg.rate_reg > 0:
+            spikes = [fwd.spikes(i) for i in range(len(self.plan.layers))]
+            reg, g_reg = rate_regularizer(spikes, self.cfg.rate_reg, self.cfg.rate_target)
+            loss += reg
+            g_spikes = [g if g_spikes[i] is None else g_spikes[i] + g for i, g in enumerate(g_reg)]
+        return loss, g_spikes, out
 
     def _fwd_tables(self, values: list[Any]) -> list[Any]:
         """What the forward pass reads: the 0/1 tables, or an analog model's parameters."""
