@@ -251,6 +251,20 @@ def test_gradient_regrowth_finds_the_needle_in_one_rewiring():
     assert res.history[-1]["acc"] == 1.0
 
 
+def test_gradient_regrowth_keeps_a_pruned_tap_whose_own_signal_scores_best():
+    x, y = needle_data()
+    idx = np.array([[3, 9], [KEY, 4]])  # the class-1 node reads the needle (and channel 4)
+    layer = Layer(np.zeros((2, 4), np.uint8), np.full((2, 2), INPUT), idx, np.zeros((2, 2)))
+    net = Network(N_IN, [layer], Readout(0, [0, 1], 2))
+    trained = Trainer(net, rewire_cfg(rewire_every=0, epochs=10), progress=False).fit((x, y)).net
+    tr = Trainer(trained, rewire_cfg(rewire_regrow="gradient"), progress=False)
+    swapped = tr.rewirer.rewire(x, y, fraction=1.0)  # every tap pruned and regrown
+    after = tr.net.layers[0]
+    assert after.index[1, 0] == KEY  # the needle won its own slot back: not swapped
+    assert swapped == [3]
+    assert after.index[1, 1] != 4   # the useless channel of that node was replaced
+
+
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_gradient_scores_equal_one_probe_pass_per_candidate(backend):
     """The one-pass split score of every candidate equals the probe pass with it wired in."""
@@ -556,12 +570,12 @@ def test_rewiring_on_an_emulated_device_equals_the_numpy_run():
 
 # ---------------------------------------------------------------------------- the study and demo
 def test_the_rewire_demo_config_is_the_studied_variant(demos_dir):
-    """demos/train_mnist1d_rewire.toml is demos/rewire_study.py's rewired_f10 at size 64, seed 0."""
+    """demos/train_mnist1d_rewire.toml is demos/rewire_study.py's grad_f10 at size 64, seed 0."""
     from demos.rewire_study import DATASETS, TEMPLATE, VARIANTS
     from spikelut.config import load_config
 
     spec = DATASETS["mnist1d"]
-    wiring, over = VARIANTS["rewired_f10"]
+    wiring, over = VARIANTS["grad_f10"]
     study = build_network(parse_config(TEMPLATE.format(
         seed=0, front=64, rec=64, wiring=wiring, inputs=spec["inputs"], delays=spec["delays"],
         out=spec["out"], classes=spec["classes"])))
@@ -575,9 +589,10 @@ def test_the_rewire_demo_config_is_the_studied_variant(demos_dir):
     want = TrainConfig.from_dict({"epochs": 15, "batch_size": spec["batch"], "lr": spec["lr"],
                                   "keep": "best", "seed": 0, **over})
     for key in ("epochs", "batch_size", "lr", "keep", "rewire_every", "rewire_fraction",
-                "rewire_schedule", "rewire_candidates", "rewire_batch", "rewire_sources"):
+                "rewire_schedule", "rewire_candidates", "rewire_regrow", "rewire_batch",
+                "rewire_sources"):
         assert getattr(train, key) == getattr(want, key), key
-    assert (train.rewire_every, train.rewire_fraction) == (35, 0.1)
+    assert (train.rewire_every, train.rewire_fraction, train.rewire_regrow) == (35, 0.1, "gradient")
 
 
 def test_study_summary_pairs_seeds_and_interpolates_the_luts_random_needs():

@@ -331,8 +331,12 @@ class Rewirer:
             layer = layers[i]
             src, idx, dly = layer.source.copy(), layer.index.copy(), layer.delay.copy()
             th = new_params[i]
+            kept = 0
             for r, (j, p) in enumerate(zip(nodes.tolist(), taps.tolist())):
                 s, c, d = cands[i][r][choice[i][r]]
+                if (s, c, d) == (int(src[j, p]), int(idx[j, p]), int(dly[j, p])):
+                    kept += 1  # the tap's own signal won (gradient regrowth): node unchanged
+                    continue
                 if (s, c) == (int(src[j, p]), int(idx[j, p])):
                     self.delay_moves += 1
                 src[j, p], idx[j, p], dly[j, p] = s, c, d
@@ -341,8 +345,8 @@ class Rewirer:
             layers[i] = layer.replace(source=src, index=idx, delay=dly, logits=None,
                                       table=(th > 0).astype(np.uint8), tap_influence=None,
                                       tap_gradient=None)
-            swapped[i] = len(nodes)
-            self.swaps[i] += len(nodes)
+            swapped[i] = len(nodes) - kept
+            self.swaps[i] += len(nodes) - kept
         self._install(tr.net.replace(layers=layers), new_params)
         return swapped
 
@@ -388,9 +392,11 @@ class Rewirer:
         (2 c[t, b] - 1)|``, the same quantity as a probe pass with ``c`` wired in (the table
         ignores that input, so ``g_u`` does not depend on which candidate it is). The slot's
         candidates (at most :data:`MAX_SCORED` per column, a seeded subsample beyond) that
-        would repeat one of the node's taps (or read its own output in a column that never
+        would repeat another of the node's taps (or read its own output in a column that never
         does) are skipped; the best score, normalised per layer and less ``rewire_ff_penalty``
-        times the flip-flops a candidate adds, is taken (ties broken by the generator).
+        times the flip-flops a candidate adds, is taken (ties broken by the generator). The
+        pruned tap's own signal competes too: when it wins, :meth:`rewire` leaves the tap and
+        its table as they were.
         """
         net, lam = self.tr.net, self.cfg.rewire_ff_penalty
         all_scores = self.gradient_scores(plan, params, xb, yb)
@@ -410,9 +416,14 @@ class Rewirer:
                 avoid = self.slots[i][p].avoid_own
                 for q, r in enumerate(np.flatnonzero(taps == p).tolist()):
                     j = int(nodes[r])
-                    ok = np.array([c not in have[j] and not (avoid and c[0] == i and c[1] == j)
+                    cur = (int(layer.source[j, p]), int(layer.index[j, p]),
+                           int(layer.delay[j, p]))
+                    # the tap's own signal competes: when it scores best the tap stays as it
+                    # was (table not re-mapped); another of the node's taps is never repeated
+                    ok = np.array([(c not in have[j] or c == cur)
+                                   and not (avoid and c[0] == i and c[1] == j)
                                    for c in cand], bool)
-                    if not ok.any():  # nothing new to read: the tap stays (its table re-mapped)
+                    if not ok.any():  # nothing else to read (tiny slot): the tap stays as it was
                         picks[r] = [(int(layer.source[j, p]), int(layer.index[j, p]),
                                      int(layer.delay[j, p]))]
                         continue
