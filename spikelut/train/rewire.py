@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numba import njit, prange
 
 from ..errors import ConfigError, FileFormatError, NetworkError
 from ..importance import importance_score, tap_gradient_from
@@ -65,8 +66,8 @@ REGROW = ("sample", "gradient")
 #: candidates scored per tap column with ``rewire_regrow = "gradient"``; a larger slot is
 #: subsampled (seeded) to this many
 MAX_SCORED = 1024
-#: float64 entries of one chunk of candidate values ``[T * B, chunk]`` (64 MB)
-SCORE_ENTRIES = 1 << 23
+#: entries of one chunk of candidate values ``[T * B, chunk]`` (uint8: 16 MB)
+SCORE_ENTRIES = 1 << 24
 
 
 # ---------------------------------------------------------------------------- config
@@ -217,6 +218,57 @@ def _split_score(g: np.ndarray, tap: int) -> np.ndarray:
     a = np.arange(g.shape[1])
     lo = a[(a >> tap) & 1 == 0]
     return np.abs(g[:, lo | (1 << tap)] - g[:, lo]).sum(axis=1)
+
+
+def _candidate_values(hist: np.ndarray, D: int, T: int, sig: np.ndarray, dly: np.ndarray
+                      ) -> np.ndarray:
+    """Values ``[T, B, C]`` (uint8) of signals ``sig`` read at delays ``dly`` at cycles
+    ``0..T-1`` from a forward history ``hist [D + T, n_signals, B]`` (row ``D + t`` = cycle
+    ``t``; reads before the history are 0). One slice per distinct delay."""
+    out = np.zeros((T, len(sig), hist.shape[2]), np.uint8)
+    for d in np.unique(dly).tolist():
+        cols = np.flatnonzero(dly == d)
+        t0 = max(0, d - D)  # cycles whose read lands before the first row stay 0
+        if t0 < T:
+            out[t0:, cols] = hist[D - d + t0:D - d + T][:, sig[cols]]
+    return np.ascontiguousarray(out.transpose(0, 2, 1))
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def split_scores(g, bins, y, n_bins, out):  # pragma: no cover - compiled
+    """Probe split scores of candidates for pruned taps (:meth:`Rewirer.gradient_scores`).
+
+    ``out[r, c] = sum_a |sum_{e: bins[r, e] = a} g[r, e] * (2 y[e, c] - 1)|`` for pruned tap
+    ``r`` (``g`` float64 ``[R, E]``: its gradient at each of the ``E = T * B`` evaluations,
+    ``bins`` int64 ``[R, E]``: the node's address without the pruned tap, ``< n_bins``) and
+    candidate ``c`` (``y`` uint8 ``[E, C]``: its value at each evaluation). Taps in parallel;
+    each sums in evaluation order, so any thread count gives the same bits.
+
+    Example:
+        >>> out = np.empty((1, 2))
+        >>> split_scores(np.array([[1.0, 2.0, -1.0]]), np.array([[0, 0, 1]]),
+        ...              np.array([[1, 0], [0, 0], [1, 1]], np.uint8), 2, out)
+        >>> out.tolist()          # c0: |1 - 2| + |-1|, c1: |-1 - 2| + |-1|
+        [[2.0, 4.0]]
+    """
+    R, E = g.shape
+    C = y.shape[1]
+    for r in prange(R):
+        s1 = np.zeros((n_bins, C))
+        s0 = np.zeros(n_bins)
+        for e in range(E):
+            gv = g[r, e]
+            if gv == 0.0:
+                continue
+            a = bins[r, e]
+            s0[a] += gv
+            for c in range(C):
+                s1[a, c] += gv * y[e, c]
+        for c in range(C):
+            tot = 0.0
+            for a in range(n_bins):
+                tot += abs(2.0 * s1[a, c] - s0[a])
+            out[r, c] = tot
 
 
 # ---------------------------------------------------------------------------- the rewirer
@@ -440,8 +492,6 @@ class Rewirer:
         candidates ``(source, index, delay)`` and the split score of each for the column's
         pruned taps (in ``plan`` order), from one reference forward and backward pass with the
         pruned taps' tables re-mapped (see :meth:`_regrow_gradient`)."""
-        import scipy.sparse as sp
-
         from .bptt import backward, forward, tables_of
         from .passes import to_host
 
@@ -474,24 +524,19 @@ class Rewirer:
                 sig = np.array([c if s == INPUT else fplan.offsets[s] + c for s, c, _ in cand])
                 dly = np.array([d for _, _, d in cand])
                 sel = np.flatnonzero(taps == p)
-                # per pruned tap: its evaluations' gradients binned by the other taps' address
-                split = []
-                for r in sel.tolist():
-                    j = int(nodes[r])
-                    g = np.asarray(g_u[i][:, j, :], np.float64).ravel()
-                    bins = (fwd.addr[i][:, j, :].astype(np.int64) & ~(1 << p)).ravel()
-                    split.append((sp.csr_matrix((g, (bins, np.arange(TB))),
-                                                shape=(1 << layer.k, TB)),
-                                  np.bincount(bins, weights=g, minlength=1 << layer.k)))
+                # per pruned tap: its evaluations' gradients and the other taps' address
+                g = np.ascontiguousarray(g_u[i][:, nodes[sel], :].transpose(1, 0, 2),
+                                         np.float64).reshape(len(sel), TB)
+                bins = ((fwd.addr[i][:, nodes[sel], :].astype(np.int64).transpose(1, 0, 2)
+                         & ~(np.int64(1) << taps[sel][:, None, None])).reshape(len(sel), TB))
                 sc = np.empty((len(sel), len(cand)))
                 step = max(1, SCORE_ENTRIES // TB)  # candidates per chunk: bounded memory
                 for c0 in range(0, len(cand), step):
-                    rows = D + np.arange(T)[:, None] - dly[None, c0:c0 + step]
-                    Y = fwd.hist[np.maximum(rows, 0)[:, :, None], sig[None, c0:c0 + step, None],
-                                 np.arange(B)[None, None, :]] * (rows >= 0)[:, :, None]
-                    Yf = np.ascontiguousarray(Y.transpose(0, 2, 1).reshape(TB, -1), np.float64)
-                    for q, (M, s0) in enumerate(split):
-                        sc[q, c0:c0 + step] = np.abs(2.0 * (M @ Yf) - s0[:, None]).sum(axis=0)
+                    Y = _candidate_values(fwd.hist, D, T, sig[c0:c0 + step], dly[c0:c0 + step])
+                    part = np.empty((len(sel), Y.shape[2]))
+                    split_scores(g, np.ascontiguousarray(bins), Y.reshape(TB, -1),
+                                 1 << layer.k, part)
+                    sc[:, c0:c0 + step] = part
                 scores[p] = (cand, sc)
             out[i] = scores
         return out
