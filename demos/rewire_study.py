@@ -111,12 +111,12 @@ VARIANTS = {
     "probe_epochly": ("random", {"rewire_every": 140, "rewire_fraction": 0.05,
                                  "rewire_candidates": 4}),
     # session c: 10 % (annealed) every 35 steps, one random candidate (the [train] defaults but
-    # for rewire_every; demos/train_mnist1d_rewire.toml), from random and from serial wiring
+    # for rewire_every; the rewire demo until session k), from random and from serial wiring
     "rewired_f10": ("random", {"rewire_every": 35, "rewire_fraction": 0.1}),
     "serial_f10": ("serial", {"rewire_every": 35, "rewire_fraction": 0.1}),
     "probe8_f10": ("random", {"rewire_every": 35, "rewire_fraction": 0.1, "rewire_candidates": 8}),
-    # regrowth by the gradient over every candidate of the slot (session k), from random and
-    # from serial wiring
+    # regrowth by the gradient over every candidate of the slot (session k; grad_f10 is
+    # demos/train_mnist1d_rewire.toml), from random and from serial wiring
     "grad_f10": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
                             "rewire_regrow": "gradient"}),
     "serial_grad_f10": ("serial", {"rewire_every": 35, "rewire_fraction": 0.1,

@@ -464,6 +464,26 @@ def test_flip_flop_penalty_prefers_candidates_without_new_registers():
     assert ffs[1] < ffs[0]
 
 
+def test_gradient_regrowth_normalises_by_the_best_candidate_a_tap_may_take(monkeypatch):
+    """rewire_ff_penalty = 0.2 trades one flip-flop for 20 % of the best *legal* candidate's
+    score: a repeat of one of the node's taps (never taken) must not set the scale."""
+    idx = np.array([[0, 1], [4, 5]])
+    layer = Layer(np.zeros((2, 4), np.uint8), np.full((2, 2), INPUT), idx, np.zeros((2, 2)))
+    net = Network(6, [layer], Readout(0, [0, 1], 2))
+    tr = Trainer(net, rewire_cfg(rewire_regrow="gradient", rewire_delays=[0, 1],
+                                 rewire_ff_penalty=0.2), progress=False)
+    rw = tr.rewirer
+    cand = [(INPUT, c, d) for c in range(6) for d in (0, 1)]
+    score = {(INPUT, 1, 0): 10.0,   # node 0's other tap: splits every address, never taken
+             (INPUT, 2, 1): 1.0,    # the best legal candidate, one new flip-flop
+             (INPUT, 3, 0): 0.7}    # no flip-flop
+    sc = np.array([[score.get(c, 0.0) for c in cand]])
+    monkeypatch.setattr(rw, "gradient_scores", lambda *a: {0: {0: (cand, sc)}})
+    plan = [(0, np.array([0]), np.array([0]), np.array([0]))]
+    picks = rw._regrow_gradient(plan, None, None, None, tr.net.register_depths())
+    assert picks[0] == [[(INPUT, 2, 1)]]   # 1 - 0.2 > 0.7 (against 10: 0.1 - 0.2 < 0.07)
+
+
 def test_a_tap_groups_delay_range_is_what_rewiring_chooses_in(tmp_path):
     text = """
 inputs = 6

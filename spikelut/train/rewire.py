@@ -458,23 +458,35 @@ class Rewirer:
             scores = all_scores[i]
             have = {int(j): set(zip(layer.source[j].tolist(), layer.index[j].tolist(),
                                     layer.delay[j].tolist())) for j in np.unique(nodes)}
-            top = max((sc.max() for _, sc in scores.values() if sc.size), default=0.0)
+            # the candidates each pruned tap may take: the tap's own signal competes (when it
+            # scores best the tap stays as it was, table not re-mapped); another of the node's
+            # taps is never repeated, nor its own output read in a column that never does
+            legal: dict[int, np.ndarray] = {}
+            for p, (cand, _) in scores.items():
+                avoid = self.slots[i][p].avoid_own
+                for r in np.flatnonzero(taps == p).tolist():
+                    j = int(nodes[r])
+                    cur = (int(layer.source[j, p]), int(layer.index[j, p]),
+                           int(layer.delay[j, p]))
+                    legal[r] = np.array([(c not in have[j] or c == cur)
+                                         and not (avoid and c[0] == i and c[1] == j)
+                                         for c in cand], bool)
+            # normalised by the best candidate a pruned tap may take: a repeat of one of the
+            # node's taps scores high (it splits every address) but is never taken
+            top = max((sc[q][legal[r]].max() for p, (_, sc) in scores.items()
+                       for q, r in enumerate(np.flatnonzero(taps == p).tolist())
+                       if legal[r].any()), default=0.0)
             picks: list[list[tuple[int, int, int]]] = [[] for _ in range(len(nodes))]
+            taken: dict[int, set] = {j: set() for j in have}
             for p, (cand, sc) in scores.items():
                 sc = sc / top if top > 0 else sc
                 if lam:
                     sc = sc - lam * np.array([max(0, d - depth.get((s, c), 0)) if d >= 1 else 0
                                               for s, c, d in cand], np.float64)[None, :]
-                avoid = self.slots[i][p].avoid_own
                 for q, r in enumerate(np.flatnonzero(taps == p).tolist()):
                     j = int(nodes[r])
-                    cur = (int(layer.source[j, p]), int(layer.index[j, p]),
-                           int(layer.delay[j, p]))
-                    # the tap's own signal competes: when it scores best the tap stays as it
-                    # was (table not re-mapped); another of the node's taps is never repeated
-                    ok = np.array([(c not in have[j] or c == cur)
-                                   and not (avoid and c[0] == i and c[1] == j)
-                                   for c in cand], bool)
+                    # nor what another pruned tap of the node took in this rewiring
+                    ok = legal[r] & np.array([c not in taken[j] for c in cand], bool)
                     if not ok.any():  # nothing else to read (tiny slot): the tap stays as it was
                         picks[r] = [(int(layer.source[j, p]), int(layer.index[j, p]),
                                      int(layer.delay[j, p]))]
@@ -482,7 +494,7 @@ class Rewirer:
                     order = np.lexsort((self.rng.random(len(cand)),
                                         -np.where(ok, sc[q], -np.inf)))
                     picks[r] = [cand[int(order[0])]]
-                    have[j].add(picks[r][0])
+                    taken[j].add(picks[r][0])
             out[i] = picks
         return out
 
