@@ -162,3 +162,18 @@ def test_interrupt_with_json_prints_one_object(monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert json.loads(out) == {"ok": False, "command": "info", "error": "interrupted"}
     assert err == "spikelut info: interrupted\n"
+
+
+@pytest.mark.parametrize("extra,hint", [
+    (["--checkpoint", "ck.h5"], "; the same command with --resume continues from the last "
+                                "finished epoch in ck.h5"),
+    ([], "; with --checkpoint FILE a run can be resumed (--resume)")])
+def test_an_interrupted_train_says_how_to_resume(monkeypatch, capsys, extra, hint):
+    import spikelut.cli.cmd_train as cmd_train
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmd_train, "run", interrupted)
+    assert main(["train", "c.toml", "--data", "d.h5", "-o", "m.h5", *extra]) == 130
+    assert capsys.readouterr().err == f"spikelut train: interrupted{hint}\n"

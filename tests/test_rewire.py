@@ -263,6 +263,8 @@ def test_gradient_regrowth_keeps_a_pruned_tap_whose_own_signal_scores_best():
     assert after.index[1, 0] == KEY  # the needle won its own slot back: not swapped
     assert swapped == [3]
     assert after.index[1, 1] != 4   # the useless channel of that node was replaced
+    rec = tr.rewirer.epoch_record(0)  # the log: 4 taps pruned, 3 of them swapped
+    assert (rec["pruned"], rec["rewired"]) == ([4], [3])
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

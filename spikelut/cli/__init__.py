@@ -102,6 +102,17 @@ def _default(o):
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a C tool killed by the signal reports
 
 
+def _resume_hint(args: argparse.Namespace) -> str:
+    """What continues an interrupted ``train`` (its checkpoint holds the last finished epoch)."""
+    if getattr(args, "command", None) != "train":
+        return ""
+    ckpt = getattr(args, "checkpoint", None)
+    if ckpt:
+        return (f"; the same command with --resume continues from the last finished epoch in "
+                f"{terminal(str(ckpt))}")
+    return "; with --checkpoint FILE a run can be resumed (--resume)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -173,7 +184,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(args, f"not enough memory ({e or 'MemoryError'}); use a smaller batch, model "
                            f"or file")
     except KeyboardInterrupt:
-        print(f"spikelut {args.command}: interrupted", file=sys.stderr)
+        print(f"spikelut {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
         if args.json:
             print(json.dumps({"ok": False, "command": args.command, "error": "interrupted"}))
         return 130

@@ -296,6 +296,7 @@ class Rewirer:
         self.rng = np.random.default_rng([cfg.seed, 0x5E7E])
         self.slots = tap_slots(trainer.net, cfg.rewire_sources, cfg.rewire_delays)
         self.swaps = [0] * len(trainer.net.layers)
+        self.pruned = [0] * len(trainer.net.layers)
         self.delay_moves = 0
         self.start_delays = _delay_histogram(trainer.net)
 
@@ -317,14 +318,18 @@ class Rewirer:
         self.rewire(x[:, idx], y[idx], fraction)
 
     def epoch_record(self, epoch: int) -> dict:
-        """What the epoch's log record gets: ``rewired`` (taps swapped per layer),
-        ``delay_moves`` (of them, swaps that kept the signal and moved the delay), ``flip_flops``
-        and ``delays`` (histogram ``{delay: taps}``); the first record also ``delays_before``."""
-        rec = {"rewired": list(self.swaps), "delay_moves": self.delay_moves,
+        """What the epoch's log record gets: ``pruned`` (taps pruned per layer), ``rewired``
+        (of them, taps swapped to another signal or delay: with gradient regrowth a pruned tap
+        whose own signal wins stays), ``delay_moves`` (of the swaps, those that kept the signal
+        and moved the delay), ``flip_flops`` and ``delays`` (histogram ``{delay: taps}``); the
+        first record also ``delays_before``."""
+        rec = {"pruned": list(self.pruned), "rewired": list(self.swaps),
+               "delay_moves": self.delay_moves,
                "flip_flops": self.tr.net.flip_flops(), "delays": _delay_histogram(self.tr.net)}
         if epoch == 0:
             rec["delays_before"] = self.start_delays
         self.swaps = [0] * len(self.swaps)
+        self.pruned = [0] * len(self.pruned)
         self.delay_moves = 0
         return rec
 
@@ -399,6 +404,7 @@ class Rewirer:
                                       tap_gradient=None)
             swapped[i] = len(nodes) - kept
             self.swaps[i] += len(nodes) - kept
+            self.pruned[i] += len(nodes)
         self._install(tr.net.replace(layers=layers), new_params)
         return swapped
 
@@ -642,7 +648,8 @@ class Rewirer:
     def save(self, f: Any, best_net: Network) -> None:
         """Write the generator state and the current and kept wiring into checkpoint ``f``."""
         f.attrs["rewire_rng"] = json.dumps(self.rng.bit_generator.state)
-        f.attrs["rewire_counts"] = json.dumps({"swaps": self.swaps, "delay_moves": self.delay_moves,
+        f.attrs["rewire_counts"] = json.dumps({"swaps": self.swaps, "pruned": self.pruned,
+                                               "delay_moves": self.delay_moves,
                                                "start_delays": self.start_delays})
         for group, net in (("wiring", self.tr.net), ("best_wiring", best_net)):
             g = f.create_group(group)
@@ -683,6 +690,8 @@ class Rewirer:
             self.rng.bit_generator.state = json.loads(f.attrs["rewire_rng"])
             counts = json.loads(f.attrs["rewire_counts"])
             self.swaps, self.delay_moves = list(counts["swaps"]), int(counts["delay_moves"])
+            # checkpoints written before the count existed: the swaps (every pruned tap swapped)
+            self.pruned = list(counts.get("pruned", self.swaps))
             self.start_delays = dict(counts["start_delays"])
         except (KeyError, TypeError, ValueError) as e:
             raise FileFormatError(f"{path}: the rewiring state (rewire_rng, rewire_counts) "
