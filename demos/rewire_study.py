@@ -121,6 +121,14 @@ VARIANTS = {
                             "rewire_regrow": "gradient"}),
     "serial_grad_f10": ("serial", {"rewire_every": 35, "rewire_fraction": 0.1,
                                    "rewire_regrow": "gradient"}),
+    # learnable delays with regrowth by the gradient, and their control: the same delay range
+    # drawn at random once (no rewiring)
+    "grad_delays": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
+                               "rewire_regrow": "gradient", "rewire_delays": "dataset"}),
+    "grad_delays_ff": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
+                                  "rewire_regrow": "gradient", "rewire_delays": "dataset",
+                                  "rewire_ff_penalty": 0.01}),
+    "random_delays": ("random", {"random_delays": "dataset"}),
 }
 
 
@@ -208,6 +216,28 @@ def luts_to_match(rows: list[dict], variant: str, base: str = "random") -> str:
     return "\n".join(out)
 
 
+def random_delays(net, delay_range, seed: int):
+    """``net`` with every tap given a delay drawn uniformly from ``delay_range = [lo, hi]``
+    (seeded; a tap of this or a later layer from ``[max(lo, 1), hi]``, DESIGN.md section 2): the
+    control for learnable delays (variant key ``"random_delays"``: the same delays available,
+    drawn once instead of learned).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=4, sizes=[3, 2], k=2, max_delay=1)
+        >>> new = random_delays(net, [0, 5], 0)
+        >>> [bool(((l.delay >= 0) & (l.delay <= 5)).all()) for l in new.layers]
+        [True, True]
+    """
+    rng = np.random.default_rng([seed, 0xDE1A])
+    layers = []
+    for i, layer in enumerate(net.layers):
+        lo = np.where(layer.source >= i, max(1, delay_range[0]), delay_range[0])
+        d = lo + (rng.random(layer.delay.shape) * (delay_range[1] + 1 - lo)).astype(np.int64)
+        layers.append(layer.replace(delay=d))
+    return net.replace(layers=layers)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--dataset", choices=list(DATASETS), default="mnist1d")
@@ -282,9 +312,13 @@ def main(argv: list[str] | None = None) -> int:
                 if over.pop("teacher", False) and feats is None:
                     feats = teacher_features_of(train, val, args.teacher_epochs, seed)
                 epochs = over.pop("epochs", args.epochs)
+                redraw = over.pop("random_delays", None)
                 net = build_network(parse_config(TEMPLATE.format(
                     seed=seed, front=size, rec=size, wiring=wiring, inputs=spec["inputs"],
                     delays=spec["delays"], out=spec["out"], classes=spec["classes"])))
+                if redraw is not None:  # a control: random input delays, not learned ones
+                    net = random_delays(net, spec["delay_range"] if redraw == "dataset"
+                                        else redraw, seed)
                 cfg = TrainConfig.from_dict({"epochs": epochs, "batch_size": spec["batch"],
                                              "lr": spec["lr"], "keep": "best",
                                              "backend": args.backend, "seed": seed, **over})
