@@ -591,17 +591,20 @@ def test_rewiring_on_an_emulated_device_equals_the_numpy_run():
 
 
 # ---------------------------------------------------------------------------- the study and demo
-def test_the_rewire_demo_config_is_the_studied_variant(demos_dir):
-    """demos/train_mnist1d_rewire.toml is demos/rewire_study.py's grad_f10 at size 64, seed 0."""
+@pytest.mark.parametrize("demo,variant", [("train_mnist1d_rewire", "grad_f10"),
+                                          ("train_mnist1d_rewire_delays", "grad_delays")])
+def test_the_rewire_demo_config_is_the_studied_variant(demos_dir, demo, variant):
+    """The rewiring presets are demos/rewire_study.py's variants at size 64, seed 0."""
     from demos.rewire_study import DATASETS, TEMPLATE, VARIANTS
     from spikelut.config import load_config
 
     spec = DATASETS["mnist1d"]
-    wiring, over = VARIANTS["grad_f10"]
+    wiring, over = VARIANTS[variant]
+    over = {k: (spec["delay_range"] if v == "dataset" else v) for k, v in over.items()}
     study = build_network(parse_config(TEMPLATE.format(
         seed=0, front=64, rec=64, wiring=wiring, inputs=spec["inputs"], delays=spec["delays"],
         out=spec["out"], classes=spec["classes"])))
-    cfg = load_config(f"{demos_dir}/train_mnist1d_rewire.toml")
+    cfg = load_config(f"{demos_dir}/{demo}.toml")
     demo = build_network(cfg)
     assert demo.n_nodes == study.n_nodes == 228
     for a, b in zip(demo.layers, study.layers):
@@ -612,7 +615,7 @@ def test_the_rewire_demo_config_is_the_studied_variant(demos_dir):
                                   "keep": "best", "seed": 0, **over})
     for key in ("epochs", "batch_size", "lr", "keep", "rewire_every", "rewire_fraction",
                 "rewire_schedule", "rewire_candidates", "rewire_regrow", "rewire_batch",
-                "rewire_sources"):
+                "rewire_sources", "rewire_delays", "rewire_ff_penalty"):
         assert getattr(train, key) == getattr(want, key), key
     assert (train.rewire_every, train.rewire_fraction, train.rewire_regrow) == (35, 0.1, "gradient")
 
