@@ -94,7 +94,9 @@ def test_gru_teacher_shapes_and_per_step_logits():
     x = (torch.rand(40, 5, 32) < 0.5).float()
     final, steps = gru(x), gru(x, per_step=True)
     assert final.shape == (5, 10) and steps.shape == (40, 5, 10)
-    assert torch.equal(steps[-1], final)
+    # the head on [T, B, H] and on [B, H]: BLAS may block the two shapes differently (bit
+    # equality held on an AMD EPYC, not on an Intel Xeon), so equal within float32 rounding
+    torch.testing.assert_close(steps[-1], final, rtol=1e-5, atol=1e-6)
     # causal: cycle t's logits do not depend on later cycles
     x2 = x.clone()
     x2[20:] = 1 - x2[20:]
