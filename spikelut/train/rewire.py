@@ -13,8 +13,8 @@ settle on a fixed wiring), for every layer with rewirable taps:
    column of taps was drawn with (``rewire_sources = "group"``), or any legal source
    (``"free"``: the input or an earlier layer at any delay of the range, any layer at delay >= 1);
    the delays are the column's own, the tap group's ``delay_range = [lo, hi]`` or the run's
-   ``rewire_delays = [lo, hi]`` (learnable delays: half of the candidates then keep the tap's
-   signal and move only its delay). With ``rewire_candidates = C >
+   ``rewire_delays = [lo, hi]`` (learnable delays: with random candidates half of them keep
+   the tap's signal and move only its delay; gradient regrowth scores every signal and delay). With ``rewire_candidates = C >
    1`` each of C candidates is scored by a probe gradient and the best taken, less
    ``rewire_ff_penalty`` times the flip-flops it would add; with ``rewire_regrow = "gradient"``
    every candidate of the slot is scored from one backward pass (RigL's regrowth by gradient,
