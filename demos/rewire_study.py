@@ -29,8 +29,8 @@ Usage (reduced budgets on a shared machine):
         --limit 2000 --out runs/rewire_study
     NUMBA_NUM_THREADS=1 nice -n 10 python demos/rewire_study.py --dataset GunPoint --sizes 64 \\
         --epochs 30 --variants random serial rewired rewired_delays --out runs/rewire_ucr
-    NUMBA_NUM_THREADS=1 nice -n 10 python demos/rewire_study.py --sizes 18 64 128 256 --epochs 15 \
-        --limit 4000 --seeds 0 1 2 --variants random rewired_f10 serial \
+    NUMBA_NUM_THREADS=1 nice -n 10 python demos/rewire_study.py --sizes 18 64 128 256 --epochs 15 \\
+        --limit 4000 --seeds 0 1 2 --variants random rewired_f10 serial \\
         --define probe8 random '{"rewire_every": 35, "rewire_fraction": 0.1, "rewire_candidates": 8}'
 Writes <out>/results.jsonl (one line per run) and prints a Markdown table; with several
 ``--seeds`` also the mean and spread per variant and size and the difference to ``random`` of the

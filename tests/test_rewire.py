@@ -303,6 +303,18 @@ def test_rewiring_is_reproducible_and_seeded():
     assert not np.array_equal(runs[0].net.layers[0].index, runs[2].net.layers[0].index)
 
 
+def test_a_delay_range_reaching_past_the_datas_cycles_is_warned_about(capsys):
+    """A tap at delay >= T reads only the reset state: rewire_delays = [0, 1000] on 1-cycle data
+    trains, with one warning naming the range's top and the data's cycles; [0, 0] does not."""
+    x, y = needle_data(100)
+    for delays, warned in (((0, 1000), True), ((0, 0), False)):
+        Trainer(needle_net(2), rewire_cfg(epochs=2, rewire_delays=delays),
+                progress=False).fit((x, y))
+        err = capsys.readouterr().err
+        assert ("warning: rewiring may move taps to delays up to 1000" in err) == warned, err
+        assert ("1 cycles per sample" in err) == warned
+
+
 @pytest.mark.parametrize("backend,regrow", [("numpy", "sample"), ("numba", "sample"),
                                            ("numba", "gradient")])
 def test_resume_gives_the_same_wiring_as_an_uninterrupted_run(tmp_path, backend, regrow):

@@ -317,6 +317,11 @@ class Rewirer:
         idx = xp.asarray(pick)
         self.rewire(x[:, idx], y[idx], fraction)
 
+    def max_delay(self) -> int:
+        """The largest delay a rewired tap may take (-1 when no column is rewired)."""
+        return max((d for cols in self.slots for slot in cols if slot is not None
+                    for _, ds in slot.options for d in ds), default=-1)
+
     def epoch_record(self, epoch: int) -> dict:
         """What the epoch's log record gets: ``pruned`` (taps pruned per layer), ``rewired``
         (of them, taps swapped to another signal or delay: with gradient regrowth a pruned tap

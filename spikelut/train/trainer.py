@@ -461,6 +461,13 @@ class Trainer:
         coding = train.meta.get("coding") if isinstance(train, SpikeData) else None
         self.data_record = {"steps": int(x.shape[0]),
                             **({"coding": coding} if isinstance(coding, str) else {})}
+        if self.rewirer is not None and self.rewirer.max_delay() >= x.shape[0]:
+            T, D = int(x.shape[0]), self.rewirer.max_delay()
+            print(f"spikelut: warning: rewiring may move taps to delays up to {D}, but the "
+                  f"training data has {T} cycles per sample: a tap at delay >= {T} reads only "
+                  f"the reset state (a constant) and costs a shift register that deep; keep "
+                  f"rewire_delays (or the tap groups' delay_range) below {T}",
+                  file=sys.stderr, flush=True)
         xp = self.xp
         x, y = x.astype(np.uint8, copy=False), y.astype(np.int64)
         if val is not None:
