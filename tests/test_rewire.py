@@ -279,7 +279,7 @@ def test_gradient_scores_equal_one_probe_pass_per_candidate(backend):
     params = [np.array(p, np.float32) for p in tr.params]
     plan = [(i, np.array([0, 2, 1]), np.array([1, 0, 1]), np.array([1, 0, 0]))
             for i in range(len(net.layers))]
-    grad = rw.gradient_scores(plan, params, x, y)
+    grad = rw.gradient_scores(plan, params, x, y, centered=False)
     picks = [0, 3, 7]  # three candidates of each column, compared with probe passes
     cands = {i: [[grad[i][int(p)][0][c] for c in picks] for p in taps]
              for i, _, taps, _ in plan}
@@ -291,6 +291,25 @@ def test_gradient_scores_equal_one_probe_pass_per_candidate(backend):
             rows[p] += 1
             np.testing.assert_allclose(probe[i][r], want, rtol=1e-4, atol=1e-6)
     assert all(probe[i].max() > 0 for i in (1, 2))  # not a comparison of zeros
+
+
+def test_centered_scores_give_a_constant_candidate_nothing():
+    """A signal that never changes cannot help a table split its addresses; the probe pass's
+    plain score gives it |sum of the gradient| per address, more than an informative bit."""
+    from spikelut.train.rewire import split_scores
+
+    rng = np.random.default_rng(0)
+    E = 2000
+    info = (rng.random(E) < 0.5).astype(np.uint8)
+    g = (0.3 + rng.normal(0, 1, E) + 0.5 * (2 * info.astype(float) - 1))[None, :]
+    y = np.stack([np.ones(E, np.uint8), (rng.random(E) < 0.5).astype(np.uint8), info], axis=1)
+    bins = np.zeros((1, E), np.int64)
+    plain, centered = np.empty((1, 3)), np.empty((1, 3))
+    split_scores(g, bins, y, 1, False, plain)
+    split_scores(g, bins, y, 1, True, centered)
+    assert plain[0, 0] > plain[0, 1]                          # the flaw: constant beats noise
+    assert centered[0, 0] == 0.0
+    assert centered[0, 2] > 5 * centered[0, 1]                # informative >> random bit
 
 
 def test_rewiring_is_reproducible_and_seeded():

@@ -235,39 +235,60 @@ def _candidate_values(hist: np.ndarray, D: int, T: int, sig: np.ndarray, dly: np
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def split_scores(g, bins, y, n_bins, out):  # pragma: no cover - compiled
+def split_scores(g, bins, y, n_bins, centered, out):  # pragma: no cover - compiled
     """Probe split scores of candidates for pruned taps (:meth:`Rewirer.gradient_scores`).
 
-    ``out[r, c] = sum_a |sum_{e: bins[r, e] = a} g[r, e] * (2 y[e, c] - 1)|`` for pruned tap
-    ``r`` (``g`` float64 ``[R, E]``: its gradient at each of the ``E = T * B`` evaluations,
-    ``bins`` int64 ``[R, E]``: the node's address without the pruned tap, ``< n_bins``) and
-    candidate ``c`` (``y`` uint8 ``[E, C]``: its value at each evaluation). Taps in parallel;
-    each sums in evaluation order, so any thread count gives the same bits.
+    For pruned tap ``r`` (``g`` float64 ``[R, E]``: its gradient at each of the ``E = T * B``
+    evaluations, ``bins`` int64 ``[R, E]``: the node's address without the pruned tap, ``<
+    n_bins``) and candidate ``c`` (``y`` uint8 ``[E, C]``: its value at each evaluation):
+
+    * ``centered=False``: ``out[r, c] = sum_a |sum_{e at a} g[r, e] * (2 y[e, c] - 1)|``, the
+      probe pass's split score (the logit gradient's difference between the two halves the
+      candidate would open);
+    * ``centered=True``: ``out[r, c] = sum_a 2 |sum_{e at a} g[r, e] * (y[e, c] - ybar[a, c])|``
+      with ``ybar`` the candidate's mean in address ``a``: the same where the candidate is 1 in
+      half of the evaluations, but 0 for a candidate that is constant within each address (a
+      table cannot use a signal that never changes; the plain score gives it
+      ``sum_a |sum_{e at a} g|``, which can beat every informative candidate).
+
+    Taps in parallel; each sums in evaluation order, so any thread count gives the same bits.
 
     Example:
+        >>> g, bins = np.array([[1.0, 2.0, -1.0]]), np.array([[0, 0, 1]])
+        >>> y = np.array([[1, 1], [0, 1], [1, 1]], np.uint8)   # c1 is constant
         >>> out = np.empty((1, 2))
-        >>> split_scores(np.array([[1.0, 2.0, -1.0]]), np.array([[0, 0, 1]]),
-        ...              np.array([[1, 0], [0, 0], [1, 1]], np.uint8), 2, out)
-        >>> out.tolist()          # c0: |1 - 2| + |-1|, c1: |-1 - 2| + |-1|
+        >>> split_scores(g, bins, y, 2, False, out); out.tolist()
         [[2.0, 4.0]]
+        >>> split_scores(g, bins, y, 2, True, out); out.tolist()
+        [[1.0, 0.0]]
     """
     R, E = g.shape
     C = y.shape[1]
     for r in prange(R):
         s1 = np.zeros((n_bins, C))
+        n1 = np.zeros((n_bins, C))
         s0 = np.zeros(n_bins)
+        n0 = np.zeros(n_bins)
         for e in range(E):
+            a = bins[r, e]
+            n0[a] += 1.0
             gv = g[r, e]
+            if centered:
+                for c in range(C):
+                    n1[a, c] += y[e, c]
             if gv == 0.0:
                 continue
-            a = bins[r, e]
             s0[a] += gv
             for c in range(C):
                 s1[a, c] += gv * y[e, c]
         for c in range(C):
             tot = 0.0
             for a in range(n_bins):
-                tot += abs(2.0 * s1[a, c] - s0[a])
+                if centered:
+                    if n0[a] > 0.0:
+                        tot += 2.0 * abs(s1[a, c] - s0[a] * (n1[a, c] / n0[a]))
+                else:
+                    tot += abs(2.0 * s1[a, c] - s0[a])
             out[r, c] = tot
 
 
@@ -453,7 +474,10 @@ class Rewirer:
         taps into ``c = 0`` and ``c = 1``; its score is the probe gradient of
         :meth:`_score` for every candidate at once, ``sum_a' |sum_{(t, b) at a'} g_u *
         (2 c[t, b] - 1)|``, the same quantity as a probe pass with ``c`` wired in (the table
-        ignores that input, so ``g_u`` does not depend on which candidate it is). The slot's
+        ignores that input, so ``g_u`` does not depend on which candidate it is), centered so
+        that a candidate constant within an address scores nothing there
+        (:func:`split_scores`; found by a fresh-user trial: uncentered, a signal that never
+        changes scored 20x a random bit and several taps read stuck nodes). The slot's
         candidates (at most :data:`MAX_SCORED` per column, a seeded subsample beyond) that
         would repeat another of the node's taps (or read its own output in a column that never
         does) are skipped; the best score, normalised per layer and less ``rewire_ff_penalty``
@@ -509,12 +533,15 @@ class Rewirer:
             out[i] = picks
         return out
 
-    def gradient_scores(self, plan: list, params: list[np.ndarray], xb: Any, yb: Any
+    def gradient_scores(self, plan: list, params: list[np.ndarray], xb: Any, yb: Any,
+                        centered: bool = True
                         ) -> dict[int, dict[int, tuple[list[tuple[int, int, int]], np.ndarray]]]:
         """Per layer and pruned tap column ``p``: ``(candidates, scores [R_p, C])``, the slot's
         candidates ``(source, index, delay)`` and the split score of each for the column's
         pruned taps (in ``plan`` order), from one reference forward and backward pass with the
-        pruned taps' tables re-mapped (see :meth:`_regrow_gradient`)."""
+        pruned taps' tables re-mapped (see :meth:`_regrow_gradient`). ``centered`` (what
+        regrowth uses): the score of :func:`split_scores` that gives a signal constant within
+        each address nothing; ``False``: the probe pass's own score (:meth:`probe_scores`)."""
         from .bptt import backward, forward, tables_of
         from .passes import to_host
 
@@ -558,7 +585,7 @@ class Rewirer:
                     Y = _candidate_values(fwd.hist, D, T, sig[c0:c0 + step], dly[c0:c0 + step])
                     part = np.empty((len(sel), Y.shape[2]))
                     split_scores(g, np.ascontiguousarray(bins), Y.reshape(TB, -1),
-                                 1 << layer.k, part)
+                                 1 << layer.k, centered, part)
                     sc[:, c0:c0 + step] = part
                 scores[p] = (cand, sc)
             out[i] = scores
