@@ -694,3 +694,13 @@ def test_study_defines_variants_and_refuses_bad_ones(tmp_path, capsys):
     with pytest.raises(SystemExit):
         study(["--variants", "nope", "--out", str(tmp_path)])
     assert "unknown variant(s) nope" in capsys.readouterr().err
+
+
+def test_a_run_too_short_to_rewire_says_so(capsys):
+    x, y = needle_data(100)  # batch 50: 2 steps per epoch, 2 before the last of 2 epochs
+    res = Trainer(needle_net(1), rewire_cfg(epochs=2, rewire_every=5), progress=False).fit((x, y))
+    assert sum(sum(r["rewired"]) for r in res.history) == 0
+    assert capsys.readouterr().err == (
+        "spikelut: warning: rewire_every = 5 optimizer steps, but the run has 2 before its last "
+        "epoch (rewiring stops there): the wiring will not change; lower rewire_every or train "
+        "more epochs\n")

@@ -505,6 +505,12 @@ class Trainer:
         plan = epoch_steps(N, cfg.epochs, cfg.batch_size, cfg.batch_schedule)
         #: optimizer steps of the whole run (the schedules' and rewiring's horizon)
         self.total_steps = total = sum(p[1] for p in plan)
+        before_last = sum(p[1] for p in plan[:-1])  # rewiring stops before the last epoch
+        if self.rewirer is not None and self.epoch == 0 and before_last < cfg.rewire_every:
+            print(f"spikelut: warning: rewire_every = {cfg.rewire_every} optimizer steps, but the "
+                  f"run has {before_last} before its last epoch (rewiring stops there): the "
+                  f"wiring will not change; lower rewire_every or train more epochs",
+                  file=sys.stderr, flush=True)
         for epoch in range(self.epoch, cfg.epochs):
             batch, steps, first = plan[epoch]
             t0 = time.perf_counter()
