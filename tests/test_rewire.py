@@ -223,6 +223,12 @@ def test_rewire_config_errors():
     with pytest.raises(ConfigError, match=r"rewire_regrow = 'gradient' scores every candidate of "
                                           r"the slot; leave rewire_candidates at 1 \(got 4\)"):
         TrainConfig.from_dict({"rewire_regrow": "gradient", "rewire_candidates": 4})
+    with pytest.raises(ConfigError, match=r"unknown rewire_score 'mean'; choose one of split, "
+                                          r"centered"):
+        TrainConfig.from_dict({"rewire_regrow": "gradient", "rewire_score": "mean"})
+    with pytest.raises(ConfigError, match=r"rewire_score = 'centered' scores gradient regrowth; "
+                                          r"it needs rewire_regrow = 'gradient'"):
+        TrainConfig.from_dict({"rewire_score": "centered"})
 
 
 # ---------------------------------------------------------------------------- learning
@@ -279,7 +285,7 @@ def test_gradient_scores_equal_one_probe_pass_per_candidate(backend):
     params = [np.array(p, np.float32) for p in tr.params]
     plan = [(i, np.array([0, 2, 1]), np.array([1, 0, 1]), np.array([1, 0, 0]))
             for i in range(len(net.layers))]
-    grad = rw.gradient_scores(plan, params, x, y, centered=False)
+    grad = rw.gradient_scores(plan, params, x, y)
     picks = [0, 3, 7]  # three candidates of each column, compared with probe passes
     cands = {i: [[grad[i][int(p)][0][c] for c in picks] for p in taps]
              for i, _, taps, _ in plan}
@@ -511,7 +517,7 @@ def test_gradient_regrowth_normalises_by_the_best_candidate_a_tap_may_take(monke
              (INPUT, 2, 1): 1.0,    # the best legal candidate, one new flip-flop
              (INPUT, 3, 0): 0.7}    # no flip-flop
     sc = np.array([[score.get(c, 0.0) for c in cand]])
-    monkeypatch.setattr(rw, "gradient_scores", lambda *a: {0: {0: (cand, sc)}})
+    monkeypatch.setattr(rw, "gradient_scores", lambda *a, **kw: {0: {0: (cand, sc)}})
     plan = [(0, np.array([0]), np.array([0]), np.array([0]))]
     picks = rw._regrow_gradient(plan, None, None, None, tr.net.register_depths())
     assert picks[0] == [[(INPUT, 2, 1)]]   # 1 - 0.2 > 0.7 (against 10: 0.1 - 0.2 < 0.07)

@@ -63,6 +63,10 @@ SCHEDULES = ("cosine", "constant")
 #: best by probe gradient when more than one); ``"gradient"`` scores every legal candidate of the
 #: slot from one backward pass and takes the best (RigL's regrowth by gradient)
 REGROW = ("sample", "gradient")
+#: ``[train] rewire_score`` of gradient regrowth: ``"split"`` (the probe pass's split score) or
+#: ``"centered"`` (the same less each address's mean, so a constant signal scores nothing);
+#: :func:`split_scores`
+SCORES = ("split", "centered")
 #: candidates scored per tap column with ``rewire_regrow = "gradient"``; a larger slot is
 #: subsampled (seeded) to this many
 MAX_SCORED = 1024
@@ -101,6 +105,12 @@ def validate_rewire(cfg: Any, where: str = "[train]") -> None:
     if cfg.rewire_regrow == "gradient" and cfg.rewire_candidates != 1:
         raise ConfigError(f"{where}: rewire_regrow = 'gradient' scores every candidate of the "
                           f"slot; leave rewire_candidates at 1 (got {cfg.rewire_candidates})")
+    if cfg.rewire_score not in SCORES:
+        raise ConfigError(f"{where}: unknown rewire_score {cfg.rewire_score!r}; choose one of "
+                          f"{', '.join(SCORES)}")
+    if cfg.rewire_score != "split" and cfg.rewire_regrow != "gradient":
+        raise ConfigError(f"{where}: rewire_score = {cfg.rewire_score!r} scores gradient "
+                          f"regrowth; it needs rewire_regrow = 'gradient'")
     if cfg.rewire_ff_penalty > 0 and cfg.rewire_candidates < 2 \
             and cfg.rewire_regrow != "gradient":
         raise ConfigError(f"{where}: rewire_ff_penalty scores candidates; it needs "
@@ -474,10 +484,11 @@ class Rewirer:
         taps into ``c = 0`` and ``c = 1``; its score is the probe gradient of
         :meth:`_score` for every candidate at once, ``sum_a' |sum_{(t, b) at a'} g_u *
         (2 c[t, b] - 1)|``, the same quantity as a probe pass with ``c`` wired in (the table
-        ignores that input, so ``g_u`` does not depend on which candidate it is), centered so
-        that a candidate constant within an address scores nothing there
-        (:func:`split_scores`; found by a fresh-user trial: uncentered, a signal that never
-        changes scored 20x a random bit and several taps read stuck nodes). The slot's
+        ignores that input, so ``g_u`` does not depend on which candidate it is); with
+        ``rewire_score = "centered"`` less each address's mean, so that a candidate constant
+        within an address scores nothing there (:func:`split_scores`: the plain score gives a
+        signal that never changes ``|sum g|``, and a fresh-user trial found taps reading stuck
+        nodes; on MNIST-1D the plain score was the more accurate, docs/rewiring.md). The slot's
         candidates (at most :data:`MAX_SCORED` per column, a seeded subsample beyond) that
         would repeat another of the node's taps (or read its own output in a column that never
         does) are skipped; the best score, normalised per layer and less ``rewire_ff_penalty``
@@ -486,7 +497,8 @@ class Rewirer:
         its table as they were.
         """
         net, lam = self.tr.net, self.cfg.rewire_ff_penalty
-        all_scores = self.gradient_scores(plan, params, xb, yb)
+        all_scores = self.gradient_scores(plan, params, xb, yb,
+                                          centered=self.cfg.rewire_score == "centered")
         out: dict[int, list[list[tuple[int, int, int]]]] = {}
         for i, nodes, taps, _ in plan:
             layer = net.layers[i]
@@ -534,14 +546,14 @@ class Rewirer:
         return out
 
     def gradient_scores(self, plan: list, params: list[np.ndarray], xb: Any, yb: Any,
-                        centered: bool = True
+                        centered: bool = False
                         ) -> dict[int, dict[int, tuple[list[tuple[int, int, int]], np.ndarray]]]:
         """Per layer and pruned tap column ``p``: ``(candidates, scores [R_p, C])``, the slot's
         candidates ``(source, index, delay)`` and the split score of each for the column's
         pruned taps (in ``plan`` order), from one reference forward and backward pass with the
-        pruned taps' tables re-mapped (see :meth:`_regrow_gradient`). ``centered`` (what
-        regrowth uses): the score of :func:`split_scores` that gives a signal constant within
-        each address nothing; ``False``: the probe pass's own score (:meth:`probe_scores`)."""
+        pruned taps' tables re-mapped (see :meth:`_regrow_gradient`): the probe pass's own score
+        (:meth:`probe_scores`), or with ``centered`` (``rewire_score = "centered"``) the score
+        of :func:`split_scores` that gives a signal constant within each address nothing."""
         from .bptt import backward, forward, tables_of
         from .passes import to_host
 
