@@ -129,6 +129,12 @@ VARIANTS = {
                                   "rewire_regrow": "gradient", "rewire_delays": "dataset",
                                   "rewire_ff_penalty": 0.01}),
     "random_delays": ("random", {"random_delays": "dataset"}),
+    # the same two with the centered score (a signal constant within an address scores nothing)
+    "grad_f10_centered": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
+                                     "rewire_regrow": "gradient", "rewire_score": "centered"}),
+    "grad_delays_centered": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
+                                        "rewire_regrow": "gradient", "rewire_delays": "dataset",
+                                        "rewire_score": "centered"}),
 }
 
 
