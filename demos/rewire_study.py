@@ -129,12 +129,15 @@ VARIANTS = {
                                   "rewire_regrow": "gradient", "rewire_delays": "dataset",
                                   "rewire_ff_penalty": 0.01}),
     "random_delays": ("random", {"random_delays": "dataset"}),
-    # the same two with the centered score (a signal constant within an address scores nothing)
-    "grad_f10_centered": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
-                                     "rewire_regrow": "gradient", "rewire_score": "centered"}),
-    "grad_delays_centered": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
+    # the same with the probe pass's plain split score (the default before the centered one)
+    "grad_f10_split": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
+                                  "rewire_regrow": "gradient", "rewire_score": "split"}),
+    "grad_delays_split": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
+                                     "rewire_regrow": "gradient", "rewire_delays": "dataset",
+                                     "rewire_score": "split"}),
+    "grad_delays_ff_split": ("random", {"rewire_every": 35, "rewire_fraction": 0.1,
                                         "rewire_regrow": "gradient", "rewire_delays": "dataset",
-                                        "rewire_score": "centered"}),
+                                        "rewire_ff_penalty": 0.01, "rewire_score": "split"}),
 }
 
 

@@ -226,9 +226,9 @@ def test_rewire_config_errors():
     with pytest.raises(ConfigError, match=r"unknown rewire_score 'mean'; choose one of split, "
                                           r"centered"):
         TrainConfig.from_dict({"rewire_regrow": "gradient", "rewire_score": "mean"})
-    with pytest.raises(ConfigError, match=r"rewire_score = 'centered' scores gradient regrowth; "
+    with pytest.raises(ConfigError, match=r"rewire_score = 'split' scores gradient regrowth; "
                                           r"it needs rewire_regrow = 'gradient'"):
-        TrainConfig.from_dict({"rewire_score": "centered"})
+        TrainConfig.from_dict({"rewire_score": "split"})
 
 
 # ---------------------------------------------------------------------------- learning

@@ -108,7 +108,7 @@ class TrainConfig:
     rewire_schedule: str = "cosine"
     rewire_candidates: int = 1
     rewire_regrow: str = "sample"
-    rewire_score: str = "split"
+    rewire_score: str = "centered"
     rewire_batch: int = 256
     rewire_sources: str = "group"
     rewire_delays: tuple[int, int] | None = None
