@@ -14,8 +14,9 @@ settle on a fixed wiring), for every layer with rewirable taps:
    (``"free"``: the input or an earlier layer at any delay of the range, any layer at delay >= 1);
    the delays are the column's own, the tap group's ``delay_range = [lo, hi]`` or the run's
    ``rewire_delays = [lo, hi]`` (learnable delays: with random candidates half of them keep
-   the tap's signal and move only its delay; gradient regrowth scores every signal and delay). With ``rewire_candidates = C >
-   1`` each of C candidates is scored by a probe gradient and the best taken, less
+   the tap's signal and move only its delay; gradient regrowth scores every signal and delay).
+   With ``rewire_candidates = C > 1`` each of C candidates is scored by a probe gradient and
+   the best taken, less
    ``rewire_ff_penalty`` times the flip-flops it would add; with ``rewire_regrow = "gradient"``
    every candidate of the slot is scored from one backward pass (RigL's regrowth by gradient,
    :meth:`Rewirer.gradient_scores`);
@@ -228,6 +229,16 @@ def _split_score(g: np.ndarray, tap: int) -> np.ndarray:
     a = np.arange(g.shape[1])
     lo = a[(a >> tap) & 1 == 0]
     return np.abs(g[:, lo | (1 << tap)] - g[:, lo]).sum(axis=1)
+
+
+def _added_flip_flops(cands: list[tuple[int, int, int]], depth: dict[tuple[int, int], int]
+                      ) -> np.ndarray:
+    """Flip-flops each candidate ``(source, index, delay)`` would add to the circuit: a tap at
+    delay ``d >= 1`` needs the signal's shift register ``d`` deep, of which ``depth`` (from
+    ``Network.register_depths()``) already exist. float64 ``[C]``: what
+    ``rewire_ff_penalty`` charges."""
+    return np.array([max(0, d - depth.get((s, c), 0)) if d >= 1 else 0 for s, c, d in cands],
+                    np.float64)
 
 
 def _candidate_values(hist: np.ndarray, D: int, T: int, sig: np.ndarray, dly: np.ndarray
@@ -485,8 +496,8 @@ class Rewirer:
         :meth:`_score` for every candidate at once, ``sum_a' |sum_{(t, b) at a'} g_u *
         (2 c[t, b] - 1)|``, the same quantity as a probe pass with ``c`` wired in (the table
         ignores that input, so ``g_u`` does not depend on which candidate it is); with
-        ``rewire_score = "centered"`` (the default) less each address's mean, so that a candidate constant
-        within an address scores nothing there (:func:`split_scores`: the plain score gives a
+        ``rewire_score = "centered"`` (the default) less each address's mean, so that a
+        candidate constant within an address scores nothing there (:func:`split_scores`: the plain score gives a
         signal that never changes ``|sum g|``, and a fresh-user trial found taps reading stuck
         nodes; on MNIST-1D the centered score was 1.5-3.2 points more accurate without
         learnable delays and as accurate with them, docs/rewiring.md). The slot's
@@ -510,13 +521,14 @@ class Rewirer:
             # scores best the tap stays as it was, table not re-mapped); another of the node's
             # taps is never repeated, nor its own output read in a column that never does
             legal: dict[int, np.ndarray] = {}
+            cur: dict[int, tuple[int, int, int]] = {}  # each pruned tap's own (s, c, d)
             for p, (cand, _) in scores.items():
                 avoid = self.slots[i][p].avoid_own
                 for r in np.flatnonzero(taps == p).tolist():
                     j = int(nodes[r])
-                    cur = (int(layer.source[j, p]), int(layer.index[j, p]),
-                           int(layer.delay[j, p]))
-                    legal[r] = np.array([(c not in have[j] or c == cur)
+                    cur[r] = (int(layer.source[j, p]), int(layer.index[j, p]),
+                              int(layer.delay[j, p]))
+                    legal[r] = np.array([(c not in have[j] or c == cur[r])
                                          and not (avoid and c[0] == i and c[1] == j)
                                          for c in cand], bool)
             # normalised by the best candidate a pruned tap may take: a repeat of one of the
@@ -529,15 +541,13 @@ class Rewirer:
             for p, (cand, sc) in scores.items():
                 sc = sc / top if top > 0 else sc
                 if lam:
-                    sc = sc - lam * np.array([max(0, d - depth.get((s, c), 0)) if d >= 1 else 0
-                                              for s, c, d in cand], np.float64)[None, :]
+                    sc = sc - lam * _added_flip_flops(cand, depth)[None, :]
                 for q, r in enumerate(np.flatnonzero(taps == p).tolist()):
                     j = int(nodes[r])
                     # nor what another pruned tap of the node took in this rewiring
                     ok = legal[r] & np.array([c not in taken[j] for c in cand], bool)
                     if not ok.any():  # nothing else to read (tiny slot): the tap stays as it was
-                        picks[r] = [(int(layer.source[j, p]), int(layer.index[j, p]),
-                                     int(layer.delay[j, p]))]
+                        picks[r] = [cur[r]]
                         continue
                     order = np.lexsort((self.rng.random(len(cand)),
                                         -np.where(ok, sc[q], -np.inf)))
@@ -616,9 +626,7 @@ class Rewirer:
             top = sc.max()
             sc = sc / top if top > 0 else sc
             if lam:
-                added = np.array([[max(0, d - depth.get((s, c), 0)) if d >= 1 else 0
-                                   for s, c, d in row] for row in cands[i]], np.float64)
-                sc = sc - lam * added
+                sc = sc - lam * np.array([_added_flip_flops(row, depth) for row in cands[i]])
             out[i] = np.argmax(sc, axis=1)
         return out
 
