@@ -497,8 +497,9 @@ class Rewirer:
         (2 c[t, b] - 1)|``, the same quantity as a probe pass with ``c`` wired in (the table
         ignores that input, so ``g_u`` does not depend on which candidate it is); with
         ``rewire_score = "centered"`` (the default) less each address's mean, so that a
-        candidate constant within an address scores nothing there (:func:`split_scores`: the plain score gives a
-        signal that never changes ``|sum g|``, and a fresh-user trial found taps reading stuck
+        candidate constant within an address scores nothing there (:func:`split_scores`: the
+        plain score gives a signal that never changes ``|sum g|``, and a fresh-user trial found
+        taps reading stuck
         nodes; on MNIST-1D the centered score was 1.5-3.2 points more accurate without
         learnable delays and as accurate with them, docs/rewiring.md). The slot's
         candidates (at most :data:`MAX_SCORED` per column, a seeded subsample beyond) that
