@@ -499,9 +499,9 @@ class Rewirer:
         ``rewire_score = "centered"`` (the default) less each address's mean, so that a
         candidate constant within an address scores nothing there (:func:`split_scores`: the
         plain score gives a signal that never changes ``|sum g|``, and a fresh-user trial found
-        taps reading stuck
-        nodes; on MNIST-1D the centered score was 1.5-3.2 points more accurate without
-        learnable delays and as accurate with them, docs/rewiring.md). The slot's
+        taps reading stuck nodes; on MNIST-1D the centered score was 1.5-3.2 points more
+        accurate without learnable delays and as accurate with them, docs/rewiring.md). The
+        slot's
         candidates (at most :data:`MAX_SCORED` per column, a seeded subsample beyond) that
         would repeat another of the node's taps (or read its own output in a column that never
         does) are skipped; the best score, normalised per layer and less ``rewire_ff_penalty``
