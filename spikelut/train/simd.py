@@ -216,5 +216,86 @@ def scale16(typingctx, tab, off, idx, b0, g):  # pragma: no cover
     return sig, codegen
 
 
-__all__ = ["AVAILABLE", "LANES", "MAX_K", "enabled", "scale16", "status", "tap_add16",
-           "tap_diffs16"]
+
+def _splat(builder, value):
+    """A 16-lane int32 vector of the int64 ``value``."""
+    v = builder.insert_element(ir.Constant(_I16, ir.Undefined),
+                               builder.trunc(value, ir.IntType(32)), ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(v, ir.Constant(_I16, ir.Undefined), ir.Constant(_I16, [0] * LANES))
+
+
+@intrinsic
+def surrogate16(typingctx, G, own, sg, off, addr, a0, b0, nb, gu, ax):  # pragma: no cover
+    """The start of one node's backward step for 16 samples ``b0 .. b0 + 15``: its ``dL/ds``
+    ``v = G[own + b0 + lane]`` (float32; those 16 values are then set to 0), its addresses
+    ``x = addr[a0 + b0 + lane]`` (uint8; lanes ``>= nb`` read as 0, though 16 bytes are loaded),
+    ``ax[b0 + lane] = x`` (int32) and ``gu[b0 + lane] = v * sg[off + x]`` (the surrogate
+    derivative: :func:`scale16`'s product). No bounds checks: ``G``, ``ax`` and ``gu`` hold
+    16 values from ``b0``, ``addr`` 16 bytes from ``a0 + b0``."""
+    sig = types.void(G, own, sg, off, addr, a0, b0, nb, gu, ax)
+
+    def codegen(context, builder, signature, args):
+        G_v, own_v, sg_v, off_v, addr_v, a0_v, b0_v, nb_v, gu_v, ax_v = args
+        if not AVAILABLE:
+            trap(builder)
+            return context.get_dummy_value()
+
+        def data(i, value):
+            return context.make_array(signature.args[i])(context, builder, value).data
+
+        vptr = _F16.as_pointer()
+        gp = builder.bitcast(builder.gep(data(0, G_v), [builder.add(own_v, b0_v)]), vptr)
+        v = builder.load(gp, align=4)
+        builder.store(ir.Constant(_F16, [0.0] * LANES), gp, align=4)
+        i8x16 = ir.VectorType(ir.IntType(8), LANES)
+        bp = builder.bitcast(builder.gep(data(4, addr_v), [builder.add(a0_v, b0_v)]),
+                             i8x16.as_pointer())
+        x = builder.zext(builder.load(bp, align=1), _I16)
+        lane = ir.Constant(_I16, list(range(LANES)))
+        x = builder.select(builder.icmp_signed("<", lane, _splat(builder, nb_v)), x,
+                           ir.Constant(_I16, [0] * LANES))
+        builder.store(x, builder.bitcast(builder.gep(data(9, ax_v), [b0_v]), _I16.as_pointer()),
+                      align=4)
+        base = builder.gep(data(2, sg_v), [off_v])
+        t = [builder.load(builder.bitcast(builder.gep(base, [ir.Constant(ir.IntType(64), LANES * q)]),
+                                          vptr), align=4) for q in range(4)]
+        builder.store(builder.fmul(v, _lookup(builder, t, x)),
+                      builder.bitcast(builder.gep(data(8, gu_v), [b0_v]), vptr), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def entry_sums16(typingctx, acc, off, idx, b0, g, nb):  # pragma: no cover
+    """``acc[off + idx[b0 + lane]] += float64(g[b0 + lane])`` for the lanes ``0 .. nb - 1`` (at
+    most 16), one after the other: a node's table-entry gradient sums, in the order of the
+    scalar loop (so the float64 sums are its own bit for bit), unrolled and without the
+    wraparound checks of an indexed numba store. ``acc`` float64, ``idx`` int32, ``g`` float32.
+    No bounds checks."""
+    sig = types.void(acc, off, idx, b0, g, nb)
+
+    def codegen(context, builder, signature, args):
+        acc_v, off_v, idx_v, b0_v, g_v, nb_v = args
+
+        def data(i, value):
+            return context.make_array(signature.args[i])(context, builder, value).data
+
+        i64 = ir.IntType(64)
+        base = builder.gep(data(0, acc_v), [off_v])
+        ip = builder.gep(data(2, idx_v), [b0_v])
+        gp = builder.gep(data(4, g_v), [b0_v])
+        for lane in range(LANES):
+            with builder.if_then(builder.icmp_signed(">", nb_v, ir.Constant(nb_v.type, lane))):
+                c = ir.Constant(i64, lane)
+                at = builder.sext(builder.load(builder.gep(ip, [c])), i64)
+                v = builder.fpext(builder.load(builder.gep(gp, [c])), ir.DoubleType())
+                ptr = builder.gep(base, [at])
+                builder.store(builder.fadd(builder.load(ptr), v), ptr)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+__all__ = ["AVAILABLE", "LANES", "MAX_K", "enabled", "entry_sums16", "scale16", "status",
+           "surrogate16", "tap_add16", "tap_diffs16"]
