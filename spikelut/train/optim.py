@@ -14,6 +14,13 @@ a step counter, exposed by :meth:`state_arrays` / :meth:`load_state_arrays` so t
 store it in HDF5 (never pickle; the trainer copies the arrays to the host) and a resumed run
 continues bit for bit, on the same or another array module.
 
+On numpy an update is one compiled pass per array (numba, one thread): the same float32
+operations in the same order as the numpy expressions, so the parameters and moments are
+bit-identical to the numpy code's (NaN in the same places, its sign the compiler's choice where
+two NaNs meet). CuPy and other modules run the numpy expressions, and so do numpy arrays that
+:func:`fused_applies` rejects, or all with :data:`FUSED` = ``False``. docs/training-speed.md
+measures it.
+
 Schedules (docs/epochs.md): ``constant``, ``cosine`` (down to ``min_lr``), ``linear`` (down to
 ``min_lr``), ``step`` (``gamma`` every ``step_size`` epochs) and ``onecycle`` (PyTorch's
 ``OneCycleLR`` with cosine annealing: up from ``lr / div_factor`` to ``lr`` over the first
@@ -42,6 +49,9 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from ..xp import array_module
 from ..errors import ConfigError
@@ -50,6 +60,9 @@ OPTIMIZERS = ("adam", "sgd", "lion")
 SCHEDULES = ("constant", "cosine", "linear", "step", "onecycle")
 ONECYCLE_WARMUP = 0.3
 """``warmup`` of ``onecycle`` when it is not set (PyTorch's ``pct_start``)."""
+FUSED = True
+"""Whether numpy arrays take the compiled single-pass update (:func:`fused_applies`); ``False``
+runs the numpy expressions everywhere (the same bits, slower)."""
 
 
 class Adam:
@@ -74,6 +87,11 @@ class Adam:
         a = np.float32(lr * math.sqrt(c2) / c1)
         for p, g, m, v in zip(params, grads, self.m, self.v):
             g = g.astype(np.float32, copy=False)
+            if self.xp is np and FUSED and fused_applies(p, g, m, v):
+                _adam_pass(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), a,
+                           np.float32(self.b1), np.float32(1.0 - self.b1), np.float32(self.b2),
+                           np.float32(1.0 - self.b2), np.float32(self.eps))
+                continue
             m *= np.float32(self.b1)
             m += np.float32(1.0 - self.b1) * g
             v *= np.float32(self.b2)
@@ -105,8 +123,13 @@ class SGD:
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray], lr: float) -> None:
         self.t += 1
         for p, g, b in zip(params, grads, self.buf):
+            g = g.astype(np.float32, copy=False)
+            if self.xp is np and FUSED and fused_applies(p, g, b):
+                _sgd_pass(p.reshape(-1), g.reshape(-1), b.reshape(-1), np.float32(self.momentum),
+                          np.float32(lr))
+                continue
             b *= np.float32(self.momentum)
-            b += g.astype(np.float32, copy=False)
+            b += g
             p -= np.float32(lr) * b
 
     def state_arrays(self) -> tuple[dict[str, list[np.ndarray]], dict]:
@@ -141,6 +164,11 @@ class Lion:
         self.t += 1
         for p, g, m in zip(params, grads, self.m):
             g = g.astype(np.float32, copy=False)
+            if self.xp is np and FUSED and fused_applies(p, g, m):
+                _lion_pass(p.reshape(-1), g.reshape(-1), m.reshape(-1), np.float32(lr),
+                           np.float32(self.b1), np.float32(1.0 - self.b1), np.float32(self.b2),
+                           np.float32(1.0 - self.b2))
+                continue
             p -= np.float32(lr) * self.xp.sign(np.float32(self.b1) * m + np.float32(1.0 - self.b1) * g)
             m *= np.float32(self.b2)
             m += np.float32(1.0 - self.b2) * g
@@ -151,6 +179,93 @@ class Lion:
     def load_state_arrays(self, arrays: dict[str, list[Any]], scalars: dict) -> None:
         self.m = _load(self.xp, arrays["m"])
         self.t = int(scalars["step"])
+
+
+def fused_applies(p: Any, g: Any, *moments: Any) -> bool:
+    """Whether the compiled pass updates parameter ``p`` with float32 gradient ``g`` and its
+    ``moments``: all plain C-contiguous numpy float32 arrays of one shape, ``p`` and the moments
+    writeable, no two of them sharing memory. Anything else (other dtypes or layouts,
+    broadcasting, arrays that overlap) keeps the numpy expressions.
+
+    Example:
+        >>> p, g, m = (np.zeros((4, 8), np.float32) for _ in range(3))
+        >>> fused_applies(p, g, m), fused_applies(p[:, ::2], g[:, ::2], m[:, ::2])
+        (True, False)
+    """
+    arrays = (g, p, *moments)
+    for a in arrays:
+        if (type(a) is not np.ndarray or a.dtype != np.float32 or a.shape != p.shape
+                or not a.flags.c_contiguous):
+            return False
+    for i in range(1, len(arrays)):
+        if not arrays[i].flags.writeable:
+            return False
+        for j in range(i):
+            if np.may_share_memory(arrays[i], arrays[j]):
+                return False
+    return True
+
+
+# The compiled passes repeat the numpy code's float32 operations one element at a time, in the
+# same order and with the same roundings (no fast-math, so no reassociation and no fused
+# multiply-add): every scalar is a float32 like the numpy code's np.float32 scalars, and
+# ``c * g * g`` is ``(c * g) * g`` as numpy evaluates it. ``error_model="numpy"``: a division by
+# zero gives inf or NaN as in numpy (no ZeroDivisionError check, which also kept the loop scalar).
+@intrinsic
+def _sqrt32(typingctx, x):  # pragma: no cover - compiled
+    """IEEE float32 square root (``llvm.sqrt.f32``: correctly rounded like numpy's; numba's
+    ``np.sqrt`` calls libm's ``sqrtf``, the same value, but the call keeps the loop scalar)."""
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.call(builder.module.declare_intrinsic("llvm.sqrt", [ir.FloatType()]), args)
+
+    return types.float32(types.float32), codegen
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adam_pass(p, g, m, v, a, b1, c1, b2, c2, eps):  # pragma: no cover - compiled
+    for i in range(p.size):
+        gi = g[i]
+        mi = m[i] * b1
+        mi = mi + c1 * gi
+        vi = v[i] * b2
+        vi = vi + (c2 * gi) * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - (a * mi) / (_sqrt32(vi) + eps)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sgd_pass(p, g, b, momentum, lr):  # pragma: no cover - compiled
+    for i in range(p.size):
+        bi = b[i] * momentum
+        bi = bi + g[i]
+        b[i] = bi
+        p[i] = p[i] - lr * bi
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _sign(x):  # pragma: no cover - compiled
+    """``np.sign`` of a float32: +0 for both zeros, NaN kept as it is."""
+    if x > 0:
+        return np.float32(1.0)
+    if x < 0:
+        return np.float32(-1.0)
+    if x == 0:
+        return np.float32(0.0)
+    return x
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _lion_pass(p, g, m, lr, b1, c1, b2, c2):  # pragma: no cover - compiled
+    for i in range(p.size):
+        gi = g[i]
+        mi = m[i]
+        p[i] = p[i] - lr * _sign(b1 * mi + c1 * gi)
+        mi = mi * b2
+        m[i] = mi + c2 * gi
 
 
 def _module(params: Sequence[Any], xp: Any) -> Any:
