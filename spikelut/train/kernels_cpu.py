@@ -39,12 +39,13 @@ How they are fast and small (``docs/training-speed.md``):
   from a precomputed ``[k, entries]`` array at random; the float32 values are the reference's.
   Where the CPU has AVX-512F, nodes with ``k <= 6`` look their table up for 16 samples at once
   with register permutes (:mod:`spikelut.train.simd`: the same values, bit for bit);
-  ``SPIKELUT_SIMD=0`` keeps the scalar loop. Without a refractory gate to apply (``R = 0`` or
-  ``refractory_grad = "pass"``) such a node's whole step runs in 16-lane registers: its
-  ``dL/ds`` row, addresses and surrogate derivatives (:func:`~spikelut.train.simd.surrogate16`),
-  its entry sums (:func:`~spikelut.train.simd.entry_sums16`, unrolled, in the loop's order) and
-  its tap gradients, 21 % less time per pass than the loops over samples that did the first
-  three (docs/training-speed.md).
+  ``SPIKELUT_SIMD=0`` keeps the scalar loop. Except with ``refractory_grad = "full"`` (whose
+  extra terms keep the loop), such a node's whole step runs in 16-lane registers: its ``dL/ds``
+  row, addresses and surrogate derivatives (:func:`~spikelut.train.simd.surrogate16`), its tap
+  gradients, then its entry sums (:func:`~spikelut.train.simd.entry_sums16`: unrolled, in the
+  loop's order, after the taps so that their adds do not wait behind the sums' chains of
+  dependent adds): about a quarter less time per pass than the loops over samples that did the
+  first and last of these (docs/training-speed.md).
 
 What stays in numpy: the surrogate derivative (any registered Python surrogate works;
 ``u = theta[addr]`` takes only the table's values, so it is evaluated once per table entry) and
@@ -659,13 +660,19 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                     s_j = sigs[li] + j - lo[li]
                     off = tab_off[j]
                     jl = j - lo[li]
-                    if simd_on and k <= _SIMD_K and (R == 0 or mode == 1):
-                        # the whole step in 16-lane registers (simd.surrogate16, entry_sums16, tap_add16):
-                        # the values and the order of every sum are the loop's below
+                    if simd_on and k <= _SIMD_K and (R == 0 or mode != 2):
+                        # the whole step in 16-lane registers (simd.surrogate16, entry_sums16,
+                        # tap_add16): the values and the order of every sum are the loop's below
                         e = ext_of[s_j]
                         if e >= 0:
                             for b in range(B):
                                 G[slot, s_j, b] += gext[t, e, b]
+                        if R > 0 and mode == 0:  # the refractory gate: gu *= keep, in place
+                            for b in range(B):
+                                for r in range(1, R + 1):
+                                    if _bit(bits, s_j, b, row - r):
+                                        G[slot, s_j, b] *= np.float32(0.0)
+                                        break
                         a0 = (t * NJ + j) * B
                         if not have_addr or a0 + Bp > addr8.shape[0]:
                             a0 = 0  # no uint8 record, or its last row: the node's own copy
@@ -679,13 +686,11 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                     abuf[b] = x_
                             for b0 in range(0, B, _LANES):
                                 surrogate16(G_flat, (slot * NG + s_j) * Bp, sg, off, abuf, a0, b0,
-                                            B - b0, gu, ax)
+                                            B - b0, gu, ax, 0)
                         else:
                             for b0 in range(0, B, _LANES):
                                 surrogate16(G_flat, (slot * NG + s_j) * Bp, sg, off, addr8, a0, b0,
-                                            B - b0, gu, ax)
-                        for b0 in range(0, B, _LANES):  # order (cycle descending, sample)
-                            entry_sums16(acc, off, ax, b0, gu, B - b0)
+                                            B - b0, gu, ax, 0)
                         need = False
                         for p in range(k):
                             d = dly[j, p]
@@ -696,10 +701,15 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                 dst[p] = (((row - d) & M) * NG + gidx[j, p]) * Bp
                         if need and direct:
                             for b0 in range(0, B, _LANES):
-                                tap_add16(fth, off, ax, b0, gu, G_flat, dst, k)
+                                tap_add16(fth, off, ax, b0, gu, G_flat, dst, k, 0)
                         elif need:
                             for b0 in range(0, B, _LANES):
                                 tap_diffs16(fth, off, ax, b0, gu, S_flat, jl * C * Bp + b0, Bp, k)
+                        # node j's own entries, order (cycle descending, sample); after the
+                        # taps, which do not wait for these adds (a run of samples at one address
+                        # is a chain of dependent adds through memory)
+                        for b0 in range(0, B, _LANES):
+                            entry_sums16(acc, off, ax, b0, gu, B - b0)
                         continue
                     for b in range(B):
                         gu[b] = G[slot, s_j, b]
@@ -766,7 +776,7 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                 dst[p] = (((row - d) & M) * NG + gidx[j, p]) * Bp
                         if need and direct:
                             for b0 in range(0, B, _LANES):
-                                tap_add16(fth, off, ax, b0, gu, G_flat, dst, k)
+                                tap_add16(fth, off, ax, b0, gu, G_flat, dst, k, 0)
                         elif need:  # a tap the scatter stage skips gets a value it never reads
                             for b0 in range(0, B, _LANES):
                                 tap_diffs16(fth, off, ax, b0, gu, S_flat, jl * C * Bp + b0, Bp, k)
