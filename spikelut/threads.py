@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import os
+import statistics
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -174,5 +175,56 @@ def numba_team(n: int) -> Iterator[None]:
         numba.set_num_threads(old)
 
 
-__all__ = ["TRAIN_THREADS_ENV", "WAIT_POLICY", "configure", "forced_train_threads", "numba_team",
+class ThreadTuner:
+    """Chooses by measurement between one thread and more for a compiled pass whose result is
+    the same bits with any count (the training passes of :mod:`spikelut.train.kernels_cpu`).
+
+    A fixed rule cannot say where a second thread starts to pay: on the AMD machine of earlier
+    sessions the MNIST-1D demo's backward pass ran 1.5x faster on two threads, on the Intel
+    machine that replaced it 0.75x (docs/threads.md). So each kind of pass (``key``: e.g. the
+    pass, its network and batch size) is timed ``trials`` times with each candidate count,
+    alternating, and then runs with the faster (lower median) until ``reprobe`` more passes have
+    run, when it is measured again (the load may have changed). Where the rule allows one
+    thread only, nothing is measured.
+
+    Example:
+        >>> tuner = ThreadTuner(trials=2, reprobe=100)
+        >>> for _ in range(4):                       # measuring: one thread 1 s, two 2 s
+        ...     q = tuner.choose("pass", 2)
+        ...     tuner.record("pass", q, 2, 1.0 if q == 1 else 2.0)
+        >>> tuner.choose("pass", 2), tuner.choose("pass", 1)
+        (1, 1)
+    """
+
+    def __init__(self, trials: int = 3, reprobe: int = 400) -> None:
+        self.trials, self.reprobe = int(trials), int(reprobe)
+        #: ``False``: :meth:`choose` gives the rule's count, unmeasured (tests of thread counts)
+        self.enabled = True
+        self._state: dict = {}
+
+    def choose(self, key: object, threads: int) -> int:
+        """The count to run the next pass of ``key`` with: ``1`` or ``threads`` (the rule's)."""
+        if threads <= 1 or not self.enabled:
+            return max(1, threads)
+        st = self._state.setdefault((key, threads), {1: [], threads: [], "best": None, "runs": 0})
+        if st["best"] is not None:
+            if st["runs"] < self.reprobe:
+                st["runs"] += 1
+                return st["best"]
+            st["best"], st[1], st[threads] = None, [], []  # measure again
+        return 1 if len(st[1]) <= len(st[threads]) else threads
+
+    def record(self, key: object, used: int, threads: int, seconds: float) -> None:
+        """The pass of ``key`` for which :meth:`choose` was asked about ``threads`` ran on
+        ``used`` threads and took ``seconds``."""
+        st = self._state.get((key, threads))
+        if st is None or st["best"] is not None or used not in st:
+            return
+        st[used].append(float(seconds))
+        if min(len(st[1]), len(st[threads])) >= self.trials:
+            m1, mq = statistics.median(st[1]), statistics.median(st[threads])
+            st["best"], st["runs"] = (1 if m1 <= mq else threads), 0
+
+
+__all__ = ["TRAIN_THREADS_ENV", "ThreadTuner", "WAIT_POLICY", "configure", "forced_train_threads", "numba_team",
            "others_running", "spare_cpus", "usable_cpus"]

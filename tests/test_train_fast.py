@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from spikelut.errors import ConfigError
 from spikelut.lowering import address_dtype
 from spikelut.network import Layer, Network, Readout
+from spikelut.threads import ThreadTuner
 from spikelut.train import Trainer, TrainConfig, bptt, kernels_cpu
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
@@ -33,12 +34,14 @@ def numba_threads(n):
     # the default rule would drop to 1 thread on a busy machine and for small networks
     kernels_cpu.spare_cpus = lambda: 64
     kernels_cpu.MIN_NODE_SAMPLES_PER_THREAD = 1
+    kernels_cpu.TUNER.enabled = False  # every pass on n threads, not the measured choice
     try:
         yield
     finally:
         numba.set_num_threads(old)
         kernels_cpu.spare_cpus = spare
         kernels_cpu.MIN_NODE_SAMPLES_PER_THREAD = least
+        kernels_cpu.TUNER.enabled = True
 
 
 @settings(max_examples=60, deadline=None)
@@ -306,3 +309,29 @@ def test_memory_estimate_refuses_sizes_below_one():
         with pytest.raises(ConfigError) as e:
             kernels_cpu.memory_estimate(plan, T, B)
         assert str(e.value) == f"memory_estimate: {msg}"
+
+
+def test_the_tuner_measures_and_keeps_the_faster_count(monkeypatch):
+    """Where the rule allows two threads, a pass's count is chosen by timing both (same bits
+    either way): it alternates until each has `trials` times, keeps the lower median, and
+    measures again after `reprobe` passes."""
+    tuner = ThreadTuner(trials=2, reprobe=3)
+    seen = []
+    for _ in range(4):
+        q = tuner.choose("k", 2)
+        seen.append(q)
+        tuner.record("k", q, 2, 5.0 if q == 1 else 3.0)  # two threads faster here
+    assert seen == [1, 2, 1, 2]
+    assert [tuner.choose("k", 2) for _ in range(3)] == [2, 2, 2]  # kept for `reprobe` passes
+    q = tuner.choose("k", 2)   # then measured again: one thread got faster (load)
+    assert q == 1
+    for _ in range(4):
+        tuner.record("k", q, 2, 1.0 if q == 1 else 3.0)
+        q = tuner.choose("k", 2)
+    assert q == 1 and [tuner.choose("k", 2) for _ in range(2)] == [1, 1]
+    assert tuner.choose("other", 1) == 1 and tuner.choose("other", 3) == 1  # nothing timed yet
+    tuner.enabled = False
+    assert tuner.choose("k", 2) == 2
+    # a count forced by SPIKELUT_TRAIN_THREADS is never measured
+    monkeypatch.setenv("SPIKELUT_TRAIN_THREADS", "2")
+    assert kernels_cpu.tuned_threads("backward", 4296, 25) == (2, None)

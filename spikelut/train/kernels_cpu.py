@@ -19,7 +19,8 @@ How they are fast and small (``docs/training-speed.md``):
   their gradient over (cycle descending, sample) in float64, and the tap gradients go to their
   sources through a scatter stage per layer and cycle (:func:`_scatter_groups`) in the order of
   a serial scatter. So 1, 2 or 3 threads give bit-identical gradients and kept tables (also at
-  batch 1), equal to the previous passes'. :func:`pass_threads` chooses the count.
+  batch 1), equal to the previous passes'. :func:`pass_threads` gives the count a pass may use
+  and :func:`tuned_threads` keeps it or one thread, whichever runs faster here.
 * **Spikes are stored as bits.** The forward pass keeps every signal's history packed along time,
   ``bits [N, B, ceil((D + T) / 64)]`` uint64 (bit ``row & 63`` of word ``row >> 6``), one bit per
   spike instead of a byte; a node's task is the only writer of its signal's words. Both passes
@@ -85,7 +86,7 @@ from numba.extending import intrinsic
 from ..errors import ConfigError, ShapeError
 from ..lowering import Lowered
 from ..network import K_MAX
-from ..threads import forced_train_threads, numba_team, spare_cpus
+from ..threads import ThreadTuner, forced_train_threads, numba_team, spare_cpus
 from . import bptt, simd
 from .bptt import Forward, NetPlan
 from .simd import entry_sums16, scale16, surrogate16, tap_add16, tap_diffs16
@@ -189,7 +190,8 @@ def pass_threads(n_nodes: int, B: int, threads: int | None = None,
     and cycle for the block a descheduled thread holds), nor more than one thread per
     :data:`MIN_NODE_SAMPLES_PER_THREAD` node-samples of a cycle (below, the per-cycle
     synchronisation costs more than a thread gains). The batch size alone does not limit it:
-    threads split the nodes, not the samples.
+    threads split the nodes, not the samples. The passes then run with this count or one
+    thread, whichever they measure to be faster (:func:`tuned_threads`).
 
     Raises:
         ConfigError: ``SPIKELUT_TRAIN_THREADS`` is set to something other than an integer >= 1.
@@ -210,6 +212,34 @@ def pass_threads(n_nodes: int, B: int, threads: int | None = None,
         threads = min(numba.get_num_threads(), spare_cpus() if spare is None else spare,
                       n_nodes * B // MIN_NODE_SAMPLES_PER_THREAD)
     return max(1, int(threads))
+
+
+#: the measured choice between one thread and :func:`pass_threads`'s count for every kind of
+#: compiled pass (:class:`spikelut.threads.ThreadTuner`: the rule alone lost on the Intel
+#: machine, where two threads made the MNIST-1D demo's passes slower)
+TUNER = ThreadTuner()
+
+
+def tuned_threads(kind: str, n_nodes: int, B: int) -> tuple[int, tuple | None]:
+    """Threads for the next pass of ``kind`` on ``n_nodes`` nodes and ``B`` samples, and what
+    :func:`timed` needs to report its time to :data:`TUNER` (``None`` where the count is forced
+    by ``SPIKELUT_TRAIN_THREADS`` or the rule allows one thread: nothing to measure).
+
+    Example:
+        >>> tuned_threads("doc", 20, 5)              # too small for a second thread
+        (1, None)
+    """
+    rule = pass_threads(n_nodes, B)
+    if rule <= 1 or forced_train_threads() is not None:
+        return rule, None
+    key = (kind, int(n_nodes), int(B))
+    return TUNER.choose(key, rule), (key, rule)
+
+
+def timed(q: int, tune: tuple | None, seconds: float) -> None:
+    """Report a pass that :func:`tuned_threads` chose ``q`` threads for."""
+    if tune is not None:
+        TUNER.record(tune[0], q, tune[1], seconds)
 
 
 def _pattern(Q: int, stages: Sequence[tuple[int, int, int]]) -> tuple[np.ndarray, ...]:
@@ -554,14 +584,16 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         keep_addr = T * f["n_nodes"] * B * np.dtype(dt).itemsize <= ADDR_BUDGET
     keep_addr = bool(save and keep_addr)
     addr = np.empty((T, f["n_nodes"], B) if keep_addr else (1, 1, 1), dt)
-    Q = pass_threads(f["n_nodes"], B)
+    Q, tune = tuned_threads("lookup_forward", f["n_nodes"], B)
     W = window_rows(plan.D)
     pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + [
         (li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))])
+    t0 = time.perf_counter()
     with numba_team(Q):
         _forward(bits, np.ascontiguousarray(x, dtype=np.uint8), plan.D, W, f["gidx"], f["dly"],
                  f["lo"], f["hi"], f["k"], f["R"], f["sig"], tabs, f["tab_off"], addr, keep_addr,
                  np.zeros((W, plan.n_signals, B), np.uint8), *pat, Q, _counters())
+    timed(Q, tune, time.perf_counter() - t0)
     return PackedForward(plan, bits, T, B, save, addr if keep_addr else None)
 
 
@@ -833,7 +865,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     fth = np.concatenate([np.asarray(fth, np.float32), pad])
     tabs = (th > 0).view(np.uint8)
     gext, ext_of = _loss_grads(plan, T, B, g_spikes)
-    Q = pass_threads(f["n_nodes"], B)
+    Q, tune = tuned_threads("backward", f["n_nodes"], B)
     W = window_rows(D)
     have = fwd.stored is not None
     N = plan.n_signals
@@ -858,6 +890,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     # the addresses as bytes for the 16-lane path (simd.surrogate16)
     addr8 = (addr.reshape(-1) if have and addr.dtype == np.uint8 and addr.flags.c_contiguous
              else np.zeros(0, np.uint8))
+    t0 = time.perf_counter()
     with numba_team(Q):
         _backward(fwd.bits, D, T, f["gidx"], f["dly"], f["is_in"], f["lo"], f["hi"], f["k"],
                   f["R"], f["sig"], f["tab_off"], tabs, sg, fth, gext, ext_of,
@@ -865,6 +898,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
                   addr, have, acc, f["sc_node"], f["sc_col"], f["sc_dly"], f["sc_refr"],
                   f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *_pattern(Q, stages), Q, _counters(),
                   simd_on, S.reshape(-1), G.reshape(-1), Q == 1, addr8)
+    timed(Q, tune, time.perf_counter() - t0)
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
