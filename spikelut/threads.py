@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -198,14 +199,26 @@ class ThreadTuner:
 
     def __init__(self, trials: int = 3, reprobe: int = 400) -> None:
         self.trials, self.reprobe = int(trials), int(reprobe)
+        if self.trials < 1:
+            raise ValueError(f"ThreadTuner: trials = {trials} must be >= 1 (passes timed per count)")
+        if self.reprobe < 0:
+            raise ValueError(f"ThreadTuner: reprobe = {reprobe} must be >= 0 (passes between "
+                             f"measurements)")
         #: ``False``: :meth:`choose` gives the rule's count, unmeasured (tests of thread counts)
         self.enabled = True
         self._state: dict = {}
+        # Python threads that train at once share the tuner: a choose that read "chosen" must
+        # not return the None another thread's re-measurement has just put there
+        self._lock = threading.Lock()
 
     def choose(self, key: object, threads: int) -> int:
         """The count to run the next pass of ``key`` with: ``1`` or ``threads`` (the rule's)."""
         if threads <= 1 or not self.enabled:
             return max(1, threads)
+        with self._lock:
+            return self._choose(key, threads)
+
+    def _choose(self, key: object, threads: int) -> int:
         st = self._state.setdefault((key, threads), {1: [], threads: [], "best": None, "runs": 0})
         if st["best"] is not None:
             if st["runs"] < self.reprobe:
@@ -217,6 +230,10 @@ class ThreadTuner:
     def record(self, key: object, used: int, threads: int, seconds: float) -> None:
         """The pass of ``key`` for which :meth:`choose` was asked about ``threads`` ran on
         ``used`` threads and took ``seconds``."""
+        with self._lock:
+            self._record(key, used, threads, seconds)
+
+    def _record(self, key: object, used: int, threads: int, seconds: float) -> None:
         st = self._state.get((key, threads))
         if st is None or st["best"] is not None or used not in st:
             return

@@ -4,13 +4,14 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 
 import numba
 import numpy as np
 import pytest
 
 from spikelut.engine import bitsliced, reference
-from spikelut.threads import others_running, spare_cpus, usable_cpus
+from spikelut.threads import ThreadTuner, others_running, spare_cpus, usable_cpus
 from spikelut.wiring import random_network
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,3 +80,39 @@ def test_spare_cpus():
     assert spare_cpus(f"1 1 1 {n}/100 5") == 1
     assert spare_cpus(f"1 1 1 {n + 7}/100 5") == 1
     assert spare_cpus("unreadable") == n
+
+
+def test_the_tuner_gives_a_thread_count_while_another_thread_measures_again():
+    """Two Python threads training the same network share kernels_cpu.TUNER. Thread A is past
+    its check that a count is chosen and has counted its pass; before it reads the count back,
+    thread B (the pass that reaches ``reprobe``) starts a new measurement. A must still get 1 or
+    the rule's count, not None (which numba_team(None) turns into a TypeError). The interleaving
+    is forced: a hook on the tuner's state runs B inside A's ``choose``."""
+    tuner = ThreadTuner(trials=1, reprobe=1)
+    for _ in range(2):  # measured: one thread faster
+        q = tuner.choose("k", 2)
+        tuner.record("k", q, 2, 1.0 if q == 1 else 2.0)
+    other = []
+    b = threading.Thread(target=lambda: other.append(tuner.choose("k", 2)))
+
+    class Interleave(dict):
+        def __setitem__(self, name, value):
+            super().__setitem__(name, value)
+            if name == "runs" and value == 1 and b.ident is None:
+                b.start()     # A has counted its pass: B's choose runs now
+                b.join(0.5)   # (while A holds a lock, B waits for it)
+
+    tuner._state[("k", 2)] = Interleave(tuner._state[("k", 2)])
+    got = tuner.choose("k", 2)
+    b.join(5)
+    assert got == 1
+    assert other == [1]  # B measures again, starting with one thread
+
+
+def test_the_tuner_needs_a_trial():
+    """trials = 0 chose the faster count from an empty list (statistics.median raised at the
+    first recorded pass)."""
+    with pytest.raises(ValueError, match="trials"):
+        ThreadTuner(trials=0)
+    with pytest.raises(ValueError, match="reprobe"):
+        ThreadTuner(reprobe=-1)

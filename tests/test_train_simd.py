@@ -4,6 +4,8 @@ taps, refractory periods, every backward option and batches that do not fill a r
 nodes keep the scalar loop in the same pass). Skipped where the CPU has no AVX-512F."""
 
 
+import ctypes
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,11 +13,12 @@ from hypothesis import strategies as st
 from numba import njit
 
 from spikelut.engine import bitsimd
-from spikelut.train import Trainer, TrainConfig, bptt, kernels_cpu, simd
+from spikelut.train import Trainer, TrainConfig, bptt, kernels_bits, kernels_cpu, simd
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
 from helpers import simd_env
+from test_train_fast import numba_threads
 from test_train_kernels import case
 
 needs_avx512 = pytest.mark.skipif(not simd.AVAILABLE, reason="no AVX-512F in the CPU numba "
@@ -59,6 +62,103 @@ def test_simd_and_scalar_give_the_same_bits(seed, k0, k1, max_delay, r0, r1, T, 
         np.testing.assert_array_equal(a, b)
     if input_grad:
         np.testing.assert_array_equal(out["0"][1], out["1"][1])
+
+
+def _same_bits_on_every_path(plan, thetas, fwd, g, mode, tbptt=0, input_grad=False):
+    """The backward pass with SPIKELUT_SIMD=0 on one thread (the scalar loop, direct adds) and
+    with the 16-lane node steps on 1, 2, 3 threads (direct adds; stage buffer and scatter): the
+    same float32 bits (compared as uint32, so -0 and NaN payloads count too)."""
+    sg = get_surrogate("fast_sigmoid")
+    runs = []
+    for v, n in (("0", 1), ("1", 1), ("1", 2), ("1", 3)):
+        with simd_env(v), numba_threads(n):
+            grads, g_in = kernels_cpu.backward(plan, thetas, fwd, g, sg, mode, "tanh", tbptt,
+                                               input_grad)
+        runs.append(([a.view(np.uint32) for a in grads],
+                     None if g_in is None else g_in.view(np.uint32)))
+    for grads, g_in in runs[1:]:
+        for a, b in zip(runs[0][0], grads, strict=True):
+            np.testing.assert_array_equal(a, b)
+        if input_grad:
+            np.testing.assert_array_equal(runs[0][1], g_in)
+    return runs[0]
+
+
+@needs_avx512
+@pytest.mark.parametrize("B", [1, 5, 16, 17, 25, 33])
+@pytest.mark.parametrize("forward", ["lookup", "bitsliced"])
+def test_the_last_node_of_the_last_cycle_reads_no_byte_past_the_addresses(B, forward):
+    """surrogate16 loads 16 address bytes at a time; past the last node of the last cycle the
+    pass copies that node's addresses (abuf). Here the stored addresses (of either forward
+    pass) end exactly at a page without access, and the gradients are the scalar loop's.
+    (The masked lanes of that load compile to a fault-suppressing masked vpmovzxbd on this
+    LLVM, so the page catches an unmasked over-read only; the bits are checked either way.)"""
+    mmap = pytest.importorskip("mmap")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "mprotect"):
+        pytest.skip("no mprotect")
+    # the last node (layer 2) has k = 6: its copied addresses use all 6 bits
+    net, plan, x, thetas, g = case(B, (4, 3, 6), 2, (1, 2, 1), 5, B)
+    tables = bptt.tables_of(thetas)
+    fwd = (kernels_cpu.forward if forward == "lookup" else kernels_bits.forward)(
+        plan, tables, x, keep_addr=True)
+    a = fwd.stored
+    assert a.dtype == np.uint8 and a.shape == (5, net.n_nodes, B)
+    page = mmap.PAGESIZE
+    pages = -(-a.nbytes // page)
+    buf = mmap.mmap(-1, (pages + 1) * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    assert libc.mprotect(ctypes.c_void_p(base + pages * page), page, 0) == 0  # PROT_NONE
+    guarded = np.frombuffer(buf, np.uint8, a.size, pages * page - a.nbytes).reshape(a.shape)
+    guarded[...] = a
+    packed = kernels_cpu.PackedForward(plan, fwd.bits, fwd.T, fwd.B, True, guarded)
+    want = _same_bits_on_every_path(plan, thetas, fwd, g, "block", input_grad=True)
+    got = _same_bits_on_every_path(plan, thetas, packed, g, "block", input_grad=True)
+    for p, q in zip(want[0], got[0], strict=True):
+        np.testing.assert_array_equal(p, q)
+    del guarded, packed
+    libc.mprotect(ctypes.c_void_p(base + pages * page), page, 3)  # PROT_READ | PROT_WRITE
+    buf.close()
+
+
+@needs_avx512
+@pytest.mark.parametrize("ks", [(9, 6, 3), (10, 4, 2)])
+@pytest.mark.parametrize("keep_addr", [True, False])
+@pytest.mark.parametrize("mode", ["block", "pass", "full"])
+def test_uint16_and_recomputed_addresses_with_16_lane_layers(ks, keep_addr, mode):
+    """A k > 8 layer stores every address as uint16 (the 16-lane nodes of the k <= 6 layers copy
+    theirs to bytes) or, with keep_addr=False, they are recomputed from the window; batches
+    across registers, tbptt and the input gradient; the scalar loop's bits on 1, 2, 3 threads."""
+    for B, tbptt in ((1, 0), (17, 3), (33, 2)):
+        net, plan, x, thetas, g = case(40 + B, ks, 3, (1, 2, 0), 7, B, sizes=(20, 12, 3))
+        fwd = kernels_cpu.forward(plan, bptt.tables_of(thetas), x, keep_addr=keep_addr)
+        assert (fwd.stored is not None) == keep_addr
+        if keep_addr:
+            assert fwd.stored.dtype == np.uint16
+        _same_bits_on_every_path(plan, thetas, fwd, g, mode, tbptt, input_grad=True)
+
+
+@needs_avx512
+@pytest.mark.parametrize("B", [5, 16, 25])
+def test_the_refractory_gate_in_place_keeps_inf_nan_and_signed_zeros(B):
+    """refractory_grad = "block" zeroes a node's dL/ds row in place (G *= 0 where it fired
+    within R cycles) after the loss gradient is added, where the loop multiplies by keep (1 or
+    0): the same bits also where the loss gradient is inf (inf * 0 = NaN), -inf or -0, with
+    long refractory periods, on 1, 2, 3 threads."""
+    net, plan, x, thetas, g = case(90 + B, (6, 5, 3), 3, (3, 2, 1), 9, B, sizes=(20, 12, 3))
+    rng = np.random.default_rng(B)
+    for a in g:
+        m = rng.random(a.shape)
+        a[m < 0.04] = np.inf
+        a[(m >= 0.04) & (m < 0.08)] = -np.inf
+        a[(m >= 0.08) & (m < 0.3)] = -0.0
+    fwd = kernels_cpu.forward(plan, bptt.tables_of(thetas), x)
+    assert 0 < fwd.spikes(0).mean() < 1
+    grads, _ = _same_bits_on_every_path(plan, thetas, fwd, g, "block", input_grad=True)
+    assert any(np.isnan(a.view(np.float32)).any() for a in grads)  # inf * 0 reached the sums
+    finite = [np.where(np.isfinite(a), a, np.float32(0)) for a in g]
+    grads, _ = _same_bits_on_every_path(plan, thetas, fwd, finite, "block", tbptt=4)
+    assert all(np.isfinite(a.view(np.float32)).all() for a in grads)
 
 
 @needs_avx512
