@@ -718,11 +718,11 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                     abuf[b] = x_
                             for b0 in range(0, B, _LANES):
                                 surrogate16(G_flat, (slot * NG + s_j) * Bp, sg, off, abuf, a0, b0,
-                                            B - b0, gu, ax, 0)
+                                            B - b0, gu, ax)
                         else:
                             for b0 in range(0, B, _LANES):
                                 surrogate16(G_flat, (slot * NG + s_j) * Bp, sg, off, addr8, a0, b0,
-                                            B - b0, gu, ax, 0)
+                                            B - b0, gu, ax)
                         need = False
                         for p in range(k):
                             d = dly[j, p]
@@ -733,7 +733,7 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                 dst[p] = (((row - d) & M) * NG + gidx[j, p]) * Bp
                         if need and direct:
                             for b0 in range(0, B, _LANES):
-                                tap_add16(fth, off, ax, b0, gu, G_flat, dst, k, 0)
+                                tap_add16(fth, off, ax, b0, gu, G_flat, dst, k)
                         elif need:
                             for b0 in range(0, B, _LANES):
                                 tap_diffs16(fth, off, ax, b0, gu, S_flat, jl * C * Bp + b0, Bp, k)
@@ -808,7 +808,7 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                 dst[p] = (((row - d) & M) * NG + gidx[j, p]) * Bp
                         if need and direct:
                             for b0 in range(0, B, _LANES):
-                                tap_add16(fth, off, ax, b0, gu, G_flat, dst, k, 0)
+                                tap_add16(fth, off, ax, b0, gu, G_flat, dst, k)
                         elif need:  # a tap the scatter stage skips gets a value it never reads
                             for b0 in range(0, B, _LANES):
                                 tap_diffs16(fth, off, ax, b0, gu, S_flat, jl * C * Bp + b0, Bp, k)

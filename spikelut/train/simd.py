@@ -166,23 +166,21 @@ def _tap_diff(builder, t, x, gv, p):
 
 
 @intrinsic
-def tap_add16(typingctx, tab, off, idx, b0, g, out, dst, k, o):  # pragma: no cover
+def tap_add16(typingctx, tab, off, idx, b0, g, out, dst, k):  # pragma: no cover
     """:func:`tap_diffs16`, added where the values go instead of stored: for each tap ``p < k``
     with ``dst[p] >= 0``, ``out[dst[p] + b0 + lane] += (tab[off + (i | 1 << p)] -
     tab[off + (i & ~(1 << p))]) * g[b0 + lane]`` (one float32 add per value, in the order of
     the taps); ``dst`` int64 ``[k]``, ``-1`` for a tap that carries no gradient. The backward
-    pass on one thread adds its tap gradients into ``dL/ds`` this way (no stage buffer). ``idx``
-    and ``g`` are read from ``o + b0`` (``o``: where the node's samples start in them). Array
+    pass on one thread adds its tap gradients into ``dL/ds`` this way (no stage buffer). Array
     sizes as for :func:`tap_diffs16`; ``out`` must hold 16 values at every ``dst[p] + b0``."""
-    sig = types.void(tab, off, idx, b0, g, out, dst, k, o)
+    sig = types.void(tab, off, idx, b0, g, out, dst, k)
 
     def codegen(context, builder, signature, args):
-        tab_v, off_v, idx_v, b0_v, g_v, out_v, dst_v, k_v, o_v = args
+        tab_v, off_v, idx_v, b0_v, g_v, out_v, dst_v, k_v = args
         if not AVAILABLE:
             trap(builder)
             return context.get_dummy_value()
-        t, x, gp = _node_table(context, builder, signature, tab_v, off_v, idx_v,
-                               builder.add(o_v, b0_v), g_v)
+        t, x, gp = _node_table(context, builder, signature, tab_v, off_v, idx_v, b0_v, g_v)
         gv = builder.load(gp, align=4)
         data = context.make_array(signature.args[5])(context, builder, out_v).data
         rows = context.make_array(signature.args[6])(context, builder, dst_v).data
@@ -227,18 +225,17 @@ def _splat(builder, value):
 
 
 @intrinsic
-def surrogate16(typingctx, G, own, sg, off, addr, a0, b0, nb, gu, ax, o):  # pragma: no cover
+def surrogate16(typingctx, G, own, sg, off, addr, a0, b0, nb, gu, ax):  # pragma: no cover
     """The start of one node's backward step for 16 samples ``b0 .. b0 + 15``: its ``dL/ds``
     ``v = G[own + b0 + lane]`` (float32; those 16 values are then set to 0), its addresses
     ``x = addr[a0 + b0 + lane]`` (uint8; lanes ``>= nb`` read as 0, though 16 bytes are loaded),
-    ``ax[o + b0 + lane] = x`` (int32) and ``gu[o + b0 + lane] = v * sg[off + x]`` (the
-    surrogate derivative: :func:`scale16`'s product). No bounds checks: ``G`` holds 16 values
-    from ``own + b0``, ``ax`` and ``gu`` from ``o + b0``, ``addr`` 16 bytes from ``a0 + b0``."""
-    sig = types.void(G, own, sg, off, addr, a0, b0, nb, gu, ax, o)
+    ``ax[b0 + lane] = x`` (int32) and ``gu[b0 + lane] = v * sg[off + x]`` (the surrogate
+    derivative: :func:`scale16`'s product). No bounds checks: ``G`` holds 16 values from
+    ``own + b0``, ``ax`` and ``gu`` from ``b0``, ``addr`` 16 bytes from ``a0 + b0``."""
+    sig = types.void(G, own, sg, off, addr, a0, b0, nb, gu, ax)
 
     def codegen(context, builder, signature, args):
-        G_v, own_v, sg_v, off_v, addr_v, a0_v, b0_v, nb_v, gu_v, ax_v, o_v = args
-        ob = builder.add(o_v, b0_v)
+        G_v, own_v, sg_v, off_v, addr_v, a0_v, b0_v, nb_v, gu_v, ax_v = args
         if not AVAILABLE:
             trap(builder)
             return context.get_dummy_value()
@@ -257,13 +254,13 @@ def surrogate16(typingctx, G, own, sg, off, addr, a0, b0, nb, gu, ax, o):  # pra
         lane = ir.Constant(_I16, list(range(LANES)))
         x = builder.select(builder.icmp_signed("<", lane, _splat(builder, nb_v)), x,
                            ir.Constant(_I16, [0] * LANES))
-        builder.store(x, builder.bitcast(builder.gep(data(9, ax_v), [ob]), _I16.as_pointer()),
+        builder.store(x, builder.bitcast(builder.gep(data(9, ax_v), [b0_v]), _I16.as_pointer()),
                       align=4)
         base = builder.gep(data(2, sg_v), [off_v])
         t = [builder.load(builder.bitcast(builder.gep(base, [ir.Constant(ir.IntType(64), LANES * q)]),
                                           vptr), align=4) for q in range(4)]
         builder.store(builder.fmul(v, _lookup(builder, t, x)),
-                      builder.bitcast(builder.gep(data(8, gu_v), [ob]), vptr), align=4)
+                      builder.bitcast(builder.gep(data(8, gu_v), [b0_v]), vptr), align=4)
         return context.get_dummy_value()
 
     return sig, codegen
