@@ -610,6 +610,20 @@ def _padded(B: int, simd_on: bool) -> int:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _fired16(bits, s, b0, B, row, R, mode):  # pragma: no cover - compiled
+    # the refractory gate of samples b0 .. b0 + 15 of signal s as a lane mask: bit i set where
+    # sample b0 + i fired in one of the R cycles before (refractory_grad "block" only)
+    m = np.int64(0)
+    if R > 0 and mode == 0:
+        for i in range(min(_LANES, B - b0)):
+            f = np.int64(0)
+            for r in range(1, R + 1):
+                f |= np.int64(_bit(bits, s, b0 + i, row - r))
+            m |= f << i
+    return m
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _tap_skipped(d, reads_input, phase, input_grad):  # pragma: no cover - compiled
     # a tap whose delay reaches across a tbptt boundary, or that reads an input channel when no
     # input gradient is asked for, carries no gradient (the scatter stage skips it too)
@@ -699,12 +713,6 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                         if e >= 0:
                             for b in range(B):
                                 G[slot, s_j, b] += gext[t, e, b]
-                        if R > 0 and mode == 0:  # the refractory gate: gu *= keep, in place
-                            for b in range(B):
-                                for r in range(1, R + 1):
-                                    if _bit(bits, s_j, b, row - r):
-                                        G[slot, s_j, b] *= np.float32(0.0)
-                                        break
                         a0 = (t * NJ + j) * B
                         if not have_addr or a0 + Bp > addr8.shape[0]:
                             a0 = 0  # no uint8 record, or its last row: the node's own copy
@@ -718,11 +726,11 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                     abuf[b] = x_
                             for b0 in range(0, B, _LANES):
                                 surrogate16(G_flat, (slot * NG + s_j) * Bp, sg, off, abuf, a0, b0,
-                                            B - b0, gu, ax)
+                                            B - b0, gu, ax, _fired16(bits, s_j, b0, B, row, R, mode))
                         else:
                             for b0 in range(0, B, _LANES):
                                 surrogate16(G_flat, (slot * NG + s_j) * Bp, sg, off, addr8, a0, b0,
-                                            B - b0, gu, ax)
+                                            B - b0, gu, ax, _fired16(bits, s_j, b0, B, row, R, mode))
                         need = False
                         for p in range(k):
                             d = dly[j, p]
