@@ -189,7 +189,7 @@ def test_without_avx512_the_intrinsics_compile_to_a_trap(monkeypatch):
     def kernel(tab, idx, g, out, addr):
         simd.tap_diffs16(tab, 0, idx, 0, g, out, 0, 16, 6)
         simd.scale16(tab, 0, idx, 0, g)
-        simd.surrogate16(out, 0, tab, 0, addr, 0, 0, 16, g, idx, 0)
+        simd.surrogate16(out, 0, tab, 0, addr, 0, 0, 16, g, idx, 0, tab, -1)
 
     assert kernel.signatures  # compiled eagerly
     assert "llvm.trap" in next(iter(kernel.inspect_llvm().values()))

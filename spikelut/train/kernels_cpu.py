@@ -655,6 +655,8 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
     C = S.shape[1]
     NG = G.shape[1]
     NJ = addr.shape[1]
+    NE = gext.shape[1]
+    gext_flat = gext.reshape(-1)
     for _q in prange(Q):
         gu = np.zeros(Bp, np.float32)  # lanes past B stay 0 (the SIMD path reads whole registers)
         ax = np.zeros(Bp, np.int32)    # node-local addresses for the SIMD path
@@ -710,9 +712,7 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                         # the whole step in 16-lane registers (simd.surrogate16, entry_sums16,
                         # tap_add16): the values and the order of every sum are the loop's below
                         e = ext_of[s_j]
-                        if e >= 0:
-                            for b in range(B):
-                                G[slot, s_j, b] += gext[t, e, b]
+                        ge = ((t * NE + e) * Bp) if e >= 0 else -1  # its loss gradient's row
                         a0 = (t * NJ + j) * B
                         if not have_addr or a0 + Bp > addr8.shape[0]:
                             a0 = 0  # no uint8 record, or its last row: the node's own copy
@@ -726,11 +726,13 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                     abuf[b] = x_
                             for b0 in range(0, B, _LANES):
                                 surrogate16(G_flat, (slot * NG + s_j) * Bp, sg, off, abuf, a0, b0,
-                                            B - b0, gu, ax, _fired16(bits, s_j, b0, B, row, R, mode))
+                                            B - b0, gu, ax, _fired16(bits, s_j, b0, B, row, R, mode),
+                                            gext_flat, ge)
                         else:
                             for b0 in range(0, B, _LANES):
                                 surrogate16(G_flat, (slot * NG + s_j) * Bp, sg, off, addr8, a0, b0,
-                                            B - b0, gu, ax, _fired16(bits, s_j, b0, B, row, R, mode))
+                                            B - b0, gu, ax, _fired16(bits, s_j, b0, B, row, R, mode),
+                                            gext_flat, ge)
                         need = False
                         for p in range(k):
                             d = dly[j, p]
@@ -872,7 +874,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     sg = np.concatenate([sg, pad])
     fth = np.concatenate([np.asarray(fth, np.float32), pad])
     tabs = (th > 0).view(np.uint8)
-    gext, ext_of = _loss_grads(plan, T, B, g_spikes)
+    gext, ext_of = _loss_grads(plan, T, B, g_spikes, _padded(B, simd_on))
     Q, tune = tuned_threads("backward", f["n_nodes"], B)
     W = window_rows(D)
     have = fwd.stored is not None
@@ -915,10 +917,12 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     return grads, (g_in if input_grad else None)
 
 
-def _loss_grads(plan: NetPlan, T: int, B: int, g_spikes: Sequence[Any]
+def _loss_grads(plan: NetPlan, T: int, B: int, g_spikes: Sequence[Any], Bp: int | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The non-``None`` ``g_spikes`` as one float32 ``[T, n, B]`` array over the layers that have
-    one, and per signal its row there (``-1``: none)."""
+    """The non-``None`` ``g_spikes`` as one float32 ``[T, n, Bp]`` array over the layers that have
+    one (samples past ``B`` are 0: whole 16-lane registers for :func:`simd.surrogate16`), and per
+    signal its row there (``-1``: none)."""
+    Bp = B if Bp is None else Bp
     ext_of = np.full(plan.n_signals, -1, np.int64)
     parts = []
     n = 0
@@ -930,7 +934,11 @@ def _loss_grads(plan: NetPlan, T: int, B: int, g_spikes: Sequence[Any]
         parts.append(np.asarray(g, np.float32).transpose(0, 2, 1))
         ext_of[lp.offset:lp.offset + lp.n] = np.arange(n, n + lp.n)
         n += lp.n
-    gext = np.ascontiguousarray(np.concatenate(parts, axis=1)) if parts else np.zeros((T, 0, B), np.float32)
+    gext = np.zeros((T, n, Bp), np.float32)
+    o = 0
+    for part in parts:
+        gext[:, o:o + part.shape[1], :B] = part
+        o += part.shape[1]
     return gext, ext_of
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..engine.bitsimd import host_has, lut_enabled, simd_allowed, trap
@@ -225,18 +226,20 @@ def _splat(builder, value):
 
 
 @intrinsic
-def surrogate16(typingctx, G, own, sg, off, addr, a0, b0, nb, gu, ax, fired):  # pragma: no cover
+def surrogate16(typingctx, G, own, sg, off, addr, a0, b0, nb, gu, ax, fired, gext,
+                ge):  # pragma: no cover
     """The start of one node's backward step for 16 samples ``b0 .. b0 + 15``: its ``dL/ds``
     ``v = G[own + b0 + lane]`` (float32; those 16 values are then set to 0), its addresses
     ``x = addr[a0 + b0 + lane]`` (uint8; lanes ``>= nb`` read as 0, though 16 bytes are loaded);
-    ``v`` of the lanes whose bit is set in ``fired`` (the refractory gate) becomes ``v * 0``;
+    where ``ge >= 0``, ``v += gext[ge + b0 + lane]`` (the loss's gradient); then ``v`` of the
+    lanes whose bit is set in ``fired`` (the refractory gate) becomes ``v * 0``;
     ``ax[b0 + lane] = x`` (int32) and ``gu[b0 + lane] = v * sg[off + x]`` (the surrogate
     derivative: :func:`scale16`'s product). No bounds checks: ``G`` holds 16 values from
     ``own + b0``, ``ax`` and ``gu`` from ``b0``, ``addr`` 16 bytes from ``a0 + b0``."""
-    sig = types.void(G, own, sg, off, addr, a0, b0, nb, gu, ax, fired)
+    sig = types.void(G, own, sg, off, addr, a0, b0, nb, gu, ax, fired, gext, ge)
 
     def codegen(context, builder, signature, args):
-        G_v, own_v, sg_v, off_v, addr_v, a0_v, b0_v, nb_v, gu_v, ax_v, fired_v = args
+        G_v, own_v, sg_v, off_v, addr_v, a0_v, b0_v, nb_v, gu_v, ax_v, fired_v, gext_v, ge_v = args
         if not AVAILABLE:
             trap(builder)
             return context.get_dummy_value()
@@ -248,6 +251,11 @@ def surrogate16(typingctx, G, own, sg, off, addr, a0, b0, nb, gu, ax, fired):  #
         gp = builder.bitcast(builder.gep(data(0, G_v), [builder.add(own_v, b0_v)]), vptr)
         v = builder.load(gp, align=4)
         builder.store(ir.Constant(_F16, [0.0] * LANES), gp, align=4)
+        slot = cgutils.alloca_once_value(builder, v)
+        with builder.if_then(builder.icmp_signed(">=", ge_v, ir.Constant(ge_v.type, 0))):
+            xp = builder.bitcast(builder.gep(data(11, gext_v), [builder.add(ge_v, b0_v)]), vptr)
+            builder.store(builder.fadd(v, builder.load(xp, align=4)), slot)
+        v = builder.load(slot)
         # the gate in the register (scalar stores into the row would stall the vector load)
         bit = builder.and_(_splat(builder, fired_v), ir.Constant(_I16, [1 << i for i in range(LANES)]))
         gated = builder.icmp_unsigned("!=", bit, ir.Constant(_I16, [0] * LANES))
