@@ -97,9 +97,9 @@ def test_fused_equals_numpy_other_settings(monkeypatch, name):
                  *_run(monkeypatch, name, False, params, grads, **kw))
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_fused_path_is_used(monkeypatch, name):
-    """Every contiguous float32 array goes through the compiled pass, none through numpy."""
+def _spy(monkeypatch, name):
+    """The fused path switched on and its compiled pass for ``name`` wrapped: the returned list
+    receives the (flat) shape of every array the pass updates."""
     calls = []
     kernel = getattr(optim, KERNELS[name])
 
@@ -109,6 +109,13 @@ def test_fused_path_is_used(monkeypatch, name):
 
     monkeypatch.setattr(optim, KERNELS[name], spy)
     monkeypatch.setattr(optim, "FUSED", True)
+    return calls
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fused_path_is_used(monkeypatch, name):
+    """Every contiguous float32 array goes through the compiled pass, none through numpy."""
+    calls = _spy(monkeypatch, name)
     params, grads = _problem(3)
     opt = make_optimizer(name, params)
     for g in grads[:2]:
@@ -154,15 +161,7 @@ def test_non_contiguous_falls_back(monkeypatch, name):
               _values(rng, (5, 5), np.float64), _values(rng, (4, 16))]
     grads = [[_values(rng, (12, 16)), _values(rng, (6, 16)), _values(rng, (8,)),
               _values(rng, (5, 5)), _values(rng, (4, 16))] for _ in LRS]
-    calls = []
-    kernel = getattr(optim, KERNELS[name])
-
-    def spy(p, *args):
-        calls.append(p.shape)
-        return kernel(p, *args)
-
-    monkeypatch.setattr(optim, KERNELS[name], spy)
-    monkeypatch.setattr(optim, "FUSED", True)
+    calls = _spy(monkeypatch, name)
     view_base = base.copy()
     fused_params = [view_base[:, ::2]] + [p.copy(order="K") for p in params[1:]]
     assert fused_params[1].flags.f_contiguous and not fused_params[1].flags.c_contiguous
