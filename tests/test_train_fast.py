@@ -334,4 +334,8 @@ def test_the_tuner_measures_and_keeps_the_faster_count(monkeypatch):
     assert tuner.choose("k", 2) == 2
     # a count forced by SPIKELUT_TRAIN_THREADS is never measured
     monkeypatch.setenv("SPIKELUT_TRAIN_THREADS", "2")
-    assert kernels_cpu.tuned_threads("backward", 4296, 25) == (2, None)
+    fresh = ThreadTuner()
+    monkeypatch.setattr(kernels_cpu, "TUNER", fresh)
+    with kernels_cpu.tuned_threads("backward", 4296, 25) as q:
+        assert q == 2
+    assert fresh._state == {}

@@ -55,7 +55,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from typing import Callable, Sequence
 
 import numpy as np
@@ -71,7 +70,7 @@ from . import bptt
 from .bptt import NetPlan
 from .passes import FORWARDS
 from .kernels_cpu import (_INPUTS, PackedForward, _counters, _finish, _flat, _next_task,
-                          _pattern, memory_estimate, pass_threads, timed, tuned_threads)
+                          _pattern, memory_estimate, pass_threads, tuned_threads)
 from .kernels_cpu import backward as lookup_backward
 from .kernels_cpu import forward as lookup_forward
 from .surrogates import Surrogate
@@ -330,17 +329,14 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     cm = np.empty((f["n_nodes"], ncol), np.uint64)  # columns past a node's 2**(k-1) are unread
     dm = np.empty_like(cm)
     hist = np.zeros(((D + T) * N, n_words(B)), np.uint64)
-    Q, tune = tuned_threads("forward", f["n_nodes"], B)
-    pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + [
-        (li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))])
     t64 = np.empty(f["n_nodes"], np.uint64)
-    t0 = time.perf_counter()
-    with numba_team(Q):
+    with tuned_threads("forward", f["n_nodes"], B) as Q:
+        pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + [
+            (li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))])
         _masks(tabs, f["tab_off"], cm, dm, t64)
         _forward(hist, pack(np.ascontiguousarray(x, dtype=np.uint8)), D, N, f["gidx"], f["dly"],
                  f["lo"], f["hi"], f["k"], f["R"], f["sig"], cm, dm, addr, keep_addr, B, *pat, Q,
                  _counters(), spread_enabled(), addr.reshape(-1), lut_enabled(), t64)
-    timed(Q, tune, time.perf_counter() - t0)
     return BitsForward(plan, hist, T, B, save, addr if keep_addr else None)
 
 

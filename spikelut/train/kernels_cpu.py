@@ -74,7 +74,8 @@ from __future__ import annotations
 import os
 import time
 import weakref
-from typing import Any, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import numba
 import numpy as np
@@ -220,26 +221,30 @@ def pass_threads(n_nodes: int, B: int, threads: int | None = None,
 TUNER = ThreadTuner()
 
 
-def tuned_threads(kind: str, n_nodes: int, B: int) -> tuple[int, tuple | None]:
-    """Threads for the next pass of ``kind`` on ``n_nodes`` nodes and ``B`` samples, and what
-    :func:`timed` needs to report its time to :data:`TUNER` (``None`` where the count is forced
-    by ``SPIKELUT_TRAIN_THREADS`` or the rule allows one thread: nothing to measure).
+@contextmanager
+def tuned_threads(kind: str, n_nodes: int, B: int) -> Iterator[int]:
+    """The threads of one pass of ``kind`` on ``n_nodes`` nodes and ``B`` samples: yields the
+    count and runs the block with numba's team of that size (:func:`spikelut.threads.numba_team`).
+    Where :func:`pass_threads` allows more than one thread, the count is :data:`TUNER`'s choice
+    and the block's time is reported to it; a count forced by ``SPIKELUT_TRAIN_THREADS`` is
+    used as it is, unmeasured.
 
     Example:
-        >>> tuned_threads("doc", 20, 5)              # too small for a second thread
-        (1, None)
+        >>> with tuned_threads("doc", 20, 5) as q:   # too small for a second thread
+        ...     q
+        1
     """
     rule = pass_threads(n_nodes, B)
     if rule <= 1 or forced_train_threads() is not None:
-        return rule, None
+        with numba_team(rule):
+            yield rule
+        return
     key = (kind, int(n_nodes), int(B))
-    return TUNER.choose(key, rule), (key, rule)
-
-
-def timed(q: int, tune: tuple | None, seconds: float) -> None:
-    """Report a pass that :func:`tuned_threads` chose ``q`` threads for."""
-    if tune is not None:
-        TUNER.record(tune[0], q, tune[1], seconds)
+    q = TUNER.choose(key, rule)
+    t0 = time.perf_counter()
+    with numba_team(q):
+        yield q
+    TUNER.record(key, q, rule, time.perf_counter() - t0)
 
 
 def _pattern(Q: int, stages: Sequence[tuple[int, int, int]]) -> tuple[np.ndarray, ...]:
@@ -584,16 +589,13 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         keep_addr = T * f["n_nodes"] * B * np.dtype(dt).itemsize <= ADDR_BUDGET
     keep_addr = bool(save and keep_addr)
     addr = np.empty((T, f["n_nodes"], B) if keep_addr else (1, 1, 1), dt)
-    Q, tune = tuned_threads("lookup_forward", f["n_nodes"], B)
     W = window_rows(plan.D)
-    pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + [
-        (li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))])
-    t0 = time.perf_counter()
-    with numba_team(Q):
+    with tuned_threads("lookup_forward", f["n_nodes"], B) as Q:
+        pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + [
+            (li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))])
         _forward(bits, np.ascontiguousarray(x, dtype=np.uint8), plan.D, W, f["gidx"], f["dly"],
                  f["lo"], f["hi"], f["k"], f["R"], f["sig"], tabs, f["tab_off"], addr, keep_addr,
                  np.zeros((W, plan.n_signals, B), np.uint8), *pat, Q, _counters())
-    timed(Q, tune, time.perf_counter() - t0)
     return PackedForward(plan, bits, T, B, save, addr if keep_addr else None)
 
 
@@ -875,7 +877,6 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     fth = np.concatenate([np.asarray(fth, np.float32), pad])
     tabs = (th > 0).view(np.uint8)
     gext, ext_of = _loss_grads(plan, T, B, g_spikes, _padded(B, simd_on))
-    Q, tune = tuned_threads("backward", f["n_nodes"], B)
     W = window_rows(D)
     have = fwd.stored is not None
     N = plan.n_signals
@@ -883,32 +884,30 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     if not have:  # the last W rows of the record; the _LOAD tasks slide the window down
         for row in range(max(0, D + T - W), D + T):
             _load_row(fwd.bits, row, 0, B, ring, row & (W - 1))
-    stages = []
-    for li in range(len(f["lo"]) - 1, -1, -1):
-        stages.append((li, int(f["lo"][li]), int(f["hi"][li])))
-        if Q > 1:  # one thread adds straight into G (`direct` in _backward)
-            stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
-    stages += [(_INPUTS, 0, plan.n_in)] if input_grad else []
-    stages += [] if have else [(_LOAD, 0, N)]
     Bp = _padded(B, simd_on)
     G = np.zeros((W, N, Bp), np.float32)  # rows of whole registers (tap_add16); pads stay 0
-    # one layer's hand-over to its scatter stage (one thread needs none: `direct`)
-    S = np.empty((max(f["hi"] - f["lo"]) if Q > 1 else 1, f["kc"] + f["rc"], Bp), np.float32)
     acc = np.zeros(int(f["tab_off"][-1]), np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
     # the addresses as bytes for the 16-lane path (simd.surrogate16)
     addr8 = (addr.reshape(-1) if have and addr.dtype == np.uint8 and addr.flags.c_contiguous
              else np.zeros(0, np.uint8))
-    t0 = time.perf_counter()
-    with numba_team(Q):
+    with tuned_threads("backward", f["n_nodes"], B) as Q:
+        stages = []
+        for li in range(len(f["lo"]) - 1, -1, -1):
+            stages.append((li, int(f["lo"][li]), int(f["hi"][li])))
+            if Q > 1:  # one thread adds straight into G (`direct` in _backward)
+                stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
+        stages += [(_INPUTS, 0, plan.n_in)] if input_grad else []
+        stages += [] if have else [(_LOAD, 0, N)]
+        # one layer's hand-over to its scatter stage (one thread needs none: `direct`)
+        S = np.empty((max(f["hi"] - f["lo"]) if Q > 1 else 1, f["kc"] + f["rc"], Bp), np.float32)
         _backward(fwd.bits, D, T, f["gidx"], f["dly"], f["is_in"], f["lo"], f["hi"], f["k"],
                   f["R"], f["sig"], f["tab_off"], tabs, sg, fth, gext, ext_of,
                   _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, G, S, f["kc"],
                   addr, have, acc, f["sc_node"], f["sc_col"], f["sc_dly"], f["sc_refr"],
                   f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *_pattern(Q, stages), Q, _counters(),
                   simd_on, S.reshape(-1), G.reshape(-1), Q == 1, addr8)
-    timed(Q, tune, time.perf_counter() - t0)
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
