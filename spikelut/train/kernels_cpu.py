@@ -35,6 +35,14 @@ How they are fast and small (``docs/training-speed.md``):
   the loss's ``dL/ds`` is read from the caller's per-layer arrays. BPTT memory is
   therefore ``N * B / 8`` bytes of spikes per cycle (plus addresses within the budget) and a
   ``T``-independent working set (:func:`memory_estimate`).
+* **Blocks of cycles.** The backward pass runs a group of layers for :data:`BLOCK_CYCLES`
+  cycles before the next group (:func:`_layer_groups`, :func:`_schedule`), so a group's tables
+  (its float32 values and float64 sums, 1 KB per LUT6 node) stay in the cache over the block
+  instead of being read again at every cycle; layers share a group where their terms of
+  ``dL/ds`` would otherwise reach a row in another order, so the bits are those of the
+  cycle-by-cycle pass; a block fits in the rings' spare rows. MNIST-1D demo (one thread): 13.8
+  instead of 14.6 ms per pass at batch 25, 28.4 instead of 29.1 at batch 64; the pulse demo
+  17.8 instead of 18.7.
 * **Tap differences on the fly.** ``f(theta)[a | 1<<p] - f(theta)[a & ~(1<<p)]`` is computed from
   the node's own ``2**k`` values of ``f(theta)`` (a few cache lines) when it is needed, not read
   from a precomputed ``[k, entries]`` array at random; the float32 values are the reference's.
@@ -122,8 +130,87 @@ def _flat(plan: NetPlan) -> dict:
         "kc": int(low.layer_k.max()), "rc": int(low.layer_r.max()),
     }
     cache.update(_scatter_groups(low, used, cache["kc"]))
+    # the refractory terms of dL/ds exist with refractory_grad = "full" only
+    cache["rank"] = _layer_groups(low, used, False)
+    cache["rank_full"] = _layer_groups(low, used, True)
     _FLAT[low] = cache
     return cache
+
+
+def _layer_groups(low: Lowered, used: np.ndarray, full: bool) -> np.ndarray:
+    """Per layer, the rank of its group in the backward pass's cycle-block order (0: processed
+    first): groups are runs of adjacent layers; the pass processes, per block of
+    :data:`BLOCK_CYCLES` cycles, the first group's layers for every cycle of the block (cycle
+    descending, layers last first, as without blocks), then the next group's, so a group's
+    tables stay in the cache over the block instead of being read again at every cycle.
+
+    Two layers share a group when blocks would otherwise break the pass: (a) a layer reads a
+    later layer (a loop through a delay): the later one's gradient at cycle ``t`` needs the
+    reader's at ``t + d``; (b) a signal would receive its ``dL/ds`` terms in another order, so the
+    float32 sums, and the bits, would change: without blocks a signal's row receives its terms in
+    the order (reader cycle descending, reader layer last first, node, refractory term before
+    taps, tap), with blocks group by group, so the groups' ranks must not decrease along that
+    order (e.g. a recurrent layer, whose row gets its own terms from cycle ``t + 1`` before its
+    readers' from cycle ``t``, shares a group with those readers). Taps past a layer's ``k`` are
+    padding; every tap counts, whether or not it carries a gradient in a given pass (input taps,
+    tbptt), since a term that is skipped cannot change the order of the others; the refractory
+    terms (a node's own ``s[t - r]``, ``r = 1 .. R``) count with ``full`` (``refractory_grad =
+    "full"``, the only mode that has them).
+
+    Example:
+        >>> from spikelut.config import build_network
+        >>> from spikelut.train import bptt
+        >>> def layer(name, src, d):
+        ...     return {"name": name, "nodes": 4, "k": 2, "taps": [{"from": src, "count": 2,
+        ...                                                          "delay": d}]}
+        >>> net = build_network({"inputs": 2, "readout": {"classes": 2}, "layers": [
+        ...     layer("a", "input", [0, 1]), layer("b", "a", [0, 2]), layer("c", "b", [0, 0])]})
+        >>> _flat(bptt.compile_plan(net))["rank"].tolist()  # a chain: the last layer first
+        [2, 1, 0]
+        >>> rec = {"name": "b", "nodes": 4, "k": 2, "taps": [{"from": "a", "count": 1},
+        ...                                                  {"from": "self", "count": 1, "delay": 1}]}
+        >>> net = build_network({"inputs": 2, "readout": {"classes": 2}, "layers": [
+        ...     layer("a", "input", [0, 1]), rec, layer("c", "b", [0, 0])]})
+        >>> _flat(bptt.compile_plan(net))["rank"].tolist()  # b's row: its own terms, then c's
+        [1, 0, 0]
+    """
+    n_layers = len(low.layer_k)
+    layer_of = np.repeat(np.arange(n_layers), low.layer_hi - low.layer_lo)
+    j, p = np.nonzero(used)
+    r_of = low.layer_r[layer_of]
+    rj = np.repeat(np.arange(low.n_nodes), r_of if full else np.zeros_like(r_of))
+    rr = np.arange(rj.size) - np.repeat(np.cumsum(r_of) - r_of, r_of)[:rj.size] + 1
+    node = np.concatenate([j, rj]).astype(np.int64)
+    target = np.concatenate([low.tap_sig[j, p], low.n_in + rj]).astype(np.int64)
+    dly = np.concatenate([low.tap_dly[j, p], rr]).astype(np.int64)
+    refr = np.concatenate([np.zeros(j.size, bool), np.ones(rj.size, bool)])
+    col = np.concatenate([p, rr]).astype(np.int64)
+    reader = layer_of[node]
+    # the order without blocks, per target signal
+    order = np.lexsort((col, ~refr, node, -reader, -dly, target))
+    target, reader = target[order], reader[order]
+    tlayer = np.where(target >= low.n_in, layer_of[np.maximum(target - low.n_in, 0)], -1)
+    top = np.arange(n_layers)  # group of layer l: the layers top[l] .. (down to) its lowest
+    while True:
+        # groups as runs: layer l joins l + 1's group when top[l] > l (merged above it)
+        gid = np.zeros(n_layers, np.int64)
+        g = 0
+        for l in range(n_layers - 1, -1, -1):
+            if l < n_layers - 1 and top[l] <= l:
+                g += 1
+            gid[l] = g
+        rank = gid[reader]
+        same = target[1:] == target[:-1]
+        bad = np.flatnonzero(same & (rank[1:] < rank[:-1]))  # (b): a later group's term first
+        loops = np.flatnonzero((tlayer > reader) & (gid[np.maximum(tlayer, 0)] != rank))  # (a)
+        if bad.size == 0 and loops.size == 0:
+            return gid
+        if bad.size:
+            lo_l = min(reader[bad[0]], reader[bad[0] + 1])
+            hi_l = max(reader[bad[0]], reader[bad[0] + 1])
+        else:
+            lo_l, hi_l = reader[loops[0]], tlayer[loops[0]]
+        top[lo_l:hi_l] = np.maximum(top[lo_l:hi_l], hi_l)  # layers lo_l .. hi_l: one group
 
 
 def _scatter_groups(low: Lowered, used: np.ndarray, kc: int) -> dict:
@@ -173,6 +260,17 @@ def _scatter_groups(low: Lowered, used: np.ndarray, kc: int) -> dict:
 #: lose there (some gains at batch 64 are left to one thread). It was 1,024 before the one-thread
 #: path got faster.
 MIN_NODE_SAMPLES_PER_THREAD = 45056
+#: the most cycles per block of the backward pass (:func:`_layer_groups`): a group of layers runs
+#: a block of cycles before the next group, so its tables stay in the cache. A block is also at
+#: most ``window_rows(D) - D`` cycles (:func:`_block_cycles`), so that the rings of ``dL/ds`` and
+#: of the spike window keep their ``window_rows(D)`` rows: longer blocks need longer rings, which
+#: won at batch 25 and lost at batch 64. Measured in one process, the block lengths alternating
+#: call by call (Intel Xeon, 2 MB of L2 per core, one thread, real MNIST-1D batches, D = 5,
+#: 2026-12-02), kernel medians: the MNIST-1D demo at batch 25 14.6 ms without blocks, 14.0 (2),
+#: 13.8 (3); with rings of 16 rows 13.5-14.0 (4), 13.3-13.7 (8); at batch 64 29.1 without
+#: blocks, 28.4 (3), but 31.3-32.0 (4 and 8, rings of 16 rows); the pulse demo at batch 25
+#: 18.7 without blocks, 17.8 (3), 17.0 (8). The bits are the same for every length.
+BLOCK_CYCLES = 8
 #: a layer's nodes are cut into blocks of at least this many nodes (the unit a thread claims)
 MIN_BLOCK_NODES = 8
 #: blocks per layer and cycle for each thread: more than one, so that a thread that another
@@ -266,6 +364,29 @@ def _pattern(Q: int, stages: Sequence[tuple[int, int, int]]) -> tuple[np.ndarray
             his.append(int(cuts[b + 1]))
             first.append(start)
     return tuple(np.array(v, np.int64) for v in (kind, los, his, first))
+
+
+def _schedule(Q: int, groups: Sequence[Sequence[tuple[int, int, int]]], T: int, tau: int
+              ) -> tuple[np.ndarray, ...]:
+    """The backward pass's task list: ``groups`` (in processing order) each a list of stages
+    (as for :func:`_pattern`), run per block of ``tau`` cycles group by group, each group for
+    every cycle of the block. Returns int64 arrays ``kind``, ``lo``, ``hi`` (the tasks of every
+    group's pattern, one after the other) and, per task of the whole pass in order, ``tc`` (its
+    step: cycle ``T - 1 - tc``), ``tw`` (its pattern entry) and ``need`` (the tasks of the pass
+    that must be done before it starts: every task before its stage). With one group this is
+    the order of :func:`_next_task` (cycle, stage, block)."""
+    pats = [_pattern(Q, g) for g in groups]
+    offs = np.cumsum([0] + [len(p[0]) for p in pats])
+    tc, tw, need = [], [], []
+    for c0 in range(0, T, tau):
+        for (kind, _, _, first), off in zip(pats, offs):
+            for c in range(c0, min(T, c0 + tau)):
+                base = len(tc)
+                tc.extend([c] * len(kind))
+                tw.extend(range(off, off + len(kind)))
+                need.extend((base + first).tolist())
+    cat = [np.concatenate([p[i] for p in pats]) if pats else np.zeros(0, np.int64) for i in range(3)]
+    return (*cat, np.array(tc, np.int64), np.array(tw, np.int64), np.array(need, np.int64))
 
 
 def window_rows(D: int) -> int:
@@ -389,6 +510,17 @@ def _next_task(ctr, P, T, p_first):  # pragma: no cover - compiled
     w = i - c * P
     _wait(ctr, c * P + p_first[w])
     return c, w
+
+
+@njit(cache=True, nogil=True)
+def _next_listed(ctr, tc, tw, need):  # pragma: no cover - compiled
+    # the next task of a listed order (_schedule): (step, pattern entry), returned once every
+    # task before its stage is done; (-1, -1) when every task is claimed
+    i = _claim(ctr)
+    if i >= tc.shape[0]:
+        return -1, -1
+    _wait(ctr, need[i])
+    return tc[i], tw[i]
 
 
 def _counters() -> np.ndarray:
@@ -635,12 +767,13 @@ def _tap_skipped(d, reads_input, phase, input_grad):  # pragma: no cover - compi
 @njit(cache=True, parallel=True, nogil=True)
 def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs, sg, fth, gext,
               ext_of, mode, tbptt, input_grad, g_in, W, ring, G, S, kc, addr, have_addr, acc, sc_node,
-              sc_col, sc_dly, sc_refr, sc_isin, grp_ptr, grp_tgt, p_kind, p_lo, p_hi, p_first, Q,
-              ctr, simd_on, S_flat, G_flat, direct, addr8):
+              sc_col, sc_dly, sc_refr, sc_isin, grp_ptr, grp_tgt, p_kind, p_lo, p_hi, tc, tw,
+              t_need, Q, ctr, simd_on, S_flat, G_flat, direct, addr8):
     # pragma: no cover - compiled
-    # tasks in the order (cycle descending, stage, block): per layer (last layer first) its
-    # nodes, then (several threads) its scatter; the input gradient; the reload of the address
-    # ring. A node reads its dL/ds from its row of G (then clears it: the slot serves row - W
+    # tasks in the listed order (_schedule): per block of cycles, per group of layers, per
+    # cycle (descending), per stage: per layer (last layer first) its nodes, then (several
+    # threads) its scatter; the input gradient and the reload of the address ring with the
+    # last group. A node reads its dL/ds from its row of G (then clears it: the slot serves row - W
     # next). It cannot add its contributions into its sources' rows of G itself (two nodes of a
     # stage may share a source): it writes them to its row of the stage buffer S, and the layer's
     # scatter stage adds them per target signal (groups of grp_ptr) in the order (node, tap), the
@@ -652,7 +785,6 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
     # vectors (simd.tap_add16: no stage buffer to write and read back; docs/training-speed.md)
     B = bits.shape[1]
     M = W - 1
-    P = p_kind.shape[0]
     Bp = S.shape[2]  # B rounded up to whole AVX-512 registers (simd.LANES)
     C = S.shape[1]
     NG = G.shape[1]
@@ -668,7 +800,7 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
         dst = np.empty(K_MAX, np.int64)  # direct: each tap's row of G_flat (-1: no gradient)
         abuf = np.zeros(Bp + _LANES, np.uint8)  # a node's addresses where addr8 has none
         while True:
-            c_, w_ = _next_task(ctr, P, T, p_first)
+            c_, w_ = _next_listed(ctr, tc, tw, t_need)
             if c_ < 0:
                 break
             t = T - 1 - c_
@@ -842,6 +974,23 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
             _finish(ctr)
 
 
+def _block_cycles(rank: np.ndarray, T: int, D: int) -> int:
+    """Cycles per block of the backward pass: where the layers form more than one group
+    (:func:`_layer_groups`; one group gains nothing from blocks), as many as the rings of
+    ``window_rows(D)`` rows allow (a block needs ``D + tau`` of them), at most
+    :data:`BLOCK_CYCLES` and ``T``; else 1.
+
+    Example:
+        >>> _block_cycles(np.array([2, 1, 0, 0]), 40, 5)   # rings of 8 rows: blocks of 3
+        3
+        >>> _block_cycles(np.array([0, 0]), 40, 5)         # one group
+        1
+    """
+    if int(rank.max()) == 0:
+        return 1
+    return max(1, min(int(BLOCK_CYCLES), T, window_rows(D) - D))
+
+
 def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
              g_spikes: Sequence[np.ndarray | None], surrogate: Surrogate,
              refractory_grad: str = "block", tap_grad: str = "tanh", tbptt: int = 0,
@@ -866,18 +1015,20 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
         raise ConfigError(f"unknown tap_grad {tap_grad!r}; choose one of {', '.join(bptt.TAP_GRAD)}")
     T, B, D = fwd.T, fwd.B, plan.D
     f = _flat(plan)
-    th = np.concatenate([np.asarray(t, dtype=np.float32).ravel() for t in thetas])
-    # surrogate'(theta[addr]) depends on the table entry only: evaluate it once per entry
-    sg = np.asarray(surrogate.grad(th), np.float32)
-    fth = np.tanh(th) if tap_grad == "tanh" else th
     simd_on = simd.enabled()
-    # the SIMD path loads a whole 64-entry table at each node: 64 values past the last one
-    pad = np.zeros(64 if simd_on else 0, np.float32)
-    sg = np.concatenate([sg, pad])
-    fth = np.concatenate([np.asarray(fth, np.float32), pad])
+    # the SIMD path loads a whole 64-entry table at each node: 64 values past the last one (0;
+    # never selected), so every per-entry array below is computed on the padded logits
+    n_th = int(f["tab_off"][-1])
+    th = np.zeros(n_th + (64 if simd_on else 0), np.float32)
+    np.concatenate([np.asarray(t, dtype=np.float32).ravel() for t in thetas], out=th[:n_th])
+    # surrogate'(theta[addr]) depends on the table entry only: evaluate it once per entry
+    sg = np.ascontiguousarray(surrogate.grad(th), np.float32)
+    fth = np.tanh(th) if tap_grad == "tanh" else th
     tabs = (th > 0).view(np.uint8)
     gext, ext_of = _loss_grads(plan, T, B, g_spikes, _padded(B, simd_on))
-    W = window_rows(D)
+    rank = f["rank_full" if refractory_grad == "full" else "rank"]
+    tau = _block_cycles(rank, T, D)
+    W = window_rows(D + tau - 1)  # == window_rows(D): tau fits in the ring
     have = fwd.stored is not None
     N = plan.n_signals
     ring = np.zeros((W, N, B) if not have else (1, 1, 1), np.uint8)
@@ -893,20 +1044,27 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     addr8 = (addr.reshape(-1) if have and addr.dtype == np.uint8 and addr.flags.c_contiguous
              else np.zeros(0, np.uint8))
     with tuned_threads("backward", f["n_nodes"], B) as Q:
-        stages = []
-        for li in range(len(f["lo"]) - 1, -1, -1):
-            stages.append((li, int(f["lo"][li]), int(f["hi"][li])))
-            if Q > 1:  # one thread adds straight into G (`direct` in _backward)
-                stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
-        stages += [(_INPUTS, 0, plan.n_in)] if input_grad else []
-        stages += [] if have else [(_LOAD, 0, N)]
+        key = (Q, T, tau, refractory_grad == "full", bool(input_grad), have)
+        sched = f.setdefault("schedules", {}).get(key)
+        if sched is None:  # built once per network and shape (a Python loop over every task)
+            groups: list[list[tuple[int, int, int]]] = [[] for _ in range(int(rank.max()) + 1)]
+            for li in range(len(f["lo"]) - 1, -1, -1):
+                stages = groups[rank[li]]
+                stages.append((li, int(f["lo"][li]), int(f["hi"][li])))
+                if Q > 1:  # one thread adds straight into G (`direct` in _backward)
+                    stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
+            # with the last group: every group is then done with the cycle
+            groups[-1] += [(_INPUTS, 0, plan.n_in)] if input_grad else []
+            groups[-1] += [] if have else [(_LOAD, 0, N)]
+            sched = f["schedules"][key] = _schedule(Q, groups, T, tau)
         # one layer's hand-over to its scatter stage (one thread needs none: `direct`)
         S = np.empty((max(f["hi"] - f["lo"]) if Q > 1 else 1, f["kc"] + f["rc"], Bp), np.float32)
         _backward(fwd.bits, D, T, f["gidx"], f["dly"], f["is_in"], f["lo"], f["hi"], f["k"],
                   f["R"], f["sig"], f["tab_off"], tabs, sg, fth, gext, ext_of,
                   _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, G, S, f["kc"],
                   addr, have, acc, f["sc_node"], f["sc_col"], f["sc_dly"], f["sc_refr"],
-                  f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *_pattern(Q, stages), Q, _counters(),
+                  f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *sched, Q,
+                  _counters(),
                   simd_on, S.reshape(-1), G.reshape(-1), Q == 1, addr8)
     flat = acc.astype(np.float32)
     grads = []
@@ -983,7 +1141,9 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
                               f"({'cycles' if name == 'T' else 'samples per batch'})")
     plan = plan.for_steps(T)
     f = _flat(plan)
-    N, W, n_nodes = plan.n_signals, window_rows(plan.D), f["n_nodes"]
+    # the backward pass's rings (with refractory_grad = "full" they may be smaller)
+    N, n_nodes = plan.n_signals, f["n_nodes"]
+    W = window_rows(plan.D + _block_cycles(f["rank"], T, plan.D) - 1)
     Bp = _padded(B, simd.enabled())  # as backward() pads its rows
     total = int(f["tab_off"][-1])
     addr = T * n_nodes * B * np.dtype(plan.lowered.addr_dtype).itemsize
