@@ -35,14 +35,14 @@ How they are fast and small (``docs/training-speed.md``):
   the loss's ``dL/ds`` is read from the caller's per-layer arrays. BPTT memory is
   therefore ``N * B / 8`` bytes of spikes per cycle (plus addresses within the budget) and a
   ``T``-independent working set (:func:`memory_estimate`).
-* **Blocks of cycles.** The backward pass runs a group of layers for :data:`BLOCK_CYCLES`
-  cycles before the next group (:func:`_layer_groups`, :func:`_schedule`), so a group's tables
+* **Blocks of cycles.** The backward pass runs a group of layers for a block of cycles (at most
+  :data:`BLOCK_CYCLES`, as many as the rings' spare rows hold: :func:`_block_cycles`) before
+  the next group (:func:`_layer_groups`, :func:`_schedule`), so a group's tables
   (its float32 values and float64 sums, 1 KB per LUT6 node) stay in the cache over the block
   instead of being read again at every cycle; layers share a group where their terms of
   ``dL/ds`` would otherwise reach a row in another order, so the bits are those of the
-  cycle-by-cycle pass; a block fits in the rings' spare rows. MNIST-1D demo (one thread): 13.8
-  instead of 14.6 ms per pass at batch 25, 28.4 instead of 29.1 at batch 64; the pulse demo
-  17.8 instead of 18.7.
+  cycle-by-cycle pass. MNIST-1D demo (one thread, blocks of 3 cycles): 13.8 instead of 14.5 ms
+  per pass at batch 25, 28.4 instead of 28.9 at batch 64; the pulse demo 18.3 instead of 19.5.
 * **Tap differences on the fly.** ``f(theta)[a | 1<<p] - f(theta)[a & ~(1<<p)]`` is computed from
   the node's own ``2**k`` values of ``f(theta)`` (a few cache lines) when it is needed, not read
   from a precomputed ``[k, entries]`` array at random; the float32 values are the reference's.
@@ -139,8 +139,8 @@ def _flat(plan: NetPlan) -> dict:
 
 def _layer_groups(low: Lowered, used: np.ndarray, full: bool) -> np.ndarray:
     """Per layer, the rank of its group in the backward pass's cycle-block order (0: processed
-    first): groups are runs of adjacent layers; the pass processes, per block of
-    :data:`BLOCK_CYCLES` cycles, the first group's layers for every cycle of the block (cycle
+    first): groups are runs of adjacent layers; the pass processes, per block of cycles
+    (:func:`_block_cycles`), the first group's layers for every cycle of the block (cycle
     descending, layers last first, as without blocks), then the next group's, so a group's
     tables stay in the cache over the block instead of being read again at every cycle.
 
