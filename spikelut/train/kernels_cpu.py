@@ -129,15 +129,35 @@ def _flat(plan: NetPlan) -> dict:
         "sig": low.layer_lo + low.n_in, "n_nodes": low.n_nodes,
         "kc": int(low.layer_k.max()), "rc": int(low.layer_r.max()),
     }
-    cache.update(_scatter_groups(low, used, cache["kc"]))
+    terms = _terms(low, used, cache["kc"])
+    cache.update(_scatter_groups(low, terms))
     # the refractory terms of dL/ds exist with refractory_grad = "full" only
-    cache["rank"] = _layer_groups(low, used, False)
-    cache["rank_full"] = _layer_groups(low, used, True)
+    cache["rank"] = _layer_groups(low, terms, False)
+    cache["rank_full"] = _layer_groups(low, terms, True)
     _FLAT[low] = cache
     return cache
 
 
-def _layer_groups(low: Lowered, used: np.ndarray, full: bool) -> np.ndarray:
+def _terms(low: Lowered, used: np.ndarray, kc: int) -> dict:
+    """Every term a node adds to a row of ``dL/ds``, unsorted, as int64 / bool arrays: ``node``,
+    ``target`` (the signal), ``dly`` (the delay ``d``, or ``r``), ``refr`` (the "full"
+    refractory term of the node's own ``s[t - r]``, ``r = 1 .. R``), ``col`` (tap ``p``, or
+    ``kc + r - 1`` for a refractory term: its column of the stage buffer) and ``layer`` (the
+    node's). ``used``: the taps that are not padding."""
+    layer_of = np.repeat(np.arange(len(low.layer_k)), low.layer_hi - low.layer_lo)
+    j, p = np.nonzero(used)
+    r_of = low.layer_r[layer_of]
+    rj = np.repeat(np.arange(low.n_nodes), r_of)
+    rr = np.arange(rj.size) - np.repeat(np.cumsum(r_of) - r_of, r_of) + 1  # 1 .. R per node
+    node = np.concatenate([j, rj]).astype(np.int64)
+    return {"node": node, "target": np.concatenate([low.tap_sig[j, p], low.n_in + rj]).astype(np.int64),
+            "dly": np.concatenate([low.tap_dly[j, p], rr]).astype(np.int64),
+            "refr": np.concatenate([np.zeros(j.size, bool), np.ones(rj.size, bool)]),
+            "col": np.concatenate([p, kc + rr - 1]).astype(np.int64), "layer": layer_of[node],
+            "layer_of": layer_of}
+
+
+def _layer_groups(low: Lowered, terms: dict, full: bool) -> np.ndarray:
     """Per layer, the rank of its group in the backward pass's cycle-block order (0: processed
     first): groups are runs of adjacent layers; the pass processes, per block of cycles
     (:func:`_block_cycles`), the first group's layers for every cycle of the block (cycle
@@ -175,17 +195,10 @@ def _layer_groups(low: Lowered, used: np.ndarray, full: bool) -> np.ndarray:
         [1, 0, 0]
     """
     n_layers = len(low.layer_k)
-    layer_of = np.repeat(np.arange(n_layers), low.layer_hi - low.layer_lo)
-    j, p = np.nonzero(used)
-    r_of = low.layer_r[layer_of]
-    rj = np.repeat(np.arange(low.n_nodes), r_of if full else np.zeros_like(r_of))
-    rr = np.arange(rj.size) - np.repeat(np.cumsum(r_of) - r_of, r_of)[:rj.size] + 1
-    node = np.concatenate([j, rj]).astype(np.int64)
-    target = np.concatenate([low.tap_sig[j, p], low.n_in + rj]).astype(np.int64)
-    dly = np.concatenate([low.tap_dly[j, p], rr]).astype(np.int64)
-    refr = np.concatenate([np.zeros(j.size, bool), np.ones(rj.size, bool)])
-    col = np.concatenate([p, rr]).astype(np.int64)
-    reader = layer_of[node]
+    layer_of = terms["layer_of"]
+    keep = slice(None) if full else ~terms["refr"]
+    node, target, dly, refr, col, reader = (terms[k][keep] for k in
+                                            ("node", "target", "dly", "refr", "col", "layer"))
     # the order without blocks, per target signal
     order = np.lexsort((col, ~refr, node, -reader, -dly, target))
     target, reader = target[order], reader[order]
@@ -213,7 +226,7 @@ def _layer_groups(low: Lowered, used: np.ndarray, full: bool) -> np.ndarray:
         top[lo_l:hi_l] = np.maximum(top[lo_l:hi_l], hi_l)  # layers lo_l .. hi_l: one group
 
 
-def _scatter_groups(low: Lowered, used: np.ndarray, kc: int) -> dict:
+def _scatter_groups(low: Lowered, terms: dict) -> dict:
     """What the backward pass's scatter stages walk (several threads): per layer, its nodes'
     contributions grouped by the signal they go to. Entries (``sc_node``: the node, ``sc_col``:
     its column of the stage buffer, tap ``p`` or ``kc + r - 1`` for the "full" refractory term
@@ -224,20 +237,11 @@ def _scatter_groups(low: Lowered, used: np.ndarray, kc: int) -> dict:
     the order is the one in which one thread's scatter adds them, so a row of a target receives
     its sums in the same order."""
     n_layers = len(low.layer_k)
-    layer_of = np.repeat(np.arange(n_layers), low.layer_hi - low.layer_lo)
-    j, p = np.nonzero(used)
-    r_of = low.layer_r[layer_of]
-    rj = np.repeat(np.arange(low.n_nodes), r_of)
-    rr = np.arange(rj.size) - np.repeat(np.cumsum(r_of) - r_of, r_of) + 1  # 1 .. R per node
-    node = np.concatenate([j, rj]).astype(np.int64)
-    target = np.concatenate([low.tap_sig[j, p], low.n_in + rj]).astype(np.int64)
-    refr = np.concatenate([np.zeros(j.size, bool), np.ones(rj.size, bool)])
-    col = np.concatenate([p, kc + rr - 1]).astype(np.int64)
-    order = np.lexsort((col, ~refr, node, target, layer_of[node]))
-    node, target, refr, col = node[order], target[order], refr[order], col[order]
-    dly = np.concatenate([low.tap_dly[j, p], rr]).astype(np.int64)[order]
+    order = np.lexsort((terms["col"], ~terms["refr"], terms["node"], terms["target"],
+                        terms["layer"]))
+    node, target, refr, col, dly, lay = (terms[k][order] for k in
+                                         ("node", "target", "refr", "col", "dly", "layer"))
     isin = (target < low.n_in) & ~refr
-    lay = layer_of[node]
     new = np.ones(node.size, bool)
     new[1:] = (target[1:] != target[:-1]) | (lay[1:] != lay[:-1])
     starts = np.flatnonzero(new)
@@ -1141,9 +1145,7 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
                               f"({'cycles' if name == 'T' else 'samples per batch'})")
     plan = plan.for_steps(T)
     f = _flat(plan)
-    # the backward pass's rings (with refractory_grad = "full" they may be smaller)
-    N, n_nodes = plan.n_signals, f["n_nodes"]
-    W = window_rows(plan.D + _block_cycles(f["rank"], T, plan.D) - 1)
+    N, W, n_nodes = plan.n_signals, window_rows(plan.D), f["n_nodes"]  # blocks fit the rings
     Bp = _padded(B, simd.enabled())  # as backward() pads its rows
     total = int(f["tab_off"][-1])
     addr = T * n_nodes * B * np.dtype(plan.lowered.addr_dtype).itemsize
