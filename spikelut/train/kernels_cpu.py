@@ -80,6 +80,7 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
 import time
 import weakref
 from contextlib import contextmanager
@@ -107,6 +108,31 @@ _MODES = {"block": 0, "pass": 1, "full": 2}
 ADDR_BUDGET = 256 << 20
 
 
+# zeroed rings of dL/ds kept between backward passes: a pass leaves its ring all zero (every
+# row it writes is read and cleared by its node; terms of rows no node reads, before cycle 0 or
+# across a tbptt boundary, are skipped), and a fresh 4-9 MB ring per pass cost about 0.8 ms of
+# zeroing and page faults on the MNIST-1D demo. At most _POOL_KEEP rings, the latest shapes.
+_POOL: list[np.ndarray] = []
+_POOL_KEEP = 2
+_POOL_LOCK = threading.Lock()
+
+
+def _zeroed_ring(shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 array of ``shape``, all zero: from the pool if one is there, else new."""
+    with _POOL_LOCK:
+        for i, a in enumerate(_POOL):
+            if a.shape == shape:
+                return _POOL.pop(i)
+    return np.zeros(shape, np.float32)
+
+
+def _return_ring(a: np.ndarray) -> None:
+    """Give a ring that a completed pass left all zero back to the pool."""
+    with _POOL_LOCK:
+        _POOL.append(a)
+        del _POOL[:-_POOL_KEEP]
+
+
 # the kernels' per-node arrays of each lowered network (int64 copies, input-tap mask)
 _FLAT: "weakref.WeakKeyDictionary[Lowered, dict]" = weakref.WeakKeyDictionary()
 
@@ -130,6 +156,7 @@ def _flat(plan: NetPlan) -> dict:
         "kc": int(low.layer_k.max()), "rc": int(low.layer_r.max()),
     }
     terms = _terms(low, used, cache["kc"])
+    cache["terms"] = terms
     cache.update(_scatter_groups(low, terms))
     # the refractory terms of dL/ds exist with refractory_grad = "full" only
     cache["rank"] = _layer_groups(low, terms, False)
@@ -143,7 +170,8 @@ def _terms(low: Lowered, used: np.ndarray, kc: int) -> dict:
     ``target`` (the signal), ``dly`` (the delay ``d``, or ``r``), ``refr`` (the "full"
     refractory term of the node's own ``s[t - r]``, ``r = 1 .. R``), ``col`` (tap ``p``, or
     ``kc + r - 1`` for a refractory term: its column of the stage buffer) and ``layer`` (the
-    node's). ``used``: the taps that are not padding."""
+    node's), ``isin`` (a tap that reads an input channel). ``used``: the taps that are not
+    padding."""
     layer_of = np.repeat(np.arange(len(low.layer_k)), low.layer_hi - low.layer_lo)
     j, p = np.nonzero(used)
     r_of = low.layer_r[layer_of]
@@ -154,7 +182,8 @@ def _terms(low: Lowered, used: np.ndarray, kc: int) -> dict:
             "dly": np.concatenate([low.tap_dly[j, p], rr]).astype(np.int64),
             "refr": np.concatenate([np.zeros(j.size, bool), np.ones(rj.size, bool)]),
             "col": np.concatenate([p, kc + rr - 1]).astype(np.int64), "layer": layer_of[node],
-            "layer_of": layer_of}
+            "layer_of": layer_of,
+            "isin": np.concatenate([low.tap_sig[j, p] < low.n_in, np.zeros(rj.size, bool)])}
 
 
 def _layer_groups(low: Lowered, terms: dict, full: bool) -> np.ndarray:
@@ -275,6 +304,13 @@ MIN_NODE_SAMPLES_PER_THREAD = 45056
 #: blocks, 28.4 (3), but 31.3-32.0 (4 and 8, rings of 16 rows); the pulse demo at batch 25
 #: 18.7 without blocks, 17.8 (3), 17.0 (8). The bits are the same for every length.
 BLOCK_CYCLES = 8
+#: a node's per-cycle work in the backward pass apart from its taps (reading its dL/ds row, its
+#: addresses and surrogate derivatives, its entry sums), in units of one tap's gradient: the
+#: cost model of the pipelined pass (:func:`_stages`)
+SETUP_TAPS = 6
+#: a pipelined backward pass on ``Q`` threads is used where its stages' estimated costs allow
+#: at least this share of a ``Q``-fold gain (:func:`_stages`); else the threads split the nodes
+PIPELINE_SHARE = 0.75
 #: a layer's nodes are cut into blocks of at least this many nodes (the unit a thread claims)
 MIN_BLOCK_NODES = 8
 #: blocks per layer and cycle for each thread: more than one, so that a thread that another
@@ -393,6 +429,146 @@ def _schedule(Q: int, groups: Sequence[Sequence[tuple[int, int, int]]], T: int, 
     return (*cat, np.array(tc, np.int64), np.array(tw, np.int64), np.array(need, np.int64))
 
 
+def _stages(f: dict, rank: np.ndarray, full: bool, input_grad: bool, Q: int) -> np.ndarray | None:
+    """Per group of layers (index = rank, :func:`_layer_groups`), its stage of a pipelined
+    backward pass on ``Q`` threads, or ``None`` where no pipeline fits.
+
+    A pipeline gives each stage (a run of adjacent groups) its own queue of tasks: while one
+    thread runs the first stage's groups over a block of cycles, another runs the next stage's
+    over the block before (:func:`_pipeline`). Two rules keep it deterministic and worth it:
+    a stage boundary may not separate two groups whose terms reach the rows of one signal (the
+    groups' target signals are disjoint across stages, so every row receives its terms from one
+    thread, in the order of one thread: the bits are those of one thread, whatever the
+    interleaving), and the stages' estimated costs must let ``Q`` threads gain: the partition
+    into at most ``Q`` stages with the smallest largest stage is used only where
+    ``total / largest >= PIPELINE_SHARE * Q``. The cost of a layer is its nodes times
+    :data:`SETUP_TAPS` plus its terms that carry a gradient (taps, refractory terms with
+    ``full``; input taps with ``input_grad`` only), per cycle: measured on the MNIST-1D demo
+    (one thread), a LUT6 node whose taps carry no gradient costs about half of one whose six
+    do (50 against 104 ns per node and cycle).
+
+    Example:
+        >>> from spikelut.config import build_network
+        >>> from spikelut.train import bptt
+        >>> def layer(name, src, n):
+        ...     return {"name": name, "nodes": n, "k": 2, "taps": [{"from": src, "count": 2}]}
+        >>> net = build_network({"inputs": 2, "readout": {"classes": 2}, "layers": [
+        ...     layer("a", "input", 64), layer("b", "a", 64), layer("c", "b", 8)]})
+        >>> f = _flat(bptt.compile_plan(net))
+        >>> _stages(f, f["rank"], False, False, 2).tolist()  # groups c, b | a: 8*8+64*8 | 64*6
+        [0, 0, 1]
+        >>> _stages(f, f["rank"], False, False, 1) is None
+        True
+    """
+    n_groups = int(rank.max()) + 1
+    if Q < 2 or n_groups < 2:
+        return None
+    key = (bool(full), bool(input_grad), int(Q), float(PIPELINE_SHARE))
+    memo = f.setdefault("stages", {})
+    if key not in memo:
+        memo[key] = _partition(f, rank, full, input_grad, Q)
+    return memo[key]
+
+
+def _partition(f: dict, rank: np.ndarray, full: bool, input_grad: bool, Q: int
+               ) -> np.ndarray | None:
+    """:func:`_stages`, computed (not cached)."""
+    n_groups = int(rank.max()) + 1
+    node, target, refr, layer, isin = (f["terms"][k] for k in ("node", "target", "refr", "layer", "isin"))
+    live = (full | ~refr) & (input_grad | ~isin)
+    grp = rank[layer[live]]
+    tgt = target[live]
+    cost = np.zeros(n_groups)
+    np.add.at(cost, rank, (f["hi"] - f["lo"]) * SETUP_TAPS)
+    np.add.at(cost, grp, 1)
+    # a cut after group c is allowed where no signal gets terms from groups on both sides
+    lo_g = np.full(int(tgt.max(initial=-1)) + 1, n_groups, np.int64)
+    hi_g = np.full(lo_g.size, -1, np.int64)
+    np.minimum.at(lo_g, tgt, grp)
+    np.maximum.at(hi_g, tgt, grp)
+    ok = np.ones(n_groups, bool)  # ok[c]: a stage may end after group c
+    for a, b in zip(lo_g[hi_g >= 0], hi_g[hi_g >= 0]):
+        ok[a:b] = False
+    # the partition into at most Q runs with the smallest largest run (a small dynamic programme)
+    csum = np.concatenate([[0.0], np.cumsum(cost)])
+    best = {(0, 0): (0.0, [])}
+    for i in range(1, n_groups + 1):  # first i groups
+        for s in range(1, min(Q, i) + 1):
+            cands = []
+            for j in range(s - 1, i):  # the last stage: groups j .. i - 1
+                if (j, s - 1) not in best or (j > 0 and not ok[j - 1]):
+                    continue
+                m, cuts = best[(j, s - 1)]
+                cands.append((max(m, csum[i] - csum[j]), cuts + [j]))
+            if cands:
+                best[(i, s)] = min(cands, key=lambda c: (c[0], len(c[1])))
+    options = [best[(n_groups, s)] for s in range(2, Q + 1) if (n_groups, s) in best]
+    if not options:
+        return None
+    largest, cuts = min(options, key=lambda c: (c[0], len(c[1])))
+    if csum[-1] < PIPELINE_SHARE * Q * largest:
+        return None
+    stage = np.zeros(n_groups, np.int64)
+    for c in cuts[1:]:
+        stage[c:] += 1
+    return stage
+
+
+def _pipeline(groups: Sequence[Sequence[tuple[int, int, int]]], stage: np.ndarray, T: int,
+              tau: int) -> tuple[np.ndarray, ...]:
+    """The pipelined backward pass's task lists (:func:`_stages`): per stage, its groups'
+    tasks (one per layer, as on one thread) in the order of :func:`_schedule` (per block of
+    ``tau`` cycles, group, cycle descending, layer). Returns int64 arrays ``kind``, ``lo``,
+    ``hi`` (the patterns), per task ``tc``, ``tw`` (as :func:`_schedule`) and ``tq`` (its
+    stage), the stages' task ranges ``qlo``, ``qhi`` (the tasks of stage ``s`` are
+    ``qlo[s] .. qhi[s]``, run in that order by whichever thread takes them), and two
+    dependencies per task: it starts once stage ``dq1`` has done ``dn1`` of its tasks (the
+    previous stage, through the same block: the terms for this block's rows) and stage ``dq2``
+    ``dn2`` (the next stage, through the block two before: so no stage runs more than one block
+    ahead of the next, and the rings need ``D + stages * tau`` rows); ``-1`` where none.
+
+    Example:
+        >>> groups = [[(3, 0, 4)], [(1, 4, 8)]]          # two groups, one layer each
+        >>> r = _pipeline(groups, np.array([0, 1]), 4, 2)
+        >>> r[3].tolist(), r[5].tolist()                 # tc, tq: stage 0's tasks, then 1's
+        ([0, 1, 2, 3, 0, 1, 2, 3], [0, 0, 0, 0, 1, 1, 1, 1])
+        >>> r[8].tolist(), r[9].tolist()                 # stage 1 waits for stage 0's block
+        ([-1, -1, -1, -1, 0, -1, 0, -1], [0, 0, 0, 0, 2, 0, 4, 0])
+    """
+    pats = [_pattern(1, g) for g in groups]
+    offs = np.cumsum([0] + [len(p[0]) for p in pats])
+    S = int(stage.max()) + 1
+    tc: list[list[int]] = [[] for _ in range(S)]
+    tw: list[list[int]] = [[] for _ in range(S)]
+    ends: list[list[int]] = [[] for _ in range(S)]  # tasks of each stage through each block
+    for c0 in range(0, T, tau):
+        for gi, (kind, _, _, _) in enumerate(pats):
+            s = int(stage[gi])
+            for c in range(c0, min(T, c0 + tau)):
+                tc[s].extend([c] * len(kind))
+                tw[s].extend(range(offs[gi], offs[gi] + len(kind)))
+        for s in range(S):
+            ends[s].append(len(tc[s]))
+    qlo = np.cumsum([0] + [len(v) for v in tc])[:-1]
+    n = sum(len(v) for v in tc)
+    dq1, dn1 = np.full(n, -1, np.int64), np.zeros(n, np.int64)
+    dq2, dn2 = np.full(n, -1, np.int64), np.zeros(n, np.int64)
+    for s in range(S):
+        for b in range(len(ends[s])):
+            first = qlo[s] + (ends[s][b - 1] if b else 0)
+            if first >= qlo[s] + ends[s][b]:
+                continue  # no task of this stage in the block
+            if s > 0:
+                dq1[first], dn1[first] = s - 1, ends[s - 1][b]
+            if s < S - 1 and b >= 2:
+                dq2[first], dn2[first] = s + 1, ends[s + 1][b - 2]
+    cat = [np.concatenate([p[i] for p in pats]) for i in range(3)]
+    tq = np.repeat(np.arange(S), [len(v) for v in tc])
+    return (*cat, np.array(sum(tc, []), np.int64), np.array(sum(tw, []), np.int64),
+            tq.astype(np.int64), qlo.astype(np.int64), (qlo + [len(v) for v in tc]).astype(np.int64),
+            dq1, dn1, dq2, dn2)
+
+
 def window_rows(D: int) -> int:
     """Rows of a history window (ring): the power of two ``>= D + 1``, so a slot is
     ``row & (W - 1)`` (no division in the inner loops)."""
@@ -408,6 +584,7 @@ def window_rows(D: int) -> int:
 # starting all of its team. Atomic read-modify-write and acquire loads come from LLVM directly
 # (numba has none for the CPU).
 _CLAIM, _DONE = 0, 8  # the two counters, on separate cache lines of an int64 [16] array
+_QNEXT, _QDONE = 16, 24  # a pipelined pass: stage q's claimed and done tasks at + 16 * q
 #: microseconds a waiting thread polls before it starts to sleep. On a quiet machine the task it
 #: waits for is running and ends within about one task's time (tens of microseconds for the
 #: MNIST-1D demo at batch 25); sleeping sooner costs a usleep wake-up (50-100 us in practice) at
@@ -429,6 +606,18 @@ def _fetch_add(typingctx, arr, idx, val):  # pragma: no cover - compiled
         return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
 
     return types.int64(arr, idx, val), codegen
+
+
+@intrinsic
+def _cas(typingctx, arr, idx, old, new):  # pragma: no cover - compiled
+    # arr[idx] = new if it holds old (atomically); 1 if it did, else 0
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [args[1]])
+        res = builder.cmpxchg(ptr, args[2], args[3], "seq_cst", "seq_cst")
+        return builder.zext(builder.extract_value(res, 1), ir.IntType(64))
+
+    return types.int64(arr, idx, old, new), codegen
 
 
 @intrinsic
@@ -527,8 +716,46 @@ def _next_listed(ctr, tc, tw, need):  # pragma: no cover - compiled
     return tc[i], tw[i]
 
 
-def _counters() -> np.ndarray:
-    return np.zeros(16, np.int64)
+@njit(cache=True, nogil=True)
+def _next_queued(ctr, home, qlo, qhi, dq1, dn1, dq2, dn2):  # pragma: no cover - compiled
+    # a pipelined pass (_pipeline): the next task of any stage whose previous task is done and
+    # whose dependencies hold, claimed with a compare-and-swap (one runner per stage at a time,
+    # its tasks in order), starting at stage `home` so that each thread keeps to its stage;
+    # -1 when every task is claimed. Any number of threads finishes (one runs every stage by
+    # turns: the dependencies point to earlier blocks or to earlier stages of the same block)
+    S = qlo.shape[0]
+    t0 = np.int64(-1)
+    n = 0
+    while True:
+        left = False
+        for k in range(S):
+            q = (home + k) % S
+            nx = _load_acquire(ctr, _QNEXT + 16 * q)
+            if nx >= qhi[q] - qlo[q]:
+                continue
+            left = True
+            if _load_acquire(ctr, _QDONE + 16 * q) != nx:
+                continue  # its previous task still runs
+            i = qlo[q] + nx
+            if dq1[i] >= 0 and _load_acquire(ctr, _QDONE + 16 * dq1[i]) < dn1[i]:
+                continue
+            if dq2[i] >= 0 and _load_acquire(ctr, _QDONE + 16 * dq2[i]) < dn2[i]:
+                continue
+            if _cas(ctr, _QNEXT + 16 * q, nx, nx + 1):
+                return i
+        if not left:
+            return np.int64(-1)
+        n += 1  # nothing ready: poll, then sleep (as _wait)
+        if n >= _POLLS:
+            n = 0
+            if t0 < 0:
+                t0 = _now_us()
+            elif _now_us() - t0 >= SPIN_US:
+                _usleep(np.int64(_NAP_US))
+
+
+def _counters(stages: int = 0) -> np.ndarray:
+    return np.zeros(16 + 16 * stages, np.int64)
 
 
 # ---------------------------------------------------------------------------- bit history
@@ -763,8 +990,9 @@ def _fired16(bits, s, b0, B, row, R, mode):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, inline="always")
 def _tap_skipped(d, reads_input, phase, input_grad):  # pragma: no cover - compiled
-    # a tap whose delay reaches across a tbptt boundary, or that reads an input channel when no
-    # input gradient is asked for, carries no gradient (the scatter stage skips it too)
+    # a tap whose delay reaches across a tbptt boundary (or before cycle 0), or that reads an
+    # input channel when no input gradient is asked for, carries no gradient (the scatter stage
+    # skips it too)
     return d > phase or (reads_input and not input_grad)
 
 
@@ -772,7 +1000,8 @@ def _tap_skipped(d, reads_input, phase, input_grad):  # pragma: no cover - compi
 def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs, sg, fth, gext,
               ext_of, mode, tbptt, input_grad, g_in, W, ring, G, S, kc, addr, have_addr, acc, sc_node,
               sc_col, sc_dly, sc_refr, sc_isin, grp_ptr, grp_tgt, p_kind, p_lo, p_hi, tc, tw,
-              t_need, Q, ctr, simd_on, S_flat, G_flat, direct, addr8):
+              t_need, Q, ctr, simd_on, S_flat, G_flat, direct, addr8, tq, qlo, qhi, dq1, dn1,
+              dq2, dn2):
     # pragma: no cover - compiled
     # tasks in the listed order (_schedule): per block of cycles, per group of layers, per
     # cycle (descending), per stage: per layer (last layer first) its nodes, then (several
@@ -804,13 +1033,24 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
         dst = np.empty(K_MAX, np.int64)  # direct: each tap's row of G_flat (-1: no gradient)
         abuf = np.zeros(Bp + _LANES, np.uint8)  # a node's addresses where addr8 has none
         while True:
-            c_, w_ = _next_listed(ctr, tc, tw, t_need)
-            if c_ < 0:
-                break
+            if qlo.shape[0] > 0:  # pipelined (_pipeline): every stage adds directly
+                i_ = _next_queued(ctr, _q, qlo, qhi, dq1, dn1, dq2, dn2)
+                if i_ < 0:
+                    break
+                c_ = tc[i_]
+                w_ = tw[i_]
+                fin = _QDONE + 16 * tq[i_]
+            else:
+                c_, w_ = _next_listed(ctr, tc, tw, t_need)
+                if c_ < 0:
+                    break
+                fin = _DONE
             t = T - 1 - c_
             row = D + t
             slot = row & M
-            phase = t % tbptt if tbptt > 0 else T + D  # "no boundary" is larger than any delay
+            # cycles since the last tbptt boundary (none: since cycle 0, so that a term of the
+            # history before cycle 0, whose rows no node reads, is skipped and G ends all zero)
+            phase = t % tbptt if tbptt > 0 else t
             kind = p_kind[w_]
             if kind == _LOAD:  # cycle t is done with its row: the slot takes row - W
                 if row - W >= 0:
@@ -975,7 +1215,29 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                 for b in range(B):
                                     a = ai[b] - off
                                     S[jl, p, b] = (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
-            _finish(ctr)
+            _fetch_add(ctr, fin, np.int64(1))
+
+
+def _task_lists(f: dict, n_in: int, N: int, rank: np.ndarray, stage: np.ndarray | None, Q: int,
+                T: int, tau: int, input_grad: bool, have: bool) -> tuple[np.ndarray, ...]:
+    """:func:`_backward`'s task arrays: ``kind``, ``lo``, ``hi``, ``tc``, ``tw``, ``need`` and,
+    for a pipelined pass (``stage`` from :func:`_stages`, else ``None``), ``tq``, ``qlo``,
+    ``qhi``, ``dq1``, ``dn1``, ``dq2``, ``dn2`` (:func:`_pipeline`; empty otherwise)."""
+    scatter = Q > 1 and stage is None  # one thread, or a pipeline, adds straight into G
+    groups: list[list[tuple[int, int, int]]] = [[] for _ in range(int(rank.max()) + 1)]
+    for li in range(len(f["lo"]) - 1, -1, -1):
+        stages = groups[rank[li]]
+        stages.append((li, int(f["lo"][li]), int(f["hi"][li])))
+        if scatter:
+            stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
+    # with the last group: every group is then done with the cycle
+    groups[-1] += [(_INPUTS, 0, n_in)] if input_grad else []
+    groups[-1] += [] if have else [(_LOAD, 0, N)]
+    if stage is None:
+        none = np.zeros(0, np.int64)
+        return (*_schedule(Q, groups, T, tau), *([none] * 7))
+    kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2 = _pipeline(groups, stage, T, tau)
+    return kind, lo, hi, tc, tw, np.zeros(0, np.int64), tq, qlo, qhi, dq1, dn1, dq2, dn2
 
 
 def _block_cycles(rank: np.ndarray, T: int, D: int) -> int:
@@ -1030,17 +1292,12 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     fth = np.tanh(th) if tap_grad == "tanh" else th
     tabs = (th > 0).view(np.uint8)
     gext, ext_of = _loss_grads(plan, T, B, g_spikes, _padded(B, simd_on))
-    rank = f["rank_full" if refractory_grad == "full" else "rank"]
+    full = refractory_grad == "full"
+    rank = f["rank_full" if full else "rank"]
     tau = _block_cycles(rank, T, D)
-    W = window_rows(D + tau - 1)  # == window_rows(D): tau fits in the ring
     have = fwd.stored is not None
     N = plan.n_signals
-    ring = np.zeros((W, N, B) if not have else (1, 1, 1), np.uint8)
-    if not have:  # the last W rows of the record; the _LOAD tasks slide the window down
-        for row in range(max(0, D + T - W), D + T):
-            _load_row(fwd.bits, row, 0, B, ring, row & (W - 1))
     Bp = _padded(B, simd_on)
-    G = np.zeros((W, N, Bp), np.float32)  # rows of whole registers (tap_add16); pads stay 0
     acc = np.zeros(int(f["tab_off"][-1]), np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
@@ -1048,28 +1305,32 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     addr8 = (addr.reshape(-1) if have and addr.dtype == np.uint8 and addr.flags.c_contiguous
              else np.zeros(0, np.uint8))
     with tuned_threads("backward", f["n_nodes"], B) as Q:
-        key = (Q, T, tau, refractory_grad == "full", bool(input_grad), have)
+        key = (Q, T, tau, full, bool(input_grad), have)
         sched = f.setdefault("schedules", {}).get(key)
         if sched is None:  # built once per network and shape (a Python loop over every task)
-            groups: list[list[tuple[int, int, int]]] = [[] for _ in range(int(rank.max()) + 1)]
-            for li in range(len(f["lo"]) - 1, -1, -1):
-                stages = groups[rank[li]]
-                stages.append((li, int(f["lo"][li]), int(f["hi"][li])))
-                if Q > 1:  # one thread adds straight into G (`direct` in _backward)
-                    stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
-            # with the last group: every group is then done with the cycle
-            groups[-1] += [(_INPUTS, 0, plan.n_in)] if input_grad else []
-            groups[-1] += [] if have else [(_LOAD, 0, N)]
-            sched = f["schedules"][key] = _schedule(Q, groups, T, tau)
-        # one layer's hand-over to its scatter stage (one thread needs none: `direct`)
-        S = np.empty((max(f["hi"] - f["lo"]) if Q > 1 else 1, f["kc"] + f["rc"], Bp), np.float32)
+            stage = _stages(f, rank, full, bool(input_grad), Q)
+            sched = f["schedules"][key] = _task_lists(f, plan.n_in, N, rank, stage, Q, T, tau,
+                                                      bool(input_grad), have)
+        n_stages = len(sched[7])  # 0: not pipelined
+        # the rings hold the rows of every block in flight (one per stage of a pipeline)
+        W = window_rows(D + max(1, n_stages) * tau - 1)
+        ring = np.zeros((W, N, B) if not have else (1, 1, 1), np.uint8)
+        if not have:  # the last W rows of the record; the _LOAD tasks slide the window down
+            for row in range(max(0, D + T - W), D + T):
+                _load_row(fwd.bits, row, 0, B, ring, row & (W - 1))
+        G = _zeroed_ring((W, N, Bp))  # rows of whole registers (tap_add16); pads stay 0
+        direct = Q == 1 or n_stages > 0  # every row written by one thread: no scatter stage
+        # one layer's hand-over to its scatter stage
+        S = np.empty((max(f["hi"] - f["lo"]) if not direct else 1, f["kc"] + f["rc"], Bp),
+                     np.float32)
         _backward(fwd.bits, D, T, f["gidx"], f["dly"], f["is_in"], f["lo"], f["hi"], f["k"],
                   f["R"], f["sig"], f["tab_off"], tabs, sg, fth, gext, ext_of,
                   _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, G, S, f["kc"],
                   addr, have, acc, f["sc_node"], f["sc_col"], f["sc_dly"], f["sc_refr"],
-                  f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *sched, Q,
-                  _counters(),
-                  simd_on, S.reshape(-1), G.reshape(-1), Q == 1, addr8)
+                  f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *sched[:6], n_stages or Q,
+                  _counters(n_stages), simd_on, S.reshape(-1), G.reshape(-1), direct, addr8,
+                  *sched[6:])
+        _return_ring(G)  # all zero again (only a pass that completed gets here)
     flat = acc.astype(np.float32)
     grads = []
     for i, lp in enumerate(plan.layers):
@@ -1120,9 +1381,10 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
 
     Returns a dict: ``spike_bits`` (the packed record, ``N * B / 8`` bytes per cycle),
     ``addresses`` (stored LUT addresses, 0 past :data:`ADDR_BUDGET` or with ``keep_addr=False``),
-    ``window`` (the spike ring of :func:`window_rows` rows, shared by the threads),
-    ``gradient`` (the ring of ``dL/ds``, float32, as many rows, each padded to whole 16-lane
-    registers where the AVX-512 path runs), ``stage_buffer`` (the widest layer's tap
+    ``window`` (the spike ring of :func:`window_rows` rows, shared by the threads: the delays
+    and a block of cycles, one block per stage where numba's threads run the backward pass as a
+    pipeline, :func:`_stages`), ``gradient`` (the ring of ``dL/ds``, float32, as many rows, each
+    padded to whole 16-lane registers where the AVX-512 path runs), ``stage_buffer`` (the widest layer's tap
     contributions of one cycle, handed to the scatter stage when several threads run; one
     thread adds them directly and holds one row: this is the bound), ``tables`` (logits,
     surrogate and ``tanh`` values, float64 sums, gradients), ``loss_grad`` (the readout's
@@ -1145,7 +1407,11 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
                               f"({'cycles' if name == 'T' else 'samples per batch'})")
     plan = plan.for_steps(T)
     f = _flat(plan)
-    N, W, n_nodes = plan.n_signals, window_rows(plan.D), f["n_nodes"]  # blocks fit the rings
+    # the rings hold one block of cycles, one per stage where numba's threads run a pipeline
+    stage = _stages(f, f["rank"], False, input_grad, numba.get_num_threads())
+    n_stages = 1 if stage is None else int(stage.max()) + 1
+    W = window_rows(plan.D + n_stages * _block_cycles(f["rank"], T, plan.D) - 1)
+    N, n_nodes = plan.n_signals, f["n_nodes"]
     Bp = _padded(B, simd.enabled())  # as backward() pads its rows
     total = int(f["tab_off"][-1])
     addr = T * n_nodes * B * np.dtype(plan.lowered.addr_dtype).itemsize

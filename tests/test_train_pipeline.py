@@ -1,0 +1,171 @@
+"""The pipelined backward pass (spikelut/train/kernels_cpu.py: _stages, _pipeline,
+_next_queued): which groups of layers become stages, the task lists and their dependencies, and
+that the pipeline gives the bits of one thread for every option, thread count and team size."""
+
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spikelut.train import bptt, kernels_cpu
+
+from helpers import simd_env
+from test_train_blocks import DEMO, assert_same_bits, case, demo, early, late, layer, net_of, run
+from test_train_fast import numba_threads
+
+
+def flat(layers):
+    return kernels_cpu._flat(bptt.compile_plan(net_of(layers)))
+
+
+def stages(layers, Q, input_grad=False, full=False):
+    f = flat(layers)
+    got = kernels_cpu._stages(f, f["rank_full" if full else "rank"], full, input_grad, Q)
+    return None if got is None else got.tolist()
+
+
+def test_stages_of_the_demo_shape():
+    # groups {out, rec}, {front2}, {front}: costs 4*6+12 + 12*6+48 = 156 | 10*6+30 + 10*6 = 150
+    assert stages(DEMO, 2) == [0, 1, 1]
+    assert stages(DEMO, 1) is None  # one thread: nothing to pipeline
+    # three threads: the largest stage stays {out, rec}; 306 < 0.75 * 3 * 156
+    assert stages(DEMO, 3) is None
+
+
+def chain(c_reads_a):
+    taps = [{"from": "b", "count": 1}] + ([{"from": "a", "count": 1}] if c_reads_a else
+                                          [{"from": "b", "count": 1, "delay": 1}])
+    return [layer("a", 16, [{"from": "input", "count": 2}], k=2),
+            layer("b", 8, [{"from": "a", "count": 2}], k=2),
+            layer("c", 40, taps, k=2)]
+
+
+def test_a_signal_read_from_two_stages_keeps_them_together():
+    # c | b, a balances best (320 against 160); where c also reads a, a's rows would get terms
+    # from both stages (in an order that depends on the threads): that cut is not allowed, and
+    # the one left (c, b | a: 384 against 96) does not pay
+    assert stages(chain(False), 2) == [0, 1, 1]
+    assert stages(chain(True), 2) is None
+
+
+def test_input_taps_count_with_input_gradients_only():
+    # c, b | a (c also reads a): 4*8 + 8*8 = 96 against a's 28*6 = 168 (its input taps carry no
+    # gradient), 264 >= 0.75 * 2 * 168; with input gradients a costs 28*8 = 224: 320 < 336
+    small = [dict(lay, nodes=n) for lay, n in zip(chain(True), (28, 8, 4))]
+    assert stages(small, 2) == [0, 0, 1]
+    assert stages(small, 2, input_grad=True) is None
+
+
+def test_pipeline_dependencies_over_three_stages():
+    groups = [[(2, 0, 1)], [(1, 1, 2)], [(0, 2, 3)]]
+    kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2 = kernels_cpu._pipeline(
+        groups, np.array([0, 1, 2]), 6, 2)
+    assert qlo.tolist() == [0, 6, 12] and qhi.tolist() == [6, 12, 18]
+    assert tc.tolist() == [0, 1, 2, 3, 4, 5] * 3
+    first = [0, 2, 4]  # the first task of each block of each stage
+    # stage s waits for stage s - 1 through the same block ...
+    assert [(dq1[q * 6 + i], dn1[q * 6 + i]) for q in (1, 2) for i in first] == [
+        (0, 2), (0, 4), (0, 6), (1, 2), (1, 4), (1, 6)]
+    # ... and for stage s + 1 through the block two before (at most one block ahead)
+    assert [(dq2[q * 6 + i], dn2[q * 6 + i]) for q in (0, 1) for i in first] == [
+        (-1, 0), (-1, 0), (1, 2), (-1, 0), (-1, 0), (2, 2)]
+    others = np.ones(18, bool)
+    others[[q * 6 + i for q in range(3) for i in first]] = False
+    assert (dq1[others] == -1).all() and (dq2[others] == -1).all()
+
+
+@contextmanager
+def pipeline_always():
+    """Every cut that keeps the bits is used, however unbalanced (small test networks)."""
+    old = kernels_cpu.PIPELINE_SHARE
+    kernels_cpu.PIPELINE_SHARE = 0.0
+    try:
+        yield
+    finally:
+        kernels_cpu.PIPELINE_SHARE = old
+
+
+def pipelined(plan, mode, input_grad):
+    """Whether the last backward pass of ``plan`` ran pipelined."""
+    f = kernels_cpu._flat(plan)
+    return any(len(s[7]) > 0 for k, s in f.get("schedules", {}).items()
+               if k[3] == (mode == "full") and k[4] == input_grad)
+
+
+@settings(max_examples=50, deadline=None)
+@given(shape=st.sampled_from([demo, late, early]), reach=st.sampled_from([2, 5, 9]),
+       seed=st.integers(0, 2**20), T=st.integers(1, 13), B=st.sampled_from([1, 5, 17, 25]),
+       r=st.lists(st.integers(0, 2), min_size=4, max_size=4),
+       mode=st.sampled_from(["block", "pass", "full"]), tbptt=st.integers(0, 4),
+       input_grad=st.booleans(), keep_addr=st.booleans(), n_threads=st.integers(2, 3),
+       simd=st.sampled_from(["0", "1"]))
+def test_the_pipeline_gives_the_bits_of_one_thread(shape, reach, seed, T, B, r, mode, tbptt,
+                                                   input_grad, keep_addr, n_threads, simd):
+    plan, x, thetas, g = case(shape(reach), seed, T, B, r)
+    with simd_env(simd), numba_threads(1):
+        a = run(plan, x, thetas, g, mode, tbptt, input_grad, keep_addr)
+    with simd_env(simd), numba_threads(n_threads), pipeline_always():
+        b = run(plan, x, thetas, g, mode, tbptt, input_grad, keep_addr)
+    assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("mode", ["block", "full"])
+def test_the_demo_shape_runs_pipelined(mode):
+    # refractory terms in "full" mode merge the groups: then the threads split the nodes
+    plan, x, thetas, g = case(demo(5), 3, 20, 25, [1, 1, 2, 0])
+    with numba_threads(1):
+        a = run(plan, x, thetas, g, mode, 0, False, True)
+    with numba_threads(2), pipeline_always():
+        b = run(plan, x, thetas, g, mode, 0, False, True)
+    assert pipelined(plan, mode, False) == (mode == "block" and numba.config.NUMBA_NUM_THREADS > 1)
+    assert_same_bits(a, b)
+
+
+def test_one_thread_runs_every_stage_of_a_pipeline(monkeypatch):
+    # a team smaller than the stages (numba started fewer threads): the one thread takes the
+    # stages by turns and finishes, with the same bits
+    plan, x, thetas, g = case(demo(5), 4, 30, 17, [0] * 4)
+    with numba_threads(1):
+        a = run(plan, x, thetas, g, "block", 0, False, True)
+
+    @contextmanager
+    def one_thread(n):
+        yield
+
+    with numba_threads(2), pipeline_always():
+        monkeypatch.setattr(kernels_cpu, "numba_team", one_thread)
+        monkeypatch.setenv("SPIKELUT_TRAIN_THREADS", "2")  # two stages ...
+        numba.set_num_threads(1)  # ... and a team of one
+        b = run(plan, x, thetas, g, "block", 0, False, True)
+    assert pipelined(plan, "block", False)
+    assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("mode,tbptt,input_grad", [("block", 0, False), ("full", 0, True),
+                                                    ("pass", 3, True), ("block", 2, False)])
+def test_a_pass_leaves_its_ring_all_zero(mode, tbptt, input_grad):
+    # the pool hands the ring to the next pass unzeroed: every row a pass writes is read back
+    plan, x, thetas, g = case(demo(9), 7, 23, 25, [1, 0, 2, 1])
+    for n_threads in (1, 2):
+        kernels_cpu._POOL.clear()
+        with numba_threads(n_threads), pipeline_always():
+            run(plan, x, thetas, g, mode, tbptt, input_grad, n_threads == 1)
+        assert len(kernels_cpu._POOL) == 1
+        assert not kernels_cpu._POOL[0].any()
+    kernels_cpu._POOL.clear()
+
+
+def test_memory_estimate_holds_the_pipeline_rings():
+    plan = case(demo(5), 0, 20, 5, [0] * 4)[0]
+    with numba_threads(1):
+        one = kernels_cpu.memory_estimate(plan, 20, 5)
+    with numba_threads(2), pipeline_always():
+        two = kernels_cpu.memory_estimate(plan, 20, 5)
+    # blocks of 3 cycles, delays up to 5: 8 rows for one block, 16 for two stages' blocks
+    assert one["window"] == 8 * plan.n_signals * 5
+    if numba.config.NUMBA_NUM_THREADS >= 2:
+        assert two["window"] == 16 * plan.n_signals * 5
+        assert two["gradient"] == 2 * one["gradient"]
