@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikelut.train import bptt, kernels_cpu
+from spikelut.train import bptt, kernels_bits, kernels_cpu
 
 from helpers import simd_env
 from test_train_blocks import DEMO, assert_same_bits, case, demo, early, late, layer, net_of, run
@@ -88,9 +88,9 @@ def pipeline_always():
         kernels_cpu.PIPELINE_SHARE = old
 
 
-def pipelined(plan, mode, input_grad):
-    """Whether the last backward pass of ``plan`` ran pipelined."""
-    f = kernels_cpu._flat(plan)
+def pipelined(plan, mode, input_grad, T):
+    """Whether a backward pass of ``plan`` on ``T`` cycles ran pipelined."""
+    f = kernels_cpu._flat(plan.for_steps(T))
     return any(len(s[7]) > 0 for k, s in f.get("schedules", {}).items()
                if k[3] == (mode == "full") and k[4] == input_grad)
 
@@ -120,7 +120,7 @@ def test_the_demo_shape_runs_pipelined(mode):
         a = run(plan, x, thetas, g, mode, 0, False, True)
     with numba_threads(2), pipeline_always():
         b = run(plan, x, thetas, g, mode, 0, False, True)
-    assert pipelined(plan, mode, False) == (mode == "block" and numba.config.NUMBA_NUM_THREADS > 1)
+    assert pipelined(plan, mode, False, 20) == (mode == "block" and numba.config.NUMBA_NUM_THREADS > 1)
     assert_same_bits(a, b)
 
 
@@ -140,7 +140,7 @@ def test_one_thread_runs_every_stage_of_a_pipeline(monkeypatch):
         monkeypatch.setenv("SPIKELUT_TRAIN_THREADS", "2")  # two stages ...
         numba.set_num_threads(1)  # ... and a team of one
         b = run(plan, x, thetas, g, "block", 0, False, True)
-    assert pipelined(plan, "block", False)
+    assert pipelined(plan, "block", False, 30)
     assert_same_bits(a, b)
 
 
@@ -169,3 +169,61 @@ def test_memory_estimate_holds_the_pipeline_rings():
     if numba.config.NUMBA_NUM_THREADS >= 2:
         assert two["window"] == 16 * plan.n_signals * 5
         assert two["gradient"] == 2 * one["gradient"]
+
+
+# ---------------------------------------------------------------- the bit-sliced forward pass
+def loop(reach=2):
+    """front also reads rec (a later layer) at delay 2: no stage may end between them."""
+    d = demo(reach)
+    return [dict(d[0], taps=d[0]["taps"] + [{"from": "rec", "count": 1, "delay": 2}], k=4), *d[1:]]
+
+
+def forward_stages(layers, Q, B=25):
+    plan = bptt.compile_plan(net_of(layers))
+    got = kernels_bits._forward_stages(plan, kernels_cpu._flat(plan), B, True, Q)
+    return None if got is None else got.tolist()
+
+
+def test_forward_stages_keep_loops_inside_a_stage():
+    # LUT cost ~ nodes: front, front2 (10 + 10) | rec, out (12 + 4)
+    with pipeline_always():
+        assert forward_stages(DEMO, 2) == [0, 0, 1, 1]
+        assert forward_stages(loop(), 2) == [0, 0, 0, 1]  # front .. rec together
+    assert forward_stages(DEMO, 1) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.sampled_from([demo, late, early, loop]), reach=st.sampled_from([2, 5, 9]),
+       seed=st.integers(0, 2**20), T=st.integers(1, 13), B=st.sampled_from([1, 25, 70]),
+       r=st.lists(st.integers(0, 2), min_size=4, max_size=4), save=st.booleans(),
+       simd=st.sampled_from(["0", "1"]))
+def test_the_pipelined_forward_gives_the_words_of_one_thread(shape, reach, seed, T, B, r, save,
+                                                             simd):
+    plan, x, thetas, _ = case(shape(reach), seed, T, B, r)
+    tables = bptt.tables_of(thetas)
+    with simd_env(simd), numba_threads(1):
+        a = kernels_bits.forward(plan, tables, x, save=save)
+    with simd_env(simd), numba_threads(2), pipeline_always():
+        b = kernels_bits.forward(plan, tables, x, save=save)
+    np.testing.assert_array_equal(a.words, b.words)
+    if save:
+        np.testing.assert_array_equal(a.stored, b.stored)
+    if numba.config.NUMBA_NUM_THREADS > 1:
+        f = kernels_cpu._flat(plan.for_steps(T))  # the plan the pass ran
+        assert any(key[3] == 2 for key in f.get("forward_lists", {}))
+
+
+def test_forward_lists_wait_for_the_stage_before_at_each_cycle():
+    plan, x, thetas, _ = case(DEMO, 0, 6, 25, [0] * 4)
+    with numba_threads(2), pipeline_always():
+        kernels_bits.forward(plan, bptt.tables_of(thetas), x)
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one CPU: no pipeline")
+    f = kernels_cpu._flat(plan.for_steps(6))
+    (kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2), = f["forward_lists"].values()
+    # stage 0: inputs + front, front2 (3 tasks a cycle); stage 1: rec, out (2 tasks a cycle)
+    assert tc.tolist() == [t for t in range(6) for _ in range(3)] + [t for t in range(6) for _ in range(2)]
+    assert kind.tolist() == [kernels_cpu._INPUTS, 0, 1, 2, 3]
+    firsts = qlo[1] + 2 * np.arange(6)
+    assert dq1[firsts].tolist() == [0] * 6 and dn1[firsts].tolist() == [3 * (t + 1) for t in range(6)]
+    assert (np.delete(dq1, firsts) == -1).all() and (dq2 == -1).all()  # no lag bound: no rings

@@ -66,11 +66,12 @@ from ..engine.bitsliced import eval_lut
 from ..errors import ConfigError
 from ..network import K_MAX
 from ..threads import numba_team
-from . import bptt
+from . import bptt, kernels_cpu
 from .bptt import NetPlan
 from .passes import FORWARDS
-from .kernels_cpu import (_INPUTS, PackedForward, _counters, _finish, _flat, _next_task,
-                          _pattern, memory_estimate, pass_threads, tuned_threads)
+from .kernels_cpu import (_DONE, _INPUTS, PackedForward, _counters, _fetch_add, _flat,
+                          _next_staged, _next_task, _pattern, _pipeline, balanced_stages,
+                          memory_estimate, pass_threads, tuned_threads)
 from .kernels_cpu import backward as lookup_backward
 from .kernels_cpu import forward as lookup_forward
 from .surrogates import Surrogate
@@ -146,11 +147,14 @@ def _node_addresses(hist, rows, k, addr, t, j, B, spread, addr_flat, at):  # pra
 
 @njit(cache=True, parallel=True, nogil=True)
 def _forward(hist, xw, D, N, gidx, dly, lo, hi, ks, Rs, sigs, cm, dm, addr, save, B,
-             p_kind, p_lo, p_hi, p_first, Q, ctr, spread, addr_flat, lut_on, t64):
+             p_kind, p_lo, p_hi, p_first, Q, ctr, spread, addr_flat, lut_on, t64, tc, tw, tq,
+             qlo, qhi, dq1, dn1, dq2, dn2):
     # pragma: no cover - compiled
     # tasks in the order (cycle, stage, block) of kernels_cpu._forward: the inputs of cycle t,
     # then each layer's nodes; every node writes only its own row of hist, and reads rows that
-    # earlier stages or cycles wrote (a tap at delay 0 reads an earlier layer or an input)
+    # earlier stages or cycles wrote (a tap at delay 0 reads an earlier layer or an input).
+    # Pipelined (qlo not empty, _forward_stages): each stage's layers cycle by cycle, a stage's
+    # cycle t once the stage before is done with it (the whole history is kept: no lag bound)
     T = xw.shape[0]
     Wb = hist.shape[1]
     P = p_kind.shape[0]
@@ -159,7 +163,11 @@ def _forward(hist, xw, D, N, gidx, dly, lo, hi, ks, Rs, sigs, cm, dm, addr, save
         rows = np.empty(K_MAX, np.int64)
         scratch = np.empty((max(1, cm.shape[1] // 32), Wb), np.uint64)  # k > 6: LUT6 pieces
         while True:
-            t, w_ = _next_task(ctr, P, T, p_first)
+            if qlo.shape[0] > 0:
+                t, w_, fin = _next_staged(ctr, _q, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2)
+            else:
+                t, w_ = _next_task(ctr, P, T, p_first)
+                fin = _DONE
             if t < 0:
                 break
             row = D + t
@@ -191,7 +199,7 @@ def _forward(hist, xw, D, N, gidx, dly, lo, hi, ks, Rs, sigs, cm, dm, addr, save
                             hist[cur, w] &= ~hist[rq, w]
                     if save and not fused:
                         _node_addresses(hist, rows, k, addr, t, j, B, spread, addr_flat, at)
-            _finish(ctr)
+            _fetch_add(ctr, fin, np.int64(1))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -331,12 +339,26 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     hist = np.zeros(((D + T) * N, n_words(B)), np.uint64)
     t64 = np.empty(f["n_nodes"], np.uint64)
     with tuned_threads("forward", f["n_nodes"], B) as Q:
-        pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + [
-            (li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))])
+        stages = [(li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))]
+        stage = _forward_stages(plan, f, B, keep_addr, Q)
+        if stage is None:  # the threads split each layer's nodes
+            pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + stages)
+            none = np.zeros(0, np.int64)
+            queues, n_run, ctr = (none,) * 9, Q, _counters()
+        else:  # a pipeline of runs of layers, one cycle at a time
+            lists = f.setdefault("forward_lists", {})
+            key = (T, B, keep_addr, Q)
+            if key not in lists:  # one task per layer and cycle
+                groups = [[(_INPUTS, 0, plan.n_in), stages[0]]] + [[st] for st in stages[1:]]
+                lists[key] = _pipeline(groups, stage, T, 1, lag=False)
+            kind, lo, hi, *queues = lists[key]
+            pat = (kind, lo, hi, np.zeros(len(kind), np.int64))
+            n_run = int(stage.max()) + 1
+            ctr = _counters(n_run)
         _masks(tabs, f["tab_off"], cm, dm, t64)
         _forward(hist, pack(np.ascontiguousarray(x, dtype=np.uint8)), D, N, f["gidx"], f["dly"],
-                 f["lo"], f["hi"], f["k"], f["R"], f["sig"], cm, dm, addr, keep_addr, B, *pat, Q,
-                 _counters(), spread_enabled(), addr.reshape(-1), lut_enabled(), t64)
+                 f["lo"], f["hi"], f["k"], f["R"], f["sig"], cm, dm, addr, keep_addr, B, *pat,
+                 n_run, ctr, spread_enabled(), addr.reshape(-1), lut_enabled(), t64, *queues)
     return BitsForward(plan, hist, T, B, save, addr if keep_addr else None)
 
 
@@ -351,24 +373,58 @@ def estimate_ns(plan: NetPlan, B: int, save: bool = True) -> dict[str, float]:
         >>> est["bitsliced"] < est["lookup"]
         True
     """
+    return {name: float(sum(_layer_ns(name, lp.n, lp.k, B, save) for lp in plan.layers))
+            for name in ("lookup", "bitsliced")}
+
+
+def _layer_ns(name: str, n: int, k: int, B: int, save: bool) -> float:
+    """:func:`estimate_ns` of one layer of ``n`` nodes with ``k`` inputs."""
     Wb = n_words(B)
-    fused = lut_enabled()
-    out = {}
-    for name in ("lookup", "bitsliced"):
-        t = 0.0
-        for lp in plan.layers:
-            if name == "lookup":
-                c0, c1, c2, c3 = COST_NS[name, bool(save)]
-                per = c0 + c1 * lp.k
-            elif fused and lut_fits(lp.k, Wb):
-                c0, c1, c2, c3 = COST_NS["bitsliced_lut", bool(save)]
-                per = c0 + c1 * lp.k * Wb
-            else:
-                c0, c1, c2, c3 = COST_NS[name, bool(save)]
-                per = c0 + c1 * (1 << lp.k) * Wb
-            t += lp.n * (per + c2 * B + c3 * lp.k * B)
-        out[name] = t
-    return out
+    if name == "lookup":
+        c0, c1, c2, c3 = COST_NS[name, bool(save)]
+        per = c0 + c1 * k
+    elif lut_enabled() and lut_fits(k, Wb):
+        c0, c1, c2, c3 = COST_NS["bitsliced_lut", bool(save)]
+        per = c0 + c1 * k * Wb
+    else:
+        c0, c1, c2, c3 = COST_NS[name, bool(save)]
+        per = c0 + c1 * (1 << k) * Wb
+    return n * (per + c2 * B + c3 * k * B)
+
+
+def _forward_stages(plan: NetPlan, f: dict, B: int, save: bool, Q: int) -> np.ndarray | None:
+    """Per layer, its stage of a pipelined bit-sliced forward pass on ``Q`` threads, or ``None``
+    (:func:`~spikelut.train.kernels_cpu.balanced_stages` on the layers' :func:`estimate_ns`
+    costs). A stage ends only after a layer ``i`` where no layer up to ``i`` reads a later one
+    (a loop through a delay stays within a stage), so a stage's cycle ``t`` needs only its
+    own earlier cycles and the earlier stages' cycles up to ``t``.
+
+    Example:
+        >>> from spikelut.config import build_network
+        >>> def layer(name, src):
+        ...     return {"name": name, "nodes": 64, "k": 4, "taps": [{"from": src, "count": 4}]}
+        >>> net = build_network({"inputs": 4, "readout": {"classes": 2}, "layers": [
+        ...     layer("a", "input"), layer("b", "a"), layer("c", "b"), layer("d", "c")]})
+        >>> plan = bptt.compile_plan(net)
+        >>> _forward_stages(plan, _flat(plan), 64, True, 2).tolist()
+        [0, 0, 1, 1]
+    """
+    n_layers = len(f["lo"])
+    if Q < 2 or n_layers < 2:
+        return None
+    key = (int(B), bool(save), int(Q), float(kernels_cpu.PIPELINE_SHARE))
+    memo = f.setdefault("forward_stages", {})
+    if key not in memo:
+        layer_of = np.searchsorted(f["hi"], np.arange(f["n_nodes"]), "right")
+        used = np.arange(K_MAX)[None, :] < np.repeat(f["k"], f["hi"] - f["lo"])[:, None]
+        src = np.where(used & ~f["is_in"], f["gidx"] - plan.n_in, -1)
+        src_layer = np.where(src >= 0, np.searchsorted(f["hi"], np.maximum(src, 0), "right"), -1)
+        reads = np.full(n_layers, -1)
+        np.maximum.at(reads, layer_of, src_layer.max(axis=1))
+        ok = np.maximum.accumulate(reads) <= np.arange(n_layers)
+        cost = np.array([_layer_ns("bitsliced", lp.n, lp.k, B, save) for lp in plan.layers])
+        memo[key] = balanced_stages(cost, ok, Q)
+    return memo[key]
 
 
 def choose_forward(plan: NetPlan, B: int, save: bool = True) -> str:

@@ -489,7 +489,28 @@ def _partition(f: dict, rank: np.ndarray, full: bool, input_grad: bool, Q: int
     ok = np.ones(n_groups, bool)  # ok[c]: a stage may end after group c
     for a, b in zip(lo_g[hi_g >= 0], hi_g[hi_g >= 0]):
         ok[a:b] = False
-    # the partition into at most Q runs with the smallest largest run (a small dynamic programme)
+    return balanced_stages(cost, ok, Q)
+
+
+def balanced_stages(cost: np.ndarray, ok: np.ndarray, Q: int) -> np.ndarray | None:
+    """Runs of adjacent items (``cost[i]`` each) as the stages of a pipeline on ``Q`` threads:
+    the partition into 2 .. ``Q`` runs, cut only after items ``i`` with ``ok[i]``, whose largest
+    run costs least (fewer runs on a tie); its stage per item, or ``None`` where no cut is
+    allowed or the largest run is above ``total / (PIPELINE_SHARE * Q)`` (the threads could not
+    gain enough). A small dynamic programme over the cuts.
+
+    Example:
+        >>> balanced_stages(np.array([4.0, 3, 2, 1]), np.ones(4, bool), 2).tolist()
+        [0, 1, 1, 1]
+        >>> balanced_stages(np.array([1.0, 4, 4, 1]), np.ones(4, bool), 2).tolist()
+        [0, 0, 1, 1]
+        >>> no_middle = np.array([1, 0, 1, 0], bool)  # then the best run costs 9: 10 < 1.5 * 9
+        >>> balanced_stages(np.array([1.0, 4, 4, 1]), no_middle, 2) is None
+        True
+    """
+    n_groups = len(cost)
+    if Q < 2 or n_groups < 2:
+        return None
     csum = np.concatenate([[0.0], np.cumsum(cost)])
     best = {(0, 0): (0.0, [])}
     for i in range(1, n_groups + 1):  # first i groups
@@ -515,7 +536,7 @@ def _partition(f: dict, rank: np.ndarray, full: bool, input_grad: bool, Q: int
 
 
 def _pipeline(groups: Sequence[Sequence[tuple[int, int, int]]], stage: np.ndarray, T: int,
-              tau: int) -> tuple[np.ndarray, ...]:
+              tau: int, lag: bool = True) -> tuple[np.ndarray, ...]:
     """The pipelined backward pass's task lists (:func:`_stages`): per stage, its groups'
     tasks (one per layer, as on one thread) in the order of :func:`_schedule` (per block of
     ``tau`` cycles, group, cycle descending, layer). Returns int64 arrays ``kind``, ``lo``,
@@ -525,7 +546,8 @@ def _pipeline(groups: Sequence[Sequence[tuple[int, int, int]]], stage: np.ndarra
     dependencies per task: it starts once stage ``dq1`` has done ``dn1`` of its tasks (the
     previous stage, through the same block: the terms for this block's rows) and stage ``dq2``
     ``dn2`` (the next stage, through the block two before: so no stage runs more than one block
-    ahead of the next, and the rings need ``D + stages * tau`` rows); ``-1`` where none.
+    ahead of the next, and the rings need ``D + stages * tau`` rows; none with ``lag=False``,
+    for a pass without rings); ``-1`` where none.
 
     Example:
         >>> groups = [[(3, 0, 4)], [(1, 4, 8)]]          # two groups, one layer each
@@ -560,7 +582,7 @@ def _pipeline(groups: Sequence[Sequence[tuple[int, int, int]]], stage: np.ndarra
                 continue  # no task of this stage in the block
             if s > 0:
                 dq1[first], dn1[first] = s - 1, ends[s - 1][b]
-            if s < S - 1 and b >= 2:
+            if lag and s < S - 1 and b >= 2:
                 dq2[first], dn2[first] = s + 1, ends[s + 1][b - 2]
     cat = [np.concatenate([p[i] for p in pats]) for i in range(3)]
     tq = np.repeat(np.arange(S), [len(v) for v in tc])
@@ -752,6 +774,15 @@ def _next_queued(ctr, home, qlo, qhi, dq1, dn1, dq2, dn2):  # pragma: no cover -
                 t0 = _now_us()
             elif _now_us() - t0 >= SPIN_US:
                 _usleep(np.int64(_NAP_US))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _next_staged(ctr, home, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2):  # pragma: no cover
+    # _next_queued's task as (step, pattern entry, its stage's done counter); -1s when none is left
+    i = _next_queued(ctr, home, qlo, qhi, dq1, dn1, dq2, dn2)
+    if i < 0:
+        return np.int64(-1), np.int64(-1), np.int64(-1)
+    return tc[i], tw[i], _QDONE + 16 * tq[i]
 
 
 def _counters(stages: int = 0) -> np.ndarray:
@@ -1034,17 +1065,12 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
         abuf = np.zeros(Bp + _LANES, np.uint8)  # a node's addresses where addr8 has none
         while True:
             if qlo.shape[0] > 0:  # pipelined (_pipeline): every stage adds directly
-                i_ = _next_queued(ctr, _q, qlo, qhi, dq1, dn1, dq2, dn2)
-                if i_ < 0:
-                    break
-                c_ = tc[i_]
-                w_ = tw[i_]
-                fin = _QDONE + 16 * tq[i_]
+                c_, w_, fin = _next_staged(ctr, _q, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2)
             else:
                 c_, w_ = _next_listed(ctr, tc, tw, t_need)
-                if c_ < 0:
-                    break
                 fin = _DONE
+            if c_ < 0:
+                break
             t = T - 1 - c_
             row = D + t
             slot = row & M
