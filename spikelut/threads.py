@@ -62,21 +62,28 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def others_running(loadavg: str | None = None) -> int | None:
-    """Tasks of other threads and processes that are runnable right now.
+def others_running(loadavg: str | None = None, own: int | None = None) -> int | None:
+    """Tasks of other processes that are runnable right now.
 
     Reads the fourth field of ``/proc/loadavg`` (``running/total`` scheduling entities, an
-    instantaneous count that includes the calling thread) and subtracts the caller.
+    instantaneous count that includes the calling thread) and subtracts this process's own
+    runnable threads (``own``; read from ``/proc/self/task`` when ``loadavg`` is read from the
+    file, else 1, the caller): a worker of our own thread team that has just finished a parallel
+    region may still be runnable when the next pass asks, and counting it made the passes after
+    a two-thread pass drop to one thread.
 
     Args:
         loadavg: the text of ``/proc/loadavg`` (read from the file when ``None``).
+        own: this process's runnable threads, the caller included.
 
     Returns:
-        ``running - 1`` (>= 0), or ``None`` where the file is missing or unreadable (not Linux).
+        ``running - own`` (>= 0), or ``None`` where the file is missing or unreadable (not Linux).
 
     Example:
         >>> others_running("0.52 0.58 0.59 3/467 12345")
         2
+        >>> others_running("0.52 0.58 0.59 3/467 12345", own=2)   # one of ours is a worker
+        1
     """
     if loadavg is None:
         try:
@@ -84,10 +91,30 @@ def others_running(loadavg: str | None = None) -> int | None:
                 loadavg = f.read()
         except OSError:
             return None
+        if own is None:
+            own = _own_running()
     try:
-        return max(0, int(loadavg.split()[3].split("/")[0]) - 1)
+        return max(0, int(loadavg.split()[3].split("/")[0]) - (1 if own is None else own))
     except (IndexError, ValueError):
         return None
+
+
+def _own_running() -> int:
+    """This process's threads in state R (runnable), at least 1 (the caller), from
+    ``/proc/self/task/*/stat``; 1 where it cannot be read."""
+    n = 0
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # the thread ended
+        n += stat[stat.rfind(")") + 2:stat.rfind(")") + 3] == "R"  # the state follows the name
+    return max(1, n)
 
 
 def spare_cpus(loadavg: str | None = None) -> int:

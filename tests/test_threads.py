@@ -116,3 +116,42 @@ def test_the_tuner_needs_a_trial():
         ThreadTuner(trials=0)
     with pytest.raises(ValueError, match="reprobe"):
         ThreadTuner(reprobe=-1)
+
+
+def test_our_own_runnable_threads_are_not_others():
+    # a thread of this process that runs without the GIL (a numba worker finishing a region)
+    # is runnable: the caller's count of others subtracts it
+    import threading
+    import time
+
+    from numba import njit
+
+    from spikelut import threads
+
+    @njit(nogil=True)
+    def spin(n):
+        x = 0
+        for i in range(n):
+            x = (x * 1103515245 + i) & 0xFFFFFFF
+        return x
+
+    spin(10)
+    started = threading.Event()
+
+    def busy():
+        started.set()
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            spin(2_000_000)  # ~milliseconds without the GIL
+
+    t = threading.Thread(target=busy)
+    t.start()
+    started.wait()
+    try:
+        counts = [threads._own_running() for _ in range(50)]
+    finally:
+        t.join()
+    assert max(counts) >= 2  # the caller and the busy thread
+    assert threads._own_running() >= 1
+    # with the file's text given, only the caller is ours
+    assert others_running("0.1 0.1 0.1 2/99 1") == 1
