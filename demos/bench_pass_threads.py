@@ -8,8 +8,15 @@ Prints one line per size: nodes, node-samples per cycle (``n_nodes * B``, the qu
 load check and size threshold are switched off here: both counts are forced. Run it on an idle
 machine; on a busy one two threads lose at every size (docs/threads.md).
 
+With ``--demo mnist1d`` (or ``mnist5k``): the demo network's own passes on a real batch instead, the
+bit-sliced forward pass and the backward pass timed separately, one and two threads alternating
+call by call in one process, with the way two threads ran (a pipeline of stages, or the nodes
+split: docs/training-speed.md, "A pipeline of layer groups") and a check that both counts gave
+the same gradients bit for bit.
+
 Example:
     python demos/bench_pass_threads.py --batch-size 25 --sizes 24,96,384
+    python demos/bench_pass_threads.py --demo mnist1d --rounds 30
 """
 
 from __future__ import annotations
@@ -27,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="24,48,96,192,384,768",
                    help="nodes of each of the first two layers (the third has a third as many)")
     p.add_argument("--rounds", type=int, default=7, help="timed calls per median (default 7)")
+    p.add_argument("--demo", choices=["mnist1d", "mnist5k"],
+                   help="time this demo network's forward and backward passes instead")
     args = p.parse_args(argv)
+    if args.demo:
+        return demo_passes(args.demo, args.batch_size, args.rounds)
 
     import numba
 
@@ -65,6 +76,66 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{net.n_nodes:6d} nodes, {net.n_nodes * B:7d} node-samples: 1 thread {one:.2f} ms, "
               f"2 threads {two:.2f} ms, {one / two:.2f}x", flush=True)
     return 0
+
+
+#: --demo: timed calls per count and round (after one untimed call)
+PER_ROUND = 3
+
+
+def demo_passes(name: str, B: int, rounds: int) -> int:
+    """One and two threads on the demo's passes, alternating call by call (module docstring)."""
+    import hashlib
+    import os
+
+    import numba
+
+    from bench_train_epoch import load_demo
+    from spikelut.train import Trainer, bptt, kernels_bits, kernels_cpu
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        raise SystemExit("numba has one thread (NUMBA_NUM_THREADS=1): unset it to compare two threads")
+    net, tc, x, y = load_demo(name)
+    tr = Trainer(net, tc, progress=False)
+    xb, yb = np.ascontiguousarray(x[:, :B]), y[:B]
+    values = tr.tables(tr.params)
+    tabs = bptt.tables_of(values)
+    fwd = kernels_bits.forward(tr.plan, tabs, xb)
+    _, g, _ = tr.spike_grads(fwd, yb)
+    ms: dict[tuple[str, int], list[float]] = {}
+    digest: dict[int, str] = {}
+    for r in range(rounds + 1):  # a warm-up round (compilation, schedules)
+        for th in (1, 2):
+            # a few calls per count, the first untimed: a pass right after the other count
+            # finds its data in the other core's cache, which an epoch on one count never does
+            os.environ["SPIKELUT_TRAIN_THREADS"] = str(th)
+            for c in range(PER_ROUND + 1):
+                t0 = time.perf_counter()
+                f2 = kernels_bits.forward(tr.plan, tabs, xb)
+                t1 = time.perf_counter()
+                grads = kernels_cpu.backward(tr.plan, values, f2, g, tr.surrogate)[0]
+                t2 = time.perf_counter()
+                if r and c:
+                    ms.setdefault(("forward", th), []).append((t1 - t0) * 1e3)
+                    ms.setdefault(("backward", th), []).append((t2 - t1) * 1e3)
+            digest[th] = hashlib.sha1(b"".join(np.ascontiguousarray(q).tobytes()
+                                                for q in grads)).hexdigest()[:12]
+    os.environ.pop("SPIKELUT_TRAIN_THREADS")
+    f = kernels_cpu._flat(tr.plan.for_steps(xb.shape[0]))
+    how = {"backward": "pipeline" if any(len(v[7]) for k, v in f.get("schedules", {}).items()
+                                         if k[0] == 2) else "nodes split",
+           "forward": "pipeline" if any(k[3] == 2 for k in f.get("forward_lists", {}))
+           else "nodes split"}
+    print(f"{name} demo, {net.n_nodes} LUTs, batch {B}, {xb.shape[0]} cycles; ms per pass, "
+          f"median of {rounds} x {PER_ROUND} calls, thread counts alternating every "
+          f"{PER_ROUND + 1} calls")
+    for kind in ("forward", "backward"):
+        one, two = (float(np.median(ms[kind, th])) for th in (1, 2))
+        print(f"{kind:8s}: 1 thread {one:.2f} ms, 2 threads {two:.2f} ms ({how[kind]}), "
+              f"{one / two:.2f}x", flush=True)
+    same = digest[1] == digest[2]
+    print(f"gradients: {digest[1]} (1 thread), {digest[2]} (2 threads): "
+          f"{'the same bits' if same else 'DIFFERENT'}")
+    return 0 if same else 1
 
 
 if __name__ == "__main__":

@@ -67,10 +67,12 @@ def others_running(loadavg: str | None = None, own: int | None = None) -> int | 
 
     Reads the fourth field of ``/proc/loadavg`` (``running/total`` scheduling entities, an
     instantaneous count that includes the calling thread) and subtracts this process's own
-    runnable threads (``own``; read from ``/proc/self/task`` when ``loadavg`` is read from the
-    file, else 1, the caller): a worker of our own thread team that has just finished a parallel
-    region may still be runnable when the next pass asks, and counting it made the passes after
-    a two-thread pass drop to one thread.
+    runnable threads (``own``; where ``loadavg`` is read from the file and shows more than the
+    caller, read from ``/proc/self/task``; else 1, the caller): a worker of our own thread team
+    that has just finished a parallel region may still be runnable when the next pass asks, and
+    counting it made the passes after a two-thread pass drop to one thread. The price: a busy
+    thread of this process that is not ours to schedule (a data loader, another library's
+    pool) does not count either.
 
     Args:
         loadavg: the text of ``/proc/loadavg`` (read from the file when ``None``).
@@ -85,18 +87,20 @@ def others_running(loadavg: str | None = None, own: int | None = None) -> int | 
         >>> others_running("0.52 0.58 0.59 3/467 12345", own=2)   # one of ours is a worker
         1
     """
+    from_file = loadavg is None
     if loadavg is None:
         try:
             with open("/proc/loadavg") as f:
                 loadavg = f.read()
         except OSError:
             return None
-        if own is None:
-            own = _own_running()
     try:
-        return max(0, int(loadavg.split()[3].split("/")[0]) - (1 if own is None else own))
+        running = int(loadavg.split()[3].split("/")[0])
     except (IndexError, ValueError):
         return None
+    if own is None:  # the scan reads a file per thread: only where someone else seems to run
+        own = _own_running() if from_file and running > 1 else 1
+    return max(0, running - own)
 
 
 def _own_running() -> int:

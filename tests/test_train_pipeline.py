@@ -69,12 +69,16 @@ def test_pipeline_dependencies_over_three_stages():
     # stage s waits for stage s - 1 through the same block ...
     assert [(dq1[q * 6 + i], dn1[q * 6 + i]) for q in (1, 2) for i in first] == [
         (0, 2), (0, 4), (0, 6), (1, 2), (1, 4), (1, 6)]
-    # ... and for stage s + 1 through the block two before (at most one block ahead)
+    # ... and for the last stage through the block three before (three blocks in flight at most)
     assert [(dq2[q * 6 + i], dn2[q * 6 + i]) for q in (0, 1) for i in first] == [
-        (-1, 0), (-1, 0), (1, 2), (-1, 0), (-1, 0), (2, 2)]
+        (-1, 0), (-1, 0), (-1, 0), (-1, 0), (-1, 0), (-1, 0)]
     others = np.ones(18, bool)
     others[[q * 6 + i for q in range(3) for i in first]] = False
     assert (dq1[others] == -1).all() and (dq2[others] == -1).all()
+    kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2 = kernels_cpu._pipeline(
+        groups, np.array([0, 1, 2]), 10, 2)  # five blocks
+    assert [(dq2[q * 10 + 2 * b], dn2[q * 10 + 2 * b]) for q in (0, 1) for b in range(5)] == [
+        (-1, 0), (-1, 0), (-1, 0), (2, 2), (2, 4), (-1, 0), (-1, 0), (-1, 0), (2, 2), (2, 4)]
 
 
 @contextmanager
@@ -227,3 +231,95 @@ def test_forward_lists_wait_for_the_stage_before_at_each_cycle():
     firsts = qlo[1] + 2 * np.arange(6)
     assert dq1[firsts].tolist() == [0] * 6 and dn1[firsts].tolist() == [3 * (t + 1) for t in range(6)]
     assert (np.delete(dq1, firsts) == -1).all() and (dq2 == -1).all()  # no lag bound: no rings
+
+
+# ---------------------------------------------------------------- the rings, checked by a model
+def chain_of(n, reach, nodes=16, skip=False):
+    """``n`` layers in a chain reading the one before at delays 0 and ``reach`` (with ``skip``,
+    the last also reads the first: a signal written from two groups)."""
+    out = []
+    for i in range(n):
+        taps = [{"from": "input" if i == 0 else f"l{i - 1}", "count": 2, "delay": [0, reach]}]
+        if skip and i == n - 1:
+            taps = [taps[0] | {"count": 1}, {"from": "l0", "count": 1, "delay": reach}]
+        out.append(layer(f"l{i}", nodes, taps, k=2))
+    return out
+
+
+def replay(layers, T, Q, have, input_grad, pick):
+    """Run the backward pass's task lists for ``Q`` threads as a model: any order the
+    dependencies of ``_next_queued`` allow (``pick`` chooses among the stages that may run),
+    every read and write of the rings that ``_backward`` does, on the rings' sizes. Returns the
+    conflicts (a ring slot read or written for one row while it holds another) and the stages."""
+    plan = bptt.compile_plan(net_of(layers)).for_steps(T)
+    f = kernels_cpu._flat(plan)
+    D, N, rank = plan.D, plan.n_signals, f["rank"]
+    tau = kernels_cpu._block_cycles(rank, T, D)
+    stage = kernels_cpu._stages(f, rank, False, input_grad, Q)
+    kind, lo, hi, tc, tw, _, tq, qlo, qhi, dq1, dn1, dq2, dn2 = kernels_cpu._task_lists(
+        f, plan.n_in, N, rank, stage, Q, T, tau, input_grad, have)
+    S = len(qlo)
+    W = kernels_cpu.ring_rows(D, S, tau)
+    pending, window, bad = {}, {r % W: r for r in range(max(0, D + T - W), D + T)}, []
+
+    def touch(row, sig, read):
+        held = pending.get((row % W, sig))
+        if held is not None and held != row:
+            bad.append(f"dL/ds slot of signal {sig}: row {row} {'read' if read else 'written'} "
+                       f"while it holds row {held}")
+        pending[row % W, sig] = None if read else row
+
+    done = [0] * S
+
+    def ready(q):
+        i = qlo[q] + done[q]
+        return (i < qhi[q] and (dq1[i] < 0 or done[dq1[i]] >= dn1[i])
+                and (dq2[i] < 0 or done[dq2[i]] >= dn2[i]))
+
+    for _ in range(int(qhi[-1]) if S else 0):
+        q = pick([q for q in range(S) if ready(q)])
+        i = qlo[q] + done[q]
+        done[q] += 1
+        t = T - 1 - tc[i]
+        row, k_ = D + t, kind[tw[i]]
+        if k_ == kernels_cpu._LOAD:
+            if row - W >= 0:
+                window[row % W] = row - W
+        elif k_ == kernels_cpu._INPUTS:
+            for ii in range(lo[tw[i]], hi[tw[i]]):
+                touch(row, ii, True)
+        else:
+            for j in range(lo[tw[i]], hi[tw[i]]):
+                touch(row, f["sig"][k_] + j - f["lo"][k_], True)
+                for p in range(f["k"][k_]):
+                    d = f["dly"][j, p]
+                    if not have and window.get((row - d) % W) != row - d:
+                        bad.append(f"spike window: row {row - d} read while the slot holds "
+                                   f"row {window.get((row - d) % W)}")
+                    if d <= t and (input_grad or not f["is_in"][j, p]):
+                        touch(row - d, f["gidx"][j, p], False)
+    bad += [f"row {r} of signal {s} never read" for (_, s), r in pending.items() if r is not None]
+    return bad, stage
+
+
+@pytest.mark.parametrize("shape", ["chain4", "chain5", "skip", "demo"])
+@pytest.mark.parametrize("Q", [2, 3, 4])
+def test_no_ring_slot_is_reused_too_early_in_any_order(shape, Q):
+    # every order the dependencies allow: the first stages as far ahead as they may ("ahead"),
+    # the last stage first ("behind"), and random choices; two to four stages
+    import random
+    rng = random.Random(Q)
+    picks = {"ahead": lambda c: c[0], "behind": lambda c: c[-1], "random": rng.choice}
+    stages_seen = set()
+    with pipeline_always():
+        for reach in (2, 5, 9):
+            layers = {"chain4": chain_of(4, reach), "chain5": chain_of(5, reach),
+                      "skip": chain_of(4, reach, skip=True), "demo": demo(reach)}[shape]
+            for have in (True, False):
+                for input_grad in (False, True):
+                    for name, pick in picks.items():
+                        bad, stage = replay(layers, 31, Q, have, input_grad, pick)
+                        assert bad == [], (reach, have, input_grad, name, bad[:3])
+                        stages_seen.add(0 if stage is None else int(stage.max()) + 1)
+    # skip: l0 gets terms from l1 and l3, so only "l3, l2, l1 | l0" may be cut
+    assert max(stages_seen) == min(Q, {"chain4": 4, "chain5": 5, "skip": 2, "demo": 3}[shape])
