@@ -65,7 +65,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..engine.bitpack import n_words, pack
-from ..engine.bitsimd import lut_enabled, lut_fits, lut_word, spread64, spread_enabled
+from ..engine.bitsimd import LUT_MAX_K, lut_enabled, lut_fits, lut_word, spread64, spread_enabled
 from ..engine.bitsliced import eval_lut
 from ..errors import ConfigError
 from ..network import K_MAX
@@ -106,10 +106,12 @@ AUTO_MIN_BATCH = 8
 
 # ---------------------------------------------------------------------------- kernels
 @njit(cache=True, parallel=True, nogil=True)
-def _masks(tabs, tab_off, cm, dm, t64):  # pragma: no cover - compiled
+def _masks(tabs, tab_off, cm, dm, t64, shuffled):  # pragma: no cover - compiled
     # the first mux level of every node (Plan.level0_masks, from this batch's tables): column a
     # of node j is all-ones where entry 2a is 1 (cm), or where entries 2a and 2a + 1 differ (dm);
-    # and a table of at most 64 entries as one word, entry a in bit a (t64, for bitsimd.lut_word)
+    # and a table of at most 64 entries as one word, entry a in bit a (t64, for bitsimd.lut_word).
+    # A node of at most `shuffled` entries takes the bit shuffle (lut_word) and never reads its
+    # mux masks: they are not built (0.2-0.3 ms a batch for the MNIST-1D demo)
     zero = np.uint64(0)
     for j in prange(tab_off.shape[0] - 1):
         off = tab_off[j]
@@ -118,6 +120,8 @@ def _masks(tabs, tab_off, cm, dm, t64):  # pragma: no cover - compiled
             for a in range(tab_off[j + 1] - off):
                 w |= np.uint64(tabs[off + a]) << np.uint64(a)
         t64[j] = w
+        if tab_off[j + 1] - off <= shuffled:
+            continue
         for a in range((tab_off[j + 1] - off) >> 1):
             e = np.uint64(tabs[off + 2 * a])
             cm[j, a] = zero - e
@@ -359,7 +363,9 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
             pat = (kind, lo, hi, np.zeros(len(kind), np.int64))
             n_run = int(stage.max()) + 1
             ctr = _counters(n_run)
-        _masks(tabs, f["tab_off"], cm, dm, t64)
+        # the nodes that _forward evaluates with the bit shuffle (its `fused` rule)
+        shuffled = (1 << LUT_MAX_K) if lut_enabled() and lut_fits(LUT_MAX_K, n_words(B)) else 0
+        _masks(tabs, f["tab_off"], cm, dm, t64, shuffled)
         _forward(hist, pack(np.ascontiguousarray(x, dtype=np.uint8)), D, N, f["gidx"], f["dly"],
                  f["lo"], f["hi"], f["k"], f["R"], f["sig"], cm, dm, addr, keep_addr, B, *pat,
                  n_run, ctr, spread_enabled(), addr.reshape(-1), lut_enabled(), t64, *queues)
