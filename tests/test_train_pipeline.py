@@ -323,3 +323,19 @@ def test_no_ring_slot_is_reused_too_early_in_any_order(shape, Q):
                         stages_seen.add(0 if stage is None else int(stage.max()) + 1)
     # skip: l0 gets terms from l1 and l3, so only "l3, l2, l1 | l0" may be cut
     assert max(stages_seen) == min(Q, {"chain4": 4, "chain5": 5, "skip": 2, "demo": 3}[shape])
+
+
+def test_a_pass_that_can_run_a_pipeline_takes_two_threads_at_any_size(monkeypatch):
+    # batch 1 of the small demo shape: far below the node split's size threshold
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one CPU")
+    plan, x, thetas, g = case(DEMO, 2, 9, 1, [0] * 4)
+    monkeypatch.setattr(kernels_cpu, "spare_cpus", lambda: 2)
+    monkeypatch.setattr(kernels_cpu.TUNER, "enabled", False)  # the rule's count, unmeasured
+    monkeypatch.delenv("SPIKELUT_TRAIN_THREADS", raising=False)
+    assert kernels_cpu.pass_threads(plan.lowered.n_nodes, 1) == 1
+    kernels_bits.forward(plan, bptt.tables_of(thetas), x)
+    run(plan, x, thetas, g, "block", 0, False, True)
+    f = kernels_cpu._flat(plan.for_steps(9))
+    assert any(key[3] == 2 for key in f["forward_lists"])
+    assert pipelined(plan, "block", False, 9)

@@ -346,7 +346,9 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     dm = np.empty_like(cm)
     hist = np.zeros(((D + T) * N, n_words(B)), np.uint64)
     t64 = np.empty(f["n_nodes"], np.uint64)
-    with tuned_threads("forward", f["n_nodes"], B) as Q:
+    # a pipeline pays at any size (pass_threads): where two stages exist, two threads may run
+    pipe = 2 if _forward_stages(plan, f, B, keep_addr, 2) is not None else 0
+    with tuned_threads("forward", f["n_nodes"], B, pipe) as Q:
         stages = [(li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))]
         stage = _forward_stages(plan, f, B, keep_addr, Q)
         if stage is None:  # the threads split each layer's nodes

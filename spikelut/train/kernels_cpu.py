@@ -329,7 +329,7 @@ BLOCKS_PER_THREAD = 4
 
 
 def pass_threads(n_nodes: int, B: int, threads: int | None = None,
-                 spare: int | None = None) -> int:
+                 spare: int | None = None, stages: int = 0) -> int:
     """Threads a compiled pass runs with (any count gives the same bits: module docstring).
 
     With ``threads=None`` (the default): the count ``SPIKELUT_TRAIN_THREADS`` forces
@@ -338,9 +338,13 @@ def pass_threads(n_nodes: int, B: int, threads: int | None = None,
     :func:`spikelut.threads.spare_cpus` when ``None``: a pass waits at the end of each layer
     and cycle for the block a descheduled thread holds), nor more than one thread per
     :data:`MIN_NODE_SAMPLES_PER_THREAD` node-samples of a cycle (below, the per-cycle
-    synchronisation costs more than a thread gains). The batch size alone does not limit it:
-    threads split the nodes, not the samples. The passes then run with this count or one
-    thread, whichever they measure to be faster (:func:`tuned_threads`).
+    synchronisation of threads that split the nodes costs more than a thread gains), except
+    that a pass that can run as a pipeline of ``stages`` stages (:func:`_stages`,
+    :func:`spikelut.train.kernels_bits._forward_stages`) gets that many at any size: its
+    threads wait once per stage and block, and the MNIST-1D demo's passes gained 1.34-1.46x on
+    two threads even at batch 1. The batch size alone does not limit it: threads split the
+    nodes, not the samples. The passes then run with this count or one thread, whichever they
+    measure to be faster (:func:`tuned_threads`).
 
     Raises:
         ConfigError: ``SPIKELUT_TRAIN_THREADS`` is set to something other than an integer >= 1.
@@ -354,12 +358,14 @@ def pass_threads(n_nodes: int, B: int, threads: int | None = None,
         1
         >>> pass_threads(4296, 5, spare=2)            # the demo at batch 5: 21,480, too few
         1
+        >>> pass_threads(4296, 5, spare=2, stages=2)  # ... to split nodes, not for a pipeline
+        2
     """
     if threads is None:
         threads = forced_train_threads()
     if threads is None:
         threads = min(numba.get_num_threads(), spare_cpus() if spare is None else spare,
-                      n_nodes * B // MIN_NODE_SAMPLES_PER_THREAD)
+                      max(n_nodes * B // MIN_NODE_SAMPLES_PER_THREAD, stages))
     return max(1, int(threads))
 
 
@@ -370,9 +376,10 @@ TUNER = ThreadTuner()
 
 
 @contextmanager
-def tuned_threads(kind: str, n_nodes: int, B: int) -> Iterator[int]:
-    """The threads of one pass of ``kind`` on ``n_nodes`` nodes and ``B`` samples: yields the
-    count and runs the block with numba's team of that size (:func:`spikelut.threads.numba_team`).
+def tuned_threads(kind: str, n_nodes: int, B: int, stages: int = 0) -> Iterator[int]:
+    """The threads of one pass of ``kind`` on ``n_nodes`` nodes and ``B`` samples (``stages``:
+    the stages of a pipeline the pass can run, :func:`pass_threads`): yields the count and runs
+    the block with numba's team of that size (:func:`spikelut.threads.numba_team`).
     Where :func:`pass_threads` allows more than one thread, the count is :data:`TUNER`'s choice
     and the block's time is reported to it; a count forced by ``SPIKELUT_TRAIN_THREADS`` is
     used as it is, unmeasured.
@@ -382,7 +389,7 @@ def tuned_threads(kind: str, n_nodes: int, B: int) -> Iterator[int]:
         ...     q
         1
     """
-    rule = pass_threads(n_nodes, B)
+    rule = pass_threads(n_nodes, B, stages=stages)
     if rule <= 1 or forced_train_threads() is not None:
         with numba_team(rule):
             yield rule
@@ -514,7 +521,7 @@ def balanced_stages(cost: np.ndarray, ok: np.ndarray, Q: int) -> np.ndarray | No
         [0, 1, 1, 1]
         >>> balanced_stages(np.array([1.0, 4, 4, 1]), np.ones(4, bool), 2).tolist()
         [0, 0, 1, 1]
-        >>> no_middle = np.array([1, 0, 1, 0], bool)  # then the best run costs 9: 10 < 1.5 * 9
+        >>> no_middle = np.array([1, 0, 1, 0], bool)  # best largest run 9: 10 < 0.75 * 2 * 9
         >>> balanced_stages(np.array([1.0, 4, 4, 1]), no_middle, 2) is None
         True
     """
@@ -606,7 +613,8 @@ def _pipeline(groups: Sequence[Sequence[tuple[int, int, int]]], stage: np.ndarra
 def ring_rows(D: int, n_stages: int, tau: int) -> int:
     """Rows of the backward pass's rings (``dL/ds`` and the spike window) for delays up to ``D``
     and blocks of ``tau`` cycles: every block in flight, one per stage of a pipeline
-    (:func:`_pipeline` bounds them to ``n_stages``; ``0``: not pipelined, one block).
+    (:func:`_pipeline` bounds them to ``n_stages``; ``0``: not pipelined, one block), that is
+    ``D + n_stages * tau`` rows rounded up to a power of two (:func:`window_rows`).
 
     Example:
         >>> ring_rows(5, 0, 3), ring_rows(5, 2, 3), ring_rows(5, 3, 3)
@@ -1354,7 +1362,9 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     # the addresses as bytes for the 16-lane path (simd.surrogate16)
     addr8 = (addr.reshape(-1) if have and addr.dtype == np.uint8 and addr.flags.c_contiguous
              else np.zeros(0, np.uint8))
-    with tuned_threads("backward", f["n_nodes"], B) as Q:
+    # a pipeline pays at any size (pass_threads): where two stages exist, two threads may run
+    pipe = 2 if _stages(f, rank, full, bool(input_grad), 2) is not None else 0
+    with tuned_threads("backward", f["n_nodes"], B, pipe) as Q:
         key = (Q, T, tau, full, bool(input_grad), have, float(PIPELINE_SHARE))
         sched = f.setdefault("schedules", {}).get(key)
         if sched is None:  # built once per network and shape (a Python loop over every task)
@@ -1428,7 +1438,8 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
                     keep_addr: bool | None = None) -> dict[str, int]:
     """Bytes the compiled passes hold for one training batch of ``B`` samples and ``T`` cycles.
 
-    Returns a dict: ``spike_bits`` (the packed record, ``N * B / 8`` bytes per cycle),
+    Returns a dict: ``spike_bits`` (the packed record, about ``N * B / 8`` bytes per cycle:
+    whole words of 64 rows),
     ``addresses`` (stored LUT addresses, 0 past :data:`ADDR_BUDGET` or with ``keep_addr=False``),
     ``window`` (the spike ring of :func:`ring_rows` rows, shared by the threads: the delays
     and a block of cycles, one block per stage where the backward pass runs as a pipeline,
