@@ -28,31 +28,22 @@ from contextlib import contextmanager
 
 import numpy as np
 
-
-def _positive(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v} must be >= 1")
-    return v
+from spikelut.cli.common import positive_int
 
 
 def _sizes(text: str) -> list[int]:
     """An argparse type: a comma-separated list of integers >= 1."""
-    return [_positive(v.strip()) for v in text.split(",")]
+    return [positive_int(v.strip()) for v in text.split(",")]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--batch-size", type=_positive, default=25, help="samples per batch (default 25)")
-    p.add_argument("--cycles", type=_positive, help="cycles per sample of the random networks "
+    p.add_argument("--batch-size", type=positive_int, default=25, help="samples per batch (default 25)")
+    p.add_argument("--cycles", type=positive_int, help="cycles per sample of the random networks "
                    "(default 40; a demo has its own)")
     p.add_argument("--sizes", type=_sizes, help="nodes of each of the first two layers of the "
                    "random networks (the third has a third as many; default 24,48,96,192,384,768)")
-    p.add_argument("--rounds", type=_positive, default=7,
+    p.add_argument("--rounds", type=positive_int, default=7,
                    help="random networks: calls per median, 2 medians per count (default 7); "
                         "--demo: rounds of 3 timed calls per count (default 7)")
     p.add_argument("--demo", choices=["mnist1d", "mnist5k"],
