@@ -230,6 +230,16 @@ def test_seeded_sampler_repeats_its_trials(tmp_path, capsys):
     assert params[0] == params[1] and params[0][0] != params[0][1]
 
 
+def test_a_sweep_in_this_process_leaves_numba_s_thread_count(tmp_path, capsys):
+    import numba
+
+    before = numba.get_num_threads()
+    space = write_space(tmp_path / "s.toml", verify=0)
+    assert main(["sweep", str(space), "-o", str(tmp_path / "o"), "--trials", "1", "--threads",
+                 "1", "--json"]) == 0
+    assert numba.get_num_threads() == before  # the trials ran with 1; the caller keeps its own
+
+
 def test_repeated_parameters_reuse_the_earlier_result(tmp_path, capsys):
     space = tmp_path / "s.toml"
     text = SPACE.format(epochs=1, verify=0)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
 from ..errors import ConfigError, SpikelutError
 from ..escape import terminal
+from ..threads import numba_team
 from .deps import require_optuna
 from .report import build_report
 from .space import load_space
@@ -87,17 +89,16 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
                  f"trials so far; running {n} more on {workers} worker(s)")
         errors = 0
         if n and workers == 1:
-            if threads is not None:
-                import numba
-
-                numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
             left = [n]
 
             def claim() -> bool:
                 left[0] -= 1
                 return left[0] >= 0
 
-            run_trials(study, Objective(space, out, echo=echo, interrupts=irq), claim)
+            # numba's count for the trials, the caller's again afterwards (an API call must not
+            # change the thread count of the process that made it)
+            with numba_team(threads) if threads is not None else nullcontext():
+                run_trials(study, Objective(space, out, echo=echo, interrupts=irq), claim)
         elif n:
             with irq.allowed():  # the parent only waits for its workers: Ctrl-C stops it at once
                 errors = run_workers(space, study, out, url, n, workers, seed,
