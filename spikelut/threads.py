@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import statistics
 import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -124,7 +125,8 @@ def _own_running() -> int:
 def spare_cpus(loadavg: str | None = None) -> int:
     """Usable CPUs minus the other tasks runnable right now (at least 1).
 
-    Where the load cannot be read, all usable CPUs count as spare (numba's own default).
+    Where the load cannot be read, all usable CPUs count as spare (numba's own default). A
+    reading of the file is reused for :data:`SPARE_TTL` seconds.
 
     Args:
         loadavg: the text of ``/proc/loadavg`` (read from the file when ``None``).
@@ -135,9 +137,25 @@ def spare_cpus(loadavg: str | None = None) -> int:
         >>> spare_cpus(f"4.0 3.0 2.0 {usable_cpus() + 1}/300 99")  # every CPU is taken
         1
     """
+    if loadavg is None:
+        now = time.monotonic()
+        at, value = _SPARE
+        if now - at < SPARE_TTL:
+            return value
     cpus = usable_cpus()
     busy = others_running(loadavg)
-    return cpus if busy is None else max(1, cpus - busy)
+    spare = cpus if busy is None else max(1, cpus - busy)
+    if loadavg is None:
+        _SPARE[:] = [now, spare]
+    return spare
+
+
+#: seconds :func:`spare_cpus` reuses its last reading of the load: two passes a training batch
+#: asked every few milliseconds, and a reading that scans this process's threads costs about
+#: 0.1 ms (35 ms an epoch of the MNIST-1D demo on two threads); the load it follows changes
+#: more slowly
+SPARE_TTL = 0.1
+_SPARE: list = [-1e9, 1]
 
 
 TRAIN_THREADS_ENV = "SPIKELUT_TRAIN_THREADS"
@@ -215,7 +233,10 @@ class ThreadTuner:
     sessions the MNIST-1D demo's backward pass ran 1.5x faster on two threads, on the Intel
     machine that replaced it 0.75x (docs/threads.md). So each kind of pass (``key``: e.g. the
     pass, its network and batch size) is timed ``trials`` times with each candidate count,
-    alternating, and then runs with the faster (lower median) until ``reprobe`` more passes have
+    alternating in runs of ``run`` passes of which only the last is timed (a pass right after a
+    switch finds its data in another core's cache, which a run on one count never does: with
+    single passes the MNIST-1D demo's forward pass measured 3.4 ms on two threads against 2.0
+    in a run), and then runs with the faster (lower median) until ``reprobe`` more passes have
     run, when it is measured again (the load may have changed). Where the rule allows one
     thread only, nothing is measured.
 
@@ -228,10 +249,12 @@ class ThreadTuner:
         (1, 1)
     """
 
-    def __init__(self, trials: int = 3, reprobe: int = 400) -> None:
-        self.trials, self.reprobe = int(trials), int(reprobe)
+    def __init__(self, trials: int = 3, reprobe: int = 400, run: int = 1) -> None:
+        self.trials, self.reprobe, self.run = int(trials), int(reprobe), int(run)
         if self.trials < 1:
             raise ValueError(f"ThreadTuner: trials = {trials} must be >= 1 (passes timed per count)")
+        if self.run < 1:
+            raise ValueError(f"ThreadTuner: run = {run} must be >= 1 (passes in a row per count)")
         if self.reprobe < 0:
             raise ValueError(f"ThreadTuner: reprobe = {reprobe} must be >= 0 (passes between "
                              f"measurements)")
@@ -250,13 +273,18 @@ class ThreadTuner:
             return self._choose(key, threads)
 
     def _choose(self, key: object, threads: int) -> int:
-        st = self._state.setdefault((key, threads), {1: [], threads: [], "best": None, "runs": 0})
+        st = self._state.setdefault((key, threads), {1: [], threads: [], "best": None, "runs": 0,
+                                                     "handed": 0, "n": {1: 0, threads: 0}})
         if st["best"] is not None:
             if st["runs"] < self.reprobe:
                 st["runs"] += 1
                 return st["best"]
-            st["best"], st[1], st[threads] = None, [], []  # measure again
-        return 1 if len(st[1]) <= len(st[threads]) else threads
+            # measure again
+            st["best"], st[1], st[threads], st["handed"] = None, [], [], 0
+            st["n"] = {1: 0, threads: 0}
+        h = st["handed"]
+        st["handed"] = h + 1
+        return 1 if (h // self.run) % 2 == 0 else threads
 
     def record(self, key: object, used: int, threads: int, seconds: float) -> None:
         """The pass of ``key`` for which :meth:`choose` was asked about ``threads`` ran on
@@ -268,6 +296,9 @@ class ThreadTuner:
         st = self._state.get((key, threads))
         if st is None or st["best"] is not None or used not in st:
             return
+        st["n"][used] += 1
+        if st["n"][used] % self.run:
+            return  # not the last of its run: the first passes after a switch are not timed
         st[used].append(float(seconds))
         if min(len(st[1]), len(st[threads])) >= self.trials:
             m1, mq = statistics.median(st[1]), statistics.median(st[threads])

@@ -339,3 +339,19 @@ def test_the_tuner_measures_and_keeps_the_faster_count(monkeypatch):
     with kernels_cpu.tuned_threads("backward", 4296, 25) as q:
         assert q == 2
     assert fresh._state == {}
+
+
+def test_the_tuner_times_the_last_pass_of_each_run():
+    """kernels_cpu.TUNER alternates in runs of two passes and times the second: the first pass
+    after a switch finds its data in the other core's cache (slow here), which would have made
+    one thread look faster."""
+    tuner = ThreadTuner(trials=2, reprobe=10, run=2)
+    seen = []
+    for i in range(8):
+        q = tuner.choose("k", 2)
+        seen.append(q)
+        tuner.record("k", q, 2, (9.0 if i % 2 == 0 else 3.0) if q == 2 else 5.0)
+    assert seen == [1, 1, 2, 2, 1, 1, 2, 2]
+    assert tuner.choose("k", 2) == 2
+    with pytest.raises(ValueError, match="run = 0 must be >= 1"):
+        ThreadTuner(run=0)

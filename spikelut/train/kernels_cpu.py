@@ -373,7 +373,7 @@ def pass_threads(n_nodes: int, B: int, threads: int | None = None,
 #: the measured choice between one thread and :func:`pass_threads`'s count for every kind of
 #: compiled pass (:class:`spikelut.threads.ThreadTuner`: the rule alone lost on the Intel
 #: machine, where two threads made the MNIST-1D demo's passes slower)
-TUNER = ThreadTuner()
+TUNER = ThreadTuner(run=2)
 
 
 @contextmanager
