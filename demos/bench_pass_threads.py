@@ -22,13 +22,12 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from contextlib import contextmanager
 
 import numpy as np
 
 from spikelut.cli.common import positive_int
+from spikelut.threads import environment
 
 
 def _sizes(text: str) -> list[int]:
@@ -69,19 +68,10 @@ def main(argv: list[str] | None = None) -> int:
                       args.sizes or [24, 48, 96, 192, 384, 768], args.rounds)
 
 
-@contextmanager
 def threads(n: int):
     """Exactly ``n`` threads for the training passes inside the block (no load check, no size
     threshold, no measured choice: ``SPIKELUT_TRAIN_THREADS``)."""
-    old = os.environ.get("SPIKELUT_TRAIN_THREADS")
-    os.environ["SPIKELUT_TRAIN_THREADS"] = str(n)
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["SPIKELUT_TRAIN_THREADS"]
-        else:
-            os.environ["SPIKELUT_TRAIN_THREADS"] = old
+    return environment(SPIKELUT_TRAIN_THREADS=str(n))
 
 
 def size_sweep(B: int, T: int, sizes: list[int], rounds: int) -> int:

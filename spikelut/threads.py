@@ -198,6 +198,32 @@ def forced_train_threads(value: str | None = None) -> int | None:
 
 
 @contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """The environment variables ``values`` set inside the block, restored (or removed) after:
+    for what reads them at the time (a spawned process copies the environment; the training
+    passes read ``SPIKELUT_TRAIN_THREADS`` at each call).
+
+    Example:
+        >>> import os
+        >>> with environment(SPIKELUT_TRAIN_THREADS="2"):
+        ...     os.environ["SPIKELUT_TRAIN_THREADS"]
+        '2'
+        >>> "SPIKELUT_TRAIN_THREADS" in os.environ
+        False
+    """
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
 def numba_team(n: int) -> Iterator[None]:
     """numba's parallel regions run with ``n`` threads inside the block (at most numba's pool).
 
@@ -305,5 +331,6 @@ class ThreadTuner:
             st["best"], st["runs"] = (1 if m1 <= mq else threads), 0
 
 
-__all__ = ["TRAIN_THREADS_ENV", "ThreadTuner", "WAIT_POLICY", "configure", "forced_train_threads", "numba_team",
+__all__ = ["TRAIN_THREADS_ENV", "ThreadTuner", "WAIT_POLICY", "configure", "environment",
+           "forced_train_threads", "numba_team",
            "others_running", "spare_cpus", "usable_cpus"]

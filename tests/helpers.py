@@ -1,17 +1,16 @@
 """Small builders shared by the tests."""
 
 import ctypes
-import os
 import importlib.util
 import shutil
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from spikelut.network import Layer, Network, Readout
+from spikelut.threads import environment
 
 
 def layer(taps, table, refractory=0, name=""):
@@ -166,17 +165,8 @@ def available_simulator():
         return None
 
 
-@contextmanager
 def simd_env(value):
     """``SPIKELUT_SIMD`` set to ``value`` inside the block ("0": every AVX-512 path off), restored
     after (a context manager, not a fixture: hypothesis tests use it too)."""
-    old = os.environ.get("SPIKELUT_SIMD")
-    os.environ["SPIKELUT_SIMD"] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["SPIKELUT_SIMD"]
-        else:
-            os.environ["SPIKELUT_SIMD"] = old
+    return environment(SPIKELUT_SIMD=value)
 

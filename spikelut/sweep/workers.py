@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import SpikelutError
 from ..escape import terminal
+from ..threads import environment
 from .deps import require_optuna
 from .space import SweepSpace, load_space
 from .storage import fail_trial, open_study
@@ -270,20 +271,6 @@ def _worker_main(slot: int, space_path: str, outdir: str, url: str, seed: int, t
         sys.exit(1)
 
 
-@contextmanager
-def _env(**values: str) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _signal_name(code: int) -> str:
     try:
         return f"signal {-code} ({signal.Signals(-code).name})"
@@ -306,7 +293,7 @@ def run_workers(space: SweepSpace, study: Any, out: Path, url: str, n: int, work
         current[slot] = -1
         p = ctx.Process(target=_worker_main, name=f"spikelut-sweep-{slot}",
                         args=(slot, str(space.path), str(out), url, seed, threads, remaining, current))
-        with _env(**thread_env):  # spawn copies the environment: numba reads it at import
+        with environment(**thread_env):  # spawn copies the environment: numba reads it at import
             p.start()
         procs[slot] = p
 
