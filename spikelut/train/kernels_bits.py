@@ -427,12 +427,10 @@ def _forward_stages(plan: NetPlan, f: dict, B: int, save: bool, Q: int) -> np.nd
     key = (int(B), bool(save), int(Q), float(kernels_cpu.PIPELINE_SHARE), lut_enabled())
     memo = f.setdefault("forward_stages", {})
     if key not in memo:
-        layer_of = np.searchsorted(f["hi"], np.arange(f["n_nodes"]), "right")
-        used = np.arange(K_MAX)[None, :] < np.repeat(f["k"], f["hi"] - f["lo"])[:, None]
-        src = np.where(used & ~f["is_in"], f["gidx"] - plan.n_in, -1)
-        src_layer = np.where(src >= 0, np.searchsorted(f["hi"], np.maximum(src, 0), "right"), -1)
+        terms = f["terms"]  # every tap (not padding) that reads a layer: the layer it reads
+        taps = ~terms["refr"] & ~terms["isin"]
         reads = np.full(n_layers, -1)
-        np.maximum.at(reads, layer_of, src_layer.max(axis=1))
+        np.maximum.at(reads, terms["layer"][taps], terms["layer_of"][terms["target"][taps] - plan.n_in])
         ok = np.maximum.accumulate(reads) <= np.arange(n_layers)
         cost = np.array([_layer_ns("bitsliced", lp.n, lp.k, B, save) for lp in plan.layers])
         memo[key] = balanced_stages(cost, ok, Q)
