@@ -430,7 +430,8 @@ def _forward_stages(plan: NetPlan, f: dict, B: int, save: bool, Q: int) -> np.nd
         terms = f["terms"]  # every tap (not padding) that reads a layer: the layer it reads
         taps = ~terms["refr"] & ~terms["isin"]
         reads = np.full(n_layers, -1)
-        np.maximum.at(reads, terms["layer"][taps], terms["layer_of"][terms["target"][taps] - plan.n_in])
+        np.maximum.at(reads, terms["layer"][taps],
+                      terms["layer_of"][terms["target"][taps] - plan.n_in])
         ok = np.maximum.accumulate(reads) <= np.arange(n_layers)
         cost = np.array([_layer_ns("bitsliced", lp.n, lp.k, B, save) for lp in plan.layers])
         memo[key] = balanced_stages(cost, ok, Q)
