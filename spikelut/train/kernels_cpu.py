@@ -740,11 +740,19 @@ def _wait(ctr, need):  # pragma: no cover - compiled
     t0 = _now_us()
     n = 0
     while _load_acquire(ctr, _DONE) < need:
-        n += 1
-        if n >= _POLLS:
-            n = 0
-            if _now_us() - t0 >= SPIN_US:
-                _usleep(np.int64(_NAP_US))
+        n = _idle(t0, n)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _idle(t0, n):  # pragma: no cover - compiled
+    # one poll of a waiting thread that started waiting at t0 (us), the n-th since the clock was
+    # last read: every _POLLS polls it reads the clock, and past SPIN_US it naps; the next n
+    n += 1
+    if n >= _POLLS:
+        n = 0
+        if _now_us() - t0 >= SPIN_US:
+            _usleep(np.int64(_NAP_US))
+    return n
 
 
 @njit(cache=True, nogil=True)
@@ -800,13 +808,9 @@ def _next_queued(ctr, home, qlo, qhi, dq1, dn1, dq2, dn2):  # pragma: no cover -
                 return i
         if not left:
             return np.int64(-1)
-        n += 1  # nothing ready: poll, then sleep (as _wait)
-        if n >= _POLLS:
-            n = 0
-            if t0 < 0:
-                t0 = _now_us()
-            elif _now_us() - t0 >= SPIN_US:
-                _usleep(np.int64(_NAP_US))
+        if t0 < 0:  # nothing ready: wait as _wait does, from now
+            t0 = _now_us()
+        n = _idle(t0, n)
 
 
 @njit(cache=True, nogil=True, inline="always")
