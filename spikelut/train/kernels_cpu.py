@@ -492,7 +492,7 @@ def _partition(f: dict, rank: np.ndarray, full: bool, input_grad: bool, Q: int
                ) -> np.ndarray | None:
     """:func:`_stages`, computed (not cached)."""
     n_groups = int(rank.max()) + 1
-    node, target, refr, layer, isin = (f["terms"][k] for k in ("node", "target", "refr", "layer", "isin"))
+    target, refr, layer, isin = (f["terms"][k] for k in ("target", "refr", "layer", "isin"))
     live = (full | ~refr) & (input_grad | ~isin)
     grp = rank[layer[live]]
     tgt = target[live]
