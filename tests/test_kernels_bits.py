@@ -147,6 +147,25 @@ def test_transpose64_swaps_rows_and_columns():
     assert ((b[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).tolist() == bits.T.tolist()
 
 
+def test_masks_pack_each_small_table_into_one_word():
+    # tables of 2..128 entries in a row, so that some start inside a byte of the packed tables
+    # (read entry by entry) and others on a whole byte (read from the packed bytes)
+    rng = np.random.default_rng(3)
+    sizes = [2, 64, 4, 8, 64, 2, 2, 32, 128, 16, 64, 8]
+    tab_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    tabs = rng.integers(0, 2, int(tab_off[-1])).astype(np.uint8)
+    cm = np.zeros((len(sizes), 64), np.uint64)
+    dm = np.zeros_like(cm)
+    t64 = np.full(len(sizes), 12345, np.uint64)
+    kernels_bits._masks(tabs, np.packbits(tabs, bitorder="little"), tab_off, cm, dm, t64, 64)
+    for j, n in enumerate(sizes):
+        want = sum(int(tabs[tab_off[j] + a]) << a for a in range(n)) if n <= 64 else 0
+        assert int(t64[j]) == want, (j, n)
+    assert not cm[sizes.index(64)].any()  # a shuffled node gets no mux masks
+    j = sizes.index(128)  # ... a larger one does: column a is all-ones where entry 2a is 1
+    assert [int(c != 0) for c in cm[j]] == tabs[tab_off[j]:tab_off[j + 1]:2].tolist()
+
+
 def test_evaluation_forward_skips_the_addresses_and_the_time_major_record():
     net, plan, x, thetas, _ = case(5, (6, 4, 3), 2, (1, 0, 0), 6, 70)
     fb = kernels_bits.forward(plan, bptt.tables_of(thetas), x, save=False)

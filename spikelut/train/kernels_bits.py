@@ -106,18 +106,25 @@ AUTO_MIN_BATCH = 8
 
 # ---------------------------------------------------------------------------- kernels
 @njit(cache=True, parallel=True, nogil=True)
-def _masks(tabs, tab_off, cm, dm, t64, shuffled):  # pragma: no cover - compiled
+def _masks(tabs, packed, tab_off, cm, dm, t64, shuffled):  # pragma: no cover - compiled
     # the first mux level of every node (Plan.level0_masks, from this batch's tables): column a
     # of node j is all-ones where entry 2a is 1 (cm), or where entries 2a and 2a + 1 differ (dm);
-    # and a table of at most 64 entries as one word, entry a in bit a (t64, for bitsimd.lut_word).
+    # and a table of at most 64 entries as one word, entry a in bit a (t64, for bitsimd.lut_word),
+    # from `packed` (tabs as bits, little bit order) where the table starts on a whole byte.
     # A node of at most `shuffled` entries takes the bit shuffle (lut_word) and never reads its
     # mux masks: they are not built (0.2-0.3 ms a batch for the MNIST-1D demo)
     zero = np.uint64(0)
     for j in prange(tab_off.shape[0] - 1):
         off = tab_off[j]
+        n = tab_off[j + 1] - off
         w = zero
-        if tab_off[j + 1] - off <= 64:
-            for a in range(tab_off[j + 1] - off):
+        if n <= 64 and off & 7 == 0:  # whole bytes of `packed`, the bits past n cleared
+            for q in range((n + 7) >> 3):
+                w |= np.uint64(packed[(off >> 3) + q]) << np.uint64(8 * q)
+            if n < 64:
+                w &= (np.uint64(1) << np.uint64(n)) - np.uint64(1)
+        elif n <= 64:
+            for a in range(n):
                 w |= np.uint64(tabs[off + a]) << np.uint64(a)
         t64[j] = w
         if tab_off[j + 1] - off <= shuffled:
@@ -367,7 +374,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
             ctr = _counters(n_run)
         # the nodes that _forward evaluates with the bit shuffle (its `fused` rule)
         shuffled = (1 << LUT_MAX_K) if lut_enabled() and lut_fits(LUT_MAX_K, n_words(B)) else 0
-        _masks(tabs, f["tab_off"], cm, dm, t64, shuffled)
+        _masks(tabs, np.packbits(tabs, bitorder="little"), f["tab_off"], cm, dm, t64, shuffled)
         _forward(hist, pack(np.ascontiguousarray(x, dtype=np.uint8)), D, N, f["gidx"], f["dly"],
                  f["lo"], f["hi"], f["k"], f["R"], f["sig"], cm, dm, addr, keep_addr, B, *pat,
                  n_run, ctr, spread_enabled(), addr.reshape(-1), lut_enabled(), t64, *queues)
