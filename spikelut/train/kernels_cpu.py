@@ -118,29 +118,38 @@ _MODES = {"block": 0, "pass": 1, "full": 2}
 ADDR_BUDGET = 256 << 20
 
 
-# zeroed rings of dL/ds kept between backward passes: a pass leaves its ring all zero (every
+# zeroed arrays kept between backward passes: a pass leaves its ring of dL/ds all zero (every
 # row it writes is read and cleared by its node; terms of rows no node reads, before cycle 0 or
-# across a tbptt boundary, are skipped), and a fresh 4-9 MB ring per pass cost about 0.8 ms of
-# zeroing and page faults on the MNIST-1D demo. At most _POOL_KEEP rings, the latest shapes.
+# across a tbptt boundary, are skipped), and its float64 entry sums are read and cleared by
+# _drain_sums; a fresh 4-9 MB ring and 2 MB of sums per pass cost about 1 ms of zeroing and
+# page faults on the MNIST-1D demo. At most _POOL_KEEP arrays, the latest.
 _POOL: list[np.ndarray] = []
-_POOL_KEEP = 2
+_POOL_KEEP = 4
 _POOL_LOCK = threading.Lock()
 
 
-def _zeroed_ring(shape: tuple[int, ...]) -> np.ndarray:
-    """A float32 array of ``shape``, all zero: from the pool if one is there, else new."""
+def _zeroed(shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
+    """An array of ``shape`` and ``dtype``, all zero: from the pool if one is there, else new."""
     with _POOL_LOCK:
         for i, a in enumerate(_POOL):
-            if a.shape == shape:
+            if a.shape == shape and a.dtype == dtype:
                 return _POOL.pop(i)
-    return np.zeros(shape, np.float32)
+    return np.zeros(shape, dtype)
 
 
-def _return_ring(a: np.ndarray) -> None:
-    """Give a ring that a completed pass left all zero back to the pool."""
+def _give_back(a: np.ndarray) -> None:
+    """Give an array that a completed pass left all zero back to the pool."""
     with _POOL_LOCK:
         _POOL.append(a)
         del _POOL[:-_POOL_KEEP]
+
+
+@njit(cache=True, nogil=True)
+def _drain_sums(acc, out):  # pragma: no cover - compiled
+    # out = float32(acc) (numpy's astype: round to nearest) and acc = 0, in one pass
+    for i in range(acc.shape[0]):
+        out[i] = np.float32(acc[i])
+        acc[i] = 0.0
 
 
 # the kernels' per-node arrays of each lowered network (int64 copies, input-tap mask)
@@ -1361,7 +1370,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     have = fwd.stored is not None
     N = plan.n_signals
     Bp = _padded(B, simd_on)
-    acc = np.zeros(int(f["tab_off"][-1]), np.float64)
+    acc = _zeroed((int(f["tab_off"][-1]),), np.float64)
     g_in = np.zeros((T, B, plan.n_in) if input_grad else (1, 1, 1), np.float32)
     addr = fwd.stored if have else np.zeros((1, 1, 1), np.uint8)
     # the addresses as bytes for the 16-lane path (simd.surrogate16)
@@ -1382,7 +1391,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
         if not have:  # the last W rows of the record; the _LOAD tasks slide the window down
             for row in range(max(0, D + T - W), D + T):
                 _load_row(fwd.bits, row, 0, B, ring, row & (W - 1))
-        G = _zeroed_ring((W, N, Bp))  # rows of whole registers (tap_add16); pads stay 0
+        G = _zeroed((W, N, Bp))  # rows of whole registers (tap_add16); pads stay 0
         direct = Q == 1 or n_stages > 0  # every row written by one thread: no scatter stage
         # one layer's hand-over to its scatter stage
         S = np.empty((max(f["hi"] - f["lo"]) if not direct else 1, f["kc"] + f["rc"], Bp),
@@ -1394,8 +1403,10 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
                   f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *sched[:6], n_stages or Q,
                   _counters(n_stages), simd_on, S.reshape(-1), G.reshape(-1), direct, addr8,
                   *sched[6:])
-        _return_ring(G)  # all zero again (only a pass that completed gets here)
-    flat = acc.astype(np.float32)
+        _give_back(G)  # all zero again (only a pass that completed gets here)
+    flat = np.empty(acc.shape[0], np.float32)
+    _drain_sums(acc, flat)
+    _give_back(acc)
     grads = []
     for i, lp in enumerate(plan.layers):
         o0, o1 = table_span(f, i)
