@@ -879,47 +879,74 @@ def check_output(path: str | os.PathLike, *, inputs: Sequence[str | os.PathLike 
         raise write_error(p, e) from None
 
 
+def _effective(p: Path) -> Path:
+    """The file that ``p`` names once its missing directories are made: the part of the path
+    that exists as the system resolves it, the rest normalised (a ``..`` after a directory that
+    does not exist yet undoes it once that directory is made). ``p`` itself where every
+    directory exists. The system cannot resolve ``new/../x`` before ``new`` exists, so without
+    this a check of ``new/../input.h5`` would see no file there.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> _effective(d / "new" / ".." / "x.h5") == Path(os.path.realpath(d)) / "x.h5"
+        True
+        >>> _effective(d / "x.h5") == d / "x.h5"
+        True
+    """
+    parts = p.parts
+    cur = Path(parts[0]) if p.is_absolute() else Path(".")
+    for i in range(1 if p.is_absolute() else 0, len(parts) - 1):
+        nxt = cur / parts[i]
+        if not os.path.lexists(nxt):
+            return Path(os.path.normpath(os.path.join(os.path.realpath(cur), *parts[i:])))
+        cur = nxt
+    return p
+
+
 def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Sequence,
                   lock: bool) -> Path:
     want_dir = kind == "dir"
+    shown, p = p, _effective(p)  # checked as the file it will be; named as the user wrote it
     # the first existing ancestor must be a directory we can write into
     anc = p.parent
     while not anc.exists() and anc != anc.parent:
         if anc.is_symlink():
-            raise OutputError(f"cannot write {p}: {anc} is a dangling symbolic link")
+            raise OutputError(f"cannot write {shown}: {anc} is a dangling symbolic link")
         anc = anc.parent
     if not anc.is_dir():
-        raise OutputError(f"cannot write {p}: {anc} is a file, not a directory")
+        raise OutputError(f"cannot write {shown}: {anc} is a file, not a directory")
     if p.exists():
         if p.is_dir() and not want_dir:
-            raise OutputError(f"{p}: is a directory; give a file name for the output")
+            raise OutputError(f"{shown}: is a directory; give a file name for the output")
         if not p.is_dir() and want_dir:
-            raise OutputError(f"{p}: exists and is not a directory; give a directory for the output")
+            raise OutputError(f"{shown}: exists and is not a directory; give a directory for the output")
         if not p.is_dir() and not p.is_file():
-            raise OutputError(f"{p}: is not a regular file (a device, pipe or socket); give a file "
+            raise OutputError(f"{shown}: is not a regular file (a device, pipe or socket); give a file "
                               f"name for the output")
     for q in inputs:
         if q is not None and str(q) != "" and (p.exists() or p.is_symlink()) and Path(q).exists() \
                 and _same_file(p, Path(q)):
-            raise OutputError(f"{p}: is also an input ({q}); choose another output")
+            raise OutputError(f"{shown}: is also an input ({q}); choose another output")
     for q in others:
         if q is not None and str(q) != "" and (os.path.abspath(q) == os.path.abspath(p)
                                                or (p.exists() and _same_file(p, Path(q)))):
-            raise OutputError(f"{p}: given for two outputs of this command; give each its own file")
+            raise OutputError(f"{shown}: given for two outputs of this command; give each its own file")
     if p.is_file() and not force and not want_dir:
         try:
             have = file_kind(p)
         except OSError as e:
-            raise OutputError(f"{p}: exists and cannot be read to see what it is ({e.strerror}); "
+            raise OutputError(f"{shown}: exists and cannot be read to see what it is ({e.strerror}); "
                               f"pass --force to overwrite it") from None
         if have != "empty" and have not in _REPLACES.get(kind, {kind}):
-            raise OutputError(f"{p}: exists and is {kind_words(have)}, not "
+            raise OutputError(f"{shown}: exists and is {kind_words(have)}, not "
                               f"{kind_words(kind)}; choose another output or pass "
                               f"--force to overwrite it")
-    try:
+    try:  # the directories as written (so that the path as given resolves), made after the checks
+        shown.parent.mkdir(parents=True, exist_ok=True)
         p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise write_error(p, e) from None
+        raise write_error(shown, e) from None
     if lock:
         lock_output(p)  # creating the lock file beside the output also proves we can write there
     else:
@@ -929,16 +956,16 @@ def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Seq
             os.close(fd)
             os.unlink(probe)
         except OSError as e:
-            raise write_error(p, e) from None
+            raise write_error(shown, e) from None
     if kind == "png" and p.suffix and p.suffix.lower() != ".png":
         # the figures are PNG whatever the name says: a .jpg holding PNG bytes misleads viewers
         # (checked last: a path that cannot be written at all is reported as such first)
         held = _HELD.pop(os.path.abspath(lock_path_for(p)), None)
         if held is not None:
             held.release()
-        raise OutputError(f"{p}: the image is written as PNG; give a file name ending in .png "
+        raise OutputError(f"{shown}: the image is written as PNG; give a file name ending in .png "
                           f"(not {p.suffix})")
-    return p
+    return shown
 
 
 __all__ = ["OutputLock", "atomic_dir", "atomic_h5", "atomic_path", "check_output",

@@ -232,6 +232,33 @@ def test_hard_and_symbolic_links_to_an_input_are_the_input(w, capsys):
     assert digest(w.stim) == before
 
 
+@pytest.mark.parametrize("missing", [["new"], ["new", "deeper", ".."], ["new", "deeper"]])
+def test_a_path_through_directories_not_made_yet_is_checked_as_the_file_it_names(w, capsys,
+                                                                                 missing):
+    """``new/../stim.h5`` names the input once ``new`` exists, though the system cannot resolve
+    it before: refused (input and other kind) without making ``new``; a fresh name there is
+    written, and ``new`` made."""
+    ups = [".."] * sum(1 if m != ".." else -1 for m in missing)
+    before = digest(w.stim), digest(w.model)
+    for extra in ([], ["--force"]):
+        out = w.dir.joinpath(*missing, *ups, "stim.h5")
+        code, _, err = run(capsys, "simulate", w.model, w.stim, "-o", out, *extra)
+        assert (code, err) == (1, f"spikelut simulate: error: {out}: is also an input ({w.stim}); "
+                                  f"choose another output\n")
+    out = w.dir.joinpath(*missing, *ups, w.model.name)  # the model, and a file of another kind
+    code, _, err = run(capsys, "simulate", w.model, w.stim, "-o", out)
+    assert code == 1 and f"{out}: is also an input ({w.model})" in err
+    code, _, err = run(capsys, "stimulus", "--channels", 1, "--steps", 3, "-o", out)
+    assert (code, err) == (1, f"spikelut stimulus: error: {out}: exists and is a spikelut model, "
+                              f"not a spike file; choose another output or pass --force to "
+                              f"overwrite it\n")
+    assert (digest(w.stim), digest(w.model)) == before
+    assert not (w.dir / "new").exists()
+    out = w.dir.joinpath(*missing, *ups, "fresh.h5")
+    assert run(capsys, "simulate", w.model, w.stim, "-o", out)[0] == 0
+    assert (w.dir / "fresh.h5").is_file() and (w.dir / "new").is_dir()
+
+
 def test_a_file_of_another_kind_is_kept_unless_forced(w, capsys):
     # a checkpoint over a model
     before = digest(w.model)
