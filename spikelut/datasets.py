@@ -347,6 +347,9 @@ def _labels(y: Any, n: int, path: Path, field_name: str, classes: int | None) ->
     if y.ndim != 1 or y.shape[0] != n:
         raise FileFormatError(f"{path}: {field_name}: shape {y.shape}, expected ({n},) "
                               f"(one label per sample)")
+    if n == 0:  # nothing to encode, train or evaluate on; later steps would fail less clearly
+        raise FileFormatError(f"{path}: no samples ({field_name} is empty); give a dataset with "
+                              f"at least one sample")
     integral = y.dtype.kind in "iub" or (y.dtype.kind == "f" and bool(np.all(np.mod(y, 1) == 0)))
     if y.size and (not integral or y.min() < 0):
         raise FileFormatError(f"{path}: {field_name}: labels must be integers >= 0")

@@ -4,6 +4,7 @@ encode_dataset and the `spikelut encode` command."""
 import gzip
 import hashlib
 import json
+import re
 import shutil
 
 import h5py
@@ -218,6 +219,18 @@ def test_npz_errors(tmp_path):
     np.savez(p, x=np.zeros((2, 2)), y=[0, -1])
     with pytest.raises(FileFormatError, match="labels must be integers >= 0"):
         load_dataset(p)
+    # no samples: values, spikes, an event stream without labels (one without events is fine)
+    for arrays in ({"x": np.zeros((0, 16)), "y": np.zeros(0, int)},
+                   {"x": np.zeros((5, 0, 3), np.uint8), "y": np.zeros(0, int), "kind": "spikes"},
+                   {"t": np.zeros(0), "channel": np.zeros(0, int), "sample": np.zeros(0, int),
+                    "label": np.zeros(0, int)}):
+        np.savez(p, **arrays)
+        field = "label" if "label" in arrays else "y"
+        with pytest.raises(FileFormatError, match=rf"^{re.escape(str(p))}: no samples \({field} is empty\); give "
+                                                  rf"a dataset with at least one sample$"):
+            load_dataset(p)
+    np.savez(p, t=np.zeros(0), channel=np.zeros(0, int), sample=np.zeros(0, int), label=[0, 1])
+    assert load_dataset(p).x.shape == (1, 2, 1)
     q = tmp_path / "data.csv"
     q.write_text("1,2\n")
     with pytest.raises(ConfigError, match=r"data.csv: unknown dataset file type '.csv'"):

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 
 import numpy as np
 import pytest
@@ -172,6 +173,34 @@ def test_cli_verify_and_synth(tmp_path, capsys):
     assert data["accuracy"] == float((want == np.array([0, 1, 0, 1, 1])).mean())
     if HAVE_YOSYS:
         assert data["synth"]["luts"] <= data["max_luts"]
+
+
+@needs_verilator
+@pytest.mark.parametrize("name", ["my run", "r;x", "r#x", "r:x"])
+def test_cli_verify_in_a_directory_make_cannot_use(tmp_path, capsys, name, monkeypatch):
+    """make cannot build in a path with a space, ; # or : (GNU make's own rule syntax): the C++
+    build then runs in a temporary directory, removed afterwards, and the logs stay in the
+    output directory. A temporary directory of such a name too is one clear line."""
+    net = random_network(9, 3, [6, 3], k=[3, 2], refractory=[1, 0], classes=3)
+    model, spikes = tmp_path / "m.h5", tmp_path / "s.h5"
+    save_model(net, model)
+    save_spikes(spikes, random_spikes(3, 8, 4, seed=3), labels=[0, 1, 2, 0])
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    out = tmp_path / name / "rtl"
+    code = main(["rtl", str(model), "-o", str(out), "--verify", str(spikes), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["verify"]["ok"] and data["verify"]["bits_compared"] == 8 * 4 * 3
+    assert sorted(p.name for p in (out / "build" / "verilator").iterdir()) == \
+        ["build.log", "run.log", "verilate.log"]
+    assert list(tmp.iterdir()) == []
+    bad = tmp_path / "t mp"
+    bad.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(bad))
+    code = main(["rtl", str(model), "-o", str(tmp_path / name / "again"), "--verify", str(spikes)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "set TMPDIR to a plain path" in err
 
 
 @needs_verilator

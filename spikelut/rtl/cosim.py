@@ -25,6 +25,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -78,7 +80,8 @@ def _run(cmd: list[str], cwd: Path, log: Path, what: str, env: dict | None = Non
         proc = run_tool(cmd, cwd=cwd, stdout=fh, env=env)
     text = log.read_text(errors="replace")
     if proc.returncode != 0:
-        errs = [ln.strip() for ln in text.splitlines() if "error" in ln.lower()]
+        # make marks its own errors with *** (no "error" in "missing separator")
+        errs = [ln.strip() for ln in text.splitlines() if "error" in ln.lower() or "***" in ln]
         first = errs[0] if errs else (text.strip().splitlines() or ["(no output)"])[-1]
         raise ToolError(f"{what} failed (exit {proc.returncode}): {first[:300]} -- full log: {log}")
     return text
@@ -179,6 +182,32 @@ def lint(sources: list[str | os.PathLike], top: str) -> str:
     return out
 
 
+#: the characters make copes with in a directory's path (it splits words at spaces, reads ``:`` and
+#: ``;`` as rule syntax, ``#`` as a comment, ``$``, ``%``, ``=`` and wildcards as its own)
+_MAKE_SAFE = re.compile(r"[A-Za-z0-9._/+@,~-]+")
+
+
+@contextmanager
+def _make_dir(wanted: Path) -> Iterator[Path]:
+    """The directory that Verilator's C++ build (make) runs in: ``wanted`` where make can use its
+    path, else a fresh temporary directory (removed afterwards; the logs stay in ``wanted``).
+
+    Raises:
+        ToolError: neither ``wanted`` nor the temporary directory has a path make can use.
+    """
+    if _MAKE_SAFE.fullmatch(str(wanted)):
+        yield wanted
+        return
+    base = Path(tempfile.gettempdir()).resolve()
+    if not _MAKE_SAFE.fullmatch(str(base)):
+        raise ToolError("make cannot build the verilated model in a directory whose path has a "
+                        "space or one of ; # : $ % = * ? [ ] ' \" \\ (here the output directory "
+                        "and the temporary directory both do); choose another output directory "
+                        "or set TMPDIR to a plain path")
+    with tempfile.TemporaryDirectory(prefix="spikelut-verilator-", dir=base) as tmp:
+        yield Path(tmp)
+
+
 def build_and_run(files: RtlFiles, simulator: str = "verilator", jobs: int = 2,
                   build_dir: str | os.PathLike | None = None) -> tuple[float, float, str]:
     """Build the testbench in ``build_dir`` (default ``files.directory/build/<simulator>``) and run
@@ -199,35 +228,43 @@ def build_and_run(files: RtlFiles, simulator: str = "verilator", jobs: int = 2,
         (d / stale).unlink(missing_ok=True)
     t0 = time.perf_counter()
     if simulator == "verilator":
-        exe, env = find_verilator()
-        mk = bdir / "Vtb.mk"
-        before = (_mk_key(mk), mk.stat().st_mtime_ns) if mk.is_file() else None
-        # generate C++ only; lint and style warnings are checked separately by lint(). Every
-        # other warning stays fatal: a duplicate module (MODDUP) or a second top (MULTITOP) would
-        # let an injected module replace ours and pass the check without simulating our circuit
-        cmd = [exe, "--cc", "--exe", "--main", "--timing", "--top-module", tb,
-               "-Wno-lint", "-Wno-style", "-Werror-MODDUP", "-Werror-MULTITOP",
-               "--Mdir", str(bdir), "--prefix", "Vtb", "-o", "Vtb"] + srcs
-        _run(cmd, d, bdir / "verilate.log", "verilator", env)
-        if before is not None and _mk_key(mk) == before[0]:
-            # Vtb.mk is rewritten on every run and make rebuilds the runtime library (seconds)
-            # whenever it is newer; same flags, so keep the old time and reuse the objects
-            os.utime(mk, ns=(before[1], before[1]))
-        # -O0: g++ compiles the large generated model ~10x faster than at -Os, and the run is short
-        make_vars = ["OPT_FAST=-O0", "OPT_SLOW=-O0"] + _make_fixes(exe, env)
-        cache = _runtime_cache(mk, env, make_vars)
-        _restore_runtime(cache, bdir, mk)
-        _run(["make", "-C", str(bdir), "-f", "Vtb.mk", f"-j{max(1, jobs)}", "Vtb"] + make_vars, d,
-             bdir / "build.log", "C++ build of the verilated model", env)
-        _store_runtime(cache, bdir)
-        t1 = time.perf_counter()
-        out = _run([str(bdir / "Vtb")], d, bdir / "run.log", "verilated testbench")
-    else:
-        iv, vvp = find_iverilog()
-        vvp_file = str(bdir / "tb.vvp")
-        _run([iv, "-g2001", "-s", tb, "-o", vvp_file] + srcs, d, bdir / "build.log", "iverilog build")
-        t1 = time.perf_counter()
-        out = _run([vvp, "-n", vvp_file], d, bdir / "run.log", "vvp")
+        with _make_dir(bdir) as mdir:  # the logs stay in bdir
+            return _verilate(d, bdir, mdir, srcs, tb, jobs, t0)
+    iv, vvp = find_iverilog()
+    vvp_file = str(bdir / "tb.vvp")
+    _run([iv, "-g2001", "-s", tb, "-o", vvp_file] + srcs, d, bdir / "build.log", "iverilog build")
+    t1 = time.perf_counter()
+    out = _run([vvp, "-n", vvp_file], d, bdir / "run.log", "vvp")
+    return t1 - t0, time.perf_counter() - t1, out
+
+
+def _verilate(d: Path, bdir: Path, mdir: Path, srcs: list[str], tb: str, jobs: int, t0: float
+              ) -> tuple[float, float, str]:
+    """:func:`build_and_run` with Verilator: generate C++ and build it in ``mdir``, logs in
+    ``bdir``, run in ``d``."""
+    exe, env = find_verilator()
+    mk = mdir / "Vtb.mk"
+    before = (_mk_key(mk), mk.stat().st_mtime_ns) if mk.is_file() else None
+    # generate C++ only; lint and style warnings are checked separately by lint(). Every
+    # other warning stays fatal: a duplicate module (MODDUP) or a second top (MULTITOP) would
+    # let an injected module replace ours and pass the check without simulating our circuit
+    cmd = [exe, "--cc", "--exe", "--main", "--timing", "--top-module", tb,
+           "-Wno-lint", "-Wno-style", "-Werror-MODDUP", "-Werror-MULTITOP",
+           "--Mdir", str(mdir), "--prefix", "Vtb", "-o", "Vtb"] + srcs
+    _run(cmd, d, bdir / "verilate.log", "verilator", env)
+    if before is not None and _mk_key(mk) == before[0]:
+        # Vtb.mk is rewritten on every run and make rebuilds the runtime library (seconds)
+        # whenever it is newer; same flags, so keep the old time and reuse the objects
+        os.utime(mk, ns=(before[1], before[1]))
+    # -O0: g++ compiles the large generated model ~10x faster than at -Os, and the run is short
+    make_vars = ["OPT_FAST=-O0", "OPT_SLOW=-O0"] + _make_fixes(exe, env)
+    cache = _runtime_cache(mk, env, make_vars)
+    _restore_runtime(cache, mdir, mk)
+    _run(["make", "-C", str(mdir), "-f", "Vtb.mk", f"-j{max(1, jobs)}", "Vtb"] + make_vars, d,
+         bdir / "build.log", "C++ build of the verilated model", env)
+    _store_runtime(cache, mdir)
+    t1 = time.perf_counter()
+    out = _run([str(mdir / "Vtb")], d, bdir / "run.log", "verilated testbench")
     return t1 - t0, time.perf_counter() - t1, out
 
 
