@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..escape import terminal
 from ..fileutil import check_output
 from . import Output
-from .common import FORCE_HELP, parse_int_list, positive_int, table
+from .common import FORCE_HELP, count, parse_int_list, positive_int, table
 
 NAME = "encode"
 HELP = "encode a dataset into a spike file (--dataset NAME|FILE --coding CODING --steps T -o OUT.h5)"
@@ -110,8 +110,8 @@ def run(args: argparse.Namespace) -> Output:
                     **parse_params(args.param))
     T, B, C = r.shape
     m = r.meta
-    text = (f"wrote {out}: {T} cycles x {B} samples x {C} channels "
-            f"({m['dataset']} {m['split']}, coding {m['coding']}, {m['classes']} classes, "
+    text = (f"wrote {out}: {count(T, 'cycles')} x {count(B, 'samples')} x {count(C, 'channels')} "
+            f"({m['dataset']} {m['split']}, coding {m['coding']}, {count(m['classes'], 'classes')}, "
             f"mean rate {r.rate:.4f})")
     if "coding_ignored" in m:
         text += f"\nnote: {m['dataset']} already is spikes; --coding {m['coding_ignored']} was ignored"

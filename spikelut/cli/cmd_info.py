@@ -12,7 +12,7 @@ from ..ensemble import summary
 from ..escape import terminal
 from ..io import encode_options, load_model
 from . import Output
-from .common import table
+from .common import count, table
 
 NAME = "info"
 HELP = "describe a model file (layers, k, taps, flip-flops, readout)"
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> Output:
         table(rows, ["#", "name", "nodes", "k", "R", "in-taps", "ff-taps", "rec-taps", "self",
                      "max-delay"]),
         "",
-        f"readout: layer {r['layer']} ({terminal(r['layer_name'])}), {r['classes']} classes, "
+        f"readout: layer {r['layer']} ({terminal(r['layer_name'])}), {count(r['classes'], 'classes')}, "
         f"{r['counted_nodes']} counted nodes, counting from cycle {r['start']}",
     ])
     if "ensemble" in s:  # a seed ensemble (docs/ensembles.md): its members' layer sizes

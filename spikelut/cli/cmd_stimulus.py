@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..fileutil import check_output
 from ..io import load_model, save_spikes
 from . import Output
-from .common import FORCE_HELP, positive_int
+from .common import FORCE_HELP, count, positive_int
 
 NAME = "stimulus"
 HELP = "write random input spikes for a model (MODEL.h5 or --channels N)"
@@ -40,4 +40,5 @@ def run(args: argparse.Namespace) -> Output:
     spikes = random_spikes(channels, args.steps, args.batch, args.rate, args.seed)
     save_spikes(out, spikes, meta={"coding": "bernoulli", "rate": args.rate, "seed": args.seed})
     return Output({"spikes": str(out), "shape": list(spikes.shape)},
-                  f"wrote {out}: {args.steps} cycles x {args.batch} samples x {channels} channels")
+                  f"wrote {out}: {count(args.steps, 'cycles')} x {count(args.batch, 'samples')} x "
+                  f"{count(channels, 'channels')}")

@@ -203,7 +203,7 @@ def _header(plan: RtlPlan, top: str, lut6: bool, model: str | None) -> tuple[str
     r = s["readout"]
     lines += [
         f"out_spikes = layer L{r['layer']} ('{verilog_comment(r['layer_name'])}'), node j = bit j; "
-        f"{r['classes']} classes, counted from cycle {r['start']}",
+        f"{r['classes']} class{'es' if r['classes'] != 1 else ''}, counted from cycle {r['start']}",
         f"refractory gates: {folds['taps']} folded into the table (history bits already taps), "
         f"{folds['widened']} folded into a wider LUT, {folds['gate']} emitted as extra logic",
         f"LUT form: {'Xilinx LUTn primitives' if lut6 else 'INIT[addr] on a localparam'}; "

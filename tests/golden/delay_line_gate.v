@@ -2,7 +2,7 @@
 // model: (in-memory network)
 // inputs 1, layers 1, nodes 1, LUTs 1 (LUT6 1), flip-flops 8, max delay 5
 //   L0 'line': 1 nodes, k=6, refractory 3, max delay 5, taps from input 6, feed-forward 0, recurrent 0 (self 0)
-// out_spikes = layer L0 ('line'), node j = bit j; 1 classes, counted from cycle 0
+// out_spikes = layer L0 ('line'), node j = bit j; 1 class, counted from cycle 0
 // refractory gates: 0 folded into the table (history bits already taps), 0 folded into a wider LUT, 1 emitted as extra logic
 // LUT form: INIT[addr] on a localparam; LUT input p = address bit p; rst is synchronous, active high, clears every flip-flop.
 // Timing: during cycle t drive in_spikes = x[t]; out_spikes = s[t] (combinational); the rising clk edge ends cycle t.

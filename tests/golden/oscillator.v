@@ -2,7 +2,7 @@
 // model: (in-memory network)
 // inputs 1, layers 1, nodes 1, LUTs 1 (LUT2 1), flip-flops 1, max delay 1
 //   L0 'osc': 1 nodes, k=2, refractory 1, max delay 1, taps from input 1, feed-forward 0, recurrent 1 (self 1)
-// out_spikes = layer L0 ('osc'), node j = bit j; 1 classes, counted from cycle 0
+// out_spikes = layer L0 ('osc'), node j = bit j; 1 class, counted from cycle 0
 // refractory gates: 1 folded into the table (history bits already taps), 0 folded into a wider LUT, 0 emitted as extra logic
 // LUT form: INIT[addr] on a localparam; LUT input p = address bit p; rst is synchronous, active high, clears every flip-flop.
 // Timing: during cycle t drive in_spikes = x[t]; out_spikes = s[t] (combinational); the rising clk edge ends cycle t.
