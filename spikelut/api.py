@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import limits
 from .analog import require_binary, spec_of
 from .analog import simulate as analog_simulate
 from .backends import Backend, backend_from_legacy, get_backend, list_backends
@@ -303,14 +304,16 @@ def auto_chunk(steps: int, channels: int, layer_sizes: Sequence[int], samples: i
                memory: int = CHUNK_MEMORY, align: int = 64, least: int = MIN_CHUNK) -> int:
     """Samples per chunk of a streamed command: as many as fit ``memory`` bytes of uint8 spikes
     (input channels plus every layer, over ``steps`` cycles), a multiple of ``align`` (the
-    engine's word and the files' storage chunk), at least ``least``, at most ``samples``.
+    engine's word and the files' storage chunk) where at least ``align`` fit, at least
+    ``least``, at most ``samples``.
 
     Example:
         >>> auto_chunk(40, 16, [500, 100], samples=10**6)
         2688
     """
     per_sample = max(1, int(steps) * (int(channels) + sum(int(n) for n in layer_sizes)))
-    fit = max(least, (memory // per_sample) // align * align)
+    fit = memory // per_sample
+    fit = max(least, fit // align * align if fit >= align else fit)  # fewer than align: as many
     return int(max(1, min(fit, samples)))
 
 
@@ -541,7 +544,9 @@ def encode_file(output: str | os.PathLike, dataset: str | os.PathLike, coding: s
 
     plan = plan_encoding(dataset, coding, steps, split=split, seed=seed, limit=limit, **params)
     T, N, C = plan.shape
-    step = _check_chunk(chunk, auto_chunk(T, C, [], max(N, 1)))
+    # no floor of MIN_CHUNK samples here: encoding has no per-call cost to amortise, and a
+    # long or wide code (millions of cycles) would otherwise break the memory bound
+    step = _check_chunk(chunk, auto_chunk(T, C, [], max(N, 1), least=plan.align))
     step = -(-step // plan.align) * plan.align
     on = 0
     with spike_writer(output, plan.shape, plan.labels, plan.meta) as w, \
@@ -567,6 +572,9 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
         raise ConfigError(f"rate must be in [0, 1], got {rate}")
     if steps < 1 or batch < 1 or channels < 0:
         raise ConfigError(f"need steps >= 1, batch >= 1, channels >= 0; got {steps}, {batch}, {channels}")
+    # the float64 draws, bounded before they are made (fewer steps or samples, not a MemoryError)
+    limits.check_array_bytes((steps, batch, channels), 8,
+                             "random spikes [steps, batch, channels] (float64 draws)", ConfigError)
     rng = np.random.default_rng(seed)
     return (rng.random((steps, batch, channels)) < rate).astype(np.uint8)
 

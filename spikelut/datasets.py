@@ -56,6 +56,7 @@ from __future__ import annotations
 import copy
 import gzip
 import hashlib
+import json
 import os
 import zipfile
 import zlib
@@ -771,6 +772,10 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
         >>> plan.shape, plan.align, plan.encode(0, 3).shape
         ((4, 10, 784), 256, (4, 3, 784))
     """
+    if steps is not None and not isinstance(steps, bool) and isinstance(steps, (int, np.integer)) \
+            and steps > limits.MAX_CYCLES:  # before any array of that many cycles is made
+        raise ConfigError(f"steps = {steps} is more than the limit of {limits.MAX_CYCLES} cycles; "
+                          f"give fewer steps")
     ds = load_dataset(name_or_path, split, seed, lazy=True)  # a spike file stays on disk
     if limit is not None:
         if isinstance(limit, bool) or int(limit) != limit or limit < 1:
@@ -816,6 +821,11 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     full = {k: v for k, v in DEFAULT_PARAMS[ds.kind].items() if k in allowed}
     full.update(params)
     resolved = _coding.resolve_params(coding, full)
+    per = c.per_value(resolved)
+    if per > limits.MAX_INPUTS:  # e.g. levels = 1e11: refused before its tables are made
+        raise ConfigError(f"coding {coding!r} with {json.dumps(resolved, sort_keys=True)[:200]} makes "
+                          f"{per} channels per value, more than the limit of {limits.MAX_INPUTS} "
+                          f"inputs; lower its parameters")
     x = ds.x if limit is None else ds.x[:limit]
     y = ds.y if limit is None else ds.y[:limit]
     if given:

@@ -163,7 +163,7 @@ def check_array_bytes(shape: Sequence[int], itemsize: int, where: str,
     if n > limit:
         unit = "byte" if itemsize == 1 else "bytes"
         raise error(f"{where}: shape {shape} x {itemsize} {unit} = {_human(n)}, more than the "
-                    f"limit of {_human(limit)} (set {_ENV} to read larger arrays)")
+                    f"limit of {_human(limit)} (set {_ENV} to allow larger arrays)")
     return n
 
 

@@ -37,6 +37,26 @@ def test_init_info_stimulus_simulate(tmp_path, osc, capsys):
     assert result.layer_spikes[0][:, 0, 0].tolist() == [1, 0, 1, 0, 1, 0]
 
 
+def test_a_stimulus_for_a_model_that_records_its_encoding_simulates(tmp_path, osc, capsys):
+    """stimulus MODEL writes random spikes, not encoded data: simulate accepts them for a model
+    that records the encoding of its training data, which refuses another encoding."""
+    from spikelut.io import load_model, save_model, save_spikes
+
+    net = load_model(osc)
+    net.meta["data"] = {"dataset": "first_of_two", "coding": "none", "params": {}}
+    model = tmp_path / "m.h5"
+    save_model(net, model)
+    stim = tmp_path / "s.h5"
+    assert run(capsys, "stimulus", model, "--steps", 5, "--batch", 2, "-o", stim)[0] == 0
+    code, out, err = run(capsys, "simulate", model, stim, "-o", tmp_path / "r.h5")
+    assert (code, err) == (0, "") and "simulated 2 samples x 5 cycles" in out
+    other = tmp_path / "o.h5"
+    save_spikes(other, np.ones((5, 2, 1), np.uint8), meta={"coding": "rate"})
+    code, _, err = run(capsys, "simulate", model, other, "-o", tmp_path / "r2.h5")
+    assert code == 1 and "encoded differently from the model's training data (the file has " \
+                         "coding rate, the model was trained on none)" in err
+
+
 def test_simulate_prints_accuracy_with_labels(tmp_path, osc, capsys):
     from spikelut.io import save_spikes
     stim = tmp_path / "s.h5"

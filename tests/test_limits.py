@@ -280,3 +280,32 @@ def test_event_file_labels_are_bounded_before_the_cast(capsys, tmp_path, label, 
     np.savez(path, t=np.array([0.0]), channel=np.array([0]), sample=np.array([0]),
              label=np.array([label]))
     refused(capsys, fragment, "encode", "--dataset", path, "-o", tmp_path / "s.h5")
+
+
+def test_absurd_cycles_samples_and_codes_are_refused_before_allocating(capsys, files, tmp_path):
+    """Sizes given on the command line are bounded before an array of that size is made: one
+    line naming the size and the limit, not a MemoryError."""
+    model, _ = files
+    out = tmp_path / "x.h5"
+    big = 10**12
+    refused(capsys, f"steps = {big} is more than the limit of {limits.MAX_CYCLES} cycles; give "
+                    f"fewer steps", "encode", "--dataset", "first_of_two", "--coding", "none",
+            "--steps", big, "-o", out)
+    refused(capsys, f"steps = {big} is more than the limit of {limits.MAX_CYCLES} cycles",
+            "rtl", model, "--steps", big, "-o", tmp_path / "rtl")
+    refused(capsys, f"random spikes [steps, batch, channels] (float64 draws): shape (10, {big}, "
+                    f"3) x 8 bytes", "stimulus", model, "--steps", 10, "--batch", big, "-o", out)
+    refused(capsys, f"coding 'thermometer' with {{\"levels\": {big}, ", "encode", "--dataset",
+            "mnist1d", "--coding", "thermometer", "--param", f"levels={big}", "-o", out)
+    assert not out.exists() and not (tmp_path / "rtl").exists()
+
+
+def test_encoding_a_long_code_streams_in_small_chunks(tmp_path):
+    """Millions of cycles per sample: chunks of fewer than MIN_CHUNK samples keep the memory
+    bound (40 samples of 2**20 cycles x 2 channels, 2 MiB each: chunks of 32 = 64 MiB)."""
+    from spikelut.api import CHUNK_MEMORY, MIN_CHUNK, encode_file
+
+    r = encode_file(tmp_path / "long.h5", "first_of_two", "none", 1 << 20, limit=40, split="test")
+    assert r.shape == (1 << 20, 40, 2) and r.chunk == CHUNK_MEMORY // (2 << 20) < MIN_CHUNK
+    x = load_spikes(tmp_path / "long.h5").spikes
+    assert x.shape == (1 << 20, 40, 2) and not x[20:].any() and x[:20].any()

@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> Output:
         raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
     channels = load_model(args.model).n_in if args.model else args.channels
     spikes = random_spikes(channels, args.steps, args.batch, args.rate, args.seed)
-    save_spikes(out, spikes, meta={"coding": "bernoulli", "rate": args.rate, "seed": args.seed})
+    # random spikes, not data encoded for the model: no "coding" attribute, which simulate, eval
+    # and rtl --verify would hold against the encoding a model was trained on
+    save_spikes(out, spikes, meta={"stimulus": "bernoulli", "rate": args.rate, "seed": args.seed})
     return Output({"spikes": str(out), "shape": list(spikes.shape)},
                   f"wrote {out}: {count(args.steps, 'cycles')} x {count(args.batch, 'samples')} x "
                   f"{count(channels, 'channels')}")

@@ -39,7 +39,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, limits
 from ..engine.reference import simulate
 from ..engine.result import SimResult, check_spikes
 from ..errors import ConfigError
@@ -222,6 +222,11 @@ def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelu
         stimulus = np.asarray(check_spikes(net, np.asarray(stimulus)))
     steps, steps_from = _choose_steps(net, steps, stimulus)
     if stimulus is None:
+        if steps > limits.MAX_CYCLES:
+            raise ConfigError(f"steps = {steps} is more than the limit of {limits.MAX_CYCLES} "
+                              f"cycles; give fewer steps")
+        limits.check_array_bytes((steps, DEFAULT_SAMPLES, net.n_in), 8, "the testbench's random "
+                                 "stimulus [steps, samples, inputs] (float64 draws)", ConfigError)
         rng = np.random.default_rng(seed)
         stimulus = (rng.random((steps, DEFAULT_SAMPLES, net.n_in)) < 0.5).astype(np.uint8)
     T, B, _ = stimulus.shape
