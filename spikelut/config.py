@@ -91,8 +91,10 @@ def load_config(path: str | os.PathLike) -> dict:
         data = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file{_shipped_hint(p)}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a directory; give the .toml config file") from None
     except OSError as e:
-        raise ConfigError(f"{p}: cannot read config: {e}") from None
+        raise ConfigError(f"{p}: cannot read config ({e.strerror or e})") from None
     if data.startswith(HDF5_MAGIC):  # a model or spike file given where the config goes
         kind = kind_words(file_kind(p))
         raise ConfigError(f"{p}: this is {kind} (HDF5), not a TOML config; give the .toml "

@@ -528,6 +528,10 @@ def _load_npz(path: Path, split: str, lazy: bool = False) -> Dataset:
         with np.load(path, allow_pickle=False) as f:
             z = {k: f[k] for k in f.files}  # read every member now: corruption shows up here
     except _NPZ_ERRORS as e:
+        if isinstance(e, ValueError) and "allow_pickle" in str(e):  # numpy's words for it
+            raise FileFormatError(f"{path}: holds an object array (pickled Python objects), which "
+                                  f"spikelut does not load (pickles can run code); save numeric "
+                                  f"arrays") from None
         raise FileFormatError(f"{path}: not a readable .npz file (truncated or corrupt?): {e}") from None
     keys = set(z)
     if "t" in keys and "channel" in keys:
@@ -685,8 +689,13 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
         return _BUILTIN[name](split, int(seed))
     path = Path(name_or_path)
     if not path.exists():
+        import difflib
+
+        close = difflib.get_close_matches(name.lower(), [k.lower() for k in _BUILTIN], n=1,
+                                          cutoff=0.8)
+        hint = f"; did you mean {_ucr.canonical(close[0])!r}?" if close else ""
         raise ConfigError(f"unknown dataset {name!r}: not a built-in ({', '.join(DATASETS)}), a UCR/UEA "
-                          f"set (spikelut encode --list) or a file")
+                          f"set (spikelut encode --list) or a file{hint}")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     if path.is_dir() or "idx" in path.name.lower():
         return _load_idx(path, split)

@@ -98,7 +98,7 @@ def check_lags(lags: Any, length: int | None = None, where: str = "differences",
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in lags):
         raise ConfigError(f"{where}: give a list of lags in cycles, e.g. [1], got {lags!r}")
     out = tuple(int(v) for v in lags)
-    if any(v < 1 or order * v > MAX_DELAY for v in out):
+    if any(v < 1 for v in out):
         raise ConfigError(f"{where}: lags must be integers >= 1 (cycles), got {list(out)}")
     if len(set(out)) != len(out):
         raise ConfigError(f"{where}: lags repeat: {list(out)}; give each lag once")
@@ -112,6 +112,9 @@ def check_lags(lags: Any, length: int | None = None, where: str = "differences",
         raise ConfigError(f"{where}: lag {top} reaches {order} x {top} = {order * top} cycles back, "
                           f"not shorter than the sequences ({length} cycles); use lags below "
                           f"{-(-length // order)}")
+    if out and order * max(out) > MAX_DELAY:
+        raise ConfigError(f"{where}: lag {max(out)} reaches {order * max(out)} cycles back, more "
+                          f"than the limit of {MAX_DELAY}; use smaller lags")
     return out
 
 

@@ -122,6 +122,15 @@ def test_binary_config_that_is_not_hdf5(capsys, tmp_path):
                    f"TOML text file\n")
 
 
+def test_a_directory_given_as_the_config(capsys, tmp_path):
+    d = tmp_path / "adir.toml"
+    d.mkdir()
+    for cmd in (["init", d, "-o", tmp_path / "m.h5"], ["train", d, "--data", d, "-o", tmp_path / "t.h5"]):
+        code, _, err = run(capsys, *cmd)
+        assert (code, err) == (1, f"spikelut {cmd[0]}: error: {d}: is a directory; give the .toml "
+                                  f"config file\n")
+
+
 def test_swapped_model_and_spikes(capsys, osc, stim, tmp_path):
     code, _, err = run(capsys, "simulate", stim, osc, "-o", tmp_path / "r.h5")
     assert code == 1

@@ -231,6 +231,13 @@ def test_npz_errors(tmp_path):
             load_dataset(p)
     np.savez(p, t=np.zeros(0), channel=np.zeros(0, int), sample=np.zeros(0, int), label=[0, 1])
     assert load_dataset(p).x.shape == (1, 2, 1)
+    np.savez(p, x=np.array([{"a": 1}], dtype=object), y=[0])
+    with pytest.raises(FileFormatError, match=r"bad.npz: holds an object array \(pickled Python "
+                                              r"objects\), which spikelut does not load"):
+        load_dataset(p)
+    with pytest.raises(ConfigError, match=r"unknown dataset 'first_of_too': .* or a file; did you "
+                                          r"mean 'first_of_two'\?$"):
+        load_dataset("first_of_too")
     q = tmp_path / "data.csv"
     q.write_text("1,2\n")
     with pytest.raises(ConfigError, match=r"data.csv: unknown dataset file type '.csv'"):

@@ -60,6 +60,10 @@ def test_range_counts_own_cycles_only():
     ([True], None, "differences: give a list of lags in cycles, e.g. [1], got [True]"),
     (list(range(1, 10)), None, "differences: at most 8 lags, got 9"),
     ([3], 3, "differences: lag 3 is not shorter than the sequences (3 cycles); use lags below 3"),
+    ([100000], 40, "differences: lag 100000 is not shorter than the sequences (40 cycles); use "
+                   "lags below 40"),
+    ([65536], None, "differences: lag 65536 reaches 65536 cycles back, more than the limit of "
+                    "65535; use smaller lags"),
 ])
 def test_bad_lags(lags, length, msg):
     with pytest.raises(ConfigError) as e:
@@ -218,6 +222,8 @@ def test_second_difference_rule_and_edge_clamping():
               "sequences (10 cycles); use lags below 5"),
     ([2, 6], 11, "second_differences: lag 6 reaches 2 x 6 = 12 cycles back, not shorter than the "
                  "sequences (11 cycles); use lags below 6"),
+    ([40000], None, "second_differences: lag 40000 reaches 80000 cycles back, more than the limit "
+                    "of 65535; use smaller lags"),
 ])
 def test_bad_second_lags(lags, length, msg):
     with pytest.raises(ConfigError) as e:

@@ -314,3 +314,11 @@ def test_cell_names_are_read_from_the_installed_yosys(tmp_path, monkeypatch):
         pytest.skip("yosys not installed: no cell library to compare with")
     assert cells.installed_cell_names(real) <= cells.vendor_cell_names()
     assert {"FDRE", "LUT6", "CARRY4", "DSP48E1"} <= cells.installed_cell_names(real)
+
+
+def test_synth_report_repr_leaves_out_the_yosys_log():
+    from spikelut.rtl.synth import SynthReport
+
+    r = SynthReport(3, {"LUT6": 3}, 2, 1, log="yosys output line\n" * 20000)
+    assert "yosys output" not in repr(r) and "luts=3" in repr(r) and "log" not in r.to_dict()
+    assert r.log.count("\n") == 20000

@@ -88,6 +88,7 @@ def test_saved_model_simulated_by_the_reference_engine_gives_the_trainer_predict
     ev = tr.evaluate(x, y, params=tr.best_params)
     np.testing.assert_array_equal(sim.pred, ev.pred)
     np.testing.assert_array_equal(sim.counts, ev.counts)
+    assert ev.accuracy == ev.acc == float((sim.pred == y).mean())  # api.evaluate's name too
     best = max(res.history, key=lambda r: (r["val_acc"], -r["val_loss"]))
     assert res.kept_epoch == best["epoch"]
     assert sim.accuracy(y) == best["val_acc"]

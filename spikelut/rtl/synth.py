@@ -67,7 +67,7 @@ class SynthReport:
     expected_luts_by_size: dict[str, int] = field(default_factory=dict)
     expected_flip_flops: int = 0
     expected_lut_levels: int = 0
-    log: str = ""
+    log: str = field(default="", repr=False)  # yosys's whole output (hundreds of kB)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)

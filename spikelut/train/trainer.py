@@ -206,6 +206,11 @@ class Evaluation:
     loss: float | None
     acc: float | None
 
+    @property
+    def accuracy(self) -> float | None:
+        """``acc`` by the name :func:`spikelut.api.evaluate`'s result uses."""
+        return self.acc
+
 
 @dataclass
 class TrainResult:
