@@ -49,6 +49,7 @@ class Progress:
         self._t0 = self._last = time.monotonic()
         self._bar = None
         self._plain = False
+        self._shown = -1  # the count of the last plain line (-1: none printed)
         self.postfix = ""
         terminal = bool(getattr(self.stream, "isatty", lambda: False)())
         if show or (show is None and terminal):
@@ -75,22 +76,27 @@ class Progress:
                 self._line(now)
 
     def _line(self, now: float) -> None:
+        self._shown = self.done
         pct = f" ({100 * self.done / self.total:.1f}%)" if self.total else ""
         extra = f", {self.postfix}" if self.postfix else ""
         print(f"{self.what}: {self.done:,}/{self.total:,} {self.unit}{pct}, {now - self._t0:.1f} s"
               f"{extra}", file=self.stream, flush=True)
 
-    def close(self) -> None:
-        """Remove the bar (a terminal) or print nothing more (plain lines)."""
+    def close(self, finished: bool = True) -> None:
+        """Remove the bar (a terminal); with plain lines, where one was printed and work was
+        done since, a last line with the final count (so a log does not end at, say, 96 %),
+        unless the work stopped early (``finished=False``: an exception left the block)."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        elif self._plain and finished and 0 <= self._shown < self.done:
+            self._line(time.monotonic())
 
     def __enter__(self) -> "Progress":
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.close()
+        self.close(finished=exc[0] is None)
 
 
 @contextlib.contextmanager

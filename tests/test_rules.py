@@ -184,6 +184,27 @@ def test_progress_is_silent_when_asked_or_between_lines():
     assert out.getvalue() == ""
 
 
+def test_progress_ends_a_log_at_the_final_count_unless_interrupted():
+    """A plain line was printed mid-way: closing prints the final count (a log that ends at
+    192/200 reads like 96 %); not when an exception ends the block, nor with nothing printed."""
+    out = io.StringIO()
+    with Progress(200, "simulate", show=None, stream=out, every=0.0) as p:
+        p.update(192)
+        p.every = 3600.0
+        p.update(8)
+    assert [line.split(",")[0] for line in out.getvalue().splitlines()] == [
+        "simulate: 192/200 samples (96.0%)", "simulate: 200/200 samples (100.0%)"]
+    out = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        with Progress(200, "simulate", show=None, stream=out, every=0.0) as p:
+            p.update(100)
+            p.every = 3600.0
+            p.update(50)
+            raise KeyboardInterrupt
+    assert [line.split(",")[0] for line in out.getvalue().splitlines()] == [
+        "simulate: 100/200 samples (50.0%)"]
+
+
 def test_training_without_a_terminal_logs_one_line_per_epoch(files, tmp_path, capsys):
     cfg = _cfg(tmp_path, extra="").read_text().replace("epochs = 1", "epochs = 2")
     (tmp_path / "c.toml").write_text(cfg)

@@ -151,6 +151,23 @@ def test_bad_storage_is_one_line_with_the_password_masked(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("spikelut sweep: error: storage postgresql://ann:***@127.0.0.1:1/db: ")
     assert "sekret" not in err and err.count("\n") == 1
+    # a study that never opened leaves no output directory behind (one that existed stays)
+    (tmp_path / "kept").mkdir()
+    for out in ("new", "kept"):
+        assert main(["sweep", str(space), "-o", str(tmp_path / out), "--storage", "bogus://x",
+                     "--trials", "0"]) == 1
+        assert capsys.readouterr().err.startswith("spikelut sweep: error: storage bogus://x: "
+                                                  "cannot open: ")
+    assert not (tmp_path / "new").exists() and not (tmp_path / "o").exists()
+    assert (tmp_path / "kept").is_dir()
+
+
+def test_a_missing_base_names_the_space_file(tmp_path, capsys):
+    space = tmp_path / "s.toml"
+    space.write_text(SPACE.format(epochs=1, verify=0).replace(json.dumps(str(BASE)), '"nope.toml"'))
+    assert main(["sweep", str(space), "-o", str(tmp_path / "o")]) == 1
+    assert capsys.readouterr().err == (f"spikelut sweep: error: {space}: base = 'nope.toml': "
+                                       f"{tmp_path / 'nope.toml'}: no such config file\n")
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -72,6 +72,7 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     if seed > top:
         raise ConfigError(f"{where} must be at most {top} with {workers} worker(s) (worker i "
                           f"samples with seed + i), got {seed}")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     url = storage or f"sqlite:///{out.resolve() / 'study.db'}"
     quiet_optuna()
@@ -82,7 +83,12 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     irq = Interrupts().install()
     try:
         with irq.allowed():  # no trial runs yet (a database that does not answer: stop at once)
-            study = open_study(space, url, seed, create=True)
+            try:
+                study = open_study(space, url, seed, create=True)
+            except BaseException:
+                if made and not any(out.iterdir()):  # a study that never opened leaves nothing
+                    out.rmdir()
+                raise
             fail_dead_trials(study, echo)
             done = len(study.get_trials(deepcopy=False))
             echo(f"study {terminal(repr(space.study))} in {terminal(mask_url(url))}: {done} "

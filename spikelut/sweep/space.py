@@ -224,7 +224,10 @@ def load_space(path: str | os.PathLike) -> SweepSpace:
     base_path = Path(raw["base"])
     if not base_path.is_absolute():
         base_path = p.parent / base_path
-    base = load_config(base_path)
+    try:
+        base = load_config(base_path)
+    except ConfigError as e:  # name the space file that points there, too
+        raise ConfigError(f"{p}: base = {raw['base']!r}: {e}") from None
     sw = raw.get("sweep", {})
     fixed = raw.get("set", {})
     params_raw = raw.get("params", {})
