@@ -516,7 +516,11 @@ def _json_attr(obj: h5py.HLObject, name: str, path: Path) -> Any:
 
 # ---------------------------------------------------------------------------- models
 def save_model(net: Network, path: str | os.PathLike) -> None:
-    """Write ``net`` to an HDF5 model file (format v1), atomically."""
+    """Write ``net`` to an HDF5 model file (format v1), atomically.
+
+    Replaces whatever file is at ``path``, as :func:`numpy.save` does. The commands first refuse
+    an output that is one of their inputs or a file of another kind
+    (:func:`spikelut.fileutil.check_output`); call that first for the same rules."""
     with atomic_h5(path) as f:
         f.attrs["format"] = MODEL_FORMAT
         f.attrs["version"] = VERSION
@@ -810,7 +814,9 @@ def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: 
     """Write a spike file (format v1); with ``result`` (a :class:`SimResult`) a result file.
 
     ``meta`` goes into root attributes (non-scalar values as JSON strings). One chunk of
-    :func:`spike_writer`, so atomic.
+    :func:`spike_writer`, so atomic. Replaces whatever file is at ``path``, as
+    :func:`save_model` does (:func:`spikelut.fileutil.check_output` first for the commands'
+    rules).
     """
     spikes = np.ascontiguousarray(spikes)
     if spikes.dtype != np.uint8:
