@@ -267,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cycles", default="100,365,730,1460",
                    help="--memory: the cycle counts to measure (default 100,365,730,1460)")
     p.add_argument("--memory-point", nargs=2, metavar=("CYCLES", "BACKEND"), help=argparse.SUPPRESS)
+    p.add_argument("--backward-calls", type=int, default=0, metavar="N",
+                   help="time the compiled backward pass alone: N calls on the arguments of the "
+                        "last of --batches training batches (min and median ms, gradient hash)")
     p.add_argument("-o", "--out", default=None, help="also write the table as markdown to this file")
     args = p.parse_args(argv)
     threads = max(1, args.threads)
@@ -293,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     for d in args.demos:
         if d not in DEMOS:
             p.error(f"unknown network {d!r}; choose from {', '.join(DEMOS)}")
+    if args.backward_calls > 0:
+        return _emit("\n".join(backward_kernel(d, args.batch_size, max(1, args.batches or 30),
+                                                args.backward_calls, threads, args.exact_threads)
+                               for d in args.demos), args.out)
     if not args.no_torch:
         try:
             import torch
@@ -352,6 +359,49 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv[1:] if argv is None else argv))
     return _emit(report(rows, threads, cmd, batch, args.load, args.exact_threads,
                         (load_before, _loadavg())), args.out)
+
+
+def backward_kernel(demo: str, batch: int, batches: int, calls: int, threads: int,
+                    exact: bool) -> str:
+    """Milliseconds of the numba backend's backward pass alone (``kernels_bits.backward`` and
+    :func:`spikelut.train.kernels_cpu.backward`, wrappers included), ``calls`` times on
+    the arguments of the last of ``batches`` training batches (numba backend), and a hash of the
+    gradients: a change to the kernel that keeps the bits keeps the hash."""
+    import hashlib
+
+    from spikelut.threads import TRAIN_THREADS_ENV
+    from spikelut.train import Trainer, TrainConfig, kernels_bits
+
+    if exact:
+        os.environ[TRAIN_THREADS_ENV] = str(threads)
+    net, tc, x, y = load_demo(demo)
+    cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": batch,
+                                 "backend": "numba", "keep": "last"})
+    seen = []
+    real = kernels_bits.backward  # what the trainer runs (kernels_cpu's, told what it skips)
+
+    def keep(*a, **k):
+        seen[:] = [(a, k)]
+        return real(*a, **k)
+
+    kernels_bits.backward = keep  # read when the trainer picks its passes
+    try:
+        Trainer(net, cfg, progress=False).fit((x[:, :batches * batch], y[:batches * batch]))
+    finally:
+        kernels_bits.backward = real
+    a, k = seen[0]
+    h = hashlib.sha256()
+    for g in real(*a, **k)[0]:
+        h.update(np.ascontiguousarray(g).tobytes())
+    ms = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        real(*a, **k)
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return (f"{demo}: backward pass of batch {batches} (batch size {batch}, {threads} thread(s)"
+            f"{' exactly' if exact else ' at most'}): min {min(ms):.2f} ms, median "
+            f"{float(np.median(ms)):.2f} ms over {calls} calls; gradients sha256 "
+            f"{h.hexdigest()[:12]}")
 
 
 def _emit(text: str, out: str | None) -> int:

@@ -37,3 +37,25 @@ def test_report_table_and_speedups(demos_dir):
     text = mod.report(rows, 1, "python demos/bench_train_epoch.py --batches 10")
     assert "| mnist1d | 3272 | 40 | 4000 | 10 of 80 | 10.0 | 20.0 | 60.0 | 6.0x | 3.0x |" in text
     assert "per-sample scaling" in text and "Threads: 1" in text
+
+
+def test_backward_kernel_times_the_pass_and_hashes_the_same_bits_at_any_thread_count(
+        demos_dir, monkeypatch):
+    import re
+
+    import numpy as np
+
+    from spikelut.train import TrainConfig
+    from spikelut.wiring import random_network
+
+    mod = _load(demos_dir)
+    net = random_network(4, 6, [24, 10], k=[4, 3], max_delay=2, refractory=[1, 0], classes=2)
+    rng = np.random.default_rng(0)
+    x = (rng.random((9, 40, 6)) < 0.4).astype(np.uint8)
+    y = rng.integers(0, 2, 40)
+    monkeypatch.setattr(mod, "load_demo", lambda name: (net, TrainConfig(seed=3), x, y))
+    lines = [mod.backward_kernel("tiny", 8, 3, 2, n, True) for n in (1, 2)]
+    pat = (r"tiny: backward pass of batch 3 \(batch size 8, (\d) thread\(s\) exactly\): min "
+           r"[\d.]+ ms, median [\d.]+ ms over 2 calls; gradients sha256 ([0-9a-f]{12})")
+    got = [re.fullmatch(pat, line).groups() for line in lines]
+    assert [g[0] for g in got] == ["1", "2"] and got[0][1] == got[1][1]
