@@ -374,3 +374,12 @@ def test_channel_mismatch_says_which_levels_fit(capsys, tmp_path, demos_dir):
 ])
 def test_coding_hint_is_silent_when_it_cannot_say(meta, channels, inputs):
     assert coding_hint(meta, channels, inputs) == ""
+
+
+def test_a_newline_in_a_file_name_is_shown_escaped_on_one_line(capsys, tmp_path):
+    """Not as a space (which names another file): as the raster and every other output
+    shows it, a backslash escape."""
+    name = tmp_path / "miss\ning.h5"
+    code, _, err = run(capsys, "info", name)
+    shown = str(name).replace("\n", "\\n")
+    assert (code, err) == (1, f"spikelut info: error: {shown}: no such file\n")

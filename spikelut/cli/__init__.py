@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
-    msg = terminal(message.replace("\n", " "))
+    msg = terminal(message)  # a newline (in a file name, say) shown as a backslash escape
     print(f"spikelut {args.command}: error: {msg}", file=sys.stderr)
     if args.json:
         print(json.dumps({"ok": False, "command": args.command, "error": msg}))
@@ -138,7 +138,7 @@ def _fail(args: argparse.Namespace, message: str) -> int:
 def _usage_error(err: UsageError, argv: Sequence[str]) -> None:
     """Print a usage error as argparse does (usage, then ``PROG: error: MESSAGE``), the JSON
     object too under ``--json``, and exit 2."""
-    msg = terminal(err.message.replace("\n", " "))
+    msg = terminal(err.message)
     err.parser.print_usage(sys.stderr)
     print(f"{err.parser.prog}: error: {msg}", file=sys.stderr)
     if "--json" in argv:
