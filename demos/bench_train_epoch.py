@@ -367,13 +367,27 @@ def backward_kernel(demo: str, batch: int, batches: int, calls: int, threads: in
     :func:`spikelut.train.kernels_cpu.backward`, wrappers included), ``calls`` times on
     the arguments of the last of ``batches`` training batches (numba backend), and a hash of the
     gradients: a change to the kernel that keeps the bits keeps the hash."""
+    from spikelut.threads import TRAIN_THREADS_ENV
+
+    before = os.environ.get(TRAIN_THREADS_ENV)
+    if exact:  # this call's passes only (a caller in the same process keeps its setting)
+        os.environ[TRAIN_THREADS_ENV] = str(threads)
+    try:
+        return _backward_kernel(demo, batch, batches, calls, threads, exact)
+    finally:
+        if before is None:
+            os.environ.pop(TRAIN_THREADS_ENV, None)
+        else:
+            os.environ[TRAIN_THREADS_ENV] = before
+
+
+def _backward_kernel(demo: str, batch: int, batches: int, calls: int, threads: int,
+                     exact: bool) -> str:
+    """:func:`backward_kernel` with the thread setting in place."""
     import hashlib
 
-    from spikelut.threads import TRAIN_THREADS_ENV
     from spikelut.train import Trainer, TrainConfig, kernels_bits
 
-    if exact:
-        os.environ[TRAIN_THREADS_ENV] = str(threads)
     net, tc, x, y = load_demo(demo)
     cfg = TrainConfig.from_dict({**tc.to_dict(), "epochs": 1, "batch_size": batch,
                                  "backend": "numba", "keep": "last"})

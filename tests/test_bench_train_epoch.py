@@ -1,5 +1,6 @@
 """demos/bench_train_epoch.py: PyTorch is optional (one clear line without it), and the table."""
 
+import os
 import sys
 
 import pytest
@@ -54,7 +55,11 @@ def test_backward_kernel_times_the_pass_and_hashes_the_same_bits_at_any_thread_c
     x = (rng.random((9, 40, 6)) < 0.4).astype(np.uint8)
     y = rng.integers(0, 2, 40)
     monkeypatch.setattr(mod, "load_demo", lambda name: (net, TrainConfig(seed=3), x, y))
+    from spikelut.threads import TRAIN_THREADS_ENV
+
+    monkeypatch.delenv(TRAIN_THREADS_ENV, raising=False)
     lines = [mod.backward_kernel("tiny", 8, 3, 2, n, True) for n in (1, 2)]
+    assert TRAIN_THREADS_ENV not in os.environ  # the setting was this call's only
     pat = (r"tiny: backward pass of batch 3 \(batch size 8, (\d) thread\(s\) exactly\): min "
            r"[\d.]+ ms, median [\d.]+ ms over 2 calls; gradients sha256 ([0-9a-f]{12})")
     got = [re.fullmatch(pat, line).groups() for line in lines]
