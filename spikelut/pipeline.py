@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -326,6 +327,12 @@ class Pipeline:
         T, _, C = tr.spikes.shape
         line = (f"{s.dataset}, coding {tr.meta.get('coding')}: {tr.spikes.shape[1]} train / "
                 f"{te.spikes.shape[1]} test samples, {T} cycles x {C} channels")
+        ignored = [f"[coding] name = {json.dumps(tr.meta['coding_ignored'])}"] \
+            if "coding_ignored" in tr.meta else []
+        ignored += [f"[coding] {k} = {json.dumps(v)}" for k, v in tr.meta.get("params_ignored", {}).items()]
+        if ignored:  # as spikelut encode says it: the data already are spikes
+            line += (f" (note: {s.dataset} already is spikes; {', '.join(ignored)} "
+                     f"{'was' if len(ignored) == 1 else 'were'} ignored)")
         return ([self.p("data", "train.h5"), self.p("data", "test.h5")],
                 {"line": line, "train_samples": int(tr.spikes.shape[1]),
                  "test_samples": int(te.spikes.shape[1]), "steps": int(T), "channels": int(C),

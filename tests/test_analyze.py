@@ -229,6 +229,14 @@ def test_prune_drops_a_layer_left_empty_and_keeps_logits_consistent():
     assert_same_outputs(net, small)
 
 
+def test_cli_prune_names_a_removed_layer(tmp_path, capsys):
+    hid = Layer(np.array([[0, 1, 1, 0]], np.uint8), [[IN, IN]], [[0, 1]], [[0, 0]])
+    out = Layer(np.array([[0, 1, 0, 1]], np.uint8), [[IN, 0]], [[0, 0]], [[0, 1]])
+    save_model(Network(2, [hid, out], Readout(1, [0], 1)), tmp_path / "m.h5")
+    code, text, _ = cli(capsys, "prune", tmp_path / "m.h5", "-o", tmp_path / "p.h5")
+    assert code == 0 and "  layer 0 'L0': nodes 1 -> 0, k 2 -> (layer removed)" in text.splitlines()
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_prune_is_exact_on_random_degenerate_networks(seed):
     rng = np.random.default_rng(seed)

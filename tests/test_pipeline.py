@@ -104,6 +104,22 @@ def test_run_writes_every_stage_and_a_report(tiny, tmp_path):
     assert f"spikelut encode {js['encode_options']}</code>" in page
 
 
+def test_encode_stage_says_when_a_coding_is_ignored_for_spike_data(tiny, tmp_path):
+    """first_of_two already is spikes: a [coding] name and parameters are ignored, and the
+    stage line says so (as spikelut encode does), not silently."""
+    from spikelut.pipeline import Pipeline
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(TINY.replace("[coding]\nsteps = 20", '[coding]\nname = "latency"\nsteps = 20'))
+    (out := tmp_path / "out").mkdir()
+    _, info = Pipeline(cfg, out, progress=False)._encode()
+    assert info["line"] == ('first_of_two, coding none: 120 train / 12 test samples, 20 cycles x 2 '
+                            'channels (note: first_of_two already is spikes; [coding] name = '
+                            '"latency" was ignored)')
+    _, info = Pipeline(tiny, out, progress=False)._encode()
+    assert "note" not in info["line"]
+
+
 @needs_sim
 def test_rerun_skips_up_to_date_stages_and_redoes_changed_ones(tiny, tmp_path):
     out = tmp_path / "out"

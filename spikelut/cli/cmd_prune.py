@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> Output:
              f"exact: {rep['dead_nodes']} dead nodes, {rep['constant_nodes']} constant nodes, "
              f"{rep['fixed_taps']} taps on constant signals"]
     for r in rep["layers"]:
+        k_after = "(layer removed)" if r["k_after"] is None else r["k_after"]
         lines.append(f"  layer {r['layer']} {terminal(repr(r['name']))}: nodes {r['nodes_before']} -> "
-                     f"{r['nodes_after']}, k {r['k_before']} -> {r['k_after']}")
+                     f"{r['nodes_after']}, k {r['k_before']} -> {k_after}")
     v = rep["verified"]
     lines.append(f"checked: {v['bits_compared']} spike bits on {v['samples']} random samples x "
                  f"{v['steps']} cycles, {v['mismatches']} mismatches")
