@@ -781,10 +781,8 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
         >>> plan.shape, plan.align, plan.encode(0, 3).shape
         ((4, 10, 784), 256, (4, 3, 784))
     """
-    if steps is not None and not isinstance(steps, bool) and isinstance(steps, (int, np.integer)) \
-            and steps > limits.MAX_CYCLES:  # before any array of that many cycles is made
-        raise ConfigError(f"steps = {steps} is more than the limit of {limits.MAX_CYCLES} cycles; "
-                          f"give fewer steps")
+    if steps is not None and not isinstance(steps, bool) and isinstance(steps, (int, np.integer)):
+        limits.check_steps(steps, ConfigError)  # before any array of that many cycles is made
     ds = load_dataset(name_or_path, split, seed, lazy=True)  # a spike file stays on disk
     if limit is not None:
         if isinstance(limit, bool) or int(limit) != limit or limit < 1:

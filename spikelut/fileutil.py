@@ -942,9 +942,8 @@ def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Seq
             raise OutputError(f"{shown}: exists and is {kind_words(have)}, not "
                               f"{kind_words(kind)}; choose another output or pass "
                               f"--force to overwrite it")
-    try:  # the directories as written (so that the path as given resolves), made after the checks
+    try:  # the directories as written (then the path as given resolves to p), after the checks
         shown.parent.mkdir(parents=True, exist_ok=True)
-        p.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise write_error(shown, e) from None
     if lock:

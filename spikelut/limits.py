@@ -128,6 +128,22 @@ def check_count(value: int, limit: int, what: str, where: str, error: type = Fil
     return value
 
 
+def check_steps(steps: int, error: type = FileFormatError) -> int:
+    """Return ``steps`` if it is at most :data:`MAX_CYCLES`; else raise ``error`` (a command's
+    ``--steps`` or a config's ``steps``, before an array of that many cycles is made).
+
+    Example:
+        >>> check_steps(2**30, ValueError)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: steps = 1073741824 is more than the limit of 16777216 cycles; give fewer steps
+    """
+    if steps > MAX_CYCLES:
+        raise error(f"steps = {steps} is more than the limit of {MAX_CYCLES} cycles; give fewer "
+                    f"steps")
+    return steps
+
+
 def array_bytes(shape: Sequence[int], itemsize: int) -> int:
     """Bytes of an array of ``shape`` and ``itemsize``, in Python integers (no overflow).
 
@@ -233,4 +249,4 @@ def json_depth_ok(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
 __all__ = ["MIN_K", "MAX_K", "MAX_TABLE_ENTRIES", "MAX_NODES_PER_LAYER", "MAX_NODES", "MAX_LAYERS", "MAX_INPUTS", "MAX_CLASSES",
            "MAX_DELAY", "MAX_REFRACTORY", "MAX_CYCLES", "MAX_SAMPLES", "DEFAULT_MAX_ARRAY_BYTES",
            "MAX_ATTR_BYTES", "MAX_ATTRS", "MAX_OBJECTS", "MAX_JSON_DEPTH", "max_array_bytes",
-           "array_bytes", "check_count", "check_array_bytes", "check_regular_file", "json_depth_ok"]
+           "array_bytes", "check_count", "check_steps", "check_array_bytes", "check_regular_file", "json_depth_ok"]

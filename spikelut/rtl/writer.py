@@ -222,13 +222,10 @@ def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelu
         stimulus = np.asarray(check_spikes(net, np.asarray(stimulus)))
     steps, steps_from = _choose_steps(net, steps, stimulus)
     if stimulus is None:
-        if steps > limits.MAX_CYCLES:
-            raise ConfigError(f"steps = {steps} is more than the limit of {limits.MAX_CYCLES} "
-                              f"cycles; give fewer steps")
-        limits.check_array_bytes((steps, DEFAULT_SAMPLES, net.n_in), 8, "the testbench's random "
-                                 "stimulus [steps, samples, inputs] (float64 draws)", ConfigError)
-        rng = np.random.default_rng(seed)
-        stimulus = (rng.random((steps, DEFAULT_SAMPLES, net.n_in)) < 0.5).astype(np.uint8)
+        from ..api import random_spikes  # (bounds its draws before making them)
+
+        stimulus = random_spikes(net.n_in, limits.check_steps(steps, ConfigError),
+                                 DEFAULT_SAMPLES, 0.5, seed)
     T, B, _ = stimulus.shape
     expected = simulate(net, stimulus).to_numpy()
 
