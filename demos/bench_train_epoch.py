@@ -275,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = max(1, args.threads)
     if args.batch_size < 1:
         p.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.backward_calls < 0:
+        p.error(f"--backward-calls must be >= 0, got {args.backward_calls}")
     if args.memory_point:
         return memory_point(int(args.memory_point[0]), args.memory_point[1], args.batch_size,
                             max(1, args.batches or 3))

@@ -28,6 +28,9 @@ def test_unknown_network_is_refused(demos_dir, capsys):
     with pytest.raises(SystemExit):
         mod.main(["--no-torch", "cifar"])
     assert "unknown network 'cifar'; choose from mnist1d, mnist5k" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        mod.main(["mnist1d", "--backward-calls", "-1"])
+    assert "--backward-calls must be >= 0, got -1" in capsys.readouterr().err
 
 
 def test_report_table_and_speedups(demos_dir):
