@@ -57,6 +57,7 @@ import copy
 import gzip
 import hashlib
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -71,7 +72,9 @@ from . import coding as _coding
 from . import limits
 from . import ucr as _ucr
 from .errors import ConfigError, FileFormatError
+from .escape import terminal
 from .io import SpikeData
+from .network import all_binary
 
 SPLITS = ("train", "test")
 KINDS = ("image", "sequence", "spikes")
@@ -405,10 +408,19 @@ def _npz_scalar(z, key: str, path: Path, kind: type):
     v = z[key]
     if v.shape != ():
         raise FileFormatError(f"{path}: {key}: expected a scalar, got shape {v.shape}")
+    item = v.item()
+    # an int is a whole number, never a bool: int(inf) was an OverflowError traceback, and
+    # int(3.7) a silent 3
+    if kind is int and (isinstance(item, bool) or not isinstance(item, (int, float))
+                        or (isinstance(item, float) and not (math.isfinite(item)
+                                                             and item.is_integer()))):
+        raise FileFormatError(f"{path}: {key}: expected a whole number, got "
+                              f"{terminal(repr(item))[:60]}")
     try:
-        return kind(v.item())
-    except (TypeError, ValueError):
-        raise FileFormatError(f"{path}: {key}: expected a {kind.__name__}, got {v.item()!r}") from None
+        return kind(item)
+    except (TypeError, ValueError, OverflowError):
+        raise FileFormatError(f"{path}: {key}: expected a {kind.__name__}, got "
+                              f"{terminal(repr(item))[:60]}") from None
 
 
 def _load_events(z: dict, path: Path, split: str, lazy: bool = False) -> Dataset:
@@ -453,7 +465,11 @@ def _load_events(z: dict, path: Path, split: str, lazy: bool = False) -> Dataset
         raise FileFormatError(f"{path}: events reach cycle {int(cycle.max())} but steps = {T}; "
                               f"raise steps or dt")
     limits.check_count(n, limits.MAX_SAMPLES, "number of samples", f"{path}: label")
-    x = EventRaster(cycle, smp, ch, (T, n, C))
+    # the raster is made a range of samples at a time (lazy) or whole: either way one sample,
+    # steps x channels bytes, must fit (steps = channels = 2**24 declared 256 TiB per sample)
+    limits.check_array_bytes((T, 1, C), 1, f"{path}: one sample's spike raster [steps, 1, "
+                                           f"channels]")
+    x = EventRaster(cycle, smp, ch, (T, n, C), str(path))
     if not lazy:  # the whole raster: bounded before it is allocated
         limits.check_array_bytes((T, n, C), 1, f"{path}: the spike raster [steps, samples, channels]")
         x = x[:, 0:n]
@@ -513,12 +529,40 @@ def _check_npz_sizes(path: Path) -> None:
                                       f"{limit} bytes (set SPIKELUT_MAX_ARRAY_BYTES to read larger "
                                       f"files)")
             with zf.open(info) as member:
-                version = np.lib.format.read_magic(member)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-                else:
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                shape, dtype = _npy_header(member, path, info.filename)
+            if dtype.hasobject:
+                raise FileFormatError(f"{path}: holds an object array (pickled Python objects), "
+                                      f"which spikelut does not load (pickles can run code); "
+                                      f"save numeric arrays (member {info.filename})")
             limits.check_array_bytes(shape, dtype.itemsize, f"{path}: {info.filename}")
+
+
+def _npy_header(member: Any, path: Path, name: str) -> tuple[tuple, np.dtype]:
+    """Shape and dtype from the header of one ``.npy`` member of an ``.npz``, read alone.
+
+    numpy refuses a header over its ``max_header_size`` with words that name ``allow_pickle``:
+    matched as numpy's object-array message, such a member was called "an object array"; it is
+    reported as what it is here, and any other bad header in one bounded line."""
+    try:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    except ValueError as e:
+        text = str(e)
+        if "max_header_size" in text:
+            raise FileFormatError(f"{path}: {name}: its .npy header is longer than numpy's safety "
+                                  f"limit of {_NPY_MAX_HEADER} bytes (a numeric array's header "
+                                  f"takes about 100); save the arrays again with numpy.savez"
+                                  ) from None
+        raise FileFormatError(f"{path}: {name}: not a valid .npy array header "
+                              f"({terminal(text.splitlines()[0] if text else '')[:100]})") from None
+    return shape, dtype
+
+
+#: numpy's default ``max_header_size`` for ``.npy`` headers (numpy.lib.format)
+_NPY_MAX_HEADER = 10000
 
 
 def _load_npz(path: Path, split: str, lazy: bool = False) -> Dataset:
@@ -527,8 +571,11 @@ def _load_npz(path: Path, split: str, lazy: bool = False) -> Dataset:
         _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as f:
             z = {k: f[k] for k in f.files}  # read every member now: corruption shows up here
+    except FileFormatError:
+        raise  # a ValueError too: said already, not re-worded as "not readable" below
     except _NPZ_ERRORS as e:
-        if isinstance(e, ValueError) and "allow_pickle" in str(e):  # numpy's words for it
+        # numpy's words for an object array (those are refused from their header first, above)
+        if isinstance(e, ValueError) and "Object arrays cannot be loaded" in str(e):
             raise FileFormatError(f"{path}: holds an object array (pickled Python objects), which "
                                   f"spikelut does not load (pickles can run code); save numeric "
                                   f"arrays") from None
@@ -552,7 +599,7 @@ def _load_npz(path: Path, split: str, lazy: bool = False) -> Dataset:
     if kind == "spikes":
         if x.ndim != 3:
             raise FileFormatError(f"{path}: {xk}: spikes must be [T, N, channels], got shape {x.shape}")
-        if x.size and not np.isin(x, (0, 1)).all():
+        if not all_binary(x):
             raise FileFormatError(f"{path}: {xk}: spikes must be 0 or 1")
         y, classes = _labels(yraw, x.shape[1], path, yk, classes)
         return Dataset(str(path), x.astype(np.uint8), y, classes, kind, (x.shape[0], x.shape[2]), sp,
@@ -629,14 +676,19 @@ class EventRaster(SampleRanges):
     """
 
     def __init__(self, cycle: np.ndarray, sample: np.ndarray, channel: np.ndarray,
-                 shape: tuple[int, int, int]) -> None:
+                 shape: tuple[int, int, int], where: str = "events") -> None:
         order = np.argsort(sample, kind="stable")
         self._c, self._s, self._ch = cycle[order], sample[order], channel[order]
         self.shape = tuple(int(v) for v in shape)
+        self.where = where
 
     def _read(self, b0: int, b1: int) -> np.ndarray:
         lo, hi = np.searchsorted(self._s, [b0, b1])
-        x = np.zeros((self.shape[0], b1 - b0, self.shape[2]), np.uint8)
+        shape = (self.shape[0], b1 - b0, self.shape[2])
+        # a range of samples is allocated whole: bounded first, like the whole raster
+        limits.check_array_bytes(shape, 1, f"{self.where}: the spike raster of samples {b0}.."
+                                            f"{b1 - 1} [steps, samples, channels]")
+        x = np.zeros(shape, np.uint8)
         x[self._c[lo:hi], self._s[lo:hi] - b0, self._ch[lo:hi]] = 1
         return x
 

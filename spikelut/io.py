@@ -34,7 +34,7 @@ from . import limits
 from .errors import FileFormatError, NetworkError, ShapeError, SpikelutError
 from .escape import terminal
 from .fileutil import atomic_h5
-from .network import Layer, Network, Readout, k_range_problem
+from .network import Layer, Network, Readout, all_binary, k_range_problem
 
 MODEL_FORMAT = "spikelut-model"
 SPIKES_FORMAT = "spikelut-spikes"
@@ -221,8 +221,37 @@ def _declared(group: h5py.Group, name: str, kinds: tuple[str, ...], ndim: int, p
     return ds
 
 
+#: a chunk up to this size is never refused for its shape (h5py's automatic chunks stay below it)
+_CHUNK_SLACK = 1 << 20
+#: how many times the data it holds a chunk over :data:`_CHUNK_SLACK` may be
+_CHUNK_WASTE = 4
+
+
+def _check_chunks(ds: h5py.Dataset, path: Path) -> None:
+    """Refuse a chunked dataset whose chunks are far larger than the data they hold, or larger
+    than :data:`spikelut.limits.MAX_CHUNK_BYTES`: HDF5 decompresses a whole chunk to read any
+    part of it, so 16 bytes stored in one gzip chunk of 1 GiB (a few KB of file) cost 1.2 GB of
+    memory on every read."""
+    chunks = ds.chunks
+    if chunks is None:
+        return
+    size = ds.dtype.itemsize
+    chunk = limits.array_bytes(chunks, size)
+    # the part of one chunk that can hold data: a chunk may reach past the dataset's extent
+    held = limits.array_bytes([min(int(c), int(s)) for c, s in zip(chunks, ds.shape)], size)
+    if chunk > limits.MAX_CHUNK_BYTES or (chunk > _CHUNK_SLACK and chunk > _CHUNK_WASTE * held):
+        what = (f"more than the limit of {limits.MAX_CHUNK_BYTES >> 20} MiB"
+                if chunk > limits.MAX_CHUNK_BYTES else
+                f"for data of shape {tuple(ds.shape)} ({held} bytes per chunk)")
+        raise FileFormatError(f"{path}: {ds.name}: stored in chunks of shape {tuple(chunks)} = "
+                              f"{chunk} bytes each, {what}; every read would decompress a whole "
+                              f"chunk; rewrite the file with smaller chunks (h5py: chunks=True)")
+
+
 def _check_stored(ds: h5py.Dataset, path: Path) -> None:
-    """Refuse a dataset that declares more data than its stored bytes could expand to."""
+    """Refuse a dataset that declares more data than its stored bytes could expand to, or is
+    stored in oversized chunks (:func:`_check_chunks`)."""
+    _check_chunks(ds, path)
     declared = limits.array_bytes(ds.shape, ds.dtype.itemsize)
     stored = ds.id.get_storage_size()
     if declared > _MAX_RATIO * stored + 4096:
@@ -548,6 +577,36 @@ def save_model(net: Network, path: str | os.PathLike) -> None:
         r.create_dataset("class_of", data=net.readout.class_of.astype(np.int32))
 
 
+def _check_meta_records(meta: dict, path: Path) -> None:
+    """Refuse a model whose ``meta`` records that spikelut reads back have the wrong shape: the
+    training record ``train`` (``epochs``, ``surrogate``: read by ``analyze`` and ``run``) and the
+    data record ``data`` (read by ``info``, ``rtl``, ``simulate``) must be JSON objects. Checked
+    once here, so no reader meets a list where it expects an object (an AttributeError
+    traceback before)."""
+    where = f"{path}: /: attribute 'meta'"
+    fix = "a model written by spikelut train has an object there; rewrite the file"
+    for key, what in (("train", "the training record"), ("data", "the data record")):
+        rec = meta.get(key)
+        if rec is not None and not isinstance(rec, dict):
+            raise FileFormatError(f"{where}: {key!r} ({what}) must be a JSON object, got "
+                                  f"{type(rec).__name__}; {fix}")
+    train = meta.get("train") or {}
+    epochs = train.get("epochs")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)
+                               or not 0 <= epochs <= _MAX_EPOCHS):
+        raise FileFormatError(f"{where}: train.epochs must be an integer 0..{_MAX_EPOCHS}, got "
+                              f"{str(epochs)[:40]}; {fix}")
+    surrogate = train.get("surrogate")
+    if surrogate is not None and not isinstance(surrogate, str):
+        raise FileFormatError(f"{where}: train.surrogate must be a surrogate's name (a string), "
+                              f"got {type(surrogate).__name__}; {fix}")
+
+
+#: the most epochs a model's training record may claim (far above any run; an int that fits
+#: every consumer)
+_MAX_EPOCHS = 1 << 31
+
+
 def load_model(path: str | os.PathLike) -> Network:
     """Read and validate a model file; raise :class:`FileFormatError` naming the bad field.
 
@@ -562,6 +621,7 @@ def load_model(path: str | os.PathLike) -> Network:
         meta = _json_attr(f, "meta", path) if "meta" in f.attrs else {}
         if not isinstance(meta, dict):
             raise FileFormatError(f"{path}: /: attribute 'meta' must be a JSON object")
+        _check_meta_records(meta, path)
         if "layers" not in f or not isinstance(f["layers"], h5py.Group):
             raise FileFormatError(f"{path}: /layers: missing group")
         lg = f["layers"]
@@ -572,37 +632,54 @@ def load_model(path: str | os.PathLike) -> Network:
             shown = sorted(names)[:10] + (["..."] if len(names) > 10 else [])
             raise FileFormatError(f"{path}: /layers: expected groups L0..L{max(len(names) - 1, 0)}, "
                                   f"found {shown}")
-        layers = []
-        total = 0
-        for i, key in enumerate(expected):
+        # every size first, from the declared shapes and attributes alone: a few MB of gzip can
+        # declare gigabytes of tables, and reading layer 0 before layer 2's size is known was an
+        # OOM kill (3 layers of 2**19 nodes with k = 12: 6 GiB of tables in a 9.5 MB file)
+        declared = []
+        total = entries = 0
+        for key in expected:
             g = lg[key]
             if not isinstance(g, h5py.Group):
                 raise FileFormatError(f"{path}: /layers/{key}: expected a group")
             decl = _layer_datasets(g, key, path)
-            total += decl["source"].shape[0]
+            n, k = decl["source"].shape
+            total += n
             limits.check_count(total, limits.MAX_NODES, "total number of nodes", f"{path}: /layers")
-            arrays = {name: (None if ds is None else _read(ds, path)) for name, ds in decl.items()}
-            table = arrays["table"]
-            if table.size and not np.isin(table, (0, 1)).all():
-                raise FileFormatError(f"{path}: /layers/{key}/table: entries must be 0 or 1")
+            entries += n << k
+            limits.check_count(entries, limits.MAX_TABLE_ENTRIES, "total number of table entries "
+                               "(sum of nodes x 2**k)", f"{path}: /layers")
             refractory = limits.check_count(_attr(f, g, "refractory", int, path), limits.MAX_REFRACTORY,
                                             "refractory period", f"{path}: /layers/{key}: attribute "
                                             f"'refractory'")
-            try:
-                layers.append(Layer(table, arrays["source"], arrays["index"], arrays["delay"],
-                                    refractory, _attr(f, g, "name", str, path), arrays["logits"],
-                                    arrays["tap_influence"], arrays["tap_gradient"]))
-            except NetworkError as e:
-                raise FileFormatError(f"{path}: /layers/{key}: {e}") from None
+            name = _attr(f, g, "name", str, path)
+            for ds in decl.values():
+                if ds is not None:
+                    _check_stored(ds, path)
+            declared.append((key, decl, refractory, name))
         if "readout" not in f or not isinstance(f["readout"], h5py.Group):
             raise FileFormatError(f"{path}: /readout: missing group")
         rg = f["readout"]
         classes = limits.check_count(_attr(f, rg, "classes", int, path), limits.MAX_CLASSES,
                                      "number of classes", f"{path}: /readout: attribute 'classes'")
-        class_of = _dataset(rg, "class_of", ("int32",), 1, path)
+        readout_layer, start = _attr(f, rg, "layer", int, path), _attr(f, rg, "start", int, path)
+        class_of_ds = _declared(rg, "class_of", ("int32",), 1, path)
+        _check_stored(class_of_ds, path)
+        # only now is any data read
+        layers = []
+        for key, decl, refractory, name in declared:
+            arrays = {k: (None if ds is None else _read(ds, path)) for k, ds in decl.items()}
+            table = arrays["table"]
+            if not all_binary(table):  # uint8: a max, no temporary the size of the table
+                raise FileFormatError(f"{path}: /layers/{key}/table: entries must be 0 or 1")
+            try:
+                layers.append(Layer(table, arrays["source"], arrays["index"], arrays["delay"],
+                                    refractory, name, arrays["logits"],
+                                    arrays["tap_influence"], arrays["tap_gradient"]))
+            except NetworkError as e:
+                raise FileFormatError(f"{path}: /layers/{key}: {e}") from None
+        class_of = _read(class_of_ds, path)
         try:
-            readout = Readout(_attr(f, rg, "layer", int, path), class_of, classes,
-                              _attr(f, rg, "start", int, path))
+            readout = Readout(readout_layer, class_of, classes, start)
         except NetworkError as e:
             raise FileFormatError(f"{path}: /readout: {e}") from None
     try:
@@ -820,7 +897,7 @@ def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: 
     """
     spikes = np.ascontiguousarray(spikes)
     if spikes.dtype != np.uint8:
-        if spikes.size and not np.isin(spikes, (0, 1)).all():
+        if not all_binary(spikes):
             raise FileFormatError(f"{path}: spikes must be 0 or 1")
         spikes = spikes.astype(np.uint8)
     lab = None if labels is None else np.asarray(labels).astype(np.int64)

@@ -24,6 +24,10 @@ constant                  value        why
 ``MAX_SAMPLES``           2**24        samples B of a spike file or a data set
 ``MAX_ARRAY_BYTES``       4 GiB        one array read whole from a file, decompressed IDX data,
                                        a dense event raster; ``SPIKELUT_MAX_ARRAY_BYTES`` raises it
+``MAX_CHUNK_BYTES``       64 MiB       one HDF5 storage chunk (decompressed whole to read any
+                                       part of it; h5py's own chunks are at most 1 MiB). A chunk
+                                       over 1 MiB may also not be more than 4 times the part of
+                                       it that holds data (a 1 GiB chunk around 16 bytes)
 ``MAX_ATTR_BYTES``        16 MiB       one HDF5 attribute (names, JSON metadata)
 ``MAX_ATTRS``             1,024        attributes read from one HDF5 object
 ``MAX_OBJECTS``           2**20        groups + datasets walked in one HDF5 file
@@ -66,6 +70,7 @@ MAX_CYCLES = 1 << 24
 MAX_SAMPLES = 1 << 24
 DEFAULT_MAX_ARRAY_BYTES = 4 << 30
 MAX_ATTR_BYTES = 16 << 20
+MAX_CHUNK_BYTES = 64 << 20
 MAX_ATTRS = 1_024
 MAX_OBJECTS = 1 << 20
 MAX_JSON_DEPTH = 64
@@ -248,5 +253,5 @@ def json_depth_ok(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
 
 __all__ = ["MIN_K", "MAX_K", "MAX_TABLE_ENTRIES", "MAX_NODES_PER_LAYER", "MAX_NODES", "MAX_LAYERS", "MAX_INPUTS", "MAX_CLASSES",
            "MAX_DELAY", "MAX_REFRACTORY", "MAX_CYCLES", "MAX_SAMPLES", "DEFAULT_MAX_ARRAY_BYTES",
-           "MAX_ATTR_BYTES", "MAX_ATTRS", "MAX_OBJECTS", "MAX_JSON_DEPTH", "max_array_bytes",
+           "MAX_ATTR_BYTES", "MAX_CHUNK_BYTES", "MAX_ATTRS", "MAX_OBJECTS", "MAX_JSON_DEPTH", "max_array_bytes",
            "array_bytes", "check_count", "check_steps", "check_array_bytes", "check_regular_file", "json_depth_ok"]

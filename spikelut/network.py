@@ -47,6 +47,57 @@ def k_range_problem(k: int) -> str | None:
             f"FPGA LUT{K_MIN}..LUT{K_LUT}; {K_LUT + 1}..{K_MAX}: a LUT composition, docs/node-sizes.md)")
 INPUT = -1  # tap source value meaning "network input channel"
 
+#: elements compared at once by :func:`all_binary` for dtypes without a min/max shortcut
+_BINARY_CHUNK = 1 << 20
+
+
+def all_binary(a: Any) -> bool:
+    """Whether every entry of ``a`` is 0 or 1, without temporaries the size of ``a``.
+
+    ``np.isin(a, (0, 1))`` made int64 and bool copies several times the array's size (a 2 GiB
+    table or spike file needed ~20 GiB more); integers need only ``min``/``max`` (no copy), and
+    other dtypes are compared one chunk of :data:`_BINARY_CHUNK` elements at a time. NaN, strings
+    and other non-numbers are not 0 or 1.
+
+    Example:
+        >>> all_binary(np.array([[0, 1], [1, 1]], np.uint8)), all_binary([0.0, 1.0, 0.5])
+        (True, False)
+        >>> all_binary(np.array([0, -1])), all_binary(np.array([], np.float32))
+        (False, True)
+    """
+    a = np.asarray(a)
+    if a.size == 0 or a.dtype.kind == "b":
+        return True
+    kind = a.dtype.kind
+    if kind == "u":
+        return int(a.max()) <= 1
+    if kind == "i":
+        return int(a.min()) >= 0 and int(a.max()) <= 1
+    if kind not in "fcO":  # strings, bytes, dates, structured records
+        return False
+    return _binary_chunks(a)
+
+
+def _binary_chunks(a: np.ndarray) -> bool:
+    """:func:`all_binary` for floats and objects: slices of the first axis (views, no copy),
+    each compared whole when small enough, else split further along its own first axis."""
+    if a.ndim <= 1:
+        flat = a.reshape(-1)  # 0-d or 1-d: a view
+        for i in range(0, flat.size, _BINARY_CHUNK):
+            c = flat[i:i + _BINARY_CHUNK]
+            if not bool(((c == 0) | (c == 1)).all()):
+                return False
+        return True
+    row = a[0].size
+    if row > _BINARY_CHUNK:
+        return all(_binary_chunks(a[i]) for i in range(a.shape[0]))
+    step = max(1, _BINARY_CHUNK // max(row, 1))
+    for i in range(0, a.shape[0], step):
+        c = a[i:i + step]
+        if not bool(((c == 0) | (c == 1)).all()):
+            return False
+    return True
+
 
 class _FreezeAfterValidation:
     """Refuses attribute assignment once :meth:`_freeze` ran (a validated network is immutable:
@@ -144,7 +195,7 @@ class Layer(_FreezeAfterValidation):
         table = np.asarray(self.table)
         if table.ndim != 2:
             raise NetworkError(f"{where}: table must be a 2-D array [nodes, 2**k], got shape {table.shape}")
-        if table.size and not np.isin(table, (0, 1)).all():
+        if not all_binary(table):
             raise NetworkError(f"{where}: table entries must be 0 or 1")
         self.table = table.astype(np.uint8, copy=False)
         if self.logits is not None:

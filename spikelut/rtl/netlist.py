@@ -41,7 +41,7 @@ from .. import __version__
 from ..engine.result import check_spikes
 from ..errors import NetworkError, ShapeError
 from ..escape import verilog_comment
-from ..network import INPUT, Network
+from ..network import INPUT, Network, all_binary
 from .compose import node_cells
 from .plan import RtlPlan, check_top_name, plan_network, register_base, signal_name
 
@@ -374,7 +374,7 @@ def _run(module: Module, x: Any, watch: Sequence[str]) -> tuple[np.ndarray, np.n
     if x.ndim != 3 or x.shape[2] not in (n_data, 0):
         raise ShapeError(f"netlist {module.name!r}: input spikes must be [T, B, {n_data}], got "
                          f"shape {tuple(x.shape)}")
-    if x.size and not np.isin(x, (0, 1)).all():
+    if not all_binary(x):
         raise ShapeError(f"netlist {module.name!r}: input spikes must be 0 or 1")
     x = x.astype(np.uint8, copy=False)
     T, B = x.shape[0], x.shape[1]

@@ -71,7 +71,7 @@ from ..escape import terminal
 from ..fileutil import atomic_h5, write_text_atomic
 from ..io import SpikeData
 from ..metrics import check_scorable
-from ..network import Network
+from ..network import Network, all_binary
 from ..progress import Progress
 from ..analysis import table_dynamics
 from ..analog import AnalogPasses, AnalogSpec, class_values
@@ -139,9 +139,8 @@ def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str =
                          f"encode the data for this network or change 'inputs' in the config")
     if B < 1:
         raise ShapeError(f"{name}: has no samples")
-    if spikes.dtype != np.uint8 or (spikes.size and spikes.max() > 1):
-        if not np.isin(spikes, (0, 1)).all():
-            raise ShapeError(f"{name}: spikes must be 0 or 1")
+    if not all_binary(spikes):  # no temporaries the size of the data (np.isin made several)
+        raise ShapeError(f"{name}: spikes must be 0 or 1")
     check_scorable(net.readout, T, None, name)
     if labels.shape != (B,):
         raise ShapeError(f"{name}: {labels.shape} labels for {B} samples")
