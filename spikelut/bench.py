@@ -365,8 +365,11 @@ def run_bench(sizes: Sequence[str] = DEFAULT_SIZES, device: str | None = None, r
 
 def format_report(rep: dict) -> str:
     """Plain-text report: machine, command, date, one table row per engine and size."""
+    from .escape import terminal
+
     m = rep["machine"]
-    lines = [f"date     {rep['date']}", f"command  {rep['command_line']}",
+    # the command line holds what the user typed (file names): escaped for the terminal
+    lines = [f"date     {rep['date']}", f"command  {terminal(str(rep['command_line']))}",
              f"machine  {m['cpu']}, {m['cores']} cores (numba threads {m['numba_threads']}); "
              f"python {m['python']}, numpy {m['numpy']}, numba {m['numba']}"
              + (f"; GPU {m['gpu']} (cupy {m['cupy']})" if m["gpu"] else "; no GPU"),

@@ -30,6 +30,7 @@ from .backends import backend_from_legacy
 from .config import build_network, demo_path, load_config, unknown_keys_message
 from .ensemble import summary as ensemble_summary
 from .errors import ConfigError, FileFormatError, OutputError, SpikelutError, ToolError
+from .escape import terminal
 from .io import load_model, load_result, load_spikes, record_encoding, save_model, save_spikes
 from .fileutil import OutputLock, check_output, write_error
 from .stages import STATE_FILE, StageBook
@@ -170,7 +171,8 @@ class Pipeline:
             raise ConfigError(f"{self.out}: exists and is not a directory")
         self.force = force
         self.progress = progress
-        self.echo = echo or (lambda s: print(s, file=sys.stderr))
+        # stage lines name the output directory and the config's files: escaped for the terminal
+        self.echo = echo or (lambda s: print(terminal(s), file=sys.stderr))
         self.book = StageBook(self.out)
         self.timings: dict[str, float] = {}
         self._rtl_files = None

@@ -18,6 +18,7 @@ from ..api import bench
 from ..backends import CHOICES
 from ..bench import DEFAULT_SIZES, SIZES, format_markdown, format_report
 from ..errors import ConfigError
+from ..escape import terminal
 from ..fileutil import check_output, write_text_atomic
 from . import Output
 from .common import FORCE_HELP
@@ -74,5 +75,5 @@ def run(args: argparse.Namespace) -> Output:
     text = format_report(rep)
     if out is not None:
         write_text_atomic(out, format_markdown(rep))
-        text += f"\nwrote {out}"
+        text += f"\nwrote {terminal(str(out))}"
     return Output(rep, text)

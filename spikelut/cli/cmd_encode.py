@@ -110,11 +110,15 @@ def run(args: argparse.Namespace) -> Output:
                     **parse_params(args.param))
     T, B, C = r.shape
     m = r.meta
-    text = (f"wrote {out}: {count(T, 'cycles')} x {count(B, 'samples')} x {count(C, 'channels')} "
-            f"({m['dataset']} {m['split']}, coding {m['coding']}, {count(m['classes'], 'classes')}, "
+    # the dataset is a file name (or a name from one): escape sequences in it must not reach
+    # the terminal
+    text = (f"wrote {terminal(str(out))}: {count(T, 'cycles')} x {count(B, 'samples')} x "
+            f"{count(C, 'channels')} ({terminal(str(m['dataset']))} {terminal(str(m['split']))}, "
+            f"coding {terminal(str(m['coding']))}, {count(m['classes'], 'classes')}, "
             f"mean rate {r.rate:.4f})")
     if "coding_ignored" in m:
-        text += f"\nnote: {m['dataset']} already is spikes; --coding {m['coding_ignored']} was ignored"
+        text += (f"\nnote: {terminal(str(m['dataset']))} already is spikes; --coding "
+                 f"{terminal(str(m['coding_ignored']))} was ignored")
     if "params_ignored" in m:
         given = " ".join(f"--param {k}={v}" for k, v in m["params_ignored"].items())
         verb = "was" if len(m["params_ignored"]) == 1 else "were"

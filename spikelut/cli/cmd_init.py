@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..api import build
+from ..escape import terminal
 from ..fileutil import check_output
 from ..io import save_model
 from . import Output
@@ -31,6 +32,6 @@ def run(args: argparse.Namespace) -> Output:
     save_model(net, out)
     s = net.summary()
     n = len(net.layers)
-    text = (f"wrote {out}: {n} layer{'' if n == 1 else 's'}, {s['nodes']} LUT nodes, "
+    text = (f"wrote {terminal(str(out))}: {n} layer{'' if n == 1 else 's'}, {s['nodes']} LUT nodes, "
             f"{s['flip_flops']} flip-flops, {net.n_in} inputs")
     return Output({"model": str(out), **s}, text)

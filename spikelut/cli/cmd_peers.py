@@ -23,6 +23,7 @@ import json
 import sys
 
 from ..errors import ConfigError
+from ..escape import terminal
 from ..fileutil import PEERS_TITLE, check_output, write_text_atomic
 from ..peers import (HIDDEN, PEER_LR, SYSTEMS, format_report, parse_systems,
                      parse_train_overrides, run_peers, run_peers_seeds)
@@ -120,5 +121,5 @@ def run(args: argparse.Namespace) -> Output:
             write_text_atomic(out, json.dumps(rep, indent=1) + "\n")
         else:
             write_text_atomic(out, PEERS_TITLE + "\n\n" + format_report(rep, markdown=True) + "\n")
-        text += f"\nwrote {out}"
+        text += f"\nwrote {terminal(str(out))}"
     return Output(rep, text)

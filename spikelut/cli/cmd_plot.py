@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
+from ..escape import terminal
 from ..fileutil import check_output
 from ..plot import DEFAULT_SIZE, lut_table, rate_histogram, training_curves, wiring_changes
 from . import Output
@@ -77,4 +78,4 @@ def run(args: argparse.Namespace) -> Output:
         wiring_changes(args.log, out, size=size)
     else:
         training_curves(args.log, out, size=size)
-    return Output({"png": str(out), "figure": args.figure}, f"wrote {out}")
+    return Output({"png": str(out), "figure": args.figure}, f"wrote {terminal(str(out))}")

@@ -24,6 +24,7 @@ import argparse
 
 from ..analog import require_binary
 from ..errors import ConfigError
+from ..escape import terminal
 from ..fileutil import check_output
 from ..io import load_model, load_spikes
 from ..rtl.compile import unverified_path
@@ -108,7 +109,9 @@ def run(args: argparse.Namespace) -> Output:
     folds = plan.fold_counts()
     by = ", ".join(f"{k} {v}" for k, v in plan.luts_by_size().items())
     rejected = rep is not None and not rep.ok
-    where = files.directory if files.directory is not None else unverified_path(args.output)
+    # a path from the command line: printed escaped (control characters never reach the terminal)
+    where = terminal(str(files.directory if files.directory is not None
+                         else unverified_path(args.output)))
     data = {"directory": None if files.directory is None else str(files.directory),
             "output": str(args.output), "replaced": not rejected, "top": args.top,
             "lut6": args.lut6, "files": files.files, "luts": plan.luts,
@@ -138,13 +141,13 @@ def run(args: argparse.Namespace) -> Output:
             kept = (f"the design that failed is in {where}/" if files.directory is not None else
                     f"{where} exists and was not written by spikelut rtl, so the design that "
                     f"failed was not kept")
-            lines.append(f"{args.output} was not replaced (it is as it was before this command); "
+            lines.append(f"{terminal(str(args.output))} was not replaced (it is as it was before this command); "
                          f"{kept}")
         elif spikes.labels is not None:
             # the circuit's predictions are the simulator's (just checked)
             acc = float((files.expected.pred == spikes.labels).mean())
             data["accuracy"] = acc
-            lines.append(f"accuracy of the circuit on {args.verify}: {acc:.4f} "
+            lines.append(f"accuracy of the circuit on {terminal(str(args.verify))}: {acc:.4f} "
                          f"({int((files.expected.pred == spikes.labels).sum())}/{len(spikes.labels)})")
     if files.synth is not None:
         data["synth"] = files.synth.to_dict()

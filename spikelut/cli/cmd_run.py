@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 
 from ..api import run as run_pipeline
+from ..escape import terminal
 from . import Output
 
 NAME = "run"
@@ -36,10 +37,10 @@ def run(args: argparse.Namespace) -> Output:
                        progress=False if args.no_progress else None)
     cos = rep["cosim"]
     text = "\n".join([
-        f"test accuracy {rep['accuracy']:.4f} on {rep['test_samples']} samples of {rep['dataset']}",
+        f"test accuracy {rep['accuracy']:.4f} on {rep['test_samples']} samples of {terminal(str(rep['dataset']))}",
         f"circuit: {rep['luts']} LUTs, {rep['flip_flops']} flip-flops, {rep['cycles']} cycles per sample",
         f"co-simulation ({cos['simulator']}): " + _cosim_words(cos, rep["test_samples"]),
-        f"report: {args.output}/report.html",
+        f"report: {terminal(str(args.output))}/report.html",
     ])
     return Output({k: rep[k] for k in ("accuracy", "test_samples", "dataset", "coding", "luts",
                                        "flip_flops", "cycles", "cosim", "synth", "timings",

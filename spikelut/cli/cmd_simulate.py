@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> Output:
     info = {"result": str(out), "steps": T, "samples": B, "chunk": r.chunk, "backend": r.backend,
             "spikes_per_layer": r.spikes_per_layer,
             "pred": r.pred_head.tolist() if B <= 64 else None}
-    text = f"simulated {B} samples x {T} cycles -> {out}"
+    text = f"simulated {B} samples x {T} cycles -> {terminal(str(out))}"
     if r.tally is not None:
         info["accuracy"] = r.tally.accuracy
         text += "\n" + r.tally.describe()

@@ -10,6 +10,7 @@ import argparse
 
 from ..api import random_spikes
 from ..errors import ConfigError
+from ..escape import terminal
 from ..fileutil import check_output
 from ..io import load_model, save_spikes
 from . import Output
@@ -42,5 +43,5 @@ def run(args: argparse.Namespace) -> Output:
     # and rtl --verify would hold against the encoding a model was trained on
     save_spikes(out, spikes, meta={"stimulus": "bernoulli", "rate": args.rate, "seed": args.seed})
     return Output({"spikes": str(out), "shape": list(spikes.shape)},
-                  f"wrote {out}: {count(args.steps, 'cycles')} x {count(args.batch, 'samples')} x "
+                  f"wrote {terminal(str(out))}: {count(args.steps, 'cycles')} x {count(args.batch, 'samples')} x "
                   f"{count(channels, 'channels')}")

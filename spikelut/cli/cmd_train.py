@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> Output:
             "train_acc": kept.get("acc"), "train_loss": kept.get("loss"),
             "val_acc": kept.get("val_acc"), "val_loss": kept.get("val_loss"),
             "luts": s["luts"], "flip_flops": s["flip_flops"], "history": result.history}
-    text = (f"trained {epochs} epoch{'' if epochs == 1 else 's'} -> {out} (kept epoch {result.kept_epoch}: "
+    text = (f"trained {epochs} epoch{'' if epochs == 1 else 's'} -> {terminal(str(out))} (kept epoch {result.kept_epoch}: "
             f"train acc {kept.get('acc', float('nan')):.4f}")
     if kept.get("val_acc") is not None:
         text += f", val acc {kept['val_acc']:.4f}"
@@ -252,7 +252,7 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out, enc
         checkpoint=(lambda m: _member_path(args.checkpoint, m)) if args.checkpoint else None,
         log=(lambda m: _member_path(args.log, m)) if args.log else None,
         resume=args.resume, backend=backend, teacher=teacher,
-        echo=lambda line: print(f"spikelut train: {line}", file=sys.stderr, flush=True))
+        echo=lambda line: print(f"spikelut train: {terminal(line)}", file=sys.stderr, flush=True))
     record_encoding(res.net, encoding)
     save_model(res.net, out)
     train_acc, val_acc = res.train_acc, res.val_acc
@@ -267,7 +267,7 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out, enc
     data_out = {"model": str(out), "backend": backend.name, "members": M, "train_acc": train_acc,
                 "val_acc": val_acc, "luts": s["luts"], "flip_flops": s["flip_flops"],
                 "member_runs": members}
-    text = (f"trained an ensemble of {M} -> {out} (train acc {train_acc:.4f}"
+    text = (f"trained an ensemble of {M} -> {terminal(str(out))} (train acc {train_acc:.4f}"
             + (f", val acc {val_acc:.4f}" if val_acc is not None else "")
             + f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops; backend {backend.name})")
     return Output(data_out, text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..escape import terminal
 from ..fileutil import check_output
 from ..vcd import write_vcd
 from . import Output
@@ -33,4 +34,4 @@ def run(args: argparse.Namespace) -> Output:
     net = model_for(args.result, args.model)
     write_vcd(args.result, args.sample, out, model=net, period=args.period)
     return Output({"vcd": str(out), "sample": args.sample, "period_ns": args.period},
-                  f"wrote {out} (sample {args.sample}, {args.period} ns per cycle)")
+                  f"wrote {terminal(str(out))} (sample {args.sample}, {args.period} ns per cycle)")
