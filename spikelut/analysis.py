@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from .analog import require_binary
 from .backends import Backend, get_backend
 from .errors import ConfigError, ShapeError
-from .network import INPUT, Network
+from .network import INPUT, Network, all_binary
 
 __all__ = ["influences", "walsh", "degree", "binary_entropy", "NodeStats", "DataStats",
            "Analysis", "table_stats", "data_stats", "live_nodes", "analyze_network",
@@ -203,9 +204,23 @@ class DataStats:
         return self.a_ones - self.spikes
 
 
+def _binary_only(net: Network) -> None:
+    """Refuse an analog model (``meta["analog"]``, docs/relaxations.md): its nodes hold real
+    table values, not the 0/1 tables every measure here reads, so each number would describe
+    another circuit (the binary ``theta > 0`` one) without a word. Same one line as ``rtl`` and
+    ``export`` give."""
+    require_binary(net, "analyze")
+
+
 def table_stats(net: Network) -> list[NodeStats]:
-    """Exact per-node statistics of every layer (no data needed)."""
+    """Exact per-node statistics of every layer (no data needed).
+
+    Raises:
+        ConfigError: an analog model.
+    """
     from .prune import simplify
+
+    _binary_only(net)
 
     live = live_nodes(net)
     simp = simplify(net)
@@ -251,7 +266,7 @@ def data_stats(net: Network, spikes: Any, chunk: int | None = None) -> list[Data
 
     Raises:
         ShapeError: spikes of the wrong shape or values.
-        ConfigError: a chunk below 1.
+        ConfigError: a chunk below 1, or an analog model.
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -263,10 +278,11 @@ def data_stats(net: Network, spikes: Any, chunk: int | None = None) -> list[Data
     """
     from .train.bptt import compile_plan, forward
 
+    _binary_only(net)
     x = np.asarray(spikes)
     if x.ndim != 3 or x.shape[2] != net.n_in:
         raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
-    if x.size and not np.isin(x, (0, 1)).all():
+    if not all_binary(x):
         raise ShapeError("input spikes must be 0 or 1")
     T, B = x.shape[:2]
     plan = compile_plan(net)
@@ -382,10 +398,11 @@ def analyze_network(net: Network, spikes: Any = None, chunk: int | None = None) 
 
 # ---------------------------------------------------------------------------- attribution
 def _one_sample(net: Network, x: Any) -> np.ndarray:
+    _binary_only(net)  # gradient_map and occlusion_map: the binary circuit's attribution only
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] != net.n_in:
         raise ShapeError(f"a sample must be [T, {net.n_in}] spikes, got shape {x.shape}")
-    if x.size and not np.isin(x, (0, 1)).all():
+    if not all_binary(x):
         raise ShapeError("input spikes must be 0 or 1")
     return x.astype(np.uint8)
 
@@ -467,7 +484,8 @@ def occlusion_map(net: Network, x: Any, backend: str | Backend = "auto",
     on ``chunk``.
 
     Raises:
-        ShapeError: ``x`` is not one sample of 0/1 spikes; ConfigError: a chunk below 1.
+        ShapeError: ``x`` is not one sample of 0/1 spikes; ConfigError: a chunk below 1, or an
+        analog model.
 
     Example:
         >>> from spikelut.network import Layer, Network, Readout
@@ -582,8 +600,8 @@ def summary_text(report: dict) -> str:
                         for c in a["occlusion_top"]) or "none"
         lab = "" if a["label"] is None else f", label {a['label']}"
         lines.append(f"sample {a['sample']}: predicted {a['pred']}{lab}; {a['deciding_flips']} "
-                     f"single-spike flips change the prediction; largest occlusion effects on the "
-                     f"predicted count: {top}")
+                     f"single-spike flips change the prediction; largest occlusion effects "
+                     f"(predicted count with a spike there minus without): {top}")
     for f in report.get("files", []):
         lines.append(f"wrote {terminal(f)}")
     return "\n".join(lines)
@@ -606,7 +624,8 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
         ``files``).
 
     Raises:
-        ShapeError: spikes that do not fit ``net``; ConfigError: a sample index out of range.
+        ShapeError: spikes that do not fit ``net``; ConfigError: a sample index out of range, or
+        an analog model (its real-valued tables are not the 0/1 tables measured here).
     """
     import csv
     import io as _io
@@ -614,6 +633,7 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
 
     from .prune import prune_network
 
+    _binary_only(net)
     x = np.asarray(spikes)
     if x.ndim != 3 or x.shape[2] != net.n_in:
         raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
@@ -640,7 +660,9 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
             "label": None if labels is None else int(np.asarray(labels)[s]),
             "deciding_flips": int(occ.pred_changed.sum()),
             "votes_changed": int(occ.votes_changed.sum()),
-            "occlusion_top": [dict(c, value=int(c["value"])) for c in _top_cells(occ.delta_pred)],
+            # effect (docs/analyze.md): the count with a spike there minus without, the map
+            # drawn; delta_pred (the change a flip makes) has the opposite sign where x = 1
+            "occlusion_top": [dict(c, value=int(c["value"])) for c in _top_cells(occ.effect)],
             "gradient_top": _top_cells(grad)})
     report = {"network": {"nodes": net.n_nodes, "flip_flops": net.flip_flops(),
                           "layers": len(net.layers), "inputs": net.n_in},

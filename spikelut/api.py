@@ -627,7 +627,13 @@ def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLi
         ['attribution', 'data', 'files']
     """
     from .analysis import run_analysis
+    from .io import load_model
 
+    source = None if isinstance(net, Network) else net
+    if source is not None:
+        net = load_model(source)
+    # an analog model is refused before its data are read, naming the model file
+    require_binary(net, "analyze", source)
     net, spikes, labels = _net_and_data(net, data)
     b = _backend(backend, engine, device)
     return run_analysis(net, spikes, labels, outdir, samples=samples, limit=limit, backend=b,

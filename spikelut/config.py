@@ -112,12 +112,64 @@ def load_config(path: str | os.PathLike) -> dict:
     return cfg
 
 
-def parse_config(text: str) -> dict:
-    """Parse TOML text and check the top-level keys."""
+MAX_TOML_DEPTH = limits.MAX_JSON_DEPTH
+"""The deepest nesting of arrays and tables a TOML file may have (a config uses four or five)."""
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` deep (iterative: no recursion
+    for a deep value to exhaust)."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        elif not isinstance(v, list):
+            continue
+        if depth > limit:  # the document itself is depth 0
+            return True
+        stack.extend((item, depth + 1) for item in v if isinstance(item, (dict, list)))
+    return False
+
+
+def loads_toml(text: str, error: type = ConfigError) -> dict:
+    """Parse TOML ``text`` into a dict, or raise ``error`` with one line: invalid TOML, or nested
+    more than :data:`MAX_TOML_DEPTH` levels of arrays and tables.
+
+    ``tomllib`` parses nested arrays and inline tables recursively: about 340 levels
+    (``a = [[[[...]]]]``, a few hundred bytes) raised RecursionError, a traceback; and a value
+    nested a little less deep would still break the recursive code that walks a config later.
+    Every TOML reader of spikelut's should parse through this.
+
+    Args:
+        text: the TOML text.
+        error: the exception class (a :class:`~spikelut.errors.SpikelutError`); the caller adds
+            the file name.
+
+    Example:
+        >>> loads_toml("a = 1")
+        {'a': 1}
+        >>> loads_toml("a = " + "[" * 400 + "]" * 400)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ConfigError: invalid TOML: nested too deep (more than 64 levels of ...
+    """
+    deep = (f"invalid TOML: nested too deep (more than {MAX_TOML_DEPTH} levels of arrays or "
+            f"tables; a config needs a few)")
     try:
-        cfg = tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"invalid TOML: {e}") from None
+        raise error(f"invalid TOML: {e}") from None
+    except RecursionError:
+        raise error(deep) from None
+    if _too_deep(data, MAX_TOML_DEPTH):
+        raise error(deep)
+    return data
+
+
+def parse_config(text: str) -> dict:
+    """Parse TOML text (:func:`loads_toml`) and check the top-level keys."""
+    cfg = loads_toml(text)
     _only(cfg, TOP_LEVEL, "config")
     return cfg
 

@@ -39,6 +39,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from tqdm import tqdm
 
+from . import limits
 from .engine.result import SimResult
 from .errors import ConfigError, FileFormatError, ShapeError
 from .escape import terminal
@@ -377,6 +378,8 @@ def lut_table(result: Any, model: Network | str | os.PathLike, path: str | os.Pa
 
 # ---------------------------------------------------------------------------- training curves
 LOG_KEYS = ("epoch", "loss", "acc", "val_loss", "val_acc", "lr", "time")
+#: the largest epoch number a training log may give (far above any run)
+MAX_LOG_EPOCH = 1 << 31
 
 
 def _member_logs(path: Path) -> list[str]:
@@ -412,6 +415,9 @@ def read_training_log(path: str | os.PathLike) -> list[dict]:
             continue
         try:
             row = json.loads(line)
+        except RecursionError:  # not a ValueError: it was a traceback
+            raise FileFormatError(f"{path}: line {n}: JSON nested too deep (a log line is one flat "
+                                  f"object of numbers and short lists)") from None
         except ValueError:
             raise FileFormatError(f"{path}: line {n}: not valid JSON") from None
         if not isinstance(row, dict):
@@ -423,7 +429,16 @@ def read_training_log(path: str | os.PathLike) -> list[dict]:
         for k in LOG_KEYS:
             v = row.get(k)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise FileFormatError(f"{path}: line {n}: {k} must be a number or null, got {v!r}")
+                raise FileFormatError(f"{path}: line {n}: {k} must be a number or null, got "
+                                      f"{terminal(repr(v))[:40]}")
+        # the epoch is an axis position and a title's integer: NaN or Infinity (JSON words
+        # Python reads) were an int() traceback. Other numbers may be NaN (a diverged loss is
+        # written so) and are drawn as gaps.
+        epoch = row["epoch"]
+        if not (isinstance(epoch, int) or (math.isfinite(epoch) and float(epoch).is_integer())) \
+                or not 0 <= epoch <= MAX_LOG_EPOCH:
+            raise FileFormatError(f"{path}: line {n}: epoch must be a whole number 0..{MAX_LOG_EPOCH}, "
+                                  f"got {terminal(repr(epoch))[:40]}")
         rows.append(row)
     if not rows:
         raise FileFormatError(f"{path}: the training log has no epochs")
@@ -437,7 +452,10 @@ def training_curves(log: str | os.PathLike, path: str | os.PathLike | None = Non
     ep = np.array([r["epoch"] for r in rows], np.float64)
 
     def col(key: str) -> np.ndarray:
-        return np.array([np.nan if r.get(key) is None else r[key] for r in rows], np.float64)
+        # null, NaN and +-Infinity are all "no value": a gap, never an axis stretched to inf
+        v = np.array([np.nan if r.get(key) is None else r[key] for r in rows], np.float64)
+        v[~np.isfinite(v)] = np.nan
+        return v
 
     fig = _figure(size)
     gs = fig.add_gridspec(3, 1, height_ratios=[3, 3, 1.5], hspace=0.45)
@@ -467,7 +485,8 @@ def training_curves(log: str | os.PathLike, path: str | os.PathLike | None = Non
     acc = val_acc if np.isfinite(val_acc).any() else col("acc")
     which = "validation" if np.isfinite(val_acc).any() else "train"
     best = int(np.nanargmax(acc)) if np.isfinite(acc).any() else 0
-    total = sum(float(r.get("time") or 0.0) for r in rows)
+    with np.errstate(over="ignore"):  # times of 1e308: the total is inf, said as such
+        total = float(np.nansum(col("time")))
     fig.suptitle(title or f"{_text(Path(log).name)}: {len(rows)} epochs, best {which} accuracy "
                           f"{acc[best]:.4f} at epoch {int(ep[best])}, {total:.1f} s", fontsize=11)
     return _finish(fig, path)
@@ -500,11 +519,19 @@ def wiring_changes(log: str | os.PathLike, path: str | os.PathLike | None = None
         ep = np.array([r["epoch"] for r in rows], np.float64)
         swaps = np.array([r["rewired"] for r in rows], np.float64)  # [epochs, layers]
         ff = np.array([r["flip_flops"] for r in rows], np.float64)
-        before = {int(d): int(c) for d, c in rows[0].get("delays_before", {}).items()}
-        after = {int(d): int(c) for d, c in rows[-1]["delays"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError):
+        delays = rows[-1]["delays"]
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError):
         raise FileFormatError(f"{log}: rewired, flip_flops and delays must be numbers in every "
                               f"record") from None
+    # counts of taps and flip-flops: whole numbers >= 0 that fit any network (an Infinity made
+    # the title's int() raise; 1e308 summed to inf)
+    for what, a, form in (("rewired", swaps, "a list of whole numbers (taps swapped per layer)"),
+                          ("flip_flops", ff, "a whole number")):
+        if a.ndim != (2 if what == "rewired" else 1) or not _counts_ok(a):
+            raise FileFormatError(f"{log}: {what} must be {form} 0..{_MAX_LOG_COUNT} in every "
+                                  f"record")
+    before = _delay_histogram(rows[0].get("delays_before", {}), log, "delays_before")
+    after = _delay_histogram(delays, log, "delays")
     fig = _figure(size)
     axes = fig.subplots(3, 1)
     for i in range(swaps.shape[1] if swaps.ndim == 2 else 0):
@@ -533,6 +560,40 @@ def wiring_changes(log: str | os.PathLike, path: str | os.PathLike | None = None
     fig.suptitle(title or f"{_text(Path(log).name)}: {int(swaps.sum())} taps swapped in "
                           f"{len(rows)} epochs", fontsize=11)
     return _finish(fig, path)
+
+
+#: the most taps, flip-flops or table entries one log record may count: a network's limits
+_MAX_LOG_COUNT = limits.MAX_TABLE_ENTRIES
+
+
+def _counts_ok(a: np.ndarray) -> bool:
+    """Whether every entry is a whole number in 0 .. :data:`_MAX_LOG_COUNT` (NaN fails)."""
+    with np.errstate(invalid="ignore"):  # NaN and inf fail the comparisons, quietly
+        return bool(np.all((a >= 0) & (a <= _MAX_LOG_COUNT) & (np.mod(a, 1) == 0)))
+
+
+def _delay_histogram(d: Any, log: Any, key: str) -> dict[int, int]:
+    """A ``delays`` record ``{"delay": taps}``: delays 0 .. MAX_DELAY, counts whole and bounded
+    (a delay of 10**300 was one bar at an unplottable position).
+
+    Raises:
+        FileFormatError: naming ``log`` and ``key``.
+    """
+    bad = FileFormatError(f"{log}: {key} must map tap delays 0..{limits.MAX_DELAY} (as strings) "
+                          f"to whole numbers of taps 0..{_MAX_LOG_COUNT}")
+    if not isinstance(d, dict) or len(d) > limits.MAX_DELAY + 1:
+        raise bad
+    out = {}
+    for delay, count in d.items():
+        # at most 6 digits before int(): a 10**6-digit key is no work for int() to refuse
+        if not (isinstance(delay, str) and delay.isascii() and delay.isdigit() and len(delay) <= 6
+                and int(delay) <= limits.MAX_DELAY):
+            raise bad
+        if isinstance(count, bool) or not isinstance(count, (int, float)) \
+                or not _counts_ok(np.array([count], np.float64)):
+            raise bad
+        out[int(delay)] = int(count)
+    return out
 
 
 # ---------------------------------------------------------------------------- analysis figures
@@ -605,19 +666,22 @@ def learning_dynamics(log: str | os.PathLike, path: str | os.PathLike | None = N
                            (axes[2], "near_zero", "fraction |theta| < 0.05")):
         try:
             vals = np.array([r[key] for r in rows], np.float64)  # [epochs, layers]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError, RecursionError):
             raise FileFormatError(f"{log}: {key} must be a list of numbers in every record") from None
+        if vals.ndim != 2 or not np.isfinite(vals).all() or (vals < 0).any():
+            raise FileFormatError(f"{log}: {key} must be a list of finite numbers >= 0 (one per "
+                                  f"layer) in every record")
         for i in range(vals.shape[1] if vals.ndim == 2 else 0):
             ax.plot(ep, vals[:, i], "o-", ms=3, label=f"layer {i}",
                     color=_CLASS_COLORS[i % len(_CLASS_COLORS)])
-        if key == "flips" and np.nanmin(vals) > 0:
+        if key == "flips" and vals.size and vals.min() > 0:
             ax.set_yscale("log")
         ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=8)
     axes[-1].set_xlabel("epoch", fontsize=9)
-    fig.suptitle(title or f"{Path(log).name}: table dynamics over {len(rows)} epochs", fontsize=11)
+    fig.suptitle(title or f"{_text(Path(log).name)}: table dynamics over {len(rows)} epochs", fontsize=11)
     return _finish(fig, path)
 
 
