@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .analog import require_binary
 from .analysis import data_stats, influences, live_nodes
 from .backends import Backend, get_backend
 from .network import INPUT, K_MIN, Layer, Network, Readout
@@ -124,8 +125,12 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
         ``data_only``.
 
     Raises:
+        ConfigError: ``net`` is an analog model (:mod:`spikelut.analog`): the rules read its
+            binary view ``logits > 0`` and the check simulates that, so the pruned model would
+            be another model, "checked" against the wrong one.
         RuntimeError: the check found a differing bit (a bug in pruning, never a user error).
     """
+    require_binary(net, "prune")
     simp = simplify(net)
     ro = net.readout.layer
     keep = [simp.live[i] | (i == ro) for i in range(len(net.layers))]

@@ -46,8 +46,9 @@ import torch  # the real PyTorch: absolute imports, this module is spikelut.torc
 from torch import nn
 from torch.nn import functional as F
 
-from .xp import from_dlpack
+from .analog import require_binary
 from .errors import ConfigError, ShapeError
+from .xp import from_dlpack
 from .network import Layer, Network, Readout
 from .train.bptt import REFRACTORY_GRAD, TAP_GRAD, NetPlan, compile_plan, tables_of
 from .train.losses import default_logit_scale
@@ -144,7 +145,9 @@ class SpikeLUT(nn.Module):
             (the trainer's ``init = "table"``), so the module computes the network's own tables.
 
     Raises:
-        ConfigError: an unknown option value (one line naming it and the choices).
+        ConfigError: an unknown option value (one line naming it and the choices), or an analog
+            model (``meta["analog"]``, :mod:`spikelut.analog`): the module computes the binary
+            circuit, which is not what an analog model's real-valued tables compute.
     """
 
     def __init__(self, net: Network, *, output: str = "counts", backend: str = "auto",
@@ -163,6 +166,9 @@ class SpikeLUT(nn.Module):
             raise ConfigError(f"tbptt must be an integer >= 0, got {tbptt!r}")
         if backend not in ("auto", "numpy", "numba", "cuda"):
             raise ConfigError(f"unknown backend {backend!r}; choose one of auto, numpy, numba, cuda")
+        # the forward pass is the binary circuit of logits > 0: an analog model would silently
+        # become another model (and to_network would save binary-trained logits as analog)
+        require_binary(net, "spikelut.torch.SpikeLUT")
         self.net = net
         self.output = output
         self.backend = backend
@@ -224,8 +230,16 @@ class SpikeLUT(nn.Module):
             ShapeError: ``x`` is not ``[T, B, n_in]`` of 0/1 values, or lives on another device
                 than the parameters.
         """
-        if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[2] != self.net.n_in:
-            shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+        if not isinstance(x, torch.Tensor):
+            # a numpy array has a shape too: naming it would blame the shape, not the type
+            kind = type(x)
+            name = kind.__qualname__ if kind.__module__ == "builtins" else \
+                f"{kind.__module__}.{kind.__qualname__}"
+            raise ShapeError(f"input spikes: expected a torch.Tensor, got {name}"
+                             + ("; convert with torch.from_numpy" if isinstance(x, np.ndarray)
+                                else ""))
+        if x.ndim != 3 or x.shape[2] != self.net.n_in:
+            shape = tuple(x.shape)
             raise ShapeError(f"input spikes must be a tensor [T, B, {self.net.n_in}], got {shape}")
         if x.device != self.logits[0].device:
             raise ShapeError(f"input is on {x.device} but the module is on {self.logits[0].device}; "
@@ -254,7 +268,13 @@ class SpikeLUT(nn.Module):
     def to_network(self) -> Network:
         """A new :class:`~spikelut.network.Network`: this module's structure, its logits
         (float32 host copies) and tables ``logits > 0``; save it with
-        :func:`spikelut.io.save_model`, compile it with ``spikelut rtl``."""
+        :func:`spikelut.io.save_model`, compile it with ``spikelut rtl``.
+
+        Raises:
+            ConfigError: ``self.net`` was replaced by an analog model after construction (its
+                meta would label these binary-circuit logits as analog tables).
+        """
+        require_binary(self.net, "spikelut.torch.SpikeLUT.to_network")
         layers = []
         for layer, p in zip(self.net.layers, self.logits):
             lg = p.detach().to("cpu", torch.float32).numpy().copy()
@@ -532,6 +552,17 @@ def distill_alpha(alpha: float, epoch: int, epochs: int, fade: str = "none",
     return float(alpha * 0.5 * (1.0 + np.cos(np.pi * p)))
 
 
+def _real(v: Any) -> float | None:
+    """``v`` as a float when it is a real number (a Python or numpy number, a one-element
+    tensor), else ``None``; booleans are not numbers here."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
 def distill_loss(z: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor, tau: float,
                  alpha: float) -> torch.Tensor:
     """Knowledge-distillation loss: ``alpha * tau**2 * KL(p_teacher || p_student) + (1 - alpha)
@@ -554,6 +585,7 @@ def distill_loss(z: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor,
         the scalar loss.
 
     Raises:
+        ConfigError: ``alpha`` outside ``[0, 1]`` or NaN, ``tau`` not a finite number > 0.
         ShapeError: ``z`` and ``teacher_logits`` differ in shape, or are not 2-D / 3-D.
 
     Example:
@@ -563,6 +595,13 @@ def distill_loss(z: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor,
         >>> round(float(distill_loss(z, z, y, 2.0, 1.0)), 4)   # student = teacher: KL 0
         0.0
     """
+    # refused rather than computed: a NaN or negative weight gives a NaN or sign-flipped loss
+    # that trains silently wrong (NaN fails every comparison, so it is tested as "not inside")
+    a, t_ = _real(alpha), _real(tau)
+    if a is None or not 0.0 <= a <= 1.0:
+        raise ConfigError(f"distill_loss: alpha must be a number in [0, 1], got {alpha!r}")
+    if t_ is None or not 0.0 < t_ < float("inf"):
+        raise ConfigError(f"distill_loss: tau must be a finite number > 0, got {tau!r}")
     if z.shape != teacher_logits.shape or z.ndim not in (2, 3):
         raise ShapeError(f"distill_loss: student logits {tuple(z.shape)} and teacher logits "
                          f"{tuple(teacher_logits.shape)} must both be [B, classes] or "

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 
+from ..analog import require_binary
 from ..api import prune
 from ..errors import ConfigError
 from ..escape import terminal
 from ..fileutil import check_output
+from ..io import load_model
 from . import Output
 from .common import FORCE_HELP, add_backend_arguments, backend_name
 
@@ -41,7 +43,9 @@ def run(args: argparse.Namespace) -> Output:
     if args.seed < 0:  # numpy's ValueError would reach the user as a traceback
         raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
     out = check_output(args.output, inputs=[args.model, args.data], kind="model", force=args.force)
-    _, rep = prune(args.model, args.data, out, verify_samples=args.verify_samples, seed=args.seed,
+    net = load_model(args.model)
+    require_binary(net, "prune", args.model)  # named with its file, as rtl and export do
+    _, rep = prune(net, args.data, out, verify_samples=args.verify_samples, seed=args.seed,
                    backend=backend_name(args, NAME))
     lines = [f"LUTs {rep['luts']['before']} -> {rep['luts']['after']} (saved {rep['luts']['saved']}), "
              f"flip-flops {rep['flip_flops']['before']} -> {rep['flip_flops']['after']} "
