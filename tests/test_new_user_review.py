@@ -119,3 +119,226 @@ def test_distill_loss_refuses_bad_alpha_and_tau(tau, alpha, message):
     # the edges are allowed
     assert math.isfinite(float(distill_loss(z, z.flip(1), torch.tensor([0]), 1.0, 0.0)))
     assert math.isfinite(float(distill_loss(z, z.flip(1), torch.tensor([0]), 0.5, 1.0)))
+
+
+# ---------------------------------------------------------------------------- sweep space files
+BASE = REPO / "demos" / "run_default.toml"
+
+
+def _space(tmp_path, body: str) -> Path:
+    p = tmp_path / "space.toml"
+    p.write_text(f'base = {json.dumps(str(BASE))}\n[set]\n"data.val_fraction" = 0.2\n' + body)
+    return p
+
+
+@pytest.mark.parametrize("body,message", [
+    ('[params]\n"layers.0.nodez" = { choices = [4, 8] }\n',
+     "[params]: 'layers.0.nodez': unknown key(s) ['nodez']; did you mean 'nodes'?"),
+    ('"train.epohcs" = 3\n', "[set]: 'train.epohcs': unknown key(s) ['epohcs']; did you mean "
+                             "'epochs'?"),
+    ('"layers.0.taps.0.cuont" = 2\n', "[set]: 'layers.0.taps.0.cuont': unknown key(s) ['cuont']; "
+                                      "did you mean 'count'?"),
+])
+def test_a_misspelt_space_key_names_the_space_file_not_the_base(tmp_path, body, message):
+    from spikelut.sweep import load_space
+
+    p = _space(tmp_path, body)
+    with pytest.raises(ConfigError) as e:
+        load_space(p)
+    assert str(e.value) == f"{p}: {message}"
+    assert str(BASE) not in str(e.value)
+
+
+def test_space_keys_new_to_the_base_but_valid_are_still_set(tmp_path):
+    from spikelut.sweep import load_space
+
+    sp = load_space(_space(tmp_path, '"train.lr" = 0.05\n"rtl.top" = "core"\n'))
+    cfg = sp.config_for({})
+    assert cfg["train"]["lr"] == 0.05 and cfg["rtl"]["top"] == "core"
+
+
+def test_a_space_file_nested_too_deep_is_one_line(tmp_path, capsys):
+    p = _space(tmp_path, "x = " + "[" * 400 + "]" * 400 + "\n")
+    assert main(["sweep", str(p), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"spikelut sweep: error: {p}: invalid TOML: nested too deep (more than 64 "
+                   f"levels of arrays or tables; a config needs a few)\n")
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------- sweep -o DIR
+SWEEP_FOREIGN = ("directory exists and was not written by 'spikelut sweep' (no "
+                 "spikelut-sweep.json); choose a new directory, empty it, or pass --force")
+
+
+def _sweep(space: Path, out: Path, *extra: str) -> int:
+    pytest.importorskip("optuna", reason="pip install 'spikelut[sweep]'")
+    return main(["sweep", str(space), "-o", str(out), "--trials", "0", *extra])
+
+
+def test_sweep_refuses_a_foreign_directory_and_leaves_it_alone(tmp_path, capsys):
+    space = _space(tmp_path, "")
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "report.html").write_text("my notes")  # a name the sweep writes
+    assert _sweep(space, out, "--json") == 1
+    stdout, err = capsys.readouterr()
+    assert err == f"spikelut sweep: error: {out}: {SWEEP_FOREIGN}\n"
+    assert json.loads(stdout) == {"ok": False, "command": "sweep",
+                                  "error": f"{out}: {SWEEP_FOREIGN}"}
+    assert sorted(p.name for p in out.iterdir()) == ["report.html"]
+    assert (out / "report.html").read_text() == "my notes"
+
+
+def test_sweep_force_writes_beside_other_files_and_a_rerun_continues(tmp_path, capsys):
+    space = _space(tmp_path, "")
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    assert _sweep(space, out, "--force") == 0
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert {"spikelut-sweep.json", "study.db", "report.json"} <= {p.name for p in out.iterdir()}
+    capsys.readouterr()
+    assert _sweep(space, out) == 0  # its own directory: continued without --force
+    assert "study 'space' in sqlite:" in capsys.readouterr().err
+
+
+def test_sweep_continues_a_directory_written_before_the_marker(tmp_path, capsys):
+    space = _space(tmp_path, "")
+    out = tmp_path / "old"
+    assert _sweep(space, out) == 0
+    (out / "spikelut-sweep.json").unlink()  # as an older spikelut left it: study.db, reports
+    capsys.readouterr()
+    assert _sweep(space, out) == 0, capsys.readouterr().err
+
+
+def test_sweep_never_overwrites_an_input_even_with_force(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    space = out / "report.json"  # the space file where the report goes
+    space.write_text(_space(tmp_path, "").read_text())
+    before = space.read_text()
+    assert _sweep(space, out, "--force") == 1
+    assert capsys.readouterr().err == (
+        f"spikelut sweep: error: {space}: is an input and lies in the output directory {out}, "
+        f"where the sweep writes report.json; move it out of {out} or choose another output "
+        f"directory\n")
+    assert space.read_text() == before and sorted(p.name for p in out.iterdir()) == ["report.json"]
+    # an input under another name is carried along untouched
+    (out / "report.json").rename(out / "space.toml")
+    assert _sweep(out / "space.toml", out, "--force") == 0
+    assert (out / "space.toml").read_text() == before
+
+
+def test_sweep_progress_lines_are_escaped(tmp_path):
+    from spikelut.sweep.workers import stderr_line
+
+    import io
+    import contextlib
+
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf):
+        stderr_line("trial 3: retraining here (not trained in out\x1b[2J)")
+    assert buf.getvalue() == "trial 3: retraining here (not trained in out\\x1b[2J)\n"
+
+
+def test_sweep_summary_escapes_every_cell(monkeypatch, capsys):
+    import spikelut.cli.cmd_sweep as cmd_sweep
+
+    rep = {"study": "s\x1b]0;t\x07", "total_trials": 1, "trials": {"COMPLETE": 1},
+           "report": "out\n/report.html",
+           "front": [{"number": 0, "val_acc": 0.5, "luts": "8\x1b[2J", "flip_flops": 3,
+                      "params": {"train.lr": 0.1},
+                      "circuit": {"luts": "\x1b[31m9", "flip_flops": 4, "cosim": {"ok": True}}}]}
+    monkeypatch.setattr(cmd_sweep, "run_sweep", lambda *a, **k: rep)
+    assert main(["sweep", "space.toml", "-o", "out"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "8\\x1b[2J" in out and "\\x1b[31m9" in out and "report: out\\n/report.html" in out
+
+
+# ---------------------------------------------------------------------------- analyze -o DIR
+ANALYZE_FOREIGN = ("directory exists and was not written by 'spikelut analyze' (no nodes.csv of "
+                   "its own); choose a new directory, empty it, or pass --force")
+
+
+@pytest.fixture
+def model_and_data(tmp_path):
+    save_model(random_network(0, n_in=3, sizes=[4, 2], k=2), tmp_path / "m.h5")
+    rng = np.random.default_rng(0)
+    save_spikes(tmp_path / "d.h5", (rng.random((6, 4, 3)) < 0.5).astype(np.uint8))
+    return tmp_path / "m.h5", tmp_path / "d.h5"
+
+
+def test_analyze_refuses_a_foreign_directory_holding_its_model(tmp_path, model_and_data, capsys):
+    _, data = model_and_data
+    out = tmp_path / "work"
+    out.mkdir()
+    model = out / "m.h5"
+    model.write_bytes((tmp_path / "m.h5").read_bytes())
+    (out / "notes.txt").write_text("mine")
+    assert main(["analyze", str(model), str(data), "-o", str(out), "--json"]) == 1
+    stdout, err = capsys.readouterr()
+    assert err == f"spikelut analyze: error: {out}: {ANALYZE_FOREIGN}\n"
+    assert json.loads(stdout)["error"] == f"{out}: {ANALYZE_FOREIGN}"
+    assert sorted(p.name for p in out.iterdir()) == ["m.h5", "notes.txt"]
+
+
+def test_analyze_force_keeps_the_other_files_and_a_rerun_replaces_its_own(tmp_path,
+                                                                          model_and_data, capsys):
+    _, data = model_and_data
+    out = tmp_path / "work"
+    out.mkdir()
+    model = out / "m.h5"
+    model.write_bytes((tmp_path / "m.h5").read_bytes())
+    before = model.read_bytes()
+    (out / "notes.txt").write_text("mine")
+    assert main(["analyze", str(model), str(data), "-o", str(out), "--force"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "attribution_0.png", "m.h5", "nodes.csv", "notes.txt", "summary.txt"]
+    assert model.read_bytes() == before and (out / "notes.txt").read_text() == "mine"
+    # its own directory now (nodes.csv): no --force needed; the old figure goes, the rest stays
+    assert main(["analyze", str(model), str(data), "-o", str(out), "--samples", "1"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "attribution_1.png", "m.h5", "nodes.csv", "notes.txt", "summary.txt"]
+    assert model.read_bytes() == before
+
+
+def test_analyze_never_replaces_an_input_even_with_force(tmp_path, model_and_data, capsys):
+    model, data = model_and_data
+    out = tmp_path / "work"
+    out.mkdir()
+    log = out / "summary.txt"  # a training log where the analysis writes its summary
+    log.write_text('{"epoch": 1, "loss": 1.0, "acc": 0.5}\n')
+    assert main(["analyze", str(model), str(data), "-o", str(out), "--log", str(log),
+                 "--force"]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut analyze: error: {log}: is an input and lies in the output directory {out}, "
+        f"where the analysis replaces it; move it out of {out} or choose another output "
+        f"directory\n")
+    assert log.read_text() == '{"epoch": 1, "loss": 1.0, "acc": 0.5}\n'
+
+
+def test_analyze_refuses_the_current_directory(tmp_path, model_and_data, capsys, monkeypatch):
+    model, data = model_and_data
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyze", str(model), str(data), "-o", ".", "--force"]) == 1
+    assert capsys.readouterr().err == (
+        "spikelut analyze: error: .: is the current directory or holds it; the analysis "
+        "replaces its directory as a whole, so give another one\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5", "m.h5"]
+
+
+def test_carrying_leaves_atomic_dir_unchanged_outside_its_block(tmp_path):
+    from spikelut.fileutil import atomic_dir, carrying
+
+    d = tmp_path / "out"
+    d.mkdir()
+    (d / "mine.txt").write_text("x")
+    with carrying(d, ["mine.txt"]):
+        with atomic_dir(d) as tmp:
+            (tmp / "a").write_text("1")
+    assert sorted(p.name for p in d.iterdir()) == ["a", "mine.txt"]
+    with atomic_dir(d) as tmp:  # no block: replaced as a whole, as before
+        (tmp / "b").write_text("2")
+    assert sorted(p.name for p in d.iterdir()) == ["b"]

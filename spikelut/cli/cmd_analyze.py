@@ -9,6 +9,10 @@ Tap importance (docs/rewiring.md) is shown when the model carries it or the data
 
 Writes to DIR (with -o): nodes.csv (one row per node), summary.txt, attribution_<sample>.png
 per sample, and dynamics.png with --log (table flips and logit distance from zero per epoch).
+DIR is replaced as a whole when the analysis is complete. A non-empty DIR that spikelut analyze
+did not write (no nodes.csv of its own) is refused without --force; with --force the files of
+the analysis are replaced and the others are kept. An input (MODEL, DATA, --log) in DIR under a
+name the analysis writes is refused even with --force.
 
 Example:
     spikelut analyze model.h5 test.h5 -o analysis --samples 0 1 2
@@ -18,10 +22,14 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
+from pathlib import Path
 
 from ..api import analyze, tap_importance
+from ..errors import OutputError
 from ..escape import terminal
-from ..fileutil import check_output
+from ..fileutil import carrying, check_output
 from . import Output
 from .common import FORCE_HELP, add_backend_arguments, backend_name
 
@@ -40,22 +48,84 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-importance", metavar="OUT.h5",
                    help="write the model with each tap's importance measured on DATA")
     add_backend_arguments(p)
-    p.add_argument("--force", action="store_true", help=FORCE_HELP)
+    p.add_argument("--force", action="store_true",
+                   help=f"{FORCE_HELP}; with -o: write into a directory that spikelut analyze "
+                        f"did not create (its other files are kept)")
+
+
+#: the names the analysis writes in its directory (spikelut.analysis.run_analysis)
+OWN_FILE = re.compile(r"(nodes\.csv|summary\.txt|dynamics\.png|attribution_\d+\.png)")
+
+
+def _written_by_analyze(d: Path) -> bool:
+    """``d`` holds an earlier analysis: a nodes.csv whose header is the analysis's columns."""
+    from ..analysis import ANALYSIS_COLUMNS
+
+    try:
+        with open(d / "nodes.csv", encoding="utf-8", errors="replace") as f:
+            return f.readline().rstrip("\n") == ",".join(ANALYSIS_COLUMNS)
+    except OSError:
+        return False
+
+
+def check_analysis_dir(out: str, inputs: list, force: bool) -> list[str]:
+    """Refuse an output directory the analysis must not replace; the names of the old
+    directory's entries to carry into the new one.
+
+    The analysis replaces DIR as a whole (:func:`spikelut.fileutil.atomic_dir`), so without this
+    every file in it went, inputs included. Refused: the current directory (or one holding it);
+    a non-empty directory that spikelut analyze did not write, unless ``force``; an input that
+    lies in it under a name the analysis writes (also with ``force``). Kept: every entry that is
+    not one of the analysis's own files (``OWN_FILE``).
+
+    Raises:
+        OutputError: one line naming the directory (and the input) and what to do.
+    """
+    d = Path(out)
+    if not d.is_dir():
+        return []
+    root = d.resolve()
+    cwd = Path.cwd().resolve()
+    if cwd == root or root in cwd.parents:
+        raise OutputError(f"{out}: is the current directory or holds it; the analysis replaces "
+                          f"its directory as a whole, so give another one")
+    names = [e.name for e in d.iterdir()]
+    if names and not force and not _written_by_analyze(d):
+        raise OutputError(f"{out}: directory exists and was not written by 'spikelut analyze' "
+                          f"(no nodes.csv of its own); choose a new directory, empty it, or pass "
+                          f"--force")
+    keep = sorted(n for n in names if not OWN_FILE.fullmatch(n))
+    for q in inputs:
+        if q is None:
+            continue
+        r = Path(q).resolve()
+        if root in r.parents and r.relative_to(root).parts[0] not in keep:
+            raise OutputError(f"{q}: is an input and lies in the output directory {out}, where "
+                              f"the analysis replaces it; move it out of {out} or choose another "
+                              f"output directory")
+    return keep
 
 
 def run(args: argparse.Namespace) -> Output:
     from ..analysis import summary_text
 
+    inputs = [args.model, args.data, args.log]
+    keep: list[str] = []
     if args.output is not None:
-        check_output(args.output, inputs=[args.model, args.data, args.log], kind="dir",
-                     force=args.force)
+        check_output(args.output, inputs=inputs, kind="dir", force=args.force)
+        keep = check_analysis_dir(args.output, inputs, args.force)
     imp_out = None
     if args.save_importance is not None:
         imp_out = check_output(args.save_importance, inputs=[args.model, args.data, args.log],
                                kind="model", force=args.force, others=[args.output])
-    rep = analyze(args.model, args.data, args.output, samples=args.samples, limit=args.limit,
-                  backend=backend_name(args, NAME), log=args.log)
-    text = summary_text(rep)
+    # the user's other files in DIR (inputs among them) go into the new directory too
+    with carrying(args.output, keep) if keep else contextlib.nullcontext():
+        rep = analyze(args.model, args.data, args.output, samples=args.samples,
+                      limit=args.limit, backend=backend_name(args, NAME), log=args.log)
+    # summary_text escapes the names it prints; each line again here, so that nothing it may
+    # print later (a name read from the model or the data) reaches the terminal raw (terminal()
+    # changes nothing in text it escaped already)
+    text = "\n".join(terminal(line) for line in summary_text(rep).split("\n"))
     if imp_out is not None:
         measured = tap_importance(args.model, args.data, imp_out, limit=args.limit)
         rep["files"].append(str(imp_out))

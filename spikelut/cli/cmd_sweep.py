@@ -3,8 +3,10 @@ ones, then compile the front (accuracy vs LUTs) to Verilog and co-simulate it. W
 OUTDIR/report.html and OUTDIR/report.json.
 
 The study lives in OUTDIR/study.db unless --storage names a database; rerunning the command
-continues it (Ctrl-C stops cleanly, exit 130). Start the same command with the same
---storage postgresql://... on many machines (each with its own --seed) to share one study.
+continues it (Ctrl-C stops cleanly, exit 130). A non-empty OUTDIR that no sweep wrote is
+refused without --force; an input (the space file, its base config) is never overwritten.
+Start the same command with the same --storage postgresql://... on many machines (each with
+its own --seed) to share one study.
 Needs the optional extra: pip install 'spikelut[sweep]'. See docs/sweep.md.
 
 Example:
@@ -39,23 +41,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="sampler seed (default: [sweep] seed); give each machine its own")
     p.add_argument("--threads", type=int, default=None,
                    help="numba threads per worker (default: 1 with several workers)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a non-empty directory that spikelut sweep did not create "
+                        "(its other files are left alone; an input there is never overwritten)")
 
 
 def run(args: argparse.Namespace) -> Output:
     rep = run_sweep(args.space, args.output, trials=args.trials, workers=args.workers,
-                    storage=args.storage, seed=args.seed, threads=args.threads)
+                    storage=args.storage, seed=args.seed, threads=args.threads,
+                    force=args.force)
     rows = []
     for t in rep["front"]:
         c = t.get("circuit") or {}
         cos = c.get("cosim") or {}
         words = ("skipped" if "skipped" in cos else "bit-exact" if cos.get("ok")
                  else "MISMATCH" if cos else "not verified")
-        rows.append([t["number"], f"{t['val_acc']:.4f}", t["luts"], t["flip_flops"],
-                     c.get("luts", "-"), c.get("flip_flops", "-"), words,
-                     terminal(describe_params(t["params"]))])
-    counts = ", ".join(f"{v} {k.lower()}" for k, v in rep["trials"].items() if v)
+        # every cell escaped: the front's numbers and parameters come from the study's database,
+        # which other machines write too
+        rows.append([terminal(str(v)) for v in (
+            t["number"], f"{t['val_acc']:.4f}", t["luts"], t["flip_flops"], c.get("luts", "-"),
+            c.get("flip_flops", "-"), words, describe_params(t["params"]))])
+    counts = terminal(", ".join(f"{v} {k.lower()}" for k, v in rep["trials"].items() if v))
     text = "\n".join([
-        f"study {terminal(rep['study'])}: {rep['total_trials']} trials ({counts})",
+        f"study {terminal(rep['study'])}: {terminal(str(rep['total_trials']))} trials ({counts})",
         table(rows, ["trial", "val acc", "LUTs", "FFs", "RTL LUTs", "RTL FFs", "cosim", "params"])
         if rows else "no finished trial yet",
         f"report: {terminal(rep['report'])}",

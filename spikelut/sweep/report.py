@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ToolError
-from ..escape import html_text
+from ..escape import html_text, terminal
 from ..fileutil import write_text_atomic
 from .deps import require_optuna
 from .space import OBJECTIVES, SweepSpace
@@ -57,7 +57,8 @@ def verify_trial(space: SweepSpace, trial: Any, out: Path, echo: Callable[[str],
     if model.exists() and saved.exists() and saved.read_text() == text:
         net = load_model(model)
     else:  # trained on another machine (or this directory held another study's trial)
-        echo(f"trial {trial.number}: retraining here to verify it (not trained in {out})")
+        echo(f"trial {trial.number}: retraining here to verify it (not trained in "
+             f"{terminal(str(out))})")
         net = run_trial(cfg, trial_dir)[1]
     _, (xv, _yv), _ = validation_split(cfg)
     stim = xv if not s.verify_samples else xv[:, :s.verify_samples]

@@ -7,8 +7,9 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ConfigError, SpikelutError
+from ..errors import ConfigError, OutputError, SpikelutError
 from ..escape import terminal
+from ..fileutil import check_output, write_text_atomic
 from ..threads import numba_team
 from .deps import require_optuna
 from .report import build_report
@@ -17,10 +18,66 @@ from .storage import fail_dead_trials, mask_url, open_study
 from .workers import Interrupts, Objective, quiet_optuna, run_trials, run_workers, stderr_line
 
 
+# ---------------------------------------------------------------------------- the directory
+#: written in every output directory a sweep uses: a rerun recognises the directory as its own
+MARKER = "spikelut-sweep.json"
+#: what a sweep writes in its directory (an input there must not be one of them)
+SWEEP_OUTPUTS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm", "trials", "front",
+                 "front.png", "report.json", "report.html", MARKER)
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _written_by_sweep(out: Path) -> bool:
+    """``out`` holds a sweep: its marker, or (a directory of a spikelut before the marker) the
+    study's SQLite file or a report.json with a sweep report's keys."""
+    if (out / MARKER).is_file():
+        return True
+    try:
+        with open(out / "study.db", "rb") as f:
+            if f.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC:
+                return True
+    except OSError:
+        pass
+    try:
+        import json
+
+        rep = json.loads((out / "report.json").read_text())
+        return isinstance(rep, dict) and {"study", "storage", "front", "trials"} <= set(rep)
+    except (OSError, ValueError, RecursionError):
+        return False
+
+
+def check_sweep_dir(out: Path, inputs: list, force: bool) -> None:
+    """Refuse, before any file is made, an output directory a sweep must not write into: one
+    that cannot be written, a non-empty one that no sweep wrote (without ``force``; a rerun on
+    the sweep's own directory continues the study), or one that holds an input (the space file
+    or its base config) under a name the sweep writes (also with ``force``: an input is never
+    overwritten).
+
+    Raises:
+        OutputError: one line naming the directory (and the input) and what to do.
+    """
+    check_output(out, inputs=inputs, kind="dir", force=force, lock=False)
+    if out.is_dir() and not force and any(out.iterdir()) and not _written_by_sweep(out):
+        raise OutputError(f"{out}: directory exists and was not written by "
+                          f"'spikelut sweep' (no {MARKER}); choose a new directory, empty it, "
+                          f"or pass --force")
+    if not out.is_dir():
+        return
+    root = out.resolve()
+    for q in inputs:
+        r = Path(q).resolve()
+        if root in r.parents and r.relative_to(root).parts[0] in SWEEP_OUTPUTS:
+            raise OutputError(f"{q}: is an input and lies in the output directory {out}, where "
+                              f"the sweep writes {r.relative_to(root).parts[0]}; move it out of "
+                              f"{out} or choose another output directory")
+
+
 # ---------------------------------------------------------------------------- the command
 def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: int | None = None,
               workers: int = 1, storage: str | None = None, seed: int | None = None,
-              threads: int | None = None, echo: Callable[[str], None] | None = None) -> dict:
+              threads: int | None = None, echo: Callable[[str], None] | None = None,
+              force: bool = False) -> dict:
     """Run (or continue) the study of a space file, verify its front, write the report.
 
     Args:
@@ -35,6 +92,9 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
             machine sharing a study its own seed.
         threads: numba threads per worker (default 1 with several workers, else numba's default).
         echo: where progress lines go (default stderr).
+        force: write into a non-empty directory that no sweep wrote (the sweep's files are
+            written there, the other files are left alone); an input there under a name the
+            sweep writes is refused even so.
 
     Returns:
         The report dict (also ``OUTDIR/report.json``): study, storage (password masked),
@@ -43,7 +103,9 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
 
     Raises:
         ToolError: Optuna (or the database driver) is not installed.
-        ConfigError: a bad space file, run config, output directory or storage.
+        ConfigError: a bad space file, run config or storage.
+        OutputError: ``outdir`` cannot be written, or is a directory no sweep wrote (without
+            ``force``), or holds an input under a name the sweep writes.
         KeyboardInterrupt: after Ctrl-C, once the workers stopped and their trials are failed.
 
     Example:
@@ -55,8 +117,6 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     echo = echo or stderr_line
     space = load_space(space_path)
     out = Path(outdir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a directory")
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers!r}")
     n = space.trials if trials is None else trials
@@ -72,8 +132,15 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     if seed > top:
         raise ConfigError(f"{where} must be at most {top} with {workers} worker(s) (worker i "
                           f"samples with seed + i), got {seed}")
+    check_sweep_dir(out, [space.path, space.base_path], force)
     made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    marker = out / MARKER
+    if not marker.exists():  # a rerun recognises the directory by it (check_sweep_dir)
+        import json
+
+        write_text_atomic(marker, json.dumps({"written_by": "spikelut sweep",
+                                              "space": str(space.path), "study": space.study}) + "\n")
     url = storage or f"sqlite:///{out.resolve() / 'study.db'}"
     quiet_optuna()
     # installed for the whole command, not only around the trials: outside a trial Ctrl-C
@@ -86,7 +153,8 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
             try:
                 study = open_study(space, url, seed, create=True)
             except BaseException:
-                if made and not any(out.iterdir()):  # a study that never opened leaves nothing
+                if made and {e.name for e in out.iterdir()} <= {MARKER}:
+                    marker.unlink(missing_ok=True)  # a study that never opened leaves nothing
                     out.rmdir()
                 raise
             fail_dead_trials(study, echo)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import TOP_LEVEL, build_network, load_config, parse_config
+from ..config import (INPUT_KEYS, LAYER_KEYS, READOUT_KEYS, TAP_KEYS, TOP_LEVEL, build_network,
+                      load_config, loads_toml, parse_config, unknown_keys_message)
 from ..errors import ConfigError, SpikelutError
 from .tomlwrite import dump_toml
 
@@ -29,13 +30,33 @@ def _parts(key: str) -> list[str | int]:
     return [int(p) if p.isdigit() else p for p in key.split(".")]
 
 
+def _table_keys(path: list[str | int]) -> tuple[set[str], str | None] | None:
+    """The keys the run-config table at ``path`` (the parts before a key) accepts, and the page
+    that lists them; ``None`` where the table is free-form ([coding]'s parameters) or unknown."""
+    from ..pipeline import DATA_KEYS, RTL_KEYS, RUN_KEYS
+    from ..train.config import TrainConfig
+
+    shape = tuple("N" if isinstance(p, int) else p for p in path)
+    if shape == ("train",):
+        from dataclasses import fields
+
+        return {f.name for f in fields(TrainConfig)}, "docs/guide/training.md"
+    return {("layers", "N"): (LAYER_KEYS, None), ("layers", "N", "taps", "N"): (TAP_KEYS, None),
+            ("readout",): (READOUT_KEYS, None), ("inputs",): (INPUT_KEYS, None),
+            ("data",): (DATA_KEYS, None), ("rtl",): (RTL_KEYS, None),
+            ("run",): (RUN_KEYS, None)}.get(shape)
+
+
 def set_dotted(cfg: dict, key: str, value: Any, where: str = "space") -> None:
     """Set ``cfg[a][b][0][c] = value`` for the dotted key ``"a.b.0.c"`` (integers index lists).
 
-    Every part but the last must exist; the last may be a new key of an existing table.
+    Every part but the last must exist; the last may be a new key of an existing table, one that
+    table accepts (a misspelt key is refused here, naming ``where``: the run config would
+    refuse it too, but naming the base config, which does not hold it).
 
     Raises:
-        ConfigError: a part of the path does not exist in the config.
+        ConfigError: a part of the path does not exist in the config, or the last part is a key
+            the table does not accept.
 
     Example:
         >>> cfg = {"layers": [{"nodes": 8}], "train": {}}
@@ -73,6 +94,10 @@ def set_dotted(cfg: dict, key: str, value: Any, where: str = "space") -> None:
             raise ConfigError(f"{where}: {key!r}: the base config has no item {last} there")
         node[last] = value
     elif isinstance(node, dict):
+        allowed = None if str(last) in node else _table_keys(parts[:-1])
+        if allowed is not None and str(last) not in allowed[0]:
+            raise ConfigError(unknown_keys_message(f"{where}: {key!r}", [str(last)], allowed[0],
+                                                   allowed[1]))
         node[str(last)] = value
     else:
         raise ConfigError(f"{where}: {key!r}: the parent is a value, not a table or list")
@@ -204,17 +229,19 @@ def load_space(path: str | os.PathLike) -> SweepSpace:
         >>> sp = load_space("demos/sweep_mnist1d.toml")                       # doctest: +SKIP
         >>> sp.objectives, [p.key for p in sp.params]                         # doctest: +SKIP
     """
-    from ..config import tomllib
-
     p = Path(path)
     try:
-        raw = tomllib.loads(p.read_text())
+        text = p.read_text()
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such space file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot read the space file: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: invalid TOML: {e}") from None
+    try:
+        # config.loads_toml: invalid TOML, and nesting deep enough for tomllib's recursion to
+        # end in RecursionError (a traceback), are one line
+        raw = loads_toml(text)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
     unknown = sorted(set(raw) - SPACE_KEYS)
     if unknown:
         raise ConfigError(f"{p}: unknown key(s) {unknown}; allowed: {sorted(SPACE_KEYS)}")

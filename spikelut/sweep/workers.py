@@ -207,8 +207,10 @@ class Objective:
 
 
 def stderr_line(line: str) -> None:
-    """Print one progress line on stderr at once (workers' lines interleave by line)."""
-    print(line, file=sys.stderr, flush=True)
+    """Print one progress line on stderr at once (workers' lines interleave by line), escaped
+    for the terminal: lines name files, trials' errors and values read from a shared database
+    (escaping is idempotent, so parts escaped already stay as they are)."""
+    print(terminal(line), file=sys.stderr, flush=True)
 
 
 def quiet_optuna() -> None:
