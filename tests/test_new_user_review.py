@@ -342,3 +342,46 @@ def test_carrying_leaves_atomic_dir_unchanged_outside_its_block(tmp_path):
     with atomic_dir(d) as tmp:  # no block: replaced as a whole, as before
         (tmp / "b").write_text("2")
     assert sorted(p.name for p in d.iterdir()) == ["b"]
+
+
+# ---------------------------------------------------------------------------- Ctrl-C at start
+def test_ctrl_c_while_the_parser_is_built_is_one_line_and_json(monkeypatch, capsys):
+    import spikelut.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert main(["info", "m.h5", "--json"]) == 130
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"ok": False, "command": "info", "error": "interrupted"}
+    assert err == "spikelut info: interrupted\n"
+    assert main(["--version"]) == 130 and capsys.readouterr() == ("", "spikelut: interrupted\n")
+
+
+# the CLI, announcing when it starts importing the commands, which then take a while
+SLOW_START = """
+import sys, time
+import spikelut.cli as cli
+real = cli._commands
+def slow():
+    print("building", flush=True)
+    time.sleep(30)
+    return real()
+cli._commands = slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_real_ctrl_c_while_the_commands_are_imported(tmp_path):
+    import signal
+
+    p = subprocess.Popen([sys.executable, "-c", SLOW_START, "info", "m.h5", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert p.stdout.readline() == "building\n"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err == "spikelut info: interrupted\n"
+    assert json.loads(out) == {"ok": False, "command": "info", "error": "interrupted"}

@@ -162,10 +162,27 @@ def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand a command line names (its first word that is not an option), when a
+    command module of that name exists; found without importing the commands."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    names = {info.name[4:] for info in pkgutil.iter_modules(__path__) if info.name.startswith("cmd_")}
+    return word if word in names else None
+
+
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = _parse(parser, argv)
+    try:
+        # building the parser imports every command module and what they import (matplotlib,
+        # ...): most of the first second of a run, where a Ctrl-C used to print a traceback
+        parser = build_parser()
+        args = _parse(parser, argv)
+    except KeyboardInterrupt:
+        command = _command_word(argv)
+        print(f"spikelut{'' if command is None else ' ' + command}: interrupted", file=sys.stderr)
+        if "--json" in argv:
+            print(json.dumps({"ok": False, "command": command, "error": "interrupted"}))
+        return 130
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
