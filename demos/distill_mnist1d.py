@@ -112,6 +112,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -532,6 +534,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="PyTorch threads (the teacher, the loss); one thread makes a seeded run "
                          "repeat to the last bit. The circuit's threads: NUMBA_NUM_THREADS")
     args = ap.parse_args(argv)
+    from spikelut.config import load_config
+    from spikelut.errors import SpikelutError
+
+    # the command that repeats this run, recorded in distill.json: the script as it was started,
+    # or (main called from Python) its path, then the arguments actually parsed
+    args.command = shlex.join([sys.argv[0] if argv is None else os.path.relpath(__file__),
+                               *(sys.argv[1:] if argv is None else argv)])
     if args.fade_until is not None and args.fade_until < 1:
         raise SystemExit(f"--fade-until: {args.fade_until} must be an epoch >= 1")
     if args.per_cycle and args.teacher != "gru":
@@ -544,7 +553,6 @@ def main(argv: list[str] | None = None) -> int:
                              "(the hybrid's front end reads the raw values)")
     if args.differences is not None:
         from spikelut.cli.cmd_encode import parse_lags
-        from spikelut.errors import SpikelutError
         try:
             args.differences = parse_lags(args.differences)
         except SpikelutError as e:
@@ -552,6 +560,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.student == "hybrid" or args.augment:
             raise SystemExit("--differences: only with --student lut and without --augment (both "
                              "transform the plain thermometer code)")
+    try:  # a missing or invalid --config: before minutes of encoding and teacher training
+        load_config(args.config)
+    except SpikelutError as e:
+        raise SystemExit(f"--config: {e}") from None
     students = (parse_students(args.pairs, args.fade, args.fade_until) if args.pairs else
                 parse_students(f"{args.tau}:{args.alpha}", args.fade, args.fade_until))
     before = torch.get_num_threads()
@@ -566,6 +578,7 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
 
     from spikelut.datasets import encode_dataset, load_dataset
     from spikelut.engine.reference import simulate
+    from spikelut.fileutil import write_text_atomic
     from spikelut.io import save_model, save_spikes
 
     out = Path(args.out)
@@ -686,7 +699,7 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
     ref_acc = float((simulate(model, test_spikes).pred == te.labels).mean())
     assert abs(ref_acc - student_test) < 1e-6, (ref_acc, student_test)
     save_spikes(out / "test.h5", test_spikes, te.labels, s_meta)
-    result = {"command": " ".join(sys.argv), "student": args.student, "luts": model.n_nodes,
+    result = {"command": args.command, "student": args.student, "luts": model.n_nodes,
               "teacher": {"model": t_name, "epochs": args.teacher_epochs, "lr": t_lr,
                           "batch": t_batch, "history": t_hist,
                           "train_acc": teacher_train, "val_acc": teacher_val,
@@ -705,7 +718,7 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
         result["front"] = {"init": args.front_init, "lr": args.front_lr, "width": args.front_width,
                            "threshold_width": args.threshold_width,
                            "test_rate": float(test_spikes.mean())}
-    (out / "distill.json").write_text(json.dumps(result, indent=1))
+    write_text_atomic(out / "distill.json", json.dumps(result, indent=1))
     log(f"student ({args.student}, {model.n_nodes} LUTs, tau {chosen['tau']}, alpha "
         f"{chosen['alpha']}, fade {chosen['fade']}): train {train_acc:.4f}, val "
         f"{chosen['student_val_acc']:.4f}, test {student_test:.4f}; teacher test {teacher_test:.4f}; "
@@ -844,4 +857,10 @@ def train_student(args: argparse.Namespace, feed: dict, y: torch.Tensor, yv: tor
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import sys as _sys
+    from pathlib import Path as _Path
+
+    _sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # demos.* when run as a script
+    from demos._script import run_main
+
+    run_main(main)  # bad input: one line and status 1, as the spikelut command does

@@ -367,4 +367,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    import sys as _sys
+    from pathlib import Path as _Path
+
+    _sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # demos.* when run as a script
+    from demos._script import run_main
+
+    run_main(main)  # bad input: one line and status 1, as the spikelut command does
