@@ -11,10 +11,14 @@
 // Slots never written are zero = "0 before cycle 0". The ring lives in shared memory when it fits
 // (use_smem = 1), else in this block's part of `ghist` in global memory.
 //
+// Index width: depth * n_sig reaches 2**31 well inside spikelut.limits (65,536 slots x 2**25
+// signals), so every ring and array offset is a 64-bit product (n_sig is long long); the int
+// parameters themselves are checked to fit by spikelut.engine.gpu.check_indices before a launch.
+//
 // Layouts (all C-contiguous):
 //   inp     uint32 [T, W32, n_in]    word-major, so a block's reads of one cycle are contiguous
 //   out     uint32 [T, W32, n_rec]   recorded nodes' spikes, same layout
-//   ghist   uint32 [gridDim.x, depth, n_sig]  (unused with use_smem)
+//   ghist   uint32 [gridDim.x, depth, n_sig]  all zero on entry (unused with use_smem)
 //   tap_sig int32  [N, K_MAX]   signal read by tap p (taps >= k unused)
 //   tap_dly int32  [N, K_MAX]   its delay
 //   table   uint64 [N, tw]  bit b of word w = table entry 64 w + b (tw = 1 up to k = 6,
@@ -35,7 +39,8 @@
 #ifndef SPIKELUT_EMULATE
 #define SPIKELUT_SHARED_DECL extern __shared__ unsigned int smem[];
 #else
-#define SPIKELUT_SHARED_DECL unsigned int* smem = nullptr;
+// tests/cuda_emulation.h: the launch's dynamic shared memory, a buffer of exactly its size
+#define SPIKELUT_SHARED_DECL unsigned int* smem = (unsigned int*)emu_dynamic_smem;
 #endif
 
 // Mux tree, written as compile-time recursion so every tree value stays in a register:
@@ -92,13 +97,21 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_MAX_THREADS) spikelut_infe
     SPIKELUT_SHARED_DECL
     const int w = blockIdx.x;
     if (w >= W32) return;
-    const int n_sig = n_in + N;
+    const long long n_sig = (long long)n_in + N;  // 64-bit: every row * n_sig below is too
     unsigned int* hist = use_smem ? smem : ghist + (unsigned long long)w * depth * n_sig;
-    for (int i = threadIdx.x; i < depth * n_sig; i += blockDim.x) hist[i] = 0u;
-    __syncthreads();
+    // Shared memory starts with garbage, so the ring is zeroed here. The global ring is not: the
+    // host allocates ghist with xp.zeros (one cudaMemset at full bandwidth), and a second pass
+    // here would only repeat it before any block's first cycle. It also keeps the kernel to the
+    // slots it really touches, which lets the CPU emulation run a ring over 2**31 words in
+    // lazily zeroed pages.
+    if (use_smem) {
+        for (long long i = threadIdx.x; i < depth * n_sig; i += blockDim.x) hist[i] = 0u;
+        __syncthreads();
+    }
 
     for (int t = 0; t < T; ++t) {
-        unsigned int* cur = hist + (t % depth) * n_sig;
+        const int slot = t % depth;  // of cycle t; cycle t - d is slot - d, wrapped into 0..depth-1
+        unsigned int* cur = hist + slot * n_sig;
         const unsigned int* in_t = inp + ((unsigned long long)t * W32 + w) * n_in;
         for (int c = threadIdx.x; c < n_in; c += blockDim.x) cur[c] = in_t[c];
         __syncthreads();
@@ -111,7 +124,9 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_MAX_THREADS) spikelut_infe
 #pragma unroll
                 for (int p = 0; p < SPIKELUT_K_MAX; ++p) {
                     if (p < k) {
-                        const int row = (t - tap_dly[SPIKELUT_K_MAX * j + p] + depth) % depth;
+                        // delays are clipped to depth - 1 (engine/plan.py): one wrap is enough
+                        int row = slot - tap_dly[SPIKELUT_K_MAX * j + p];
+                        if (row < 0) row += depth;
                         x[p] = hist[row * n_sig + tap_sig[SPIKELUT_K_MAX * j + p]];
                     } else {
                         x[p] = 0u;
@@ -129,8 +144,11 @@ extern "C" __global__ void __launch_bounds__(SPIKELUT_MAX_THREADS) spikelut_infe
                     default: s = lut_wide(table + (unsigned long long)tw * j, k, x); break;
                 }
                 // refractory gate: silent if the node fired in any of the last R cycles
-                for (int q = 1; q <= R; ++q)
-                    s &= ~hist[((t - q + depth) % depth) * n_sig + n_in + j];
+                for (int q = 1; q <= R; ++q) {  // R <= depth - 1 (plan.py)
+                    int row = slot - q;
+                    if (row < 0) row += depth;
+                    s &= ~hist[row * n_sig + n_in + j];
+                }
                 cur[n_in + j] = s;
                 const int r = rec_row[j];
                 if (r >= 0) out_t[r] = s;

@@ -17,15 +17,15 @@ extern "C" void emulate_train_forward(
 
 extern "C" void emulate_train_backward(
     long long threads, float* G, const unsigned char* hist, const unsigned char* addr,
-    const float* sg, const float* diffs, const unsigned char* tabs, const long long* tab_off,
-    const int* gidx, const int* dly, const unsigned char* is_in, double* acc, long long total,
+    const float* sg, const float* diffs, const long long* diff_off, const unsigned char* tabs,
+    const long long* tab_off, const int* gidx, const int* dly, const unsigned char* is_in, double* acc,
     int t, int T, int D, int N, int B, int Nn, int lo, int hi, int k, int R, int sig0,
     int mode, int tbptt, int input_grad, int addr16)
 {
     for (long long b = 0; b < threads; ++b) {
         blockIdx.x = (unsigned int)b;
-        spikelut_train_backward(G, hist, addr, sg, diffs, tabs, tab_off, gidx, dly, is_in, acc,
-                                total, t, T, D, N, B, Nn, lo, hi, k, R, sig0, mode, tbptt,
+        spikelut_train_backward(G, hist, addr, sg, diffs, diff_off, tabs, tab_off, gidx, dly, is_in, acc,
+                                t, T, D, N, B, Nn, lo, hi, k, R, sig0, mode, tbptt,
                                 input_grad, addr16);
     }
 }
@@ -46,15 +46,15 @@ extern "C" void emulate_train_forward_fused(
 
 extern "C" void emulate_train_backward_fused(
     long long blocks, float* G, const unsigned char* hist, const unsigned char* addr,
-    const float* sg, const float* diffs, const unsigned char* tabs, const long long* tab_off,
-    const int* gidx, const int* dly, const unsigned char* is_in, double* acc, long long total,
+    const float* sg, const float* diffs, const long long* diff_off, const unsigned char* tabs,
+    const long long* tab_off, const int* gidx, const int* dly, const unsigned char* is_in, double* acc,
     const int* layer, int T, int D, int N, int B, int Nn, int m, int mode, int tbptt,
     int input_grad, int addr16)
 {
     for (long long b = 0; b < blocks; ++b) {
         blockIdx.x = (unsigned int)b;
-        spikelut_train_backward_fused(G, hist, addr, sg, diffs, tabs, tab_off, gidx, dly, is_in,
-                                      acc, total, layer, T, D, N, B, Nn, m, mode, tbptt,
+        spikelut_train_backward_fused(G, hist, addr, sg, diffs, diff_off, tabs, tab_off, gidx, dly,
+                                      is_in, acc, layer, T, D, N, B, Nn, m, mode, tbptt,
                                       input_grad, addr16);
     }
 }

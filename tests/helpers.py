@@ -40,34 +40,99 @@ def train(bits):
 TESTS = Path(__file__).parent
 
 
-def cuda_emulation_library(tmp_dir: Path, source: str, what: str, spec=None) -> ctypes.CDLL:
-    """Build ``tests/<source>`` (a kernels/*.cu file under tests/cuda_emulation.h) as a shared
-    library and load it; skip the test, saying ``what`` is not emulated, without g++. ``spec``
-    (a kernel module's ``compile_spec()``) gives the ``-D`` defines, as for NVRTC."""
-    defines = [o for o in (spec.options if spec is not None else ()) if o.startswith("-D")]
+SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                  "-fno-omit-frame-pointer", "-g")
+
+
+def _gxx(what: str) -> str:
     gxx = shutil.which("g++")
     if gxx is None:
         pytest.skip(f"g++ not found: cannot emulate {what} on the CPU")
-    so = tmp_dir / (Path(source).stem + ".so")
-    subprocess.run([gxx, "-O1", "-shared", "-fPIC", "-std=c++14", f"-I{TESTS}",
-                    f"-I{TESTS.parent / 'kernels'}", *defines, str(TESTS / source), "-o", str(so)], check=True)
-    return ctypes.CDLL(str(so))
+    return gxx
 
 
-def emulate_infer(fn, net, x, record="all"):
+def build_cuda_emulation(tmp_dir: Path, source: str, what: str, spec=None,
+                         sanitize: bool = False) -> Path:
+    """Build ``tests/<source>`` (a kernels/*.cu file under tests/cuda_emulation.h) as a shared
+    library; return its path. Skip the test, saying ``what`` is not emulated, without g++ (or,
+    with ``sanitize``, without AddressSanitizer/UBSan support). ``spec`` (a kernel module's
+    ``compile_spec()``) gives the ``-D`` defines, as for NVRTC. A ``sanitize`` build can only be
+    loaded by a process started with :func:`sanitizer_env` (see :func:`run_sanitized`)."""
+    defines = [o for o in (spec.options if spec is not None else ()) if o.startswith("-D")]
+    gxx = _gxx(what)
+    flags = ["-O1"]
+    if sanitize:
+        sanitizer_env(tmp_dir)  # skips without the runtime
+        flags += SANITIZE_FLAGS
+    so = tmp_dir / (Path(source).stem + ("_san" if sanitize else "") + ".so")
+    subprocess.run([gxx, *flags, "-shared", "-fPIC", "-std=c++14", f"-I{TESTS}",
+                    f"-I{TESTS.parent / 'kernels'}", *defines, str(TESTS / source), "-o", str(so)],
+                   check=True)
+    return so
+
+
+def cuda_emulation_library(tmp_dir: Path, source: str, what: str, spec=None) -> ctypes.CDLL:
+    """:func:`build_cuda_emulation` (without sanitizers), loaded."""
+    return ctypes.CDLL(str(build_cuda_emulation(tmp_dir, source, what, spec)))
+
+
+def sanitizer_env(tmp_dir: Path) -> dict:
+    """Environment variables for a Python process that loads a ``sanitize=True`` emulation:
+    the AddressSanitizer runtime preloaded (it must come before every other library), leak
+    checks off (the interpreter keeps its memory to the end), the first error fatal. Skips the
+    test when g++ cannot build and run a program with ``-fsanitize=address,undefined``."""
+    gxx = _gxx("the CUDA kernels with sanitizers")
+    probe = tmp_dir / "sanitizer_probe"
+    src = tmp_dir / "sanitizer_probe.cpp"
+    src.write_text("int main() { return 0; }\n")
+    r = subprocess.run([gxx, *SANITIZE_FLAGS, str(src), "-o", str(probe)], capture_output=True,
+                       text=True)
+    if r.returncode != 0 or subprocess.run([str(probe)], capture_output=True).returncode != 0:
+        pytest.skip(f"g++ cannot build with -fsanitize=address,undefined: "
+                    f"{(r.stderr.strip().splitlines() or ['the probe does not run'])[-1]}")
+    asan = subprocess.run([gxx, "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip()
+    if not Path(asan).is_absolute() or not Path(asan).exists():
+        pytest.skip("g++ has no shared AddressSanitizer runtime (libasan.so) to preload into Python")
+    return {"LD_PRELOAD": asan,
+            "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
+            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=98"}
+
+
+def run_sanitized(tmp_dir: Path, code: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run Python ``code`` (with tests/ on ``sys.path``) in a fresh process under
+    :func:`sanitizer_env`; a sanitizer report ends it with exit status 99 (ASan) or 98 (UBSan)."""
+    import os
+    import sys
+
+    env = {**os.environ, **sanitizer_env(tmp_dir), "PYTHONPATH": os.pathsep.join(
+        [str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+#: dynamic shared memory the emulation offers when a test runs the kernel's shared-memory path
+#: (CUDA's default per-block limit: every emulated test network fits)
+EMULATED_SMEM = 48 * 1024
+
+
+def emulate_infer(fn, net, x, record="all", smem_limit=0, plan=None):
     """Run ``kernels/bitsliced_infer.cu`` emulated on the CPU (``fn`` = the library's
     ``emulate_infer``) through the engine's own plan, launch geometry and argument marshalling;
-    returns ``(plan, per-layer spikes)``."""
+    returns ``(plan, per-layer spikes)``. ``smem_limit`` is the shared memory offered to
+    :func:`spikelut.engine.gpu.launch_config`: 0 runs the global-memory history path,
+    :data:`EMULATED_SMEM` the shared-memory path (where the ring fits). ``plan`` replaces
+    ``build_plan(net, record, steps=T)``."""
     from spikelut.engine import gpu
     from spikelut.engine.bitpack import pack
     from spikelut.engine.plan import build_plan
 
     T, B, _ = x.shape
-    plan = build_plan(net, record, steps=T)
+    plan = build_plan(net, record, steps=T) if plan is None else plan
     inp = gpu.to_word_major(pack(x), B)
-    cfg = gpu.launch_config(plan, inp.shape[1], smem_limit=0)  # emulation: history in global memory
+    cfg = gpu.launch_config(plan, inp.shape[1], smem_limit=smem_limit)
     args, out = gpu.kernel_args(plan, inp, cfg)
-    c_args = [ctypes.c_int(cfg.grid)]
+    c_args = [ctypes.c_int(cfg.grid), ctypes.c_int(cfg.smem_bytes)]
     for a in args:
         c_args.append(ctypes.c_void_p(a.ctypes.data) if isinstance(a, np.ndarray) and a.ndim
                       else ctypes.c_int(int(a)))

@@ -18,7 +18,7 @@ from spikelut.engine.plan import build_plan
 from spikelut.network import Layer, Network, Readout
 from spikelut.wiring import random_network
 
-from helpers import cuda_emulation_library, emulate_infer
+from helpers import EMULATED_SMEM, cuda_emulation_library, emulate_infer
 
 TESTS = Path(__file__).parent
 KERNELS = TESTS.parent / "kernels"
@@ -92,31 +92,44 @@ def emulator(tmp_path_factory):
     return lib.emulate_infer
 
 
-_emulate = emulate_infer
+# both history paths: in global memory (smem_limit = 0) and in (emulated) shared memory
+PATHS = {"global": 0, "shared": EMULATED_SMEM}
+
+
+@pytest.fixture(params=list(PATHS))
+def smem_limit(request):
+    return PATHS[request.param]
+
+
+def _emulate(fn, net, x, record="all", smem_limit=0):
+    plan, spikes = emulate_infer(fn, net, x, record, smem_limit)
+    # the path under test is the one launch_config really picked
+    assert gpu.launch_config(plan, -(-x.shape[1] // 32), smem_limit).use_smem == (smem_limit > 0)
+    return plan, spikes
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_emulated_kernel_equals_reference(emulator, seed):
+def test_emulated_kernel_equals_reference(emulator, seed, smem_limit):
     net, x = _random_case(seed)
     ref = reference.simulate(net, x)
-    _, spikes = _emulate(emulator, net, x)
+    _, spikes = _emulate(emulator, net, x, smem_limit=smem_limit)
     for i, (a, b) in enumerate(zip(ref.layer_spikes, spikes)):
         np.testing.assert_array_equal(a, b, err_msg=f"layer {i}")
 
 
-def test_emulated_kernel_records_only_readout(emulator):
+def test_emulated_kernel_records_only_readout(emulator, smem_limit):
     net, x = _random_case(40)
     ref = reference.simulate(net, x)
-    plan, spikes = _emulate(emulator, net, x, record="readout")
+    plan, spikes = _emulate(emulator, net, x, record="readout", smem_limit=smem_limit)
     assert plan.recorded == [1] and spikes[0] is None
     np.testing.assert_array_equal(spikes[1], ref.layer_spikes[1])
 
 
-def test_emulated_kernel_refractory_pulse(emulator):
+def test_emulated_kernel_refractory_pulse(emulator, smem_limit):
     # copy the input, R = 2: a held-high input gives a pulse every third cycle
     layer = Layer(np.array([[0, 1, 0, 1]], np.uint8), [[-1, -1]], [[0, 0]], [[0, 1]], refractory=2)
     net = Network(1, [layer], Readout(0, [0], 1))
-    _, spikes = _emulate(emulator, net, np.ones((8, 40, 1), np.uint8))
+    _, spikes = _emulate(emulator, net, np.ones((8, 40, 1), np.uint8), smem_limit=smem_limit)
     assert spikes[0][:, 39, 0].tolist() == [1, 0, 0, 1, 0, 0, 1, 0]
     assert (spikes[0] == spikes[0][:, :1]).all()
 

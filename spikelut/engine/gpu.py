@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..lowering import Lowered
 from ..network import K_MAX, Network
 from ..xp import require_gpu
@@ -53,6 +54,10 @@ INFER = KernelSpec(KERNEL_NAME, (
 DEFAULT_SMEM = 48 * 1024
 # tests set this to force the global-memory history path; None = the device's opt-in maximum
 SMEM_LIMIT: int | None = None
+# the kernel's int parameters and its grid (gridDim.x) are at most this
+INT32_MAX = 2**31 - 1
+# its array offsets are long long / unsigned long long products (bitsliced_infer.cu)
+INT64_MAX = 2**63 - 1
 
 
 def kernel_source(name: str = KERNEL_FILE) -> str:
@@ -92,6 +97,48 @@ class Launch:
     ghist_words: int  # uint32 words of global history needed when not in shared memory
 
 
+def check_indices(plan: Plan, w32: int, steps: int | None = None) -> None:
+    """Refuse a run whose sizes the kernel cannot index: an ``int`` parameter (``T``, ``W32``,
+    ``n_in``, ``N``, ``m``, ``depth``, ``n_rec``, ``tw``) over ``2**31 - 1``, or a 64-bit offset
+    (``W32 * depth * n_signals`` into the global ring, ``T * W32 * n`` into the input and the
+    output) over ``2**63 - 1``. Everything within :mod:`spikelut.limits` passes (tested); ring
+    offsets of such networks pass ``2**31``, which the kernel computes in 64 bits.
+
+    Args:
+        plan: the run's plan (``steps`` cycles).
+        w32: 32-sample words (the grid).
+        steps: cycles ``T``; ``None`` leaves out the checks that need it.
+
+    Raises:
+        ShapeError: one line naming the size that does not fit and its limit.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> check_indices(build_plan(random_network(0, n_in=4, sizes=[8], k=2)), 2**31)
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ShapeError: GPU engine: 2147483648 sample words (W32 = ceil(batch / 32)) is more than the kernel's int limit of 2147483647
+    """
+    ints = {"sample words (W32 = ceil(batch / 32))": w32, "input channels": plan.n_in,
+            "nodes": plan.n_nodes, "layers": plan.n_layers, "history slots (depth)": plan.depth,
+            "recorded nodes": plan.n_recorded, "table words per node": plan.table_words.shape[1]}
+    if steps is not None:
+        ints = {"cycles (T)": steps, **ints}
+    for what, v in ints.items():
+        if int(v) > INT32_MAX:
+            raise ShapeError(f"GPU engine: {int(v)} {what} is more than the kernel's int limit "
+                             f"of {INT32_MAX}")
+    offsets = {"global history words (W32 * depth * signals)":
+               int(w32) * int(plan.depth) * int(plan.n_signals)}
+    if steps is not None:
+        widest = max(int(plan.n_in), int(plan.n_recorded))
+        offsets["input/output words (T * W32 * channels)"] = int(steps) * int(w32) * widest
+    for what, v in offsets.items():
+        if v > INT64_MAX:
+            raise ShapeError(f"GPU engine: {v} {what} is more than the kernel's 64-bit index "
+                             f"limit of {INT64_MAX}")
+
+
 def launch_config(plan: Plan, w32: int, smem_limit: int, max_threads: int = MAX_THREADS,
                   warp: int = 32) -> Launch:
     """Geometry for ``w32`` sample words: one block per word, threads over the widest layer.
@@ -99,12 +146,16 @@ def launch_config(plan: Plan, w32: int, smem_limit: int, max_threads: int = MAX_
     The ring (``depth * n_signals`` words of 4 bytes) goes to shared memory when it fits in
     ``smem_limit`` bytes (the device's opt-in maximum), else to global memory.
 
+    Raises:
+        ShapeError: the kernel cannot index this many words or signals (:func:`check_indices`).
+
     Example:
         >>> from spikelut.wiring import random_network
         >>> p = build_plan(random_network(0, n_in=4, sizes=[100, 3], k=3, max_delay=1))
         >>> launch_config(p, w32=5, smem_limit=48 * 1024)
         Launch(grid=5, block=128, smem_bytes=856, use_smem=True, ghist_words=0)
     """
+    check_indices(plan, w32)
     widest = int((plan.layer_hi - plan.layer_lo).max())
     block = min(max_threads, max(warp, -(-widest // warp) * warp))
     ring_bytes = plan.depth * plan.n_signals * 4
@@ -160,9 +211,15 @@ def kernel_args(plan: Plan, inp32: Any, launch: Launch, xp=np) -> tuple[list, An
 
     ``inp32`` is the word-major input ``[T, W32, n_in]`` (uint32). ``out`` is the zeroed output
     ``[T, W32, n_recorded]`` the kernel fills.
+
+    Raises:
+        ShapeError: the kernel cannot index ``T`` cycles of this plan (:func:`check_indices`),
+            before anything is allocated.
     """
     T, w32, _ = inp32.shape
+    check_indices(plan, w32, T)
     out = xp.zeros((T, w32, max(plan.n_recorded, 1)), xp.uint32)
+    # zeroed here, not in the kernel (which zeroes only shared memory): see bitsliced_infer.cu
     ghist = xp.zeros(max(launch.ghist_words, 1), xp.uint32)
     args = INFER.marshal({
         "inp": xp.ascontiguousarray(inp32, dtype=xp.uint32), "out": out, "ghist": ghist,

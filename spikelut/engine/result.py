@@ -67,9 +67,23 @@ def check_spikes(net: "Network | Lowered", spikes: Any) -> Any:
         raise ShapeError(f"input spikes have {n_in} channels but the network has {net.n_in} inputs")
     if T < 1 or B < 1:
         raise ShapeError(f"input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
-    if spikes.dtype != xp.uint8 and spikes.dtype != xp.bool_:
-        if not bool(((spikes == 0) | (spikes == 1)).all()):
-            raise ShapeError("input spikes must be 0 or 1")
-    elif spikes.dtype == xp.uint8 and bool((spikes > 1).any()):
+    if not device_binary(spikes):
         raise ShapeError("input spikes must be 0 or 1")
     return spikes.astype(xp.uint8, copy=False)
+
+
+def device_binary(a: Any) -> bool:
+    """Whether every entry of ``a`` (a NumPy or CuPy array) is 0 or 1, computed where ``a``
+    lives (no host copy of a device array): nothing for bool, one ``any`` for uint8, an
+    element-wise comparison otherwise (NaN is not 0 or 1).
+
+    Example:
+        >>> device_binary(np.array([0, 1], np.uint8)), device_binary(np.array([0.0, 0.5]))
+        (True, False)
+    """
+    xp = array_module(a)
+    if a.dtype == xp.bool_:
+        return True
+    if a.dtype == xp.uint8:
+        return not bool((a > 1).any())
+    return bool(((a == 0) | (a == 1)).all())
