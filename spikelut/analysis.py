@@ -26,14 +26,17 @@ Example:
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
 from .analog import require_binary
 from .backends import Backend, get_backend
-from .errors import ConfigError, ShapeError
+from .errors import ConfigError, OutputError, ShapeError
 from .network import INPUT, Network, all_binary
 
 __all__ = ["influences", "walsh", "degree", "binary_entropy", "NodeStats", "DataStats",
@@ -607,9 +610,70 @@ def summary_text(report: dict) -> str:
     return "\n".join(lines)
 
 
+#: the names the analysis writes in its directory (:func:`run_analysis`)
+OWN_FILE = re.compile(r"(nodes\.csv|summary\.txt|dynamics\.png|attribution_\d+\.png)")
+
+
+def _written_by_analysis(d: Path) -> bool:
+    """``d`` holds an earlier analysis: a nodes.csv whose header is the analysis's columns."""
+    try:
+        with open(d / "nodes.csv", encoding="utf-8", errors="replace") as f:
+            return f.readline().rstrip("\n") == ",".join(ANALYSIS_COLUMNS)
+    except OSError:
+        return False
+
+
+def check_analysis_dir(outdir: str | os.PathLike, inputs: Sequence[Any] = (),
+                       force: bool = False) -> list[str]:
+    """Refuse an output directory the analysis must not replace; return the names of the old
+    directory's entries to carry into the new one.
+
+    The analysis replaces ``outdir`` as a whole (:func:`spikelut.fileutil.atomic_dir`), so
+    without this every file in it would go, inputs included. Refused: the current directory (or
+    one holding it); a non-empty directory that the analysis did not write, unless ``force``; an
+    input (a path in ``inputs``; other entries are ignored) that lies in it under a name the
+    analysis writes (also with ``force``). Kept: every entry that is not one of the analysis's
+    own files (:data:`OWN_FILE`).
+
+    Raises:
+        OutputError: one line naming the directory (and the input) and what to do.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "notes.txt").write_text("mine")
+        >>> check_analysis_dir(d, force=True)
+        ['notes.txt']
+    """
+    d = Path(outdir)
+    if not d.is_dir():
+        return []
+    root = d.resolve()
+    cwd = Path.cwd().resolve()
+    if cwd == root or root in cwd.parents:
+        raise OutputError(f"{outdir}: is the current directory or holds it; the analysis "
+                          f"replaces its directory as a whole, so give another one")
+    names = [e.name for e in d.iterdir()]
+    if names and not force and not _written_by_analysis(d):
+        raise OutputError(f"{outdir}: directory exists and was not written by 'spikelut analyze' "
+                          f"(no nodes.csv of its own); choose a new directory, empty it, or pass "
+                          f"--force")
+    keep = sorted(n for n in names if not OWN_FILE.fullmatch(n))
+    for q in inputs:
+        if not isinstance(q, (str, os.PathLike)):
+            continue
+        r = Path(q).resolve()
+        if root in r.parents and r.relative_to(root).parts[0] not in keep:
+            raise OutputError(f"{q}: is an input and lies in the output directory {outdir}, "
+                              f"where the analysis replaces it; move it out of {outdir} or "
+                              f"choose another output directory")
+    return keep
+
+
 def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = None,
                  samples: Any = (0,), limit: int | None = None,
-                 backend: str | Backend = "auto", log: Any = None, size: Any = None) -> dict:
+                 backend: str | Backend = "auto", log: Any = None, size: Any = None,
+                 force: bool = False, inputs: Sequence[Any] = ()) -> dict:
     """Everything ``spikelut analyze`` reports: per-layer and per-node statistics on ``spikes``
     ``[T, B, n_in]``, what exact pruning would save, gradient and occlusion attribution of the
     chosen ``samples``, and (with ``outdir``) ``nodes.csv``, ``summary.txt``, one
@@ -618,6 +682,9 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
     Args:
         limit: use only the first ``limit`` samples for the statistics (``None``: all).
         backend: simulates the pruning check and the occlusion flips (:mod:`spikelut.backends`).
+        force: write into a non-empty ``outdir`` the analysis did not write; its other files
+            are kept (:func:`check_analysis_dir`, checked before anything is computed).
+        inputs: the caller's input files, never replaced in ``outdir``.
 
     Returns:
         A JSON-friendly dict (``network``, ``data``, ``layers``, ``prunable``, ``attribution``,
@@ -625,7 +692,8 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
 
     Raises:
         ShapeError: spikes that do not fit ``net``; ConfigError: a sample index out of range, or
-        an analog model (its real-valued tables are not the 0/1 tables measured here).
+        an analog model (its real-valued tables are not the 0/1 tables measured here);
+        OutputError: ``outdir`` refused by :func:`check_analysis_dir`.
     """
     import csv
     import io as _io
@@ -634,6 +702,7 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
     from .prune import prune_network
 
     _binary_only(net)
+    keep = [] if outdir is None else check_analysis_dir(outdir, [*inputs, log], force)
     x = np.asarray(spikes)
     if x.ndim != 3 or x.shape[2] != net.n_in:
         raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
@@ -681,7 +750,7 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
     names = ["nodes.csv", "summary.txt"] + [f"attribution_{s}.png" for s in samples]
     names += ["dynamics.png"] if log is not None else []
     report["files"] = [str(out / n) for n in names]
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, keep=keep) as tmp:
         buf = _io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(ANALYSIS_COLUMNS), lineterminator="\n")
         w.writeheader()

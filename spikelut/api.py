@@ -608,15 +608,18 @@ def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network,
 def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLike | None = None,
             *, samples: Sequence[int] = (0,), limit: int | None = None,
             backend: str | Backend = "auto", log: str | os.PathLike | None = None,
-            engine: str | None = None, device: str | None = None) -> dict:
+            engine: str | None = None, device: str | None = None, force: bool = False) -> dict:
     """Per-node Boolean-function statistics, data statistics, exact-pruning potential and the
     attribution of ``samples`` (``spikelut analyze``; see :func:`spikelut.analysis.run_analysis`
     and docs/analyze.md).
 
     ``net``: a network or model file; ``data``: a spike file, :class:`~spikelut.io.SpikeData` or
     spikes ``[T, B, n_in]``; ``outdir``: write ``nodes.csv``, ``summary.txt`` and the figures
-    there; ``log``: a training log for the table-dynamics figure; ``backend``: as in
-    :func:`simulate` (``engine``, ``device``: the deprecated words).
+    there (a non-empty directory the analysis did not write is refused unless ``force``, which
+    keeps its other files; the model, data and log files are never replaced: see
+    :func:`spikelut.analysis.check_analysis_dir`); ``log``: a training log for the
+    table-dynamics figure; ``backend``: as in :func:`simulate` (``engine``, ``device``: the
+    deprecated words).
 
     Example:
         >>> import spikelut as sl
@@ -637,7 +640,7 @@ def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLi
     net, spikes, labels = _net_and_data(net, data)
     b = _backend(backend, engine, device)
     return run_analysis(net, spikes, labels, outdir, samples=samples, limit=limit, backend=b,
-                        log=log)
+                        log=log, force=force, inputs=[source, data])
 
 
 def tap_importance(net: Network | str | os.PathLike, data: Any,

@@ -469,44 +469,6 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 
 # ---------------------------------------------------------------------------- atomic directories
 _RENAME_EXCHANGE = 2
-# entries of an old directory that atomic_dir carries into its replacement, by the replaced
-# directory's absolute path, while a carrying() block runs
-_CARRY: dict[str, tuple[str, ...]] = {}
-
-
-def _carry_key(path: str | os.PathLike) -> str:
-    return os.path.realpath(path)
-
-
-@contextlib.contextmanager
-def carrying(path: str | os.PathLike, names: Iterable[str]) -> Iterator[None]:
-    """While the block runs, :func:`atomic_dir` replacing ``path`` also carries the old
-    directory's entries ``names`` into the new one, as if given in its ``keep``.
-
-    For a command whose writer is a library function that replaces the directory as a whole
-    (``spikelut analyze`` over :func:`spikelut.analysis.run_analysis`): the command decides
-    which of the user's files stay, without the library growing a parameter for it. Outside such
-    a block :func:`atomic_dir` is unchanged.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> d = pathlib.Path(tempfile.mkdtemp()) / "out"
-        >>> d.mkdir(); _ = (d / "mine.txt").write_text("keep")
-        >>> with carrying(d, ["mine.txt"]), atomic_dir(d) as tmp:
-        ...     _ = (tmp / "new.csv").write_text("x")
-        >>> sorted(p.name for p in d.iterdir())
-        ['mine.txt', 'new.csv']
-    """
-    key = _carry_key(path)
-    old = _CARRY.get(key)
-    _CARRY[key] = tuple(old or ()) + tuple(names)
-    try:
-        yield
-    finally:
-        if old is None:
-            _CARRY.pop(key, None)
-        else:
-            _CARRY[key] = old
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -552,7 +514,6 @@ def atomic_dir(path: str | os.PathLike, keep: Iterable[str] = ()) -> Iterator[Pa
     """
     path = Path(path)
     keep = tuple(keep)
-    keep += tuple(n for n in _CARRY.get(_carry_key(path), ()) if n not in keep)
     if path.is_symlink() and path.is_dir():  # a link to the real output: replace that one
         path = path.resolve()
     try:
@@ -1007,6 +968,6 @@ def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Seq
     return shown
 
 
-__all__ = ["OutputLock", "atomic_dir", "atomic_h5", "atomic_path", "carrying", "check_output",
+__all__ = ["OutputLock", "atomic_dir", "atomic_h5", "atomic_path", "check_output",
            "clean_stale_temporaries", "file_kind", "lock_output", "lock_path_for",
            "release_locks", "write_bytes_atomic", "write_error", "write_text_atomic"]

@@ -467,7 +467,8 @@ class Pipeline:
 
         del res  # every layer's spikes: not needed below, free them before the analysis runs
         an = run_analysis(net, data.spikes, data.labels, self.p("analysis"), samples=[0],
-                          limit=500, log=self.p("train", "log.jsonl"))
+                          limit=500, log=self.p("train", "log.jsonl"),
+                          force=True)  # the run owns its directory; a file of the user's stays
         outs += [Path(f) for f in an["files"]]
         return outs, {"line": f"{len(outs)} figures and tables in {self.p('plots')}, "
                               f"{self.p('analysis')}",

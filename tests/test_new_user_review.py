@@ -329,19 +329,29 @@ def test_analyze_refuses_the_current_directory(tmp_path, model_and_data, capsys,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5", "m.h5"]
 
 
-def test_carrying_leaves_atomic_dir_unchanged_outside_its_block(tmp_path):
-    from spikelut.fileutil import atomic_dir, carrying
+def test_the_library_call_keeps_the_users_files_as_the_command_does(tmp_path, model_and_data):
+    # api.analyze(outdir=...) used to replace the directory wholesale (only the command checked)
+    import spikelut as sl
+    from spikelut.errors import OutputError
 
-    d = tmp_path / "out"
-    d.mkdir()
-    (d / "mine.txt").write_text("x")
-    with carrying(d, ["mine.txt"]):
-        with atomic_dir(d) as tmp:
-            (tmp / "a").write_text("1")
-    assert sorted(p.name for p in d.iterdir()) == ["a", "mine.txt"]
-    with atomic_dir(d) as tmp:  # no block: replaced as a whole, as before
-        (tmp / "b").write_text("2")
-    assert sorted(p.name for p in d.iterdir()) == ["b"]
+    model, data = model_and_data
+    out = tmp_path / "work"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError) as e:
+        sl.api.analyze(str(model), str(data), out)
+    assert str(e.value) == f"{out}: {ANALYZE_FOREIGN}"
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    rep = sl.api.analyze(str(model), str(data), out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "attribution_0.png", "nodes.csv", "notes.txt", "summary.txt"]
+    assert (out / "notes.txt").read_text() == "mine" and len(rep["files"]) == 3
+    # a data file inside under a name the analysis writes is never replaced, even with force
+    inside = out / "summary.txt"
+    inside.write_bytes(data.read_bytes())
+    with pytest.raises(OutputError, match=r"is an input and lies in the output directory"):
+        sl.api.analyze(str(model), str(inside), out, force=True)
+    assert inside.read_bytes() == data.read_bytes()
 
 
 # ---------------------------------------------------------------------------- Ctrl-C at start

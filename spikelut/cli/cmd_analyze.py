@@ -22,14 +22,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import re
-from pathlib import Path
-
 from ..api import analyze, tap_importance
-from ..errors import OutputError
 from ..escape import terminal
-from ..fileutil import carrying, check_output
+from ..analysis import check_analysis_dir
+from ..fileutil import check_output
 from . import Output
 from .common import FORCE_HELP, add_backend_arguments, backend_name
 
@@ -53,75 +49,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"did not create (its other files are kept)")
 
 
-#: the names the analysis writes in its directory (spikelut.analysis.run_analysis)
-OWN_FILE = re.compile(r"(nodes\.csv|summary\.txt|dynamics\.png|attribution_\d+\.png)")
-
-
-def _written_by_analyze(d: Path) -> bool:
-    """``d`` holds an earlier analysis: a nodes.csv whose header is the analysis's columns."""
-    from ..analysis import ANALYSIS_COLUMNS
-
-    try:
-        with open(d / "nodes.csv", encoding="utf-8", errors="replace") as f:
-            return f.readline().rstrip("\n") == ",".join(ANALYSIS_COLUMNS)
-    except OSError:
-        return False
-
-
-def check_analysis_dir(out: str, inputs: list, force: bool) -> list[str]:
-    """Refuse an output directory the analysis must not replace; the names of the old
-    directory's entries to carry into the new one.
-
-    The analysis replaces DIR as a whole (:func:`spikelut.fileutil.atomic_dir`), so without this
-    every file in it went, inputs included. Refused: the current directory (or one holding it);
-    a non-empty directory that spikelut analyze did not write, unless ``force``; an input that
-    lies in it under a name the analysis writes (also with ``force``). Kept: every entry that is
-    not one of the analysis's own files (``OWN_FILE``).
-
-    Raises:
-        OutputError: one line naming the directory (and the input) and what to do.
-    """
-    d = Path(out)
-    if not d.is_dir():
-        return []
-    root = d.resolve()
-    cwd = Path.cwd().resolve()
-    if cwd == root or root in cwd.parents:
-        raise OutputError(f"{out}: is the current directory or holds it; the analysis replaces "
-                          f"its directory as a whole, so give another one")
-    names = [e.name for e in d.iterdir()]
-    if names and not force and not _written_by_analyze(d):
-        raise OutputError(f"{out}: directory exists and was not written by 'spikelut analyze' "
-                          f"(no nodes.csv of its own); choose a new directory, empty it, or pass "
-                          f"--force")
-    keep = sorted(n for n in names if not OWN_FILE.fullmatch(n))
-    for q in inputs:
-        if q is None:
-            continue
-        r = Path(q).resolve()
-        if root in r.parents and r.relative_to(root).parts[0] not in keep:
-            raise OutputError(f"{q}: is an input and lies in the output directory {out}, where "
-                              f"the analysis replaces it; move it out of {out} or choose another "
-                              f"output directory")
-    return keep
-
-
 def run(args: argparse.Namespace) -> Output:
     from ..analysis import summary_text
 
     inputs = [args.model, args.data, args.log]
-    keep: list[str] = []
     if args.output is not None:
         check_output(args.output, inputs=inputs, kind="dir", force=args.force)
-        keep = check_analysis_dir(args.output, inputs, args.force)
+        # before the model and the data are read (api.analyze checks it again, the same way)
+        check_analysis_dir(args.output, inputs, args.force)
     imp_out = None
     if args.save_importance is not None:
         imp_out = check_output(args.save_importance, inputs=[args.model, args.data, args.log],
                                kind="model", force=args.force, others=[args.output])
     # the user's other files in DIR (inputs among them) go into the new directory too
-    with carrying(args.output, keep) if keep else contextlib.nullcontext():
-        rep = analyze(args.model, args.data, args.output, samples=args.samples,
-                      limit=args.limit, backend=backend_name(args, NAME), log=args.log)
+    rep = analyze(args.model, args.data, args.output, samples=args.samples, limit=args.limit,
+                  backend=backend_name(args, NAME), log=args.log, force=args.force)
     # summary_text escapes the names it prints; each line again here, so that nothing it may
     # print later (a name read from the model or the data) reaches the terminal raw (terminal()
     # changes nothing in text it escaped already)
