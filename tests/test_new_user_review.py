@@ -212,6 +212,28 @@ def test_sweep_continues_a_directory_written_before_the_marker(tmp_path, capsys)
     assert _sweep(space, out) == 0, capsys.readouterr().err
 
 
+def test_sweep_refuses_a_second_study_in_the_same_directory(tmp_path, capsys):
+    # its trials/NNNNN would have overwritten the first study's, trial number for trial number
+    out = tmp_path / "out"
+    assert _sweep(_space(tmp_path, ""), out) == 0
+    before = sorted(p.name for p in out.iterdir())
+    other = tmp_path / "other"
+    other.mkdir()
+    second = _space(other, '[sweep]\nstudy = "wide"\n')
+    capsys.readouterr()
+    for extra in ((), ("--force",)):
+        assert _sweep(second, out, *extra) == 1
+        assert capsys.readouterr().err == (
+            f"spikelut sweep: error: {out}: holds the sweep of study 'space', and study 'wide' "
+            f"would overwrite its trials; choose another output directory (or give [sweep] "
+            f"study = 'space' to continue that study)\n")
+    assert sorted(p.name for p in out.iterdir()) == before
+    # the same for a directory of a sweep from before the marker (its report names the study)
+    (out / "spikelut-sweep.json").unlink()
+    assert _sweep(second, out) == 1
+    assert "holds the sweep of study 'space'" in capsys.readouterr().err
+
+
 def test_sweep_never_overwrites_an_input_even_with_force(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

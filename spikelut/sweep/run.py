@@ -47,12 +47,28 @@ def _written_by_sweep(out: Path) -> bool:
         return False
 
 
-def check_sweep_dir(out: Path, inputs: list, force: bool) -> None:
+def _recorded_study(out: Path) -> str | None:
+    """The study name an earlier sweep recorded in ``out`` (its marker, else the report of a
+    sweep from before the marker); None when neither names one."""
+    import json
+
+    for name in (MARKER, "report.json"):
+        try:
+            rec = json.loads((out / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("study"), str):
+            return rec["study"]
+    return None
+
+
+def check_sweep_dir(out: Path, inputs: list, force: bool, study: str | None = None) -> None:
     """Refuse, before any file is made, an output directory a sweep must not write into: one
     that cannot be written, a non-empty one that no sweep wrote (without ``force``; a rerun on
-    the sweep's own directory continues the study), or one that holds an input (the space file
-    or its base config) under a name the sweep writes (also with ``force``: an input is never
-    overwritten).
+    the sweep's own directory continues the study), one that holds another study's sweep
+    (``study`` differs from the name recorded there: its ``trials/NNNNN`` would be overwritten;
+    also with ``force``), or one that holds an input (the space file or its base config) under
+    a name the sweep writes (also with ``force``: an input is never overwritten).
 
     Raises:
         OutputError: one line naming the directory (and the input) and what to do.
@@ -64,6 +80,12 @@ def check_sweep_dir(out: Path, inputs: list, force: bool) -> None:
                           f"or pass --force")
     if not out.is_dir():
         return
+    recorded = _recorded_study(out) if study is not None else None
+    if recorded is not None and recorded != study:
+        raise OutputError(f"{out}: holds the sweep of study {terminal(repr(recorded))}, and "
+                          f"study {terminal(repr(study))} would overwrite its trials; choose "
+                          f"another output directory (or give [sweep] study = "
+                          f"{terminal(repr(recorded))} to continue that study)")
     root = out.resolve()
     for q in inputs:
         r = Path(q).resolve()
@@ -105,7 +127,8 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
         ToolError: Optuna (or the database driver) is not installed.
         ConfigError: a bad space file, run config or storage.
         OutputError: ``outdir`` cannot be written, or is a directory no sweep wrote (without
-            ``force``), or holds an input under a name the sweep writes.
+            ``force``), or holds another study's sweep, or an input under a name the sweep
+            writes.
         KeyboardInterrupt: after Ctrl-C, once the workers stopped and their trials are failed.
 
     Example:
@@ -132,7 +155,7 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     if seed > top:
         raise ConfigError(f"{where} must be at most {top} with {workers} worker(s) (worker i "
                           f"samples with seed + i), got {seed}")
-    check_sweep_dir(out, [space.path, space.base_path], force)
+    check_sweep_dir(out, [space.path, space.base_path], force, space.study)
     made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     marker = out / MARKER
