@@ -424,6 +424,26 @@ def test_a_real_ctrl_c_while_the_commands_are_imported(tmp_path):
     assert json.loads(out) == {"ok": False, "command": "info", "error": "interrupted"}
 
 
+def test_the_command_starts_without_the_heavy_imports():
+    # `spikelut` imports spikelut.cli before main() can catch a Ctrl-C: with the package's names
+    # loaded on first use that is stdlib only, so the uncaught window is a few milliseconds
+    # (it was the whole of numpy, numba and h5py, about a second)
+    code = ("import sys, spikelut.cli; print(sorted(m for m in ('numpy', 'numba', 'h5py', "
+            "'matplotlib', 'scipy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
+    assert r.stdout == "[]\n", r.stderr
+
+
+def test_the_package_names_load_on_first_use():
+    import spikelut as sl
+    from spikelut import Network, simulate
+
+    assert Network is sl.network.Network and simulate is sl.api.simulate
+    assert set(sl.__all__) <= set(dir(sl))
+    with pytest.raises(AttributeError, match="has no attribute 'nonexistent'"):
+        sl.nonexistent
+
+
 # ---------------------------------------------------------------------------- demo scripts
 def _demo(tmp_path, script: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "demos" / script), *args], cwd=tmp_path,
