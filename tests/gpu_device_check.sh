@@ -51,7 +51,8 @@ $PY -c "from spikelut.train.passes import why_unavailable as w; print('cuda back
 # test and the emulated-device training tests
 timeout 180 $PY -m pytest -q -rs -p no:cacheprovider --continue-on-collection-errors -m gpu tests/ 2>&1 | tee "$OUT/gpu_tests.txt" | tail -30
 [ "${PIPESTATUS[0]}" -eq 0 ] || STATUS=1
-timeout 90 $PY -m pytest -q -rs -p no:cacheprovider tests/test_nvrtc.py tests/test_train_backends.py \
+timeout 120 $PY -m pytest -q -rs -p no:cacheprovider tests/test_nvrtc.py tests/test_train_backends.py \
+    tests/test_cuda_emulation.py \
     2>&1 | tee -a "$OUT/gpu_tests.txt" | tail -8
 [ "${PIPESTATUS[0]}" -eq 0 ] || STATUS=1
 

@@ -21,6 +21,7 @@ from spikelut import limits
 from spikelut.engine import gpu
 from spikelut.engine.plan import build_plan
 from spikelut.errors import ShapeError
+from spikelut.xp import gpu_available
 from spikelut.train import bptt, kernels_gpu
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
@@ -268,3 +269,27 @@ def test_tap_differences_take_k_rows_per_layer(train_launch, fused):
     for p, q in zip(ra, rb):
         np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(ia, ib, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ the same on a real GPU
+@pytest.mark.gpu
+@pytest.mark.skipif(not gpu_available(),
+                    reason="no usable GPU: CuPy is not installed or sees no CUDA device")
+def test_gpu_ring_index_past_int32(monkeypatch):
+    # test_sanitized_ring_index_past_int32 on the device: a global ring of 65,536 x 32,770 words
+    # (8.6 GB, zeroed by the host's allocation); an int32 offset would read the wrong slot
+    from spikelut.engine import reference
+    from spikelut.network import Layer, Network, Readout
+
+    n_in = 32769
+    layer = Layer(np.array([[0, 1]], np.uint8), [[-1]], [[0]], [[1]], refractory=1)
+    net = Network(n_in, [layer], Readout(0, [0], 1))
+    x = np.zeros((3, 1, n_in), np.uint8)
+    x[:, 0, 0] = 1
+    real = gpu.build_plan
+    monkeypatch.setattr(gpu, "build_plan", lambda *a, **kw: dataclasses.replace(
+        real(*a, **kw), depth=65536))
+    assert 65535 * (n_in + 1) > 2**31
+    res = gpu.simulate(net, x).to_numpy()
+    assert res.layer_spikes[0][:, 0, 0].tolist() == \
+        reference.simulate(net, x).layer_spikes[0][:, 0, 0].tolist() == [0, 1, 0]
