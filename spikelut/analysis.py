@@ -645,6 +645,8 @@ def check_analysis_dir(outdir: str | os.PathLike, inputs: Sequence[Any] = (),
         >>> check_analysis_dir(d, force=True)
         ['notes.txt']
     """
+    from .fileutil import refuse_inputs_inside
+
     d = Path(outdir)
     if not d.is_dir():
         return []
@@ -659,14 +661,8 @@ def check_analysis_dir(outdir: str | os.PathLike, inputs: Sequence[Any] = (),
                           f"(no nodes.csv of its own); choose a new directory, empty it, or pass "
                           f"--force")
     keep = sorted(n for n in names if not OWN_FILE.fullmatch(n))
-    for q in inputs:
-        if not isinstance(q, (str, os.PathLike)):
-            continue
-        r = Path(q).resolve()
-        if root in r.parents and r.relative_to(root).parts[0] not in keep:
-            raise OutputError(f"{q}: is an input and lies in the output directory {outdir}, "
-                              f"where the analysis replaces it; move it out of {outdir} or "
-                              f"choose another output directory")
+    refuse_inputs_inside(outdir, inputs, lambda n: n not in keep,
+                         "where the analysis replaces it")
     return keep
 
 

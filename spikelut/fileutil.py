@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import OutputError
 
@@ -838,6 +838,37 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return os.path.abspath(a) == os.path.abspath(b)
+
+
+def refuse_inputs_inside(directory: str | os.PathLike, inputs: Iterable[Any],
+                         replaced: Callable[[str], bool], what: str,
+                         error: type[Exception] = OutputError) -> None:
+    """Refuse an input file that lies in ``directory`` under an entry the writer replaces.
+
+    ``inputs``: the command's input paths (entries that are not paths, such as ``None`` or an
+    in-memory network, are skipped); ``replaced(name)``: whether the writer replaces the
+    top-level entry ``name`` of ``directory``; ``what``: the end of the message ("where the
+    analysis replaces it"). Used by the writers that replace a whole directory (analyze, rtl),
+    so that an input is never overwritten, even with ``--force``.
+
+    Raises:
+        error: ``"<input>: is an input and lies in the output directory <dir>, <what>; move it
+            out of <dir> or choose another output directory"``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> refuse_inputs_inside(d, [d / "model.h5", None], lambda n: n == "report.json",
+        ...                      "where the report goes")   # model.h5 is not replaced: fine
+    """
+    root = Path(directory).resolve()
+    for p in inputs:
+        if not isinstance(p, (str, os.PathLike)):
+            continue
+        q = Path(p).resolve()
+        if root in q.parents and replaced(q.relative_to(root).parts[0]):
+            raise error(f"{p}: is an input and lies in the output directory {directory}, "
+                        f"{what}; move it out of {directory} or choose another output directory")
 
 
 def check_output(path: str | os.PathLike, *, inputs: Sequence[str | os.PathLike | None] = (),

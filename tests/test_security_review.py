@@ -123,42 +123,15 @@ def test_load_model_checks_table_values_without_temporaries_the_size_of_the_tabl
 
 
 # ---------------------------------------------------------------------------- 2. escaped names
-TRAIN_TOML = """
-name = "tr"
-seed = 0
-inputs = 2
-[[layers]]
-name = "h"
-nodes = 6
-k = 3
-taps = [{ from = "input", count = 2 }, { from = "self", count = 1, delay = 1 }]
-[readout]
-classes = 2
-[train]
-epochs = 1
-batch_size = 8
-"""
+from test_writers import w as _writers_workspace  # noqa: F401  (the fixture below builds on it)
 
 
 @pytest.fixture
-def ws(tmp_path, demos_dir, capsys):
-    """A small workspace: a config, a model, a stimulus, a result, a training config, data and
+def ws(_writers_workspace):
+    """The writer tests' workspace (config, model, stimulus, result, training config, data) and
     a training log."""
-    d = tmp_path / "w"
-    d.mkdir()
-    ns = type("W", (), {})()
-    ns.dir = d
-    ns.cfg = d / "osc.toml"
-    shutil.copy(os.path.join(demos_dir, "oscillator.toml"), ns.cfg)
-    ns.model, ns.stim, ns.result = d / "osc.h5", d / "stim.h5", d / "result.h5"
-    assert run(capsys, "init", ns.cfg, "-o", ns.model)[0] == 0
-    assert run(capsys, "stimulus", ns.model, "--steps", 6, "--batch", 2, "-o", ns.stim)[0] == 0
-    assert run(capsys, "simulate", ns.model, ns.stim, "-o", ns.result)[0] == 0
-    ns.tcfg = d / "tr.toml"
-    ns.tcfg.write_text(TRAIN_TOML)
-    ns.data = d / "data.h5"
-    assert run(capsys, "encode", "--dataset", "first_of_two", "--limit", 16, "-o", ns.data)[0] == 0
-    ns.log = d / "log.jsonl"
+    ns = _writers_workspace
+    ns.log = ns.dir / "log.jsonl"
     ns.log.write_text(json.dumps({"epoch": 1, "loss": 0.5, "acc": 0.5, "val_loss": None,
                                   "val_acc": None, "lr": 0.01, "time": 1.0}) + "\n")
     return ns

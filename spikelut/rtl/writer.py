@@ -43,7 +43,7 @@ from .. import __version__, limits
 from ..engine.reference import simulate
 from ..engine.result import SimResult, check_spikes
 from ..errors import ConfigError
-from ..fileutil import atomic_dir
+from ..fileutil import atomic_dir, refuse_inputs_inside
 from ..network import Network
 from .plan import RtlPlan, check_top_name, plan_network
 from .verilog import emit_core, emit_lut_model, emit_mux_model, lut_widths
@@ -122,13 +122,8 @@ def prepare_directory(out_dir: str | os.PathLike, force: bool = False,
         raise ConfigError(f"{d}: directory exists and was not written by 'spikelut rtl' (no "
                           f"{MANIFEST}); choose a new directory, empty it, or pass --force")
     keep = sorted(e.name for e in d.iterdir() if e.name not in drop)
-    root = d.resolve()
-    for p in inputs:
-        q = Path(p).resolve()
-        if root in q.parents and q.relative_to(root).parts[0] not in keep:
-            raise ConfigError(f"{p}: is an input and lies in the output directory {d}, where the "
-                              f"new design replaces it; move it out of {d} or choose another "
-                              f"output directory")
+    refuse_inputs_inside(d, inputs, lambda n: n not in keep, "where the new design replaces it",
+                         ConfigError)
     return keep
 
 
