@@ -23,6 +23,7 @@ import contextlib
 import errno
 import json
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -417,20 +418,27 @@ def encode_options(rec: Any) -> str:
         ...                 "params": {"levels": 4, "thresholds": None, "sequence": True},
         ...                 "differences": {"lags": [], "second_lags": [4], "lo": [-0.1], "hi": [0.1]}})
         '--dataset GunPoint --coding thermometer --param levels=4 --param sequence=true --second-differences 4'
+        >>> encode_options({"dataset": "my data/x.npz", "coding": "rate", "steps": 8})
+        "--dataset 'my data/x.npz' --coding rate --steps 8"
     """
     enc = _encoding_of(rec)
     if enc is None:
         return ""
-    out = [f"--dataset {_name(str(rec['dataset']))}"] if isinstance(rec.get("dataset"), str) else []
-    out.append(f"--coding {_name(enc['coding'])}")
-    if not enc["params"].get("sequence") and isinstance(rec.get("steps"), int):
-        out.append(f"--steps {rec['steps']}")
+    # a command line to paste into a shell: each word from the file is quoted for the shell (a
+    # dataset path with a space stays one word; '; rm ...' or '$(...)' in a model file runs
+    # nothing), then escaped for the terminal
+    out = ([f"--dataset {_name(shlex.quote(str(rec['dataset'])))}"]
+           if isinstance(rec.get("dataset"), str) else [])
+    out.append(f"--coding {_name(shlex.quote(enc['coding']))}")
+    if (not enc["params"].get("sequence") and isinstance(rec.get("steps"), int)
+            and not isinstance(rec.get("steps"), bool)):
+        out.append(f"--steps {int(rec['steps'])}")
     for k, v in enc["params"].items():
         if isinstance(v, bool):
             v = "true" if v else "false"
         elif isinstance(v, list):
             v = ",".join(str(i) for i in v)
-        out.append(f"--param {_name(k)}={_name(str(v))}")
+        out.append(f"--param {_name(shlex.quote(f'{k}={v}'))}")
     for flag, key in (("--differences", "differences"), ("--second-differences", "second_differences")):
         if enc[key]:
             out.append(f"{flag} {','.join(str(int(i)) for i in enc[key])}")

@@ -1,0 +1,63 @@
+"""A new user's review of encode, rtl, bench and peers: each test failed before its fix."""
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from spikelut.cli import main
+from spikelut.io import save_model
+from spikelut.wiring import random_network
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(capsys, command, *argv):
+    """Exit status 1 and one stderr line ``spikelut COMMAND: error: ...`` (no traceback)."""
+    code, out, err = run(capsys, *argv)
+    assert code == 1, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"spikelut {command}: error: "), err
+    return lines[0]
+
+
+# ------------------------------------------------------------- info: a command line to paste
+def _model_with_data_record(tmp_path, record):
+    net = random_network(0, 2, [4, 2], k=2, classes=2)
+    net.meta["data"] = record
+    path = tmp_path / "m.h5"
+    save_model(net, path)
+    return path
+
+
+def test_info_quotes_a_dataset_path_with_a_space_for_the_shell(tmp_path, capsys):
+    model = _model_with_data_record(tmp_path, {"dataset": "my data/train.npz", "coding": "rate",
+                                               "steps": 8, "params": {"sequence": False}})
+    code, out, _ = run(capsys, "info", model)
+    assert code == 0
+    line = out.strip().splitlines()[-1]
+    assert line == ("trained on data encoded with: spikelut encode --dataset 'my data/train.npz' "
+                    "--coding rate --steps 8 --param sequence=false")
+    # pasted into a shell, the path stays one word
+    assert shlex.split(line.split(": ", 1)[1])[3] == "my data/train.npz"
+
+
+def test_info_command_line_from_a_hostile_model_runs_nothing_when_pasted(tmp_path, capsys):
+    model = _model_with_data_record(tmp_path, {
+        "dataset": "x; touch pwned $(id)", "coding": "thermometer", "steps": True,
+        "params": {"levels": 4, "a b": "c;d", "sequence": False}})
+    code, out, _ = run(capsys, "info", model, "--json")
+    assert code == 0
+    options = json.loads(out)["encode_options"]
+    assert options == ("--dataset 'x; touch pwned $(id)' --coding thermometer "
+                       "--param levels=4 --param 'a b=c;d' --param sequence=false")
+    assert shlex.split(options) == ["--dataset", "x; touch pwned $(id)", "--coding", "thermometer",
+                                    "--param", "levels=4", "--param", "a b=c;d",
+                                    "--param", "sequence=false"]  # no '--steps True' either
