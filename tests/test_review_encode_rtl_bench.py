@@ -61,3 +61,49 @@ def test_info_command_line_from_a_hostile_model_runs_nothing_when_pasted(tmp_pat
     assert shlex.split(options) == ["--dataset", "x; touch pwned $(id)", "--coding", "thermometer",
                                     "--param", "levels=4", "--param", "a b=c;d",
                                     "--param", "sequence=false"]  # no '--steps True' either
+
+
+# ------------------------------------------------------------- rtl: --top length, --jobs
+def _model(tmp_path):
+    path = tmp_path / "m.h5"
+    save_model(random_network(0, 2, [4, 2], k=2, classes=2), path)
+    return path
+
+
+def test_rtl_refuses_a_top_name_too_long_for_its_file_names_before_any_work(tmp_path, capsys):
+    top = "a" * 300
+    line = one_error_line(capsys, "rtl", "rtl", _model(tmp_path), "-o", tmp_path / "out",
+                          "--top", top)
+    assert line == ("spikelut rtl: error: top name aaaaaaaaaaaaaaaaaaaa... is 300 characters long, "
+                    "more than 200 (its files tb_<top>.v and <top>_classifier.v must fit a file "
+                    "name); choose a shorter name")
+    assert not (tmp_path / "out").exists()
+
+
+def test_rtl_accepts_a_top_name_of_200_characters(tmp_path, capsys):
+    top = "b" * 200
+    code, out, err = run(capsys, "rtl", _model(tmp_path), "-o", tmp_path / "out", "--top", top)
+    assert code == 0, err
+    assert (tmp_path / "out" / f"tb_{top}.v").is_file()
+    assert (tmp_path / "out" / f"{top}_classifier.v").is_file()
+
+
+@pytest.mark.parametrize("jobs", ["0", "-2"])
+def test_rtl_refuses_a_jobs_count_below_one(tmp_path, capsys, jobs):
+    with pytest.raises(SystemExit) as e:  # a command line that does not parse: usage, exit 2
+        main(["rtl", str(_model(tmp_path)), "-o", str(tmp_path / "out"), "--jobs", jobs])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (f"spikelut rtl: error: argument --jobs: must be an "
+                                            f"integer >= 1, got {jobs}")
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------- rtl: the header points at a page
+def test_generated_core_points_at_a_page_that_ships(tmp_path, capsys):
+    code, _, err = run(capsys, "rtl", _model(tmp_path), "-o", tmp_path / "out", "--top", "core")
+    assert code == 0, err
+    first = (tmp_path / "out" / "core.v").read_text().splitlines()[0]
+    assert "DESIGN.md" not in first
+    assert first.endswith("(ports and timing: docs/guide/rtl.md, 'The core: the RTL contract').")
+    assert "### The core: the RTL contract" in (ROOT / "docs/guide/rtl.md").read_text()

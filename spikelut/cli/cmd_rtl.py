@@ -64,7 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an existing directory that spikelut did not create (its "
                         "other files are carried over)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel C++ compile jobs for Verilator")
+    p.add_argument("--jobs", type=positive_int, default=2,
+                   help="parallel C++ compile jobs for Verilator (default 2)")
 
 
 def _steps_note(files, args) -> str:

@@ -71,6 +71,9 @@ sync_accept_on sync_reject_on tagged this throughout timeprecision timeunit type
 unique unique0 until until_with untyped var virtual void wait_order weak wildcard with within
 """.split())
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_TOP_CHARS = 200
+"""Longest top name: the files ``tb_<top>.v`` and ``<top>_classifier.v`` must stay under the
+255-byte file-name limit of common file systems (and far under Verilog's 1024-character names)."""
 # module names the generated files define or instantiate besides the top
 _RESERVED_MODULES = {f"LUT{w}" for w in range(1, 7)}  # MUXF7/MUXF8 are vendor cells (below)
 
@@ -91,8 +94,12 @@ def check_top_name(top: str) -> str:
         'lut_core'
     """
     if not isinstance(top, str) or not _IDENT.match(top):
-        raise ConfigError(f"top name {top!r} is not a legal Verilog identifier; use letters, digits "
-                          f"and '_', not starting with a digit (e.g. 'spikelut_core')")
+        raise ConfigError(f"top name {str(top)[:80]!r} is not a legal Verilog identifier; use "
+                          f"letters, digits and '_', not starting with a digit (e.g. 'spikelut_core')")
+    if len(top) > MAX_TOP_CHARS:  # else 'File name too long' from the writer, after the work
+        raise ConfigError(f"top name {top[:20]}... is {len(top)} characters long, more than "
+                          f"{MAX_TOP_CHARS} (its files tb_<top>.v and <top>_classifier.v must fit "
+                          f"a file name); choose a shorter name")
     if top in VERILOG_KEYWORDS:
         raise ConfigError(f"top name {top!r} is a Verilog keyword; choose another name "
                           f"(e.g. '{top}_core')")
