@@ -721,6 +721,11 @@ class Rewirer:
         if "rewire_rng" not in f.attrs or "wiring" not in f:
             raise FileFormatError(f"{path}: the checkpoint has no rewiring state (it was made "
                                   f"without [train] rewire_every); resume with the same config")
+        import h5py
+
+        from ..io import _declared, _read
+        from .trainer import _ck_json
+
         tr = self.tr
         nets = []
         for group in ("wiring", "best_wiring"):
@@ -730,19 +735,21 @@ class Rewirer:
                 for n in ("source", "index", "delay"):
                     ds = f.get(f"{group}/L{i}/{n}")
                     # the shape is checked before anything is read
-                    if not hasattr(ds, "shape") or ds.shape != layer.source.shape \
+                    if not isinstance(ds, h5py.Dataset) or ds.shape != layer.source.shape \
                             or ds.dtype.kind not in "iu":
                         raise FileFormatError(f"{path}: /{group}/L{i}/{n}: missing or not an "
                                               f"integer array of shape {layer.source.shape}")
-                    arrs[n] = np.asarray(ds[()], np.int32)
+                    # stored in the file (no external or virtual storage), not a chunk bomb
+                    ds = _declared(ds.parent, n, (ds.dtype.name,), ds.ndim, path)
+                    arrs[n] = np.asarray(_read(ds, path), np.int32)
                 layers.append(layer.replace(**arrs))
             try:
                 nets.append(tr.net0.replace(layers=layers))
             except NetworkError as e:  # the stored wiring is not legal
                 raise FileFormatError(f"{path}: /{group}: {e}") from None
+        rng, counts = _ck_json(f, "rewire_rng", path), _ck_json(f, "rewire_counts", path)
         try:
-            self.rng.bit_generator.state = json.loads(f.attrs["rewire_rng"])
-            counts = json.loads(f.attrs["rewire_counts"])
+            self.rng.bit_generator.state = rng
             self.swaps, self.delay_moves = list(counts["swaps"]), int(counts["delay_moves"])
             # checkpoints written before the count existed: the swaps (every pruned tap swapped)
             self.pruned = list(counts.get("pruned", self.swaps))

