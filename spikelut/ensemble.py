@@ -323,10 +323,11 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
             save_model(net, path)
         nets.append(net)
         results.append(res)
-        if echo:
-            last = res.history[-1] if res.history else {}
-            echo(f"{tag}: train acc {last.get('acc', 0):.4f}"
-                 + (f", val acc {last['val_acc']:.4f}" if last.get("val_acc") is not None else ""))
+        if echo:  # the kept epoch's numbers (with validation, not always the last epoch's)
+            kept = kept_record(res)
+            echo(f"{tag}: train acc {kept.get('acc', 0):.4f}"
+                 + (f", val acc {kept['val_acc']:.4f}" if kept.get("val_acc") is not None else "")
+                 + f" (kept epoch {res.kept_epoch})")
     merged = ensemble(nets)
     # which seeds built each member: [wiring seed, [train] seed], so a reader can rebuild one
     record = dict(merged.meta["ensemble"], seeds=seeds)
@@ -338,6 +339,20 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
         xv, yv = _as_data(val, "validation data")
         val_acc = evaluate(merged, xv, yv, backend=eval_backend).accuracy
     return EnsembleResult(merged, results, nets, train_acc, val_acc)
+
+
+def kept_record(result: Any) -> dict:
+    """The history record of the epoch a :class:`~spikelut.train.trainer.TrainResult` kept
+    (its best validation epoch, or the last), ``{}`` without history.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> kept_record(SimpleNamespace(kept_epoch=1, history=[{"epoch": 1, "val_acc": 0.9},
+        ...                                                    {"epoch": 2, "val_acc": 0.7}]))
+        {'epoch': 1, 'val_acc': 0.9}
+    """
+    last = result.history[-1] if result.history else {}
+    return next((r for r in result.history if r.get("epoch") == result.kept_epoch), last)
 
 
 def member_stamp(member_cfg: dict, data: Any, val: Any = None) -> str:

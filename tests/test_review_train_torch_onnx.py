@@ -193,3 +193,58 @@ def test_a_rewiring_checkpoint_with_deep_counts_is_one_line(tmp_path):
             (x, y), checkpoint=tmp_path / "c.h5", resume=True)
     assert str(e.value) == (f"{tmp_path / 'c.h5'}: attribute 'rewire_counts': JSON nested "
                             f"deeper than 64 levels")
+
+
+# ---------------------------------------------------------------------------- ensembles
+def _ensemble_workspace(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.replace("epochs = 4", "epochs = 5"))
+    save_spikes(tmp_path / "d.h5", *data(0, B=80))
+    return ["train", str(cfg), "--data", str(tmp_path / "d.h5"), "--val-fraction", "0.25",
+            "--ensemble", "2", "--no-progress", "--json"]
+
+
+def test_ensemble_members_report_their_kept_epoch(tmp_path, capsys):
+    argv = _ensemble_workspace(tmp_path)
+    assert main(argv + ["-o", str(tmp_path / "e.h5")]) == 0
+    out, err = capsys.readouterr()
+    runs = json.loads(out)["member_runs"]
+    kept = [r["history"][r["kept_epoch"] - 1] for r in runs]
+    # the case the fix is about: a member kept an epoch before the last (keep = "best")
+    assert any(r["kept_epoch"] < len(r["history"]) for r in runs)
+    assert [(r["train_acc"], r["val_acc"]) for r in runs] == [(k["acc"], k["val_acc"]) for k in kept]
+    lines = [s for s in err.splitlines() if "train acc" in s]
+    assert lines == [f"spikelut train: member {m} ({m + 1}/2): train acc {k['acc']:.4f}, val acc "
+                     f"{k['val_acc']:.4f} (kept epoch {r['kept_epoch']})"
+                     for m, (r, k) in enumerate(zip(runs, kept))]
+
+
+def test_an_interrupted_ensemble_names_the_member_checkpoints_and_resumes_exactly(
+        tmp_path, capsys, monkeypatch):
+    argv = _ensemble_workspace(tmp_path)
+    assert main(argv + ["-o", str(tmp_path / "full.h5")]) == 0
+    capsys.readouterr()
+    ck = tmp_path / "ck.h5"
+    save = trainer_mod.Trainer.save_checkpoint
+    calls = []
+
+    def interrupted_save(self, path):  # Ctrl-C right after member 1's second epoch is saved
+        save(self, path)
+        calls.append(path)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_mod.Trainer, "save_checkpoint", interrupted_save)
+    part = argv + ["-o", str(tmp_path / "part.h5"), "--checkpoint", str(ck)]
+    assert main(part) == 130
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"ok": False, "command": "train", "error": "interrupted"}
+    assert err.splitlines()[-1] == (
+        f"spikelut train: interrupted; the same command with --resume keeps the finished members "
+        f"and continues from the last finished epoch in {tmp_path / 'ck.member<m>.h5'}")
+    assert not ck.exists() and (tmp_path / "ck.member1.h5").exists()
+    monkeypatch.setattr(trainer_mod.Trainer, "save_checkpoint", save)
+    assert main(part + ["--resume"]) == 0
+    a, b = load_model(tmp_path / "full.h5"), load_model(tmp_path / "part.h5")
+    for la, lb in zip(a.layers, b.layers):
+        assert np.array_equal(la.logits, lb.logits)

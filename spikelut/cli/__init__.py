@@ -106,6 +106,9 @@ def _resume_hint(args: argparse.Namespace) -> str:
     """What continues an interrupted ``train`` (its checkpoint holds the last finished epoch)."""
     if getattr(args, "command", None) != "train":
         return ""
+    hint = getattr(args, "resume_hint", None)  # set by the command (an ensemble's members)
+    if hint:
+        return hint
     ckpt = getattr(args, "checkpoint", None)
     if ckpt:
         return (f"; the same command with --resume continues from the last finished epoch in "

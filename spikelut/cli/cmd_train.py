@@ -138,6 +138,12 @@ def run(args: argparse.Namespace) -> Output:
                                  flags=flags)
     if args.resume and args.checkpoint is None:
         raise ConfigError("--resume needs --checkpoint CKPT.h5 (the file to resume from)")
+    if tcfg.ensemble > 1 and args.checkpoint is not None:
+        # what a Ctrl-C names (spikelut.cli._resume_hint): each member has its own checkpoint,
+        # args.checkpoint itself is never written
+        args.resume_hint = (f"; the same command with --resume keeps the finished members and "
+                            f"continues from the last finished epoch in "
+                            f"{terminal(str(_member_path(args.checkpoint, '<m>')))}")
     # before loading data: an unusable backend stops here (analog tables: the numpy reference)
     backend = resolve_backend("numpy" if tcfg.analog_bits else tcfg.backend)
     net = build_network(cfg)
@@ -215,7 +221,7 @@ def _check_resume_file(path: str) -> None:
                               f"--checkpoint wrote: give that file as --checkpoint")
 
 
-def _member_path(path: str | None, m: int, model: bool = False) -> str | None:
+def _member_path(path: str | None, m: int | str, model: bool = False) -> str | None:
     """``ckpt.h5`` -> ``ckpt.member2.h5`` (member 2's checkpoint), ``ckpt.member2.model.h5`` (its
     finished model, read back on --resume); ``log.jsonl`` -> ``log.member2.jsonl``."""
     if path is None:
@@ -228,7 +234,7 @@ def _member_path(path: str | None, m: int, model: bool = False) -> str | None:
 
 
 def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out, encoding) -> Output:
-    from ..ensemble import train_ensemble
+    from ..ensemble import kept_record, train_ensemble
 
     M = int(tcfg_dict.get("ensemble", 1))
     for m in range(M):  # every member's files checked before the first member trains
@@ -259,10 +265,10 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out, enc
     s = res.net.summary()
     members = []
     for m, r in enumerate(res.members):
-        last = r.history[-1] if r is not None and r.history else {}
+        kept = kept_record(r) if r is not None else {}  # the kept epoch's, as for one network
         members.append({"member": m, "epochs": len(r.history) if r is not None else None,
                         "kept_epoch": r.kept_epoch if r is not None else None,
-                        "train_acc": last.get("acc"), "val_acc": last.get("val_acc"),
+                        "train_acc": kept.get("acc"), "val_acc": kept.get("val_acc"),
                         "history": r.history if r is not None else None})
     data_out = {"model": str(out), "backend": backend.name, "members": M, "train_acc": train_acc,
                 "val_acc": val_acc, "luts": s["luts"], "flip_flops": s["flip_flops"],
