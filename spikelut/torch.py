@@ -98,7 +98,9 @@ class _Circuit(torch.autograd.Function):
     def _forward(ctx: Any, mod: "SpikeLUT", be: TrainBackend, need_grad: bool, x: torch.Tensor,
                  thetas: tuple[torch.Tensor, ...]) -> torch.Tensor:
         xs = _to_backend(x.to(torch.uint8))
-        ths = [_to_backend(t) for t in thetas]
+        # the circuit's parameters are float32 (the native trainer's); a module moved to another
+        # dtype (m.double(), m.half()) computes the same circuit (.to is a no-op on float32)
+        ths = [_to_backend(t.to(torch.float32)) for t in thetas]
         fwd = be.forward(mod._plan, tables_of(ths), xs, save=need_grad)
         out = fwd.spikes(mod.net.readout.layer)  # [T, B, n_out] uint8 view of the history
         ctx.mod, ctx.be, ctx.fwd = mod, be, fwd if need_grad else None
@@ -113,7 +115,7 @@ class _Circuit(torch.autograd.Function):
     @staticmethod
     def _backward(ctx: Any, g_out: torch.Tensor) -> tuple[Any, ...]:
         mod, be, fwd = ctx.mod, ctx.be, ctx.fwd
-        ths = [_to_backend(t) for t in ctx.saved_tensors]
+        ths = [_to_backend(t.to(torch.float32)) for t in ctx.saved_tensors]
         g = _to_backend(g_out.to(torch.float32))
         g_spikes: list[Any] = [None] * len(mod._plan.layers)
         g_spikes[mod.net.readout.layer] = g
@@ -250,7 +252,8 @@ class SpikeLUT(nn.Module):
         spikes = _Circuit.apply(self, x, *self.logits)
         if self.output == "spikes":
             return spikes
-        return spikes[self.net.readout.start:].sum(dim=0) @ self.onehot
+        # float32 like the spikes, whatever dtype the module was moved to (m.double())
+        return spikes[self.net.readout.start:].sum(dim=0) @ self.onehot.to(spikes.dtype)
 
     def logit_scale(self, steps: int) -> float:
         """The native ``ce`` loss's default scale ``4 / (P sqrt(T'))`` for windows of ``steps``
@@ -535,8 +538,10 @@ def distill_alpha(alpha: float, epoch: int, epochs: int, fade: str = "none",
     """
     if fade not in FADES:
         raise ConfigError(f"unknown fade {fade!r}; choose one of {', '.join(FADES)}")
-    if not 0.0 <= alpha <= 1.0:
+    a = _real(alpha)  # a string or None was a TypeError traceback
+    if a is None or not 0.0 <= a <= 1.0:
         raise ConfigError(f"alpha must be in [0, 1], got {alpha!r}")
+    alpha = a
     if epoch < 1 or epochs < 1:
         raise ConfigError(f"epoch and epochs must be >= 1, got epoch {epoch!r} of {epochs!r}")
     until = epochs if until is None else until
@@ -554,8 +559,9 @@ def distill_alpha(alpha: float, epoch: int, epochs: int, fade: str = "none",
 
 def _real(v: Any) -> float | None:
     """``v`` as a float when it is a real number (a Python or numpy number, a one-element
-    tensor), else ``None``; booleans are not numbers here."""
-    if isinstance(v, (bool, np.bool_)):
+    tensor), else ``None``; booleans and strings ("0.3": float() would parse it) are not
+    numbers here."""
+    if isinstance(v, (bool, np.bool_, str, bytes)):
         return None
     try:
         return float(v)
@@ -586,7 +592,8 @@ def distill_loss(z: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor,
 
     Raises:
         ConfigError: ``alpha`` outside ``[0, 1]`` or NaN, ``tau`` not a finite number > 0.
-        ShapeError: ``z`` and ``teacher_logits`` differ in shape, or are not 2-D / 3-D.
+        ShapeError: ``z`` and ``teacher_logits`` differ in shape, or are not 2-D / 3-D, or
+            ``y`` is not an integer tensor ``[B]``.
 
     Example:
         >>> z = torch.tensor([[2.0, 0.0]]); t = torch.tensor([[0.0, 2.0]]); y = torch.tensor([0])
@@ -606,6 +613,12 @@ def distill_loss(z: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor,
         raise ShapeError(f"distill_loss: student logits {tuple(z.shape)} and teacher logits "
                          f"{tuple(teacher_logits.shape)} must both be [B, classes] or "
                          f"[T, B, classes]")
+    B = z.shape[-2]
+    if not isinstance(y, torch.Tensor) or y.shape != (B,) or y.is_floating_point() \
+            or y.is_complex() or y.dtype == torch.bool:
+        got = f"{tuple(y.shape)} {y.dtype}" if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ShapeError(f"distill_loss: labels must be an integer tensor [{B}] (one class per "
+                         f"sample of the logits), got {got}")
     t = teacher_logits.detach()
     rows = z.shape[0] * z.shape[1] if z.ndim == 3 else z.shape[0]  # the mean over samples, cycles
     soft = F.kl_div(F.log_softmax(z / tau, dim=-1), F.log_softmax(t / tau, dim=-1),

@@ -248,3 +248,49 @@ def test_an_interrupted_ensemble_names_the_member_checkpoints_and_resumes_exactl
     a, b = load_model(tmp_path / "full.h5"), load_model(tmp_path / "part.h5")
     for la, lb in zip(a.layers, b.layers):
         assert np.array_equal(la.logits, lb.logits)
+
+
+# ---------------------------------------------------------------------------- spikelut.torch
+torch = pytest.importorskip("torch", reason="PyTorch not installed: pip install 'spikelut[torch]'")
+
+
+def test_a_module_moved_to_float64_computes_the_same_circuit_and_gradients():
+    from spikelut.torch import SpikeLUT
+
+    net = random_network(0, n_in=4, sizes=[8, 4], k=3, classes=2, max_delay=2, refractory=1)
+    x = torch.from_numpy((np.random.default_rng(0).random((6, 5, 4)) < 0.5).astype(np.float32))
+    y = torch.tensor([0, 1, 0, 1, 1])
+    m32 = SpikeLUT.from_network(net, backend="numpy")
+    m64 = SpikeLUT.from_network(net, backend="numpy").double()  # was a RuntimeError (float != double)
+    c32, c64 = m32(x), m64(x)
+    assert c64.dtype == torch.float32 and torch.equal(c32, c64)
+    for m, c in ((m32, c32), (m64, c64)):
+        torch.nn.functional.cross_entropy(c * m.logit_scale(6), y).backward()
+    for p32, p64 in zip(m32.logits, m64.logits):
+        assert p64.grad.dtype == torch.float64
+        assert torch.equal(p64.grad, p32.grad.double())
+        assert p32.grad.abs().sum() > 0
+
+
+def test_distill_loss_refuses_labels_that_do_not_fit_and_alpha_as_text():
+    from spikelut.torch import distill_alpha, distill_loss
+
+    z = torch.zeros(5, 2)
+    with pytest.raises(ShapeError) as e:  # was torch's ValueError
+        distill_loss(z, z, torch.zeros(3, dtype=torch.long), 2.0, 0.3)
+    assert str(e.value) == ("distill_loss: labels must be an integer tensor [5] (one class per "
+                            "sample of the logits), got (3,) torch.int64")
+    with pytest.raises(ShapeError) as e:  # was torch's RuntimeError
+        distill_loss(z, z, torch.zeros(5), 2.0, 0.3)
+    assert str(e.value) == ("distill_loss: labels must be an integer tensor [5] (one class per "
+                            "sample of the logits), got (5,) torch.float32")
+    with pytest.raises(ConfigError) as e:  # was a TypeError after the check passed float('0.3')
+        distill_loss(z, z, torch.zeros(5, dtype=torch.long), 2.0, "0.3")
+    assert str(e.value) == "distill_loss: alpha must be a number in [0, 1], got '0.3'"
+    with pytest.raises(ConfigError) as e:  # was a TypeError
+        distill_alpha("0.3", 1, 5)
+    assert str(e.value) == "alpha must be in [0, 1], got '0.3'"
+    # per cycle: labels [B] for logits [T, B, C]
+    zt = torch.zeros(4, 5, 2)
+    assert float(distill_loss(zt, zt, torch.zeros(5, dtype=torch.long), 2.0, 0.0)) == \
+        pytest.approx(float(np.log(2)))
