@@ -239,8 +239,14 @@ def run_onnx_session(session: Any, net: Network, spikes: np.ndarray) -> tuple[np
 
     Returns:
         ``(out_spikes [T, B, n_out] uint8, counts [B, C] int32, pred [B] int64)``.
+
+    Raises:
+        ShapeError: ``spikes`` is not ``[T, B, n_in]`` of 0/1 values (as for the engines: a 2
+            would address a neighbouring node's table, a 0.6 become 0, both silently).
     """
-    spikes = np.ascontiguousarray(spikes, np.uint8)
+    from .engine.result import check_spikes
+
+    spikes = np.ascontiguousarray(check_spikes(net, np.asarray(spikes)))
     T, B, _ = spikes.shape
     feed = {"state": np.zeros((B, state_depth(net), net.n_in + sum(net.sizes)), np.uint8),
             "counts": np.zeros((B, net.readout.classes), np.int32), "cycle": np.array(0, np.int64)}

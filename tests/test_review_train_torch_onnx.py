@@ -294,3 +294,26 @@ def test_distill_loss_refuses_labels_that_do_not_fit_and_alpha_as_text():
     zt = torch.zeros(4, 5, 2)
     assert float(distill_loss(zt, zt, torch.zeros(5, dtype=torch.long), 2.0, 0.0)) == \
         pytest.approx(float(np.log(2)))
+
+
+# ---------------------------------------------------------------------------- ONNX
+def test_run_onnx_session_refuses_spikes_that_are_not_0_or_1():
+    pytest.importorskip("onnx", reason="onnx not installed: pip install 'spikelut[onnx]'")
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed")
+    from spikelut.engine.reference import simulate
+    from spikelut.onnx_export import run_onnx_session, to_onnx
+
+    net = random_network(0, n_in=3, sizes=[6, 4], k=2, classes=2)
+    session = ort.InferenceSession(to_onnx(net).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    x = (np.random.default_rng(0).random((5, 4, 3)) < 0.5).astype(np.uint8)
+    for bad, message in ((x * 2, "input spikes must be 0 or 1"),
+                         (x.astype(np.float32) * 0.6, "input spikes must be 0 or 1"),
+                         (x[:, :, :2], "input spikes have 2 channels but the network has 3 inputs")):
+        with pytest.raises(ShapeError) as e:  # 2 and 0.6 gave counts silently
+            run_onnx_session(session, net, bad)
+        assert str(e.value) == message
+    out, counts, pred = run_onnx_session(session, net, x.astype(bool))
+    ref = simulate(net, x)
+    np.testing.assert_array_equal(counts, ref.counts)
+    np.testing.assert_array_equal(pred, ref.pred)
