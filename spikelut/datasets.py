@@ -452,7 +452,9 @@ def _load_events(z: dict, path: Path, split: str, lazy: bool = False) -> Dataset
     # the last cycle, in float64 before any integer conversion (a huge t / dt cannot wrap around)
     last = float(np.floor(t.max() / dt)) if t.size else 0.0
     if last > limits.MAX_CYCLES - 1:
-        raise FileFormatError(f"{path}: t: events reach cycle {last:.0f}, more than the limit of "
+        # a whole number while it is short ('3000000000'), else '1e+300', not 301 digits
+        shown = f"{last:.0f}" if last < 1e15 else f"{last:.3g}"
+        raise FileFormatError(f"{path}: t: events reach cycle {shown}, more than the limit of "
                               f"{limits.MAX_CYCLES} cycles; raise dt")
     cycle = bin_events(t, dt)
     C = _npz_scalar(z, "channels", path, int) if "channels" in z else (int(ch.max()) + 1 if ch.size else 1)
@@ -709,11 +711,37 @@ def _load_spike_file(path: Path, split: str, lazy: bool = False) -> Dataset:
         raise FileFormatError(f"{path}: attribute 'classes' must be an integer >= {top} (the "
                               f"largest label + 1), got {str(classes)[:40]!r}")
     limits.check_count(classes, limits.MAX_CLASSES, "number of classes", f"{path}: classes")
+    meta: dict[str, Any] = {"source": str(path)}
+    encoding = _recorded_encoding(d.meta)
+    if encoding:
+        meta["encoding"] = encoding
     return Dataset(str(path), d.spikes, d.labels.astype(np.int64), classes, "spikes",
                    (d.spikes.shape[0], d.spikes.shape[2]),
                    # printed by encode: only the known values, never a string from the file
-                   d.meta.get("split") if d.meta.get("split") in SPLITS else "all",
-                   {"source": str(path)})
+                   d.meta.get("split") if d.meta.get("split") in SPLITS else "all", meta)
+
+
+def _recorded_encoding(meta: dict) -> dict:
+    """How a spike file's spikes were made from values (``spikelut encode``'s metadata: the
+    dataset, a coding other than ``none``, its parameters, the difference channels and the
+    channels per value), checked, so that a file re-encoded from it (``--limit``, more cycles)
+    keeps that record and ``simulate`` / ``eval`` / ``rtl --verify`` and ``spikelut info`` treat
+    it as the encoding it is; ``{}`` when the file records none or one that does not parse."""
+    from .io import _encoding_of, encoding_record
+
+    rec = encoding_record(meta)
+    if _encoding_of(rec) is None or rec["coding"] not in _coding.CODINGS or rec["coding"] == "none":
+        return {}
+    out = {"coding": rec["coding"],
+           "params": rec["params"] if isinstance(rec.get("params"), dict) else {}}
+    if isinstance(rec.get("dataset"), str):
+        out["dataset"] = rec["dataset"]
+    if "differences" in rec:
+        out["differences"] = rec["differences"]
+    per = meta.get("channels_per_value")
+    if isinstance(per, int) and not isinstance(per, bool) and 1 <= per <= limits.MAX_INPUTS:
+        out["channels_per_value"] = per
+    return out
 
 
 def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: int = 0,
@@ -869,6 +897,8 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
         if params:  # no coding runs, so none of its parameters applies (said, not refused)
             meta["params_ignored"] = {str(k): v for k, v in params.items()}
         meta.update({"coding": "none", "params": {}, "steps": T, "channels_per_value": 1})
+        # a spike file of encoded values keeps its record: its spikes still are that encoding
+        meta.update(ds.meta.get("encoding", {}))
         return EncodingPlan(x, y, meta, "none", {}, T, int(seed), True, (T, x.shape[1], x.shape[2]))
 
     coding = coding or DEFAULT_CODING[ds.kind]

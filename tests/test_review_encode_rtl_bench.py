@@ -107,3 +107,64 @@ def test_generated_core_points_at_a_page_that_ships(tmp_path, capsys):
     assert "DESIGN.md" not in first
     assert first.endswith("(ports and timing: docs/guide/rtl.md, 'The core: the RTL contract').")
     assert "### The core: the RTL contract" in (ROOT / "docs/guide/rtl.md").read_text()
+
+
+# ------------------------------------------------------------- encode: a part of a spike file
+def test_a_part_of_an_encoded_spike_file_keeps_its_encoding(tmp_path, capsys):
+    import h5py
+
+    from spikelut.wiring import random_network as rn
+
+    whole, part = tmp_path / "test.h5", tmp_path / "part.h5"
+    code, _, err = run(capsys, "encode", "--dataset", "mnist1d", "--split", "test", "--param",
+                       "levels=2", "--differences", "1", "--limit", 6, "-o", whole)
+    assert code == 0, err
+    code, out, err = run(capsys, "encode", "--dataset", whole, "--limit", 4, "--coding", "rate",
+                         "-o", part)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"wrote {part}: 40 cycles x 4 samples x 4 channels "
+                                          f"(mnist1d test, coding thermometer, 10 classes, ")
+    assert out.splitlines()[1] == f"note: {whole} already is spikes; --coding rate was ignored"
+    with h5py.File(whole) as a, h5py.File(part) as b:
+        assert (a["spikes"][:, :4] == b["spikes"][:]).all()
+        for key in ("dataset", "coding", "params", "differences", "channels_per_value", "split"):
+            assert a.attrs[key] == b.attrs[key], key
+    # a model trained on the whole encoding reads the part: no 'encoded differently' refusal
+    net = rn(0, 4, [6, 10], k=2, classes=10)
+    net.meta["data"] = {"dataset": "mnist1d", "coding": "thermometer", "steps": 40,
+                        "params": {"levels": 2, "sequence": True},
+                        "differences": json.loads(h5py.File(whole).attrs["differences"])}
+    model = tmp_path / "m.h5"
+    save_model(net, model)
+    code, out, err = run(capsys, "eval", model, part, "--json")
+    assert code == 0, err
+    assert json.loads(out)["samples"] == 4
+
+
+def test_a_spike_file_with_a_hostile_encoding_record_is_read_as_plain_spikes(tmp_path, capsys):
+    import h5py
+    import numpy as np
+
+    from spikelut.io import save_spikes
+
+    src, out = tmp_path / "s.h5", tmp_path / "o.h5"
+    save_spikes(src, np.zeros((3, 2, 2), np.uint8), labels=[0, 1])
+    with h5py.File(src, "r+") as f:
+        f.attrs["coding"] = "thermo\x1b[2J"           # not a coding
+        f.attrs["params"] = '{"levels": 4}'
+        f.attrs["dataset"] = "mnist1d"
+    code, text, err = run(capsys, "encode", "--dataset", src, "-o", out)
+    assert code == 0, err
+    assert text.splitlines()[0] == (f"wrote {out}: 3 cycles x 2 samples x 2 channels ({src} all, "
+                                    f"coding none, 2 classes, mean rate 0.0000)")
+
+
+# ------------------------------------------------------------- encode: an event file's cycles
+def test_events_past_the_cycle_limit_are_named_in_a_short_number(tmp_path, capsys):
+    import numpy as np
+
+    src = tmp_path / "ev.npz"
+    np.savez(src, t=[0.0, 1.0], channel=[0, 1], sample=[0, 0], label=[1], dt=1e-300)
+    line = one_error_line(capsys, "encode", "encode", "--dataset", src, "-o", tmp_path / "o.h5")
+    assert line == (f"spikelut encode: error: {src}: t: events reach cycle 1e+300, more than the "
+                    f"limit of 16777216 cycles; raise dt")

@@ -116,13 +116,15 @@ def run(args: argparse.Namespace) -> Output:
             f"{count(C, 'channels')} ({terminal(str(m['dataset']))} {terminal(str(m['split']))}, "
             f"coding {terminal(str(m['coding']))}, {count(m['classes'], 'classes')}, "
             f"mean rate {r.rate:.4f})")
+    # the notes name the input given (a spike file keeps the name of the dataset it encodes)
     if "coding_ignored" in m:
-        text += (f"\nnote: {terminal(str(m['dataset']))} already is spikes; --coding "
+        text += (f"\nnote: {terminal(str(args.dataset))} already is spikes; --coding "
                  f"{terminal(str(m['coding_ignored']))} was ignored")
     if "params_ignored" in m:
         given = " ".join(f"--param {k}={v}" for k, v in m["params_ignored"].items())
         verb = "was" if len(m["params_ignored"]) == 1 else "were"
-        text += f"\nnote: {terminal(m['dataset'])} already is spikes; {terminal(given)} {verb} ignored"
+        text += (f"\nnote: {terminal(str(args.dataset))} already is spikes; {terminal(given)} "
+                 f"{verb} ignored")
     # the dataset's per-sample shape is "sample_shape" here: "shape" is the spike file's [T, B, C]
     info = {("sample_shape" if k == "shape" else k): v for k, v in m.items()}
     return Output({**info, "spikes": str(out), "shape": [T, B, C], "channels": C, "rate": r.rate}, text)
