@@ -245,13 +245,9 @@ def set_threads(threads: int) -> Callable[[], None]:
     """
     import numba
 
-    if threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {threads}")
-    top = numba.config.NUMBA_NUM_THREADS
-    if threads > top:
-        raise ConfigError(f"--threads {threads} is more than numba's {top} thread"
-                          f"{'' if top == 1 else 's'}; start with "
-                          f"NUMBA_NUM_THREADS={threads} or ask for fewer")
+    from .threads import check_thread_count
+
+    check_thread_count(threads)
     old = numba.get_num_threads()
     numba.set_num_threads(threads)
     undo_torch: Callable[[], None] = lambda: None

@@ -223,6 +223,32 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def check_thread_count(threads: int, flag: str = "--threads") -> None:
+    """Refuse a thread count below 1 or above numba's pool (``NUMBA_NUM_THREADS``, fixed when
+    numba starts): a larger count would silently run with the pool's size.
+
+    Raises:
+        ConfigError: one line naming ``flag`` and what to do.
+
+    Example:
+        >>> check_thread_count(0)
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ConfigError: --threads must be >= 1, got 0
+    """
+    import numba
+
+    from .errors import ConfigError
+
+    if threads < 1:
+        raise ConfigError(f"{flag} must be >= 1, got {threads}")
+    top = numba.config.NUMBA_NUM_THREADS
+    if threads > top:
+        raise ConfigError(f"{flag} {threads} is more than numba's {top} thread"
+                          f"{'' if top == 1 else 's'}; start with "
+                          f"NUMBA_NUM_THREADS={threads} or ask for fewer")
+
+
 @contextmanager
 def numba_team(n: int) -> Iterator[None]:
     """numba's parallel regions run with ``n`` threads inside the block (at most numba's pool).
@@ -332,5 +358,5 @@ class ThreadTuner:
 
 
 __all__ = ["TRAIN_THREADS_ENV", "ThreadTuner", "WAIT_POLICY", "configure", "environment",
-           "forced_train_threads", "numba_team",
+           "check_thread_count", "forced_train_threads", "numba_team",
            "others_running", "spare_cpus", "usable_cpus"]

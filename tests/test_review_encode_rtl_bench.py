@@ -168,3 +168,28 @@ def test_events_past_the_cycle_limit_are_named_in_a_short_number(tmp_path, capsy
     line = one_error_line(capsys, "encode", "encode", "--dataset", src, "-o", tmp_path / "o.h5")
     assert line == (f"spikelut encode: error: {src}: t: events reach cycle 1e+300, more than the "
                     f"limit of 16777216 cycles; raise dt")
+
+
+# --------------------------------------------------------------------- thread counts, --limit
+def test_bench_refuses_more_threads_than_numbas_pool(tmp_path, capsys):
+    # it ran with numba's pool (a row saying 1) and, in the training part, was a ValueError
+    # traceback from numba.set_num_threads
+    import numba
+
+    top = numba.config.NUMBA_NUM_THREADS
+    out = tmp_path / "b.md"
+    assert main(["bench", "--sizes", "tiny", "--threads", str(top + 1), "-o", str(out),
+                 "--json"]) == 1
+    stdout, err = capsys.readouterr()
+    line = (f"--threads {top + 1} is more than numba's {top} thread{'' if top == 1 else 's'}; "
+            f"start with NUMBA_NUM_THREADS={top + 1} or ask for fewer")
+    assert err == f"spikelut bench: error: {line}\n" and json.loads(stdout)["error"] == line
+    assert not out.exists()
+
+
+def test_encode_limit_below_one_names_the_option(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["encode", "--dataset", "first_of_two", "--limit", "0"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "spikelut encode: error: argument --limit: must be an integer >= 1, got 0")

@@ -51,8 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> Output:
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if args.threads is not None:  # more than numba's pool would run with the pool's size
+        from ..threads import check_thread_count
+
+        check_thread_count(args.threads)
     if args.seed < 0:  # numpy's ValueError would reach the user as a traceback
         raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
     out = check_output(args.output, kind="bench", force=args.force) if args.output else None

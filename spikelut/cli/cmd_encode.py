@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seeds random codings and synthetic tasks")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="coding parameter, repeatable (e.g. levels=16, thresholds=0.25,0.6)")
-    p.add_argument("--limit", type=int, help="encode only the first N samples")
+    p.add_argument("--limit", type=positive_int, help="encode only the first N samples")
     p.add_argument("--differences", metavar="LAGS",
                    help="sequences: also feed each channel's change over these lags in cycles "
                         "(comma list, e.g. 1 or 1,4), scaled with the training split's "
