@@ -235,3 +235,21 @@ def simd_env(value):
     after (a context manager, not a fixture: hypothesis tests use it too)."""
     return environment(SPIKELUT_SIMD=value)
 
+
+# ---------------------------------------------------------------------------- the CLI in-process
+def run(capsys, *argv):
+    """``spikelut ARGV`` in this process (arguments as text): ``(exit status, stdout, stderr)``."""
+    from spikelut.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(capsys, command, *argv):
+    """Exit status 1 and one stderr line ``spikelut COMMAND: error: ...`` (no traceback)."""
+    code, out, err = run(capsys, *argv)
+    assert code == 1, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"spikelut {command}: error: "), err
+    return lines[0]

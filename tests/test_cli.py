@@ -11,11 +11,7 @@ import pytest
 from spikelut.cli import main
 from spikelut.io import load_result
 
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from helpers import run
 
 
 @pytest.fixture

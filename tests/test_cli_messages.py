@@ -14,11 +14,7 @@ from spikelut.io import coding_hint
 from spikelut.train.config import TrainConfig
 from spikelut.wiring import random_taps
 
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from helpers import run
 
 
 def usage(capsys, *argv):

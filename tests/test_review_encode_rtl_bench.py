@@ -10,22 +10,9 @@ from spikelut.cli import main
 from spikelut.io import save_model
 from spikelut.wiring import random_network
 
+from helpers import one_error_line, run
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(capsys, command, *argv):
-    """Exit status 1 and one stderr line ``spikelut COMMAND: error: ...`` (no traceback)."""
-    code, out, err = run(capsys, *argv)
-    assert code == 1, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"spikelut {command}: error: "), err
-    return lines[0]
 
 
 # ------------------------------------------------------------- info: a command line to paste

@@ -13,54 +13,20 @@ export as a new user: every test here failed on the code before the fix it cover
 """
 
 import json
-import shutil
 
 import h5py
 import numpy as np
 import pytest
 
 from spikelut.cli import main
-from spikelut.config import build_network, parse_config
 from spikelut.errors import ConfigError, FileFormatError, ShapeError
 from spikelut.io import load_model, save_spikes
 from spikelut.train import Trainer, TrainConfig
 from spikelut.train import trainer as trainer_mod
 from spikelut.wiring import random_network
 
-CONFIG = """
-seed = 0
-inputs = 2
-[[layers]]
-name = "h"
-nodes = 8
-k = 3
-taps = [{from = "input", count = 2}, {from = "self", count = 1, delay = 1}]
-[[layers]]
-name = "out"
-nodes = 4
-k = 3
-taps = [{from = "h", count = 3}]
-[readout]
-classes = 2
-[train]
-epochs = 4
-batch_size = 10
-lr = 0.05
-keep = "best"
-backend = "numpy"
-"""
-
-
-def data(seed, B=40, T=6):
-    rng = np.random.default_rng(seed)
-    x = (rng.random((T, B, 2)) < 0.3).astype(np.uint8)
-    return x, (x[:, :, 0].sum(axis=0) > x[:, :, 1].sum(axis=0)).astype(np.int64)
-
-
-def trainer(**overrides):
-    cfg = parse_config(CONFIG)
-    tc = TrainConfig.from_dict({**cfg["train"], **overrides}, seed=cfg["seed"])
-    return Trainer(build_network(cfg), tc, progress=False)
+# the two-layer training config, its data and trainer of the resume tests
+from test_resume_checks import CONFIG, data, trainer  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- hostile checkpoints

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spikelut.api import build, random_spikes
-from spikelut.cli import main
 from spikelut.engine.reference import simulate
 from spikelut.errors import ConfigError, NetworkError
 from spikelut.io import save_model, save_spikes
@@ -24,17 +23,13 @@ from spikelut.wiring import random_network
 
 from rtl_nets import arbitrary_network
 
+from helpers import run
+
 
 def one_node(table, taps, R=0, n_in=1):
     taps = np.asarray(taps, np.int32)[None]
     lay = Layer(np.asarray([table], np.uint8), taps[..., 0], taps[..., 1], taps[..., 2], R)
     return Network(n_in, [lay], Readout(0, [0], 1))
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---------------------------------------------------------------------------- folding

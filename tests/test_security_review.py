@@ -6,7 +6,6 @@ hostile file in tmp_path and asserts the exact refusal (or behaviour)."""
 
 import io
 import json
-import os
 import shutil
 import struct
 import tracemalloc
@@ -18,28 +17,14 @@ import pytest
 
 from spikelut import io as sio
 from spikelut import limits
-from spikelut.cli import main
 from spikelut.errors import ConfigError, FileFormatError
 from spikelut.io import load_model, load_spikes, save_model, save_spikes
 from spikelut.network import Layer, Network, Readout
 from spikelut.wiring import random_network
 
+from helpers import one_error_line, run
+
 ESC = "\x1b[2J"  # "clear the screen": must reach the terminal as the text \x1b[2J
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(capsys, command, *argv):
-    """Exit status 1 and one stderr line ``spikelut COMMAND: error: ...`` (no traceback)."""
-    code, out, err = run(capsys, *argv)
-    assert code == 1, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"spikelut {command}: error: "), err
-    return lines[0]
 
 
 # ---------------------------------------------------------------------------- 1. model sizes

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from spikelut import fileutil
-from spikelut.cli import main
 from spikelut.errors import OutputError
 from spikelut.fileutil import HOST, OutputLock, atomic_path, check_output, file_kind
 from spikelut.io import load_spikes
+
+from helpers import run
 
 TRAIN_TOML = """
 name = "tr"
@@ -34,12 +35,6 @@ classes = 2
 epochs = 1
 batch_size = 8
 """
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def digest(p) -> str:
