@@ -9,7 +9,7 @@ import numpy as np
 
 from ..xp import array_module, to_numpy
 from ..errors import ShapeError
-from ..network import Network
+from ..network import Network, all_binary
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..lowering import Lowered
@@ -74,14 +74,18 @@ def check_spikes(net: "Network | Lowered", spikes: Any) -> Any:
 
 def device_binary(a: Any) -> bool:
     """Whether every entry of ``a`` (a NumPy or CuPy array) is 0 or 1, computed where ``a``
-    lives (no host copy of a device array): nothing for bool, one ``any`` for uint8, an
-    element-wise comparison otherwise (NaN is not 0 or 1).
+    lives (no host copy of a device array). A NumPy array goes to
+    :func:`spikelut.network.all_binary` (no temporaries the size of the array); on the device:
+    nothing for bool, one ``any`` for uint8, an element-wise comparison otherwise (NaN is not 0
+    or 1).
 
     Example:
         >>> device_binary(np.array([0, 1], np.uint8)), device_binary(np.array([0.0, 0.5]))
         (True, False)
     """
     xp = array_module(a)
+    if xp is np:
+        return all_binary(a)
     if a.dtype == xp.bool_:
         return True
     if a.dtype == xp.uint8:
