@@ -105,6 +105,10 @@ def check_lags(lags: Any, length: int | None = None, where: str = "differences",
     if len(out) > MAX_LAGS:
         raise ConfigError(f"{where}: at most {MAX_LAGS} lags, got {len(out)}")
     if length is not None and out and order * max(out) >= length:
+        if length <= order:  # not even a lag of 1 fits: there is no lag to suggest
+            raise ConfigError(f"{where}: the sequences have {length} cycle{'s' * (length != 1)}, "
+                              f"too short for {'second ' * (order == 2)}differences (a lag of 1 "
+                              f"needs at least {order + 1} cycles); leave {where} out")
         if order == 1:
             raise ConfigError(f"{where}: lag {max(out)} is not shorter than the sequences "
                               f"({length} cycles); use lags below {length}")

@@ -92,6 +92,17 @@ def test_cli_json_and_markdown(tmp_path, capsys):
     assert text.startswith("# Engine benchmark (spikelut bench)\n") and "| tiny | 200 | reference | 1 |" in text
 
 
+def test_a_repeated_size_is_timed_once(capsys):
+    def rows(sizes):
+        assert main(["bench", "--sizes", sizes, "--backend", "numpy", "--repeats", "1", "--json",
+                     "--no-training", "--no-progress"]) == 0
+        return [r["size"] for r in json.loads(capsys.readouterr().out)["inference"]]
+
+    once = rows("tiny")
+    assert once and set(once) == {"tiny"}
+    assert rows("tiny, tiny,tiny") == once
+
+
 def test_unknown_size_is_one_line_error(capsys):
     code = main(["bench", "--sizes", "tiny,huge"])
     err = capsys.readouterr().err

@@ -64,6 +64,9 @@ def test_range_counts_own_cycles_only():
                    "lags below 40"),
     ([65536], None, "differences: lag 65536 reaches 65536 cycles back, more than the limit of "
                     "65535; use smaller lags"),
+    # a one-cycle sequence has no lag to suggest (was "use lags below 1")
+    ([1], 1, "differences: the sequences have 1 cycle, too short for differences (a lag of 1 "
+             "needs at least 2 cycles); leave differences out"),
 ])
 def test_bad_lags(lags, length, msg):
     with pytest.raises(ConfigError) as e:
@@ -224,6 +227,8 @@ def test_second_difference_rule_and_edge_clamping():
                  "sequences (11 cycles); use lags below 6"),
     ([40000], None, "second_differences: lag 40000 reaches 80000 cycles back, more than the limit "
                     "of 65535; use smaller lags"),
+    ([3], 2, "second_differences: the sequences have 2 cycles, too short for second differences "
+             "(a lag of 1 needs at least 3 cycles); leave second_differences out"),
 ])
 def test_bad_second_lags(lags, length, msg):
     with pytest.raises(ConfigError) as e:

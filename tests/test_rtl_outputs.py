@@ -335,10 +335,19 @@ def test_rtl_sizes_the_wrapper_by_the_models_training_data(small, capsys):
 
 
 @pytest.mark.parametrize("meta", [{"data": {"steps": 0}}, {"data": {"steps": True}},
-                                  {"data": {"steps": "20"}}, {"data": [20]}, {"data": {}}])
+                                  {"data": {"steps": "20"}}, {"data": [20]}, {"data": {}},
+                                  {"data": {"steps": (1 << 24) + 1}}])
 def test_a_bad_recorded_cycle_count_is_ignored(meta):
     net = random_network(0, 4, [6, 2], k=3)
     assert model_steps(net.replace(meta=meta)) is None
+
+
+def test_a_recorded_cycle_count_up_to_the_limit_counts():
+    # the limit is --steps's own (2**24): a model trained on 2**20 + 1 cycles per sample was said
+    # to record "no cycle count"
+    net = random_network(0, 4, [6, 2], k=3)
+    for steps in ((1 << 20) + 1, 1 << 24):
+        assert model_steps(net.replace(meta={"data": {"steps": steps}})) == steps
 
 
 def test_an_input_inside_the_output_directory_is_never_replaced(tmp_path, capsys):

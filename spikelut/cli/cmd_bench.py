@@ -50,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> Output:
-    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    # each size once, in the order given (`--sizes tiny,tiny` timed tiny twice)
+    sizes = list(dict.fromkeys(s.strip() for s in args.sizes.split(",") if s.strip()))
     if args.threads is not None:  # more than numba's pool would run with the pool's size
         from ..threads import check_thread_count
 

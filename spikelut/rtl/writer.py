@@ -140,7 +140,7 @@ def model_steps(net: Network) -> int | None:
     rec = net.meta.get("data") if isinstance(net.meta, dict) else None
     steps = rec.get("steps") if isinstance(rec, dict) else None
     # the meta is read from a file: only a sane positive integer counts
-    if isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= 1 << 20:
+    if isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= limits.MAX_CYCLES:
         return steps
     return None
 
