@@ -117,7 +117,7 @@ def demo_passes(name: str, B: int, rounds: int) -> int:
     import hashlib
 
     from bench_train_epoch import load_demo
-    from spikelut.train import Trainer, bptt, kernels_bits, kernels_cpu
+    from spikelut.train import Trainer, bptt, kernels_bits, kernels_cpu, tasks
 
     net, tc, x, y = load_demo(name)
     if B > x.shape[1]:
@@ -146,7 +146,7 @@ def demo_passes(name: str, B: int, rounds: int) -> int:
                         ms.setdefault(("backward", th), []).append((t2 - t1) * 1e3)
             digest[th] = hashlib.sha1(b"".join(np.ascontiguousarray(q).tobytes()
                                                 for q in grads)).hexdigest()[:12]
-    f = kernels_cpu._flat(tr.plan.for_steps(xb.shape[0]))
+    f = tasks.node_arrays(tr.plan.for_steps(xb.shape[0]))
     how = {"backward": "pipeline" if any(len(v[7]) for k, v in f.get("schedules", {}).items()
                                          if k[0] == 2) else "nodes split",
            "forward": "pipeline" if any(k[3] == 2 for k in f.get("forward_lists", {}))

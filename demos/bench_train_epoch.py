@@ -32,7 +32,10 @@ Also (``docs/training-speed.md``):
   ``lookup``; ``bitsliced``: :mod:`spikelut.train.kernels_bits`); the baseline keeps its own;
 * ``--baseline-kernels FILE``: also time another revision's compiled passes in the same run, e.g.
   ``git show main:spikelut/train/kernels_cpu.py > /tmp/kernels_main.py`` and
-  ``--baseline-kernels /tmp/kernels_main.py`` (the ``baseline`` column: before/after);
+  ``--baseline-kernels /tmp/kernels_main.py`` (the ``baseline`` column: before/after). The file
+  is loaded inside this tree's ``spikelut.train`` package, so a revision whose kernels import
+  :mod:`spikelut.train.tasks` / :mod:`~spikelut.train.team` (since 2026-12-04) uses this tree's
+  task order and team work; a change to those modules is timed by checking out both trees;
 * ``--load``: keep one busy process (a spinning Python loop) running while timing, to measure
   "under load";
 * ``--exact-threads``: the compiled training passes run on exactly ``--threads`` threads

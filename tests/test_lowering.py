@@ -9,7 +9,7 @@ from spikelut.engine import bitsliced, reference
 from spikelut.engine.plan import build_plan
 from spikelut.lowering import lower
 from spikelut.network import K_MAX, Layer, Network, Readout
-from spikelut.train import bptt, kernels_cpu
+from spikelut.train import bptt, tasks
 from spikelut.wiring import random_network
 
 
@@ -53,11 +53,11 @@ def test_every_backend_view_reads_the_same_numbering():
     assert tp.lowered is low and tp.D == low.depth - 1 and tp.offsets == [2, 4]
     # the training gather rows: base = signal - delay * n_signals
     assert tp.layers[1].base.tolist() == [[2 - 5, 3, 4 - 5]]
-    f = kernels_cpu._flat(tp)
+    f = tasks.node_arrays(tp)
     assert f["gidx"][:, :3].tolist() == low.tap_sig[:, :3].tolist()
     assert f["is_in"][:, :3].tolist() == [[True, True, False], [True, False, False],
                                           [False, False, False]]
-    assert kernels_cpu._flat(bptt.compile_plan(net)) is f  # cached per lowered network
+    assert tasks.node_arrays(bptt.compile_plan(net)) is f  # cached per lowered network
 
 
 def test_lowered_once_and_network_immutable():

@@ -1,5 +1,5 @@
-"""The compiled backward pass in blocks of cycles (spikelut/train/kernels_cpu.py: _layer_groups,
-_schedule, BLOCK_CYCLES): which layers share a group, and that blocks give the bits of the pass
+"""The compiled backward pass in blocks of cycles (spikelut/train/tasks.py: layer_groups,
+block_schedule, BLOCK_CYCLES): which layers share a group, and that blocks give the bits of the pass
 without blocks for every option, thread count and the scalar path."""
 
 from contextlib import contextmanager
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spikelut.config import build_network
-from spikelut.train import bptt, kernels_cpu
+from spikelut.train import bptt, kernels_cpu, tasks
 from spikelut.train.surrogates import get_surrogate
 
 from helpers import simd_env
@@ -43,7 +43,7 @@ DEMO = demo()
 
 
 def ranks(layers, full=False):
-    f = kernels_cpu._flat(bptt.compile_plan(net_of(layers)))
+    f = tasks.node_arrays(bptt.compile_plan(net_of(layers)))
     return f["rank_full" if full else "rank"].tolist()
 
 
@@ -98,7 +98,7 @@ def test_refractory_terms_count_in_full_mode_only():
 
 def test_schedule_runs_each_group_over_a_block():
     stages = [[(3, 0, 1), (2, 1, 2)], [(1, 2, 3)], [(0, 3, 4)]]
-    kind, lo, hi, tc, tw, need = kernels_cpu._schedule(1, stages, 5, 2)
+    kind, lo, hi, tc, tw, need = tasks.block_schedule(1, stages, 5, 2)
     assert kind.tolist() == [3, 2, 1, 0]
     # steps 0, 1 for the first group, then 0, 1 for the second, ...; then steps 2, 3; then 4
     assert tc.tolist() == [0, 0, 1, 1, 0, 1, 0, 1, 2, 2, 3, 3, 2, 3, 2, 3, 4, 4, 4, 4]
@@ -109,12 +109,12 @@ def test_schedule_runs_each_group_over_a_block():
 @contextmanager
 def blocks(n):
     """The backward pass in blocks of ``n`` cycles inside the block (1: no blocks)."""
-    old = kernels_cpu.BLOCK_CYCLES
-    kernels_cpu.BLOCK_CYCLES = n
+    old = tasks.BLOCK_CYCLES
+    tasks.BLOCK_CYCLES = n
     try:
         yield
     finally:
-        kernels_cpu.BLOCK_CYCLES = old
+        tasks.BLOCK_CYCLES = old
 
 
 def case(layers, seed, T, B, refractory):
@@ -164,8 +164,8 @@ def assert_same_bits(a, b):
 @pytest.mark.parametrize("mode", ["block", "full"])
 def test_blocks_equal_the_reference(mode):
     plan, x, thetas, g = case(demo(9), 5, 17, 25, [1, 1, 2, 0])
-    f = kernels_cpu._flat(plan)
-    assert kernels_cpu._block_cycles(f["rank_full" if mode == "full" else "rank"], 17, 9) == (
+    f = tasks.node_arrays(plan)
+    assert tasks.block_cycles(f["rank_full" if mode == "full" else "rank"], 17, 9) == (
         1 if mode == "full" else 7)  # refractory terms in "full": one group
     sg = get_surrogate("fast_sigmoid")
     ref, ri = bptt.backward(plan, thetas, bptt.forward(plan, bptt.tables_of(thetas), x), g, sg,
@@ -177,11 +177,11 @@ def test_blocks_equal_the_reference(mode):
 
 
 def test_blocks_fit_the_rings():
-    f = kernels_cpu._flat(case(demo(5), 0, 20, 5, [0] * 4)[0])
-    assert [kernels_cpu._block_cycles(f["rank"], T, 5) for T in (1, 2, 20)] == [1, 2, 3]
+    f = tasks.node_arrays(case(demo(5), 0, 20, 5, [0] * 4)[0])
+    assert [tasks.block_cycles(f["rank"], T, 5) for T in (1, 2, 20)] == [1, 2, 3]
     with blocks(2):
-        assert kernels_cpu._block_cycles(f["rank"], 20, 5) == 2
+        assert tasks.block_cycles(f["rank"], 20, 5) == 2
     plan = case(demo(5), 0, 20, 5, [0] * 4)[0]
     with numba_threads(1):
         est = kernels_cpu.memory_estimate(plan, 20, 5)
-    assert est["window"] == kernels_cpu.window_rows(5) * plan.n_signals * 5
+    assert est["window"] == tasks.window_rows(5) * plan.n_signals * 5

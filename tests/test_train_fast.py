@@ -16,7 +16,7 @@ from spikelut.errors import ConfigError
 from spikelut.lowering import address_dtype
 from spikelut.network import Layer, Network, Readout
 from spikelut.threads import ThreadTuner
-from spikelut.train import Trainer, TrainConfig, bptt, kernels_cpu
+from spikelut.train import Trainer, TrainConfig, bptt, kernels_cpu, tasks
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
 
@@ -230,15 +230,15 @@ def test_thread_rule_and_task_blocks(monkeypatch):
         # too little work per cycle for a second thread
         assert kernels_cpu.pass_threads(40, 25, spare=2) == 1
         assert kernels_cpu.pass_threads(40, 25, threads=3) == 3
-    kind, lo, hi, first = kernels_cpu._pattern(2, [(-1, 0, 20), (0, 0, 100), (1, 100, 103)])
+    kind, lo, hi, first = tasks.cycle_pattern(2, [(-1, 0, 20), (0, 0, 100), (1, 100, 103)])
     # inputs: 2 blocks of 10; layer 0: 8 blocks (4 per thread); layer 1: 3 nodes, one block
     assert kind.tolist() == [-1] * 2 + [0] * 8 + [1]
     assert lo.tolist() == [0, 10, 0, 12, 25, 37, 50, 62, 75, 87, 100]
     assert hi.tolist() == [10, 20, 12, 25, 37, 50, 62, 75, 87, 100, 103]
     assert first.tolist() == [0, 0] + [2] * 8 + [10]
-    one = kernels_cpu._pattern(1, [(0, 0, 100), (1, 100, 103)])
+    one = tasks.cycle_pattern(1, [(0, 0, 100), (1, 100, 103)])
     assert [v.tolist() for v in one] == [[0, 1], [0, 100], [100, 103], [0, 1]]
-    assert [kernels_cpu.window_rows(d) for d in (0, 1, 2, 3, 5, 8)] == [1, 2, 4, 4, 8, 16]
+    assert [tasks.window_rows(d) for d in (0, 1, 2, 3, 5, 8)] == [1, 2, 4, 4, 8, 16]
     # the passes store addresses in the lowered form's dtype (uint8 up to k = 8)
     assert address_dtype(8) == np.uint8
     assert address_dtype(12) == np.uint16
@@ -255,7 +255,7 @@ def test_scatter_groups_keep_the_serial_order():
                [[1, 1], [1, 0]], refractory=1)
     l1 = Layer(np.zeros((1, 4), np.uint8), [[-1, -1]], [[0, 0]], [[1, 0]])
     plan = bptt.compile_plan(Network(1, [l0, l1], Readout(1, [0], 1)))
-    f = kernels_cpu._flat(plan)
+    f = tasks.node_arrays(plan)
     assert f["kc"] == 2 and f["rc"] == 1  # columns of the stage buffer: taps 0, 1; r = 1
     # layer 0 -> input: (node 0, tap 1), (node 1, tap 0), (node 1, tap 1); -> node 0's signal:
     # node 0's refractory term, then its tap 0; -> node 1's signal: node 1's refractory term;

@@ -1,5 +1,5 @@
-"""The pipelined backward pass (spikelut/train/kernels_cpu.py: _stages, _pipeline,
-_next_queued): which groups of layers become stages, the task lists and their dependencies, and
+"""The pipelined backward pass (spikelut/train/tasks.py: pipeline_stages, pipeline_schedule;
+team.py: next_queued): which groups of layers become stages, the task lists and their dependencies, and
 that the pipeline gives the bits of one thread for every option, thread count and team size."""
 
 from contextlib import contextmanager
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikelut.train import bptt, kernels_bits, kernels_cpu
+from spikelut.train import bptt, kernels_bits, kernels_cpu, tasks
 
 from helpers import simd_env
 from test_train_blocks import DEMO, assert_same_bits, case, demo, early, late, layer, net_of, run
@@ -18,12 +18,12 @@ from test_train_fast import numba_threads
 
 
 def flat(layers):
-    return kernels_cpu._flat(bptt.compile_plan(net_of(layers)))
+    return tasks.node_arrays(bptt.compile_plan(net_of(layers)))
 
 
 def stages(layers, Q, input_grad=False, full=False):
     f = flat(layers)
-    got = kernels_cpu._stages(f, f["rank_full" if full else "rank"], full, input_grad, Q)
+    got = tasks.pipeline_stages(f, f["rank_full" if full else "rank"], full, input_grad, Q)
     return None if got is None else got.tolist()
 
 
@@ -61,7 +61,7 @@ def test_input_taps_count_with_input_gradients_only():
 
 def test_pipeline_dependencies_over_three_stages():
     groups = [[(2, 0, 1)], [(1, 1, 2)], [(0, 2, 3)]]
-    kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2 = kernels_cpu._pipeline(
+    kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2 = tasks.pipeline_schedule(
         groups, np.array([0, 1, 2]), 6, 2)
     assert qlo.tolist() == [0, 6, 12] and qhi.tolist() == [6, 12, 18]
     assert tc.tolist() == [0, 1, 2, 3, 4, 5] * 3
@@ -75,7 +75,7 @@ def test_pipeline_dependencies_over_three_stages():
     others = np.ones(18, bool)
     others[[q * 6 + i for q in range(3) for i in first]] = False
     assert (dq1[others] == -1).all() and (dq2[others] == -1).all()
-    kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2 = kernels_cpu._pipeline(
+    kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2 = tasks.pipeline_schedule(
         groups, np.array([0, 1, 2]), 10, 2)  # five blocks
     assert [(dq2[q * 10 + 2 * b], dn2[q * 10 + 2 * b]) for q in (0, 1) for b in range(5)] == [
         (-1, 0), (-1, 0), (-1, 0), (2, 2), (2, 4), (-1, 0), (-1, 0), (-1, 0), (2, 2), (2, 4)]
@@ -84,17 +84,17 @@ def test_pipeline_dependencies_over_three_stages():
 @contextmanager
 def pipeline_always():
     """Every cut that keeps the bits is used, however unbalanced (small test networks)."""
-    old = kernels_cpu.PIPELINE_SHARE
-    kernels_cpu.PIPELINE_SHARE = 0.0
+    old = tasks.PIPELINE_SHARE
+    tasks.PIPELINE_SHARE = 0.0
     try:
         yield
     finally:
-        kernels_cpu.PIPELINE_SHARE = old
+        tasks.PIPELINE_SHARE = old
 
 
 def pipelined(plan, mode, input_grad, T):
     """Whether a backward pass of ``plan`` on ``T`` cycles ran pipelined."""
-    f = kernels_cpu._flat(plan.for_steps(T))
+    f = tasks.node_arrays(plan.for_steps(T))
     return any(len(s[7]) > 0 for k, s in f.get("schedules", {}).items()
                if k[3] == (mode == "full") and k[4] == input_grad)
 
@@ -185,7 +185,7 @@ def loop(reach=2):
 
 def forward_stages(layers, Q, B=25):
     plan = bptt.compile_plan(net_of(layers))
-    got = kernels_bits._forward_stages(plan, kernels_cpu._flat(plan), B, True, Q)
+    got = kernels_bits._forward_stages(plan, tasks.node_arrays(plan), B, True, Q)
     return None if got is None else got.tolist()
 
 
@@ -214,7 +214,7 @@ def test_the_pipelined_forward_gives_the_words_of_one_thread(shape, reach, seed,
     if save:
         np.testing.assert_array_equal(a.stored, b.stored)
     if numba.config.NUMBA_NUM_THREADS > 1:
-        f = kernels_cpu._flat(plan.for_steps(T))  # the plan the pass ran
+        f = tasks.node_arrays(plan.for_steps(T))  # the plan the pass ran
         assert any(key[3] == 2 for key in f.get("forward_lists", {}))
 
 
@@ -224,11 +224,11 @@ def test_forward_lists_wait_for_the_stage_before_at_each_cycle():
         kernels_bits.forward(plan, bptt.tables_of(thetas), x)
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("one CPU: no pipeline")
-    f = kernels_cpu._flat(plan.for_steps(6))
+    f = tasks.node_arrays(plan.for_steps(6))
     (kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2), = f["forward_lists"].values()
     # stage 0: inputs + front, front2 (3 tasks a cycle); stage 1: rec, out (2 tasks a cycle)
     assert tc.tolist() == [t for t in range(6) for _ in range(3)] + [t for t in range(6) for _ in range(2)]
-    assert kind.tolist() == [kernels_cpu._INPUTS, 0, 1, 2, 3]
+    assert kind.tolist() == [tasks.INPUTS, 0, 1, 2, 3]
     firsts = qlo[1] + 2 * np.arange(6)
     assert dq1[firsts].tolist() == [0] * 6 and dn1[firsts].tolist() == [3 * (t + 1) for t in range(6)]
     assert (np.delete(dq1, firsts) == -1).all() and (dq2 == -1).all()  # no lag bound: no rings
@@ -249,18 +249,18 @@ def chain_of(n, reach, nodes=16, skip=False):
 
 def replay(layers, T, Q, have, input_grad, pick):
     """Run the backward pass's task lists for ``Q`` threads as a model: any order the
-    dependencies of ``_next_queued`` allow (``pick`` chooses among the stages that may run),
+    dependencies of ``next_queued`` allow (``pick`` chooses among the stages that may run),
     every read and write of the rings that ``_backward`` does, on the rings' sizes. Returns the
     conflicts (a ring slot read or written for one row while it holds another) and the stages."""
     plan = bptt.compile_plan(net_of(layers)).for_steps(T)
-    f = kernels_cpu._flat(plan)
+    f = tasks.node_arrays(plan)
     D, N, rank = plan.D, plan.n_signals, f["rank"]
-    tau = kernels_cpu._block_cycles(rank, T, D)
-    stage = kernels_cpu._stages(f, rank, False, input_grad, Q)
-    kind, lo, hi, tc, tw, _, tq, qlo, qhi, dq1, dn1, dq2, dn2 = kernels_cpu._task_lists(
+    tau = tasks.block_cycles(rank, T, D)
+    stage = tasks.pipeline_stages(f, rank, False, input_grad, Q)
+    kind, lo, hi, tc, tw, _, tq, qlo, qhi, dq1, dn1, dq2, dn2 = tasks.backward_tasks(
         f, plan.n_in, N, rank, stage, Q, T, tau, input_grad, have)
     S = len(qlo)
-    W = kernels_cpu.ring_rows(D, S, tau)
+    W = tasks.ring_rows(D, S, tau)
     pending, window, bad = {}, {r % W: r for r in range(max(0, D + T - W), D + T)}, []
 
     def touch(row, sig, read):
@@ -283,10 +283,10 @@ def replay(layers, T, Q, have, input_grad, pick):
         done[q] += 1
         t = T - 1 - tc[i]
         row, k_ = D + t, kind[tw[i]]
-        if k_ == kernels_cpu._LOAD:
+        if k_ == tasks.LOAD:
             if row - W >= 0:
                 window[row % W] = row - W
-        elif k_ == kernels_cpu._INPUTS:
+        elif k_ == tasks.INPUTS:
             for ii in range(lo[tw[i]], hi[tw[i]]):
                 touch(row, ii, True)
         else:
@@ -342,6 +342,6 @@ def test_a_pass_that_can_run_a_pipeline_takes_two_threads_at_any_size(monkeypatc
         run(plan, x, thetas, g, "block", 0, False, True)
     finally:
         numba.set_num_threads(old)
-    f = kernels_cpu._flat(plan.for_steps(9))
+    f = tasks.node_arrays(plan.for_steps(9))
     assert any(key[3] == 2 for key in f["forward_lists"])
     assert pipelined(plan, "block", False, 9)

@@ -70,12 +70,12 @@ from ..engine.bitsliced import eval_lut
 from ..errors import ConfigError
 from ..network import K_MAX
 from ..threads import numba_team
-from . import bptt, kernels_cpu
+from . import bptt, kernels_cpu, tasks
 from .bptt import NetPlan
 from .passes import FORWARDS
-from .kernels_cpu import (_DONE, _INPUTS, PackedForward, _counters, _fetch_add, _flat,
-                          _next_staged, _next_task, _pattern, _pipeline, balanced_stages,
-                          memory_estimate, pass_threads, tuned_threads)
+from .kernels_cpu import PackedForward, memory_estimate, pass_threads, tuned_threads
+from .tasks import INPUTS, balanced_stages, cycle_pattern, node_arrays, pipeline_schedule
+from .team import DONE, counters, fetch_add, next_staged, next_task
 from .kernels_cpu import backward as lookup_backward
 from .kernels_cpu import forward as lookup_forward
 from .surrogates import Surrogate
@@ -179,16 +179,16 @@ def _forward(hist, xw, D, N, gidx, dly, lo, hi, ks, Rs, sigs, cm, dm, addr, save
         scratch = np.empty((max(1, cm.shape[1] // 32), Wb), np.uint64)  # k > 6: LUT6 pieces
         while True:
             if qlo.shape[0] > 0:
-                t, w_, fin = _next_staged(ctr, _q, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2)
+                t, w_, fin = next_staged(ctr, _q, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2)
             else:
-                t, w_ = _next_task(ctr, P, T, p_first)
-                fin = _DONE
+                t, w_ = next_task(ctr, P, T, p_first)
+                fin = DONE
             if t < 0:
                 break
             row = D + t
             base = row * N
             kind = p_kind[w_]
-            if kind == _INPUTS:
+            if kind == INPUTS:
                 for ii in range(p_lo[w_], p_hi[w_]):
                     for w in range(Wb):
                         hist[base + ii, w] = xw[t, ii, w]
@@ -214,7 +214,7 @@ def _forward(hist, xw, D, N, gidx, dly, lo, hi, ks, Rs, sigs, cm, dm, addr, save
                             hist[cur, w] &= ~hist[rq, w]
                     if save and not fused:
                         _node_addresses(hist, rows, k, addr, t, j, B, spread, addr_flat, at)
-            _fetch_add(ctr, fin, np.int64(1))
+            fetch_add(ctr, fin, np.int64(1))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -295,7 +295,7 @@ class BitsForward(PackedForward):
         if self._bits is None:
             N = self.plan.n_signals
             bits = np.empty((N, self.B, (self.plan.D + self.T + 63) >> 6), np.uint64)
-            with numba_team(pass_threads(_flat(self.plan)["n_nodes"], self.B)):
+            with numba_team(pass_threads(node_arrays(self.plan)["n_nodes"], self.B)):
                 _time_major(self.words, N, self.B, bits)
             self._bits = bits
         return self._bits
@@ -341,7 +341,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     x = np.asarray(x)
     plan = bptt.check_forward_args(plan, tables, x)
     T, B, _ = x.shape
-    f = _flat(plan)
+    f = node_arrays(plan)
     N, D = plan.n_signals, plan.D
     if keep_addr is None:  # the per-sample pass's rule: while they fit ADDR_BUDGET
         keep_addr = memory_estimate(plan, T, B)["addresses"] > 0
@@ -359,19 +359,19 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
         stages = [(li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))]
         stage = _forward_stages(plan, f, B, keep_addr, Q)
         if stage is None:  # the threads split each layer's nodes
-            pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + stages)
+            pat = cycle_pattern(Q, [(INPUTS, 0, plan.n_in)] + stages)
             none = np.zeros(0, np.int64)
-            queues, n_run, ctr = (none,) * 9, Q, _counters()
+            queues, n_run, ctr = (none,) * 9, Q, counters()
         else:  # a pipeline of runs of layers, one cycle at a time
             lists = f.setdefault("forward_lists", {})
             key = (T, B, keep_addr, Q, stage.tobytes())
             if key not in lists:  # one task per layer and cycle
-                groups = [[(_INPUTS, 0, plan.n_in), stages[0]]] + [[st] for st in stages[1:]]
-                lists[key] = _pipeline(groups, stage, T, 1, lag=False)
+                groups = [[(INPUTS, 0, plan.n_in), stages[0]]] + [[st] for st in stages[1:]]
+                lists[key] = pipeline_schedule(groups, stage, T, 1, lag=False)
             kind, lo, hi, *queues = lists[key]
             pat = (kind, lo, hi, np.zeros(len(kind), np.int64))
             n_run = int(stage.max()) + 1
-            ctr = _counters(n_run)
+            ctr = counters(n_run)
         # the nodes that _forward evaluates with the bit shuffle (its `fused` rule)
         shuffled = (1 << LUT_MAX_K) if lut_enabled() and lut_fits(LUT_MAX_K, n_words(B)) else 0
         _masks(tabs, np.packbits(tabs, bitorder="little"), f["tab_off"], cm, dm, t64, shuffled)
@@ -413,7 +413,7 @@ def _layer_ns(name: str, n: int, k: int, B: int, save: bool) -> float:
 
 def _forward_stages(plan: NetPlan, f: dict, B: int, save: bool, Q: int) -> np.ndarray | None:
     """Per layer, its stage of a pipelined bit-sliced forward pass on ``Q`` threads, or ``None``
-    (:func:`~spikelut.train.kernels_cpu.balanced_stages` on the layers' :func:`estimate_ns`
+    (:func:`~spikelut.train.tasks.balanced_stages` on the layers' :func:`estimate_ns`
     costs). A stage ends only after a layer ``i`` where no layer up to ``i`` reads a later one
     (a loop through a delay stays within a stage), so a stage's cycle ``t`` needs only its
     own earlier cycles and the earlier stages' cycles up to ``t``.
@@ -425,13 +425,13 @@ def _forward_stages(plan: NetPlan, f: dict, B: int, save: bool, Q: int) -> np.nd
         >>> net = build_network({"inputs": 4, "readout": {"classes": 2}, "layers": [
         ...     layer("a", "input"), layer("b", "a"), layer("c", "b"), layer("d", "c")]})
         >>> plan = bptt.compile_plan(net)
-        >>> _forward_stages(plan, _flat(plan), 64, True, 2).tolist()
+        >>> _forward_stages(plan, node_arrays(plan), 64, True, 2).tolist()
         [0, 0, 1, 1]
     """
     n_layers = len(f["lo"])
     if Q < 2 or n_layers < 2:
         return None
-    key = (int(B), bool(save), int(Q), float(kernels_cpu.PIPELINE_SHARE), lut_enabled())
+    key = (int(B), bool(save), int(Q), float(tasks.PIPELINE_SHARE), lut_enabled())
     memo = f.setdefault("forward_stages", {})
     if key not in memo:
         terms = f["terms"]  # every tap (not padding) that reads a layer: the layer it reads

@@ -11,21 +11,21 @@ How they are fast and small (``docs/training-speed.md``):
 
 * **Every thread works at any batch size, deterministically.** Within a cycle the nodes of a
   layer are independent, so threads split the *nodes*: a pass is one parallel region whose
-  threads claim tasks (a block of one layer's nodes at one cycle, :func:`_pattern`) from a shared
+  threads claim tasks (a block of one layer's nodes at one cycle, :func:`~.tasks.cycle_pattern`) from a shared
   counter in one fixed order, and a task starts once every task of the earlier stages is done
   (the "team work" section below; no numba parallel region per cycle and layer, which would cost
   tens of microseconds each). A slower thread claims fewer blocks. Every value is computed by
   the one task of its node, in the same order whatever the split: a node's table entries sum
   their gradient over (cycle descending, sample) in float64, and the tap gradients go to their
-  sources through a scatter stage per layer and cycle (:func:`_scatter_groups`) in the order of
+  sources through a scatter stage per layer and cycle (:func:`~.tasks.scatter_groups`) in the order of
   a serial scatter. So 1, 2 or 3 threads give bit-identical gradients and kept tables (also at
   batch 1), equal to the previous passes'. :func:`pass_threads` gives the count a pass may use
   and :func:`tuned_threads` keeps it or one thread, whichever runs faster here.
 * **Or a pipeline of layer groups.** Where the groups of layers of the blocks below can be cut
-  into stages whose estimated costs let the threads gain (:func:`_stages`; in practice two
+  into stages whose estimated costs let the threads gain (:func:`~.tasks.pipeline_stages`; in practice two
   threads), each stage is a queue of its own tasks, and a thread runs one stage over a block of
-  cycles while another runs the next stage over the block before (:func:`_pipeline`,
-  :func:`_next_queued`): one wait per stage and block instead of one per layer and cycle, and
+  cycles while another runs the next stage over the block before (:func:`~.tasks.pipeline_schedule`,
+  :func:`~.team.next_queued`): one wait per stage and block instead of one per layer and cycle, and
   no scatter stage, since a cut never separates two groups whose terms reach one signal, so
   every row of ``dL/ds`` is written by one thread in the order of one thread (the bits of one
   thread, for any interleaving and team size). The MNIST-1D demo at batch 25 on two threads:
@@ -34,7 +34,7 @@ How they are fast and small (``docs/training-speed.md``):
 * **Spikes are stored as bits.** The forward pass keeps every signal's history packed along time,
   ``bits [N, B, ceil((D + T) / 64)]`` uint64 (bit ``row & 63`` of word ``row >> 6``), one bit per
   spike instead of a byte; a node's task is the only writer of its signal's words. Both passes
-  work on a small unpacked window of the last ``W`` rows (:func:`window_rows`: a ring, uint8
+  work on a small unpacked window of the last ``W`` rows (:func:`~.tasks.window_rows`: a ring, uint8
   ``[W, N, B]`` shared by the threads; slot ``row & (W - 1)``), so the inner loops stay
   byte-wise while the record grows by ``N * B / 8`` bytes per cycle.
 * **Addresses are stored while small, else recomputed.** The forward pass stores the LUT addresses
@@ -46,8 +46,8 @@ How they are fast and small (``docs/training-speed.md``):
   therefore ``N * B / 8`` bytes of spikes per cycle (plus addresses within the budget) and a
   ``T``-independent working set (:func:`memory_estimate`).
 * **Blocks of cycles.** The backward pass runs a group of layers for a block of cycles (at most
-  :data:`BLOCK_CYCLES`, as many as the rings' spare rows hold: :func:`_block_cycles`) before
-  the next group (:func:`_layer_groups`, :func:`_schedule`), so a group's tables
+  :data:`~.tasks.BLOCK_CYCLES`, as many as the rings' spare rows hold: :func:`~.tasks.block_cycles`) before
+  the next group (:func:`~.tasks.layer_groups`, :func:`~.tasks.block_schedule`), so a group's tables
   (its float32 values and float64 sums, 1 KB per LUT6 node) stay in the cache over the block
   instead of being read again at every cycle; layers share a group where their terms of
   ``dL/ds`` would otherwise reach a row in another order, so the bits are those of the
@@ -92,25 +92,23 @@ from __future__ import annotations
 import os
 import threading
 import time
-import weakref
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from ..errors import ConfigError, ShapeError
-from ..lowering import Lowered
 from ..network import K_MAX
 from ..threads import ThreadTuner, forced_train_threads, numba_team, spare_cpus
-from . import bptt, simd
+from . import bptt, simd, tasks
 from .bptt import Forward, NetPlan
 from .simd import entry_sums16, scale16, surrogate16, tap_add16, tap_diffs16
 from .surrogates import Surrogate
+from .tasks import (INPUTS, LOAD, SCATTER, backward_tasks, block_cycles, cycle_pattern, node_arrays,
+                    pipeline_stages, ring_rows, window_rows)
+from .team import DONE, counters, fetch_add, finish, next_listed, next_staged, next_task
 
 _MODES = {"block": 0, "pass": 1, "full": 2}
 #: the most bytes of LUT addresses :func:`forward` stores for the backward pass (beyond, it
@@ -152,155 +150,6 @@ def _drain_sums(acc, out):  # pragma: no cover - compiled
         acc[i] = 0.0
 
 
-# the kernels' per-node arrays of each lowered network (int64 copies, input-tap mask)
-_FLAT: "weakref.WeakKeyDictionary[Lowered, dict]" = weakref.WeakKeyDictionary()
-
-
-def _flat(plan: NetPlan) -> dict:
-    """The compiled passes' per-node arrays of ``plan``'s lowered network (cached on it):
-    ``gidx``/``dly`` int64 ``[N, K_MAX]`` (tap signal and delay), ``is_in`` (tap reads an input
-    channel), ``tab_off`` int64 ``[N + 1]``, per layer ``lo``/``hi``/``k``/``R``/``sig`` (first
-    signal), and ``n_nodes``."""
-    low = plan.lowered
-    cache = _FLAT.get(low)
-    if cache is not None:
-        return cache
-    k_of_node = np.repeat(low.layer_k, low.layer_hi - low.layer_lo)
-    used = np.arange(K_MAX)[None, :] < k_of_node[:, None]  # taps past a layer's k are padding
-    cache = {
-        "gidx": low.tap_sig.astype(np.int64), "dly": low.tap_dly.astype(np.int64),
-        "is_in": used & (low.tap_sig < low.n_in), "tab_off": low.table_off,
-        "lo": low.layer_lo, "hi": low.layer_hi, "k": low.layer_k, "R": low.layer_r,
-        "sig": low.layer_lo + low.n_in, "n_nodes": low.n_nodes,
-        "kc": int(low.layer_k.max()), "rc": int(low.layer_r.max()),
-    }
-    terms = _terms(low, used, cache["kc"])
-    cache["terms"] = terms
-    cache.update(_scatter_groups(low, terms))
-    # the refractory terms of dL/ds exist with refractory_grad = "full" only
-    cache["rank"] = _layer_groups(low, terms, False)
-    cache["rank_full"] = _layer_groups(low, terms, True)
-    _FLAT[low] = cache
-    return cache
-
-
-def _terms(low: Lowered, used: np.ndarray, kc: int) -> dict:
-    """Every term a node adds to a row of ``dL/ds``, unsorted, as int64 / bool arrays: ``node``,
-    ``target`` (the signal), ``dly`` (the delay ``d``, or ``r``), ``refr`` (the "full"
-    refractory term of the node's own ``s[t - r]``, ``r = 1 .. R``), ``col`` (tap ``p``, or
-    ``kc + r - 1`` for a refractory term: its column of the stage buffer) and ``layer`` (the
-    node's), ``isin`` (a tap that reads an input channel). ``used``: the taps that are not
-    padding."""
-    layer_of = np.repeat(np.arange(len(low.layer_k)), low.layer_hi - low.layer_lo)
-    j, p = np.nonzero(used)
-    r_of = low.layer_r[layer_of]
-    rj = np.repeat(np.arange(low.n_nodes), r_of)
-    rr = np.arange(rj.size) - np.repeat(np.cumsum(r_of) - r_of, r_of) + 1  # 1 .. R per node
-    node = np.concatenate([j, rj]).astype(np.int64)
-    return {"node": node, "target": np.concatenate([low.tap_sig[j, p], low.n_in + rj]).astype(np.int64),
-            "dly": np.concatenate([low.tap_dly[j, p], rr]).astype(np.int64),
-            "refr": np.concatenate([np.zeros(j.size, bool), np.ones(rj.size, bool)]),
-            "col": np.concatenate([p, kc + rr - 1]).astype(np.int64), "layer": layer_of[node],
-            "layer_of": layer_of,
-            "isin": np.concatenate([low.tap_sig[j, p] < low.n_in, np.zeros(rj.size, bool)])}
-
-
-def _layer_groups(low: Lowered, terms: dict, full: bool) -> np.ndarray:
-    """Per layer, the rank of its group in the backward pass's cycle-block order (0: processed
-    first): groups are runs of adjacent layers; the pass processes, per block of cycles
-    (:func:`_block_cycles`), the first group's layers for every cycle of the block (cycle
-    descending, layers last first, as without blocks), then the next group's, so a group's
-    tables stay in the cache over the block instead of being read again at every cycle.
-
-    Two layers share a group when blocks would otherwise break the pass: (a) a layer reads a
-    later layer (a loop through a delay): the later one's gradient at cycle ``t`` needs the
-    reader's at ``t + d``; (b) a signal would receive its ``dL/ds`` terms in another order, so the
-    float32 sums, and the bits, would change: without blocks a signal's row receives its terms in
-    the order (reader cycle descending, reader layer last first, node, refractory term before
-    taps, tap), with blocks group by group, so the groups' ranks must not decrease along that
-    order (e.g. a recurrent layer, whose row gets its own terms from cycle ``t + 1`` before its
-    readers' from cycle ``t``, shares a group with those readers). Taps past a layer's ``k`` are
-    padding; every tap counts, whether or not it carries a gradient in a given pass (input taps,
-    tbptt), since a term that is skipped cannot change the order of the others; the refractory
-    terms (a node's own ``s[t - r]``, ``r = 1 .. R``) count with ``full`` (``refractory_grad =
-    "full"``, the only mode that has them).
-
-    Example:
-        >>> from spikelut.config import build_network
-        >>> from spikelut.train import bptt
-        >>> def layer(name, src, d):
-        ...     return {"name": name, "nodes": 4, "k": 2, "taps": [{"from": src, "count": 2,
-        ...                                                          "delay": d}]}
-        >>> net = build_network({"inputs": 2, "readout": {"classes": 2}, "layers": [
-        ...     layer("a", "input", [0, 1]), layer("b", "a", [0, 2]), layer("c", "b", [0, 0])]})
-        >>> _flat(bptt.compile_plan(net))["rank"].tolist()  # a chain: the last layer first
-        [2, 1, 0]
-        >>> rec = {"name": "b", "nodes": 4, "k": 2, "taps": [{"from": "a", "count": 1},
-        ...                                                  {"from": "self", "count": 1, "delay": 1}]}
-        >>> net = build_network({"inputs": 2, "readout": {"classes": 2}, "layers": [
-        ...     layer("a", "input", [0, 1]), rec, layer("c", "b", [0, 0])]})
-        >>> _flat(bptt.compile_plan(net))["rank"].tolist()  # b's row: its own terms, then c's
-        [1, 0, 0]
-    """
-    n_layers = len(low.layer_k)
-    layer_of = terms["layer_of"]
-    keep = slice(None) if full else ~terms["refr"]
-    node, target, dly, refr, col, reader = (terms[k][keep] for k in
-                                            ("node", "target", "dly", "refr", "col", "layer"))
-    # the order without blocks, per target signal
-    order = np.lexsort((col, ~refr, node, -reader, -dly, target))
-    target, reader = target[order], reader[order]
-    tlayer = np.where(target >= low.n_in, layer_of[np.maximum(target - low.n_in, 0)], -1)
-    top = np.arange(n_layers)  # group of layer l: the layers top[l] .. (down to) its lowest
-    while True:
-        # groups as runs: layer l joins l + 1's group when top[l] > l (merged above it)
-        gid = np.zeros(n_layers, np.int64)
-        g = 0
-        for l in range(n_layers - 1, -1, -1):
-            if l < n_layers - 1 and top[l] <= l:
-                g += 1
-            gid[l] = g
-        rank = gid[reader]
-        same = target[1:] == target[:-1]
-        bad = np.flatnonzero(same & (rank[1:] < rank[:-1]))  # (b): a later group's term first
-        loops = np.flatnonzero((tlayer > reader) & (gid[np.maximum(tlayer, 0)] != rank))  # (a)
-        if bad.size == 0 and loops.size == 0:
-            return gid
-        if bad.size:
-            lo_l = min(reader[bad[0]], reader[bad[0] + 1])
-            hi_l = max(reader[bad[0]], reader[bad[0] + 1])
-        else:
-            lo_l, hi_l = reader[loops[0]], tlayer[loops[0]]
-        top[lo_l:hi_l] = np.maximum(top[lo_l:hi_l], hi_l)  # layers lo_l .. hi_l: one group
-
-
-def _scatter_groups(low: Lowered, terms: dict) -> dict:
-    """What the backward pass's scatter stages walk (several threads): per layer, its nodes'
-    contributions grouped by the signal they go to. Entries (``sc_node``: the node, ``sc_col``:
-    its column of the stage buffer, tap ``p`` or ``kc + r - 1`` for the "full" refractory term
-    of its own ``s[t - r]``; ``sc_dly``: the delay ``d`` or ``r``; ``sc_refr``; ``sc_isin``: the
-    tap reads an input) sorted by (layer, target signal, node, refractory term before taps,
-    tap); group ``u`` (``grp_tgt[u]``, entries ``grp_ptr[u] .. grp_ptr[u + 1]``) is one layer's
-    entries of one target, and layer ``i`` has groups ``grp_lo[i] .. grp_hi[i]``. Within a group
-    the order is the one in which one thread's scatter adds them, so a row of a target receives
-    its sums in the same order."""
-    n_layers = len(low.layer_k)
-    order = np.lexsort((terms["col"], ~terms["refr"], terms["node"], terms["target"],
-                        terms["layer"]))
-    node, target, refr, col, dly, lay = (terms[k][order] for k in
-                                         ("node", "target", "refr", "col", "dly", "layer"))
-    isin = (target < low.n_in) & ~refr
-    new = np.ones(node.size, bool)
-    new[1:] = (target[1:] != target[:-1]) | (lay[1:] != lay[:-1])
-    starts = np.flatnonzero(new)
-    grp_ptr = np.append(starts, node.size).astype(np.int64)
-    grp_lay = lay[starts]
-    return {"sc_node": node, "sc_col": col, "sc_dly": dly, "sc_refr": refr, "sc_isin": isin,
-            "grp_ptr": grp_ptr, "grp_tgt": target[starts],
-            "grp_lo": np.searchsorted(grp_lay, np.arange(n_layers), "left").astype(np.int64),
-            "grp_hi": np.searchsorted(grp_lay, np.arange(n_layers), "right").astype(np.int64)}
-
-
 #: default thread rule (:func:`pass_threads`): a thread is worth starting once the network has
 #: this many node-samples per cycle for each thread (``n_nodes * B``). Measured on an idle
 #: 2-core machine (forward + backward, 40 cycles, random 3-layer LUT6 networks with delays up
@@ -312,30 +161,6 @@ def _scatter_groups(low: Lowered, terms: dict) -> dict:
 #: lose there (some gains at batch 64 are left to one thread). It was 1,024 before the one-thread
 #: path got faster.
 MIN_NODE_SAMPLES_PER_THREAD = 45056
-#: the most cycles per block of the backward pass (:func:`_layer_groups`): a group of layers runs
-#: a block of cycles before the next group, so its tables stay in the cache. A block is also at
-#: most ``window_rows(D) - D`` cycles (:func:`_block_cycles`), so that the rings of ``dL/ds`` and
-#: of the spike window keep their ``window_rows(D)`` rows: longer blocks need longer rings, which
-#: won at batch 25 and lost at batch 64. Measured in one process, the block lengths alternating
-#: call by call (Intel Xeon, 2 MB of L2 per core, one thread, real MNIST-1D batches, D = 5,
-#: 2026-12-02), kernel medians: the MNIST-1D demo at batch 25 14.6 ms without blocks, 14.0 (2),
-#: 13.8 (3); with rings of 16 rows 13.5-14.0 (4), 13.3-13.7 (8); at batch 64 29.1 without
-#: blocks, 28.4 (3), but 31.3-32.0 (4 and 8, rings of 16 rows); the pulse demo at batch 25
-#: 18.7 without blocks, 17.8 (3), 17.0 (8). The bits are the same for every length.
-BLOCK_CYCLES = 8
-#: a node's per-cycle work in the backward pass apart from its taps (reading its dL/ds row, its
-#: addresses and surrogate derivatives, its entry sums), in units of one tap's gradient: the
-#: cost model of the pipelined pass (:func:`_stages`)
-SETUP_TAPS = 6
-#: a pipelined backward pass on ``Q`` threads is used where its stages' estimated costs allow
-#: at least this share of a ``Q``-fold gain (:func:`_stages`); else the threads split the nodes
-PIPELINE_SHARE = 0.75
-#: a layer's nodes are cut into blocks of at least this many nodes (the unit a thread claims)
-MIN_BLOCK_NODES = 8
-#: blocks per layer and cycle for each thread: more than one, so that a thread that another
-#: process slows down claims fewer blocks and the others take the rest (dynamic scheduling)
-BLOCKS_PER_THREAD = 4
-
 
 def pass_threads(n_nodes: int, B: int, threads: int | None = None,
                  spare: int | None = None, stages: int = 0) -> int:
@@ -348,7 +173,7 @@ def pass_threads(n_nodes: int, B: int, threads: int | None = None,
     and cycle for the block a descheduled thread holds), nor more than one thread per
     :data:`MIN_NODE_SAMPLES_PER_THREAD` node-samples of a cycle (below, the per-cycle
     synchronisation of threads that split the nodes costs more than a thread gains), except
-    that a pass that can run as a pipeline of ``stages`` stages (:func:`_stages`,
+    that a pass that can run as a pipeline of ``stages`` stages (:func:`~.tasks.pipeline_stages`,
     :func:`spikelut.train.kernels_bits._forward_stages`) gets that many at any size: its
     threads wait once per stage and block, and the MNIST-1D demo's passes gained 1.34-1.46x on
     two threads even at batch 1. The batch size alone does not limit it: threads split the
@@ -410,429 +235,6 @@ def tuned_threads(kind: str, n_nodes: int, B: int, stages: int = 0) -> Iterator[
     with numba_team(q):
         yield q
     TUNER.record(key, q, rule, time.perf_counter() - t0)
-
-
-def _pattern(Q: int, stages: Sequence[tuple[int, int, int]]) -> tuple[np.ndarray, ...]:
-    """The tasks of one cycle: ``stages`` is a list of ``(kind, lo, hi)`` (a layer's nodes, or a
-    special kind with an item range), each cut into blocks for ``Q`` threads. Returns int64
-    arrays ``kind``, ``lo``, ``hi`` per task and ``first``: the index of its stage's first task
-    (a task may start once that many tasks of the cycle's earlier stages are done)."""
-    kind, los, his, first = [], [], [], []
-    for kd, lo, hi in stages:
-        n = hi - lo
-        if n <= 0:
-            continue
-        nblk = 1 if Q == 1 else max(1, min(Q * BLOCKS_PER_THREAD, n // MIN_BLOCK_NODES))
-        cuts = lo + (np.arange(nblk + 1) * n) // nblk
-        start = len(kind)
-        for b in range(nblk):
-            kind.append(kd)
-            los.append(int(cuts[b]))
-            his.append(int(cuts[b + 1]))
-            first.append(start)
-    return tuple(np.array(v, np.int64) for v in (kind, los, his, first))
-
-
-def _schedule(Q: int, groups: Sequence[Sequence[tuple[int, int, int]]], T: int, tau: int
-              ) -> tuple[np.ndarray, ...]:
-    """The backward pass's task list: ``groups`` (in processing order) each a list of stages
-    (as for :func:`_pattern`), run per block of ``tau`` cycles group by group, each group for
-    every cycle of the block. Returns int64 arrays ``kind``, ``lo``, ``hi`` (the tasks of every
-    group's pattern, one after the other) and, per task of the whole pass in order, ``tc`` (its
-    step: cycle ``T - 1 - tc``), ``tw`` (its pattern entry) and ``need`` (the tasks of the pass
-    that must be done before it starts: every task before its stage). With one group this is
-    the order of :func:`_next_task` (cycle, stage, block)."""
-    pats = [_pattern(Q, g) for g in groups]
-    offs = np.cumsum([0] + [len(p[0]) for p in pats])
-    tc, tw, need = [], [], []
-    for c0 in range(0, T, tau):
-        for (kind, _, _, first), off in zip(pats, offs):
-            for c in range(c0, min(T, c0 + tau)):
-                base = len(tc)
-                tc.extend([c] * len(kind))
-                tw.extend(range(off, off + len(kind)))
-                need.extend((base + first).tolist())
-    cat = [np.concatenate([p[i] for p in pats]) if pats else np.zeros(0, np.int64) for i in range(3)]
-    return (*cat, np.array(tc, np.int64), np.array(tw, np.int64), np.array(need, np.int64))
-
-
-def _stages(f: dict, rank: np.ndarray, full: bool, input_grad: bool, Q: int) -> np.ndarray | None:
-    """Per group of layers (index = rank, :func:`_layer_groups`), its stage of a pipelined
-    backward pass on ``Q`` threads, or ``None`` where no pipeline fits.
-
-    A pipeline gives each stage (a run of adjacent groups) its own queue of tasks: while one
-    thread runs the first stage's groups over a block of cycles, another runs the next stage's
-    over the block before (:func:`_pipeline`). Two rules keep it deterministic and worth it:
-    a stage boundary may not separate two groups whose terms reach the rows of one signal (the
-    groups' target signals are disjoint across stages, so every row receives its terms from one
-    thread, in the order of one thread: the bits are those of one thread, whatever the
-    interleaving), and the stages' estimated costs must let ``Q`` threads gain: the partition
-    into at most ``Q`` stages with the smallest largest stage is used only where
-    ``total / largest >= PIPELINE_SHARE * Q``. The cost of a layer is its nodes times
-    :data:`SETUP_TAPS` plus its terms that carry a gradient (taps, refractory terms with
-    ``full``; input taps with ``input_grad`` only), per cycle: measured on the MNIST-1D demo
-    (one thread), a LUT6 node whose taps carry no gradient costs about half of one whose six
-    do (50 against 104 ns per node and cycle).
-
-    Example:
-        >>> from spikelut.config import build_network
-        >>> from spikelut.train import bptt
-        >>> def layer(name, src, n):
-        ...     return {"name": name, "nodes": n, "k": 2, "taps": [{"from": src, "count": 2}]}
-        >>> net = build_network({"inputs": 2, "readout": {"classes": 2}, "layers": [
-        ...     layer("a", "input", 64), layer("b", "a", 64), layer("c", "b", 8)]})
-        >>> f = _flat(bptt.compile_plan(net))
-        >>> _stages(f, f["rank"], False, False, 2).tolist()  # groups c, b | a: 8*8+64*8 | 64*6
-        [0, 0, 1]
-        >>> _stages(f, f["rank"], False, False, 1) is None
-        True
-    """
-    n_groups = int(rank.max()) + 1
-    if Q < 2 or n_groups < 2:
-        return None
-    key = (bool(full), bool(input_grad), int(Q), float(PIPELINE_SHARE))
-    memo = f.setdefault("stages", {})
-    if key not in memo:
-        memo[key] = _partition(f, rank, full, input_grad, Q)
-    return memo[key]
-
-
-def _partition(f: dict, rank: np.ndarray, full: bool, input_grad: bool, Q: int
-               ) -> np.ndarray | None:
-    """:func:`_stages`, computed (not cached)."""
-    n_groups = int(rank.max()) + 1
-    target, refr, layer, isin = (f["terms"][k] for k in ("target", "refr", "layer", "isin"))
-    live = (full | ~refr) & (input_grad | ~isin)
-    grp = rank[layer[live]]
-    tgt = target[live]
-    cost = np.zeros(n_groups)
-    np.add.at(cost, rank, (f["hi"] - f["lo"]) * SETUP_TAPS)
-    np.add.at(cost, grp, 1)
-    # a cut after group c is allowed where no signal gets terms from groups on both sides
-    lo_g = np.full(int(tgt.max(initial=-1)) + 1, n_groups, np.int64)
-    hi_g = np.full(lo_g.size, -1, np.int64)
-    np.minimum.at(lo_g, tgt, grp)
-    np.maximum.at(hi_g, tgt, grp)
-    ok = np.ones(n_groups, bool)  # ok[c]: a stage may end after group c
-    for a, b in zip(lo_g[hi_g >= 0], hi_g[hi_g >= 0]):
-        ok[a:b] = False
-    return balanced_stages(cost, ok, Q)
-
-
-def balanced_stages(cost: np.ndarray, ok: np.ndarray, Q: int) -> np.ndarray | None:
-    """Runs of adjacent items (``cost[i]`` each) as the stages of a pipeline on ``Q`` threads:
-    the partition into 2 .. ``Q`` runs, cut only after items ``i`` with ``ok[i]``, whose largest
-    run costs least (fewer runs on a tie); its stage per item, or ``None`` where no cut is
-    allowed or the largest run is above ``total / (PIPELINE_SHARE * Q)`` (the threads could not
-    gain enough). A small dynamic programme over the cuts.
-
-    Example:
-        >>> balanced_stages(np.array([4.0, 3, 2, 1]), np.ones(4, bool), 2).tolist()
-        [0, 1, 1, 1]
-        >>> balanced_stages(np.array([1.0, 4, 4, 1]), np.ones(4, bool), 2).tolist()
-        [0, 0, 1, 1]
-        >>> no_middle = np.array([1, 0, 1, 0], bool)  # best largest run 9: 10 < 0.75 * 2 * 9
-        >>> balanced_stages(np.array([1.0, 4, 4, 1]), no_middle, 2) is None
-        True
-    """
-    n_groups = len(cost)
-    if Q < 2 or n_groups < 2:
-        return None
-    csum = np.concatenate([[0.0], np.cumsum(cost)])
-    best = {(0, 0): (0.0, [])}
-    for i in range(1, n_groups + 1):  # first i groups
-        for s in range(1, min(Q, i) + 1):
-            cands = []
-            for j in range(s - 1, i):  # the last stage: groups j .. i - 1
-                if (j, s - 1) not in best or (j > 0 and not ok[j - 1]):
-                    continue
-                m, cuts = best[(j, s - 1)]
-                cands.append((max(m, csum[i] - csum[j]), cuts + [j]))
-            if cands:
-                best[(i, s)] = min(cands, key=lambda c: (c[0], len(c[1])))
-    options = [best[(n_groups, s)] for s in range(2, Q + 1) if (n_groups, s) in best]
-    if not options:
-        return None
-    largest, cuts = min(options, key=lambda c: (c[0], len(c[1])))
-    if csum[-1] < PIPELINE_SHARE * Q * largest:
-        return None
-    stage = np.zeros(n_groups, np.int64)
-    for c in cuts[1:]:
-        stage[c:] += 1
-    return stage
-
-
-def _pipeline(groups: Sequence[Sequence[tuple[int, int, int]]], stage: np.ndarray, T: int,
-              tau: int, lag: bool = True) -> tuple[np.ndarray, ...]:
-    """The pipelined backward pass's task lists (:func:`_stages`): per stage, its groups'
-    tasks (one per layer, as on one thread) in the order of :func:`_schedule` (per block of
-    ``tau`` cycles, group, cycle descending, layer). Returns int64 arrays ``kind``, ``lo``,
-    ``hi`` (the patterns), per task ``tc``, ``tw`` (as :func:`_schedule`) and ``tq`` (its
-    stage), the stages' task ranges ``qlo``, ``qhi`` (the tasks of stage ``s`` are
-    ``qlo[s] .. qhi[s]``, run in that order by whichever thread takes them), and two
-    dependencies per task: it starts once stage ``dq1`` has done ``dn1`` of its tasks (the
-    previous stage, through the same block: the terms for this block's rows) and stage ``dq2``
-    ``dn2`` (the last stage, through block ``b - stages`` for a task of block ``b``: so at most
-    ``stages`` blocks are in flight, from the first stage's to the last stage's, and the rings
-    need ``D + stages * tau`` rows; a bound between neighbouring stages only would let the lags
-    add up over three or more stages; none with ``lag=False``, for a pass without rings);
-    ``-1`` where none.
-
-    Example:
-        >>> groups = [[(3, 0, 4)], [(1, 4, 8)]]          # two groups, one layer each
-        >>> r = _pipeline(groups, np.array([0, 1]), 4, 2)
-        >>> r[3].tolist(), r[5].tolist()                 # tc, tq: stage 0's tasks, then 1's
-        ([0, 1, 2, 3, 0, 1, 2, 3], [0, 0, 0, 0, 1, 1, 1, 1])
-        >>> r[8].tolist(), r[9].tolist()                 # stage 1 waits for stage 0's block
-        ([-1, -1, -1, -1, 0, -1, 0, -1], [0, 0, 0, 0, 2, 0, 4, 0])
-    """
-    pats = [_pattern(1, g) for g in groups]
-    offs = np.cumsum([0] + [len(p[0]) for p in pats])
-    S = int(stage.max()) + 1
-    tc: list[list[int]] = [[] for _ in range(S)]
-    tw: list[list[int]] = [[] for _ in range(S)]
-    ends: list[list[int]] = [[] for _ in range(S)]  # tasks of each stage through each block
-    for c0 in range(0, T, tau):
-        for gi, (kind, _, _, _) in enumerate(pats):
-            s = int(stage[gi])
-            for c in range(c0, min(T, c0 + tau)):
-                tc[s].extend([c] * len(kind))
-                tw[s].extend(range(offs[gi], offs[gi] + len(kind)))
-        for s in range(S):
-            ends[s].append(len(tc[s]))
-    qlo = np.cumsum([0] + [len(v) for v in tc])[:-1]
-    n = sum(len(v) for v in tc)
-    dq1, dn1 = np.full(n, -1, np.int64), np.zeros(n, np.int64)
-    dq2, dn2 = np.full(n, -1, np.int64), np.zeros(n, np.int64)
-    for s in range(S):
-        for b in range(len(ends[s])):
-            first = qlo[s] + (ends[s][b - 1] if b else 0)
-            if first >= qlo[s] + ends[s][b]:
-                continue  # no task of this stage in the block
-            if s > 0:
-                dq1[first], dn1[first] = s - 1, ends[s - 1][b]
-            if lag and s < S - 1 and b >= S:
-                dq2[first], dn2[first] = S - 1, ends[S - 1][b - S]
-    cat = [np.concatenate([p[i] for p in pats]) for i in range(3)]
-    tq = np.repeat(np.arange(S), [len(v) for v in tc])
-    return (*cat, np.array(sum(tc, []), np.int64), np.array(sum(tw, []), np.int64),
-            tq.astype(np.int64), qlo.astype(np.int64), (qlo + [len(v) for v in tc]).astype(np.int64),
-            dq1, dn1, dq2, dn2)
-
-
-def ring_rows(D: int, n_stages: int, tau: int) -> int:
-    """Rows of the backward pass's rings (``dL/ds`` and the spike window) for delays up to ``D``
-    and blocks of ``tau`` cycles: every block in flight, one per stage of a pipeline
-    (:func:`_pipeline` bounds them to ``n_stages``; ``0``: not pipelined, one block), that is
-    ``D + n_stages * tau`` rows rounded up to a power of two (:func:`window_rows`).
-
-    Example:
-        >>> ring_rows(5, 0, 3), ring_rows(5, 2, 3), ring_rows(5, 3, 3)
-        (8, 16, 16)
-    """
-    return window_rows(D + max(1, n_stages) * tau - 1)
-
-
-def window_rows(D: int) -> int:
-    """Rows of a history window (ring): the power of two ``>= D + 1``, so a slot is
-    ``row & (W - 1)`` (no division in the inner loops)."""
-    return 1 << max(0, int(D)).bit_length()
-
-
-# ---------------------------------------------------------------------------- team work
-# The threads of a pass claim tasks (a block of nodes of one layer at one cycle) in one global
-# order from a shared counter, and a task starts once every task of the earlier stages (layers,
-# cycles) is done: the count of finished tasks says so, because no task of a stage can finish
-# before that stage's start condition held. Deadlock-free with any number of threads that
-# actually run (one thread runs every task in order), so a region never depends on numba
-# starting all of its team. Atomic read-modify-write and acquire loads come from LLVM directly
-# (numba has none for the CPU).
-_CLAIM, _DONE = 0, 8  # the two counters, on separate cache lines of an int64 [16] array
-_QNEXT, _QDONE = 16, 24  # a pipelined pass: stage q's claimed and done tasks at + 16 * q
-#: microseconds a waiting thread polls before it starts to sleep. On a quiet machine the task it
-#: waits for is running and ends within about one task's time (tens of microseconds for the
-#: MNIST-1D demo at batch 25); sleeping sooner costs a usleep wake-up (50-100 us in practice) at
-#: nearly every stage, which cancelled the second thread's gain (1.09 s/epoch slower than one
-#: thread with a 0.5 us spin; 1.8x faster with 50 us: docs/threads.md). Longer, and a waiter
-#: holds a CPU that a thread descheduled under load needs.
-SPIN_US = 50
-_NAP_US = 20          # then it sleeps this long between polls (usleep; 50-100 us in practice)
-_POLLS = 256          # polls between two reads of the clock
-_SLEEP = os.name != "nt"
-_CLOCK = int(getattr(time, "CLOCK_MONOTONIC", 1))  # its id differs between Linux and macOS
-
-
-@intrinsic
-def _fetch_add(typingctx, arr, idx, val):  # pragma: no cover - compiled
-    def codegen(context, builder, sig, args):
-        ary = context.make_array(sig.args[0])(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [args[1]])
-        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
-
-    return types.int64(arr, idx, val), codegen
-
-
-@intrinsic
-def _cas(typingctx, arr, idx, old, new):  # pragma: no cover - compiled
-    # arr[idx] = new if it holds old (atomically); 1 if it did, else 0
-    def codegen(context, builder, sig, args):
-        ary = context.make_array(sig.args[0])(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [args[1]])
-        res = builder.cmpxchg(ptr, args[2], args[3], "seq_cst", "seq_cst")
-        return builder.zext(builder.extract_value(res, 1), ir.IntType(64))
-
-    return types.int64(arr, idx, old, new), codegen
-
-
-@intrinsic
-def _load_acquire(typingctx, arr, idx):  # pragma: no cover - compiled
-    def codegen(context, builder, sig, args):
-        ary = context.make_array(sig.args[0])(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [args[1]])
-        return builder.load_atomic(ptr, "acquire", 8)
-
-    return types.int64(arr, idx), codegen
-
-
-@intrinsic
-def _usleep(typingctx, us):  # pragma: no cover - compiled
-    def codegen(context, builder, sig, args):
-        if not _SLEEP:
-            return context.get_constant(types.int32, 0)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.IntType(32), [ir.IntType(32)]), "usleep")
-        return builder.call(fn, [builder.trunc(args[0], ir.IntType(32))])
-
-    return types.int32(us), codegen
-
-
-@intrinsic
-def _now_us(typingctx):  # pragma: no cover - compiled
-    # monotonic microseconds from clock_gettime (a vDSO call, tens of ns: read every _POLLS
-    # polls); 0 where there is none (Windows), and then _wait never sleeps, as before usleep
-    def codegen(context, builder, sig, args):
-        i64 = ir.IntType(64)
-        if not _SLEEP:
-            return context.get_constant(types.int64, 0)
-        ts = cgutils.alloca_once(builder, ir.ArrayType(i64, 2))
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.IntType(32), [ir.IntType(32), ts.type]),
-            "clock_gettime")
-        builder.call(fn, [ir.Constant(ir.IntType(32), _CLOCK), ts])
-        sec = builder.load(builder.gep(ts, [ir.Constant(ir.IntType(32), 0)] * 2))
-        nsec = builder.load(builder.gep(ts, [ir.Constant(ir.IntType(32), 0),
-                                             ir.Constant(ir.IntType(32), 1)]))
-        return builder.add(builder.mul(sec, ir.Constant(i64, 1_000_000)),
-                           builder.sdiv(nsec, ir.Constant(i64, 1000)))
-
-    return types.int64(), codegen
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _claim(ctr):  # pragma: no cover - compiled
-    return _fetch_add(ctr, _CLAIM, np.int64(1))
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _finish(ctr):  # pragma: no cover - compiled
-    _fetch_add(ctr, _DONE, np.int64(1))
-
-
-@njit(cache=True, nogil=True)
-def _wait(ctr, need):  # pragma: no cover - compiled
-    # until `need` tasks are done: poll for SPIN_US (on a quiet machine a stage ends within a
-    # task's time), then sleep: the task we wait for belongs to a thread that lost its CPU to
-    # another process, and a spinning (or merely yielding) waiter would take CPU time from it
-    # (Linux shares CPU time between sessions, so our threads share one session's part)
-    if _load_acquire(ctr, _DONE) >= need:
-        return
-    t0 = _now_us()
-    n = 0
-    while _load_acquire(ctr, _DONE) < need:
-        n = _idle(t0, n)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _idle(t0, n):  # pragma: no cover - compiled
-    # one poll of a waiting thread that started waiting at t0 (us), the n-th since the clock was
-    # last read: every _POLLS polls it reads the clock, and past SPIN_US it naps; the next n
-    n += 1
-    if n >= _POLLS:
-        n = 0
-        if _now_us() - t0 >= SPIN_US:
-            _usleep(np.int64(_NAP_US))
-    return n
-
-
-@njit(cache=True, nogil=True)
-def _next_task(ctr, P, T, p_first):  # pragma: no cover - compiled
-    # the next task of T cycles of P tasks: (c, w), step c of the cycle order and task w of the
-    # cycle's pattern, returned once its stage may start; (-1, -1) when every task is claimed
-    i = _claim(ctr)
-    if i >= T * P:
-        return -1, -1
-    c = i // P
-    w = i - c * P
-    _wait(ctr, c * P + p_first[w])
-    return c, w
-
-
-@njit(cache=True, nogil=True)
-def _next_listed(ctr, tc, tw, need):  # pragma: no cover - compiled
-    # the next task of a listed order (_schedule): (step, pattern entry), returned once every
-    # task before its stage is done; (-1, -1) when every task is claimed
-    i = _claim(ctr)
-    if i >= tc.shape[0]:
-        return -1, -1
-    _wait(ctr, need[i])
-    return tc[i], tw[i]
-
-
-@njit(cache=True, nogil=True)
-def _next_queued(ctr, home, qlo, qhi, dq1, dn1, dq2, dn2):  # pragma: no cover - compiled
-    # a pipelined pass (_pipeline): the next task of any stage whose previous task is done and
-    # whose dependencies hold, claimed with a compare-and-swap (one runner per stage at a time,
-    # its tasks in order), starting at stage `home` so that each thread keeps to its stage;
-    # -1 when every task is claimed. Any number of threads finishes (one runs every stage by
-    # turns: the dependencies point to earlier blocks or to earlier stages of the same block)
-    S = qlo.shape[0]
-    t0 = np.int64(-1)
-    n = 0
-    while True:
-        left = False
-        for k in range(S):
-            q = (home + k) % S
-            nx = _load_acquire(ctr, _QNEXT + 16 * q)
-            if nx >= qhi[q] - qlo[q]:
-                continue
-            left = True
-            if _load_acquire(ctr, _QDONE + 16 * q) != nx:
-                continue  # its previous task still runs
-            i = qlo[q] + nx
-            if dq1[i] >= 0 and _load_acquire(ctr, _QDONE + 16 * dq1[i]) < dn1[i]:
-                continue
-            if dq2[i] >= 0 and _load_acquire(ctr, _QDONE + 16 * dq2[i]) < dn2[i]:
-                continue
-            if _cas(ctr, _QNEXT + 16 * q, nx, nx + 1):
-                return i
-        if not left:
-            return np.int64(-1)
-        if t0 < 0:  # nothing ready: wait as _wait does, from now
-            t0 = _now_us()
-        n = _idle(t0, n)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _next_staged(ctr, home, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2):  # pragma: no cover
-    # _next_queued's task as (step, pattern entry, its stage's done counter); -1s when none is left
-    i = _next_queued(ctr, home, qlo, qhi, dq1, dn1, dq2, dn2)
-    if i < 0:
-        return np.int64(-1), np.int64(-1), np.int64(-1)
-    return tc[i], tw[i], _QDONE + 16 * tq[i]
-
-
-def _counters(stages: int = 0) -> np.ndarray:
-    return np.zeros(16 + 16 * stages, np.int64)
 
 
 # ---------------------------------------------------------------------------- bit history
@@ -923,7 +325,7 @@ class PackedForward(Forward):
         from the bits; ``[]`` for a forward pass run with ``save=False``."""
         if not self.save:
             return []
-        f = _flat(self.plan)
+        f = node_arrays(self.plan)
         out = self.stored
         if out is None:
             out = np.empty((self.T, f["n_nodes"], self.B), self.plan.lowered.addr_dtype)
@@ -941,9 +343,6 @@ class PackedForward(Forward):
 
 
 # ---------------------------------------------------------------------------- forward
-# task kinds besides a layer's index: the input channels, a ring reload, and layer i's scatter
-# stage (_SCATTER - i)
-_INPUTS, _LOAD, _SCATTER = -1, -2, -3
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -958,7 +357,7 @@ def _forward(bits, x, D, W, gidx, dly, lo, hi, ks, Rs, sigs, tabs, tab_off, addr
     for _q in prange(Q):
         a = np.empty(B, np.int64)
         while True:
-            t, w_ = _next_task(ctr, P, T, p_first)
+            t, w_ = next_task(ctr, P, T, p_first)
             if t < 0:
                 break
             row = D + t
@@ -969,7 +368,7 @@ def _forward(bits, x, D, W, gidx, dly, lo, hi, ks, Rs, sigs, tabs, tab_off, addr
             # no clearing of the slot (it held row - W, no longer read: every task of the previous
             # cycle is done): every signal is written before it is read (a tap at delay 0 reads an
             # earlier layer or an input, checked by Network.validate)
-            if kind == _INPUTS:
+            if kind == INPUTS:
                 for ii in range(p_lo[w_], p_hi[w_]):
                     for b in range(B):
                         v = x[t, b, ii]
@@ -999,7 +398,7 @@ def _forward(bits, x, D, W, gidx, dly, lo, hi, ks, Rs, sigs, tabs, tab_off, addr
                     if save:
                         for b in range(B):
                             addr[t, j, b] = a[b]
-            _finish(ctr)
+            finish(ctr)
 
 
 def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bool = True,
@@ -1021,7 +420,7 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     bptt._check_tables(plan, tables, "tables")
     T, B, _ = x.shape
     plan = plan.for_steps(T)  # history of T + 1 rows at most: older reads are zero
-    f = _flat(plan)
+    f = node_arrays(plan)
     bits = np.zeros((plan.n_signals, B, (plan.D + T + 63) >> 6), np.uint64)
     tabs = np.concatenate([np.ascontiguousarray(t, dtype=np.uint8).ravel() for t in tables])
     dt = plan.lowered.addr_dtype
@@ -1031,11 +430,11 @@ def forward(plan: NetPlan, tables: Sequence[np.ndarray], x: np.ndarray, save: bo
     addr = np.empty((T, f["n_nodes"], B) if keep_addr else (1, 1, 1), dt)
     W = window_rows(plan.D)
     with tuned_threads("lookup_forward", f["n_nodes"], B) as Q:
-        pat = _pattern(Q, [(_INPUTS, 0, plan.n_in)] + [
+        pat = cycle_pattern(Q, [(INPUTS, 0, plan.n_in)] + [
             (li, int(f["lo"][li]), int(f["hi"][li])) for li in range(len(f["lo"]))])
         _forward(bits, np.ascontiguousarray(x, dtype=np.uint8), plan.D, W, f["gidx"], f["dly"],
                  f["lo"], f["hi"], f["k"], f["R"], f["sig"], tabs, f["tab_off"], addr, keep_addr,
-                 np.zeros((W, plan.n_signals, B), np.uint8), *pat, Q, _counters())
+                 np.zeros((W, plan.n_signals, B), np.uint8), *pat, Q, counters())
     return PackedForward(plan, bits, T, B, save, addr if keep_addr else None)
 
 
@@ -1080,7 +479,7 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
               t_need, Q, ctr, simd_on, S_flat, G_flat, direct, addr8, tq, qlo, qhi, dq1, dn1,
               dq2, dn2):
     # pragma: no cover - compiled
-    # tasks in the listed order (_schedule): per block of cycles, per group of layers, per
+    # tasks in the listed order (block_schedule): per block of cycles, per group of layers, per
     # cycle (descending), per stage: per layer (last layer first) its nodes, then (several
     # threads) its scatter; the input gradient and the reload of the address ring with the
     # last group. A node reads its dL/ds from its row of G (then clears it: the slot serves row - W
@@ -1110,11 +509,11 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
         dst = np.empty(K_MAX, np.int64)  # direct: each tap's row of G_flat (-1: no gradient)
         abuf = np.zeros(Bp + _LANES, np.uint8)  # a node's addresses where addr8 has none
         while True:
-            if qlo.shape[0] > 0:  # pipelined (_pipeline): every stage adds directly
-                c_, w_, fin = _next_staged(ctr, _q, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2)
+            if qlo.shape[0] > 0:  # pipelined (pipeline_schedule): every stage adds directly
+                c_, w_, fin = next_staged(ctr, _q, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2)
             else:
-                c_, w_ = _next_listed(ctr, tc, tw, t_need)
-                fin = _DONE
+                c_, w_ = next_listed(ctr, tc, tw, t_need)
+                fin = DONE
             if c_ < 0:
                 break
             t = T - 1 - c_
@@ -1124,18 +523,18 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
             # history before cycle 0, whose rows no node reads, is skipped and G ends all zero)
             phase = t % tbptt if tbptt > 0 else t
             kind = p_kind[w_]
-            if kind == _LOAD:  # cycle t is done with its row: the slot takes row - W
+            if kind == LOAD:  # cycle t is done with its row: the slot takes row - W
                 if row - W >= 0:
                     for s in range(p_lo[w_], p_hi[w_]):
                         for b in range(B):
                             ring[slot, s, b] = _bit(bits, s, b, row - W)
-            elif kind == _INPUTS:
+            elif kind == INPUTS:
                 for ii in range(p_lo[w_], p_hi[w_]):
                     for b in range(B):
                         g_in[t, b, ii] = G[slot, ii, b]
                         G[slot, ii, b] = 0.0
-            elif kind <= _SCATTER:  # layer _SCATTER - kind's contributions, per target signal
-                l0 = lo[_SCATTER - kind]
+            elif kind <= SCATTER:  # layer SCATTER - kind's contributions, per target signal
+                l0 = lo[SCATTER - kind]
                 for u in range(p_lo[w_], p_hi[w_]):
                     g = grp_tgt[u]
                     for e in range(grp_ptr[u], grp_ptr[u + 1]):
@@ -1287,46 +686,7 @@ def _backward(bits, D, T, gidx, dly, is_in, lo, hi, ks, Rs, sigs, tab_off, tabs,
                                 for b in range(B):
                                     a = ai[b] - off
                                     S[jl, p, b] = (fth[off + (a | bit)] - fth[off + (a & ~bit)]) * gu[b]
-            _fetch_add(ctr, fin, np.int64(1))
-
-
-def _task_lists(f: dict, n_in: int, N: int, rank: np.ndarray, stage: np.ndarray | None, Q: int,
-                T: int, tau: int, input_grad: bool, have: bool) -> tuple[np.ndarray, ...]:
-    """:func:`_backward`'s task arrays: ``kind``, ``lo``, ``hi``, ``tc``, ``tw``, ``need`` and,
-    for a pipelined pass (``stage`` from :func:`_stages`, else ``None``), ``tq``, ``qlo``,
-    ``qhi``, ``dq1``, ``dn1``, ``dq2``, ``dn2`` (:func:`_pipeline`; empty otherwise)."""
-    scatter = Q > 1 and stage is None  # one thread, or a pipeline, adds straight into G
-    groups: list[list[tuple[int, int, int]]] = [[] for _ in range(int(rank.max()) + 1)]
-    for li in range(len(f["lo"]) - 1, -1, -1):
-        stages = groups[rank[li]]
-        stages.append((li, int(f["lo"][li]), int(f["hi"][li])))
-        if scatter:
-            stages.append((_SCATTER - li, int(f["grp_lo"][li]), int(f["grp_hi"][li])))
-    # with the last group: every group is then done with the cycle
-    groups[-1] += [(_INPUTS, 0, n_in)] if input_grad else []
-    groups[-1] += [] if have else [(_LOAD, 0, N)]
-    if stage is None:
-        none = np.zeros(0, np.int64)
-        return (*_schedule(Q, groups, T, tau), *([none] * 7))
-    kind, lo, hi, tc, tw, tq, qlo, qhi, dq1, dn1, dq2, dn2 = _pipeline(groups, stage, T, tau)
-    return kind, lo, hi, tc, tw, np.zeros(0, np.int64), tq, qlo, qhi, dq1, dn1, dq2, dn2
-
-
-def _block_cycles(rank: np.ndarray, T: int, D: int) -> int:
-    """Cycles per block of the backward pass: where the layers form more than one group
-    (:func:`_layer_groups`; one group gains nothing from blocks), as many as the rings of
-    ``window_rows(D)`` rows allow (a block needs ``D + tau`` of them), at most
-    :data:`BLOCK_CYCLES` and ``T``; else 1.
-
-    Example:
-        >>> _block_cycles(np.array([2, 1, 0, 0]), 40, 5)   # rings of 8 rows: blocks of 3
-        3
-        >>> _block_cycles(np.array([0, 0]), 40, 5)         # one group
-        1
-    """
-    if int(rank.max()) == 0:
-        return 1
-    return max(1, min(int(BLOCK_CYCLES), T, window_rows(D) - D))
+            fetch_add(ctr, fin, np.int64(1))
 
 
 def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
@@ -1352,7 +712,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     if tap_grad not in bptt.TAP_GRAD:
         raise ConfigError(f"unknown tap_grad {tap_grad!r}; choose one of {', '.join(bptt.TAP_GRAD)}")
     T, B, D = fwd.T, fwd.B, plan.D
-    f = _flat(plan)
+    f = node_arrays(plan)
     simd_on = simd.enabled()
     # the SIMD path loads a whole 64-entry table at each node: 64 values past the last one (0;
     # never selected), so every per-entry array below is computed on the padded logits
@@ -1366,7 +726,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     gext, ext_of = _loss_grads(plan, T, B, g_spikes, _padded(B, simd_on))
     full = refractory_grad == "full"
     rank = f["rank_full" if full else "rank"]
-    tau = _block_cycles(rank, T, D)
+    tau = block_cycles(rank, T, D)
     have = fwd.stored is not None
     N = plan.n_signals
     Bp = _padded(B, simd_on)
@@ -1377,18 +737,18 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
     addr8 = (addr.reshape(-1) if have and addr.dtype == np.uint8 and addr.flags.c_contiguous
              else np.zeros(0, np.uint8))
     # a pipeline pays at any size (pass_threads): where two stages exist, two threads may run
-    pipe = 2 if _stages(f, rank, full, bool(input_grad), 2) is not None else 0
+    pipe = 2 if pipeline_stages(f, rank, full, bool(input_grad), 2) is not None else 0
     with tuned_threads("backward", f["n_nodes"], B, pipe) as Q:
-        key = (Q, T, tau, full, bool(input_grad), have, float(PIPELINE_SHARE))
+        key = (Q, T, tau, full, bool(input_grad), have, float(tasks.PIPELINE_SHARE))
         sched = f.setdefault("schedules", {}).get(key)
         if sched is None:  # built once per network and shape (a Python loop over every task)
-            stage = _stages(f, rank, full, bool(input_grad), Q)
-            sched = f["schedules"][key] = _task_lists(f, plan.n_in, N, rank, stage, Q, T, tau,
+            stage = pipeline_stages(f, rank, full, bool(input_grad), Q)
+            sched = f["schedules"][key] = backward_tasks(f, plan.n_in, N, rank, stage, Q, T, tau,
                                                       bool(input_grad), have)
         n_stages = len(sched[7])  # 0: not pipelined
         W = ring_rows(D, n_stages, tau)
         ring = np.zeros((W, N, B) if not have else (1, 1, 1), np.uint8)
-        if not have:  # the last W rows of the record; the _LOAD tasks slide the window down
+        if not have:  # the last W rows of the record; the LOAD tasks slide the window down
             for row in range(max(0, D + T - W), D + T):
                 _load_row(fwd.bits, row, 0, B, ring, row & (W - 1))
         G = _zeroed((W, N, Bp))  # rows of whole registers (tap_add16); pads stay 0
@@ -1401,7 +761,7 @@ def backward(plan: NetPlan, thetas: Sequence[np.ndarray], fwd: Forward,
                   _MODES[refractory_grad], int(tbptt), bool(input_grad), g_in, W, ring, G, S, f["kc"],
                   addr, have, acc, f["sc_node"], f["sc_col"], f["sc_dly"], f["sc_refr"],
                   f["sc_isin"], f["grp_ptr"], f["grp_tgt"], *sched[:6], n_stages or Q,
-                  _counters(n_stages), simd_on, S.reshape(-1), G.reshape(-1), direct, addr8,
+                  counters(n_stages), simd_on, S.reshape(-1), G.reshape(-1), direct, addr8,
                   *sched[6:])
         _give_back(G)  # all zero again (only a pass that completed gets here)
     flat = np.empty(acc.shape[0], np.float32)
@@ -1457,9 +817,9 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
     Returns a dict: ``spike_bits`` (the packed record, about ``N * B / 8`` bytes per cycle:
     whole words of 64 rows),
     ``addresses`` (stored LUT addresses, 0 past :data:`ADDR_BUDGET` or with ``keep_addr=False``),
-    ``window`` (the spike ring of :func:`ring_rows` rows, shared by the threads: the delays
+    ``window`` (the spike ring of :func:`~.tasks.ring_rows` rows, shared by the threads: the delays
     and a block of cycles, one block per stage where the backward pass runs as a pipeline,
-    :func:`_stages`; counted for as many stages as numba's threads and the groups of layers
+    :func:`~.tasks.pipeline_stages`; counted for as many stages as numba's threads and the groups of layers
     allow, a bound), ``gradient`` (the ring of ``dL/ds``, float32, as many rows, each
     padded to whole 16-lane registers where the AVX-512 path runs), ``stage_buffer`` (the widest layer's tap
     contributions of one cycle, handed to the scatter stage when several threads run; one
@@ -1483,11 +843,11 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
             raise ConfigError(f"memory_estimate: {name} = {v!r} must be an integer >= 1 "
                               f"({'cycles' if name == 'T' else 'samples per batch'})")
     plan = plan.for_steps(T)
-    f = _flat(plan)
+    f = node_arrays(plan)
     # the rings hold a block of cycles per stage of a pipeline: at most one stage per group of
     # layers and thread (a bound: which pipeline runs depends on the threads a pass gets)
     n_stages = min(int(f["rank"].max()) + 1, numba.get_num_threads())
-    W = ring_rows(plan.D, n_stages if n_stages > 1 else 0, _block_cycles(f["rank"], T, plan.D))
+    W = ring_rows(plan.D, n_stages if n_stages > 1 else 0, block_cycles(f["rank"], T, plan.D))
     N, n_nodes = plan.n_signals, f["n_nodes"]
     Bp = _padded(B, simd.enabled())  # as backward() pads its rows
     total = int(f["tab_off"][-1])
@@ -1509,7 +869,7 @@ def memory_estimate(plan: NetPlan, T: int, B: int, input_grad: bool = False,
 
 
 def table_span(f: dict, i: int) -> tuple[int, int]:
-    """Where layer ``i``'s tables sit in the flat (all layers) table arrays of :func:`_flat`."""
+    """Where layer ``i``'s tables sit in the flat (all layers) table arrays of :func:`~.tasks.node_arrays`."""
     return int(f["tab_off"][f["lo"][i]]), int(f["tab_off"][f["hi"][i]])
 
 

@@ -38,7 +38,8 @@ from ..lowering import Lowered
 from ..network import K_MAX
 from . import bptt
 from .bptt import Forward, NetPlan, tap_differences
-from .kernels_cpu import _MODES, _flat, table_span, unflatten_grads
+from .kernels_cpu import _MODES, table_span, unflatten_grads
+from .tasks import node_arrays
 from .surrogates import Surrogate
 
 KERNEL_FILE = "train_bptt.cu"
@@ -128,7 +129,7 @@ def _device(plan: NetPlan, xp) -> dict:
     ``diff_total`` (their sum, an int) from :func:`diff_layout`."""
     per_xp = _DEVICE.setdefault(plan.lowered, {})
     if xp not in per_xp:
-        f = _flat(plan)
+        f = node_arrays(plan)
         diff_off, diff_total = diff_layout(f)
         per_xp[xp] = {
             "diff_off": xp.asarray(diff_off, dtype=xp.int64), "diff_total": diff_total,
@@ -146,7 +147,7 @@ def diff_layout(f: dict) -> tuple[np.ndarray, int]:
     """Where each node's tap differences sit in the flat ``diffs`` buffer of the backward
     kernels: node ``j`` (of a layer with ``k`` taps) owns ``k * 2**k`` float32 at
     ``diff_off[j]``, row ``p`` (tap) of ``2**k`` entries (address). Returns ``(diff_off int64
-    [Nn], total entries)``; ``f`` is :func:`~spikelut.train.kernels_cpu._flat`'s dict.
+    [Nn], total entries)``; ``f`` is :func:`~spikelut.train.tasks.node_arrays`'s dict.
 
     Example:
         >>> f = {"lo": np.array([0, 2]), "hi": np.array([2, 3]), "k": np.array([1, 3])}
@@ -238,7 +239,7 @@ def forward(plan: NetPlan, tables: Sequence[Any], x: Any, save: bool = True,
     x = check_spikes(plan.lowered, x)  # 0/1, T >= 1, B >= 1 (a batch of 0 is a grid of 0)
     tabs = _binary_tables(tables, xp)
     T, B, _ = x.shape
-    f, dv = _flat(plan), _device(plan, xp)
+    f, dv = node_arrays(plan), _device(plan, xp)
     Nn = f["n_nodes"]
     hist = bptt._input_history(plan, x, xp.uint8)
     # uint8 addresses up to k = 8, uint16 beyond; the kernels take the buffer as bytes (addr16)
@@ -282,7 +283,7 @@ def backward(plan: NetPlan, thetas: Sequence[Any], fwd: Forward, g_spikes: Seque
         launch = _cupy_launch
     xp = array_module(fwd.hist)
     T, B, D, N = fwd.T, fwd.B, plan.D, plan.n_signals
-    f, dv = _flat(plan), _device(plan, xp)
+    f, dv = node_arrays(plan), _device(plan, xp)
     Nn, total = f["n_nodes"], int(f["tab_off"][-1])
     thetas = [xp.asarray(th, dtype=xp.float32) for th in thetas]
     G = bptt.spike_grad_history(plan, T, B, g_spikes, xp)
