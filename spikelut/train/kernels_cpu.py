@@ -11,9 +11,10 @@ How they are fast and small (``docs/training-speed.md``):
 
 * **Every thread works at any batch size, deterministically.** Within a cycle the nodes of a
   layer are independent, so threads split the *nodes*: a pass is one parallel region whose
-  threads claim tasks (a block of one layer's nodes at one cycle, :func:`~.tasks.cycle_pattern`) from a shared
-  counter in one fixed order, and a task starts once every task of the earlier stages is done
-  (the "team work" section below; no numba parallel region per cycle and layer, which would cost
+  threads claim tasks (a block of one layer's nodes at one cycle,
+  :func:`~.tasks.cycle_pattern`) from a shared counter in one fixed order, and a task starts
+  once every task of the earlier stages is done (the order: :mod:`.tasks`; claiming and
+  waiting: :mod:`.team`; no numba parallel region per cycle and layer, which would cost
   tens of microseconds each). A slower thread claims fewer blocks. Every value is computed by
   the one task of its node, in the same order whatever the split: a node's table entries sum
   their gradient over (cycle descending, sample) in float64, and the tap gradients go to their
