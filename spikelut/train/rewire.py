@@ -724,7 +724,7 @@ class Rewirer:
         import h5py
 
         from ..io import _declared, _read
-        from .trainer import _ck_json
+        from .checkpoint import json_attr
 
         tr = self.tr
         nets = []
@@ -747,7 +747,7 @@ class Rewirer:
                 nets.append(tr.net0.replace(layers=layers))
             except NetworkError as e:  # the stored wiring is not legal
                 raise FileFormatError(f"{path}: /{group}: {e}") from None
-        rng, counts = _ck_json(f, "rewire_rng", path), _ck_json(f, "rewire_counts", path)
+        rng, counts = json_attr(f, "rewire_rng", path), json_attr(f, "rewire_counts", path)
         try:
             self.rng.bit_generator.state = rng
             self.swaps, self.delay_moves = list(counts["swaps"]), int(counts["delay_moves"])

@@ -27,14 +27,7 @@ With ``[train] rewire_every`` (:mod:`spikelut.train.rewire`, docs/rewiring.md) r
 hold ``rewired``, ``delay_moves``, ``flip_flops`` and ``delays``, and the checkpoint the rewiring
 generator's state and the ``/wiring`` and ``/best_wiring`` groups.
 
-Checkpoint format (HDF5, ``format = "spikelut-checkpoint"``, ``version = 1``): root attributes
-``epoch`` (completed epochs), ``config`` (the ``[train]`` table as JSON), ``network`` (structure
-fingerprint), ``rng`` (generator state as JSON), ``best`` and ``history`` (JSON), ``optimizer``
-(name and scalars as JSON), ``digests`` (JSON: the :func:`data_digest` of the training data,
-the validation data and the teacher features, hex, ``null`` for absent ones; a resume on other
-data is refused, and so is one past ``epochs``); groups ``/params``, ``/best`` and
-``/optim/<array>`` with one float32 dataset ``L<i>`` per layer: the relaxation's parameters ``[n, width]`` (``[train] relaxation``,
-:mod:`~spikelut.train.relax`; the logits themselves for the default multilinear one).
+Checkpoints (what they hold, how they are checked): :mod:`spikelut.train.checkpoint`.
 
 Example:
     >>> import numpy as np
@@ -61,14 +54,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import h5py
 import numpy as np
 from tqdm import tqdm
 
 from ..engine.result import readout
-from ..errors import ConfigError, FileFormatError, ShapeError, SpikelutError
+from ..errors import ConfigError, ShapeError
 from ..escape import terminal
-from ..fileutil import atomic_h5, write_text_atomic
+from ..fileutil import write_text_atomic
 from ..io import SpikeData
 from ..metrics import check_scorable
 from ..network import Network, all_binary
@@ -76,6 +68,7 @@ from ..progress import Progress
 from ..analysis import table_dynamics
 from ..analog import AnalogPasses, AnalogSpec, class_values
 from . import bptt
+from . import checkpoint as _checkpoint  # (fit has an argument named checkpoint)
 from .bptt import compile_plan, tables_of
 from .config import TrainConfig
 from .losses import get_loss, rate_regularizer
@@ -83,9 +76,6 @@ from .optim import epoch_steps, lr_at, make_optimizer
 from .passes import TrainBackend, resolve_backend, to_host
 from .relax import address_histograms, get_relaxation
 from .surrogates import get_surrogate
-
-CHECKPOINT_FORMAT = "spikelut-checkpoint"
-CHECKPOINT_VERSION = 1
 
 
 # ---------------------------------------------------------------------------- data checks
@@ -147,20 +137,6 @@ def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str =
     if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
         raise ShapeError(f"{name}: labels must be integers")
     check_scorable(net.readout, T, labels, name)  # the one accuracy rule (spikelut.metrics)
-
-
-def fingerprint(net: Network) -> str:
-    """A hash of the network's structure (taps, refractory, readout), not of its tables."""
-    h = hashlib.sha256()
-    h.update(np.int64(net.n_in).tobytes())
-    for layer in net.layers:
-        for a in (layer.source, layer.index, layer.delay):
-            h.update(np.ascontiguousarray(a, np.int32).tobytes())
-        h.update(np.int64([layer.refractory, layer.k]).tobytes())
-    r = net.readout
-    h.update(np.ascontiguousarray(r.class_of, np.int32).tobytes())
-    h.update(np.int64([r.layer, r.classes, r.start]).tobytes())
-    return h.hexdigest()[:16]
 
 
 def data_digest(data: Any, val: Any = None) -> bytes:
@@ -637,254 +613,22 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: str | os.PathLike) -> None:
-        """Write the whole training state to an HDF5 checkpoint, atomically."""
-        arrays, scalars = self.opt.state_arrays()
-        with atomic_h5(path) as f:
-            f.attrs["format"] = CHECKPOINT_FORMAT
-            f.attrs["version"] = CHECKPOINT_VERSION
-            f.attrs["epoch"] = self.epoch
-            f.attrs["config"] = self.cfg.to_json()
-            f.attrs["network"] = fingerprint(self.net0)
-            f.attrs["rng"] = json.dumps(self.rng.bit_generator.state)
-            f.attrs["best"] = json.dumps(self.best)
-            f.attrs["history"] = json.dumps(self.history)
-            f.attrs["optimizer"] = json.dumps({"name": self.opt.name, **scalars})
-            if self.digests is not None:  # checked on resume (_check_resume)
-                f.attrs["digests"] = json.dumps(self.digests)
-            # host numpy arrays only: the file does not depend on where the run was
-            for group, arrs in (("params", self.params), ("best", self.best_params)):
-                g = f.create_group(group)
-                for i, a in enumerate(arrs):
-                    g.create_dataset(f"L{i}", data=self._host(a))
-            og = f.create_group("optim")
-            for name, arrs in arrays.items():
-                g = og.create_group(name)
-                for i, a in enumerate(arrs):
-                    g.create_dataset(f"L{i}", data=self._host(a))
-            if self.rewirer is not None:
-                self.rewirer.save(f, self.best_net)
+        """Write the whole training state to an HDF5 checkpoint, atomically
+        (:func:`spikelut.train.checkpoint.save_checkpoint`, whose docstring has the format)."""
+        _checkpoint.save_checkpoint(self, path)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore the state saved by :meth:`save_checkpoint`; the network and config must match
         (``epochs`` may grow, to extend a run; ``backend`` may differ, to move a run between
-        the CPU and the GPU), and in a fit the data too (:attr:`digests`).
-
-        The file is read as untrusted input, like a model file (docs/threat-model.md): no link
-        is followed, every attribute's size and JSON nesting and every array's declared shape
-        are checked before they are read, and the restored state (epoch, history, kept epoch,
-        optimizer step) must be whole and consistent.
+        the CPU and the GPU), and in a fit the data too (:attr:`digests`). The file is read as
+        untrusted input (:func:`spikelut.train.checkpoint.load_checkpoint`).
 
         Raises:
             FileFormatError: not a readable spikelut checkpoint, or arrays of the wrong shape.
             ConfigError: made for another network, with another ``[train]`` config, on other
                 training or validation data or teacher features, or past ``cfg.epochs``.
         """
-        from .. import limits
-        from ..io import _check_links
-
-        path = Path(path)
-        try:
-            f = h5py.File(limits.check_regular_file(path, "a checkpoint"), "r")
-        except OSError as e:
-            raise FileFormatError(f"{path}: not a readable checkpoint: {e}") from None
-        with f:
-            try:
-                _check_links(f, path)  # before any lookup: h5py follows links when it looks up
-                self._restore(f, path)
-            except SpikelutError:
-                raise
-            except (KeyError, ValueError, TypeError, IndexError, OverflowError, RecursionError,
-                    AttributeError, RuntimeError, UnicodeError, OSError) as e:
-                # an attribute or array missing or of the wrong kind: one line, not a traceback
-                raise FileFormatError(f"{path}: a damaged checkpoint ({type(e).__name__}: "
-                                      f"{terminal(str(e))[:120]}); resume from another one, or "
-                                      f"start without --resume") from None
-
-    def _restore(self, f: h5py.File, path: Path) -> None:
-        """:meth:`load_checkpoint`'s reading of the open file ``f``."""
-        fmt, version = _ck_attr(f, "format", path), _ck_attr(f, "version", path)
-        if fmt != CHECKPOINT_FORMAT or version != CHECKPOINT_VERSION:
-            raise FileFormatError(f"{path}: not a spikelut checkpoint (format {terminal(repr(fmt))}, "
-                                  f"version {terminal(repr(version))}; expected "
-                                  f"{CHECKPOINT_FORMAT!r} v1)")
-        if _ck_attr(f, "network", path) != fingerprint(self.net0):
-            raise ConfigError(f"{path}: the checkpoint was made for a different network; resume "
-                              f"with the same config, or start without --resume")
-        saved = _ck_json(f, "config", path)
-        if not isinstance(saved, dict):
-            raise FileFormatError(f"{path}: attribute 'config' must be a JSON object")
-        try:  # keys added since the file was written take their defaults; names normalised
-            saved = TrainConfig.from_dict({k: v for k, v in saved.items()
-                                           if k in TrainConfig.__dataclass_fields__}).to_dict()
-        except ConfigError:
-            pass  # compared as written: the mismatch is reported below
-        mine = self.cfg.to_dict()
-        # a run may be extended, and moved between backends and forward passes
-        free = {"epochs", "backend", "kernels", "forward"}
-        base = TrainConfig().to_dict()  # a key an older checkpoint lacks had its default
-        diff = sorted(k for k in set(saved) | set(mine)
-                      if k not in free and saved.get(k, base.get(k)) != mine.get(k))
-        if diff:
-            k = diff[0]
-            was = terminal(repr(saved.get(k, base.get(k))))[:80]
-            raise ConfigError(f"{path}: the checkpoint was made with a different [train] config "
-                              f"({k} = {was}, now {mine.get(k)!r}); resume with the same "
-                              f"settings (only epochs may change), or start without --resume")
-        self._check_resume(path, f)
-        epoch = _ck_attr(f, "epoch", path)  # a whole number 0..cfg.epochs (_check_resume)
-        history = _ck_json(f, "history", path)
-        best = _ck_json(f, "best", path)
-        _check_history(history, best, epoch, path)
-        opt = _ck_json(f, "optimizer", path)
-        step = opt.get("step") if isinstance(opt, dict) else None
-        if not _whole(step) or step < 0:
-            raise FileFormatError(f"{path}: attribute 'optimizer': 'step' must be a whole number "
-                                  f">= 0, got {terminal(repr(step))[:80]}")
-        rng = _ck_json(f, "rng", path)
-
-        def read(group: str) -> list[np.ndarray]:
-            from ..io import _declared, _read
-
-            g = f[group]
-            arrs = []
-            for i, p in enumerate(self.params):
-                # the declared shape is checked before anything is read or allocated
-                ds = g.get(f"L{i}")  # safe: _check_links refused every link
-                if isinstance(ds, h5py.Dataset) and tuple(ds.shape or ()) != tuple(p.shape):
-                    raise FileFormatError(f"{path}: /{group}/L{i}: shape {tuple(ds.shape or ())}, "
-                                          f"expected {tuple(p.shape)}")
-                ds = _declared(g, f"L{i}", ("float32", "float64"), len(p.shape), path)
-                arrs.append(np.asarray(_read(ds, path), np.float32))
-            return arrs
-
-        self.params = [self.xp.asarray(a) for a in read("params")]
-        self.best_params = [self.xp.asarray(a) for a in read("best")]
-        # only the optimizer's own arrays (Adam: m, v; SGD: buf; Lion: m)
-        arrays = {name: read(f"optim/{name}") for name in self.opt.state_arrays()[0]}
-        self.opt.load_state_arrays(arrays, opt)
-        self.epoch = epoch
-        self.rng.bit_generator.state = rng
-        self.best = best
-        self.history = history
-        if self.rewirer is not None:
-            self.best_net = self.rewirer.load(f, path)
-
-    def _check_resume(self, path: Path, f: h5py.File) -> None:
-        """Refuse a checkpoint made on other data than this fit's (:attr:`digests`) or past
-        ``cfg.epochs``; an older checkpoint without a record of its data is resumed with a
-        warning on stderr (only whether it had validation data can still be checked)."""
-        if self.digests is not None:
-            saved = _ck_json(f, "digests", path) if "digests" in f.attrs else None
-            if saved is not None and not isinstance(saved, dict):
-                raise FileFormatError(f"{path}: attribute 'digests' must be a JSON object")
-            if saved is None:  # written before checkpoints recorded their data
-                history = _ck_json(f, "history", path)
-                if not isinstance(history, list):
-                    raise FileFormatError(f"{path}: attribute 'history' must be a JSON list")
-                saved = {"val": "?" if any(r.get("val_acc") is not None for r in history) else None}
-                print(f"spikelut: warning: {terminal(str(path))}: an older checkpoint that does not record its "
-                      f"data; resuming without checking that the training data is the same",
-                      file=sys.stderr, flush=True)
-            else:
-                for key, what, same, without in (
-                        ("data", "training data", "--data (and --val-fraction)", ""),
-                        ("teacher", "teacher features", "--teacher-features",
-                         "--teacher-features")):
-                    mine = self.digests.get(key)
-                    if saved.get(key) != mine:
-                        _refuse_other(path, what, same, without, saved.get(key), mine)
-            mine = self.digests.get("val")
-            if (saved.get("val") is None) != (mine is None) or \
-                    (mine is not None and saved.get("val") not in (mine, "?")):
-                _refuse_other(path, "validation data", "--val (or --val-fraction)",
-                              "--val and --val-fraction", saved.get("val"), mine)
-        epoch = _ck_attr(f, "epoch", path)
-        if not _whole(epoch) or epoch < 0:
-            raise FileFormatError(f"{path}: attribute 'epoch' must be a whole number >= 0, got "
-                                  f"{terminal(repr(epoch))[:80]}")
-        if epoch > self.cfg.epochs:
-            raise ConfigError(f"{path}: the checkpoint is at epoch {epoch}, past the "
-                              f"{self.cfg.epochs} epoch{'' if self.cfg.epochs == 1 else 's'} asked "
-                              f"for; give --epochs {epoch} or more to continue it, or start "
-                              f"without --resume")
-
-
-def _whole(v: Any) -> bool:
-    """Whether ``v`` is a whole number (a Python or numpy integer, not a bool)."""
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _ck_attr(f: h5py.File, name: str, path: Path) -> Any:
-    """A checkpoint's root attribute, its size and type checked before it is read
-    (:func:`spikelut.io._read_attr`: at most 16 MiB, a string or numbers, valid UTF-8)."""
-    from ..io import _read_attr
-
-    return _read_attr(f, name, path)
-
-
-def _ck_json(f: h5py.File, name: str, path: Path) -> Any:
-    """A checkpoint's JSON attribute, its nesting bounded before it is parsed."""
-    from .. import limits
-
-    text = _ck_attr(f, name, path)
-    if not isinstance(text, str):
-        raise FileFormatError(f"{path}: attribute {name!r} must be a JSON string")
-    if not limits.json_depth_ok(text):
-        raise FileFormatError(f"{path}: attribute {name!r}: JSON nested deeper than "
-                              f"{limits.MAX_JSON_DEPTH} levels")
-    return json.loads(text)
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _check_history(history: Any, best: Any, epoch: int, path: Path) -> None:
-    """Refuse a checkpoint whose history is not ``epoch`` records of epochs 1..epoch with finite
-    numbers where the trainer and the commands read numbers, or whose kept epoch (``best``) is
-    not one of them: resumed, such a state would train from a wrong epoch, stop with a
-    traceback later, or print the file's text as the kept epoch."""
-    def bad(what: str) -> FileFormatError:
-        return FileFormatError(f"{path}: attribute {what}; resume from another checkpoint, or "
-                               f"start without --resume")
-
-    if not isinstance(history, list) or len(history) != epoch:
-        got = f"{len(history)} records" if isinstance(history, list) else type(history).__name__
-        raise bad(f"'history' must list the {epoch} finished epochs, got {got}")
-    for i, r in enumerate(history):
-        if not isinstance(r, dict) or r.get("epoch") != i + 1 or not _whole(r.get("epoch")):
-            raise bad(f"'history': record {i + 1} is not the record of epoch {i + 1}")
-        for key in ("loss", "acc", "lr", "time"):
-            if not _number(r.get(key)):
-                raise bad(f"'history': epoch {i + 1}: {key!r} must be a finite number")
-        for key in ("val_loss", "val_acc", "gate", "batch_size"):
-            if r.get(key) is not None and not _number(r[key]):
-                raise bad(f"'history': epoch {i + 1}: {key!r} must be a finite number or null")
-    if best is None:
-        return
-    if not isinstance(best, dict) or not _whole(best.get("epoch")) \
-            or not 1 <= best["epoch"] <= epoch:
-        raise bad(f"'best' must name a finished epoch 1..{epoch}")
-    va, vl = best.get("val_acc"), best.get("val_loss")
-    if not ((va is None and vl is None) or (_number(va) and _number(vl))):
-        raise bad("'best': 'val_acc' and 'val_loss' must both be finite numbers or both null")
-
-
-def _refuse_other(path: Path, what: str, same: str, without: str, saved: str | None,
-                  now: str | None) -> None:
-    """The one-line refusal of a checkpoint made with other ``what`` (or with none, or with some
-    where none is given now): the flags to resume it with (``same``) or without (``without``)."""
-    if saved is None:
-        how = f"was made without {what} and {what} is given now"
-        todo = f"resume without {without}"
-    elif now is None:
-        how = f"was made with {what} and none is given now"
-        todo = f"resume with the same {same}"
-    else:
-        how = f"was made with other {what} than given now"
-        todo = f"resume with the same {same}"
-    raise ConfigError(f"{path}: the checkpoint {how}; {todo}, or start without --resume")
-
+        _checkpoint.load_checkpoint(self, path)
 
 def _describe(r: dict) -> str:
     s = f"epoch {r['epoch']}: loss {r['loss']:.4f} acc {r['acc']:.4f}"
