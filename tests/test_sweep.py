@@ -175,8 +175,17 @@ def test_a_missing_base_names_the_space_file(tmp_path, capsys):
     (["--seed", str(2**32 - 1), "--workers", "2", "--trials", "2"],
      "--seed must be at most 4294967294 with 2 worker(s) (worker i samples with seed + i), got "
      "4294967295"),
+    # --threads: 0 ran on one thread and a count above numba's pool on the pool's size, silently
+    (["--threads", "0"], "--threads must be an integer >= 1, got 0"),
+    (["--threads", "-2", "--workers", "2"], "--threads must be an integer >= 1, got -2"),
+    (["--threads", "99", "--trials", "1"],
+     "--threads 99 is more than numba's {pool} threads; start with NUMBA_NUM_THREADS=99 or ask "
+     "for fewer"),
 ])
-def test_bad_seed_is_refused_before_any_file(tmp_path, capsys, argv, message):
+def test_bad_seed_or_threads_is_refused_before_any_file(tmp_path, capsys, argv, message):
+    import numba
+
+    message = message.format(pool=numba.config.NUMBA_NUM_THREADS)
     space = write_space(tmp_path / "s.toml")
     out = tmp_path / "o"
     assert main(["sweep", str(space), "-o", str(out), *argv]) == 1

@@ -10,7 +10,7 @@ from typing import Callable
 from ..errors import ConfigError, OutputError, SpikelutError
 from ..escape import terminal
 from ..fileutil import check_output, write_text_atomic
-from ..threads import numba_team
+from ..threads import check_thread_count, numba_team
 from .deps import require_optuna
 from .report import build_report
 from .space import load_space
@@ -151,6 +151,11 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     where = "--seed" if seed is not None else f"{space_path}: [sweep] seed"
     seed = space.seed if seed is None else seed
     workers = max(1, min(workers, n))  # no idle processes
+    if threads is not None:  # before any file is made (0 ran silently on one thread)
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"--threads must be an integer >= 1, got {threads!r}")
+        if workers == 1 and n:  # the trials run in this process, whose numba pool is fixed:
+            check_thread_count(threads)  # a larger count silently ran on the pool's size
     top = 2**32 - workers  # worker i samples with seed + i; Optuna takes seeds below 2**32
     if seed > top:
         raise ConfigError(f"{where} must be at most {top} with {workers} worker(s) (worker i "
