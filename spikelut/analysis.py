@@ -698,18 +698,27 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
     from .prune import prune_network
 
     _binary_only(net)
+    if log is not None and outdir is None:  # it was ignored, even a log that does not exist
+        raise ConfigError(f"the training log {log} is drawn into dynamics.png, which needs an "
+                          f"output directory: give -o DIR (outdir) or leave --log out")
     keep = [] if outdir is None else check_analysis_dir(outdir, [*inputs, log], force)
     x = np.asarray(spikes)
     if x.ndim != 3 or x.shape[2] != net.n_in:
         raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
     B = x.shape[1]
-    samples = [int(s) for s in samples]
+    # each sample once: a repeat only repeated its attribution (and its figure's name in files)
+    samples = list(dict.fromkeys(int(s) for s in samples))
     for s in samples:
         if not 0 <= s < B:
             raise ConfigError(f"sample {s} out of range: the data has {B} samples (0..{B - 1})")
     if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
         raise ConfigError(f"limit must be a positive number of samples, got {limit!r}")
     xs = x if limit is None else x[:, :int(limit)]
+    dynamics = None
+    if log is not None:  # read (and refused, if it must be) before minutes of work, not after
+        from .plot import DEFAULT_SIZE, learning_dynamics
+
+        dynamics = learning_dynamics(log, size=size or DEFAULT_SIZE)
     an = analyze_network(net, xs)
     if not isinstance(backend, Backend):
         backend = get_backend(backend)
@@ -739,7 +748,7 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
     if outdir is None:
         return report
     from .fileutil import atomic_dir
-    from .plot import DEFAULT_SIZE, attribution_heatmap, learning_dynamics
+    from .plot import DEFAULT_SIZE, attribution_heatmap
 
     size = size or DEFAULT_SIZE
     out = Path(outdir)
@@ -761,7 +770,9 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
                           f"without": occ.effect},
                 tmp / f"attribution_{s}.png", size=size,
                 title=f"sample {s}: predicted {occ.pred}" + ("" if lab is None else f", label {lab}"))
-        if log is not None:
-            learning_dynamics(log, tmp / "dynamics.png", size=size)
+        if dynamics is not None:
+            from .plot import DPI
+
+            dynamics.savefig(tmp / "dynamics.png", format="png", dpi=DPI)  # as plot._finish does
         (tmp / "summary.txt").write_text(summary_text(report) + "\n")
     return report

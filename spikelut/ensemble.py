@@ -82,6 +82,29 @@ def _check_members(nets: Sequence[Network], names: Sequence[str | None] | None =
         for attr in ("layer", "classes", "start"):
             if getattr(ra, attr) != getattr(rb, attr):
                 raise differ(f"readout {attr}", getattr(ra, attr), getattr(rb, attr))
+    # two model files holding the same circuit (a copy of one file): only its votes doubled, as
+    # a file given twice would (spikelut ensemble refuses that); networks passed as objects may
+    # repeat on purpose
+    named = [m for m in range(len(nets)) if names is not None and m < len(names) and names[m]]
+    for i, m in enumerate(named):
+        for q in named[:i]:
+            if _same_circuit(nets[q], nets[m]):
+                raise NetworkError(f"ensemble {member(m)} is the same network as {member(q)} (a "
+                                   f"copy of one model file?); it would only double that "
+                                   f"member's votes: give each member once")
+
+
+def _same_circuit(a: Network, b: Network) -> bool:
+    """Equal tables, wiring, refractory periods and readout (names and metadata aside)."""
+    if a.sizes != b.sizes or a.n_in != b.n_in:
+        return False
+    ra, rb = a.readout, b.readout
+    if (ra.layer, ra.classes, ra.start) != (rb.layer, rb.classes, rb.start) or not np.array_equal(
+            ra.class_of, rb.class_of):
+        return False
+    return all(la.refractory == lb.refractory and all(
+        np.array_equal(getattr(la, f), getattr(lb, f)) for f in ("table", "source", "index", "delay"))
+        for la, lb in zip(a.layers, b.layers))
 
 
 def member_sizes(net: Network) -> list[list[int]] | None:

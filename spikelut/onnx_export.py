@@ -53,7 +53,7 @@ import numpy as np
 import onnx  # noqa: F401  (optional dependency: without it this module does not import, and
 #               spikelut.api.export_onnx says so in one line)
 
-from .errors import ToolError
+from .errors import ConfigError, ToolError
 from .network import INPUT, Network
 
 OPSET = 17
@@ -95,7 +95,13 @@ def to_onnx(net: Network, name: str = "spikelut") -> Any:
 
     Raises:
         ToolError: the ``onnx`` package is missing, or the tables exceed protobuf's 2 GiB limit.
+        ConfigError: ``name`` is empty or holds a control character.
     """
+    # onnx.checker refuses an empty name with its own exception (a traceback); a control
+    # character would reach whatever tool prints the graph's name
+    if not isinstance(name, str) or not name or not name.isprintable():
+        raise ConfigError(f"the ONNX graph's name (--name) must be a non-empty name of printable "
+                          f"characters, got {name!r}")
     onnx = _onnx()
     from onnx import TensorProto, helper, numpy_helper
 

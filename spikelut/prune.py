@@ -38,8 +38,10 @@ from typing import Any
 import numpy as np
 
 from .analog import require_binary
-from .analysis import data_stats, influences, live_nodes
+from .analysis import _per_batch, data_stats, influences, live_nodes
 from .backends import Backend, get_backend
+from .errors import ConfigError
+from .limits import MAX_SAMPLES
 from .network import INPUT, K_MIN, Layer, Network, Readout
 
 __all__ = ["Simplified", "simplify", "prune_network", "verify_equal"]
@@ -131,6 +133,8 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
         RuntimeError: the check found a differing bit (a bug in pruning, never a user error).
     """
     require_binary(net, "prune")
+    if verify_samples:  # 0 skips the check; anything else is refused before the work
+        _check_verify_samples(verify_samples)
     simp = simplify(net)
     ro = net.readout.layer
     keep = [simp.live[i] | (i == ro) for i in range(len(net.layers))]
@@ -224,24 +228,45 @@ def verify_equal(net: Network, pruned: Network, keep: list[np.ndarray], samples:
                  seed: int = 0, backend: str | Backend = "auto") -> dict:
     """Simulate both networks on random stimuli (three spike rates) and compare every kept
     node's spike, readout layer included; raise ``RuntimeError`` on the first difference."""
+    samples = _check_verify_samples(samples)
     rng = np.random.default_rng(seed)
     depth = max([net.max_delay()] + [layer.refractory for layer in net.layers])
     T = max(16, 4 * depth + 4)
     run = (backend if isinstance(backend, Backend) else get_backend(backend)).simulate
     kept_layers = [i for i in range(len(net.layers)) if keep[i].any()]
+    # the stimuli (float64 draws, then uint8) and both networks' spikes, per sample: run in
+    # batches that fit the analysis's working memory (one batch, the stimuli of old, when all fit)
+    per_sample = T * (9 * net.n_in + 4 * (net.n_nodes + pruned.n_nodes))
+    step = _per_batch(per_sample, cap=samples)
     bits = 0
     for rate in (0.1, 0.5, 0.9):
-        x = (rng.random((T, samples, net.n_in)) < rate).astype(np.uint8)
-        a = run(net, x).to_numpy()
-        b = run(pruned, x).to_numpy()
-        for n, i in enumerate(kept_layers):
-            want = a.layer_spikes[i][:, :, keep[i]]
-            got = b.layer_spikes[n]
-            if not np.array_equal(want, got):
-                t, s, j = (int(v) for v in np.argwhere(want != got)[0])
-                raise RuntimeError(f"pruning changed layer {i} node {int(np.flatnonzero(keep[i])[j])} "
-                                   f"at cycle {t} of a random sample (rate {rate}); this is a bug")
-            bits += want.size
-        if not np.array_equal(a.counts, b.counts):
-            raise RuntimeError("pruning changed the class counts; this is a bug")
+        for lo in range(0, samples, step):
+            x = (rng.random((T, min(step, samples - lo), net.n_in)) < rate).astype(np.uint8)
+            a = run(net, x).to_numpy()
+            b = run(pruned, x).to_numpy()
+            for n, i in enumerate(kept_layers):
+                want = a.layer_spikes[i][:, :, keep[i]]
+                got = b.layer_spikes[n]
+                if not np.array_equal(want, got):
+                    t, s, j = (int(v) for v in np.argwhere(want != got)[0])
+                    raise RuntimeError(f"pruning changed layer {i} node "
+                                       f"{int(np.flatnonzero(keep[i])[j])} at cycle {t} of a "
+                                       f"random sample (rate {rate}); this is a bug")
+                bits += want.size
+            if not np.array_equal(a.counts, b.counts):
+                raise RuntimeError("pruning changed the class counts; this is a bug")
     return {"samples": 3 * samples, "steps": T, "bits_compared": bits, "mismatches": 0}
+
+
+#: most random stimuli per spike rate for the check (``--verify-samples``): a spike file's limit
+MAX_VERIFY_SAMPLES = MAX_SAMPLES
+
+
+def _check_verify_samples(samples: Any) -> int:
+    """``samples`` as an int in 1..:data:`MAX_VERIFY_SAMPLES`, else one ConfigError line (a
+    huge count was an allocation of terabytes, refused only by the MemoryError it raised)."""
+    if (isinstance(samples, bool) or not isinstance(samples, (int, np.integer))
+            or not 1 <= samples <= MAX_VERIFY_SAMPLES):
+        raise ConfigError(f"--verify-samples must be >= 1 and <= {MAX_VERIFY_SAMPLES} (random "
+                          f"stimuli per spike rate), got {samples!r}")
+    return int(samples)

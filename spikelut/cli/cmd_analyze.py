@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 from ..api import analyze, tap_importance
+from ..errors import ConfigError
 from ..escape import terminal
 from ..analysis import check_analysis_dir
 from ..fileutil import check_output
@@ -52,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> Output:
     from ..analysis import summary_text
 
+    if args.log is not None and args.output is None:  # before the model and the data are read
+        raise ConfigError(f"the training log {args.log} is drawn into dynamics.png, which needs "
+                          f"an output directory: give -o DIR (outdir) or leave --log out")
     inputs = [args.model, args.data, args.log]
     if args.output is not None:
         check_output(args.output, inputs=inputs, kind="dir", force=args.force)

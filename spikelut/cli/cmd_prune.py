@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..escape import terminal
 from ..fileutil import check_output
 from ..io import load_model
+from ..prune import _check_verify_samples
 from . import Output
 from .common import FORCE_HELP, add_backend_arguments, backend_name
 
@@ -38,8 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> Output:
-    if args.verify_samples < 1:
-        raise ConfigError(f"--verify-samples must be >= 1, got {args.verify_samples}")
+    _check_verify_samples(args.verify_samples)  # before any file is read
     if args.seed < 0:  # numpy's ValueError would reach the user as a traceback
         raise ConfigError(f"--seed must be an integer >= 0, got {args.seed}")
     out = check_output(args.output, inputs=[args.model, args.data], kind="model", force=args.force)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from ..errors import ToolError
 from ..escape import html_text, terminal
-from ..fileutil import write_text_atomic
+from ..fileutil import atomic_path, write_text_atomic
 from .deps import require_optuna
 from .space import OBJECTIVES, SweepSpace
 from .storage import mask_url
@@ -176,7 +176,8 @@ def _plot(points: list[dict], front: list[dict], path: Path) -> bool:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path)
+    with atomic_path(path) as tmp:  # a Ctrl-C while it is drawn leaves the old picture whole
+        fig.savefig(tmp, format="png")
     return True
 
 

@@ -148,6 +148,11 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     # checked before any file is made (Optuna's own message named no flag, after study.db)
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
         raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
+    if storage is not None and (not isinstance(storage, str) or not storage.strip()):
+        # an empty URL silently meant the default SQLite file in OUTDIR
+        raise ConfigError(f"--storage must be a database URL such as "
+                          f"postgresql://user@host/db, got {storage!r}; leave it out for "
+                          f"OUTDIR/study.db")
     where = "--seed" if seed is not None else f"{space_path}: [sweep] seed"
     seed = space.seed if seed is None else seed
     workers = max(1, min(workers, n))  # no idle processes

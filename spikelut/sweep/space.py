@@ -154,6 +154,28 @@ class SweepSpace:
     def directions(self) -> list[str]:
         return [OBJECTIVES[o] for o in self.objectives]
 
+    def fingerprints(self) -> dict[str, str]:
+        """SHA-256 of the base config and of ``[set]`` (canonical JSON of the parsed tables, so
+        comments, layout and the files' places do not count): with a trial's parameters they
+        make its run config, so a study continued with either changed would reuse and report
+        results of other configs.
+
+        Example:
+            >>> sp = SweepSpace(Path("s.toml"), Path("b.toml"), {"seed": 0, "_path": "b.toml"},
+            ...                 {"train.epochs": 2}, [], ["val_acc"])
+            >>> sorted(sp.fingerprints()), len(sp.fingerprints()["base"])
+            (['base', 'set'], 64)
+        """
+        import hashlib
+        import json
+
+        def digest(obj: Any) -> str:
+            text = json.dumps(obj, sort_keys=True, default=repr, separators=(",", ":"))
+            return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+        return {"base": digest({k: v for k, v in self.base.items() if not str(k).startswith("_")}),
+                "set": digest(self.fixed)}
+
     def config_for(self, values: dict[str, Any]) -> dict:
         """The run config of one trial: base, then ``[set]``, then the searched ``values``."""
         cfg = copy.deepcopy(self.base)

@@ -117,6 +117,23 @@ def open_study(space: SweepSpace, url: str, seed: int, create: bool = False) -> 
         elif objs != space.objectives:
             raise ConfigError(f"study {space.study!r} in {mask_url(url)} optimizes {objs}, but "
                               f"{space.path} asks for {space.objectives}; use another [sweep] study")
+        # a trial's config is base + [set] + its parameters: with either changed, the study's
+        # earlier results (reused for repeated parameters, reported with today's configs,
+        # retrained with them to verify the front) would belong to other configs
+        have_fp = study.user_attrs.get("config_fingerprints")
+        want_fp = space.fingerprints()
+        if not isinstance(have_fp, dict):  # a new study (or one from before the fingerprint)
+            study.set_user_attr("config_fingerprints", want_fp)
+        else:
+            changed = [what for key, what in (("base", f"the base config ({space.base_path})"),
+                                              ("set", "the [set] table"))
+                       if have_fp.get(key) != want_fp[key]]
+            if changed:
+                raise ConfigError(f"study {space.study!r} in {mask_url(url)} was run with other "
+                                  f"trial configs: {' and '.join(changed)} of {space.path} "
+                                  f"changed since, and its earlier results would be reused and "
+                                  f"reported for the new configs; undo the change, or give "
+                                  f"[sweep] study a new name (and a new output directory)")
         return study
     return optuna.load_study(study_name=space.study, storage=storage,
                              sampler=_sampler(space, seed), pruner=_pruner(space))

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..config import build_network
 from ..errors import ConfigError
+from ..fileutil import write_text_atomic
 from .tomlwrite import dump_toml
 
 if TYPE_CHECKING:
@@ -94,8 +95,10 @@ def run_trial(cfg: dict, trial_dir: str | os.PathLike | None = None,
     if trial_dir is not None:
         d = Path(trial_dir)
         d.mkdir(parents=True, exist_ok=True)
-        (d / "config.toml").write_text(dump_toml({k: v for k, v in cfg.items()
-                                                  if not k.startswith("_")}))
+        # atomic: verify_trial compares this file with the trial's config to reuse model.h5, and
+        # a half-written one (a killed worker) must not pass for it
+        write_text_atomic(d / "config.toml", dump_toml({k: v for k, v in cfg.items()
+                                                        if not k.startswith("_")}))
         log = d / "log.jsonl"
 
     def callback(_trainer: Any, record: dict) -> None:
