@@ -297,3 +297,42 @@ def test_sweep_front_png_is_written_atomically(tmp_path, monkeypatch):
               png)
     assert png.read_bytes() == b"old picture"
     assert [p.name for p in tmp_path.iterdir()] == ["front.png"]
+
+
+def test_sweep_refuses_more_trials_than_the_workers_can_count(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    space = write_space(tmp_path / "s.toml", REPO / "demos" / "run_default.toml")
+    # 3e9 wrapped in the workers' shared C int: 0 trials run, exit status 0
+    line = one_error_line(capsys, "sweep", "sweep", space, "-o", tmp_path / "o", "--trials",
+                          3_000_000_000, "--workers", 2)
+    assert line == "spikelut sweep: error: --trials must be at most 2147483647, got 3000000000"
+    space.write_text(space.read_text().replace('study = "s"', 'study = "s"\ntrials = 3000000000'))
+    line = one_error_line(capsys, "sweep", "sweep", space, "-o", tmp_path / "o")
+    assert line == (f"spikelut sweep: error: {space}: [sweep] trials must be at most 2147483647, "
+                    f"got 3000000000")
+    assert not (tmp_path / "o").exists()
+
+
+def test_sweep_report_survives_odd_values_in_the_shared_database(tmp_path, capsys):
+    optuna = pytest.importorskip("optuna")
+    space = write_space(tmp_path / "s.toml", REPO / "demos" / "run_default.toml")
+    out = tmp_path / "o"
+    code, _, err = run(capsys, "sweep", space, "-o", out, "--trials", 1)
+    assert code == 0, err
+    # another machine (another version, or a hand) stored a trial whose numbers are not numbers
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{out / 'study.db'}")
+    t = study.ask({"layers.0.nodes": optuna.distributions.IntDistribution(4, 8, step=4)})
+    t.set_user_attr("val_acc", "<b>\x1b[31m")
+    t.set_user_attr("luts", 2)
+    study.tell(t, [1.0, 2])
+    code, out_text, err = run(capsys, "sweep", space, "-o", out, "--trials", 0, "--json")
+    assert code == 0, err
+    rep = json.loads(out_text)
+    assert [(r["number"], r["val_acc"], r["luts"], r["flip_flops"]) for r in rep["front"]][0] == (
+        1, None, 2, None)
+    code, out_text, err = run(capsys, "sweep", space, "-o", out, "--trials", 0)
+    assert code == 0, err
+    row = [line for line in out_text.splitlines() if line.startswith("1 ")]
+    assert len(row) == 1 and row[0].split()[:5] == ["1", "-", "2", "-", "-"]
+    html = (out / "report.html").read_text()
+    assert "\x1b" not in html and "<b>" not in html

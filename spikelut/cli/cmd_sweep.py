@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> Output:
         # every cell escaped: the front's numbers and parameters come from the study's database,
         # which other machines write too
         rows.append([terminal(str(v)) for v in (
-            t["number"], f"{t['val_acc']:.4f}", t["luts"], t["flip_flops"], c.get("luts", "-"),
+            t["number"], "-" if t["val_acc"] is None else f"{t['val_acc']:.4f}",
+            "-" if t["luts"] is None else t["luts"],
+            "-" if t["flip_flops"] is None else t["flip_flops"], c.get("luts", "-"),
             c.get("flip_flops", "-"), words, describe_params(t["params"]))])
     counts = terminal(", ".join(f"{v} {k.lower()}" for k, v in rep["trials"].items() if v))
     text = "\n".join([

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +20,23 @@ from .trial import run_trial, validation_split
 
 
 # ---------------------------------------------------------------------------- front and report
+def trial_number(t: Any, key: str) -> int | float | None:
+    """A trial's numeric user attribute (``val_acc``, ``luts``, ...), or None when it is missing
+    or not a finite number: the database is shared with other machines and other versions, and
+    one odd value must not end the report in a traceback.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> t = SimpleNamespace(user_attrs={"val_acc": 0.5, "luts": "<b>", "seconds": True})
+        >>> trial_number(t, "val_acc"), trial_number(t, "luts"), trial_number(t, "seconds")
+        (0.5, None, None)
+    """
+    v = t.user_attrs.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return v if isinstance(v, int) or math.isfinite(v) else None
+
+
 def front_trials(study: Any) -> list:
     """The Pareto front (several objectives) or the best trial (one), best accuracy first; of
     trials with equal parameters only the first."""
@@ -32,8 +50,8 @@ def front_trials(study: Any) -> list:
         if key not in seen:  # a repeat of an earlier trial (same parameters) adds nothing
             seen.add(key)
             front.append(t)
-    return sorted(front, key=lambda t: (-t.user_attrs.get("val_acc", 0.0),
-                                        t.user_attrs.get("luts", 0), t.number))
+    return sorted(front, key=lambda t: (-(trial_number(t, "val_acc") or 0.0),
+                                        trial_number(t, "luts") or 0, t.number))
 
 
 def verify_trial(space: SweepSpace, trial: Any, out: Path, echo: Callable[[str], None]) -> dict:
@@ -165,7 +183,8 @@ def _plot(points: list[dict], front: list[dict], path: Path) -> bool:
     ax = fig.subplots()
     ax.scatter([p["luts"] for p in points], [p["val_acc"] for p in points], s=18, c="#999",
                label="finished trials")
-    fr = sorted(front, key=lambda t: t["luts"])
+    fr = sorted((t for t in front if t["luts"] is not None and t["val_acc"] is not None),
+                key=lambda t: t["luts"])
     ax.plot([t["luts"] for t in fr], [t["val_acc"] for t in fr], "o-", c="#cf222e", ms=6,
             drawstyle="steps-post", label="front")
     for t in fr:
@@ -202,11 +221,13 @@ def build_report(study: Any, space: SweepSpace, out: Path, url: str,
             study.set_user_attr(key, circuits[key])  # shared: other machines skip it
         cfg = {k: v for k, v in space.config_for(t.params).items() if not k.startswith("_")}
         rows.append({"number": t.number, "values": list(t.values), "params": dict(t.params),
-                     **{k: t.user_attrs.get(k) for k in ("val_acc", "luts", "flip_flops",
-                                                         "epochs", "seconds")},
+                     **{k: trial_number(t, k) for k in ("val_acc", "luts", "flip_flops",
+                                                        "epochs", "seconds")},
                      "circuit": circuits.get(key), "config_toml": dump_toml(cfg)})
-    points = [{"number": t.number, "val_acc": t.user_attrs["val_acc"], "luts": t.user_attrs["luts"]}
-              for t in trials if t.state.name == "COMPLETE" and "val_acc" in t.user_attrs]
+    points = [{"number": t.number, "val_acc": trial_number(t, "val_acc"),
+               "luts": trial_number(t, "luts")}
+              for t in trials if t.state.name == "COMPLETE"
+              and None not in (trial_number(t, "val_acc"), trial_number(t, "luts"))]
     png = out / "front.png"
     has_plot = _plot(points, rows, png)
     report = {

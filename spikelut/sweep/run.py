@@ -25,6 +25,8 @@ MARKER = "spikelut-sweep.json"
 SWEEP_OUTPUTS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm", "trials", "front",
                  "front.png", "report.json", "report.html", MARKER)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: most trials one command adds (the spawned workers count them down in a shared C int)
+MAX_TRIALS = 2**31 - 1
 
 
 def _written_by_sweep(out: Path) -> bool:
@@ -143,8 +145,11 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers!r}")
     n = space.trials if trials is None else trials
-    if not isinstance(n, int) or n < 0:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ConfigError(f"--trials must be >= 0, got {n!r}")
+    if n > MAX_TRIALS:  # the workers share the count as a C int: 3e9 wrapped to "none left"
+        raise ConfigError(f"{'--trials' if trials is not None else f'{space_path}: [sweep] trials'} "
+                          f"must be at most {MAX_TRIALS}, got {n}")
     # checked before any file is made (Optuna's own message named no flag, after study.db)
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
         raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
