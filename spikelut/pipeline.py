@@ -379,7 +379,7 @@ class Pipeline:
         save_model(res.net, self.p("model.h5"))
         last = res.history[-1] if res.history else {}
         kept = next((r for r in res.history if r["epoch"] == res.kept_epoch), last)
-        line = (f"{len(res.history)} epochs, kept epoch {res.kept_epoch}: train acc "
+        line = (f"{len(res.history)} epoch{'' if len(res.history) == 1 else 's'}, kept epoch {res.kept_epoch}: train acc "
                 f"{kept.get('acc', 0):.4f}"
                 + (f", val acc {kept['val_acc']:.4f}" if kept.get("val_acc") is not None else ""))
         return ([self.p("model.h5"), self.p("train", "log.jsonl")],

@@ -133,6 +133,10 @@ def test_rerun_skips_up_to_date_stages_and_redoes_changed_ones(tiny, tmp_path):
     run_pipeline(tiny, out, progress=False, echo=lines.append)
     assert "up to date" in lines[0] and "up to date" not in lines[1]
     assert "2 epochs" in lines[1]
+    tiny.write_text(TINY.replace("epochs = 3", "epochs = 1"))  # was "1 epochs"
+    lines = []
+    run_pipeline(tiny, out, progress=False, echo=lines.append)
+    assert " 1 epoch, kept epoch 1: " in lines[1]
     lines = []
     run_pipeline(tiny, out, force=True, progress=False, echo=lines.append)
     assert not any("up to date" in l for l in lines)

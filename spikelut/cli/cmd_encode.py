@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "x[t] - 2 x[t-L] + x[t-2L] for these lags L (comma list, e.g. 8 or 8,16; "
                         "2 L below the length), after any --differences, scaled the same way")
     p.add_argument("--chunk", type=positive_int, metavar="N", help="samples encoded and written at once "
-                   "(default: about 256 MB of spikes); memory is set by the chunk")
+                   "(default: about 64 MB of spikes); memory is set by the chunk")
     p.add_argument("-o", "--output", help="spike file to write (HDF5)")
     p.add_argument("--list", action="store_true", help="list the built-in datasets and the codings")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
