@@ -885,6 +885,7 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
         x = ds.x if limit is None else (ds.x.head(limit) if isinstance(ds.x, SampleRanges)
                                          else ds.x[:, :limit])
         y = ds.y if limit is None else ds.y[:limit]
+        _missing_classes(ds, y, limit, meta)
         T = x.shape[0]
         if steps is not None:
             if isinstance(steps, bool) or int(steps) != steps or steps < T:
@@ -917,6 +918,7 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
                           f"inputs; lower its parameters")
     x = ds.x if limit is None else ds.x[:limit]
     y = ds.y if limit is None else ds.y[:limit]
+    _missing_classes(ds, y, limit, meta)
     if given:
         x = _with_differences(ds, x, differences if "differences" in given else None,
                               second_differences if "second_differences" in given else None,
@@ -943,6 +945,34 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     meta.update({"coding": coding, "params": resolved, "steps": int(T),
                  "channels_per_value": c.per_value(resolved)})
     return plan
+
+
+def _missing_classes(ds: Dataset, y: np.ndarray, limit: int | None, meta: dict) -> None:
+    """Record in ``meta["limit_missing_classes"]`` the classes of ``ds`` that the first ``limit``
+    samples ``y`` lack: ``limit`` keeps the first samples in file order, and a dataset stored class
+    by class (mnist5k) then loses whole classes, which a trained model's accuracy does not show."""
+    if limit is None or limit >= len(ds):
+        return
+    missing = sorted(set(np.unique(ds.y).tolist()) - set(np.unique(y).tolist()))
+    if missing:
+        meta["limit_missing_classes"] = [int(c) for c in missing]
+
+
+def missing_classes_note(meta: dict, samples: int) -> str:
+    """The one-line note for a limited encoding that lost classes (:func:`_missing_classes`),
+    or ``""``.
+
+    Example:
+        >>> missing_classes_note({"limit_missing_classes": [2, 3]}, 200)
+        'the first 200 samples hold no sample of classes 2, 3 (the dataset is in file order, not shuffled): a model trained or scored on them never sees those classes; use a larger limit or none'
+    """
+    missing = meta.get("limit_missing_classes")
+    if not missing:
+        return ""
+    shown = ", ".join(str(c) for c in missing[:20]) + (", ..." if len(missing) > 20 else "")
+    return (f"the first {samples} samples hold no sample of class{'es' * (len(missing) > 1)} "
+            f"{shown} (the dataset is in file order, not shuffled): a model trained or scored on "
+            f"them never sees those classes; use a larger limit or none")
 
 
 def _with_differences(ds: Dataset, x: np.ndarray, differences: Any, second_differences: Any,

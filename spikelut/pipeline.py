@@ -332,6 +332,11 @@ class Pipeline:
         ignored = [f"[coding] name = {json.dumps(tr.meta['coding_ignored'])}"] \
             if "coding_ignored" in tr.meta else []
         ignored += [f"[coding] {k} = {json.dumps(v)}" for k, v in tr.meta.get("params_ignored", {}).items()]
+        for name, sd in (("train", tr), ("test", te)):  # a limit that lost whole classes
+            if sd.meta.get("limit_missing_classes"):
+                from .datasets import missing_classes_note
+
+                line += f" (note: {name}: {missing_classes_note(sd.meta, sd.spikes.shape[1])})"
         if ignored:  # as spikelut encode says it: the data already are spikes
             line += (f" (note: {s.dataset} already is spikes; {', '.join(ignored)} "
                      f"{'was' if len(ignored) == 1 else 'were'} ignored)")

@@ -120,6 +120,10 @@ def run(args: argparse.Namespace) -> Output:
     if "coding_ignored" in m:
         text += (f"\nnote: {terminal(str(args.dataset))} already is spikes; --coding "
                  f"{terminal(str(m['coding_ignored']))} was ignored")
+    if m.get("limit_missing_classes"):
+        from ..datasets import missing_classes_note
+
+        text += f"\nnote: {missing_classes_note(m, B)}"
     if "params_ignored" in m:
         given = " ".join(f"--param {k}={v}" for k, v in m["params_ignored"].items())
         verb = "was" if len(m["params_ignored"]) == 1 else "were"
