@@ -47,7 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     common(q)
     q = sub.add_parser("table", help="LUT table picture: ones and visited addresses")
     q.add_argument("result", help="result file")
-    q.add_argument("--model", help="model file (default: the one recorded in the result)")
+    q.add_argument("--model", help="model file the result was simulated with (needed: a path "
+                   "recorded in a result file is never opened)")
     q.add_argument("--layer", default="0", help="layer index or name (default 0)")
     q.add_argument("--max-nodes", type=int, default=64, help="show at most this many nodes")
     common(q)
