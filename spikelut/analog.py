@@ -83,18 +83,35 @@ class AnalogSpec:
         return {"bits": self.bits, "noise": float(self.noise)}
 
 
-def spec_of(net: Network) -> AnalogSpec | None:
+def spec_of(net: Network, source: Any = None) -> AnalogSpec | None:
     """The analog spec recorded in ``net.meta["analog"]``, or ``None`` for a binary network.
 
+    Args:
+        net: the network.
+        source: the model file, named first in an error (the entry comes from that file).
+
     Raises:
-        ConfigError: the entry is malformed (names the field).
+        ConfigError: the entry is malformed (names the file, when given, and the field).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=2, sizes=[2], k=2)
+        >>> spec_of(net.replace(meta={"analog": {"bits": 99, "noise": 0.0}}), "m.h5")
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ConfigError: m.h5: model meta 'analog': analog bits must be an integer in 1 .. 16, got 99
     """
     m = net.meta.get("analog") if isinstance(net.meta, dict) else None
     if m is None:
         return None
+    where = "" if source is None else f"{source}: "
     if not isinstance(m, dict) or set(m) != {"bits", "noise"}:
-        raise ConfigError(f"model meta 'analog' must be {{\"bits\": b, \"noise\": sigma}}, got {m!r}")
-    return AnalogSpec(m["bits"], m["noise"])
+        raise ConfigError(f"{where}model meta 'analog' must be {{\"bits\": b, \"noise\": sigma}}, "
+                          f"got {escape_terminal(repr(m))[:80]}")
+    try:
+        return AnalogSpec(m["bits"], m["noise"])
+    except ConfigError as e:  # the file named, not only the value
+        raise ConfigError(f"{where}model meta 'analog': {e}") from None
 
 
 def require_binary(net: Network, what: str, source: Any = None) -> None:
@@ -112,9 +129,9 @@ def require_binary(net: Network, what: str, source: Any = None) -> None:
         ...
         spikelut.errors.ConfigError: rtl needs a binary circuit, but this is an analog model (4-bit tables, docs/relaxations.md); evaluate it with spikelut eval, or retrain with [train] analog_bits = 0
     """
-    spec = spec_of(net)
+    spec = spec_of(net, source)
     if spec is not None:
-        where = "" if source is None else f"{escape_terminal(str(source))}: "
+        where = "" if source is None else f"{source}: "
         raise ConfigError(f"{where}{what} needs a binary circuit, but this is an analog model "
                           f"({spec.bits}-bit tables, docs/relaxations.md); evaluate it with "
                           f"spikelut eval, or retrain with [train] analog_bits = 0")

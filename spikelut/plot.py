@@ -40,7 +40,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from tqdm import tqdm
 
 from . import limits
-from .engine.result import SimResult
+from .engine.result import SimResult, check_drawable
 from .errors import ConfigError, FileFormatError, ShapeError
 from .escape import terminal
 from .fileutil import atomic_path
@@ -86,16 +86,21 @@ def _result(result: Any, model: Network | None, inputs: Any = None
     """(inputs [T, B, n_in] or None, SimResult on the host, labels or None, a name for titles)."""
     if isinstance(result, (str, os.PathLike)):
         data, res = load_result(result, model)
-        return data.spikes, res.to_numpy(), data.labels, _text(Path(result).name)
+        res = res.to_numpy()
+        check_drawable(res, str(result))
+        return data.spikes, res, data.labels, _text(Path(result).name)
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], SpikeData):
         data, res = result
-        return data.spikes, res.to_numpy(), data.labels, ""
+        res = res.to_numpy()
+        check_drawable(res, "the result")
+        return data.spikes, res, data.labels, ""
     if isinstance(result, SimResult):
         res = result.to_numpy()
+        T, B = check_drawable(res, "the result")
         x = None if inputs is None else np.asarray(inputs)
-        if x is not None and (x.ndim != 3 or x.shape[:2] != res.layer_spikes[0].shape[:2]):
+        if x is not None and (x.ndim != 3 or x.shape[:2] != (T, B)):
             raise ShapeError(f"inputs have shape {x.shape}, expected [T, B, n_in] with "
-                             f"T, B = {res.layer_spikes[0].shape[:2]}")
+                             f"T, B = {(T, B)}")
         return x, res, None, ""
     raise ConfigError("expected a result file path, a (SpikeData, SimResult) pair or a SimResult")
 
@@ -179,7 +184,7 @@ def raster(result: Any, sample: int = 0, path: str | os.PathLike | None = None, 
     names = _layer_names(res, net)
     panels = []  # (title, spikes [T, rows], colors [rows, 3], layer index or None, node numbers)
     black = _hex_rgb("#000000")
-    if x is not None:
+    if x is not None and x.shape[2]:  # a network without inputs (inputs = 0) has no input panel
         idx, note = _shown(x.shape[2], max_nodes)
         panels.append((f"input: {x.shape[2]} channels, {int(x[:, sample].sum())} spikes{note}",
                        x[:, sample][:, idx], np.tile(black, (len(idx), 1)), None, idx))
@@ -231,10 +236,17 @@ def raster(result: Any, sample: int = 0, path: str | os.PathLike | None = None, 
 
 
 # ---------------------------------------------------------------------------- rates
+#: the most histogram bins of :func:`rate_histogram` (half a pixel each on the widest figure)
+MAX_BINS = 10_000
+
+
 def firing_rates(spikes: np.ndarray) -> np.ndarray:
     """Per-node firing rate (spikes per cycle) of ``[T, B, n]`` spikes, averaged over T and B."""
     s = np.asarray(spikes)
-    return s.reshape(-1, s.shape[2]).mean(axis=0, dtype=np.float64)
+    if s.shape[0] * s.shape[1] == 0:  # no cycle or sample: no rate (not NaN and a warning)
+        raise ShapeError(f"spikes of shape {s.shape} have no cycles or samples; no firing rate")
+    # explicit rows: reshape(-1, 0) of a layer or input without nodes (inputs = 0) raised
+    return s.reshape(s.shape[0] * s.shape[1], s.shape[2]).mean(axis=0, dtype=np.float64)
 
 
 def rate_histogram(result: Any, path: str | os.PathLike | None = None, *,
@@ -243,12 +255,15 @@ def rate_histogram(result: Any, path: str | os.PathLike | None = None, *,
                    title: str | None = None) -> Path | Figure:
     """Histogram of per-node firing rates (spikes per cycle over all samples), one panel per layer
     (and the input when known); titles give the mean rate and the silent / always-on nodes."""
-    if bins < 1:
-        raise ConfigError(f"bins must be >= 1, got {bins}")
+    if isinstance(bins, bool) or int(bins) != bins or not 1 <= bins <= MAX_BINS:
+        # bounded before np.linspace(bins + 1): 10**11 bins asked for 745 GiB
+        raise ConfigError(f"bins must be a whole number 1 .. {MAX_BINS}, got {bins}")
+    bins = int(bins)
     net = _model(model)
     x, res, _, name = _result(result, net, inputs)
     names = _layer_names(res, net)
-    series = ([("input", x)] if x is not None else []) + \
+    # the input panel only when there are input channels (a network may have none)
+    series = ([("input", x)] if x is not None and x.shape[2] else []) + \
         [(f"layer {i} '{names[i]}'", s) for i, s in enumerate(res.layer_spikes)]
     fig = _figure(size)
     cols = 1 if len(series) < 3 else 2

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine.result import SimResult
+from .engine.result import SimResult, check_drawable
 from .errors import ConfigError, FileFormatError, ShapeError
 from .escape import vcd_text
 from .fileutil import atomic_path
@@ -122,7 +122,7 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
     else:
         raise ConfigError("expected a result file path, a (SpikeData, SimResult) pair or a SimResult")
     res = res.to_numpy()
-    T, B = res.layer_spikes[0].shape[:2]
+    T, B = check_drawable(res, source or "the result")  # no layer, cycle or sample: one line
     if isinstance(sample, bool) or int(sample) != sample or not 0 <= sample < B:
         raise ConfigError(f"sample {sample} does not exist; the result has samples 0 .. {B - 1}")
     sample = int(sample)
@@ -138,46 +138,54 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
     for i, s in enumerate(res.layer_spikes):
         groups.append((scope_name(i, names[i]), "n", np.asarray(s)[:, sample]))
 
-    lines = [f"$version spikelut {__version__} $end",
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; give a file name for the VCD")
+    header = [f"$version spikelut {__version__} $end",
              f"$comment sample {sample}{' of ' + vcd_text(source) if source else ''}; {T} cycles; one cycle = "
              f"one clock period of {period} ns; cycle t spans [{period} t, {period} (t+1)) $end",
              "$timescale 1ns $end", f"$scope module {TOP} $end", "$var wire 1 ! clk $end"]
     ids: list[str] = []
     code = 1
     for scope, prefix, s in groups:
-        lines.append(f"$scope module {scope} $end")
+        header.append(f"$scope module {scope} $end")
         for j in range(s.shape[1]):
             ids.append(_ident(code))
-            lines.append(f"$var wire 1 {ids[-1]} {prefix}{j} $end")
+            header.append(f"$var wire 1 {ids[-1]} {prefix}{j} $end")
             code += 1
-        lines.append("$upscope $end")
-    lines += ["$upscope $end", "$enddefinitions $end"]
+        header.append("$upscope $end")
+    header += ["$upscope $end", "$enddefinitions $end"]
     trace = np.concatenate([s for _, _, s in groups], axis=1).astype(np.uint8) if groups else \
         np.zeros((T, 0), np.uint8)
+    # written cycle by cycle: the text of a long trace is many times the size of its bits (a list
+    # of every line of a 16 M-cycle trace held gigabytes of Python strings)
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(header) + "\n")
+        with open(tmp, "a") as out:
+            _write_trace(out, trace, ids, period)
+    return path
+
+
+def _write_trace(out: Any, trace: np.ndarray, ids: list[str], period: int) -> None:
+    """The value changes of ``trace [T, wires]`` (VCD identifiers ``ids``), one cycle at a time."""
+    T = trace.shape[0]
     idarr = np.array(ids, dtype=object)
     half = period // 2
     prev = None
     for t in range(T):
-        lines.append(f"#{t * period}")
+        lines = [f"#{t * period}"]
         if prev is None:
-            lines.append("$dumpvars")
-            lines.append("1!")
+            lines += ["$dumpvars", "1!"]
             lines += [f"{v}{i}" for v, i in zip(trace[0].tolist(), ids)]
             lines.append("$end")
         else:
             lines.append("1!")
             changed = np.flatnonzero(trace[t] != prev)
             lines += [f"{trace[t, c]}{idarr[c]}" for c in changed.tolist()]
-        lines.append(f"#{t * period + half}")
-        lines.append("0!")
+        lines += [f"#{t * period + half}", "0!"]
+        out.write("\n".join(lines) + "\n")
         prev = trace[t]
-    lines += [f"#{T * period}", "1!"]
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"{path}: is a directory; give a file name for the VCD")
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
-    return path
+    out.write(f"#{T * period}\n1!\n")
 
 
 # ---------------------------------------------------------------------------- reader

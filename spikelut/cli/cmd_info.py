@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..analog import spec_of
 from ..ensemble import summary
+from ..errors import ConfigError
 from ..escape import terminal
 from ..io import encode_options, load_model
 from . import Output
@@ -46,8 +48,19 @@ def run(args: argparse.Namespace) -> Output:
         text += (f"\nensemble of {len(members)} members side by side (class counts add); "
                  f"member sizes: {'; '.join('-'.join(map(str, m)) for m in members[:8])}"
                  + (f"; ... ({len(members) - 8} more)" if len(members) > 8 else ""))
+    try:
+        spec, bad = spec_of(net), None
+    except ConfigError as e:  # described, not refused: info is where one looks at a bad file
+        spec, bad = None, str(e)
+    if bad:
+        text += f"\n{terminal(bad)}; simulate, eval and rtl refuse this model"
+    if spec is not None:  # said: simulate, rtl and export refuse such a model (docs/relaxations.md)
+        text += (f"\nanalog model: {spec.bits}-bit tables, read noise {spec.noise:g}; "
+                 f"spikelut eval runs it, simulate, rtl and export need a binary model")
     options = encode_options(net.meta.get("data"))
     if options:  # models of `spikelut run` / `train` record how their data were encoded
         text += f"\ntrained on data encoded with: spikelut encode {options}"
     return Output({"model": str(args.model), **s,
+                   **({"analog": spec.to_meta()} if spec is not None else {}),
+                   **({"analog_error": bad} if bad else {}),
                    **({"encode_options": options} if options else {})}, text)

@@ -38,6 +38,41 @@ class SimResult:
         return float((pred == labels).mean()) if pred.size else 0.0
 
 
+def check_drawable(res: SimResult, where: str) -> tuple[int, int]:
+    """``(T, B)`` of a result that a figure or waveform can show: at least one layer, cycle and
+    sample, every layer ``[T, B, n >= 1]`` with the same ``T`` and ``B``. ``spikelut simulate``
+    never writes anything else; a hand-made result file was an ``IndexError`` or numpy traceback
+    in ``raster``, ``vcd`` and ``plot rates``, or a figure of NaN rates.
+
+    Args:
+        res: the result (host arrays).
+        where: the file (or ``"the result"``), named first in the message.
+
+    Raises:
+        ShapeError: naming ``where`` and what is missing.
+
+    Example:
+        >>> check_drawable(SimResult([], np.zeros((0, 1), np.int32), np.zeros(0, np.int32)), "r.h5")
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ShapeError: r.h5: the result holds no layer; make one with 'spikelut simulate'
+    """
+    if not res.layer_spikes:
+        raise ShapeError(f"{where}: the result holds no layer; make one with 'spikelut simulate'")
+    shapes = [tuple(np.shape(s)) for s in res.layer_spikes]
+    T, B = shapes[0][:2] if len(shapes[0]) == 3 else (0, 0)
+    for i, shape in enumerate(shapes):
+        if len(shape) != 3 or shape[:2] != (T, B):
+            raise ShapeError(f"{where}: layer {i} spikes have shape {shape}, expected [T, B, n] "
+                             f"like layer 0 ({T}, {B}, n)")
+        if shape[2] < 1:
+            raise ShapeError(f"{where}: layer {i} has no nodes; a layer has at least one")
+    if T < 1 or B < 1:
+        raise ShapeError(f"{where}: the result has {T} cycles and {B} samples; there is nothing to "
+                         f"show (spikelut simulate writes at least one of each)")
+    return int(T), int(B)
+
+
 def readout(net: "Network | Lowered", out_spikes: Any) -> tuple[Any, Any]:
     """Class counts ``[B, classes]`` and predictions ``[B]`` from the readout layer's spikes.
 
