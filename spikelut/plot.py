@@ -289,15 +289,21 @@ def rate_histogram(result: Any, path: str | os.PathLike | None = None, *,
 
 
 # ---------------------------------------------------------------------------- LUT tables
+#: bytes of int64 addresses ``[T, n, samples]`` that :func:`address_counts` builds at once
+ADDRESS_BYTES = 16 << 20
+
+
 def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer: int | str,
-                   chunk: int = 64, progress: bool | None = None) -> np.ndarray:
+                   chunk: int | None = None, progress: bool | None = None) -> np.ndarray:
     """How often each node of ``layer`` saw each table address: int64 ``[n, 2**k]``.
 
     Addresses are rebuilt from recorded spikes by the tap rule of DESIGN.md section 2 (tap ``p``
     reads its signal at ``t - delay``, 0 before cycle 0, bit ``p`` of the address). A recorded
     spike on an address whose table entry is 0 cannot come from this model and raises
     :class:`ShapeError`. ``progress`` shows a bar over sample chunks (default: when stderr is a
-    terminal).
+    terminal). ``chunk`` samples are worked at once (default: at most 64, fewer where their
+    int64 addresses ``[T, n, chunk]`` would pass :data:`ADDRESS_BYTES`: 64 samples of a long,
+    wide layer were eight times the layer's own spikes of those samples).
 
     Example:
         >>> import numpy as np
@@ -320,6 +326,8 @@ def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer
                          f"{net.sizes}")
     T, B = x.shape[:2]
     n, k = lay.n, lay.k
+    if chunk is None:
+        chunk = max(1, min(64, ADDRESS_BYTES // max(1, T * n * 8)))
     D = int(lay.delay.max())
     counts = np.zeros(n * (1 << k), np.int64)
     base = (np.arange(n) << k)[None, :, None]

@@ -280,3 +280,24 @@ def test_vcd_is_written_cycle_by_cycle(tmp_path):
         tracemalloc.stop()
     assert peak < 16 << 20, peak  # the old list: about 90 MB of strings
     assert np.array_equal(vcd_spike_trains(tmp_path / "w.vcd")["L0"], s[:, 0])
+
+
+# ---------------------------------------------------------------------------- plot table memory
+def test_address_counts_bound_their_working_memory():
+    """64 samples at once whatever T and n: int64 addresses [T, n, 64] were 8x the layer's spikes
+    (151 MB here); now at most plot.ADDRESS_BYTES of them, with the same counts."""
+    from spikelut.api import simulate
+    from spikelut.plot import address_counts
+
+    net = random_network(0, n_in=4, sizes=[128, 2], k=3, classes=2)
+    x = (np.random.default_rng(0).random((1000, 64, 4)) < 0.3).astype(np.uint8)
+    res = simulate(net, x, backend="numpy")
+    tracemalloc.start()
+    try:
+        got = address_counts(net, x, res.layer_spikes, 0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 60 << 20, peak
+    assert np.array_equal(got, address_counts(net, x, res.layer_spikes, 0, chunk=64))
+    assert int(got.sum()) == 1000 * 64 * 128  # one address per node, sample and cycle
