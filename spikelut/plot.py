@@ -422,6 +422,10 @@ def read_training_log(path: str | os.PathLike) -> list[dict]:
     """Read a JSON-lines training log (one object per epoch with the keys of :data:`LOG_KEYS`;
     ``val_loss`` / ``val_acc`` may be null). Bad lines raise :class:`FileFormatError`."""
     path = Path(path)
+    if os.path.lexists(path):  # a missing log: the message below (with an ensemble's hint)
+        # a FIFO blocked the command forever and /dev/zero read until memory ran out
+        limits.check_regular_file(path, "a training log (JSON lines)")
+        limits.check_array_bytes((os.stat(path).st_size,), 1, f"{path}: training log")
     try:
         lines = path.read_text().splitlines()
     except OSError as e:

@@ -301,3 +301,30 @@ def test_address_counts_bound_their_working_memory():
     assert peak < 60 << 20, peak
     assert np.array_equal(got, address_counts(net, x, res.layer_spikes, 0, chunk=64))
     assert int(got.sum()) == 1000 * 64 * 128  # one address per node, sample and cycle
+
+
+# ---------------------------------------------------------------------------- training logs
+@pytest.mark.parametrize("figure", ["curves", "wiring"])
+def test_a_training_log_that_is_a_fifo_is_refused_not_waited_on(tmp_path, figure):
+    """plot curves/wiring opened a FIFO and waited for a writer forever (and read /dev/zero until
+    memory ran out): a training log must be a regular file, as every other input."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "log.jsonl"
+    os.mkfifo(fifo)
+    try:
+        p = subprocess.run([sys.executable, "-m", "spikelut", "plot", figure, str(fifo), "-o",
+                            str(tmp_path / "c.png")], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("plot blocked on the FIFO")
+    assert (p.returncode, p.stdout) == (1, "")
+    assert p.stderr == (f"spikelut plot: error: {fifo}: not a regular file (a device, FIFO or "
+                        f"socket); expected a training log (JSON lines)\n")
+
+
+def test_a_training_log_that_is_a_directory_is_named_so(tmp_path, capsys):
+    line = one_error_line(capsys, "plot", "plot", "curves", tmp_path, "-o", tmp_path / "c.png")
+    assert line == (f"spikelut plot: error: {tmp_path}: is a directory, expected a training log "
+                    f"(JSON lines)")
