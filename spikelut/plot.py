@@ -86,6 +86,13 @@ def _result(result: Any, model: Network | None, inputs: Any = None
     """(inputs [T, B, n_in] or None, SimResult on the host, labels or None, a name for titles)."""
     if isinstance(result, (str, os.PathLike)):
         data, res = load_result(result, model)
+        if model is not None and data.spikes.shape[2] != model.n_in:
+            # load_result checks the layer sizes only: a model of the same layers but another
+            # input width lent the figure its names and class colours without a word
+            n, plural = data.spikes.shape[2], "" if data.spikes.shape[2] == 1 else "s"
+            raise FileFormatError(f"{result}: the result has {n} input channel{plural} but the "
+                                  f"model has {model.n_in} inputs; give the model the result was "
+                                  f"simulated with")
         res = res.to_numpy()
         check_drawable(res, str(result))
         return data.spikes, res, data.labels, _text(Path(result).name)

@@ -115,6 +115,13 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
     if isinstance(result, (str, os.PathLike)):
         data, res = load_result(result, net)
         x, source = data.spikes, str(result)
+        if net is not None and data.spikes.shape[2] != net.n_in:
+            # load_result checks the layer sizes only: a model of the same layers but another
+            # input width gave the waveform its scope names without a word
+            n, plural = data.spikes.shape[2], "" if data.spikes.shape[2] == 1 else "s"
+            raise FileFormatError(f"{source}: the result has {n} input channel{plural} but the "
+                                  f"model has {net.n_in} inputs; give the model the result was "
+                                  f"simulated with")
     elif isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], SpikeData):
         x, res = result[0].spikes, result[1]
     elif isinstance(result, SimResult):
