@@ -731,6 +731,18 @@ _KIND_WORDS = {
     "hdf5_unreadable": "an unreadable HDF5 file (truncated or corrupt?)",
     "json": "a JSON file", "onnx": "an ONNX graph written by spikelut export",
 }
+# outputs that must carry their format's own extension (or none), with how the message says so
+_OWN_SUFFIX = {"png": (".png", "the image is written as PNG"),
+               "vcd": (".vcd", "the waveform is written as VCD text")}
+_HDF5_KINDS = {"model": "the model", "checkpoint": "the checkpoint",
+               "spikes": "the spike file (or result)"}
+# extensions of formats that programs (and spikelut's own readers) recognise by name: an HDF5 or
+# ONNX output named so would be opened as that format
+_OTHER_FORMATS = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".eps", ".tif", ".tiff",
+                  ".bmp", ".webp", ".vcd", ".txt", ".md", ".csv", ".tsv", ".json", ".jsonl",
+                  ".toml", ".yaml", ".yml", ".ini", ".html", ".htm", ".xml", ".v", ".sv",
+                  ".vhd", ".py", ".sh", ".npz", ".npy", ".pkl", ".pickle", ".pt", ".pth",
+                  ".onnx", ".zip", ".gz", ".tar", ".h5", ".hdf5", ".hdf", ".he5", ".log"}
 #: the first line of ``spikelut bench -o``'s markdown report (spikelut.bench.format_markdown)
 BENCH_TITLE = "# Engine benchmark (spikelut bench)"
 #: the first line of ``spikelut peers -o``'s markdown report
@@ -988,15 +1000,42 @@ def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Seq
             os.unlink(probe)
         except OSError as e:
             raise write_error(shown, e) from None
-    if kind == "png" and p.suffix and p.suffix.lower() != ".png":
-        # the figures are PNG whatever the name says: a .jpg holding PNG bytes misleads viewers
-        # (checked last: a path that cannot be written at all is reported as such first)
+    misnamed = _misnamed(kind, p.suffix)
+    if misnamed:
+        # checked last: a path that cannot be written at all is reported as such first
         held = _HELD.pop(os.path.abspath(lock_path_for(p)), None)
         if held is not None:
             held.release()
-        raise OutputError(f"{shown}: the image is written as PNG; give a file name ending in .png "
-                          f"(not {p.suffix})")
+        raise OutputError(f"{shown}: {misnamed}")
     return shown
+
+
+def _misnamed(kind: str, suffix: str) -> str:
+    """Why an output of ``kind`` must not be named with ``suffix`` (``""`` when it may).
+
+    A PNG or VCD output must end in its own extension (or have none): the bytes are PNG or VCD
+    whatever the name says, and a ``.jpg`` holding PNG misleads viewers. An HDF5 output (model,
+    checkpoint, spikes) or an ONNX graph may have any name except the extension of another
+    format that tools recognise by name (``-o result.png`` wrote HDF5 that image viewers, and
+    spikelut's own ``raster``, then failed on). Case is ignored.
+
+    Example:
+        >>> _misnamed("spikes", ".h5"), _misnamed("model", ".lut"), _misnamed("spikes", "")
+        ('', '', '')
+        >>> _misnamed("spikes", ".PNG")
+        'the spike file (or result) is written as HDF5; give a file name ending in .h5 (not .PNG)'
+    """
+    low = suffix.lower()
+    if not low:
+        return ""
+    if kind in _OWN_SUFFIX:
+        own, words = _OWN_SUFFIX[kind]
+        return "" if low == own else f"{words}; give a file name ending in {own} (not {suffix})"
+    if kind in _HDF5_KINDS and low in _OTHER_FORMATS - {".h5", ".hdf5", ".hdf", ".he5"}:
+        return f"{_HDF5_KINDS[kind]} is written as HDF5; give a file name ending in .h5 (not {suffix})"
+    if kind == "onnx" and low in _OTHER_FORMATS - {".onnx"}:
+        return f"the graph is written as ONNX; give a file name ending in .onnx (not {suffix})"
+    return ""
 
 
 __all__ = ["OutputLock", "atomic_dir", "atomic_h5", "atomic_path", "check_output",

@@ -141,6 +141,42 @@ def test_raster_refuses_a_name_of_another_image_format(tmp_path, capsys, name):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command, name, what", [
+    (["init", str(ROOT / "demos" / "oscillator.toml")], "m.png", "the model"),
+    (["stimulus", "--channels", "2", "--steps", "3"], "s.JSON", "the spike file (or result)"),
+    (["stimulus", "--channels", "2", "--steps", "3"], "s.vcd", "the spike file (or result)"),
+])
+def test_hdf5_outputs_refuse_the_name_of_another_format(tmp_path, capsys, command, name, what):
+    # simulate -o r.csv wrote HDF5 under a CSV name: spreadsheets, image viewers and spikelut's
+    # own raster (a .png) then failed on it; any other name (m.h5, m.lut, no extension) is kept
+    out = tmp_path / name
+    assert main([*command, "-o", str(out)]) == 1
+    suffix = name[name.index("."):]
+    assert capsys.readouterr().err == (
+        f"spikelut {command[0]}: error: {out}: {what} is written as HDF5; give a file name "
+        f"ending in .h5 (not {suffix})\n")
+    assert not out.exists()
+    for ok in ("x.h5", "x.hdf5", "x.lut", "x"):
+        assert main([*command, "-o", str(tmp_path / ok)]) == 0
+        assert file_kind(tmp_path / ok) in ("model", "spikes")
+
+
+def test_simulate_and_export_refuse_the_name_of_another_format(tmp_path, capsys):
+    model, spikes = tmp_path / "m.h5", tmp_path / "s.h5"
+    assert main(["init", str(ROOT / "demos" / "oscillator.toml"), "-o", str(model)]) == 0
+    assert main(["stimulus", str(model), "--steps", "4", "-o", str(spikes)]) == 0
+    capsys.readouterr()
+    assert main(["simulate", str(model), str(spikes), "-o", str(tmp_path / "r.csv")]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut simulate: error: {tmp_path / 'r.csv'}: the spike file (or result) is written as "
+        f"HDF5; give a file name ending in .h5 (not .csv)\n")
+    assert main(["export", str(model), "-o", str(tmp_path / "g.h5")]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut export: error: {tmp_path / 'g.h5'}: the graph is written as ONNX; give a file "
+        f"name ending in .onnx (not .h5)\n")
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "g.h5").exists()
+
+
 def test_run_that_fails_before_its_first_stage_leaves_no_state(tmp_path, capsys):
     if available_simulator() is None:
         pytest.skip("spikelut run checks for a Verilog simulator before the first stage")
