@@ -37,6 +37,7 @@ import numpy as np
 from .analog import require_binary
 from .backends import Backend, get_backend
 from .errors import ConfigError, OutputError, ShapeError
+from .escape import csv_cell
 from .network import INPUT, Network, all_binary
 
 __all__ = ["influences", "walsh", "degree", "binary_entropy", "NodeStats", "DataStats",
@@ -759,7 +760,8 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
         buf = _io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(ANALYSIS_COLUMNS), lineterminator="\n")
         w.writeheader()
-        w.writerows(an.rows())
+        # layer names come from the model file: no cell may be a spreadsheet formula
+        w.writerows({k: csv_cell(v) for k, v in r.items()} for r in an.rows())
         (tmp / "nodes.csv").write_text(buf.getvalue())
         for s in samples:
             grad, occ = maps[s]

@@ -14,6 +14,7 @@ function               where the result goes
 ``vcd_text``           the body of a VCD ``$comment``/``$version`` section (no ``$end``)
 ``terminal``           one line of terminal output (no control or escape sequences)
 ``html_text``          HTML element text or attribute values (``html.escape``)
+``csv_cell``           one cell of a CSV file opened in a spreadsheet (no formula)
 =====================  =====================================================================
 
 Example:
@@ -173,4 +174,34 @@ def html_text(text: str) -> str:
     return html.escape(str(text), quote=True)
 
 
-__all__ = ["html_text", "terminal", "vcd_text", "verilog_comment", "verilog_string"]
+#: first characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a
+#: formula or a command: OWASP's list for CSV injection
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """``value`` made safe for one cell of a CSV file that may be opened in a spreadsheet.
+
+    A string that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be
+    read as a formula (CSV injection, e.g. ``=HYPERLINK(...)`` or a DDE command); it gets a
+    leading single quote ``'``, as OWASP advises, so the spreadsheet shows it as text. Other
+    strings, and every value that is not a string (numbers, booleans, ``None``), are returned
+    unchanged, so numbers stay numbers. Quoting of commas, quotes and newlines is left to the
+    :mod:`csv` writer.
+
+    Args:
+        value: one cell's value.
+
+    Returns:
+        ``value``, or the string with ``'`` in front.
+
+    Example:
+        >>> csv_cell("=1+2"), csv_cell("@SUM(A1)"), csv_cell("L0"), csv_cell(-1.5)
+        ("'=1+2", "'@SUM(A1)", 'L0', -1.5)
+    """
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+        return "'" + value
+    return value
+
+
+__all__ = ["csv_cell", "html_text", "terminal", "vcd_text", "verilog_comment", "verilog_string"]

