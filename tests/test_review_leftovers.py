@@ -4,6 +4,7 @@ the model once, messages for a readout without classes, plurals in CLI summaries
 import csv
 
 import numpy as np
+import pytest
 
 from helpers import chain, layer
 from spikelut.cli import main
@@ -50,3 +51,45 @@ def test_analyze_nodes_csv_neutralises_layer_names_that_are_formulas(tmp_path, c
     # no cell of the file starts a formula
     for r in rows:
         assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in r.values())
+
+
+# ---------------------------------------------------------------------------- 2. sweep --workers
+def _space(tmp_path):
+    from test_sweep import write_space
+
+    return write_space(tmp_path / "s.toml", verify=0)
+
+
+@pytest.mark.parametrize("cpus, workers, top", [(2, 500, 8), (2, 9, 8), (16, 65, 64)])
+def test_sweep_refuses_more_workers_than_the_machine_runs(tmp_path, capsys, monkeypatch,
+                                                          cpus, workers, top):
+    import spikelut.sweep.run as run_mod
+
+    started = []
+    monkeypatch.setattr(run_mod, "usable_cpus", lambda: cpus)
+    monkeypatch.setattr(run_mod, "run_workers", lambda *a, **k: started.append(a))
+    out = tmp_path / "o"
+    code = main(["sweep", str(_space(tmp_path)), "-o", str(out), "--workers", str(workers),
+                 "--trials", "1000"])
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"spikelut sweep: error: --workers {workers} is more than this machine can run: at most "
+        f"{top} (4 per CPU, {cpus} CPUs); ask for fewer, or start the command on more machines "
+        f"with one shared --storage (docs/sweep.md)\n")
+    assert not out.exists() and not started  # no file, no process
+
+
+def test_sweep_workers_bound_keeps_the_documented_eight_on_one_cpu(tmp_path, capsys, monkeypatch):
+    import spikelut.sweep.run as run_mod
+
+    monkeypatch.setattr(run_mod, "usable_cpus", lambda: 1)
+    assert run_mod.max_workers() == 8
+    monkeypatch.setattr(run_mod, "usable_cpus", lambda: 3)
+    assert run_mod.max_workers() == 12
+    monkeypatch.setattr(run_mod, "usable_cpus", lambda: 1)
+    # docs/sweep.md's many-machine command uses --workers 8: allowed on a 1-CPU machine
+    out = tmp_path / "o"
+    code = main(["sweep", str(_space(tmp_path)), "-o", str(out), "--workers", "8",
+                 "--trials", "0"])
+    assert code == 0, capsys.readouterr().err
+    assert (out / "report.json").is_file()

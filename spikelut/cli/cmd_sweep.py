@@ -34,7 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output directory (default: spikelut-sweep)")
     p.add_argument("--trials", type=int, default=None,
                    help="trials this command adds (default: [sweep] trials; 0: only report)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes on this machine (default 1; at most 4 per CPU, "
+                        "8 on any machine)")
     p.add_argument("--storage", default=None,
                    help="Optuna database URL shared by many machines (default: sqlite in OUTDIR)")
     p.add_argument("--seed", type=int, default=None,

@@ -10,7 +10,7 @@ from typing import Callable
 from ..errors import ConfigError, OutputError, SpikelutError
 from ..escape import terminal
 from ..fileutil import check_output, write_text_atomic
-from ..threads import check_thread_count, numba_team
+from ..threads import check_thread_count, numba_team, usable_cpus
 from .deps import require_optuna
 from .report import build_report
 from .space import load_space
@@ -27,6 +27,25 @@ SWEEP_OUTPUTS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm",
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: most trials one command adds (the spawned workers count them down in a shared C int)
 MAX_TRIALS = 2**31 - 1
+#: worker processes one command may start per CPU it can run on: a worker trains on one core
+#: (one numba thread by default), so more than a few per CPU only time-slice while each spawned
+#: Python process holds its own memory (500 of them exhausted a machine)
+WORKERS_PER_CPU = 4
+#: ... but never fewer than this, so the commands of docs/sweep.md (``--workers 8``) run
+#: on any machine
+MIN_WORKER_BOUND = 8
+
+
+def max_workers() -> int:
+    """Most worker processes one sweep command starts on this machine:
+    :data:`WORKERS_PER_CPU` per usable CPU (:func:`spikelut.threads.usable_cpus`), at least
+    :data:`MIN_WORKER_BOUND`. More processes belong on more machines sharing one ``--storage``.
+
+    Example:
+        >>> max_workers() >= MIN_WORKER_BOUND
+        True
+    """
+    return max(MIN_WORKER_BOUND, WORKERS_PER_CPU * usable_cpus())
 
 
 def _written_by_sweep(out: Path) -> bool:
@@ -109,7 +128,8 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
         outdir: output directory: ``study.db`` (default storage), ``trials/NNNNN/`` (config,
             log, model per trial run here), ``front/NNNNN/rtl`` and ``report.html`` / ``.json``.
         trials: trials this command adds (default ``[sweep] trials``); 0 only verifies and reports.
-        workers: worker processes on this machine (spawned; 1 = in this process).
+        workers: worker processes on this machine (spawned; 1 = in this process); at most
+            :func:`max_workers`.
         storage: an Optuna RDB URL (``postgresql://user:pw@host/db``) shared by many machines;
             default ``sqlite:///OUTDIR/study.db``.
         seed: sampler seed (default ``[sweep] seed``); worker i uses ``seed + i``. Give every
@@ -127,7 +147,8 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
 
     Raises:
         ToolError: Optuna (or the database driver) is not installed.
-        ConfigError: a bad space file, run config or storage.
+        ConfigError: a bad space file, run config or storage, or more ``workers`` than
+            :func:`max_workers`.
         OutputError: ``outdir`` cannot be written, or is a directory no sweep wrote (without
             ``force``), or holds another study's sweep, or an input under a name the sweep
             writes.
@@ -144,6 +165,13 @@ def run_sweep(space_path: str | os.PathLike, outdir: str | os.PathLike, trials: 
     out = Path(outdir)
     if not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers!r}")
+    top_workers = max_workers()
+    if workers > top_workers:  # before any file or process (500 were started, one per trial)
+        cpus = usable_cpus()
+        raise ConfigError(f"--workers {workers} is more than this machine can run: at most "
+                          f"{top_workers} ({WORKERS_PER_CPU} per CPU, {cpus} CPU"
+                          f"{'' if cpus == 1 else 's'}); ask for fewer, or start the command on "
+                          f"more machines with one shared --storage (docs/sweep.md)")
     n = space.trials if trials is None else trials
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ConfigError(f"--trials must be >= 0, got {n!r}")
