@@ -93,3 +93,33 @@ def test_sweep_workers_bound_keeps_the_documented_eight_on_one_cpu(tmp_path, cap
                  "--trials", "0"])
     assert code == 0, capsys.readouterr().err
     assert (out / "report.json").is_file()
+
+
+# ---------------------------------------------------------------------------- 3. export reads once
+def test_export_reads_the_model_file_once(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("onnx")
+    import spikelut.cli.cmd_export as cmd_export
+    import spikelut.io as io
+    from spikelut.api import export_onnx
+    from spikelut.wiring import random_network
+
+    net = random_network(3, n_in=4, sizes=[10, 4], k=4, refractory=1, classes=2)
+    save_model(net, tmp_path / "m.h5")
+    reads = []
+    real = io.load_model
+
+    def counting(path, *a, **k):
+        reads.append(str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(io, "load_model", counting)  # what api.export_onnx imports
+    monkeypatch.setattr(cmd_export, "load_model", counting)
+    code, out, err = cli(capsys, "export", tmp_path / "m.h5", "-o", tmp_path / "m.onnx")
+    assert code == 0, err
+    assert reads == [str(tmp_path / "m.h5")]
+    # the same graph as before: what the API writes from the file
+    monkeypatch.setattr(io, "load_model", real)
+    info = export_onnx(tmp_path / "m.h5", tmp_path / "api.onnx")
+    assert (tmp_path / "m.onnx").read_bytes() == (tmp_path / "api.onnx").read_bytes()
+    assert out == (f"wrote {tmp_path / 'm.onnx'}: ONNX opset 17, {info['nodes']} operators, "
+                   f"{info['bytes']} bytes; one cycle per call, state [B, 2, 18] uint8\n")

@@ -33,8 +33,9 @@ def run(args: argparse.Namespace) -> Output:
     from ..api import export_onnx
 
     check_output(args.output, inputs=[args.model], kind="onnx", force=args.force)
-    require_binary(load_model(args.model), "export", args.model)
-    info = export_onnx(args.model, args.output, name=args.name, force=args.force)
+    net = load_model(args.model)  # read once: export_onnx takes the network, not the file again
+    require_binary(net, "export", args.model)
+    info = export_onnx(net, args.output, name=args.name, force=args.force)
     text = (f"wrote {terminal(info['path'])}: ONNX opset {info['opset']}, {info['nodes']} operators, "
             f"{info['bytes']} bytes; one cycle per call, state [B, {info['state_depth']}, "
             f"{info['signals']}] uint8")
