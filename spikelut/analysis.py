@@ -709,9 +709,11 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
     B = x.shape[1]
     # each sample once: a repeat only repeated its attribution (and its figure's name in files)
     samples = list(dict.fromkeys(int(s) for s in samples))
+    has = ("no samples" if B == 0 else "1 sample (0)" if B == 1
+           else f"{B} samples (0..{B - 1})")  # not "0 samples (0..-1)"
     for s in samples:
         if not 0 <= s < B:
-            raise ConfigError(f"sample {s} out of range: the data has {B} samples (0..{B - 1})")
+            raise ConfigError(f"sample {s} out of range: the data has {has}")
     if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
         raise ConfigError(f"limit must be a positive number of samples, got {limit!r}")
     xs = x if limit is None else x[:, :int(limit)]

@@ -57,8 +57,11 @@ def scoring_problem(readout: Readout, steps: int, labels: Any) -> str | None:
     C = readout.classes
     bad = (labels < 0) | (labels >= C)
     if bad.any():
-        return (f"label {int(labels[np.argmax(bad)])} is out of range: the readout has {C} classes "
-                f"(labels 0..{C - 1}); set [readout] classes to match the data")
+        # a bare Readout (API) may have 0 classes: not "0 classes (labels 0..-1)"
+        has = ("no classes" if C == 0 else "1 class (label 0)" if C == 1
+               else f"{C} classes (labels 0..{C - 1})")
+        return (f"label {int(labels[np.argmax(bad)])} is out of range: the readout has {has}; "
+                f"set [readout] classes to match the data")
     return None
 
 

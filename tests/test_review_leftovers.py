@@ -123,3 +123,32 @@ def test_export_reads_the_model_file_once(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "m.onnx").read_bytes() == (tmp_path / "api.onnx").read_bytes()
     assert out == (f"wrote {tmp_path / 'm.onnx'}: ONNX opset 17, {info['nodes']} operators, "
                    f"{info['bytes']} bytes; one cycle per call, state [B, 2, 18] uint8\n")
+
+
+# ---------------------------------------------------------------------------- 4. no "0..-1"
+@pytest.mark.parametrize("classes, has", [
+    (0, "no classes"), (1, "1 class (label 0)"), (3, "3 classes (labels 0..2)")])
+def test_label_message_is_right_for_a_readout_of_0_or_1_classes(classes, has):
+    from spikelut.errors import ShapeError
+    from spikelut.metrics import check_scorable, scoring_problem
+    from spikelut.network import Readout
+
+    r = Readout(0, [-1], classes)  # a bare Readout (API): not validated by a Network
+    msg = f"label 3 is out of range: the readout has {has}; set [readout] classes to match the data"
+    assert scoring_problem(r, 5, np.array([3, 0])) == msg
+    with pytest.raises(ShapeError) as e:
+        check_scorable(r, 5, np.array([3]), "d.h5")
+    assert str(e.value) == f"d.h5: {msg}"
+
+
+@pytest.mark.parametrize("B, has", [(0, "no samples"), (1, "1 sample (0)"),
+                                    (4, "4 samples (0..3)")])
+def test_analysis_sample_message_is_right_for_0_or_1_samples(B, has):
+    from spikelut.analysis import run_analysis
+    from spikelut.errors import ConfigError
+    from spikelut.wiring import random_network
+
+    net = random_network(0, n_in=2, sizes=[3], k=2)
+    with pytest.raises(ConfigError) as e:
+        run_analysis(net, np.zeros((4, B, 2), np.uint8), samples=(5,))
+    assert str(e.value) == f"sample 5 out of range: the data has {has}"
