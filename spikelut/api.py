@@ -360,10 +360,15 @@ class FileRun:
 def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int],
                      labels: Any = None, require_labels: bool = False,
                      meta: dict | None = None) -> None:
-    """The checks ``simulate``, ``eval`` and ``rtl --verify`` make on a spike file before any work:
-    its width is the network's input count, it holds samples, and its labels (if any) can be
-    scored by the readout. Shape first: a file of the wrong width is named as such, whatever its
-    labels.
+    """The checks ``simulate``, ``eval``, ``analyze``, ``prune --data``, ``ensemble --data`` and
+    ``rtl --verify`` make on a spike file before any work: its width is the network's input
+    count; where the model records how its training data were encoded (``net.meta["data"]``,
+    written by ``spikelut run`` / ``train``) and the file records its own encoding (``meta``, from
+    ``spikelut encode``), the coding, its parameters, the difference lags and the cycles per
+    sample agree; it holds samples; and its labels (if any) can be scored by the readout. Shape
+    first: a file of the wrong width is named as such, whatever its labels. A file without an
+    encoding record (``spikelut stimulus``, hand-made spikes) or a model without one (trained on
+    arrays) is checked for its width and labels only.
 
     Args:
         net: the network the file is for.
@@ -372,11 +377,13 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
         labels: its labels ``[B]`` or ``None``.
         require_labels: refuse a file without labels (``eval``).
         meta: the file's metadata; where it names its coding, a wrong width says how to encode
-            the data for this network (:func:`spikelut.io.coding_hint`).
+            the data for this network (:func:`spikelut.io.coding_hint`), and another encoding or
+            cycle count than the model's training data is refused.
 
     Raises:
-        ShapeError: the wrong channel count, no cycles or samples, or labels the readout cannot
-            score (each naming the file and what to do).
+        ShapeError: the wrong channel count, another encoding or cycle count than the model's
+            training data, no cycles or samples, or labels the readout cannot score (each
+            naming the file and what to do).
         ConfigError: no labels where they are required.
 
     Example:
@@ -386,6 +393,13 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
         ... except ShapeError as e:
         ...     print(e)
         x.h5: spikes have 3 channels but the network has 2 inputs; encode the data for this network or use another model
+        >>> net = random_network(0, 2, [4, 2], k=2).replace(
+        ...     meta={"data": {"dataset": "first_of_two", "coding": "none", "steps": 20}})
+        >>> try:
+        ...     check_spike_file(net, "x.h5", (30, 3, 2), meta={"coding": "none"})
+        ... except ShapeError as e:
+        ...     print(e)
+        x.h5: spikes have 30 cycles per sample but the model was trained on 20; encode it with: spikelut encode --dataset first_of_two --coding none --steps 20
     """
     from .io import coding_hint, encode_options, encoding_mismatch
 
@@ -406,11 +420,37 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
                          f"encode it with: spikelut encode {options}")
     if T < 1 or B < 1:
         raise ShapeError(f"{path}: input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
+    _check_cycles(net, path, T, rec, meta, options)
     if labels is None and require_labels:
         raise ConfigError(f"{path}: has no /labels; eval needs labelled spikes "
                           f"(use 'spikelut simulate' for unlabelled data)")
     if labels is not None:
         check_scorable(net.readout, T, labels, str(path))
+
+
+def _check_cycles(net: Network, path: str | os.PathLike, T: int, rec: Any, meta: dict | None,
+                  options: str) -> None:
+    """Refuse an encoded file of another cycle count than the model's training data, in the same
+    encoding otherwise (:func:`check_spike_file` compared that first): the readout counts spikes
+    over a window and a refractory network's dynamics depend on its length, so a 30-cycle file
+    scored by a model trained on 20 cycles gave a result without an error, but a wrong one. Only
+    where both sides record it: the model its encoding and ``steps`` (training writes them), the
+    file its coding (``spikelut encode``); random stimuli and models trained on arrays are left
+    alone. A sequence fed one value per cycle has as many cycles as values: the same dataset
+    encoded the same way always has the model's length."""
+    from .io import encoding_record
+    from .rtl.writer import model_steps
+
+    if not options or not meta or not isinstance(encoding_record(meta).get("coding"), str):
+        return
+    steps = model_steps(net)
+    if steps is None or T == steps:
+        return
+    params = rec.get("params") if isinstance(rec, dict) else None
+    sequence = (f" (its coding feeds one value per cycle: the series must be {steps} values long)"
+                if isinstance(params, dict) and params.get("sequence") is True else "")
+    raise ShapeError(f"{path}: spikes have {T} cycles per sample but the model was trained on "
+                     f"{steps}{sequence}; encode it with: spikelut encode {options}")
 
 
 def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.PathLike | None = None,
@@ -600,8 +640,10 @@ def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network,
         raise ShapeError(f"{where}: spikes of shape {tuple(spikes.shape)} do not fit the model, which "
                          f"needs [T, B >= 1, {net.n_in}]; encode the data for this model")
     # labels the readout cannot score: refused as eval and simulate refuse them (the trial:
-    # analyze reported statistics on labels beyond the readout's classes)
-    check_spike_file(net, where, spikes.shape, labels)
+    # analyze reported statistics on labels beyond the readout's classes); a file encoded
+    # otherwise, or of another cycle count, than the model's training data too (its meta)
+    check_spike_file(net, where, spikes.shape, labels,
+                     meta=data.meta if isinstance(data, SpikeData) else None)
     return net, spikes, labels
 
 
