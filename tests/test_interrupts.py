@@ -21,6 +21,7 @@ from spikelut.wiring import random_network
 RUNNER = """
 import contextlib, sys
 import spikelut.fileutil as fu
+import spikelut.fileutil.atomic as fa
 orig = fu.atomic_path
 
 @contextlib.contextmanager
@@ -29,7 +30,7 @@ def announced(path):
         print("writing", flush=True)
         yield tmp
 
-fu.atomic_path = announced
+fu.atomic_path = fa.atomic_path = announced  # atomic_h5 calls its module's atomic_path
 from spikelut.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -462,7 +462,7 @@ def test_lock_without_flock_trusts_the_pid(tmp_path, monkeypatch):
         def flock(fd, op):
             raise OSError(errno.ENOLCK, "no locks")
 
-    monkeypatch.setattr(fileutil, "fcntl", NoFlock)
+    monkeypatch.setattr(fileutil.locks, "fcntl", NoFlock)
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         lock.write_text(json.dumps({"pid": holder.pid, "host": HOST, "command": "spikelut x"}))
