@@ -23,12 +23,12 @@ def osc(tmp_path, demos_dir, capsys):
 
 def test_init_info_stimulus_simulate(tmp_path, osc, capsys):
     code, out, _ = run(capsys, "info", osc)
-    assert code == 0 and "1 LUTs, 1 flip-flops" in out
+    assert code == 0 and "1 LUT, 1 flip-flop" in out
     stim = tmp_path / "s.h5"
     assert run(capsys, "stimulus", osc, "--steps", 6, "--rate", 1.0, "-o", stim)[0] == 0
     res = tmp_path / "r.h5"
     code, out, _ = run(capsys, "simulate", osc, stim, "-o", res)
-    assert code == 0 and "simulated 1 samples x 6 cycles" in out
+    assert code == 0 and "simulated 1 sample x 6 cycles" in out
     _, result = load_result(res)
     assert result.layer_spikes[0][:, 0, 0].tolist() == [1, 0, 1, 0, 1, 0]
 

@@ -152,3 +152,27 @@ def test_analysis_sample_message_is_right_for_0_or_1_samples(B, has):
     with pytest.raises(ConfigError) as e:
         run_analysis(net, np.zeros((4, B, 2), np.uint8), samples=(5,))
     assert str(e.value) == f"sample 5 out of range: the data has {has}"
+
+
+# ---------------------------------------------------------------------------- 5. plurals
+def test_summaries_of_one_sample_cycle_lut_are_singular(tmp_path, capsys):
+    from helpers import TESTS
+
+    osc, stim, res = tmp_path / "osc.h5", tmp_path / "s.h5", tmp_path / "r.h5"
+    code, out, _ = cli(capsys, "init", TESTS.parent / "demos" / "oscillator.toml", "-o", osc)
+    assert out == f"wrote {osc}: 1 layer, 1 LUT node, 1 flip-flop, 1 input\n"
+    code, out, _ = cli(capsys, "info", osc)
+    lines = out.splitlines()
+    assert lines[0] == f"{osc}: 1 input, 1 layer, 1 LUT, 1 flip-flop"
+    assert lines[-1] == "readout: layer 0 (osc), 1 class, 1 counted node, counting from cycle 0"
+    assert cli(capsys, "stimulus", osc, "--steps", 1, "--batch", 1, "--rate", 1.0,
+               "-o", stim)[0] == 0
+    code, out, err = cli(capsys, "simulate", osc, stim, "-o", res)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"simulated 1 sample x 1 cycle -> {res}"
+    code, out, err = cli(capsys, "rtl", osc, "-o", tmp_path / "rtl", "--steps", 1)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "(wrapper, 1 cycle per sample: from --steps)" in lines[0]
+    assert lines[1] == "LUTs 1 (LUT2 1), flip-flops 1, depth 1 LUT level"
+    assert lines[2].endswith("(<= 0 extra LUTs)")

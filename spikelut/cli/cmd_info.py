@@ -33,15 +33,15 @@ def run(args: argparse.Namespace) -> Output:
             for l in s["layers"]]
     r = s["readout"]
     text = "\n".join([
-        f"{terminal(args.model)}: {s['inputs']} inputs, {len(s['layers'])} "
-        f"layer{'' if len(s['layers']) == 1 else 's'}, {s['nodes']} LUTs, "
-        f"{s['flip_flops']} flip-flops",
+        f"{terminal(args.model)}: {count(s['inputs'], 'inputs')}, "
+        f"{count(len(s['layers']), 'layers')}, {count(s['nodes'], 'LUTs')}, "
+        f"{count(s['flip_flops'], 'flip-flops')}",
         "",
         table(rows, ["#", "name", "nodes", "k", "R", "in-taps", "ff-taps", "rec-taps", "self",
                      "max-delay"]),
         "",
         f"readout: layer {r['layer']} ({terminal(r['layer_name'])}), {count(r['classes'], 'classes')}, "
-        f"{r['counted_nodes']} counted nodes, counting from cycle {r['start']}",
+        f"{count(r['counted_nodes'], 'counted nodes')}, counting from cycle {r['start']}",
     ])
     if "ensemble" in s:  # a seed ensemble (docs/ensembles.md): its members' layer sizes
         members = s["ensemble"]["sizes"]

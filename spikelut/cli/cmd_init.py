@@ -13,7 +13,7 @@ from ..escape import terminal
 from ..fileutil import check_output
 from ..io import save_model
 from . import Output
-from .common import FORCE_HELP
+from .common import FORCE_HELP, count
 
 NAME = "init"
 HELP = "build a network from a TOML config and write MODEL.h5"
@@ -32,6 +32,6 @@ def run(args: argparse.Namespace) -> Output:
     save_model(net, out)
     s = net.summary()
     n = len(net.layers)
-    text = (f"wrote {terminal(str(out))}: {n} layer{'' if n == 1 else 's'}, {s['nodes']} LUT nodes, "
-            f"{s['flip_flops']} flip-flops, {net.n_in} inputs")
+    text = (f"wrote {terminal(str(out))}: {count(n, 'layers')}, {count(s['nodes'], 'LUT nodes')}, "
+            f"{count(s['flip_flops'], 'flip-flops')}, {count(net.n_in, 'inputs')}")
     return Output({"model": str(out), **s}, text)

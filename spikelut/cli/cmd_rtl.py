@@ -30,7 +30,7 @@ from ..io import load_model, load_spikes
 from ..rtl.compile import unverified_path
 from ..rtl.synth import DEFAULT_GATES, gate_list
 from . import Output
-from .common import positive_int
+from .common import count, positive_int
 
 NAME = "rtl"
 HELP = "compile MODEL.h5 to Verilog (optionally verify against the simulator, synthesize)"
@@ -121,18 +121,18 @@ def run(args: argparse.Namespace) -> Output:
             "lut_levels": plan.lut_levels(), "refractory_folding": folds, "steps": files.steps,
             "steps_from": files.steps_from}
     lines = [f"{'wrote' if files.directory is not None else 'built'} {where}/: {args.top}.v (core), "
-             f"{args.top}_classifier.v (wrapper, {files.steps} cycles per sample: "
+             f"{args.top}_classifier.v (wrapper, {count(files.steps, 'cycles')} per sample: "
              f"{_steps_note(files, args)}), tb_{args.top}.v + stimulus.mem "
-             f"({files.samples} samples)"
+             f"({count(files.samples, 'samples')})"
              # the testbench does not compile without them unless the vendor library is there
              + (f", sim/ ({', '.join(f[4:-2] for f in files.files if f.startswith('sim/'))}: "
                 f"models of the Xilinx primitives; add sim/*.v when simulating)"
                 if args.lut6 else ""),
              f"LUTs {plan.luts} ({by}), "
              + "".join(f"{name} {n}, " for name, n in plan.muxes().items())  # k = 7..12 nodes
-             + f"flip-flops {plan.flip_flops}, depth {plan.lut_levels()} LUT levels",
+             + f"flip-flops {plan.flip_flops}, depth {count(plan.lut_levels(), 'LUT levels')}",
              f"refractory gates: {folds['taps']} folded into the table, {folds['widened']} into a "
-             f"wider LUT, {folds['gate']} as extra logic (<= {plan.gate_luts} extra LUTs)"]
+             f"wider LUT, {folds['gate']} as extra logic (<= {count(plan.gate_luts, 'extra LUTs')})"]
     status = 0
     if rep is not None:
         data["verify"] = rep.to_dict()

@@ -19,6 +19,7 @@ import argparse
 from ..api import run as run_pipeline
 from ..escape import terminal
 from . import Output
+from .common import count
 
 NAME = "run"
 HELP = "run the whole job: data -> training -> Verilog -> co-simulation -> report"
@@ -37,8 +38,10 @@ def run(args: argparse.Namespace) -> Output:
                        progress=False if args.no_progress else None)
     cos = rep["cosim"]
     text = "\n".join([
-        f"test accuracy {rep['accuracy']:.4f} on {rep['test_samples']} samples of {terminal(str(rep['dataset']))}",
-        f"circuit: {rep['luts']} LUTs, {rep['flip_flops']} flip-flops, {rep['cycles']} cycles per sample",
+        (f"test accuracy {rep['accuracy']:.4f} on {count(rep['test_samples'], 'samples')} of "
+         f"{terminal(str(rep['dataset']))}"),
+        (f"circuit: {count(rep['luts'], 'LUTs')}, {count(rep['flip_flops'], 'flip-flops')}, "
+         f"{count(rep['cycles'], 'cycles')} per sample"),
         f"co-simulation ({cos['simulator']}): " + _cosim_words(cos, rep["test_samples"]),
         f"report: {terminal(str(args.output))}/report.html",
     ])
@@ -52,5 +55,6 @@ def _cosim_words(cos: dict, test_samples: int) -> str:
         return "MISMATCH (see the report)"
     if cos.get("samples") == test_samples:
         return "matched the simulator on every test sample, bit for bit"
-    return (f"matched the simulator bit for bit on the {cos.get('samples')} co-simulated test samples "
+    return (f"matched the simulator bit for bit on the "
+            f"{count(cos.get('samples'), 'co-simulated test samples')} "
             f"(of {test_samples}; [rtl] verify_samples)")

@@ -21,7 +21,7 @@ from ..escape import terminal
 from ..fileutil import check_output
 from ..io import load_model
 from . import Output
-from .common import FORCE_HELP, add_backend_arguments, add_chunk_argument, backend_name
+from .common import FORCE_HELP, add_backend_arguments, add_chunk_argument, backend_name, count
 
 NAME = "simulate"
 HELP = "simulate MODEL.h5 on SPIKES.h5 and write RESULT.h5"
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> Output:
     info = {"result": str(out), "steps": T, "samples": B, "chunk": r.chunk, "backend": r.backend,
             "spikes_per_layer": r.spikes_per_layer,
             "pred": r.pred_head.tolist() if B <= 64 else None}
-    text = f"simulated {B} samples x {T} cycles -> {terminal(str(out))}"
+    text = f"simulated {count(B, 'samples')} x {count(T, 'cycles')} -> {terminal(str(out))}"
     if r.tally is not None:
         info["accuracy"] = r.tally.accuracy
         text += "\n" + r.tally.describe()

@@ -22,7 +22,7 @@ from ..escape import terminal
 from ..sweep import run_sweep
 from ..sweep.report import describe_params
 from . import Output
-from .common import table
+from .common import count, table
 
 NAME = "sweep"
 HELP = "search configs with Optuna (validation accuracy vs LUTs front), locally or on many machines"
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> Output:
             c.get("flip_flops", "-"), words, describe_params(t["params"]))])
     counts = terminal(", ".join(f"{v} {k.lower()}" for k, v in rep["trials"].items() if v))
     text = "\n".join([
-        f"study {terminal(rep['study'])}: {terminal(str(rep['total_trials']))} trials ({counts})",
+        f"study {terminal(rep['study'])}: {terminal(count(rep['total_trials'], 'trials'))} ({counts})",
         table(rows, ["trial", "val acc", "LUTs", "FFs", "RTL LUTs", "RTL FFs", "cosim", "params"])
         if rows else "no finished trial yet",
         f"report: {terminal(rep['report'])}",

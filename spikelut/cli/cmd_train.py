@@ -38,7 +38,7 @@ from ..train.optim import SCHEDULES, parse_batch_schedule
 from ..train.passes import BACKENDS, FORWARDS, resolve_backend
 from ..train.trainer import check_data, holdout
 from . import Output
-from .common import FORCE_HELP
+from .common import FORCE_HELP, count
 
 NAME = "train"
 HELP = "train CONFIG.toml on --data TRAIN.h5 and write MODEL.h5"
@@ -194,7 +194,8 @@ def run(args: argparse.Namespace) -> Output:
             f"train acc {kept.get('acc', float('nan')):.4f}")
     if kept.get("val_acc") is not None:
         text += f", val acc {kept['val_acc']:.4f}"
-    text += f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops; backend {backend.name})"
+    text += (f"; {count(s['luts'], 'LUTs')}, {count(s['flip_flops'], 'flip-flops')}; "
+             f"backend {backend.name})")
     return Output(data, text)
 
 
@@ -275,7 +276,8 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out, enc
                 "member_runs": members}
     text = (f"trained an ensemble of {M} -> {terminal(str(out))} (train acc {train_acc:.4f}"
             + (f", val acc {val_acc:.4f}" if val_acc is not None else "")
-            + f"; {s['luts']} LUTs, {s['flip_flops']} flip-flops; backend {backend.name})")
+            + f"; {count(s['luts'], 'LUTs')}, {count(s['flip_flops'], 'flip-flops')}; "
+              f"backend {backend.name})")
     return Output(data_out, text)
 
 
