@@ -166,3 +166,17 @@ def test_the_api_checks_a_spike_data_object_too(d):
             call()
     # the bare array records no encoding: taken as it is
     assert sl.api.tap_importance(d / "static.h5", data.spikes).n_in == 40
+
+
+def test_train_refuses_a_validation_file_of_another_cycle_count(d, tmp_path, capsys):
+    """The kept epoch would be chosen on 6-cycle spikes for a model that reads 4 (train --val
+    compared the encodings only); the same length in the same coding still validates."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG.format(n=40, seed=0))
+    argv = ["train", cfg, "--data", d / "s4.h5", "-o", tmp_path / "m.h5", "--no-progress"]
+    line = one_error_line(capsys, "train", *argv, "--val", d / "t6.h5")
+    assert line == (f"spikelut train: error: {d / 't6.h5'}: spikes have 6 cycles per sample but "
+                    f"the training data {d / 's4.h5'} have 4; encode both with the same --steps")
+    assert not (tmp_path / "m.h5").exists()
+    code, out, err = run(capsys, *argv, "--val", d / "t4.h5")
+    assert (code, err) == (0, ""), err

@@ -164,6 +164,13 @@ def run(args: argparse.Namespace) -> Output:
         if other:  # the kept epoch would be chosen on data the model will never read
             raise ShapeError(f"{args.val}: encoded differently from the training data {args.data} "
                              f"({other}); encode both the same way")
+        T, Tv = train.spikes.shape[0], val.spikes.shape[0]
+        if Tv != T and all(isinstance(encoding_record(m).get("coding"), str)
+                           for m in (train.meta, val.meta)):
+            # the same coding at another length: the readout counts over another window, so the
+            # kept epoch would be chosen on a network the model never is (as simulate/eval refuse)
+            raise ShapeError(f"{args.val}: spikes have {Tv} cycles per sample but the training "
+                             f"data {args.data} have {T}; encode both with the same --steps")
         if _same_data(args.data, args.val, train, val):
             print(f"spikelut {NAME}: warning: --val {terminal(args.val)} holds the training data "
                   f"({terminal(args.data)}); validation on the training data says nothing about "
