@@ -28,11 +28,13 @@ after another (each resumable) and returns the merged network.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import escape
 from .errors import ConfigError, NetworkError
 from .network import Layer, Network, Readout
 
@@ -82,6 +84,13 @@ def _check_members(nets: Sequence[Network], names: Sequence[str | None] | None =
         for attr in ("layer", "classes", "start"):
             if getattr(ra, attr) != getattr(rb, attr):
                 raise differ(f"readout {attr}", getattr(ra, attr), getattr(rb, attr))
+        other = _trained_otherwise(first, net)
+        if other:
+            # every member reads the same spikes: one of them would read data it was never
+            # trained on, and the merged model, whose records differ, could not say which
+            raise NetworkError(f"ensemble {member(m)} was trained on data encoded otherwise than "
+                               f"{member(0)} ({other}); every member must be trained on data "
+                               f"encoded the same way")
     # two model files holding the same circuit (a copy of one file): only its votes doubled, as
     # a file given twice would (spikelut ensemble refuses that); networks passed as objects may
     # repeat on purpose
@@ -92,6 +101,26 @@ def _check_members(nets: Sequence[Network], names: Sequence[str | None] | None =
                 raise NetworkError(f"ensemble {member(m)} is the same network as {member(q)} (a "
                                    f"copy of one model file?); it would only double that "
                                    f"member's votes: give each member once")
+
+
+def _trained_otherwise(a: Network, b: Network) -> str:
+    """How the training data of ``b`` were encoded otherwise than those of ``a`` ("coding rate vs
+    thermometer", "cycles per sample 6 vs 4"), from the records training leaves in
+    ``meta["data"]``; ``""`` when they agree or either records none (a model trained on arrays)."""
+    from .io import _encoding_of
+    from .rtl.writer import model_steps
+
+    ea, eb = (_encoding_of(net.meta.get("data")) for net in (a, b))
+    if ea is None or eb is None:
+        return ""
+    for key in ("coding", "params", "differences", "second_differences"):
+        if ea[key] != eb[key]:
+            return f"{key} {escape.terminal(json.dumps(eb[key], sort_keys=True))[:200]} vs " \
+                   f"{escape.terminal(json.dumps(ea[key], sort_keys=True))[:200]}"
+    sa, sb = model_steps(a), model_steps(b)
+    if sa is not None and sb is not None and sa != sb:
+        return f"cycles per sample {sb} vs {sa}"
+    return ""
 
 
 def _same_circuit(a: Network, b: Network) -> bool:

@@ -180,3 +180,21 @@ def test_train_refuses_a_validation_file_of_another_cycle_count(d, tmp_path, cap
     assert not (tmp_path / "m.h5").exists()
     code, out, err = run(capsys, *argv, "--val", d / "t4.h5")
     assert (code, err) == (0, ""), err
+
+
+def test_ensemble_refuses_members_trained_on_other_cycle_counts(d, tmp_path, capsys):
+    """Members of the same shape trained on 4- and 6-cycle spikes: every member reads the same
+    file, so one of them reads data it was never trained on, and the merged model (whose
+    records differ) kept no record to check new data against."""
+    _train(tmp_path, "m6.h5", d / "t6.h5", 40)
+    line = one_error_line(capsys, "ensemble", "ensemble", d / "static.h5", tmp_path / "m6.h5",
+                          "-o", tmp_path / "e.h5")
+    assert line == (f"spikelut ensemble: error: ensemble member 1 ({tmp_path / 'm6.h5'}) was "
+                    f"trained on data encoded otherwise than member 0 ({d / 'static.h5'}) "
+                    f"(cycles per sample 6 vs 4); every member must be trained on data encoded "
+                    f"the same way")
+    assert not (tmp_path / "e.h5").exists()
+    # members without a record (trained on arrays) or with the same one still merge
+    code, out, err = run(capsys, "ensemble", d / "static.h5", d / "arrays2.h5", "-o",
+                         tmp_path / "e.h5")
+    assert (code, err) == (0, ""), err
