@@ -1,0 +1,170 @@
+"""Reading one sample (or a range of samples) of a result file: raster, vcd and plot rates read
+the whole result (every layer's [T, B, n]) to draw one sample or one rate per node, so a result
+of many samples could be refused by the array limit, or fill memory, where one sample fits."""
+
+import h5py
+import numpy as np
+import pytest
+
+import spikelut as sl
+from spikelut.errors import ConfigError, FileFormatError
+from spikelut.io import load_result, load_result_sample, open_result, save_model, save_spikes
+from spikelut.wiring import random_network
+from test_review_simulate_plot import _edit  # a copy of a file, edited with h5py
+
+B = 200  # more than one storage chunk of 64 samples
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A random recurrent 3-layer network simulated on 200 samples: (net, model, result)."""
+    net = random_network(5, n_in=4, sizes=[30, 12, 6], k=3, max_delay=2, refractory=[0, 1, 0],
+                         classes=3)
+    net = net.replace_layer(1, name="hidden two")
+    x = sl.random_spikes(4, steps=16, batch=B, rate=0.4, seed=2)
+    res = sl.simulate(net, x)
+    model, result = tmp_path / "m.h5", tmp_path / "r.h5"
+    save_model(net, model)
+    save_spikes(result, x, np.arange(B) % 3, {"coding": "none"}, result=res)
+    return net, model, result
+
+
+#: a limit over one storage chunk of the largest layer (16 x 64 x 30 bytes) and one sample, under
+#: the whole result (16 x 200 x 30 bytes for layer 0 alone)
+LIMIT = 64 << 10
+
+
+def test_one_sample_is_that_sample_of_the_whole_result(files):
+    net, _, result = files
+    data, res = load_result(result, net)
+    for b in (0, 63, 64, 199):
+        one, r1 = load_result_sample(result, b, net)
+        assert one.spikes.dtype == np.uint8 and one.spikes.shape == (16, 1, 4)
+        np.testing.assert_array_equal(one.spikes, data.spikes[:, b:b + 1])
+        assert one.labels.dtype == np.int64 and one.labels.tolist() == [b % 3]
+        assert one.meta == data.meta
+        assert [s.shape for s in r1.layer_spikes] == [(16, 1, 30), (16, 1, 12), (16, 1, 6)]
+        for s1, s in zip(r1.layer_spikes, res.layer_spikes):
+            assert s1.dtype == np.uint8
+            np.testing.assert_array_equal(s1, s[:, b:b + 1])
+        assert r1.counts.dtype == np.int32 and r1.counts.tolist() == res.counts[b:b + 1].tolist()
+        assert r1.pred.dtype == np.int32 and r1.pred.tolist() == [int(res.pred[b])]
+
+
+def test_only_the_sample_is_read(files, monkeypatch):
+    """Every dataset is read at sample 7 only (HDF5 reads the chunks that hold it)."""
+    *_, result = files
+    calls = []
+    read = h5py.Dataset.__getitem__
+
+    def spy(self, args, new_dtype=None):
+        calls.append((self.name, args))
+        return read(self, args, new_dtype)
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
+    load_result_sample(result, 7)
+    col = (slice(None), slice(7, 8), slice(None))
+    assert calls == [("/spikes", col), ("/labels", slice(7, 8)), ("/layers/L0/spikes", col),
+                     ("/layers/L1/spikes", col), ("/layers/L2/spikes", col),
+                     ("/readout/counts", slice(7, 8)), ("/readout/pred", slice(7, 8))]
+
+
+@pytest.mark.parametrize("sample", [200, -1, 1.5, True])
+def test_load_result_sample_refuses_samples_outside(files, sample):
+    *_, result = files
+    with pytest.raises(ConfigError) as e:
+        load_result_sample(result, sample)
+    assert str(e.value) == f"sample {sample} does not exist; the result has samples 0 .. 199"
+
+
+def _set(name, index, value):
+    def how(f):
+        f[name][index] = value
+    return how
+
+
+@pytest.mark.parametrize("how, message", [
+    (_set("layers/L1/spikes", (3, 5, 0), 2), "/layers/L1/spikes: entries must be 0 or 1"),
+    (_set("spikes", (0, 5, 2), 7), "/spikes: entries must be 0 or 1"),
+    (_set("readout/counts", (5, 1), -3), "/readout/counts: entries must be >= 0 (spike counts)"),
+    (_set("readout/pred", 5, 3), "/readout/pred: entries must be classes 0..2 (the columns of "
+                                 "/readout/counts)"),
+    (_set("labels", 5, -1), "/labels: labels must be >= 0"),
+])
+def test_values_of_the_sample_are_checked_as_the_whole_file(files, tmp_path, how, message):
+    *_, result = files
+    bad = _edit(result, tmp_path / "bad.h5", how)
+    for load in (lambda: load_result(bad), lambda: load_result_sample(bad, 5)):
+        with pytest.raises(FileFormatError) as e:
+            load()
+        assert str(e.value) == f"{bad}: {message}"
+    load_result_sample(bad, 6)  # another sample: its data is all that is read
+
+
+def test_links_and_shapes_are_checked_as_the_whole_file(files, tmp_path):
+    *_, result = files
+    linked = _edit(result, tmp_path / "link.h5",
+                   lambda f: f.__setitem__("x", h5py.ExternalLink("/etc/passwd", "/")))
+    short = _edit(result, tmp_path / "short.h5",
+                  lambda f: (f.__delitem__("readout/pred"), f.create_dataset(
+                      "readout/pred", data=np.zeros(B - 1, np.int32))))
+    cases = [(linked, None, f"{linked}: /x: is an external link; spikelut files hold plain "
+                            f"groups and datasets only (links could read other files)"),
+             (short, None, f"{short}: /readout: counts (200, 3) / pred (199,) do not match 200 "
+                           f"samples"),
+             (result, random_network(1, n_in=4, sizes=[30, 12, 7], k=3, classes=3),
+              f"{result}: layer sizes [30, 12, 6] do not match the model's [30, 12, 7]")]
+    for path, model, message in cases:
+        for load in (load_result, lambda p, m: load_result_sample(p, 0, m)):
+            with pytest.raises(FileFormatError) as e:
+                load(path, model)
+            assert str(e.value) == message
+
+
+def test_load_result_checks_the_input_count_of_the_model(files):
+    """load_result checked only the layer sizes: a model of the same layers reading 5 inputs
+    was taken for a result of 4 (raster, vcd and plot checked it each on their own)."""
+    net, _, result = files
+    wide = random_network(5, n_in=5, sizes=[30, 12, 6], k=3, max_delay=2, classes=3)
+    message = (f"{result}: the result has 4 input channels but the model has 5 inputs; give the "
+               f"model the result was simulated with")
+    for load in (load_result, lambda p, m: load_result_sample(p, 0, m), open_result):
+        with pytest.raises(FileFormatError) as e:
+            load(result, wide)
+        assert str(e.value) == message
+
+
+def test_one_sample_over_the_array_limit_is_refused_before_reading(files, tmp_path, monkeypatch):
+    """Stored contiguously (no chunk to bound it), one sample of 16 x (4 + 48) bytes (no labels:
+    /labels is bounded whole, 200 x 8 bytes)."""
+    *_, result = files
+
+    def contiguous(f):
+        del f["labels"]
+        for name in ("spikes", "layers/L0/spikes", "layers/L1/spikes", "layers/L2/spikes"):
+            data = f[name][()]
+            del f[name]
+            f[name] = data
+    flat = _edit(result, tmp_path / "flat.h5", contiguous)
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", "800")
+    with pytest.raises(FileFormatError) as e:
+        load_result_sample(flat, 9)
+    assert str(e.value) == (f"{flat}: sample 9 of /spikes and /layers: shape (16, 1, 52) x 1 "
+                            f"byte = 832 bytes, more than the limit of 800 bytes (set "
+                            f"SPIKELUT_MAX_ARRAY_BYTES to allow larger arrays)")
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", "832")
+    assert load_result_sample(flat, 9)[1].layer_spikes[0].shape == (16, 1, 30)
+
+
+def test_reader_ranges(files):
+    net, _, result = files
+    data, res = load_result(result, net)
+    with open_result(result, net) as r:
+        assert (r.shape, r.sizes, r.check_drawable()) == ((16, B, 4), [30, 12, 6], (16, B))
+        d, s = r.read(60, 70)
+        np.testing.assert_array_equal(d.spikes, data.spikes[:, 60:70])
+        np.testing.assert_array_equal(s.layer_spikes[2], res.layer_spikes[2][:, 60:70])
+        for b0, b1 in ((5, 5), (-1, 3), (190, 201)):
+            with pytest.raises(ConfigError) as e:
+                r.read(b0, b1)
+            assert str(e.value) == f"samples {b0} .. {b1 - 1} are not in the result's 0 .. 199"
