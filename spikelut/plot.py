@@ -44,7 +44,7 @@ from .engine.result import SimResult, check_drawable
 from .errors import ConfigError, FileFormatError, ShapeError
 from .escape import terminal
 from .fileutil import atomic_path
-from .io import SpikeData, load_model, load_result
+from .io import SpikeData, check_sample, load_model, load_result, load_result_sample, open_result
 from .network import INPUT, Network
 
 DEFAULT_SIZE = (1200, 900)
@@ -85,14 +85,9 @@ def _result(result: Any, model: Network | None, inputs: Any = None
             ) -> tuple[np.ndarray | None, SimResult, np.ndarray | None, str]:
     """(inputs [T, B, n_in] or None, SimResult on the host, labels or None, a name for titles)."""
     if isinstance(result, (str, os.PathLike)):
+        # load_result checks the model's layer sizes and input count: a model of the same
+        # layers but another input width lent the figure its names and class colours
         data, res = load_result(result, model)
-        if model is not None and data.spikes.shape[2] != model.n_in:
-            # load_result checks the layer sizes only: a model of the same layers but another
-            # input width lent the figure its names and class colours without a word
-            n, plural = data.spikes.shape[2], "" if data.spikes.shape[2] == 1 else "s"
-            raise FileFormatError(f"{result}: the result has {n} input channel{plural} but the "
-                                  f"model has {model.n_in} inputs; give the model the result was "
-                                  f"simulated with")
         res = res.to_numpy()
         check_drawable(res, str(result))
         return data.spikes, res, data.labels, _text(Path(result).name)
@@ -112,22 +107,16 @@ def _result(result: Any, model: Network | None, inputs: Any = None
     raise ConfigError("expected a result file path, a (SpikeData, SimResult) pair or a SimResult")
 
 
-def _check_sample(sample: int, B: int) -> int:
-    if isinstance(sample, bool) or int(sample) != sample or not 0 <= sample < B:
-        raise ConfigError(f"sample {sample} does not exist; the result has samples 0 .. {B - 1}")
-    return int(sample)
-
-
 def _text(s: str) -> str:
     """A name from a file made safe for a matplotlib title: no control characters, and ``$``
     escaped so it cannot start mathtext (a bad formula made savefig raise)."""
     return terminal(s).replace("$", r"\$")
 
 
-def _layer_names(res: SimResult, net: Network | None) -> list[str]:
-    if net is not None and len(net.layers) == len(res.layer_spikes):
+def _layer_names(layers: int, net: Network | None) -> list[str]:
+    if net is not None and len(net.layers) == layers:
         return [_text(layer.name) for layer in net.layers]
-    return [f"L{i}" for i in range(len(res.layer_spikes))]
+    return [f"L{i}" for i in range(layers)]
 
 
 def subsample(n: int, max_nodes: int) -> np.ndarray:
@@ -182,19 +171,27 @@ def raster(result: Any, sample: int = 0, path: str | os.PathLike | None = None, 
     the readout's class counts as bars (predicted class outlined, label given when known).
 
     With ``model`` (a :class:`Network` or model file) the layers carry their names and the readout
-    layer's spikes are coloured by class.
+    layer's spikes are coloured by class. Of a result file only ``sample`` is read
+    (:func:`spikelut.io.load_result_sample`).
     """
     net = _model(model)
-    x, res, labels, name = _result(result, net, inputs)
-    T, B = res.layer_spikes[0].shape[:2]
-    sample = _check_sample(sample, B)
-    names = _layer_names(res, net)
+    if isinstance(result, (str, os.PathLike)):
+        # only that sample is read (checked against the model, and the sample against the
+        # result's range): a result of 10,000 samples was read whole to draw one
+        data, res = load_result_sample(result, sample, net)
+        x, labels, name, col = data.spikes, data.labels, _text(Path(result).name), 0
+        sample = int(sample)
+    else:
+        x, res, labels, name = _result(result, net, inputs)
+        sample = col = check_sample(sample, res.layer_spikes[0].shape[1])
+    T = res.layer_spikes[0].shape[0]
+    names = _layer_names(len(res.layer_spikes), net)
     panels = []  # (title, spikes [T, rows], colors [rows, 3], layer index or None, node numbers)
     black = _hex_rgb("#000000")
     if x is not None and x.shape[2]:  # a network without inputs (inputs = 0) has no input panel
         idx, note = _shown(x.shape[2], max_nodes)
-        panels.append((f"input: {x.shape[2]} channels, {int(x[:, sample].sum())} spikes{note}",
-                       x[:, sample][:, idx], np.tile(black, (len(idx), 1)), None, idx))
+        panels.append((f"input: {x.shape[2]} channels, {int(x[:, col].sum())} spikes{note}",
+                       x[:, col][:, idx], np.tile(black, (len(idx), 1)), None, idx))
     ro = net.readout if net is not None else None
     for i, s in enumerate(res.layer_spikes):
         idx, note = _shown(s.shape[2], max_nodes)
@@ -206,7 +203,7 @@ def raster(result: Any, sample: int = 0, path: str | os.PathLike | None = None, 
             for j, c in enumerate(cls):
                 colors[j] = _hex_rgb(_CLASS_COLORS[c % 10]) if c >= 0 else _hex_rgb("#b0b0b0")
         panels.append((f"layer {i} '{names[i]}'{tag}: {s.shape[2]} nodes, "
-                       f"{int(s[:, sample].sum())} spikes{note}", s[:, sample][:, idx], colors, i, idx))
+                       f"{int(s[:, col].sum())} spikes{note}", s[:, col][:, idx], colors, i, idx))
 
     fig = _figure(size)
     ratios = [max(1.0, min(4.0, math.sqrt(p[1].shape[1]) / 2)) for p in panels] + [1.6]
@@ -225,14 +222,14 @@ def raster(result: Any, sample: int = 0, path: str | os.PathLike | None = None, 
     first.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.axes[-1].set_xlabel("cycle", fontsize=8)
 
-    counts = res.counts[sample]
-    pred = int(res.pred[sample])
+    counts = res.counts[col]
+    pred = int(res.pred[col])
     ax = fig.add_subplot(gs[len(panels)])
     k = len(counts)
     bars = ax.bar(range(k), counts, color=[_CLASS_COLORS[c % 10] for c in range(k)],
                   edgecolor="black", linewidth=0.5)
     bars[pred].set_linewidth(2.5)
-    label = "" if labels is None else f", label {int(labels[sample])}"
+    label = "" if labels is None else f", label {int(labels[col])}"
     start = f" from cycle {ro.start}" if ro is not None and ro.start else ""
     ax.set_title(f"readout class counts{start}: predicted {pred}{label}", fontsize=9, loc="left")
     ax.set_xticks(range(k))
@@ -245,6 +242,8 @@ def raster(result: Any, sample: int = 0, path: str | os.PathLike | None = None, 
 # ---------------------------------------------------------------------------- rates
 #: the most histogram bins of :func:`rate_histogram` (half a pixel each on the widest figure)
 MAX_BINS = 10_000
+#: bytes of spikes :func:`rate_histogram` reads from a result file at once (a range of samples)
+RATE_READ_BYTES = 64 << 20
 
 
 def firing_rates(spikes: np.ndarray) -> np.ndarray:
@@ -256,29 +255,62 @@ def firing_rates(spikes: np.ndarray) -> np.ndarray:
     return s.reshape(s.shape[0] * s.shape[1], s.shape[2]).mean(axis=0, dtype=np.float64)
 
 
+def _file_rates(path: str | os.PathLike, net: Network | None, chunk: int | None = None
+                ) -> tuple[np.ndarray, list[np.ndarray], int, int]:
+    """Per-node firing rates of a result file's input and layers, read ``chunk`` samples at a
+    time (default: about :data:`RATE_READ_BYTES`, or the array limit where that is lower; whole
+    storage chunks of 64 samples where that many fit), so memory is set by the chunk, not the
+    file. The same float64 values as :func:`firing_rates` of the whole arrays: the spike counts
+    are exact integers either way, divided once by ``T B``. Returns ``(input rates, layer rates,
+    T, B)``."""
+    with open_result(path, net) as r:
+        T, B = r.check_drawable()  # no layer, cycle, sample or node: one line
+        n_in = r.shape[2]
+        if chunk is None:
+            budget = min(RATE_READ_BYTES, limits.max_array_bytes())
+            chunk = max(1, budget // (T * (n_in + sum(r.sizes))))
+            chunk = chunk - chunk % 64 if chunk >= 64 else chunk
+        sums = [np.zeros(n, np.int64) for n in [n_in, *r.sizes]]
+        for b0 in range(0, B, chunk):
+            data, res = r.read(b0, min(B, b0 + chunk))
+            for acc, s in zip(sums, [data.spikes, *res.layer_spikes]):
+                acc += s.sum(axis=(0, 1), dtype=np.int64)
+    rates = [acc / (T * B) for acc in sums]
+    return rates[0], rates[1:], T, B
+
+
 def rate_histogram(result: Any, path: str | os.PathLike | None = None, *,
                    model: Network | str | os.PathLike | None = None, inputs: Any = None,
                    bins: int = 20, size: Sequence[int] = DEFAULT_SIZE,
                    title: str | None = None) -> Path | Figure:
     """Histogram of per-node firing rates (spikes per cycle over all samples), one panel per layer
-    (and the input when known); titles give the mean rate and the silent / always-on nodes."""
+    (and the input when known); titles give the mean rate and the silent / always-on nodes. A
+    result file is read a range of samples at a time (memory set by :data:`RATE_READ_BYTES`)."""
     if isinstance(bins, bool) or int(bins) != bins or not 1 <= bins <= MAX_BINS:
         # bounded before np.linspace(bins + 1): 10**11 bins asked for 745 GiB
         raise ConfigError(f"bins must be a whole number 1 .. {MAX_BINS}, got {bins}")
     bins = int(bins)
     net = _model(model)
-    x, res, _, name = _result(result, net, inputs)
-    names = _layer_names(res, net)
+    if isinstance(result, (str, os.PathLike)):
+        # read a range of samples at a time: the whole result had to fit in memory (and the
+        # array limit) for a histogram of one number per node
+        x_rates, rates, T, B = _file_rates(result, net)
+        name = _text(Path(result).name)
+    else:
+        x, res, _, name = _result(result, net, inputs)
+        x_rates = None if x is None else firing_rates(x)
+        rates = [firing_rates(s) for s in res.layer_spikes]
+        T, B = res.layer_spikes[0].shape[:2]
+    names = _layer_names(len(rates), net)
     # the input panel only when there are input channels (a network may have none)
-    series = ([("input", x)] if x is not None and x.shape[2] else []) + \
-        [(f"layer {i} '{names[i]}'", s) for i, s in enumerate(res.layer_spikes)]
+    series = ([("input", x_rates)] if x_rates is not None and len(x_rates) else []) + \
+        [(f"layer {i} '{names[i]}'", r) for i, r in enumerate(rates)]
     fig = _figure(size)
     cols = 1 if len(series) < 3 else 2
     rows = math.ceil(len(series) / cols)
     edges = np.linspace(0.0, 1.0, bins + 1)
-    for p, (label, s) in enumerate(series):
+    for p, (label, r) in enumerate(series):
         ax = fig.add_subplot(rows, cols, p + 1)
-        r = firing_rates(s)
         ax.hist(r, bins=edges, color="#1f77b4", edgecolor="white")
         silent = int((r == 0).sum())
         full = int((r == 1).sum())
@@ -288,7 +320,6 @@ def rate_histogram(result: Any, path: str | os.PathLike | None = None, *,
         ax.set_xlabel("spikes per cycle", fontsize=8)
         ax.set_ylabel("nodes", fontsize=8)
         ax.tick_params(labelsize=7)
-    T, B = res.layer_spikes[0].shape[:2]
     fig.suptitle(title or f"{name + ': ' if name else ''}firing rates over {B} samples x {T} cycles",
                  fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.95))

@@ -36,7 +36,7 @@ from .engine.result import SimResult, check_drawable
 from .errors import ConfigError, FileFormatError, ShapeError
 from .escape import vcd_text
 from .fileutil import atomic_path
-from .io import SpikeData, load_model, load_result
+from .io import SpikeData, check_sample, load_model, load_result_sample
 from .network import Network
 
 TOP = "spikelut"
@@ -77,8 +77,9 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
     """Write one sample of a simulation result as a VCD file (written atomically).
 
     Args:
-        result: a result file path (from ``spikelut simulate``), a ``(SpikeData, SimResult)``
-            pair, or a :class:`~spikelut.engine.result.SimResult` (then the input scope comes from
+        result: a result file path (from ``spikelut simulate``; only ``sample`` is read from
+            it, :func:`spikelut.io.load_result_sample`), a ``(SpikeData, SimResult)`` pair, or a
+            :class:`~spikelut.engine.result.SimResult` (then the input scope comes from
             ``inputs``, or is left out).
         sample: index of the sample in the batch.
         path: the VCD file to write.
@@ -112,16 +113,12 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
     period = int(period)
     net = model if model is None or isinstance(model, Network) else load_model(model)
     source = ""
+    col = None  # the column of ``sample`` in the arrays (0 when only that sample was read)
     if isinstance(result, (str, os.PathLike)):
-        data, res = load_result(result, net)
-        x, source = data.spikes, str(result)
-        if net is not None and data.spikes.shape[2] != net.n_in:
-            # load_result checks the layer sizes only: a model of the same layers but another
-            # input width gave the waveform its scope names without a word
-            n, plural = data.spikes.shape[2], "" if data.spikes.shape[2] == 1 else "s"
-            raise FileFormatError(f"{source}: the result has {n} input channel{plural} but the "
-                                  f"model has {net.n_in} inputs; give the model the result was "
-                                  f"simulated with")
+        # only that sample is read (checked against the model's layer sizes and inputs, and the
+        # sample against the result's range): a result of 10,000 samples was read whole
+        data, res = load_result_sample(result, sample, net)
+        x, source, col = data.spikes, str(result), 0
     elif isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], SpikeData):
         x, res = result[0].spikes, result[1]
     elif isinstance(result, SimResult):
@@ -130,8 +127,8 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
         raise ConfigError("expected a result file path, a (SpikeData, SimResult) pair or a SimResult")
     res = res.to_numpy()
     T, B = check_drawable(res, source or "the result")  # no layer, cycle or sample: one line
-    if isinstance(sample, bool) or int(sample) != sample or not 0 <= sample < B:
-        raise ConfigError(f"sample {sample} does not exist; the result has samples 0 .. {B - 1}")
+    if col is None:
+        sample = col = check_sample(sample, B)
     sample = int(sample)
     names = ([layer.name for layer in net.layers]
              if net is not None and len(net.layers) == len(res.layer_spikes)
@@ -141,9 +138,9 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[:2] != (T, B):
             raise ShapeError(f"inputs have shape {x.shape}, expected [{T}, {B}, n_in]")
-        groups.append(("inputs", "in_", x[:, sample]))
+        groups.append(("inputs", "in_", x[:, col]))
     for i, s in enumerate(res.layer_spikes):
-        groups.append((scope_name(i, names[i]), "n", np.asarray(s)[:, sample]))
+        groups.append((scope_name(i, names[i]), "n", np.asarray(s)[:, col]))
 
     path = Path(path)
     if path.is_dir():

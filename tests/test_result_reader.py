@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 
 import spikelut as sl
+from helpers import one_error_line, run
 from spikelut.errors import ConfigError, FileFormatError
 from spikelut.io import load_result, load_result_sample, open_result, save_model, save_spikes
+from spikelut.plot import _file_rates, firing_rates, rate_histogram, raster
+from spikelut.vcd import write_vcd
 from spikelut.wiring import random_network
 from test_review_simulate_plot import _edit  # a copy of a file, edited with h5py
 
@@ -67,6 +70,73 @@ def test_only_the_sample_is_read(files, monkeypatch):
     assert calls == [("/spikes", col), ("/labels", slice(7, 8)), ("/layers/L0/spikes", col),
                      ("/layers/L1/spikes", col), ("/layers/L2/spikes", col),
                      ("/readout/counts", slice(7, 8)), ("/readout/pred", slice(7, 8))]
+
+
+def test_vcd_text_is_that_of_the_whole_result(files, tmp_path):
+    """The waveform of a file is byte for byte the one made from the whole result loaded (the
+    path of the old code), but for the header's ' of FILE'."""
+    net, _, result = files
+    pair = load_result(result, net)
+    for b in (0, 1, 100, 199):
+        new = write_vcd(result, b, tmp_path / f"f{b}.vcd", model=net).read_text()
+        old = write_vcd(pair, b, tmp_path / f"p{b}.vcd", model=net).read_text()
+        assert new == old.replace(f"$comment sample {b}; ", f"$comment sample {b} of {result}; ")
+
+
+def test_raster_png_is_that_of_the_whole_result(files, tmp_path):
+    net, _, result = files
+    pair = load_result(result, net)
+    for b in (3, 150):
+        new = raster(result, b, tmp_path / "f.png", model=net, size=(500, 400), title="t")
+        old = raster(pair, b, tmp_path / "p.png", model=net, size=(500, 400), title="t")
+        assert new.read_bytes() == old.read_bytes()
+
+
+def test_rates_streamed_are_bit_identical(files, tmp_path):
+    net, _, result = files
+    data, res = load_result(result, net)
+    want = [firing_rates(data.spikes)] + [firing_rates(s) for s in res.layer_spikes]
+    for chunk in (1, 7, 64, 1000, None):
+        x_rates, rates, T, B_ = _file_rates(result, net, chunk)
+        assert (T, B_) == (16, B)
+        for got, w in zip([x_rates, *rates], want):
+            assert got.dtype == np.float64 and got.tobytes() == w.tobytes()
+    new = rate_histogram(result, tmp_path / "f.png", model=net, size=(500, 400), title="t")
+    old = rate_histogram((data, res), tmp_path / "p.png", model=net, size=(500, 400), title="t")
+    assert new.read_bytes() == old.read_bytes()
+
+
+def test_a_result_over_the_array_limit_is_drawn_sample_by_sample(files, tmp_path, capsys,
+                                                                  monkeypatch):
+    """Refused before ('/spikes: shape (16, 200, 4) ... more than the limit'): only one sample
+    (raster, vcd) or one range of samples (plot rates) is read, and the output is the same."""
+    net, model, result = files
+    for cmd, ext in (["raster"], "png"), (["vcd"], "vcd"), (["plot", "rates"], "png"):
+        args = [*cmd, result, "--model", model, "-o"]
+        if cmd != ["plot", "rates"]:
+            args[1:1] = ["--sample", "150"]
+        monkeypatch.delenv("SPIKELUT_MAX_ARRAY_BYTES", raising=False)
+        assert run(capsys, *args, tmp_path / f"free.{ext}")[0] == 0
+        monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(LIMIT))
+        with pytest.raises(FileFormatError, match="more than the limit of 64.0 KiB"):
+            load_result(result, net)
+        code, out, err = run(capsys, *args, tmp_path / f"low.{ext}")
+        assert (code, err) == (0, "")
+        assert (tmp_path / f"low.{ext}").read_bytes() == (tmp_path / f"free.{ext}").read_bytes()
+
+
+@pytest.mark.parametrize("command", ["raster", "vcd"])
+@pytest.mark.parametrize("sample", ["200", "-1"])
+def test_sample_out_of_range_is_one_line_naming_the_range(files, tmp_path, capsys, monkeypatch,
+                                                          command, sample):
+    """Also when the whole result is over the array limit (it was the limit's message)."""
+    *_, result = files
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(LIMIT))
+    out = tmp_path / ("o.vcd" if command == "vcd" else "o.png")
+    line = one_error_line(capsys, command, command, result, "--sample", sample, "-o", out)
+    assert line == (f"spikelut {command}: error: sample {sample} does not exist; the result has "
+                    f"samples 0 .. 199")
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("sample", [200, -1, 1.5, True])
