@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,34 @@ def _shipped_hint(p: Path) -> str:
     return f" here; the shipped demo config is {shipped}" if shipped.is_file() else ""
 
 
+MAX_CONFIG_BYTES = 64 << 20
+"""The largest config file read (a config is a few kB; a layer's explicit ``index`` rows of a
+million nodes are a few tens of MB)."""
+
+
 def load_config(path: str | os.PathLike) -> dict:
-    """Read a TOML config file; raise :class:`ConfigError` naming the file on any problem."""
+    """Read a TOML config file; raise :class:`ConfigError` naming the file on any problem.
+
+    A path that is not a regular file (a FIFO would block the read forever, ``/dev/zero`` would
+    be read until memory runs out) and a file over :data:`MAX_CONFIG_BYTES` are refused before
+    they are read.
+    """
     p = Path(path)
     try:
-        data = p.read_bytes()
+        st = os.stat(p)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{p}: not a regular file (a device, FIFO or socket); give the .toml "
+                              f"config file")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{p}: {st.st_size} bytes, more than the {MAX_CONFIG_BYTES >> 20} MiB "
+                              f"a config may have; a config is a short TOML text file")
+        with open(p, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # (a file grown since the stat: still bounded)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{p}: more than the {MAX_CONFIG_BYTES >> 20} MiB a config may "
+                              f"have; a config is a short TOML text file")
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file{_shipped_hint(p)}") from None
     except IsADirectoryError:

@@ -1,0 +1,76 @@
+"""A new user's review of run, init, encode, peers and the config file: each test failed before
+its fix."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import one_error_line, run
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = """\
+name = "t"
+seed = 0
+inputs = 2
+
+[data]
+dataset = "first_of_two"
+limit_train = 50
+limit_test = 10
+
+[coding]
+steps = 20
+
+[[layers]]
+name = "mem"
+nodes = 4
+k = 3
+taps = [{ from = "input", count = 2 }, { from = "own", delay = 1 }]
+
+[readout]
+classes = 2
+
+[train]
+epochs = 1
+batch_size = 25
+
+[rtl]
+synth = false
+"""
+
+
+def _config(tmp_path, text=BASE, name="c.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+# ------------------------------------------------------------- the config file itself
+@pytest.mark.parametrize("command", ["run", "init", "train"])
+def test_a_config_that_is_a_fifo_is_refused_instead_of_blocking_forever(tmp_path, capsys, command):
+    fifo = tmp_path / "c.toml"
+    os.mkfifo(fifo)
+    extra = {"run": ["-o", tmp_path / "out"], "init": ["-o", tmp_path / "m.h5"],
+             "train": ["--data", tmp_path / "d.h5", "-o", tmp_path / "m.h5"]}[command]
+    line = one_error_line(capsys, command, command, fifo, *extra)
+    assert line.endswith(f"{fifo}: not a regular file (a device, FIFO or socket); give the .toml "
+                         f"config file")
+
+
+def test_a_config_that_is_a_device_is_refused_before_it_is_read(tmp_path, capsys):
+    line = one_error_line(capsys, "run", "run", "/dev/zero", "-o", tmp_path / "out", "--json")
+    assert line.endswith("/dev/zero: not a regular file (a device, FIFO or socket); give the "
+                         ".toml config file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_config_over_the_size_limit_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
+    from spikelut import config
+
+    monkeypatch.setattr(config, "MAX_CONFIG_BYTES", 1 << 20)
+    big = _config(tmp_path, "seed = 0\n" + "#" * (2 << 20) + "\n")
+    line = one_error_line(capsys, "init", "init", big, "-o", tmp_path / "m.h5")
+    assert line.endswith(f"{big}: {big.stat().st_size} bytes, more than the 1 MiB a config may "
+                         f"have; a config is a short TOML text file")
