@@ -744,6 +744,10 @@ def _recorded_encoding(meta: dict) -> dict:
     return out
 
 
+MAX_SEED = 2**63 - 1
+"""The largest seed (int64, as a TOML integer): the seed goes into the spike file's metadata."""
+
+
 def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: int = 0,
                  lazy: bool = False) -> Dataset:
     """Load a built-in dataset by name or a user file by path; ``split`` is ``"train"`` or ``"test"``.
@@ -764,6 +768,8 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
         raise ConfigError(f"unknown split {split!r}; choose train or test")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    if seed > MAX_SEED:  # recorded in the spike file: past int64 it was h5py's TypeError
+        raise ConfigError(f"seed must be at most {MAX_SEED} (2**63 - 1), got {seed!r}")
     name = _ucr.canonical(str(name_or_path))
     if name in _BUILTIN and not (os.sep in name or Path(name).suffix):
         return _BUILTIN[name](split, int(seed))

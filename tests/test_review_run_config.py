@@ -74,3 +74,17 @@ def test_a_config_over_the_size_limit_is_refused_before_it_is_read(tmp_path, cap
     line = one_error_line(capsys, "init", "init", big, "-o", tmp_path / "m.h5")
     assert line.endswith(f"{big}: {big.stat().st_size} bytes, more than the 1 MiB a config may "
                          f"have; a config is a short TOML text file")
+
+
+# ------------------------------------------------------------- encode
+def test_encode_refuses_a_seed_past_int64_in_one_line_not_an_h5py_traceback(tmp_path, capsys):
+    out = tmp_path / "e.h5"
+    line = one_error_line(capsys, "encode", "encode", "--dataset", "first_of_two", "--seed",
+                          str(10**23), "-o", out)
+    assert line == (f"spikelut encode: error: seed must be at most {2**63 - 1} (2**63 - 1), "
+                    f"got {10**23}")
+    assert not out.exists()
+    # the largest seed still encodes
+    code, _, _ = run(capsys, "encode", "--dataset", "first_of_two", "--seed", str(2**63 - 1),
+                     "-o", out)
+    assert code == 0 and out.exists()
