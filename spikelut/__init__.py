@@ -30,7 +30,8 @@ _EXPORTS = {
     "simulate_file": "api", "SimResult": "engine.result",
     "ConfigError": "errors", "FileFormatError": "errors", "NetworkError": "errors",
     "ShapeError": "errors", "SpikelutError": "errors", "ToolError": "errors",
-    "SpikeData": "io", "load_model": "io", "load_result": "io", "load_spikes": "io",
+    "SpikeData": "io", "load_model": "io", "load_result": "io",
+    "load_result_sample": "io", "load_spikes": "io",
     "save_model": "io", "save_spikes": "io",
     "Layer": "network", "Network": "network", "Readout": "network",
 }
@@ -40,7 +41,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from .engine.result import SimResult
     from .errors import (ConfigError, FileFormatError, NetworkError, ShapeError, SpikelutError,
                          ToolError)
-    from .io import SpikeData, load_model, load_result, load_spikes, save_model, save_spikes
+    from .io import (SpikeData, load_model, load_result, load_result_sample, load_spikes,
+                     save_model, save_spikes)
     from .network import Layer, Network, Readout
 
 
@@ -66,5 +68,6 @@ __all__ = [
     "__version__", "build", "simulate", "simulate_file", "encode_file", "random_spikes", "SimResult",
     "Layer", "Network", "Readout", "SpikeData",
     "load_model", "save_model", "load_spikes", "save_spikes", "load_result",
+    "load_result_sample",
     "SpikelutError", "ConfigError", "FileFormatError", "NetworkError", "ShapeError", "ToolError",
 ]

@@ -373,8 +373,8 @@ def record_encoding(net: Any, meta: dict) -> None:
     """Add to ``net.meta["data"]`` how its training data were encoded, from the training spike
     file's metadata (:func:`encoding_record`: dataset, coding, its parameters, the difference
     channels' lags and constants), so the model file says how to encode new data for it
-    (``spikelut info``) and ``simulate`` / ``eval`` / ``rtl --verify`` refuse a file encoded
-    otherwise. ``spikelut run`` and ``spikelut train`` call it; a file without these attributes
+    (``spikelut info``) and ``simulate``, ``eval``, ``analyze``, ``prune --data``, ``ensemble
+    --data`` and ``rtl --verify`` refuse a file encoded otherwise or of another cycle count. ``spikelut run`` and ``spikelut train`` call it; a file without these attributes
     adds nothing.
 
     Example:
@@ -1004,8 +1004,9 @@ def _check_result_values(path: Path, layer_spikes: list[np.ndarray], counts: np.
         raise FileFormatError(f"{path}: /readout/counts: entries must be >= 0 (spike counts)")
     classes = counts.shape[1]
     if pred.size and (pred.min() < 0 or pred.max() >= classes):
-        raise FileFormatError(f"{path}: /readout/pred: entries must be classes 0..{classes - 1} "
-                              f"(the columns of /readout/counts)")
+        which = (f"must be classes 0..{classes - 1} (the columns of /readout/counts)" if classes
+                 else "name classes, but /readout/counts has no columns (no classes)")
+        raise FileFormatError(f"{path}: /readout/pred: entries {which}")
 
 
 def load_result(path: str | os.PathLike, net: Network | None = None):

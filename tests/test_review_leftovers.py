@@ -176,3 +176,42 @@ def test_summaries_of_one_sample_cycle_lut_are_singular(tmp_path, capsys):
     assert "(wrapper, 1 cycle per sample: from --steps)" in lines[0]
     assert lines[1] == "LUTs 1 (LUT2 1), flip-flops 1, depth 1 LUT level"
     assert lines[2].endswith("(<= 0 extra LUTs)")
+
+
+# ---------------------------------------------------------------------------- follow-ups
+@pytest.mark.parametrize("command", [["raster"], ["plot", "table"]])
+def test_max_nodes_zero_names_the_option(tmp_path, capsys, command):
+    """The library's 'max_nodes must be >= 1, got 0' named a Python parameter, not the flag."""
+    from pathlib import Path
+
+    osc = Path(__file__).resolve().parents[1] / "demos" / "oscillator.toml"
+    m, s, r = tmp_path / "m.h5", tmp_path / "s.h5", tmp_path / "r.h5"
+    assert main(["init", str(osc), "-o", str(m)]) == 0
+    assert main(["stimulus", str(m), "--steps", "4", "-o", str(s)]) == 0
+    assert main(["simulate", str(m), str(s), "-o", str(r)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main([*command, str(r), "--model", str(m), "--max-nodes", "0", "-o", str(tmp_path / "x.png")])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"spikelut {' '.join(command)}: error: argument --max-nodes: must be an integer >= 1, got 0")
+
+
+def test_a_result_whose_counts_have_no_columns_says_so(tmp_path):
+    """'entries must be classes 0..-1' for a readout without classes."""
+    from spikelut.errors import FileFormatError
+    from spikelut.io import _check_result_values
+
+    with pytest.raises(FileFormatError) as e:
+        _check_result_values(tmp_path / "r.h5", [], np.zeros((2, 0), np.int32),
+                             np.zeros(2, np.int32))
+    assert str(e.value) == (f"{tmp_path / 'r.h5'}: /readout/pred: entries name classes, but "
+                            f"/readout/counts has no columns (no classes)")
+
+
+def test_load_result_sample_is_public():
+    import spikelut
+    import spikelut.io
+
+    assert spikelut.load_result_sample is spikelut.io.load_result_sample
+    assert "load_result_sample" in spikelut.__all__

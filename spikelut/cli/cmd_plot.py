@@ -22,7 +22,7 @@ from ..escape import terminal
 from ..fileutil import check_output
 from ..plot import DEFAULT_SIZE, lut_table, rate_histogram, training_curves, wiring_changes
 from . import Output
-from .common import FORCE_HELP, model_for, parse_size
+from .common import FORCE_HELP, model_for, parse_size, positive_int
 
 NAME = "plot"
 HELP = "draw figures: rates | table | curves | wiring"
@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--model", help="model file the result was simulated with (needed: a path "
                    "recorded in a result file is never opened)")
     q.add_argument("--layer", default="0", help="layer index or name (default 0)")
-    q.add_argument("--max-nodes", type=int, default=64, help="show at most this many nodes")
+    q.add_argument("--max-nodes", type=positive_int, default=64, help="show at most this many nodes")
     common(q)
     q = sub.add_parser("curves", help="training curves from a JSON-lines training log")
     q.add_argument("log", help="training log (JSON lines)")

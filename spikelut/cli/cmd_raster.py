@@ -15,7 +15,7 @@ from ..escape import terminal
 from ..fileutil import check_output
 from ..plot import DEFAULT_SIZE, raster
 from . import Output
-from .common import FORCE_HELP, model_for, parse_size
+from .common import FORCE_HELP, model_for, parse_size, positive_int
 
 NAME = "raster"
 HELP = "draw the spike raster of one sample of RESULT.h5 (-o raster.png)"
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True,
                    help="PNG image to write (a name ending in .png)")
     p.add_argument("--model", help="model file (layer names, readout classes)")
-    p.add_argument("--max-nodes", type=int, default=128, help="show at most this many nodes per layer")
+    p.add_argument("--max-nodes", type=positive_int, default=128, help="show at most this many nodes per layer")
     p.add_argument("--size", default=f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}", help="pixels, WxH")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import OutputError
 from ..escape import terminal
 from ..fileutil import check_output
 from ..vcd import write_vcd
@@ -32,12 +31,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> Output:
     out = check_output(args.output, inputs=[args.result, args.model], kind="vcd", force=args.force)
-    if out.suffix and out.suffix.lower() != ".vcd":
-        # a VCD is text whatever the name says: wave.png or wave.h5 misled viewers and spikelut
-        # itself (checked after check_output, as the PNG name of raster: a path that cannot be
-        # written at all, or is an input, is reported as such first)
-        raise OutputError(f"{out}: the waveform is written as VCD text; give a "
-                          f"file name ending in .vcd (not {out.suffix})")
     net = model_for(args.result, args.model)
     write_vcd(args.result, args.sample, out, model=net, period=args.period)
     return Output({"vcd": str(out), "sample": args.sample, "period_ns": args.period},
