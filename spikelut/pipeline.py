@@ -309,14 +309,11 @@ class Pipeline:
         return self.book.fingerprint(self._section("data", "coding", "seed"), [])
 
     def _encode(self) -> tuple[list, dict]:
-        from .datasets import encode_dataset
-
         s = self.settings
         out = {}
         for split, limit in (("train", s.limit_train), ("test", s.limit_test)):
             try:
-                sd = encode_dataset(s.dataset, s.coding, s.steps, split=split, seed=s.data_seed,
-                                    limit=limit, **s.encode_args())
+                sd = self._encode_split(split, limit)
             except ConfigError as e:  # lags are checked against the series' length only here
                 if str(e).startswith(("differences:", "second_differences:")):
                     raise ConfigError(f"{self.where}[data] {e}") from None
@@ -344,6 +341,29 @@ class Pipeline:
                 {"line": line, "train_samples": int(tr.spikes.shape[1]),
                  "test_samples": int(te.spikes.shape[1]), "steps": int(T), "channels": int(C),
                  "coding": tr.meta.get("coding"), "dataset": s.dataset})
+
+    def _encode_split(self, split: str, limit: int | None) -> Any:
+        """One split encoded: its size checked against the array limit before its spikes exist
+        (the train stage reads them whole), then encoded a chunk of samples at a time (the
+        codes' float intermediates are several times the spikes; the same bits as at once)."""
+        from . import limits
+        from .api import auto_chunk
+        from .datasets import plan_encoding
+        from .io import SpikeData
+
+        s = self.settings
+        plan = plan_encoding(s.dataset, s.coding, s.steps, split=split, seed=s.data_seed,
+                             limit=limit, **s.encode_args())
+        T, N, C = plan.shape
+        limits.check_array_bytes(
+            plan.shape, 1, f"the {split} split of {s.dataset} encoded as {T} cycles x {N} samples "
+            f"x {C} channels ([coding] steps, [data] limit_{split})", ConfigError)
+        spikes = np.empty(plan.shape, np.uint8)
+        step = auto_chunk(T, C, [], max(N, 1), least=plan.align)
+        step = -(-step // plan.align) * plan.align
+        for b0 in range(0, N, step):
+            spikes[:, b0:b0 + step] = plan.encode(b0, min(b0 + step, N))
+        return SpikeData(spikes, plan.labels, plan.meta)
 
     # ------------------------------------------------------------------ train
     def _train_fp(self) -> str:

@@ -88,3 +88,36 @@ def test_encode_refuses_a_seed_past_int64_in_one_line_not_an_h5py_traceback(tmp_
     code, _, _ = run(capsys, "encode", "--dataset", "first_of_two", "--seed", str(2**63 - 1),
                      "-o", out)
     assert code == 0 and out.exists()
+
+
+# ------------------------------------------------------------- run: the encode stage
+def test_run_refuses_an_encoding_over_the_array_limit_before_making_it(tmp_path, capsys,
+                                                                       monkeypatch):
+    # 20 cycles x 50 samples x 2 channels = 2000 bytes; [coding] steps = 2000 on mnist5k made
+    # 5.8 GiB of spikes (and several times that in the code's floats) before anything said no
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", "1000")
+    cfg = _config(tmp_path)
+    line = one_error_line(capsys, "run", "run", cfg, "-o", tmp_path / "out", "--no-progress")
+    assert line == (f"spikelut run: error: {cfg}: the train split of first_of_two encoded as 20 "
+                    f"cycles x 50 samples x 2 channels ([coding] steps, [data] limit_train): "
+                    f"shape (20, 50, 2) x 1 byte = 2.0 KiB, more than the limit of 1000 bytes "
+                    f"(set SPIKELUT_MAX_ARRAY_BYTES to allow larger arrays)")
+    assert not (tmp_path / "out" / "data" / "train.h5").exists()
+
+
+def test_run_encodes_in_chunks_the_same_bits_as_at_once(tmp_path, monkeypatch):
+    import numpy as np
+
+    import spikelut.api
+    from spikelut.datasets import encode_dataset
+    from spikelut.pipeline import Pipeline
+
+    text = (BASE.replace('"first_of_two"', '"mnist5k"').replace("inputs = 2", "inputs = 784")
+            .replace("steps = 20", 'steps = 3\nname = "rate"').replace("limit_train = 50", "limit_train = 600"))
+    pipe = Pipeline(str(_config(tmp_path, text)), tmp_path / "out")
+    monkeypatch.setattr(spikelut.api, "auto_chunk", lambda *a, **k: 100)  # 3 random blocks
+    got = pipe._encode_split("train", 600)
+    want = encode_dataset("mnist5k", "rate", 3, split="train", seed=0, limit=600)
+    assert got.spikes.shape == (3, 600, 784)
+    assert np.array_equal(got.spikes, want.spikes) and np.array_equal(got.labels, want.labels)
+    assert got.meta == want.meta
