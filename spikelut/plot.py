@@ -255,6 +255,16 @@ def firing_rates(spikes: np.ndarray) -> np.ndarray:
     return s.reshape(s.shape[0] * s.shape[1], s.shape[2]).mean(axis=0, dtype=np.float64)
 
 
+def _read_chunk(r: Any) -> int:
+    """Samples of result reader ``r`` to read at a time: about :data:`RATE_READ_BYTES` of spikes
+    (or the array limit where that is lower), whole storage chunks of 64 samples where that many
+    fit."""
+    T, _, n_in = r.shape
+    budget = min(RATE_READ_BYTES, limits.max_array_bytes())
+    chunk = max(1, budget // (T * (n_in + sum(r.sizes))))
+    return chunk - chunk % 64 if chunk >= 64 else chunk
+
+
 def _file_rates(path: str | os.PathLike, net: Network | None, chunk: int | None = None
                 ) -> tuple[np.ndarray, list[np.ndarray], int, int]:
     """Per-node firing rates of a result file's input and layers, read ``chunk`` samples at a
@@ -266,10 +276,7 @@ def _file_rates(path: str | os.PathLike, net: Network | None, chunk: int | None 
     with open_result(path, net) as r:
         T, B = r.check_drawable()  # no layer, cycle, sample or node: one line
         n_in = r.shape[2]
-        if chunk is None:
-            budget = min(RATE_READ_BYTES, limits.max_array_bytes())
-            chunk = max(1, budget // (T * (n_in + sum(r.sizes))))
-            chunk = chunk - chunk % 64 if chunk >= 64 else chunk
+        chunk = _read_chunk(r) if chunk is None else chunk
         sums = [np.zeros(n, np.int64) for n in [n_in, *r.sizes]]
         for b0 in range(0, B, chunk):
             data, res = r.read(b0, min(B, b0 + chunk))
@@ -332,7 +339,8 @@ ADDRESS_BYTES = 16 << 20
 
 
 def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer: int | str,
-                   chunk: int | None = None, progress: bool | None = None) -> np.ndarray:
+                   chunk: int | None = None, progress: bool | None = None,
+                   first_sample: int = 0) -> np.ndarray:
     """How often each node of ``layer`` saw each table address: int64 ``[n, 2**k]``.
 
     Addresses are rebuilt from recorded spikes by the tap rule of DESIGN.md section 2 (tap ``p``
@@ -341,7 +349,8 @@ def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer
     :class:`ShapeError`. ``progress`` shows a bar over sample chunks (default: when stderr is a
     terminal). ``chunk`` samples are worked at once (default: at most 64, fewer where their
     int64 addresses ``[T, n, chunk]`` would pass :data:`ADDRESS_BYTES`: 64 samples of a long,
-    wide layer were eight times the layer's own spikes of those samples).
+    wide layer were eight times the layer's own spikes of those samples). ``first_sample``: the
+    number of the first sample given, for the message (a range read from a larger result).
 
     Example:
         >>> import numpy as np
@@ -388,10 +397,27 @@ def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer
         if np.any(spk > entry):
             t, j, b = (int(v) for v in np.argwhere(spk > entry)[0])
             raise ShapeError(f"the result does not come from this model: layer {i} node {j} spiked "
-                             f"at cycle {t} of sample {b0 + b} on address {int(addr[t, j, b])}, "
+                             f"at cycle {t} of sample {first_sample + b0 + b} on address "
+                             f"{int(addr[t, j, b])}, "
                              f"whose table entry is 0")
         counts += np.bincount((base + addr).ravel(), minlength=counts.size)
     return counts.reshape(n, 1 << k)
+
+
+def _file_address_counts(path: str | os.PathLike, net: Network, layer: int,
+                         chunk: int | None = None) -> np.ndarray:
+    """:func:`address_counts` of a result file's ``layer``, read ``chunk`` samples at a time
+    (default as for the rates, :data:`RATE_READ_BYTES` or the array limit where lower): the
+    same counts (integers summed over the samples) in the memory of one range."""
+    with open_result(path, net) as r:
+        T, B = r.check_drawable()  # no layer, cycle, sample or node: one line
+        chunk = _read_chunk(r) if chunk is None else chunk
+        counts = None
+        for b0 in range(0, B, chunk):
+            data, res = r.read(b0, min(B, b0 + chunk))
+            part = address_counts(net, data.spikes, res.layer_spikes, layer, first_sample=b0)
+            counts = part if counts is None else counts + part
+    return counts
 
 
 def lut_table(result: Any, model: Network | str | os.PathLike, path: str | os.PathLike | None = None,
@@ -402,12 +428,19 @@ def lut_table(result: Any, model: Network | str | os.PathLike, path: str | os.Pa
     net = _model(model)
     if net is None:
         raise ConfigError("a LUT table picture needs the model (the tables live in the model file)")
-    x, res, _, name = _result(result, net, inputs)
-    if x is None:
-        raise ConfigError("a LUT table picture needs the input spikes (give a result file or inputs=)")
     i = net.layer_index(layer)
     lay = net.layers[i]
-    counts = address_counts(net, x, res.layer_spikes, i)
+    if isinstance(result, (str, os.PathLike)):
+        # read a range of samples at a time: the whole result had to fit in memory (and the
+        # array limit) for counts of one layer's addresses
+        counts = _file_address_counts(result, net, i)
+        name = _text(Path(result).name)
+    else:
+        x, res, _, name = _result(result, net, inputs)
+        if x is None:
+            raise ConfigError("a LUT table picture needs the input spikes (give a result file or "
+                              "inputs=)")
+        counts = address_counts(net, x, res.layer_spikes, i)
     idx, note = _shown(lay.n, max_nodes)
     code = lay.table[idx].astype(np.int64) + 2 * (counts[idx] > 0)  # 0,1 unvisited; 2,3 visited
     cmap = ListedColormap(["#ffffff", "#c6dbef", "#bdbdbd", "#08519c"])

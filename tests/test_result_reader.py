@@ -10,7 +10,8 @@ import spikelut as sl
 from helpers import one_error_line, run
 from spikelut.errors import ConfigError, FileFormatError
 from spikelut.io import load_result, load_result_sample, open_result, save_model, save_spikes
-from spikelut.plot import _file_rates, firing_rates, rate_histogram, raster
+from spikelut.plot import (_file_address_counts, _file_rates, address_counts, firing_rates,
+                           lut_table, rate_histogram, raster)
 from spikelut.vcd import write_vcd
 from spikelut.wiring import random_network
 from test_review_simulate_plot import _edit  # a copy of a file, edited with h5py
@@ -109,11 +110,13 @@ def test_rates_streamed_are_bit_identical(files, tmp_path):
 def test_a_result_over_the_array_limit_is_drawn_sample_by_sample(files, tmp_path, capsys,
                                                                   monkeypatch):
     """Refused before ('/spikes: shape (16, 200, 4) ... more than the limit'): only one sample
-    (raster, vcd) or one range of samples (plot rates) is read, and the output is the same."""
+    (raster, vcd) or one range of samples (plot rates, plot table) is read, and the output is the
+    same."""
     net, model, result = files
-    for cmd, ext in (["raster"], "png"), (["vcd"], "vcd"), (["plot", "rates"], "png"):
+    for cmd, ext in ((["raster"], "png"), (["vcd"], "vcd"), (["plot", "rates"], "png"),
+                     (["plot", "table"], "png")):
         args = [*cmd, result, "--model", model, "-o"]
-        if cmd != ["plot", "rates"]:
+        if cmd[0] != "plot":
             args[1:1] = ["--sample", "150"]
         monkeypatch.delenv("SPIKELUT_MAX_ARRAY_BYTES", raising=False)
         assert run(capsys, *args, tmp_path / f"free.{ext}")[0] == 0
@@ -238,3 +241,50 @@ def test_reader_ranges(files):
             with pytest.raises(ConfigError) as e:
                 r.read(b0, b1)
             assert str(e.value) == f"samples {b0} .. {b1 - 1} are not in the result's 0 .. 199"
+
+
+def test_table_counts_streamed_are_those_of_the_whole_result(files, tmp_path):
+    """plot table loaded the whole result for one layer's address counts; read by ranges the
+    counts are the same integers and the picture the same bytes."""
+    net, _, result = files
+    data, res = load_result(result, net)
+    for layer in range(3):
+        want = address_counts(net, data.spikes, res.layer_spikes, layer)
+        for chunk in (1, 7, 64, None):
+            got = _file_address_counts(result, net, layer, chunk)
+            assert got.dtype == np.int64 and got.tolist() == want.tolist()
+    new = lut_table(result, net, tmp_path / "f.png", layer=1, size=(500, 400), title="t")
+    old = lut_table((data, res), net, tmp_path / "p.png", layer=1, size=(500, 400), title="t")
+    assert new.read_bytes() == old.read_bytes()
+
+
+def test_table_names_the_sample_of_a_spike_the_model_cannot_make(files, tmp_path):
+    """A spike on an address whose entry is 0 is named by its sample in the file, not in the
+    range read."""
+    from spikelut.errors import ShapeError
+
+    net, _, result = files
+    data, res = load_result(result, net)
+    t, j, b = 5, 0, 150
+    x = data.spikes
+    lay = net.layers[0]
+    # a cycle of sample 150 where node 0 of layer 0 is silent on an address whose entry is 0
+    bad = tmp_path / "bad.h5"
+    layers = [s.copy() for s in res.layer_spikes]
+    for t in range(16):
+        addr = 0
+        for p in range(lay.k):
+            src, idx, d = int(lay.source[j, p]), int(lay.index[j, p]), int(lay.delay[j, p])
+            sig = x if src < 0 else layers[src]
+            addr |= (int(sig[t - d, b, idx]) if t >= d else 0) << p
+        if lay.table[j, addr] == 0 and layers[0][t, b, j] == 0:
+            break
+    else:
+        pytest.skip("no silent zero-entry cycle in this sample")
+    layers[0][t, b, j] = 1
+    save_spikes(bad, x, data.labels, {"coding": "none"},
+                result=type(res)(layers, res.counts, res.pred))
+    with pytest.raises(ShapeError) as e:
+        _file_address_counts(bad, net, 0, chunk=64)
+    assert str(e.value).startswith(f"the result does not come from this model: layer 0 node {j} "
+                                   f"spiked at cycle {t} of sample {b} on address")
