@@ -196,7 +196,7 @@ def encode(dataset: str | os.PathLike, coding: str | None = None, steps: int | N
     """Load a dataset split and encode it as spikes (``spikelut encode``).
 
     Returns:
-        :class:`~spikelut.io.SpikeData`: spikes ``[T, N, channels]`` (uint8), labels ``[N]``
+        :class:`~spikelut.io.spikes.SpikeData`: spikes ``[T, N, channels]`` (uint8), labels ``[N]``
         (int64) and metadata. See :func:`spikelut.datasets.encode_dataset`.
 
     Raises:
@@ -214,7 +214,7 @@ def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
 
     Args:
         net: the network to train (its layers' logits or tables are the starting point).
-        data: :class:`~spikelut.io.SpikeData` with labels, or ``(spikes [T, N, n_in], labels [N])``.
+        data: :class:`~spikelut.io.spikes.SpikeData` with labels, or ``(spikes [T, N, n_in], labels [N])``.
         config: the ``[train]`` table as a dict, or a :class:`~spikelut.train.TrainConfig`.
         val: validation data like ``data``, or ``None``.
         progress: show a progress bar (``None``: when on a terminal).
@@ -377,7 +377,7 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
         labels: its labels ``[B]`` or ``None``.
         require_labels: refuse a file without labels (``eval``).
         meta: the file's metadata; where it names its coding, a wrong width says how to encode
-            the data for this network (:func:`spikelut.io.coding_hint`), and another encoding or
+            the data for this network (:func:`spikelut.io.encoding.coding_hint`), and another encoding or
             cycle count than the model's training data is refused.
 
     Raises:
@@ -655,7 +655,7 @@ def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLi
     attribution of ``samples`` (``spikelut analyze``; see :func:`spikelut.analysis.run_analysis`
     and docs/analyze.md).
 
-    ``net``: a network or model file; ``data``: a spike file, :class:`~spikelut.io.SpikeData` or
+    ``net``: a network or model file; ``data``: a spike file, :class:`~spikelut.io.spikes.SpikeData` or
     spikes ``[T, B, n_in]``; ``outdir``: write ``nodes.csv``, ``summary.txt`` and the figures
     there (a non-empty directory the analysis did not write is refused unless ``force``, which
     keeps its other files; the model, data and log files are never replaced: see
@@ -789,7 +789,7 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
     Args:
         models: two or more member model files (or networks).
         output: where to save the ensemble model (``None``: not saved).
-        data: a labelled spike file or :class:`~spikelut.io.SpikeData` (``None``: no scores).
+        data: a labelled spike file or :class:`~spikelut.io.spikes.SpikeData` (``None``: no scores).
         backend: simulates the scoring, as in :func:`simulate`.
 
     Returns:

@@ -201,7 +201,7 @@ def add_differences(x: np.ndarray, lags: Sequence[int], lo: Sequence[float], hi:
 
 
 def read_record(rec: Any) -> dict:
-    """A spike file's ``differences`` metadata (as :func:`spikelut.io.meta_json` returns it),
+    """A spike file's ``differences`` metadata (as :func:`spikelut.io.hdf5.meta_json` returns it),
     checked, with ``second_lags`` filled in: a file written before second differences existed
     has none and reads as ``[]``; the other keys (``rule``) are kept as they are.
 

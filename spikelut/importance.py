@@ -114,7 +114,7 @@ def tap_importance(net: Network, spikes: Any, labels: Any = None, *, loss: str =
         batch_size: samples per forward/backward pass.
 
     Returns:
-        A validated copy of ``net`` carrying the importance (saved by :func:`spikelut.io.save_model`).
+        A validated copy of ``net`` carrying the importance (saved by :func:`spikelut.io.models.save_model`).
 
     Raises:
         ShapeError: spikes or labels that do not fit ``net``.

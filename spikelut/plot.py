@@ -6,7 +6,7 @@ returns the path; without ``path`` it returns the :class:`matplotlib.figure.Figu
 exactly ``size`` pixels (width, height).
 
 Results come as a result file path (``spikelut simulate -o RESULT.h5``), a ``(SpikeData,
-SimResult)`` pair from :func:`spikelut.io.load_result`, or a :class:`SimResult` alone (then no
+SimResult)`` pair from :func:`spikelut.io.results.load_result`, or a :class:`SimResult` alone (then no
 input panel unless ``inputs`` is given). Layers with more than ``max_nodes`` nodes are shown
 through evenly spaced nodes, and the panel title says so.
 
@@ -172,7 +172,7 @@ def raster(result: Any, sample: int = 0, path: str | os.PathLike | None = None, 
 
     With ``model`` (a :class:`Network` or model file) the layers carry their names and the readout
     layer's spikes are coloured by class. Of a result file only ``sample`` is read
-    (:func:`spikelut.io.load_result_sample`).
+    (:func:`spikelut.io.results.load_result_sample`).
     """
     net = _model(model)
     if isinstance(result, (str, os.PathLike)):

@@ -271,7 +271,7 @@ class SpikeLUT(nn.Module):
     def to_network(self) -> Network:
         """A new :class:`~spikelut.network.Network`: this module's structure, its logits
         (float32 host copies) and tables ``logits > 0``; save it with
-        :func:`spikelut.io.save_model`, compile it with ``spikelut rtl``.
+        :func:`spikelut.io.models.save_model`, compile it with ``spikelut rtl``.
 
         Raises:
             ConfigError: ``self.net`` was replaced by an analog model after construction (its
@@ -427,7 +427,7 @@ class Hybrid(nn.Module):
     @torch.no_grad()
     def front_spikes(self, v: torch.Tensor) -> torch.Tensor:
         """The spikes the front end sends to the circuit, uint8 ``[T, B, n_in]`` (save them with
-        :func:`spikelut.io.save_spikes` to run or co-simulate the LUT part alone)."""
+        :func:`spikelut.io.spikes.save_spikes` to run or co-simulate the LUT part alone)."""
         return (self.front(v) > 0).to(torch.uint8)
 
     def param_groups(self, lr: float, front_lr: float) -> list[dict[str, Any]]:
@@ -448,7 +448,7 @@ def teacher_features(model: nn.Module, spikes: Any, module: nn.Module | None = N
     Runs ``model`` on ``spikes`` in batches of samples (``torch.no_grad``, eval mode) and records
     the input of ``module`` (default: the model's last ``nn.Linear``, i.e. the features its
     classifier head reads), flattened per sample. Save them with
-    :func:`spikelut.io.save_features`; the rows keep the samples' order.
+    :func:`spikelut.io.features.save_features`; the rows keep the samples' order.
 
     Args:
         model: a module taking spikes ``[T, B, n_in]`` float32 (a teacher of

@@ -78,7 +78,7 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
 
     Args:
         result: a result file path (from ``spikelut simulate``; only ``sample`` is read from
-            it, :func:`spikelut.io.load_result_sample`), a ``(SpikeData, SimResult)`` pair, or a
+            it, :func:`spikelut.io.results.load_result_sample`), a ``(SpikeData, SimResult)`` pair, or a
             :class:`~spikelut.engine.result.SimResult` (then the input scope comes from
             ``inputs``, or is left out).
         sample: index of the sample in the batch.

@@ -161,8 +161,9 @@ def test_writes_are_atomic_and_leave_no_temporaries(tmp_path, model):
     class Boom(Exception):
         pass
 
-    import spikelut.io as io_mod
-    orig = io_mod.h5py.File
+    import h5py  # the writers' own h5py module: File is patched where every writer finds it
+
+    orig = h5py.File
 
     def failing(path, mode="r", *a, **k):
         f = orig(path, mode, *a, **k)
@@ -171,12 +172,12 @@ def test_writes_are_atomic_and_leave_no_temporaries(tmp_path, model):
             raise Boom()
         return f
 
-    io_mod.h5py.File = failing
+    h5py.File = failing
     try:
         with pytest.raises(Boom):
             save_model(net, target)
     finally:
-        io_mod.h5py.File = orig
+        h5py.File = orig
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.h5", "m.h5"]
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from spikelut import io as sio
+from spikelut.io import models as sio_models  # load_model reads through its module's _read
 from spikelut import limits
 from spikelut.errors import ConfigError, FileFormatError
 from spikelut.io import load_model, load_spikes, save_model, save_spikes
@@ -37,8 +38,8 @@ def test_load_model_checks_the_sum_of_table_entries_before_reading_any_data(tmp_
     save_model(net, p)
     monkeypatch.setattr(limits, "MAX_TABLE_ENTRIES", 2048)
     reads = []
-    real = sio._read
-    monkeypatch.setattr(sio, "_read", lambda ds, path: reads.append(ds.name) or real(ds, path))
+    real = sio_models._read
+    monkeypatch.setattr(sio_models, "_read", lambda ds, path: reads.append(ds.name) or real(ds, path))
     with pytest.raises(FileFormatError, match=rf"^{p}: /layers: total number of table entries "
                                               rf"\(sum of nodes x 2\*\*k\) 3072 is more than the "
                                               rf"limit of 2048$"):
@@ -53,8 +54,8 @@ def test_load_model_checks_attributes_and_chunks_of_every_layer_before_reading(t
     with h5py.File(p, "a") as f:
         f["layers/L1"].attrs["refractory"] = 2 ** 40
     reads = []
-    real = sio._read
-    monkeypatch.setattr(sio, "_read", lambda ds, path: reads.append(ds.name) or real(ds, path))
+    real = sio_models._read
+    monkeypatch.setattr(sio_models, "_read", lambda ds, path: reads.append(ds.name) or real(ds, path))
     with pytest.raises(FileFormatError, match=r"/layers/L1: attribute 'refractory': refractory "
                                               r"period 1099511627776 is more than the limit"):
         load_model(p)

@@ -253,7 +253,7 @@ def _whole(v: Any) -> bool:
 
 def read_attr(f: h5py.File, name: str, path: Path) -> Any:
     """A checkpoint's root attribute, its size and type checked before it is read
-    (:func:`spikelut.io._read_attr`: at most 16 MiB, a string or numbers, valid UTF-8)."""
+    (:func:`spikelut.io.hdf5._read_attr`: at most 16 MiB, a string or numbers, valid UTF-8)."""
     return _read_attr(f, name, path)
 
 

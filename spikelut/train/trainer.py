@@ -143,7 +143,7 @@ def data_digest(data: Any, val: Any = None) -> bytes:
     """SHA-256 of training and validation arrays: the dtype, shape and bytes of each.
 
     Args:
-        data: :class:`~spikelut.io.SpikeData` (spikes and labels), a tuple of arrays such as
+        data: :class:`~spikelut.io.spikes.SpikeData` (spikes and labels), a tuple of arrays such as
             ``(spikes [T, B, n_in] uint8, labels [B] int64)``, or ``None``.
         val: the same for the validation data, or ``None``.
 
@@ -431,7 +431,7 @@ class Trainer:
             teacher: Any = None) -> TrainResult:
         """Train for ``cfg.epochs`` epochs (continuing from ``checkpoint`` with ``resume``).
 
-        ``train`` / ``val`` are :class:`~spikelut.io.SpikeData` with labels or ``(spikes, labels)``.
+        ``train`` / ``val`` are :class:`~spikelut.io.spikes.SpikeData` with labels or ``(spikes, labels)``.
         ``callback(trainer, record)`` runs after each epoch's log and checkpoint are written.
         ``teacher``: float ``[N, F]`` features of a teacher, one row per training sample: the
         initial wiring is guided by them (``init_wiring = "corr"``, :mod:`spikelut.guided`).

@@ -1,0 +1,333 @@
+"""Spike files (format v1): write them whole or by ranges of samples, read them whole or by
+ranges of samples."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import h5py
+import numpy as np
+
+from .. import limits
+from ..errors import FileFormatError, ShapeError
+from ..fileutil import atomic_h5
+from ..network import all_binary
+
+from .hdf5 import (SPIKES_FORMAT, VERSION, _GZ, _check_format, _check_stored, _declared,
+                   _meta_attrs, _open, _read, _read_meta, _reading)
+
+# ---------------------------------------------------------------------------- spikes / results
+@dataclass
+class SpikeData:
+    """Contents of a spike file: ``spikes [T, B, n]`` uint8, optional ``labels [B]`` int64, and the
+    free metadata of the root attributes (coding, source data, ...)."""
+
+    spikes: np.ndarray
+    labels: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+
+
+def _check_labels(labels: np.ndarray | None, samples: int, where: str) -> None:
+    if labels is None:
+        return
+    if labels.shape != (samples,):
+        raise FileFormatError(f"{where}: /labels: shape {labels.shape}, expected ({samples},) "
+                              f"(one label per sample of /spikes)")
+    if labels.size and labels.min() < 0:
+        raise FileFormatError(f"{where}: /labels: labels must be >= 0")
+
+
+def _check_spikes_array(spikes: np.ndarray, labels: np.ndarray | None, where: str) -> None:
+    if spikes.ndim != 3:
+        raise FileFormatError(f"{where}: /spikes must be [T, B, n], got shape {spikes.shape}")
+    if spikes.size and spikes.max() > 1:
+        raise FileFormatError(f"{where}: /spikes: entries must be 0 or 1")
+    _check_labels(labels, spikes.shape[1], where)
+
+
+CHUNK_BYTES = 1 << 20
+"""Target size of one HDF5 storage chunk of a spike dataset (uncompressed bytes)."""
+
+
+def spike_chunks(shape: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """HDF5 storage chunk shape for a ``[T, B, n]`` uint8 spike dataset (``None``: empty).
+
+    64 samples wide (one engine word), so a write of a multiple of 64 samples covers whole chunks
+    and a reader of a sample range decompresses only its own chunks; time and channels are cut so
+    a chunk holds about :data:`CHUNK_BYTES`.
+
+    Example:
+        >>> spike_chunks((40, 4000, 16))
+        (40, 64, 16)
+    """
+    T, B, n = (int(v) for v in shape)
+    if 0 in (T, B, n):
+        return None
+    b = min(B, 64)
+    t = min(T, max(1, CHUNK_BYTES // (b * min(n, 1024))))
+    return t, b, min(n, max(1, CHUNK_BYTES // (t * b)))
+
+
+def _create_spikes(group: h5py.Group, name: str, shape: tuple[int, int, int]) -> h5py.Dataset:
+    chunks = spike_chunks(shape)
+    if chunks is None:  # HDF5 cannot chunk (so cannot compress) an empty dataset
+        return group.create_dataset(name, shape=shape, dtype=np.uint8)
+    return group.create_dataset(name, shape=shape, dtype=np.uint8, chunks=chunks, **_GZ)
+
+
+def _raw_copyable(ds: h5py.Dataset) -> bool:
+    """A dataset whose compressed chunks can be copied as they are (gzip, in this file)."""
+    return (ds.chunks is not None and ds.compression == "gzip" and not ds.is_virtual
+            and ds.external is None and ds.dtype == np.uint8)
+
+
+class SpikeWriter:
+    """An open spike (or result) file being filled chunk of samples by chunk of samples.
+
+    Made by :func:`spike_writer`, which creates every dataset with its final shape, so memory is
+    set by the chunk, not the file. ``write(b0, spikes, result)`` fills samples
+    ``b0 .. b0 + b - 1``: ``spikes [T, b, n]`` (unless the input spikes were copied), and with a
+    result file ``result`` (a :class:`~spikelut.engine.result.SimResult` of those samples).
+    """
+
+    def __init__(self, f: h5py.File, shape: tuple[int, int, int], layer_sizes: Sequence[int] | None,
+                 classes: int | None, spikes_copied: bool) -> None:
+        self.shape = shape
+        self._f = f
+        self._copied = spikes_copied
+        self._written: list[tuple[int, int]] = []  # sample ranges, checked at the end
+        self._result = layer_sizes is not None
+
+    def write(self, b0: int, spikes: Any = None, result: Any = None) -> None:
+        """Write samples ``b0 ..`` of the input spikes and (for a result file) of the result."""
+        T, B, n = self.shape
+        if spikes is not None and not self._copied:
+            spikes = np.asarray(spikes)
+            b1 = b0 + spikes.shape[1]
+            if spikes.shape != (T, b1 - b0, n) or b0 < 0 or b1 > B:
+                raise ShapeError(f"spike chunk of shape {spikes.shape} at sample {b0} does not fit "
+                                 f"the file's [{T}, {B}, {n}]")
+            self._f["spikes"][:, b0:b1, :] = spikes
+            if not self._result:
+                self._written.append((b0, b1))
+        if result is not None:
+            res = result.to_numpy()
+            b1 = b0 + res.pred.shape[0]
+            for i, s in enumerate(res.layer_spikes):
+                self._f[f"layers/L{i}/spikes"][:, b0:b1, :] = s
+            self._f["readout/counts"][b0:b1] = res.counts
+            self._f["readout/pred"][b0:b1] = res.pred
+            self._written.append((b0, b1))
+
+    def _check_filled(self) -> None:
+        end = 0
+        for b0, b1 in sorted(self._written):
+            if b0 > end:
+                break
+            end = max(end, b1)
+        if end < self.shape[1]:
+            raise ShapeError(f"samples {end}.. were never written")
+
+
+@contextlib.contextmanager
+def spike_writer(path: str | os.PathLike, shape: tuple[int, int, int], labels: Any = None,
+                 meta: dict | None = None, layer_sizes: Sequence[int] | None = None,
+                 classes: int | None = None, copy_spikes: h5py.Dataset | None = None
+                 ) -> Iterator[SpikeWriter]:
+    """Open a spike file (format v1) for writing in chunks of samples; atomic as a whole.
+
+    The file is written beside ``path`` and renamed onto it only when the block ends without an
+    error; an error (or Ctrl-C) leaves the old file as it was. Every sample must be written.
+
+    Args:
+        path: the file to write.
+        shape: ``(T, B, n)`` of ``/spikes``.
+        labels: optional ``[B]`` integer labels (written at once; they are small).
+        meta: free metadata for the root attributes (non-scalar values as JSON strings).
+        layer_sizes: for a result file, the nodes of each layer (``/layers/L<i>/spikes [T, B, n_i]``).
+        classes: for a result file, the readout classes (``/readout/counts [B, classes]``).
+        copy_spikes: an input file's ``/spikes`` dataset (already checked) whose compressed chunks
+            are copied as they are instead of being written again, when its storage allows.
+
+    Raises:
+        FileFormatError: labels that do not fit ``shape``.
+        ShapeError: a chunk that does not fit, or samples left unwritten.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> with spike_writer(p, (3, 4, 2), labels=[0, 1, 0, 1]) as w:
+        ...     for b0 in (0, 2):
+        ...         w.write(b0, np.ones((3, 2, 2), np.uint8))
+        >>> int(load_spikes(p).spikes.sum())
+        24
+    """
+    T, B, n = (int(v) for v in shape)
+    lab = None if labels is None else np.asarray(labels).astype(np.int64)
+    _check_labels(lab, B, str(path))
+    copied = copy_spikes is not None and copy_spikes.shape == (T, B, n) and _raw_copyable(copy_spikes)
+    # atomic_h5: a write error inside HDF5 (disk full) becomes one OutputError, not a crash
+    with atomic_h5(path) as f:
+        _meta_attrs(f, dict(meta or {}))
+        f.attrs["format"] = SPIKES_FORMAT
+        f.attrs["version"] = VERSION
+        if copied:
+            # H5Ocopy moves the compressed chunks one by one: no decompression, bounded memory
+            f.copy(copy_spikes, "spikes", without_attrs=True)
+        else:
+            _create_spikes(f, "spikes", (T, B, n))
+        if lab is not None:
+            f.create_dataset("labels", data=lab)
+        if layer_sizes is not None:
+            lg = f.create_group("layers")
+            for i, size in enumerate(layer_sizes):
+                _create_spikes(lg.create_group(f"L{i}"), "spikes", (T, B, int(size)))
+            rg = f.create_group("readout")
+            rg.create_dataset("counts", shape=(B, int(classes or 0)), dtype=np.int32)
+            rg.create_dataset("pred", shape=(B,), dtype=np.int32)
+        w = SpikeWriter(f, (T, B, n), layer_sizes, classes, copied)
+        yield w
+        w._check_filled()
+
+
+def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: dict | None = None,
+                result: Any = None) -> None:
+    """Write a spike file (format v1); with ``result`` (a :class:`SimResult`) a result file.
+
+    ``meta`` goes into root attributes (non-scalar values as JSON strings). One chunk of
+    :func:`spike_writer`, so atomic. Replaces whatever file is at ``path``, as
+    :func:`save_model` does (:func:`spikelut.fileutil.check_output` first for the commands'
+    rules).
+    """
+    spikes = np.ascontiguousarray(spikes)
+    if spikes.dtype != np.uint8:
+        if not all_binary(spikes):
+            raise FileFormatError(f"{path}: spikes must be 0 or 1")
+        spikes = spikes.astype(np.uint8)
+    lab = None if labels is None else np.asarray(labels).astype(np.int64)
+    _check_spikes_array(spikes, lab, str(path))
+    res = None if result is None else result.to_numpy()
+    sizes = None if res is None else [s.shape[2] for s in res.layer_spikes]
+    classes = None if res is None else res.counts.shape[1]
+    with spike_writer(path, spikes.shape, lab, meta, sizes, classes) as w:
+        w.write(0, spikes, res)
+
+
+def _spikes_declared(f: h5py.File, path: Path, whole: bool = True
+                     ) -> tuple[h5py.Dataset, h5py.Dataset | None]:
+    """``/spikes`` and ``/labels`` with shapes checked against the limits and each other
+    (``whole``: ``/spikes`` will be read at once, so it must fit the array limit too)."""
+    ds = _declared(f, "spikes", ("uint8",), 3, path, whole=whole)
+    T, B, n = ds.shape
+    limits.check_count(T, limits.MAX_CYCLES, "number of cycles T", f"{path}: /spikes")
+    limits.check_count(B, limits.MAX_SAMPLES, "number of samples B", f"{path}: /spikes")
+    limits.check_count(n, limits.MAX_INPUTS, "number of channels", f"{path}: /spikes")
+    labels = _declared(f, "labels", ("int64",), 1, path, optional=True)
+    if labels is not None and labels.shape != (B,):
+        raise FileFormatError(f"{path}: /labels: shape {labels.shape}, expected ({B},) "
+                              f"(one label per sample of /spikes)")
+    return ds, labels
+
+
+def load_spikes(path: str | os.PathLike) -> SpikeData:
+    """Read and validate a spike (or result) file's input spikes, labels and metadata."""
+    path = Path(path)
+    with _open(path) as f, _reading(path):
+        _check_format(f, SPIKES_FORMAT, path)
+        ds, lab = _spikes_declared(f, path)
+        meta = _read_meta(f, {"format", "version"}, path)
+        spikes = _read(ds, path)
+        labels = None if lab is None else _read(lab, path)
+    _check_spikes_array(spikes, labels, str(path))
+    return SpikeData(spikes, labels, meta)
+
+
+# ---------------------------------------------------------------------------- chunked reading
+class _OpenFile:
+    """An HDF5 file held open by a reader (``self._f``) for a ``with`` block."""
+
+    _f: h5py.File
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class SpikeReader(_OpenFile):
+    """A spike file open for reading in chunks of samples (made by :func:`open_spikes`).
+
+    Opening reads and checks the header, ``/labels`` and the metadata; ``/spikes`` is read only
+    by :meth:`read`, one sample range at a time, so memory is set by the range, not the file.
+
+    Attributes:
+        path: the file.
+        shape: ``(T, B, n)`` of ``/spikes``.
+        labels: int64 ``[B]`` or ``None``.
+        meta: the root attributes other than format and version.
+        dataset: the open ``/spikes`` dataset (checked kind, dtype and rank).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._f = _open(self.path)
+        try:
+            with _reading(self.path):
+                _check_format(self._f, SPIKES_FORMAT, self.path)
+                # read in ranges of samples: no whole-array limit, but the same checks of links,
+                # storage and declared sizes, and no more data than the file really stores
+                self.dataset, lab = _spikes_declared(self._f, self.path, whole=False)
+                _check_stored(self.dataset, self.path)
+                self.labels = None if lab is None else _read(lab, self.path)
+                self.meta = _read_meta(self._f, {"format", "version"}, self.path)
+            self.shape: tuple[int, int, int] = tuple(int(v) for v in self.dataset.shape)
+            _check_labels(self.labels, self.shape[1], str(self.path))
+        except BaseException:
+            self._f.close()
+            raise
+
+    def read(self, b0: int, b1: int) -> np.ndarray:
+        """Spikes of samples ``b0 .. b1 - 1``: uint8 ``[T, b1 - b0, n]``, checked to be 0 or 1.
+
+        Raises:
+            FileFormatError: unreadable data or values other than 0 and 1.
+        """
+        with _reading(self.path):
+            try:
+                x = self.dataset[:, b0:b1, :]
+            except OSError as e:
+                raise FileFormatError(f"{self.path}: /spikes: cannot read the data (truncated "
+                                      f"file?): {e}") from None
+        if x.size and x.max() > 1:
+            raise FileFormatError(f"{self.path}: /spikes: entries must be 0 or 1")
+        return x
+
+    @property
+    def chunk_samples(self) -> int:
+        """Samples per storage chunk of ``/spikes`` (1 when stored contiguously)."""
+        return int(self.dataset.chunks[1]) if self.dataset.chunks else 1
+
+
+def open_spikes(path: str | os.PathLike) -> SpikeReader:
+    """Open a spike (or result) file for reading in chunks of samples; use it in a ``with``.
+
+    Raises:
+        FileFormatError: a missing, unreadable or malformed file, naming the field.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> save_spikes(p, np.eye(3, dtype=np.uint8)[None], labels=[0, 1, 2])
+        >>> with open_spikes(p) as r:
+        ...     r.shape, r.read(1, 3)[0].tolist()
+        ((1, 3, 3), [[0, 1, 0], [0, 0, 1]])
+    """
+    return SpikeReader(path)
