@@ -629,7 +629,7 @@ def check_analysis_dir(outdir: str | os.PathLike, inputs: Sequence[Any] = (),
     """Refuse an output directory the analysis must not replace; return the names of the old
     directory's entries to carry into the new one.
 
-    The analysis replaces ``outdir`` as a whole (:func:`spikelut.fileutil.atomic_dir`), so
+    The analysis replaces ``outdir`` as a whole (:func:`spikelut.fileutil.atomic.atomic_dir`), so
     without this every file in it would go, inputs included. Refused: the current directory (or
     one holding it); a non-empty directory that the analysis did not write, unless ``force``; an
     input (a path in ``inputs``; other entries are ignored) that lies in it under a name the

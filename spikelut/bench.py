@@ -388,7 +388,7 @@ def format_report(rep: dict) -> str:
 REPORT_TITLE = BENCH_TITLE
 """First line of :func:`format_markdown`'s report: ``spikelut bench -o FILE`` replaces ``FILE``
 without ``--force`` only when it starts with this (or is empty), i.e. is an earlier report
-(:func:`spikelut.fileutil.file_kind` reads it; docs/files-and-outputs.md)."""
+(:func:`spikelut.fileutil.kinds.file_kind` reads it; docs/files-and-outputs.md)."""
 
 
 def format_markdown(rep: dict) -> str:

@@ -22,7 +22,7 @@ def save_model(net: Network, path: str | os.PathLike) -> None:
 
     Replaces whatever file is at ``path``, as :func:`numpy.save` does. The commands first refuse
     an output that is one of their inputs or a file of another kind
-    (:func:`spikelut.fileutil.check_output`); call that first for the same rules."""
+    (:func:`spikelut.fileutil.check.check_output`); call that first for the same rules."""
     with atomic_h5(path) as f:
         f.attrs["format"] = MODEL_FORMAT
         f.attrs["version"] = VERSION

@@ -200,7 +200,7 @@ def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: 
 
     ``meta`` goes into root attributes (non-scalar values as JSON strings). One chunk of
     :func:`spike_writer`, so atomic. Replaces whatever file is at ``path``, as
-    :func:`save_model` does (:func:`spikelut.fileutil.check_output` first for the commands'
+    :func:`save_model` does (:func:`spikelut.fileutil.check.check_output` first for the commands'
     rules).
     """
     spikes = np.ascontiguousarray(spikes)
