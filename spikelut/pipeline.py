@@ -320,9 +320,11 @@ class Pipeline:
                 # the [data] / [coding] values are the config's: name its file (an unknown
                 # dataset or coding said neither)
                 raise ConfigError(f"{self.where}{e}") from None
-            save_spikes(self.p("data", f"{split}.h5"), sd.spikes, sd.labels, sd.meta)
             out[split] = sd
         tr, te = out["train"], out["test"]
+        self._check_test_is_not_training_data(tr, te)
+        for split, sd in out.items():
+            save_spikes(self.p("data", f"{split}.h5"), sd.spikes, sd.labels, sd.meta)
         T, _, C = tr.spikes.shape
         line = (f"{s.dataset}, coding {tr.meta.get('coding')}: {tr.spikes.shape[1]} train / "
                 f"{te.spikes.shape[1]} test samples, {T} cycles x {C} channels")
@@ -341,6 +343,22 @@ class Pipeline:
                 {"line": line, "train_samples": int(tr.spikes.shape[1]),
                  "test_samples": int(te.spikes.shape[1]), "steps": int(T), "channels": int(C),
                  "coding": tr.meta.get("coding"), "dataset": s.dataset})
+
+    def _check_test_is_not_training_data(self, tr: Any, te: Any) -> None:
+        """Refuse a dataset whose test split is (a part of) its training split: a file without
+        separate splits (an ``.npz`` of ``x`` and ``y``, one IDX file, a spike file) is the whole
+        file for both, and the evaluate stage then scored samples the model trained on, as a
+        "test accuracy", without a word."""
+        n = min(tr.spikes.shape[1], te.spikes.shape[1])
+        if (n == 0 or tr.spikes.shape[::2] != te.spikes.shape[::2]
+                or not np.array_equal(tr.labels[:n], te.labels[:n])
+                or not np.array_equal(tr.spikes[:, :n], te.spikes[:, :n])):
+            return
+        raise ConfigError(
+            f"{self.where}[data] dataset {self.settings.dataset}: its test split is its training "
+            f"data (the file has no separate train and test splits), so the test accuracy would "
+            f"score samples the model trained on; give an .npz with x_train, y_train, x_test and "
+            f"y_test, or an IDX folder with train-* and t10k-* files")
 
     def _encode_split(self, split: str, limit: int | None) -> Any:
         """One split encoded: its size checked against the array limit before its spikes exist

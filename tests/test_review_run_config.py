@@ -121,3 +121,48 @@ def test_run_encodes_in_chunks_the_same_bits_as_at_once(tmp_path, monkeypatch):
     assert got.spikes.shape == (3, 600, 784)
     assert np.array_equal(got.spikes, want.spikes) and np.array_equal(got.labels, want.labels)
     assert got.meta == want.meta
+
+
+def _npz_config(tmp_path, **arrays):
+    import numpy as np
+
+    np.savez(tmp_path / "mine.npz", **arrays)
+    text = (BASE.replace('"first_of_two"', f'"{tmp_path / "mine.npz"}"')
+            .replace("inputs = 2", "inputs = 8").replace("steps = 20", 'steps = 4\nname = "rate"'))
+    return _config(tmp_path, text)
+
+
+@pytest.mark.parametrize("limits", [("limit_train = 50", "limit_test = 10"), ("", "")])
+def test_run_refuses_a_file_whose_test_split_is_its_training_data(tmp_path, capsys, limits):
+    # an .npz of x and y is the whole file for either split: the evaluate stage scored the
+    # training samples and the report called it the test accuracy
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    cfg = _npz_config(tmp_path, x=rng.random((60, 8)).astype(np.float32), y=rng.integers(0, 2, 60))
+    cfg.write_text(cfg.read_text().replace("limit_train = 50", limits[0])
+                   .replace("limit_test = 10", limits[1]))
+    out = tmp_path / "out"
+    line = one_error_line(capsys, "run", "run", cfg, "-o", out, "--no-progress")
+    assert line == (f"spikelut run: error: {cfg}: [data] dataset {tmp_path / 'mine.npz'}: its test "
+                    f"split is its training data (the file has no separate train and test "
+                    f"splits), so the test accuracy would score samples the model trained on; give "
+                    f"an .npz with x_train, y_train, x_test and y_test, or an IDX folder with "
+                    f"train-* and t10k-* files")
+    assert not out.exists()
+
+
+def test_run_encodes_a_file_with_its_own_test_split(tmp_path):
+    import numpy as np
+
+    from spikelut.io import load_spikes
+    from spikelut.pipeline import Pipeline
+
+    rng = np.random.default_rng(0)
+    cfg = _npz_config(tmp_path, x_train=rng.random((60, 8)).astype(np.float32),
+                      y_train=rng.integers(0, 2, 60), x_test=rng.random((30, 8)).astype(np.float32),
+                      y_test=rng.integers(0, 2, 30))
+    pipe = Pipeline(str(cfg), tmp_path / "out")
+    pipe._encode()
+    assert load_spikes(tmp_path / "out" / "data" / "train.h5").spikes.shape == (4, 50, 8)
+    assert load_spikes(tmp_path / "out" / "data" / "test.h5").spikes.shape == (4, 10, 8)
