@@ -744,6 +744,9 @@ def _recorded_encoding(meta: dict) -> dict:
     return out
 
 
+_FILE_SUFFIXES = (".npz", ".h5", ".hdf5", ".gz", ".csv", ".npy", ".txt")
+"""Suffixes of a dataset name meant as a file (a missing one is said to be missing)."""
+
 MAX_SEED = 2**63 - 1
 """The largest seed (int64, as a TOML integer): the seed goes into the spike file's metadata."""
 
@@ -770,6 +773,9 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
     if seed > MAX_SEED:  # recorded in the spike file: past int64 it was h5py's TypeError
         raise ConfigError(f"seed must be at most {MAX_SEED} (2**63 - 1), got {seed!r}")
+    if not str(name_or_path).strip():  # "" was Path(""), the working directory, as IDX folder
+        raise ConfigError(f"the dataset name is empty; give a built-in ({', '.join(DATASETS)}), "
+                          f"a UCR/UEA set (spikelut encode --list) or a file")
     name = _ucr.canonical(str(name_or_path))
     if name in _BUILTIN and not (os.sep in name or Path(name).suffix):
         return _BUILTIN[name](split, int(seed))
@@ -780,6 +786,9 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
         close = difflib.get_close_matches(name.lower(), [k.lower() for k in _BUILTIN], n=1,
                                           cutoff=0.8)
         hint = f"; did you mean {_ucr.canonical(close[0])!r}?" if close else ""
+        if os.sep in name or Path(name).suffix.lower() in _FILE_SUFFIXES:  # meant as a file
+            raise ConfigError(f"unknown dataset {name!r}: no such file (a relative path is read "
+                              f"from the working directory {os.getcwd()!r})")
         raise ConfigError(f"unknown dataset {name!r}: not a built-in ({', '.join(DATASETS)}), a UCR/UEA "
                           f"set (spikelut encode --list) or a file{hint}")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()

@@ -166,3 +166,19 @@ def test_run_encodes_a_file_with_its_own_test_split(tmp_path):
     pipe._encode()
     assert load_spikes(tmp_path / "out" / "data" / "train.h5").spikes.shape == (4, 50, 8)
     assert load_spikes(tmp_path / "out" / "data" / "test.h5").spikes.shape == (4, 10, 8)
+
+
+def test_run_with_an_empty_dataset_name_says_so(tmp_path, capsys):
+    # "" became Path(""), the working directory, and the error spoke of IDX files in '.'
+    cfg = _config(tmp_path, BASE.replace('dataset = "first_of_two"', 'dataset = ""'))
+    line = one_error_line(capsys, "run", "run", cfg, "-o", tmp_path / "out", "--no-progress")
+    assert line == (f"spikelut run: error: {cfg}: the dataset name is empty; give a built-in "
+                    f"(mnist5k, mnist1d, first_of_two, patterns), a UCR/UEA set (spikelut encode "
+                    f"--list) or a file")
+
+
+def test_a_missing_dataset_file_is_called_missing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = one_error_line(capsys, "encode", "encode", "--dataset", "mine.npz", "-o", "e.h5")
+    assert line == (f"spikelut encode: error: unknown dataset 'mine.npz': no such file (a relative "
+                    f"path is read from the working directory {str(tmp_path)!r})")
