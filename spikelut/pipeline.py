@@ -103,6 +103,9 @@ class RunSettings:
         if "dataset" not in data:
             raise ConfigError("[data]: missing 'dataset' (a built-in name such as mnist1d, or a file)")
         seed = cfg.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            # (the default of [data] seed: its error named [data], which the config may not have)
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
 
         def opt_int(t: dict, key: str, where: str, lo: int, default: Any = None) -> Any:
             v = t.get(key, default)

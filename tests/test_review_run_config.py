@@ -182,3 +182,11 @@ def test_a_missing_dataset_file_is_called_missing(tmp_path, capsys, monkeypatch)
     line = one_error_line(capsys, "encode", "encode", "--dataset", "mine.npz", "-o", "e.h5")
     assert line == (f"spikelut encode: error: unknown dataset 'mine.npz': no such file (a relative "
                     f"path is read from the working directory {str(tmp_path)!r})")
+
+
+@pytest.mark.parametrize("value", ['"1"', "-1", "true"])
+def test_run_names_the_top_level_seed_not_a_data_seed_the_config_lacks(tmp_path, capsys, value):
+    cfg = _config(tmp_path, BASE.replace("seed = 0", f"seed = {value}"))
+    line = one_error_line(capsys, "run", "run", cfg, "-o", tmp_path / "out", "--json")
+    shown = {'"1"': "'1'", "-1": "-1", "true": "True"}[value]
+    assert line == f"spikelut run: error: {cfg}: seed must be a non-negative integer, got {shown}"
