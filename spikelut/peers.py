@@ -575,6 +575,31 @@ def time_to_target(epochs: Sequence[dict], target: float) -> tuple[float | None,
     return None, None
 
 
+MAX_EPOCHS = 1_000_000
+"""The most epochs a benchmark runs (the trainers plan every epoch up front: 10**12 epochs ran
+out of memory before the first)."""
+
+MAX_SEED = 2**63 - 1
+"""The largest seed (torch.manual_seed takes a 64-bit integer; the report is JSON)."""
+
+
+def check_sizes(epochs: int, seed: int, hidden: int) -> None:
+    """Refuse, before any data are loaded, an ``epochs`` over :data:`MAX_EPOCHS`, a negative or
+    too large ``seed``, and a ``hidden`` whose peer weights (``3 * hidden x hidden`` float32 of
+    the GRU's recurrent gates) are over the array limit (``--hidden 10**11`` was torch's
+    allocation traceback). The other values are checked by :func:`run_peers`."""
+    from . import limits
+
+    if epochs > MAX_EPOCHS:
+        raise ConfigError(f"--epochs must be at most {MAX_EPOCHS}, got {epochs}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
+    if seed > MAX_SEED:
+        raise ConfigError(f"--seed must be at most {MAX_SEED} (2**63 - 1), got {seed}")
+    limits.check_array_bytes((3 * hidden, hidden), 4, f"--hidden {hidden}: a peer's recurrent "
+                             f"weights", ConfigError)
+
+
 def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int = 25,
               threads: int = 1, target: float = 0.88, seed: int = 0,
               data: str | os.PathLike | None = None, test: str | os.PathLike | None = None,
@@ -628,8 +653,7 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
                         ("hidden", hidden)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"--{name} must be an integer >= 1, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
+    check_sizes(epochs, seed, hidden)
     if not 0.0 <= target <= 1.0:
         raise ConfigError(f"--target must be an accuracy in [0, 1], got {target}")
     rates = dict(PEER_LR)
@@ -770,6 +794,8 @@ def run_peers_seeds(seeds: Sequence[int], **kwargs: Any) -> dict:
         raise ConfigError(f"--seeds needs two or more seeds (one seed: --seed), got {seeds}")
     if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in seeds):
         raise ConfigError(f"--seeds must be integers >= 0, got {seeds}")
+    if max(seeds) > MAX_SEED:  # before the first run, not after it
+        raise ConfigError(f"--seeds must be at most {MAX_SEED} (2**63 - 1), got {max(seeds)}")
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds repeats a seed: {seeds}; give distinct seeds")
     runs = [run_peers(seed=sd, **kwargs) for sd in seeds]

@@ -190,3 +190,22 @@ def test_run_names_the_top_level_seed_not_a_data_seed_the_config_lacks(tmp_path,
     line = one_error_line(capsys, "run", "run", cfg, "-o", tmp_path / "out", "--json")
     shown = {'"1"': "'1'", "-1": "-1", "true": "True"}[value]
     assert line == f"spikelut run: error: {cfg}: seed must be a non-negative integer, got {shown}"
+
+
+# ------------------------------------------------------------- peers
+@pytest.mark.parametrize("argv, message", [
+    # the trainers plan every epoch first: MemoryError tracebacks before the first epoch
+    (["--epochs", str(10**12)], f"--epochs must be at most 1000000, got {10**12}"),
+    # torch.manual_seed: 'Overflow when unpacking long long' traceback
+    (["--seed", str(10**23)], f"--seed must be at most {2**63 - 1} (2**63 - 1), got {10**23}"),
+    # refused before the first seed's whole benchmark, not after it
+    (["--seeds", f"0,{10**23}"], f"--seeds must be at most {2**63 - 1} (2**63 - 1), got {10**23}"),
+    # torch's allocation traceback (12.8 TB)
+    (["--hidden", str(10**11)], f"--hidden {10**11}: a peer's recurrent weights: shape "
+                                f"({3 * 10**11}, {10**11}) x 4 bytes = 111758708953857.4 GiB, more "
+                                f"than the limit of 4.0 GiB (set SPIKELUT_MAX_ARRAY_BYTES to allow "
+                                f"larger arrays)"),
+])
+def test_peers_refuses_sizes_that_were_tracebacks_before_any_work(capsys, argv, message):
+    line = one_error_line(capsys, "peers", "peers", *argv, "--no-progress", "--systems", "gru")
+    assert line == f"spikelut peers: error: {message}"
