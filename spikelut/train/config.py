@@ -223,7 +223,12 @@ class TrainConfig:
 
         def choice(key: str, options, aliases: dict | None = None) -> None:
             v = getattr(self, key)
-            if isinstance(v, str) and aliases and v in aliases:
+            if not isinstance(v, str):
+                # a list or table is unhashable: `v in options` of a dict (loss, relaxation)
+                # raised TypeError, a traceback instead of this line
+                raise ConfigError(f"{at(key)}: {key} must be a name, one of "
+                                  f"{', '.join(sorted(options))}; got {v!r}")
+            if aliases and v in aliases:
                 v = aliases[v]
                 setattr(self, key, v)
             if v not in options:

@@ -1,0 +1,50 @@
+"""Review of the research features' options (rewiring, relaxations, analog tables, pulse
+settings, schedules, init) as a new user meets them: each `[train]` key and flag with wrong
+types, out-of-range and huge values, and the combinations the docs refuse. Every bad value must
+stop before training with one line naming the key (or the flag) and what is allowed."""
+
+import pytest
+
+from helpers import one_error_line
+from spikelut.cli import main
+from spikelut.errors import ConfigError
+from spikelut.train import TrainConfig
+
+# a pulse-only layer with an own-output loop and a readout: trains an epoch in a moment
+NET = ('seed = 0\ninputs = 2\n[[layers]]\nname = "mem"\nnodes = 8\nk = 4\nrefractory = 1\n'
+       'taps = [{ from = "input", count = 2 }, { from = "self", count = 1, delay = 1 },\n'
+       '        { from = "own", delay = 2 }]\n'
+       '[[layers]]\nname = "out"\nnodes = 4\nk = 4\ntaps = [{ from = "mem", count = 4 }]\n'
+       '[readout]\nclasses = 2\n')
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("research")
+    assert main(["encode", "--dataset", "first_of_two", "--limit", "20",
+                 "-o", str(d / "fot.h5")]) == 0
+    return d
+
+
+def train_error(capsys, d, train: str, *flags: str) -> str:
+    """The one error line of ``spikelut train`` on NET with ``[train]`` = ``train``."""
+    cfg = d / "c.toml"
+    cfg.write_text(NET + "[train]\nepochs = 2\n" + train + "\n")
+    return one_error_line(capsys, "train", "train", cfg, "--data", d / "fot.h5",
+                          "-o", d / "m.h5", "--no-progress", "--force", *flags)
+
+
+# ------------------------------------------------------------------ names of the wrong type
+@pytest.mark.parametrize("key,names", [
+    ("relaxation", "bipolar, dlut, dlut_fixed, mlp, multilinear, walsh"),
+    ("loss", "ce_count, ce_count_temporal, ce_temporal, mse_count"),
+    ("init", "data, logits, normal, residual, table"),
+])
+def test_a_name_key_given_a_list_is_one_line(capsys, data, key, names):
+    """relaxation = [1] and loss = [1] ended in a TypeError traceback (unhashable list looked up
+    in the dict of relaxations/losses); every name key now says it wants a name and lists them."""
+    line = train_error(capsys, data, f"{key} = [1]")
+    assert line == (f"spikelut train: error: {data / 'c.toml'}: [train]: {key} must be a name, "
+                    f"one of {names}; got [1]")
+    with pytest.raises(ConfigError, match=rf"^\[train\]: {key} must be a name, one of "):
+        TrainConfig.from_dict({key: {"a": 1}})
