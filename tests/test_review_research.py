@@ -48,3 +48,39 @@ def test_a_name_key_given_a_list_is_one_line(capsys, data, key, names):
                     f"one of {names}; got [1]")
     with pytest.raises(ConfigError, match=rf"^\[train\]: {key} must be a name, one of "):
         TrainConfig.from_dict({key: {"a": 1}})
+
+
+# ------------------------------------------------------------------ sizes bounded up front
+def test_epochs_are_bounded_before_the_run_is_planned(capsys, data):
+    """--epochs 1000000000000 built a per-epoch plan of 10**12 entries (a MemoryError traceback
+    after the machine's memory filled); epochs are now 1..100,000, refused in one line."""
+    line = train_error(capsys, data, "", "--epochs", "1000000000000")
+    assert line == ("spikelut train: error: --epochs must be an integer 1..100,000, "
+                    "got 1000000000000")
+    with pytest.raises(ConfigError, match=r"^\[train\]: epochs must be an integer 1\.\.100,000, "
+                                          r"got 100001$"):
+        TrainConfig.from_dict({"epochs": 100_001})
+    assert TrainConfig.from_dict({"epochs": 100_000}).epochs == 100_000
+
+
+def test_rewire_candidates_are_bounded(capsys, data):
+    """rewire_candidates = 10**12 drew that many candidates per pruned tap (and one probe pass
+    per candidate rank): the run hung; now 1..1024, the most a gradient-scored slot holds."""
+    line = train_error(capsys, data, "rewire_every = 5\nrewire_candidates = 1000000000000")
+    assert line.startswith(f"spikelut train: error: {data / 'c.toml'}: [train]: rewire_candidates "
+                           f"must be an integer 1..1024 (each candidate rank is one probe forward "
+                           f"and backward pass per rewiring; ")
+    assert line.endswith("got 1000000000000")
+    assert TrainConfig.from_dict({"rewire_every": 5, "rewire_candidates": 1024}).rewire_candidates \
+        == 1024
+
+
+def test_tbptt_fits_the_kernels_int(capsys, data):
+    """tbptt goes to the CUDA kernels as a C int: 10**12 was accepted by the config and would
+    stop the GPU run in a marshalling ValueError; it is now bounded by the cycle limit (2**24;
+    any value >= the data's cycles is full BPTT anyway)."""
+    line = train_error(capsys, data, "tbptt = 1000000000000")
+    assert line == (f"spikelut train: error: {data / 'c.toml'}: [train]: tbptt must be an integer "
+                    f"0..16,777,216 (cycles; 0 = full BPTT, as is any value >= the data's cycles "
+                    f"per sample), got 1000000000000")
+    assert TrainConfig.from_dict({"tbptt": 2 ** 24}).tbptt == 2 ** 24

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..errors import ConfigError
+from ..limits import MAX_CYCLES
 from .bptt import REFRACTORY_GRAD, TAP_GRAD
 from .losses import ALIASES as LOSS_ALIASES
 from .losses import LOSSES
@@ -35,6 +36,10 @@ FLOAT32_MAX = 3.4028234663852886e38
 """Largest finite float32: float settings beyond it overflow in training."""
 FLOAT32_TINY = 1.401298464324817e-45
 """Smallest positive float32 (subnormal): nonzero settings below it become 0 in training."""
+
+MAX_EPOCHS = 100_000
+"""Most epochs of a run: the run's per-epoch plan and history are built up front, so 10**12
+epochs (a typo) would fill the memory before the first step."""
 
 INITS = ("normal", "table", "logits", "residual", "data")
 KERNELS = tuple(KERNELS_ALIASES)
@@ -197,10 +202,12 @@ class TrainConfig:
                 return ConfigError(f"{flags[key]} must be {what}, got {getattr(self, key)!r}")
             return ConfigError(f"{where}: {key} must be {what}, got {getattr(self, key)!r}")
 
-        def integer(key: str, lo: int) -> None:
+        def integer(key: str, lo: int, hi: int | None = None, why: str = "") -> None:
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise bad(key, f"an integer >= {lo}")
+            if hi is not None and v > hi:  # bounded before anything of that size is built
+                raise bad(key, f"an integer {lo}..{hi:,}{why}")
 
         def number(key: str, lo: float, strict: bool, optional: bool = False, hi: float | None = None) -> None:
             v = getattr(self, key)
@@ -235,10 +242,11 @@ class TrainConfig:
                 raise ConfigError(f"{at(key)}: unknown {key} {v!r}; choose one of "
                                   f"{', '.join(sorted(options))}")
 
-        integer("epochs", 1)
+        integer("epochs", 1, MAX_EPOCHS)
         integer("batch_size", 1)
         integer("step_size", 1)
-        integer("tbptt", 0)
+        integer("tbptt", 0, MAX_CYCLES, " (cycles; 0 = full BPTT, as is any value >= the "
+                                        "data's cycles per sample)")
         integer("refractory_ramp", 0)
         if self.refractory_ramp >= self.epochs:
             raise ConfigError(f"{at('refractory_ramp', 'epochs')}: refractory_ramp "

@@ -94,6 +94,11 @@ def validate_rewire(cfg: Any, where: str = "[train]") -> None:
         v = getattr(cfg, key)
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise bad(key, f"an integer >= {lo}")
+    if cfg.rewire_candidates > MAX_SCORED:
+        # each candidate rank costs a probe pass and a list entry per pruned tap: 10**12 hung
+        raise bad("rewire_candidates", f"an integer 1..{MAX_SCORED} (each candidate rank is one "
+                                       f"probe forward and backward pass per rewiring; "
+                                       f"rewire_regrow = 'gradient' scores a whole slot at once)")
     for key, hi in (("rewire_fraction", 1.0), ("rewire_ff_penalty", None)):
         v = getattr(cfg, key)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0 \
