@@ -45,7 +45,7 @@ from .errors import ConfigError, FileFormatError, ShapeError
 from .escape import terminal
 from .fileutil import atomic_path
 from .io import SpikeData, check_sample, load_model, load_result, load_result_sample, open_result
-from .network import INPUT, Network
+from .network import Network
 
 DEFAULT_SIZE = (1200, 900)
 DPI = 100
@@ -334,7 +334,7 @@ def rate_histogram(result: Any, path: str | os.PathLike | None = None, *,
 
 
 # ---------------------------------------------------------------------------- LUT tables
-#: bytes of int64 addresses ``[T, n, samples]`` that :func:`address_counts` builds at once
+#: bytes of spikes ``[T, samples, signals]`` that :func:`address_counts` copies side by side at once
 ADDRESS_BYTES = 16 << 20
 
 
@@ -344,13 +344,14 @@ def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer
     """How often each node of ``layer`` saw each table address: int64 ``[n, 2**k]``.
 
     Addresses are rebuilt from recorded spikes by the tap rule of DESIGN.md section 2 (tap ``p``
-    reads its signal at ``t - delay``, 0 before cycle 0, bit ``p`` of the address). A recorded
-    spike on an address whose table entry is 0 cannot come from this model and raises
-    :class:`ShapeError`. ``progress`` shows a bar over sample chunks (default: when stderr is a
-    terminal). ``chunk`` samples are worked at once (default: at most 64, fewer where their
-    int64 addresses ``[T, n, chunk]`` would pass :data:`ADDRESS_BYTES`: 64 samples of a long,
-    wide layer were eight times the layer's own spikes of those samples). ``first_sample``: the
-    number of the first sample given, for the message (a range read from a larger result).
+    reads its signal at ``t - delay``, 0 before cycle 0, bit ``p`` of the address), in one
+    compiled loop (:func:`spikelut.engine.addresses.count_addresses`). A recorded spike on an
+    address whose table entry is 0 cannot come from this model and raises :class:`ShapeError`
+    (the first such spike of a chunk, in cycle, node, sample order). ``progress`` shows a bar
+    over sample chunks (default: when stderr is a terminal). ``chunk`` samples are worked at once
+    (default: as many as keep the signals the layer reads, copied side by side, under
+    :data:`ADDRESS_BYTES`); the counts do not depend on it. ``first_sample``: the number of the
+    first sample given, for the message (a range read from a larger result).
 
     Example:
         >>> import numpy as np
@@ -362,46 +363,43 @@ def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer
         >>> address_counts(net, x, [s], 0).tolist()     # addresses 1, 3, 1, 3
         [[0, 2, 0, 2]]
     """
-    lay = net.layers[net.layer_index(layer)]
+    from .engine.addresses import count_addresses
+
     i = net.layer_index(layer)
+    lay = net.layers[i]
     x = np.asarray(inputs)
     sigs = [x] + [np.asarray(s) for s in layer_spikes]
     if x.ndim != 3 or x.shape[2] != net.n_in:
         raise ShapeError(f"inputs have shape {x.shape}, expected [T, B, {net.n_in}]")
-    if [s.shape[2] for s in sigs[1:]] != net.sizes:
-        raise ShapeError(f"layer sizes {[s.shape[2] for s in sigs[1:]]} do not match the model's "
-                         f"{net.sizes}")
+    if [s.shape[2] for s in sigs[1:]] != net.sizes or any(s.shape[:2] != x.shape[:2] for s in sigs):
+        raise ShapeError(f"layer spikes {[s.shape for s in sigs[1:]]} do not match the model's "
+                         f"layer sizes {net.sizes} over the inputs' [T, B] = {list(x.shape[:2])}")
     T, B = x.shape[:2]
-    n, k = lay.n, lay.k
+    n = lay.n
+    # only the signals the layer reads and its own spikes are copied side by side, in the order
+    # input, layer 0, 1, ...: signal s (INPUT = -1) starts at column start[s]
+    used = sorted({int(v) for v in np.unique(lay.source)} | {i})
+    start, width = {}, 0
+    for src in used:
+        start[src] = width
+        width += sigs[src + 1].shape[2]
+    cols = np.array([[start[int(s)] for s in row] for row in lay.source], np.int64).reshape(n, lay.k)
+    cols = cols + lay.index.astype(np.int64)
     if chunk is None:
-        chunk = max(1, min(64, ADDRESS_BYTES // max(1, T * n * 8)))
-    D = int(lay.delay.max())
-    counts = np.zeros(n * (1 << k), np.int64)
-    base = (np.arange(n) << k)[None, :, None]
-    t_idx = D + np.arange(T)[:, None]
+        chunk = max(1, ADDRESS_BYTES // max(1, T * width))
+    counts = np.zeros((n, 1 << lay.k), np.int64)
     show = sys.stderr.isatty() and B > 8 * chunk if progress is None else progress
     for b0 in tqdm(range(0, B, chunk), desc="addresses", unit="chunk", disable=not show, leave=False):
         b1 = min(b0 + chunk, B)
-        padded = [np.concatenate([np.zeros((D, b1 - b0, s.shape[2]), np.uint8), s[:, b0:b1]])
-                  for s in sigs]
-        addr = np.zeros((T, n, b1 - b0), np.int64)
-        for p in range(k):
-            for src in np.unique(lay.source[:, p]).tolist():
-                cols = np.flatnonzero(lay.source[:, p] == src)
-                sig = padded[0 if src == INPUT else src + 1]
-                # advanced indices (time, channel) broadcast to [T, cols] and come first: [T, cols, B]
-                bit = sig[t_idx - lay.delay[cols, p][None, :], :, lay.index[cols, p][None, :]]
-                addr[:, cols, :] |= bit.astype(np.int64) << p
-        spk = sigs[i + 1][:, b0:b1].transpose(0, 2, 1)  # [T, n, B]
-        entry = lay.table[np.arange(n)[None, :, None], addr]
-        if np.any(spk > entry):
-            t, j, b = (int(v) for v in np.argwhere(spk > entry)[0])
+        part, bad = count_addresses(np.concatenate([sigs[s + 1][:, b0:b1] for s in used], axis=2),
+                                    cols, lay.delay, lay.table, start[i])
+        if bad is not None:
+            t, j, b, a = bad
             raise ShapeError(f"the result does not come from this model: layer {i} node {j} spiked "
-                             f"at cycle {t} of sample {first_sample + b0 + b} on address "
-                             f"{int(addr[t, j, b])}, "
+                             f"at cycle {t} of sample {first_sample + b0 + b} on address {a}, "
                              f"whose table entry is 0")
-        counts += np.bincount((base + addr).ravel(), minlength=counts.size)
-    return counts.reshape(n, 1 << k)
+        counts += part
+    return counts
 
 
 def _file_address_counts(path: str | os.PathLike, net: Network, layer: int,
