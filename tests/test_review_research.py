@@ -84,3 +84,32 @@ def test_tbptt_fits_the_kernels_int(capsys, data):
                     f"0..16,777,216 (cycles; 0 = full BPTT, as is any value >= the data's cycles "
                     f"per sample), got 1000000000000")
     assert TrainConfig.from_dict({"tbptt": 2 ** 24}).tbptt == 2 ** 24
+
+
+# ------------------------------------------------------------------ combinations the docs refuse
+@pytest.mark.parametrize("train,flags,source,relaxation,init", [
+    ('relaxation = "dlut"\ninit = "residual"', (), "{cfg}: [train]", "dlut", "residual"),
+    ('relaxation = "dlut_fixed"', ("--init", "data"), "{cfg}: [train] with --init", "dlut_fixed",
+     "data"),
+    ('init = "table"', ("--relaxation", "dlut"), "{cfg}: [train] with --relaxation", "dlut",
+     "table"),
+])
+def test_binarybrain_relaxations_refuse_other_inits_naming_the_source(capsys, data, train, flags,
+                                                                      source, relaxation, init):
+    """dlut, dlut_fixed and mlp draw their own parameters and refuse every init but normal
+    (docs/relaxations.md). The refusal came from the Trainer after the data were loaded, as
+    '[train]: ...' without the config file or the flag that set the value; it is now part of
+    the [train] check and names them like every other clash."""
+    line = train_error(capsys, data, train, *flags)
+    where = source.format(cfg=data / "c.toml")
+    assert line == (f"spikelut train: error: {where}: relaxation = \"{relaxation}\" starts from "
+                    f"BinaryBrain's N(0.5, 0.01) tables; use init = \"normal\" (init = \"{init}\" "
+                    f"sets multilinear logits, which this model cannot take over exactly)")
+
+
+def test_mlp_refuses_other_inits_at_the_config_check():
+    with pytest.raises(ConfigError, match=r'^--relaxation, --init: relaxation = "mlp" draws its '
+                                          r'own He-initialised weights; use init = "normal" '
+                                          r'\(init = "residual" sets multilinear logits\)$'):
+        TrainConfig.from_dict({"relaxation": "mlp", "init": "residual"},
+                              flags={"relaxation": "--relaxation", "init": "--init"})

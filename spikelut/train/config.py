@@ -29,7 +29,7 @@ from .optim import OPTIMIZERS, SCHEDULES
 from ..analog import MAX_BITS as ANALOG_MAX_BITS
 from .passes import BACKENDS, FORWARDS, KERNELS_ALIASES
 from .relax import ALIASES as RELAX_ALIASES
-from .relax import RELAXATIONS
+from .relax import RELAXATIONS, get_relaxation
 from .surrogates import get_surrogate
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -300,6 +300,9 @@ class TrainConfig:
             self.kernels = None
         choice("tap_grad", TAP_GRAD)
         choice("relaxation", RELAXATIONS, RELAX_ALIASES)
+        refusal = get_relaxation(self.relaxation).init_refusal(self.init)
+        if refusal:  # else the Trainer refused it, after the data were read, naming no source
+            raise ConfigError(f"{at('relaxation', 'init')}: {refusal}")
         integer("analog_bits", 0)
         if self.analog_bits > ANALOG_MAX_BITS:
             raise bad("analog_bits", f"an integer in 0 .. {ANALOG_MAX_BITS}")

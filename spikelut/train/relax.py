@@ -144,6 +144,11 @@ class Relaxation:
         """Parameters per node for a ``k``-input table."""
         return 1 << k
 
+    def init_refusal(self, init: str) -> str | None:
+        """Why this model cannot start from ``[train] init = init`` (``None``: it can); checked
+        by :class:`~spikelut.train.TrainConfig` before anything is loaded."""
+        return None
+
     def init(self, theta: np.ndarray, logits: np.ndarray | None, init: str,
              rng: np.random.Generator) -> np.ndarray:
         """Parameters ``P [n, width]`` float32 from the trainer's initial table values ``theta``
@@ -250,11 +255,17 @@ class DifferentiableLut(Relaxation):
     def width(self, k):
         return (2 << k) + 2
 
+    def init_refusal(self, init):
+        if init == "normal":
+            return None
+        return (f'relaxation = "{self.name}" starts from BinaryBrain\'s N(0.5, 0.01) tables; use '
+                f'init = "normal" (init = "{init}" sets multilinear logits, which this model '
+                f'cannot take over exactly)')
+
     def init(self, theta, logits, init, rng):
-        if init != "normal":
-            raise ConfigError(f'[train]: relaxation = "{self.name}" starts from BinaryBrain\'s '
-                              f'N(0.5, 0.01) tables; use init = "normal" (init = "{init}" sets '
-                              f'multilinear logits, which this model cannot take over exactly)')
+        why = self.init_refusal(init)
+        if why:
+            raise ConfigError(f"[train]: {why}")
         n, A = theta.shape
         p = np.empty((n, 2 * A + 2), np.float32)
         p[:, :A] = rng.normal(0.5, 0.01, (n, A))
@@ -329,10 +340,16 @@ class MicroMlp(Relaxation):
                 p[:, o + 2 * h:o + 2 * h + 1], p[:, o + 2 * h + 1:o + 2 * h + 2],
                 p[:, o + 2 * h + 2:o + 2 * h + 3], p[:, o + 2 * h + 3:])
 
+    def init_refusal(self, init):
+        if init == "normal":
+            return None
+        return (f'relaxation = "mlp" draws its own He-initialised weights; use init = "normal" '
+                f'(init = "{init}" sets multilinear logits)')
+
     def init(self, theta, logits, init, rng):
-        if init != "normal":
-            raise ConfigError(f'[train]: relaxation = "mlp" draws its own He-initialised weights; '
-                              f'use init = "normal" (init = "{init}" sets multilinear logits)')
+        why = self.init_refusal(init)
+        if why:
+            raise ConfigError(f"[train]: {why}")
         n, A = theta.shape
         k = int(round(math.log2(A)))
         h = self.hidden
