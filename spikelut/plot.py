@@ -45,7 +45,7 @@ from .errors import ConfigError, FileFormatError, ShapeError
 from .escape import terminal
 from .fileutil import atomic_path
 from .io import SpikeData, check_sample, load_model, load_result, load_result_sample, open_result
-from .network import Network
+from .network import Network, all_binary
 
 DEFAULT_SIZE = (1200, 900)
 DPI = 100
@@ -374,6 +374,8 @@ def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer
     if [s.shape[2] for s in sigs[1:]] != net.sizes or any(s.shape[:2] != x.shape[:2] for s in sigs):
         raise ShapeError(f"layer spikes {[s.shape for s in sigs[1:]]} do not match the model's "
                          f"layer sizes {net.sizes} over the inputs' [T, B] = {list(x.shape[:2])}")
+    if not all(all_binary(s) for s in sigs):
+        raise ShapeError("spikes must be 0 or 1")
     T, B = x.shape[:2]
     n = lay.n
     # only the signals the layer reads and its own spikes are copied side by side, in the order

@@ -89,3 +89,15 @@ def test_count_addresses_refuses_columns_it_would_read_out_of_bounds():
         count_addresses(sig, np.array([[0]]), np.array([[0]]), table, 3)
     with pytest.raises(ValueError, match="shapes do not fit"):
         count_addresses(sig, np.array([[0, 1]]), np.array([[0]]), table, 0)
+    with pytest.raises(ValueError, match="0 or 1"):
+        count_addresses(sig + 2, np.array([[0]]), np.array([[0]]), table, 0)
+
+
+def test_spikes_other_than_0_or_1_are_refused_before_the_loop():
+    """A 2 would make an address past the table, which the compiled loop reads unchecked."""
+    net = random_network(0, n_in=2, sizes=[3], k=2, classes=3)
+    x = np.zeros((4, 2, 2), np.uint8)
+    s = np.zeros((4, 2, 3), np.uint8)
+    x[1, 0, 1] = 2
+    with pytest.raises(ShapeError, match="^spikes must be 0 or 1$"):
+        address_counts(net, x, [s], 0)

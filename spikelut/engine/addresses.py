@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..network import all_binary
+
 
 @njit(cache=True, nogil=True)
 def _count(sig, cols, delays, table, first, counts):  # pragma: no cover - compiled
@@ -73,8 +75,8 @@ def count_addresses(signals: np.ndarray, cols: np.ndarray, delays: np.ndarray, t
         node, sample order) on an address whose table entry is 0; the counts are then partial.
 
     Raises:
-        ValueError: arrays of the wrong shapes or a column or delay out of range (checked here:
-            the loop reads without bounds checks).
+        ValueError: arrays of the wrong shapes, a column or delay out of range, or a value other
+            than 0 or 1 (checked here: the loop reads without bounds checks).
     """
     sig = np.ascontiguousarray(signals, dtype=np.uint8)
     cols = np.ascontiguousarray(cols, dtype=np.int64)
@@ -89,6 +91,9 @@ def count_addresses(signals: np.ndarray, cols: np.ndarray, delays: np.ndarray, t
             or not 0 <= first <= C - n:
         raise ValueError(f"a tap column, delay or the layer's first column is out of range for "
                          f"{C} signals")
+    if not all_binary(sig) or not all_binary(table):
+        # a 2 would make an address past the node's table, read without bounds checks
+        raise ValueError("spikes and tables must be 0 or 1")
     counts = np.zeros(table.shape, np.int64)
     t, j, b, a = _count(sig, cols, delays, table, int(first), counts)
     return counts, (None if t < 0 else (int(t), int(j), int(b), int(a)))
