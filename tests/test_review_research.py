@@ -113,3 +113,30 @@ def test_mlp_refuses_other_inits_at_the_config_check():
                                           r'\(init = "residual" sets multilinear logits\)$'):
         TrainConfig.from_dict({"relaxation": "mlp", "init": "residual"},
                               flags={"relaxation": "--relaxation", "init": "--init"})
+
+
+# ------------------------------------------------------------------ settings that do nothing
+def _train_ok(capsys, d, train):
+    cfg = d / "c.toml"
+    cfg.write_text(NET + "[train]\nepochs = 2\nbatch_size = 10\n" + train + "\n")
+    code = main(["train", str(cfg), "--data", str(d / "fot.h5"), "-o", str(d / "m.h5"),
+                 "--no-progress", "--force"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return [line for line in err.splitlines() if "warning" in line]
+
+
+def test_rewire_keys_without_rewire_every_are_named(capsys, data):
+    """rewire_delays = [0, 3] (learnable delays) or rewire_regrow = "gradient" without
+    rewire_every trained a plain network without a word: rewiring is off by default. The run
+    now says which keys change nothing and what turns rewiring on."""
+    assert _train_ok(capsys, data, 'rewire_fraction = 0.5\nrewire_delays = [0, 3]') == [
+        "spikelut: warning: [train] rewire_fraction, rewire_delays change nothing while "
+        "rewire_every = 0 (rewiring off); set rewire_every = N to rewire every N optimizer steps"]
+    assert _train_ok(capsys, data, 'init_samples = 100') == [
+        "spikelut: warning: [train] init_samples = 100 changes nothing: only init = \"data\" "
+        "reads it (init = 'normal')"]
+    # used as set: nothing to say (defaults spelled out are not reported either)
+    assert _train_ok(capsys, data, 'rewire_every = 1\nrewire_fraction = 0.5\ninit = "data"\n'
+                                   'init_samples = 100\nrewire_schedule = "cosine"') == []
+    assert TrainConfig.from_dict({"rewire_every": 0, "rewire_fraction": 0.1}).unused() == []

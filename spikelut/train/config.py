@@ -380,6 +380,30 @@ class TrainConfig:
             raise bad("batch_schedule", "pairs with batch sizes >= 1")
         self.batch_schedule = tuple((int(e), int(b)) for e, b in pairs)
 
+    def unused(self) -> list[str]:
+        """What this run will not read of the settings made: ``rewire_*`` keys away from their
+        defaults while ``rewire_every = 0`` (rewiring off), ``init_samples`` without ``init =
+        "data"``; one sentence per cause, for a warning (:meth:`Trainer.fit`).
+
+        Example:
+            >>> TrainConfig.from_dict({"rewire_delays": [0, 7], "rewire_fraction": 0.2}).unused()
+            ['rewire_fraction, rewire_delays change nothing while rewire_every = 0 (rewiring \
+off); set rewire_every = N to rewire every N optimizer steps']
+        """
+        default = TrainConfig()
+        out = []
+        if not self.rewire_every:
+            keys = [f.name for f in fields(self) if f.name.startswith("rewire_")
+                    and f.name != "rewire_every" and getattr(self, f.name) != getattr(default, f.name)]
+            if keys:
+                out.append(f"{', '.join(keys)} change{'s' if len(keys) == 1 else ''} nothing while "
+                           f"rewire_every = 0 (rewiring off); set rewire_every = N to rewire "
+                           f"every N optimizer steps")
+        if self.init != "data" and self.init_samples != default.init_samples:
+            out.append(f"init_samples = {self.init_samples} changes nothing: only init = \"data\" "
+                       f"reads it (init = {self.init!r})")
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (tuples as lists) that :meth:`from_dict` reads back."""
         d = asdict(self)

@@ -441,6 +441,9 @@ class Trainer:
         coding = train.meta.get("coding") if isinstance(train, SpikeData) else None
         self.data_record = {"steps": int(x.shape[0]),
                             **({"coding": coding} if isinstance(coding, str) else {})}
+        if not resume:  # settings that do nothing: said once, when the run starts
+            for why in self.cfg.unused():
+                print(f"spikelut: warning: [train] {why}", file=sys.stderr, flush=True)
         if self.rewirer is not None and self.rewirer.max_delay() >= x.shape[0]:
             T, D = int(x.shape[0]), self.rewirer.max_delay()
             print(f"spikelut: warning: rewiring may move taps to delays up to {D}, but the "
