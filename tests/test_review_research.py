@@ -140,3 +140,47 @@ def test_rewire_keys_without_rewire_every_are_named(capsys, data):
     assert _train_ok(capsys, data, 'rewire_every = 1\nrewire_fraction = 0.5\ninit = "data"\n'
                                    'init_samples = 100\nrewire_schedule = "cosine"') == []
     assert TrainConfig.from_dict({"rewire_every": 0, "rewire_fraction": 0.1}).unused() == []
+
+
+@pytest.mark.parametrize("train,warning", [
+    ('relaxation = "dlut"\nsurrogate = "arctan"\ntap_grad = "identity"',
+     "surrogate, tap_grad change nothing with relaxation = 'dlut'"),
+    ('relaxation = "mlp"\nwidth = 0.3\ntap_grad = "identity"',
+     "width changes nothing with relaxation = 'mlp'"),
+    ('relaxation = "bipolar"\ntap_grad = "identity"',
+     "tap_grad changes nothing with relaxation = 'bipolar'"),
+])
+def test_keys_a_relaxation_does_not_read_are_named(capsys, data, train, warning):
+    """docs/relaxations.md: dlut, dlut_fixed and mlp bring BinaryBrain's backward rule, so the
+    config's surrogate and width do nothing (and tap_grad nothing for dlut, dlut_fixed and
+    bipolar; the docs said mlp ignored it too, but its tap differences follow tap_grad). A
+    surrogate set for such a run was silently ignored; the run now says so."""
+    assert _train_ok(capsys, data, train) == [
+        f"spikelut: warning: [train] {warning}, which brings its own backward rule "
+        f"(docs/relaxations.md)"]
+    assert _train_ok(capsys, data, 'relaxation = "bipolar"\nsurrogate = "arctan"') == []
+
+
+def test_mlp_reads_tap_grad_and_dlut_does_not():
+    """What the docs now say, checked on the gradient itself: one training step of mlp moves
+    with tap_grad, dlut's does not (nor dlut's with the surrogate)."""
+    import numpy as np
+
+    from spikelut.config import build_network, parse_config
+    from spikelut.train import Trainer
+
+    net = build_network(parse_config(NET))
+    rng = np.random.default_rng(0)
+    x = (rng.random((6, 10, 2)) < 0.3).astype(np.uint8)
+    y = np.arange(10) % 2
+
+    def params(**kw):
+        tr = Trainer(net, TrainConfig.from_dict({"epochs": 1, "batch_size": 10,
+                                                 "backend": "numpy", **kw}), progress=False)
+        tr.fit((x, y))
+        return np.concatenate([np.asarray(p).ravel() for p in tr.params])
+
+    assert not np.array_equal(params(relaxation="mlp"),
+                              params(relaxation="mlp", tap_grad="identity"))
+    assert np.array_equal(params(relaxation="dlut"), params(relaxation="dlut", tap_grad="identity"))
+    assert np.array_equal(params(relaxation="dlut"), params(relaxation="dlut", surrogate="arctan"))

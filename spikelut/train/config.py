@@ -382,8 +382,10 @@ class TrainConfig:
 
     def unused(self) -> list[str]:
         """What this run will not read of the settings made: ``rewire_*`` keys away from their
-        defaults while ``rewire_every = 0`` (rewiring off), ``init_samples`` without ``init =
-        "data"``; one sentence per cause, for a warning (:meth:`Trainer.fit`).
+        defaults while ``rewire_every = 0`` (rewiring off), the keys a relaxation brings its own
+        rule for (``surrogate``, ``width``, ``tap_grad``: :attr:`Relaxation.ignores`),
+        ``init_samples`` without ``init = "data"``; one sentence per cause, for a warning
+        (:meth:`Trainer.fit`).
 
         Example:
             >>> TrainConfig.from_dict({"rewire_delays": [0, 7], "rewire_fraction": 0.2}).unused()
@@ -399,6 +401,12 @@ off); set rewire_every = N to rewire every N optimizer steps']
                 out.append(f"{', '.join(keys)} change{'s' if len(keys) == 1 else ''} nothing while "
                            f"rewire_every = 0 (rewiring off); set rewire_every = N to rewire "
                            f"every N optimizer steps")
+        keys = [k for k in get_relaxation(self.relaxation).ignores
+                if getattr(self, k) != getattr(default, k)]
+        if keys:
+            out.append(f"{', '.join(keys)} change{'s' if len(keys) == 1 else ''} nothing with "
+                       f"relaxation = {self.relaxation!r}, which brings its own backward rule "
+                       f"(docs/relaxations.md)")
         if self.init != "data" and self.init_samples != default.init_samples:
             out.append(f"init_samples = {self.init_samples} changes nothing: only init = \"data\" "
                        f"reads it (init = {self.init!r})")

@@ -139,6 +139,9 @@ class Relaxation:
     name = "multilinear"
     #: whether :meth:`observe` needs each training batch's address histogram
     needs_histogram = False
+    #: ``[train]`` keys this model's backward rule does not read (it brings its own; a run that
+    #: sets them says so, :meth:`spikelut.train.TrainConfig.unused`)
+    ignores: tuple[str, ...] = ()
 
     def width(self, k: int) -> int:
         """Parameters per node for a ``k``-input table."""
@@ -184,6 +187,7 @@ class Bipolar(Relaxation):
     """``U = tanh(theta)``: entries in the ±1 code (sign = bit)."""
 
     name = "bipolar"
+    ignores = ("tap_grad",)
 
     def init(self, theta, logits, init, rng):
         return np.arctanh(np.clip(theta, -0.999, 0.999)).astype(np.float32)
@@ -250,6 +254,7 @@ class DifferentiableLut(Relaxation):
 
     name = "dlut"
     needs_histogram = True
+    ignores = ("surrogate", "width", "tap_grad")
     learn_constants = True
 
     def width(self, k):
@@ -325,6 +330,7 @@ class MicroMlp(Relaxation):
     ``P = [W1 (h k) | b1 (h) | w2 (h) | b2 | gamma | beta | hist (2**k)]``, ``h = 16``."""
 
     name = "mlp"
+    ignores = ("surrogate", "width")  # its tap differences follow [train] tap_grad
     needs_histogram = True
     hidden = MLP_HIDDEN
 
