@@ -184,3 +184,22 @@ def test_mlp_reads_tap_grad_and_dlut_does_not():
                               params(relaxation="mlp", tap_grad="identity"))
     assert np.array_equal(params(relaxation="dlut"), params(relaxation="dlut", tap_grad="identity"))
     assert np.array_equal(params(relaxation="dlut"), params(relaxation="dlut", surrogate="arctan"))
+
+
+def test_refractory_ramp_without_refractory_layers_is_named(capsys, data):
+    """The refractory curriculum relaxes the refractory gate (docs/pulse.md); on a network with
+    R = 0 in every layer there is no gate, and the ramp's epochs only ran on the slower numpy
+    reference, without a word. The run now says so."""
+    cfg = data / "r0.toml"
+    cfg.write_text(NET.replace("refractory = 1", "refractory = 0")
+                   + "[train]\nepochs = 3\nbatch_size = 10\nrefractory_ramp = 2\n")
+    code = main(["train", str(cfg), "--data", str(data / "fot.h5"), "-o", str(data / "r0.h5"),
+                 "--no-progress", "--force"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err.strip().splitlines() == [
+        "spikelut: warning: [train] refractory_ramp = 2 changes nothing: no layer of the network "
+        "has a refractory period (R = 0 everywhere), so its relaxed epochs only run slower (on "
+        "the numpy reference)"]
+    # a pulse layer: the ramp does what it says, nothing to warn about
+    assert _train_ok(capsys, data, "refractory_ramp = 1") == []

@@ -442,7 +442,12 @@ class Trainer:
         self.data_record = {"steps": int(x.shape[0]),
                             **({"coding": coding} if isinstance(coding, str) else {})}
         if not resume:  # settings that do nothing: said once, when the run starts
-            for why in self.cfg.unused():
+            unused = self.cfg.unused()
+            if self.cfg.refractory_ramp and not any(la.refractory for la in self.net.layers):
+                unused.append(f"refractory_ramp = {self.cfg.refractory_ramp} changes nothing: no "
+                              f"layer of the network has a refractory period (R = 0 everywhere), "
+                              f"so its relaxed epochs only run slower (on the numpy reference)")
+            for why in unused:
                 print(f"spikelut: warning: [train] {why}", file=sys.stderr, flush=True)
         if self.rewirer is not None and self.rewirer.max_delay() >= x.shape[0]:
             T, D = int(x.shape[0]), self.rewirer.max_delay()
