@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, ShapeError
-from .network import INPUT, Network
+from .network import INPUT, Network, all_binary
 
 METHODS = ("mi", "corr")
 
@@ -119,16 +119,30 @@ def guided_wiring(net: Network, spikes: Any, targets: Any, method: str = "mi", s
         A validated network with the same sources, delays and tables, and new indices.
 
     Raises:
-        ShapeError: spikes or targets that do not fit; ConfigError: a bad method.
+        ShapeError: spikes or targets that do not fit (spikes not 0/1, negative labels, teacher
+            features that are not finite); ConfigError: a bad method, seed or sample count.
     """
     from .train.rewire import tap_slots
 
     x, t = np.asarray(spikes), np.asarray(targets)
     if x.ndim != 3 or x.shape[2] != net.n_in:
         raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
+    if x.shape[1] < 1:
+        raise ShapeError("input spikes: no samples to score the signals on")
+    if not all_binary(x):  # a 2 counted as two spikes, a 256 as none after the uint8 cast
+        raise ShapeError("input spikes must be 0 or 1")
     if t.ndim == 0 or t.shape[0] != x.shape[1]:  # compared before the first `samples` are cut
         raise ShapeError(f"targets: {t.shape[0] if t.ndim else 0} rows for the {x.shape[1]} "
                          f"samples of the spikes; give one row per sample")
+    if t.ndim == 1 and np.issubdtype(t.dtype, np.integer):
+        if t.min() < 0:  # np.bincount / np.eye raised ValueError or indexed from the end
+            raise ShapeError(f"targets: labels must be >= 0, got {int(t.min())}")
+    elif method == "corr":  # teacher features: NaN scored every signal 0, without a word
+        check_teacher(t if t.ndim == 2 else t[:, None], x.shape[1], "targets")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ConfigError(f"samples must be an integer >= 1, got {samples!r}")
     x, t = x[:, :samples].astype(np.uint8), t[:samples]
     rng = np.random.default_rng([seed, 0x6E1D])
     slots = tap_slots(net)

@@ -129,6 +129,10 @@ def tap_importance(net: Network, spikes: Any, labels: Any = None, *, loss: str =
 
     x = np.asarray(spikes)
     stats = data_stats(net, x)
+    if labels is not None:  # integers within the readout's classes (an 11 raised IndexError)
+        from .train.trainer import check_data
+
+        check_data(net, x, labels, "tap importance data")
     grads = None if labels is None else _gradient_signal(net, x, np.asarray(labels), loss,
                                                          surrogate, tap_grad, batch_size)
     layers = []

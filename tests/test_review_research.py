@@ -203,3 +203,61 @@ def test_refractory_ramp_without_refractory_layers_is_named(capsys, data):
         "the numpy reference)"]
     # a pulse layer: the ramp does what it says, nothing to warn about
     assert _train_ok(capsys, data, "refractory_ramp = 1") == []
+
+
+# ------------------------------------------------------------------ the Python API's inputs
+def _api_case():
+    import numpy as np
+
+    from spikelut.config import build_network, parse_config
+
+    net = build_network(parse_config(NET))
+    x = (np.random.default_rng(0).random((6, 12, 2)) < 0.3).astype(np.uint8)
+    return net, x, np.arange(12) % 2
+
+
+@pytest.mark.parametrize("case,kind,message", [
+    ("negative labels", "ShapeError", "targets: labels must be >= 0, got -2"),
+    ("nan features", "ShapeError", "targets: values must be finite (no NaN or infinity)"),
+    ("spikes of 2", "ShapeError", "input spikes must be 0 or 1"),
+    ("no samples", "ShapeError", "input spikes: no samples to score the signals on"),
+    ("seed -1", "ConfigError", "seed must be an integer >= 0, got -1"),
+])
+def test_guided_wiring_refuses_bad_arrays_in_one_line(case, kind, message):
+    """spikelut.guided.guided_wiring (docs/rewiring.md) took negative labels into a numpy
+    ValueError, NaN teacher features into scores of 0 for every signal (a silently unguided
+    wiring), spikes of 2 as two spikes, and no samples or seed -1 into numpy errors."""
+    import numpy as np
+
+    from spikelut import errors
+    from spikelut.guided import guided_wiring
+
+    net, x, y = _api_case()
+    args = {"negative labels": (x, -y - 1, "mi", 0),
+            "nan features": (x, np.full((12, 3), np.nan), "corr", 0),
+            "spikes of 2": (x * 2, y, "mi", 0),
+            "no samples": (x[:, :0], y[:0], "mi", 0),
+            "seed -1": (x, y, "mi", -1)}[case]
+    with pytest.raises(getattr(errors, kind)) as e:
+        guided_wiring(net, args[0], args[1], method=args[2], seed=args[3])
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize("labels,message", [
+    ("3", "tap importance data: label 3 is out of range: the readout has 2 classes (labels 0..1); "
+          "set [readout] classes to match the data"),
+    ("-1", "tap importance data: label -1 is out of range: the readout has 2 classes (labels "
+           "0..1); set [readout] classes to match the data"),
+    ("0.5", "tap importance data: labels must be integers"),
+])
+def test_tap_importance_checks_its_labels(labels, message):
+    """spikelut.importance.tap_importance took a label >= classes into an IndexError, and a
+    label of -1 or 0.5 silently (-1 scored the gradient against the last class)."""
+    from spikelut.errors import ShapeError
+    from spikelut.importance import tap_importance
+
+    net, x, y = _api_case()
+    with pytest.raises(ShapeError) as e:
+        tap_importance(net, x, y + float(labels) if labels == "0.5" else y * 0 + int(labels))
+    assert str(e.value) == message
+    assert tap_importance(net, x, y).layers[0].tap_gradient.shape == (8, 4)
