@@ -7,9 +7,9 @@ its last checkpoint (see :mod:`spikelut.stages`).
 
 Example:
     >>> from spikelut.pipeline import run_pipeline
-    >>> report = run_pipeline("demos/run_first_of_two.toml", "out")      # doctest: +SKIP
+    >>> report = run_pipeline("demos/run_default.toml", "out")           # doctest: +SKIP
     >>> report["accuracy"], report["cosim"]["ok"], report["luts"]         # doctest: +SKIP
-    (1.0, True, 48)
+    (1.0, True, 72)
 """
 
 from __future__ import annotations
