@@ -406,6 +406,7 @@ class Pipeline:
                                   ("second_differences", s.second_differences)) if lags]
             raise ConfigError(f"{self.where}inputs = {n_in}, but the data have {x.shape[2]} channels: "
                               f"{', '.join(parts[:-1])} and {parts[-1]}; set inputs = {x.shape[2]}")
+        self._check_network_fits(x.shape[2], y, data.meta)
         val = None
         if s.val_fraction > 0:  # the test set never chooses the kept model
             (x, y), val = holdout(x, y, s.val_fraction, s.data_seed)
@@ -432,6 +433,22 @@ class Pipeline:
                 {"line": line, "epochs": len(res.history), "kept_epoch": res.kept_epoch,
                  "train_acc": kept.get("acc"), "val_acc": kept.get("val_acc"),
                  "epoch_seconds": [r["time"] for r in res.history]})
+
+    def _check_network_fits(self, channels: int, labels: np.ndarray, meta: dict) -> None:
+        """The config's inputs and classes against the encoded data, named as the config's keys
+        (the trainer's words, 'encode the data for this network', 'the readout has 1 classes',
+        named neither the config nor what to set in it)."""
+        net = build_network(self.cfg)
+        if channels != net.n_in:
+            key = "inputs" if isinstance(self.cfg.get("inputs"), int) else "[inputs] channels"
+            raise ConfigError(
+                f"{self.where}{key} = {net.n_in}, but the data ({self.settings.dataset}, coding "
+                f"{meta.get('coding')}) have {channels} channels per cycle; set {key} = {channels}")
+        top = int(labels.max()) if labels.size else -1
+        if top >= net.readout.classes:
+            raise ConfigError(
+                f"{self.where}[readout] classes = {net.readout.classes}, but the data "
+                f"({self.settings.dataset}) have labels up to {top}; set classes = {top + 1}")
 
     def _train_ensemble(self, data: tuple, val: tuple | None, meta: dict | None = None
                         ) -> tuple[list, dict]:

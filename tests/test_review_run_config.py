@@ -209,3 +209,26 @@ def test_run_names_the_top_level_seed_not_a_data_seed_the_config_lacks(tmp_path,
 def test_peers_refuses_sizes_that_were_tracebacks_before_any_work(capsys, argv, message):
     line = one_error_line(capsys, "peers", "peers", *argv, "--no-progress", "--systems", "gru")
     assert line == f"spikelut peers: error: {message}"
+
+
+# ------------------------------------------------------------- run: the train stage's checks
+@pytest.mark.parametrize("old, new, message", [
+    ("inputs = 2", "inputs = 3", "inputs = 3, but the data (first_of_two, coding none) have 2 "
+                                 "channels per cycle; set inputs = 2"),
+    ("inputs = 2", "[inputs]\nchannels = 1",
+     "[inputs] channels = 1, but the data (first_of_two, coding none) have 2 channels per cycle; "
+     "set [inputs] channels = 2"),
+    ("classes = 2", "classes = 1", "[readout] classes = 1, but the data (first_of_two) have "
+                                   "labels up to 1; set classes = 2"),
+])
+def test_run_says_which_config_key_does_not_fit_the_data(tmp_path, capsys, old, new, message):
+    # the trainer's words named neither the config nor its key ('spikes have 2 channels but the
+    # network has 1 inputs; encode the data for this network', 'the readout has 1 classes')
+    text = BASE.replace(old, new)
+    if old == "inputs = 2":  # a table must come after the top-level keys
+        text = text.replace(new + "\n", "").replace("[data]", new + "\n\n[data]", 1)
+    cfg = _config(tmp_path, text)
+    code, out, err = run(capsys, "run", cfg, "-o", tmp_path / "out", "--no-progress", "--json")
+    assert code == 1
+    assert json.loads(out) == {"ok": False, "command": "run", "error": f"{cfg}: {message}"}
+    assert err.splitlines()[-1] == f"spikelut run: error: {cfg}: {message}"
