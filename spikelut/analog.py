@@ -53,7 +53,7 @@ import numpy as np
 
 from .errors import ConfigError, ShapeError
 from .escape import terminal as escape_terminal
-from .network import Network
+from .network import Network, all_binary
 
 #: table bits allowed (0 in ``[train] analog_bits`` = the binary circuit)
 MAX_BITS = 16
@@ -203,8 +203,9 @@ def simulate(net: Network, spikes: Any, seed: int = 0, spec: AnalogSpec | None =
     ``[T, B, n_in]`` with the numpy reference (float64), ``batch_size`` samples at a time.
 
     Raises:
-        ConfigError: the network is not analog and no ``spec`` is given, or has no logits.
-        ShapeError: the spikes are not ``[T, B, n_in]``.
+        ConfigError: the network is not analog and no ``spec`` is given, or has no logits; a
+            ``seed`` or ``batch_size`` out of range.
+        ShapeError: the spikes are not 0/1 ``[T, B, n_in]`` with at least one sample.
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -228,6 +229,13 @@ def simulate(net: Network, spikes: Any, seed: int = 0, spec: AnalogSpec | None =
     x = np.asarray(spikes)
     if x.ndim != 3 or x.shape[2] != net.n_in:
         raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
+    if x.shape[1] < 1:
+        raise ShapeError("input spikes: no samples to simulate")
+    if not all_binary(x):  # a 2 was read as a tap value of 2: a silently other result
+        raise ShapeError("input spikes must be 0 or 1")
+    for name, v, lo in (("seed", seed, 0), ("batch_size", batch_size, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ConfigError(f"{name} must be an integer >= {lo}, got {v!r}")
     plan = compile_plan(net)
     thetas = [layer.logits for layer in net.layers]
     outs: list[list[np.ndarray]] = [[] for _ in net.layers]

@@ -145,7 +145,7 @@ def random_network(seed: int, n_in: int, sizes: Sequence[int], k: int | Sequence
         seed: seeds everything drawn.
         n_in: number of input channels (may be 0 when ``recurrent``).
         sizes: nodes per layer.
-        k: taps per node, one value or one per layer (1..6).
+        k: taps per node, one value or one per layer (1..12).
         max_delay: largest tap delay in cycles.
         refractory: refractory period ``R`` in cycles, one value or one per layer.
         recurrent: allow taps to this and later layers (at delay >= 1).
@@ -156,18 +156,44 @@ def random_network(seed: int, n_in: int, sizes: Sequence[int], k: int | Sequence
         A validated :class:`~spikelut.network.Network`.
 
     Raises:
-        ConfigError: layer 0 has nothing to read (no inputs and no recurrence).
-        NetworkError: the arguments give an illegal network (e.g. ``k`` out of range).
+        ConfigError: an argument out of range (sizes, ``k`` 1..12, delays, refractory periods,
+            a per-layer list of another length than ``sizes``), checked before anything is
+            drawn; layer 0 has nothing to read (no inputs and no recurrence).
+        NetworkError: the arguments give an illegal network (e.g. more classes than nodes).
 
     Example:
         >>> net = random_network(0, n_in=8, sizes=[16, 4], k=3, classes=2)
         >>> net.sizes
         [16, 4]
     """
-    rng = np.random.default_rng(seed)
+    from . import limits
+
+    def whole(v: object) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    # checked before anything is drawn: k = 40 allocated a 2**40-entry table (MemoryError), a k
+    # list shorter than sizes dropped layers, an empty sizes list raised IndexError
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"random_network: seed must be an integer >= 0, got {seed!r}")
+    sizes = list(sizes)
+    if not sizes or not all(whole(n) and 1 <= n <= limits.MAX_NODES_PER_LAYER for n in sizes):
+        raise ConfigError(f"random_network: sizes must be one or more node counts "
+                          f"1..{limits.MAX_NODES_PER_LAYER}, got {sizes!r}")
     m = len(sizes)
-    ks = [k] * m if isinstance(k, int) else list(k)
-    rs = [refractory] * m if isinstance(refractory, int) else list(refractory)
+    ks = [k] * m if whole(k) else list(k)
+    rs = [refractory] * m if whole(refractory) else list(refractory)
+    if len(ks) != m or not all(whole(v) and limits.MIN_K <= v <= limits.MAX_K for v in ks):
+        raise ConfigError(f"random_network: k must be {limits.MIN_K}..{limits.MAX_K}, one value or "
+                          f"one per layer ({m}), got {k!r}")
+    if len(rs) != m or not all(whole(v) and 0 <= v <= limits.MAX_REFRACTORY for v in rs):
+        raise ConfigError(f"random_network: refractory must be 0..{limits.MAX_REFRACTORY}, one "
+                          f"value or one per layer ({m}), got {refractory!r}")
+    if not whole(max_delay) or not 0 <= max_delay <= limits.MAX_DELAY:
+        raise ConfigError(f"random_network: max_delay must be 0..{limits.MAX_DELAY}, got "
+                          f"{max_delay!r}")
+    if not whole(n_in) or not 0 <= n_in <= limits.MAX_INPUTS:
+        raise ConfigError(f"random_network: n_in must be 0..{limits.MAX_INPUTS}, got {n_in!r}")
+    rng = np.random.default_rng(seed)
     layers = []
     for i, (n, ki, r) in enumerate(zip(sizes, ks, rs)):
         options = ([INPUT] if n_in else []) + list(range(i))

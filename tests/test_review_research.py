@@ -261,3 +261,55 @@ def test_tap_importance_checks_its_labels(labels, message):
         tap_importance(net, x, y + float(labels) if labels == "0.5" else y * 0 + int(labels))
     assert str(e.value) == message
     assert tap_importance(net, x, y).layers[0].tap_gradient.shape == (8, 4)
+
+
+@pytest.mark.parametrize("case,kind,message", [
+    ("spikes of 2", "ShapeError", "input spikes must be 0 or 1"),
+    ("half spikes", "ShapeError", "input spikes must be 0 or 1"),
+    ("no samples", "ShapeError", "input spikes: no samples to simulate"),
+    ("batch 0", "ConfigError", "batch_size must be an integer >= 1, got 0"),
+    ("seed -1", "ConfigError", "seed must be an integer >= 0, got -1"),
+])
+def test_analog_simulate_refuses_bad_input(case, kind, message):
+    """spikelut.analog.simulate (docs/relaxations.md, analog tables) read spikes of 2 or 0.5 as
+    tap values and returned another result without a word; no samples, batch_size 0 and seed
+    -1 ended in numpy errors."""
+    import numpy as np
+
+    from spikelut import errors
+    from spikelut.analog import AnalogSpec, simulate
+
+    net, x, _ = _api_case()
+    net = net.replace(layers=[la.replace(logits=np.where(la.table > 0, 1.0, -1.0))
+                              for la in net.layers])
+    x_, kw = {"spikes of 2": (x * 2, {}), "half spikes": (x * 0.5, {}),
+              "no samples": (x[:, :0], {}), "batch 0": (x, {"batch_size": 0}),
+              "seed -1": (x, {"seed": -1})}[case]
+    with pytest.raises(getattr(errors, kind)) as e:
+        simulate(net, x_, spec=AnalogSpec(bits=2), **kw)
+    assert str(e.value) == message
+    assert simulate(net, x, spec=AnalogSpec(bits=2)).pred.shape == (12,)
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"k": 40}, "random_network: k must be 1..12, one value or one per layer (1), got 40"),
+    ({"sizes": []}, "random_network: sizes must be one or more node counts 1..16777216, got []"),
+    ({"sizes": [4, 2], "k": [3]},
+     "random_network: k must be 1..12, one value or one per layer (2), got [3]"),
+    ({"max_delay": -1}, "random_network: max_delay must be 0..65535, got -1"),
+    ({"refractory": [1, 0]},
+     "random_network: refractory must be 0..65535, one value or one per layer (1), got [1, 0]"),
+    ({"seed": -1}, "random_network: seed must be an integer >= 0, got -1"),
+])
+def test_random_network_checks_its_arguments_before_drawing(kw, message):
+    """spikelut.wiring.random_network (docs/node-sizes.md: random_network(seed, n_in, sizes,
+    k=[1, 8])): k = 40 tried to allocate 4 TiB of tables (MemoryError), an empty sizes list
+    raised IndexError, a k list shorter than sizes dropped layers into a misleading
+    NetworkError, max_delay -1 and seed -1 ended in numpy errors."""
+    from spikelut.wiring import random_network
+
+    args = {"seed": 0, "n_in": 2, "sizes": [4], **kw}
+    with pytest.raises(ConfigError) as e:
+        random_network(args.pop("seed"), args.pop("n_in"), args.pop("sizes"), **args)
+    assert str(e.value) == message
+    assert random_network(0, 2, [4, 2], k=[1, 8], refractory=[1, 0]).sizes == [4, 2]
