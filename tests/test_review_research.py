@@ -313,3 +313,18 @@ def test_random_network_checks_its_arguments_before_drawing(kw, message):
         random_network(args.pop("seed"), args.pop("n_in"), args.pop("sizes"), **args)
     assert str(e.value) == message
     assert random_network(0, 2, [4, 2], k=[1, 8], refractory=[1, 0]).sizes == [4, 2]
+
+
+def test_an_ensemble_of_analog_tables_is_refused_before_training(capsys, data):
+    """--ensemble 2 with analog_bits = 2 trained the first member in full and only then stopped
+    ('ensemble member 0 is an analog model'); the [train] check now refuses it up front. One
+    bit without noise is saved as a binary circuit (docs/relaxations.md) and still merges."""
+    line = train_error(capsys, data, "analog_bits = 2", "--ensemble", "2")
+    assert line == (f"spikelut train: error: {data / 'c.toml'}: [train] with --ensemble: ensemble "
+                    f"= 2 merges binary circuits, but analog_bits = 2 trains analog tables (only 1 "
+                    f"bit without noise is saved as a binary circuit): train the members without "
+                    f"analog_bits")
+    with pytest.raises(ConfigError, match=r"^\[train\]: ensemble = 3 merges binary circuits, but "
+                                          r"analog_bits = 1, analog_noise = 0\.1 trains analog"):
+        TrainConfig.from_dict({"ensemble": 3, "analog_bits": 1, "analog_noise": 0.1})
+    assert TrainConfig.from_dict({"ensemble": 3, "analog_bits": 1}).ensemble == 3

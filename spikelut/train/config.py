@@ -321,6 +321,13 @@ class TrainConfig:
                 raise ConfigError(f"{at('init', 'analog_bits')}: init = \"data\" counts the binary "
                                   f"addresses of the initial network; analog_bits = "
                                   f"{self.analog_bits} (analog tables) has none: use another init")
+            if self.ensemble > 1 and (self.analog_bits > 1 or self.analog_noise):
+                # refused here, not after the first member has trained (spikelut.ensemble)
+                raise ConfigError(f"{at('ensemble', 'analog_bits')}: ensemble = {self.ensemble} "
+                                  f"merges binary circuits, but analog_bits = {self.analog_bits}"
+                                  f"{f', analog_noise = {self.analog_noise:g}' if self.analog_noise else ''}"
+                                  f" trains analog tables (only 1 bit without noise is saved as a "
+                                  f"binary circuit): train the members without analog_bits")
         elif self.analog_noise:
             raise ConfigError(f"{where}: analog_noise = {self.analog_noise} needs analog_bits >= 1")
         choice("refractory_grad", REFRACTORY_GRAD)
