@@ -802,6 +802,32 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
                       f"IDX files, .npz (x, y or an event stream) or a spikelut spike file (.h5)")
 
 
+def dataset_files(name_or_path: str | os.PathLike) -> list[Path]:
+    """The regular files :func:`load_dataset` reads for ``name_or_path`` (both splits): ``[]``
+    for a built-in or UCR/UEA name, the file itself, an IDX file and its labels file, or a
+    folder's IDX files. What a job's fingerprint hashes, so that a dataset file replaced since
+    the last run is encoded again (missing files and special files are left out: the loader
+    says what is wrong with them).
+
+    Example:
+        >>> dataset_files("first_of_two")
+        []
+    """
+    text = str(name_or_path)
+    name = _ucr.canonical(text)
+    if not text.strip() or (name in _BUILTIN and not (os.sep in name or Path(name).suffix)):
+        return []
+    path = Path(name_or_path)
+    if path.is_dir():
+        files = sorted(q for q in path.iterdir() if "idx" in q.name.lower())
+    else:
+        files = [path]
+        for a, b in (("images-idx3", "labels-idx1"), ("images.idx3", "labels.idx1")):
+            if a in path.name:
+                files.append(path.with_name(path.name.replace(a, b)))
+    return [q for q in files if os.path.isfile(q)]
+
+
 # ---------------------------------------------------------------------------- encoding
 DEFAULT_CODING = {"image": "rate", "sequence": "thermometer", "spikes": "none"}
 """The coding used when none is given, per dataset kind."""

@@ -309,7 +309,12 @@ class Pipeline:
 
     # ------------------------------------------------------------------ encode
     def _encode_fp(self) -> str:
-        return self.book.fingerprint(self._section("data", "coding", "seed"), [])
+        from .datasets import dataset_files
+
+        # a dataset file's contents too: a file replaced since the last run (same name) was
+        # skipped as 'up to date', and every later stage used the old data
+        return self.book.fingerprint(self._section("data", "coding", "seed"),
+                                     dataset_files(self.settings.dataset))
 
     def _encode(self) -> tuple[list, dict]:
         s = self.settings

@@ -232,3 +232,44 @@ def test_run_says_which_config_key_does_not_fit_the_data(tmp_path, capsys, old, 
     assert code == 1
     assert json.loads(out) == {"ok": False, "command": "run", "error": f"{cfg}: {message}"}
     assert err.splitlines()[-1] == f"spikelut run: error: {cfg}: {message}"
+
+
+# ------------------------------------------------------------- run: a replaced dataset file
+def test_run_encodes_again_when_the_dataset_file_was_replaced(tmp_path):
+    # the encode stage's fingerprint held the config's [data] and [coding] only: a dataset file
+    # replaced under the same name was 'up to date', and training and test used the old data
+    import numpy as np
+
+    from spikelut.pipeline import Pipeline
+
+    rng = np.random.default_rng(0)
+
+    def arrays(n):
+        return dict(x_train=rng.random((n, 8)).astype(np.float32), y_train=rng.integers(0, 2, n),
+                    x_test=rng.random((30, 8)).astype(np.float32), y_test=rng.integers(0, 2, 30))
+
+    cfg = _npz_config(tmp_path, **arrays(60))
+    out = tmp_path / "out"
+    pipe = Pipeline(str(cfg), out)
+    outputs, summary = pipe._encode()
+    pipe.book.mark_done("encode", pipe._encode_fp(), outputs, summary)
+    assert Pipeline(str(cfg), out).book.is_done("encode", Pipeline(str(cfg), out)._encode_fp())
+    np.savez(tmp_path / "mine.npz", **arrays(55))  # same name, other samples
+    again = Pipeline(str(cfg), out)
+    assert not again.book.is_done("encode", again._encode_fp())
+
+
+def test_dataset_files_are_the_files_the_loader_reads(tmp_path):
+    from spikelut.datasets import dataset_files
+
+    assert dataset_files("mnist1d") == [] and dataset_files("GunPoint") == []
+    img, lab = tmp_path / "a-images-idx3-ubyte", tmp_path / "a-labels-idx1-ubyte"
+    img.write_bytes(b"1")
+    lab.write_bytes(b"2")
+    (tmp_path / "notes.txt").write_text("not read")
+    assert dataset_files(img) == [img, lab]
+    assert dataset_files(tmp_path) == [img, lab]
+    assert dataset_files(tmp_path / "missing.npz") == []
+    fifo = tmp_path / "f.npz"
+    os.mkfifo(fifo)
+    assert dataset_files(fifo) == []  # never opened (the loader refuses it)
