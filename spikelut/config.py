@@ -306,6 +306,9 @@ def _inputs(cfg: dict) -> tuple[int, tuple[int, ...]]:
             raise ConfigError(f"inputs must be >= 0, got {inp}")
         limits.check_count(inp, limits.MAX_INPUTS, "inputs", "config", ConfigError)
         return inp, (inp,)
+    if not isinstance(inp, dict):  # 2.0, "2", true: not "[inputs]: expected a table"
+        raise ConfigError(f"inputs must be an integer >= 0 (the number of input channels) or an "
+                          f"[inputs] table, got {inp!r}"[:300])
     _only(inp, INPUT_KEYS, "[inputs]")
     n = _int(inp, "channels", "[inputs]", lo=0)
     limits.check_count(n, limits.MAX_INPUTS, "channels", "[inputs]", ConfigError)

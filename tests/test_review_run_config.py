@@ -273,3 +273,13 @@ def test_dataset_files_are_the_files_the_loader_reads(tmp_path):
     fifo = tmp_path / "f.npz"
     os.mkfifo(fifo)
     assert dataset_files(fifo) == []  # never opened (the loader refuses it)
+
+
+# ------------------------------------------------------------- init: the network's keys
+@pytest.mark.parametrize("value, shown", [("2.0", "2.0"), ('"2"', "'2'"), ("true", "True")])
+def test_inputs_of_the_wrong_type_is_not_called_a_missing_table(tmp_path, capsys, value, shown):
+    # '[inputs]: expected a table, got float' for inputs = 2.0
+    cfg = _config(tmp_path, BASE.replace("inputs = 2", f"inputs = {value}"))
+    line = one_error_line(capsys, "init", "init", cfg, "-o", tmp_path / "m.h5")
+    assert line == (f"spikelut init: error: {cfg}: inputs must be an integer >= 0 (the number of "
+                    f"input channels) or an [inputs] table, got {shown}")
