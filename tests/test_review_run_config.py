@@ -283,3 +283,28 @@ def test_inputs_of_the_wrong_type_is_not_called_a_missing_table(tmp_path, capsys
     line = one_error_line(capsys, "init", "init", cfg, "-o", tmp_path / "m.h5")
     assert line == (f"spikelut init: error: {cfg}: inputs must be an integer >= 0 (the number of "
                     f"input channels) or an [inputs] table, got {shown}")
+
+
+def _idx(path, array):
+    import struct
+
+    import numpy as np
+
+    a = np.asarray(array, np.uint8)
+    path.write_bytes(struct.pack(">HBB", 0, 8, a.ndim) + struct.pack(">" + "I" * a.ndim, *a.shape)
+                     + a.tobytes())
+
+
+@pytest.mark.parametrize("given", ["file", "folder"])
+def test_encode_force_never_replaces_the_idx_labels_file_it_reads(tmp_path, capsys, given):
+    import numpy as np
+
+    img, lab = tmp_path / "train-images-idx3-ubyte", tmp_path / "train-labels-idx1-ubyte"
+    _idx(img, np.arange(20).reshape(5, 2, 2))
+    _idx(lab, [0, 1, 0, 1, 1])
+    before = lab.read_bytes()
+    dataset = img if given == "file" else tmp_path
+    line = one_error_line(capsys, "encode", "encode", "--dataset", dataset, "--steps", "2",
+                          "-o", lab, "--force")
+    assert line == f"spikelut encode: error: {lab}: is also an input ({lab}); choose another output"
+    assert lab.read_bytes() == before

@@ -18,7 +18,7 @@ import argparse
 
 from ..api import encode_file
 from ..coding import CODINGS, get_coding
-from ..datasets import DATASETS, SPLITS, describe
+from ..datasets import DATASETS, SPLITS, dataset_files, describe
 from ..errors import ConfigError
 from ..escape import terminal
 from ..fileutil import check_output
@@ -103,7 +103,10 @@ def run(args: argparse.Namespace) -> Output:
         raise ConfigError("give --dataset NAME|FILE (see spikelut encode --list)")
     if not args.output:
         raise ConfigError("give -o OUT.h5, the spike file to write")
-    out = check_output(args.output, inputs=[args.dataset], kind="spikes", force=args.force)
+    # every file the dataset reads is an input (an IDX file's labels beside it, a folder's
+    # files): --force replaced a labels file named as the output
+    out = check_output(args.output, inputs=[args.dataset, *dataset_files(args.dataset)],
+                       kind="spikes", force=args.force)
     r = encode_file(out, args.dataset, args.coding, args.steps, split=args.split, seed=args.seed,
                     limit=args.limit, chunk=args.chunk, differences=parse_lags(args.differences),
                     second_differences=parse_lags(args.second_differences, "--second-differences"),
