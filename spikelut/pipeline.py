@@ -414,7 +414,10 @@ class Pipeline:
         self._check_network_fits(x.shape[2], y, data.meta)
         val = None
         if s.val_fraction > 0:  # the test set never chooses the kept model
-            (x, y), val = holdout(x, y, s.val_fraction, s.data_seed)
+            try:
+                (x, y), val = holdout(x, y, s.val_fraction, s.data_seed)
+            except ConfigError as e:  # name the config's key, as its other errors do
+                raise ConfigError(f"{self.where}[data] val_fraction: {e}") from None
         if self.train_cfg.ensemble > 1:
             return self._train_ensemble((x, y), val, data.meta)
         net = build_network(self.cfg)

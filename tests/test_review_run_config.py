@@ -308,3 +308,12 @@ def test_encode_force_never_replaces_the_idx_labels_file_it_reads(tmp_path, caps
                           "-o", lab, "--force")
     assert line == f"spikelut encode: error: {lab}: is also an input ({lab}); choose another output"
     assert lab.read_bytes() == before
+
+
+def test_run_names_val_fraction_when_it_leaves_no_training_samples(tmp_path, capsys):
+    cfg = _config(tmp_path, BASE.replace("limit_train = 50", "limit_train = 50\nval_fraction = 0.99"))
+    code, out, err = run(capsys, "run", cfg, "-o", tmp_path / "out", "--no-progress")
+    assert code == 1
+    assert err.splitlines()[-1] == (f"spikelut run: error: {cfg}: [data] val_fraction: validation "
+                                    f"fraction 0.99 of 50 samples leaves none to train on; lower it "
+                                    f"or use more data")
