@@ -328,3 +328,29 @@ def test_an_ensemble_of_analog_tables_is_refused_before_training(capsys, data):
                                           r"analog_bits = 1, analog_noise = 0\.1 trains analog"):
         TrainConfig.from_dict({"ensemble": 3, "analog_bits": 1, "analog_noise": 0.1})
     assert TrainConfig.from_dict({"ensemble": 3, "analog_bits": 1}).ensemble == 3
+
+
+@pytest.mark.parametrize("train,warning", [
+    ("gamma = 0.5\nstep_size = 2", "step_size, gamma change nothing with schedule = 'cosine'"),
+    ('schedule = "constant"\nmin_lr = 0.001', "min_lr changes nothing with schedule = 'constant'"),
+    ("div_factor = 10.0\nfinal_div_factor = 100.0",
+     "div_factor, final_div_factor change nothing with schedule = 'cosine' and no warmup"),
+    ("momentum = 0.5", "momentum changes nothing with optimizer = 'adam'"),
+    ('optimizer = "sgd"\nbetas = [0.8, 0.9]', "betas changes nothing with optimizer = 'sgd'"),
+    ("batch_schedule = [[5, 20]]", "batch_schedule pairs from epoch 5 on change nothing: the run "
+                                   "has 2 epochs"),
+])
+def test_schedule_and_optimizer_keys_of_another_choice_are_named(capsys, data, train, warning):
+    """docs/epochs.md: gamma and step_size belong to the step schedule, min_lr to cosine and
+    linear, div_factor to a warm-up or onecycle, final_div_factor to onecycle, momentum to SGD,
+    betas to Adam and Lion. Set for another schedule or optimizer they were silently ignored
+    (a 'gamma = 0.5' under the default cosine schedule trains as if it were not there)."""
+    assert _train_ok(capsys, data, train) == [f"spikelut: warning: [train] {warning}"]
+
+
+def test_schedule_keys_in_use_are_not_named(capsys, data):
+    assert _train_ok(capsys, data, 'schedule = "step"\ngamma = 0.5\nstep_size = 1\n'
+                                   'warmup = 0.2\ndiv_factor = 10.0\noptimizer = "sgd"\n'
+                                   'momentum = 0.5\nbatch_schedule = [[2, 20]]') == []
+    assert _train_ok(capsys, data, 'schedule = "onecycle"\nfinal_div_factor = 100.0\n'
+                                   'optimizer = "lion"\nbetas = [0.9, 0.99]\nmin_lr = 0.0') == []

@@ -390,8 +390,10 @@ class TrainConfig:
     def unused(self) -> list[str]:
         """What this run will not read of the settings made: ``rewire_*`` keys away from their
         defaults while ``rewire_every = 0`` (rewiring off), the keys a relaxation brings its own
-        rule for (``surrogate``, ``width``, ``tap_grad``: :attr:`Relaxation.ignores`),
-        ``init_samples`` without ``init = "data"``; one sentence per cause, for a warning
+        rule for (``surrogate``, ``width``, ``tap_grad``: :attr:`Relaxation.ignores`), the keys of
+        another schedule or optimizer (``gamma`` with ``schedule = "cosine"``, ``momentum`` with
+        Adam), ``batch_schedule`` pairs past the last epoch, ``init_samples`` without ``init =
+        "data"``; one sentence per cause, for a warning
         (:meth:`Trainer.fit`).
 
         Example:
@@ -414,6 +416,24 @@ off); set rewire_every = N to rewire every N optimizer steps']
             out.append(f"{', '.join(keys)} change{'s' if len(keys) == 1 else ''} nothing with "
                        f"relaxation = {self.relaxation!r}, which brings its own backward rule "
                        f"(docs/relaxations.md)")
+        # the schedule's and optimizer's own keys (docs/epochs.md, the [train] keys table)
+        used = {"step_size": self.schedule == "step", "gamma": self.schedule == "step",
+                "min_lr": self.schedule in ("cosine", "linear"),
+                "div_factor": self.schedule == "onecycle" or bool(self.warmup),
+                "final_div_factor": self.schedule == "onecycle"}
+        keys = [k for k, u in used.items() if not u and getattr(self, k) != getattr(default, k)]
+        if keys:
+            out.append(f"{', '.join(keys)} change{'s' if len(keys) == 1 else ''} nothing with "
+                       f"schedule = {self.schedule!r}"
+                       f"{' and no warmup' if 'div_factor' in keys else ''}")
+        used = {"momentum": self.optimizer == "sgd", "betas": self.optimizer != "sgd"}
+        keys = [k for k, u in used.items() if not u and getattr(self, k) != getattr(default, k)]
+        if keys:
+            out.append(f"{', '.join(keys)} changes nothing with optimizer = {self.optimizer!r}")
+        late = [e for e, _ in self.batch_schedule if e > self.epochs]
+        if late:
+            out.append(f"batch_schedule pairs from epoch {late[0]} on change nothing: the run has "
+                       f"{self.epochs} epochs")
         if self.init != "data" and self.init_samples != default.init_samples:
             out.append(f"init_samples = {self.init_samples} changes nothing: only init = \"data\" "
                        f"reads it (init = {self.init!r})")
