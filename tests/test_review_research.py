@@ -339,6 +339,11 @@ def test_an_ensemble_of_analog_tables_is_refused_before_training(capsys, data):
     ('optimizer = "sgd"\nbetas = [0.8, 0.9]', "betas changes nothing with optimizer = 'sgd'"),
     ("batch_schedule = [[5, 20]]", "batch_schedule pairs from epoch 5 on change nothing: the run "
                                    "has 2 epochs"),
+    ("ttfs_scale = 2.0\ntarget_rates = [0.4, 0.1]",
+     "ttfs_scale, target_rates change nothing with loss = 'ce_count'"),
+    ('loss = "mse"\nlogit_scale = 0.5', "logit_scale changes nothing with loss = 'mse_count'"),
+    ("rate_target = 0.1", "rate_target = 0.1 changes nothing while rate_reg = 0 (the firing-rate "
+                          "regularizer is off)"),
 ])
 def test_schedule_and_optimizer_keys_of_another_choice_are_named(capsys, data, train, warning):
     """docs/epochs.md: gamma and step_size belong to the step schedule, min_lr to cosine and

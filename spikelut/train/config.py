@@ -391,8 +391,9 @@ class TrainConfig:
         """What this run will not read of the settings made: ``rewire_*`` keys away from their
         defaults while ``rewire_every = 0`` (rewiring off), the keys a relaxation brings its own
         rule for (``surrogate``, ``width``, ``tap_grad``: :attr:`Relaxation.ignores`), the keys of
-        another schedule or optimizer (``gamma`` with ``schedule = "cosine"``, ``momentum`` with
-        Adam), ``batch_schedule`` pairs past the last epoch, ``init_samples`` without ``init =
+        another schedule, optimizer or loss (``gamma`` with ``schedule = "cosine"``, ``momentum``
+        with Adam, ``target_rates`` with a cross-entropy loss), ``rate_target`` without
+        ``rate_reg``, ``batch_schedule`` pairs past the last epoch, ``init_samples`` without ``init =
         "data"``; one sentence per cause, for a warning
         (:meth:`Trainer.fit`).
 
@@ -430,6 +431,16 @@ off); set rewire_every = N to rewire every N optimizer steps']
         keys = [k for k, u in used.items() if not u and getattr(self, k) != getattr(default, k)]
         if keys:
             out.append(f"{', '.join(keys)} changes nothing with optimizer = {self.optimizer!r}")
+        used = {"logit_scale": self.loss in ("ce_count", "ce_count_temporal"),
+                "ttfs_scale": self.loss in ("ce_temporal", "ce_count_temporal"),
+                "target_rates": self.loss == "mse_count"}
+        keys = [k for k, u in used.items() if not u and getattr(self, k) != getattr(default, k)]
+        if keys:
+            out.append(f"{', '.join(keys)} change{'s' if len(keys) == 1 else ''} nothing with "
+                       f"loss = {self.loss!r}")
+        if not self.rate_reg and self.rate_target != default.rate_target:
+            out.append(f"rate_target = {self.rate_target:g} changes nothing while rate_reg = 0 "
+                       f"(the firing-rate regularizer is off)")
         late = [e for e, _ in self.batch_schedule if e > self.epochs]
         if late:
             out.append(f"batch_schedule pairs from epoch {late[0]} on change nothing: the run has "
