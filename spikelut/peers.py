@@ -223,6 +223,13 @@ def load_split(data: str | os.PathLike | None = None, test: str | os.PathLike | 
         if parts[0][0].shape[0] != parts[1][0].shape[0] or parts[0][0].shape[2] != parts[1][0].shape[2]:
             raise ShapeError(f"{test}: spikes of shape {parts[1][0].shape}, but {data} has "
                              f"{parts[0][0].shape} (cycles and channels must match)")
+        (xa, ya), (xb, yb) = parts
+        if np.array_equal(ya, yb) and np.array_equal(xa, xb):
+            # the same file (or a copy): every test accuracy of the report would have scored
+            # samples the systems trained on
+            raise ConfigError(f"--test {test}: its samples are the training samples of --data "
+                              f"{data}; give a test file encoded from the test split (spikelut "
+                              f"encode ... --split test)")
     (xt, yt), (xv, yv) = holdout(parts[0][0], parts[0][1], val_fraction, seed)
     as_int = np.int64
     return Split((xt, yt.astype(as_int)), (xv, yv.astype(as_int)),

@@ -317,3 +317,18 @@ def test_run_names_val_fraction_when_it_leaves_no_training_samples(tmp_path, cap
     assert err.splitlines()[-1] == (f"spikelut run: error: {cfg}: [data] val_fraction: validation "
                                     f"fraction 0.99 of 50 samples leaves none to train on; lower it "
                                     f"or use more data")
+
+
+def test_peers_refuses_a_test_file_that_holds_the_training_samples(tmp_path, capsys):
+    # --test equal to --data (or a copy) scored every system on its training samples
+    import shutil
+
+    train = tmp_path / "train.h5"
+    assert run(capsys, "encode", "--dataset", "first_of_two", "-o", train)[0] == 0
+    shutil.copy(train, tmp_path / "copy.h5")
+    for test in (train, tmp_path / "copy.h5"):
+        line = one_error_line(capsys, "peers", "peers", "--systems", "gru", "--data", train,
+                              "--test", test, "--epochs", "1", "--no-progress")
+        assert line == (f"spikelut peers: error: --test {test}: its samples are the training "
+                        f"samples of --data {train}; give a test file encoded from the test split "
+                        f"(spikelut encode ... --split test)")
