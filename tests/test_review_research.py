@@ -359,3 +359,27 @@ def test_schedule_keys_in_use_are_not_named(capsys, data):
                                    'momentum = 0.5\nbatch_schedule = [[2, 20]]') == []
     assert _train_ok(capsys, data, 'schedule = "onecycle"\nfinal_div_factor = 100.0\n'
                                    'optimizer = "lion"\nbetas = [0.9, 0.99]\nmin_lr = 0.0') == []
+
+
+def test_surrogate_keys_with_analog_tables_are_named(capsys, data):
+    """Analog tables train with the exact gradient of their read (docs/relaxations.md): the
+    surrogate, its width and tap_grad change nothing (checked on the parameters after an
+    epoch), and were silently ignored; the run now says so."""
+    import numpy as np
+
+    from spikelut.config import build_network, parse_config
+    from spikelut.train import Trainer
+
+    assert _train_ok(capsys, data, 'analog_bits = 2\nsurrogate = "arctan"\nwidth = 0.2') == [
+        "spikelut: warning: [train] surrogate, width change nothing with analog_bits = 2: analog "
+        "tables train with the exact gradient of their read (docs/relaxations.md)"]
+    net = build_network(parse_config(NET))
+    x = (np.random.default_rng(0).random((6, 10, 2)) < 0.3).astype(np.uint8)
+
+    def params(**kw):
+        tr = Trainer(net, TrainConfig.from_dict({"epochs": 1, "batch_size": 10, "analog_bits": 2,
+                                                 **kw}), progress=False)
+        tr.fit((x, np.arange(10) % 2))
+        return np.concatenate([np.asarray(p).ravel() for p in tr.params])
+
+    assert np.array_equal(params(), params(surrogate="arctan", width=0.2, tap_grad="identity"))

@@ -417,6 +417,12 @@ off); set rewire_every = N to rewire every N optimizer steps']
             out.append(f"{', '.join(keys)} change{'s' if len(keys) == 1 else ''} nothing with "
                        f"relaxation = {self.relaxation!r}, which brings its own backward rule "
                        f"(docs/relaxations.md)")
+        keys = [k for k in ("surrogate", "width", "tap_grad")
+                if self.analog_bits and getattr(self, k) != getattr(default, k)]
+        if keys:  # spikelut.analog.AnalogPasses: the read's exact gradient, tap values as they are
+            out.append(f"{', '.join(keys)} change{'s' if len(keys) == 1 else ''} nothing with "
+                       f"analog_bits = {self.analog_bits}: analog tables train with the exact "
+                       f"gradient of their read (docs/relaxations.md)")
         # the schedule's and optimizer's own keys (docs/epochs.md, the [train] keys table)
         used = {"step_size": self.schedule == "step", "gamma": self.schedule == "step",
                 "min_lr": self.schedule in ("cosine", "linear"),
