@@ -829,6 +829,14 @@ def dataset_files(name_or_path: str | os.PathLike) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------- encoding
+ENCODE_ARGUMENTS = frozenset({"name_or_path", "dataset", "coding", "steps", "split", "seed",
+                              "limit", "differences", "second_differences", "chunk", "progress",
+                              "output", "first_sample", "lazy", "params"})
+"""Names that are arguments of :func:`plan_encoding`, :func:`encode_dataset` or
+:func:`spikelut.api.encode_file` (or of the coding call), never a coding's parameter: given as
+one (``--param seed=3``, ``[coding] seed = 1``) they were Python's 'got multiple values for
+argument' traceback; the callers refuse them by name."""
+
 DEFAULT_CODING = {"image": "rate", "sequence": "thermometer", "spikes": "none"}
 """The coding used when none is given, per dataset kind."""
 

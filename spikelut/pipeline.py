@@ -125,6 +125,15 @@ class RunSettings:
             if not isinstance(rtl.get(key, False), bool):
                 raise ConfigError(f"[rtl]: {key} must be true or false, got {rtl[key]!r}")
         params = {k: v for k, v in coding.items() if k not in CODING_KEYS}
+        from .datasets import ENCODE_ARGUMENTS
+
+        for key in sorted(set(params) & ENCODE_ARGUMENTS):
+            instead = {"seed": "; set [data] seed", "limit": "; set [data] limit_train and limit_test",
+                       "differences": "; set [data] differences",
+                       "second_differences": "; set [data] second_differences",
+                       "dataset": "; set [data] dataset", "coding": "; set [coding] name",
+                       "split": "; a run encodes both splits"}.get(key, "")
+            raise ConfigError(f"[coding] {key}: not a parameter of a coding{instead}")
         from .differences import check_lags
         lags = check_lags(data["differences"], where="[data] differences") if "differences" in data else ()
         second = (check_lags(data["second_differences"], where="[data] second_differences", order=2)

@@ -332,3 +332,36 @@ def test_peers_refuses_a_test_file_that_holds_the_training_samples(tmp_path, cap
         assert line == (f"spikelut peers: error: --test {test}: its samples are the training "
                         f"samples of --data {train}; give a test file encoded from the test split "
                         f"(spikelut encode ... --split test)")
+
+
+# ------------------------------------------------------------- encode arguments given as parameters
+@pytest.mark.parametrize("key, message", [
+    ("seed = 1", "[coding] seed: not a parameter of a coding; set [data] seed"),
+    ('split = "test"', "[coding] split: not a parameter of a coding; a run encodes both splits"),
+    ("limit = 3", "[coding] limit: not a parameter of a coding; set [data] limit_train and limit_test"),
+    ("differences = [1]", "[coding] differences: not a parameter of a coding; set [data] differences"),
+    ('coding = "rate"', "[coding] coding: not a parameter of a coding; set [coding] name"),
+    ("name_or_path = 1", "[coding] name_or_path: not a parameter of a coding"),
+])
+def test_run_refuses_encode_arguments_in_coding_instead_of_a_type_error(tmp_path, capsys, key,
+                                                                        message):
+    # 'plan_encoding() got multiple values for keyword argument 'seed'': a Python traceback
+    cfg = _config(tmp_path, BASE.replace("steps = 20", f"steps = 20\n{key}"))
+    line = one_error_line(capsys, "run", "run", cfg, "-o", tmp_path / "out", "--no-progress")
+    assert line == f"spikelut run: error: {cfg}: {message}"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("param, message", [
+    ("seed=3", "--param seed: not a coding parameter; use --seed"),
+    ("coding=rate", "--param coding: not a coding parameter; use --coding"),
+    ("split=test", "--param split: not a coding parameter; use --split"),
+    ("second_differences=1", "--param second_differences: not a coding parameter; use "
+                             "--second-differences"),
+    ("first_sample=2", "--param first_sample: not a coding parameter"),
+])
+def test_encode_refuses_encode_arguments_as_params_instead_of_a_type_error(tmp_path, capsys, param,
+                                                                           message):
+    line = one_error_line(capsys, "encode", "encode", "--dataset", "mnist1d", "--limit", "3",
+                          "--param", param, "-o", tmp_path / "e.h5")
+    assert line == f"spikelut encode: error: {message}"

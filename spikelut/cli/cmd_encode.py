@@ -18,7 +18,7 @@ import argparse
 
 from ..api import encode_file
 from ..coding import CODINGS, get_coding
-from ..datasets import DATASETS, SPLITS, dataset_files, describe
+from ..datasets import DATASETS, ENCODE_ARGUMENTS, SPLITS, dataset_files, describe
 from ..errors import ConfigError
 from ..escape import terminal
 from ..fileutil import check_output
@@ -76,6 +76,12 @@ def parse_params(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--param expects KEY=VALUE, got {item!r}")
+        if key.strip() in ENCODE_ARGUMENTS:  # was Python's 'multiple values' traceback
+            option = key.strip().replace("_", "-")
+            has = option in ("seed", "split", "limit", "differences", "second-differences",
+                             "chunk", "coding", "dataset", "steps")
+            raise ConfigError(f"--param {key.strip()}: not a coding parameter"
+                              + (f"; use --{option}" if has else ""))
         out[key.strip()] = value.strip()
     return out
 
