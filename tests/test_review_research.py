@@ -383,3 +383,20 @@ def test_surrogate_keys_with_analog_tables_are_named(capsys, data):
         return np.concatenate([np.asarray(p).ravel() for p in tr.params])
 
     assert np.array_equal(params(), params(surrogate="arctan", width=0.2, tap_grad="identity"))
+
+
+def test_refractory_grad_without_refractory_layers_is_named(capsys, data):
+    """refractory_grad says how the refractory gate passes gradient (docs/pulse.md); with
+    R = 0 in every layer there is no gate and the key was silently ignored."""
+    cfg = data / "r0g.toml"
+    cfg.write_text(NET.replace("refractory = 1", "refractory = 0")
+                   + '[train]\nepochs = 2\nbatch_size = 10\nrefractory_grad = "full"\n')
+    code = main(["train", str(cfg), "--data", str(data / "fot.h5"), "-o", str(data / "r0g.h5"),
+                 "--no-progress", "--force"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err.strip().splitlines() == [
+        "spikelut: warning: [train] refractory_grad = 'full' changes nothing: no layer of the "
+        "network has a refractory period (R = 0 everywhere), so there is no gate to pass gradient "
+        "through"]
+    assert _train_ok(capsys, data, 'refractory_grad = "full"') == []

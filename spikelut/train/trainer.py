@@ -443,10 +443,15 @@ class Trainer:
                             **({"coding": coding} if isinstance(coding, str) else {})}
         if not resume:  # settings that do nothing: said once, when the run starts
             unused = self.cfg.unused()
-            if self.cfg.refractory_ramp and not any(la.refractory for la in self.net.layers):
+            gated = any(la.refractory for la in self.net.layers)
+            if self.cfg.refractory_ramp and not gated:
                 unused.append(f"refractory_ramp = {self.cfg.refractory_ramp} changes nothing: no "
                               f"layer of the network has a refractory period (R = 0 everywhere), "
                               f"so its relaxed epochs only run slower (on the numpy reference)")
+            if self.cfg.refractory_grad != "block" and not gated:
+                unused.append(f"refractory_grad = {self.cfg.refractory_grad!r} changes nothing: no "
+                              f"layer of the network has a refractory period (R = 0 everywhere), "
+                              f"so there is no gate to pass gradient through")
             for why in unused:
                 print(f"spikelut: warning: [train] {why}", file=sys.stderr, flush=True)
         if self.rewirer is not None and self.rewirer.max_delay() >= x.shape[0]:
