@@ -670,6 +670,8 @@ def run_peers(systems: Sequence[str] = SYSTEMS, epochs: int = 3, batch_size: int
                               f"(spikelut's rate is its config's [train] lr)")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ConfigError(f"--lr {name}: must be a number > 0, got {value!r}")
+        if not math.isfinite(value):  # inf trained every weight into NaN, silently
+            raise ConfigError(f"--lr {name}: must be a finite number, got {value!r}")
         rates[name] = float(value)
     _refuse_fixed(train or {})
     if config is None:

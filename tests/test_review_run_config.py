@@ -365,3 +365,10 @@ def test_encode_refuses_encode_arguments_as_params_instead_of_a_type_error(tmp_p
     line = one_error_line(capsys, "encode", "encode", "--dataset", "mnist1d", "--limit", "3",
                           "--param", param, "-o", tmp_path / "e.h5")
     assert line == f"spikelut encode: error: {message}"
+
+
+def test_peers_refuses_an_infinite_learning_rate(capsys):
+    # 1e400 is inf: the GRU trained with it to 11% (chance) and the report said so, silently
+    line = one_error_line(capsys, "peers", "peers", "--systems", "gru", "--lr", "gru=1e400",
+                          "--epochs", "1", "--no-progress")
+    assert line == "spikelut peers: error: --lr gru: must be a finite number, got inf"
