@@ -491,6 +491,9 @@ def _build_network(cfg: dict, seed: int | None) -> Network:
     total = 0
     for li, lc in enumerate(layers_cfg):
         name = lc.get("name", f"L{li}") if isinstance(lc, dict) else f"L{li}"
+        if "\x00" in str(name):  # HDF5 cannot store it: save_model's ValueError traceback
+            raise ConfigError(f"layer {li}: name {str(name)!r} holds a NUL character; give a "
+                              f"name without it"[:300])
         names.append(str(name))
         where = f"layer {li} ({names[li]!r})"
         _only(lc, LAYER_KEYS, where)

@@ -372,3 +372,14 @@ def test_peers_refuses_an_infinite_learning_rate(capsys):
     line = one_error_line(capsys, "peers", "peers", "--systems", "gru", "--lr", "gru=1e400",
                           "--epochs", "1", "--no-progress")
     assert line == "spikelut peers: error: --lr gru: must be a finite number, got inf"
+
+
+def test_init_refuses_a_layer_name_with_a_nul_character(tmp_path, capsys):
+    # TOML allows "\u0000"; save_model then failed with h5py's 'VLEN strings do not support
+    # embedded NULLs' traceback (after the whole training, in spikelut run)
+    cfg = _config(tmp_path, BASE.replace('name = "mem"', 'name = "m\\u0000em"'))
+    out = tmp_path / "m.h5"
+    line = one_error_line(capsys, "init", "init", cfg, "-o", out)
+    assert line == (f"spikelut init: error: {cfg}: layer 0: name 'm\\x00em' holds a NUL "
+                    f"character; give a name without it")
+    assert not out.exists()
