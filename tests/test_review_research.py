@@ -400,3 +400,34 @@ def test_refractory_grad_without_refractory_layers_is_named(capsys, data):
         "network has a refractory period (R = 0 everywhere), so there is no gate to pass gradient "
         "through"]
     assert _train_ok(capsys, data, 'refractory_grad = "full"') == []
+
+
+# ------------------------------------------------------------------ teacher features
+@pytest.mark.parametrize("wiring, message", [
+    ('"config"', 'init_wiring = "config" keeps the config\'s wiring, but --teacher-features '
+                 're-draws it by correlation with the features; leave init_wiring unset (or '
+                 '"corr"), or drop --teacher-features'),
+    ('"mi"', 'init_wiring = "mi" scores taps against the labels; with --teacher-features use '
+             '"corr" (or leave it unset)'),
+])
+def test_teacher_features_refuse_a_wiring_they_would_override(capsys, data, wiring, message):
+    """An explicit init_wiring = "config" was re-wired by the features without a word; both
+    clashes are refused before the data are read (a features file that does not exist is not
+    even opened)."""
+    line = train_error(capsys, data, f"init_wiring = {wiring}", "--teacher-features",
+                       data / "none.h5")
+    assert line == f"spikelut train: error: {data / 'c.toml'}: {message}"
+
+
+def test_teacher_features_with_init_wiring_unset_or_corr_still_train(capsys, data):
+    import numpy as np
+
+    from spikelut.io import save_features
+
+    save_features(data / "f.h5", np.random.default_rng(0).random((20, 3)).astype(np.float32))
+    for train in ("", 'init_wiring = "corr"'):
+        cfg = data / "c.toml"
+        cfg.write_text(NET + "[train]\nepochs = 1\n" + train + "\n")
+        code = main([str(a) for a in ("train", cfg, "--data", data / "fot.h5", "--teacher-features",
+                                      data / "f.h5", "-o", data / "m.h5", "--no-progress", "--force")])
+        assert code == 0, capsys.readouterr().err

@@ -84,8 +84,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override [train] init_std: spread of the initial logits (0.001: the "
                         "MNIST-1D demo's accuracy in 20 epochs instead of 40, docs/epochs.md)")
     p.add_argument("--init", default=None, metavar="NAME",
-                   help="override [train] init: normal, table, logits, residual (pass-through "
-                        "tables) or data (set from the training data), docs/epochs.md")
+                   help="override [train] init: normal, table, residual (pass-through tables) "
+                        "or data (set from the training data), docs/epochs.md (logits: for a model "
+                        "loaded from a file and trained again through the Python API)")
     p.add_argument("--init-noise", type=float, default=None, metavar="STD",
                    help="override [train] init_noise: noise on residual/data tables (0: none; "
                         "needed as 0 to try --init normal on a config that sets it)")
@@ -146,15 +147,23 @@ def run(args: argparse.Namespace) -> Output:
                             f"{terminal(str(_member_path(args.checkpoint, '<m>')))}")
     # before loading data: an unusable backend stops here (analog tables: the numpy reference)
     backend = resolve_backend("numpy" if tcfg.analog_bits else tcfg.backend)
+    if args.teacher_features is not None:  # before the data are read
+        if tcfg.init_wiring == "mi":
+            raise ConfigError(f'{args.config}: init_wiring = "mi" scores taps against the labels; '
+                              f'with --teacher-features use "corr" (or leave it unset)')
+        if tcfg_dict.get("init_wiring") == "config":
+            # teacher features exist to guide the wiring ("corr"): a config that asks to keep
+            # its own wiring was re-wired anyway without a word
+            raise ConfigError(f'{args.config}: init_wiring = "config" keeps the config\'s wiring, '
+                              f'but --teacher-features re-draws it by correlation with the '
+                              f'features; leave init_wiring unset (or "corr"), or drop '
+                              f'--teacher-features')
     net = build_network(cfg)
     train = load_spikes(args.data)
     check_data(net, train.spikes, _labels(train, args.data), str(args.data))
     encoding = train.meta  # the model records it: new data must be encoded the same way
     teacher = None
     if args.teacher_features is not None:
-        if tcfg.init_wiring == "mi":
-            raise ConfigError(f'{args.config}: init_wiring = "mi" scores taps against the labels; '
-                              f'with --teacher-features use "corr" (or leave it unset)')
         teacher = load_features(args.teacher_features, samples=train.spikes.shape[1])
     val = None
     if args.val is not None:
