@@ -431,3 +431,18 @@ def test_teacher_features_with_init_wiring_unset_or_corr_still_train(capsys, dat
         code = main([str(a) for a in ("train", cfg, "--data", data / "fot.h5", "--teacher-features",
                                       data / "f.h5", "-o", data / "m.h5", "--no-progress", "--force")])
         assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("train, flags, source", [
+    ('init = "logits"', (), '{cfg}: [train] init = "logits"'),
+    ("", ("--init", "logits"), "--init logits"),
+])
+def test_init_logits_is_refused_before_the_data_naming_its_source(capsys, data, train, flags,
+                                                                  source):
+    """The Trainer said '[train]: init = "logits" but layer 0 ('mem') has no logits' after the
+    data were read; spikelut train builds from a config, which never has logits."""
+    line = train_error(capsys, data, train, *flags)
+    assert line == (f"spikelut train: error: {source.format(cfg=data / 'c.toml')}: starts from a "
+                    f"model's logits, and a network built from a config has none; use normal, "
+                    f"table, residual or data (logits is for a model loaded from a file and "
+                    f"trained again through the Python API)")

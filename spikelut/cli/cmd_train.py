@@ -146,6 +146,13 @@ def run(args: argparse.Namespace) -> Output:
                             f"continues from the last finished epoch in "
                             f"{terminal(str(_member_path(args.checkpoint, '<m>')))}")
     # before loading data: an unusable backend stops here (analog tables: the numpy reference)
+    if tcfg.init == "logits":
+        # a network built from a config has no logits: the Trainer refused it after the data
+        # were read, naming neither the file nor the flag
+        source = "--init logits" if "init" in flags else f'{args.config}: [train] init = "logits"'
+        raise ConfigError(f"{source}: starts from a model's logits, and a network built from a "
+                          f"config has none; use normal, table, residual or data (logits is for a "
+                          f"model loaded from a file and trained again through the Python API)")
     backend = resolve_backend("numpy" if tcfg.analog_bits else tcfg.backend)
     if args.teacher_features is not None:  # before the data are read
         if tcfg.init_wiring == "mi":
