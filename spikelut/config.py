@@ -382,11 +382,12 @@ def _tap_group(g: dict, li: int, gi: int, n: int, layers_cfg: list, names: list[
         per = len(delays) if isinstance(delays, list) else 1
     elif same is False:
         per = 1
-    elif isinstance(same, int) and same >= 2:
-        per = same
+    elif isinstance(same, int) and 2 <= same <= max(2, count):
+        per = same  # bounded by the group's taps: np.repeat below makes [n, per] (10**12: OOM)
     else:
-        raise ConfigError(f"{where}: same_channel must be true, false or an integer >= 2 (taps "
-                          f"per channel), got {same!r}")
+        raise ConfigError(f"{where}: same_channel must be true, false or an integer 2 .. "
+                          f"{max(2, count)} (taps per channel, at most the group's count = "
+                          f"{count}), got {same!r}")
     if same is not False and (per < 2 or own or "index" in g or not isinstance(delays, list)):
         raise ConfigError(f"{where}: same_channel needs a list of delays (at least two per "
                           f"channel) and drawn wiring (not from = \"own\" or index), e.g. "

@@ -189,8 +189,13 @@ def test_without_same_channel_the_wiring_is_drawn_as_before():
 
 @pytest.mark.parametrize("same, delay, message", [
     ("true", "1", "same_channel needs a list of delays"),
-    ('"yes"', "[1, 2]", "same_channel must be true, false or an integer >= 2 (taps per channel), got 'yes'"),
-    ("1", "[1, 2]", "same_channel must be true, false or an integer >= 2"),
+    ('"yes"', "[1, 2]", "same_channel must be true, false or an integer 2 .. 4 (taps per channel, "
+                        "at most the group's count = 4), got 'yes'"),
+    ("1", "[1, 2]", "same_channel must be true, false or an integer 2 .. 4"),
+    # np.repeat made [n, same_channel] indices: 10**12 ran out of memory after the attempt
+    ("1000000000000", "[1, 2]", "same_channel must be true, false or an integer 2 .. 4 (taps per "
+                                "channel, at most the group's count = 4), got 1000000000000"),
+    ("5", "[1, 2]", "same_channel must be true, false or an integer 2 .. 4"),
 ])
 def test_same_channel_errors_name_the_tap_group(same, delay, message):
     with pytest.raises(ConfigError) as e:
