@@ -197,7 +197,7 @@ def encode(dataset: str | os.PathLike, coding: str | None = None, steps: int | N
 
     Returns:
         :class:`~spikelut.io.spikes.SpikeData`: spikes ``[T, N, channels]`` (uint8), labels ``[N]``
-        (int64) and metadata. See :func:`spikelut.datasets.encode_dataset`.
+        (int64) and metadata. See :func:`spikelut.datasets.encoding.encode_dataset`.
 
     Raises:
         ConfigError: unknown dataset, coding or parameter.
@@ -555,14 +555,14 @@ def encode_file(output: str | os.PathLike, dataset: str | os.PathLike, coding: s
                 chunk: int | None = None, progress: bool | None = None, **params: Any) -> EncodeRun:
     """Encode a dataset split into a spike file, chunk of samples by chunk (atomically).
 
-    The spikes equal :func:`spikelut.datasets.encode_dataset`'s bit for bit (random codes draw
+    The spikes equal :func:`spikelut.datasets.encoding.encode_dataset`'s bit for bit (random codes draw
     per block of 256 samples, and chunks of a random code start on those blocks); memory holds
     the dataset's values and one chunk of spikes.
 
     Args:
         output: the spike file to write.
         dataset, coding, steps, split, seed, limit, params: as in
-            :func:`spikelut.datasets.encode_dataset`.
+            :func:`spikelut.datasets.encoding.encode_dataset`.
         chunk: samples per chunk (default :func:`auto_chunk`; rounded up to 256 for a random code).
         progress: as in :func:`simulate_file`.
 
@@ -570,7 +570,7 @@ def encode_file(output: str | os.PathLike, dataset: str | os.PathLike, coding: s
         An :class:`EncodeRun`.
 
     Raises:
-        ConfigError, FileFormatError: as :func:`~spikelut.datasets.encode_dataset`; ConfigError for
+        ConfigError, FileFormatError: as :func:`~spikelut.datasets.encoding.encode_dataset`; ConfigError for
         a bad ``chunk``.
 
     Example:

@@ -132,7 +132,7 @@ def raw_differences(x: np.ndarray, lags: Sequence[int], second: Sequence[int] = 
     ``[N, L]`` or ``[N, L, C]``: ``x[t] - x[max(t - lag, 0)]`` for every lag of ``lags``, then
     ``x[t] - 2 x[max(t - lag, 0)] + x[max(t - 2 lag, 0)]`` for every lag of ``second``, each
     lag-major. The lags are not checked here (a lag of 0 gives zeros): callers check them first
-    with :func:`check_lags`, as :func:`spikelut.datasets.encode_dataset` does.
+    with :func:`check_lags`, as :func:`spikelut.datasets.encoding.encode_dataset` does.
 
     Example:
         >>> x = np.array([[0.0, 1.0, 4.0, 9.0, 16.0]], np.float32)    # t ** 2: bends by 2

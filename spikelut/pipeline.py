@@ -80,7 +80,7 @@ class RunSettings:
     second_differences: tuple[int, ...] = ()  # [data] second_differences: their second differences
 
     def encode_args(self) -> dict:
-        """The keyword arguments of :func:`~spikelut.datasets.encode_dataset` besides the
+        """The keyword arguments of :func:`~spikelut.datasets.encoding.encode_dataset` besides the
         dataset, coding, steps, split, seed and limit: the coding's parameters,
         ``differences`` and ``second_differences``."""
         return {"differences": self.differences, "second_differences": self.second_differences,

@@ -324,7 +324,7 @@ class ConvFrontEnd(nn.Module):
 
     Input: values ``[T, B]`` (one value per cycle) or ``[T, B, F]`` (``F`` features per cycle),
     float, in ``[0, 1]`` for the thermometer initialisation (the scale of
-    :func:`spikelut.datasets.load_dataset`). Output: the pre-threshold activations ``z``
+    :func:`spikelut.datasets.load.load_dataset`). Output: the pre-threshold activations ``z``
     ``[T, B, C]`` float32; ``spike_threshold(z)`` are the spikes a :class:`SpikeLUT` reads. Cycle
     ``t`` sees the values of cycles ``t - width + 1 .. t`` (zeros before the window), so the front
     end is causal like the circuit.

@@ -230,7 +230,7 @@ def quantile_thresholds(name: str, levels: int) -> list[float]:
 
 
 def load(name: str, split: str) -> "Dataset":  # noqa: F821 (lazy import: datasets imports us)
-    """Load one split of a UCR/UEA problem as a sequence :class:`~spikelut.datasets.Dataset`.
+    """Load one split of a UCR/UEA problem as a sequence :class:`~spikelut.datasets.base.Dataset`.
 
     ``x`` is float32 ``[N, L]`` (univariate) or ``[N, L, channels]``, scaled with the TRAIN split's
     per-channel min and max; ``meta`` holds ``scale_lo``, ``scale_hi``, ``class_names`` and, for
@@ -301,7 +301,7 @@ def blank_padding(spikes: np.ndarray, lengths: Any) -> np.ndarray:
 
 def meta_list(meta: dict, key: str) -> list | None:
     """A list kept in a spike file's metadata (``lengths``, ``scale_lo``, ...), whether the dict
-    came from :func:`~spikelut.datasets.encode_dataset` (a list) or from a file (JSON text).
+    came from :func:`~spikelut.datasets.encoding.encode_dataset` (a list) or from a file (JSON text).
 
     Example:
         >>> meta_list({"lengths": "[3, 5]"}, "lengths"), meta_list({}, "lengths")

@@ -85,7 +85,7 @@ def test_corrupt_builtin_file(tmp_path, monkeypatch):
     shutil.copy(datasets.data_dir() / "mnist1d.h5", tmp_path / "mnist1d.h5")
     with h5py.File(tmp_path / "mnist1d.h5", "r+") as f:
         f["test/x"][0, 0] += 1.0  # the stored checksum no longer matches
-    monkeypatch.setattr(datasets, "data_dir", lambda: tmp_path)
+    monkeypatch.setattr(datasets.builtin, "data_dir", lambda: tmp_path)  # what _read_builtin calls
     with pytest.raises(FileFormatError, match=r"mnist1d.h5: /test/x: checksum mismatch \(corrupt file\)"):
         load_dataset("mnist1d", "test")
     (tmp_path / "mnist5k.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
