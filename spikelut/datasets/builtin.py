@@ -20,7 +20,7 @@ from .base import DATASET_FORMAT, Dataset, SPLITS
 def data_dir() -> Path:
     """The folder holding the built-in dataset files (``data/`` of a checkout, or the installed
     ``spikelut.data`` package)."""
-    here = Path(__file__).resolve().parent.parent / "data"
+    here = Path(__file__).resolve().parents[2] / "data"  # spikelut/datasets/builtin.py
     if (here / "build_data.py").exists() or (here / "mnist5k.h5").exists():
         return here
     # installed: data/ becomes the package spikelut.data (a namespace package, no __init__.py)
