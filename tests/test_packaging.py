@@ -14,3 +14,11 @@ def test_every_subpackage_is_listed_in_pyproject():
              for p in (ROOT / "spikelut").rglob("__init__.py")}
     assert found - listed == set()
     assert {"spikelut", "spikelut.fileutil", "spikelut.train"} <= found
+
+
+def test_a_checkout_finds_its_own_data_folder():
+    """data_dir looked one level too shallow once datasets became a package (spikelut/data),
+    which only an installed spikelut.data package hid."""
+    from spikelut.datasets import data_dir
+
+    assert data_dir() == ROOT / "data"
