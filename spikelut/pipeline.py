@@ -167,10 +167,13 @@ class Pipeline:
             self.settings = RunSettings.from_config(self.cfg)
         except ConfigError as e:
             raise ConfigError(f"{where}{e}") from None
-        from .train.config import TrainConfig
+        from .train.config import TrainConfig, from_config_problem
 
         self.train_cfg = TrainConfig.from_dict(self.cfg.get("train"), seed=self.cfg.get("seed", 0),
                                                where=f"{where}[train]")
+        problem = from_config_problem(self.train_cfg)
+        if problem:  # refused by the Trainer only in the train stage, naming no file
+            raise ConfigError(f'{where}[train] init = "logits": {problem}')
         build_network(self.cfg)  # refuse a bad network before any work
         from .rtl.plan import check_top_name
 

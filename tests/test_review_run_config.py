@@ -383,3 +383,19 @@ def test_init_refuses_a_layer_name_with_a_nul_character(tmp_path, capsys):
     assert line == (f"spikelut init: error: {cfg}: layer 0: name 'm\\x00em' holds a NUL "
                     f"character; give a name without it")
     assert not out.exists()
+
+
+def test_run_refuses_init_logits_before_any_stage(tmp_path, capsys):
+    """A network built from a config has no logits: the Trainer refused init = "logits" in the
+    train stage, after encoding, naming no file."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "demos" / "run_default.toml").read_text()
+    cfg = tmp_path / "r.toml"
+    cfg.write_text(text.replace("[train]\n", '[train]\ninit = "logits"\n', 1))
+    line = one_error_line(capsys, "run", "run", cfg, "-o", tmp_path / "out", "--no-progress")
+    assert line == (f'spikelut run: error: {cfg}: [train] init = "logits": starts from a model\'s '
+                    f"logits, and a network built from a config has none; use normal, table, "
+                    f"residual or data (logits is for a model loaded from a file and trained "
+                    f"again through the Python API)")
+    assert not (tmp_path / "out").exists()

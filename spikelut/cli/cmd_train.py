@@ -34,6 +34,7 @@ from ..fileutil import check_output, file_kind, kind_words
 from ..io import (encoding_mismatch, encoding_record, load_features, load_spikes,
                   record_encoding, save_model)
 from ..train import TrainConfig
+from ..train.config import from_config_problem
 from ..train.optim import SCHEDULES, parse_batch_schedule
 from ..train.passes import BACKENDS, FORWARDS, resolve_backend
 from ..train.trainer import check_data, holdout
@@ -146,13 +147,10 @@ def run(args: argparse.Namespace) -> Output:
                             f"continues from the last finished epoch in "
                             f"{terminal(str(_member_path(args.checkpoint, '<m>')))}")
     # before loading data: an unusable backend stops here (analog tables: the numpy reference)
-    if tcfg.init == "logits":
-        # a network built from a config has no logits: the Trainer refused it after the data
-        # were read, naming neither the file nor the flag
+    problem = from_config_problem(tcfg)
+    if problem:  # only init = "logits": name the flag or the key that set it
         source = "--init logits" if "init" in flags else f'{args.config}: [train] init = "logits"'
-        raise ConfigError(f"{source}: starts from a model's logits, and a network built from a "
-                          f"config has none; use normal, table, residual or data (logits is for a "
-                          f"model loaded from a file and trained again through the Python API)")
+        raise ConfigError(f"{source}: {problem}")
     backend = resolve_backend("numpy" if tcfg.analog_bits else tcfg.backend)
     if args.teacher_features is not None:  # before the data are read
         if tcfg.init_wiring == "mi":

@@ -464,3 +464,23 @@ off); set rewire_every = N to rewire every N optimizer steps']
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def from_config_problem(cfg: TrainConfig) -> str:
+    """Why ``cfg`` cannot train a network built from a config (``spikelut train``, ``spikelut
+    run``, sweeps), or ``""``: ``init = "logits"`` starts from a model's logits, and a network
+    built from a config has none (the Trainer refuses it only once the data are read, naming
+    no source). The caller prefixes where the value came from.
+
+    Example:
+        >>> from_config_problem(TrainConfig(init="logits"))[:40]
+        "starts from a model's logits, and a net"
+        >>> from_config_problem(TrainConfig())
+        ''
+    """
+    if cfg.init == "logits":
+        return ("starts from a model's logits, and a network built from a config has none; use "
+                "normal, table, residual or data (logits is for a model loaded from a file and "
+                "trained again through the Python API)")
+    return ""
+
