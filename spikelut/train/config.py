@@ -473,8 +473,8 @@ def from_config_problem(cfg: TrainConfig) -> str:
     no source). The caller prefixes where the value came from.
 
     Example:
-        >>> from_config_problem(TrainConfig(init="logits"))[:40]
-        "starts from a model's logits, and a net"
+        >>> from_config_problem(TrainConfig(init="logits")).split(";")[0]
+        "starts from a model's logits, and a network built from a config has none"
         >>> from_config_problem(TrainConfig())
         ''
     """
