@@ -343,6 +343,7 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
         raise ConfigError(f"ensemble members must be an integer 1..{MAX_MEMBERS}, got {count!r}")
     digest = _data_digest(data, val)  # the same data for every member: hashed once
     results, nets, seeds = [], [], []
+    warned = False  # whether a member trained here has said the settings that change nothing
     for m in range(count):
         mcfg = member_config(cfg, m)
         tcfg = TrainConfig.from_dict(_single(mcfg.get("train")), seed=mcfg.get("seed", 0))
@@ -366,9 +367,13 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
             # (only epochs may change: a longer run continues, anything else is refused)
         if echo:
             echo(f"{tag}: training (wiring seed {mcfg.get('seed', 0)}, [train] seed {tcfg.seed})")
-        res = Trainer(build_network(mcfg), tcfg, progress=progress, backend=backend).fit(
-            data, val, log=log(m) if log is not None else None, checkpoint=ck,
-            resume=resume and ck is not None and os.path.exists(ck), **fit)
+        trainer = Trainer(build_network(mcfg), tcfg, progress=progress, backend=backend)
+        # the members share their settings: a warning about one that changes nothing is said
+        # by the first member trained here, not once per member between their progress lines
+        trainer.warn_settings = not warned
+        warned = True
+        res = trainer.fit(data, val, log=log(m) if log is not None else None, checkpoint=ck,
+                          resume=resume and ck is not None and os.path.exists(ck), **fit)
         net = res.net.replace(meta={**res.net.meta,
                                     "ensemble_member": {"member": m, "stamp": stamp}})
         if path is not None:

@@ -446,3 +446,11 @@ def test_init_logits_is_refused_before_the_data_naming_its_source(capsys, data, 
                     f"model's logits, and a network built from a config has none; use normal, "
                     f"table, residual or data (logits is for a model loaded from a file and "
                     f"trained again through the Python API)")
+
+
+def test_an_ensemble_says_a_setting_that_changes_nothing_once(capsys, data):
+    """Every member trained with the same settings repeated the warning between the members'
+    progress lines; the first member trained says it."""
+    assert _train_ok(capsys, data, 'ensemble = 3\ninit_samples = 100') == [
+        "spikelut: warning: [train] init_samples = 100 changes nothing: only init = \"data\" "
+        "reads it (init = 'normal')"]

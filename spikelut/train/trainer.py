@@ -59,7 +59,6 @@ from tqdm import tqdm
 
 from ..engine.result import readout
 from ..errors import ConfigError, ShapeError
-from ..escape import terminal
 from ..fileutil import write_text_atomic
 from ..io import SpikeData
 from ..metrics import check_scorable
@@ -210,6 +209,10 @@ class Trainer:
     Raises:
         ConfigError: ``cfg.backend`` cannot run on this machine (one line saying why).
     """
+
+    #: whether :meth:`fit` warns about [train] settings that change nothing in this run (an
+    #: ensemble's later members, trained with the same settings, do not repeat it)
+    warn_settings: bool = True
 
     def __init__(self, net: Network, cfg: TrainConfig, progress: bool | None = None,
                  backend: TrainBackend | None = None) -> None:
@@ -441,7 +444,7 @@ class Trainer:
         coding = train.meta.get("coding") if isinstance(train, SpikeData) else None
         self.data_record = {"steps": int(x.shape[0]),
                             **({"coding": coding} if isinstance(coding, str) else {})}
-        if not resume:  # settings that do nothing: said once, when the run starts
+        if not resume and self.warn_settings:  # settings that do nothing: said once, at the start
             unused = self.cfg.unused()
             gated = any(la.refractory for la in self.net.layers)
             if self.cfg.refractory_ramp and not gated:
