@@ -36,7 +36,6 @@ from .fileutil import OutputLock, check_output, write_error
 from .stages import STATE_FILE, StageBook
 
 if TYPE_CHECKING:
-    from .network import Network
     from .rtl.writer import RtlFiles
 
 DEFAULT_CONFIG = "run_default.toml"

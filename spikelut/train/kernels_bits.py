@@ -70,7 +70,7 @@ from ..engine.bitsliced import eval_lut
 from ..errors import ConfigError
 from ..network import K_MAX
 from ..threads import numba_team
-from . import bptt, kernels_cpu, tasks
+from . import bptt, tasks
 from .bptt import NetPlan
 from .passes import FORWARDS
 from .kernels_cpu import PackedForward, memory_estimate, pass_threads, tuned_threads

@@ -90,7 +90,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from contextlib import contextmanager
