@@ -48,6 +48,14 @@ def build(config: str | os.PathLike | dict, seed: int | None = None) -> Network:
     return build_network(cfg, seed=seed)
 
 
+def _require_network(net: Any, what: str) -> None:
+    """Refuse anything but a :class:`Network` (a config or model path, a dict) in one line."""
+    if not isinstance(net, Network):
+        hint = (" (a path: load it with spikelut.build(config) or spikelut.load_model(file))"
+                if isinstance(net, (str, os.PathLike)) else "")
+        raise ConfigError(f"{what}: net must be a spikelut Network, got {type(net).__name__}{hint}")
+
+
 def _backend(backend: str | Backend, engine: str | None, device: str | None) -> Backend:
     if isinstance(backend, Backend):
         return backend.require("simulate")
@@ -77,10 +85,11 @@ def simulate(net: Network, spikes: Any, backend: str | Backend = "auto",
         and predictions ``[B]`` (int32), as arrays of the same framework as ``spikes``.
 
     Raises:
-        ConfigError: unknown backend or record.
+        ConfigError: ``net`` is not a :class:`Network`, an unknown backend or record.
         ToolError: the backend is not usable here (one line saying why).
         ShapeError: the spikes are not ``[T, B, n_in]`` of 0/1.
     """
+    _require_network(net, "simulate")
     require_binary(net, "simulate")
     return _backend(backend, engine, device).simulate(net, spikes, record=record)
 
@@ -129,8 +138,10 @@ def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "a
         An :class:`EvalResult`.
 
     Raises:
-        ConfigError: ``batch_size < 1``, or an unknown backend.
-        ShapeError: labels are not ``[B]`` or hold classes outside ``0 .. classes - 1``.
+        ConfigError: ``net`` is not a :class:`Network`, ``batch_size`` is not a whole number
+            ``>= 1``, or an unknown backend.
+        ShapeError: spikes are not ``[T >= 1, B >= 1, n_in]``; labels are not ``[B]``, are not
+            whole numbers (a 0.5 or NaN) or hold classes outside ``0 .. classes - 1``.
         ToolError: the backend is not usable here.
 
     Example:
@@ -140,16 +151,31 @@ def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "a
         >>> ev.samples, int(ev.confusion.sum()), ev.confusion.shape
         (5, 5, (2, 2))
     """
+    _require_network(net, "evaluate")
     analog = spec_of(net)  # an analog model runs its own (numpy) simulation
     b = None if analog is not None else _backend(backend, engine, device)
-    labels = np.asarray(to_numpy(labels)).astype(np.int64)
-    T, B = spikes.shape[0], spikes.shape[1]
+    if batch_size is not None and (isinstance(batch_size, (bool, np.bool_))
+                                   or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+        raise ConfigError(f"batch_size must be a whole number >= 1 (or None: all samples), got "
+                          f"{batch_size!r}")
+    if not hasattr(spikes, "shape"):  # a list: sliced per batch below
+        try:
+            spikes = np.asarray(spikes)
+        except (ValueError, TypeError):
+            raise ShapeError("spikes must be a [T, B, n_in] array of 0/1 values; the nested lists "
+                             "given are ragged or not numbers") from None
+    if len(spikes.shape) != 3:
+        raise ShapeError(f"input spikes must be 3-D [T, B, n_in], got shape {tuple(spikes.shape)}")
+    T, B = int(spikes.shape[0]), int(spikes.shape[1])
+    if T < 1 or B < 1:
+        raise ShapeError(f"input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
+    labels = np.asarray(to_numpy(labels))
     if labels.shape != (B,):
         raise ShapeError(f"labels have shape {labels.shape}, expected ({B},) like the spikes' batch")
+    # before the int64 cast: a label 0.5 would become class 0, NaN a huge negative number
     check_scorable(net.readout, T, labels, "labels")
+    labels = labels.astype(np.int64)
     step = B if batch_size is None else int(batch_size)
-    if step < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     tally = Tally(net.readout.classes)  # the one accuracy rule of every command
     preds = []
     for b0 in range(0, B, step):

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import ConfigError, ShapeError
+from .limits import MAX_CLASSES
 from .network import Readout
 
 
@@ -39,7 +40,8 @@ def scoring_problem(readout: Readout, steps: int, labels: Any) -> str | None:
     Args:
         readout: the network's readout (``start``, ``classes``).
         steps: cycles ``T`` of the input.
-        labels: integer labels ``[B]`` (any integer dtype), or ``None`` to check ``steps`` only.
+        labels: integer labels ``[B]`` (any integer dtype; floats must be whole numbers), or
+            ``None`` to check ``steps`` only.
 
     Returns:
         One sentence naming the fault and what to do, or ``None`` when the accuracy is meaningful.
@@ -55,6 +57,14 @@ def scoring_problem(readout: Readout, steps: int, labels: Any) -> str | None:
         return None
     labels = np.asarray(labels)
     C = readout.classes
+    if labels.dtype.kind not in "iubf":
+        return (f"labels must be class numbers (integers), got dtype {labels.dtype}; give "
+                f"integer labels 0..{max(C - 1, 0)}")
+    if labels.dtype.kind == "f" and labels.size:
+        whole = np.isfinite(labels) & (np.mod(labels, 1) == 0)
+        if not whole.all():  # astype(int64) would make 0.5 class 0 and NaN a huge negative
+            return (f"label {float(labels.flat[int(np.argmin(whole))])!r} is not a whole number; "
+                    f"labels are class numbers 0..{max(C - 1, 0)}")
     bad = (labels < 0) | (labels >= C)
     if bad.any():
         # a bare Readout (API) may have 0 classes: not "0 classes (labels 0..-1)"
@@ -84,16 +94,32 @@ class Tally:
     """
 
     def __init__(self, classes: int) -> None:
+        if isinstance(classes, (bool, np.bool_)) or not isinstance(classes, (int, np.integer)):
+            raise ConfigError(f"Tally: classes must be an integer, got {classes!r}")
+        if not 1 <= classes <= MAX_CLASSES:  # before the [classes, classes] matrix exists
+            raise ConfigError(f"Tally: classes must be 1..{MAX_CLASSES}, got {classes}")
         self.classes = int(classes)
         self.confusion = np.zeros((self.classes, self.classes), np.int64)
 
     def add(self, pred: Any, labels: Any) -> None:
-        """Count one chunk: ``pred`` and ``labels`` are integer arrays ``[b]``."""
-        pred = np.asarray(pred, np.int64)
-        labels = np.asarray(labels, np.int64)
+        """Count one chunk: ``pred`` and ``labels`` are integer arrays ``[b]`` of classes
+        ``0 .. classes-1``.
+
+        Raises:
+            ShapeError: shapes that differ, or a value that is not a whole class number in
+                range (a -1 would otherwise count in the last class, a 0.5 as class 0).
+        """
+        pred, labels = np.asarray(pred), np.asarray(labels)
         if pred.shape != labels.shape:
             raise ShapeError(f"labels have shape {labels.shape}, predictions {pred.shape}")
-        np.add.at(self.confusion, (labels, pred), 1)
+        for name, a in (("labels", labels), ("predictions", pred)):
+            ok = a.dtype.kind in "iub" or (a.dtype.kind == "f" and bool(
+                (np.isfinite(a) & (np.mod(a, 1) == 0)).all()))
+            if not ok or (a.size and (a.min() < 0 or a.max() >= self.classes)):
+                raise ShapeError(f"{name} must be whole class numbers 0..{self.classes - 1}, got "
+                                 f"dtype {a.dtype}" + (f", values {a.min()}..{a.max()}"
+                                                       if a.size and a.dtype.kind in "iuf" else ""))
+        np.add.at(self.confusion, (labels.astype(np.int64), pred.astype(np.int64)), 1)
 
     @property
     def samples(self) -> int:

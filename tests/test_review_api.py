@@ -1,0 +1,82 @@
+"""A new user's review of the Python API: bad arguments give one spikelut error line, never a
+numpy/numba traceback, a MemoryError or a silently wrong result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spikelut as sl
+from spikelut.errors import ConfigError, NetworkError, ShapeError
+from spikelut.metrics import Tally, scoring_problem
+from spikelut.network import Readout
+from spikelut.wiring import random_network
+
+
+@pytest.fixture(scope="module")
+def net():
+    return random_network(0, n_in=3, sizes=[6, 2], k=3, classes=2)
+
+
+X = np.ones((4, 5, 3), np.uint8)
+
+
+# ------------------------------------------------------------------ labels and the tally
+@pytest.mark.parametrize("bad, phrase", [
+    ([0.5, 1, 0, 1, 1], "label 0.5 is not a whole number; labels are class numbers 0..1"),
+    ([np.nan, 1, 0, 1, 1], "label nan is not a whole number"),
+    (["a", "b", "c", "d", "e"], "labels must be class numbers (integers), got dtype <U1"),
+])
+def test_evaluate_refuses_labels_that_are_not_class_numbers(net, bad, phrase):
+    # a label 0.5 was counted as class 0 (accuracy 0.6 instead of an error); NaN was reported
+    # as "label -9223372036854775808"; strings were a numpy ValueError
+    with pytest.raises(ShapeError) as e:
+        sl.api.evaluate(net, X, bad, backend="numpy")
+    assert str(e.value).startswith("labels: ") and phrase in str(e.value)
+
+
+def test_evaluate_whole_float_labels_still_score(net):
+    a = sl.api.evaluate(net, X, [0, 1, 0, 1, 1], backend="numpy")
+    b = sl.api.evaluate(net, X, [0.0, 1.0, 0.0, 1.0, 1.0], backend="numpy")
+    assert a.accuracy == b.accuracy and (a.confusion == b.confusion).all()
+
+
+def test_scoring_problem_names_fractional_label():
+    assert scoring_problem(Readout(0, [0, 1], 2), 5, np.array([0.5, 1.0])) == (
+        "label 0.5 is not a whole number; labels are class numbers 0..1")
+
+
+def test_tally_refuses_out_of_range_and_bounds_classes():
+    t = Tally(2)
+    with pytest.raises(ShapeError, match=r"^labels must be whole class numbers 0\.\.1, got dtype "
+                                         r"int64, values -1\.\.-1$"):
+        t.add(np.array([0]), np.array([-1]))  # was counted silently in the last row
+    with pytest.raises(ShapeError, match=r"^predictions must be whole class numbers 0\.\.1"):
+        t.add(np.array([3]), np.array([0]))  # was a numpy IndexError
+    assert t.samples == 0
+    with pytest.raises(ConfigError, match=r"^Tally: classes must be 1\.\.4096, got 1000000$"):
+        Tally(10**6)  # was a MemoryError (a [classes, classes] matrix)
+    with pytest.raises(ConfigError, match=r"^Tally: classes must be 1\.\.4096, got -1$"):
+        Tally(-1)
+
+
+# ------------------------------------------------------------------ evaluate's other arguments
+def test_evaluate_spikes_and_batch_size(net):
+    lab = [0, 1, 0, 1, 1]
+    assert sl.api.evaluate(net, X.tolist(), lab, backend="numpy").samples == 5  # was AttributeError
+    with pytest.raises(ShapeError, match=r"^input spikes need T >= 1 and B >= 1, got T=4, B=0$"):
+        sl.api.evaluate(net, X[:, :0], [], backend="numpy")  # was "batch_size ... got None"
+    with pytest.raises(ShapeError, match=r"^input spikes must be 3-D \[T, B, n_in\], got shape \(5, 3\)$"):
+        sl.api.evaluate(net, X[0], lab, backend="numpy")
+    for bad in (2.5, "a", 0, True):
+        with pytest.raises(ConfigError, match=r"^batch_size must be a whole number >= 1"):
+            sl.api.evaluate(net, X, lab, backend="numpy", batch_size=bad)
+
+
+@pytest.mark.parametrize("bad", ["demos/oscillator.toml", None])
+def test_simulate_and_evaluate_refuse_a_non_network(bad):
+    # was AttributeError: 'str' object has no attribute 'meta'
+    with pytest.raises(ConfigError, match=r"^simulate: net must be a spikelut Network, got "):
+        sl.simulate(bad, np.ones((4, 1, 1), np.uint8))
+    with pytest.raises(ConfigError, match=r"^evaluate: net must be a spikelut Network, got "):
+        sl.api.evaluate(bad, np.ones((4, 1, 1), np.uint8), [0])
