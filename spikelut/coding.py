@@ -58,12 +58,23 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import limits
 from .xp import array_module
 from .errors import ConfigError
 
 # ---------------------------------------------------------------------------- parameters
 _BOOL = {"true": True, "yes": True, "1": True, "on": True,
          "false": False, "no": False, "0": False, "off": False}
+
+
+def _whole(v: Any) -> int | None:
+    """``v`` as an int when it is a whole number (Python, numpy or an integral float; not a bool,
+    a string or None), else ``None``."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)):
+        return None
+    if isinstance(v, (float, np.floating)) and not (np.isfinite(v) and float(v).is_integer()):
+        return None
+    return int(v)
 
 
 def _coerce(value: Any, kind: str, name: str, coding: str) -> Any:
@@ -126,24 +137,46 @@ class Coding:
 
 
 # ---------------------------------------------------------------------------- input handling
-def _static_input(x: Any, coding: str) -> tuple[Any, Any]:
+def _as_values(x: Any, coding: str) -> tuple[Any, Any]:
+    """``x`` as an array of numbers on its device; ragged lists, strings and other non-numbers
+    are one :class:`ConfigError` (were numpy's ValueError)."""
     xp = array_module(x)
-    x = xp.asarray(x)
+    try:
+        x = xp.asarray(x)
+    except (ValueError, TypeError):
+        raise ConfigError(f"coding {coding!r}: values must be an array of numbers; the nested "
+                          f"lists given are ragged or hold non-numbers") from None
+    if x.dtype.kind not in "biufO":
+        raise ConfigError(f"coding {coding!r}: values must be numbers, got dtype {x.dtype}")
+    return xp, x
+
+
+def _float_values(xp, x, coding: str):
+    try:
+        return x.astype(xp.float64)
+    except (ValueError, TypeError):  # an object array holding strings or None
+        raise ConfigError(f"coding {coding!r}: values must be numbers, got an object array "
+                          f"holding non-numbers") from None
+
+
+def _static_input(x: Any, coding: str) -> tuple[Any, Any]:
+    xp, x = _as_values(x, coding)
     if x.ndim < 2:
         raise ConfigError(f"coding {coding!r}: values must be [B, features...] (one row per sample), "
                           f"got shape {tuple(x.shape)}")
-    return xp, x.reshape(x.shape[0], -1).astype(xp.float64)
+    # the feature count spelled out: reshape(0, -1) of an empty batch is a numpy error
+    features = int(np.prod(x.shape[1:], dtype=np.int64))
+    return xp, _float_values(xp, x.reshape(x.shape[0], features), coding)
 
 
 def _sequence_input(x: Any, coding: str) -> tuple[Any, Any]:
-    xp = array_module(x)
-    x = xp.asarray(x)
+    xp, x = _as_values(x, coding)
     if x.ndim == 2:
         x = x[:, :, None]
     if x.ndim != 3:
         raise ConfigError(f"coding {coding!r}: a sequence must be [B, L] or [B, L, features], "
                           f"got shape {tuple(x.shape)}")
-    return xp, x.astype(xp.float64)
+    return xp, _float_values(xp, x, coding)
 
 
 def _check_unit(xp, x, coding: str) -> None:
@@ -326,7 +359,7 @@ def thermometer(x: Any, steps: int, levels: int = 8, thresholds: tuple[float, ..
     th = _thresholds(levels, thresholds)
     xp, v = _levels_input(x, "thermometer", sequence, steps)
     on = (v[..., None] >= xp.asarray(th)).astype(xp.uint8)  # [T|1, B, F, C]
-    on = on.reshape(on.shape[0], on.shape[1], -1)
+    on = on.reshape(on.shape[0], on.shape[1], on.shape[2] * on.shape[3])
     if not sequence:
         on = xp.broadcast_to(on, (steps,) + on.shape[1:]).copy()
     return on
@@ -347,7 +380,7 @@ def population(x: Any, steps: int, levels: int = 8, sequence: bool = False) -> A
     xp, v = _levels_input(x, "population", sequence, steps)
     level = xp.minimum(xp.floor(v * levels), levels - 1)
     on = (level[..., None] == xp.arange(levels)).astype(xp.uint8)
-    on = on.reshape(on.shape[0], on.shape[1], -1)
+    on = on.reshape(on.shape[0], on.shape[1], on.shape[2] * on.shape[3])
     if not sequence:
         on = xp.broadcast_to(on, (steps,) + on.shape[1:]).copy()
     return on
@@ -356,7 +389,7 @@ def population(x: Any, steps: int, levels: int = 8, sequence: bool = False) -> A
 def _on_off(on, off, xp):
     """Interleave on/off channels: feature f -> (2f = on, 2f + 1 = off)."""
     out = xp.stack([on, off], axis=-1).astype(xp.uint8)
-    return out.reshape(out.shape[0], out.shape[1], -1)
+    return out.reshape(out.shape[0], out.shape[1], 2 * out.shape[2])
 
 
 def delta(x: Any, steps: int, threshold: float = 0.1) -> Any:
@@ -606,7 +639,15 @@ def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: 
     ``params`` are the coding's parameters (strings are accepted, as from the command line).
     ``first_sample`` says ``x`` starts at that sample of a larger batch (a multiple of
     :data:`RANDOM_BLOCK`), so random codes encode a dataset in chunks exactly as at once.
-    Unknown codings, unknown parameters and bad values raise :class:`ConfigError`.
+    An empty batch ``x [0, ...]`` gives spikes ``[T, 0, channels]``.
+
+    Raises:
+        ConfigError: an unknown coding or parameter, a bad value (``steps``, ``seed`` or
+            ``first_sample`` not a whole number in range; values not numbers, ragged, NaN or,
+            for codes of ``[0, 1]``, outside it), more than
+            :data:`~spikelut.limits.MAX_CYCLES` steps, or spikes ``[T, B, channels]`` (or the
+            float64 values per cycle) over :func:`spikelut.limits.max_array_bytes`, refused
+            before they are made.
 
     Example:
         >>> encode(np.array([[0.5]]), "rate_even", steps=4)[:, 0, 0].tolist()
@@ -615,10 +656,12 @@ def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: 
     c = get_coding(coding)
     p = resolve_params(coding, params)
     sequence = p.pop("sequence")
+    if steps is not None and (_whole(steps) is None or steps < 1):
+        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+    shape = tuple(_as_values(x, coding)[1].shape)
     if coding == "none":
-        T = array_module(x).asarray(x).shape[0] if np.ndim(x) == 3 else None
+        T = shape[0] if len(shape) == 3 else None
     elif sequence:
-        shape = array_module(x).asarray(x).shape
         T = shape[1] if len(shape) >= 2 else None
     else:
         T = None
@@ -630,12 +673,25 @@ def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: 
         if T is None:
             raise ConfigError(f"coding {coding!r}: give the number of steps (cycles)")
         steps = T
-    if isinstance(steps, (bool, np.bool_)) or int(steps) != steps or steps < 1:
+    if _whole(steps) is None or steps < 1:
         raise ConfigError(f"steps must be a positive integer, got {steps!r}")
-    steps = int(steps)
+    steps = limits.check_steps(int(steps), ConfigError)
+    if coding != "none" and len(shape) >= 2:
+        # the spikes [T, B, channels] and the float64 values per cycle [T, B, F] that the
+        # encoders make, bounded before either exists (steps = 10**12 was a MemoryError)
+        B = shape[0]
+        F = (shape[2] if len(shape) == 3 else 1) if sequence else int(np.prod(shape[1:]))
+        limits.check_array_bytes((steps, B, F * c.per_value(p)), 1,
+                                 f"coding {coding!r}: spikes [steps, samples, channels]", ConfigError)
+        limits.check_array_bytes((steps, B, F), 8,
+                                 f"coding {coding!r}: values per cycle [steps, samples, features] "
+                                 f"(float64)", ConfigError)
     if c.random:
-        if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        if _whole(seed) is None or seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+        if _whole(first_sample) is None or first_sample < 0:
+            raise ConfigError(f"first_sample must be an integer >= 0 (a multiple of "
+                              f"{RANDOM_BLOCK}), got {first_sample!r}")
         p["seed"] = int(seed)
         p["first_sample"] = int(first_sample)
     if c.modes == "both":

@@ -80,3 +80,51 @@ def test_simulate_and_evaluate_refuse_a_non_network(bad):
         sl.simulate(bad, np.ones((4, 1, 1), np.uint8))
     with pytest.raises(ConfigError, match=r"^evaluate: net must be a spikelut Network, got "):
         sl.api.evaluate(bad, np.ones((4, 1, 1), np.uint8), [0])
+
+
+# ------------------------------------------------------------------ spikelut.coding.encode
+from spikelut.coding import encode  # noqa: E402
+
+
+@pytest.mark.parametrize("coding", ["rate", "rate_even", "latency", "latency_log", "phase",
+                                    "thermometer", "population"])
+def test_encode_bounds_steps_before_allocating(coding):
+    # steps = 10**12 was a MemoryError ("Unable to allocate 7.28 TiB") from numpy
+    with pytest.raises(ConfigError, match=r"^steps = 1000000000000 is more than the limit of "
+                                          r"16777216 cycles; give fewer steps$"):
+        encode(np.array([[0.2, 0.9]]), coding, 10**12)
+
+
+def test_encode_bounds_the_spike_array(monkeypatch):
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(1 << 20))
+    with pytest.raises(ConfigError, match=r"^coding 'thermometer': spikes \[steps, samples, "
+                                          r"channels\]: shape \(10, 1, 2000000\) x 1 byte"):
+        encode(np.array([[0.2, 0.9]]), "thermometer", 10, levels=10**6)
+
+
+@pytest.mark.parametrize("coding, steps", [("rate", 5), ("latency", 5), ("thermometer", 5),
+                                           ("delta", 3), ("sigma_delta", 3)])
+def test_encode_empty_batch_gives_empty_spikes(coding, steps):
+    # an empty batch was numpy's "cannot reshape array of size 0 into shape (0,newaxis)"
+    x = np.zeros((0, 3))
+    s = encode(x, coding, steps)
+    per = 8 if coding == "thermometer" else 2 if "delta" in coding else 1
+    assert s.dtype == np.uint8 and s.shape == ((3, 0, 2) if "delta" in coding else (steps, 0, 3 * per))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: encode(np.array([[0.5]]), "rate", "a"), "steps must be a positive integer, got 'a'"),
+    (lambda: encode(np.array([[0.5]]), "delta", "a"), "steps must be a positive integer, got 'a'"),
+    (lambda: encode(np.array([[0.5]]), "rate", 3, seed="a"), "seed must be an integer >= 0, got 'a'"),
+    (lambda: encode(np.array([[0.5]]), "rate", 3, first_sample=-256),
+     r"first_sample must be an integer >= 0 \(a multiple of 256\), got -256"),
+    (lambda: encode(np.array([["a"]]), "rate", 3), "coding 'rate': values must be numbers, got dtype <U1"),
+    (lambda: encode(np.array([[0.5, "x"]], object), "latency", 3),
+     "coding 'latency': values must be numbers, got an object array holding non-numbers"),
+    (lambda: encode([[0.5], [0.1, 0.2]], "rate", 3),
+     "coding 'rate': values must be an array of numbers; the nested lists given are ragged"),
+])
+def test_encode_argument_errors_are_one_line(call, message):
+    # each was a ValueError/TypeError from int(), numpy or SeedSequence
+    with pytest.raises(ConfigError, match="^" + message):
+        call()
