@@ -631,13 +631,33 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
                   seed: int = 0) -> np.ndarray:
     """Bernoulli spikes ``[steps, batch, channels]`` (uint8), each 1 with probability ``rate``.
 
+    Args:
+        channels, steps, batch: whole numbers (``channels >= 0``, the others ``>= 1``).
+        rate: the probability of a spike, a number in ``[0, 1]``.
+        seed: a whole number ``>= 0`` (``None``: fresh entropy, a different draw each call).
+
     Raises:
-        ConfigError: ``rate`` outside ``[0, 1]`` or a size below its minimum.
+        ConfigError: ``rate`` not a number in ``[0, 1]``, a size that is not a whole number or
+            below its minimum, a seed that is not a whole number ``>= 0``, or float64 draws
+            over :func:`spikelut.limits.max_array_bytes` (refused before they are made).
+
+    Example:
+        >>> random_spikes(2, steps=3, batch=1, rate=1.0)[:, 0].tolist()
+        [[1, 1], [1, 1], [1, 1]]
     """
-    if not 0.0 <= rate <= 1.0:
-        raise ConfigError(f"rate must be in [0, 1], got {rate}")
+    if (isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.integer, np.floating))
+            or not 0.0 <= rate <= 1.0):
+        raise ConfigError(f"rate must be a number in [0, 1], got {rate!r}")
+    for name, v in (("channels", channels), ("steps", steps), ("batch", batch)):
+        if (isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating))
+                or not (np.isfinite(v) and float(v).is_integer())):
+            raise ConfigError(f"{name} must be a whole number, got {v!r}")
+    steps, batch, channels = int(steps), int(batch), int(channels)
     if steps < 1 or batch < 1 or channels < 0:
         raise ConfigError(f"need steps >= 1, batch >= 1, channels >= 0; got {steps}, {batch}, {channels}")
+    if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise ConfigError(f"seed must be a whole number >= 0 (or None), got {seed!r}")
     # the float64 draws, bounded before they are made (fewer steps or samples, not a MemoryError)
     limits.check_array_bytes((steps, batch, channels), 8,
                              "random spikes [steps, batch, channels] (float64 draws)", ConfigError)

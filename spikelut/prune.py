@@ -123,11 +123,12 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
 
     Returns:
         ``(pruned, report)``; ``report`` holds ``luts``, ``flip_flops``, ``taps`` (before, after,
-        saved), per-layer changes, ``constant_nodes``, ``dead_nodes``, ``verified`` and
-        ``data_only``.
+        saved), per-layer changes, ``constant_nodes``, ``dead_nodes``, ``verified`` (absent
+        when ``verify_samples`` is 0) and ``data_only`` (only with ``data``).
 
     Raises:
-        ConfigError: ``net`` is an analog model (:mod:`spikelut.analog`): the rules read its
+        ConfigError: ``verify_samples`` not a whole number ``0..MAX_VERIFY_SAMPLES``, ``seed`` not
+            a whole number ``>= 0``, an unknown backend, or ``net`` is an analog model (:mod:`spikelut.analog`): the rules read its
             binary view ``logits > 0`` and the check simulates that, so the pruned model would
             be another model, "checked" against the wrong one.
         RuntimeError: the check found a differing bit (a bug in pruning, never a user error).
@@ -135,6 +136,10 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
     require_binary(net, "prune")
     if verify_samples:  # 0 skips the check; anything else is refused before the work
         _check_verify_samples(verify_samples)
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            # was numpy's SeedSequence TypeError/ValueError, after all the pruning work
+            raise ConfigError(f"seed must be a whole number >= 0 (of the check's random stimuli), "
+                              f"got {seed!r}")
     simp = simplify(net)
     ro = net.readout.layer
     keep = [simp.live[i] | (i == ro) for i in range(len(net.layers))]

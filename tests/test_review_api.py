@@ -128,3 +128,39 @@ def test_encode_argument_errors_are_one_line(call, message):
     # each was a ValueError/TypeError from int(), numpy or SeedSequence
     with pytest.raises(ConfigError, match="^" + message):
         call()
+
+
+# ------------------------------------------------------------------ random_spikes, prune's seed
+@pytest.mark.parametrize("kwargs, message", [
+    ({"rate": "0.5"}, "rate must be a number in [0, 1], got '0.5'"),
+    ({"rate": None}, "rate must be a number in [0, 1], got None"),
+    ({"rate": float("nan")}, "rate must be a number in [0, 1], got nan"),
+    ({"steps": 2.5}, "steps must be a whole number, got 2.5"),
+    ({"steps": "3"}, "steps must be a whole number, got '3'"),
+    ({"steps": None}, "steps must be a whole number, got None"),
+    ({"batch": True}, "batch must be a whole number, got True"),
+    ({"seed": "a"}, "seed must be a whole number >= 0 (or None), got 'a'"),
+    ({"seed": 1.5}, "seed must be a whole number >= 0 (or None), got 1.5"),
+    ({"seed": -1}, "seed must be a whole number >= 0 (or None), got -1"),
+])
+def test_random_spikes_argument_errors(kwargs, message):
+    # each was a TypeError/ValueError from a comparison, numpy's random module or SeedSequence
+    args = {"channels": 2, "steps": 3, "batch": 1, **kwargs}
+    with pytest.raises(ConfigError) as e:
+        sl.random_spikes(**args)
+    assert str(e.value) == message
+
+
+def test_random_spikes_whole_floats_and_numpy_ints_still_work():
+    a = sl.random_spikes(2, np.int64(3), 1.0, seed=np.int64(4))
+    assert a.shape == (3, 1, 2) and (a == sl.random_spikes(2, 3, 1, seed=4)).all()
+
+
+@pytest.mark.parametrize("seed", ["a", -1, 1.5])
+def test_prune_refuses_a_bad_seed_first(net, seed):
+    from spikelut.prune import prune_network
+
+    with pytest.raises(ConfigError) as e:  # was SeedSequence's TypeError/ValueError
+        prune_network(net, seed=seed)
+    assert str(e.value) == (f"seed must be a whole number >= 0 (of the check's random stimuli), "
+                            f"got {seed!r}")
