@@ -156,8 +156,8 @@ def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "a
     b = None if analog is not None else _backend(backend, engine, device)
     if batch_size is not None and (isinstance(batch_size, (bool, np.bool_))
                                    or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-        raise ConfigError(f"batch_size must be a whole number >= 1 (or None: all samples), got "
-                          f"{batch_size!r}")
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size!r} (a whole number of "
+                          f"samples, or None: all at once)")
     if not hasattr(spikes, "shape"):  # a list: sliced per batch below
         try:
             spikes = np.asarray(spikes)

@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, ToolError
+from .errors import ConfigError, ShapeError, ToolError
 from .lowering import Lowered
 from .network import Network
 from .xp import from_dlpack, require_gpu, result_converter
@@ -173,7 +173,8 @@ class Backend:
 
         Raises:
             ToolError: the backend is not usable here.
-            ShapeError: the spikes are not ``[T, B, n_in]`` of 0/1.
+            ShapeError: the spikes are not ``[T, B, n_in]`` of 0/1 (or ragged lists).
+            ConfigError: ``net`` is not a network, or ``record`` names no layer.
 
         Example:
             >>> import numpy as np
@@ -187,6 +188,12 @@ class Backend:
 
         self.require("simulate")
         low = net if isinstance(net, Lowered) else lower(net)
+        if isinstance(spikes, (list, tuple)):  # nested lists: ragged ones are numpy's ValueError
+            try:
+                spikes = np.asarray(spikes)
+            except (ValueError, TypeError):
+                raise ShapeError("input spikes must be a [T, B, n_in] array of 0/1 values; the "
+                                 "nested lists given are ragged") from None
         back = result_converter(spikes)
         res = self._simulate(low, from_dlpack(spikes), record)
         return SimResult([None if s is None else back(s) for s in res.layer_spikes],

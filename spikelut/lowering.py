@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from .errors import ConfigError
 from .network import INPUT, K_MAX
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,8 +143,27 @@ class Lowered:
         return min(self.depth, int(steps) + 1)
 
     def signal(self, layer: int, node: int) -> int:
-        """Signal number of ``node`` of ``layer`` (``layer = -1``: input channel ``node``)."""
-        return int(node) if layer == INPUT else self.n_in + int(self.layer_lo[layer]) + int(node)
+        """Signal number of ``node`` of ``layer`` (``layer = -1``: input channel ``node``).
+
+        Raises:
+            ConfigError: no such layer, or ``node`` outside it (was an IndexError, or the
+                number of a node of the next layer).
+
+        Example:
+            >>> from spikelut.wiring import random_network
+            >>> low = lower(random_network(0, n_in=2, sizes=[3, 1], k=2))
+            >>> low.signal(-1, 1), low.signal(0, 0), low.signal(1, 0)
+            (1, 2, 5)
+        """
+        layer, node = int(layer), int(node)
+        if not INPUT <= layer < self.n_layers:
+            raise ConfigError(f"signal: no layer {layer}; layers are -1 (the input) .. "
+                              f"{self.n_layers - 1}")
+        size = self.n_in if layer == INPUT else int(self.layer_hi[layer] - self.layer_lo[layer])
+        if not 0 <= node < size:
+            raise ConfigError(f"signal: layer {layer} has {size} "
+                              f"{'channels' if layer == INPUT else 'nodes'}, no {node}")
+        return node if layer == INPUT else self.n_in + int(self.layer_lo[layer]) + node
 
     def layer_signals(self, i: int) -> slice:
         """Signal range of layer ``i``'s nodes."""
@@ -179,6 +199,10 @@ def lower(net: "Network") -> Lowered:
         >>> lower(net) is lower(net), lower(net).tap_sig.shape, lower(net).table.shape
         (True, (11, 12), (11, 8))
     """
+    from .network import Network
+
+    if not isinstance(net, Network):  # was "'str' object has no attribute '__dict__'"
+        raise ConfigError(f"lower: expected a spikelut Network, got {type(net).__name__}")
     cached = net.__dict__.get("_lowered")
     if cached is not None:
         return cached

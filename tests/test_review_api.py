@@ -69,8 +69,10 @@ def test_evaluate_spikes_and_batch_size(net):
     with pytest.raises(ShapeError, match=r"^input spikes must be 3-D \[T, B, n_in\], got shape \(5, 3\)$"):
         sl.api.evaluate(net, X[0], lab, backend="numpy")
     for bad in (2.5, "a", 0, True):
-        with pytest.raises(ConfigError, match=r"^batch_size must be a whole number >= 1"):
+        with pytest.raises(ConfigError) as e:
             sl.api.evaluate(net, X, lab, backend="numpy", batch_size=bad)
+        assert str(e.value) == (f"batch_size must be >= 1, got {bad!r} (a whole number of "
+                                f"samples, or None: all at once)")
 
 
 @pytest.mark.parametrize("bad", ["demos/oscillator.toml", None])
@@ -164,3 +166,32 @@ def test_prune_refuses_a_bad_seed_first(net, seed):
         prune_network(net, seed=seed)
     assert str(e.value) == (f"seed must be a whole number >= 0 (of the check's random stimuli), "
                             f"got {seed!r}")
+
+
+# ------------------------------------------------------------------ simulate's record and lists
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_simulate_record_of_another_type_and_ragged_lists(net, backend):
+    x = np.ones((4, 2, 3), np.uint8)
+    for bad in (1.5, None, {"L0": 1}):  # 1.5 was "TypeError: 'float' object is not iterable"
+        with pytest.raises(ConfigError) as e:
+            sl.simulate(net, x, backend=backend, record=bad)
+        assert str(e.value) == ("record must be 'all', 'readout', a layer name or index, or a "
+                                f"list of them; got {bad!r}")
+    res = sl.simulate(net, x, backend=backend, record=np.array([0]))
+    assert res.layer_spikes[0] is not None
+    with pytest.raises(ShapeError, match=r"^input spikes must be a \[T, B, n_in\] array of 0/1 "
+                                         r"values; the nested lists given are ragged$"):
+        sl.simulate(net, [[[1, 0, 1]], [[1, 0]]], backend=backend)  # was numpy's ValueError
+
+
+def test_lower_and_signal_refuse_what_does_not_exist(net):
+    from spikelut.lowering import lower
+
+    with pytest.raises(ConfigError, match=r"^lower: expected a spikelut Network, got str$"):
+        lower("net.h5")  # was AttributeError: 'str' object has no attribute '__dict__'
+    low = lower(net)
+    assert low.signal(0, 5) == 3 + 5 and low.signal(-1, 2) == 2
+    with pytest.raises(ConfigError, match=r"^signal: no layer 5; layers are -1 \(the input\) \.\. 1$"):
+        low.signal(5, 0)  # was a numpy IndexError
+    with pytest.raises(ConfigError, match=r"^signal: layer 0 has 6 nodes, no 6$"):
+        low.signal(0, 6)  # was 9: the number of layer 1's node 0, silently

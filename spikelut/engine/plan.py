@@ -85,14 +85,32 @@ class Plan:
 
 
 def recorded_layers(net: Network | Lowered, record: str | int | Sequence[int]) -> list[int]:
-    """Resolve ``record`` (``"all"``, ``"readout"``, a layer name/index or a list) to layers."""
+    """Resolve ``record`` (``"all"``, ``"readout"``, a layer name/index or a list) to layers.
+
+    The readout layer is always among them (the counts need it).
+
+    Raises:
+        ConfigError: a name or index that is no layer, or a ``record`` of another type.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=2, sizes=[3, 2, 2], k=2)
+        >>> recorded_layers(net, "all"), recorded_layers(net, 0), recorded_layers(net, ["L1"])
+        ([0, 1, 2], [0, 2], [1, 2])
+    """
     names = list(net.names) if isinstance(net, Lowered) else [layer.name for layer in net.layers]
     m = len(names)
     if isinstance(record, str) and record == "all":
         return list(range(m))
     if isinstance(record, str) and record == "readout":
         return [net.readout.layer]
-    items = [record] if isinstance(record, (str, int, np.integer)) else list(record)
+    if isinstance(record, (str, int, np.integer)) and not isinstance(record, (bool, np.bool_)):
+        items = [record]
+    elif isinstance(record, (list, tuple, np.ndarray)):
+        items = list(np.asarray(record).ravel()) if isinstance(record, np.ndarray) else list(record)
+    else:  # a float, a bool, None, a dict: was "'float' object is not iterable"
+        raise ConfigError(f"record must be 'all', 'readout', a layer name or index, or a list of "
+                          f"them; got {record!r}")
     layers = set()
     for x in items:
         if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
