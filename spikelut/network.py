@@ -188,21 +188,31 @@ class Layer(_FreezeAfterValidation):
     tap_gradient: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = ""  # the network names it L<i>
+        if not isinstance(self.name, str):  # an int name broke saving and the Verilog later
+            raise NetworkError(f"layer: name must be a string, got {self.name!r}")
         where = f"layer {self.name!r}" if self.name else "layer"
         self.source = _as_int_matrix(self.source, "source", where)
         self.index = _as_int_matrix(self.index, "index", where)
         self.delay = _as_int_matrix(self.delay, "delay", where)
-        table = np.asarray(self.table)
+        try:
+            table = np.asarray(self.table)
+        except (ValueError, TypeError):
+            raise NetworkError(f"{where}: table must be a 2-D array of 0/1 [nodes, 2**k] (ragged "
+                               f"rows given)") from None
         if table.ndim != 2:
             raise NetworkError(f"{where}: table must be a 2-D array [nodes, 2**k], got shape {table.shape}")
         if not all_binary(table):
             raise NetworkError(f"{where}: table entries must be 0 or 1")
         self.table = table.astype(np.uint8, copy=False)
-        if self.logits is not None:
-            self.logits = np.asarray(self.logits, dtype=np.float32)
-        for name in ("tap_influence", "tap_gradient"):
+        for name in ("logits", "tap_influence", "tap_gradient"):
             if getattr(self, name) is not None:
-                setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
+                try:
+                    setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
+                except (ValueError, TypeError):  # ragged rows, strings: was numpy's ValueError
+                    raise NetworkError(f"{where}: {name} must be a 2-D array of numbers (ragged or "
+                                       f"non-numeric values given)") from None
         if not _is_int(self.refractory):
             raise NetworkError(f"{where}: refractory must be an integer, got {self.refractory!r}")
         self.refractory = int(self.refractory)
@@ -274,6 +284,9 @@ class Network(_FreezeAfterValidation):
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.layers, Layer) or not isinstance(self.layers, (list, tuple)):
+            raise NetworkError(f"layers must be a list of Layer objects, got "
+                               f"{type(self.layers).__name__}")
         self.layers = tuple(self.layers)
         self.validate()
         for part in (*self.layers, self.readout, self):
@@ -282,6 +295,8 @@ class Network(_FreezeAfterValidation):
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
         """Check every rule; raise :class:`NetworkError` on the first violation."""
+        if not isinstance(self.meta, dict):  # net.meta.get(...) in every reader
+            raise NetworkError(f"meta must be a dict, got {type(self.meta).__name__}")
         if not _is_int(self.n_in) or self.n_in < 0:
             raise NetworkError(f"inputs must be a non-negative integer, got {self.n_in!r}")
         self.n_in = limits.check_count(self.n_in, limits.MAX_INPUTS, "input channels", "network",
@@ -487,17 +502,32 @@ class Network(_FreezeAfterValidation):
     def replace(self, **changes: Any) -> "Network":
         """A validated copy with ``changes`` (``n_in``, ``layers``, ``readout``, ``meta``) applied;
         ``meta`` is copied so the two networks do not share it."""
+        _known_fields(type(self), changes, "Network.replace")
         changes.setdefault("meta", dict(self.meta))
         return dataclasses.replace(self, **changes)
 
-    def replace_layer(self, i: int, **changes: Any) -> "Network":
+    def replace_layer(self, i: int | str, **changes: Any) -> "Network":
         """A validated copy with layer ``i``'s fields changed, e.g. ``replace_layer(0, name="a")``.
+
+        Args:
+            i: the layer's index (``-1``: the last, as in a list) or name.
+            **changes: :class:`Layer` fields (``table``, ``source``, ``index``, ``delay``,
+                ``refractory``, ``name``, ``logits``, ``tap_influence``, ``tap_gradient``).
+
+        Raises:
+            NetworkError: no such layer, a field :class:`Layer` does not have, or a changed
+                layer that breaks a rule of the network.
 
         Example:
             >>> from spikelut.wiring import random_network
             >>> random_network(0, n_in=2, sizes=[3, 1], k=2).replace_layer(0, name="a").layers[0].name
             'a'
         """
+        m = len(self.layers)
+        if isinstance(i, (int, np.integer)) and not isinstance(i, bool) and -m <= i < 0:
+            i += m  # a list's negative index, which this always took
+        i = self.layer_index(i)  # was an IndexError (5) or TypeError ("L0")
+        _known_fields(Layer, changes, "replace_layer")
         layers = list(self.layers)
         layers[i] = layers[i].replace(**changes)
         return self.replace(layers=layers)
@@ -506,6 +536,15 @@ class Network(_FreezeAfterValidation):
         r = self.readout
         return Network(self.n_in, [layer.copy() for layer in self.layers],
                        Readout(r.layer, r.class_of.copy(), r.classes, r.start), dict(self.meta))
+
+
+def _known_fields(cls: type, changes: dict, what: str) -> None:
+    """Refuse a field ``cls`` does not have (was dataclasses' TypeError about ``__init__``)."""
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise NetworkError(f"{what}: {cls.__name__} has no field {unknown[0]!r}; its fields are "
+                           f"{', '.join(fields)}")
 
 
 def readout_classes(n: int, classes: int, nodes_per_class: int | None = None) -> np.ndarray:

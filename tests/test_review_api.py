@@ -195,3 +195,48 @@ def test_lower_and_signal_refuse_what_does_not_exist(net):
         low.signal(5, 0)  # was a numpy IndexError
     with pytest.raises(ConfigError, match=r"^signal: layer 0 has 6 nodes, no 6$"):
         low.signal(0, 6)  # was 9: the number of layer 1's node 0, silently
+
+
+# ------------------------------------------------------------------ hand-built networks
+from spikelut.network import Layer, Network  # noqa: E402
+
+
+def _layer(**kw):
+    args = dict(table=np.zeros((1, 4), np.uint8), source=np.full((1, 2), -1),
+                index=np.zeros((1, 2), int), delay=np.ones((1, 2), int))
+    return Layer(**{**args, **kw})
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"table": [[0, 1], [0]]}, "layer: table must be a 2-D array of 0/1 [nodes, 2**k] (ragged rows given)"),
+    ({"logits": [[1, 2], [3]]}, "layer: logits must be a 2-D array of numbers (ragged or non-numeric values given)"),
+    ({"logits": np.full((1, 4), "a")}, "layer: logits must be a 2-D array of numbers (ragged or non-numeric values given)"),
+    ({"tap_influence": [[1, 2], [3]]},
+     "layer: tap_influence must be a 2-D array of numbers (ragged or non-numeric values given)"),
+    ({"name": 3}, "layer: name must be a string, got 3"),
+])
+def test_layer_refuses_ragged_and_non_numeric_fields(kw, message):
+    with pytest.raises(NetworkError) as e:  # each was numpy's ValueError (or accepted: name 3)
+        _layer(**kw)
+    assert str(e.value) == message
+
+
+def test_network_layers_meta_and_replace_errors(net):
+    ro = Readout(0, [0], 1)
+    for bad, what in ((_layer(), "Layer"), (None, "NoneType")):  # was "'Layer' object is not iterable"
+        with pytest.raises(NetworkError) as e:
+            Network(1, bad, ro)
+        assert str(e.value) == f"layers must be a list of Layer objects, got {what}"
+    with pytest.raises(NetworkError, match=r"^meta must be a dict, got list$"):
+        Network(1, [_layer()], ro, meta=[1])
+    assert Network(1, [_layer(name=None)], ro).layers[0].name == "L0"
+    with pytest.raises(NetworkError, match=r"^no layer 5; the network has 2 layers$"):
+        net.replace_layer(5, name="x")  # was an IndexError
+    assert net.replace_layer("L1", name="x").layers[1].name == "x"  # was a TypeError
+    assert net.replace_layer(-1, name="x").layers[1].name == "x"
+    with pytest.raises(NetworkError, match=r"^replace_layer: Layer has no field 'foo'; its fields "
+                                           r"are table, source, index, delay, refractory, name, "):
+        net.replace_layer(0, foo=1)  # was dataclasses' TypeError about __init__
+    with pytest.raises(NetworkError, match=r"^Network.replace: Network has no field 'foo'; its "
+                                           r"fields are n_in, layers, readout, meta$"):
+        net.replace(foo=1)
