@@ -213,7 +213,15 @@ def _binary_only(net: Network) -> None:
     table values, not the 0/1 tables every measure here reads, so each number would describe
     another circuit (the binary ``theta > 0`` one) without a word. Same one line as ``rtl`` and
     ``export`` give."""
+    if not isinstance(net, Network):  # was an AttributeError ('str' object has no 'meta')
+        raise ConfigError(f"expected a spikelut Network, got {type(net).__name__} (load a model "
+                          f"file with spikelut.load_model)")
     require_binary(net, "analyze")
+
+
+def _whole_positive(v: Any) -> bool:
+    """Whether ``v`` is an integer ``>= 1`` (Python or numpy; not a bool, float or string)."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1
 
 
 def table_stats(net: Network) -> list[NodeStats]:
@@ -294,7 +302,7 @@ def data_stats(net: Network, spikes: Any, chunk: int | None = None) -> list[Data
         # per sample: the forward pass keeps every signal's history and every node's address
         # (uint8, D + T and T rows) for the whole batch
         chunk = _per_batch((T + plan.D) * (net.n_in + 2 * net.n_nodes))
-    elif isinstance(chunk, bool) or int(chunk) < 1:
+    elif not _whole_positive(chunk):  # 1.5 was taken as 1, 'a' was int()'s ValueError
         raise ConfigError(f"chunk must be a positive number of samples, got {chunk!r}")
     chunk = int(chunk)
     tables = [np.asarray(layer.table) for layer in net.layers]
@@ -424,7 +432,7 @@ def gradient_map(net: Network, x: Any, target: int | None = None, surrogate: str
     Args:
         net: the network.
         x: one sample's input spikes, uint8 ``[T, n_in]``.
-        target: the class; default: the predicted one.
+        target: the class, a whole number ``0 .. classes - 1``; default: the predicted one.
 
     Returns:
         ``(grad, target)``: float32 ``[T, n_in]`` (positive = a spike there raises the count).
@@ -444,8 +452,10 @@ def gradient_map(net: Network, x: Any, target: int | None = None, surrogate: str
     r = net.readout
     if target is None:
         target = int(np.asarray(get_backend("numpy").simulate(net, x, record="readout").pred)[0])
-    if not 0 <= int(target) < r.classes:
-        raise ConfigError(f"target class {target} out of range 0..{r.classes - 1}")
+    if (isinstance(target, (bool, np.bool_)) or not isinstance(target, (int, np.integer))
+            or not 0 <= target < r.classes):  # 1.5 was taken as class 1
+        raise ConfigError(f"target class {target!r} out of range 0..{r.classes - 1} (a whole "
+                          f"class number)")
     cfg = TrainConfig()
     name = surrogate or (net.meta.get("train") or {}).get("surrogate") or cfg.surrogate
     plan = compile_plan(net)
@@ -508,7 +518,7 @@ def occlusion_map(net: Network, x: Any, backend: str | Backend = "auto",
     if chunk is None:
         chunk = _per_batch(T * (3 * net.layers[net.readout.layer].n + 2 * n_in), multiple=64,
                            cap=4096)
-    elif isinstance(chunk, bool) or int(chunk) < 1:
+    elif not _whole_positive(chunk):
         raise ConfigError(f"chunk must be a positive number of flips, got {chunk!r}")
     chunk = int(chunk)
     counts = np.zeros((m, c0.size), np.int32)

@@ -240,3 +240,24 @@ def test_network_layers_meta_and_replace_errors(net):
     with pytest.raises(NetworkError, match=r"^Network.replace: Network has no field 'foo'; its "
                                            r"fields are n_in, layers, readout, meta$"):
         net.replace(foo=1)
+
+
+# ------------------------------------------------------------------ spikelut.analysis
+def test_analysis_argument_types(net):
+    from spikelut import analysis
+
+    x = np.ones((5, 2, 3), np.uint8)
+    for bad in (1.5, "a", True):  # 1.5 ran as chunk 1; 'a' was int()'s ValueError
+        with pytest.raises(ConfigError) as e:
+            analysis.data_stats(net, x, chunk=bad)
+        assert str(e.value) == f"chunk must be a positive number of samples, got {bad!r}"
+        with pytest.raises(ConfigError) as e:
+            analysis.occlusion_map(net, x[:, 0], chunk=bad)
+        assert str(e.value) == f"chunk must be a positive number of flips, got {bad!r}"
+    with pytest.raises(ConfigError) as e:  # was silently class 1
+        analysis.gradient_map(net, x[:, 0], target=1.5)
+    assert str(e.value) == "target class 1.5 out of range 0..1 (a whole class number)"
+    assert analysis.gradient_map(net, x[:, 0], target=np.int64(1))[1] == 1
+    with pytest.raises(ConfigError, match=r"^expected a spikelut Network, got str \(load a model "
+                                          r"file with spikelut.load_model\)$"):
+        analysis.table_stats("m.h5")  # was AttributeError: 'str' object has no attribute 'meta'
