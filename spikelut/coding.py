@@ -467,6 +467,12 @@ def _static_decode(spikes: Any, per: int) -> tuple[Any, Any]:
     s = xp.asarray(spikes)
     if s.ndim != 3:
         raise ConfigError(f"spikes must be [T, B, channels], got shape {tuple(s.shape)}")
+    if s.shape[0] < 1:  # was NaN (rate) or numpy's argmax ValueError (latency)
+        raise ConfigError("spikes have 0 cycles; decoding needs at least one")
+    from .engine.result import device_binary  # here: the engine package is slow to import
+
+    if not device_binary(s):  # a 0.5 "spike" decoded to a value no code gives
+        raise ConfigError("spikes must be 0 or 1 (uint8 or bool spike trains [T, B, channels])")
     if s.shape[2] % per:
         raise ConfigError(f"{s.shape[2]} channels are not a multiple of {per} channels per value")
     return xp, s
@@ -498,6 +504,8 @@ def _dec_latency(spikes, threshold=0.0, **_):
 
 
 def _dec_latency_log(spikes, eps=0.01, **_):
+    if not 0.0 < eps < 1.0:  # the encoder's rule (eps = 2 decoded to values above 1)
+        raise ConfigError(f"coding 'latency_log': parameter eps must be in (0, 1), got {eps}")
     xp, s = _static_decode(spikes, 1)
     fired, first, T = _first_spike(xp, s)
     val = eps ** (first / (T - 1)) if T > 1 else xp.ones_like(first)
@@ -505,6 +513,8 @@ def _dec_latency_log(spikes, eps=0.01, **_):
 
 
 def _dec_phase(spikes, phases=8, **_):
+    if not 1 <= phases <= 30:  # the encoder's rule (phases = 0 decoded to NaN)
+        raise ConfigError(f"coding 'phase': parameter phases must be 1 .. 30, got {phases}")
     xp, s = _static_decode(spikes, 1)
     if s.shape[0] < phases:
         raise ConfigError(f"coding 'phase': decoding needs at least {phases} cycles (one full "
@@ -546,9 +556,9 @@ def _dec_delta(spikes, threshold=0.1, **_):
 def _dec_sigma_delta(spikes, threshold=1.0, window=1, **_):
     xp, s = _static_decode(spikes, 2)
     T, B, C = s.shape
+    if _whole(window) is None or window < 1:  # 'a' was int()'s ValueError
+        raise ConfigError(f"coding 'sigma_delta': window must be a whole number >= 1, got {window!r}")
     window = int(window)
-    if window < 1:
-        raise ConfigError(f"coding 'sigma_delta': window must be >= 1, got {window}")
     v = s.reshape(T, B, C // 2, 2).astype(xp.float64)
     q = threshold * (v[..., 0] - v[..., 1])
     c = xp.concatenate([xp.zeros((1,) + q.shape[1:]), xp.cumsum(q, axis=0)])
@@ -701,7 +711,12 @@ def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: 
 
 def decode(spikes: Any, coding: str, **params: Any) -> Any:
     """Estimate the encoded values from spikes (float64): ``[B, F]`` for static codes,
-    ``[B, L, F]`` for sequences. Codings without a decoder raise :class:`ConfigError`.
+    ``[B, L, F]`` for sequences.
+
+    Raises:
+        ConfigError: a coding without a decoder, a bad parameter (as :func:`encode` checks it),
+            or spikes that are not ``[T >= 1, B, channels]`` of 0/1 with a whole number of
+            values' channels.
 
     Example:
         >>> s = encode(np.array([[0.25, 0.75]]), "thermometer", steps=2, levels=4)

@@ -261,3 +261,32 @@ def test_analysis_argument_types(net):
     with pytest.raises(ConfigError, match=r"^expected a spikelut Network, got str \(load a model "
                                           r"file with spikelut.load_model\)$"):
         analysis.table_stats("m.h5")  # was AttributeError: 'str' object has no attribute 'meta'
+
+
+# ------------------------------------------------------------------ spikelut.coding.decode
+from spikelut.coding import decode  # noqa: E402
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: decode(np.ones((0, 1, 2), np.uint8), "latency"),  # numpy's argmax ValueError
+     "spikes have 0 cycles; decoding needs at least one"),
+    (lambda: decode(np.ones((0, 1, 2), np.uint8), "rate"),  # was [[nan, nan]]
+     "spikes have 0 cycles; decoding needs at least one"),
+    (lambda: decode(np.full((5, 1, 2), 0.5), "rate"),  # was 0.5, a value from no spike train
+     r"spikes must be 0 or 1 \(uint8 or bool spike trains \[T, B, channels\]\)"),
+    (lambda: decode(np.ones((8, 1, 2), np.uint8), "phase", phases=0),  # was [[nan, nan]]
+     r"coding 'phase': parameter phases must be 1 \.\. 30, got 0"),
+    (lambda: decode(np.ones((8, 1, 2), np.uint8), "latency_log", eps=2),
+     r"coding 'latency_log': parameter eps must be in \(0, 1\), got 2.0"),
+    (lambda: decode(np.ones((5, 1, 2), np.uint8), "sigma_delta", window="a"),  # int()'s ValueError
+     "coding 'sigma_delta': window must be a whole number >= 1, got 'a'"),
+])
+def test_decode_argument_errors(call, message):
+    with pytest.raises(ConfigError, match="^" + message + "$"):
+        call()
+
+
+def test_decode_round_trip_unchanged():
+    s = encode(np.array([[1.0, 0.5, 0.0]]), "latency", steps=5)
+    assert decode(s, "latency").tolist() == [[1.0, 0.5, 0.0]]
+    assert decode(s.astype(bool), "latency").tolist() == [[1.0, 0.5, 0.0]]
