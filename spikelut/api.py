@@ -30,7 +30,7 @@ from .analog import simulate as analog_simulate
 from .backends import Backend, backend_from_legacy, get_backend, list_backends
 from .config import build_network, load_config
 from .engine.result import SimResult
-from .errors import ConfigError, NetworkError, ShapeError, ToolError
+from .errors import ConfigError, NetworkError, OutputError, ShapeError, ToolError
 from .metrics import Tally, check_scorable
 from .network import Network
 from .progress import Progress
@@ -40,10 +40,28 @@ from .xp import to_numpy
 def build(config: str | os.PathLike | dict, seed: int | None = None) -> Network:
     """Build a network from a TOML config file (or an already parsed config dict).
 
+    Args:
+        config: a TOML file path or a config dict (the file's tables, as :func:`tomllib.load`
+            gives them).
+        seed: a whole number ``>= 0`` for the random wiring (default: the config's).
+
+    Returns:
+        The validated :class:`~spikelut.network.Network`.
+
     Raises:
-        ConfigError: the config is not valid (the message names the key).
+        ConfigError: the config is not valid (the message names the key), a ``config`` of
+            another type, or a bad ``seed``.
         NetworkError: the network it describes breaks a rule of DESIGN.md section 2.
+
+    Example:
+        >>> net = build({"inputs": 2, "readout": {"classes": 1}, "layers": [
+        ...     {"nodes": 3, "k": 2, "taps": [{"from": "input", "count": 2}]}]})
+        >>> net.n_in, net.sizes
+        (2, [3])
     """
+    if not isinstance(config, (dict, str, os.PathLike)):  # was pathlib's TypeError
+        raise ConfigError(f"build: config must be a TOML file path or a config dict, got "
+                          f"{type(config).__name__}")
     cfg = config if isinstance(config, dict) else load_config(config)
     return build_network(cfg, seed=seed)
 
@@ -231,7 +249,18 @@ def encode(dataset: str | os.PathLike, coding: str | None = None, steps: int | N
     """
     from .datasets import encode_dataset
 
+    _check_dataset_args(dataset, seed)
     return encode_dataset(dataset, coding, steps, split=split, seed=seed, limit=limit, **params)
+
+
+def _check_dataset_args(dataset: Any, seed: Any) -> None:
+    """A dataset name or path and a whole seed ``>= 0`` (None and 'a' were TypeError/ValueError
+    tracebacks from pathlib and int())."""
+    if not isinstance(dataset, (str, os.PathLike)):
+        raise ConfigError(f"dataset must be a dataset name or a file path, got "
+                          f"{type(dataset).__name__}")
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
 
 
 def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
@@ -346,9 +375,23 @@ def auto_chunk(steps: int, channels: int, layer_sizes: Sequence[int], samples: i
 def _check_chunk(chunk: int | None, default: int) -> int:
     if chunk is None:
         return default
-    if isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1:
+    if (isinstance(chunk, (bool, np.bool_)) or not isinstance(chunk, (int, float, np.integer, np.floating))
+            or not np.isfinite(chunk) or int(chunk) != chunk or chunk < 1):  # 'a' was a ValueError
         raise ConfigError(f"chunk must be a positive number of samples, got {chunk!r}")
     return int(chunk)
+
+
+def _not_the_input(output: Any, source: Any, what: str) -> None:
+    """Refuse an ``output`` that is the same file as ``source`` (hard and symbolic links too):
+    the atomic writer would replace the file being read."""
+    if output is None or not isinstance(source, (str, os.PathLike)):
+        return
+    try:
+        same = os.path.exists(output) and os.path.samefile(output, source)
+    except OSError:
+        same = False
+    if same:
+        raise OutputError(f"{output}: is also {what} ({source}); choose another output")
 
 
 @dataclass
@@ -507,6 +550,7 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
 
     Raises:
         FileFormatError: a malformed spike file.
+        OutputError: ``output`` is the input spike file (it was replaced by the result).
         ShapeError: input that does not fit ``net`` or cannot be scored
             (:func:`spikelut.metrics.check_scorable`).
         ConfigError: a bad ``chunk`` or backend.
@@ -525,8 +569,10 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
     """
     from .io import open_spikes, spike_writer
 
+    _require_network(net, "simulate_file")
     require_binary(net, "simulate")
     b = _backend(backend, engine, device)
+    _not_the_input(output, spikes, "the input spike file")
     with open_spikes(spikes) as reader:
         T, B, n_in = reader.shape
         labels = reader.labels
@@ -597,7 +643,8 @@ def encode_file(output: str | os.PathLike, dataset: str | os.PathLike, coding: s
 
     Raises:
         ConfigError, FileFormatError: as :func:`~spikelut.datasets.encoding.encode_dataset`; ConfigError for
-        a bad ``chunk``.
+        a bad ``chunk``, ``seed`` or ``dataset`` type.
+        OutputError: ``output`` is the dataset file itself.
 
     Example:
         >>> import tempfile, pathlib
@@ -608,6 +655,8 @@ def encode_file(output: str | os.PathLike, dataset: str | os.PathLike, coding: s
     from .datasets import plan_encoding
     from .io import spike_writer
 
+    _check_dataset_args(dataset, seed)
+    _not_the_input(output, dataset, "the dataset file")
     plan = plan_encoding(dataset, coding, steps, split=split, seed=seed, limit=limit, **params)
     T, N, C = plan.shape
     # no floor of MIN_CHUNK samples here: encoding has no per-call cost to amortise, and a
@@ -681,7 +730,14 @@ def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network,
     where = "the data"
     if isinstance(data, (str, os.PathLike)):
         where, data = str(data), load_spikes(data)
-    spikes, labels = (data.spikes, data.labels) if isinstance(data, SpikeData) else (np.asarray(data), None)
+    if isinstance(data, SpikeData):
+        spikes, labels = data.spikes, data.labels
+    else:
+        try:
+            spikes, labels = np.asarray(data), None
+        except (ValueError, TypeError):  # ragged nested lists: was numpy's ValueError
+            raise ShapeError(f"{where}: spikes must be a [T, B, {net.n_in}] array of 0/1 values; "
+                             f"the nested lists given are ragged") from None
     if spikes.ndim != 3 or spikes.shape[2] != net.n_in or spikes.shape[1] < 1:
         raise ShapeError(f"{where}: spikes of shape {tuple(spikes.shape)} do not fit the model, which "
                          f"needs [T, B >= 1, {net.n_in}]; encode the data for this model")
@@ -748,6 +804,10 @@ def tap_importance(net: Network | str | os.PathLike, data: Any,
     from .importance import tap_importance as measure
     from .io import save_model
 
+    if limit is not None and (isinstance(limit, (bool, np.bool_))
+                              or not isinstance(limit, (int, np.integer)) or limit < 1):
+        # -1 silently dropped the last sample, 0 measured nothing, 'a' was int()'s ValueError
+        raise ConfigError(f"limit must be a positive number of samples, got {limit!r}")
     net, spikes, labels = _net_and_data(net, data)
     x = np.asarray(spikes) if limit is None else np.asarray(spikes)[:, :int(limit)]
     y = None if labels is None else np.asarray(labels)[:x.shape[1]]

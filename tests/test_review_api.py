@@ -290,3 +290,54 @@ def test_decode_round_trip_unchanged():
     s = encode(np.array([[1.0, 0.5, 0.0]]), "latency", steps=5)
     assert decode(s, "latency").tolist() == [[1.0, 0.5, 0.0]]
     assert decode(s.astype(bool), "latency").tolist() == [[1.0, 0.5, 0.0]]
+
+
+# ------------------------------------------------------------------ files, build, SimResult
+def test_simulate_file_refuses_its_input_as_output(net, tmp_path):
+    from spikelut.errors import OutputError
+
+    f = tmp_path / "x.h5"
+    sl.save_spikes(f, np.ones((4, 5, 3), np.uint8), labels=[0, 1, 0, 1, 1])
+    before = f.read_bytes()
+    with pytest.raises(OutputError) as e:  # the input spike file was replaced by the result
+        sl.simulate_file(net, f, f, progress=False)
+    assert str(e.value) == f"{f}: is also the input spike file ({f}); choose another output"
+    assert f.read_bytes() == before
+    with pytest.raises(ConfigError, match=r"^simulate_file: net must be a spikelut Network, got str"):
+        sl.simulate_file("m.h5", f, None, progress=False)  # was an AttributeError
+    with pytest.raises(ConfigError, match=r"^chunk must be a positive number of samples, got 'a'$"):
+        sl.simulate_file(net, f, None, chunk="a", progress=False)  # was int()'s ValueError
+
+
+def test_encode_file_and_build_argument_types(tmp_path):
+    with pytest.raises(ConfigError, match=r"^seed must be an integer >= 0, got 'a'$"):
+        sl.encode_file(tmp_path / "e.h5", "first_of_two", None, None, seed="a", progress=False)
+    with pytest.raises(ConfigError, match=r"^dataset must be a dataset name or a file path, got "
+                                          r"NoneType$"):
+        sl.encode_file(tmp_path / "e.h5", None, None, None, progress=False)
+    for bad in (None, 3, ["inputs"]):  # was pathlib's TypeError
+        with pytest.raises(ConfigError) as e:
+            sl.build(bad)
+        assert str(e.value) == (f"build: config must be a TOML file path or a config dict, got "
+                                f"{type(bad).__name__}")
+
+
+def test_tap_importance_limit_and_ragged_data(net):
+    x = np.ones((4, 2, 3), np.uint8)
+    for bad in (-1, 0, "a", 1.5):  # -1 silently dropped the last sample
+        with pytest.raises(ConfigError) as e:
+            sl.api.tap_importance(net, x, limit=bad)
+        assert str(e.value) == f"limit must be a positive number of samples, got {bad!r}"
+    with pytest.raises(ShapeError, match=r"^the data: spikes must be a \[T, B, 3\] array of 0/1 "
+                                         r"values; the nested lists given are ragged$"):
+        sl.api.prune(net, [[[1, 0, 1]], [[1]]])  # was numpy's ValueError
+
+
+def test_simresult_accuracy_refuses_labels_that_are_not_classes(net):
+    res = sl.simulate(net, np.ones((4, 2, 3), np.uint8), backend="numpy")
+    with pytest.raises(ShapeError, match=r"^labels must be whole class numbers, got dtype <U1$"):
+        res.accuracy(["a", "b"])  # was 0.0
+    with pytest.raises(ShapeError, match=r"^labels must be whole class numbers, got dtype float64 "
+                                         r"with fractions or NaN$"):
+        res.accuracy([0.5, 1])  # was 0.5
+    assert res.accuracy(res.pred.astype(np.float64)) == 1.0

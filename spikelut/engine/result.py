@@ -30,11 +30,29 @@ class SimResult:
                          to_numpy(self.pred))
 
     def accuracy(self, labels: Any) -> float:
-        """Fraction of samples whose prediction equals the label."""
+        """Fraction of samples whose prediction equals the label.
+
+        Args:
+            labels: class numbers ``[B]`` (integers, or floats that are whole numbers).
+
+        Raises:
+            ShapeError: labels of another shape than the predictions, or labels that are not
+                whole class numbers (strings counted as all wrong, a 0.5 as wrong: 0.0 and
+                0.5 came back as if they were accuracies).
+
+        Example:
+            >>> SimResult([], np.zeros((2, 2), np.int32), np.array([0, 1], np.int32)).accuracy([0, 0])
+            0.5
+        """
         pred = to_numpy(self.pred)
         labels = np.asarray(to_numpy(labels))
         if labels.shape != pred.shape:
             raise ShapeError(f"labels have shape {labels.shape}, predictions {pred.shape}")
+        whole = labels.dtype.kind in "iub" or (labels.dtype.kind == "f" and bool(
+            (np.isfinite(labels) & (np.mod(labels, 1) == 0)).all()))
+        if not whole:
+            raise ShapeError(f"labels must be whole class numbers, got dtype {labels.dtype}"
+                             + ("" if labels.dtype.kind != "f" else " with fractions or NaN"))
         return float((pred == labels).mean()) if pred.size else 0.0
 
 
