@@ -341,3 +341,21 @@ def test_simresult_accuracy_refuses_labels_that_are_not_classes(net):
                                          r"with fractions or NaN$"):
         res.accuracy([0.5, 1])  # was 0.5
     assert res.accuracy(res.pred.astype(np.float64)) == 1.0
+
+
+# ------------------------------------------------------------------ engines: memory bounded first
+@pytest.mark.parametrize("backend, shape", [("numpy", "(13, 64, 13)"), ("numba", "(10, 64, 6)")])
+def test_simulate_bounds_working_memory_before_allocating(net, monkeypatch, backend, shape):
+    # a batch too large for memory was numpy's MemoryError ("Unable to allocate 624. GiB")
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", "1000")
+    x = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (10, 64, 3))
+    with pytest.raises(ShapeError) as e:
+        sl.simulate(net, x, backend=backend, record="readout")
+    assert str(e.value).startswith(
+        "simulate: 10 cycles x 64 samples need [cycles, samples, signals] bytes of spikes "
+        "(simulate fewer samples at a time, e.g. evaluate(batch_size=...) or simulate_file, or "
+        f"record='readout'): shape {shape} x 1 byte = ")
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(1 << 20))
+    ref = sl.simulate(net, x, backend="numpy")
+    got = sl.simulate(net, x, backend=backend)
+    assert all((a == b).all() for a, b in zip(ref.layer_spikes, got.layer_spikes))

@@ -46,7 +46,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ..lowering import Lowered
+from ..lowering import Lowered, lower
 from ..network import Network
 from ..threads import numba_team, spare_cpus
 from ..xp import to_numpy
@@ -54,7 +54,7 @@ from ..network import K_MAX
 from ._luts import lut1, lut2, lut3, lut4, lut5, lut6, lut6_piece
 from .bitsimd import lut_enabled, lut_fits, lut_word
 from .bitpack import pack
-from .plan import Plan, build_plan, split_recorded
+from .plan import Plan, build_plan, recorded_layers, split_recorded
 from .result import SimResult, check_spikes, readout
 
 # Fewest words a thread's slice of the batch gets. Each LUT costs a fixed part (its 64 mask
@@ -255,6 +255,12 @@ def simulate(net: Network | Lowered, spikes: Any, record: str | int | Sequence[i
     when only predictions are needed. ``threads`` fixes the numba threads used (default:
     :func:`choose_threads`).
 
+    Raises:
+        ShapeError: spikes that are not ``[T, B, n_in]`` of 0/1, or more input and recorded
+            spikes (uint8, plus their packed words) than the array limit
+            (:func:`spikelut.limits.max_array_bytes`), refused before they are made.
+        ConfigError: ``record`` names no layer.
+
     Example:
         >>> import numpy as np
         >>> from spikelut.wiring import random_network
@@ -263,7 +269,12 @@ def simulate(net: Network | Lowered, spikes: Any, record: str | int | Sequence[i
         >>> res.layer_spikes[0] is None, res.layer_spikes[1].shape
         (True, (4, 2, 2))
     """
-    spikes = check_spikes(net, np.asarray(to_numpy(spikes)))
+    low = net if isinstance(net, Lowered) else lower(net)
+    kept = sum(low.sizes[i] for i in recorded_layers(low, record))
+    # the uint8 input and recorded spikes [T, B, n] plus their packed words (1/8 of that),
+    # bounded before any is made (a MemoryError before)
+    n = low.n_in + kept
+    spikes = check_spikes(low, np.asarray(to_numpy(spikes)), work=(0, n + -(-n // 8)))
     T, B, _ = spikes.shape
     plan = build_plan(net, record, steps=T)
     out = simulate_packed(plan, pack(spikes), threads)

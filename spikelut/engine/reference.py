@@ -38,13 +38,18 @@ def simulate(net: Network | Lowered, spikes: Any, xp=None, record: Any = "all") 
     counts and predictions, on the device of ``spikes`` (or of ``xp`` when given).
 
     Raises:
-        ShapeError: ``spikes`` are not ``[T, B, n_in]`` of 0/1 with ``T, B >= 1``.
+        ShapeError: ``spikes`` are not ``[T, B, n_in]`` of 0/1 with ``T, B >= 1``, or the
+            history ``[T + depth, signals, B]`` (uint8) is over the array limit
+            (:func:`spikelut.limits.max_array_bytes`), refused before it is allocated.
+        ConfigError: ``record`` names no layer.
     """
     low = net if isinstance(net, Lowered) else lower(net)
     xp = xp or array_module(spikes)
-    spikes = check_spikes(low, xp.asarray(spikes))
-    trace = run(low, spikes, xp=xp)
     keep = recorded_layers(low, record)
+    # the history [T + depth, signals, B] and the recorded layers' copies, bounded first
+    kept = sum(low.sizes[i] for i in keep)
+    spikes = check_spikes(low, xp.asarray(spikes), work=(low.depth, low.n_signals + kept))
+    trace = run(low, spikes, xp=xp)
     layer_spikes = [xp.ascontiguousarray(trace.layer_spikes(i)) if i in keep else None
                     for i in range(low.n_layers)]
     counts, pred = readout(low, layer_spikes[low.readout.layer])

@@ -109,8 +109,19 @@ def readout(net: "Network | Lowered", out_spikes: Any) -> tuple[Any, Any]:
     return counts, pred
 
 
-def check_spikes(net: "Network | Lowered", spikes: Any) -> Any:
-    """Validate input spikes ``[T, B, n_in]`` of 0/1 values; return them as uint8."""
+def check_spikes(net: "Network | Lowered", spikes: Any, work: "tuple[int, int] | None" = None) -> Any:
+    """Validate input spikes ``[T, B, n_in]`` of 0/1 values; return them as uint8.
+
+    ``work = (extra_cycles, bytes)``: the engine's working memory is about
+    ``(T + extra_cycles) * B * bytes`` (bytes per sample and cycle); over
+    :func:`spikelut.limits.max_array_bytes` it is refused before anything is allocated (and
+    before the 0/1 check reads the spikes), not a MemoryError.
+
+    Raises:
+        ShapeError: not ``[T >= 1, B >= 1, n_in]`` of 0/1, or more working memory than the limit.
+    """
+    from .. import limits
+
     xp = array_module(spikes)
     spikes = xp.asarray(spikes)
     if spikes.ndim != 3:
@@ -120,6 +131,12 @@ def check_spikes(net: "Network | Lowered", spikes: Any) -> Any:
         raise ShapeError(f"input spikes have {n_in} channels but the network has {net.n_in} inputs")
     if T < 1 or B < 1:
         raise ShapeError(f"input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
+    if work is not None:
+        limits.check_array_bytes(
+            (T + work[0], B, work[1]), 1,
+            f"simulate: {T} cycles x {B} samples need [cycles, samples, signals] bytes of spikes "
+            f"(simulate fewer samples at a time, e.g. evaluate(batch_size=...) or simulate_file, "
+            f"or record='readout')", ShapeError)
     if not device_binary(spikes):
         raise ShapeError("input spikes must be 0 or 1")
     return spikes.astype(xp.uint8, copy=False)
