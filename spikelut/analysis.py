@@ -547,6 +547,13 @@ def table_dynamics(before: list[Any], after: list[Any], xp: Any = np, near: floa
         >>> table_dynamics([np.array([[0.1, -0.2]])], [np.array([[-0.01, -0.3]])])
         {'flips': [1], 'mean_abs_logit': [0.155], 'near_zero': [0.5]}
     """
+    if len(before) != len(after):  # zip dropped the extra layers without a word
+        raise ShapeError(f"table_dynamics: {len(before)} layers of logits before but "
+                         f"{len(after)} after; give both of the same network")
+    for i, (b, a) in enumerate(zip(before, after)):
+        if tuple(b.shape) != tuple(a.shape):  # numpy broadcast, or its ValueError
+            raise ShapeError(f"table_dynamics: layer {i} logits have shape {tuple(b.shape)} "
+                             f"before but {tuple(a.shape)} after")
     flips, mean_abs, near_zero = [], [], []
     for b, a in zip(before, after):
         flips.append(int(((xp.asarray(b) > 0) != (xp.asarray(a) > 0)).sum()))

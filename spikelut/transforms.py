@@ -142,6 +142,10 @@ def fold_refractory(net: Network) -> Network:
         >>> fold_refractory(Network(1, [osc], Readout(0, [0], 1))).layers[0].table.tolist()
         [[0, 1, 0, 0]]
     """
+    if not isinstance(net, Network):  # was an AttributeError ('str' object has no 'layers')
+        from .errors import ConfigError
+
+        raise ConfigError(f"fold_refractory: expected a spikelut Network, got {type(net).__name__}")
     layers = [_fold_layer(layer, i) for i, layer in enumerate(net.layers)]
     r = net.readout
     return Network(net.n_in, layers, Readout(r.layer, r.class_of.copy(), r.classes, r.start),

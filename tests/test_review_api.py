@@ -359,3 +359,17 @@ def test_simulate_bounds_working_memory_before_allocating(net, monkeypatch, back
     ref = sl.simulate(net, x, backend="numpy")
     got = sl.simulate(net, x, backend=backend)
     assert all((a == b).all() for a, b in zip(ref.layer_spikes, got.layer_spikes))
+
+
+def test_fold_refractory_and_table_dynamics_arguments():
+    from spikelut.analysis import table_dynamics
+    from spikelut.transforms import fold_refractory
+
+    with pytest.raises(ConfigError, match=r"^fold_refractory: expected a spikelut Network, got str$"):
+        fold_refractory("m.h5")  # was an AttributeError
+    with pytest.raises(ShapeError, match=r"^table_dynamics: 1 layers of logits before but 2 after; "
+                                         r"give both of the same network$"):
+        table_dynamics([np.zeros((2, 4))], [np.zeros((2, 4)), np.zeros((1, 4))])  # zip dropped one
+    with pytest.raises(ShapeError, match=r"^table_dynamics: layer 0 logits have shape \(2, 4\) "
+                                         r"before but \(1, 4\) after$"):
+        table_dynamics([np.zeros((2, 4))], [np.zeros((1, 4))])  # numpy broadcast it silently
