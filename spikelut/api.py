@@ -105,7 +105,16 @@ def simulate(net: Network, spikes: Any, backend: str | Backend = "auto",
     Raises:
         ConfigError: ``net`` is not a :class:`Network`, an unknown backend or record.
         ToolError: the backend is not usable here (one line saying why).
-        ShapeError: the spikes are not ``[T, B, n_in]`` of 0/1.
+        ShapeError: the spikes are not ``[T, B, n_in]`` of 0/1 (uint8, bool, or integers or
+            floats equal to 0 or 1), or more than the array limit of working memory
+            (:func:`spikelut.limits.max_array_bytes`; simulate fewer samples at a time).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[6, 2], k=3, classes=2)
+        >>> res = simulate(net, np.ones((5, 4, 3), np.uint8), backend="numpy", record="readout")
+        >>> res.layer_spikes[0] is None, res.layer_spikes[1].shape, res.counts.shape, res.pred.dtype
+        (True, (5, 4, 2), (4, 2), dtype('int32'))
     """
     _require_network(net, "simulate")
     require_binary(net, "simulate")
