@@ -348,7 +348,9 @@ class Network(_FreezeAfterValidation):
                 raise NetworkError(f"{where}: logits have shape {layer.logits.shape}, "
                                    f"expected {(n, 1 << k)}")
             if not np.array_equal(layer.table, (layer.logits > 0).astype(np.uint8)):
-                raise NetworkError(f"{where}: table must equal (logits > 0)")
+                raise NetworkError(f"{where}: table must equal (logits > 0); with a new table "
+                                   f"pass logits=None (or logits of that sign), e.g. "
+                                   f"net.replace_layer(i, table=t, logits=None)")
         for name in ("tap_influence", "tap_gradient"):  # tap importance (spikelut.importance)
             a = getattr(layer, name)
             if a is not None and a.shape != (n, k):

@@ -373,3 +373,15 @@ def test_fold_refractory_and_table_dynamics_arguments():
     with pytest.raises(ShapeError, match=r"^table_dynamics: layer 0 logits have shape \(2, 4\) "
                                          r"before but \(1, 4\) after$"):
         table_dynamics([np.zeros((2, 4))], [np.zeros((1, 4))])  # numpy broadcast it silently
+
+
+def test_replace_layer_table_of_a_trained_layer_says_what_to_do(net):
+    n = net.layers[0]
+    trained = net.replace_layer(0, logits=np.where(n.table > 0, 1.0, -1.0).astype(np.float32))
+    with pytest.raises(NetworkError) as e:
+        trained.replace_layer(0, table=1 - n.table)
+    assert str(e.value) == ("layer 0 ('L0'): table must equal (logits > 0); with a new table pass "
+                            "logits=None (or logits of that sign), e.g. "
+                            "net.replace_layer(i, table=t, logits=None)")
+    assert (trained.replace_layer(0, table=1 - n.table, logits=None).layers[0].table
+            == 1 - n.table).all()
