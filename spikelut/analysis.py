@@ -277,8 +277,8 @@ def data_stats(net: Network, spikes: Any, chunk: int | None = None) -> list[Data
     and do not depend on ``chunk``.
 
     Raises:
-        ShapeError: spikes of the wrong shape or values.
-        ConfigError: a chunk below 1, or an analog model.
+        ShapeError: spikes of the wrong shape or values, or no cycle or sample.
+        ConfigError: a chunk that is not a whole number >= 1, or an analog model.
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -294,9 +294,11 @@ def data_stats(net: Network, spikes: Any, chunk: int | None = None) -> list[Data
     x = np.asarray(spikes)
     if x.ndim != 3 or x.shape[2] != net.n_in:
         raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
+    T, B = x.shape[:2]
+    if T < 1 or B < 1:  # no evaluation at all: the rates and summaries divided by zero
+        raise ShapeError(f"input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
     if not all_binary(x):
         raise ShapeError("input spikes must be 0 or 1")
-    T, B = x.shape[:2]
     plan = compile_plan(net)
     if chunk is None:
         # per sample: the forward pass keeps every signal's history and every node's address

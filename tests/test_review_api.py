@@ -385,3 +385,13 @@ def test_replace_layer_table_of_a_trained_layer_says_what_to_do(net):
                             "net.replace_layer(i, table=t, logits=None)")
     assert (trained.replace_layer(0, table=1 - n.table, logits=None).layers[0].table
             == 1 - n.table).all()
+
+
+@pytest.mark.parametrize("shape", [(0, 2, 3), (4, 0, 3)])
+def test_data_stats_refuses_empty_spikes(net, shape):
+    from spikelut import analysis
+
+    # analyze_network(...).summary() of these was a ZeroDivisionError
+    with pytest.raises(ShapeError) as e:
+        analysis.analyze_network(net, np.ones(shape, np.uint8))
+    assert str(e.value) == f"input spikes need T >= 1 and B >= 1, got T={shape[0]}, B={shape[1]}"
