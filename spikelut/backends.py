@@ -237,8 +237,10 @@ def get_backend(name: str = "auto", need: str = "simulate") -> Backend:
         ...
         spikelut.errors.ConfigError: unknown backend 'tpu'; choose one of auto, numpy, numba, cuda
     """
-    if need not in NEEDS:
+    if not isinstance(need, str) or need not in NEEDS:
         raise ConfigError(f"unknown backend capability {need!r}; choose one of {', '.join(NEEDS)}")
+    if not isinstance(name, str):  # a list was "unhashable type" from the registry's dict
+        raise ConfigError(f"unknown backend {name!r}; choose one of {', '.join(CHOICES)}")
     if name == "auto":
         for n in FASTEST_FIRST:
             b = _REGISTRY[n]
@@ -272,7 +274,7 @@ def backend_from_legacy(backend: str | None, engine: str | None = None,
         >>> backend_from_legacy("numpy", None, None)
         ('numpy', None)
     """
-    if backend is not None and backend not in CHOICES:
+    if backend is not None and (not isinstance(backend, str) or backend not in CHOICES):
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(CHOICES)}")
     if engine is None and device is None:
         return (backend or "auto"), None

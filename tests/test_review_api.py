@@ -395,3 +395,17 @@ def test_data_stats_refuses_empty_spikes(net, shape):
     with pytest.raises(ShapeError) as e:
         analysis.analyze_network(net, np.ones(shape, np.uint8))
     assert str(e.value) == f"input spikes need T >= 1 and B >= 1, got T={shape[0]}, B={shape[1]}"
+
+
+def test_unhashable_backend_names_are_config_errors(net):
+    from spikelut.backends import get_backend
+
+    # each was "TypeError: unhashable type: 'list'" from the registry's dict
+    with pytest.raises(ConfigError, match=r"^unknown backend \['numpy'\]; choose one of auto, "
+                                          r"numpy, numba, cuda$"):
+        get_backend(["numpy"])
+    with pytest.raises(ConfigError, match=r"^unknown backend \['numpy'\]; choose one of "):
+        sl.simulate(net, np.ones((2, 1, 3), np.uint8), backend=["numpy"])
+    with pytest.raises(ConfigError, match=r"^unknown backend capability \['x'\]; choose one of "
+                                          r"simulate, train_forward, train_backward$"):
+        get_backend("numpy", ["x"])
