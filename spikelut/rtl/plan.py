@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -76,6 +77,90 @@ MAX_TOP_CHARS = 200
 255-byte file-name limit of common file systems (and far under Verilog's 1024-character names)."""
 # module names the generated files define or instantiate besides the top
 _RESERVED_MODULES = {f"LUT{w}" for w in range(1, 7)}  # MUXF7/MUXF8 are vendor cells (below)
+
+MAX_RTL_CELLS = 1 << 21
+"""Most LUTs (compositions' LUTs and slice muxes included) plus flip-flops of a circuit that the
+RTL flow writes: 2,097,152, half the LUTs of the largest FPGAs. Writing takes about 1-4 KB of
+memory per cell (a million nodes: ~4 GB, 100 s), and a small model file can declare far more
+(2,000 nodes that read themselves 65,535 cycles ago are 131 M flip-flops), so the size is
+checked before anything is planned or written. ``SPIKELUT_MAX_RTL_CELLS`` raises it."""
+_CELLS_ENV = "SPIKELUT_MAX_RTL_CELLS"
+
+
+def max_rtl_cells() -> int:
+    """The cell limit of :func:`check_circuit_size`: ``SPIKELUT_MAX_RTL_CELLS`` or
+    :data:`MAX_RTL_CELLS`.
+
+    Raises:
+        ConfigError: the variable is not a positive whole number.
+
+    Example:
+        >>> max_rtl_cells() >= 1
+        True
+    """
+    text = os.environ.get(_CELLS_ENV)
+    if not text:
+        return MAX_RTL_CELLS
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise ConfigError(f"{_CELLS_ENV}={text!r}: expected a positive number of cells")
+    return value
+
+
+def _lut_cells(net: Network) -> int:
+    return sum(layer.n * sum(composition(layer.k).values()) for layer in net.layers)
+
+
+def circuit_size(net: Network) -> tuple[int, int]:
+    """``(LUT cells, flip-flops)`` of ``net``'s circuit, without planning it: the LUTs and
+    slice muxes of every node (:func:`spikelut.rtl.compose.composition`; the unfoldable gates'
+    few extra LUTs left out) and :meth:`Network.flip_flops`, counted with arrays per source (no
+    Python object per tap).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, 4, [6, 2], k=3, refractory=1)
+        >>> circuit_size(net) == (8, net.flip_flops())
+        True
+    """
+    cells = _lut_cells(net)
+    sizes = [net.n_in] + [layer.n for layer in net.layers]
+    depth = [np.zeros(n, np.int64) for n in sizes]  # depth[s + 1]: source s (INPUT = -1)
+    for layer in net.layers:
+        m = layer.delay >= 1
+        src, idx, dly = layer.source[m], layer.index[m], layer.delay[m].astype(np.int64)
+        for s in np.unique(src).tolist():
+            sel = src == s
+            np.maximum.at(depth[s + 1], idx[sel], dly[sel])
+    for i, layer in enumerate(net.layers):
+        if layer.refractory:
+            np.maximum(depth[i + 1], layer.refractory, out=depth[i + 1])
+    return cells, int(sum(int(d.sum()) for d in depth))
+
+
+def check_circuit_size(net: Network) -> tuple[int, int]:
+    """Refuse a circuit of more than :func:`max_rtl_cells` LUT cells plus flip-flops (see
+    :data:`MAX_RTL_CELLS`) before anything is planned; return :func:`circuit_size`.
+
+    Raises:
+        NetworkError: one line with the counts, the limit and what to do.
+    """
+    limit = max_rtl_cells()
+    n_cells = _lut_cells(net)
+    if n_cells > limit:  # before counting flip-flops (the taps of that many nodes)
+        raise NetworkError(f"the circuit has {n_cells:,} LUT cells, more than the RTL limit of "
+                           f"{limit:,}; compile a smaller model (spikelut prune) or set "
+                           f"{_CELLS_ENV} to allow more")
+    luts, ffs = circuit_size(net)
+    if luts + ffs > limit:
+        raise NetworkError(f"the circuit has {luts:,} LUT cells and {ffs:,} flip-flops, more than "
+                           f"the RTL limit of {limit:,} cells (long tap delays and refractory "
+                           f"periods cost one flip-flop per cycle); compile a smaller model or set "
+                           f"{_CELLS_ENV} to allow more")
+    return luts, ffs
 
 
 def check_top_name(top: str) -> str:
@@ -230,12 +315,14 @@ def plan_network(net: Network, lut6: bool = False) -> RtlPlan:
 
     Raises:
         NetworkError: a layer has ``k`` outside 1..12 (a validated :class:`Network` never has
-            one, but a layer changed after validation may).
+            one, but a layer changed after validation may), or the circuit is larger than
+            :func:`max_rtl_cells` (:func:`check_circuit_size`).
     """
     for i, layer in enumerate(net.layers):
         problem = k_range_problem(layer.k)
         if problem:
             raise NetworkError(f"layer {i} ({layer.name!r}): {problem}")
+    check_circuit_size(net)  # before a Python object per node, tap and flip-flop
     registers = net.register_depths()
     folded = fold_refractory(net)
     nodes: list[list[NodePlan]] = []
