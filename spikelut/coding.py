@@ -625,6 +625,7 @@ def resolve_params(coding: str, params: dict | None = None) -> dict:
                           f"{names}")
     out = {k: (kind_default[1] if k not in params else _coerce(params[k], kind_default[0], k, coding))
            for k, kind_default in allowed.items()}
+    _check_ranges(coding, out)
     if out["sequence"] and c.modes == "static":
         seq = ", ".join(n for n, r in _REGISTRY.items() if r.modes != "static")
         raise ConfigError(f"coding {coding!r} spreads one value over many cycles and cannot feed one "
@@ -636,8 +637,34 @@ def resolve_params(coding: str, params: dict | None = None) -> dict:
     return out
 
 
+def _check_ranges(coding: str, p: dict) -> None:
+    """The encoders' own range rules, applied when the parameters are resolved, so that
+    :func:`channels_per_value` and a file's recorded parameters are held to them too
+    (``channels_per_value("thermometer", levels=-5)`` was -5)."""
+    where = f"coding {coding!r}: parameter"
+    if "levels" in p and p["levels"] < 1:
+        raise ConfigError(f"{where} levels must be >= 1, got {p['levels']}")
+    if coding == "phase" and not 1 <= p["phases"] <= 30:
+        raise ConfigError(f"{where} phases must be 1 .. 30, got {p['phases']}")
+    if coding == "latency_log" and not 0.0 < p["eps"] < 1.0:
+        raise ConfigError(f"{where} eps must be in (0, 1), got {p['eps']}")
+    if coding in ("delta", "sigma_delta") and p["threshold"] <= 0:
+        raise ConfigError(f"{where} threshold must be > 0, got {p['threshold']}")
+    if p.get("thresholds") is not None and np.any(np.diff(np.asarray(p["thresholds"])) <= 0):
+        raise ConfigError(f"coding {coding!r}: thresholds must increase strictly, got "
+                          f"{list(p['thresholds'])}")
+
+
 def channels_per_value(coding: str, **params: Any) -> int:
-    """How many spike channels one value becomes (1, ``levels``, or 2 for on/off codes)."""
+    """How many spike channels one value becomes (1, ``levels``, or 2 for on/off codes).
+
+    Raises:
+        ConfigError: an unknown coding, or a parameter :func:`encode` would refuse.
+
+    Example:
+        >>> channels_per_value("thermometer", levels=4), channels_per_value("delta")
+        (4, 2)
+    """
     return get_coding(coding).per_value(resolve_params(coding, params))
 
 

@@ -409,3 +409,19 @@ def test_unhashable_backend_names_are_config_errors(net):
     with pytest.raises(ConfigError, match=r"^unknown backend capability \['x'\]; choose one of "
                                           r"simulate, train_forward, train_backward$"):
         get_backend("numpy", ["x"])
+
+
+@pytest.mark.parametrize("coding, kw, message", [
+    ("thermometer", {"levels": -5}, "coding 'thermometer': parameter levels must be >= 1, got -5"),
+    ("population", {"levels": 0}, "coding 'population': parameter levels must be >= 1, got 0"),
+    ("phase", {"phases": 0}, r"coding 'phase': parameter phases must be 1 \.\. 30, got 0"),
+    ("latency_log", {"eps": 5}, r"coding 'latency_log': parameter eps must be in \(0, 1\), got 5.0"),
+    ("delta", {"threshold": -1}, "coding 'delta': parameter threshold must be > 0, got -1.0"),
+])
+def test_channels_per_value_and_resolve_params_check_ranges(coding, kw, message):
+    from spikelut.coding import channels_per_value, resolve_params
+
+    with pytest.raises(ConfigError, match="^" + message + "$"):
+        channels_per_value(coding, **kw)  # thermometer levels=-5 gave -5 channels
+    with pytest.raises(ConfigError, match="^" + message + "$"):
+        resolve_params(coding, kw)
