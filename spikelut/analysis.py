@@ -727,13 +727,20 @@ def run_analysis(net: Network, spikes: Any, labels: Any = None, outdir: Any = No
         raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
     B = x.shape[1]
     # each sample once: a repeat only repeated its attribution (and its figure's name in files)
+    if isinstance(samples, (int, np.integer)) and not isinstance(samples, (bool, np.bool_)):
+        samples = [samples]  # one sample (was "'int' object is not iterable")
+    if not isinstance(samples, (list, tuple, np.ndarray, range)) or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_))
+            for s in samples):
+        # 1.5 was taken as sample 1, 'a' was int()'s ValueError
+        raise ConfigError(f"samples must be a list of sample numbers (whole numbers), got {samples!r}")
     samples = list(dict.fromkeys(int(s) for s in samples))
     has = ("no samples" if B == 0 else "1 sample (0)" if B == 1
            else f"{B} samples (0..{B - 1})")  # not "0 samples (0..-1)"
     for s in samples:
         if not 0 <= s < B:
             raise ConfigError(f"sample {s} out of range: the data has {has}")
-    if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
+    if limit is not None and not _whole_positive(limit):  # 1.5 ran as 1, 'a' was a ValueError
         raise ConfigError(f"limit must be a positive number of samples, got {limit!r}")
     xs = x if limit is None else x[:, :int(limit)]
     dynamics = None

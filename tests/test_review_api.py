@@ -425,3 +425,17 @@ def test_channels_per_value_and_resolve_params_check_ranges(coding, kw, message)
         channels_per_value(coding, **kw)  # thermometer levels=-5 gave -5 channels
     with pytest.raises(ConfigError, match="^" + message + "$"):
         resolve_params(coding, kw)
+
+
+def test_analyze_samples_and_limit_types(net):
+    x = np.ones((4, 3, 3), np.uint8)
+    for bad in ([1.5], ["a"], "0", [True]):  # 1.5 was sample 1, 'a' int()'s ValueError
+        with pytest.raises(ConfigError) as e:
+            sl.api.analyze(net, x, samples=bad)
+        assert str(e.value) == f"samples must be a list of sample numbers (whole numbers), got {bad!r}"
+    rep = sl.api.analyze(net, x, samples=1)  # one sample: was "'int' object is not iterable"
+    assert [a["sample"] for a in rep["attribution"]] == [1]
+    for bad in (1.5, "a"):
+        with pytest.raises(ConfigError) as e:
+            sl.api.analyze(net, x, limit=bad)
+        assert str(e.value) == f"limit must be a positive number of samples, got {bad!r}"
