@@ -668,6 +668,11 @@ def channels_per_value(coding: str, **params: Any) -> int:
     return get_coding(coding).per_value(resolve_params(coding, params))
 
 
+#: codes whose encoder makes a ``[steps, B, F]`` array of 8-byte values (rate_even's levels,
+#: phase's shifted words) besides the uint8 spikes; the others work in place or per block
+_PER_CYCLE_VALUES = {"rate_even": "float64", "phase": "int64"}
+
+
 def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: int = 0,
            **params: Any) -> Any:
     """Encode values ``x`` as spikes ``[T, B, channels]`` (uint8, on ``x``'s device).
@@ -682,9 +687,9 @@ def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: 
         ConfigError: an unknown coding or parameter, a bad value (``steps``, ``seed`` or
             ``first_sample`` not a whole number in range; values not numbers, ragged, NaN or,
             for codes of ``[0, 1]``, outside it), more than
-            :data:`~spikelut.limits.MAX_CYCLES` steps, or spikes ``[T, B, channels]`` (or the
-            float64 values per cycle) over :func:`spikelut.limits.max_array_bytes`, refused
-            before they are made.
+            :data:`~spikelut.limits.MAX_CYCLES` steps, or spikes ``[T, B, channels]`` (or, for
+            ``rate_even`` and ``phase``, their 8-byte values per cycle ``[T, B, F]``) over
+            :func:`spikelut.limits.max_array_bytes`, refused before they are made.
 
     Example:
         >>> encode(np.array([[0.5]]), "rate_even", steps=4)[:, 0, 0].tolist()
@@ -720,9 +725,10 @@ def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: 
         F = (shape[2] if len(shape) == 3 else 1) if sequence else int(np.prod(shape[1:]))
         limits.check_array_bytes((steps, B, F * c.per_value(p)), 1,
                                  f"coding {coding!r}: spikes [steps, samples, channels]", ConfigError)
-        limits.check_array_bytes((steps, B, F), 8,
-                                 f"coding {coding!r}: values per cycle [steps, samples, features] "
-                                 f"(float64)", ConfigError)
+        if coding in _PER_CYCLE_VALUES:  # the codes that compute an 8-byte value per cycle
+            limits.check_array_bytes((steps, B, F), 8,
+                                     f"coding {coding!r}: values per cycle [steps, samples, "
+                                     f"features] ({_PER_CYCLE_VALUES[coding]})", ConfigError)
     if c.random:
         if _whole(seed) is None or seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")

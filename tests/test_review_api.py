@@ -439,3 +439,14 @@ def test_analyze_samples_and_limit_types(net):
         with pytest.raises(ConfigError) as e:
             sl.api.analyze(net, x, limit=bad)
         assert str(e.value) == f"limit must be a positive number of samples, got {bad!r}"
+
+
+def test_encode_values_per_cycle_bound_only_where_made(monkeypatch):
+    # rate works per block of samples: only its uint8 spikes count against the limit
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", "4000")
+    x = np.full((100, 4), 0.5)
+    assert encode(x, "rate", 10).shape == (10, 100, 4)  # 4,000 bytes of spikes
+    with pytest.raises(ConfigError, match=r"^coding 'rate_even': values per cycle \[steps, "
+                                          r"samples, features\] \(float64\): shape \(10, 100, 4\) "
+                                          r"x 8 bytes"):
+        encode(x, "rate_even", 10)
