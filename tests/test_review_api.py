@@ -450,3 +450,11 @@ def test_encode_values_per_cycle_bound_only_where_made(monkeypatch):
                                           r"samples, features\] \(float64\): shape \(10, 100, 4\) "
                                           r"x 8 bytes"):
         encode(x, "rate_even", 10)
+
+
+def test_numba_bound_does_not_count_a_uint8_input_twice(net, monkeypatch):
+    # the caller's C-contiguous uint8 input is not copied: only the recorded spikes and the
+    # packed words count (10 x 64 x (2 + 1) = 1,920 bytes here, under a 2,000-byte limit)
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", "2000")
+    x = np.zeros((10, 64, 3), np.uint8)
+    assert sl.simulate(net, x, backend="numba", record="readout").pred.shape == (64,)

@@ -271,10 +271,13 @@ def simulate(net: Network | Lowered, spikes: Any, record: str | int | Sequence[i
     """
     low = net if isinstance(net, Lowered) else lower(net)
     kept = sum(low.sizes[i] for i in recorded_layers(low, record))
-    # the uint8 input and recorded spikes [T, B, n] plus their packed words (1/8 of that),
-    # bounded before any is made (a MemoryError before)
+    # the recorded spikes [T, B, kept] (uint8), the packed words of input and recorded
+    # layers (1/8 of that) and, unless the input already is C-contiguous uint8, its uint8
+    # copy: bounded before any is made (a MemoryError before)
+    x = np.asarray(to_numpy(spikes))
+    copied = x.dtype != np.uint8 or not x.flags.c_contiguous
     n = low.n_in + kept
-    spikes = check_spikes(low, np.asarray(to_numpy(spikes)), work=(0, n + -(-n // 8)))
+    spikes = check_spikes(low, x, work=(0, kept + (low.n_in if copied else 0) + -(-n // 8)))
     T, B, _ = spikes.shape
     plan = build_plan(net, record, steps=T)
     out = simulate_packed(plan, pack(spikes), threads)
