@@ -225,10 +225,18 @@ def _whole_positive(v: Any) -> bool:
 
 
 def table_stats(net: Network) -> list[NodeStats]:
-    """Exact per-node statistics of every layer (no data needed).
+    """Exact per-node statistics of every layer (no data needed): one :class:`NodeStats` per
+    layer (bias, tap influence, degree, constant, dead and removable nodes).
 
     Raises:
-        ConfigError: an analog model.
+        ConfigError: an analog model, or ``net`` is not a :class:`~spikelut.network.Network`.
+
+    Example:
+        >>> from spikelut.network import Layer, Network, Readout
+        >>> xor = Layer([[0, 1, 1, 0]], [[-1, -1]], [[0, 1]], [[0, 0]])
+        >>> st = table_stats(Network(2, [xor], Readout(0, [0], 1)))
+        >>> len(st), st[0].influence.tolist(), st[0].degree.tolist()
+        (1, [[1.0, 1.0]], [2])
     """
     from .prune import simplify
 

@@ -253,8 +253,14 @@ def encode(dataset: str | os.PathLike, coding: str | None = None, steps: int | N
         (int64) and metadata. See :func:`spikelut.datasets.encoding.encode_dataset`.
 
     Raises:
-        ConfigError: unknown dataset, coding or parameter.
+        ConfigError: unknown dataset, coding or parameter, a ``dataset`` that is not a name or
+            path, or a ``seed`` that is not a whole number ``>= 0``.
         FileFormatError: a user file that cannot be read.
+
+    Example:
+        >>> d = encode("first_of_two", split="test", limit=4)
+        >>> d.spikes.shape, d.spikes.dtype, d.labels.shape
+        ((20, 4, 2), dtype('uint8'), (4,))
     """
     from .datasets import encode_dataset
 

@@ -218,7 +218,12 @@ _REGISTRY: dict[str, Backend] = {
 
 
 def list_backends() -> list[Backend]:
-    """Every registered backend, usable here or not (see :meth:`Backend.why_unavailable`)."""
+    """Every registered backend, usable here or not (see :meth:`Backend.why_unavailable`).
+
+    Example:
+        >>> [b.name for b in list_backends()]
+        ['numpy', 'numba', 'cuda']
+    """
     return [_REGISTRY[n] for n in NAMES]
 
 

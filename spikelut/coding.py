@@ -599,7 +599,13 @@ CODINGS: tuple[str, ...] = tuple(_REGISTRY)
 
 
 def get_coding(name: str) -> Coding:
-    """The :class:`Coding` called ``name``; :class:`ConfigError` listing the choices otherwise."""
+    """The :class:`Coding` called ``name``; :class:`ConfigError` listing the choices otherwise.
+
+    Example:
+        >>> c = get_coding("thermometer")
+        >>> c.modes, c.per_value(resolve_params("thermometer", {"levels": 4}))
+        ('both', 4)
+    """
     if name not in _REGISTRY:
         raise ConfigError(f"unknown coding {name!r}; choose one of {', '.join(CODINGS)}")
     return _REGISTRY[name]

@@ -79,7 +79,14 @@ def check_scorable(readout: Readout, steps: int, labels: Any, name: str) -> None
     """Raise :class:`ShapeError` ``"{name}: {reason}"`` when :func:`scoring_problem` finds one.
 
     Raises:
-        ShapeError: no counted cycle, or a label outside ``0 .. classes-1``.
+        ShapeError: no counted cycle, a label that is not a whole number, or a label outside
+            ``0 .. classes-1``.
+
+    Example:
+        >>> check_scorable(Readout(0, [0, 1], 2), 5, np.array([0.5]), "y")
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ShapeError: y: label 0.5 is not a whole number; labels are class numbers 0..1
     """
     problem = scoring_problem(readout, steps, labels)
     if problem is not None:

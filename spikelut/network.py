@@ -175,6 +175,15 @@ class Layer(_FreezeAfterValidation):
             weighted by how often each address occurred on data (:mod:`spikelut.importance`).
         tap_gradient: optional float32 ``[n, k]``: the mean magnitude of the surrogate gradient
             each tap received on data (:mod:`spikelut.importance`).
+
+    A layer checks its own arrays (2-D integers, 0/1 table, a string name); the rules that
+    involve the rest of the network (``k``, table width, sources, indices and delays in range)
+    are checked by :class:`Network`. Both raise :class:`~spikelut.errors.NetworkError`.
+
+    Example:
+        >>> and2 = Layer(table=[[0, 0, 0, 1]], source=[[-1, -1]], index=[[0, 1]], delay=[[0, 0]])
+        >>> and2.n, and2.k, and2.table.dtype
+        (1, 2, dtype('uint8'))
     """
 
     table: np.ndarray
@@ -241,7 +250,13 @@ class Readout(_FreezeAfterValidation):
     """Which layer is read out, the class of each of its nodes (-1 = not counted), and from when.
 
     ``count[c]`` sums the spikes of class-``c`` nodes over cycles ``t >= start``; the prediction is
-    the argmax of the counts, ties going to the lowest class index.
+    the argmax of the counts, ties going to the lowest class index. ``class_of`` must have one
+    entry per node of layer ``layer`` (checked by :class:`Network`).
+
+    Example:
+        >>> r = Readout(layer=0, class_of=[0, 1, -1], classes=2, start=2)
+        >>> r.class_of.tolist(), r.classes, r.start
+        ([0, 1, -1], 2, 2)
     """
 
     layer: int
@@ -276,6 +291,16 @@ class Network(_FreezeAfterValidation):
     :class:`~spikelut.errors.NetworkError` naming the layer, node and tap that break one. A
     validated network is immutable (its layers, readout and arrays too): use
     ``net.replace(layers=[...])`` or :meth:`replace_layer` to get a changed, re-validated copy.
+
+    Example:
+        >>> and2 = Layer([[0, 0, 0, 1]], [[-1, -1]], [[0, 1]], [[0, 0]])
+        >>> net = Network(n_in=2, layers=[and2], readout=Readout(0, [0], 1))
+        >>> net.sizes, net.layers[0].name, net.flip_flops()
+        ([1], 'L0', 0)
+        >>> Network(n_in=1, layers=[and2], readout=Readout(0, [0], 1))
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.NetworkError: layer 0 ('L0'), node 0, tap 1 (source -1, index 1, delay 0): index out of range, source has 1 channels
     """
 
     n_in: int
@@ -554,6 +579,10 @@ def readout_classes(n: int, classes: int, nodes_per_class: int | None = None) ->
 
     Nodes past ``classes * nodes_per_class`` get -1 (not counted). With ``nodes_per_class``
     omitted, ``n // classes`` nodes go to each class.
+
+    Example:
+        >>> readout_classes(5, 2).tolist(), readout_classes(5, 2, 1).tolist()
+        ([0, 0, 1, 1, -1], [0, 1, -1, -1, -1])
     """
     if classes < 1:
         raise NetworkError(f"readout: classes must be >= 1, got {classes}")
