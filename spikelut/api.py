@@ -910,7 +910,8 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
     Args:
         models: two or more member model files (or networks).
         output: where to save the ensemble model (``None``: not saved).
-        data: a labelled spike file or :class:`~spikelut.io.spikes.SpikeData` (``None``: no scores).
+        data: a labelled spike file, :class:`~spikelut.io.spikes.SpikeData` or ``(spikes,
+            labels)`` (``None``: no scores).
         backend: simulates the scoring, as in :func:`simulate`.
 
     Returns:
@@ -919,10 +920,10 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
         ``accuracy``), and with ``data`` the ensemble's ``accuracy`` and ``samples``.
 
     Raises:
-        NetworkError: fewer than two members, a model file given twice, or members that do not
-            fit each other.
+        NetworkError: ``models`` not a list of networks or model files, fewer than two members, a
+            model file given twice, or members that do not fit each other.
         FileFormatError: a model or spike file that cannot be read.
-        ShapeError: ``data`` without labels or not fitting the members.
+        ShapeError: ``data`` of another type, without labels or not fitting the members.
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -933,10 +934,18 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
         (2, 10, [5, 5])
     """
     from .ensemble import ensemble
-    from .io import load_model, load_spikes, save_model
+    from .io import SpikeData, load_model, load_spikes, save_model
 
+    if isinstance(models, (str, os.PathLike, Network)) or not hasattr(models, "__iter__"):
+        raise NetworkError(f"models must be a list of member networks or model files, got "
+                           f"{type(models).__name__}")
+    models = list(models)  # a generator or tuple: len() below (was a TypeError)
     if len(models) < 2:
         raise NetworkError(f"an ensemble needs two or more member models, got {len(models)}")
+    for i, m in enumerate(models):
+        if not isinstance(m, (Network, str, os.PathLike)):  # was pathlib's TypeError
+            raise NetworkError(f"member {i}: expected a Network or a model file, got "
+                               f"{type(m).__name__}")
     files = [m for m in models if not isinstance(m, Network)]
     for i, a in enumerate(files):  # a model twice only doubles its votes: a slip, not a member
         for b in files[:i]:
@@ -952,6 +961,11 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
                  "member_reports": [{"member": i, "file": names[i], "luts": n.n_nodes}
                                     for i, n in enumerate(nets)]}
     if data is not None:
+        if isinstance(data, tuple) and len(data) == 2:  # (spikes, labels), as train takes
+            data = SpikeData(np.asarray(data[0]), np.asarray(data[1]), {})
+        if not isinstance(data, (str, os.PathLike, SpikeData)):  # was an AttributeError
+            raise ShapeError(f"data must be a labelled spike file, SpikeData or (spikes, labels), "
+                             f"got {type(data).__name__}")
         d = data if not isinstance(data, (str, os.PathLike)) else load_spikes(data)
         if d.labels is None:
             raise ShapeError(f"{data}: has no /labels; scoring an ensemble needs labelled spikes")

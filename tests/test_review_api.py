@@ -458,3 +458,20 @@ def test_numba_bound_does_not_count_a_uint8_input_twice(net, monkeypatch):
     monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", "2000")
     x = np.zeros((10, 64, 3), np.uint8)
     assert sl.simulate(net, x, backend="numba", record="readout").pred.shape == (64,)
+
+
+def test_ensemble_files_argument_types():
+    a = random_network(0, n_in=2, sizes=[3, 2], k=2, classes=2)
+    b = random_network(1, n_in=2, sizes=[3, 2], k=2, classes=2)
+    with pytest.raises(NetworkError, match=r"^models must be a list of member networks or model "
+                                           r"files, got NoneType$"):
+        sl.api.ensemble_files(None)  # was "object of type 'NoneType' has no len()"
+    assert sl.api.ensemble_files(iter([a, b]))["members"] == 2  # a generator: was a TypeError
+    with pytest.raises(NetworkError, match=r"^member 1: expected a Network or a model file, got int$"):
+        sl.api.ensemble_files([a, 3])  # was pathlib's TypeError
+    with pytest.raises(ShapeError, match=r"^data must be a labelled spike file, SpikeData or "
+                                         r"\(spikes, labels\), got ndarray$"):
+        sl.api.ensemble_files([a, b], data=np.ones((4, 2, 2), np.uint8))  # was AttributeError
+    d = sl.api.encode("first_of_two", split="test", limit=4)
+    assert (sl.api.ensemble_files([a, b], data=(d.spikes, d.labels))["accuracy"]
+            == sl.api.ensemble_files([a, b], data=d)["accuracy"])
