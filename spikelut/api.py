@@ -807,7 +807,9 @@ def tap_importance(net: Network | str | os.PathLike, data: Any,
     """``net`` with each tap's importance measured on ``data`` (influence on the data's addresses;
     with labels, also the gradient signal): :func:`spikelut.importance.tap_importance`,
     docs/rewiring.md. With ``output``, the model is saved there (datasets ``tap_influence`` and
-    ``tap_gradient`` under each layer group).
+    ``tap_gradient`` under each layer group; the model or data file itself is refused with an
+    :class:`~spikelut.errors.OutputError`). ``limit``: use the first ``limit`` samples (a whole
+    number ``>= 1``).
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -819,6 +821,8 @@ def tap_importance(net: Network | str | os.PathLike, data: Any,
     from .importance import tap_importance as measure
     from .io import save_model
 
+    _not_the_input(output, net, "the model file")  # the inputs are never replaced
+    _not_the_input(output, data, "the data file")
     if limit is not None and (isinstance(limit, (bool, np.bool_))
                               or not isinstance(limit, (int, np.integer)) or limit < 1):
         # -1 silently dropped the last sample, 0 measured nothing, 'a' was int()'s ValueError
@@ -836,7 +840,8 @@ def prune(net: Network | str | os.PathLike, data: Any = None,
           output: str | os.PathLike | None = None, *, verify_samples: int = 64, seed: int = 0,
           backend: str | Backend = "auto", engine: str | None = None) -> tuple[Network, dict]:
     """Remove dead and constant nodes and unused taps, exactly (``spikelut prune``; see
-    :func:`spikelut.prune.prune_network`); with ``output``, save the pruned model there.
+    :func:`spikelut.prune.prune_network`); with ``output``, save the pruned model there
+    (refused with an :class:`~spikelut.errors.OutputError` when it is the model or data file).
     ``backend`` simulates the check, as in :func:`simulate` (``engine``: the deprecated word).
 
     Example:
@@ -848,6 +853,9 @@ def prune(net: Network | str | os.PathLike, data: Any = None,
     from .io import save_model
     from .prune import prune_network
 
+    # the inputs are never replaced (a spike file given as output became a model file)
+    _not_the_input(output, net, "the model file")
+    _not_the_input(output, data, "the data file")
     net, spikes, _ = _net_and_data(net, data)
     b = _backend(backend, engine, None)
     pruned, report = prune_network(net, spikes, verify_samples=verify_samples, seed=seed,

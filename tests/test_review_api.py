@@ -475,3 +475,21 @@ def test_ensemble_files_argument_types():
     d = sl.api.encode("first_of_two", split="test", limit=4)
     assert (sl.api.ensemble_files([a, b], data=(d.spikes, d.labels))["accuracy"]
             == sl.api.ensemble_files([a, b], data=d)["accuracy"])
+
+
+def test_prune_and_tap_importance_never_replace_their_inputs(tmp_path):
+    from spikelut.errors import OutputError
+
+    net2 = random_network(0, n_in=2, sizes=[3, 2], k=2, classes=2)
+    m, x = tmp_path / "m.h5", tmp_path / "x.h5"
+    sl.save_model(net2, m)
+    sl.save_spikes(x, np.ones((4, 2, 2), np.uint8))
+    before = (m.read_bytes(), x.read_bytes())
+    # prune(m, data=x, output=x) turned the spike file into a model file
+    with pytest.raises(OutputError, match=rf"^{x}: is also the data file \({x}\); choose another output$"):
+        sl.api.prune(m, data=x, output=x)
+    with pytest.raises(OutputError, match=rf"^{m}: is also the model file \({m}\); choose another output$"):
+        sl.api.prune(m, output=m)
+    with pytest.raises(OutputError, match=rf"^{x}: is also the data file"):
+        sl.api.tap_importance(m, x, output=x)
+    assert (m.read_bytes(), x.read_bytes()) == before
