@@ -928,6 +928,7 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
         ``accuracy``), and with ``data`` the ensemble's ``accuracy`` and ``samples``.
 
     Raises:
+        OutputError: ``output`` is a member model file or the data file.
         NetworkError: ``models`` not a list of networks or model files, fewer than two members, a
             model file given twice, or members that do not fit each other.
         FileFormatError: a model or spike file that cannot be read.
@@ -955,6 +956,9 @@ def ensemble_files(models: Sequence[str | os.PathLike | Network], output: str | 
             raise NetworkError(f"member {i}: expected a Network or a model file, got "
                                f"{type(m).__name__}")
     files = [m for m in models if not isinstance(m, Network)]
+    for f in files:  # a member model file is never replaced by the ensemble
+        _not_the_input(output, f, "a member model file")
+    _not_the_input(output, data, "the data file")
     for i, a in enumerate(files):  # a model twice only doubles its votes: a slip, not a member
         for b in files[:i]:
             if os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b):

@@ -493,3 +493,16 @@ def test_prune_and_tap_importance_never_replace_their_inputs(tmp_path):
     with pytest.raises(OutputError, match=rf"^{x}: is also the data file"):
         sl.api.tap_importance(m, x, output=x)
     assert (m.read_bytes(), x.read_bytes()) == before
+
+
+def test_ensemble_files_never_replaces_a_member(tmp_path):
+    from spikelut.errors import OutputError
+
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    sl.save_model(random_network(0, n_in=2, sizes=[3, 2], k=2, classes=2), a)
+    sl.save_model(random_network(1, n_in=2, sizes=[3, 2], k=2, classes=2), b)
+    before = a.read_bytes()
+    with pytest.raises(OutputError, match=rf"^{a}: is also a member model file \({a}\); choose "
+                                          rf"another output$"):
+        sl.api.ensemble_files([a, b], output=a)  # member a was replaced by the ensemble
+    assert a.read_bytes() == before
