@@ -129,6 +129,8 @@ def require_binary(net: Network, what: str, source: Any = None) -> None:
         ...
         spikelut.errors.ConfigError: rtl needs a binary circuit, but this is an analog model (4-bit tables, docs/relaxations.md); evaluate it with spikelut eval, or retrain with [train] analog_bits = 0
     """
+    if not isinstance(net, Network):  # spec_of reads net.meta: an AttributeError otherwise
+        raise ConfigError(f"{what} needs a Network, got {type(net).__name__}")
     spec = spec_of(net, source)
     if spec is not None:
         where = "" if source is None else f"{source}: "

@@ -506,3 +506,20 @@ def test_ensemble_files_never_replaces_a_member(tmp_path):
                                           rf"another output$"):
         sl.api.ensemble_files([a, b], output=a)  # member a was replaced by the ensemble
     assert a.read_bytes() == before
+
+
+@pytest.mark.parametrize("seed", ["a", None, 1.5, float("nan"), float("inf"), "3"])
+def test_load_dataset_refuses_a_seed_that_is_not_a_whole_number(seed):
+    """Callers past the API's own check (encode_dataset, plan_encoding) met int()'s ValueError
+    or TypeError for a string or None."""
+    from spikelut.datasets import load_dataset
+
+    with pytest.raises(ConfigError, match=r"^seed must be an integer >= 0, got "):
+        load_dataset("first_of_two", seed=seed)
+
+
+def test_require_binary_of_something_else_than_a_network_is_one_line():
+    from spikelut.analog import require_binary
+
+    with pytest.raises(ConfigError, match=r"^rtl needs a Network, got NoneType$"):
+        require_binary(None, "rtl")

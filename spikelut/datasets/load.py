@@ -40,7 +40,13 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
     """
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose train or test")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+    # a string, None or 1.5 was int()'s ValueError/TypeError or ran as 1 (callers past the
+    # API's own check: encode_dataset, plan_encoding)
+    try:
+        whole = not isinstance(seed, (bool, str)) and int(seed) == seed and seed >= 0
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
     if seed > MAX_SEED:  # recorded in the spike file: past int64 it was h5py's TypeError
         raise ConfigError(f"seed must be at most {MAX_SEED} (2**63 - 1), got {seed!r}")
