@@ -137,6 +137,24 @@ def test_emulated_kernel_refractory_pulse(emulator, smem_limit):
 # ----------------------------------------------------------------------------- real GPU
 @pytest.mark.gpu
 @needs_gpu
+def test_gpu_bounds_its_working_memory_before_copying_to_the_device(monkeypatch):
+    """cp.asarray copied the whole input to the device before any check; now the input and
+    recorded spikes are bounded on the host first, as the bit-sliced engine bounds them."""
+    import cupy as cp
+
+    from spikelut.errors import ShapeError
+
+    net, _ = _random_case(0)
+    x = np.zeros((50, 4096, net.n_in), np.uint8)
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(1 << 16))
+    before = cp.get_default_memory_pool().used_bytes()
+    with pytest.raises(ShapeError, match=r"^simulate: 50 cycles x 4096 samples need "):
+        gpu.simulate(net, x)
+    assert cp.get_default_memory_pool().used_bytes() == before
+
+
+@pytest.mark.gpu
+@needs_gpu
 @pytest.mark.parametrize("seed", range(8))
 def test_gpu_equals_reference(seed):
     net, x = _random_case(seed)

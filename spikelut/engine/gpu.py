@@ -31,12 +31,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ShapeError
-from ..lowering import Lowered
+from ..lowering import Lowered, lower
 from ..network import K_MAX, Network
 from ..xp import require_gpu
 from .bitpack import n_words, pack
 from .kernel_spec import CompileSpec, KernelSpec, cupy_module, defines
-from .plan import Plan, build_plan, split_recorded
+from .plan import Plan, build_plan, recorded_layers, split_recorded
 from .result import SimResult, check_spikes, readout
 
 KERNEL_FILE = "bitsliced_infer.cu"
@@ -244,11 +244,23 @@ def simulate(net: Network | Lowered, spikes: Any, record: str | int | Sequence[i
     """Simulate ``net`` on input spikes ``[T, B, n_in]`` on the GPU; results are CuPy arrays.
 
     Bit-exact with the reference engine. ``record`` as in
-    :func:`spikelut.engine.bitsliced.simulate`. Raises :class:`~spikelut.errors.ToolError` when
-    no GPU is usable.
+    :func:`spikelut.engine.bitsliced.simulate`.
+
+    Raises:
+        ToolError: no GPU is usable.
+        ShapeError: spikes that are not ``[T, B, n_in]`` of 0/1, or more input and recorded
+            spikes (uint8, plus their packed words) than the array limit
+            (:func:`spikelut.limits.max_array_bytes`), refused before any is copied to the GPU.
     """
     cp = require_gpu()
-    spikes = check_spikes(net, cp.asarray(spikes))
+    low = net if isinstance(net, Lowered) else lower(net)
+    kept = sum(low.sizes[i] for i in recorded_layers(low, record))
+    # the uint8 input and recorded spikes [T, B, n] plus their packed words (1/8 of that), as
+    # the bit-sliced engine bounds them: checked on the host array before any device copy (a
+    # CuPy array is checked where it is)
+    n = low.n_in + kept
+    host = spikes if isinstance(spikes, cp.ndarray) else np.asarray(spikes)
+    spikes = cp.asarray(check_spikes(low, host, work=(0, n + -(-n // 8))))
     T, B, _ = spikes.shape
     plan = build_plan(net, record, steps=T)
     inp32 = to_word_major(pack(spikes), B)
