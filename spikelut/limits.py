@@ -34,6 +34,9 @@ constant                  value        why
 ``MAX_JSON_DEPTH``        64           nesting of JSON metadata
 ========================  ===========  ========================================================
 
+One more limit lives where it is used: :data:`spikelut.rtl.plan.MAX_RTL_CELLS` (2**21 LUTs plus
+flip-flops of a circuit ``spikelut rtl`` writes; ``SPIKELUT_MAX_RTL_CELLS`` raises it).
+
 ``MAX_ARRAY_BYTES`` is the one limit a user may need to move (a large spike file read whole): the
 environment belongs to the user running spikelut, so ``SPIKELUT_MAX_ARRAY_BYTES=17179869184``
 raises it to 16 GiB for that run; a file cannot change it.
