@@ -30,7 +30,7 @@ from .analog import simulate as analog_simulate
 from .backends import Backend, backend_from_legacy, get_backend, list_backends
 from .config import build_network, load_config
 from .engine.result import SimResult
-from .errors import ConfigError, NetworkError, OutputError, ShapeError, ToolError
+from .errors import ConfigError, NetworkError, OutputError, ShapeError, ToolError, count
 from .metrics import Tally, check_scorable
 from .network import Network
 from .progress import Progress
@@ -494,8 +494,9 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
     if n_in != net.n_in:
         hint = (f"; the model was trained on data encoded with: spikelut encode {options}" if options
                 else coding_hint(meta, n_in, net.n_in) if meta else "")
-        raise ShapeError(f"{path}: spikes have {n_in} channels but the network has {net.n_in} "
-                         f"inputs; encode the data for this network or use another model{hint}")
+        raise ShapeError(f"{path}: spikes have {count(n_in, 'channels')} but the network has "
+                         f"{count(net.n_in, 'inputs')}; encode the data for this network or use "
+                         f"another model{hint}")
     # the right width in another encoding (e.g. 8 levels where the model read 4 levels and their
     # second differences) scores without an error, but wrongly
     other = encoding_mismatch(rec, meta) if meta and options else ""

@@ -80,3 +80,16 @@ class ToolError(SpikelutError, RuntimeError):
     The message says what to install (``pip install 'spikelut[rtl]'``, ``apt-get install
     yosys``) or which option avoids the tool.
     """
+
+
+def count(n: int, plural: str) -> str:
+    """``n`` and the noun, singular for one, for messages: ``count(1, "classes") == "1 class"``.
+
+    Example:
+        >>> count(1, "classes"), count(2, "classes"), count(1, "channels"), count(0, "samples")
+        ('1 class', '2 classes', '1 channel', '0 samples')
+    """
+    if n != 1:
+        return f"{n} {plural}"
+    return f"{n} {plural[:-2] if plural.endswith('sses') else plural[:-1]}"
+

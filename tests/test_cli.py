@@ -74,7 +74,7 @@ def test_json_info(osc, capsys):
     (["simulate", "{osc}", "{osc}", "-o", "{tmp}/r.h5"], "not a spikelut-spikes file"),
     (["init", "{bad}", "-o", "{tmp}/m.h5"], "k = 13 is out of range"),
     (["stimulus", "--steps", "3", "-o", "{tmp}/s.h5"], "give either a MODEL file or --channels N"),
-    (["simulate", "{osc}", "{wide}", "-o", "{tmp}/r.h5"], "3 channels but the network has 1 inputs"),
+    (["simulate", "{osc}", "{wide}", "-o", "{tmp}/r.h5"], "3 channels but the network has 1 input;"),
     (["init", "{bad}", "-o", "{tmp}"], "is a directory"),
 ])
 def test_errors_are_one_line_and_exit_1(tmp_path, osc, capsys, argv, message):

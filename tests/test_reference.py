@@ -20,7 +20,7 @@ COPY = [0, 1, 0, 1]  # k=2 table: output = tap 0
 
 def test_bad_input_shapes_are_refused():
     net = chain(1, [layer([(-1, 0, 0), (-1, 0, 0)], COPY)])
-    with pytest.raises(ShapeError, match="2 channels but the network has 1 inputs"):
+    with pytest.raises(ShapeError, match="2 channels but the network has 1 input$"):
         simulate(net, np.zeros((3, 1, 2), np.uint8))
     with pytest.raises(ShapeError, match="3-D"):
         simulate(net, np.zeros((3, 1), np.uint8))

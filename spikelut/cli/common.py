@@ -5,23 +5,11 @@ from __future__ import annotations
 import argparse
 
 
-from ..errors import ConfigError
+from ..errors import ConfigError, count  # noqa: F401  (count: the commands' summaries)
 from ..io import load_model
 
 
 FORCE_HELP = "overwrite an existing output of another kind"
-
-
-def count(n: int, plural: str) -> str:
-    """``n`` and the noun, singular for one: ``count(1, "classes") == "1 class"``.
-
-    Example:
-        >>> count(1, "classes"), count(2, "classes"), count(1, "channels"), count(0, "samples")
-        ('1 class', '2 classes', '1 channel', '0 samples')
-    """
-    if n != 1:
-        return f"{n} {plural}"
-    return f"{n} {plural[:-2] if plural.endswith('sses') else plural[:-1]}"
 
 
 def table(rows: list[list], header: list[str]) -> str:

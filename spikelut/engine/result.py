@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..xp import array_module, to_numpy
-from ..errors import ShapeError
+from ..errors import ShapeError, count
 from ..network import Network, all_binary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -128,7 +128,8 @@ def check_spikes(net: "Network | Lowered", spikes: Any, work: "tuple[int, int] |
         raise ShapeError(f"input spikes must be 3-D [T, B, n_in], got shape {tuple(spikes.shape)}")
     T, B, n_in = spikes.shape
     if n_in != net.n_in:
-        raise ShapeError(f"input spikes have {n_in} channels but the network has {net.n_in} inputs")
+        raise ShapeError(f"input spikes have {count(n_in, 'channels')} but the network has "
+                         f"{count(net.n_in, 'inputs')}")
     if T < 1 or B < 1:
         raise ShapeError(f"input spikes need T >= 1 and B >= 1, got T={T}, B={B}")
     if work is not None:

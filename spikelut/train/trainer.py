@@ -58,7 +58,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..engine.result import readout
-from ..errors import ConfigError, ShapeError
+from ..errors import ConfigError, ShapeError, count
 from ..fileutil import write_text_atomic
 from ..io import SpikeData
 from ..metrics import check_scorable
@@ -124,7 +124,8 @@ def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str =
         raise ShapeError(f"{name}: spikes must be [T, B, channels], got shape {spikes.shape}")
     T, B, n_in = spikes.shape
     if n_in != net.n_in:
-        raise ShapeError(f"{name}: spikes have {n_in} channels but the network has {net.n_in} inputs; "
+        raise ShapeError(f"{name}: spikes have {count(n_in, 'channels')} but the network has "
+                         f"{count(net.n_in, 'inputs')}; "
                          f"encode the data for this network or change 'inputs' in the config")
     if B < 1:
         raise ShapeError(f"{name}: has no samples")
