@@ -88,9 +88,23 @@ def max_array_bytes() -> int:
         >>> max_array_bytes() >= 1 << 20
         True
     """
-    text = os.environ.get(_ENV)
+    return env_limit(_ENV, DEFAULT_MAX_ARRAY_BYTES, "bytes")
+
+
+def env_limit(name: str, default: int, unit: str) -> int:
+    """A limit the user may move for one run through environment variable ``name`` (a positive
+    whole number, decimal or ``0x``...), else ``default``.
+
+    Raises:
+        ConfigError: the variable is set but not a positive whole number (naming it and ``unit``).
+
+    Example:
+        >>> env_limit("SPIKELUT_NO_SUCH_LIMIT", 7, "cells")
+        7
+    """
+    text = os.environ.get(name)
     if not text:
-        return DEFAULT_MAX_ARRAY_BYTES
+        return default
     try:
         value = int(text, 0)
     except ValueError:
@@ -98,7 +112,7 @@ def max_array_bytes() -> int:
     if value < 1:
         from .errors import ConfigError
 
-        raise ConfigError(f"{_ENV}={text!r}: expected a positive number of bytes")
+        raise ConfigError(f"{name}={text!r}: expected a positive number of {unit}")
     return value
 
 

@@ -32,12 +32,12 @@ Example:
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import limits
 from ..errors import ConfigError, NetworkError
 from ..network import INPUT, Layer, Network, k_range_problem
 from ..transforms import fold_refractory, gate_is_folded
@@ -98,16 +98,7 @@ def max_rtl_cells() -> int:
         >>> max_rtl_cells() >= 1
         True
     """
-    text = os.environ.get(_CELLS_ENV)
-    if not text:
-        return MAX_RTL_CELLS
-    try:
-        value = int(text, 0)
-    except ValueError:
-        value = -1
-    if value < 1:
-        raise ConfigError(f"{_CELLS_ENV}={text!r}: expected a positive number of cells")
-    return value
+    return limits.env_limit(_CELLS_ENV, MAX_RTL_CELLS, "cells")
 
 
 def _lut_cells(net: Network) -> int:
