@@ -113,7 +113,7 @@ def _coerce(value: Any, kind: str, name: str, coding: str) -> Any:
             return out
     except (TypeError, ValueError):
         expect = {"bool": "true or false", "int": "an integer", "float": "a finite number",
-                  "floats": "a comma-separated list of numbers"}[kind]
+                  "floats": "a list of numbers (or a comma-separated string of them)"}[kind]
         raise ConfigError(f"{where} must be {expect}, got {value!r}") from None
     raise AssertionError(kind)
 

@@ -146,9 +146,19 @@ class RunSettings:
             lut6=rtl.get("lut6", False), simulator=sim, synth=rtl.get("synth", True),
             verify_samples=opt_int(rtl, "verify_samples", "rtl", 0, 0),
             raster_samples=opt_int(run, "raster_samples", "run", 0, 3),
-            backend=backend_from_legacy(run.get("backend"), run.get("engine"), None,
-                                       ("[run] engine", ""))[0],
+            backend=_run_backend(run),
             differences=lags, second_differences=second)
+
+
+def _run_backend(run: dict) -> str:
+    """``[run] backend`` (or the deprecated ``[run] engine``) resolved, its errors naming the table
+    ('unknown backend 'gpuu'' alone did not say where the name was)."""
+    try:
+        return backend_from_legacy(run.get("backend"), run.get("engine"), None,
+                                   ("[run] engine", ""))[0]
+    except ConfigError as e:
+        key = "engine" if run.get("engine") is not None and run.get("backend") is None else "backend"
+        raise ConfigError(f"[run] {key}: {e}") from None
 
 
 class Pipeline:

@@ -399,3 +399,25 @@ def test_run_refuses_init_logits_before_any_stage(tmp_path, capsys):
                     f"residual or data (logits is for a model loaded from a file and trained "
                     f"again through the Python API)")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("key", ["backend", "engine"])
+def test_run_backend_errors_name_the_table(tmp_path, capsys, key):
+    """'r.toml: unknown backend ...' did not say the name was [run] backend (or engine)."""
+    text = (ROOT / "demos" / "run_default.toml").read_text()
+    cfg = tmp_path / "r.toml"
+    cfg.write_text(text.replace("[run]\n", f'[run]\n{key} = "gpuu"\n', 1))
+    line = one_error_line(capsys, "run", "run", cfg, "-o", tmp_path / "out", "--no-progress")
+    assert line.startswith(f"spikelut run: error: {cfg}: [run] {key}: ")
+    assert "'gpuu'" in line
+
+
+def test_a_thresholds_list_of_non_numbers_is_called_a_list():
+    """A TOML list was told to be 'a comma-separated list of numbers'."""
+    from spikelut.coding import resolve_params
+    from spikelut.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^coding 'thermometer': parameter thresholds must be a "
+                                          r"list of numbers \(or a comma-separated string of "
+                                          r"them\), got \['a'\]$"):
+        resolve_params("thermometer", {"thresholds": ["a"]})
