@@ -217,8 +217,9 @@ class Layer(_FreezeAfterValidation):
         self.table = table.astype(np.uint8, copy=False)
         for name in ("logits", "tap_influence", "tap_gradient"):
             if getattr(self, name) is not None:
-                try:
-                    setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
+                try:  # a value past float32's range becomes inf, which validation names
+                    with np.errstate(over="ignore"):
+                        setattr(self, name, np.asarray(getattr(self, name), dtype=np.float32))
                 except (ValueError, TypeError):  # ragged rows, strings: was numpy's ValueError
                     raise NetworkError(f"{where}: {name} must be a 2-D array of numbers (ragged or "
                                        f"non-numeric values given)") from None
@@ -372,6 +373,15 @@ class Network(_FreezeAfterValidation):
             if layer.logits.shape != (n, 1 << k):
                 raise NetworkError(f"{where}: logits have shape {layer.logits.shape}, "
                                    f"expected {(n, 1 << k)}")
+            finite = np.isfinite(layer.logits)
+            if not finite.all():
+                # NaN compares false, so its table entry looked like a trained 0, and training
+                # resumed from it diverged at once ("lower lr", the wrong advice); the trainer
+                # never saves non-finite logits, so such a file was edited or built by hand
+                node, entry = (int(v) for v in np.argwhere(~finite)[0])
+                raise NetworkError(f"{where}: logits must be finite, got "
+                                   f"{float(layer.logits[node, entry])} at node {node} entry "
+                                   f"{entry}; drop them (logits=None) to keep only the table")
             if not np.array_equal(layer.table, (layer.logits > 0).astype(np.uint8)):
                 raise NetworkError(f"{where}: table must equal (logits > 0); with a new table "
                                    f"pass logits=None (or logits of that sign), e.g. "

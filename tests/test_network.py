@@ -62,6 +62,35 @@ def test_logits_must_agree_with_table():
         chain(1, [lay])
 
 
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e300])  # 1e300 is inf in float32
+def test_logits_must_be_finite(bad):
+    # a NaN logit's table entry (NaN > 0 is false) looked like a trained 0 and resumed training
+    # diverged at once; such logits come only from an edited file or a hand-built layer
+    lay = layer([(-1, 0, 0), (-1, 0, 0)], COPY)
+    lay.logits = np.where(lay.table > 0, 1.0, -1.0)
+    lay.logits[0, 2 if bad > 0 else 1] = bad
+    lay.__post_init__()  # the float32 conversion, as the constructor does it
+    with pytest.raises(NetworkError, match=r"layer 0 \('L0'\): logits must be finite, got "
+                                           r"-?(nan|inf) at node 0 entry [12]; drop them"):
+        chain(1, [lay])
+
+
+def test_model_file_with_nan_logits_is_refused_in_one_line(tmp_path, capsys):
+    import h5py
+
+    from spikelut import cli
+    from spikelut.io import save_model
+
+    path = tmp_path / "m.h5"
+    save_model(chain(1, [layer([(-1, 0, 0), (-1, 0, 0)], COPY)]), path)
+    with h5py.File(path, "r+") as f:
+        f["layers/L0"].create_dataset("logits", data=np.array([[np.nan, 1, np.nan, 1]], np.float32))
+    assert cli.main(["info", str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"spikelut info: error: {path}: invalid network: layer 0 ('L0'): logits must be "
+                   f"finite, got nan at node 0 entry 0; drop them (logits=None) to keep only the table")
+
 def test_readout_validation():
     lay = layer([(-1, 0, 0), (-1, 0, 0)], COPY)
     with pytest.raises(NetworkError, match="readout: layer 3 does not exist"):
