@@ -28,13 +28,11 @@ after another (each resumable) and returns the merged network.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import escape
 from .errors import ConfigError, NetworkError
 from .network import Layer, Network, Readout
 
@@ -107,16 +105,13 @@ def _trained_otherwise(a: Network, b: Network) -> str:
     """How the training data of ``b`` were encoded otherwise than those of ``a`` ("coding rate vs
     thermometer", "cycles per sample 6 vs 4"), from the records training leaves in
     ``meta["data"]``; ``""`` when they agree or either records none (a model trained on arrays)."""
-    from .io import _encoding_of
+    from .io import encoding_difference
     from .rtl.writer import model_steps
 
-    ea, eb = (_encoding_of(net.meta.get("data")) for net in (a, b))
-    if ea is None or eb is None:
-        return ""
-    for key in ("coding", "params", "differences", "second_differences"):
-        if ea[key] != eb[key]:
-            return f"{key} {escape.terminal(json.dumps(eb[key], sort_keys=True))[:200]} vs " \
-                   f"{escape.terminal(json.dumps(ea[key], sort_keys=True))[:200]}"
+    diff = encoding_difference(a.meta.get("data"), b.meta.get("data"))
+    if diff is not None:
+        key, got, want = diff
+        return f"{key + ' ' if key else ''}{got} vs {want}"
     sa, sb = model_steps(a), model_steps(b)
     if sa is not None and sb is not None and sa != sb:
         return f"cycles per sample {sb} vs {sa}"

@@ -1,6 +1,7 @@
 """Seed ensembles (spikelut.ensemble): members side by side, counts add, bit for bit."""
 
 import json
+import re
 
 import h5py
 import numpy as np
@@ -413,3 +414,24 @@ def test_info_names_the_members(tmp_path, capsys):
     assert main(["info", str(tmp_path / "e.h5"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ensemble"] == {
         "members": 3, "sizes": [[5, 3, 4], [7, 4, 4], [6, 5, 4]]}
+
+
+@pytest.mark.parametrize("other, said", [
+    ({"coding": "rate"}, "coding rate vs thermometer"),
+    ({"coding": "thermometer", "params": {"levels": 8}}, 'params {"levels": 8} vs {"levels": 4}'),
+    # both lag kinds differ: naming only one would send the user to fix half of it
+    ({"coding": "thermometer", "params": {"levels": 4},
+      "differences": {"lags": [2], "second_lags": [], "lo": [-1.0], "hi": [1.0]}},
+     "differences [2] and second_differences [] vs differences [] and second_differences [3]"),
+])
+def test_members_trained_on_other_encodings_are_refused_naming_the_difference(other, said):
+    """The member check and the spike-file check share one comparison (io.encoding_difference)."""
+    a, b, _ = _members()
+    a.meta["data"] = {"coding": "thermometer", "params": {"levels": 4},
+                      "differences": {"lags": [], "second_lags": [3], "lo": [-1.0], "hi": [1.0]}}
+    b.meta["data"] = other
+    with pytest.raises(NetworkError, match=r"^ensemble member 1 was trained on data encoded "
+                                           r"otherwise than member 0 \(" + re.escape(said) + r"\); "):
+        ensemble([a, b])
+    b.meta["data"] = json.loads(json.dumps(a.meta["data"]))  # the same record merges
+    assert ensemble([a, b]).n_nodes == a.n_nodes + b.n_nodes

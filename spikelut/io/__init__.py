@@ -23,8 +23,8 @@ Example:
     ((4, 2, 3), [0, 1], 'none')
 """
 
-from .encoding import (_encoding_of, coding_hint, encode_options, encoding_mismatch,
-                       encoding_record, record_encoding)
+from .encoding import (_encoding_of, coding_hint, encode_options, encoding_difference,
+                       encoding_mismatch, encoding_record, record_encoding)
 from .features import load_features, save_features
 from .hdf5 import (FEATURES_FORMAT, MODEL_FORMAT, SPIKES_FORMAT, VERSION, _check_links, _declared,
                    _read, _read_attr, meta_json)
@@ -40,7 +40,7 @@ __all__ = ["_check_links", "_check_result_values", "_declared", "_encoding_of", 
            "_read_attr",
            "CHUNK_BYTES", "FEATURES_FORMAT", "MODEL_FORMAT", "ResultReader", "SPIKES_FORMAT",
            "SpikeData", "SpikeReader", "SpikeWriter", "VERSION", "check_sample", "coding_hint",
-           "encode_options", "encoding_mismatch", "encoding_record", "load_features",
-           "load_model", "load_result", "load_result_sample", "load_spikes", "meta_json",
+           "encode_options", "encoding_difference", "encoding_mismatch", "encoding_record",
+           "load_features", "load_model", "load_result", "load_result_sample", "load_spikes", "meta_json",
            "open_result", "open_spikes", "record_encoding", "save_features", "save_model",
            "save_spikes", "spike_chunks", "spike_writer"]

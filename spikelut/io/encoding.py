@@ -175,16 +175,38 @@ def encoding_mismatch(model_rec: Any, meta: dict, theirs: str = "the model was t
         >>> encoding_mismatch(model, {"coding": "thermometer", "params": '{"levels": 8}'})
         'the file has params {"levels": 8}, the model was trained on {"levels": 4}'
     """
-    want, got = _encoding_of(model_rec), _encoding_of(encoding_record(meta))
-    if want is None or got is None:
+    diff = encoding_difference(model_rec, encoding_record(meta))
+    if diff is None:
         return ""
+    key, got, want = diff
+    return f"the file has {key + ' ' if key else ''}{got}, {theirs} {want}"
+
+
+def encoding_difference(want: Any, got: Any) -> tuple[str, str, str] | None:
+    """The first difference between two encoding records (a model's ``meta["data"]``,
+    :func:`encoding_record` of a spike file), among the coding, its parameters and the difference
+    lags: ``(key, got's value, want's value)``, the values as text escaped for the terminal and cut
+    to 200 characters. When both lag kinds differ, naming one would mislead: ``key`` is then
+    ``""`` and each value names both. ``None`` when the records agree or either side records
+    none (a model trained on arrays, a file not written by ``spikelut encode``). The one rule
+    behind :func:`encoding_mismatch` and the ensemble's member check.
+
+    Example:
+        >>> encoding_difference({"coding": "rate"}, {"coding": "thermometer"})
+        ('coding', 'thermometer', 'rate')
+        >>> encoding_difference({"coding": "rate"}, {"coding": "rate", "params": {"x": None}}) is None
+        True
+    """
+    a, b = _encoding_of(got), _encoding_of(want)
+    if a is None or b is None:
+        return None
     lags = ("differences", "second_differences")
-    if all(got[k] != want[k] for k in lags):  # both kinds differ: name both, or it misleads
-        a, b = (" and ".join(f"{k} {json.dumps(enc[k])}" for k in lags) for enc in (got, want))
-        return f"the file has {_name(a)[:200]}, {theirs} {_name(b)[:200]}"
+    if all(a[k] != b[k] for k in lags):  # both kinds differ: naming one would mislead
+        g, w = (" and ".join(f"{k} {json.dumps(enc[k])}" for k in lags) for enc in (a, b))
+        return "", _name(g)[:200], _name(w)[:200]
     for key in ("coding", "params", *lags):
-        if got[key] != want[key]:
-            a, b = (json.dumps(v, sort_keys=True) if not isinstance(v, str) else v
-                    for v in (got[key], want[key]))
-            return f"the file has {key} {_name(a)[:200]}, {theirs} {_name(b)[:200]}"
-    return ""
+        if a[key] != b[key]:
+            g, w = (json.dumps(v, sort_keys=True) if not isinstance(v, str) else v
+                    for v in (a[key], b[key]))
+            return key, _name(g)[:200], _name(w)[:200]
+    return None
