@@ -50,8 +50,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx  # noqa: F401  (optional dependency: without it this module does not import, and
-#               spikelut.api.export_onnx says so in one line)
+
+# an optional dependency: without it this module does not import, and spikelut.api.export_onnx
+# says so in one line; the functions below still go through _onnx(), which says the same when
+# the package is gone (or broken) after this module was imported
+import onnx  # noqa: F401
 
 from .errors import ConfigError, ToolError
 from .network import INPUT, Network
@@ -66,7 +69,7 @@ _PROTOBUF_LIMIT = 2 ** 31 - 2 ** 24  # protobuf's 2 GiB, less room for the graph
 def _onnx() -> Any:
     try:
         import onnx
-    except Exception:  # missing or broken
+    except Exception:  # noqa: BLE001  (missing or broken: either way one line, not a traceback)
         raise ToolError("ONNX export needs the 'onnx' package, which does not import here; "
                         "install it with pip install 'spikelut[onnx]'") from None
     return onnx
@@ -102,7 +105,7 @@ def to_onnx(net: Network, name: str = "spikelut") -> Any:
     if not isinstance(name, str) or not name or not name.isprintable():
         raise ConfigError(f"the ONNX graph's name (--name) must be a non-empty name of printable "
                           f"characters, got {name!r}")
-    onnx = _onnx()
+    onnx_lib = _onnx()  # not named onnx: that would shadow the module-level import (ruff F811)
     from onnx import TensorProto, helper, numpy_helper
 
     table_bytes = sum(layer.table.size for layer in net.layers)
@@ -202,7 +205,7 @@ def to_onnx(net: Network, name: str = "spikelut") -> Any:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="spikelut")
     model.ir_version = min(model.ir_version, 8)  # readable by older runtimes too (opset 17)
-    onnx.checker.check_model(model)
+    onnx_lib.checker.check_model(model)
     return model
 
 
