@@ -397,15 +397,12 @@ def _check_chunk(chunk: int | None, default: int) -> int:
 
 
 def _not_the_input(output: Any, source: Any, what: str) -> None:
-    """Refuse an ``output`` that is the same file as ``source`` (hard and symbolic links too):
-    the atomic writer would replace the file being read."""
-    if output is None or not isinstance(source, (str, os.PathLike)):
-        return
-    try:
-        same = os.path.exists(output) and os.path.samefile(output, source)
-    except OSError:
-        same = False
-    if same:
+    """Refuse an ``output`` that is the same file as ``source`` (links and ``new/../`` paths too,
+    :func:`~spikelut.fileutil.check.replaced_input`): the atomic writer would replace the file
+    being read."""
+    from .fileutil.check import replaced_input
+
+    if output is not None and str(output) != "" and replaced_input(output, [source]) is not None:
         raise OutputError(f"{output}: is also {what} ({source}); choose another output")
 
 

@@ -309,6 +309,21 @@ def test_simulate_file_refuses_its_input_as_output(net, tmp_path):
         sl.simulate_file(net, f, None, chunk="a", progress=False)  # was int()'s ValueError
 
 
+
+def test_simulate_file_refuses_its_input_through_a_directory_not_yet_made(net, tmp_path):
+    """``new/../x.h5`` is ``x.h5`` once the writer makes ``new``: the API's check now uses the
+    CLI's rule (fileutil.check.replaced_input), which resolves such paths."""
+    from spikelut.errors import OutputError
+
+    f = tmp_path / "x.h5"
+    sl.save_spikes(f, np.ones((4, 5, 3), np.uint8), labels=[0, 1, 0, 1, 1])
+    before = f.read_bytes()
+    out = tmp_path / "new" / ".." / "x.h5"
+    with pytest.raises(OutputError) as e:
+        sl.simulate_file(net, f, out, progress=False)
+    assert str(e.value) == f"{out}: is also the input spike file ({f}); choose another output"
+    assert f.read_bytes() == before
+
 def test_encode_file_and_build_argument_types(tmp_path):
     with pytest.raises(ConfigError, match=r"^seed must be an integer >= 0, got 'a'$"):
         sl.encode_file(tmp_path / "e.h5", "first_of_two", None, None, seed="a", progress=False)

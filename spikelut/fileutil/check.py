@@ -115,6 +115,29 @@ def _effective(p: Path) -> Path:
     return p
 
 
+def replaced_input(path: str | os.PathLike, inputs: Iterable[Any]) -> Any:
+    """The first of ``inputs`` that writing ``path`` would replace (the same file, through
+    symbolic or hard links, or a path such as ``new/../in.h5`` that names it once ``new`` is
+    made), else ``None``. The rule behind :func:`check_output`'s "is also an input", for writers
+    that check only that (the Python API's).
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp()); _ = (d / "in.h5").write_bytes(b"x")
+        >>> replaced_input(d / "new" / ".." / "in.h5", [None, d / "in.h5"]) == d / "in.h5"
+        True
+        >>> replaced_input(d / "out.h5", [d / "in.h5"]) is None
+        True
+    """
+    p = _effective(Path(path))
+    for q in inputs:
+        if q is None or not isinstance(q, (str, os.PathLike)) or str(q) == "":
+            continue
+        if (p.exists() or p.is_symlink()) and Path(q).exists() and _same_file(p, Path(q)):
+            return q
+    return None
+
+
 def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Sequence,
                   lock: bool) -> Path:
     want_dir = kind == "dir"
@@ -135,10 +158,9 @@ def _check_output(p: Path, inputs: Sequence, kind: str, force: bool, others: Seq
         if not p.is_dir() and not p.is_file():
             raise OutputError(f"{shown}: is not a regular file (a device, pipe or socket); give a file "
                               f"name for the output")
-    for q in inputs:
-        if q is not None and str(q) != "" and (p.exists() or p.is_symlink()) and Path(q).exists() \
-                and _same_file(p, Path(q)):
-            raise OutputError(f"{shown}: is also an input ({q}); choose another output")
+    q = replaced_input(p, inputs)
+    if q is not None:
+        raise OutputError(f"{shown}: is also an input ({q}); choose another output")
     for q in others:
         if q is not None and str(q) != "" and (os.path.abspath(q) == os.path.abspath(p)
                                                or (p.exists() and _same_file(p, Path(q)))):
