@@ -44,6 +44,7 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import importlib
 import logging
 import math
@@ -51,11 +52,11 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, ShapeError
+from .errors import ConfigError, ShapeError, count
 
 SYSTEMS = ("spikelut", "spikingjelly", "snntorch", "gru")
 """Every system the benchmark knows, in report order."""
@@ -164,7 +165,9 @@ def load_split(data: str | os.PathLike | None = None, test: str | os.PathLike | 
 
     Raises:
         ConfigError: only one of ``data`` / ``test``, ``limit < 1``, a bad ``val_fraction``,
-            differences with spike files, or lags the encoder refuses.
+            differences with spike files, lags the encoder refuses, or a test file that holds
+            the training samples (a copy, or more of them than chance explains:
+            :func:`overlap_with_training`).
         ShapeError: files without labels, or with different cycles / channels.
         FileFormatError: a file that is not a spike file.
 
@@ -224,16 +227,65 @@ def load_split(data: str | os.PathLike | None = None, test: str | os.PathLike | 
             raise ShapeError(f"{test}: spikes of shape {parts[1][0].shape}, but {data} has "
                              f"{parts[0][0].shape} (cycles and channels must match)")
         (xa, ya), (xb, yb) = parts
+        hint = "give a test file encoded from the test split (spikelut encode ... --split test)"
         if np.array_equal(ya, yb) and np.array_equal(xa, xb):
             # the same file (or a copy): every test accuracy of the report would have scored
             # samples the systems trained on
             raise ConfigError(f"--test {test}: its samples are the training samples of --data "
-                              f"{data}; give a test file encoded from the test split (spikelut "
-                              f"encode ... --split test)")
+                              f"{data}; {hint}")
+        shared, expected, allowed = overlap_with_training(xa, xb)
+        if shared > allowed:
+            # a prefix or any other part of the training file (spikelut encode --split train
+            # --limit N): those test samples scored what the systems trained on
+            raise ConfigError(f"--test {test}: {shared} of its {count(yb.size, 'samples')} "
+                              f"equal training samples of --data {data} bit for bit (samples "
+                              f"drawn apart would repeat about {expected:.0f}); {hint}")
     (xt, yt), (xv, yv) = holdout(parts[0][0], parts[0][1], val_fraction, seed)
     as_int = np.int64
     return Split((xt, yt.astype(as_int)), (xv, yv.astype(as_int)),
                  (parts[1][0], parts[1][1].astype(as_int)), source)
+
+
+def _sample_digests(x: np.ndarray) -> Iterator[bytes]:
+    """A 128-bit hash of each sample's spike train ``x[:, i]`` (one sample's bytes at a time:
+    no copy of the whole array)."""
+    return (hashlib.blake2b(x[:, i].tobytes(), digest_size=16).digest() for i in range(x.shape[1]))
+
+
+def overlap_with_training(train: np.ndarray, test: np.ndarray) -> tuple[int, float, int]:
+    """How many test samples equal a training sample bit for bit, against what chance explains.
+
+    Where the inputs take few values (``first_of_two``: 108 spike trains in all) independent
+    samples repeat each other, so a test sample equal to a training one is not a leak by itself.
+    The training file's own repeats measure that: the share of its samples equal to another of
+    them is the chance that a sample drawn apart equals one of them. ``allowed`` is that
+    expectation plus four standard deviations plus one coincidence; real data (MNIST-1D's 4,000
+    training samples repeat none) allows one, while a test file cut from the training file (a
+    prefix, a subset, a shuffle) is far above it.
+
+    Args:
+        train, test: spikes ``[T, N, channels]`` of the training and the test file.
+
+    Returns:
+        ``(shared, expected, allowed)``: test samples equal to a training sample, the number
+        chance explains, and the most the benchmark accepts.
+
+    Example:
+        >>> x = np.eye(8, dtype=np.uint8)[:, :, None]                     # 8 distinct samples
+        >>> overlap_with_training(x, x[:, :3]), overlap_with_training(x[:, :4], x[:, 4:])
+        ((3, 0.0, 1), (0, 0.0, 1))
+        >>> overlap_with_training(np.zeros((2, 6, 1), np.uint8), np.zeros((2, 3, 1), np.uint8))
+        (3, 3.0, 4)
+    """
+    seen: dict[bytes, int] = {}
+    for d in _sample_digests(train):
+        seen[d] = seen.get(d, 0) + 1
+    n_train, n_test = train.shape[1], test.shape[1]
+    repeats = sum(c for c in seen.values() if c > 1)  # training samples equal to another one
+    p = repeats / n_train if n_train else 0.0
+    shared = sum(d in seen for d in _sample_digests(test))
+    expected = p * n_test
+    return shared, expected, int(expected + 4 * math.sqrt(n_test * p * (1 - p))) + 1
 
 
 def default_config() -> Path:
