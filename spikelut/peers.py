@@ -976,5 +976,6 @@ def format_seeds_report(rep: dict, markdown: bool = False) -> str:
 __all__ = ["SYSTEMS", "PEER_LR", "ENCODING", "TRAIN_FIXED", "Split", "build_peer", "check_inputs",
            "describe", "format_curves", "format_report", "format_seeds_report", "format_table",
            "load_split",
-           "median_or_none", "missing", "parse_systems", "parse_train_overrides", "run_peers",
+           "median_or_none", "missing", "overlap_with_training", "parse_systems",
+           "parse_train_overrides", "run_peers",
            "run_peers_seeds", "set_threads", "summarize_seeds", "time_to_target"]
