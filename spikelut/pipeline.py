@@ -545,7 +545,16 @@ class Pipeline:
         net = load_model(self.p("model.h5"))
         data, res = load_result(self.p("result_test.h5"), net)
         outs = []
-        for i in range(min(self.settings.raster_samples, data.spikes.shape[1])):
+        n_rasters = min(self.settings.raster_samples, data.spikes.shape[1])
+        # a rerun with fewer raster_samples (or test samples) left the higher-numbered figures
+        # of the last run, and the report showed them as this run's
+        from .report import raster_files
+
+        current = {f"raster_{i}.png" for i in range(n_rasters)}
+        for old in raster_files(self.p("plots")):
+            if old.name not in current:
+                old.unlink()
+        for i in range(n_rasters):
             path = self.p("plots", f"raster_{i}.png")
             label = int(data.labels[i]) if data.labels is not None else None
             plot.raster(res, i, path, model=net, inputs=data.spikes,

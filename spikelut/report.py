@@ -18,6 +18,7 @@ import base64
 import html
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,27 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding
 th{background:#f6f8fa}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 pre{background:#f6f8fa;padding:1em;overflow-x:auto;font-size:.85em}
 """
+
+
+def raster_files(plots: str | os.PathLike) -> list[Path]:
+    """The ``raster_<i>.png`` figures in ``plots``, in sample order (``raster_2`` before
+    ``raster_10``); other names that start with ``raster_`` are not the run's.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> for n in ("raster_10.png", "raster_2.png", "raster_x.png", "raster_3.png.bak"):
+        ...     _ = (d / n).write_bytes(b"")
+        >>> [f.name for f in raster_files(d)]
+        ['raster_2.png', 'raster_10.png']
+        >>> import shutil; shutil.rmtree(d)
+    """
+    found = [(int(m.group(1)), f) for f in Path(plots).glob("raster_*.png")
+             if (m := _RASTER.fullmatch(f.name))]
+    return [f for _, f in sorted(found)]
+
+
+_RASTER = re.compile(r"raster_([0-9]+)\.png")
 
 
 def _img(path: Path, alt: str) -> str:
@@ -132,7 +154,7 @@ def render_html(report: dict, outdir: str | os.PathLike, config: dict | None = N
     cos_line = (f"{cos.get('simulator')}: {cos.get('bit_mismatches')} mismatching output bits of "
                 f"{cos.get('bits_compared')}, {cos.get('pred_mismatches')} of {cos.get('samples')} "
                 f"predictions differ") if cos else "not run"
-    rasters = sorted((out / "plots").glob("raster_*.png"))
+    rasters = raster_files(out / "plots")
     cfg_text = json.dumps({k: v for k, v in (config or {}).items() if not k.startswith("_")},
                           indent=1, default=str)
     parts = [

@@ -1,14 +1,18 @@
 """Leftovers of the reviews: peers' test file cut from the training file, stale raster figures of
 `spikelut run`, layer names that `from = ...` reserves."""
 
+import re
+
 import numpy as np
 import pytest
-from helpers import one_error_line
+from helpers import one_error_line, run
+from test_pipeline import TINY, needs_sim  # the tiny run of tests/test_pipeline.py
 
 from spikelut import peers
 from spikelut.datasets import make_first_of_two
 from spikelut.errors import ConfigError
 from spikelut.io import save_spikes
+from spikelut.report import render_html
 
 
 # ------------------------------------------------------------- peers: test samples of the training file
@@ -69,3 +73,34 @@ def test_overlap_with_training_counts_exactly():
     t = np.stack([x[:, 0], x[:, 1], 1 - x[:, 2]], axis=1)
     # expected 3/6 of 3 test samples; sd sqrt(3 * 0.5 * 0.5) = 0.87; allowed int(1.5 + 3.46) + 1
     assert peers.overlap_with_training(x, t) == (2, 1.5, 5)
+
+
+# ------------------------------------------------------------- run: rasters of this run only
+@pytest.mark.rtl
+@needs_sim
+def test_rerun_with_fewer_raster_samples_removes_the_old_figures(tmp_path, capsys):
+    cfg = tmp_path / "tiny.toml"
+    out = tmp_path / "out"
+    cfg.write_text(TINY.replace("raster_samples = 2", "raster_samples = 3"))
+    assert run(capsys, "run", cfg, "-o", out, "--no-progress")[0] == 0
+    (out / "plots" / "raster_notes.png").write_bytes(b"the user's")  # not a raster of the run
+    assert sorted(p.name for p in (out / "plots").glob("raster_*")) == [
+        "raster_0.png", "raster_1.png", "raster_2.png", "raster_notes.png"]
+    cfg.write_text(TINY.replace("raster_samples = 2", "raster_samples = 1"))
+    assert run(capsys, "run", cfg, "-o", out, "--no-progress")[0] == 0
+    assert sorted(p.name for p in (out / "plots").glob("raster_*")) == [
+        "raster_0.png", "raster_notes.png"]
+    page = (out / "report.html").read_text()
+    assert re.findall(r'alt="(raster_[^"]*)"', page) == ["raster_0"]
+
+
+def test_report_lists_rasters_in_sample_order(tmp_path):
+    # sorted by name, raster_10 came before raster_2
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    for i in (0, 1, 2, 10, 11):
+        (plots / f"raster_{i}.png").write_bytes(b"\x89PNG")
+    (plots / "raster_old.png").write_bytes(b"\x89PNG")
+    page = render_html({}, tmp_path)
+    assert re.findall(r'alt="(raster_[^"]*)"', page) == [
+        "raster_0", "raster_1", "raster_2", "raster_10", "raster_11"]
