@@ -53,6 +53,8 @@ TAP_KEYS = {"from", "count", "wiring", "delay", "index", "window", "allow_own", 
             "delay_range"}
 READOUT_KEYS = {"layer", "classes", "nodes_per_class", "class_of", "start"}
 INPUT_KEYS = {"channels", "shape"}
+#: the words a tap group's ``from`` gives before layer names, so no layer may be named so
+TAP_SOURCES = ("input", "self", "own")
 
 
 def demo_path(name: str) -> Path:
@@ -495,6 +497,12 @@ def _build_network(cfg: dict, seed: int | None) -> Network:
         if "\x00" in str(name):  # HDF5 cannot store it: save_model's ValueError traceback
             raise ConfigError(f"layer {li}: name {str(name)!r} holds a NUL character; give a "
                               f"name without it"[:300])
+        if str(name) in TAP_SOURCES:
+            # from = "input" / "self" / "own" name those sources before any layer: a layer of that
+            # name could be tapped by index only, and by name silently meant something else
+            raise ConfigError(f"layer {li}: name {str(name)!r} is reserved (\"input\", \"self\" "
+                              f"and \"own\" are tap sources in from = ...); give the layer "
+                              f"another name")
         names.append(str(name))
         where = f"layer {li} ({names[li]!r})"
         _only(lc, LAYER_KEYS, where)

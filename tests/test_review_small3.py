@@ -9,6 +9,7 @@ from helpers import one_error_line, run
 from test_pipeline import TINY, needs_sim  # the tiny run of tests/test_pipeline.py
 
 from spikelut import peers
+from spikelut.config import build_network, parse_config
 from spikelut.datasets import make_first_of_two
 from spikelut.errors import ConfigError
 from spikelut.io import save_spikes
@@ -104,3 +105,41 @@ def test_report_lists_rasters_in_sample_order(tmp_path):
     page = render_html({}, tmp_path)
     assert re.findall(r'alt="(raster_[^"]*)"', page) == [
         "raster_0", "raster_1", "raster_2", "raster_10", "raster_11"]
+
+
+# ------------------------------------------------------------- config: names from = ... reserves
+LAYERS = """
+inputs = 2
+[[layers]]
+name = "{name}"
+nodes = 2
+k = 2
+taps = [{{from = "input", count = 2}}]
+[[layers]]
+name = "out"
+nodes = 2
+k = 1
+taps = [{{from = "input", count = 1}}]
+[readout]
+classes = 2
+"""
+
+
+@pytest.mark.parametrize("name", ["input", "self", "own"])
+def test_layer_names_that_from_reserves_are_refused(tmp_path, capsys, name):
+    # a layer named "input" could not be tapped by name: from = "input" in the next layer read
+    # the network's inputs instead, silently
+    message = (f"layer 0: name '{name}' is reserved (\"input\", \"self\" and \"own\" are tap "
+               f"sources in from = ...); give the layer another name")
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        build_network(parse_config(LAYERS.format(name=name)))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(LAYERS.format(name=name))
+    line = one_error_line(capsys, "init", "init", cfg, "-o", tmp_path / "m.h5")
+    assert line == f"spikelut init: error: {cfg}: {message}"
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_other_layer_names_still_build():
+    net = build_network(parse_config(LAYERS.format(name="Input")))  # names are case-sensitive
+    assert [layer.name for layer in net.layers] == ["Input", "out"]
