@@ -121,7 +121,16 @@ def compile_directory(net: Network, out_dir: str | os.PathLike, top: str = "spik
             find_iverilog()
     library = gate_list(gates) if gates is not None else None
     if synth or library is not None:
-        find_yosys()
+        try:
+            find_yosys()
+        except ToolError:
+            # name the option that needs it and the way out: the bare tool message left a
+            # user of --gates wondering what a "resource report" was and whether to drop it
+            opts = [o for o, on in (("--synth", synth), ("--gates", library is not None)) if on]
+            raise ToolError(f"yosys not found on PATH: {' and '.join(opts)} "
+                            f"need{'s' if len(opts) == 1 else ''} it; install it (Debian/Ubuntu: "
+                            f"apt-get install yosys; or the OSS CAD Suite) or run without "
+                            f"{' and '.join(opts)}") from None
     out = Path(out_dir)
     rep = None
     try:
