@@ -53,6 +53,13 @@ MANIFEST = "spikelut-rtl.json"
 MANIFEST_FORMAT = "spikelut-rtl"
 DEFAULT_STEPS = 32
 DEFAULT_SAMPLES = 4
+#: the most cycles (samples x cycles per sample) a testbench runs: it addresses its stimulus and
+#: expected memories with 32-bit Verilog ``integer`` arithmetic (``b * STEPS + t``), which wraps
+#: past this, and neither Icarus nor Verilator can hold a memory of more words anyway
+MAX_TESTBENCH_CYCLES = (1 << 31) - 1
+#: bytes of ``$readmemb`` text formatted at a time: a .mem file is written in pieces of about
+#: this size, not built whole in memory (several copies of a large stimulus)
+MEM_CHUNK_BYTES = 4 << 20
 
 
 @dataclass
@@ -145,6 +152,57 @@ def model_steps(net: Network) -> int | None:
     return None
 
 
+def check_testbench_cycles(steps: int, samples: int) -> None:
+    """Refuse a stimulus of more cycles than the testbench can address.
+
+    Raises:
+        ConfigError: ``samples * steps`` is more than :data:`MAX_TESTBENCH_CYCLES`.
+
+    Example:
+        >>> check_testbench_cycles(1 << 16, 1 << 15)
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ConfigError: the stimulus is 32,768 samples x 65,536 cycles = 2,147,483,648 cycles, more than the 2,147,483,647 a testbench can address (its memories are indexed with 32-bit Verilog integers); verify on fewer samples (e.g. spikelut encode --limit N)
+    """
+    if steps * samples > MAX_TESTBENCH_CYCLES:
+        raise ConfigError(f"the stimulus is {samples:,} samples x {steps:,} cycles = "
+                          f"{samples * steps:,} cycles, more than the {MAX_TESTBENCH_CYCLES:,} a "
+                          f"testbench can address (its memories are indexed with 32-bit Verilog "
+                          f"integers); verify on fewer samples (e.g. spikelut encode --limit N)")
+
+
+def _sample_major_rows(spikes: np.ndarray, chunk_bytes: int) -> Iterator[np.ndarray]:
+    """The rows ``[rows, n]`` of ``spikes [T, B, n]`` in the testbench's order (sample-major:
+    sample 0's cycles, then sample 1's, ...), a few at a time: whole samples when one sample's
+    text is under ``chunk_bytes``, else a run of one sample's cycles. Only one piece is copied at
+    a time."""
+    T, B, n = spikes.shape
+    line = max(n, 1) + 1  # a line of $readmemb text: the bits and a newline
+    if T * line <= chunk_bytes:
+        per = max(1, chunk_bytes // (T * line))
+        for b0 in range(0, B, per):
+            yield spikes[:, b0:b0 + per].transpose(1, 0, 2).reshape(-1, n)
+    else:
+        per = max(1, chunk_bytes // line)
+        for b in range(B):
+            for t0 in range(0, T, per):
+                yield spikes[t0:t0 + per, b]
+
+
+def _pred_rows(pred: np.ndarray, width: int, chunk_bytes: int) -> Iterator[np.ndarray]:
+    """The bits ``[rows, width]`` of the predictions ``pred [B]``, bit 0 first, a few at a time."""
+    per = max(1, chunk_bytes // ((width + 1) * 8))  # the int64 shifts are 8 bytes a bit
+    for b0 in range(0, len(pred), per):
+        p = pred[b0:b0 + per].astype(np.int64)
+        yield ((p[:, None] >> np.arange(width)[None, :]) & 1).astype(np.uint8)
+
+
+def _write_mem(path: Path, pieces: Iterator[np.ndarray]) -> None:
+    """Write ``$readmemb`` text (:func:`~spikelut.rtl.wrapper.mem_lines`) piece by piece."""
+    with open(path, "wb") as fh:
+        fh.writelines(mem_lines(rows).encode("ascii") for rows in pieces)
+
+
 def _choose_steps(net: Network, steps: int | None, stimulus: Any) -> tuple[int, str]:
     """The wrapper's cycles per sample and where they came from: ``"stimulus"`` (T of the
     stimulus), ``"given"`` (``steps``), ``"model"`` (:func:`model_steps`) or ``"default"``
@@ -215,13 +273,15 @@ def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelu
     plan = plan_network(net, lut6)
     if stimulus is not None:
         stimulus = np.asarray(check_spikes(net, np.asarray(stimulus)))
+        # before the reference run: it would take hours, and the testbench could not index it
+        check_testbench_cycles(stimulus.shape[0], stimulus.shape[1])
     steps, steps_from = _choose_steps(net, steps, stimulus)
     if stimulus is None:
         from ..api import random_spikes  # (bounds its draws before making them)
 
         stimulus = random_spikes(net.n_in, limits.check_steps(steps, ConfigError),
                                  DEFAULT_SAMPLES, 0.5, seed)
-    T, B, _ = stimulus.shape
+    B = stimulus.shape[1]
     expected = simulate(net, stimulus).to_numpy()
 
     d = Path(out_dir)
@@ -235,14 +295,17 @@ def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelu
         for prim in plan.muxes():  # nodes with k = 7..12
             texts[f"sim/{prim}.v"] = emit_mux_model(prim)
     texts[f"tb_{top}.v"] = emit_testbench(net, top, steps, B)
-    stim_rows = stimulus.transpose(1, 0, 2).reshape(B * T, net.n_in)
-    out_rows = expected.layer_spikes[net.readout.layer].transpose(1, 0, 2).reshape(B * T, net.n_out)
-    pw = pred_width(net)
-    pred_rows = ((expected.pred[:, None] >> np.arange(pw)[None, :]) & 1).astype(np.uint8)
-    texts["stimulus.mem"] = mem_lines(stim_rows)
-    texts["expected_out.mem"] = mem_lines(out_rows)
-    texts["expected_pred.mem"] = mem_lines(pred_rows)
-    files = list(texts) + ["got_out.txt", "got_pred.txt", "sim", MANIFEST]
+    # the .mem files are written piece by piece in the new directory (a whole one as text was
+    # several copies of the stimulus in memory at once)
+    chunk = MEM_CHUNK_BYTES
+    mems = {
+        "stimulus.mem": lambda: _sample_major_rows(stimulus, chunk),
+        "expected_out.mem": lambda: _sample_major_rows(
+            expected.layer_spikes[net.readout.layer], chunk),
+        "expected_pred.mem": lambda: _pred_rows(expected.pred, pred_width(net), chunk),
+    }
+    written = list(texts) + list(mems)
+    files = written + ["got_out.txt", "got_pred.txt", "sim", MANIFEST]
     keep = prepare_directory(d, force, writes={Path(n).parts[0] for n in files}, inputs=inputs)
     # the new directory is written beside the old one and swapped in when complete: an error or
     # an interrupt (here or in the caller's block) leaves the old one as it was
@@ -250,6 +313,8 @@ def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelu
         for name, text in texts.items():
             (tmp / name).parent.mkdir(exist_ok=True)
             (tmp / name).write_text(text)
+        for name, pieces in mems.items():
+            _write_mem(tmp / name, pieces())
         manifest = {
             "format": MANIFEST_FORMAT, "version": 1, "spikelut": __version__, "top": top,
             "lut6": lut6, "model": model, "steps": steps, "samples": B,
@@ -258,7 +323,7 @@ def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelu
             "refractory_folding": plan.fold_counts(), "files": files,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        staged = RtlFiles(tmp, top, lut6, plan, steps, B, stimulus, expected, list(texts),
+        staged = RtlFiles(tmp, top, lut6, plan, steps, B, stimulus, expected, written,
                           steps_from)
         yield staged
     staged.directory = d

@@ -1,0 +1,132 @@
+"""Third review of ``spikelut rtl``: leftovers of the second.
+
+* the testbench addresses its memories with 32-bit Verilog integers (``b * STEPS + t``): a
+  stimulus of more than 2**31 - 1 cycles (samples x cycles per sample) wrapped; it is refused in
+  one line before the reference run and before anything is written;
+* the ``.mem`` files were built whole as text (4-5 copies of the stimulus in memory at once);
+  they are written piece by piece, byte for byte as before;
+* a missing yosys with ``--gates`` / ``--synth`` named "the resource report"; the line now names
+  the option that needs yosys, how to install it, and that running without the option works.
+"""
+
+import shutil
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from spikelut.cli import main
+from spikelut.errors import ConfigError
+from spikelut.io import save_model
+from spikelut.network import Layer, Network, Readout
+from spikelut.rtl import synth, write_verilog, writer
+from spikelut.rtl.wrapper import mem_lines, pred_width
+from spikelut.wiring import random_network
+
+
+def one_input_network() -> Network:
+    """One node copying its single input channel: the smallest stimulus per cycle (1 byte)."""
+    copy = Layer(np.array([[0, 1]], np.uint8), np.full((1, 1), -1), np.zeros((1, 1), int),
+                 np.zeros((1, 1), int))
+    return Network(1, [copy], Readout(0, [0], 1))
+
+
+# ---------------------------------------------------------------------------- cycle limit
+def test_more_cycles_than_the_testbench_can_address_are_refused_before_any_work(tmp_path,
+                                                                                monkeypatch):
+    # 2**31 cycles of one channel without 2 GiB of memory: a read-only broadcast view
+    stim = np.broadcast_to(np.zeros((1, 1, 1), np.uint8), (1 << 16, 1 << 15, 1))
+
+    def no_reference_run(*a, **k):  # the old code ran it (hours) before writing a wrong testbench
+        raise AssertionError("the reference engine ran on a stimulus the testbench cannot index")
+
+    monkeypatch.setattr(writer, "simulate", no_reference_run)
+    with pytest.raises(ConfigError) as e:
+        write_verilog(one_input_network(), tmp_path / "rtl", stimulus=stim)
+    assert str(e.value) == (
+        "the stimulus is 32,768 samples x 65,536 cycles = 2,147,483,648 cycles, more than the "
+        "2,147,483,647 a testbench can address (its memories are indexed with 32-bit Verilog "
+        "integers); verify on fewer samples (e.g. spikelut encode --limit N)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cycle_limit_is_the_largest_index_of_a_32_bit_integer():
+    assert writer.MAX_TESTBENCH_CYCLES == 2**31 - 1
+    writer.check_testbench_cycles(2**31 - 1, 1)  # the last one that fits: no error
+    with pytest.raises(ConfigError, match=r"^the stimulus is 1 samples x 2,147,483,648 cycles"):
+        writer.check_testbench_cycles(2**31, 1)
+
+
+def test_the_testbench_indexes_with_32_bit_integers():
+    # what the limit rests on: if the index becomes wider, the limit can move with it
+    tb = writer.emit_testbench(one_input_network(), "c", 4, 3)
+    assert "integer b, t, errors, fo, fp;" in tb and "stim[b * STEPS + t]" in tb
+
+
+# ---------------------------------------------------------------------------- .mem streaming
+def old_mem_texts(net, stimulus, expected) -> dict[str, str]:
+    """The writer's .mem files as the old code built them: each whole, in memory."""
+    T, B, _ = stimulus.shape
+    stim_rows = stimulus.transpose(1, 0, 2).reshape(B * T, net.n_in)
+    out_rows = expected.layer_spikes[net.readout.layer].transpose(1, 0, 2).reshape(B * T, net.n_out)
+    pw = pred_width(net)
+    pred_rows = ((expected.pred[:, None] >> np.arange(pw)[None, :]) & 1).astype(np.uint8)
+    return {"stimulus.mem": mem_lines(stim_rows), "expected_out.mem": mem_lines(out_rows),
+            "expected_pred.mem": mem_lines(pred_rows)}
+
+
+@pytest.mark.parametrize("chunk", [1, 9, 64, 1000, 4 << 20])
+def test_mem_files_written_in_pieces_are_the_old_bytes(tmp_path, monkeypatch, chunk):
+    # chunk 1 and 9: a piece is part of one sample's cycles; 64, 1000: several whole samples;
+    # the default: one piece. 9 samples x 7 cycles, 5 channels, 5 classes (a 3-bit prediction)
+    net = random_network(3, 5, [6, 5], k=2, refractory=1)
+    stim = (np.random.default_rng(0).random((7, 9, 5)) < 0.4).astype(np.uint8)
+    monkeypatch.setattr(writer, "MEM_CHUNK_BYTES", chunk)
+    files = write_verilog(net, tmp_path / "rtl", stimulus=stim)
+    for name, text in old_mem_texts(net, stim, files.expected).items():
+        assert (tmp_path / "rtl" / name).read_bytes() == text.encode("ascii"), name
+    assert files.files[-3:] == ["stimulus.mem", "expected_out.mem", "expected_pred.mem"]
+
+
+def test_a_network_without_inputs_writes_one_zero_column(tmp_path, monkeypatch):
+    osc = Layer(np.array([[0, 1, 0, 0]], np.uint8), np.array([[-1, 0]]), np.array([[0, 0]]),
+                np.array([[0, 1]]))
+    net = Network(1, [osc], Readout(0, [0], 1))
+    monkeypatch.setattr(writer, "MEM_CHUNK_BYTES", 4)
+    write_verilog(net, tmp_path / "rtl", stimulus=np.zeros((3, 2, 1), np.uint8))
+    assert (tmp_path / "rtl" / "stimulus.mem").read_bytes() == b"0\n" * 6
+
+
+def test_mem_files_do_not_hold_copies_of_the_stimulus(tmp_path, monkeypatch):
+    net = random_network(0, 256, [16, 4], k=3)
+    stim = (np.random.default_rng(1).random((100, 400, 256)) < 0.1).astype(np.uint8)  # 10 MB
+    expected = writer.simulate(net, stim)
+    monkeypatch.setattr(writer, "simulate", lambda *a, **k: expected)  # the engine's memory aside
+    monkeypatch.setattr(writer, "MEM_CHUNK_BYTES", 256 << 10, raising=False)
+    tracemalloc.start()
+    try:
+        write_verilog(net, tmp_path / "rtl", stimulus=stim)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # the old writer peaked at 4-5 times the stimulus; pieces of 256 KiB need a few MB
+    assert peak < 0.5 * stim.nbytes, peak / stim.nbytes
+
+
+# ---------------------------------------------------------------------------- yosys missing
+@pytest.mark.parametrize("flags, named", [(["--gates"], "--gates needs it"),
+                                          (["--synth"], "--synth needs it"),
+                                          (["--synth", "--gates"], "--synth and --gates need it")])
+def test_a_missing_yosys_is_one_line_naming_the_option_and_the_remedy(tmp_path, monkeypatch,
+                                                                      capsys, flags, named):
+    save_model(random_network(0, 4, [6, 2], k=3), tmp_path / "m.h5")
+    real_which = shutil.which
+    monkeypatch.setattr(synth.shutil, "which",
+                        lambda name, *a, **k: None if name == "yosys" else real_which(name, *a, **k))
+    out = tmp_path / "rtl"
+    assert main(["rtl", str(tmp_path / "m.h5"), "-o", str(out)] + flags) == 1
+    opts = " and ".join(flags)
+    assert capsys.readouterr().err == (
+        f"spikelut rtl: error: yosys not found on PATH: {named}; install it (Debian/Ubuntu: "
+        f"apt-get install yosys; or the OSS CAD Suite) or run without {opts}\n")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["m.h5"]
