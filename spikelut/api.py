@@ -219,6 +219,13 @@ def evaluate(net: Network, spikes: Any, labels: Any, backend: str | Backend = "a
 def backends() -> list[dict]:
     """Every registered backend with what it supports and whether (or why not) it is usable here.
 
+    Returns:
+        One dict per backend, in the order of :data:`spikelut.backends.NAMES` (what
+        ``spikelut backends --json`` prints): ``name``, ``device`` (``"cpu"`` or ``"gpu"``),
+        ``supports`` (sorted list of passes), ``available`` (bool), ``why_unavailable`` (one
+        line, ``None`` when available) and ``summary``. Nothing is raised: a backend that cannot
+        run here says why instead.
+
     Example:
         >>> [b["name"] for b in backends()]
         ['numpy', 'numba', 'cuda']
@@ -231,14 +238,52 @@ def bench(sizes: Sequence[str] = ("small", "default", "large"), backends: Sequen
           command: str | None = None, progress: bool = False) -> dict:
     """Throughput of the backends on this machine (the report of ``spikelut bench``).
 
-    ``backends``: the backends to time (default: every usable one); the numpy reference always
-    runs, as the base of the speed-ups. See :func:`spikelut.bench.run_bench`.
+    Each backend simulates the benchmark network of each size (:data:`spikelut.bench.SIZES`,
+    random wiring, 256 inputs) with ``record="readout"``; the best of ``repeats`` timed runs
+    after a warm-up is kept. See :func:`spikelut.bench.run_bench`.
+
+    Args:
+        sizes: size names, a list of ``"tiny"``, ``"small"``, ``"default"``, ``"large"``
+            (``"tiny"``: 200 nodes, 130 samples of 4 cycles; ``"large"``: 50,000 nodes, 8,192
+            samples of 32 cycles).
+        backends: backend names to time (default: every usable one); the numpy reference
+            always runs, as the base of the speed-ups.
+        repeats: timed runs per backend and size, a whole number ``>= 1``.
+        threads: a fixed thread count for the bit-sliced engine (default: its own rule,
+            docs/threads.md).
+        seed: of the benchmark networks and stimuli.
+        training: also time one training step (forward and backward of a batch).
+        command: the command line recorded in the report (default: one built from the
+            arguments).
+        progress: a progress bar on a terminal.
+
+    Returns:
+        The JSON-friendly report: ``date``, ``command_line``, ``machine``, ``method``,
+        ``repeats``, ``inference`` (one dict per size, each with ``results``: per backend
+        ``seconds`` (wall time), ``lut_evals``, ``lut_evals_per_s`` and
+        ``speedup_vs_reference``) and ``training`` (``{"available": False, "reason": ...}``
+        when not requested).
 
     Raises:
-        ConfigError: unknown size or backend, ``repeats < 1``.
-        ToolError: a backend asked for by name is not usable here.
+        ConfigError: an unknown size or backend, ``sizes`` or ``backends`` given as a string
+            instead of a list of names, or ``repeats`` not a whole number ``>= 1``.
+        ToolError: a backend asked for by name is not usable here (before any timing).
+
+    Example:
+        >>> rep = bench(["tiny"], backends=["numpy"], repeats=1, training=False)
+        >>> [(r["engine"], r["backend"], r["lut_evals"]) for r in rep["inference"][0]["results"]]
+        [('reference', 'numpy', 104000)]
     """
     from .bench import run_bench
+
+    # a string is iterable: "tiny" was read as the sizes 't', 'i', 'n', 'y'
+    for name, v in (("sizes", sizes), ("backends", backends)):
+        if isinstance(v, str):
+            raise ConfigError(f"{name} must be a list of names, got the string {v!r}; write "
+                              f"{[w.strip() for w in v.split(',')]!r}")
+    if (isinstance(repeats, (bool, np.bool_)) or not isinstance(repeats, (int, np.integer))
+            or repeats < 1):  # 'a' was a TypeError from the comparison in run_bench
+        raise ConfigError(f"repeats must be a whole number >= 1, got {repeats!r}")
 
     return run_bench(sizes, repeats=repeats, threads=threads, seed=seed, training=training,
                      command=command, progress=progress, backends=backends)
@@ -247,6 +292,18 @@ def bench(sizes: Sequence[str] = ("small", "default", "large"), backends: Sequen
 def encode(dataset: str | os.PathLike, coding: str | None = None, steps: int | None = None,
            split: str = "train", seed: int = 0, limit: int | None = None, **params: Any):
     """Load a dataset split and encode it as spikes (``spikelut encode``).
+
+    Args:
+        dataset: a registered dataset name (``spikelut datasets`` lists them) or the path of a
+            dataset file.
+        coding: a :mod:`spikelut.coding` name (``None``: the dataset's default).
+        steps: cycles per sample ``T`` (``None``: the dataset's default; for a sequence fed one
+            value per cycle, its length).
+        split: ``"train"`` or ``"test"``.
+        seed: a whole number ``>= 0``; seeds a synthetic task and a random coding.
+        limit: keep the first ``limit`` samples (``None``: all).
+        **params: the coding's parameters (``levels=4``, ...) and ``differences`` /
+            ``second_differences`` (lags of :mod:`spikelut.differences`).
 
     Returns:
         :class:`~spikelut.io.spikes.SpikeData`: spikes ``[T, N, channels]`` (uint8), labels ``[N]``
@@ -299,8 +356,20 @@ def train(net: Network, data: Any, config: dict | Any = None, val: Any = None,
         history and the kept epoch.
 
     Raises:
-        ConfigError: a bad ``[train]`` key or value.
-        ShapeError: data that do not fit the network.
+        ConfigError: a bad ``[train]`` key or value, a ``[train] backend`` not usable here, or
+            ``[train] ensemble`` other than 1 (train an ensemble with
+            :func:`spikelut.ensemble.train_ensemble`).
+        ShapeError: data that are not SpikeData or ``(spikes, labels)``, have no labels or do
+            not fit the network (channels, 0/1 values, cycles after the readout's start,
+            labels ``[N]`` of classes ``0 .. classes - 1``).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=4, sizes=[8, 2], k=3, classes=2)
+        >>> x = (np.random.default_rng(0).random((6, 20, 4)) < 0.5).astype(np.uint8)
+        >>> res = train(net, (x, x[:, :, 0].sum(axis=0) % 2), {"epochs": 2, "batch_size": 10})
+        >>> len(res.history), res.net.meta["train"]["epochs"], res.net.layers[0].logits.shape
+        (2, 2, (8, 8))
     """
     from .train import Trainer, TrainConfig
 
@@ -318,8 +387,19 @@ def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_c
     (:func:`spikelut.rtl.compile.compile_directory`).
 
     Args:
+        net: the network (binary tables; an analog model is refused).
+        out_dir: the output directory (new, empty, or written by ``spikelut rtl``; any other
+            only with ``force``).
+        top: the core module's name (a Verilog identifier); the wrapper is ``<top>_classifier``
+            and the testbench ``tb_<top>``.
+        lut6: instantiate Xilinx ``LUT1`` .. ``LUT6`` primitives (with ``MUXF7``/``MUXF8`` for
+            ``k`` = 7 .. 12) instead of behavioural tables.
+        steps: cycles per sample ``T`` the classifier wrapper counts over (default: the
+            stimulus's ``T``, else the model's training data, else 32).
+        stimulus: input spikes ``[T, B, n_in]`` (0/1) for the testbench (default: random).
         verify: ``"verilator"`` or ``"iverilog"``: also co-simulate ``stimulus`` (input spikes
             ``[T, B, n_in]``) and compare every output bit with the simulator.
+        model: the model file's name, recorded in the headers of the files.
         jobs: parallel C++ compile jobs for Verilator.
         synth, gates: also the yosys LUT report (``files.synth``) / gate report (``files.gates``).
         inputs: the files the caller read (model, stimulus file): refused where the new
@@ -331,8 +411,19 @@ def compile_rtl(net: Network, out_dir: str | os.PathLike, top: str = "spikelut_c
         the new design is in ``files.directory`` = ``out_dir.unverified``, ``out_dir`` unchanged).
 
     Raises:
-        ConfigError: a bad top name or output directory.
-        ToolError: the simulator is missing or fails.
+        ConfigError: ``net`` not a Network or an analog model, a bad top name, ``steps``, gate
+            list or output directory.
+        ShapeError: a stimulus that does not fit ``net``.
+        ToolError: the simulator (or yosys) is missing, checked before any work, or fails.
+        OutputError: the directory cannot be written.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.wiring import random_network
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "rtl"
+        >>> files, report = compile_rtl(random_network(0, n_in=3, sizes=[4, 2], k=2), out)
+        >>> files.files[:3], files.steps, report is None
+        (['spikelut_core.v', 'spikelut_core_classifier.v', 'tb_spikelut_core.v'], 32, True)
     """
     from .rtl import compile_directory
 
@@ -347,11 +438,39 @@ def run(config: str | os.PathLike | dict | None = None, outdir: str | os.PathLik
     """The main job (``spikelut run``): encode, train, evaluate, plots, RTL, co-simulation,
     synthesis and report in ``outdir``; returns the report (also ``outdir/report.json``).
 
+    A stage whose settings and input files are unchanged since the last run in ``outdir`` is
+    skipped; an interrupted run resumes at its first unfinished stage (:mod:`spikelut.pipeline`).
+
+    Args:
+        config: a run config file (TOML), a parsed config dict, or ``None``: the default demo
+            config (``demos/run_default.toml``).
+        outdir: the run directory: each stage's outputs and ``report.json``.
+        force: redo every stage.
+        progress: progress bars (``None``: on a terminal).
+
+    Returns:
+        The report dict: ``accuracy`` (test set), ``confusion``, ``luts``, ``flip_flops``,
+        ``cosim`` (``ok``, ...), ``synth``, ``timings`` (seconds per stage), ``stages``,
+        ``network``, ``dataset``, ``coding``, ``config`` and more.
+
     Raises:
-        ConfigError: a bad run config.
+        ConfigError: a bad run config (the message names the file and the table), or a
+            ``config`` that is not a path, a dict or ``None``.
+        FileFormatError: a config or input file that cannot be read.
+        OutputError: ``outdir`` cannot be written or is in use by another spikelut process.
         ToolError: a stage's tool is missing or fails.
+
+    Example (skipped as a test: the whole job takes minutes):
+        >>> report = run("demos/run_default.toml", "out")           # doctest: +SKIP
+        >>> report["accuracy"], report["cosim"]["ok"]               # doctest: +SKIP
+        (1.0, True)
     """
     from .pipeline import run_pipeline
+
+    if config is not None and not isinstance(config, (str, os.PathLike, dict)):
+        # was pathlib's TypeError, as in build
+        raise ConfigError(f"run: config must be a TOML file path, a config dict or None, got "
+                          f"{type(config).__name__}")
 
     return run_pipeline(config, outdir, force=force, progress=progress)
 
@@ -460,6 +579,9 @@ def check_spike_file(net: Network, path: str | os.PathLike, shape: Sequence[int]
         meta: the file's metadata; where it names its coding, a wrong width says how to encode
             the data for this network (:func:`spikelut.io.encoding.coding_hint`), and another encoding or
             cycle count than the model's training data is refused.
+
+    Returns:
+        ``None`` when every check passes; the first failed check raises.
 
     Raises:
         ShapeError: the wrong channel count, another encoding or cycle count than the model's
@@ -698,6 +820,10 @@ def random_spikes(channels: int, steps: int, batch: int, rate: float = 0.5,
         rate: the probability of a spike, a number in ``[0, 1]``.
         seed: a whole number ``>= 0`` (``None``: fresh entropy, a different draw each call).
 
+    Returns:
+        uint8 0/1 spikes ``[steps, batch, channels]`` (numpy); ``steps`` in cycles, ``batch`` in
+        samples. The same ``seed`` gives the same spikes.
+
     Raises:
         ConfigError: ``rate`` not a number in ``[0, 1]``, a size that is not a whole number or
             below its minimum, a seed that is not a whole number ``>= 0``, or float64 draws
@@ -733,9 +859,19 @@ __all__ = ["EncodeRun", "EvalResult", "FileRun", "auto_chunk", "backends", "benc
 
 
 # ---------------------------------------------------------------------------- analysis, pruning
-def _net_and_data(net: Network | str | os.PathLike, data: Any) -> tuple[Network, Any, Any]:
+def _model_or_file(net: Any, what: str) -> None:
+    """Refuse anything but a :class:`Network` or a model file path in one line (None, a dict
+    or a number were pathlib's TypeError from the model loader)."""
+    if not isinstance(net, (Network, str, os.PathLike)):
+        raise ConfigError(f"{what}: net must be a spikelut Network or a model file path, got "
+                          f"{type(net).__name__}")
+
+
+def _net_and_data(net: Network | str | os.PathLike, data: Any,
+                  what: str = "analyze") -> tuple[Network, Any, Any]:
     from .io import SpikeData, load_model, load_spikes
 
+    _model_or_file(net, what)
     if not isinstance(net, Network):
         net = load_model(net)
     if data is None:
@@ -776,7 +912,24 @@ def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLi
     keeps its other files; the model, data and log files are never replaced: see
     :func:`spikelut.analysis.check_analysis_dir`); ``log``: a training log for the
     table-dynamics figure; ``backend``: as in :func:`simulate` (``engine``, ``device``: the
-    deprecated words).
+    deprecated words); ``samples``: the sample indices to attribute; ``limit``: use the first
+    ``limit`` samples for the statistics (``None``: all).
+
+    Returns:
+        A JSON-friendly dict: ``network`` (``nodes``, ``flip_flops``, ``layers``, ``inputs``),
+        ``data`` (``samples``, ``steps`` in cycles, ...), ``layers`` (per-layer and per-node
+        statistics), ``prunable`` (``luts``, ``flip_flops``, ``taps``: before, after, saved, as
+        :func:`prune` reports them), ``attribution`` (per sample) and ``files`` (written to
+        ``outdir``; empty without it).
+
+    Raises:
+        ConfigError: ``net`` not a Network or a model file path, an analog model, a sample
+            index out of range, a ``log`` without ``outdir``, or an unknown backend.
+        FileFormatError: a model or spike file that cannot be read.
+        ShapeError: data that do not fit the model (``[T, B >= 1, n_in]`` of 0/1, labels the
+            readout can score, the encoding the model was trained on).
+        OutputError: ``outdir`` refused (see above).
+        ToolError: the backend is not usable here.
 
     Example:
         >>> import spikelut as sl
@@ -789,6 +942,7 @@ def analyze(net: Network | str | os.PathLike, data: Any, outdir: str | os.PathLi
     from .analysis import run_analysis
     from .io import load_model
 
+    _model_or_file(net, "analyze")
     source = None if isinstance(net, Network) else net
     if source is not None:
         net = load_model(source)
@@ -809,6 +963,24 @@ def tap_importance(net: Network | str | os.PathLike, data: Any,
     :class:`~spikelut.errors.OutputError`). ``limit``: use the first ``limit`` samples (a whole
     number ``>= 1``).
 
+    Args:
+        net: a network or the path of a model file.
+        data: a spike file, :class:`~spikelut.io.spikes.SpikeData` or 0/1 spikes
+            ``[T, B, n_in]``; labels (in a file or SpikeData) add the gradient signal.
+        output: where to save the model with its importance (``None``: not saved).
+        limit: use the first ``limit`` samples.
+
+    Returns:
+        A copy of ``net`` whose layers carry ``tap_influence`` (float32 ``[n, k]``, one value
+        per tap) and, with labels, ``tap_gradient`` (float32 ``[n, k]``; ``None`` without
+        labels).
+
+    Raises:
+        ConfigError: ``net`` not a Network or a model file path, or a bad ``limit``.
+        FileFormatError: a model or spike file that cannot be read.
+        ShapeError: data that do not fit the model.
+        OutputError: ``output`` is the model or data file, or cannot be written.
+
     Example:
         >>> from spikelut.wiring import random_network
         >>> net = tap_importance(random_network(0, n_in=3, sizes=[4, 2], k=2),
@@ -819,13 +991,14 @@ def tap_importance(net: Network | str | os.PathLike, data: Any,
     from .importance import tap_importance as measure
     from .io import save_model
 
+    _model_or_file(net, "tap_importance")
     _not_the_input(output, net, "the model file")  # the inputs are never replaced
     _not_the_input(output, data, "the data file")
     if limit is not None and (isinstance(limit, (bool, np.bool_))
                               or not isinstance(limit, (int, np.integer)) or limit < 1):
         # -1 silently dropped the last sample, 0 measured nothing, 'a' was int()'s ValueError
         raise ConfigError(f"limit must be a positive number of samples, got {limit!r}")
-    net, spikes, labels = _net_and_data(net, data)
+    net, spikes, labels = _net_and_data(net, data, "tap_importance")
     x = np.asarray(spikes) if limit is None else np.asarray(spikes)[:, :int(limit)]
     y = None if labels is None else np.asarray(labels)[:x.shape[1]]
     out = measure(net, x, y)
@@ -842,6 +1015,30 @@ def prune(net: Network | str | os.PathLike, data: Any = None,
     (refused with an :class:`~spikelut.errors.OutputError` when it is the model or data file).
     ``backend`` simulates the check, as in :func:`simulate` (``engine``: the deprecated word).
 
+    Args:
+        net: a network or the path of a model file (not changed).
+        data: optional spikes (a spike file, SpikeData or ``[T, B, n_in]``) for the report's
+            ``data_only`` findings; nothing is pruned because of them.
+        output: where to save the pruned model (``None``: not saved).
+        verify_samples: random stimuli per spike rate simulated on both networks
+            (``0``: skip the check).
+        seed: of those stimuli, a whole number ``>= 0``.
+
+    Returns:
+        ``(pruned, report)``, as :func:`spikelut.prune.prune_network` gives them: ``report``
+        has ``luts``, ``flip_flops`` and ``taps`` as ``{"before", "after", "saved"}``, the
+        per-layer changes, ``verified`` (``samples``, ``steps`` in cycles, ``bits_compared``,
+        ``mismatches``; absent when ``verify_samples`` is 0) and, with ``data``, ``data_only``.
+
+    Raises:
+        ConfigError: ``net`` not a Network or a model file path, an analog model, a bad
+            ``verify_samples`` or ``seed``, or an unknown backend.
+        FileFormatError: a model or spike file that cannot be read.
+        ShapeError: data that do not fit the model.
+        OutputError: ``output`` is the model or data file, or cannot be written.
+        ToolError: the backend is not usable here.
+        RuntimeError: the check found a differing bit (a bug in pruning, never a user error).
+
     Example:
         >>> from spikelut.wiring import random_network
         >>> small, rep = prune(random_network(0, n_in=2, sizes=[3, 2], k=2))
@@ -851,10 +1048,11 @@ def prune(net: Network | str | os.PathLike, data: Any = None,
     from .io import save_model
     from .prune import prune_network
 
+    _model_or_file(net, "prune")
     # the inputs are never replaced (a spike file given as output became a model file)
     _not_the_input(output, net, "the model file")
     _not_the_input(output, data, "the data file")
-    net, spikes, _ = _net_and_data(net, data)
+    net, spikes, _ = _net_and_data(net, data, "prune")
     b = _backend(backend, engine, None)
     pruned, report = prune_network(net, spikes, verify_samples=verify_samples, seed=seed,
                                    backend=b)
