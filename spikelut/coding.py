@@ -195,6 +195,32 @@ def _check_finite(xp, x, coding: str) -> None:
         raise ConfigError(f"coding {coding!r}: values contain NaN or infinity")
 
 
+def _check_steps(steps: Any, coding: str) -> int:
+    """``steps`` of an encoder called directly (:func:`encode` checks it before): a whole number
+    ``>= 1`` up to :data:`~spikelut.limits.MAX_CYCLES` (0 and -1 gave empty spike trains, 2.5
+    and 'a' numpy TypeErrors)."""
+    if _whole(steps) is None or steps < 1:
+        raise ConfigError(f"coding {coding!r}: steps must be a whole number >= 1, got {steps!r}")
+    return limits.check_steps(int(steps), ConfigError)
+
+
+def _check_int(v: Any, name: str, coding: str, lo: int, hi: int | None = None) -> int:
+    """A whole-number parameter of an encoder called directly, in ``lo .. hi``."""
+    if _whole(v) is None or v < lo or (hi is not None and v > hi):
+        rng = f"{lo} .. {hi}" if hi is not None else f">= {lo}"
+        raise ConfigError(f"coding {coding!r}: parameter {name} must be {rng}, got {v!r}")
+    return int(v)
+
+
+def _check_step_size(threshold: Any, coding: str) -> None:
+    """The step ``d`` of delta and sigma-delta codes: a finite number ``> 0`` ('a' was a
+    TypeError from the comparison)."""
+    if (isinstance(threshold, (bool, np.bool_))
+            or not isinstance(threshold, (int, float, np.integer, np.floating))
+            or not np.isfinite(threshold) or threshold <= 0):
+        raise ConfigError(f"coding {coding!r}: parameter threshold must be > 0, got {threshold}")
+
+
 def _round(xp, v):
     """Half-up rounding (numpy's round is half-to-even, which would make codes depend on parity)."""
     return xp.floor(v + 0.5)
@@ -235,6 +261,25 @@ def rate(x: Any, steps: int, seed: int = 0, sequence: bool = False, first_sample
     draws from ``default_rng([seed, b // 256])`` (see :data:`RANDOM_BLOCK`); ``first_sample`` (a
     multiple of 256) numbers the samples from there, for encoding a dataset in chunks.
 
+    Args:
+        x: values in ``[0, 1]``: ``[B, F]`` (trailing axes flattened), or with ``sequence``
+            ``[B, L]`` / ``[B, L, F]``; numpy or CuPy.
+        steps: cycles ``T`` (ignored with ``sequence``: ``T = L``).
+        seed: a whole number ``>= 0``.
+        sequence: one value per cycle.
+        first_sample: the index of ``x``'s first sample in the whole dataset (a multiple of
+            :data:`RANDOM_BLOCK`).
+
+    Returns:
+        uint8 spikes ``[T, B, F]`` on ``x``'s array module.
+
+    Raises:
+        ConfigError: values that are not numbers, ragged, NaN or outside ``[0, 1]``, values not
+            ``[B, features...]``, ``steps`` not a whole number ``>= 1`` (up to
+            :data:`~spikelut.limits.MAX_CYCLES`), or ``first_sample`` not a
+            multiple of :data:`RANDOM_BLOCK`. Called directly, the encoder
+            does not bound the memory of its result; :func:`encode` does.
+
     Example:
         >>> rate(np.array([[0.0, 1.0]]), steps=3).sum(axis=0).tolist()
         [[0, 3]]
@@ -243,6 +288,7 @@ def rate(x: Any, steps: int, seed: int = 0, sequence: bool = False, first_sample
         xp, v = _sequence_input(x, "rate")
         _check_unit(xp, v, "rate")
         return _bernoulli(seed, v.transpose(1, 0, 2), xp, first_sample)
+    steps = _check_steps(steps, "rate")
     xp, v = _static_input(x, "rate")
     _check_unit(xp, v, "rate")
     return _bernoulli(seed, xp.broadcast_to(v[None], (steps,) + tuple(v.shape)), xp, first_sample)
@@ -254,10 +300,24 @@ def rate_even(x: Any, steps: int) -> Any:
     ``s[t] = floor((t+1) x + 1/2) - floor(t x + 1/2)`` (a Bresenham line), so the spike count up to
     cycle ``t`` is always ``round((t+1) x)``.
 
+    Args:
+        x: values in ``[0, 1]``, ``[B, F]`` (trailing axes flattened); numpy or CuPy.
+        steps: cycles ``T``.
+
+    Returns:
+        uint8 spikes ``[T, B, F]`` on ``x``'s array module.
+
+    Raises:
+        ConfigError: values that are not numbers, ragged, NaN or outside ``[0, 1]``, values not
+            ``[B, features...]``, ``steps`` not a whole number ``>= 1`` (up to
+            :data:`~spikelut.limits.MAX_CYCLES`). Called directly, the encoder
+            does not bound the memory of its result; :func:`encode` does.
+
     Example:
         >>> rate_even(np.array([[0.5, 0.25]]), steps=4)[:, 0, :].T.tolist()
         [[1, 0, 1, 0], [0, 1, 0, 0]]
     """
+    steps = _check_steps(steps, "rate_even")
     xp, v = _static_input(x, "rate_even")
     _check_unit(xp, v, "rate_even")
     t = xp.arange(steps + 1, dtype=xp.float64)[:, None, None]
@@ -270,10 +330,25 @@ def latency(x: Any, steps: int, threshold: float = 0.0) -> Any:
 
     ``x = 1`` fires at cycle 0, ``x -> 0`` at cycle ``T - 1``; values ``<= threshold`` stay silent.
 
+    Args:
+        x: values in ``[0, 1]``, ``[B, F]`` (trailing axes flattened); numpy or CuPy.
+        steps: cycles ``T``.
+        threshold: values at or below it do not fire.
+
+    Returns:
+        uint8 spikes ``[T, B, F]`` on ``x``'s array module, at most one spike per channel.
+
+    Raises:
+        ConfigError: values that are not numbers, ragged, NaN or outside ``[0, 1]``, values not
+            ``[B, features...]``, ``steps`` not a whole number ``>= 1`` (up to
+            :data:`~spikelut.limits.MAX_CYCLES`). Called directly, the encoder
+            does not bound the memory of its result; :func:`encode` does.
+
     Example:
         >>> latency(np.array([[1.0, 0.5, 0.0]]), steps=3)[:, 0, :].T.tolist()
         [[1, 0, 0], [0, 1, 0], [0, 0, 0]]
     """
+    steps = _check_steps(steps, "latency")
     xp, v = _static_input(x, "latency")
     _check_unit(xp, v, "latency")
     when = _round(xp, (1.0 - v) * (steps - 1))
@@ -287,12 +362,29 @@ def latency_log(x: Any, steps: int, eps: float = 0.01) -> Any:
 
     ``x = 1`` fires at cycle 0, ``x = eps`` at cycle ``T - 1``; values below ``eps`` stay silent.
 
+    Args:
+        x: values in ``[0, 1]``, ``[B, F]`` (trailing axes flattened); numpy or CuPy.
+        steps: cycles ``T``.
+        eps: the smallest value that fires, in ``(0, 1)``.
+
+    Returns:
+        uint8 spikes ``[T, B, F]`` on ``x``'s array module, at most one spike per channel.
+
+    Raises:
+        ConfigError: values that are not numbers, ragged, NaN or outside ``[0, 1]``, values not
+            ``[B, features...]``, ``steps`` not a whole number ``>= 1`` (up to
+            :data:`~spikelut.limits.MAX_CYCLES`), or ``eps`` not in ``(0, 1)``. Called
+            directly, the encoder does not bound the memory of its result; :func:`encode` does.
+
     Example:
         >>> latency_log(np.array([[1.0, 0.1, 0.01]]), steps=3)[:, 0, :].T.tolist()
         [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
     """
-    if not 0.0 < eps < 1.0:
+    if (isinstance(eps, (bool, np.bool_))
+            or not isinstance(eps, (int, float, np.integer, np.floating))
+            or not 0.0 < eps < 1.0):  # 'a' was a TypeError from the comparison
         raise ConfigError(f"coding 'latency_log': parameter eps must be in (0, 1), got {eps}")
+    steps = _check_steps(steps, "latency_log")
     xp, v = _static_input(x, "latency_log")
     _check_unit(xp, v, "latency_log")
     fires = v >= eps
@@ -307,12 +399,26 @@ def phase(x: Any, steps: int, phases: int = 8) -> Any:
 
     A spike in phase ``k`` weighs ``2**(K-1-k) / (2**K - 1)``.
 
+    Args:
+        x: values in ``[0, 1]``, ``[B, F]`` (trailing axes flattened); numpy or CuPy.
+        steps: cycles ``T`` (any; the code repeats every ``phases`` cycles).
+        phases: bits ``K``, a whole number ``1 .. 30``.
+
+    Returns:
+        uint8 spikes ``[T, B, F]`` on ``x``'s array module.
+
+    Raises:
+        ConfigError: values that are not numbers, ragged, NaN or outside ``[0, 1]``, values not
+            ``[B, features...]``, ``steps`` not a whole number ``>= 1`` (up to
+            :data:`~spikelut.limits.MAX_CYCLES`), or ``phases`` not in ``1 .. 30``. Called
+            directly, the encoder does not bound the memory of its result; :func:`encode` does.
+
     Example:
         >>> phase(np.array([[0.6]]), steps=6, phases=3)[:, 0, 0].tolist()   # q = 4 = 0b100
         [1, 0, 0, 1, 0, 0]
     """
-    if not 1 <= phases <= 30:
-        raise ConfigError(f"coding 'phase': parameter phases must be 1 .. 30, got {phases}")
+    phases = _check_int(phases, "phases", "phase", 1, 30)
+    steps = _check_steps(steps, "phase")
     xp, v = _static_input(x, "phase")
     _check_unit(xp, v, "phase")
     q = _round(xp, v * ((1 << phases) - 1)).astype(xp.int64)
@@ -333,13 +439,18 @@ def _levels_input(x: Any, coding: str, sequence: bool, steps: int):
 
 def _thresholds(levels: int, thresholds: tuple[float, ...] | None) -> np.ndarray:
     if thresholds is not None:
-        th = np.asarray(thresholds, np.float64)
+        try:
+            th = np.asarray(thresholds, np.float64)
+        except (TypeError, ValueError):  # ['a'] was numpy's ValueError
+            th = np.array([np.nan])
+        if th.ndim != 1 or th.size < 1 or not np.isfinite(th).all():
+            raise ConfigError(f"coding 'thermometer': thresholds must be a list of finite "
+                              f"numbers, got {thresholds!r}")
         if np.any(np.diff(th) <= 0):
             raise ConfigError(f"coding 'thermometer': thresholds must increase strictly, got "
                               f"{list(thresholds)}")
         return th
-    if levels < 1:
-        raise ConfigError(f"coding 'thermometer': parameter levels must be >= 1, got {levels}")
+    levels = _check_int(levels, "levels", "thermometer", 1)
     return (np.arange(levels) + 0.5) / levels
 
 
@@ -352,11 +463,32 @@ def thermometer(x: Any, steps: int, levels: int = 8, thresholds: tuple[float, ..
     Static: the same pattern on every one of the ``steps`` cycles. Sequence: cycle ``t`` shows the
     code of ``x[t]``.
 
+    Args:
+        x: values in ``[0, 1]``: ``[B, F]`` (trailing axes flattened), or with ``sequence``
+            ``[B, L]`` / ``[B, L, F]``; numpy or CuPy.
+        steps: cycles ``T`` (ignored with ``sequence``: ``T = L``).
+        levels: channels ``C`` per value, a whole number ``>= 1`` (unused with ``thresholds``).
+        thresholds: strictly increasing thresholds, one channel each.
+        sequence: one value per cycle.
+
+    Returns:
+        uint8 spikes ``[T, B, F * C]`` on ``x``'s array module; value ``f`` owns channels
+        ``f*C .. f*C + C - 1``.
+
+    Raises:
+        ConfigError: values that are not numbers, ragged, NaN or outside ``[0, 1]``, values not
+            ``[B, features...]`` (with ``sequence``: ``[B, L]`` or ``[B, L, features]``),
+            ``steps`` not a whole number ``>= 1`` (up to :data:`~spikelut.limits.MAX_CYCLES`;
+            static only), ``levels < 1`` or thresholds that are not
+            increasing finite numbers. Called directly, the encoder does not bound the memory
+            of its result; :func:`encode` does.
+
     Example:
         >>> thermometer(np.array([[0.2, 0.9]]), steps=1, levels=4)[0, 0].tolist()
         [1, 0, 0, 0, 1, 1, 1, 1]
     """
     th = _thresholds(levels, thresholds)
+    steps = steps if sequence else _check_steps(steps, "thermometer")
     xp, v = _levels_input(x, "thermometer", sequence, steps)
     on = (v[..., None] >= xp.asarray(th)).astype(xp.uint8)  # [T|1, B, F, C]
     on = on.reshape(on.shape[0], on.shape[1], on.shape[2] * on.shape[3])
@@ -371,12 +503,30 @@ def population(x: Any, steps: int, levels: int = 8, sequence: bool = False) -> A
 
     Static: the same pattern on every cycle. Sequence: cycle ``t`` shows the code of ``x[t]``.
 
+    Args:
+        x: values in ``[0, 1]``: ``[B, F]`` (trailing axes flattened), or with ``sequence``
+            ``[B, L]`` / ``[B, L, F]``; numpy or CuPy.
+        steps: cycles ``T`` (ignored with ``sequence``: ``T = L``).
+        levels: channels ``C`` per value, a whole number ``>= 1``.
+        sequence: one value per cycle.
+
+    Returns:
+        uint8 spikes ``[T, B, F * C]`` on ``x``'s array module, one channel on per value;
+        value ``f`` owns channels ``f*C .. f*C + C - 1``.
+
+    Raises:
+        ConfigError: values that are not numbers, ragged, NaN or outside ``[0, 1]``, values not
+            ``[B, features...]`` (with ``sequence``: ``[B, L]`` or ``[B, L, features]``),
+            ``steps`` not a whole number ``>= 1`` (up to :data:`~spikelut.limits.MAX_CYCLES`;
+            static only), or ``levels < 1``. Called directly, the encoder does
+            not bound the memory of its result; :func:`encode` does.
+
     Example:
         >>> population(np.array([[0.2, 1.0]]), steps=1, levels=4)[0, 0].tolist()
         [1, 0, 0, 0, 0, 0, 0, 1]
     """
-    if levels < 1:
-        raise ConfigError(f"coding 'population': parameter levels must be >= 1, got {levels}")
+    levels = _check_int(levels, "levels", "population", 1)
+    steps = steps if sequence else _check_steps(steps, "population")
     xp, v = _levels_input(x, "population", sequence, steps)
     level = xp.minimum(xp.floor(v * levels), levels - 1)
     on = (level[..., None] == xp.arange(levels)).astype(xp.uint8)
@@ -400,13 +550,25 @@ def delta(x: Any, steps: int, threshold: float = 0.1) -> Any:
     While ``x`` changes by at most ``d`` per cycle, ``|x[t] - r[t]| <= d/2``; a constant signal is
     silent. Any real values are allowed.
 
+    Args:
+        x: a real-valued series ``[B, L]`` or ``[B, L, F]``, one value per cycle; numpy or CuPy.
+        steps: unused: ``T = L`` (:func:`encode` refuses another ``steps``).
+        threshold: the step ``d``, a number ``> 0``.
+
+    Returns:
+        uint8 spikes ``[L, B, 2 F]`` on ``x``'s array module: feature ``f``'s on channel is
+        ``2f``, its off channel ``2f + 1``.
+
+    Raises:
+        ConfigError: values that are not numbers, ragged or NaN/infinite, ``x`` not
+            ``[B, L]`` or ``[B, L, F]``, or ``threshold`` not a number ``> 0``.
+
     Example:
         >>> s = delta(np.array([[0.0, 0.5, 0.5, 0.25]]), steps=4, threshold=0.25)
         >>> s[:, 0, :].tolist()          # [on, off] per cycle: up, up, silent, down
         [[0, 0], [1, 0], [1, 0], [0, 1]]
     """
-    if threshold <= 0:
-        raise ConfigError(f"coding 'delta': parameter threshold must be > 0, got {threshold}")
+    _check_step_size(threshold, "delta")
     xp, v = _sequence_input(x, "delta")
     _check_finite(xp, v, "delta")
     v = v.transpose(1, 0, 2)  # [T, B, F]
@@ -430,12 +592,24 @@ def sigma_delta(x: Any, steps: int, threshold: float = 1.0) -> Any:
     follows the value itself (for ``x`` in [0, 1] and ``d = 1`` it is a deterministic rate code
     per cycle). Any real values are allowed.
 
+    Args:
+        x: a real-valued series ``[B, L]`` or ``[B, L, F]``, one value per cycle; numpy or CuPy.
+        steps: unused: ``T = L`` (:func:`encode` refuses another ``steps``).
+        threshold: the step ``d``, a number ``> 0``.
+
+    Returns:
+        uint8 spikes ``[L, B, 2 F]`` on ``x``'s array module: feature ``f``'s on channel is
+        ``2f``, its off channel ``2f + 1``.
+
+    Raises:
+        ConfigError: values that are not numbers, ragged or NaN/infinite, ``x`` not
+            ``[B, L]`` or ``[B, L, F]``, or ``threshold`` not a number ``> 0``.
+
     Example:
         >>> sigma_delta(np.array([[0.5, 0.5, 0.5, 0.5]]), steps=4)[:, 0, 0].tolist()
         [1, 0, 1, 0]
     """
-    if threshold <= 0:
-        raise ConfigError(f"coding 'sigma_delta': parameter threshold must be > 0, got {threshold}")
+    _check_step_size(threshold, "sigma_delta")
     xp, v = _sequence_input(x, "sigma_delta")
     _check_finite(xp, v, "sigma_delta")
     v = v.transpose(1, 0, 2)
@@ -451,7 +625,22 @@ def sigma_delta(x: Any, steps: int, threshold: float = 1.0) -> Any:
 
 
 def none(x: Any, steps: int) -> Any:
-    """Identity: ``x`` already is spikes ``[T, B, C]`` of 0/1."""
+    """Identity: ``x`` already is spikes ``[T, B, C]`` of 0/1.
+
+    Args:
+        x: 0/1 spikes ``[T, B, C]`` of any numeric or bool dtype; numpy or CuPy.
+        steps: unused: ``T`` is ``x``'s (:func:`encode` refuses another ``steps``).
+
+    Returns:
+        ``x`` as uint8 ``[T, B, C]`` on its array module.
+
+    Raises:
+        ConfigError: ``x`` not 3-D, or values other than 0 and 1.
+
+    Example:
+        >>> none(np.array([[[True, False]]]), steps=1).dtype, none([[[1, 0]]], 1).tolist()
+        (dtype('uint8'), [[[1, 0]]])
+    """
     xp = array_module(x)
     x = xp.asarray(x)
     if x.ndim != 3:
@@ -601,12 +790,21 @@ CODINGS: tuple[str, ...] = tuple(_REGISTRY)
 def get_coding(name: str) -> Coding:
     """The :class:`Coding` called ``name``; :class:`ConfigError` listing the choices otherwise.
 
+    Args:
+        name: one of :data:`CODINGS`.
+
+    Returns:
+        The registered :class:`Coding` (its encoder, decoder, parameters and modes).
+
+    Raises:
+        ConfigError: an unknown name, or a ``name`` that is not a string.
+
     Example:
         >>> c = get_coding("thermometer")
         >>> c.modes, c.per_value(resolve_params("thermometer", {"levels": 4}))
         ('both', 4)
     """
-    if name not in _REGISTRY:
+    if not isinstance(name, str) or name not in _REGISTRY:  # a list was a TypeError (unhashable)
         raise ConfigError(f"unknown coding {name!r}; choose one of {', '.join(CODINGS)}")
     return _REGISTRY[name]
 
@@ -616,11 +814,30 @@ def resolve_params(coding: str, params: dict | None = None) -> dict:
 
     ``sequence`` is accepted by every coding: ``True`` asks for one value per cycle.
 
+    Args:
+        coding: one of :data:`CODINGS`.
+        params: parameter name -> value (Python values or strings as from the command line:
+            ``"4"``, ``"true"``, ``"0.1,0.5"``), or ``None``.
+
+    Returns:
+        A new dict holding every parameter of the coding (the defaults filled in) and
+        ``sequence``, each of its type (``int``, ``float``, ``bool``, tuple of floats).
+
+    Raises:
+        ConfigError: an unknown coding or parameter, ``params`` not a dict, a value of the wrong
+            type or out of range (``levels < 1``, ``phases`` outside ``1 .. 30``, ``eps`` outside
+            ``(0, 1)``, a step ``threshold <= 0``, thresholds not increasing), or a feeding mode
+            the coding does not have (``sequence=True`` for a static code, or ``False`` for
+            ``delta`` / ``sigma_delta``).
+
     Example:
         >>> resolve_params("thermometer", {"levels": "4"})
         {'levels': 4, 'thresholds': None, 'sequence': False}
     """
     c = get_coding(coding)
+    if params is not None and not isinstance(params, dict):  # a list was dict()'s TypeError
+        raise ConfigError(f"coding {coding!r}: parameters must be a dict of name -> value, got "
+                          f"{type(params).__name__}")
     params = dict(params or {})
     allowed = dict(c.params)
     allowed.setdefault("sequence", ("bool", c.modes == "sequence"))
@@ -664,6 +881,13 @@ def _check_ranges(coding: str, p: dict) -> None:
 def channels_per_value(coding: str, **params: Any) -> int:
     """How many spike channels one value becomes (1, ``levels``, or 2 for on/off codes).
 
+    Args:
+        coding: one of :data:`CODINGS`.
+        **params: its parameters, as :func:`resolve_params` takes them.
+
+    Returns:
+        The channel count per value, an int ``>= 1``.
+
     Raises:
         ConfigError: an unknown coding, or a parameter :func:`encode` would refuse.
 
@@ -688,6 +912,21 @@ def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: 
     ``first_sample`` says ``x`` starts at that sample of a larger batch (a multiple of
     :data:`RANDOM_BLOCK`), so random codes encode a dataset in chunks exactly as at once.
     An empty batch ``x [0, ...]`` gives spikes ``[T, 0, channels]``.
+
+    Args:
+        x: the values (numpy, CuPy or nested lists): static ``[B, features...]`` (in ``[0, 1]``
+            for every code but ``delta`` / ``sigma_delta``), a sequence ``[B, L]`` or
+            ``[B, L, F]``, or for ``"none"`` spikes ``[T, B, C]``.
+        coding: one of :data:`CODINGS`.
+        steps: cycles ``T`` per sample; ``None`` only where ``x`` gives it (a sequence's ``L``,
+            the ``T`` of ``"none"``).
+        seed: a whole number ``>= 0``, for the random codes (``rate``).
+        first_sample: ``x``'s first sample's index in the whole dataset (random codes).
+        **params: the coding's parameters (:func:`resolve_params`).
+
+    Returns:
+        uint8 0/1 spikes ``[T, B, F * m]`` on ``x``'s array module, ``m`` =
+        :func:`channels_per_value`; feature ``f`` owns channels ``f*m .. f*m + m - 1``.
 
     Raises:
         ConfigError: an unknown coding or parameter, a bad value (``steps``, ``seed`` or
@@ -751,6 +990,18 @@ def encode(x: Any, coding: str, steps: int | None, seed: int = 0, first_sample: 
 def decode(spikes: Any, coding: str, **params: Any) -> Any:
     """Estimate the encoded values from spikes (float64): ``[B, F]`` for static codes,
     ``[B, L, F]`` for sequences.
+
+    Args:
+        spikes: 0/1 spikes ``[T, B, F * m]`` (uint8 or bool; numpy or CuPy), as :func:`encode`
+            made them.
+        coding: one of :data:`CODINGS` with a decoder (all but ``"none"``, and ``rate`` only
+            static).
+        **params: the parameters the spikes were encoded with (``sigma_delta`` also takes
+            ``window``, the cycles of its moving mean, default 1).
+
+    Returns:
+        float64 values on the spikes' array module: ``[B, F]`` for a static code (the formula of
+        each code in this module's docstring), ``[B, L, F]`` for a sequence (``L = T``).
 
     Raises:
         ConfigError: a coding without a decoder, a bad parameter (as :func:`encode` checks it),

@@ -1,10 +1,12 @@
 """Bad input to the public API found while documenting it: one ConfigError line each, where
 the functions raised TypeError/ValueError tracebacks or read a string as a list of letters."""
 
+import re
+
 import numpy as np
 import pytest
 
-from spikelut import api
+from spikelut import api, coding
 from spikelut.errors import ConfigError
 from spikelut.wiring import random_network
 
@@ -58,3 +60,50 @@ def test_networks_still_accepted():
     net = random_network(0, n_in=3, sizes=[4, 2], k=2)
     small, rep = api.prune(net, verify_samples=2)
     assert rep["verified"]["mismatches"] == 0 and small.n_in == 3
+
+
+# ---------------------------------------------------------------------------- spikelut.coding
+_X = np.array([[0.5, 0.25]])
+
+
+@pytest.mark.parametrize("name", ["rate", "rate_even", "latency", "latency_log", "phase",
+                                  "thermometer", "population"])
+@pytest.mark.parametrize("steps", [0, -1, 2.5, "a", None])
+def test_encoders_called_directly_check_steps(name, steps):
+    # 0 and -1 gave empty spike trains [0, B, F] without an error; 2.5 and 'a' numpy TypeErrors
+    with pytest.raises(ConfigError, match=rf"^coding '{name}': steps must be a whole number >= 1, "
+                                          rf"got {repr(steps).replace('.', '[.]')}$"):
+        getattr(coding, name)(_X, steps)
+
+
+def test_encoders_called_directly_keep_their_output():
+    assert coding.rate_even(_X, 4.0)[:, 0, :].T.tolist() == [[1, 0, 1, 0], [0, 1, 0, 0]]
+    # a sequence sets T itself: steps is not read there
+    assert coding.thermometer(np.array([[0.2, 0.9]]), None, levels=2, sequence=True).shape == (2, 1, 2)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: coding.thermometer(_X, 2, levels="a"),
+     "coding 'thermometer': parameter levels must be >= 1, got 'a'"),
+    (lambda: coding.thermometer(_X, 2, thresholds=["a"]),
+     "coding 'thermometer': thresholds must be a list of finite numbers, got ['a']"),
+    (lambda: coding.population(_X, 2, levels=1.5),
+     "coding 'population': parameter levels must be >= 1, got 1.5"),
+    (lambda: coding.phase(_X, 2, phases="8"),
+     "coding 'phase': parameter phases must be 1 .. 30, got '8'"),
+    (lambda: coding.latency_log(_X, 2, eps="a"),
+     "coding 'latency_log': parameter eps must be in (0, 1), got a"),
+    (lambda: coding.delta(_X, 2, threshold="a"),
+     "coding 'delta': parameter threshold must be > 0, got a"),
+    (lambda: coding.sigma_delta(_X, 2, threshold=float("nan")),
+     "coding 'sigma_delta': parameter threshold must be > 0, got nan"),
+    (lambda: coding.get_coding(["rate"]),
+     "unknown coding ['rate']; choose one of rate, "),
+    (lambda: coding.resolve_params("rate", [("sequence", True)]),
+     "coding 'rate': parameters must be a dict of name -> value, got list"),
+])
+def test_parameters_of_direct_calls(call, message):
+    # each was a TypeError or ValueError traceback (a comparison with a string, an unhashable
+    # list, dict() of a list); nan passed the threshold check and encoded nothing
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        call()
