@@ -275,8 +275,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(memory_of(*a.one_memory, a.batch)))
         return
     if a.memory:
-        print(f"| set | relaxation | LUTs | batch | state MiB | step peak MiB | step MiB | "
-              f"peak RSS MiB |\n|---|---|---|---|---|---|---|---|")
+        print("| set | relaxation | LUTs | batch | state MiB | step peak MiB | step MiB | "
+              "peak RSS MiB |\n|---|---|---|---|---|---|---|---|")
         for r in a.relaxations:
             p = subprocess.run([sys.executable, __file__, "--one-memory", a.memory, r,
                                 "--batch", str(a.batch)], capture_output=True, text=True)

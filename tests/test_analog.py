@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from spikelut import api
-from spikelut.analog import (AnalogPasses, AnalogSpec, forward, require_binary, simulate, spec_of,
+from spikelut.analog import (AnalogPasses, AnalogSpec, require_binary, simulate, spec_of,
                              table_values)
 from spikelut.cli import main
 from spikelut.config import build_network, load_config

@@ -287,8 +287,8 @@ def test_cli_forward_flag(tmp_path, capsys):
     assert code == 1
     assert capsys.readouterr().err == (
         "spikelut train: error: --forward, --backend: forward = 'bitsliced' chooses a "
-        f"pass of the numba backend; this config trains on 'numpy': use backend = \"numba\" or "
-        f"forward = \"auto\"\n")
+        "pass of the numba backend; this config trains on 'numpy': use backend = \"numba\" or "
+        "forward = \"auto\"\n")
 
 
 def test_bench_forward_costs_mode(demos_dir, monkeypatch):

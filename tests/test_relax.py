@@ -16,7 +16,7 @@ from spikelut.train import Trainer, TrainConfig
 from spikelut.train.bptt import backward, compile_plan, forward, relaxed_forward, tables_of
 from spikelut.train.losses import LOSSES, cross_entropy, get_loss
 from spikelut.train.optim import Adam, Lion, clip_, lr_at, make_optimizer
-from spikelut.train.relax import (RELAXATIONS, address_histograms, get_relaxation,
+from spikelut.train.relax import (address_histograms, get_relaxation,
                                   relaxation_names)
 from spikelut.train.surrogates import get_surrogate
 from spikelut.wiring import random_network
@@ -43,7 +43,7 @@ def _params(name, net, rng):
     r = get_relaxation(name)
     out = []
     for layer in net.layers:
-        k, A = layer.k, 1 << layer.k
+        A = 1 << layer.k
         theta = rng.uniform(-1, 1, layer.table.shape).astype(np.float32)
         p = r.init(theta, None, "normal", rng).astype(np.float64)
         if name.startswith("dlut"):

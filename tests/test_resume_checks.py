@@ -14,7 +14,7 @@ from spikelut.cli import main
 from spikelut.config import build_network, parse_config
 from spikelut.ensemble import member_stamp
 from spikelut.errors import ConfigError, FileFormatError
-from spikelut.io import save_features, save_spikes
+from spikelut.io import save_spikes
 from spikelut.train import Trainer, TrainConfig
 from spikelut.train.trainer import data_digest
 

@@ -1,7 +1,6 @@
 """Review of the output commands (vcd, raster, plot) as a new user: a waveform written under an
 image or HDF5 name, and a --model of another input width taken silently for a result."""
 
-import numpy as np
 import pytest
 
 from helpers import chain, layer, one_error_line, run

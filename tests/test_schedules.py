@@ -260,7 +260,7 @@ def test_cli_schedule_flags(tmp_path, capsys):
     assert code == 1
     assert capsys.readouterr().err == (
         "spikelut train: error: --batch-schedule must be pairs "
-        f"with ascending epochs >= 2 (epoch 1 uses batch_size), got [[1, 20]]\n")
+        "with ascending epochs >= 2 (epoch 1 uses batch_size), got [[1, 20]]\n")
 
 
 # ---------------------------------------------------------------------------- peers --train

@@ -113,7 +113,7 @@ from test_writers import w as _writers_workspace  # noqa: F401  (the fixture bel
 
 
 @pytest.fixture
-def ws(_writers_workspace):
+def ws(_writers_workspace):  # noqa: F811  (the imported fixture, requested by name)
     """The writer tests' workspace (config, model, stimulus, result, training config, data) and
     a training log."""
     ns = _writers_workspace
@@ -153,7 +153,7 @@ def test_encode_escapes_the_dataset_file_name(tmp_path, capsys):
                          "-o", tmp_path / "e.h5")
     assert code == 0, err
     assert "\x1b" not in out
-    assert f"(d\\x1b[2J.npz all, coding rate, 2 classes" in out.replace(str(tmp_path) + "/", "")
+    assert "(d\\x1b[2J.npz all, coding rate, 2 classes" in out.replace(str(tmp_path) + "/", "")
     spikes = tmp_path / "s.h5"
     save_spikes(spikes, np.zeros((3, 2, 2), np.uint8), labels=[0, 1])
     src2 = tmp_path / f"sp{ESC}.h5"
