@@ -54,7 +54,14 @@ class Simplified:
     ``entry[i]``: int64 ``[n, 2**k]``, which original table entry each address now takes (the
     cofactor over fixed taps); ``fixed[i]``: int8 ``[n, k]``, the value a tap is fixed to or -1;
     ``relevant[i]``: bool ``[n, k]``, the tap matters; ``const0`` / ``const1``: bool ``[n]``,
-    the node's spike is 0 (1) at every cycle on every input; ``live``: path to the readout.
+    the node's spike is 0 (1) at every cycle on every input; ``live``: bool ``[n]``, the node
+    has a path of relevant taps to the readout layer. Each list has one array per layer.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> simp = simplify(random_network(0, n_in=2, sizes=[3, 2], k=2))
+        >>> [f.shape for f in simp.fixed], simp.entry[0].dtype
+        ([(3, 2), (2, 2)], dtype('int64'))
     """
 
     entry: list[np.ndarray]
@@ -66,7 +73,29 @@ class Simplified:
 
 
 def simplify(net: Network) -> Simplified:
-    """Constant propagation, unused taps and liveness of ``net`` (exact on every input)."""
+    """Constant propagation, unused taps and liveness of ``net`` (exact on every input).
+
+    The rules of this module's docstring, applied until nothing changes; tap relevance is the
+    influence of O'Donnell, *Analysis of Boolean Functions* (2014), def. 2.13.
+
+    Args:
+        net: a binary network (not changed).
+
+    Returns:
+        A :class:`Simplified` with one array per layer in each field.
+
+    Raises:
+        ConfigError: ``net`` is not a Network, or is an analog model.
+
+    Example:
+        >>> from spikelut.network import Layer, Network, Readout
+        >>> zero = Layer(np.zeros((1, 4), np.uint8), [[-1, -1]], [[0, 1]], [[0, 0]])
+        >>> out = Layer(np.array([[0, 1, 0, 1]]), [[0, -1]], [[0, 0]], [[0, 0]])
+        >>> simp = simplify(Network(2, [zero, out], Readout(1, [0], 1)))
+        >>> simp.const0[0].tolist(), simp.fixed[1].tolist(), simp.live[0].tolist()
+        ([True], [[0, -1]], [False])
+    """
+    require_binary(net, "simplify")  # None or a dict was an AttributeError on net.layers
     entry = [np.tile(np.arange(1 << layer.k, dtype=np.int64), (layer.n, 1)) for layer in net.layers]
     fixed = [np.full((layer.n, layer.k), -1, np.int8) for layer in net.layers]
     const0 = [np.zeros(layer.n, bool) for layer in net.layers]
@@ -132,6 +161,14 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
             binary view ``logits > 0`` and the check simulates that, so the pruned model would
             be another model, "checked" against the wrong one.
         RuntimeError: the check found a differing bit (a bug in pruning, never a user error).
+        ShapeError: ``data`` that are not 0/1 spikes ``[T, B, n_in]``.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> small, rep = prune_network(random_network(0, n_in=2, sizes=[3, 2], k=2),
+        ...                            verify_samples=4)
+        >>> small.sizes, rep["taps"], rep["verified"]["mismatches"]
+        ([2], {'before': 10, 'after': 4, 'saved': 6}, 0)
     """
     require_binary(net, "prune")
     if verify_samples:  # 0 skips the check; anything else is refused before the work
@@ -232,7 +269,33 @@ def _data_only(net: Network, simp: Simplified, keep: list[np.ndarray], data: Any
 def verify_equal(net: Network, pruned: Network, keep: list[np.ndarray], samples: int = 64,
                  seed: int = 0, backend: str | Backend = "auto") -> dict:
     """Simulate both networks on random stimuli (three spike rates) and compare every kept
-    node's spike, readout layer included; raise ``RuntimeError`` on the first difference."""
+    node's spike, readout layer included; raise ``RuntimeError`` on the first difference.
+
+    Args:
+        net: the original network.
+        pruned: the network made from it, holding the nodes ``keep`` marks, in order.
+        keep: one bool array ``[n_i]`` per layer of ``net``: the nodes ``pruned`` kept.
+        samples: random stimuli per spike rate (0.1, 0.5 and 0.9), a whole number
+            ``1 .. MAX_VERIFY_SAMPLES``; each is ``max(16, 4 * depth + 4)`` cycles long, ``depth``
+            the largest delay or refractory period.
+        seed: of the stimuli.
+        backend: simulates both networks (a name or a
+            :class:`~spikelut.backends.Backend`).
+
+    Returns:
+        ``{"samples": 3 * samples, "steps": cycles per stimulus, "bits_compared": spikes
+        compared, "mismatches": 0}``.
+
+    Raises:
+        ConfigError: ``samples`` out of range or not a whole number, or an unknown backend.
+        RuntimeError: a differing spike or class count (a bug in pruning).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=2, sizes=[3, 2], k=2)
+        >>> verify_equal(net, net, [np.ones(3, bool), np.ones(2, bool)], samples=2)
+        {'samples': 6, 'steps': 16, 'bits_compared': 480, 'mismatches': 0}
+    """
     samples = _check_verify_samples(samples)
     rng = np.random.default_rng(seed)
     depth = max([net.max_delay()] + [layer.refractory for layer in net.layers])

@@ -107,3 +107,13 @@ def test_parameters_of_direct_calls(call, message):
     # list, dict() of a list); nan passed the threshold check and encoded nothing
     with pytest.raises(ConfigError, match="^" + re.escape(message)):
         call()
+
+
+# ---------------------------------------------------------------------------- spikelut.prune
+@pytest.mark.parametrize("net", [None, {"layers": []}])
+def test_simplify_refuses_what_is_not_a_network(net):
+    from spikelut.prune import simplify
+
+    # was an AttributeError on net.layers
+    with pytest.raises(ConfigError, match=rf"^simplify needs a Network, got {type(net).__name__}"):
+        simplify(net)
