@@ -35,11 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "usable one; the numpy reference always runs as the base of the speed-ups)")
     p.add_argument("--device", default=None, choices=("cpu", "gpu", "auto"),
                    help="deprecated: use --backend (cpu = numpy,numba; gpu = also cuda)")
-    p.add_argument("--repeats", type=int, default=3, help="timed calls per engine, best kept")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per engine, best kept (default 3)")
     p.add_argument("--threads", type=int, default=None,
                    help="fixed threads of the second CPU run (default: the engine's own choice by "
                         "work size and load, docs/threads.md)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the network and the stimulus")
+    p.add_argument("--seed", type=int, default=0, help="seed of the network and the stimulus (default 0)")
     p.add_argument("--no-training", action="store_true", help="skip the training benchmark hook")
     p.add_argument("-o", "--output", default=None,
                    help="also write the report as markdown to this file; an existing file is "

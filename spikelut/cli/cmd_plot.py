@@ -37,20 +37,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         q.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                        help="print one JSON object instead of text")
         q.add_argument("-o", "--output", required=True, help="PNG to write")
-        q.add_argument("--size", default=size, help="pixels, WxH")
+        q.add_argument("--size", default=size, help=f"pixels, WxH (default {size})")
         q.add_argument("--force", action="store_true", help=FORCE_HELP)
 
     q = sub.add_parser("rates", help="firing-rate histogram per layer")
     q.add_argument("result", help="result file")
     q.add_argument("--model", help="model file (layer names)")
-    q.add_argument("--bins", type=int, default=20)
+    q.add_argument("--bins", type=int, default=20, help="histogram bins (default 20)")
     common(q)
     q = sub.add_parser("table", help="LUT table picture: ones and visited addresses")
     q.add_argument("result", help="result file")
     q.add_argument("--model", help="model file the result was simulated with (needed: a path "
                    "recorded in a result file is never opened)")
     q.add_argument("--layer", default="0", help="layer index or name (default 0)")
-    q.add_argument("--max-nodes", type=positive_int, default=64, help="show at most this many nodes")
+    q.add_argument("--max-nodes", type=positive_int, default=64, help="show at most this many nodes (default 64)")
     common(q)
     q = sub.add_parser("curves", help="training curves from a JSON-lines training log")
     q.add_argument("log", help="training log (JSON lines)")

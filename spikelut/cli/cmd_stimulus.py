@@ -27,9 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", help="model file whose input width to use")
     p.add_argument("--channels", type=int, help="number of channels (instead of a model)")
     p.add_argument("--steps", type=positive_int, required=True, help="cycles T")
-    p.add_argument("--batch", type=positive_int, default=1, help="samples B")
-    p.add_argument("--rate", type=float, default=0.5, help="probability of a spike per cycle")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=positive_int, default=1, help="samples B (default 1)")
+    p.add_argument("--rate", type=float, default=0.5, help="probability of a spike per cycle (default 0.5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     p.add_argument("-o", "--output", required=True, help="spike file to write (HDF5)")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
 
