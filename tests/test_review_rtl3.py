@@ -5,6 +5,11 @@
   one line before the reference run and before anything is written;
 * the ``.mem`` files were built whole as text (4-5 copies of the stimulus in memory at once);
   they are written piece by piece, byte for byte as before;
+* a refractory gate that could not be folded was one chain of ``|`` over its R history bits:
+  with R = 65,535 Icarus crashed parsing it (a binary tree 65,535 deep); a gate of more than
+  12 bits is now a NOR reduction of a concatenation, wrapped over lines;
+* a network without input channels failed with a numpy reshape error (a regression of the
+  streamed .mem writer, caught before release);
 * a missing yosys with ``--gates`` / ``--synth`` named "the resource report"; the line now names
   the option that needs yosys, how to install it, and that running without the option works.
 """
@@ -88,12 +93,12 @@ def test_mem_files_written_in_pieces_are_the_old_bytes(tmp_path, monkeypatch, ch
     assert files.files[-3:] == ["stimulus.mem", "expected_out.mem", "expected_pred.mem"]
 
 
-def test_a_network_without_inputs_writes_one_zero_column(tmp_path, monkeypatch):
-    osc = Layer(np.array([[0, 1, 0, 0]], np.uint8), np.array([[-1, 0]]), np.array([[0, 0]]),
-                np.array([[0, 1]]))
-    net = Network(1, [osc], Readout(0, [0], 1))
-    monkeypatch.setattr(writer, "MEM_CHUNK_BYTES", 4)
-    write_verilog(net, tmp_path / "rtl", stimulus=np.zeros((3, 2, 1), np.uint8))
+@pytest.mark.parametrize("chunk", [1, 4, 4 << 20])
+def test_a_network_without_inputs_writes_one_zero_column(tmp_path, monkeypatch, chunk):
+    # n_in = 0: a piece of [rows, 0] could not be reshaped with -1 (numpy cannot infer it)
+    net = random_network(4, 0, [3, 2], k=2, recurrent=True)
+    monkeypatch.setattr(writer, "MEM_CHUNK_BYTES", chunk)
+    write_verilog(net, tmp_path / "rtl", stimulus=np.zeros((3, 2, 0), np.uint8))
     assert (tmp_path / "rtl" / "stimulus.mem").read_bytes() == b"0\n" * 6
 
 
@@ -130,3 +135,46 @@ def test_a_missing_yosys_is_one_line_naming_the_option_and_the_remedy(tmp_path, 
         f"spikelut rtl: error: yosys not found on PATH: {named}; install it (Debian/Ubuntu: "
         f"apt-get install yosys; or the OSS CAD Suite) or run without {opts}\n")
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["m.h5"]
+
+
+# ---------------------------------------------------------------------------- long gates
+def gate_network(refractory: int) -> Network:
+    """One node reading its input and itself one cycle ago (k = 2) with refractory ``R``: a
+    gate over R history bits that cannot be folded into the table for R > 4."""
+    node = Layer(np.array([[0, 1, 0, 1]], np.uint8), np.array([[-1, 0]]), np.array([[0, 0]]),
+                 np.array([[0, 1]]), refractory=refractory)
+    return Network(1, [node], Readout(0, [0], 1))
+
+
+def test_a_long_refractory_gate_is_a_reduction_not_a_chain():
+    from spikelut.rtl import emit_core, plan_network
+
+    net = gate_network(30)
+    assert plan_network(net).fold_counts()["gate"] == 1
+    text = emit_core(net, "c")
+    assert "~(" not in text and " | " not in text
+    names = ", ".join(f"L0_n0_d{d}" for d in range(1, 13))
+    assert f"  assign L0_n0 = L0_n0_a & ~|{{{names}," in text.splitlines()
+    assert max(len(line) for line in text.splitlines()) < 200
+
+
+def test_a_short_gate_keeps_its_chain():
+    from spikelut.rtl import emit_core
+
+    assert ("assign L0_n0 = L0_n0_a & ~(L0_n0_d1 | L0_n0_d2 | L0_n0_d3 | L0_n0_d4 | L0_n0_d5 | "
+            "L0_n0_d6 | L0_n0_d7 | L0_n0_d8 | L0_n0_d9 | L0_n0_d10 | L0_n0_d11 | L0_n0_d12);"
+            in emit_core(gate_network(12), "c"))
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None or shutil.which("vvp") is None,
+                    reason="Icarus Verilog not installed")
+@pytest.mark.parametrize("refractory", [13, 40])
+def test_a_long_gate_simulates_bit_exact(tmp_path, refractory):
+    from spikelut.api import random_spikes
+    from spikelut.rtl import cosimulate
+
+    net = gate_network(refractory)
+    rep = cosimulate(net, random_spikes(1, 120, 3, 0.5, 2), simulator="iverilog",
+                     work_dir=tmp_path / "rtl")
+    assert (rep.ok, rep.bit_mismatches) == (True, 0)
+    assert int(rep.bits_compared) == 360

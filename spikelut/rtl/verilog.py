@@ -147,6 +147,22 @@ def _port_decl(port: Port) -> str:
     return f"{port.direction} {vector}{port.name}"
 
 
+#: the most history bits of a refractory gate written as a chain of ``|`` on one line
+GATE_CHAIN_TERMS = 12
+
+
+def _gate_lines(p: Printer, gate: Gate) -> None:
+    note = f"  // {gate.note}" if gate.note else ""
+    if len(gate.inhibit) <= GATE_CHAIN_TERMS:
+        p.line(f"assign {gate.out} = {gate.a} & ~({' | '.join(gate.inhibit)});" + note)
+        return
+    # a longer gate (R up to 65,535) is a NOR reduction of a concatenation: a chain of '|' is
+    # a binary tree as deep as R in a simulator's parser (Icarus crashed with R = 65,535)
+    if gate.note:
+        p.line(f"// {gate.out}: {gate.note}")
+    p.items(f"assign {gate.out} = {gate.a} & ~|{{", list(gate.inhibit), "};", 12)
+
+
 def print_module(module: Module) -> str:
     """Verilog-2001 text of a netlist :class:`~spikelut.rtl.netlist.Module`: header comments,
     ports, declarations block by block, then each block's cells and its registers' ``always``
@@ -196,8 +212,7 @@ def print_module(module: Module) -> str:
                 elif isinstance(c, Mux):
                     _mux_lines(p, c, module.lut_form)
                 elif isinstance(c, Gate):
-                    p.line(f"assign {c.out} = {c.a} & ~({' | '.join(c.inhibit)});"
-                           + (f"  // {c.note}" if c.note else ""))
+                    _gate_lines(p, c)
                 elif isinstance(c, Assign):
                     p.items(f"assign {c.out} = {{", list(c.bits[::-1]), "};", 12)
             _register_block(p, [c for c in block.cells if isinstance(c, Reg)])

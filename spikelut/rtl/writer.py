@@ -181,7 +181,9 @@ def _sample_major_rows(spikes: np.ndarray, chunk_bytes: int) -> Iterator[np.ndar
     if T * line <= chunk_bytes:
         per = max(1, chunk_bytes // (T * line))
         for b0 in range(0, B, per):
-            yield spikes[:, b0:b0 + per].transpose(1, 0, 2).reshape(-1, n)
+            block = spikes[:, b0:b0 + per]
+            # the row count spelled out: numpy cannot infer -1 with n = 0 (no input channels)
+            yield block.transpose(1, 0, 2).reshape(block.shape[1] * T, n)
     else:
         per = max(1, chunk_bytes // line)
         for b in range(B):
