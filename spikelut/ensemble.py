@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, NetworkError
+from .errors import ConfigError, NetworkError, ShapeError
 from .network import Layer, Network, Readout
 
 __all__ = ["ensemble", "member_config", "member_sizes", "member_stamp", "summary", "MAX_MEMBERS",
@@ -131,9 +131,25 @@ def _same_circuit(a: Network, b: Network) -> bool:
         for la, lb in zip(a.layers, b.layers))
 
 
+def _require_network(net: Any, what: str) -> None:
+    """One line for anything but a Network (None was an AttributeError on ``net.meta``)."""
+    if not isinstance(net, Network):
+        raise NetworkError(f"{what}: expected a Network, got {type(net).__name__}")
+
+
 def member_sizes(net: Network) -> list[list[int]] | None:
     """The per-member layer sizes an ensemble records in ``meta["ensemble"]["sizes"]``, or
     ``None`` for a network that is not an ensemble (or whose record does not fit it).
+
+    Args:
+        net: any network (a model file's record is read as it was saved).
+
+    Returns:
+        ``[[layer sizes of member 0], [... of member 1], ...]`` (node counts, summing to
+        ``net.sizes`` layer by layer), or ``None``.
+
+    Raises:
+        NetworkError: ``net`` is not a Network.
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -143,6 +159,7 @@ def member_sizes(net: Network) -> list[list[int]] | None:
         >>> member_sizes(a) is None
         True
     """
+    _require_network(net, "member_sizes")
     rec = net.meta.get("ensemble") if isinstance(net.meta, dict) else None
     sizes = rec.get("sizes") if isinstance(rec, dict) else None
     if not isinstance(sizes, list) or not sizes or not all(
@@ -159,12 +176,24 @@ def summary(net: Network) -> dict:
     """:meth:`Network.summary <spikelut.network.Network.summary>`, plus ``ensemble = {"members":
     M, "sizes": [...]}`` for an ensemble (what ``spikelut info --json`` and ``report.json`` show).
 
+    Args:
+        net: any network.
+
+    Returns:
+        A JSON-friendly dict: the network's summary (``inputs``, ``layers``, ``nodes``,
+        ``luts``, ``flip_flops``, ``max_delay``, ``readout``) and, for an ensemble,
+        ``ensemble``.
+
+    Raises:
+        NetworkError: ``net`` is not a Network.
+
     Example:
         >>> from spikelut.wiring import random_network
         >>> a = random_network(0, n_in=2, sizes=[3, 2], k=2, classes=2)
         >>> summary(ensemble([a, a]))["ensemble"], "ensemble" in summary(a)
         ({'members': 2, 'sizes': [[3, 2], [3, 2]]}, False)
     """
+    _require_network(net, "summary")
     s = net.summary()
     members = member_sizes(net)
     if members is not None:
@@ -243,9 +272,28 @@ def ensemble(networks: Sequence[Network], names: Sequence[str | None] | None = N
     return Network(nets[0].n_in, layers, readout, meta)
 
 
+def _whole(v: Any) -> bool:
+    """``v`` is an int ``>= 0`` (numpy's too; not a bool)."""
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0
+
+
 def member_config(cfg: dict, member: int) -> dict:
     """Member ``member``'s config: a deep copy with the wiring seed (top-level ``seed``) and the
     ``[train]`` seed both moved by ``member``; member 0 is ``cfg`` itself, unchanged.
+
+    Without a ``[train] seed`` the member's is the config's seed moved by ``member`` (the
+    ``[train]`` table follows the top-level seed by default).
+
+    Args:
+        cfg: a parsed run/train config (the dict :func:`spikelut.config.load_config` gives).
+        member: the member's index, a whole number ``>= 0``.
+
+    Returns:
+        A new dict; ``cfg`` is not changed.
+
+    Raises:
+        ConfigError: ``cfg`` not a dict, a ``[train]`` that is not a table, ``member`` or a
+            seed (top-level or ``[train]``) not a whole number ``>= 0``.
 
     Example:
         >>> c = member_config({"seed": 3, "layers": [], "train": {"seed": 10}}, 2)
@@ -254,11 +302,24 @@ def member_config(cfg: dict, member: int) -> dict:
         >>> member_config({"layers": []}, 1)["seed"]
         1
     """
+    # each was a TypeError or AttributeError ("a" + 1, None.get, a string [train])
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"an ensemble member's config must be a dict (a parsed config), got "
+                          f"{type(cfg).__name__}")
+    if not _whole(member):
+        raise ConfigError(f"ensemble member index must be a whole number >= 0, got {member!r}")
+    if cfg.get("train") is not None and not isinstance(cfg["train"], dict):
+        raise ConfigError(f"[train]: expected a table, got {type(cfg['train']).__name__}")
+    for where, table in (("seed", cfg), ("[train] seed", cfg.get("train") or {})):
+        if "seed" in table and not _whole(table["seed"]):
+            raise ConfigError(f"{where} must be a whole number >= 0, got {table['seed']!r}")
     out = copy.deepcopy(cfg)
     if member:
         base = out.get("seed", 0)
         out["seed"] = base + member
-        train = out.setdefault("train", {})
+        if out.get("train") is None:  # absent, or None from a dict built in Python
+            out["train"] = {}
+        train = out["train"]
         # without its own seed the [train] table takes the config's: keep following it
         train["seed"] = train.get("seed", base) + member
     return out
@@ -318,10 +379,21 @@ def train_ensemble(cfg: dict, data: Any, val: Any = None, *, members: int | None
         ``[wiring seed, [train] seed]`` of each member.
 
     Raises:
-        ConfigError: ``members`` outside 1 .. :data:`MAX_MEMBERS`, a bad ``[train]`` table, or
-            (with ``resume``) a finished member file made with another config or other data and
-            no checkpoint to continue from.
+        ConfigError: ``members`` outside 1 .. :data:`MAX_MEMBERS`, a bad ``[train]`` table or
+            architecture, or (with ``resume``) a finished member file made with another config
+            or other data and no checkpoint to continue from.
+        ShapeError: data that are not labelled SpikeData or ``(spikes, labels)``, or do not fit
+            the network.
+        FileFormatError: a member file or checkpoint that cannot be read.
         NetworkError: members that cannot be merged (cannot happen for one config).
+
+    Example:
+        >>> cfg = {"inputs": 4, "layers": [{"nodes": 8, "k": 3, "taps": [{"from": "input",
+        ...        "count": 3}]}], "readout": {"classes": 2}, "train": {"epochs": 1, "batch_size": 10}}
+        >>> x = (np.random.default_rng(0).random((6, 20, 4)) < 0.5).astype(np.uint8)
+        >>> res = train_ensemble(cfg, (x, x[:, :, 0].sum(axis=0) % 2), members=2)
+        >>> res.net.sizes, res.net.meta["ensemble"]["seeds"], 0.0 <= res.train_acc <= 1.0
+        ([16], [[0, 0], [1, 1]], True)
     """
     import os
 
@@ -412,6 +484,19 @@ def member_stamp(member_cfg: dict, data: Any, val: Any = None) -> str:
     table (without ``ensemble``) and the training and validation arrays. A finished member file
     is reused only when its ``meta["ensemble_member"]["stamp"]`` equals this.
 
+    Args:
+        member_cfg: the member's config (:func:`member_config`).
+        data: the training data, :class:`~spikelut.io.spikes.SpikeData` or ``(spikes,
+            labels)``.
+        val: the validation data in the same form, or ``None``.
+
+    Returns:
+        64 hexadecimal characters; keys of the config other than ``seed``, ``inputs``,
+        ``layers``, ``readout`` and ``train`` do not change it.
+
+    Raises:
+        ShapeError: ``data`` or ``val`` not SpikeData or a pair of arrays.
+
     Example:
         >>> import numpy as np
         >>> x, y = np.zeros((2, 3, 1), np.uint8), np.array([0, 1, 0])
@@ -420,6 +505,14 @@ def member_stamp(member_cfg: dict, data: Any, val: Any = None) -> str:
         ...     {"seed": 1, "layers": []}, (x, y))
         (True, False)
     """
+    from .io import SpikeData
+
+    for name, part in (("data", data), ("val", val)):
+        # an int was a TypeError from the digest ('int' object is not iterable)
+        if not (isinstance(part, SpikeData) or (part is None and name == "val")
+                or (isinstance(part, (tuple, list)) and len(part) == 2)):
+            raise ShapeError(f"member_stamp: {name} must be SpikeData or (spikes, labels), got "
+                             f"{type(part).__name__}")
     return _stamp(member_cfg, _data_digest(data, val))
 
 

@@ -117,3 +117,44 @@ def test_simplify_refuses_what_is_not_a_network(net):
     # was an AttributeError on net.layers
     with pytest.raises(ConfigError, match=rf"^simplify needs a Network, got {type(net).__name__}"):
         simplify(net)
+
+
+# ---------------------------------------------------------------------------- spikelut.ensemble
+@pytest.mark.parametrize("call, error, message", [
+    (lambda e: e.member_config(None, 1), "ConfigError",
+     "an ensemble member's config must be a dict (a parsed config), got NoneType"),
+    (lambda e: e.member_config({"seed": "a"}, 1), "ConfigError",
+     "seed must be a whole number >= 0, got 'a'"),
+    (lambda e: e.member_config({"train": {"seed": 1.5}}, 1), "ConfigError",
+     "[train] seed must be a whole number >= 0, got 1.5"),
+    (lambda e: e.member_config({"train": "x"}, 1), "ConfigError",
+     "[train]: expected a table, got str"),
+    (lambda e: e.member_config({"seed": 1}, "a"), "ConfigError",
+     "ensemble member index must be a whole number >= 0, got 'a'"),
+    (lambda e: e.member_sizes(None), "NetworkError", "member_sizes: expected a Network, got NoneType"),
+    (lambda e: e.summary({}), "NetworkError", "summary: expected a Network, got dict"),
+    (lambda e: e.member_stamp({}, 5), "ShapeError",
+     "member_stamp: data must be SpikeData or (spikes, labels), got int"),
+])
+def test_ensemble_helpers_refuse_bad_input(call, error, message):
+    # each was a TypeError or AttributeError traceback
+    import spikelut.ensemble as ens
+    from spikelut import errors
+
+    with pytest.raises(getattr(errors, error), match="^" + re.escape(message) + "$"):
+        call(ens)
+
+
+def test_member_config_unchanged_for_good_input():
+    from spikelut.ensemble import member_config
+
+    cfg = {"seed": np.int64(3), "layers": [], "train": {"seed": 10}}
+    out = member_config(cfg, 2)
+    assert (out["seed"], out["train"]["seed"], cfg["train"]["seed"]) == (5, 12, 10)
+
+
+def test_member_config_takes_a_train_table_of_none():
+    from spikelut.ensemble import member_config
+
+    # None (a dict built in Python) was None.get's AttributeError for members after the first
+    assert member_config({"seed": 1, "train": None}, 1)["train"] == {"seed": 2}
