@@ -74,13 +74,19 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def _scale_values(x: np.ndarray, path: Path, field_name: str) -> tuple[np.ndarray, str]:
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / np.float32(255), "uint8 / 255"
     if x.dtype.kind not in "biuf":
         raise FileFormatError(f"{path}: {field_name}: dtype {x.dtype} is not numeric")
     # keep the file's precision: a float32 cast moves values that sit on a coding threshold
     # (0.35 becomes 0.3499999940...), so float32/float64 stay as stored, integers become float64
-    x = x.astype(x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
+    to = np.dtype(np.float32 if x.dtype == np.uint8 else
+                  x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
+    # the values as floats are a new array up to 8 times the stored one (int8 -> float64): bounded
+    # like the stored one, before it exists (a 65 KB .npz of int8 zeros took 820 MB under a
+    # 64 MiB limit)
+    limits.check_array_bytes(x.shape, to.itemsize, f"{path}: {field_name} as {to.name} values")
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255), "uint8 / 255"
+    x = x.astype(to)
     if x.size and not np.isfinite(x).all():
         raise FileFormatError(f"{path}: {field_name}: contains NaN or infinity")
     return x, "as stored"
@@ -179,6 +185,10 @@ def _load_events(z: dict, path: Path, split: str, lazy: bool = False) -> Dataset
             raise FileFormatError(f"{path}: {k}: must be integers >= 0")
     if t.dtype.kind not in "iuf" or (t.size and (not np.isfinite(t).all() or t.min() < 0)):
         raise FileFormatError(f"{path}: t: event times must be finite numbers >= 0")
+    # binning and sorting make int64/float64 arrays of one entry per event, up to 8 times the
+    # stored uint8 arrays: each bounded like a stored array before it exists (16 M uint8 events,
+    # 48 MiB, took 870 MB under a 64 MiB limit)
+    limits.check_array_bytes((t.size,), 8, f"{path}: the {t.size} events as int64 / float64")
     n = int(np.asarray(z["label"]).shape[0]) if np.asarray(z["label"]).ndim == 1 else -1
     y, classes = _labels(z["label"], n, path, "label",
                          _npz_scalar(z, "classes", path, int) if "classes" in z else None)

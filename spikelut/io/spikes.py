@@ -290,6 +290,10 @@ class SpikeReader(_OpenFile):
                 self.meta = _read_meta(self._f, {"format", "version"}, self.path)
             self.shape: tuple[int, int, int] = tuple(int(v) for v in self.dataset.shape)
             _check_labels(self.labels, self.shape[1], str(self.path))
+            # the least any read allocates: one sample, T x n bytes (a 1 MB file declared one
+            # sample of 1 GiB, read whatever the array limit)
+            T, _, n = self.shape
+            limits.check_array_bytes((T, 1, n), 1, f"{self.path}: one sample of /spikes [T, 1, n]")
         except BaseException:
             self._f.close()
             raise
@@ -300,6 +304,11 @@ class SpikeReader(_OpenFile):
         Raises:
             FileFormatError: unreadable data or values other than 0 and 1.
         """
+        T, B, n = self.shape
+        b0, b1, _ = slice(b0, b1).indices(B)
+        # a range is allocated whole: bounded first, as a whole read is
+        limits.check_array_bytes((T, max(b1 - b0, 0), n), 1,
+                                 f"{self.path}: samples {b0} .. {b1 - 1} of /spikes")
         with _reading(self.path):
             try:
                 x = self.dataset[:, b0:b1, :]

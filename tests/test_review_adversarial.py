@@ -1,0 +1,113 @@
+"""Adversarial review of the file readers (docs/threat-model.md): crafted files that got past a
+check before, each through the reader or command where it was seen."""
+
+import zlib
+
+import h5py
+import numpy as np
+import pytest
+
+from spikelut.cli import main
+from spikelut.datasets import load_dataset
+from spikelut.errors import FileFormatError
+from spikelut.io import open_spikes
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return rc, out, err
+
+
+def _one_long_sample(path, T, n):
+    """A spike file of ONE sample of ``T x n`` zero bytes, stored in a few KB: one gzip'd chunk of
+    zeros written again and again (as a crafted file would)."""
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "spikelut-spikes"
+        f.attrs["version"] = 1
+        ds = f.create_dataset("spikes", shape=(T, 1, n), dtype=np.uint8, chunks=(1024, 1, n),
+                              compression="gzip")
+        blob = zlib.compress(bytes(1024 * n), 9)
+        for t0 in range(0, T, 1024):
+            ds.id.write_direct_chunk((t0, 0, 0), blob)
+        f.create_dataset("labels", data=np.zeros(1, np.int64))
+
+
+# ---------------------------------------------------------------------------- memory bounds
+def test_a_spike_file_read_by_ranges_refuses_one_sample_over_the_array_limit(capsys, tmp_path,
+                                                                             monkeypatch):
+    # one sample of 16 MiB under a 1 MiB limit: read whole it was refused, but encode (and
+    # simulate) read it a range of samples at a time and allocated the sample whatever the limit
+    # (a 1 MB file declaring a 1 GiB sample took 1.2 GB under a 64 MiB limit)
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(1 << 20))
+    p = tmp_path / "long.h5"
+    _one_long_sample(p, 1 << 15, 512)
+    with pytest.raises(FileFormatError, match=r"long\.h5: one sample of /spikes \[T, 1, n\]: "
+                                              r"shape \(32768, 1, 512\) x 1 byte = 16\.0 MiB, more "
+                                              r"than the limit of 1\.0 MiB"):
+        open_spikes(p)
+    rc, out, err = run(capsys, "encode", "--dataset", p, "-o", tmp_path / "o.h5")
+    assert rc == 1 and "one sample of /spikes [T, 1, n]" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_a_range_of_samples_over_the_array_limit_is_refused_before_it_is_read(tmp_path,
+                                                                              monkeypatch):
+    p = tmp_path / "s.h5"
+    with h5py.File(p, "w") as f:                              # 64 KiB per sample, one per chunk
+        f.attrs["format"], f.attrs["version"] = "spikelut-spikes", 1
+        f.create_dataset("spikes", data=np.ones((256, 8, 256), np.uint8), chunks=(256, 1, 256),
+                         compression="gzip")
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(200 << 10))
+    with open_spikes(p) as r:
+        assert r.read(5, 8).shape == (256, 3, 256)                    # 192 KiB: fits
+        with pytest.raises(FileFormatError, match=r"s\.h5: samples 0 \.\. 3 of /spikes: shape "
+                                                  r"\(256, 4, 256\) x 1 byte = 256\.0 KiB"):
+            r.read(0, 4)
+
+
+def test_integer_values_of_an_npz_are_bounded_as_floats_before_they_are_made(capsys, tmp_path,
+                                                                             monkeypatch):
+    # x int8 [4096, 256] = 1 MiB fits a 2 MiB limit, but became float64 = 8 MiB (a 65 KB .npz of
+    # int8 zeros took 820 MB under a 64 MiB limit)
+    p = tmp_path / "d.npz"
+    np.savez_compressed(p, x=np.zeros((4096, 256), np.int8), y=np.zeros(4096, np.int64))
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(2 << 20))
+    with pytest.raises(FileFormatError, match=r"d\.npz: x as float64 values: shape \(4096, 256\) "
+                                              r"x 8 bytes = 8\.0 MiB, more than the limit of "
+                                              r"2\.0 MiB"):
+        load_dataset(p)
+    rc, out, err = run(capsys, "encode", "--dataset", p, "--steps", 1, "-o", tmp_path / "o.h5")
+    assert rc == 1 and "x as float64 values" in err
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(8 << 20))       # allowed: loads as before
+    ds = load_dataset(p)
+    assert ds.x.dtype == np.float64 and ds.x.shape == (4096, 256)
+
+
+def test_uint8_images_are_bounded_as_float32(tmp_path, monkeypatch):
+    p = tmp_path / "d.npz"
+    np.savez(p, x=np.full((1024, 512), 255, np.uint8), y=np.zeros(1024, np.int64))
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(1 << 20))        # 512 KiB stored, 2 MiB float32
+    with pytest.raises(FileFormatError, match=r"x as float32 values: shape \(1024, 512\) x 4 bytes"):
+        load_dataset(p)
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(2 << 20))
+    ds = load_dataset(p)
+    assert ds.x.dtype == np.float32 and ds.x.max() == 1.0 and ds.meta["scale"] == "uint8 / 255"
+
+
+def test_events_are_bounded_as_int64_before_they_are_binned(capsys, tmp_path, monkeypatch):
+    # 3 arrays of 2**18 uint8 events = 768 KiB fit a 1 MiB limit; binning made float64 and int64
+    # copies (2 MiB each), several at once (48 MiB of uint8 events took 870 MB under 64 MiB)
+    E = 1 << 18
+    p = tmp_path / "ev.npz"
+    np.savez_compressed(p, t=np.zeros(E, np.uint8), channel=np.zeros(E, np.uint8),
+                        sample=np.zeros(E, np.uint8), label=np.zeros(1, np.int64))
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(1 << 20))
+    with pytest.raises(FileFormatError, match=r"ev\.npz: the 262144 events as int64 / float64: "
+                                              r"shape \(262144,\) x 8 bytes = 2\.0 MiB, more than "
+                                              r"the limit of 1\.0 MiB"):
+        load_dataset(p)
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(2 << 20))
+    ds = load_dataset(p)
+    assert ds.x.shape == (1, 1, 1) and ds.x[0, 0, 0] == 1
