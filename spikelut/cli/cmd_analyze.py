@@ -22,6 +22,8 @@ Example:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
 from ..api import analyze, tap_importance
 from ..errors import ConfigError
 from ..escape import terminal
@@ -61,13 +63,17 @@ def run(args: argparse.Namespace) -> Output:
         check_output(args.output, inputs=inputs, kind="dir", force=args.force)
         # before the model and the data are read (api.analyze checks it again, the same way)
         check_analysis_dir(args.output, inputs, args.force)
+    # DIR new or empty now: --save-importance DIR/x.h5 is about to create DIR and put its lock
+    # file there, which analyze() below would take for a directory it did not write
+    fresh = args.output is not None and not (Path(args.output).is_dir()
+                                             and any(Path(args.output).iterdir()))
     imp_out = None
     if args.save_importance is not None:
         imp_out = check_output(args.save_importance, inputs=[args.model, args.data, args.log],
                                kind="model", force=args.force, others=[args.output])
     # the user's other files in DIR (inputs among them) go into the new directory too
     rep = analyze(args.model, args.data, args.output, samples=args.samples, limit=args.limit,
-                  backend=backend_name(args, NAME), log=args.log, force=args.force)
+                  backend=backend_name(args, NAME), log=args.log, force=args.force or fresh)
     # summary_text escapes the names it prints; each line again here, so that nothing it may
     # print later (a name read from the model or the data) reaches the terminal raw (terminal()
     # changes nothing in text it escaped already)
