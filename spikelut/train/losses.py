@@ -268,6 +268,19 @@ def get_loss(name: str) -> LossFn:
     ``ce_count_temporal``, ``mse_count``) or one of its aliases (``ce``, ``ttfs``, ``ce_ttfs``,
     ``mse``, ...).
 
+    Args:
+        name: a key of :data:`LOSSES` or :data:`ALIASES` (names after snnTorch's
+            ``snntorch.functional``).
+
+    Returns:
+        ``fn(spikes [T, B, n], labels [B], readout, **params) -> (loss, dL/dspikes [T, B, n])``:
+        the batch's mean loss (a 0-d value of the spikes' array module) and its gradient
+        (float32 for uint8 spikes); the parameters are the ``[train]`` keys of that loss
+        (``logit_scale``, ``ttfs_scale``, ``label_smoothing``, ``target_rates``).
+
+    Raises:
+        ConfigError: an unknown name (the message lists the losses).
+
     Example:
         >>> get_loss("ce") is get_loss("ce_count") is cross_entropy
         True

@@ -411,17 +411,60 @@ ALIASES = {"differentiable_lut": "dlut", "stochastic_lut": "dlut", "micro_mlp": 
 
 
 def register_relaxation(name: str, factory: Callable[[], Relaxation]) -> None:
-    """Add a relaxation: ``factory()`` returns a :class:`Relaxation` (subclass)."""
+    """Add a relaxation: ``factory()`` returns a :class:`Relaxation` (subclass).
+
+    ``[train] relaxation = "<name>"`` then selects it; a name already registered is replaced.
+    The subclass overrides what differs from the multilinear model (:meth:`Relaxation.width`,
+    :meth:`~Relaxation.init`, :meth:`~Relaxation.values`, :meth:`~Relaxation.vjp`,
+    :meth:`~Relaxation.clip`), on the array module of ``P``.
+
+    Args:
+        name: the name (not one of the aliases of :data:`ALIASES`, which resolve first).
+        factory: called without arguments on every :func:`get_relaxation` (a class is a
+            factory).
+
+    Returns:
+        ``None``.
+
+    Raises:
+        Nothing: ``factory`` is not called or checked here (a bad one fails when a config
+        names it).
+
+    Example:
+        >>> class Scaled(Relaxation):
+        ...     name = "scaled_demo"
+        ...     def values(self, p, k):
+        ...         return 2.0 * p
+        ...     def vjp(self, p, k, g_u):
+        ...         return 2.0 * g_u
+        >>> register_relaxation("scaled_demo", Scaled)
+        >>> get_relaxation("scaled_demo").values(np.array([[0.5, -1.0]]), 1).tolist()
+        [[1.0, -2.0]]
+        >>> del RELAXATIONS["scaled_demo"]        # the registry is global: the example cleans up
+    """
     RELAXATIONS[name] = factory
 
 
 def relaxation_names() -> list[str]:
-    """Registered relaxation names (aliases not included)."""
+    """Registered relaxation names (aliases not included).
+
+    Example:
+        >>> relaxation_names()
+        ['bipolar', 'dlut', 'dlut_fixed', 'mlp', 'multilinear', 'walsh']
+    """
     return sorted(RELAXATIONS)
 
 
 def get_relaxation(name: str) -> Relaxation:
     """The relaxation registered as ``name`` (or one of its aliases).
+
+    Args:
+        name: a name of :func:`relaxation_names` or an alias (``differentiable_lut``,
+            ``stochastic_lut``, ``micro_mlp``, ``fourier``, ``pm1``).
+
+    Returns:
+        A new instance of the registered :class:`Relaxation` (subclass): its factory is
+        called on every look-up.
 
     Raises:
         ConfigError: an unknown name (the message lists the known ones).

@@ -182,7 +182,33 @@ ALIASES = {"fast-sigmoid": "fast_sigmoid", "boxcar": "rectangular", "rect": "rec
 
 
 def register_surrogate(name: str, fn: ArrayFn, grad: ArrayFn, default_width: float) -> None:
-    """Add a surrogate: ``fn(u, width)`` rising 0 → 1 and ``grad(u, width)`` its derivative."""
+    """Add a surrogate: ``fn(u, width)`` rising 0 → 1 and ``grad(u, width)`` its derivative.
+
+    A surrogate registered under an existing name replaces it (and its compiled fast path);
+    ``[train] surrogate = "<name>"`` then selects it. The registry is the process's: register
+    before the trainer is built.
+
+    Args:
+        name: the name (not one of the aliases ``fast-sigmoid``, ``boxcar``, which resolve to
+            the built-in surrogates first).
+        fn: ``fn(u, width) -> array``, the relaxed step, same shape as ``u`` (float arrays of
+            numpy or CuPy).
+        grad: ``grad(u, width) -> array``, its derivative (what the backward pass uses).
+        default_width: the width when ``[train] width`` is not given, a number ``> 0``.
+
+    Returns:
+        ``None``.
+
+    Raises:
+        ConfigError: ``default_width`` not ``> 0``.
+
+    Example:
+        >>> register_surrogate("hard_tanh_demo", lambda u, w: np.clip(u / (2 * w) + 0.5, 0, 1),
+        ...                    lambda u, w: (np.abs(u) < w) / (2 * w), default_width=1.0)
+        >>> get_surrogate("hard_tanh_demo", width=0.5).grad(np.array([0.0, 0.4, 0.6])).tolist()
+        [1.0, 1.0, 0.0]
+        >>> del SURROGATES["hard_tanh_demo"]      # the registry is global: the example cleans up
+    """
     if not default_width > 0:
         raise ConfigError(f"surrogate {name!r}: default width must be > 0, got {default_width}")
     SURROGATES[name] = (fn, grad, float(default_width))
@@ -190,12 +216,37 @@ def register_surrogate(name: str, fn: ArrayFn, grad: ArrayFn, default_width: flo
 
 
 def surrogate_names() -> list[str]:
-    """Registered surrogate names (aliases not included)."""
+    """Registered surrogate names (aliases not included).
+
+    Example:
+        >>> surrogate_names()
+        ['arctan', 'fast_sigmoid', 'rectangular', 'sigmoid', 'triangular']
+    """
     return sorted(SURROGATES)
 
 
 def get_surrogate(name: str, width: float | None = None) -> Surrogate:
-    """The surrogate ``name`` with ``width`` (its default when ``None``)."""
+    """The surrogate ``name`` with ``width`` (its default when ``None``).
+
+    Args:
+        name: a name of :func:`surrogate_names` or an alias (``fast-sigmoid``, ``boxcar``).
+        width: how far from ``u = 0`` the gradient reaches (in units of ``u``, the table value
+            at the address), a number ``> 0``; ``None``: the surrogate's default (peak
+            derivative 1 at ``u = 0``).
+
+    Returns:
+        A :class:`Surrogate`: ``grad(u)`` keeps ``u``'s float dtype (float64 for integer
+        input), on ``u``'s array module.
+
+    Raises:
+        ConfigError: an unknown name (the message lists the names), or a width that is not a
+            finite number ``> 0``.
+
+    Example:
+        >>> sg = get_surrogate("triangular", width=2.0)
+        >>> sg.name, sg.grad(np.array([0.0, 1.0, 3.0], np.float32)).tolist()
+        ('triangular', [0.5, 0.25, 0.0])
+    """
     key = ALIASES.get(name, name)
     if key not in SURROGATES:
         raise ConfigError(f"unknown surrogate {name!r}; choose one of {', '.join(surrogate_names())}")

@@ -117,7 +117,34 @@ def holdout(spikes: np.ndarray, labels: np.ndarray, fraction: float, seed: int
 
 
 def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str = "data") -> None:
-    """Refuse data that does not fit ``net``: channels, 0/1 values, T vs readout start, labels."""
+    """Refuse data that does not fit ``net``: channels, 0/1 values, T vs readout start, labels.
+
+    What :meth:`Trainer.fit` checks on the training and validation data before any work.
+
+    Args:
+        net: the network to be trained.
+        spikes: input spikes ``[T, B, n_in]``, 0/1 of any numeric or bool dtype.
+        labels: classes ``[B]``, whole numbers ``0 .. classes - 1`` (an integer or a float
+            dtype).
+        name: names the data in the messages (``"training data"``, ``"validation data"``).
+
+    Returns:
+        ``None`` when the data fit; the first problem raises.
+
+    Raises:
+        ShapeError: spikes not 3-D, another channel count than ``net.n_in``, no samples,
+            values other than 0 and 1, no cycle at or after the readout's ``start``, labels not
+            ``[B]``, not whole numbers (0.5, NaN) or outside ``0 .. classes - 1``.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[4, 2], k=2, classes=2)
+        >>> check_data(net, np.zeros((5, 2, 3), np.uint8), np.array([0, 2]), "training data")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ShapeError: training data: label 2 is out of range: the readout has 2 classes ...
+    """
     spikes = np.asarray(spikes)
     labels = np.asarray(labels)
     if spikes.ndim != 3:
@@ -656,6 +683,43 @@ def _describe(r: dict) -> str:
 
 def train(net: Network, cfg: TrainConfig, train_data: Any, val_data: Any = None,
           **kwargs: Any) -> TrainResult:
-    """Shorthand for ``Trainer(net, cfg).fit(train_data, val_data, **kwargs)``."""
+    """Shorthand for ``Trainer(net, cfg).fit(train_data, val_data, **kwargs)``.
+
+    Surrogate-gradient backpropagation through time on the table logits (DESIGN.md section 3;
+    the loop: this module's docstring). :func:`spikelut.api.train` takes the ``[train]`` table as
+    a dict instead.
+
+    Args:
+        net: the network; its structure is kept, its tables are learned.
+        cfg: a :class:`~spikelut.train.TrainConfig` (not a dict: build one with
+            ``TrainConfig.from_dict(table)``).
+        train_data: :class:`~spikelut.io.spikes.SpikeData` with labels, or ``(spikes [T, N,
+            n_in] 0/1, labels [N] int)``.
+        val_data: validation data in the same form, or ``None`` (the last epoch is kept).
+        **kwargs: ``progress`` (of :class:`Trainer`) and ``log``, ``checkpoint``, ``resume``,
+            ``callback``, ``teacher`` (of :meth:`Trainer.fit`).
+
+    Returns:
+        A :class:`TrainResult`: the kept network (float32 ``logits [n, 2**k]`` per layer, tables
+        ``logits > 0``), one history record per epoch (keys: this module's log format) and
+        the kept epoch (1-based).
+
+    Raises:
+        ConfigError: a ``cfg`` that does not validate, a ``[train] backend`` not usable here,
+            ``[train] ensemble`` other than 1, or a checkpoint that does not match the run.
+        ShapeError: data that are not labelled SpikeData or ``(spikes, labels)``, or do not
+            fit ``net`` (:func:`check_data`).
+        FileFormatError: a checkpoint that cannot be read.
+        OutputError: a log or checkpoint that cannot be written.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> from spikelut.train import TrainConfig
+        >>> x = (np.random.default_rng(0).random((6, 20, 4)) < 0.5).astype(np.uint8)
+        >>> res = train(random_network(0, n_in=4, sizes=[8, 2], k=3, classes=2),
+        ...             TrainConfig(epochs=2, batch_size=10), (x, x[:, :, 0].sum(axis=0) % 2))
+        >>> len(res.history), res.kept_epoch, res.net.layers[1].logits.dtype
+        (2, 2, dtype('float32'))
+    """
     progress = kwargs.pop("progress", None)
     return Trainer(net, cfg, progress=progress).fit(train_data, val_data, **kwargs)
