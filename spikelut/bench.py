@@ -325,10 +325,11 @@ def run_bench(sizes: Sequence[str] = DEFAULT_SIZES, device: str | None = None, r
         ConfigError: unknown size or backend, ``repeats < 1``.
         ToolError: a backend asked for is not usable here (before any timing starts).
     """
+    if not sizes:  # `--sizes ""` said "unknown benchmark size(s) []"
+        raise ConfigError(f"no benchmark size given; choose from {', '.join(SIZES)}")
     unknown = [s for s in sizes if s not in SIZES]
-    if unknown or not sizes:
-        raise ConfigError(f"unknown benchmark size(s) {unknown or sizes}; choose from "
-                          f"{', '.join(SIZES)}")
+    if unknown:
+        raise ConfigError(f"unknown benchmark size(s) {unknown}; choose from {', '.join(SIZES)}")
     if repeats < 1:
         raise ConfigError(f"repeats must be >= 1, got {repeats}")
     chosen = bench_backends(backends, device)  # ToolError now, not after minutes of CPU runs

@@ -89,3 +89,11 @@ def test_analyze_still_refuses_a_foreign_directory(capsys, tmp_path, model_and_d
                     f"'spikelut analyze' (no nodes.csv of its own); choose a new directory, "
                     f"empty it, or pass --force")
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_bench_with_no_size_says_so(capsys):
+    # docs/guide/benchmarks.md: --sizes is a comma-separated list of tiny, small, default, large
+    line = one_error_line(capsys, "bench", "bench", "--sizes", "", "--no-training",
+                          "--no-progress")
+    assert line == ("spikelut bench: error: no benchmark size given; choose from tiny, small, "
+                    "default, large")
