@@ -635,14 +635,13 @@ def none(x: Any, steps: int) -> Any:
         ``x`` as uint8 ``[T, B, C]`` on its array module.
 
     Raises:
-        ConfigError: ``x`` not 3-D, or values other than 0 and 1.
+        ConfigError: ``x`` not 3-D, ragged or not numbers, or values other than 0 and 1.
 
     Example:
         >>> none(np.array([[[True, False]]]), steps=1).dtype, none([[[1, 0]]], 1).tolist()
         (dtype('uint8'), [[[1, 0]]])
     """
-    xp = array_module(x)
-    x = xp.asarray(x)
+    xp, x = _as_values(x, "none")  # ragged lists and strings: one line (was numpy's ValueError)
     if x.ndim != 3:
         raise ConfigError(f"coding 'none': spikes must be [T, B, channels], got shape {tuple(x.shape)}")
     if x.size and not bool(((x == 0) | (x == 1)).all()):

@@ -40,9 +40,9 @@ import numpy as np
 from .analog import require_binary
 from .analysis import _per_batch, data_stats, influences, live_nodes
 from .backends import Backend, get_backend
-from .errors import ConfigError
+from .errors import ConfigError, ShapeError
 from .limits import MAX_SAMPLES
-from .network import INPUT, K_MIN, Layer, Network, Readout
+from .network import INPUT, K_MIN, Layer, Network, Readout, all_binary
 
 __all__ = ["Simplified", "simplify", "prune_network", "verify_equal"]
 
@@ -161,7 +161,8 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
             binary view ``logits > 0`` and the check simulates that, so the pruned model would
             be another model, "checked" against the wrong one.
         RuntimeError: the check found a differing bit (a bug in pruning, never a user error).
-        ShapeError: ``data`` that are not 0/1 spikes ``[T, B, n_in]``.
+        ShapeError: ``data`` that are not 0/1 spikes ``[T >= 1, B >= 1, n_in]`` (checked before
+            any pruning work).
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -177,6 +178,8 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
             # was numpy's SeedSequence TypeError/ValueError, after all the pruning work
             raise ConfigError(f"seed must be a whole number >= 0 (of the check's random stimuli), "
                               f"got {seed!r}")
+    if data is not None:  # refused before the work, as data_stats would refuse it after
+        _check_data(net, data)
     simp = simplify(net)
     ro = net.readout.layer
     keep = [simp.live[i] | (i == ro) for i in range(len(net.layers))]
@@ -253,6 +256,24 @@ def prune_network(net: Network, data: Any = None, verify_samples: int = 64, seed
     return pruned, report
 
 
+def _check_data(net: Network, data: Any) -> None:
+    """The rules :func:`spikelut.analysis.data_stats` applies to ``data``, with its messages:
+    ``prune_network`` meets them before pruning and checking, not after (a file of the wrong
+    width was refused only once all that work was done)."""
+    try:
+        x = np.asarray(data)
+    except (TypeError, ValueError):  # ragged nested lists
+        raise ShapeError(f"input spikes must be [T, B, {net.n_in}] 0/1 values; the nested lists "
+                         f"given are ragged") from None
+    if x.ndim != 3 or x.shape[2] != net.n_in:
+        raise ShapeError(f"input spikes must be [T, B, {net.n_in}], got shape {x.shape}")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise ShapeError(f"input spikes need T >= 1 and B >= 1, got T={x.shape[0]}, "
+                         f"B={x.shape[1]}")
+    if not all_binary(x):
+        raise ShapeError("input spikes must be 0 or 1")
+
+
 def _data_only(net: Network, simp: Simplified, keep: list[np.ndarray], data: Any) -> dict:
     """What the data suggests but pruning must not assume (kept nodes only)."""
     ds = data_stats(net, data)
@@ -287,7 +308,8 @@ def verify_equal(net: Network, pruned: Network, keep: list[np.ndarray], samples:
         compared, "mismatches": 0}``.
 
     Raises:
-        ConfigError: ``samples`` out of range or not a whole number, or an unknown backend.
+        ConfigError: ``samples`` out of range or not a whole number, ``seed`` not a whole
+            number ``>= 0``, or an unknown backend.
         RuntimeError: a differing spike or class count (a bug in pruning).
 
     Example:
@@ -297,6 +319,10 @@ def verify_equal(net: Network, pruned: Network, keep: list[np.ndarray], samples:
         {'samples': 6, 'steps': 16, 'bits_compared': 480, 'mismatches': 0}
     """
     samples = _check_verify_samples(samples)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        # 'a' was numpy's SeedSequence TypeError (prune_network checks it, a direct call did not)
+        raise ConfigError(f"seed must be a whole number >= 0 (of the check's random stimuli), "
+                          f"got {seed!r}")
     rng = np.random.default_rng(seed)
     depth = max([net.max_delay()] + [layer.refractory for layer in net.layers])
     T = max(16, 4 * depth + 4)

@@ -158,3 +158,40 @@ def test_member_config_takes_a_train_table_of_none():
 
     # None (a dict built in Python) was None.get's AttributeError for members after the first
     assert member_config({"seed": 1, "train": None}, 1)["train"] == {"seed": 2}
+
+
+def test_coding_none_refuses_ragged_spikes():
+    # was numpy's "inhomogeneous shape" ValueError
+    with pytest.raises(ConfigError, match=r"^coding 'none': values must be an array of numbers; "
+                                          r"the nested lists given are ragged"):
+        coding.none([[[1, 0]], [[1]]], 2)
+    with pytest.raises(ConfigError, match=r"^coding 'none': values must be numbers, got dtype <U1$"):
+        coding.none(np.array([[["a"]]]), 1)
+
+
+def test_prune_network_checks_data_before_the_work(monkeypatch):
+    import spikelut.prune as prune
+
+    def no_work(net):  # the pruning itself: must not start for data that cannot be used
+        raise AssertionError("pruned before the data were checked")
+
+    monkeypatch.setattr(prune, "simplify", no_work)
+    net = random_network(0, n_in=3, sizes=[4, 2], k=2)
+    from spikelut.errors import ShapeError
+
+    for data, message in [(np.ones((4, 2, 5), np.uint8), r"input spikes must be \[T, B, 3\], got shape \(4, 2, 5\)"),
+                          (np.ones((0, 2, 3), np.uint8), r"input spikes need T >= 1 and B >= 1, got T=0, B=2"),
+                          (np.full((4, 2, 3), 2, np.uint8), r"input spikes must be 0 or 1"),
+                          ([[[1, 0, 1]], [[1]]], r"input spikes must be \[T, B, 3\] 0/1 values; the nested lists given are ragged")]:
+        with pytest.raises(ShapeError, match="^" + message + "$"):
+            prune.prune_network(net, data)
+
+
+def test_verify_equal_checks_its_seed():
+    from spikelut.prune import verify_equal
+
+    net = random_network(0, n_in=2, sizes=[3, 2], k=2)
+    # 'a' was numpy's SeedSequence TypeError
+    with pytest.raises(ConfigError, match=r"^seed must be a whole number >= 0 \(of the check's random "
+                                          r"stimuli\), got 'a'$"):
+        verify_equal(net, net, [np.ones(3, bool), np.ones(2, bool)], samples=2, seed="a")
