@@ -747,8 +747,15 @@ def simulate_file(net: Network, spikes: str | os.PathLike, output: str | os.Path
 
 @dataclass
 class EncodeRun:
-    """What :func:`encode_file` wrote: ``shape (T, N, channels)``, the file's ``meta``, the mean
-    spike rate, and the samples per chunk."""
+    """What :func:`encode_file` wrote.
+
+    Attributes:
+        output: the spike file written.
+        shape: ``(T, N, channels)``: cycles per sample, samples, channels.
+        meta: the file's metadata (dataset, split, coding, params, steps, seed, ...).
+        rate: the mean spike rate, spikes per channel and cycle (0 .. 1).
+        chunk: samples encoded per chunk.
+    """
 
     output: Path
     shape: tuple
