@@ -111,3 +111,59 @@ def test_events_are_bounded_as_int64_before_they_are_binned(capsys, tmp_path, mo
     monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(2 << 20))
     ds = load_dataset(p)
     assert ds.x.shape == (1, 1, 1) and ds.x[0, 0, 0] == 1
+
+
+# ---------------------------------------------------------------------------- datasets
+@pytest.mark.parametrize("arrays, message", [
+    ({"x": np.zeros((5, 0)), "y": np.zeros(5, np.int64)},
+     r"image data of shape \(5, 0\) has no features"),
+    ({"x": np.zeros((5, 0, 2)), "y": np.zeros(5, np.int64), "kind": np.array("sequence")},
+     r"sequence data of shape \(5, 0, 2\) has no steps"),
+    ({"x": np.zeros((0, 5, 2), np.uint8), "y": np.zeros(5, np.int64), "kind": np.array("spikes")},
+     r"spikes data of shape \(0, 5, 2\) has no cycles"),
+    ({"t": np.zeros(0), "channel": np.zeros(0, np.int64), "sample": np.zeros(0, np.int64),
+      "label": np.zeros(2, np.int64), "channels": np.array(0)},
+     r"spikes data of shape \(1, 2, 0\) has no channels"),
+])
+def test_an_npz_with_an_empty_axis_is_refused(capsys, tmp_path, arrays, message):
+    # encoded into a spike file of 0 channels (or cycles), exit 0, that no model can read
+    p = tmp_path / "d.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(FileFormatError, match=r"d\.npz: " + message + r"; give a dataset with at "
+                                              r"least one of each"):
+        load_dataset(p)
+    rc, out, err = run(capsys, "encode", "--dataset", p, "-o", tmp_path / "o.h5")
+    assert rc == 1 and "at least one of each" in err and not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize("shape, what", [((0, 3, 2), "cycles"), ((4, 0, 2), "samples"),
+                                         ((4, 3, 0), "channels")])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_a_spike_file_with_an_empty_axis_is_no_dataset(tmp_path, shape, what, lazy):
+    p = tmp_path / "s.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["format"], f.attrs["version"] = "spikelut-spikes", 1
+        f.create_dataset("spikes", data=np.zeros(shape, np.uint8))
+        f.create_dataset("labels", data=np.zeros(shape[1], np.int64))
+    with pytest.raises(FileFormatError, match=rf"s\.h5: spikes data of shape \({shape[0]}, "
+                                              rf"{shape[1]}, {shape[2]}\) has no {what}"):
+        load_dataset(p, lazy=lazy)
+    p.unlink()  # the lazy reader was closed: the file can go (and h5py holds no handle)
+
+
+def test_an_npz_holding_x_y_and_split_arrays_is_ambiguous(capsys, tmp_path):
+    # x, y won: --split test encoded x (here the training data) as the test split, exit 0
+    p = tmp_path / "d.npz"
+    np.savez(p, x=np.zeros((4, 2)), y=np.zeros(4, np.int64), x_test=np.ones((3, 2)),
+             y_test=np.ones(3, np.int64))
+    msg = (r"d\.npz: holds both x, y \(the whole file, whatever the split\) and x_test, y_test; "
+           r"keep one layout: x and y, or x_train, y_train, x_test and y_test")
+    for split in ("train", "test"):
+        with pytest.raises(FileFormatError, match=msg):
+            load_dataset(p, split=split)
+    rc, out, err = run(capsys, "encode", "--dataset", p, "--split", "test", "--steps", 2,
+                       "-o", tmp_path / "o.h5")
+    assert rc == 1 and "keep one layout" in err
+    np.savez(p, x_train=np.zeros((4, 2)), y_train=np.zeros(4, np.int64), x_test=np.ones((3, 2)),
+             y_test=np.ones(3, np.int64))
+    assert load_dataset(p, split="test").x.tolist() == [[1.0, 1.0]] * 3

@@ -335,6 +335,14 @@ def _load_npz(path: Path, split: str, lazy: bool = False) -> Dataset:
     keys = set(z)
     if "t" in keys and "channel" in keys:
         return _load_events(z, path, split, lazy)
+    split_keys = sorted(k for k in keys if k.split("_", 1)[0] in ("x", "y")
+                        and k.split("_", 1)[-1] in SPLITS)
+    if {"x", "y"} <= keys and split_keys:
+        # x, y won and --split test silently encoded them (the training data, say) as the
+        # test split: the file must say which arrays a split is
+        raise FileFormatError(f"{path}: holds both x, y (the whole file, whatever the split) and "
+                              f"{', '.join(split_keys)}; keep one layout: x and y, or x_train, "
+                              f"y_train, x_test and y_test")
     if {"x", "y"} <= keys:
         xk, yk, sp = "x", "y", "all"
     elif {f"x_{split}", f"y_{split}"} <= keys:

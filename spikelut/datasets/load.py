@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 from .. import ucr as _ucr
-from ..errors import ConfigError
+from ..errors import ConfigError, FileFormatError
 
 from .base import DATASETS, Dataset, SPLITS
 from .builtin import _BUILTIN
@@ -70,13 +70,31 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
                           f"set (spikelut encode --list) or a file{hint}")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
     if path.is_dir() or "idx" in path.name.lower():
-        return _load_idx(path, split)
+        return _not_empty(_load_idx(path, split), path)
     if suffix == ".npz":
-        return _load_npz(path, split, lazy)
+        return _not_empty(_load_npz(path, split, lazy), path)
     if suffix in (".h5", ".hdf5"):
-        return _load_spike_file(path, split, lazy)
+        return _not_empty(_load_spike_file(path, split, lazy), path)
     raise ConfigError(f"{path}: unknown dataset file type {suffix or '(no suffix)'!r}; use MNIST-style "
                       f"IDX files, .npz (x, y or an event stream) or a spikelut spike file (.h5)")
+
+
+_AXES = {"image": ("samples", "features"), "sequence": ("samples", "steps", "features"),
+         "spikes": ("cycles", "samples", "channels")}
+
+
+def _not_empty(ds: Dataset, path: Path) -> Dataset:
+    """``ds`` when every axis of its data has an entry; a file of 0 channels, features, cycles or
+    samples was encoded into a spike file of nothing (exit 0) that no model can read."""
+    shape = tuple(int(v) for v in ds.x.shape)
+    empty = [name for name, size in zip(_AXES[ds.kind], shape) if size == 0]
+    if empty:
+        reader = getattr(ds.x, "reader", None)  # a spike file read lazily: opened, not returned
+        if reader is not None:
+            reader.close()
+        raise FileFormatError(f"{path}: {ds.kind} data of shape {shape} has no {' and no '.join(empty)}; "
+                              f"give a dataset with at least one of each")
+    return ds
 
 
 def dataset_files(name_or_path: str | os.PathLike) -> list[Path]:
