@@ -34,7 +34,8 @@ import numpy as np
 
 from .engine.result import SimResult, check_drawable
 from .errors import ConfigError, FileFormatError, ShapeError
-from .escape import vcd_text
+from . import limits
+from .escape import terminal, vcd_text
 from .fileutil import atomic_path
 from .io import SpikeData, check_sample, load_model, load_result_sample
 from .network import Network
@@ -223,10 +224,13 @@ def read_vcd(path: str | os.PathLike) -> VcdData:
         A :class:`VcdData`.
 
     Raises:
-        FileFormatError: the file cannot be read, or is malformed (the message names the file and
-            what is wrong).
+        FileFormatError: the file cannot be read, is not a regular file, is over the array limit,
+            or is malformed (timestamps that go back, ...; the message names the file and what
+            is wrong).
     """
-    path = Path(path)
+    path = limits.check_regular_file(path, "a VCD file")
+    # read whole: a FIFO blocked forever and /dev/zero was read until memory ran out
+    limits.check_array_bytes((path.stat().st_size,), 1, f"{path}: VCD file")
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
@@ -288,9 +292,14 @@ def read_vcd(path: str | os.PathLike) -> VcdData:
             continue
         if tok.startswith("#"):
             try:
-                time = int(tok[1:])
+                stamp = int(tok[1:])
             except ValueError:
-                raise bad(f"bad timestamp {tok!r}") from None
+                raise bad(f"bad timestamp {terminal(tok[:40])!r}") from None
+            if stamp < time:
+                # VCD time only moves forward; a value looked up at a time assumes sorted
+                # changes, so an earlier timestamp later in the file gave silently wrong spikes
+                raise bad(f"timestamp #{stamp} after #{time}: VCD time must not go back")
+            time = stamp
             out.end_time = max(out.end_time, time)
             i += 1
         elif tok in ("$dumpvars", "$dumpall", "$dumpon", "$dumpoff", "$end"):
@@ -361,22 +370,40 @@ def vcd_spike_trains(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not rises:
         raise FileFormatError(f"{path}: clk never rises; cannot tell the clock period")
     P = rises[0]
+    if P <= 0:  # a rise at time 0 was a ZeroDivisionError
+        raise FileFormatError(f"{path}: clk rises at time {P}; cannot tell the clock period "
+                              f"(the first rising edge ends cycle 0)")
     T = vcd.end_time // P
-    times = np.arange(T, dtype=np.int64) * P
-    groups: dict[str, dict[int, np.ndarray]] = {}
+    wires = []
     for name, ident in vcd.signals.items():
         parts = name.split(".")
         m = re.fullmatch(r"(?:in_|n)(\d+)", parts[-1])
-        if len(parts) != 3 or parts[0] != TOP or m is None:
-            continue
-        vals = _value_at(vcd.changes[ident], times)
+        if len(parts) == 3 and parts[0] == TOP and m is not None:
+            wires.append((name, ident, parts[1], int(m.group(1))))
+    # the cycles come from the last timestamp: '#999999999999999' in a 200-byte file asked for
+    # 728 TiB; bounded like a spike file's cycles, and every wire's values like one array
+    limits.check_count(T, limits.MAX_CYCLES, "number of cycles",
+                       f"{path}: end time {vcd.end_time} / clock period {P}")
+    limits.check_array_bytes((T, max(len(wires), 1)), 8, f"{path}: {len(wires)} wires over {T} "
+                                                         f"cycles")
+    times = np.arange(T, dtype=np.int64) * P
+    groups: dict[str, dict[int, np.ndarray]] = {}
+    for name, ident, scope, j in wires:
+        # a value over 1 (a vector) counts as 2: int64 cannot hold 100 bits, and uint8 below
+        # wrapped 256 to a silent 0
+        vals = _value_at([(t, min(v, 2)) for t, v in vcd.changes[ident]], times)
         if np.any(vals < 0):
-            raise FileFormatError(f"{path}: {name} is x or z inside the trace")
+            raise FileFormatError(f"{path}: {terminal(name)} is x or z inside the trace")
+        if np.any(vals > 1):
+            raise FileFormatError(f"{path}: {terminal(name)} holds a value other than 0 or 1 "
+                                  f"inside the trace; spike wires are 1 bit")
+        groups.setdefault(scope, {})[j] = vals
         groups.setdefault(parts[1], {})[int(m.group(1))] = vals
     out: dict[str, np.ndarray] = {}
     for scope, cols in groups.items():
         if sorted(cols) != list(range(len(cols))):
-            raise FileFormatError(f"{path}: scope {scope}: node numbers are not 0 .. {len(cols) - 1}")
+            raise FileFormatError(f"{path}: scope {terminal(scope)}: node numbers are not "
+                                  f"0 .. {len(cols) - 1}")
         out[scope] = np.stack([cols[j] for j in range(len(cols))], axis=1).astype(np.uint8)
     return out
 

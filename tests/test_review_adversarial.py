@@ -167,3 +167,47 @@ def test_an_npz_holding_x_y_and_split_arrays_is_ambiguous(capsys, tmp_path):
     np.savez(p, x_train=np.zeros((4, 2)), y_train=np.zeros(4, np.int64), x_test=np.ones((3, 2)),
              y_test=np.ones(3, np.int64))
     assert load_dataset(p, split="test").x.tolist() == [[1.0, 1.0]] * 3
+
+
+# ---------------------------------------------------------------------------- VCD reader
+_VCD_HEAD = ("$timescale 1ns $end $scope module spikelut $end $var wire 1 ! clk $end $scope module "
+             "L0 $end $var wire 1 \" n0 $end $upscope $end $upscope $end $enddefinitions $end\n")
+
+
+@pytest.mark.parametrize("body, message", [
+    # a rise at time 0 was ZeroDivisionError
+    ("#0 0! 1! 0\" #10 0!", r"clk rises at time 0; cannot tell the clock period"),
+    # 200 bytes asked numpy for 728 TiB (MemoryError)
+    ("#0 1! 0\" #5 0! #10 1! #999999999999999 0!",
+     r"end time 999999999999999 / clock period 10: number of cycles 99999999999999 is more than "
+     r"the limit of 16777216"),
+    # n0 is 1 from #10 on: read back as [0, 0] (changes looked up as if sorted)
+    ("#0 1! 0\" #5 0! #10 1! 1\" #7 0\" #20 0!", r"timestamp #7 after #10: VCD time must not go back"),
+    # 2 became a spike value of 2; 256 wrapped to 0; 100 bits were an OverflowError
+    ("#0 1! b10 \" #5 0! #10 1! #20 0!", r"spikelut\.L0\.n0 holds a value other than 0 or 1"),
+    ("#0 1! b1" + "0" * 99 + " \" #5 0! #10 1! #20 0!", r"spikelut\.L0\.n0 holds a value other"),
+])
+def test_crafted_vcd_files_are_refused_in_one_message(tmp_path, body, message):
+    from spikelut.vcd import vcd_spike_trains
+
+    p = tmp_path / "w.vcd"
+    p.write_text(_VCD_HEAD + body)
+    with pytest.raises(FileFormatError, match=r"w\.vcd: " + message):
+        vcd_spike_trains(p)
+
+
+def test_the_vcd_reader_refuses_a_fifo_and_a_file_over_the_array_limit(tmp_path, monkeypatch):
+    import os
+
+    from spikelut.vcd import read_vcd, vcd_spike_trains
+
+    fifo = tmp_path / "f.vcd"
+    os.mkfifo(fifo)
+    with pytest.raises(FileFormatError, match=r"f\.vcd: .*not a regular file"):
+        read_vcd(fifo)                                # blocked forever before
+    p = tmp_path / "w.vcd"
+    p.write_text(_VCD_HEAD + "#0 1! 0\" #5 0! #10 1! 1\" #15 0! #20 1! #25 0!")
+    assert vcd_spike_trains(p)["L0"][:, 0].tolist() == [0, 1]
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", "100")
+    with pytest.raises(FileFormatError, match=r"w\.vcd: VCD file: shape \(\d+,\) x 1 byte"):
+        read_vcd(p)
