@@ -285,7 +285,7 @@ def get_loss(name: str) -> LossFn:
         >>> get_loss("ce") is get_loss("ce_count") is cross_entropy
         True
     """
-    key = ALIASES.get(name, name)
+    key = ALIASES.get(name, name) if isinstance(name, str) else None  # a list is unhashable
     if key not in LOSSES:
         raise ConfigError(f"unknown loss {name!r}; choose one of {', '.join(sorted(LOSSES))}")
     return LOSSES[key]

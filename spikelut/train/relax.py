@@ -427,8 +427,8 @@ def register_relaxation(name: str, factory: Callable[[], Relaxation]) -> None:
         ``None``.
 
     Raises:
-        Nothing: ``factory`` is not called or checked here (a bad one fails when a config
-        names it).
+        ConfigError: a name that is not a non-empty string, or a ``factory`` that cannot be
+            called (it is not called here: a factory that raises fails when a config names it).
 
     Example:
         >>> class Scaled(Relaxation):
@@ -442,6 +442,11 @@ def register_relaxation(name: str, factory: Callable[[], Relaxation]) -> None:
         [[1.0, -2.0]]
         >>> del RELAXATIONS["scaled_demo"]        # the registry is global: the example cleans up
     """
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"a relaxation's name must be a non-empty string, got {name!r}")
+    if not callable(factory):  # was "'int' object is not callable" when a config named it
+        raise ConfigError(f"relaxation {name!r}: factory must be callable (a Relaxation subclass "
+                          f"or a function returning one), got {type(factory).__name__}")
     RELAXATIONS[name] = factory
 
 
@@ -473,7 +478,7 @@ def get_relaxation(name: str) -> Relaxation:
         >>> get_relaxation("differentiable_lut").name, get_relaxation("multilinear").width(6)
         ('dlut', 64)
     """
-    key = ALIASES.get(name, name)
+    key = ALIASES.get(name, name) if isinstance(name, str) else None  # a list is unhashable
     if key not in RELAXATIONS:
         raise ConfigError(f"unknown relaxation {name!r}; choose one of "
                           f"{', '.join(relaxation_names())}")

@@ -200,7 +200,8 @@ def register_surrogate(name: str, fn: ArrayFn, grad: ArrayFn, default_width: flo
         ``None``.
 
     Raises:
-        ConfigError: ``default_width`` not ``> 0``.
+        ConfigError: a name that is not a non-empty string, ``fn`` or ``grad`` not callable,
+            ``default_width`` not a finite number ``> 0``.
 
     Example:
         >>> register_surrogate("hard_tanh_demo", lambda u, w: np.clip(u / (2 * w) + 0.5, 0, 1),
@@ -209,8 +210,15 @@ def register_surrogate(name: str, fn: ArrayFn, grad: ArrayFn, default_width: flo
         [1.0, 1.0, 0.0]
         >>> del SURROGATES["hard_tanh_demo"]      # the registry is global: the example cleans up
     """
-    if not default_width > 0:
-        raise ConfigError(f"surrogate {name!r}: default width must be > 0, got {default_width}")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"a surrogate's name must be a non-empty string, got {name!r}")
+    if not (callable(fn) and callable(grad)):
+        raise ConfigError(f"surrogate {name!r}: fn and grad must be functions (u, width) -> array")
+    w = default_width
+    if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(w) or w <= 0:  # 'a' was a TypeError, NaN passed
+        raise ConfigError(f"surrogate {name!r}: default width must be a number > 0, got "
+                          f"{default_width!r}")
     SURROGATES[name] = (fn, grad, float(default_width))
     FAST.pop(name, None)  # a fast path computes the replaced function, not this one
 
@@ -247,7 +255,7 @@ def get_surrogate(name: str, width: float | None = None) -> Surrogate:
         >>> sg.name, sg.grad(np.array([0.0, 1.0, 3.0], np.float32)).tolist()
         ('triangular', [0.5, 0.25, 0.0])
     """
-    key = ALIASES.get(name, name)
+    key = ALIASES.get(name, name) if isinstance(name, str) else None  # a list is unhashable
     if key not in SURROGATES:
         raise ConfigError(f"unknown surrogate {name!r}; choose one of {', '.join(surrogate_names())}")
     fn, grad, default = SURROGATES[key]

@@ -145,8 +145,11 @@ def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str =
         ...
         spikelut.errors.ShapeError: training data: label 2 is out of range: the readout has 2 classes ...
     """
-    spikes = np.asarray(spikes)
-    labels = np.asarray(labels)
+    try:
+        spikes = np.asarray(spikes)
+        labels = np.asarray(labels)
+    except (ValueError, TypeError):  # ragged nested lists: numpy's ValueError
+        raise ShapeError(f"{name}: spikes and labels must be arrays (ragged lists given)") from None
     if spikes.ndim != 3:
         raise ShapeError(f"{name}: spikes must be [T, B, channels], got shape {spikes.shape}")
     T, B, n_in = spikes.shape
@@ -161,6 +164,10 @@ def check_data(net: Network, spikes: np.ndarray, labels: np.ndarray, name: str =
     check_scorable(net.readout, T, None, name)
     if labels.shape != (B,):
         raise ShapeError(f"{name}: {labels.shape} labels for {B} samples")
+    if not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
+            or labels.dtype == np.bool_):  # strings and objects: np.mod's TypeError
+        what = {"U": "strings", "S": "bytes", "O": "objects"}.get(labels.dtype.kind, str(labels.dtype))
+        raise ShapeError(f"{name}: labels must be integers, got {what}")
     if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
         raise ShapeError(f"{name}: labels must be integers")
     check_scorable(net.readout, T, labels, name)  # the one accuracy rule (spikelut.metrics)
@@ -244,6 +251,9 @@ class Trainer:
 
     def __init__(self, net: Network, cfg: TrainConfig, progress: bool | None = None,
                  backend: TrainBackend | None = None) -> None:
+        if not isinstance(cfg, TrainConfig):  # a dict was "'dict' object has no attribute ..."
+            raise ConfigError(f"cfg must be a TrainConfig, got {type(cfg).__name__}; build one "
+                              f"from a [train] table with TrainConfig.from_dict(table)")
         cfg.validate()
         if cfg.ensemble != 1:  # silently training one network of the N asked would be wrong
             raise ConfigError(f"[train] ensemble = {cfg.ensemble}: a Trainer trains the one "
