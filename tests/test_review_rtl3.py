@@ -8,6 +8,9 @@
 * a refractory gate that could not be folded was one chain of ``|`` over its R history bits:
   with R = 65,535 Icarus crashed parsing it (a binary tree 65,535 deep); a gate of more than
   12 bits is now a NOR reduction of a concatenation, wrapped over lines;
+* the classifier added a class's readout spikes in one ``+`` chain: a class of 70,000 nodes
+  crashed Icarus the same way (and 20,000 took minutes a cycle to simulate); the sum is now a
+  tree of partial sums of at most 16 terms;
 * a network without input channels failed with a numpy reshape error (a regression of the
   streamed .mem writer, caught before release);
 * a missing yosys with ``--gates`` / ``--synth`` named "the resource report"; the line now names
@@ -178,3 +181,45 @@ def test_a_long_gate_simulates_bit_exact(tmp_path, refractory):
                      work_dir=tmp_path / "rtl")
     assert (rep.ok, rep.bit_mismatches) == (True, 0)
     assert int(rep.bits_compared) == 360
+
+
+# ---------------------------------------------------------------------------- wide classes
+def copy_network(n: int, classes: int = 1) -> Network:
+    """``n`` nodes copying the one input channel, class ``j % classes`` each."""
+    node = Layer(np.tile(np.array([[0, 1]], np.uint8), (n, 1)), np.full((n, 1), -1),
+                 np.zeros((n, 1), int), np.zeros((n, 1), int))
+    return Network(1, [node], Readout(0, np.arange(n) % classes, classes))
+
+
+def test_a_wide_class_is_summed_as_a_tree():
+    from spikelut.rtl import emit_wrapper
+
+    lines = emit_wrapper(copy_network(300), "c", steps=4).splitlines()
+    bit = lambda j: f"{{{{10{{1'b0}}}}, out_spikes[{j}]}}"  # 11-bit counters: 4 x 300 < 2**11
+    # 300 terms: 19 sums of <= 16, then 2 sums of those, then inc0 = the two
+    assert f"  wire [10:0] inc0_s0_0 = {' + '.join(bit(j) for j in range(16))};" in lines
+    assert f"  wire [10:0] inc0_s0_18 = {' + '.join(bit(j) for j in range(288, 300))};" in lines
+    assert ("  wire [10:0] inc0_s1_1 = inc0_s0_16 + inc0_s0_17 + inc0_s0_18;") in lines
+    assert "  wire [10:0] inc0 = inc0_s1_0 + inc0_s1_1;" in lines
+    assert max(line.count(" + ") for line in lines if "inc0" in line) == 15
+
+
+def test_a_class_of_sixteen_keeps_one_sum():
+    from spikelut.rtl import emit_wrapper
+
+    text = emit_wrapper(copy_network(16), "c", steps=4)
+    bit = lambda j: f"{{{{6{{1'b0}}}}, out_spikes[{j}]}}"  # 7-bit counters: 4 x 16 < 2**7
+    assert f"  wire [6:0] inc0 = {' + '.join(bit(j) for j in range(16))};" in text.splitlines()
+    assert "inc0_s" not in text
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None or shutil.which("vvp") is None,
+                    reason="Icarus Verilog not installed")
+def test_wide_classes_simulate_bit_exact(tmp_path):
+    from spikelut.api import random_spikes
+    from spikelut.rtl import cosimulate
+
+    net = copy_network(600, classes=3)  # 200 a class: two levels of partial sums
+    rep = cosimulate(net, random_spikes(1, 6, 2, 0.5, 3), simulator="iverilog",
+                     work_dir=tmp_path / "rtl")
+    assert (rep.ok, rep.bit_mismatches, rep.pred_mismatches) == (True, 0, 0)

@@ -37,6 +37,26 @@ def pred_width(net: Network) -> int:
     return bit_width(net.readout.classes - 1)
 
 
+#: the most terms of one ``+`` chain of the class counters
+SUM_TERMS = 16
+
+
+def _sum_lines(p: Printer, name: str, terms: list[str], width: int) -> None:
+    """``wire [width-1:0] name`` = the sum of ``terms``, as a tree of partial sums of at most
+    :data:`SUM_TERMS` terms each. One chain over a class of 70,000 readout nodes crashed Icarus'
+    parser (a tree as deep as the chain), and re-adding 20,000 terms whenever one bit changed
+    made its simulation take minutes for a few cycles."""
+    level = 0
+    while len(terms) > SUM_TERMS:
+        parts = []
+        for g in range(0, len(terms), SUM_TERMS):
+            part = f"{name}_s{level}_{g // SUM_TERMS}"
+            p.line(f"wire [{width - 1}:0] {part} = {' + '.join(terms[g:g + SUM_TERMS])};")
+            parts.append(part)
+        terms, level = parts, level + 1
+    p.line(f"wire [{width - 1}:0] {name} = {' + '.join(terms)};")
+
+
 def emit_wrapper(net: Network, top: str, steps: int) -> str:
     """Verilog-2001 text of ``<top>_classifier`` (see the module docstring).
 
@@ -88,9 +108,8 @@ def emit_wrapper(net: Network, top: str, steps: int) -> str:
         else:
             p.line("wire counting = 1'b0;  // readout starts after the last cycle")
         for c, m in enumerate(members):
-            terms = " + ".join(zext(f"out_spikes[{j}]", cw) for j in m) if m else f"{cw}'d0"
             p.line(f"reg [{cw - 1}:0] count{c};")
-            p.line(f"wire [{cw - 1}:0] inc{c} = {terms};")
+            _sum_lines(p, f"inc{c}", [zext(f"out_spikes[{j}]", cw) for j in m] or [f"{cw}'d0"], cw)
             p.line(f"wire [{cw - 1}:0] next{c} = counting ? count{c} + inc{c} : count{c};")
         # argmax chain: strict '>' keeps the lower class on ties
         p.line(f"wire [{cw - 1}:0] best_v0 = next0;")
