@@ -211,3 +211,37 @@ def test_the_vcd_reader_refuses_a_fifo_and_a_file_over_the_array_limit(tmp_path,
     monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", "100")
     with pytest.raises(FileFormatError, match=r"w\.vcd: VCD file: shape \(\d+,\) x 1 byte"):
         read_vcd(p)
+
+
+# ---------------------------------------------------------------------------- IDX
+def _idx_bytes(arr, code, dtype):
+    import struct
+
+    head = bytes([0, 0, code, arr.ndim]) + b"".join(struct.pack(">I", d) for d in arr.shape)
+    return head + np.asarray(arr, dtype).tobytes()
+
+
+def test_a_gzip_idx_file_is_read_in_pieces_not_one_read_of_the_whole_limit(tmp_path, monkeypatch):
+    # read(limit + 1) made Python allocate the limit (4 GiB) before reading a 1 KB file: under a
+    # memory cap (ulimit -v 3.5 GB) a 10-image MNIST file failed as 'not enough memory'
+    import gzip
+
+    from spikelut.datasets import read_idx
+
+    imgs = np.arange(3 * 5 * 4, dtype=np.int16).reshape(3, 5, 4) - 30
+    p = tmp_path / "t-images-idx3-ubyte.gz"
+    p.write_bytes(gzip.compress(_idx_bytes(imgs, 0x0B, ">i2")))
+    sizes = []
+    real = gzip.GzipFile.read
+
+    def spy(self, size=-1):
+        sizes.append(size)
+        return real(self, size)
+
+    monkeypatch.setattr(gzip.GzipFile, "read", spy)
+    x = read_idx(p)
+    assert x.dtype == np.int16 and x.dtype.isnative and x.tolist() == imgs.tolist()
+    assert sizes and max(sizes) <= 1 << 20 and min(sizes) > 0
+    u = tmp_path / "u-images-idx3-ubyte"
+    u.write_bytes(_idx_bytes(np.array([[1, 2], [3, 255]]), 0x08, ">u1"))
+    assert read_idx(u).tolist() == [[1, 2], [3, 255]]

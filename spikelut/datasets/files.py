@@ -28,7 +28,11 @@ from .base import Dataset, KINDS, SPLITS
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def _read_bounded(path: Path) -> bytes:
+#: bytes read at a time from an IDX file
+_PIECE = 1 << 20
+
+
+def _read_bounded(path: Path) -> bytearray:
     """The bytes of ``path``, gunzipped when it starts with the gzip magic, never more than
     :func:`spikelut.limits.max_array_bytes` (a 2 MB gzip bomb cannot expand to 10 GB)."""
     limit = limits.max_array_bytes()
@@ -37,7 +41,14 @@ def _read_bounded(path: Path) -> bytes:
         gz = fh.read(2) == b"\x1f\x8b"
         fh.seek(0)
         stream = gzip.GzipFile(fileobj=fh) if gz else fh
-        raw = stream.read(limit + 1)  # one byte over the limit tells "too large"
+        # in pieces until one byte over the limit: read(limit + 1) allocated the whole limit
+        # (4 GiB) first, so a 1 KB file failed as 'not enough memory' under a memory cap
+        raw = bytearray()
+        while len(raw) <= limit:
+            piece = stream.read(min(_PIECE, limit + 1 - len(raw)))
+            if not piece:
+                break
+            raw += piece
     if len(raw) > limit:
         what = "decompressed IDX data" if gz else "IDX file"
         raise FileFormatError(f"{path}: {what} is larger than the limit of {limit} bytes (set "
@@ -70,7 +81,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if len(raw) - head != need:
         raise FileFormatError(f"{path}: IDX data has {len(raw) - head} bytes, the header {dims} "
                               f"says {need} (truncated or corrupt file)")
-    return np.frombuffer(raw[head:], dt).reshape(dims).astype(dt.newbyteorder("="))
+    # no copy of the data for bytes (raw[head:] and astype copied it twice: 3 x the limit)
+    return np.frombuffer(raw, dt, offset=head).reshape(dims).astype(dt.newbyteorder("="),
+                                                                    copy=False)
 
 
 def _scale_values(x: np.ndarray, path: Path, field_name: str) -> tuple[np.ndarray, str]:
