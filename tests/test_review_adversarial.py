@@ -245,3 +245,23 @@ def test_a_gzip_idx_file_is_read_in_pieces_not_one_read_of_the_whole_limit(tmp_p
     u = tmp_path / "u-images-idx3-ubyte"
     u.write_bytes(_idx_bytes(np.array([[1, 2], [3, 255]]), 0x08, ">u1"))
     assert read_idx(u).tolist() == [[1, 2], [3, 255]]
+
+
+# ---------------------------------------------------------------------------- spike writers
+@pytest.mark.parametrize("labels, shown", [
+    ([0.5, 1.7], r"float64 values such as \[0\.5, 1\.7\]"),       # written as 0, 1
+    (["1", "0"], r"<U1 values such as \['1', '0'\]"),               # written as 1, 0
+    ([float("nan"), 0.0], r"float64 values such as \[nan, 0\.0\]"),  # a huge negative + warning
+    ([2**70, 0], r"object values such as \[1180591620717411303424, 0\]"),  # OverflowError
+    ([-1, 0], r"int64 values such as \[-1, 0\]"),
+])
+def test_save_spikes_refuses_labels_a_cast_would_change(tmp_path, labels, shown):
+    from spikelut.io import load_spikes, save_spikes
+
+    p = tmp_path / "s.h5"
+    with pytest.raises(FileFormatError, match=r"s\.h5: /labels: labels must be whole numbers "
+                                              r"0 \.\. 2\*\*63 - 1 \(class indices\), got " + shown):
+        save_spikes(p, np.zeros((2, 2, 1), np.uint8), labels=labels)
+    assert not p.exists()
+    save_spikes(p, np.zeros((2, 3, 1), np.uint8), labels=[1.0, True, np.uint64(2)])
+    assert load_spikes(p).labels.tolist() == [1, 1, 2]

@@ -41,6 +41,22 @@ def _check_labels(labels: np.ndarray | None, samples: int, where: str) -> None:
         raise FileFormatError(f"{where}: /labels: labels must be >= 0")
 
 
+def _label_array(labels: Any, where: str) -> np.ndarray | None:
+    """Labels given to a writer as int64, refusing what a cast would change: 1.7 was written as
+    1, '1' as 1, NaN as a huge negative number (with numpy's warning), 2**70 was an OverflowError
+    traceback."""
+    if labels is None:
+        return None
+    a = np.asarray(labels)
+    whole = a.dtype.kind in "iub" or (a.dtype.kind == "f" and bool(np.isfinite(a).all())
+                                      and bool((a == np.floor(a)).all()))
+    if not whole or (a.size and a.dtype.kind != "b" and not 0 <= a.min() <= a.max() < 2**63):
+        shown = np.asarray(a).ravel()[:3].tolist()
+        raise FileFormatError(f"{where}: /labels: labels must be whole numbers 0 .. 2**63 - 1 "
+                              f"(class indices), got {a.dtype} values such as {shown}"[:300])
+    return a.astype(np.int64)
+
+
 def _check_spikes_array(spikes: np.ndarray, labels: np.ndarray | None, where: str) -> None:
     if spikes.ndim != 3:
         raise FileFormatError(f"{where}: /spikes must be [T, B, n], got shape {spikes.shape}")
@@ -167,7 +183,7 @@ def spike_writer(path: str | os.PathLike, shape: tuple[int, int, int], labels: A
         24
     """
     T, B, n = (int(v) for v in shape)
-    lab = None if labels is None else np.asarray(labels).astype(np.int64)
+    lab = _label_array(labels, str(path))
     _check_labels(lab, B, str(path))
     copied = copy_spikes is not None and copy_spikes.shape == (T, B, n) and _raw_copyable(copy_spikes)
     # atomic_h5: a write error inside HDF5 (disk full) becomes one OutputError, not a crash
@@ -208,7 +224,7 @@ def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: 
         if not all_binary(spikes):
             raise FileFormatError(f"{path}: spikes must be 0 or 1")
         spikes = spikes.astype(np.uint8)
-    lab = None if labels is None else np.asarray(labels).astype(np.int64)
+    lab = _label_array(labels, str(path))
     _check_spikes_array(spikes, lab, str(path))
     res = None if result is None else result.to_numpy()
     sizes = None if res is None else [s.shape[2] for s in res.layer_spikes]
