@@ -311,10 +311,19 @@ def meta_list(meta: dict, key: str) -> list | None:
     if v is None:
         return None
     if isinstance(v, str):
+        from . import limits
+
+        # text from a file: nesting bounded before parsing ('[' * 100000 was a RecursionError
+        # traceback), and the text shown escaped
         try:
+            if not limits.json_depth_ok(v):
+                raise ValueError
             v = json.loads(v)
-        except ValueError:
-            raise FileFormatError(f"metadata {key}: not a JSON list: {v[:40]!r}") from None
+        except (ValueError, RecursionError):
+            from .escape import terminal
+
+            raise FileFormatError(f"metadata {key}: not a JSON list (nested at most "
+                                  f"{limits.MAX_JSON_DEPTH} levels): {terminal(v[:40])!r}") from None
     if not isinstance(v, list):
         raise FileFormatError(f"metadata {key}: expected a list, got {type(v).__name__}")
     return v

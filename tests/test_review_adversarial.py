@@ -265,3 +265,26 @@ def test_save_spikes_refuses_labels_a_cast_would_change(tmp_path, labels, shown)
     assert not p.exists()
     save_spikes(p, np.zeros((2, 3, 1), np.uint8), labels=[1.0, True, np.uint64(2)])
     assert load_spikes(p).labels.tolist() == [1, 1, 2]
+
+
+@pytest.mark.parametrize("classes, shown", [(2, "got 2$"), ("9", "got '9'$"), (2.0, "got 2.0$")])
+def test_a_spike_files_classes_attribute_is_shown_as_what_it_is(tmp_path, classes, shown):
+    # the integer 2 was shown as '2', as if the file held a string
+    p = tmp_path / "s.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["format"], f.attrs["version"], f.attrs["classes"] = "spikelut-spikes", 1, classes
+        f.create_dataset("spikes", data=np.zeros((2, 3, 1), np.uint8))
+        f.create_dataset("labels", data=np.array([0, 5, 1], np.int64))
+    with pytest.raises(FileFormatError, match=r"s\.h5: attribute 'classes' must be an integer "
+                                              r">= 6 \(the largest label \+ 1\), " + shown):
+        load_dataset(p)
+
+
+def test_ucr_meta_list_bounds_json_nesting():
+    from spikelut.ucr import meta_list
+
+    # '[' * 100000 was a RecursionError traceback
+    with pytest.raises(FileFormatError, match=r"metadata lengths: not a JSON list \(nested at most "
+                                              r"64 levels\): '\[\[\["):
+        meta_list({"lengths": "[" * 100000}, "lengths")
+    assert meta_list({"lengths": "[[3], 5]"}, "lengths") == [[3], 5]

@@ -480,7 +480,7 @@ def _load_spike_file(path: Path, split: str, lazy: bool = False) -> Dataset:
     classes = d.meta.get("classes", top)
     if not isinstance(classes, int) or isinstance(classes, bool) or classes < top:
         raise FileFormatError(f"{path}: attribute 'classes' must be an integer >= {top} (the "
-                              f"largest label + 1), got {str(classes)[:40]!r}")
+                              f"largest label + 1), got {terminal(repr(classes))[:40]}")
     limits.check_count(classes, limits.MAX_CLASSES, "number of classes", f"{path}: classes")
     meta: dict[str, Any] = {"source": str(path)}
     encoding = _recorded_encoding(d.meta)
