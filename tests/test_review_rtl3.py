@@ -223,3 +223,98 @@ def test_wide_classes_simulate_bit_exact(tmp_path):
     rep = cosimulate(net, random_spikes(1, 6, 2, 0.5, 3), simulator="iverilog",
                      work_dir=tmp_path / "rtl")
     assert (rep.ok, rep.bit_mismatches, rep.pred_mismatches) == (True, 0, 0)
+
+
+# ---------------------------------------------------------------------------- SIGTERM
+def _wait_for(path, proc, what):
+    import time
+
+    for _ in range(600):  # up to a minute: the machine may be busy
+        if path.is_file() and path.read_text().strip():
+            return int(path.read_text())
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} ended early: {proc.communicate()}")
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not start")
+
+
+def _gone(pid: int) -> bool:
+    import time
+
+    for _ in range(100):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":  # reaped by no one yet: dead
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _kill_leftover(pid: int | None) -> None:
+    import os
+    import signal
+
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs /proc")
+def test_sigterm_during_verify_kills_the_tool_and_leaves_nothing(tmp_path):
+    """SIGTERM (timeout, a cancelled CI job) while the simulator builds: the old spikelut died on
+    the spot and the build went on, orphaned, beside a half-written temporary directory."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from spikelut.api import random_spikes
+    from spikelut.io import save_spikes
+
+    net = random_network(0, 4, [6, 2], k=3)
+    save_model(net, tmp_path / "m.h5")
+    save_spikes(tmp_path / "s.h5", random_spikes(4, 5, 2, seed=1))
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    pidfile = tmp_path / "tool.pid"
+    for tool in ("iverilog", "vvp"):  # a build that never ends, and tells where it runs
+        (fake / tool).write_text(f"#!/bin/sh\nsleep 120 &\necho $! > {pidfile}\nwait\n")
+        (fake / tool).chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake}{os.pathsep}{os.environ['PATH']}",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-m", "spikelut", "rtl", "m.h5", "-o", "out",
+                             "--verify", "s.h5", "--simulator", "iverilog"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tool = None
+    try:
+        tool = _wait_for(pidfile, proc, "spikelut rtl")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert (proc.returncode, err.splitlines()[-1:]) == (130, ["spikelut rtl: interrupted"]), err
+        assert _gone(tool), "the simulator's build outlived spikelut"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "m.h5", "s.h5", "tool.pid"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        _kill_leftover(tool)
+
+
+def test_a_sigterm_handler_of_the_callers_is_left_alone():
+    import signal
+
+    from spikelut.rtl.launch import run_tool
+
+    seen = []
+    mine = lambda signum, frame: seen.append(signum)  # noqa: E731
+    old = signal.signal(signal.SIGTERM, mine)
+    try:
+        run_tool(["sh", "-c", "kill -TERM $PPID; sleep 0.2"])
+        assert signal.getsignal(signal.SIGTERM) is mine and seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, old)

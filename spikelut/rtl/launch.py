@@ -8,6 +8,12 @@ therefore starts in a process group of its own, and the whole group is killed wh
 it ends in an exception (Ctrl-C, a timeout, any error). A group of its own also means that a
 Ctrl-C typed at the terminal reaches spikelut only; spikelut then ends the tool's group itself.
 
+SIGTERM (``timeout``, a CI job cancelled, ``kill``) ended spikelut on the spot: no ``finally``
+ran, so the tool's group (in a session of its own, out of reach of a signal to spikelut's group)
+went on for minutes and the half-written output stayed. While a tool runs, a SIGTERM is therefore
+turned into :class:`KeyboardInterrupt` (when nobody else handles SIGTERM): the group is killed and
+the caller cleans up as after Ctrl-C.
+
 Example:
     >>> run_tool(["sh", "-c", "echo hi"], capture=True).stdout
     'hi\\n'
@@ -18,6 +24,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Sequence
 
@@ -33,6 +42,26 @@ def kill_group(proc: subprocess.Popen) -> None:
         proc.wait()
     except BaseException:  # a second Ctrl-C while reaping: the group is dead already
         pass
+
+
+def _terminated(signum, frame):
+    raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`KeyboardInterrupt` in the block, where SIGTERM has its default
+    action (would end the process without cleanup) and this is the main thread (the only one
+    that may set handlers); a handler someone else installed is left alone."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def run_tool(cmd: Sequence[str], cwd: str | os.PathLike | None = None, env: dict | None = None,
@@ -56,7 +85,8 @@ def run_tool(cmd: Sequence[str], cwd: str | os.PathLike | None = None, env: dict
 
     Raises:
         OSError: the program cannot be started.
-        KeyboardInterrupt: Ctrl-C while the tool ran, after its process group was killed.
+        KeyboardInterrupt: Ctrl-C (or SIGTERM, see the module docstring) while the tool ran,
+            after its process group was killed.
         subprocess.TimeoutExpired: ``timeout`` passed, after the group was killed.
 
     Example:
@@ -67,15 +97,17 @@ def run_tool(cmd: Sequence[str], cwd: str | os.PathLike | None = None, env: dict
         out, err = subprocess.PIPE, subprocess.PIPE
     else:
         out, err = (stdout, subprocess.STDOUT) if stdout is not None else (None, None)
-    # start_new_session (not process_group=, Python >= 3.11): a group of its own, led by the tool
-    proc = subprocess.Popen([str(c) for c in cmd], cwd=None if cwd is None else Path(cwd), env=env,
-                            stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=capture,
-                            start_new_session=True)
-    try:
-        got_out, got_err = proc.communicate(timeout=timeout)
-    except BaseException:
-        kill_group(proc)
-        raise
+    with _sigterm_as_interrupt():
+        # start_new_session (not process_group=, Python >= 3.11): a group of its own, led by the
+        # tool
+        proc = subprocess.Popen([str(c) for c in cmd], cwd=None if cwd is None else Path(cwd),
+                                env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                text=capture, start_new_session=True)
+        try:
+            got_out, got_err = proc.communicate(timeout=timeout)
+        except BaseException:
+            kill_group(proc)
+            raise
     return subprocess.CompletedProcess(list(cmd), proc.returncode, got_out, got_err)
 
 
