@@ -323,8 +323,13 @@ class SpikeReader(_OpenFile):
         T, B, n = self.shape
         b0, b1, _ = slice(b0, b1).indices(B)
         # a range is allocated whole: bounded first, as a whole read is
-        limits.check_array_bytes((T, max(b1 - b0, 0), n), 1,
-                                 f"{self.path}: samples {b0} .. {b1 - 1} of /spikes")
+        try:
+            limits.check_array_bytes((T, max(b1 - b0, 0), n), 1,
+                                     f"{self.path}: samples {b0} .. {b1 - 1} of /spikes")
+        except FileFormatError as e:  # one sample fits (checked at open): say how many do
+            fit = max(1, limits.max_array_bytes() // max(T * n, 1))
+            raise FileFormatError(f"{e}; or read at most {fit} samples at a time (--chunk "
+                                  f"{fit})") from None
         with _reading(self.path):
             try:
                 x = self.dataset[:, b0:b1, :]
