@@ -318,3 +318,14 @@ def test_a_sigterm_handler_of_the_callers_is_left_alone():
         assert signal.getsignal(signal.SIGTERM) is mine and seen == [signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+# ---------------------------------------------------------------------------- options
+def test_simulator_without_verify_is_refused(tmp_path, capsys):
+    # it was silently ignored: no co-simulation ran and nothing said so
+    save_model(random_network(0, 4, [6, 2], k=3), tmp_path / "m.h5")
+    out = tmp_path / "rtl"
+    assert main(["rtl", str(tmp_path / "m.h5"), "-o", str(out), "--simulator", "iverilog"]) == 1
+    assert capsys.readouterr().err == ("spikelut rtl: error: --simulator needs --verify SPIKES.h5 "
+                                       "(the co-simulation it runs)\n")
+    assert not out.exists()

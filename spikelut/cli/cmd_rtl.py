@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "instead of INIT[addr] tables")
     p.add_argument("--verify", metavar="SPIKES.h5",
                    help="co-simulate on this spike file and compare with the reference engine")
-    p.add_argument("--simulator", default="verilator", choices=("verilator", "iverilog"),
+    p.add_argument("--simulator", default=None, choices=("verilator", "iverilog"),
                    help="simulator for --verify (default verilator)")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="cycles per sample of the classifier wrapper (default: T of --verify, "
@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> Output:
     check_top_name(args.top)
     if args.gate_list is not None and not args.gates:
         raise ConfigError("--gate-list needs --gates (the gate view it configures)")
+    if args.simulator is not None and not args.verify:
+        # it was ignored: a user who asked for Icarus got no co-simulation and no word of it
+        raise ConfigError("--simulator needs --verify SPIKES.h5 (the co-simulation it runs)")
+    simulator = args.simulator or "verilator"
     # a bad list: before any work
     library = gate_list(args.gate_list or DEFAULT_GATES) if args.gates else None
     check_output(args.output, inputs=[args.model, args.verify], kind="dir", force=args.force)
@@ -103,7 +107,7 @@ def run(args: argparse.Namespace) -> Output:
     # the directory is replaced only when all of this succeeded (docs/files-and-outputs.md)
     files, rep = compile_rtl(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
                              stimulus=None if spikes is None else spikes.spikes,
-                             verify=args.simulator if args.verify else None, force=args.force,
+                             verify=simulator if args.verify else None, force=args.force,
                              model=str(args.model), jobs=args.jobs, synth=args.synth,
                              gates=library, inputs=[p for p in (args.model, args.verify) if p])
     plan = files.plan
