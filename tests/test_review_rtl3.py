@@ -329,3 +329,18 @@ def test_simulator_without_verify_is_refused(tmp_path, capsys):
     assert capsys.readouterr().err == ("spikelut rtl: error: --simulator needs --verify SPIKES.h5 "
                                        "(the co-simulation it runs)\n")
     assert not out.exists()
+
+
+def test_steps_that_differ_from_the_verify_file_are_named_as_options(tmp_path, capsys):
+    from spikelut.api import random_spikes
+    from spikelut.io import save_spikes
+
+    save_model(random_network(0, 4, [6, 2], k=3), tmp_path / "m.h5")
+    save_spikes(tmp_path / "s.h5", random_spikes(4, 10, 2, seed=1))
+    out = tmp_path / "rtl"
+    assert main(["rtl", str(tmp_path / "m.h5"), "-o", str(out), "--verify", str(tmp_path / "s.h5"),
+                 "--simulator", "iverilog", "--steps", "5"]) == 1
+    assert capsys.readouterr().err == (
+        f"spikelut rtl: error: --steps 5 but {tmp_path / 's.h5'} has 10 cycles per sample; leave "
+        f"--steps out (the wrapper then counts 10) or verify on a file of 5 cycles\n")
+    assert not out.exists()

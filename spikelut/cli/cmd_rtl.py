@@ -104,6 +104,11 @@ def run(args: argparse.Namespace) -> Output:
     spikes = load_spikes(args.verify) if args.verify else None
     if spikes is not None:  # the checks simulate and eval make: width first, then labels
         check_spike_file(net, args.verify, spikes.spikes.shape, spikes.labels, meta=spikes.meta)
+        T = spikes.spikes.shape[0]
+        if args.steps is not None and args.steps != T:  # in the options' words, not the API's
+            raise ConfigError(f"--steps {args.steps} but {terminal(str(args.verify))} has "
+                              f"{count(T, 'cycles')} per sample; leave --steps out (the wrapper "
+                              f"then counts {T}) or verify on a file of {args.steps} cycles")
     # the directory is replaced only when all of this succeeded (docs/files-and-outputs.md)
     files, rep = compile_rtl(net, args.output, top=args.top, lut6=args.lut6, steps=args.steps,
                              stimulus=None if spikes is None else spikes.spikes,
