@@ -289,3 +289,14 @@ def test_ucr_meta_list_bounds_json_nesting():
                                               r"64 levels\): '\[\[\["):
         meta_list({"lengths": "[" * 100000}, "lengths")
     assert meta_list({"lengths": "[[3], 5]"}, "lengths") == [[3], 5]
+
+
+def test_npz_spikes_over_the_cycle_limit_are_refused_as_data(capsys, tmp_path):
+    # was only '--steps 33554432 is more than the limit ...; give fewer steps' (fewer steps than
+    # the data has cycles is refused too): the data is what is too long
+    p = tmp_path / "d.npz"
+    np.savez_compressed(p, x=np.zeros(((1 << 24) + 1, 1, 1), np.uint8), y=np.zeros(1, np.int64),
+                        kind=np.array("spikes"))
+    with pytest.raises(FileFormatError, match=r"d\.npz: x: number of cycles T 16777217 is more "
+                                              r"than the limit of 16777216"):
+        load_dataset(p)

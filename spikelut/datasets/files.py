@@ -372,6 +372,12 @@ def _load_npz(path: Path, split: str, lazy: bool = False) -> Dataset:
     if kind == "spikes":
         if x.ndim != 3:
             raise FileFormatError(f"{path}: {xk}: spikes must be [T, N, channels], got shape {x.shape}")
+        # the limits of a spike file's [T, B, n] (33 M cycles were refused only as '--steps
+        # 33554432 is more than the limit; give fewer steps', which cannot help)
+        for size, limit, what in ((x.shape[0], limits.MAX_CYCLES, "number of cycles T"),
+                                  (x.shape[1], limits.MAX_SAMPLES, "number of samples"),
+                                  (x.shape[2], limits.MAX_INPUTS, "number of channels")):
+            limits.check_count(size, limit, what, f"{path}: {xk}")
         if not all_binary(x):
             raise FileFormatError(f"{path}: {xk}: spikes must be 0 or 1")
         y, classes = _labels(yraw, x.shape[1], path, yk, classes)
