@@ -494,15 +494,22 @@ def auto_chunk(steps: int, channels: int, layer_sizes: Sequence[int], samples: i
     """Samples per chunk of a streamed command: as many as fit ``memory`` bytes of uint8 spikes
     (input channels plus every layer, over ``steps`` cycles), a multiple of ``align`` (the
     engine's word and the files' storage chunk) where at least ``align`` fit, at least
-    ``least``, at most ``samples``.
+    ``least``, at most ``samples``, and never more than one array within
+    :func:`spikelut.limits.max_array_bytes` holds (input or one layer, uint8).
 
     Example:
         >>> auto_chunk(40, 16, [500, 100], samples=10**6)
         2688
+        >>> auto_chunk(10**6, 1000, [], samples=10**6) <= limits.max_array_bytes() // 10**9
+        True
     """
     per_sample = max(1, int(steps) * (int(channels) + sum(int(n) for n in layer_sizes)))
     fit = memory // per_sample
     fit = max(least, fit // align * align if fit >= align else fit)  # fewer than align: as many
+    # ``least`` must not take a chunk past the array limit that reading it checks (one range of
+    # the input, one layer's spikes): samples of a million cycles are then read a few at a time
+    widest = max([int(channels), *(int(n) for n in layer_sizes)])
+    fit = min(fit, max(1, limits.max_array_bytes() // max(1, int(steps) * widest)))
     return int(max(1, min(fit, samples)))
 
 

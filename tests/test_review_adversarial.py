@@ -300,3 +300,23 @@ def test_npz_spikes_over_the_cycle_limit_are_refused_as_data(capsys, tmp_path):
     with pytest.raises(FileFormatError, match=r"d\.npz: x: number of cycles T 16777217 is more "
                                               r"than the limit of 16777216"):
         load_dataset(p)
+
+
+def test_simulate_file_picks_a_chunk_within_the_array_limit(tmp_path, monkeypatch):
+    """auto_chunk's floor of 1,024 samples took the default chunk past the array limit, which the
+    range reader now refuses: the default chunk is capped so that such a file still simulates."""
+    import spikelut as sl
+    from spikelut.wiring import random_network
+
+    p = tmp_path / "s.h5"
+    x = (np.random.default_rng(0).random((256, 8, 256)) < 0.3).astype(np.uint8)
+    with h5py.File(p, "w") as f:                              # one sample per storage chunk
+        f.attrs["format"], f.attrs["version"] = "spikelut-spikes", 1
+        f.create_dataset("spikes", data=x, chunks=(256, 1, 256), compression="gzip")
+    net = random_network(0, n_in=256, sizes=[16, 2], k=3, classes=2)
+    monkeypatch.setenv("SPIKELUT_MAX_ARRAY_BYTES", str(200 << 10))  # 3 samples of 64 KiB fit
+    run = sl.simulate_file(net, p, tmp_path / "r.h5", progress=False)
+    assert run.chunk == 3
+    monkeypatch.delenv("SPIKELUT_MAX_ARRAY_BYTES")  # the result holds the input, read whole
+    assert np.array_equal(sl.load_result(tmp_path / "r.h5")[1].layer_spikes[-1],
+                          sl.simulate(net, x).layer_spikes[-1])
