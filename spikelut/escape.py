@@ -184,24 +184,29 @@ def csv_cell(value: object) -> object:
 
     A string that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be
     read as a formula (CSV injection, e.g. ``=HYPERLINK(...)`` or a DDE command); it gets a
-    leading single quote ``'``, as OWASP advises, so the spreadsheet shows it as text. Other
-    strings, and every value that is not a string (numbers, booleans, ``None``), are returned
-    unchanged, so numbers stay numbers. Quoting of commas, quotes and newlines is left to the
-    :mod:`csv` writer.
+    leading single quote ``'``, as OWASP advises, so the spreadsheet shows it as text. Control
+    and format characters in a string (ESC, newlines, U+202E) are shown as backslash escapes,
+    as :func:`terminal` does, so the file is also safe to print. Every value that is not a
+    string (numbers, booleans, ``None``) is returned unchanged, so numbers stay numbers.
+    Quoting of commas and quotes is left to the :mod:`csv` writer.
 
     Args:
         value: one cell's value.
 
     Returns:
-        ``value``, or the string with ``'`` in front.
+        ``value``, or the string escaped and with ``'`` in front where it starts a formula.
 
     Example:
         >>> csv_cell("=1+2"), csv_cell("@SUM(A1)"), csv_cell("L0"), csv_cell(-1.5)
         ("'=1+2", "'@SUM(A1)", 'L0', -1.5)
+        >>> csv_cell("L0\\x1b[31m")
+        'L0\\\\x1b[31m'
+
     """
-    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    value = terminal(value)  # ESC or U+202E in a layer name reached `cat nodes.csv` raw
+    return "'" + value if value.startswith(CSV_FORMULA_START) else value
 
 
 __all__ = ["csv_cell", "html_text", "terminal", "vcd_text", "verilog_comment", "verilog_string"]

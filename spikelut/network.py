@@ -272,10 +272,14 @@ class Readout(_FreezeAfterValidation):
             raise NetworkError("readout: class_of must be a 1-D list of integers") from None
         if arr.ndim != 1:
             raise NetworkError(f"readout: class_of must be 1-D, got shape {arr.shape}")
-        if arr.size and (arr.dtype.kind not in "iu" or arr.min() < -1
-                         or arr.max() > np.iinfo(np.int32).max):
+        if arr.size and arr.dtype.kind not in "iu":
             raise NetworkError(f"readout: class_of must hold integers -1 (not counted) or class "
                                f"numbers, got {arr.dtype} values")
+        bad = (arr < -1) | (arr > np.iinfo(np.int32).max) if arr.size else arr.astype(bool)
+        if bad.any():  # said "got int32 values" of [0, -5], as if the type were wrong
+            j = int(np.argmax(bad))
+            raise NetworkError(f"readout: class_of[{j}] = {int(arr[j])}: must be -1 (not counted) "
+                               f"or a class number 0 .. classes - 1")
         self.class_of = arr.astype(np.int32, copy=False)
         for attr in ("layer", "classes", "start"):
             v = getattr(self, attr)

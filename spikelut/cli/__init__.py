@@ -201,8 +201,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(args, f"{where}{e.strerror or e}")
     except MemoryError as e:
         # a valid but huge model or data set (engine history, a large batch): one line
-        return _fail(args, f"not enough memory ({e or 'MemoryError'}); use a smaller batch, model "
-                           f"or file")
+        why = f" ({e})" if str(e) else ""  # numpy's MemoryError often has no text: no "()"
+        return _fail(args, f"not enough memory{why}; use a smaller batch, model or file")
     except KeyboardInterrupt:
         print(f"spikelut {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
         if args.json:

@@ -10,6 +10,7 @@ from typing import Any
 
 
 from ..errors import FileFormatError, SpikelutError
+from ..limits import MAX_CYCLES
 
 from .hdf5 import _name, meta_json
 
@@ -142,8 +143,9 @@ def encode_options(rec: Any) -> str:
     out = ([f"--dataset {_name(shlex.quote(str(rec['dataset'])))}"]
            if isinstance(rec.get("dataset"), str) else [])
     out.append(f"--coding {_name(shlex.quote(enc['coding']))}")
-    if (not enc["params"].get("sequence") and isinstance(rec.get("steps"), int)
-            and not isinstance(rec.get("steps"), bool)):
+    steps = rec.get("steps")
+    if (not enc["params"].get("sequence") and isinstance(steps, int) and not isinstance(steps, bool)
+            and 1 <= steps <= MAX_CYCLES):  # a model file's -5 or 2**40 is no advice to print
         out.append(f"--steps {int(rec['steps'])}")
     for k, v in enc["params"].items():
         if isinstance(v, bool):

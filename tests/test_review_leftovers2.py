@@ -1,0 +1,50 @@
+"""Findings of session t's reader review fixed outside the readers: a readout's class_of message,
+the MemoryError line, control characters in CSV cells, a model's recorded steps in the encode
+advice."""
+
+import pytest
+
+from spikelut import cli
+from spikelut.errors import NetworkError
+from spikelut.escape import csv_cell
+from spikelut.io import encode_options
+from spikelut.network import Readout
+
+
+def test_class_of_out_of_range_names_the_entry_not_the_type():
+    # said "class_of must hold integers ... got int32 values" of [0, -5]
+    with pytest.raises(NetworkError, match=r"^readout: class_of\[1\] = -5: must be -1 \(not "
+                                           r"counted\) or a class number 0 \.\. classes - 1$"):
+        Readout(0, [0, -5], 2)
+    with pytest.raises(NetworkError, match=r"^readout: class_of must hold integers -1 \(not "
+                                           r"counted\) or class numbers, got float64 values$"):
+        Readout(0, [0.0, 1.5], 2)
+
+
+def test_memory_error_without_text_has_no_empty_parentheses(monkeypatch, capsys):
+    def boom(args):
+        raise MemoryError()
+
+    import spikelut.cli.cmd_backends as cmd
+
+    monkeypatch.setattr(cmd, "run", boom)
+    assert cli.main(["backends"]) == 1
+    assert capsys.readouterr().err.strip() == ("spikelut backends: error: not enough memory; use a "
+                                               "smaller batch, model or file")
+
+
+@pytest.mark.parametrize("cell, shown", [
+    ("L0\x1b[31m", "L0\\x1b[31m"),          # an escape sequence would colour `cat nodes.csv`
+    ("a\u202eb", "a\\u202eb"),                # right-to-left override
+    ("=cmd\nx", "'=cmd\\nx"),                 # the formula guard still applies
+    (3, 3),
+])
+def test_csv_cells_are_safe_to_print(cell, shown):
+    assert csv_cell(cell) == shown
+
+
+@pytest.mark.parametrize("steps", [-5, 0, 1 << 40, True, "8"])
+def test_encode_advice_leaves_out_a_recorded_step_count_that_cannot_be(steps):
+    rec = {"dataset": "mnist1d", "coding": "rate", "steps": steps}
+    assert encode_options(rec) == "--dataset mnist1d --coding rate"
+    assert encode_options({**rec, "steps": 40}) == "--dataset mnist1d --coding rate --steps 40"
