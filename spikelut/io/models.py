@@ -22,7 +22,36 @@ def save_model(net: Network, path: str | os.PathLike) -> None:
 
     Replaces whatever file is at ``path``, as :func:`numpy.save` does. The commands first refuse
     an output that is one of their inputs or a file of another kind
-    (:func:`spikelut.fileutil.check.check_output`); call that first for the same rules."""
+    (:func:`spikelut.fileutil.check.check_output`); call that first for the same rules.
+
+    The file (DESIGN.md section 4): root attributes ``format = "spikelut-model"``, ``version = 1``,
+    ``inputs`` and ``meta`` (``net.meta`` as JSON, when not empty); per layer a group
+    ``/layers/L<i>`` with attributes ``name`` and ``refractory`` (cycles) and gzip datasets
+    ``table [n, 2**k]`` uint8, ``source``, ``index`` and ``delay [n, k]`` int32 (delays in
+    cycles), and where the layer has them ``logits [n, 2**k]``, ``tap_influence`` and
+    ``tap_gradient [n, k]`` float32; ``/readout`` with attributes ``layer``, ``classes``,
+    ``start`` (cycle) and ``class_of [n_readout]`` int32.
+
+    Args:
+        net: the network to write (already validated by its constructor).
+        path: the file to write; the data go to a temporary file beside it, renamed onto it.
+
+    Returns:
+        ``None``; the file at ``path`` is replaced only when the whole write succeeded.
+
+    Raises:
+        OutputError: the file cannot be written (missing directory, no permission, disk full);
+            the old file is left as it was.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.wiring import random_network
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.h5"
+        >>> save_model(random_network(0, 2, [4, 2], k=2), p)
+        >>> net = load_model(p)
+        >>> net.n_in, [layer.table.shape for layer in net.layers]
+        (2, [(4, 4), (2, 4)])
+    """
     with atomic_h5(path) as f:
         f.attrs["format"] = MODEL_FORMAT
         f.attrs["version"] = VERSION
@@ -85,6 +114,37 @@ def load_model(path: str | os.PathLike) -> Network:
 
     Every declared size is checked against :mod:`spikelut.limits` before it is read (k before a
     ``2**k`` table, layer and node counts before the layers); see ``docs/threat-model.md``.
+    The layout is the one :func:`save_model` writes.
+
+    Args:
+        path: the model file (an HDF5 file with root attribute ``format = "spikelut-model"``).
+
+    Returns:
+        The :class:`~spikelut.network.Network`, validated by its constructor: tables uint8 0/1
+        ``[n, 2**k]``, ``source``/``index``/``delay`` int32 ``[n, k]``, ``meta`` the JSON object
+        of the root attribute ``meta`` (``{}`` when absent).
+
+    Raises:
+        FileFormatError: a missing, unreadable or non-regular file; another format or version
+            (a spike file, a checkpoint: the message says which); a missing or mistyped group,
+            dataset or attribute; a size past :mod:`spikelut.limits`; table entries other than
+            0 and 1; a ``meta`` that is not a JSON object or whose ``train``/``data`` records
+            are malformed; or a network its constructor refuses. The message names the file
+            and the field.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.wiring import random_network
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.h5"
+        >>> save_model(random_network(0, 3, [5], k=2), p)
+        >>> net = load_model(p)
+        >>> net.n_in, net.layers[0].source.shape, net.layers[0].source.dtype.name
+        (3, (5, 2), 'int32')
+        >>> try:
+        ...     load_model(p.with_name("missing.h5"))
+        ... except FileFormatError as e:
+        ...     print(str(e).endswith("missing.h5: no such file"))
+        True
     """
     path = Path(path)
     with _open(path) as f, _reading(path):

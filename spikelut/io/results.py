@@ -82,7 +82,42 @@ def _check_result_values(path: Path, layer_spikes: list[np.ndarray], counts: np.
 def load_result(path: str | os.PathLike, net: Network | None = None):
     """Read a result file whole: ``(SpikeData, SimResult)``; with ``net``, its layer sizes and
     input count are checked against the file. Every array must fit the array limit
-    (:func:`load_result_sample` reads one sample of any size of file)."""
+    (:func:`load_result_sample` reads one sample of any size of file).
+
+    Args:
+        path: the result file (``spikelut simulate -o RESULT.h5``; untrusted): a spike file
+            (root attribute ``format = "spikelut-spikes"``) with ``/layers/L<i>/spikes``,
+            ``/readout/counts`` and ``/readout/pred``.
+        net: the model the result should come from; its layer sizes and input count are checked.
+
+    Returns:
+        ``(SpikeData, SimResult)``: input spikes uint8 ``[T, B, n_in]``, labels int64 ``[B]`` or
+        ``None``, the file's metadata; layer spikes uint8 ``[T, B, n_i]``, counts int32
+        ``[B, classes]``, pred int32 ``[B]``.
+
+    Raises:
+        FileFormatError: a missing, unreadable or malformed file (as :func:`load_spikes`); a
+            spike file without ``/layers`` or ``/readout`` (not a result); shapes that disagree
+            with ``/spikes`` or with ``net``; arrays past the array limit; layer spikes other
+            than 0/1, negative counts or predictions that are not classes.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.engine.result import SimResult
+        >>> from spikelut.io import save_spikes
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.h5"
+        >>> s = np.ones((2, 3, 1), np.uint8)                              # T=2, B=3, 1 node
+        >>> save_spikes(p, s, result=SimResult([s], np.full((3, 1), 2, np.int32), np.zeros(3, np.int32)))
+        >>> data, res = load_result(p)
+        >>> data.spikes.shape, res.counts.tolist(), res.pred.dtype.name
+        ((2, 3, 1), [[2], [2], [2]], 'int32')
+        >>> save_spikes(p, s)
+        >>> try:
+        ...     load_result(p)
+        ... except FileFormatError as e:
+        ...     print(str(e).split(": ", 1)[1])
+        not a simulation result (no /layers or /readout); run 'spikelut simulate' to make one
+    """
     from ..engine.result import SimResult
 
     path = Path(path)
@@ -112,6 +147,22 @@ class ResultReader(_OpenFile):
         shape: ``(T, B, n_in)`` of ``/spikes``.
         sizes: the nodes of each layer.
         meta: the root attributes other than format and version.
+
+    Raises:
+        FileFormatError: at opening, as :func:`load_result` (no whole-array limit: ranges are
+            bounded when read); from :meth:`read`, as documented there.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.engine.result import SimResult
+        >>> from spikelut.io import save_spikes
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.h5"
+        >>> s = np.zeros((4, 2, 3), np.uint8)                             # T=4, B=2, 3 nodes
+        >>> save_spikes(p, s, result=SimResult([s], np.zeros((2, 3), np.int32), np.zeros(2, np.int32)))
+        >>> with ResultReader(p) as r:
+        ...     data, res = r.read(0, 1)
+        ...     r.shape, r.sizes, data.spikes.shape, res.counts.shape
+        ((4, 2, 3), [3], (4, 1, 3), (1, 3))
     """
 
     def __init__(self, path: str | os.PathLike, net: Network | None = None) -> None:
@@ -176,6 +227,10 @@ def open_result(path: str | os.PathLike, net: Network | None = None) -> ResultRe
         path: the result file (``spikelut simulate -o RESULT.h5``; untrusted).
         net: the model the result should come from; its layer sizes and input count are checked.
 
+    Returns:
+        An open :class:`ResultReader`; its :meth:`~ResultReader.read` gives
+        ``(SpikeData, SimResult)`` of a range of samples.
+
     Raises:
         FileFormatError: a missing, unreadable or malformed file, or one that does not fit ``net``.
 
@@ -197,13 +252,28 @@ def check_sample(sample: Any, samples: int) -> int:
     """``sample`` as an int when it is one of ``0 .. samples - 1``; else one
     :class:`~spikelut.errors.ConfigError` naming the valid range.
 
+    Args:
+        sample: the sample index asked for (an int, or a float of a whole value).
+        samples: the number of samples ``B`` of the result.
+
+    Returns:
+        ``sample`` as an ``int``.
+
+    Raises:
+        ConfigError: ``sample`` is not a whole number (a bool, 1.5, NaN, a string, ``None``) or
+            not in ``0 .. samples - 1``.
+
     Example:
         >>> check_sample(4, 3)
         Traceback (most recent call last):
         ...
         spikelut.errors.ConfigError: sample 4 does not exist; the result has samples 0 .. 2
     """
-    if isinstance(sample, bool) or int(sample) != sample or not 0 <= sample < samples:
+    try:  # NaN, inf, None or text were a ValueError/TypeError traceback
+        whole = not isinstance(sample, bool) and int(sample) == sample
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole or not 0 <= sample < samples:
         raise ConfigError(f"sample {sample} does not exist; the result has samples 0 .. {samples - 1}")
     return int(sample)
 

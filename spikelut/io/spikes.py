@@ -23,8 +23,20 @@ from .hdf5 import (SPIKES_FORMAT, VERSION, _GZ, _check_format, _check_stored, _d
 # ---------------------------------------------------------------------------- spikes / results
 @dataclass
 class SpikeData:
-    """Contents of a spike file: ``spikes [T, B, n]`` uint8, optional ``labels [B]`` int64, and the
-    free metadata of the root attributes (coding, source data, ...)."""
+    """Contents of a spike file, as :func:`load_spikes` returns them.
+
+    Attributes:
+        spikes: uint8 0/1 ``[T, B, n]``: cycle, sample, channel (time-major).
+        labels: int64 ``[B]`` class indices >= 0, or ``None`` for a file without ``/labels``.
+        meta: the free metadata of the root attributes other than ``format`` and ``version``
+            (coding, source data, ...), non-scalar values as the JSON text the file holds
+            (:func:`~spikelut.io.meta_json` parses them).
+
+    Example:
+        >>> d = SpikeData(np.zeros((2, 3, 1), np.uint8), np.array([0, 1, 0]))
+        >>> d.spikes.shape, d.labels.tolist(), d.meta
+        ((2, 3, 1), [0, 1, 0], {})
+    """
 
     spikes: np.ndarray
     labels: np.ndarray | None = None
@@ -76,6 +88,14 @@ def spike_chunks(shape: tuple[int, int, int]) -> tuple[int, int, int] | None:
     and a reader of a sample range decompresses only its own chunks; time and channels are cut so
     a chunk holds about :data:`CHUNK_BYTES`.
 
+    Args:
+        shape: ``(T, B, n)``: cycles, samples, channels.
+
+    Returns:
+        ``(t, b, c)`` with ``t <= T``, ``b = min(B, 64)``, ``c <= n``, of at most
+        :data:`CHUNK_BYTES` bytes; ``None`` when any of ``T``, ``B``, ``n`` is 0 (HDF5 cannot
+        chunk an empty dataset).
+
     Example:
         >>> spike_chunks((40, 4000, 16))
         (40, 64, 16)
@@ -108,6 +128,28 @@ class SpikeWriter:
     set by the chunk, not the file. ``write(b0, spikes, result)`` fills samples
     ``b0 .. b0 + b - 1``: ``spikes [T, b, n]`` (unless the input spikes were copied), and with a
     result file ``result`` (a :class:`~spikelut.engine.result.SimResult` of those samples).
+
+    Attributes:
+        shape: ``(T, B, n)`` of ``/spikes``: cycles, samples, channels.
+
+    Raises:
+        ShapeError: from :meth:`write`, a chunk that does not fit ``shape``; when the ``with``
+            block of :func:`spike_writer` ends, samples never written (the file is then not
+            created).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> with spike_writer(p, (2, 3, 1)) as w:
+        ...     w.write(0, np.ones((2, 3, 1), np.uint8))
+        ...     w.shape
+        (2, 3, 1)
+        >>> try:
+        ...     with spike_writer(p.with_name("t.h5"), (2, 3, 1)) as w:
+        ...         w.write(0, np.ones((2, 1, 1), np.uint8))
+        ... except ShapeError as e:
+        ...     print(e)
+        samples 1.. were never written
     """
 
     def __init__(self, f: h5py.File, shape: tuple[int, int, int], layer_sizes: Sequence[int] | None,
@@ -119,7 +161,19 @@ class SpikeWriter:
         self._result = layer_sizes is not None
 
     def write(self, b0: int, spikes: Any = None, result: Any = None) -> None:
-        """Write samples ``b0 ..`` of the input spikes and (for a result file) of the result."""
+        """Write samples ``b0 ..`` of the input spikes and (for a result file) of the result.
+
+        Args:
+            b0: the first sample index (0-based) of the chunk.
+            spikes: uint8 0/1 ``[T, b, n]``, samples ``b0 .. b0 + b - 1``; ignored when the
+                writer copied an input file's ``/spikes``.
+            result: for a result file, the :class:`~spikelut.engine.result.SimResult` of the
+                same samples (its layer spikes, readout counts and predictions).
+
+        Raises:
+            ShapeError: ``spikes`` not ``[T, b, n]`` of the file's ``T`` and ``n``, or a sample
+                range outside ``0 .. B - 1``.
+        """
         T, B, n = self.shape
         if spikes is not None and not self._copied:
             spikes = np.asarray(spikes)
@@ -160,8 +214,9 @@ def spike_writer(path: str | os.PathLike, shape: tuple[int, int, int], labels: A
     error; an error (or Ctrl-C) leaves the old file as it was. Every sample must be written.
 
     Args:
-        path: the file to write.
-        shape: ``(T, B, n)`` of ``/spikes``.
+        path: the file to write (root attributes ``format = "spikelut-spikes"``, ``version = 1``;
+            ``/spikes`` uint8 gzip-chunked by :func:`spike_chunks`).
+        shape: ``(T, B, n)`` of ``/spikes``: cycles, samples, channels.
         labels: optional ``[B]`` integer labels (written at once; they are small).
         meta: free metadata for the root attributes (non-scalar values as JSON strings).
         layer_sizes: for a result file, the nodes of each layer (``/layers/L<i>/spikes [T, B, n_i]``).
@@ -169,9 +224,15 @@ def spike_writer(path: str | os.PathLike, shape: tuple[int, int, int], labels: A
         copy_spikes: an input file's ``/spikes`` dataset (already checked) whose compressed chunks
             are copied as they are instead of being written again, when its storage allows.
 
+    Returns:
+        A context manager yielding the :class:`SpikeWriter`; the file exists at ``path`` once
+        the block ends without an error.
+
     Raises:
-        FileFormatError: labels that do not fit ``shape``.
+        FileFormatError: labels that do not fit ``shape``, or are not whole numbers
+            ``0 .. 2**63 - 1``.
         ShapeError: a chunk that does not fit, or samples left unwritten.
+        OutputError: the file cannot be written (missing directory, no permission, disk full).
 
     Example:
         >>> import tempfile, pathlib
@@ -218,6 +279,37 @@ def save_spikes(path: str | os.PathLike, spikes: Any, labels: Any = None, meta: 
     :func:`spike_writer`, so atomic. Replaces whatever file is at ``path``, as
     :func:`save_model` does (:func:`spikelut.fileutil.check.check_output` first for the commands'
     rules).
+
+    Args:
+        path: the file to write: root attributes ``format = "spikelut-spikes"``, ``version = 1``
+            and ``meta``; ``/spikes`` uint8 ``[T, B, n]``; ``/labels`` int64 ``[B]`` when given;
+            with ``result`` also ``/layers/L<i>/spikes`` uint8 ``[T, B, n_i]``,
+            ``/readout/counts`` int32 ``[B, classes]`` and ``/readout/pred`` int32 ``[B]``.
+        spikes: ``[T, B, n]`` of 0s and 1s, any numeric or bool dtype (stored as uint8).
+        labels: ``[B]`` whole numbers ``0 .. 2**63 - 1`` (stored as int64), or ``None``.
+        meta: free metadata (``coding``, ``dataset``, ...) for the root attributes.
+        result: the :class:`~spikelut.engine.result.SimResult` of simulating ``spikes``.
+
+    Returns:
+        ``None``; the file at ``path`` is replaced only when the whole write succeeded.
+
+    Raises:
+        FileFormatError: ``spikes`` not 3-D or holding values other than 0 and 1; labels not
+            ``[B]`` or not whole numbers ``0 .. 2**63 - 1``.
+        OutputError: the file cannot be written (missing directory, no permission, disk full).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> save_spikes(p, np.array([[[0, 1]], [[1, 1]]]), labels=[3], meta={"coding": "none"})
+        >>> d = load_spikes(p)
+        >>> d.spikes.dtype.name, d.spikes.shape, d.labels.tolist(), d.meta["coding"]
+        ('uint8', (2, 1, 2), [3], 'none')
+        >>> try:
+        ...     save_spikes(p, np.full((1, 1, 2), 2))
+        ... except FileFormatError as e:
+        ...     print(str(e).endswith("s.h5: spikes must be 0 or 1"))
+        True
     """
     spikes = np.ascontiguousarray(spikes)
     if spikes.dtype != np.uint8:
@@ -250,7 +342,32 @@ def _spikes_declared(f: h5py.File, path: Path, whole: bool = True
 
 
 def load_spikes(path: str | os.PathLike) -> SpikeData:
-    """Read and validate a spike (or result) file's input spikes, labels and metadata."""
+    """Read and validate a spike (or result) file's input spikes, labels and metadata.
+
+    Reads ``/spikes`` whole; :func:`open_spikes` reads a file too large for memory by ranges
+    of samples.
+
+    Args:
+        path: the file, root attribute ``format = "spikelut-spikes"`` (a result file is one too).
+
+    Returns:
+        A :class:`SpikeData`: ``spikes`` uint8 0/1 ``[T, B, n]``, ``labels`` int64 ``[B]`` or
+        ``None``, ``meta`` the other root attributes.
+
+    Raises:
+        FileFormatError: a missing, unreadable or non-regular file; another format or version;
+            ``/spikes`` missing, not uint8 ``[T, B, n]``, past :mod:`spikelut.limits` or holding
+            values other than 0 and 1; ``/labels`` not int64 ``[B]`` or negative. The message
+            names the file and the field.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> save_spikes(p, np.ones((5, 2, 3), np.uint8))
+        >>> d = load_spikes(p)
+        >>> d.spikes.shape, d.labels, d.meta
+        ((5, 2, 3), None, {})
+    """
     path = Path(path)
     with _open(path) as f, _reading(path):
         _check_format(f, SPIKES_FORMAT, path)
@@ -290,6 +407,19 @@ class SpikeReader(_OpenFile):
         labels: int64 ``[B]`` or ``None``.
         meta: the root attributes other than format and version.
         dataset: the open ``/spikes`` dataset (checked kind, dtype and rank).
+
+    Raises:
+        FileFormatError: at opening, as :func:`load_spikes` (but no whole-array limit: only one
+            sample ``[T, 1, n]`` must fit the array limit); from :meth:`read`, unreadable data,
+            values other than 0 and 1, or a range past the array limit.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.h5"
+        >>> save_spikes(p, np.zeros((4, 100, 2), np.uint8), labels=[1] * 100)
+        >>> with SpikeReader(p) as r:
+        ...     r.shape, r.read(90, 200).shape, r.chunk_samples, int(r.labels.sum())
+        ((4, 100, 2), (4, 10, 2), 64, 100)
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -348,6 +478,13 @@ class SpikeReader(_OpenFile):
 
 def open_spikes(path: str | os.PathLike) -> SpikeReader:
     """Open a spike (or result) file for reading in chunks of samples; use it in a ``with``.
+
+    Args:
+        path: the file, root attribute ``format = "spikelut-spikes"``.
+
+    Returns:
+        An open :class:`SpikeReader` (``shape`` ``(T, B, n)``, ``labels`` int64 ``[B]`` or
+        ``None``, ``meta``); :meth:`SpikeReader.read` gives uint8 ``[T, b, n]`` by sample range.
 
     Raises:
         FileFormatError: a missing, unreadable or malformed file, naming the field.
