@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from spikelut.errors import ConfigError
-from spikelut.io import check_sample
+from spikelut.errors import ConfigError, FileFormatError
+from spikelut.io import check_sample, save_features
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, "x", None, "1", 1.5, True])
@@ -18,3 +18,13 @@ def test_check_sample_refuses_non_integers_with_one_config_error(bad):
 
 def test_check_sample_keeps_whole_numbers():
     assert check_sample(2.0, 3) == 2 and type(check_sample(2.0, 3)) is int
+
+
+@pytest.mark.parametrize("bad", [[["a", "b"]], [[1.0, 2.0], [3.0]]])
+def test_save_features_refuses_text_and_ragged_rows_with_one_file_format_error(tmp_path, bad):
+    # np.asarray(..., float32) raised numpy's ValueError (a traceback) before the shape check
+    out = tmp_path / "f.h5"
+    with pytest.raises(FileFormatError, match=r"f\.h5: /features: not an array of numbers \[B, F\] "
+                                              r"\(.*\); give one row of numbers per sample$"):
+        save_features(out, bad)
+    assert not out.exists()

@@ -25,7 +25,9 @@ def coding_hint(meta: dict, channels: int, inputs: int) -> str:
         inputs: the network's input count.
 
     Returns:
-        ``"; it was encoded with ... : use --param levels=N"`` or ``""``.
+        ``"; the file is <coding>-coded at ... : encode it with --coding <coding> --param
+        levels=N ..."`` (escaped for the terminal), or ``""``. Metadata that does not parse
+        gives ``""``: it never raises, so a wrong-width message is never replaced by another.
 
     Example:
         >>> coding_hint({"coding": "thermometer", "channels_per_value": 16, "params": "{}"}, 16, 4)
@@ -66,6 +68,14 @@ def encoding_record(meta: dict) -> dict:
     from before second differences gets ``second_lags = []``). A part that does not parse is
     left out.
 
+    Args:
+        meta: a spike file's root attributes (``SpikeData.meta``: JSON text from a file) or the
+            encoder's metadata (the values themselves).
+
+    Returns:
+        A new dict with those of ``dataset``, ``coding``, ``params`` and ``differences`` that
+        are present and parse (``{}`` for a file without an encoding record); never raises.
+
     Example:
         >>> encoding_record({"coding": "thermometer", "params": '{"levels": 4}', "split": "test"})
         {'coding': 'thermometer', 'params': {'levels': 4}}
@@ -86,8 +96,17 @@ def record_encoding(net: Any, meta: dict) -> None:
     file's metadata (:func:`encoding_record`: dataset, coding, its parameters, the difference
     channels' lags and constants), so the model file says how to encode new data for it
     (``spikelut info``) and ``simulate``, ``eval``, ``analyze``, ``prune --data``, ``ensemble
-    --data`` and ``rtl --verify`` refuse a file encoded otherwise or of another cycle count. ``spikelut run`` and ``spikelut train`` call it; a file without these attributes
-    adds nothing.
+    --data`` and ``rtl --verify`` refuse a file encoded otherwise or of another cycle count.
+    ``spikelut run`` and ``spikelut train`` call it; a file without these attributes adds
+    nothing.
+
+    Args:
+        net: the :class:`~spikelut.network.Network` being trained; its ``meta`` dict is changed
+            in place (``meta["data"]`` created or updated, other keys such as ``steps`` kept).
+        meta: the training spike file's root attributes (``SpikeData.meta``).
+
+    Returns:
+        ``None``. Never raises: a part that does not parse is left out.
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -125,6 +144,16 @@ def encode_options(rec: Any) -> str:
     """The ``spikelut encode`` options that reproduce a model's recorded encoding
     (``net.meta["data"]``, written by ``run`` / ``train``); empty when it records none (or one that
     does not parse).
+
+    Args:
+        rec: the model's ``meta["data"]`` (any value: a model file is untrusted): ``dataset``,
+            ``coding``, ``params``, ``differences`` and ``steps`` (cycles per sample; left out
+            for a ``sequence`` coding and outside ``1 .. MAX_CYCLES``).
+
+    Returns:
+        The options as one line, each word quoted for the shell and escaped for the terminal;
+        ``""`` when ``rec`` is no dict, names no coding or holds a ``differences`` record that
+        does not parse. Never raises.
 
     Example:
         >>> encode_options({"dataset": "GunPoint", "coding": "thermometer", "steps": 150,
@@ -171,6 +200,11 @@ def encoding_mismatch(model_rec: Any, meta: dict, theirs: str = "the model was t
         meta: the spike file's root attributes (``SpikeData.meta``).
         theirs: how the message names ``model_rec``'s side.
 
+    Returns:
+        The difference as one phrase for an error message (values escaped for the terminal
+        and cut to 200 characters), or ``""``. Never raises: a record that does not parse
+        counts as none.
+
     Example:
         >>> model = {"coding": "thermometer", "params": {"levels": 4},
         ...          "differences": {"lags": [], "second_lags": [4], "lo": [-0.1], "hi": [0.1]}}
@@ -192,6 +226,14 @@ def encoding_difference(want: Any, got: Any) -> tuple[str, str, str] | None:
     ``""`` and each value names both. ``None`` when the records agree or either side records
     none (a model trained on arrays, a file not written by ``spikelut encode``). The one rule
     behind :func:`encoding_mismatch` and the ensemble's member check.
+
+    Args:
+        want: the reference record (a model's ``meta["data"]``; any value, untrusted).
+        got: the record compared with it.
+
+    Returns:
+        ``(key, got, want)`` with ``key`` one of ``"coding"``, ``"params"``, ``"differences"``,
+        ``"second_differences"`` or ``""``, or ``None``. Never raises.
 
     Example:
         >>> encoding_difference({"coding": "rate"}, {"coding": "thermometer"})

@@ -264,6 +264,14 @@ def meta_json(meta: dict, key: str) -> Any:
     ``meta`` came from the encoder (the value itself) or from a file (JSON text, its nesting
     bounded before parsing); any other value as it is, ``None`` when absent.
 
+    Args:
+        meta: a spike file's root attributes (``SpikeData.meta``) or the encoder's metadata.
+        key: the attribute's name.
+
+    Returns:
+        The parsed JSON value for text that starts with ``{`` or ``[``; else ``meta[key]`` as
+        it is (a number, other text, a parsed table), or ``None``.
+
     Raises:
         FileFormatError: JSON text that is nested too deep or does not parse.
 
