@@ -3,8 +3,10 @@ spikelut.ucr, spikelut.vcd): each test fails on the code before its fix."""
 
 import math
 
+import numpy as np
 import pytest
 
+from spikelut.datasets import make_first_of_two, make_patterns, mnist5k_split
 from spikelut.errors import ConfigError, FileFormatError
 from spikelut.io import check_sample, save_features
 
@@ -28,3 +30,18 @@ def test_save_features_refuses_text_and_ragged_rows_with_one_file_format_error(t
                                               r"\(.*\); give one row of numbers per sample$"):
         save_features(out, bad)
     assert not out.exists()
+
+
+def test_mnist5k_split_with_no_test_images_per_class_puts_every_image_in_train():
+    # y[-0:] is the whole class: per_class=0 put every image in the test split
+    train, test = mnist5k_split(np.array([0, 1, 0, 1]), per_class=0)
+    assert train.tolist() == [0, 1, 2, 3] and test.tolist() == []
+    with pytest.raises(ConfigError, match=r"^mnist5k_split: per_class must be >= 0, got -1$"):
+        mnist5k_split(np.array([0, 1]), per_class=-1)
+
+
+@pytest.mark.parametrize("make, name", [(make_first_of_two, "first_of_two"), (make_patterns, "patterns")])
+def test_synthetic_tasks_refuse_a_negative_sample_count_with_one_config_error(make, name):
+    # was numpy's "negative dimensions are not allowed" ValueError traceback
+    with pytest.raises(ConfigError, match=rf"^{name}: need n >= 0 samples, got n=-1$"):
+        make(-1)

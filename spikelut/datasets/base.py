@@ -31,6 +31,14 @@ class Dataset:
         shape: one sample's shape: ``(28, 28)``, ``(40,)``, ``(T, C)``, ...
         split: ``"train"`` or ``"test"`` (``"all"`` for a single-split user file).
         meta: where it came from and how it was scaled.
+
+    ``len(ds)`` is ``N``; :attr:`n_values` the values per sample the encoder reads.
+
+    Example:
+        >>> ds = Dataset("toy", np.zeros((3, 2, 4), np.uint8), np.array([0, 1]), 2, "spikes",
+        ...              (3, 4), "test")
+        >>> len(ds), ds.n_values, ds.meta
+        (2, 4, {})
     """
 
     name: str

@@ -19,7 +19,19 @@ from .base import DATASET_FORMAT, Dataset, SPLITS
 # ---------------------------------------------------------------------------- built-in files
 def data_dir() -> Path:
     """The folder holding the built-in dataset files (``data/`` of a checkout, or the installed
-    ``spikelut.data`` package)."""
+    ``spikelut.data`` package).
+
+    Returns:
+        An absolute :class:`~pathlib.Path`: the checkout's ``data/`` when it holds
+        ``build_data.py`` or ``mnist5k.h5``, else the installed ``spikelut.data`` package's
+        folder, else the checkout's ``data/`` (which may not exist: the loaders then say the
+        file is missing and how to build it). Reads nothing and never raises.
+
+    Example:
+        >>> d = data_dir()
+        >>> d.is_absolute(), d.name
+        (True, 'data')
+    """
     here = Path(__file__).resolve().parents[2] / "data"  # spikelut/datasets/builtin.py
     if (here / "build_data.py").exists() or (here / "mnist5k.h5").exists():
         return here
@@ -66,14 +78,29 @@ def _read_builtin(name: str, keys: tuple[str, ...]) -> tuple[dict, dict]:
 def mnist5k_split(y: np.ndarray, per_class: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, test)`` in file order: test = the last ``per_class`` images of each class.
 
+    Args:
+        y: integer labels ``[N]``.
+        per_class: test images per class (a class with fewer puts all of them in the test set).
+
+    Returns:
+        ``(train, test)``: int64 index arrays into ``y``, ascending, disjoint, together
+        ``0 .. N - 1``.
+
+    Raises:
+        ConfigError: ``per_class`` < 0.
+
     Example:
         >>> tr, te = mnist5k_split(np.array([0, 1, 0, 1, 0]), per_class=1)
         >>> tr.tolist(), te.tolist()
         ([0, 1, 2], [3, 4])
     """
+    if per_class < 0:
+        raise ConfigError(f"mnist5k_split: per_class must be >= 0, got {per_class}")
     test = np.zeros(len(y), bool)
     for c in np.unique(y):
-        test[np.flatnonzero(y == c)[-per_class:]] = True
+        of_c = np.flatnonzero(y == c)
+        # not of_c[-per_class:]: with per_class = 0 that is the whole class, not none of it
+        test[of_c[max(len(of_c) - per_class, 0):]] = True
     return np.flatnonzero(~test), np.flatnonzero(test)
 
 
@@ -109,12 +136,28 @@ def make_first_of_two(n: int, steps: int = 20, min_gap: int = 2, max_gap: int = 
     ``t1 + gap``, ``gap`` uniform in ``min_gap .. max_gap``. Labels are balanced. Both channels fire
     exactly once, so only the order, remembered across the gap, tells the classes apart.
 
+    Args:
+        n: samples (>= 0).
+        steps: cycles per sample ``T``.
+        min_gap: the least cycles between the two spikes (>= 1).
+        max_gap: the most cycles between them; ``steps // 4 + max_gap < steps``.
+        seed: seed (or seed sequence) of :func:`numpy.random.default_rng`; same seed, same data.
+
+    Returns:
+        ``(x, y)``: ``x`` uint8 0/1 ``[steps, n, 2]`` (cycle, sample, channel), ``y`` int64
+        ``[n]`` in ``{0, 1}``, the channel that fired first.
+
+    Raises:
+        ConfigError: ``n`` < 0, or gaps that do not fit ``steps``.
+
     Example:
         >>> x, y = make_first_of_two(2, steps=8, min_gap=2, max_gap=3, seed=1)
         >>> x.shape, x.sum(axis=0).tolist() == [[1, 1], [1, 1]]
         ((8, 2, 2), True)
     """
     first_max = steps // 4
+    if n < 0:  # was numpy's "negative dimensions are not allowed" traceback
+        raise ConfigError(f"first_of_two: need n >= 0 samples, got n={n}")
     if min_gap < 1 or max_gap < min_gap or first_max + max_gap >= steps:
         raise ConfigError(f"first_of_two: need 1 <= min_gap <= max_gap and steps//4 + max_gap < steps; "
                           f"got steps={steps}, min_gap={min_gap}, max_gap={max_gap}")
@@ -139,11 +182,30 @@ def make_patterns(n: int, classes: int = 4, channels: int = 8, steps: int = 20, 
     an independent uniform ``-jitter .. +jitter`` cycles (drawn from ``seed``). Every channel fires
     exactly once in every sample, so the class is in the timing only. Labels are balanced.
 
+    Args:
+        n: samples (>= 0).
+        classes: patterns, one per class (>= 1).
+        channels: channels ``C`` (>= 1).
+        steps: cycles per sample ``T`` (>= ``2 * jitter + 1``).
+        jitter: the most cycles a spike moves from its template (>= 0).
+        seed: seed (or seed sequence) of the samples' labels and jitter.
+        template_seed: seed of the templates (default ``seed``): give train and test the same
+            one so they share the patterns.
+
+    Returns:
+        ``(x, y)``: ``x`` uint8 0/1 ``[steps, n, channels]``, ``y`` int64 ``[n]`` in
+        ``0 .. classes - 1``.
+
+    Raises:
+        ConfigError: ``n`` < 0, or ``jitter``, ``steps``, ``classes`` or ``channels`` out of range.
+
     Example:
         >>> x, y = make_patterns(4, classes=2, channels=3, steps=10, seed=0)
         >>> x.shape, sorted(set(x.sum(axis=0).ravel().tolist()))   # every channel fires once
         ((10, 4, 3), [1])
     """
+    if n < 0:  # was numpy's "negative dimensions are not allowed" traceback
+        raise ConfigError(f"patterns: need n >= 0 samples, got n={n}")
     if jitter < 0 or steps < 2 * jitter + 1 or classes < 1 or channels < 1:
         raise ConfigError(f"patterns: need jitter >= 0, steps >= 2*jitter + 1, classes and channels "
                           f">= 1; got steps={steps}, jitter={jitter}")
