@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from spikelut.datasets import make_first_of_two, make_patterns, mnist5k_split
+from spikelut.datasets import make_first_of_two, make_patterns, mnist5k_split, plan_encoding
 from spikelut.errors import ConfigError, FileFormatError
 from spikelut.io import check_sample, save_features
 
@@ -45,3 +45,25 @@ def test_synthetic_tasks_refuse_a_negative_sample_count_with_one_config_error(ma
     # was numpy's "negative dimensions are not allowed" ValueError traceback
     with pytest.raises(ConfigError, match=rf"^{name}: need n >= 0 samples, got n=-1$"):
         make(-1)
+
+
+@pytest.mark.parametrize("bad", ["x", math.nan, math.inf])
+def test_plan_encoding_refuses_a_limit_that_is_no_number_with_one_config_error(bad):
+    # int(limit) on text, NaN or infinity was a ValueError / OverflowError traceback
+    with pytest.raises(ConfigError, match=r"^limit must be a positive integer, got "):
+        plan_encoding("first_of_two", None, None, split="test", limit=bad)
+
+
+@pytest.mark.parametrize("bad", ["x", math.nan])
+def test_plan_encoding_refuses_spike_steps_that_are_no_number_with_one_config_error(bad):
+    with pytest.raises(ConfigError, match=r"^dataset first_of_two is spikes of 20 cycles: steps "
+                                          r"must be 20 or more \(extra cycles are silent\), got "):
+        plan_encoding("first_of_two", None, bad, split="test", limit=2)
+
+
+def test_plan_encoding_bounds_whole_float_spike_steps_by_the_cycle_limit():
+    # steps = 1e30 (a float) skipped the int-only limit check and planned 10**30 cycles
+    with pytest.raises(ConfigError, match=r"^steps = \d+ is more than the limit of \d+ cycles; "
+                                          r"give fewer steps$"):
+        plan_encoding("first_of_two", None, 1e30, split="test", limit=2)
+    assert plan_encoding("first_of_two", None, 25.0, split="test", limit=2).shape == (25, 2, 2)

@@ -54,8 +54,19 @@ class EncodingPlan:
         labels: int64 ``[N]``.
         meta: the spike file's metadata (dataset, split, coding, params, steps, ...).
         shape: ``(T, N, channels)`` of the whole encoding.
+        coding: the coding's name (``"none"`` for a spike dataset).
+        params: the coding's parameters, every default filled in.
+        steps: cycles per sample ``T``.
+        seed: the seed of a random coding.
+        spikes: ``True`` for a spike dataset (its spikes are copied, padded with silent
+            cycles to ``steps``).
         align: chunk starts must be multiples of this (``RANDOM_BLOCK`` for a random code, so
             chunked spikes equal the one-shot ones).
+
+    Example:
+        >>> plan = plan_encoding("first_of_two", None, steps=24, split="test", limit=5)
+        >>> plan.shape, plan.coding, plan.encode(0, 2).shape, int(plan.encode(0, 5)[20:].sum())
+        ((24, 5, 2), 'none', (24, 2, 2), 0)
     """
 
     values: np.ndarray
@@ -70,7 +81,11 @@ class EncodingPlan:
     align: int = 1
 
     def encode(self, b0: int, b1: int) -> np.ndarray:
-        """Spikes of samples ``b0 .. b1 - 1``: uint8 ``[T, b1 - b0, channels]``."""
+        """Spikes of samples ``b0 .. b1 - 1``: uint8 0/1 ``[T, b1 - b0, channels]``.
+
+        Raises:
+            ConfigError: ``b0`` is not a multiple of :attr:`align`.
+        """
         if b0 % self.align:
             raise ConfigError(f"encoding chunks must start at multiples of {self.align}, got {b0}")
         if self.spikes:
@@ -98,6 +113,34 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     ``second_differences`` (lags ``L`` with ``2 L`` below the sequence length) appends each
     channel's second difference ``x[t] - 2 x[t - L] + x[t - 2 L]`` after them, scaled the same way.
 
+    Args:
+        name_or_path: a built-in name, a UCR/UEA name or a file (:func:`load_dataset`).
+        coding: a coding of :data:`spikelut.coding.CODINGS`, or ``None`` for the kind's
+            :data:`DEFAULT_CODING`; ignored (recorded as ``coding_ignored``) for spikes.
+        steps: cycles per sample ``T``: required for a coding that spreads each value over
+            cycles; the sequence length or ``None`` for one value per cycle; ``None``, the
+            dataset's cycles or more for spikes.
+        split: ``"train"`` or ``"test"``.
+        seed: seeds a synthetic task and a random coding (0 .. 2**63 - 1).
+        limit: keep the first ``limit`` samples in file order (a positive integer); classes
+            lost that way go to ``meta["limit_missing_classes"]``.
+        differences: lags in cycles of difference channels (empty: none).
+        second_differences: lags of second-difference channels (empty: none).
+        **params: the coding's parameters (``levels=8``, ...), over :data:`DEFAULT_PARAMS`.
+
+    Returns:
+        An :class:`EncodingPlan` whose ``shape`` is ``(T, N, channels)`` and whose ``meta``
+        holds the spike file's metadata. Only one sample is encoded here (to settle ``T`` and
+        the channels).
+
+    Raises:
+        ConfigError: an unknown dataset, split, coding or parameter; ``steps`` missing, not
+            allowed or past :data:`spikelut.limits.MAX_CYCLES`; a ``limit`` or ``seed`` that is
+            no fitting integer; differences for data that are not a sequence fed one value per
+            cycle, or lags that do not fit its length; more channels per value than
+            :data:`spikelut.limits.MAX_INPUTS`.
+        FileFormatError: a dataset file that is missing its parts, malformed or empty.
+
     Example:
         >>> plan = plan_encoding("mnist5k", "rate", steps=4, split="test", limit=10)
         >>> plan.shape, plan.align, plan.encode(0, 3).shape
@@ -107,9 +150,10 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
         limits.check_steps(steps, ConfigError)  # before any array of that many cycles is made
     ds = load_dataset(name_or_path, split, seed, lazy=True)  # a spike file stays on disk
     if limit is not None:
-        if isinstance(limit, bool) or int(limit) != limit or limit < 1:
+        whole = _whole(limit)
+        if whole is None or whole < 1:
             raise ConfigError(f"limit must be a positive integer, got {limit!r}")
-        limit = int(limit)
+        limit = whole
     meta: dict[str, Any] = {"dataset": ds.name, "split": ds.split, "kind": ds.kind,
                             "classes": ds.classes, "shape": list(ds.shape), "seed": int(seed)}
     meta.update({k: v for k, v in ds.meta.items() if k in ("source", "scale", "binning", "scale_lo",
@@ -130,10 +174,11 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
         _missing_classes(ds, y, limit, meta)
         T = x.shape[0]
         if steps is not None:
-            if isinstance(steps, bool) or int(steps) != steps or steps < T:
+            whole = _whole(steps)
+            if whole is None or whole < T:
                 raise ConfigError(f"dataset {ds.name} is spikes of {T} cycles: steps must be {T} or "
-                                  f"more (extra cycles are silent), got {steps}")
-            T = int(steps)
+                                  f"more (extra cycles are silent), got {steps!r}")
+            T = limits.check_steps(whole, ConfigError)  # 1e30 as a float passed the int check
         if coding not in (None, "none"):
             _coding.get_coding(coding)  # ignored, but a typo ([coding] name = "rat") is refused
             meta["coding_ignored"] = coding
@@ -189,6 +234,17 @@ def plan_encoding(name_or_path: str | os.PathLike, coding: str | None, steps: in
     return plan
 
 
+def _whole(v: Any) -> int | None:
+    """``v`` as an int when it is a whole number (not a bool), else ``None``: ``int(v) != v`` on
+    NaN, infinity or text was a ValueError or OverflowError traceback."""
+    if isinstance(v, bool):
+        return None
+    try:
+        return int(v) if int(v) == v else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _missing_classes(ds: Dataset, y: np.ndarray, limit: int | None, meta: dict) -> None:
     """Record in ``meta["limit_missing_classes"]`` the classes of ``ds`` that the first ``limit``
     samples ``y`` lack: ``limit`` keeps the first samples in file order, and a dataset stored class
@@ -203,6 +259,14 @@ def _missing_classes(ds: Dataset, y: np.ndarray, limit: int | None, meta: dict) 
 def missing_classes_note(meta: dict, samples: int) -> str:
     """The one-line note for a limited encoding that lost classes (:func:`_missing_classes`),
     or ``""``.
+
+    Args:
+        meta: an :class:`EncodingPlan`'s or a spike file's metadata; reads
+            ``limit_missing_classes`` (class indices; at most 20 are named).
+        samples: the number of samples kept (``limit``), for the message.
+
+    Returns:
+        The note (no trailing period), or ``""`` when no class is missing. Never raises.
 
     Example:
         >>> missing_classes_note({"limit_missing_classes": [2, 3]}, 200)
@@ -260,6 +324,19 @@ def encode_dataset(name_or_path: str | os.PathLike, coding: str | None, steps: i
     ``differences`` adds difference channels and ``second_differences`` second-difference
     channels after them (:mod:`spikelut.differences`). The same as
     :func:`plan_encoding` then ``plan.encode(0, N)``.
+
+    Args:
+        name_or_path: as for :func:`plan_encoding`, as are ``coding``, ``steps``, ``split``,
+            ``seed``, ``limit``, ``differences``, ``second_differences`` and ``**params``.
+
+    Returns:
+        A :class:`~spikelut.io.SpikeData`: ``spikes`` uint8 0/1 ``[T, N, channels]``,
+        ``labels`` int64 ``[N]``, ``meta`` for :func:`~spikelut.io.save_spikes`.
+
+    Raises:
+        ConfigError: as :func:`plan_encoding`.
+        FileFormatError: as :func:`plan_encoding`, or (for a spike file read lazily) data
+            that cannot be read or are not 0/1.
 
     Example:
         >>> sd = encode_dataset("mnist5k", "rate", steps=4, split="test", limit=10)

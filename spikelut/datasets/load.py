@@ -33,6 +33,26 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", seed: in
     ``seed`` only matters for the synthetic tasks. Unknown names raise :class:`ConfigError`,
     unreadable or malformed files :class:`FileFormatError`, both naming what is wrong.
 
+    Args:
+        name_or_path: a built-in name (:data:`DATASETS`), a UCR/UEA name (any case) or a file:
+            IDX (``*idx*`` or a folder of them), ``.npz``, or a spike file ``.h5``/``.hdf5``.
+        split: ``"train"`` or ``"test"``.
+        seed: integer 0 .. :data:`MAX_SEED`.
+        lazy: keep a spike file's spikes on disk and an event stream as events.
+
+    Returns:
+        The :class:`Dataset` of that split: ``x`` as :class:`Dataset` describes it per kind
+        (float ``[N, features]``, float ``[N, L]``/``[N, L, F]`` or uint8 ``[T, N, C]``), ``y``
+        int64 ``[N]``.
+
+    Raises:
+        ConfigError: an unknown split, name or file type, an empty name, a seed that is not an
+            integer 0 .. 2**63 - 1, or a path that does not exist (the message says where
+            relative paths are read from, and suggests a close built-in name).
+        FileFormatError: a built-in file missing or corrupt (with how to rebuild it); a user
+            file unreadable, malformed or with an empty axis (0 samples, cycles, channels or
+            features).
+
     Example:
         >>> ds = load_dataset("first_of_two", split="test", seed=0)
         >>> ds.x.shape, ds.kind, ds.classes, len(ds)
@@ -104,6 +124,12 @@ def dataset_files(name_or_path: str | os.PathLike) -> list[Path]:
     the last run is encoded again (missing files and special files are left out: the loader
     says what is wrong with them).
 
+    Args:
+        name_or_path: as for :func:`load_dataset`.
+
+    Returns:
+        The paths of the existing regular files, in a fixed order (a folder's sorted).
+
     Example:
         >>> dataset_files("first_of_two")
         []
@@ -125,7 +151,17 @@ def dataset_files(name_or_path: str | os.PathLike) -> list[Path]:
 
 
 def describe() -> list[dict]:
-    """One row per built-in dataset: name, kind, classes, sample shape, split sizes."""
+    """One row per built-in dataset, then one per UCR/UEA set (:func:`spikelut.ucr.describe`).
+
+    Returns:
+        A new list of dicts with ``name``, ``kind``, ``classes``, ``shape`` (one sample's, a
+        list) and the ``train`` and ``test`` sizes (samples); the UCR/UEA rows add their own
+        keys. Reads no file and never raises.
+
+    Example:
+        >>> describe()[0]
+        {'name': 'mnist5k', 'kind': 'image', 'classes': 10, 'shape': [28, 28], 'train': 4000, 'test': 1000}
+    """
     return [
         {"name": "mnist5k", "kind": "image", "classes": 10, "shape": [28, 28], "train": 4000, "test": 1000},
         {"name": "mnist1d", "kind": "sequence", "classes": 10, "shape": [40], "train": 4000, "test": 1000},
