@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from spikelut.datasets import make_first_of_two, make_patterns, mnist5k_split, plan_encoding
+from spikelut.datasets import (bin_events, make_first_of_two, make_patterns, mnist5k_split,
+                               plan_encoding)
 from spikelut.errors import ConfigError, FileFormatError
 from spikelut.io import check_sample, save_features
 
@@ -67,3 +68,16 @@ def test_plan_encoding_bounds_whole_float_spike_steps_by_the_cycle_limit():
                                           r"give fewer steps$"):
         plan_encoding("first_of_two", None, 1e30, split="test", limit=2)
     assert plan_encoding("first_of_two", None, 25.0, split="test", limit=2).shape == (25, 2, 2)
+
+
+@pytest.mark.parametrize("dt", [0, -0.1, math.nan, math.inf, "x"])
+def test_bin_events_refuses_a_dt_that_is_not_a_positive_number(dt):
+    # t / 0 cast inf to int64 garbage (-9223372036854775808) with only numpy's warning
+    with pytest.raises(ConfigError, match=r"^bin_events: dt must be a finite number > 0, got "):
+        bin_events([0.1, 0.2], dt)
+
+
+@pytest.mark.parametrize("t", [[math.nan], [-1.0], [math.inf]])
+def test_bin_events_refuses_times_that_are_not_finite_and_non_negative(t):
+    with pytest.raises(ConfigError, match=r"^bin_events: event times must be finite numbers >= 0$"):
+        bin_events(t, 1.0)

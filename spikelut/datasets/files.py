@@ -61,8 +61,32 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     The decompressed size is bounded by :func:`spikelut.limits.max_array_bytes`.
 
+    The format: two zero bytes, a type byte (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
+    0x0D float32, 0x0E float64), the number of dimensions, each dimension as a big-endian
+    uint32, then the data, big-endian, C order; gzip when the file starts with ``1f 8b``.
+
+    Args:
+        path: the file (``*-idx3-ubyte``, ``*-idx1-ubyte``, optionally ``.gz``; untrusted).
+
+    Returns:
+        The array of the header's shape and type, native byte order (uint8 ``[N, 28, 28]``
+        for MNIST images, uint8 ``[N]`` for its labels).
+
     Raises:
         FileFormatError: not a regular file, unreadable, corrupt, or over the size limit.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x-idx2-ubyte"
+        >>> _ = p.write_bytes(bytes([0, 0, 0x08, 2, 0, 0, 0, 2, 0, 0, 0, 3]) + bytes(range(6)))
+        >>> read_idx(p).tolist()
+        [[0, 1, 2], [3, 4, 5]]
+        >>> _ = p.write_bytes(b"PK")
+        >>> try:
+        ...     read_idx(p)
+        ... except FileFormatError as e:
+        ...     print(e.args[0].split(": ", 1)[1])
+        not an IDX file (bad magic number)
     """
     path = Path(path)
     try:
@@ -262,13 +286,27 @@ def bin_events(t: Any, dt: float) -> np.ndarray:
     Returns:
         int64 cycles ``[E]``.
 
+    Raises:
+        ConfigError: ``dt`` not a finite number > 0, or times that are not finite or are < 0
+            (the event-stream loader refuses those first, naming the file).
+
     Example:
         >>> bin_events([0.1, 0.2, 0.3, 0.6, 0.7], 0.1).tolist()
         [1, 2, 3, 6, 7]
         >>> bin_events([0.29, 0.35], 0.1).tolist()
         [2, 3]
     """
-    q = np.asarray(t, np.float64) / float(dt)
+    try:
+        dt = float(dt)
+    except (TypeError, ValueError):
+        dt = math.nan  # refused below, in the same words
+    t = np.asarray(t, np.float64)
+    # a zero, negative or NaN dt or time cast inf / NaN / negative quotients to int64 garbage
+    if not (math.isfinite(dt) and dt > 0):
+        raise ConfigError(f"bin_events: dt must be a finite number > 0, got {dt!r}")
+    if t.size and not (np.isfinite(t).all() and t.min() >= 0):
+        raise ConfigError("bin_events: event times must be finite numbers >= 0")
+    q = t / dt
     edge = np.round(q)
     on_edge = np.abs(q - edge) <= EDGE_TOLERANCE * np.maximum(1.0, np.abs(edge))
     return np.where(on_edge, edge, np.floor(q)).astype(np.int64)
@@ -399,6 +437,19 @@ class SampleRanges:
     samples. Subclasses implement :meth:`_read`. What :func:`plan_encoding` keeps for a spike
     file (:class:`FileSpikes`) or an event stream (:class:`EventRaster`), so ``spikelut encode``
     streams them like a value dataset.
+
+    Attributes:
+        shape: ``(T, N, C)``: cycles, samples, channels.
+        ndim: 3.
+        dtype: uint8.
+
+    Raises:
+        TypeError: an index other than ``x[:, b0:b1]`` (step 1).
+
+    Example:
+        >>> x = EventRaster(np.array([0, 1]), np.array([0, 2]), np.array([1, 0]), (2, 3, 2))
+        >>> x.head(2).shape, x[:, 2:3].shape, x[:, 2:3].dtype.name
+        ((2, 2, 2), (2, 1, 2), 'uint8')
     """
 
     ndim = 3
@@ -426,6 +477,14 @@ class FileSpikes(SampleRanges):
     """Spikes ``[T, N, C]`` of an open spike file, read one range of samples at a time
     (uint8, checked to be 0/1).
 
+    Attributes:
+        reader: the :class:`~spikelut.io.SpikeReader` it reads from (close it when done).
+        shape: ``(T, N, C)`` of the file's ``/spikes``.
+
+    Raises:
+        FileFormatError: from a read: data that cannot be read or are not 0/1, or a range past
+            the array limit (:meth:`spikelut.io.SpikeReader.read`).
+
     Example:
         >>> import tempfile, pathlib
         >>> from spikelut.io import open_spikes, save_spikes
@@ -447,6 +506,22 @@ class FileSpikes(SampleRanges):
 class EventRaster(SampleRanges):
     """The spike raster ``[T, N, C]`` of an event stream, built one range of samples at a time;
     the events stay sorted by sample, so memory is the events plus one chunk of the raster.
+    Several events of one channel in one cycle make one spike.
+
+    Args:
+        cycle: int cycle of each event ``[E]`` (:func:`bin_events`), each ``< T``.
+        sample: int sample of each event ``[E]``, each ``< N``.
+        channel: int channel of each event ``[E]``, each ``< C``.
+        shape: ``(T, N, C)`` of the raster.
+        where: names the source in messages.
+
+    Attributes:
+        shape: ``(T, N, C)``.
+        where: the source's name, for messages.
+
+    Raises:
+        FileFormatError: from a read, a range whose raster ``[T, b1 - b0, C]`` is past the
+            array limit.
 
     Example:
         >>> r = EventRaster(np.array([0, 2, 1]), np.array([1, 0, 1]), np.array([0, 1, 1]), (3, 2, 2))
