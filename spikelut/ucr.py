@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ConfigError, FileFormatError, ToolError
+from .errors import ConfigError, FileFormatError, ShapeError, ToolError
 
 EXTRA = "ucr"
 """The pyproject extra that installs aeon."""
@@ -59,6 +59,12 @@ class Facts:
         classes: number of classes.
         archive: ``"UCR"`` or ``"UEA"``.
         folder, file: where aeon keeps it: ``data/<folder>/<file>_TRAIN.ts``.
+        variable: ``min_len != max_len`` (a property): samples are padded with "no data" cycles.
+
+    Example:
+        >>> f = SETS["JapaneseVowels"]
+        >>> f.train, f.test, f.channels, f.variable, SETS["GunPoint"].variable
+        (270, 370, 12, True, False)
     """
 
     train: int
@@ -103,6 +109,13 @@ _LOWER = {n.lower(): n for n in NAMES}
 def canonical(name: str) -> str:
     """The archive's spelling of a UCR/UEA name given in any case; other names come back unchanged.
 
+    Args:
+        name: a dataset name.
+
+    Returns:
+        The key of :data:`SETS` that ``name`` names in any case, else ``name`` itself; never
+        raises (:func:`check_name` refuses unknown names).
+
     Example:
         >>> canonical("gunpoint"), canonical("mnist1d")
         ('GunPoint', 'mnist1d')
@@ -113,8 +126,19 @@ def canonical(name: str) -> str:
 def aeon_data_dir(name: str = "GunPoint") -> Path:
     """The folder of aeon's shipped data; ``name`` only words the error.
 
+    Args:
+        name: the dataset asked for, named in the error.
+
+    Returns:
+        The absolute path of ``aeon/datasets/data`` of the installed aeon (not checked to
+        exist; the loader names a missing file).
+
     Raises:
-        ToolError: aeon is not installed.
+        ToolError: aeon is not installed (the message says ``pip install 'spikelut[ucr]'``).
+
+    Example:
+        >>> aeon_data_dir().name                                  # doctest: +SKIP
+        'data'
     """
     try:
         import aeon.datasets as ad
@@ -158,6 +182,17 @@ def _raw(name: str) -> dict[str, Any]:
 def train_range(series: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel min and max over a list of ``[channels, L]`` series (the TRAIN split's).
 
+    Args:
+        series: at least one float ``[channels, L_i]`` array, one channel count, any lengths.
+
+    Returns:
+        ``(lo, hi)``: float ``[channels]`` each, the min and max of each channel over every
+        series' time steps.
+
+    Raises:
+        ValueError: an empty list or series of different channel counts (numpy's
+            concatenate); the shipped sets have neither.
+
     Example:
         >>> lo, hi = train_range([np.array([[1.0, 3.0]]), np.array([[-1.0]])])
         >>> lo.tolist(), hi.tolist()
@@ -170,6 +205,20 @@ def train_range(series: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def scale(series: list[np.ndarray], lo: np.ndarray, hi: np.ndarray, steps: int) -> np.ndarray:
     """Scale and pad: float32 ``[N, steps, channels]``, ``(x - lo) / (hi - lo)`` clipped to [0, 1]
     per channel, 0 after each series' end.
+
+    Args:
+        series: ``N`` float ``[channels, L_i]`` arrays with ``L_i <= steps``.
+        lo: float ``[channels]``, each channel's train minimum.
+        hi: float ``[channels]``, each channel's train maximum (a constant channel,
+            ``hi == lo``, divides by 1).
+        steps: cycles per sample ``T`` (the longest series of the archive).
+
+    Returns:
+        float32 ``[N, steps, channels]`` in [0, 1].
+
+    Raises:
+        ValueError: a series longer than ``steps`` or of another channel count (numpy's
+            broadcast error).
 
     Example:
         >>> scale([np.array([[0.0, 2.0, 4.0]])], np.array([0.0]), np.array([2.0]), 4)[0, :, 0].tolist()
@@ -212,7 +261,7 @@ def quantile_thresholds(name: str, levels: int) -> list[float]:
 
     Example:
         >>> quantile_thresholds("ItalyPowerDemand", 4)      # doctest: +SKIP
-        [0.1867..., 0.4866..., 0.6588..., 0.8155...]
+        [0.1301..., 0.3899..., 0.5630..., 0.7013...]
     """
     check_name(name)
     if not isinstance(levels, int) or isinstance(levels, bool) or levels < 1:
@@ -236,12 +285,32 @@ def load(name: str, split: str) -> "Dataset":  # noqa: F821 (lazy import: datase
     per-channel min and max; ``meta`` holds ``scale_lo``, ``scale_hi``, ``class_names`` and, for
     variable-length sets, ``lengths`` (list of int, one per sample).
 
+    Args:
+        name: a UCR/UEA problem (any case; the dataset is named in the archive's spelling).
+        split: ``"train"`` or ``"test"``.
+
+    Returns:
+        The :class:`~spikelut.datasets.base.Dataset` (kind ``"sequence"``, ``y`` int64
+        ``[N]``, ``shape`` ``(L,)`` or ``(L, channels)`` with ``L`` the longest series).
+
     Raises:
+        ConfigError: an unknown name or split.
         ToolError: aeon is missing.
-        FileFormatError: the installed aeon lacks or cannot read the file.
+        FileFormatError: the installed aeon lacks or cannot read the file, or a test label
+            does not occur in the train split.
+
+    Example:
+        >>> ds = load("italypowerdemand", "test")                 # doctest: +SKIP
+        >>> ds.name, ds.x.shape, ds.x.dtype.name, ds.meta["class_names"]  # doctest: +SKIP
+        ('ItalyPowerDemand', (1029, 24), 'float32', ['1', '2'])
     """
     from .datasets import Dataset
 
+    # SETS[name] / raw[split] were KeyError tracebacks for "gunpoint" or split "val"
+    check_name(name)
+    name = canonical(name)
+    if split not in ("train", "test"):
+        raise ConfigError(f"unknown split {split!r}; choose train or test")
     facts = SETS[name]
     raw = _raw(name)
     lo, hi = train_range(raw["train"][0])
@@ -275,7 +344,16 @@ def _aeon_version() -> str:
 
 
 def loaders() -> dict[str, Callable[[str, int], Any]]:
-    """``{name: loader(split, seed)}`` for the registry of :mod:`spikelut.datasets`."""
+    """``{name: loader(split, seed)}`` for the registry of :mod:`spikelut.datasets`.
+
+    Returns:
+        A new dict, one entry per name of :data:`NAMES`; each loader calls :func:`load` (the
+        seed is unused: the archive's splits are fixed) and raises as it does. Imports nothing.
+
+    Example:
+        >>> sorted(loaders())[:2]
+        ['ACSF1', 'ArrowHead']
+    """
     return {n: (lambda split, seed, n=n: load(n, split)) for n in NAMES}
 
 
@@ -289,19 +367,43 @@ def blank_padding(spikes: np.ndarray, lengths: Any) -> np.ndarray:
     Returns:
         ``spikes``, with ``spikes[t, b] = 0`` for every ``t >= lengths[b]``.
 
+    Raises:
+        ShapeError: ``lengths`` not ``[B]`` (one length was silently broadcast to every sample).
+
     Example:
         >>> s = np.ones((3, 2, 1), np.uint8)
         >>> blank_padding(s, [1, 3])[:, :, 0].T.tolist()
         [[1, 0, 0], [1, 1, 1]]
     """
-    lengths = np.asarray(lengths, np.int64)
+    lengths = _lengths(lengths, spikes.shape[1])
     spikes[np.arange(spikes.shape[0])[:, None] >= lengths[None, :]] = 0
     return spikes
+
+
+def _lengths(lengths: Any, samples: int) -> np.ndarray:
+    """``lengths`` as int64 ``[samples]``; numpy broadcast one length over every sample (or
+    failed with its own traceback for another count)."""
+    a = np.asarray(lengths)
+    if a.shape != (samples,) or (a.size and a.dtype.kind not in "iu"):
+        raise ShapeError(f"lengths: expected {samples} whole numbers (one per sample), got "
+                         f"{a.dtype} of shape {a.shape}")
+    return a.astype(np.int64)
 
 
 def meta_list(meta: dict, key: str) -> list | None:
     """A list kept in a spike file's metadata (``lengths``, ``scale_lo``, ...), whether the dict
     came from :func:`~spikelut.datasets.encoding.encode_dataset` (a list) or from a file (JSON text).
+
+    Args:
+        meta: a spike file's root attributes or an encoder's metadata.
+        key: the entry's name.
+
+    Returns:
+        The list (its items as stored: not checked), or ``None`` when ``key`` is absent.
+
+    Raises:
+        FileFormatError: text that is not JSON, nested deeper than
+            :data:`spikelut.limits.MAX_JSON_DEPTH`, or a value that is not a list.
 
     Example:
         >>> meta_list({"lengths": "[3, 5]"}, "lengths"), meta_list({}, "lengths")
@@ -343,13 +445,16 @@ def own_cycle_counts(readout_spikes: np.ndarray, class_of: np.ndarray, classes: 
     Returns:
         int64 ``[B, classes]``; the prediction is its argmax (ties to the lowest class).
 
+    Raises:
+        ShapeError: ``lengths`` not ``[B]`` whole numbers.
+
     Example:
         >>> s = np.array([[[1, 0]], [[0, 1]], [[0, 1]]], np.uint8)     # T=3, B=1, two nodes
         >>> own_cycle_counts(s, np.array([0, 1]), 2, 0, [1]).tolist()
         [[1, 0]]
     """
     T, B, _ = readout_spikes.shape
-    end = np.full(B, T) if lengths is None else np.minimum(np.asarray(lengths, np.int64), T)
+    end = np.full(B, T) if lengths is None else np.minimum(_lengths(lengths, B), T)
     t = np.arange(T)[:, None]
     window = ((t >= start) & (t < end[None, :])).astype(np.int64)           # [T, B]
     per_node = np.einsum("tb,tbn->bn", window, readout_spikes.astype(np.int64))
@@ -362,6 +467,20 @@ def own_cycle_counts(readout_spikes: np.ndarray, class_of: np.ndarray, classes: 
 def own_cycle_accuracy(net: Any, spikes: np.ndarray, labels: np.ndarray, lengths: Any = None,
                        backend: str = "auto") -> float:
     """Simulate ``net`` on ``spikes [T, B, n_in]`` and score it with :func:`own_cycle_counts`.
+
+    Args:
+        net: the :class:`~spikelut.network.Network`.
+        spikes: uint8 0/1 ``[T, B, n_in]``.
+        labels: int ``[B]``.
+        lengths: int ``[B]``, each sample's own length in cycles, or ``None`` (all ``T``).
+        backend: the simulation backend (:func:`spikelut.api.simulate`).
+
+    Returns:
+        The fraction of samples whose own-cycle prediction is their label, in [0, 1].
+
+    Raises:
+        ShapeError: spikes that do not fit the network, or ``lengths`` not ``[B]``.
+        ConfigError: an unknown or unavailable backend.
 
     Example:
         >>> own_cycle_accuracy(net, data.spikes, data.labels, data.meta.get("lengths"))  # doctest: +SKIP
@@ -377,7 +496,18 @@ def own_cycle_accuracy(net: Any, spikes: np.ndarray, labels: np.ndarray, lengths
 
 
 def describe() -> list[dict]:
-    """One row per problem: name, kind, classes, shape, split sizes, length range, channels."""
+    """One row per problem: name, kind, classes, shape, split sizes, length range, channels.
+
+    Returns:
+        A new list of dicts, in :data:`NAMES` order, with ``name``, ``kind`` (``"sequence"``),
+        ``classes``, ``shape`` (``[L]`` or ``[L, channels]``, ``L`` the longest series),
+        ``train``, ``test`` (samples), ``length`` (``"150"`` or ``"7-29"``), ``channels``,
+        ``archive`` and ``needs`` (the pip extra). Needs no aeon and never raises.
+
+    Example:
+        >>> {k: describe()[5][k] for k in ("name", "shape", "length")}
+        {'name': 'JapaneseVowels', 'shape': [29, 12], 'length': '7-29'}
+    """
     rows = []
     for n, f in SETS.items():
         shape = [f.max_len] if f.channels == 1 else [f.max_len, f.channels]
@@ -391,8 +521,21 @@ def describe() -> list[dict]:
 def check_name(name: str) -> None:
     """Refuse a name that is not a UCR/UEA problem shipped by aeon.
 
+    Args:
+        name: the name asked for, in any case.
+
+    Returns:
+        ``None`` when :func:`canonical` of ``name`` is in :data:`SETS`.
+
     Raises:
         ConfigError: naming the known problems.
+
+    Example:
+        >>> check_name("gunpoint")
+        >>> check_name("gun")
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ConfigError: unknown UCR/UEA dataset 'gun'; choose one of ACSF1, ArrowHead, BasicMotions, GunPoint, ItalyPowerDemand, JapaneseVowels, OSULeaf, PickupGestureWiimoteZ, JapaneseVowels_eq, PickupGestureWiimoteZ_eq
     """
     if canonical(name) not in SETS:
         raise ConfigError(f"unknown UCR/UEA dataset {name!r}; choose one of {', '.join(NAMES)}")

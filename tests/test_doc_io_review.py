@@ -8,7 +8,8 @@ import pytest
 
 from spikelut.datasets import (bin_events, make_first_of_two, make_patterns, mnist5k_split,
                                plan_encoding)
-from spikelut.errors import ConfigError, FileFormatError
+from spikelut import ucr
+from spikelut.errors import ConfigError, FileFormatError, ShapeError
 from spikelut.io import check_sample, save_features
 
 
@@ -81,3 +82,27 @@ def test_bin_events_refuses_a_dt_that_is_not_a_positive_number(dt):
 def test_bin_events_refuses_times_that_are_not_finite_and_non_negative(t):
     with pytest.raises(ConfigError, match=r"^bin_events: event times must be finite numbers >= 0$"):
         bin_events(t, 1.0)
+
+
+@pytest.mark.parametrize("lengths", [[2], [1, 2, 3]])
+def test_blank_padding_refuses_lengths_that_are_not_one_per_sample(lengths):
+    # one length was broadcast to every sample (a silently wrong padding); three for two
+    # samples was numpy's broadcast traceback
+    with pytest.raises(ShapeError, match=r"^lengths: expected 2 whole numbers \(one per sample\), "
+                                         r"got int64 of shape \(\d,\)$"):
+        ucr.blank_padding(np.ones((3, 2, 1), np.uint8), lengths)
+
+
+def test_own_cycle_counts_refuses_lengths_that_are_not_one_per_sample():
+    s = np.ones((3, 2, 1), np.uint8)
+    with pytest.raises(ShapeError, match=r"^lengths: expected 2 whole numbers"):
+        ucr.own_cycle_counts(s, np.array([0]), 1, 0, [1])
+    assert ucr.own_cycle_counts(s, np.array([0]), 1, 0, [1, 3]).tolist() == [[1], [3]]
+
+
+def test_ucr_load_refuses_an_unknown_name_or_split_with_one_config_error():
+    # SETS[name] and raw[split] were KeyError tracebacks (checked before aeon is imported)
+    with pytest.raises(ConfigError, match=r"^unknown UCR/UEA dataset 'nosuch'; choose one of ACSF1, "):
+        ucr.load("nosuch", "train")
+    with pytest.raises(ConfigError, match=r"^unknown split 'val'; choose train or test$"):
+        ucr.load("GunPoint", "val")
