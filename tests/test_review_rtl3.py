@@ -344,3 +344,37 @@ def test_steps_that_differ_from_the_verify_file_are_named_as_options(tmp_path, c
         f"spikelut rtl: error: --steps 5 but {tmp_path / 's.h5'} has 10 cycles per sample; leave "
         f"--steps out (the wrapper then counts 10) or verify on a file of 5 cycles\n")
     assert not out.exists()
+
+
+# ---------------------------------------------------------------------------- reading the output
+def test_the_simulators_output_is_read_as_a_byte_grid():
+    from spikelut.errors import ToolError
+    from spikelut.rtl import cosim
+
+    rng = np.random.default_rng(0)
+    rows, width = 4000, 256
+    bits = (rng.random((rows, width)) < 0.3).astype(np.int8)
+    text = mem_lines(bits.astype(np.uint8))
+    lines = text.splitlines()
+    lines[5] = lines[5][:3] + "x" + lines[5][4:]      # bit width - 4 of row 5: x
+    lines[9] = "z" + lines[9][1:]                      # the top bit of row 9: z
+    data = ("\n".join(lines) + "\n").encode()
+    want = bits.copy()
+    want[5, width - 4] = want[9, width - 1] = -1
+    tracemalloc.start()
+    try:
+        got = cosim._parse_bits(data, rows, width, "got_out.txt")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got.dtype == np.int8 and (got == want).all()
+    assert peak < 4 * len(data), peak / len(data)  # was 19 times the file
+    crlf = data.replace(b"\n", b"\r\n")                # another line end: the tolerant path
+    assert (cosim._parse_bits(crlf, rows, width, "got_out.txt") == want).all()
+    with pytest.raises(ToolError, match=r"^got_out.txt: expected 4000 lines of 256 bits from the "
+                                        r"simulator, got 3999 lines; the simulation did not "
+                                        r"finish$"):
+        cosim._parse_bits(data[:-(width + 1)], rows, width, "got_out.txt")
+    # bytes that are not 0 or 1 (not even text): read as x, a mismatch, not a UnicodeDecodeError
+    junk = cosim._parse_bits(data[:-3] + b"\xff\xfe\n", rows, width, "got_out.txt")
+    assert junk[-1, :2].tolist() == [-1, -1] and (junk[:-1] == want[:-1]).all()
