@@ -62,6 +62,7 @@ def scope_name(i: int, name: str) -> str:
 
     Returns:
         A name of ASCII letters, digits and ``_``; ``L<i>`` when ``name`` is empty or the default.
+        Never raises.
 
     Example:
         >>> scope_name(0, "L0"), scope_name(2, "hidden layer")
@@ -109,7 +110,11 @@ def write_vcd(result: Any, sample: int, path: str | os.PathLike, *,
     """
     from . import __version__
 
-    if isinstance(period, bool) or int(period) != period or period < 2 or period % 2:
+    try:  # NaN or text were int()'s ValueError traceback
+        whole = not isinstance(period, bool) and int(period) == period
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole or period < 2 or period % 2:
         raise ConfigError(f"period must be an even number of ns >= 2, got {period}")
     period = int(period)
     net = model if model is None or isinstance(model, Network) else load_model(model)
@@ -205,6 +210,11 @@ class VcdData:
         changes: identifier -> ``(time, value)`` list in file order; ``value`` is an int, ``-1``
             for x/z.
         end_time: the last timestamp in the file (in ``timescale`` units).
+
+    Example:
+        >>> v = VcdData("1ns", {"top.clk": "!"}, {"!": 1}, {"!": [(0, 1), (5, 0)]}, 10)
+        >>> v.changes[v.signals["top.clk"]][-1]
+        (5, 0)
     """
 
     timescale: str = ""
@@ -221,12 +231,29 @@ def read_vcd(path: str | os.PathLike) -> VcdData:
         path: the VCD file (any writer; not only :func:`write_vcd`).
 
     Returns:
-        A :class:`VcdData`.
+        A :class:`VcdData`: signals by dotted scope path, each identifier's ``(time, value)``
+        changes (times in ``timescale`` units; ``-1`` for x/z; real values skipped).
 
     Raises:
         FileFormatError: the file cannot be read, is not a regular file, is over the array limit,
             or is malformed (timestamps that go back, ...; the message names the file and what
             is wrong).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.vcd"
+        >>> _ = p.write_text("$timescale 1ns $end $scope module top $end $var wire 1 ! a $end "
+        ...                  "$var wire 4 # v $end $upscope $end $enddefinitions $end "
+        ...                  "#0 1! b1010 # #5 x! #7")
+        >>> v = read_vcd(p)
+        >>> v.timescale, v.signals, v.changes["!"], v.changes["#"], v.end_time
+        ('1ns', {'top.a': '!', 'top.v': '#'}, [(0, 1), (5, -1)], [(0, 10)], 7)
+        >>> _ = p.write_text("$enddefinitions $end #5 #3")
+        >>> try:
+        ...     read_vcd(p)
+        ... except FileFormatError as e:
+        ...     print(str(e).split(": ", 1)[1])
+        timestamp #3 after #5: VCD time must not go back
     """
     path = limits.check_regular_file(path, "a VCD file")
     # read whole: a FIFO blocked forever and /dev/zero was read until memory ran out
@@ -314,6 +341,8 @@ def read_vcd(path: str | os.PathLike) -> VcdData:
             if i + 1 >= n or tokens[i + 1] not in out.changes:
                 raise bad(f"vector value {tok!r} without a declared identifier at time {time}")
             bits = tok[1:]
+            if not bits:  # int('', 2) was a ValueError traceback
+                raise bad(f"vector value {tok!r} without bits at time {time}")
             out.changes[tokens[i + 1]].append((time, int(bits, 2) if set(bits) <= {"0", "1"} else -1))
             i += 2
         elif tok[0] in "rR":
@@ -398,7 +427,6 @@ def vcd_spike_trains(path: str | os.PathLike) -> dict[str, np.ndarray]:
             raise FileFormatError(f"{path}: {terminal(name)} holds a value other than 0 or 1 "
                                   f"inside the trace; spike wires are 1 bit")
         groups.setdefault(scope, {})[j] = vals
-        groups.setdefault(parts[1], {})[int(m.group(1))] = vals
     out: dict[str, np.ndarray] = {}
     for scope, cols in groups.items():
         if sorted(cols) != list(range(len(cols))):

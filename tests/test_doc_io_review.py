@@ -9,8 +9,10 @@ import pytest
 from spikelut.datasets import (bin_events, make_first_of_two, make_patterns, mnist5k_split,
                                plan_encoding)
 from spikelut import ucr
+from spikelut.engine.result import SimResult
 from spikelut.errors import ConfigError, FileFormatError, ShapeError
 from spikelut.io import check_sample, save_features
+from spikelut.vcd import read_vcd, vcd_spike_trains, write_vcd
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, "x", None, "1", 1.5, True])
@@ -106,3 +108,46 @@ def test_ucr_load_refuses_an_unknown_name_or_split_with_one_config_error():
         ucr.load("nosuch", "train")
     with pytest.raises(ConfigError, match=r"^unknown split 'val'; choose train or test$"):
         ucr.load("GunPoint", "val")
+
+
+_VCD = """$timescale 1ns $end
+$scope module spikelut $end
+$var wire 1 ! clk $end
+$scope module L0 $end
+$var wire 1 " n0 $end
+$var wire 1 # n1 $end
+$upscope $end
+{extra}$upscope $end
+{other}$enddefinitions $end
+#0 1! 1" 0# #5 0! #10 1! 0" 1# #15 0! #20 1!
+"""
+
+
+@pytest.mark.parametrize("extra, other", [
+    # a signal after the last wire (an RTL testbench's done): m.group on None, AttributeError
+    ("$var wire 1 $ done $end\n", ""),
+    # a wire n5 in another top scope was written into L0 as node 5 (then "not 0 .. 2")
+    ("", "$scope module other $end\n$scope module L0 $end\n$var wire 1 $ n5 $end\n"
+         "$upscope $end\n$upscope $end\n"),
+])
+def test_vcd_spike_trains_reads_each_wire_into_its_own_scope_only(tmp_path, extra, other):
+    p = tmp_path / "t.vcd"
+    p.write_text(_VCD.format(extra=extra, other=other))
+    trains = vcd_spike_trains(p)
+    assert list(trains) == ["L0"] and trains["L0"].tolist() == [[1, 0], [0, 1]]
+
+
+def test_read_vcd_refuses_a_vector_value_without_bits(tmp_path):
+    p = tmp_path / "t.vcd"
+    p.write_text("$scope module top $end $var wire 2 ! v $end $upscope $end $enddefinitions $end "
+                 "#0 b !")
+    with pytest.raises(FileFormatError, match=r"t\.vcd: vector value 'b' without bits at time 0$"):
+        read_vcd(p)
+
+
+@pytest.mark.parametrize("period", [math.nan, "x", None])
+def test_write_vcd_refuses_a_period_that_is_no_number_with_one_config_error(tmp_path, period):
+    s = np.ones((2, 1, 1), np.uint8)
+    res = SimResult([s], np.zeros((1, 1), np.int32), np.zeros(1, np.int32))
+    with pytest.raises(ConfigError, match=r"^period must be an even number of ns >= 2, got "):
+        write_vcd(res, 0, tmp_path / "w.vcd", period=period)
