@@ -378,3 +378,20 @@ def test_the_simulators_output_is_read_as_a_byte_grid():
     # bytes that are not 0 or 1 (not even text): read as x, a mismatch, not a UnicodeDecodeError
     junk = cosim._parse_bits(data[:-3] + b"\xff\xfe\n", rows, width, "got_out.txt")
     assert junk[-1, :2].tolist() == [-1, -1] and (junk[:-1] == want[:-1]).all()
+
+
+def test_junk_from_the_simulator_is_a_mismatch_not_a_traceback(tmp_path):
+    from spikelut.rtl import cosim
+
+    net = random_network(0, 4, [6, 2], k=3)
+    files = write_verilog(net, tmp_path / "rtl", steps=3)  # 4 random samples of 3 cycles
+    d = files.directory
+    # what a correct circuit writes for the bits; predictions in bytes that are not UTF-8
+    out = files.expected.layer_spikes[net.readout.layer].transpose(1, 0, 2).reshape(12, 2)
+    (d / "got_out.txt").write_bytes(mem_lines(out).encode())
+    (d / "got_pred.txt").write_bytes(b"1 \xff\x1b[2J\n" * 4)
+    rep = cosim.compare(files, "iverilog")
+    assert (rep.bit_mismatches, rep.pred_mismatches, rep.ok) == (0, 4, False)
+    assert rep.pred_errors[0] == {"sample": 0, "expected": int(files.expected.pred[0]),
+                                  "got": "\xff\x1b[2J", "done": "1"}
+    assert "\x1b" not in rep.describe() and "got \xff\\x1b[2J (done=1)" in rep.describe()

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ToolError
+from ..escape import terminal
 from ..network import Network
 from ..progress import heartbeat
 from .launch import run_tool
@@ -355,8 +356,9 @@ class CosimReport:
             lines.append(f"  sample {m.sample} cycle {m.cycle} node {m.node} ({m.name}): "
                          f"expected {m.expected}, got {'x' if m.got < 0 else m.got}")
         for e in self.pred_errors:
-            lines.append(f"  sample {e['sample']}: expected pred {e['expected']}, got {e['got']} "
-                         f"(done={e['done']})")
+            # what the simulator wrote, escaped: no control character reaches the terminal
+            lines.append(f"  sample {e['sample']}: expected pred {e['expected']}, got "
+                         f"{terminal(e['got'])} (done={terminal(e['done'])})")
         return "\n".join(lines)
 
 
@@ -394,7 +396,8 @@ def compare(files: RtlFiles, simulator: str = "") -> CosimReport:
     d = files.directory
     try:
         got_text = (d / "got_out.txt").read_bytes()
-        pred_text = (d / "got_pred.txt").read_text()
+        # a byte a character: junk from a broken simulator is a mismatch, not a decode error
+        pred_text = (d / "got_pred.txt").read_text(encoding="latin-1")
     except OSError:
         raise ToolError(f"{d}: the testbench wrote no got_out.txt / got_pred.txt; see the logs in "
                         f"{d / 'build'}") from None
