@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from spikelut.datasets import (bin_events, make_first_of_two, make_patterns, mnist5k_split,
-                               plan_encoding)
 from spikelut import ucr
+from spikelut.datasets import (bin_events, dataset_files, make_first_of_two, make_patterns,
+                               mnist5k_split, plan_encoding)
 from spikelut.engine.result import SimResult
 from spikelut.errors import ConfigError, FileFormatError, ShapeError
 from spikelut.io import check_sample, save_features
@@ -151,3 +151,12 @@ def test_write_vcd_refuses_a_period_that_is_no_number_with_one_config_error(tmp_
     res = SimResult([s], np.zeros((1, 1), np.int32), np.zeros(1, np.int32))
     with pytest.raises(ConfigError, match=r"^period must be an even number of ns >= 2, got "):
         write_vcd(res, 0, tmp_path / "w.vcd", period=period)
+
+
+def test_dataset_files_of_a_folder_that_cannot_be_listed_is_empty(tmp_path, monkeypatch):
+    # an unreadable folder was a PermissionError traceback here, before the loader's own message
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(tmp_path), "iterdir", refuse)
+    assert dataset_files(tmp_path) == []

@@ -128,7 +128,8 @@ def dataset_files(name_or_path: str | os.PathLike) -> list[Path]:
         name_or_path: as for :func:`load_dataset`.
 
     Returns:
-        The paths of the existing regular files, in a fixed order (a folder's sorted).
+        The paths of the existing regular files, in a fixed order (a folder's sorted). Never
+        raises: a folder that cannot be listed gives ``[]`` (the loader then says why).
 
     Example:
         >>> dataset_files("first_of_two")
@@ -140,7 +141,10 @@ def dataset_files(name_or_path: str | os.PathLike) -> list[Path]:
         return []
     path = Path(name_or_path)
     if path.is_dir():
-        files = sorted(q for q in path.iterdir() if "idx" in q.name.lower())
+        try:
+            files = sorted(q for q in path.iterdir() if "idx" in q.name.lower())
+        except OSError:  # an unreadable folder was a PermissionError traceback
+            return []
     else:
         files = [path]
         for a, b in (("images-idx3", "labels-idx1"), ("images.idx3", "labels.idx1")):

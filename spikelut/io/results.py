@@ -142,6 +142,10 @@ class ResultReader(_OpenFile):
     the array limit first) and checks its values as :func:`load_result` does, so memory is set
     by the range, not the file.
 
+    Args:
+        path: the result file (``spikelut simulate -o RESULT.h5``; untrusted).
+        net: the model the result should come from; its layer sizes and input count are checked.
+
     Attributes:
         path: the file.
         shape: ``(T, B, n_in)`` of ``/spikes``.

@@ -401,6 +401,9 @@ class SpikeReader(_OpenFile):
     Opening reads and checks the header, ``/labels`` and the metadata; ``/spikes`` is read only
     by :meth:`read`, one sample range at a time, so memory is set by the range, not the file.
 
+    Args:
+        path: the spike (or result) file, root attribute ``format = "spikelut-spikes"``.
+
     Attributes:
         path: the file.
         shape: ``(T, B, n)`` of ``/spikes``.
