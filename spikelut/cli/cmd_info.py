@@ -1,7 +1,9 @@
-"""Describe a model file: layers, nodes, k, taps, refractory periods, flip-flops, readout.
+"""Describe a model file (layers, nodes, k, taps, refractory periods, flip-flops, readout), or
+a spike or result file (cycles, samples, channels, labels per class, encoding, recorded layers).
 
 Example:
     spikelut info osc.h5
+    spikelut info train.h5        # a spike file: shape, labels, how it was encoded
 """
 
 from __future__ import annotations
@@ -12,19 +14,25 @@ from ..analog import spec_of
 from ..ensemble import summary
 from ..errors import ConfigError
 from ..escape import terminal
+from ..fileinfo import describe_spike_file
+from ..fileutil.kinds import file_kind
 from ..io import encode_options, load_model
 from . import Output
 from .common import count, table
 
 NAME = "info"
-HELP = "describe a model file (layers, k, taps, flip-flops, readout)"
+HELP = ("describe a model file (layers, k, taps, flip-flops, readout) or a spike or result file "
+        "(shape, labels, encoding)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="model file (HDF5)")
+    p.add_argument("model", metavar="FILE",
+                   help="model file, spike file or result file (HDF5)")
 
 
 def run(args: argparse.Namespace) -> Output:
+    if _is_spike_file(args.model):
+        return _describe_spikes(args.model)
     net = load_model(args.model)
     s = summary(net)  # with an ensemble's members
     # layer names come from the file: escaped so they cannot move the cursor or clear the screen
@@ -64,3 +72,36 @@ def run(args: argparse.Namespace) -> Output:
                    **({"analog": spec.to_meta()} if spec is not None else {}),
                    **({"analog_error": bad} if bad else {}),
                    **({"encode_options": options} if options else {})}, text)
+
+
+def _is_spike_file(path: str) -> bool:
+    """A spike or result file by its format attribute; anything else goes to the model reader,
+    whose message says what the file is instead (a missing file, another HDF5 file, ...)."""
+    try:
+        return file_kind(path) == "spikes"
+    except OSError:
+        return False
+
+
+def _describe_spikes(path: str) -> Output:
+    d = describe_spike_file(path)
+    what = "result file" if d["kind"] == "result" else "spike file"
+    lines = [f"{terminal(path)}: {what}, {count(d['cycles'], 'cycles')} x "
+             f"{count(d['samples'], 'samples')} x {count(d['channels'], 'channels')}"]
+    lab = d["labels"]
+    if lab is None:
+        lines.append("labels: none (simulate runs it; eval and train need labels)")
+    else:
+        shown = ", ".join(f"{c}: {n}" for c, n in zip(lab["classes"][:20], lab["counts"][:20]))
+        more = f", ... ({len(lab['classes']) - 20} more)" if len(lab["classes"]) > 20 else ""
+        lines.append(f"labels: {count(len(lab['classes']), 'classes')} present (samples per class "
+                     f"{shown}{more})")
+    if "layers" in d:
+        lines.append(f"layers recorded: {len(d['layers'])} (nodes {', '.join(map(str, d['layers'][:20]))}"
+                     f"{', ...' if len(d['layers']) > 20 else ''})")
+    if d["source"]:
+        lines.append("origin: " + "; ".join(f"{k} {terminal(str(v))[:200]}"
+                                            for k, v in d["source"].items()))
+    if d["encode_options"]:
+        lines.append(f"encoded with: spikelut encode {d['encode_options']}")
+    return Output({"file": str(path), **d}, "\n".join(lines))
