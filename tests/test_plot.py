@@ -205,7 +205,6 @@ def test_cli_raster_refuses_a_model_that_does_not_fit(fot, tmp_path, capsys):
     (["raster", "{missing}", "-o", "{out}"], "no such file"),
     (["raster", "{result}", "-o", "{out}", "--size", "big"], "--size expects WIDTHxHEIGHT"),
     (["plot", "curves", "{missing}", "-o", "{out}"], "cannot read the training log"),
-    (["plot"], "choose a figure: spikelut plot rates|table|curves"),
 ])
 def test_cli_errors(fot, tmp_path, capsys, argv, message):
     _, result, _ = fot
@@ -225,3 +224,13 @@ def test_cli_plot_subcommands(fot, tmp_path, capsys):
         assert main(["plot", *argv, "-o", str(out), "--size", "500x400", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["png"] == str(out)
         assert png_size(out) == (500, 400)
+
+
+def test_plot_without_a_figure_is_a_usage_error(capsys):
+    """Exit 2 with the usage, as a missing argument of any command (docs: exit status)."""
+    with pytest.raises(SystemExit) as e:
+        main(["plot"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: spikelut plot") and err.rstrip().endswith(
+        "spikelut plot: error: the following arguments are required: FIGURE")

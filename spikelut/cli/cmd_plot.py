@@ -29,7 +29,9 @@ HELP = "draw figures: rates | table | curves | wiring"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="figure", metavar="FIGURE")
+    # required: a missing figure is a command line that does not parse (usage, exit 2), as a
+    # missing argument of every other command is
+    sub = p.add_subparsers(dest="figure", metavar="FIGURE", required=True)
     size = f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}"
 
     def common(q: argparse.ArgumentParser) -> None:
@@ -61,8 +63,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> Output:
-    if not getattr(args, "figure", None):
-        raise ConfigError("choose a figure: spikelut plot rates|table|curves|wiring ... (see --help)")
     inputs = [getattr(args, k, None) for k in ("result", "model", "log")]
     out = check_output(args.output, inputs=inputs, kind="png", force=args.force)
     size = parse_size(args.size)

@@ -6,7 +6,7 @@ labels and config are all checked before the first step. The kept model (best va
 accuracy with --val, else the last epoch) is written with its logits; table == logits > 0.
 
 Example:
-    spikelut train demos/train_first_of_two.toml --data train.h5 --val test.h5 -o model.h5 \\
+    spikelut train demos/train_first_of_two.toml --data train.h5 --val val.h5 -o model.h5 \\
     --log train.jsonl --checkpoint ckpt.h5
     spikelut train demos/train_first_of_two.toml --data train.h5 -o model.h5 \\
     --checkpoint ckpt.h5 --resume          # continue an interrupted run, bit for bit
