@@ -155,13 +155,16 @@ class CNNTeacher(nn.Module):
     """A small 1-D CNN over the spike stream ``[T, B, C]`` (channels = thermometer levels, length
     = cycles) -> class logits ``[B, classes]``; the MNIST-1D paper's CNN family."""
 
-    def __init__(self, channels: int, width: int = 64, classes: int = 10) -> None:
+    def __init__(self, channels: int, width: int = 64, classes: int = 10, steps: int = 40) -> None:
         super().__init__()
+        # two stride-2 convolutions (kernel 5, padding 2) leave ceil(ceil(T / 2) / 2) positions:
+        # a head sized for 40 cycles was a shape error on 20-cycle data
+        length = -(-(-(-steps // 2)) // 2)
         self.body = nn.Sequential(
             nn.Conv1d(channels, width, 5, padding=2), nn.ReLU(),
             nn.Conv1d(width, width, 5, padding=2, stride=2), nn.ReLU(),
             nn.Conv1d(width, width, 5, padding=2, stride=2), nn.ReLU())
-        self.head = nn.Linear(width * 10, classes)
+        self.head = nn.Linear(width * length, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x.permute(1, 2, 0)).flatten(1))
@@ -340,7 +343,7 @@ def train_teacher(x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor, yv: torch.
     """Train a teacher (``"gru"`` or ``"cnn"``) on the labels with Adam and a cosine schedule;
     returns it at its best validation epoch (eval mode) and the epoch history."""
     torch.manual_seed(seed)
-    teacher = GRUTeacher(x.shape[2]) if kind == "gru" else CNNTeacher(x.shape[2])
+    teacher = GRUTeacher(x.shape[2]) if kind == "gru" else CNNTeacher(x.shape[2], steps=x.shape[0])
     opt = torch.optim.Adam(teacher.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     gen = torch.Generator().manual_seed(seed)
@@ -396,7 +399,8 @@ def load_teacher(path: str | Path, meta: dict) -> tuple[nn.Module, list[dict]] |
         diff = ", ".join(f"{k} {old.get(k)!r} (now {meta[k]!r})" for k in meta if old.get(k) != meta[k])
         raise SystemExit(f"{where}: trained with other settings: {terminal(diff)}; delete it or "
                          f"pass another path")
-    teacher = GRUTeacher(meta["channels"]) if meta["kind"] == "gru" else CNNTeacher(meta["channels"])
+    teacher = (GRUTeacher(meta["channels"]) if meta["kind"] == "gru"
+               else CNNTeacher(meta["channels"], steps=meta["steps"]))
     teacher.load_state_dict(state)
     teacher.eval()
     return teacher, history
@@ -623,7 +627,8 @@ def _run(args: argparse.Namespace, students: list[dict]) -> int:
     t_lr = TEACHER_DEFAULTS[args.teacher]["lr"] if args.teacher_lr is None else args.teacher_lr
     t_batch = TEACHER_DEFAULTS[args.teacher]["batch"] if args.teacher_batch is None else args.teacher_batch
     t_meta = {"kind": args.teacher, "epochs": args.teacher_epochs, "lr": t_lr, "batch": t_batch,
-              "seed": args.seed, "train_samples": int(x.shape[1]), "channels": int(x.shape[2])}
+              "seed": args.seed, "train_samples": int(x.shape[1]), "channels": int(x.shape[2]),
+              "steps": int(x.shape[0])}
     cached = load_teacher(args.teacher_file, t_meta) if args.teacher_file else None
     if cached is not None:
         teacher, t_hist = cached

@@ -133,7 +133,7 @@ def test_teacher_file_is_saved_reused_and_checked(demo, tmp_path, capsys):
     assert pt.exists() and "teacher: loaded" not in capsys.readouterr().out
     saved = torch.load(pt, weights_only=True)  # tensors, numbers and strings: no pickle needed
     assert saved["meta"] == {"kind": "cnn", "epochs": 1, "lr": 0.002, "batch": 50, "seed": 0,
-                             "train_samples": LIMIT, "channels": 32}
+                             "train_samples": LIMIT, "channels": 32, "steps": 40}
     _, b = _start(demo, tmp_path, "b", "--teacher-file", str(pt))
     assert f"teacher: loaded from {pt}" in capsys.readouterr().out
     assert b["teacher"] == a["teacher"]  # the same teacher: history, accuracies
@@ -150,3 +150,11 @@ def test_teacher_file_is_saved_reused_and_checked(demo, tmp_path, capsys):
         _start(demo, tmp_path, "d", "--teacher-file", str(junk))
     assert str(err.value).startswith(f"--teacher-file {junk}: not a teacher file of this demo (")
     assert str(err.value).endswith("); delete it or pass another path")
+
+
+@pytest.mark.parametrize("steps", [1, 7, 20, 40, 41])
+def test_cnn_teacher_fits_any_cycle_count(steps):
+    """The head was sized for 40 cycles: 20-cycle data (demos/teacher_features.py --teacher cnn)
+    was a shape error inside torch."""
+    cnn = load_demo(DEMOS, "distill_mnist1d").CNNTeacher
+    assert cnn(3, steps=steps)(torch.zeros(steps, 2, 3)).shape == (2, 10)
