@@ -147,20 +147,26 @@ def _port_decl(port: Port) -> str:
     return f"{port.direction} {vector}{port.name}"
 
 
-#: the most history bits of a refractory gate written as a chain of ``|`` on one line
+#: the most history bits of a refractory gate ORed in one expression
 GATE_CHAIN_TERMS = 12
 
 
 def _gate_lines(p: Printer, gate: Gate) -> None:
+    """``out = a & ~(d1 | d2 | ...)``. Over more than :data:`GATE_CHAIN_TERMS` history bits
+    (R up to 65,535) the OR is a tree of wires ``<out>_or<level>_<i>`` of at most that many
+    terms each: one chain is a binary tree as deep as R in a simulator's parser (Icarus crashed
+    with R = 65,535; Verilator's lexer refused a line of R = 16,000), and one reduction
+    ``~|{...}`` of 16,000 bits took Verilator minutes."""
     note = f"  // {gate.note}" if gate.note else ""
-    if len(gate.inhibit) <= GATE_CHAIN_TERMS:
-        p.line(f"assign {gate.out} = {gate.a} & ~({' | '.join(gate.inhibit)});" + note)
-        return
-    # a longer gate (R up to 65,535) is a NOR reduction of a concatenation: a chain of '|' is
-    # a binary tree as deep as R in a simulator's parser (Icarus crashed with R = 65,535)
-    if gate.note:
-        p.line(f"// {gate.out}: {gate.note}")
-    p.items(f"assign {gate.out} = {gate.a} & ~|{{", list(gate.inhibit), "};", 12)
+    terms, level = list(gate.inhibit), 0
+    while len(terms) > GATE_CHAIN_TERMS:
+        parts = []
+        for g in range(0, len(terms), GATE_CHAIN_TERMS):
+            part = f"{gate.out}_or{level}_{g // GATE_CHAIN_TERMS}"
+            p.line(f"wire {part} = {' | '.join(terms[g:g + GATE_CHAIN_TERMS])};")
+            parts.append(part)
+        terms, level = parts, level + 1
+    p.line(f"assign {gate.out} = {gate.a} & ~({' | '.join(terms)});" + note)
 
 
 def print_module(module: Module) -> str:
