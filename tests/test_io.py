@@ -123,8 +123,19 @@ def test_truncated_and_non_hdf5_files(tmp_path, model):
         load_model(trunc)
     txt = tmp_path / "x.h5"
     txt.write_text("hello")
-    with pytest.raises(FileFormatError, match="x.h5: not a readable HDF5 file"):
+    with pytest.raises(FileFormatError, match=r"x.h5: is a text file, not an HDF5 file \(spikelut's "
+                                              r"models, spike, result and feature files are HDF5\)$"):
         load_model(txt)
+    cfg = tmp_path / "c.h5"  # a config given for a model says how to make one
+    cfg.write_text("inputs = 2\n[[layers]]\nnodes = 4\n")
+    with pytest.raises(FileFormatError, match=r"c.h5: is a TOML config, not an HDF5 file; build a "
+                                              r"model from it with: spikelut init CONFIG.toml -o "
+                                              r"MODEL.h5 \(or train it: spikelut train\)$"):
+        load_model(cfg)
+    empty = tmp_path / "e.h5"
+    empty.write_bytes(b"")
+    with pytest.raises(FileFormatError, match=r"e.h5: is empty, not an HDF5 file$"):
+        load_model(empty)
     with pytest.raises(FileFormatError, match="nope.h5: no such file"):
         load_model(tmp_path / "nope.h5")
 

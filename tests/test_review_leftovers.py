@@ -202,7 +202,7 @@ def test_max_nodes_zero_names_the_option(tmp_path, capsys, command):
 def test_a_result_whose_counts_have_no_columns_says_so(tmp_path):
     """'entries must be classes 0..-1' for a readout without classes."""
     from spikelut.errors import FileFormatError
-    from spikelut.io import _check_result_values
+    from spikelut.io.results import _check_result_values
 
     with pytest.raises(FileFormatError) as e:
         _check_result_values(tmp_path / "r.h5", [], np.zeros((2, 0), np.int32),

@@ -48,3 +48,25 @@ def test_encode_advice_leaves_out_a_recorded_step_count_that_cannot_be(steps):
     rec = {"dataset": "mnist1d", "coding": "rate", "steps": steps}
     assert encode_options(rec) == "--dataset mnist1d --coding rate"
     assert encode_options({**rec, "steps": 40}) == "--dataset mnist1d --coding rate --steps 40"
+
+
+def test_readers_refuse_sample_bounds_that_are_not_whole_numbers(tmp_path):
+    """SpikeReader.read / ResultReader.read with 1.5, 'a' or True were TypeErrors of the slicing."""
+    import numpy as np
+
+    import spikelut as sl
+    from spikelut.errors import ConfigError
+    from spikelut.io import open_result, open_spikes
+    from spikelut.wiring import random_network
+
+    net = random_network(0, n_in=2, sizes=[3], k=2)
+    x = np.ones((4, 3, 2), np.uint8)
+    sl.save_spikes(tmp_path / "s.h5", x)
+    sl.simulate_file(net, tmp_path / "s.h5", tmp_path / "r.h5", progress=False)
+    for opener, name in ((open_spikes, "s.h5"), (open_result, "r.h5")):
+        with opener(tmp_path / name) as r:
+            for bad in ((0, 1.5), ("a", 2), (True, 2), (None, 2)):
+                with pytest.raises(ConfigError, match=r"^sample bounds must be whole numbers, got "):
+                    r.read(*bad)
+            got = r.read(np.int64(0), np.int32(2))  # numpy integers are whole numbers
+            assert (got if name == "s.h5" else got[0].spikes).shape == (4, 2, 2)

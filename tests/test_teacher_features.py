@@ -95,7 +95,7 @@ def _features_file(path, data=None, fmt="spikelut-features", name="features"):
     (lambda p: _features_file(p), "/features: missing dataset"),
     (lambda p: _features_file(p, np.zeros((200, 2), np.float32), fmt="spikelut-spikes"),
      "not a spikelut-features file"),
-    (lambda p: p.write_bytes(b"not hdf5"), "not a readable HDF5 file"),
+    (lambda p: p.write_bytes(b"not hdf5"), "is a text file, not an HDF5 file"),
 ])
 def test_bad_teacher_feature_files_are_refused_in_one_line(tmp_path, capsys, make, message):
     x, y, _ = task()

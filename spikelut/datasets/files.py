@@ -579,7 +579,8 @@ def _recorded_encoding(meta: dict) -> dict:
     channels per value), checked, so that a file re-encoded from it (``--limit``, more cycles)
     keeps that record and ``simulate`` / ``eval`` / ``rtl --verify`` and ``spikelut info`` treat
     it as the encoding it is; ``{}`` when the file records none or one that does not parse."""
-    from ..io import _encoding_of, encoding_record
+    from ..io import encoding_record
+    from ..io.encoding import _encoding_of
 
     rec = encoding_record(meta)
     if _encoding_of(rec) is None or rec["coding"] not in _coding.CODINGS or rec["coding"] == "none":

@@ -23,24 +23,20 @@ Example:
     ((4, 2, 3), [0, 1], 'none')
 """
 
-from .encoding import (_encoding_of, coding_hint, encode_options, encoding_difference,
-                       encoding_mismatch, encoding_record, record_encoding)
+from .encoding import (coding_hint, encode_options, encoding_difference, encoding_mismatch,
+                       encoding_record, record_encoding)
 from .features import load_features, save_features
-from .hdf5 import (FEATURES_FORMAT, MODEL_FORMAT, SPIKES_FORMAT, VERSION, _check_links, _declared,
-                   _read, _read_attr, meta_json)
+from .hdf5 import FEATURES_FORMAT, MODEL_FORMAT, SPIKES_FORMAT, VERSION, meta_json
 from .models import load_model, save_model
-from .results import (ResultReader, _check_result_values, check_sample, load_result,
-                      load_result_sample, open_result)
+from .results import ResultReader, check_sample, load_result, load_result_sample, open_result
 from .spikes import (CHUNK_BYTES, SpikeData, SpikeReader, SpikeWriter, load_spikes, open_spikes,
                      save_spikes, spike_chunks, spike_writer)
 
-# the underscored names are shared with spikelut.train (checkpoints and rewiring read HDF5 by the
-# same rules), spikelut.datasets and spikelut.ensemble (encoding records)
-__all__ = ["_check_links", "_check_result_values", "_declared", "_encoding_of", "_read",
-           "_read_attr",
-           "CHUNK_BYTES", "FEATURES_FORMAT", "MODEL_FORMAT", "ResultReader", "SPIKES_FORMAT",
+# spikelut.train (checkpoints, rewiring) and spikelut.datasets share this package's underscored
+# helpers (HDF5 reading rules, encoding records) by importing them from the defining module
+__all__ = ["CHUNK_BYTES", "FEATURES_FORMAT", "MODEL_FORMAT", "ResultReader", "SPIKES_FORMAT",
            "SpikeData", "SpikeReader", "SpikeWriter", "VERSION", "check_sample", "coding_hint",
            "encode_options", "encoding_difference", "encoding_mismatch", "encoding_record",
-           "load_features", "load_model", "load_result", "load_result_sample", "load_spikes", "meta_json",
-           "open_result", "open_spikes", "record_encoding", "save_features", "save_model",
-           "save_spikes", "spike_chunks", "spike_writer"]
+           "load_features", "load_model", "load_result", "load_result_sample", "load_spikes",
+           "meta_json", "open_result", "open_spikes", "record_encoding", "save_features",
+           "save_model", "save_spikes", "spike_chunks", "spike_writer"]

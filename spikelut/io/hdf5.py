@@ -87,7 +87,8 @@ def _open(path: str | os.PathLike) -> h5py.File:
         if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(e):
             raise FileFormatError(f"{p}: locked by another process that has it open for writing; "
                                   f"wait until that process closes it, then run again") from None
-        raise FileFormatError(f"{p}: not a readable HDF5 file (truncated or corrupt?): {e}") from None
+        what = _not_hdf5(p) or f"not a readable HDF5 file (truncated or corrupt?): {e}"
+        raise FileFormatError(f"{p}: {what}") from None
     try:
         _check_links(f, p)
     except FileFormatError:
@@ -97,6 +98,25 @@ def _open(path: str | os.PathLike) -> h5py.File:
         f.close()
         raise FileFormatError(f"{p}: unreadable HDF5 structure: {e}") from None
     return f
+
+
+def _not_hdf5(p: Path) -> str:
+    """What a file that h5py cannot open is instead, when its first bytes say so (a config given
+    for a model, a PNG for a result), with what to do; ``""`` for an HDF5 file that is damaged
+    or anything unrecognised."""
+    from ..fileutil.kinds import file_kind, kind_words
+
+    try:
+        kind = file_kind(p)
+    except OSError:
+        return ""
+    if kind == "config":
+        return ("is a TOML config, not an HDF5 file; build a model from it with: spikelut init "
+                "CONFIG.toml -o MODEL.h5 (or train it: spikelut train)")
+    if kind in ("hdf5_unreadable", "hdf5", "binary", "empty"):
+        return "" if kind != "empty" else "is empty, not an HDF5 file"
+    return (f"is {kind_words(kind)}, not an HDF5 file (spikelut's models, spike, result and "
+            f"feature files are HDF5)")
 
 
 @contextlib.contextmanager

@@ -15,7 +15,8 @@ from ..errors import ConfigError, FileFormatError
 from ..network import Network
 
 from .hdf5 import SPIKES_FORMAT, _check_format, _declared, _open, _read, _read_meta, _reading
-from .spikes import SpikeData, _OpenFile, _check_spikes_array, _spikes_declared, load_spikes
+from .spikes import (SpikeData, _OpenFile, _check_spikes_array, _spikes_declared, _whole_bounds,
+                     load_spikes)
 
 def _result_declared(f: h5py.File, path: Path, shape: tuple[int, int, int], net: Network | None,
                      whole: bool = True) -> tuple[list[h5py.Dataset], h5py.Dataset, h5py.Dataset]:
@@ -200,7 +201,8 @@ class ResultReader(_OpenFile):
         ``[T, B, n_i]``, counts int32 ``[B, classes]``, pred int32 ``[B]``.
 
         Raises:
-            ConfigError: a range that is empty or not inside ``0 .. B``.
+            ConfigError: bounds that are not whole numbers, a range that is empty or not inside
+                ``0 .. B``.
             FileFormatError: the range is over the array limit, the data cannot be read, or its
                 values are not those of a result (spikes 0 or 1, counts >= 0, labels >= 0,
                 predictions that are classes).
@@ -208,6 +210,7 @@ class ResultReader(_OpenFile):
         from ..engine.result import SimResult
 
         T, B, n_in = self.shape
+        b0, b1 = _whole_bounds(b0, b1)
         if not 0 <= b0 < b1 <= B:
             raise ConfigError(f"samples {b0} .. {b1 - 1} are not in the result's 0 .. {B - 1}")
         which = f"sample {b0}" if b1 == b0 + 1 else f"samples {b0} .. {b1 - 1}"

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from .. import limits
-from ..errors import FileFormatError, ShapeError
+from ..errors import ConfigError, FileFormatError, ShapeError
 from ..fileutil import atomic_h5
 from ..network import all_binary
 
@@ -41,6 +41,15 @@ class SpikeData:
     spikes: np.ndarray
     labels: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+
+
+def _whole_bounds(b0: Any, b1: Any) -> tuple[int, int]:
+    """A reader's sample range as two ints; 1.5, ``"a"``, ``True`` or ``None`` were TypeErrors
+    of the slicing inside (or, 1.5, a silently different range)."""
+    for v in (b0, b1):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise ConfigError(f"sample bounds must be whole numbers, got {b0!r} .. {b1!r}")
+    return int(b0), int(b1)
 
 
 def _check_labels(labels: np.ndarray | None, samples: int, where: str) -> None:
@@ -451,9 +460,11 @@ class SpikeReader(_OpenFile):
         """Spikes of samples ``b0 .. b1 - 1``: uint8 ``[T, b1 - b0, n]``, checked to be 0 or 1.
 
         Raises:
+            ConfigError: bounds that are not whole numbers.
             FileFormatError: unreadable data or values other than 0 and 1.
         """
         T, B, n = self.shape
+        b0, b1 = _whole_bounds(b0, b1)
         b0, b1, _ = slice(b0, b1).indices(B)
         # a range is allocated whole: bounded first, as a whole read is
         try:

@@ -49,7 +49,7 @@ from .. import limits
 from ..errors import ConfigError, FileFormatError, SpikelutError
 from ..escape import terminal
 from ..fileutil import atomic_h5
-from ..io import _check_links, _declared, _read, _read_attr
+from ..io.hdf5 import _check_links, _declared, _read, _read_attr
 from ..network import Network
 from .config import TrainConfig
 

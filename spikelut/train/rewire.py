@@ -728,7 +728,7 @@ class Rewirer:
                                   f"without [train] rewire_every); resume with the same config")
         import h5py
 
-        from ..io import _declared, _read
+        from ..io.hdf5 import _declared, _read
         from .checkpoint import json_attr
 
         tr = self.tr
