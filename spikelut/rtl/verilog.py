@@ -158,15 +158,38 @@ def _gate_lines(p: Printer, gate: Gate) -> None:
     with R = 65,535; Verilator's lexer refused a line of R = 16,000), and one reduction
     ``~|{...}`` of 16,000 bits took Verilator minutes."""
     note = f"  // {gate.note}" if gate.note else ""
-    terms, level = list(gate.inhibit), 0
-    while len(terms) > GATE_CHAIN_TERMS:
+    terms = reduce_tree(p, list(gate.inhibit), " | ", GATE_CHAIN_TERMS, f"{gate.out}_or", "wire")
+    p.line(f"assign {gate.out} = {gate.a} & ~({' | '.join(terms)});" + note)
+
+
+def reduce_tree(p: Printer, terms: list[str], op: str, most: int, prefix: str,
+                decl: str) -> list[str]:
+    """Combine ``terms`` with ``op`` (``" | "``, ``" + "``) in wires of at most ``most`` terms
+    each, level by level (``<prefix><level>_<i>``, declared as ``decl``), until at most ``most``
+    remain; returns those for the caller's last expression. A simulator's parser builds one
+    chain as a tree as deep as the chain (Icarus crashed on 65,535 terms) and re-evaluates it
+    whole when one bit changes: the refractory gates and the class counters share this.
+
+    Example:
+        >>> p = Printer()
+        >>> reduce_tree(p, ["a", "b", "c", "d", "e"], " | ", 2, "x_or", "wire")
+        ['x_or1_0', 'x_or1_1']
+        >>> print(p.text(), end="")
+        wire x_or0_0 = a | b;
+        wire x_or0_1 = c | d;
+        wire x_or0_2 = e;
+        wire x_or1_0 = x_or0_0 | x_or0_1;
+        wire x_or1_1 = x_or0_2;
+    """
+    level = 0
+    while len(terms) > most:
         parts = []
-        for g in range(0, len(terms), GATE_CHAIN_TERMS):
-            part = f"{gate.out}_or{level}_{g // GATE_CHAIN_TERMS}"
-            p.line(f"wire {part} = {' | '.join(terms[g:g + GATE_CHAIN_TERMS])};")
+        for g in range(0, len(terms), most):
+            part = f"{prefix}{level}_{g // most}"
+            p.line(f"{decl} {part} = {op.join(terms[g:g + most])};")
             parts.append(part)
         terms, level = parts, level + 1
-    p.line(f"assign {gate.out} = {gate.a} & ~({' | '.join(terms)});" + note)
+    return terms
 
 
 def print_module(module: Module) -> str:

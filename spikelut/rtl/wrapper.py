@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..network import Network
 from .plan import check_top_name
-from .verilog import Printer, bit_width, zext
+from .verilog import Printer, bit_width, reduce_tree, zext
 
 
 def pred_width(net: Network) -> int:
@@ -46,14 +46,7 @@ def _sum_lines(p: Printer, name: str, terms: list[str], width: int) -> None:
     :data:`SUM_TERMS` terms each. One chain over a class of 70,000 readout nodes crashed Icarus'
     parser (a tree as deep as the chain), and re-adding 20,000 terms whenever one bit changed
     made its simulation take minutes for a few cycles."""
-    level = 0
-    while len(terms) > SUM_TERMS:
-        parts = []
-        for g in range(0, len(terms), SUM_TERMS):
-            part = f"{name}_s{level}_{g // SUM_TERMS}"
-            p.line(f"wire [{width - 1}:0] {part} = {' + '.join(terms[g:g + SUM_TERMS])};")
-            parts.append(part)
-        terms, level = parts, level + 1
+    terms = reduce_tree(p, terms, " + ", SUM_TERMS, f"{name}_s", f"wire [{width - 1}:0]")
     p.line(f"wire [{width - 1}:0] {name} = {' + '.join(terms)};")
 
 
