@@ -68,11 +68,11 @@ def big(tmp_path_factory):
     return d
 
 
-def start_writing(big, out):
+def start_writing(big, out, preexec=_default_sigint):
     p = subprocess.Popen([sys.executable, "-c", RUNNER, "simulate", str(big / "m.h5"),
                           str(big / "big.h5"), "-o", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(Path.cwd())), preexec_fn=_default_sigint)
+                         env=dict(os.environ, PYTHONPATH=str(Path.cwd())), preexec_fn=preexec)
     assert p.stdout.readline().strip() == "writing"
     return p
 
@@ -81,8 +81,11 @@ def leftovers(d: Path, name: str) -> list[str]:
     return sorted(p.name for p in d.iterdir() if p.name.startswith(f".{name}."))
 
 
+# SIGTERM (kill, timeout, a cancelled CI job) stops a command as Ctrl-C does
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("delay", [0.0, 0.3])
-def test_ctrl_c_while_writing_a_large_result_exits_130_and_keeps_the_old_file(big, tmp_path, delay):
+def test_ctrl_c_while_writing_a_large_result_exits_130_and_keeps_the_old_file(big, tmp_path, delay,
+                                                                             sig):
     out = tmp_path / "out.h5"
     assert main(["simulate", str(big / "m.h5"), str(big / "small.h5"), "-o", str(out)]) == 0
     before = digest(out)
@@ -91,13 +94,23 @@ def test_ctrl_c_while_writing_a_large_result_exits_130_and_keeps_the_old_file(bi
         p.wait(timeout=delay) if delay else None
     except subprocess.TimeoutExpired:
         pass
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130, err
     assert err == "spikelut simulate: interrupted\n"  # no "Exception ignored ... KeyboardInterrupt"
     assert digest(out) == before
     assert leftovers(tmp_path, "out.h5") == []  # no temporary, no lock
 
+
+
+def test_sigterm_where_sigint_is_ignored_ends_the_process_as_before(big, tmp_path):
+    """A background job of a shell without job control ignores SIGINT: SIGTERM must then keep
+    its default action (end the process), not be turned into an interrupt nobody hears."""
+    out = tmp_path / "out.h5"
+    p = start_writing(big, out, preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=120)
+    assert p.returncode == -signal.SIGTERM
 
 def test_sigkill_leaves_a_temporary_that_the_next_write_removes(big, tmp_path, capsys):
     out = tmp_path / "out.h5"

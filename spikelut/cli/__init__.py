@@ -23,7 +23,9 @@ import importlib
 import json
 import os
 import pkgutil
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -116,9 +118,38 @@ def _resume_hint(args: argparse.Namespace) -> str:
     return "; with --checkpoint FILE a run can be resumed (--resume)"
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``, ``timeout``, a cancelled CI job) as Ctrl-C: the SIGINT handlers in
+    place (the atomic writers' guard, the sweep's graceful stop, Python's KeyboardInterrupt)
+    then stop the command cleanly, temporaries removed, instead of the process vanishing with
+    its half-written ``.tmp`` files. Where SIGINT is ignored (a background job of a shell
+    without job control), SIGTERM keeps its default and ends the process."""
+    if callable(signal.getsignal(signal.SIGINT)):
+        os.kill(os.getpid(), signal.SIGINT)
+    else:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Install :func:`_terminated` for the command where SIGTERM has its default action (only
+    the main thread can; a caller's own handler is left alone), and restore it afterwards."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    if not main_thread or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(argv)
+        with _sigterm_as_interrupt():
+            return _main(argv)
     except BrokenPipeError:
         # the reader of stdout is gone: stop quietly; devnull over stdout keeps the interpreter's
         # final flush from raising again ("Exception ignored ... BrokenPipeError")
