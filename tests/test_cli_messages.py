@@ -131,7 +131,8 @@ def test_swapped_model_and_spikes(capsys, osc, stim, tmp_path):
     code, _, err = run(capsys, "simulate", stim, osc, "-o", tmp_path / "r.h5")
     assert code == 1
     hint = ("did you mix up the files? (simulate, eval and analyze take MODEL, then SPIKES; "
-            "raster, vcd and plot take RESULT, then --model MODEL)")
+            "raster, vcd and plot take RESULT, then --model MODEL; rtl takes MODEL, then --verify "
+            "SPIKES)")
     assert err == (f"spikelut simulate: error: {stim}: not a spikelut-model file (root attribute "
                    f"format = 'spikelut-spikes'): it is a spike (or result) file; {hint}\n")
     code, out, _ = run(capsys, "eval", osc, osc, "--json")
@@ -221,7 +222,7 @@ def test_model_given_as_raster_result_names_the_right_order(capsys, osc, tmp_pat
     assert err == (f"spikelut raster: error: {osc}: not a spikelut-spikes file (root attribute "
                    f"format = 'spikelut-model'): it is a model file; did you mix up the files? "
                    f"(simulate, eval and analyze take MODEL, then SPIKES; raster, vcd and plot "
-                   f"take RESULT, then --model MODEL)\n")
+                   f"take RESULT, then --model MODEL; rtl takes MODEL, then --verify SPIKES)\n")
     assert not (tmp_path / "r.png").exists()
 
 

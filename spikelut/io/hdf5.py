@@ -326,7 +326,8 @@ def _format_hint(want: str, got: Any) -> str:
         return ""
     if {want, got} == _SWAPPED:  # the io layer does not know the command: name both orders
         return (f": it is {words}; did you mix up the files? (simulate, eval and analyze take "
-                f"MODEL, then SPIKES; raster, vcd and plot take RESULT, then --model MODEL)")
+                f"MODEL, then SPIKES; raster, vcd and plot take RESULT, then --model MODEL; rtl "
+                f"takes MODEL, then --verify SPIKES)")
     if want == MODEL_FORMAT and got == "spikelut-checkpoint":
         return (f": it is {words}; give the model that spikelut train -o writes (the same "
                 f"command with --resume finishes an interrupted run and writes it)")
