@@ -52,13 +52,19 @@ RUN_OUTPUTS = ("data/train.h5", "data/test.h5", "model.h5", "train/log.jsonl", "
 
 
 def default_config_path() -> Path:
-    """The demo config that ``spikelut run`` uses when given none (:func:`~spikelut.config.demo_path`)."""
+    """The demo config that ``spikelut run`` uses when given none (:func:`~spikelut.config.demo_path`).
+
+    Example:
+        >>> default_config_path().name
+        'run_default.toml'
+    """
     return demo_path(DEFAULT_CONFIG)
 
 
 @dataclass
 class RunSettings:
-    """The ``[data]``, ``[coding]``, ``[rtl]`` and ``[run]`` tables, checked."""
+    """The ``[data]``, ``[coding]``, ``[rtl]`` and ``[run]`` tables, checked
+    (:meth:`from_config`; the keys and their defaults: docs/guide/pipeline.md)."""
 
     dataset: str
     data_seed: int
@@ -162,7 +168,15 @@ def _run_backend(run: dict) -> str:
 
 
 class Pipeline:
-    """One run of the main job in ``outdir``; :meth:`run` executes the stages in order."""
+    """One run of the main job in ``outdir``; :meth:`run` executes the stages in order.
+
+    The constructor checks everything that can be checked before work (the config's tables, the
+    network, the top name, the dataset and its splits, the outputs and tools: each a one-line
+    :class:`~spikelut.errors.ConfigError`, ``FileFormatError`` or ``OutputError``), so a bad run
+    fails before the first stage. Arguments as :func:`run_pipeline`. The stages (encode, train,
+    evaluate, plots, rtl, cosim, synth, report) and how an unchanged stage is skipped on a rerun:
+    the module docstring.
+    """
 
     def __init__(self, config: str | os.PathLike | dict | None, outdir: str | os.PathLike,
                  force: bool = False, progress: bool | None = None,
@@ -680,5 +694,17 @@ class Pipeline:
 def run_pipeline(config: str | os.PathLike | dict | None, outdir: str | os.PathLike,
                  force: bool = False, progress: bool | None = None,
                  echo: Callable[[str], None] | None = None) -> dict:
-    """Run the main job; return the report (also written to ``outdir/report.json``)."""
+    """Run the main job; return the report (also written to ``outdir/report.json``).
+
+    What :func:`spikelut.api.run` and ``spikelut run`` call: the arguments, the report and the
+    errors are documented there. ``echo`` receives each stage's one-line summary as it finishes
+    (the CLI prints them; ``None``: nothing is printed).
+
+    Raises:
+        ConfigError: ``config`` is not a path, a dict or ``None`` (pathlib's TypeError), or a
+            bad run config; as :func:`spikelut.api.run` otherwise.
+    """
+    if config is not None and not isinstance(config, (str, os.PathLike, dict)):
+        raise ConfigError(f"run: config must be a TOML file path, a config dict or None, got "
+                          f"{type(config).__name__}")
     return Pipeline(config, outdir, force, progress, echo).run()

@@ -70,3 +70,14 @@ def test_readers_refuse_sample_bounds_that_are_not_whole_numbers(tmp_path):
                     r.read(*bad)
             got = r.read(np.int64(0), np.int32(2))  # numpy integers are whole numbers
             assert (got if name == "s.h5" else got[0].spikes).shape == (4, 2, 2)
+
+
+def test_run_pipeline_refuses_a_config_of_the_wrong_type(tmp_path):
+    """api.run checked it; run_pipeline (its implementation, public too) gave pathlib's TypeError."""
+    from spikelut.errors import ConfigError
+    from spikelut.pipeline import run_pipeline
+
+    with pytest.raises(ConfigError, match=r"^run: config must be a TOML file path, a config dict or "
+                                          r"None, got int$"):
+        run_pipeline(5, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
