@@ -467,12 +467,7 @@ def run(config: str | os.PathLike | dict | None = None, outdir: str | os.PathLik
     """
     from .pipeline import run_pipeline
 
-    if config is not None and not isinstance(config, (str, os.PathLike, dict)):
-        # was pathlib's TypeError, as in build
-        raise ConfigError(f"run: config must be a TOML file path, a config dict or None, got "
-                          f"{type(config).__name__}")
-
-    return run_pipeline(config, outdir, force=force, progress=progress)
+    return run_pipeline(config, outdir, force=force, progress=progress)  # checks config's type
 
 
 CHUNK_MEMORY = 64 << 20
