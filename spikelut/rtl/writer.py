@@ -64,7 +64,32 @@ MEM_CHUNK_BYTES = 4 << 20
 
 @dataclass
 class RtlFiles:
-    """What :func:`write_verilog` wrote, the mapping plan, and the reference run of the stimulus."""
+    """What :func:`write_verilog` wrote, the mapping plan, and the reference run of the stimulus.
+
+    Attributes:
+        directory: the RTL directory (the staged temporary inside :func:`staged_verilog`;
+            ``DIR.unverified`` or ``None`` for a design :func:`~spikelut.rtl.compile.compile_directory`
+            rejected).
+        top: the core's module name.
+        lut6: whether LUTs are instantiated as Xilinx ``LUT<k>`` primitives.
+        plan: the :class:`~spikelut.rtl.plan.RtlPlan` the core was emitted from.
+        steps: cycles per sample ``T`` the wrapper and testbench count.
+        samples: samples ``B`` in the testbench.
+        stimulus: uint8 input spikes ``[T, B, n_in]`` (``stimulus.mem``).
+        expected: the reference engine's :class:`~spikelut.engine.result.SimResult` on it (numpy).
+        files: the names written, relative to ``directory`` (``.v`` sources in compile order).
+        steps_from: where ``steps`` came from: ``"stimulus"``, ``"given"``, ``"model"`` or
+            ``"default"``.
+        synth: the :class:`~spikelut.rtl.synth.SynthReport` of ``compile_directory(synth=True)``.
+        gates: the :class:`~spikelut.rtl.synth.GateReport` of ``compile_directory(gates=...)``.
+
+    Example:
+        >>> import tempfile
+        >>> from spikelut.wiring import random_network
+        >>> f = write_verilog(random_network(0, 4, [6, 2], k=3), tempfile.mkdtemp(), top="demo")
+        >>> f.steps, f.samples, f.stimulus.shape, [p.name for p in f.sources]
+        (32, 4, (32, 4, 4), ['demo.v', 'demo_classifier.v', 'tb_demo.v'])
+    """
 
     directory: Path             # None: a rejected design that could not be kept
     top: str
@@ -137,6 +162,16 @@ def prepare_directory(out_dir: str | os.PathLike, force: bool = False,
 def model_steps(net: Network) -> int | None:
     """The cycles per sample of the data ``net`` was trained on, when its model file records them
     (``meta["data"]["steps"]``, written by training), else ``None``.
+
+    Args:
+        net: the network; only its ``meta`` is read.
+
+    Returns:
+        The recorded cycles per sample, an int in ``1 .. MAX_CYCLES``; ``None`` when the model
+        records none or a value that is not such an int (the record comes from a file).
+
+    Raises:
+        Nothing: a missing or malformed record is ``None``.
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -234,9 +269,40 @@ def write_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelut
     training data the model records (:func:`model_steps`), else :data:`DEFAULT_STEPS`
     (``RtlFiles.steps_from`` says which).
 
+    Args:
+        net: the network (binary tables, ``k`` 1..12).
+        out_dir: the directory to write: new, empty, or written by ``spikelut rtl`` (its
+            manifest's files are replaced, other files kept); any directory with ``force``.
+        top: the core's module name (:func:`~spikelut.rtl.plan.check_top_name`).
+        lut6: instantiate each LUT as a Xilinx ``LUT<k>`` primitive (simulation models in
+            ``sim/``) instead of a ``case`` table.
+        steps: cycles per sample of the wrapper and testbench (see above).
+        stimulus: uint8 (0/1) input spikes ``[T, B, n_in]``, numpy or CuPy; ``None``: random.
+        force: write over a directory that ``spikelut rtl`` did not write.
+        model: the model file's name, recorded in a comment of the core and in the manifest.
+        seed: seed of the random stimulus.
+
+    Returns:
+        :class:`RtlFiles` with ``directory == Path(out_dir)``.
+
     Raises:
-        ConfigError: a bad top name, ``steps`` or output directory.
-        ShapeError: a stimulus that does not fit ``net``.
+        ConfigError: a bad top name, ``steps`` (not a whole number >= 1, or not the stimulus'
+            ``T``) or output directory (a file, the current directory, not ours without
+            ``force``), or more than :data:`MAX_TESTBENCH_CYCLES` stimulus cycles.
+        ShapeError: a stimulus that does not fit ``net`` (not 3-D, not ``n_in`` wide, not 0/1).
+        NetworkError: ``k`` outside 1..12 or a circuit over
+            :func:`~spikelut.rtl.plan.max_rtl_cells` cells.
+        OutputError: the directory cannot be written; ``out_dir`` is left as it was.
+
+    Example:
+        >>> import tempfile
+        >>> from spikelut.wiring import random_network
+        >>> files = write_verilog(random_network(0, 4, [6, 2], k=3), tempfile.mkdtemp(),
+        ...                       top="demo", steps=10)
+        >>> files.files[:4], files.steps_from
+        (['demo.v', 'demo_classifier.v', 'tb_demo.v', 'stimulus.mem'], 'given')
+        >>> (files.directory / "stimulus.mem").read_text().splitlines()[0]  # cycle 0 of sample 0
+        '1110'
     """
     with staged_verilog(net, out_dir, top, lut6, steps, stimulus, force, model, seed) as files:
         pass
@@ -254,6 +320,14 @@ def staged_verilog(net: Network, out_dir: str | os.PathLike, top: str = "spikelu
     becomes ``out_dir``. When the block raises (an interrupt, a failed co-simulation), the
     temporary is removed and ``out_dir`` is left exactly as it was. ``inputs``: the files the
     caller read (model, stimulus file), refused where the new directory would replace one.
+
+    Args:
+        net, out_dir, top, lut6, steps, stimulus, force, model, seed: see :func:`write_verilog`.
+        inputs: paths the caller read; refused (ConfigError) where the new ``out_dir`` would
+            replace one of them, also with ``force``.
+
+    Returns:
+        A context manager yielding the :class:`RtlFiles` of the staged directory.
 
     Raises:
         ConfigError: a bad top name, ``steps`` or output directory.
