@@ -132,7 +132,24 @@ class Block:
 class Module:
     """A clocked module: ports (``clk`` and ``rst`` drive every :class:`Reg` implicitly), blocks of
     cells in a valid evaluation order, header comment lines, and the LUT form the printer uses
-    (``"init"``: ``INIT[addr]`` on a localparam; ``"xilinx"``: ``LUT<w>`` primitives)."""
+    (``"init"``: ``INIT[addr]`` on a localparam; ``"xilinx"``: ``LUT<w>`` primitives).
+
+    Built by :func:`from_plan`; nothing here checks a hand-made one (its name, its order).
+
+    Attributes:
+        name: the module's name.
+        ports: its ports, in declaration order.
+        blocks: blocks of cells (:class:`Lut`, :class:`Mux`, :class:`Gate`, :class:`Reg`, ...).
+        comments: header comment lines, without ``//``.
+        lut_form: ``"init"`` or ``"xilinx"``.
+
+    Example:
+        >>> from spikelut.rtl.plan import plan_network
+        >>> from spikelut.wiring import random_network
+        >>> m = from_plan(plan_network(random_network(0, 2, [3], k=2)), "core")
+        >>> m.name, m.lut_form, len(m.cells), sorted(m.reads())[:3]
+        ('core', 'init', 9, ['L0_n0', 'L0_n0_d1', 'L0_n0_d2'])
+    """
 
     name: str
     ports: tuple[Port, ...]
@@ -234,6 +251,11 @@ def from_plan(plan: RtlPlan, top: str = "spikelut_core", lut6: bool = False,
         top: module name (checked by :func:`~spikelut.rtl.plan.check_top_name`).
         lut6: print LUTs as Xilinx ``LUT<w>`` primitives (recorded as ``lut_form``).
         model: model file name for the header comment.
+
+    Returns:
+        A :class:`Module` with ports ``clk``, ``rst``, ``in_spikes [max(n_in, 1)]`` and
+        ``out_spikes [n_out]`` (the readout layer's nodes); print it with
+        :func:`~spikelut.rtl.verilog.print_module`, run it with :func:`simulate`.
 
     Raises:
         ConfigError: ``top`` cannot be a module name.

@@ -162,6 +162,13 @@ def check_top_name(top: str) -> str:
     that synthesis loads (:func:`spikelut.rtl.cells.vendor_cell_names`: ``FDRE``, ``CARRY4``,
     ``DSP48E1``, ...), compared case-sensitively as Verilog does.
 
+    Args:
+        top: the core's module name; the wrapper and testbench become ``<top>_classifier`` and
+            ``tb_<top>``.
+
+    Returns:
+        ``top`` unchanged.
+
     Raises:
         ConfigError: ``top`` is one of those, with one line saying what to do.
 
@@ -204,7 +211,22 @@ def register_base(source: int, index: int) -> str:
 
 @dataclass
 class NodePlan:
-    """One node: its LUT inputs (LSB first), its (possibly folded) table, and any extra gate."""
+    """One node: its LUT inputs (LSB first), its (possibly folded) table, and any extra gate.
+
+    Attributes:
+        name: the node's output signal, ``L<layer>_n<j>``.
+        inputs: the LUT's input signals (:func:`signal_name`), address bit 0 first.
+        table: uint8 0/1 ``[2 ** len(inputs)]``, the refractory gate folded in where it could be.
+        fold: ``"none"`` (refractory 0), ``"taps"``, ``"widened"`` or ``"gate"`` (module
+            docstring).
+        gate: with ``fold == "gate"``: the history bits ``<name>_d1 .. _dR`` that inhibit it.
+
+    Example:
+        >>> n = NodePlan("L0_n0", ["in_spikes[0]", "L0_n0_d1"], np.array([0, 1, 0, 0], np.uint8),
+        ...              "taps")
+        >>> n.width, n.cells, n.gate_luts
+        (2, {'LUT2': 1}, 0)
+    """
 
     name: str
     inputs: list[str]
@@ -230,7 +252,20 @@ class NodePlan:
 
 @dataclass
 class RtlPlan:
-    """The mapped network: per-layer node plans, shift register depths and expected resources."""
+    """The mapped network: per-layer node plans, shift register depths and expected resources.
+
+    Attributes:
+        net: the network planned.
+        nodes: ``nodes[i][j]``: the :class:`NodePlan` of layer ``i``'s node ``j``.
+        registers: ``{(source, index): depth}``: the shift register stages (flip-flops) of each
+            signal read with a delay or by a refractory gate (source ``-1``: input channel).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> p = plan_network(random_network(0, 4, [6, 2], k=3, refractory=1))
+        >>> p.luts, p.luts_by_size(), p.flip_flops, p.fold_counts()
+        (8, {'LUT3': 3, 'LUT4': 5}, 19, {'none': 0, 'taps': 3, 'widened': 5, 'gate': 0})
+    """
 
     net: Network
     nodes: list[list[NodePlan]]
@@ -304,10 +339,25 @@ def plan_network(net: Network, lut6: bool = False) -> RtlPlan:
     Nodes with k = 7..12 become the LUT6 + MUXF7/MUXF8 composition of
     :mod:`spikelut.rtl.compose` (in :func:`spikelut.rtl.netlist.from_plan`).
 
+    Args:
+        net: the network (binary 0/1 tables; the tables are read, not checked).
+        lut6: accepted for the emitters' signature; the plan is the same either way.
+
+    Returns:
+        An :class:`RtlPlan`: one :class:`NodePlan` per node, layer by layer, and the shift
+        register depths (:meth:`Network.register_depths`).
+
     Raises:
         NetworkError: a layer has ``k`` outside 1..12 (a validated :class:`Network` never has
             one, but a layer changed after validation may), or the circuit is larger than
             :func:`max_rtl_cells` (:func:`check_circuit_size`).
+        ConfigError: ``SPIKELUT_MAX_RTL_CELLS`` is not a positive whole number.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> p = plan_network(random_network(0, 2, [3], k=2))
+        >>> [(n.name, n.inputs, n.fold) for n in p.nodes[0]][:2]
+        [('L0_n0', ['L0_n0_d2', 'L0_n2_d1'], 'none'), ('L0_n1', ['L0_n2_d1', 'in1_d2'], 'none')]
     """
     for i, layer in enumerate(net.layers):
         problem = k_range_problem(layer.k)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -44,6 +45,18 @@ from .verilog import emit_core
 
 
 def find_yosys() -> str:
+    """The yosys executable on ``PATH``.
+
+    Returns:
+        Its path.
+
+    Raises:
+        ToolError: yosys is not on ``PATH`` (one line saying how to install it).
+
+    Example:
+        >>> Path(find_yosys()).name      # doctest: +SKIP
+        'yosys'
+    """
     exe = shutil.which("yosys")
     if not exe:
         raise ToolError("yosys not found on PATH; install it for the resource report "
@@ -53,7 +66,33 @@ def find_yosys() -> str:
 
 @dataclass
 class SynthReport:
-    """What yosys made of the core, next to the generator's expectation."""
+    """What yosys made of the core, next to the generator's expectation (the ``expected_*``
+    fields, from the :class:`~spikelut.rtl.plan.RtlPlan`).
+
+    Attributes:
+        luts: LUT cells after synthesis.
+        luts_by_size: ``{"LUT2": n, ..., "LUT6": n}``, sorted by name.
+        flip_flops: ``FD*`` cells.
+        lut_levels: combinational depth in LUTs between ports and flip-flops (slice muxes add
+            none).
+        other_cells: any other cells, by type (e.g. ``{"BUFG": 1}`` for the clock).
+        muxes: ``MUXF7``/``MUXF8`` cells.
+        expected_muxes, expected_luts, expected_max_luts, expected_luts_by_size,
+        expected_flip_flops, expected_lut_levels: the generator's counts
+            (:meth:`RtlPlan.muxes`, :attr:`RtlPlan.luts`, :attr:`RtlPlan.max_luts`, ...).
+        log: yosys' whole log (left out of :meth:`to_dict`).
+
+    Example:
+        >>> rep = SynthReport(6, {"LUT3": 6}, 15, 1, expected_luts=8, expected_max_luts=8,
+        ...                   expected_luts_by_size={"LUT3": 8}, expected_flip_flops=18,
+        ...                   expected_lut_levels=2)
+        >>> print(rep.describe())
+        synth (yosys synth_xilinx)        got    expected
+          LUTs                               6    8
+          LUTs by size                LUT3 6  (generated: LUT3 8)
+          flip-flops                        15    18
+          depth (LUT levels)                 1    2
+    """
 
     luts: int
     luts_by_size: dict[str, int]
@@ -139,9 +178,40 @@ def synthesize(net: Network, top: str = "spikelut_core", lut6: bool = False,
                family: str = "xc7") -> SynthReport:
     """Run yosys ``synth_xilinx`` on the core of ``net`` and return a :class:`SynthReport`.
 
-    Raises :class:`ToolError` when yosys is missing or fails.
+    The core (:func:`~spikelut.rtl.verilog.emit_core`) is flattened and synthesized without I/O
+    buffers and shift-register LUTs (``-flatten -noiopad -nosrl``).
+
+    Args:
+        net: the network (binary tables).
+        top: core module name (:func:`~spikelut.rtl.plan.check_top_name`).
+        lut6: emit the core with ``LUT<k>`` primitives (see
+            :func:`~spikelut.rtl.writer.write_verilog`).
+        work_dir: keep yosys' files there (``<top>.v``, ``synth.ys``, ``synth.log``,
+            ``<top>_synth.json``); default a temporary directory, removed afterwards.
+        plan: the RTL plan, if already built (:func:`~spikelut.rtl.plan.plan_network`).
+        family: the Xilinx family of ``synth_xilinx -family`` (``xc7``, ``xcu``, ``xcup``, ...).
+
+    Returns:
+        A :class:`SynthReport`.
+
+    Raises:
+        ConfigError: a bad top name, or a family that is not a plain name (letters, digits,
+            ``_``).
+        NetworkError: ``k`` outside 1..12 or a circuit over the cell limit.
+        ToolError: yosys is missing or fails (its first ``ERROR`` line, e.g. an unknown family).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> rep = synthesize(random_network(0, 4, [6, 2], k=3))     # doctest: +SKIP
+        >>> rep.luts <= rep.expected_max_luts                       # doctest: +SKIP
+        True
     """
     check_top_name(top)
+    # the family is spliced into yosys' script: a newline or ';' would start a command of its
+    # own (a line starting with '!' runs a shell command)
+    if not isinstance(family, str) or not _FAMILY.fullmatch(family):
+        raise ConfigError(f"Xilinx family {escape_text(str(family)[:40])!r} is not a plain name; "
+                          f"give one such as xc7, xcu or xcup")
     plan = plan or plan_network(net, lut6)
     mod, log = _synth_module(net, top, lut6, plan, work_dir, "synth_xilinx",
                              f"synth_xilinx -family {family} -top {top} -flatten -noiopad -nosrl\n")
@@ -163,6 +233,8 @@ def synthesize(net: Network, top: str = "spikelut_core", lut6: bool = False,
                        other, dict(sorted(muxes.items())), plan.muxes(), plan.luts, plan.max_luts,
                        plan.luts_by_size(), plan.flip_flops, plan.lut_levels(), log)
 
+
+_FAMILY = re.compile(r"[A-Za-z0-9_]+")
 
 #: the gate list of :func:`synthesize_gates` (``abc -g``): 2-input gates and a 2:1 mux
 DEFAULT_GATES = ("AND", "NAND", "OR", "NOR", "XOR", "XNOR", "ANDNOT", "ORNOT", "MUX")
@@ -208,6 +280,16 @@ class GateReport:
         flip_flops: flip-flops after synthesis.
         library: the gate list given to ABC.
         other_cells: cells that are neither gates nor flip-flops (none expected).
+        expected_flip_flops: the generator's flip-flops (:attr:`RtlPlan.flip_flops`).
+        log: yosys' whole log (left out of :meth:`to_dict`).
+
+    Example:
+        >>> rep = GateReport(3, {"AND": 2, "NOT": 1}, 2, 4, expected_flip_flops=4)
+        >>> print(rep.describe())
+        gates (yosys synth + abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX)
+          gates                              3    (AND 2, NOT 1)
+          depth (gate levels)                2
+          flip-flops                         4    expected 4
     """
 
     gates: int

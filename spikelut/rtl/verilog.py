@@ -38,6 +38,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..network import Network
 from .netlist import Assign, Gate, Lut, Module, Mux, Port, Reg, from_plan
 from .plan import RtlPlan, check_top_name, plan_network
@@ -197,6 +198,16 @@ def print_module(module: Module) -> str:
     ports, declarations block by block, then each block's cells and its registers' ``always``
     block, and a sink for what nothing reads (keeps ``verilator -Wall`` quiet).
 
+    Args:
+        module: the netlist, as :func:`~spikelut.rtl.netlist.from_plan` builds it (a hand-made
+            one is printed as it is: names and order are not checked).
+
+    Returns:
+        The module's text (``\\n`` line ends, ending in a newline).
+
+    Raises:
+        Nothing for a module of :func:`~spikelut.rtl.netlist.from_plan`.
+
     Example:
         >>> from spikelut.rtl.netlist import from_plan
         >>> from spikelut.wiring import random_network
@@ -263,9 +274,31 @@ def emit_core(net: Network, top: str = "spikelut_core", lut6: bool = False,
     """Verilog-2001 text of the core module (see the module docstring for ports and names):
     :func:`~spikelut.rtl.netlist.from_plan` printed by :func:`print_module`.
 
+    Args:
+        net: the network (binary 0/1 tables).
+        top: the module's name (:func:`~spikelut.rtl.plan.check_top_name`).
+        lut6: instantiate each LUT as a Xilinx ``LUT<k>`` primitive (k = 7..12: LUT6 pieces
+            and ``MUXF7``/``MUXF8``) instead of ``INIT[addr]`` on a localparam.
+        plan: the plan of ``net``, if already built (:func:`~spikelut.rtl.plan.plan_network`).
+        model: the model file's name for the header comment (escaped).
+
+    Returns:
+        The module's text: ports ``clk``, ``rst`` (synchronous, active high),
+        ``in_spikes [max(n_in, 1)]`` and ``out_spikes [n_out]`` (DESIGN.md section 5).
+
     Raises:
-        ConfigError: ``top`` cannot be a module name.
-        NetworkError: a layer has ``k`` outside 1..12.
+        ConfigError: ``top`` cannot be a module name; ``SPIKELUT_MAX_RTL_CELLS`` is malformed.
+        NetworkError: a layer has ``k`` outside 1..12, or the circuit is over the cell limit.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> v = emit_core(random_network(0, 2, [3], k=2), "core")
+        >>> print("\\n".join(v.splitlines()[12:17]))
+        module core (
+          input clk,
+          input rst,
+          input [1:0] in_spikes,
+          output [2:0] out_spikes
     """
     check_top_name(top)
     plan = plan or plan_network(net, lut6)
@@ -274,7 +307,24 @@ def emit_core(net: Network, top: str = "spikelut_core", lut6: bool = False,
 
 def emit_lut_model(width: int) -> str:
     """A behavioural simulation model of the Xilinx ``LUT<width>`` primitive (for simulators
-    without the vendor's UNISIM library; synthesis uses the vendor's own cell)."""
+    without the vendor's UNISIM library; synthesis uses the vendor's own cell).
+
+    Args:
+        width: the LUT's inputs, 1..6.
+
+    Returns:
+        The module ``LUT<width>`` with parameter ``INIT`` (``2**width`` bits) and ports ``O``,
+        ``I0`` .. ``I<width-1>``.
+
+    Raises:
+        ConfigError: ``width`` is not a whole number in 1..6 (there is no such primitive).
+
+    Example:
+        >>> print(emit_lut_model(2).splitlines()[3])
+        module LUT2 #(parameter [3:0] INIT = 4'h0) (output O, input I0, input I1);
+    """
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or not 1 <= width <= 6:
+        raise ConfigError(f"LUT width must be a whole number in 1..6 (LUT1..LUT6), got {width!r}")
     pins = ", ".join(f"input I{p}" for p in range(width))
     addr = ", ".join(f"I{p}" for p in reversed(range(width)))
     return "\n".join([

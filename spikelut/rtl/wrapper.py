@@ -33,7 +33,23 @@ from .plan import check_top_name
 from .verilog import Printer, bit_width, reduce_tree, zext
 
 
+def _count(value: object, what: str) -> int:
+    """``value`` if it is a whole number >= 1 (an int, not a bool); else a ConfigError: a float
+    or a string was printed into the Verilog as it was (``localparam STEPS = 1.5;``) or failed
+    with a TypeError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{what} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
 def pred_width(net: Network) -> int:
+    """Bits of the ``pred`` port: enough for class ``classes - 1`` (at least 1).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> pred_width(random_network(0, 4, [6, 5], k=3, classes=5))   # classes 0..4
+        3
+    """
     return bit_width(net.readout.classes - 1)
 
 
@@ -53,12 +69,30 @@ def _sum_lines(p: Printer, name: str, terms: list[str], width: int) -> None:
 def emit_wrapper(net: Network, top: str, steps: int) -> str:
     """Verilog-2001 text of ``<top>_classifier`` (see the module docstring).
 
+    Args:
+        net: the network; its readout says which ``out_spikes`` bits count for which class
+            and from which cycle.
+        top: the core's module name; the wrapper instantiates it as ``core``.
+        steps: cycles per sample ``STEPS``; the counters are sized for it.
+
+    Returns:
+        The module's text (``\\n`` line ends, ending in a newline).
+
     Raises:
-        ConfigError: ``top`` cannot be a module name, or ``steps < 1``.
+        ConfigError: ``top`` cannot be a module name, or ``steps`` is not a whole number >= 1.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> v = emit_wrapper(random_network(0, 4, [6, 2], k=3), "demo", steps=8)
+        >>> [ln for ln in v.splitlines() if ln.startswith("module")]
+        ['module demo_classifier (']
+        >>> emit_wrapper(random_network(0, 4, [6, 2], k=3), "demo", steps=0)
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ConfigError: steps must be a whole number >= 1, got 0
     """
     check_top_name(top)
-    if steps < 1:
-        raise ConfigError(f"steps must be >= 1, got {steps}")
+    steps = _count(steps, "steps")
     r = net.readout
     n_in_w, n_out = max(net.n_in, 1), net.n_out
     members = [np.flatnonzero(r.class_of == c).tolist() for c in range(r.classes)]
@@ -159,7 +193,32 @@ def emit_testbench(net: Network, top: str, steps: int, samples: int) -> str:
     prediction per sample) with ``$readmemb`` from the directory it runs in, writes what the
     circuit did to ``got_out.txt`` / ``got_pred.txt``, prints the first mismatches and a final
     ``PASS`` or ``FAIL`` line. Runs in any Verilog-2001 simulator (Icarus, Verilator --binary, ...).
+
+    Args:
+        net: the network (port widths ``n_in``, ``n_out`` and the ``pred`` width).
+        top: the core's module name; the testbench is ``tb_<top>`` and drives
+            ``<top>_classifier``.
+        steps: cycles per sample, as given to :func:`emit_wrapper`.
+        samples: samples in the ``.mem`` files.
+
+    Returns:
+        The module's text; the ``.mem`` files it reads are written by
+        :func:`~spikelut.rtl.writer.write_verilog` (``steps * samples`` lines each but
+        ``expected_pred.mem``: ``samples`` lines). Its memories are indexed with 32-bit integers:
+        ``write_verilog`` refuses more than 2**31 - 1 cycles.
+
+    Raises:
+        ConfigError: ``top`` cannot be a module name, or ``steps`` or ``samples`` is not a
+            whole number >= 1.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> v = emit_testbench(random_network(0, 4, [6, 2], k=3), "demo", steps=8, samples=2)
+        >>> [ln.strip() for ln in v.splitlines() if "localparam" in ln]
+        ['localparam STEPS = 8;', 'localparam SAMPLES = 2;', 'localparam CYCLES = 16;']
     """
+    check_top_name(top)
+    steps, samples = _count(steps, "steps"), _count(samples, "samples")
     n_in_w, n_out, pw = max(net.n_in, 1), net.n_out, pred_width(net)
     cycles = steps * samples
     p = Printer()

@@ -1,0 +1,65 @@
+"""Bad input to the RTL emitters and synthesis found while documenting them: one clear
+ConfigError, never invalid Verilog printed silently, a TypeError, or a yosys script command
+smuggled in through an argument."""
+
+import numpy as np
+import pytest
+
+from spikelut.errors import ConfigError
+from spikelut.rtl import emit_lut_model, emit_testbench, emit_wrapper, synthesize
+from spikelut.wiring import random_network
+
+
+@pytest.fixture(scope="module")
+def net():
+    return random_network(0, 4, [6, 2], k=3)
+
+
+@pytest.mark.parametrize("width", [0, 7, -1, 2.0, True, "2"])
+def test_lut_model_refuses_a_width_without_a_primitive(width):
+    # width 0 printed `module LUT0 ... (output O, );` and `INIT[{}]`: not Verilog
+    with pytest.raises(ConfigError, match=r"^LUT width must be a whole number in 1\.\.6 "
+                                          r"\(LUT1\.\.LUT6\), got "):
+        emit_lut_model(width)
+
+
+def test_lut_model_text_unchanged():
+    assert emit_lut_model(np.int64(1)).splitlines()[3] == \
+        "module LUT1 #(parameter [1:0] INIT = 2'h0) (output O, input I0);"
+
+
+@pytest.mark.parametrize("steps, shown", [(1.5, "1.5"), ("8", "'8'"), (0, "0"), (True, "True")])
+def test_wrapper_steps_must_be_a_whole_number(net, steps, shown):
+    # 1.5 was printed into the wrapper ("over 1.5 cycles"), "8" was a TypeError
+    with pytest.raises(ConfigError, match=rf"^steps must be a whole number >= 1, got {shown}$"):
+        emit_wrapper(net, "demo", steps)
+
+
+@pytest.mark.parametrize("top, steps, samples, message", [
+    ("1x", 8, 2, r"^top name '1x' is not a legal Verilog identifier"),
+    ("module", 8, 2, r"^top name 'module' is a Verilog keyword"),
+    ("demo", 0, 2, r"^steps must be a whole number >= 1, got 0$"),
+    ("demo", 8, 0, r"^samples must be a whole number >= 1, got 0$"),
+    ("demo", 8, 2.5, r"^samples must be a whole number >= 1, got 2\.5$"),
+])
+def test_testbench_checks_its_arguments(net, top, steps, samples, message):
+    # the testbench was written for any of these: `module tb_1x`, `localparam SAMPLES = 0`
+    with pytest.raises(ConfigError, match=message):
+        emit_testbench(net, top, steps, samples)
+
+
+def test_testbench_and_wrapper_accept_numpy_integers(net):
+    assert emit_testbench(net, "demo", np.int64(8), np.int32(2)) == emit_testbench(net, "demo", 8, 2)
+    assert emit_wrapper(net, "demo", np.int64(8)) == emit_wrapper(net, "demo", 8)
+
+
+@pytest.mark.parametrize("family", ["xc7\n!touch pwned", "xc7; tee -o x", "", 7])
+def test_synth_family_cannot_inject_yosys_commands(net, family, tmp_path, monkeypatch):
+    # the family was spliced into the yosys script: a newline started a command of its own
+    # (a line starting with '!' runs a shell command); refused before yosys is looked for
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"^Xilinx family .* is not a plain name; give one such "
+                                          r"as xc7, xcu or xcup$"):
+        synthesize(net, family=family, work_dir=tmp_path / "synth")
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "synth").exists()
