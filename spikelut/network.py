@@ -37,6 +37,15 @@ def k_range_problem(k: int) -> str | None:
     """``None`` if ``k`` taps per node is allowed, else the one-line reason (shared by the network,
     config and file checks so the three say the same thing).
 
+    Args:
+        k: taps per node (an int; compared with :data:`K_MIN` .. :data:`K_MAX`, 1..12).
+
+    Returns:
+        ``None``, or the reason as a string for the caller to raise (it raises nothing itself).
+
+    Raises:
+        TypeError: ``k`` cannot be compared with an int (the callers check the type first).
+
     Example:
         >>> k_range_problem(12) is None, k_range_problem(13)
         (True, 'k = 13 is out of range; a node has 1 to 12 taps (1..6: one FPGA LUT1..LUT6; 7..12: a LUT composition, docs/node-sizes.md)')
@@ -58,6 +67,15 @@ def all_binary(a: Any) -> bool:
     table or spike file needed ~20 GiB more); integers need only ``min``/``max`` (no copy), and
     other dtypes are compared one chunk of :data:`_BINARY_CHUNK` elements at a time. NaN, strings
     and other non-numbers are not 0 or 1.
+
+    Args:
+        a: an array of any shape and dtype, or anything ``np.asarray`` takes.
+
+    Returns:
+        ``True`` when every entry is 0 or 1 (bools; an empty array), else ``False``.
+
+    Raises:
+        ValueError: only from ``np.asarray`` (ragged nested lists); an array never raises.
 
     Example:
         >>> all_binary(np.array([[0, 1], [1, 1]], np.uint8)), all_binary([0.0, 1.0, 0.5])
@@ -180,6 +198,14 @@ class Layer(_FreezeAfterValidation):
     involve the rest of the network (``k``, table width, sources, indices and delays in range)
     are checked by :class:`Network`. Both raise :class:`~spikelut.errors.NetworkError`.
 
+    The constructor's arguments are the attributes above (any array-likes; they are converted
+    to those dtypes).
+
+    Raises:
+        NetworkError: a name that is not a string; ``source``/``index``/``delay`` not 2-D
+            integers within 32 bits; a table not 2-D 0/1; ``logits``, ``tap_influence`` or
+            ``tap_gradient`` not numbers; ``refractory`` not an integer.
+
     Example:
         >>> and2 = Layer(table=[[0, 0, 0, 1]], source=[[-1, -1]], index=[[0, 1]], delay=[[0, 0]])
         >>> and2.n, and2.k, and2.table.dtype
@@ -254,6 +280,16 @@ class Readout(_FreezeAfterValidation):
     the argmax of the counts, ties going to the lowest class index. ``class_of`` must have one
     entry per node of layer ``layer`` (checked by :class:`Network`).
 
+    Attributes:
+        layer: the read-out layer's index.
+        class_of: int32 ``[n]``: each node's class ``0 .. classes - 1``, or -1.
+        classes: the number of classes ``C >= 1``.
+        start: the first counted cycle (0-based).
+
+    Raises:
+        NetworkError: ``class_of`` not 1-D integers >= -1; ``layer``, ``classes`` or ``start``
+            not an integer (the ranges are checked by :class:`Network`).
+
     Example:
         >>> r = Readout(layer=0, class_of=[0, 1, -1], classes=2, start=2)
         >>> r.class_of.tolist(), r.classes, r.start
@@ -296,6 +332,18 @@ class Network(_FreezeAfterValidation):
     :class:`~spikelut.errors.NetworkError` naming the layer, node and tap that break one. A
     validated network is immutable (its layers, readout and arrays too): use
     ``net.replace(layers=[...])`` or :meth:`replace_layer` to get a changed, re-validated copy.
+
+    Attributes:
+        n_in: input channels (an int ``>= 0``).
+        layers: a tuple of :class:`Layer` (a list is accepted); unnamed layers get ``L<i>``.
+        readout: the :class:`Readout`.
+        meta: free-form metadata saved with the model (a dict; e.g. ``meta["data"]``, the
+            training data's encoding).
+
+    Raises:
+        NetworkError: a rule of DESIGN.md section 2 is broken (``k`` outside 1..12, shapes,
+            sources, indices, delays, refractory, readout), a limit of :mod:`spikelut.limits`
+            is exceeded, layer names repeat, or ``meta`` is not a dict.
 
     Example:
         >>> and2 = Layer([[0, 0, 0, 1]], [[-1, -1]], [[0, 1]], [[0, 0]])
@@ -594,10 +642,31 @@ def readout_classes(n: int, classes: int, nodes_per_class: int | None = None) ->
     Nodes past ``classes * nodes_per_class`` get -1 (not counted). With ``nodes_per_class``
     omitted, ``n // classes`` nodes go to each class.
 
+    Args:
+        n: nodes of the readout layer.
+        classes: classes ``C >= 1``.
+        nodes_per_class: nodes per class (a whole number >= 1); ``None``: ``n // C``.
+
+    Returns:
+        int32 ``class_of [n]``.
+
+    Raises:
+        NetworkError: ``classes`` or ``nodes_per_class`` is not a whole number >= 1, or
+            ``classes * nodes_per_class > n``.
+
     Example:
         >>> readout_classes(5, 2).tolist(), readout_classes(5, 2, 1).tolist()
         ([0, 0, 1, 1, -1], [0, 1, -1, -1, -1])
+        >>> readout_classes(5, 2, 1.5)
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.NetworkError: readout: nodes_per_class must be a whole number >= 1, got 1.5
     """
+    # 1.5 nodes per class was truncated to 1 silently; classes 2.5 was a TypeError from slicing
+    for what, v in (("classes", classes), ("nodes_per_class", nodes_per_class)):
+        if v is not None and (isinstance(v, (float, np.floating)) or not _is_int(v)):
+            raise NetworkError(f"readout: {what} must be a whole number >= 1, got {v!r}")
+    classes = int(classes)
     if classes < 1:
         raise NetworkError(f"readout: classes must be >= 1, got {classes}")
     per = n // classes if nodes_per_class is None else int(nodes_per_class)
@@ -610,7 +679,23 @@ def readout_classes(n: int, classes: int, nodes_per_class: int | None = None) ->
 
 
 def stack_taps(groups: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
-    """Concatenate per-group ``(source, index, delay)`` arrays of shape ``[n, c_g]`` along taps."""
+    """Concatenate per-group ``(source, index, delay)`` arrays of shape ``[n, c_g]`` along taps.
+
+    Args:
+        groups: one or more ``(source, index, delay)`` triples of integer arrays ``[n, c_g]``
+            with the same ``n`` (not checked: build a :class:`Layer` from the result).
+
+    Returns:
+        ``(source, index, delay)``: int32 ``[n, sum of c_g]``, group by group.
+
+    Raises:
+        ValueError: no groups, or node counts that differ (numpy's concatenate).
+
+    Example:
+        >>> z = np.zeros((2, 1), int)
+        >>> [a.tolist() for a in stack_taps([(z - 1, z, z), (z, z + 1, z + 1)])]
+        [[[-1, 0], [-1, 0]], [[0, 1], [0, 1]], [[0, 1], [0, 1]]]
+    """
     src = np.concatenate([g[0] for g in groups], axis=1)
     idx = np.concatenate([g[1] for g in groups], axis=1)
     dly = np.concatenate([g[2] for g in groups], axis=1)

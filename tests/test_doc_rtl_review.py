@@ -63,3 +63,23 @@ def test_synth_family_cannot_inject_yosys_commands(net, family, tmp_path, monkey
                                           r"as xc7, xcu or xcup$"):
         synthesize(net, family=family, work_dir=tmp_path / "synth")
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "synth").exists()
+
+
+@pytest.mark.parametrize("classes, per, message", [
+    (2, 1.5, r"^readout: nodes_per_class must be a whole number >= 1, got 1\.5$"),
+    (2.5, None, r"^readout: classes must be a whole number >= 1, got 2\.5$"),
+    ("2", None, r"^readout: classes must be a whole number >= 1, got '2'$"),
+])
+def test_readout_classes_refuses_fractions(classes, per, message):
+    # 1.5 nodes per class was truncated to 1 silently; 2.5 classes was a TypeError from a slice
+    from spikelut.errors import NetworkError
+    from spikelut.network import readout_classes
+
+    with pytest.raises(NetworkError, match=message):
+        readout_classes(5, classes, per)
+
+
+def test_readout_classes_takes_numpy_integers():
+    from spikelut.network import readout_classes
+
+    assert readout_classes(5, np.int64(2), np.int32(1)).tolist() == [0, 1, -1, -1, -1]
