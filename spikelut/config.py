@@ -61,6 +61,15 @@ def demo_path(name: str) -> Path:
     """``demos/<name>`` of a source checkout (run without installing it), else the installed
     ``spikelut.demos`` package's copy (pyproject maps that package to ``demos/``).
 
+    Args:
+        name: a file name in ``demos/`` (``"run_default.toml"``).
+
+    Returns:
+        Its path; it may not exist (a name the demos do not have): check before reading.
+
+    Raises:
+        ModuleNotFoundError: no checkout and no installed ``spikelut.demos`` package.
+
     Example:
         >>> demo_path("run_default.toml").name
         'run_default.toml'
@@ -98,6 +107,30 @@ def load_config(path: str | os.PathLike) -> dict:
     A path that is not a regular file (a FIFO would block the read forever, ``/dev/zero`` would
     be read until memory runs out) and a file over :data:`MAX_CONFIG_BYTES` are refused before
     they are read.
+
+    Args:
+        path: the ``.toml`` file.
+
+    Returns:
+        The config as a dict (:func:`parse_config`), with ``"_path"`` set to ``str(path)`` so
+        that :func:`build_network` and the trainer name the file in their errors.
+
+    Raises:
+        ConfigError: the file is missing (with the shipped demo's path for a missing
+            ``demos/<name>``), a directory, not a regular file, over :data:`MAX_CONFIG_BYTES`,
+            unreadable, an HDF5 model or spike file, not UTF-8, invalid or too deeply nested
+            TOML, or has an unknown top-level key; one line starting with the path.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.toml"
+        >>> _ = p.write_text("inputs = 4\\n")
+        >>> load_config(p) == {"inputs": 4, "_path": str(p)}
+        True
+        >>> load_config(p.parent / "none.toml")
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ConfigError: .../none.toml: no such config file
     """
     p = Path(path)
     try:
@@ -172,6 +205,12 @@ def loads_toml(text: str, error: type = ConfigError) -> dict:
         error: the exception class (a :class:`~spikelut.errors.SpikelutError`); the caller adds
             the file name.
 
+    Returns:
+        The TOML document as a dict (tables as dicts, arrays as lists).
+
+    Raises:
+        error: ``text`` is not a str, is invalid TOML, or nests too deep.
+
     Example:
         >>> loads_toml("a = 1")
         {'a': 1}
@@ -180,6 +219,9 @@ def loads_toml(text: str, error: type = ConfigError) -> dict:
         ...
         spikelut.errors.ConfigError: invalid TOML: nested too deep (more than 64 levels of ...
     """
+    if not isinstance(text, str):  # bytes: tomllib's TypeError, a traceback
+        raise error(f"invalid TOML: expected text (str), got {type(text).__name__}; decode the "
+                    f"file as UTF-8 first")
     deep = (f"invalid TOML: nested too deep (more than {MAX_TOML_DEPTH} levels of arrays or "
             f"tables; a config needs a few)")
     try:
@@ -194,7 +236,29 @@ def loads_toml(text: str, error: type = ConfigError) -> dict:
 
 
 def parse_config(text: str) -> dict:
-    """Parse TOML text (:func:`loads_toml`) and check the top-level keys."""
+    """Parse TOML text (:func:`loads_toml`) and check the top-level keys.
+
+    The tables are checked when the network and training settings are built
+    (:func:`build_network`, :class:`spikelut.pipeline.RunSettings`).
+
+    Args:
+        text: the config's TOML text.
+
+    Returns:
+        The config as a dict (no ``"_path"``: :func:`load_config` adds it).
+
+    Raises:
+        ConfigError: invalid or too deeply nested TOML, or a top-level key that is not one of
+            :data:`TOP_LEVEL` (with the likely intended key).
+
+    Example:
+        >>> parse_config("inputs = 4\\n[readout]\\nclasses = 2")
+        {'inputs': 4, 'readout': {'classes': 2}}
+        >>> parse_config("input = 4")
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ConfigError: config: unknown key(s) ['input']; did you mean 'inputs'?
+    """
     cfg = loads_toml(text)
     _only(cfg, TOP_LEVEL, "config")
     return cfg
@@ -465,11 +529,34 @@ def build_network(cfg: dict, seed: int | None = None) -> Network:
     Tables are drawn at random (each entry 1 with probability ``table_p``, default 0.5) unless the
     layer gives ``table``. The same config and seed always give the same network.
 
+    Args:
+        cfg: a config dict (:func:`load_config`, :func:`parse_config`, or built in code).
+        seed: the random seed (an int >= 0) of the tables and wiring; ``None``: the config's
+            ``seed`` (default 0).
+
+    Returns:
+        A validated :class:`~spikelut.network.Network`.
+
     Raises:
-        ConfigError: a bad key or value, one line naming the config file (when it was read from
-            one), the layer and the key.
+        ConfigError: ``cfg`` is not a dict; a bad key or value, one line naming the config file
+            (when it was read from one), the layer and the key.
         NetworkError: the network breaks a rule of DESIGN.md section 2.
+
+    Example:
+        >>> cfg = parse_config('''inputs = 4
+        ... [[layers]]
+        ... nodes = 6
+        ... k = 3
+        ... taps = [{ from = "input", count = 3 }]
+        ... [readout]
+        ... classes = 2''')
+        >>> net = build_network(cfg, seed=1)
+        >>> net.sizes, net.layers[0].k, net.readout.class_of.tolist()
+        ([6], 3, [0, 0, 0, 1, 1, 1])
     """
+    if not isinstance(cfg, dict):  # a str (a path given for the parsed config): AttributeError
+        raise ConfigError(f"config must be a dict (load_config(path) or parse_config(text)), got "
+                          f"{type(cfg).__name__}")
     try:
         return _build_network(cfg, seed)
     except (ConfigError, NetworkError) as e:

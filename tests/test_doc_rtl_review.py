@@ -83,3 +83,21 @@ def test_readout_classes_takes_numpy_integers():
     from spikelut.network import readout_classes
 
     assert readout_classes(5, np.int64(2), np.int32(1)).tolist() == [0, 1, -1, -1, -1]
+
+
+def test_build_network_refuses_a_config_that_is_not_a_dict():
+    # a path given where the parsed config goes was "'str' object has no attribute 'get'"
+    from spikelut.config import build_network
+
+    with pytest.raises(ConfigError, match=r"^config must be a dict \(load_config\(path\) or "
+                                          r"parse_config\(text\)\), got str$"):
+        build_network("demos/run_default.toml")
+
+
+def test_parse_config_refuses_bytes():
+    # bytes were tomllib's TypeError
+    from spikelut.config import parse_config
+
+    with pytest.raises(ConfigError, match=r"^invalid TOML: expected text \(str\), got bytes; "
+                                          r"decode the file as UTF-8 first$"):
+        parse_config(b"inputs = 4")
