@@ -2,6 +2,8 @@
 ConfigError, never invalid Verilog printed silently, a TypeError, or a yosys script command
 smuggled in through an argument."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,15 @@ def test_parse_config_refuses_bytes():
     with pytest.raises(ConfigError, match=r"^invalid TOML: expected text \(str\), got bytes; "
                                           r"decode the file as UTF-8 first$"):
         parse_config(b"inputs = 4")
+
+
+@pytest.mark.parametrize("shape", [(5, 4, 3), (5, 4), (5, 4, 2, 1)])
+def test_readout_refuses_spikes_of_another_width(net, shape):
+    # the wrong width or rank was numpy's matmul ValueError ("mismatch in its core dimension")
+    from spikelut.engine import readout
+    from spikelut.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=rf"^readout spikes must be \[T, B, 2\] \(one channel per "
+                                         rf"node of the readout layer\), got shape "
+                                         rf"{re.escape(str(shape))}$"):
+        readout(net, np.ones(shape, np.uint8))

@@ -44,12 +44,26 @@ ENGINE_DEVICE = {"reference": ("cpu", "gpu"), "bitsliced": ("cpu",), "gpu": ("gp
 def resolve_engine(name: str = "auto", device: str = "cpu") -> tuple[str, str]:
     """``(engine, device)`` that ``name`` and ``device`` mean here, after ``auto`` choices.
 
-    Raises :class:`ConfigError` for an engine that cannot run on the device, and
-    :class:`~spikelut.errors.ToolError` when a GPU is asked for and none is usable.
+    Args:
+        name: one of :data:`ENGINES`; ``"auto"``: ``gpu`` on a GPU, else ``bitsliced``.
+        device: ``"cpu"``, ``"gpu"`` or ``"auto"`` (the GPU when one is usable).
+
+    Returns:
+        ``(engine, device)``: an engine other than ``auto`` and ``"cpu"`` or ``"gpu"``. An
+        engine that has no GPU form given ``device="auto"`` runs on the CPU.
+
+    Raises:
+        ConfigError: an unknown engine, or an engine that cannot run on the device asked for
+            (``reference``/``bitsliced`` are CPU engines, ``gpu`` a GPU one).
+        ToolError: an unknown device, or ``"gpu"`` without a usable GPU (CuPy and a device).
 
     Example:
         >>> resolve_engine("auto", "cpu")
         ('bitsliced', 'cpu')
+        >>> resolve_engine("gpu", "cpu")
+        Traceback (most recent call last):
+        ...
+        spikelut.errors.ConfigError: engine 'gpu' does not run on the CPU; use --engine bitsliced or --engine auto with --device cpu
     """
     if name not in ENGINES:
         raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
@@ -72,6 +86,20 @@ def get_engine(name: str = "reference", device: str = "cpu") -> Callable:
     device), ``device`` one of ``cpu``, ``gpu``, ``auto``. The returned function accepts numpy,
     CuPy or DLPack tensors and returns results of the same framework; its ``engine`` and
     ``device`` attributes say what was chosen.
+
+    Args:
+        name, device: see :func:`resolve_engine`.
+
+    Returns:
+        ``run(net, spikes, record="all")``: simulates ``net`` on 0/1 spikes ``[T, B, n_in]``
+        and returns a :class:`SimResult` (``record``: ``"all"``, ``"readout"``, a layer's
+        index or name, or a list of them: the layers whose spikes are kept, the readout layer
+        always). Every engine gives
+        the same bits as :func:`simulate_reference`; ``run`` raises what it raises
+        (ShapeError, ConfigError).
+
+    Raises:
+        ConfigError, ToolError: as :func:`resolve_engine`, before anything runs.
 
     Example:
         >>> import numpy as np

@@ -37,11 +37,30 @@ def simulate(net: Network | Lowered, spikes: Any, xp=None, record: Any = "all") 
     ``record`` leaves out, as in :func:`spikelut.engine.plan.recorded_layers`), the readout
     counts and predictions, on the device of ``spikes`` (or of ``xp`` when given).
 
+    Args:
+        net: the network, or its :func:`~spikelut.lowering.lower` form (cached on the network).
+        spikes: 0/1 input spikes ``[T, B, n_in]`` (any integer, bool or float dtype holding
+            0/1), numpy or CuPy.
+        xp: the array module to run on (numpy or cupy); default that of ``spikes``.
+        record: the layers whose spikes are kept: ``"all"``, ``"readout"``, a layer index or
+            name, or a list of them (the readout layer always).
+
+    Returns:
+        A :class:`~spikelut.engine.result.SimResult`.
+
     Raises:
         ShapeError: ``spikes`` are not ``[T, B, n_in]`` of 0/1 with ``T, B >= 1``, or the
             history ``[T + depth, signals, B]`` (uint8) is over the array limit
             (:func:`spikelut.limits.max_array_bytes`), refused before it is allocated.
         ConfigError: ``record`` names no layer.
+
+    Example:
+        >>> import numpy as np
+        >>> from spikelut.wiring import random_network
+        >>> x = np.random.default_rng(0).integers(0, 2, (5, 4, 3)).astype(np.uint8)
+        >>> res = simulate(random_network(0, 3, [6, 2], k=3), x, record="L1")
+        >>> [None if s is None else s.shape for s in res.layer_spikes], res.pred.tolist()
+        ([None, (5, 4, 2)], [1, 1, 0, 1])
     """
     low = net if isinstance(net, Lowered) else lower(net)
     xp = xp or array_module(spikes)

@@ -18,7 +18,22 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass
 class SimResult:
     """Spikes of every layer ``[T, B, n_i]`` (uint8), readout ``counts [B, classes]`` (int32)
-    and ``pred [B]`` (int32). Arrays live on the engine's device."""
+    and ``pred [B]`` (int32). Arrays live on the engine's device.
+
+    Attributes:
+        layer_spikes: per layer, uint8 ``[T, B, n_i]``; ``None`` for a layer the run's
+            ``record`` left out.
+        counts: int32 ``[B, classes]``: readout spikes per class (:func:`readout`).
+        pred: int32 ``[B]``: the predicted class (argmax, ties to the lowest).
+
+    Example:
+        >>> from spikelut.engine import get_engine
+        >>> from spikelut.wiring import random_network
+        >>> x = np.random.default_rng(0).integers(0, 2, (5, 4, 3)).astype(np.uint8)
+        >>> res = get_engine("reference")(random_network(0, 3, [6, 2], k=3), x)
+        >>> [s.shape for s in res.layer_spikes], res.counts.tolist(), res.pred.tolist()
+        ([(5, 4, 6), (5, 4, 2)], [[3, 4], [3, 4], [5, 4], [3, 4]], [1, 1, 0, 1])
+    """
 
     layer_spikes: list[Any]
     counts: Any
@@ -96,9 +111,32 @@ def readout(net: "Network | Lowered", out_spikes: Any) -> tuple[Any, Any]:
 
     ``count[c]`` = spikes of class-``c`` nodes over cycles ``t >= start``; prediction = argmax,
     ties to the lowest class (``argmax`` returns the first maximum).
+
+    Args:
+        net: the network (or its lowered form); its ``readout`` is read.
+        out_spikes: the readout layer's 0/1 spikes ``[T, B, n]`` (``n`` its nodes), numpy or
+            CuPy; not copied.
+
+    Returns:
+        ``(counts, pred)``: int32 ``[B, classes]`` and int32 ``[B]``, on the array module of
+        ``out_spikes``. With ``T <= start`` every count is 0 and every prediction class 0.
+
+    Raises:
+        ShapeError: ``out_spikes`` is not 3-D with one channel per readout node (numpy's
+            matmul ValueError before).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> counts, pred = readout(random_network(0, 3, [6, 2], k=3), np.ones((5, 4, 2), np.uint8))
+        >>> counts.tolist()[0], pred.tolist()
+        ([5, 5], [0, 0, 0, 0])
     """
     xp = array_module(out_spikes)
     r = net.readout
+    shape = tuple(getattr(out_spikes, "shape", ()))
+    if len(shape) != 3 or shape[2] != len(r.class_of):
+        raise ShapeError(f"readout spikes must be [T, B, {len(r.class_of)}] (one channel per node "
+                         f"of the readout layer), got shape {shape}")
     onehot = np.zeros((len(r.class_of), r.classes), np.int32)
     counted = np.flatnonzero(r.class_of >= 0)
     onehot[counted, r.class_of[counted]] = 1
