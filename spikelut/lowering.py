@@ -81,6 +81,14 @@ class Lowered:
             concatenation of all tables (:meth:`flat_tables`).
         max_delay, max_refractory: largest tap delay and refractory period (Python ints).
         readout: the network's (immutable) :class:`~spikelut.network.Readout`.
+
+    Made by :func:`lower` only: the constructor takes the attributes above and checks nothing.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> low = lower(random_network(0, n_in=4, sizes=[8, 3], k=3))
+        >>> low.n_signals, low.sizes, low.layer_lo.tolist(), low.layer_hi.tolist()
+        (15, [8, 3], [0, 8], [8, 11])
     """
 
     n_in: int
@@ -183,6 +191,15 @@ class Lowered:
 def address_dtype(k: int) -> type:
     """The smallest unsigned dtype holding a ``k``-bit LUT address (uint8 to k = 8, else uint16).
 
+    Args:
+        k: taps per node, 1..12 (a network's range; uint16 holds up to k = 16).
+
+    Returns:
+        ``np.uint8`` or ``np.uint16`` (the type, not a dtype instance).
+
+    Raises:
+        Nothing; ``k`` is not checked.
+
     Example:
         >>> address_dtype(8).__name__, address_dtype(12).__name__
         ('uint8', 'uint16')
@@ -192,6 +209,15 @@ def address_dtype(k: int) -> type:
 
 def lower(net: "Network") -> Lowered:
     """The lowered form of ``net``, built once and cached on the (immutable) network.
+
+    Args:
+        net: a validated :class:`~spikelut.network.Network`.
+
+    Returns:
+        Its :class:`Lowered` form; the same object on every call for the same network.
+
+    Raises:
+        ConfigError: ``net`` is not a :class:`~spikelut.network.Network`.
 
     Example:
         >>> from spikelut.wiring import random_network
