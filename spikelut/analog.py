@@ -61,7 +61,19 @@ MAX_BITS = 16
 
 @dataclass(frozen=True)
 class AnalogSpec:
-    """``bits`` per table entry (1 .. 16) and the read noise's standard deviation (full scale 1)."""
+    """``bits`` per table entry (1 .. 16) and the read noise's standard deviation (full scale 1).
+
+    Attributes:
+        bits: ``b``, an int in ``1 ..`` :data:`MAX_BITS`.
+        noise: ``sigma >= 0`` of the Gaussian read noise, in units of the full scale 1.
+
+    Raises:
+        ConfigError: ``bits`` not an int in range, or ``noise`` not a finite number >= 0.
+
+    Example:
+        >>> AnalogSpec(4, 0.05).to_meta(), AnalogSpec(1).is_binary
+        ({'bits': 4, 'noise': 0.05}, True)
+    """
 
     bits: int
     noise: float = 0.0
@@ -89,6 +101,9 @@ def spec_of(net: Network, source: Any = None) -> AnalogSpec | None:
     Args:
         net: the network.
         source: the model file, named first in an error (the entry comes from that file).
+
+    Returns:
+        An :class:`AnalogSpec`, or ``None`` when the meta has no ``"analog"`` entry.
 
     Raises:
         ConfigError: the entry is malformed (names the file, when given, and the field).
@@ -118,8 +133,17 @@ def require_binary(net: Network, what: str, source: Any = None) -> None:
     """Refuse an analog model where a binary circuit is needed (``what``: the command or call;
     ``source``: the model file, named first in the message).
 
+    Args:
+        net: the network.
+        what: the command or call that needs the circuit, first words of the message.
+        source: the model file, or ``None``.
+
+    Returns:
+        ``None`` for a binary model.
+
     Raises:
-        ConfigError: one line naming the model's table bits and what to do.
+        ConfigError: one line naming the model's table bits and what to do; ``net`` not a
+            :class:`~spikelut.network.Network`; a malformed ``meta["analog"]`` (:func:`spec_of`).
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -140,14 +164,45 @@ def require_binary(net: Network, what: str, source: Any = None) -> None:
 
 
 def table_values(theta: Any, bits: int) -> np.ndarray:
-    """``v = q_b(clip(theta, -1, 1) / 2 + 1/2)`` (float64), the values an analog table holds."""
+    """``v = q_b(clip(theta, -1, 1) / 2 + 1/2)`` (float64), the values an analog table holds.
+
+    Args:
+        theta: the parameters, any shape (a layer's ``logits [n, 2**k]``); NaN stays NaN.
+        bits: ``b``, an int in ``1 ..`` :data:`MAX_BITS`.
+
+    Returns:
+        float64 values in ``[0, 1]`` on the ``2**b`` levels ``i / (2**b - 1)``, ``theta``'s shape.
+
+    Raises:
+        ConfigError: ``bits`` out of range (0 bits divided by zero: every value NaN).
+
+    Example:
+        >>> table_values([-1.0, 0.0, 0.4, 2.0], bits=1).tolist()   # 1 bit: theta > 0
+        [0.0, 0.0, 1.0, 1.0]
+    """
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= MAX_BITS:
+        raise ConfigError(f"analog bits must be an integer in 1 .. {MAX_BITS}, got {bits!r}")
     levels = (1 << bits) - 1
     z = np.clip(np.asarray(theta, np.float64), -1.0, 1.0) * 0.5 + 0.5
     return np.round(z * levels) / levels
 
 
 def value_grad(theta: Any) -> np.ndarray:
-    """``dv/dtheta`` used by training: 1/2 inside ``[-1, 1]`` (straight through the quantiser)."""
+    """``dv/dtheta`` used by training: 1/2 inside ``[-1, 1]`` (straight through the quantiser).
+
+    Args:
+        theta: the parameters, any shape.
+
+    Returns:
+        float64 of ``theta``'s shape: 0.5 where ``|theta| < 1``, else 0 (NaN: 0).
+
+    Raises:
+        Nothing for numbers; numpy's TypeError for non-numbers.
+
+    Example:
+        >>> value_grad([-2.0, -0.5, 1.0]).tolist()
+        [0.0, 0.5, 0.0]
+    """
     return np.where(np.abs(np.asarray(theta)) < 1.0, 0.5, 0.0)
 
 
@@ -165,13 +220,53 @@ def _reader(noise: float, rng: np.random.Generator):
 
 
 def batch_rng(seed: int, x: np.ndarray) -> np.random.Generator:
-    """The noise generator of one batch: seeded by ``seed`` and a CRC of the batch's spikes."""
+    """The noise generator of one batch: seeded by ``seed`` and a CRC of the batch's spikes.
+
+    Args:
+        seed: an int >= 0.
+        x: the batch's spikes (any array; its bytes and shape are hashed).
+
+    Returns:
+        A new ``np.random.Generator``: the same ``seed`` and spikes give the same draws.
+
+    Raises:
+        ValueError: a negative ``seed`` (numpy's).
+
+    Example:
+        >>> x = np.ones((4, 2, 3), np.uint8)
+        >>> batch_rng(0, x).random() == batch_rng(0, x).random() != batch_rng(1, x).random()
+        True
+    """
     x = np.ascontiguousarray(x)
     return np.random.default_rng([int(seed), zlib.crc32(x.tobytes()), *x.shape])
 
 
 def forward(plan: Any, thetas: Sequence[Any], x: np.ndarray, spec: AnalogSpec, seed: int = 0) -> Any:
-    """The analog model's forward pass (a soft :class:`~spikelut.train.bptt.Forward`, float64)."""
+    """The analog model's forward pass (a soft :class:`~spikelut.train.bptt.Forward`, float64).
+
+    Args:
+        plan: :func:`spikelut.train.bptt.compile_plan` of the network.
+        thetas: per layer the parameters ``[n_i, 2**k_i]``.
+        x: 0/1 input spikes ``[T, B, n_in]`` (not checked here: :func:`simulate` checks).
+        spec: the table bits and read noise.
+        seed: the noise seed (:func:`batch_rng`).
+
+    Returns:
+        The :class:`~spikelut.train.bptt.Forward`; ``fwd.spikes(i)``: float64 ``[T, B, n_i]``
+        node values in ``[0, 1]``.
+
+    Raises:
+        ConfigError: ``spec.bits`` out of range (:func:`table_values`).
+
+    Example:
+        >>> from spikelut.train.bptt import compile_plan
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[6, 2], k=3)
+        >>> thetas = [np.where(layer.table > 0, 1.0, -1.0) for layer in net.layers]
+        >>> fwd = forward(compile_plan(net), thetas, np.ones((4, 2, 3), np.uint8), AnalogSpec(2, 0.1))
+        >>> fwd.spikes(1).shape, fwd.spikes(1).dtype
+        ((4, 2, 2), dtype('float64'))
+    """
     from .train.bptt import relaxed_forward
 
     values = [table_values(th, spec.bits) for th in thetas]
@@ -180,8 +275,30 @@ def forward(plan: Any, thetas: Sequence[Any], x: np.ndarray, spec: AnalogSpec, s
 
 def class_values(net: Network, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Class sums ``[B, classes]`` (float64) of the readout layer's values ``[T, B, n]`` over the
-    counted cycles, and predictions ``[B]`` (int32, ties to the lowest class)."""
+    counted cycles, and predictions ``[B]`` (int32, ties to the lowest class).
+
+    Args:
+        net: the network (its ``readout``).
+        out: the readout layer's values ``[T, B, n]`` (numbers, e.g. float64 in ``[0, 1]``).
+
+    Returns:
+        ``(counts, pred)``: float64 ``[B, classes]`` and int32 ``[B]``.
+
+    Raises:
+        ShapeError: ``out`` is not 3-D with one channel per readout node (numpy's matmul
+            ValueError before).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> counts, pred = class_values(random_network(0, 3, [6, 2], k=3), np.full((4, 2, 2), 0.5))
+        >>> counts.tolist(), pred.tolist()
+        ([[2.0, 2.0], [2.0, 2.0]], [0, 0])
+    """
     r = net.readout
+    shape = np.shape(out)
+    if len(shape) != 3 or shape[2] != len(r.class_of):
+        raise ShapeError(f"readout values must be [T, B, {len(r.class_of)}] (one channel per node "
+                         f"of the readout layer), got shape {tuple(shape)}")
     onehot = np.zeros((len(r.class_of), r.classes))
     counted = np.flatnonzero(r.class_of >= 0)
     onehot[counted, r.class_of[counted]] = 1
@@ -192,7 +309,18 @@ def class_values(net: Network, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 @dataclass
 class AnalogResult:
     """Per layer the node values ``[T, B, n]`` (float64), class sums ``[B, classes]`` and
-    predictions ``[B]``."""
+    predictions ``[B]``.
+
+    Attributes:
+        layer_values: per layer, float64 ``[T, B, n_i]`` in ``[0, 1]``.
+        counts: float64 ``[B, classes]`` (:func:`class_values`).
+        pred: int32 ``[B]``.
+
+    Example:
+        >>> r = AnalogResult([np.zeros((2, 1, 1))], np.zeros((1, 1)), np.zeros(1, np.int32))
+        >>> r.pred.tolist()
+        [0]
+    """
 
     layer_values: list[np.ndarray]
     counts: np.ndarray
@@ -203,6 +331,16 @@ def simulate(net: Network, spikes: Any, seed: int = 0, spec: AnalogSpec | None =
              batch_size: int = 500) -> AnalogResult:
     """Run an analog model (``net.meta["analog"]``, or ``spec``) on 0/1 input spikes
     ``[T, B, n_in]`` with the numpy reference (float64), ``batch_size`` samples at a time.
+
+    Args:
+        net: the model, with ``logits`` (the parameters ``theta``) in every layer.
+        spikes: 0/1 input spikes ``[T, B, n_in]`` (numpy, or anything ``np.asarray`` takes).
+        seed: the read-noise seed, an int >= 0 (:func:`batch_rng`).
+        spec: overrides ``net.meta["analog"]``.
+        batch_size: samples per forward pass, an int >= 1 (the noise depends on it).
+
+    Returns:
+        An :class:`AnalogResult`.
 
     Raises:
         ConfigError: the network is not analog and no ``spec`` is given, or has no logits; a
@@ -253,7 +391,25 @@ def simulate(net: Network, spikes: Any, seed: int = 0, spec: AnalogSpec | None =
 class AnalogPasses:
     """The trainer's forward and backward for ``[train] analog_bits > 0`` (numpy, float64): the
     signatures of :func:`spikelut.train.bptt.forward` / :func:`~spikelut.train.bptt.backward`,
-    but ``tables`` are the parameters ``theta`` (not ``theta > 0``)."""
+    but ``tables`` are the parameters ``theta`` (not ``theta > 0``).
+
+    Args:
+        spec: the table bits and read noise.
+        seed: the noise seed (:func:`batch_rng`).
+
+    ``forward`` returns :func:`forward`'s result; ``backward`` returns the float32 gradients
+    ``[n_i, 2**k_i]`` of the parameters and the input gradient. Neither checks its arguments
+    (the trainer made them).
+
+    Example:
+        >>> from spikelut.train.bptt import compile_plan
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=3, sizes=[6, 2], k=3)
+        >>> thetas = [np.where(layer.table > 0, 1.0, -1.0) for layer in net.layers]
+        >>> AnalogPasses(AnalogSpec(2), 0).forward(compile_plan(net), thetas,
+        ...                                        np.ones((4, 2, 3), np.uint8)).spikes(0).shape
+        (4, 2, 6)
+    """
 
     name = "analog"
 

@@ -115,3 +115,22 @@ def test_readout_refuses_spikes_of_another_width(net, shape):
                                          rf"node of the readout layer\), got shape "
                                          rf"{re.escape(str(shape))}$"):
         readout(net, np.ones(shape, np.uint8))
+
+
+@pytest.mark.parametrize("bits", [0, 17, 2.0, True])
+def test_table_values_refuses_bits_out_of_range(bits):
+    # 0 bits divided by zero: every table value NaN, silently
+    from spikelut.analog import table_values
+
+    with pytest.raises(ConfigError, match=r"^analog bits must be an integer in 1 \.\. 16, got "):
+        table_values(np.zeros((1, 4)), bits)
+
+
+def test_class_values_refuses_values_of_another_width(net):
+    # was numpy's matmul ValueError
+    from spikelut.analog import class_values
+    from spikelut.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=r"^readout values must be \[T, B, 2\] \(one channel per "
+                                         r"node of the readout layer\), got shape \(4, 2, 3\)$"):
+        class_values(net, np.ones((4, 2, 3)))
