@@ -55,7 +55,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ConfigError, FileFormatError
+from .errors import ConfigError, FileFormatError, ShapeError
 from .limits import MAX_DELAY
 
 #: percentiles of the training split's differences that map to 0 and 1
@@ -75,6 +75,15 @@ def check_lags(lags: Any, length: int | None = None, where: str = "differences",
     """``lags`` as a tuple of distinct integers ``L >= 1`` with ``order * L`` below ``length``
     (at most :data:`MAX_LAGS`); ``order`` 2 checks the lags of second differences, which reach
     ``2 L`` cycles back.
+
+    Args:
+        lags: a list (or tuple) of integers, or one integer.
+        length: the sequences' cycles ``L``; ``None``: not checked against a length.
+        where: the option or key named first in the message.
+        order: 1 (first differences) or 2 (second differences).
+
+    Returns:
+        The lags as a tuple of ints, in the order given.
 
     Raises:
         ConfigError: not a list of integers, a lag below 1 or reaching the sequence length,
@@ -134,6 +143,17 @@ def raw_differences(x: np.ndarray, lags: Sequence[int], second: Sequence[int] = 
     lag-major. The lags are not checked here (a lag of 0 gives zeros): callers check them first
     with :func:`check_lags`, as :func:`spikelut.datasets.encoding.encode_dataset` does.
 
+    Args:
+        x: the values, ``[N, L]`` or ``[N, L, C]`` (any real dtype; computed in float32).
+        lags: first-difference lags (cycles).
+        second: second-difference lags.
+
+    Returns:
+        float32 ``[N, L, (len(lags) + len(second)) * C]``; ``[N, L, 0]`` without lags.
+
+    Raises:
+        IndexError: ``x`` is not 2-D or 3-D (not checked: the callers pass a dataset's values).
+
     Example:
         >>> x = np.array([[0.0, 1.0, 4.0, 9.0, 16.0]], np.float32)    # t ** 2: bends by 2
         >>> raw_differences(x, [1], second=[1])[0].T.tolist()
@@ -156,6 +176,18 @@ def difference_range(x: np.ndarray, lags: Sequence[int], lengths: Sequence[int] 
     TRAINING split) over each sample's own cycles (``lengths``: variable-length series;
     ``None``: every cycle). float64 ``[(len(lags) + len(second)) * C]`` each.
 
+    Args:
+        x: the training values ``[N, L]`` or ``[N, L, C]``.
+        lags, second: as :func:`raw_differences`.
+        lengths: each sample's own cycles ``[N]`` (ints ``<= L``), or ``None``.
+
+    Returns:
+        ``(lo, hi)``: float64 ``[(len(lags) + len(second)) * C]`` each.
+
+    Raises:
+        ShapeError: ``lengths`` not one per sample, or no cycle to take the range of (no
+            samples, or every length 0); both were numpy IndexErrors.
+
     Example:
         >>> lo, hi = difference_range(np.array([[0.0, 1.0, 0.0, 1.0]]), [1])   # d: 0, 1, -1, 1
         >>> lo.round(2).tolist(), hi.round(2).tolist()                  # numpy's linear quantiles
@@ -163,10 +195,17 @@ def difference_range(x: np.ndarray, lags: Sequence[int], lengths: Sequence[int] 
     """
     d = raw_differences(x, lags, second)
     if lengths is not None:
-        own = np.arange(d.shape[1])[None, :] < np.asarray(lengths)[:, None]
+        lengths = np.asarray(lengths)
+        if lengths.shape != (d.shape[0],):
+            raise ShapeError(f"differences: lengths must be one per sample ({d.shape[0]}), got "
+                             f"shape {lengths.shape}")
+        own = np.arange(d.shape[1])[None, :] < lengths[:, None]
         d = d[own]                                    # [own cycles, channels]
     else:
-        d = d.reshape(-1, d.shape[2])
+        d = d.reshape(d.shape[0] * d.shape[1], d.shape[2])  # (-1 fails with no channels)
+    if d.shape[0] == 0:
+        raise ShapeError("differences: the training values have no cycles to take the range of "
+                         "(no samples, or every length is 0)")
     d = d.astype(np.float64)
     return np.quantile(d, QUANTILES[0], axis=0), np.quantile(d, QUANTILES[1], axis=0)
 
@@ -176,6 +215,15 @@ def add_differences(x: np.ndarray, lags: Sequence[int], lo: Sequence[float], hi:
     """``x`` ``[N, L]`` / ``[N, L, C]`` with its scaled differences appended: float32
     ``[N, L, C * (1 + len(lags) + len(second))]`` (see the module's rule; ``lo``, ``hi`` from
     :func:`difference_range` of the training split with the same ``lags`` and ``second``).
+
+    Args:
+        x: the values ``[N, L]`` or ``[N, L, C]``, in ``[0, 1]`` as the encoders take them.
+        lags, second: as :func:`raw_differences`.
+        lo, hi: per difference channel, the values scaled to 0 and 1 (clipped between;
+            ``hi <= lo``: a constant channel, scaled by 1).
+
+    Returns:
+        float32 ``[N, L, C * (1 + len(lags) + len(second))]``: ``x``'s channels first.
 
     Raises:
         ConfigError: ``lo`` or ``hi`` not one value per difference channel.
@@ -204,6 +252,9 @@ def read_record(rec: Any) -> dict:
     """A spike file's ``differences`` metadata (as :func:`spikelut.io.hdf5.meta_json` returns it),
     checked, with ``second_lags`` filled in: a file written before second differences existed
     has none and reads as ``[]``; the other keys (``rule``) are kept as they are.
+
+    Args:
+        rec: the metadata value (a dict when well-formed; anything, read from a file).
 
     Returns:
         ``{"lags": [...], "second_lags": [...], "lo": [...], "hi": [...], ...}`` (``lo`` and

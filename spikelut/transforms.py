@@ -29,6 +29,17 @@ def history_positions(taps: list[Tap], layer: int, node: int, refractory: int) -
     """``{d: p}``: tap ``p`` is the first tap reading the node's own spike at delay ``d``,
     for every ``d`` in ``1..refractory`` that some tap reads.
 
+    Args:
+        taps: the node's taps ``(source, index, delay)``, in tap order.
+        layer, node: the node's layer index and index within it (its own spike's source).
+        refractory: ``R``, the delays looked for are ``1..R``.
+
+    Returns:
+        ``{delay: tap position}``, in tap order (empty with ``R = 0``).
+
+    Raises:
+        Nothing; the arguments are not checked (:func:`fold_refractory` builds them).
+
     Example:
         >>> history_positions([(-1, 0, 0), (0, 0, 2), (0, 0, 1), (0, 0, 2)], 0, 0, 2)
         {2: 1, 1: 2}
@@ -43,6 +54,18 @@ def history_positions(taps: list[Tap], layer: int, node: int, refractory: int) -
 def clear_where_any(table: np.ndarray, positions: list[int], width: int) -> np.ndarray:
     """``table`` (``2**k`` entries, ``k <= width``) widened to ``2**width`` entries that ignore the
     address bits ``k .. width-1``, then cleared wherever an address bit in ``positions`` is 1.
+
+    Args:
+        table: uint8 0/1 ``[2**k]``, one node's table.
+        positions: address bits (tap positions ``< width``) that clear an entry when 1.
+        width: address bits of the result, ``>= k``.
+
+    Returns:
+        uint8 ``[2**width]``.
+
+    Raises:
+        Nothing; the arguments are not checked (a ``width < k`` truncates the table, a position
+        ``>= width`` clears nothing): the callers pass a node's own taps.
 
     Example:
         >>> clear_where_any(np.array([0, 1, 1, 1], np.uint8), [1], 3).tolist()
@@ -60,6 +83,17 @@ def gate_is_folded(layer: Layer, layer_index: int, node: int) -> bool:
     """Whether node ``node``'s table already applies its layer's refractory gate: every history
     bit ``s[t-1] .. s[t-R]`` is a tap and the table is 0 wherever one of them is 1. Such a node
     needs no gate logic; :func:`fold_refractory` leaves every foldable node so.
+
+    Args:
+        layer: the layer (of a validated network).
+        layer_index: its index in the network (the source its own taps name).
+        node: the node's index in the layer.
+
+    Returns:
+        ``True`` also for a layer with ``R = 0`` (no gate at all).
+
+    Raises:
+        IndexError: ``node`` is not a node of ``layer``.
 
     Example:
         >>> import numpy as np
@@ -134,6 +168,9 @@ def fold_refractory(net: Network) -> Network:
 
     Returns:
         A new validated :class:`~spikelut.network.Network`; ``net`` is not modified.
+
+    Raises:
+        ConfigError: ``net`` is not a :class:`~spikelut.network.Network`.
 
     Example:
         >>> import numpy as np

@@ -134,3 +134,26 @@ def test_class_values_refuses_values_of_another_width(net):
     with pytest.raises(ShapeError, match=r"^readout values must be \[T, B, 2\] \(one channel per "
                                          r"node of the readout layer\), got shape \(4, 2, 3\)$"):
         class_values(net, np.ones((4, 2, 3)))
+
+
+@pytest.mark.parametrize("x, lengths, message", [
+    (np.zeros((2, 5)), [3], r"^differences: lengths must be one per sample \(2\), got shape \(1,\)$"),
+    (np.zeros((2, 5)), [0, 0], r"^differences: the training values have no cycles to take the "
+                               r"range of \(no samples, or every length is 0\)$"),
+    (np.zeros((0, 5)), None, r"^differences: the training values have no cycles"),
+])
+def test_difference_range_refuses_lengths_that_do_not_fit(x, lengths, message):
+    # were numpy IndexErrors (a boolean index of another size, a quantile of nothing)
+    from spikelut.differences import difference_range
+    from spikelut.errors import ShapeError
+
+    with pytest.raises(ShapeError, match=message):
+        difference_range(x, [1], lengths)
+
+
+def test_difference_range_without_lags_is_empty():
+    # "cannot reshape array of size 0 into shape (0)" before
+    from spikelut.differences import difference_range
+
+    lo, hi = difference_range(np.zeros((2, 5)), [])
+    assert lo.shape == hi.shape == (0,)
