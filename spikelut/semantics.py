@@ -52,6 +52,10 @@ def tap_values(history: Any, row: int, tap_sig: Any, tap_dly: Any) -> Any:
     Returns:
         ``[n, k, B]`` of the history's dtype.
 
+    Raises:
+        Nothing is checked (the engines' inner loop): indices out of range are numpy's
+        IndexError; callers pass a lowered network's arrays.
+
     Example:
         >>> h = np.array([[[1], [0]], [[0], [1]]], np.uint8)   # 2 rows, 2 signals, 1 sample
         >>> tap_values(h, 1, np.array([[0, 1]]), np.array([[1, 0]]))[:, :, 0].tolist()
@@ -72,6 +76,10 @@ def tap_address(history: Any, row: int, tap_sig: Any, tap_dly: Any) -> Any:
     Returns:
         ``[n, B]``: the address (tap 0 = least significant bit), uint8 for ``k <= 8``, uint16
         beyond (:func:`spikelut.lowering.address_dtype`).
+
+    Raises:
+        Nothing is checked (the engines' inner loop): indices out of range are numpy's
+        IndexError; callers pass a lowered network's arrays.
 
     Example:
         >>> h = np.array([[[1], [0]], [[0], [1]]], np.uint8)   # 2 rows, 2 signals, 1 sample
@@ -99,6 +107,10 @@ def table_lookup(tables: Any, table_off: Any, addr: Any) -> Any:
     Returns:
         ``[n, B]`` of the tables' dtype.
 
+    Raises:
+        Nothing is checked (the engines' inner loop): indices out of range are numpy's
+        IndexError; callers pass a lowered network's arrays.
+
     Example:
         >>> table_lookup(np.array([0, 1, 1, 0], np.uint8), np.array([0, 2]),
         ...              np.array([[1, 0], [0, 1]])).tolist()
@@ -121,6 +133,10 @@ def refractory_gate(a: Any, recent: Any, suppress: Any = None) -> Any:
     Returns:
         uint8 ``[n, B]``.
 
+    Raises:
+        Nothing is checked: ``recent`` must broadcast against ``a`` (numpy's ValueError
+        otherwise).
+
     Example:
         >>> refractory_gate(np.array([[1, 1]], np.uint8), np.array([[[0, 1]], [[0, 0]]], np.uint8)).tolist()
         [[1, 0]]
@@ -136,6 +152,16 @@ def refractory_gate(a: Any, recent: Any, suppress: Any = None) -> Any:
 def relaxed_refractory_gate(a: Any, recent: Any) -> Any:
     """The relaxed model's gate for real-valued signals: ``s = a * prod_r (1 - s[t-r])``; on 0/1
     values it is :func:`refractory_gate`.
+
+    Args:
+        a: real ``[n, B]`` table values in ``[0, 1]``.
+        recent: real ``[R, n, B]``: the node's own outputs of the last ``R`` cycles.
+
+    Returns:
+        ``[n, B]`` of the promoted dtype (``a`` itself when ``R = 0``).
+
+    Raises:
+        Nothing is checked (shapes that do not broadcast: numpy's ValueError).
 
     Example:
         >>> relaxed_refractory_gate(np.array([[0.8]]), np.array([[[0.5]], [[0.0]]])).tolist()
@@ -156,6 +182,13 @@ class Trace:
         D: zero rows before cycle 0.
         addr: per layer, ``[T, n_i, B]`` LUT addresses of ``lowered.addr_dtype`` (uint8, or
             uint16 when some k > 8; empty unless ``save_addr``).
+
+    Example:
+        >>> from spikelut.lowering import lower
+        >>> from spikelut.wiring import random_network
+        >>> tr = run(lower(random_network(0, 3, [6, 2], k=3)), np.ones((5, 4, 3), np.uint8))
+        >>> tr.D, tr.history.shape, tr.layer_spikes(1).shape
+        (2, (7, 11, 4), (5, 4, 2))
     """
 
     lowered: Lowered
@@ -189,6 +222,19 @@ def run(lowered: Lowered, spikes: Any, tables: Sequence[Any] | None = None,
 
     Returns:
         A :class:`Trace`.
+
+    Raises:
+        Nothing is checked here (the engines' core): the spikes must be 0/1 ``[T, B, n_in]``
+        (:func:`spikelut.engine.reference.simulate` checks them first; a 2 would set the next
+        tap's address bit), ``rng`` is needed when ``gate < 1`` and a layer has ``R >= 1``.
+
+    Example:
+        >>> from spikelut.lowering import lower
+        >>> from spikelut.wiring import random_network
+        >>> low = lower(random_network(0, 3, [6, 2], k=3, refractory=1))
+        >>> tr = run(low, np.ones((5, 4, 3), np.uint8), save_addr=True)
+        >>> tr.layer_spikes(0).shape, tr.addr[0].shape, tr.addr[0].dtype
+        ((5, 4, 6), (5, 6, 4), dtype('uint8'))
     """
     xp = xp or array_module(spikes)
     spikes = xp.asarray(spikes)
