@@ -45,6 +45,10 @@ def scoring_problem(readout: Readout, steps: int, labels: Any) -> str | None:
 
     Returns:
         One sentence naming the fault and what to do, or ``None`` when the accuracy is meaningful.
+        The labels' shape is not checked here (the callers compare it with the predictions).
+
+    Raises:
+        Nothing: every fault is the returned sentence.
 
     Example:
         >>> scoring_problem(Readout(0, [0, 1], 2), 5, np.array([1, 2]))[:40]
@@ -70,13 +74,22 @@ def scoring_problem(readout: Readout, steps: int, labels: Any) -> str | None:
         # a bare Readout (API) may have 0 classes: not "0 classes (labels 0..-1)"
         has = ("no classes" if C == 0 else "1 class (label 0)" if C == 1
                else f"{C} classes (labels 0..{C - 1})")
-        return (f"label {int(labels[np.argmax(bad)])} is out of range: the readout has {has}; "
+        # .flat: argmax counts over the flattened array (labels[i] of a 2-D array was a row:
+        # a TypeError; of a 0-d one an IndexError)
+        return (f"label {int(labels.flat[int(np.argmax(bad))])} is out of range: the readout has {has}; "
                 f"set [readout] classes to match the data")
     return None
 
 
 def check_scorable(readout: Readout, steps: int, labels: Any, name: str) -> None:
     """Raise :class:`ShapeError` ``"{name}: {reason}"`` when :func:`scoring_problem` finds one.
+
+    Args:
+        readout, steps, labels: see :func:`scoring_problem`.
+        name: what the labels are (a file, ``"labels"``), first in the message.
+
+    Returns:
+        ``None`` when the accuracy is meaningful.
 
     Raises:
         ShapeError: no counted cycle, a label that is not a whole number, or a label outside
@@ -98,6 +111,19 @@ class Tally:
 
     Args:
         classes: number of classes ``C``; labels and predictions must lie in ``0 .. C-1``.
+
+    Attributes:
+        classes: ``C``.
+        confusion: int64 ``[C, C]``: ``confusion[label, pred]`` samples.
+
+    Raises:
+        ConfigError: ``classes`` not an integer in ``1 ..`` :data:`~spikelut.limits.MAX_CLASSES`.
+
+    Example:
+        >>> t = Tally(2)
+        >>> t.add([0, 1, 1], [0, 1, 0])         # predictions, then labels
+        >>> t.describe(), t.confusion.tolist()
+        ('accuracy 0.6667 (2/3)', [[1, 1], [0, 1]])
     """
 
     def __init__(self, classes: int) -> None:

@@ -157,3 +157,14 @@ def test_difference_range_without_lags_is_empty():
 
     lo, hi = difference_range(np.zeros((2, 5)), [])
     assert lo.shape == hi.shape == (0,)
+
+
+@pytest.mark.parametrize("labels, shown", [(np.array([[0, 5], [1, 1]]), 5), (np.array(7), 7)])
+def test_scoring_problem_names_an_out_of_range_label_of_any_shape(labels, shown):
+    # labels[argmax] of a 2-D array was a row (TypeError), of a 0-d one an IndexError
+    from spikelut.metrics import scoring_problem
+    from spikelut.network import Readout
+
+    assert scoring_problem(Readout(0, [0, 1], 2), 5, labels) == (
+        f"label {shown} is out of range: the readout has 2 classes (labels 0..1); set [readout] "
+        f"classes to match the data")
