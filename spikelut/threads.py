@@ -42,6 +42,16 @@ def configure() -> None:
     """Set ``OMP_WAIT_POLICY`` (and Intel OpenMP's ``KMP_BLOCKTIME``) for numba's threads.
 
     Must run before numba's OpenMP runtime loads (the first parallel call); user settings win.
+
+    Returns:
+        ``None``; ``os.environ`` is changed only where a variable is unset.
+
+    Raises:
+        Nothing.
+
+    Example:
+        >>> configure(); os.environ["OMP_WAIT_POLICY"] != ""
+        True
     """
     os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
     if os.environ["OMP_WAIT_POLICY"].lower() == "passive":
@@ -52,6 +62,12 @@ def configure() -> None:
 def usable_cpus() -> int:
     """CPUs this process may run on (``os.sched_getaffinity``, so ``taskset`` and container CPU
     sets count), or ``os.cpu_count()`` where affinity is not available.
+
+    Returns:
+        The count, at least 1.
+
+    Raises:
+        Nothing: an unreadable affinity falls back to the CPU count, and that to 1.
 
     Example:
         >>> usable_cpus() >= 1
@@ -81,6 +97,9 @@ def others_running(loadavg: str | None = None, own: int | None = None) -> int | 
 
     Returns:
         ``running - own`` (>= 0), or ``None`` where the file is missing or unreadable (not Linux).
+
+    Raises:
+        Nothing: a malformed ``loadavg`` is ``None``.
 
     Example:
         >>> others_running("0.52 0.58 0.59 3/467 12345")
@@ -129,7 +148,14 @@ def spare_cpus(loadavg: str | None = None) -> int:
     reading of the file is reused for :data:`SPARE_TTL` seconds.
 
     Args:
-        loadavg: the text of ``/proc/loadavg`` (read from the file when ``None``).
+        loadavg: the text of ``/proc/loadavg`` (read from the file when ``None``; a given text
+            is neither cached nor read from the cache).
+
+    Returns:
+        The count, ``1 ..`` :func:`usable_cpus`.
+
+    Raises:
+        Nothing (see :func:`others_running`).
 
     Example:
         >>> spare_cpus("4.0 3.0 2.0 1/300 99") == usable_cpus()   # only the caller runs
@@ -174,6 +200,9 @@ def forced_train_threads(value: str | None = None) -> int | None:
     Args:
         value: the variable's text (read from the environment when ``None``).
 
+    Returns:
+        The forced count (an int >= 1), or ``None``.
+
     Raises:
         ConfigError: the value is not an integer >= 1.
 
@@ -203,6 +232,15 @@ def environment(**values: str) -> Iterator[None]:
     for what reads them at the time (a spawned process copies the environment; the training
     passes read ``SPIKELUT_TRAIN_THREADS`` at each call).
 
+    Args:
+        **values: variable names and their values (strings).
+
+    Returns:
+        A context manager; the block's environment has ``values`` set.
+
+    Raises:
+        TypeError: a value that is not a string (``os.environ``'s), before anything is set.
+
     Example:
         >>> import os
         >>> with environment(SPIKELUT_TRAIN_THREADS="2"):
@@ -211,6 +249,9 @@ def environment(**values: str) -> Iterator[None]:
         >>> "SPIKELUT_TRAIN_THREADS" in os.environ
         False
     """
+    bad = [k for k, v in values.items() if not isinstance(v, str)]
+    if bad:  # os.environ.update would have set the variables before this one
+        raise TypeError(f"environment: {bad[0]} must be a string, got {values[bad[0]]!r}")
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -227,8 +268,16 @@ def check_thread_count(threads: int, flag: str = "--threads") -> None:
     """Refuse a thread count below 1 or above numba's pool (``NUMBA_NUM_THREADS``, fixed when
     numba starts): a larger count would silently run with the pool's size.
 
+    Args:
+        threads: the count asked for (an int).
+        flag: the option or key named in the message.
+
+    Returns:
+        ``None`` when the count can run.
+
     Raises:
-        ConfigError: one line naming ``flag`` and what to do.
+        ConfigError: one line naming ``flag`` and what to do: not an integer (1.5 passed and
+            reached numba; "2" was a TypeError), below 1, or above the pool.
 
     Example:
         >>> check_thread_count(0)
@@ -237,9 +286,12 @@ def check_thread_count(threads: int, flag: str = "--threads") -> None:
         spikelut.errors.ConfigError: --threads must be >= 1, got 0
     """
     import numba
+    import numpy as np
 
     from .errors import ConfigError
 
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise ConfigError(f"{flag} must be an integer >= 1, got {threads!r}")
     if threads < 1:
         raise ConfigError(f"{flag} must be >= 1, got {threads}")
     top = numba.config.NUMBA_NUM_THREADS
@@ -257,6 +309,15 @@ def numba_team(n: int) -> Iterator[None]:
     machine such a member may wait a whole scheduler slice for a CPU. So a call that splits its
     work into fewer pieces than numba's count runs with a team of that size. The setting is
     numba's thread-local one (cheap) and is restored on the way out.
+
+    Args:
+        n: the team's size; clipped to ``1 .. NUMBA_NUM_THREADS``.
+
+    Returns:
+        A context manager.
+
+    Raises:
+        ValueError, TypeError: ``n`` is not a number (``int(n)``'s).
 
     Example:
         >>> import numba
@@ -291,6 +352,17 @@ class ThreadTuner:
     in a run), and then runs with the faster (lower median) until ``reprobe`` more passes have
     run, when it is measured again (the load may have changed). Where the rule allows one
     thread only, nothing is measured.
+
+    Args:
+        trials: timed passes per candidate count before choosing (>= 1).
+        reprobe: passes run with the choice before measuring again (>= 0).
+        run: passes in a row on one count, the last of them timed (>= 1).
+
+    Raises:
+        ValueError: an argument out of range (or not a number).
+
+    ``choose(key, threads)`` returns the count for the next pass (1 or ``threads``);
+    ``record(key, used, threads, seconds)`` reports how long it took.
 
     Example:
         >>> tuner = ThreadTuner(trials=2, reprobe=100)

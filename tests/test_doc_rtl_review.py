@@ -168,3 +168,25 @@ def test_scoring_problem_names_an_out_of_range_label_of_any_shape(labels, shown)
     assert scoring_problem(Readout(0, [0, 1], 2), 5, labels) == (
         f"label {shown} is out of range: the readout has 2 classes (labels 0..1); set [readout] "
         f"classes to match the data")
+
+
+@pytest.mark.parametrize("threads", [1.5, "2", None])
+def test_check_thread_count_refuses_non_integers(threads):
+    # 1.5 passed the check and reached numba.set_num_threads; "2" was a TypeError from '<'
+    from spikelut.threads import check_thread_count
+
+    with pytest.raises(ConfigError, match=r"^--workers must be an integer >= 1, got "):
+        check_thread_count(threads, "--workers")
+
+
+def test_environment_refuses_a_non_string_before_setting_anything(monkeypatch):
+    # os.environ.update set A, then raised on B's int: A stayed set after the error
+    import os
+
+    from spikelut.threads import environment
+
+    monkeypatch.delenv("SPIKELUT_DOC_A", raising=False)
+    with pytest.raises(TypeError, match=r"^environment: SPIKELUT_DOC_B must be a string, got 2$"):
+        with environment(SPIKELUT_DOC_A="1", SPIKELUT_DOC_B=2):
+            pass
+    assert "SPIKELUT_DOC_A" not in os.environ
