@@ -306,6 +306,12 @@ def unknown_keys_message(where: str, unknown: list[str], allowed: set[str] | lis
         allowed: the keys the table accepts.
         doc: the page listing the keys, named instead of more than :data:`LIST_AT_MOST` of them.
 
+    Returns:
+        The message (the caller raises it, e.g. as a ConfigError).
+
+    Raises:
+        Nothing.
+
     Example:
         >>> unknown_keys_message("[train]", ["epoch"], {"epochs", "lr", "seed"})
         "[train]: unknown key(s) ['epoch']; did you mean 'epochs'?"
