@@ -197,7 +197,7 @@ def value_grad(theta: Any) -> np.ndarray:
         float64 of ``theta``'s shape: 0.5 where ``|theta| < 1``, else 0 (NaN: 0).
 
     Raises:
-        Nothing for numbers; numpy's TypeError for non-numbers.
+        TypeError: ``theta`` is not numeric (numpy's).
 
     Example:
         >>> value_grad([-2.0, -0.5, 1.0]).tolist()

@@ -198,7 +198,7 @@ def address_dtype(k: int) -> type:
         ``np.uint8`` or ``np.uint16`` (the type, not a dtype instance).
 
     Raises:
-        Nothing; ``k`` is not checked.
+        Nothing: ``k`` is not checked.
 
     Example:
         >>> address_dtype(8).__name__, address_dtype(12).__name__

@@ -75,7 +75,7 @@ def all_binary(a: Any) -> bool:
         ``True`` when every entry is 0 or 1 (bools; an empty array), else ``False``.
 
     Raises:
-        ValueError: only from ``np.asarray`` (ragged nested lists); an array never raises.
+        ValueError: ``np.asarray``'s, for ragged nested lists; an array never raises.
 
     Example:
         >>> all_binary(np.array([[0, 1], [1, 1]], np.uint8)), all_binary([0.0, 1.0, 0.5])

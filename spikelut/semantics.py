@@ -53,8 +53,8 @@ def tap_values(history: Any, row: int, tap_sig: Any, tap_dly: Any) -> Any:
         ``[n, k, B]`` of the history's dtype.
 
     Raises:
-        Nothing is checked (the engines' inner loop): indices out of range are numpy's
-        IndexError; callers pass a lowered network's arrays.
+        Nothing: the engines' inner loop checks nothing; indices out of range are numpy's
+            IndexError (callers pass a lowered network's arrays).
 
     Example:
         >>> h = np.array([[[1], [0]], [[0], [1]]], np.uint8)   # 2 rows, 2 signals, 1 sample
@@ -78,8 +78,8 @@ def tap_address(history: Any, row: int, tap_sig: Any, tap_dly: Any) -> Any:
         beyond (:func:`spikelut.lowering.address_dtype`).
 
     Raises:
-        Nothing is checked (the engines' inner loop): indices out of range are numpy's
-        IndexError; callers pass a lowered network's arrays.
+        Nothing: the engines' inner loop checks nothing; indices out of range are numpy's
+            IndexError (callers pass a lowered network's arrays).
 
     Example:
         >>> h = np.array([[[1], [0]], [[0], [1]]], np.uint8)   # 2 rows, 2 signals, 1 sample
@@ -108,8 +108,8 @@ def table_lookup(tables: Any, table_off: Any, addr: Any) -> Any:
         ``[n, B]`` of the tables' dtype.
 
     Raises:
-        Nothing is checked (the engines' inner loop): indices out of range are numpy's
-        IndexError; callers pass a lowered network's arrays.
+        Nothing: the engines' inner loop checks nothing; indices out of range are numpy's
+            IndexError (callers pass a lowered network's arrays).
 
     Example:
         >>> table_lookup(np.array([0, 1, 1, 0], np.uint8), np.array([0, 2]),
@@ -134,8 +134,7 @@ def refractory_gate(a: Any, recent: Any, suppress: Any = None) -> Any:
         uint8 ``[n, B]``.
 
     Raises:
-        Nothing is checked: ``recent`` must broadcast against ``a`` (numpy's ValueError
-        otherwise).
+        Nothing: ``recent`` must broadcast against ``a`` (numpy's ValueError otherwise).
 
     Example:
         >>> refractory_gate(np.array([[1, 1]], np.uint8), np.array([[[0, 1]], [[0, 0]]], np.uint8)).tolist()
@@ -161,7 +160,7 @@ def relaxed_refractory_gate(a: Any, recent: Any) -> Any:
         ``[n, B]`` of the promoted dtype (``a`` itself when ``R = 0``).
 
     Raises:
-        Nothing is checked (shapes that do not broadcast: numpy's ValueError).
+        Nothing: shapes that do not broadcast are numpy's ValueError.
 
     Example:
         >>> relaxed_refractory_gate(np.array([[0.8]]), np.array([[[0.5]], [[0.0]]])).tolist()
@@ -224,9 +223,10 @@ def run(lowered: Lowered, spikes: Any, tables: Sequence[Any] | None = None,
         A :class:`Trace`.
 
     Raises:
-        Nothing is checked here (the engines' core): the spikes must be 0/1 ``[T, B, n_in]``
-        (:func:`spikelut.engine.reference.simulate` checks them first; a 2 would set the next
-        tap's address bit), ``rng`` is needed when ``gate < 1`` and a layer has ``R >= 1``.
+        Nothing: the engines' core checks nothing. The spikes must be 0/1 ``[T, B, n_in]``
+            (:func:`spikelut.engine.reference.simulate` checks them first; a 2 would set the
+            next tap's address bit); ``rng`` is needed when ``gate < 1`` and a layer has
+            ``R >= 1``.
 
     Example:
         >>> from spikelut.lowering import lower

@@ -155,7 +155,7 @@ def spare_cpus(loadavg: str | None = None) -> int:
         The count, ``1 ..`` :func:`usable_cpus`.
 
     Raises:
-        Nothing (see :func:`others_running`).
+        Nothing: an unreadable load counts every usable CPU as spare.
 
     Example:
         >>> spare_cpus("4.0 3.0 2.0 1/300 99") == usable_cpus()   # only the caller runs

@@ -38,7 +38,7 @@ def history_positions(taps: list[Tap], layer: int, node: int, refractory: int) -
         ``{delay: tap position}``, in tap order (empty with ``R = 0``).
 
     Raises:
-        Nothing; the arguments are not checked (:func:`fold_refractory` builds them).
+        Nothing: the arguments are not checked (:func:`fold_refractory` builds them).
 
     Example:
         >>> history_positions([(-1, 0, 0), (0, 0, 2), (0, 0, 1), (0, 0, 2)], 0, 0, 2)
@@ -64,8 +64,8 @@ def clear_where_any(table: np.ndarray, positions: list[int], width: int) -> np.n
         uint8 ``[2**width]``.
 
     Raises:
-        Nothing; the arguments are not checked (a ``width < k`` truncates the table, a position
-        ``>= width`` clears nothing): the callers pass a node's own taps.
+        Nothing: the arguments are not checked (a ``width < k`` truncates the table, a
+            position ``>= width`` clears nothing); the callers pass a node's own taps.
 
     Example:
         >>> clear_where_any(np.array([0, 1, 1, 1], np.uint8), [1], 3).tolist()

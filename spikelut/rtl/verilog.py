@@ -206,7 +206,7 @@ def print_module(module: Module) -> str:
         The module's text (``\\n`` line ends, ending in a newline).
 
     Raises:
-        Nothing for a module of :func:`~spikelut.rtl.netlist.from_plan`.
+        Nothing: a module of :func:`~spikelut.rtl.netlist.from_plan` always prints.
 
     Example:
         >>> from spikelut.rtl.netlist import from_plan
