@@ -123,9 +123,16 @@ def _terminated(signum: int, frame: object) -> None:
     place (the atomic writers' guard, the sweep's graceful stop, Python's KeyboardInterrupt)
     then stop the command cleanly, temporaries removed, instead of the process vanishing with
     its half-written ``.tmp`` files. Where SIGINT is ignored (a background job of a shell
-    without job control), SIGTERM keeps its default and ends the process."""
-    if callable(signal.getsignal(signal.SIGINT)):
-        os.kill(os.getpid(), signal.SIGINT)
+    without job control), SIGTERM keeps its default and ends the process.
+
+    The SIGINT handler is called here with the frame SIGTERM landed in, as if Ctrl-C had landed
+    there: the writers' guard looks at that frame to tell a callback from HDF5 (where raising is
+    unsafe: the interrupt is then delivered again later). Re-sending SIGINT with ``os.kill``
+    ran the handler in this function's frame instead, so the guard raised inside h5py's object
+    deallocation: a traceback and, now and then, a segmentation fault."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
     else:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
