@@ -33,8 +33,8 @@ def describe_spike_file(path: str | os.PathLike) -> dict[str, Any]:
         ``{"classes": [...], "counts": [...]}`` (the labels present, ascending, and how many
         samples have each); ``encoding``: the file's encoding record (``coding``, ``params``,
         ``dataset``, ``differences``; empty for random stimuli) and ``encode_options``, the
-        ``spikelut encode`` options that reproduce the file (with its split and seed; ``""``
-        where no coding is recorded);
+        ``spikelut encode`` options that reproduce the file (with its split, seed and sample
+        count; ``""`` where no coding is recorded);
         ``source``: the recorded origin (dataset, split, seed, model, backend, ...); for a
         result also ``layers``, the nodes of each recorded layer.
 
@@ -52,7 +52,7 @@ def describe_spike_file(path: str | os.PathLike) -> dict[str, Any]:
         >>> d["kind"], d["cycles"], d["samples"], d["channels"], d["labels"]
         ('spikes', 4, 3, 2, {'classes': [0, 1], 'counts': [1, 2]})
         >>> d["encode_options"]
-        '--dataset iris --coding rate --steps 4 --split test --seed 3'
+        '--dataset iris --coding rate --steps 4 --split test --seed 3 --limit 3'
     """
     with open_spikes(path) as r:
         (T, B, n_in), labels, meta = r.shape, r.labels, r.meta
@@ -74,6 +74,9 @@ def describe_spike_file(path: str | os.PathLike) -> dict[str, Any]:
         seed = meta.get("seed")
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
             options += f" --seed {int(seed)}"
+        # the file's own sample count: --limit was not recorded, and the first B samples of the
+        # split are the file (of a split of exactly B samples, --limit B changes nothing)
+        options += f" --limit {B}"
     out["encode_options"] = options
     out["source"] = {k: meta[k] for k in _SOURCE_KEYS
                      if k in meta and isinstance(meta[k], (str, int, float, bool))}

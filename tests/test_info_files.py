@@ -79,3 +79,15 @@ def test_other_files_keep_the_model_readers_message(tmp_path, capsys):
     assert code == 1 and err.startswith(f"spikelut info: error: {p}: ") and len(err.splitlines()) == 1
     code, out, err = run(capsys, "info", tmp_path / "missing.h5")
     assert (code, err.strip()) == (1, f"spikelut info: error: {tmp_path / 'missing.h5'}: no such file")
+
+
+def test_encode_options_of_a_limited_file_make_the_same_samples(tmp_path, capsys):
+    """--limit is not recorded; the options carry the file's own sample count."""
+    assert cli.main(["encode", "--dataset", "first_of_two", "--coding", "none", "--limit", "30",
+                     "-o", str(tmp_path / "a.h5")]) == 0
+    capsys.readouterr()
+    opts = describe_spike_file(tmp_path / "a.h5")["encode_options"]
+    assert opts.endswith("--limit 30")
+    assert cli.main(["encode", *opts.split(), "-o", str(tmp_path / "b.h5")]) == 0
+    a, b = load_spikes(tmp_path / "a.h5"), load_spikes(tmp_path / "b.h5")
+    assert np.array_equal(a.spikes, b.spikes) and np.array_equal(a.labels, b.labels)
