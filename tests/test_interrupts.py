@@ -181,16 +181,33 @@ def test_interrupt_with_json_prints_one_object(monkeypatch, capsys):
 @pytest.mark.parametrize("extra,hint", [
     (["--checkpoint", "ck.h5"], "; the same command with --resume continues from the last "
                                 "finished epoch in ck.h5"),
+    # interrupted before the first epoch ended: no checkpoint was written (the hint named one)
+    (["--checkpoint", "none.h5"], "; no epoch finished, so there is nothing to resume: run the "
+                                  "same command again"),
     ([], "; with --checkpoint FILE a run can be resumed (--resume)")])
-def test_an_interrupted_train_says_how_to_resume(monkeypatch, capsys, extra, hint):
+def test_an_interrupted_train_says_how_to_resume(monkeypatch, capsys, tmp_path, extra, hint):
     import spikelut.cli.cmd_train as cmd_train
 
     def interrupted(args):
         raise KeyboardInterrupt
 
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ck.h5").write_bytes(b"")  # a checkpoint of a finished epoch
     monkeypatch.setattr(cmd_train, "run", interrupted)
     assert main(["train", "c.toml", "--data", "d.h5", "-o", "m.h5", *extra]) == 130
     assert capsys.readouterr().err == f"spikelut train: interrupted{hint}\n"
+
+
+def test_an_interrupted_run_says_the_same_command_continues(monkeypatch, capsys):
+    import spikelut.cli.cmd_run as cmd_run
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmd_run, "run", interrupted)
+    assert main(["run", "-o", "out"]) == 130
+    assert capsys.readouterr().err == ("spikelut run: interrupted; the same command continues "
+                                       "(finished stages are kept)\n")
 
 
 def test_sigterm_hands_the_sigint_handler_the_frame_it_landed_in():

@@ -105,16 +105,22 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a C tool killed by the signal repo
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
-    """What continues an interrupted ``train`` (its checkpoint holds the last finished epoch)."""
-    if getattr(args, "command", None) != "train":
+    """What continues an interrupted ``train`` (its checkpoint holds the last finished epoch) or
+    ``run`` (its finished stages are kept)."""
+    command = getattr(args, "command", None)
+    if command == "run":
+        return "; the same command continues (finished stages are kept)"
+    if command != "train":
         return ""
     hint = getattr(args, "resume_hint", None)  # set by the command (an ensemble's members)
     if hint:
         return hint
     ckpt = getattr(args, "checkpoint", None)
-    if ckpt:
+    if ckpt and os.path.isfile(ckpt):
         return (f"; the same command with --resume continues from the last finished epoch in "
                 f"{terminal(str(ckpt))}")
+    if ckpt:  # interrupted before the first epoch ended: there is nothing to resume from
+        return "; no epoch finished, so there is nothing to resume: run the same command again"
     return "; with --checkpoint FILE a run can be resumed (--resume)"
 
 
