@@ -283,3 +283,26 @@ def test_train_command_warns_when_validating_on_the_training_data(tmp_path, caps
     assert main(args("--data", str(tr), "--val", str(tmp_path / "va.h5"), "-o",
                      str(tmp_path / "m.h5"), "--epochs", "1")) == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("ensemble", [1, 2])
+def test_a_fresh_train_does_not_replace_an_earlier_runs_checkpoint(tmp_path, capsys, ensemble):
+    """train --checkpoint ck.h5 without --resume replaced a 168-epoch checkpoint with its first
+    epoch, without a word (found by the new-user review): refused unless --resume or --force."""
+    (tmp_path / "c.toml").write_text(CONFIG.replace("epochs = 4", "epochs = 2")
+                                     + f"ensemble = {ensemble}\n")
+    x, y = data(0)
+    save_spikes(tmp_path / "d.h5", x, labels=y)
+    argv = ["train", str(tmp_path / "c.toml"), "--data", str(tmp_path / "d.h5"), "-o",
+            str(tmp_path / "m.h5"), "--checkpoint", str(tmp_path / "ck.h5"), "--no-progress"]
+    assert main(argv) == 0
+    ck = tmp_path / ("ck.h5" if ensemble == 1 else "ck.member0.h5")
+    before = ck.read_bytes()
+    capsys.readouterr()
+    assert main(argv + ["--epochs", "3"]) == 1
+    assert capsys.readouterr().err == (f"spikelut train: error: {ck}: holds the checkpoint of an "
+                                       f"earlier run; --resume continues that run, --force starts "
+                                       f"over and replaces it\n")
+    assert ck.read_bytes() == before
+    assert main(argv + ["--epochs", "3", "--resume"]) == 0  # continues it
+    assert main(argv + ["--force"]) == 0                     # starts over

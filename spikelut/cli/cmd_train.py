@@ -28,7 +28,7 @@ import numpy as np
 
 from ..api import train as train_network
 from ..config import build_network, load_config
-from ..errors import ConfigError, FileFormatError, ShapeError
+from ..errors import ConfigError, FileFormatError, OutputError, ShapeError
 from ..escape import terminal
 from ..fileutil import check_output, file_kind, kind_words
 from ..io import (encoding_mismatch, encoding_record, load_features, load_spikes,
@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> Output:
     if args.checkpoint is not None:  # with --resume the checkpoint is also read: same kind, fine
         check_output(args.checkpoint, inputs=inputs, kind="checkpoint", force=args.force,
                      others=[args.output])
+        if not (args.resume or args.force):
+            _refuse_earlier_checkpoint(args.checkpoint)
     if args.log is not None:
         check_output(args.log, inputs=inputs, kind="log", force=args.force,
                      others=[args.output, args.checkpoint])
@@ -220,6 +222,14 @@ def run(args: argparse.Namespace) -> Output:
     return Output(data, text)
 
 
+def _refuse_earlier_checkpoint(path: str | os.PathLike) -> None:
+    """A fresh run (no ``--resume``) would replace an earlier run's checkpoint with its first
+    epoch: the earlier run's progress, hours of it perhaps, lost without a word."""
+    if os.path.isfile(path) and file_kind(path) == "checkpoint":
+        raise OutputError(f"{terminal(str(path))}: holds the checkpoint of an earlier run; "
+                          f"--resume continues that run, --force starts over and replaces it")
+
+
 def _check_resume_file(path: str) -> None:
     """Refuse, before any work, a ``--checkpoint`` to ``--resume`` from that holds something
     else (the model that ``-o`` wrote, say): overwriting it with --force is not what was meant.
@@ -266,6 +276,8 @@ def _train_ensemble(args, cfg, tcfg_dict, train, val, backend, teacher, out, enc
             if path is not None:
                 check_output(path, inputs=[args.config, args.data, args.val], kind=kind,
                              force=args.force or args.resume, others=[args.output])
+                if kind == "checkpoint" and not (args.resume or args.force):
+                    _refuse_earlier_checkpoint(path)
     if args.resume and not any(os.path.exists(q) for m in range(M)
                                for q in (_member_path(args.checkpoint, m),
                                          _member_path(args.checkpoint, m, model=True))):
