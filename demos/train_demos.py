@@ -83,7 +83,8 @@ def run_demo(demo: str, root: Path, epochs: int | None) -> dict:
     # the test split is passed as --val for monitoring only: keep = "last" in every demo config,
     # so the model is never selected on test data
     argv = ["train", _rel(config), "--data", _rel(train), "--val", _rel(test), "-o", _rel(model),
-            "--log", _rel(log), "--checkpoint", _rel(out / "ckpt.h5")]
+            "--log", _rel(log), "--checkpoint", _rel(out / "ckpt.h5"),
+            "--force"]  # each run trains from the start: it replaces the last run's checkpoint
     if epochs is not None:
         argv += ["--epochs", str(epochs)]
     t0 = time.perf_counter()
