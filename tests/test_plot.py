@@ -233,4 +233,12 @@ def test_plot_without_a_figure_is_a_usage_error(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: spikelut plot") and err.rstrip().endswith(
-        "spikelut plot: error: the following arguments are required: FIGURE")
+        "spikelut plot: error: the following arguments are required: {rates,table,curves,wiring}")
+
+
+def test_plot_table_given_the_model_in_the_results_place_says_so(fot, tmp_path, capsys):
+    model = fot[0]
+    assert main(["plot", "table", str(model), "-o", str(tmp_path / "t.png")]) == 1
+    assert capsys.readouterr().err == (f"spikelut plot: error: {model}: is a model file; plot table "
+                                       f"takes the RESULT of spikelut simulate, then --model "
+                                       f"MODEL.h5\n")

@@ -19,7 +19,7 @@ import argparse
 
 from ..errors import ConfigError
 from ..escape import terminal
-from ..fileutil import check_output
+from ..fileutil import check_output, file_kind
 from ..plot import DEFAULT_SIZE, lut_table, rate_histogram, training_curves, wiring_changes
 from . import Output
 from .common import FORCE_HELP, model_for, parse_size, positive_int
@@ -31,7 +31,8 @@ HELP = "draw figures: rates | table | curves | wiring"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # required: a missing figure is a command line that does not parse (usage, exit 2), as a
     # missing argument of every other command is
-    sub = p.add_subparsers(dest="figure", metavar="FIGURE", required=True)
+    # (the figures listed in the metavar: the usage error then names them)
+    sub = p.add_subparsers(dest="figure", metavar="{rates,table,curves,wiring}", required=True)
     size = f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}"
 
     def common(q: argparse.ArgumentParser) -> None:
@@ -72,6 +73,9 @@ def run(args: argparse.Namespace) -> Output:
     elif args.figure == "table":
         net = model_for(args.result, args.model)
         if net is None:
+            if _is_model(args.result):  # the model given in the result's place
+                raise ConfigError(f"{args.result}: is a model file; plot table takes the RESULT "
+                                  f"of spikelut simulate, then --model MODEL.h5")
             raise ConfigError("plot table needs the model: give --model MODEL.h5")
         layer = int(args.layer) if args.layer.lstrip("-").isdigit() else args.layer
         lut_table(args.result, net, out, layer=layer, max_nodes=args.max_nodes, size=size)
@@ -80,3 +84,10 @@ def run(args: argparse.Namespace) -> Output:
     else:
         training_curves(args.log, out, size=size)
     return Output({"png": str(out), "figure": args.figure}, f"wrote {terminal(str(out))}")
+
+
+def _is_model(path: str) -> bool:
+    try:
+        return file_kind(path) == "model"
+    except OSError:
+        return False
