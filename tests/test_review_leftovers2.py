@@ -81,3 +81,26 @@ def test_run_pipeline_refuses_a_config_of_the_wrong_type(tmp_path):
                                           r"None, got int$"):
         run_pipeline(5, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_non_spikelut_files_say_what_they_are(tmp_path):
+    """A plain HDF5 file said '(root attribute format = None)'; an .npz 'not a readable HDF5
+    file (truncated or corrupt?)' (new-user review)."""
+    import h5py
+    import numpy as np
+
+    from spikelut.errors import FileFormatError
+    from spikelut.io import load_model
+
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f.create_dataset("a", data=[1])
+    with pytest.raises(FileFormatError, match=r"other\.h5: an HDF5 file of another program, not a "
+                                              r"spikelut-model file \(it has no root attribute "
+                                              r"'format'\); spikelut reads"):
+        load_model(other)
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, 3)))
+    with pytest.raises(FileFormatError, match=r"d\.npz: is a zip archive \(a NumPy \.npz\?\), not "
+                                              r"an HDF5 file; a dataset file is encoded into spikes "
+                                              r"with: spikelut encode --dataset FILE"):
+        load_model(tmp_path / "d.npz")

@@ -113,6 +113,12 @@ def _not_hdf5(p: Path) -> str:
     if kind == "config":
         return ("is a TOML config, not an HDF5 file; build a model from it with: spikelut init "
                 "CONFIG.toml -o MODEL.h5 (or train it: spikelut train)")
+    if kind == "binary":
+        with open(p, "rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"
+        if zipped:  # what numpy.savez writes: a dataset, not spikes
+            return ("is a zip archive (a NumPy .npz?), not an HDF5 file; a dataset file is "
+                    "encoded into spikes with: spikelut encode --dataset FILE ...")
     if kind in ("hdf5_unreadable", "hdf5", "binary", "empty"):
         return "" if kind != "empty" else "is empty, not an HDF5 file"
     return (f"is {kind_words(kind)}, not an HDF5 file (spikelut's models, spike, result and "
@@ -336,6 +342,10 @@ def _format_hint(want: str, got: Any) -> str:
 
 def _check_format(f: h5py.File, fmt: str, path: Path) -> None:
     got = _read_attr(f, "format", path) if "format" in f.attrs else None
+    if got is None:  # said "(root attribute format = None)"
+        raise FileFormatError(f"{path}: an HDF5 file of another program, not a {fmt} file (it has "
+                              f"no root attribute 'format'); spikelut reads the models, spike, "
+                              f"result and feature files it writes")
     if got != fmt:
         raise FileFormatError(f"{path}: not a {fmt} file (root attribute format = "
                               f"{_name(repr(got)[:80])}){_format_hint(fmt, got)}")
