@@ -2,6 +2,7 @@
 config typos (a suggestion, the file and the layer named), and what to encode instead."""
 
 import json
+import re
 import os
 
 import numpy as np
@@ -148,12 +149,26 @@ def test_checkpoint_given_as_model_says_which_file_to_give(capsys, tmp_path, dem
     assert run(capsys, "train", os.path.join(demos_dir, "train_first_of_two.toml"), "--data", data,
                "--epochs", "1", "-o", tmp_path / "m.h5", "--checkpoint", ckpt,
                "--no-progress")[0] == 0
-    code, _, err = run(capsys, "info", ckpt)
+    code, _, err = run(capsys, "simulate", ckpt, data, "-o", tmp_path / "r.h5")
     assert code == 1
-    assert err == (f"spikelut info: error: {ckpt}: not a spikelut-model file (root attribute "
+    assert err == (f"spikelut simulate: error: {ckpt}: not a spikelut-model file (root attribute "
                    f"format = 'spikelut-checkpoint'): it is a training checkpoint (spikelut train "
                    f"--checkpoint); give the model that spikelut train -o writes (the same "
                    f"command with --resume finishes an interrupted run and writes it)\n")
+    # info describes it instead (where a user looks at a file)
+    code, out, err = run(capsys, "info", ckpt)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"{ckpt}: training checkpoint at epoch 1 of 1 (kept epoch 1)",
+        out.splitlines()[1],  # the numbers of a trained epoch
+        "layers: 64 x 16, 8 x 16 (nodes x table entries)",
+        f"continue it: spikelut train CONFIG --data DATA --checkpoint {ckpt} --resume (the same "
+        f"config and data; --epochs may grow)"]
+    assert re.fullmatch(r"last epoch: loss \d+\.\d{4}, train acc [01]\.\d{4}, val acc -", out.splitlines()[1])
+    code, out, _ = run(capsys, "info", ckpt, "--json")
+    d = json.loads(out)
+    assert (d["kind"], d["epoch"], d["epochs"], d["layers"], d["data_recorded"]) == (
+        "checkpoint", 1, 1, [[64, 16], [8, 16]], True)
 
 
 def test_encode_notes_coding_parameters_a_spike_dataset_ignores(capsys, tmp_path):

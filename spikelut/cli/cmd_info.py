@@ -1,5 +1,6 @@
 """Describe a model file (layers, nodes, k, taps, refractory periods, flip-flops, readout), or
-a spike or result file (cycles, samples, channels, labels per class, encoding, recorded layers).
+a spike or result file (cycles, samples, channels, labels per class, encoding, recorded layers),
+or a training checkpoint (epoch, last accuracy, how to continue it).
 
 Example:
     spikelut info osc.h5
@@ -21,18 +22,21 @@ from . import Output
 from .common import count, table
 
 NAME = "info"
-HELP = ("describe a model file (layers, k, taps, flip-flops, readout) or a spike or result file "
-        "(shape, labels, encoding)")
+HELP = ("describe a model file (layers, k, taps, flip-flops, readout), a spike or result file "
+        "(shape, labels, encoding) or a training checkpoint")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="FILE",
-                   help="model file, spike file or result file (HDF5)")
+                   help="model, spike, result or checkpoint file (HDF5)")
 
 
 def run(args: argparse.Namespace) -> Output:
-    if _is_spike_file(args.model):
+    kind = _kind(args.model)
+    if kind == "spikes":
         return _describe_spikes(args.model)
+    if kind == "checkpoint":
+        return _describe_checkpoint(args.model)
     net = load_model(args.model)
     s = summary(net)  # with an ensemble's members
     # layer names come from the file: escaped so they cannot move the cursor or clear the screen
@@ -74,13 +78,36 @@ def run(args: argparse.Namespace) -> Output:
                    **({"encode_options": options} if options else {})}, text)
 
 
-def _is_spike_file(path: str) -> bool:
-    """A spike or result file by its format attribute; anything else goes to the model reader,
-    whose message says what the file is instead (a missing file, another HDF5 file, ...)."""
+def _kind(path: str) -> str | None:
+    """The file's kind by its format attribute (spike, result, checkpoint); anything else goes
+    to the model reader, whose message says what the file is instead (missing, another HDF5
+    file, a config, ...)."""
     try:
-        return file_kind(path) == "spikes"
+        return file_kind(path)
     except OSError:
-        return False
+        return None
+
+
+def _describe_checkpoint(path: str) -> Output:
+    from ..train.checkpoint import describe_checkpoint
+
+    d = describe_checkpoint(path)
+
+    def num(v: object) -> str:
+        return "-" if v is None else f"{v:.4f}"
+
+    last = d["last"]
+    of = f" of {d['epochs']}" if d["epochs"] is not None else ""
+    kept = f" (kept epoch {d['best_epoch']})" if d["best_epoch"] is not None else ""
+    lines = [f"{terminal(path)}: training checkpoint at epoch {d['epoch']}{of}{kept}",
+             f"last epoch: loss {num(last['loss'])}, train acc {num(last['acc'])}, val acc "
+             f"{num(last['val_acc'])}",
+             f"layers: {', '.join(f'{n} x {e}' for n, e in d['layers'][:20])}"
+             f"{', ...' if len(d['layers']) > 20 else ''} (nodes x table entries)",
+             f"continue it: spikelut train CONFIG --data DATA --checkpoint {terminal(path)} "
+             f"--resume (the same config and data; --epochs "
+             f"may grow)"]
+    return Output({"file": str(path), **d}, "\n".join(lines))
 
 
 def _describe_spikes(path: str) -> Output:

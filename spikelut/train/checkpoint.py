@@ -246,6 +246,61 @@ def _check_resume(tr: "Trainer", path: Path, f: h5py.File) -> None:
                           f"without --resume")
 
 
+def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """What a checkpoint of ``spikelut train --checkpoint`` holds, for ``spikelut info``: the
+    last finished epoch, the ``[train]`` epochs asked for, the kept epoch (``keep = "best"``),
+    the last epoch's record and the layers' sizes, read with the same checks as a resume
+    (links, attribute sizes, JSON nesting, history consistency); no training state is loaded.
+
+    Returns:
+        ``{"kind": "checkpoint", "epoch", "epochs", "best_epoch", "last": {...}, "layers":
+        [[nodes, 2**k], ...], "data_recorded": bool}``: ``last`` holds the last record's
+        ``loss``, ``acc``, ``val_loss``, ``val_acc`` (``None`` where absent); ``data_recorded``
+        whether the checkpoint records a digest of its training data (older ones do not).
+
+    Raises:
+        FileFormatError: not a readable spikelut checkpoint, or a damaged one.
+    """
+    path = Path(path)
+    try:
+        f = h5py.File(limits.check_regular_file(path, "a checkpoint"), "r")
+    except OSError as e:
+        raise FileFormatError(f"{path}: not a readable checkpoint: {e}") from None
+    with f:
+        try:
+            _check_links(f, path)
+            if read_attr(f, "format", path) != "spikelut-checkpoint":
+                raise FileFormatError(f"{path}: not a spikelut-checkpoint file")
+            epoch = read_attr(f, "epoch", path)
+            history, best = json_attr(f, "history", path), json_attr(f, "best", path)
+            if not _whole(epoch):
+                raise FileFormatError(f"{path}: attribute 'epoch' must be a whole number")
+            _check_history(history, best, int(epoch), path)
+            config = json_attr(f, "config", path)
+            epochs = config.get("epochs") if isinstance(config, dict) else None
+            digests = json_attr(f, "digests", path) if "digests" in f.attrs else None
+            params = f.get("params")
+            layers = []
+            if isinstance(params, h5py.Group):
+                for i in range(limits.check_count(len(params), limits.MAX_LAYERS,
+                                                  "number of layers", f"{path}: /params")):
+                    ds = params.get(f"L{i}")
+                    if isinstance(ds, h5py.Dataset) and len(ds.shape) == 2:
+                        layers.append([int(v) for v in ds.shape])
+        except SpikelutError:
+            raise
+        except (KeyError, ValueError, TypeError, IndexError, OverflowError, RecursionError,
+                AttributeError, RuntimeError, UnicodeError, OSError) as e:
+            raise FileFormatError(f"{path}: a damaged checkpoint ({type(e).__name__}: "
+                                  f"{terminal(str(e))[:120]})") from None
+    last = history[-1] if history else {}
+    return {"kind": "checkpoint", "epoch": int(epoch),
+            "epochs": int(epochs) if _whole(epochs) else None,
+            "best_epoch": best.get("epoch") if isinstance(best, dict) else None,
+            "last": {k: last.get(k) for k in ("loss", "acc", "val_loss", "val_acc")},
+            "layers": layers, "data_recorded": isinstance(digests, dict)}
+
+
 def _whole(v: Any) -> bool:
     """Whether ``v`` is a whole number (a Python or numpy integer, not a bool)."""
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
