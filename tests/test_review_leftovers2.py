@@ -104,3 +104,20 @@ def test_non_spikelut_files_say_what_they_are(tmp_path):
                                               r"an HDF5 file; a dataset file is encoded into spikes "
                                               r"with: spikelut encode --dataset FILE"):
         load_model(tmp_path / "d.npz")
+
+
+def test_info_of_a_damaged_checkpoint_is_one_line(tmp_path, capsys):
+    import h5py
+
+    p = tmp_path / "ck.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["format"], f.attrs["version"], f.attrs["epoch"] = "spikelut-checkpoint", 1, 2
+        f.attrs["history"], f.attrs["best"] = "[" * 100 + "]" * 100, "null"
+    assert cli.main(["info", str(p)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"spikelut info: error: {p}: attribute 'history': JSON nested deeper") \
+        and len(err.splitlines()) == 1
+    with h5py.File(p, "a") as f:
+        f.attrs["history"] = '[{"epoch": 1}]'
+    assert cli.main(["info", str(p)]) == 1
+    assert "'history' must list the 2 finished epochs" in capsys.readouterr().err
