@@ -80,6 +80,9 @@ def describe_spike_file(path: str | os.PathLike) -> dict[str, Any]:
     out["encode_options"] = options
     out["source"] = {k: meta[k] for k in _SOURCE_KEYS
                      if k in meta and isinstance(meta[k], (str, int, float, bool))}
+    src = out["source"].get("source")
+    if isinstance(src, str) and f"seed {out['source'].get('seed')}" in src:
+        del out["source"]["seed"]  # "make_first_of_two(...), seed 0" says it already
     if result:
         with open_result(path) as rr:
             out["layers"] = list(rr.sizes)

@@ -91,3 +91,10 @@ def test_encode_options_of_a_limited_file_make_the_same_samples(tmp_path, capsys
     assert cli.main(["encode", *opts.split(), "-o", str(tmp_path / "b.h5")]) == 0
     a, b = load_spikes(tmp_path / "a.h5"), load_spikes(tmp_path / "b.h5")
     assert np.array_equal(a.spikes, b.spikes) and np.array_equal(a.labels, b.labels)
+
+
+def test_origin_does_not_repeat_a_seed_its_source_names(files, capsys):
+    run(capsys, "info", files / "test.h5")
+    code, out, _ = run(capsys, "info", files / "test.h5")
+    origin = next(line for line in out.splitlines() if line.startswith("origin: "))
+    assert origin.count("seed 0") == 1
