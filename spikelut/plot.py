@@ -173,6 +173,35 @@ def raster(result: Any, sample: int = 0, path: str | os.PathLike | None = None, 
     With ``model`` (a :class:`Network` or model file) the layers carry their names and the readout
     layer's spikes are coloured by class. Of a result file only ``sample`` is read
     (:func:`spikelut.io.results.load_result_sample`).
+
+    Args:
+        result: a result file path, a ``(SpikeData, SimResult)`` pair or a :class:`SimResult`.
+        sample: index of the sample to draw, ``0 .. B-1``.
+        path: PNG to write (atomically); ``None`` returns the figure.
+        model: :class:`Network` or model file: layer names and readout class colours.
+        inputs: input spikes ``[T, B, n_in]`` 0/1 for a :class:`SimResult` alone (input panel).
+        max_nodes: the most nodes drawn per panel (evenly spaced beyond that).
+        size: ``(width, height)`` of the figure in pixels, each 100 .. 20000.
+        title: figure title (default: the file name, sample and cycles).
+
+    Returns:
+        ``Path(path)`` when ``path`` is given, else the :class:`matplotlib.figure.Figure`.
+
+    Raises:
+        ConfigError: ``result`` of another type, a figure size out of range, ``path`` a
+            directory, ``max_nodes < 1``, or a sample out of range.
+        ShapeError: ``inputs`` not ``[T, B, n_in]`` with the result's ``T, B``.
+        FileFormatError: a result or model file that cannot be read or does not match.
+
+    Example:
+        >>> import numpy as np, spikelut as sl
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, 4, [6, 3], k=2)
+        >>> x = np.zeros((5, 2, 4), np.uint8); x[1, :, 0] = 1
+        >>> res = sl.simulate(net, x)
+        >>> fig = raster(res, 0, inputs=x, model=net)
+        >>> len(fig.axes)  # input, two layers, readout class counts
+        4
     """
     net = _model(model)
     if isinstance(result, (str, os.PathLike)):
@@ -247,7 +276,23 @@ RATE_READ_BYTES = 64 << 20
 
 
 def firing_rates(spikes: np.ndarray) -> np.ndarray:
-    """Per-node firing rate (spikes per cycle) of ``[T, B, n]`` spikes, averaged over T and B."""
+    """Per-node firing rate (spikes per cycle) of ``[T, B, n]`` spikes, averaged over T and B.
+
+    Args:
+        spikes: 0/1 spikes ``[T, B, n]`` (numpy array or array-like).
+
+    Returns:
+        float64 ``[n]``: spikes per cycle of each node, in ``[0, 1]``.
+
+    Raises:
+        ShapeError: spikes without cycles or samples (``T * B == 0``).
+
+    Example:
+        >>> import numpy as np
+        >>> s = np.zeros((4, 1, 2), np.uint8); s[:, 0, 0] = 1; s[0, 0, 1] = 1
+        >>> firing_rates(s).tolist()
+        [1.0, 0.25]
+    """
     s = np.asarray(spikes)
     if s.shape[0] * s.shape[1] == 0:  # no cycle or sample: no rate (not NaN and a warning)
         raise ShapeError(f"spikes of shape {s.shape} have no cycles or samples; no firing rate")
@@ -292,7 +337,36 @@ def rate_histogram(result: Any, path: str | os.PathLike | None = None, *,
                    title: str | None = None) -> Path | Figure:
     """Histogram of per-node firing rates (spikes per cycle over all samples), one panel per layer
     (and the input when known); titles give the mean rate and the silent / always-on nodes. A
-    result file is read a range of samples at a time (memory set by :data:`RATE_READ_BYTES`)."""
+    result file is read a range of samples at a time (memory set by :data:`RATE_READ_BYTES`).
+
+    Args:
+        result: a result file path, a ``(SpikeData, SimResult)`` pair or a :class:`SimResult`.
+        path: PNG to write (atomically); ``None`` returns the figure.
+        model: :class:`Network` or model file: layer names.
+        inputs: input spikes ``[T, B, n_in]`` for a :class:`SimResult` alone (input panel).
+        bins: equal bins over rates ``[0, 1]``, a whole number 1 .. :data:`MAX_BINS`.
+        size: ``(width, height)`` of the figure in pixels, each 100 .. 20000.
+        title: figure title (default: the file name, samples and cycles).
+
+    Returns:
+        ``Path(path)`` when ``path`` is given, else the :class:`matplotlib.figure.Figure`.
+
+    Raises:
+        ConfigError: ``bins`` out of range, ``result`` of another type, a figure size out of
+            range or ``path`` a directory.
+        ShapeError: ``inputs`` not ``[T, B, n_in]`` with the result's ``T, B``.
+        FileFormatError: a result or model file that cannot be read or does not match.
+
+    Example:
+        >>> import numpy as np, spikelut as sl
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, 4, [6, 3], k=2)
+        >>> x = np.zeros((5, 2, 4), np.uint8); x[1, :, 0] = 1
+        >>> res = sl.simulate(net, x)
+        >>> fig = rate_histogram(res, inputs=x, bins=10)
+        >>> len(fig.axes)  # input and two layers
+        3
+    """
     if isinstance(bins, bool) or int(bins) != bins or not 1 <= bins <= MAX_BINS:
         # bounded before np.linspace(bins + 1): 10**11 bins asked for 745 GiB
         raise ConfigError(f"bins must be a whole number 1 .. {MAX_BINS}, got {bins}")
@@ -424,7 +498,39 @@ def lut_table(result: Any, model: Network | str | os.PathLike, path: str | os.Pa
               *, layer: int | str = 0, inputs: Any = None, max_nodes: int = 64,
               size: Sequence[int] = DEFAULT_SIZE, title: str | None = None) -> Path | Figure:
     """Picture of one layer's truth tables: rows = nodes, columns = addresses; which entries are 1
-    and which addresses the simulation actually visited (over all samples and cycles)."""
+    and which addresses the simulation actually visited (over all samples and cycles).
+
+    Args:
+        result: a result file path, a ``(SpikeData, SimResult)`` pair or a :class:`SimResult`
+            (then ``inputs`` is needed: the addresses are formed from the input spikes too).
+        model: :class:`Network` or model file holding the tables.
+        path: PNG to write (atomically); ``None`` returns the figure.
+        layer: layer index or name.
+        inputs: input spikes ``[T, B, n_in]`` 0/1 for a :class:`SimResult` alone.
+        max_nodes: the most rows (nodes) drawn, evenly spaced beyond that.
+        size: ``(width, height)`` of the figure in pixels, each 100 .. 20000.
+        title: figure title.
+
+    Returns:
+        ``Path(path)`` when ``path`` is given, else the :class:`matplotlib.figure.Figure`.
+
+    Raises:
+        ConfigError: no model, a :class:`SimResult` without ``inputs``, an unknown layer,
+            ``max_nodes < 1``, a figure size out of range or ``path`` a directory.
+        ShapeError: inputs or layer spikes that do not match the model, or spikes that are not
+            0/1 or do not come from this model (:func:`address_counts`).
+        FileFormatError: a result or model file that cannot be read or does not match.
+
+    Example:
+        >>> import numpy as np, spikelut as sl
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, 4, [6, 3], k=2)
+        >>> x = np.zeros((5, 2, 4), np.uint8); x[1, :, 0] = 1
+        >>> res = sl.simulate(net, x)
+        >>> fig = lut_table(res, net, layer=0, inputs=x)
+        >>> fig.axes[0].get_images()[0].get_array().shape  # 6 nodes x 2**2 addresses
+        (6, 4)
+    """
     net = _model(model)
     if net is None:
         raise ConfigError("a LUT table picture needs the model (the tables live in the model file)")
@@ -491,7 +597,27 @@ def _member_logs(path: Path) -> list[str]:
 
 def read_training_log(path: str | os.PathLike) -> list[dict]:
     """Read a JSON-lines training log (one object per epoch with the keys of :data:`LOG_KEYS`;
-    ``val_loss`` / ``val_acc`` may be null). Bad lines raise :class:`FileFormatError`."""
+    ``val_loss`` / ``val_acc`` may be null). Bad lines raise :class:`FileFormatError`.
+
+    Args:
+        path: the log (``spikelut train --log PATH``).
+
+    Returns:
+        One dict per line, in file order.
+
+    Raises:
+        FileFormatError: a file that cannot be read or is not text, a line that is not a flat
+            JSON object, a missing key, a value that is not a number (or null), an epoch that
+            is not a whole number 0 .. :data:`MAX_LOG_EPOCH`, or no epochs at all.
+
+    Example:
+        >>> import json, os, tempfile
+        >>> p = os.path.join(tempfile.mkdtemp(), "log.jsonl")
+        >>> row = dict(epoch=0, loss=0.7, acc=0.5, val_loss=None, val_acc=None, lr=0.01, time=1.0)
+        >>> _ = open(p, "w").write(json.dumps(row) + "\\n")
+        >>> read_training_log(p)[0]["acc"]
+        0.5
+    """
     path = Path(path)
     if os.path.lexists(path):  # a missing log: the message below (with an ensemble's hint)
         # a FIFO blocked the command forever and /dev/zero read until memory ran out
@@ -545,7 +671,30 @@ def read_training_log(path: str | os.PathLike) -> list[dict]:
 
 def training_curves(log: str | os.PathLike, path: str | os.PathLike | None = None, *,
                     size: Sequence[int] = DEFAULT_SIZE, title: str | None = None) -> Path | Figure:
-    """Loss, accuracy (train and validation) and learning rate per epoch from a training log."""
+    """Loss, accuracy (train and validation) and learning rate per epoch from a training log.
+
+    Args:
+        log: JSON-lines training log (:func:`read_training_log`).
+        path: PNG to write (atomically); ``None`` returns the figure.
+        size: ``(width, height)`` of the figure in pixels, each 100 .. 20000.
+        title: figure title (default: epochs, best accuracy and its epoch, total seconds).
+
+    Returns:
+        ``Path(path)`` when ``path`` is given, else the :class:`matplotlib.figure.Figure`.
+
+    Raises:
+        FileFormatError: a log that :func:`read_training_log` refuses.
+        ConfigError: a figure size out of range or ``path`` a directory.
+
+    Example:
+        >>> import json, os, tempfile
+        >>> d = tempfile.mkdtemp(); log = os.path.join(d, "log.jsonl")
+        >>> rows = [dict(epoch=e, loss=1.0 / (e + 1), acc=0.5 + e / 10, val_loss=None,
+        ...              val_acc=None, lr=0.01, time=1.0) for e in range(3)]
+        >>> _ = open(log, "w").write("".join(json.dumps(r) + "\\n" for r in rows))
+        >>> training_curves(log, os.path.join(d, "curves.png")).exists()
+        True
+    """
     rows = read_training_log(log)
     ep = np.array([r["epoch"] for r in rows], np.float64)
 
