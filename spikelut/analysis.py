@@ -54,6 +54,8 @@ def _check_table(table: np.ndarray) -> tuple[np.ndarray, int]:
     t = np.asarray(table)
     if t.ndim != 2 or t.shape[1] < 1 or t.shape[1] & (t.shape[1] - 1):
         raise ShapeError(f"a table must be [nodes, 2**k], got shape {t.shape}")
+    if not all_binary(t):  # a 2 was cast and transformed as if it were a bit: silent nonsense
+        raise ShapeError("a table must hold 0 or 1 entries only")
     return t.astype(np.uint8, copy=False), t.shape[1].bit_length() - 1
 
 
@@ -68,6 +70,9 @@ def influences(table: np.ndarray, weights: np.ndarray | None = None) -> np.ndarr
 
     Returns:
         float64 ``[n, k]`` in ``[0, 1]``: the probability that tap ``p`` is pivotal.
+
+    Raises:
+        ShapeError: a table not ``[n, 2**k]`` of 0/1, or weights of another shape.
 
     Example:
         >>> influences(np.array([[0, 0, 0, 1]]), np.array([[0, 3, 0, 1]])).tolist()  # AND
@@ -91,6 +96,15 @@ def walsh(table: np.ndarray) -> np.ndarray:
     ``W[n, S] = sum_a F(a) (-1)**popcount(a & S)`` = ``2**k * hat F(S)`` (O'Donnell section 1.2),
     exact int64 from the fast Walsh–Hadamard transform.
 
+    Args:
+        table: 0/1 ``[n, 2**k]`` truth tables (address bit ``p`` = tap ``p``).
+
+    Returns:
+        int64 ``[n, 2**k]``: column ``S`` is the coefficient of the tap set whose bits are ``S``.
+
+    Raises:
+        ShapeError: a table not ``[n, 2**k]`` of 0/1.
+
     Example:
         >>> walsh(np.array([[0, 1, 1, 0]])).tolist()            # parity: all weight on S = {0, 1}
         [[0, 0, 0, 4]]
@@ -109,6 +123,15 @@ def degree(table: np.ndarray) -> np.ndarray:
     """Fourier degree: the largest ``|S|`` with ``hat F(S) != 0`` (O'Donnell, chapter 1); int64 ``[n]``.
     A constant table has degree 0; parity of ``k`` taps has degree ``k``.
 
+    Args:
+        table: 0/1 ``[n, 2**k]`` truth tables.
+
+    Returns:
+        int64 ``[n]``: the degree of each row, ``0 .. k``.
+
+    Raises:
+        ShapeError: a table not ``[n, 2**k]`` of 0/1.
+
     Example:
         >>> degree(np.array([[0, 0, 0, 1], [1, 1, 1, 1]])).tolist()   # AND, constant
         [2, 0]
@@ -120,7 +143,19 @@ def degree(table: np.ndarray) -> np.ndarray:
 
 
 def binary_entropy(p: np.ndarray) -> np.ndarray:
-    """``H(p) = -p log2 p - (1-p) log2 (1-p)`` in bits, 0 at p in {0, 1}."""
+    """``H(p) = -p log2 p - (1-p) log2 (1-p)`` in bits, 0 at p in {0, 1} (Cover and Thomas,
+    "Elements of Information Theory", eq. 2.5).
+
+    Args:
+        p: probabilities, any shape; values ``<= 0`` or ``>= 1`` give 0, NaN gives NaN.
+
+    Returns:
+        float64 array of ``p``'s shape, in bits (``0 .. 1``).
+
+    Example:
+        >>> binary_entropy(np.array([0.0, 0.5, 1.0])).tolist()
+        [0.0, 1.0, 0.0]
+    """
     p = np.asarray(p, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
@@ -144,6 +179,13 @@ def live_nodes(net: Network, relevant: list[np.ndarray] | None = None) -> list[n
     not); a node is live when a live node has a tap on it that matters. ``relevant[i]`` (bool
     ``[n_i, k_i]``) says which taps matter; default: those with uniform influence > 0, so a node
     read only through taps its readers ignore is dead too.
+
+    Args:
+        net: the network.
+        relevant: optional bool ``[n_i, k_i]`` per layer, the taps that matter.
+
+    Returns:
+        One bool ``[n_i]`` per layer, ``True`` = live.
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -228,6 +270,12 @@ def table_stats(net: Network) -> list[NodeStats]:
     """Exact per-node statistics of every layer (no data needed): one :class:`NodeStats` per
     layer (bias, tap influence, degree, constant, dead and removable nodes).
 
+    Args:
+        net: a binary (not analog) network.
+
+    Returns:
+        One :class:`NodeStats` per layer, in layer order.
+
     Raises:
         ConfigError: an analog model, or ``net`` is not a :class:`~spikelut.network.Network`.
 
@@ -283,6 +331,15 @@ def data_stats(net: Network, spikes: Any, chunk: int | None = None) -> list[Data
     ``T * (signals + nodes)`` bytes each) and the address counts of a layer are gathered a few
     cycles at a time, so memory stays bounded whatever ``B``; the counts are exact integer sums
     and do not depend on ``chunk``.
+
+    Args:
+        net: a binary (not analog) network.
+        spikes: 0/1 input spikes ``[T, B, n_in]``.
+        chunk: samples per forward pass, a whole number ``>= 1``; ``None``: from
+            :data:`WORK_BYTES`.
+
+    Returns:
+        One :class:`DataStats` per layer, in layer order (``T * B`` evaluations each).
 
     Raises:
         ShapeError: spikes of the wrong shape or values, or no cycle or sample.
@@ -407,6 +464,23 @@ class Analysis:
 def analyze_network(net: Network, spikes: Any = None, chunk: int | None = None) -> Analysis:
     """Exact statistics of every node, and (with input ``spikes [T, B, n_in]``) what it did on them.
 
+    Influence and Fourier degree follow O'Donnell, "Analysis of Boolean Functions" (2014):
+    def. 2.13 and chapter 1; entropies are Shannon's, in bits.
+
+    Args:
+        net: a binary (not analog) network.
+        spikes: optional 0/1 input spikes ``[T, B, n_in]`` (:func:`data_stats`).
+        chunk: samples per forward pass (:func:`data_stats`).
+
+    Returns:
+        An :class:`Analysis` (``.rows()`` per node, ``.summary()`` per layer); its data part is
+        ``None`` without ``spikes``.
+
+    Raises:
+        ConfigError: ``net`` not a :class:`~spikelut.network.Network`, an analog model, or a
+            bad ``chunk``.
+        ShapeError: spikes of the wrong shape or values, or no cycle or sample.
+
     Example:
         >>> from spikelut.wiring import random_network
         >>> net = random_network(0, n_in=3, sizes=[4, 2], k=2)
@@ -443,9 +517,16 @@ def gradient_map(net: Network, x: Any, target: int | None = None, surrogate: str
         net: the network.
         x: one sample's input spikes, uint8 ``[T, n_in]``.
         target: the class, a whole number ``0 .. classes - 1``; default: the predicted one.
+        surrogate: a surrogate name of :mod:`spikelut.train.surrogates`; default as above.
+        logit_scale: ``|theta|`` of layers without logits.
 
     Returns:
         ``(grad, target)``: float32 ``[T, n_in]`` (positive = a spike there raises the count).
+
+    Raises:
+        ShapeError: ``x`` not one sample ``[T, n_in]`` of 0/1 spikes.
+        ConfigError: ``target`` not a class number, an unknown surrogate, an analog model or
+            ``net`` not a :class:`~spikelut.network.Network`.
 
     Example:
         >>> from spikelut.wiring import random_network
@@ -505,11 +586,22 @@ def occlusion_map(net: Network, x: Any, backend: str | Backend = "auto",
     each flip costs about ``T * (3 * readout nodes + 2 * n_in)`` bytes, the readout layer's
     unpacked spikes above all). ``backend``: a name of :mod:`spikelut.backends` (``"auto"``:
     the fastest usable) or a :class:`~spikelut.backends.Backend`. The result does not depend
-    on ``chunk``.
+    on ``chunk``. Occlusion (perturbation) attribution after Zeiler and Fergus, "Visualizing
+    and Understanding Convolutional Networks" (ECCV 2014), here exact on single input bits.
+
+    Args:
+        net: a binary (not analog) network.
+        x: one sample's 0/1 input spikes ``[T, n_in]``.
+        backend: backend name or :class:`~spikelut.backends.Backend`.
+        chunk: flips per simulator call, a whole number ``>= 1``.
+
+    Returns:
+        An :class:`Occlusion`: int32 / bool arrays ``[T, n_in]`` and the unflipped counts.
 
     Raises:
-        ShapeError: ``x`` is not one sample of 0/1 spikes; ConfigError: a chunk below 1, or an
-        analog model.
+        ShapeError: ``x`` is not one sample of 0/1 spikes.
+        ConfigError: a chunk that is not a whole number ``>= 1``, an analog model, or an
+            unknown or unusable backend.
 
     Example:
         >>> from spikelut.network import Layer, Network, Readout
