@@ -150,6 +150,15 @@ class SpikeLUT(nn.Module):
         ConfigError: an unknown option value (one line naming it and the choices), or an analog
             model (``meta["analog"]``, :mod:`spikelut.analog`): the module computes the binary
             circuit, which is not what an analog model's real-valued tables compute.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> m = SpikeLUT(random_network(0, n_in=3, sizes=[4, 2], k=2))
+        >>> y = m(torch.ones(5, 2, 3))                     # [T=5, B=2, n_in=3] spikes
+        >>> y.shape, y.dtype                               # class counts [B, classes]
+        (torch.Size([2, 2]), torch.float32)
+        >>> y.sum().backward(); m.logits[0].grad.shape     # one logit per table entry
+        torch.Size([4, 4])
     """
 
     def __init__(self, net: Network, *, output: str = "counts", backend: str = "auto",
@@ -307,6 +316,13 @@ def spike_threshold(z: torch.Tensor, width: float = 0.5) -> torch.Tensor:
     ``0.5 / (w (1 + |z|/w)**2)`` backward (straight-through estimator), so a float network
     before a :class:`SpikeLUT` trains jointly with it.
 
+    Args:
+        z: float activations, any shape and device.
+        width: the surrogate's width ``w`` (in units of ``z``).
+
+    Returns:
+        Spikes of ``z``'s shape, dtype and device: 1.0 where ``z > 0``, else 0.0.
+
     Example:
         >>> z = torch.tensor([-0.5, 0.0, 1.5], requires_grad=True)
         >>> s = spike_threshold(z); s.sum().backward()
@@ -408,6 +424,11 @@ class Hybrid(nn.Module):
         front: a module mapping values to activations ``[T, B, n_in]`` (e.g. :class:`ConvFrontEnd`).
         lut: the back end, a :class:`SpikeLUT` with ``n_in`` inputs.
         threshold_width: the straight-through threshold's surrogate width (in units of ``z``).
+
+    Raises:
+        ShapeError: from the back end (:meth:`SpikeLUT.forward`) when the front end's
+            activations are not ``[T, B, n_in]``, or from :class:`ConvFrontEnd` for values of
+            the wrong shape.
 
     Example:
         >>> from spikelut.wiring import random_network
