@@ -78,6 +78,12 @@ def _onnx() -> Any:
 def state_depth(net: Network) -> int:
     """``D``: cycles of history the state holds (largest delay or refractory period, at least 1).
 
+    Args:
+        net: the network.
+
+    Returns:
+        ``D >= 1``, in cycles.
+
     Example:
         >>> from spikelut.wiring import random_network
         >>> state_depth(random_network(0, n_in=3, sizes=[4], k=2, max_delay=3))
@@ -98,13 +104,25 @@ def to_onnx(net: Network, name: str = "spikelut") -> Any:
 
     Raises:
         ToolError: the ``onnx`` package is missing, or the tables exceed protobuf's 2 GiB limit.
-        ConfigError: ``name`` is empty or holds a control character.
+        ConfigError: ``name`` is empty or holds a control character, ``net`` is not a
+            :class:`~spikelut.network.Network`, or is an analog model (``meta["analog"]``).
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> m = to_onnx(random_network(0, n_in=3, sizes=[4], k=2), name="demo")
+        >>> m.graph.name, [i.name for i in m.graph.input], m.opset_import[0].version
+        ('demo', ['in_spikes', 'state', 'counts', 'cycle'], 17)
     """
     # onnx.checker refuses an empty name with its own exception (a traceback); a control
     # character would reach whatever tool prints the graph's name
     if not isinstance(name, str) or not name or not name.isprintable():
         raise ConfigError(f"the ONNX graph's name (--name) must be a non-empty name of printable "
                           f"characters, got {name!r}")
+    from .analog import require_binary
+
+    # an analog model's real-valued tables are not its 0/1 tables: spikelut.export_onnx refused
+    # it, called directly this exported the binary circuit without a word
+    require_binary(net, "export")
     onnx_lib = _onnx()  # not named onnx: that would shadow the module-level import (ruff F811)
     from onnx import TensorProto, helper, numpy_helper
 
@@ -212,11 +230,16 @@ def to_onnx(net: Network, name: str = "spikelut") -> Any:
 def write_onnx(net: Network, path: str | os.PathLike, name: str = "spikelut") -> dict:
     """Write :func:`to_onnx`'s model to ``path`` atomically; return a summary.
 
+    Args:
+        net: a validated binary network.
+        path: the ``.onnx`` file to write.
+        name: the graph's name.
+
     Returns:
         ``{"path", "bytes", "nodes", "state_depth", "signals", "opset"}``.
 
     Raises:
-        ToolError: as :func:`to_onnx`.
+        ToolError, ConfigError: as :func:`to_onnx`.
         OutputError: ``path`` cannot be written.
 
     Example:
@@ -245,6 +268,11 @@ def run_onnx_session(session: Any, net: Network, spikes: np.ndarray) -> tuple[np
 
         session = onnxruntime.InferenceSession("model.onnx")
         out, counts, pred = run_onnx_session(session, load_model("model.h5"), spikes)
+
+    Args:
+        session: an ``onnxruntime.InferenceSession`` of :func:`to_onnx`'s graph of ``net``.
+        net: the exported network (for the state's size and the readout).
+        spikes: 0/1 input spikes ``[T, B, n_in]``.
 
     Returns:
         ``(out_spikes [T, B, n_out] uint8, counts [B, C] int32, pred [B] int64)``.

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from spikelut.analysis import degree, influences, walsh
-from spikelut.errors import ShapeError
+from spikelut.errors import ConfigError, ShapeError
 
 
 @pytest.mark.parametrize("fn", [walsh, degree, influences])
@@ -16,3 +16,15 @@ def test_table_measures_refuse_entries_other_than_0_or_1(fn):
 def test_table_measures_still_exact_on_bits():
     assert walsh(np.array([[0, 1]])).tolist() == [[0, 2]]
     assert degree(np.array([[0, 1, 1, 0]])).tolist() == [2]
+
+
+def test_to_onnx_refuses_an_analog_model():
+    # spikelut.export_onnx refused it; to_onnx itself exported the binary tables without a word
+    pytest.importorskip("onnx")
+    from spikelut.onnx_export import to_onnx
+    from spikelut.wiring import random_network
+
+    net = random_network(0, n_in=2, sizes=[2], k=2)
+    with pytest.raises(ConfigError, match=r"^export needs a binary circuit, but this is an analog "
+                                          r"model \(4-bit tables"):
+        to_onnx(net.replace(meta={"analog": {"bits": 4, "noise": 0.0}}))
