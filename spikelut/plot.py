@@ -122,6 +122,16 @@ def _layer_names(layers: int, net: Network | None) -> list[str]:
 def subsample(n: int, max_nodes: int) -> np.ndarray:
     """Evenly spaced node indices (all of them when ``n <= max_nodes``).
 
+    Args:
+        n: how many nodes there are.
+        max_nodes: the most indices to return, ``>= 1``.
+
+    Returns:
+        int64 ``[m]``, increasing, ``m <= max_nodes``; first ``0`` and last ``n - 1``.
+
+    Raises:
+        ConfigError: ``max_nodes < 1``.
+
     Example:
         >>> subsample(10, 4).tolist()
         [0, 3, 6, 9]
@@ -427,6 +437,23 @@ def address_counts(net: Network, inputs: Any, layer_spikes: Sequence[Any], layer
     :data:`ADDRESS_BYTES`); the counts do not depend on it. ``first_sample``: the number of the
     first sample given, for the message (a range read from a larger result).
 
+    Args:
+        net: the model that produced the spikes.
+        inputs: 0/1 input spikes ``[T, B, n_in]``.
+        layer_spikes: 0/1 spikes ``[T, B, n_i]`` of every layer.
+        layer: layer index or name.
+        chunk: samples worked at once.
+        progress: show a progress bar.
+        first_sample: number of the first sample, for messages.
+
+    Returns:
+        int64 ``[n, 2**k]`` counts over all ``T * B`` evaluations of each node.
+
+    Raises:
+        ShapeError: inputs or layer spikes that do not match the model, spikes that are not
+            0/1, or a spike the model cannot produce.
+        NetworkError: an unknown layer.
+
     Example:
         >>> import numpy as np
         >>> from spikelut.network import Layer, Network, Readout
@@ -515,8 +542,9 @@ def lut_table(result: Any, model: Network | str | os.PathLike, path: str | os.Pa
         ``Path(path)`` when ``path`` is given, else the :class:`matplotlib.figure.Figure`.
 
     Raises:
-        ConfigError: no model, a :class:`SimResult` without ``inputs``, an unknown layer,
-            ``max_nodes < 1``, a figure size out of range or ``path`` a directory.
+        ConfigError: no model, a :class:`SimResult` without ``inputs``, ``max_nodes < 1``, a
+            figure size out of range or ``path`` a directory.
+        NetworkError: an unknown layer.
         ShapeError: inputs or layer spikes that do not match the model, or spikes that are not
             0/1 or do not come from this model (:func:`address_counts`).
         FileFormatError: a result or model file that cannot be read or does not match.
@@ -854,6 +882,16 @@ def attribution_heatmap(inputs: Any, maps: dict, path: str | os.PathLike | None 
         maps: ``{panel title: float [T, n_in]}`` (e.g. the surrogate gradient and the occlusion
             effect of :mod:`spikelut.analysis`); colours are symmetric around 0 (red positive,
             blue negative).
+        path: PNG to write (atomically); ``None`` returns the figure.
+        size: ``(width, height)`` of the figure in pixels, each 100 .. 20000.
+        title: figure title.
+
+    Returns:
+        ``Path(path)`` when ``path`` is given, else the :class:`matplotlib.figure.Figure`.
+
+    Raises:
+        ShapeError: inputs not ``[T, n_in]``, or a map of another shape.
+        ConfigError: no map, a figure size out of range or ``path`` a directory.
 
     Example:
         >>> x = np.zeros((4, 2), np.uint8); x[1, 0] = 1
@@ -898,8 +936,19 @@ def learning_dynamics(log: str | os.PathLike, path: str | os.PathLike | None = N
     """Table entries flipped per epoch, mean ``|theta|`` and the fraction near zero, per layer,
     from a training log whose records have ``flips``, ``mean_abs_logit`` and ``near_zero``.
 
+    Args:
+        log: JSON-lines training log (:func:`read_training_log`).
+        path: PNG to write (atomically); ``None`` returns the figure.
+        size: ``(width, height)`` of the figure in pixels, each 100 .. 20000.
+        title: figure title.
+
+    Returns:
+        ``Path(path)`` when ``path`` is given, else the :class:`matplotlib.figure.Figure`.
+
     Raises:
-        FileFormatError: the log has no such records (written before the trainer kept them).
+        FileFormatError: the log has no such records (written before the trainer kept them),
+            or :func:`read_training_log` refuses it.
+        ConfigError: a figure size out of range or ``path`` a directory.
     """
     rows = [r for r in read_training_log(log) if isinstance(r.get("flips"), list)]
     if not rows:
