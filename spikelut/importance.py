@@ -51,6 +51,10 @@ def tap_gradient_from(theta: Any, grad: Any, tap_grad: str = "tanh") -> np.ndarr
     Returns:
         float64 ``[n, k]`` on the host: the magnitude of each tap's summed gradient.
 
+    Raises:
+        ShapeError: ``theta`` not ``[n, 2**k]``, or ``grad`` of another shape.
+        ConfigError: an unknown ``tap_grad``.
+
     Example:
         >>> th = np.array([[-1.0, 1.0, -1.0, 1.0]])       # f = tap 0
         >>> tap_gradient_from(th, np.array([[0.0, 0.0, 0.0, 2.0]]), "identity").tolist()
@@ -61,7 +65,14 @@ def tap_gradient_from(theta: Any, grad: Any, tap_grad: str = "tanh") -> np.ndarr
     from .xp import array_module
 
     xp = array_module(theta)
-    n, size = theta.shape
+    shape = tuple(getattr(theta, "shape", np.shape(theta)))
+    gshape = tuple(getattr(grad, "shape", np.shape(grad)))
+    # a row that is not 2**k wide or a gradient of another shape raised an IndexError or a
+    # broadcasting ValueError from deep inside the tap differences
+    if len(shape) != 2 or shape[1] < 1 or shape[1] & (shape[1] - 1) or gshape != shape:
+        raise ShapeError(f"tap gradient: logits {shape} and gradient {gshape} must both be "
+                         f"[n, 2**k] of the same shape")
+    n, size = shape
     k = size.bit_length() - 1
     diffs = tap_differences(xp.asarray(theta), tap_grad).reshape(k, n, size)  # [k, n, 2**k]
     g = xp.asarray(grad, diffs.dtype)

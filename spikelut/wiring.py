@@ -78,10 +78,15 @@ def serial(n: int, c: int, n_src: int, offset: int = 0) -> np.ndarray:
     Returns:
         ``int32 [n, c]``: the channel each tap reads.
 
+    Raises:
+        ConfigError: ``n_src < 1``.
+
     Example:
         >>> serial(n=3, c=2, n_src=5, offset=1).tolist()
         [[1, 2], [3, 4], [0, 1]]
     """
+    if n_src < 1:  # % 0 gave all-zero taps and a RuntimeWarning, not an error
+        raise ConfigError(f"serial wiring needs a source of at least 1 channel, got {n_src}")
     return ((np.arange(n)[:, None] * c + np.arange(c)[None, :] + offset) % n_src).astype(np.int32)
 
 

@@ -28,3 +28,23 @@ def test_to_onnx_refuses_an_analog_model():
     with pytest.raises(ConfigError, match=r"^export needs a binary circuit, but this is an analog "
                                           r"model \(4-bit tables"):
         to_onnx(net.replace(meta={"analog": {"bits": 4, "noise": 0.0}}))
+
+
+def test_serial_wiring_refuses_a_source_without_channels():
+    # n_src = 0 gave all-zero taps (and a numpy RuntimeWarning), not an error
+    from spikelut.wiring import serial
+
+    with pytest.raises(ConfigError, match=r"^serial wiring needs a source of at least 1 channel, "
+                                          r"got 0$"):
+        serial(3, 2, 0)
+
+
+@pytest.mark.parametrize("theta, grad", [(np.zeros((1, 3)), np.zeros((1, 3))),
+                                         (np.zeros((1, 4)), np.zeros((1, 2)))])
+def test_tap_gradient_from_bad_shapes_is_one_line(theta, grad):
+    # were an IndexError and a broadcasting ValueError (tracebacks)
+    from spikelut.importance import tap_gradient_from
+
+    with pytest.raises(ShapeError, match=r"^tap gradient: logits \(1, \d\) and gradient \(1, \d\) "
+                                         r"must both be \[n, 2\*\*k\] of the same shape$"):
+        tap_gradient_from(theta, grad)
