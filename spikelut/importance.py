@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import ConfigError, ShapeError
 from .network import Network
 
 __all__ = ["tap_gradient_from", "tap_importance", "importance_score", "importance_summary"]
@@ -93,6 +93,9 @@ def importance_score(influence: np.ndarray, gradient: np.ndarray | None) -> np.n
     Returns:
         float64 ``[n, k]``.
 
+    Raises:
+        ShapeError: ``gradient`` of another shape than ``influence``.
+
     Example:
         >>> importance_score(np.array([[0.5, 0.0]]), np.array([[1.0, 2.0]])).tolist()
         [[1.0, 1.0]]
@@ -100,6 +103,9 @@ def importance_score(influence: np.ndarray, gradient: np.ndarray | None) -> np.n
     score = np.nan_to_num(np.asarray(influence, np.float64))
     if gradient is not None:
         g = np.nan_to_num(np.asarray(gradient, np.float64))
+        if g.shape != score.shape:  # broadcast silently ([1, 2] + [1, 1]) or a numpy traceback
+            raise ShapeError(f"importance: gradient {g.shape} and influence {score.shape} must "
+                             f"have the same [n, k] shape")
         top = g.max() if g.size else 0.0
         if top > 0:
             score = score + g / top
@@ -187,16 +193,27 @@ def importance_summary(net: Network, lowest: int = 5) -> list[dict] | None:
     """Per layer, the stored importance in brief (what ``spikelut analyze`` shows), or ``None``
     when no layer of ``net`` carries one.
 
+    Args:
+        net: a network whose layers may carry ``tap_influence`` / ``tap_gradient``
+            (``spikelut analyze --importance`` or training with importance).
+        lowest: how many of the lowest-scoring taps to list per layer, a whole number ``>= 0``.
+
     Returns:
         One dict per layer: ``mean_influence``, ``mean_gradient`` (``None`` without),
         ``never_pivotal`` (taps of influence 0) and ``lowest``: up to ``lowest`` taps of the
         lowest :func:`importance_score` as ``{"node", "tap", "score"}``.
+
+    Raises:
+        ConfigError: ``lowest`` not a whole number ``>= 0``.
 
     Example:
         >>> from spikelut.wiring import random_network
         >>> importance_summary(random_network(0, n_in=2, sizes=[2, 2], k=2)) is None
         True
     """
+    if isinstance(lowest, bool) or not isinstance(lowest, (int, np.integer)) or lowest < 0:
+        # a negative count sliced argsort[:-1]: every tap but one was listed as "lowest"
+        raise ConfigError(f"lowest must be a whole number >= 0, got {lowest!r}")
     if all(layer.tap_influence is None for layer in net.layers):
         return None
     out = []

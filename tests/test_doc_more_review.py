@@ -48,3 +48,21 @@ def test_tap_gradient_from_bad_shapes_is_one_line(theta, grad):
     with pytest.raises(ShapeError, match=r"^tap gradient: logits \(1, \d\) and gradient \(1, \d\) "
                                          r"must both be \[n, 2\*\*k\] of the same shape$"):
         tap_gradient_from(theta, grad)
+
+
+def test_importance_score_refuses_a_gradient_of_another_shape():
+    # [1, 2] influence + [1, 1] gradient was broadcast without a word
+    from spikelut.importance import importance_score
+
+    with pytest.raises(ShapeError, match=r"^importance: gradient \(1, 1\) and influence \(1, 2\) "
+                                         r"must have the same \[n, k\] shape$"):
+        importance_score(np.array([[0.5, 0.0]]), np.array([[1.0]]))
+
+
+def test_importance_summary_refuses_a_negative_count():
+    # lowest=-1 sliced argsort[:-1]: every tap but one came back as "lowest"
+    from spikelut.importance import importance_summary
+    from spikelut.wiring import random_network
+
+    with pytest.raises(ConfigError, match=r"^lowest must be a whole number >= 0, got -1$"):
+        importance_summary(random_network(0, n_in=2, sizes=[2], k=2), lowest=-1)
