@@ -59,6 +59,19 @@ def bench_network(nodes: int, k: int = 6, seed: int = 0, inputs: int = INPUTS) -
     nodes (or 20 % of ``nodes`` when that is smaller); taps to any layer at delays 0..2
     (recurrent ones >= 1), refractory 1 in the hidden layers.
 
+    Args:
+        nodes: total nodes over the three layers.
+        k: taps per node.
+        seed: seed of the random tables and wiring.
+        inputs: input channels.
+
+    Returns:
+        A random, validated :class:`~spikelut.network.Network`.
+
+    Raises:
+        ConfigError: sizes or ``k`` that :func:`spikelut.wiring.random_network` refuses (e.g.
+            too few nodes for three layers).
+
     Example:
         >>> bench_network(10_000).sizes
         [4900, 4900, 200]
@@ -71,7 +84,16 @@ def bench_network(nodes: int, k: int = 6, seed: int = 0, inputs: int = INPUTS) -
 
 
 def machine_info() -> dict:
-    """CPU model, cores, library versions and (when present) the GPU."""
+    """CPU model, cores, library versions and (when present) the GPU.
+
+    Returns:
+        ``{"cpu", "cores", "numba_threads", "python", "platform", "numpy", "numba", "gpu",
+        "cupy"}``; ``gpu`` and ``cupy`` are ``None`` without a usable GPU.
+
+    Example:
+        >>> sorted(machine_info())[:3]
+        ['cores', 'cpu', 'cupy']
+    """
     import numba
 
     cpu = platform.processor() or platform.machine()
@@ -365,7 +387,27 @@ def run_bench(sizes: Sequence[str] = DEFAULT_SIZES, device: str | None = None, r
 
 
 def format_report(rep: dict) -> str:
-    """Plain-text report: machine, command, date, one table row per engine and size."""
+    """Plain-text report: machine, command, date, one table row per engine and size.
+
+    Args:
+        rep: a report of :func:`run_bench` (keys ``date``, ``command_line``, ``machine``,
+            ``method``, ``inference``, ``training``).
+
+    Returns:
+        The report, lines joined by ``\\n``; the command line escaped for a terminal.
+
+    Raises:
+        KeyError: ``rep`` lacks a key :func:`run_bench` writes.
+
+    Example:
+        >>> rep = {"date": "2026-12-01", "command_line": "spikelut bench",
+        ...        "machine": {"cpu": "x86_64", "cores": 2, "numba_threads": 2, "python": "3.11",
+        ...                    "numpy": "2.3", "numba": "0.63", "gpu": None},
+        ...        "method": "best of 3", "inference": [],
+        ...        "training": {"available": False, "reason": "not requested"}}
+        >>> format_report(rep).splitlines()[-1]
+        'training: not requested'
+    """
     from .escape import terminal
 
     m = rep["machine"]
@@ -421,7 +463,24 @@ def format_markdown(rep: dict) -> str:
 
 
 def format_training_table(rep: dict, markdown: bool = False) -> str:
-    """The built-in training-step table."""
+    """The built-in training-step table: one row per case and engine of
+    ``rep["training"]["results"]`` (:func:`bench_training`).
+
+    Args:
+        rep: a report of :func:`run_bench` with built-in training results.
+        markdown: a markdown table instead of aligned plain text.
+
+    Returns:
+        The table, header first.
+
+    Raises:
+        KeyError: ``rep`` lacks training results.
+
+    Example:
+        >>> print(format_training_table({"training": {"results": []}}, markdown=True))
+        | case | nodes | B x T | engine | threads | s/step | samples/s | LUT-evals/s | speed-up vs bptt |
+        |---|---|---|---|---|---|---|---|---|
+    """
     header = ["case", "nodes", "B x T", "engine", "threads", "s/step", "samples/s",
               "LUT-evals/s", "speed-up vs bptt"]
     rows = [[r["case"], r["nodes"], f"{r['batch']} x {r['steps']}", r["engine"], r["threads"],
@@ -444,7 +503,23 @@ def _render(rows: list, header: list[str], markdown: bool) -> str:
 
 
 def format_table(rep: dict, markdown: bool = False) -> str:
-    """The results table (plain text or markdown)."""
+    """The inference results table: one row per size and engine of ``rep["inference"]``.
+
+    Args:
+        rep: a report of :func:`run_bench`.
+        markdown: a markdown table instead of aligned plain text.
+
+    Returns:
+        The table, header first (seconds, LUT evaluations per second and speed-up over the
+        reference engine).
+
+    Raises:
+        KeyError: ``rep`` lacks the ``inference`` results.
+
+    Example:
+        >>> format_table({"inference": []}).splitlines()[0].split()[:3]
+        ['size', 'nodes', 'engine']
+    """
     header = ["size", "nodes", "engine", "threads", "measured B x T", "seconds", "LUT-evals/s",
               "speed-up", "kernel LUT-evals/s"]
     rows = []
