@@ -54,6 +54,15 @@ def set_dotted(cfg: dict, key: str, value: Any, where: str = "space") -> None:
     table accepts (a misspelt key is refused here, naming ``where``: the run config would
     refuse it too, but naming the base config, which does not hold it).
 
+    Args:
+        cfg: the run config, changed in place.
+        key: the dotted path; integer parts index lists.
+        value: the value to set.
+        where: what to name in messages (the space file).
+
+    Returns:
+        ``None``; ``cfg`` holds the value.
+
     Raises:
         ConfigError: a part of the path does not exist in the config, or the last part is a key
             the table does not accept.
@@ -243,6 +252,12 @@ def check_run_config(cfg: dict, where: str) -> None:
 
 def load_space(path: str | os.PathLike) -> SweepSpace:
     """Read and check a space file, including the run configs at the corners of the ranges.
+
+    Args:
+        path: the sweep space TOML file (docs: ``spikelut sweep``).
+
+    Returns:
+        The checked :class:`SweepSpace`.
 
     Raises:
         ConfigError: naming the file and the field.

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 def mask_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for logs and reports).
 
+    Args:
+        url: a storage URL (``sqlite:///...``, ``postgresql://user:password@host/db``).
+
+    Returns:
+        The URL with the text between ``user:`` and ``@`` masked; unchanged without a password.
+
     Example:
         >>> mask_url("postgresql://ann:secret@db.lab:5432/sweeps")
         'postgresql://ann:***@db.lab:5432/sweeps'

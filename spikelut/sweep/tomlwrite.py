@@ -38,6 +38,16 @@ def dump_toml(cfg: dict) -> str:
 
     Top-level tables become ``[name]``, lists of tables ``[[name]]``; deeper tables are inline.
 
+    Args:
+        cfg: a run config of bools, ints, floats (NaN and infinities as TOML's ``nan``,
+            ``inf``), strings, lists and dicts.
+
+    Returns:
+        TOML text, ending in a newline.
+
+    Raises:
+        ConfigError: a value of another type (naming its key and type).
+
     Example:
         >>> print(dump_toml({"seed": 1, "layers": [{"nodes": 8, "taps": [{"from": "input"}]}],
         ...                  "train": {"lr": 0.1}}))
