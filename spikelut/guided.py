@@ -121,6 +121,15 @@ def guided_wiring(net: Network, spikes: Any, targets: Any, method: str = "mi", s
     Raises:
         ShapeError: spikes or targets that do not fit (spikes not 0/1, negative labels, teacher
             features that are not finite); ConfigError: a bad method, seed or sample count.
+
+    Example:
+        >>> from spikelut.wiring import random_network
+        >>> net = random_network(0, n_in=4, sizes=[6, 2], k=2)
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.integers(0, 2, (5, 20, 4), dtype=np.uint8); y = rng.integers(0, 2, 20)
+        >>> g = guided_wiring(net, x, y)
+        >>> g.sizes, bool((g.layers[0].table == net.layers[0].table).all())
+        ([6, 2], True)
     """
     from .train.rewire import tap_slots
 
@@ -183,6 +192,16 @@ def guide_trainer(trainer: Any, x: Any, y: Any, teacher: Any = None) -> None:
     ``"corr"`` against the teacher's features instead of the labels; ``init_wiring = "config"``
     then means ``"corr"``.
 
+    Args:
+        trainer: a :class:`~spikelut.train.trainer.Trainer` before its first step; its network
+            is replaced in place.
+        x: training input spikes ``[T, N, n_in]`` (numpy or CuPy).
+        y: training labels ``int [N]``.
+        teacher: optional float ``[N, F]`` teacher features.
+
+    Returns:
+        ``None``.
+
     Raises:
         ConfigError: teacher features with ``init_wiring = "mi"`` (mutual information is
             measured against labels).
@@ -205,6 +224,14 @@ def guide_trainer(trainer: Any, x: Any, y: Any, teacher: Any = None) -> None:
 
 def check_teacher(teacher: Any, samples: int, where: str = "teacher features") -> np.ndarray:
     """``teacher`` as float64 ``[samples, F]`` after checking shape and values.
+
+    Args:
+        teacher: array-like teacher features, one row per training sample.
+        samples: the number of training samples ``N``.
+        where: what to name in messages.
+
+    Returns:
+        float64 ``[samples, F]``, ``F >= 1``.
 
     Raises:
         ShapeError: not 2-D, another number of rows, no columns, or values not finite.
