@@ -120,7 +120,8 @@ def test_unknown_option_exits_2(capsys):
     (["plot", "--json", "wiring", "log.jsonl"], "spikelut plot wiring",
      "the following arguments are required: -o/--output"),
     (["plot", "--json", "bogus"], "spikelut plot",
-     "argument FIGURE: invalid choice: 'bogus' (choose from 'rates', 'table', 'curves', 'wiring')"),
+     "argument {rates,table,curves,wiring}: invalid choice: 'bogus' (choose from 'rates', "
+     "'table', 'curves', 'wiring')"),
 ])
 def test_plot_usage_errors_name_the_command_plot_in_json(capsys, argv, usage, message):
     """A subcommand of plot is named "plot" in the JSON object, as plot's other errors are."""
