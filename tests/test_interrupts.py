@@ -31,8 +31,8 @@ def announced(path):
         yield tmp
 
 fu.atomic_path = fa.atomic_path = announced  # atomic_h5 calls its module's atomic_path
-from spikelut.cli import main
-sys.exit(main(sys.argv[1:]))
+from spikelut.cli import run
+run()  # the console entry point (SIGTERM as an interrupt), sys.argv[1:] its arguments
 """
 
 
@@ -225,3 +225,23 @@ def test_sigterm_hands_the_sigint_handler_the_frame_it_landed_in():
     finally:
         signal.signal(signal.SIGINT, old)
     assert seen == [(signal.SIGINT, frame)]
+
+
+def test_only_the_console_entry_point_turns_sigterm_into_an_interrupt(monkeypatch):
+    """cli.main called in-process (a test runner, a notebook) leaves SIGTERM alone: a runner
+    killed by `timeout` must end, not see its current command return 130 and go on."""
+    import spikelut.cli.cmd_backends as cmd
+    from spikelut import cli
+
+    seen = []
+    monkeypatch.setattr(cmd, "run", lambda args: seen.append(signal.getsignal(signal.SIGTERM))
+                        or cli.Output({}, ""))
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("this test runner handles SIGTERM itself")
+    assert main(["backends"]) == 0
+    monkeypatch.setattr(sys, "argv", ["spikelut", "backends"])
+    with pytest.raises(SystemExit) as e:
+        cli.run()
+    assert e.value.code == 0
+    assert seen == [signal.SIG_DFL, cli._terminated]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command

@@ -147,7 +147,8 @@ def _terminated(signum: int, frame: object) -> None:
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
     """Install :func:`_terminated` for the command where SIGTERM has its default action (only
-    the main thread can; a caller's own handler is left alone), and restore it afterwards."""
+    the main thread can; a caller's own handler is left alone), and restore it afterwards.
+    Used by :func:`run`, the console entry point, not by :func:`main`."""
     main_thread = threading.current_thread() is threading.main_thread()
     if not main_thread or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
@@ -161,8 +162,7 @@ def _sigterm_as_interrupt():
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        with _sigterm_as_interrupt():
-            return _main(argv)
+        return _main(argv)
     except BrokenPipeError:
         # the reader of stdout is gone: stop quietly; devnull over stdout keeps the interpreter's
         # final flush from raising again ("Exception ignored ... BrokenPipeError")
@@ -262,5 +262,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point (``spikelut``, ``python -m spikelut``). Only here is SIGTERM
+    turned into an interrupt (:func:`_terminated`): a program that calls :func:`main` itself (a
+    test runner, a notebook) keeps its own SIGTERM behaviour."""
+    with _sigterm_as_interrupt():
+        code = main()
+    sys.exit(code)
