@@ -72,7 +72,8 @@ def influences(table: np.ndarray, weights: np.ndarray | None = None) -> np.ndarr
         float64 ``[n, k]`` in ``[0, 1]``: the probability that tap ``p`` is pivotal.
 
     Raises:
-        ShapeError: a table not ``[n, 2**k]`` of 0/1, or weights of another shape.
+        ShapeError: a table not ``[n, 2**k]`` of 0/1, or weights of another shape, negative
+            or not finite.
 
     Example:
         >>> influences(np.array([[0, 0, 0, 1]]), np.array([[0, 3, 0, 1]])).tolist()  # AND
@@ -85,6 +86,8 @@ def influences(table: np.ndarray, weights: np.ndarray | None = None) -> np.ndarr
     w = np.asarray(weights, np.float64)
     if w.shape != t.shape:
         raise ShapeError(f"weights have shape {w.shape}, expected {t.shape} like the table")
+    if not np.all(np.isfinite(w) & (w >= 0)):  # a negative weight made a "probability" past [0, 1]
+        raise ShapeError("weights must be finite and >= 0 (address counts or frequencies)")
     tot = w.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (piv * w[:, None, :]).sum(axis=2) / tot[:, None]
@@ -187,13 +190,23 @@ def live_nodes(net: Network, relevant: list[np.ndarray] | None = None) -> list[n
     Returns:
         One bool ``[n_i]`` per layer, ``True`` = live.
 
+    Raises:
+        ConfigError: ``net`` is not a :class:`~spikelut.network.Network`.
+        ShapeError: ``relevant`` not one ``[n_i, k_i]`` array per layer.
+
     Example:
         >>> from spikelut.wiring import random_network
         >>> [m.tolist() for m in live_nodes(random_network(0, n_in=2, sizes=[3, 2], k=2))]
         [[False, False, False], [True, True]]
     """
+    if not isinstance(net, Network):  # was an AttributeError deep inside
+        raise ConfigError(f"expected a spikelut Network, got {type(net).__name__} (load a model "
+                          f"file with spikelut.load_model)")
     if relevant is None:
         relevant = [influences(layer.table) > 0 for layer in net.layers]
+    elif len(relevant) != len(net.layers) or any(
+            np.shape(r) != (layer.n, layer.k) for r, layer in zip(relevant, net.layers)):
+        raise ShapeError("relevant must hold one bool [n_i, k_i] array per layer")
     live = [np.zeros(layer.n, bool) for layer in net.layers]
     live[net.readout.layer][:] = True
     todo = [(net.readout.layer, j) for j in range(net.layers[net.readout.layer].n)]

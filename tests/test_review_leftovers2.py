@@ -121,3 +121,22 @@ def test_info_of_a_damaged_checkpoint_is_one_line(tmp_path, capsys):
         f.attrs["history"] = '[{"epoch": 1}]'
     assert cli.main(["info", str(p)]) == 1
     assert "'history' must list the 2 finished epochs" in capsys.readouterr().err
+
+
+def test_influences_weights_and_live_nodes_arguments():
+    import numpy as np
+
+    from spikelut.analysis import influences, live_nodes
+    from spikelut.errors import ConfigError, ShapeError
+    from spikelut.wiring import random_network
+
+    t = np.array([[0, 0, 0, 1]])
+    with pytest.raises(ShapeError, match=r"^weights must be finite and >= 0"):
+        influences(t, np.array([[1.0, -1.0, 1.0, 1.0]]))  # gave a "probability" of 2.0
+    with pytest.raises(ShapeError, match=r"^weights must be finite and >= 0"):
+        influences(t, np.array([[1.0, np.nan, 1.0, 1.0]]))
+    with pytest.raises(ConfigError, match=r"^expected a spikelut Network, got str"):
+        live_nodes("m.h5")  # was an AttributeError
+    net = random_network(0, n_in=2, sizes=[3, 2], k=2)
+    with pytest.raises(ShapeError, match=r"^relevant must hold one bool \[n_i, k_i\] array per layer$"):
+        live_nodes(net, [np.ones((3, 2), bool)])
