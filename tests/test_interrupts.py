@@ -215,13 +215,13 @@ def test_sigterm_hands_the_sigint_handler_the_frame_it_landed_in():
     from HDF5). SIGTERM re-sent as SIGINT with os.kill ran the handler in the SIGTERM handler's
     own frame: the guard raised inside h5py's deallocation (a traceback, now and then a
     segmentation fault, found by a new-user review: 1 run in ~15 around the end of a write)."""
-    from spikelut import cli
+    from spikelut import signals
 
     seen = []
     old = signal.signal(signal.SIGINT, lambda s, f: seen.append((s, f)))
     try:
         frame = sys._getframe()
-        cli._terminated(signal.SIGTERM, frame)
+        signals.terminated(signal.SIGTERM, frame)
     finally:
         signal.signal(signal.SIGINT, old)
     assert seen == [(signal.SIGINT, frame)]
@@ -231,7 +231,7 @@ def test_only_the_console_entry_point_turns_sigterm_into_an_interrupt(monkeypatc
     """cli.main called in-process (a test runner, a notebook) leaves SIGTERM alone: a runner
     killed by `timeout` must end, not see its current command return 130 and go on."""
     import spikelut.cli.cmd_backends as cmd
-    from spikelut import cli
+    from spikelut import cli, signals
 
     seen = []
     monkeypatch.setattr(cmd, "run", lambda args: seen.append(signal.getsignal(signal.SIGTERM))
@@ -243,5 +243,5 @@ def test_only_the_console_entry_point_turns_sigterm_into_an_interrupt(monkeypatc
     with pytest.raises(SystemExit) as e:
         cli.run()
     assert e.value.code == 0
-    assert seen == [signal.SIG_DFL, cli._terminated]
+    assert seen == [signal.SIG_DFL, signals.terminated]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command

@@ -23,15 +23,14 @@ import importlib
 import json
 import os
 import pkgutil
-import signal
 import sys
-import threading
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from ..errors import SpikelutError
 from ..escape import terminal
 from ..fileutil import release_locks
+from ..signals import sigterm_as_interrupt
 
 
 @dataclass
@@ -122,42 +121,6 @@ def _resume_hint(args: argparse.Namespace) -> str:
     if ckpt:  # interrupted before the first epoch ended: there is nothing to resume from
         return "; no epoch finished, so there is nothing to resume: run the same command again"
     return "; with --checkpoint FILE a run can be resumed (--resume)"
-
-
-def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM (``kill``, ``timeout``, a cancelled CI job) as Ctrl-C: the SIGINT handlers in
-    place (the atomic writers' guard, the sweep's graceful stop, Python's KeyboardInterrupt)
-    then stop the command cleanly, temporaries removed, instead of the process vanishing with
-    its half-written ``.tmp`` files. Where SIGINT is ignored (a background job of a shell
-    without job control), SIGTERM keeps its default and ends the process.
-
-    The SIGINT handler is called here with the frame SIGTERM landed in, as if Ctrl-C had landed
-    there: the writers' guard looks at that frame to tell a callback from HDF5 (where raising is
-    unsafe: the interrupt is then delivered again later). Re-sending SIGINT with ``os.kill``
-    ran the handler in this function's frame instead, so the guard raised inside h5py's object
-    deallocation: a traceback and, now and then, a segmentation fault."""
-    handler = signal.getsignal(signal.SIGINT)
-    if callable(handler):
-        handler(signal.SIGINT, frame)
-    else:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Install :func:`_terminated` for the command where SIGTERM has its default action (only
-    the main thread can; a caller's own handler is left alone), and restore it afterwards.
-    Used by :func:`run`, the console entry point, not by :func:`main`."""
-    main_thread = threading.current_thread() is threading.main_thread()
-    if not main_thread or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
-        return
-    signal.signal(signal.SIGTERM, _terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -263,8 +226,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def run() -> None:
     """Console-script entry point (``spikelut``, ``python -m spikelut``). Only here is SIGTERM
-    turned into an interrupt (:func:`_terminated`): a program that calls :func:`main` itself (a
-    test runner, a notebook) keeps its own SIGTERM behaviour."""
-    with _sigterm_as_interrupt():
+    turned into an interrupt (:mod:`spikelut.signals`): a program that calls :func:`main` itself
+    (a test runner, a notebook) keeps its own SIGTERM behaviour."""
+    with sigterm_as_interrupt():
         code = main()
     sys.exit(code)

@@ -24,11 +24,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Sequence
+
+from ..signals import tool_running
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -42,26 +41,6 @@ def kill_group(proc: subprocess.Popen) -> None:
         proc.wait()
     except BaseException:  # a second Ctrl-C while reaping: the group is dead already
         pass
-
-
-def _terminated(signum, frame):
-    raise KeyboardInterrupt(f"terminated by signal {signum}")
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises :class:`KeyboardInterrupt` in the block, where SIGTERM has its default
-    action (would end the process without cleanup) and this is the main thread (the only one
-    that may set handlers); a handler someone else installed is left alone."""
-    if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
-        return
-    signal.signal(signal.SIGTERM, _terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def run_tool(cmd: Sequence[str], cwd: str | os.PathLike | None = None, env: dict | None = None,
@@ -97,7 +76,7 @@ def run_tool(cmd: Sequence[str], cwd: str | os.PathLike | None = None, env: dict
         out, err = subprocess.PIPE, subprocess.PIPE
     else:
         out, err = (stdout, subprocess.STDOUT) if stdout is not None else (None, None)
-    with _sigterm_as_interrupt():
+    with tool_running():
         # start_new_session (not process_group=, Python >= 3.11): a group of its own, led by the
         # tool
         proc = subprocess.Popen([str(c) for c in cmd], cwd=None if cwd is None else Path(cwd),
