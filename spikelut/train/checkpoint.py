@@ -34,13 +34,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import h5py
 import numpy as np
@@ -120,31 +121,39 @@ def load_checkpoint(tr: "Trainer", path: str | os.PathLike) -> None:
             training or validation data or teacher features, or past ``cfg.epochs``.
     """
     path = Path(path)
+    with _open_checkpoint(path, "; resume from another one, or start without --resume") as f:
+        _restore(tr, f, path)
+
+
+@contextlib.contextmanager
+def _open_checkpoint(path: Path, advice: str) -> Iterator[h5py.File]:
+    """The checkpoint ``path`` open for reading as untrusted input, its format and version
+    checked: no link (h5py follows links when it looks a name up, so they are refused before any
+    lookup), and any error of a damaged file in the block (an attribute or array missing or of
+    the wrong kind) one :class:`FileFormatError` line ending in ``advice``, not a traceback."""
     try:
         f = h5py.File(limits.check_regular_file(path, "a checkpoint"), "r")
     except OSError as e:
         raise FileFormatError(f"{path}: not a readable checkpoint: {e}") from None
     with f:
         try:
-            _check_links(f, path)  # before any lookup: h5py follows links when it looks up
-            _restore(tr, f, path)
+            _check_links(f, path)
+            fmt, version = read_attr(f, "format", path), read_attr(f, "version", path)
+            if fmt != CHECKPOINT_FORMAT or version != CHECKPOINT_VERSION:
+                raise FileFormatError(f"{path}: not a spikelut checkpoint (format "
+                                      f"{terminal(repr(fmt))}, version {terminal(repr(version))}; "
+                                      f"expected {CHECKPOINT_FORMAT!r} v1)")
+            yield f
         except SpikelutError:
             raise
         except (KeyError, ValueError, TypeError, IndexError, OverflowError, RecursionError,
                 AttributeError, RuntimeError, UnicodeError, OSError) as e:
-            # an attribute or array missing or of the wrong kind: one line, not a traceback
             raise FileFormatError(f"{path}: a damaged checkpoint ({type(e).__name__}: "
-                                  f"{terminal(str(e))[:120]}); resume from another one, or "
-                                  f"start without --resume") from None
+                                  f"{terminal(str(e))[:120]}){advice}") from None
 
 
 def _restore(tr: "Trainer", f: h5py.File, path: Path) -> None:
-    """:func:`load_checkpoint`'s reading of the open file ``f``."""
-    fmt, version = read_attr(f, "format", path), read_attr(f, "version", path)
-    if fmt != CHECKPOINT_FORMAT or version != CHECKPOINT_VERSION:
-        raise FileFormatError(f"{path}: not a spikelut checkpoint (format {terminal(repr(fmt))}, "
-                              f"version {terminal(repr(version))}; expected "
-                              f"{CHECKPOINT_FORMAT!r} v1)")
+    """:func:`load_checkpoint`'s reading of the open file ``f`` (format checked)."""
     if read_attr(f, "network", path) != fingerprint(tr.net0):
         raise ConfigError(f"{path}: the checkpoint was made for a different network; resume "
                           f"with the same config, or start without --resume")
@@ -262,37 +271,23 @@ def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         FileFormatError: not a readable spikelut checkpoint, or a damaged one.
     """
     path = Path(path)
-    try:
-        f = h5py.File(limits.check_regular_file(path, "a checkpoint"), "r")
-    except OSError as e:
-        raise FileFormatError(f"{path}: not a readable checkpoint: {e}") from None
-    with f:
-        try:
-            _check_links(f, path)
-            if read_attr(f, "format", path) != "spikelut-checkpoint":
-                raise FileFormatError(f"{path}: not a spikelut-checkpoint file")
-            epoch = read_attr(f, "epoch", path)
-            history, best = json_attr(f, "history", path), json_attr(f, "best", path)
-            if not _whole(epoch):
-                raise FileFormatError(f"{path}: attribute 'epoch' must be a whole number")
-            _check_history(history, best, int(epoch), path)
-            config = json_attr(f, "config", path)
-            epochs = config.get("epochs") if isinstance(config, dict) else None
-            digests = json_attr(f, "digests", path) if "digests" in f.attrs else None
-            params = f.get("params")
-            layers = []
-            if isinstance(params, h5py.Group):
-                for i in range(limits.check_count(len(params), limits.MAX_LAYERS,
-                                                  "number of layers", f"{path}: /params")):
-                    ds = params.get(f"L{i}")
-                    if isinstance(ds, h5py.Dataset) and len(ds.shape) == 2:
-                        layers.append([int(v) for v in ds.shape])
-        except SpikelutError:
-            raise
-        except (KeyError, ValueError, TypeError, IndexError, OverflowError, RecursionError,
-                AttributeError, RuntimeError, UnicodeError, OSError) as e:
-            raise FileFormatError(f"{path}: a damaged checkpoint ({type(e).__name__}: "
-                                  f"{terminal(str(e))[:120]})") from None
+    with _open_checkpoint(path, "") as f:
+        epoch = read_attr(f, "epoch", path)
+        history, best = json_attr(f, "history", path), json_attr(f, "best", path)
+        if not _whole(epoch):
+            raise FileFormatError(f"{path}: attribute 'epoch' must be a whole number")
+        _check_history(history, best, int(epoch), path)
+        config = json_attr(f, "config", path)
+        epochs = config.get("epochs") if isinstance(config, dict) else None
+        digests = json_attr(f, "digests", path) if "digests" in f.attrs else None
+        params = f.get("params")
+        layers = []
+        if isinstance(params, h5py.Group):
+            for i in range(limits.check_count(len(params), limits.MAX_LAYERS,
+                                              "number of layers", f"{path}: /params")):
+                ds = params.get(f"L{i}")
+                if isinstance(ds, h5py.Dataset) and len(ds.shape) == 2:
+                    layers.append([int(v) for v in ds.shape])
     last = history[-1] if history else {}
     return {"kind": "checkpoint", "epoch": int(epoch),
             "epochs": int(epochs) if _whole(epochs) else None,
