@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import h5py
 import numpy as np
 
 from .io import encode_options, encoding_record, open_result, open_spikes
@@ -55,10 +54,7 @@ def describe_spike_file(path: str | os.PathLike) -> dict[str, Any]:
         '--dataset iris --coding rate --steps 4 --split test --seed 3 --limit 3'
     """
     with open_spikes(path) as r:
-        (T, B, n_in), labels, meta = r.shape, r.labels, r.meta
-        # a result adds the groups /layers and /readout (the rule of io.results); the file's
-        # links were all checked at open, so looking a name up cannot leave the file
-        result = all(isinstance(r._f.get(g), h5py.Group) for g in ("layers", "readout"))
+        (T, B, n_in), labels, meta, result = r.shape, r.labels, r.meta, r.is_result
     out: dict[str, Any] = {"kind": "result" if result else "spikes", "cycles": T, "samples": B,
                            "channels": n_in, "labels": None}
     if labels is not None:

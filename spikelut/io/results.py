@@ -16,7 +16,7 @@ from ..network import Network
 
 from .hdf5 import SPIKES_FORMAT, _check_format, _declared, _open, _read, _read_meta, _reading
 from .spikes import (SpikeData, _OpenFile, _check_spikes_array, _spikes_declared, _whole_bounds,
-                     load_spikes)
+                     has_result_groups, load_spikes)
 
 def _result_declared(f: h5py.File, path: Path, shape: tuple[int, int, int], net: Network | None,
                      whole: bool = True) -> tuple[list[h5py.Dataset], h5py.Dataset, h5py.Dataset]:
@@ -25,7 +25,7 @@ def _result_declared(f: h5py.File, path: Path, shape: tuple[int, int, int], net:
     ``net`` (its layer sizes and input count) before any of their data is read. ``whole``: the
     layers will be read at once, so each and all together must fit the array limit."""
     T, B, n_in = shape
-    if not all(isinstance(f.get(g), h5py.Group) for g in ("layers", "readout")):
+    if not has_result_groups(f):
         raise FileFormatError(f"{path}: not a simulation result (no /layers or /readout); "
                               f"run 'spikelut simulate' to make one")
     lg = f["layers"]

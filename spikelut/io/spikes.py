@@ -52,6 +52,13 @@ def _whole_bounds(b0: Any, b1: Any) -> tuple[int, int]:
     return int(b0), int(b1)
 
 
+def has_result_groups(f: h5py.File) -> bool:
+    """Whether the open spike file ``f`` carries a simulation result: the groups ``/layers`` and
+    ``/readout`` (their contents are checked by the result readers). ``f``'s links must have been
+    checked (:func:`~spikelut.io.hdf5._open` does): a lookup follows links."""
+    return all(isinstance(f.get(g), h5py.Group) for g in ("layers", "readout"))
+
+
 def _check_labels(labels: np.ndarray | None, samples: int, where: str) -> None:
     if labels is None:
         return
@@ -419,6 +426,8 @@ class SpikeReader(_OpenFile):
         labels: int64 ``[B]`` or ``None``.
         meta: the root attributes other than format and version.
         dataset: the open ``/spikes`` dataset (checked kind, dtype and rank).
+        is_result: whether the file has a result's groups ``/layers`` and ``/readout``
+            (:func:`has_result_groups`; :func:`~spikelut.io.results.open_result` checks them).
 
     Raises:
         FileFormatError: at opening, as :func:`load_spikes` (but no whole-array limit: only one
@@ -446,6 +455,7 @@ class SpikeReader(_OpenFile):
                 _check_stored(self.dataset, self.path)
                 self.labels = None if lab is None else _read(lab, self.path)
                 self.meta = _read_meta(self._f, {"format", "version"}, self.path)
+                self.is_result = has_result_groups(self._f)
             self.shape: tuple[int, int, int] = tuple(int(v) for v in self.dataset.shape)
             _check_labels(self.labels, self.shape[1], str(self.path))
             # the least any read allocates: one sample, T x n bytes (a 1 MB file declared one
