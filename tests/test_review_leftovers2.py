@@ -100,6 +100,9 @@ def test_non_spikelut_files_say_what_they_are(tmp_path):
                                               r"'format'\); spikelut reads"):
         load_model(other)
     np.savez(tmp_path / "d.npz", x=np.zeros((2, 3)))
+    from spikelut.fileutil import file_kind
+
+    assert file_kind(tmp_path / "d.npz") == "zip"
     with pytest.raises(FileFormatError, match=r"d\.npz: is a zip archive \(a NumPy \.npz\?\), not "
                                               r"an HDF5 file; a dataset file is encoded into spikes "
                                               r"with: spikelut encode --dataset FILE"):

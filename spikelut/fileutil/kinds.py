@@ -28,6 +28,7 @@ _KIND_WORDS = {
     "png": "a PNG image", "vcd": "a VCD waveform", "log": "a spikelut training log",
     "bench": "a spikelut bench report", "peers": "a spikelut peers report", "text": "a text file",
     "config": "a TOML config", "hdf5": "an HDF5 file of another program", "binary": "a binary file",
+    "zip": "a zip archive (a NumPy .npz?)",
     "hdf5_unreadable": "an unreadable HDF5 file (truncated or corrupt?)",
     "json": "a JSON file", "onnx": "an ONNX graph written by spikelut export",
 }
@@ -76,7 +77,8 @@ def file_kind(path: str | os.PathLike) -> str:
     training log: JSON lines whose records have the trainer's ``epoch``, ``loss`` and ``acc``),
     ``bench`` / ``peers`` (a report of ``spikelut bench`` / ``spikelut peers``, by its first
     line or, for peers' JSON, its keys), ``onnx`` (a graph of ``spikelut export``, by its
-    producer name), ``text``, ``binary`` or ``empty``.
+    producer name), ``zip`` (a zip archive, as ``numpy.savez`` writes), ``text``, ``binary`` or
+    ``empty``.
 
     Example:
         >>> import tempfile, pathlib
@@ -94,6 +96,8 @@ def file_kind(path: str | os.PathLike) -> str:
         return _hdf5_kind(p)
     if head.startswith(PNG_MAGIC):
         return "png"
+    if head.startswith(b"PK\x03\x04"):  # what numpy.savez writes
+        return "zip"
     if head[:1] == b"\x08" and _ONNX_PRODUCER in head[:16]:
         return "onnx"
     if b"\0" in head:

@@ -113,12 +113,9 @@ def _not_hdf5(p: Path) -> str:
     if kind == "config":
         return ("is a TOML config, not an HDF5 file; build a model from it with: spikelut init "
                 "CONFIG.toml -o MODEL.h5 (or train it: spikelut train)")
-    if kind == "binary":
-        with open(p, "rb") as f:
-            zipped = f.read(4) == b"PK\x03\x04"
-        if zipped:  # what numpy.savez writes: a dataset, not spikes
-            return ("is a zip archive (a NumPy .npz?), not an HDF5 file; a dataset file is "
-                    "encoded into spikes with: spikelut encode --dataset FILE ...")
+    if kind == "zip":  # what numpy.savez writes: a dataset, not spikes
+        return (f"is {kind_words(kind)}, not an HDF5 file; a dataset file is encoded into "
+                f"spikes with: spikelut encode --dataset FILE ...")
     if kind in ("hdf5_unreadable", "hdf5", "binary", "empty"):
         return "" if kind != "empty" else "is empty, not an HDF5 file"
     return (f"is {kind_words(kind)}, not an HDF5 file (spikelut's models, spike, result and "
